@@ -1,0 +1,153 @@
+/**
+ * `modeldeck mirror DIR`: the command-line face of {@link startMirror}.
+ */
+import { resolve } from 'node:path';
+import { UsageError, parseBytes, parseCommand, parsePort } from '../cli/args.js';
+import { FAULT_SPEC_SYNTAX, FaultSpecError, parseFaultSpec, type MirrorFault } from './faults.js';
+import { MirrorError, startMirror } from './mirror.js';
+
+/** `modeldeck mirror --help`. */
+export const MIRROR_USAGE = `Usage: modeldeck mirror DIR [options]
+
+Serves DIR over HTTP in the Hugging Face Hub's URL layout, so Hub clients (transformers.js, huggingface_hub,
+modeldeck serve --hub-url) can download from it instead of huggingface.co.
+
+Layout of DIR:
+  ORG/NAME/...            revision "main" of repository ORG/NAME
+  ORG/NAME@REV/...        revision REV; write each "/" in REV as "--" (refs/pr/1 -> NAME@refs--pr--1)
+  Names starting with "." are never listed or served.
+
+Endpoints:
+  GET|HEAD /ORG/NAME/resolve/REV/PATH                    a file (byte ranges, ETag, X-Repo-Commit)
+  GET /api/models/ORG/NAME/tree/REV[/PATH][?recursive=true] the file listing
+  GET /api/models/ORG/NAME[/revision/REV]                model info with siblings
+
+Options:
+  --host HOST             address to bind (default 127.0.0.1)
+  --port PORT             port to listen on (default 8001; 0 picks a free port)
+  --throttle RATE         limit each response to RATE bytes per second: 500k, 5M, 1.5MiB, 2000000
+                          (k/M/G are powers of 1000, KiB/MiB/GiB of 1024; default unlimited)
+  --token TOKEN           require "Authorization: Bearer TOKEN" (401 without it, 403 with another)
+  --fault SPEC            inject a fault; repeatable. SPEC is ${FAULT_SPEC_SYNTAX}:
+                            status:CODE:PATTERN      answer with HTTP status CODE (GET and HEAD)
+                            reset:N:PATTERN          send N body bytes, then reset the connection
+                            truncate:N:PATTERN       send N body bytes of a longer Content-Length, then close
+                            stall:N:PATTERN          send N body bytes, then nothing, connection left open
+                          PATTERN is a repo-relative file path or glob (onnx/*, **/*.json; no ":"), or a
+                          URL path glob starting with "/" (/api/models/**). REPO (ORG/NAME) limits it to one
+                          repository; xTIMES fires it for the first TIMES matching requests only.
+                          Examples: status:503:onnx/*:x2   reset:1000:org/tiny:onnx/model.onnx
+  --quiet                 do not log each request to stderr
+  -h, --help              show this help
+
+On start it prints one line, "modeldeck mirror listening on http://HOST:PORT (serving DIR)", which scripts can
+read. SIGINT or SIGTERM stop it cleanly.`;
+
+/** Where the command writes, and what else may stop it besides SIGINT/SIGTERM; for tests and embedding. */
+export interface MirrorCommandIo {
+  readonly stdout?: { write(text: string): unknown };
+  readonly stderr?: { write(text: string): unknown };
+  /** Aborting it stops the mirror like a signal does. */
+  readonly signal?: AbortSignal;
+}
+
+/** Default port of `modeldeck mirror` (the modeldeck server defaults to 8000). */
+export const DEFAULT_MIRROR_PORT = 8001;
+
+/**
+ * `modeldeck mirror DIR [options]`, `argv` being the arguments after `mirror`. Runs until SIGINT, SIGTERM or
+ * `io.signal`, then resolves with 0; resolves with 2 (after a message on stderr) for a bad command line, a missing
+ * DIR or a port that cannot be bound.
+ */
+export async function runMirrorCommand(argv: readonly string[], io: MirrorCommandIo = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  try {
+    const parsed = parseCommand(argv, {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      throttle: { type: 'string' },
+      token: { type: 'string' },
+      fault: { type: 'string', multiple: true },
+      quiet: { type: 'boolean' },
+    });
+    if (parsed.help) {
+      stdout.write(`${MIRROR_USAGE}\n`);
+      return 0;
+    }
+    const { values, positionals } = parsed;
+    if (positionals.length === 0) throw new UsageError('missing DIR, the directory to serve (see --help)');
+    if (positionals.length > 1) throw new UsageError(`mirror serves one DIR, got ${positionals.length}: ${positionals.join(' ')}`);
+    const dir = resolve(positionals[0] as string);
+    const host = values.host ?? '127.0.0.1';
+    if (host.trim() === '') throw new UsageError('--host must not be empty');
+    if (values.token !== undefined && values.token === '') throw new UsageError('--token must not be empty');
+    const faults: MirrorFault[] = [];
+    for (const spec of values.fault ?? []) {
+      try {
+        faults.push(parseFaultSpec(spec));
+      } catch (error) {
+        if (error instanceof FaultSpecError) throw new UsageError(error.message);
+        throw error;
+      }
+    }
+
+    const mirror = await startMirror({
+      root: dir,
+      host,
+      port: parsePort(values.port ?? String(DEFAULT_MIRROR_PORT)),
+      throttle: values.throttle === undefined ? 0 : parseBytes(values.throttle, '--throttle'),
+      faults,
+      ...(values.token === undefined ? {} : { requireToken: values.token }),
+      ...(values.quiet === true ? {} : { log: (line: string) => stderr.write(`${line}\n`) }),
+    }).catch((error: unknown) => {
+      throw asUsageError(error, host, values.port ?? String(DEFAULT_MIRROR_PORT), positionals[0] as string) ?? error;
+    });
+    stdout.write(`modeldeck mirror listening on ${mirror.url} (serving ${dir})\n`);
+    await stopRequested(io.signal);
+    await mirror.close();
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      stderr.write(`modeldeck mirror: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+/** Errors from starting that the user fixes on the command line. */
+function asUsageError(error: unknown, host: string, port: string, dir: string): UsageError | undefined {
+  if (error instanceof MirrorError && error.code === 'MIRROR_ERR_ROOT') return new UsageError(`DIR '${dir}' is not a directory`);
+  switch ((error as NodeJS.ErrnoException).code) {
+    case 'EADDRINUSE':
+      return new UsageError(`port ${port} on ${host} is in use: pick another with --port (0 picks a free one)`);
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new UsageError(`cannot bind to --host ${host}: no such local address`);
+    case 'EACCES':
+      return new UsageError(`not allowed to bind ${host}:${port}: ports below 1024 need privileges`);
+    default:
+      return undefined;
+  }
+}
+
+/** Resolves on the first SIGINT or SIGTERM, or when `signal` aborts; removes its listeners either way. */
+function stopRequested(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolveStop) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      signal?.removeEventListener('abort', stop);
+      resolveStop();
+    };
+    if (signal?.aborted === true) {
+      resolveStop();
+      return;
+    }
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    signal?.addEventListener('abort', stop);
+  });
+}

@@ -1,0 +1,560 @@
+/**
+ * `modeldeck mirror`: serve a directory of model repositories over HTTP in the Hugging Face Hub's URL layout, with
+ * optional bandwidth limiting, token checks and injected faults, so tests and air-gapped sites can point Hub clients
+ * (transformers.js, huggingface_hub, huggingface.js) at it. Plain `node:http`, no dependencies.
+ *
+ * Endpoints (see `repo-fs.ts` for the directory layout):
+ * - `GET|HEAD /{org}/{name}/resolve/{revision}/{path…}`: the file; single byte ranges; never compressed.
+ * - `GET /api/models/{org}/{name}/tree/{revision}[/{path…}][?recursive=true]`: the listing.
+ * - `GET /api/models/{org}/{name}[/revision/{revision}][?blobs=true]`: model info with `siblings`.
+ * Errors are JSON `{"error": "…"}` with the Hub's `X-Error-Code` / `X-Error-Message` headers.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createFaultTable, globToRegExp, type FaultKind, type FaultSubject, type MirrorFault } from './faults.js';
+import { decideRange } from './http-range.js';
+import {
+  createOidCache,
+  DEFAULT_LFS_THRESHOLD,
+  listTree,
+  locateRevision,
+  statFile,
+  type NotFoundCode,
+  type OidCache,
+  type RevisionLocation,
+} from './repo-fs.js';
+import { parseMirrorRoute, decodedPathname, type MirrorRoute, type RevisionSplit } from './routes.js';
+import { createThrottle } from './throttle.js';
+
+export type { MirrorFault, FaultKind } from './faults.js';
+
+/** Who may read gated repositories: one bearer token, for every repository or only those matching `repos` (globs). */
+export interface TokenRequirement {
+  readonly token: string;
+  /** Repository ids (`org/name`, globs allowed) that need the token. Default: all. */
+  readonly repos?: readonly string[];
+}
+
+/** How a mirror serves. */
+export interface MirrorOptions {
+  /** Directory holding `{org}/{name}[@{revision}]/…`. */
+  readonly root: string;
+  /** Bytes per second per response, applied to every body; 0 or absent means unlimited. */
+  readonly throttle?: number;
+  /** Faults to inject from the start (see {@link MirrorFault}). */
+  readonly faults?: readonly MirrorFault[];
+  /**
+   * Require `Authorization: Bearer <token>`: without it, 401 with `X-Error-Code: GatedRepo`; with another token, 403.
+   */
+  readonly requireToken?: string | TokenRequirement;
+  /** Receives one line per finished request (method, URL, status, bytes, milliseconds, fault). */
+  readonly log?: (line: string) => void;
+  /** Files this size or larger are listed with an `lfs` member, in bytes. Default 10 MiB, as the Hub. */
+  readonly lfsThreshold?: number;
+}
+
+/** One request the mirror received, for tests. Live: `bytesSent` grows while the body goes out. */
+export interface MirrorRequest {
+  readonly method: string;
+  /** The request target as received (path and query, still encoded). */
+  readonly url: string;
+  /** Status sent, or 0 until the head is sent. */
+  status: number;
+  /** The `Range` header, if the request had one. */
+  readonly range?: string;
+  /** Body bytes handed to the socket so far. */
+  bytesSent: number;
+  /** The injected fault that hit this request, if any. */
+  fault?: FaultKind;
+  /** True once the response ended or its connection closed. */
+  done: boolean;
+}
+
+/** A running mirror. */
+export interface Mirror {
+  /** `http://HOST:PORT`, no trailing slash. */
+  readonly url: string;
+  readonly port: number;
+  /** Requests in arrival order, the last {@link REQUEST_LOG_LIMIT} at most. The same array for the mirror's life. */
+  readonly requests: MirrorRequest[];
+  /** Empty {@link Mirror.requests}. */
+  clearRequests(): void;
+  /** Replace the faults; `times` counters start again. Throws `FaultSpecError` on an invalid fault. */
+  setFaults(faults: readonly MirrorFault[]): void;
+  /** Change the limit, in bytes per second (0 = unlimited); responses already sending follow it too. */
+  setThrottle(bytesPerSecond: number): void;
+  /** Stop listening and destroy every connection, stalled ones included. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** How many requests {@link Mirror.requests} keeps; older ones are dropped. */
+export const REQUEST_LOG_LIMIT = 10_000;
+
+/** The mirror cannot start; `code` says why. */
+export class MirrorError extends Error {
+  override readonly name = 'MirrorError';
+  constructor(
+    readonly code: 'MIRROR_ERR_ROOT' | 'MIRROR_ERR_OPTIONS',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const BODY_FAULTS: readonly FaultKind[] = ['reset', 'truncate', 'stall'];
+const STATUS_FAULTS: readonly FaultKind[] = ['status'];
+
+/** Start a mirror on `host` (default 127.0.0.1) and `port` (default 0, a free port). */
+export async function startMirror(options: MirrorOptions & { host?: string; port?: number }): Promise<Mirror> {
+  const rootInfo = await stat(options.root).catch(() => undefined);
+  if (rootInfo === undefined || !rootInfo.isDirectory()) {
+    throw new MirrorError('MIRROR_ERR_ROOT', `mirror root ${JSON.stringify(options.root)} is not a directory`);
+  }
+  checkThrottle(options.throttle ?? 0);
+  const faults = createFaultTable(options.faults ?? []);
+  let throttle = options.throttle ?? 0;
+  const requests: MirrorRequest[] = [];
+  const context: HandlerContext = {
+    root: options.root,
+    faults,
+    rate: () => throttle,
+    oidCache: createOidCache(options.lfsThreshold ?? DEFAULT_LFS_THRESHOLD),
+    auth: normaliseToken(options.requireToken),
+  };
+
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    const entry: MirrorRequest = {
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      status: 0,
+      ...(req.headers.range === undefined ? {} : { range: req.headers.range }),
+      bytesSent: 0,
+      done: false,
+    };
+    requests.push(entry);
+    if (requests.length > REQUEST_LOG_LIMIT) requests.splice(0, requests.length - REQUEST_LOG_LIMIT);
+    const started = performance.now();
+    res.once('close', () => {
+      entry.done = true;
+      if (entry.status === 0) entry.status = res.headersSent ? res.statusCode : 0;
+      const fault = entry.fault === undefined ? '' : ` fault=${entry.fault}`;
+      const aborted = res.writableFinished || entry.fault !== undefined ? '' : ' aborted';
+      options.log?.(`${entry.method} ${entry.url} ${entry.status} ${entry.bytesSent}B ${Math.round(performance.now() - started)}ms${fault}${aborted}`);
+    });
+    handle(context, req, res, entry).catch((error: unknown) => {
+      if (res.headersSent) {
+        // The body broke half-way (a read error): cutting the connection is the only honest signal left.
+        res.destroy();
+        return;
+      }
+      const message = `modeldeck mirror: ${(error as Error).message}`;
+      const body = Buffer.from(JSON.stringify({ error: message }));
+      entry.status = 500;
+      res.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length, 'X-Error-Message': headerSafe(message) });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  let closing: Promise<void> | undefined;
+
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    requests,
+    clearRequests() {
+      requests.length = 0;
+    },
+    setFaults(next) {
+      faults.set(next);
+    },
+    setThrottle(bytesPerSecond) {
+      checkThrottle(bytesPerSecond);
+      throttle = bytesPerSecond;
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
+      });
+      return closing;
+    },
+  };
+}
+
+function checkThrottle(bytesPerSecond: number): void {
+  if (!(Number.isFinite(bytesPerSecond) && bytesPerSecond >= 0)) {
+    throw new MirrorError('MIRROR_ERR_OPTIONS', `throttle must be a number of bytes per second >= 0, got ${String(bytesPerSecond)}`);
+  }
+}
+
+interface HandlerContext {
+  readonly root: string;
+  readonly faults: ReturnType<typeof createFaultTable>;
+  readonly rate: () => number;
+  readonly oidCache: OidCache;
+  readonly auth: { readonly token: string; readonly repos: readonly RegExp[] | undefined } | undefined;
+}
+
+function normaliseToken(requirement: MirrorOptions['requireToken']): HandlerContext['auth'] {
+  if (requirement === undefined) return undefined;
+  const { token, repos } = typeof requirement === 'string' ? { token: requirement, repos: undefined } : requirement;
+  if (typeof token !== 'string' || token === '') throw new MirrorError('MIRROR_ERR_OPTIONS', 'requireToken needs a non-empty token');
+  return { token, repos: repos?.map(globToRegExp) };
+}
+
+/** Everything one response needs besides the request. */
+interface Exchange {
+  readonly context: HandlerContext;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly entry: MirrorRequest;
+  readonly pathname: string;
+}
+
+async function handle(context: HandlerContext, req: IncomingMessage, res: ServerResponse, entry: MirrorRequest): Promise<void> {
+  const target = req.url ?? '/';
+  const x: Exchange = { context, req, res, entry, pathname: decodedPathname(target) };
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendError(x, 405, undefined, `Method ${req.method ?? ''} not allowed`, { Allow: 'GET, HEAD' });
+    return;
+  }
+  const route = parseMirrorRoute(target);
+  switch (route.kind) {
+    case 'bad':
+      sendError(x, 400, undefined, route.reason);
+      return;
+    case 'unknown':
+      if (statusFault(x, { pathname: x.pathname })) return;
+      sendError(x, 404, undefined, 'Not Found');
+      return;
+    case 'resolve':
+    case 'tree':
+    case 'info': {
+      const repo = `${route.org}/${route.name}`;
+      if (refuseWithoutToken(x, repo)) return;
+      await handleRepoRoute(x, route, repo);
+      return;
+    }
+    default: {
+      const unreachable: never = route;
+      throw new Error(`unhandled route ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+async function handleRepoRoute(x: Exchange, route: Extract<MirrorRoute, { org: string }>, repo: string): Promise<void> {
+  const splits: readonly RevisionSplit[] = route.kind === 'info' ? [{ revision: route.revision, path: '' }] : route.splits;
+  const found = await locateFirst(x.context.root, route.org, route.name, splits);
+  if (typeof found === 'string') {
+    sendNotFound(x, found, found === 'RevisionNotFound' ? `Invalid rev id: ${splits[0]?.revision ?? ''}` : undefined);
+    return;
+  }
+  const { location, path } = found;
+  if (statusFault(x, { pathname: x.pathname, repo, ...(route.kind === 'resolve' ? { path } : {}) })) return;
+  switch (route.kind) {
+    case 'resolve':
+      await serveFile(x, location, path, { pathname: x.pathname, repo, path });
+      return;
+    case 'tree': {
+      const entries = await listTree(location, path, route.recursive, x.context.oidCache);
+      if (entries === undefined) {
+        sendNotFound(x, 'EntryNotFound', undefined, { 'X-Repo-Commit': location.sha });
+        return;
+      }
+      await sendJson(x, { pathname: x.pathname, repo }, entries);
+      return;
+    }
+    case 'info':
+      await sendJson(x, { pathname: x.pathname, repo }, await modelInfo(x, location, route.blobs));
+      return;
+    default: {
+      const unreachable: never = route;
+      throw new Error(`unhandled route ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+/** Try each way of splitting `{revision}/{path}`, shortest revision first; report the first split's failure. */
+async function locateFirst(
+  root: string,
+  org: string,
+  name: string,
+  splits: readonly RevisionSplit[],
+): Promise<{ location: RevisionLocation; path: string } | 'RepoNotFound' | 'RevisionNotFound'> {
+  let firstFailure: 'RepoNotFound' | 'RevisionNotFound' = 'RevisionNotFound';
+  for (const [i, split] of splits.entries()) {
+    const location = await locateRevision(root, org, name, split.revision);
+    if (location === 'RepoNotFound') return location;
+    if (typeof location === 'object') return { location, path: split.path };
+    if (i === 0) firstFailure = location;
+  }
+  return firstFailure;
+}
+
+async function serveFile(x: Exchange, location: RevisionLocation, path: string, subject: FaultSubject): Promise<void> {
+  const file = await statFile(location, path);
+  if (file === undefined) {
+    sendNotFound(x, 'EntryNotFound', undefined, { 'X-Repo-Commit': location.sha });
+    return;
+  }
+  const oids = await x.context.oidCache.oids(file);
+  const etag = `"${oids.etag}"`;
+  const headers: Record<string, string | number> = {
+    'Content-Type': contentTypeOf(path),
+    'Accept-Ranges': 'bytes',
+    ETag: etag,
+    'X-Repo-Commit': location.sha,
+    'Last-Modified': new Date(file.mtimeMs).toUTCString(),
+  };
+  if (oids.lfs !== undefined) {
+    headers['X-Linked-Size'] = file.size;
+    headers['X-Linked-Etag'] = etag;
+  }
+  if (etagMatches(x.req.headers['if-none-match'], oids.etag)) {
+    writeHead(x, 304, headers);
+    x.res.end();
+    return;
+  }
+  const ifRange = x.req.headers['if-range'];
+  const rangeHeader = ifRange === undefined || ifRange === etag ? x.req.headers.range : undefined;
+  const range = decideRange(rangeHeader, file.size);
+  switch (range.kind) {
+    case 'unsatisfiable':
+      writeHead(x, 416, { ...headers, 'Content-Range': `bytes */${file.size}`, 'Content-Length': 0 });
+      x.res.end();
+      return;
+    case 'full':
+    case 'partial': {
+      const start = range.kind === 'partial' ? range.start : 0;
+      const end = range.kind === 'partial' ? range.end : file.size - 1;
+      const length = end - start + 1;
+      if (range.kind === 'partial') headers['Content-Range'] = `bytes ${start}-${end}/${file.size}`;
+      headers['Content-Length'] = length;
+      writeHead(x, range.kind === 'partial' ? 206 : 200, headers);
+      await sendBody(x, subject, length, (bytes) => createReadStream(file.absPath, { start, end: start + bytes - 1 }));
+      return;
+    }
+    default: {
+      const unreachable: never = range;
+      throw new Error(`unhandled range ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+async function modelInfo(x: Exchange, location: RevisionLocation, blobs: boolean): Promise<object> {
+  const entries = (await listTree(location, '', true, x.context.oidCache)) ?? [];
+  const files = entries.filter((entry) => entry.type === 'file');
+  const modified = (await stat(location.dir)).mtime.toISOString();
+  const [author] = location.repo.split('/');
+  return {
+    _id: createHash('sha1').update(location.repo).digest('hex').slice(0, 24),
+    id: location.repo,
+    modelId: location.repo,
+    author,
+    sha: location.sha,
+    lastModified: modified,
+    createdAt: modified,
+    private: false,
+    disabled: false,
+    gated: false,
+    downloads: 0,
+    likes: 0,
+    tags: [],
+    siblings: files.map((entry) =>
+      blobs
+        ? {
+            rfilename: entry.path,
+            size: entry.size,
+            blobId: entry.oid,
+            ...(entry.lfs === undefined ? {} : { lfs: { sha256: entry.lfs.oid, size: entry.lfs.size, pointerSize: entry.lfs.pointerSize } }),
+          }
+        : { rfilename: entry.path },
+    ),
+  };
+}
+
+/** Answer with an injected status fault if one matches. */
+function statusFault(x: Exchange, subject: FaultSubject): boolean {
+  const fault = x.context.faults.take(subject, STATUS_FAULTS);
+  if (fault === undefined || fault.kind !== 'status') return false;
+  x.entry.fault = 'status';
+  if (fault.status === 404) sendNotFound(x, 'EntryNotFound');
+  else sendError(x, fault.status, undefined, `modeldeck mirror: injected ${fault.status} fault`);
+  return true;
+}
+
+function refuseWithoutToken(x: Exchange, repo: string): boolean {
+  const auth = x.context.auth;
+  if (auth === undefined) return false;
+  if (auth.repos !== undefined && !auth.repos.some((pattern) => pattern.test(repo))) return false;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(x.req.headers.authorization ?? '');
+  if (match === null) {
+    sendError(x, 401, 'GatedRepo', `Access to model ${repo} is restricted. You must have access to it and be authenticated to access it. Please log in.`);
+    return true;
+  }
+  if (!sameSecret(match[1] ?? '', auth.token)) {
+    sendError(x, 403, 'GatedRepo', `Access to model ${repo} is restricted and you are not in the authorized list. Visit https://huggingface.co/${repo} to ask for access.`);
+    return true;
+  }
+  return false;
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  // Hash first so lengths match and the comparison time says nothing about the token.
+  const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+const NOT_FOUND_MESSAGES: Record<NotFoundCode, string> = {
+  RepoNotFound: 'Repository not found',
+  RevisionNotFound: 'Revision not found',
+  EntryNotFound: 'Entry not found',
+};
+
+function sendNotFound(x: Exchange, code: NotFoundCode, message: string = NOT_FOUND_MESSAGES[code], extra: Record<string, string> = {}): void {
+  sendError(x, 404, code, message, extra);
+}
+
+/** A Hub-like error: JSON `{"error": message}` plus `X-Error-Code` / `X-Error-Message`. Never faulted or throttled. */
+function sendError(x: Exchange, status: number, code: string | undefined, message: string, extra: Record<string, string> = {}): void {
+  const body = Buffer.from(JSON.stringify({ error: message }));
+  writeHead(x, status, {
+    ...extra,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': body.length,
+    ...(code === undefined ? {} : { 'X-Error-Code': code }),
+    'X-Error-Message': headerSafe(message),
+  });
+  if (x.req.method === 'HEAD') {
+    x.res.end();
+    return;
+  }
+  x.entry.bytesSent += body.length;
+  x.res.end(body);
+}
+
+/** A JSON body: throttled, and subject to body faults whose pattern names the URL path. */
+async function sendJson(x: Exchange, subject: FaultSubject, value: unknown): Promise<void> {
+  const body = Buffer.from(JSON.stringify(value));
+  writeHead(x, 200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length });
+  await sendBody(x, subject, body.length, (bytes) => Readable.from([body.subarray(0, bytes)]));
+}
+
+function writeHead(x: Exchange, status: number, headers: Record<string, string | number>): void {
+  x.entry.status = status;
+  x.res.writeHead(status, headers);
+}
+
+/**
+ * Send `length` body bytes from `open(bytes)` (a stream of the first `bytes` bytes), throttled, counting what goes
+ * out, unless a body fault matches: then only the fault's bytes are sent and the connection is reset, ended or left
+ * hanging.
+ */
+async function sendBody(x: Exchange, subject: FaultSubject, length: number, open: (bytes: number) => Readable): Promise<void> {
+  const { res, entry } = x;
+  if (x.req.method === 'HEAD' || length === 0) {
+    res.end();
+    return;
+  }
+  const fault = x.context.faults.take(subject, BODY_FAULTS);
+  const meter = new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+      entry.bytesSent += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  const throttle = createThrottle({ bytesPerSecond: x.context.rate });
+  if (fault === undefined) {
+    await pipeline(open(length), throttle, meter, res).catch(ignoreAbort(res));
+    return;
+  }
+  entry.fault = fault.kind;
+  const bytes = Math.min(length, fault.kind === 'truncate' ? fault.bytes : fault.kind === 'status' ? 0 : fault.afterBytes);
+  if (bytes > 0) {
+    try {
+      await pipeline(open(bytes), throttle, meter, res, { end: false });
+    } catch (error) {
+      ignoreAbort(res)(error);
+      return;
+    }
+  } else {
+    res.flushHeaders();
+  }
+  const socket = res.socket;
+  if (socket === null || socket.destroyed) return;
+  // Whatever the response has written must reach the kernel before the connection is cut.
+  await new Promise<void>((resolve) => socket.write(Buffer.alloc(0), () => resolve()));
+  switch (fault.kind) {
+    case 'reset':
+      socket.resetAndDestroy();
+      return;
+    case 'truncate':
+      socket.end();
+      return;
+    case 'stall':
+      // Leave it open: the client's timeout or close() ends it.
+      return;
+    case 'status':
+      return;
+    default: {
+      const unreachable: never = fault;
+      throw new Error(`unhandled fault ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+function ignoreAbort(res: ServerResponse): (error: unknown) => void {
+  return (error) => {
+    // The client went away (or close() cut it): pipeline already destroyed the file stream and cleared the timer.
+    if (res.destroyed || (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+    throw error;
+  };
+}
+
+/** Header values must be printable Latin-1; names from URLs can hold anything. */
+function headerSafe(value: string): string {
+  return value.replace(/[^\x20-\x7e]/g, '?');
+}
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  return header.split(',').some((candidate) => {
+    const tag = candidate.trim().replace(/^W\//, '');
+    return tag === '*' || tag === `"${etag}"`;
+  });
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  json: 'application/json; charset=utf-8',
+  txt: 'text/plain; charset=utf-8',
+  md: 'text/markdown; charset=utf-8',
+  jinja: 'text/plain; charset=utf-8',
+  model: 'application/octet-stream',
+};
+
+function contentTypeOf(path: string): string {
+  const dot = path.lastIndexOf('.');
+  const extension = dot < 0 ? '' : path.slice(dot + 1).toLowerCase();
+  return CONTENT_TYPES[extension] ?? 'application/octet-stream';
+}

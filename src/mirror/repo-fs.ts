@@ -1,0 +1,263 @@
+/**
+ * The on-disk layout the mirror serves, and the Hub-shaped facts (commit sha, oids, tree entries) derived from it.
+ *
+ * Layout: `root/{org}/{name}/…` is revision `main` of repository `org/name`; `root/{org}/{name}@{rev}/…` is revision
+ * `rev`, with every `/` in the revision name written as `--` (so `refs/pr/1` lives in `name@refs--pr--1`; a revision
+ * whose own name contains `--` therefore cannot be told apart from one with `/` there, and both map to the same
+ * directory). Names starting with `.` are invisible at every level. Symbolic links are followed, so a repository can
+ * point into another tree (a Hugging Face cache snapshot, say); the URL itself can never climb out of `root`.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** The revision a repository directory without `@` holds. */
+export const MAIN_REVISION = 'main';
+
+/** Files this size or larger are listed as LFS files, like the Hub does (bytes). */
+export const DEFAULT_LFS_THRESHOLD = 10 * 1024 * 1024;
+
+/** A revision of a repository, found on disk. */
+export interface RevisionLocation {
+  /** `org/name`. */
+  readonly repo: string;
+  /** The revision name (for a request by commit sha, the name it resolved to). */
+  readonly revision: string;
+  /** Absolute directory holding the revision's files. */
+  readonly dir: string;
+  /** Fake but stable commit sha (40 hex) of the revision, see {@link fakeCommitSha}. */
+  readonly sha: string;
+}
+
+/** Why a lookup found nothing, named as the Hub's `X-Error-Code` names it. */
+export type NotFoundCode = 'RepoNotFound' | 'RevisionNotFound' | 'EntryNotFound';
+
+/** A regular file in a revision. */
+export interface FileInfo {
+  /** Absolute path (symlinks not resolved). */
+  readonly absPath: string;
+  /** Bytes. */
+  readonly size: number;
+  /** Last modification, milliseconds since the epoch. */
+  readonly mtimeMs: number;
+  /** Inode number, part of the file's identity for caching. */
+  readonly ino: number;
+}
+
+/** One entry of `GET /api/models/{repo}/tree/{revision}`, shaped as the Hub's. */
+export interface TreeEntry {
+  readonly type: 'file' | 'directory';
+  /** Git object id (40 hex): the blob of the file, or of its LFS pointer for LFS files; a fake tree id for directories. */
+  readonly oid: string;
+  /** Bytes of the file's content (0 for directories). */
+  readonly size: number;
+  /** Only for files at or above the LFS threshold. */
+  readonly lfs?: LfsInfo;
+  /** Repo-relative, `/`-separated. */
+  readonly path: string;
+}
+
+/** The `lfs` member of a tree entry. */
+export interface LfsInfo {
+  /**
+   * 64 hex. On the Hub it is the sha256 of the content; here it is derived from the file's path, size and mtime, so
+   * that listing a multi-gigabyte repository costs nothing. It changes when the file changes, but is not a hash of
+   * the content: do not verify downloads against it.
+   */
+  readonly oid: string;
+  /** Bytes of the content. */
+  readonly size: number;
+  /** Bytes of the (emulated) LFS pointer file. */
+  readonly pointerSize: number;
+}
+
+/** The directory name that holds `revision` of repository `name` (its own directory for `main`). Pure. */
+export function revisionDirName(name: string, revision: string): string {
+  return revision === MAIN_REVISION ? name : `${name}@${revision.replaceAll('/', '--')}`;
+}
+
+/**
+ * A stable fake commit sha (40 hex) for a revision: sha1 of the repository id and the revision's directory name, so
+ * `refs/pr/1` and the sha itself address the same revision. It does not change when files change.
+ */
+export function fakeCommitSha(repo: string, dirName: string): string {
+  return createHash('sha1').update(`modeldeck-mirror\0commit\0${repo}\0${dirName}`).digest('hex');
+}
+
+/** True for a name the mirror may show: not empty, not a dotfile, no separators or control characters. */
+export function isVisibleName(name: string): boolean {
+  return name !== '' && !name.startsWith('.') && !/[/\\\u0000-\u001f]/.test(name);
+}
+
+/**
+ * Split a decoded repo-relative path into segments, or `undefined` if any segment is empty, hidden or otherwise not
+ * servable (this is also what keeps `..` out). The empty string is the root (no segments).
+ */
+export function splitRepoPath(path: string): string[] | undefined {
+  if (path === '') return [];
+  const segments = path.split('/');
+  return segments.every(isVisibleName) ? segments : undefined;
+}
+
+const SHA_PATTERN = /^[0-9a-f]{40}$/;
+
+/**
+ * Find a revision of `org/name` under `root`. `revision` is a name (`main`, `v1`, `refs/pr/1`) or a commit sha that
+ * {@link fakeCommitSha} gave out.
+ */
+export async function locateRevision(
+  root: string,
+  org: string,
+  name: string,
+  revision: string,
+): Promise<RevisionLocation | 'RepoNotFound' | 'RevisionNotFound'> {
+  if (!isVisibleName(org) || !isVisibleName(name) || name.includes('@')) return 'RepoNotFound';
+  const repo = `${org}/${name}`;
+  const revisionOk = revision.split('/').every(isVisibleName);
+  if (revisionOk) {
+    const dirName = revisionDirName(name, revision);
+    const dir = join(root, org, dirName);
+    if (await isDirectory(dir)) return { repo, revision, dir, sha: fakeCommitSha(repo, dirName) };
+  }
+  const dirNames = await revisionDirNames(root, org, name);
+  if (dirNames.length === 0) return 'RepoNotFound';
+  if (SHA_PATTERN.test(revision)) {
+    for (const dirName of dirNames) {
+      if (fakeCommitSha(repo, dirName) !== revision) continue;
+      return { repo, revision: dirName === name ? MAIN_REVISION : dirName.slice(name.length + 1).replaceAll('--', '/'), dir: join(root, org, dirName), sha: revision };
+    }
+  }
+  return 'RevisionNotFound';
+}
+
+/** Directory names under `root/org` that hold a revision of `name`. */
+async function revisionDirNames(root: string, org: string, name: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(join(root, org));
+  } catch {
+    return [];
+  }
+  const candidates = names.filter((entry) => entry === name || entry.startsWith(`${name}@`));
+  const checks = await Promise.all(candidates.map(async (entry) => ((await isDirectory(join(root, org, entry))) ? entry : undefined)));
+  return checks.filter((entry): entry is string => entry !== undefined);
+}
+
+/** The regular file at repo-relative `path` in a revision, or `undefined` (missing, hidden, a directory, …). */
+export async function statFile(location: RevisionLocation, path: string): Promise<FileInfo | undefined> {
+  const segments = splitRepoPath(path);
+  if (segments === undefined || segments.length === 0) return undefined;
+  const absPath = join(location.dir, ...segments);
+  try {
+    const info = await stat(absPath);
+    if (!info.isFile()) return undefined;
+    return { absPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Hub-like identifiers of a file's content. */
+export interface FileOids {
+  /** Git object id (40 hex) as listed in the tree. */
+  readonly oid: string;
+  /** The entity tag the Hub gives the file (unquoted): the git oid, or the LFS oid for LFS files. */
+  readonly etag: string;
+  readonly lfs?: LfsInfo;
+}
+
+/** Computes {@link FileOids}, remembering them per file identity (path, size, mtime, inode). */
+export interface OidCache {
+  oids(file: FileInfo): Promise<FileOids>;
+}
+
+/** Entries kept before the cache starts again (a bound, not a tuning knob). */
+const OID_CACHE_LIMIT = 10_000;
+
+/**
+ * Create an {@link OidCache}. Files below `lfsThreshold` bytes get their real git blob sha1 (the file is read once);
+ * larger ones get an emulated LFS identity (see {@link LfsInfo.oid}) without being read.
+ */
+export function createOidCache(lfsThreshold: number = DEFAULT_LFS_THRESHOLD): OidCache {
+  const cache = new Map<string, Promise<FileOids>>();
+  return {
+    oids(file) {
+      const key = `${file.absPath}\0${file.size}\0${file.mtimeMs}\0${file.ino}`;
+      let pending = cache.get(key);
+      if (pending === undefined) {
+        if (cache.size >= OID_CACHE_LIMIT) cache.clear();
+        pending = file.size >= lfsThreshold ? Promise.resolve(lfsOids(file)) : gitBlobOid(file).then((oid) => ({ oid, etag: oid }));
+        cache.set(key, pending);
+        // A failed read (file vanished) must not stick.
+        pending.catch(() => cache.delete(key));
+      }
+      return pending;
+    },
+  };
+}
+
+function lfsOids(file: FileInfo): FileOids {
+  const sha256 = createHash('sha256').update(`modeldeck-mirror\0lfs\0${file.absPath}\0${file.size}\0${file.mtimeMs}\0${file.ino}`).digest('hex');
+  const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256}\nsize ${file.size}\n`;
+  const pointerBytes = Buffer.from(pointer);
+  const oid = createHash('sha1').update(`blob ${pointerBytes.length}\0`).update(pointerBytes).digest('hex');
+  return { oid, etag: sha256, lfs: { oid: sha256, size: file.size, pointerSize: pointerBytes.length } };
+}
+
+async function gitBlobOid(file: FileInfo): Promise<string> {
+  const hash = createHash('sha1').update(`blob ${file.size}\0`);
+  if (file.size > 0) {
+    // Bounded by the stat'ed size so the oid and the header agree even if the file is growing.
+    for await (const chunk of createReadStream(file.absPath, { start: 0, end: file.size - 1 })) hash.update(chunk as Buffer);
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * The tree of a revision below repo-relative directory `path` ('' for the top), shaped as the Hub lists it: with
+ * `recursive`, every directory entry is followed by its contents; names are in code-point order. `undefined` when
+ * `path` is not a visible directory.
+ */
+export async function listTree(
+  location: RevisionLocation,
+  path: string,
+  recursive: boolean,
+  oidCache: OidCache,
+): Promise<TreeEntry[] | undefined> {
+  const segments = splitRepoPath(path);
+  if (segments === undefined) return undefined;
+  const dir = join(location.dir, ...segments);
+  if (!(await isDirectory(dir))) return undefined;
+  const out: TreeEntry[] = [];
+  await walk(location, dir, segments.join('/'), recursive, oidCache, out);
+  return out;
+}
+
+async function walk(location: RevisionLocation, dir: string, prefix: string, recursive: boolean, oidCache: OidCache, out: TreeEntry[]): Promise<void> {
+  const names = (await readdir(dir)).filter(isVisibleName).sort();
+  // stat in parallel (symlinks followed), then emit in name order.
+  const infos = await Promise.all(names.map((name) => stat(join(dir, name)).catch(() => undefined)));
+  for (const [i, name] of names.entries()) {
+    const info = infos[i];
+    if (info === undefined) continue;
+    const path = prefix === '' ? name : `${prefix}/${name}`;
+    const absPath = join(dir, name);
+    if (info.isDirectory()) {
+      const oid = createHash('sha1').update(`modeldeck-mirror\0tree\0${location.sha}\0${path}`).digest('hex');
+      out.push({ type: 'directory', oid, size: 0, path });
+      if (recursive) await walk(location, absPath, path, recursive, oidCache, out);
+    } else if (info.isFile()) {
+      const oids = await oidCache.oids({ absPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino });
+      out.push(oids.lfs === undefined ? { type: 'file', oid: oids.oid, size: info.size, path } : { type: 'file', oid: oids.oid, size: info.size, lfs: oids.lfs, path });
+    }
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
