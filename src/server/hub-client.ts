@@ -1,0 +1,266 @@
+/**
+ * The server's own client of a Hugging Face Hub (the real one, a mirror, or modeldeck's test mirror): lists a
+ * repository's files and opens file downloads, and turns every failure into a {@link LoadError} whose message says
+ * what to do. It knows nothing about caches or transformers.js.
+ */
+
+import { LoadError, type LoadErrorCode, type ModelRef } from './loader-types.js';
+
+/** The part of a {@link ModelRef} the hub needs. */
+export type RepoRef = Pick<ModelRef, 'id' | 'revision'>;
+
+/** One file of a repository listing. */
+export interface HubFile {
+  /** Path inside the repository, `/`-separated, e.g. `onnx/model.onnx_data`. */
+  readonly path: string;
+  /** Size in bytes of the file's content (for LFS files, the LFS object's size, not the pointer's). */
+  readonly size: number;
+}
+
+/** Options of {@link createHubClient}. */
+export interface HubClientOptions {
+  /** Base URL of the hub, e.g. `https://huggingface.co` (a trailing `/` is ignored). */
+  readonly hubUrl: string;
+  /** Access token sent as `Authorization: Bearer`, for gated and private repositories. */
+  readonly token?: string | undefined;
+  /** The fetch to use; defaults to the global one. Tests and proxies pass their own. */
+  readonly fetch?: typeof fetch | undefined;
+  /**
+   * How long to wait for a listing request to answer at all, in milliseconds (default 30000). File downloads have
+   * their own stall detection in the downloader.
+   */
+  readonly requestTimeoutMs?: number | undefined;
+}
+
+/** A hub, as the loader uses it. */
+export interface HubClient {
+  /** The base URL, without a trailing `/`. */
+  readonly hubUrl: string;
+  /**
+   * Lists every file of `ref` (recursively, following `Link: rel="next"` pagination) via
+   * `GET {hubUrl}/api/models/{id}/tree/{revision}?recursive=true`.
+   */
+  listFiles(ref: RepoRef, signal?: AbortSignal): Promise<HubFile[]>;
+  /** `{hubUrl}/{id}/resolve/{revision}/{path}`, with the revision and each path segment URL-encoded. */
+  fileUrl(ref: RepoRef, path: string): string;
+  /**
+   * Starts downloading one file and resolves with the `200` response once its headers arrived (the body is still
+   * unread). Aborting `signal` with a {@link LoadError} as its reason rejects with that error.
+   */
+  openFile(ref: RepoRef, path: string, signal?: AbortSignal): Promise<Response>;
+}
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/** Creates a {@link HubClient}. */
+export function createHubClient(options: HubClientOptions): HubClient {
+  const hubUrl = options.hubUrl.replace(/\/+$/, '');
+  const doFetch = options.fetch ?? fetch;
+  const token = options.token !== undefined && options.token !== '' ? options.token : undefined;
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const context: ErrorContext = { hubUrl, hasToken: token !== undefined };
+
+  const headers = (extra: Record<string, string>): Record<string, string> => ({
+    'User-Agent': 'modeldeck',
+    ...(token === undefined ? {} : { Authorization: `Bearer ${token}` }),
+    ...extra,
+  });
+
+  const request = async (url: string, init: RequestInit, ref: RepoRef, what: string): Promise<Response> => {
+    let response: Response;
+    try {
+      response = await doFetch(url, init);
+    } catch (error) {
+      throw networkError(error, init.signal ?? undefined, url, context);
+    }
+    if (response.status !== 200) {
+      // Free the connection: the body of an error answer is not needed beyond its headers.
+      await response.body?.cancel().catch(() => undefined);
+      throw statusError(response.status, response.headers.get('x-error-code'), ref, what, context);
+    }
+    return response;
+  };
+
+  return {
+    hubUrl,
+    fileUrl: (ref, path) => fileUrl(hubUrl, ref, path),
+    async listFiles(ref, signal) {
+      const files: HubFile[] = [];
+      let url: string | undefined =
+        `${hubUrl}/api/models/${ref.id}/tree/${encodeURIComponent(ref.revision)}?recursive=true`;
+      // A hub that keeps answering with a `next` link would otherwise loop forever.
+      const seen = new Set<string>();
+      while (url !== undefined) {
+        if (seen.has(url)) {
+          throw new LoadError('HUB_ERROR', `the hub at ${hubUrl} paginated the file list of ${ref.id} in a loop`);
+        }
+        seen.add(url);
+        const timeout = AbortSignal.timeout(requestTimeoutMs);
+        const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+        const response: Response = await request(
+          url,
+          { headers: headers({ Accept: 'application/json' }), signal: combined },
+          ref,
+          'the file list',
+        );
+        let page: unknown;
+        try {
+          page = await response.json();
+        } catch (error) {
+          throw networkError(error, combined, url, context);
+        }
+        if (!Array.isArray(page)) {
+          throw new LoadError(
+            'HUB_ERROR',
+            `the hub at ${hubUrl} answered the file list of ${ref.id} with something other than a JSON array`,
+          );
+        }
+        files.push(...parseTreePage(page));
+        const next = nextLink(response.headers.get('link'));
+        url = next === undefined ? undefined : new URL(next, url).toString();
+      }
+      return files;
+    },
+    openFile(ref, path, signal) {
+      return request(
+        fileUrl(hubUrl, ref, path),
+        // `identity`: byte counts must be the file's own, compared with Content-Length and the listing size.
+        { headers: headers({ 'Accept-Encoding': 'identity' }), ...(signal === undefined ? {} : { signal }) },
+        ref,
+        path,
+      );
+    },
+  };
+}
+
+function fileUrl(hubUrl: string, ref: RepoRef, path: string): string {
+  const encodedPath = path.split('/').map(encodeURIComponent).join('/');
+  return `${hubUrl}/${ref.id}/resolve/${encodeURIComponent(ref.revision)}/${encodedPath}`;
+}
+
+/** Entries of one page of the tree API: files only (directories are implied by paths). */
+function parseTreePage(page: readonly unknown[]): HubFile[] {
+  const files: HubFile[] = [];
+  for (const entry of page) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const { type, path, size, lfs } = entry as { type?: unknown; path?: unknown; size?: unknown; lfs?: unknown };
+    if (type !== 'file' || typeof path !== 'string') continue;
+    const lfsSize = typeof lfs === 'object' && lfs !== null ? (lfs as { size?: unknown }).size : undefined;
+    const bytes = typeof lfsSize === 'number' ? lfsSize : size;
+    if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) continue;
+    files.push({ path, size: bytes });
+  }
+  return files;
+}
+
+/** The target of `rel="next"` in an RFC 8288 `Link` header, if any. */
+export function nextLink(header: string | null): string | undefined {
+  if (header === null) return undefined;
+  for (const part of header.split(/,(?=\s*<)/)) {
+    const match = /^\s*<([^>]*)>(.*)$/.exec(part);
+    if (match === null) continue;
+    const params = match[2] ?? '';
+    if (/;\s*rel\s*=\s*"?([^";]*\s)?next(\s[^";]*)?"?\s*(;|$)/i.test(params)) return match[1];
+  }
+  return undefined;
+}
+
+interface ErrorContext {
+  readonly hubUrl: string;
+  readonly hasToken: boolean;
+}
+
+/**
+ * Maps a non-200 answer to a {@link LoadError}. `what` names what was asked for (a file path, or "the file list").
+ */
+function statusError(
+  status: number,
+  errorCode: string | null,
+  ref: RepoRef,
+  what: string,
+  { hubUrl, hasToken }: ErrorContext,
+): LoadError {
+  const hub = `the hub at ${hubUrl}`;
+  const error = (code: LoadErrorCode, message: string): LoadError => new LoadError(code, message);
+  switch (status) {
+    case 401:
+      // Without a token the real Hub also answers 401 for repositories that do not exist.
+      return hasToken
+        ? error(
+            'UNAUTHORIZED',
+            `${ref.id} is gated or private and HF_TOKEN was refused by ${hub}: ` +
+              'set HF_TOKEN to a valid token with access',
+          )
+        : error(
+            'UNAUTHORIZED',
+            `${ref.id} is gated or private (or does not exist) on ${hub}: set HF_TOKEN to a token with access`,
+          );
+    case 403:
+      return error(
+        'FORBIDDEN',
+        `access to ${ref.id} is forbidden by ${hub}: request access on the model's page, ` +
+          'or set HF_TOKEN to a token that has it',
+      );
+    case 404:
+      if (errorCode === 'RevisionNotFound') {
+        return error(
+          'REVISION_NOT_FOUND',
+          `revision ${ref.revision} of ${ref.id} was not found on ${hub}; check the branch, tag or commit`,
+        );
+      }
+      if (errorCode === 'EntryNotFound') {
+        return error(
+          'HUB_ERROR',
+          `${hub} has no ${what} in ${ref.id}@${ref.revision} although its file list names it; retry`,
+        );
+      }
+      return error('MODEL_NOT_FOUND', `model ${ref.id} was not found on ${hub}; check the id`);
+    default:
+      return error('HUB_ERROR', `${hub} answered HTTP ${status} for ${what} of ${ref.id}@${ref.revision}; retry later`);
+  }
+}
+
+/** Maps a thrown fetch (or body read) failure: an abort with a LoadError reason keeps it; others are mapped. */
+function networkError(
+  error: unknown,
+  signal: AbortSignal | undefined,
+  url: string,
+  { hubUrl }: ErrorContext,
+): LoadError {
+  if (error instanceof LoadError) return error;
+  if (signal?.aborted === true) {
+    const reason: unknown = signal.reason;
+    if (reason instanceof LoadError) return reason;
+    if (!(reason instanceof DOMException && reason.name === 'TimeoutError')) {
+      return new LoadError('ABORTED', `loading was aborted while talking to the hub at ${hubUrl}`, { cause: reason });
+    }
+    return new LoadError(
+      'HUB_UNREACHABLE',
+      `the hub at ${hubUrl} did not answer ${url} in time: check --hub-url / HF_ENDPOINT, ` +
+        'or use --offline with a cached model',
+      { cause: error },
+    );
+  }
+  if (error instanceof SyntaxError) {
+    return new LoadError('HUB_ERROR', `the hub at ${hubUrl} answered ${url} with invalid JSON; check --hub-url`, {
+      cause: error,
+    });
+  }
+  const code = errorCodeOf(error);
+  return new LoadError(
+    'HUB_UNREACHABLE',
+    `cannot reach the hub at ${hubUrl}${code === undefined ? '' : ` (${code})`}: check --hub-url / HF_ENDPOINT, ` +
+      'or use --offline with a cached model',
+    { cause: error },
+  );
+}
+
+/** The `code` of an error or of its chain of causes (undici wraps socket errors in `TypeError: fetch failed`). */
+export function errorCodeOf(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current !== undefined && current !== null && depth < 5; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

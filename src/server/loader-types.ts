@@ -1,0 +1,104 @@
+/**
+ * The contract between the load manager (one load per model, subscribers, SSE) and whatever actually loads a
+ * model. The manager never imports transformers.js; the loader never knows about HTTP subscribers.
+ */
+
+import type { ModelRef } from '../protocol/model-id.js';
+
+export type { ModelRef };
+
+/** The stages of a load, in the order a fresh load passes them. */
+export type LoadStage = 'processor' | 'config' | 'download' | 'weights';
+
+/**
+ * What a loader reports while it works.
+ *
+ * - `stage`: a stage begins. Stages arrive in order; `download` is skipped when every file is cached.
+ * - `progress`: the current stage advanced. For `download`, `current`/`total` are bytes fetched over the network in
+ *   this stage, summed over its files, and `total` is known before the first `download` progress and never changes.
+ *   For `weights`, they are items (see the README for the unit). `current` never decreases and never exceeds `total`.
+ *   Loaders may report as often as they like; the manager coalesces.
+ */
+export type LoaderEvent =
+  | { readonly type: 'stage'; readonly stage: LoadStage }
+  | { readonly type: 'progress'; readonly stage: 'download' | 'weights'; readonly current: number; readonly total: number };
+
+/** Machine-readable reasons a load fails; each comes with a message that says what to do. */
+export type LoadErrorCode =
+  | 'MODEL_NOT_FOUND'
+  | 'REVISION_NOT_FOUND'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NO_ONNX_WEIGHTS'
+  | 'HUB_UNREACHABLE'
+  | 'HUB_ERROR'
+  | 'DOWNLOAD_FAILED'
+  | 'CACHE_NOT_WRITABLE'
+  | 'OFFLINE_NOT_CACHED'
+  | 'LOAD_FAILED'
+  | 'ABORTED';
+
+/** A load that failed for a reason a user can act on. `message` is shown to users as is. */
+export class LoadError extends Error {
+  override readonly name = 'LoadError';
+  constructor(
+    readonly code: LoadErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** One chat message, OpenAI style. */
+export interface ChatMessage {
+  readonly role: 'system' | 'user' | 'assistant';
+  readonly content: string;
+}
+
+/** Options of one generation. */
+export interface GenerateOptions {
+  /** Upper bound of new tokens. */
+  readonly maxTokens: number;
+  readonly temperature?: number;
+  readonly topP?: number;
+  readonly seed?: number;
+  /** Strings that end the generation when produced (not included in the output). */
+  readonly stop?: readonly string[];
+}
+
+/** What a finished generation reports. */
+export interface GenerateResult {
+  readonly finishReason: 'stop' | 'length';
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+/** A model resident in memory (in a worker thread), ready to generate. */
+export interface LoadedModel {
+  readonly ref: ModelRef;
+  /**
+   * Formats `messages` with the model's chat template and generates, calling `onText` with each new piece of text as
+   * it is produced. Aborting `signal` stops generation at the next token and resolves normally.
+   */
+  generate(
+    messages: readonly ChatMessage[],
+    options: GenerateOptions,
+    onText: (text: string) => void,
+    signal?: AbortSignal,
+  ): Promise<GenerateResult>;
+  /** Frees the model (terminates its worker). Idempotent. */
+  dispose(): Promise<void>;
+}
+
+/** Loads models. One call is one load; de-duplication of concurrent requests is the manager's job. */
+export interface ModelLoader {
+  /**
+   * Loads `ref`, calling `onEvent` as it goes, and resolves with the resident model. Rejects with a {@link LoadError}
+   * for every failure a user can act on. `signal` aborts the load (used on server shutdown only: a client disconnect
+   * never cancels a load).
+   */
+  load(ref: ModelRef, onEvent: (event: LoaderEvent) => void, signal?: AbortSignal): Promise<LoadedModel>;
+  /** Models present in the local cache (complete snapshots), for `GET /v1/models`. */
+  listCached(): Promise<ModelRef[]>;
+}

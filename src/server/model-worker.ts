@@ -1,0 +1,425 @@
+/**
+ * The worker thread that holds one model: it loads the tokenizer, the config and the ONNX weights with
+ * transformers.js from a complete snapshot in modeldeck's cache, and then runs generations, one at a time. Session
+ * creation and every generation step are synchronous native calls; running them here keeps the server's event loop
+ * free.
+ *
+ * This is the only file of modeldeck that imports `@huggingface/transformers` and touches its `env`. The worker
+ * never uses the network: `env.allowRemoteModels` is off, `env.fetch` throws, and files are read from the snapshot
+ * directory (passed to transformers.js as an absolute path: its Hub-id rules refuse our three-level
+ * `org/name/revision` layout and the `--` of `refs--pr--1`, while any absolute path is read as a local directory).
+ *
+ * ## The unit of `weights` progress
+ *
+ * One item is either **one MiB (1,048,576 bytes) of an ONNX weight file read from the cache into memory** (the last
+ * block of each file may be shorter), or **one ONNX Runtime inference session created**. For a causal LM with weights
+ * `onnx/model.onnx` plus external data `onnx/model.onnx_data` the total is
+ * `ceil(size(model.onnx) / 1 MiB) + ceil(size(model.onnx_data) / 1 MiB) + 1`. Blocks complete as they are read; the
+ * last item completes only when transformers.js has built the session from those bytes (ONNX Runtime reports
+ * nothing while it does, so that is one item, however long it takes). Nothing is interpolated or ticked on a timer.
+ * The bytes read are handed to transformers.js through `env.customCache`, so the files are read once.
+ *
+ * ## Sampling and seeding
+ *
+ * `temperature` defaults to 1 (OpenAI's default) and samples; 0 decodes greedily. `top_p` is passed when given; other
+ * sampling settings (such as `top_k`) come from the model's `generation_config.json`.
+ *
+ * transformers.js 4.3.1 samples with its own Mersenne Twister (`random`, `utils/random.js`), not `Math.random`. A
+ * generation with a seed seeds it (`random.seed(seed)`); one without reseeds it from OS entropy, so one seeded
+ * request does not make the next unseeded one predictable. Generations never overlap within a worker, so the global
+ * generator is not shared between them.
+ */
+
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+
+import {
+  AutoConfig,
+  AutoModelForCausalLM,
+  AutoTokenizer,
+  BaseStreamer,
+  LogLevel,
+  StoppingCriteria,
+  env,
+  random,
+  type PreTrainedModel,
+  type PreTrainedTokenizer,
+  type PretrainedConfig,
+  type Tensor,
+} from '@huggingface/transformers';
+
+import type { ChatMessage, GenerateOptions, GenerateResult } from './loader-types.js';
+
+/** What the main thread passes as `workerData`. */
+export interface ModelWorkerData {
+  /** Root of modeldeck's cache; transformers.js's own `env.cacheDir` goes below it (never inside node_modules). */
+  readonly cacheDir: string;
+  /** `{cacheDir}/models`, set as `env.localModelPath`. */
+  readonly modelsRoot: string;
+}
+
+/** One weight file to load, with its size in bytes. */
+export interface WorkerWeightFile {
+  /** Path inside the snapshot, e.g. `onnx/model.onnx`. */
+  readonly path: string;
+  readonly size: number;
+}
+
+/**
+ * Requests from the main thread. Every request has an `id`; the worker answers each with `done` or `failed`.
+ *
+ * `close` stops a running generation at its next token, waits until no request is in flight, releases the ONNX
+ * sessions and answers `done`: only then may the main thread terminate the worker. Terminating it while ONNX Runtime
+ * is inside a native call (session creation, a generation step) aborts the whole process.
+ */
+export type WorkerRequest =
+  | { readonly type: 'close'; readonly id: number }
+  | { readonly type: 'tokenizer'; readonly id: number; readonly dir: string }
+  | { readonly type: 'config'; readonly id: number; readonly dir: string }
+  | {
+      readonly type: 'weights';
+      readonly id: number;
+      readonly dir: string;
+      readonly dtype: string;
+      /** The ONNX file first, then its external data chunks. */
+      readonly files: readonly WorkerWeightFile[];
+      readonly externalDataChunks: number;
+    }
+  | {
+      readonly type: 'generate';
+      readonly id: number;
+      readonly messages: readonly ChatMessage[];
+      readonly options: GenerateOptions;
+      /** An `Int32Array` over this buffer; the main thread stores 1 at index 0 to stop the generation. */
+      readonly abort: SharedArrayBuffer;
+    };
+
+/** Messages from the worker. */
+export type WorkerReply =
+  | { readonly type: 'progress'; readonly id: number; readonly current: number; readonly total: number }
+  | { readonly type: 'text'; readonly id: number; readonly text: string }
+  | { readonly type: 'done'; readonly id: number; readonly result?: GenerateResult }
+  | { readonly type: 'failed'; readonly id: number; readonly message: string };
+
+/** Size of one `weights` progress item while reading files, in bytes. */
+export const WEIGHTS_BLOCK_BYTES = 1024 * 1024;
+
+/** Total `weights` items for files of these sizes (bytes): blocks per file plus one session. */
+export function weightItems(sizes: readonly number[]): number {
+  return sizes.reduce((sum, size) => sum + Math.ceil(size / WEIGHTS_BLOCK_BYTES), 0) + 1;
+}
+
+/**
+ * Holds text back while it could still become one of `stops`, and cuts it before the first stop string.
+ * `push` returns the text that is now safe to emit; after a stop matched, `stopped` is true and nothing more is
+ * emitted. `flush` returns what was held back (when no stop matched).
+ */
+export function createStopFilter(stops: readonly string[]): {
+  push(text: string): string;
+  flush(): string;
+  readonly stopped: boolean;
+} {
+  const needles = stops.filter((stop) => stop.length > 0);
+  let held = '';
+  let stopped = false;
+  return {
+    get stopped() {
+      return stopped;
+    },
+    push(text) {
+      if (stopped) return '';
+      const buffer = held + text;
+      let cut = -1;
+      for (const needle of needles) {
+        const at = buffer.indexOf(needle);
+        if (at !== -1 && (cut === -1 || at < cut)) cut = at;
+      }
+      if (cut !== -1) {
+        stopped = true;
+        held = '';
+        return buffer.slice(0, cut);
+      }
+      // Keep the longest tail that is a proper prefix of some stop string.
+      let keep = 0;
+      for (const needle of needles) {
+        for (let length = Math.min(needle.length - 1, buffer.length); length > keep; length -= 1) {
+          if (buffer.endsWith(needle.slice(0, length))) {
+            keep = length;
+            break;
+          }
+        }
+      }
+      held = buffer.slice(buffer.length - keep);
+      return buffer.slice(0, buffer.length - keep);
+    },
+    flush() {
+      const rest = stopped ? '' : held;
+      held = '';
+      return rest;
+    },
+  };
+}
+
+interface LoadedState {
+  /** Set by `close`: generations stop at their next token. */
+  closing: boolean;
+  tokenizer?: PreTrainedTokenizer;
+  config?: PretrainedConfig;
+  model?: PreTrainedModel;
+}
+
+function configureEnv({ cacheDir, modelsRoot }: ModelWorkerData): void {
+  env.allowRemoteModels = false;
+  env.allowLocalModels = true;
+  env.localModelPath = modelsRoot;
+  env.cacheDir = join(cacheDir, 'transformers-js');
+  // Nothing is written by transformers.js: our cache is the only one; the custom cache only serves weight bytes.
+  env.useFSCache = false;
+  env.useBrowserCache = false;
+  env.useCustomCache = true;
+  env.customCache = weightCache;
+  env.fetch = () => Promise.reject(new Error('modeldeck: the model worker never uses the network'));
+  env.logLevel = LogLevel.ERROR;
+}
+
+/**
+ * Weight bytes already read, served to transformers.js as cache hits. It looks a file up once by its local path and
+ * once by the remote-style key it derives from the model path, so both are matched by suffix. Everything else (the
+ * JSON files) misses, and transformers.js reads it from the snapshot directory itself.
+ */
+const weightBuffers: { dir: string; path: string; bytes: Uint8Array }[] = [];
+const weightCache = {
+  match(request: string): Promise<Response | undefined> {
+    const hit = weightBuffers.find(
+      ({ dir, path }) =>
+        request === join(dir, ...path.split('/')) ||
+        (request.endsWith(`/${path}`) && request.includes(dir.replace(/^\/+/, ''))),
+    );
+    return Promise.resolve(hit === undefined ? undefined : bufferResponse(hit.bytes));
+  },
+  put(): Promise<void> {
+    return Promise.resolve();
+  },
+};
+
+/**
+ * A `Response` whose `arrayBuffer()` hands out the buffer itself: transformers.js ends up with
+ * `new Uint8Array(await response.arrayBuffer())`, and a copy of a weight file would double the memory of a load.
+ */
+function bufferResponse(bytes: Uint8Array): Response {
+  const response = new Response(null, { headers: { 'content-length': String(bytes.byteLength) } });
+  Object.defineProperty(response, 'arrayBuffer', { value: () => Promise.resolve(bytes.buffer) });
+  return response;
+}
+
+async function handle(
+  request: Exclude<WorkerRequest, { type: 'close' }>,
+  state: LoadedState,
+  send: (reply: WorkerReply) => void,
+): Promise<GenerateResult | undefined> {
+  switch (request.type) {
+    case 'tokenizer':
+      state.tokenizer = await AutoTokenizer.from_pretrained(request.dir);
+      return undefined;
+    case 'config':
+      state.config = await AutoConfig.from_pretrained(request.dir);
+      return undefined;
+    case 'weights':
+      state.model = await loadWeights(request, state, (current, total) =>
+        send({ type: 'progress', id: request.id, current, total }),
+      );
+      return undefined;
+    case 'generate':
+      return generate(request, state, (text) => send({ type: 'text', id: request.id, text }));
+    default: {
+      const never: never = request;
+      throw new Error(`unknown request ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+async function loadWeights(
+  request: Extract<WorkerRequest, { type: 'weights' }>,
+  state: LoadedState,
+  onProgress: (current: number, total: number) => void,
+): Promise<PreTrainedModel> {
+  const total = weightItems(request.files.map((file) => file.size));
+  let current = 0;
+  onProgress(current, total);
+  for (const file of request.files) {
+    const path = join(request.dir, ...file.path.split('/'));
+    // Exactly the file's size, owning its ArrayBuffer: it is handed to ONNX Runtime as is (see bufferResponse).
+    const bytes = new Uint8Array(file.size);
+    const handle = await open(path, 'r');
+    try {
+      for (let offset = 0; offset < file.size; offset += WEIGHTS_BLOCK_BYTES) {
+        const length = Math.min(WEIGHTS_BLOCK_BYTES, file.size - offset);
+        let read = 0;
+        while (read < length) {
+          const { bytesRead } = await handle.read(bytes, offset + read, length - read, offset + read);
+          if (bytesRead === 0) {
+            throw new Error(`${file.path} is shorter than its ${file.size} bytes; delete its cache entry and retry`);
+          }
+          read += bytesRead;
+        }
+        current += 1;
+        onProgress(current, total);
+      }
+    } finally {
+      await handle.close();
+    }
+    weightBuffers.push({ dir: request.dir, path: file.path, bytes });
+  }
+  try {
+    const model = await AutoModelForCausalLM.from_pretrained(request.dir, {
+      ...(state.config === undefined ? {} : { config: state.config }),
+      dtype: request.dtype as 'fp32',
+      device: 'cpu',
+      use_external_data_format: request.externalDataChunks === 0 ? false : request.externalDataChunks,
+    });
+    current += 1;
+    onProgress(current, total);
+    return model;
+  } finally {
+    // ONNX Runtime has its own copy (or reference) now; ours would only pin the memory.
+    weightBuffers.length = 0;
+  }
+}
+
+async function generate(
+  request: Extract<WorkerRequest, { type: 'generate' }>,
+  state: LoadedState,
+  onText: (text: string) => void,
+): Promise<GenerateResult> {
+  const { tokenizer, model } = state;
+  if (tokenizer === undefined || model === undefined) throw new Error('the model is not loaded');
+  const { options } = request;
+  const abortFlag = new Int32Array(request.abort);
+
+  const inputs = tokenizer.apply_chat_template(request.messages as ChatMessage[], {
+    add_generation_prompt: true,
+    return_dict: true,
+  }) as { input_ids: Tensor; attention_mask: Tensor };
+  const promptTokens = Number(inputs.input_ids.dims.at(-1) ?? 0);
+
+  const stopFilter = createStopFilter(options.stop ?? []);
+  const decoder = createIncrementalDecoder((ids) => tokenizer.decode(ids, { skip_special_tokens: true }));
+  const generated: bigint[] = [];
+  let promptSeen = false;
+
+  // Streams text as tokens arrive. generate() calls put() before the stopping criteria of the same step, so a stop
+  // string is seen on the very token that completes it.
+  const streamer = new (class extends BaseStreamer {
+    override put(value: bigint[][]): void {
+      if (!promptSeen) {
+        promptSeen = true;
+        return;
+      }
+      const token = value[0]?.[0];
+      if (token === undefined) return;
+      generated.push(token);
+      const text = stopFilter.push(decoder.push(generated));
+      if (text !== '') onText(text);
+    }
+    override end(): void {
+      const text = stopFilter.flush();
+      if (text !== '') onText(text);
+    }
+  })();
+  const stopper = new (class extends StoppingCriteria {
+    override _call(inputIds: number[][]): boolean[] {
+      const stop = stopFilter.stopped || Atomics.load(abortFlag, 0) === 1 || state.closing;
+      return inputIds.map(() => stop);
+    }
+  })();
+
+  const temperature = options.temperature ?? 1;
+  if (options.seed === undefined) random.seed();
+  else random.seed(options.seed);
+
+  await model.generate({
+    ...inputs,
+    max_new_tokens: options.maxTokens,
+    do_sample: temperature > 0,
+    ...(temperature > 0 ? { temperature } : {}),
+    ...(options.topP === undefined ? {} : { top_p: options.topP }),
+    streamer,
+    stopping_criteria: [stopper],
+  } as unknown as Parameters<PreTrainedModel["generate"]>[0]);
+
+  const eos = eosTokenIds(model);
+  const last = generated.at(-1);
+  const endedOnEos = last !== undefined && eos.some((id) => BigInt(id) === last);
+  // generate() ends on EOS, on our stopper (stop string or abort), or on a length limit: maxTokens or the model's
+  // context (max_position_embeddings). Only the last is `length`.
+  const stopped = stopFilter.stopped || Atomics.load(abortFlag, 0) === 1 || endedOnEos;
+  return {
+    finishReason: stopped ? 'stop' : 'length',
+    promptTokens,
+    completionTokens: generated.length,
+  };
+}
+
+/**
+ * Turns a growing token list into text deltas without re-decoding everything each step, and without emitting half
+ * of a multi-byte character (a decode ending in U+FFFD waits for the next token). Decoding a short window before the
+ * new tokens keeps tokenizer-dependent spacing right (the approach of text-generation-inference).
+ */
+function createIncrementalDecoder(decodeIds: (ids: bigint[]) => string): { push(ids: readonly bigint[]): string } {
+  // transformers.js refuses to decode an empty list.
+  const decode = (ids: bigint[]): string => (ids.length === 0 ? '' : decodeIds(ids));
+  let prefixOffset = 0;
+  let readOffset = 0;
+  return {
+    push(ids) {
+      const prefix = decode(ids.slice(prefixOffset, readOffset));
+      const full = decode(ids.slice(prefixOffset));
+      if (full.length > prefix.length && !full.endsWith('\uFFFD')) {
+        prefixOffset = readOffset;
+        readOffset = ids.length;
+        return full.slice(prefix.length);
+      }
+      return '';
+    },
+  };
+}
+
+function eosTokenIds(model: PreTrainedModel): number[] {
+  const fromGeneration = (model.generation_config as { eos_token_id?: unknown } | null)?.eos_token_id;
+  const fromConfig = (model.config as { eos_token_id?: unknown }).eos_token_id;
+  const value = fromGeneration ?? fromConfig;
+  if (typeof value === 'number') return [value];
+  if (Array.isArray(value)) return value.filter((id): id is number => typeof id === 'number');
+  return [];
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+// Last, so that every declaration above is initialised before the first message arrives.
+const port = parentPort;
+if (port !== null) {
+  const data = workerData as ModelWorkerData;
+  configureEnv(data);
+  const state: LoadedState = { closing: false };
+  const inFlight = new Set<Promise<void>>();
+  const send = (reply: WorkerReply): void => port.postMessage(reply);
+  port.on('message', (request: WorkerRequest) => {
+    if (request.type === 'close') {
+      state.closing = true;
+      void Promise.allSettled([...inFlight])
+        .then(() => state.model?.dispose())
+        .catch(() => undefined)
+        .then(() => send({ type: 'done', id: request.id }));
+      return;
+    }
+    const work: Promise<void> = handle(request, state, send).then(
+      (result) => send({ type: 'done', id: request.id, ...(result === undefined ? {} : { result }) }),
+      (error: unknown) => send({ type: 'failed', id: request.id, message: describe(error) }),
+    );
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+  });
+}

@@ -1,0 +1,30 @@
+import t from 'tap';
+import { createStopFilter, WEIGHTS_BLOCK_BYTES, weightItems } from '../src/server/model-worker.js';
+
+/** Feeds `pieces` through a filter and returns what it emitted per push, the flushed rest and whether it stopped. */
+function feed(stops: string[], pieces: string[]): { emitted: string[]; rest: string; stopped: boolean } {
+  const filter = createStopFilter(stops);
+  const emitted = pieces.map((piece) => filter.push(piece));
+  return { emitted, rest: filter.flush(), stopped: filter.stopped };
+}
+
+t.test('stop strings', async (t) => {
+  t.same(feed([], ['a', 'b']), { emitted: ['a', 'b'], rest: '', stopped: false }, 'no stops: everything passes at once');
+  t.same(feed(['END'], ['hello ', 'world']), { emitted: ['hello ', 'world'], rest: '', stopped: false });
+  t.same(feed(['END'], ['abc END def']), { emitted: ['abc '], rest: '', stopped: true }, 'cut before the stop, which is dropped');
+  t.same(feed(['END'], ['abc E', 'N', 'D more']), { emitted: ['abc ', '', ''], rest: '', stopped: true }, 'a stop split over pieces');
+  t.same(feed(['END'], ['abc E', 'NOUGH']), { emitted: ['abc ', 'ENOUGH'], rest: '', stopped: false }, 'a false start is released');
+  t.same(feed(['END'], ['abc EN']), { emitted: ['abc '], rest: 'EN', stopped: false }, 'held text is flushed at the end');
+  t.same(feed(['\n\n', 'User:'], ['Hi.\nUs', 'er: x']), { emitted: ['Hi.\n', ''], rest: '', stopped: true }, 'the earliest stop wins');
+  t.same(feed(['c', 'abc'], ['xabc']), { emitted: ['x'], rest: '', stopped: true }, 'earliest position, not first listed');
+  t.same(feed(['END'], ['END', 'more']), { emitted: ['', ''], rest: '', stopped: true }, 'nothing after a stop');
+  t.same(feed([''], ['abc']), { emitted: ['abc'], rest: '', stopped: false }, 'an empty stop string is ignored');
+});
+
+t.test('weights items: 1 MiB blocks per file plus one session', async (t) => {
+  t.equal(weightItems([]), 1);
+  t.equal(weightItems([1]), 2);
+  t.equal(weightItems([WEIGHTS_BLOCK_BYTES]), 2);
+  t.equal(weightItems([WEIGHTS_BLOCK_BYTES + 1]), 3);
+  t.equal(weightItems([10, 3 * WEIGHTS_BLOCK_BYTES]), 5, 'each file rounds up on its own');
+});
