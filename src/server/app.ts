@@ -1,0 +1,103 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { serializeLoadEvent, isTerminal } from '../protocol/events.js';
+import { validateLoadModelRequest } from '../protocol/load-request.js';
+import { openAIError } from '../protocol/chat.js';
+import type { LoadManager } from './load-manager.js';
+import { registerChatRoutes } from './chat-routes.js';
+import { registerModelRoutes } from './model-routes.js';
+import { openSseStream } from './sse-stream.js';
+
+/** Options of {@link buildApp}. */
+export interface AppOptions {
+  readonly manager: LoadManager;
+  /** Milliseconds without a frame before a `: keep-alive` comment; 0 disables. */
+  readonly heartbeatMs?: number;
+  /** Largest accepted request body, in bytes. */
+  readonly bodyLimit?: number;
+  /** Fastify's logger option (false in tests). */
+  readonly logger?: FastifyServerOptions['logger'];
+  /** When set, every route but `/health` requires `Authorization: Bearer <apiKey>`. */
+  readonly apiKey?: string;
+  /** Close open connections at once on `close()` (tests and shutdown). */
+  readonly forceCloseConnections?: boolean;
+}
+
+/** Builds the modeldeck HTTP application without listening: tests call `inject()` or `listen({port: 0})`. */
+export function buildApp(options: AppOptions): FastifyInstance {
+  const { manager } = options;
+  const heartbeatMs = options.heartbeatMs ?? 5000;
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    forceCloseConnections: options.forceCloseConnections ?? true,
+  });
+
+  // Bad input is the client's problem: answer it in JSON that names the problem, never a stack trace in the log.
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    if (status < 500) {
+      request.log.info({ code: error.code, status }, error.message);
+      return reply.code(status).send(openAIError(status, error.message, { code: error.code ?? null }));
+    }
+    request.log.error(error);
+    return reply.code(500).send(openAIError(500, 'internal server error', { code: 'internal_error' }));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send(openAIError(404, `no route for ${request.method} ${request.url}`, { code: 'not_found' })),
+  );
+
+  if (options.apiKey !== undefined) requireApiKey(app, options.apiKey);
+
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  app.post('/load_model', async (request, reply) => {
+    const checked = validateLoadModelRequest(request.body);
+    if (!checked.ok) {
+      return reply.code(checked.status).send(openAIError(checked.status, checked.message, { code: checked.code }));
+    }
+    const { ref } = checked;
+    const stream = openSseStream(reply, { heartbeatMs });
+    const subscription = manager.subscribe(ref, (event) => {
+      stream.send(serializeLoadEvent(event));
+      if (isTerminal(event)) stream.end();
+    });
+    // A client that leaves stops receiving; the load itself goes on (and stays cached) for everyone else.
+    stream.disconnected.addEventListener('abort', () => subscription.unsubscribe(), { once: true });
+    if (stream.closed) subscription.unsubscribe();
+    return reply;
+  });
+
+  registerChatRoutes(app, { manager });
+  registerModelRoutes(app, manager);
+
+  app.addHook('onClose', async () => {
+    await manager.close();
+  });
+
+  return app;
+}
+
+/** Guards every route but `/health` with a bearer key, compared in constant time. */
+function requireApiKey(app: FastifyInstance, apiKey: string): void {
+  // Hashing first makes both sides the same length, so the comparison leaks neither the key nor its length.
+  const expected = createHash('sha256').update(apiKey).digest();
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.url === '/health') return;
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(request.headers.authorization ?? '');
+    if (!match?.[1]) {
+      return reply.code(401).send(
+        openAIError(401, 'this server requires an API key: send the header "Authorization: Bearer <key>"', {
+          code: 'missing_api_key',
+        }),
+      );
+    }
+    const given = createHash('sha256').update(match[1]).digest();
+    if (!timingSafeEqual(given, expected)) {
+      return reply.code(401).send(openAIError(401, 'the API key is not valid for this server', { code: 'invalid_api_key' }));
+    }
+    return undefined;
+  });
+}

@@ -1,0 +1,71 @@
+import { createSseParser } from '../../src/protocol/sse.js';
+import { parseLoadEvent, type LoadEvent } from '../../src/protocol/events.js';
+
+/** What one `/load_model` subscription saw. */
+export interface LoadTranscript {
+  readonly status: number;
+  readonly contentType: string | null;
+  /** The parsed `data:` events, in order. */
+  readonly events: LoadEvent[];
+  /** The raw `data:` payloads, in order. */
+  readonly raw: string[];
+  /** Comment lines (heartbeats), in order. */
+  readonly comments: string[];
+  /** The body, when the answer was not an event stream. */
+  readonly body: string;
+  /** True when the client aborted before the stream ended. */
+  readonly aborted: boolean;
+}
+
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (event: LoadEvent, index: number) => void;
+  readonly headers?: Record<string, string>;
+}
+
+/** POSTs `/load_model` and reads the whole event stream with the project's own SSE parser over a real socket. */
+export async function loadModel(baseUrl: string, model: string, options: LoadModelOptions = {}): Promise<LoadTranscript> {
+  const events: LoadEvent[] = [];
+  const raw: string[] = [];
+  const comments: string[] = [];
+  let aborted = false;
+  const res = await fetch(`${baseUrl}/load_model`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...options.headers },
+    body: JSON.stringify({ model }),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const contentType = res.headers.get('content-type');
+  if (!contentType?.startsWith('text/event-stream')) {
+    return { status: res.status, contentType, events, raw, comments, body: await res.text(), aborted };
+  }
+  const parser = createSseParser({
+    onEvent: ({ data }) => {
+      raw.push(data);
+      const parsed = parseLoadEvent(data);
+      if (!parsed.ok) throw new Error(`unparseable event ${data}: ${parsed.error}`);
+      events.push(parsed.event);
+      options.onEvent?.(parsed.event, events.length - 1);
+    },
+    onComment: (text) => comments.push(text),
+  });
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(chunk);
+    parser.end();
+  } catch (error) {
+    if ((error as Error).name !== 'AbortError') throw error;
+    aborted = true;
+  }
+  return { status: res.status, contentType, events, raw, comments, body: '', aborted };
+}
+
+/** The stages of a transcript, with consecutive repeats collapsed. */
+export function stagesOf(events: readonly LoadEvent[]): string[] {
+  const out: string[] = [];
+  for (const e of events) {
+    const label = e.status === 'loading' ? e.stage : e.status;
+    if (out[out.length - 1] !== label) out.push(label);
+  }
+  return out;
+}

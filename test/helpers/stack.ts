@@ -1,0 +1,77 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { startMirror, type Mirror, type MirrorOptions } from '../../src/mirror/mirror.js';
+import { buildApp } from '../../src/server/app.js';
+import { createLoadManager, type LoadManager } from '../../src/server/load-manager.js';
+import { createTransformersLoader } from '../../src/server/transformers-loader.js';
+
+/** A modeldeck server on an ephemeral port, loading through a real transformers.js loader. */
+export interface TestServer {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly manager: LoadManager;
+  readonly cacheDir: string;
+  close(): Promise<void>;
+}
+
+/** Options of {@link startTestServer}. */
+export interface TestServerOptions {
+  readonly hubUrl: string;
+  /** Defaults to a new temporary directory, removed on close. */
+  readonly cacheDir?: string;
+  readonly offline?: boolean;
+  readonly token?: string;
+  readonly stallTimeoutMs?: number;
+  readonly heartbeatMs?: number;
+  readonly idleTimeoutMs?: number;
+  readonly apiKey?: string;
+}
+
+/** Starts a server on 127.0.0.1:0. */
+export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
+  const ownCache = options.cacheDir === undefined;
+  const cacheDir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'modeldeck-cache-')));
+  const loader = createTransformersLoader({
+    hubUrl: options.hubUrl,
+    cacheDir,
+    ...(options.offline !== undefined ? { offline: options.offline } : {}),
+    ...(options.token !== undefined ? { token: options.token } : {}),
+    ...(options.stallTimeoutMs !== undefined ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
+  });
+  const manager = createLoadManager({
+    loader,
+    ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+  });
+  const app = buildApp({
+    manager,
+    ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
+    ...(options.apiKey !== undefined ? { apiKey: options.apiKey } : {}),
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (typeof address !== 'object' || !address) throw new Error('server has no address');
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    app,
+    manager,
+    cacheDir,
+    async close() {
+      await app.close();
+      if (ownCache) await rm(cacheDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts a mirror of `root` on 127.0.0.1:0. */
+export function startTestMirror(root: string, options: Omit<MirrorOptions, 'root'> = {}): Promise<Mirror> {
+  return startMirror({ root, host: '127.0.0.1', port: 0, ...options });
+}
+
+/** The mirror's file GETs (not probes, not listings), by repo-relative URL path. */
+export function fileDownloads(mirror: Mirror): string[] {
+  return mirror.requests
+    .filter((r) => r.method === 'GET' && r.url.includes('/resolve/') && !r.range)
+    .map((r) => r.url.replace(/^.*\/resolve\/[^/]+\//, ''));
+}

@@ -1,0 +1,210 @@
+import t from 'tap';
+import type { LoadEvent } from '../src/protocol/events.js';
+import { createLoadManager, type ManagerClock } from '../src/server/load-manager.js';
+import {
+  LoadError,
+  type LoadedModel,
+  type LoaderEvent,
+  type ModelLoader,
+  type ModelRef,
+} from '../src/server/loader-types.js';
+
+// The manager's own logic (de-duplication, late joiners, coalescing, failures) over a loader whose every step the
+// test drives by hand. The real loader is exercised end to end in server-*.test.ts.
+
+const ref = (id: string): ModelRef => ({ id, revision: 'main', key: `${id}@main` });
+
+interface Step {
+  readonly ref: ModelRef;
+  emit(event: LoaderEvent): void;
+  succeed(): void;
+  fail(error: unknown): void;
+  readonly signal: AbortSignal | undefined;
+}
+
+function scriptedLoader(): { loader: ModelLoader; loads: Step[]; disposed: string[] } {
+  const loads: Step[] = [];
+  const disposed: string[] = [];
+  const loader: ModelLoader = {
+    load(r, onEvent, signal) {
+      return new Promise<LoadedModel>((resolve, reject) => {
+        loads.push({
+          ref: r,
+          emit: onEvent,
+          signal,
+          succeed: () =>
+            resolve({
+              ref: r,
+              generate: async () => ({ finishReason: 'stop', promptTokens: 0, completionTokens: 0 }),
+              dispose: async () => void disposed.push(r.key),
+            }),
+          fail: reject,
+        });
+      });
+    },
+    listCached: async () => [],
+  };
+  return { loader, loads, disposed };
+}
+
+function fakeClock(): ManagerClock & { advance(ms: number): void } {
+  let now = 0;
+  let timers: { at: number; fn: () => void; id: number }[] = [];
+  let nextId = 1;
+  return {
+    now: () => now,
+    setTimeout(fn, ms) {
+      const id = nextId++;
+      timers.push({ at: now + ms, fn, id });
+      return id;
+    },
+    clearTimeout(id) {
+      timers = timers.filter((x) => x.id !== id);
+    },
+    advance(ms) {
+      now += ms;
+      for (;;) {
+        const due = timers.filter((x) => x.at <= now).sort((a, b) => a.at - b.at)[0];
+        if (!due) break;
+        timers = timers.filter((x) => x !== due);
+        due.fn();
+      }
+    },
+  };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+t.test('one load per model; every subscriber sees it; late joiners get the current state first', async (t) => {
+  const { loader, loads } = scriptedLoader();
+  const clock = fakeClock();
+  const manager = createLoadManager({ loader, clock });
+  const a: LoadEvent[] = [];
+  const b: LoadEvent[] = [];
+  const late: LoadEvent[] = [];
+  manager.subscribe(ref('o/m'), (e) => a.push(e));
+  manager.subscribe(ref('o/m'), (e) => b.push(e));
+  t.equal(loads.length, 1, 'one load for two subscribers');
+  const step = loads[0]!;
+  step.emit({ type: 'stage', stage: 'processor' });
+  step.emit({ type: 'stage', stage: 'config' });
+  step.emit({ type: 'stage', stage: 'download' });
+  t.same(a.map((e) => e.status === 'loading' && e.stage), ['processor', 'config'], 'download waits for its total');
+  step.emit({ type: 'progress', stage: 'download', current: 0, total: 100 });
+  manager.subscribe(ref('o/m'), (e) => late.push(e));
+  t.same(late, [{ status: 'loading', model: 'o/m@main', stage: 'download', progress: { current: 0, total: 100 } }],
+    'the late joiner starts from the current state');
+  step.emit({ type: 'progress', stage: 'download', current: 10, total: 100 });
+  step.emit({ type: 'progress', stage: 'download', current: 20, total: 100 });
+  step.emit({ type: 'progress', stage: 'download', current: 30, total: 100 });
+  t.equal(a.length, 3, 'progress within 100 ms is coalesced');
+  clock.advance(100);
+  t.same(a.at(-1), { status: 'loading', model: 'o/m@main', stage: 'download', progress: { current: 30, total: 100 } },
+    'and the latest value goes out when the interval has passed');
+  step.emit({ type: 'progress', stage: 'download', current: 40, total: 100 });
+  step.emit({ type: 'progress', stage: 'download', current: 100, total: 100 });
+  t.same(a.at(-1), { status: 'loading', model: 'o/m@main', stage: 'download', progress: { current: 100, total: 100 } },
+    'completion is never delayed');
+  step.emit({ type: 'stage', stage: 'weights' });
+  step.emit({ type: 'progress', stage: 'weights', current: 0, total: 3 });
+  step.emit({ type: 'progress', stage: 'weights', current: 1, total: 3 });
+  step.emit({ type: 'stage', stage: 'download' });
+  step.succeed();
+  await tick();
+  t.same(a.at(-1), { status: 'ready', model: 'o/m@main', cached: false });
+  t.same(a, b, 'both subscribers saw the same events');
+  t.equal(late.at(-1)?.status, 'ready');
+  t.ok(a.some((e) => e.status === 'loading' && e.stage === 'weights' && e.progress?.current === 1),
+    'a pending progress is flushed before the next stage');
+  const again: LoadEvent[] = [];
+  manager.subscribe(ref('o/m'), (e) => again.push(e));
+  t.same(again, [{ status: 'ready', model: 'o/m@main', cached: true }]);
+  t.equal(loads.length, 1, 'no new load for a resident model');
+  await manager.close();
+});
+
+t.test('failures reach every subscriber once and are not cached', async (t) => {
+  const { loader, loads } = scriptedLoader();
+  const manager = createLoadManager({ loader, clock: fakeClock() });
+  const seen: LoadEvent[] = [];
+  manager.subscribe(ref('o/m'), (e) => seen.push(e));
+  loads[0]!.fail(new LoadError('MODEL_NOT_FOUND', 'model o/m was not found'));
+  await tick();
+  t.same(seen, [{ status: 'error', model: 'o/m@main', message: 'model o/m was not found', code: 'MODEL_NOT_FOUND' }]);
+  manager.subscribe(ref('o/m'), () => undefined);
+  t.equal(loads.length, 2, 'the next request tries again');
+  const internal: unknown[] = [];
+  const m2 = createLoadManager({ loader, clock: fakeClock(), onInternalError: (e) => internal.push(e) });
+  const seen2: LoadEvent[] = [];
+  m2.subscribe(ref('o/x'), (e) => seen2.push(e));
+  loads[2]!.fail(new TypeError('boom'));
+  await tick();
+  t.match(seen2, [{ status: 'error', message: /o\/x@main.*boom/, code: 'LOAD_FAILED' }]);
+  t.equal(internal.length, 1, 'an unexpected failure is reported as internal');
+});
+
+t.test('unsubscribing does not cancel; a throwing listener does not starve others', async (t) => {
+  const { loader, loads } = scriptedLoader();
+  const manager = createLoadManager({ loader, clock: fakeClock() });
+  const kept: LoadEvent[] = [];
+  const sub = manager.subscribe(ref('o/m'), () => undefined);
+  manager.subscribe(ref('o/m'), () => {
+    throw new Error('socket gone');
+  });
+  manager.subscribe(ref('o/m'), (e) => kept.push(e));
+  sub.unsubscribe();
+  loads[0]!.emit({ type: 'stage', stage: 'processor' });
+  t.equal(loads[0]!.signal?.aborted, false, 'the load goes on');
+  loads[0]!.succeed();
+  await tick();
+  t.equal(kept.at(-1)?.status, 'ready');
+  t.same(manager.residentRefs().map((r) => r.key), ['o/m@main']);
+});
+
+t.test('idle timeout, unload, acquire, close', async (t) => {
+  const { loader, loads, disposed } = scriptedLoader();
+  const clock = fakeClock();
+  const unloaded: string[] = [];
+  const manager = createLoadManager({
+    loader,
+    clock,
+    idleTimeoutMs: 1000,
+    onUnload: (r, why) => unloaded.push(`${r.key}:${why}`),
+  });
+  const acquiring = manager.acquire(ref('o/a'));
+  loads[0]!.succeed();
+  const model = await acquiring;
+  t.equal(model.ref.key, 'o/a@main');
+  clock.advance(900);
+  manager.touch('o/a@main');
+  clock.advance(900);
+  t.same(unloaded, [], 'use resets the idle timer');
+  clock.advance(200);
+  await tick();
+  t.same(unloaded, ['o/a@main:idle'], 'unloaded after a full idle period');
+  t.same(disposed, ['o/a@main']);
+  manager.subscribe(ref('o/b'), () => undefined);
+  t.same(manager.loadingRefs().map((r) => r.key), ['o/b@main']);
+  const closing = manager.close();
+  t.equal(loads[1]!.signal?.aborted, true, 'close aborts running loads');
+  loads[1]!.fail(new LoadError('ABORTED', 'aborted'));
+  await closing;
+  const after: LoadEvent[] = [];
+  manager.subscribe(ref('o/c'), (e) => after.push(e));
+  t.match(after, [{ status: 'error', code: 'ABORTED' }], 'no new loads after close');
+  t.equal(await manager.unload('o/none@main'), false);
+});
+
+t.test('events a loader reports synchronously reach the first subscriber', async (t) => {
+  const loader: ModelLoader = {
+    load(r, onEvent) {
+      onEvent({ type: 'stage', stage: 'processor' });
+      return new Promise(() => undefined);
+    },
+    listCached: async () => [],
+  };
+  const manager = createLoadManager({ loader, clock: fakeClock() });
+  const seen: LoadEvent[] = [];
+  manager.subscribe(ref('o/s'), (e) => seen.push(e));
+  t.same(seen, [{ status: 'loading', model: 'o/s@main', stage: 'processor' }]);
+});
