@@ -1,0 +1,94 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** A command line that cannot be run as given; the CLI prints its message and exits with status 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** What {@link parseCommand} returns: the values, the positionals, or that help was asked for. */
+export type Parsed<O extends Options> =
+  | { readonly help: true }
+  | {
+      readonly help: false;
+      readonly values: ReturnType<typeof parseArgs<{ options: O; strict: true; allowPositionals: true }>>['values'];
+      readonly positionals: string[];
+    };
+
+/**
+ * Parses `argv` strictly against `options` (plus `--help`/`-h`), turning node's parse errors into a
+ * {@link UsageError} that names the flag.
+ */
+export function parseCommand<O extends Options>(argv: readonly string[], options: O): Parsed<O> {
+  if (argv.includes('--help') || argv.includes('-h')) return { help: true };
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      options,
+      strict: true,
+      allowPositionals: true,
+    });
+    return { help: false, values, positionals };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    // node's messages end with a hint about '--' that means nothing to our users.
+    throw new UsageError(message.replace(/\. To specify a positional argument.*$/s, '').replace(/\.$/, ''));
+  }
+}
+
+/** Parses a TCP port (0 picks a free one). */
+export function parsePort(value: string, flag = '--port'): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(`${flag} must be an integer from 0 to 65535 (0 picks a free port), got '${value}'`);
+  }
+  return port;
+}
+
+/** Parses a non-negative number of seconds. */
+export function parseSeconds(value: string, flag: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) {
+    throw new UsageError(`${flag} must be a number of seconds, 0 or more, got '${value}'`);
+  }
+  return n;
+}
+
+/** Parses an http(s) base URL, without a trailing slash. */
+export function parseHttpUrl(value: string, flag: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`${flag} must be an http:// or https:// URL, got '${value}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`${flag} must be an http:// or https:// URL, got '${value}'`);
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  kib: 1024,
+  m: 1e6,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  g: 1e9,
+  gb: 1e9,
+  gib: 1024 ** 3,
+};
+
+/** Parses a byte count such as `500k`, `5M`, `1.5MiB` or `2000000`. */
+export function parseBytes(value: string, flag: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = SIZE_UNITS[(m?.[2] ?? '').toLowerCase()];
+  if (!m || unit === undefined) {
+    throw new UsageError(`${flag} must be a byte count like 500k, 5M or 1.5MiB, got '${value}'`);
+  }
+  return Math.round(Number(m[1]) * unit);
+}

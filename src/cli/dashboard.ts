@@ -1,0 +1,208 @@
+/**
+ * `modeldeck` with no subcommand: the full-screen dashboard. Parses the sessions from flags and `--config`, refuses
+ * to start without a terminal, starts the embedded demo stack when no server is given, and makes sure the terminal
+ * is restored on every way out, including an uncaught error (which is then reported and exits non-zero).
+ */
+
+import type { SessionSpec } from '../tui/config.js';
+import { UsageError, parseBytes, parseCommand, parseHttpUrl } from './args.js';
+
+export const DASHBOARD_USAGE = `Usage: modeldeck [options]
+       modeldeck --server URL --model ID [--model ID ...]
+       modeldeck --config FILE
+
+The full-screen dashboard: one pane per session (a server and a model) with its state, download and weights
+gauges, time per stage and a chat; and the raw SSE event log of every session.
+
+With no --server and no --config it starts everything in-process on 127.0.0.1: the demo models, a throttled
+mirror serving them, and a modeldeck server, and opens a session on each demo model.
+
+Options:
+  --server URL         a modeldeck or \`transformers serve\` server (a URL ending in /v1 works too). Repeat it to
+                       pair servers with --model in order, or give one for every --model
+  --model ID           a model to load and chat with: org/name or org/name@revision (repeatable)
+  --config FILE        a JSON file listing sessions (format below); added to --server/--model sessions
+  --api-key KEY        bearer key for the --server sessions (default $MODELDECK_API_KEY)
+  --log-lines N        event log history kept, in lines (default 5000)
+  --cache-dir DIR      embedded server's model cache (default: a new temporary directory each run)
+  --throttle RATE      embedded mirror's bandwidth, like 4M or 500k bytes/s; 0 unlimited (default 4M)
+  -h, --help           show this help
+
+Config file:
+  {"sessions": [{"server": "http://127.0.0.1:8000", "model": "org/name"},
+                {"server": "https://host/v1", "model": "org/other@v2", "apiKeyEnv": "HOST_KEY"}]}
+  Each session takes "apiKey" (the key) or "apiKeyEnv" (an environment variable holding it). Keys are sent as
+  "Authorization: Bearer" on every request of that session and never shown or logged.
+
+Keys: press ? in the dashboard. q or Ctrl-C quits.
+
+The dashboard needs a terminal. For scripts and CI use: modeldeck load --server URL MODEL [--json]`;
+
+/** What the dashboard command runs with. */
+export interface DashboardCommandConfig {
+  /** Sessions from the flags and the config file; empty means the embedded demo stack. */
+  readonly sessions: readonly SessionSpec[];
+  readonly logLines: number;
+  /** Key for sessions added later on a server without one. */
+  readonly apiKey: string | undefined;
+  readonly cacheDir: string | undefined;
+  /** Embedded mirror bandwidth, bytes per second (0 = unlimited). */
+  readonly throttle: number;
+}
+
+/** Parses the dashboard's argv. Returns null when help was asked for. @throws UsageError */
+export async function resolveDashboardArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<DashboardCommandConfig | null> {
+  const parsed = parseCommand(argv, {
+    server: { type: 'string', multiple: true },
+    model: { type: 'string', multiple: true },
+    config: { type: 'string' },
+    'api-key': { type: 'string' },
+    'log-lines': { type: 'string' },
+    'cache-dir': { type: 'string' },
+    throttle: { type: 'string' },
+  });
+  if (parsed.help) return null;
+  const { values, positionals } = parsed;
+  if (positionals.length > 0) {
+    throw new UsageError(`unexpected argument '${positionals[0]}' (models go after --model; see 'modeldeck --help')`);
+  }
+  const apiKey = values['api-key'] ?? (env['MODELDECK_API_KEY'] || undefined);
+  if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) {
+    throw new UsageError('the API key must be printable ASCII without spaces (it travels in an HTTP header)');
+  }
+  const servers = (values.server ?? []).map((s) => parseHttpUrl(s, '--server'));
+  const models = values.model ?? [];
+  const { parseModelId } = await import('../protocol/model-id.js');
+  for (const model of models) {
+    const checked = parseModelId(model);
+    if (!checked.ok) throw new UsageError(`--model: ${checked.message}`);
+  }
+  let pairs: { server: string; model: string }[];
+  if (servers.length === 0 && models.length === 0) pairs = [];
+  else if (servers.length === 0) throw new UsageError('--model needs a --server (without either, the demo stack starts)');
+  else if (models.length === 0) throw new UsageError('--server needs at least one --model to open');
+  else if (servers.length === 1) pairs = models.map((model) => ({ server: servers[0] as string, model }));
+  else if (servers.length === models.length) pairs = models.map((model, i) => ({ server: servers[i] as string, model }));
+  else {
+    throw new UsageError(
+      `got ${servers.length} --server and ${models.length} --model: give one --server for all models, or one per --model`,
+    );
+  }
+  const sessions: SessionSpec[] = pairs.map((p) => ({ ...p, ...(apiKey ? { apiKey } : {}) }));
+  if (values.config !== undefined) {
+    const { ConfigError, loadDashboardConfig } = await import('../tui/config.js');
+    try {
+      sessions.push(...(await loadDashboardConfig(values.config, env)));
+    } catch (error) {
+      if (error instanceof ConfigError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
+  const logLinesText = values['log-lines'] ?? '5000';
+  const logLines = Number(logLinesText);
+  if (!/^\d+$/.test(logLinesText) || logLines < 1 || logLines > 10_000_000) {
+    throw new UsageError(`--log-lines must be a whole number from 1 to 10000000, got '${logLinesText}'`);
+  }
+  const { DEFAULT_EMBEDDED_THROTTLE } = await import('../tui/embedded.js');
+  return {
+    sessions,
+    logLines,
+    apiKey,
+    cacheDir: values['cache-dir'],
+    throttle: values.throttle === undefined ? DEFAULT_EMBEDDED_THROTTLE : parseBytes(values.throttle, '--throttle'),
+  };
+}
+
+/** Where the dashboard command reads and writes; the process's own by default. */
+export interface DashboardCommandIo {
+  readonly input?: NodeJS.ReadableStream;
+  readonly output?: NodeJS.WritableStream;
+  readonly stderr?: NodeJS.WritableStream;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** `modeldeck` (dashboard); resolves with the exit status once the user quits. @throws UsageError (status 2) */
+export async function runDashboardCommand(argv: readonly string[], io: DashboardCommandIo = {}): Promise<number> {
+  const output = io.output ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const config = await resolveDashboardArgs(argv, io.env ?? process.env);
+  if (config === null) {
+    output.write(`${DASHBOARD_USAGE}\n`);
+    return 0;
+  }
+  if (!(output as NodeJS.WriteStream).isTTY) {
+    stderr.write(
+      'modeldeck: the dashboard needs a terminal, and stdout is not one. ' +
+        'For scripts and CI use: modeldeck load --server URL MODEL [--json]\n',
+    );
+    return 1;
+  }
+  const { startDashboard } = await import('../tui/dashboard.js');
+  const dashboard = startDashboard({
+    sessions: config.sessions,
+    logLines: config.logLines,
+    ...(config.apiKey ? { defaultApiKey: config.apiKey } : {}),
+    ...(io.input ? { input: io.input } : {}),
+    output,
+  });
+
+  let stack: { close(): Promise<void> } | undefined;
+  let exitCode = 0;
+  const fatal = (error: unknown): void => {
+    // Restore the terminal first, so the report is readable; then report and exit non-zero, never swallow.
+    dashboard.shutdown();
+    stderr.write(`modeldeck: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    exitCode = 1;
+    const exit = (): never => process.exit(1);
+    setTimeout(exit, 2000).unref();
+    void (stack?.close() ?? Promise.resolve()).finally(exit);
+  };
+  const onSignal = (): void => dashboard.shutdown();
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    if (config.sessions.length === 0) {
+      dashboard.setNotice('starting the demo stack (models, mirror, server) on 127.0.0.1…', 'accent');
+      const { startEmbeddedStack } = await import('../tui/embedded.js');
+      const starting = startEmbeddedStack({
+        throttle: config.throttle,
+        ...(config.cacheDir !== undefined ? { cacheDir: config.cacheDir } : {}),
+        onProgress: (line) => dashboard.setNotice(line, 'accent'),
+      });
+      starting.then(
+        (started) => {
+          stack = started;
+          dashboard.setDefaultServer(started.serverUrl);
+          for (const model of started.models) dashboard.addSession({ server: started.serverUrl, model });
+          dashboard.setNotice(`demo stack on ${started.serverUrl}: watch the loads, then type to chat · ? for keys`, 'ok');
+        },
+        (error: unknown) =>
+          dashboard.setNotice(
+            `the demo stack did not start: ${error instanceof Error ? error.message : String(error)}; ` +
+              'press a to add a session on another server',
+            'error',
+          ),
+      );
+      await dashboard.closed;
+      // A quit during start-up: wait for it, so nothing is left listening.
+      stack ??= await starting.catch(() => undefined);
+    } else {
+      await dashboard.closed;
+    }
+  } finally {
+    dashboard.shutdown();
+    await stack?.close();
+    process.off('uncaughtException', fatal);
+    process.off('unhandledRejection', fatal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+  return exitCode;
+}

@@ -1,0 +1,158 @@
+/**
+ * `modeldeck load`: the dashboard's subscription without the full screen, for scripts and CI. Plain progress lines
+ * (on a terminal or not), or `--json` with each event's payload as received; the exit status says how it ended.
+ */
+
+import { formatBytes, formatDuration, gaugePercent } from '../tui/view-model.js';
+import { failureHint } from '../tui/failures.js';
+import { serviceRoot, subscribeLoad } from '../tui/session-client.js';
+import type { LoadEvent } from '../protocol/events.js';
+import { parseModelId } from '../protocol/model-id.js';
+import { UsageError, parseCommand, parseHttpUrl } from './args.js';
+
+/** The server `load` asks when no `--server` is given: `modeldeck serve`'s default address. */
+export const DEFAULT_LOAD_SERVER = 'http://127.0.0.1:8000';
+
+export const LOAD_USAGE = `Usage: modeldeck load [--server URL] MODEL [--json] [--api-key KEY]
+
+Asks a server to load MODEL (POST /load_model) and follows its progress until the model is ready.
+Works against modeldeck and against \`transformers serve\`.
+
+Arguments:
+  MODEL                org/name or org/name@revision
+
+Options:
+  --server URL         the server (default ${DEFAULT_LOAD_SERVER}); a URL ending in /v1 works too
+  --json               print each event's JSON payload as received, one per line, instead of progress lines
+  --api-key KEY        sent as "Authorization: Bearer KEY" (default $MODELDECK_API_KEY)
+  -h, --help           show this help
+
+Exit status: 0 when the model is ready; 1 when loading failed, the server could not be reached, or the stream
+ended before ready (the message goes to stderr); 2 on a usage error.`;
+
+/** Where `load` writes and what it reads; the process's own by default (tests pass their own). */
+export interface LoadCommandIo {
+  readonly stdout?: NodeJS.WritableStream;
+  readonly stderr?: NodeJS.WritableStream;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly fetch?: typeof fetch;
+  /** Milliseconds since the epoch; injected for tests. */
+  readonly now?: () => number;
+}
+
+/** Seconds between two progress lines of one stage (stage changes and completions are always printed), in ms. */
+const PROGRESS_INTERVAL_MS = 1000;
+
+/**
+ * Decides which plain lines to print for a stream of events: every stage change, progress at most once a second per
+ * stage plus the line where a stage completes, and the terminal event. Returns the line for `event`, or `null`.
+ */
+export function createProgressPrinter(now: () => number): (event: LoadEvent) => string | null {
+  const started = now();
+  let stage: string | null = null;
+  let lastLineAt = 0;
+  let lastLine = '';
+  return (event) => {
+    switch (event.status) {
+      case 'loading': {
+        const changed = event.stage !== stage;
+        stage = event.stage;
+        const p = event.progress;
+        const complete = p !== undefined && p.total !== null && p.current >= p.total;
+        const line = `${event.stage}${p ? ` ${progressText(event.stage, p)}` : ''}`;
+        const due = now() - lastLineAt >= PROGRESS_INTERVAL_MS;
+        if (line === lastLine || (!changed && !complete && !due)) return null;
+        lastLineAt = now();
+        lastLine = line;
+        return line;
+      }
+      case 'ready':
+        return event.cached
+          ? `ready: ${event.model} (already in server memory)`
+          : `ready: ${event.model} (in ${formatDuration(now() - started)})`;
+      case 'error':
+        return null;
+      default: {
+        const never: never = event;
+        throw new TypeError(`unknown event ${JSON.stringify(never)}`);
+      }
+    }
+  };
+}
+
+function progressText(stage: string, p: { current: number; total: number | null }): string {
+  const percent = gaugePercent(p);
+  const suffix = percent === null ? '' : ` (${percent}%)`;
+  if (stage === 'download') {
+    return p.total === null ? `${formatBytes(p.current)} (total unknown)` : `${formatBytes(p.current)} / ${formatBytes(p.total)}${suffix}`;
+  }
+  const unit = stage === 'weights' ? ' items' : '';
+  return p.total === null ? `${p.current}${unit} (total unknown)` : `${p.current} / ${p.total}${unit}${suffix}`;
+}
+
+/** `modeldeck load`; resolves with the exit status (usage errors are thrown as {@link UsageError}, status 2). */
+export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const env = io.env ?? process.env;
+  const now = io.now ?? Date.now;
+  const parsed = parseCommand(argv, {
+    server: { type: 'string' },
+    json: { type: 'boolean' },
+    'api-key': { type: 'string' },
+  });
+  if (parsed.help) {
+    stdout.write(`${LOAD_USAGE}\n`);
+    return 0;
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      positionals.length === 0
+        ? "load needs a MODEL, like 'modeldeck load --server http://127.0.0.1:8000 org/name'"
+        : `load takes one MODEL, got ${positionals.length}: ${positionals.join(' ')}`,
+    );
+  }
+  const model = positionals[0] as string;
+  const checked = parseModelId(model);
+  if (!checked.ok) throw new UsageError(checked.message);
+  const server = parseHttpUrl(values.server ?? DEFAULT_LOAD_SERVER, '--server');
+  const apiKey = values['api-key'] ?? (env['MODELDECK_API_KEY'] || undefined);
+  if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) {
+    throw new UsageError('the API key must be printable ASCII without spaces (it travels in an HTTP header)');
+  }
+  const json = values.json ?? false;
+  const printer = createProgressPrinter(now);
+
+  if (!json) stdout.write(`loading ${model} on ${serviceRoot(server)}\n`);
+  const outcome = await subscribeLoad({
+    server,
+    model,
+    apiKey,
+    ...(io.fetch ? { fetch: io.fetch } : {}),
+    onFrame: (frame) => {
+      if (!json || frame.kind !== 'data') return;
+      stdout.write(`${oneLine(frame.raw)}\n`);
+    },
+    onEvent: (event) => {
+      if (json) return;
+      const line = printer(event);
+      if (line !== null) stdout.write(`${line}\n`);
+    },
+  });
+  if (outcome.ok) return 0;
+  const hint = failureHint(outcome.failure);
+  const showHint = hint !== '' && outcome.failure.kind !== 'network' && outcome.failure.kind !== 'ended-early';
+  stderr.write(`modeldeck: load failed: ${outcome.failure.message}${showHint ? ` (${hint})` : ''}\n`);
+  return 1;
+}
+
+/** A payload on one line: multi-line JSON is re-serialised compactly; anything else has its line breaks escaped. */
+function oneLine(raw: string): string {
+  if (!/[\r\n]/.test(raw)) return raw;
+  try {
+    return JSON.stringify(JSON.parse(raw));
+  } catch {
+    return raw.replace(/\r?\n|\r/g, '\\n');
+  }
+}

@@ -1,0 +1,65 @@
+import { UsageError } from './args.js';
+
+const VERSION = '0.1.0';
+
+export const MAIN_USAGE = `Usage: modeldeck [command] [options]
+
+With no command, opens the dashboard: several chat sessions loading models side by side, with
+progress gauges and the raw event log. Without --server it starts an embedded demo (demo models,
+a throttled local mirror and a server, all on loopback). See 'modeldeck dashboard --help'.
+
+Commands:
+  dashboard            the full-screen dashboard (the default command)
+  load MODEL           load a model on a server and print its progress (for scripts and CI)
+  serve                run the modeldeck server (POST /load_model, chat completions)
+  mirror DIR           serve a directory of model repositories in the Hugging Face Hub's URL layout
+  demo-models DIR      generate the small demo models that transformers.js loads and runs
+
+Options:
+  -h, --help           show this help (each command has its own --help)
+  -v, --version        print the version
+
+Run 'modeldeck COMMAND --help' for a command's options.`;
+
+type Command = (argv: readonly string[]) => Promise<number>;
+
+// Commands load lazily so that `--help` and quick commands do not pay for transformers.js or blessed.
+const commands: Readonly<Record<string, () => Promise<Command>>> = {
+  dashboard: async () => (await import('./dashboard.js')).runDashboardCommand,
+  load: async () => (await import('./load.js')).runLoadCommand,
+  serve: async () => (await import('./serve.js')).runServeCommand,
+  mirror: async () => (await import('../mirror/cli.js')).runMirrorCommand,
+  'demo-models': async () => (await import('./demo-models.js')).runDemoModelsCommand,
+};
+
+/** Runs the CLI; resolves with the process exit status. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  try {
+    if (first === '-h' || first === '--help' || first === 'help') {
+      process.stdout.write(`${MAIN_USAGE}\n`);
+      return 0;
+    }
+    if (first === '-v' || first === '--version') {
+      process.stdout.write(`modeldeck ${VERSION}\n`);
+      return 0;
+    }
+    // No command, or options first (`modeldeck --server URL --model ID`): the dashboard.
+    if (first === undefined || first.startsWith('-')) {
+      return await (await import('./dashboard.js')).runDashboardCommand(argv);
+    }
+    const load = commands[first];
+    if (!load) {
+      throw new UsageError(`unknown command '${first}'; commands: ${Object.keys(commands).join(', ')}`);
+    }
+    return await (await load())(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`modeldeck: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`modeldeck: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (process.env['MODELDECK_DEBUG']) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
+    return 1;
+  }
+}

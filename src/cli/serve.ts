@@ -1,0 +1,214 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp } from '../server/app.js';
+import { createLoadManager } from '../server/load-manager.js';
+import { createTransformersLoader } from '../server/transformers-loader.js';
+import { UsageError, parseCommand, parseHttpUrl, parsePort, parseSeconds } from './args.js';
+
+/** The public Hugging Face Hub, the default `--hub-url`. */
+export const DEFAULT_HUB_URL = 'https://huggingface.co';
+
+export const SERVE_USAGE = `Usage: modeldeck serve [options]
+
+Runs the modeldeck server: POST /load_model streams loading progress as Server-Sent Events
+(wire-compatible with \`transformers serve\`), GET /health answers {"status": "ok"}.
+
+Options:
+  --host HOST          address to bind (default 127.0.0.1)
+  --port PORT          port to listen on (default 8000; 0 picks a free port)
+  --hub-url URL        Hugging Face Hub (or mirror) to download from
+                       (default $HF_ENDPOINT, else ${DEFAULT_HUB_URL})
+  --cache-dir DIR      where downloaded models are kept
+                       (default $HF_HOME/modeldeck, HF_HOME defaulting to ~/.cache/huggingface)
+  --offline            use only the local cache, never the hub (also HF_HUB_OFFLINE=1)
+  --dtype DTYPE        ONNX weights variant to load: fp32, fp16, q8, q4, ... (default: the model's
+                       transformers.js_config.dtype, else the first of fp32, q8, q4, fp16 it has)
+  --model-timeout SEC  unload a model after SEC seconds without use (default 300; 0 never)
+  --api-key KEY        require "Authorization: Bearer KEY" on every route but /health
+                       (default $MODELDECK_API_KEY; prefer the variable: flags show up in ps)
+  --log-level LEVEL    fatal, error, warn, info, debug or silent (default info; logs go to stderr)
+  -h, --help           show this help
+
+Environment:
+  HF_TOKEN             token sent to the hub for gated or private models
+                       (else the token file $HF_HOME/token, as huggingface-cli writes it)
+  HF_ENDPOINT, HF_HOME, HF_HUB_OFFLINE, MODELDECK_API_KEY   as above
+
+Without an API key the server should stay on loopback; binding another address without one prints a warning.
+
+On start it prints one line, "modeldeck server listening on http://HOST:PORT", which scripts can read.
+SIGINT or SIGTERM stop it cleanly.`;
+
+/** Everything `serve` needs, resolved from flags, then the environment, then defaults. */
+export interface ServeConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly hubUrl: string;
+  readonly cacheDir: string;
+  readonly offline: boolean;
+  readonly token: string | undefined;
+  readonly dtype: string | undefined;
+  readonly logLevel: string;
+  /** Idle seconds before a resident model is unloaded; 0 never. */
+  readonly modelTimeout: number;
+  readonly apiKey: string | undefined;
+}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** The Hugging Face home: `$HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`. */
+export function hfHome(env: NodeJS.ProcessEnv): string {
+  if (env['HF_HOME']) return env['HF_HOME'];
+  return join(env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'huggingface');
+}
+
+function truthy(value: string | undefined): boolean {
+  return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
+}
+
+function readTokenFile(path: string): string | undefined {
+  try {
+    const token = readFileSync(path, 'utf8').trim();
+    return token || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses `serve`'s argv against `env`. Throws {@link UsageError}; returns null when help was asked for. */
+export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig | null {
+  const parsed = parseCommand(argv, {
+    host: { type: 'string' },
+    port: { type: 'string' },
+    'hub-url': { type: 'string' },
+    'cache-dir': { type: 'string' },
+    offline: { type: 'boolean' },
+    dtype: { type: 'string' },
+    'log-level': { type: 'string' },
+    'model-timeout': { type: 'string' },
+    'api-key': { type: 'string' },
+  });
+  if (parsed.help) return null;
+  const { values, positionals } = parsed;
+  if (positionals.length > 0) throw new UsageError(`serve takes no arguments, got '${positionals.join(' ')}'`);
+  const host = values.host ?? '127.0.0.1';
+  if (host.trim() === '') throw new UsageError('--host must not be empty');
+  const logLevel = values['log-level'] ?? 'info';
+  if (!LOG_LEVELS.has(logLevel)) {
+    throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(', ')}, got '${logLevel}'`);
+  }
+  const home = hfHome(env);
+  const hubFlag = values['hub-url'] ?? (env['HF_ENDPOINT'] || undefined);
+  return {
+    host,
+    port: parsePort(values.port ?? '8000'),
+    hubUrl: hubFlag === undefined ? DEFAULT_HUB_URL : parseHttpUrl(hubFlag, values['hub-url'] ? '--hub-url' : 'HF_ENDPOINT'),
+    cacheDir: values['cache-dir'] ?? join(home, 'modeldeck'),
+    offline: values.offline ?? truthy(env['HF_HUB_OFFLINE']),
+    token: env['HF_TOKEN'] || readTokenFile(join(home, 'token')),
+    dtype: values.dtype,
+    logLevel,
+    modelTimeout: parseSeconds(values['model-timeout'] ?? '300', '--model-timeout'),
+    apiKey: apiKeyOf(values['api-key'], env),
+  };
+}
+
+function apiKeyOf(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const key = flag ?? (env['MODELDECK_API_KEY'] || undefined);
+  if (key === undefined) return undefined;
+  if (!/^[\x21-\x7e]+$/.test(key)) {
+    throw new UsageError('the API key must be printable ASCII without spaces (it travels in an HTTP header)');
+  }
+  return key;
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** A running server, for the CLI and for the embedded dashboard. */
+export interface RunningServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Starts a modeldeck server from a resolved config. */
+export async function startServer(
+  config: ServeConfig,
+  extra: { logger?: boolean | { level: string; stream?: NodeJS.WritableStream } } = {},
+): Promise<RunningServer> {
+  const loader = createTransformersLoader({
+    hubUrl: config.hubUrl,
+    cacheDir: config.cacheDir,
+    offline: config.offline,
+    ...(config.token ? { token: config.token } : {}),
+    ...(config.dtype ? { dtype: config.dtype } : {}),
+  });
+  const app = buildApp({
+    manager: createLoadManager({
+      loader,
+      idleTimeoutMs: config.modelTimeout * 1000,
+      onInternalError: (error, ref) => app.log.error({ err: error, model: ref.key }, 'unexpected load failure'),
+      onUnload: (ref, reason) => app.log.info({ model: ref.key, reason }, 'model unloaded'),
+    }),
+    ...(config.apiKey !== undefined ? { apiKey: config.apiKey } : {}),
+    logger: extra.logger ?? { level: config.logLevel, stream: process.stderr },
+  });
+  try {
+    await app.listen({ host: config.host, port: config.port, listenTextResolver: () => '' });
+  } catch (error) {
+    await app.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new UsageError(`port ${config.port} on ${config.host} is in use: pick another with --port (0 picks a free one)`);
+    }
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+      throw new UsageError(`cannot bind to --host ${config.host}: no such local address`);
+    }
+    if (code === 'EACCES') {
+      throw new UsageError(`not allowed to bind ${config.host}:${config.port}: ports below 1024 need privileges`);
+    }
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return { url: `http://${shownHost}:${port}`, close: () => app.close() };
+}
+
+/** `modeldeck serve`: runs until SIGINT/SIGTERM; resolves with the exit status. */
+export async function runServeCommand(argv: readonly string[]): Promise<number> {
+  const config = resolveServeConfig(argv, process.env);
+  if (!config) {
+    process.stdout.write(`${SERVE_USAGE}\n`);
+    return 0;
+  }
+  if (config.apiKey === undefined && !isLoopback(config.host)) {
+    process.stderr.write(
+      `modeldeck: warning: listening on ${config.host} without an API key: anyone who can reach it can load models ` +
+        'and chat; set MODELDECK_API_KEY (or --api-key)\n',
+    );
+  }
+  const server = await startServer(config);
+  process.stdout.write(`modeldeck server listening on ${server.url}\n`);
+  await waitForSignal();
+  await server.close();
+  return 0;
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
+export function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

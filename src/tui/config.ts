@@ -1,0 +1,126 @@
+/**
+ * The dashboard's `--config FILE`: the sessions to open, each with its server, model and API key.
+ *
+ * Format (JSON):
+ *
+ *     {
+ *       "sessions": [
+ *         {"server": "http://127.0.0.1:8000", "model": "modeldeck/tiny-chat"},
+ *         {"server": "https://models.example.com/v1", "model": "org/name@v2", "apiKeyEnv": "EXAMPLE_KEY"},
+ *         {"server": "http://10.0.0.5:8000", "model": "org/other", "apiKey": "sk-…"}
+ *       ]
+ *     }
+ *
+ * `apiKey` gives the key itself; `apiKeyEnv` names an environment variable holding it (better: the file can then be
+ * shared). Give at most one. Unknown fields are refused, so a typo (`apikey`) is caught instead of silently ignored.
+ */
+
+import { readFile } from 'node:fs/promises';
+import { parseModelId } from '../protocol/model-id.js';
+import { checkServerUrl } from './keys.js';
+
+/** One session to open. */
+export interface SessionSpec {
+  /** Base URL (`http://host:port`, or with `/v1`). */
+  readonly server: string;
+  /** `org/name` or `org/name@revision`. */
+  readonly model: string;
+  /** Sent as `Authorization: Bearer …` on every request of the session; never shown or logged. */
+  readonly apiKey?: string;
+}
+
+/** Why a config file was refused. */
+export type ConfigErrorCode = 'MD_CONFIG_READ' | 'MD_CONFIG_JSON' | 'MD_CONFIG_SHAPE' | 'MD_CONFIG_ENV';
+
+/** A config file that cannot be used; the message names the file, the place and what to write instead. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly code: ConfigErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const SESSION_FIELDS = new Set(['server', 'model', 'apiKey', 'apiKeyEnv']);
+
+/**
+ * Parses a config file's text. `source` names it in messages; `env` resolves `apiKeyEnv`.
+ *
+ * @throws ConfigError with a message that says where the problem is and what the format expects.
+ */
+export function parseDashboardConfig(text: string, env: NodeJS.ProcessEnv, source = 'config'): SessionSpec[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError('MD_CONFIG_JSON', `${source} is not valid JSON: ${(error as Error).message}`);
+  }
+  const expected = 'expected {"sessions": [{"server": URL, "model": ID, "apiKey"?: KEY, "apiKeyEnv"?: VAR}]}';
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError('MD_CONFIG_SHAPE', `${source}: ${expected}`);
+  }
+  const record = value as Record<string, unknown>;
+  const extra = Object.keys(record).filter((k) => k !== 'sessions');
+  if (extra.length > 0) {
+    throw new ConfigError('MD_CONFIG_SHAPE', `${source}: unknown field ${JSON.stringify(extra[0])} at the top level; ${expected}`);
+  }
+  const sessions = record['sessions'];
+  if (!Array.isArray(sessions)) throw new ConfigError('MD_CONFIG_SHAPE', `${source}: "sessions" must be an array; ${expected}`);
+  return sessions.map((entry, i) => readSession(entry, `${source}: sessions[${i}]`, env));
+}
+
+function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): SessionSpec {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    throw new ConfigError('MD_CONFIG_SHAPE', `${where} must be an object with "server" and "model"`);
+  }
+  const fields = entry as Record<string, unknown>;
+  const unknown = Object.keys(fields).find((k) => !SESSION_FIELDS.has(k));
+  if (unknown !== undefined) {
+    throw new ConfigError(
+      'MD_CONFIG_SHAPE',
+      `${where}: unknown field ${JSON.stringify(unknown)} (allowed: server, model, apiKey, apiKeyEnv)`,
+    );
+  }
+  const { server, model, apiKey, apiKeyEnv } = fields;
+  if (typeof server !== 'string') throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "server" must be a URL string`);
+  const urlProblem = checkServerUrl(server);
+  if (urlProblem !== undefined) throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "server": ${urlProblem}`);
+  if (typeof model !== 'string') throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "model" must be a string like "org/name"`);
+  const parsed = parseModelId(model);
+  if (!parsed.ok) throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "model": ${parsed.message}`);
+  if (apiKey !== undefined && apiKeyEnv !== undefined) {
+    throw new ConfigError('MD_CONFIG_SHAPE', `${where}: give "apiKey" or "apiKeyEnv", not both`);
+  }
+  let key: string | undefined;
+  if (apiKey !== undefined) {
+    if (typeof apiKey !== 'string' || apiKey === '') throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "apiKey" must be a non-empty string`);
+    key = apiKey;
+  }
+  if (apiKeyEnv !== undefined) {
+    if (typeof apiKeyEnv !== 'string' || apiKeyEnv === '') {
+      throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "apiKeyEnv" must name an environment variable`);
+    }
+    const fromEnv = env[apiKeyEnv];
+    if (fromEnv === undefined || fromEnv === '') {
+      throw new ConfigError('MD_CONFIG_ENV', `${where}: the environment variable ${apiKeyEnv} (named by "apiKeyEnv") is not set`);
+    }
+    key = fromEnv;
+  }
+  if (key !== undefined && !/^[\x21-\x7e]+$/.test(key)) {
+    throw new ConfigError('MD_CONFIG_SHAPE', `${where}: the API key must be printable ASCII without spaces (it travels in an HTTP header)`);
+  }
+  return { server: server.replace(/\/+$/, ''), model, ...(key !== undefined ? { apiKey: key } : {}) };
+}
+
+/** Reads and parses a config file. @throws ConfigError */
+export async function loadDashboardConfig(path: string, env: NodeJS.ProcessEnv): Promise<SessionSpec[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError('MD_CONFIG_READ', `cannot read --config ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  return parseDashboardConfig(text, env, path);
+}

@@ -1,0 +1,135 @@
+/**
+ * Why a `/load_model` subscription or a chat request failed, as plain data, and how to say it to a person. Pure.
+ */
+
+/** The ways a request to a server can fail, from the client's point of view. */
+export type FailureKind =
+  /** The server answered with a non-2xx status before any event. */
+  | 'http'
+  /** The server could not be reached, or the connection broke mid-stream. */
+  | 'network'
+  /** The event stream ended without a terminal event. */
+  | 'ended-early'
+  /** The server sent a terminal `error` event (or an `{"error": …}` chat frame). */
+  | 'server'
+  /** The server answered, but not in the protocol (not an event stream, unreadable frames). */
+  | 'protocol'
+  /** The client aborted the request (closing a session, quitting). */
+  | 'aborted';
+
+/** One failure. `message` is what happened, in words, without the hint. */
+export interface Failure {
+  readonly kind: FailureKind;
+  readonly message: string;
+  /** HTTP status, for `http`. */
+  readonly status?: number;
+  /** Machine-readable code from the server (`invalid_api_key`, `MODEL_NOT_FOUND`), when it sent one. */
+  readonly code?: string;
+}
+
+/** The message given to a stream that ends without `ready` or `error` (the protocol page's exact words). */
+export const ENDED_EARLY_MESSAGE = 'stream ended before ready';
+
+/**
+ * True for failures that a later attempt can cure without the user doing anything: a lost or refused connection, a
+ * stream cut short, a gateway or overload status, a server announcing its own shutdown. Re-POSTing `/load_model` is safe (one load per model on the server).
+ */
+export function isRetryable(failure: Failure): boolean {
+  switch (failure.kind) {
+    case 'network':
+    case 'ended-early':
+      return true;
+    case 'http':
+      return failure.status === 502 || failure.status === 503 || failure.status === 504 || failure.status === 429;
+    case 'server':
+      // modeldeck sends this code when it shuts down mid-load: it is going away, not failing the model.
+      return failure.code === SHUTTING_DOWN_CODE;
+    case 'protocol':
+    case 'aborted':
+      return false;
+    default:
+      return unreachable(failure.kind);
+  }
+}
+
+/** The `code` of modeldeck's `error` event when the server stops during a load. */
+export const SHUTTING_DOWN_CODE = 'ABORTED';
+
+/** What to do about a failure, in one sentence for a person (empty when there is nothing useful to add). */
+export function failureHint(failure: Failure): string {
+  switch (failure.kind) {
+    case 'http':
+      switch (failure.status) {
+        case 401:
+          return 'the server needs a valid API key: --api-key or $MODELDECK_API_KEY (apiKey/apiKeyEnv in a --config file)';
+        case 403:
+          return 'the API key is not allowed to do this: check it with the server operator';
+        case 404:
+          return 'this server has no such route: is the URL a modeldeck or `transformers serve` server?';
+        case 400:
+        case 422:
+          return 'the server refused the request: check the model id';
+        default:
+          return isRetryable(failure) ? 'the server is busy or restarting; retrying' : 'try again later, or check the server log';
+      }
+    case 'network':
+      return 'check the URL and that the server is running; reconnecting';
+    case 'ended-early':
+      return 'the server closed the stream mid-load; reconnecting (re-requesting a load is safe)';
+    case 'server':
+      if (failure.code === SHUTTING_DOWN_CODE) return 'the server is stopping; reconnecting until it is back';
+      return 'failed loads are not cached: trying again starts a new load';
+    case 'protocol':
+      return 'is the URL a modeldeck or `transformers serve` server?';
+    case 'aborted':
+      return '';
+    default:
+      return unreachable(failure.kind);
+  }
+}
+
+/**
+ * Reads the message out of an HTTP error body: OpenAI's `{"error": {"message"}}`, FastAPI's `{"detail": "…"}` or
+ * `{"detail": [{"msg"}]}`, `{"message"}`, `{"error": "…"}`, else the text itself, shortened to `limit` characters.
+ */
+export function errorBodyMessage(body: string, limit = 300): { message: string; code?: string } {
+  const text = body.trim();
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { message: clip(text.replace(/\s+/g, ' '), limit) };
+  }
+  if (typeof value === 'object' && value !== null) {
+    const record = value as Record<string, unknown>;
+    const error = record['error'];
+    if (typeof error === 'object' && error !== null) {
+      const fields = error as Record<string, unknown>;
+      if (typeof fields['message'] === 'string') {
+        const code = fields['code'];
+        return { message: clip(fields['message'], limit), ...(typeof code === 'string' ? { code } : {}) };
+      }
+    }
+    if (typeof error === 'string') return { message: clip(error, limit) };
+    const detail = record['detail'];
+    if (typeof detail === 'string') return { message: clip(detail, limit) };
+    if (Array.isArray(detail)) {
+      const parts = detail.map((d) =>
+        typeof d === 'object' && d !== null && typeof (d as Record<string, unknown>)['msg'] === 'string'
+          ? String((d as Record<string, unknown>)['msg'])
+          : JSON.stringify(d),
+      );
+      return { message: clip(parts.join('; '), limit) };
+    }
+    if (typeof record['message'] === 'string') return { message: clip(record['message'], limit) };
+  }
+  return { message: clip(text, limit) };
+}
+
+function clip(text: string, limit: number): string {
+  return text.length > limit ? `${text.slice(0, limit - 1)}…` : text;
+}
+
+function unreachable(value: never): never {
+  throw new TypeError(`unknown failure kind ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,341 @@
+/**
+ * The dashboard's one key router: every key press goes through {@link routeKey}, a pure function from the UI state
+ * and a key to the next UI state and the commands to run. One handler (rather than blessed text boxes reading input
+ * on their own) is what keeps keystrokes from being lost or doubled when focus moves.
+ *
+ * Modes, in order of precedence: Ctrl-C always quits; the help overlay takes any key to close; a prompt (add a
+ * session, filter, save path) takes text until Enter or Esc; the log pane has its own keys; a session either takes
+ * command keys or, while composing a message, text.
+ */
+
+import { parseModelId } from '../protocol/model-id.js';
+
+/** A key as blessed reports it, reduced to what the router reads. */
+export interface KeyPress {
+  /** blessed's key name (`tab`, `enter`, `backspace`, `up`, `a`), if any. */
+  readonly name?: string | undefined;
+  /** The character typed, if any. */
+  readonly ch?: string | undefined;
+  readonly ctrl?: boolean;
+  readonly shift?: boolean;
+  readonly meta?: boolean;
+}
+
+/** The kinds of one-line prompt. */
+export type PromptKind = 'add-server' | 'add-model' | 'filter' | 'save' | 'close';
+
+/** A one-line prompt in the status bar. */
+export interface Prompt {
+  readonly kind: PromptKind;
+  readonly text: string;
+  /** For `add-model`: the server chosen in the first step. */
+  readonly server?: string;
+  /** For `close`: the session to close once confirmed. */
+  readonly sessionId?: string;
+  /** Why the last Enter was refused. */
+  readonly error?: string;
+}
+
+/** Where the log view stands. */
+export interface LogViewState {
+  /** Not following: the view stays at {@link LogViewState.pausedAtSeq}. */
+  readonly paused: boolean;
+  /** The newest seq shown while paused. */
+  readonly pausedAtSeq: number;
+  /** Matching lines scrolled up from the bottom of the view. */
+  readonly scroll: number;
+  /** Case-insensitive text filter, `''` for none. */
+  readonly filterText: string;
+  /** Session tag filter, `null` for all. */
+  readonly filterSession: string | null;
+}
+
+/** Everything the keyboard changes. */
+export interface UiState {
+  /** Index of the focused session (kept while the log has focus). */
+  readonly focus: number;
+  readonly logFocused: boolean;
+  readonly help: boolean;
+  /** The focused session's input line takes text. */
+  readonly composing: boolean;
+  /** Input line text per session id. */
+  readonly inputs: Readonly<Record<string, string>>;
+  readonly prompt: Prompt | null;
+  readonly log: LogViewState;
+}
+
+/** What the router needs to know about the world. */
+export interface KeyContext {
+  readonly sessions: readonly { readonly id: string; readonly tag: string; readonly server: string; readonly canChat: boolean }[];
+  /** The newest log seq (where a pause starts). */
+  readonly lastSeq: number;
+  /** Lines in one page of the log view. */
+  readonly logPage: number;
+  /** Offered when adding a session and the user types no server. */
+  readonly defaultServer: string;
+  /** Milliseconds since the epoch (for the default file name). */
+  readonly now: number;
+}
+
+/** Side effects for the dashboard to run. */
+export type Command =
+  | { readonly type: 'quit' }
+  | { readonly type: 'retry'; readonly sessionId: string }
+  | { readonly type: 'close'; readonly sessionId: string }
+  | { readonly type: 'send'; readonly sessionId: string; readonly text: string }
+  | { readonly type: 'add'; readonly server: string; readonly model: string }
+  | { readonly type: 'save-log'; readonly path: string }
+  | { readonly type: 'notice'; readonly text: string };
+
+/** What {@link routeKey} returns. */
+export interface KeyResult {
+  readonly ui: UiState;
+  readonly commands: readonly Command[];
+}
+
+/** The initial UI state. */
+export function createUiState(): UiState {
+  return {
+    focus: 0,
+    logFocused: false,
+    help: false,
+    composing: false,
+    inputs: {},
+    prompt: null,
+    log: { paused: false, pausedAtSeq: 0, scroll: 0, filterText: '', filterSession: null },
+  };
+}
+
+/** Every key, for the help overlay: [keys, what they do]. */
+export const KEY_HELP: readonly (readonly [string, string])[] = [
+  ['Tab / Shift-Tab', 'next / previous session'],
+  ['Enter or i', 'type a chat message in the focused session (or just start typing)'],
+  ['Enter (typing)', 'send the message; Esc stops typing'],
+  ['a', 'add a session (asks for the server, then the model)'],
+  ['r', 'retry the focused session now (after an error or while reconnecting)'],
+  ['x', 'close the focused session (y confirms)'],
+  ['l', 'focus the event log (Tab, Esc or l goes back)'],
+  ['space (log)', 'follow / pause the log; paused shows how many lines are new'],
+  ['Up Down PgUp PgDn (log)', 'scroll the log (scrolling up pauses); End follows again'],
+  ['/ (log)', 'filter the log by text (empty clears)'],
+  ['s (log)', 'filter the log by session (cycles through sessions, then all)'],
+  ['w (log)', 'save the log (what the filter shows) as JSON Lines'],
+  ['?', 'this help (any key closes it)'],
+  ['q / Ctrl-C', 'quit (the terminal is restored)'],
+];
+
+function isPrintable(key: KeyPress): key is KeyPress & { ch: string } {
+  if (key.ctrl || key.meta || typeof key.ch !== 'string' || key.ch.length === 0) return false;
+  const code = key.ch.codePointAt(0) ?? 0;
+  return code >= 0x20 && code !== 0x7f && !/[\r\n\t\x1b]/.test(key.ch);
+}
+
+function isBackspace(key: KeyPress): boolean {
+  return key.name === 'backspace' || (key.ctrl === true && key.name === 'h');
+}
+
+/** blessed reports Enter as `enter` (and `return` just before it): only `enter` counts, or it would act twice. */
+function isEnter(key: KeyPress): boolean {
+  return key.name === 'enter';
+}
+
+function isTab(key: KeyPress): 'next' | 'previous' | undefined {
+  if (key.name !== 'tab') return undefined;
+  return key.shift ? 'previous' : 'next';
+}
+
+const done = (ui: UiState, ...commands: Command[]): KeyResult => ({ ui, commands });
+
+/** Routes one key press. Pure. */
+export function routeKey(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
+  if (key.ctrl && key.name === 'c') return done(ui, { type: 'quit' });
+  if (ui.help) return done({ ...ui, help: false });
+  if (ui.prompt !== null) return routePrompt(ui, ui.prompt, key, ctx);
+  if (ui.logFocused) return routeLog(ui, key, ctx);
+  return routeSession(ui, key, ctx);
+}
+
+function routePrompt(ui: UiState, prompt: Prompt, key: KeyPress, ctx: KeyContext): KeyResult {
+  if (key.name === 'escape') return done({ ...ui, prompt: null });
+  // Closing drops a session's transcript: one stray key must not do it, so it takes y (or Enter) to confirm.
+  if (prompt.kind === 'close') {
+    const yes = key.ch === 'y' || key.ch === 'Y' || isEnter(key);
+    if (key.name === 'return') return done(ui);
+    return yes && prompt.sessionId !== undefined
+      ? done({ ...ui, prompt: null }, { type: 'close', sessionId: prompt.sessionId })
+      : done({ ...ui, prompt: null });
+  }
+  if (isBackspace(key)) return done({ ...ui, prompt: { ...prompt, text: [...prompt.text].slice(0, -1).join('') } });
+  if (isEnter(key)) return submitPrompt(ui, prompt, ctx);
+  if (isPrintable(key)) {
+    const { error: _dropped, ...rest } = prompt;
+    return done({ ...ui, prompt: { ...rest, text: prompt.text + key.ch } });
+  }
+  return done(ui);
+}
+
+function submitPrompt(ui: UiState, prompt: Prompt, ctx: KeyContext): KeyResult {
+  const text = prompt.text.trim();
+  switch (prompt.kind) {
+    case 'add-server': {
+      const server = text === '' ? ctx.defaultServer : text;
+      const problem = checkServerUrl(server);
+      if (problem !== undefined) return done({ ...ui, prompt: { ...prompt, error: problem } });
+      return done({ ...ui, prompt: { kind: 'add-model', text: '', server: server.replace(/\/+$/, '') } });
+    }
+    case 'add-model': {
+      const parsed = parseModelId(text);
+      if (!parsed.ok) return done({ ...ui, prompt: { ...prompt, error: parsed.message } });
+      return done({ ...ui, prompt: null }, { type: 'add', server: prompt.server ?? ctx.defaultServer, model: text });
+    }
+    case 'filter':
+      return done({ ...ui, prompt: null, log: { ...ui.log, filterText: prompt.text, scroll: 0 } });
+    case 'save': {
+      if (text === '') return done({ ...ui, prompt: { ...prompt, error: 'give a file name' } });
+      return done({ ...ui, prompt: null }, { type: 'save-log', path: text });
+    }
+    case 'close':
+      return done({ ...ui, prompt: null });
+    default: {
+      const never: never = prompt.kind;
+      throw new TypeError(`unknown prompt ${String(never)}`);
+    }
+  }
+}
+
+/** Why `value` is not a usable server URL, or undefined when it is. */
+export function checkServerUrl(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `not a URL: '${value}' (like http://127.0.0.1:8000)`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `the server URL must start with http:// or https://`;
+  return undefined;
+}
+
+function routeLog(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
+  const log = ui.log;
+  const pauseHere = (): LogViewState => (log.paused ? log : { ...log, paused: true, pausedAtSeq: ctx.lastSeq });
+  if (isTab(key) || key.name === 'escape' || key.ch === 'l') return done({ ...ui, logFocused: false });
+  if (key.name === 'space' || key.ch === ' ') {
+    return done({
+      ...ui,
+      log: log.paused ? { ...log, paused: false, scroll: 0 } : { ...log, paused: true, pausedAtSeq: ctx.lastSeq },
+    });
+  }
+  const page = Math.max(1, ctx.logPage - 1);
+  switch (key.name) {
+    case 'up':
+      return done({ ...ui, log: { ...pauseHere(), scroll: log.scroll + 1 } });
+    case 'pageup':
+      return done({ ...ui, log: { ...pauseHere(), scroll: log.scroll + page } });
+    case 'down':
+      return done({ ...ui, log: { ...log, scroll: Math.max(0, log.scroll - 1) } });
+    case 'pagedown':
+      return done({ ...ui, log: { ...log, scroll: Math.max(0, log.scroll - page) } });
+    case 'end':
+      return done({ ...ui, log: { ...log, paused: false, scroll: 0 } });
+    default:
+      break;
+  }
+  switch (key.ch) {
+    case 'k':
+      return done({ ...ui, log: { ...pauseHere(), scroll: log.scroll + 1 } });
+    case 'j':
+      return done({ ...ui, log: { ...log, scroll: Math.max(0, log.scroll - 1) } });
+    case 'G':
+      return done({ ...ui, log: { ...log, paused: false, scroll: 0 } });
+    case '/':
+      return done({ ...ui, prompt: { kind: 'filter', text: log.filterText } });
+    case 's': {
+      const tags = ctx.sessions.map((s) => s.tag);
+      const at = log.filterSession === null ? -1 : tags.indexOf(log.filterSession);
+      const next = at + 1 < tags.length ? (tags[at + 1] ?? null) : null;
+      return done({ ...ui, log: { ...log, filterSession: next, scroll: 0 } });
+    }
+    case 'w':
+      return done({ ...ui, prompt: { kind: 'save', text: defaultLogFileName(ctx.now) } });
+    default:
+      return routeGlobal(ui, key, ctx);
+  }
+}
+
+/** `modeldeck-events-YYYYMMDD-HHMMSS.jsonl` in local time. */
+export function defaultLogFileName(now: number): string {
+  const d = new Date(now);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  const date = `${d.getFullYear()}${two(d.getMonth() + 1)}${two(d.getDate())}`;
+  const time = `${two(d.getHours())}${two(d.getMinutes())}${two(d.getSeconds())}`;
+  return `modeldeck-events-${date}-${time}.jsonl`;
+}
+
+/** Keys that work wherever no text is being typed. */
+function routeGlobal(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
+  switch (key.ch) {
+    case 'q':
+      return done(ui, { type: 'quit' });
+    case '?':
+      return done({ ...ui, help: true });
+    case 'a':
+      return done({ ...ui, prompt: { kind: 'add-server', text: '' } });
+    default:
+      void ctx;
+      return done(ui);
+  }
+}
+
+function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
+  const count = ctx.sessions.length;
+  const focus = count === 0 ? 0 : Math.min(Math.max(ui.focus, 0), count - 1);
+  const session = ctx.sessions[focus];
+  const tab = isTab(key);
+  if (tab !== undefined) {
+    if (count === 0) return done({ ...ui, composing: false });
+    const step = tab === 'next' ? 1 : -1;
+    return done({ ...ui, composing: false, focus: (focus + step + count) % count });
+  }
+  if (ui.composing && session !== undefined) return routeComposing({ ...ui, focus }, session, key);
+
+  if (key.name === 'escape') return done(ui);
+  if (isEnter(key)) return session ? done({ ...ui, focus, composing: true }) : done(ui);
+  switch (key.ch) {
+    case 'l':
+      return done({ ...ui, focus, logFocused: true });
+    case 'r':
+      return session ? done({ ...ui, focus }, { type: 'retry', sessionId: session.id }) : done(ui);
+    case 'x':
+      return session ? done({ ...ui, focus, prompt: { kind: 'close', text: '', sessionId: session.id } }) : done(ui);
+    case 'i':
+      return session ? done({ ...ui, focus, composing: true }) : done(ui);
+    case 'q':
+    case '?':
+    case 'a':
+      return routeGlobal(ui, key, ctx);
+    default:
+      break;
+  }
+  // Any other character starts a message, so "typing + Enter" works without a mode switch for most words.
+  if (session !== undefined && isPrintable(key) && key.ch !== ' ') {
+    return done({ ...ui, focus, composing: true, inputs: { ...ui.inputs, [session.id]: (ui.inputs[session.id] ?? '') + key.ch } });
+  }
+  return done(ui);
+}
+
+function routeComposing(ui: UiState, session: KeyContext['sessions'][number], key: KeyPress): KeyResult {
+  const text = ui.inputs[session.id] ?? '';
+  const setText = (next: string): UiState => ({ ...ui, inputs: { ...ui.inputs, [session.id]: next } });
+  if (key.name === 'escape') return done({ ...ui, composing: false });
+  if (isBackspace(key)) return done(setText([...text].slice(0, -1).join('')));
+  if (isEnter(key)) {
+    const message = text.trim();
+    if (message === '') return done(ui);
+    if (!session.canChat) {
+      return done(ui, { type: 'notice', text: `${session.tag}: the model is not ready yet; the message is kept, send it once the session says ready` });
+    }
+    return done(setText(''), { type: 'send', sessionId: session.id, text: message });
+  }
+  if (isPrintable(key)) return done(setText(text + key.ch));
+  return done(ui);
+}

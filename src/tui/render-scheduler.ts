@@ -1,0 +1,67 @@
+/**
+ * One throttled render loop: changes mark the screen dirty, and drawing happens at most `maxFps` times a second.
+ * The first change after a quiet spell is drawn at once (a key press echoes without waiting for a tick); changes
+ * during the cool-down are coalesced into one trailing draw, so the last state is never dropped.
+ */
+
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+
+/** Options of {@link createRenderScheduler}. */
+export interface RenderSchedulerOptions {
+  /** Draws the current state. */
+  readonly draw: () => void;
+  /** Most frames per second (default 30). */
+  readonly maxFps?: number;
+  readonly clock?: Clock;
+}
+
+/** The loop's controls. */
+export interface RenderScheduler {
+  /** Marks the screen dirty: draws now if the last frame is old enough, else once the interval has passed. */
+  invalidate(): void;
+  /** Draws now if dirty (used before reading the screen, and on shutdown). */
+  flush(): void;
+  /** Cancels the pending draw; later calls do nothing. */
+  dispose(): void;
+  /** Frames drawn so far. */
+  frames(): number;
+}
+
+/** Creates a render loop. */
+export function createRenderScheduler(options: RenderSchedulerOptions): RenderScheduler {
+  const clock = options.clock ?? systemClock;
+  const interval = 1000 / (options.maxFps ?? 30);
+  let lastDraw = -Infinity;
+  let dirty = false;
+  let timer: TimerHandle | undefined;
+  let disposed = false;
+  let frames = 0;
+
+  function draw(): void {
+    if (timer !== undefined) clock.clearTimeout(timer);
+    timer = undefined;
+    if (!dirty || disposed) return;
+    dirty = false;
+    lastDraw = clock.now();
+    frames++;
+    options.draw();
+  }
+
+  return {
+    invalidate() {
+      if (disposed) return;
+      dirty = true;
+      if (timer !== undefined) return;
+      const wait = lastDraw + interval - clock.now();
+      if (wait <= 0) draw();
+      else timer = clock.setTimeout(draw, wait);
+    },
+    flush: draw,
+    dispose() {
+      disposed = true;
+      if (timer !== undefined) clock.clearTimeout(timer);
+      timer = undefined;
+    },
+    frames: () => frames,
+  };
+}

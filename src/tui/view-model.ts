@@ -1,0 +1,533 @@
+/**
+ * State to screen, as plain data: the grid of session cells, every line of text each one shows (gauges drawn as
+ * text bars, labels trimmed with an ellipsis), the log pane's visible lines, the status bar and the help overlay.
+ * Pure: `render.ts` only copies this onto blessed widgets, and tests read it without a terminal.
+ */
+
+import { countAfter, selectWindow, type EventLog, type LogEntry, type LogFilter } from './event-log.js';
+import { failureHint } from './failures.js';
+import { KEY_HELP, type UiState } from './keys.js';
+import { canChat, type ProgressState, type SessionState } from './session-state.js';
+
+/** How a piece of text is shown. */
+export type Tone = 'normal' | 'dim' | 'ok' | 'warn' | 'error' | 'accent';
+
+/** A run of text in one tone. */
+export interface Segment {
+  readonly text: string;
+  readonly tone: Tone;
+}
+
+/** One screen line, at most as wide as its box's inside. */
+export type Line = readonly Segment[];
+
+/** A rectangle in terminal cells. */
+export interface Rect {
+  readonly left: number;
+  readonly top: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Terminal size, in cells. */
+export interface ScreenSize {
+  readonly cols: number;
+  readonly rows: number;
+}
+
+/** One session's box. */
+export interface CellView {
+  readonly id: string;
+  readonly rect: Rect;
+  /** The border label. */
+  readonly title: string;
+  readonly focused: boolean;
+  /** Lines inside the border, at most `rect.height - 2`. */
+  readonly lines: readonly Line[];
+}
+
+/** The event log's box. */
+export interface LogPaneView {
+  readonly rect: Rect;
+  readonly title: string;
+  readonly focused: boolean;
+  readonly lines: readonly Line[];
+}
+
+/** The whole screen. */
+export interface DashboardView {
+  readonly cells: readonly CellView[];
+  readonly log: LogPaneView;
+  /** The bottom line. */
+  readonly status: { readonly rect: Rect; readonly line: Line };
+  /** The help overlay, when shown. */
+  readonly help: { readonly rect: Rect; readonly lines: readonly Line[] } | null;
+}
+
+/** A message for the status bar. */
+export interface Notice {
+  readonly text: string;
+  readonly tone: Tone;
+}
+
+/** What {@link toViewModel} reads. */
+export interface ViewInput {
+  readonly sessions: readonly SessionState[];
+  readonly ui: UiState;
+  readonly log: EventLog;
+  readonly size: ScreenSize;
+  /** Milliseconds since the epoch. */
+  readonly now: number;
+  readonly notice: Notice | null;
+  /** Offered by the add-session prompt. */
+  readonly defaultServer: string;
+}
+
+const ELLIPSIS = '…';
+
+/** Shortens `text` to `width` cells by cutting its middle, marked with an ellipsis (URLs and ids keep both ends). */
+export function trimMiddle(text: string, width: number): string {
+  const chars = [...text];
+  if (chars.length <= width) return text;
+  if (width <= 0) return '';
+  if (width === 1) return ELLIPSIS;
+  const head = Math.ceil((width - 1) / 2);
+  const tail = width - 1 - head;
+  return chars.slice(0, head).join('') + ELLIPSIS + (tail > 0 ? chars.slice(chars.length - tail).join('') : '');
+}
+
+/** Shortens `text` to `width` cells by cutting its end, marked with an ellipsis. */
+export function trimEnd(text: string, width: number): string {
+  const chars = [...text];
+  if (chars.length <= width) return text;
+  if (width <= 0) return '';
+  return chars.slice(0, width - 1).join('') + ELLIPSIS;
+}
+
+/** Splits text into lines of at most `width` cells, at spaces where it can, hard-breaking long words. */
+export function wrap(text: string, width: number): string[] {
+  if (width <= 0) return [];
+  const out: string[] = [];
+  for (const paragraph of text.split('\n')) {
+    let line = '';
+    for (const word of paragraph.split(' ')) {
+      let rest = [...word];
+      const candidate = line === '' ? word : `${line} ${word}`;
+      if ([...candidate].length <= width) {
+        line = candidate;
+        continue;
+      }
+      if (line !== '') out.push(line);
+      line = '';
+      while (rest.length > width) {
+        out.push(rest.slice(0, width).join(''));
+        rest = rest.slice(width);
+      }
+      line = rest.join('');
+    }
+    out.push(line);
+  }
+  return out;
+}
+
+/** A byte count for people: `950 B`, `12.3 kB`, `4.0 MB`, `1.20 GB` (SI units, as download sizes are quoted). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${Math.round(bytes)} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let value = bytes / 1000;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2)} ${units[unit]}`;
+}
+
+/** A duration in milliseconds for people: `0.4s`, `12s`, `3m05s`, `1h02m`. */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, ms) / 1000;
+  if (s < 10) return `${s.toFixed(1)}s`;
+  if (s < 60) return `${Math.round(s)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** Whole percent done, floored so that 100 means complete; `null` when the total is unknown. */
+export function gaugePercent(progress: { current: number; total: number | null }): number | null {
+  if (progress.total === null) return null;
+  if (progress.total <= 0) return 100;
+  return Math.max(0, Math.min(100, Math.floor((progress.current / progress.total) * 100)));
+}
+
+/** A text bar `[█████░░░░░]` followed by ` 45%`, `width` cells in all. */
+export function textBar(percent: number, width: number): string {
+  const label = ` ${String(percent).padStart(3)}%`;
+  const inner = Math.max(1, width - 2 - label.length);
+  const filled = Math.round((percent / 100) * inner);
+  return `[${'█'.repeat(filled)}${'░'.repeat(inner - filled)}]${label}`;
+}
+
+/**
+ * Places `n` cells in `area` as a grid: the column count that gives the best-shaped cells (terminal cells are about
+ * twice as tall as wide, and a session needs width more than height). Rows split the height evenly; each row splits
+ * the width among its own cells, so a short last row gets wider cells.
+ */
+export function gridLayout(n: number, area: Rect): Rect[] {
+  if (n <= 0) return [];
+  let bestColumns = 1;
+  let bestScore = -Infinity;
+  for (let columns = 1; columns <= n; columns++) {
+    const rows = Math.ceil(n / columns);
+    const width = area.width / columns;
+    const height = area.height / rows;
+    // Below these a session cannot show its gauges; penalise rather than forbid, since something must be shown.
+    const penalty = (width < 34 ? 34 - width : 0) * 2 + (height < 11 ? 11 - height : 0) * 3;
+    const score = Math.min(width / 3, height) - penalty;
+    if (score > bestScore + 1e-9) {
+      bestScore = score;
+      bestColumns = columns;
+    }
+  }
+  const rows = Math.ceil(n / bestColumns);
+  const rects: Rect[] = [];
+  for (let i = 0; i < n; i++) {
+    const row = Math.floor(i / bestColumns);
+    const inRow = row === rows - 1 ? n - row * bestColumns : bestColumns;
+    const column = i - row * bestColumns;
+    const top = area.top + Math.floor((row * area.height) / rows);
+    const bottom = area.top + Math.floor(((row + 1) * area.height) / rows);
+    const left = area.left + Math.floor((column * area.width) / inRow);
+    const right = area.left + Math.floor(((column + 1) * area.width) / inRow);
+    rects.push({ left, top, width: right - left, height: bottom - top });
+  }
+  return rects;
+}
+
+/** Splits the screen: session grid on top, the log pane, and a one-line status bar at the bottom. */
+export function screenLayout(size: ScreenSize): { sessions: Rect; log: Rect; status: Rect } {
+  const cols = Math.max(1, size.cols);
+  const rows = Math.max(3, size.rows);
+  const logHeight = Math.max(3, Math.min(20, Math.floor(rows * (rows < 30 ? 0.3 : 0.35))));
+  const sessionsHeight = Math.max(0, rows - 1 - logHeight);
+  return {
+    sessions: { left: 0, top: 0, width: cols, height: sessionsHeight },
+    log: { left: 0, top: sessionsHeight, width: cols, height: logHeight },
+    status: { left: 0, top: rows - 1, width: cols, height: 1 },
+  };
+}
+
+const seg = (text: string, tone: Tone = 'normal'): Segment => ({ text, tone });
+
+/** The screen for one state. */
+export function toViewModel(input: ViewInput): DashboardView {
+  const layout = screenLayout(input.size);
+  const { ui, sessions } = input;
+  const focus = Math.min(Math.max(ui.focus, 0), Math.max(0, sessions.length - 1));
+  const rects = gridLayout(Math.max(1, sessions.length), layout.sessions);
+  const cells: CellView[] =
+    sessions.length === 0
+      ? [
+          {
+            id: '',
+            rect: rects[0] ?? layout.sessions,
+            title: ' no sessions ',
+            focused: !ui.logFocused,
+            // While the embedded stack starts, its progress is the news; otherwise say how to begin.
+            lines: wrap(
+              input.notice?.text ?? 'No sessions. Press a to add one (server URL, then model), ? for help.',
+              Math.max(1, (rects[0]?.width ?? 10) - 2),
+            ).map((t) => [seg(t, input.notice?.tone ?? 'dim')]),
+          },
+        ]
+      : sessions.map((session, i) => {
+          const rect = rects[i] ?? layout.sessions;
+          const focused = i === focus && !ui.logFocused;
+          return {
+            id: session.id,
+            rect,
+            title: ` ${trimMiddle(`${session.tag} ${session.model}`, Math.max(1, rect.width - 4))} `,
+            focused,
+            lines: sessionLines(session, {
+              width: Math.max(1, rect.width - 2),
+              height: Math.max(0, rect.height - 2),
+              now: input.now,
+              focused,
+              composing: focused && ui.composing,
+              input: ui.inputs[session.id] ?? '',
+            }),
+          };
+        });
+  return {
+    cells,
+    log: logPane(input, layout.log),
+    status: { rect: layout.status, line: statusLine(input, layout.status.width, sessions[focus]) },
+    help: ui.help ? helpOverlay(input.size) : null,
+  };
+}
+
+interface CellContext {
+  readonly width: number;
+  readonly height: number;
+  readonly now: number;
+  readonly focused: boolean;
+  readonly composing: boolean;
+  readonly input: string;
+}
+
+/** The lines inside one session's box: header (server, state, gauges, stage times, error), transcript, input. */
+export function sessionLines(session: SessionState, ctx: CellContext): Line[] {
+  const { width } = ctx;
+  const header: Line[] = [];
+  header.push([seg(trimMiddle(session.server, width), 'dim')]);
+  header.push(stateLine(session, ctx.now, width));
+  if (session.error !== null) {
+    const hint = failureHint(session.error);
+    for (const text of wrap(session.error.message, width).slice(0, 3)) header.push([seg(text, 'error')]);
+    for (const text of wrap(hint, width).slice(0, 2)) header.push([seg(text, 'warn')]);
+  }
+  header.push(...gaugeLines('download', session, ctx.now, width));
+  header.push(...gaugeLines('weights', session, ctx.now, width));
+  const stages = wrap(stagesText(session, ctx.now), width);
+  if (stages.length > 2) stages[1] = trimEnd(`${stages[1] ?? ''} ${ELLIPSIS}`, width);
+  for (const text of stages.slice(0, 2)) if (text !== '') header.push([seg(text, 'dim')]);
+
+  const inputLine = inputText(session, ctx);
+  if (ctx.height <= 0) return [];
+  if (header.length + 1 >= ctx.height) return [...header.slice(0, ctx.height - 1), inputLine];
+  const room = ctx.height - header.length - 1;
+  const transcript = transcriptLines(session, width);
+  const shown = room >= 2 && transcript.length > 0 ? [[seg(trimEnd('─ chat ' + '─'.repeat(width), width), 'dim')], ...transcript.slice(-(room - 1))] : transcript.slice(-room);
+  return [...header, ...shown, inputLine];
+}
+
+function stateLine(session: SessionState, now: number, width: number): Line {
+  const attempt = session.attempt > 1 ? ` (attempt ${session.attempt})` : '';
+  let line: Line;
+  switch (session.phase) {
+    case 'connecting':
+      line = [seg(`◌ connecting${attempt}…`, 'warn')];
+      break;
+    case 'loading':
+      line = [seg('● loading: ', 'accent'), seg(session.stage ?? '…', 'accent')];
+      break;
+    case 'ready':
+      line = [seg('✓ ready', 'ok')];
+      break;
+    case 'cached':
+      line = [seg('✓ ready', 'ok'), seg(' · cached (already in server memory)', 'dim')];
+      break;
+    case 'error':
+      line = [seg('✗ error', 'error'), seg(' · r retries', 'dim')];
+      break;
+    case 'reconnecting': {
+      const wait = session.retryAt === null ? 0 : session.retryAt - now;
+      line = [
+        seg(
+          wait > 0
+            ? `↻ reconnecting in ${Math.ceil(wait / 1000)}s${attempt}`
+            : `↻ reconnecting${attempt}…`,
+          'warn',
+        ),
+      ];
+      break;
+    }
+    default: {
+      const never: never = session.phase;
+      throw new TypeError(`unknown phase ${String(never)}`);
+    }
+  }
+  // Activity first, so a narrow cell cuts the cached note rather than "replying".
+  if (session.chatBusy) line = [...line.slice(0, 1), seg(' · replying…', 'accent'), ...line.slice(1)];
+  return clipLine(line, width);
+}
+
+/** Cuts a line of segments to `width` cells, marking the cut. */
+export function clipLine(line: Line, width: number): Line {
+  const total = line.reduce((n, s) => n + [...s.text].length, 0);
+  if (total <= width) return line;
+  const out: Segment[] = [];
+  let left = width - 1;
+  for (const s of line) {
+    const chars = [...s.text];
+    if (chars.length <= left) {
+      out.push(s);
+      left -= chars.length;
+      continue;
+    }
+    out.push(seg(chars.slice(0, left).join('') + ELLIPSIS, s.tone));
+    break;
+  }
+  return out;
+}
+
+function gaugeLines(stage: 'download' | 'weights', session: SessionState, now: number, width: number): Line[] {
+  const progress: ProgressState | null = stage === 'download' ? session.download : session.weights;
+  if (progress === null) {
+    const skipped =
+      (session.phase === 'ready' || session.phase === 'cached') && !session.stages.some((s) => s.name === stage);
+    const note =
+      session.phase === 'cached'
+        ? 'already in memory'
+        : skipped
+          ? stage === 'download'
+            ? 'not needed (files already on disk)'
+            : 'not reported by this server'
+          : 'waiting';
+    return [[seg(trimEnd(`${stage} · ${note}`, width), 'dim')], [seg('', 'dim')]];
+  }
+  const running = session.stage === stage && session.phase === 'loading';
+  const figures = stage === 'download' ? byteFigures(progress, running) : itemFigures(progress, running);
+  const percent = gaugePercent(progress);
+  const label: Line = clipLine([seg(`${stage} `, 'accent'), seg(figures)], width);
+  const bar: Line =
+    percent === null
+      ? [seg(trimEnd('(no total from the server: no percentage)', width), 'dim')]
+      : [seg(textBar(percent, width), percent === 100 ? 'ok' : 'accent')];
+  void now;
+  return [label, bar];
+}
+
+function byteFigures(p: ProgressState, running: boolean): string {
+  const parts = [p.total === null ? `${formatBytes(p.current)} so far` : `${formatBytes(p.current)} / ${formatBytes(p.total)}`];
+  if (running && p.rate !== null && p.rate > 0) {
+    parts.push(`${formatBytes(p.rate)}/s`);
+    if (p.total !== null && p.total > p.current) parts.push(`ETA ${formatDuration(((p.total - p.current) / p.rate) * 1000)}`);
+  }
+  return parts.join(' · ');
+}
+
+function itemFigures(p: ProgressState, running: boolean): string {
+  const parts = [p.total === null ? `${p.current} items so far` : `${p.current} / ${p.total} items`];
+  if (running && p.rate !== null && p.rate > 0 && p.total !== null && p.total > p.current) {
+    parts.push(`ETA ${formatDuration(((p.total - p.current) / p.rate) * 1000)}`);
+  }
+  return parts.join(' · ');
+}
+
+/** `processor 0.1s · config 0.0s · download 4.2s · weights 0.8s`, the running stage counting up to `now`. */
+export function stagesText(session: SessionState, now: number): string {
+  return session.stages.map((s) => `${s.name} ${formatDuration((s.endedAt ?? now) - s.startedAt)}`).join(' · ');
+}
+
+function transcriptLines(session: SessionState, width: number): Line[] {
+  const out: Line[] = [];
+  for (const entry of session.transcript) {
+    const prefix = entry.role === 'user' ? 'you: ' : entry.role === 'assistant' ? 'model: ' : '! ';
+    const tone: Tone = entry.role === 'user' ? 'accent' : entry.role === 'error' ? 'error' : 'normal';
+    const body = entry.content + (entry.streaming ? '▍' : '');
+    for (const text of wrap(prefix + body, width)) out.push([seg(text, tone)]);
+  }
+  return out;
+}
+
+function inputText(session: SessionState, ctx: CellContext): Line {
+  const width = ctx.width;
+  if (ctx.composing) {
+    const visible = [...ctx.input].slice(-(Math.max(1, width - 3))).join('');
+    return [seg('> ', 'accent'), seg(visible), seg('█', 'accent')];
+  }
+  if (ctx.input !== '') return clipLine([seg('> ', 'dim'), seg(ctx.input, 'dim')], width);
+  const hint = !ctx.focused ? '' : canChat(session) ? 'type to chat, Enter sends' : 'chat opens when the model is ready';
+  return [seg(trimEnd(`> ${hint}`, width), 'dim')];
+}
+
+function logPane(input: ViewInput, rect: Rect): LogPaneView {
+  const { ui, log } = input;
+  const filter: LogFilter = { session: ui.log.filterSession, text: ui.log.filterText };
+  const height = Math.max(0, rect.height - 2);
+  const width = Math.max(1, rect.width - 2);
+  const entries = selectWindow(log, {
+    filter,
+    untilSeq: ui.log.paused ? ui.log.pausedAtSeq : null,
+    scroll: ui.log.scroll,
+    height,
+  });
+  const parts = ['events'];
+  if (ui.log.paused) {
+    parts.push(`PAUSED · ${countAfter(log, ui.log.pausedAtSeq, filter)} new · space follows`);
+  } else {
+    parts.push(ui.log.scroll > 0 ? `scrolled up ${ui.log.scroll}` : 'following');
+  }
+  if (filter.session !== null) parts.push(`session ${filter.session}`);
+  if (filter.text !== '') parts.push(`text "${filter.text}"`);
+  parts.push(`${log.size()}/${log.capacity} kept`);
+  if (ui.logFocused) parts.push('l/Esc back');
+  return {
+    rect,
+    title: ` ${trimEnd(parts.join(' · '), Math.max(1, rect.width - 4))} `,
+    focused: ui.logFocused,
+    lines: entries.map((e) => logLine(e, width)),
+  };
+}
+
+/** `HH:MM:SS.mmm`, local time. */
+export function clockTime(time: number): string {
+  const d = new Date(time);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+}
+
+/** One log entry as a line: time, session tag, kind mark, raw payload (line breaks shown as ⏎). */
+export function logLine(entry: LogEntry, width: number): Line {
+  const kind = entry.kind === 'data' ? 'data:' : entry.kind === 'comment' ? ':' : '#';
+  const tone: Tone = entry.kind === 'data' ? 'normal' : entry.kind === 'comment' ? 'dim' : 'warn';
+  const raw = entry.raw.replace(/\r\n|\r|\n/g, '⏎');
+  return clipLine(
+    [seg(`${clockTime(entry.time)} `, 'dim'), seg(`${entry.session} `, 'accent'), seg(`${kind} `, tone), seg(raw, tone)],
+    width,
+  );
+}
+
+const PROMPT_LABEL: Readonly<Record<string, string>> = {
+  'add-server': 'add session · server URL',
+  'add-model': 'add session · model id (org/name[@revision])',
+  filter: 'filter log by text (empty clears)',
+  save: 'save log to',
+  close: 'close',
+};
+
+function statusLine(input: ViewInput, width: number, focused: SessionState | undefined): Line {
+  const { ui } = input;
+  if (ui.prompt !== null) {
+    const p = ui.prompt;
+    if (p.kind === 'close') {
+      const target = input.sessions.find((s) => s.id === p.sessionId);
+      return clipLine([seg(`close ${target ? `${target.tag} ${target.model}` : 'the session'}? `, 'warn'), seg('y closes · any other key keeps it', 'dim')], width);
+    }
+    const hint = p.kind === 'add-server' ? ` [Enter: ${input.defaultServer}]` : p.kind === 'add-model' ? ` on ${p.server ?? ''}` : '';
+    const line: Segment[] = [seg(`${PROMPT_LABEL[p.kind] ?? p.kind}${hint}: `, 'accent'), seg(p.text), seg('█', 'accent')];
+    line.push(p.error ? seg(`  ${p.error}`, 'error') : seg('  Enter ok · Esc cancel', 'dim'));
+    return clipLine(line, width);
+  }
+  if (input.notice !== null) return clipLine([seg(input.notice.text, input.notice.tone)], width);
+  const where = ui.logFocused ? 'log' : (focused?.tag ?? 'no session');
+  const keys = ui.logFocused
+    ? 'space follow/pause · ↑↓ scroll · / filter · s session · w save · l back · ? help · q quit'
+    : ui.composing
+      ? 'typing: Enter sends · Esc stops typing · Tab next session'
+      : 'Tab next · Enter chat · l log · a add · r retry · x close · ? help · q quit';
+  return clipLine([seg(`[${where}] `, 'accent'), seg(keys, 'dim')], width);
+}
+
+function helpOverlay(size: ScreenSize): { rect: Rect; lines: Line[] } {
+  const keyWidth = Math.max(...KEY_HELP.map(([k]) => k.length));
+  const width = Math.min(size.cols, Math.max(40, Math.min(96, size.cols - 4)));
+  const inner = width - 4;
+  const lines: Line[] = [[seg('modeldeck keys', 'accent')], []];
+  for (const [keys, what] of KEY_HELP) {
+    const wrapped = wrap(what, Math.max(10, inner - keyWidth - 2));
+    wrapped.forEach((text, i) => lines.push([seg(`${(i === 0 ? keys : '').padEnd(keyWidth)}  `, 'accent'), seg(text)]));
+  }
+  lines.push([], [seg('Any key closes this help.', 'dim')]);
+  const height = Math.min(size.rows, lines.length + 2);
+  return {
+    rect: {
+      left: Math.max(0, Math.floor((size.cols - width) / 2)),
+      top: Math.max(0, Math.floor((size.rows - height) / 2)),
+      width,
+      height,
+    },
+    lines: lines.map((l) => clipLine(l, inner)),
+  };
+}

@@ -1,0 +1,72 @@
+// The --config file: the documented format, keys from the file or the environment, clear errors.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import t from 'tap';
+import { loadDashboardConfig, parseDashboardConfig } from '../src/tui/config.js';
+import { resolveDashboardArgs } from '../src/cli/dashboard.js';
+
+t.test('the documented format', async (t) => {
+  const sessions = parseDashboardConfig(
+    JSON.stringify({
+      sessions: [
+        { server: 'http://127.0.0.1:8000/', model: 'org/a' },
+        { server: 'https://h/v1', model: 'org/b@v2', apiKeyEnv: 'H_KEY' },
+        { server: 'http://c:1', model: 'org/c', apiKey: 'k3' },
+      ],
+    }),
+    { H_KEY: 'k2' },
+  );
+  t.same(sessions, [
+    { server: 'http://127.0.0.1:8000', model: 'org/a' },
+    { server: 'https://h/v1', model: 'org/b@v2', apiKey: 'k2' },
+    { server: 'http://c:1', model: 'org/c', apiKey: 'k3' },
+  ]);
+});
+
+t.test('errors say where and what', async (t) => {
+  const bad = (text: string, re: RegExp, env: NodeJS.ProcessEnv = {}) =>
+    t.throws(() => parseDashboardConfig(text, env, 'my.json'), { name: 'ConfigError', message: re }, re.source);
+  bad('{', /my\.json is not valid JSON/);
+  bad('[]', /expected \{"sessions"/);
+  bad('{"session": []}', /unknown field "session"/);
+  bad('{"sessions": {}}', /"sessions" must be an array/);
+  bad('{"sessions": [{"server": "x", "model": "org/a"}]}', /sessions\[0\]: "server": not a URL/);
+  bad('{"sessions": [{"server": "http://a", "model": "../x"}]}', /sessions\[0\]: "model"/);
+  bad('{"sessions": [{"server": "http://a", "model": "o/a", "apikey": "k"}]}', /unknown field "apikey"/);
+  bad('{"sessions": [{"server": "http://a", "model": "o/a", "apiKey": "k", "apiKeyEnv": "V"}]}', /not both/);
+  bad('{"sessions": [{"server": "http://a", "model": "o/a", "apiKeyEnv": "MISSING"}]}', /MISSING .* is not set/);
+  bad('{"sessions": [{"server": "http://a", "model": "o/a", "apiKey": "has space"}]}', /printable ASCII/);
+});
+
+t.test('flags: pairs, one server for many models, config added; usage errors', async (t) => {
+  const dir = t.testdir({ 'c.json': JSON.stringify({ sessions: [{ server: 'http://c:3', model: 'org/c', apiKeyEnv: 'CK' }] }) });
+  const config = await resolveDashboardArgs(
+    ['--server', 'http://a:1', '--model', 'org/a', '--model', 'org/b', '--config', join(dir, 'c.json'), '--log-lines', '100'],
+    { MODELDECK_API_KEY: 'env-key', CK: 'ck' },
+  );
+  t.same(config?.sessions, [
+    { server: 'http://a:1', model: 'org/a', apiKey: 'env-key' },
+    { server: 'http://a:1', model: 'org/b', apiKey: 'env-key' },
+    { server: 'http://c:3', model: 'org/c', apiKey: 'ck' },
+  ]);
+  t.equal(config?.logLines, 100);
+  const pairs = await resolveDashboardArgs(['--server', 'http://a:1', '--model', 'o/a', '--server', 'http://b:2', '--model', 'o/b', '--api-key', 'flag'], {});
+  t.same(pairs?.sessions.map((s) => [s.server, s.model, s.apiKey]), [['http://a:1', 'o/a', 'flag'], ['http://b:2', 'o/b', 'flag']]);
+  const embedded = await resolveDashboardArgs(['--throttle', '500k', '--cache-dir', '/tmp/x'], {});
+  t.same([embedded?.sessions, embedded?.throttle, embedded?.cacheDir, embedded?.logLines], [[], 500_000, '/tmp/x', 5000]);
+  t.equal(await resolveDashboardArgs(['--help'], {}), null);
+  const usage = async (argv: string[], re: RegExp) =>
+    t.rejects(resolveDashboardArgs(argv, {}), { name: 'UsageError', message: re }, re.source);
+  await usage(['--model', 'o/a'], /--model needs a --server/);
+  await usage(['--server', 'http://a'], /at least one --model/);
+  await usage(['--server', 'http://a', '--server', 'http://b', '--model', 'o/a', '--model', 'o/b', '--model', 'o/c'], /2 --server and 3 --model/);
+  await usage(['--server', 'nope', '--model', 'o/a'], /--server must be an http/);
+  await usage(['--server', 'http://a', '--model', 'bad id'], /--model: /);
+  await usage(['--log-lines', '0'], /--log-lines/);
+  await usage(['--config', join(dir, 'missing.json')], /cannot read --config/);
+  await usage(['stray'], /unexpected argument 'stray'/);
+  await usage(['--bogus'], /bogus/);
+  const file = join(dir, 'bad.json');
+  await writeFile(file, '{"sessions": [1]}');
+  await t.rejects(loadDashboardConfig(file, {}), /sessions\[0\] must be an object/);
+});

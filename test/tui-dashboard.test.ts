@@ -1,0 +1,248 @@
+// The dashboard on a headless terminal (a blessed screen on PassThrough streams), against real modeldeck servers on
+// port 0 and the demo mirror. Assertions read the screen's text, as a person would.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import t from 'tap';
+import { buildApp } from '../src/server/app.js';
+import { createLoadManager } from '../src/server/load-manager.js';
+import { createTransformersLoader } from '../src/server/transformers-loader.js';
+import { startDashboard, type Dashboard } from '../src/tui/dashboard.js';
+import { gridLayout, screenLayout } from '../src/tui/view-model.js';
+import { runDashboardCommand } from '../src/cli/dashboard.js';
+import { demoModelsDir } from './helpers/demo.js';
+import { startTestMirror } from './helpers/stack.js';
+
+const MODEL = 'modeldeck/tiny-chat';
+const COLS = 140;
+const ROWS = 44;
+
+const models = await demoModelsDir();
+// ~1 MB at 250 kB/s: a few seconds of download, enough to watch the gauge move.
+const mirror = await startTestMirror(models, { throttle: 250_000 });
+t.teardown(() => mirror.close());
+
+/** A fake terminal: streams that say they are a TTY of COLS×ROWS. */
+function terminal(): { input: PassThrough; output: PassThrough } {
+  const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => input });
+  const output = Object.assign(new PassThrough(), { isTTY: true, columns: COLS, rows: ROWS });
+  output.resume();
+  return { input, output };
+}
+
+/** A modeldeck server on 127.0.0.1 (port 0 unless given), with its own temporary cache. */
+async function server(options: { apiKey?: string; port?: number; cacheDir?: string } = {}) {
+  const cacheDir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'modeldeck-tui-cache-')));
+  const manager = createLoadManager({ loader: createTransformersLoader({ hubUrl: mirror.url, cacheDir }) });
+  const app = buildApp({ manager, heartbeatMs: 300, ...(options.apiKey ? { apiKey: options.apiKey } : {}) });
+  await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  let closed = false;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    cacheDir,
+    /** Drops every connection at once, as a killed process would, then stops. */
+    async kill() {
+      closed = true;
+      app.server.closeAllConnections();
+      await app.close();
+    },
+    async close(removeCache = true) {
+      if (!closed) await app.close();
+      closed = true;
+      if (removeCache) await rm(cacheDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls until `check` returns a truthy value (or fails the test after `ms`). */
+async function until<T>(what: string, check: () => T | undefined | false, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 40));
+  }
+}
+
+/** The text inside session cell `index` of `count`, from the screen (its border excluded). */
+function cellText(dash: Dashboard, index: number, count: number): string {
+  const rect = gridLayout(count, screenLayout({ cols: COLS, rows: ROWS }).sessions)[index];
+  if (!rect) throw new Error(`no cell ${index}`);
+  return dash
+    .screenText()
+    .split('\n')
+    .slice(rect.top + 1, rect.top + rect.height - 1)
+    .map((line) => [...line.padEnd(COLS)].slice(rect.left + 1, rect.left + rect.width - 1).join(''))
+    .join('\n');
+}
+
+function percentOf(text: string, gauge: 'download' | 'weights'): number | undefined {
+  const lines = text.split('\n');
+  const at = lines.findIndex((l) => l.trimStart().startsWith(`${gauge} `));
+  const bar = at === -1 ? undefined : lines[at + 1];
+  const m = bar === undefined ? null : /\]\s+(\d+)%/.exec(bar);
+  return m ? Number(m[1]) : undefined;
+}
+
+t.test('a session loads with moving gauges, logs raw frames, and streams a chat reply', async (t) => {
+  const srv = await server();
+  t.teardown(() => srv.close());
+  const { input, output } = terminal();
+  const dash = startDashboard({ sessions: [{ server: srv.url, model: MODEL }], input, output, cwd: tmpdir() });
+  t.teardown(() => dash.shutdown());
+
+  const downloadSeen = new Set<number>();
+  const weightsSeen = new Set<number>();
+  await until('state ready', () => {
+    const text = cellText(dash, 0, 1);
+    const d = percentOf(text, 'download');
+    const w = percentOf(text, 'weights');
+    if (d !== undefined) downloadSeen.add(d);
+    if (w !== undefined) weightsSeen.add(w);
+    return text.includes('✓ ready') ? text : undefined;
+  });
+  const cell = cellText(dash, 0, 1);
+  t.ok([...downloadSeen].some((p) => p > 0 && p < 100), `the download gauge was seen part-way: ${[...downloadSeen]}`);
+  t.equal(percentOf(cell, 'download'), 100, 'the download gauge completes');
+  t.equal(percentOf(cell, 'weights'), 100, 'the weights gauge completes');
+  t.match(cell, /download .*\/ [\d.]+ [kM]B/, 'bytes done / total shown');
+  t.match(cell, /weights \d+ \/ \d+ items/, 'weights shown with their unit');
+  t.match(cell, /processor [\d.]+s · config [\d.]+s · download [\d.]+s · weights [\d.]+s/, 'time per stage',
+    { stages: dash.sessions()[0]?.stages, log: dash.logEntries().slice(0, 3) });
+  t.match(cell, srv.url, 'the server URL');
+  t.match(dash.screenText(), `s1 ${MODEL}`, 'the session title names the model');
+
+  t.match(dash.screenText(), 's1 data: {"status": "ready", "model": "modeldeck/tiny-chat@main", "cached": false}',
+    'the raw ready frame is in the log pane');
+  t.ok(dash.logEntries().some((e) => e.kind === 'data' && e.raw.includes('"stage": "download"')), 'download frames logged');
+  // The first frame has scrolled out of the pane by now: filter the log to find it, as a person would.
+  input.write('l/processor\r');
+  await until('the filtered log', () => dash.ui().log.filterText === 'processor' && !dash.ui().prompt);
+  t.match(dash.screenText(), 's1 data: {"status": "loading", "model": "modeldeck/tiny-chat@main", "stage": "processor"}',
+    'the raw processor frame, found with the text filter');
+  t.match(dash.screenText(), 'text "processor"', 'the pane says it is filtered');
+  input.write('/\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\r\x1b');
+  await until('the filter cleared, focus back on the session', () => dash.ui().log.filterText === '' && !dash.ui().logFocused);
+
+  // Type a message and send it: keys go through the terminal's input stream, like a person's.
+  input.write('hello there');
+  await until('the input line', () => cellText(dash, 0, 1).includes('> hello there'));
+  input.write('\r');
+  const replied = await until('a finished reply', () => {
+    const s = dash.sessions()[0];
+    const last = s?.transcript.at(-1);
+    return s && !s.chatBusy && last?.role === 'assistant' && last.content.length > 0 ? last.content : undefined;
+  });
+  const after = cellText(dash, 0, 1);
+  t.match(after, 'you: hello there', 'the message is in the transcript');
+  t.match(after.replace(/\s+/g, ' '), `model: ${replied.split(/\s+/)[0] ?? ''}`, 'the reply is on screen');
+  t.ok(
+    dash.logEntries().filter((e) => e.raw.includes('chat.completion.chunk')).length >= 2,
+    'the reply arrived as several streamed chunks',
+  );
+  t.ok(dash.logEntries().some((e) => e.raw === '[DONE]'), 'the [DONE] frame is logged');
+
+  // Still typing after a send; Esc leaves the input line, then q quits.
+  input.write('\x1b');
+  input.write('q');
+  await dash.closed;
+  t.pass('q quits');
+});
+
+t.test('a bad API key gives a readable 401 in that session only; keys reach the focused session', async (t) => {
+  const srv = await server({ apiKey: 'right-key-123' });
+  t.teardown(() => srv.close());
+  const { input, output } = terminal();
+  const dash = startDashboard({
+    sessions: [
+      { server: srv.url, model: MODEL, apiKey: 'right-key-123' },
+      { server: `${srv.url}/v1`, model: MODEL, apiKey: 'wrong-key-456' },
+    ],
+    input,
+    output,
+  });
+  t.teardown(() => dash.shutdown());
+
+  const bad = await until('the 401 in the second session', () => {
+    const text = cellText(dash, 1, 2);
+    return text.includes('401') ? text : undefined;
+  });
+  t.match(bad, '✗ error', 'the second session is in error');
+  t.match(bad.replace(/\s+/g, ' '), 'the API key is not valid for this server', "the server's message, readable");
+  t.match(bad.replace(/\s+/g, ' '), '--api-key', 'and what to do');
+  await until('the first session ready', () => cellText(dash, 0, 2).includes('✓ ready'));
+  t.notMatch(cellText(dash, 0, 2), '401', 'the first session is not affected');
+  t.equal(dash.sessions()[0]?.phase, 'ready');
+  t.equal(dash.sessions()[1]?.phase, 'error');
+
+  // Tab to the second session and type: the text shows there, not in the first.
+  input.write('\t');
+  input.write('\rabc');
+  await until('input in the second cell', () => cellText(dash, 1, 2).includes('> abc'));
+  t.notMatch(cellText(dash, 0, 2), 'abc', 'the first cell did not get the keys');
+  t.same(dash.ui().inputs, { s2: 'abc' });
+  // Back to the first (Esc stops typing, Shift-Tab goes back) and chat there.
+  input.write('\x1b');
+  input.write('\x1b[Z');
+  await until('focus on s1', () => dash.ui().focus === 0 && !dash.ui().composing);
+  input.write('hi\r');
+  await until('a reply in s1', () => dash.sessions()[0]?.transcript.some((e) => e.role === 'assistant' && !e.streaming));
+  t.same(dash.sessions()[1]?.transcript, [], 'the second session has no transcript');
+  t.match(cellText(dash, 0, 2), 'you: hi');
+
+  const screen = dash.screenText();
+  const logged = JSON.stringify(dash.logEntries());
+  for (const key of ['right-key-123', 'wrong-key-456']) {
+    t.notMatch(screen, key, `${key} is not on screen`);
+    t.notMatch(logged, key, `${key} is not in the event log`);
+  }
+  t.ok(dash.logEntries().some((e) => e.session === 's2' && e.kind === 'other' && e.raw.includes('HTTP 401')),
+    'the 401 answer is in the log, tagged with its session');
+});
+
+t.test('a server killed mid-load: the session shows the error, reconnects, and loads on the new server', async (t) => {
+  mirror.setThrottle(60_000);
+  t.teardown(() => mirror.setThrottle(250_000));
+  const first = await server();
+  const { input, output } = terminal();
+  const dash = startDashboard({
+    sessions: [{ server: first.url, model: MODEL }],
+    input,
+    output,
+    backoff: { initialMs: 300, maxMs: 1200 },
+  });
+  t.teardown(() => dash.shutdown());
+
+  await until('the download running', () => dash.sessions()[0]?.stage === 'download');
+  await first.kill();
+  const lost = await until('the session reconnecting', () => {
+    const text = cellText(dash, 0, 1);
+    return text.includes('reconnecting') ? text : undefined;
+  });
+  t.match(lost.replace(/\s+/g, ' '), /connection lost mid-load|stream ended before ready|cannot reach/, 'says what happened');
+  await until('a refused reconnection attempt', () => (dash.sessions()[0]?.attempt ?? 0) >= 3);
+  t.match(cellText(dash, 0, 1).replace(/\s+/g, ' '), /cannot reach .*ECONNREFUSED/, 'a refused connection is named');
+
+  mirror.setThrottle(0);
+  const second = await server({ port: first.port, cacheDir: first.cacheDir });
+  t.teardown(() => second.close());
+  await until('ready on the new server', () => cellText(dash, 0, 1).includes('✓ ready'));
+  t.ok((dash.sessions()[0]?.attempt ?? 0) >= 3, 'after several attempts');
+  t.equal(dash.sessions()[0]?.error, null, 'the error is cleared');
+});
+
+t.test('the dashboard command refuses to start without a terminal', async (t) => {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let text = '';
+  err.on('data', (c: Buffer) => (text += c.toString()));
+  const code = await runDashboardCommand(['--server', 'http://127.0.0.1:9', '--model', MODEL], { output: out, stderr: err });
+  t.equal(code, 1);
+  t.match(text, 'needs a terminal');
+  t.match(text, 'modeldeck load');
+});

@@ -1,0 +1,149 @@
+// The key router, pure: every key of the help overlay does what it says, in each mode.
+import t from 'tap';
+import { createUiState, defaultLogFileName, KEY_HELP, routeKey, type KeyContext, type KeyPress, type UiState } from '../src/tui/keys.js';
+
+const ctx: KeyContext = {
+  sessions: [
+    { id: 's1', tag: 's1', server: 'http://a:1', canChat: true },
+    { id: 's2', tag: 's2', server: 'http://b:2', canChat: false },
+  ],
+  lastSeq: 42,
+  logPage: 10,
+  defaultServer: 'http://a:1',
+  now: Date.UTC(2026, 0, 2, 3, 4, 5),
+};
+
+const ch = (c: string): KeyPress => ({ ch: c, name: /^[a-z]$/.test(c) ? c : undefined });
+const named = (name: string, extra: Partial<KeyPress> = {}): KeyPress => ({ name, ...extra });
+const ENTER = named('enter', { ch: '\r' });
+
+/** Types keys in order, collecting commands. */
+function type(ui: UiState, keys: (KeyPress | string)[], context = ctx) {
+  const commands = [];
+  for (const key of keys) {
+    const list = typeof key === 'string' ? [...key].map(ch) : [key];
+    for (const k of list) {
+      const r = routeKey(ui, k, context);
+      ui = r.ui;
+      commands.push(...r.commands);
+    }
+  }
+  return { ui, commands };
+}
+
+t.test('Tab / Shift-Tab move between sessions, wrapping', async (t) => {
+  let ui = createUiState();
+  ui = type(ui, [named('tab')]).ui;
+  t.equal(ui.focus, 1);
+  ui = type(ui, [named('tab')]).ui;
+  t.equal(ui.focus, 0);
+  ui = type(ui, [named('tab', { shift: true })]).ui;
+  t.equal(ui.focus, 1);
+});
+
+t.test('command keys act on the focused session', async (t) => {
+  const ui = { ...createUiState(), focus: 1 };
+  t.same(type(ui, ['r']).commands, [{ type: 'retry', sessionId: 's2' }]);
+  t.same(type(ui, ['x']).commands, [], 'x asks first');
+  t.same(type(ui, ['x', 'y']).commands, [{ type: 'close', sessionId: 's2' }], 'y closes');
+  t.same(type(ui, ['x', ENTER]).commands, [{ type: 'close', sessionId: 's2' }], 'so does Enter');
+  t.same(type(ui, ['x', 'n']).commands, [], 'any other key keeps it');
+  t.equal(type(ui, ['x', 'n']).ui.prompt, null);
+  t.same(type(ui, ['q']).commands, [{ type: 'quit' }]);
+  t.same(type(ui, [named('c', { ctrl: true })]).commands, [{ type: 'quit' }]);
+  t.ok(type(ui, ['?']).ui.help);
+  t.notOk(type(type(ui, ['?']).ui, ['q']).ui.help, 'any key closes help (and does nothing else)');
+  t.same(type(type(ui, ['?']).ui, ['q']).commands, []);
+  t.ok(type(ui, ['l']).ui.logFocused);
+});
+
+t.test('typing: Enter or a letter starts a message, Enter sends, Esc leaves, Backspace deletes', async (t) => {
+  let r = type(createUiState(), ['hello', named('backspace'), 'p!']);
+  t.ok(r.ui.composing);
+  t.same(r.ui.inputs, { s1: 'hellp!' });
+  r = type(r.ui, [ENTER]);
+  t.same(r.commands, [{ type: 'send', sessionId: 's1', text: 'hellp!' }]);
+  t.same(r.ui.inputs, { s1: '' });
+  t.ok(r.ui.composing, 'still typing after a send');
+  r = type(r.ui, ['q', 'a', 'x']);
+  t.same(r.commands, [], 'while typing, command letters are text');
+  t.same(r.ui.inputs, { s1: 'qax' });
+  r = type(r.ui, [named('escape')]);
+  t.notOk(r.ui.composing);
+  t.same(type(r.ui, ['q']).commands, [{ type: 'quit' }], 'after Esc they are commands again');
+  t.ok(type(createUiState(), [ENTER]).ui.composing, 'Enter starts typing');
+  t.ok(type(createUiState(), ['i']).ui.composing, 'so does i');
+  t.same(type(createUiState(), [ENTER, ENTER]).commands, [], 'an empty message is not sent');
+});
+
+t.test('a message to a session that cannot chat yet is kept, with a notice', async (t) => {
+  const r = type({ ...createUiState(), focus: 1 }, [ENTER, 'hi', ENTER]);
+  t.same(r.ui.inputs, { s2: 'hi' });
+  t.equal(r.commands.length, 1);
+  t.match(r.commands[0], { type: 'notice', text: /s2: .*not ready/ });
+});
+
+t.test('keys reach the focused session only', async (t) => {
+  const r = type(createUiState(), [named('tab'), ENTER, 'abc']);
+  t.same(r.ui.inputs, { s2: 'abc' });
+  const back = type(r.ui, [named('tab'), 'z']);
+  t.same(back.ui.inputs, { s2: 'abc', s1: 'z' }, 'Tab stops typing and moves; typing goes to the new session');
+});
+
+t.test('add a session: server (default offered), then model, both validated', async (t) => {
+  let r = type(createUiState(), ['a']);
+  t.equal(r.ui.prompt?.kind, 'add-server');
+  r = type(r.ui, ['ftp://x', ENTER]);
+  t.match(r.ui.prompt, { kind: 'add-server', error: /http/ }, 'a bad URL is refused in place');
+  r = type(r.ui, [...Array(7).fill(named('backspace')), ENTER]);
+  t.same(r.ui.prompt, { kind: 'add-model', text: '', server: 'http://a:1' }, 'empty takes the default server');
+  r = type(r.ui, ['../etc', ENTER]);
+  t.match(r.ui.prompt, { kind: 'add-model', error: /\.\./ });
+  r = type(r.ui, [...Array(6).fill(named('backspace')), 'org/new@v2', ENTER]);
+  t.equal(r.ui.prompt, null);
+  t.same(r.commands, [{ type: 'add', server: 'http://a:1', model: 'org/new@v2' }]);
+  t.equal(type(type(createUiState(), ['a']).ui, [named('escape')]).ui.prompt, null, 'Esc cancels');
+});
+
+t.test('log keys: follow/pause, scroll, filters, save', async (t) => {
+  let ui = type(createUiState(), ['l']).ui;
+  ui = type(ui, [named('space', { ch: ' ' })]).ui;
+  t.same([ui.log.paused, ui.log.pausedAtSeq], [true, 42], 'space pauses at the newest line');
+  ui = type(ui, [named('space', { ch: ' ' })]).ui;
+  t.equal(ui.log.paused, false, 'and follows again');
+  ui = type(ui, [named('up'), named('up'), named('pageup')]).ui;
+  t.same([ui.log.paused, ui.log.scroll], [true, 11], 'scrolling up pauses');
+  ui = type(ui, [named('down'), named('pagedown'), named('pagedown')]).ui;
+  t.equal(ui.log.scroll, 0);
+  ui = type(ui, [named('end')]).ui;
+  t.equal(ui.log.paused, false, 'End follows');
+  ui = type(ui, ['/', 'keep', ENTER]).ui;
+  t.equal(ui.log.filterText, 'keep');
+  ui = type(ui, ['s']).ui;
+  t.equal(ui.log.filterSession, 's1');
+  ui = type(ui, ['s']).ui;
+  t.equal(ui.log.filterSession, 's2');
+  ui = type(ui, ['s']).ui;
+  t.equal(ui.log.filterSession, null, 'then all sessions again');
+  const save = type(ui, ['w']);
+  t.same(save.ui.prompt, { kind: 'save', text: defaultLogFileName(ctx.now) });
+  t.match(defaultLogFileName(ctx.now), /^modeldeck-events-\d{8}-\d{6}\.jsonl$/);
+  t.same(type(save.ui, [ENTER]).commands, [{ type: 'save-log', path: defaultLogFileName(ctx.now) }]);
+  t.notOk(type(ui, [named('escape')]).ui.logFocused, 'Esc goes back to the sessions');
+  t.notOk(type(ui, [named('tab')]).ui.logFocused, 'so does Tab');
+  t.same(type(ui, ['q']).commands, [{ type: 'quit' }]);
+});
+
+t.test('no sessions: keys that need one do nothing; a and q still work', async (t) => {
+  const empty = { ...ctx, sessions: [] };
+  t.same(type(createUiState(), ['r', 'x', ENTER, named('tab')], empty).commands, []);
+  t.equal(type(createUiState(), ['a'], empty).ui.prompt?.kind, 'add-server');
+  t.same(type(createUiState(), ['q'], empty).commands, [{ type: 'quit' }]);
+});
+
+t.test('the help lists every key the router knows', async (t) => {
+  const text = KEY_HELP.map(([k, v]) => `${k} ${v}`).join('\n');
+  for (const key of ['Tab', 'Shift-Tab', 'Enter', ' a ', ' r ', ' x ', ' l ', 'space', '/', ' s ', ' w ', '?', 'q', 'Ctrl-C', 'Esc', 'End']) {
+    t.match(` ${text.replace(/\n/g, ' \n ')} `, key, key);
+  }
+});

@@ -1,0 +1,83 @@
+// The render loop with a hand-driven clock: first change at once, at most maxFps, last change never dropped.
+import t from 'tap';
+import { createRenderScheduler } from '../src/tui/render-scheduler.js';
+
+function manualClock() {
+  let now = 1000;
+  let timers: { at: number; fn: () => void }[] = [];
+  return {
+    clock: {
+      now: () => now,
+      setTimeout: (fn: () => void, ms: number) => {
+        const timer = { at: now + ms, fn };
+        timers.push(timer);
+        return timer;
+      },
+      clearTimeout: (h: unknown) => {
+        timers = timers.filter((x) => x !== h);
+      },
+    },
+    /** Moves time forward, firing due timers in order. */
+    advance(ms: number) {
+      const end = now + ms;
+      for (;;) {
+        const due = timers.filter((x) => x.at <= end).sort((a, b) => a.at - b.at)[0];
+        if (!due) break;
+        timers = timers.filter((x) => x !== due);
+        now = due.at;
+        due.fn();
+      }
+      now = end;
+    },
+    pending: () => timers.length,
+  };
+}
+
+t.test('first change drawn at once; a burst is coalesced into one trailing frame', async (t) => {
+  const m = manualClock();
+  const drawn: number[] = [];
+  let value = 0;
+  const s = createRenderScheduler({ draw: () => drawn.push(value), clock: m.clock, maxFps: 30 });
+  value = 1;
+  s.invalidate();
+  t.same(drawn, [1], 'drawn synchronously');
+  for (value = 2; value <= 50; value++) s.invalidate();
+  value = 50;
+  t.same(drawn, [1], 'nothing more within the interval');
+  t.equal(m.pending(), 1, 'one pending frame');
+  m.advance(34);
+  t.same(drawn, [1, 50], 'the last state is drawn');
+  m.advance(1000);
+  t.same(drawn, [1, 50], 'nothing when nothing changed');
+  t.equal(s.frames(), 2);
+});
+
+t.test('at most maxFps frames a second under a constant stream of changes', async (t) => {
+  const m = manualClock();
+  let frames = 0;
+  const s = createRenderScheduler({ draw: () => frames++, clock: m.clock, maxFps: 30 });
+  for (let i = 0; i < 5000; i++) {
+    s.invalidate();
+    m.advance(0.2);
+  }
+  m.advance(100);
+  t.ok(frames <= 31 && frames >= 25, `${frames} frames in one second`);
+});
+
+t.test('flush draws a pending change now; dispose stops everything', async (t) => {
+  const m = manualClock();
+  let frames = 0;
+  const s = createRenderScheduler({ draw: () => frames++, clock: m.clock });
+  s.invalidate();
+  s.invalidate();
+  s.flush();
+  t.equal(frames, 2);
+  s.flush();
+  t.equal(frames, 2, 'flush with nothing dirty draws nothing');
+  s.invalidate();
+  s.dispose();
+  m.advance(1000);
+  s.invalidate();
+  t.equal(frames, 2);
+  t.equal(m.pending(), 0);
+});

@@ -1,0 +1,170 @@
+// The view model, pure: what a person would read, from states built by the reducer over recorded streams.
+import t from 'tap';
+import { parseLoadEvent } from '../src/protocol/events.js';
+import { createEventLog } from '../src/tui/event-log.js';
+import { createUiState } from '../src/tui/keys.js';
+import { createSessionState, reduceSession, type SessionAction, type SessionState } from '../src/tui/session-state.js';
+import {
+  formatBytes,
+  formatDuration,
+  gaugePercent,
+  gridLayout,
+  logLine,
+  sessionLines,
+  textBar,
+  toViewModel,
+  trimEnd,
+  trimMiddle,
+  wrap,
+  type Line,
+} from '../src/tui/view-model.js';
+
+const text = (lines: readonly Line[]): string => lines.map((l) => l.map((s) => s.text).join('')).join('\n');
+
+function session(payloads: string[], extra: SessionAction[] = []): SessionState {
+  let s = createSessionState({ id: 's1', tag: 's1', server: 'http://127.0.0.1:8000', model: 'org/model' });
+  s = reduceSession(s, { type: 'connecting', at: 0, attempt: 1 });
+  payloads.forEach((p, i) => {
+    const parsed = parseLoadEvent(p);
+    if (!parsed.ok) throw new Error(parsed.error);
+    s = reduceSession(s, { type: 'event', at: (i + 1) * 1000, event: parsed.event });
+  });
+  for (const a of extra) s = reduceSession(s, a);
+  return s;
+}
+
+const cell = (s: SessionState, now = 10_000, width = 60, height = 20) =>
+  text(sessionLines(s, { width, height, now, focused: true, composing: false, input: '' }));
+
+t.test('trimming keeps both ends and marks the cut; wrapping breaks at spaces', async (t) => {
+  t.equal(trimMiddle('http://very-long-hostname.example.com:8000', 20), 'http://ver….com:8000');
+  t.equal([...trimMiddle('http://very-long-hostname.example.com:8000', 20)].length, 20);
+  t.equal(trimMiddle('short', 20), 'short');
+  t.equal(trimMiddle('abc', 1), '…');
+  t.equal(trimEnd('abcdef', 4), 'abc…');
+  t.same(wrap('the quick brown fox', 9), ['the quick', 'brown fox']);
+  t.same(wrap('abcdefghij', 4), ['abcd', 'efgh', 'ij']);
+  t.same(wrap('a\nb', 5), ['a', 'b']);
+});
+
+t.test('figures for people', async (t) => {
+  t.same([formatBytes(950), formatBytes(12_345), formatBytes(4_000_000), formatBytes(1.2e9)], ['950 B', '12.3 kB', '4.00 MB', '1.20 GB']);
+  t.same([formatDuration(400), formatDuration(12_000), formatDuration(185_000), formatDuration(3_720_000)], ['0.4s', '12s', '3m05s', '1h02m']);
+  t.equal(gaugePercent({ current: 999, total: 1000 }), 99, 'floored: 100 only when complete');
+  t.equal(gaugePercent({ current: 5, total: null }), null);
+  t.equal(gaugePercent({ current: 0, total: 0 }), 100);
+  t.equal(textBar(50, 20), '[███████░░░░░░]  50%');
+  t.equal([...textBar(50, 20)].length, 20);
+});
+
+t.test('a download in progress: bytes, speed, ETA, percentage; stage times', async (t) => {
+  const s = session([
+    '{"status": "loading", "model": "org/model@main", "stage": "processor"}',
+    '{"status": "loading", "model": "org/model@main", "stage": "config"}',
+    '{"status": "loading", "model": "org/model@main", "stage": "download", "progress": {"current": 0, "total": 10000000}}',
+    '{"status": "loading", "model": "org/model@main", "stage": "download", "progress": {"current": 2000000, "total": 10000000}}',
+  ]);
+  const out = cell(s, 4500);
+  t.match(out, 'http://127.0.0.1:8000');
+  t.match(out, '● loading: download');
+  t.match(out, /download 2\.00 MB \/ 10\.0 MB · [\d.]+ [kM]B\/s · ETA \d/);
+  t.match(out, /\[█+░+\]  20%/);
+  t.match(out, 'weights · waiting');
+  t.match(out, 'processor 1.0s · config 1.0s · download 1.5s', 'the running stage counts up to now');
+});
+
+t.test('total null: bytes so far, no percentage; unknown stage shown by name', async (t) => {
+  const s = session([
+    '{"status":"loading","model":"org/model@main","stage":"download","progress":{"current":1500,"total":null}}',
+    '{"status":"loading","model":"org/model@main","stage":"download","progress":{"current":3000,"total":null}}',
+    '{"status":"loading","model":"org/model@main","stage":"compiling"}',
+  ]);
+  const out = cell(s);
+  t.match(out, 'download 3.00 kB so far');
+  t.match(out, 'no percentage');
+  t.notMatch(out, /\d+%/, 'no percentage anywhere');
+  t.match(out, '● loading: compiling');
+});
+
+t.test('ready, cached, error with what to do, reconnecting with a countdown', async (t) => {
+  const ready = session([
+    '{"status": "loading", "model": "org/model@main", "stage": "weights", "progress": {"current": 3, "total": 3}}',
+    '{"status": "ready", "model": "org/model@main", "cached": false}',
+  ]);
+  t.match(cell(ready), '✓ ready');
+  t.match(cell(ready), /weights 3 \/ 3 items\n\[█+\] 100%/);
+  t.match(cell(ready), 'download · not needed (files already on disk)');
+  t.match(cell(ready), 'type to chat');
+  t.match(cell(session(['{"status": "ready", "model": "org/model@main", "cached": true}'])), '✓ ready · cached (already in server memory)');
+
+  const failed = session(['{"status": "error", "model": "org/model@main", "message": "Repository not found: org/model"}']);
+  const failedText = cell(failed);
+  t.match(failedText, '✗ error · r retries');
+  t.match(failedText, 'Repository not found: org/model');
+  t.match(failedText, 'failed loads are not cached');
+  t.match(failedText, 'chat opens when the model is ready');
+
+  const lost = session(['{"status": "loading", "model": "org/model@main", "stage": "processor"}'], [
+    { type: 'failed', at: 2000, failure: { kind: 'network', message: 'connection lost mid-load: terminated' }, retryAt: 6000 },
+  ]);
+  t.match(cell(lost, 2500), '↻ reconnecting in 4s');
+  t.match(cell(lost, 2500), 'connection lost mid-load: terminated');
+  t.match(cell(lost, 2500), 'reconnecting');
+});
+
+t.test('the transcript streams and the input line shows what is typed', async (t) => {
+  const s = session(['{"status": "ready", "model": "org/model@main", "cached": true}'], [
+    { type: 'chat-sent', at: 1, text: 'hello' },
+    { type: 'chat-delta', at: 2, text: 'Hi the' },
+  ]);
+  const out = text(sessionLines(s, { width: 40, height: 16, now: 3, focused: true, composing: true, input: 'next one' }));
+  t.match(out, 'you: hello');
+  t.match(out, 'model: Hi the▍', 'a cursor marks the reply still arriving');
+  t.match(out, '· replying…');
+  t.match(out.split('\n').at(-1), '> next one█', 'the input line is last');
+  const small = sessionLines(s, { width: 40, height: 5, now: 3, focused: true, composing: false, input: '' });
+  t.equal(small.length, 5, 'never more lines than fit');
+  t.ok(small.every((l) => l.reduce((n, seg) => n + [...seg.text].length, 0) <= 40), 'nor wider');
+});
+
+t.test('grid layout adapts to the terminal and the session count', async (t) => {
+  const area = { left: 0, top: 0, width: 160, height: 30 };
+  t.same(gridLayout(1, area), [{ left: 0, top: 0, width: 160, height: 30 }]);
+  t.same(gridLayout(2, area).map((r) => [r.left, r.top, r.width, r.height]), [[0, 0, 80, 30], [80, 0, 80, 30]]);
+  const four = gridLayout(4, { left: 0, top: 0, width: 100, height: 40 });
+  t.same(four.map((r) => [r.left, r.top]), [[0, 0], [50, 0], [0, 20], [50, 20]], 'a 2×2 grid on a squarish area');
+  const narrow = gridLayout(3, { left: 0, top: 0, width: 60, height: 60 });
+  t.ok(narrow.every((r) => r.width === 60), 'a narrow terminal stacks sessions');
+  const five = gridLayout(5, { left: 0, top: 0, width: 200, height: 30 });
+  const covered = five.reduce((n, r) => n + r.width * r.height, 0);
+  t.equal(covered, 200 * 30, 'cells tile the area exactly');
+});
+
+t.test('the whole screen: cells, log pane with marked kinds, status bar, help', async (t) => {
+  const log = createEventLog(100);
+  log.append(Date.UTC(2026, 0, 1, 10, 0, 0), 's1', 'data', '{"status": "ready"}');
+  log.append(Date.UTC(2026, 0, 1, 10, 0, 1), 's1', 'comment', 'keep-alive');
+  log.append(Date.UTC(2026, 0, 1, 10, 0, 2), 's2', 'other', 'HTTP 401 {}');
+  const s1 = session(['{"status": "ready", "model": "org/model@main", "cached": true}']);
+  const s2 = { ...s1, id: 's2', tag: 's2' };
+  const ui = { ...createUiState(), focus: 1, log: { ...createUiState().log, paused: true, pausedAtSeq: 1 } };
+  const view = toViewModel({ sessions: [s1, s2], ui, log, size: { cols: 120, rows: 40 }, now: 0, notice: null, defaultServer: 'http://x' });
+  t.equal(view.cells.length, 2);
+  t.same(view.cells.map((c) => c.focused), [false, true]);
+  t.match(view.cells[0]?.title, 's1 org/model');
+  t.match(view.log.title, 'PAUSED · 2 new');
+  t.equal(view.log.lines.length, 1, 'paused: only what was there');
+  const live = toViewModel({ sessions: [s1, s2], ui: createUiState(), log, size: { cols: 120, rows: 40 }, now: 0, notice: null, defaultServer: 'http://x' });
+  const logText = text(live.log.lines);
+  t.match(logText, /s1 data: \{"status": "ready"\}/);
+  t.match(logText, /s1 : keep-alive/, 'comments marked');
+  t.match(logText, /s2 # HTTP 401/, 'other lines marked');
+  t.match(text([live.status.line]), '[s1] Tab next');
+  t.equal(live.help, null);
+  const help = toViewModel({ sessions: [], ui: { ...createUiState(), help: true }, log, size: { cols: 100, rows: 30 }, now: 0, notice: null, defaultServer: 'http://x' });
+  t.match(text(help.help?.lines ?? []), 'Tab / Shift-Tab');
+  t.match(text(help.cells[0]?.lines ?? []), 'No sessions. Press a');
+  const prompt = toViewModel({ sessions: [], ui: { ...createUiState(), prompt: { kind: 'add-server', text: 'http://', error: 'nope' } }, log, size: { cols: 120, rows: 30 }, now: 0, notice: null, defaultServer: 'http://d:1' });
+  t.match(text([prompt.status.line]), 'add session · server URL [Enter: http://d:1]: http://█  nope');
+  t.match(text([logLine(log.fromEnd(2)!, 20)]), /…$/, 'long log lines are cut with a mark');
+});
