@@ -1,11 +1,9 @@
 import { cp, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startMirror, type Mirror } from '../src/mirror/mirror.js';
-import { LoadError, type LoadedModel, type LoaderEvent, type ModelLoader, type ModelRef } from '../src/server/loader-types.js';
+import type { LoadedModel, LoaderEvent, ModelLoader, ModelRef } from '../src/server/loader-types.js';
 import { MANIFEST_FILE, snapshotDir } from '../src/server/model-cache.js';
 import { weightItems } from '../src/server/model-worker.js';
 import { createTransformersLoader } from '../src/server/transformers-loader.js';
@@ -14,11 +12,9 @@ import { demoModelsDir } from './helpers/demo.js';
 const refOf = (id: string, revision = 'main'): ModelRef => ({ id, revision, key: `${id}@${revision}` });
 const TINY = refOf('modeldeck/tiny-chat');
 const ENDLESS = refOf('test/endless-chat');
-const GATED = refOf('test/gated-chat');
-const TOKEN = 'hf_modeldeck_test';
 
-// The mirror's root: tiny-chat as generated; a copy that never emits end-of-sequence (its configs name no EOS token),
-// so a generation runs until it is stopped; a gated copy; and a repository without ONNX weights.
+// The mirror's root: tiny-chat as generated, and a copy that never emits end-of-sequence (its configs name no EOS
+// token), so a generation runs until it is stopped. Failures are in loader-errors.test.ts.
 const demo = await demoModelsDir();
 const tinyDir = join(demo, 'modeldeck', 'tiny-chat');
 const root = await mkdtemp(join(tmpdir(), 'modeldeck-loader-root-'));
@@ -30,14 +26,8 @@ for (const file of ['config.json', 'generation_config.json']) {
   delete json['eos_token_id'];
   await writeFile(path, JSON.stringify(json));
 }
-await cp(tinyDir, join(root, 'test', 'gated-chat'), { recursive: true });
-await cp(tinyDir, join(root, 'test', 'pytorch-only'), { recursive: true });
-await rm(join(root, 'test', 'pytorch-only', 'onnx'), { recursive: true });
-await writeFile(join(root, 'test', 'pytorch-only', 'model.safetensors'), 'weights');
-await cp(tinyDir, join(root, 'test', 'corrupt-chat'), { recursive: true });
-await writeFile(join(root, 'test', 'corrupt-chat', 'onnx', 'model.onnx'), 'this is not an ONNX model');
 
-const mirror: Mirror = await startMirror({ root, host: '127.0.0.1', port: 0, requireToken: { token: TOKEN, repos: ['test/gated-*'] } });
+const mirror: Mirror = await startMirror({ root, host: '127.0.0.1', port: 0 });
 const cacheDir = await mkdtemp(join(tmpdir(), 'modeldeck-loader-cache-'));
 const models: LoadedModel[] = [];
 t.teardown(async () => {
@@ -53,17 +43,6 @@ async function load(loader: ModelLoader, ref: ModelRef, signal?: AbortSignal): P
   const model = await loader.load(ref, (e) => events.push(e), signal);
   models.push(model);
   return { model, events };
-}
-
-async function loadError(loader: ModelLoader, ref: ModelRef, signal?: AbortSignal): Promise<{ error: LoadError; events: LoaderEvent[] }> {
-  const events: LoaderEvent[] = [];
-  try {
-    models.push(await loader.load(ref, (e) => events.push(e), signal));
-  } catch (error) {
-    if (error instanceof LoadError) return { error, events };
-    throw error;
-  }
-  throw new Error(`${ref.key} loaded, but a failure was expected`);
 }
 
 const stages = (events: readonly LoaderEvent[]): string[] => events.flatMap((e) => (e.type === 'stage' ? [e.stage] : []));
@@ -191,7 +170,7 @@ t.test('generations on one model run one at a time', async (t) => {
 t.test('dispose rejects a running generation and refuses new ones', async (t) => {
   // Several times: terminating a worker inside an ONNX Runtime call aborts the whole process, so dispose must wait
   // for the running step; a single round could pass by luck.
-  for (let round = 0; round < 4; round += 1) {
+  for (let round = 0; round < 3; round += 1) {
     const model = (await load(createTransformersLoader({ hubUrl: mirror.url, cacheDir }), ENDLESS)).model;
     let started!: () => void;
     const streaming = new Promise<void>((resolve) => (started = resolve));
@@ -204,121 +183,4 @@ t.test('dispose rejects a running generation and refuses new ones', async (t) =>
   }
   const invalid = tiny.generate([{ role: 'user', content: 'Hi' }], { maxTokens: 0 }, () => undefined);
   await t.rejects(invalid, /maxTokens must be a positive integer/);
-});
-
-t.test('load failures carry codes and messages that say what to do', async (t) => {
-  const loader = createTransformersLoader({ hubUrl: mirror.url, cacheDir });
-
-  const unknown = await loadError(loader, refOf('test/no-such-model'));
-  t.equal(unknown.error.code, 'MODEL_NOT_FOUND');
-  t.equal(unknown.error.message, `model test/no-such-model was not found on the hub at ${mirror.url}; check the id`);
-  t.same(stages(unknown.events), ['processor'], 'fails during the processor stage');
-  t.notOk((await readdir(join(cacheDir, 'models', 'test'))).includes('no-such-model'), 'and leaves no directory behind');
-
-  t.equal((await loadError(loader, refOf(TINY.id, 'no-such-branch'))).error.code, 'REVISION_NOT_FOUND');
-
-  const noOnnx = await loadError(loader, refOf('test/pytorch-only'));
-  t.equal(noOnnx.error.code, 'NO_ONNX_WEIGHTS');
-  t.equal(
-    noOnnx.error.message,
-    'test/pytorch-only has no ONNX weights for transformers.js; ' +
-      'look for an onnx-community/… variant on the Hub (https://huggingface.co/onnx-community)',
-  );
-
-  const corrupt = await loadError(loader, refOf('test/corrupt-chat'));
-  t.equal(corrupt.error.code, 'LOAD_FAILED');
-  t.match(corrupt.error.message, /^transformers\.js could not load test\/corrupt-chat@main: /);
-  t.same(stages(corrupt.events), ['processor', 'config', 'download', 'weights'], 'fails while building the session');
-
-  const gated = await loadError(loader, GATED);
-  t.equal(gated.error.code, 'UNAUTHORIZED');
-  t.match(gated.error.message, 'test/gated-chat is gated or private');
-  t.match(gated.error.message, 'set HF_TOKEN to a token with access');
-  mirror.clearRequests();
-  await load(createTransformersLoader({ hubUrl: mirror.url, cacheDir, token: TOKEN }), GATED);
-  t.ok(mirror.requests.every((r) => r.status === 200), 'with HF_TOKEN every request of a gated model succeeds');
-
-  const closed = createServer();
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-  const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
-  await new Promise<void>((resolve) => closed.close(() => resolve()));
-  const unreachable = await loadError(createTransformersLoader({ hubUrl: deadUrl, cacheDir }), refOf('test/not-cached'));
-  t.equal(unreachable.error.code, 'HUB_UNREACHABLE');
-  t.match(unreachable.error.message, `cannot reach the hub at ${deadUrl} (ECONNREFUSED)`);
-  t.match(unreachable.error.message, '--offline');
-
-  const offline = await loadError(createTransformersLoader({ hubUrl: mirror.url, cacheDir, offline: true }), refOf('test/not-cached'));
-  t.equal(offline.error.code, 'OFFLINE_NOT_CACHED');
-  t.match(offline.error.message, `test/not-cached@main is not in the cache at ${cacheDir}`);
-
-  const unwritableBase = t.testdir({ file: 'x' });
-  const unwritable = await loadError(createTransformersLoader({ hubUrl: mirror.url, cacheDir: join(unwritableBase, 'file') }), TINY);
-  t.equal(unwritable.error.code, 'CACHE_NOT_WRITABLE');
-  t.match(unwritable.error.message, join(unwritableBase, 'file'));
-  t.match(unwritable.error.message, '--cache-dir');
-});
-
-t.test('a cut download fails the load, leaves nothing complete-looking, and a retry succeeds', async (t) => {
-  const fresh = await mkdtemp(join(tmpdir(), 'modeldeck-loader-cut-'));
-  t.teardown(() => rm(fresh, { recursive: true, force: true }));
-  const loader = createTransformersLoader({ hubUrl: mirror.url, cacheDir: fresh });
-  const dir = snapshotDir(fresh, TINY);
-  for (const fault of [
-    { kind: 'truncate', path: 'onnx/model.onnx', bytes: 300_000, times: 1 },
-    { kind: 'reset', path: 'onnx/model.onnx', afterBytes: 300_000, times: 1 },
-  ] as const) {
-    mirror.setFaults([fault]);
-    const { error, events } = await loadError(loader, TINY);
-    t.equal(error.code, 'DOWNLOAD_FAILED', `${fault.kind}: DOWNLOAD_FAILED`);
-    t.match(error.message, /^download of onnx\/model\.onnx was cut off after \d+ of \d+ bytes.*; retry$/);
-    t.same(stages(events), ['processor', 'config', 'download'], `${fault.kind}: fails in the download stage`);
-    const files = await tree(dir);
-    t.notOk(files.includes('onnx/model.onnx') || files.includes(MANIFEST_FILE), `${fault.kind}: no ONNX file, no manifest`);
-    t.notOk(files.some((f) => f.includes('.tmp-')), `${fault.kind}: no temporary file`);
-    t.same(await loader.listCached(), [], `${fault.kind}: not listed as cached`);
-  }
-  mirror.setFaults([]);
-  mirror.clearRequests();
-  const retry = await load(loader, TINY);
-  t.same(stages(retry.events), ['processor', 'config', 'download', 'weights'], 'the retry loads');
-  const refetched = mirror.requests.filter((r) => r.url.includes('/resolve/')).map((r) => r.url.replace(/^.*\/resolve\/main\//, ''));
-  t.same(refetched, ['onnx/model.onnx'], 'files completed before the cut are not fetched again');
-  assertProgress(t, retry.events, 'download', onnxSize);
-  await retry.model.dispose();
-});
-
-t.test('aborting a load stops it with ABORTED', async (t) => {
-  const fresh = await mkdtemp(join(tmpdir(), 'modeldeck-loader-abort-'));
-  t.teardown(() => rm(fresh, { recursive: true, force: true }));
-  mirror.setThrottle(100_000);
-  t.teardown(() => mirror.setThrottle(0));
-  const controller = new AbortController();
-  const events: LoaderEvent[] = [];
-  const loading = createTransformersLoader({ hubUrl: mirror.url, cacheDir: fresh }).load(
-    TINY,
-    (e) => {
-      events.push(e);
-      if (e.type === 'progress' && e.current > 0) controller.abort();
-    },
-    controller.signal,
-  );
-  await t.rejects(loading, { code: 'ABORTED' });
-  t.same(stages(events), ['processor', 'config', 'download']);
-  const left = await tree(snapshotDir(fresh, TINY));
-  t.notOk(left.some((f) => f === MANIFEST_FILE || f.startsWith('onnx/')), 'nothing of the weights left');
-
-  // Aborted while the worker builds the ONNX session: the load stops, after the native call has returned.
-  mirror.setThrottle(0);
-  const late = new AbortController();
-  const lateEvents: LoaderEvent[] = [];
-  const lateLoad = createTransformersLoader({ hubUrl: mirror.url, cacheDir: fresh }).load(
-    TINY,
-    (e) => {
-      lateEvents.push(e);
-      if (e.type === 'progress' && e.stage === 'weights' && e.current === e.total - 1) late.abort();
-    },
-    late.signal,
-  );
-  await t.rejects(lateLoad, { code: 'ABORTED' });
-  t.same(stages(lateEvents), ['processor', 'config', 'download', 'weights'], 'aborted in the weights stage');
 });

@@ -91,11 +91,15 @@ async function load(
   const dir = snapshotDir(cacheDir, ref);
   const fetchOptions = { hub, ref, dir, stallTimeoutMs: context.stallTimeoutMs, signal };
   onEvent({ type: 'stage', stage: 'processor' });
-  // Started first: importing transformers.js and ONNX Runtime overlaps with the listing and the small downloads.
-  const worker = spawnModelWorker(ref, { cacheDir, modelsRoot: modelsRoot(cacheDir) });
+  // Started as soon as the model is known to be loadable, so that importing transformers.js and ONNX Runtime overlaps
+  // with the downloads; not earlier, so that a load failing at the hub costs no worker start.
+  let started: ModelWorkerHandle | undefined;
+  const startWorker = (): ModelWorkerHandle =>
+    (started ??= spawnModelWorker(ref, { cacheDir, modelsRoot: modelsRoot(cacheDir) }));
   try {
     let manifest = await readCompleteSnapshot(cacheDir, ref);
     if (manifest !== undefined && context.dtype !== undefined && manifest.dtype !== context.dtype) manifest = undefined;
+    if (manifest !== undefined) startWorker();
 
     let listing: HubFile[] | undefined;
     let commit: string | undefined;
@@ -120,13 +124,12 @@ async function load(
       await ensureWritableDir(modelsRoot(cacheDir));
       listing = await hub.listFiles(ref, signal);
       if (!hasOnnxWeights(listing)) {
-        throw new LoadError(
-          'NO_ONNX_WEIGHTS',
-          `${ref.id} has no ONNX weights for transformers.js${ONNX_HINT}`,
-        );
+        throw new LoadError('NO_ONNX_WEIGHTS', `${ref.id} has no ONNX weights for transformers.js${ONNX_HINT}`);
       }
+      startWorker();
       await fetchFiles(selected(ref, selectTokenizerFiles(listing), 'LOAD_FAILED'));
     }
+    const worker = startWorker();
     await worker.call({ type: 'tokenizer', dir }, signal);
 
     onEvent({ type: 'stage', stage: 'config' });
@@ -185,7 +188,7 @@ async function load(
     throwIfAborted(signal, ref);
     return createLoadedModel(ref, worker);
   } catch (error) {
-    await worker.close();
+    await started?.close();
     if (error instanceof LoadError) throw error;
     throw new LoadError('LOAD_FAILED', `transformers.js could not load ${ref.key}: ${describe(error)}`, {
       cause: error,

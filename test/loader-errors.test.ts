@@ -1,0 +1,203 @@
+import { cp, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { startMirror, type Mirror } from '../src/mirror/mirror.js';
+import { LoadError, type LoadedModel, type LoaderEvent, type ModelLoader, type ModelRef } from '../src/server/loader-types.js';
+import { MANIFEST_FILE, snapshotDir } from '../src/server/model-cache.js';
+import { createTransformersLoader } from '../src/server/transformers-loader.js';
+import { demoModelsDir } from './helpers/demo.js';
+
+const refOf = (id: string, revision = 'main'): ModelRef => ({ id, revision, key: `${id}@${revision}` });
+const TINY = refOf('modeldeck/tiny-chat');
+const GATED = refOf('test/gated-chat');
+const TOKEN = 'hf_modeldeck_test';
+
+// The mirror's root: tiny-chat as generated, a gated copy, a copy with a broken ONNX file, and a repository without
+// ONNX weights.
+const demo = await demoModelsDir();
+const tinyDir = join(demo, 'modeldeck', 'tiny-chat');
+const root = await mkdtemp(join(tmpdir(), 'modeldeck-loader-root-'));
+await cp(tinyDir, join(root, 'modeldeck', 'tiny-chat'), { recursive: true });
+await cp(tinyDir, join(root, 'test', 'gated-chat'), { recursive: true });
+await cp(tinyDir, join(root, 'test', 'pytorch-only'), { recursive: true });
+await rm(join(root, 'test', 'pytorch-only', 'onnx'), { recursive: true });
+await writeFile(join(root, 'test', 'pytorch-only', 'model.safetensors'), 'weights');
+await cp(tinyDir, join(root, 'test', 'corrupt-chat'), { recursive: true });
+await writeFile(join(root, 'test', 'corrupt-chat', 'onnx', 'model.onnx'), 'this is not an ONNX model');
+
+const mirror: Mirror = await startMirror({ root, host: '127.0.0.1', port: 0, requireToken: { token: TOKEN, repos: ['test/gated-*'] } });
+const cacheDir = await mkdtemp(join(tmpdir(), 'modeldeck-loader-cache-'));
+const models: LoadedModel[] = [];
+t.teardown(async () => {
+  for (const model of models) await model.dispose();
+  await mirror.close();
+  await rm(root, { recursive: true, force: true });
+  await rm(cacheDir, { recursive: true, force: true });
+});
+
+/** Loads, keeping the events and disposing the model at the end of the file. */
+async function load(loader: ModelLoader, ref: ModelRef, signal?: AbortSignal): Promise<{ model: LoadedModel; events: LoaderEvent[] }> {
+  const events: LoaderEvent[] = [];
+  const model = await loader.load(ref, (e) => events.push(e), signal);
+  models.push(model);
+  return { model, events };
+}
+
+async function loadError(loader: ModelLoader, ref: ModelRef, signal?: AbortSignal): Promise<{ error: LoadError; events: LoaderEvent[] }> {
+  const events: LoaderEvent[] = [];
+  try {
+    models.push(await loader.load(ref, (e) => events.push(e), signal));
+  } catch (error) {
+    if (error instanceof LoadError) return { error, events };
+    throw error;
+  }
+  throw new Error(`${ref.key} loaded, but a failure was expected`);
+}
+
+const stages = (events: readonly LoaderEvent[]): string[] => events.flatMap((e) => (e.type === 'stage' ? [e.stage] : []));
+
+function progressOf(events: readonly LoaderEvent[], stage: 'download' | 'weights'): { current: number; total: number }[] {
+  return events.flatMap((e) => (e.type === 'progress' && e.stage === stage ? [{ current: e.current, total: e.total }] : []));
+}
+
+function assertProgress(t: Test, events: readonly LoaderEvent[], stage: 'download' | 'weights', total: number): void {
+  const points = progressOf(events, stage);
+  t.ok(points.length >= 2, `${stage}: reports progress`);
+  t.same(points[0], { current: 0, total }, `${stage}: starts at 0 of ${total}`);
+  t.ok(points.every((p) => p.total === total), `${stage}: the total never changes`);
+  const monotone = points.every((p, i) => p.current <= total && p.current >= (points[i - 1]?.current ?? 0));
+  t.ok(monotone, `${stage}: never decreases, never exceeds`);
+  t.equal(points.at(-1)?.current, total, `${stage}: ends at the total`);
+  // Progress of a stage sits between its stage event and the next one.
+  const start = events.findIndex((e) => e.type === 'stage' && e.stage === stage);
+  const firstProgress = events.findIndex((e) => e.type === 'progress' && e.stage === stage);
+  t.ok(start !== -1 && start < firstProgress, `${stage}: progress follows the stage event`);
+}
+
+/** Every file under `dir`, relative, sorted. */
+async function tree(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+}
+
+const onnxSize = (await stat(join(tinyDir, 'onnx', 'model.onnx'))).size;
+
+t.test('load failures carry codes and messages that say what to do', async (t) => {
+  const loader = createTransformersLoader({ hubUrl: mirror.url, cacheDir });
+
+  const unknown = await loadError(loader, refOf('test/no-such-model'));
+  t.equal(unknown.error.code, 'MODEL_NOT_FOUND');
+  t.equal(unknown.error.message, `model test/no-such-model was not found on the hub at ${mirror.url}; check the id`);
+  t.same(stages(unknown.events), ['processor'], 'fails during the processor stage');
+  t.same(await tree(join(cacheDir, 'models')), [], 'and leaves nothing behind');
+
+  t.equal((await loadError(loader, refOf(TINY.id, 'no-such-branch'))).error.code, 'REVISION_NOT_FOUND');
+
+  const noOnnx = await loadError(loader, refOf('test/pytorch-only'));
+  t.equal(noOnnx.error.code, 'NO_ONNX_WEIGHTS');
+  t.equal(
+    noOnnx.error.message,
+    'test/pytorch-only has no ONNX weights for transformers.js; ' +
+      'look for an onnx-community/… variant on the Hub (https://huggingface.co/onnx-community)',
+  );
+
+  const corrupt = await loadError(loader, refOf('test/corrupt-chat'));
+  t.equal(corrupt.error.code, 'LOAD_FAILED');
+  t.match(corrupt.error.message, /^transformers\.js could not load test\/corrupt-chat@main: /);
+  t.same(stages(corrupt.events), ['processor', 'config', 'download', 'weights'], 'fails while building the session');
+
+  const gated = await loadError(loader, GATED);
+  t.equal(gated.error.code, 'UNAUTHORIZED');
+  t.match(gated.error.message, 'test/gated-chat is gated or private');
+  t.match(gated.error.message, 'set HF_TOKEN to a token with access');
+  mirror.clearRequests();
+  await load(createTransformersLoader({ hubUrl: mirror.url, cacheDir, token: TOKEN }), GATED);
+  t.ok(mirror.requests.every((r) => r.status === 200), 'with HF_TOKEN every request of a gated model succeeds');
+
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const unreachable = await loadError(createTransformersLoader({ hubUrl: deadUrl, cacheDir }), refOf('test/not-cached'));
+  t.equal(unreachable.error.code, 'HUB_UNREACHABLE');
+  t.match(unreachable.error.message, `cannot reach the hub at ${deadUrl} (ECONNREFUSED)`);
+  t.match(unreachable.error.message, '--offline');
+
+  const offline = await loadError(createTransformersLoader({ hubUrl: mirror.url, cacheDir, offline: true }), refOf('test/not-cached'));
+  t.equal(offline.error.code, 'OFFLINE_NOT_CACHED');
+  t.match(offline.error.message, `test/not-cached@main is not in the cache at ${cacheDir}`);
+
+  const unwritableBase = t.testdir({ file: 'x' });
+  const unwritable = await loadError(createTransformersLoader({ hubUrl: mirror.url, cacheDir: join(unwritableBase, 'file') }), TINY);
+  t.equal(unwritable.error.code, 'CACHE_NOT_WRITABLE');
+  t.match(unwritable.error.message, join(unwritableBase, 'file'));
+  t.match(unwritable.error.message, '--cache-dir');
+});
+
+t.test('a cut download fails the load, leaves nothing complete-looking, and a retry succeeds', async (t) => {
+  const fresh = await mkdtemp(join(tmpdir(), 'modeldeck-loader-cut-'));
+  t.teardown(() => rm(fresh, { recursive: true, force: true }));
+  const loader = createTransformersLoader({ hubUrl: mirror.url, cacheDir: fresh });
+  const dir = snapshotDir(fresh, TINY);
+  for (const fault of [
+    { kind: 'truncate', path: 'onnx/model.onnx', bytes: 300_000, times: 1 },
+    { kind: 'reset', path: 'onnx/model.onnx', afterBytes: 300_000, times: 1 },
+  ] as const) {
+    mirror.setFaults([fault]);
+    const { error, events } = await loadError(loader, TINY);
+    t.equal(error.code, 'DOWNLOAD_FAILED', `${fault.kind}: DOWNLOAD_FAILED`);
+    t.match(error.message, /^download of onnx\/model\.onnx was cut off after \d+ of \d+ bytes.*; retry$/);
+    t.same(stages(events), ['processor', 'config', 'download'], `${fault.kind}: fails in the download stage`);
+    const files = await tree(dir);
+    t.notOk(files.includes('onnx/model.onnx') || files.includes(MANIFEST_FILE), `${fault.kind}: no ONNX file, no manifest`);
+    t.notOk(files.some((f) => f.includes('.tmp-')), `${fault.kind}: no temporary file`);
+    t.same(await loader.listCached(), [], `${fault.kind}: not listed as cached`);
+  }
+  mirror.setFaults([]);
+  mirror.clearRequests();
+  const retry = await load(loader, TINY);
+  t.same(stages(retry.events), ['processor', 'config', 'download', 'weights'], 'the retry loads');
+  const refetched = mirror.requests.filter((r) => r.url.includes('/resolve/')).map((r) => r.url.replace(/^.*\/resolve\/main\//, ''));
+  t.same(refetched, ['onnx/model.onnx'], 'files completed before the cut are not fetched again');
+  assertProgress(t, retry.events, 'download', onnxSize);
+  await retry.model.dispose();
+});
+
+t.test('aborting a load stops it with ABORTED', async (t) => {
+  const fresh = await mkdtemp(join(tmpdir(), 'modeldeck-loader-abort-'));
+  t.teardown(() => rm(fresh, { recursive: true, force: true }));
+  mirror.setThrottle(100_000);
+  t.teardown(() => mirror.setThrottle(0));
+  const controller = new AbortController();
+  const events: LoaderEvent[] = [];
+  const loading = createTransformersLoader({ hubUrl: mirror.url, cacheDir: fresh }).load(
+    TINY,
+    (e) => {
+      events.push(e);
+      if (e.type === 'progress' && e.current > 0) controller.abort();
+    },
+    controller.signal,
+  );
+  await t.rejects(loading, { code: 'ABORTED' });
+  t.same(stages(events), ['processor', 'config', 'download']);
+  const left = await tree(snapshotDir(fresh, TINY));
+  t.notOk(left.some((f) => f === MANIFEST_FILE || f.startsWith('onnx/')), 'nothing of the weights left');
+
+  // Aborted while the worker builds the ONNX session: the load stops, after the native call has returned.
+  mirror.setThrottle(0);
+  const late = new AbortController();
+  const lateEvents: LoaderEvent[] = [];
+  const lateLoad = createTransformersLoader({ hubUrl: mirror.url, cacheDir: fresh }).load(
+    TINY,
+    (e) => {
+      lateEvents.push(e);
+      if (e.type === 'progress' && e.stage === 'weights' && e.current === e.total - 1) late.abort();
+    },
+    late.signal,
+  );
+  await t.rejects(lateLoad, { code: 'ABORTED' });
+  t.same(stages(lateEvents), ['processor', 'config', 'download', 'weights'], 'aborted in the weights stage');
+});
