@@ -134,23 +134,12 @@ export async function subscribeLoad(options: SubscribeLoadOptions): Promise<Load
   });
   const body = response.body;
   if (body === null) return { ok: false, failure: { kind: 'ended-early', message: ENDED_EARLY_MESSAGE } };
-  const reader = body.getReader();
   try {
-    while (outcome === undefined) {
-      const { done, value } = await reader.read();
-      if (done) {
-        parser.end();
-        break;
-      }
-      parser.feed(value);
-    }
+    await pump(body, parser, () => outcome !== undefined);
   } catch (error) {
     if (outcome) return outcome;
     if (isAbort(error, options.signal)) return { ok: false, failure: { kind: 'aborted', message: 'closed' } };
     return { ok: false, failure: networkFailure(error, 'connection lost mid-load') };
-  } finally {
-    // The server closes the stream after the terminal event; cancelling covers servers that keep it open.
-    reader.cancel().catch(() => {});
   }
   return outcome ?? { ok: false, failure: { kind: 'ended-early', message: ENDED_EARLY_MESSAGE } };
 }
@@ -254,22 +243,12 @@ export async function streamChat(options: StreamChatOptions): Promise<ChatOutcom
   });
   const body = response.body;
   if (body === null) return { ok: false, failure: { kind: 'ended-early', message: 'the reply ended before it finished' } };
-  const reader = body.getReader();
   try {
-    while (outcome === undefined) {
-      const { done, value } = await reader.read();
-      if (done) {
-        parser.end();
-        break;
-      }
-      parser.feed(value);
-    }
+    await pump(body, parser, () => outcome !== undefined);
   } catch (error) {
     if (outcome) return outcome;
     if (isAbort(error, options.signal)) return { ok: false, failure: { kind: 'aborted', message: 'closed' } };
     return { ok: false, failure: networkFailure(error, 'connection lost mid-reply') };
-  } finally {
-    reader.cancel().catch(() => {});
   }
   if (outcome) return outcome;
   return finished
@@ -444,4 +423,29 @@ export function createSessionController(options: SessionControllerOptions): Sess
       chatAbort = undefined;
     },
   };
+}
+
+/**
+ * Feeds `body` to `parser` until `settled()` says the caller has its outcome or the body ends; rethrows what reading
+ * threw (a network error or an abort).
+ */
+async function pump(
+  body: ReadableStream<Uint8Array>,
+  parser: { feed(chunk: Uint8Array): void; end(): void },
+  settled: () => boolean,
+): Promise<void> {
+  const reader = body.getReader();
+  try {
+    while (!settled()) {
+      const { done, value } = await reader.read();
+      if (done) {
+        parser.end();
+        return;
+      }
+      parser.feed(value);
+    }
+  } finally {
+    // The server closes the stream after the terminal event; cancelling covers servers that keep it open.
+    reader.cancel().catch(() => {});
+  }
 }
