@@ -89,13 +89,14 @@ export function registerChatRoutes(app: FastifyInstance, options: ChatRoutesOpti
 
     const id = `chatcmpl-${randomBytes(12).toString('hex')}`;
     const created = Math.floor(Date.now() / 1000);
-    manager.touch(chat.model.key);
+    // Held, the model cannot be unloaded for idleness mid-generation; releasing it restarts its idle timer.
+    const release = manager.hold(chat.model.key);
     try {
       return chat.stream
         ? await streamCompletion(reply, model, chat, { id, created, gone })
         : await wholeCompletion(reply, model, chat, { id, created, gone });
     } finally {
-      manager.touch(chat.model.key);
+      release();
     }
   });
 }

@@ -63,6 +63,11 @@ export interface LoadManager {
   subscriberCount(): number;
   /** Marks a resident model as used now (resets its idle timer). */
   touch(key: string): void;
+  /**
+   * Keeps a resident model from being unloaded for idleness while it works (a generation); the returned function
+   * releases it, and its idle timer starts again from then.
+   */
+  hold(key: string): () => void;
   /** Unloads one resident model; false when it was not resident. */
   unload(key: string): Promise<boolean>;
   /** Unloads every resident model; returns their refs. */
@@ -88,6 +93,8 @@ interface RunningLoad {
 interface Resident {
   readonly model: LoadedModel;
   idleTimer: unknown;
+  /** Generations under way; a held model is never unloaded for idleness. */
+  holds: number;
 }
 
 const systemClock: ManagerClock = {
@@ -199,6 +206,8 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     const resident = residents.get(key);
     if (!resident || idleMs <= 0) return;
     if (resident.idleTimer !== undefined) clock.clearTimeout(resident.idleTimer);
+    resident.idleTimer = undefined;
+    if (resident.holds > 0) return;
     resident.idleTimer = clock.setTimeout(() => {
       resident.idleTimer = undefined;
       void unloadResident(key, 'idle');
@@ -261,7 +270,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
           rejectLoad(new LoadError('ABORTED', 'the server is shutting down'));
           return;
         }
-        residents.set(ref.key, { model, idleTimer: undefined });
+        residents.set(ref.key, { model, idleTimer: undefined, holds: 0 });
         armIdle(ref.key);
         resolveLoad(model);
         broadcast(load, { status: 'ready', model: ref.key, cached: false });
@@ -319,6 +328,19 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     cachedRefs: () => loader.listCached(),
     subscriberCount: () => [...running.values()].reduce((n, l) => n + l.listeners.size, 0),
     touch: (key) => armIdle(key),
+    hold(key) {
+      const resident = residents.get(key);
+      if (!resident) return () => undefined;
+      resident.holds += 1;
+      armIdle(key);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        resident.holds -= 1;
+        armIdle(key);
+      };
+    },
     unload: (key) => unloadResident(key, 'request'),
     async unloadAll() {
       const refs = [...residents.values()].map((r) => r.model.ref);
