@@ -1,0 +1,193 @@
+/**
+ * Benchmark 5, chat streaming overhead: tokens per second of a streamed `POST /v1/chat/completions` versus
+ * `generate()` called directly on the same model files in a worker thread (`lib/direct-worker.mjs`). Same prompt,
+ * sampling settings and seed on both sides, so both produce the same tokens. Target: at least 0.9 of direct.
+ *
+ * A reply's time splits into time to first token (request, prompt, first step) and streaming (every further token);
+ * both are reported, and the target is checked on the streaming rate, `(tokens - 1) / (end - first token)`, where the
+ * end is the chunk with `finish_reason` (server) or the return of `generate()` (direct). End-to-end tokens per second
+ * (tokens over request-to-end) is reported too.
+ *
+ * Two baselines: a streamer that only counts tokens (the least a caller can do; the target's baseline), and
+ * transformers.js's own `TextStreamer` (a caller that streams text must detokenise too).
+ *
+ * Two models: the tiny demo model generates about as fast as a model can (~0.2 ms a token), so every per-token cost
+ * of the server (incremental detokenisation, the stop filter, a message from the worker, one SSE frame, the client's
+ * parsing) shows at its largest; the 100 MB one takes a few ms a token, nearer a real small model.
+ */
+
+import { createSseParser } from '../dist/protocol/sse.js';
+import {
+  BIG_MODEL,
+  TINY_MODEL,
+  benchArgs,
+  demoModelsDir,
+  expectReady,
+  figure,
+  loadModel,
+  log,
+  median,
+  monoMs,
+  postJson,
+  prepareCache,
+  report,
+  startDirectWorker,
+  startServer,
+  tempDir,
+} from './lib/common.mjs';
+
+const { smoke } = benchArgs();
+const chatModels = smoke ? [TINY_MODEL] : [TINY_MODEL, BIG_MODEL];
+const repetitions = smoke ? 1 : 7;
+const MAX_TOKENS = smoke ? 16 : 256;
+/** Seeds tried when looking for long replies (the demo models end most replies within a few dozen tokens). */
+const SEEDS_SCANNED = smoke ? 1 : 150;
+/** Untimed generations each way before the timed ones (JIT, buffers: a long-running server is warm). */
+const WARM_UP = smoke ? 1 : 15;
+const MESSAGES = [{ role: 'user', content: 'Tell me about the weather in the mountains.' }];
+const TEMPERATURE = 1;
+const SIDES = ['server', 'count', 'text'];
+
+const models = await demoModelsDir(chatModels);
+const cache = await tempDir('chat-cache');
+const figures = [];
+const notes = [];
+let seeds;
+try {
+  const server = await startServer({ hubUrl: 'http://127.0.0.1:9', cacheDir: cache.path, offline: true });
+  try {
+    for (const model of chatModels) {
+      await prepareCache(models, cache.path, model);
+      const direct = await startDirectWorker({ cacheDir: cache.path, model });
+      try {
+        expectReady(await loadModel(server.url, model), `loading ${model}`);
+        const run = {
+          server: (seed) => streamChat(server.url, model, seed),
+          count: (seed) => direct.generate(generateRequest(seed, 'count')),
+          text: (seed) => direct.generate(generateRequest(seed, 'text')),
+        };
+        // The demo models share their tokens and bigram table, so the longest replies of the first (fast) model are
+        // the longest of every model: the seeds are picked once.
+        seeds ??= await longestReplies(run.count);
+        for (let i = 0; i < WARM_UP; i += 1) {
+          for (const side of SIDES) await run[side](seeds[i % seeds.length]);
+        }
+        const runs = { server: [], count: [], text: [] };
+        for (let rep = 0; rep < repetitions; rep += 1) {
+          const seed = seeds[rep % seeds.length];
+          // Rotate the order, so no side always runs right after another.
+          for (let k = 0; k < SIDES.length; k += 1) {
+            const side = SIDES[(rep + k) % SIDES.length];
+            runs[side].push(await run[side](seed));
+          }
+          const tokens = SIDES.map((side) => runs[side].at(-1).tokens);
+          if (new Set(tokens).size !== 1) log(`${model} seed ${seed}: tokens differ: ${tokens.join(', ')}`);
+          log(
+            `chat ${model} rep ${rep + 1}/${repetitions}: ${tokens[0]} tokens, streaming ` +
+              SIDES.map((side) => `${side} ${streamingRate(runs[side].at(-1)).toFixed(0)}/s`).join(', '),
+          );
+        }
+        const of = (side, fn) => runs[side].map(fn);
+        figures.push(
+          figure(`${model}: streaming tokens/s`, median(of('server', streamingRate)), 'tokens/s', {
+            baseline: median(of('count', streamingRate)),
+            baselineLabel: 'generate() direct, counting streamer',
+            op: '>=',
+            target: 0.9,
+            samples: of('server', streamingRate),
+          }),
+          figure(`${model}: streaming tokens/s vs TextStreamer`, median(of('server', streamingRate)), 'tokens/s', {
+            baseline: median(of('text', streamingRate)),
+            baselineLabel: 'generate() direct, TextStreamer',
+          }),
+          figure(`${model}: end-to-end tokens/s`, median(of('server', endToEndRate)), 'tokens/s', {
+            baseline: median(of('count', endToEndRate)),
+            baselineLabel: 'generate() direct, counting streamer',
+            samples: of('server', endToEndRate),
+          }),
+          figure(`${model}: time to first token`, median(of('server', (r) => r.firstTokenMs)), 'ms', {
+            baseline: median(of('count', (r) => r.firstTokenMs)),
+            baselineLabel: 'generate() direct, first token',
+            samples: of('server', (r) => r.firstTokenMs),
+          }),
+        );
+        notes.push(`${model}: replies of ${of('server', (r) => r.tokens).join(', ')} tokens.`);
+        await postJson(`${server.url}/unload_model`, { model });
+      } finally {
+        await direct.close();
+      }
+    }
+  } finally {
+    await server.close();
+  }
+} finally {
+  await cache.cleanup();
+}
+notes.push(
+  `max_tokens ${MAX_TOKENS}, temperature ${TEMPERATURE}; seeds ${seeds.join(', ')}: the longest replies of seeds ` +
+    `1–${SEEDS_SCANNED}, each used by every side. Server and its fetch() client in this process; the direct ` +
+    'worker in this process too.',
+  'Server: tokens = usage.completion_tokens; times from sending the request to the first content chunk and to the ' +
+    'chunk with finish_reason. Direct: times from calling model.generate() to the first new token and to its return.',
+);
+await report({ id: 'chat-streaming', title: 'Chat streaming', repetitions, figures, notes });
+
+function generateRequest(seed, streamer) {
+  return { messages: MESSAGES, maxTokens: MAX_TOKENS, temperature: TEMPERATURE, seed, streamer };
+}
+
+/** Tokens after the first, per second of the time after the first. */
+function streamingRate(run) {
+  return (run.tokens - 1) / ((run.totalMs - run.firstTokenMs) / 1000);
+}
+
+function endToEndRate(run) {
+  return run.tokens / (run.totalMs / 1000);
+}
+
+/** The seeds (of 1…SEEDS_SCANNED) with the longest replies, longest first. */
+async function longestReplies(generate) {
+  const lengths = [];
+  for (let seed = 1; seed <= SEEDS_SCANNED; seed += 1) lengths.push([seed, (await generate(seed)).tokens]);
+  lengths.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  return lengths.slice(0, repetitions).map(([seed]) => seed);
+}
+
+/** One streamed chat completion; resolves with the token count, total and first-token times (ms). */
+async function streamChat(url, model, seed) {
+  const started = monoMs();
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      model,
+      messages: MESSAGES,
+      stream: true,
+      max_tokens: MAX_TOKENS,
+      temperature: TEMPERATURE,
+      seed,
+    }),
+  });
+  if (!res.ok || res.body === null) throw new Error(`chat answered ${res.status}: ${await res.text()}`);
+  let firstTokenMs;
+  let totalMs;
+  let tokens;
+  const parser = createSseParser({
+    onEvent: ({ data }) => {
+      if (data === '[DONE]') return;
+      const chunk = JSON.parse(data);
+      if (chunk.error !== undefined) throw new Error(`generation failed: ${JSON.stringify(chunk.error)}`);
+      const choice = chunk.choices[0];
+      if (choice.delta.content) firstTokenMs ??= monoMs() - started;
+      if (choice.finish_reason !== null) {
+        totalMs = monoMs() - started;
+        tokens = chunk.usage.completion_tokens;
+      }
+    },
+  });
+  for await (const bytes of res.body) parser.feed(bytes);
+  parser.end();
+  if (totalMs === undefined || tokens === undefined) throw new Error('the stream ended without finish_reason');
+  // A reply of one token (or none) has no streaming phase; count its end as its first token.
+  return { tokens, totalMs, firstTokenMs: firstTokenMs ?? totalMs };
+}

@@ -1,0 +1,257 @@
+/**
+ * Benchmark 4, fan-out: N concurrent `/load_model` subscribers of one load (1,000; 20 in smoke mode).
+ *
+ * - Every subscriber must get the stage events in order and exactly one terminal event (checked, and reported as the
+ *   share of subscribers that did).
+ * - Delivery latency: from the loader's event (in the server process) to each subscriber receiving the frame (in this
+ *   process), on the shared monotonic clock; p50 and p99 over every subscriber and frame, and the median over frames
+ *   of the time until the last subscriber had it.
+ * - Server memory per subscriber: heap + external after GC, with N attached versus none.
+ * The baseline is `lib/fanout-server.mjs plain`: `node:http` writing the same frames in one loop, same client.
+ *
+ * Then N subscribers that each disconnect at a random moment of a running load: once all are gone, and again after
+ * the load ended, the server's subscriber count, open connections, active handles and heap must be back to what they
+ * were before.
+ */
+
+import http from 'node:http';
+
+import { createSseParser } from '../dist/protocol/sse.js';
+import { parseLoadEvent } from '../dist/protocol/events.js';
+import { benchArgs, figure, forkHelper, log, median, monoMs, percentile, report, sleep, until } from './lib/common.mjs';
+
+const { smoke } = benchArgs();
+const N = smoke ? 20 : 1000;
+const repetitions = smoke ? 1 : 3;
+const STEPS = smoke ? 4 : 10;
+const SPACING_MS = 120;
+/** Connections opened at once while subscribing (the rest wait for those to get their headers). */
+const BATCH = 100;
+
+const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+
+/**
+ * One subscriber: POSTs `/load_model`, records when each frame arrived. `disconnectAt` (ms after `start`) aborts it.
+ * Resolves `headers` once the response started; `done` with the transcript.
+ */
+function subscribe(url, model, disconnectAfterMs) {
+  const frames = [];
+  const controller = new AbortController();
+  let resolveHeaders;
+  let rejectHeaders;
+  const headers = new Promise((resolve, reject) => {
+    resolveHeaders = resolve;
+    rejectHeaders = reject;
+  });
+  const done = new Promise((resolve, reject) => {
+    const body = JSON.stringify({ model });
+    const req = http.request(`${url}/load_model`, {
+      method: 'POST',
+      agent,
+      signal: controller.signal,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    });
+    const fail = (error) => {
+      rejectHeaders(error);
+      if (controller.signal.aborted) resolve({ frames, aborted: true });
+      else reject(error);
+    };
+    req.on('error', fail);
+    req.on('response', (res) => {
+      if (res.statusCode !== 200) {
+        fail(new Error(`/load_model answered ${res.statusCode}`));
+        return;
+      }
+      resolveHeaders();
+      const parser = createSseParser({
+        onEvent: ({ data }) => {
+          const at = monoMs();
+          const parsed = parseLoadEvent(data);
+          if (!parsed.ok) throw new Error(`unparseable frame ${data}`);
+          frames.push({ event: parsed.event, at });
+        },
+      });
+      res.on('data', (chunk) => parser.feed(chunk));
+      res.on('end', () => resolve({ frames, aborted: false }));
+      res.on('error', fail);
+      // An abort after the headers may end the response with neither 'end' nor 'error'.
+      res.on('close', () => fail(new Error('the response closed before its end')));
+    });
+    req.end(body);
+  });
+  done.catch(() => undefined);
+  headers.catch(() => undefined);
+  if (disconnectAfterMs !== undefined) setTimeout(() => controller.abort(), disconnectAfterMs).unref();
+  return { headers, done };
+}
+
+/** Opens `n` subscriptions, `BATCH` at a time. */
+async function subscribeMany(url, model, n, disconnectAfter) {
+  const subs = [];
+  for (let i = 0; i < n; i += BATCH) {
+    const batch = [];
+    for (let j = i; j < Math.min(n, i + BATCH); j += 1) batch.push(subscribe(url, model, disconnectAfter?.(j)));
+    await Promise.all(batch.map((s) => s.headers.catch(() => undefined)));
+    subs.push(...batch);
+  }
+  return subs;
+}
+
+/** True when a transcript has processor, config, download, weights in order and ends in exactly one terminal. */
+function complete(frames) {
+  const stages = [];
+  for (const { event } of frames) {
+    const label = event.status === 'loading' ? event.stage : event.status;
+    if (stages.at(-1) !== label) stages.push(label);
+  }
+  const terminals = frames.filter(({ event }) => event.status !== 'loading').length;
+  return terminals === 1 && stages.join(',') === 'processor,config,download,weights,ready';
+}
+
+/** One fan-out repetition against `server`; frames after the first (sent at subscribe time) are timed. */
+async function fanOut(server, url, rep) {
+  const model = `bench/fan-out-${rep}`;
+  const before = await server.request({ type: 'memory' });
+  const subs = await subscribeMany(url, model, N);
+  await server.request({ type: 'waitSubscribers', n: N });
+  const during = await server.request({ type: 'memory' });
+  const { emitted } = await server.request({ type: 'go', spacingMs: SPACING_MS, steps: STEPS });
+  const transcripts = await Promise.all(subs.map((s) => s.done));
+  const completeShare = transcripts.filter((t) => !t.aborted && complete(t.frames)).length / N;
+  const latencies = [];
+  const lastPerFrame = [];
+  emitted.forEach((at, index) => {
+    let last = 0;
+    for (const { frames } of transcripts) {
+      const frame = frames[index + 1];
+      if (frame === undefined) continue;
+      latencies.push(frame.at - at);
+      last = Math.max(last, frame.at - at);
+    }
+    lastPerFrame.push(last);
+  });
+  return {
+    completeShare,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    last: median(lastPerFrame),
+    bytesPerSubscriber: (during.heapUsed + during.external - before.heapUsed - before.external) / N,
+  };
+}
+
+/** Subscribers that leave at random moments; what the server holds afterwards. */
+async function disconnects(server, url) {
+  const model = 'bench/disconnects';
+  const duration = (STEPS + 1) * SPACING_MS * 2;
+  const before = await server.request({ type: 'memory' });
+  // Some leave while subscribing, most while events flow; all before the load ends.
+  const leaveAt = (index) => Math.floor(((index * 7919) % N) / N * duration * 0.7);
+  const started = monoMs();
+  const subs = await subscribeMany(url, model, N, leaveAt);
+  const loading = server.request({ type: 'go', spacingMs: SPACING_MS * 2, steps: STEPS });
+  await Promise.all(subs.map((s) => s.done));
+  await until('the server to see every disconnect', async () => {
+    const { n } = await server.request({ type: 'subscribers' });
+    return n === 0;
+  }, 30_000, 20);
+  const whileLoading = await server.request({ type: 'memory' });
+  const stillLoading = monoMs() - started < duration;
+  await loading;
+  await sleep(100);
+  const after = await server.request({ type: 'memory' });
+  return { before, whileLoading, after, stillLoading };
+}
+
+const results = {};
+for (const mode of ['modeldeck', 'plain']) {
+  const server = forkHelper('fanout-server.mjs', [mode]);
+  try {
+    const { url } = await server.request({ type: 'url' });
+    // Warm-up: the same flow with a few subscribers, so lazy initialisation is not counted as per-subscriber memory.
+    await fanOut(server, url, 'warm-up');
+    const reps = [];
+    for (let rep = 0; rep < repetitions; rep += 1) {
+      reps.push(await fanOut(server, url, rep));
+      const r = reps.at(-1);
+      log(`fan-out ${mode} rep ${rep + 1}/${repetitions}: p99 ${r.p99.toFixed(1)} ms, ${(r.bytesPerSubscriber / 1024).toFixed(1)} KiB/subscriber, complete ${r.completeShare}`);
+    }
+    results[mode] = { reps, disconnects: mode === 'modeldeck' ? await disconnects(server, url) : undefined };
+  } finally {
+    await server.close();
+  }
+}
+
+const pick = (mode, key) => results[mode].reps.map((r) => r[key]);
+const d = results.modeldeck.disconnects;
+const heap = (m) => m.heapUsed + m.external;
+await report({
+  id: 'fan-out',
+  title: `Fan-out (${N} subscribers)`,
+  repetitions,
+  figures: [
+    figure('subscribers with every stage and one terminal', Math.min(...pick('modeldeck', 'completeShare')), 'share', {
+      baseline: Math.min(...pick('plain', 'completeShare')),
+      baselineLabel: 'plain node:http',
+      op: '>=',
+      target: 1,
+      targetOn: 'value',
+    }),
+    figure('delivery latency p50', median(pick('modeldeck', 'p50')), 'ms', {
+      baseline: median(pick('plain', 'p50')),
+      baselineLabel: 'plain node:http broadcast',
+      samples: pick('modeldeck', 'p50'),
+    }),
+    figure('delivery latency p99', median(pick('modeldeck', 'p99')), 'ms', {
+      baseline: median(pick('plain', 'p99')),
+      baselineLabel: 'plain node:http broadcast',
+      samples: pick('modeldeck', 'p99'),
+    }),
+    figure('event to last subscriber (median frame)', median(pick('modeldeck', 'last')), 'ms', {
+      baseline: median(pick('plain', 'last')),
+      baselineLabel: 'plain node:http broadcast',
+      samples: pick('modeldeck', 'last'),
+    }),
+    figure('server memory per subscriber', median(pick('modeldeck', 'bytesPerSubscriber')) / 1024, 'KiB', {
+      baseline: median(pick('plain', 'bytesPerSubscriber')) / 1024,
+      baselineLabel: 'plain node:http, Set of responses',
+      samples: pick('modeldeck', 'bytesPerSubscriber').map((b) => b / 1024),
+    }),
+    figure('subscribers left after random disconnects', d.whileLoading.subscribers, 'count', {
+      op: '<=',
+      target: 0,
+      targetOn: 'value',
+    }),
+    figure('open connections left after random disconnects', d.whileLoading.connections, 'count', {
+      op: '<=',
+      target: 0,
+      targetOn: 'value',
+    }),
+    figure('active handles after the load', d.after.handles, 'count', {
+      baseline: d.before.handles,
+      baselineLabel: 'before the disconnect run',
+      op: '<=',
+      target: 1,
+    }),
+    figure('heap + external after random disconnects', heap(d.whileLoading) / 2 ** 20, 'MiB', {
+      baseline: heap(d.before) / 2 ** 20,
+      baselineLabel: 'before the disconnect run',
+      op: '<=',
+      target: 1.05,
+    }),
+    figure('heap + external after the load ended', heap(d.after) / 2 ** 20, 'MiB', {
+      baseline: heap(d.before) / 2 ** 20,
+      baselineLabel: 'before the disconnect run',
+      op: '<=',
+      target: 1.05,
+    }),
+  ],
+  notes: [
+    `Scripted loader, ${STEPS + 1} timed frames ${SPACING_MS} ms apart (processor is sent on subscribe); the server ` +
+      'runs in its own process; all subscribers are node:http clients in the bench process, so client-side parsing ' +
+      'is in both the figure and its baseline.',
+    `Disconnect run: ${N} subscribers leaving at spread-out moments over 70% of a ` +
+      `${((STEPS + 1) * SPACING_MS * 2) / 1000} s load; counts taken ${d.stillLoading ? 'while the load was still running' : 'after the load had already ended (slow machine)'}.`,
+    'Memory: heapUsed + external after global.gc(), in the server process; heap targets (<= 1.05 of before) are ' +
+      "this benchmark's reading of \"back to baseline\".",
+  ],
+});

@@ -1,0 +1,378 @@
+/**
+ * What every benchmark script shares: argument parsing, statistics, figures, the demo models, a modeldeck server on
+ * port 0, a mirror in its own process, and reporting back to `bench/run.mjs`.
+ *
+ * Benchmarks import the compiled modules from `dist/` (built by `npm ci` through the prepare script), so they run
+ * from a fresh clone with plain `node`.
+ */
+
+import { fork } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { DEMO_GENERATOR_VERSION, generateDemoModels } from '../../dist/demo/demo-models.js';
+import { buildApp } from '../../dist/server/app.js';
+import { createLoadManager } from '../../dist/server/load-manager.js';
+import { createTransformersLoader } from '../../dist/server/transformers-loader.js';
+import { createSseParser } from '../../dist/protocol/sse.js';
+import { parseLoadEvent } from '../../dist/protocol/events.js';
+
+/** The ~100 MB demo model (external data). */
+export const BIG_MODEL = 'modeldeck/chat-100m';
+/** The ~1 MB demo model. */
+export const TINY_MODEL = 'modeldeck/tiny-chat';
+
+/**
+ * Options every benchmark script understands: `--smoke` (tiny sizes, seconds; the figures are not meaningful).
+ * @returns {{ smoke: boolean }}
+ */
+export function benchArgs(argv = process.argv.slice(2)) {
+  return { smoke: argv.includes('--smoke') };
+}
+
+/**
+ * Milliseconds on the system-wide monotonic clock (`CLOCK_MONOTONIC` on Linux): comparable between the processes of
+ * one machine, unlike `performance.now()`, whose origin is per process.
+ */
+export function monoMs() {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** The median of `values` (NaN when empty). */
+export function median(values) {
+  return percentile(values, 50);
+}
+
+/** The `p`-th percentile (0–100) of `values`, nearest-rank (NaN when empty). */
+export function percentile(values, p) {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+/**
+ * One row of the results table.
+ *
+ * @param {string} label What is measured.
+ * @param {number} value modeldeck's figure (the median of the repetitions unless the label says otherwise).
+ * @param {string} unit The unit of `value` and `baseline`.
+ * @param {object} [more]
+ * @param {number} [more.baseline] The baseline's figure, measured in the same run, same unit.
+ * @param {string} [more.baselineLabel] What the baseline is.
+ * @param {'>=' | '<='} [more.op] How `check` compares (against the ratio when there is a baseline, else the value).
+ * @param {number} [more.target] The target for `op`.
+ * @param {'ratio' | 'value'} [more.targetOn] What the target applies to (default: the ratio when there is a baseline).
+ * @param {number[]} [more.samples] The repetitions' figures, kept in the JSON.
+ */
+export function figure(label, value, unit, more = {}) {
+  const ratio = more.baseline === undefined ? undefined : value / more.baseline;
+  const targetOn = more.targetOn ?? (ratio === undefined ? 'value' : 'ratio');
+  const compared = targetOn === 'ratio' ? ratio : value;
+  const met =
+    more.target === undefined || compared === undefined
+      ? undefined
+      : more.op === '<='
+        ? compared <= more.target
+        : compared >= more.target;
+  return {
+    label,
+    value,
+    unit,
+    ...(more.baseline === undefined ? {} : { baseline: more.baseline, baselineLabel: more.baselineLabel ?? '' }),
+    ...(ratio === undefined ? {} : { ratio }),
+    ...(more.target === undefined ? {} : { target: { on: targetOn, op: more.op ?? '>=', value: more.target }, met }),
+    ...(more.samples === undefined ? {} : { samples: more.samples }),
+  };
+}
+
+/**
+ * Hands a benchmark's result to `bench/run.mjs` (over IPC) or prints it when the script runs alone.
+ * @param {{ id: string, title: string, figures: object[], notes?: string[], repetitions: number }} result
+ */
+export async function report(result) {
+  if (process.send) {
+    await new Promise((resolve) => process.send({ type: 'result', result }, () => resolve(undefined)));
+  } else {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  }
+}
+
+/** Progress lines go to stderr, so stdout stays the result. */
+export function log(message) {
+  process.stderr.write(`  ${message}\n`);
+}
+
+/**
+ * The demo models, generated on first use into the same directory the tests use (generation is idempotent and
+ * atomic, so sharing it is safe and saves a ~100 MB regeneration).
+ * @param {string[]} only
+ */
+export async function demoModelsDir(only) {
+  const dir = join(tmpdir(), `modeldeck-test-models-v${DEMO_GENERATOR_VERSION}`);
+  await generateDemoModels(dir, { only });
+  return dir;
+}
+
+/** A new temporary directory; `cleanup()` removes it. */
+export async function tempDir(prefix) {
+  const path = await mkdtemp(join(tmpdir(), `modeldeck-bench-${prefix}-`));
+  return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
+}
+
+/**
+ * A modeldeck server on 127.0.0.1:0 in this process, assembled like `modeldeck serve`.
+ * @param {{ hubUrl: string, cacheDir: string, offline?: boolean }} options
+ */
+export async function startServer(options) {
+  const loader = createTransformersLoader({
+    hubUrl: options.hubUrl,
+    cacheDir: options.cacheDir,
+    ...(options.offline === undefined ? {} : { offline: options.offline }),
+  });
+  const manager = createLoadManager({ loader });
+  const app = buildApp({ manager, heartbeatMs: 0, logger: false });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (typeof address !== 'object' || address === null) throw new Error('the server has no address');
+  return { url: `http://127.0.0.1:${address.port}`, app, manager, close: () => app.close() };
+}
+
+/**
+ * Starts a script of this directory in a child process with an IPC channel and `--expose-gc`. `request(message)`
+ * sends a message with a fresh `seq` and resolves with the child's reply carrying the same `seq`.
+ * @param {string} script File name under `bench/lib/`.
+ * @param {string[]} [args]
+ */
+export function forkHelper(script, args = []) {
+  const child = fork(fileURLToPath(new URL(`./${script}`, import.meta.url)), args, {
+    execArgv: ['--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const waiting = new Map();
+  let seq = 0;
+  let exited = false;
+  const failAll = (error) => {
+    for (const { reject } of waiting.values()) reject(error);
+    waiting.clear();
+  };
+  child.on('message', (message) => {
+    const entry = waiting.get(message.seq);
+    if (entry === undefined) return;
+    waiting.delete(message.seq);
+    if (message.error !== undefined) entry.reject(new Error(`${script}: ${message.error}`));
+    else entry.resolve(message);
+  });
+  child.on('exit', (code, signal) => {
+    exited = true;
+    failAll(new Error(`${script} exited (${signal ?? code})`));
+  });
+  return {
+    child,
+    request(message) {
+      if (exited) return Promise.reject(new Error(`${script} has exited`));
+      seq += 1;
+      const id = seq;
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        child.send({ ...message, seq: id });
+      });
+    },
+    async close() {
+      if (exited) return;
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await gone;
+    },
+  };
+}
+
+/**
+ * Serves requests from the parent (see {@link forkHelper}): `handlers[message.type](message)` answers each one.
+ * @param {Record<string, (message: any) => Promise<object> | object>} handlers
+ */
+export function serveParent(handlers) {
+  process.on('message', async (message) => {
+    const handler = handlers[message.type];
+    try {
+      if (handler === undefined) throw new Error(`unknown request ${message.type}`);
+      const reply = await handler(message);
+      process.send({ ...reply, seq: message.seq });
+    } catch (error) {
+      process.send({ seq: message.seq, error: error instanceof Error ? error.stack ?? error.message : String(error) });
+    }
+  });
+}
+
+/** A mirror of `root` in its own process (a hub is another machine; it must not share this event loop). */
+export async function startMirrorProcess(root) {
+  const helper = forkHelper('mirror-child.mjs', [root]);
+  const { url } = await helper.request({ type: 'url' });
+  return { url, close: () => helper.close() };
+}
+
+/**
+ * POSTs `/load_model` over `node:http` and parses the stream with the project's own SSE parser. Resolves with every
+ * event and its arrival time ({@link monoMs}); `onEvent` sees each as it arrives.
+ *
+ * @param {string} baseUrl
+ * @param {string} model
+ * @param {{ agent?: http.Agent, onEvent?: (event: object, at: number) => void, signal?: AbortSignal }} [options]
+ */
+export function loadModel(baseUrl, model, options = {}) {
+  return new Promise((resolve, reject) => {
+    const events = [];
+    const times = [];
+    const body = JSON.stringify({ model });
+    const req = http.request(`${baseUrl}/load_model`, {
+      method: 'POST',
+      agent: options.agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      signal: options.signal,
+    });
+    req.on('error', (error) => {
+      if (error.name === 'AbortError') resolve({ events, times, aborted: true });
+      else reject(error);
+    });
+    req.on('response', (res) => {
+      if (res.statusCode !== 200) {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => reject(new Error(`/load_model answered ${res.statusCode}: ${text}`)));
+        return;
+      }
+      const parser = createSseParser({
+        onEvent: ({ data }) => {
+          const at = monoMs();
+          const parsed = parseLoadEvent(data);
+          if (!parsed.ok) throw new Error(`unparseable event ${data}`);
+          events.push(parsed.event);
+          times.push(at);
+          options.onEvent?.(parsed.event, at);
+        },
+      });
+      res.on('data', (chunk) => parser.feed(chunk));
+      res.on('end', () => resolve({ events, times, aborted: false }));
+      res.on('error', (error) => {
+        if (error.name === 'AbortError' || options.signal?.aborted) resolve({ events, times, aborted: true });
+        else reject(error);
+      });
+    });
+    req.end(body);
+  });
+}
+
+/** Fails unless a load transcript ends in exactly one `ready`. */
+export function expectReady(transcript, what) {
+  const last = transcript.events.at(-1);
+  if (last?.status !== 'ready') {
+    throw new Error(`${what}: the load did not end in ready: ${JSON.stringify(last)}`);
+  }
+  return transcript;
+}
+
+/** POSTs JSON and resolves with the status and parsed body. */
+export async function postJson(url, body) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+/** Runs `global.gc` (the scripts run with `--expose-gc`) a few times so finalizers and weak callbacks settle. */
+export async function settleGc() {
+  if (typeof global.gc !== 'function') throw new Error('run with --expose-gc');
+  for (let i = 0; i < 3; i += 1) {
+    global.gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** `process.memoryUsage()` after {@link settleGc}. */
+export async function memoryAfterGc() {
+  await settleGc();
+  return process.memoryUsage();
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` every `every` ms until it returns true; throws after `timeoutMs`. */
+export async function until(what, check, timeoutMs = 60_000, every = 10) {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(every);
+  }
+}
+
+/**
+ * Starts the direct transformers.js baseline (`direct-worker.mjs`) on a cached snapshot and resolves once the model
+ * is loaded, with the time from spawning the worker to that moment (ms).
+ * @param {{ cacheDir: string, model: string }} options `model` is an `org/name` id at revision `main`.
+ */
+export async function startDirectWorker(options) {
+  const { Worker } = await import('node:worker_threads');
+  const { modelsRoot, snapshotDir } = await import('../../dist/server/model-cache.js');
+  const dir = snapshotDir(options.cacheDir, { id: options.model, revision: 'main' });
+  const started = monoMs();
+  const worker = new Worker(new URL('./direct-worker.mjs', import.meta.url), {
+    workerData: { cacheDir: options.cacheDir, modelsRoot: modelsRoot(options.cacheDir), dir },
+  });
+  const next = (type) =>
+    new Promise((resolve, reject) => {
+      const onMessage = (message) => {
+        if (message.type !== type && message.type !== 'failed') return;
+        worker.off('message', onMessage);
+        worker.off('error', reject);
+        if (message.type === 'failed') reject(new Error(`direct worker: ${message.message}`));
+        else resolve(message);
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    });
+  const loaded = await next('loaded');
+  const loadMs = monoMs() - started;
+  return {
+    loadMs,
+    importMs: loaded.importMs,
+    /** @param {{ messages: object[], maxTokens: number, temperature: number, seed: number }} request */
+    async generate(request) {
+      const reply = next('generated');
+      worker.postMessage({ type: 'generate', ...request });
+      return reply;
+    },
+    async close() {
+      const closed = next('closed');
+      worker.postMessage({ type: 'close' });
+      await closed;
+      await worker.terminate();
+    },
+  };
+}
+
+/**
+ * Fills `cacheDir` with a complete snapshot of `model` by loading it once through a modeldeck server from a mirror of
+ * the demo models, then unloading it.
+ */
+export async function prepareCache(modelsDir, cacheDir, model) {
+  const mirror = await startMirrorProcess(modelsDir);
+  try {
+    const server = await startServer({ hubUrl: mirror.url, cacheDir });
+    try {
+      expectReady(await loadModel(server.url, model), `caching ${model}`);
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await mirror.close();
+  }
+}

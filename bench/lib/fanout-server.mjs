@@ -1,0 +1,159 @@
+/**
+ * The server side of the fan-out benchmark, in its own process so that its memory is its own. `argv[2]` picks it:
+ *
+ * - `modeldeck`: the real app (`buildApp` + `createLoadManager`) over a scripted loader, which reports the stage
+ *   `processor` at once and the rest of its script when told `go`;
+ * - `plain`: the least a server can do: `node:http`, a `Set` of open responses, and one loop that writes the same
+ *   frames (same bytes, same serializer) to every response.
+ *
+ * Both get the same script: one wire frame per step, steps `spacingMs` apart (above the manager's 100 ms progress
+ * interval, so none is coalesced), and report when each frame left the loader (`monoMs`, shared between processes).
+ *
+ * Requests: `url`; `subscribers` → how many are attached; `waitSubscribers {n}`; `memory` → memory after GC and
+ * what is still open; `go {spacingMs, steps}` → `{emitted: [atMs, …]}` once the terminal frame went out.
+ */
+
+import http from 'node:http';
+
+import { buildApp } from '../../dist/server/app.js';
+import { createLoadManager } from '../../dist/server/load-manager.js';
+import { encodeSseEvent } from '../../dist/protocol/sse.js';
+import { serializeLoadEvent } from '../../dist/protocol/events.js';
+import { memoryAfterGc, monoMs, serveParent, sleep, until } from './common.mjs';
+
+const mode = process.argv[2];
+if (mode !== 'modeldeck' && mode !== 'plain') throw new Error('usage: fanout-server.mjs modeldeck|plain');
+
+/** Loader events of a scripted load after `processor`: each step produces exactly one wire frame. */
+function scriptSteps(steps) {
+  const downloadSteps = Math.max(2, Math.floor((steps - 1) / 2));
+  const weightSteps = Math.max(2, steps - 1 - downloadSteps);
+  const bytes = 100_000_000;
+  const out = [[{ type: 'stage', stage: 'config' }]];
+  for (let i = 0; i < downloadSteps; i += 1) {
+    const progress = { type: 'progress', stage: 'download', current: Math.round((bytes * i) / (downloadSteps - 1)), total: bytes };
+    out.push(i === 0 ? [{ type: 'stage', stage: 'download' }, progress] : [progress]);
+  }
+  for (let i = 0; i < weightSteps; i += 1) {
+    const progress = { type: 'progress', stage: 'weights', current: i * 10, total: (weightSteps - 1) * 10 };
+    out.push(i === 0 ? [{ type: 'stage', stage: 'weights' }, progress] : [progress]);
+  }
+  return out;
+}
+
+/** The wire event one step of {@link scriptSteps} produces. */
+function wireEvent(model, step) {
+  const last = step.at(-1);
+  return last.type === 'stage'
+    ? { status: 'loading', model, stage: last.stage }
+    : { status: 'loading', model, stage: last.stage, progress: { current: last.current, total: last.total } };
+}
+
+let go;
+let subscribers;
+let connections;
+let server;
+
+if (mode === 'modeldeck') {
+  /** The load waiting for `go`. */
+  let waiting;
+  const loader = {
+    load(ref, onEvent) {
+      onEvent({ type: 'stage', stage: 'processor' });
+      return new Promise((resolve) => {
+        waiting = async ({ spacingMs, steps }) => {
+          const emitted = [];
+          for (const step of scriptSteps(steps)) {
+            await sleep(spacingMs);
+            emitted.push(monoMs());
+            for (const event of step) onEvent(event);
+          }
+          await sleep(spacingMs);
+          emitted.push(monoMs());
+          resolve({ ref, generate: () => Promise.reject(new Error('scripted')), dispose: async () => undefined });
+          return emitted;
+        };
+      });
+    },
+    listCached: async () => [],
+  };
+  const manager = createLoadManager({ loader });
+  const app = buildApp({ manager, logger: false });
+  await app.listen({ host: '127.0.0.1', port: 0, backlog: 4096 });
+  server = app.server;
+  subscribers = () => manager.subscriberCount();
+  go = async (options) => {
+    const run = waiting;
+    waiting = undefined;
+    if (run === undefined) throw new Error('no load is waiting');
+    const emitted = await run(options);
+    // The terminal frame goes out in a promise continuation right after the load resolves.
+    await sleep(0);
+    return emitted;
+  };
+} else {
+  const open = new Set();
+  let model = 'none';
+  server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      const id = JSON.parse(body).model;
+      model = id.includes('@') ? id : `${id}@main`;
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+      res.write(encodeSseEvent({ data: serializeLoadEvent({ status: 'loading', model, stage: 'processor' }) }));
+      open.add(res);
+      res.on('close', () => open.delete(res));
+    });
+  });
+  await new Promise((resolve) => server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, resolve));
+  subscribers = () => open.size;
+  go = async ({ spacingMs, steps }) => {
+    const emitted = [];
+    const broadcast = (event, end) => {
+      const frame = encodeSseEvent({ data: serializeLoadEvent(event) });
+      for (const res of open) {
+        if (end) res.end(frame);
+        else res.write(frame);
+      }
+    };
+    for (const step of scriptSteps(steps)) {
+      await sleep(spacingMs);
+      emitted.push(monoMs());
+      broadcast(wireEvent(model, step), false);
+    }
+    await sleep(spacingMs);
+    emitted.push(monoMs());
+    broadcast({ status: 'ready', model, cached: false }, true);
+    open.clear();
+    return emitted;
+  };
+}
+
+connections = () => new Promise((resolve, reject) => server.getConnections((error, n) => (error ? reject(error) : resolve(n))));
+const address = server.address();
+
+serveParent({
+  url: () => ({ url: `http://127.0.0.1:${address.port}` }),
+  subscribers: () => ({ n: subscribers() }),
+  async waitSubscribers({ n }) {
+    await until(`${n} subscribers`, () => subscribers() === n, 120_000, 5);
+    return {};
+  },
+  async memory() {
+    const usage = await memoryAfterGc();
+    return {
+      heapUsed: usage.heapUsed,
+      external: usage.external,
+      rss: usage.rss,
+      subscribers: subscribers(),
+      connections: await connections(),
+      handles: process._getActiveHandles().length,
+    };
+  },
+  async go(options) {
+    return { emitted: await go(options) };
+  },
+});
+process.on('disconnect', () => process.exit(0));

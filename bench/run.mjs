@@ -1,0 +1,195 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: runs modeldeck's benchmarks (issue 5), one child process each (with `--expose-gc`, so memory
+ * figures are after garbage collection and one benchmark's heap never weighs on the next), prints one table and
+ * writes the same figures as JSON.
+ *
+ *     node bench/run.mjs [--smoke] [--out FILE] [--only ID,ID] [--profile DIR]
+ *
+ * --smoke       tiny sizes, one repetition, seconds: proves the scripts run (the tests use it); figures meaningless
+ * --out FILE    where the JSON goes (default bench/results.json; in smoke mode, nowhere unless given)
+ * --only IDS    run only these benchmarks (comma-separated ids, see BENCHMARKS)
+ * --profile DIR run each benchmark under `node --cpu-prof`, profiles into DIR (open them in Chrome DevTools)
+ *
+ * Every figure is modeldeck's value next to a baseline measured in the same run, with their ratio: the machine is
+ * shared and noisy, and a ratio of two things measured side by side means more than an absolute time.
+ */
+
+import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The benchmarks, in the issue's order; each is `bench/{id}.mjs`. */
+export const BENCHMARKS = [
+  'download',
+  'load-overhead',
+  'responsiveness',
+  'fan-out',
+  'chat-streaming',
+  'dashboard-ingest',
+];
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function parseArgs(argv) {
+  const options = { smoke: false, out: undefined, only: BENCHMARKS, profile: undefined };
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i];
+    const value = () => {
+      const next = argv[i + 1];
+      if (next === undefined) throw new Error(`${arg} needs a value`);
+      i += 1;
+      return next;
+    };
+    if (arg === '--smoke') options.smoke = true;
+    else if (arg === '--out') options.out = resolve(value());
+    else if (arg === '--profile') options.profile = resolve(value());
+    else if (arg === '--only') {
+      options.only = value().split(',');
+      const unknown = options.only.filter((id) => !BENCHMARKS.includes(id));
+      if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.join(', ')}; ids: ${BENCHMARKS.join(', ')}`);
+    } else if (arg === '-h' || arg === '--help') {
+      process.stdout.write('usage: node bench/run.mjs [--smoke] [--out FILE] [--only ID,ID] [--profile DIR]\n');
+      process.exit(0);
+    } else throw new Error(`unknown option ${arg} (see --help)`);
+  }
+  if (options.out === undefined && !options.smoke) options.out = resolve(here, 'results.json');
+  return options;
+}
+
+/** Runs `bench/{id}.mjs`; resolves with its result, or with `{id, error}` when it failed. */
+function runBenchmark(id, options) {
+  const execArgv = ['--expose-gc'];
+  if (options.profile !== undefined) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.profile}`);
+  const started = performance.now();
+  return new Promise((resolvePromise) => {
+    const child = fork(resolve(here, `${id}.mjs`), options.smoke ? ['--smoke'] : [], {
+      execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let result;
+    child.on('message', (message) => {
+      if (message?.type === 'result') result = message.result;
+    });
+    child.on('error', (error) => resolvePromise({ id, error: error.message }));
+    child.on('exit', (code, signal) => {
+      const seconds = (performance.now() - started) / 1000;
+      if (code === 0 && result !== undefined) resolvePromise({ ...result, seconds });
+      else resolvePromise({ id, error: `exited with ${signal ?? code} before reporting a result`, seconds });
+    });
+  });
+}
+
+/** Three significant digits, without exponent notation for the sizes seen here. */
+function formatNumber(value) {
+  if (value === undefined) return '';
+  if (!Number.isFinite(value)) return String(value);
+  const abs = Math.abs(value);
+  if (abs >= 1000) return Math.round(value).toLocaleString('en');
+  if (abs >= 100) return value.toFixed(0);
+  if (abs >= 10) return value.toFixed(1);
+  if (abs >= 1) return value.toFixed(2);
+  if (abs === 0) return '0';
+  return value.toPrecision(2);
+}
+
+function formatTarget(fig) {
+  if (fig.target === undefined) return '';
+  const op = fig.target.op === '<=' ? '≤' : '≥';
+  return fig.target.on === 'ratio' ? `ratio ${op} ${fig.target.value}` : `${op} ${fig.target.value} ${fig.unit}`;
+}
+
+/** The results as a Markdown table (it reads as plain text in a terminal, and pastes into the README). */
+export function resultsTable(results) {
+  const rows = [['Benchmark', 'Figure', 'modeldeck', 'Baseline', 'Ratio', 'Target', 'Met']];
+  for (const result of results) {
+    if (result.error !== undefined) {
+      rows.push([result.id, `FAILED: ${result.error}`, '', '', '', '', 'no']);
+      continue;
+    }
+    result.figures.forEach((fig, index) => {
+      rows.push([
+        index === 0 ? result.title : '',
+        fig.label,
+        `${formatNumber(fig.value)} ${fig.unit}`,
+        fig.baseline === undefined ? '' : `${formatNumber(fig.baseline)} (${fig.baselineLabel})`,
+        fig.ratio === undefined ? '' : formatNumber(fig.ratio),
+        formatTarget(fig),
+        fig.met === undefined ? '' : fig.met ? 'yes' : 'NO',
+      ]);
+    });
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  const line = (row) => `| ${row.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |`;
+  return [line(rows[0]), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  if (!existsSync(resolve(here, '../dist/server/app.js'))) {
+    throw new Error("dist/ is missing: run 'npm run build' (npm ci runs it) first");
+  }
+  if (options.profile !== undefined) await mkdir(options.profile, { recursive: true });
+  const { demoModelsDir, BIG_MODEL, TINY_MODEL } = await import('./lib/common.mjs');
+  const started = performance.now();
+  process.stderr.write(`modeldeck benchmarks${options.smoke ? ' (smoke: tiny sizes, figures meaningless)' : ''}\n`);
+  process.stderr.write('preparing the demo models (generated once, then reused)\n');
+  await demoModelsDir(options.smoke ? [TINY_MODEL] : [TINY_MODEL, BIG_MODEL]);
+
+  const loadBefore = os.loadavg();
+  const results = [];
+  for (const id of options.only) {
+    process.stderr.write(`[${id}]\n`);
+    const result = await runBenchmark(id, options);
+    if (result.error !== undefined) process.stderr.write(`  FAILED: ${result.error}\n`);
+    else process.stderr.write(`  done in ${result.seconds.toFixed(1)} s\n`);
+    results.push(result);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const table = resultsTable(results);
+  process.stdout.write(`\n${table}\n\n`);
+  const command = `node bench/run.mjs${process.argv.slice(2).length > 0 ? ` ${process.argv.slice(2).join(' ')}` : ''}`;
+  process.stdout.write(
+    `${command}: ${seconds.toFixed(0)} s on ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ` +
+      `Node ${process.version}, load average ${loadBefore[0].toFixed(1)} before, ${os.loadavg()[0].toFixed(1)} after\n`,
+  );
+  if (options.out !== undefined) {
+    const json = {
+      command,
+      smoke: options.smoke,
+      date: new Date().toISOString(),
+      seconds,
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? null,
+        memoryBytes: os.totalmem(),
+        platform: `${process.platform} ${process.arch}`,
+        node: process.version,
+        loadAverageBefore: loadBefore,
+        loadAverageAfter: os.loadavg(),
+      },
+      benchmarks: results,
+      table,
+    };
+    await mkdir(dirname(options.out), { recursive: true });
+    await writeFile(options.out, `${JSON.stringify(json, null, 2)}\n`);
+    process.stdout.write(`results: ${options.out}\n`);
+  }
+  const failed = results.filter((r) => r.error !== undefined);
+  return failed.length === 0 ? 0 : 1;
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error) => {
+      process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
