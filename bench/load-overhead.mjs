@@ -29,7 +29,7 @@ import {
 
 const { smoke } = benchArgs();
 const model = smoke ? TINY_MODEL : BIG_MODEL;
-const repetitions = smoke ? 1 : 5;
+const repetitions = smoke ? 1 : 11;
 
 const models = await demoModelsDir([model]);
 const cache = await tempDir('load-cache');

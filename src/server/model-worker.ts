@@ -11,13 +11,18 @@
  *
  * ## The unit of `weights` progress
  *
- * One item is either **one MiB (1,048,576 bytes) of an ONNX weight file read from the cache into memory** (the last
- * block of each file may be shorter), or **one ONNX Runtime inference session created**. For a causal LM with weights
+ * One item is either **one MiB (1,048,576 bytes) of an ONNX weight file read from the cache** (the last block of each
+ * file may be shorter), or **one ONNX Runtime inference session created**. For a causal LM with weights
  * `onnx/model.onnx` plus external data `onnx/model.onnx_data` the total is
  * `ceil(size(model.onnx) / 1 MiB) + ceil(size(model.onnx_data) / 1 MiB) + 1`. Blocks complete as they are read; the
- * last item completes only when transformers.js has built the session from those bytes (ONNX Runtime reports
- * nothing while it does, so that is one item, however long it takes). Nothing is interpolated or ticked on a timer.
- * The bytes read are handed to transformers.js through `env.customCache`, so the files are read once.
+ * last item completes only when transformers.js has built the session (ONNX Runtime reports nothing while it does,
+ * so that is one item, however long it takes). Nothing is interpolated or ticked on a timer.
+ *
+ * The blocks are read through one reused buffer and dropped: reading them is what brings a cold file from the disk
+ * into the OS page cache, the slow part on a real disk, and then transformers.js hands ONNX Runtime the file paths,
+ * which it reads from that page cache. Handing ONNX Runtime the bytes instead (`env.customCache`) was measured
+ * (`npm run bench`, load overhead): a session built from an in-memory buffer took three times as long as one built
+ * from the path, and the buffer doubled the memory of a load.
  *
  * ## Sampling and seeding
  *
@@ -30,7 +35,7 @@
  * generator is not shared between them.
  */
 
-import { open } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -174,43 +179,12 @@ function configureEnv({ cacheDir, modelsRoot }: ModelWorkerData): void {
   env.allowLocalModels = true;
   env.localModelPath = modelsRoot;
   env.cacheDir = join(cacheDir, 'transformers-js');
-  // Nothing is written by transformers.js: our cache is the only one; the custom cache only serves weight bytes.
+  // Nothing is written by transformers.js: modeldeck's snapshot directory is the only cache.
   env.useFSCache = false;
   env.useBrowserCache = false;
-  env.useCustomCache = true;
-  env.customCache = weightCache;
+  env.useCustomCache = false;
   env.fetch = () => Promise.reject(new Error('modeldeck: the model worker never uses the network'));
   env.logLevel = LogLevel.ERROR;
-}
-
-/**
- * Weight bytes already read, served to transformers.js as cache hits. It looks a file up once by its local path and
- * once by the remote-style key it derives from the model path, so both are matched by suffix. Everything else (the
- * JSON files) misses, and transformers.js reads it from the snapshot directory itself.
- */
-const weightBuffers: { dir: string; path: string; bytes: Uint8Array }[] = [];
-const weightCache = {
-  match(request: string): Promise<Response | undefined> {
-    const hit = weightBuffers.find(
-      ({ dir, path }) =>
-        request === join(dir, ...path.split('/')) ||
-        (request.endsWith(`/${path}`) && request.includes(dir.replace(/^\/+/, ''))),
-    );
-    return Promise.resolve(hit === undefined ? undefined : bufferResponse(hit.bytes));
-  },
-  put(): Promise<void> {
-    return Promise.resolve();
-  },
-};
-
-/**
- * A `Response` whose `arrayBuffer()` hands out the buffer itself: transformers.js ends up with
- * `new Uint8Array(await response.arrayBuffer())`, and a copy of a weight file would double the memory of a load.
- */
-function bufferResponse(bytes: Uint8Array): Response {
-  const response = new Response(null, { headers: { 'content-length': String(bytes.byteLength) } });
-  Object.defineProperty(response, 'arrayBuffer', { value: () => Promise.resolve(bytes.buffer) });
-  return response;
 }
 
 async function handle(
@@ -247,17 +221,17 @@ async function loadWeights(
   const total = weightItems(request.files.map((file) => file.size));
   let current = 0;
   onProgress(current, total);
+  // Synchronous reads: this thread has nothing else to do meanwhile, and they took half the time of awaited ones
+  // (no thread-pool round trip per block). Each progress message leaves at once all the same.
+  const block = new Uint8Array(WEIGHTS_BLOCK_BYTES);
   for (const file of request.files) {
-    const path = join(request.dir, ...file.path.split('/'));
-    // Exactly the file's size, owning its ArrayBuffer: it is handed to ONNX Runtime as is (see bufferResponse).
-    const bytes = new Uint8Array(file.size);
-    const handle = await open(path, 'r');
+    const fd = openSync(join(request.dir, ...file.path.split('/')), 'r');
     try {
       for (let offset = 0; offset < file.size; offset += WEIGHTS_BLOCK_BYTES) {
         const length = Math.min(WEIGHTS_BLOCK_BYTES, file.size - offset);
         let read = 0;
         while (read < length) {
-          const { bytesRead } = await handle.read(bytes, offset + read, length - read, offset + read);
+          const bytesRead = readSync(fd, block, read, length - read, offset + read);
           if (bytesRead === 0) {
             throw new Error(`${file.path} is shorter than its ${file.size} bytes; delete its cache entry and retry`);
           }
@@ -267,24 +241,18 @@ async function loadWeights(
         onProgress(current, total);
       }
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
-    weightBuffers.push({ dir: request.dir, path: file.path, bytes });
   }
-  try {
-    const model = await AutoModelForCausalLM.from_pretrained(request.dir, {
-      ...(state.config === undefined ? {} : { config: state.config }),
-      dtype: request.dtype as 'fp32',
-      device: 'cpu',
-      use_external_data_format: request.externalDataChunks === 0 ? false : request.externalDataChunks,
-    });
-    current += 1;
-    onProgress(current, total);
-    return model;
-  } finally {
-    // ONNX Runtime has its own copy (or reference) now; ours would only pin the memory.
-    weightBuffers.length = 0;
-  }
+  const model = await AutoModelForCausalLM.from_pretrained(request.dir, {
+    ...(state.config === undefined ? {} : { config: state.config }),
+    dtype: request.dtype as 'fp32',
+    device: 'cpu',
+    use_external_data_format: request.externalDataChunks === 0 ? false : request.externalDataChunks,
+  });
+  current += 1;
+  onProgress(current, total);
+  return model;
 }
 
 async function generate(
