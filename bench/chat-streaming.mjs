@@ -16,6 +16,8 @@
  * parsing) shows at its largest; the 100 MB one takes a few ms a token, nearer a real small model.
  */
 
+import http from 'node:http';
+
 import { createSseParser } from '../dist/protocol/sse.js';
 import {
   BIG_MODEL,
@@ -28,6 +30,7 @@ import {
   log,
   median,
   monoMs,
+  pairedRatio,
   postJson,
   prepareCache,
   report,
@@ -38,15 +41,18 @@ import {
 
 const { smoke } = benchArgs();
 const chatModels = smoke ? [TINY_MODEL] : [TINY_MODEL, BIG_MODEL];
-const repetitions = smoke ? 1 : 7;
+const repetitions = smoke ? 1 : 9;
+/** Replies per side in one repetition: a repetition's rate is their tokens over their time. */
+const BATCH = smoke ? 1 : 8;
 const MAX_TOKENS = smoke ? 16 : 256;
 /** Seeds tried when looking for long replies (the demo models end most replies within a few dozen tokens). */
 const SEEDS_SCANNED = smoke ? 1 : 150;
-/** Untimed generations each way before the timed ones (JIT, buffers: a long-running server is warm). */
-const WARM_UP = smoke ? 1 : 15;
+/** Untimed batches each way before the timed ones (JIT, buffers: a long-running server is warm). */
+const WARM_UP = smoke ? 1 : 2;
 const MESSAGES = [{ role: 'user', content: 'Tell me about the weather in the mountains.' }];
 const TEMPERATURE = 1;
 const SIDES = ['server', 'count', 'text'];
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
 const models = await demoModelsDir(chatModels);
 const cache = await tempDir('chat-cache');
@@ -69,19 +75,23 @@ try {
         // The demo models share their tokens and bigram table, so the longest replies of the first (fast) model are
         // the longest of every model: the seeds are picked once.
         seeds ??= await longestReplies(run.count);
+        const batch = async (side) => {
+          const replies = [];
+          for (const seed of seeds) replies.push(await run[side](seed));
+          return summarise(replies);
+        };
         for (let i = 0; i < WARM_UP; i += 1) {
-          for (const side of SIDES) await run[side](seeds[i % seeds.length]);
+          for (const side of SIDES) await batch(side);
         }
         const runs = { server: [], count: [], text: [] };
         for (let rep = 0; rep < repetitions; rep += 1) {
-          const seed = seeds[rep % seeds.length];
           // Rotate the order, so no side always runs right after another.
           for (let k = 0; k < SIDES.length; k += 1) {
             const side = SIDES[(rep + k) % SIDES.length];
-            runs[side].push(await run[side](seed));
+            runs[side].push(await batch(side));
           }
           const tokens = SIDES.map((side) => runs[side].at(-1).tokens);
-          if (new Set(tokens).size !== 1) log(`${model} seed ${seed}: tokens differ: ${tokens.join(', ')}`);
+          if (new Set(tokens).size !== 1) log(`${model}: tokens differ between the sides: ${tokens.join(', ')}`);
           log(
             `chat ${model} rep ${rep + 1}/${repetitions}: ${tokens[0]} tokens, streaming ` +
               SIDES.map((side) => `${side} ${streamingRate(runs[side].at(-1)).toFixed(0)}/s`).join(', '),
@@ -92,6 +102,7 @@ try {
           figure(`${model}: streaming tokens/s`, median(of('server', streamingRate)), 'tokens/s', {
             baseline: median(of('count', streamingRate)),
             baselineLabel: 'generate() direct, counting streamer',
+            ratio: pairedRatio(of('server', streamingRate), of('count', streamingRate)),
             op: '>=',
             target: 0.9,
             samples: of('server', streamingRate),
@@ -99,10 +110,12 @@ try {
           figure(`${model}: streaming tokens/s vs TextStreamer`, median(of('server', streamingRate)), 'tokens/s', {
             baseline: median(of('text', streamingRate)),
             baselineLabel: 'generate() direct, TextStreamer',
+            ratio: pairedRatio(of('server', streamingRate), of('text', streamingRate)),
           }),
           figure(`${model}: end-to-end tokens/s`, median(of('server', endToEndRate)), 'tokens/s', {
             baseline: median(of('count', endToEndRate)),
             baselineLabel: 'generate() direct, counting streamer',
+            ratio: pairedRatio(of('server', endToEndRate), of('count', endToEndRate)),
             samples: of('server', endToEndRate),
           }),
           figure(`${model}: time to first token`, median(of('server', (r) => r.firstTokenMs)), 'ms', {
@@ -110,8 +123,11 @@ try {
             baselineLabel: 'generate() direct, first token',
             samples: of('server', (r) => r.firstTokenMs),
           }),
+          figure(`${model}: tokens per content chunk`, median(of('server', (r) => r.tokens / r.chunks)), 'tokens', {
+            samples: of('server', (r) => r.tokens / r.chunks),
+          }),
         );
-        notes.push(`${model}: replies of ${of('server', (r) => r.tokens).join(', ')} tokens.`);
+        notes.push(`${model}: ${runs.server[0].tokens} tokens per batch of ${seeds.length} replies.`);
         await postJson(`${server.url}/unload_model`, { model });
       } finally {
         await direct.close();
@@ -125,8 +141,9 @@ try {
 }
 notes.push(
   `max_tokens ${MAX_TOKENS}, temperature ${TEMPERATURE}; seeds ${seeds.join(', ')}: the longest replies of seeds ` +
-    `1–${SEEDS_SCANNED}, each used by every side. Server and its fetch() client in this process; the direct ` +
-    'worker in this process too.',
+    `1–${SEEDS_SCANNED}. A repetition runs every seed once per side (server, counting streamer, TextStreamer, in ` +
+    'rotating order); its rate is the batch\'s tokens over the batch\'s time. Ratios are the median of the ' +
+    'per-repetition ratios. Server and its node:http client in this process; the direct worker in this process too.',
   'Server: tokens = usage.completion_tokens; times from sending the request to the first content chunk and to the ' +
     'chunk with finish_reason. Direct: times from calling model.generate() to the first new token and to its return.',
 );
@@ -136,58 +153,96 @@ function generateRequest(seed, streamer) {
   return { messages: MESSAGES, maxTokens: MAX_TOKENS, temperature: TEMPERATURE, seed, streamer };
 }
 
-/** Tokens after the first, per second of the time after the first. */
-function streamingRate(run) {
-  return (run.tokens - 1) / ((run.totalMs - run.firstTokenMs) / 1000);
+/** One batch of replies as one: summed tokens and times, the median time to first token. */
+function summarise(replies) {
+  const sum = (fn) => replies.reduce((total, reply) => total + fn(reply), 0);
+  return {
+    tokens: sum((r) => r.tokens),
+    chunks: sum((r) => r.chunks ?? r.tokens),
+    totalMs: sum((r) => r.totalMs),
+    streamTokens: sum((r) => Math.max(0, r.tokens - 1)),
+    streamMs: sum((r) => r.totalMs - r.firstTokenMs),
+    firstTokenMs: median(replies.map((r) => r.firstTokenMs)),
+  };
 }
 
-function endToEndRate(run) {
-  return run.tokens / (run.totalMs / 1000);
+/** Tokens after each reply's first, per second of the time after each reply's first token. */
+function streamingRate(batch) {
+  return batch.streamTokens / (batch.streamMs / 1000);
 }
 
-/** The seeds (of 1…SEEDS_SCANNED) with the longest replies, longest first. */
+function endToEndRate(batch) {
+  return batch.tokens / (batch.totalMs / 1000);
+}
+
+/** The BATCH seeds (of 1…SEEDS_SCANNED) with the longest replies, longest first. */
 async function longestReplies(generate) {
   const lengths = [];
   for (let seed = 1; seed <= SEEDS_SCANNED; seed += 1) lengths.push([seed, (await generate(seed)).tokens]);
   lengths.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-  return lengths.slice(0, repetitions).map(([seed]) => seed);
+  return lengths.slice(0, BATCH).map(([seed]) => seed);
 }
 
-/** One streamed chat completion; resolves with the token count, total and first-token times (ms). */
-async function streamChat(url, model, seed) {
-  const started = monoMs();
-  const res = await fetch(`${url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
+/**
+ * One streamed chat completion over `node:http` (a keep-alive agent), parsed with the project's SSE parser: the
+ * lightest client there is, since it shares this process (and the machine's two cores) with the server.
+ * Resolves with the token count, total and first-token times (ms).
+ */
+function streamChat(url, model, seed) {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({
       model,
       messages: MESSAGES,
       stream: true,
       max_tokens: MAX_TOKENS,
       temperature: TEMPERATURE,
       seed,
-    }),
-  });
-  if (!res.ok || res.body === null) throw new Error(`chat answered ${res.status}: ${await res.text()}`);
-  let firstTokenMs;
-  let totalMs;
-  let tokens;
-  const parser = createSseParser({
-    onEvent: ({ data }) => {
-      if (data === '[DONE]') return;
-      const chunk = JSON.parse(data);
-      if (chunk.error !== undefined) throw new Error(`generation failed: ${JSON.stringify(chunk.error)}`);
-      const choice = chunk.choices[0];
-      if (choice.delta.content) firstTokenMs ??= monoMs() - started;
-      if (choice.finish_reason !== null) {
-        totalMs = monoMs() - started;
-        tokens = chunk.usage.completion_tokens;
+    });
+    const started = monoMs();
+    let firstTokenMs;
+    let totalMs;
+    let tokens;
+    let chunks = 0;
+    const req = http.request(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      if (res.statusCode !== 200) {
+        reject(new Error(`chat answered ${res.statusCode}`));
+        res.resume();
+        return;
       }
-    },
+      const parser = createSseParser({
+        onEvent: ({ data }) => {
+          if (data === '[DONE]') return;
+          const chunk = JSON.parse(data);
+          if (chunk.error !== undefined) throw new Error(`generation failed: ${JSON.stringify(chunk.error)}`);
+          const choice = chunk.choices[0];
+          if (choice.delta.content) {
+            firstTokenMs ??= monoMs() - started;
+            chunks += 1;
+          }
+          if (choice.finish_reason !== null) {
+            totalMs = monoMs() - started;
+            tokens = chunk.usage.completion_tokens;
+          }
+        },
+      });
+      res.on('data', (bytes) => parser.feed(bytes));
+      res.on('error', reject);
+      res.on('end', () => {
+        parser.end();
+        if (totalMs === undefined || tokens === undefined) {
+          reject(new Error('the stream ended without finish_reason'));
+          return;
+        }
+        // A reply of one token (or none) has no streaming phase; count its end as its first token.
+        resolve({ tokens, chunks, totalMs, firstTokenMs: firstTokenMs ?? totalMs });
+      });
+    });
+    req.end(body);
   });
-  for await (const bytes of res.body) parser.feed(bytes);
-  parser.end();
-  if (totalMs === undefined || tokens === undefined) throw new Error('the stream ended without finish_reason');
-  // A reply of one token (or none) has no streaming phase; count its end as its first token.
-  return { tokens, totalMs, firstTokenMs: firstTokenMs ?? totalMs };
 }

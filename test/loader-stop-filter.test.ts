@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createStopFilter, WEIGHTS_BLOCK_BYTES, weightItems } from '../src/server/model-worker.js';
+import { createStopFilter, createTextBatcher, WEIGHTS_BLOCK_BYTES, weightItems } from '../src/server/model-worker.js';
 
 /** Feeds `pieces` through a filter and returns what it emitted per push, the flushed rest and whether it stopped. */
 function feed(stops: string[], pieces: string[]): { emitted: string[]; rest: string; stopped: boolean } {
@@ -27,4 +27,40 @@ t.test('weights items: 1 MiB blocks per file plus one session', async (t) => {
   t.equal(weightItems([WEIGHTS_BLOCK_BYTES]), 2);
   t.equal(weightItems([WEIGHTS_BLOCK_BYTES + 1]), 3);
   t.equal(weightItems([10, 3 * WEIGHTS_BLOCK_BYTES]), 5, 'each file rounds up on its own');
+});
+
+t.test('text batching: at most one message per interval, nothing held past it', async (t) => {
+  let clock = 0;
+  const posted: string[] = [];
+  const batcher = createTextBatcher((text) => posted.push(text), 1, () => clock);
+  batcher.push('a');
+  t.same(posted, ['a'], 'the first text goes out at once');
+  clock = 0.2;
+  batcher.push('b');
+  clock = 0.5;
+  batcher.push('c');
+  batcher.push('');
+  t.same(posted, ['a'], 'text within the interval is held');
+  clock = 1.0;
+  batcher.push('d');
+  t.same(posted, ['a', 'bcd'], 'the next text after the interval takes what was held with it');
+  clock = 5;
+  batcher.push('e');
+  t.same(posted, ['a', 'bcd', 'e'], 'tokens further apart than the interval each go alone');
+  clock = 5.1;
+  batcher.push('f');
+  batcher.flush();
+  t.same(posted, ['a', 'bcd', 'e', 'f'], 'flush posts what is held');
+  batcher.flush();
+  t.same(posted, ['a', 'bcd', 'e', 'f'], 'flush with nothing held posts nothing');
+});
+
+t.test('text batching: a held piece is posted by its timer when no token follows', async (t) => {
+  const posted: string[] = [];
+  const batcher = createTextBatcher((text) => posted.push(text), 20);
+  batcher.push('a');
+  batcher.push('b');
+  t.same(posted, ['a']);
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  t.same(posted, ['a', 'b'], 'the timer flushed it');
 });

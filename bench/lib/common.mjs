@@ -55,6 +55,16 @@ export function percentile(values, p) {
 }
 
 /**
+ * The median of `values[i] / baselines[i]`: for repetitions where each value was measured right next to its
+ * baseline. On a shared machine whose speed drifts by 2x over seconds, the ratio of two medians mixes moments; the
+ * median of paired ratios compares like with like.
+ */
+export function pairedRatio(values, baselines) {
+  if (values.length !== baselines.length) throw new Error('pairedRatio: the series differ in length');
+  return median(values.map((value, i) => value / baselines[i]));
+}
+
+/**
  * One row of the results table.
  *
  * @param {string} label What is measured.
@@ -66,10 +76,12 @@ export function percentile(values, p) {
  * @param {'>=' | '<='} [more.op] How `check` compares (against the ratio when there is a baseline, else the value).
  * @param {number} [more.target] The target for `op`.
  * @param {'ratio' | 'value'} [more.targetOn] What the target applies to (default: the ratio when there is a baseline).
+ * @param {number} [more.ratio] The ratio to report, when it is not `value / baseline`: for paired repetitions, the
+ *   median of the per-repetition ratios ({@link pairedRatio}), which cancels the machine's slow drifts.
  * @param {number[]} [more.samples] The repetitions' figures, kept in the JSON.
  */
 export function figure(label, value, unit, more = {}) {
-  const ratio = more.baseline === undefined ? undefined : value / more.baseline;
+  const ratio = more.ratio ?? (more.baseline === undefined ? undefined : value / more.baseline);
   const targetOn = more.targetOn ?? (ratio === undefined ? 'value' : 'ratio');
   const compared = targetOn === 'ratio' ? ratio : value;
   const met =

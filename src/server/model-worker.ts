@@ -107,6 +107,17 @@ export type WorkerReply =
   | { readonly type: 'done'; readonly id: number; readonly result?: GenerateResult }
   | { readonly type: 'failed'; readonly id: number; readonly message: string };
 
+/**
+ * ONNX Runtime session options. Its intra-op thread pool spins between operators by default: measured per thread
+ * during streamed chats (`/proc/self/task/{tid}/stat`), the pool thread of the 100 MB demo model used a whole core
+ * while the model worker used 0.8 of the other, so the main thread, which writes the SSE frames, could only run by
+ * preempting the generation. Without spinning the pool thread used half as much CPU and streaming lost less to the
+ * server's own I/O; a generation with an idle main thread was as fast either way (`npm run bench`, chat streaming).
+ */
+const SESSION_OPTIONS = {
+  extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+};
+
 /** Size of one `weights` progress item while reading files, in bytes. */
 export const WEIGHTS_BLOCK_BYTES = 1024 * 1024;
 
@@ -163,6 +174,48 @@ export function createStopFilter(stops: readonly string[]): {
       held = '';
       return rest;
     },
+  };
+}
+
+/**
+ * Text leaves the worker at most this many milliseconds after the token that completed it. Tokens generated closer
+ * together than that share one message: a message to the main thread costs ~20 µs of this thread's time (measured
+ * in a profile of `npm run bench`, chat streaming), as much as a whole generation step of a very small model, while
+ * a model generating under 1,000 tokens a second still sends each token on its own.
+ */
+export const TEXT_INTERVAL_MS = 1;
+
+/**
+ * Coalesces text for {@link TEXT_INTERVAL_MS}: `push` posts at once when the last post is at least that old, else
+ * holds the text and arms a timer (which fires between generation steps: each step yields to this thread's loop).
+ * `flush` posts what is held; call it when the generation ends.
+ */
+export function createTextBatcher(
+  post: (text: string) => void,
+  intervalMs: number = TEXT_INTERVAL_MS,
+  now: () => number = () => performance.now(),
+): { push(text: string): void; flush(): void } {
+  let held = '';
+  let lastPost = Number.NEGATIVE_INFINITY;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (held === '') return;
+    const text = held;
+    held = '';
+    lastPost = now();
+    post(text);
+  };
+  return {
+    push(text) {
+      if (text === '') return;
+      held += text;
+      const wait = lastPost + intervalMs - now();
+      if (wait <= 0) flush();
+      else timer ??= setTimeout(flush, wait);
+    },
+    flush,
   };
 }
 
@@ -249,6 +302,7 @@ async function loadWeights(
     dtype: request.dtype as 'fp32',
     device: 'cpu',
     use_external_data_format: request.externalDataChunks === 0 ? false : request.externalDataChunks,
+    session_options: SESSION_OPTIONS,
   });
   current += 1;
   onProgress(current, total);
@@ -272,6 +326,7 @@ async function generate(
   const promptTokens = Number(inputs.input_ids.dims.at(-1) ?? 0);
 
   const stopFilter = createStopFilter(options.stop ?? []);
+  const batcher = createTextBatcher(onText);
   const decoder = createIncrementalDecoder((ids) => tokenizer.decode(ids, { skip_special_tokens: true }));
   const generated: bigint[] = [];
   let promptSeen = false;
@@ -287,12 +342,11 @@ async function generate(
       const token = value[0]?.[0];
       if (token === undefined) return;
       generated.push(token);
-      const text = stopFilter.push(decoder.push(generated));
-      if (text !== '') onText(text);
+      batcher.push(stopFilter.push(decoder.push(generated)));
     }
     override end(): void {
-      const text = stopFilter.flush();
-      if (text !== '') onText(text);
+      batcher.push(stopFilter.flush());
+      batcher.flush();
     }
   })();
   const stopper = new (class extends StoppingCriteria {
@@ -306,15 +360,20 @@ async function generate(
   if (options.seed === undefined) random.seed();
   else random.seed(options.seed);
 
-  await model.generate({
-    ...inputs,
-    max_new_tokens: options.maxTokens,
-    do_sample: temperature > 0,
-    ...(temperature > 0 ? { temperature } : {}),
-    ...(options.topP === undefined ? {} : { top_p: options.topP }),
-    streamer,
-    stopping_criteria: [stopper],
-  } as unknown as Parameters<PreTrainedModel["generate"]>[0]);
+  try {
+    await model.generate({
+      ...inputs,
+      max_new_tokens: options.maxTokens,
+      do_sample: temperature > 0,
+      ...(temperature > 0 ? { temperature } : {}),
+      ...(options.topP === undefined ? {} : { top_p: options.topP }),
+      streamer,
+      stopping_criteria: [stopper],
+    } as unknown as Parameters<PreTrainedModel['generate']>[0]);
+  } finally {
+    // Text generated before a failure still reaches the client, ahead of the failure itself.
+    batcher.flush();
+  }
 
   const eos = eosTokenIds(model);
   const last = generated.at(-1);
