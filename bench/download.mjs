@@ -24,6 +24,7 @@ import {
   log,
   median,
   monoMs,
+  pairedRatio,
   report,
   startMirrorProcess,
   startServer,
@@ -32,7 +33,7 @@ import {
 
 const { smoke } = benchArgs();
 const model = smoke ? TINY_MODEL : BIG_MODEL;
-const repetitions = smoke ? 1 : 5;
+const repetitions = smoke ? 1 : 9;
 
 const models = await demoModelsDir([model]);
 const mirror = await startMirrorProcess(models);
@@ -75,6 +76,7 @@ try {
       figure('download stage throughput', mbps(median(server)), 'MB/s', {
         baseline: mbps(median(raw)),
         baselineLabel: 'raw GET to file',
+        ratio: pairedRatio(server, raw),
         op: '>=',
         target: 0.8,
         samples: server.map(mbps),
@@ -82,11 +84,13 @@ try {
       figure('versus fetch() into a file', mbps(median(server)), 'MB/s', {
         baseline: mbps(median(viaFetch)),
         baselineLabel: 'raw fetch() GET to file',
+        ratio: pairedRatio(server, viaFetch),
         samples: viaFetch.map(mbps),
       }),
       figure('versus a GET that discards the body', mbps(median(server)), 'MB/s', {
         baseline: mbps(median(discard)),
         baselineLabel: 'raw GET, discarded',
+        ratio: pairedRatio(server, discard),
         samples: discard.map(mbps),
       }),
       figure('POST to first weights event', median(endToEnd), 'ms', { samples: endToEnd }),
@@ -94,6 +98,7 @@ try {
     notes: [
       `${model}: ${weightFiles.map((f) => `${f.path} (${f.size} B)`).join(', ')}; mirror unthrottled, in its own process.`,
       'Server figure: download-stage bytes over the time from its first to its last download event, client side.',
+      'Ratios: the median of the per-repetition ratios (each repetition runs both sides back to back).',
       'Raw baseline: node:http GET of the same files, one after another, piped into a file on the same disk. ' +
         'The fetch() row does the same with the global fetch (undici), which the server\'s hub client uses.',
     ],

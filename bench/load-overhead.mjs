@@ -19,6 +19,7 @@ import {
   log,
   median,
   monoMs,
+  pairedRatio,
   postJson,
   prepareCache,
   report,
@@ -73,6 +74,7 @@ try {
         figure('/load_model to ready', median(serverMs), 'ms', {
           baseline: median(directMs),
           baselineLabel: 'transformers.js direct, in a worker',
+          ratio: pairedRatio(serverMs, directMs),
           op: '<=',
           target: 1.05,
           samples: serverMs,
@@ -82,6 +84,7 @@ try {
         `${model} from a complete snapshot in the disk cache; server offline, in this process; unloaded after each load.`,
         'Direct: new Worker → import @huggingface/transformers → AutoTokenizer + AutoModelForCausalLM.from_pretrained ' +
           'on the same snapshot directory with the same dtype and external-data option.',
+        'Ratio: the median of the per-repetition ratios (each repetition loads both ways, back to back).',
         `Direct samples (ms): ${directMs.map((ms) => ms.toFixed(0)).join(', ')}.`,
       ],
     });
