@@ -18,6 +18,12 @@ import { cacheWriteError, isSafeRelativePath } from './model-cache.js';
 /** Default for {@link DownloadOptions.stallTimeoutMs}, in milliseconds. */
 export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
+/**
+ * Bytes the file stream may buffer before the download waits for the disk. With fs streams' default of 16 KiB every
+ * 64 KiB network chunk waited for its write to finish before the next one was read, so network and disk took turns.
+ */
+const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** Options of {@link downloadFile}. */
 export interface DownloadOptions {
   readonly hub: HubClient;
@@ -85,7 +91,7 @@ export async function downloadFile(options: DownloadOptions): Promise<DownloadRe
     } catch (error) {
       throw cacheWriteError(error, dirname(target));
     }
-    out = createWriteStream(temp, { flags: 'wx' });
+    out = createWriteStream(temp, { flags: 'wx', highWaterMark: WRITE_BUFFER_BYTES });
     const writeFailed = failureOf(out);
     await Promise.race([opened(out), writeFailed]);
 
