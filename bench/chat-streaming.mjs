@@ -42,12 +42,12 @@ import {
 const { smoke } = benchArgs();
 const chatModels = smoke ? [TINY_MODEL] : [TINY_MODEL, BIG_MODEL];
 const repetitions = smoke ? 1 : 9;
-/** Replies per side in one repetition: a repetition's rate is their tokens over their time. */
+/** Replies per side in one repetition (a round): its rate is their tokens over their time. */
 const BATCH = smoke ? 1 : 8;
 const MAX_TOKENS = smoke ? 16 : 256;
 /** Seeds tried when looking for long replies (the demo models end most replies within a few dozen tokens). */
 const SEEDS_SCANNED = smoke ? 1 : 150;
-/** Untimed batches each way before the timed ones (JIT, buffers: a long-running server is warm). */
+/** Untimed rounds before the timed ones (JIT, buffers: a long-running server is warm). */
 const WARM_UP = smoke ? 1 : 2;
 const MESSAGES = [{ role: 'user', content: 'Tell me about the weather in the mountains.' }];
 const TEMPERATURE = 1;
@@ -75,26 +75,28 @@ try {
         // The demo models share their tokens and bigram table, so the longest replies of the first (fast) model are
         // the longest of every model: the seeds are picked once.
         seeds ??= await longestReplies(run.count);
-        const batch = async (side) => {
-          const replies = [];
-          for (const seed of seeds) replies.push(await run[side](seed));
-          return summarise(replies);
+        // One round runs every seed on every side, interleaved reply by reply (the order rotating), so that each
+        // side's sums cover the same stretch of time: the machine's speed drifts within a second.
+        const round = async (index) => {
+          const replies = { server: [], count: [], text: [] };
+          for (const [i, seed] of seeds.entries()) {
+            for (let k = 0; k < SIDES.length; k += 1) {
+              const side = SIDES[(index + i + k) % SIDES.length];
+              replies[side].push(await run[side](seed));
+            }
+          }
+          return Object.fromEntries(SIDES.map((side) => [side, summarise(replies[side])]));
         };
-        for (let i = 0; i < WARM_UP; i += 1) {
-          for (const side of SIDES) await batch(side);
-        }
+        for (let i = 0; i < WARM_UP; i += 1) await round(i);
         const runs = { server: [], count: [], text: [] };
         for (let rep = 0; rep < repetitions; rep += 1) {
-          // Rotate the order, so no side always runs right after another.
-          for (let k = 0; k < SIDES.length; k += 1) {
-            const side = SIDES[(rep + k) % SIDES.length];
-            runs[side].push(await batch(side));
-          }
-          const tokens = SIDES.map((side) => runs[side].at(-1).tokens);
+          const result = await round(rep);
+          for (const side of SIDES) runs[side].push(result[side]);
+          const tokens = SIDES.map((side) => result[side].tokens);
           if (new Set(tokens).size !== 1) log(`${model}: tokens differ between the sides: ${tokens.join(', ')}`);
           log(
             `chat ${model} rep ${rep + 1}/${repetitions}: ${tokens[0]} tokens, streaming ` +
-              SIDES.map((side) => `${side} ${streamingRate(runs[side].at(-1)).toFixed(0)}/s`).join(', '),
+              SIDES.map((side) => `${side} ${streamingRate(result[side]).toFixed(0)}/s`).join(', '),
           );
         }
         const of = (side, fn) => runs[side].map(fn);
@@ -141,8 +143,8 @@ try {
 }
 notes.push(
   `max_tokens ${MAX_TOKENS}, temperature ${TEMPERATURE}; seeds ${seeds.join(', ')}: the longest replies of seeds ` +
-    `1–${SEEDS_SCANNED}. A repetition runs every seed once per side (server, counting streamer, TextStreamer, in ` +
-    'rotating order); its rate is the batch\'s tokens over the batch\'s time. Ratios are the median of the ' +
+    `1–${SEEDS_SCANNED}. A repetition runs every seed once per side (server, counting streamer, TextStreamer), ` +
+    'interleaved reply by reply in rotating order; its rate is the tokens over the time of its replies. Ratios are the median of the ' +
     'per-repetition ratios. Server and its node:http client in this process; the direct worker in this process too.',
   'Server: tokens = usage.completion_tokens; times from sending the request to the first content chunk and to the ' +
     'chunk with finish_reason. Direct: times from calling model.generate() to the first new token and to its return.',

@@ -2,7 +2,9 @@
  * The "direct" baseline: transformers.js used as a plain script would use it, in a worker thread as the server's model
  * worker is (`src/server/model-worker.ts`), reading the same snapshot directory from the same disk cache with the same
  * options (absolute snapshot path, `dtype` and `use_external_data_format` from the snapshot's manifest, CPU, remote
- * models off). What it leaves out is exactly what modeldeck adds: the weight bytes read in 1 MiB blocks with progress
+ * models off, the server's ONNX Runtime session options). Same session options, because the benchmarks measure what
+ * modeldeck's own code costs: a spinning direct session would also steal a core from the server's generation when
+ * the two take turns in one process. What it leaves out is exactly what modeldeck adds: the weight bytes read in 1 MiB blocks with progress
  * messages, the custom cache that hands them over, and the separate config step.
  *
  * `import('@huggingface/transformers')` happens inside the timed region, because the server's worker pays it on
@@ -15,6 +17,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
+
+import { SESSION_OPTIONS } from '../../dist/server/session-options.js';
 
 const port = parentPort;
 if (port === null) throw new Error('direct-worker.mjs runs in a worker thread');
@@ -40,6 +44,7 @@ try {
     dtype: manifest.dtype,
     device: 'cpu',
     use_external_data_format: manifest.externalDataChunks === 0 ? false : manifest.externalDataChunks,
+    session_options: SESSION_OPTIONS,
   });
   const loaded = performance.now();
   port.postMessage({ type: 'loaded', importMs: imported - started, loadMs: loaded - imported });

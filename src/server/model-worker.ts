@@ -55,6 +55,7 @@ import {
 } from '@huggingface/transformers';
 
 import type { ChatMessage, GenerateOptions, GenerateResult } from './loader-types.js';
+import { SESSION_OPTIONS } from './session-options.js';
 
 /** What the main thread passes as `workerData`. */
 export interface ModelWorkerData {
@@ -106,17 +107,6 @@ export type WorkerReply =
   | { readonly type: 'text'; readonly id: number; readonly text: string }
   | { readonly type: 'done'; readonly id: number; readonly result?: GenerateResult }
   | { readonly type: 'failed'; readonly id: number; readonly message: string };
-
-/**
- * ONNX Runtime session options. Its intra-op thread pool spins between operators by default: measured per thread
- * during streamed chats (`/proc/self/task/{tid}/stat`), the pool thread of the 100 MB demo model used a whole core
- * while the model worker used 0.8 of the other, so the main thread, which writes the SSE frames, could only run by
- * preempting the generation. Without spinning the pool thread used half as much CPU and streaming lost less to the
- * server's own I/O; a generation with an idle main thread was as fast either way (`npm run bench`, chat streaming).
- */
-const SESSION_OPTIONS = {
-  extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-};
 
 /** Size of one `weights` progress item while reading files, in bytes. */
 export const WEIGHTS_BLOCK_BYTES = 1024 * 1024;
