@@ -114,19 +114,22 @@ t.test('generate', async (t) => {
     const result = await model.generate(hello, options, (text) => pieces.push(text), signal);
     return { ...result, text: pieces.join(''), pieces };
   };
+  // Where the pieces split depends on timing (tokens less than TEXT_INTERVAL_MS apart share a piece); the text and
+  // the counts do not.
+  const outcome = ({ pieces: _pieces, ...rest }: Awaited<ReturnType<typeof run>>) => rest;
 
   const a = await run(tiny, { maxTokens: 200, seed: 2 });
   const b = await run(tiny, { maxTokens: 200, seed: 2 });
   t.ok(a.text.trim().length > 0, `produces text: ${JSON.stringify(a.text)}`);
   t.ok(a.pieces.length > 1, 'streamed in pieces');
-  t.same(b, a, 'the same seed gives the same text, pieces and counts');
+  t.same(outcome(b), outcome(a), 'the same seed gives the same text and counts');
   t.ok(a.promptTokens > 0, 'counts the prompt tokens');
   t.ok(a.completionTokens > 0 && a.completionTokens < 200, 'ends before maxTokens');
   t.equal(a.finishReason, 'stop', 'on end-of-sequence');
   const other = await run(tiny, { maxTokens: 200, seed: 3 });
   t.not(other.text, a.text, 'another seed, another text');
   const greedy = await run(tiny, { maxTokens: 30, temperature: 0 });
-  t.same(await run(tiny, { maxTokens: 30, temperature: 0 }), greedy, 'temperature 0 is greedy: no seed needed');
+  t.same(outcome(await run(tiny, { maxTokens: 30, temperature: 0 })), outcome(greedy), 'temperature 0 is greedy: no seed needed');
 
   // A stop string: the same seeded generation, cut before the stop, which is not included.
   const words = a.text.split(' ');
