@@ -35,7 +35,7 @@ const { smoke } = benchArgs();
 /** The raw baselines buffer file writes as the server's downloader does (4 MiB), so neither waits on the disk more. */
 const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 const model = smoke ? TINY_MODEL : BIG_MODEL;
-const repetitions = smoke ? 1 : 9;
+const repetitions = smoke ? 1 : 15;
 
 const models = await demoModelsDir([model]);
 const mirror = await startMirrorProcess(models);

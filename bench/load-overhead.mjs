@@ -30,7 +30,7 @@ import {
 
 const { smoke } = benchArgs();
 const model = smoke ? TINY_MODEL : BIG_MODEL;
-const repetitions = smoke ? 1 : 11;
+const repetitions = smoke ? 1 : 15;
 
 const models = await demoModelsDir([model]);
 const cache = await tempDir('load-cache');
