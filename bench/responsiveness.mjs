@@ -28,7 +28,7 @@ import {
 
 const { smoke } = benchArgs();
 const model = smoke ? TINY_MODEL : BIG_MODEL;
-const repetitions = smoke ? 1 : 5;
+const repetitions = smoke ? 3 : 10;
 /** Pause between two probes, in ms. */
 const GAP_MS = 2;
 
@@ -72,8 +72,12 @@ try {
       log(`health rep ${rep + 1}/${repetitions}: weights stage ${(loadEnd - weightsStart).toFixed(0)} ms`);
     }
     const { samples } = await prober.request({ type: 'stop' });
+    // A request counts for a window when it was in flight during it (it started before the window's end and
+    // finished after its start): a request the stage held up is exactly what this measures.
     const within = (windows) =>
-      samples.filter(([at]) => windows.some(([from, to]) => at >= from && at <= to)).map(([, ms]) => ms);
+      samples
+        .filter(([at, ms]) => windows.some(([from, to]) => at <= to && at + ms >= from))
+        .map(([, ms]) => ms);
     const idleMs = within(idle);
     const weightsMs = within(weights);
     const wholeMs = within(whole);
