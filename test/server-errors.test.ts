@@ -1,3 +1,4 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { chmod, cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,8 @@ import { startTestMirror, startTestServer } from './helpers/stack.js';
 const MODEL = 'modeldeck/tiny-chat';
 const KEY = `${MODEL}@main`;
 const WEIGHTS = 'onnx/model.onnx';
+// The compiled CLI (npm test builds dist/ first).
+const bin = new URL('../bin/modeldeck.js', import.meta.url).pathname;
 
 const models = await demoModelsDir();
 const root = await mkdtemp(join(tmpdir(), 'modeldeck-mirror-root-'));
@@ -109,14 +112,50 @@ t.test('offline, with the model not cached', async (t) => {
   t.same(mirror.requests, [], 'offline means no hub request');
 });
 
-t.test('cache dir not writable', { skip: process.getuid?.() === 0 ? 'root can write anywhere' : false }, async (t) => {
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+t.test('cache dir not writable', async (t) => {
   const cacheDir = await mkdtemp(join(tmpdir(), 'modeldeck-ro-'));
-  await chmod(cacheDir, 0o500);
   t.teardown(() => rm(cacheDir, { recursive: true, force: true }));
-  const server = await startTestServer({ hubUrl: mirror.url, cacheDir });
-  t.teardown(() => server.close());
-  const res = await loadModel(server.url, MODEL);
-  t.match(res.events.at(-1), { status: 'error', message: new RegExp(cacheDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) });
+  if (process.getuid?.() !== 0) {
+    await chmod(cacheDir, 0o500);
+    const server = await startTestServer({ hubUrl: mirror.url, cacheDir });
+    t.teardown(() => server.close());
+    const res = await loadModel(server.url, MODEL);
+    t.match(res.events.at(-1), { status: 'error', message: new RegExp(escape(cacheDir)) });
+    return;
+  }
+  // Root writes anywhere, so the server runs as the unprivileged user instead: `modeldeck serve` as a user sees it,
+  // on a directory it may read but not write.
+  await chmod(cacheDir, 0o755);
+  const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+  const probe = spawnSync('setpriv', [...asNobody, process.execPath, bin, '--version'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    t.skip(`cannot run the server as an unprivileged user here (setpriv: ${probe.error?.message ?? probe.stderr.trim()})`);
+    return;
+  }
+  const child = spawn(
+    'setpriv',
+    [...asNobody, process.execPath, bin, 'serve', '--port', '0', '--hub-url', mirror.url, '--cache-dir', cacheDir],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HF_TOKEN: '', MODELDECK_API_KEY: '' } },
+  );
+  t.teardown(() => {
+    child.kill('SIGTERM');
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      out += chunk;
+      const found = /listening on (http:\/\/\S+)/.exec(out);
+      if (found?.[1] !== undefined) resolve(found[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`modeldeck serve exited with ${code} before listening`)));
+  });
+  const res = await loadModel(url, MODEL);
+  t.match(res.events.at(-1), { status: 'error', message: new RegExp(escape(cacheDir)) }, 'names the directory');
+  t.match(res.events.at(-1), { message: /writ/i }, 'says it cannot write there');
+  t.same(await filesUnder(cacheDir), [], 'and leaves nothing in it');
 });
 
 t.test('cache dir that is a file', async (t) => {
