@@ -114,10 +114,19 @@ t.test('offline, with the model not cached', async (t) => {
 
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-t.test('cache dir not writable', async (t) => {
+const AS_NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+const asRoot = process.getuid?.() === 0;
+/** As root, the test runs the server as the unprivileged user; false when it can, else why not. */
+function cannotRunAsNobody(): string | false {
+  const probe = spawnSync('setpriv', [...AS_NOBODY, process.execPath, bin, '--version'], { encoding: 'utf8' });
+  if (probe.status === 0) return false;
+  return `cannot run the server as an unprivileged user here (setpriv: ${probe.error?.message ?? probe.stderr.trim()})`;
+}
+
+t.test('cache dir not writable', { skip: asRoot ? cannotRunAsNobody() : false }, async (t) => {
   const cacheDir = await mkdtemp(join(tmpdir(), 'modeldeck-ro-'));
   t.teardown(() => rm(cacheDir, { recursive: true, force: true }));
-  if (process.getuid?.() !== 0) {
+  if (!asRoot) {
     await chmod(cacheDir, 0o500);
     const server = await startTestServer({ hubUrl: mirror.url, cacheDir });
     t.teardown(() => server.close());
@@ -128,15 +137,9 @@ t.test('cache dir not writable', async (t) => {
   // Root writes anywhere, so the server runs as the unprivileged user instead: `modeldeck serve` as a user sees it,
   // on a directory it may read but not write.
   await chmod(cacheDir, 0o755);
-  const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
-  const probe = spawnSync('setpriv', [...asNobody, process.execPath, bin, '--version'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    t.skip(`cannot run the server as an unprivileged user here (setpriv: ${probe.error?.message ?? probe.stderr.trim()})`);
-    return;
-  }
   const child = spawn(
     'setpriv',
-    [...asNobody, process.execPath, bin, 'serve', '--port', '0', '--hub-url', mirror.url, '--cache-dir', cacheDir],
+    [...AS_NOBODY, process.execPath, bin, 'serve', '--port', '0', '--hub-url', mirror.url, '--cache-dir', cacheDir],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HF_TOKEN: '', MODELDECK_API_KEY: '' } },
   );
   t.teardown(() => {
