@@ -32,6 +32,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     forceCloseConnections: options.forceCloseConnections ?? true,
   });
+  // Every body is JSON: Fastify's built-in text/plain parser would hand a route a string (a 400 "got string") where
+  // the protocol answers any non-JSON Content-Type with 415.
+  app.removeContentTypeParser('text/plain');
 
   // Bad input is the client's problem: answer it in JSON that names the problem, never a stack trace in the log.
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
