@@ -1,4 +1,5 @@
 import t from 'tap';
+import { resolveServeConfig } from '../src/cli/serve.js';
 import type { LoadEvent } from '../src/protocol/events.js';
 import { createLoadManager, type ManagerClock } from '../src/server/load-manager.js';
 import {
@@ -47,7 +48,7 @@ function scriptedLoader(): { loader: ModelLoader; loads: Step[]; disposed: strin
   return { loader, loads, disposed };
 }
 
-function fakeClock(): ManagerClock & { advance(ms: number): void } {
+function fakeClock(): ManagerClock & { advance(ms: number): void; pending(): number } {
   let now = 0;
   let timers: { at: number; fn: () => void; id: number }[] = [];
   let nextId = 1;
@@ -61,6 +62,7 @@ function fakeClock(): ManagerClock & { advance(ms: number): void } {
     clearTimeout(id) {
       timers = timers.filter((x) => x.id !== id);
     },
+    pending: () => timers.length,
     advance(ms) {
       now += ms;
       for (;;) {
@@ -221,4 +223,66 @@ t.test('events a loader reports synchronously reach the first subscriber', async
   const seen: LoadEvent[] = [];
   manager.subscribe(ref('o/s'), (e) => seen.push(e));
   t.same(seen, [{ status: 'loading', model: 'o/s@main', stage: 'processor' }]);
+});
+
+t.test('--model-timeout 0 never unloads a model, however much time passes; a positive timeout does', async (t) => {
+  // The idle timeout exactly as `serve` derives it from its flag.
+  const idleTimeoutMs = (flag: string): number => {
+    const config = resolveServeConfig(['--model-timeout', flag], { HF_HOME: '/nonexistent/modeldeck-test-hf-home' });
+    if (!config) throw new Error('no config');
+    return config.modelTimeout * 1000;
+  };
+  t.equal(idleTimeoutMs('0'), 0, '--model-timeout 0 is an idle timeout of 0 ms');
+
+  /**
+   * Loads a model, uses it every way a client can (each use re-arms the idle timer, if any), then lets `ms` pass on
+   * the fake clock; reports what was unloaded before close, and what close then did.
+   */
+  const scenario = async (idleMs: number | undefined, ms: number) => {
+    const { loader, loads, disposed } = scriptedLoader();
+    const clock = fakeClock();
+    const unloaded: string[] = [];
+    const manager = createLoadManager({
+      loader,
+      clock,
+      ...(idleMs !== undefined ? { idleTimeoutMs: idleMs } : {}),
+      onUnload: (r, why) => unloaded.push(`${r.key}:${why}`),
+    });
+    const acquiring = manager.acquire(ref('o/m'));
+    loads[0]!.succeed();
+    await acquiring;
+    await manager.acquire(ref('o/m'));
+    manager.touch('o/m@main');
+    manager.resident('o/m@main');
+    manager.subscribe(ref('o/m'), () => undefined);
+    manager.hold('o/m@main')();
+    const armedTimers = clock.pending();
+    // In steps, with the event loop turning in between, so that anything re-armed along the way would fire too.
+    for (let i = 0; i < 100; i++) {
+      clock.advance(ms / 100);
+      await tick();
+    }
+    const beforeClose = { unloaded: [...unloaded], disposed: [...disposed], resident: manager.residentRefs().map((r) => r.key) };
+    await manager.close();
+    return { ...beforeClose, armedTimers, loads: loads.length, closeUnloaded: unloaded.slice(beforeClose.unloaded.length) };
+  };
+
+  const TEN_YEARS = 10 * 365 * 24 * 3600 * 1000;
+  const never = await scenario(idleTimeoutMs('0'), TEN_YEARS);
+  t.same(never.unloaded, [], 'timeout 0, ten years idle: not unloaded');
+  t.same(never.disposed, [], 'not disposed');
+  t.same(never.resident, ['o/m@main'], 'still resident');
+  t.equal(never.armedTimers, 0, 'no idle timer was ever armed');
+  t.equal(never.loads, 1, 'every use was served by the one load');
+  t.same(never.closeUnloaded, ['o/m@main:shutdown'], 'only shutting down unloads it');
+
+  const omitted = await scenario(undefined, TEN_YEARS);
+  t.same([omitted.unloaded, omitted.resident], [[], ['o/m@main']], 'without idleTimeoutMs the manager never unloads either');
+
+  const unloads = await scenario(idleTimeoutMs('2'), 2000);
+  t.equal(unloads.armedTimers, 1, '--model-timeout 2: one idle timer');
+  t.same(unloads.unloaded, ['o/m@main:idle'], 'which unloads the model once 2 s have passed since its last use');
+  t.same(unloads.disposed, ['o/m@main'], 'disposed');
+  t.same(unloads.resident, [], 'no longer resident');
+  t.same(unloads.closeUnloaded, [], 'so close has nothing left to unload');
 });

@@ -1,15 +1,28 @@
 import t from 'tap';
 import { startTestServer } from './helpers/stack.js';
 
+// Everything the server logs, as pino writes it (one JSON line per record), at the most verbose level, so that a
+// stack trace logged at any level for any of these requests is caught.
+const logLines: string[] = [];
+const logStream = {
+  write(chunk: string): void {
+    for (const line of chunk.split('\n')) if (line !== '') logLines.push(line);
+  },
+};
+
 // None of these requests may reach a loader, so the hub is a closed port: a request that got through would fail
 // loudly with an SSE stream instead of the expected 4xx.
-const server = await startTestServer({ hubUrl: 'http://127.0.0.1:9' });
+const server = await startTestServer({ hubUrl: 'http://127.0.0.1:9', logger: { level: 'trace', stream: logStream } });
 t.teardown(() => server.close());
+
+/** A logged stack trace: pino serialises an error with a `stack` field, whose frames read `\n    at `. */
+const STACK = /"stack"|\n\s+at |\\n\s+at /;
 
 interface Case {
   readonly name: string;
   readonly body: string | undefined;
-  readonly contentType?: string;
+  /** Defaults to JSON; null sends the body without a Content-Type header. */
+  readonly contentType?: string | null;
   readonly method?: string;
   readonly path?: string;
   readonly status: number;
@@ -35,18 +48,34 @@ const cases: Case[] = [
   { name: 'empty revision', body: '{"model": "a/b@"}', status: 400, says: /revision/ },
   { name: 'bad revision', body: '{"model": "a/b@../x"}', status: 400, says: /revision/ },
   { name: 'form body', body: 'model=a/b', contentType: 'application/x-www-form-urlencoded', status: 415, says: /content-type|media type/i },
+  { name: 'text/plain body', body: '{"model": "a/b"}', contentType: 'text/plain', status: 415, says: /content-type|media type/i },
+  { name: 'no Content-Type', body: '{"model": "a/b"}', contentType: null, status: 415, says: /content-type|media type/i },
   { name: 'body too large', body: JSON.stringify({ model: 'a/b', pad: 'x'.repeat(2 * 1024 * 1024) }), status: 413, says: /large|limit/i },
   { name: 'GET instead of POST', body: undefined, method: 'GET', status: 404, says: /GET \/load_model/ },
   { name: 'unknown route', body: '{}', path: '/nope', status: 404, says: /\/nope/ },
+  { name: '__proto__ key', body: '{"model": "a/b", "__proto__": {"polluted": true}}', status: 400, says: /json/i },
+  { name: 'constructor.prototype key', body: '{"model": "a/b", "constructor": {"prototype": {"polluted": true}}}', status: 400, says: /json/i },
+  { name: 'lone surrogate in id', body: '{"model": "a/b\\ud800"}', status: 400, says: /character/i },
+  { name: 'chat: malformed JSON', body: '{"model": "a/b", "messages": [', path: '/v1/chat/completions', status: 400, says: /json/i },
+  { name: 'chat: a JSON string', body: '"hello"', path: '/v1/chat/completions', status: 400, says: /object/i },
+  { name: 'chat: form body', body: 'model=a/b', contentType: 'application/x-www-form-urlencoded', path: '/v1/chat/completions', status: 415, says: /content-type|media type/i },
+  { name: 'chat: body too large', body: JSON.stringify({ model: 'a/b', messages: [{ role: 'user', content: 'x'.repeat(2 * 1024 * 1024) }] }), path: '/v1/chat/completions', status: 413, says: /large|limit/i },
+  { name: 'chat: bad model id', body: JSON.stringify({ model: '../x', messages: [{ role: 'user', content: 'x' }] }), path: '/v1/chat/completions', status: 400, says: /model/ },
+  { name: 'chat: messages an object', body: JSON.stringify({ model: 'a/b', messages: { role: 'user' } }), path: '/v1/chat/completions', status: 400, says: /messages/ },
+  { name: 'chat: a message that is null', body: JSON.stringify({ model: 'a/b', messages: [null] }), path: '/v1/chat/completions', status: 400, says: /messages/ },
+  { name: 'unload: malformed JSON', body: '{"model"', path: '/unload_model', status: 400, says: /json/i },
+  { name: 'unload: dot-dot segment', body: '{"model": "../x"}', path: '/unload_model', status: 400, says: /\.\./ },
 ];
 
 for (const c of cases) {
   t.test(c.name, async (t) => {
     const res = await fetch(`${server.url}${c.path ?? '/load_model'}`, {
       method: c.method ?? 'POST',
-      ...(c.body !== undefined
-        ? { body: c.body, headers: { 'content-type': c.contentType ?? 'application/json' } }
-        : {}),
+      ...(c.body === undefined
+        ? {}
+        : c.contentType === null
+          ? { body: new TextEncoder().encode(c.body) } // bytes: fetch adds no Content-Type of its own
+          : { body: c.body, headers: { 'content-type': c.contentType ?? 'application/json' } }),
     });
     t.equal(res.status, c.status, 'status');
     t.match(res.headers.get('content-type'), /^application\/json/, 'a JSON body, not an event stream');
@@ -61,4 +90,25 @@ t.test('the server still answers after the battery', async (t) => {
   const res = await fetch(`${server.url}/health`);
   t.equal(res.status, 200);
   t.same(await res.json(), { status: 'ok' });
+});
+
+t.test('the server never logs a stack trace for bad input, and never answers 500', async (t) => {
+  const records = logLines.map((line) => JSON.parse(line) as { msg?: string; res?: { statusCode?: number } });
+  // The capture is real: Fastify logged every request of the battery, with the status it answered.
+  const completed = records.filter((r) => r.msg === 'request completed');
+  t.ok(completed.length >= cases.length, `one "request completed" record per request (${completed.length})`);
+  const statuses = completed.map((r) => r.res?.statusCode);
+  t.ok(statuses.every((s) => s === 200 || (s !== undefined && s >= 400 && s < 500)), `all 4xx (and /health's 200): ${statuses.join(' ')}`);
+  t.notOk(statuses.some((s) => s === undefined || s >= 500), 'no 5xx');
+  const withStack = logLines.filter((line) => STACK.test(line));
+  t.strictSame(withStack, [], 'no log line holds a stack trace');
+  t.notOk(logLines.some((line) => /"level":50|"level":60/.test(line)), 'nothing logged at error or fatal level');
+});
+
+t.test('control: the capture would see a stack trace if one were logged', async (t) => {
+  const before = logLines.length;
+  server.app.log.error(new Error('a control error'));
+  const logged = logLines.slice(before);
+  t.equal(logged.length, 1, 'the logger writes to the capture stream');
+  t.ok(logged.some((line) => STACK.test(line)), 'and the stack detector finds the stack in it');
 });

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import t, { type Test } from 'tap';
+import { UsageError } from '../src/cli/args.js';
+import { resolveServeConfig, startServer } from '../src/cli/serve.js';
 import type { GenerateResult } from '../src/server/loader-types.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { loadModel, stagesOf } from './helpers/sse-client.js';
@@ -231,22 +233,118 @@ t.test('the idle timeout unloads a model; the next load comes from the disk cach
   t.same(again.events.at(-1), { status: 'ready', model: KEY, cached: false });
 });
 
-t.test('an API key guards every route but /health', async (t) => {
-  const guarded = await startTestServer({ hubUrl: mirror.url, cacheDir: server.cacheDir, apiKey: 'sk-test-123' });
+t.test('an API key guards every route but GET /health', async (t) => {
+  const API_KEY = 'sk-test-123';
+  const guarded = await startTestServer({ hubUrl: mirror.url, cacheDir: server.cacheDir, apiKey: API_KEY });
   t.teardown(() => guarded.close());
-  t.equal((await fetch(`${guarded.url}/health`)).status, 200, '/health stays open');
-  const none = await fetch(`${guarded.url}/v1/models`);
-  t.equal(none.status, 401);
-  t.match(((await none.json()) as { error: { message: string } }).error.message, /Authorization: Bearer/);
-  const wrong = await loadModel(guarded.url, MODEL, { headers: { authorization: 'Bearer nope' } });
-  t.equal(wrong.status, 401, 'a wrong key is refused before any event');
-  t.match(wrong.body, /not valid/);
-  const right = await loadModel(guarded.url, MODEL, { headers: { authorization: 'Bearer sk-test-123' } });
-  t.equal(right.events.at(-1)?.status, 'ready');
-  const keyed = new OpenAI({ baseURL: `${guarded.url}/v1`, apiKey: 'sk-test-123', maxRetries: 0 });
+
+  interface Route {
+    readonly method: string;
+    readonly path: string;
+    readonly body?: string;
+  }
+  const json = (value: unknown): string => JSON.stringify(value);
+  const routes: Route[] = [
+    { method: 'POST', path: '/load_model', body: json({ model: MODEL }) },
+    { method: 'POST', path: '/v1/chat/completions', body: json({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }) },
+    { method: 'GET', path: '/v1/models' },
+    { method: 'POST', path: '/unload_model', body: json({ model: MODEL }) },
+    { method: 'POST', path: '/reset' },
+    { method: 'GET', path: '/nope' },
+    { method: 'POST', path: '/nope', body: '{}' },
+    // A real path with the wrong method, and /health with a method other than GET, are guarded like any other.
+    { method: 'GET', path: '/load_model' },
+    { method: 'POST', path: '/health', body: '{}' },
+    // The key is checked before the body is: an unauthenticated client learns nothing about its input.
+    { method: 'POST', path: '/load_model', body: '{"model": ' },
+  ];
+  const call = (route: Route, authorization?: string) =>
+    fetch(`${guarded.url}${route.path}`, {
+      method: route.method,
+      headers: {
+        ...(route.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(authorization !== undefined ? { authorization } : {}),
+      },
+      ...(route.body !== undefined ? { body: route.body } : {}),
+    });
+  const refusals: { name: string; authorization?: string; code: string; says: RegExp }[] = [
+    { name: 'no key', code: 'missing_api_key', says: /Authorization: Bearer/ },
+    { name: 'a wrong key', authorization: 'Bearer nope', code: 'invalid_api_key', says: /not valid/ },
+    { name: 'a key one character off', authorization: `Bearer ${API_KEY.slice(0, -1)}4`, code: 'invalid_api_key', says: /not valid/ },
+    { name: 'a prefix of the key', authorization: `Bearer ${API_KEY.slice(0, -1)}`, code: 'invalid_api_key', says: /not valid/ },
+    { name: 'the key without the Bearer scheme', authorization: API_KEY, code: 'missing_api_key', says: /Authorization: Bearer/ },
+    { name: 'the key as Basic credentials', authorization: `Basic ${API_KEY}`, code: 'missing_api_key', says: /Authorization: Bearer/ },
+  ];
+  for (const route of routes) {
+    for (const refusal of refusals) {
+      const what = `${route.method} ${route.path}${route.body === '{"model": ' ? ' (malformed body)' : ''} with ${refusal.name}`;
+      const res = await call(route, refusal.authorization);
+      t.equal(res.status, 401, `${what}: 401`);
+      t.match(res.headers.get('content-type'), /^application\/json/, `${what}: a JSON body`);
+      const body = (await res.json()) as { error?: { message?: unknown; type?: unknown; code?: unknown } };
+      t.type(body.error?.message, 'string', `${what}: with a message`);
+      t.match(String(body.error?.message), refusal.says, `${what}: that says what to do`);
+      t.equal(body.error?.type, 'authentication_error', `${what}: type`);
+      t.equal(body.error?.code, refusal.code, `${what}: code`);
+    }
+  }
+  t.same(guarded.manager.loadingRefs(), [], 'no refused request started a load');
+  t.same(guarded.manager.residentRefs(), [], 'or loaded a model');
+
+  // /health is open, with or without a key, right or wrong.
+  for (const authorization of [undefined, 'Bearer nope', `Bearer ${API_KEY}`]) {
+    const res = await call({ method: 'GET', path: '/health' }, authorization);
+    t.equal(res.status, 200, `GET /health with ${authorization ?? 'no key'}: 200`);
+    t.same(await res.json(), { status: 'ok' });
+  }
+
+  // The right key opens every route.
+  const bearer = `Bearer ${API_KEY}`;
+  const loaded = await loadModel(guarded.url, MODEL, { headers: { authorization: bearer } });
+  t.same(loaded.events.at(-1), { status: 'ready', model: KEY, cached: false }, 'POST /load_model with the key loads');
+  const keyed = new OpenAI({ baseURL: `${guarded.url}/v1`, apiKey: API_KEY, maxRetries: 0 });
   const reply = await keyed.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 4 });
-  t.ok(reply.choices[0]?.message.content !== undefined, 'the openai client with the key chats');
+  t.equal(reply.object, 'chat.completion', 'POST /v1/chat/completions with the key chats (openai client)');
+  const listed = await call({ method: 'GET', path: '/v1/models' }, 'bearer ' + API_KEY);
+  t.equal(listed.status, 200, 'GET /v1/models with the key (the scheme is case-insensitive)');
+  const list = (await listed.json()) as { data: { id: string; status: string }[] };
+  t.equal(list.data.find((m) => m.id === KEY)?.status, 'loaded', 'and lists the model as loaded');
+  const unloaded = await call({ method: 'POST', path: '/unload_model', body: json({ model: MODEL }) }, bearer);
+  t.equal(unloaded.status, 200, 'POST /unload_model with the key');
+  t.same(await unloaded.json(), { status: 'unloaded', model: KEY });
+  const reset = await call({ method: 'POST', path: '/reset' }, bearer);
+  t.equal(reset.status, 200, 'POST /reset with the key');
+  t.same(await reset.json(), { status: 'ok', unloaded: [] });
+  const unknown = await call({ method: 'GET', path: '/nope' }, bearer);
+  t.equal(unknown.status, 404, 'an unknown route with the key gets past the guard, to a 404');
+
   const unkeyed = new OpenAI({ baseURL: `${guarded.url}/v1`, apiKey: 'wrong', maxRetries: 0 });
   const denied = await unkeyed.models.list().then(() => null, (e: unknown) => e);
-  t.ok(denied instanceof OpenAI.AuthenticationError, 'and without it gets AuthenticationError');
+  t.ok(denied instanceof OpenAI.AuthenticationError, 'the openai client with a wrong key gets AuthenticationError');
+});
+
+t.test('serve takes the API key from MODELDECK_API_KEY when --api-key is not given', async (t) => {
+  // A home without a token file, so that nothing on this machine leaks into the resolved config.
+  const HF_HOME = join(root, 'no-hf-home');
+  const resolve = (argv: string[], env: NodeJS.ProcessEnv) => resolveServeConfig(argv, { HF_HOME, ...env });
+  t.equal(resolve([], { MODELDECK_API_KEY: 'env-key' })?.apiKey, 'env-key', 'from the environment');
+  t.equal(resolve(['--api-key', 'flag-key'], { MODELDECK_API_KEY: 'env-key' })?.apiKey, 'flag-key', 'the flag wins');
+  t.equal(resolve([], {})?.apiKey, undefined, 'neither: no key');
+  t.equal(resolve([], { MODELDECK_API_KEY: '' })?.apiKey, undefined, 'an empty variable is no key');
+  t.throws(() => resolve([], { MODELDECK_API_KEY: 'has space' }), UsageError, 'a key that cannot travel in a header is refused');
+
+  // And the key so resolved guards the server `serve` starts.
+  const config = resolve(['--port', '0', '--hub-url', mirror.url, '--cache-dir', server.cacheDir, '--log-level', 'silent'], {
+    MODELDECK_API_KEY: 'env-key',
+  });
+  if (!config) throw new Error('no config');
+  const running = await startServer(config, { logger: false });
+  t.teardown(() => running.close());
+  t.equal((await fetch(`${running.url}/health`)).status, 200, '/health stays open');
+  t.equal((await fetch(`${running.url}/v1/models`)).status, 401, 'no key: 401');
+  const wrong = await fetch(`${running.url}/v1/models`, { headers: { authorization: 'Bearer wrong' } });
+  t.equal(wrong.status, 401, 'a wrong key: 401');
+  const right = await fetch(`${running.url}/v1/models`, { headers: { authorization: 'Bearer env-key' } });
+  t.equal(right.status, 200, 'the key from the environment: 200');
+  t.equal(((await right.json()) as { object?: string }).object, 'list');
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { LoadEvent } from '../src/protocol/events.js';
 import { demoModelsDir } from './helpers/demo.js';
-import { loadModel, stagesOf, type LoadTranscript } from './helpers/sse-client.js';
+import { loadModel, type LoadTranscript } from './helpers/sse-client.js';
 import { fileDownloads, startTestMirror, startTestServer } from './helpers/stack.js';
 
 const MODEL = 'modeldeck/tiny-chat';
@@ -40,16 +40,95 @@ function assertInvariants(t: Test, events: readonly LoadEvent[], key: string): v
   }
 }
 
+/** Python's `json.dumps` of an object of primitives and objects (`", "` and `": "` separators), as upstream sends. */
+function pythonDumps(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${pythonDumps(v)}`).join(', ')}}`;
+}
+
+type Label = 'processor' | 'config' | 'download' | 'weights' | 'ready';
+
+/**
+ * Asserts a whole `/load_model` transcript of a load that is not served from memory, frame by frame, against
+ * docs/protocol.md: `processor` then `config`, each exactly one frame without progress; then (when the weights are
+ * not on disk) `download`, then `weights`, whose frames all carry `progress` (a progress stage has no stage-only
+ * frame: its first frame is its first progress, which carries the total); then exactly `{status, model, cached:false}`.
+ * Every frame has exactly the documented fields, in the documented order, and names `key`. Progress values vary from
+ * run to run, so only their shape and invariants are checked.
+ */
+function assertFullTranscript(t: Test, tr: LoadTranscript, key: string, withDownload: boolean): void {
+  const expected: Label[] = withDownload
+    ? ['processor', 'config', 'download', 'weights', 'ready']
+    : ['processor', 'config', 'weights', 'ready'];
+  t.equal(tr.raw.length, tr.events.length, 'every data frame parsed as an event');
+  const frames = tr.raw.map((raw) => JSON.parse(raw) as Record<string, unknown>);
+  const labelOf = (f: Record<string, unknown>): string => (f['status'] === 'loading' ? String(f['stage']) : String(f['status']));
+
+  // The runs of equal labels, in order: each expected label exactly once, no other label, none repeated later.
+  const runs: { label: string; frames: Record<string, unknown>[] }[] = [];
+  for (const f of frames) {
+    const label = labelOf(f);
+    if (runs.at(-1)?.label === label) runs.at(-1)!.frames.push(f);
+    else runs.push({ label, frames: [f] });
+  }
+  t.strictSame(runs.map((r) => r.label), expected, `frame sequence ${frames.map(labelOf).join(', ')}`);
+  const run = (label: Label) => runs.find((r) => r.label === label)?.frames ?? [];
+
+  for (const [i, f] of frames.entries()) {
+    t.equal(f['model'], key, `frame ${i}: model is ${key}`);
+    t.equal(Object.keys(f)[0], 'status', `frame ${i}: status comes first`);
+    t.equal(Object.keys(f)[1], 'model', `frame ${i}: model comes second`);
+    t.equal(tr.raw[i], pythonDumps(f), `frame ${i}: formatted like Python's json.dumps`);
+  }
+
+  for (const stage of ['processor', 'config'] as const) {
+    t.strictSame(run(stage), [{ status: 'loading', model: key, stage }], `${stage}: exactly one frame, no progress`);
+  }
+
+  for (const stage of withDownload ? (['download', 'weights'] as const) : (['weights'] as const)) {
+    const got = run(stage);
+    t.ok(got.length >= 1, `${stage}: at least one frame (${got.length})`);
+    let total: unknown;
+    let previous = -1;
+    for (const [i, f] of got.entries()) {
+      const where = `${stage} frame ${i}`;
+      t.strictSame(Object.keys(f), ['status', 'model', 'stage', 'progress'], `${where}: exactly status, model, stage, progress`);
+      t.equal(f['status'], 'loading', `${where}: loading`);
+      const progress = f['progress'] as Record<string, unknown> | undefined;
+      t.strictSame(Object.keys(progress ?? {}), ['current', 'total'], `${where}: progress is {current, total}`);
+      const current = progress?.['current'];
+      const tot = progress?.['total'];
+      t.ok(Number.isSafeInteger(current) && (current as number) >= 0, `${where}: current ${String(current)} is a count`);
+      t.ok(Number.isSafeInteger(tot) && (tot as number) > 0, `${where}: total ${String(tot)} is known and positive`);
+      t.ok((current as number) <= (tot as number), `${where}: current <= total`);
+      t.ok((current as number) >= previous, `${where}: current never decreases`);
+      if (i === 0) total = tot;
+      else t.equal(tot, total, `${where}: total never changes`);
+      previous = current as number;
+    }
+    const first = got[0]?.['progress'] as { current: number } | undefined;
+    t.equal(first?.current, 0, `${stage}: the stage's first frame (its start) is not dropped`);
+    const last = got.at(-1)?.['progress'] as { current: number; total: number } | undefined;
+    t.ok(last !== undefined && last.current === last.total, `${stage}: its last frame is its completion`);
+  }
+
+  t.equal(run('ready').length, 1, 'exactly one terminal frame');
+  t.strictSame(frames.at(-1), { status: 'ready', model: key, cached: false }, 'the last frame is exactly ready, not cached');
+  t.strictSame(tr.events.at(-1), { status: 'ready', model: key, cached: false }, 'and so is the parsed event');
+  t.equal(tr.status, 200);
+  t.match(tr.contentType, /^text\/event-stream/);
+  t.notOk(tr.aborted, 'the server closed the stream');
+}
+
 t.test('a fresh load, then a load from memory, then from the disk cache in a new server', async (t) => {
   const server = await startTestServer({ hubUrl: mirror.url });
   t.teardown(() => server.close());
   mirror.clearRequests();
 
   const fresh = await loadModel(server.url, MODEL);
-  t.equal(fresh.status, 200);
-  t.match(fresh.contentType, /^text\/event-stream/);
-  t.same(stagesOf(fresh.events), ['processor', 'config', 'download', 'weights', 'ready'], 'stages in order');
-  t.same(fresh.events.at(-1), { status: 'ready', model: KEY, cached: false });
+  await t.test('the full ordered event list of a fresh load, frame by frame', async (t) => {
+    assertFullTranscript(t, fresh, KEY, true);
+  });
   assertInvariants(t, fresh.events, KEY);
   const downloads = fresh.events.filter((e) => e.status === 'loading' && e.stage === 'download');
   const firstDownload = downloads[0];
@@ -75,8 +154,9 @@ t.test('a fresh load, then a load from memory, then from the disk cache in a new
   const second = await startTestServer({ hubUrl: mirror.url, cacheDir: server.cacheDir });
   t.teardown(() => second.close());
   const fromDisk = await loadModel(second.url, MODEL);
-  t.same(stagesOf(fromDisk.events), ['processor', 'config', 'weights', 'ready'], 'no download stage');
-  t.same(fromDisk.events.at(-1), { status: 'ready', model: KEY, cached: false }, 'cached means in memory only');
+  await t.test('a load from the disk cache, frame by frame: no download stage, and cached means in memory only', async (t) => {
+    assertFullTranscript(t, fromDisk, KEY, false);
+  });
   assertInvariants(t, fromDisk.events, KEY);
   t.same(mirror.requests, [], 'no hub requests at all');
 });

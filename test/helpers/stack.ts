@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { startMirror, type Mirror, type MirrorOptions } from '../../src/mirror/mirror.js';
-import { buildApp } from '../../src/server/app.js';
+import { buildApp, type AppOptions } from '../../src/server/app.js';
 import { createLoadManager, type LoadManager } from '../../src/server/load-manager.js';
 import { createTransformersLoader } from '../../src/server/transformers-loader.js';
 
@@ -27,6 +27,8 @@ export interface TestServerOptions {
   readonly heartbeatMs?: number;
   readonly idleTimeoutMs?: number;
   readonly apiKey?: string;
+  /** Fastify's logger option; defaults to no logging. */
+  readonly logger?: AppOptions['logger'];
 }
 
 /** Starts a server on 127.0.0.1:0. */
@@ -48,6 +50,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     manager,
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.apiKey !== undefined ? { apiKey: options.apiKey } : {}),
+    ...(options.logger !== undefined ? { logger: options.logger } : {}),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
