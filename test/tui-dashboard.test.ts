@@ -1,6 +1,7 @@
 // The dashboard on a headless terminal (a blessed screen on PassThrough streams), against real modeldeck servers on
 // port 0 and the demo mirror. Assertions read the screen's text, as a person would.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -93,21 +94,29 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
   const srv = await server();
   t.teardown(() => srv.close());
   const { input, output } = terminal();
-  const dash = startDashboard({ sessions: [{ server: srv.url, model: MODEL }], input, output, cwd: tmpdir() });
+  // A short reply, so that all of it fits the chat pane and can be read there.
+  const dash = startDashboard({ sessions: [{ server: srv.url, model: MODEL }], input, output, cwd: tmpdir(), maxTokens: 16 });
   t.teardown(() => dash.shutdown());
 
-  const downloadSeen = new Set<number>();
-  const weightsSeen = new Set<number>();
+  // Percentages in the order the screen showed them. The tiny model's weights are 3 items, coalesced by the server,
+  // so their movement is proven on recorded frames (test/tui-view-model.test.ts); here both must never go backwards.
+  const downloadSeen: number[] = [];
+  const weightsSeen: number[] = [];
+  const note = (seen: number[], p: number | undefined): void => {
+    if (p !== undefined && seen.at(-1) !== p) seen.push(p);
+  };
   await until('state ready', () => {
     const text = cellText(dash, 0, 1);
-    const d = percentOf(text, 'download');
-    const w = percentOf(text, 'weights');
-    if (d !== undefined) downloadSeen.add(d);
-    if (w !== undefined) weightsSeen.add(w);
+    note(downloadSeen, percentOf(text, 'download'));
+    note(weightsSeen, percentOf(text, 'weights'));
     return text.includes('✓ ready') ? text : undefined;
   });
   const cell = cellText(dash, 0, 1);
-  t.ok([...downloadSeen].some((p) => p > 0 && p < 100), `the download gauge was seen part-way: ${[...downloadSeen]}`);
+  t.ok(downloadSeen.some((p) => p > 0 && p < 100), `the download gauge was seen part-way: ${downloadSeen}`);
+  for (const [gauge, seen] of [['download', downloadSeen], ['weights', weightsSeen]] as const) {
+    t.ok(seen.every((p, i) => i === 0 || p > (seen[i - 1] ?? 0)), `the ${gauge} gauge never went backwards: ${seen}`);
+    t.equal(seen.at(-1), 100, `the ${gauge} gauge ended full`);
+  }
   t.equal(percentOf(cell, 'download'), 100, 'the download gauge completes');
   t.equal(percentOf(cell, 'weights'), 100, 'the weights gauge completes');
   t.match(cell, /download .*\/ [\d.]+ [kM]B/, 'bytes done / total shown');
@@ -140,11 +149,24 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
   });
   const after = cellText(dash, 0, 1);
   t.match(after, 'you: hello there', 'the message is in the transcript');
-  t.match(after.replace(/\s+/g, ' '), `model: ${replied.split(/\s+/)[0] ?? ''}`, 'the reply is on screen');
-  t.ok(
-    dash.logEntries().filter((e) => e.raw.includes('chat.completion.chunk')).length >= 2,
-    'the reply arrived as several streamed chunks',
-  );
+  // The role chunk and the finish chunk carry no text: count only chunks whose delta has some.
+  const pieces = dash
+    .logEntries()
+    .filter((e) => e.session === 's1' && e.kind === 'data' && e.raw.includes('"chat.completion.chunk"'))
+    .map((e) => (JSON.parse(e.raw) as { choices: { delta?: { content?: string | null } }[] }).choices[0]?.delta?.content)
+    .filter((c): c is string => typeof c === 'string' && c !== '');
+  t.ok(pieces.length >= 1, `the reply's text arrived in streamed chunks (${pieces.length})`);
+  const streamed = pieces.join('');
+  t.equal(replied, streamed, 'the transcript holds exactly the text of those chunks');
+  // On screen the reply is wrapped to the pane (a line break for a space, or inside a long word): compare without
+  // whitespace, within the chat part of s1's cell.
+  const squash = (text: string): string => text.replace(/\s+/g, '');
+  const chatPane = after.slice(after.indexOf('─ chat'));
+  t.ok(after.includes('─ chat'), 'the chat pane is shown');
+  t.ok(squash(chatPane).includes(squash(`model: ${streamed}`)), 'the whole streamed reply is on screen in the chat pane', {
+    streamed,
+    chatPane,
+  });
   t.ok(dash.logEntries().some((e) => e.raw === '[DONE]'), 'the [DONE] frame is logged');
 
   // Still typing after a send; Esc leaves the input line, then q quits.
@@ -234,6 +256,105 @@ t.test('a server killed mid-load: the session shows the error, reconnects, and l
   await until('ready on the new server', () => cellText(dash, 0, 1).includes('✓ ready'));
   t.ok((dash.sessions()[0]?.attempt ?? 0) >= 3, 'after several attempts');
   t.equal(dash.sessions()[0]?.error, null, 'the error is cleared');
+});
+
+t.test('w in the log saves what it shows as JSON Lines, one line per entry, with no API key in the file', async (t) => {
+  const RIGHT = 'sk-right-key-5150';
+  const ECHOED = 'sk-echoed-key-7272';
+  const srv = await server({ apiKey: RIGHT });
+  t.teardown(() => srv.close());
+  // A server that echoes the Authorization header in its 401 body (some proxies do): the key reaches a frame, so the
+  // file is really put to the test.
+  const echo = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: `rejected credentials: ${req.headers.authorization ?? 'none'}` } }));
+    });
+  });
+  await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => echo.close(() => resolve())));
+  const echoAddress = echo.address();
+  const echoUrl = `http://127.0.0.1:${typeof echoAddress === 'object' && echoAddress ? echoAddress.port : 0}`;
+  const dir = await mkdtemp(join(tmpdir(), 'modeldeck-tui-save-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+
+  const { input, output } = terminal();
+  const dash = startDashboard({
+    sessions: [
+      { server: srv.url, model: MODEL, apiKey: RIGHT },
+      { server: echoUrl, model: MODEL, apiKey: ECHOED },
+    ],
+    input,
+    output,
+    cwd: dir,
+  });
+  t.teardown(() => dash.shutdown());
+  // Once s1 is ready and s2 has its 401 (no retry), both streams are closed and the log holds still.
+  await until('s1 ready', () => dash.sessions()[0]?.phase === 'ready');
+  await until('s2 refused', () => dash.sessions()[1]?.phase === 'error');
+  t.ok(dash.logEntries().some((e) => e.session === 's2' && e.raw.includes('rejected credentials: Bearer [redacted]')),
+    'the echoed key reached the log, redacted');
+
+  const toLines = (entries: ReturnType<Dashboard['logEntries']>) =>
+    entries.map((e) => ({ time: new Date(e.time).toISOString(), session: e.session, kind: e.kind, raw: e.raw }));
+  const readJsonl = async (path: string) => {
+    const text = await readFile(path, 'utf8');
+    t.ok(text.endsWith('\n'), 'every line ends in LF');
+    t.notMatch(text, RIGHT, 'the key of s1 is not in the file');
+    t.notMatch(text, ECHOED, 'the key of s2 is not in the file');
+    const lines = text.slice(0, -1).split('\n');
+    for (const line of lines) t.same(Object.keys(JSON.parse(line) as object), ['time', 'session', 'kind', 'raw'], 'fields in order');
+    return { text, lines: lines.map((line) => JSON.parse(line) as unknown) };
+  };
+  /** Focuses the log (if needed), presses w, replaces the offered name with `path`, and waits for the notice. */
+  const save = async (path: string, expect: RegExp): Promise<string> => {
+    if (!dash.ui().logFocused) input.write('l');
+    input.write('w');
+    const offered = await until('the save prompt', () => (dash.ui().prompt?.kind === 'save' ? dash.ui().prompt?.text : undefined));
+    input.write(`${'\x7f'.repeat([...offered].length)}${path}\r`);
+    return until(`the notice for ${path}`, () => {
+      const status = dash.screenText().split('\n')[ROWS - 1] ?? '';
+      return dash.ui().prompt === null && expect.test(status) ? status : undefined;
+    });
+  };
+
+  // Everything, unfiltered: every entry, including those scrolled out of the pane.
+  const all = join(dir, 'all.jsonl');
+  const shownAll = dash.logEntries();
+  const notice = await save(all, /saved \d+ log lines/);
+  t.match(notice, `saved ${shownAll.length} log lines to ${all}`, 'the notice says how many and where');
+  const everything = await readJsonl(all);
+  t.same(everything.lines, toLines(shownAll), 'one line per entry, {time, session, kind, raw}, oldest first');
+  t.ok(everything.lines.length > 5, 'the load and the 401 are there');
+  t.match(everything.text, 'Bearer [redacted]', 'the echoed key, redacted');
+
+  // Filtered to s2 (s picks s1, then s2): only what the pane shows.
+  input.write('ss');
+  await until('the s2 filter', () => dash.ui().log.filterSession === 's2');
+  const onlyS2 = join(dir, 's2.jsonl');
+  await save(onlyS2, /saved \d+ log lines/);
+  const s2 = await readJsonl(onlyS2);
+  t.same(s2.lines, toLines(dash.logEntries().filter((e) => e.session === 's2')), 'only the entries the filter shows');
+  t.ok(s2.lines.length >= 1);
+
+  // A file that exists is never overwritten.
+  const again = await save(onlyS2, /not saved/);
+  t.match(again, 'exists', 'says why');
+  t.equal(await readFile(onlyS2, 'utf8'), s2.text, 'the file is unchanged');
+
+  // The offered name, in the working directory given to the dashboard.
+  input.write('w');
+  await until('the save prompt', () => dash.ui().prompt?.kind === 'save');
+  input.write('\r');
+  await until('the default file', () => dash.ui().prompt === null && dash.screenText().includes('saved '));
+  const named = (await readdir(dir)).filter((f) => /^modeldeck-events-\d{8}-\d{6}\.jsonl$/.test(f));
+  t.equal(named.length, 1, `saved under the offered name in cwd: ${named}`);
+  t.same((await readJsonl(join(dir, named[0] ?? ''))).lines, s2.lines, 'with the same filter');
+  t.notMatch(dash.screenText(), RIGHT, 'the key of s1 is not on screen');
+  // The server echoed s2's key in its 401: the failure shown in s2's cell has it redacted, as the log has.
+  t.notMatch(dash.screenText(), ECHOED, 'the echoed key of s2 is not on screen');
+  t.match(dash.screenText(), /\[redacted\]/, 'the echo is shown redacted');
 });
 
 t.test('the dashboard command refuses to start without a terminal', async (t) => {

@@ -131,7 +131,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
   function dispatch(id: string, action: SessionAction): void {
     const entry = entries.get(id);
     if (entry === undefined || isClosed) return;
-    entry.state = reduceSession(entry.state, action);
+    entry.state = reduceSession(entry.state, redactAction(action, [...secrets]));
     scheduler.invalidate();
   }
 
@@ -293,4 +293,32 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     },
     logEntries: () => log.toArray(),
   };
+}
+
+/**
+ * The text a server sends back (failure messages, error events, chat text) is shown on screen: a server that echoes
+ * the `Authorization` header must not put a key there, so every configured key is redacted from it, as it is from the
+ * event log.
+ */
+function redactAction(action: SessionAction, secrets: readonly string[]): SessionAction {
+  if (secrets.length === 0) return action;
+  switch (action.type) {
+    case 'failed':
+    case 'chat-failed':
+      return { ...action, failure: { ...action.failure, message: redactSecrets(action.failure.message, secrets) } };
+    case 'event':
+      return action.event.status === 'error'
+        ? { ...action, event: { ...action.event, message: redactSecrets(action.event.message, secrets) } }
+        : action;
+    case 'chat-delta':
+      return { ...action, text: redactSecrets(action.text, secrets) };
+    case 'connecting':
+    case 'chat-sent':
+    case 'chat-done':
+      return action;
+    default: {
+      const never: never = action;
+      return never;
+    }
+  }
 }
