@@ -197,3 +197,44 @@ t.test('progress never taken from another stage, and events for the same stage d
   t.equal(state.download, null);
   t.same(state.stages, [{ name: 'weights', startedAt: 100, endedAt: null }]);
 });
+
+t.test("upstream's download total grows as files are found, and may be null: the latest figures, one stage, a sane rate", async (t) => {
+  const download = (current: number, total: number | null) =>
+    `{"status": "loading", "model": "org/m@main", "stage": "download", "progress": {"current": ${current}, "total": ${total === null ? 'null' : total}}}`;
+  const states = run(
+    recorded([
+      '{"status": "loading", "model": "org/m@main", "stage": "processor"}',
+      download(0, null),
+      download(400_000, 500_000),
+      download(500_000, 500_000),
+      download(650_000, 2_500_000),
+      download(1_800_000, 2_500_000),
+      download(2_700_000, null),
+      download(2_700_000, 2_700_000),
+      '{"status": "ready", "model": "org/m@main", "cached": false}',
+    ]),
+  );
+  t.same(
+    states.slice(2, 9).map((s) => [s.download?.current, s.download?.total]),
+    [
+      [0, null],
+      [400_000, 500_000],
+      [500_000, 500_000],
+      [650_000, 2_500_000],
+      [1_800_000, 2_500_000],
+      [2_700_000, null],
+      [2_700_000, 2_700_000],
+    ],
+    'each frame replaces the figures: a grown total, and a null one, are taken as sent',
+  );
+  for (const s of states.slice(3, 9)) {
+    const rate = s.download?.rate;
+    t.ok(rate !== null && rate !== undefined && Number.isFinite(rate) && rate >= 0, `a finite rate (${String(rate)})`);
+  }
+  const last = states.at(-1) as SessionState;
+  t.equal(last.phase, 'ready');
+  t.same(last.stages.map((s) => [s.name, s.startedAt, s.endedAt]), [
+    ['processor', 1100, 1200],
+    ['download', 1200, 1900],
+  ], 'a changed total does not restart the stage or its timer');
+});

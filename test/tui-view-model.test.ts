@@ -168,3 +168,118 @@ t.test('the whole screen: cells, log pane with marked kinds, status bar, help', 
   t.match(text([prompt.status.line]), 'add session · server URL [Enter: http://d:1]: http://█  nope');
   t.match(text([logLine(log.fromEnd(2)!, 20)]), /…$/, 'long log lines are cut with a mark');
 });
+
+/** A gauge as a person reads it: its label line, the line under it, and the percentage on that bar (if any). */
+function gaugeOf(out: string, stage: 'download' | 'weights'): { label: string; bar: string; percent: number | undefined } {
+  const lines = out.split('\n');
+  const at = lines.findIndex((l) => l.startsWith(`${stage} `));
+  if (at === -1) throw new Error(`no ${stage} gauge in:\n${out}`);
+  const bar = lines[at + 1] ?? '';
+  const m = /^\[[█░]+\]\s+(\d+)%$/.exec(bar);
+  return { label: lines[at] ?? '', bar, percent: m ? Number(m[1]) : undefined };
+}
+
+/** The cell after each of `payloads` in turn (one event a second; read half a second after the latest). */
+function cellsAlong(payloads: string[]): string[] {
+  return payloads.map((_, i) => cell(session(payloads.slice(0, i + 1)), (i + 1) * 1000 + 500));
+}
+
+t.test('the weights gauge moves through intermediate values, increasing, to 100%', async (t) => {
+  // A fresh load of a ~96 MiB model as modeldeck sends it: one item per MiB read, one for the session built.
+  const weights = [0, 12, 31, 58, 80, 96, 97].map(
+    (current) => `{"status": "loading", "model": "org/model@main", "stage": "weights", "progress": {"current": ${current}, "total": 97}}`,
+  );
+  const payloads = [
+    '{"status": "loading", "model": "org/model@main", "stage": "processor"}',
+    '{"status": "loading", "model": "org/model@main", "stage": "config"}',
+    ...weights,
+    '{"status": "ready", "model": "org/model@main", "cached": false}',
+  ];
+  const cells = cellsAlong(payloads);
+  t.match(cells[1], 'weights · waiting', 'before the stage: waiting, no bar');
+  const seen = cells.slice(2, 2 + weights.length).map((out) => gaugeOf(out, 'weights'));
+  t.same(
+    seen.map((g) => g.percent),
+    [0, 12, 31, 59, 82, 98, 100],
+    'the percentage follows the items, floored (100 only once the last item is done)',
+  );
+  for (let i = 1; i < seen.length; i++) t.ok((seen[i]?.percent ?? -1) > (seen[i - 1]?.percent ?? 0), `it increases at frame ${i}`);
+  t.ok(seen.filter((g) => g.percent !== undefined && g.percent > 0 && g.percent < 100).length >= 4, 'several intermediate values');
+  t.same(
+    seen.map((g) => /^weights (\d+) \/ 97 items/.exec(g.label)?.[1]),
+    ['0', '12', '31', '58', '80', '96', '97'],
+    'the label counts the items',
+  );
+  t.match(seen[3]?.label, /· ETA \d/, 'an ETA while the stage runs');
+  t.notMatch(seen[6]?.label, 'ETA', 'none once complete');
+  const bars = seen.map((g) => [...g.bar].filter((c) => c === '█').length);
+  t.ok(bars.every((n, i) => i === 0 || n >= (bars[i - 1] ?? 0)), `the bar fills: ${bars}`);
+  t.ok((bars[0] ?? 1) < (bars.at(-1) ?? 0), 'from empty to full');
+  const ready = gaugeOf(cells.at(-1) ?? '', 'weights');
+  t.equal(ready.percent, 100, 'still 100% once ready');
+  t.match(cells.at(-1), '✓ ready');
+});
+
+t.test("upstream's download total grows mid-stage and may be null: the new total is shown, never over 100%", async (t) => {
+  // `transformers serve` announces files as it finds them: its total grows, so its percentage can go backwards
+  // (protocol page, "Progress is honest"); a null total means bytes so far, no percentage ("What a modeldeck client
+  // tolerates"). Upstream's own spacing.
+  const download = (current: number, total: number | null) =>
+    `{"status": "loading", "model": "org/model@main", "stage": "download", "progress": {"current": ${current}, "total": ${total === null ? 'null' : total}}}`;
+  const frames: [number, number | null][] = [
+    [0, null],
+    [400_000, 500_000],
+    [500_000, 500_000],
+    [650_000, 2_500_000],
+    [1_800_000, 2_500_000],
+    [2_600_000, 2_500_000], // a file longer than it was announced: past the total
+    [2_700_000, null],
+    [2_700_000, 2_700_000],
+  ];
+  const payloads = [
+    '{"status": "loading", "model": "org/model@main", "stage": "processor"}',
+    '{"status": "loading", "model": "org/model@main", "stage": "config"}',
+    ...frames.map(([c, total]) => download(c, total)),
+    '{"status": "loading", "model": "org/model@main", "stage": "weights", "progress": {"current": 136, "total": 272}}',
+    '{"status": "ready", "model": "org/model@main", "cached": false}',
+  ];
+  const cells = cellsAlong(payloads);
+  const seen = cells.slice(2, 2 + frames.length).map((out) => gaugeOf(out, 'download'));
+  frames.forEach(([current, total], i) => {
+    const g = seen[i];
+    const what = `frame ${i} (${current} of ${String(total)})`;
+    if (total === null) {
+      t.match(g?.label, `download ${formatBytes(current)} so far`, `${what}: bytes so far`);
+      t.equal(g?.percent, undefined, `${what}: no percentage`);
+      t.match(g?.bar, 'no total from the server');
+    } else {
+      t.match(g?.label, `download ${formatBytes(current)} / ${formatBytes(total)}`, `${what}: the total as sent`);
+      t.equal(g?.percent, Math.min(100, Math.floor((current / total) * 100)), `${what}: the percentage of that total`);
+    }
+    t.notMatch(g?.label, /NaN|Infinity|-\d/, `${what}: no broken figures`);
+  });
+  t.same(seen.map((g) => g.percent), [undefined, 80, 100, 26, 72, 100, undefined, 100]);
+  t.ok(seen.every((g) => g.percent === undefined || (g.percent >= 0 && g.percent <= 100)), 'never above 100%');
+  t.ok(cells.every((out) => [...out.matchAll(/(\d+)%/g)].every((m) => Number(m[1]) <= 100)), 'nowhere on the cell');
+  t.match(seen[3]?.label, /download 650 kB \/ 2\.50 MB · [\d.]+ [kM]B\/s · ETA \d/, 'after the total grew: rate and ETA on the new total');
+  t.notMatch(seen[5]?.label, 'ETA', 'past the total: no ETA (nothing left to wait for)');
+
+  const end = session(payloads);
+  t.same(end.stages.map((s) => s.name), ['processor', 'config', 'download', 'weights'], 'one download stage: a new total does not restart it');
+  t.equal(end.stages[2]?.startedAt, 3000, 'its timer started at its first frame');
+  t.match(cells.at(-1), '✓ ready');
+  t.equal(gaugeOf(cells.at(-1) ?? '', 'download').percent, 100, 'the last figures stay on the gauge');
+  // The whole screen draws every step, at a size where the gauge is narrow too.
+  for (let i = 1; i <= payloads.length; i++) {
+    const view = toViewModel({
+      sessions: [session(payloads.slice(0, i))],
+      ui: createUiState(),
+      log: createEventLog(10),
+      size: { cols: 40, rows: 24 },
+      now: i * 1000 + 500,
+      notice: null,
+      defaultServer: 'http://x',
+    });
+    t.ok(view.cells[0]?.lines.every((l) => l.reduce((n, s) => n + [...s.text].length, 0) <= 38), `step ${i} fits a narrow cell`);
+  }
+});

@@ -117,6 +117,8 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['l', 'focus the event log (Tab, Esc or l goes back)'],
   ['space (log)', 'follow / pause the log; paused shows how many lines are new'],
   ['Up Down PgUp PgDn (log)', 'scroll the log (scrolling up pauses); End follows again'],
+  ['k / j (log)', 'scroll the log up / down one line, like Up / Down'],
+  ['G (log)', 'follow the log again, like End'],
   ['/ (log)', 'filter the log by text (empty clears)'],
   ['s (log)', 'filter the log by session (cycles through sessions, then all)'],
   ['w (log)', 'save the log (what the filter shows) as JSON Lines'],
