@@ -14,6 +14,7 @@ import { gridLayout, screenLayout } from '../src/tui/view-model.js';
 import { runDashboardCommand } from '../src/cli/dashboard.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { startTestMirror } from './helpers/stack.js';
+import { until } from './helpers/until.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 const COLS = 140;
@@ -57,17 +58,6 @@ async function server(options: { apiKey?: string; port?: number; cacheDir?: stri
       if (removeCache) await rm(cacheDir, { recursive: true, force: true });
     },
   };
-}
-
-/** Polls until `check` returns a truthy value (or fails the test after `ms`). */
-async function until<T>(what: string, check: () => T | undefined | false, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 40));
-  }
 }
 
 /** The text inside session cell `index` of `count`, from the screen (its border excluded). */

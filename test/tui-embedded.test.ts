@@ -13,19 +13,10 @@ import { startEmbeddedStack } from '../src/tui/embedded.js';
 import { gridLayout, screenLayout } from '../src/tui/view-model.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { loadModel, stagesOf } from './helpers/sse-client.js';
+import { until } from './helpers/until.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 const CACHE_PREFIX = 'modeldeck-dashboard-cache-';
-
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms = 90_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /**
  * Sets environment variables until the returned function is called. The embedded stack makes its temporary cache

@@ -10,6 +10,7 @@ import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import t, { type Test } from 'tap';
 import { startDashboard } from '../src/tui/dashboard.js';
+import { until } from './helpers/until.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 // Nothing listens on port 9: the session shows it cannot connect, which is all these tests need on screen.
@@ -20,16 +21,6 @@ const LEAVE_ALT = '\x1b[?1049l';
 const HIDE_CURSOR = '\x1b[?25l';
 const SHOW_CURSOR = '\x1b[?25h';
 const KEYPAD_NORMAL = '\x1b[?1l\x1b>';
-
-async function until<T>(what: string, check: () => T | undefined | false, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 40));
-  }
-}
 
 /** Asserts that `written` ends in a restored terminal: each mode set while running is undone after it was last set. */
 function assertRestored(t: Test, written: string, where: string): void {
