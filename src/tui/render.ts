@@ -145,6 +145,9 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
     },
     onKey(handler) {
       screen.on('keypress', (ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined) => {
+        // blessed reports a CR as `enter` and then again as `return`: one key, one press (else the echo would clear a
+        // notice that the Enter just set, such as "the model is not ready yet").
+        if (key?.name === 'return' && key.sequence === '\r') return;
         handler({ name: key?.name, ch, ctrl: key?.ctrl ?? false, shift: key?.shift ?? false, meta: key?.meta ?? false });
       });
     },
