@@ -84,6 +84,19 @@ t.test('a message to a session that cannot chat yet is kept, with a notice', asy
   t.match(r.commands[0], { type: 'notice', text: /s2: .*not ready/ });
 });
 
+t.test('a message while a reply is still streaming is kept, with a notice that says so', async (t) => {
+  const replying: KeyContext = {
+    ...ctx,
+    sessions: ctx.sessions.map((s) => (s.id === 's1' ? { ...s, replying: true } : s)),
+  };
+  const r = type(createUiState(), [ENTER, 'next', ENTER], replying);
+  t.same(r.ui.inputs, { s1: 'next' }, 'the message stays on the input line');
+  t.equal(r.commands.length, 1, 'nothing is sent');
+  t.match(r.commands[0], { type: 'notice', text: /s1: a reply is still streaming; the message is kept/ });
+  const after = type(r.ui, [ENTER]);
+  t.match(after.commands, [{ type: 'send', sessionId: 's1', text: 'next' }], 'once it ended, Enter sends it');
+});
+
 t.test('keys reach the focused session only', async (t) => {
   const r = type(createUiState(), [named('tab'), ENTER, 'abc']);
   t.same(r.ui.inputs, { s2: 'abc' });

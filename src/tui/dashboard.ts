@@ -239,7 +239,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
   function press(key: KeyPress): void {
     if (isClosed) return;
     const ctx: KeyContext = {
-      sessions: states().map((s) => ({ id: s.id, tag: s.tag, server: s.server, canChat: canChat(s) && !s.chatBusy })),
+      sessions: states().map((s) => ({ id: s.id, tag: s.tag, server: s.server, canChat: canChat(s), replying: s.chatBusy })),
       lastSeq: log.lastSeq(),
       logPage: Math.max(1, screenLayout(renderer.size()).log.height - 2),
       defaultServer,

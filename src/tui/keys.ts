@@ -66,7 +66,15 @@ export interface UiState {
 
 /** What the router needs to know about the world. */
 export interface KeyContext {
-  readonly sessions: readonly { readonly id: string; readonly tag: string; readonly server: string; readonly canChat: boolean }[];
+  readonly sessions: readonly {
+    readonly id: string;
+    readonly tag: string;
+    readonly server: string;
+    /** The model is ready (or cached) for chat. */
+    readonly canChat: boolean;
+    /** A reply is streaming in this session: a new message waits until it ends. */
+    readonly replying?: boolean;
+  }[];
   /** The newest log seq (where a pause starts). */
   readonly lastSeq: number;
   /** Lines in one page of the log view. */
@@ -136,7 +144,7 @@ function isBackspace(key: KeyPress): boolean {
   return key.name === 'backspace' || (key.ctrl === true && key.name === 'h');
 }
 
-/** blessed reports Enter as `enter` (and `return` just before it): only `enter` counts, or it would act twice. */
+/** blessed reports Enter as `enter` (and then as `return`, which the renderer drops): only `enter` counts. */
 function isEnter(key: KeyPress): boolean {
   return key.name === 'enter';
 }
@@ -335,6 +343,9 @@ function routeComposing(ui: UiState, session: KeyContext['sessions'][number], ke
     if (message === '') return done(ui);
     if (!session.canChat) {
       return done(ui, { type: 'notice', text: `${session.tag}: the model is not ready yet; the message is kept, send it once the session says ready` });
+    }
+    if (session.replying === true) {
+      return done(ui, { type: 'notice', text: `${session.tag}: a reply is still streaming; the message is kept, send it once it ends` });
     }
     return done(setText(''), { type: 'send', sessionId: session.id, text: message });
   }
