@@ -6,71 +6,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
-import { buildApp } from '../src/server/app.js';
-import { createLoadManager } from '../src/server/load-manager.js';
-import { createTransformersLoader } from '../src/server/transformers-loader.js';
 import { startDashboard, type Dashboard } from '../src/tui/dashboard.js';
-import { gridLayout, screenLayout } from '../src/tui/view-model.js';
 import { runDashboardCommand } from '../src/cli/dashboard.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { startTestMirror } from './helpers/stack.js';
+import { cellText, ROWS, startKillableServer, terminal } from './helpers/dashboard.js';
 import { until } from './helpers/until.js';
 
 const MODEL = 'modeldeck/tiny-chat';
-const COLS = 140;
-const ROWS = 44;
 
 const models = await demoModelsDir();
 // ~1 MB at 250 kB/s: a few seconds of download, enough to watch the gauge move.
 const mirror = await startTestMirror(models, { throttle: 250_000 });
 t.teardown(() => mirror.close());
 
-/** A fake terminal: streams that say they are a TTY of COLS×ROWS. */
-function terminal(): { input: PassThrough; output: PassThrough } {
-  const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => input });
-  const output = Object.assign(new PassThrough(), { isTTY: true, columns: COLS, rows: ROWS });
-  output.resume();
-  return { input, output };
-}
-
-/** A modeldeck server on 127.0.0.1 (port 0 unless given), with its own temporary cache. */
-async function server(options: { apiKey?: string; port?: number; cacheDir?: string } = {}) {
-  const cacheDir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'modeldeck-tui-cache-')));
-  const manager = createLoadManager({ loader: createTransformersLoader({ hubUrl: mirror.url, cacheDir }) });
-  const app = buildApp({ manager, heartbeatMs: 300, ...(options.apiKey ? { apiKey: options.apiKey } : {}) });
-  await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  let closed = false;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    cacheDir,
-    /** Drops every connection at once, as a killed process would, then stops. */
-    async kill() {
-      closed = true;
-      app.server.closeAllConnections();
-      await app.close();
-    },
-    async close(removeCache = true) {
-      if (!closed) await app.close();
-      closed = true;
-      if (removeCache) await rm(cacheDir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** The text inside session cell `index` of `count`, from the screen (its border excluded). */
-function cellText(dash: Dashboard, index: number, count: number): string {
-  const rect = gridLayout(count, screenLayout({ cols: COLS, rows: ROWS }).sessions)[index];
-  if (!rect) throw new Error(`no cell ${index}`);
-  return dash
-    .screenText()
-    .split('\n')
-    .slice(rect.top + 1, rect.top + rect.height - 1)
-    .map((line) => [...line.padEnd(COLS)].slice(rect.left + 1, rect.left + rect.width - 1).join(''))
-    .join('\n');
-}
+/** A modeldeck server loading from the throttled demo mirror. */
+const server = (options: { apiKey?: string; port?: number; cacheDir?: string } = {}) =>
+  startKillableServer(mirror.url, options);
 
 function percentOf(text: string, gauge: 'download' | 'weights'): number | undefined {
   const lines = text.split('\n');

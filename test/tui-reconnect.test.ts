@@ -2,81 +2,26 @@
 // (re-POSTing /load_model is safe), without disturbing the other sessions". The dashboard on a headless terminal, as in
 // test/tui-dashboard.test.ts: against two real modeldeck servers (one killed mid-load), and against a scripted server
 // whose chat stream is cut mid-reply. Assertions read the screen's text, as a person would.
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import t, { type Test } from 'tap';
-import { buildApp } from '../src/server/app.js';
-import { createLoadManager } from '../src/server/load-manager.js';
-import { createTransformersLoader } from '../src/server/transformers-loader.js';
 import type { Clock } from '../src/tui/clock.js';
-import { startDashboard, type Dashboard } from '../src/tui/dashboard.js';
+import { startDashboard } from '../src/tui/dashboard.js';
 import type { SessionPhase } from '../src/tui/session-state.js';
-import { gridLayout, screenLayout } from '../src/tui/view-model.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { startTestMirror } from './helpers/stack.js';
+import { cellText, ROWS, startKillableServer, terminal } from './helpers/dashboard.js';
 import { until } from './helpers/until.js';
 
 const MODEL = 'modeldeck/tiny-chat';
-const COLS = 140;
-const ROWS = 44;
 
 const models = await demoModelsDir();
-
-/** A fake terminal: streams that say they are a TTY of COLS×ROWS. */
-function terminal(): { input: PassThrough; output: PassThrough } {
-  const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => input });
-  const output = Object.assign(new PassThrough(), { isTTY: true, columns: COLS, rows: ROWS });
-  output.resume();
-  return { input, output };
-}
-
-/** The text inside session cell `index` of `count`, from the screen (its border excluded). */
-function cellText(dash: Dashboard, index: number, count: number): string {
-  const rect = gridLayout(count, screenLayout({ cols: COLS, rows: ROWS }).sessions)[index];
-  if (!rect) throw new Error(`no cell ${index}`);
-  return dash
-    .screenText()
-    .split('\n')
-    .slice(rect.top + 1, rect.top + rect.height - 1)
-    .map((line) => [...line.padEnd(COLS)].slice(rect.left + 1, rect.left + rect.width - 1).join(''))
-    .join('\n');
-}
 
 /** Cell text with its line breaks (wrapping) folded into spaces, for matching sentences. */
 const flat = (text: string): string => text.replace(/\s+/g, ' ');
 
-/** A modeldeck server on 127.0.0.1 (port 0 unless given) loading from `hubUrl`, counting its `/load_model` requests. */
-async function server(hubUrl: string, options: { port?: number; cacheDir?: string } = {}) {
-  const cacheDir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'modeldeck-reconnect-cache-')));
-  const manager = createLoadManager({ loader: createTransformersLoader({ hubUrl, cacheDir }) });
-  const app = buildApp({ manager, heartbeatMs: 300 });
-  const requests: string[] = [];
-  app.server.on('request', (req: IncomingMessage) => requests.push(`${req.method ?? ''} ${req.url ?? ''}`));
-  await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
-  const port = (app.server.address() as AddressInfo).port;
-  let closed = false;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    cacheDir,
-    loadRequests: () => requests.filter((r) => r === 'POST /load_model').length,
-    /** Drops every connection at once, as a killed process would, then stops. */
-    async kill() {
-      closed = true;
-      app.server.closeAllConnections();
-      await app.close();
-    },
-    async close(removeCache = true) {
-      if (!closed) await app.close();
-      closed = true;
-      if (removeCache) await rm(cacheDir, { recursive: true, force: true });
-    },
-  };
-}
+const server = startKillableServer;
 
 t.test('server A killed mid-load: A says so and reconnects with a capped backoff; B on server B loads and chats', async (t) => {
   // A's hub is slow, so that its load is caught mid-download; B's hub is not throttled.

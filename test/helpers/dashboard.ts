@@ -1,0 +1,72 @@
+// What the headless dashboard tests share: a fake terminal, the text of one session cell, and a modeldeck server that
+// can be killed the way a process dies.
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { buildApp } from '../../src/server/app.js';
+import { createLoadManager } from '../../src/server/load-manager.js';
+import { createTransformersLoader } from '../../src/server/transformers-loader.js';
+import type { Dashboard } from '../../src/tui/dashboard.js';
+import { gridLayout, screenLayout } from '../../src/tui/view-model.js';
+
+/** The size of every fake terminal here. */
+export const COLS = 140;
+export const ROWS = 44;
+
+/** A fake terminal: streams that say they are a TTY of COLS×ROWS. */
+export function terminal(): { input: PassThrough; output: PassThrough } {
+  const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => input });
+  const output = Object.assign(new PassThrough(), { isTTY: true, columns: COLS, rows: ROWS });
+  output.resume();
+  return { input, output };
+}
+
+/** The text inside session cell `index` of `count`, from the screen (its border excluded). */
+export function cellText(dash: Dashboard, index: number, count: number): string {
+  const rect = gridLayout(count, screenLayout({ cols: COLS, rows: ROWS }).sessions)[index];
+  if (!rect) throw new Error(`no cell ${index}`);
+  return dash
+    .screenText()
+    .split('\n')
+    .slice(rect.top + 1, rect.top + rect.height - 1)
+    .map((line) => [...line.padEnd(COLS)].slice(rect.left + 1, rect.left + rect.width - 1).join(''))
+    .join('\n');
+}
+
+/**
+ * A modeldeck server on 127.0.0.1 (port 0 unless given) loading from `hubUrl`, with its own temporary cache unless
+ * given one, counting its `/load_model` requests.
+ */
+export async function startKillableServer(
+  hubUrl: string,
+  options: { apiKey?: string; port?: number; cacheDir?: string } = {},
+) {
+  const cacheDir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'modeldeck-tui-cache-')));
+  const manager = createLoadManager({ loader: createTransformersLoader({ hubUrl, cacheDir }) });
+  const app = buildApp({ manager, heartbeatMs: 300, ...(options.apiKey ? { apiKey: options.apiKey } : {}) });
+  const requests: string[] = [];
+  app.server.on('request', (req: IncomingMessage) => requests.push(`${req.method ?? ''} ${req.url ?? ''}`));
+  await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
+  const port = (app.server.address() as AddressInfo).port;
+  let closed = false;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    cacheDir,
+    loadRequests: () => requests.filter((r) => r === 'POST /load_model').length,
+    /** Drops every connection at once, as a killed process would, then stops. */
+    async kill() {
+      closed = true;
+      app.server.closeAllConnections();
+      await app.close();
+    },
+    async close(removeCache = true) {
+      if (!closed) await app.close();
+      closed = true;
+      if (removeCache) await rm(cacheDir, { recursive: true, force: true });
+    },
+  };
+}
