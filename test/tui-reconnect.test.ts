@@ -379,10 +379,7 @@ t.test('a chat cut off by a server that then goes away: refused attempts back of
       return state?.phase === 'reconnecting' && state.retryAt !== null && state.retryAt > due ? state : undefined;
     });
   }
-  t.equal(waits[0], backoff.initialMs, `the first wait is the initial delay: ${waits}`);
-  t.ok(waits.every((w, i) => i === 0 || w >= (waits[i - 1] ?? 0)), `waits never shrink: ${waits}`);
-  t.ok(waits.every((w) => w <= backoff.maxMs), `waits never pass the cap: ${waits}`);
-  t.equal(waits.at(-1), backoff.maxMs, `and reach it: ${waits}`);
+  t.same(waits, [1000, 2000, 4000, 4000, 4000], 'the waits double from the initial delay up to the cap');
   t.match(flat(screens.at(-1) ?? ''), /↻ reconnecting in 4s \(attempt \d+\)/, 'the countdown at the cap, with the attempt');
   t.match(flat(ctx.cell()), /cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/, 'the refusal, in words');
   t.match(flat(ctx.cell()), /! connection lost mid-reply/, 'the cut reply is still explained in the transcript');

@@ -311,6 +311,9 @@ export function createSessionController(options: SessionControllerOptions): Sess
   const clock = options.clock ?? systemClock;
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   let attempt = 0;
+  // Failures since the session last reached a terminal event: the backoff grows with these, not with `attempt`
+  // (a chat's lost connection starts a streak without a connection attempt of its own).
+  let failures = 0;
   let loadAbort: AbortController | undefined;
   let chatAbort: AbortController | undefined;
   let timer: TimerHandle | undefined;
@@ -349,6 +352,7 @@ export function createSessionController(options: SessionControllerOptions): Sess
       loadAbort = undefined;
       if (outcome.ok) {
         attempt = 0;
+        failures = 0;
         return;
       }
       fail(outcome.failure);
@@ -358,7 +362,8 @@ export function createSessionController(options: SessionControllerOptions): Sess
   function fail(failure: Failure): void {
     if (failure.kind === 'aborted' || closed) return;
     if (isRetryable(failure)) {
-      const delay = backoffDelay(attempt, backoff);
+      failures++;
+      const delay = backoffDelay(failures, backoff);
       const retryAt = clock.now() + delay;
       options.dispatch({ type: 'failed', at: clock.now(), failure, retryAt });
       cancelTimer();
@@ -380,6 +385,7 @@ export function createSessionController(options: SessionControllerOptions): Sess
     retry() {
       started = true;
       attempt = 0;
+      failures = 0;
       connect();
     },
     sendChat(messages) {
@@ -409,6 +415,7 @@ export function createSessionController(options: SessionControllerOptions): Sess
         options.dispatch({ type: 'chat-failed', at: clock.now(), failure: outcome.failure });
         if (outcome.failure.kind === 'network' && loadAbort === undefined && timer === undefined) {
           attempt = 0;
+          failures = 0;
           fail(outcome.failure);
         }
       });
