@@ -286,7 +286,7 @@ t.test('a chat reply cut mid-stream: the session says so, keeps the partial repl
     return cell.includes('↻ reconnecting') ? cell : undefined;
   });
   // In words: the transcript's error line and the session's error, with the countdown of the first backoff.
-  t.match(flat(failed), /! connection lost mid-reply: \S+/, 'the chat failed: connection lost mid-reply');
+  t.match(flat(failed), /! connection lost mid-reply: [a-z][a-z ]+ \([A-Z_]+\)/, 'the chat failed, in words, with the code');
   t.match(failed, '↻ reconnecting in 2s', 'reconnecting, with its countdown');
   t.match(flat(failed), 'check the URL and that the server is running; reconnecting', 'and what is being done');
   // The partial reply is kept as it arrived, finished (no cursor): the code's behaviour (session-state.ts).

@@ -68,10 +68,25 @@ function headersFor(apiKey: string | undefined, accept: string): Record<string, 
   };
 }
 
+/** Plain words for the socket error codes fetch reports; the code itself follows, for whoever reads logs. */
+const NETWORK_CODE_WORDS: Readonly<Record<string, string>> = {
+  UND_ERR_SOCKET: 'the server closed the connection',
+  ECONNRESET: 'the connection was reset',
+  EPIPE: 'the connection was closed while sending',
+  ETIMEDOUT: 'the connection timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connecting timed out',
+  UND_ERR_HEADERS_TIMEOUT: 'the server sent no answer in time',
+  UND_ERR_BODY_TIMEOUT: 'the server stopped sending',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+};
+
 function networkFailure(error: unknown, phase: string): Failure {
   const err = error as Error & { cause?: { code?: string; message?: string } };
   const cause = err?.cause;
-  const detail = cause?.code ?? cause?.message ?? err?.message ?? String(error);
+  const code = cause?.code;
+  const words = code === undefined ? undefined : NETWORK_CODE_WORDS[code];
+  const detail = words !== undefined ? `${words} (${code})` : (code ?? cause?.message ?? err?.message ?? String(error));
   return { kind: 'network', message: `${phase}: ${detail}` };
 }
 
