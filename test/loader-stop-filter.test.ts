@@ -64,3 +64,32 @@ t.test('text batching: a held piece is posted by its timer when no token follows
   await new Promise((resolve) => setTimeout(resolve, 60));
   t.same(posted, ['a', 'b'], 'the timer flushed it');
 });
+
+t.test('text batching, lazy: the text is produced only when a message is due, once for what came since', async (t) => {
+  let clock = 0;
+  const posted: string[] = [];
+  const produced: string[] = [];
+  const batcher = createTextBatcher((text) => posted.push(text), 1, () => clock);
+  const source = (text: string) => () => {
+    produced.push(text);
+    return text;
+  };
+  batcher.pushLazy(source('a'));
+  t.same(posted, ['a'], 'the first token is produced and posted at once');
+  clock = 0.3;
+  batcher.pushLazy(source('ab-not-used'));
+  clock = 0.6;
+  batcher.pushLazy(source('bc'));
+  t.same(produced, ['a'], 'nothing is produced within the interval');
+  clock = 1.2;
+  batcher.pushLazy(source('bcd'));
+  t.same(produced, ['a', 'bcd'], 'when due, only the latest producer runs');
+  t.same(posted, ['a', 'bcd']);
+  clock = 2.5;
+  batcher.pushLazy(source(''));
+  t.same(produced.at(-1), '', 'due again: produced');
+  t.same(posted, ['a', 'bcd'], 'a producer with nothing ready yet (half a character) posts nothing');
+  clock = 2.6;
+  batcher.pushLazy(source('e'));
+  t.same(posted, ['a', 'bcd', 'e'], 'and the next one is due at once, since nothing was posted');
+});

@@ -178,32 +178,46 @@ export const TEXT_INTERVAL_MS = 1;
 /**
  * Coalesces text for {@link TEXT_INTERVAL_MS}: `push` posts at once when the last post is at least that old, else
  * holds the text and arms a timer (which fires between generation steps: each step yields to this thread's loop).
- * `flush` posts what is held; call it when the generation ends.
+ * `pushLazy` is for text that costs to produce (detokenising): `produce` runs only when a post is due, once for all
+ * the tokens since the last one (the latest `produce` given wins). `flush` posts what is held; call it at the end.
  */
 export function createTextBatcher(
   post: (text: string) => void,
   intervalMs: number = TEXT_INTERVAL_MS,
   now: () => number = () => performance.now(),
-): { push(text: string): void; flush(): void } {
+): { push(text: string): void; pushLazy(produce: () => string): void; flush(): void } {
   let held = '';
+  let source: (() => string) | undefined;
   let lastPost = Number.NEGATIVE_INFINITY;
   let timer: NodeJS.Timeout | undefined;
   const flush = (): void => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
+    if (source !== undefined) {
+      const produce = source;
+      source = undefined;
+      held += produce();
+    }
     if (held === '') return;
     const text = held;
     held = '';
     lastPost = now();
     post(text);
   };
+  const schedule = (): void => {
+    const wait = lastPost + intervalMs - now();
+    if (wait <= 0) flush();
+    else timer ??= setTimeout(flush, wait);
+  };
   return {
     push(text) {
       if (text === '') return;
       held += text;
-      const wait = lastPost + intervalMs - now();
-      if (wait <= 0) flush();
-      else timer ??= setTimeout(flush, wait);
+      schedule();
+    },
+    pushLazy(produce) {
+      source = produce;
+      schedule();
     },
     flush,
   };
@@ -316,6 +330,7 @@ async function generate(
   const promptTokens = Number(inputs.input_ids.dims.at(-1) ?? 0);
 
   const stopFilter = createStopFilter(options.stop ?? []);
+  const stopsText = (options.stop ?? []).some((stop) => stop.length > 0);
   const batcher = createTextBatcher(onText);
   const decoder = createIncrementalDecoder((ids) => tokenizer.decode(ids, { skip_special_tokens: true }));
   const generated: bigint[] = [];
@@ -332,7 +347,10 @@ async function generate(
       const token = value[0]?.[0];
       if (token === undefined) return;
       generated.push(token);
-      batcher.push(stopFilter.push(decoder.push(generated)));
+      // Stop strings must be looked for on every token's text; without any, the text is decoded only when it is
+      // sent, once for all the tokens since the last message (a fast model sends one per millisecond, not per token).
+      if (stopsText) batcher.push(stopFilter.push(decoder.push(generated)));
+      else batcher.pushLazy(() => decoder.push(generated));
     }
     override end(): void {
       batcher.push(stopFilter.flush());
