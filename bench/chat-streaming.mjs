@@ -35,7 +35,7 @@ import {
   prepareCache,
   report,
   startDirectWorker,
-  startServer,
+  startOfflineServer,
   tempDir,
 } from './lib/common.mjs';
 
@@ -60,7 +60,7 @@ const figures = [];
 const notes = [];
 let seeds;
 try {
-  const server = await startServer({ hubUrl: 'http://127.0.0.1:9', cacheDir: cache.path, offline: true });
+  const server = await startOfflineServer(cache.path);
   try {
     for (const model of chatModels) {
       await prepareCache(models, cache.path, model);

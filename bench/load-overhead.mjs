@@ -24,7 +24,7 @@ import {
   prepareCache,
   report,
   startDirectWorker,
-  startServer,
+  startOfflineServer,
   tempDir,
 } from './lib/common.mjs';
 
@@ -36,7 +36,7 @@ const models = await demoModelsDir([model]);
 const cache = await tempDir('load-cache');
 try {
   await prepareCache(models, cache.path, model);
-  const server = await startServer({ hubUrl: 'http://127.0.0.1:9', cacheDir: cache.path, offline: true });
+  const server = await startOfflineServer(cache.path);
   try {
     const viaServer = async () => {
       const started = monoMs();

@@ -22,7 +22,7 @@ import {
   prepareCache,
   report,
   sleep,
-  startServer,
+  startOfflineServer,
   tempDir,
 } from './lib/common.mjs';
 
@@ -37,7 +37,7 @@ const cache = await tempDir('health-cache');
 const prober = forkHelper('health-prober.mjs');
 try {
   await prepareCache(models, cache.path, model);
-  const server = await startServer({ hubUrl: 'http://127.0.0.1:9', cacheDir: cache.path, offline: true });
+  const server = await startOfflineServer(cache.path);
   try {
     // One untimed load: the first import of ONNX Runtime reads it from disk.
     expectReady(await loadModel(server.url, model), 'warm-up');

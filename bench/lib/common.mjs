@@ -154,6 +154,14 @@ export async function startServer(options) {
 }
 
 /**
+ * A modeldeck server that loads only from the disk cache at `cacheDir` (offline: it never contacts a hub; the hub URL
+ * given, the discard port of loopback, would refuse it anyway).
+ */
+export function startOfflineServer(cacheDir) {
+  return startServer({ hubUrl: 'http://127.0.0.1:9', cacheDir, offline: true });
+}
+
+/**
  * Starts a script of this directory in a child process with an IPC channel and `--expose-gc`. `request(message)`
  * sends a message with a fresh `seq` and resolves with the child's reply carrying the same `seq`.
  * @param {string} script File name under `bench/lib/`.
