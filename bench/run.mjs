@@ -17,9 +17,9 @@
 
 import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The benchmarks, in the issue's order; each is `bench/{id}.mjs`. */
@@ -146,12 +146,42 @@ export function resultsTable(results) {
   return [line(rows[0]), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
 }
 
+/**
+ * Creates `dir` and its missing parents one level at a time (Node's recursive mkdir loops forever on a filesystem
+ * that answers ENOENT to mkdir, such as /proc), then proves a file can be written there.
+ */
+async function ensureWritableDir(dir, flag) {
+  const missing = [];
+  let at = resolve(dir);
+  for (;;) {
+    const info = await stat(at).catch(() => undefined);
+    if (info !== undefined) {
+      if (!info.isDirectory()) throw new UsageError(`${flag}: ${at} is not a directory`);
+      break;
+    }
+    missing.unshift(at);
+    const parent = dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  try {
+    for (const path of missing) await mkdir(path);
+    const probe = join(dir, `.bench-probe-${process.pid}`);
+    await writeFile(probe, '');
+    await rm(probe);
+  } catch (error) {
+    throw new UsageError(`${flag}: cannot write in ${resolve(dir)} (${error.code ?? error.message})`);
+  }
+}
+
 async function main() {
   const options = parseArgs(process.argv.slice(2));
   if (!existsSync(resolve(here, '../dist/server/app.js'))) {
     throw new Error("dist/ is missing: run 'npm run build' (npm ci runs it) first");
   }
-  if (options.profile !== undefined) await mkdir(options.profile, { recursive: true });
+  // Before minutes of measuring: a destination that cannot be written is a bad command line, not a lost run.
+  if (options.profile !== undefined) await ensureWritableDir(options.profile, '--profile');
+  if (options.out !== undefined) await ensureWritableDir(dirname(options.out), '--out');
   const { demoModelsDir, BIG_MODEL, TINY_MODEL } = await import('./lib/common.mjs');
   const started = performance.now();
   process.stderr.write(`modeldeck benchmarks${options.smoke ? ' (smoke: tiny sizes, figures meaningless)' : ''}\n`);
@@ -193,7 +223,6 @@ async function main() {
       benchmarks: results,
       table,
     };
-    await mkdir(dirname(options.out), { recursive: true });
     await writeFile(options.out, `${JSON.stringify(json, null, 2)}\n`);
     process.stdout.write(`results: ${options.out}\n`);
   }

@@ -89,6 +89,11 @@ t.test('bad command lines exit 2 with a message', async (t) => {
   const option = await bench(['--frobnicate']);
   t.equal(option.code, 2);
   t.match(option.stderr, /unknown option --frobnicate/);
+  // A destination that cannot be written is refused before anything is measured (the run would be lost at its end).
+  const notDir = await bench(['--smoke', '--out', `${runner}/results.json`]);
+  t.equal(notDir.code, 2);
+  t.match(notDir.stderr, /--out: .*run\.mjs is not a directory/);
+  t.notMatch(notDir.stderr, /\[download\]/, 'and nothing ran');
   const help = await bench(['--help']);
   t.equal(help.code, 0);
   t.match(help.stdout, /^Usage: node bench\/run\.mjs/);
