@@ -152,7 +152,9 @@ async function main() {
     const fps = frames / (elapsedMs / 1000);
     const cpuShare = (cpu.user + cpu.system) / 1000 / elapsedMs;
     const keptUp = offeredMs / Math.max(offeredMs, (lastOnScreen || monoMs()) - started);
-    log(`${TOTAL_EVENTS} events in ${(elapsedMs / 1000).toFixed(1)} s, ${frames} frames, ${latencies.length} latency samples`);
+    log(
+      `${TOTAL_EVENTS} events in ${(elapsedMs / 1000).toFixed(1)} s, ${frames} frames, ${latencies.length} latency samples`,
+    );
     await report({
       id: 'dashboard-ingest',
       title: `Dashboard ingest (${TOTAL_RATE.toLocaleString('en')} events/s over ${SESSIONS} sessions, ${TOTAL_EVENTS.toLocaleString('en')} events)`,

@@ -102,7 +102,7 @@ try {
       'Server figure: download-stage bytes over the time from its first to its last download event, client side.',
       'Ratios: the median of the per-repetition ratios (each repetition runs both sides back to back).',
       'Raw baseline: node:http GET of the same files, one after another, piped into a file on the same disk. ' +
-        'The fetch() row does the same with the global fetch (undici), which the server\'s hub client uses.',
+        "The fetch() row does the same with the global fetch (undici), which the server's hub client uses.",
     ],
   });
 } finally {

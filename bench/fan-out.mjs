@@ -145,15 +145,20 @@ async function disconnects(server, url) {
   const duration = (STEPS + 1) * SPACING_MS * 2;
   const before = await server.request({ type: 'memory' });
   // Some leave while subscribing, most while events flow; all before the load ends.
-  const leaveAt = (index) => Math.floor(((index * 7919) % N) / N * duration * 0.7);
+  const leaveAt = (index) => Math.floor((((index * 7919) % N) / N) * duration * 0.7);
   const started = monoMs();
   const subs = await subscribeMany(url, model, N, leaveAt);
   const loading = server.request({ type: 'go', spacingMs: SPACING_MS * 2, steps: STEPS });
   await Promise.all(subs.map((s) => s.done));
-  await until('the server to see every disconnect', async () => {
-    const { n } = await server.request({ type: 'subscribers' });
-    return n === 0;
-  }, 30_000, 20);
+  await until(
+    'the server to see every disconnect',
+    async () => {
+      const { n } = await server.request({ type: 'subscribers' });
+      return n === 0;
+    },
+    30_000,
+    20,
+  );
   const whileLoading = await server.request({ type: 'memory' });
   const stillLoading = monoMs() - started < duration;
   await loading;
@@ -173,7 +178,9 @@ for (const mode of ['modeldeck', 'plain']) {
     for (let rep = 0; rep < repetitions; rep += 1) {
       reps.push(await fanOut(server, url, rep));
       const r = reps.at(-1);
-      log(`fan-out ${mode} rep ${rep + 1}/${repetitions}: p99 ${r.p99.toFixed(1)} ms, ${(r.bytesPerSubscriber / 1024).toFixed(1)} KiB/subscriber, complete ${r.completeShare}`);
+      log(
+        `fan-out ${mode} rep ${rep + 1}/${repetitions}: p99 ${r.p99.toFixed(1)} ms, ${(r.bytesPerSubscriber / 1024).toFixed(1)} KiB/subscriber, complete ${r.completeShare}`,
+      );
     }
     results[mode] = { reps, disconnects: mode === 'modeldeck' ? await disconnects(server, url) : undefined };
   } finally {
@@ -252,6 +259,6 @@ await report({
     `Disconnect run: ${N} subscribers leaving at spread-out moments over 70% of a ` +
       `${((STEPS + 1) * SPACING_MS * 2) / 1000} s load; counts taken ${d.stillLoading ? 'while the load was still running' : 'after the load had already ended (slow machine)'}.`,
     'Memory: heapUsed + external after global.gc(), in the server process; heap targets (<= 1.05 of before) are ' +
-      "this benchmark's reading of \"back to baseline\".",
+      'this benchmark\'s reading of "back to baseline".',
   ],
 });

@@ -64,7 +64,9 @@ try {
         directMs.push(await direct());
         serverMs.push(await viaServer());
       }
-      log(`load rep ${rep + 1}/${repetitions}: server ${serverMs.at(-1).toFixed(0)} ms, direct ${directMs.at(-1).toFixed(0)} ms`);
+      log(
+        `load rep ${rep + 1}/${repetitions}: server ${serverMs.at(-1).toFixed(0)} ms, direct ${directMs.at(-1).toFixed(0)} ms`,
+      );
     }
     await report({
       id: 'load-overhead',

@@ -75,9 +75,7 @@ try {
     // A request counts for a window when it was in flight during it (it started before the window's end and
     // finished after its start): a request the stage held up is exactly what this measures.
     const within = (windows) =>
-      samples
-        .filter(([at, ms]) => windows.some(([from, to]) => at <= to && at + ms >= from))
-        .map(([, ms]) => ms);
+      samples.filter(([at, ms]) => windows.some(([from, to]) => at <= to && at + ms >= from)).map(([, ms]) => ms);
     const idleMs = within(idle);
     const weightsMs = within(weights);
     const wholeMs = within(whole);

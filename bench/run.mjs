@@ -69,7 +69,8 @@ function parseArgs(argv) {
     else if (arg === '--only') {
       options.only = value().split(',');
       const unknown = options.only.filter((id) => !BENCHMARKS.includes(id));
-      if (unknown.length > 0) throw new UsageError(`unknown benchmark ${unknown.join(', ')}; ids: ${BENCHMARKS.join(', ')}`);
+      if (unknown.length > 0)
+        throw new UsageError(`unknown benchmark ${unknown.join(', ')}; ids: ${BENCHMARKS.join(', ')}`);
     } else if (arg === '-h' || arg === '--help') {
       process.stdout.write(USAGE);
       process.exit(0);

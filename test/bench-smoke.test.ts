@@ -51,7 +51,11 @@ t.test('every benchmark runs in smoke mode and reports figures', async (t) => {
   const out = join(dir, 'results.json');
   const r = await bench(['--smoke', '--out', out]);
   t.equal(r.code, 0, `exits 0 (stderr: ${r.stderr.slice(-2000)})`);
-  t.match(r.stdout, /\| Benchmark +\| Figure +\| modeldeck +\| Baseline +\| Ratio +\| Target +\| Met +\|/, 'prints the table');
+  t.match(
+    r.stdout,
+    /\| Benchmark +\| Figure +\| modeldeck +\| Baseline +\| Ratio +\| Target +\| Met +\|/,
+    'prints the table',
+  );
   t.match(r.stdout, /node bench\/run\.mjs --smoke/, 'names the command that produced it');
 
   const results = JSON.parse(await readFile(out, 'utf8')) as Results;
@@ -72,7 +76,8 @@ t.test('every benchmark runs in smoke mode and reports figures', async (t) => {
       if (fig.baseline !== undefined) {
         t.ok(Number.isFinite(fig.ratio), `${benchmark.id}: ${fig.label} has a ratio to its baseline`);
       }
-      if (fig.target !== undefined) t.type(fig.met, 'boolean', `${benchmark.id}: ${fig.label} says if it met its target`);
+      if (fig.target !== undefined)
+        t.type(fig.met, 'boolean', `${benchmark.id}: ${fig.label} says if it met its target`);
     }
   }
   t.ok(

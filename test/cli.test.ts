@@ -28,7 +28,14 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
 }
 
 t.test('help on every command', async (t) => {
-  for (const args of [['--help'], ['serve', '--help'], ['mirror', '--help'], ['demo-models', '--help'], ['load', '--help'], ['dashboard', '--help']]) {
+  for (const args of [
+    ['--help'],
+    ['serve', '--help'],
+    ['mirror', '--help'],
+    ['demo-models', '--help'],
+    ['load', '--help'],
+    ['dashboard', '--help'],
+  ]) {
     const r = await run(args);
     t.equal(r.code, 0, `${args.join(' ')} exits 0`);
     t.match(r.stdout, /^Usage: modeldeck/, `${args.join(' ')} prints usage`);
@@ -66,9 +73,13 @@ t.test('serve prints its URL, answers, and stops cleanly on SIGTERM and SIGINT',
   const cache = await mkdtemp(join(tmpdir(), 'modeldeck-cli-'));
   t.teardown(() => rm(cache, { recursive: true, force: true }));
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--cache-dir', cache, '--log-level', 'silent'], {
-      stdio: 'pipe',
-    });
+    const child = spawn(
+      process.execPath,
+      [bin, 'serve', '--port', '0', '--cache-dir', cache, '--log-level', 'silent'],
+      {
+        stdio: 'pipe',
+      },
+    );
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     const lines = createInterface({ input: child.stdout });
     const first = await new Promise<string>((resolve) => lines.once('line', resolve));

@@ -111,11 +111,17 @@ t.test('a second run skips up-to-date repositories and repairs broken ones', asy
   const messages: string[] = [];
   const again = await generateDemoModels(dirA, { onProgress: (m) => messages.push(m) });
   t.same(again, generated);
-  t.same(messages, DEMO_MODELS.map((m) => `${m.id}: up to date (generator v${DEMO_GENERATOR_VERSION})`));
+  t.same(
+    messages,
+    DEMO_MODELS.map((m) => `${m.id}: up to date (generator v${DEMO_GENERATOR_VERSION})`),
+  );
 
   await truncate(join(tinyDir, 'onnx', 'model.onnx'), 100);
   const repaired = await generateDemoModels(dirA, { only: [TINY], onProgress: (m) => messages.push(m) });
-  t.same(repaired, generated.filter((g) => g.id === TINY));
+  t.same(
+    repaired,
+    generated.filter((g) => g.id === TINY),
+  );
   t.same(await hashTree(tinyDir), before, 'a truncated file triggers regeneration');
 
   const markerPath = join(tinyDir, DEMO_MARKER_FILE);
@@ -186,11 +192,7 @@ t.test('training text is encoded as whole words, unknown words as bytes', (t) =>
   t.ok(the !== undefined && the >= vocab.firstWordId, 'words get word tokens');
   t.same(encodeText(vocab, 'The sea'), [the, sea]);
   t.same(encodeText(vocab, ' zebra'), [...Buffer.from(' zebra')], 'byte token ids are the byte values');
-  t.same(
-    vocab.tokens.slice(-3),
-    ['<|endoftext|>', '<|im_start|>', '<|im_end|>'],
-    'special tokens come last',
-  );
+  t.same(vocab.tokens.slice(-3), ['<|endoftext|>', '<|im_start|>', '<|im_end|>'], 'special tokens come last');
   t.end();
 });
 

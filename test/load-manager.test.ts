@@ -91,22 +91,35 @@ t.test('one load per model; every subscriber sees it; late joiners get the curre
   step.emit({ type: 'stage', stage: 'processor' });
   step.emit({ type: 'stage', stage: 'config' });
   step.emit({ type: 'stage', stage: 'download' });
-  t.same(a.map((e) => e.status === 'loading' && e.stage), ['processor', 'config'], 'download waits for its total');
+  t.same(
+    a.map((e) => e.status === 'loading' && e.stage),
+    ['processor', 'config'],
+    'download waits for its total',
+  );
   step.emit({ type: 'progress', stage: 'download', current: 0, total: 100 });
   manager.subscribe(ref('o/m'), (e) => late.push(e));
-  t.same(late, [{ status: 'loading', model: 'o/m@main', stage: 'download', progress: { current: 0, total: 100 } }],
-    'the late joiner starts from the current state');
+  t.same(
+    late,
+    [{ status: 'loading', model: 'o/m@main', stage: 'download', progress: { current: 0, total: 100 } }],
+    'the late joiner starts from the current state',
+  );
   step.emit({ type: 'progress', stage: 'download', current: 10, total: 100 });
   step.emit({ type: 'progress', stage: 'download', current: 20, total: 100 });
   step.emit({ type: 'progress', stage: 'download', current: 30, total: 100 });
   t.equal(a.length, 3, 'progress within 100 ms is coalesced');
   clock.advance(100);
-  t.same(a.at(-1), { status: 'loading', model: 'o/m@main', stage: 'download', progress: { current: 30, total: 100 } },
-    'and the latest value goes out when the interval has passed');
+  t.same(
+    a.at(-1),
+    { status: 'loading', model: 'o/m@main', stage: 'download', progress: { current: 30, total: 100 } },
+    'and the latest value goes out when the interval has passed',
+  );
   step.emit({ type: 'progress', stage: 'download', current: 40, total: 100 });
   step.emit({ type: 'progress', stage: 'download', current: 100, total: 100 });
-  t.same(a.at(-1), { status: 'loading', model: 'o/m@main', stage: 'download', progress: { current: 100, total: 100 } },
-    'completion is never delayed');
+  t.same(
+    a.at(-1),
+    { status: 'loading', model: 'o/m@main', stage: 'download', progress: { current: 100, total: 100 } },
+    'completion is never delayed',
+  );
   step.emit({ type: 'stage', stage: 'weights' });
   step.emit({ type: 'progress', stage: 'weights', current: 0, total: 3 });
   step.emit({ type: 'progress', stage: 'weights', current: 1, total: 3 });
@@ -116,8 +129,10 @@ t.test('one load per model; every subscriber sees it; late joiners get the curre
   t.same(a.at(-1), { status: 'ready', model: 'o/m@main', cached: false });
   t.same(a, b, 'both subscribers saw the same events');
   t.equal(late.at(-1)?.status, 'ready');
-  t.ok(a.some((e) => e.status === 'loading' && e.stage === 'weights' && e.progress?.current === 1),
-    'a pending progress is flushed before the next stage');
+  t.ok(
+    a.some((e) => e.status === 'loading' && e.stage === 'weights' && e.progress?.current === 1),
+    'a pending progress is flushed before the next stage',
+  );
   const again: LoadEvent[] = [];
   manager.subscribe(ref('o/m'), (e) => again.push(e));
   t.same(again, [{ status: 'ready', model: 'o/m@main', cached: true }]);
@@ -160,7 +175,10 @@ t.test('unsubscribing does not cancel; a throwing listener does not starve other
   loads[0]!.succeed();
   await tick();
   t.equal(kept.at(-1)?.status, 'ready');
-  t.same(manager.residentRefs().map((r) => r.key), ['o/m@main']);
+  t.same(
+    manager.residentRefs().map((r) => r.key),
+    ['o/m@main'],
+  );
 });
 
 t.test('idle timeout, unload, acquire, close', async (t) => {
@@ -200,7 +218,10 @@ t.test('idle timeout, unload, acquire, close', async (t) => {
   t.same(unloaded, ['o/a@main:idle', 'o/h@main:idle'], 'then it is unloaded');
   t.same(disposed, ['o/a@main', 'o/h@main']);
   manager.subscribe(ref('o/b'), () => undefined);
-  t.same(manager.loadingRefs().map((r) => r.key), ['o/b@main']);
+  t.same(
+    manager.loadingRefs().map((r) => r.key),
+    ['o/b@main'],
+  );
   const closing = manager.close();
   t.equal(loads.at(-1)!.signal?.aborted, true, 'close aborts running loads');
   loads.at(-1)!.fail(new LoadError('ABORTED', 'aborted'));
@@ -262,9 +283,18 @@ t.test('--model-timeout 0 never unloads a model, however much time passes; a pos
       clock.advance(ms / 100);
       await tick();
     }
-    const beforeClose = { unloaded: [...unloaded], disposed: [...disposed], resident: manager.residentRefs().map((r) => r.key) };
+    const beforeClose = {
+      unloaded: [...unloaded],
+      disposed: [...disposed],
+      resident: manager.residentRefs().map((r) => r.key),
+    };
     await manager.close();
-    return { ...beforeClose, armedTimers, loads: loads.length, closeUnloaded: unloaded.slice(beforeClose.unloaded.length) };
+    return {
+      ...beforeClose,
+      armedTimers,
+      loads: loads.length,
+      closeUnloaded: unloaded.slice(beforeClose.unloaded.length),
+    };
   };
 
   const TEN_YEARS = 10 * 365 * 24 * 3600 * 1000;
@@ -277,7 +307,11 @@ t.test('--model-timeout 0 never unloads a model, however much time passes; a pos
   t.same(never.closeUnloaded, ['o/m@main:shutdown'], 'only shutting down unloads it');
 
   const omitted = await scenario(undefined, TEN_YEARS);
-  t.same([omitted.unloaded, omitted.resident], [[], ['o/m@main']], 'without idleTimeoutMs the manager never unloads either');
+  t.same(
+    [omitted.unloaded, omitted.resident],
+    [[], ['o/m@main']],
+    'without idleTimeoutMs the manager never unloads either',
+  );
 
   const unloads = await scenario(idleTimeoutMs('2'), 2000);
   t.equal(unloads.armedTimers, 1, '--model-timeout 2: one idle timer');

@@ -59,7 +59,11 @@ t.test('a download lands complete, with the byte count reported', async (t) => {
 t.test('failed downloads leave nothing that looks complete', async (t) => {
   const cutOff = new RegExp(`^download of onnx/model.onnx was cut off after \\d+ of ${ONNX.size} bytes.*; retry$`);
   const cases = [
-    { name: 'truncated (FIN before Content-Length)', fault: { kind: 'truncate', path: 'onnx/*', bytes: 500_000 }, message: cutOff },
+    {
+      name: 'truncated (FIN before Content-Length)',
+      fault: { kind: 'truncate', path: 'onnx/*', bytes: 500_000 },
+      message: cutOff,
+    },
     { name: 'connection reset', fault: { kind: 'reset', path: 'onnx/*', afterBytes: 70_000 }, message: cutOff },
     {
       name: 'stalled',
@@ -84,9 +88,14 @@ t.test('failed downloads leave nothing that looks complete', async (t) => {
   t.match(status.message, 'HTTP 503');
   mirror.setFaults([]);
 
-  const wrongSize = await rejection(downloadFile({ hub, ref, file: { ...ONNX, size: ONNX.size + 1 }, dir: t.testdir() }));
+  const wrongSize = await rejection(
+    downloadFile({ hub, ref, file: { ...ONNX, size: ONNX.size + 1 }, dir: t.testdir() }),
+  );
   t.equal(wrongSize.code, 'DOWNLOAD_FAILED', 'Content-Length must match the listing');
-  t.match(wrongSize.message, `the hub announced ${ONNX.size} bytes for onnx/model.onnx but its file list says ${ONNX.size + 1}`);
+  t.match(
+    wrongSize.message,
+    `the hub announced ${ONNX.size} bytes for onnx/model.onnx but its file list says ${ONNX.size + 1}`,
+  );
 });
 
 t.test('a body without Content-Length that ends short is cut off too', async (t) => {
@@ -109,7 +118,14 @@ t.test('aborting a download deletes its temporary file', async (t) => {
   t.teardown(() => mirror.setThrottle(0));
   const dir = t.testdir();
   const controller = new AbortController();
-  const download = downloadFile({ hub, ref, file: ONNX, dir, signal: controller.signal, onBytes: () => controller.abort() });
+  const download = downloadFile({
+    hub,
+    ref,
+    file: ONNX,
+    dir,
+    signal: controller.signal,
+    onBytes: () => controller.abort(),
+  });
   const error = await rejection(download);
   t.equal(error.code, 'ABORTED');
   t.same(await tree(dir), []);
@@ -128,7 +144,10 @@ t.test('an unwritable cache directory is named, with the way out', async (t) => 
 
 t.test('the cache: layout, complete snapshots only, listing', async (t) => {
   const cacheDir = t.testdir();
-  t.equal(snapshotDir(cacheDir, { id: 'org/name', revision: 'refs/pr/1' }), join(cacheDir, 'models', 'org', 'name', 'refs--pr--1'));
+  t.equal(
+    snapshotDir(cacheDir, { id: 'org/name', revision: 'refs/pr/1' }),
+    join(cacheDir, 'models', 'org', 'name', 'refs--pr--1'),
+  );
   t.equal(snapshotDir(cacheDir, { id: 'gpt2', revision: 'main' }), join(cacheDir, 'models', 'gpt2', 'main'));
   t.throws(() => snapshotDir(cacheDir, { id: 'org/..', revision: 'main' }), { code: 'LOAD_FAILED' });
 
@@ -159,7 +178,11 @@ t.test('the cache: layout, complete snapshots only, listing', async (t) => {
   await writeFile(join(snapshotDir(cacheDir, { id: 'org/partial', revision: 'main' }), 'config.json'), '{}');
 
   t.same(await readCompleteSnapshot(cacheDir, { id: 'org/name', revision: 'refs/pr/1' }), complete);
-  t.equal(await readCompleteSnapshot(cacheDir, { id: 'org/damaged', revision: 'main' }), undefined, 'a file of the wrong size');
+  t.equal(
+    await readCompleteSnapshot(cacheDir, { id: 'org/damaged', revision: 'main' }),
+    undefined,
+    'a file of the wrong size',
+  );
   t.equal(await readCompleteSnapshot(cacheDir, { id: 'org/partial', revision: 'main' }), undefined, 'no manifest');
   t.same(
     (await listCachedSnapshots(cacheDir)).map((r) => r.key),

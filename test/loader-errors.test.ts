@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startMirror, type Mirror } from '../src/mirror/mirror.js';
-import { LoadError, type LoadedModel, type LoaderEvent, type ModelLoader, type ModelRef } from '../src/server/loader-types.js';
+import {
+  LoadError,
+  type LoadedModel,
+  type LoaderEvent,
+  type ModelLoader,
+  type ModelRef,
+} from '../src/server/loader-types.js';
 import { MANIFEST_FILE, snapshotDir } from '../src/server/model-cache.js';
 import { createTransformersLoader } from '../src/server/transformers-loader.js';
 import { demoModelsDir } from './helpers/demo.js';
@@ -28,7 +34,12 @@ await writeFile(join(root, 'test', 'pytorch-only', 'model.safetensors'), 'weight
 await cp(tinyDir, join(root, 'test', 'corrupt-chat'), { recursive: true });
 await writeFile(join(root, 'test', 'corrupt-chat', 'onnx', 'model.onnx'), 'this is not an ONNX model');
 
-const mirror: Mirror = await startMirror({ root, host: '127.0.0.1', port: 0, requireToken: { token: TOKEN, repos: ['test/gated-*'] } });
+const mirror: Mirror = await startMirror({
+  root,
+  host: '127.0.0.1',
+  port: 0,
+  requireToken: { token: TOKEN, repos: ['test/gated-*'] },
+});
 const cacheDir = await mkdtemp(join(tmpdir(), 'modeldeck-loader-cache-'));
 const models: LoadedModel[] = [];
 t.teardown(async () => {
@@ -39,14 +50,22 @@ t.teardown(async () => {
 });
 
 /** Loads, keeping the events and disposing the model at the end of the file. */
-async function load(loader: ModelLoader, ref: ModelRef, signal?: AbortSignal): Promise<{ model: LoadedModel; events: LoaderEvent[] }> {
+async function load(
+  loader: ModelLoader,
+  ref: ModelRef,
+  signal?: AbortSignal,
+): Promise<{ model: LoadedModel; events: LoaderEvent[] }> {
   const events: LoaderEvent[] = [];
   const model = await loader.load(ref, (e) => events.push(e), signal);
   models.push(model);
   return { model, events };
 }
 
-async function loadError(loader: ModelLoader, ref: ModelRef, signal?: AbortSignal): Promise<{ error: LoadError; events: LoaderEvent[] }> {
+async function loadError(
+  loader: ModelLoader,
+  ref: ModelRef,
+  signal?: AbortSignal,
+): Promise<{ error: LoadError; events: LoaderEvent[] }> {
   const events: LoaderEvent[] = [];
   try {
     models.push(await loader.load(ref, (e) => events.push(e), signal));
@@ -57,17 +76,26 @@ async function loadError(loader: ModelLoader, ref: ModelRef, signal?: AbortSigna
   throw new Error(`${ref.key} loaded, but a failure was expected`);
 }
 
-const stages = (events: readonly LoaderEvent[]): string[] => events.flatMap((e) => (e.type === 'stage' ? [e.stage] : []));
+const stages = (events: readonly LoaderEvent[]): string[] =>
+  events.flatMap((e) => (e.type === 'stage' ? [e.stage] : []));
 
-function progressOf(events: readonly LoaderEvent[], stage: 'download' | 'weights'): { current: number; total: number }[] {
-  return events.flatMap((e) => (e.type === 'progress' && e.stage === stage ? [{ current: e.current, total: e.total }] : []));
+function progressOf(
+  events: readonly LoaderEvent[],
+  stage: 'download' | 'weights',
+): { current: number; total: number }[] {
+  return events.flatMap((e) =>
+    e.type === 'progress' && e.stage === stage ? [{ current: e.current, total: e.total }] : [],
+  );
 }
 
 function assertProgress(t: Test, events: readonly LoaderEvent[], stage: 'download' | 'weights', total: number): void {
   const points = progressOf(events, stage);
   t.ok(points.length >= 2, `${stage}: reports progress`);
   t.same(points[0], { current: 0, total }, `${stage}: starts at 0 of ${total}`);
-  t.ok(points.every((p) => p.total === total), `${stage}: the total never changes`);
+  t.ok(
+    points.every((p) => p.total === total),
+    `${stage}: the total never changes`,
+  );
   const monotone = points.every((p, i) => p.current <= total && p.current >= (points[i - 1]?.current ?? 0));
   t.ok(monotone, `${stage}: never decreases, never exceeds`);
   t.equal(points.at(-1)?.current, total, `${stage}: ends at the total`);
@@ -80,7 +108,10 @@ function assertProgress(t: Test, events: readonly LoaderEvent[], stage: 'downloa
 /** Every file under `dir`, relative, sorted. */
 async function tree(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
 }
 
 const onnxSize = (await stat(join(tinyDir, 'onnx', 'model.onnx'))).size;
@@ -115,23 +146,35 @@ t.test('load failures carry codes and messages that say what to do', async (t) =
   t.match(gated.error.message, 'set HF_TOKEN to a token with access');
   mirror.clearRequests();
   await load(createTransformersLoader({ hubUrl: mirror.url, cacheDir, token: TOKEN }), GATED);
-  t.ok(mirror.requests.every((r) => r.status === 200), 'with HF_TOKEN every request of a gated model succeeds');
+  t.ok(
+    mirror.requests.every((r) => r.status === 200),
+    'with HF_TOKEN every request of a gated model succeeds',
+  );
 
   const closed = createServer();
   await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
   const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
   await new Promise<void>((resolve) => closed.close(() => resolve()));
-  const unreachable = await loadError(createTransformersLoader({ hubUrl: deadUrl, cacheDir }), refOf('test/not-cached'));
+  const unreachable = await loadError(
+    createTransformersLoader({ hubUrl: deadUrl, cacheDir }),
+    refOf('test/not-cached'),
+  );
   t.equal(unreachable.error.code, 'HUB_UNREACHABLE');
   t.match(unreachable.error.message, `cannot reach the hub at ${deadUrl} (ECONNREFUSED)`);
   t.match(unreachable.error.message, '--offline');
 
-  const offline = await loadError(createTransformersLoader({ hubUrl: mirror.url, cacheDir, offline: true }), refOf('test/not-cached'));
+  const offline = await loadError(
+    createTransformersLoader({ hubUrl: mirror.url, cacheDir, offline: true }),
+    refOf('test/not-cached'),
+  );
   t.equal(offline.error.code, 'OFFLINE_NOT_CACHED');
   t.match(offline.error.message, `test/not-cached@main is not in the cache at ${cacheDir}`);
 
   const unwritableBase = t.testdir({ file: 'x' });
-  const unwritable = await loadError(createTransformersLoader({ hubUrl: mirror.url, cacheDir: join(unwritableBase, 'file') }), TINY);
+  const unwritable = await loadError(
+    createTransformersLoader({ hubUrl: mirror.url, cacheDir: join(unwritableBase, 'file') }),
+    TINY,
+  );
   t.equal(unwritable.error.code, 'CACHE_NOT_WRITABLE');
   t.match(unwritable.error.message, join(unwritableBase, 'file'));
   t.match(unwritable.error.message, '--cache-dir');
@@ -152,15 +195,23 @@ t.test('a cut download fails the load, leaves nothing complete-looking, and a re
     t.match(error.message, /^download of onnx\/model\.onnx was cut off after \d+ of \d+ bytes.*; retry$/);
     t.same(stages(events), ['processor', 'config', 'download'], `${fault.kind}: fails in the download stage`);
     const files = await tree(dir);
-    t.notOk(files.includes('onnx/model.onnx') || files.includes(MANIFEST_FILE), `${fault.kind}: no ONNX file, no manifest`);
-    t.notOk(files.some((f) => f.includes('.tmp-')), `${fault.kind}: no temporary file`);
+    t.notOk(
+      files.includes('onnx/model.onnx') || files.includes(MANIFEST_FILE),
+      `${fault.kind}: no ONNX file, no manifest`,
+    );
+    t.notOk(
+      files.some((f) => f.includes('.tmp-')),
+      `${fault.kind}: no temporary file`,
+    );
     t.same(await loader.listCached(), [], `${fault.kind}: not listed as cached`);
   }
   mirror.setFaults([]);
   mirror.clearRequests();
   const retry = await load(loader, TINY);
   t.same(stages(retry.events), ['processor', 'config', 'download', 'weights'], 'the retry loads');
-  const refetched = mirror.requests.filter((r) => r.url.includes('/resolve/')).map((r) => r.url.replace(/^.*\/resolve\/main\//, ''));
+  const refetched = mirror.requests
+    .filter((r) => r.url.includes('/resolve/'))
+    .map((r) => r.url.replace(/^.*\/resolve\/main\//, ''));
   t.same(refetched, ['onnx/model.onnx'], 'files completed before the cut are not fetched again');
   assertProgress(t, retry.events, 'download', onnxSize);
   await retry.model.dispose();
@@ -184,7 +235,10 @@ t.test('aborting a load stops it with ABORTED', async (t) => {
   await t.rejects(loading, { code: 'ABORTED' });
   t.same(stages(events), ['processor', 'config', 'download']);
   const left = await tree(snapshotDir(fresh, TINY));
-  t.notOk(left.some((f) => f === MANIFEST_FILE || f.startsWith('onnx/')), 'nothing of the weights left');
+  t.notOk(
+    left.some((f) => f === MANIFEST_FILE || f.startsWith('onnx/')),
+    'nothing of the weights left',
+  );
 
   // Aborted while the worker builds the ONNX session: the load stops, after the native call has returned.
   mirror.setThrottle(0);

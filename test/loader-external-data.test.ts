@@ -13,7 +13,9 @@ import { demoModelsDir } from './helpers/demo.js';
 const ref: ModelRef = { id: 'modeldeck/chat-100m', revision: 'main', key: 'modeldeck/chat-100m@main' };
 const root = await demoModelsDir([ref.id]);
 const repo = join(root, ...ref.id.split('/'));
-const sizes = await Promise.all(['onnx/model.onnx', 'onnx/model.onnx_data'].map(async (f) => (await stat(join(repo, f))).size));
+const sizes = await Promise.all(
+  ['onnx/model.onnx', 'onnx/model.onnx_data'].map(async (f) => (await stat(join(repo, f))).size),
+);
 const mirror = await startMirror({ root, host: '127.0.0.1', port: 0 });
 const cacheDir = await mkdtemp(join(tmpdir(), 'modeldeck-loader-100m-'));
 t.teardown(async () => {
@@ -28,16 +30,34 @@ t.test('a model with external data downloads both files and loads them as one se
   const progress = (stage: string) => events.flatMap((e) => (e.type === 'progress' && e.stage === stage ? [e] : []));
   const download = progress('download');
   const total = (sizes[0] ?? 0) + (sizes[1] ?? 0);
-  t.ok(download.every((e) => e.total === total), `download total fixed at both files' bytes (${total})`);
+  t.ok(
+    download.every((e) => e.total === total),
+    `download total fixed at both files' bytes (${total})`,
+  );
   t.equal(download.at(-1)?.current, total);
-  t.ok(download.every((e, i) => i === 0 || e.current >= (download[i - 1]?.current ?? 0)), 'download never decreases');
+  t.ok(
+    download.every((e, i) => i === 0 || e.current >= (download[i - 1]?.current ?? 0)),
+    'download never decreases',
+  );
   const weights = progress('weights');
-  t.ok(weights.every((e) => e.total === weightItems(sizes)), `weights total: ${weightItems(sizes)} items`);
+  t.ok(
+    weights.every((e) => e.total === weightItems(sizes)),
+    `weights total: ${weightItems(sizes)} items`,
+  );
   t.equal(weights.length, weightItems(sizes) + 1, 'one event per item, after a 0 of total');
-  t.same(weights.map((e) => e.current), [...Array(weightItems(sizes) + 1).keys()], 'items complete one by one');
-  const manifest = JSON.parse(await readFile(join(snapshotDir(cacheDir, ref), MANIFEST_FILE), 'utf8')) as Record<string, unknown>;
+  t.same(
+    weights.map((e) => e.current),
+    [...Array(weightItems(sizes) + 1).keys()],
+    'items complete one by one',
+  );
+  const manifest = JSON.parse(await readFile(join(snapshotDir(cacheDir, ref), MANIFEST_FILE), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   t.match(manifest, { dtype: 'fp32', externalDataChunks: 1, weightFiles: ['onnx/model.onnx', 'onnx/model.onnx_data'] });
   const pieces: string[] = [];
-  const result = await model.generate([{ role: 'user', content: 'Hello' }], { maxTokens: 20, seed: 1 }, (p) => pieces.push(p));
+  const result = await model.generate([{ role: 'user', content: 'Hello' }], { maxTokens: 20, seed: 1 }, (p) =>
+    pieces.push(p),
+  );
   t.ok(result.completionTokens > 0 && pieces.join('').length > 0, 'it generates');
 });

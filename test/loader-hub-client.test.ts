@@ -14,7 +14,10 @@ async function startHub(
 ): Promise<{ url: string; requests: { url: string; authorization?: string }[]; server: Server }> {
   const requests: { url: string; authorization?: string }[] = [];
   const server = createServer((req, res) => {
-    requests.push({ url: req.url ?? '', ...(req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization }) });
+    requests.push({
+      url: req.url ?? '',
+      ...(req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization }),
+    });
     handler(req, res, new URL(req.url ?? '/', 'http://hub'));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -43,11 +46,18 @@ t.test('lists files through the mirror, with LFS sizes', async (t) => {
   const hub = createHubClient({ hubUrl: `${mirror.url}/` });
   const files = await hub.listFiles(TINY);
   const paths = files.map((f) => f.path).sort();
-  t.ok(paths.includes('config.json') && paths.includes('tokenizer.json') && paths.includes('onnx/model.onnx'), 'files listed recursively');
+  t.ok(
+    paths.includes('config.json') && paths.includes('tokenizer.json') && paths.includes('onnx/model.onnx'),
+    'files listed recursively',
+  );
   t.notOk(paths.includes('onnx'), 'directories are not files');
   const onnx = files.find((f) => f.path === 'onnx/model.onnx');
   const response = await hub.openFile(TINY, 'onnx/model.onnx');
-  t.equal(Number(response.headers.get('content-length')), onnx?.size, 'the listed size of an LFS file is its content size');
+  t.equal(
+    Number(response.headers.get('content-length')),
+    onnx?.size,
+    'the listed size of an LFS file is its content size',
+  );
   await response.body?.cancel();
   t.equal(mirror.requests[0]?.url, '/api/models/modeldeck/tiny-chat/tree/main?recursive=true', 'the Hub tree endpoint');
 });
@@ -57,7 +67,12 @@ t.test('follows Link rel="next" pagination, encodes revisions, sends the token',
     res.setHeader('Content-Type', 'application/json');
     if (url.searchParams.get('cursor') === null) {
       res.setHeader('Link', `<${url.pathname}?recursive=true&cursor=2>; rel="next"`);
-      res.end(JSON.stringify([{ type: 'file', path: 'a.json', size: 3 }, { type: 'directory', path: 'onnx', size: 0 }]));
+      res.end(
+        JSON.stringify([
+          { type: 'file', path: 'a.json', size: 3 },
+          { type: 'directory', path: 'onnx', size: 0 },
+        ]),
+      );
     } else {
       res.end(JSON.stringify([{ type: 'file', path: 'onnx/model.onnx', size: 10, lfs: { size: 5000, oid: 'x' } }]));
     }
@@ -65,12 +80,25 @@ t.test('follows Link rel="next" pagination, encodes revisions, sends the token',
   t.teardown(() => close(hub.server));
   const client = createHubClient({ hubUrl: hub.url, token: 'sekrit' });
   const files = await client.listFiles({ id: 'org/name', revision: 'refs/pr/1' });
-  t.same(files, [{ path: 'a.json', size: 3 }, { path: 'onnx/model.onnx', size: 5000 }], 'both pages, LFS size');
+  t.same(
+    files,
+    [
+      { path: 'a.json', size: 3 },
+      { path: 'onnx/model.onnx', size: 5000 },
+    ],
+    'both pages, LFS size',
+  );
   t.same(
     hub.requests.map((r) => r.url),
-    ['/api/models/org/name/tree/refs%2Fpr%2F1?recursive=true', '/api/models/org/name/tree/refs%2Fpr%2F1?recursive=true&cursor=2'],
+    [
+      '/api/models/org/name/tree/refs%2Fpr%2F1?recursive=true',
+      '/api/models/org/name/tree/refs%2Fpr%2F1?recursive=true&cursor=2',
+    ],
   );
-  t.ok(hub.requests.every((r) => r.authorization === 'Bearer sekrit'), 'Authorization: Bearer on every page');
+  t.ok(
+    hub.requests.every((r) => r.authorization === 'Bearer sekrit'),
+    'Authorization: Bearer on every page',
+  );
   t.equal(
     client.fileUrl({ id: 'org/name', revision: 'refs/pr/1' }, 'onnx/model.onnx'),
     `${hub.url}/org/name/resolve/refs%2Fpr%2F1/onnx/model.onnx`,

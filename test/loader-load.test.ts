@@ -38,24 +38,37 @@ t.teardown(async () => {
 });
 
 /** Loads, keeping the events and disposing the model at the end of the file. */
-async function load(loader: ModelLoader, ref: ModelRef, signal?: AbortSignal): Promise<{ model: LoadedModel; events: LoaderEvent[] }> {
+async function load(
+  loader: ModelLoader,
+  ref: ModelRef,
+  signal?: AbortSignal,
+): Promise<{ model: LoadedModel; events: LoaderEvent[] }> {
   const events: LoaderEvent[] = [];
   const model = await loader.load(ref, (e) => events.push(e), signal);
   models.push(model);
   return { model, events };
 }
 
-const stages = (events: readonly LoaderEvent[]): string[] => events.flatMap((e) => (e.type === 'stage' ? [e.stage] : []));
+const stages = (events: readonly LoaderEvent[]): string[] =>
+  events.flatMap((e) => (e.type === 'stage' ? [e.stage] : []));
 
-function progressOf(events: readonly LoaderEvent[], stage: 'download' | 'weights'): { current: number; total: number }[] {
-  return events.flatMap((e) => (e.type === 'progress' && e.stage === stage ? [{ current: e.current, total: e.total }] : []));
+function progressOf(
+  events: readonly LoaderEvent[],
+  stage: 'download' | 'weights',
+): { current: number; total: number }[] {
+  return events.flatMap((e) =>
+    e.type === 'progress' && e.stage === stage ? [{ current: e.current, total: e.total }] : [],
+  );
 }
 
 function assertProgress(t: Test, events: readonly LoaderEvent[], stage: 'download' | 'weights', total: number): void {
   const points = progressOf(events, stage);
   t.ok(points.length >= 2, `${stage}: reports progress`);
   t.same(points[0], { current: 0, total }, `${stage}: starts at 0 of ${total}`);
-  t.ok(points.every((p) => p.total === total), `${stage}: the total never changes`);
+  t.ok(
+    points.every((p) => p.total === total),
+    `${stage}: the total never changes`,
+  );
   const monotone = points.every((p, i) => p.current <= total && p.current >= (points[i - 1]?.current ?? 0));
   t.ok(monotone, `${stage}: never decreases, never exceeds`);
   t.equal(points.at(-1)?.current, total, `${stage}: ends at the total`);
@@ -68,7 +81,10 @@ function assertProgress(t: Test, events: readonly LoaderEvent[], stage: 'downloa
 /** Every file under `dir`, relative, sorted. */
 async function tree(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
 }
 
 const onnxSize = (await stat(join(tinyDir, 'onnx', 'model.onnx'))).size;
@@ -85,8 +101,16 @@ t.test('a fresh load through the mirror, then from the cache with no hub request
   t.same(fresh.events[0], { type: 'stage', stage: 'processor' }, 'the first event is the processor stage');
   assertProgress(t, fresh.events, 'download', onnxSize);
   assertProgress(t, fresh.events, 'weights', weightItems([onnxSize]));
-  const downloads = mirror.requests.filter((r) => r.url.includes('/resolve/')).map((r) => r.url.replace(/^.*\/resolve\/main\//, ''));
-  const needed = ['config.json', 'generation_config.json', 'onnx/model.onnx', 'tokenizer.json', 'tokenizer_config.json'];
+  const downloads = mirror.requests
+    .filter((r) => r.url.includes('/resolve/'))
+    .map((r) => r.url.replace(/^.*\/resolve\/main\//, ''));
+  const needed = [
+    'config.json',
+    'generation_config.json',
+    'onnx/model.onnx',
+    'tokenizer.json',
+    'tokenizer_config.json',
+  ];
   t.same(downloads.sort(), needed, 'one GET per needed file');
 
   const dir = snapshotDir(cacheDir, TINY);
@@ -129,7 +153,11 @@ t.test('generate', async (t) => {
   const other = await run(tiny, { maxTokens: 200, seed: 3 });
   t.not(other.text, a.text, 'another seed, another text');
   const greedy = await run(tiny, { maxTokens: 30, temperature: 0 });
-  t.same(outcome(await run(tiny, { maxTokens: 30, temperature: 0 })), outcome(greedy), 'temperature 0 is greedy: no seed needed');
+  t.same(
+    outcome(await run(tiny, { maxTokens: 30, temperature: 0 })),
+    outcome(greedy),
+    'temperature 0 is greedy: no seed needed',
+  );
 
   // A stop string: the same seeded generation, cut before the stop, which is not included.
   const words = a.text.split(' ');
@@ -148,10 +176,19 @@ t.test('generate', async (t) => {
   const full = await run(endless, { maxTokens: 4000, seed: 1 });
   t.match(full, { finishReason: 'length', completionTokens: 4000 }, 'without an abort, it runs to maxTokens');
   const controller = new AbortController();
-  const result = await endless.generate(hello, { maxTokens: 4000, seed: 1 }, () => controller.abort(), controller.signal);
+  const result = await endless.generate(
+    hello,
+    { maxTokens: 4000, seed: 1 },
+    () => controller.abort(),
+    controller.signal,
+  );
   t.equal(result.finishReason, 'stop', 'an aborted generation resolves normally');
   t.ok(result.completionTokens < 4000, `and stops early (${result.completionTokens} tokens)`);
-  t.match(await run(endless, { maxTokens: 3, seed: 1 }), { completionTokens: 3 }, 'the model still generates afterwards');
+  t.match(
+    await run(endless, { maxTokens: 3, seed: 1 }),
+    { completionTokens: 3 },
+    'the model still generates afterwards',
+  );
 });
 
 t.test('generations on one model run one at a time', async (t) => {
@@ -167,7 +204,10 @@ t.test('generations on one model run one at a time', async (t) => {
   t.same(first, second, 'both complete');
   const firstDone = log.indexOf('first:done');
   t.ok(firstDone > 0 && log.slice(0, firstDone).every((e) => e === 'first:text'), 'the first streams alone');
-  t.ok(log.slice(firstDone + 1).every((e) => e.startsWith('second:')) && log.at(-1) === 'second:done', 'then the second');
+  t.ok(
+    log.slice(firstDone + 1).every((e) => e.startsWith('second:')) && log.at(-1) === 'second:done',
+    'then the second',
+  );
 });
 
 t.test('dispose rejects a running generation and refuses new ones', async (t) => {
@@ -177,11 +217,19 @@ t.test('dispose rejects a running generation and refuses new ones', async (t) =>
     const model = (await load(createTransformersLoader({ hubUrl: mirror.url, cacheDir }), ENDLESS)).model;
     let started!: () => void;
     const streaming = new Promise<void>((resolve) => (started = resolve));
-    const running = model.generate([{ role: 'user', content: 'Hi' }], { maxTokens: 4000, seed: round }, () => started());
+    const running = model.generate([{ role: 'user', content: 'Hi' }], { maxTokens: 4000, seed: round }, () =>
+      started(),
+    );
     await streaming;
     await model.dispose();
-    await t.rejects(running, /generation with test\/endless-chat@main failed: the model test\/endless-chat@main was unloaded/);
-    await t.rejects(model.generate([{ role: 'user', content: 'Hi' }], { maxTokens: 3 }, () => undefined), /was unloaded/);
+    await t.rejects(
+      running,
+      /generation with test\/endless-chat@main failed: the model test\/endless-chat@main was unloaded/,
+    );
+    await t.rejects(
+      model.generate([{ role: 'user', content: 'Hi' }], { maxTokens: 3 }, () => undefined),
+      /was unloaded/,
+    );
     await model.dispose();
   }
   const invalid = tiny.generate([{ role: 'user', content: 'Hi' }], { maxTokens: 0 }, () => undefined);

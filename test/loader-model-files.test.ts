@@ -29,14 +29,28 @@ t.test('tokenizer and config files', async (t) => {
   const config = selectConfigFiles(listing);
   t.same(config.ok && config.value.map((f) => f.path), ['config.json', 'generation_config.json']);
   const noGeneration = selectConfigFiles(files(...base));
-  t.same(noGeneration.ok && noGeneration.value.map((f) => f.path), ['config.json'], 'generation_config.json is optional');
+  t.same(
+    noGeneration.ok && noGeneration.value.map((f) => f.path),
+    ['config.json'],
+    'generation_config.json is optional',
+  );
   const noTokenizer = selectTokenizerFiles(files('config.json', 'tokenizer.json'));
-  t.same(noTokenizer, { ok: false, problem: 'has no tokenizer_config.json, needed for a tokenizer for transformers.js' });
+  t.same(noTokenizer, {
+    ok: false,
+    problem: 'has no tokenizer_config.json, needed for a tokenizer for transformers.js',
+  });
   t.notOk(selectConfigFiles(files('tokenizer.json')).ok, 'config.json is required');
 });
 
 t.test('dtype preference', async (t) => {
-  const cases: { name: string; onnx: string[]; config?: unknown; requested?: string; dtype?: string; problem?: RegExp }[] = [
+  const cases: {
+    name: string;
+    onnx: string[];
+    config?: unknown;
+    requested?: string;
+    dtype?: string;
+    problem?: RegExp;
+  }[] = [
     { name: 'fp32 first', onnx: ['onnx/model.onnx', 'onnx/model_quantized.onnx', 'onnx/model_q4.onnx'], dtype: 'fp32' },
     { name: 'then q8', onnx: ['onnx/model_fp16.onnx', 'onnx/model_quantized.onnx', 'onnx/model_q4.onnx'], dtype: 'q8' },
     { name: 'then q4', onnx: ['onnx/model_fp16.onnx', 'onnx/model_q4.onnx'], dtype: 'q4' },
@@ -74,7 +88,11 @@ t.test('dtype preference', async (t) => {
       problem: /no onnx\/model_q4\.onnx for dtype q4; available: fp32/,
     },
     { name: 'an unknown requested dtype', onnx: ['onnx/model.onnx'], requested: 'fp8', problem: /dtype fp8/ },
-    { name: 'other ONNX files are not weights', onnx: ['onnx/decoder_model_merged.onnx'], problem: /no onnx\/model\*\.onnx/ },
+    {
+      name: 'other ONNX files are not weights',
+      onnx: ['onnx/decoder_model_merged.onnx'],
+      problem: /no onnx\/model\*\.onnx/,
+    },
   ];
   for (const c of cases) {
     const selection = selectWeightFiles(files(...base, ...c.onnx), c.config ?? {}, c.requested);
@@ -100,10 +118,17 @@ t.test('external data chunks in order, stopping at the first gap', async (t) => 
     ['onnx/model.onnx', 'onnx/model.onnx_data', 'onnx/model.onnx_data_1'],
   );
   t.equal(selection.value.externalDataChunks, 2);
-  t.same(selection.value.files.map((f) => f.size), [105, 106, 107], 'sizes come from the listing');
+  t.same(
+    selection.value.files.map((f) => f.size),
+    [105, 106, 107],
+    'sizes come from the listing',
+  );
 });
 
 t.test('hasOnnxWeights looks for any .onnx under onnx/', async (t) => {
   t.ok(hasOnnxWeights(files('onnx/decoder_model_merged.onnx')));
-  t.notOk(hasOnnxWeights(files(...base, 'model.safetensors', 'model.onnx')), 'a top-level model.onnx is not where transformers.js looks');
+  t.notOk(
+    hasOnnxWeights(files(...base, 'model.safetensors', 'model.onnx')),
+    'a top-level model.onnx is not where transformers.js looks',
+  );
 });

@@ -9,14 +9,42 @@ function feed(stops: string[], pieces: string[]): { emitted: string[]; rest: str
 }
 
 t.test('stop strings', async (t) => {
-  t.same(feed([], ['a', 'b']), { emitted: ['a', 'b'], rest: '', stopped: false }, 'no stops: everything passes at once');
+  t.same(
+    feed([], ['a', 'b']),
+    { emitted: ['a', 'b'], rest: '', stopped: false },
+    'no stops: everything passes at once',
+  );
   t.same(feed(['END'], ['hello ', 'world']), { emitted: ['hello ', 'world'], rest: '', stopped: false });
-  t.same(feed(['END'], ['abc END def']), { emitted: ['abc '], rest: '', stopped: true }, 'cut before the stop, which is dropped');
-  t.same(feed(['END'], ['abc E', 'N', 'D more']), { emitted: ['abc ', '', ''], rest: '', stopped: true }, 'a stop split over pieces');
-  t.same(feed(['END'], ['abc E', 'NOUGH']), { emitted: ['abc ', 'ENOUGH'], rest: '', stopped: false }, 'a false start is released');
-  t.same(feed(['END'], ['abc EN']), { emitted: ['abc '], rest: 'EN', stopped: false }, 'held text is flushed at the end');
-  t.same(feed(['\n\n', 'User:'], ['Hi.\nUs', 'er: x']), { emitted: ['Hi.\n', ''], rest: '', stopped: true }, 'the earliest stop wins');
-  t.same(feed(['c', 'abc'], ['xabc']), { emitted: ['x'], rest: '', stopped: true }, 'earliest position, not first listed');
+  t.same(
+    feed(['END'], ['abc END def']),
+    { emitted: ['abc '], rest: '', stopped: true },
+    'cut before the stop, which is dropped',
+  );
+  t.same(
+    feed(['END'], ['abc E', 'N', 'D more']),
+    { emitted: ['abc ', '', ''], rest: '', stopped: true },
+    'a stop split over pieces',
+  );
+  t.same(
+    feed(['END'], ['abc E', 'NOUGH']),
+    { emitted: ['abc ', 'ENOUGH'], rest: '', stopped: false },
+    'a false start is released',
+  );
+  t.same(
+    feed(['END'], ['abc EN']),
+    { emitted: ['abc '], rest: 'EN', stopped: false },
+    'held text is flushed at the end',
+  );
+  t.same(
+    feed(['\n\n', 'User:'], ['Hi.\nUs', 'er: x']),
+    { emitted: ['Hi.\n', ''], rest: '', stopped: true },
+    'the earliest stop wins',
+  );
+  t.same(
+    feed(['c', 'abc'], ['xabc']),
+    { emitted: ['x'], rest: '', stopped: true },
+    'earliest position, not first listed',
+  );
   t.same(feed(['END'], ['END', 'more']), { emitted: ['', ''], rest: '', stopped: true }, 'nothing after a stop');
   t.same(feed([''], ['abc']), { emitted: ['abc'], rest: '', stopped: false }, 'an empty stop string is ignored');
 });
@@ -32,7 +60,11 @@ t.test('weights items: 1 MiB blocks per file plus one session', async (t) => {
 t.test('text batching: at most one message per interval, nothing held past it', async (t) => {
   let clock = 0;
   const posted: string[] = [];
-  const batcher = createTextBatcher((text) => posted.push(text), 1, () => clock);
+  const batcher = createTextBatcher(
+    (text) => posted.push(text),
+    1,
+    () => clock,
+  );
   batcher.push('a');
   t.same(posted, ['a'], 'the first text goes out at once');
   clock = 0.2;
@@ -69,7 +101,11 @@ t.test('text batching, lazy: the text is produced only when a message is due, on
   let clock = 0;
   const posted: string[] = [];
   const produced: string[] = [];
-  const batcher = createTextBatcher((text) => posted.push(text), 1, () => clock);
+  const batcher = createTextBatcher(
+    (text) => posted.push(text),
+    1,
+    () => clock,
+  );
   const source = (text: string) => () => {
     produced.push(text);
     return text;

@@ -10,7 +10,7 @@ import { decideRange } from '../src/mirror/http-range.js';
 import { FaultSpecError, createFaultTable, globToRegExp, parseFaultSpec } from '../src/mirror/faults.js';
 import { parseMirrorRoute } from '../src/mirror/routes.js';
 import { fakeCommitSha, revisionDirName } from '../src/mirror/repo-fs.js';
-import { startMirror, type Mirror, type MirrorRequest } from '../src/mirror/mirror.js';
+import { startMirror, type MirrorRequest } from '../src/mirror/mirror.js';
 import { MIRROR_USAGE, runMirrorCommand } from '../src/mirror/cli.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -138,7 +138,11 @@ t.test('throttle stream: passes bytes through unchanged, and destroying it mid-w
   sink.on('data', (chunk: Buffer) => got.push(chunk));
   slow.write(Buffer.alloc(1000));
   await new Promise((resolve) => setTimeout(resolve, 50));
-  t.equal(Buffer.concat(got).length, 1, 'one 1-byte slice (a burst is at least 1 byte) went at once, the next waits 100 ms');
+  t.equal(
+    Buffer.concat(got).length,
+    1,
+    'one 1-byte slice (a burst is at least 1 byte) went at once, the next waits 100 ms',
+  );
   slow.destroy();
   t.ok(slow.destroyed);
 });
@@ -162,7 +166,8 @@ t.test('decideRange', async (t) => {
     ['bytes=-', 10, { kind: 'full' }],
     ['garbage', 10, { kind: 'full' }],
   ];
-  for (const [header, size, expected] of cases) t.same(decideRange(header, size), expected, `${String(header)} of ${size}`);
+  for (const [header, size, expected] of cases)
+    t.same(decideRange(header, size), expected, `${String(header)} of ${size}`);
 });
 
 t.test('globs and fault specs', async (t) => {
@@ -175,8 +180,19 @@ t.test('globs and fault specs', async (t) => {
 
   t.same(parseFaultSpec('status:503:onnx/*'), { kind: 'status', status: 503, path: 'onnx/*' });
   t.same(parseFaultSpec('reset:1000:onnx/model.onnx'), { kind: 'reset', afterBytes: 1000, path: 'onnx/model.onnx' });
-  t.same(parseFaultSpec('truncate:500:config.json:x2'), { kind: 'truncate', bytes: 500, path: 'config.json', times: 2 });
-  t.same(parseFaultSpec('stall:0:acme/tiny:tokenizer.json:x1'), { kind: 'stall', afterBytes: 0, path: 'tokenizer.json', repo: 'acme/tiny', times: 1 });
+  t.same(parseFaultSpec('truncate:500:config.json:x2'), {
+    kind: 'truncate',
+    bytes: 500,
+    path: 'config.json',
+    times: 2,
+  });
+  t.same(parseFaultSpec('stall:0:acme/tiny:tokenizer.json:x1'), {
+    kind: 'stall',
+    afterBytes: 0,
+    path: 'tokenizer.json',
+    repo: 'acme/tiny',
+    times: 1,
+  });
   for (const [spec, why] of [
     ['boom:1:x', /unknown KIND "boom"/],
     ['status:abc:x', /N must be a whole number/],
@@ -193,11 +209,36 @@ t.test('globs and fault specs', async (t) => {
     { kind: 'status', status: 500, path: 'config.json', repo: 'acme/other', times: 1 },
     { kind: 'stall', afterBytes: 0, path: '/api/**' },
   ]);
-  t.equal(table.take({ pathname: '/acme/tiny/resolve/main/config.json', repo: 'acme/tiny', path: 'config.json' }, ['status']), undefined, 'other repo');
-  t.equal(table.take({ pathname: '/acme/other/resolve/main/config.json', repo: 'acme/other', path: 'config.json' }, ['stall']), undefined, 'other kinds are not taken');
-  t.equal(table.take({ pathname: '/acme/other/resolve/main/config.json', repo: 'acme/other', path: 'config.json' }, ['status'])?.kind, 'status');
-  t.equal(table.take({ pathname: '/acme/other/resolve/main/config.json', repo: 'acme/other', path: 'config.json' }, ['status']), undefined, 'times: 1 is spent');
-  t.equal(table.take({ pathname: '/api/models/acme/tiny', repo: 'acme/tiny' }, ['stall'])?.kind, 'stall', 'URL-path pattern');
+  t.equal(
+    table.take({ pathname: '/acme/tiny/resolve/main/config.json', repo: 'acme/tiny', path: 'config.json' }, ['status']),
+    undefined,
+    'other repo',
+  );
+  t.equal(
+    table.take({ pathname: '/acme/other/resolve/main/config.json', repo: 'acme/other', path: 'config.json' }, [
+      'stall',
+    ]),
+    undefined,
+    'other kinds are not taken',
+  );
+  t.equal(
+    table.take({ pathname: '/acme/other/resolve/main/config.json', repo: 'acme/other', path: 'config.json' }, [
+      'status',
+    ])?.kind,
+    'status',
+  );
+  t.equal(
+    table.take({ pathname: '/acme/other/resolve/main/config.json', repo: 'acme/other', path: 'config.json' }, [
+      'status',
+    ]),
+    undefined,
+    'times: 1 is spent',
+  );
+  t.equal(
+    table.take({ pathname: '/api/models/acme/tiny', repo: 'acme/tiny' }, ['stall'])?.kind,
+    'stall',
+    'URL-path pattern',
+  );
 });
 
 t.test('routes: revision splits, encoded revisions, API paths', async (t) => {
@@ -210,9 +251,27 @@ t.test('routes: revision splits, encoded revisions, API paths', async (t) => {
       { revision: 'refs/pr/1/onnx', path: 'model.onnx' },
     ],
   });
-  t.same(parseMirrorRoute('/api/models/acme/tiny/tree/main?recursive=1'), { kind: 'tree', org: 'acme', name: 'tiny', splits: [{ revision: 'main', path: '' }], recursive: true });
-  t.same(parseMirrorRoute('/api/models/acme/tiny'), { kind: 'info', org: 'acme', name: 'tiny', revision: 'main', blobs: false });
-  t.same(parseMirrorRoute('/api/models/acme/tiny/revision/refs%2Fpr%2F1?blobs=true'), { kind: 'info', org: 'acme', name: 'tiny', revision: 'refs/pr/1', blobs: true });
+  t.same(parseMirrorRoute('/api/models/acme/tiny/tree/main?recursive=1'), {
+    kind: 'tree',
+    org: 'acme',
+    name: 'tiny',
+    splits: [{ revision: 'main', path: '' }],
+    recursive: true,
+  });
+  t.same(parseMirrorRoute('/api/models/acme/tiny'), {
+    kind: 'info',
+    org: 'acme',
+    name: 'tiny',
+    revision: 'main',
+    blobs: false,
+  });
+  t.same(parseMirrorRoute('/api/models/acme/tiny/revision/refs%2Fpr%2F1?blobs=true'), {
+    kind: 'info',
+    org: 'acme',
+    name: 'tiny',
+    revision: 'refs/pr/1',
+    blobs: true,
+  });
   t.same(parseMirrorRoute('/acme/tiny/resolve/main'), { kind: 'unknown' }, 'no file path');
   t.same(parseMirrorRoute('//acme/tiny'), { kind: 'unknown' }, 'a leading // is a path, not a host');
   t.equal(parseMirrorRoute('/acme/tiny/resolve/main/%E0%A4%A').kind, 'bad');
@@ -251,7 +310,9 @@ t.test('resolve: exact bytes and Hub headers, GET and HEAD, never compressed', a
   t.equal(head.res.headers.get('etag'), big.res.headers.get('etag'));
   t.equal(head.res.headers.get('x-repo-commit'), commit);
 
-  const notModified = await get('/acme/tiny/resolve/main/config.json', { headers: { 'if-none-match': config.res.headers.get('etag') ?? '' } });
+  const notModified = await get('/acme/tiny/resolve/main/config.json', {
+    headers: { 'if-none-match': config.res.headers.get('etag') ?? '' },
+  });
   t.equal(notModified.res.status, 304);
 });
 
@@ -277,11 +338,16 @@ t.test('resolve: byte ranges', async (t) => {
   t.equal(past.res.status, 416);
   t.equal(past.res.headers.get('content-range'), `bytes */${CONFIG.length}`);
 
-  const staleIfRange = await get('/acme/tiny/resolve/main/config.json', { headers: { range: 'bytes=0-0', 'if-range': '"stale"' } });
+  const staleIfRange = await get('/acme/tiny/resolve/main/config.json', {
+    headers: { range: 'bytes=0-0', 'if-range': '"stale"' },
+  });
   t.equal(staleIfRange.res.status, 200, 'If-Range with another ETag gets the whole file');
   t.equal(staleIfRange.body.toString(), CONFIG);
 
-  const headRange = await get('/acme/tiny/resolve/main/onnx/model.onnx', { method: 'HEAD', headers: { range: 'bytes=0-0' } });
+  const headRange = await get('/acme/tiny/resolve/main/onnx/model.onnx', {
+    method: 'HEAD',
+    headers: { range: 'bytes=0-0' },
+  });
   t.equal(headRange.res.status, 206);
   t.equal(headRange.res.headers.get('content-range'), `bytes 0-0/${BIG.length}`);
 });
@@ -334,7 +400,11 @@ t.test('resolve: 404s look like the Hub', async (t) => {
   const bad = await getJson<{ error: string }>('/acme/tiny/resolve/main/%E0%A4%A');
   t.equal(bad.res.status, 400, 'an undecodable URL');
   t.match(bad.json.error, /percent-encoding/);
-  t.equal((await get('/acme/tiny/resolve/main/%2E%2E/%2E%2E/outside.json')).res.status, 404, 'dot segments cannot climb out');
+  t.equal(
+    (await get('/acme/tiny/resolve/main/%2E%2E/%2E%2E/outside.json')).res.status,
+    404,
+    'dot segments cannot climb out',
+  );
 });
 
 interface Entry {
@@ -358,8 +428,15 @@ t.test('tree: Hub-shaped listing, top level or recursive, dotfiles hidden', asyn
     ],
   );
   const config = top.json.find((e) => e.path === 'config.json');
-  t.same(config, { type: 'file', oid: gitBlobOid(CONFIG), size: Buffer.byteLength(CONFIG), path: 'config.json' }, 'no lfs member below the threshold');
-  t.match(top.json.find((e) => e.path === 'onnx'), { type: 'directory', size: 0, oid: SHA });
+  t.same(
+    config,
+    { type: 'file', oid: gitBlobOid(CONFIG), size: Buffer.byteLength(CONFIG), path: 'config.json' },
+    'no lfs member below the threshold',
+  );
+  t.match(
+    top.json.find((e) => e.path === 'onnx'),
+    { type: 'directory', size: 0, oid: SHA },
+  );
 
   for (const flag of ['true', '1']) {
     const all = await getJson<Entry[]>(`/api/models/acme/tiny/tree/main?recursive=${flag}`);
@@ -369,15 +446,33 @@ t.test('tree: Hub-shaped listing, top level or recursive, dotfiles hidden', asyn
       `recursive=${flag}`,
     );
     const big = all.json.find((e) => e.path === 'onnx/model.onnx');
-    t.match(big, { type: 'file', size: BIG.length, oid: SHA, lfs: { oid: /^[0-9a-f]{64}$/, size: BIG.length, pointerSize: Number } });
-    t.ok((big?.lfs?.pointerSize ?? 0) > 100 && (big?.lfs?.pointerSize ?? 0) < 200, 'pointer size is that of a real LFS pointer');
-    t.same(all.json.find((e) => e.path === 'onnx/model_quantized.onnx'), { type: 'file', oid: gitBlobOid(SMALL_ONNX), size: SMALL_ONNX.length, path: 'onnx/model_quantized.onnx' });
+    t.match(big, {
+      type: 'file',
+      size: BIG.length,
+      oid: SHA,
+      lfs: { oid: /^[0-9a-f]{64}$/, size: BIG.length, pointerSize: Number },
+    });
+    t.ok(
+      (big?.lfs?.pointerSize ?? 0) > 100 && (big?.lfs?.pointerSize ?? 0) < 200,
+      'pointer size is that of a real LFS pointer',
+    );
+    t.same(
+      all.json.find((e) => e.path === 'onnx/model_quantized.onnx'),
+      { type: 'file', oid: gitBlobOid(SMALL_ONNX), size: SMALL_ONNX.length, path: 'onnx/model_quantized.onnx' },
+    );
   }
 
   const sub = await getJson<Entry[]>('/api/models/acme/tiny/tree/main/onnx');
-  t.same(sub.json.map((e) => e.path), ['onnx/model.onnx', 'onnx/model_quantized.onnx'], 'a subdirectory, full paths');
+  t.same(
+    sub.json.map((e) => e.path),
+    ['onnx/model.onnx', 'onnx/model_quantized.onnx'],
+    'a subdirectory, full paths',
+  );
   const pr = await getJson<Entry[]>('/api/models/acme/tiny/tree/refs%2Fpr%2F1?recursive=true');
-  t.same(pr.json.map((e) => [e.path, e.oid]), [['config.json', gitBlobOid(CONFIG_PR)]]);
+  t.same(
+    pr.json.map((e) => [e.path, e.oid]),
+    [['config.json', gitBlobOid(CONFIG_PR)]],
+  );
 
   const missingDir = await getJson<{ error: string }>('/api/models/acme/tiny/tree/main/nope');
   t.equal(missingDir.res.status, 404);
@@ -392,15 +487,30 @@ t.test('model info: id, sha, siblings', async (t) => {
   const main = await getJson<{ id: string; sha: string; siblings: { rfilename: string }[] }>('/api/models/acme/tiny');
   t.equal(main.res.status, 200);
   t.equal(main.json.id, 'acme/tiny');
-  const commit = (await get('/acme/tiny/resolve/main/config.json', { method: 'HEAD' })).res.headers.get('x-repo-commit');
+  const commit = (await get('/acme/tiny/resolve/main/config.json', { method: 'HEAD' })).res.headers.get(
+    'x-repo-commit',
+  );
   t.equal(main.json.sha, commit, 'the same commit as X-Repo-Commit');
-  t.same(main.json.siblings, [{ rfilename: 'config.json' }, { rfilename: 'onnx/model.onnx' }, { rfilename: 'onnx/model_quantized.onnx' }, { rfilename: 'tokenizer.json' }]);
+  t.same(main.json.siblings, [
+    { rfilename: 'config.json' },
+    { rfilename: 'onnx/model.onnx' },
+    { rfilename: 'onnx/model_quantized.onnx' },
+    { rfilename: 'tokenizer.json' },
+  ]);
 
   const rev = await getJson<{ sha: string; siblings: unknown[] }>('/api/models/acme/tiny/revision/v2');
   t.same(rev.json.siblings, [{ rfilename: 'config.json' }]);
-  t.equal(rev.json.sha, (await get('/acme/tiny/resolve/v2/config.json', { method: 'HEAD' })).res.headers.get('x-repo-commit'));
+  t.equal(
+    rev.json.sha,
+    (await get('/acme/tiny/resolve/v2/config.json', { method: 'HEAD' })).res.headers.get('x-repo-commit'),
+  );
   const blobs = await getJson<{ siblings: unknown[] }>('/api/models/acme/tiny?blobs=true');
-  t.match(blobs.json.siblings[1], { rfilename: 'onnx/model.onnx', size: BIG.length, blobId: SHA, lfs: { sha256: /^[0-9a-f]{64}$/, size: BIG.length } });
+  t.match(blobs.json.siblings[1], {
+    rfilename: 'onnx/model.onnx',
+    size: BIG.length,
+    blobId: SHA,
+    lfs: { sha256: /^[0-9a-f]{64}$/, size: BIG.length },
+  });
   const missing = await getJson('/api/models/acme/nope/revision/main');
   t.equal(missing.res.headers.get('x-error-code'), 'RepoNotFound');
 });
@@ -505,7 +615,8 @@ t.test('fault: stall sends N bytes then hangs until the client gives up', async 
   t.equal((error as Error | undefined)?.name, 'TimeoutError', 'only the client timeout ends it');
   t.equal(bytes.toString(), TOKENIZER.slice(0, 1000));
   // The server notices the client leaving.
-  for (let i = 0; i < 50 && mirror.requests[0]?.done !== true; i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+  for (let i = 0; i < 50 && mirror.requests[0]?.done !== true; i += 1)
+    await new Promise((resolve) => setTimeout(resolve, 20));
   t.match(mirror.requests[0], { fault: 'stall', bytesSent: 1000, done: true });
   const retry = await get('/acme/tiny/resolve/main/tokenizer.json');
   t.equal(retry.body.toString(), TOKENIZER);
@@ -637,7 +748,18 @@ t.test('cli: bad command lines exit 2 and name the problem', async (t) => {
 t.test('cli: --help lists every flag and the fault syntax', async (t) => {
   const stdout = capture();
   t.equal(await runMirrorCommand(['--help'], { stdout }), 0);
-  for (const flag of ['--host', '--port', '--throttle', '--token', '--fault', '--quiet', '--help', 'KIND:N:[REPO:]PATTERN[:xTIMES]', '5M', '1.5MiB']) {
+  for (const flag of [
+    '--host',
+    '--port',
+    '--throttle',
+    '--token',
+    '--fault',
+    '--quiet',
+    '--help',
+    'KIND:N:[REPO:]PATTERN[:xTIMES]',
+    '5M',
+    '1.5MiB',
+  ]) {
     t.match(stdout.text(), flag, flag);
   }
   t.equal(stdout.text(), `${MIRROR_USAGE}\n`);
@@ -652,7 +774,8 @@ t.test('cli: serves, logs each request, applies flags, stops on its signal with 
     [root, '--port', '0', '--throttle', '5M', '--fault', 'status:503:acme/tiny:config.json:x1', '--token', 'tok'],
     { stdout, stderr, signal: controller.signal },
   );
-  for (let i = 0; i < 100 && !stdout.text().includes('\n'); i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+  for (let i = 0; i < 100 && !stdout.text().includes('\n'); i += 1)
+    await new Promise((resolve) => setTimeout(resolve, 20));
   const match = /^modeldeck mirror listening on (http:\/\/127\.0\.0\.1:\d+) \(serving (.+)\)\n$/.exec(stdout.text());
   t.ok(match, `one start line: ${stdout.text()}`);
   t.equal(match?.[2], root);
@@ -675,8 +798,13 @@ t.test('cli: serves, logs each request, applies flags, stops on its signal with 
   const quietErr = capture();
   const quietOut = capture();
   const quiet = new AbortController();
-  const quietRun = runMirrorCommand([root, '--port', '0', '--quiet'], { stdout: quietOut, stderr: quietErr, signal: quiet.signal });
-  for (let i = 0; i < 100 && !quietOut.text().includes('\n'); i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+  const quietRun = runMirrorCommand([root, '--port', '0', '--quiet'], {
+    stdout: quietOut,
+    stderr: quietErr,
+    signal: quiet.signal,
+  });
+  for (let i = 0; i < 100 && !quietOut.text().includes('\n'); i += 1)
+    await new Promise((resolve) => setTimeout(resolve, 20));
   const quietUrl = /(http:\S+)/.exec(quietOut.text())?.[1] ?? '';
   t.equal(await (await fetch(`${quietUrl}/acme/tiny/resolve/main/config.json`)).text(), CONFIG);
   quiet.abort();
@@ -689,8 +817,13 @@ t.test('cli: a real SIGTERM stops a real process with status 0', async (t) => {
   const loader = process.execArgv.filter((arg) => arg.includes('@tapjs/typescript'));
   const script = join(t.testdir({}), 'run-mirror.mjs');
   const cli = pathToFileURL(join(import.meta.dirname, '..', 'src', 'mirror', 'cli.ts')).href;
-  writeFileSync(script, `import { runMirrorCommand } from ${JSON.stringify(cli)};\nprocess.exitCode = await runMirrorCommand(process.argv.slice(2));\n`);
-  const child = spawn(process.execPath, [...loader, script, root, '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  writeFileSync(
+    script,
+    `import { runMirrorCommand } from ${JSON.stringify(cli)};\nprocess.exitCode = await runMirrorCommand(process.argv.slice(2));\n`,
+  );
+  const child = spawn(process.execPath, [...loader, script, root, '--port', '0', '--quiet'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });

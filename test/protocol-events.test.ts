@@ -7,16 +7,13 @@ import {
   parseLoadEvent,
   serializeLoadEvent,
   type LoadEvent,
-} from '../src/protocol/index.js';
+} from '../src/protocol/events.js';
 
 const M = 'HuggingFaceTB/SmolLM2-135M-Instruct@main';
 
 // Each expected string was produced by CPython's `json.dumps(payload)` on the same payload.
 const upstreamFrames: [LoadEvent, string][] = [
-  [
-    { status: 'loading', model: M, stage: 'processor' },
-    `{"status": "loading", "model": "${M}", "stage": "processor"}`,
-  ],
+  [{ status: 'loading', model: M, stage: 'processor' }, `{"status": "loading", "model": "${M}", "stage": "processor"}`],
   [{ status: 'loading', model: M, stage: 'config' }, `{"status": "loading", "model": "${M}", "stage": "config"}`],
   [
     { status: 'loading', model: M, stage: 'download', progress: { current: 67020052, total: 269060552 } },
@@ -59,8 +56,10 @@ t.test('serializeLoadEvent puts code last and escapes any string to valid ASCII 
   const text = serializeLoadEvent({ status: 'loading', model: nasty, stage: nasty });
   t.match(text, /^[\x20-\x7e]*$/, 'pure printable ASCII');
   t.strictSame(JSON.parse(text), { status: 'loading', model: nasty, stage: nasty });
-  t.equal(serializeLoadEvent({ status: 'loading', model: 'm', stage: 's', progress: { current: 1.5, total: 3 } }),
-    '{"status": "loading", "model": "m", "stage": "s", "progress": {"current": 1.5, "total": 3}}');
+  t.equal(
+    serializeLoadEvent({ status: 'loading', model: 'm', stage: 's', progress: { current: 1.5, total: 3 } }),
+    '{"status": "loading", "model": "m", "stage": "s", "progress": {"current": 1.5, "total": 3}}',
+  );
 });
 
 t.test('serializeLoadEvent refuses figures that are not JSON numbers and unknown statuses', async (t) => {
@@ -78,10 +77,10 @@ t.test('serializeLoadEvent refuses figures that are not JSON numbers and unknown
       `${String(current)}/${String(total)}`,
     );
   }
-  t.throws(
-    () => serializeLoadEvent({ status: 'done', model: 'm' } as unknown as LoadEvent),
-    { name: 'TypeError', message: /unknown load event status "done"/ },
-  );
+  t.throws(() => serializeLoadEvent({ status: 'done', model: 'm' } as unknown as LoadEvent), {
+    name: 'TypeError',
+    message: /unknown load event status "done"/,
+  });
 });
 
 t.test('every event kind survives serialize then parse', async (t) => {
@@ -135,7 +134,11 @@ t.test('parseLoadEvent tolerates what other servers send', async (t) => {
       '\n {"cached" :true ,\t"model":"a/b@main","status":"ready"} \n',
       { status: 'ready', model: 'a/b@main', cached: true },
     ],
-    ['ready without cached', '{"status": "ready", "model": "a/b@main"}', { status: 'ready', model: 'a/b@main', cached: false }],
+    [
+      'ready without cached',
+      '{"status": "ready", "model": "a/b@main"}',
+      { status: 'ready', model: 'a/b@main', cached: false },
+    ],
     [
       'error without message',
       '{"status": "error", "model": "a/b@main"}',
@@ -192,10 +195,19 @@ t.test('parseLoadEvent refuses what it cannot read, without throwing', async (t)
     ['{"status": "loading", "model": "m", "stage": "weights", "progress": [1, 2]}', /"progress" is not an object/],
     ['{"status": "loading", "model": "m", "stage": "weights", "progress": 50}', /"progress" is not an object/],
     ['{"status": "loading", "model": "m", "stage": "weights", "progress": {"total": 2}}', /"progress.current"/],
-    ['{"status": "loading", "model": "m", "stage": "w", "progress": {"current": "1", "total": 2}}', /"progress.current"/],
-    ['{"status": "loading", "model": "m", "stage": "w", "progress": {"current": 1e999, "total": 2}}', /"progress.current"/],
+    [
+      '{"status": "loading", "model": "m", "stage": "w", "progress": {"current": "1", "total": 2}}',
+      /"progress.current"/,
+    ],
+    [
+      '{"status": "loading", "model": "m", "stage": "w", "progress": {"current": 1e999, "total": 2}}',
+      /"progress.current"/,
+    ],
     ['{"status": "loading", "model": "m", "stage": "w", "progress": {"current": 1, "total": "2"}}', /"progress.total"/],
-    ['{"status": "loading", "model": "m", "stage": "w", "progress": {"current": 1, "total": -1e999}}', /"progress.total"/],
+    [
+      '{"status": "loading", "model": "m", "stage": "w", "progress": {"current": 1, "total": -1e999}}',
+      /"progress.total"/,
+    ],
     ['{"status": "ready", "model": "m", "cached": "yes"}', /"cached" is not a boolean/],
   ];
   for (const [data, error] of cases) {

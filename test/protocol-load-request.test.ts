@@ -1,5 +1,5 @@
 import t from 'tap';
-import { validateLoadModelRequest } from '../src/protocol/index.js';
+import { validateLoadModelRequest } from '../src/protocol/load-request.js';
 
 t.test('a valid body gives the normalised reference', async (t) => {
   t.strictSame(validateLoadModelRequest({ model: 'HuggingFaceTB/SmolLM2-135M-Instruct' }), {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { DEFAULT_REVISION, MAX_MODEL_ID_LENGTH, modelKey, parseModelId } from '../src/protocol/index.js';
+import { DEFAULT_REVISION, MAX_MODEL_ID_LENGTH, modelKey, parseModelId } from '../src/protocol/model-id.js';
 
 const sha = '0123456789abcdef0123456789abcdef01234567';
 

@@ -3,13 +3,11 @@ import {
   createSseParser,
   encodeSseComment,
   encodeSseEvent,
-  parseLoadEvent,
-  serializeLoadEvent,
-  type LoadEvent,
   type SseEvent,
   type SseEventInit,
   type SseParseError,
-} from '../src/protocol/index.js';
+} from '../src/protocol/sse.js';
+import { parseLoadEvent, serializeLoadEvent, type LoadEvent } from '../src/protocol/events.js';
 
 /** Everything a parser reported, in order, as one comparable list. */
 type Seen =
@@ -263,7 +261,11 @@ t.test('a BOM is dropped only at the very start of the stream', async (t) => {
 
 t.test('field parsing follows the WHATWG rules', async (t) => {
   const cases: [name: string, input: string, expected: Seen[]][] = [
-    ['a line without a colon is a field with an empty value', 'data\ndata\n\n', [{ kind: 'event', event: { data: '\n' } }]],
+    [
+      'a line without a colon is a field with an empty value',
+      'data\ndata\n\n',
+      [{ kind: 'event', event: { data: '\n' } }],
+    ],
     ['only one leading space is stripped', 'data:  two\n\n', [{ kind: 'event', event: { data: ' two' } }]],
     ['a tab is not stripped', 'data:\tx\n\n', [{ kind: 'event', event: { data: '\tx' } }]],
     ['colons after the first are value', 'data: a:b: c\n\n', [{ kind: 'event', event: { data: 'a:b: c' } }]],
@@ -271,8 +273,16 @@ t.test('field parsing follows the WHATWG rules', async (t) => {
     ['an event with no data line is not dispatched', 'event: x\nid: 3\n\n', []],
     ['blank lines alone dispatch nothing', '\n\n\r\n\r\r', []],
     ['an empty event type means the default', 'event:\ndata: x\n\n', [{ kind: 'event', event: { data: 'x' } }]],
-    ['the last event type wins', 'event: a\nevent: b\ndata: x\n\n', [{ kind: 'event', event: { data: 'x', event: 'b' } }]],
-    ['an empty id is kept (it resets the last event id)', 'id:\ndata: x\n\n', [{ kind: 'event', event: { data: 'x', id: '' } }]],
+    [
+      'the last event type wins',
+      'event: a\nevent: b\ndata: x\n\n',
+      [{ kind: 'event', event: { data: 'x', event: 'b' } }],
+    ],
+    [
+      'an empty id is kept (it resets the last event id)',
+      'id:\ndata: x\n\n',
+      [{ kind: 'event', event: { data: 'x', id: '' } }],
+    ],
     [
       'event type and id do not carry over to the next event',
       'event: a\nid: 1\ndata: x\n\ndata: y\n\n',
@@ -289,7 +299,14 @@ t.test('field parsing follows the WHATWG rules', async (t) => {
         { kind: 'event', event: { data: 'x', id: '1' } },
       ],
     ],
-    ['retry takes only ASCII digits', 'retry: 0\nretry:1500\n', [{ kind: 'retry', ms: 0 }, { kind: 'retry', ms: 1500 }]],
+    [
+      'retry takes only ASCII digits',
+      'retry: 0\nretry:1500\n',
+      [
+        { kind: 'retry', ms: 0 },
+        { kind: 'retry', ms: 1500 },
+      ],
+    ],
     [
       'field names are case-sensitive',
       'Data: x\n\n',
@@ -301,19 +318,31 @@ t.test('field parsing follows the WHATWG rules', async (t) => {
       [
         {
           kind: 'error',
-          error: { type: 'unknown-field', message: `ignored unknown field "${'f'.repeat(40)}…"`, line: `${'f'.repeat(60)}: v` },
+          error: {
+            type: 'unknown-field',
+            message: `ignored unknown field "${'f'.repeat(40)}…"`,
+            line: `${'f'.repeat(60)}: v`,
+          },
         },
       ],
     ],
-    ['comments lose one leading space only', ':  two\n:\n: \n', [
-      { kind: 'comment', text: ' two' },
-      { kind: 'comment', text: '' },
-      { kind: 'comment', text: '' },
-    ]],
-    ['a comment does not interrupt an event', 'data: a\n: note\ndata: b\n\n', [
-      { kind: 'comment', text: 'note' },
-      { kind: 'event', event: { data: 'a\nb' } },
-    ]],
+    [
+      'comments lose one leading space only',
+      ':  two\n:\n: \n',
+      [
+        { kind: 'comment', text: ' two' },
+        { kind: 'comment', text: '' },
+        { kind: 'comment', text: '' },
+      ],
+    ],
+    [
+      'a comment does not interrupt an event',
+      'data: a\n: note\ndata: b\n\n',
+      [
+        { kind: 'comment', text: 'note' },
+        { kind: 'event', event: { data: 'a\nb' } },
+      ],
+    ],
   ];
   for (const [name, input, expected] of cases) t.strictSame(parseWhole(input), expected, name);
 });
@@ -435,40 +464,44 @@ t.test('encode then parse gives back data (line breaks normalised to LF), event 
   ];
   const stream = inits.map(encodeSseEvent).join('') + encodeSseComment('keep-alive');
   const records = parseWhole(stream);
-  t.strictSame(
-    records,
-    [
-      ...inits.map(
-        (init): Seen => ({
-          kind: 'event',
-          event: {
-            data: init.data.replace(/\r\n|\r/g, '\n'),
-            ...(init.event === undefined ? {} : { event: init.event }),
-            ...(init.id === undefined ? {} : { id: init.id }),
-          },
-        }),
-      ),
-      { kind: 'comment', text: 'keep-alive' },
-    ],
-  );
+  t.strictSame(records, [
+    ...inits.map((init): Seen => ({
+      kind: 'event',
+      event: {
+        data: init.data.replace(/\r\n|\r/g, '\n'),
+        ...(init.event === undefined ? {} : { event: init.event }),
+        ...(init.id === undefined ? {} : { id: init.id }),
+      },
+    })),
+    { kind: 'comment', text: 'keep-alive' },
+  ]);
 });
 
-t.test('injection: a single-line field with a line break or NUL throws; data with line breaks stays one event', async (t) => {
-  for (const bad of ['a\nb', 'a\rb', 'a\r\nb', 'a\u0000b', '\n', 'x\n\ndata: {"status": "ready"}']) {
-    t.throws(() => encodeSseEvent({ data: 'x', event: bad }), TypeError, `event ${JSON.stringify(bad)}`);
-    t.throws(() => encodeSseEvent({ data: 'x', id: bad }), TypeError, `id ${JSON.stringify(bad)}`);
-  }
-  t.throws(() => encodeSseEvent({ data: 'x', event: 5 as unknown as string }), { name: 'TypeError', message: /event must be a string/ });
-  t.throws(() => encodeSseEvent({ data: undefined as unknown as string }), { name: 'TypeError', message: /data must be a string/ });
-  for (const retry of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60]) {
-    t.throws(() => encodeSseEvent({ data: 'x', retry }), RangeError, `retry ${retry}`);
-  }
+t.test(
+  'injection: a single-line field with a line break or NUL throws; data with line breaks stays one event',
+  async (t) => {
+    for (const bad of ['a\nb', 'a\rb', 'a\r\nb', 'a\u0000b', '\n', 'x\n\ndata: {"status": "ready"}']) {
+      t.throws(() => encodeSseEvent({ data: 'x', event: bad }), TypeError, `event ${JSON.stringify(bad)}`);
+      t.throws(() => encodeSseEvent({ data: 'x', id: bad }), TypeError, `id ${JSON.stringify(bad)}`);
+    }
+    t.throws(() => encodeSseEvent({ data: 'x', event: 5 as unknown as string }), {
+      name: 'TypeError',
+      message: /event must be a string/,
+    });
+    t.throws(() => encodeSseEvent({ data: undefined as unknown as string }), {
+      name: 'TypeError',
+      message: /data must be a string/,
+    });
+    for (const retry of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60]) {
+      t.throws(() => encodeSseEvent({ data: 'x', retry }), RangeError, `retry ${retry}`);
+    }
 
-  const attack = 'x\n\nevent: evil\nid: 666\nretry: 1\ndata: {"status": "ready", "model": "m", "cached": true}\n\n';
-  const records = parseWhole(encodeSseEvent({ data: attack }));
-  t.strictSame(records, [{ kind: 'event', event: { data: attack } }]);
-  t.equal(records.length, 1, 'exactly one event, no injected fields');
-});
+    const attack = 'x\n\nevent: evil\nid: 666\nretry: 1\ndata: {"status": "ready", "model": "m", "cached": true}\n\n';
+    const records = parseWhole(encodeSseEvent({ data: attack }));
+    t.strictSame(records, [{ kind: 'event', event: { data: attack } }]);
+    t.equal(records.length, 1, 'exactly one event, no injected fields');
+  },
+);
 
 t.test('encodeSseComment: every line is a comment, never a field', async (t) => {
   t.equal(encodeSseComment('keep-alive'), ': keep-alive\n\n');

@@ -40,29 +40,104 @@ const cases: Case[] = [
   { name: 'model is null', body: '{"model": null}', status: 422, says: /model/ },
   { name: 'empty model', body: '{"model": ""}', status: 400, says: /empty/ },
   { name: 'control character', body: JSON.stringify({ model: 'a/b\u0000c' }), status: 400, says: /control|character/i },
-  { name: 'newline in id', body: JSON.stringify({ model: 'a/b\nc' }), status: 400, says: /control|character|whitespace/i },
+  {
+    name: 'newline in id',
+    body: JSON.stringify({ model: 'a/b\nc' }),
+    status: 400,
+    says: /control|character|whitespace/i,
+  },
   { name: 'dot-dot segment', body: '{"model": "../etc/passwd"}', status: 400, says: /\.\./ },
   { name: 'absolute path', body: '{"model": "/etc/passwd"}', status: 400, says: /absolute|\//i },
   { name: 'too many segments', body: '{"model": "a/b/c"}', status: 400, says: /segment|org\/name/i },
-  { name: 'over 256 characters', body: JSON.stringify({ model: `a/${'b'.repeat(300)}` }), status: 400, says: /256|long/ },
+  {
+    name: 'over 256 characters',
+    body: JSON.stringify({ model: `a/${'b'.repeat(300)}` }),
+    status: 400,
+    says: /256|long/,
+  },
   { name: 'empty revision', body: '{"model": "a/b@"}', status: 400, says: /revision/ },
   { name: 'bad revision', body: '{"model": "a/b@../x"}', status: 400, says: /revision/ },
-  { name: 'form body', body: 'model=a/b', contentType: 'application/x-www-form-urlencoded', status: 415, says: /content-type|media type/i },
-  { name: 'text/plain body', body: '{"model": "a/b"}', contentType: 'text/plain', status: 415, says: /content-type|media type/i },
-  { name: 'no Content-Type', body: '{"model": "a/b"}', contentType: null, status: 415, says: /content-type|media type/i },
-  { name: 'body too large', body: JSON.stringify({ model: 'a/b', pad: 'x'.repeat(2 * 1024 * 1024) }), status: 413, says: /large|limit/i },
+  {
+    name: 'form body',
+    body: 'model=a/b',
+    contentType: 'application/x-www-form-urlencoded',
+    status: 415,
+    says: /content-type|media type/i,
+  },
+  {
+    name: 'text/plain body',
+    body: '{"model": "a/b"}',
+    contentType: 'text/plain',
+    status: 415,
+    says: /content-type|media type/i,
+  },
+  {
+    name: 'no Content-Type',
+    body: '{"model": "a/b"}',
+    contentType: null,
+    status: 415,
+    says: /content-type|media type/i,
+  },
+  {
+    name: 'body too large',
+    body: JSON.stringify({ model: 'a/b', pad: 'x'.repeat(2 * 1024 * 1024) }),
+    status: 413,
+    says: /large|limit/i,
+  },
   { name: 'GET instead of POST', body: undefined, method: 'GET', status: 404, says: /GET \/load_model/ },
   { name: 'unknown route', body: '{}', path: '/nope', status: 404, says: /\/nope/ },
   { name: '__proto__ key', body: '{"model": "a/b", "__proto__": {"polluted": true}}', status: 400, says: /json/i },
-  { name: 'constructor.prototype key', body: '{"model": "a/b", "constructor": {"prototype": {"polluted": true}}}', status: 400, says: /json/i },
+  {
+    name: 'constructor.prototype key',
+    body: '{"model": "a/b", "constructor": {"prototype": {"polluted": true}}}',
+    status: 400,
+    says: /json/i,
+  },
   { name: 'lone surrogate in id', body: '{"model": "a/b\\ud800"}', status: 400, says: /character/i },
-  { name: 'chat: malformed JSON', body: '{"model": "a/b", "messages": [', path: '/v1/chat/completions', status: 400, says: /json/i },
+  {
+    name: 'chat: malformed JSON',
+    body: '{"model": "a/b", "messages": [',
+    path: '/v1/chat/completions',
+    status: 400,
+    says: /json/i,
+  },
   { name: 'chat: a JSON string', body: '"hello"', path: '/v1/chat/completions', status: 400, says: /object/i },
-  { name: 'chat: form body', body: 'model=a/b', contentType: 'application/x-www-form-urlencoded', path: '/v1/chat/completions', status: 415, says: /content-type|media type/i },
-  { name: 'chat: body too large', body: JSON.stringify({ model: 'a/b', messages: [{ role: 'user', content: 'x'.repeat(2 * 1024 * 1024) }] }), path: '/v1/chat/completions', status: 413, says: /large|limit/i },
-  { name: 'chat: bad model id', body: JSON.stringify({ model: '../x', messages: [{ role: 'user', content: 'x' }] }), path: '/v1/chat/completions', status: 400, says: /model/ },
-  { name: 'chat: messages an object', body: JSON.stringify({ model: 'a/b', messages: { role: 'user' } }), path: '/v1/chat/completions', status: 400, says: /messages/ },
-  { name: 'chat: a message that is null', body: JSON.stringify({ model: 'a/b', messages: [null] }), path: '/v1/chat/completions', status: 400, says: /messages/ },
+  {
+    name: 'chat: form body',
+    body: 'model=a/b',
+    contentType: 'application/x-www-form-urlencoded',
+    path: '/v1/chat/completions',
+    status: 415,
+    says: /content-type|media type/i,
+  },
+  {
+    name: 'chat: body too large',
+    body: JSON.stringify({ model: 'a/b', messages: [{ role: 'user', content: 'x'.repeat(2 * 1024 * 1024) }] }),
+    path: '/v1/chat/completions',
+    status: 413,
+    says: /large|limit/i,
+  },
+  {
+    name: 'chat: bad model id',
+    body: JSON.stringify({ model: '../x', messages: [{ role: 'user', content: 'x' }] }),
+    path: '/v1/chat/completions',
+    status: 400,
+    says: /model/,
+  },
+  {
+    name: 'chat: messages an object',
+    body: JSON.stringify({ model: 'a/b', messages: { role: 'user' } }),
+    path: '/v1/chat/completions',
+    status: 400,
+    says: /messages/,
+  },
+  {
+    name: 'chat: a message that is null',
+    body: JSON.stringify({ model: 'a/b', messages: [null] }),
+    path: '/v1/chat/completions',
+    status: 400,
+    says: /messages/,
+  },
   { name: 'unload: malformed JSON', body: '{"model"', path: '/unload_model', status: 400, says: /json/i },
   { name: 'unload: dot-dot segment', body: '{"model": "../x"}', path: '/unload_model', status: 400, says: /\.\./ },
 ];
@@ -98,11 +173,20 @@ t.test('the server never logs a stack trace for bad input, and never answers 500
   const completed = records.filter((r) => r.msg === 'request completed');
   t.ok(completed.length >= cases.length, `one "request completed" record per request (${completed.length})`);
   const statuses = completed.map((r) => r.res?.statusCode);
-  t.ok(statuses.every((s) => s === 200 || (s !== undefined && s >= 400 && s < 500)), `all 4xx (and /health's 200): ${statuses.join(' ')}`);
-  t.notOk(statuses.some((s) => s === undefined || s >= 500), 'no 5xx');
+  t.ok(
+    statuses.every((s) => s === 200 || (s !== undefined && s >= 400 && s < 500)),
+    `all 4xx (and /health's 200): ${statuses.join(' ')}`,
+  );
+  t.notOk(
+    statuses.some((s) => s === undefined || s >= 500),
+    'no 5xx',
+  );
   const withStack = logLines.filter((line) => STACK.test(line));
   t.strictSame(withStack, [], 'no log line holds a stack trace');
-  t.notOk(logLines.some((line) => /"level":50|"level":60/.test(line)), 'nothing logged at error or fatal level');
+  t.notOk(
+    logLines.some((line) => /"level":50|"level":60/.test(line)),
+    'nothing logged at error or fatal level',
+  );
 });
 
 t.test('control: the capture would see a stack trace if one were logged', async (t) => {
@@ -110,5 +194,8 @@ t.test('control: the capture would see a stack trace if one were logged', async 
   server.app.log.error(new Error('a control error'));
   const logged = logLines.slice(before);
   t.equal(logged.length, 1, 'the logger writes to the capture stream');
-  t.ok(logged.some((line) => STACK.test(line)), 'and the stack detector finds the stack in it');
+  t.ok(
+    logged.some((line) => STACK.test(line)),
+    'and the stack detector finds the stack in it',
+  );
 });

@@ -131,10 +131,15 @@ t.test('streaming is not buffered: each piece leaves as its own chunk as it is g
   t.strictSame(tr.parseErrors, [], 'the stream ended on a frame boundary');
   t.strictSame(seenMessages, [{ role: 'user', content: 'Tell me about the river.' }], 'the model got the messages');
 
-  t.ok(emittedWhenFirstArrived !== undefined && emittedWhenFirstArrived < PIECES.length,
-    `the first content chunk arrived before the stub emitted its last piece (${emittedWhenFirstArrived} of ${PIECES.length} emitted)`);
-  t.strictSame(previousArrivedFirst, PIECES.slice(1).map(() => true),
-    'every piece reached the client before the next one was generated');
+  t.ok(
+    emittedWhenFirstArrived !== undefined && emittedWhenFirstArrived < PIECES.length,
+    `the first content chunk arrived before the stub emitted its last piece (${emittedWhenFirstArrived} of ${PIECES.length} emitted)`,
+  );
+  t.strictSame(
+    previousArrivedFirst,
+    PIECES.slice(1).map(() => true),
+    'every piece reached the client before the next one was generated',
+  );
 
   // The whole wire, frame by frame: role, one chunk per piece in order, finish with usage, [DONE], end.
   t.equal(tr.data.length, 1 + PIECES.length + 2, `${tr.data.length} frames`);
@@ -158,55 +163,65 @@ t.test('streaming is not buffered: each piece leaves as its own chunk as it is g
   const finish = chunks.at(-1);
   t.strictSame(finish?.choices[0]?.delta, {}, 'the finish chunk has an empty delta');
   t.equal(finish?.choices[0]?.finish_reason, 'stop', 'and the finish reason');
-  t.strictSame(finish?.usage, { prompt_tokens: 9, completion_tokens: PIECES.length, total_tokens: 9 + PIECES.length },
-    'and the usage');
+  t.strictSame(
+    finish?.usage,
+    { prompt_tokens: 9, completion_tokens: PIECES.length, total_tokens: 9 + PIECES.length },
+    'and the usage',
+  );
 });
 
-t.test('an error after streaming began: the pieces so far, an error frame, then the end; no finish, no [DONE]', async (t) => {
-  const MODEL = 'scripted/broken';
-  const KEY = `${MODEL}@main`;
-  let calls = 0;
-  scripts.set(KEY, async (onText) => {
-    calls += 1;
-    await sleep(30);
-    onText('alpha');
-    await sleep(30);
-    onText(' beta');
-    await sleep(30);
-    throw new Error('the scripted model fell over');
-  });
+t.test(
+  'an error after streaming began: the pieces so far, an error frame, then the end; no finish, no [DONE]',
+  async (t) => {
+    const MODEL = 'scripted/broken';
+    const KEY = `${MODEL}@main`;
+    let calls = 0;
+    scripts.set(KEY, async (onText) => {
+      calls += 1;
+      await sleep(30);
+      onText('alpha');
+      await sleep(30);
+      onText(' beta');
+      await sleep(30);
+      throw new Error('the scripted model fell over');
+    });
 
-  const tr = await streamChat(MODEL);
-  t.equal(calls, 1, 'one generation');
-  t.equal(tr.status, 200, 'the headers had gone out: the status stays 200');
-  t.match(tr.contentType, /^text\/event-stream/);
-  t.strictSame(tr.parseErrors, [], 'the stream ended on a frame boundary');
-  t.equal(tr.data.length, 4, `${tr.data.length} frames: role, two pieces, error`);
+    const tr = await streamChat(MODEL);
+    t.equal(calls, 1, 'one generation');
+    t.equal(tr.status, 200, 'the headers had gone out: the status stays 200');
+    t.match(tr.contentType, /^text\/event-stream/);
+    t.strictSame(tr.parseErrors, [], 'the stream ended on a frame boundary');
+    t.equal(tr.data.length, 4, `${tr.data.length} frames: role, two pieces, error`);
 
-  const [role, first, second, error] = tr.data;
-  t.strictSame((JSON.parse(role ?? '{}') as Chunk).choices?.[0]?.delta, { role: 'assistant', content: '' }, 'the role chunk');
-  t.equal(contentOf(first ?? '{}'), 'alpha', 'the first piece, as its own chunk');
-  t.equal(contentOf(second ?? '{}'), ' beta', 'the second piece, as its own chunk');
+    const [role, first, second, error] = tr.data;
+    t.strictSame(
+      (JSON.parse(role ?? '{}') as Chunk).choices?.[0]?.delta,
+      { role: 'assistant', content: '' },
+      'the role chunk',
+    );
+    t.equal(contentOf(first ?? '{}'), 'alpha', 'the first piece, as its own chunk');
+    t.equal(contentOf(second ?? '{}'), ' beta', 'the second piece, as its own chunk');
 
-  const body = JSON.parse(error ?? '{}') as { error?: { message?: unknown; type?: unknown; code?: unknown } };
-  t.strictSame(Object.keys(body), ['error'], 'the last frame is {"error": {...}} and nothing else');
-  t.type(body.error?.message, 'string', 'with a message');
-  t.match(String(body.error?.message), /the scripted model fell over/, 'that says what failed');
-  t.equal(body.error?.type, 'server_error', 'a type');
-  t.equal(body.error?.code, 'generation_failed', 'and a code');
+    const body = JSON.parse(error ?? '{}') as { error?: { message?: unknown; type?: unknown; code?: unknown } };
+    t.strictSame(Object.keys(body), ['error'], 'the last frame is {"error": {...}} and nothing else');
+    t.type(body.error?.message, 'string', 'with a message');
+    t.match(String(body.error?.message), /the scripted model fell over/, 'that says what failed');
+    t.equal(body.error?.type, 'server_error', 'a type');
+    t.equal(body.error?.code, 'generation_failed', 'and a code');
 
-  t.notOk(tr.data.includes('[DONE]'), 'no [DONE]');
-  const finished = tr.data
-    .filter((d) => d !== '[DONE]')
-    .map((d) => JSON.parse(d) as Partial<Chunk>)
-    .filter((c) => c.choices?.[0]?.finish_reason != null || c.usage !== undefined);
-  t.strictSame(finished, [], 'no finish chunk');
+    t.notOk(tr.data.includes('[DONE]'), 'no [DONE]');
+    const finished = tr.data
+      .filter((d) => d !== '[DONE]')
+      .map((d) => JSON.parse(d) as Partial<Chunk>)
+      .filter((c) => c.choices?.[0]?.finish_reason != null || c.usage !== undefined);
+    t.strictSame(finished, [], 'no finish chunk');
 
-  // The server is fine afterwards: the same model streams again, to its end.
-  scripts.set(KEY, async (onText) => {
-    onText('fine');
-    return { finishReason: 'stop', promptTokens: 1, completionTokens: 1 };
-  });
-  const again = await streamChat(MODEL);
-  t.equal(again.data.at(-1), '[DONE]', 'the next generation completes');
-});
+    // The server is fine afterwards: the same model streams again, to its end.
+    scripts.set(KEY, async (onText) => {
+      onText('fine');
+      return { finishReason: 'stop', promptTokens: 1, completionTokens: 1 };
+    });
+    const again = await streamChat(MODEL);
+    t.equal(again.data.at(-1), '[DONE]', 'the next generation completes');
+  },
+);

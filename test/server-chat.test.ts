@@ -54,7 +54,10 @@ t.test('the openai client streams a chat completion', async (t) => {
   t.equal(last.usage?.total_tokens, (last.usage?.prompt_tokens ?? 0) + (last.usage?.completion_tokens ?? 0));
   const text = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
   assertWordLike(t, text);
-  t.ok(chunks.slice(1, -1).every((c) => c.choices[0]?.finish_reason === null), 'only the last chunk finishes');
+  t.ok(
+    chunks.slice(1, -1).every((c) => c.choices[0]?.finish_reason === null),
+    'only the last chunk finishes',
+  );
   t.equal(new Set(chunks.map((c) => c.id)).size, 1, 'one id for the whole stream');
 });
 
@@ -168,15 +171,60 @@ t.test('bad requests get OpenAI-shaped errors', async (t) => {
     { name: 'unknown role', body: { model: MODEL, messages: [{ role: 'wizard', content: 'x' }] }, status: 400 },
     { name: 'content a number', body: { model: MODEL, messages: [{ role: 'user', content: 5 }] }, status: 400 },
     { name: 'no model', body: { messages: [{ role: 'user', content: 'x' }] }, status: 400, param: 'model' },
-    { name: 'bad model id', body: { model: '../x', messages: [{ role: 'user', content: 'x' }] }, status: 400, code: 'invalid_model' },
-    { name: 'temperature too high', body: { model: MODEL, temperature: 3, messages: [{ role: 'user', content: 'x' }] }, status: 400, param: 'temperature' },
-    { name: 'top_p zero', body: { model: MODEL, top_p: 0, messages: [{ role: 'user', content: 'x' }] }, status: 400, param: 'top_p' },
-    { name: 'max_tokens negative', body: { model: MODEL, max_tokens: -1, messages: [{ role: 'user', content: 'x' }] }, status: 400, param: 'max_tokens' },
-    { name: 'max_tokens a string', body: { model: MODEL, max_tokens: '5', messages: [{ role: 'user', content: 'x' }] }, status: 400, param: 'max_tokens' },
-    { name: 'stream not boolean', body: { model: MODEL, stream: 'yes', messages: [{ role: 'user', content: 'x' }] }, status: 400, param: 'stream' },
-    { name: 'seed a float', body: { model: MODEL, seed: 1.5, messages: [{ role: 'user', content: 'x' }] }, status: 400, param: 'seed' },
-    { name: 'too many stops', body: { model: MODEL, stop: ['a', 'b', 'c', 'd', 'e'], messages: [{ role: 'user', content: 'x' }] }, status: 400, param: 'stop' },
-    { name: 'unknown model', body: { model: 'acme/nothing-here', messages: [{ role: 'user', content: 'x' }] }, status: 404, code: 'model_not_found' },
+    {
+      name: 'bad model id',
+      body: { model: '../x', messages: [{ role: 'user', content: 'x' }] },
+      status: 400,
+      code: 'invalid_model',
+    },
+    {
+      name: 'temperature too high',
+      body: { model: MODEL, temperature: 3, messages: [{ role: 'user', content: 'x' }] },
+      status: 400,
+      param: 'temperature',
+    },
+    {
+      name: 'top_p zero',
+      body: { model: MODEL, top_p: 0, messages: [{ role: 'user', content: 'x' }] },
+      status: 400,
+      param: 'top_p',
+    },
+    {
+      name: 'max_tokens negative',
+      body: { model: MODEL, max_tokens: -1, messages: [{ role: 'user', content: 'x' }] },
+      status: 400,
+      param: 'max_tokens',
+    },
+    {
+      name: 'max_tokens a string',
+      body: { model: MODEL, max_tokens: '5', messages: [{ role: 'user', content: 'x' }] },
+      status: 400,
+      param: 'max_tokens',
+    },
+    {
+      name: 'stream not boolean',
+      body: { model: MODEL, stream: 'yes', messages: [{ role: 'user', content: 'x' }] },
+      status: 400,
+      param: 'stream',
+    },
+    {
+      name: 'seed a float',
+      body: { model: MODEL, seed: 1.5, messages: [{ role: 'user', content: 'x' }] },
+      status: 400,
+      param: 'seed',
+    },
+    {
+      name: 'too many stops',
+      body: { model: MODEL, stop: ['a', 'b', 'c', 'd', 'e'], messages: [{ role: 'user', content: 'x' }] },
+      status: 400,
+      param: 'stop',
+    },
+    {
+      name: 'unknown model',
+      body: { model: 'acme/nothing-here', messages: [{ role: 'user', content: 'x' }] },
+      status: 404,
+      code: 'model_not_found',
+    },
   ];
   for (const c of cases) {
     const res = await fetch(`${server.url}/v1/chat/completions`, {
@@ -185,15 +233,18 @@ t.test('bad requests get OpenAI-shaped errors', async (t) => {
       body: JSON.stringify(c.body),
     });
     t.equal(res.status, c.status, `${c.name}: status`);
-    const body = (await res.json()) as { error?: { message?: string; type?: string; param?: string | null; code?: string | null } };
+    const body = (await res.json()) as {
+      error?: { message?: string; type?: string; param?: string | null; code?: string | null };
+    };
     t.type(body.error?.message, 'string', `${c.name}: a message`);
     t.equal(body.error?.type, 'invalid_request_error', `${c.name}: type`);
     if (c.param) t.equal(body.error?.param, c.param, `${c.name}: param`);
     if (c.code) t.equal(body.error?.code, c.code, `${c.name}: code`);
   }
-  const viaClient = await client.chat.completions
-    .create({ model: MODEL, messages: [] })
-    .then(() => null, (e: unknown) => e);
+  const viaClient = await client.chat.completions.create({ model: MODEL, messages: [] }).then(
+    () => null,
+    (e: unknown) => e,
+  );
   t.ok(viaClient instanceof OpenAI.BadRequestError, 'the openai client raises BadRequestError');
 });
 
@@ -246,7 +297,11 @@ t.test('an API key guards every route but GET /health', async (t) => {
   const json = (value: unknown): string => JSON.stringify(value);
   const routes: Route[] = [
     { method: 'POST', path: '/load_model', body: json({ model: MODEL }) },
-    { method: 'POST', path: '/v1/chat/completions', body: json({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }) },
+    {
+      method: 'POST',
+      path: '/v1/chat/completions',
+      body: json({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }),
+    },
     { method: 'GET', path: '/v1/models' },
     { method: 'POST', path: '/unload_model', body: json({ model: MODEL }) },
     { method: 'POST', path: '/reset' },
@@ -270,10 +325,30 @@ t.test('an API key guards every route but GET /health', async (t) => {
   const refusals: { name: string; authorization?: string; code: string; says: RegExp }[] = [
     { name: 'no key', code: 'missing_api_key', says: /Authorization: Bearer/ },
     { name: 'a wrong key', authorization: 'Bearer nope', code: 'invalid_api_key', says: /not valid/ },
-    { name: 'a key one character off', authorization: `Bearer ${API_KEY.slice(0, -1)}4`, code: 'invalid_api_key', says: /not valid/ },
-    { name: 'a prefix of the key', authorization: `Bearer ${API_KEY.slice(0, -1)}`, code: 'invalid_api_key', says: /not valid/ },
-    { name: 'the key without the Bearer scheme', authorization: API_KEY, code: 'missing_api_key', says: /Authorization: Bearer/ },
-    { name: 'the key as Basic credentials', authorization: `Basic ${API_KEY}`, code: 'missing_api_key', says: /Authorization: Bearer/ },
+    {
+      name: 'a key one character off',
+      authorization: `Bearer ${API_KEY.slice(0, -1)}4`,
+      code: 'invalid_api_key',
+      says: /not valid/,
+    },
+    {
+      name: 'a prefix of the key',
+      authorization: `Bearer ${API_KEY.slice(0, -1)}`,
+      code: 'invalid_api_key',
+      says: /not valid/,
+    },
+    {
+      name: 'the key without the Bearer scheme',
+      authorization: API_KEY,
+      code: 'missing_api_key',
+      says: /Authorization: Bearer/,
+    },
+    {
+      name: 'the key as Basic credentials',
+      authorization: `Basic ${API_KEY}`,
+      code: 'missing_api_key',
+      says: /Authorization: Bearer/,
+    },
   ];
   for (const route of routes) {
     for (const refusal of refusals) {
@@ -303,7 +378,11 @@ t.test('an API key guards every route but GET /health', async (t) => {
   const loaded = await loadModel(guarded.url, MODEL, { headers: { authorization: bearer } });
   t.same(loaded.events.at(-1), { status: 'ready', model: KEY, cached: false }, 'POST /load_model with the key loads');
   const keyed = new OpenAI({ baseURL: `${guarded.url}/v1`, apiKey: API_KEY, maxRetries: 0 });
-  const reply = await keyed.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 4 });
+  const reply = await keyed.chat.completions.create({
+    model: MODEL,
+    messages: [{ role: 'user', content: 'x' }],
+    max_tokens: 4,
+  });
   t.equal(reply.object, 'chat.completion', 'POST /v1/chat/completions with the key chats (openai client)');
   const listed = await call({ method: 'GET', path: '/v1/models' }, 'bearer ' + API_KEY);
   t.equal(listed.status, 200, 'GET /v1/models with the key (the scheme is case-insensitive)');
@@ -319,7 +398,10 @@ t.test('an API key guards every route but GET /health', async (t) => {
   t.equal(unknown.status, 404, 'an unknown route with the key gets past the guard, to a 404');
 
   const unkeyed = new OpenAI({ baseURL: `${guarded.url}/v1`, apiKey: 'wrong', maxRetries: 0 });
-  const denied = await unkeyed.models.list().then(() => null, (e: unknown) => e);
+  const denied = await unkeyed.models.list().then(
+    () => null,
+    (e: unknown) => e,
+  );
   t.ok(denied instanceof OpenAI.AuthenticationError, 'the openai client with a wrong key gets AuthenticationError');
 });
 
@@ -331,12 +413,19 @@ t.test('serve takes the API key from MODELDECK_API_KEY when --api-key is not giv
   t.equal(resolve(['--api-key', 'flag-key'], { MODELDECK_API_KEY: 'env-key' })?.apiKey, 'flag-key', 'the flag wins');
   t.equal(resolve([], {})?.apiKey, undefined, 'neither: no key');
   t.equal(resolve([], { MODELDECK_API_KEY: '' })?.apiKey, undefined, 'an empty variable is no key');
-  t.throws(() => resolve([], { MODELDECK_API_KEY: 'has space' }), UsageError, 'a key that cannot travel in a header is refused');
+  t.throws(
+    () => resolve([], { MODELDECK_API_KEY: 'has space' }),
+    UsageError,
+    'a key that cannot travel in a header is refused',
+  );
 
   // And the key so resolved guards the server `serve` starts.
-  const config = resolve(['--port', '0', '--hub-url', mirror.url, '--cache-dir', server.cacheDir, '--log-level', 'silent'], {
-    MODELDECK_API_KEY: 'env-key',
-  });
+  const config = resolve(
+    ['--port', '0', '--hub-url', mirror.url, '--cache-dir', server.cacheDir, '--log-level', 'silent'],
+    {
+      MODELDECK_API_KEY: 'env-key',
+    },
+  );
   if (!config) throw new Error('no config');
   const running = await startServer(config, { logger: false });
   t.teardown(() => running.close());

@@ -41,29 +41,46 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 const faults: { name: string; fault: MirrorFault; says: RegExp }[] = [
   { name: 'an error status', fault: { kind: 'status', status: 503, path: WEIGHTS, times: 1 }, says: /503/ },
-  { name: 'a connection reset', fault: { kind: 'reset', afterBytes: 1000, path: WEIGHTS, times: 1 }, says: /model\.onnx/ },
-  { name: 'a truncated body', fault: { kind: 'truncate', bytes: 1000, path: WEIGHTS, times: 1 }, says: /cut off|truncated|1000/ },
+  {
+    name: 'a connection reset',
+    fault: { kind: 'reset', afterBytes: 1000, path: WEIGHTS, times: 1 },
+    says: /model\.onnx/,
+  },
+  {
+    name: 'a truncated body',
+    fault: { kind: 'truncate', bytes: 1000, path: WEIGHTS, times: 1 },
+    says: /cut off|truncated|1000/,
+  },
   { name: 'a stall', fault: { kind: 'stall', afterBytes: 1000, path: WEIGHTS, times: 1 }, says: /stall/i },
 ];
 
 for (const { name, fault, says } of faults) {
-  t.test(`${name} while downloading: an error event, nothing half-written in the cache, then a retry works`, async (t) => {
-    const server = await startTestServer({ hubUrl: mirror.url, stallTimeoutMs: 1500 });
-    t.teardown(() => server.close());
-    mirror.setFaults([fault]);
-    t.teardown(() => mirror.setFaults([]));
-    const failed = await loadModel(server.url, MODEL);
-    const last = failed.events.at(-1);
-    t.equal(last?.status, 'error', 'the stream ends with an error event');
-    t.match(last?.status === 'error' ? last.message : '', says, 'the message says what happened');
-    t.equal(failed.events.filter((e) => e.status !== 'loading').length, 1, 'one terminal event');
-    const cached = await filesUnder(server.cacheDir);
-    t.notOk(cached.some((f) => f.endsWith(WEIGHTS)), `no ${WEIGHTS} left in the cache (${cached.join(', ')})`);
-    t.notOk(cached.some((f) => /tmp|partial|incomplete/.test(f)), 'no temporary files left behind');
-    const retry = await loadModel(server.url, MODEL);
-    t.same(retry.events.at(-1), { status: 'ready', model: KEY, cached: false }, 'the failure was not cached');
-    t.same(stagesOf(retry.events), ['processor', 'config', 'download', 'weights', 'ready']);
-  });
+  t.test(
+    `${name} while downloading: an error event, nothing half-written in the cache, then a retry works`,
+    async (t) => {
+      const server = await startTestServer({ hubUrl: mirror.url, stallTimeoutMs: 1500 });
+      t.teardown(() => server.close());
+      mirror.setFaults([fault]);
+      t.teardown(() => mirror.setFaults([]));
+      const failed = await loadModel(server.url, MODEL);
+      const last = failed.events.at(-1);
+      t.equal(last?.status, 'error', 'the stream ends with an error event');
+      t.match(last?.status === 'error' ? last.message : '', says, 'the message says what happened');
+      t.equal(failed.events.filter((e) => e.status !== 'loading').length, 1, 'one terminal event');
+      const cached = await filesUnder(server.cacheDir);
+      t.notOk(
+        cached.some((f) => f.endsWith(WEIGHTS)),
+        `no ${WEIGHTS} left in the cache (${cached.join(', ')})`,
+      );
+      t.notOk(
+        cached.some((f) => /tmp|partial|incomplete/.test(f)),
+        'no temporary files left behind',
+      );
+      const retry = await loadModel(server.url, MODEL);
+      t.same(retry.events.at(-1), { status: 'ready', model: KEY, cached: false }, 'the failure was not cached');
+      t.same(stagesOf(retry.events), ['processor', 'config', 'download', 'weights', 'ready']);
+    },
+  );
 }
 
 t.test('errors a user can act on', async (t) => {

@@ -69,7 +69,11 @@ t.test('heartbeats keep flowing while the 100 MB model reads its weights and bui
   const transcript = await loadModel(server.url, MODEL);
   t.same(transcript.events.at(-1), { status: 'ready', model: `${MODEL}@main`, cached: false });
   t.equal(transcript.events.filter(isTerminal).length, 1, 'exactly one terminal event');
-  t.same(transcript.comments.filter((c) => c !== 'keep-alive'), [], 'every comment is a heartbeat');
+  t.same(
+    transcript.comments.filter((c) => c !== 'keep-alive'),
+    [],
+    'every comment is a heartbeat',
+  );
   t.equal(
     transcript.frames.length,
     transcript.events.length + transcript.comments.length,

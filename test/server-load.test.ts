@@ -26,7 +26,10 @@ function assertInvariants(t: Test, events: readonly LoadEvent[], key: string): v
   const terminal = events.filter((e) => e.status !== 'loading');
   t.equal(terminal.length, 1, 'exactly one terminal event');
   t.equal(events.at(-1), terminal[0], 'and it is the last one');
-  t.ok(events.every((e) => e.model === key), `every event names ${key}`);
+  t.ok(
+    events.every((e) => e.model === key),
+    `every event names ${key}`,
+  );
   const totals = new Map<string, number | null>();
   const last = new Map<string, number>();
   for (const e of events) {
@@ -43,7 +46,9 @@ function assertInvariants(t: Test, events: readonly LoadEvent[], key: string): v
 /** Python's `json.dumps` of an object of primitives and objects (`", "` and `": "` separators), as upstream sends. */
 function pythonDumps(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${pythonDumps(v)}`).join(', ')}}`;
+  return `{${Object.entries(value)
+    .map(([k, v]) => `${JSON.stringify(k)}: ${pythonDumps(v)}`)
+    .join(', ')}}`;
 }
 
 type Label = 'processor' | 'config' | 'download' | 'weights' | 'ready';
@@ -62,7 +67,8 @@ function assertFullTranscript(t: Test, tr: LoadTranscript, key: string, withDown
     : ['processor', 'config', 'weights', 'ready'];
   t.equal(tr.raw.length, tr.events.length, 'every data frame parsed as an event');
   const frames = tr.raw.map((raw) => JSON.parse(raw) as Record<string, unknown>);
-  const labelOf = (f: Record<string, unknown>): string => (f['status'] === 'loading' ? String(f['stage']) : String(f['status']));
+  const labelOf = (f: Record<string, unknown>): string =>
+    f['status'] === 'loading' ? String(f['stage']) : String(f['status']);
 
   // The runs of equal labels, in order: each expected label exactly once, no other label, none repeated later.
   const runs: { label: string; frames: Record<string, unknown>[] }[] = [];
@@ -71,7 +77,11 @@ function assertFullTranscript(t: Test, tr: LoadTranscript, key: string, withDown
     if (runs.at(-1)?.label === label) runs.at(-1)!.frames.push(f);
     else runs.push({ label, frames: [f] });
   }
-  t.strictSame(runs.map((r) => r.label), expected, `frame sequence ${frames.map(labelOf).join(', ')}`);
+  t.strictSame(
+    runs.map((r) => r.label),
+    expected,
+    `frame sequence ${frames.map(labelOf).join(', ')}`,
+  );
   const run = (label: Label) => runs.find((r) => r.label === label)?.frames ?? [];
 
   for (const [i, f] of frames.entries()) {
@@ -92,13 +102,20 @@ function assertFullTranscript(t: Test, tr: LoadTranscript, key: string, withDown
     let previous = -1;
     for (const [i, f] of got.entries()) {
       const where = `${stage} frame ${i}`;
-      t.strictSame(Object.keys(f), ['status', 'model', 'stage', 'progress'], `${where}: exactly status, model, stage, progress`);
+      t.strictSame(
+        Object.keys(f),
+        ['status', 'model', 'stage', 'progress'],
+        `${where}: exactly status, model, stage, progress`,
+      );
       t.equal(f['status'], 'loading', `${where}: loading`);
       const progress = f['progress'] as Record<string, unknown> | undefined;
       t.strictSame(Object.keys(progress ?? {}), ['current', 'total'], `${where}: progress is {current, total}`);
       const current = progress?.['current'];
       const tot = progress?.['total'];
-      t.ok(Number.isSafeInteger(current) && (current as number) >= 0, `${where}: current ${String(current)} is a count`);
+      t.ok(
+        Number.isSafeInteger(current) && (current as number) >= 0,
+        `${where}: current ${String(current)} is a count`,
+      );
       t.ok(Number.isSafeInteger(tot) && (tot as number) > 0, `${where}: total ${String(tot)} is known and positive`);
       t.ok((current as number) <= (tot as number), `${where}: current <= total`);
       t.ok((current as number) >= previous, `${where}: current never decreases`);
@@ -113,7 +130,11 @@ function assertFullTranscript(t: Test, tr: LoadTranscript, key: string, withDown
   }
 
   t.equal(run('ready').length, 1, 'exactly one terminal frame');
-  t.strictSame(frames.at(-1), { status: 'ready', model: key, cached: false }, 'the last frame is exactly ready, not cached');
+  t.strictSame(
+    frames.at(-1),
+    { status: 'ready', model: key, cached: false },
+    'the last frame is exactly ready, not cached',
+  );
   t.strictSame(tr.events.at(-1), { status: 'ready', model: key, cached: false }, 'and so is the parsed event');
   t.equal(tr.status, 200);
   t.match(tr.contentType, /^text\/event-stream/);
@@ -139,13 +160,21 @@ t.test('a fresh load, then a load from memory, then from the disk cache in a new
     'download completes',
   );
   const weights = fresh.events.filter((e) => e.status === 'loading' && e.stage === 'weights').at(-1);
-  t.ok(weights?.status === 'loading' && weights.progress && weights.progress.current === weights.progress.total,
-    'weights complete');
-  t.match(fresh.raw[0], /^\{"status": "loading", "model": "modeldeck\/tiny-chat@main", "stage": "processor"\}$/,
-    'frames are formatted like upstream');
+  t.ok(
+    weights?.status === 'loading' && weights.progress && weights.progress.current === weights.progress.total,
+    'weights complete',
+  );
+  t.match(
+    fresh.raw[0],
+    /^\{"status": "loading", "model": "modeldeck\/tiny-chat@main", "stage": "processor"\}$/,
+    'frames are formatted like upstream',
+  );
   const fetched = fileDownloads(mirror);
   t.equal(new Set(fetched).size, fetched.length, 'each file fetched once');
-  t.ok(fetched.some((p) => p.endsWith('.onnx')), 'the weights came from the mirror');
+  t.ok(
+    fetched.some((p) => p.endsWith('.onnx')),
+    'the weights came from the mirror',
+  );
 
   const again = await loadModel(server.url, MODEL);
   t.same(again.events, [{ status: 'ready', model: KEY, cached: true }], 'resident model: one ready, cached');
@@ -154,9 +183,12 @@ t.test('a fresh load, then a load from memory, then from the disk cache in a new
   const second = await startTestServer({ hubUrl: mirror.url, cacheDir: server.cacheDir });
   t.teardown(() => second.close());
   const fromDisk = await loadModel(second.url, MODEL);
-  await t.test('a load from the disk cache, frame by frame: no download stage, and cached means in memory only', async (t) => {
-    assertFullTranscript(t, fromDisk, KEY, false);
-  });
+  await t.test(
+    'a load from the disk cache, frame by frame: no download stage, and cached means in memory only',
+    async (t) => {
+      assertFullTranscript(t, fromDisk, KEY, false);
+    },
+  );
   assertInvariants(t, fromDisk.events, KEY);
   t.same(mirror.requests, [], 'no hub requests at all');
 });
@@ -210,15 +242,20 @@ t.test('a client that disconnects mid-download does not cancel the load for othe
   const stayer = loadModel(server.url, MODEL);
   const gone = await quitter;
   t.ok(gone.aborted, 'the first client left mid-download');
-  t.notOk(gone.events.some((e) => e.status !== 'loading'), 'and saw no terminal event');
+  t.notOk(
+    gone.events.some((e) => e.status !== 'loading'),
+    'and saw no terminal event',
+  );
   const stayed = await stayer;
   t.same(stayed.events.at(-1), { status: 'ready', model: KEY, cached: false }, 'the other client got ready');
   assertInvariants(t, stayed.events, KEY);
   t.ok(stayed.comments.includes('keep-alive'), 'heartbeats flowed during the throttled download');
   const joined = await lateJoin!;
   t.equal(joined.events[0]?.status, 'loading', 'the late joiner first gets the current state');
-  t.ok(joined.events[0]?.status === 'loading' && joined.events[0].stage === 'download' && joined.events[0].progress,
-    'which is the download stage with its progress');
+  t.ok(
+    joined.events[0]?.status === 'loading' && joined.events[0].stage === 'download' && joined.events[0].progress,
+    'which is the download stage with its progress',
+  );
   assertInvariants(t, joined.events, KEY);
   const after = await loadModel(server.url, MODEL);
   t.same(after.events, [{ status: 'ready', model: KEY, cached: true }], 'the model stayed loaded');

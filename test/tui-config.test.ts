@@ -39,9 +39,22 @@ t.test('errors say where and what', async (t) => {
 });
 
 t.test('flags: pairs, one server for many models, config added; usage errors', async (t) => {
-  const dir = t.testdir({ 'c.json': JSON.stringify({ sessions: [{ server: 'http://c:3', model: 'org/c', apiKeyEnv: 'CK' }] }) });
+  const dir = t.testdir({
+    'c.json': JSON.stringify({ sessions: [{ server: 'http://c:3', model: 'org/c', apiKeyEnv: 'CK' }] }),
+  });
   const config = await resolveDashboardArgs(
-    ['--server', 'http://a:1', '--model', 'org/a', '--model', 'org/b', '--config', join(dir, 'c.json'), '--log-lines', '100'],
+    [
+      '--server',
+      'http://a:1',
+      '--model',
+      'org/a',
+      '--model',
+      'org/b',
+      '--config',
+      join(dir, 'c.json'),
+      '--log-lines',
+      '100',
+    ],
     { MODELDECK_API_KEY: 'env-key', CK: 'ck' },
   );
   t.same(config?.sessions, [
@@ -50,16 +63,31 @@ t.test('flags: pairs, one server for many models, config added; usage errors', a
     { server: 'http://c:3', model: 'org/c', apiKey: 'ck' },
   ]);
   t.equal(config?.logLines, 100);
-  const pairs = await resolveDashboardArgs(['--server', 'http://a:1', '--model', 'o/a', '--server', 'http://b:2', '--model', 'o/b', '--api-key', 'flag'], {});
-  t.same(pairs?.sessions.map((s) => [s.server, s.model, s.apiKey]), [['http://a:1', 'o/a', 'flag'], ['http://b:2', 'o/b', 'flag']]);
+  const pairs = await resolveDashboardArgs(
+    ['--server', 'http://a:1', '--model', 'o/a', '--server', 'http://b:2', '--model', 'o/b', '--api-key', 'flag'],
+    {},
+  );
+  t.same(
+    pairs?.sessions.map((s) => [s.server, s.model, s.apiKey]),
+    [
+      ['http://a:1', 'o/a', 'flag'],
+      ['http://b:2', 'o/b', 'flag'],
+    ],
+  );
   const embedded = await resolveDashboardArgs(['--throttle', '500k', '--cache-dir', '/tmp/x'], {});
-  t.same([embedded?.sessions, embedded?.throttle, embedded?.cacheDir, embedded?.logLines], [[], 500_000, '/tmp/x', 5000]);
+  t.same(
+    [embedded?.sessions, embedded?.throttle, embedded?.cacheDir, embedded?.logLines],
+    [[], 500_000, '/tmp/x', 5000],
+  );
   t.equal(await resolveDashboardArgs(['--help'], {}), null);
   const usage = async (argv: string[], re: RegExp) =>
     t.rejects(resolveDashboardArgs(argv, {}), { name: 'UsageError', message: re }, re.source);
   await usage(['--model', 'o/a'], /--model needs a --server/);
   await usage(['--server', 'http://a'], /at least one --model/);
-  await usage(['--server', 'http://a', '--server', 'http://b', '--model', 'o/a', '--model', 'o/b', '--model', 'o/c'], /2 --server and 3 --model/);
+  await usage(
+    ['--server', 'http://a', '--server', 'http://b', '--model', 'o/a', '--model', 'o/b', '--model', 'o/c'],
+    /2 --server and 3 --model/,
+  );
   await usage(['--server', 'nope', '--model', 'o/a'], /--server must be an http/);
   await usage(['--server', 'http://a', '--model', 'bad id'], /--model: /);
   await usage(['--log-lines', '0'], /--log-lines/);

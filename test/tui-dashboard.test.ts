@@ -37,7 +37,13 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
   t.teardown(() => srv.close());
   const { input, output } = terminal();
   // A short reply, so that all of it fits the chat pane and can be read there.
-  const dash = startDashboard({ sessions: [{ server: srv.url, model: MODEL }], input, output, cwd: tmpdir(), maxTokens: 16 });
+  const dash = startDashboard({
+    sessions: [{ server: srv.url, model: MODEL }],
+    input,
+    output,
+    cwd: tmpdir(),
+    maxTokens: 16,
+  });
   t.teardown(() => dash.shutdown());
 
   // Percentages in the order the screen showed them. The tiny model's weights are 3 items, coalesced by the server,
@@ -54,31 +60,54 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
     return text.includes('✓ ready') ? text : undefined;
   });
   const cell = cellText(dash, 0, 1);
-  t.ok(downloadSeen.some((p) => p > 0 && p < 100), `the download gauge was seen part-way: ${downloadSeen}`);
-  for (const [gauge, seen] of [['download', downloadSeen], ['weights', weightsSeen]] as const) {
-    t.ok(seen.every((p, i) => i === 0 || p > (seen[i - 1] ?? 0)), `the ${gauge} gauge never went backwards: ${seen}`);
+  t.ok(
+    downloadSeen.some((p) => p > 0 && p < 100),
+    `the download gauge was seen part-way: ${downloadSeen}`,
+  );
+  for (const [gauge, seen] of [
+    ['download', downloadSeen],
+    ['weights', weightsSeen],
+  ] as const) {
+    t.ok(
+      seen.every((p, i) => i === 0 || p > (seen[i - 1] ?? 0)),
+      `the ${gauge} gauge never went backwards: ${seen}`,
+    );
     t.equal(seen.at(-1), 100, `the ${gauge} gauge ended full`);
   }
   t.equal(percentOf(cell, 'download'), 100, 'the download gauge completes');
   t.equal(percentOf(cell, 'weights'), 100, 'the weights gauge completes');
   t.match(cell, /download .*\/ [\d.]+ [kM]B/, 'bytes done / total shown');
   t.match(cell, /weights \d+ \/ \d+ items/, 'weights shown with their unit');
-  t.match(cell, /processor [\d.]+s · config [\d.]+s · download [\d.]+s · weights [\d.]+s/, 'time per stage',
-    { stages: dash.sessions()[0]?.stages, log: dash.logEntries().slice(0, 3) });
+  t.match(cell, /processor [\d.]+s · config [\d.]+s · download [\d.]+s · weights [\d.]+s/, 'time per stage', {
+    stages: dash.sessions()[0]?.stages,
+    log: dash.logEntries().slice(0, 3),
+  });
   t.match(cell, srv.url, 'the server URL');
   t.match(dash.screenText(), `s1 ${MODEL}`, 'the session title names the model');
 
-  t.match(dash.screenText(), 's1 data: {"status": "ready", "model": "modeldeck/tiny-chat@main", "cached": false}',
-    'the raw ready frame is in the log pane');
-  t.ok(dash.logEntries().some((e) => e.kind === 'data' && e.raw.includes('"stage": "download"')), 'download frames logged');
+  t.match(
+    dash.screenText(),
+    's1 data: {"status": "ready", "model": "modeldeck/tiny-chat@main", "cached": false}',
+    'the raw ready frame is in the log pane',
+  );
+  t.ok(
+    dash.logEntries().some((e) => e.kind === 'data' && e.raw.includes('"stage": "download"')),
+    'download frames logged',
+  );
   // The first frame has scrolled out of the pane by now: filter the log to find it, as a person would.
   input.write('l/processor\r');
   await until('the filtered log', () => dash.ui().log.filterText === 'processor' && !dash.ui().prompt);
-  t.match(dash.screenText(), 's1 data: {"status": "loading", "model": "modeldeck/tiny-chat@main", "stage": "processor"}',
-    'the raw processor frame, found with the text filter');
+  t.match(
+    dash.screenText(),
+    's1 data: {"status": "loading", "model": "modeldeck/tiny-chat@main", "stage": "processor"}',
+    'the raw processor frame, found with the text filter',
+  );
   t.match(dash.screenText(), 'text "processor"', 'the pane says it is filtered');
   input.write('/\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\r\x1b');
-  await until('the filter cleared, focus back on the session', () => dash.ui().log.filterText === '' && !dash.ui().logFocused);
+  await until(
+    'the filter cleared, focus back on the session',
+    () => dash.ui().log.filterText === '' && !dash.ui().logFocused,
+  );
 
   // Type a message and send it: keys go through the terminal's input stream, like a person's.
   input.write('hello there');
@@ -95,7 +124,9 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
   const pieces = dash
     .logEntries()
     .filter((e) => e.session === 's1' && e.kind === 'data' && e.raw.includes('"chat.completion.chunk"'))
-    .map((e) => (JSON.parse(e.raw) as { choices: { delta?: { content?: string | null } }[] }).choices[0]?.delta?.content)
+    .map(
+      (e) => (JSON.parse(e.raw) as { choices: { delta?: { content?: string | null } }[] }).choices[0]?.delta?.content,
+    )
     .filter((c): c is string => typeof c === 'string' && c !== '');
   t.ok(pieces.length >= 1, `the reply's text arrived in streamed chunks (${pieces.length})`);
   const streamed = pieces.join('');
@@ -105,11 +136,18 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
   const squash = (text: string): string => text.replace(/\s+/g, '');
   const chatPane = after.slice(after.indexOf('─ chat'));
   t.ok(after.includes('─ chat'), 'the chat pane is shown');
-  t.ok(squash(chatPane).includes(squash(`model: ${streamed}`)), 'the whole streamed reply is on screen in the chat pane', {
-    streamed,
-    chatPane,
-  });
-  t.ok(dash.logEntries().some((e) => e.raw === '[DONE]'), 'the [DONE] frame is logged');
+  t.ok(
+    squash(chatPane).includes(squash(`model: ${streamed}`)),
+    'the whole streamed reply is on screen in the chat pane',
+    {
+      streamed,
+      chatPane,
+    },
+  );
+  t.ok(
+    dash.logEntries().some((e) => e.raw === '[DONE]'),
+    'the [DONE] frame is logged',
+  );
 
   // Still typing after a send; Esc leaves the input line, then q quits.
   input.write('\x1b');
@@ -155,7 +193,9 @@ t.test('a bad API key gives a readable 401 in that session only; keys reach the 
   input.write('\x1b[Z');
   await until('focus on s1', () => dash.ui().focus === 0 && !dash.ui().composing);
   input.write('hi\r');
-  await until('a reply in s1', () => dash.sessions()[0]?.transcript.some((e) => e.role === 'assistant' && !e.streaming));
+  await until('a reply in s1', () =>
+    dash.sessions()[0]?.transcript.some((e) => e.role === 'assistant' && !e.streaming),
+  );
   t.same(dash.sessions()[1]?.transcript, [], 'the second session has no transcript');
   t.match(cellText(dash, 0, 2), 'you: hi');
 
@@ -165,8 +205,10 @@ t.test('a bad API key gives a readable 401 in that session only; keys reach the 
     t.notMatch(screen, key, `${key} is not on screen`);
     t.notMatch(logged, key, `${key} is not in the event log`);
   }
-  t.ok(dash.logEntries().some((e) => e.session === 's2' && e.kind === 'other' && e.raw.includes('HTTP 401')),
-    'the 401 answer is in the log, tagged with its session');
+  t.ok(
+    dash.logEntries().some((e) => e.session === 's2' && e.kind === 'other' && e.raw.includes('HTTP 401')),
+    'the 401 answer is in the log, tagged with its session',
+  );
 });
 
 t.test('a server killed mid-load: the session shows the error, reconnects, and loads on the new server', async (t) => {
@@ -188,7 +230,11 @@ t.test('a server killed mid-load: the session shows the error, reconnects, and l
     const text = cellText(dash, 0, 1);
     return text.includes('reconnecting') ? text : undefined;
   });
-  t.match(lost.replace(/\s+/g, ' '), /connection lost mid-load|stream ended before ready|cannot reach/, 'says what happened');
+  t.match(
+    lost.replace(/\s+/g, ' '),
+    /connection lost mid-load|stream ended before ready|cannot reach/,
+    'says what happened',
+  );
   await until('a refused reconnection attempt', () => (dash.sessions()[0]?.attempt ?? 0) >= 3);
   t.match(cellText(dash, 0, 1).replace(/\s+/g, ' '), /cannot reach .*ECONNREFUSED/, 'a refused connection is named');
 
@@ -235,8 +281,10 @@ t.test('w in the log saves what it shows as JSON Lines, one line per entry, with
   // Once s1 is ready and s2 has its 401 (no retry), both streams are closed and the log holds still.
   await until('s1 ready', () => dash.sessions()[0]?.phase === 'ready');
   await until('s2 refused', () => dash.sessions()[1]?.phase === 'error');
-  t.ok(dash.logEntries().some((e) => e.session === 's2' && e.raw.includes('rejected credentials: Bearer [redacted]')),
-    'the echoed key reached the log, redacted');
+  t.ok(
+    dash.logEntries().some((e) => e.session === 's2' && e.raw.includes('rejected credentials: Bearer [redacted]')),
+    'the echoed key reached the log, redacted',
+  );
 
   const toLines = (entries: ReturnType<Dashboard['logEntries']>) =>
     entries.map((e) => ({ time: new Date(e.time).toISOString(), session: e.session, kind: e.kind, raw: e.raw }));
@@ -246,14 +294,17 @@ t.test('w in the log saves what it shows as JSON Lines, one line per entry, with
     t.notMatch(text, RIGHT, 'the key of s1 is not in the file');
     t.notMatch(text, ECHOED, 'the key of s2 is not in the file');
     const lines = text.slice(0, -1).split('\n');
-    for (const line of lines) t.same(Object.keys(JSON.parse(line) as object), ['time', 'session', 'kind', 'raw'], 'fields in order');
+    for (const line of lines)
+      t.same(Object.keys(JSON.parse(line) as object), ['time', 'session', 'kind', 'raw'], 'fields in order');
     return { text, lines: lines.map((line) => JSON.parse(line) as unknown) };
   };
   /** Focuses the log (if needed), presses w, replaces the offered name with `path`, and waits for the notice. */
   const save = async (path: string, expect: RegExp): Promise<string> => {
     if (!dash.ui().logFocused) input.write('l');
     input.write('w');
-    const offered = await until('the save prompt', () => (dash.ui().prompt?.kind === 'save' ? dash.ui().prompt?.text : undefined));
+    const offered = await until('the save prompt', () =>
+      dash.ui().prompt?.kind === 'save' ? dash.ui().prompt?.text : undefined,
+    );
     input.write(`${'\x7f'.repeat([...offered].length)}${path}\r`);
     return until(`the notice for ${path}`, () => {
       const status = dash.screenText().split('\n')[ROWS - 1] ?? '';
@@ -304,7 +355,10 @@ t.test('the dashboard command refuses to start without a terminal', async (t) =>
   const err = new PassThrough();
   let text = '';
   err.on('data', (c: Buffer) => (text += c.toString()));
-  const code = await runDashboardCommand(['--server', 'http://127.0.0.1:9', '--model', MODEL], { output: out, stderr: err });
+  const code = await runDashboardCommand(['--server', 'http://127.0.0.1:9', '--model', MODEL], {
+    output: out,
+    stderr: err,
+  });
   t.equal(code, 1);
   t.match(text, 'needs a terminal');
   t.match(text, 'modeldeck load');

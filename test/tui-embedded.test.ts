@@ -69,16 +69,28 @@ t.test('the embedded stack: loopback, a fresh load with every stage, and nothing
   let stack: Awaited<ReturnType<typeof startEmbeddedStack>>;
   try {
     // 2 MB/s: the ~1.1 MB model takes a moment, so the download stage reports progress.
-    stack = await startEmbeddedStack({ demoDir, throttle: 2_000_000, models: [MODEL], onProgress: (line) => progress.push(line) });
+    stack = await startEmbeddedStack({
+      demoDir,
+      throttle: 2_000_000,
+      models: [MODEL],
+      onProgress: (line) => progress.push(line),
+    });
   } finally {
     restoreEnv();
   }
   t.teardown(() => stack.close());
 
   t.same(stack.models, [MODEL], 'only the model asked for');
-  t.ok(progress.some((line) => line.includes('up to date')), 'the demo model was found, not generated again', { progress });
+  t.ok(
+    progress.some((line) => line.includes('up to date')),
+    'the demo model was found, not generated again',
+    { progress },
+  );
   const ports: number[] = [];
-  for (const [name, url] of [['server', stack.serverUrl], ['mirror', stack.mirrorUrl]] as const) {
+  for (const [name, url] of [
+    ['server', stack.serverUrl],
+    ['mirror', stack.mirrorUrl],
+  ] as const) {
     const parsed = new URL(url);
     t.equal(parsed.hostname, '127.0.0.1', `the ${name} is on loopback`);
     t.ok(Number(parsed.port) > 0, `on a free port (${parsed.port})`);
@@ -94,8 +106,14 @@ t.test('the embedded stack: loopback, a fresh load with every stage, and nothing
 
   const load = await loadModel(stack.serverUrl, MODEL);
   t.equal(load.status, 200);
-  t.same(stagesOf(load.events), ['processor', 'config', 'download', 'weights', 'ready'], 'every stage, download included');
-  const downloads = load.events.flatMap((e) => (e.status === 'loading' && e.stage === 'download' && e.progress ? [e.progress] : []));
+  t.same(
+    stagesOf(load.events),
+    ['processor', 'config', 'download', 'weights', 'ready'],
+    'every stage, download included',
+  );
+  const downloads = load.events.flatMap((e) =>
+    e.status === 'loading' && e.stage === 'download' && e.progress ? [e.progress] : [],
+  );
   t.ok(downloads.length >= 1, 'download progress reported');
   const total = downloads[0]?.total ?? 0;
   t.ok(total > 0, `a known download total (${total})`);
@@ -112,14 +130,26 @@ t.test('the embedded stack: loopback, a fresh load with every stage, and nothing
 
 /** The text of the blessed screen writing to `output`, one line per row (as the dashboard's own screenText reads it). */
 function screenOn(output: NodeJS.WritableStream): string | undefined {
-  const screens = (blessed.screen as unknown as { instances: { program: { output: unknown }; lines: [unknown, string][][] }[] })
-    .instances;
+  const screens = (
+    blessed.screen as unknown as { instances: { program: { output: unknown }; lines: [unknown, string][][] }[] }
+  ).instances;
   const screen = screens.find((s) => s.program.output === output);
-  return screen?.lines.map((row) => row.map((cell) => cell[1]).join('').trimEnd()).join('\n');
+  return screen?.lines
+    .map((row) =>
+      row
+        .map((cell) => cell[1])
+        .join('')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** The text inside session cell `index` of `count` on that screen, its border excluded. */
-function cellOn(output: NodeJS.WritableStream & { columns: number; rows: number }, index: number, count: number): string {
+function cellOn(
+  output: NodeJS.WritableStream & { columns: number; rows: number },
+  index: number,
+  count: number,
+): string {
   const rect = gridLayout(count, screenLayout({ cols: output.columns, rows: output.rows }).sessions)[index];
   if (!rect) throw new Error(`no cell ${index}`);
   return (screenOn(output) ?? '')
@@ -162,7 +192,10 @@ t.test('the dashboard command with no server opens a session on every demo model
     return text !== undefined && DEMO_MODELS.every((m) => text.includes(m.id)) ? text : undefined;
   });
   DEMO_MODELS.forEach((m, i) => t.match(screen, `s${i + 1} ${m.id}`, `session s${i + 1} is ${m.id}`));
-  const serverUrl = await until('the demo stack notice', () => /demo stack on (http:\/\/127\.0\.0\.1:\d+)/.exec(screenOn(output) ?? '')?.[1]);
+  const serverUrl = await until(
+    'the demo stack notice',
+    () => /demo stack on (http:\/\/127\.0\.0\.1:\d+)/.exec(screenOn(output) ?? '')?.[1],
+  );
   const cells = DEMO_MODELS.map((_, i) => cellOn(output, i, DEMO_MODELS.length));
   cells.forEach((cell, i) => t.match(cell, serverUrl, `s${i + 1} is on the embedded server`));
   const caches = (await readdir(join(home, 'tmp'))).filter((name) => name.startsWith(CACHE_PREFIX));

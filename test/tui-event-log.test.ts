@@ -15,7 +15,10 @@ t.test('the history is bounded: the oldest entries go, seq keeps counting', asyn
   for (let i = 1; i <= 5; i++) t.equal(log.append(i, 's1', 'data', `e${i}`), i);
   t.equal(log.size(), 3);
   t.equal(log.lastSeq(), 5);
-  t.same(log.toArray().map((e) => e.raw), ['e3', 'e4', 'e5']);
+  t.same(
+    log.toArray().map((e) => e.raw),
+    ['e3', 'e4', 'e5'],
+  );
   t.equal(log.fromEnd(0)?.raw, 'e5');
   t.equal(log.fromEnd(2)?.raw, 'e3');
   t.equal(log.fromEnd(3), undefined);
@@ -73,6 +76,11 @@ t.test('JSONL: one object per line with time, session, kind, raw; keys never wri
   });
   t.notMatch(text, 'secret', 'the key is not in the file, even JSON-escaped');
   t.match(JSON.parse(lines[1] ?? '').raw, '[redacted]');
-  t.same(JSON.parse(lines[2] ?? ''), { time: '2026-01-02T03:04:07.000Z', session: 's2', kind: 'comment', raw: 'keep-alive' });
+  t.same(JSON.parse(lines[2] ?? ''), {
+    time: '2026-01-02T03:04:07.000Z',
+    session: 's2',
+    kind: 'comment',
+    raw: 'keep-alive',
+  });
   t.equal(redactSecrets('a KEY b KEY', ['KEY', '']), 'a [redacted] b [redacted]');
 });

@@ -1,7 +1,15 @@
 // The key router, pure: every key of the help overlay does what it says, in each mode.
 import { isDeepStrictEqual } from 'node:util';
 import t from 'tap';
-import { createUiState, defaultLogFileName, KEY_HELP, routeKey, type KeyContext, type KeyPress, type UiState } from '../src/tui/keys.js';
+import {
+  createUiState,
+  defaultLogFileName,
+  KEY_HELP,
+  routeKey,
+  type KeyContext,
+  type KeyPress,
+  type UiState,
+} from '../src/tui/keys.js';
 
 const ctx: KeyContext = {
   sessions: [
@@ -159,19 +167,56 @@ t.test('no sessions: keys that need one do nothing; a and q still work', async (
 // every named key blessed reports and every Ctrl-letter, in each mode that takes command keys. A key is bound when it
 // does something other than what an unbound key does there (nothing, or starting a message with that character).
 const PRINTABLE = Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i));
-const NAMED = ['tab', 'enter', 'escape', 'backspace', 'up', 'down', 'left', 'right', 'pageup', 'pagedown', 'home', 'end',
-  'insert', 'delete', ...Array.from({ length: 12 }, (_, i) => `f${i + 1}`)];
+const NAMED = [
+  'tab',
+  'enter',
+  'escape',
+  'backspace',
+  'up',
+  'down',
+  'left',
+  'right',
+  'pageup',
+  'pagedown',
+  'home',
+  'end',
+  'insert',
+  'delete',
+  ...Array.from({ length: 12 }, (_, i) => `f${i + 1}`),
+];
 /** Key presses as blessed reports them (an upper-case letter is its lower-case name with shift). */
 const PROBES: KeyPress[] = [
   ...PRINTABLE.map((c): KeyPress =>
-    c === ' ' ? { name: 'space', ch: ' ' } : /^[a-z]$/.test(c) ? { name: c, ch: c } : /^[A-Z]$/.test(c) ? { name: c.toLowerCase(), ch: c, shift: true } : { ch: c }),
+    c === ' '
+      ? { name: 'space', ch: ' ' }
+      : /^[a-z]$/.test(c)
+        ? { name: c, ch: c }
+        : /^[A-Z]$/.test(c)
+          ? { name: c.toLowerCase(), ch: c, shift: true }
+          : { ch: c },
+  ),
   ...NAMED.map((name): KeyPress => (name === 'enter' ? ENTER : name === 'tab' ? { name, ch: '\t' } : { name })),
   { name: 'tab', shift: true },
-  ...[...'abcdefghijklmnopqrstuvwxyz'].map((c): KeyPress => ({ name: c, ctrl: true, ch: String.fromCharCode(c.charCodeAt(0) - 96) })),
+  ...[...'abcdefghijklmnopqrstuvwxyz'].map((c): KeyPress => ({
+    name: c,
+    ctrl: true,
+    ch: String.fromCharCode(c.charCodeAt(0) - 96),
+  })),
 ];
 const KEY_NAMES: Readonly<Record<string, string>> = {
-  enter: 'Enter', escape: 'Esc', backspace: 'Backspace', up: 'Up', down: 'Down', left: 'Left', right: 'Right',
-  pageup: 'PgUp', pagedown: 'PgDn', home: 'Home', end: 'End', insert: 'Ins', delete: 'Del',
+  enter: 'Enter',
+  escape: 'Esc',
+  backspace: 'Backspace',
+  up: 'Up',
+  down: 'Down',
+  left: 'Left',
+  right: 'Right',
+  pageup: 'PgUp',
+  pagedown: 'PgDn',
+  home: 'Home',
+  end: 'End',
+  insert: 'Ins',
+  delete: 'Del',
 };
 
 /** How the help spells a key press. */
@@ -196,10 +241,15 @@ const MODES = {
   session: boundKeys(createUiState(), (key) =>
     key.ch !== undefined && !key.ctrl && PRINTABLE.includes(key.ch) && key.ch !== ' '
       ? { ui: { ...createUiState(), composing: true, inputs: { s1: key.ch } }, commands: [] }
-      : { ui: createUiState(), commands: [] }),
+      : { ui: createUiState(), commands: [] },
+  ),
   // The log, paused and scrolled up, so that keys scrolling back down or following again change something.
   log: (() => {
-    const ui: UiState = { ...createUiState(), logFocused: true, log: { paused: true, pausedAtSeq: 10, scroll: 5, filterText: '', filterSession: null } };
+    const ui: UiState = {
+      ...createUiState(),
+      logFocused: true,
+      log: { paused: true, pausedAtSeq: 10, scroll: 5, filterText: '', filterSession: null },
+    };
     return boundKeys(ui, () => ({ ui, commands: [] }));
   })(),
   // Typing a message: characters are text; only the editing keys are bound.
@@ -208,7 +258,8 @@ const MODES = {
     return boundKeys(ui, (key) =>
       key.ch !== undefined && !key.ctrl && PRINTABLE.includes(key.ch)
         ? { ui: { ...ui, inputs: { s1: `hi${key.ch}` } }, commands: [] }
-        : { ui, commands: [] });
+        : { ui, commands: [] },
+    );
   })(),
 };
 
@@ -221,8 +272,28 @@ function helpKeys([keys]: readonly [string, string]): string[] {
 
 t.test('the help lists every key the router binds, found by trying every key in each mode', async (t) => {
   // The probe finds what is known to be there, so an empty or broken probe cannot pass.
-  for (const key of ['Tab', 'Shift-Tab', 'Enter', 'i', 'a', 'r', 'x', 'l', 'q', '?', 'Ctrl-C']) t.ok(MODES.session.has(key), `session mode binds ${key}`);
-  for (const key of ['space', 'Up', 'Down', 'PgUp', 'PgDn', 'End', 'k', 'j', 'G', '/', 's', 'w', 'Esc', 'Tab', 'l', 'q', '?', 'a']) {
+  for (const key of ['Tab', 'Shift-Tab', 'Enter', 'i', 'a', 'r', 'x', 'l', 'q', '?', 'Ctrl-C'])
+    t.ok(MODES.session.has(key), `session mode binds ${key}`);
+  for (const key of [
+    'space',
+    'Up',
+    'Down',
+    'PgUp',
+    'PgDn',
+    'End',
+    'k',
+    'j',
+    'G',
+    '/',
+    's',
+    'w',
+    'Esc',
+    'Tab',
+    'l',
+    'q',
+    '?',
+    'a',
+  ]) {
     t.ok(MODES.log.has(key), `log mode binds ${key}`);
   }
   t.notOk(MODES.session.has('Z'), 'an unbound letter is not reported as bound');

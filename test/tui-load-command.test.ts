@@ -32,7 +32,13 @@ async function scripted(body: (res: ServerResponse) => void) {
     req.on('end', () => body(res));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
@@ -44,14 +50,21 @@ t.test('plain progress lines, exit 0 on ready; then --json on a model already in
   t.equal(plain.err, '');
   t.equal(plain.lines[0], `loading ${MODEL} on ${server.url}`);
   t.same(plain.lines.slice(1, 3), ['processor', 'config']);
-  t.ok(plain.lines.some((l) => /^download [\d.]+ [kM]?B \/ 1\.11 MB \(\d+%\)$/.test(l)), 'download lines with bytes and percent');
+  t.ok(
+    plain.lines.some((l) => /^download [\d.]+ [kM]?B \/ 1\.11 MB \(\d+%\)$/.test(l)),
+    'download lines with bytes and percent',
+  );
   t.ok(plain.lines.includes('download 1.11 MB / 1.11 MB (100%)'), 'the download completes');
   t.ok(plain.lines.includes('weights 3 / 3 items (100%)'), 'weights complete, with their unit');
   t.match(plain.lines.at(-1), /^ready: modeldeck\/tiny-chat@main \(in [\d.]+s\)$/);
 
   const json = await load(['--server', `${server.url}/v1`, MODEL, '--json']);
   t.equal(json.code, 0);
-  t.same(json.lines, ['{"status": "ready", "model": "modeldeck/tiny-chat@main", "cached": true}'], 'the raw payload as sent');
+  t.same(
+    json.lines,
+    ['{"status": "ready", "model": "modeldeck/tiny-chat@main", "cached": true}'],
+    'the raw payload as sent',
+  );
 });
 
 t.test('--json on a fresh load: every event, raw, one per line', async (t) => {
@@ -76,7 +89,9 @@ t.test('a load error: exit 1, the message on stderr', async (t) => {
 });
 
 t.test('an API key: 401 without the right one, ready with it (flag or environment)', async (t) => {
-  const manager = createLoadManager({ loader: createTransformersLoader({ hubUrl: mirror.url, cacheDir: t.testdir() }) });
+  const manager = createLoadManager({
+    loader: createTransformersLoader({ hubUrl: mirror.url, cacheDir: t.testdir() }),
+  });
   const app = buildApp({ manager, apiKey: 'sekret' });
   await app.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(() => app.close());
@@ -95,7 +110,9 @@ t.test('an API key: 401 without the right one, ready with it (flag or environmen
 t.test('a broken stream, a server without /load_model, an unreachable server: exit 1', async (t) => {
   const early = await scripted((res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.end('data: {"status": "loading", "model": "o/m@main", "stage": "download", "progress": {"current": 5, "total": 10}}\n\n');
+    res.end(
+      'data: {"status": "loading", "model": "o/m@main", "stage": "download", "progress": {"current": 5, "total": 10}}\n\n',
+    );
   });
   const plain = await load(['--server', early, 'o/m']);
   t.equal(plain.code, 1);
@@ -103,7 +120,10 @@ t.test('a broken stream, a server without /load_model, an unreachable server: ex
   t.match(plain.out, 'download 5 B / 10 B (50%)');
   const json = await load(['--server', early, 'o/m', '--json']);
   t.equal(json.code, 1, 'never a success in --json mode either');
-  t.equal(json.out, '{"status": "loading", "model": "o/m@main", "stage": "download", "progress": {"current": 5, "total": 10}}\n');
+  t.equal(
+    json.out,
+    '{"status": "loading", "model": "o/m@main", "stage": "download", "progress": {"current": 5, "total": 10}}\n',
+  );
 
   const notFound = await scripted((res) => {
     res.writeHead(404, { 'content-type': 'application/json' });
@@ -137,11 +157,15 @@ t.test("upstream's quirks: total null, no spaces, CRLF, unknown stage", async (t
   t.equal(plain.code, 0);
   t.same(plain.lines.slice(1, 3), ['download 1.50 kB (total unknown)', 'warmup']);
   const json = await load(['--server', url, 'o/m', '--json']);
-  t.same(json.lines, [
-    '{"status":"loading","model":"o/m@main","stage":"download","progress":{"current":1500,"total":null}}',
-    '{"status":"loading","model":"o/m@main","stage":"warmup"}',
-    '{"status":"ready","model":"o/m@main","cached":false}',
-  ], 'payloads exactly as sent; the heartbeat is not an event');
+  t.same(
+    json.lines,
+    [
+      '{"status":"loading","model":"o/m@main","stage":"download","progress":{"current":1500,"total":null}}',
+      '{"status":"loading","model":"o/m@main","stage":"warmup"}',
+      '{"status":"ready","model":"o/m@main","cached":false}',
+    ],
+    'payloads exactly as sent; the heartbeat is not an event',
+  );
 });
 
 t.test('usage errors and help', async (t) => {
@@ -159,7 +183,8 @@ t.test('usage errors and help', async (t) => {
 t.test('plain lines: a stage change at once, progress at most once a second, completion always', async (t) => {
   let now = 0;
   const print = createProgressPrinter(() => now);
-  const dl = (current: number) => print({ status: 'loading', model: 'm', stage: 'download', progress: { current, total: 100 } });
+  const dl = (current: number) =>
+    print({ status: 'loading', model: 'm', stage: 'download', progress: { current, total: 100 } });
   t.equal(dl(0), 'download 0 B / 100 B (0%)');
   now = 100;
   t.equal(dl(10), null, 'too soon');
@@ -167,7 +192,10 @@ t.test('plain lines: a stage change at once, progress at most once a second, com
   t.equal(dl(50), 'download 50 B / 100 B (50%)');
   now = 1300;
   t.equal(dl(100), 'download 100 B / 100 B (100%)', 'completion is never held back');
-  t.equal(print({ status: 'loading', model: 'm', stage: 'weights', progress: { current: 1, total: 2 } }), 'weights 1 / 2 items (50%)');
+  t.equal(
+    print({ status: 'loading', model: 'm', stage: 'weights', progress: { current: 1, total: 2 } }),
+    'weights 1 / 2 items (50%)',
+  );
   now = 2500;
   t.equal(print({ status: 'ready', model: 'm@main', cached: false }), 'ready: m@main (in 2.5s)');
 });

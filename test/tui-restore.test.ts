@@ -122,10 +122,14 @@ async function runChild(kind: 'throw' | 'reject' | 'sigterm', dir: string): Prom
   const outPath = join(dir, `${kind}.out`);
   const cli = pathToFileURL(new URL('../src/cli/dashboard.ts', import.meta.url).pathname).href;
   // The same loaders as this process (TypeScript, coverage), so the child runs the sources under test.
-  const child = spawn(process.execPath, [...process.execArgv, '--input-type=module', '-e', CHILD, cli, outPath, kind, DEAD_SERVER, MODEL], {
-    env: { ...process.env, TERM: 'xterm-256color' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, '--input-type=module', '-e', CHILD, cli, outPath, kind, DEAD_SERVER, MODEL],
+    {
+      env: { ...process.env, TERM: 'xterm-256color' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => {
@@ -139,7 +143,8 @@ async function runChild(kind: 'throw' | 'reject' | 'sigterm', dir: string): Prom
     child.on('close', (c, s) => resolve([c, s]));
   });
   clearTimeout(killer);
-  if (!stdout.includes('drawn')) throw new Error(`the child never drew its screen (exit ${code}, ${signal}): ${stderr}`);
+  if (!stdout.includes('drawn'))
+    throw new Error(`the child never drew its screen (exit ${code}, ${signal}): ${stderr}`);
   return { code, signal, transcript: await readFile(outPath, 'utf8') };
 }
 
@@ -156,7 +161,10 @@ t.test('an uncaught error: the terminal is restored first, then the error is rep
     t.ok(report !== -1, `${kind}: the error is reported on stderr`, { transcript: run.transcript.slice(-400) });
     const terminal = run.transcript.slice(0, report);
     assertRestored(t, terminal, `${kind}, before the report`);
-    t.ok(terminal.indexOf('<raw true>') < terminal.lastIndexOf('<raw false>'), `${kind}: raw mode off before the report`);
+    t.ok(
+      terminal.indexOf('<raw true>') < terminal.lastIndexOf('<raw false>'),
+      `${kind}: raw mode off before the report`,
+    );
     t.match(run.transcript.slice(report), /\n\s+at /, `${kind}: with its stack, readable on the normal screen`);
   }
 });

@@ -72,28 +72,52 @@ t.test('serviceRoot drops trailing slashes and /v1', async (t) => {
   t.equal(serviceRoot('http://h:1/v10'), 'http://h:1/v10');
 });
 
-t.test("upstream's framing: no space, CRLF, comments, event/id/retry lines, total null; /v1 base; bearer key", async (t) => {
-  const srv = await scripted((_req, res) =>
-    sse(
-      res,
-      ': hello\r\n\r\n' +
-        'event: progress\r\nid: 1\r\nretry: 500\r\ndata:{"status":"loading","model":"org/m@main","stage":"download","progress":{"current":10,"total":null}}\r\n\r\n' +
-        'data: {"status": "loading", "model": "org/m@main", "stage": "mystery", "x": 1}\r\n\r\n' +
-        'data: not json\r\n\r\n' +
-        'data: {"status": "ready", "model": "org/m@main", "cached": false}\r\n\r\n',
-    ),
-  );
-  t.teardown(srv.close);
-  const { outcome, events, frames } = await load(`${srv.url}/v1`, { apiKey: 'k-1' });
-  t.same(outcome, { ok: true, event: { status: 'ready', model: 'org/m@main', cached: false } });
-  t.same(events.map((e) => (e.status === 'loading' ? e.stage : e.status)), ['download', 'mystery', 'ready']);
-  t.same(events[0], { status: 'loading', model: 'org/m@main', stage: 'download', progress: { current: 10, total: null } });
-  t.same(srv.seen[0], { method: 'POST', url: '/load_model', authorization: 'Bearer k-1', body: '{"model":"org/m"}' });
-  t.same(frames.filter((f) => f.kind === 'comment'), [{ kind: 'comment', raw: 'hello' }], 'the comment, marked');
-  t.ok(frames.some((f) => f.kind === 'data' && f.raw === 'not json'), 'an unreadable frame is logged as received');
-  t.ok(frames.some((f) => f.kind === 'other' && f.raw.startsWith('skipped a frame')), 'and noted as skipped');
-  t.ok(frames.some((f) => f.kind === 'other' && f.raw === 'retry: 500'), 'retry lines are noted');
-});
+t.test(
+  "upstream's framing: no space, CRLF, comments, event/id/retry lines, total null; /v1 base; bearer key",
+  async (t) => {
+    const srv = await scripted((_req, res) =>
+      sse(
+        res,
+        ': hello\r\n\r\n' +
+          'event: progress\r\nid: 1\r\nretry: 500\r\ndata:{"status":"loading","model":"org/m@main","stage":"download","progress":{"current":10,"total":null}}\r\n\r\n' +
+          'data: {"status": "loading", "model": "org/m@main", "stage": "mystery", "x": 1}\r\n\r\n' +
+          'data: not json\r\n\r\n' +
+          'data: {"status": "ready", "model": "org/m@main", "cached": false}\r\n\r\n',
+      ),
+    );
+    t.teardown(srv.close);
+    const { outcome, events, frames } = await load(`${srv.url}/v1`, { apiKey: 'k-1' });
+    t.same(outcome, { ok: true, event: { status: 'ready', model: 'org/m@main', cached: false } });
+    t.same(
+      events.map((e) => (e.status === 'loading' ? e.stage : e.status)),
+      ['download', 'mystery', 'ready'],
+    );
+    t.same(events[0], {
+      status: 'loading',
+      model: 'org/m@main',
+      stage: 'download',
+      progress: { current: 10, total: null },
+    });
+    t.same(srv.seen[0], { method: 'POST', url: '/load_model', authorization: 'Bearer k-1', body: '{"model":"org/m"}' });
+    t.same(
+      frames.filter((f) => f.kind === 'comment'),
+      [{ kind: 'comment', raw: 'hello' }],
+      'the comment, marked',
+    );
+    t.ok(
+      frames.some((f) => f.kind === 'data' && f.raw === 'not json'),
+      'an unreadable frame is logged as received',
+    );
+    t.ok(
+      frames.some((f) => f.kind === 'other' && f.raw.startsWith('skipped a frame')),
+      'and noted as skipped',
+    );
+    t.ok(
+      frames.some((f) => f.kind === 'other' && f.raw === 'retry: 500'),
+      'retry lines are noted',
+    );
+  },
+);
 
 t.test('a stream that ends without a terminal event is an error, never a success', async (t) => {
   const srv = await scripted((_req, res) =>
@@ -105,8 +129,11 @@ t.test('a stream that ends without a terminal event is an error, never a success
 
   const cut = await scripted((_req, res) => sse(res, 'data: {"status": "ready", "model": "org/m@main"'));
   t.teardown(cut.close);
-  t.same((await load(cut.url)).outcome, { ok: false, failure: { kind: 'ended-early', message: ENDED_EARLY_MESSAGE } },
-    'a terminal event cut off before its blank line does not count');
+  t.same(
+    (await load(cut.url)).outcome,
+    { ok: false, failure: { kind: 'ended-early', message: ENDED_EARLY_MESSAGE } },
+    'a terminal event cut off before its blank line does not count',
+  );
 });
 
 t.test('HTTP errors name the status and the body; a non-stream answer is a protocol error', async (t) => {
@@ -133,15 +160,29 @@ t.test('HTTP errors name the status and the body; a non-stream answer is a proto
   const first = await load(srv.url);
   t.same(first.outcome, {
     ok: false,
-    failure: { kind: 'http', status: 401, message: 'HTTP 401 Unauthorized: the API key is not valid for this server', code: 'invalid_api_key' },
+    failure: {
+      kind: 'http',
+      status: 401,
+      message: 'HTTP 401 Unauthorized: the API key is not valid for this server',
+      code: 'invalid_api_key',
+    },
   });
-  t.ok(first.frames.some((f) => f.kind === 'other' && f.raw.startsWith('HTTP 401')), 'the answer is logged');
-  t.same((await load(srv.url)).outcome, { ok: false, failure: { kind: 'http', status: 404, message: 'HTTP 404 Not Found: Not Found' } });
+  t.ok(
+    first.frames.some((f) => f.kind === 'other' && f.raw.startsWith('HTTP 401')),
+    'the answer is logged',
+  );
+  t.same((await load(srv.url)).outcome, {
+    ok: false,
+    failure: { kind: 'http', status: 404, message: 'HTTP 404 Not Found: Not Found' },
+  });
   t.same((await load(srv.url)).outcome, {
     ok: false,
     failure: { kind: 'http', status: 422, message: 'HTTP 422 Unprocessable Entity: Field required' },
   });
-  t.same((await load(srv.url)).outcome, { ok: false, failure: { kind: 'http', status: 500, message: 'HTTP 500 Internal Server Error: boom' } });
+  t.same((await load(srv.url)).outcome, {
+    ok: false,
+    failure: { kind: 'http', status: 500, message: 'HTTP 500 Internal Server Error: boom' },
+  });
   const notStream = await load(srv.url);
   t.equal(notStream.outcome.ok, false);
   t.match(notStream.outcome, { failure: { kind: 'protocol', message: /not an event stream/ } });
@@ -152,7 +193,10 @@ t.test('an unreachable server is a network failure naming the cause', async (t) 
   const url = srv.url;
   await srv.close();
   const { outcome } = await load(url);
-  t.match(outcome, { ok: false, failure: { kind: 'network', message: /^cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED$/ } });
+  t.match(outcome, {
+    ok: false,
+    failure: { kind: 'network', message: /^cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED$/ },
+  });
 });
 
 t.test('chat: deltas streamed; [DONE] or a finish_reason ends it; an error frame or an early end fails', async (t) => {
@@ -160,7 +204,8 @@ t.test('chat: deltas streamed; [DONE] or a finish_reason ends it; an error frame
     `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: content === null ? {} : { content }, finish_reason: finish }] })}\n\n`;
   const srv = await scripted((_req, res, n) => {
     if (n === 1) sse(res, chunk('Hel') + chunk('lo') + chunk(null, 'stop') + 'data: [DONE]\n\n');
-    else if (n === 2) sse(res, chunk('up') + chunk('stream', 'stop')); // upstream: no [DONE]
+    else if (n === 2)
+      sse(res, chunk('up') + chunk('stream', 'stop')); // upstream: no [DONE]
     else if (n === 3) sse(res, chunk('par') + 'data: {"error": {"message": "generation failed: oops"}}\n\n');
     else sse(res, chunk('cut'));
   });
@@ -179,15 +224,28 @@ t.test('chat: deltas streamed; [DONE] or a finish_reason ends it; an error frame
   t.same(await run(), { outcome: { ok: true }, text: 'Hello' });
   t.same(srv.seen[0]?.url, '/v1/chat/completions');
   t.same(srv.seen[0]?.authorization, 'Bearer k-2');
-  t.same(JSON.parse(srv.seen[0]?.body ?? '{}'), { model: 'org/m', messages: [{ role: 'user', content: 'hi' }], stream: true });
+  t.same(JSON.parse(srv.seen[0]?.body ?? '{}'), {
+    model: 'org/m',
+    messages: [{ role: 'user', content: 'hi' }],
+    stream: true,
+  });
   t.same(await run(), { outcome: { ok: true }, text: 'upstream' }, 'no [DONE] after a finish_reason is fine');
-  t.same(await run(), { outcome: { ok: false, failure: { kind: 'server', message: 'generation failed: oops' } }, text: 'par' });
-  t.same(await run(), { outcome: { ok: false, failure: { kind: 'ended-early', message: 'the reply ended before it finished' } }, text: 'cut' });
+  t.same(await run(), {
+    outcome: { ok: false, failure: { kind: 'server', message: 'generation failed: oops' } },
+    text: 'par',
+  });
+  t.same(await run(), {
+    outcome: { ok: false, failure: { kind: 'ended-early', message: 'the reply ended before it finished' } },
+    text: 'cut',
+  });
 });
 
 t.test('backoff doubles and is capped', async (t) => {
   const b = { initialMs: 100, maxMs: 1000 };
-  t.same([1, 2, 3, 4, 5, 6, 50].map((n) => backoffDelay(n, b)), [100, 200, 400, 800, 1000, 1000, 1000]);
+  t.same(
+    [1, 2, 3, 4, 5, 6, 50].map((n) => backoffDelay(n, b)),
+    [100, 200, 400, 800, 1000, 1000, 1000],
+  );
 });
 
 t.test('the controller reconnects lost streams with backoff, stops on errors that need the user', async (t) => {
@@ -245,11 +303,19 @@ t.test('the controller reconnects lost streams with backoff, stops on errors tha
   controller.start();
   await next(() => state.phase === 'reconnecting');
   t.equal(state.error?.kind, 'ended-early');
-  t.same(timers.map((x) => x.ms), [100], 'first retry after the initial delay');
+  t.same(
+    timers.map((x) => x.ms),
+    [100],
+    'first retry after the initial delay',
+  );
   now = 100;
   timers.shift()?.fn();
   await next(() => state.phase === 'reconnecting' && state.error?.kind === 'http');
-  t.same(timers.map((x) => x.ms), [150], 'the next one doubled, capped at 150');
+  t.same(
+    timers.map((x) => x.ms),
+    [150],
+    'the next one doubled, capped at 150',
+  );
   t.equal(state.attempt, 2);
   timers.shift()?.fn();
   await next(() => state.phase === 'cached');
@@ -261,5 +327,8 @@ t.test('the controller reconnects lost streams with backoff, stops on errors tha
   t.same(state.error, { kind: 'http', status: 401, message: 'HTTP 401 Unauthorized: nope' });
   t.same(timers, [], 'a 401 waits for the user');
   t.equal(srv.seen.length, 4, 'one request per attempt; start() twice did not subscribe twice');
-  t.same(actions.filter((a) => a.type === 'connecting').map((a) => (a.type === 'connecting' ? a.attempt : 0)), [1, 2, 3, 1]);
+  t.same(
+    actions.filter((a) => a.type === 'connecting').map((a) => (a.type === 'connecting' ? a.attempt : 0)),
+    [1, 2, 3, 1],
+  );
 });

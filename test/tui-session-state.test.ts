@@ -95,7 +95,11 @@ t.test("upstream's quirks: total null, unknown stage, extra fields, no spaces, c
   const last = states.at(-1) as SessionState;
   t.equal(last.phase, 'ready', 'a ready without "cached" is a plain ready');
   t.same(last.download && [last.download.current, last.download.total], [900, null], 'bytes so far, total unknown');
-  t.same(last.stages.map((s) => s.name), ['processor', 'download', 'quantizing', 'weights'], 'the unknown stage by name');
+  t.same(
+    last.stages.map((s) => s.name),
+    ['processor', 'download', 'quantizing', 'weights'],
+    'the unknown stage by name',
+  );
   t.equal(last.weights, null, 'a weights stage without progress leaves the gauge empty');
 
   const cached = run(recorded(['{"status": "ready", "model": "org/m@main", "cached": true}'])).at(-1) as SessionState;
@@ -123,7 +127,10 @@ t.test('an error event, then a retry: the next attempt replaces the old progress
     event: { status: 'loading', model: 'org/m@main', stage: 'processor' },
   });
   t.equal(state.download, null, 'replaced once it does');
-  t.same(state.stages.map((s) => s.name), ['processor']);
+  t.same(
+    state.stages.map((s) => s.name),
+    ['processor'],
+  );
   t.equal(state.error, null, 'the error is cleared by the new events');
 });
 
@@ -144,7 +151,12 @@ t.test('a lost connection: reconnecting with the time of the next attempt, then 
   t.equal(state.phase, 'reconnecting', 'still reconnecting until an event arrives');
   t.equal(state.attempt, 2);
   t.equal(state.error?.message, 'stream ended before ready', 'the reason stays visible meanwhile');
-  state = reduceSession(state, { type: 'failed', at: 3100, failure: { kind: 'http', status: 401, message: 'HTTP 401' }, retryAt: null });
+  state = reduceSession(state, {
+    type: 'failed',
+    at: 3100,
+    failure: { kind: 'http', status: 401, message: 'HTTP 401' },
+    retryAt: null,
+  });
   t.equal(state.phase, 'error', 'a failure without a retry time is an error');
 });
 
@@ -164,7 +176,11 @@ t.test('chat: a streamed reply, a failure, the history to send', async (t) => {
 
   state = reduceSession(state, { type: 'chat-sent', at: 4, text: 'again' });
   state = reduceSession(state, { type: 'chat-delta', at: 5, text: 'par' });
-  state = reduceSession(state, { type: 'chat-failed', at: 6, failure: { kind: 'network', message: 'connection lost mid-reply: ECONNRESET' } });
+  state = reduceSession(state, {
+    type: 'chat-failed',
+    at: 6,
+    failure: { kind: 'network', message: 'connection lost mid-reply: ECONNRESET' },
+  });
   t.same(state.transcript.slice(-2), [
     { role: 'assistant', content: 'par', streaming: false },
     { role: 'error', content: 'connection lost mid-reply: ECONNRESET', streaming: false },
@@ -174,8 +190,11 @@ t.test('chat: a streamed reply, a failure, the history to send', async (t) => {
     ['hi', 'Hello there', 'again', 'par'],
     'errors are never sent back to the model',
   );
-  t.same(reduceSession(state, { type: 'chat-delta', at: 7, text: 'late' }).transcript, state.transcript,
-    'a delta with no reply streaming changes nothing');
+  t.same(
+    reduceSession(state, { type: 'chat-delta', at: 7, text: 'late' }).transcript,
+    state.transcript,
+    'a delta with no reply streaming changes nothing',
+  );
 });
 
 t.test('the transcript is bounded', async (t) => {
@@ -198,43 +217,53 @@ t.test('progress never taken from another stage, and events for the same stage d
   t.same(state.stages, [{ name: 'weights', startedAt: 100, endedAt: null }]);
 });
 
-t.test("upstream's download total grows as files are found, and may be null: the latest figures, one stage, a sane rate", async (t) => {
-  const download = (current: number, total: number | null) =>
-    `{"status": "loading", "model": "org/m@main", "stage": "download", "progress": {"current": ${current}, "total": ${total === null ? 'null' : total}}}`;
-  const states = run(
-    recorded([
-      '{"status": "loading", "model": "org/m@main", "stage": "processor"}',
-      download(0, null),
-      download(400_000, 500_000),
-      download(500_000, 500_000),
-      download(650_000, 2_500_000),
-      download(1_800_000, 2_500_000),
-      download(2_700_000, null),
-      download(2_700_000, 2_700_000),
-      '{"status": "ready", "model": "org/m@main", "cached": false}',
-    ]),
-  );
-  t.same(
-    states.slice(2, 9).map((s) => [s.download?.current, s.download?.total]),
-    [
-      [0, null],
-      [400_000, 500_000],
-      [500_000, 500_000],
-      [650_000, 2_500_000],
-      [1_800_000, 2_500_000],
-      [2_700_000, null],
-      [2_700_000, 2_700_000],
-    ],
-    'each frame replaces the figures: a grown total, and a null one, are taken as sent',
-  );
-  for (const s of states.slice(3, 9)) {
-    const rate = s.download?.rate;
-    t.ok(rate !== null && rate !== undefined && Number.isFinite(rate) && rate >= 0, `a finite rate (${String(rate)})`);
-  }
-  const last = states.at(-1) as SessionState;
-  t.equal(last.phase, 'ready');
-  t.same(last.stages.map((s) => [s.name, s.startedAt, s.endedAt]), [
-    ['processor', 1100, 1200],
-    ['download', 1200, 1900],
-  ], 'a changed total does not restart the stage or its timer');
-});
+t.test(
+  "upstream's download total grows as files are found, and may be null: the latest figures, one stage, a sane rate",
+  async (t) => {
+    const download = (current: number, total: number | null) =>
+      `{"status": "loading", "model": "org/m@main", "stage": "download", "progress": {"current": ${current}, "total": ${total === null ? 'null' : total}}}`;
+    const states = run(
+      recorded([
+        '{"status": "loading", "model": "org/m@main", "stage": "processor"}',
+        download(0, null),
+        download(400_000, 500_000),
+        download(500_000, 500_000),
+        download(650_000, 2_500_000),
+        download(1_800_000, 2_500_000),
+        download(2_700_000, null),
+        download(2_700_000, 2_700_000),
+        '{"status": "ready", "model": "org/m@main", "cached": false}',
+      ]),
+    );
+    t.same(
+      states.slice(2, 9).map((s) => [s.download?.current, s.download?.total]),
+      [
+        [0, null],
+        [400_000, 500_000],
+        [500_000, 500_000],
+        [650_000, 2_500_000],
+        [1_800_000, 2_500_000],
+        [2_700_000, null],
+        [2_700_000, 2_700_000],
+      ],
+      'each frame replaces the figures: a grown total, and a null one, are taken as sent',
+    );
+    for (const s of states.slice(3, 9)) {
+      const rate = s.download?.rate;
+      t.ok(
+        rate !== null && rate !== undefined && Number.isFinite(rate) && rate >= 0,
+        `a finite rate (${String(rate)})`,
+      );
+    }
+    const last = states.at(-1) as SessionState;
+    t.equal(last.phase, 'ready');
+    t.same(
+      last.stages.map((s) => [s.name, s.startedAt, s.endedAt]),
+      [
+        ['processor', 1100, 1200],
+        ['download', 1200, 1900],
+      ],
+      'a changed total does not restart the stage or its timer',
+    );
+  },
+);

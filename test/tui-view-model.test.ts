@@ -48,8 +48,14 @@ t.test('trimming keeps both ends and marks the cut; wrapping breaks at spaces', 
 });
 
 t.test('figures for people', async (t) => {
-  t.same([formatBytes(950), formatBytes(12_345), formatBytes(4_000_000), formatBytes(1.2e9)], ['950 B', '12.3 kB', '4.00 MB', '1.20 GB']);
-  t.same([formatDuration(400), formatDuration(12_000), formatDuration(185_000), formatDuration(3_720_000)], ['0.4s', '12s', '3m05s', '1h02m']);
+  t.same(
+    [formatBytes(950), formatBytes(12_345), formatBytes(4_000_000), formatBytes(1.2e9)],
+    ['950 B', '12.3 kB', '4.00 MB', '1.20 GB'],
+  );
+  t.same(
+    [formatDuration(400), formatDuration(12_000), formatDuration(185_000), formatDuration(3_720_000)],
+    ['0.4s', '12s', '3m05s', '1h02m'],
+  );
   t.equal(gaugePercent({ current: 999, total: 1000 }), 99, 'floored: 100 only when complete');
   t.equal(gaugePercent({ current: 5, total: null }), null);
   t.equal(gaugePercent({ current: 0, total: 0 }), 100);
@@ -68,7 +74,7 @@ t.test('a download in progress: bytes, speed, ETA, percentage; stage times', asy
   t.match(out, 'http://127.0.0.1:8000');
   t.match(out, '● loading: download');
   t.match(out, /download 2\.00 MB \/ 10\.0 MB · [\d.]+ [kM]B\/s · ETA \d/);
-  t.match(out, /\[█+░+\]  20%/);
+  t.match(out, /\[█+░+\] {2}20%/);
   t.match(out, 'weights · waiting');
   t.match(out, 'processor 1.0s · config 1.0s · download 1.5s', 'the running stage counts up to now');
 });
@@ -95,46 +101,85 @@ t.test('ready, cached, error with what to do, reconnecting with a countdown', as
   t.match(cell(ready), /weights 3 \/ 3 items\n\[█+\] 100%/);
   t.match(cell(ready), 'download · not needed (files already on disk)');
   t.match(cell(ready), 'type to chat');
-  t.match(cell(session(['{"status": "ready", "model": "org/model@main", "cached": true}'])), '✓ ready · cached (already in server memory)');
+  t.match(
+    cell(session(['{"status": "ready", "model": "org/model@main", "cached": true}'])),
+    '✓ ready · cached (already in server memory)',
+  );
 
-  const failed = session(['{"status": "error", "model": "org/model@main", "message": "Repository not found: org/model"}']);
+  const failed = session([
+    '{"status": "error", "model": "org/model@main", "message": "Repository not found: org/model"}',
+  ]);
   const failedText = cell(failed);
   t.match(failedText, '✗ error · r retries');
   t.match(failedText, 'Repository not found: org/model');
   t.match(failedText, 'failed loads are not cached');
   t.match(failedText, 'chat opens when the model is ready');
 
-  const lost = session(['{"status": "loading", "model": "org/model@main", "stage": "processor"}'], [
-    { type: 'failed', at: 2000, failure: { kind: 'network', message: 'connection lost mid-load: terminated' }, retryAt: 6000 },
-  ]);
+  const lost = session(
+    ['{"status": "loading", "model": "org/model@main", "stage": "processor"}'],
+    [
+      {
+        type: 'failed',
+        at: 2000,
+        failure: { kind: 'network', message: 'connection lost mid-load: terminated' },
+        retryAt: 6000,
+      },
+    ],
+  );
   t.match(cell(lost, 2500), '↻ reconnecting in 4s');
   t.match(cell(lost, 2500), 'connection lost mid-load: terminated');
   t.match(cell(lost, 2500), 'reconnecting');
 });
 
 t.test('the transcript streams and the input line shows what is typed', async (t) => {
-  const s = session(['{"status": "ready", "model": "org/model@main", "cached": true}'], [
-    { type: 'chat-sent', at: 1, text: 'hello' },
-    { type: 'chat-delta', at: 2, text: 'Hi the' },
-  ]);
-  const out = text(sessionLines(s, { width: 40, height: 16, now: 3, focused: true, composing: true, input: 'next one' }));
+  const s = session(
+    ['{"status": "ready", "model": "org/model@main", "cached": true}'],
+    [
+      { type: 'chat-sent', at: 1, text: 'hello' },
+      { type: 'chat-delta', at: 2, text: 'Hi the' },
+    ],
+  );
+  const out = text(
+    sessionLines(s, { width: 40, height: 16, now: 3, focused: true, composing: true, input: 'next one' }),
+  );
   t.match(out, 'you: hello');
   t.match(out, 'model: Hi the▍', 'a cursor marks the reply still arriving');
   t.match(out, '· replying…');
   t.match(out.split('\n').at(-1), '> next one█', 'the input line is last');
   const small = sessionLines(s, { width: 40, height: 5, now: 3, focused: true, composing: false, input: '' });
   t.equal(small.length, 5, 'never more lines than fit');
-  t.ok(small.every((l) => l.reduce((n, seg) => n + [...seg.text].length, 0) <= 40), 'nor wider');
+  t.ok(
+    small.every((l) => l.reduce((n, seg) => n + [...seg.text].length, 0) <= 40),
+    'nor wider',
+  );
 });
 
 t.test('grid layout adapts to the terminal and the session count', async (t) => {
   const area = { left: 0, top: 0, width: 160, height: 30 };
   t.same(gridLayout(1, area), [{ left: 0, top: 0, width: 160, height: 30 }]);
-  t.same(gridLayout(2, area).map((r) => [r.left, r.top, r.width, r.height]), [[0, 0, 80, 30], [80, 0, 80, 30]]);
+  t.same(
+    gridLayout(2, area).map((r) => [r.left, r.top, r.width, r.height]),
+    [
+      [0, 0, 80, 30],
+      [80, 0, 80, 30],
+    ],
+  );
   const four = gridLayout(4, { left: 0, top: 0, width: 100, height: 40 });
-  t.same(four.map((r) => [r.left, r.top]), [[0, 0], [50, 0], [0, 20], [50, 20]], 'a 2×2 grid on a squarish area');
+  t.same(
+    four.map((r) => [r.left, r.top]),
+    [
+      [0, 0],
+      [50, 0],
+      [0, 20],
+      [50, 20],
+    ],
+    'a 2×2 grid on a squarish area',
+  );
   const narrow = gridLayout(3, { left: 0, top: 0, width: 60, height: 60 });
-  t.ok(narrow.every((r) => r.width === 60), 'a narrow terminal stacks sessions');
+  t.ok(
+    narrow.every((r) => r.width === 60),
+    'a narrow terminal stacks sessions',
+  );
   const five = gridLayout(5, { left: 0, top: 0, width: 200, height: 30 });
   const covered = five.reduce((n, r) => n + r.width * r.height, 0);
   t.equal(covered, 200 * 30, 'cells tile the area exactly');
@@ -148,29 +193,67 @@ t.test('the whole screen: cells, log pane with marked kinds, status bar, help', 
   const s1 = session(['{"status": "ready", "model": "org/model@main", "cached": true}']);
   const s2 = { ...s1, id: 's2', tag: 's2' };
   const ui = { ...createUiState(), focus: 1, log: { ...createUiState().log, paused: true, pausedAtSeq: 1 } };
-  const view = toViewModel({ sessions: [s1, s2], ui, log, size: { cols: 120, rows: 40 }, now: 0, notice: null, defaultServer: 'http://x' });
+  const view = toViewModel({
+    sessions: [s1, s2],
+    ui,
+    log,
+    size: { cols: 120, rows: 40 },
+    now: 0,
+    notice: null,
+    defaultServer: 'http://x',
+  });
   t.equal(view.cells.length, 2);
-  t.same(view.cells.map((c) => c.focused), [false, true]);
+  t.same(
+    view.cells.map((c) => c.focused),
+    [false, true],
+  );
   t.match(view.cells[0]?.title, 's1 org/model');
   t.match(view.log.title, 'PAUSED · 2 new');
   t.equal(view.log.lines.length, 1, 'paused: only what was there');
-  const live = toViewModel({ sessions: [s1, s2], ui: createUiState(), log, size: { cols: 120, rows: 40 }, now: 0, notice: null, defaultServer: 'http://x' });
+  const live = toViewModel({
+    sessions: [s1, s2],
+    ui: createUiState(),
+    log,
+    size: { cols: 120, rows: 40 },
+    now: 0,
+    notice: null,
+    defaultServer: 'http://x',
+  });
   const logText = text(live.log.lines);
   t.match(logText, /s1 data: \{"status": "ready"\}/);
   t.match(logText, /s1 : keep-alive/, 'comments marked');
   t.match(logText, /s2 # HTTP 401/, 'other lines marked');
   t.match(text([live.status.line]), '[s1] Tab next');
   t.equal(live.help, null);
-  const help = toViewModel({ sessions: [], ui: { ...createUiState(), help: true }, log, size: { cols: 100, rows: 30 }, now: 0, notice: null, defaultServer: 'http://x' });
+  const help = toViewModel({
+    sessions: [],
+    ui: { ...createUiState(), help: true },
+    log,
+    size: { cols: 100, rows: 30 },
+    now: 0,
+    notice: null,
+    defaultServer: 'http://x',
+  });
   t.match(text(help.help?.lines ?? []), 'Tab / Shift-Tab');
   t.match(text(help.cells[0]?.lines ?? []), 'No sessions. Press a');
-  const prompt = toViewModel({ sessions: [], ui: { ...createUiState(), prompt: { kind: 'add-server', text: 'http://', error: 'nope' } }, log, size: { cols: 120, rows: 30 }, now: 0, notice: null, defaultServer: 'http://d:1' });
+  const prompt = toViewModel({
+    sessions: [],
+    ui: { ...createUiState(), prompt: { kind: 'add-server', text: 'http://', error: 'nope' } },
+    log,
+    size: { cols: 120, rows: 30 },
+    now: 0,
+    notice: null,
+    defaultServer: 'http://d:1',
+  });
   t.match(text([prompt.status.line]), 'add session · server URL [Enter: http://d:1]: http://█  nope');
   t.match(text([logLine(log.fromEnd(2)!, 20)]), /…$/, 'long log lines are cut with a mark');
 });
 
 /** A gauge as a person reads it: its label line, the line under it, and the percentage on that bar (if any). */
-function gaugeOf(out: string, stage: 'download' | 'weights'): { label: string; bar: string; percent: number | undefined } {
+function gaugeOf(
+  out: string,
+  stage: 'download' | 'weights',
+): { label: string; bar: string; percent: number | undefined } {
   const lines = out.split('\n');
   const at = lines.findIndex((l) => l.startsWith(`${stage} `));
   if (at === -1) throw new Error(`no ${stage} gauge in:\n${out}`);
@@ -187,7 +270,8 @@ function cellsAlong(payloads: string[]): string[] {
 t.test('the weights gauge moves through intermediate values, increasing, to 100%', async (t) => {
   // A fresh load of a ~96 MiB model as modeldeck sends it: one item per MiB read, one for the session built.
   const weights = [0, 12, 31, 58, 80, 96, 97].map(
-    (current) => `{"status": "loading", "model": "org/model@main", "stage": "weights", "progress": {"current": ${current}, "total": 97}}`,
+    (current) =>
+      `{"status": "loading", "model": "org/model@main", "stage": "weights", "progress": {"current": ${current}, "total": 97}}`,
   );
   const payloads = [
     '{"status": "loading", "model": "org/model@main", "stage": "processor"}',
@@ -203,8 +287,12 @@ t.test('the weights gauge moves through intermediate values, increasing, to 100%
     [0, 12, 31, 59, 82, 98, 100],
     'the percentage follows the items, floored (100 only once the last item is done)',
   );
-  for (let i = 1; i < seen.length; i++) t.ok((seen[i]?.percent ?? -1) > (seen[i - 1]?.percent ?? 0), `it increases at frame ${i}`);
-  t.ok(seen.filter((g) => g.percent !== undefined && g.percent > 0 && g.percent < 100).length >= 4, 'several intermediate values');
+  for (let i = 1; i < seen.length; i++)
+    t.ok((seen[i]?.percent ?? -1) > (seen[i - 1]?.percent ?? 0), `it increases at frame ${i}`);
+  t.ok(
+    seen.filter((g) => g.percent !== undefined && g.percent > 0 && g.percent < 100).length >= 4,
+    'several intermediate values',
+  );
   t.same(
     seen.map((g) => /^weights (\d+) \/ 97 items/.exec(g.label)?.[1]),
     ['0', '12', '31', '58', '80', '96', '97'],
@@ -213,73 +301,103 @@ t.test('the weights gauge moves through intermediate values, increasing, to 100%
   t.match(seen[3]?.label, /· ETA \d/, 'an ETA while the stage runs');
   t.notMatch(seen[6]?.label, 'ETA', 'none once complete');
   const bars = seen.map((g) => [...g.bar].filter((c) => c === '█').length);
-  t.ok(bars.every((n, i) => i === 0 || n >= (bars[i - 1] ?? 0)), `the bar fills: ${bars}`);
+  t.ok(
+    bars.every((n, i) => i === 0 || n >= (bars[i - 1] ?? 0)),
+    `the bar fills: ${bars}`,
+  );
   t.ok((bars[0] ?? 1) < (bars.at(-1) ?? 0), 'from empty to full');
   const ready = gaugeOf(cells.at(-1) ?? '', 'weights');
   t.equal(ready.percent, 100, 'still 100% once ready');
   t.match(cells.at(-1), '✓ ready');
 });
 
-t.test("upstream's download total grows mid-stage and may be null: the new total is shown, never over 100%", async (t) => {
-  // `transformers serve` announces files as it finds them: its total grows, so its percentage can go backwards
-  // (protocol page, "Progress is honest"); a null total means bytes so far, no percentage ("What a modeldeck client
-  // tolerates"). Upstream's own spacing.
-  const download = (current: number, total: number | null) =>
-    `{"status": "loading", "model": "org/model@main", "stage": "download", "progress": {"current": ${current}, "total": ${total === null ? 'null' : total}}}`;
-  const frames: [number, number | null][] = [
-    [0, null],
-    [400_000, 500_000],
-    [500_000, 500_000],
-    [650_000, 2_500_000],
-    [1_800_000, 2_500_000],
-    [2_600_000, 2_500_000], // a file longer than it was announced: past the total
-    [2_700_000, null],
-    [2_700_000, 2_700_000],
-  ];
-  const payloads = [
-    '{"status": "loading", "model": "org/model@main", "stage": "processor"}',
-    '{"status": "loading", "model": "org/model@main", "stage": "config"}',
-    ...frames.map(([c, total]) => download(c, total)),
-    '{"status": "loading", "model": "org/model@main", "stage": "weights", "progress": {"current": 136, "total": 272}}',
-    '{"status": "ready", "model": "org/model@main", "cached": false}',
-  ];
-  const cells = cellsAlong(payloads);
-  const seen = cells.slice(2, 2 + frames.length).map((out) => gaugeOf(out, 'download'));
-  frames.forEach(([current, total], i) => {
-    const g = seen[i];
-    const what = `frame ${i} (${current} of ${String(total)})`;
-    if (total === null) {
-      t.match(g?.label, `download ${formatBytes(current)} so far`, `${what}: bytes so far`);
-      t.equal(g?.percent, undefined, `${what}: no percentage`);
-      t.match(g?.bar, 'no total from the server');
-    } else {
-      t.match(g?.label, `download ${formatBytes(current)} / ${formatBytes(total)}`, `${what}: the total as sent`);
-      t.equal(g?.percent, Math.min(100, Math.floor((current / total) * 100)), `${what}: the percentage of that total`);
-    }
-    t.notMatch(g?.label, /NaN|Infinity|-\d/, `${what}: no broken figures`);
-  });
-  t.same(seen.map((g) => g.percent), [undefined, 80, 100, 26, 72, 100, undefined, 100]);
-  t.ok(seen.every((g) => g.percent === undefined || (g.percent >= 0 && g.percent <= 100)), 'never above 100%');
-  t.ok(cells.every((out) => [...out.matchAll(/(\d+)%/g)].every((m) => Number(m[1]) <= 100)), 'nowhere on the cell');
-  t.match(seen[3]?.label, /download 650 kB \/ 2\.50 MB · [\d.]+ [kM]B\/s · ETA \d/, 'after the total grew: rate and ETA on the new total');
-  t.notMatch(seen[5]?.label, 'ETA', 'past the total: no ETA (nothing left to wait for)');
-
-  const end = session(payloads);
-  t.same(end.stages.map((s) => s.name), ['processor', 'config', 'download', 'weights'], 'one download stage: a new total does not restart it');
-  t.equal(end.stages[2]?.startedAt, 3000, 'its timer started at its first frame');
-  t.match(cells.at(-1), '✓ ready');
-  t.equal(gaugeOf(cells.at(-1) ?? '', 'download').percent, 100, 'the last figures stay on the gauge');
-  // The whole screen draws every step, at a size where the gauge is narrow too.
-  for (let i = 1; i <= payloads.length; i++) {
-    const view = toViewModel({
-      sessions: [session(payloads.slice(0, i))],
-      ui: createUiState(),
-      log: createEventLog(10),
-      size: { cols: 40, rows: 24 },
-      now: i * 1000 + 500,
-      notice: null,
-      defaultServer: 'http://x',
+t.test(
+  "upstream's download total grows mid-stage and may be null: the new total is shown, never over 100%",
+  async (t) => {
+    // `transformers serve` announces files as it finds them: its total grows, so its percentage can go backwards
+    // (protocol page, "Progress is honest"); a null total means bytes so far, no percentage ("What a modeldeck client
+    // tolerates"). Upstream's own spacing.
+    const download = (current: number, total: number | null) =>
+      `{"status": "loading", "model": "org/model@main", "stage": "download", "progress": {"current": ${current}, "total": ${total === null ? 'null' : total}}}`;
+    const frames: [number, number | null][] = [
+      [0, null],
+      [400_000, 500_000],
+      [500_000, 500_000],
+      [650_000, 2_500_000],
+      [1_800_000, 2_500_000],
+      [2_600_000, 2_500_000], // a file longer than it was announced: past the total
+      [2_700_000, null],
+      [2_700_000, 2_700_000],
+    ];
+    const payloads = [
+      '{"status": "loading", "model": "org/model@main", "stage": "processor"}',
+      '{"status": "loading", "model": "org/model@main", "stage": "config"}',
+      ...frames.map(([c, total]) => download(c, total)),
+      '{"status": "loading", "model": "org/model@main", "stage": "weights", "progress": {"current": 136, "total": 272}}',
+      '{"status": "ready", "model": "org/model@main", "cached": false}',
+    ];
+    const cells = cellsAlong(payloads);
+    const seen = cells.slice(2, 2 + frames.length).map((out) => gaugeOf(out, 'download'));
+    frames.forEach(([current, total], i) => {
+      const g = seen[i];
+      const what = `frame ${i} (${current} of ${String(total)})`;
+      if (total === null) {
+        t.match(g?.label, `download ${formatBytes(current)} so far`, `${what}: bytes so far`);
+        t.equal(g?.percent, undefined, `${what}: no percentage`);
+        t.match(g?.bar, 'no total from the server');
+      } else {
+        t.match(g?.label, `download ${formatBytes(current)} / ${formatBytes(total)}`, `${what}: the total as sent`);
+        t.equal(
+          g?.percent,
+          Math.min(100, Math.floor((current / total) * 100)),
+          `${what}: the percentage of that total`,
+        );
+      }
+      t.notMatch(g?.label, /NaN|Infinity|-\d/, `${what}: no broken figures`);
     });
-    t.ok(view.cells[0]?.lines.every((l) => l.reduce((n, s) => n + [...s.text].length, 0) <= 38), `step ${i} fits a narrow cell`);
-  }
-});
+    t.same(
+      seen.map((g) => g.percent),
+      [undefined, 80, 100, 26, 72, 100, undefined, 100],
+    );
+    t.ok(
+      seen.every((g) => g.percent === undefined || (g.percent >= 0 && g.percent <= 100)),
+      'never above 100%',
+    );
+    t.ok(
+      cells.every((out) => [...out.matchAll(/(\d+)%/g)].every((m) => Number(m[1]) <= 100)),
+      'nowhere on the cell',
+    );
+    t.match(
+      seen[3]?.label,
+      /download 650 kB \/ 2\.50 MB · [\d.]+ [kM]B\/s · ETA \d/,
+      'after the total grew: rate and ETA on the new total',
+    );
+    t.notMatch(seen[5]?.label, 'ETA', 'past the total: no ETA (nothing left to wait for)');
+
+    const end = session(payloads);
+    t.same(
+      end.stages.map((s) => s.name),
+      ['processor', 'config', 'download', 'weights'],
+      'one download stage: a new total does not restart it',
+    );
+    t.equal(end.stages[2]?.startedAt, 3000, 'its timer started at its first frame');
+    t.match(cells.at(-1), '✓ ready');
+    t.equal(gaugeOf(cells.at(-1) ?? '', 'download').percent, 100, 'the last figures stay on the gauge');
+    // The whole screen draws every step, at a size where the gauge is narrow too.
+    for (let i = 1; i <= payloads.length; i++) {
+      const view = toViewModel({
+        sessions: [session(payloads.slice(0, i))],
+        ui: createUiState(),
+        log: createEventLog(10),
+        size: { cols: 40, rows: 24 },
+        now: i * 1000 + 500,
+        notice: null,
+        defaultServer: 'http://x',
+      });
+      t.ok(
+        view.cells[0]?.lines.every((l) => l.reduce((n, s) => n + [...s.text].length, 0) <= 38),
+        `step ${i} fits a narrow cell`,
+      );
+    }
+  },
+);

@@ -222,7 +222,10 @@ export function serveParent(handlers) {
       const reply = await handler(message);
       process.send({ ...reply, seq: message.seq });
     } catch (error) {
-      process.send({ seq: message.seq, error: error instanceof Error ? error.stack ?? error.message : String(error) });
+      process.send({
+        seq: message.seq,
+        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      });
     }
   });
 }
@@ -305,11 +308,11 @@ export async function postJson(url, body) {
   return { status: res.status, body: await res.json() };
 }
 
-/** Runs `global.gc` (the scripts run with `--expose-gc`) a few times so finalizers and weak callbacks settle. */
+/** Runs `globalThis.gc` (the scripts run with `--expose-gc`) a few times so finalizers and weak callbacks settle. */
 export async function settleGc() {
-  if (typeof global.gc !== 'function') throw new Error('run with --expose-gc');
+  if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc');
   for (let i = 0; i < 3; i += 1) {
-    global.gc();
+    globalThis.gc();
     await new Promise((resolve) => setImmediate(resolve));
   }
 }

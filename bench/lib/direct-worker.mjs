@@ -28,9 +28,8 @@ const data = workerData;
 
 try {
   const started = performance.now();
-  const { AutoModelForCausalLM, AutoTokenizer, BaseStreamer, LogLevel, TextStreamer, env, random } = await import(
-    '@huggingface/transformers'
-  );
+  const { AutoModelForCausalLM, AutoTokenizer, BaseStreamer, LogLevel, TextStreamer, env, random } =
+    await import('@huggingface/transformers');
   const imported = performance.now();
   env.allowRemoteModels = false;
   env.allowLocalModels = true;

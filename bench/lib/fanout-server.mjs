@@ -31,7 +31,12 @@ function scriptSteps(steps) {
   const bytes = 100_000_000;
   const out = [[{ type: 'stage', stage: 'config' }]];
   for (let i = 0; i < downloadSteps; i += 1) {
-    const progress = { type: 'progress', stage: 'download', current: Math.round((bytes * i) / (downloadSteps - 1)), total: bytes };
+    const progress = {
+      type: 'progress',
+      stage: 'download',
+      current: Math.round((bytes * i) / (downloadSteps - 1)),
+      total: bytes,
+    };
     out.push(i === 0 ? [{ type: 'stage', stage: 'download' }, progress] : [progress]);
   }
   for (let i = 0; i < weightSteps; i += 1) {
@@ -131,7 +136,8 @@ if (mode === 'modeldeck') {
   };
 }
 
-connections = () => new Promise((resolve, reject) => server.getConnections((error, n) => (error ? reject(error) : resolve(n))));
+connections = () =>
+  new Promise((resolve, reject) => server.getConnections((error, n) => (error ? reject(error) : resolve(n))));
 const address = server.address();
 
 serveParent({

@@ -82,10 +82,12 @@ export async function resolveDashboardArgs(
   }
   let pairs: { server: string; model: string }[];
   if (servers.length === 0 && models.length === 0) pairs = [];
-  else if (servers.length === 0) throw new UsageError('--model needs a --server (without either, the demo stack starts)');
+  else if (servers.length === 0)
+    throw new UsageError('--model needs a --server (without either, the demo stack starts)');
   else if (models.length === 0) throw new UsageError('--server needs at least one --model to open');
   else if (servers.length === 1) pairs = models.map((model) => ({ server: servers[0] as string, model }));
-  else if (servers.length === models.length) pairs = models.map((model, i) => ({ server: servers[i] as string, model }));
+  else if (servers.length === models.length)
+    pairs = models.map((model, i) => ({ server: servers[i] as string, model }));
   else {
     throw new UsageError(
       `got ${servers.length} --server and ${models.length} --model: give one --server for all models, or one per --model`,
@@ -154,7 +156,9 @@ export async function runDashboardCommand(argv: readonly string[], io: Dashboard
   const fatal = (error: unknown): void => {
     // Restore the terminal first, so the report is readable; then report and exit non-zero, never swallow.
     dashboard.shutdown();
-    stderr.write(`modeldeck: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    stderr.write(
+      `modeldeck: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     exitCode = 1;
     const exit = (): never => process.exit(1);
     setTimeout(exit, 2000).unref();
@@ -180,7 +184,10 @@ export async function runDashboardCommand(argv: readonly string[], io: Dashboard
           stack = started;
           dashboard.setDefaultServer(started.serverUrl);
           for (const model of started.models) dashboard.addSession({ server: started.serverUrl, model });
-          dashboard.setNotice(`demo stack on ${started.serverUrl}: watch the loads, then type to chat · ? for keys`, 'ok');
+          dashboard.setNotice(
+            `demo stack on ${started.serverUrl}: watch the loads, then type to chat · ? for keys`,
+            'ok',
+          );
         },
         (error: unknown) =>
           dashboard.setNotice(

@@ -84,7 +84,9 @@ function progressText(stage: string, p: { current: number; total: number | null 
   const percent = gaugePercent(p);
   const suffix = percent === null ? '' : ` (${percent}%)`;
   if (stage === 'download') {
-    return p.total === null ? `${formatBytes(p.current)} (total unknown)` : `${formatBytes(p.current)} / ${formatBytes(p.total)}${suffix}`;
+    return p.total === null
+      ? `${formatBytes(p.current)} (total unknown)`
+      : `${formatBytes(p.current)} / ${formatBytes(p.total)}${suffix}`;
   }
   const unit = stage === 'weights' ? ' items' : '';
   return p.total === null ? `${p.current}${unit} (total unknown)` : `${p.current} / ${p.total}${unit}${suffix}`;

@@ -52,7 +52,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (!load) {
       throw new UsageError(`unknown command '${first}'; commands: ${Object.keys(commands).join(', ')}`);
     }
-    return await (await load())(rest);
+    return await (
+      await load()
+    )(rest);
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`modeldeck: ${error.message}\n`);

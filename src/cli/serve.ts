@@ -103,7 +103,8 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
   return {
     host,
     port: parsePort(values.port ?? '8000'),
-    hubUrl: hubFlag === undefined ? DEFAULT_HUB_URL : parseHttpUrl(hubFlag, values['hub-url'] ? '--hub-url' : 'HF_ENDPOINT'),
+    hubUrl:
+      hubFlag === undefined ? DEFAULT_HUB_URL : parseHttpUrl(hubFlag, values['hub-url'] ? '--hub-url' : 'HF_ENDPOINT'),
     cacheDir: values['cache-dir'] ?? join(home, 'modeldeck'),
     offline: values.offline ?? truthy(env['HF_HUB_OFFLINE']),
     token: env['HF_TOKEN'] || readTokenFile(join(home, 'token')),
@@ -162,7 +163,9 @@ export async function startServer(
     await app.close();
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') {
-      throw new UsageError(`port ${config.port} on ${config.host} is in use: pick another with --port (0 picks a free one)`);
+      throw new UsageError(
+        `port ${config.port} on ${config.host} is in use: pick another with --port (0 picks a free one)`,
+      );
     }
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
       throw new UsageError(`cannot bind to --host ${config.host}: no such local address`);

@@ -57,7 +57,8 @@ export function bigramLogits(
       rowTotals[a]! += 1;
     }
   }
-  if (rowTotals[fallbackToken] === 0) throw new Error(`bigramLogits: fallback token ${fallbackToken} has no successors`);
+  if (rowTotals[fallbackToken] === 0)
+    throw new Error(`bigramLogits: fallback token ${fallbackToken} has no successors`);
   const logits = new Float32Array(vocabSize * vocabSize);
   for (let a = 0; a < vocabSize; a++) {
     const src = rowTotals[a] === 0 ? fallbackToken : a;

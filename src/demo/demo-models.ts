@@ -18,13 +18,7 @@ import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { bigramLogits, splitReplies, trainingSequences } from './bigram.js';
 import { DEMO_CORPUS } from './corpus.js';
-import {
-  encodeOnnxModel,
-  type OnnxGraph,
-  type OnnxNode,
-  type OnnxTensor,
-  type OnnxValueInfo,
-} from './onnx-writer.js';
+import { encodeOnnxModel, type OnnxGraph, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './onnx-writer.js';
 import { createPrng } from './prng.js';
 import { buildTokenizerConfig, buildTokenizerJson, buildVocabulary, type Vocabulary } from './tokenizer.js';
 
@@ -257,7 +251,12 @@ async function writeRepoAtomically(recipe: Recipe, repoDir: string, progress: (m
   await mkdir(join(tmpDir, 'onnx'), { recursive: true });
   try {
     const files = await writeRepo(recipe, tmpDir, progress);
-    const marker: Marker = { generator: 'modeldeck-demo-models', version: DEMO_GENERATOR_VERSION, id: recipe.id, files };
+    const marker: Marker = {
+      generator: 'modeldeck-demo-models',
+      version: DEMO_GENERATOR_VERSION,
+      id: recipe.id,
+      files,
+    };
     await writeFile(join(tmpDir, DEMO_MARKER_FILE), JSON.stringify(marker, null, 2) + '\n');
     // A stale or older-version repository is replaced; a concurrent generator that finished first wins.
     if ((await readValidMarker(repoDir)) === undefined) {
@@ -564,7 +563,8 @@ async function writeExternalData(
         offset += chunk.byteLength;
       }
       const expected = src.dims.reduce((a, b) => a * b, 1) * 4;
-      if (offset - start !== expected) throw new Error(`${src.name}: wrote ${offset - start} bytes, expected ${expected}`);
+      if (offset - start !== expected)
+        throw new Error(`${src.name}: wrote ${offset - start} bytes, expected ${expected}`);
       tensors.push({
         kind: 'external',
         name: src.name,

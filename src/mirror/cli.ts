@@ -77,7 +77,8 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
     }
     const { values, positionals } = parsed;
     if (positionals.length === 0) throw new UsageError('missing DIR, the directory to serve (see --help)');
-    if (positionals.length > 1) throw new UsageError(`mirror serves one DIR, got ${positionals.length}: ${positionals.join(' ')}`);
+    if (positionals.length > 1)
+      throw new UsageError(`mirror serves one DIR, got ${positionals.length}: ${positionals.join(' ')}`);
     const dir = resolve(positionals[0] as string);
     const host = values.host ?? '127.0.0.1';
     if (host.trim() === '') throw new UsageError('--host must not be empty');
@@ -118,7 +119,8 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
 
 /** Errors from starting that the user fixes on the command line. */
 function asUsageError(error: unknown, host: string, port: string, dir: string): UsageError | undefined {
-  if (error instanceof MirrorError && error.code === 'MIRROR_ERR_ROOT') return new UsageError(`DIR '${dir}' is not a directory`);
+  if (error instanceof MirrorError && error.code === 'MIRROR_ERR_ROOT')
+    return new UsageError(`DIR '${dir}' is not a directory`);
   switch ((error as NodeJS.ErrnoException).code) {
     case 'EADDRINUSE':
       return new UsageError(`port ${port} on ${host} is in use: pick another with --port (0 picks a free one)`);

@@ -112,7 +112,10 @@ export function createFaultTable(faults: readonly MirrorFault[] = []): FaultTabl
   return table;
 }
 
-function matches(entry: { path: RegExp; repo: RegExp | undefined; fault: MirrorFault }, subject: FaultSubject): boolean {
+function matches(
+  entry: { path: RegExp; repo: RegExp | undefined; fault: MirrorFault },
+  subject: FaultSubject,
+): boolean {
   if (entry.repo !== undefined && (subject.repo === undefined || !entry.repo.test(subject.repo))) return false;
   const target = entry.fault.path.startsWith('/') ? subject.pathname : subject.path;
   return target !== undefined && entry.path.test(target);
@@ -152,7 +155,8 @@ export class FaultSpecError extends Error {
 }
 
 function validateFault(fault: MirrorFault): void {
-  if (typeof fault.path !== 'string' || fault.path === '') throw new FaultSpecError('a fault needs a non-empty path pattern');
+  if (typeof fault.path !== 'string' || fault.path === '')
+    throw new FaultSpecError('a fault needs a non-empty path pattern');
   if (fault.times !== undefined && !(Number.isInteger(fault.times) && fault.times >= 0)) {
     throw new FaultSpecError(`fault times must be a whole number >= 0, got ${String(fault.times)}`);
   }
@@ -178,7 +182,8 @@ function validateFault(fault: MirrorFault): void {
 }
 
 function checkCount(kind: FaultKind, bytes: number): void {
-  if (!(Number.isInteger(bytes) && bytes >= 0)) throw new FaultSpecError(`${kind} fault needs a byte count >= 0, got ${String(bytes)}`);
+  if (!(Number.isInteger(bytes) && bytes >= 0))
+    throw new FaultSpecError(`${kind} fault needs a byte count >= 0, got ${String(bytes)}`);
 }
 
 /** The `--fault` syntax, for help text. */
@@ -194,7 +199,8 @@ export const FAULT_SPEC_SYNTAX = 'KIND:N:[REPO:]PATTERN[:xTIMES]';
 export function parseFaultSpec(spec: string): MirrorFault {
   const fields = spec.split(':');
   const [kind, count, ...rest] = fields;
-  const bad = (why: string): FaultSpecError => new FaultSpecError(`bad --fault ${JSON.stringify(spec)}: ${why} (syntax ${FAULT_SPEC_SYNTAX})`);
+  const bad = (why: string): FaultSpecError =>
+    new FaultSpecError(`bad --fault ${JSON.stringify(spec)}: ${why} (syntax ${FAULT_SPEC_SYNTAX})`);
   if (kind === undefined || count === undefined || rest.length === 0) throw bad('expected at least KIND:N:PATTERN');
   let times: number | undefined;
   const last = rest[rest.length - 1] as string;

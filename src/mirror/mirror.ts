@@ -145,7 +145,9 @@ export async function startMirror(options: MirrorOptions & { host?: string; port
       if (entry.status === 0) entry.status = res.headersSent ? res.statusCode : 0;
       const fault = entry.fault === undefined ? '' : ` fault=${entry.fault}`;
       const aborted = res.writableFinished || entry.fault !== undefined ? '' : ' aborted';
-      options.log?.(`${entry.method} ${entry.url} ${entry.status} ${entry.bytesSent}B ${Math.round(performance.now() - started)}ms${fault}${aborted}`);
+      options.log?.(
+        `${entry.method} ${entry.url} ${entry.status} ${entry.bytesSent}B ${Math.round(performance.now() - started)}ms${fault}${aborted}`,
+      );
     });
     handle(context, req, res, entry).catch((error: unknown) => {
       if (res.headersSent) {
@@ -156,7 +158,11 @@ export async function startMirror(options: MirrorOptions & { host?: string; port
       const message = `modeldeck mirror: ${(error as Error).message}`;
       const body = Buffer.from(JSON.stringify({ error: message }));
       entry.status = 500;
-      res.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length, 'X-Error-Message': headerSafe(message) });
+      res.writeHead(500, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': body.length,
+        'X-Error-Message': headerSafe(message),
+      });
       res.end(req.method === 'HEAD' ? undefined : body);
     });
   });
@@ -204,7 +210,10 @@ export async function startMirror(options: MirrorOptions & { host?: string; port
 
 function checkThrottle(bytesPerSecond: number): void {
   if (!(Number.isFinite(bytesPerSecond) && bytesPerSecond >= 0)) {
-    throw new MirrorError('MIRROR_ERR_OPTIONS', `throttle must be a number of bytes per second >= 0, got ${String(bytesPerSecond)}`);
+    throw new MirrorError(
+      'MIRROR_ERR_OPTIONS',
+      `throttle must be a number of bytes per second >= 0, got ${String(bytesPerSecond)}`,
+    );
   }
 }
 
@@ -219,7 +228,8 @@ interface HandlerContext {
 function normaliseToken(requirement: MirrorOptions['requireToken']): HandlerContext['auth'] {
   if (requirement === undefined) return undefined;
   const { token, repos } = typeof requirement === 'string' ? { token: requirement, repos: undefined } : requirement;
-  if (typeof token !== 'string' || token === '') throw new MirrorError('MIRROR_ERR_OPTIONS', 'requireToken needs a non-empty token');
+  if (typeof token !== 'string' || token === '')
+    throw new MirrorError('MIRROR_ERR_OPTIONS', 'requireToken needs a non-empty token');
   return { token, repos: repos?.map(globToRegExp) };
 }
 
@@ -232,7 +242,12 @@ interface Exchange {
   readonly pathname: string;
 }
 
-async function handle(context: HandlerContext, req: IncomingMessage, res: ServerResponse, entry: MirrorRequest): Promise<void> {
+async function handle(
+  context: HandlerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  entry: MirrorRequest,
+): Promise<void> {
   const target = req.url ?? '/';
   const x: Exchange = { context, req, res, entry, pathname: decodedPathname(target) };
   if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -264,7 +279,8 @@ async function handle(context: HandlerContext, req: IncomingMessage, res: Server
 }
 
 async function handleRepoRoute(x: Exchange, route: Extract<MirrorRoute, { org: string }>, repo: string): Promise<void> {
-  const splits: readonly RevisionSplit[] = route.kind === 'info' ? [{ revision: route.revision, path: '' }] : route.splits;
+  const splits: readonly RevisionSplit[] =
+    route.kind === 'info' ? [{ revision: route.revision, path: '' }] : route.splits;
   const found = await locateFirst(x.context.root, route.org, route.name, splits);
   if (typeof found === 'string') {
     sendNotFound(x, found, found === 'RevisionNotFound' ? `Invalid rev id: ${splits[0]?.revision ?? ''}` : undefined);
@@ -387,7 +403,9 @@ async function modelInfo(x: Exchange, location: RevisionLocation, blobs: boolean
             rfilename: entry.path,
             size: entry.size,
             blobId: entry.oid,
-            ...(entry.lfs === undefined ? {} : { lfs: { sha256: entry.lfs.oid, size: entry.lfs.size, pointerSize: entry.lfs.pointerSize } }),
+            ...(entry.lfs === undefined
+              ? {}
+              : { lfs: { sha256: entry.lfs.oid, size: entry.lfs.size, pointerSize: entry.lfs.pointerSize } }),
           }
         : { rfilename: entry.path },
     ),
@@ -410,11 +428,21 @@ function refuseWithoutToken(x: Exchange, repo: string): boolean {
   if (auth.repos !== undefined && !auth.repos.some((pattern) => pattern.test(repo))) return false;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(x.req.headers.authorization ?? '');
   if (match === null) {
-    sendError(x, 401, 'GatedRepo', `Access to model ${repo} is restricted. You must have access to it and be authenticated to access it. Please log in.`);
+    sendError(
+      x,
+      401,
+      'GatedRepo',
+      `Access to model ${repo} is restricted. You must have access to it and be authenticated to access it. Please log in.`,
+    );
     return true;
   }
   if (!sameSecret(match[1] ?? '', auth.token)) {
-    sendError(x, 403, 'GatedRepo', `Access to model ${repo} is restricted and you are not in the authorized list. Visit https://huggingface.co/${repo} to ask for access.`);
+    sendError(
+      x,
+      403,
+      'GatedRepo',
+      `Access to model ${repo} is restricted and you are not in the authorized list. Visit https://huggingface.co/${repo} to ask for access.`,
+    );
     return true;
   }
   return false;
@@ -432,12 +460,23 @@ const NOT_FOUND_MESSAGES: Record<NotFoundCode, string> = {
   EntryNotFound: 'Entry not found',
 };
 
-function sendNotFound(x: Exchange, code: NotFoundCode, message: string = NOT_FOUND_MESSAGES[code], extra: Record<string, string> = {}): void {
+function sendNotFound(
+  x: Exchange,
+  code: NotFoundCode,
+  message: string = NOT_FOUND_MESSAGES[code],
+  extra: Record<string, string> = {},
+): void {
   sendError(x, 404, code, message, extra);
 }
 
 /** A Hub-like error: JSON `{"error": message}` plus `X-Error-Code` / `X-Error-Message`. Never faulted or throttled. */
-function sendError(x: Exchange, status: number, code: string | undefined, message: string, extra: Record<string, string> = {}): void {
+function sendError(
+  x: Exchange,
+  status: number,
+  code: string | undefined,
+  message: string,
+  extra: Record<string, string> = {},
+): void {
   const body = Buffer.from(JSON.stringify({ error: message }));
   writeHead(x, status, {
     ...extra,
@@ -471,7 +510,12 @@ function writeHead(x: Exchange, status: number, headers: Record<string, string |
  * out, unless a body fault matches: then only the fault's bytes are sent and the connection is reset, ended or left
  * hanging.
  */
-async function sendBody(x: Exchange, subject: FaultSubject, length: number, open: (bytes: number) => Readable): Promise<void> {
+async function sendBody(
+  x: Exchange,
+  subject: FaultSubject,
+  length: number,
+  open: (bytes: number) => Readable,
+): Promise<void> {
   const { res, entry } = x;
   if (x.req.method === 'HEAD' || length === 0) {
     res.end();
@@ -490,7 +534,10 @@ async function sendBody(x: Exchange, subject: FaultSubject, length: number, open
     return;
   }
   entry.fault = fault.kind;
-  const bytes = Math.min(length, fault.kind === 'truncate' ? fault.bytes : fault.kind === 'status' ? 0 : fault.afterBytes);
+  const bytes = Math.min(
+    length,
+    fault.kind === 'truncate' ? fault.bytes : fault.kind === 'status' ? 0 : fault.afterBytes,
+  );
   if (bytes > 0) {
     try {
       await pipeline(open(bytes), throttle, meter, res, { end: false });

@@ -125,7 +125,12 @@ export async function locateRevision(
   if (SHA_PATTERN.test(revision)) {
     for (const dirName of dirNames) {
       if (fakeCommitSha(repo, dirName) !== revision) continue;
-      return { repo, revision: dirName === name ? MAIN_REVISION : dirName.slice(name.length + 1).replaceAll('--', '/'), dir: join(root, org, dirName), sha: revision };
+      return {
+        repo,
+        revision: dirName === name ? MAIN_REVISION : dirName.slice(name.length + 1).replaceAll('--', '/'),
+        dir: join(root, org, dirName),
+        sha: revision,
+      };
     }
   }
   return 'RevisionNotFound';
@@ -140,7 +145,9 @@ async function revisionDirNames(root: string, org: string, name: string): Promis
     return [];
   }
   const candidates = names.filter((entry) => entry === name || entry.startsWith(`${name}@`));
-  const checks = await Promise.all(candidates.map(async (entry) => ((await isDirectory(join(root, org, entry))) ? entry : undefined)));
+  const checks = await Promise.all(
+    candidates.map(async (entry) => ((await isDirectory(join(root, org, entry))) ? entry : undefined)),
+  );
   return checks.filter((entry): entry is string => entry !== undefined);
 }
 
@@ -187,7 +194,10 @@ export function createOidCache(lfsThreshold: number = DEFAULT_LFS_THRESHOLD): Oi
       let pending = cache.get(key);
       if (pending === undefined) {
         if (cache.size >= OID_CACHE_LIMIT) cache.clear();
-        pending = file.size >= lfsThreshold ? Promise.resolve(lfsOids(file)) : gitBlobOid(file).then((oid) => ({ oid, etag: oid }));
+        pending =
+          file.size >= lfsThreshold
+            ? Promise.resolve(lfsOids(file))
+            : gitBlobOid(file).then((oid) => ({ oid, etag: oid }));
         cache.set(key, pending);
         // A failed read (file vanished) must not stick.
         pending.catch(() => cache.delete(key));
@@ -198,7 +208,9 @@ export function createOidCache(lfsThreshold: number = DEFAULT_LFS_THRESHOLD): Oi
 }
 
 function lfsOids(file: FileInfo): FileOids {
-  const sha256 = createHash('sha256').update(`modeldeck-mirror\0lfs\0${file.absPath}\0${file.size}\0${file.mtimeMs}\0${file.ino}`).digest('hex');
+  const sha256 = createHash('sha256')
+    .update(`modeldeck-mirror\0lfs\0${file.absPath}\0${file.size}\0${file.mtimeMs}\0${file.ino}`)
+    .digest('hex');
   const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256}\nsize ${file.size}\n`;
   const pointerBytes = Buffer.from(pointer);
   const oid = createHash('sha1').update(`blob ${pointerBytes.length}\0`).update(pointerBytes).digest('hex');
@@ -209,7 +221,8 @@ async function gitBlobOid(file: FileInfo): Promise<string> {
   const hash = createHash('sha1').update(`blob ${file.size}\0`);
   if (file.size > 0) {
     // Bounded by the stat'ed size so the oid and the header agree even if the file is growing.
-    for await (const chunk of createReadStream(file.absPath, { start: 0, end: file.size - 1 })) hash.update(chunk as Buffer);
+    for await (const chunk of createReadStream(file.absPath, { start: 0, end: file.size - 1 }))
+      hash.update(chunk as Buffer);
   }
   return hash.digest('hex');
 }
@@ -234,7 +247,14 @@ export async function listTree(
   return out;
 }
 
-async function walk(location: RevisionLocation, dir: string, prefix: string, recursive: boolean, oidCache: OidCache, out: TreeEntry[]): Promise<void> {
+async function walk(
+  location: RevisionLocation,
+  dir: string,
+  prefix: string,
+  recursive: boolean,
+  oidCache: OidCache,
+  out: TreeEntry[],
+): Promise<void> {
   const names = (await readdir(dir)).filter(isVisibleName).sort();
   // stat in parallel (symlinks followed), then emit in name order.
   const infos = await Promise.all(names.map((name) => stat(join(dir, name)).catch(() => undefined)));
@@ -249,7 +269,11 @@ async function walk(location: RevisionLocation, dir: string, prefix: string, rec
       if (recursive) await walk(location, absPath, path, recursive, oidCache, out);
     } else if (info.isFile()) {
       const oids = await oidCache.oids({ absPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino });
-      out.push(oids.lfs === undefined ? { type: 'file', oid: oids.oid, size: info.size, path } : { type: 'file', oid: oids.oid, size: info.size, lfs: oids.lfs, path });
+      out.push(
+        oids.lfs === undefined
+          ? { type: 'file', oid: oids.oid, size: info.size, path }
+          : { type: 'file', oid: oids.oid, size: info.size, lfs: oids.lfs, path },
+      );
     }
   }
 }

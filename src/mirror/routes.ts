@@ -21,8 +21,20 @@ export interface RevisionSplit {
  */
 export type MirrorRoute =
   | { readonly kind: 'resolve'; readonly org: string; readonly name: string; readonly splits: readonly RevisionSplit[] }
-  | { readonly kind: 'tree'; readonly org: string; readonly name: string; readonly splits: readonly RevisionSplit[]; readonly recursive: boolean }
-  | { readonly kind: 'info'; readonly org: string; readonly name: string; readonly revision: string; readonly blobs: boolean }
+  | {
+      readonly kind: 'tree';
+      readonly org: string;
+      readonly name: string;
+      readonly splits: readonly RevisionSplit[];
+      readonly recursive: boolean;
+    }
+  | {
+      readonly kind: 'info';
+      readonly org: string;
+      readonly name: string;
+      readonly revision: string;
+      readonly blobs: boolean;
+    }
   | { readonly kind: 'unknown' }
   | { readonly kind: 'bad'; readonly reason: string };
 
@@ -45,9 +57,12 @@ export function parseMirrorRoute(target: string): MirrorRoute {
   if (segments[0] === 'api' && segments[1] === 'models') {
     const [, , org, name, action, ...rest] = segments;
     if (org === undefined || name === undefined) return { kind: 'unknown' };
-    if (action === undefined || (action === '' && rest.length === 0)) return { kind: 'info', org, name, revision: 'main', blobs: flag('blobs') };
-    if (action === 'revision' && rest.length > 0) return { kind: 'info', org, name, revision: rest.join('/'), blobs: flag('blobs') };
-    if (action === 'tree' && rest.length > 0) return { kind: 'tree', org, name, splits: splitsOf(rest, true), recursive: flag('recursive') };
+    if (action === undefined || (action === '' && rest.length === 0))
+      return { kind: 'info', org, name, revision: 'main', blobs: flag('blobs') };
+    if (action === 'revision' && rest.length > 0)
+      return { kind: 'info', org, name, revision: rest.join('/'), blobs: flag('blobs') };
+    if (action === 'tree' && rest.length > 0)
+      return { kind: 'tree', org, name, splits: splitsOf(rest, true), recursive: flag('recursive') };
     return { kind: 'unknown' };
   }
   const [org, name, action, ...rest] = segments;

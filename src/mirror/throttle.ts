@@ -36,7 +36,8 @@ const DEFAULT_BURST_SECONDS = 0.05;
 
 /** Create a token bucket. It starts full. */
 export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
-  const rateOf = typeof options.bytesPerSecond === 'function' ? options.bytesPerSecond : constant(options.bytesPerSecond);
+  const rateOf =
+    typeof options.bytesPerSecond === 'function' ? options.bytesPerSecond : constant(options.bytesPerSecond);
   const now = options.now ?? (() => performance.now());
   const burstSeconds = options.burstSeconds ?? DEFAULT_BURST_SECONDS;
   const capacity = (rate: number): number => Math.max(1, rate * burstSeconds);

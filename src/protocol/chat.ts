@@ -188,8 +188,7 @@ export const MAX_STOP_SEQUENCES = 4;
 
 /** What {@link validateChatCompletionRequest} returns. The validator itself only answers 400, as OpenAI does. */
 export type ValidateChatResult =
-  | { ok: true; request: NormalisedChatRequest }
-  | { ok: false; status: 400 | 404 | 422; error: OpenAIErrorBody };
+  { ok: true; request: NormalisedChatRequest } | { ok: false; status: 400 | 404 | 422; error: OpenAIErrorBody };
 
 /** A request that breaks the schema; only ever caught inside this module. */
 class InvalidRequest extends Error {

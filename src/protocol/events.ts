@@ -57,9 +57,6 @@ export interface ErrorEvent {
 /** One event of a `/load_model` stream, discriminated on the wire's own `status` field. */
 export type LoadEvent = LoadingEvent | ReadyEvent | ErrorEvent;
 
-/** The values of `status`. */
-export type LoadStatus = LoadEvent['status'];
-
 /** True for the events that end a stream (`ready`, `error`). */
 export function isTerminal(event: LoadEvent): event is ReadyEvent | ErrorEvent {
   return event.status !== 'loading';
@@ -124,8 +121,7 @@ function unreachable(value: never): never {
 
 /** What {@link parseLoadEvent} returns. `raw` is the whole parsed object, unknown fields included. */
 export type ParseLoadEventResult =
-  | { ok: true; event: LoadEvent; raw: Readonly<Record<string, unknown>> }
-  | { ok: false; error: string };
+  { ok: true; event: LoadEvent; raw: Readonly<Record<string, unknown>> } | { ok: false; error: string };
 
 /** The message given to an `error` event that arrived without a usable one. */
 export const DEFAULT_ERROR_MESSAGE = 'the server reported an error without a message';

@@ -9,8 +9,7 @@ export type LoadRequestErrorCode = 'INVALID_BODY' | 'MISSING_MODEL' | 'INVALID_M
 
 /** What {@link validateLoadModelRequest} returns. On failure, `message` is fit to send to the client as is. */
 export type ValidateLoadModelResult =
-  | { ok: true; ref: ModelRef }
-  | { ok: false; status: 400 | 422; code: LoadRequestErrorCode; message: string };
+  { ok: true; ref: ModelRef } | { ok: false; status: 400 | 422; code: LoadRequestErrorCode; message: string };
 
 /**
  * Validates the parsed JSON body of `POST /load_model` (`{"model": "org/name[@revision]"}`; other fields are

@@ -47,9 +47,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return reply.code(500).send(openAIError(500, 'internal server error', { code: 'internal_error' }));
   });
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send(openAIError(404, `no route for ${request.method} ${request.url}`, { code: 'not_found' })),
+    reply.code(404).send(openAIError(404, `no route for ${request.method} ${request.url}`, { code: 'not_found' })),
   );
 
   if (options.apiKey !== undefined) requireApiKey(app, options.apiKey);
@@ -99,7 +97,9 @@ function requireApiKey(app: FastifyInstance, apiKey: string): void {
     }
     const given = createHash('sha256').update(match[1]).digest();
     if (!timingSafeEqual(given, expected)) {
-      return reply.code(401).send(openAIError(401, 'the API key is not valid for this server', { code: 'invalid_api_key' }));
+      return reply
+        .code(401)
+        .send(openAIError(401, 'the API key is not valid for this server', { code: 'invalid_api_key' }));
     }
     return undefined;
   });

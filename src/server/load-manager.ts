@@ -357,11 +357,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
 }
 
 /** Turns a load failure into the wire's terminal `error` event; unexpected failures get a generic message. */
-function errorEvent(
-  ref: ModelRef,
-  error: unknown,
-  onInternalError: LoadManagerOptions['onInternalError'],
-): LoadEvent {
+function errorEvent(ref: ModelRef, error: unknown, onInternalError: LoadManagerOptions['onInternalError']): LoadEvent {
   if (error instanceof LoadError) {
     return { status: 'error', model: ref.key, message: error.message, code: error.code };
   }

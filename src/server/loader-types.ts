@@ -21,7 +21,12 @@ export type LoadStage = 'processor' | 'config' | 'download' | 'weights';
  */
 export type LoaderEvent =
   | { readonly type: 'stage'; readonly stage: LoadStage }
-  | { readonly type: 'progress'; readonly stage: 'download' | 'weights'; readonly current: number; readonly total: number };
+  | {
+      readonly type: 'progress';
+      readonly stage: 'download' | 'weights';
+      readonly current: number;
+      readonly total: number;
+    };
 
 /** Machine-readable reasons a load fails; each comes with a message that says what to do. */
 export type LoadErrorCode =

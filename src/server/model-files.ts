@@ -12,18 +12,7 @@ import type { HubFile } from './hub-client.js';
 
 /** ONNX weight precisions transformers.js knows (its `DATA_TYPES`, without `auto`). */
 export type OnnxDtype =
-  | 'fp32'
-  | 'fp16'
-  | 'q8'
-  | 'int8'
-  | 'uint8'
-  | 'q4'
-  | 'q4f16'
-  | 'q2'
-  | 'q2f16'
-  | 'q1'
-  | 'q1f16'
-  | 'bnb4';
+  'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'q2' | 'q2f16' | 'q1' | 'q1f16' | 'bnb4';
 
 /** File-name suffix per dtype: transformers.js `utils/dtypes.js` `DEFAULT_DTYPE_SUFFIX_MAPPING`. */
 export const DTYPE_SUFFIX: Readonly<Record<OnnxDtype, string>> = {

@@ -326,16 +326,20 @@ function spawnModelWorker(ref: ModelRef, data: ModelWorkerData): ModelWorkerHand
           reject(abortedError(ref, signal));
         };
         signal?.addEventListener('abort', onAbort, { once: true });
-        const settle = <T>(fn: (value: T) => void) => (value: T): void => {
-          signal?.removeEventListener('abort', onAbort);
-          fn(value);
-        };
+        const settle =
+          <T>(fn: (value: T) => void) =>
+          (value: T): void => {
+            signal?.removeEventListener('abort', onAbort);
+            fn(value);
+          };
         const flag = request.type === 'generate' ? new Int32Array(request.abort) : undefined;
         if (flag !== undefined) generationFlags.add(flag);
-        const untrack = <T>(fn: (value: T) => void) => (value: T): void => {
-          if (flag !== undefined) generationFlags.delete(flag);
-          fn(value);
-        };
+        const untrack =
+          <T>(fn: (value: T) => void) =>
+          (value: T): void => {
+            if (flag !== undefined) generationFlags.delete(flag);
+            fn(value);
+          };
         pending.set(id, { resolve: untrack(settle(resolve)), reject: untrack(settle(reject)), onProgress, onText });
         updateRef();
         worker.postMessage({ ...request, id } as WorkerRequest);
@@ -449,4 +453,3 @@ function plainOptions(options: GenerateOptions): GenerateOptions {
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
-

@@ -64,10 +64,14 @@ export function parseDashboardConfig(text: string, env: NodeJS.ProcessEnv, sourc
   const record = value as Record<string, unknown>;
   const extra = Object.keys(record).filter((k) => k !== 'sessions');
   if (extra.length > 0) {
-    throw new ConfigError('MD_CONFIG_SHAPE', `${source}: unknown field ${JSON.stringify(extra[0])} at the top level; ${expected}`);
+    throw new ConfigError(
+      'MD_CONFIG_SHAPE',
+      `${source}: unknown field ${JSON.stringify(extra[0])} at the top level; ${expected}`,
+    );
   }
   const sessions = record['sessions'];
-  if (!Array.isArray(sessions)) throw new ConfigError('MD_CONFIG_SHAPE', `${source}: "sessions" must be an array; ${expected}`);
+  if (!Array.isArray(sessions))
+    throw new ConfigError('MD_CONFIG_SHAPE', `${source}: "sessions" must be an array; ${expected}`);
   return sessions.map((entry, i) => readSession(entry, `${source}: sessions[${i}]`, env));
 }
 
@@ -87,7 +91,8 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
   if (typeof server !== 'string') throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "server" must be a URL string`);
   const urlProblem = checkServerUrl(server);
   if (urlProblem !== undefined) throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "server": ${urlProblem}`);
-  if (typeof model !== 'string') throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "model" must be a string like "org/name"`);
+  if (typeof model !== 'string')
+    throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "model" must be a string like "org/name"`);
   const parsed = parseModelId(model);
   if (!parsed.ok) throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "model": ${parsed.message}`);
   if (apiKey !== undefined && apiKeyEnv !== undefined) {
@@ -95,7 +100,8 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
   }
   let key: string | undefined;
   if (apiKey !== undefined) {
-    if (typeof apiKey !== 'string' || apiKey === '') throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "apiKey" must be a non-empty string`);
+    if (typeof apiKey !== 'string' || apiKey === '')
+      throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "apiKey" must be a non-empty string`);
     key = apiKey;
   }
   if (apiKeyEnv !== undefined) {
@@ -104,12 +110,18 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
     }
     const fromEnv = env[apiKeyEnv];
     if (fromEnv === undefined || fromEnv === '') {
-      throw new ConfigError('MD_CONFIG_ENV', `${where}: the environment variable ${apiKeyEnv} (named by "apiKeyEnv") is not set`);
+      throw new ConfigError(
+        'MD_CONFIG_ENV',
+        `${where}: the environment variable ${apiKeyEnv} (named by "apiKeyEnv") is not set`,
+      );
     }
     key = fromEnv;
   }
   if (key !== undefined && !/^[\x21-\x7e]+$/.test(key)) {
-    throw new ConfigError('MD_CONFIG_SHAPE', `${where}: the API key must be printable ASCII without spaces (it travels in an HTTP header)`);
+    throw new ConfigError(
+      'MD_CONFIG_SHAPE',
+      `${where}: the API key must be printable ASCII without spaces (it travels in an HTTP header)`,
+    );
   }
   return { server: server.replace(/\/+$/, ''), model, ...(key !== undefined ? { apiKey: key } : {}) };
 }
@@ -120,7 +132,10 @@ export async function loadDashboardConfig(path: string, env: NodeJS.ProcessEnv):
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new ConfigError('MD_CONFIG_READ', `cannot read --config ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new ConfigError(
+      'MD_CONFIG_READ',
+      `cannot read --config ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
   return parseDashboardConfig(text, env, path);
 }

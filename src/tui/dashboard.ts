@@ -18,7 +18,14 @@ import {
   type RawFrame,
   type SessionController,
 } from './session-client.js';
-import { canChat, chatHistory, createSessionState, reduceSession, type SessionAction, type SessionState } from './session-state.js';
+import {
+  canChat,
+  chatHistory,
+  createSessionState,
+  reduceSession,
+  type SessionAction,
+  type SessionState,
+} from './session-state.js';
 import { screenLayout, toViewModel, type Notice, type Tone } from './view-model.js';
 
 /** Default bound of the event log, in entries. */
@@ -156,7 +163,11 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
       dispatch: (action) => dispatch(id, action),
       onFrame: (frame) => record(id, frame),
     });
-    entries.set(id, { state: createSessionState({ id, tag: id, server: spec.server, model: spec.model }), spec, controller });
+    entries.set(id, {
+      state: createSessionState({ id, tag: id, server: spec.server, model: spec.model }),
+      spec,
+      controller,
+    });
     order.push(id);
     controller.start();
     scheduler.invalidate();
@@ -239,7 +250,13 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
   function press(key: KeyPress): void {
     if (isClosed) return;
     const ctx: KeyContext = {
-      sessions: states().map((s) => ({ id: s.id, tag: s.tag, server: s.server, canChat: canChat(s), replying: s.chatBusy })),
+      sessions: states().map((s) => ({
+        id: s.id,
+        tag: s.tag,
+        server: s.server,
+        canChat: canChat(s),
+        replying: s.chatBusy,
+      })),
       lastSeq: log.lastSeq(),
       logPage: Math.max(1, screenLayout(renderer.size()).log.height - 2),
       defaultServer,

@@ -44,12 +44,14 @@ export interface EmbeddedStack {
 /** Generates the demo models if needed and starts the mirror and the server on 127.0.0.1 (free ports). */
 export async function startEmbeddedStack(options: EmbeddedOptions = {}): Promise<EmbeddedStack> {
   const progress = options.onProgress ?? (() => {});
-  const [{ defaultDemoDir }, { DEMO_MODELS, generateDemoModels }, { startMirror }, { startServer }] = await Promise.all([
-    import('../demo/paths.js'),
-    import('../demo/demo-models.js'),
-    import('../mirror/mirror.js'),
-    import('../cli/serve.js'),
-  ]);
+  const [{ defaultDemoDir }, { DEMO_MODELS, generateDemoModels }, { startMirror }, { startServer }] = await Promise.all(
+    [
+      import('../demo/paths.js'),
+      import('../demo/demo-models.js'),
+      import('../mirror/mirror.js'),
+      import('../cli/serve.js'),
+    ],
+  );
   const demoDir = options.demoDir ?? defaultDemoDir();
   const models = options.models ?? DEMO_MODELS.map((m) => m.id);
   progress(`preparing demo models in ${demoDir} (first run only)…`);
@@ -67,7 +69,12 @@ export async function startEmbeddedStack(options: EmbeddedOptions = {}): Promise
   };
   try {
     progress('starting the demo mirror…');
-    const mirror = await startMirror({ root: demoDir, host: '127.0.0.1', port: 0, throttle: options.throttle ?? DEFAULT_EMBEDDED_THROTTLE });
+    const mirror = await startMirror({
+      root: demoDir,
+      host: '127.0.0.1',
+      port: 0,
+      throttle: options.throttle ?? DEFAULT_EMBEDDED_THROTTLE,
+    });
     cleanups.push(() => mirror.close());
     progress('starting the modeldeck server…');
     const server = await startServer(

@@ -70,7 +70,9 @@ export function failureHint(failure: Failure): string {
         case 422:
           return 'the server refused the request: check the model id';
         default:
-          return isRetryable(failure) ? 'the server is busy or restarting; retrying' : 'try again later, or check the server log';
+          return isRetryable(failure)
+            ? 'the server is busy or restarting; retrying'
+            : 'try again later, or check the server log';
       }
     case 'network':
       return 'check the URL and that the server is running; reconnecting';

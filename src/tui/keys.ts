@@ -221,7 +221,8 @@ export function checkServerUrl(value: string): string | undefined {
   } catch {
     return `not a URL: '${value}' (like http://127.0.0.1:8000)`;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `the server URL must start with http:// or https://`;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `the server URL must start with http:// or https://`;
   return undefined;
 }
 
@@ -328,7 +329,12 @@ function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
   }
   // Any other character starts a message, so "typing + Enter" works without a mode switch for most words.
   if (session !== undefined && isPrintable(key) && key.ch !== ' ') {
-    return done({ ...ui, focus, composing: true, inputs: { ...ui.inputs, [session.id]: (ui.inputs[session.id] ?? '') + key.ch } });
+    return done({
+      ...ui,
+      focus,
+      composing: true,
+      inputs: { ...ui.inputs, [session.id]: (ui.inputs[session.id] ?? '') + key.ch },
+    });
   }
   return done(ui);
 }
@@ -342,10 +348,16 @@ function routeComposing(ui: UiState, session: KeyContext['sessions'][number], ke
     const message = text.trim();
     if (message === '') return done(ui);
     if (!session.canChat) {
-      return done(ui, { type: 'notice', text: `${session.tag}: the model is not ready yet; the message is kept, send it once the session says ready` });
+      return done(ui, {
+        type: 'notice',
+        text: `${session.tag}: the model is not ready yet; the message is kept, send it once the session says ready`,
+      });
     }
     if (session.replying === true) {
-      return done(ui, { type: 'notice', text: `${session.tag}: a reply is still streaming; the message is kept, send it once it ends` });
+      return done(ui, {
+        type: 'notice',
+        text: `${session.tag}: a reply is still streaming; the message is kept, send it once it ends`,
+      });
     }
     return done(setText(''), { type: 'send', sessionId: session.id, text: message });
   }

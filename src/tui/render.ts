@@ -148,7 +148,13 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
         // blessed reports a CR as `enter` and then again as `return`: one key, one press (else the echo would clear a
         // notice that the Enter just set, such as "the model is not ready yet").
         if (key?.name === 'return' && key.sequence === '\r') return;
-        handler({ name: key?.name, ch, ctrl: key?.ctrl ?? false, shift: key?.shift ?? false, meta: key?.meta ?? false });
+        handler({
+          name: key?.name,
+          ch,
+          ctrl: key?.ctrl ?? false,
+          shift: key?.shift ?? false,
+          meta: key?.meta ?? false,
+        });
       });
     },
     onResize(handler) {
@@ -156,7 +162,14 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
     },
     text() {
       const lines = (screen as unknown as { lines: [unknown, string][][] }).lines;
-      return lines.map((row) => row.map((cell) => cell[1]).join('').trimEnd()).join('\n');
+      return lines
+        .map((row) =>
+          row
+            .map((cell) => cell[1])
+            .join('')
+            .trimEnd(),
+        )
+        .join('\n');
     },
     destroy() {
       if (destroyed) return;

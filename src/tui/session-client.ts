@@ -11,7 +11,7 @@
 
 import { createSseParser } from '../protocol/sse.js';
 import { isTerminal, parseLoadEvent, type LoadEvent } from '../protocol/events.js';
-import { parseChatStreamData } from '../protocol/chat.js';
+import { parseChatStreamData, type ChatCompletionRequest } from '../protocol/chat.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { ENDED_EARLY_MESSAGE, errorBodyMessage, isRetryable, type Failure } from './failures.js';
 import type { ChatTurn, SessionAction } from './session-state.js';
@@ -175,7 +175,10 @@ async function refuseNonStream(response: Response, options: RequestOptions): Pro
       ...(code !== undefined ? { code } : {}),
     };
   }
-  return { kind: 'protocol', message: `the server answered ${response.status} with "${type || 'no content type'}", not an event stream` };
+  return {
+    kind: 'protocol',
+    message: `the server answered ${response.status} with "${type || 'no content type'}", not an event stream`,
+  };
 }
 
 /** Options of {@link streamChat}. */
@@ -210,7 +213,7 @@ export async function streamChat(options: StreamChatOptions): Promise<ChatOutcom
         messages: options.messages,
         stream: true,
         ...(options.maxTokens !== undefined ? { max_tokens: options.maxTokens } : {}),
-      }),
+      } satisfies ChatCompletionRequest),
       ...(options.signal ? { signal: options.signal } : {}),
     });
   } catch (error) {
@@ -234,7 +237,11 @@ export async function streamChat(options: StreamChatOptions): Promise<ChatOutcom
         case 'error':
           outcome = {
             ok: false,
-            failure: { kind: 'server', message: frame.error.message, ...(frame.error.code ? { code: frame.error.code } : {}) },
+            failure: {
+              kind: 'server',
+              message: frame.error.message,
+              ...(frame.error.code ? { code: frame.error.code } : {}),
+            },
           };
           return;
         case 'invalid':
@@ -257,7 +264,8 @@ export async function streamChat(options: StreamChatOptions): Promise<ChatOutcom
     onComment: (text) => options.onFrame?.({ kind: 'comment', raw: text }),
   });
   const body = response.body;
-  if (body === null) return { ok: false, failure: { kind: 'ended-early', message: 'the reply ended before it finished' } };
+  if (body === null)
+    return { ok: false, failure: { kind: 'ended-early', message: 'the reply ended before it finished' } };
   try {
     await pump(body, parser, () => outcome !== undefined);
   } catch (error) {

@@ -162,9 +162,16 @@ export function reduceSession(state: SessionState, action: SessionAction): Sessi
         ]),
       };
     case 'chat-delta':
-      return { ...state, transcript: updateReply(state.transcript, (reply) => ({ ...reply, content: reply.content + action.text })) };
+      return {
+        ...state,
+        transcript: updateReply(state.transcript, (reply) => ({ ...reply, content: reply.content + action.text })),
+      };
     case 'chat-done':
-      return { ...state, chatBusy: false, transcript: updateReply(state.transcript, (reply) => ({ ...reply, streaming: false })) };
+      return {
+        ...state,
+        chatBusy: false,
+        transcript: updateReply(state.transcript, (reply) => ({ ...reply, streaming: false })),
+      };
     case 'chat-failed': {
       const finished = updateReply(state.transcript, (reply) => ({ ...reply, streaming: false }));
       return {
@@ -232,7 +239,11 @@ function closeStages(stages: readonly StageTiming[], at: number): readonly Stage
   return [...stages.slice(0, -1), { ...last, endedAt: at }];
 }
 
-function sample(previous: ProgressState | null, progress: { current: number; total: number | null }, at: number): ProgressState {
+function sample(
+  previous: ProgressState | null,
+  progress: { current: number; total: number | null },
+  at: number,
+): ProgressState {
   let rate: number | null = previous?.rate ?? null;
   if (previous !== null && at > previous.at && progress.current >= previous.current) {
     const dt = at - previous.at;

@@ -118,7 +118,6 @@ export function wrap(text: string, width: number): string[] {
         continue;
       }
       if (line !== '') out.push(line);
-      line = '';
       while (rest.length > width) {
         out.push(rest.slice(0, width).join(''));
         rest = rest.slice(width);
@@ -297,7 +296,10 @@ export function sessionLines(session: SessionState, ctx: CellContext): Line[] {
   if (header.length + 1 >= ctx.height) return [...header.slice(0, ctx.height - 1), inputLine];
   const room = ctx.height - header.length - 1;
   const transcript = transcriptLines(session, width);
-  const shown = room >= 2 && transcript.length > 0 ? [[seg(trimEnd('─ chat ' + '─'.repeat(width), width), 'dim')], ...transcript.slice(-(room - 1))] : transcript.slice(-room);
+  const shown =
+    room >= 2 && transcript.length > 0
+      ? [[seg(trimEnd('─ chat ' + '─'.repeat(width), width), 'dim')], ...transcript.slice(-(room - 1))]
+      : transcript.slice(-room);
   return [...header, ...shown, inputLine];
 }
 
@@ -323,12 +325,7 @@ function stateLine(session: SessionState, now: number, width: number): Line {
     case 'reconnecting': {
       const wait = session.retryAt === null ? 0 : session.retryAt - now;
       line = [
-        seg(
-          wait > 0
-            ? `↻ reconnecting in ${Math.ceil(wait / 1000)}s${attempt}`
-            : `↻ reconnecting${attempt}…`,
-          'warn',
-        ),
+        seg(wait > 0 ? `↻ reconnecting in ${Math.ceil(wait / 1000)}s${attempt}` : `↻ reconnecting${attempt}…`, 'warn'),
       ];
       break;
     }
@@ -389,10 +386,13 @@ function gaugeLines(stage: 'download' | 'weights', session: SessionState, now: n
 }
 
 function byteFigures(p: ProgressState, running: boolean): string {
-  const parts = [p.total === null ? `${formatBytes(p.current)} so far` : `${formatBytes(p.current)} / ${formatBytes(p.total)}`];
+  const parts = [
+    p.total === null ? `${formatBytes(p.current)} so far` : `${formatBytes(p.current)} / ${formatBytes(p.total)}`,
+  ];
   if (running && p.rate !== null && p.rate > 0) {
     parts.push(`${formatBytes(p.rate)}/s`);
-    if (p.total !== null && p.total > p.current) parts.push(`ETA ${formatDuration(((p.total - p.current) / p.rate) * 1000)}`);
+    if (p.total !== null && p.total > p.current)
+      parts.push(`ETA ${formatDuration(((p.total - p.current) / p.rate) * 1000)}`);
   }
   return parts.join(' · ');
 }
@@ -424,11 +424,15 @@ function transcriptLines(session: SessionState, width: number): Line[] {
 function inputText(session: SessionState, ctx: CellContext): Line {
   const width = ctx.width;
   if (ctx.composing) {
-    const visible = [...ctx.input].slice(-(Math.max(1, width - 3))).join('');
+    const visible = [...ctx.input].slice(-Math.max(1, width - 3)).join('');
     return [seg('> ', 'accent'), seg(visible), seg('█', 'accent')];
   }
   if (ctx.input !== '') return clipLine([seg('> ', 'dim'), seg(ctx.input, 'dim')], width);
-  const hint = !ctx.focused ? '' : canChat(session) ? 'type to chat, Enter sends' : 'chat opens when the model is ready';
+  const hint = !ctx.focused
+    ? ''
+    : canChat(session)
+      ? 'type to chat, Enter sends'
+      : 'chat opens when the model is ready';
   return [seg(trimEnd(`> ${hint}`, width), 'dim')];
 }
 
@@ -474,7 +478,12 @@ export function logLine(entry: LogEntry, width: number): Line {
   const tone: Tone = entry.kind === 'data' ? 'normal' : entry.kind === 'comment' ? 'dim' : 'warn';
   const raw = entry.raw.replace(/\r\n|\r|\n/g, '⏎');
   return clipLine(
-    [seg(`${clockTime(entry.time)} `, 'dim'), seg(`${entry.session} `, 'accent'), seg(`${kind} `, tone), seg(raw, tone)],
+    [
+      seg(`${clockTime(entry.time)} `, 'dim'),
+      seg(`${entry.session} `, 'accent'),
+      seg(`${kind} `, tone),
+      seg(raw, tone),
+    ],
     width,
   );
 }
@@ -493,10 +502,25 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
     const p = ui.prompt;
     if (p.kind === 'close') {
       const target = input.sessions.find((s) => s.id === p.sessionId);
-      return clipLine([seg(`close ${target ? `${target.tag} ${target.model}` : 'the session'}? `, 'warn'), seg('y closes · any other key keeps it', 'dim')], width);
+      return clipLine(
+        [
+          seg(`close ${target ? `${target.tag} ${target.model}` : 'the session'}? `, 'warn'),
+          seg('y closes · any other key keeps it', 'dim'),
+        ],
+        width,
+      );
     }
-    const hint = p.kind === 'add-server' ? ` [Enter: ${input.defaultServer}]` : p.kind === 'add-model' ? ` on ${p.server ?? ''}` : '';
-    const line: Segment[] = [seg(`${PROMPT_LABEL[p.kind] ?? p.kind}${hint}: `, 'accent'), seg(p.text), seg('█', 'accent')];
+    const hint =
+      p.kind === 'add-server'
+        ? ` [Enter: ${input.defaultServer}]`
+        : p.kind === 'add-model'
+          ? ` on ${p.server ?? ''}`
+          : '';
+    const line: Segment[] = [
+      seg(`${PROMPT_LABEL[p.kind] ?? p.kind}${hint}: `, 'accent'),
+      seg(p.text),
+      seg('█', 'accent'),
+    ];
     line.push(p.error ? seg(`  ${p.error}`, 'error') : seg('  Enter ok · Esc cancel', 'dim'));
     return clipLine(line, width);
   }

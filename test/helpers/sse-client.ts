@@ -3,8 +3,7 @@ import { parseLoadEvent, type LoadEvent } from '../../src/protocol/events.js';
 
 /** One frame of a stream, in arrival order: a `data:` event (by its index in `events`) or a comment line. */
 export type TranscriptFrame =
-  | { readonly kind: 'event'; readonly index: number }
-  | { readonly kind: 'comment'; readonly text: string };
+  { readonly kind: 'event'; readonly index: number } | { readonly kind: 'comment'; readonly text: string };
 
 /** What one `/load_model` subscription saw. */
 export interface LoadTranscript {
@@ -34,7 +33,11 @@ export interface LoadModelOptions {
 }
 
 /** POSTs `/load_model` and reads the whole event stream with the project's own SSE parser over a real socket. */
-export async function loadModel(baseUrl: string, model: string, options: LoadModelOptions = {}): Promise<LoadTranscript> {
+export async function loadModel(
+  baseUrl: string,
+  model: string,
+  options: LoadModelOptions = {},
+): Promise<LoadTranscript> {
   const events: LoadEvent[] = [];
   const raw: string[] = [];
   const comments: string[] = [];
