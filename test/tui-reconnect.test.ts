@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
-import type { Clock } from '../src/tui/clock.js';
+import type { Clock } from '../src/common/clock.js';
 import { startDashboard } from '../src/tui/dashboard.js';
 import type { SessionPhase } from '../src/tui/session-state.js';
 import { demoModelsDir } from './helpers/demo.js';

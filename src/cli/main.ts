@@ -1,6 +1,5 @@
+import { VERSION } from '../common/version.js';
 import { UsageError } from './args.js';
-
-const VERSION = '0.1.0';
 
 export const MAIN_USAGE = `Usage: modeldeck [command] [options]
 

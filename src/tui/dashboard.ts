@@ -6,7 +6,7 @@
 
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
 import type { SessionSpec } from './config.js';
 import { createEventLog, matchesFilter, redactSecrets, toJsonl, type EventLog, type LogEntry } from './event-log.js';
 import { createUiState, routeKey, type Command, type KeyContext, type KeyPress, type UiState } from './keys.js';

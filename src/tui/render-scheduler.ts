@@ -4,7 +4,7 @@
  * during the cool-down are coalesced into one trailing draw, so the last state is never dropped.
  */
 
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
 
 /** Options of {@link createRenderScheduler}. */
 export interface RenderSchedulerOptions {

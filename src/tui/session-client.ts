@@ -12,7 +12,7 @@
 import { createSseParser } from '../protocol/sse.js';
 import { isTerminal, parseLoadEvent, type LoadEvent } from '../protocol/events.js';
 import { parseChatStreamData, type ChatCompletionRequest } from '../protocol/chat.js';
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
 import { ENDED_EARLY_MESSAGE, errorBodyMessage, isRetryable, type Failure } from './failures.js';
 import type { ChatTurn, SessionAction } from './session-state.js';
 

@@ -1,5 +1,6 @@
 /**
- * The time source the dashboard's loops use, injected so tests can drive them by hand.
+ * The one time source of every loop in modeldeck (dashboard, client reconnects, server coalescing), injected so tests
+ * can drive it by hand. Shared below every layer: it is not a wire fact, so it does not live in `protocol`.
  */
 
 /** A handle returned by {@link Clock.setTimeout}. */
