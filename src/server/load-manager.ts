@@ -1,3 +1,4 @@
+import { SHUTTING_DOWN_CODE } from '../protocol/errors.js';
 import type { LoadEvent, LoadingEvent } from '../protocol/events.js';
 import {
   LoadError,
@@ -267,7 +268,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
         finish();
         if (closed) {
           void model.dispose();
-          rejectLoad(new LoadError('ABORTED', 'the server is shutting down'));
+          rejectLoad(shuttingDown());
           return;
         }
         residents.set(ref.key, { model, idleTimer: undefined, holds: 0 });
@@ -294,7 +295,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
       return { unsubscribe: () => undefined };
     }
     if (closed) {
-      listener({ status: 'error', model: ref.key, message: 'the server is shutting down', code: 'ABORTED' });
+      listener({ status: 'error', model: ref.key, message: SHUTTING_DOWN_MESSAGE, code: SHUTTING_DOWN_CODE });
       return { unsubscribe: () => undefined };
     }
     const unsubscribeFrom = (load: RunningLoad): Subscription => ({
@@ -315,7 +316,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
         armIdle(ref.key);
         return Promise.resolve(resident.model);
       }
-      if (closed) return Promise.reject(new LoadError('ABORTED', 'the server is shutting down'));
+      if (closed) return Promise.reject(shuttingDown());
       return (running.get(ref.key) ?? start(ref)).promise;
     },
     resident(key) {
@@ -354,6 +355,12 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
       await Promise.all([...residents.keys()].map((key) => unloadResident(key, 'shutdown')));
     },
   };
+}
+
+const SHUTTING_DOWN_MESSAGE = 'the server is shutting down';
+
+function shuttingDown(): LoadError {
+  return new LoadError(SHUTTING_DOWN_CODE, SHUTTING_DOWN_MESSAGE);
 }
 
 /** Turns a load failure into the wire's terminal `error` event; unexpected failures get a generic message. */
