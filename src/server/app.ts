@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createSecretCheck, parseBearer } from '../common/auth.js';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializeLoadEvent, isTerminal } from '../protocol/events.js';
 import { validateLoadModelRequest } from '../protocol/load-request.js';
@@ -98,22 +98,18 @@ function codeOfRefusal(fastifyCode: string | undefined, status: number): WireErr
 
 /** Guards every route but `/health` with a bearer key, compared in constant time. */
 function requireApiKey(app: FastifyInstance, apiKey: string): void {
-  // Hashing first makes both sides the same length, so the comparison leaks neither the key nor its length.
-  const expected = createHash('sha256').update(apiKey).digest();
+  const isApiKey = createSecretCheck(apiKey);
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.url === '/health') return;
-    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(request.headers.authorization ?? '');
-    if (!match?.[1]) {
+    const given = parseBearer(request.headers.authorization);
+    if (given === undefined) {
       return sendError(
         reply,
         'MISSING_API_KEY',
         'this server requires an API key: send the header "Authorization: Bearer <key>"',
       );
     }
-    const given = createHash('sha256').update(match[1]).digest();
-    if (!timingSafeEqual(given, expected)) {
-      return sendError(reply, 'INVALID_API_KEY', 'the API key is not valid for this server');
-    }
+    if (!isApiKey(given)) return sendError(reply, 'INVALID_API_KEY', 'the API key is not valid for this server');
     return undefined;
   });
 }
