@@ -11,6 +11,7 @@ import { demoModelsDir } from './helpers/demo.js';
 import { loadModel, type LoadTranscript } from './helpers/sse-client.js';
 import { startTestMirror, startTestServer } from './helpers/stack.js';
 import { until } from './helpers/until.js';
+import { startUpstreamStandin } from './helpers/upstream-standin.js';
 
 const M = 'org/model@main';
 
@@ -264,4 +265,37 @@ t.test("silent on modeldeck's real streams: fresh, resident, from disk, a late j
     'the fresh load had a download',
   );
   t.equal(missing.events.at(-1)?.status, 'error', 'the missing model ended in an error event');
+});
+
+t.test('silent on streams of the upstream stand-in, but for its known quirks as notes', async (t) => {
+  const upstream = await startUpstreamStandin({ models: [MODEL], frameMs: 20 });
+  t.teardown(() => upstream.close());
+  let late: Promise<LoadTranscript> | undefined;
+  const fresh = await loadModel(upstream.url, MODEL, {
+    onEvent: (e) => {
+      if (late === undefined && e.status === 'loading' && e.stage === 'download') late = loadModel(upstream.url, MODEL);
+    },
+  });
+  const joined = await (late as Promise<LoadTranscript>);
+  const resident = await loadModel(upstream.url, MODEL);
+  const missing = await loadModel(upstream.url, 'org/missing');
+
+  t.equal(fresh.raw[0], `{"status": "loading", "model": "${MODEL}@main", "stage": "processor"}`, 'Python separators');
+  t.same(fresh.comments, [], 'no heartbeats');
+  t.notOk(
+    joined.events.some((e) => e.status === 'loading' && e.stage === 'processor'),
+    'the late joiner gets nothing about passed stages',
+  );
+  t.same(resident.events, [{ status: 'ready', model: `${MODEL}@main`, cached: true }]);
+  t.equal(missing.events.at(-1)?.status, 'error');
+  for (const [name, tr] of Object.entries({ fresh, joined, resident, missing })) {
+    const model = name === 'missing' ? 'org/missing' : MODEL;
+    const findings = lint(framesOf(tr), { model });
+    t.same(faults(findings), [], `${name}: no faults`);
+    t.ok(
+      notes(findings).every((r) => r === 'total-null' || r === 'total-changed'),
+      `${name}: only the known quirks as notes (${notes(findings).join(', ')})`,
+    );
+  }
+  t.ok(faults(lint(framesOf(fresh), { model: MODEL, strict: true })).includes('total-changed'), 'strict: a fault');
 });
