@@ -1,7 +1,8 @@
 import t from 'tap';
 import { resolveServeConfig } from '../src/cli/serve.js';
 import type { LoadEvent } from '../src/protocol/events.js';
-import { createLoadManager, type ManagerClock } from '../src/server/load-manager.js';
+import { createLoadManager } from '../src/server/load-manager.js';
+import { fakeClock } from './helpers/fake-clock.js';
 import {
   LoadError,
   type LoadedModel,
@@ -46,33 +47,6 @@ function scriptedLoader(): { loader: ModelLoader; loads: Step[]; disposed: strin
     listCached: async () => [],
   };
   return { loader, loads, disposed };
-}
-
-function fakeClock(): ManagerClock & { advance(ms: number): void; pending(): number } {
-  let now = 0;
-  let timers: { at: number; fn: () => void; id: number }[] = [];
-  let nextId = 1;
-  return {
-    now: () => now,
-    setTimeout(fn, ms) {
-      const id = nextId++;
-      timers.push({ at: now + ms, fn, id });
-      return id;
-    },
-    clearTimeout(id) {
-      timers = timers.filter((x) => x.id !== id);
-    },
-    pending: () => timers.length,
-    advance(ms) {
-      now += ms;
-      for (;;) {
-        const due = timers.filter((x) => x.at <= now).sort((a, b) => a.at - b.at)[0];
-        if (!due) break;
-        timers = timers.filter((x) => x !== due);
-        due.fn();
-      }
-    },
-  };
 }
 
 const tick = () => new Promise((r) => setImmediate(r));

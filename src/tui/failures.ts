@@ -2,6 +2,11 @@
  * Why a `/load_model` subscription or a chat request failed, as plain data, and how to say it to a person. Pure.
  */
 
+import { SHUTTING_DOWN_CODE } from '../protocol/errors.js';
+
+/** The message given to a stream that ends without `ready` or `error` (the protocol page's exact words). */
+export { ENDED_EARLY_MESSAGE } from '../protocol/events.js';
+
 /** The ways a request to a server can fail, from the client's point of view. */
 export type FailureKind =
   /** The server answered with a non-2xx status before any event. */
@@ -27,9 +32,6 @@ export interface Failure {
   readonly code?: string;
 }
 
-/** The message given to a stream that ends without `ready` or `error` (the protocol page's exact words). */
-export { ENDED_EARLY_MESSAGE } from '../protocol/events.js';
-
 /**
  * True for failures that a later attempt can cure without the user doing anything: a lost or refused connection, a
  * stream cut short, a gateway or overload status, a server announcing its own shutdown. Re-POSTing `/load_model` is safe (one load per model on the server).
@@ -51,9 +53,6 @@ export function isRetryable(failure: Failure): boolean {
       return unreachable(failure.kind);
   }
 }
-
-/** The `code` of modeldeck's `error` event when the server stops during a load. */
-export const SHUTTING_DOWN_CODE = 'ABORTED';
 
 /** What to do about a failure, in one sentence for a person (empty when there is nothing useful to add). */
 export function failureHint(failure: Failure): string {
