@@ -27,7 +27,7 @@ const commands: Readonly<Record<string, () => Promise<Command>>> = {
   dashboard: async () => (await import('./dashboard.js')).runDashboardCommand,
   load: async () => (await import('./load.js')).runLoadCommand,
   serve: async () => (await import('./serve.js')).runServeCommand,
-  mirror: async () => (await import('../mirror/cli.js')).runMirrorCommand,
+  mirror: async () => (await import('./mirror.js')).runMirrorCommand,
   'demo-models': async () => (await import('./demo-models.js')).runDemoModelsCommand,
 };
 
