@@ -4,14 +4,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { streamChat } from '../src/client/chat-stream.js';
-import { ENDED_EARLY_MESSAGE } from '../src/client/failures.js';
 import type { RawFrame } from '../src/client/frames.js';
 import { subscribeLoad } from '../src/client/load-subscription.js';
 import { backoffDelay } from '../src/client/reconnect.js';
 import { serviceRoot } from '../src/client/server-url.js';
 import { createSessionController } from '../src/client/session-controller.js';
 import { createSessionState, reduceSession, type SessionAction } from '../src/tui/session-state.js';
-import type { LoadEvent } from '../src/protocol/events.js';
+import { ENDED_EARLY_MESSAGE, type LoadEvent } from '../src/protocol/events.js';
 
 interface Seen {
   method: string;

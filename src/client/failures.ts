@@ -29,9 +29,6 @@ export interface Failure {
   readonly code?: string;
 }
 
-/** The message given to a stream that ends without `ready` or `error` (the protocol page's exact words). */
-export { ENDED_EARLY_MESSAGE } from '../protocol/events.js';
-
 /**
  * True for failures that a later attempt can cure without the user doing anything: a lost or refused connection, a
  * stream cut short, a gateway or overload status, a server announcing its own shutdown. Re-POSTing `/load_model` is safe (one load per model on the server).

@@ -8,8 +8,8 @@
  */
 
 import { createSseParser } from '../protocol/sse.js';
-import { isTerminal, parseLoadEvent, type LoadEvent } from '../protocol/events.js';
-import { ENDED_EARLY_MESSAGE, type Failure } from './failures.js';
+import { ENDED_EARLY_MESSAGE, isTerminal, parseLoadEvent, type LoadEvent } from '../protocol/events.js';
+import type { Failure } from './failures.js';
 import {
   ABORTED_FAILURE,
   headersFor,
