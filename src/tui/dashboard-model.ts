@@ -6,7 +6,7 @@
  */
 
 import type { ChatTurn } from '../client/chat-stream.js';
-import type { SessionUpdate } from '../client/session-controller.js';
+import type { SessionUpdate } from '../client/session-update.js';
 import type { SessionSpec } from './config.js';
 import { redactSecrets, type LogFilter } from './event-log.js';
 import { routeKey, createUiState, type Command, type KeyContext, type KeyPress, type UiState } from './keys.js';

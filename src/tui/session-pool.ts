@@ -6,7 +6,8 @@
 import type { ChatTurn } from '../client/chat-stream.js';
 import type { RawFrame } from '../client/frames.js';
 import type { BackoffOptions } from '../client/reconnect.js';
-import { createSessionController, type SessionController, type SessionUpdate } from '../client/session-controller.js';
+import { createSessionController, type SessionController } from '../client/session-controller.js';
+import type { SessionUpdate } from '../client/session-update.js';
 import type { Clock } from '../common/clock.js';
 import type { SessionSpec } from './config.js';
 

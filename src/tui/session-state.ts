@@ -6,7 +6,7 @@
 import type { LoadEvent } from '../protocol/events.js';
 import type { ChatTurn } from '../client/chat-stream.js';
 import type { Failure } from '../client/failures.js';
-import type { SessionUpdate } from '../client/session-controller.js';
+import type { SessionUpdate } from '../client/session-update.js';
 
 /** Where a session stands. `cached` is `ready` for a model that was already resident in server memory. */
 export type SessionPhase = 'connecting' | 'loading' | 'ready' | 'cached' | 'error' | 'reconnecting';
