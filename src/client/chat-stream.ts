@@ -1,6 +1,5 @@
 /** One streamed chat completion: POST `/v1/chat/completions`, hand each piece of the reply on, say how it ended. */
 
-import { createSseParser } from '../protocol/sse.js';
 import { parseChatStreamData, type ChatCompletionRequest } from '../protocol/chat.js';
 import type { Failure } from './failures.js';
 import {
@@ -13,6 +12,7 @@ import {
   type RequestOptions,
 } from './http.js';
 import { serviceRoot } from './server-url.js';
+import { createSseReader } from './sse-reader.js';
 
 /** One turn of the conversation as the OpenAI schema carries it. */
 export interface ChatTurn {
@@ -66,7 +66,7 @@ export async function streamChat(options: StreamChatOptions): Promise<ChatOutcom
 
   let outcome: ChatOutcome | undefined;
   let finished = false;
-  const parser = createSseParser({
+  const parser = createSseReader({
     onEvent: ({ data }) => {
       options.onFrame?.({ kind: 'data', raw: data });
       if (outcome) return;

@@ -1,13 +1,16 @@
 /**
  * One `/load_model` subscription: POST, read the event stream to its terminal event, and say how it ended.
  *
- * Why `fetch` and a parser rather than eventsource-client: `/load_model` is a one-shot POST whose HTTP status and
- * body matter (401, 404, 422 must reach the user as errors), whose end without a terminal event is a failure, and
- * which must not be re-sent on its own after every stream end. eventsource-client ignores the status, reconnects
- * forever and never reports an error, so it would need a custom `fetch` that does all of this anyway.
+ * Why `fetch` and eventsource-parser (via `sse-reader.ts`) rather than eventsource-client, which the server feed
+ * uses: `/load_model` is a one-shot POST whose HTTP status and body matter (401, 404, 422 must reach the user as
+ * errors), whose end without a terminal event is a failure, and which must not be re-sent after every stream end.
+ * eventsource-client reconnects after every end at one constant delay (the server's `retry:`, 2 s by default) and
+ * re-POSTs with `Last-Event-ID`, which `/load_model` does not use; the session's reconnect wants the capped
+ * exponential backoff of `reconnect.ts`, a retry that the user can force, and a stop on errors no retry can cure.
+ * Wrapping it would mean closing it after every terminal event and re-creating it per attempt: its reconnect would
+ * never be used.
  */
 
-import { createSseParser } from '../protocol/sse.js';
 import { ENDED_EARLY_MESSAGE, isTerminal, parseLoadEvent, type LoadEvent } from '../protocol/events.js';
 import type { Failure } from './failures.js';
 import {
@@ -20,6 +23,7 @@ import {
   type RequestOptions,
 } from './http.js';
 import { serviceRoot } from './server-url.js';
+import { createSseReader } from './sse-reader.js';
 
 /** Options of {@link subscribeLoad}. */
 export interface SubscribeLoadOptions extends RequestOptions {
@@ -59,7 +63,7 @@ export async function subscribeLoad(options: SubscribeLoadOptions): Promise<Load
   if (early) return { ok: false, failure: early };
 
   let outcome: LoadOutcome | undefined;
-  const parser = createSseParser({
+  const parser = createSseReader({
     onEvent: ({ data }) => {
       options.onFrame?.({ kind: 'data', raw: data });
       if (outcome) return;
@@ -85,7 +89,7 @@ export async function subscribeLoad(options: SubscribeLoadOptions): Promise<Load
     },
     onComment: (text) => options.onFrame?.({ kind: 'comment', raw: text }),
     onRetry: (ms) => options.onFrame?.({ kind: 'other', raw: `retry: ${ms}` }),
-    onError: (error) => options.onFrame?.({ kind: 'other', raw: error.line === '' ? error.message : error.line }),
+    onError: (message, line) => options.onFrame?.({ kind: 'other', raw: line === '' ? message : line }),
   });
   const body = response.body;
   if (body === null) return { ok: false, failure: { kind: 'ended-early', message: ENDED_EARLY_MESSAGE } };
