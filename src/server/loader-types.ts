@@ -3,12 +3,13 @@
  * model. The manager never imports transformers.js; the loader never knows about HTTP subscribers.
  */
 
+import type { KnownStage } from '../protocol/events.js';
 import type { ModelRef } from '../protocol/model-id.js';
 
 export type { ModelRef };
 
-/** The stages of a load, in the order a fresh load passes them. */
-export type LoadStage = 'processor' | 'config' | 'download' | 'weights';
+/** The stages of a load, in the order a fresh load passes them (the protocol's {@link KnownStage}s). */
+export type LoadStage = KnownStage;
 
 /**
  * What a loader reports while it works.

@@ -28,7 +28,7 @@ export interface Failure {
 }
 
 /** The message given to a stream that ends without `ready` or `error` (the protocol page's exact words). */
-export const ENDED_EARLY_MESSAGE = 'stream ended before ready';
+export { ENDED_EARLY_MESSAGE } from '../protocol/events.js';
 
 /**
  * True for failures that a later attempt can cure without the user doing anything: a lost or refused connection, a
