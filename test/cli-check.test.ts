@@ -6,6 +6,7 @@ import { main } from '../src/cli/main.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { startTestMirror, startTestServer } from './helpers/stack.js';
 import { startUpstreamStandin } from './helpers/upstream-standin.js';
+import { closedPort } from './helpers/closed-port.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 
@@ -159,9 +160,18 @@ t.test('a server that breaks a promise: the rule is named, the exit status is 1'
 });
 
 t.test('a server that cannot be reached fails every check it needs, with the reason', async (t) => {
-  const report = await runConformance({ server: 'http://127.0.0.1:1', model: MODEL, timeoutMs: 5000 });
+  const url = `http://127.0.0.1:${await closedPort()}`;
+  const report = await runConformance({ server: url, model: MODEL, timeoutMs: 5000 });
   t.notOk(report.ok);
-  t.match(report.results[0], { id: 'health', status: 'fail', reason: /cannot reach http:\/\/127.0.0.1:1/ });
+  t.match(report.results[0], {
+    id: 'health',
+    status: 'fail',
+    reason: `cannot reach ${url}: fetch failed (ECONNREFUSED)`,
+  });
+  t.match(
+    report.results.find((r) => r.id === 'load'),
+    { status: 'fail', reason: /no answer: fetch failed \(ECONNREFUSED\)/ },
+  );
 });
 
 t.test('usage errors exit 2 with a message; --help exits 0', async (t) => {
