@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import t, { type Test } from 'tap';
 import { UsageError } from '../src/cli/args.js';
-import { resolveServeConfig, startServer } from '../src/cli/serve.js';
+import { resolveServeConfig, serverOptions } from '../src/cli/serve.js';
+import { startServer } from '../src/server/start.js';
 import type { GenerateResult } from '../src/server/loader-types.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { loadModel, stagesOf } from './helpers/sse-client.js';
@@ -427,7 +428,7 @@ t.test('serve takes the API key from MODELDECK_API_KEY when --api-key is not giv
     },
   );
   if (!config) throw new Error('no config');
-  const running = await startServer(config, { logger: false });
+  const running = await startServer({ ...serverOptions(config), logger: false });
   t.teardown(() => running.close());
   t.equal((await fetch(`${running.url}/health`)).status, 200, '/health stays open');
   t.equal((await fetch(`${running.url}/v1/models`)).status, 401, 'no key: 401');

@@ -1,10 +1,10 @@
 import t from 'tap';
 import type { LoadingEvent } from '../src/protocol/events.js';
 import { createProgressCoalescer } from '../src/server/progress-coalescer.js';
-import { fakeClock } from './helpers/fake-clock.js';
+import { createFakeClock } from './helpers/fake-clock.js';
 
 function setup(intervalMs = 100) {
-  const clock = fakeClock();
+  const clock = createFakeClock();
   const sent: LoadingEvent[] = [];
   const coalescer = createProgressCoalescer({ model: 'o/m@main', intervalMs, clock, emit: (e) => sent.push(e) });
   return { clock, sent, coalescer };

@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { LoadedModel } from '../src/server/loader-types.js';
 import { createResidentTable } from '../src/server/resident-table.js';
-import { fakeClock } from './helpers/fake-clock.js';
+import { createFakeClock } from './helpers/fake-clock.js';
 
 function model(key: string): LoadedModel {
   const [id = key, revision = 'main'] = key.split('@');
@@ -13,7 +13,7 @@ function model(key: string): LoadedModel {
 }
 
 function setup(idleTimeoutMs: number) {
-  const clock = fakeClock();
+  const clock = createFakeClock();
   const idle: string[] = [];
   const table = createResidentTable({ idleTimeoutMs, clock, onIdle: (key) => idle.push(key) });
   return { clock, idle, table };

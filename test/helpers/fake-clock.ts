@@ -1,38 +1,42 @@
-import type { Clock } from '../../src/common/clock.js';
+// The one fake clock of the tests: time moves only when a test says so, and timers fire in order of due time, each
+// seeing `now()` at its own due time.
+import type { Clock, TimerHandle } from '../../src/common/clock.js';
 
-/** A {@link Clock} that moves only when the test says so. */
+/** A {@link Clock} driven by hand. */
 export interface FakeClock extends Clock {
-  /** Moves time on by `ms`, firing each timer that falls due on the way, in order of due time. */
+  /** Moves time on by `ms`, firing each timer that falls due on the way (timers set by a timer included). */
   advance(ms: number): void;
-  /** Timers armed and not yet fired or cleared. */
+  /** Timers set and not yet fired or cancelled. */
   pending(): number;
 }
 
-/** Creates a {@link FakeClock} at time 0 (its wall and monotonic time are the same). */
-export function fakeClock(): FakeClock {
-  let now = 0;
-  let timers: { at: number; fn: () => void; id: number }[] = [];
-  let nextId = 1;
+/** A fake clock starting at `start` milliseconds since the epoch (default 0). */
+export function createFakeClock(start = 0): FakeClock {
+  let now = start;
+  let seq = 0;
+  const timers = new Map<number, { due: number; fn: () => void }>();
   return {
     now: () => now,
-    monotonicNow: () => now,
-    setTimeout(fn, ms) {
-      const id = nextId++;
-      timers.push({ at: now + ms, fn, id });
+    setTimeout(fn, ms): TimerHandle {
+      const id = ++seq;
+      timers.set(id, { due: now + Math.max(0, ms), fn });
       return id;
     },
-    clearTimeout(id) {
-      timers = timers.filter((x) => x.id !== id);
+    clearTimeout(handle) {
+      timers.delete(handle as number);
     },
-    pending: () => timers.length,
+    pending: () => timers.size,
     advance(ms) {
       const target = now + ms;
       for (;;) {
-        const due = timers.filter((x) => x.at <= target).sort((a, b) => a.at - b.at)[0];
-        if (!due) break;
-        timers = timers.filter((x) => x !== due);
-        now = Math.max(now, due.at);
-        due.fn();
+        let next: [number, { due: number; fn: () => void }] | undefined;
+        // Ties fire in the order they were set (Map iteration order, strict `<`).
+        for (const entry of timers)
+          if (entry[1].due <= target && (next === undefined || entry[1].due < next[1].due)) next = entry;
+        if (next === undefined) break;
+        timers.delete(next[0]);
+        now = next[1].due;
+        next[1].fn();
       }
       now = target;
     },
