@@ -5,6 +5,8 @@ import { validateLoadModelRequest } from '../protocol/load-request.js';
 import type { WireErrorCode } from '../protocol/errors.js';
 import type { LoadManager } from './load-manager.js';
 import { registerChatRoutes } from './chat-routes.js';
+import { createEventFeed } from './event-feed.js';
+import { registerFeedRoutes } from './feed-routes.js';
 import { registerModelRoutes } from './model-routes.js';
 import { sendError } from './error-reply.js';
 import { openSseStream } from './sse-stream.js';
@@ -22,6 +24,10 @@ export interface AppOptions {
   readonly apiKey?: string;
   /** Close open connections at once on `close()` (tests and shutdown). */
   readonly forceCloseConnections?: boolean;
+  /** Events of `GET /events` kept for watchers that reconnect with `Last-Event-ID` (default 1000). */
+  readonly feedHistory?: number;
+  /** The reconnection delay `GET /events` announces with `retry:`, in milliseconds (default 2000). */
+  readonly feedRetryMs?: number;
 }
 
 /** Builds the modeldeck HTTP application without listening: tests call `inject()` or `listen({port: 0})`. */
@@ -70,7 +76,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return reply;
   });
 
-  registerChatRoutes(app, { manager });
+  const feed = createEventFeed({ historySize: options.feedHistory ?? 1000 });
+  registerFeedRoutes(app, { manager, feed, heartbeatMs, retryMs: options.feedRetryMs ?? 2000 });
+  registerChatRoutes(app, {
+    manager,
+    onChat: (event, payload) => feed.publish(event, JSON.stringify(payload)),
+  });
   registerModelRoutes(app, manager);
 
   app.addHook('onClose', async () => {

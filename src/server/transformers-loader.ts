@@ -88,7 +88,8 @@ async function load(
       (current, total) => onEvent({ type: 'progress', stage: 'weights', current, total }),
     );
     throwIfAborted(signal, ref);
-    return createLoadedModel(ref, worker);
+    const weightBytes = weights.files.reduce((sum, file) => sum + file.size, 0);
+    return createLoadedModel(ref, worker, weightBytes);
   } catch (error) {
     await started?.close();
     if (error instanceof LoadError) throw error;

@@ -36,12 +36,21 @@ interface PendingCall {
   onText?: ((text: string) => void) | undefined;
 }
 
+let liveWorkers = 0;
+
+/** Model worker threads of this process that were spawned and have not exited (each holds one model's memory). */
+export function modelWorkerCount(): number {
+  return liveWorkers;
+}
+
+/** Spawns the worker thread of `ref`'s model. */
 export function spawnModelWorker(ref: ModelRef, data: ModelWorkerData): ModelWorkerHandle {
   // `.ts` under tap's TypeScript loader (which the worker inherits), `.js` from the compiled dist/.
   const worker = new Worker(
     new URL(`./model-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
     { workerData: data },
   );
+  liveWorkers += 1;
   const pending = new Map<number, PendingCall>();
   // Abort flags of the generations in flight, raised on close.
   const generationFlags = new Set<Int32Array>();
@@ -92,6 +101,7 @@ export function spawnModelWorker(ref: ModelRef, data: ModelWorkerData): ModelWor
   );
   worker.on('exit', (code) => {
     exited = true;
+    liveWorkers -= 1;
     failAll(new Error(`the model worker of ${ref.key} exited (code ${code})`));
   });
 
