@@ -24,6 +24,8 @@ Options:
   --dtype DTYPE        ONNX weights variant to load: fp32, fp16, q8, q4, ... (default: the model's
                        transformers.js_config.dtype, else the first of fp32, q8, q4, fp16 it has)
   --model-timeout SEC  unload a model after SEC seconds without use (default 300; 0 never)
+  --max-models N       keep at most N models in memory: a load beyond N unloads the least recently
+                       used one that is not generating, or fails with MODELS_BUSY (default 0: no limit)
   --api-key KEY        require "Authorization: Bearer KEY" on every route but /health
                        (default $MODELDECK_API_KEY; prefer the variable: flags show up in ps)
   --log-level LEVEL    fatal, error, warn, info, debug or silent (default info; logs go to stderr)
@@ -51,6 +53,8 @@ export interface ServeConfig {
   readonly logLevel: string;
   /** Idle seconds before a resident model is unloaded; 0 never. */
   readonly modelTimeout: number;
+  /** The most models resident at once; 0 no limit. */
+  readonly maxModels: number;
   readonly apiKey: string | undefined;
 }
 
@@ -86,6 +90,7 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     dtype: { type: 'string' },
     'log-level': { type: 'string' },
     'model-timeout': { type: 'string' },
+    'max-models': { type: 'string' },
     'api-key': { type: 'string' },
   });
   if (parsed.help) return null;
@@ -110,8 +115,16 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     dtype: values.dtype,
     logLevel,
     modelTimeout: parseSeconds(values['model-timeout'] ?? '300', '--model-timeout'),
+    maxModels: parseMaxModels(values['max-models'] ?? '0'),
     apiKey: apiKeyOf(values['api-key'], env),
   };
+}
+
+function parseMaxModels(value: string): number {
+  if (!/^\d{1,6}$/.test(value.trim())) {
+    throw new UsageError(`--max-models must be a whole number of models (0 for no limit), got '${value}'`);
+  }
+  return Number(value.trim());
 }
 
 function apiKeyOf(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
@@ -141,6 +154,7 @@ export function serverOptions(config: ServeConfig): StartServerOptions {
       ...(config.dtype ? { dtype: config.dtype } : {}),
     },
     idleTimeoutMs: config.modelTimeout * 1000,
+    ...(config.maxModels > 0 ? { maxModels: config.maxModels } : {}),
     ...(config.apiKey !== undefined ? { apiKey: config.apiKey } : {}),
     logger: { level: config.logLevel, stream: process.stderr },
   };
