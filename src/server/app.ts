@@ -6,6 +6,7 @@ import { openAIError } from '../protocol/chat.js';
 import type { LoadManager } from './load-manager.js';
 import { registerChatRoutes } from './chat-routes.js';
 import { registerModelRoutes } from './model-routes.js';
+import { DEFAULT_HTTP_LIMITS, capConnections, httpLimitOptions, type HttpLimits } from './http-limits.js';
 import { openSseStream } from './sse-stream.js';
 
 /** Options of {@link buildApp}. */
@@ -21,17 +22,22 @@ export interface AppOptions {
   readonly apiKey?: string;
   /** Close open connections at once on `close()` (tests and shutdown). */
   readonly forceCloseConnections?: boolean;
+  /** Request and idle timeouts and the connection cap; each defaults to {@link DEFAULT_HTTP_LIMITS}. */
+  readonly limits?: Partial<HttpLimits>;
 }
 
 /** Builds the modeldeck HTTP application without listening: tests call `inject()` or `listen({port: 0})`. */
 export function buildApp(options: AppOptions): FastifyInstance {
   const { manager } = options;
   const heartbeatMs = options.heartbeatMs ?? 5000;
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
   const app = Fastify({
+    ...httpLimitOptions(limits),
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     forceCloseConnections: options.forceCloseConnections ?? true,
   });
+  capConnections(app, limits);
   // Every body is JSON: Fastify's built-in text/plain parser would hand a route a string (a 400 "got string") where
   // the protocol answers any non-JSON Content-Type with 415.
   app.removeContentTypeParser('text/plain');
