@@ -6,6 +6,8 @@ import { openAIError } from '../protocol/chat.js';
 import type { LoadManager } from './load-manager.js';
 import { registerChatRoutes } from './chat-routes.js';
 import { registerModelRoutes } from './model-routes.js';
+import { useJsonBodyParser } from './json-body.js';
+import { answerWrongMethods } from './wrong-method.js';
 import { DEFAULT_HTTP_LIMITS, capConnections, httpLimitOptions, type HttpLimits } from './http-limits.js';
 import { openSseStream } from './sse-stream.js';
 
@@ -38,6 +40,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     forceCloseConnections: options.forceCloseConnections ?? true,
   });
   capConnections(app, limits);
+  useJsonBodyParser(app);
   // Every body is JSON: Fastify's built-in text/plain parser would hand a route a string (a 400 "got string") where
   // the protocol answers any non-JSON Content-Type with 415.
   app.removeContentTypeParser('text/plain');
@@ -57,6 +60,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   );
 
   if (options.apiKey !== undefined) requireApiKey(app, options.apiKey);
+  // After the key check (a wrong method on a guarded server is still a 401 without the key), before the routes.
+  answerWrongMethods(app);
 
   app.get('/health', async () => ({ status: 'ok' }));
 
