@@ -6,6 +6,7 @@ import { openAIError } from '../protocol/chat.js';
 import type { LoadManager } from './load-manager.js';
 import { registerChatRoutes } from './chat-routes.js';
 import { registerModelRoutes } from './model-routes.js';
+import { drainRefusedBodies } from './body-drain.js';
 import { useJsonBodyParser } from './json-body.js';
 import { answerWrongMethods } from './wrong-method.js';
 import { DEFAULT_HTTP_LIMITS, capConnections, httpLimitOptions, type HttpLimits } from './http-limits.js';
@@ -41,6 +42,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   capConnections(app, limits);
   useJsonBodyParser(app);
+  drainRefusedBodies(app);
   // Every body is JSON: Fastify's built-in text/plain parser would hand a route a string (a 400 "got string") where
   // the protocol answers any non-JSON Content-Type with 415.
   app.removeContentTypeParser('text/plain');
