@@ -202,7 +202,7 @@ t.test(
     t.type(body.error?.message, 'string', 'with a message');
     t.match(String(body.error?.message), /the scripted model fell over/, 'that says what failed');
     t.equal(body.error?.type, 'server_error', 'a type');
-    t.equal(body.error?.code, 'generation_failed', 'and a code');
+    t.equal(body.error?.code, 'GENERATION_FAILED', 'and a code');
 
     t.notOk(tr.data.includes('[DONE]'), 'no [DONE]');
     const finished = tr.data

@@ -176,7 +176,7 @@ t.test('bad requests get OpenAI-shaped errors', async (t) => {
       name: 'bad model id',
       body: { model: '../x', messages: [{ role: 'user', content: 'x' }] },
       status: 400,
-      code: 'invalid_model',
+      code: 'INVALID_MODEL',
     },
     {
       name: 'temperature too high',
@@ -224,7 +224,7 @@ t.test('bad requests get OpenAI-shaped errors', async (t) => {
       name: 'unknown model',
       body: { model: 'acme/nothing-here', messages: [{ role: 'user', content: 'x' }] },
       status: 404,
-      code: 'model_not_found',
+      code: 'MODEL_NOT_FOUND',
     },
   ];
   for (const c of cases) {
@@ -324,30 +324,30 @@ t.test('an API key guards every route but GET /health', async (t) => {
       ...(route.body !== undefined ? { body: route.body } : {}),
     });
   const refusals: { name: string; authorization?: string; code: string; says: RegExp }[] = [
-    { name: 'no key', code: 'missing_api_key', says: /Authorization: Bearer/ },
-    { name: 'a wrong key', authorization: 'Bearer nope', code: 'invalid_api_key', says: /not valid/ },
+    { name: 'no key', code: 'MISSING_API_KEY', says: /Authorization: Bearer/ },
+    { name: 'a wrong key', authorization: 'Bearer nope', code: 'INVALID_API_KEY', says: /not valid/ },
     {
       name: 'a key one character off',
       authorization: `Bearer ${API_KEY.slice(0, -1)}4`,
-      code: 'invalid_api_key',
+      code: 'INVALID_API_KEY',
       says: /not valid/,
     },
     {
       name: 'a prefix of the key',
       authorization: `Bearer ${API_KEY.slice(0, -1)}`,
-      code: 'invalid_api_key',
+      code: 'INVALID_API_KEY',
       says: /not valid/,
     },
     {
       name: 'the key without the Bearer scheme',
       authorization: API_KEY,
-      code: 'missing_api_key',
+      code: 'MISSING_API_KEY',
       says: /Authorization: Bearer/,
     },
     {
       name: 'the key as Basic credentials',
       authorization: `Basic ${API_KEY}`,
-      code: 'missing_api_key',
+      code: 'MISSING_API_KEY',
       says: /Authorization: Bearer/,
     },
   ];

@@ -11,7 +11,8 @@
 import type { Socket } from 'node:net';
 import type { Server } from 'node:http';
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify';
-import { openAIError } from '../protocol/chat.js';
+import { wireError } from '../protocol/errors.js';
+import { sendError } from './error-reply.js';
 
 /** The limits, in milliseconds and connections. */
 export interface HttpLimits {
@@ -55,21 +56,18 @@ export function httpLimitOptions(limits: HttpLimits): FastifyHttpOptions<Server>
  */
 function answerClientError(error: Error & { code?: string }, socket: Socket, limits: HttpLimits): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  let status = 400;
-  let body = openAIError(400, 'the request is not valid HTTP', { code: 'BAD_REQUEST' });
+  let answer = wireError('BAD_REQUEST', 'the request is not valid HTTP');
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    status = 408;
-    body = openAIError(
-      408,
+    answer = wireError(
+      'REQUEST_TIMEOUT',
       `the request did not arrive within ${limits.requestTimeoutMs / 1000} s (headers within ` +
         `${Math.min(HEADERS_TIMEOUT_MS, limits.requestTimeoutMs || HEADERS_TIMEOUT_MS) / 1000} s); ` +
         'the connection is closed (serve --request-timeout)',
-      { code: 'REQUEST_TIMEOUT' },
     );
   } else if (error.code === 'HPE_HEADER_OVERFLOW') {
-    status = 431;
-    body = openAIError(431, 'the request headers are too large (16 KiB at most)', { code: 'HEADERS_TOO_LARGE' });
+    answer = wireError('HEADERS_TOO_LARGE', 'the request headers are too large (16 KiB at most)');
   }
+  const { status, body } = answer;
   if (socket.writable && socket.bytesWritten === 0) {
     const text = JSON.stringify(body);
     socket.write(
@@ -109,17 +107,12 @@ export function capConnections(app: FastifyInstance, limits: HttpLimits): void {
   });
   app.addHook('onRequest', async (request, reply) => {
     if (!refused.has(request.raw.socket)) return undefined;
-    return reply
-      .code(503)
-      .header('connection', 'close')
-      .header('retry-after', '1')
-      .send(
-        openAIError(
-          503,
-          `the server has ${max} connections open, its limit: retry shortly, or close idle connections ` +
-            '(serve --max-connections)',
-          { code: 'TOO_MANY_CONNECTIONS' },
-        ),
-      );
+    reply.header('connection', 'close').header('retry-after', '1');
+    return sendError(
+      reply,
+      'TOO_MANY_CONNECTIONS',
+      `the server has ${max} connections open, its limit: retry shortly, or close idle connections ` +
+        '(serve --max-connections)',
+    );
   });
 }

@@ -4,7 +4,7 @@
  */
 
 import type { FastifyInstance } from 'fastify';
-import { openAIError } from '../protocol/chat.js';
+import { sendError } from './error-reply.js';
 
 /** Records the routes of `app` and answers wrong methods on them; call before the routes are registered. */
 export function answerWrongMethods(app: FastifyInstance): void {
@@ -20,13 +20,7 @@ export function answerWrongMethods(app: FastifyInstance): void {
     const allowed = methods.get(path);
     if (allowed === undefined) return undefined;
     const allow = [...allowed].sort().join(', ');
-    return reply
-      .code(405)
-      .header('allow', allow)
-      .send(
-        openAIError(405, `${request.method} is not allowed on ${path}: use ${allow}`, {
-          code: 'METHOD_NOT_ALLOWED',
-        }),
-      );
+    reply.header('allow', allow);
+    return sendError(reply, 'METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}: use ${allow}`);
   });
 }
