@@ -3,7 +3,16 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ListenError } from '../common/listen.js';
 import type { StartServerOptions } from '../server/start.js';
-import { UsageError, listenUsageError, parseCommand, parseHttpUrl, parsePort, parseSeconds } from './args.js';
+import { DEFAULT_HTTP_LIMITS } from '../server/http-limits.js';
+import {
+  UsageError,
+  listenUsageError,
+  parseCommand,
+  parseCount,
+  parseHttpUrl,
+  parsePort,
+  parseSeconds,
+} from './args.js';
 
 /** The public Hugging Face Hub, the default `--hub-url`. */
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
@@ -29,6 +38,15 @@ Options:
   --api-key KEY        require "Authorization: Bearer KEY" on every route but /health
                        (default $MODELDECK_API_KEY; prefer the variable: flags show up in ps)
   --log-level LEVEL    fatal, error, warn, info, debug or silent (default info; logs go to stderr)
+  --request-timeout SEC
+                       a request's headers (within 10 s) and body must arrive within SEC seconds, else
+                       408 and the connection is closed; a response once begun (a stream) is not limited
+                       (default 30; 0 never)
+  --keep-alive-timeout SEC
+                       close a connection idle between requests after SEC seconds (default 5)
+  --max-connections N  connections open at once; past N a request gets 503 TOO_MANY_CONNECTIONS and its
+                       connection is closed, past 2N new connections are closed at once (default 1000;
+                       keep 2N under the descriptor limit, ulimit -n; 0 no cap)
   -h, --help           show this help
 
 Environment:
@@ -56,6 +74,12 @@ export interface ServeConfig {
   /** The most models resident at once; 0 no limit. */
   readonly maxModels: number;
   readonly apiKey: string | undefined;
+  /** Seconds for a request's headers and body to arrive; 0 never. */
+  readonly requestTimeout: number;
+  /** Seconds an idle keep-alive connection is kept. */
+  readonly keepAliveTimeout: number;
+  /** Connections open at once; 0 no cap. */
+  readonly maxConnections: number;
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -92,6 +116,9 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     'model-timeout': { type: 'string' },
     'max-models': { type: 'string' },
     'api-key': { type: 'string' },
+    'request-timeout': { type: 'string' },
+    'keep-alive-timeout': { type: 'string' },
+    'max-connections': { type: 'string' },
   });
   if (parsed.help) return null;
   const { values, positionals } = parsed;
@@ -117,6 +144,18 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     modelTimeout: parseSeconds(values['model-timeout'] ?? '300', '--model-timeout'),
     maxModels: parseMaxModels(values['max-models'] ?? '0'),
     apiKey: apiKeyOf(values['api-key'], env),
+    requestTimeout: parseSeconds(
+      values['request-timeout'] ?? String(DEFAULT_HTTP_LIMITS.requestTimeoutMs / 1000),
+      '--request-timeout',
+    ),
+    keepAliveTimeout: parseSeconds(
+      values['keep-alive-timeout'] ?? String(DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs / 1000),
+      '--keep-alive-timeout',
+    ),
+    maxConnections: parseCount(
+      values['max-connections'] ?? String(DEFAULT_HTTP_LIMITS.maxConnections),
+      '--max-connections',
+    ),
   };
 }
 
@@ -155,6 +194,11 @@ export function serverOptions(config: ServeConfig): StartServerOptions {
     },
     idleTimeoutMs: config.modelTimeout * 1000,
     ...(config.maxModels > 0 ? { maxModels: config.maxModels } : {}),
+    limits: {
+      requestTimeoutMs: Math.round(config.requestTimeout * 1000),
+      keepAliveTimeoutMs: Math.round(config.keepAliveTimeout * 1000),
+      maxConnections: config.maxConnections,
+    },
     ...(config.apiKey !== undefined ? { apiKey: config.apiKey } : {}),
     logger: { level: config.logLevel, stream: process.stderr },
   };
