@@ -123,6 +123,12 @@ function unreachable(value: never): never {
 export type ParseLoadEventResult =
   { ok: true; event: LoadEvent; raw: Readonly<Record<string, unknown>> } | { ok: false; error: string };
 
+/**
+ * What a client says of a `/load_model` stream that ended without `ready` or `error`: a failure, never a success
+ * (the protocol page's exact words).
+ */
+export const ENDED_EARLY_MESSAGE = 'stream ended before ready';
+
 /** The message given to an `error` event that arrived without a usable one. */
 export const DEFAULT_ERROR_MESSAGE = 'the server reported an error without a message';
 
