@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import t from 'tap';
 import {
   LOAD_STREAM_RULES,
@@ -298,4 +299,12 @@ t.test('silent on streams of the upstream stand-in, but for its known quirks as 
     );
   }
   t.ok(faults(lint(framesOf(fresh), { model: MODEL, strict: true })).includes('total-changed'), 'strict: a fault');
+});
+
+t.test('docs/protocol.md lists every rule with its severity', async (t) => {
+  const doc = await readFile(new URL('../docs/protocol.md', import.meta.url), 'utf8');
+  for (const [rule, spec] of Object.entries(LOAD_STREAM_RULES)) {
+    const severity = spec.modeldeckOnly && spec.severity === 'fault' ? 'modeldeck: fault' : spec.severity;
+    t.match(doc, new RegExp(`^\\| \`${rule}\` +\\| ${severity} +\\|`, 'm'), `${rule}: ${severity}`);
+  }
 });

@@ -10,6 +10,7 @@ a throttled local mirror and a server, all on loopback). See 'modeldeck dashboar
 Commands:
   dashboard            the full-screen dashboard (the default command)
   load MODEL           load a model on a server and print its progress (for scripts and CI)
+  check URL            check a /load_model server against the protocol (a pass / fail table)
   serve                run the modeldeck server (POST /load_model, chat completions)
   mirror DIR           serve a directory of model repositories in the Hugging Face Hub's URL layout
   demo-models DIR      generate the small demo models that transformers.js loads and runs
@@ -26,8 +27,9 @@ type Command = (argv: readonly string[]) => Promise<number>;
 const commands: Readonly<Record<string, () => Promise<Command>>> = {
   dashboard: async () => (await import('./dashboard.js')).runDashboardCommand,
   load: async () => (await import('./load.js')).runLoadCommand,
+  check: async () => (await import('./check.js')).runCheckCommand,
   serve: async () => (await import('./serve.js')).runServeCommand,
-  mirror: async () => (await import('../mirror/cli.js')).runMirrorCommand,
+  mirror: async () => (await import('./mirror.js')).runMirrorCommand,
   'demo-models': async () => (await import('./demo-models.js')).runDemoModelsCommand,
 };
 

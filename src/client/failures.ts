@@ -3,6 +3,7 @@
  */
 
 import { truncateEnd } from '../common/text.js';
+import { SHUTTING_DOWN_CODE } from '../protocol/errors.js';
 
 /** The ways a request to a server can fail, from the client's point of view. */
 export type FailureKind =
@@ -50,9 +51,6 @@ export function isRetryable(failure: Failure): boolean {
       return unreachable(failure.kind);
   }
 }
-
-/** The `code` of modeldeck's `error` event when the server stops during a load. */
-export const SHUTTING_DOWN_CODE = 'ABORTED';
 
 /** What to do about a failure, in one sentence for a person (empty when there is nothing useful to add). */
 export function failureHint(failure: Failure): string {

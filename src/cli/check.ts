@@ -1,0 +1,95 @@
+/**
+ * `modeldeck check`: a conformance run against a `/load_model` server. The runner lives in src/client/check; this
+ * file reads the command line and prints.
+ */
+
+import { runConformance } from '../client/check/conformance.js';
+import { formatCheckJson, formatCheckTable } from '../client/check/report.js';
+import { parseModelId } from '../protocol/model-id.js';
+import { UsageError, parseCommand, parseHttpUrl, parseSeconds } from './args.js';
+
+export const CHECK_USAGE = `Usage: modeldeck check URL --model MODEL [--api-key KEY] [--json] [--strict]
+
+Runs a conformance check against the /load_model server at URL (modeldeck, \`transformers serve\` or
+another), with MODEL one it can load: a load (fresh when possible) read by the protocol lint, two
+concurrent subscribers and a late joiner, a second load (cached: true), an unknown model (an error
+event), bad requests (a 4xx with a JSON body), heartbeats, a streamed chat, /health and /v1/models.
+Prints a table of pass / fail / n/a with the reason for each.
+
+If MODEL is already in server memory, check unloads it first (POST /unload_model) to watch a real
+load; --keep-resident leaves it, and the concurrency checks are then n/a.
+
+Arguments:
+  URL                  the server's base URL (a URL ending in /v1 works too)
+
+Options:
+  --model MODEL        org/name or org/name@revision (required)
+  --api-key KEY        sent as "Authorization: Bearer KEY" (default $MODELDECK_API_KEY)
+  --json               print the report as JSON instead of a table
+  --strict             hold the server to modeldeck's own promises too (a fixed download total,
+                       heartbeats, the late joiner's state, [DONE]); by default upstream's known
+                       differences are notes or n/a
+  --heartbeat SEC      the heartbeat interval the server promises (default 5)
+  --timeout SEC        longest wait for one answer (default 300: a first load may download)
+  --keep-resident      do not unload MODEL when it is already in server memory
+  -h, --help           show this help
+
+Exit status: 0 when no check failed; 1 when one did (or the server could not be reached); 2 on a
+usage error.`;
+
+/** Where `check` writes and what it reads; the process's own by default (tests pass their own). */
+export interface CheckCommandIo {
+  readonly stdout?: NodeJS.WritableStream;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** `modeldeck check`; resolves with the exit status (usage errors are thrown as {@link UsageError}, status 2). */
+export async function runCheckCommand(argv: readonly string[], io: CheckCommandIo = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const env = io.env ?? process.env;
+  const parsed = parseCommand(argv, {
+    model: { type: 'string' },
+    'api-key': { type: 'string' },
+    json: { type: 'boolean' },
+    strict: { type: 'boolean' },
+    heartbeat: { type: 'string' },
+    timeout: { type: 'string' },
+    'keep-resident': { type: 'boolean' },
+  });
+  if (parsed.help) {
+    stdout.write(`${CHECK_USAGE}\n`);
+    return 0;
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      positionals.length === 0
+        ? "check needs a URL, like 'modeldeck check http://127.0.0.1:8000 --model org/name'"
+        : `check takes one URL, got ${positionals.length}: ${positionals.join(' ')}`,
+    );
+  }
+  const server = parseHttpUrl(positionals[0] as string, 'URL');
+  if (values.model === undefined) throw new UsageError('check needs --model MODEL, a model the server can load');
+  const checked = parseModelId(values.model);
+  if (!checked.ok) throw new UsageError(`--model: ${checked.message}`);
+  const apiKey = values['api-key'] ?? (env['MODELDECK_API_KEY'] || undefined);
+  if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) {
+    throw new UsageError('the API key must be printable ASCII without spaces (it travels in an HTTP header)');
+  }
+  const heartbeat = values.heartbeat === undefined ? 5 : parseSeconds(values.heartbeat, '--heartbeat');
+  if (heartbeat === 0) throw new UsageError('--heartbeat must be more than 0 seconds');
+  const timeout = values.timeout === undefined ? 300 : parseSeconds(values.timeout, '--timeout');
+  if (timeout === 0) throw new UsageError('--timeout must be more than 0 seconds');
+
+  const report = await runConformance({
+    server,
+    model: values.model,
+    apiKey,
+    strict: values.strict ?? false,
+    heartbeatMs: heartbeat * 1000,
+    timeoutMs: timeout * 1000,
+    unload: !(values['keep-resident'] ?? false),
+  });
+  stdout.write(values.json ? formatCheckJson(report) : formatCheckTable(report));
+  return report.ok ? 0 : 1;
+}

@@ -1,0 +1,449 @@
+/**
+ * `modeldeck check`: a conformance run against any `/load_model` server (modeldeck, upstream `transformers serve`, a
+ * third party). Each check talks to the server over HTTP, records what came back, and judges it against
+ * docs/protocol.md, with the load streams judged by the protocol's lint. Known differences of upstream are "n/a" or
+ * notes, never failures, unless the run is `strict` (held to modeldeck's own promises).
+ */
+
+import { parseChatStreamData } from '../../protocol/chat.js';
+import { parseLoadEvent, type LoadEvent } from '../../protocol/events.js';
+import { createLoadStreamLint, DEFAULT_HEARTBEAT_MS, type LintFinding } from '../../protocol/lint.js';
+import { parseModelId } from '../../protocol/model-id.js';
+import { recordAnswer, type RecordedAnswer, type RecordedFrame } from './record-stream.js';
+
+/** `n/a`: the check could not apply (with the reason), which is not a failure. */
+export type CheckStatus = 'pass' | 'fail' | 'n/a';
+
+/** The checks, in the order they run. */
+export const CHECKS = [
+  ['health', 'GET /health answers {"status": "ok"}'],
+  ['load', 'a load (fresh or resident) keeps every promise of the stream'],
+  ['concurrent', 'a second subscriber of the same load gets its events and one terminal event'],
+  ['late-joiner', 'a client that joins a running load is not left blind'],
+  ['second-load', 'a resident model answers one frame, ready with cached: true'],
+  ['unknown-model', 'a model the hub does not have ends in an error event'],
+  ['bad-request', 'malformed JSON and a missing model get a 4xx with a JSON body'],
+  ['heartbeats', 'quiet stretches of a stream carry keep-alive comments'],
+  ['chat-stream', 'a streamed chat: role first, finish_reason, then [DONE] or the end'],
+  ['models', 'GET /v1/models answers an OpenAI model list'],
+] as const;
+
+/** The name of a check. */
+export type CheckId = (typeof CHECKS)[number][0];
+
+/** The outcome of one check. */
+export interface CheckResult {
+  readonly id: CheckId;
+  readonly title: string;
+  readonly status: CheckStatus;
+  /** Why it passed, failed or did not apply: one sentence. */
+  readonly reason: string;
+  /** The lint's findings on the streams this check read (faults and notes). */
+  readonly findings: readonly LintFinding[];
+}
+
+/** The whole run. */
+export interface CheckReport {
+  readonly server: string;
+  readonly model: string;
+  readonly strict: boolean;
+  readonly results: readonly CheckResult[];
+  /** No check failed. */
+  readonly ok: boolean;
+}
+
+/** Options of {@link runConformance}. */
+export interface ConformanceOptions {
+  /** The server's base URL (a trailing `/v1` is dropped: `/load_model` lives at the service root). */
+  readonly server: string;
+  /** A model the server can load, `org/name[@rev]`. */
+  readonly model: string;
+  readonly apiKey?: string | undefined;
+  /** Holds the server to modeldeck's own promises too (fixed totals, heartbeats, late-joiner state, `[DONE]`). */
+  readonly strict?: boolean;
+  /** The heartbeat interval the server promises, in ms (default 5000). */
+  readonly heartbeatMs?: number;
+  /** Longest wait for one answer, in ms (default 300,000: a first load may download a model). */
+  readonly timeoutMs?: number;
+  /** Unload the model first when it is resident (POST /unload_model), to watch a real load (default true). */
+  readonly unload?: boolean;
+  readonly fetch?: typeof fetch;
+  /** Monotonic milliseconds. */
+  readonly now?: () => number;
+  /** Called as each check completes, in order. */
+  readonly onResult?: (result: CheckResult) => void;
+}
+
+/** Where `/load_model` lives for a base URL. */
+export function serviceRoot(baseUrl: string): string {
+  return baseUrl.trim().replace(/\/+$/, '').replace(/\/v1$/, '');
+}
+
+interface LintedStream {
+  readonly answer: RecordedAnswer;
+  readonly events: readonly LoadEvent[];
+  readonly findings: readonly LintFinding[];
+  readonly terminal: LoadEvent | undefined;
+}
+
+/** Runs every check against the server; resolves with the report (it never throws for what a server does). */
+export async function runConformance(options: ConformanceOptions): Promise<CheckReport> {
+  const root = serviceRoot(options.server);
+  const strict = options.strict ?? false;
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const doFetch = options.fetch ?? fetch;
+  const now = options.now ?? (() => performance.now());
+  const timeoutMs = options.timeoutMs ?? 300_000;
+  const model = parseModelId(options.model);
+  if (!model.ok) throw new TypeError(model.message);
+  const key = model.ref.key;
+  const results: CheckResult[] = [];
+  const titles = new Map<string, string>(CHECKS);
+
+  const record = (id: CheckId, status: CheckStatus, reason: string, findings: readonly LintFinding[] = []): void => {
+    const result: CheckResult = { id, title: titles.get(id) ?? id, status, reason, findings };
+    results.push(result);
+    options.onResult?.(result);
+  };
+  const headers = (extra: Record<string, string> = {}): Record<string, string> => ({
+    ...(options.apiKey !== undefined ? { authorization: `Bearer ${options.apiKey}` } : {}),
+    ...extra,
+  });
+  const request = (path: string, init: RequestInit, onFrame?: (f: RecordedFrame) => void): Promise<RecordedAnswer> =>
+    recordAnswer(`${root}${path}`, init, { fetch: doFetch, now, timeoutMs, ...(onFrame ? { onFrame } : {}) });
+  const postJson = (path: string, body: string, onFrame?: (f: RecordedFrame) => void): Promise<RecordedAnswer> =>
+    request(
+      path,
+      { method: 'POST', headers: headers({ 'content-type': 'application/json', accept: '*/*' }), body },
+      onFrame,
+    );
+  const load = async (name: string, onFrame?: (f: RecordedFrame) => void): Promise<LintedStream> =>
+    lintAnswer(await postJson('/load_model', JSON.stringify({ model: name }), onFrame), name, strict, heartbeatMs);
+
+  // health
+  const health = await request('/health', { headers: headers() });
+  if (health.status === 0) {
+    record('health', 'fail', `cannot reach ${root}: ${health.error ?? 'no answer'}`);
+  } else {
+    const body = readJson(health.body);
+    if (health.status === 200 && isObject(body) && body['status'] === 'ok') {
+      record('health', 'pass', `200 ${oneLine(health.body)}`);
+    } else record('health', 'fail', `${health.status} ${oneLine(health.body)}; expected 200 {"status": "ok"}`);
+  }
+
+  // load, concurrent, late joiner: two subscribers at once and a third after the first frame.
+  const concurrentLoad = async (): Promise<{ a: LintedStream; b: LintedStream; c: LintedStream | undefined }> => {
+    let late: Promise<LintedStream> | undefined;
+    const onFirst = (frame: RecordedFrame): void => {
+      if (late === undefined && frame.kind === 'event') late = load(options.model);
+    };
+    const [a, b] = await Promise.all([load(options.model, onFirst), load(options.model)]);
+    return { a, b, c: await late };
+  };
+  let streams = await concurrentLoad();
+  let unloadNote = '';
+  if (isResidentAnswer(streams.a) && (options.unload ?? true)) {
+    const unloaded = await postJson('/unload_model', JSON.stringify({ model: options.model }));
+    if (unloaded.status >= 200 && unloaded.status < 300) {
+      unloadNote = ' (it was resident: unloaded it first)';
+      streams = await concurrentLoad();
+    } else {
+      unloadNote = ` (it was resident and POST /unload_model answered ${unloaded.status || unloaded.error})`;
+    }
+  }
+  const { a, b, c } = streams;
+  const loaded = a.terminal?.status === 'ready';
+  record('load', ...judgeLoad(a, root), a.findings);
+  if (isResidentAnswer(a)) {
+    const why = `the model was already in server memory${unloadNote}, so no load ran to share`;
+    record('concurrent', 'n/a', why, b.findings);
+    record('late-joiner', 'n/a', why, c?.findings ?? []);
+  } else {
+    record('concurrent', ...judgeConcurrent(a, b), b.findings);
+    record('late-joiner', ...judgeLateJoiner(c, strict), c?.findings ?? []);
+  }
+
+  // second load
+  if (!loaded) record('second-load', 'n/a', 'the model did not load, so it cannot be resident');
+  else {
+    const again = await load(options.model);
+    record('second-load', ...judgeSecondLoad(again), again.findings);
+  }
+
+  // unknown model
+  const missingName = `modeldeck-check/no-such-model-${Math.random().toString(36).slice(2, 10)}`;
+  const missing = await load(missingName);
+  record('unknown-model', ...judgeUnknown(missing), missing.findings);
+
+  // bad requests
+  const malformed = await postJson('/load_model', '{"model": ');
+  const noModel = await postJson('/load_model', '{}');
+  record(
+    'bad-request',
+    ...judgeBadRequests([
+      ['malformed JSON', malformed],
+      ['no "model"', noModel],
+    ]),
+  );
+
+  // heartbeats: over every load stream read so far
+  const all = [a, b, ...(c ? [c] : [])];
+  record('heartbeats', ...judgeHeartbeats(all, heartbeatMs, strict));
+
+  // chat
+  if (!loaded) record('chat-stream', 'n/a', 'the model did not load, so there is nothing to chat with');
+  else {
+    const chat = await postJson(
+      '/v1/chat/completions',
+      JSON.stringify({
+        model: options.model,
+        messages: [{ role: 'user', content: 'Say hello.' }],
+        stream: true,
+        max_tokens: 16,
+      }),
+    );
+    record('chat-stream', ...judgeChat(chat, strict));
+  }
+
+  // models
+  const list = await request('/v1/models', { headers: headers() });
+  record('models', ...judgeModels(list, key));
+
+  return { server: root, model: options.model, strict, results, ok: results.every((r) => r.status !== 'fail') };
+}
+
+type Verdict = [CheckStatus, string];
+
+function lintAnswer(answer: RecordedAnswer, model: string, strict: boolean, heartbeatMs: number): LintedStream {
+  const findings: LintFinding[] = [];
+  const events: LoadEvent[] = [];
+  if (!answer.isStream) return { answer, events, findings, terminal: undefined };
+  const lint = createLoadStreamLint({ model, strict, heartbeatMs, onFinding: (f) => findings.push(f) });
+  for (const frame of answer.frames) {
+    lint.feed(frame);
+    if (frame.kind !== 'event') continue;
+    const parsed = parseLoadEvent(frame.data);
+    if (parsed.ok) events.push(parsed.event);
+  }
+  lint.end();
+  const terminal = events.find((e) => e.status !== 'loading');
+  return { answer, events, findings, terminal };
+}
+
+function isResidentAnswer(s: LintedStream): boolean {
+  return s.events.length === 1 && s.terminal?.status === 'ready' && s.terminal.cached;
+}
+
+/** The first fault's rule and sentence, or `undefined` when there is none. */
+function firstFault(s: LintedStream): string | undefined {
+  const faults = s.findings.filter((f) => f.severity === 'fault');
+  const first = faults[0];
+  if (first === undefined) return undefined;
+  const more = faults.length > 1 ? ` (and ${faults.length - 1} more)` : '';
+  return `${first.rule}: ${first.message}${more}`;
+}
+
+function notStream(answer: RecordedAnswer): string | undefined {
+  if (answer.status === 0) return `no answer: ${answer.error ?? 'unknown error'}`;
+  if (!answer.isStream) {
+    return `answered ${answer.status} ${answer.contentType ?? 'without a content type'}: ${oneLine(answer.body)}`;
+  }
+  if (answer.status !== 200) return `answered ${answer.status} with an event stream; expected 200`;
+  return undefined;
+}
+
+function stagePath(events: readonly LoadEvent[]): string {
+  const labels: string[] = [];
+  for (const e of events) {
+    const label = e.status === 'loading' ? e.stage : e.status;
+    if (labels.at(-1) !== label) labels.push(label);
+  }
+  return labels.join(' → ');
+}
+
+function judgeLoad(s: LintedStream, root: string): Verdict {
+  const bad = notStream(s.answer);
+  if (bad !== undefined) return ['fail', `POST ${root}/load_model ${bad}`];
+  const fault = firstFault(s);
+  if (fault !== undefined) return ['fail', fault];
+  if (s.answer.error !== undefined) return ['fail', `the stream broke: ${s.answer.error}`];
+  if (s.terminal?.status === 'error') return ['fail', `the load failed: ${s.terminal.message}`];
+  if (isResidentAnswer(s)) return ['pass', 'resident: one frame, ready with cached: true'];
+  return ['pass', `${stagePath(s.events)} (${s.answer.frames.length} frames)`];
+}
+
+function judgeConcurrent(a: LintedStream, b: LintedStream): Verdict {
+  const bad = notStream(b.answer);
+  if (bad !== undefined) return ['fail', `the second subscriber: ${bad}`];
+  const fault = firstFault(b);
+  if (fault !== undefined) return ['fail', `the second subscriber: ${fault}`];
+  if (b.terminal?.status !== a.terminal?.status) {
+    return [
+      'fail',
+      `the subscribers ended differently: ${a.terminal?.status ?? 'none'} and ${b.terminal?.status ?? 'none'}`,
+    ];
+  }
+  if (b.terminal?.status === 'ready' && b.terminal.cached && b.events.length === 1 && a.events.length > 1) {
+    return ['fail', 'the second subscriber got "cached: true" while the first watched the load'];
+  }
+  return ['pass', `both subscribers: ${stagePath(b.events)}, one terminal event each`];
+}
+
+function judgeLateJoiner(c: LintedStream | undefined, strict: boolean): Verdict {
+  if (c === undefined) return ['n/a', 'the first subscriber got no frame, so no one could join late'];
+  const bad = notStream(c.answer);
+  if (bad !== undefined) return ['fail', `the late joiner: ${bad}`];
+  const fault = firstFault(c);
+  if (fault !== undefined) return ['fail', `the late joiner: ${fault}`];
+  if (isResidentAnswer(c)) return ['n/a', 'the load finished before the late joiner joined (it got cached: true)'];
+  const first = c.events[0];
+  if (first?.status === 'loading')
+    return ['pass', `its first frame was the current stage (${first.stage}), then live events`];
+  if (strict) return ['fail', 'it got only the terminal event, nothing about the stage that was running'];
+  return ['pass', 'it got the terminal event only (upstream sends nothing about passed stages)'];
+}
+
+function judgeSecondLoad(s: LintedStream): Verdict {
+  const bad = notStream(s.answer);
+  if (bad !== undefined) return ['fail', bad];
+  const fault = firstFault(s);
+  if (fault !== undefined) return ['fail', fault];
+  if (isResidentAnswer(s)) return ['pass', 'one frame: ready, cached: true'];
+  return [
+    'fail',
+    `expected one frame, ready with cached: true; got ${stagePath(s.events)} (${s.events.length} events)`,
+  ];
+}
+
+function judgeUnknown(s: LintedStream): Verdict {
+  const bad = notStream(s.answer);
+  if (bad !== undefined) return ['fail', `${bad}; expected an event stream ending in an error event`];
+  const fault = firstFault(s);
+  if (fault !== undefined) return ['fail', fault];
+  if (s.terminal?.status !== 'error') return ['fail', `expected an error event, got ${s.terminal?.status ?? 'none'}`];
+  const code = s.terminal.code !== undefined ? ` [${s.terminal.code}]` : ' (no code: upstream sends none)';
+  return ['pass', `error: ${clip(s.terminal.message, 60)}${code}`];
+}
+
+function judgeBadRequests(cases: readonly (readonly [string, RecordedAnswer])[]): Verdict {
+  const seen: string[] = [];
+  for (const [name, answer] of cases) {
+    if (answer.status === 0) return ['fail', `${name}: no answer: ${answer.error ?? ''}`];
+    if (answer.status < 400 || answer.status >= 500) {
+      return ['fail', `${name}: answered ${answer.status}; expected a 4xx (${oneLine(answer.body)})`];
+    }
+    if (!isObject(readJson(answer.body))) {
+      return ['fail', `${name}: ${answer.status} without a JSON object body: ${oneLine(answer.body)}`];
+    }
+    seen.push(`${name} → ${answer.status}`);
+  }
+  return ['pass', `${seen.join(', ')}, JSON bodies`];
+}
+
+function judgeHeartbeats(streams: readonly LintedStream[], heartbeatMs: number, strict: boolean): Verdict {
+  const comments = streams.reduce((n, s) => n + s.answer.frames.filter((f) => f.kind === 'comment').length, 0);
+  const gaps = streams.flatMap((s) => s.findings.filter((f) => f.rule === 'no-heartbeat'));
+  const longest = Math.max(0, ...streams.map((s) => longestGap(s.answer.frames)));
+  const interval = `${heartbeatMs / 1000} s`;
+  if (gaps.length > 0) {
+    const message = gaps[0]?.message ?? '';
+    if (strict) return ['fail', `no-heartbeat: ${message}`];
+    return ['n/a', `no heartbeats: ${message} (upstream sends none; a note, not a failure)`];
+  }
+  if (comments > 0) return ['pass', `${comments} keep-alive comment(s); longest silence ${formatMs(longest)}`];
+  return [
+    'n/a',
+    `no stretch was quiet for more than twice the interval (${interval}; longest ${formatMs(longest)}), so none were due`,
+  ];
+}
+
+function longestGap(frames: readonly RecordedFrame[]): number {
+  let longest = 0;
+  for (let i = 1; i < frames.length; i++) {
+    longest = Math.max(longest, (frames[i]?.at ?? 0) - (frames[i - 1]?.at ?? 0));
+  }
+  return longest;
+}
+
+function judgeChat(answer: RecordedAnswer, strict: boolean): Verdict {
+  const bad = notStream(answer);
+  if (bad !== undefined) return ['fail', `POST /v1/chat/completions ${bad}`];
+  const data = answer.frames.filter((f) => f.kind === 'event').map((f) => f.data);
+  let chunks = 0;
+  let finish: string | null = null;
+  let done = false;
+  for (const [i, payload] of data.entries()) {
+    if (done) return ['fail', `a frame came after [DONE]: ${oneLine(payload)}`];
+    const frame = parseChatStreamData(payload);
+    switch (frame.kind) {
+      case 'done':
+        done = true;
+        break;
+      case 'error':
+        return ['fail', `the stream reported an error: ${frame.error.message}`];
+      case 'invalid':
+        return ['fail', `frame ${i}: ${frame.message}`];
+      case 'chunk': {
+        const choice = frame.chunk.choices[0];
+        if (chunks === 0 && choice?.delta.role !== 'assistant') {
+          return ['fail', `the first chunk has no delta.role "assistant": ${clip(oneLine(payload), 80)}`];
+        }
+        chunks++;
+        if (choice?.finish_reason) finish = choice.finish_reason;
+        break;
+      }
+      default: {
+        const never: never = frame;
+        throw new TypeError(`unknown chat frame ${JSON.stringify(never)}`);
+      }
+    }
+  }
+  if (answer.error !== undefined) return ['fail', `the stream broke: ${answer.error}`];
+  if (chunks === 0) return ['fail', 'the stream had no chunk'];
+  if (finish === null) return ['fail', `no chunk of ${chunks} carried a finish_reason`];
+  if (!done && strict) return ['fail', `${chunks} chunks, finish_reason ${finish}, but no [DONE] at the end`];
+  const end = done ? 'then [DONE]' : 'then the end, no [DONE] (as upstream)';
+  return ['pass', `role first, ${chunks} chunks, finish_reason ${finish}, ${end}`];
+}
+
+function judgeModels(answer: RecordedAnswer, key: string): Verdict {
+  if (answer.status === 0) return ['fail', `no answer: ${answer.error ?? ''}`];
+  const body = readJson(answer.body);
+  if (answer.status !== 200 || !isObject(body) || !Array.isArray(body['data'])) {
+    return [
+      'fail',
+      `${answer.status} ${clip(oneLine(answer.body), 80)}; expected 200 {"object": "list", "data": [...]}`,
+    ];
+  }
+  const data = body['data'] as unknown[];
+  if (!data.every((m) => isObject(m) && typeof m['id'] === 'string')) {
+    return ['fail', 'an entry of "data" has no string "id"'];
+  }
+  const id = key.replace(/@main$/, '');
+  const listed = data.some((m) => isObject(m) && (m['id'] === key || m['id'] === id));
+  return ['pass', `${data.length} model(s)${listed ? `, ${key} among them` : ` (${key} not among them)`}`];
+}
+
+function readJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function oneLine(text: string): string {
+  return clip(text.replace(/\s+/g, ' ').trim(), 100) || '(empty body)';
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+function formatMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
+}
