@@ -43,6 +43,12 @@ type Json = Record<string, unknown>;
 const num = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
 const str = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 
+/** A model's state as servers spell it (`loaded`, `ready`, `cached`, …), or `null` when it says none. */
+export function residencyOf(value: unknown): ModelResidency | null {
+  if (value === undefined || value === null) return null;
+  return residency(value);
+}
+
 function residency(value: unknown): ModelResidency {
   switch (value) {
     case 'resident':

@@ -3,7 +3,7 @@
  * `GET /v1/models` (the fallback of a dashboard whose server has no live feed). Never throw.
  */
 
-import type { ModelResidency } from './feed-events.js';
+import { residencyOf, type ModelResidency } from './feed-events.js';
 import { errorBodyMessage, type Failure } from './failures.js';
 import { headersFor, networkFailure } from './http.js';
 import { serviceRoot } from './server-url.js';
@@ -62,7 +62,7 @@ export async function listModels(options: AdminOptions): Promise<AdminOutcome<Li
   const root = serviceRoot(options.server);
   try {
     const response = await (options.fetch ?? fetch)(`${root}/v1/models`, {
-      headers: headersFor(options.apiKey, 'application/json'),
+      headers: { accept: 'application/json', ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) },
       ...(options.signal ? { signal: options.signal } : {}),
     });
     if (!response.ok) return { ok: false, failure: await failureOf(response) };
@@ -73,16 +73,10 @@ export async function listModels(options: AdminOptions): Promise<AdminOutcome<Li
       const e = entry as Record<string, unknown>;
       if (typeof e['id'] !== 'string') return [];
       const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-      const state = e['state'];
       return [
         {
           id: e['id'],
-          state:
-            state === 'loading'
-              ? 'loading'
-              : state === 'resident' || state === 'ready' || state === 'loaded'
-                ? 'resident'
-                : null,
+          state: residencyOf(e['state'] ?? e['status']),
           sizeBytes: num(e['sizeBytes']) ?? num(e['size_bytes']) ?? num(e['size']),
           subscribers: num(e['requests']) ?? num(e['subscribers']),
         },

@@ -199,7 +199,12 @@ export function serverPaneContent(
   const length = Math.max(1, width - 2);
   const sum = (pick: (s: SessionState) => ServerState['downloadRate']): number[] => {
     const total = new Array<number>(length).fill(0);
-    for (const s of own) throughputSeries(pick(s), now, length).forEach((v, i) => (total[i] = (total[i] ?? 0) + v));
+    // Sessions on one model follow one load: count each model once.
+    const byModel = new Map<string, SessionState>();
+    for (const s of own) byModel.set(s.resolvedModel ?? s.model, s);
+    for (const s of byModel.values()) {
+      throughputSeries(pick(s), now, length).forEach((v, i) => (total[i] = (total[i] ?? 0) + v));
+    }
     return total;
   };
   const live = server.feed.state === 'live';
