@@ -34,6 +34,16 @@ export const WIRE_ERRORS = {
   MISSING_API_KEY: { status: 401, when: 'the server has an API key and the request sent no `Authorization: Bearer`' },
   INVALID_API_KEY: { status: 401, when: 'the request sent another API key than the server’s' },
   NOT_FOUND: { status: 404, when: 'no such route' },
+  METHOD_NOT_ALLOWED: { status: 405, when: 'the route exists with other methods; the `Allow` header names them' },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    when: 'the request’s headers and body did not arrive within `--request-timeout`; the connection is closed',
+  },
+  HEADERS_TOO_LARGE: { status: 431, when: 'the request headers are over 16 KiB; the connection is closed' },
+  TOO_MANY_CONNECTIONS: {
+    status: 503,
+    when: 'the server has `--max-connections` connections open; the connection is closed (`Retry-After: 1`)',
+  },
   MODEL_NOT_LOADED: { status: 404, when: '`/unload_model`: the model is not resident' },
 
   // Loads that fail (`error` events; a chat that needs the model gets the same code with this status).

@@ -8,6 +8,10 @@ import { registerChatRoutes } from './chat-routes.js';
 import { createEventFeed } from './event-feed.js';
 import { registerFeedRoutes } from './feed-routes.js';
 import { registerModelRoutes } from './model-routes.js';
+import { drainRefusedBodies } from './body-drain.js';
+import { useJsonBodyParser } from './json-body.js';
+import { answerWrongMethods } from './wrong-method.js';
+import { DEFAULT_HTTP_LIMITS, capConnections, httpLimitOptions, type HttpLimits } from './http-limits.js';
 import { sendError } from './error-reply.js';
 import { openSseStream } from './sse-stream.js';
 
@@ -28,17 +32,24 @@ export interface AppOptions {
   readonly feedHistory?: number;
   /** The reconnection delay `GET /events` announces with `retry:`, in milliseconds (default 2000). */
   readonly feedRetryMs?: number;
+  /** Request and idle timeouts and the connection cap; each defaults to {@link DEFAULT_HTTP_LIMITS}. */
+  readonly limits?: Partial<HttpLimits>;
 }
 
 /** Builds the modeldeck HTTP application without listening: tests call `inject()` or `listen({port: 0})`. */
 export function buildApp(options: AppOptions): FastifyInstance {
   const { manager } = options;
   const heartbeatMs = options.heartbeatMs ?? 5000;
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
   const app = Fastify({
+    ...httpLimitOptions(limits),
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     forceCloseConnections: options.forceCloseConnections ?? true,
   });
+  capConnections(app, limits);
+  useJsonBodyParser(app);
+  drainRefusedBodies(app);
   // Every body is JSON: Fastify's built-in text/plain parser would hand a route a string (a 400 "got string") where
   // the protocol answers any non-JSON Content-Type with 415.
   app.removeContentTypeParser('text/plain');
@@ -58,6 +69,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   );
 
   if (options.apiKey !== undefined) requireApiKey(app, options.apiKey);
+  // After the key check (a wrong method on a guarded server is still a 401 without the key), before the routes.
+  answerWrongMethods(app);
 
   app.get('/health', async () => ({ status: 'ok' }));
 

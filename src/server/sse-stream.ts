@@ -41,7 +41,7 @@ export function openSseStream(reply: FastifyReply, options: SseStreamOptions): S
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
+    // No `Connection` header of its own: Node answers the client's (`close` closes the connection at the end).
     // Tells nginx-style proxies not to buffer the stream.
     'x-accel-buffering': 'no',
     ...options.headers,

@@ -54,7 +54,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   });
   const app = buildApp({ ...appOptions, manager });
   try {
-    await app.listen({ host, port, listenTextResolver: () => '', ...(backlog !== undefined ? { backlog } : {}) });
+    await app.listen({
+      host,
+      port,
+      listenTextResolver: (address) => `modeldeck server listening on ${address}`,
+      ...(backlog !== undefined ? { backlog } : {}),
+    });
   } catch (error) {
     await app.close();
     const reason = listenErrorReason(error);

@@ -1,17 +1,18 @@
 /**
- * The {@link ModelLoader} modeldeck's server uses: the server's own hub client downloads the files a causal LM needs
- * into modeldeck's cache (fixed download total, atomic writes, precise errors, HF_TOKEN, revisions), and a worker
- * thread per model (`model-worker.ts`, driven through `worker-client.ts`) loads them with transformers.js from disk,
- * with no network; `generation-queue.ts` then runs its generations one at a time.
+ * The {@link ModelLoader} modeldeck's server uses: the snapshot fetcher (`snapshot-fetcher.ts`) brings the files a
+ * causal LM needs into the Hugging Face cache (one commit per load, parallel, resumable, verified, fixed download
+ * total), and a worker thread per model (`model-worker.ts`, driven through `worker-client.ts`) loads them with
+ * transformers.js from disk, with no network; `generation-queue.ts` then runs its generations one at a time.
  *
- * A load of a complete cached snapshot (see `model-cache.ts`) makes no hub request at all, so cached models work with
- * `--offline` or a hub that is down.
+ * Online, a load of a cached model asks the hub only what the revision names now and lists that commit; offline, or
+ * with the hub down, it asks nothing.
  */
 
 import { createLoadedModel } from './generation-queue.js';
 import { createHubClient, type HubClient } from './hub-client.js';
 import { LoadError, type LoadedModel, type LoaderEvent, type ModelLoader, type ModelRef } from './loader-types.js';
-import { listCachedSnapshots, modelsRoot } from './model-cache.js';
+import { createTransfer, type DownloadPolicy, type Transfer } from './downloader.js';
+import { listCachedSnapshots } from './model-cache.js';
 import { openSnapshot } from './snapshot-fetcher.js';
 import { abortedError, spawnModelWorker, type ModelWorkerHandle } from './worker-client.js';
 
@@ -19,16 +20,20 @@ import { abortedError, spawnModelWorker, type ModelWorkerHandle } from './worker
 export interface TransformersLoaderOptions {
   /** Base URL of the hub (`https://huggingface.co`, a mirror, `HF_ENDPOINT`). */
   readonly hubUrl: string;
-  /** modeldeck's cache directory; snapshots go to `{cacheDir}/models/…`. */
+  /** The Hugging Face cache directory (`~/.cache/huggingface/hub` by default; see `model-cache.ts`). */
   readonly cacheDir: string;
-  /** Never contact the hub: only complete cached snapshots load. */
+  /** Never contact the hub: only what the cache holds loads. */
   readonly offline?: boolean;
   /** Hub access token (`HF_TOKEN`), for gated and private repositories. */
   readonly token?: string;
   /** ONNX precision to load (`fp32`, `q8`, `q4`, `fp16`, …); default: the model's config, else fp32, q8, q4, fp16. */
   readonly dtype?: string;
-  /** A file download that receives no byte for this long fails as stalled, in milliseconds (default 30000). */
+  /** A request that receives no byte for this long is abandoned and retried, in milliseconds (default 30000). */
   readonly stallTimeoutMs?: number;
+  /** Connections downloads use at once, over all loads (default 8). */
+  readonly downloadConnections?: number;
+  /** Retry settings of downloads (tests shorten the backoff). */
+  readonly download?: Omit<DownloadPolicy, 'connections' | 'stallTimeoutMs'>;
   /** The fetch the hub client uses; defaults to the global one. */
   readonly fetch?: typeof fetch;
 }
@@ -41,14 +46,20 @@ export function createTransformersLoader(options: TransformersLoaderOptions): Mo
     fetch: options.fetch,
     requestTimeoutMs: options.stallTimeoutMs,
   });
+  const transfer = createTransfer({
+    ...options.download,
+    connections: options.downloadConnections,
+    stallTimeoutMs: options.stallTimeoutMs,
+  });
   return {
-    load: (ref, onEvent, signal) => load(ref, onEvent, signal, { ...options, hub }),
+    load: (ref, onEvent, signal) => load(ref, onEvent, signal, { ...options, hub, transfer }),
     listCached: () => listCachedSnapshots(options.cacheDir),
   };
 }
 
 interface LoadContext extends TransformersLoaderOptions {
   readonly hub: HubClient;
+  readonly transfer: Transfer;
 }
 
 async function load(
@@ -66,15 +77,17 @@ async function load(
   try {
     const snapshot = await openSnapshot(ref, context, signal);
     const { dir } = snapshot;
-    const worker = (started = spawnModelWorker(ref, { cacheDir, modelsRoot: modelsRoot(cacheDir) }));
-    await snapshot.tokenizer();
-    await worker.call({ type: 'tokenizer', dir }, signal);
+    // transformers.js writes nothing (its file cache is off) and reads the snapshot by its absolute path.
+    const worker = (started = spawnModelWorker(ref, { cacheDir, modelsRoot: cacheDir }));
+    const tokenizerReady = await snapshot.tokenizer();
+    if (tokenizerReady) await worker.call({ type: 'tokenizer', dir }, signal);
 
     onEvent({ type: 'stage', stage: 'config' });
     const config = await snapshot.config();
     await worker.call({ type: 'config', dir }, signal);
 
     const weights = await snapshot.weights(config, onEvent);
+    if (!tokenizerReady) await worker.call({ type: 'tokenizer', dir }, signal);
     onEvent({ type: 'stage', stage: 'weights' });
     await worker.call(
       {
