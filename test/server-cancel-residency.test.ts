@@ -66,6 +66,7 @@ t.test('POST /unload_model cancels a running load for every subscriber; the work
     'the cancelled error on the feed',
   );
   const afterCancel = fileDownloads(mirror).slice(before);
+  const requestsAtCancel = mirror.requests.length;
 
   mirror.setThrottle(0);
   const again = await loadModel(server.url, A);
@@ -74,6 +75,10 @@ t.test('POST /unload_model cancels a running load for every subscriber; the work
   const complete = afterCancel.filter((path) => !path.startsWith('onnx/'));
   t.ok(complete.length > 0, `files complete before the cancel: ${complete.join(', ')}`);
   for (const path of complete) t.notOk(fetchedAgain.includes(path), `${path} is not fetched again`);
+  const resumed = mirror.requests
+    .slice(requestsAtCancel)
+    .filter((r) => r.method === 'GET' && r.url.includes('/onnx/') && r.range !== undefined);
+  t.ok(resumed.length > 0, `the weights download resumes where it stopped (${resumed.map((r) => r.range).join(', ')})`);
   t.equal((await post(server.url, '/unload_model', { model: A })).status, 200, 'and unloads');
 });
 
