@@ -44,7 +44,7 @@ export function registerFeedRoutes(app: FastifyInstance, options: FeedRoutesOpti
     } else {
       for (const frame of missed) stream.sendFrame(frame);
     }
-    const unwatch = feed.watch((frame) => stream.sendFrame(frame));
+    const unwatch = feed.watch(stream.sendFrame);
     stream.disconnected.addEventListener('abort', unwatch, { once: true });
     if (stream.closed) unwatch();
     return reply;
