@@ -13,7 +13,7 @@ import http from 'node:http';
 
 import { createSseParser } from '../dist/protocol/sse.js';
 import { parseFeedEvent, parseFeedId } from '../dist/protocol/feed.js';
-import { benchArgs, figure, forkHelper, log, median, monoMs, percentile, report } from './lib/common.mjs';
+import { benchArgs, figure, forkHelper, log, median, monoMs, pairedRatio, percentile, report } from './lib/common.mjs';
 
 const { smoke } = benchArgs();
 const N = smoke ? 20 : 1000;
@@ -113,29 +113,37 @@ async function feedRun(server, url, rep) {
   };
 }
 
-const results = {};
-for (const mode of ['modeldeck', 'plain']) {
-  const server = forkHelper('feed-server.mjs', [mode]);
-  try {
-    const { url } = await server.request({ type: 'url' });
-    await feedRun(server, url, 'warm-up');
-    await server.request({ type: 'waitWatchers', n: 0 });
-    const reps = [];
-    for (let rep = 0; rep < repetitions; rep += 1) {
-      reps.push(await feedRun(server, url, rep));
-      await server.request({ type: 'waitWatchers', n: 0 });
-      const r = reps.at(-1);
+// Both servers run side by side and each repetition measures both, in alternating order: the machine's speed drifts,
+// and a ratio of two things measured back to back means more than two halves of a run.
+const results = { modeldeck: [], plain: [] };
+const servers = {
+  modeldeck: forkHelper('feed-server.mjs', ['modeldeck']),
+  plain: forkHelper('feed-server.mjs', ['plain']),
+};
+try {
+  const urls = {};
+  for (const mode of ['modeldeck', 'plain']) {
+    urls[mode] = (await servers[mode].request({ type: 'url' })).url;
+    await feedRun(servers[mode], urls[mode], `warm-up-${mode}`);
+    await servers[mode].request({ type: 'waitWatchers', n: 0 });
+  }
+  for (let rep = 0; rep < repetitions; rep += 1) {
+    const order = rep % 2 === 0 ? ['modeldeck', 'plain'] : ['plain', 'modeldeck'];
+    for (const mode of order) {
+      const r = await feedRun(servers[mode], urls[mode], `${mode}-${rep}`);
+      await servers[mode].request({ type: 'waitWatchers', n: 0 });
+      results[mode].push(r);
       log(
         `event-feed ${mode} rep ${rep + 1}/${repetitions}: p99 ${r.p99.toFixed(1)} ms, ${(r.bytesPerWatcher / 1024).toFixed(1)} KiB/watcher, complete ${r.completeShare}`,
       );
     }
-    results[mode] = reps;
-  } finally {
-    await server.close();
   }
+} finally {
+  await Promise.all(Object.values(servers).map((server) => server.close()));
 }
 
 const pick = (mode, key) => results[mode].map((r) => r[key]);
+const paired = (key) => pairedRatio(pick('modeldeck', key), pick('plain', key));
 await report({
   id: 'event-feed',
   title: `Event feed (${N} watchers of GET /events during a load)`,
@@ -156,17 +164,20 @@ await report({
     figure('delivery latency p50', median(pick('modeldeck', 'p50')), 'ms', {
       baseline: median(pick('plain', 'p50')),
       baselineLabel: 'plain node:http broadcast',
+      ratio: paired('p50'),
       samples: pick('modeldeck', 'p50'),
     }),
     figure('delivery latency p99', median(pick('modeldeck', 'p99')), 'ms', {
       baseline: median(pick('plain', 'p99')),
       baselineLabel: 'plain node:http broadcast',
+      ratio: paired('p99'),
       samples: pick('modeldeck', 'p99'),
       op: '<=',
       target: 1.2,
     }),
     figure('server memory per watcher', median(pick('modeldeck', 'bytesPerWatcher')) / 1024, 'KiB', {
       baseline: median(pick('plain', 'bytesPerWatcher')) / 1024,
+      ratio: paired('bytesPerWatcher'),
       baselineLabel: 'plain node:http, Set of responses',
       samples: pick('modeldeck', 'bytesPerWatcher').map((b) => b / 1024),
       op: '<=',
@@ -178,5 +189,7 @@ await report({
       'request from the server process; all watchers are node:http clients in the bench process, so client-side ' +
       'parsing is in both the figure and its baseline.',
     'Memory: heapUsed + external after global.gc(), in the server process, with the watchers attached versus none.',
+    'Both servers run side by side; each repetition measures both, in alternating order; ratios are the median of ' +
+      'the per-repetition ratios.',
   ],
 });

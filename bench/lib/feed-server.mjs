@@ -49,7 +49,7 @@ if (mode === 'modeldeck') {
     },
     listCached: async () => [],
   };
-  const started = await startServer({ loader, logger: false, backlog: 4096 });
+  const started = await startServer({ loader, logger: false, backlog: 4096, limits: { maxConnections: 4096 } });
   server = started.app.server;
   url = started.url;
   // Open /events responses (each watcher's snapshot is awaited on the client side before the load starts).

@@ -45,7 +45,7 @@ export function registerFeedRoutes(app: FastifyInstance, options: FeedRoutesOpti
       for (const frame of missed) stream.sendFrame(frame);
     }
     const unwatch = feed.watch(stream.sendFrame);
-    stream.disconnected.addEventListener('abort', unwatch, { once: true });
+    stream.onDisconnect(unwatch);
     if (stream.closed) unwatch();
     return reply;
   });
