@@ -64,11 +64,11 @@ t.test('readable lines: time, session, stream, gap, mark, payload; a stall marke
   const plain = view.lines.map((l) => l.plain);
   t.equal(plain[0], '04:00:00.000 s1  load        —   connecting: POST http://h/load_model');
   t.equal(plain[1], '04:00:00.005 s1  load        —   HTTP 200 OK text/event-stream');
-  t.match(plain[2], /^04:00:00\.010 s1  load     \+5ms   \{"status": "loading"/);
+  t.match(plain[2], /^04:00:00\.010 s1 {2}load {5}\+5ms {3}\{"status": "loading"/);
   t.equal(plain[3], '── stall: 6.0 s without a frame on s1 load ──', 'the stall comes before the frame that ended it');
-  t.match(plain[4], /^04:00:06\.010 s1  load   \+6\.00s ! \{"status": "loading"/, 'the fault is marked');
+  t.match(plain[4], /^04:00:06\.010 s1 {2}load {3}\+6\.00s ! \{"status": "loading"/, 'the fault is marked');
   t.match(view.lines[4]?.tagged, /^\{red-fg\}/);
-  t.match(plain.at(-1), /^04:00:07\.100 s2  chat    \+99ms   \{"id": "chatcmpl-1".*…$/);
+  t.match(plain.at(-1), /^04:00:07\.100 s2 {2}chat {4}\+99ms {3}\{"id": "chatcmpl-1".*…$/);
   t.equal(plain.at(-1)?.length, 100, 'cut to the width');
   t.equal(view.position, `lines 1–${plain.length} of ${plain.length}`);
 });
@@ -81,7 +81,7 @@ t.test('the wire view shows every line with its ending', async (t) => {
     'CRLF visible',
   );
   t.ok(
-    plain.some((l) => / \+10ms   \\r\\n$/.test(l)),
+    plain.some((l) => / \+10ms {3}\\r\\n$/.test(l)),
     'the blank line that ends a frame, visible',
   );
   t.ok(
