@@ -1,7 +1,8 @@
 import t from 'tap';
 import { resolveServeConfig } from '../src/cli/serve.js';
 import type { LoadEvent } from '../src/protocol/events.js';
-import { createLoadManager, type ManagerClock } from '../src/server/load-manager.js';
+import { createLoadManager } from '../src/server/load-manager.js';
+import { createFakeClock } from './helpers/fake-clock.js';
 import {
   LoadError,
   type LoadedModel,
@@ -48,38 +49,11 @@ function scriptedLoader(): { loader: ModelLoader; loads: Step[]; disposed: strin
   return { loader, loads, disposed };
 }
 
-function fakeClock(): ManagerClock & { advance(ms: number): void; pending(): number } {
-  let now = 0;
-  let timers: { at: number; fn: () => void; id: number }[] = [];
-  let nextId = 1;
-  return {
-    now: () => now,
-    setTimeout(fn, ms) {
-      const id = nextId++;
-      timers.push({ at: now + ms, fn, id });
-      return id;
-    },
-    clearTimeout(id) {
-      timers = timers.filter((x) => x.id !== id);
-    },
-    pending: () => timers.length,
-    advance(ms) {
-      now += ms;
-      for (;;) {
-        const due = timers.filter((x) => x.at <= now).sort((a, b) => a.at - b.at)[0];
-        if (!due) break;
-        timers = timers.filter((x) => x !== due);
-        due.fn();
-      }
-    },
-  };
-}
-
 const tick = () => new Promise((r) => setImmediate(r));
 
 t.test('one load per model; every subscriber sees it; late joiners get the current state first', async (t) => {
   const { loader, loads } = scriptedLoader();
-  const clock = fakeClock();
+  const clock = createFakeClock();
   const manager = createLoadManager({ loader, clock });
   const a: LoadEvent[] = [];
   const b: LoadEvent[] = [];
@@ -142,7 +116,7 @@ t.test('one load per model; every subscriber sees it; late joiners get the curre
 
 t.test('failures reach every subscriber once and are not cached', async (t) => {
   const { loader, loads } = scriptedLoader();
-  const manager = createLoadManager({ loader, clock: fakeClock() });
+  const manager = createLoadManager({ loader, clock: createFakeClock() });
   const seen: LoadEvent[] = [];
   manager.subscribe(ref('o/m'), (e) => seen.push(e));
   loads[0]!.fail(new LoadError('MODEL_NOT_FOUND', 'model o/m was not found'));
@@ -151,7 +125,7 @@ t.test('failures reach every subscriber once and are not cached', async (t) => {
   manager.subscribe(ref('o/m'), () => undefined);
   t.equal(loads.length, 2, 'the next request tries again');
   const internal: unknown[] = [];
-  const m2 = createLoadManager({ loader, clock: fakeClock(), onInternalError: (e) => internal.push(e) });
+  const m2 = createLoadManager({ loader, clock: createFakeClock(), onInternalError: (e) => internal.push(e) });
   const seen2: LoadEvent[] = [];
   m2.subscribe(ref('o/x'), (e) => seen2.push(e));
   loads[2]!.fail(new TypeError('boom'));
@@ -162,7 +136,7 @@ t.test('failures reach every subscriber once and are not cached', async (t) => {
 
 t.test('unsubscribing does not cancel; a throwing listener does not starve others', async (t) => {
   const { loader, loads } = scriptedLoader();
-  const manager = createLoadManager({ loader, clock: fakeClock() });
+  const manager = createLoadManager({ loader, clock: createFakeClock() });
   const kept: LoadEvent[] = [];
   const sub = manager.subscribe(ref('o/m'), () => undefined);
   manager.subscribe(ref('o/m'), () => {
@@ -183,7 +157,7 @@ t.test('unsubscribing does not cancel; a throwing listener does not starve other
 
 t.test('idle timeout, unload, acquire, close', async (t) => {
   const { loader, loads, disposed } = scriptedLoader();
-  const clock = fakeClock();
+  const clock = createFakeClock();
   const unloaded: string[] = [];
   const manager = createLoadManager({
     loader,
@@ -240,7 +214,7 @@ t.test('events a loader reports synchronously reach the first subscriber', async
     },
     listCached: async () => [],
   };
-  const manager = createLoadManager({ loader, clock: fakeClock() });
+  const manager = createLoadManager({ loader, clock: createFakeClock() });
   const seen: LoadEvent[] = [];
   manager.subscribe(ref('o/s'), (e) => seen.push(e));
   t.same(seen, [{ status: 'loading', model: 'o/s@main', stage: 'processor' }]);
@@ -261,7 +235,7 @@ t.test('--model-timeout 0 never unloads a model, however much time passes; a pos
    */
   const scenario = async (idleMs: number | undefined, ms: number) => {
     const { loader, loads, disposed } = scriptedLoader();
-    const clock = fakeClock();
+    const clock = createFakeClock();
     const unloaded: string[] = [];
     const manager = createLoadManager({
       loader,

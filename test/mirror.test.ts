@@ -11,7 +11,7 @@ import { FaultSpecError, createFaultTable, globToRegExp, parseFaultSpec } from '
 import { parseMirrorRoute } from '../src/mirror/routes.js';
 import { fakeCommitSha, revisionDirName } from '../src/mirror/repo-fs.js';
 import { startMirror, type MirrorRequest } from '../src/mirror/mirror.js';
-import { MIRROR_USAGE, runMirrorCommand } from '../src/mirror/cli.js';
+import { MIRROR_USAGE, runMirrorCommand } from '../src/cli/mirror.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fixture: a directory of repositories, shared by the HTTP tests.
@@ -816,7 +816,7 @@ t.test('cli: a real SIGTERM stops a real process with status 0', async (t) => {
   // The child loads the TypeScript sources through the same loader tap gave this process.
   const loader = process.execArgv.filter((arg) => arg.includes('@tapjs/typescript'));
   const script = join(t.testdir({}), 'run-mirror.mjs');
-  const cli = pathToFileURL(join(import.meta.dirname, '..', 'src', 'mirror', 'cli.ts')).href;
+  const cli = pathToFileURL(join(import.meta.dirname, '..', 'src', 'cli', 'mirror.ts')).href;
   writeFileSync(
     script,
     `import { runMirrorCommand } from ${JSON.stringify(cli)};\nprocess.exitCode = await runMirrorCommand(process.argv.slice(2));\n`,

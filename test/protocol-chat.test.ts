@@ -2,11 +2,11 @@ import t from 'tap';
 import {
   DEFAULT_MAX_TOKENS,
   MAX_TOKENS_LIMIT,
-  openAIError,
   parseChatStreamData,
   validateChatCompletionRequest,
   type NormalisedChatRequest,
 } from '../src/protocol/chat.js';
+import { openAIError } from '../src/protocol/errors.js';
 
 const model = 'HuggingFaceTB/SmolLM2-135M-Instruct';
 const ref = { id: model, revision: 'main', key: `${model}@main` };
@@ -109,12 +109,12 @@ t.test('null counts as absent, and the edges of each range are accepted', async 
   t.equal(valid({ model: 'gpt2', messages: user }).model.key, 'gpt2@main');
 });
 
-t.test('every invalid request is a 400 invalid_request_error naming the field', async (t) => {
+t.test('every invalid request is a 400 invalid_request_error naming the field, with a catalogue code', async (t) => {
   const cases: [name: string, body: unknown, param: string | null, message: RegExp, code?: string][] = [
-    ['body is an array', [], null, /must be a JSON object, but got an array/],
-    ['body is null', null, null, /but got null/],
-    ['body is a string', 'hi', null, /but got a string \("hi"\)/],
-    ['body is a number', 3, null, /but got a number \(3\)/],
+    ['body is an array', [], null, /must be a JSON object, but got an array/, 'INVALID_BODY'],
+    ['body is null', null, null, /but got null/, 'INVALID_BODY'],
+    ['body is a string', 'hi', null, /but got a string \("hi"\)/, 'INVALID_BODY'],
+    ['body is a number', 3, null, /but got a number \(3\)/, 'INVALID_BODY'],
     ['model missing', { messages: user }, 'model', /must provide a model/],
     ['model null', { model: null, messages: user }, 'model', /must provide a model/],
     [
@@ -123,9 +123,9 @@ t.test('every invalid request is a 400 invalid_request_error naming the field', 
       'model',
       /Invalid type for 'model': expected a string, but got a number \(5\)/,
     ],
-    ['model with ..', { model: '../etc', messages: user }, 'model', /Invalid 'model': .*'\.\.'/, 'invalid_model'],
-    ['model too long', { model: 'a'.repeat(300), messages: user }, 'model', /too long/, 'invalid_model'],
-    ['model empty', { model: '', messages: user }, 'model', /empty/, 'invalid_model'],
+    ['model with ..', { model: '../etc', messages: user }, 'model', /Invalid 'model': .*'\.\.'/, 'INVALID_MODEL'],
+    ['model too long', { model: 'a'.repeat(300), messages: user }, 'model', /too long/, 'INVALID_MODEL'],
+    ['model empty', { model: '', messages: user }, 'model', /empty/, 'INVALID_MODEL'],
     ['messages missing', { model }, 'messages', /'messages' is a required property/],
     ['messages null', { model, messages: null }, 'messages', /required/],
     ['messages not an array', { model, messages: 'Hi' }, 'messages', /expected an array, but got a string/],
@@ -266,7 +266,7 @@ t.test('every invalid request is a 400 invalid_request_error naming the field', 
     t.equal(result.error.error.type, 'invalid_request_error', `${name}: type`);
     t.equal(result.error.error.param, param, `${name}: param`);
     t.match(result.error.error.message, message, `${name}: message`);
-    t.equal(result.error.error.code, code ?? null, `${name}: code`);
+    t.equal(result.error.error.code, code ?? 'INVALID_REQUEST', `${name}: code`);
   }
 });
 

@@ -1,8 +1,7 @@
 import t from 'tap';
 import { createSseParser, type SseParseError } from '../src/protocol/sse.js';
-import { buildApp } from '../src/server/app.js';
-import { createLoadManager } from '../src/server/load-manager.js';
 import type { ChatMessage, GenerateResult, LoadedModel, ModelLoader } from '../src/server/loader-types.js';
+import { startServer } from '../src/server/start.js';
 
 // Streaming chat over a real server and real sockets, with a scripted model in place of transformers.js: the script
 // decides when each piece of text is produced, so the test can tell "sent as generated" from "buffered", and can fail
@@ -28,12 +27,8 @@ const loader: ModelLoader = {
   },
   listCached: async () => [],
 };
-const app = buildApp({ manager: createLoadManager({ loader }) });
-await app.listen({ host: '127.0.0.1', port: 0 });
-const address = app.server.address();
-if (typeof address !== 'object' || !address) throw new Error('server has no address');
-const baseUrl = `http://127.0.0.1:${address.port}`;
-t.teardown(() => app.close());
+const { url: baseUrl, close } = await startServer({ loader });
+t.teardown(close);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -207,7 +202,7 @@ t.test(
     t.type(body.error?.message, 'string', 'with a message');
     t.match(String(body.error?.message), /the scripted model fell over/, 'that says what failed');
     t.equal(body.error?.type, 'server_error', 'a type');
-    t.equal(body.error?.code, 'generation_failed', 'and a code');
+    t.equal(body.error?.code, 'GENERATION_FAILED', 'and a code');
 
     t.notOk(tr.data.includes('[DONE]'), 'no [DONE]');
     const finished = tr.data

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import t, { type Test } from 'tap';
 import { UsageError } from '../src/cli/args.js';
-import { resolveServeConfig, startServer } from '../src/cli/serve.js';
+import { resolveServeConfig, serverOptions } from '../src/cli/serve.js';
+import { startServer } from '../src/server/start.js';
 import type { GenerateResult } from '../src/server/loader-types.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { loadModel, stagesOf } from './helpers/sse-client.js';
@@ -175,7 +176,7 @@ t.test('bad requests get OpenAI-shaped errors', async (t) => {
       name: 'bad model id',
       body: { model: '../x', messages: [{ role: 'user', content: 'x' }] },
       status: 400,
-      code: 'invalid_model',
+      code: 'INVALID_MODEL',
     },
     {
       name: 'temperature too high',
@@ -223,7 +224,7 @@ t.test('bad requests get OpenAI-shaped errors', async (t) => {
       name: 'unknown model',
       body: { model: 'acme/nothing-here', messages: [{ role: 'user', content: 'x' }] },
       status: 404,
-      code: 'model_not_found',
+      code: 'MODEL_NOT_FOUND',
     },
   ];
   for (const c of cases) {
@@ -323,30 +324,30 @@ t.test('an API key guards every route but GET /health', async (t) => {
       ...(route.body !== undefined ? { body: route.body } : {}),
     });
   const refusals: { name: string; authorization?: string; code: string; says: RegExp }[] = [
-    { name: 'no key', code: 'missing_api_key', says: /Authorization: Bearer/ },
-    { name: 'a wrong key', authorization: 'Bearer nope', code: 'invalid_api_key', says: /not valid/ },
+    { name: 'no key', code: 'MISSING_API_KEY', says: /Authorization: Bearer/ },
+    { name: 'a wrong key', authorization: 'Bearer nope', code: 'INVALID_API_KEY', says: /not valid/ },
     {
       name: 'a key one character off',
       authorization: `Bearer ${API_KEY.slice(0, -1)}4`,
-      code: 'invalid_api_key',
+      code: 'INVALID_API_KEY',
       says: /not valid/,
     },
     {
       name: 'a prefix of the key',
       authorization: `Bearer ${API_KEY.slice(0, -1)}`,
-      code: 'invalid_api_key',
+      code: 'INVALID_API_KEY',
       says: /not valid/,
     },
     {
       name: 'the key without the Bearer scheme',
       authorization: API_KEY,
-      code: 'missing_api_key',
+      code: 'MISSING_API_KEY',
       says: /Authorization: Bearer/,
     },
     {
       name: 'the key as Basic credentials',
       authorization: `Basic ${API_KEY}`,
-      code: 'missing_api_key',
+      code: 'MISSING_API_KEY',
       says: /Authorization: Bearer/,
     },
   ];
@@ -427,7 +428,7 @@ t.test('serve takes the API key from MODELDECK_API_KEY when --api-key is not giv
     },
   );
   if (!config) throw new Error('no config');
-  const running = await startServer(config, { logger: false });
+  const running = await startServer({ ...serverOptions(config), logger: false });
   t.teardown(() => running.close());
   t.equal((await fetch(`${running.url}/health`)).status, 200, '/health stays open');
   t.equal((await fetch(`${running.url}/v1/models`)).status, 401, 'no key: 401');

@@ -4,9 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { createProgressPrinter, runLoadCommand } from '../src/cli/load.js';
-import { buildApp } from '../src/server/app.js';
-import { createLoadManager } from '../src/server/load-manager.js';
-import { createTransformersLoader } from '../src/server/transformers-loader.js';
+import { startServer } from '../src/server/start.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { startTestMirror, startTestServer } from './helpers/stack.js';
 
@@ -89,13 +87,11 @@ t.test('a load error: exit 1, the message on stderr', async (t) => {
 });
 
 t.test('an API key: 401 without the right one, ready with it (flag or environment)', async (t) => {
-  const manager = createLoadManager({
-    loader: createTransformersLoader({ hubUrl: mirror.url, cacheDir: t.testdir() }),
+  const { url, close } = await startServer({
+    loader: { hubUrl: mirror.url, cacheDir: t.testdir() },
+    apiKey: 'sekret',
   });
-  const app = buildApp({ manager, apiKey: 'sekret' });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  t.teardown(() => app.close());
-  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  t.teardown(close);
   const denied = await load(['--server', url, MODEL, '--api-key', 'wrong']);
   t.equal(denied.code, 1);
   t.match(denied.err, 'HTTP 401 Unauthorized: the API key is not valid for this server');

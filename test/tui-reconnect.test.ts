@@ -5,13 +5,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
-import type { Clock } from '../src/common/clock.js';
 import { startDashboard } from '../src/tui/dashboard.js';
 import type { SessionPhase } from '../src/tui/session-state.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { startTestMirror } from './helpers/stack.js';
 import { cellText, ROWS, startKillableServer, terminal } from './helpers/dashboard.js';
 import { until } from './helpers/until.js';
+import { createFakeClock } from './helpers/fake-clock.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 
@@ -163,40 +163,6 @@ t.test(
   },
 );
 
-/** A clock that moves only when the test says so: timers fire in order of due time, as time is advanced. */
-function manualClock(start = Date.now()) {
-  let now = start;
-  let seq = 0;
-  const timers = new Map<number, { due: number; fn: () => void }>();
-  const clock: Clock = {
-    now: () => now,
-    setTimeout: (fn, ms) => {
-      const id = ++seq;
-      timers.set(id, { due: now + Math.max(0, ms), fn });
-      return id;
-    },
-    clearTimeout: (handle) => void timers.delete(handle as number),
-  };
-  return {
-    clock,
-    now: () => now,
-    /** Moves time on by `ms`, firing each timer that falls due on the way. */
-    advance(ms: number) {
-      const target = now + ms;
-      for (;;) {
-        let next: [number, { due: number; fn: () => void }] | undefined;
-        for (const entry of timers)
-          if (entry[1].due <= target && (next === undefined || entry[1].due < next[1].due)) next = entry;
-        if (next === undefined) break;
-        timers.delete(next[0]);
-        now = next[1].due;
-        next[1].fn();
-      }
-      now = target;
-    },
-  };
-}
-
 const chunk = (delta: Record<string, unknown>, finish: string | null = null): string =>
   `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'org/tiny@main', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
 
@@ -274,13 +240,13 @@ async function scriptedServer() {
 async function readyOnScripted(t: Test, backoff: { initialMs: number; maxMs: number }) {
   const srv = await scriptedServer();
   t.teardown(srv.close);
-  const time = manualClock();
+  const time = createFakeClock(Date.now());
   const { input, output } = terminal();
   const dash = startDashboard({
     sessions: [{ server: srv.url, model: 'org/tiny' }],
     input,
     output,
-    clock: time.clock,
+    clock: time,
     backoff,
   });
   t.teardown(() => dash.shutdown());

@@ -1,43 +1,13 @@
 // The render loop with a hand-driven clock: first change at once, at most maxFps, last change never dropped.
 import t from 'tap';
 import { createRenderScheduler } from '../src/tui/render-scheduler.js';
-
-function manualClock() {
-  let now = 1000;
-  let timers: { at: number; fn: () => void }[] = [];
-  return {
-    clock: {
-      now: () => now,
-      setTimeout: (fn: () => void, ms: number) => {
-        const timer = { at: now + ms, fn };
-        timers.push(timer);
-        return timer;
-      },
-      clearTimeout: (h: unknown) => {
-        timers = timers.filter((x) => x !== h);
-      },
-    },
-    /** Moves time forward, firing due timers in order. */
-    advance(ms: number) {
-      const end = now + ms;
-      for (;;) {
-        const due = timers.filter((x) => x.at <= end).sort((a, b) => a.at - b.at)[0];
-        if (!due) break;
-        timers = timers.filter((x) => x !== due);
-        now = due.at;
-        due.fn();
-      }
-      now = end;
-    },
-    pending: () => timers.length,
-  };
-}
+import { createFakeClock } from './helpers/fake-clock.js';
 
 t.test('first change drawn at once; a burst is coalesced into one trailing frame', async (t) => {
-  const m = manualClock();
+  const m = createFakeClock(1000);
   const drawn: number[] = [];
   let value = 0;
-  const s = createRenderScheduler({ draw: () => drawn.push(value), clock: m.clock, maxFps: 30 });
+  const s = createRenderScheduler({ draw: () => drawn.push(value), clock: m, maxFps: 30 });
   value = 1;
   s.invalidate();
   t.same(drawn, [1], 'drawn synchronously');
@@ -53,9 +23,9 @@ t.test('first change drawn at once; a burst is coalesced into one trailing frame
 });
 
 t.test('at most maxFps frames a second under a constant stream of changes', async (t) => {
-  const m = manualClock();
+  const m = createFakeClock(1000);
   let frames = 0;
-  const s = createRenderScheduler({ draw: () => frames++, clock: m.clock, maxFps: 30 });
+  const s = createRenderScheduler({ draw: () => frames++, clock: m, maxFps: 30 });
   for (let i = 0; i < 5000; i++) {
     s.invalidate();
     m.advance(0.2);
@@ -65,9 +35,9 @@ t.test('at most maxFps frames a second under a constant stream of changes', asyn
 });
 
 t.test('flush draws a pending change now; dispose stops everything', async (t) => {
-  const m = manualClock();
+  const m = createFakeClock(1000);
   let frames = 0;
-  const s = createRenderScheduler({ draw: () => frames++, clock: m.clock });
+  const s = createRenderScheduler({ draw: () => frames++, clock: m });
   s.invalidate();
   s.invalidate();
   s.flush();

@@ -14,9 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { DEMO_GENERATOR_VERSION, generateDemoModels } from '../../dist/demo/demo-models.js';
-import { buildApp } from '../../dist/server/app.js';
-import { createLoadManager } from '../../dist/server/load-manager.js';
-import { createTransformersLoader } from '../../dist/server/transformers-loader.js';
+import { startServer as startModeldeckServer } from '../../dist/server/start.js';
 import { createSseParser } from '../../dist/protocol/sse.js';
 import { parseLoadEvent } from '../../dist/protocol/events.js';
 
@@ -139,18 +137,16 @@ export async function tempDir(prefix) {
  * A modeldeck server on 127.0.0.1:0 in this process, assembled like `modeldeck serve`.
  * @param {{ hubUrl: string, cacheDir: string, offline?: boolean }} options
  */
-export async function startServer(options) {
-  const loader = createTransformersLoader({
-    hubUrl: options.hubUrl,
-    cacheDir: options.cacheDir,
-    ...(options.offline === undefined ? {} : { offline: options.offline }),
+export function startServer(options) {
+  return startModeldeckServer({
+    loader: {
+      hubUrl: options.hubUrl,
+      cacheDir: options.cacheDir,
+      ...(options.offline === undefined ? {} : { offline: options.offline }),
+    },
+    heartbeatMs: 0,
+    logger: false,
   });
-  const manager = createLoadManager({ loader });
-  const app = buildApp({ manager, heartbeatMs: 0, logger: false });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  if (typeof address !== 'object' || address === null) throw new Error('the server has no address');
-  return { url: `http://127.0.0.1:${address.port}`, app, manager, close: () => app.close() };
 }
 
 /**

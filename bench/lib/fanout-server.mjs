@@ -1,7 +1,7 @@
 /**
  * The server side of the fan-out benchmark, in its own process so that its memory is its own. `argv[2]` picks it:
  *
- * - `modeldeck`: the real app (`buildApp` + `createLoadManager`) over a scripted loader, which reports the stage
+ * - `modeldeck`: the real server (`startServer`) over a scripted loader, which reports the stage
  *   `processor` at once and the rest of its script when told `go`;
  * - `plain`: the least a server can do: `node:http`, a `Set` of open responses, and one loop that writes the same
  *   frames (same bytes, same serializer) to every response.
@@ -15,8 +15,7 @@
 
 import http from 'node:http';
 
-import { buildApp } from '../../dist/server/app.js';
-import { createLoadManager } from '../../dist/server/load-manager.js';
+import { startServer } from '../../dist/server/start.js';
 import { encodeSseEvent } from '../../dist/protocol/sse.js';
 import { serializeLoadEvent } from '../../dist/protocol/events.js';
 import { memoryAfterGc, monoMs, serveParent, sleep, until } from './common.mjs';
@@ -82,11 +81,9 @@ if (mode === 'modeldeck') {
     },
     listCached: async () => [],
   };
-  const manager = createLoadManager({ loader });
-  const app = buildApp({ manager, logger: false });
-  await app.listen({ host: '127.0.0.1', port: 0, backlog: 4096 });
-  server = app.server;
-  subscribers = () => manager.subscriberCount();
+  const started = await startServer({ loader, logger: false, backlog: 4096 });
+  server = started.app.server;
+  subscribers = () => started.manager.subscriberCount();
   go = async (options) => {
     const run = waiting;
     waiting = undefined;

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ListenErrorReason } from '../common/listen.js';
 
 /** A command line that cannot be run as given; the CLI prints its message and exits with status 2. */
 export class UsageError extends Error {
@@ -91,4 +92,16 @@ export function parseBytes(value: string, flag: string): number {
     throw new UsageError(`${flag} must be a byte count like 500k, 5M or 1.5MiB, got '${value}'`);
   }
   return Math.round(Number(m[1]) * unit);
+}
+
+/** The advice for an address a server could not bind, as the {@link UsageError} a command prints. */
+export function listenUsageError(reason: ListenErrorReason, host: string, port: number | string): UsageError {
+  switch (reason) {
+    case 'port-in-use':
+      return new UsageError(`port ${port} on ${host} is in use: pick another with --port (0 picks a free one)`);
+    case 'no-such-address':
+      return new UsageError(`cannot bind to --host ${host}: no such local address`);
+    case 'not-permitted':
+      return new UsageError(`not allowed to bind ${host}:${port}: ports below 1024 need privileges`);
+  }
 }

@@ -108,13 +108,13 @@ export async function resolveDashboardArgs(
   if (!/^\d+$/.test(logLinesText) || logLines < 1 || logLines > 10_000_000) {
     throw new UsageError(`--log-lines must be a whole number from 1 to 10000000, got '${logLinesText}'`);
   }
-  const { DEFAULT_EMBEDDED_THROTTLE } = await import('../tui/embedded.js');
+  const { DEFAULT_DEMO_THROTTLE } = await import('../demo/stack.js');
   return {
     sessions,
     logLines,
     apiKey,
     cacheDir: values['cache-dir'],
-    throttle: values.throttle === undefined ? DEFAULT_EMBEDDED_THROTTLE : parseBytes(values.throttle, '--throttle'),
+    throttle: values.throttle === undefined ? DEFAULT_DEMO_THROTTLE : parseBytes(values.throttle, '--throttle'),
   };
 }
 
@@ -173,8 +173,8 @@ export async function runDashboardCommand(argv: readonly string[], io: Dashboard
   try {
     if (config.sessions.length === 0) {
       dashboard.setNotice('starting the demo stack (models, mirror, server) on 127.0.0.1…', 'accent');
-      const { startEmbeddedStack } = await import('../tui/embedded.js');
-      const starting = startEmbeddedStack({
+      const { startDemoStack } = await import('../demo/stack.js');
+      const starting = startDemoStack({
         throttle: config.throttle,
         ...(config.cacheDir !== undefined ? { cacheDir: config.cacheDir } : {}),
         onProgress: (line) => dashboard.setNotice(line, 'accent'),

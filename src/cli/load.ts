@@ -3,15 +3,13 @@
  * (on a terminal or not), or `--json` with each event's payload as received; the exit status says how it ended.
  */
 
-import { formatBytes, formatDuration, gaugePercent } from '../tui/view-model.js';
-import { failureHint } from '../tui/failures.js';
-import { serviceRoot, subscribeLoad } from '../tui/session-client.js';
+import { failureHint } from '../client/failures.js';
+import { formatBytes, formatDuration, percentDone } from '../client/format.js';
+import { subscribeLoad } from '../client/load-subscription.js';
+import { DEFAULT_SERVER_URL, serviceRoot } from '../client/server-url.js';
 import type { LoadEvent } from '../protocol/events.js';
 import { parseModelId } from '../protocol/model-id.js';
 import { UsageError, parseCommand, parseHttpUrl } from './args.js';
-
-/** The server `load` asks when no `--server` is given: `modeldeck serve`'s default address. */
-export const DEFAULT_LOAD_SERVER = 'http://127.0.0.1:8000';
 
 export const LOAD_USAGE = `Usage: modeldeck load [--server URL] MODEL [--json] [--api-key KEY]
 
@@ -22,7 +20,7 @@ Arguments:
   MODEL                org/name or org/name@revision
 
 Options:
-  --server URL         the server (default ${DEFAULT_LOAD_SERVER}); a URL ending in /v1 works too
+  --server URL         the server (default ${DEFAULT_SERVER_URL}); a URL ending in /v1 works too
   --json               print each event's JSON payload as received, one per line, instead of progress lines
   --api-key KEY        sent as "Authorization: Bearer KEY" (default $MODELDECK_API_KEY)
   -h, --help           show this help
@@ -81,7 +79,7 @@ export function createProgressPrinter(now: () => number): (event: LoadEvent) => 
 }
 
 function progressText(stage: string, p: { current: number; total: number | null }): string {
-  const percent = gaugePercent(p);
+  const percent = percentDone(p);
   const suffix = percent === null ? '' : ` (${percent}%)`;
   if (stage === 'download') {
     return p.total === null
@@ -111,14 +109,14 @@ export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo 
   if (positionals.length !== 1) {
     throw new UsageError(
       positionals.length === 0
-        ? "load needs a MODEL, like 'modeldeck load --server http://127.0.0.1:8000 org/name'"
+        ? `load needs a MODEL, like 'modeldeck load --server ${DEFAULT_SERVER_URL} org/name'`
         : `load takes one MODEL, got ${positionals.length}: ${positionals.join(' ')}`,
     );
   }
   const model = positionals[0] as string;
   const checked = parseModelId(model);
   if (!checked.ok) throw new UsageError(checked.message);
-  const server = parseHttpUrl(values.server ?? DEFAULT_LOAD_SERVER, '--server');
+  const server = parseHttpUrl(values.server ?? DEFAULT_SERVER_URL, '--server');
   const apiKey = values['api-key'] ?? (env['MODELDECK_API_KEY'] || undefined);
   if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) {
     throw new UsageError('the API key must be printable ASCII without spaces (it travels in an HTTP header)');

@@ -29,7 +29,7 @@ const commands: Readonly<Record<string, () => Promise<Command>>> = {
   load: async () => (await import('./load.js')).runLoadCommand,
   check: async () => (await import('./check.js')).runCheckCommand,
   serve: async () => (await import('./serve.js')).runServeCommand,
-  mirror: async () => (await import('../mirror/cli.js')).runMirrorCommand,
+  mirror: async () => (await import('./mirror.js')).runMirrorCommand,
   'demo-models': async () => (await import('./demo-models.js')).runDemoModelsCommand,
 };
 

@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { buildApp } from '../server/app.js';
-import { createLoadManager } from '../server/load-manager.js';
-import { createTransformersLoader } from '../server/transformers-loader.js';
-import { UsageError, parseCommand, parseHttpUrl, parsePort, parseSeconds } from './args.js';
+import { ListenError } from '../common/listen.js';
+import type { StartServerOptions } from '../server/start.js';
+import { UsageError, listenUsageError, parseCommand, parseHttpUrl, parsePort, parseSeconds } from './args.js';
 
 /** The public Hugging Face Hub, the default `--hub-url`. */
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
@@ -129,56 +128,22 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-/** A running server, for the CLI and for the embedded dashboard. */
-export interface RunningServer {
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-/** Starts a modeldeck server from a resolved config. */
-export async function startServer(
-  config: ServeConfig,
-  extra: { logger?: boolean | { level: string; stream?: NodeJS.WritableStream } } = {},
-): Promise<RunningServer> {
-  const loader = createTransformersLoader({
-    hubUrl: config.hubUrl,
-    cacheDir: config.cacheDir,
-    offline: config.offline,
-    ...(config.token ? { token: config.token } : {}),
-    ...(config.dtype ? { dtype: config.dtype } : {}),
-  });
-  const app = buildApp({
-    manager: createLoadManager({
-      loader,
-      idleTimeoutMs: config.modelTimeout * 1000,
-      onInternalError: (error, ref) => app.log.error({ err: error, model: ref.key }, 'unexpected load failure'),
-      onUnload: (ref, reason) => app.log.info({ model: ref.key, reason }, 'model unloaded'),
-    }),
+/** What {@link startServer} (src/server/start.ts) is given for a resolved `serve` config. */
+export function serverOptions(config: ServeConfig): StartServerOptions {
+  return {
+    host: config.host,
+    port: config.port,
+    loader: {
+      hubUrl: config.hubUrl,
+      cacheDir: config.cacheDir,
+      offline: config.offline,
+      ...(config.token ? { token: config.token } : {}),
+      ...(config.dtype ? { dtype: config.dtype } : {}),
+    },
+    idleTimeoutMs: config.modelTimeout * 1000,
     ...(config.apiKey !== undefined ? { apiKey: config.apiKey } : {}),
-    logger: extra.logger ?? { level: config.logLevel, stream: process.stderr },
-  });
-  try {
-    await app.listen({ host: config.host, port: config.port, listenTextResolver: () => '' });
-  } catch (error) {
-    await app.close();
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') {
-      throw new UsageError(
-        `port ${config.port} on ${config.host} is in use: pick another with --port (0 picks a free one)`,
-      );
-    }
-    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-      throw new UsageError(`cannot bind to --host ${config.host}: no such local address`);
-    }
-    if (code === 'EACCES') {
-      throw new UsageError(`not allowed to bind ${config.host}:${config.port}: ports below 1024 need privileges`);
-    }
-    throw error;
-  }
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
-  return { url: `http://${shownHost}:${port}`, close: () => app.close() };
+    logger: { level: config.logLevel, stream: process.stderr },
+  };
 }
 
 /** `modeldeck serve`: runs until SIGINT/SIGTERM; resolves with the exit status. */
@@ -194,7 +159,11 @@ export async function runServeCommand(argv: readonly string[]): Promise<number> 
         'and chat; set MODELDECK_API_KEY (or --api-key)\n',
     );
   }
-  const server = await startServer(config);
+  // transformers.js and fastify load only when a server is started, not for --help or a bad command line.
+  const { startServer } = await import('../server/start.js');
+  const server = await startServer(serverOptions(config)).catch((error: unknown) => {
+    throw error instanceof ListenError ? listenUsageError(error.reason, error.host, error.port) : error;
+  });
   process.stdout.write(`modeldeck server listening on ${server.url}\n`);
   await waitForSignal();
   await server.close();

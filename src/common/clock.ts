@@ -10,15 +10,26 @@ export type TimerHandle = unknown;
 export interface Clock {
   /** Milliseconds since the Unix epoch. */
   now(): number;
+  /**
+   * Milliseconds from an arbitrary origin that never go backwards (wall-clock steps do not move it), for measuring
+   * intervals. Optional: a clock without it is read through {@link now} (see {@link monotonicNow}).
+   */
+  monotonicNow?(): number;
   /** Calls `fn` after `ms` milliseconds; the timer must not keep the process alive on its own. */
   setTimeout(fn: () => void, ms: number): TimerHandle;
   /** Cancels a timer from {@link Clock.setTimeout}; ignores handles already fired or cancelled. */
   clearTimeout(handle: TimerHandle): void;
 }
 
-/** The real clock: `Date.now` and unref'd Node timers. */
+/** `clock`'s monotonic time, or its wall-clock time when it has none (a test's hand-driven clock). */
+export function monotonicNow(clock: Clock): number {
+  return clock.monotonicNow?.() ?? clock.now();
+}
+
+/** The real clock: `Date.now`, `performance.now` and unref'd Node timers. */
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonicNow: () => performance.now(),
   setTimeout: (fn, ms) => {
     const timer = setTimeout(fn, ms);
     timer.unref();

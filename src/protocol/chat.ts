@@ -3,6 +3,7 @@
  * response and stream-chunk shapes, OpenAI-style error bodies, and a reader for one frame of a chat stream.
  */
 
+import { wireError, type OpenAIErrorBody, type WireErrorCode } from './errors.js';
 import { parseModelId, type ModelRef } from './model-id.js';
 
 /** Roles modeldeck generates for. */
@@ -129,56 +130,6 @@ export interface ChatCompletionChunk {
   readonly usage?: ChatCompletionUsage | null;
 }
 
-/** The `type` values OpenAI uses in error bodies. */
-export type OpenAIErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'permission_error'
-  | 'not_found_error'
-  | 'rate_limit_error'
-  | 'server_error';
-
-/** An OpenAI-style error body, as sent with a 4xx/5xx status or as a `data:` frame after a stream started. */
-export interface OpenAIErrorBody {
-  readonly error: {
-    /** Says what was wrong and what to do. */
-    readonly message: string;
-    readonly type: string;
-    /** The request field at fault (`temperature`, `messages[0].content`), or `null`. */
-    readonly param: string | null;
-    /** A machine-readable code (`invalid_model`, `model_not_found`), or `null`. */
-    readonly code: string | null;
-  };
-}
-
-/**
- * Builds an OpenAI-style error body. `type` defaults from the status as OpenAI does: 401 `authentication_error`,
- * 403 `permission_error`, 429 `rate_limit_error`, 5xx `server_error`, any other 4xx `invalid_request_error`
- * (OpenAI answers an unknown model with 404 and `invalid_request_error`, code `model_not_found`).
- */
-export function openAIError(
-  status: number,
-  message: string,
-  options: { type?: string; param?: string | null; code?: string | null } = {},
-): OpenAIErrorBody {
-  return {
-    error: {
-      message,
-      type: options.type ?? defaultErrorType(status),
-      param: options.param ?? null,
-      code: options.code ?? null,
-    },
-  };
-}
-
-function defaultErrorType(status: number): OpenAIErrorType {
-  if (status === 401) return 'authentication_error';
-  if (status === 403) return 'permission_error';
-  if (status === 429) return 'rate_limit_error';
-  if (status >= 500) return 'server_error';
-  return 'invalid_request_error';
-}
-
 /** Largest accepted `max_tokens`/`max_completion_tokens`. */
 export const MAX_TOKENS_LIMIT = 4096;
 /** New-token bound when the request sets none. */
@@ -196,7 +147,7 @@ class InvalidRequest extends Error {
   constructor(
     message: string,
     readonly param: string | null,
-    readonly code: string | null = null,
+    readonly code: WireErrorCode = 'INVALID_REQUEST',
   ) {
     super(message);
   }
@@ -205,13 +156,14 @@ class InvalidRequest extends Error {
 /**
  * Validates a parsed JSON body of `POST /v1/chat/completions` and normalises it.
  *
- * Rules: `model` a valid model id (code `invalid_model` otherwise); `messages` a non-empty array of
+ * Rules: `model` a valid model id (code `INVALID_MODEL` otherwise); `messages` a non-empty array of
  * `{role, content}` with role `system`/`user`/`assistant` (or `developer`, read as `system`) and content a string or
  * an array of `{type: 'text', text}` parts (joined with LF); `max_completion_tokens` or else `max_tokens` an integer
  * from 1 to {@link MAX_TOKENS_LIMIT} (default {@link DEFAULT_MAX_TOKENS}); `temperature` 0 to 2; `top_p` above 0 and
  * at most 1; `seed` an integer; `stop` a non-empty string or up to {@link MAX_STOP_SEQUENCES} of them; `stream` a
  * boolean; `stream_options` an object; `n` only 1. A field set to `null` counts as absent; unknown fields are
- * ignored. Every failure is a 400 `invalid_request_error` whose `param` names the field.
+ * ignored. Every failure is a 400 `invalid_request_error` whose `param` names the field, with code `INVALID_REQUEST`
+ * (`INVALID_BODY` for a body that is not an object, `INVALID_MODEL` for a bad model id).
  */
 export function validateChatCompletionRequest(body: unknown): ValidateChatResult {
   try {
@@ -222,21 +174,25 @@ export function validateChatCompletionRequest(body: unknown): ValidateChatResult
     return {
       ok: false,
       status: 400,
-      error: openAIError(400, error.message, { param: error.param, code: error.code }),
+      error: wireError(error.code, error.message, error.param).body,
     };
   }
 }
 
 function normalise(body: unknown): NormalisedChatRequest {
   if (!isPlainObject(body)) {
-    throw new InvalidRequest(`The request body must be a JSON object, but got ${describe(body)}.`, null);
+    throw new InvalidRequest(
+      `The request body must be a JSON object, but got ${describe(body)}.`,
+      null,
+      'INVALID_BODY',
+    );
   }
 
   const model = body['model'];
   if (model === undefined || model === null) throw new InvalidRequest('You must provide a model parameter.', 'model');
   if (typeof model !== 'string') throw wrongType('model', 'a string', model);
   const parsedModel = parseModelId(model);
-  if (!parsedModel.ok) throw new InvalidRequest(`Invalid 'model': ${parsedModel.message}.`, 'model', 'invalid_model');
+  if (!parsedModel.ok) throw new InvalidRequest(`Invalid 'model': ${parsedModel.message}.`, 'model', 'INVALID_MODEL');
 
   const messages = readMessages(body['messages']);
 

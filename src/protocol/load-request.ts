@@ -2,10 +2,14 @@
  * Validation of the `POST /load_model` request body. Malformed JSON never gets here: the HTTP layer answers it.
  */
 
+import type { WireErrorCode } from './errors.js';
 import { parseModelId, type ModelRef } from './model-id.js';
 
-/** Why a load request was refused. */
-export type LoadRequestErrorCode = 'INVALID_BODY' | 'MISSING_MODEL' | 'INVALID_MODEL';
+/** Why a load request was refused (codes of the catalogue in `errors.ts`). */
+export type LoadRequestErrorCode = Extract<
+  WireErrorCode,
+  'INVALID_BODY' | 'MISSING_MODEL' | 'INVALID_MODEL_TYPE' | 'INVALID_MODEL'
+>;
 
 /** What {@link validateLoadModelRequest} returns. On failure, `message` is fit to send to the client as is. */
 export type ValidateLoadModelResult =
@@ -16,7 +20,7 @@ export type ValidateLoadModelResult =
  * ignored).
  *
  * - not a JSON object: 400, `INVALID_BODY`;
- * - `model` missing, or not a string: 422, `MISSING_MODEL` / `INVALID_MODEL` (upstream answers a missing field
+ * - `model` missing, or not a string: 422, `MISSING_MODEL` / `INVALID_MODEL_TYPE` (upstream answers a missing field
  *   with 422);
  * - `model` not a valid id: 400, `INVALID_MODEL`, with {@link parseModelId}'s message naming the problem.
  */
@@ -41,7 +45,12 @@ export function validateLoadModelRequest(body: unknown): ValidateLoadModelResult
   }
   if (typeof model !== 'string') {
     const got = model === null ? 'null' : Array.isArray(model) ? 'an array' : typeof model;
-    return { ok: false, status: 422, code: 'INVALID_MODEL', message: `field "model" must be a string, got ${got}` };
+    return {
+      ok: false,
+      status: 422,
+      code: 'INVALID_MODEL_TYPE',
+      message: `field "model" must be a string, got ${got}`,
+    };
   }
   const parsed = parseModelId(model);
   if (!parsed.ok) return { ok: false, status: 400, code: 'INVALID_MODEL', message: parsed.message };

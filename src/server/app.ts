@@ -2,10 +2,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializeLoadEvent, isTerminal } from '../protocol/events.js';
 import { validateLoadModelRequest } from '../protocol/load-request.js';
-import { openAIError } from '../protocol/chat.js';
+import type { WireErrorCode } from '../protocol/errors.js';
 import type { LoadManager } from './load-manager.js';
 import { registerChatRoutes } from './chat-routes.js';
 import { registerModelRoutes } from './model-routes.js';
+import { sendError } from './error-reply.js';
 import { openSseStream } from './sse-stream.js';
 
 /** Options of {@link buildApp}. */
@@ -41,13 +42,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
     if (status < 500) {
       request.log.info({ code: error.code, status }, error.message);
-      return reply.code(status).send(openAIError(status, error.message, { code: error.code ?? null }));
+      return sendError(reply, codeOfRefusal(error.code, status), error.message);
     }
     request.log.error(error);
-    return reply.code(500).send(openAIError(500, 'internal server error', { code: 'internal_error' }));
+    return sendError(reply, 'INTERNAL_ERROR', 'internal server error');
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(openAIError(404, `no route for ${request.method} ${request.url}`, { code: 'not_found' })),
+    sendError(reply, 'NOT_FOUND', `no route for ${request.method} ${request.url}`),
   );
 
   if (options.apiKey !== undefined) requireApiKey(app, options.apiKey);
@@ -56,9 +57,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   app.post('/load_model', async (request, reply) => {
     const checked = validateLoadModelRequest(request.body);
-    if (!checked.ok) {
-      return reply.code(checked.status).send(openAIError(checked.status, checked.message, { code: checked.code }));
-    }
+    if (!checked.ok) return sendError(reply, checked.code, checked.message);
     const { ref } = checked;
     const stream = openSseStream(reply, { heartbeatMs });
     const subscription = manager.subscribe(ref, (event) => {
@@ -81,6 +80,22 @@ export function buildApp(options: AppOptions): FastifyInstance {
   return app;
 }
 
+/** The catalogue's code for a request Fastify itself refused (its own `FST_ERR_*` codes stay in the log). */
+function codeOfRefusal(fastifyCode: string | undefined, status: number): WireErrorCode {
+  switch (fastifyCode) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'BODY_TOO_LARGE';
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'UNSUPPORTED_MEDIA_TYPE';
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'INVALID_BODY';
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return 'INVALID_JSON';
+    default:
+      return status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST';
+  }
+}
+
 /** Guards every route but `/health` with a bearer key, compared in constant time. */
 function requireApiKey(app: FastifyInstance, apiKey: string): void {
   // Hashing first makes both sides the same length, so the comparison leaks neither the key nor its length.
@@ -89,17 +104,15 @@ function requireApiKey(app: FastifyInstance, apiKey: string): void {
     if (request.routeOptions.url === '/health') return;
     const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(request.headers.authorization ?? '');
     if (!match?.[1]) {
-      return reply.code(401).send(
-        openAIError(401, 'this server requires an API key: send the header "Authorization: Bearer <key>"', {
-          code: 'missing_api_key',
-        }),
+      return sendError(
+        reply,
+        'MISSING_API_KEY',
+        'this server requires an API key: send the header "Authorization: Bearer <key>"',
       );
     }
     const given = createHash('sha256').update(match[1]).digest();
     if (!timingSafeEqual(given, expected)) {
-      return reply
-        .code(401)
-        .send(openAIError(401, 'the API key is not valid for this server', { code: 'invalid_api_key' }));
+      return sendError(reply, 'INVALID_API_KEY', 'the API key is not valid for this server');
     }
     return undefined;
   });

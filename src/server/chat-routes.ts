@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import {
-  openAIError,
   validateChatCompletionRequest,
   type ChatCompletion,
   type ChatCompletionChunk,
   type ChatCompletionUsage,
   type NormalisedChatRequest,
 } from '../protocol/chat.js';
+import { wireError } from '../protocol/errors.js';
+import { sendError } from './error-reply.js';
 import { LoadError, type GenerateResult, type LoadedModel } from './loader-types.js';
 import type { LoadManager } from './load-manager.js';
 import { openSseStream } from './sse-stream.js';
@@ -15,36 +16,6 @@ import { openSseStream } from './sse-stream.js';
 /** Options of {@link registerChatRoutes}. */
 export interface ChatRoutesOptions {
   readonly manager: LoadManager;
-}
-
-/** The HTTP status and OpenAI error code for a model that could not be loaded for a chat. */
-function loadFailure(error: unknown): { status: number; code: string; message: string } {
-  if (!(error instanceof LoadError)) {
-    return { status: 500, code: 'load_failed', message: 'the model could not be loaded (see the server log)' };
-  }
-  switch (error.code) {
-    case 'MODEL_NOT_FOUND':
-    case 'REVISION_NOT_FOUND':
-      return { status: 404, code: 'model_not_found', message: error.message };
-    case 'UNAUTHORIZED':
-    case 'FORBIDDEN':
-      return { status: 403, code: 'model_access_denied', message: error.message };
-    case 'NO_ONNX_WEIGHTS':
-      return { status: 400, code: 'model_not_supported', message: error.message };
-    case 'OFFLINE_NOT_CACHED':
-    case 'HUB_UNREACHABLE':
-    case 'HUB_ERROR':
-    case 'DOWNLOAD_FAILED':
-    case 'CACHE_NOT_WRITABLE':
-    case 'LOAD_FAILED':
-      return { status: 503, code: 'model_load_failed', message: error.message };
-    case 'ABORTED':
-      return { status: 503, code: 'shutting_down', message: error.message };
-    default: {
-      const never: never = error.code;
-      return { status: 500, code: 'load_failed', message: String(never) };
-    }
-  }
 }
 
 function usageOf(result: GenerateResult): ChatCompletionUsage {
@@ -81,9 +52,10 @@ export function registerChatRoutes(app: FastifyInstance, options: ChatRoutesOpti
     try {
       model = await manager.acquire(chat.model);
     } catch (error) {
-      const failure = loadFailure(error);
-      if (failure.status >= 500 && !(error instanceof LoadError)) request.log.error(error);
-      return reply.code(failure.status).send(openAIError(failure.status, failure.message, { code: failure.code }));
+      // A load failure a user can act on keeps its load code (the one `/load_model` sends) and its message.
+      if (error instanceof LoadError) return sendError(reply, error.code, error.message);
+      request.log.error(error);
+      return sendError(reply, 'INTERNAL_ERROR', 'the model could not be loaded (see the server log)');
     }
     if (gone.aborted) return reply;
 
@@ -167,7 +139,7 @@ async function streamCompletion(
   } catch (error) {
     reply.log.error(error);
     const message = error instanceof Error ? error.message : String(error);
-    stream.send(JSON.stringify(openAIError(500, `generation failed: ${message}`, { code: 'generation_failed' })));
+    stream.send(JSON.stringify(wireError('GENERATION_FAILED', `generation failed: ${message}`).body));
   } finally {
     stream.end();
   }

@@ -1,12 +1,9 @@
-import type { LoadEvent, LoadingEvent } from '../protocol/events.js';
-import {
-  LoadError,
-  type LoadedModel,
-  type LoaderEvent,
-  type LoadStage,
-  type ModelLoader,
-  type ModelRef,
-} from './loader-types.js';
+import { systemClock, type Clock } from '../common/clock.js';
+import { SHUTTING_DOWN_CODE } from '../protocol/errors.js';
+import type { LoadEvent } from '../protocol/events.js';
+import { LoadError, type LoadedModel, type ModelLoader, type ModelRef } from './loader-types.js';
+import { createProgressCoalescer, type ProgressCoalescer } from './progress-coalescer.js';
+import { createResidentTable } from './resident-table.js';
 
 /** Receives the wire events of one subscription, in order; the last one it receives is terminal. */
 export type LoadListener = (event: LoadEvent) => void;
@@ -15,13 +12,6 @@ export type LoadListener = (event: LoadEvent) => void;
 export interface Subscription {
   /** Stops delivery. Never cancels the load itself. Idempotent. */
   unsubscribe(): void;
-}
-
-/** Injectable timers, so coalescing can be tested without waiting. */
-export interface ManagerClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
 }
 
 /** Options of {@link createLoadManager}. */
@@ -34,11 +24,16 @@ export interface LoadManagerOptions {
    * generation resets it.
    */
   readonly idleTimeoutMs?: number;
-  /** Called for failures that are bugs rather than user errors (the message a user sees stays generic). */
+  /**
+   * Called for failures that are bugs rather than user errors (a failure that is not a {@link LoadError}). The user
+   * is not given a generic message for them: the `LOAD_FAILED` event says `loading … failed:` and the error's own
+   * message, and this callback gets the error itself (for the log, with its stack).
+   */
   readonly onInternalError?: (error: unknown, ref: ModelRef) => void;
   /** Called when a model is unloaded, with why. */
   readonly onUnload?: (ref: ModelRef, reason: 'idle' | 'request' | 'shutdown') => void;
-  readonly clock?: ManagerClock;
+  /** Timers of coalescing and idle unloads (the system clock by default), injected so tests need not wait. */
+  readonly clock?: Clock;
 }
 
 /** One load per model, shared by every subscriber, plus the table of models resident in memory. */
@@ -81,43 +76,24 @@ interface RunningLoad {
   readonly listeners: Set<LoadListener>;
   readonly controller: AbortController;
   readonly promise: Promise<LoadedModel>;
-  /** The latest event sent to listeners: what a late joiner sees first. */
-  last: LoadingEvent | undefined;
-  /** A stage that began but whose first progress (which carries its total) has not arrived yet. */
-  heldStage: LoadStage | undefined;
-  pending: LoadingEvent | undefined;
-  pendingTimer: unknown;
-  lastProgressAt: number;
+  readonly progress: ProgressCoalescer;
 }
 
-interface Resident {
-  readonly model: LoadedModel;
-  idleTimer: unknown;
-  /** Generations under way; a held model is never unloaded for idleness. */
-  holds: number;
-}
-
-const systemClock: ManagerClock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
-
-/** Stages whose wire events carry `progress`; their stage event waits for the first progress so it has a total. */
-const progressStages: ReadonlySet<LoadStage> = new Set(['download', 'weights']);
-
-/** Creates the load manager of one server. */
+/**
+ * Creates the load manager of one server. It composes two units: a {@link ProgressCoalescer} per running load (the
+ * rate of its events) and the {@link ResidentTable} (what is in memory, and when it goes idle); what is left here is
+ * the life of a load: who listens to it and where its model goes when it is done.
+ */
 export function createLoadManager(options: LoadManagerOptions): LoadManager {
   const { loader } = options;
   const interval = options.progressIntervalMs ?? 100;
-  const idleMs = options.idleTimeoutMs ?? 0;
   const clock = options.clock ?? systemClock;
   const running = new Map<string, RunningLoad>();
-  const residents = new Map<string, Resident>();
+  const residents = createResidentTable({
+    idleTimeoutMs: options.idleTimeoutMs ?? 0,
+    clock,
+    onIdle: (key) => void unloadResident(key, 'idle'),
+  });
   let closed = false;
 
   const broadcast = (load: RunningLoad, event: LoadEvent): void => {
@@ -132,95 +108,11 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     }
   };
 
-  const send = (load: RunningLoad, event: LoadingEvent): void => {
-    load.last = event;
-    broadcast(load, event);
-  };
-
-  const flushPending = (load: RunningLoad): void => {
-    if (load.pendingTimer !== undefined) {
-      clock.clearTimeout(load.pendingTimer);
-      load.pendingTimer = undefined;
-    }
-    const pending = load.pending;
-    if (pending) {
-      load.pending = undefined;
-      load.lastProgressAt = clock.now();
-      send(load, pending);
-    }
-  };
-
-  const onLoaderEvent = (load: RunningLoad, event: LoaderEvent): void => {
-    if (running.get(load.ref.key) !== load) return;
-    switch (event.type) {
-      case 'stage': {
-        flushPending(load);
-        load.heldStage = undefined;
-        if (progressStages.has(event.stage)) {
-          load.heldStage = event.stage;
-        } else {
-          send(load, { status: 'loading', model: load.ref.key, stage: event.stage });
-        }
-        return;
-      }
-      case 'progress': {
-        const wire: LoadingEvent = {
-          status: 'loading',
-          model: load.ref.key,
-          stage: event.stage,
-          progress: { current: event.current, total: event.total },
-        };
-        const first = load.heldStage === event.stage;
-        load.heldStage = undefined;
-        const now = clock.now();
-        // The first event of a stage, its completion, and anything after a quiet interval go out at once;
-        // the rest is coalesced into the latest value and sent when the interval has passed.
-        if (first || event.current >= event.total || now - load.lastProgressAt >= interval) {
-          load.pending = undefined;
-          if (load.pendingTimer !== undefined) {
-            clock.clearTimeout(load.pendingTimer);
-            load.pendingTimer = undefined;
-          }
-          load.lastProgressAt = now;
-          send(load, wire);
-          return;
-        }
-        load.pending = wire;
-        load.pendingTimer ??= clock.setTimeout(
-          () => {
-            load.pendingTimer = undefined;
-            flushPending(load);
-          },
-          Math.max(0, interval - (now - load.lastProgressAt)),
-        );
-        return;
-      }
-      default: {
-        const never: never = event;
-        throw new Error(`unknown loader event ${JSON.stringify(never)}`);
-      }
-    }
-  };
-
-  const armIdle = (key: string): void => {
-    const resident = residents.get(key);
-    if (!resident || idleMs <= 0) return;
-    if (resident.idleTimer !== undefined) clock.clearTimeout(resident.idleTimer);
-    resident.idleTimer = undefined;
-    if (resident.holds > 0) return;
-    resident.idleTimer = clock.setTimeout(() => {
-      resident.idleTimer = undefined;
-      void unloadResident(key, 'idle');
-    }, idleMs);
-  };
-
   const unloadResident = async (key: string, reason: 'idle' | 'request' | 'shutdown'): Promise<boolean> => {
-    const resident = residents.get(key);
-    if (!resident) return false;
-    residents.delete(key);
-    if (resident.idleTimer !== undefined) clock.clearTimeout(resident.idleTimer);
-    options.onUnload?.(resident.model.ref, reason);
-    await resident.model.dispose();
+    const model = residents.remove(key);
+    if (model === undefined) return false;
+    options.onUnload?.(model.ref, reason);
+    await model.dispose();
     return true;
   };
 
@@ -235,115 +127,105 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     });
     // acquire() callers attach their own handlers; this keeps an unobserved failure from crashing the process.
     promise.catch(() => undefined);
+    const listeners = new Set<LoadListener>();
     const load: RunningLoad = {
       ref,
-      listeners: new Set(),
+      listeners,
       controller,
       promise,
-      last: undefined,
-      heldStage: undefined,
-      pending: undefined,
-      pendingTimer: undefined,
-      lastProgressAt: Number.NEGATIVE_INFINITY,
+      progress: createProgressCoalescer({
+        model: ref.key,
+        intervalMs: interval,
+        clock,
+        emit: (event) => broadcast(load, event),
+      }),
     };
     running.set(ref.key, load);
-    if (first) load.listeners.add(first);
+    if (first) listeners.add(first);
 
     const finish = (): void => {
-      if (load.pendingTimer !== undefined) clock.clearTimeout(load.pendingTimer);
-      load.pending = undefined;
+      load.progress.stop();
       running.delete(ref.key);
     };
 
     let loading: Promise<LoadedModel>;
     try {
-      loading = loader.load(ref, (event) => onLoaderEvent(load, event), controller.signal);
+      loading = loader.load(ref, (event) => load.progress.push(event), controller.signal);
     } catch (error) {
       loading = Promise.reject(error);
     }
     loading.then(
       (model) => {
-        flushPending(load);
+        load.progress.flush();
         finish();
         if (closed) {
           void model.dispose();
-          rejectLoad(new LoadError('ABORTED', 'the server is shutting down'));
+          rejectLoad(shuttingDown());
           return;
         }
-        residents.set(ref.key, { model, idleTimer: undefined, holds: 0 });
-        armIdle(ref.key);
+        residents.add(model);
         resolveLoad(model);
         broadcast(load, { status: 'ready', model: ref.key, cached: false });
-        load.listeners.clear();
+        listeners.clear();
       },
       (error: unknown) => {
         finish();
         rejectLoad(error);
         broadcast(load, errorEvent(ref, error, options.onInternalError));
-        load.listeners.clear();
+        listeners.clear();
       },
     );
     return load;
   };
 
   const subscribe = (ref: ModelRef, listener: LoadListener): Subscription => {
-    const resident = residents.get(ref.key);
-    if (resident) {
-      armIdle(ref.key);
+    if (residents.touch(ref.key)) {
       listener({ status: 'ready', model: ref.key, cached: true });
       return { unsubscribe: () => undefined };
     }
     if (closed) {
-      listener({ status: 'error', model: ref.key, message: 'the server is shutting down', code: 'ABORTED' });
+      listener({ status: 'error', model: ref.key, message: SHUTTING_DOWN_MESSAGE, code: SHUTTING_DOWN_CODE });
       return { unsubscribe: () => undefined };
     }
     const unsubscribeFrom = (load: RunningLoad): Subscription => ({
-      unsubscribe: () => void load.listeners.delete(listener),
+      unsubscribe: () => {
+        load.listeners.delete(listener);
+      },
     });
     const joined = running.get(ref.key);
     if (!joined) return unsubscribeFrom(start(ref, listener));
     joined.listeners.add(listener);
-    if (joined.last) listener(joined.last);
+    const last = joined.progress.last;
+    if (last) listener(last);
     return unsubscribeFrom(joined);
   };
 
   return {
     subscribe,
     acquire(ref) {
-      const resident = residents.get(ref.key);
-      if (resident) {
-        armIdle(ref.key);
-        return Promise.resolve(resident.model);
+      const model = residents.get(ref.key);
+      if (model) {
+        residents.touch(ref.key);
+        return Promise.resolve(model);
       }
-      if (closed) return Promise.reject(new LoadError('ABORTED', 'the server is shutting down'));
+      if (closed) return Promise.reject(shuttingDown());
       return (running.get(ref.key) ?? start(ref)).promise;
     },
     resident(key) {
-      const resident = residents.get(key);
-      if (resident) armIdle(key);
-      return resident?.model;
+      residents.touch(key);
+      return residents.get(key);
     },
-    residentRefs: () => [...residents.values()].map((r) => r.model.ref),
+    residentRefs: () => residents.refs(),
     loadingRefs: () => [...running.values()].map((l) => l.ref),
     cachedRefs: () => loader.listCached(),
     subscriberCount: () => [...running.values()].reduce((n, l) => n + l.listeners.size, 0),
-    touch: (key) => armIdle(key),
-    hold(key) {
-      const resident = residents.get(key);
-      if (!resident) return () => undefined;
-      resident.holds += 1;
-      armIdle(key);
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        resident.holds -= 1;
-        armIdle(key);
-      };
+    touch: (key) => {
+      residents.touch(key);
     },
+    hold: (key) => residents.hold(key),
     unload: (key) => unloadResident(key, 'request'),
     async unloadAll() {
-      const refs = [...residents.values()].map((r) => r.model.ref);
+      const refs = residents.refs();
       await Promise.all(refs.map((ref) => unloadResident(ref.key, 'request')));
       return refs;
     },
@@ -351,12 +233,21 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
       closed = true;
       for (const load of running.values()) load.controller.abort();
       await Promise.allSettled([...running.values()].map((l) => l.promise));
-      await Promise.all([...residents.keys()].map((key) => unloadResident(key, 'shutdown')));
+      await Promise.all(residents.refs().map((ref) => unloadResident(ref.key, 'shutdown')));
     },
   };
 }
 
-/** Turns a load failure into the wire's terminal `error` event; unexpected failures get a generic message. */
+const SHUTTING_DOWN_MESSAGE = 'the server is shutting down';
+
+function shuttingDown(): LoadError {
+  return new LoadError(SHUTTING_DOWN_CODE, SHUTTING_DOWN_MESSAGE);
+}
+
+/**
+ * Turns a load failure into the wire's terminal `error` event. A {@link LoadError} keeps its code and message; any
+ * other failure (a bug) is reported to `onInternalError` and becomes `LOAD_FAILED` with the error's own message.
+ */
 function errorEvent(ref: ModelRef, error: unknown, onInternalError: LoadManagerOptions['onInternalError']): LoadEvent {
   if (error instanceof LoadError) {
     return { status: 'error', model: ref.key, message: error.message, code: error.code };

@@ -3,6 +3,7 @@
  * model. The manager never imports transformers.js; the loader never knows about HTTP subscribers.
  */
 
+import type { LoadErrorCode } from '../protocol/errors.js';
 import type { KnownStage } from '../protocol/events.js';
 import type { ModelRef } from '../protocol/model-id.js';
 
@@ -29,20 +30,8 @@ export type LoaderEvent =
       readonly total: number;
     };
 
-/** Machine-readable reasons a load fails; each comes with a message that says what to do. */
-export type LoadErrorCode =
-  | 'MODEL_NOT_FOUND'
-  | 'REVISION_NOT_FOUND'
-  | 'UNAUTHORIZED'
-  | 'FORBIDDEN'
-  | 'NO_ONNX_WEIGHTS'
-  | 'HUB_UNREACHABLE'
-  | 'HUB_ERROR'
-  | 'DOWNLOAD_FAILED'
-  | 'CACHE_NOT_WRITABLE'
-  | 'OFFLINE_NOT_CACHED'
-  | 'LOAD_FAILED'
-  | 'ABORTED';
+/** Machine-readable reasons a load fails (the protocol's catalogue); each comes with a message that says what to do. */
+export type { LoadErrorCode };
 
 /** A load that failed for a reason a user can act on. `message` is shown to users as is. */
 export class LoadError extends Error {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { openAIError } from '../protocol/chat.js';
 import { validateLoadModelRequest } from '../protocol/load-request.js';
+import { sendError } from './error-reply.js';
 import type { LoadManager } from './load-manager.js';
 
 /** Where a listed model is: in memory, being loaded, or only on disk. */
@@ -32,14 +32,10 @@ export function registerModelRoutes(app: FastifyInstance, manager: LoadManager):
 
   app.post('/unload_model', async (request, reply) => {
     const checked = validateLoadModelRequest(request.body);
-    if (!checked.ok) {
-      return reply.code(checked.status).send(openAIError(checked.status, checked.message, { code: checked.code }));
-    }
+    if (!checked.ok) return sendError(reply, checked.code, checked.message);
     const { key } = checked.ref;
     if (!(await manager.unload(key))) {
-      return reply
-        .code(404)
-        .send(openAIError(404, `${key} is not loaded (GET /v1/models lists what is)`, { code: 'model_not_loaded' }));
+      return sendError(reply, 'MODEL_NOT_LOADED', `${key} is not loaded (GET /v1/models lists what is)`);
     }
     return { status: 'unloaded', model: key };
   });

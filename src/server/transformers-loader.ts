@@ -7,12 +7,9 @@
  * `--offline` or a hub that is down.
  */
 
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-import { downloadFile } from './downloader.js';
-import { createHubClient, type HubClient, type HubFile } from './hub-client.js';
+import { createHubClient, type HubClient } from './hub-client.js';
 import {
   LoadError,
   type ChatMessage,
@@ -23,24 +20,9 @@ import {
   type ModelLoader,
   type ModelRef,
 } from './loader-types.js';
-import {
-  ensureWritableDir,
-  listCachedSnapshots,
-  modelsRoot,
-  presentFiles,
-  readCompleteSnapshot,
-  snapshotDir,
-  writeManifest,
-  type SnapshotManifest,
-} from './model-cache.js';
-import {
-  hasOnnxWeights,
-  selectConfigFiles,
-  selectTokenizerFiles,
-  selectWeightFiles,
-  type Selection,
-} from './model-files.js';
+import { listCachedSnapshots, modelsRoot } from './model-cache.js';
 import type { ModelWorkerData, WorkerReply, WorkerRequest } from './model-worker.js';
+import { openSnapshot } from './snapshot-fetcher.js';
 
 /** Options of {@link createTransformersLoader}. */
 export interface TransformersLoaderOptions {
@@ -74,8 +56,6 @@ export function createTransformersLoader(options: TransformersLoaderOptions): Mo
   };
 }
 
-const ONNX_HINT = '; look for an onnx-community/… variant on the Hub (https://huggingface.co/onnx-community)';
-
 interface LoadContext extends TransformersLoaderOptions {
   readonly hub: HubClient;
 }
@@ -87,100 +67,31 @@ async function load(
   context: LoadContext,
 ): Promise<LoadedModel> {
   throwIfAborted(signal, ref);
-  const { hub, cacheDir } = context;
-  const dir = snapshotDir(cacheDir, ref);
-  const fetchOptions = { hub, ref, dir, stallTimeoutMs: context.stallTimeoutMs, signal };
+  const { cacheDir } = context;
   onEvent({ type: 'stage', stage: 'processor' });
   // Started as soon as the model is known to be loadable, so that importing transformers.js and ONNX Runtime overlaps
   // with the downloads; not earlier, so that a load failing at the hub costs no worker start.
   let started: ModelWorkerHandle | undefined;
-  const startWorker = (): ModelWorkerHandle =>
-    (started ??= spawnModelWorker(ref, { cacheDir, modelsRoot: modelsRoot(cacheDir) }));
   try {
-    let manifest = await readCompleteSnapshot(cacheDir, ref);
-    if (manifest !== undefined && context.dtype !== undefined && manifest.dtype !== context.dtype) manifest = undefined;
-    if (manifest !== undefined) startWorker();
-
-    let listing: HubFile[] | undefined;
-    let commit: string | undefined;
-    const fetchFiles = async (files: readonly HubFile[], onBytes?: (bytes: number) => void): Promise<void> => {
-      const present = await presentFiles(dir, files);
-      for (const file of files) {
-        if (present.has(file.path)) continue;
-        const result = await downloadFile({ ...fetchOptions, file, onBytes });
-        commit ??= result.commit;
-      }
-    };
-
-    if (manifest === undefined) {
-      if (context.offline === true) {
-        throw new LoadError(
-          'OFFLINE_NOT_CACHED',
-          `${ref.key} is not in the cache at ${cacheDir} and modeldeck is offline: run once without --offline to ` +
-            'download it, or pick a cached model',
-        );
-      }
-      // The models root, not the snapshot directory: a failed listing must not leave empty directories behind.
-      await ensureWritableDir(modelsRoot(cacheDir));
-      listing = await hub.listFiles(ref, signal);
-      if (!hasOnnxWeights(listing)) {
-        throw new LoadError('NO_ONNX_WEIGHTS', `${ref.id} has no ONNX weights for transformers.js${ONNX_HINT}`);
-      }
-      startWorker();
-      await fetchFiles(selected(ref, selectTokenizerFiles(listing), 'LOAD_FAILED'));
-    }
-    const worker = startWorker();
+    const snapshot = await openSnapshot(ref, context, signal);
+    const { dir } = snapshot;
+    const worker = (started = spawnModelWorker(ref, { cacheDir, modelsRoot: modelsRoot(cacheDir) }));
+    await snapshot.tokenizer();
     await worker.call({ type: 'tokenizer', dir }, signal);
 
     onEvent({ type: 'stage', stage: 'config' });
-    let configFiles: HubFile[] = [];
-    if (listing !== undefined) {
-      configFiles = selected(ref, selectConfigFiles(listing), 'LOAD_FAILED');
-      await fetchFiles(configFiles);
-    }
-    const config = await readConfig(dir, ref);
+    const config = await snapshot.config();
     await worker.call({ type: 'config', dir }, signal);
 
-    if (listing !== undefined) {
-      const weights = selected(ref, selectWeightFiles(listing, config, context.dtype), 'NO_ONNX_WEIGHTS');
-      const present = await presentFiles(dir, weights.files);
-      const missing = weights.files.filter((file) => !present.has(file.path));
-      if (missing.length > 0) {
-        onEvent({ type: 'stage', stage: 'download' });
-        const total = missing.reduce((sum, file) => sum + file.size, 0);
-        let current = 0;
-        onEvent({ type: 'progress', stage: 'download', current, total });
-        await fetchFiles(missing, (bytes) => {
-          current += bytes;
-          onEvent({ type: 'progress', stage: 'download', current, total });
-        });
-      }
-      const tokenizerFiles = selected(ref, selectTokenizerFiles(listing), 'LOAD_FAILED');
-      manifest = {
-        version: 1,
-        id: ref.id,
-        revision: ref.revision,
-        ...(commit === undefined ? {} : { commit }),
-        dtype: weights.dtype,
-        externalDataChunks: weights.externalDataChunks,
-        files: [...tokenizerFiles, ...configFiles, ...weights.files],
-        weightFiles: weights.files.map((file) => file.path),
-        completedAt: new Date().toISOString(),
-      };
-      // Last: only now does the snapshot count as complete.
-      await writeManifest(dir, manifest);
-    }
-    if (manifest === undefined) throw new LoadError('LOAD_FAILED', `${ref.key}: no snapshot to load`);
-
+    const weights = await snapshot.weights(config, onEvent);
     onEvent({ type: 'stage', stage: 'weights' });
-    const weightFiles = weightFilesOf(manifest);
     await worker.call(
       {
         type: 'weights',
         dir,
-        dtype: manifest.dtype,
-        files: weightFiles,
-        externalDataChunks: manifest.externalDataChunks,
+        dtype: weights.dtype,
+        files: weights.files,
+        externalDataChunks: weights.externalDataChunks,
       },
       signal,
       (current, total) => onEvent({ type: 'progress', stage: 'weights', current, total }),
@@ -191,32 +102,6 @@ async function load(
     await started?.close();
     if (error instanceof LoadError) throw error;
     throw new LoadError('LOAD_FAILED', `transformers.js could not load ${ref.key}: ${describe(error)}`, {
-      cause: error,
-    });
-  }
-}
-
-function selected<T>(ref: ModelRef, selection: Selection<T>, code: 'LOAD_FAILED' | 'NO_ONNX_WEIGHTS'): T {
-  if (selection.ok) return selection.value;
-  const hint = code === 'NO_ONNX_WEIGHTS' ? ONNX_HINT : '';
-  throw new LoadError(code, `${ref.id}@${ref.revision} ${selection.problem}${hint}`);
-}
-
-function weightFilesOf(manifest: SnapshotManifest): HubFile[] {
-  return manifest.weightFiles.map((path) => {
-    const file = manifest.files.find((candidate) => candidate.path === path);
-    if (file === undefined) {
-      throw new LoadError('LOAD_FAILED', `the cache manifest of ${manifest.id} does not list ${path}`);
-    }
-    return file;
-  });
-}
-
-async function readConfig(dir: string, ref: ModelRef): Promise<unknown> {
-  try {
-    return JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as unknown;
-  } catch (error) {
-    throw new LoadError('LOAD_FAILED', `config.json of ${ref.key} is not valid JSON: ${describe(error)}`, {
       cause: error,
     });
   }

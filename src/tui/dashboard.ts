@@ -1,32 +1,32 @@
 /**
- * The dashboard, wired: session controllers feed actions to the pure reducer and frames to the event log; every
- * change marks the screen dirty; one throttled loop turns state into a view model and draws it; one key handler
- * routes every key. `shutdown()` is the only way out and always restores the terminal.
+ * The dashboard's runtime: it owns the I/O only (the blessed screen, the render loop and the redraw tick, the
+ * sessions' connections, the log file) and the one model, which changes only through `updateDashboard`
+ * (`dashboard-model.ts`): keys, what the sessions report and the runtime's own calls all arrive as actions, and the
+ * effects the update returns are run here. The event log is the one other store: a bounded ring buffer with a single
+ * `append`, kept out of the model so that 5,000 frames a second cost no copying.
+ * `shutdown()` is the only way out and always restores the terminal.
  */
 
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { DEFAULT_SERVER_URL } from '../client/server-url.js';
+import type { BackoffOptions } from '../client/reconnect.js';
 import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
 import type { SessionSpec } from './config.js';
-import { createEventLog, matchesFilter, redactSecrets, toJsonl, type EventLog, type LogEntry } from './event-log.js';
-import { createUiState, routeKey, type Command, type KeyContext, type KeyPress, type UiState } from './keys.js';
+import {
+  createDashboardModel,
+  sessionStates,
+  updateDashboard,
+  type DashboardAction,
+  type DashboardModel,
+  type Effect,
+} from './dashboard-model.js';
+import { createEventLog, redactSecrets, type EventLog, type LogEntry } from './event-log.js';
+import type { KeyPress, UiState } from './keys.js';
+import { saveLogFile } from './log-file.js';
 import { createRenderer, type Renderer, type RendererOptions } from './render.js';
 import { createRenderScheduler } from './render-scheduler.js';
-import {
-  createSessionController,
-  type BackoffOptions,
-  type RawFrame,
-  type SessionController,
-} from './session-client.js';
-import {
-  canChat,
-  chatHistory,
-  createSessionState,
-  reduceSession,
-  type SessionAction,
-  type SessionState,
-} from './session-state.js';
-import { screenLayout, toViewModel, type Notice, type Tone } from './view-model.js';
+import { createSessionPool } from './session-pool.js';
+import type { SessionState } from './session-state.js';
+import { screenLayout, toViewModel, type Tone } from './view-model.js';
 
 /** Default bound of the event log, in entries. */
 export const DEFAULT_LOG_LINES = 5000;
@@ -39,7 +39,7 @@ export interface DashboardOptions extends RendererOptions {
   readonly logLines?: number;
   /** Key for sessions added with `a` on a server no open session uses. */
   readonly defaultApiKey?: string;
-  /** Offered by the add-session prompt (default: the first session's server, else `http://127.0.0.1:8000`). */
+  /** Offered by the add-session prompt (default: the first session's server, else {@link DEFAULT_SERVER_URL}). */
   readonly defaultServer?: string;
   readonly clock?: Clock;
   readonly fetch?: typeof fetch;
@@ -76,25 +76,14 @@ export interface Dashboard {
   logEntries(): LogEntry[];
 }
 
-interface Entry {
-  state: SessionState;
-  readonly spec: SessionSpec;
-  readonly controller: SessionController;
-}
-
 /** Opens the full-screen dashboard. Throws when the output is not a terminal. */
 export function startDashboard(options: DashboardOptions = {}): Dashboard {
   const clock = options.clock ?? systemClock;
   const log: EventLog = createEventLog(options.logLines ?? DEFAULT_LOG_LINES);
-  const entries = new Map<string, Entry>();
-  const order: string[] = [];
-  const secrets = new Set<string>();
-  if (options.defaultApiKey) secrets.add(options.defaultApiKey);
-  let ui = createUiState();
-  let notice: Notice | null = null;
-  let defaultServer = options.defaultServer ?? options.sessions?.[0]?.server ?? 'http://127.0.0.1:8000';
-  let counter = 0;
-  let isClosed = false;
+  let model: DashboardModel = createDashboardModel({
+    defaultServer: options.defaultServer ?? options.sessions?.[0]?.server ?? DEFAULT_SERVER_URL,
+    defaultApiKey: options.defaultApiKey,
+  });
   let tick: TimerHandle | undefined;
   let resolveClosed: () => void = () => {};
   const closed = new Promise<void>((res) => (resolveClosed = res));
@@ -105,179 +94,107 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     clock,
     ...(options.maxFps !== undefined ? { maxFps: options.maxFps } : {}),
   });
-
-  function states(): SessionState[] {
-    return order.flatMap((id) => {
-      const entry = entries.get(id);
-      return entry ? [entry.state] : [];
-    });
-  }
+  const pool = createSessionPool({
+    clock,
+    fetch: options.fetch,
+    backoff: options.backoff,
+    maxTokens: options.maxTokens,
+    onUpdate: (id, update) => dispatch({ type: 'session', id, update }),
+    onFrame: (id, frame) => {
+      if (model.closed) return;
+      log.append(clock.now(), id, frame.kind, redactSecrets(frame.raw, model.secrets));
+      scheduler.invalidate();
+    },
+  });
 
   function draw(): void {
-    const view = toViewModel({
-      sessions: states(),
-      ui,
-      log,
-      size: renderer.size(),
-      now: clock.now(),
-      notice,
-      defaultServer,
-    });
-    renderer.draw(view);
+    renderer.draw(
+      toViewModel({
+        sessions: sessionStates(model),
+        ui: model.ui,
+        log,
+        size: renderer.size(),
+        now: clock.now(),
+        notice: model.notice,
+        defaultServer: model.defaultServer,
+      }),
+    );
   }
 
   // Elapsed times, ETAs and reconnect countdowns change with time alone: redraw twice a second.
   function scheduleTick(): void {
     tick = clock.setTimeout(() => {
-      if (isClosed) return;
+      if (model.closed) return;
       scheduler.invalidate();
       scheduleTick();
     }, 500);
   }
 
-  function dispatch(id: string, action: SessionAction): void {
-    const entry = entries.get(id);
-    if (entry === undefined || isClosed) return;
-    entry.state = reduceSession(entry.state, redactAction(action, [...secrets]));
-    scheduler.invalidate();
+  /** The one way the model changes; returns the effects it ran. */
+  function dispatch(action: DashboardAction): readonly Effect[] {
+    if (model.closed) return [];
+    const result = updateDashboard(model, action);
+    model = result.model;
+    for (const effect of result.effects) run(effect);
+    if (!model.closed) scheduler.invalidate();
+    return result.effects;
   }
 
-  function record(tag: string, frame: RawFrame): void {
-    if (isClosed) return;
-    log.append(clock.now(), tag, frame.kind, redactSecrets(frame.raw, [...secrets]));
-    scheduler.invalidate();
-  }
-
-  function addSession(spec: SessionSpec): string {
-    counter++;
-    const id = `s${counter}`;
-    if (spec.apiKey) secrets.add(spec.apiKey);
-    const controller = createSessionController({
-      server: spec.server,
-      model: spec.model,
-      apiKey: spec.apiKey,
-      clock,
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-      ...(options.backoff ? { backoff: options.backoff } : {}),
-      ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
-      dispatch: (action) => dispatch(id, action),
-      onFrame: (frame) => record(id, frame),
-    });
-    entries.set(id, {
-      state: createSessionState({ id, tag: id, server: spec.server, model: spec.model }),
-      spec,
-      controller,
-    });
-    order.push(id);
-    controller.start();
-    scheduler.invalidate();
-    return id;
-  }
-
-  function closeSession(id: string): void {
-    const entry = entries.get(id);
-    if (entry === undefined) return;
-    entry.controller.close();
-    entries.delete(id);
-    const at = order.indexOf(id);
-    order.splice(at, 1);
-    const { [id]: _dropped, ...inputs } = ui.inputs;
-    ui = {
-      ...ui,
-      inputs,
-      composing: false,
-      focus: Math.max(0, Math.min(ui.focus, order.length - 1)),
-      log: ui.log.filterSession === id ? { ...ui.log, filterSession: null } : ui.log,
-    };
-  }
-
-  async function saveLog(path: string): Promise<void> {
-    const filter = { session: ui.log.filterSession, text: ui.log.filterText };
-    const chosen = log.toArray().filter((e) => matchesFilter(e, filter));
-    const target = resolve(options.cwd ?? process.cwd(), path);
-    try {
-      await writeFile(target, toJsonl(chosen, [...secrets]), { flag: 'wx' });
-      setNotice(`saved ${chosen.length} log lines to ${target}`, 'ok');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      setNotice(
-        code === 'EEXIST'
-          ? `not saved: ${target} exists (w again and pick another name)`
-          : `not saved: ${target}: ${code ?? (error as Error).message}`,
-        'error',
-      );
-    }
-  }
-
-  function run(command: Command): void {
-    switch (command.type) {
-      case 'quit':
-        shutdown();
+  function run(effect: Effect): void {
+    switch (effect.type) {
+      case 'start-session':
+        pool.start(effect.id, effect.spec);
+        return;
+      case 'close-session':
+        pool.close(effect.id);
         return;
       case 'retry':
-        entries.get(command.sessionId)?.controller.retry();
+        pool.retry(effect.id);
         return;
-      case 'close':
-        closeSession(command.sessionId);
+      case 'send-chat':
+        if (!pool.sendChat(effect.id, effect.messages)) dispatch({ type: 'chat-refused', id: effect.id });
         return;
-      case 'send': {
-        const entry = entries.get(command.sessionId);
-        if (!entry) return;
-        const sent = entry.controller.sendChat([...chatHistory(entry.state), { role: 'user', content: command.text }]);
-        if (!sent) setNotice(`${entry.state.tag}: a reply is still streaming; send again once it ends`, 'warn');
-        return;
-      }
-      case 'add': {
-        const sameServer = [...entries.values()].find((e) => e.spec.server === command.server && e.spec.apiKey);
-        const apiKey = sameServer?.spec.apiKey ?? options.defaultApiKey;
-        const id = addSession({ server: command.server, model: command.model, ...(apiKey ? { apiKey } : {}) });
-        ui = { ...ui, focus: order.indexOf(id), logFocused: false, composing: false };
-        return;
-      }
       case 'save-log':
-        void saveLog(command.path);
+        void saveLogFile(log.toArray(), {
+          path: effect.path,
+          filter: effect.filter,
+          cwd: options.cwd ?? process.cwd(),
+          secrets: model.secrets,
+        }).then((notice) => dispatch({ type: 'notice', ...notice }));
         return;
-      case 'notice':
-        notice = { text: command.text, tone: 'warn' };
+      case 'quit':
+        stop();
         return;
       default: {
-        const never: never = command;
-        throw new TypeError(`unknown command ${JSON.stringify(never)}`);
+        const never: never = effect;
+        throw new TypeError(`unknown effect ${JSON.stringify(never)}`);
       }
     }
   }
 
   function press(key: KeyPress): void {
-    if (isClosed) return;
-    const ctx: KeyContext = {
-      sessions: states().map((s) => ({
-        id: s.id,
-        tag: s.tag,
-        server: s.server,
-        canChat: canChat(s),
-        replying: s.chatBusy,
-      })),
-      lastSeq: log.lastSeq(),
-      logPage: Math.max(1, screenLayout(renderer.size()).log.height - 2),
-      defaultServer,
-      now: clock.now(),
-    };
-    notice = null;
-    const result = routeKey(ui, key, ctx);
-    ui = result.ui;
-    for (const command of result.commands) run(command);
-    if (!isClosed) scheduler.invalidate();
+    dispatch({
+      type: 'key',
+      key,
+      world: {
+        lastSeq: log.lastSeq(),
+        logPage: Math.max(1, screenLayout(renderer.size()).log.height - 2),
+        now: clock.now(),
+      },
+    });
   }
 
-  function setNotice(text: string, tone: Tone = 'normal'): void {
-    notice = { text, tone };
-    scheduler.invalidate();
+  function addSession(spec: SessionSpec): string {
+    const started = dispatch({ type: 'add-session', spec }).find((e) => e.type === 'start-session');
+    return started?.id ?? '';
   }
 
-  function shutdown(): void {
-    if (isClosed) return;
-    isClosed = true;
-    for (const entry of entries.values()) entry.controller.close();
+  // Runs once, when the model has closed: the I/O side of quitting.
+  let stopped = false;
+  function stop(): void {
+    if (stopped) return;
+    stopped = true;
+    pool.closeAll();
     scheduler.dispose();
     if (tick !== undefined) clock.clearTimeout(tick);
     try {
@@ -285,6 +202,11 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     } finally {
       resolveClosed();
     }
+  }
+
+  function shutdown(): void {
+    dispatch({ type: 'shutdown' });
+    stop();
   }
 
   renderer.onKey(press);
@@ -295,47 +217,21 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
 
   return {
     addSession,
-    setNotice,
+    setNotice(text, tone: Tone = 'normal') {
+      dispatch({ type: 'notice', text, tone });
+    },
     setDefaultServer(url) {
-      defaultServer = url;
+      dispatch({ type: 'default-server', url });
     },
     closed,
     shutdown,
-    sessions: states,
-    ui: () => ui,
+    sessions: (): readonly SessionState[] => sessionStates(model),
+    ui: (): UiState => model.ui,
     press,
     screenText() {
       scheduler.flush();
       return renderer.text();
     },
-    logEntries: () => log.toArray(),
+    logEntries: (): LogEntry[] => log.toArray(),
   };
-}
-
-/**
- * The text a server sends back (failure messages, error events, chat text) is shown on screen: a server that echoes
- * the `Authorization` header must not put a key there, so every configured key is redacted from it, as it is from the
- * event log.
- */
-function redactAction(action: SessionAction, secrets: readonly string[]): SessionAction {
-  if (secrets.length === 0) return action;
-  switch (action.type) {
-    case 'failed':
-    case 'chat-failed':
-      return { ...action, failure: { ...action.failure, message: redactSecrets(action.failure.message, secrets) } };
-    case 'event':
-      return action.event.status === 'error'
-        ? { ...action, event: { ...action.event, message: redactSecrets(action.event.message, secrets) } }
-        : action;
-    case 'chat-delta':
-      return { ...action, text: redactSecrets(action.text, secrets) };
-    case 'connecting':
-    case 'chat-sent':
-    case 'chat-done':
-      return action;
-    default: {
-      const never: never = action;
-      return never;
-    }
-  }
 }

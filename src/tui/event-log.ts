@@ -4,7 +4,7 @@
  * entry so a query costs what it shows, not what the buffer holds.
  */
 
-import type { FrameKind } from './session-client.js';
+import type { FrameKind } from '../client/frames.js';
 
 /** One logged frame. */
 export interface LogEntry {

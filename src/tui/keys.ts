@@ -269,7 +269,7 @@ function routeLog(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
     case 'w':
       return done({ ...ui, prompt: { kind: 'save', text: defaultLogFileName(ctx.now) } });
     default:
-      return routeGlobal(ui, key, ctx);
+      return routeGlobal(ui, key);
   }
 }
 
@@ -283,7 +283,7 @@ export function defaultLogFileName(now: number): string {
 }
 
 /** Keys that work wherever no text is being typed. */
-function routeGlobal(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
+function routeGlobal(ui: UiState, key: KeyPress): KeyResult {
   switch (key.ch) {
     case 'q':
       return done(ui, { type: 'quit' });
@@ -292,7 +292,6 @@ function routeGlobal(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
     case 'a':
       return done({ ...ui, prompt: { kind: 'add-server', text: '' } });
     default:
-      void ctx;
       return done(ui);
   }
 }
@@ -323,7 +322,7 @@ function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
     case 'q':
     case '?':
     case 'a':
-      return routeGlobal(ui, key, ctx);
+      return routeGlobal(ui, key);
     default:
       break;
   }

@@ -4,7 +4,9 @@
  */
 
 import type { LoadEvent } from '../protocol/events.js';
-import type { Failure } from './failures.js';
+import type { ChatTurn } from '../client/chat-stream.js';
+import type { Failure } from '../client/failures.js';
+import type { SessionUpdate } from '../client/session-update.js';
 
 /** Where a session stands. `cached` is `ready` for a model that was already resident in server memory. */
 export type SessionPhase = 'connecting' | 'loading' | 'ready' | 'cached' | 'error' | 'reconnecting';
@@ -29,12 +31,6 @@ export interface ProgressState {
   readonly rate: number | null;
   /** Time of the latest sample, ms since the epoch. */
   readonly at: number;
-}
-
-/** One turn of the conversation as the OpenAI schema carries it. */
-export interface ChatTurn {
-  readonly role: 'user' | 'assistant';
-  readonly content: string;
 }
 
 /** One line of the transcript: a turn, or an error shown in its place. */
@@ -78,16 +74,8 @@ export interface SessionState {
   readonly chatBusy: boolean;
 }
 
-/** Everything that changes a session. */
-export type SessionAction =
-  | { readonly type: 'connecting'; readonly at: number; readonly attempt: number }
-  | { readonly type: 'event'; readonly at: number; readonly event: LoadEvent }
-  /** `retryAt` is when the controller reconnects, or `null` when it waits for the user. */
-  | { readonly type: 'failed'; readonly at: number; readonly failure: Failure; readonly retryAt: number | null }
-  | { readonly type: 'chat-sent'; readonly at: number; readonly text: string }
-  | { readonly type: 'chat-delta'; readonly at: number; readonly text: string }
-  | { readonly type: 'chat-done'; readonly at: number }
-  | { readonly type: 'chat-failed'; readonly at: number; readonly failure: Failure };
+/** Everything that changes a session: what its controller reports. */
+export type SessionAction = SessionUpdate;
 
 /** Most transcript entries a session keeps; older ones are dropped. */
 export const TRANSCRIPT_LIMIT = 200;

@@ -4,8 +4,10 @@
  * Pure: `render.ts` only copies this onto blessed widgets, and tests read it without a terminal.
  */
 
+import { failureHint } from '../client/failures.js';
+import { formatBytes, formatDuration, percentDone } from '../client/format.js';
+import { ELLIPSIS, truncateEnd, truncateMiddle } from '../common/text.js';
 import { countAfter, selectWindow, type EventLog, type LogEntry, type LogFilter } from './event-log.js';
-import { failureHint } from './failures.js';
 import { KEY_HELP, type UiState } from './keys.js';
 import { canChat, type ProgressState, type SessionState } from './session-state.js';
 
@@ -83,27 +85,6 @@ export interface ViewInput {
   readonly defaultServer: string;
 }
 
-const ELLIPSIS = '…';
-
-/** Shortens `text` to `width` cells by cutting its middle, marked with an ellipsis (URLs and ids keep both ends). */
-export function trimMiddle(text: string, width: number): string {
-  const chars = [...text];
-  if (chars.length <= width) return text;
-  if (width <= 0) return '';
-  if (width === 1) return ELLIPSIS;
-  const head = Math.ceil((width - 1) / 2);
-  const tail = width - 1 - head;
-  return chars.slice(0, head).join('') + ELLIPSIS + (tail > 0 ? chars.slice(chars.length - tail).join('') : '');
-}
-
-/** Shortens `text` to `width` cells by cutting its end, marked with an ellipsis. */
-export function trimEnd(text: string, width: number): string {
-  const chars = [...text];
-  if (chars.length <= width) return text;
-  if (width <= 0) return '';
-  return chars.slice(0, width - 1).join('') + ELLIPSIS;
-}
-
 /** Splits text into lines of at most `width` cells, at spaces where it can, hard-breaking long words. */
 export function wrap(text: string, width: number): string[] {
   if (width <= 0) return [];
@@ -127,36 +108,6 @@ export function wrap(text: string, width: number): string[] {
     out.push(line);
   }
   return out;
-}
-
-/** A byte count for people: `950 B`, `12.3 kB`, `4.0 MB`, `1.20 GB` (SI units, as download sizes are quoted). */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1000) return `${Math.round(bytes)} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let value = bytes / 1000;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2)} ${units[unit]}`;
-}
-
-/** A duration in milliseconds for people: `0.4s`, `12s`, `3m05s`, `1h02m`. */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, ms) / 1000;
-  if (s < 10) return `${s.toFixed(1)}s`;
-  if (s < 60) return `${Math.round(s)}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-}
-
-/** Whole percent done, floored so that 100 means complete; `null` when the total is unknown. */
-export function gaugePercent(progress: { current: number; total: number | null }): number | null {
-  if (progress.total === null) return null;
-  if (progress.total <= 0) return 100;
-  return Math.max(0, Math.min(100, Math.floor((progress.current / progress.total) * 100)));
 }
 
 /** A text bar `[█████░░░░░]` followed by ` 45%`, `width` cells in all. */
@@ -245,7 +196,7 @@ export function toViewModel(input: ViewInput): DashboardView {
           return {
             id: session.id,
             rect,
-            title: ` ${trimMiddle(`${session.tag} ${session.model}`, Math.max(1, rect.width - 4))} `,
+            title: ` ${truncateMiddle(`${session.tag} ${session.model}`, Math.max(1, rect.width - 4))} `,
             focused,
             lines: sessionLines(session, {
               width: Math.max(1, rect.width - 2),
@@ -278,17 +229,17 @@ interface CellContext {
 export function sessionLines(session: SessionState, ctx: CellContext): Line[] {
   const { width } = ctx;
   const header: Line[] = [];
-  header.push([seg(trimMiddle(session.server, width), 'dim')]);
+  header.push([seg(truncateMiddle(session.server, width), 'dim')]);
   header.push(stateLine(session, ctx.now, width));
   if (session.error !== null) {
     const hint = failureHint(session.error);
     for (const text of wrap(session.error.message, width).slice(0, 3)) header.push([seg(text, 'error')]);
     for (const text of wrap(hint, width).slice(0, 2)) header.push([seg(text, 'warn')]);
   }
-  header.push(...gaugeLines('download', session, ctx.now, width));
-  header.push(...gaugeLines('weights', session, ctx.now, width));
+  header.push(...gaugeLines('download', session, width));
+  header.push(...gaugeLines('weights', session, width));
   const stages = wrap(stagesText(session, ctx.now), width);
-  if (stages.length > 2) stages[1] = trimEnd(`${stages[1] ?? ''} ${ELLIPSIS}`, width);
+  if (stages.length > 2) stages[1] = truncateEnd(`${stages[1] ?? ''} ${ELLIPSIS}`, width);
   for (const text of stages.slice(0, 2)) if (text !== '') header.push([seg(text, 'dim')]);
 
   const inputLine = inputText(session, ctx);
@@ -298,7 +249,7 @@ export function sessionLines(session: SessionState, ctx: CellContext): Line[] {
   const transcript = transcriptLines(session, width);
   const shown =
     room >= 2 && transcript.length > 0
-      ? [[seg(trimEnd('─ chat ' + '─'.repeat(width), width), 'dim')], ...transcript.slice(-(room - 1))]
+      ? [[seg(truncateEnd('─ chat ' + '─'.repeat(width), width), 'dim')], ...transcript.slice(-(room - 1))]
       : transcript.slice(-room);
   return [...header, ...shown, inputLine];
 }
@@ -358,7 +309,7 @@ export function clipLine(line: Line, width: number): Line {
   return out;
 }
 
-function gaugeLines(stage: 'download' | 'weights', session: SessionState, now: number, width: number): Line[] {
+function gaugeLines(stage: 'download' | 'weights', session: SessionState, width: number): Line[] {
   const progress: ProgressState | null = stage === 'download' ? session.download : session.weights;
   if (progress === null) {
     const skipped =
@@ -371,17 +322,16 @@ function gaugeLines(stage: 'download' | 'weights', session: SessionState, now: n
             ? 'not needed (files already on disk)'
             : 'not reported by this server'
           : 'waiting';
-    return [[seg(trimEnd(`${stage} · ${note}`, width), 'dim')], [seg('', 'dim')]];
+    return [[seg(truncateEnd(`${stage} · ${note}`, width), 'dim')], [seg('', 'dim')]];
   }
   const running = session.stage === stage && session.phase === 'loading';
   const figures = stage === 'download' ? byteFigures(progress, running) : itemFigures(progress, running);
-  const percent = gaugePercent(progress);
+  const percent = percentDone(progress);
   const label: Line = clipLine([seg(`${stage} `, 'accent'), seg(figures)], width);
   const bar: Line =
     percent === null
-      ? [seg(trimEnd('(no total from the server: no percentage)', width), 'dim')]
+      ? [seg(truncateEnd('(no total from the server: no percentage)', width), 'dim')]
       : [seg(textBar(percent, width), percent === 100 ? 'ok' : 'accent')];
-  void now;
   return [label, bar];
 }
 
@@ -433,7 +383,7 @@ function inputText(session: SessionState, ctx: CellContext): Line {
     : canChat(session)
       ? 'type to chat, Enter sends'
       : 'chat opens when the model is ready';
-  return [seg(trimEnd(`> ${hint}`, width), 'dim')];
+  return [seg(truncateEnd(`> ${hint}`, width), 'dim')];
 }
 
 function logPane(input: ViewInput, rect: Rect): LogPaneView {
@@ -459,7 +409,7 @@ function logPane(input: ViewInput, rect: Rect): LogPaneView {
   if (ui.logFocused) parts.push('l/Esc back');
   return {
     rect,
-    title: ` ${trimEnd(parts.join(' · '), Math.max(1, rect.width - 4))} `,
+    title: ` ${truncateEnd(parts.join(' · '), Math.max(1, rect.width - 4))} `,
     focused: ui.logFocused,
     lines: entries.map((e) => logLine(e, width)),
   };

@@ -2,13 +2,10 @@
 // can be killed the way a process dies.
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { buildApp } from '../../src/server/app.js';
-import { createLoadManager } from '../../src/server/load-manager.js';
-import { createTransformersLoader } from '../../src/server/transformers-loader.js';
+import { startServer } from '../../src/server/start.js';
 import type { Dashboard } from '../../src/tui/dashboard.js';
 import { gridLayout, screenLayout } from '../../src/tui/view-model.js';
 
@@ -45,12 +42,14 @@ export async function startKillableServer(
   options: { apiKey?: string; port?: number; cacheDir?: string } = {},
 ) {
   const cacheDir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'modeldeck-tui-cache-')));
-  const manager = createLoadManager({ loader: createTransformersLoader({ hubUrl, cacheDir }) });
-  const app = buildApp({ manager, heartbeatMs: 300, ...(options.apiKey ? { apiKey: options.apiKey } : {}) });
+  const { app, port } = await startServer({
+    port: options.port ?? 0,
+    loader: { hubUrl, cacheDir },
+    heartbeatMs: 300,
+    ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+  });
   const requests: string[] = [];
   app.server.on('request', (req: IncomingMessage) => requests.push(`${req.method ?? ''} ${req.url ?? ''}`));
-  await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
-  const port = (app.server.address() as AddressInfo).port;
   let closed = false;
   return {
     url: `http://127.0.0.1:${port}`,

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { startMirror, type Mirror, type MirrorOptions } from '../../src/mirror/mirror.js';
-import { buildApp, type AppOptions } from '../../src/server/app.js';
-import { createLoadManager, type LoadManager } from '../../src/server/load-manager.js';
-import { createTransformersLoader } from '../../src/server/transformers-loader.js';
+import type { AppOptions } from '../../src/server/app.js';
+import type { LoadManager } from '../../src/server/load-manager.js';
+import { startServer } from '../../src/server/start.js';
 
 /** A modeldeck server on an ephemeral port, loading through a real transformers.js loader. */
 export interface TestServer {
@@ -35,33 +35,26 @@ export interface TestServerOptions {
 export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
   const ownCache = options.cacheDir === undefined;
   const cacheDir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'modeldeck-cache-')));
-  const loader = createTransformersLoader({
-    hubUrl: options.hubUrl,
-    cacheDir,
-    ...(options.offline !== undefined ? { offline: options.offline } : {}),
-    ...(options.token !== undefined ? { token: options.token } : {}),
-    ...(options.stallTimeoutMs !== undefined ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
-  });
-  const manager = createLoadManager({
-    loader,
+  const server = await startServer({
+    loader: {
+      hubUrl: options.hubUrl,
+      cacheDir,
+      ...(options.offline !== undefined ? { offline: options.offline } : {}),
+      ...(options.token !== undefined ? { token: options.token } : {}),
+      ...(options.stallTimeoutMs !== undefined ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
+    },
     ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
-  });
-  const app = buildApp({
-    manager,
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.apiKey !== undefined ? { apiKey: options.apiKey } : {}),
-    ...(options.logger !== undefined ? { logger: options.logger } : {}),
+    logger: options.logger ?? false,
   });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  if (typeof address !== 'object' || !address) throw new Error('server has no address');
   return {
-    url: `http://127.0.0.1:${address.port}`,
-    app,
-    manager,
+    url: server.url,
+    app: server.app,
+    manager: server.manager,
     cacheDir,
     async close() {
-      await app.close();
+      await server.close();
       if (ownCache) await rm(cacheDir, { recursive: true, force: true });
     },
   };

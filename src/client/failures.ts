@@ -2,6 +2,9 @@
  * Why a `/load_model` subscription or a chat request failed, as plain data, and how to say it to a person. Pure.
  */
 
+import { truncateEnd } from '../common/text.js';
+import { SHUTTING_DOWN_CODE } from '../protocol/errors.js';
+
 /** The ways a request to a server can fail, from the client's point of view. */
 export type FailureKind =
   /** The server answered with a non-2xx status before any event. */
@@ -27,9 +30,6 @@ export interface Failure {
   readonly code?: string;
 }
 
-/** The message given to a stream that ends without `ready` or `error` (the protocol page's exact words). */
-export { ENDED_EARLY_MESSAGE } from '../protocol/events.js';
-
 /**
  * True for failures that a later attempt can cure without the user doing anything: a lost or refused connection, a
  * stream cut short, a gateway or overload status, a server announcing its own shutdown. Re-POSTing `/load_model` is safe (one load per model on the server).
@@ -51,9 +51,6 @@ export function isRetryable(failure: Failure): boolean {
       return unreachable(failure.kind);
   }
 }
-
-/** The `code` of modeldeck's `error` event when the server stops during a load. */
-export const SHUTTING_DOWN_CODE = 'ABORTED';
 
 /** What to do about a failure, in one sentence for a person (empty when there is nothing useful to add). */
 export function failureHint(failure: Failure): string {
@@ -100,7 +97,7 @@ export function errorBodyMessage(body: string, limit = 300): { message: string; 
   try {
     value = JSON.parse(text);
   } catch {
-    return { message: clip(text.replace(/\s+/g, ' '), limit) };
+    return { message: truncateEnd(text.replace(/\s+/g, ' '), limit) };
   }
   if (typeof value === 'object' && value !== null) {
     const record = value as Record<string, unknown>;
@@ -109,27 +106,23 @@ export function errorBodyMessage(body: string, limit = 300): { message: string; 
       const fields = error as Record<string, unknown>;
       if (typeof fields['message'] === 'string') {
         const code = fields['code'];
-        return { message: clip(fields['message'], limit), ...(typeof code === 'string' ? { code } : {}) };
+        return { message: truncateEnd(fields['message'], limit), ...(typeof code === 'string' ? { code } : {}) };
       }
     }
-    if (typeof error === 'string') return { message: clip(error, limit) };
+    if (typeof error === 'string') return { message: truncateEnd(error, limit) };
     const detail = record['detail'];
-    if (typeof detail === 'string') return { message: clip(detail, limit) };
+    if (typeof detail === 'string') return { message: truncateEnd(detail, limit) };
     if (Array.isArray(detail)) {
       const parts = detail.map((d) =>
         typeof d === 'object' && d !== null && typeof (d as Record<string, unknown>)['msg'] === 'string'
           ? String((d as Record<string, unknown>)['msg'])
           : JSON.stringify(d),
       );
-      return { message: clip(parts.join('; '), limit) };
+      return { message: truncateEnd(parts.join('; '), limit) };
     }
-    if (typeof record['message'] === 'string') return { message: clip(record['message'], limit) };
+    if (typeof record['message'] === 'string') return { message: truncateEnd(record['message'], limit) };
   }
-  return { message: clip(text, limit) };
-}
-
-function clip(text: string, limit: number): string {
-  return text.length > limit ? `${text.slice(0, limit - 1)}…` : text;
+  return { message: truncateEnd(text, limit) };
 }
 
 function unreachable(value: never): never {

@@ -3,17 +3,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { ENDED_EARLY_MESSAGE } from '../src/tui/failures.js';
-import {
-  backoffDelay,
-  createSessionController,
-  serviceRoot,
-  streamChat,
-  subscribeLoad,
-  type RawFrame,
-} from '../src/tui/session-client.js';
+import { streamChat } from '../src/client/chat-stream.js';
+import type { RawFrame } from '../src/client/frames.js';
+import { subscribeLoad } from '../src/client/load-subscription.js';
+import { backoffDelay } from '../src/client/reconnect.js';
+import { serviceRoot } from '../src/client/server-url.js';
+import { createSessionController } from '../src/client/session-controller.js';
 import { createSessionState, reduceSession, type SessionAction } from '../src/tui/session-state.js';
-import type { LoadEvent } from '../src/protocol/events.js';
+import { ENDED_EARLY_MESSAGE, type LoadEvent } from '../src/protocol/events.js';
 
 interface Seen {
   method: string;

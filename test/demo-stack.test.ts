@@ -9,7 +9,7 @@ import blessed from 'blessed';
 import t from 'tap';
 import { runDashboardCommand } from '../src/cli/dashboard.js';
 import { DEMO_MODELS } from '../src/demo/demo-models.js';
-import { startEmbeddedStack } from '../src/tui/embedded.js';
+import { startDemoStack } from '../src/demo/stack.js';
 import { gridLayout, screenLayout } from '../src/tui/view-model.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { loadModel, stagesOf } from './helpers/sse-client.js';
@@ -66,10 +66,10 @@ t.test('the embedded stack: loopback, a fresh load with every stage, and nothing
   t.teardown(() => rm(tmp, { recursive: true, force: true }));
   const progress: string[] = [];
   const restoreEnv = setEnv({ TMPDIR: tmp });
-  let stack: Awaited<ReturnType<typeof startEmbeddedStack>>;
+  let stack: Awaited<ReturnType<typeof startDemoStack>>;
   try {
     // 2 MB/s: the ~1.1 MB model takes a moment, so the download stage reports progress.
-    stack = await startEmbeddedStack({
+    stack = await startDemoStack({
       demoDir,
       throttle: 2_000_000,
       models: [MODEL],

@@ -2,9 +2,10 @@
  * `modeldeck mirror DIR`: the command-line face of {@link startMirror}.
  */
 import { resolve } from 'node:path';
-import { UsageError, parseBytes, parseCommand, parsePort } from '../cli/args.js';
-import { FAULT_SPEC_SYNTAX, FaultSpecError, parseFaultSpec, type MirrorFault } from './faults.js';
-import { MirrorError, startMirror } from './mirror.js';
+import { listenErrorReason } from '../common/listen.js';
+import { FAULT_SPEC_SYNTAX, FaultSpecError, parseFaultSpec, type MirrorFault } from '../mirror/faults.js';
+import { MirrorError, startMirror } from '../mirror/mirror.js';
+import { UsageError, listenUsageError, parseBytes, parseCommand, parsePort } from './args.js';
 
 /** `modeldeck mirror --help`. */
 export const MIRROR_USAGE = `Usage: modeldeck mirror DIR [options]
@@ -121,18 +122,8 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
 function asUsageError(error: unknown, host: string, port: string, dir: string): UsageError | undefined {
   if (error instanceof MirrorError && error.code === 'MIRROR_ERR_ROOT')
     return new UsageError(`DIR '${dir}' is not a directory`);
-  switch ((error as NodeJS.ErrnoException).code) {
-    case 'EADDRINUSE':
-      return new UsageError(`port ${port} on ${host} is in use: pick another with --port (0 picks a free one)`);
-    case 'EADDRNOTAVAIL':
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new UsageError(`cannot bind to --host ${host}: no such local address`);
-    case 'EACCES':
-      return new UsageError(`not allowed to bind ${host}:${port}: ports below 1024 need privileges`);
-    default:
-      return undefined;
-  }
+  const reason = listenErrorReason(error);
+  return reason === undefined ? undefined : listenUsageError(reason, host, port);
 }
 
 /** Resolves on the first SIGINT or SIGTERM, or when `signal` aborts; removes its listeners either way. */

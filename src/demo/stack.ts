@@ -1,11 +1,11 @@
 /**
- * The dashboard's default with no server given: everything in-process on loopback. The demo models are generated
- * (once; later runs find them), a mirror serves them with a throttle so the download stage is visible, and a modeldeck
- * server pointed at the mirror answers the sessions. Its cache is a fresh temporary directory unless one is named, so
- * every run shows the download again.
+ * The demo stack, the dashboard's default with no server given: everything in-process on loopback. The demo models
+ * are generated (once; later runs find them), a mirror serves them with a throttle so the download stage is visible,
+ * and a modeldeck server pointed at the mirror answers the sessions. Its cache is a fresh temporary directory unless
+ * one is named, so every run shows the download again.
  *
- * This is the one place the dashboard reaches into the server and mirror modules; they are imported lazily so that a
- * dashboard pointed at remote servers never loads transformers.js.
+ * The models, the mirror and the server are imported lazily, so that a dashboard pointed at remote servers never
+ * loads transformers.js.
  */
 
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,10 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** 4 MB/s: the ~100 MB demo model takes about 25 s, the 1 MB one a moment. */
-export const DEFAULT_EMBEDDED_THROTTLE = 4_000_000;
+export const DEFAULT_DEMO_THROTTLE = 4_000_000;
 
-/** Options of {@link startEmbeddedStack}. */
-export interface EmbeddedOptions {
+/** Options of {@link startDemoStack}. */
+export interface DemoStackOptions {
   /** Where the demo models are (generated there when missing). Default `defaultDemoDir()`. */
   readonly demoDir?: string;
   /** The server's model cache; default a new temporary directory, removed on close. */
@@ -30,7 +30,7 @@ export interface EmbeddedOptions {
 }
 
 /** The running in-process stack. */
-export interface EmbeddedStack {
+export interface DemoStack {
   /** The modeldeck server's base URL. */
   readonly serverUrl: string;
   /** The mirror's base URL. */
@@ -42,15 +42,10 @@ export interface EmbeddedStack {
 }
 
 /** Generates the demo models if needed and starts the mirror and the server on 127.0.0.1 (free ports). */
-export async function startEmbeddedStack(options: EmbeddedOptions = {}): Promise<EmbeddedStack> {
+export async function startDemoStack(options: DemoStackOptions = {}): Promise<DemoStack> {
   const progress = options.onProgress ?? (() => {});
   const [{ defaultDemoDir }, { DEMO_MODELS, generateDemoModels }, { startMirror }, { startServer }] = await Promise.all(
-    [
-      import('../demo/paths.js'),
-      import('../demo/demo-models.js'),
-      import('../mirror/mirror.js'),
-      import('../cli/serve.js'),
-    ],
+    [import('./paths.js'), import('./demo-models.js'), import('../mirror/mirror.js'), import('../server/start.js')],
   );
   const demoDir = options.demoDir ?? defaultDemoDir();
   const models = options.models ?? DEMO_MODELS.map((m) => m.id);
@@ -73,26 +68,18 @@ export async function startEmbeddedStack(options: EmbeddedOptions = {}): Promise
       root: demoDir,
       host: '127.0.0.1',
       port: 0,
-      throttle: options.throttle ?? DEFAULT_EMBEDDED_THROTTLE,
+      throttle: options.throttle ?? DEFAULT_DEMO_THROTTLE,
     });
     cleanups.push(() => mirror.close());
     progress('starting the modeldeck server…');
-    const server = await startServer(
-      {
-        host: '127.0.0.1',
-        port: 0,
-        hubUrl: mirror.url,
-        cacheDir,
-        offline: false,
-        token: undefined,
-        dtype: undefined,
-        logLevel: 'silent',
-        modelTimeout: 0,
-        apiKey: undefined,
-      },
+    const server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      loader: { hubUrl: mirror.url, cacheDir },
+      idleTimeoutMs: 0,
       // The screen owns the terminal: a server log line would tear it.
-      { logger: false },
-    );
+      logger: false,
+    });
     cleanups.push(() => server.close());
     return { serverUrl: server.url, mirrorUrl: mirror.url, models, close };
   } catch (error) {

@@ -1,0 +1,75 @@
+/** A session's chat: one streamed reply at a time, each piece reported as it arrives. */
+
+import type { Clock } from '../common/clock.js';
+import { streamChat, type ChatTurn } from './chat-stream.js';
+import type { Failure } from './failures.js';
+import type { RawFrame } from './frames.js';
+import type { SessionUpdate } from './session-update.js';
+
+/** Options of {@link createChatRunner}. */
+export interface ChatRunnerOptions {
+  readonly server: string;
+  readonly model: string;
+  readonly apiKey?: string | undefined;
+  readonly fetch?: typeof fetch;
+  readonly clock: Clock;
+  /** Upper bound of new tokens per reply. */
+  readonly maxTokens?: number;
+  readonly dispatch: (update: SessionUpdate) => void;
+  readonly onFrame: (frame: RawFrame) => void;
+  /** A reply lost its connection (after `chat-failed` was dispatched). */
+  readonly onConnectionLost: (failure: Failure) => void;
+}
+
+/** The chat's controls. */
+export interface ChatRunner {
+  /** Sends the conversation; ignored (returns false) while a reply is streaming. */
+  send(messages: readonly ChatTurn[]): boolean;
+  /** Aborts the reply in flight, for good. */
+  close(): void;
+}
+
+/** Creates a chat runner with no reply in flight. */
+export function createChatRunner(options: ChatRunnerOptions): ChatRunner {
+  const { clock } = options;
+  let inFlight: AbortController | undefined;
+  let closed = false;
+  return {
+    send(messages) {
+      if (closed || inFlight !== undefined) return false;
+      const abort = new AbortController();
+      inFlight = abort;
+      const last = messages[messages.length - 1];
+      options.dispatch({ type: 'chat-sent', at: clock.now(), text: last?.content ?? '' });
+      void streamChat({
+        server: options.server,
+        model: options.model,
+        apiKey: options.apiKey,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+        messages,
+        signal: abort.signal,
+        onFrame: options.onFrame,
+        onDelta: (text) => {
+          if (inFlight === abort) options.dispatch({ type: 'chat-delta', at: clock.now(), text });
+        },
+        ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
+      }).then((outcome) => {
+        if (inFlight !== abort) return;
+        inFlight = undefined;
+        if (outcome.ok) {
+          options.dispatch({ type: 'chat-done', at: clock.now() });
+          return;
+        }
+        if (outcome.failure.kind === 'aborted') return;
+        options.dispatch({ type: 'chat-failed', at: clock.now(), failure: outcome.failure });
+        if (outcome.failure.kind === 'network') options.onConnectionLost(outcome.failure);
+      });
+      return true;
+    },
+    close() {
+      closed = true;
+      inFlight?.abort();
+      inFlight = undefined;
+    },
+  };
+}

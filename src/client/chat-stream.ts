@@ -1,0 +1,118 @@
+/** One streamed chat completion: POST `/v1/chat/completions`, hand each piece of the reply on, say how it ended. */
+
+import { parseChatStreamData, type ChatCompletionRequest } from '../protocol/chat.js';
+import type { Failure } from './failures.js';
+import {
+  ABORTED_FAILURE,
+  headersFor,
+  isAbort,
+  networkFailure,
+  pump,
+  refuseNonStream,
+  type RequestOptions,
+} from './http.js';
+import { serviceRoot } from './server-url.js';
+import { createSseReader } from './sse-reader.js';
+
+/** One turn of the conversation as the OpenAI schema carries it. */
+export interface ChatTurn {
+  readonly role: 'user' | 'assistant';
+  readonly content: string;
+}
+
+/** Options of {@link streamChat}. */
+export interface StreamChatOptions extends RequestOptions {
+  readonly model: string;
+  /** The conversation so far, the new user message last. */
+  readonly messages: readonly ChatTurn[];
+  /** Upper bound of new tokens. */
+  readonly maxTokens?: number;
+  /** Each piece of the reply's text, as it arrives. */
+  readonly onDelta?: (text: string) => void;
+}
+
+/** How a chat request ended. */
+export type ChatOutcome = { readonly ok: true } | { readonly ok: false; readonly failure: Failure };
+
+const REPLY_ENDED_EARLY = 'the reply ended before it finished';
+
+/**
+ * POSTs a streamed chat completion and hands each content delta to `onDelta`. `data: [DONE]` ends it (OpenAI,
+ * modeldeck); so does the end of the stream after a `finish_reason` (upstream sends no `[DONE]`). An end with
+ * neither is an `ended-early` failure; an `{"error": …}` frame is a `server` failure. Never throws.
+ */
+export async function streamChat(options: StreamChatOptions): Promise<ChatOutcome> {
+  const doFetch = options.fetch ?? fetch;
+  const url = `${serviceRoot(options.server)}/v1/chat/completions`;
+  let response: Response;
+  try {
+    response = await doFetch(url, {
+      method: 'POST',
+      headers: headersFor(options.apiKey, 'text/event-stream'),
+      body: JSON.stringify({
+        model: options.model,
+        messages: options.messages,
+        stream: true,
+        ...(options.maxTokens !== undefined ? { max_tokens: options.maxTokens } : {}),
+      } satisfies ChatCompletionRequest),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  } catch (error) {
+    if (isAbort(error, options.signal)) return { ok: false, failure: ABORTED_FAILURE };
+    return { ok: false, failure: networkFailure(error, `cannot reach ${serviceRoot(options.server)}`) };
+  }
+  const early = await refuseNonStream(response, options);
+  if (early) return { ok: false, failure: early };
+
+  let outcome: ChatOutcome | undefined;
+  let finished = false;
+  const parser = createSseReader({
+    onEvent: ({ data }) => {
+      options.onFrame?.({ kind: 'data', raw: data });
+      if (outcome) return;
+      const frame = parseChatStreamData(data);
+      switch (frame.kind) {
+        case 'done':
+          outcome = { ok: true };
+          return;
+        case 'error':
+          outcome = {
+            ok: false,
+            failure: {
+              kind: 'server',
+              message: frame.error.message,
+              ...(frame.error.code ? { code: frame.error.code } : {}),
+            },
+          };
+          return;
+        case 'invalid':
+          options.onFrame?.({ kind: 'other', raw: `skipped a frame: ${frame.message}` });
+          return;
+        case 'chunk':
+          for (const choice of frame.chunk.choices) {
+            if (choice.index !== 0 && choice.index !== undefined) continue;
+            const text = choice.delta?.content;
+            if (typeof text === 'string' && text !== '') options.onDelta?.(text);
+            if (choice.finish_reason) finished = true;
+          }
+          return;
+        default: {
+          const never: never = frame;
+          throw new TypeError(`unknown chat frame ${JSON.stringify(never)}`);
+        }
+      }
+    },
+    onComment: (text) => options.onFrame?.({ kind: 'comment', raw: text }),
+  });
+  const body = response.body;
+  if (body === null) return { ok: false, failure: { kind: 'ended-early', message: REPLY_ENDED_EARLY } };
+  try {
+    await pump(body, parser, () => outcome !== undefined);
+  } catch (error) {
+    if (outcome) return outcome;
+    if (isAbort(error, options.signal)) return { ok: false, failure: ABORTED_FAILURE };
+    return { ok: false, failure: networkFailure(error, 'connection lost mid-reply') };
+  }
+  if (outcome) return outcome;
+  return finished ? { ok: true } : { ok: false, failure: { kind: 'ended-early', message: REPLY_ENDED_EARLY } };
+}

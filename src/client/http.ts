@@ -1,0 +1,107 @@
+/**
+ * What every streamed request of the client shares: its headers, failures in words for a refused or broken
+ * connection, an HTTP answer that is not an event stream, and reading a body into a parser until the caller is done.
+ */
+
+import type { RawFrame } from './frames.js';
+import { errorBodyMessage, type Failure } from './failures.js';
+
+/** Options shared by every streamed request. */
+export interface RequestOptions {
+  /** The server's base URL (`http://host:port`, or with `/v1`). */
+  readonly server: string;
+  /** Sent as `Authorization: Bearer …` when set. */
+  readonly apiKey?: string | undefined;
+  readonly signal?: AbortSignal;
+  /** Injected for tests and other platforms; defaults to the global `fetch`. */
+  readonly fetch?: typeof fetch;
+  /** Every frame as received, and notes about the connection (status lines, error bodies). */
+  readonly onFrame?: (frame: RawFrame) => void;
+}
+
+/** The headers of a JSON POST that wants `accept` back, with the bearer key when there is one. */
+export function headersFor(apiKey: string | undefined, accept: string): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    accept,
+    ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+  };
+}
+
+/** Plain words for the socket error codes fetch reports; the code itself follows, for whoever reads logs. */
+const NETWORK_CODE_WORDS: Readonly<Record<string, string>> = {
+  UND_ERR_SOCKET: 'the server closed the connection',
+  ECONNRESET: 'the connection was reset',
+  EPIPE: 'the connection was closed while sending',
+  ETIMEDOUT: 'the connection timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connecting timed out',
+  UND_ERR_HEADERS_TIMEOUT: 'the server sent no answer in time',
+  UND_ERR_BODY_TIMEOUT: 'the server stopped sending',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+};
+
+/** A thrown fetch or read error as a `network` failure, `phase` saying what was being done. */
+export function networkFailure(error: unknown, phase: string): Failure {
+  const err = error as Error & { cause?: { code?: string; message?: string } };
+  const cause = err?.cause;
+  const code = cause?.code;
+  const words = code === undefined ? undefined : NETWORK_CODE_WORDS[code];
+  const detail = words !== undefined ? `${words} (${code})` : (code ?? cause?.message ?? err?.message ?? String(error));
+  return { kind: 'network', message: `${phase}: ${detail}` };
+}
+
+/** True when `error` is the caller's own abort. */
+export function isAbort(error: unknown, signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true || (error as Error)?.name === 'AbortError';
+}
+
+/** The failure of a request the caller aborted. */
+export const ABORTED_FAILURE: Failure = { kind: 'aborted', message: 'closed' };
+
+/** A non-2xx or non-event-stream answer as a failure (its body read and logged), or undefined for a good stream. */
+export async function refuseNonStream(response: Response, options: RequestOptions): Promise<Failure | undefined> {
+  const type = response.headers.get('content-type') ?? '';
+  if (response.ok && type.startsWith('text/event-stream')) return undefined;
+  const text = await response.text().catch(() => '');
+  options.onFrame?.({ kind: 'other', raw: `HTTP ${response.status} ${type} ${text}`.trim() });
+  if (!response.ok) {
+    const { message, code } = errorBodyMessage(text);
+    const reason = response.statusText ? `${response.status} ${response.statusText}` : String(response.status);
+    return {
+      kind: 'http',
+      status: response.status,
+      message: `HTTP ${reason}${message ? `: ${message}` : ''}`,
+      ...(code !== undefined ? { code } : {}),
+    };
+  }
+  return {
+    kind: 'protocol',
+    message: `the server answered ${response.status} with "${type || 'no content type'}", not an event stream`,
+  };
+}
+
+/**
+ * Feeds `body` to `parser` until `settled()` says the caller has its outcome or the body ends; rethrows what reading
+ * threw (a network error or an abort).
+ */
+export async function pump(
+  body: ReadableStream<Uint8Array>,
+  parser: { feed(chunk: Uint8Array): void; end(): void },
+  settled: () => boolean,
+): Promise<void> {
+  const reader = body.getReader();
+  try {
+    while (!settled()) {
+      const { done, value } = await reader.read();
+      if (done) {
+        parser.end();
+        return;
+      }
+      parser.feed(value);
+    }
+  } finally {
+    // The server closes the stream after the terminal event; cancelling covers servers that keep it open.
+    reader.cancel().catch(() => {});
+  }
+}

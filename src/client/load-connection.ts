@@ -1,0 +1,127 @@
+/**
+ * A session's `/load_model` subscription, kept connected: each attempt is one {@link subscribeLoad}; a failure is
+ * planned by {@link planRetry} (wait and reconnect, or wait for the user). Its state is what the I/O needs: the
+ * attempt in flight, the one timer, the attempt number and the failure streak.
+ */
+
+import type { Clock, TimerHandle } from '../common/clock.js';
+import type { Failure } from './failures.js';
+import type { RawFrame } from './frames.js';
+import { subscribeLoad } from './load-subscription.js';
+import { DEFAULT_BACKOFF, planRetry, type BackoffOptions } from './reconnect.js';
+import type { SessionUpdate } from './session-update.js';
+
+/** Options of {@link createLoadConnection}. */
+export interface LoadConnectionOptions {
+  readonly server: string;
+  readonly model: string;
+  readonly apiKey?: string | undefined;
+  readonly fetch?: typeof fetch;
+  readonly clock: Clock;
+  readonly backoff?: BackoffOptions;
+  readonly dispatch: (update: SessionUpdate) => void;
+  readonly onFrame: (frame: RawFrame) => void;
+}
+
+/** The subscription's controls. */
+export interface LoadConnection {
+  /** Subscribes (once; later calls are ignored). */
+  start(): void;
+  /** Cancels any wait or stream in flight and subscribes again at once, backoff reset. */
+  retry(): void;
+  /** After a chat lost its connection: starts a fresh reconnection streak unless an attempt or a wait is running. */
+  reconnectIfIdle(failure: Failure): void;
+  /** Aborts the stream and cancels the timer, for good. */
+  close(): void;
+}
+
+/** Creates the subscription, not yet started. */
+export function createLoadConnection(options: LoadConnectionOptions): LoadConnection {
+  const { clock } = options;
+  const backoff = options.backoff ?? DEFAULT_BACKOFF;
+  let attempt = 0;
+  // Failures since the session last reached a terminal event: the backoff grows with these, not with `attempt`
+  // (a chat's lost connection starts a streak without a connection attempt of its own).
+  let streak = 0;
+  let inFlight: AbortController | undefined;
+  let timer: TimerHandle | undefined;
+  let closed = false;
+  let started = false;
+
+  function cancelTimer(): void {
+    if (timer !== undefined) clock.clearTimeout(timer);
+    timer = undefined;
+  }
+
+  function connect(): void {
+    if (closed) return;
+    cancelTimer();
+    inFlight?.abort();
+    const abort = new AbortController();
+    inFlight = abort;
+    attempt++;
+    options.dispatch({ type: 'connecting', at: clock.now(), attempt });
+    void subscribeLoad({
+      server: options.server,
+      model: options.model,
+      apiKey: options.apiKey,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      signal: abort.signal,
+      onFrame: options.onFrame,
+      onEvent: (event) => {
+        if (inFlight === abort) options.dispatch({ type: 'event', at: clock.now(), event });
+      },
+    }).then((outcome) => {
+      if (inFlight !== abort || closed) return;
+      inFlight = undefined;
+      if (outcome.ok) {
+        attempt = 0;
+        streak = 0;
+        return;
+      }
+      fail(outcome.failure);
+    });
+  }
+
+  function fail(failure: Failure): void {
+    if (failure.kind === 'aborted' || closed) return;
+    const plan = planRetry(streak, failure, backoff);
+    streak = plan.streak;
+    if (plan.delayMs === null) {
+      options.dispatch({ type: 'failed', at: clock.now(), failure, retryAt: null });
+      return;
+    }
+    options.dispatch({ type: 'failed', at: clock.now(), failure, retryAt: clock.now() + plan.delayMs });
+    cancelTimer();
+    timer = clock.setTimeout(() => {
+      timer = undefined;
+      connect();
+    }, plan.delayMs);
+  }
+
+  return {
+    start() {
+      if (started) return;
+      started = true;
+      connect();
+    },
+    retry() {
+      started = true;
+      attempt = 0;
+      streak = 0;
+      connect();
+    },
+    reconnectIfIdle(failure) {
+      if (inFlight !== undefined || timer !== undefined) return;
+      attempt = 0;
+      streak = 0;
+      fail(failure);
+    },
+    close() {
+      closed = true;
+      cancelTimer();
+      inFlight?.abort();
+      inFlight = undefined;
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * One `/load_model` subscription: POST, read the event stream to its terminal event, and say how it ended.
+ *
+ * Why `fetch` and eventsource-parser (via `sse-reader.ts`) rather than eventsource-client, which the server feed
+ * uses: `/load_model` is a one-shot POST whose HTTP status and body matter (401, 404, 422 must reach the user as
+ * errors), whose end without a terminal event is a failure, and which must not be re-sent after every stream end.
+ * eventsource-client reconnects after every end at one constant delay (the server's `retry:`, 2 s by default) and
+ * re-POSTs with `Last-Event-ID`, which `/load_model` does not use; the session's reconnect wants the capped
+ * exponential backoff of `reconnect.ts`, a retry that the user can force, and a stop on errors no retry can cure.
+ * Wrapping it would mean closing it after every terminal event and re-creating it per attempt: its reconnect would
+ * never be used.
+ */
+
+import { ENDED_EARLY_MESSAGE, isTerminal, parseLoadEvent, type LoadEvent } from '../protocol/events.js';
+import type { Failure } from './failures.js';
+import {
+  ABORTED_FAILURE,
+  headersFor,
+  isAbort,
+  networkFailure,
+  pump,
+  refuseNonStream,
+  type RequestOptions,
+} from './http.js';
+import { serviceRoot } from './server-url.js';
+import { createSseReader } from './sse-reader.js';
+
+/** Options of {@link subscribeLoad}. */
+export interface SubscribeLoadOptions extends RequestOptions {
+  /** As given by the user: `org/name` or `org/name@revision`. */
+  readonly model: string;
+  /** Every event that parsed, in order. */
+  readonly onEvent?: (event: LoadEvent, raw: string) => void;
+}
+
+/** How a subscription ended. */
+export type LoadOutcome =
+  | { readonly ok: true; readonly event: Extract<LoadEvent, { status: 'ready' }> }
+  | { readonly ok: false; readonly failure: Failure };
+
+/**
+ * POSTs `/load_model` and reads its event stream to the end. Never throws: every way it can end is a
+ * {@link LoadOutcome}. An HTTP error status becomes an `http` failure naming the status and the body's message; a
+ * stream that ends without `ready`/`error` is an `ended-early` failure ({@link ENDED_EARLY_MESSAGE}), never success.
+ * Frames that do not parse are logged and skipped (other servers may interleave things this client does not know).
+ */
+export async function subscribeLoad(options: SubscribeLoadOptions): Promise<LoadOutcome> {
+  const doFetch = options.fetch ?? fetch;
+  const url = `${serviceRoot(options.server)}/load_model`;
+  let response: Response;
+  try {
+    response = await doFetch(url, {
+      method: 'POST',
+      headers: headersFor(options.apiKey, 'text/event-stream'),
+      body: JSON.stringify({ model: options.model }),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  } catch (error) {
+    if (isAbort(error, options.signal)) return { ok: false, failure: ABORTED_FAILURE };
+    return { ok: false, failure: networkFailure(error, `cannot reach ${serviceRoot(options.server)}`) };
+  }
+  const early = await refuseNonStream(response, options);
+  if (early) return { ok: false, failure: early };
+
+  let outcome: LoadOutcome | undefined;
+  const parser = createSseReader({
+    onEvent: ({ data }) => {
+      options.onFrame?.({ kind: 'data', raw: data });
+      if (outcome) return;
+      const parsed = parseLoadEvent(data);
+      if (!parsed.ok) {
+        options.onFrame?.({ kind: 'other', raw: `skipped a frame: ${parsed.error}` });
+        return;
+      }
+      options.onEvent?.(parsed.event, data);
+      if (isTerminal(parsed.event)) {
+        outcome =
+          parsed.event.status === 'ready'
+            ? { ok: true, event: parsed.event }
+            : {
+                ok: false,
+                failure: {
+                  kind: 'server',
+                  message: parsed.event.message,
+                  ...(parsed.event.code !== undefined ? { code: parsed.event.code } : {}),
+                },
+              };
+      }
+    },
+    onComment: (text) => options.onFrame?.({ kind: 'comment', raw: text }),
+    onRetry: (ms) => options.onFrame?.({ kind: 'other', raw: `retry: ${ms}` }),
+    onError: (message, line) => options.onFrame?.({ kind: 'other', raw: line === '' ? message : line }),
+  });
+  const body = response.body;
+  if (body === null) return { ok: false, failure: { kind: 'ended-early', message: ENDED_EARLY_MESSAGE } };
+  try {
+    await pump(body, parser, () => outcome !== undefined);
+  } catch (error) {
+    if (outcome) return outcome;
+    if (isAbort(error, options.signal)) return { ok: false, failure: ABORTED_FAILURE };
+    return { ok: false, failure: networkFailure(error, 'connection lost mid-load') };
+  }
+  return outcome ?? { ok: false, failure: { kind: 'ended-early', message: ENDED_EARLY_MESSAGE } };
+}

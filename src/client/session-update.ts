@@ -1,0 +1,15 @@
+/** What a session's I/O reports, as plain data for a reducer. */
+
+import type { LoadEvent } from '../protocol/events.js';
+import type { Failure } from './failures.js';
+
+/** What a controller reports; times are milliseconds since the epoch, from its clock. */
+export type SessionUpdate =
+  | { readonly type: 'connecting'; readonly at: number; readonly attempt: number }
+  | { readonly type: 'event'; readonly at: number; readonly event: LoadEvent }
+  /** `retryAt` is when the controller reconnects, or `null` when it waits for the user. */
+  | { readonly type: 'failed'; readonly at: number; readonly failure: Failure; readonly retryAt: number | null }
+  | { readonly type: 'chat-sent'; readonly at: number; readonly text: string }
+  | { readonly type: 'chat-delta'; readonly at: number; readonly text: string }
+  | { readonly type: 'chat-done'; readonly at: number }
+  | { readonly type: 'chat-failed'; readonly at: number; readonly failure: Failure };

@@ -1,0 +1,159 @@
+/**
+ * The one catalogue of the codes modeldeck's server puts on the wire: in `/load_model`'s `error` events, in the
+ * OpenAI-shaped `{"error": {message, type, param, code}}` bodies of every HTTP error, and in the `{"error": …}` frame
+ * of a chat stream that fails. Every error the server sends is built from this table (as fastify builds its own from
+ * `lib/errors.js`), so one problem has one spelling on every route. `docs/protocol.md` documents each code.
+ *
+ * One scheme: UPPER_SNAKE_CASE, as the `/load_model` codes have always been. OpenAI clients branch on the HTTP status
+ * and the body's `type`, both kept as OpenAI sends them; the `code` is modeldeck's own.
+ */
+
+/** One entry of the catalogue. */
+export interface WireErrorSpec {
+  /**
+   * The HTTP status of an answer with this code; for codes that only travel inside an event stream (whose status is
+   * already 200), the status a chat request that meets the same failure gets.
+   */
+  readonly status: number;
+  /** When the code is sent, in words (the table in `docs/protocol.md` says the same). */
+  readonly when: string;
+}
+
+/** Every code the server sends, with its HTTP status. */
+export const WIRE_ERRORS = {
+  // Refused requests.
+  INVALID_BODY: { status: 400, when: 'the body is empty or not a JSON object' },
+  INVALID_JSON: { status: 400, when: 'the body is not valid JSON' },
+  MISSING_MODEL: { status: 422, when: '`/load_model`: the body has no `model` field (upstream answers 422 too)' },
+  INVALID_MODEL_TYPE: { status: 422, when: '`/load_model`: `model` is not a string (upstream answers 422 too)' },
+  INVALID_MODEL: { status: 400, when: '`model` is not a valid model id; the message names the problem' },
+  INVALID_REQUEST: { status: 400, when: 'a chat request field is invalid; `param` names it' },
+  BODY_TOO_LARGE: { status: 413, when: 'the body is over the size limit (1 MiB)' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, when: 'the `Content-Type` is not JSON' },
+  BAD_REQUEST: { status: 400, when: 'any other malformed request (the message says what)' },
+  MISSING_API_KEY: { status: 401, when: 'the server has an API key and the request sent no `Authorization: Bearer`' },
+  INVALID_API_KEY: { status: 401, when: 'the request sent another API key than the server’s' },
+  NOT_FOUND: { status: 404, when: 'no such route' },
+  MODEL_NOT_LOADED: { status: 404, when: '`/unload_model`: the model is not resident' },
+
+  // Loads that fail (`error` events; a chat that needs the model gets the same code with this status).
+  MODEL_NOT_FOUND: { status: 404, when: 'the hub has no such repository' },
+  REVISION_NOT_FOUND: { status: 404, when: 'the repository has no such revision' },
+  UNAUTHORIZED: { status: 403, when: 'the repository is gated or private and no hub token was sent: set `HF_TOKEN`' },
+  FORBIDDEN: { status: 403, when: 'the hub token has no access to the repository' },
+  NO_ONNX_WEIGHTS: {
+    status: 400,
+    when: 'no ONNX weights for transformers.js: look for an `onnx-community` variant',
+  },
+  HUB_UNREACHABLE: { status: 503, when: 'the hub did not answer (the message names its URL)' },
+  HUB_ERROR: { status: 503, when: 'the hub answered with an unexpected status' },
+  DOWNLOAD_FAILED: {
+    status: 503,
+    when: 'a download failed, was cut off, truncated or stalled; nothing partial is kept',
+  },
+  CACHE_NOT_WRITABLE: {
+    status: 503,
+    when: 'the cache directory cannot be written: pick another with `--cache-dir`',
+  },
+  OFFLINE_NOT_CACHED: { status: 503, when: 'offline mode, and the model is not in the cache' },
+  LOAD_FAILED: { status: 503, when: 'the runtime could not load the files' },
+  ABORTED: { status: 503, when: 'the server is shutting down' },
+
+  // Failures of the server itself.
+  GENERATION_FAILED: {
+    status: 500,
+    when: 'a chat stream’s generation failed after the stream began (in-stream frame)',
+  },
+  INTERNAL_ERROR: { status: 500, when: 'a bug: the server log has the details' },
+} as const satisfies Readonly<Record<string, WireErrorSpec>>;
+
+/** A code of the catalogue. */
+export type WireErrorCode = keyof typeof WIRE_ERRORS;
+
+/** The codes a failed load reports (in its `error` event, and to a chat that needed the model). */
+export type LoadErrorCode =
+  | 'MODEL_NOT_FOUND'
+  | 'REVISION_NOT_FOUND'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NO_ONNX_WEIGHTS'
+  | 'HUB_UNREACHABLE'
+  | 'HUB_ERROR'
+  | 'DOWNLOAD_FAILED'
+  | 'CACHE_NOT_WRITABLE'
+  | 'OFFLINE_NOT_CACHED'
+  | 'LOAD_FAILED'
+  | 'ABORTED';
+
+/** The code of the `error` event a load gets when the server stops during it: the server goes away, the model is fine. */
+export const SHUTTING_DOWN_CODE = 'ABORTED' satisfies LoadErrorCode;
+
+/** The HTTP status that goes with `code`. */
+export function statusOf(code: WireErrorCode): number {
+  return WIRE_ERRORS[code].status;
+}
+
+/** An error answer: its HTTP status and its OpenAI-shaped body. */
+export interface WireErrorAnswer {
+  readonly status: number;
+  readonly body: OpenAIErrorBody;
+}
+
+/**
+ * Builds the answer for `code`: the catalogue's status and the body `{"error": {message, type, param, code}}`, with
+ * OpenAI's `type` for that status. `message` says what was wrong and what to do; `param` names the field at fault.
+ */
+export function wireError(code: WireErrorCode, message: string, param: string | null = null): WireErrorAnswer {
+  const status = statusOf(code);
+  return { status, body: openAIError(status, message, { param, code }) };
+}
+
+/** The `type` values OpenAI uses in error bodies. */
+export type OpenAIErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'server_error';
+
+/** An OpenAI-style error body, as sent with a 4xx/5xx status or as a `data:` frame after a stream started. */
+export interface OpenAIErrorBody {
+  readonly error: {
+    /** Says what was wrong and what to do. */
+    readonly message: string;
+    readonly type: string;
+    /** The request field at fault (`temperature`, `messages[0].content`), or `null`. */
+    readonly param: string | null;
+    /** A machine-readable code (`INVALID_MODEL`, `MODEL_NOT_FOUND`: `errors.ts`), or `null` from other servers. */
+    readonly code: string | null;
+  };
+}
+
+/**
+ * Builds an OpenAI-style error body. `type` defaults from the status as OpenAI does: 401 `authentication_error`,
+ * 403 `permission_error`, 429 `rate_limit_error`, 5xx `server_error`, any other 4xx `invalid_request_error`
+ * (OpenAI answers an unknown model with 404 and `invalid_request_error`, code `model_not_found`).
+ */
+export function openAIError(
+  status: number,
+  message: string,
+  options: { type?: string; param?: string | null; code?: string | null } = {},
+): OpenAIErrorBody {
+  return {
+    error: {
+      message,
+      type: options.type ?? defaultErrorType(status),
+      param: options.param ?? null,
+      code: options.code ?? null,
+    },
+  };
+}
+
+function defaultErrorType(status: number): OpenAIErrorType {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 429) return 'rate_limit_error';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request_error';
+}

@@ -1,0 +1,65 @@
+/**
+ * The server's start-up, in one place: loader -> load manager -> app -> listen. `modeldeck serve`, the demo stack, the
+ * tests and the benchmarks all start their servers here, so they run what users run.
+ */
+
+import type { FastifyInstance } from 'fastify';
+import { ListenError, listenErrorReason } from '../common/listen.js';
+import { buildApp, type AppOptions } from './app.js';
+import { createLoadManager, type LoadManager } from './load-manager.js';
+import type { ModelLoader } from './loader-types.js';
+import { createTransformersLoader, type TransformersLoaderOptions } from './transformers-loader.js';
+
+/** Options of {@link startServer}: where to listen, what to load with, and the app's own options. */
+export interface StartServerOptions extends Omit<AppOptions, 'manager'> {
+  /** Address to bind; default `127.0.0.1`. */
+  readonly host?: string;
+  /** Port to listen on; default 0 (a free one). */
+  readonly port?: number;
+  /** The listen backlog (node's default when absent). */
+  readonly backlog?: number;
+  /** The hub and cache of the transformers.js loader, or a loader of the caller's own (tests, benchmarks). */
+  readonly loader: TransformersLoaderOptions | ModelLoader;
+  /** Idle milliseconds before a resident model is unloaded; 0 never (the manager's default when absent). */
+  readonly idleTimeoutMs?: number;
+}
+
+/** A listening server. */
+export interface RunningServer {
+  /** `http://HOST:PORT`, an IPv6 host in brackets. */
+  readonly url: string;
+  /** The port bound (the real one when 0 was asked for). */
+  readonly port: number;
+  readonly app: FastifyInstance;
+  readonly manager: LoadManager;
+  /** Stops listening, closes connections and unloads every model. */
+  close(): Promise<void>;
+}
+
+function isLoader(loader: StartServerOptions['loader']): loader is ModelLoader {
+  return typeof (loader as Partial<ModelLoader>).load === 'function';
+}
+
+/** Builds and starts a modeldeck server. @throws ListenError when the address cannot be bound. */
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const { host = '127.0.0.1', port = 0, backlog, loader, idleTimeoutMs, ...appOptions } = options;
+  const manager = createLoadManager({
+    loader: isLoader(loader) ? loader : createTransformersLoader(loader),
+    ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
+    onInternalError: (error, ref) => app.log.error({ err: error, model: ref.key }, 'unexpected load failure'),
+    onUnload: (ref, reason) => app.log.info({ model: ref.key, reason }, 'model unloaded'),
+  });
+  const app = buildApp({ ...appOptions, manager });
+  try {
+    await app.listen({ host, port, listenTextResolver: () => '', ...(backlog !== undefined ? { backlog } : {}) });
+  } catch (error) {
+    await app.close();
+    const reason = listenErrorReason(error);
+    if (reason) throw new ListenError(reason, host, port, { cause: error });
+    throw error;
+  }
+  const address = app.server.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return { url: `http://${shownHost}:${bound}`, port: bound, app, manager, close: () => app.close() };
+}

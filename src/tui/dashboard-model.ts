@@ -1,0 +1,280 @@
+/**
+ * The dashboard's one model and its one update path (the Elm / bubbletea loop): {@link updateDashboard} is pure and
+ * is the only way the model changes: keys, what session controllers report, adding and closing sessions, notices.
+ * What it wants done in the world (start or close a session's I/O, send a chat, save the log, quit) it returns as
+ * {@link Effect}s for the runtime (`dashboard.ts`) to run; their results come back as actions.
+ */
+
+import type { ChatTurn } from '../client/chat-stream.js';
+import type { SessionUpdate } from '../client/session-update.js';
+import type { SessionSpec } from './config.js';
+import { redactSecrets, type LogFilter } from './event-log.js';
+import { routeKey, createUiState, type Command, type KeyContext, type KeyPress, type UiState } from './keys.js';
+import { canChat, chatHistory, createSessionState, reduceSession, type SessionState } from './session-state.js';
+import type { Notice, Tone } from './view-model.js';
+
+/** One open session: what it was opened with and what it shows. */
+export interface SessionEntry {
+  readonly spec: SessionSpec;
+  readonly state: SessionState;
+}
+
+/** Everything the dashboard shows, as plain data (the event log's ring buffer aside: see `dashboard.ts`). */
+export interface DashboardModel {
+  /** Open sessions by id. */
+  readonly sessions: Readonly<Record<string, SessionEntry>>;
+  /** Session ids in screen order. */
+  readonly order: readonly string[];
+  readonly ui: UiState;
+  readonly notice: Notice | null;
+  /** Offered by the add-session prompt. */
+  readonly defaultServer: string;
+  /** Key for sessions added on a server no open session has a key for. */
+  readonly defaultApiKey: string | undefined;
+  /** Sessions ever opened (the next id is `s${opened + 1}`). */
+  readonly opened: number;
+  /** Every configured key, redacted from whatever the servers send back. */
+  readonly secrets: readonly string[];
+  /** The user quit (or the runtime shut down): nothing changes any more. */
+  readonly closed: boolean;
+}
+
+/** What the key router needs from the world besides the model. */
+export interface KeyWorld {
+  /** The newest log seq (where a pause starts). */
+  readonly lastSeq: number;
+  /** Lines in one page of the log view. */
+  readonly logPage: number;
+  /** Milliseconds since the epoch. */
+  readonly now: number;
+}
+
+/** Everything that changes the model. */
+export type DashboardAction =
+  | { readonly type: 'key'; readonly key: KeyPress; readonly world: KeyWorld }
+  | { readonly type: 'add-session'; readonly spec: SessionSpec }
+  | { readonly type: 'session'; readonly id: string; readonly update: SessionUpdate }
+  | { readonly type: 'notice'; readonly text: string; readonly tone: Tone }
+  | { readonly type: 'default-server'; readonly url: string }
+  /** The runtime could not start a chat (its controller had one in flight). */
+  | { readonly type: 'chat-refused'; readonly id: string }
+  | { readonly type: 'shutdown' };
+
+/** What the runtime does for the model. */
+export type Effect =
+  | { readonly type: 'start-session'; readonly id: string; readonly spec: SessionSpec }
+  | { readonly type: 'close-session'; readonly id: string }
+  | { readonly type: 'retry'; readonly id: string }
+  | { readonly type: 'send-chat'; readonly id: string; readonly messages: readonly ChatTurn[] }
+  | { readonly type: 'save-log'; readonly path: string; readonly filter: LogFilter }
+  | { readonly type: 'quit' };
+
+/** What {@link updateDashboard} returns. */
+export interface Update {
+  readonly model: DashboardModel;
+  readonly effects: readonly Effect[];
+}
+
+/** Options of {@link createDashboardModel}. */
+export interface DashboardModelInit {
+  readonly defaultServer: string;
+  readonly defaultApiKey?: string | undefined;
+}
+
+/** The model before any session opens. */
+export function createDashboardModel(init: DashboardModelInit): DashboardModel {
+  return {
+    sessions: {},
+    order: [],
+    ui: createUiState(),
+    notice: null,
+    defaultServer: init.defaultServer,
+    defaultApiKey: init.defaultApiKey,
+    opened: 0,
+    secrets: init.defaultApiKey ? [init.defaultApiKey] : [],
+    closed: false,
+  };
+}
+
+/** The sessions' states, in screen order. */
+export function sessionStates(model: DashboardModel): SessionState[] {
+  return model.order.flatMap((id) => {
+    const entry = model.sessions[id];
+    return entry ? [entry.state] : [];
+  });
+}
+
+/** The key router's view of the model. */
+export function keyContext(model: DashboardModel, world: KeyWorld): KeyContext {
+  return {
+    sessions: sessionStates(model).map((s) => ({
+      id: s.id,
+      tag: s.tag,
+      server: s.server,
+      canChat: canChat(s),
+      replying: s.chatBusy,
+    })),
+    lastSeq: world.lastSeq,
+    logPage: world.logPage,
+    defaultServer: model.defaultServer,
+    now: world.now,
+  };
+}
+
+const unchanged = (model: DashboardModel): Update => ({ model, effects: [] });
+
+/** Applies one action. Pure. */
+export function updateDashboard(model: DashboardModel, action: DashboardAction): Update {
+  if (model.closed) return unchanged(model);
+  switch (action.type) {
+    case 'key': {
+      const routed = routeKey(model.ui, action.key, keyContext(model, action.world));
+      let next: Update = { model: { ...model, notice: null, ui: routed.ui }, effects: [] };
+      for (const command of routed.commands) {
+        if (next.model.closed) break;
+        const applied = runCommand(next.model, command);
+        next = { model: applied.model, effects: [...next.effects, ...applied.effects] };
+      }
+      return next;
+    }
+    case 'add-session':
+      return addSession(model, action.spec);
+    case 'session': {
+      const entry = model.sessions[action.id];
+      if (entry === undefined) return unchanged(model);
+      const state = reduceSession(entry.state, redactUpdate(action.update, model.secrets));
+      return unchanged({ ...model, sessions: { ...model.sessions, [action.id]: { ...entry, state } } });
+    }
+    case 'notice':
+      return unchanged({ ...model, notice: { text: action.text, tone: action.tone } });
+    case 'default-server':
+      return unchanged({ ...model, defaultServer: action.url });
+    case 'chat-refused': {
+      const tag = model.sessions[action.id]?.state.tag ?? action.id;
+      return unchanged({
+        ...model,
+        notice: { text: `${tag}: a reply is still streaming; send again once it ends`, tone: 'warn' },
+      });
+    }
+    case 'shutdown':
+      return { model: { ...model, closed: true }, effects: [{ type: 'quit' }] };
+    default: {
+      const never: never = action;
+      throw new TypeError(`unknown dashboard action ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function runCommand(model: DashboardModel, command: Command): Update {
+  switch (command.type) {
+    case 'quit':
+      return { model: { ...model, closed: true }, effects: [{ type: 'quit' }] };
+    case 'retry':
+      return model.sessions[command.sessionId] === undefined
+        ? unchanged(model)
+        : { model, effects: [{ type: 'retry', id: command.sessionId }] };
+    case 'close':
+      return closeSession(model, command.sessionId);
+    case 'send': {
+      const entry = model.sessions[command.sessionId];
+      if (entry === undefined) return unchanged(model);
+      const messages: ChatTurn[] = [...chatHistory(entry.state), { role: 'user', content: command.text }];
+      return { model, effects: [{ type: 'send-chat', id: command.sessionId, messages }] };
+    }
+    case 'add': {
+      const sameServer = model.order
+        .map((id) => model.sessions[id]?.spec)
+        .find((spec) => spec?.server === command.server && spec.apiKey);
+      const apiKey = sameServer?.apiKey ?? model.defaultApiKey;
+      const added = addSession(model, {
+        server: command.server,
+        model: command.model,
+        ...(apiKey ? { apiKey } : {}),
+      });
+      const ui: UiState = {
+        ...added.model.ui,
+        focus: added.model.order.length - 1,
+        logFocused: false,
+        composing: false,
+      };
+      return { model: { ...added.model, ui }, effects: added.effects };
+    }
+    case 'save-log':
+      return {
+        model,
+        effects: [
+          {
+            type: 'save-log',
+            path: command.path,
+            filter: { session: model.ui.log.filterSession, text: model.ui.log.filterText },
+          },
+        ],
+      };
+    case 'notice':
+      return unchanged({ ...model, notice: { text: command.text, tone: 'warn' } });
+    default: {
+      const never: never = command;
+      throw new TypeError(`unknown command ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function addSession(model: DashboardModel, spec: SessionSpec): Update {
+  const opened = model.opened + 1;
+  const id = `s${opened}`;
+  const state = createSessionState({ id, tag: id, server: spec.server, model: spec.model });
+  const secrets = spec.apiKey && !model.secrets.includes(spec.apiKey) ? [...model.secrets, spec.apiKey] : model.secrets;
+  return {
+    model: {
+      ...model,
+      opened,
+      secrets,
+      sessions: { ...model.sessions, [id]: { spec, state } },
+      order: [...model.order, id],
+    },
+    effects: [{ type: 'start-session', id, spec }],
+  };
+}
+
+function closeSession(model: DashboardModel, id: string): Update {
+  if (model.sessions[id] === undefined) return unchanged(model);
+  const { [id]: _closed, ...sessions } = model.sessions;
+  const order = model.order.filter((x) => x !== id);
+  const { [id]: _input, ...inputs } = model.ui.inputs;
+  const ui: UiState = {
+    ...model.ui,
+    inputs,
+    composing: false,
+    focus: Math.max(0, Math.min(model.ui.focus, order.length - 1)),
+    log: model.ui.log.filterSession === id ? { ...model.ui.log, filterSession: null } : model.ui.log,
+  };
+  return { model: { ...model, sessions, order, ui }, effects: [{ type: 'close-session', id }] };
+}
+
+/**
+ * The text a server sends back (failure messages, error events, chat text) is shown on screen: a server that echoes
+ * the `Authorization` header must not put a key there, so every configured key is redacted from it, as it is from the
+ * event log.
+ */
+export function redactUpdate(update: SessionUpdate, secrets: readonly string[]): SessionUpdate {
+  if (secrets.length === 0) return update;
+  switch (update.type) {
+    case 'failed':
+    case 'chat-failed':
+      return { ...update, failure: { ...update.failure, message: redactSecrets(update.failure.message, secrets) } };
+    case 'event':
+      return update.event.status === 'error'
+        ? { ...update, event: { ...update.event, message: redactSecrets(update.event.message, secrets) } }
+        : update;
+    case 'chat-delta':
+      return { ...update, text: redactSecrets(update.text, secrets) };
+    case 'connecting':
+    case 'chat-sent':
+    case 'chat-done':
+      return update;
+    default: {
+      const never: never = update;
+      return never;
+    }
+  }
+}

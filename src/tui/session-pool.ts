@@ -1,0 +1,71 @@
+/**
+ * The dashboard's session I/O: one controller per open session, keyed by the session's id. It holds connections,
+ * not state: what the controllers report goes to `onUpdate` and `onFrame`, for the model's reducer and the event log.
+ */
+
+import type { ChatTurn } from '../client/chat-stream.js';
+import type { RawFrame } from '../client/frames.js';
+import type { BackoffOptions } from '../client/reconnect.js';
+import { createSessionController, type SessionController } from '../client/session-controller.js';
+import type { SessionUpdate } from '../client/session-update.js';
+import type { Clock } from '../common/clock.js';
+import type { SessionSpec } from './config.js';
+
+/** Options of {@link createSessionPool}. */
+export interface SessionPoolOptions {
+  readonly clock: Clock;
+  readonly fetch?: typeof fetch | undefined;
+  readonly backoff?: BackoffOptions | undefined;
+  readonly maxTokens?: number | undefined;
+  readonly onUpdate: (id: string, update: SessionUpdate) => void;
+  readonly onFrame: (id: string, frame: RawFrame) => void;
+}
+
+/** The open sessions' controllers. */
+export interface SessionPool {
+  /** Creates the session's controller and starts its load. */
+  start(id: string, spec: SessionSpec): void;
+  /** Aborts the session's streams and forgets it. */
+  close(id: string): void;
+  retry(id: string): void;
+  /** False when the session has a reply in flight (or is unknown). */
+  sendChat(id: string, messages: readonly ChatTurn[]): boolean;
+  /** Closes every session. */
+  closeAll(): void;
+}
+
+/** Creates an empty pool. */
+export function createSessionPool(options: SessionPoolOptions): SessionPool {
+  const controllers = new Map<string, SessionController>();
+  return {
+    start(id, spec) {
+      const controller = createSessionController({
+        server: spec.server,
+        model: spec.model,
+        apiKey: spec.apiKey,
+        clock: options.clock,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...(options.backoff ? { backoff: options.backoff } : {}),
+        ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
+        dispatch: (update) => options.onUpdate(id, update),
+        onFrame: (frame) => options.onFrame(id, frame),
+      });
+      controllers.set(id, controller);
+      controller.start();
+    },
+    close(id) {
+      controllers.get(id)?.close();
+      controllers.delete(id);
+    },
+    retry(id) {
+      controllers.get(id)?.retry();
+    },
+    sendChat(id, messages) {
+      return controllers.get(id)?.sendChat(messages) ?? false;
+    },
+    closeAll() {
+      for (const controller of controllers.values()) controller.close();
+      controllers.clear();
+    },
+  };
+}

@@ -1,0 +1,126 @@
+// The dashboard's one update path, pure: keys, session updates, adding and closing sessions and notices are actions;
+// what must happen in the world comes back as effects.
+import t from 'tap';
+import {
+  createDashboardModel,
+  sessionStates,
+  updateDashboard,
+  type DashboardAction,
+  type DashboardModel,
+  type Effect,
+} from '../src/tui/dashboard-model.js';
+import type { KeyPress } from '../src/tui/keys.js';
+
+const world = { lastSeq: 0, logPage: 10, now: 0 };
+const key = (k: KeyPress): DashboardAction => ({ type: 'key', key: k, world });
+const chars = (text: string): DashboardAction[] => [...text].map((c) => key({ ch: c }));
+const ENTER = key({ name: 'enter', ch: '\r' });
+
+function run(model: DashboardModel, actions: DashboardAction[]): { model: DashboardModel; effects: Effect[] } {
+  const effects: Effect[] = [];
+  for (const action of actions) {
+    const r = updateDashboard(model, action);
+    model = r.model;
+    effects.push(...r.effects);
+  }
+  return { model, effects };
+}
+
+const base = () => createDashboardModel({ defaultServer: 'http://a:1', defaultApiKey: 'k-default' });
+
+t.test('adding a session is an action: an id, a fresh state, and an effect that starts its I/O', async (t) => {
+  const { model, effects } = run(base(), [{ type: 'add-session', spec: { server: 'http://a:1', model: 'o/m' } }]);
+  t.same(model.order, ['s1']);
+  t.equal(sessionStates(model)[0]?.phase, 'connecting');
+  t.same(effects, [{ type: 'start-session', id: 's1', spec: { server: 'http://a:1', model: 'o/m' } }]);
+});
+
+t.test('`a` asks server then model; the new session reuses its server’s key and takes focus', async (t) => {
+  let { model } = run(base(), [{ type: 'add-session', spec: { server: 'http://b:2', model: 'o/m', apiKey: 'k-b' } }]);
+  const added = run(model, [key({ ch: 'a' }), ...chars('http://b:2'), ENTER, ...chars('o/other'), ENTER]);
+  model = added.model;
+  t.same(added.effects, [
+    { type: 'start-session', id: 's2', spec: { server: 'http://b:2', model: 'o/other', apiKey: 'k-b' } },
+  ]);
+  t.equal(model.ui.focus, 1, 'the new session is focused');
+  const other = run(model, [key({ ch: 'a' }), ENTER, ...chars('o/third'), ENTER]);
+  t.same(
+    other.effects,
+    [{ type: 'start-session', id: 's3', spec: { server: 'http://a:1', model: 'o/third', apiKey: 'k-default' } }],
+    'a server no session has a key for gets the default key',
+  );
+});
+
+t.test(
+  'closing is confirmed, then removes the session, its input and its log filter, and closes its I/O',
+  async (t) => {
+    let { model } = run(base(), [
+      { type: 'add-session', spec: { server: 'http://a:1', model: 'o/m' } },
+      { type: 'add-session', spec: { server: 'http://a:1', model: 'o/n' } },
+    ]);
+    model = { ...model, ui: { ...model.ui, focus: 1, log: { ...model.ui.log, filterSession: 's2' } } };
+    const kept = run(model, [key({ ch: 'x' }), key({ ch: 'n' })]);
+    t.same(kept.model.order, ['s1', 's2'], 'any other key keeps it');
+    const closed = run(model, [key({ ch: 'x' }), key({ ch: 'y' })]);
+    t.same(closed.model.order, ['s1']);
+    t.same(closed.effects, [{ type: 'close-session', id: 's2' }]);
+    t.equal(closed.model.ui.focus, 0, 'focus stays on a session that exists');
+    t.equal(closed.model.ui.log.filterSession, null, 'the closed session’s log filter is dropped');
+  },
+);
+
+t.test('session updates go through the session reducer, with every key redacted', async (t) => {
+  let { model } = run(base(), [{ type: 'add-session', spec: { server: 'http://a:1', model: 'o/m', apiKey: 'k-s' } }]);
+  model = run(model, [
+    { type: 'session', id: 's1', update: { type: 'connecting', at: 1, attempt: 1 } },
+    {
+      type: 'session',
+      id: 's1',
+      update: {
+        type: 'failed',
+        at: 2,
+        failure: { kind: 'http', status: 401, message: 'bad key k-s (default k-default)' },
+        retryAt: null,
+      },
+    },
+  ]).model;
+  const state = sessionStates(model)[0];
+  t.equal(state?.phase, 'error');
+  t.equal(state?.error?.message, 'bad key [redacted] (default [redacted])');
+  const ignored = updateDashboard(model, { type: 'session', id: 's9', update: { type: 'chat-done', at: 3 } });
+  t.equal(ignored.model, model, 'an update for a closed session changes nothing');
+});
+
+t.test('notices: set by an action, cleared by the next key; a refused chat says why', async (t) => {
+  let { model } = run(base(), [
+    { type: 'add-session', spec: { server: 'http://a:1', model: 'o/m' } },
+    { type: 'notice', text: 'hello', tone: 'ok' },
+  ]);
+  t.same(model.notice, { text: 'hello', tone: 'ok' });
+  model = run(model, [key({ name: 'tab' })]).model;
+  t.equal(model.notice, null);
+  model = run(model, [{ type: 'chat-refused', id: 's1' }]).model;
+  t.match(model.notice?.text, /s1: a reply is still streaming/);
+});
+
+t.test('sending carries the conversation so far; save and quit are effects; a closed model stays closed', async (t) => {
+  let { model } = run(base(), [
+    { type: 'add-session', spec: { server: 'http://a:1', model: 'o/m' } },
+    { type: 'session', id: 's1', update: { type: 'connecting', at: 1, attempt: 1 } },
+    {
+      type: 'session',
+      id: 's1',
+      update: { type: 'event', at: 2, event: { status: 'ready', model: 'o/m@main', cached: false } },
+    },
+  ]);
+  const sent = run(model, [...chars('hi'), ENTER]);
+  t.same(sent.effects, [{ type: 'send-chat', id: 's1', messages: [{ role: 'user', content: 'hi' }] }]);
+  model = { ...model, ui: { ...model.ui, logFocused: true } };
+  const saved = run(model, [key({ ch: 'w' }), ENTER]);
+  t.match(saved.effects, [{ type: 'save-log', filter: { session: null, text: '' } }]);
+  const quit = run(model, [key({ ch: 'q' })]);
+  t.same(quit.effects, [{ type: 'quit' }]);
+  t.ok(quit.model.closed);
+  const after = updateDashboard(quit.model, { type: 'add-session', spec: { server: 'http://a:1', model: 'o/x' } });
+  t.same(after.effects, [], 'nothing happens once closed');
+});
