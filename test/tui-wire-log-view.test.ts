@@ -10,6 +10,8 @@ import {
   type WireLogViewOptions,
 } from '../src/tui/wire-log-view.js';
 
+// The log shows local time; the expected lines are written in UTC.
+process.env['TZ'] = 'UTC';
 const T0 = Date.UTC(2026, 11, 2, 4, 0, 0);
 const LONG = `{"id": "chatcmpl-1", "object": "chat.completion.chunk", "system_fingerprint": null, "choices": [{"delta": {"content": "UNIQUE-TAIL"}}]}`;
 
@@ -67,7 +69,8 @@ t.test('readable lines: time, session, stream, gap, mark, payload; a stall marke
   t.match(plain[2], /^04:00:00\.010 s1 {2}load {5}\+5ms {3}\{"status": "loading"/);
   t.equal(plain[3], '── stall: 6.0 s without a frame on s1 load ──', 'the stall comes before the frame that ended it');
   t.match(plain[4], /^04:00:06\.010 s1 {2}load {3}\+6\.00s ! \{"status": "loading"/, 'the fault is marked');
-  t.match(view.lines[4]?.tagged, /^\{red-fg\}/);
+  t.equal(view.lines[4]?.line[0]?.tone, 'error', 'in the error tone');
+  t.equal(view.lines[3]?.line[0]?.tone, 'warn', 'the stall in the warning tone');
   t.match(plain.at(-1), /^04:00:07\.100 s2 {2}chat {4}\+99ms {3}\{"id": "chatcmpl-1".*…$/);
   t.equal(plain.at(-1)?.length, 100, 'cut to the width');
   t.equal(view.position, `lines 1–${plain.length} of ${plain.length}`);
@@ -96,8 +99,12 @@ t.test('filter: only what can be seen matches, and matches are highlighted', asy
   t.equal(buildWireLogView(entries, { ...base, width: 300, filter: 'unique-tail' }).total, 1, 'visible: a match');
   const view = buildWireLogView(entries, { ...base, filter: 'READY' });
   t.equal(view.total, 1);
-  t.match(view.lines[0]?.tagged, /"status": "\{underline\}\{bold\}ready\{\/bold\}\{\/underline\}"/);
-  t.match(view.lines[0]?.tagged, /\{open\}"status"/, 'braces escaped');
+  t.same(
+    view.lines[0]?.line.filter((s) => s.tone === 'match').map((s) => s.text),
+    ['ready'],
+    'the match, as written, highlighted',
+  );
+  t.equal(view.lines[0]?.line.map((s) => s.text).join(''), view.lines[0]?.plain, 'segments spell the line');
 });
 
 t.test('scrolling is bounded by the history and the position is shown; w saves exactly what is shown', async (t) => {
@@ -129,5 +136,5 @@ t.test('the inspector: pretty JSON, the bytes, timing, lint findings, the HTTP a
   t.match(by('Lint')[0], /^fault progress-backwards: weights: current went from 2 back to 1$/);
   t.same(by('HTTP answer'), ['200 OK', 'content-type: text/event-stream', 'cache-control: no-cache']);
   const cursor = buildWireLogView(entries, { ...base, cursor: faultSeq });
-  t.equal(cursor.lines.filter((l) => l.tagged.startsWith('{inverse}')).length, 1, 'the cursor line is inverted');
+  t.equal(cursor.lines.filter((l) => l.line[0]?.tone === 'selected').length, 1, 'the cursor line is inverted');
 });

@@ -12,7 +12,8 @@ import { KEY_HELP, type UiState } from './keys.js';
 import { canChat, type ProgressState, type SessionState } from './session-state.js';
 
 /** How a piece of text is shown. */
-export type Tone = 'normal' | 'dim' | 'ok' | 'warn' | 'error' | 'accent';
+/** `match`: a filter match (underlined); `selected`: the log's cursor line (inverse). */
+export type Tone = 'normal' | 'dim' | 'ok' | 'warn' | 'error' | 'accent' | 'match' | 'selected';
 
 /** A run of text in one tone. */
 export interface Segment {

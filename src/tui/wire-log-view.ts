@@ -2,11 +2,13 @@
  * The event log as an SSE debugger, as plain data: which lines the log pane shows for the wire journal's entries
  * (time, session, stream, gap, payload; stall marks where silences happened; a wire view with line endings visible),
  * a scroll position bounded by the history, filter matches highlighted in what is visible, the exact text that `w`
- * saves, and the inspector's sections for one entry. No blessed here: the strings carry blessed tags, escaped.
+ * saves, and the inspector's sections for one entry. No blessed here: lines are toned segments, as the rest of the
+ * view model's.
  */
 
 import type { JournalEntry } from '../client/wire-journal.js';
 import { showWireLine } from '../protocol/sse-lines.js';
+import type { Line, Segment, Tone } from './view-model.js';
 
 /** How the log pane shows entries. */
 export interface WireLogViewOptions {
@@ -32,8 +34,8 @@ export interface WireLogLine {
   readonly seq: number | null;
   /** The line as a person reads it, cut to the width: what `w` saves. */
   readonly plain: string;
-  /** The same with blessed tags: highlights, the cursor, fault and stall colours. */
-  readonly tagged: string;
+  /** The same as toned segments: filter matches, the cursor, faults and stalls. */
+  readonly line: Line;
 }
 
 /** What the pane shows. */
@@ -47,14 +49,11 @@ export interface WireLogView {
   readonly total: number;
 }
 
-/** Escapes text for a blessed box with `tags: true`. */
-export function escapeTags(text: string): string {
-  return text.replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
-}
-
-/** `HH:MM:SS.mmm` (UTC) of a time in ms since the epoch. */
+/** `HH:MM:SS.mmm`, local time (as the rest of the dashboard), of a time in ms since the epoch. */
 export function clockTime(ms: number): string {
-  return new Date(ms).toISOString().slice(11, 23);
+  const d = new Date(ms);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
 }
 
 /** `+105ms`, `+2.31s`, or `—` for no gap. */
@@ -117,11 +116,19 @@ export function buildWireLogView(entries: readonly JournalEntry[], options: Wire
   const start = Math.max(0, end - height);
   const shown = kept.slice(start, end);
   const lines = shown.map((line) => {
-    let tagged = highlight(line.plain, needle);
-    if (line.kind === 'stall') tagged = `{yellow-fg}${tagged}{/yellow-fg}`;
-    else if (markOf(line.entry) === '!') tagged = `{red-fg}${tagged}{/red-fg}`;
-    if (options.cursor === line.seq && line.kind !== 'stall') tagged = `{inverse}${tagged}{/inverse}`;
-    return { seq: line.kind === 'stall' ? null : line.seq, plain: line.plain, tagged };
+    const selected = options.cursor === line.seq && line.kind !== 'stall';
+    const tone: Tone = selected
+      ? 'selected'
+      : line.kind === 'stall'
+        ? 'warn'
+        : markOf(line.entry) === '!'
+          ? 'error'
+          : toneOf(line.entry);
+    return {
+      seq: line.kind === 'stall' ? null : line.seq,
+      plain: line.plain,
+      line: highlight(line.plain, needle, tone),
+    };
   });
   const position = kept.length === 0 ? 'empty' : `lines ${start + 1}–${end} of ${kept.length}`;
   return { lines, scroll, position, total: kept.length };
@@ -137,16 +144,29 @@ function cut(text: string, width: number): string {
   return text.length > width ? `${text.slice(0, Math.max(0, width - 1))}…` : text;
 }
 
-function highlight(plain: string, needle: string): string {
-  if (needle === '') return escapeTags(plain);
+function toneOf(entry: JournalEntry): Tone {
+  switch (entry.kind) {
+    case 'event':
+      return 'normal';
+    case 'error':
+      return 'warn';
+    default:
+      return 'dim';
+  }
+}
+
+function highlight(plain: string, needle: string, tone: Tone): Line {
+  if (needle === '') return [{ text: plain, tone }];
   const lower = plain.toLowerCase();
-  let out = '';
+  const out: Segment[] = [];
   let from = 0;
   for (let at = lower.indexOf(needle); at !== -1; at = lower.indexOf(needle, from)) {
-    out += `${escapeTags(plain.slice(from, at))}{underline}{bold}${escapeTags(plain.slice(at, at + needle.length))}{/bold}{/underline}`;
+    if (at > from) out.push({ text: plain.slice(from, at), tone });
+    out.push({ text: plain.slice(at, at + needle.length), tone: 'match' });
     from = at + needle.length;
   }
-  return out + escapeTags(plain.slice(from));
+  if (from < plain.length) out.push({ text: plain.slice(from), tone });
+  return out;
 }
 
 /** One section of the inspector. */
