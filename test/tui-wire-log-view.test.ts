@@ -2,13 +2,7 @@ import t from 'tap';
 import { createWireJournal, type JournalEntry } from '../src/client/wire-journal.js';
 import type { WireRecord } from '../src/client/wire-tap.js';
 import { classifyLine } from '../src/protocol/sse-lines.js';
-import {
-  buildWireLogView,
-  inspectEntry,
-  nextFault,
-  shownText,
-  type WireLogViewOptions,
-} from '../src/tui/wire-log-view.js';
+import { buildWireLogView, inspectEntry, shownText, type WireLogViewOptions } from '../src/tui/wire-log-view.js';
 
 // The log shows local time; the expected lines are written in UTC.
 process.env['TZ'] = 'UTC';
@@ -123,10 +117,12 @@ t.test('scrolling is bounded by the history and the position is shown; w saves e
 
 t.test('the inspector: pretty JSON, the bytes, timing, lint findings, the HTTP answer; next fault', async (t) => {
   const entries = scriptedEntries();
-  const faultSeq = nextFault(entries, null);
-  const fault = entries.find((e) => e.seq === faultSeq);
-  t.ok(fault, 'next fault from the top finds one');
-  t.equal(nextFault(entries, faultSeq), null, 'and there is no other');
+  const top = buildWireLogView(entries, { ...base, cursor: null });
+  t.ok(top.nextFault !== null, 'next fault finds one');
+  const onFault = buildWireLogView(entries, { ...base, cursor: top.nextFault });
+  const fault = onFault.selected;
+  t.match(fault?.findings, [{ rule: 'progress-backwards' }], 'the cursor is on it');
+  t.equal(onFault.nextFault, top.nextFault, 'the only fault: next fault stays');
   const sections = inspectEntry(fault as JournalEntry);
   const by = (title: string) => sections.find((s) => s.title.startsWith(title))?.lines ?? [];
   t.same(by('Payload').slice(0, 3), ['{', '  "status": "loading",', '  "model": "o/m@main",']);
@@ -135,6 +131,12 @@ t.test('the inspector: pretty JSON, the bytes, timing, lint findings, the HTTP a
   t.same(by('Timing'), ['arrived 04:00:06.010', 'since the previous frame of this stream: +6.00s (a stall)']);
   t.match(by('Lint')[0], /^fault progress-backwards: weights: current went from 2 back to 1$/);
   t.same(by('HTTP answer'), ['200 OK', 'content-type: text/event-stream', 'cache-control: no-cache']);
-  const cursor = buildWireLogView(entries, { ...base, cursor: faultSeq });
-  t.equal(cursor.lines.filter((l) => l.line[0]?.tone === 'selected').length, 1, 'the cursor line is inverted');
+  t.equal(onFault.lines.filter((l) => l.line[0]?.tone === 'selected').length, 1, 'the cursor line is inverted');
+  const small = buildWireLogView(entries, { ...base, height: 2, cursor: top.nextFault });
+  t.ok(
+    small.lines.some((l) => l.line[0]?.tone === 'selected'),
+    'the window scrolls to keep the cursor visible',
+  );
+  const paused = buildWireLogView(entries, { ...base, untilSeq: 3 });
+  t.equal(paused.total, 3, 'paused: only the entries up to the pause');
 });

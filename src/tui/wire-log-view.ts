@@ -22,8 +22,13 @@ export interface WireLogViewOptions {
   readonly mode: 'readable' | 'wire';
   /** Case-insensitive text: only lines whose visible text contains it are shown, with the matches highlighted. */
   readonly filter: string;
-  /** The selected entry (its seq), or `null`: its line is shown inverted. */
+  /**
+   * The cursor, in kept lines up from the newest (0 = the newest line), or `null` for none: its line is shown
+   * inverted, and the window scrolls (beyond `scroll` if need be) so that it is visible.
+   */
   readonly cursor: number | null;
+  /** Show only entries up to this seq (paused), or `null` to follow the newest. */
+  readonly untilSeq?: number | null;
   /** The session a stream belongs to; by default the stream name's first word (`s1 load` → `s1`). */
   readonly sessionOf?: (stream: string) => string;
 }
@@ -47,6 +52,13 @@ export interface WireLogView {
   readonly position: string;
   /** Lines the filter keeps, over the whole history. */
   readonly total: number;
+  /** The entry under the cursor (for a stall mark, the frame it belongs to). */
+  readonly selected: JournalEntry | undefined;
+  /**
+   * Where "next fault" goes: the cursor position (lines up from the newest) of the first line below the cursor whose
+   * entry carries a fault, wrapping around to the oldest; `null` when no kept line does.
+   */
+  readonly nextFault: number | null;
 }
 
 /** `HH:MM:SS.mmm`, local time (as the rest of the dashboard), of a time in ms since the epoch. */
@@ -103,6 +115,7 @@ export function buildWireLogView(entries: readonly JournalEntry[], options: Wire
   const needle = options.filter.toLowerCase();
   const kept: { seq: number; plain: string; kind: 'stall' | 'entry' | 'wire'; entry: JournalEntry }[] = [];
   for (const entry of entries) {
+    if (options.untilSeq !== undefined && options.untilSeq !== null && entry.seq > options.untilSeq) break;
     for (const line of entryLines(entry, options.mode, sessionOf)) {
       const plain = cut(line.plain, options.width);
       if (needle !== '' && !plain.toLowerCase().includes(needle)) continue;
@@ -111,12 +124,16 @@ export function buildWireLogView(entries: readonly JournalEntry[], options: Wire
   }
   const height = Math.max(0, options.height);
   const maxScroll = Math.max(0, kept.length - height);
-  const scroll = Math.min(Math.max(0, Math.floor(options.scroll)), maxScroll);
+  const cursor = options.cursor === null ? null : Math.min(Math.max(0, options.cursor), Math.max(0, kept.length - 1));
+  let wanted = Math.max(0, Math.floor(options.scroll));
+  if (cursor !== null && height > 0) wanted = Math.min(Math.max(wanted, cursor - height + 1), cursor);
+  const scroll = Math.min(wanted, maxScroll);
   const end = kept.length - scroll;
   const start = Math.max(0, end - height);
   const shown = kept.slice(start, end);
-  const lines = shown.map((line) => {
-    const selected = options.cursor === line.seq && line.kind !== 'stall';
+  const cursorIndex = cursor === null ? -1 : kept.length - 1 - cursor;
+  const lines = shown.map((line, i) => {
+    const selected = start + i === cursorIndex;
     const tone: Tone = selected
       ? 'selected'
       : line.kind === 'stall'
@@ -131,7 +148,22 @@ export function buildWireLogView(entries: readonly JournalEntry[], options: Wire
     };
   });
   const position = kept.length === 0 ? 'empty' : `lines ${start + 1}–${end} of ${kept.length}`;
-  return { lines, scroll, position, total: kept.length };
+  const under = kept[cursorIndex];
+  const selectedEntry = under === undefined ? undefined : under.entry;
+  const isFault = (i: number): boolean => {
+    const line = kept[i];
+    return line !== undefined && line.kind !== 'stall' && markOf(line.entry) === '!';
+  };
+  let nextFault: number | null = null;
+  // A fault entry may span several wire lines: skip the rest of the one under the cursor.
+  let from = cursorIndex + 1;
+  while (from < kept.length && kept[from]?.seq === under?.seq && under !== undefined) from++;
+  for (let n = 0; n < kept.length && nextFault === null; n++) {
+    const i = (from + n) % kept.length;
+    if (isFault(i) && kept[i]?.seq !== under?.seq) nextFault = kept.length - 1 - i;
+  }
+  if (nextFault === null && under !== undefined && isFault(cursorIndex)) nextFault = cursor;
+  return { lines, scroll, position, total: kept.length, selected: selectedEntry, nextFault };
 }
 
 /** Exactly what the pane shows, as text: what `w` saves. */
@@ -213,13 +245,4 @@ export function inspectEntry(entry: JournalEntry): InspectorSection[] {
         : [`${answer.status} ${answer.statusText}`, ...Object.entries(answer.headers).map(([k, v]) => `${k}: ${v}`)],
   });
   return sections;
-}
-
-/** The seq of the next entry after `from` (or the first, for `null`) that carries a fault, or `null` when none does. */
-export function nextFault(entries: readonly JournalEntry[], from: number | null): number | null {
-  for (const entry of entries) {
-    if (from !== null && entry.seq <= from) continue;
-    if (entry.findings.some((f) => f.severity === 'fault')) return entry.seq;
-  }
-  return null;
 }
