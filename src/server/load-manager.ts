@@ -91,7 +91,13 @@ export interface LoadManager {
   watch(listener: (event: ManagerEvent) => void): () => void;
   /** The resident models and the loads under way, as the feed's snapshot and `GET /v1/models` show them. */
   models(): FeedModel[];
-  /** Aborts running loads and unloads everything. */
+  /**
+   * Begins shutting down: no new loads; every running load's subscribers get their `ABORTED` error event now and its
+   * waiting `acquire()`s reject with it (so a server can answer them before it closes connections); the loaders are
+   * aborted. Idempotent.
+   */
+  shutdown(): void;
+  /** {@link shutdown}, then waits for the loaders and unloads everything. */
   close(): Promise<void>;
 }
 
@@ -103,6 +109,10 @@ interface RunningLoad {
   readonly progress: ProgressCoalescer;
   /** Set by {@link LoadManager.cancel}. */
   cancelled: boolean;
+  /** Ends the load's subscriptions and its promise at once with `error` (idempotent; the loader may still run). */
+  fail(error: unknown): void;
+  /** Settles when the loader itself has (its worker closed or handed over). */
+  done: Promise<void>;
 }
 
 /**
@@ -214,6 +224,8 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
         emit: (event) => broadcast(load, event),
       }),
       cancelled: false,
+      fail: (error) => failed(error),
+      done: Promise.resolve(),
     };
     running.set(ref.key, load);
     if (first) listeners.add(first);
@@ -229,16 +241,17 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     } catch (error) {
       loading = Promise.reject(error);
     }
-    loading.then(
+    let settled = false;
+    load.done = loading.then(
       (model) => {
         load.progress.flush();
         finish();
-        if (closed || load.cancelled) {
+        if (closed || load.cancelled || settled) {
           void model.dispose();
-          if (load.cancelled) failed(cancelledError(ref));
-          else rejectLoad(shuttingDown());
+          failed(load.cancelled ? cancelledError(ref) : shuttingDown());
           return;
         }
+        settled = true;
         residents.add(model);
         resolveLoad(model);
         broadcast(load, { status: 'ready', model: ref.key, cached: false });
@@ -250,6 +263,9 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
       },
     );
     function failed(error: unknown): void {
+      if (settled) return;
+      settled = true;
+      load.progress.stop();
       rejectLoad(error);
       broadcast(load, errorEvent(ref, error, options.onInternalError));
       listeners.clear();
@@ -257,6 +273,14 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     }
     return load;
   };
+
+  function shutdown(): void {
+    closed = true;
+    for (const load of running.values()) {
+      load.fail(shuttingDown());
+      load.controller.abort();
+    }
+  }
 
   const subscribe = (ref: ModelRef, listener: LoadListener): Subscription => {
     if (residents.touch(ref.key)) {
@@ -364,10 +388,11 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
       }
       return list;
     },
+    shutdown,
     async close() {
-      closed = true;
-      for (const load of running.values()) load.controller.abort();
-      await Promise.allSettled([...running.values()].map((l) => l.promise));
+      const loads = [...running.values()];
+      shutdown();
+      await Promise.all(loads.map((l) => l.done));
       await Promise.all(residents.refs().map((ref) => unloadResident(ref.key, 'shutdown')));
     },
   };
