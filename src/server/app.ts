@@ -32,11 +32,6 @@ export interface AppOptions {
   readonly feedHistory?: number;
   /** The reconnection delay `GET /events` announces with `retry:`, in milliseconds (default 2000). */
   readonly feedRetryMs?: number;
-  /**
-   * On `close()`, how long answers in progress get to finish, in milliseconds (default 2000): load streams get their
-   * `ABORTED` event and waiting chats their 503 at once; generations running past it are cut when the models unload.
-   */
-  readonly shutdownGraceMs?: number;
   /** Request and idle timeouts and the connection cap; each defaults to {@link DEFAULT_HTTP_LIMITS}. */
   readonly limits?: Partial<HttpLimits>;
 }
@@ -102,19 +97,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   registerModelRoutes(app, manager);
 
-  // Shutdown, first part (before Fastify closes the connections): every load stream gets its ABORTED event and every
-  // chat waiting for a load its 503, and answers in progress get a bounded time to reach their clients.
-  const inFlight = new Set<object>();
-  app.addHook('onRequest', async (_request, reply) => {
-    const res = reply.raw;
-    inFlight.add(res);
-    res.once('close', () => inFlight.delete(res));
-  });
-  app.addHook('preClose', async () => {
-    manager.shutdown();
-    const deadline = Date.now() + (options.shutdownGraceMs ?? 2000);
-    while (inFlight.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-  });
   app.addHook('onClose', async () => {
     await manager.close();
   });

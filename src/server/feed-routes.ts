@@ -3,7 +3,7 @@ import { serializeLoadEvent } from '../protocol/events.js';
 import type { FeedModel, UnloadPayload } from '../protocol/feed.js';
 import type { EventFeed } from './event-feed.js';
 import type { LoadManager } from './load-manager.js';
-import { openSseStream, type SseStream } from './sse-stream.js';
+import { openSseStream } from './sse-stream.js';
 
 /** Options of {@link registerFeedRoutes}. */
 export interface FeedRoutesOptions {
@@ -30,11 +30,6 @@ export function registerFeedRoutes(app: FastifyInstance, options: FeedRoutesOpti
     }
   });
   app.addHook('onClose', async () => stopWatching());
-  // The feed never ends on its own: on shutdown its streams end, so they do not hold the server's grace time.
-  const open = new Set<SseStream>();
-  app.addHook('preClose', async () => {
-    for (const stream of open) stream.end();
-  });
 
   app.get('/events', async (request, reply) => {
     const lastEventId = request.headers['last-event-id'];
@@ -50,13 +45,8 @@ export function registerFeedRoutes(app: FastifyInstance, options: FeedRoutesOpti
       for (const frame of missed) stream.sendFrame(frame);
     }
     const unwatch = feed.watch(stream.sendFrame);
-    open.add(stream);
-    const forget = (): void => {
-      unwatch();
-      open.delete(stream);
-    };
-    stream.onDisconnect(forget);
-    if (stream.closed) forget();
+    stream.onDisconnect(unwatch);
+    if (stream.closed) unwatch();
     return reply;
   });
 }

@@ -91,13 +91,7 @@ export interface LoadManager {
   watch(listener: (event: ManagerEvent) => void): () => void;
   /** The resident models and the loads under way, as the feed's snapshot and `GET /v1/models` show them. */
   models(): FeedModel[];
-  /**
-   * Begins shutting down: no new loads; every running load's subscribers get their `ABORTED` error event now and its
-   * waiting `acquire()`s reject with it (so a server can answer them before it closes connections); the loaders are
-   * aborted. Idempotent.
-   */
-  shutdown(): void;
-  /** {@link shutdown}, then waits for the loaders and unloads everything. */
+  /** Aborts running loads and unloads everything. */
   close(): Promise<void>;
 }
 
@@ -109,10 +103,6 @@ interface RunningLoad {
   readonly progress: ProgressCoalescer;
   /** Set by {@link LoadManager.cancel}. */
   cancelled: boolean;
-  /** Ends the load's subscriptions and its promise at once with `error` (idempotent; the loader may still run). */
-  fail(error: unknown): void;
-  /** Settles when the loader itself has (its worker closed or handed over). */
-  done: Promise<void>;
 }
 
 /**
@@ -224,8 +214,6 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
         emit: (event) => broadcast(load, event),
       }),
       cancelled: false,
-      fail: (error) => failed(error),
-      done: Promise.resolve(),
     };
     running.set(ref.key, load);
     if (first) listeners.add(first);
@@ -241,17 +229,16 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     } catch (error) {
       loading = Promise.reject(error);
     }
-    let settled = false;
-    load.done = loading.then(
+    loading.then(
       (model) => {
         load.progress.flush();
         finish();
-        if (closed || load.cancelled || settled) {
+        if (closed || load.cancelled) {
           void model.dispose();
-          failed(load.cancelled ? cancelledError(ref) : shuttingDown());
+          if (load.cancelled) failed(cancelledError(ref));
+          else rejectLoad(shuttingDown());
           return;
         }
-        settled = true;
         residents.add(model);
         resolveLoad(model);
         broadcast(load, { status: 'ready', model: ref.key, cached: false });
@@ -263,9 +250,6 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
       },
     );
     function failed(error: unknown): void {
-      if (settled) return;
-      settled = true;
-      load.progress.stop();
       rejectLoad(error);
       broadcast(load, errorEvent(ref, error, options.onInternalError));
       listeners.clear();
@@ -273,14 +257,6 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     }
     return load;
   };
-
-  function shutdown(): void {
-    closed = true;
-    for (const load of running.values()) {
-      load.fail(shuttingDown());
-      load.controller.abort();
-    }
-  }
 
   const subscribe = (ref: ModelRef, listener: LoadListener): Subscription => {
     if (residents.touch(ref.key)) {
@@ -388,11 +364,10 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
       }
       return list;
     },
-    shutdown,
     async close() {
-      const loads = [...running.values()];
-      shutdown();
-      await Promise.all(loads.map((l) => l.done));
+      closed = true;
+      for (const load of running.values()) load.controller.abort();
+      await Promise.allSettled([...running.values()].map((l) => l.promise));
       await Promise.all(residents.refs().map((ref) => unloadResident(ref.key, 'shutdown')));
     },
   };
