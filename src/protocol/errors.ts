@@ -44,10 +44,6 @@ export const WIRE_ERRORS = {
     status: 503,
     when: 'the server has `--max-connections` connections open; the connection is closed (`Retry-After: 1`)',
   },
-  MODEL_IN_USE: {
-    status: 409,
-    when: '`/unload_model` or `/reset` of a model that is answering chat requests, without `{"force": true}`; nothing is unloaded',
-  },
   MODEL_NOT_LOADED: { status: 404, when: '`/unload_model`: the model is not resident' },
 
   // Loads that fail (`error` events; a chat that needs the model gets the same code with this status).

@@ -46,12 +46,8 @@ export function registerModelRoutes(app: FastifyInstance, manager: LoadManager):
     const checked = validateLoadModelRequest(request.body);
     if (!checked.ok) return sendError(reply, checked.code, checked.message);
     const { key } = checked.ref;
-    const force = forceOf(request.body);
-    if (force === undefined) return sendError(reply, 'INVALID_REQUEST', FORCE_MESSAGE, 'force');
     // A model still loading is cancelled: its subscribers get a CANCELLED error event (a disconnect never cancels).
     if (manager.cancel(key)) return { status: 'cancelled', model: key };
-    const busy = busyModels(manager, [key]);
-    if (busy.length > 0 && !force) return sendError(reply, 'MODEL_IN_USE', inUseMessage(busy));
     if (!(await manager.unload(key))) {
       return sendError(reply, 'MODEL_NOT_LOADED', `${key} is not loaded (GET /v1/models lists what is)`);
     }
@@ -59,38 +55,8 @@ export function registerModelRoutes(app: FastifyInstance, manager: LoadManager):
   });
 
   // Upstream `transformers serve` names its unload-everything route /reset.
-  app.post('/reset', async (request, reply) => {
-    const force = forceOf(request.body);
-    if (force === undefined) return sendError(reply, 'INVALID_REQUEST', FORCE_MESSAGE, 'force');
-    const busy = busyModels(manager);
-    if (busy.length > 0 && !force) return sendError(reply, 'MODEL_IN_USE', inUseMessage(busy));
+  app.post('/reset', async () => {
     const refs = await manager.unloadAll();
     return { status: 'ok', unloaded: refs.map((r) => r.key) };
   });
-}
-
-const FORCE_MESSAGE = 'field "force" must be true or false';
-
-/** The body's `force`: false when absent (or no body), undefined when it is not a boolean. */
-function forceOf(body: unknown): boolean | undefined {
-  if (typeof body !== 'object' || body === null) return false;
-  const force = (body as Record<string, unknown>)['force'];
-  if (force === undefined) return false;
-  return typeof force === 'boolean' ? force : undefined;
-}
-
-/** Resident models (of `keys`, or all) serving chat requests right now, with how many. */
-function busyModels(manager: LoadManager, keys?: readonly string[]): { model: string; requests: number }[] {
-  return manager
-    .models()
-    .filter((m) => m.state === 'resident' && (m.active_requests ?? 0) > 0 && (keys?.includes(m.model) ?? true))
-    .map((m) => ({ model: m.model, requests: m.active_requests ?? 0 }));
-}
-
-function inUseMessage(busy: readonly { model: string; requests: number }[]): string {
-  const list = busy.map((b) => `${b.model} (${b.requests} chat request${b.requests === 1 ? '' : 's'})`).join(', ');
-  return (
-    `not unloaded: ${list} ${busy.length === 1 ? 'is' : 'are'} answering other clients; retry when done, or send ` +
-    '{"force": true} to cut those replies short'
-  );
 }
