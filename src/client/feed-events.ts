@@ -87,7 +87,7 @@ function modelOf(value: unknown): FeedModel | null {
     state: residency(m['state'] ?? m['status']),
     stage: str(m['stage']),
     progress: progressOf(m['progress']),
-    subscribers: num(m['subscribers']) ?? num(m['watchers']) ?? num(m['requests']),
+    subscribers: num(m['subscribers']) ?? num(m['active_requests']) ?? num(m['requests']),
     sizeBytes: num(m['sizeBytes']) ?? num(m['size_bytes']) ?? num(m['size']) ?? num(m['bytes']),
   };
 }
@@ -119,7 +119,7 @@ export function parseFeedFrame(name: string | undefined, data: string): FeedUpda
     return {
       type: 'chat-end',
       model,
-      tokens: num(body['tokens']) ?? num(body['completionTokens']) ?? num(usage['completion_tokens']),
+      tokens: num(body['completion_tokens']) ?? num(body['tokens']) ?? num(usage['completion_tokens']),
       tokensPerSecond: num(body['tokensPerSecond']) ?? num(body['tokens_per_second']),
     };
   }
