@@ -81,7 +81,7 @@ if (mode === 'modeldeck') {
     },
     listCached: async () => [],
   };
-  const started = await startServer({ loader, logger: false, backlog: 4096 });
+  const started = await startServer({ loader, logger: false, backlog: 4096, limits: { maxConnections: 4096 } });
   server = started.app.server;
   subscribers = () => started.manager.subscriberCount();
   go = async (options) => {

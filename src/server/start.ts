@@ -22,6 +22,8 @@ export interface StartServerOptions extends Omit<AppOptions, 'manager'> {
   readonly loader: TransformersLoaderOptions | ModelLoader;
   /** Idle milliseconds before a resident model is unloaded; 0 never (the manager's default when absent). */
   readonly idleTimeoutMs?: number;
+  /** The most models resident at once (`--max-models`); 0 or absent: no limit. */
+  readonly maxModels?: number;
 }
 
 /** A listening server. */
@@ -42,16 +44,22 @@ function isLoader(loader: StartServerOptions['loader']): loader is ModelLoader {
 
 /** Builds and starts a modeldeck server. @throws ListenError when the address cannot be bound. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
-  const { host = '127.0.0.1', port = 0, backlog, loader, idleTimeoutMs, ...appOptions } = options;
+  const { host = '127.0.0.1', port = 0, backlog, loader, idleTimeoutMs, maxModels, ...appOptions } = options;
   const manager = createLoadManager({
     loader: isLoader(loader) ? loader : createTransformersLoader(loader),
     ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
+    ...(maxModels !== undefined ? { maxModels } : {}),
     onInternalError: (error, ref) => app.log.error({ err: error, model: ref.key }, 'unexpected load failure'),
     onUnload: (ref, reason) => app.log.info({ model: ref.key, reason }, 'model unloaded'),
   });
   const app = buildApp({ ...appOptions, manager });
   try {
-    await app.listen({ host, port, listenTextResolver: () => '', ...(backlog !== undefined ? { backlog } : {}) });
+    await app.listen({
+      host,
+      port,
+      listenTextResolver: (address) => `modeldeck server listening on ${address}`,
+      ...(backlog !== undefined ? { backlog } : {}),
+    });
   } catch (error) {
     await app.close();
     const reason = listenErrorReason(error);

@@ -51,7 +51,23 @@ export interface LogViewState {
   readonly filterText: string;
   /** Session tag filter, `null` for all. */
   readonly filterSession: string | null;
+  /**
+   * What the pane shows: `frames`, the frames' payloads; `debug`, the wire journal (time, session, stream, gap,
+   * payload, stall and fault marks); `wire`, the journal's lines exactly as sent. `v` cycles.
+   */
+  readonly view: LogView;
+  /** In `debug` and `wire`: the cursor, in lines up from the newest. */
+  readonly cursor: number;
+  /** In `debug` and `wire`: the newest journal seq shown while paused. */
+  readonly pausedAtJournalSeq: number;
+  /** The inspector is open on the cursor's entry. */
+  readonly inspecting: boolean;
 }
+
+/** The log pane's views, in the order `v` cycles them. */
+export type LogView = 'frames' | 'debug' | 'wire';
+
+const LOG_VIEWS: readonly LogView[] = ['frames', 'debug', 'wire'];
 
 /** Everything the keyboard changes. */
 export interface UiState {
@@ -84,6 +100,10 @@ export interface KeyContext {
   readonly lastSeq: number;
   /** Lines in one page of the log view. */
   readonly logPage: number;
+  /** The newest wire journal seq (where a pause of the debug views starts). */
+  readonly lastJournalSeq?: number;
+  /** Where `n` moves the debug views' cursor (lines up from the newest), `null` when no line has a fault. */
+  readonly nextFault?: number | null;
   /** Offered when adding a session and the user types no server. */
   readonly defaultServer: string;
   /** Milliseconds since the epoch (for the default file name). */
@@ -120,7 +140,17 @@ export function createUiState(): UiState {
     composing: false,
     inputs: {},
     prompt: null,
-    log: { paused: false, pausedAtSeq: 0, scroll: 0, filterText: '', filterSession: null },
+    log: {
+      paused: false,
+      pausedAtSeq: 0,
+      scroll: 0,
+      filterText: '',
+      filterSession: null,
+      view: 'frames',
+      cursor: 0,
+      pausedAtJournalSeq: 0,
+      inspecting: false,
+    },
   };
 }
 
@@ -142,7 +172,10 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['G (log)', 'follow the log again, like End'],
   ['/ (log)', 'filter the log by text (empty clears)'],
   ['s (log)', 'filter the log by session (cycles through sessions, then all)'],
-  ['w (log)', 'save the log (what the filter shows) as JSON Lines'],
+  ['w (log)', 'save the log (what the filter shows) as JSON Lines; in the debug views, exactly the lines shown'],
+  ['v (log)', 'cycle the log view: frames, debug (time, stream, gap, stalls, lint marks), wire (bytes as sent)'],
+  ['Up Down (debug)', 'move the cursor (moving up pauses); Enter opens the inspector, Esc closes it'],
+  ['n (debug)', 'move the cursor to the next frame with a lint fault'],
   ['?', 'this help (any key closes it)'],
   ['q / Ctrl-C', 'quit (the terminal is restored)'],
 ];
@@ -247,6 +280,14 @@ export function checkServerUrl(value: string): string | undefined {
 
 function routeLog(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
   const log = ui.log;
+  if (key.ch === 'v') {
+    const next = LOG_VIEWS[(LOG_VIEWS.indexOf(log.view) + 1) % LOG_VIEWS.length] ?? 'frames';
+    return done({ ...ui, log: { ...log, view: next, cursor: 0, scroll: 0, inspecting: false, paused: false } });
+  }
+  if (log.view !== 'frames') {
+    const routed = routeDebugLog(ui, key, ctx);
+    if (routed !== undefined) return routed;
+  }
   const pauseHere = (): LogViewState => (log.paused ? log : { ...log, paused: true, pausedAtSeq: ctx.lastSeq });
   if (isTab(key) || key.name === 'escape' || key.ch === 'l') return done({ ...ui, logFocused: false });
   if (key.name === 'space' || key.ch === ' ') {
@@ -289,6 +330,58 @@ function routeLog(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
       return done({ ...ui, prompt: { kind: 'save', text: defaultLogFileName(ctx.now) } });
     default:
       return routeGlobal(ui, key);
+  }
+}
+
+/** The debug views' own keys (cursor, inspector, next fault, pause); `undefined` for the keys they share. */
+function routeDebugLog(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult | undefined {
+  const log = ui.log;
+  const lastJournalSeq = ctx.lastJournalSeq ?? 0;
+  const pauseHere = (): LogViewState =>
+    log.paused ? log : { ...log, paused: true, pausedAtJournalSeq: lastJournalSeq };
+  const move = (by: number): KeyResult => {
+    const cursor = Math.max(0, log.cursor + by);
+    return done({ ...ui, log: { ...(by > 0 ? pauseHere() : log), cursor } });
+  };
+  const page = Math.max(1, ctx.logPage - 1);
+  if (key.name === 'escape' && log.inspecting) return done({ ...ui, log: { ...log, inspecting: false } });
+  if (isEnter(key)) return done({ ...ui, log: { ...log, inspecting: !log.inspecting } });
+  if (key.name === 'space' || key.ch === ' ') {
+    return done({
+      ...ui,
+      log: log.paused
+        ? { ...log, paused: false, cursor: 0 }
+        : { ...log, paused: true, pausedAtJournalSeq: lastJournalSeq },
+    });
+  }
+  switch (key.name) {
+    case 'up':
+      return move(1);
+    case 'down':
+      return move(-1);
+    case 'pageup':
+      return move(page);
+    case 'pagedown':
+      return move(-page);
+    case 'end':
+      return done({ ...ui, log: { ...log, paused: false, cursor: 0 } });
+    default:
+      break;
+  }
+  switch (key.ch) {
+    case 'k':
+      return move(1);
+    case 'j':
+      return move(-1);
+    case 'G':
+      return done({ ...ui, log: { ...log, paused: false, cursor: 0 } });
+    case 'n': {
+      const target = ctx.nextFault ?? null;
+      if (target === null) return done(ui, { type: 'notice', text: 'no frame in the log has a lint fault' });
+      return done({ ...ui, log: { ...pauseHere(), cursor: target } });
+    }
+    default:
+      return log.inspecting && key.ch !== '/' && key.ch !== 'w' ? done(ui) : undefined;
   }
 }
 

@@ -3,7 +3,8 @@
 import { ELLIPSIS } from '../common/text.js';
 
 /** How a piece of text is shown. */
-export type Tone = 'normal' | 'dim' | 'ok' | 'warn' | 'error' | 'accent';
+/** `match`: a filter match (underlined); `selected`: the log's cursor line (inverse). */
+export type Tone = 'normal' | 'dim' | 'ok' | 'warn' | 'error' | 'accent' | 'match' | 'selected';
 
 /** A run of text in one tone. */
 export interface Segment {

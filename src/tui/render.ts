@@ -49,6 +49,8 @@ const TONE_TAG: Readonly<Record<Tone, string | null>> = {
   warn: 'yellow-fg',
   error: 'red-fg',
   accent: 'cyan-fg',
+  match: 'underline',
+  selected: 'inverse',
 };
 
 function tagged(line: Line): string {
