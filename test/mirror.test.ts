@@ -696,7 +696,7 @@ t.test(
     t.equal(head.res.headers.get('x-linked-etag'), `"${sha256}"`);
 
     const dir = t.testdir({});
-  writeTree(dir, { 'o/r/config.json': '{"a": 1}', 'o/r@same/config.json': '{"a": 1}' });
+    writeTree(dir, { 'o/r/config.json': '{"a": 1}', 'o/r@same/config.json': '{"a": 1}' });
     const own = await startMirror({ root: dir });
     t.teardown(() => own.close());
     const shaOf = async (rev: string): Promise<string> =>
