@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ListenError } from '../common/listen.js';
 import type { StartServerOptions } from '../server/start.js';
 import { DEFAULT_HTTP_LIMITS } from '../server/http-limits.js';
+import { DEFAULT_MAX_LOADS } from '../server/load-limiter.js';
 import {
   UsageError,
   listenUsageError,
@@ -42,6 +43,8 @@ Options:
                        (default 30; 0 never)
   --keep-alive-timeout SEC
                        close a connection idle between requests after SEC seconds (default 5)
+  --max-loads N        loads running at once; more wait their turn, first come first served, their
+                       streams open with heartbeats (default 2; 0 no cap)
   --max-connections N  connections open at once; past N a request gets 503 TOO_MANY_CONNECTIONS and its
                        connection is closed, past 2N new connections are closed at once (default 1000;
                        keep 2N under the descriptor limit, ulimit -n; 0 no cap)
@@ -76,6 +79,8 @@ export interface ServeConfig {
   readonly keepAliveTimeout: number;
   /** Connections open at once; 0 no cap. */
   readonly maxConnections: number;
+  /** Loads running at once; 0 no cap. */
+  readonly maxLoads: number;
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -114,6 +119,7 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     'request-timeout': { type: 'string' },
     'keep-alive-timeout': { type: 'string' },
     'max-connections': { type: 'string' },
+    'max-loads': { type: 'string' },
   });
   if (parsed.help) return null;
   const { values, positionals } = parsed;
@@ -150,6 +156,7 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
       values['max-connections'] ?? String(DEFAULT_HTTP_LIMITS.maxConnections),
       '--max-connections',
     ),
+    maxLoads: parseCount(values['max-loads'] ?? String(DEFAULT_MAX_LOADS), '--max-loads'),
   };
 }
 
@@ -180,6 +187,7 @@ export function serverOptions(config: ServeConfig): StartServerOptions {
       ...(config.dtype ? { dtype: config.dtype } : {}),
     },
     idleTimeoutMs: config.modelTimeout * 1000,
+    maxLoads: config.maxLoads,
     limits: {
       requestTimeoutMs: Math.round(config.requestTimeout * 1000),
       keepAliveTimeoutMs: Math.round(config.keepAliveTimeout * 1000),

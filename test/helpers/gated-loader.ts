@@ -21,6 +21,8 @@ export interface GatedLoader {
   loadStarted(key: string): Promise<Gate>;
   /** Resolves once a generation started, with the messages it got and a gate; its text goes out when released. */
   generationStarted(): Promise<Gate & { messages: readonly ChatMessage[]; options: GenerateOptions }>;
+  /** Loads the loader was asked for, by key, in order. */
+  readonly started: string[];
   /** Loads aborted through their signal, by key. */
   readonly aborted: string[];
   /** Generations stopped through their signal. */
@@ -43,6 +45,7 @@ export function gatedLoader(reply = 'hello from the gated model'): GatedLoader {
   const genWaiters: ((gate: Gate & { messages: readonly ChatMessage[]; options: GenerateOptions }) => void)[] = [];
   const startedGens: (Gate & { messages: readonly ChatMessage[]; options: GenerateOptions })[] = [];
   const aborted: string[] = [];
+  const started: string[] = [];
   let stoppedGenerations = 0;
 
   const model = (ref: ModelRef): LoadedModel => ({
@@ -71,6 +74,7 @@ export function gatedLoader(reply = 'hello from the gated model'): GatedLoader {
 
   const loader: ModelLoader = {
     load(ref, onEvent, signal) {
+      started.push(ref.key);
       onEvent({ type: 'stage', stage: 'processor' });
       return new Promise<LoadedModel>((resolve, reject) => {
         const gate = { release: () => resolve(model(ref)) };
@@ -102,6 +106,7 @@ export function gatedLoader(reply = 'hello from the gated model'): GatedLoader {
       if (ready) return Promise.resolve(ready);
       return new Promise((resolve) => genWaiters.push(resolve));
     },
+    started,
     aborted,
     get stoppedGenerations() {
       return stoppedGenerations;
