@@ -9,7 +9,7 @@ import { createTokenBucket, createThrottle } from '../src/mirror/throttle.js';
 import { decideRange } from '../src/mirror/http-range.js';
 import { FaultSpecError, createFaultTable, globToRegExp, parseFaultSpec } from '../src/mirror/faults.js';
 import { parseMirrorRoute } from '../src/mirror/routes.js';
-import { fakeCommitSha, revisionDirName } from '../src/mirror/repo-fs.js';
+import { commitShaOf, revisionDirName } from '../src/mirror/repo-fs.js';
 import { startMirror, type MirrorRequest } from '../src/mirror/mirror.js';
 import { MIRROR_USAGE, runMirrorCommand } from '../src/cli/mirror.js';
 
@@ -277,7 +277,17 @@ t.test('routes: revision splits, encoded revisions, API paths', async (t) => {
   t.equal(parseMirrorRoute('/acme/tiny/resolve/main/%E0%A4%A').kind, 'bad');
   t.equal(revisionDirName('tiny', 'refs/pr/1'), 'tiny@refs--pr--1');
   t.equal(revisionDirName('tiny', 'main'), 'tiny');
-  t.match(fakeCommitSha('acme/tiny', 'tiny'), SHA);
+  const files = [
+    { path: 'a.json', etag: 'x' },
+    { path: 'b.json', etag: 'y' },
+  ];
+  t.match(commitShaOf('acme/tiny', files), SHA);
+  t.equal(commitShaOf('acme/tiny', [...files].reverse()), commitShaOf('acme/tiny', files), 'order does not matter');
+  t.not(
+    commitShaOf('acme/tiny', [files[0]!, { path: 'b.json', etag: 'z' }]),
+    commitShaOf('acme/tiny', files),
+    'content does',
+  );
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -595,12 +605,14 @@ t.test('fault: truncate sends a full Content-Length but a short body, then close
   const retry = await get('/acme/tiny/resolve/main/config.json');
   t.equal(retry.body.toString(), CONFIG, 'times: 1, so the retry is whole');
 
-  // Faults apply to ranged bodies too, counting from the range start.
-  mirror.setFaults([{ kind: 'truncate', bytes: 3, path: 'config.json', times: 1 }]);
+  // Faults apply to ranged bodies too, at their offset in the file: only the range that holds it is hit.
+  mirror.setFaults([{ kind: 'truncate', bytes: 8, path: 'config.json', times: 1 }]);
+  const before = await get('/acme/tiny/resolve/main/config.json', { headers: { range: 'bytes=10-20' } });
+  t.equal(before.body.toString(), CONFIG.slice(10, 21), 'a range past the offset is not hit');
   const ranged = await fetch(`${base}/acme/tiny/resolve/main/config.json`, { headers: { range: 'bytes=5-20' } });
   const partial = await readAll(ranged);
   t.equal(ranged.status, 206);
-  t.equal(partial.bytes.toString(), CONFIG.slice(5, 8));
+  t.equal(partial.bytes.toString(), CONFIG.slice(5, 8), 'cut at file offset 8');
   t.ok(partial.error);
 });
 

@@ -340,11 +340,14 @@ export async function until(what, check, timeoutMs = 60_000, every = 10) {
  */
 export async function startDirectWorker(options) {
   const { Worker } = await import('node:worker_threads');
-  const { modelsRoot, snapshotDir } = await import('../../dist/server/model-cache.js');
-  const dir = snapshotDir(options.cacheDir, { id: options.model, revision: 'main' });
+  const { readRef, snapshotDir } = await import('../../dist/server/model-cache.js');
+  const ref = { id: options.model, revision: 'main' };
+  const commit = await readRef(options.cacheDir, ref);
+  if (commit === undefined) throw new Error(`${options.model} is not in the cache at ${options.cacheDir}`);
+  const dir = snapshotDir(options.cacheDir, ref, commit);
   const started = monoMs();
   const worker = new Worker(new URL('./direct-worker.mjs', import.meta.url), {
-    workerData: { cacheDir: options.cacheDir, modelsRoot: modelsRoot(options.cacheDir), dir },
+    workerData: { cacheDir: options.cacheDir, modelsRoot: options.cacheDir, dir },
   });
   const next = (type) =>
     new Promise((resolve, reject) => {

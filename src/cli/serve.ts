@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ListenError } from '../common/listen.js';
+import { DEFAULT_DOWNLOAD_CONNECTIONS } from '../server/downloader.js';
+import { defaultHubCacheDir } from '../server/model-cache.js';
 import type { StartServerOptions } from '../server/start.js';
 import { DEFAULT_HTTP_LIMITS } from '../server/http-limits.js';
 import { DEFAULT_MAX_LOADS } from '../server/load-limiter.js';
@@ -28,12 +30,17 @@ Options:
   --port PORT          port to listen on (default 8000; 0 picks a free port)
   --hub-url URL        Hugging Face Hub (or mirror) to download from
                        (default $HF_ENDPOINT, else ${DEFAULT_HUB_URL})
-  --cache-dir DIR      where downloaded models are kept
-                       (default $HF_HOME/modeldeck, HF_HOME defaulting to ~/.cache/huggingface)
+  --cache-dir DIR      the Hugging Face cache, shared with huggingface_hub and huggingface.js
+                       (default $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub)
+  --download-connections N
+                       connections downloads use at once, over all files and models (default 8;
+                       large files come in ranged parts over several of them)
   --offline            use only the local cache, never the hub (also HF_HUB_OFFLINE=1)
   --dtype DTYPE        ONNX weights variant to load: fp32, fp16, q8, q4, ... (default: the model's
                        transformers.js_config.dtype, else the first of fp32, q8, q4, fp16 it has)
   --model-timeout SEC  unload a model after SEC seconds without use (default 300; 0 never)
+  --max-models N       keep at most N models in memory: a load beyond N unloads the least recently
+                       used one that is not generating, or fails with MODELS_BUSY (default 0: no limit)
   --api-key KEY        require "Authorization: Bearer KEY" on every route but /health
                        (default $MODELDECK_API_KEY; prefer the variable: flags show up in ps)
   --log-level LEVEL    fatal, error, warn, info, debug or silent (default info; logs go to stderr)
@@ -53,7 +60,7 @@ Options:
 Environment:
   HF_TOKEN             token sent to the hub for gated or private models
                        (else the token file $HF_HOME/token, as huggingface-cli writes it)
-  HF_ENDPOINT, HF_HOME, HF_HUB_OFFLINE, MODELDECK_API_KEY   as above
+  HF_ENDPOINT, HF_HUB_CACHE, HF_HOME, HF_HUB_OFFLINE, MODELDECK_API_KEY   as above
 
 Without an API key the server should stay on loopback; binding another address without one prints a warning.
 
@@ -66,12 +73,16 @@ export interface ServeConfig {
   readonly port: number;
   readonly hubUrl: string;
   readonly cacheDir: string;
+  /** Connections downloads use at once. */
+  readonly downloadConnections: number;
   readonly offline: boolean;
   readonly token: string | undefined;
   readonly dtype: string | undefined;
   readonly logLevel: string;
   /** Idle seconds before a resident model is unloaded; 0 never. */
   readonly modelTimeout: number;
+  /** The most models resident at once; 0 no limit. */
+  readonly maxModels: number;
   readonly apiKey: string | undefined;
   /** Seconds for a request's headers and body to arrive; 0 never. */
   readonly requestTimeout: number;
@@ -111,10 +122,12 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     port: { type: 'string' },
     'hub-url': { type: 'string' },
     'cache-dir': { type: 'string' },
+    'download-connections': { type: 'string' },
     offline: { type: 'boolean' },
     dtype: { type: 'string' },
     'log-level': { type: 'string' },
     'model-timeout': { type: 'string' },
+    'max-models': { type: 'string' },
     'api-key': { type: 'string' },
     'request-timeout': { type: 'string' },
     'keep-alive-timeout': { type: 'string' },
@@ -137,12 +150,14 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     port: parsePort(values.port ?? '8000'),
     hubUrl:
       hubFlag === undefined ? DEFAULT_HUB_URL : parseHttpUrl(hubFlag, values['hub-url'] ? '--hub-url' : 'HF_ENDPOINT'),
-    cacheDir: values['cache-dir'] ?? join(home, 'modeldeck'),
+    cacheDir: values['cache-dir'] ?? defaultHubCacheDir(env),
+    downloadConnections: parseConnections(values['download-connections'] ?? String(DEFAULT_DOWNLOAD_CONNECTIONS)),
     offline: values.offline ?? truthy(env['HF_HUB_OFFLINE']),
     token: env['HF_TOKEN'] || readTokenFile(join(home, 'token')),
     dtype: values.dtype,
     logLevel,
     modelTimeout: parseSeconds(values['model-timeout'] ?? '300', '--model-timeout'),
+    maxModels: parseMaxModels(values['max-models'] ?? '0'),
     apiKey: apiKeyOf(values['api-key'], env),
     requestTimeout: parseSeconds(
       values['request-timeout'] ?? String(DEFAULT_HTTP_LIMITS.requestTimeoutMs / 1000),
@@ -158,6 +173,25 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     ),
     maxLoads: parseCount(values['max-loads'] ?? String(DEFAULT_MAX_LOADS), '--max-loads'),
   };
+}
+
+function parseMaxModels(value: string): number {
+  if (!/^\d{1,6}$/.test(value.trim())) {
+    throw new UsageError(`--max-models must be a whole number of models (0 for no limit), got '${value}'`);
+  }
+  return Number(value.trim());
+}
+
+const MAX_DOWNLOAD_CONNECTIONS = 64;
+
+function parseConnections(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > MAX_DOWNLOAD_CONNECTIONS) {
+    throw new UsageError(
+      `--download-connections must be a whole number from 1 to ${MAX_DOWNLOAD_CONNECTIONS}, got '${text}'`,
+    );
+  }
+  return n;
 }
 
 function apiKeyOf(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
@@ -182,12 +216,14 @@ export function serverOptions(config: ServeConfig): StartServerOptions {
     loader: {
       hubUrl: config.hubUrl,
       cacheDir: config.cacheDir,
+      downloadConnections: config.downloadConnections,
       offline: config.offline,
       ...(config.token ? { token: config.token } : {}),
       ...(config.dtype ? { dtype: config.dtype } : {}),
     },
     idleTimeoutMs: config.modelTimeout * 1000,
     maxLoads: config.maxLoads,
+    ...(config.maxModels > 0 ? { maxModels: config.maxModels } : {}),
     limits: {
       requestTimeoutMs: Math.round(config.requestTimeout * 1000),
       keepAliveTimeoutMs: Math.round(config.keepAliveTimeout * 1000),

@@ -68,6 +68,14 @@ export const WIRE_ERRORS = {
   OFFLINE_NOT_CACHED: { status: 503, when: 'offline mode, and the model is not in the cache' },
   LOAD_FAILED: { status: 503, when: 'the runtime could not load the files' },
   ABORTED: { status: 503, when: 'the server is shutting down' },
+  CANCELLED: {
+    status: 409,
+    when: 'the load was cancelled by `POST /unload_model` while it ran; files already fetched stay in the cache',
+  },
+  MODELS_BUSY: {
+    status: 503,
+    when: 'the server holds `--max-models` models and none can be evicted (each is generating or loading); the message names them',
+  },
 
   // Failures of the server itself.
   GENERATION_FAILED: {
@@ -93,7 +101,9 @@ export type LoadErrorCode =
   | 'CACHE_NOT_WRITABLE'
   | 'OFFLINE_NOT_CACHED'
   | 'LOAD_FAILED'
-  | 'ABORTED';
+  | 'ABORTED'
+  | 'CANCELLED'
+  | 'MODELS_BUSY';
 
 /** The code of the `error` event a load gets when the server stops during it: the server goes away, the model is fine. */
 export const SHUTTING_DOWN_CODE = 'ABORTED' satisfies LoadErrorCode;

@@ -1,10 +1,12 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createSecretCheck, parseBearer } from '../common/auth.js';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializeLoadEvent, isTerminal } from '../protocol/events.js';
 import { validateLoadModelRequest } from '../protocol/load-request.js';
 import type { WireErrorCode } from '../protocol/errors.js';
 import type { LoadManager } from './load-manager.js';
 import { registerChatRoutes } from './chat-routes.js';
+import { createEventFeed } from './event-feed.js';
+import { registerFeedRoutes } from './feed-routes.js';
 import { registerModelRoutes } from './model-routes.js';
 import { drainRefusedBodies } from './body-drain.js';
 import { useJsonBodyParser } from './json-body.js';
@@ -26,6 +28,10 @@ export interface AppOptions {
   readonly apiKey?: string;
   /** Close open connections at once on `close()` (tests and shutdown). */
   readonly forceCloseConnections?: boolean;
+  /** Events of `GET /events` kept for watchers that reconnect with `Last-Event-ID` (default 1000). */
+  readonly feedHistory?: number;
+  /** The reconnection delay `GET /events` announces with `retry:`, in milliseconds (default 2000). */
+  readonly feedRetryMs?: number;
   /** Request and idle timeouts and the connection cap; each defaults to {@link DEFAULT_HTTP_LIMITS}. */
   readonly limits?: Partial<HttpLimits>;
 }
@@ -83,7 +89,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return reply;
   });
 
-  registerChatRoutes(app, { manager });
+  const feed = createEventFeed({ historySize: options.feedHistory ?? 1000 });
+  registerFeedRoutes(app, { manager, feed, heartbeatMs, retryMs: options.feedRetryMs ?? 2000 });
+  registerChatRoutes(app, {
+    manager,
+    onChat: (event, payload) => feed.publish(event, JSON.stringify(payload)),
+  });
   registerModelRoutes(app, manager);
 
   app.addHook('onClose', async () => {
@@ -111,22 +122,18 @@ function codeOfRefusal(fastifyCode: string | undefined, status: number): WireErr
 
 /** Guards every route but `/health` with a bearer key, compared in constant time. */
 function requireApiKey(app: FastifyInstance, apiKey: string): void {
-  // Hashing first makes both sides the same length, so the comparison leaks neither the key nor its length.
-  const expected = createHash('sha256').update(apiKey).digest();
+  const isApiKey = createSecretCheck(apiKey);
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.url === '/health') return;
-    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(request.headers.authorization ?? '');
-    if (!match?.[1]) {
+    const given = parseBearer(request.headers.authorization);
+    if (given === undefined) {
       return sendError(
         reply,
         'MISSING_API_KEY',
         'this server requires an API key: send the header "Authorization: Bearer <key>"',
       );
     }
-    const given = createHash('sha256').update(match[1]).digest();
-    if (!timingSafeEqual(given, expected)) {
-      return sendError(reply, 'INVALID_API_KEY', 'the API key is not valid for this server');
-    }
+    if (!isApiKey(given)) return sendError(reply, 'INVALID_API_KEY', 'the API key is not valid for this server');
     return undefined;
   });
 }

@@ -1,13 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { validateLoadModelRequest } from '../protocol/load-request.js';
 import { sendError } from './error-reply.js';
+import type { FeedModel } from '../protocol/feed.js';
 import type { LoadManager } from './load-manager.js';
 
 /** Where a listed model is: in memory, being loaded, or only on disk. */
 export type ModelLocation = 'loaded' | 'loading' | 'cached';
 
-/** One entry of `GET /v1/models`: OpenAI's model object plus where the model is. */
-export interface ModelEntry {
+/**
+ * One entry of `GET /v1/models`: OpenAI's model object plus where the model is, and for a resident model the size
+ * of its weights, its idle time and the requests it serves; for a load, its stage, progress and subscribers.
+ */
+export interface ModelEntry extends Omit<FeedModel, 'model' | 'state'> {
   readonly id: string;
   readonly object: 'model';
   /** Unix seconds; 0 because the hub's creation date is not known here. */
@@ -16,17 +20,25 @@ export interface ModelEntry {
   readonly status: ModelLocation;
 }
 
+const LOCATION: Readonly<Record<FeedModel['state'], ModelLocation>> = {
+  resident: 'loaded',
+  loading: 'loading',
+  cached: 'cached',
+};
+
 /** `GET /v1/models`, `POST /unload_model`, `POST /reset`. */
 export function registerModelRoutes(app: FastifyInstance, manager: LoadManager): void {
   app.get('/v1/models', async () => {
+    const cached = await manager.cachedRefs();
     const seen = new Map<string, ModelEntry>();
-    const add = (key: string, id: string, status: ModelLocation): void => {
-      if (seen.has(key)) return;
-      seen.set(key, { id: key, object: 'model', created: 0, owned_by: id.split('/')[0] ?? id, status });
+    const add = ({ model, state, ...details }: FeedModel): void => {
+      if (seen.has(model)) return;
+      const id = model.replace(/@[^@]*$/, '');
+      const owner = id.split('/')[0] ?? id;
+      seen.set(model, { id: model, object: 'model', created: 0, owned_by: owner, status: LOCATION[state], ...details });
     };
-    for (const ref of manager.residentRefs()) add(ref.key, ref.id, 'loaded');
-    for (const ref of manager.loadingRefs()) add(ref.key, ref.id, 'loading');
-    for (const ref of await manager.cachedRefs()) add(ref.key, ref.id, 'cached');
+    for (const model of manager.models()) add(model);
+    for (const ref of cached) add({ model: ref.key, state: 'cached' });
     return { object: 'list', data: [...seen.values()] };
   });
 
@@ -34,6 +46,8 @@ export function registerModelRoutes(app: FastifyInstance, manager: LoadManager):
     const checked = validateLoadModelRequest(request.body);
     if (!checked.ok) return sendError(reply, checked.code, checked.message);
     const { key } = checked.ref;
+    // A model still loading is cancelled: its subscribers get a CANCELLED error event (a disconnect never cancels).
+    if (manager.cancel(key)) return { status: 'cancelled', model: key };
     if (!(await manager.unload(key))) {
       return sendError(reply, 'MODEL_NOT_LOADED', `${key} is not loaded (GET /v1/models lists what is)`);
     }

@@ -1,10 +1,12 @@
 import type { FastifyReply } from 'fastify';
-import { encodeSseComment, encodeSseEvent } from '../protocol/sse.js';
+import { encodeSseComment, encodeSseEvent, encodeSseRetry } from '../protocol/sse.js';
 
 /** An open Server-Sent Events response. The only place in the server that writes SSE frames to a socket. */
 export interface SseStream {
   /** Writes one `data:` frame. Ignored once the stream is closed. */
   send(data: string): void;
+  /** Writes a frame encoded already (by `protocol/sse.ts`; one encoding shared by many streams). */
+  sendFrame(frame: string): void;
   /** Writes an SSE comment line (clients that read only `data:` lines ignore it). */
   comment(text: string): void;
   /** Ends the response. Idempotent. */
@@ -21,6 +23,8 @@ export interface SseStreamOptions {
   readonly heartbeatMs: number;
   /** Extra response headers. */
   readonly headers?: Readonly<Record<string, string>>;
+  /** When set, the stream starts with `retry: <ms>`, the client's reconnection delay. */
+  readonly retryMs?: number;
 }
 
 /**
@@ -43,6 +47,7 @@ export function openSseStream(reply: FastifyReply, options: SseStreamOptions): S
     ...options.headers,
   });
   res.flushHeaders();
+  if (options.retryMs !== undefined) res.write(encodeSseRetry(options.retryMs));
 
   const stop = (): void => {
     closed = true;
@@ -79,6 +84,7 @@ export function openSseStream(reply: FastifyReply, options: SseStreamOptions): S
 
   return {
     send: (data) => write(encodeSseEvent({ data })),
+    sendFrame: write,
     comment: (text) => write(encodeSseComment(text)),
     end() {
       if (closed) return;

@@ -25,6 +25,8 @@ export interface StartServerOptions extends Omit<AppOptions, 'manager'> {
   readonly idleTimeoutMs?: number;
   /** Loads running at once; more wait their turn (default {@link DEFAULT_MAX_LOADS}; 0 no cap). */
   readonly maxLoads?: number;
+  /** The most models resident at once (`--max-models`); 0 or absent: no limit. */
+  readonly maxModels?: number;
 }
 
 /** A listening server. */
@@ -45,13 +47,14 @@ function isLoader(loader: StartServerOptions['loader']): loader is ModelLoader {
 
 /** Builds and starts a modeldeck server. @throws ListenError when the address cannot be bound. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
-  const { host = '127.0.0.1', port = 0, backlog, loader, idleTimeoutMs, maxLoads, ...appOptions } = options;
+  const { host = '127.0.0.1', port = 0, backlog, loader, idleTimeoutMs, maxLoads, maxModels, ...appOptions } = options;
   const manager = createLoadManager({
     loader: limitConcurrentLoads(
       isLoader(loader) ? loader : createTransformersLoader(loader),
       maxLoads ?? DEFAULT_MAX_LOADS,
     ),
     ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
+    ...(maxModels !== undefined ? { maxModels } : {}),
     onInternalError: (error, ref) => app.log.error({ err: error, model: ref.key }, 'unexpected load failure'),
     onUnload: (ref, reason) => app.log.info({ model: ref.key, reason }, 'model unloaded'),
   });
