@@ -30,6 +30,7 @@ export const BENCHMARKS = [
   'fan-out',
   'chat-streaming',
   'dashboard-ingest',
+  'load-burst',
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

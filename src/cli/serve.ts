@@ -7,6 +7,7 @@ import { defaultHubCacheDir } from '../server/model-cache.js';
 import type { StartServerOptions } from '../server/start.js';
 import { DEFAULT_HTTP_LIMITS } from '../server/http-limits.js';
 import { DEFAULT_MAX_LOADS } from '../server/load-limiter.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS } from '../server/shutdown.js';
 import {
   UsageError,
   listenUsageError,
@@ -52,6 +53,9 @@ Options:
                        close a connection idle between requests after SEC seconds (default 5)
   --max-loads N        loads running at once; more wait their turn, first come first served, their
                        streams open with heartbeats (default 2; 0 no cap)
+  --shutdown-timeout SEC
+                       on SIGINT/SIGTERM, replies under way get SEC seconds to finish (default 10); load
+                       streams get their ABORTED event and waiting chats a 503 at once
   --max-connections N  connections open at once; past N a request gets 503 TOO_MANY_CONNECTIONS and its
                        connection is closed, past 2N new connections are closed at once (default 1000;
                        keep 2N under the descriptor limit, ulimit -n; 0 no cap)
@@ -92,6 +96,8 @@ export interface ServeConfig {
   readonly maxConnections: number;
   /** Loads running at once; 0 no cap. */
   readonly maxLoads: number;
+  /** Seconds replies under way get to finish when the server stops. */
+  readonly shutdownTimeout: number;
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -133,6 +139,7 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     'keep-alive-timeout': { type: 'string' },
     'max-connections': { type: 'string' },
     'max-loads': { type: 'string' },
+    'shutdown-timeout': { type: 'string' },
   });
   if (parsed.help) return null;
   const { values, positionals } = parsed;
@@ -172,6 +179,10 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
       '--max-connections',
     ),
     maxLoads: parseCount(values['max-loads'] ?? String(DEFAULT_MAX_LOADS), '--max-loads'),
+    shutdownTimeout: parseSeconds(
+      values['shutdown-timeout'] ?? String(DEFAULT_SHUTDOWN_GRACE_MS / 1000),
+      '--shutdown-timeout',
+    ),
   };
 }
 
@@ -223,6 +234,7 @@ export function serverOptions(config: ServeConfig): StartServerOptions {
     },
     idleTimeoutMs: config.modelTimeout * 1000,
     maxLoads: config.maxLoads,
+    shutdownGraceMs: Math.round(config.shutdownTimeout * 1000),
     ...(config.maxModels > 0 ? { maxModels: config.maxModels } : {}),
     limits: {
       requestTimeoutMs: Math.round(config.requestTimeout * 1000),

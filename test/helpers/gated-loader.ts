@@ -1,11 +1,12 @@
 // A scripted loader whose loads (and generations) wait until the test lets them go, so that a test can act while a
 // load or a reply is in flight: hold a stream open past a timeout, stop the server mid-load, unload mid-reply.
-import type {
-  ChatMessage,
-  GenerateOptions,
-  LoadedModel,
-  ModelLoader,
-  ModelRef,
+import {
+  LoadError,
+  type ChatMessage,
+  type GenerateOptions,
+  type LoadedModel,
+  type ModelLoader,
+  type ModelRef,
 } from '../../src/server/loader-types.js';
 
 /** A load or generation that has started and waits for the test. */
@@ -82,7 +83,8 @@ export function gatedLoader(reply = 'hello from the gated model'): GatedLoader {
           'abort',
           () => {
             aborted.push(ref.key);
-            reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+            // As the real loader does: an aborted load rejects with ABORTED.
+            reject(new LoadError('ABORTED', `loading ${ref.key} was aborted`));
           },
           { once: true },
         );
