@@ -31,6 +31,7 @@ export const BENCHMARKS = [
   'event-feed',
   'chat-streaming',
   'dashboard-ingest',
+  'load-burst',
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -15,6 +15,7 @@ const BENCHMARKS = [
   'event-feed',
   'chat-streaming',
   'dashboard-ingest',
+  'load-burst',
 ];
 
 interface Run {
