@@ -164,7 +164,7 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['x', 'close the focused session (y confirms)'],
   ['c', 'cancel the focused session’s load on its server, for every client following it (y confirms)'],
   ['u', 'unload the focused session’s model from its server’s memory (y confirms)'],
-  ['v', 'server view: every model on each server (state, stage, progress, subscribers, size), live; v again back'],
+  ['v', 'server view below the sessions: every model on each server (state, stage, progress, subscribers, size), live'],
   ['l', 'focus the event log (Tab, Esc or l goes back)'],
   ['space (log)', 'follow / pause the log; paused shows how many lines are new'],
   ['Up Down PgUp PgDn (log)', 'scroll the log (scrolling up pauses); End follows again'],

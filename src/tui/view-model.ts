@@ -192,10 +192,17 @@ export function toViewModel(input: ViewInput): DashboardView {
     help: ui.help ? helpOverlay(input.size) : null,
   };
   const servers = input.servers ?? [];
+  // The server view shares the top of the screen with the sessions (their input lines stay in sight): servers below.
+  let sessionArea = layout.sessions;
+  const serverCells: CellView[] = [];
   if (ui.serverView && servers.length > 0) {
-    const serverRects = gridLayout(servers.length, layout.sessions);
-    const cells = servers.map((server, i): CellView => {
-      const rect = serverRects[i] ?? layout.sessions;
+    const area = layout.sessions;
+    const sessionRows = sessions.length === 0 ? 0 : Math.max(Math.min(area.height, 8), Math.floor(area.height * 0.45));
+    sessionArea = { ...area, height: sessionRows };
+    const serverArea = { ...area, top: area.top + sessionRows, height: area.height - sessionRows };
+    const serverRects = gridLayout(servers.length, serverArea);
+    servers.forEach((server, i) => {
+      const rect = serverRects[i] ?? serverArea;
       const inner = {
         left: rect.left + 1,
         top: rect.top + 1,
@@ -218,23 +225,23 @@ export function toViewModel(input: ViewInput): DashboardView {
           label: content.gauge.label,
         });
       }
-      return {
+      serverCells.push({
         id: `server:${server.root}`,
         rect,
         title: ` ${truncateMiddle(`server ${server.root}`, Math.max(1, rect.width - 4))} `,
         focused: false,
         lines: content.lines,
-      };
+      });
     });
-    return { cells, charts, gauges, ...rest };
+    if (sessions.length === 0) return { cells: serverCells, charts, gauges, ...rest };
   }
-  const rects = gridLayout(Math.max(1, sessions.length), layout.sessions);
+  const rects = gridLayout(Math.max(1, sessions.length), sessionArea);
   const cells: CellView[] =
     sessions.length === 0
       ? [
           {
             id: '',
-            rect: rects[0] ?? layout.sessions,
+            rect: rects[0] ?? sessionArea,
             title: ' no sessions ',
             focused: !ui.logFocused,
             // While the embedded stack starts, its progress is the news; otherwise say how to begin.
@@ -245,7 +252,7 @@ export function toViewModel(input: ViewInput): DashboardView {
           },
         ]
       : sessions.map((session, i) => {
-          const rect = rects[i] ?? layout.sessions;
+          const rect = rects[i] ?? sessionArea;
           const focused = i === focus && !ui.logFocused;
           return {
             id: session.id,
@@ -270,7 +277,7 @@ export function toViewModel(input: ViewInput): DashboardView {
             }),
           };
         });
-  return { cells, charts, gauges, ...rest };
+  return { cells: [...cells, ...serverCells], charts, gauges, ...rest };
 }
 
 function sameServer(a: string, b: string): boolean {
