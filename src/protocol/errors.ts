@@ -34,6 +34,10 @@ export const WIRE_ERRORS = {
   MISSING_API_KEY: { status: 401, when: 'the server has an API key and the request sent no `Authorization: Bearer`' },
   INVALID_API_KEY: { status: 401, when: 'the request sent another API key than the server’s' },
   NOT_FOUND: { status: 404, when: 'no such route' },
+  MODEL_BUSY: {
+    status: 409,
+    when: '`/unload_model`, `/reset`: replies were still under way after 10 s; `{"force": true}` unloads anyway',
+  },
   METHOD_NOT_ALLOWED: { status: 405, when: 'the route exists with other methods; the `Allow` header names them' },
   REQUEST_TIMEOUT: {
     status: 408,
