@@ -2,7 +2,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createEventSource } from 'eventsource-client';
 import t from 'tap';
-import { createWireTap, type WireRecord } from '../src/client/wire-tap.js';
+import { createWireTap, streamKind, type WireRecord } from '../src/client/wire-tap.js';
 import { createSseLineSplitter, showWireLine, type WireLine } from '../src/protocol/sse-lines.js';
 import { createSseParser } from '../src/protocol/sse.js';
 import { until } from './helpers/until.js';
@@ -199,4 +199,24 @@ t.test('an HTTP error, a refused connection and a client abort are recorded', as
   await reader.read();
   await reader.cancel();
   t.match(records.filter((r) => r.stream === 'c').at(-1), { kind: 'end', how: 'cancelled' });
+});
+
+t.test('a session fetch names each stream by the session and what the URL is', async (t) => {
+  const server = await startWireServer();
+  t.teardown(() => server.close());
+  const records: WireRecord[] = [];
+  const tap = createWireTap({ onRecord: (r) => records.push(r) });
+  const s1 = tap.sessionFetch('s1');
+  for (const path of ['/load_model', '/v1/chat/completions', '/events', '/load_model'])
+    await (await s1(`${server.url}${path}`)).text();
+  t.same(
+    records.filter((r) => r.kind === 'connecting').map((r) => r.kind === 'connecting' && [r.stream, r.attempt]),
+    [
+      ['s1 load', 1],
+      ['s1 chat', 1],
+      ['s1 feed', 1],
+      ['s1 load', 2],
+    ],
+  );
+  t.equal(streamKind('http://h/v1/models'), '/v1/models');
 });

@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { startMirror, type Mirror } from '../src/mirror/mirror.js';
 import type { LoadedModel, LoaderEvent, ModelLoader, ModelRef } from '../src/server/loader-types.js';
 import { readRef, snapshotDir } from '../src/server/model-cache.js';
-import { weightItems } from '../src/server/model-worker.js';
+import { weightItems } from '../src/server/text-tools.js';
 import { createTransformersLoader } from '../src/server/transformers-loader.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { cacheTree, commitOf, fileGets } from './helpers/hf-cache.js';

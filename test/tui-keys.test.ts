@@ -248,7 +248,16 @@ const MODES = {
     const ui: UiState = {
       ...createUiState(),
       logFocused: true,
-      log: { paused: true, pausedAtSeq: 10, scroll: 5, filterText: '', filterSession: null },
+      log: { ...createUiState().log, paused: true, pausedAtSeq: 10, scroll: 5 },
+    };
+    return boundKeys(ui, () => ({ ui, commands: [] }));
+  })(),
+  // The log's debug view, paused with the cursor up, so that moving down or following changes something.
+  debug: (() => {
+    const ui: UiState = {
+      ...createUiState(),
+      logFocused: true,
+      log: { ...createUiState().log, view: 'debug', paused: true, pausedAtJournalSeq: 10, cursor: 3 },
     };
     return boundKeys(ui, () => ({ ui, commands: [] }));
   })(),
@@ -300,7 +309,9 @@ t.test('the help lists every key the router binds, found by trying every key in 
 
   const keyColumn = new Set(KEY_HELP.flatMap(helpKeys));
   const anywhere = new Set(KEY_HELP.flatMap(([k, v]) => `${k} ${v}`.split(/[\s,;()]+/)));
-  for (const mode of ['session', 'log'] as const) {
+  for (const key of ['v', 'n', 'Enter', 'Up', 'Down', 'space', 'w', '/'])
+    t.ok(MODES.debug.has(key), `debug view binds ${key}`);
+  for (const mode of ['session', 'log', 'debug'] as const) {
     for (const key of MODES[mode]) {
       // A character must be in the key column (letters also occur in the prose); a named key may be explained in
       // the prose, like "Esc stops typing".
@@ -312,6 +323,40 @@ t.test('the help lists every key the router binds, found by trying every key in 
   t.ok(anywhere.has('Enter') && anywhere.has('Esc'), 'and the help says what they do while typing');
 
   // And the other way: every key the help names does something somewhere.
-  const bound = new Set([...MODES.session, ...MODES.log, ...MODES.typing]);
+  const bound = new Set([...MODES.session, ...MODES.log, ...MODES.debug, ...MODES.typing]);
   for (const key of keyColumn) t.ok(bound.has(key), `the help's ${key} is bound`);
 });
+
+t.test(
+  'the log debug view: v cycles views, the cursor moves and pauses, Enter and Esc open and close the inspector, n goes to the next fault',
+  async (t) => {
+    const start: UiState = { ...createUiState(), logFocused: true };
+    const press = (ui: UiState, key: KeyPress, extra: Partial<typeof ctx> = {}) =>
+      routeKey(ui, key, { ...ctx, ...extra });
+    let ui = press(start, { ch: 'v', name: 'v' }).ui;
+    t.equal(ui.log.view, 'debug');
+    t.equal(
+      press(press(ui, { ch: 'v', name: 'v' }).ui, { ch: 'v', name: 'v' }).ui.log.view,
+      'frames',
+      'debug, wire, frames',
+    );
+    ui = press(ui, { name: 'up' }, { lastJournalSeq: 42 }).ui;
+    t.match(ui.log, { cursor: 1, paused: true, pausedAtJournalSeq: 42 }, 'moving up pauses where the journal was');
+    ui = press(ui, { name: 'enter' }).ui;
+    t.equal(ui.log.inspecting, true, 'Enter opens the inspector');
+    const kept = press(ui, { ch: 'x', name: 'x' });
+    t.same(
+      kept,
+      { ui, commands: [] },
+      'keys without a meaning in the inspector do nothing (x does not close a session)',
+    );
+    ui = press(ui, { name: 'escape' }).ui;
+    t.match(ui, { logFocused: true, log: { inspecting: false } }, 'Esc closes the inspector, the log keeps focus');
+    t.match(press(ui, { ch: 'n', name: 'n' }, { nextFault: 7 }).ui.log, { cursor: 7, paused: true });
+    t.same(press(ui, { ch: 'n', name: 'n' }, { nextFault: null }).commands, [
+      { type: 'notice', text: 'no frame in the log has a lint fault' },
+    ]);
+    t.match(press(ui, { name: 'end' }).ui.log, { cursor: 0, paused: false }, 'End follows again');
+    t.equal(press(ui, { name: 'escape' }).ui.logFocused, false, 'Esc without the inspector leaves the log');
+  },
+);

@@ -76,6 +76,22 @@ export interface WireTap {
    * call is a reconnect: eventsource-client calls its `fetch` again for each).
    */
   fetchFor(stream: string): typeof fetch;
+  /** A `fetch` for one session: each request is recorded as `SESSION KIND` (`s1 load`, `s1 chat`), see {@link streamKind}. */
+  sessionFetch(session: string): typeof fetch;
+}
+
+/** What a request URL's path says a stream is: `load`, `chat`, `feed` (`/events`), else the path itself. */
+export function streamKind(url: string): string {
+  let path: string;
+  try {
+    path = new URL(url).pathname;
+  } catch {
+    path = url;
+  }
+  if (path.endsWith('/load_model')) return 'load';
+  if (path.endsWith('/chat/completions')) return 'chat';
+  if (path.endsWith('/events')) return 'feed';
+  return path;
 }
 
 // Statuses whose Response must have a null body.
@@ -176,7 +192,14 @@ export function createWireTap(options: WireTapOptions): WireTap {
     });
   }
 
-  return { fetchFor };
+  function sessionFetch(session: string): typeof fetch {
+    return (input, init) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      return fetchFor(`${session} ${streamKind(url)}`)(input, init);
+    };
+  }
+
+  return { fetchFor, sessionFetch };
 }
 
 function describe(error: unknown): string {

@@ -12,10 +12,11 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createSecretCheck, parseBearer } from '../common/auth.js';
 import { createFaultTable, globToRegExp, type FaultKind, type FaultSubject, type MirrorFault } from './faults.js';
 import { decideRange } from './http-range.js';
 import {
@@ -235,7 +236,8 @@ interface HandlerContext {
   /** The bucket every response shares. */
   readonly link: TokenBucket;
   readonly oidCache: OidCache;
-  readonly auth: { readonly token: string; readonly repos: readonly RegExp[] | undefined } | undefined;
+  readonly auth:
+    { readonly isToken: (given: string) => boolean; readonly repos: readonly RegExp[] | undefined } | undefined;
 }
 
 function normaliseToken(requirement: MirrorOptions['requireToken']): HandlerContext['auth'] {
@@ -243,7 +245,7 @@ function normaliseToken(requirement: MirrorOptions['requireToken']): HandlerCont
   const { token, repos } = typeof requirement === 'string' ? { token: requirement, repos: undefined } : requirement;
   if (typeof token !== 'string' || token === '')
     throw new MirrorError('MIRROR_ERR_OPTIONS', 'requireToken needs a non-empty token');
-  return { token, repos: repos?.map(globToRegExp) };
+  return { isToken: createSecretCheck(token), repos: repos?.map(globToRegExp) };
 }
 
 /** Everything one response needs besides the request. */
@@ -445,8 +447,8 @@ function refuseWithoutToken(x: Exchange, repo: string): boolean {
   const auth = x.context.auth;
   if (auth === undefined) return false;
   if (auth.repos !== undefined && !auth.repos.some((pattern) => pattern.test(repo))) return false;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(x.req.headers.authorization ?? '');
-  if (match === null) {
+  const given = parseBearer(x.req.headers.authorization);
+  if (given === undefined) {
     sendError(
       x,
       401,
@@ -455,7 +457,7 @@ function refuseWithoutToken(x: Exchange, repo: string): boolean {
     );
     return true;
   }
-  if (!sameSecret(match[1] ?? '', auth.token)) {
+  if (!auth.isToken(given)) {
     sendError(
       x,
       403,
@@ -465,12 +467,6 @@ function refuseWithoutToken(x: Exchange, repo: string): boolean {
     return true;
   }
   return false;
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  // Hash first so lengths match and the comparison time says nothing about the token.
-  const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
-  return timingSafeEqual(digest(given), digest(expected));
 }
 
 const NOT_FOUND_MESSAGES: Record<NotFoundCode, string> = {

@@ -99,9 +99,12 @@ export function createHubClient(options: HubClientOptions): HubClient {
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const context: ErrorContext = { hubUrl, hasToken: token !== undefined };
 
-  const headers = (extra: Record<string, string>): Record<string, string> => ({
+  const hubOrigin = new URL(hubUrl).origin;
+  // The token goes to the hub's own origin only: a listing's `Link: rel="next"` may name any host. (Redirects are
+  // fetch's: it drops `Authorization` when one leaves the origin.)
+  const headers = (extra: Record<string, string>, url: string = hubUrl): Record<string, string> => ({
     'User-Agent': 'modeldeck',
-    ...(token === undefined ? {} : { Authorization: `Bearer ${token}` }),
+    ...(token === undefined || new URL(url).origin !== hubOrigin ? {} : { Authorization: `Bearer ${token}` }),
     ...extra,
   });
 
@@ -142,7 +145,7 @@ export function createHubClient(options: HubClientOptions): HubClient {
         const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
         const response: Response = await request(
           url,
-          { headers: headers({ Accept: 'application/json' }), signal: combined },
+          { headers: headers({ Accept: 'application/json' }, url), signal: combined },
           ref,
           'the file list',
         );

@@ -7,12 +7,14 @@
  * `shutdown()` is the only way out and always restores the terminal.
  */
 
+import { unloadModel } from '../client/model-admin.js';
 import { DEFAULT_SERVER_URL } from '../client/server-url.js';
 import type { BackoffOptions } from '../client/reconnect.js';
 import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
 import type { SessionSpec } from './config.js';
 import {
   createDashboardModel,
+  serverStates,
   sessionStates,
   updateDashboard,
   type DashboardAction,
@@ -24,6 +26,7 @@ import type { KeyPress, UiState } from './keys.js';
 import { saveLogFile } from './log-file.js';
 import { createRenderer, type Renderer, type RendererOptions } from './render.js';
 import { createRenderScheduler } from './render-scheduler.js';
+import { createFeedPool } from './feed-pool.js';
 import { createSessionPool } from './session-pool.js';
 import type { SessionState } from './session-state.js';
 import { screenLayout, toViewModel, type Tone } from './view-model.js';
@@ -107,6 +110,17 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     },
   });
 
+  const feeds = createFeedPool({
+    clock,
+    fetch: options.fetch,
+    onAction: (root, action) => dispatch({ type: 'server', root, action }),
+    onFrame: (root, frame) => {
+      if (model.closed) return;
+      log.append(clock.now(), feedTag(root), frame.kind, redactSecrets(frame.raw, model.secrets));
+      scheduler.invalidate();
+    },
+  });
+
   function draw(): void {
     renderer.draw(
       toViewModel({
@@ -117,6 +131,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
         now: clock.now(),
         notice: model.notice,
         defaultServer: model.defaultServer,
+        servers: serverStates(model),
       }),
     );
   }
@@ -162,6 +177,31 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
           secrets: model.secrets,
         }).then((notice) => dispatch({ type: 'notice', ...notice }));
         return;
+      case 'open-feed':
+        feeds.open(effect.root, effect.apiKey);
+        return;
+      case 'close-feed':
+        feeds.close(effect.root);
+        return;
+      case 'poll-models':
+        feeds.poll(effect.root, effect.apiKey);
+        return;
+      case 'unload':
+        void unloadModel({
+          server: effect.server,
+          model: effect.model,
+          apiKey: effect.apiKey,
+          ...(options.fetch ? { fetch: options.fetch } : {}),
+        }).then((outcome) =>
+          dispatch({
+            type: 'unload-done',
+            id: effect.id,
+            kind: effect.kind,
+            model: effect.model,
+            failure: outcome.ok ? null : outcome.failure,
+          }),
+        );
+        return;
       case 'quit':
         stop();
         return;
@@ -195,6 +235,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     if (stopped) return;
     stopped = true;
     pool.closeAll();
+    feeds.closeAll();
     scheduler.dispose();
     if (tick !== undefined) clock.clearTimeout(tick);
     try {
@@ -234,4 +275,13 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     },
     logEntries: (): LogEntry[] => log.toArray(),
   };
+}
+
+/** The event log's tag for a server's feed frames: `feed:host:port`. */
+function feedTag(root: string): string {
+  try {
+    return `feed:${new URL(root).host}`;
+  } catch {
+    return `feed:${root}`;
+  }
 }

@@ -22,7 +22,10 @@ export interface KeyPress {
 }
 
 /** The kinds of one-line prompt. */
-export type PromptKind = 'add-server' | 'add-model' | 'filter' | 'save' | 'close';
+export type PromptKind = 'add-server' | 'add-model' | 'filter' | 'save' | 'close' | 'cancel' | 'unload';
+
+/** The prompts that only ask y or n about one session. */
+const CONFIRMATIONS: ReadonlySet<PromptKind> = new Set(['close', 'cancel', 'unload']);
 
 /** A one-line prompt in the status bar. */
 export interface Prompt {
@@ -30,7 +33,7 @@ export interface Prompt {
   readonly text: string;
   /** For `add-model`: the server chosen in the first step. */
   readonly server?: string;
-  /** For `close`: the session to close once confirmed. */
+  /** For `close`, `cancel` and `unload`: the session it is about. */
   readonly sessionId?: string;
   /** Why the last Enter was refused. */
   readonly error?: string;
@@ -48,7 +51,23 @@ export interface LogViewState {
   readonly filterText: string;
   /** Session tag filter, `null` for all. */
   readonly filterSession: string | null;
+  /**
+   * What the pane shows: `frames`, the frames' payloads; `debug`, the wire journal (time, session, stream, gap,
+   * payload, stall and fault marks); `wire`, the journal's lines exactly as sent. `v` cycles.
+   */
+  readonly view: LogView;
+  /** In `debug` and `wire`: the cursor, in lines up from the newest. */
+  readonly cursor: number;
+  /** In `debug` and `wire`: the newest journal seq shown while paused. */
+  readonly pausedAtJournalSeq: number;
+  /** The inspector is open on the cursor's entry. */
+  readonly inspecting: boolean;
 }
+
+/** The log pane's views, in the order `v` cycles them. */
+export type LogView = 'frames' | 'debug' | 'wire';
+
+const LOG_VIEWS: readonly LogView[] = ['frames', 'debug', 'wire'];
 
 /** Everything the keyboard changes. */
 export interface UiState {
@@ -56,6 +75,8 @@ export interface UiState {
   readonly focus: number;
   readonly logFocused: boolean;
   readonly help: boolean;
+  /** The session grid gives way to one pane per server (every model on it, live from its feed). */
+  readonly serverView: boolean;
   /** The focused session's input line takes text. */
   readonly composing: boolean;
   /** Input line text per session id. */
@@ -79,6 +100,10 @@ export interface KeyContext {
   readonly lastSeq: number;
   /** Lines in one page of the log view. */
   readonly logPage: number;
+  /** The newest wire journal seq (where a pause of the debug views starts). */
+  readonly lastJournalSeq?: number;
+  /** Where `n` moves the debug views' cursor (lines up from the newest), `null` when no line has a fault. */
+  readonly nextFault?: number | null;
   /** Offered when adding a session and the user types no server. */
   readonly defaultServer: string;
   /** Milliseconds since the epoch (for the default file name). */
@@ -90,6 +115,10 @@ export type Command =
   | { readonly type: 'quit' }
   | { readonly type: 'retry'; readonly sessionId: string }
   | { readonly type: 'close'; readonly sessionId: string }
+  /** Cancel the session's load on its server (`POST /unload_model` while it loads). */
+  | { readonly type: 'cancel'; readonly sessionId: string }
+  /** Unload the session's model from its server's memory. */
+  | { readonly type: 'unload'; readonly sessionId: string }
   | { readonly type: 'send'; readonly sessionId: string; readonly text: string }
   | { readonly type: 'add'; readonly server: string; readonly model: string }
   | { readonly type: 'save-log'; readonly path: string }
@@ -107,10 +136,21 @@ export function createUiState(): UiState {
     focus: 0,
     logFocused: false,
     help: false,
+    serverView: false,
     composing: false,
     inputs: {},
     prompt: null,
-    log: { paused: false, pausedAtSeq: 0, scroll: 0, filterText: '', filterSession: null },
+    log: {
+      paused: false,
+      pausedAtSeq: 0,
+      scroll: 0,
+      filterText: '',
+      filterSession: null,
+      view: 'frames',
+      cursor: 0,
+      pausedAtJournalSeq: 0,
+      inspecting: false,
+    },
   };
 }
 
@@ -122,6 +162,9 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['a', 'add a session (asks for the server, then the model)'],
   ['r', 'retry the focused session now (after an error or while reconnecting)'],
   ['x', 'close the focused session (y confirms)'],
+  ['c', 'cancel the focused session’s load on its server, for every client following it (y confirms)'],
+  ['u', 'unload the focused session’s model from its server’s memory (y confirms)'],
+  ['v', 'server view below the sessions: every model on each server (state, stage, progress, subscribers, size), live'],
   ['l', 'focus the event log (Tab, Esc or l goes back)'],
   ['space (log)', 'follow / pause the log; paused shows how many lines are new'],
   ['Up Down PgUp PgDn (log)', 'scroll the log (scrolling up pauses); End follows again'],
@@ -129,7 +172,10 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['G (log)', 'follow the log again, like End'],
   ['/ (log)', 'filter the log by text (empty clears)'],
   ['s (log)', 'filter the log by session (cycles through sessions, then all)'],
-  ['w (log)', 'save the log (what the filter shows) as JSON Lines'],
+  ['w (log)', 'save the log (what the filter shows) as JSON Lines; in the debug views, exactly the lines shown'],
+  ['v (log)', 'cycle the log view: frames, debug (time, stream, gap, stalls, lint marks), wire (bytes as sent)'],
+  ['Up Down (debug)', 'move the cursor (moving up pauses); Enter opens the inspector, Esc closes it'],
+  ['n (debug)', 'move the cursor to the next frame with a lint fault'],
   ['?', 'this help (any key closes it)'],
   ['q / Ctrl-C', 'quit (the terminal is restored)'],
 ];
@@ -167,12 +213,16 @@ export function routeKey(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult
 
 function routePrompt(ui: UiState, prompt: Prompt, key: KeyPress, ctx: KeyContext): KeyResult {
   if (key.name === 'escape') return done({ ...ui, prompt: null });
-  // Closing drops a session's transcript: one stray key must not do it, so it takes y (or Enter) to confirm.
-  if (prompt.kind === 'close') {
+  // Closing drops a session's transcript, cancelling and unloading act on a shared server: one stray key must not do
+  // it, so it takes y (or Enter) to confirm.
+  if (CONFIRMATIONS.has(prompt.kind)) {
     const yes = key.ch === 'y' || key.ch === 'Y' || isEnter(key);
     if (key.name === 'return') return done(ui);
     return yes && prompt.sessionId !== undefined
-      ? done({ ...ui, prompt: null }, { type: 'close', sessionId: prompt.sessionId })
+      ? done(
+          { ...ui, prompt: null },
+          { type: prompt.kind as 'close' | 'cancel' | 'unload', sessionId: prompt.sessionId },
+        )
       : done({ ...ui, prompt: null });
   }
   if (isBackspace(key)) return done({ ...ui, prompt: { ...prompt, text: [...prompt.text].slice(0, -1).join('') } });
@@ -205,6 +255,8 @@ function submitPrompt(ui: UiState, prompt: Prompt, ctx: KeyContext): KeyResult {
       return done({ ...ui, prompt: null }, { type: 'save-log', path: text });
     }
     case 'close':
+    case 'cancel':
+    case 'unload':
       return done({ ...ui, prompt: null });
     default: {
       const never: never = prompt.kind;
@@ -228,6 +280,14 @@ export function checkServerUrl(value: string): string | undefined {
 
 function routeLog(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
   const log = ui.log;
+  if (key.ch === 'v') {
+    const next = LOG_VIEWS[(LOG_VIEWS.indexOf(log.view) + 1) % LOG_VIEWS.length] ?? 'frames';
+    return done({ ...ui, log: { ...log, view: next, cursor: 0, scroll: 0, inspecting: false, paused: false } });
+  }
+  if (log.view !== 'frames') {
+    const routed = routeDebugLog(ui, key, ctx);
+    if (routed !== undefined) return routed;
+  }
   const pauseHere = (): LogViewState => (log.paused ? log : { ...log, paused: true, pausedAtSeq: ctx.lastSeq });
   if (isTab(key) || key.name === 'escape' || key.ch === 'l') return done({ ...ui, logFocused: false });
   if (key.name === 'space' || key.ch === ' ') {
@@ -273,6 +333,58 @@ function routeLog(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
   }
 }
 
+/** The debug views' own keys (cursor, inspector, next fault, pause); `undefined` for the keys they share. */
+function routeDebugLog(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult | undefined {
+  const log = ui.log;
+  const lastJournalSeq = ctx.lastJournalSeq ?? 0;
+  const pauseHere = (): LogViewState =>
+    log.paused ? log : { ...log, paused: true, pausedAtJournalSeq: lastJournalSeq };
+  const move = (by: number): KeyResult => {
+    const cursor = Math.max(0, log.cursor + by);
+    return done({ ...ui, log: { ...(by > 0 ? pauseHere() : log), cursor } });
+  };
+  const page = Math.max(1, ctx.logPage - 1);
+  if (key.name === 'escape' && log.inspecting) return done({ ...ui, log: { ...log, inspecting: false } });
+  if (isEnter(key)) return done({ ...ui, log: { ...log, inspecting: !log.inspecting } });
+  if (key.name === 'space' || key.ch === ' ') {
+    return done({
+      ...ui,
+      log: log.paused
+        ? { ...log, paused: false, cursor: 0 }
+        : { ...log, paused: true, pausedAtJournalSeq: lastJournalSeq },
+    });
+  }
+  switch (key.name) {
+    case 'up':
+      return move(1);
+    case 'down':
+      return move(-1);
+    case 'pageup':
+      return move(page);
+    case 'pagedown':
+      return move(-page);
+    case 'end':
+      return done({ ...ui, log: { ...log, paused: false, cursor: 0 } });
+    default:
+      break;
+  }
+  switch (key.ch) {
+    case 'k':
+      return move(1);
+    case 'j':
+      return move(-1);
+    case 'G':
+      return done({ ...ui, log: { ...log, paused: false, cursor: 0 } });
+    case 'n': {
+      const target = ctx.nextFault ?? null;
+      if (target === null) return done(ui, { type: 'notice', text: 'no frame in the log has a lint fault' });
+      return done({ ...ui, log: { ...pauseHere(), cursor: target } });
+    }
+    default:
+      return log.inspecting && key.ch !== '/' && key.ch !== 'w' ? done(ui) : undefined;
+  }
+}
+
 /** `modeldeck-events-YYYYMMDD-HHMMSS.jsonl` in local time. */
 export function defaultLogFileName(now: number): string {
   const d = new Date(now);
@@ -291,6 +403,8 @@ function routeGlobal(ui: UiState, key: KeyPress): KeyResult {
       return done({ ...ui, help: true });
     case 'a':
       return done({ ...ui, prompt: { kind: 'add-server', text: '' } });
+    case 'v':
+      return done({ ...ui, serverView: !ui.serverView });
     default:
       return done(ui);
   }
@@ -316,12 +430,17 @@ function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
     case 'r':
       return session ? done({ ...ui, focus }, { type: 'retry', sessionId: session.id }) : done(ui);
     case 'x':
-      return session ? done({ ...ui, focus, prompt: { kind: 'close', text: '', sessionId: session.id } }) : done(ui);
+    case 'c':
+    case 'u': {
+      const kind = key.ch === 'x' ? 'close' : key.ch === 'c' ? 'cancel' : 'unload';
+      return session ? done({ ...ui, focus, prompt: { kind, text: '', sessionId: session.id } }) : done(ui);
+    }
     case 'i':
       return session ? done({ ...ui, focus, composing: true }) : done(ui);
     case 'q':
     case '?':
     case 'a':
+    case 'v':
       return routeGlobal(ui, key);
     default:
       break;

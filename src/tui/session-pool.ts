@@ -15,6 +15,8 @@ import type { SessionSpec } from './config.js';
 export interface SessionPoolOptions {
   readonly clock: Clock;
   readonly fetch?: typeof fetch | undefined;
+  /** A session's own `fetch` (the wire tap's); wins over {@link SessionPoolOptions.fetch}. */
+  readonly fetchFor?: ((id: string) => typeof fetch) | undefined;
   readonly backoff?: BackoffOptions | undefined;
   readonly maxTokens?: number | undefined;
   readonly onUpdate: (id: string, update: SessionUpdate) => void;
@@ -44,7 +46,7 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
         model: spec.model,
         apiKey: spec.apiKey,
         clock: options.clock,
-        ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...(options.fetchFor ? { fetch: options.fetchFor(id) } : options.fetch ? { fetch: options.fetch } : {}),
         ...(options.backoff ? { backoff: options.backoff } : {}),
         ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
         dispatch: (update) => options.onUpdate(id, update),

@@ -30,6 +30,9 @@ export interface TestServerOptions {
   readonly download?: TransformersLoaderOptions['download'];
   readonly heartbeatMs?: number;
   readonly idleTimeoutMs?: number;
+  readonly maxModels?: number;
+  /** Events kept for `GET /events` reconnects. */
+  readonly feedHistory?: number;
   readonly apiKey?: string;
   /** Fastify's logger option; defaults to no logging. */
   readonly logger?: AppOptions['logger'];
@@ -50,6 +53,8 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
       ...(options.download !== undefined ? { download: options.download } : {}),
     },
     ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+    ...(options.maxModels !== undefined ? { maxModels: options.maxModels } : {}),
+    ...(options.feedHistory !== undefined ? { feedHistory: options.feedHistory } : {}),
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.apiKey !== undefined ? { apiKey: options.apiKey } : {}),
     logger: options.logger ?? false,

@@ -9,6 +9,7 @@ import { parseChatStreamData } from '../../protocol/chat.js';
 import { parseLoadEvent, type LoadEvent } from '../../protocol/events.js';
 import { createLoadStreamLint, DEFAULT_HEARTBEAT_MS, type LintFinding } from '../../protocol/lint.js';
 import { parseModelId } from '../../protocol/model-id.js';
+import { serviceRoot } from '../server-url.js';
 import { recordAnswer, type RecordedAnswer, type RecordedFrame } from './record-stream.js';
 
 /** `n/a`: the check could not apply (with the reason), which is not a failure. */
@@ -72,11 +73,6 @@ export interface ConformanceOptions {
   readonly now?: () => number;
   /** Called as each check completes, in order. */
   readonly onResult?: (result: CheckResult) => void;
-}
-
-/** Where `/load_model` lives for a base URL. */
-export function serviceRoot(baseUrl: string): string {
-  return baseUrl.trim().replace(/\/+$/, '').replace(/\/v1$/, '');
 }
 
 interface LintedStream {
