@@ -28,6 +28,7 @@ export const BENCHMARKS = [
   'load-overhead',
   'responsiveness',
   'fan-out',
+  'event-feed',
   'chat-streaming',
   'dashboard-ingest',
   'load-burst',

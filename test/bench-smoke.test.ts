@@ -12,6 +12,7 @@ const BENCHMARKS = [
   'load-overhead',
   'responsiveness',
   'fan-out',
+  'event-feed',
   'chat-streaming',
   'dashboard-ingest',
   'load-burst',

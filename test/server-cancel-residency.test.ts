@@ -2,7 +2,9 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { resolveServeConfig, serverOptions } from '../src/cli/serve.js';
 import { WIRE_ERRORS } from '../src/protocol/errors.js';
+import { startServer } from '../src/server/start.js';
 import { modelWorkerCount } from '../src/server/worker-client.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { watchFeed } from './helpers/feed-client.js';
@@ -64,6 +66,7 @@ t.test('POST /unload_model cancels a running load for every subscriber; the work
     'the cancelled error on the feed',
   );
   const afterCancel = fileDownloads(mirror).slice(before);
+  const requestsAtCancel = mirror.requests.length;
 
   mirror.setThrottle(0);
   const again = await loadModel(server.url, A);
@@ -72,16 +75,28 @@ t.test('POST /unload_model cancels a running load for every subscriber; the work
   const complete = afterCancel.filter((path) => !path.startsWith('onnx/'));
   t.ok(complete.length > 0, `files complete before the cancel: ${complete.join(', ')}`);
   for (const path of complete) t.notOk(fetchedAgain.includes(path), `${path} is not fetched again`);
+  const resumed = mirror.requests
+    .slice(requestsAtCancel)
+    .filter((r) => r.method === 'GET' && r.url.includes('/onnx/') && r.range !== undefined);
+  t.ok(resumed.length > 0, `the weights download resumes where it stopped (${resumed.map((r) => r.range).join(', ')})`);
   t.equal((await post(server.url, '/unload_model', { model: A })).status, 200, 'and unloads');
 });
 
 t.test(
   '--max-models: the least recently used idle model is evicted; a busy set refuses with MODELS_BUSY',
   async (t) => {
-    const server = await startTestServer({ hubUrl: mirror.url, maxModels: 1 });
+    // Started as `modeldeck serve --max-models 1` starts it.
+    const cacheDir = await mkdtemp(join(tmpdir(), 'modeldeck-residency-cache-'));
+    const config = resolveServeConfig(
+      ['--port', '0', '--hub-url', mirror.url, '--cache-dir', cacheDir, '--max-models', '1'],
+      { HF_HOME: join(cacheDir, 'no-hf-home') },
+    );
+    if (!config) throw new Error('no config');
+    const server = await startServer({ ...serverOptions(config), logger: false });
     t.teardown(async () => {
       mirror.setThrottle(0);
       await server.close();
+      await rm(cacheDir, { recursive: true, force: true });
     });
     const feed = await watchFeed(server.url);
     t.teardown(() => feed.close());

@@ -87,8 +87,10 @@ t.test('a watcher gets a snapshot, then the loads and chats other clients start,
   assertIncreasing(t, late.events, 'the late watcher');
 });
 
+const HISTORY = 24;
+
 t.test('Last-Event-ID resumes without gaps or duplicates; an id too old gets a fresh snapshot', async (t) => {
-  const server = await startTestServer({ hubUrl: mirror.url, feedHistory: 8 });
+  const server = await startTestServer({ hubUrl: mirror.url, feedHistory: HISTORY });
   t.teardown(() => server.close());
   const continuous = await watchFeed(server.url);
   t.teardown(() => continuous.close());
@@ -104,7 +106,10 @@ t.test('Last-Event-ID resumes without gaps or duplicates; an id too old gets a f
   const seen = [...partial.events];
   const lastSeen = seen.at(-1);
   if (lastSeen === undefined) throw new Error('nothing seen');
-  t.ok(continuous.events.length - 1 <= 8, `the whole load fits the history (${continuous.events.length - 1} events)`);
+  t.ok(
+    continuous.events.length - 1 <= HISTORY,
+    `the whole load fits the history (${continuous.events.length - 1} events)`,
+  );
 
   const resumed = await watchFeed(server.url, { lastEventId: lastSeen.id });
   t.teardown(() => resumed.close());
@@ -121,9 +126,13 @@ t.test('Last-Event-ID resumes without gaps or duplicates; an id too old gets a f
   );
   assertIncreasing(t, [...seen, ...resumed.events], 'resumed');
 
-  // Ten more events push the first load's out of the history of 8.
-  for (let i = 0; i < 5; i += 1) await chat(server.url, MODEL);
-  await continuous.waitFor('five chats', () => continuous.events.filter((e) => e.event === 'chat_end').length === 5);
+  // Two events per chat push the first load's out of the history.
+  const chats = HISTORY / 2 + 1;
+  for (let i = 0; i < chats; i += 1) await chat(server.url, MODEL);
+  await continuous.waitFor(
+    `${chats} chats`,
+    () => continuous.events.filter((e) => e.event === 'chat_end').length === chats,
+  );
   const stale = await watchFeed(server.url, { lastEventId: lastSeen.id });
   t.teardown(() => stale.close());
   t.match(await stale.waitFor('a snapshot', () => true), {

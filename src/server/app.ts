@@ -96,7 +96,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       if (isTerminal(event)) stream.end();
     });
     // A client that leaves stops receiving; the load itself goes on (and stays cached) for everyone else.
-    stream.disconnected.addEventListener('abort', () => subscription.unsubscribe(), { once: true });
+    stream.onDisconnect(() => subscription.unsubscribe());
     if (stream.closed) subscription.unsubscribe();
     return reply;
   });

@@ -44,8 +44,8 @@ export function registerFeedRoutes(app: FastifyInstance, options: FeedRoutesOpti
     } else {
       for (const frame of missed) stream.sendFrame(frame);
     }
-    const unwatch = feed.watch((frame) => stream.sendFrame(frame));
-    stream.disconnected.addEventListener('abort', unwatch, { once: true });
+    const unwatch = feed.watch(stream.sendFrame);
+    stream.onDisconnect(unwatch);
     if (stream.closed) unwatch();
     return reply;
   });

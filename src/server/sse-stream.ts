@@ -13,8 +13,11 @@ export interface SseStream {
   end(): void;
   /** True once the client went away or {@link SseStream.end} was called. */
   readonly closed: boolean;
-  /** Aborted when the client disconnects before the stream ended. */
-  readonly disconnected: AbortSignal;
+  /**
+   * Calls `fn` once when the client disconnects before the stream ended (at once if it already has). A plain callback,
+   * not an `AbortSignal`: a feed holds one stream per watcher, and a signal weighs more than the rest of the stream.
+   */
+  onDisconnect(fn: () => void): void;
 }
 
 /** Options of {@link openSseStream}. */
@@ -34,7 +37,7 @@ export interface SseStreamOptions {
 export function openSseStream(reply: FastifyReply, options: SseStreamOptions): SseStream {
   reply.hijack();
   const res = reply.raw;
-  const disconnect = new AbortController();
+  let gone: (() => void)[] | undefined = [];
   let closed = false;
   let heartbeat: NodeJS.Timeout | undefined;
 
@@ -69,8 +72,10 @@ export function openSseStream(reply: FastifyReply, options: SseStreamOptions): S
   };
 
   res.on('close', () => {
-    if (!res.writableFinished) disconnect.abort();
+    const callbacks = gone;
+    gone = undefined;
     stop();
+    if (!res.writableFinished) for (const fn of callbacks ?? []) fn();
   });
   arm();
 
@@ -94,6 +99,9 @@ export function openSseStream(reply: FastifyReply, options: SseStreamOptions): S
     get closed() {
       return closed;
     },
-    disconnected: disconnect.signal,
+    onDisconnect(fn) {
+      if (gone !== undefined) gone.push(fn);
+      else if (!res.writableFinished) fn();
+    },
   };
 }

@@ -52,6 +52,10 @@ export interface KeyWorld {
   readonly logPage: number;
   /** Milliseconds since the epoch. */
   readonly now: number;
+  /** The newest wire journal seq. */
+  readonly lastJournalSeq?: number;
+  /** Where `n` moves the log's debug cursor, `null` when no shown line has a fault. */
+  readonly nextFault?: number | null;
 }
 
 /** Everything that changes the model. */
@@ -146,6 +150,8 @@ export function keyContext(model: DashboardModel, world: KeyWorld): KeyContext {
     })),
     lastSeq: world.lastSeq,
     logPage: world.logPage,
+    ...(world.lastJournalSeq !== undefined ? { lastJournalSeq: world.lastJournalSeq } : {}),
+    ...(world.nextFault !== undefined ? { nextFault: world.nextFault } : {}),
     defaultServer: model.defaultServer,
     now: world.now,
   };

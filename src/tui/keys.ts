@@ -62,6 +62,8 @@ export interface LogViewState {
   readonly pausedAtJournalSeq: number;
   /** The inspector is open on the cursor's entry. */
   readonly inspecting: boolean;
+  /** Lines the inspector is scrolled down. */
+  readonly inspectorScroll: number;
 }
 
 /** The log pane's views, in the order `v` cycles them. */
@@ -150,6 +152,7 @@ export function createUiState(): UiState {
       cursor: 0,
       pausedAtJournalSeq: 0,
       inspecting: false,
+      inspectorScroll: 0,
     },
   };
 }
@@ -164,7 +167,7 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['x', 'close the focused session (y confirms)'],
   ['c', 'cancel the focused session’s load on its server, for every client following it (y confirms)'],
   ['u', 'unload the focused session’s model from its server’s memory (y confirms)'],
-  ['v', 'server view: every model on each server (state, stage, progress, subscribers, size), live; v again back'],
+  ['v', 'server view below the sessions: every model on each server (state, stage, progress, subscribers, size), live'],
   ['l', 'focus the event log (Tab, Esc or l goes back)'],
   ['space (log)', 'follow / pause the log; paused shows how many lines are new'],
   ['Up Down PgUp PgDn (log)', 'scroll the log (scrolling up pauses); End follows again'],
@@ -175,6 +178,7 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['w (log)', 'save the log (what the filter shows) as JSON Lines; in the debug views, exactly the lines shown'],
   ['v (log)', 'cycle the log view: frames, debug (time, stream, gap, stalls, lint marks), wire (bytes as sent)'],
   ['Up Down (debug)', 'move the cursor (moving up pauses); Enter opens the inspector, Esc closes it'],
+  ['PgUp PgDn (inspector)', 'scroll the inspector'],
   ['n (debug)', 'move the cursor to the next frame with a lint fault'],
   ['?', 'this help (any key closes it)'],
   ['q / Ctrl-C', 'quit (the terminal is restored)'],
@@ -341,11 +345,15 @@ function routeDebugLog(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult |
     log.paused ? log : { ...log, paused: true, pausedAtJournalSeq: lastJournalSeq };
   const move = (by: number): KeyResult => {
     const cursor = Math.max(0, log.cursor + by);
-    return done({ ...ui, log: { ...(by > 0 ? pauseHere() : log), cursor } });
+    return done({ ...ui, log: { ...(by > 0 ? pauseHere() : log), cursor, inspectorScroll: 0 } });
   };
   const page = Math.max(1, ctx.logPage - 1);
   if (key.name === 'escape' && log.inspecting) return done({ ...ui, log: { ...log, inspecting: false } });
-  if (isEnter(key)) return done({ ...ui, log: { ...log, inspecting: !log.inspecting } });
+  if (isEnter(key)) return done({ ...ui, log: { ...log, inspecting: !log.inspecting, inspectorScroll: 0 } });
+  if (log.inspecting && (key.name === 'pageup' || key.name === 'pagedown')) {
+    const by = key.name === 'pagedown' ? page : -page;
+    return done({ ...ui, log: { ...log, inspectorScroll: Math.max(0, log.inspectorScroll + by) } });
+  }
   if (key.name === 'space' || key.ch === ' ') {
     return done({
       ...ui,
