@@ -28,8 +28,10 @@ export const BENCHMARKS = [
   'load-overhead',
   'responsiveness',
   'fan-out',
+  'event-feed',
   'chat-streaming',
   'dashboard-ingest',
+  'load-burst',
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

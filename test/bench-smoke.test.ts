@@ -7,7 +7,16 @@ import t from 'tap';
 // `npm run bench` in smoke mode: every benchmark script runs end to end at tiny sizes, so none can rot. The figures
 // of a smoke run mean nothing (tiny sizes, a loaded machine): only their presence and shape are checked here.
 const runner = new URL('../bench/run.mjs', import.meta.url).pathname;
-const BENCHMARKS = ['download', 'load-overhead', 'responsiveness', 'fan-out', 'chat-streaming', 'dashboard-ingest'];
+const BENCHMARKS = [
+  'download',
+  'load-overhead',
+  'responsiveness',
+  'fan-out',
+  'event-feed',
+  'chat-streaming',
+  'dashboard-ingest',
+  'load-burst',
+];
 
 interface Run {
   readonly code: number | null;

@@ -53,6 +53,8 @@ t.test('bad command lines exit 2 with a message naming the problem', async (t) =
     [['serve', '--bogus'], /--bogus/],
     [['serve', 'extra'], /no arguments/],
     [['serve', '--model-timeout', '-1'], /--model-timeout/],
+    [['serve', '--max-models', 'two'], /--max-models must be a whole number/],
+    [['serve', '--max-models', '-1'], /--max-models/],
     [['serve', '--log-level', 'loud'], /--log-level/],
     [['demo-models'], /needs a directory/],
     [['demo-models', '/tmp/x', '--only', 'no/such'], /unknown demo model/],

@@ -1,31 +1,41 @@
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { startMirror, type Mirror } from '../src/mirror/mirror.js';
-import { downloadFile } from '../src/server/downloader.js';
-import { createHubClient, type HubFile } from '../src/server/hub-client.js';
+import { createTransfer, downloadBlob, type DownloadPolicy } from '../src/server/downloader.js';
+import { createHubClient, type HubClient, type HubFile } from '../src/server/hub-client.js';
 import { LoadError } from '../src/server/loader-types.js';
 import {
+  blobFile,
+  defaultHubCacheDir,
   ensureWritableDir,
   listCachedSnapshots,
-  MANIFEST_FILE,
-  readCompleteSnapshot,
+  readRef,
+  refFile,
+  repoDir,
   snapshotDir,
-  writeManifest,
-  type SnapshotManifest,
+  snapshotListing,
 } from '../src/server/model-cache.js';
 import { demoModelsDir } from './helpers/demo.js';
+import { bytesSentFor, cacheTree, commitOf } from './helpers/hf-cache.js';
 
-const ref = { id: 'modeldeck/tiny-chat', revision: 'main' };
+const ID = 'modeldeck/tiny-chat';
 const root = await demoModelsDir();
 const onnxBytes = await readFile(join(root, 'modeldeck', 'tiny-chat', 'onnx', 'model.onnx'));
-const ONNX: HubFile = { path: 'onnx/model.onnx', size: onnxBytes.length };
 
-const mirror: Mirror = await startMirror({ root, host: '127.0.0.1', port: 0 });
+// 1 MB: the 1.1 MB ONNX file is an LFS file (verified by sha256), the others are verified by git blob sha1.
+const mirror: Mirror = await startMirror({ root, host: '127.0.0.1', port: 0, lfsThreshold: 1_000_000 });
 t.teardown(() => mirror.close());
 const hub = createHubClient({ hubUrl: mirror.url });
+const commit = await commitOf(mirror.url, ID);
+const ref = { id: ID, revision: commit };
+const listing = await hub.listFiles(ref);
+const ONNX = listing.find((f) => f.path === 'onnx/model.onnx') as HubFile;
+const CONFIG = listing.find((f) => f.path === 'config.json') as HubFile;
+const FAST: DownloadPolicy = { backoffMs: 5, maxBackoffMs: 20, maxAttempts: 3, stallTimeoutMs: 300 };
 
 async function rejection(promise: Promise<unknown>): Promise<LoadError> {
   try {
@@ -37,65 +47,151 @@ async function rejection(promise: Promise<unknown>): Promise<LoadError> {
   throw new Error('expected a rejection');
 }
 
-/** Every file below `dir`, relative, sorted. */
-async function tree(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
-    .sort();
+/** Downloads `file` into a fresh blob path under `dir`, recording the progress it reports. */
+async function fetchBlob(
+  dir: string,
+  file: HubFile = ONNX,
+  options: { policy?: DownloadPolicy; client?: HubClient; signal?: AbortSignal } = {},
+): Promise<{ blob: string; progress: number[] }> {
+  const blob = join(dir, 'blobs', 'the-blob');
+  const progress: number[] = [];
+  await downloadBlob({
+    hub: options.client ?? hub,
+    ref,
+    file,
+    blob,
+    transfer: createTransfer({ connections: 4, ...FAST, ...options.policy }),
+    signal: options.signal,
+    onProgress: (bytes) => progress.push(bytes),
+  });
+  return { blob, progress };
 }
 
-t.test('a download lands complete, with the byte count reported', async (t) => {
-  const dir = t.testdir();
-  let reported = 0;
-  const result = await downloadFile({ hub, ref, file: ONNX, dir, onBytes: (n) => (reported += n) });
-  t.same(await readFile(join(dir, 'onnx', 'model.onnx')), onnxBytes, 'same bytes as the hub');
-  t.equal(reported, ONNX.size, 'onBytes adds up to the file size');
-  t.match(result.commit, /^[0-9a-f]{40}$/, 'the commit from X-Repo-Commit');
-  t.same(await tree(dir), ['onnx/model.onnx'], 'no temporary file left');
+t.test('the listing gives each file the digest it is verified against', async (t) => {
+  t.match(ONNX, { size: onnxBytes.length, sha256: createHash('sha256').update(onnxBytes).digest('hex') });
+  const config = await readFile(join(root, 'modeldeck', 'tiny-chat', 'config.json'));
+  const gitSha1 = createHash('sha1').update(`blob ${config.length}\0`).update(config).digest('hex');
+  t.match(CONFIG, { size: config.length, oid: gitSha1 });
+  t.equal(CONFIG.sha256, undefined, 'not an LFS file');
 });
 
-t.test('failed downloads leave nothing that looks complete', async (t) => {
-  const cutOff = new RegExp(`^download of onnx/model.onnx was cut off after \\d+ of ${ONNX.size} bytes.*; retry$`);
-  const cases = [
-    {
-      name: 'truncated (FIN before Content-Length)',
-      fault: { kind: 'truncate', path: 'onnx/*', bytes: 500_000 },
-      message: cutOff,
-    },
-    { name: 'connection reset', fault: { kind: 'reset', path: 'onnx/*', afterBytes: 70_000 }, message: cutOff },
-    {
-      name: 'stalled',
-      fault: { kind: 'stall', path: 'onnx/*', afterBytes: 100 },
-      message: `download of onnx/model.onnx stalled: no data for 300 ms after 100 of ${ONNX.size} bytes; retry`,
-    },
-  ] as const;
-  for (const c of cases) {
-    mirror.setFaults([c.fault]);
-    const dir = t.testdir();
-    const error = await rejection(downloadFile({ hub, ref, file: ONNX, dir, stallTimeoutMs: 300 }));
-    t.equal(error.code, 'DOWNLOAD_FAILED', `${c.name}: DOWNLOAD_FAILED`);
-    t.match(error.message, c.message, `${c.name}: says what happened`);
-    // Bytes the client got before the cut (undici may drop what it buffered when the socket fails).
-    const got = Number(/after (\d+) of/.exec(error.message)?.[1]);
-    t.ok(got < ONNX.size, `${c.name}: reports fewer bytes than the file has (${got})`);
-    t.same(await tree(dir), [], `${c.name}: no file, no temporary file`);
-  }
-  mirror.setFaults([{ kind: 'status', path: 'onnx/*', status: 503 }]);
-  const status = await rejection(downloadFile({ hub, ref, file: ONNX, dir: t.testdir() }));
-  t.equal(status.code, 'HUB_ERROR');
-  t.match(status.message, 'HTTP 503');
-  mirror.setFaults([]);
+t.test('a download lands complete and verified, in ranged parts, with its progress', async (t) => {
+  mirror.clearRequests();
+  const dir = t.testdir();
+  const { blob, progress } = await fetchBlob(dir);
+  t.same(await readFile(blob), onnxBytes, 'same bytes as the hub');
+  t.same(await cacheTree(dir), ['blobs/the-blob'], 'no .incomplete left');
+  t.equal(progress.at(-1), ONNX.size, 'progress ends at the size');
+  t.ok(
+    progress.every((p, i) => p <= ONNX.size && p >= (progress[i - 1] ?? 0)),
+    'progress never decreases nor passes the size',
+  );
+  const ranges = mirror.requests.filter((r) => r.url.includes('/resolve/')).map((r) => r.range);
+  t.ok(ranges.length >= 2, `fetched in ${ranges.length} parts`);
+  t.equal(bytesSentFor(mirror, ONNX.path), ONNX.size, 'each byte once');
+  t.same((await fetchBlob(dir)).progress, [ONNX.size], 'a blob that exists is not fetched again');
 
-  const wrongSize = await rejection(
-    downloadFile({ hub, ref, file: { ...ONNX, size: ONNX.size + 1 }, dir: t.testdir() }),
-  );
-  t.equal(wrongSize.code, 'DOWNLOAD_FAILED', 'Content-Length must match the listing');
+  const config = await fetchBlob(t.testdir(), CONFIG);
+  t.same(await readFile(config.blob), await readFile(join(root, 'modeldeck', 'tiny-chat', 'config.json')));
+});
+
+t.test('transient failures in the middle are retried from the bytes received', async (t) => {
+  const middle = 600_000;
+  const cases = [
+    { kind: 'truncate', path: 'onnx/*', bytes: middle, times: 1 },
+    { kind: 'reset', path: 'onnx/*', afterBytes: middle, times: 1 },
+    { kind: 'stall', path: 'onnx/*', afterBytes: middle, times: 1 },
+    { kind: 'status', path: 'onnx/*', status: 503, times: 2 },
+    { kind: 'status', path: 'onnx/*', status: 429, times: 1 },
+  ] as const;
+  for (const fault of cases) {
+    mirror.setFaults([fault]);
+    mirror.clearRequests();
+    const started = performance.now();
+    const { blob } = await fetchBlob(t.testdir());
+    t.same(await readFile(blob), onnxBytes, `${fault.kind}: the file is whole`);
+    t.ok(
+      mirror.requests.some((r) => r.fault === fault.kind),
+      `${fault.kind}: the fault did hit`,
+    );
+    const sent = bytesSentFor(mirror, ONNX.path);
+    t.ok(sent <= ONNX.size * 1.1, `${fault.kind}: ${sent} bytes on the wire for ${ONNX.size}`);
+    if (fault.kind === 'status' && fault.status === 429) {
+      t.ok(performance.now() - started >= 950, '429: waited the Retry-After of 1 s');
+    }
+  }
+  mirror.setFaults([]);
+});
+
+t.test('a failure that persists gives up after bounded attempts and keeps the partial file', async (t) => {
+  const dir = t.testdir();
+  mirror.setFaults([{ kind: 'reset', path: 'onnx/*', afterBytes: 200_000 }]);
+  mirror.clearRequests();
+  const error = await rejection(fetchBlob(dir, ONNX, { policy: { connections: 1 } }));
+  t.equal(error.code, 'DOWNLOAD_FAILED');
   t.match(
-    wrongSize.message,
-    `the hub announced ${ONNX.size} bytes for onnx/model.onnx but its file list says ${ONNX.size + 1}`,
+    error.message,
+    /^download of onnx\/model\.onnx was cut off after \d+ of \d+ bytes.*\(gave up after 3 attempts\)/,
   );
+  const blob = join(dir, 'blobs', 'the-blob');
+  const partial = await stat(`${blob}.incomplete`);
+  t.ok(partial.size > 0 && partial.size <= 200_000, `the prefix stays (${partial.size} bytes)`);
+  t.equal(await stat(blob).catch(() => undefined), undefined, 'no blob');
+
+  mirror.setFaults([]);
+  mirror.clearRequests();
+  const { progress } = await fetchBlob(dir);
+  t.same(await readFile(blob), onnxBytes, 'resumed into the whole file');
+  t.equal(progress[0], partial.size, 'progress starts at the bytes on the disk');
+  t.equal(bytesSentFor(mirror, ONNX.path), ONNX.size - partial.size, 'only the rest is fetched');
+
+  mirror.setFaults([{ kind: 'status', path: 'onnx/*', status: 503 }]);
+  const status = await rejection(fetchBlob(t.testdir()));
+  t.equal(status.code, 'HUB_ERROR');
+  t.match(status.message, /HTTP 503 .*\(gave up after 3 attempts\); retry later$/);
+  mirror.setFaults([{ kind: 'status', path: 'onnx/*', status: 404 }]);
+  mirror.clearRequests();
+  const missing = await rejection(fetchBlob(t.testdir()));
+  t.equal(missing.code, 'HUB_ERROR', 'a 404 is not retried');
+  t.match(missing.message, 'although its file list names it');
+  mirror.setFaults([]);
+});
+
+t.test('a flipped byte is caught by the checksum: fetched again once, then the download fails', async (t) => {
+  for (const file of [ONNX, CONFIG]) {
+    mirror.setFaults([{ kind: 'flip', path: file.path, afterBytes: Math.floor(file.size / 2), times: 1 }]);
+    const { blob } = await fetchBlob(t.testdir(), file);
+    t.same(
+      await readFile(blob),
+      await readFile(join(root, 'modeldeck', 'tiny-chat', ...file.path.split('/'))),
+      `${file.path}: once flipped, fetched again, whole`,
+    );
+    mirror.setFaults([{ kind: 'flip', path: file.path, afterBytes: 7 }]);
+    const dir = t.testdir();
+    const error = await rejection(fetchBlob(dir, file));
+    t.equal(error.code, 'DOWNLOAD_FAILED');
+    const algorithm = file === ONNX ? 'sha256' : 'git-sha1';
+    t.match(error.message, `download of ${file.path} failed its checksum twice: its ${algorithm} is`);
+    t.same(await cacheTree(dir), [], `${file.path}: no blob, no partial file`);
+  }
+  mirror.setFaults([]);
+});
+
+t.test('a hub that ignores Range gets one plain stream', async (t) => {
+  const server: Server = createServer((req, res) => {
+    res.writeHead(200, { 'Content-Length': onnxBytes.length });
+    res.end(onnxBytes);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const plain = createHubClient({ hubUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  const dir = t.testdir();
+  // A partial file from before: the hub cannot resume it, so it starts again.
+  await mkdir(join(dir, 'blobs'));
+  await writeFile(join(dir, 'blobs', 'the-blob.incomplete'), onnxBytes.subarray(0, 5000));
+  const { blob, progress } = await fetchBlob(dir, ONNX, { client: plain });
+  t.same(await readFile(blob), onnxBytes);
+  t.equal(progress.at(-1), ONNX.size);
 });
 
 t.test('a body without Content-Length that ends short is cut off too', async (t) => {
@@ -107,28 +203,35 @@ t.test('a body without Content-Length that ends short is cut off too', async (t)
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const short = createHubClient({ hubUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
   const dir = t.testdir();
-  const error = await rejection(downloadFile({ hub: short, ref, file: { path: 'a.bin', size: 20 }, dir }));
+  const error = await rejection(fetchBlob(dir, { path: 'a.bin', size: 20 }, { client: short }));
   t.equal(error.code, 'DOWNLOAD_FAILED');
-  t.match(error.message, 'download of a.bin was cut off after 10 of 20 bytes; retry');
-  t.same(await tree(dir), []);
+  t.match(error.message, 'download of a.bin was cut off after 10 of 20 bytes (gave up after 3 attempts); retry later');
+  t.same(await cacheTree(dir), ['blobs/the-blob.incomplete'], 'the ten bytes stay, as a partial file');
+
+  const wrongSize = await rejection(fetchBlob(t.testdir(), { ...ONNX, size: ONNX.size + 1 }));
+  t.equal(wrongSize.code, 'DOWNLOAD_FAILED', 'Content-Range must match the listing');
+  t.match(wrongSize.message, `the hub announced ${ONNX.size} bytes for onnx/model.onnx but its file list says`);
 });
 
-t.test('aborting a download deletes its temporary file', async (t) => {
+t.test('aborting a download keeps its partial file', async (t) => {
   mirror.setThrottle(64 * 1024);
   t.teardown(() => mirror.setThrottle(0));
   const dir = t.testdir();
   const controller = new AbortController();
-  const download = downloadFile({
+  const download = downloadBlob({
     hub,
     ref,
     file: ONNX,
-    dir,
+    blob: join(dir, 'blobs', 'b'),
+    transfer: createTransfer({ connections: 1 }),
     signal: controller.signal,
-    onBytes: () => controller.abort(),
+    onProgress: (bytes) => {
+      if (bytes > 100_000) controller.abort();
+    },
   });
   const error = await rejection(download);
   t.equal(error.code, 'ABORTED');
-  t.same(await tree(dir), []);
+  t.same(await cacheTree(dir), ['blobs/b.incomplete']);
 });
 
 t.test('an unwritable cache directory is named, with the way out', async (t) => {
@@ -138,59 +241,64 @@ t.test('an unwritable cache directory is named, with the way out', async (t) => 
   t.equal(error.code, 'CACHE_NOT_WRITABLE');
   t.match(error.message, `cannot write the model cache at ${dir} (ENOTDIR)`);
   t.match(error.message, '--cache-dir');
-  const download = await rejection(downloadFile({ hub, ref, file: ONNX, dir }));
+  const download = await rejection(fetchBlob(dir));
   t.equal(download.code, 'CACHE_NOT_WRITABLE', 'the downloader says the same');
 });
 
-t.test('the cache: layout, complete snapshots only, listing', async (t) => {
+t.test('the cache: huggingface_hub layout and where it lives', async (t) => {
   const cacheDir = t.testdir();
-  t.equal(
-    snapshotDir(cacheDir, { id: 'org/name', revision: 'refs/pr/1' }),
-    join(cacheDir, 'models', 'org', 'name', 'refs--pr--1'),
-  );
-  t.equal(snapshotDir(cacheDir, { id: 'gpt2', revision: 'main' }), join(cacheDir, 'models', 'gpt2', 'main'));
-  t.throws(() => snapshotDir(cacheDir, { id: 'org/..', revision: 'main' }), { code: 'LOAD_FAILED' });
+  const pr = { id: 'org/name', revision: 'refs/pr/1' };
+  t.equal(repoDir(cacheDir, pr), join(cacheDir, 'models--org--name'));
+  t.equal(refFile(cacheDir, pr), join(cacheDir, 'models--org--name', 'refs', 'refs', 'pr', '1'));
+  t.equal(snapshotDir(cacheDir, pr, 'abc'), join(cacheDir, 'models--org--name', 'snapshots', 'abc'));
+  t.equal(blobFile(cacheDir, pr, 'e1'), join(cacheDir, 'models--org--name', 'blobs', 'e1'));
+  t.equal(repoDir(cacheDir, { id: 'gpt2', revision: 'main' }), join(cacheDir, 'models--gpt2'));
+  t.throws(() => repoDir(cacheDir, { id: 'org/..', revision: 'main' }), { code: 'LOAD_FAILED' });
+  t.throws(() => refFile(cacheDir, { id: 'org/x', revision: '../x' }), { code: 'LOAD_FAILED' });
 
-  const write = async (id: string, revision: string, files: Record<string, string>): Promise<SnapshotManifest> => {
-    const dir = snapshotDir(cacheDir, { id, revision });
-    await mkdir(join(dir, 'onnx'), { recursive: true });
-    for (const [path, content] of Object.entries(files)) await writeFile(join(dir, path), content);
-    const manifest: SnapshotManifest = {
-      version: 1,
-      id,
-      revision,
-      dtype: 'fp32',
-      externalDataChunks: 0,
-      files: Object.entries(files).map(([path, content]) => ({ path, size: content.length })),
-      weightFiles: ['onnx/model.onnx'],
-      completedAt: new Date(0).toISOString(),
-    };
-    await writeManifest(dir, manifest);
-    return manifest;
+  const home = '/home/u';
+  t.equal(defaultHubCacheDir({ HF_HUB_CACHE: '/a', HF_HOME: '/b', XDG_CACHE_HOME: '/c' }, home), '/a');
+  t.equal(defaultHubCacheDir({ HF_HOME: '/b', XDG_CACHE_HOME: '/c' }, home), '/b/hub');
+  t.equal(defaultHubCacheDir({ XDG_CACHE_HOME: '/c' }, home), '/c/huggingface/hub');
+  t.equal(defaultHubCacheDir({ HF_HOME: '' }, home), '/home/u/.cache/huggingface/hub');
+
+  // As Python leaves it: refs, blobs by etag, relative links; one complete model, one without weights.
+  const sha = 'a'.repeat(40);
+  const make = async (id: string, files: Record<string, string>): Promise<void> => {
+    const repo = repoDir(cacheDir, { id, revision: 'main' });
+    await mkdir(join(repo, 'refs'), { recursive: true });
+    await writeFile(join(repo, 'refs', 'main'), sha);
+    await mkdir(join(repo, 'blobs'), { recursive: true });
+    for (const [path, content] of Object.entries(files)) {
+      const etag = createHash('sha1').update(path).digest('hex');
+      await writeFile(join(repo, 'blobs', etag), content);
+      const link = join(repo, 'snapshots', sha, ...path.split('/'));
+      await mkdir(join(link, '..'), { recursive: true });
+      await symlink(`${'../'.repeat(path.split('/').length + 1)}blobs/${etag}`, link);
+    }
   };
-  const files = { 'config.json': '{}', 'onnx/model.onnx': 'weights' };
-  const complete = await write('org/name', 'refs/pr/1', files);
-  await write('gpt2', 'main', files);
-  await write('org/damaged', 'main', files);
-  await writeFile(join(snapshotDir(cacheDir, { id: 'org/damaged', revision: 'main' }), 'onnx', 'model.onnx'), 'short');
-  // A partial snapshot: files but no manifest yet.
-  await mkdir(snapshotDir(cacheDir, { id: 'org/partial', revision: 'main' }), { recursive: true });
-  await writeFile(join(snapshotDir(cacheDir, { id: 'org/partial', revision: 'main' }), 'config.json'), '{}');
-
-  t.same(await readCompleteSnapshot(cacheDir, { id: 'org/name', revision: 'refs/pr/1' }), complete);
-  t.equal(
-    await readCompleteSnapshot(cacheDir, { id: 'org/damaged', revision: 'main' }),
-    undefined,
-    'a file of the wrong size',
+  const loadable = {
+    'config.json': '{}',
+    'tokenizer.json': '{}',
+    'tokenizer_config.json': '{}',
+    'onnx/model.onnx': 'w',
+  };
+  await make('org/name', loadable);
+  await make('gpt2', loadable);
+  await make('org/no-weights', { 'config.json': '{}', 'tokenizer.json': '{}', 'tokenizer_config.json': '{}' });
+  await mkdir(join(cacheDir, 'not-a-repo'));
+  t.equal(await readRef(cacheDir, { id: 'org/name', revision: 'main' }), sha);
+  t.equal(await readRef(cacheDir, { id: 'org/name', revision: sha }), sha, 'a commit names itself');
+  t.equal(await readRef(cacheDir, { id: 'org/name', revision: 'v2' }), undefined);
+  t.same(
+    (await snapshotListing(snapshotDir(cacheDir, { id: 'org/name', revision: 'main' }, sha))).map((f) => f.path),
+    ['config.json', 'onnx/model.onnx', 'tokenizer.json', 'tokenizer_config.json'],
+    'a snapshot lists its files through the links',
   );
-  t.equal(await readCompleteSnapshot(cacheDir, { id: 'org/partial', revision: 'main' }), undefined, 'no manifest');
   t.same(
     (await listCachedSnapshots(cacheDir)).map((r) => r.key),
-    ['gpt2@main', 'org/name@refs/pr/1'],
-    'complete snapshots only, legacy ids too',
+    ['gpt2@main', 'org/name@main'],
+    'loadable snapshots only, one-segment ids too',
   );
-  const gpt2Files = await tree(snapshotDir(cacheDir, { id: 'gpt2', revision: 'main' }));
-  t.same(gpt2Files, [MANIFEST_FILE, 'config.json', 'onnx/model.onnx'].sort(), 'no temporary manifest left');
   t.same(await listCachedSnapshots(join(cacheDir, 'nowhere')), [], 'no cache yet: nothing');
-  t.ok((await stat(join(cacheDir, 'models'))).isDirectory());
 });

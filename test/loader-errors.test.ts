@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,9 +12,10 @@ import {
   type ModelLoader,
   type ModelRef,
 } from '../src/server/loader-types.js';
-import { MANIFEST_FILE, snapshotDir } from '../src/server/model-cache.js';
+import { blobFile, snapshotDir } from '../src/server/model-cache.js';
 import { createTransformersLoader } from '../src/server/transformers-loader.js';
 import { demoModelsDir } from './helpers/demo.js';
+import { cacheTree, commitOf, fileGets } from './helpers/hf-cache.js';
 
 const refOf = (id: string, revision = 'main'): ModelRef => ({ id, revision, key: `${id}@${revision}` });
 const TINY = refOf('modeldeck/tiny-chat');
@@ -105,14 +106,7 @@ function assertProgress(t: Test, events: readonly LoaderEvent[], stage: 'downloa
   t.ok(start !== -1 && start < firstProgress, `${stage}: progress follows the stage event`);
 }
 
-/** Every file under `dir`, relative, sorted. */
-async function tree(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
-    .sort();
-}
+const tree = cacheTree;
 
 const onnxSize = (await stat(join(tinyDir, 'onnx', 'model.onnx'))).size;
 
@@ -123,7 +117,7 @@ t.test('load failures carry codes and messages that say what to do', async (t) =
   t.equal(unknown.error.code, 'MODEL_NOT_FOUND');
   t.equal(unknown.error.message, `model test/no-such-model was not found on the hub at ${mirror.url}; check the id`);
   t.same(stages(unknown.events), ['processor'], 'fails during the processor stage');
-  t.same(await tree(join(cacheDir, 'models')), [], 'and leaves nothing behind');
+  t.same(await tree(cacheDir), [], 'and leaves nothing behind');
 
   t.equal((await loadError(loader, refOf(TINY.id, 'no-such-branch'))).error.code, 'REVISION_NOT_FOUND');
 
@@ -147,7 +141,7 @@ t.test('load failures carry codes and messages that say what to do', async (t) =
   mirror.clearRequests();
   await load(createTransformersLoader({ hubUrl: mirror.url, cacheDir, token: TOKEN }), GATED);
   t.ok(
-    mirror.requests.every((r) => r.status === 200),
+    mirror.requests.every((r) => r.status === 200 || r.status === 206),
     'with HF_TOKEN every request of a gated model succeeds',
   );
 
@@ -180,42 +174,68 @@ t.test('load failures carry codes and messages that say what to do', async (t) =
   t.match(unwritable.error.message, '--cache-dir');
 });
 
-t.test('a cut download fails the load, leaves nothing complete-looking, and a retry succeeds', async (t) => {
-  const fresh = await mkdtemp(join(tmpdir(), 'modeldeck-loader-cut-'));
-  t.teardown(() => rm(fresh, { recursive: true, force: true }));
-  const loader = createTransformersLoader({ hubUrl: mirror.url, cacheDir: fresh });
-  const dir = snapshotDir(fresh, TINY);
-  for (const fault of [
-    { kind: 'truncate', path: 'onnx/model.onnx', bytes: 300_000, times: 1 },
-    { kind: 'reset', path: 'onnx/model.onnx', afterBytes: 300_000, times: 1 },
-  ] as const) {
-    mirror.setFaults([fault]);
-    const { error, events } = await loadError(loader, TINY);
-    t.equal(error.code, 'DOWNLOAD_FAILED', `${fault.kind}: DOWNLOAD_FAILED`);
-    t.match(error.message, /^download of onnx\/model\.onnx was cut off after \d+ of \d+ bytes.*; retry$/);
-    t.same(stages(events), ['processor', 'config', 'download'], `${fault.kind}: fails in the download stage`);
-    const files = await tree(dir);
-    t.notOk(
-      files.includes('onnx/model.onnx') || files.includes(MANIFEST_FILE),
-      `${fault.kind}: no ONNX file, no manifest`,
+t.test(
+  'a cut that persists fails the load after bounded attempts; the partial file stays and the next load resumes',
+  async (t) => {
+    const fresh = await mkdtemp(join(tmpdir(), 'modeldeck-loader-cut-'));
+    t.teardown(() => rm(fresh, { recursive: true, force: true }));
+    const loader = createTransformersLoader({
+      hubUrl: mirror.url,
+      cacheDir: fresh,
+      download: { backoffMs: 5, maxAttempts: 3 },
+    });
+    const commit = await commitOf(mirror.url, TINY.id);
+    const dir = snapshotDir(fresh, TINY, commit);
+    const onnxEtag = (
+      (await (await fetch(`${mirror.url}/api/models/${TINY.id}/tree/main?recursive=true`)).json()) as {
+        path: string;
+        oid: string;
+        lfs?: { oid: string };
+      }[]
+    ).find((e) => e.path === 'onnx/model.onnx');
+    const blob = blobFile(fresh, TINY, onnxEtag?.lfs?.oid ?? onnxEtag?.oid ?? '');
+    for (const fault of [
+      { kind: 'truncate', path: 'onnx/model.onnx', bytes: 300_000 },
+      { kind: 'reset', path: 'onnx/model.onnx', afterBytes: 300_000 },
+    ] as const) {
+      mirror.setFaults([fault]);
+      const { error, events } = await loadError(loader, TINY);
+      t.equal(error.code, 'DOWNLOAD_FAILED', `${fault.kind}: DOWNLOAD_FAILED`);
+      t.match(
+        error.message,
+        /^download of onnx\/model\.onnx was cut off after \d+ of \d+ bytes.* \(gave up after 3 attempts\); retry later$/,
+      );
+      t.same(stages(events), ['processor', 'config', 'download'], `${fault.kind}: fails in the download stage`);
+      t.notOk((await tree(dir)).includes('onnx/model.onnx'), `${fault.kind}: no ONNX file in the snapshot`);
+      t.equal(await stat(blob).catch(() => undefined), undefined, `${fault.kind}: no blob`);
+      const partial = await stat(`${blob}.incomplete`);
+      t.ok(
+        partial.size > 0 && partial.size <= 300_000,
+        `${fault.kind}: the bytes before the cut kept (${partial.size})`,
+      );
+      t.same(await loader.listCached(), [], `${fault.kind}: not listed as cached`);
+    }
+    mirror.setFaults([]);
+    mirror.clearRequests();
+    const have = (await stat(`${blob}.incomplete`)).size;
+    const retry = await load(loader, TINY);
+    t.same(stages(retry.events), ['processor', 'config', 'download', 'weights'], 'the retry loads');
+    const refetched = fileGets(mirror);
+    t.same(
+      [...new Set(refetched.map((g) => g.path))],
+      ['onnx/model.onnx'],
+      'files completed before are not fetched again',
     );
-    t.notOk(
-      files.some((f) => f.includes('.tmp-')),
-      `${fault.kind}: no temporary file`,
+    t.equal(refetched[0]?.range, `bytes=${have}-${onnxSize - 1}`, 'it resumes from the bytes on the disk');
+    t.equal(
+      refetched.reduce((sum, g) => sum + g.bytes, 0),
+      onnxSize - have,
+      'and fetches only the rest',
     );
-    t.same(await loader.listCached(), [], `${fault.kind}: not listed as cached`);
-  }
-  mirror.setFaults([]);
-  mirror.clearRequests();
-  const retry = await load(loader, TINY);
-  t.same(stages(retry.events), ['processor', 'config', 'download', 'weights'], 'the retry loads');
-  const refetched = mirror.requests
-    .filter((r) => r.url.includes('/resolve/'))
-    .map((r) => r.url.replace(/^.*\/resolve\/main\//, ''));
-  t.same(refetched, ['onnx/model.onnx'], 'files completed before the cut are not fetched again');
-  assertProgress(t, retry.events, 'download', onnxSize);
-  await retry.model.dispose();
-});
+    assertProgress(t, retry.events, 'download', onnxSize - have);
+    await retry.model.dispose();
+  },
+);
 
 t.test('aborting a load stops it with ABORTED', async (t) => {
   const fresh = await mkdtemp(join(tmpdir(), 'modeldeck-loader-abort-'));
@@ -234,10 +254,10 @@ t.test('aborting a load stops it with ABORTED', async (t) => {
   );
   await t.rejects(loading, { code: 'ABORTED' });
   t.same(stages(events), ['processor', 'config', 'download']);
-  const left = await tree(snapshotDir(fresh, TINY));
+  const left = await tree(snapshotDir(fresh, TINY, await commitOf(mirror.url, TINY.id)));
   t.notOk(
-    left.some((f) => f === MANIFEST_FILE || f.startsWith('onnx/')),
-    'nothing of the weights left',
+    left.some((f) => f.startsWith('onnx/')),
+    'nothing of the weights in the snapshot',
   );
 
   // Aborted while the worker builds the ONNX session: the load stops, after the native call has returned.

@@ -1,13 +1,14 @@
-import { cp, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startMirror, type Mirror } from '../src/mirror/mirror.js';
 import type { LoadedModel, LoaderEvent, ModelLoader, ModelRef } from '../src/server/loader-types.js';
-import { MANIFEST_FILE, snapshotDir } from '../src/server/model-cache.js';
-import { weightItems } from '../src/server/model-worker.js';
+import { readRef, snapshotDir } from '../src/server/model-cache.js';
+import { weightItems } from '../src/server/text-tools.js';
 import { createTransformersLoader } from '../src/server/transformers-loader.js';
 import { demoModelsDir } from './helpers/demo.js';
+import { cacheTree, commitOf, fileGets } from './helpers/hf-cache.js';
 
 const refOf = (id: string, revision = 'main'): ModelRef => ({ id, revision, key: `${id}@${revision}` });
 const TINY = refOf('modeldeck/tiny-chat');
@@ -78,15 +79,6 @@ function assertProgress(t: Test, events: readonly LoaderEvent[], stage: 'downloa
   t.ok(start !== -1 && start < firstProgress, `${stage}: progress follows the stage event`);
 }
 
-/** Every file under `dir`, relative, sorted. */
-async function tree(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
-    .sort();
-}
-
 const onnxSize = (await stat(join(tinyDir, 'onnx', 'model.onnx'))).size;
 let tiny: LoadedModel;
 let endless: LoadedModel;
@@ -101,9 +93,8 @@ t.test('a fresh load through the mirror, then from the cache with no hub request
   t.same(fresh.events[0], { type: 'stage', stage: 'processor' }, 'the first event is the processor stage');
   assertProgress(t, fresh.events, 'download', onnxSize);
   assertProgress(t, fresh.events, 'weights', weightItems([onnxSize]));
-  const downloads = mirror.requests
-    .filter((r) => r.url.includes('/resolve/'))
-    .map((r) => r.url.replace(/^.*\/resolve\/main\//, ''));
+  const commit = await commitOf(mirror.url, TINY.id);
+  const gets = fileGets(mirror);
   const needed = [
     'config.json',
     'generation_config.json',
@@ -111,22 +102,46 @@ t.test('a fresh load through the mirror, then from the cache with no hub request
     'tokenizer.json',
     'tokenizer_config.json',
   ];
-  t.same(downloads.sort(), needed, 'one GET per needed file');
+  t.same([...new Set(gets.map((g) => g.path))].sort(), needed, 'the needed files, nothing else');
+  t.ok(
+    mirror.requests.filter((r) => r.url.includes('/resolve/')).every((r) => r.url.includes(`/resolve/${commit}/`)),
+    'every file fetched by the commit, not by the branch name',
+  );
+  for (const path of needed) {
+    const size = (await stat(join(tinyDir, ...path.split('/')))).size;
+    t.equal(
+      gets.filter((g) => g.path === path).reduce((sum, g) => sum + g.bytes, 0),
+      size,
+      `${path}: each byte fetched once`,
+    );
+  }
 
-  const dir = snapshotDir(cacheDir, TINY);
-  t.same(await tree(dir), [MANIFEST_FILE, ...needed].sort(), 'exactly those files and the manifest');
-  const manifest = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as Record<string, unknown>;
-  t.match(manifest, { id: TINY.id, revision: 'main', dtype: 'fp32', externalDataChunks: 0, commit: /^[0-9a-f]{40}$/ });
+  const dir = snapshotDir(cacheDir, TINY, commit);
+  t.same(await cacheTree(dir), needed, 'the snapshot holds exactly those files');
+  for (const path of needed) {
+    const link = await readlink(join(dir, ...path.split('/')));
+    t.match(link, new RegExp(`^(\\.\\./)+blobs/[0-9a-f]{40,64}$`), `${path}: a relative link into blobs/`);
+    t.same(await readFile(join(dir, ...path.split('/'))), await readFile(join(tinyDir, ...path.split('/'))));
+  }
+  t.equal(await readRef(cacheDir, TINY), commit, 'refs/main holds the commit');
   t.same(await loader.listCached(), [TINY]);
 
   mirror.clearRequests();
   const second = await load(createTransformersLoader({ hubUrl: mirror.url, cacheDir }), TINY);
-  t.same(mirror.requests, [], 'a second loader on the same cache makes no hub request');
+  t.same(
+    mirror.requests.map((r) => r.url.replace(/\?.*$/, '')),
+    [`/api/models/${TINY.id}/revision/main`, `/api/models/${TINY.id}/tree/${commit}`],
+    'a second loader on the same cache asks the hub for the commit and its listing only',
+  );
   t.same(stages(second.events), ['processor', 'config', 'weights'], 'and has no download stage');
   assertProgress(t, second.events, 'weights', weightItems([onnxSize]));
 
+  mirror.clearRequests();
   const offline = await load(createTransformersLoader({ hubUrl: 'http://127.0.0.1:9', cacheDir, offline: true }), TINY);
   t.same(stages(offline.events), ['processor', 'config', 'weights'], 'offline, a cached model loads');
+  const down = await load(createTransformersLoader({ hubUrl: 'http://127.0.0.1:9', cacheDir }), TINY);
+  t.same(stages(down.events), ['processor', 'config', 'weights'], 'with the hub unreachable, the cache is used');
+  await down.model.dispose();
   await second.model.dispose();
   await offline.model.dispose();
 });

@@ -1,5 +1,11 @@
 import t from 'tap';
-import { createStopFilter, createTextBatcher, WEIGHTS_BLOCK_BYTES, weightItems } from '../src/server/model-worker.js';
+import {
+  createIncrementalDecoder,
+  createStopFilter,
+  createTextBatcher,
+  WEIGHTS_BLOCK_BYTES,
+  weightItems,
+} from '../src/server/text-tools.js';
 
 /** Feeds `pieces` through a filter and returns what it emitted per push, the flushed rest and whether it stopped. */
 function feed(stops: string[], pieces: string[]): { emitted: string[]; rest: string; stopped: boolean } {
@@ -128,4 +134,27 @@ t.test('text batching, lazy: the text is produced only when a message is due, on
   clock = 2.6;
   batcher.pushLazy(source('e'));
   t.same(posted, ['a', 'bcd', 'e'], 'and the next one is due at once, since nothing was posted');
+});
+
+t.test('the incremental decoder emits each new piece once and holds a half character back', async (t) => {
+  // A toy tokenizer: token 1 is "a", 2 is " b", and 3 then 4 are the two halves of "é" (3 alone decodes to U+FFFD).
+  const decodeIds = (ids: bigint[]): string => {
+    let text = '';
+    for (let i = 0; i < ids.length; i += 1) {
+      const id = ids[i];
+      if (id === 1n) text += 'a';
+      else if (id === 2n) text += ' b';
+      else if (id === 3n) text += ids[i + 1] === 4n ? 'é' : '\uFFFD';
+    }
+    return text;
+  };
+  const decoder = createIncrementalDecoder(decodeIds);
+  const ids: bigint[] = [];
+  const out: string[] = [];
+  for (const id of [1n, 2n, 3n, 4n, 1n]) {
+    ids.push(id);
+    out.push(decoder.push(ids));
+  }
+  t.strictSame(out, ['a', ' b', '', 'é', 'a']);
+  t.equal(out.join(''), decodeIds(ids), 'the pieces add up to the whole text');
 });

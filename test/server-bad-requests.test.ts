@@ -28,6 +28,10 @@ interface Case {
   readonly status: number;
   /** A fragment the error message must contain, so the user learns what was wrong. */
   readonly says: RegExp;
+  /** The `Allow` header a 405 must carry. */
+  readonly allow?: string;
+  /** The `param` the error must name. */
+  readonly param?: string;
 }
 
 const cases: Case[] = [
@@ -84,14 +88,68 @@ const cases: Case[] = [
     status: 413,
     says: /large|limit/i,
   },
-  { name: 'GET instead of POST', body: undefined, method: 'GET', status: 404, says: /GET \/load_model/ },
+  {
+    name: 'GET instead of POST',
+    body: undefined,
+    method: 'GET',
+    status: 405,
+    says: /GET .*\/load_model/,
+    allow: 'POST',
+  },
+  {
+    name: 'chat: PUT instead of POST',
+    body: undefined,
+    method: 'PUT',
+    path: '/v1/chat/completions',
+    status: 405,
+    says: /PUT .*\/v1\/chat\/completions.*POST/,
+    allow: 'POST',
+  },
+  { name: 'POST on /health', body: '{}', path: '/health', status: 405, says: /POST .*\/health/, allow: 'GET, HEAD' },
+  {
+    name: 'DELETE on /reset',
+    body: undefined,
+    method: 'DELETE',
+    path: '/reset',
+    status: 405,
+    says: /DELETE/,
+    allow: 'POST',
+  },
   { name: 'unknown route', body: '{}', path: '/nope', status: 404, says: /\/nope/ },
-  { name: '__proto__ key', body: '{"model": "a/b", "__proto__": {"polluted": true}}', status: 400, says: /json/i },
+  {
+    name: '__proto__ key',
+    body: '{"model": "a/b", "__proto__": {"polluted": true}}',
+    status: 400,
+    says: /JSON body has the key '__proto__', which is refused/,
+  },
   {
     name: 'constructor.prototype key',
     body: '{"model": "a/b", "constructor": {"prototype": {"polluted": true}}}',
     status: 400,
-    says: /json/i,
+    says: /JSON body has the key 'constructor\.prototype'/,
+  },
+  {
+    name: 'chat: a __proto__ key inside a message',
+    body: '{"model": "a/b", "messages": [{"role": "user", "content": "x", "__proto__": {}}]}',
+    path: '/v1/chat/completions',
+    status: 400,
+    says: /'messages\[0\]\.__proto__'/,
+  },
+  {
+    name: 'chat: a negative seed',
+    body: JSON.stringify({ model: 'a/b', messages: [{ role: 'user', content: 'x' }], seed: -1 }),
+    path: '/v1/chat/completions',
+    status: 400,
+    says: /'seed'.*from 0.*got -1/,
+    param: 'seed',
+  },
+  {
+    name: 'chat: a negative seed, streamed',
+    body: JSON.stringify({ model: 'a/b', messages: [{ role: 'user', content: 'x' }], seed: -1, stream: true }),
+    path: '/v1/chat/completions',
+    status: 400,
+    says: /'seed'.*got -1/,
+    param: 'seed',
   },
   { name: 'lone surrogate in id', body: '{"model": "a/b\\ud800"}', status: 400, says: /character/i },
   {
@@ -154,10 +212,12 @@ for (const c of cases) {
     });
     t.equal(res.status, c.status, 'status');
     t.match(res.headers.get('content-type'), /^application\/json/, 'a JSON body, not an event stream');
-    const body = (await res.json()) as { error?: { message?: unknown; type?: unknown } };
+    const body = (await res.json()) as { error?: { message?: unknown; type?: unknown; param?: unknown } };
     t.type(body.error?.message, 'string', 'names the problem');
     t.match(String(body.error?.message), c.says);
     t.equal(body.error?.type, 'invalid_request_error');
+    if (c.allow !== undefined) t.equal(res.headers.get('allow'), c.allow, 'Allow names the methods');
+    if (c.param !== undefined) t.equal(body.error?.param, c.param, 'param names the field');
   });
 }
 
@@ -197,5 +257,17 @@ t.test('control: the capture would see a stack trace if one were logged', async 
   t.ok(
     logged.some((line) => STACK.test(line)),
     'and the stack detector finds the stack in it',
+  );
+});
+
+t.test('the start is logged in words, never as an empty line', async (t) => {
+  const records = logLines.map((line) => JSON.parse(line) as { msg?: string });
+  t.notOk(
+    records.some((r) => r.msg === ''),
+    'no empty log message',
+  );
+  t.ok(
+    records.some((r) => /^modeldeck server listening on http:\/\/127\.0\.0\.1:\d+$/.test(r.msg ?? '')),
+    'the listen line says where',
   );
 });

@@ -32,7 +32,17 @@ t.test('adding a session is an action: an id, a fresh state, and an effect that 
   const { model, effects } = run(base(), [{ type: 'add-session', spec: { server: 'http://a:1', model: 'o/m' } }]);
   t.same(model.order, ['s1']);
   t.equal(sessionStates(model)[0]?.phase, 'connecting');
-  t.same(effects, [{ type: 'start-session', id: 's1', spec: { server: 'http://a:1', model: 'o/m' } }]);
+  t.same(effects, [
+    { type: 'start-session', id: 's1', spec: { server: 'http://a:1', model: 'o/m' } },
+    { type: 'open-feed', root: 'http://a:1', apiKey: undefined },
+  ]);
+  const again = run(model, [{ type: 'add-session', spec: { server: 'http://a:1/v1/', model: 'o/n' } }]);
+  t.same(
+    again.effects.map((e) => e.type),
+    ['start-session'],
+    'a second session on the same server (any spelling of its URL) shares its feed',
+  );
+  t.same(Object.keys(again.model.servers), ['http://a:1']);
 });
 
 t.test('`a` asks server then model; the new session reuses its server’s key and takes focus', async (t) => {
@@ -46,7 +56,10 @@ t.test('`a` asks server then model; the new session reuses its server’s key an
   const other = run(model, [key({ ch: 'a' }), ENTER, ...chars('o/third'), ENTER]);
   t.same(
     other.effects,
-    [{ type: 'start-session', id: 's3', spec: { server: 'http://a:1', model: 'o/third', apiKey: 'k-default' } }],
+    [
+      { type: 'start-session', id: 's3', spec: { server: 'http://a:1', model: 'o/third', apiKey: 'k-default' } },
+      { type: 'open-feed', root: 'http://a:1', apiKey: 'k-default' },
+    ],
     'a server no session has a key for gets the default key',
   );
 });
@@ -63,7 +76,13 @@ t.test(
     t.same(kept.model.order, ['s1', 's2'], 'any other key keeps it');
     const closed = run(model, [key({ ch: 'x' }), key({ ch: 'y' })]);
     t.same(closed.model.order, ['s1']);
-    t.same(closed.effects, [{ type: 'close-session', id: 's2' }]);
+    t.same(closed.effects, [{ type: 'close-session', id: 's2' }], 'the feed stays while s1 uses the server');
+    const last = run(closed.model, [key({ ch: 'x' }), key({ ch: 'y' })]);
+    t.same(last.effects, [
+      { type: 'close-session', id: 's1' },
+      { type: 'close-feed', root: 'http://a:1' },
+    ]);
+    t.same(last.model.servers, {}, 'the server view forgets a server no session uses');
     t.equal(closed.model.ui.focus, 0, 'focus stays on a session that exists');
     t.equal(closed.model.ui.log.filterSession, null, 'the closed session’s log filter is dropped');
   },
@@ -123,4 +142,97 @@ t.test('sending carries the conversation so far; save and quit are effects; a cl
   t.ok(quit.model.closed);
   const after = updateDashboard(quit.model, { type: 'add-session', spec: { server: 'http://a:1', model: 'o/x' } });
   t.same(after.effects, [], 'nothing happens once closed');
+});
+
+t.test('cancel and unload are confirmed, name the resolved model, and report how the request ended', async (t) => {
+  let { model } = run(base(), [
+    { type: 'add-session', spec: { server: 'http://a:1', model: 'o/m', apiKey: 'k' } },
+    { type: 'session', id: 's1', update: { type: 'connecting', at: 1, attempt: 1 } },
+    {
+      type: 'session',
+      id: 's1',
+      update: { type: 'event', at: 2, event: { status: 'loading', model: 'o/m@main', stage: 'download' } },
+    },
+  ]);
+  t.same(run(model, [key({ ch: 'c' }), key({ ch: 'n' })]).effects, [], 'any other key keeps the load');
+  const cancel = run(model, [key({ ch: 'c' })]);
+  t.equal(cancel.model.ui.prompt?.kind, 'cancel', 'asks first');
+  t.same(run(cancel.model, [key({ ch: 'y' })]).effects, [
+    { type: 'unload', id: 's1', kind: 'cancel', server: 'http://a:1', model: 'o/m@main', apiKey: 'k' },
+  ]);
+  model = run(model, [{ type: 'unload-done', id: 's1', kind: 'cancel', model: 'o/m@main', failure: null }]).model;
+  t.match(model.notice?.text, /s1: cancelled the load of o\/m@main for every client/);
+  model = run(model, [
+    {
+      type: 'session',
+      id: 's1',
+      update: { type: 'event', at: 3, event: { status: 'ready', model: 'o/m@main', cached: false } },
+    },
+  ]).model;
+  const nothing = run(model, [key({ ch: 'c' }), key({ ch: 'y' })]);
+  t.same(nothing.effects, [], 'nothing to cancel once ready');
+  t.match(nothing.model.notice?.text, /no load is running to cancel/);
+  t.same(
+    run(model, [key({ ch: 'u' }), key({ ch: 'y' })]).effects.map((e) => e.type),
+    ['unload'],
+  );
+  const failed = run(model, [
+    {
+      type: 'unload-done',
+      id: 's1',
+      kind: 'unload',
+      model: 'o/m@main',
+      failure: { kind: 'http', status: 404, message: 'HTTP 404: not loaded' },
+    },
+  ]);
+  t.match(failed.model.notice, { tone: 'error', text: /could not unload o\/m@main: HTTP 404/ });
+});
+
+t.test('server actions reach that server’s view; a server without a feed is polled', async (t) => {
+  let { model } = run(base(), [{ type: 'add-session', spec: { server: 'http://a:1', model: 'o/m' } }]);
+  model = run(model, [
+    { type: 'server', root: 'http://a:1', action: { type: 'feed-status', at: 1, status: { state: 'live', since: 1 } } },
+    {
+      type: 'server',
+      root: 'http://a:1',
+      action: {
+        type: 'feed',
+        at: 2,
+        update: {
+          type: 'load',
+          subscribers: 2,
+          event: { status: 'loading', model: 'o/other@main', stage: 'download', progress: { current: 5, total: 10 } },
+        },
+      },
+    },
+  ]).model;
+  t.match(model.servers['http://a:1']?.rows['o/other@main'], { state: 'loading', stage: 'download', subscribers: 2 });
+  const unsupported = updateDashboard(model, {
+    type: 'server',
+    root: 'http://a:1',
+    action: {
+      type: 'feed-status',
+      at: 3,
+      status: { state: 'unsupported', failure: { kind: 'http', status: 404, message: 'no feed' } },
+    },
+  });
+  t.same(unsupported.effects, [{ type: 'poll-models', root: 'http://a:1', apiKey: undefined }]);
+  t.equal(
+    updateDashboard(model, {
+      type: 'server',
+      root: 'http://b:2',
+      action: { type: 'poll-failed', at: 1, failure: { kind: 'network', message: 'x' } },
+    }).model,
+    model,
+    'an unknown server changes nothing',
+  );
+});
+
+t.test('v toggles the server view', async (t) => {
+  const { model } = run(base(), [
+    { type: 'add-session', spec: { server: 'http://a:1', model: 'o/m' } },
+    key({ ch: 'v' }),
+  ]);
+  t.equal(model.ui.serverView, true);
+  t.equal(run(model, [key({ ch: 'v' })]).model.ui.serverView, false);
 });

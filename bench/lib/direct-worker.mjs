@@ -1,7 +1,7 @@
 /**
  * The "direct" baseline: transformers.js used as a plain script would use it, in a worker thread as the server's model
  * worker is (`src/server/model-worker.ts`), reading the same snapshot directory from the same disk cache with the same
- * options (absolute snapshot path, `dtype` and `use_external_data_format` from the snapshot's manifest, CPU, remote
+ * options (absolute snapshot path, fp32 and `use_external_data_format` from the snapshot's own files, CPU, remote
  * models off, the server's ONNX Runtime session options). Same session options, because the benchmarks measure what
  * modeldeck's own code costs: a spinning direct session would also steal a core from the server's generation when
  * the two take turns in one process. What it leaves out is exactly what modeldeck adds: the weight bytes read in 1 MiB blocks with progress
@@ -14,7 +14,7 @@
  * Messages out: `{type: 'loaded', importMs, loadMs}`, `{type: 'generated', ...}`, `{type: 'failed', message}`.
  */
 
-import { readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -37,12 +37,15 @@ try {
   env.cacheDir = join(data.cacheDir, 'transformers-js');
   env.logLevel = LogLevel.ERROR;
 
-  const manifest = JSON.parse(await readFile(join(data.dir, '.modeldeck-snapshot.json'), 'utf8'));
+  // The demo models are fp32, with `model.onnx_data`, `model.onnx_data_1`, … chunks when they have external data.
+  const chunks = (await readdir(join(data.dir, 'onnx'))).filter((name) =>
+    /^model\.onnx_data(_\d+)?$/.test(name),
+  ).length;
   const tokenizer = await AutoTokenizer.from_pretrained(data.dir);
   const model = await AutoModelForCausalLM.from_pretrained(data.dir, {
-    dtype: manifest.dtype,
+    dtype: 'fp32',
     device: 'cpu',
-    use_external_data_format: manifest.externalDataChunks === 0 ? false : manifest.externalDataChunks,
+    use_external_data_format: chunks === 0 ? false : chunks,
     session_options: SESSION_OPTIONS,
   });
   const loaded = performance.now();

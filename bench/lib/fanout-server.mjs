@@ -19,39 +19,10 @@ import { startServer } from '../../dist/server/start.js';
 import { encodeSseEvent } from '../../dist/protocol/sse.js';
 import { serializeLoadEvent } from '../../dist/protocol/events.js';
 import { memoryAfterGc, monoMs, serveParent, sleep, until } from './common.mjs';
+import { scriptSteps, wireEvent } from './scripted-load.mjs';
 
 const mode = process.argv[2];
 if (mode !== 'modeldeck' && mode !== 'plain') throw new Error('usage: fanout-server.mjs modeldeck|plain');
-
-/** Loader events of a scripted load after `processor`: each step produces exactly one wire frame. */
-function scriptSteps(steps) {
-  const downloadSteps = Math.max(2, Math.floor((steps - 1) / 2));
-  const weightSteps = Math.max(2, steps - 1 - downloadSteps);
-  const bytes = 100_000_000;
-  const out = [[{ type: 'stage', stage: 'config' }]];
-  for (let i = 0; i < downloadSteps; i += 1) {
-    const progress = {
-      type: 'progress',
-      stage: 'download',
-      current: Math.round((bytes * i) / (downloadSteps - 1)),
-      total: bytes,
-    };
-    out.push(i === 0 ? [{ type: 'stage', stage: 'download' }, progress] : [progress]);
-  }
-  for (let i = 0; i < weightSteps; i += 1) {
-    const progress = { type: 'progress', stage: 'weights', current: i * 10, total: (weightSteps - 1) * 10 };
-    out.push(i === 0 ? [{ type: 'stage', stage: 'weights' }, progress] : [progress]);
-  }
-  return out;
-}
-
-/** The wire event one step of {@link scriptSteps} produces. */
-function wireEvent(model, step) {
-  const last = step.at(-1);
-  return last.type === 'stage'
-    ? { status: 'loading', model, stage: last.stage }
-    : { status: 'loading', model, stage: last.stage, progress: { current: last.current, total: last.total } };
-}
 
 let go;
 let subscribers;
@@ -81,7 +52,7 @@ if (mode === 'modeldeck') {
     },
     listCached: async () => [],
   };
-  const started = await startServer({ loader, logger: false, backlog: 4096 });
+  const started = await startServer({ loader, logger: false, backlog: 4096, limits: { maxConnections: 4096 } });
   server = started.app.server;
   subscribers = () => started.manager.subscriberCount();
   go = async (options) => {

@@ -56,6 +56,15 @@ export function parseSeconds(value: string, flag: string): number {
   return n;
 }
 
+/** Parses a whole number, 0 or more. */
+export function parseCount(value: string, flag: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
+    throw new UsageError(`${flag} must be a whole number, 0 or more, got '${value}'`);
+  }
+  return n;
+}
+
 /** Parses an http(s) base URL, without a trailing slash. */
 export function parseHttpUrl(value: string, flag: string): string {
   let url: URL;

@@ -28,12 +28,17 @@ Options:
   --port PORT             port to listen on (default 8001; 0 picks a free port)
   --throttle RATE         limit each response to RATE bytes per second: 500k, 5M, 1.5MiB, 2000000
                           (k/M/G are powers of 1000, KiB/MiB/GiB of 1024; default unlimited)
+  --link-throttle RATE    limit all responses together to RATE bytes per second, as a link or a CDN
+                          does (with --throttle 4M --link-throttle 32M: 4 MB/s a connection, 32 in all)
   --token TOKEN           require "Authorization: Bearer TOKEN" (401 without it, 403 with another)
   --fault SPEC            inject a fault; repeatable. SPEC is ${FAULT_SPEC_SYNTAX}:
                             status:CODE:PATTERN      answer with HTTP status CODE (GET and HEAD)
                             reset:N:PATTERN          send N body bytes, then reset the connection
                             truncate:N:PATTERN       send N body bytes of a longer Content-Length, then close
                             stall:N:PATTERN          send N body bytes, then nothing, connection left open
+                            flip:N:PATTERN           send the whole body with byte N inverted (corruption)
+                          N of reset, truncate, stall and flip is an offset in the file: a ranged request
+                          is hit only when its range holds it. A 429 sends Retry-After: 1 and RateLimit.
                           PATTERN is a repo-relative file path or glob (onnx/*, **/*.json; no ":"), or a
                           URL path glob starting with "/" (/api/models/**). REPO (ORG/NAME) limits it to one
                           repository; xTIMES fires it for the first TIMES matching requests only.
@@ -68,6 +73,7 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
       host: { type: 'string' },
       port: { type: 'string' },
       throttle: { type: 'string' },
+      'link-throttle': { type: 'string' },
       token: { type: 'string' },
       fault: { type: 'string', multiple: true },
       quiet: { type: 'boolean' },
@@ -99,6 +105,7 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
       host,
       port: parsePort(values.port ?? String(DEFAULT_MIRROR_PORT)),
       throttle: values.throttle === undefined ? 0 : parseBytes(values.throttle, '--throttle'),
+      linkThrottle: values['link-throttle'] === undefined ? 0 : parseBytes(values['link-throttle'], '--link-throttle'),
       faults,
       ...(values.token === undefined ? {} : { requireToken: values.token }),
       ...(values.quiet === true ? {} : { log: (line: string) => stderr.write(`${line}\n`) }),

@@ -2,8 +2,21 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ListenError } from '../common/listen.js';
+import { DEFAULT_DOWNLOAD_CONNECTIONS } from '../server/downloader.js';
+import { defaultHubCacheDir } from '../server/model-cache.js';
 import type { StartServerOptions } from '../server/start.js';
-import { UsageError, listenUsageError, parseCommand, parseHttpUrl, parsePort, parseSeconds } from './args.js';
+import { DEFAULT_HTTP_LIMITS } from '../server/http-limits.js';
+import { DEFAULT_MAX_LOADS } from '../server/load-limiter.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS } from '../server/shutdown.js';
+import {
+  UsageError,
+  listenUsageError,
+  parseCommand,
+  parseCount,
+  parseHttpUrl,
+  parsePort,
+  parseSeconds,
+} from './args.js';
 
 /** The public Hugging Face Hub, the default `--hub-url`. */
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
@@ -18,21 +31,40 @@ Options:
   --port PORT          port to listen on (default 8000; 0 picks a free port)
   --hub-url URL        Hugging Face Hub (or mirror) to download from
                        (default $HF_ENDPOINT, else ${DEFAULT_HUB_URL})
-  --cache-dir DIR      where downloaded models are kept
-                       (default $HF_HOME/modeldeck, HF_HOME defaulting to ~/.cache/huggingface)
+  --cache-dir DIR      the Hugging Face cache, shared with huggingface_hub and huggingface.js
+                       (default $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub)
+  --download-connections N
+                       connections downloads use at once, over all files and models (default 8;
+                       large files come in ranged parts over several of them)
   --offline            use only the local cache, never the hub (also HF_HUB_OFFLINE=1)
   --dtype DTYPE        ONNX weights variant to load: fp32, fp16, q8, q4, ... (default: the model's
                        transformers.js_config.dtype, else the first of fp32, q8, q4, fp16 it has)
   --model-timeout SEC  unload a model after SEC seconds without use (default 300; 0 never)
+  --max-models N       keep at most N models in memory: a load beyond N unloads the least recently
+                       used one that is not generating, or fails with MODELS_BUSY (default 0: no limit)
   --api-key KEY        require "Authorization: Bearer KEY" on every route but /health
                        (default $MODELDECK_API_KEY; prefer the variable: flags show up in ps)
   --log-level LEVEL    fatal, error, warn, info, debug or silent (default info; logs go to stderr)
+  --request-timeout SEC
+                       a request's headers (within 10 s) and body must arrive within SEC seconds, else
+                       408 and the connection is closed; a response once begun (a stream) is not limited
+                       (default 30; 0 never)
+  --keep-alive-timeout SEC
+                       close a connection idle between requests after SEC seconds (default 5)
+  --max-loads N        loads running at once; more wait their turn, first come first served, their
+                       streams open with heartbeats (default 2; 0 no cap)
+  --shutdown-timeout SEC
+                       on SIGINT/SIGTERM, replies under way get SEC seconds to finish (default 10); load
+                       streams get their ABORTED event and waiting chats a 503 at once
+  --max-connections N  connections open at once; past N a request gets 503 TOO_MANY_CONNECTIONS and its
+                       connection is closed, past 2N new connections are closed at once (default 1000;
+                       keep 2N under the descriptor limit, ulimit -n; 0 no cap)
   -h, --help           show this help
 
 Environment:
   HF_TOKEN             token sent to the hub for gated or private models
                        (else the token file $HF_HOME/token, as huggingface-cli writes it)
-  HF_ENDPOINT, HF_HOME, HF_HUB_OFFLINE, MODELDECK_API_KEY   as above
+  HF_ENDPOINT, HF_HUB_CACHE, HF_HOME, HF_HUB_OFFLINE, MODELDECK_API_KEY   as above
 
 Without an API key the server should stay on loopback; binding another address without one prints a warning.
 
@@ -45,13 +77,27 @@ export interface ServeConfig {
   readonly port: number;
   readonly hubUrl: string;
   readonly cacheDir: string;
+  /** Connections downloads use at once. */
+  readonly downloadConnections: number;
   readonly offline: boolean;
   readonly token: string | undefined;
   readonly dtype: string | undefined;
   readonly logLevel: string;
   /** Idle seconds before a resident model is unloaded; 0 never. */
   readonly modelTimeout: number;
+  /** The most models resident at once; 0 no limit. */
+  readonly maxModels: number;
   readonly apiKey: string | undefined;
+  /** Seconds for a request's headers and body to arrive; 0 never. */
+  readonly requestTimeout: number;
+  /** Seconds an idle keep-alive connection is kept. */
+  readonly keepAliveTimeout: number;
+  /** Connections open at once; 0 no cap. */
+  readonly maxConnections: number;
+  /** Loads running at once; 0 no cap. */
+  readonly maxLoads: number;
+  /** Seconds replies under way get to finish when the server stops. */
+  readonly shutdownTimeout: number;
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -82,11 +128,18 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     port: { type: 'string' },
     'hub-url': { type: 'string' },
     'cache-dir': { type: 'string' },
+    'download-connections': { type: 'string' },
     offline: { type: 'boolean' },
     dtype: { type: 'string' },
     'log-level': { type: 'string' },
     'model-timeout': { type: 'string' },
+    'max-models': { type: 'string' },
     'api-key': { type: 'string' },
+    'request-timeout': { type: 'string' },
+    'keep-alive-timeout': { type: 'string' },
+    'max-connections': { type: 'string' },
+    'max-loads': { type: 'string' },
+    'shutdown-timeout': { type: 'string' },
   });
   if (parsed.help) return null;
   const { values, positionals } = parsed;
@@ -104,14 +157,52 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     port: parsePort(values.port ?? '8000'),
     hubUrl:
       hubFlag === undefined ? DEFAULT_HUB_URL : parseHttpUrl(hubFlag, values['hub-url'] ? '--hub-url' : 'HF_ENDPOINT'),
-    cacheDir: values['cache-dir'] ?? join(home, 'modeldeck'),
+    cacheDir: values['cache-dir'] ?? defaultHubCacheDir(env),
+    downloadConnections: parseConnections(values['download-connections'] ?? String(DEFAULT_DOWNLOAD_CONNECTIONS)),
     offline: values.offline ?? truthy(env['HF_HUB_OFFLINE']),
     token: env['HF_TOKEN'] || readTokenFile(join(home, 'token')),
     dtype: values.dtype,
     logLevel,
     modelTimeout: parseSeconds(values['model-timeout'] ?? '300', '--model-timeout'),
+    maxModels: parseMaxModels(values['max-models'] ?? '0'),
     apiKey: apiKeyOf(values['api-key'], env),
+    requestTimeout: parseSeconds(
+      values['request-timeout'] ?? String(DEFAULT_HTTP_LIMITS.requestTimeoutMs / 1000),
+      '--request-timeout',
+    ),
+    keepAliveTimeout: parseSeconds(
+      values['keep-alive-timeout'] ?? String(DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs / 1000),
+      '--keep-alive-timeout',
+    ),
+    maxConnections: parseCount(
+      values['max-connections'] ?? String(DEFAULT_HTTP_LIMITS.maxConnections),
+      '--max-connections',
+    ),
+    maxLoads: parseCount(values['max-loads'] ?? String(DEFAULT_MAX_LOADS), '--max-loads'),
+    shutdownTimeout: parseSeconds(
+      values['shutdown-timeout'] ?? String(DEFAULT_SHUTDOWN_GRACE_MS / 1000),
+      '--shutdown-timeout',
+    ),
   };
+}
+
+function parseMaxModels(value: string): number {
+  if (!/^\d{1,6}$/.test(value.trim())) {
+    throw new UsageError(`--max-models must be a whole number of models (0 for no limit), got '${value}'`);
+  }
+  return Number(value.trim());
+}
+
+const MAX_DOWNLOAD_CONNECTIONS = 64;
+
+function parseConnections(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > MAX_DOWNLOAD_CONNECTIONS) {
+    throw new UsageError(
+      `--download-connections must be a whole number from 1 to ${MAX_DOWNLOAD_CONNECTIONS}, got '${text}'`,
+    );
+  }
+  return n;
 }
 
 function apiKeyOf(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
@@ -136,11 +227,20 @@ export function serverOptions(config: ServeConfig): StartServerOptions {
     loader: {
       hubUrl: config.hubUrl,
       cacheDir: config.cacheDir,
+      downloadConnections: config.downloadConnections,
       offline: config.offline,
       ...(config.token ? { token: config.token } : {}),
       ...(config.dtype ? { dtype: config.dtype } : {}),
     },
     idleTimeoutMs: config.modelTimeout * 1000,
+    maxLoads: config.maxLoads,
+    shutdownGraceMs: Math.round(config.shutdownTimeout * 1000),
+    ...(config.maxModels > 0 ? { maxModels: config.maxModels } : {}),
+    limits: {
+      requestTimeoutMs: Math.round(config.requestTimeout * 1000),
+      keepAliveTimeoutMs: Math.round(config.keepAliveTimeout * 1000),
+      maxConnections: config.maxConnections,
+    },
     ...(config.apiKey !== undefined ? { apiKey: config.apiKey } : {}),
     logger: { level: config.logLevel, stream: process.stderr },
   };

@@ -17,11 +17,16 @@ export interface FaultTarget {
   readonly times?: number;
 }
 
-/** Answer with this status and a Hub-like JSON error body instead of the real response. Applies to GET and HEAD. */
+/**
+ * Answer with this status and a Hub-like JSON error body instead of the real response. Applies to GET and HEAD. A 429
+ * says when to come back as the Hub does: `Retry-After` and `RateLimit: "resolvers";r=0;t=…`.
+ */
 export interface StatusFault extends FaultTarget {
   readonly kind: 'status';
   /** HTTP status, 400–599. */
   readonly status: number;
+  /** Seconds a 429 or 503 asks to wait (`Retry-After`); default 1 for a 429, none for others. */
+  readonly retryAfter?: number;
 }
 
 /** Send the headers and `afterBytes` bytes of the body, then reset the connection (TCP RST). GET only. */
@@ -52,11 +57,25 @@ export interface StallFault extends FaultTarget {
 }
 
 /**
+ * Send the whole body, but with the byte at offset `afterBytes` inverted (every bit flipped): corruption in transit,
+ * which only a checksum notices. GET only.
+ */
+export interface FlipFault extends FaultTarget {
+  readonly kind: 'flip';
+  /** Offset of the byte to flip. */
+  readonly afterBytes: number;
+}
+
+/**
  * A fault the mirror can inject. A fault is checked only once the request's repository and revision are found (a
  * missing one is still a plain 404) and after the token check; faults on body bytes apply to GET bodies only (a HEAD
  * has none) and never to error bodies. The first matching fault with firings left wins.
+ *
+ * The byte counts of body faults are offsets into the file: a response with a `Range` is hit only when its range holds
+ * that offset (a fault at byte 50,000,000 hits the one part of a parallel download that covers it, cut at that byte),
+ * while a whole-file response is hit as if it started at 0 (a count past its end sends it all, then acts).
  */
-export type MirrorFault = StatusFault | ResetFault | TruncateFault | StallFault;
+export type MirrorFault = StatusFault | ResetFault | TruncateFault | StallFault | FlipFault;
 
 /** The kinds of {@link MirrorFault}. */
 export type FaultKind = MirrorFault['kind'];
@@ -77,7 +96,11 @@ export interface FaultTable {
    * The first fault of one of `kinds` that matches and has firings left, counting this one; `undefined` if none.
    * Faults of other kinds are neither returned nor counted.
    */
-  take(subject: FaultSubject, kinds: readonly FaultKind[]): MirrorFault | undefined;
+  take(
+    subject: FaultSubject,
+    kinds: readonly FaultKind[],
+    accept?: (fault: MirrorFault) => boolean,
+  ): MirrorFault | undefined;
   /** Replace the faults; counters start again from zero. */
   set(faults: readonly MirrorFault[]): void;
 }
@@ -86,11 +109,12 @@ export interface FaultTable {
 export function createFaultTable(faults: readonly MirrorFault[] = []): FaultTable {
   let entries: { fault: MirrorFault; fired: number; path: RegExp; repo: RegExp | undefined }[] = [];
   const table: FaultTable = {
-    take(subject, kinds) {
+    take(subject, kinds, accept) {
       for (const entry of entries) {
         if (!kinds.includes(entry.fault.kind)) continue;
         if (entry.fault.times !== undefined && entry.fired >= entry.fault.times) continue;
         if (!matches(entry, subject)) continue;
+        if (accept !== undefined && !accept(entry.fault)) continue;
         entry.fired += 1;
         return entry.fault;
       }
@@ -165,9 +189,13 @@ function validateFault(fault: MirrorFault): void {
       if (!(Number.isInteger(fault.status) && fault.status >= 400 && fault.status <= 599)) {
         throw new FaultSpecError(`status fault needs a status from 400 to 599, got ${String(fault.status)}`);
       }
+      if (fault.retryAfter !== undefined && !(Number.isInteger(fault.retryAfter) && fault.retryAfter >= 0)) {
+        throw new FaultSpecError(`retryAfter must be a whole number of seconds >= 0, got ${String(fault.retryAfter)}`);
+      }
       return;
     case 'reset':
     case 'stall':
+    case 'flip':
       checkCount(fault.kind, fault.afterBytes);
       return;
     case 'truncate':
@@ -191,7 +219,7 @@ export const FAULT_SPEC_SYNTAX = 'KIND:N:[REPO:]PATTERN[:xTIMES]';
 
 /**
  * Parse a `--fault` spec: `KIND:N:[REPO:]PATTERN[:xTIMES]`, where KIND is `status` (N = HTTP status), `reset`, `stall`
- * (N = body bytes sent first) or `truncate` (N = body bytes sent in all); REPO is an `org/name` (optional); PATTERN is
+ * (N = body bytes sent first), `truncate` (N = body bytes sent in all) or `flip` (N = offset of the byte inverted); REPO is an `org/name` (optional); PATTERN is
  * as in {@link FaultTarget.path} and cannot contain `:`; `xTIMES` limits the fault to the first TIMES matching
  * requests. Examples: `status:503:onnx/*`, `reset:1000:org/tiny:onnx/model.onnx:x1`, `stall:0:tokenizer.json`.
  * Throws {@link FaultSpecError} naming the problem.
@@ -222,13 +250,14 @@ export function parseFaultSpec(spec: string): MirrorFault {
       break;
     case 'reset':
     case 'stall':
+    case 'flip':
       fault = { kind, afterBytes: n, ...target };
       break;
     case 'truncate':
       fault = { kind, bytes: n, ...target };
       break;
     default:
-      throw bad(`unknown KIND ${JSON.stringify(kind)}; use status, reset, truncate or stall`);
+      throw bad(`unknown KIND ${JSON.stringify(kind)}; use status, reset, truncate, stall or flip`);
   }
   try {
     validateFault(fault);

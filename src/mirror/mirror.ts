@@ -12,10 +12,11 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createSecretCheck, parseBearer } from '../common/auth.js';
 import { createFaultTable, globToRegExp, type FaultKind, type FaultSubject, type MirrorFault } from './faults.js';
 import { decideRange } from './http-range.js';
 import {
@@ -29,7 +30,7 @@ import {
   type RevisionLocation,
 } from './repo-fs.js';
 import { parseMirrorRoute, decodedPathname, type MirrorRoute, type RevisionSplit } from './routes.js';
-import { createThrottle } from './throttle.js';
+import { createThrottle, createTokenBucket, type TokenBucket } from './throttle.js';
 
 export type { MirrorFault, FaultKind } from './faults.js';
 
@@ -46,6 +47,8 @@ export interface MirrorOptions {
   readonly root: string;
   /** Bytes per second per response, applied to every body; 0 or absent means unlimited. */
   readonly throttle?: number;
+  /** Bytes per second for all responses together (the link); 0 or absent means unlimited. */
+  readonly linkThrottle?: number;
   /** Faults to inject from the start (see {@link MirrorFault}). */
   readonly faults?: readonly MirrorFault[];
   /**
@@ -88,6 +91,8 @@ export interface Mirror {
   setFaults(faults: readonly MirrorFault[]): void;
   /** Change the limit, in bytes per second (0 = unlimited); responses already sending follow it too. */
   setThrottle(bytesPerSecond: number): void;
+  /** Change the limit of all responses together, in bytes per second (0 = unlimited). */
+  setLinkThrottle(bytesPerSecond: number): void;
   /** Stop listening and destroy every connection, stalled ones included. Idempotent. */
   close(): Promise<void>;
 }
@@ -106,7 +111,7 @@ export class MirrorError extends Error {
   }
 }
 
-const BODY_FAULTS: readonly FaultKind[] = ['reset', 'truncate', 'stall'];
+const BODY_FAULTS: readonly FaultKind[] = ['reset', 'truncate', 'stall', 'flip'];
 const STATUS_FAULTS: readonly FaultKind[] = ['status'];
 
 /** Start a mirror on `host` (default 127.0.0.1) and `port` (default 0, a free port). */
@@ -116,13 +121,16 @@ export async function startMirror(options: MirrorOptions & { host?: string; port
     throw new MirrorError('MIRROR_ERR_ROOT', `mirror root ${JSON.stringify(options.root)} is not a directory`);
   }
   checkThrottle(options.throttle ?? 0);
+  checkThrottle(options.linkThrottle ?? 0);
   const faults = createFaultTable(options.faults ?? []);
   let throttle = options.throttle ?? 0;
+  let linkThrottle = options.linkThrottle ?? 0;
   const requests: MirrorRequest[] = [];
   const context: HandlerContext = {
     root: options.root,
     faults,
     rate: () => throttle,
+    link: createTokenBucket({ bytesPerSecond: () => linkThrottle }),
     oidCache: createOidCache(options.lfsThreshold ?? DEFAULT_LFS_THRESHOLD),
     auth: normaliseToken(options.requireToken),
   };
@@ -197,6 +205,10 @@ export async function startMirror(options: MirrorOptions & { host?: string; port
       checkThrottle(bytesPerSecond);
       throttle = bytesPerSecond;
     },
+    setLinkThrottle(bytesPerSecond) {
+      checkThrottle(bytesPerSecond);
+      linkThrottle = bytesPerSecond;
+    },
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -221,8 +233,11 @@ interface HandlerContext {
   readonly root: string;
   readonly faults: ReturnType<typeof createFaultTable>;
   readonly rate: () => number;
+  /** The bucket every response shares. */
+  readonly link: TokenBucket;
   readonly oidCache: OidCache;
-  readonly auth: { readonly token: string; readonly repos: readonly RegExp[] | undefined } | undefined;
+  readonly auth:
+    { readonly isToken: (given: string) => boolean; readonly repos: readonly RegExp[] | undefined } | undefined;
 }
 
 function normaliseToken(requirement: MirrorOptions['requireToken']): HandlerContext['auth'] {
@@ -230,7 +245,7 @@ function normaliseToken(requirement: MirrorOptions['requireToken']): HandlerCont
   const { token, repos } = typeof requirement === 'string' ? { token: requirement, repos: undefined } : requirement;
   if (typeof token !== 'string' || token === '')
     throw new MirrorError('MIRROR_ERR_OPTIONS', 'requireToken needs a non-empty token');
-  return { token, repos: repos?.map(globToRegExp) };
+  return { isToken: createSecretCheck(token), repos: repos?.map(globToRegExp) };
 }
 
 /** Everything one response needs besides the request. */
@@ -281,7 +296,7 @@ async function handle(
 async function handleRepoRoute(x: Exchange, route: Extract<MirrorRoute, { org: string }>, repo: string): Promise<void> {
   const splits: readonly RevisionSplit[] =
     route.kind === 'info' ? [{ revision: route.revision, path: '' }] : route.splits;
-  const found = await locateFirst(x.context.root, route.org, route.name, splits);
+  const found = await locateFirst(x.context, route.org, route.name, splits);
   if (typeof found === 'string') {
     sendNotFound(x, found, found === 'RevisionNotFound' ? `Invalid rev id: ${splits[0]?.revision ?? ''}` : undefined);
     return;
@@ -313,14 +328,14 @@ async function handleRepoRoute(x: Exchange, route: Extract<MirrorRoute, { org: s
 
 /** Try each way of splitting `{revision}/{path}`, shortest revision first; report the first split's failure. */
 async function locateFirst(
-  root: string,
+  context: HandlerContext,
   org: string,
   name: string,
   splits: readonly RevisionSplit[],
 ): Promise<{ location: RevisionLocation; path: string } | 'RepoNotFound' | 'RevisionNotFound'> {
   let firstFailure: 'RepoNotFound' | 'RevisionNotFound' = 'RevisionNotFound';
   for (const [i, split] of splits.entries()) {
-    const location = await locateRevision(root, org, name, split.revision);
+    const location = await locateRevision(context.root, org, name, split.revision, context.oidCache);
     if (location === 'RepoNotFound') return location;
     if (typeof location === 'object') return { location, path: split.path };
     if (i === 0) firstFailure = location;
@@ -368,7 +383,10 @@ async function serveFile(x: Exchange, location: RevisionLocation, path: string, 
       if (range.kind === 'partial') headers['Content-Range'] = `bytes ${start}-${end}/${file.size}`;
       headers['Content-Length'] = length;
       writeHead(x, range.kind === 'partial' ? 206 : 200, headers);
-      await sendBody(x, subject, length, (bytes) => createReadStream(file.absPath, { start, end: start + bytes - 1 }));
+      await sendBody(x, subject, length, (bytes) => createReadStream(file.absPath, { start, end: start + bytes - 1 }), {
+        start,
+        ranged: range.kind === 'partial',
+      });
       return;
     }
     default: {
@@ -417,8 +435,11 @@ function statusFault(x: Exchange, subject: FaultSubject): boolean {
   const fault = x.context.faults.take(subject, STATUS_FAULTS);
   if (fault === undefined || fault.kind !== 'status') return false;
   x.entry.fault = 'status';
+  const retryAfter = fault.retryAfter ?? (fault.status === 429 ? 1 : undefined);
+  const wait: Record<string, string> =
+    retryAfter === undefined ? {} : { 'Retry-After': String(retryAfter), RateLimit: `"resolvers";r=0;t=${retryAfter}` };
   if (fault.status === 404) sendNotFound(x, 'EntryNotFound');
-  else sendError(x, fault.status, undefined, `modeldeck mirror: injected ${fault.status} fault`);
+  else sendError(x, fault.status, undefined, `modeldeck mirror: injected ${fault.status} fault`, wait);
   return true;
 }
 
@@ -426,8 +447,8 @@ function refuseWithoutToken(x: Exchange, repo: string): boolean {
   const auth = x.context.auth;
   if (auth === undefined) return false;
   if (auth.repos !== undefined && !auth.repos.some((pattern) => pattern.test(repo))) return false;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(x.req.headers.authorization ?? '');
-  if (match === null) {
+  const given = parseBearer(x.req.headers.authorization);
+  if (given === undefined) {
     sendError(
       x,
       401,
@@ -436,7 +457,7 @@ function refuseWithoutToken(x: Exchange, repo: string): boolean {
     );
     return true;
   }
-  if (!sameSecret(match[1] ?? '', auth.token)) {
+  if (!auth.isToken(given)) {
     sendError(
       x,
       403,
@@ -446,12 +467,6 @@ function refuseWithoutToken(x: Exchange, repo: string): boolean {
     return true;
   }
   return false;
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  // Hash first so lengths match and the comparison time says nothing about the token.
-  const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
-  return timingSafeEqual(digest(given), digest(expected));
 }
 
 const NOT_FOUND_MESSAGES: Record<NotFoundCode, string> = {
@@ -505,39 +520,55 @@ function writeHead(x: Exchange, status: number, headers: Record<string, string |
   x.res.writeHead(status, headers);
 }
 
+/** Where a body sits in its file: its first byte's offset, and whether it answers a `Range`. */
+interface BodyPlace {
+  readonly start: number;
+  readonly ranged: boolean;
+}
+
 /**
  * Send `length` body bytes from `open(bytes)` (a stream of the first `bytes` bytes), throttled, counting what goes
  * out, unless a body fault matches: then only the fault's bytes are sent and the connection is reset, ended or left
- * hanging.
+ * hanging, or (a flip) all of them with one byte inverted. Fault offsets count from the file's start (see
+ * {@link MirrorFault}).
  */
 async function sendBody(
   x: Exchange,
   subject: FaultSubject,
   length: number,
   open: (bytes: number) => Readable,
+  place: BodyPlace = { start: 0, ranged: false },
 ): Promise<void> {
   const { res, entry } = x;
   if (x.req.method === 'HEAD' || length === 0) {
     res.end();
     return;
   }
-  const fault = x.context.faults.take(subject, BODY_FAULTS);
+  const { start } = place;
+  const offsetOf = (fault: MirrorFault): number =>
+    fault.kind === 'truncate' ? fault.bytes : fault.kind === 'status' ? 0 : fault.afterBytes;
+  const fault = x.context.faults.take(subject, BODY_FAULTS, (candidate) => {
+    const at = offsetOf(candidate);
+    if (candidate.kind === 'flip') return at >= start && at < start + length;
+    return !place.ranged || (at >= start && at < start + length);
+  });
   const meter = new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
       entry.bytesSent += chunk.length;
       callback(null, chunk);
     },
   });
-  const throttle = createThrottle({ bytesPerSecond: x.context.rate });
+  const throttle = createThrottle({ bytesPerSecond: x.context.rate, shared: x.context.link });
   if (fault === undefined) {
     await pipeline(open(length), throttle, meter, res).catch(ignoreAbort(res));
     return;
   }
   entry.fault = fault.kind;
-  const bytes = Math.min(
-    length,
-    fault.kind === 'truncate' ? fault.bytes : fault.kind === 'status' ? 0 : fault.afterBytes,
-  );
+  if (fault.kind === 'flip') {
+    await pipeline(open(length), flipAt(fault.afterBytes - start), throttle, meter, res).catch(ignoreAbort(res));
+    return;
+  }
+  const bytes = Math.min(length, Math.max(0, offsetOf(fault) - start));
   if (bytes > 0) {
     try {
       await pipeline(open(bytes), throttle, meter, res, { end: false });
@@ -569,6 +600,24 @@ async function sendBody(
       throw new Error(`unhandled fault ${JSON.stringify(unreachable)}`);
     }
   }
+}
+
+/** A pass-through that inverts the byte at `offset` of the stream. */
+function flipAt(offset: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+      const at = offset - seen;
+      seen += chunk.length;
+      if (at < 0 || at >= chunk.length) {
+        callback(null, chunk);
+        return;
+      }
+      const copy = Buffer.from(chunk);
+      copy[at] = (copy[at] as number) ^ 0xff;
+      callback(null, copy);
+    },
+  });
 }
 
 function ignoreAbort(res: ServerResponse): (error: unknown) => void {

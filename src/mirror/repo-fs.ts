@@ -26,7 +26,7 @@ export interface RevisionLocation {
   readonly revision: string;
   /** Absolute directory holding the revision's files. */
   readonly dir: string;
-  /** Fake but stable commit sha (40 hex) of the revision, see {@link fakeCommitSha}. */
+  /** Commit sha (40 hex) of the revision, derived from its content, see {@link commitShaOf}. */
   readonly sha: string;
 }
 
@@ -60,11 +60,7 @@ export interface TreeEntry {
 
 /** The `lfs` member of a tree entry. */
 export interface LfsInfo {
-  /**
-   * 64 hex. On the Hub it is the sha256 of the content; here it is derived from the file's path, size and mtime, so
-   * that listing a multi-gigabyte repository costs nothing. It changes when the file changes, but is not a hash of
-   * the content: do not verify downloads against it.
-   */
+  /** 64 hex: the sha256 of the content, as on the Hub (computed once per file version and remembered). */
   readonly oid: string;
   /** Bytes of the content. */
   readonly size: number;
@@ -78,11 +74,15 @@ export function revisionDirName(name: string, revision: string): string {
 }
 
 /**
- * A stable fake commit sha (40 hex) for a revision: sha1 of the repository id and the revision's directory name, so
- * `refs/pr/1` and the sha itself address the same revision. It does not change when files change.
+ * The commit sha (40 hex) of a revision: sha1 over the repository id and every file's path and etag, in path order.
+ * So it changes when any file changes (a new commit), and two revisions with the same content are the same commit,
+ * as two names of one commit are on the Hub. Pure.
  */
-export function fakeCommitSha(repo: string, dirName: string): string {
-  return createHash('sha1').update(`modeldeck-mirror\0commit\0${repo}\0${dirName}`).digest('hex');
+export function commitShaOf(repo: string, files: readonly { readonly path: string; readonly etag: string }[]): string {
+  const hash = createHash('sha1').update(`modeldeck-mirror\0commit\0${repo}\0`);
+  const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (const file of sorted) hash.update(`${file.path}\0${file.etag}\n`);
+  return hash.digest('hex');
 }
 
 /** True for a name the mirror may show: not empty, not a dotfile, no separators or control characters. */
@@ -111,6 +111,7 @@ export async function locateRevision(
   org: string,
   name: string,
   revision: string,
+  oidCache: OidCache,
 ): Promise<RevisionLocation | 'RepoNotFound' | 'RevisionNotFound'> {
   if (!isVisibleName(org) || !isVisibleName(name) || name.includes('@')) return 'RepoNotFound';
   const repo = `${org}/${name}`;
@@ -118,22 +119,47 @@ export async function locateRevision(
   if (revisionOk) {
     const dirName = revisionDirName(name, revision);
     const dir = join(root, org, dirName);
-    if (await isDirectory(dir)) return { repo, revision, dir, sha: fakeCommitSha(repo, dirName) };
+    if (await isDirectory(dir)) return { repo, revision, dir, sha: await revisionSha(repo, dir, oidCache) };
   }
   const dirNames = await revisionDirNames(root, org, name);
   if (dirNames.length === 0) return 'RepoNotFound';
   if (SHA_PATTERN.test(revision)) {
-    for (const dirName of dirNames) {
-      if (fakeCommitSha(repo, dirName) !== revision) continue;
+    // `main` first: of several names of one commit, the branch is the one to report.
+    const ordered = [...dirNames].sort((a, b) => (a === name ? -1 : b === name ? 1 : a < b ? -1 : 1));
+    for (const dirName of ordered) {
+      const dir = join(root, org, dirName);
+      if ((await revisionSha(repo, dir, oidCache)) !== revision) continue;
       return {
         repo,
         revision: dirName === name ? MAIN_REVISION : dirName.slice(name.length + 1).replaceAll('--', '/'),
-        dir: join(root, org, dirName),
+        dir,
         sha: revision,
       };
     }
   }
   return 'RevisionNotFound';
+}
+
+/** The {@link commitShaOf} of the files under `dir` (every visible file, recursively, links followed). */
+async function revisionSha(repo: string, dir: string, oidCache: OidCache): Promise<string> {
+  const files: { path: string; etag: string }[] = [];
+  const visit = async (abs: string, prefix: string): Promise<void> => {
+    const names = (await readdir(abs).catch(() => [] as string[])).filter(isVisibleName);
+    await Promise.all(
+      names.map(async (entry) => {
+        const absPath = join(abs, entry);
+        const path = prefix === '' ? entry : `${prefix}/${entry}`;
+        const info = await stat(absPath).catch(() => undefined);
+        if (info?.isDirectory() === true) await visit(absPath, path);
+        else if (info?.isFile() === true) {
+          const oids = await oidCache.oids({ absPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino });
+          files.push({ path, etag: oids.etag });
+        }
+      }),
+    );
+  };
+  await visit(dir, '');
+  return commitShaOf(repo, files);
 }
 
 /** Directory names under `root/org` that hold a revision of `name`. */
@@ -183,8 +209,8 @@ export interface OidCache {
 const OID_CACHE_LIMIT = 10_000;
 
 /**
- * Create an {@link OidCache}. Files below `lfsThreshold` bytes get their real git blob sha1 (the file is read once);
- * larger ones get an emulated LFS identity (see {@link LfsInfo.oid}) without being read.
+ * Create an {@link OidCache}. Files below `lfsThreshold` bytes get their git blob sha1, larger ones their sha256 and
+ * an LFS pointer's identity, as on the Hub; either way each file version is read once, the first time it is asked.
  */
 export function createOidCache(lfsThreshold: number = DEFAULT_LFS_THRESHOLD): OidCache {
   const cache = new Map<string, Promise<FileOids>>();
@@ -194,10 +220,7 @@ export function createOidCache(lfsThreshold: number = DEFAULT_LFS_THRESHOLD): Oi
       let pending = cache.get(key);
       if (pending === undefined) {
         if (cache.size >= OID_CACHE_LIMIT) cache.clear();
-        pending =
-          file.size >= lfsThreshold
-            ? Promise.resolve(lfsOids(file))
-            : gitBlobOid(file).then((oid) => ({ oid, etag: oid }));
+        pending = file.size >= lfsThreshold ? lfsOids(file) : gitBlobOid(file).then((oid) => ({ oid, etag: oid }));
         cache.set(key, pending);
         // A failed read (file vanished) must not stick.
         pending.catch(() => cache.delete(key));
@@ -207,10 +230,13 @@ export function createOidCache(lfsThreshold: number = DEFAULT_LFS_THRESHOLD): Oi
   };
 }
 
-function lfsOids(file: FileInfo): FileOids {
-  const sha256 = createHash('sha256')
-    .update(`modeldeck-mirror\0lfs\0${file.absPath}\0${file.size}\0${file.mtimeMs}\0${file.ino}`)
-    .digest('hex');
+async function lfsOids(file: FileInfo): Promise<FileOids> {
+  const hash = createHash('sha256');
+  if (file.size > 0) {
+    for await (const chunk of createReadStream(file.absPath, { start: 0, end: file.size - 1 }))
+      hash.update(chunk as Buffer);
+  }
+  const sha256 = hash.digest('hex');
   const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256}\nsize ${file.size}\n`;
   const pointerBytes = Buffer.from(pointer);
   const oid = createHash('sha1').update(`blob ${pointerBytes.length}\0`).update(pointerBytes).digest('hex');

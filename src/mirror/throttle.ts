@@ -1,6 +1,7 @@
 /**
  * Bandwidth limiting for the mirror: a token bucket (pure arithmetic over an injected clock) and a Transform stream
- * that paces whatever flows through it with one.
+ * that paces whatever flows through it with one, and optionally with a second bucket that every stream shares (a
+ * link: a CDN's few MB/s per connection and more in all).
  */
 import { Transform, type TransformCallback } from 'node:stream';
 
@@ -67,7 +68,10 @@ export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
 }
 
 /** Options of {@link createThrottle}. */
-export type ThrottleOptions = TokenBucketOptions;
+export interface ThrottleOptions extends TokenBucketOptions {
+  /** A bucket shared with other streams (a link all responses go through): bytes wait for both. */
+  readonly shared?: TokenBucket;
+}
 
 /**
  * A pass-through Transform that releases bytes no faster than the rate. Chunks are split into slices of at most one
@@ -75,7 +79,15 @@ export type ThrottleOptions = TokenBucketOptions;
  * the reader has taken this one). Destroying the stream (client abort) clears the pending timer.
  */
 export function createThrottle(options: ThrottleOptions): Transform {
-  const bucket = createTokenBucket(options);
+  const own = createTokenBucket(options);
+  const shared = options.shared;
+  const bucket: TokenBucket =
+    shared === undefined
+      ? own
+      : {
+          reserve: (bytes) => Math.max(own.reserve(bytes), shared.reserve(bytes)),
+          sliceSize: () => Math.min(own.sliceSize(), shared.sliceSize()),
+        };
   let timer: NodeJS.Timeout | undefined;
 
   return new Transform({

@@ -160,7 +160,7 @@ class InvalidRequest extends Error {
  * `{role, content}` with role `system`/`user`/`assistant` (or `developer`, read as `system`) and content a string or
  * an array of `{type: 'text', text}` parts (joined with LF); `max_completion_tokens` or else `max_tokens` an integer
  * from 1 to {@link MAX_TOKENS_LIMIT} (default {@link DEFAULT_MAX_TOKENS}); `temperature` 0 to 2; `top_p` above 0 and
- * at most 1; `seed` an integer; `stop` a non-empty string or up to {@link MAX_STOP_SEQUENCES} of them; `stream` a
+ * at most 1; `seed` an integer, 0 or more; `stop` a non-empty string or up to {@link MAX_STOP_SEQUENCES} of them; `stream` a
  * boolean; `stream_options` an object; `n` only 1. A field set to `null` counts as absent; unknown fields are
  * ignored. Every failure is a 400 `invalid_request_error` whose `param` names the field, with code `INVALID_REQUEST`
  * (`INVALID_BODY` for a body that is not an object, `INVALID_MODEL` for a bad model id).
@@ -217,6 +217,7 @@ function normalise(body: unknown): NormalisedChatRequest {
   }
   const seed = readNumber(body, 'seed');
   if (seed !== undefined && !Number.isSafeInteger(seed)) throw wrongType('seed', 'an integer', seed);
+  if (seed !== undefined && seed < 0) throw outOfRange('seed', `an integer from 0 to ${Number.MAX_SAFE_INTEGER}`, seed);
 
   const streamOptions = optional(body, 'stream_options');
   if (streamOptions !== undefined && !isPlainObject(streamOptions)) {

@@ -34,6 +34,20 @@ export const WIRE_ERRORS = {
   MISSING_API_KEY: { status: 401, when: 'the server has an API key and the request sent no `Authorization: Bearer`' },
   INVALID_API_KEY: { status: 401, when: 'the request sent another API key than the server’s' },
   NOT_FOUND: { status: 404, when: 'no such route' },
+  MODEL_BUSY: {
+    status: 409,
+    when: '`/unload_model`, `/reset`: replies were still under way after 10 s; `{"force": true}` unloads anyway',
+  },
+  METHOD_NOT_ALLOWED: { status: 405, when: 'the route exists with other methods; the `Allow` header names them' },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    when: 'the request’s headers and body did not arrive within `--request-timeout`; the connection is closed',
+  },
+  HEADERS_TOO_LARGE: { status: 431, when: 'the request headers are over 16 KiB; the connection is closed' },
+  TOO_MANY_CONNECTIONS: {
+    status: 503,
+    when: 'the server has `--max-connections` connections open; the connection is closed (`Retry-After: 1`)',
+  },
   MODEL_NOT_LOADED: { status: 404, when: '`/unload_model`: the model is not resident' },
 
   // Loads that fail (`error` events; a chat that needs the model gets the same code with this status).
@@ -58,6 +72,14 @@ export const WIRE_ERRORS = {
   OFFLINE_NOT_CACHED: { status: 503, when: 'offline mode, and the model is not in the cache' },
   LOAD_FAILED: { status: 503, when: 'the runtime could not load the files' },
   ABORTED: { status: 503, when: 'the server is shutting down' },
+  CANCELLED: {
+    status: 409,
+    when: 'the load was cancelled by `POST /unload_model` while it ran; files already fetched stay in the cache',
+  },
+  MODELS_BUSY: {
+    status: 503,
+    when: 'the server holds `--max-models` models and none can be evicted (each is generating or loading); the message names them',
+  },
 
   // Failures of the server itself.
   GENERATION_FAILED: {
@@ -83,7 +105,9 @@ export type LoadErrorCode =
   | 'CACHE_NOT_WRITABLE'
   | 'OFFLINE_NOT_CACHED'
   | 'LOAD_FAILED'
-  | 'ABORTED';
+  | 'ABORTED'
+  | 'CANCELLED'
+  | 'MODELS_BUSY';
 
 /** The code of the `error` event a load gets when the server stops during it: the server goes away, the model is fine. */
 export const SHUTTING_DOWN_CODE = 'ABORTED' satisfies LoadErrorCode;

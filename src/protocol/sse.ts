@@ -54,6 +54,18 @@ function singleLine(field: string, value: string): string {
 }
 
 /**
+ * Encodes a frame that only sets the client's reconnection delay (`retry: 2000\n\n`): it dispatches no event.
+ *
+ * @throws RangeError when `ms` is not a non-negative safe integer.
+ */
+export function encodeSseRetry(ms: number): string {
+  if (!Number.isSafeInteger(ms) || ms < 0) {
+    throw new RangeError(`SSE retry must be a non-negative integer of milliseconds, got ${String(ms)}`);
+  }
+  return `retry: ${ms}\n\n`;
+}
+
+/**
  * Encodes a comment (ignored by SSE clients; used as a heartbeat): `: keep-alive\n\n` for `'keep-alive'`.
  *
  * Every line of `text` becomes a comment line of its own, so a line break in `text` can never start a field. The

@@ -1,11 +1,19 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createSecretCheck, parseBearer } from '../common/auth.js';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializeLoadEvent, isTerminal } from '../protocol/events.js';
 import { validateLoadModelRequest } from '../protocol/load-request.js';
 import type { WireErrorCode } from '../protocol/errors.js';
 import type { LoadManager } from './load-manager.js';
 import { registerChatRoutes } from './chat-routes.js';
+import { createEventFeed } from './event-feed.js';
+import { registerFeedRoutes } from './feed-routes.js';
 import { registerModelRoutes } from './model-routes.js';
+import { drainRefusedBodies } from './body-drain.js';
+import { closeGracefully } from './shutdown.js';
+import { trackGenerations } from './work-tracker.js';
+import { useJsonBodyParser } from './json-body.js';
+import { answerWrongMethods } from './wrong-method.js';
+import { DEFAULT_HTTP_LIMITS, capConnections, httpLimitOptions, type HttpLimits } from './http-limits.js';
 import { sendError } from './error-reply.js';
 import { openSseStream } from './sse-stream.js';
 
@@ -22,17 +30,36 @@ export interface AppOptions {
   readonly apiKey?: string;
   /** Close open connections at once on `close()` (tests and shutdown). */
   readonly forceCloseConnections?: boolean;
+  /** Events of `GET /events` kept for watchers that reconnect with `Last-Event-ID` (default 1000). */
+  readonly feedHistory?: number;
+  /** The reconnection delay `GET /events` announces with `retry:`, in milliseconds (default 2000). */
+  readonly feedRetryMs?: number;
+  /** How long `/unload_model` and `/reset` wait for replies under way before a 409, in milliseconds (default 10 s). */
+  readonly unloadWaitMs?: number;
+  /** How long replies under way get to finish on `close()`, in milliseconds (default 10 s). */
+  readonly shutdownGraceMs?: number;
+  /** Request and idle timeouts and the connection cap; each defaults to {@link DEFAULT_HTTP_LIMITS}. */
+  readonly limits?: Partial<HttpLimits>;
 }
 
 /** Builds the modeldeck HTTP application without listening: tests call `inject()` or `listen({port: 0})`. */
 export function buildApp(options: AppOptions): FastifyInstance {
   const { manager } = options;
   const heartbeatMs = options.heartbeatMs ?? 5000;
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
   const app = Fastify({
+    ...httpLimitOptions(limits),
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     forceCloseConnections: options.forceCloseConnections ?? true,
+    // Requests during shutdown get the catalogue's ABORTED (shutdown.ts), not Fastify's own 503 body.
+    return503OnClosing: false,
   });
+  capConnections(app, limits);
+  const tracker = trackGenerations(manager);
+  closeGracefully(app, manager, tracker, options.shutdownGraceMs);
+  useJsonBodyParser(app);
+  drainRefusedBodies(app);
   // Every body is JSON: Fastify's built-in text/plain parser would hand a route a string (a 400 "got string") where
   // the protocol answers any non-JSON Content-Type with 415.
   app.removeContentTypeParser('text/plain');
@@ -52,6 +79,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   );
 
   if (options.apiKey !== undefined) requireApiKey(app, options.apiKey);
+  // After the key check (a wrong method on a guarded server is still a 401 without the key), before the routes.
+  answerWrongMethods(app);
 
   app.get('/health', async () => ({ status: 'ok' }));
 
@@ -65,17 +94,18 @@ export function buildApp(options: AppOptions): FastifyInstance {
       if (isTerminal(event)) stream.end();
     });
     // A client that leaves stops receiving; the load itself goes on (and stays cached) for everyone else.
-    stream.disconnected.addEventListener('abort', () => subscription.unsubscribe(), { once: true });
+    stream.onDisconnect(() => subscription.unsubscribe());
     if (stream.closed) subscription.unsubscribe();
     return reply;
   });
 
-  registerChatRoutes(app, { manager });
-  registerModelRoutes(app, manager);
-
-  app.addHook('onClose', async () => {
-    await manager.close();
+  const feed = createEventFeed({ historySize: options.feedHistory ?? 1000 });
+  registerFeedRoutes(app, { manager, feed, heartbeatMs, retryMs: options.feedRetryMs ?? 2000 });
+  registerChatRoutes(app, {
+    manager: tracker.manager,
+    onChat: (event, payload) => feed.publish(event, JSON.stringify(payload)),
   });
+  registerModelRoutes(app, tracker.manager, tracker, options.unloadWaitMs);
 
   return app;
 }
@@ -98,22 +128,18 @@ function codeOfRefusal(fastifyCode: string | undefined, status: number): WireErr
 
 /** Guards every route but `/health` with a bearer key, compared in constant time. */
 function requireApiKey(app: FastifyInstance, apiKey: string): void {
-  // Hashing first makes both sides the same length, so the comparison leaks neither the key nor its length.
-  const expected = createHash('sha256').update(apiKey).digest();
+  const isApiKey = createSecretCheck(apiKey);
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.url === '/health') return;
-    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(request.headers.authorization ?? '');
-    if (!match?.[1]) {
+    const given = parseBearer(request.headers.authorization);
+    if (given === undefined) {
       return sendError(
         reply,
         'MISSING_API_KEY',
         'this server requires an API key: send the header "Authorization: Bearer <key>"',
       );
     }
-    const given = createHash('sha256').update(match[1]).digest();
-    if (!timingSafeEqual(given, expected)) {
-      return sendError(reply, 'INVALID_API_KEY', 'the API key is not valid for this server');
-    }
+    if (!isApiKey(given)) return sendError(reply, 'INVALID_API_KEY', 'the API key is not valid for this server');
     return undefined;
   });
 }

@@ -8,6 +8,7 @@ import {
   type NormalisedChatRequest,
 } from '../protocol/chat.js';
 import { wireError } from '../protocol/errors.js';
+import type { ChatEndPayload, ChatStartPayload } from '../protocol/feed.js';
 import { sendError } from './error-reply.js';
 import { LoadError, type GenerateResult, type LoadedModel } from './loader-types.js';
 import type { LoadManager } from './load-manager.js';
@@ -16,7 +17,15 @@ import { openSseStream } from './sse-stream.js';
 /** Options of {@link registerChatRoutes}. */
 export interface ChatRoutesOptions {
   readonly manager: LoadManager;
+  /** Told when a request starts generating and when it ends (for the feed); never given message content. */
+  readonly onChat?: ChatObserver;
 }
+
+/** Receives `chat_start` and `chat_end` payloads. */
+export type ChatObserver = {
+  (event: 'chat_start', payload: ChatStartPayload): void;
+  (event: 'chat_end', payload: ChatEndPayload): void;
+};
 
 function usageOf(result: GenerateResult): ChatCompletionUsage {
   return {
@@ -63,14 +72,48 @@ export function registerChatRoutes(app: FastifyInstance, options: ChatRoutesOpti
     const created = Math.floor(Date.now() / 1000);
     // Held, the model cannot be unloaded for idleness mid-generation; releasing it restarts its idle timer.
     const release = manager.hold(chat.model.key);
+    const observed = options.onChat ? observe(model, id, options.onChat) : model;
     try {
       return chat.stream
-        ? await streamCompletion(reply, model, chat, { id, created, gone })
-        : await wholeCompletion(reply, model, chat, { id, created, gone });
+        ? await streamCompletion(reply, observed, chat, { id, created, gone })
+        : await wholeCompletion(reply, observed, chat, { id, created, gone });
     } finally {
       release();
     }
   });
+}
+
+/** `model`, with each generation reported to `onChat`: its start, and its end with token counts and rate. */
+function observe(model: LoadedModel, request: string, onChat: ChatObserver): LoadedModel {
+  return {
+    ref: model.ref,
+    dispose: () => model.dispose(),
+    async generate(messages, generateOptions, onText, signal) {
+      const key = model.ref.key;
+      onChat('chat_start', { model: key, request });
+      const started = performance.now();
+      const end = (outcome: ChatEndPayload['outcome'], promptTokens: number, completionTokens: number): void => {
+        const seconds = (performance.now() - started) / 1000;
+        const rate = completionTokens > 0 && seconds > 0 ? completionTokens / seconds : 0;
+        onChat('chat_end', {
+          model: key,
+          request,
+          outcome,
+          prompt_tokens: promptTokens,
+          completion_tokens: completionTokens,
+          tokens_per_second: Math.round(rate * 10) / 10,
+        });
+      };
+      try {
+        const result = await model.generate(messages, generateOptions, onText, signal);
+        end(result.finishReason, result.promptTokens, result.completionTokens);
+        return result;
+      } catch (error) {
+        end('error', 0, 0);
+        throw error;
+      }
+    },
+  };
 }
 
 interface CompletionContext {

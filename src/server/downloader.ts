@@ -1,183 +1,524 @@
 /**
- * Downloads repository files into a snapshot directory, atomically: each file streams (with backpressure) into
- * `{file}.tmp-{random}` and is renamed to its real name only when its byte count equals both `Content-Length` and
- * the listing size. Truncated bodies, connection resets, stalls and aborts delete the temporary file, so nothing that
- * looks complete is ever left behind.
+ * Downloads one file of a repository into a blob of the Hugging Face cache: in ranged parts over several connections,
+ * resumable, verified.
+ *
+ * - **Parts.** The file is fetched as consecutive byte ranges, each into a buffer of its own, over up to
+ *   {@link Transfer}'s connections at once; finished parts are appended to `{blob}.incomplete` strictly in order, so
+ *   that file is always a prefix of the blob and the checksum is computed as the bytes arrive, with no second read.
+ *   The bytes held in buffers are bounded by the transfer's memory budget, whatever the file size. A hub that ignores
+ *   `Range` (answers 200 to a ranged request) gets one plain stream instead.
+ * - **Retries.** Resets, cut or truncated bodies, stalls, 5xx, 408 and 429 are retried with a capped exponential
+ *   backoff (a 429 or 503 waits what its `Retry-After` or `RateLimit` header says), from the bytes the part already
+ *   has; a part gives up after {@link DownloadPolicy.maxAttempts} attempts and the load fails.
+ * - **Resume.** Whatever an attempt left in `.incomplete` (also after the process was killed) is kept: the next
+ *   download hashes that prefix from the disk (the only re-read) and fetches the rest.
+ * - **Verification.** The bytes must hash to the listing's sha256 (LFS files) or git blob sha1 (others); a mismatch is
+ *   fetched once more from scratch and then fails the load with a checksum message. Only a verified file is renamed
+ *   to its blob name, so a corrupt file never becomes a blob, let alone part of a snapshot.
  */
 
-import { randomBytes } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { createHash, type Hash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-import type { HubClient, HubFile, RepoRef } from './hub-client.js';
-import { errorCodeOf } from './hub-client.js';
+import { errorCodeOf, TransientHubError, type HubClient, type HubFile, type RepoRef } from './hub-client.js';
 import { LoadError } from './loader-types.js';
-import { cacheWriteError, isSafeRelativePath } from './model-cache.js';
+import { cacheWriteError } from './model-cache.js';
+import { createSemaphore, type Semaphore } from './semaphore.js';
 
-/** Default for {@link DownloadOptions.stallTimeoutMs}, in milliseconds. */
+/** Default for {@link DownloadPolicy.stallTimeoutMs}, in milliseconds. */
 export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
-/**
- * Bytes the file stream may buffer before the download waits for the disk. With fs streams' default of 16 KiB every
- * 64 KiB network chunk waited for its write to finish before the next one was read, so network and disk took turns.
- */
-const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Default for {@link DownloadPolicy.connections}: what hf_transfer-like tools use against a CDN. */
+export const DEFAULT_DOWNLOAD_CONNECTIONS = 8;
 
-/** Options of {@link downloadFile}. */
-export interface DownloadOptions {
-  readonly hub: HubClient;
-  readonly ref: RepoRef;
-  /** The file, with its size in bytes from the listing. */
-  readonly file: HubFile;
-  /** Snapshot directory; the file lands at `{dir}/{file.path}`. */
-  readonly dir: string;
-  /** A download that receives no byte for this long, in milliseconds, fails as stalled. */
+/** How downloads behave; every field has a default. */
+export interface DownloadPolicy {
+  /** Connections open at once, over all files of the transfer (default {@link DEFAULT_DOWNLOAD_CONNECTIONS}). */
+  readonly connections?: number | undefined;
+  /** A request that receives no byte for this long, in milliseconds, is abandoned and retried (default 30000). */
   readonly stallTimeoutMs?: number | undefined;
-  /** Aborts the download (the temporary file is deleted); the rejection is an `ABORTED` {@link LoadError}. */
-  readonly signal?: AbortSignal | undefined;
-  /** Called after each chunk is written, with the chunk's size in bytes. */
-  readonly onBytes?: ((bytes: number) => void) | undefined;
+  /** Attempts per part before the download fails (default 8). */
+  readonly maxAttempts?: number | undefined;
+  /** First backoff, doubled per failed attempt of a part, in milliseconds (default 250). */
+  readonly backoffMs?: number | undefined;
+  /** Largest backoff, in milliseconds (default 8000). */
+  readonly maxBackoffMs?: number | undefined;
+  /** A `Retry-After` longer than this fails the download instead of waiting, in milliseconds (default 300000). */
+  readonly maxRetryAfterMs?: number | undefined;
 }
 
-/** What a finished download learnt. */
-export interface DownloadResult {
-  /** The commit the hub served the file from (`X-Repo-Commit`), when it said. */
-  readonly commit?: string;
+/** The connections and memory that the downloads of one loader share. */
+export interface Transfer {
+  readonly policy: Required<{ [K in keyof DownloadPolicy]: NonNullable<DownloadPolicy[K]> }>;
+  /** One unit per open connection. */
+  readonly connections: Semaphore;
+  /** One unit per byte held in part buffers. */
+  readonly memory: Semaphore;
 }
 
-/** Downloads one file; rejects with a {@link LoadError} (DOWNLOAD_FAILED, ABORTED, CACHE_NOT_WRITABLE, hub codes). */
-export async function downloadFile(options: DownloadOptions): Promise<DownloadResult> {
-  const { hub, ref, file, dir, signal, onBytes } = options;
-  const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
-  if (!isSafeRelativePath(file.path)) {
-    throw new LoadError('HUB_ERROR', `the hub listed a file with an unsafe path, ${JSON.stringify(file.path)}`);
+/** Bytes of one part at most, and at least (for files larger than that). */
+const MAX_PART_BYTES = 8 * 1024 * 1024;
+const MIN_PART_BYTES = 1024 * 1024;
+
+/** Creates the shared {@link Transfer} of a loader. */
+export function createTransfer(policy: DownloadPolicy = {}): Transfer {
+  const connections = policy.connections ?? DEFAULT_DOWNLOAD_CONNECTIONS;
+  if (!(Number.isInteger(connections) && connections >= 1)) {
+    throw new RangeError(`download connections must be a whole number >= 1, got ${String(connections)}`);
   }
-  const target = join(dir, ...file.path.split('/'));
-  const temp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
-  let received = 0;
+  return {
+    policy: {
+      connections,
+      stallTimeoutMs: policy.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+      maxAttempts: policy.maxAttempts ?? 8,
+      backoffMs: policy.backoffMs ?? 250,
+      maxBackoffMs: policy.maxBackoffMs ?? 8000,
+      maxRetryAfterMs: policy.maxRetryAfterMs ?? 300_000,
+    },
+    connections: createSemaphore(connections),
+    // Two parts per connection: one arriving, one waiting for the parts before it to be written.
+    memory: createSemaphore(2 * connections * MAX_PART_BYTES),
+  };
+}
 
-  const controller = new AbortController();
-  const onAbort = (): void =>
-    controller.abort(new LoadError('ABORTED', `download of ${file.path} was aborted`, { cause: signal?.reason }));
-  if (signal?.aborted === true) onAbort();
-  signal?.addEventListener('abort', onAbort, { once: true });
-  // The timer covers the wait for headers too: a hub that accepts the connection and says nothing is stalled.
-  const stall = setTimeout(() => {
-    controller.abort(
-      new LoadError(
-        'DOWNLOAD_FAILED',
-        `download of ${file.path} stalled: no data for ${formatSeconds(stallTimeoutMs)} ` +
-          `after ${received} of ${file.size} bytes; retry`,
-      ),
-    );
-  }, stallTimeoutMs);
+/** What the bytes of a file must hash to. */
+export type ExpectedDigest =
+  { readonly algorithm: 'sha256'; readonly hex: string } | { readonly algorithm: 'git-sha1'; readonly hex: string };
 
-  let out: WriteStream | undefined;
+/** The expected digest of a listed file: its LFS sha256, else its git blob sha1, else none. */
+export function expectedDigest(file: HubFile): ExpectedDigest | undefined {
+  if (file.sha256 !== undefined) return { algorithm: 'sha256', hex: file.sha256 };
+  if (file.oid !== undefined) return { algorithm: 'git-sha1', hex: file.oid };
+  return undefined;
+}
+
+/** Options of {@link downloadBlob}. */
+export interface BlobDownload {
+  readonly hub: HubClient;
+  /** The repository, with the commit as its revision. */
+  readonly ref: RepoRef;
+  /** The file, with its size in bytes and digests from the listing. */
+  readonly file: HubFile;
+  /** Where the verified file goes; `{blob}.incomplete` holds it meanwhile. */
+  readonly blob: string;
+  readonly transfer: Transfer;
+  /** Aborts the download; `.incomplete` stays for the next one. The rejection is an `ABORTED` {@link LoadError}. */
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * Called with the bytes of the file this download has (written, resumed or in part buffers). It may go down when a
+   * download starts again from scratch (a failed checksum, a hub that ignores `Range`); callers keep the maximum.
+   */
+  readonly onProgress?: ((bytes: number) => void) | undefined;
+}
+
+/** Path of the partial download of `blob`, huggingface_hub's name for it. */
+export function incompletePath(blob: string): string {
+  return `${blob}.incomplete`;
+}
+
+const locks = new Map<string, Promise<unknown>>();
+
+/**
+ * Makes `blob` hold the file, verified. Resolves at once when the blob exists with the listed size. Rejects with a
+ * {@link LoadError}: DOWNLOAD_FAILED (gave up, checksum), ABORTED, CACHE_NOT_WRITABLE, or the hub client's codes.
+ * Two downloads of one blob in this process run one after the other (the second then finds it complete).
+ */
+export async function downloadBlob(options: BlobDownload): Promise<void> {
+  const { blob } = options;
+  const previous = locks.get(blob) ?? Promise.resolve();
+  const run = previous.catch(() => undefined).then(() => downloadUnlocked(options));
+  locks.set(blob, run);
   try {
-    const response = await hub.openFile(ref, file.path, controller.signal);
-    const lengthHeader = response.headers.get('content-length');
-    if (lengthHeader !== null && Number(lengthHeader) !== file.size) {
-      await response.body?.cancel().catch(() => undefined);
+    await run;
+  } finally {
+    if (locks.get(blob) === run) locks.delete(blob);
+  }
+}
+
+async function downloadUnlocked(options: BlobDownload): Promise<void> {
+  const { file, blob } = options;
+  const existing = await stat(blob).catch(() => undefined);
+  if (existing?.isFile() === true && existing.size === file.size) {
+    options.onProgress?.(file.size);
+    return;
+  }
+  try {
+    await mkdir(dirname(blob), { recursive: true });
+  } catch (error) {
+    throw cacheWriteError(error, dirname(blob));
+  }
+  const expected = expectedDigest(file);
+  const partial = incompletePath(blob);
+  for (let round = 1; ; round += 1) {
+    const digest = await fetchIncomplete(options, partial, expected);
+    if (expected === undefined || digest === expected.hex) break;
+    // Never kept: a corrupt prefix would be resumed forever.
+    await unlink(partial).catch(() => undefined);
+    if (round >= 2) {
       throw new LoadError(
         'DOWNLOAD_FAILED',
-        `the hub announced ${lengthHeader} bytes for ${file.path} but its file list says ${file.size}; retry`,
+        `download of ${file.path} failed its checksum twice: its ${expected.algorithm} is ${digest}, the hub lists ` +
+          `${expected.hex}; the hub or the network corrupts it, retry later`,
       );
     }
-    const commit = response.headers.get('x-repo-commit') ?? undefined;
-
-    try {
-      await mkdir(dirname(target), { recursive: true });
-    } catch (error) {
-      throw cacheWriteError(error, dirname(target));
-    }
-    out = createWriteStream(temp, { flags: 'wx', highWaterMark: WRITE_BUFFER_BYTES });
-    const writeFailed = failureOf(out);
-    await Promise.race([opened(out), writeFailed]);
-
-    if (response.body !== null) {
-      try {
-        for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-          stall.refresh();
-          received += chunk.byteLength;
-          if (received > file.size) {
-            throw new LoadError(
-              'DOWNLOAD_FAILED',
-              `download of ${file.path} sent more than the ${file.size} bytes listed; retry`,
-            );
-          }
-          if (!out.write(chunk)) await Promise.race([drained(out), writeFailed]);
-          onBytes?.(chunk.byteLength);
-        }
-      } catch (error) {
-        if (error instanceof LoadError) throw error;
-        if (controller.signal.aborted) throw abortReason(controller.signal, error);
-        if (isFsError(error)) throw cacheWriteError(error, temp);
-        throw cutOff(file, received, error);
-      }
-    }
-    if (received !== file.size) throw cutOff(file, received, undefined);
-    await Promise.race([closed(out), writeFailed]);
-    try {
-      await rename(temp, target);
-    } catch (error) {
-      throw cacheWriteError(error, target);
-    }
-    return commit === undefined ? {} : { commit };
+  }
+  try {
+    await rename(partial, blob);
   } catch (error) {
-    out?.destroy();
-    await unlink(temp).catch(() => undefined);
+    throw cacheWriteError(error, blob);
+  }
+}
+
+/** One try at the whole file: resumes `partial`, fetches the rest, returns the hex digest of its bytes. */
+async function fetchIncomplete(
+  options: BlobDownload,
+  partial: string,
+  expected: ExpectedDigest | undefined,
+): Promise<string> {
+  const { file } = options;
+  let handle: FileHandle;
+  try {
+    // Not append mode: positional writes must land where they say (O_APPEND ignores the position on Linux).
+    handle = await open(partial, 'r+').catch((error: unknown) => {
+      if (errorCodeOf(error) === 'ENOENT') return open(partial, 'w+');
+      throw error;
+    });
+  } catch (error) {
+    throw cacheWriteError(error, partial);
+  }
+  try {
+    let have = (await handle.stat()).size;
+    if (have > file.size) {
+      await handle.truncate(0);
+      have = 0;
+    }
+    const writer: Writer = { handle, hash: newHash(file, expected), written: 0 };
+    if (have > 0) {
+      for await (const chunk of createReadStream(partial, { start: 0, end: have - 1 })) {
+        writer.hash.update(chunk as Buffer);
+      }
+      writer.written = have;
+    }
+    options.onProgress?.(writer.written);
+    try {
+      await fetchParts(options, writer);
+    } catch (error) {
+      if (!(error instanceof RangeIgnored)) throw error;
+      await fetchStream(options, writer);
+    }
+    if (writer.written !== file.size) throw cutOff(file, writer.written, undefined);
+    return writer.hash.digest('hex');
+  } catch (error) {
     if (error instanceof LoadError) throw error;
-    if (controller.signal.aborted) throw abortReason(controller.signal, error);
-    throw cacheWriteError(error, temp);
+    if (isFsError(error)) throw cacheWriteError(error, partial);
+    throw error;
   } finally {
-    clearTimeout(stall);
+    await handle.close().catch(() => undefined);
+  }
+}
+
+/** Where the verified prefix of the file stands. */
+interface Writer {
+  readonly handle: FileHandle;
+  hash: Hash;
+  /** Bytes in `.incomplete`, all hashed. */
+  written: number;
+}
+
+function newHash(file: HubFile, expected: ExpectedDigest | undefined): Hash {
+  if (expected?.algorithm === 'git-sha1') return createHash('sha1').update(`blob ${file.size}\0`);
+  return createHash('sha256');
+}
+
+async function append(writer: Writer, bytes: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const { bytesWritten } = await writer.handle.write(bytes, offset, bytes.length - offset, writer.written + offset);
+    offset += bytesWritten;
+  }
+  writer.hash.update(bytes);
+  writer.written += bytes.length;
+}
+
+/** Abort listeners one signal may have without a warning: a few per part in flight. */
+export const LISTENERS = 1000;
+
+/** A ranged request was answered with the whole file: the hub ignores `Range`. */
+class RangeIgnored extends Error {}
+
+interface Part {
+  readonly start: number;
+  readonly length: number;
+  readonly buffer: Buffer;
+  received: number;
+  done: Promise<void>;
+}
+
+function partBytes(size: number, connections: number): number {
+  const even = Math.ceil(size / (connections * 8));
+  return Math.min(MAX_PART_BYTES, Math.max(MIN_PART_BYTES, Math.ceil(even / 65536) * 65536));
+}
+
+/** Fetches `[writer.written, size)` in parts, appending each in order. */
+async function fetchParts(options: BlobDownload, writer: Writer): Promise<void> {
+  const { file, transfer, signal } = options;
+  const size = file.size;
+  const partSize = partBytes(size, transfer.policy.connections);
+  const window = 2 * transfer.policy.connections;
+  const controller = new AbortController();
+  // Every part in flight and every wait for a connection listens to it: many, by design.
+  setMaxListeners(LISTENERS, controller.signal);
+  const onAbort = (): void => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const inFlight: Part[] = [];
+  const report = (): void => {
+    let bytes = writer.written;
+    for (const part of inFlight) bytes += part.received;
+    options.onProgress?.(bytes);
+  };
+  let next = writer.written;
+  try {
+    while (next < size || inFlight.length > 0) {
+      while (next < size && inFlight.length < window) {
+        const length = Math.min(partSize, size - next);
+        // Waiting for memory while parts of this file hold it could wait forever: then write the first part instead.
+        if (inFlight.length === 0) await transfer.memory.acquire(length, controller.signal);
+        else if (!transfer.memory.tryAcquire(length)) break;
+        const part: Part = { start: next, length, buffer: Buffer.allocUnsafe(length), received: 0, done: undefined! };
+        part.done = fetchPart(options, part, controller.signal, report);
+        // Observed here; awaited in order below.
+        part.done.catch(() => undefined);
+        inFlight.push(part);
+        next += length;
+      }
+      const head = inFlight[0];
+      if (head === undefined) continue;
+      await head.done;
+      inFlight.shift();
+      await append(writer, head.buffer);
+      transfer.memory.release(head.length);
+      report();
+    }
+  } catch (error) {
+    controller.abort(error);
+    await Promise.allSettled(inFlight.map((part) => part.done));
+    // What arrived in order stays on the disk: the next download resumes from it.
+    for (const part of inFlight) {
+      if (error instanceof RangeIgnored || part.start !== writer.written) break;
+      await append(writer, part.buffer.subarray(0, part.received)).catch(() => undefined);
+      if (part.received < part.length) break;
+    }
+    throw error;
+  } finally {
+    for (const part of inFlight) transfer.memory.release(part.length);
+    inFlight.length = 0;
     signal?.removeEventListener('abort', onAbort);
   }
 }
 
+/** Fetches one part into its buffer, retrying from the bytes it has. */
+async function fetchPart(options: BlobDownload, part: Part, signal: AbortSignal, report: () => void): Promise<void> {
+  const { file } = options;
+  await withRetries(options, signal, async (requestSignal, refresh) => {
+    const from = part.start + part.received;
+    const end = part.start + part.length - 1;
+    const response = await options.hub.openFile(options.ref, file.path, requestSignal, { start: from, end });
+    if (response.status === 200 && !(from === 0 && end === file.size - 1)) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new RangeIgnored();
+    }
+    await checkLength(response, file, end - from + 1);
+    const body = response.body;
+    if (body === null) throw cutOff(file, from, undefined);
+    try {
+      for await (const chunk of body as AsyncIterable<Uint8Array>) {
+        refresh();
+        if (part.received + chunk.byteLength > part.length) {
+          throw new LoadError('DOWNLOAD_FAILED', `download of ${file.path} sent more bytes than it asked for; retry`);
+        }
+        part.buffer.set(chunk, part.received);
+        part.received += chunk.byteLength;
+        report();
+      }
+    } catch (error) {
+      throw bodyError(error, requestSignal, file, part.start + part.received);
+    }
+    if (part.received < part.length) throw cutOff(file, part.start + part.received, undefined);
+  });
+}
+
+/** The fallback for hubs that ignore `Range`: the whole file in one stream, from its first byte on every try. */
+async function fetchStream(options: BlobDownload, writer: Writer): Promise<void> {
+  const { file, signal } = options;
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await withRetries(options, controller.signal, async (requestSignal, refresh) => {
+      await writer.handle.truncate(0);
+      writer.written = 0;
+      writer.hash = newHash(file, expectedDigest(file));
+      options.onProgress?.(0);
+      const response = await options.hub.openFile(options.ref, file.path, requestSignal);
+      await checkLength(response, file, file.size);
+      const body = response.body;
+      if (body === null) throw cutOff(file, 0, undefined);
+      try {
+        for await (const chunk of body as AsyncIterable<Uint8Array>) {
+          refresh();
+          if (writer.written + chunk.byteLength > file.size) {
+            throw new LoadError(
+              'DOWNLOAD_FAILED',
+              `download of ${file.path} sent more than the ${file.size} bytes listed`,
+            );
+          }
+          await append(writer, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          options.onProgress?.(writer.written);
+        }
+      } catch (error) {
+        if (isFsError(error)) throw error;
+        throw bodyError(error, requestSignal, file, writer.written);
+      }
+      if (writer.written < file.size) throw cutOff(file, writer.written, undefined);
+    });
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * Runs `attempt` on a connection of the transfer until it succeeds, retrying transient failures with backoff. Each
+ * attempt gets a signal that aborts when `signal` does or when it stalls (no `refresh()` for the stall timeout).
+ */
+async function withRetries(
+  options: BlobDownload,
+  signal: AbortSignal,
+  attempt: (requestSignal: AbortSignal, refresh: () => void) => Promise<void>,
+): Promise<void> {
+  const { transfer, file } = options;
+  const { policy } = transfer;
+  for (let attempts = 1; ; attempts += 1) {
+    await transfer.connections.acquire(1, signal).catch((error: unknown) => {
+      throw abortReason(signal, error);
+    });
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    let stalled = false;
+    // The timer covers the wait for headers too: a hub that accepts the connection and says nothing is stalled.
+    const stall = setTimeout(() => {
+      stalled = true;
+      controller.abort(
+        transient(
+          new LoadError(
+            'DOWNLOAD_FAILED',
+            `download of ${file.path} stalled: no data for ${formatMs(policy.stallTimeoutMs)}; retry`,
+          ),
+        ),
+      );
+    }, policy.stallTimeoutMs);
+    let failure: unknown;
+    try {
+      await attempt(controller.signal, () => stall.refresh());
+      return;
+    } catch (error) {
+      failure = stalled ? controller.signal.reason : error;
+    } finally {
+      clearTimeout(stall);
+      signal.removeEventListener('abort', onAbort);
+      transfer.connections.release(1);
+    }
+    if (signal.aborted) throw abortReason(signal, failure);
+    if (failure instanceof RangeIgnored || !isTransient(failure)) throw failure;
+    const wait = retryDelay(failure, attempts, policy);
+    if (attempts >= policy.maxAttempts || wait > policy.maxRetryAfterMs) {
+      const message = (failure as Error).message.replace(/; retry( later)?$/, '');
+      const why =
+        wait > policy.maxRetryAfterMs
+          ? `the hub asked to wait ${formatMs(wait)}, longer than modeldeck waits`
+          : `gave up after ${attempts} attempts`;
+      throw new LoadError((failure as LoadError).code, `${message} (${why}); retry later`, { cause: failure });
+    }
+    await sleep(wait, undefined, { signal }).catch((error: unknown) => {
+      throw abortReason(signal, error);
+    });
+  }
+}
+
+function retryDelay(failure: unknown, attempts: number, policy: Transfer['policy']): number {
+  if (failure instanceof TransientHubError && failure.retryAfterMs !== undefined) return failure.retryAfterMs;
+  return Math.min(policy.maxBackoffMs, policy.backoffMs * 2 ** (attempts - 1));
+}
+
+/** Failures another try may not meet: the network's and the hub's overload; never a refusal, a disk error or a lie. */
+function isTransient(error: unknown): boolean {
+  if (error instanceof TransientHubError) return true;
+  if (error instanceof LoadError) return error.code === 'HUB_UNREACHABLE' || transientDownload.has(error);
+  return false;
+}
+
+/** The DOWNLOAD_FAILED errors made for cuts and stalls (a size disagreement or a checksum is not transient). */
+const transientDownload = new WeakSet<LoadError>();
+
+function transient(error: LoadError): LoadError {
+  transientDownload.add(error);
+  return error;
+}
+
+async function checkLength(response: Response, file: HubFile, expected: number): Promise<void> {
+  const total = /\/(\d+)\s*$/.exec(response.headers.get('content-range') ?? '')?.[1];
+  const lengthHeader = response.headers.get('content-length');
+  const announced = total ?? (response.status === 200 ? lengthHeader : null);
+  if (announced !== null && announced !== undefined && Number(announced) !== file.size) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new LoadError(
+      'DOWNLOAD_FAILED',
+      `the hub announced ${announced} bytes for ${file.path} but its file list says ${file.size}; retry`,
+    );
+  }
+  if (lengthHeader !== null && Number(lengthHeader) !== expected) {
+    await response.body?.cancel().catch(() => undefined);
+    throw transient(
+      new LoadError(
+        'DOWNLOAD_FAILED',
+        `the hub sent ${lengthHeader} bytes of ${file.path} for ${expected} asked; retry`,
+      ),
+    );
+  }
+}
+
+function bodyError(error: unknown, signal: AbortSignal, file: HubFile, at: number): unknown {
+  if (error instanceof LoadError) return error;
+  if (signal.aborted) return abortReason(signal, error);
+  return cutOff(file, at, error);
+}
+
 function cutOff(file: HubFile, received: number, cause: unknown): LoadError {
   const code = errorCodeOf(cause);
-  return new LoadError(
-    'DOWNLOAD_FAILED',
-    `download of ${file.path} was cut off after ${received} of ${file.size} bytes` +
-      `${code === undefined ? '' : ` (${code})`}; retry`,
-    { cause },
+  return transient(
+    new LoadError(
+      'DOWNLOAD_FAILED',
+      `download of ${file.path} was cut off after ${received} of ${file.size} bytes` +
+        `${code === undefined ? '' : ` (${code})`}; retry`,
+      { cause },
+    ),
   );
 }
 
 function abortReason(signal: AbortSignal, error: unknown): LoadError {
   const reason: unknown = signal.reason;
-  return reason instanceof LoadError ? reason : new LoadError('ABORTED', 'download was aborted', { cause: error });
+  if (reason instanceof LoadError) return reason;
+  return new LoadError('ABORTED', 'download was aborted', { cause: error });
 }
 
 function isFsError(error: unknown): boolean {
   return typeof (error as { syscall?: unknown } | null)?.syscall === 'string';
 }
 
-function formatSeconds(ms: number): string {
+function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
-}
-
-function opened(stream: WriteStream): Promise<void> {
-  return new Promise((resolve) => stream.once('open', () => resolve()));
-}
-
-function drained(stream: WriteStream): Promise<void> {
-  return new Promise((resolve) => stream.once('drain', () => resolve()));
-}
-
-/** Ends the stream and waits until its file descriptor is closed, so the rename sees every byte. */
-function closed(stream: WriteStream): Promise<void> {
-  return new Promise((resolve) => {
-    stream.once('close', () => resolve());
-    stream.end();
-  });
-}
-
-/** A promise that rejects when the stream fails; it never resolves. Handled so it never goes unobserved. */
-function failureOf(stream: WriteStream): Promise<never> {
-  const failure = new Promise<never>((_, reject) => stream.once('error', reject));
-  failure.catch(() => undefined);
-  return failure;
 }

@@ -15,6 +15,38 @@ export interface HubFile {
   readonly path: string;
   /** Size in bytes of the file's content (for LFS files, the LFS object's size, not the pointer's). */
   readonly size: number;
+  /** The git blob sha1 (40 hex) the listing gives; for an LFS file, that of its pointer. */
+  readonly oid?: string;
+  /** For LFS files: the sha256 (64 hex) of the content, the listing's `lfs.oid`. */
+  readonly sha256?: string;
+}
+
+/**
+ * The name huggingface_hub gives a file's blob in its cache (its etag): the sha256 for LFS files, the git blob sha1
+ * otherwise; `undefined` when the listing gave neither.
+ */
+export function etagOf(file: HubFile): string | undefined {
+  return file.sha256 ?? file.oid;
+}
+
+/** A byte range of a file, both ends included. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * A hub answer that a later try may not get: 5xx, 408 and 429. `retryAfterMs` is what the hub asked to wait
+ * (`Retry-After`, or `t` of the Hub's `RateLimit` header), when it said.
+ */
+export class TransientHubError extends LoadError {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super('HUB_ERROR', message);
+  }
 }
 
 /** Options of {@link createHubClient}. */
@@ -41,13 +73,20 @@ export interface HubClient {
    * `GET {hubUrl}/api/models/{id}/tree/{revision}?recursive=true`.
    */
   listFiles(ref: RepoRef, signal?: AbortSignal): Promise<HubFile[]>;
+  /**
+   * The commit (40 hex) `ref.revision` names now, via `GET {hubUrl}/api/models/{id}/revision/{revision}` (its `sha`),
+   * as huggingface_hub's `snapshot_download` pins it before listing.
+   */
+  resolveCommit(ref: RepoRef, signal?: AbortSignal): Promise<string>;
   /** `{hubUrl}/{id}/resolve/{revision}/{path}`, with the revision and each path segment URL-encoded. */
   fileUrl(ref: RepoRef, path: string): string;
   /**
-   * Starts downloading one file and resolves with the `200` response once its headers arrived (the body is still
-   * unread). Aborting `signal` with a {@link LoadError} as its reason rejects with that error.
+   * Starts downloading one file (only `range` of it, when given) and resolves with the `200` or `206` response once
+   * its headers arrived (the body is still unread). A hub that ignores `Range` answers `200` with the whole file.
+   * Aborting `signal` with a {@link LoadError} as its reason rejects with that error; 5xx, 408 and 429 reject with a
+   * {@link TransientHubError}.
    */
-  openFile(ref: RepoRef, path: string, signal?: AbortSignal): Promise<Response>;
+  openFile(ref: RepoRef, path: string, signal?: AbortSignal, range?: ByteRange): Promise<Response>;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -60,9 +99,12 @@ export function createHubClient(options: HubClientOptions): HubClient {
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const context: ErrorContext = { hubUrl, hasToken: token !== undefined };
 
-  const headers = (extra: Record<string, string>): Record<string, string> => ({
+  const hubOrigin = new URL(hubUrl).origin;
+  // The token goes to the hub's own origin only: a listing's `Link: rel="next"` may name any host. (Redirects are
+  // fetch's: it drops `Authorization` when one leaves the origin.)
+  const headers = (extra: Record<string, string>, url: string = hubUrl): Record<string, string> => ({
     'User-Agent': 'modeldeck',
-    ...(token === undefined ? {} : { Authorization: `Bearer ${token}` }),
+    ...(token === undefined || new URL(url).origin !== hubOrigin ? {} : { Authorization: `Bearer ${token}` }),
     ...extra,
   });
 
@@ -73,10 +115,14 @@ export function createHubClient(options: HubClientOptions): HubClient {
     } catch (error) {
       throw networkError(error, init.signal ?? undefined, url, context);
     }
-    if (response.status !== 200) {
+    if (response.status !== 200 && response.status !== 206) {
       // Free the connection: the body of an error answer is not needed beyond its headers.
       await response.body?.cancel().catch(() => undefined);
-      throw statusError(response.status, response.headers.get('x-error-code'), ref, what, context);
+      const error = statusError(response.status, response.headers.get('x-error-code'), ref, what, context);
+      if (response.status >= 500 || response.status === 408 || response.status === 429) {
+        throw new TransientHubError(error.message, response.status, retryAfterMs(response.headers));
+      }
+      throw error;
     }
     return response;
   };
@@ -99,7 +145,7 @@ export function createHubClient(options: HubClientOptions): HubClient {
         const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
         const response: Response = await request(
           url,
-          { headers: headers({ Accept: 'application/json' }), signal: combined },
+          { headers: headers({ Accept: 'application/json' }, url), signal: combined },
           ref,
           'the file list',
         );
@@ -121,11 +167,42 @@ export function createHubClient(options: HubClientOptions): HubClient {
       }
       return files;
     },
-    openFile(ref, path, signal) {
+    async resolveCommit(ref, signal) {
+      const url = `${hubUrl}/api/models/${ref.id}/revision/${encodeURIComponent(ref.revision)}`;
+      const timeout = AbortSignal.timeout(requestTimeoutMs);
+      const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+      const response = await request(
+        url,
+        { headers: headers({ Accept: 'application/json' }), signal: combined },
+        ref,
+        'the revision',
+      );
+      let info: unknown;
+      try {
+        info = await response.json();
+      } catch (error) {
+        throw networkError(error, combined, url, context);
+      }
+      const sha = typeof info === 'object' && info !== null ? (info as { sha?: unknown }).sha : undefined;
+      if (typeof sha !== 'string' || !/^[0-9a-f]{40}$/.test(sha)) {
+        throw new LoadError(
+          'HUB_ERROR',
+          `the hub at ${hubUrl} named no commit for ${ref.id}@${ref.revision} (no 40-hex "sha" in ${url})`,
+        );
+      }
+      return sha;
+    },
+    openFile(ref, path, signal, range) {
       return request(
         fileUrl(hubUrl, ref, path),
-        // `identity`: byte counts must be the file's own, compared with Content-Length and the listing size.
-        { headers: headers({ 'Accept-Encoding': 'identity' }), ...(signal === undefined ? {} : { signal }) },
+        {
+          // `identity`: byte counts must be the file's own, compared with Content-Length and the listing size.
+          headers: headers({
+            'Accept-Encoding': 'identity',
+            ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end}` }),
+          }),
+          ...(signal === undefined ? {} : { signal }),
+        },
         ref,
         path,
       );
@@ -143,14 +220,42 @@ function parseTreePage(page: readonly unknown[]): HubFile[] {
   const files: HubFile[] = [];
   for (const entry of page) {
     if (typeof entry !== 'object' || entry === null) continue;
-    const { type, path, size, lfs } = entry as { type?: unknown; path?: unknown; size?: unknown; lfs?: unknown };
+    const { type, path, size, lfs, oid } = entry as {
+      type?: unknown;
+      path?: unknown;
+      size?: unknown;
+      lfs?: unknown;
+      oid?: unknown;
+    };
     if (type !== 'file' || typeof path !== 'string') continue;
-    const lfsSize = typeof lfs === 'object' && lfs !== null ? (lfs as { size?: unknown }).size : undefined;
-    const bytes = typeof lfsSize === 'number' ? lfsSize : size;
+    const lfsInfo = typeof lfs === 'object' && lfs !== null ? (lfs as { size?: unknown; oid?: unknown }) : undefined;
+    const bytes = typeof lfsInfo?.size === 'number' ? lfsInfo.size : size;
     if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) continue;
-    files.push({ path, size: bytes });
+    const sha256 = typeof lfsInfo?.oid === 'string' && /^[0-9a-f]{64}$/.test(lfsInfo.oid) ? lfsInfo.oid : undefined;
+    const gitOid = typeof oid === 'string' && /^[0-9a-f]{40}$/.test(oid) ? oid : undefined;
+    files.push({
+      path,
+      size: bytes,
+      ...(gitOid === undefined ? {} : { oid: gitOid }),
+      ...(sha256 === undefined ? {} : { sha256 }),
+    });
   }
   return files;
+}
+
+/**
+ * How long a 429 or 503 asks to wait, in milliseconds: `Retry-After` (seconds or an HTTP date), else the `t` (seconds
+ * until the window resets) of the Hub's `RateLimit: "api";r=0;t=55` header.
+ */
+export function retryAfterMs(headers: Headers, now: number = Date.now()): number | undefined {
+  const retryAfter = headers.get('retry-after')?.trim();
+  if (retryAfter !== undefined && retryAfter !== '') {
+    if (/^\d+$/.test(retryAfter)) return Number(retryAfter) * 1000;
+    const date = Date.parse(retryAfter);
+    if (!Number.isNaN(date)) return Math.max(0, date - now);
+  }
+  const match = /(?:^|;)\s*t\s*=\s*(\d+)/.exec(headers.get('ratelimit') ?? '');
+  return match === null ? undefined : Number(match[1]) * 1000;
 }
 
 /** The target of `rel="next"` in an RFC 8288 `Link` header, if any. */

@@ -1,6 +1,7 @@
-import { systemClock, type Clock } from '../common/clock.js';
+import { monotonicNow, systemClock, type Clock } from '../common/clock.js';
 import { SHUTTING_DOWN_CODE } from '../protocol/errors.js';
 import type { LoadEvent } from '../protocol/events.js';
+import type { FeedModel, UnloadReason } from '../protocol/feed.js';
 import { LoadError, type LoadedModel, type ModelLoader, type ModelRef } from './loader-types.js';
 import { createProgressCoalescer, type ProgressCoalescer } from './progress-coalescer.js';
 import { createResidentTable } from './resident-table.js';
@@ -30,11 +31,22 @@ export interface LoadManagerOptions {
    * message, and this callback gets the error itself (for the log, with its stack).
    */
   readonly onInternalError?: (error: unknown, ref: ModelRef) => void;
-  /** Called when a model is unloaded, with why. */
-  readonly onUnload?: (ref: ModelRef, reason: 'idle' | 'request' | 'shutdown') => void;
+  /** Called when a model is unloaded (or a load cancelled), with why. */
+  readonly onUnload?: (ref: ModelRef, reason: UnloadReason) => void;
+  /**
+   * The most models resident at once (loads under way count); 0 or absent: no limit. A load that would exceed it
+   * first unloads the least recently used resident model that is not generating (`evicted`); when there is none, it
+   * fails at once with `MODELS_BUSY`.
+   */
+  readonly maxModels?: number;
   /** Timers of coalescing and idle unloads (the system clock by default), injected so tests need not wait. */
   readonly clock?: Clock;
 }
+
+/** What {@link LoadManager.watch} reports: every load's wire events, and every unload. */
+export type ManagerEvent =
+  | { readonly type: 'load'; readonly ref: ModelRef; readonly event: LoadEvent }
+  | { readonly type: 'unload'; readonly ref: ModelRef; readonly reason: UnloadReason };
 
 /** One load per model, shared by every subscriber, plus the table of models resident in memory. */
 export interface LoadManager {
@@ -65,10 +77,25 @@ export interface LoadManager {
   hold(key: string): () => void;
   /** Unloads one resident model; false when it was not resident. */
   unload(key: string): Promise<boolean>;
-  /** Unloads every resident model; returns their refs. */
+  /**
+   * Cancels a running load: every subscriber gets one `error` event with code `CANCELLED`, the loader is aborted (its
+   * worker is freed; complete files stay in the cache). False when no load of `key` runs.
+   */
+  cancel(key: string): boolean;
+  /** Unloads every resident model (reason `reset`); returns their refs. */
   unloadAll(): Promise<ModelRef[]>;
-  /** Aborts running loads and unloads everything. */
-  close(): Promise<void>;
+  /**
+   * Calls `listener` with every load's wire events (as its subscribers get them, coalesced, terminal included; not
+   * the `cached: true` answers of resident models) and every unload. Returns the function that stops it.
+   */
+  watch(listener: (event: ManagerEvent) => void): () => void;
+  /** The resident models and the loads under way, as the feed's snapshot and `GET /v1/models` show them. */
+  models(): FeedModel[];
+  /**
+   * Aborts running loads (their subscribers get `ABORTED`, waiting `acquire`s reject with it), awaits
+   * `beforeUnload` (the generations under way get to finish), then unloads everything.
+   */
+  close(beforeUnload?: () => Promise<void>): Promise<void>;
 }
 
 interface RunningLoad {
@@ -77,6 +104,8 @@ interface RunningLoad {
   readonly controller: AbortController;
   readonly promise: Promise<LoadedModel>;
   readonly progress: ProgressCoalescer;
+  /** Set by {@link LoadManager.cancel}. */
+  cancelled: boolean;
 }
 
 /**
@@ -94,7 +123,20 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     clock,
     onIdle: (key) => void unloadResident(key, 'idle'),
   });
+  const maxModels = options.maxModels ?? 0;
+  const watchers = new Set<(event: ManagerEvent) => void>();
   let closed = false;
+
+  const notify = (event: ManagerEvent): void => {
+    for (const watcher of [...watchers]) {
+      try {
+        watcher(event);
+      } catch (error) {
+        watchers.delete(watcher);
+        options.onInternalError?.(error, event.ref);
+      }
+    }
+  };
 
   const broadcast = (load: RunningLoad, event: LoadEvent): void => {
     // A listener that throws (a broken socket) must not starve the others.
@@ -106,14 +148,49 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
         options.onInternalError?.(error, load.ref);
       }
     }
+    notify({ type: 'load', ref: load.ref, event });
   };
 
-  const unloadResident = async (key: string, reason: 'idle' | 'request' | 'shutdown'): Promise<boolean> => {
+  const unloaded = (ref: ModelRef, reason: UnloadReason): void => {
+    options.onUnload?.(ref, reason);
+    notify({ type: 'unload', ref, reason });
+  };
+
+  const unloadResident = async (key: string, reason: UnloadReason): Promise<boolean> => {
     const model = residents.remove(key);
     if (model === undefined) return false;
-    options.onUnload?.(model.ref, reason);
+    unloaded(model.ref, reason);
     await model.dispose();
     return true;
+  };
+
+  /**
+   * Makes room for one more model under `maxModels`: evicts the least recently used resident model that is not
+   * generating, or returns the refusal when every slot is busy.
+   */
+  const makeRoom = (ref: ModelRef): LoadError | undefined => {
+    if (maxModels <= 0 || residents.size + running.size < maxModels) return undefined;
+    let victim: { key: string; lastUsedAt: number } | undefined;
+    for (const resident of residents.refs()) {
+      const info = residents.info(resident.key);
+      if (info === undefined || info.holds > 0) continue;
+      if (victim === undefined || info.lastUsedAt < victim.lastUsedAt) {
+        victim = { key: resident.key, lastUsedAt: info.lastUsedAt };
+      }
+    }
+    if (victim !== undefined) {
+      void unloadResident(victim.key, 'evicted');
+      return undefined;
+    }
+    const busy = [
+      ...residents.refs().map((r) => `${r.key} (generating ${residents.info(r.key)?.holds ?? 0})`),
+      ...[...running.keys()].map((key) => `${key} (loading)`),
+    ];
+    return new LoadError(
+      'MODELS_BUSY',
+      `cannot load ${ref.key}: the server holds its maximum of ${maxModels} model${maxModels === 1 ? '' : 's'} ` +
+        `(--max-models) and none can be unloaded: ${busy.join(', ')}; retry when one is idle, or raise --max-models`,
+    );
   };
 
   /** Starts a load; `first` is subscribed before the loader runs, so it sees even events reported synchronously. */
@@ -139,6 +216,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
         clock,
         emit: (event) => broadcast(load, event),
       }),
+      cancelled: false,
     };
     running.set(ref.key, load);
     if (first) listeners.add(first);
@@ -158,9 +236,10 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
       (model) => {
         load.progress.flush();
         finish();
-        if (closed) {
+        if (closed || load.cancelled) {
           void model.dispose();
-          rejectLoad(shuttingDown());
+          if (load.cancelled) failed(cancelledError(ref));
+          else rejectLoad(shuttingDown());
           return;
         }
         residents.add(model);
@@ -170,11 +249,15 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
       },
       (error: unknown) => {
         finish();
-        rejectLoad(error);
-        broadcast(load, errorEvent(ref, error, options.onInternalError));
-        listeners.clear();
+        failed(load.cancelled ? cancelledError(ref) : error);
       },
     );
+    function failed(error: unknown): void {
+      rejectLoad(error);
+      broadcast(load, errorEvent(ref, error, options.onInternalError));
+      listeners.clear();
+      if (load.cancelled) unloaded(ref, 'cancelled');
+    }
     return load;
   };
 
@@ -193,7 +276,16 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
       },
     });
     const joined = running.get(ref.key);
-    if (!joined) return unsubscribeFrom(start(ref, listener));
+    if (!joined) {
+      const refused = makeRoom(ref);
+      if (refused) {
+        const event = errorEvent(ref, refused, options.onInternalError);
+        listener(event);
+        notify({ type: 'load', ref, event });
+        return { unsubscribe: () => undefined };
+      }
+      return unsubscribeFrom(start(ref, listener));
+    }
     joined.listeners.add(listener);
     const last = joined.progress.last;
     if (last) listener(last);
@@ -209,7 +301,14 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
         return Promise.resolve(model);
       }
       if (closed) return Promise.reject(shuttingDown());
-      return (running.get(ref.key) ?? start(ref)).promise;
+      const joined = running.get(ref.key);
+      if (joined) return joined.promise;
+      const refused = makeRoom(ref);
+      if (refused) {
+        notify({ type: 'load', ref, event: errorEvent(ref, refused, options.onInternalError) });
+        return Promise.reject(refused);
+      }
+      return start(ref).promise;
     },
     resident(key) {
       residents.touch(key);
@@ -224,15 +323,55 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     },
     hold: (key) => residents.hold(key),
     unload: (key) => unloadResident(key, 'request'),
+    cancel(key) {
+      const load = running.get(key);
+      if (load === undefined || load.cancelled) return false;
+      load.cancelled = true;
+      load.controller.abort(cancelledError(load.ref));
+      return true;
+    },
     async unloadAll() {
       const refs = residents.refs();
-      await Promise.all(refs.map((ref) => unloadResident(ref.key, 'request')));
+      await Promise.all(refs.map((ref) => unloadResident(ref.key, 'reset')));
       return refs;
     },
-    async close() {
+    watch(listener) {
+      watchers.add(listener);
+      return () => {
+        watchers.delete(listener);
+      };
+    },
+    models() {
+      const now = monotonicNow(clock);
+      const list: FeedModel[] = [];
+      for (const ref of residents.refs()) {
+        const info = residents.info(ref.key);
+        if (info === undefined) continue;
+        list.push({
+          model: ref.key,
+          state: 'resident',
+          size_bytes: info.model.weightBytes ?? null,
+          idle_ms: info.holds > 0 ? 0 : Math.max(0, Math.round(now - info.lastUsedAt)),
+          active_requests: info.holds,
+        });
+      }
+      for (const load of running.values()) {
+        const last = load.progress.last;
+        list.push({
+          model: load.ref.key,
+          state: 'loading',
+          ...(last ? { stage: last.stage } : {}),
+          ...(last?.progress ? { progress: last.progress } : {}),
+          subscribers: load.listeners.size,
+        });
+      }
+      return list;
+    },
+    async close(beforeUnload) {
       closed = true;
       for (const load of running.values()) load.controller.abort();
       await Promise.allSettled([...running.values()].map((l) => l.promise));
+      await beforeUnload?.();
       await Promise.all(residents.refs().map((ref) => unloadResident(ref.key, 'shutdown')));
     },
   };
@@ -242,6 +381,13 @@ const SHUTTING_DOWN_MESSAGE = 'the server is shutting down';
 
 function shuttingDown(): LoadError {
   return new LoadError(SHUTTING_DOWN_CODE, SHUTTING_DOWN_MESSAGE);
+}
+
+function cancelledError(ref: ModelRef): LoadError {
+  return new LoadError(
+    'CANCELLED',
+    `loading ${ref.key} was cancelled (POST /unload_model); the files fetched so far stay in the cache`,
+  );
 }
 
 /**

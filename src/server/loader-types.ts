@@ -72,6 +72,8 @@ export interface GenerateResult {
 /** A model resident in memory (in a worker thread), ready to generate. */
 export interface LoadedModel {
   readonly ref: ModelRef;
+  /** Bytes of the weight files it was loaded from, when known (shown by `GET /v1/models` and the feed). */
+  readonly weightBytes?: number;
   /**
    * Formats `messages` with the model's chat template and generates, calling `onText` with each new piece of text as
    * it is produced. Aborting `signal` stops generation at the next token and resolves normally.

@@ -1,101 +1,137 @@
 /**
- * modeldeck's model cache on disk.
+ * The Hugging Face cache on disk, laid out as huggingface_hub (Python) and huggingface.js lay it out, so each tool
+ * uses what the others downloaded:
  *
- * Layout: `{cacheDir}/models/{org}/{name}/{revision, '/' replaced by '--'}/{repository files}` (a legacy one-segment
- * id has no `{org}` level). A snapshot is complete when its manifest, {@link MANIFEST_FILE}, exists and every file it
- * lists is present with the listed size. The manifest is written last, atomically, so an interrupted download never
- * leaves a snapshot that looks complete; and every file is itself written to a temporary name and renamed only when
- * complete (see `downloader.ts`).
+ * ```
+ * {cacheDir}/models--{org}--{name}/
+ *   refs/{revision}              the commit (40 hex) the revision named when last seen, no newline
+ *   blobs/{etag}                 a file's content, named by its sha256 (LFS files) or git blob sha1 (others)
+ *   blobs/{etag}.incomplete      a partial download, resumed by the next one
+ *   snapshots/{commit}/{path}    relative symbolic links into ../../blobs/{etag}
+ * ```
+ *
+ * A blob exists only once verified (see `downloader.ts`), and a snapshot's link only once its blob does, so a file
+ * present in a snapshot is complete. Nothing modeldeck-specific is written: a snapshot is read from its files.
  */
 
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join, sep } from 'node:path';
 
-import type { HubFile } from './hub-client.js';
-import { errorCodeOf } from './hub-client.js';
+import { errorCodeOf, type HubFile } from './hub-client.js';
 import { LoadError, type ModelRef } from './loader-types.js';
-import { isOnnxDtype, type OnnxDtype } from './model-files.js';
-
-/** Name of the manifest inside a snapshot directory. */
-export const MANIFEST_FILE = '.modeldeck-snapshot.json';
-
-/** What a complete snapshot records. */
-export interface SnapshotManifest {
-  /** Format version of this file. */
-  readonly version: 1;
-  readonly id: string;
-  readonly revision: string;
-  /** The commit the files came from, when the hub said (`X-Repo-Commit`). */
-  readonly commit?: string;
-  /** The ONNX precision selected. */
-  readonly dtype: OnnxDtype;
-  /** External data chunks of the ONNX file. */
-  readonly externalDataChunks: number;
-  /** Every file of the snapshot, with its size in bytes. The ONNX file and its chunks are {@link weightFiles}. */
-  readonly files: readonly HubFile[];
-  /** The ONNX file, then its external data chunks, as paths into {@link files}. */
-  readonly weightFiles: readonly string[];
-  /** When the snapshot was completed, ISO 8601. */
-  readonly completedAt: string;
-}
-
-/** Directory holding all snapshots. */
-export function modelsRoot(cacheDir: string): string {
-  return join(cacheDir, 'models');
-}
-
-/** The snapshot directory of `ref`. Throws on ids or revisions that would leave the cache directory. */
-export function snapshotDir(cacheDir: string, ref: Pick<ModelRef, 'id' | 'revision'>): string {
-  const segments = ref.id.split('/');
-  const revision = ref.revision.replaceAll('/', '--');
-  for (const segment of [...segments, revision]) {
-    if (segment === '' || segment === '.' || segment === '..' || segment.includes('\\') || segment.includes(sep)) {
-      throw new LoadError('LOAD_FAILED', `refusing model reference ${ref.id}@${ref.revision}: it is not a Hub id`);
-    }
-  }
-  return join(modelsRoot(cacheDir), ...segments, revision);
-}
 
 /**
- * The manifest of `ref`'s snapshot if it is complete: the manifest parses, names `ref`, and every file it lists is
- * present with the listed size. Otherwise `undefined` (missing, partial, or damaged snapshots alike).
+ * huggingface_hub's cache directory: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`,
+ * else `~/.cache/huggingface/hub`. Empty variables count as unset.
  */
-export async function readCompleteSnapshot(
-  cacheDir: string,
-  ref: Pick<ModelRef, 'id' | 'revision'>,
-): Promise<SnapshotManifest | undefined> {
-  const dir = snapshotDir(cacheDir, ref);
-  const manifest = parseManifest(await readFile(join(dir, MANIFEST_FILE), 'utf8').catch(() => undefined));
-  if (manifest === undefined || manifest.id !== ref.id || manifest.revision !== ref.revision) return undefined;
-  const present = await presentFiles(dir, manifest.files);
-  return present.size === manifest.files.length ? manifest : undefined;
+export function defaultHubCacheDir(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
+  if (env['HF_HUB_CACHE']) return env['HF_HUB_CACHE'];
+  if (env['HF_HOME']) return join(env['HF_HOME'], 'hub');
+  return join(env['XDG_CACHE_HOME'] || join(home, '.cache'), 'huggingface', 'hub');
 }
 
-/** The paths of `files` that exist in `dir` as regular files with exactly the listed size. */
-export async function presentFiles(dir: string, files: readonly HubFile[]): Promise<Set<string>> {
+const COMMIT_PATTERN = /^[0-9a-f]{40}$/;
+
+/** True when `revision` is a full commit sha. */
+export function isCommitSha(revision: string): boolean {
+  return COMMIT_PATTERN.test(revision);
+}
+
+function refuse(ref: Pick<ModelRef, 'id' | 'revision'>): LoadError {
+  return new LoadError('LOAD_FAILED', `refusing model reference ${ref.id}@${ref.revision}: it is not a Hub id`);
+}
+
+function safeSegment(segment: string): boolean {
+  return segment !== '' && segment !== '.' && segment !== '..' && !segment.includes('\\') && !segment.includes(sep);
+}
+
+/** `{cacheDir}/models--{org}--{name}`. Throws on ids that would leave the cache directory. */
+export function repoDir(cacheDir: string, ref: Pick<ModelRef, 'id' | 'revision'>): string {
+  const segments = ref.id.split('/');
+  if (!segments.every(safeSegment) || segments.length > 2) throw refuse(ref);
+  return join(cacheDir, `models--${segments.join('--')}`);
+}
+
+/** `refs/{revision}` of the repository (a revision with `/` is nested, as Python nests it). */
+export function refFile(cacheDir: string, ref: Pick<ModelRef, 'id' | 'revision'>): string {
+  const segments = ref.revision.split('/');
+  if (!segments.every(safeSegment)) throw refuse(ref);
+  return join(repoDir(cacheDir, ref), 'refs', ...segments);
+}
+
+/** The snapshot directory of `commit`. */
+export function snapshotDir(cacheDir: string, ref: Pick<ModelRef, 'id' | 'revision'>, commit: string): string {
+  if (!safeSegment(commit)) throw refuse(ref);
+  return join(repoDir(cacheDir, ref), 'snapshots', commit);
+}
+
+/** The blob named `etag`. */
+export function blobFile(cacheDir: string, ref: Pick<ModelRef, 'id' | 'revision'>, etag: string): string {
+  if (!safeSegment(etag)) throw refuse(ref);
+  return join(repoDir(cacheDir, ref), 'blobs', etag);
+}
+
+/** The commit `ref.revision` named when the cache last saw it: the ref file, or the revision itself if it is one. */
+export async function readRef(cacheDir: string, ref: Pick<ModelRef, 'id' | 'revision'>): Promise<string | undefined> {
+  const text = await readFile(refFile(cacheDir, ref), 'utf8').catch(() => undefined);
+  const commit = text?.trim();
+  if (commit !== undefined && isCommitSha(commit)) return commit;
+  if (isCommitSha(ref.revision)) {
+    const info = await stat(snapshotDir(cacheDir, ref, ref.revision)).catch(() => undefined);
+    if (info?.isDirectory() === true) return ref.revision;
+  }
+  return undefined;
+}
+
+/** Records that `ref.revision` names `commit` (atomically; nothing for a revision that is the commit itself). */
+export async function writeRef(
+  cacheDir: string,
+  ref: Pick<ModelRef, 'id' | 'revision'>,
+  commit: string,
+): Promise<void> {
+  if (ref.revision === commit) return;
+  const target = refFile(cacheDir, ref);
+  const temp = `${target}.${process.pid}.tmp`;
+  try {
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(temp, commit);
+    await rename(temp, target);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw cacheWriteError(error, target);
+  }
+}
+
+/** The paths of `files` present in `snapshot` (links followed) with exactly the listed size. */
+export async function presentFiles(snapshot: string, files: readonly HubFile[]): Promise<Set<string>> {
   const present = new Set<string>();
   await Promise.all(
     files.map(async (file) => {
-      const info = await stat(join(dir, ...file.path.split('/'))).catch(() => undefined);
+      const info = await stat(join(snapshot, ...file.path.split('/'))).catch(() => undefined);
       if (info?.isFile() === true && info.size === file.size) present.add(file.path);
     }),
   );
   return present;
 }
 
-/** Writes the manifest atomically (temporary file, then rename): the last step of completing a snapshot. */
-export async function writeManifest(dir: string, manifest: SnapshotManifest): Promise<void> {
-  const target = join(dir, MANIFEST_FILE);
-  const temp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
-  try {
-    await writeFile(temp, `${JSON.stringify(manifest, null, 2)}\n`);
-    await rename(temp, target);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw cacheWriteError(error, dir);
-  }
+/**
+ * The files of a snapshot directory as a listing (path and size; links followed, broken links and directories
+ * skipped). Empty when the directory does not exist.
+ */
+export async function snapshotListing(snapshot: string): Promise<HubFile[]> {
+  const entries = await readdir(snapshot, { recursive: true }).catch(() => [] as string[]);
+  const files: HubFile[] = [];
+  await Promise.all(
+    entries.map(async (entry) => {
+      const info = await stat(join(snapshot, entry)).catch(() => undefined);
+      if (info?.isFile() !== true) return;
+      const path = entry.split(sep).join('/');
+      if (isSafeRelativePath(path)) files.push({ path, size: info.size });
+    }),
+  );
+  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /**
@@ -129,80 +165,38 @@ export function cacheWriteError(error: unknown, path: string): LoadError {
   );
 }
 
+/** Files every loadable snapshot has (the tokenizer's and the config). */
+const LOADABLE_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json'];
+
 /**
- * The refs of every complete snapshot under `cacheDir`, sorted by key. Reads manifests two and three levels below
- * `models/` (legacy and `org/name` ids) and verifies each as {@link readCompleteSnapshot} does.
+ * The refs under `cacheDir` whose snapshot looks loadable by transformers.js (a config, a tokenizer and an
+ * `onnx/*.onnx`), whoever downloaded it, sorted by key: `{id}@{revision}` for every `refs/{revision}`.
  */
 export async function listCachedSnapshots(cacheDir: string): Promise<ModelRef[]> {
-  const root = modelsRoot(cacheDir);
-  const candidates: string[][] = [];
-  const walk = async (segments: string[], depth: number): Promise<void> => {
-    const entries = await readdir(join(root, ...segments), { withFileTypes: true }).catch(() => []);
-    for (const entry of entries) {
-      if (entry.isFile() && entry.name === MANIFEST_FILE && depth >= 2) candidates.push(segments);
-      if (entry.isDirectory() && depth < 3) await walk([...segments, entry.name], depth + 1);
-    }
-  };
-  await walk([], 0);
+  const repos = await readdir(cacheDir).catch(() => [] as string[]);
   const refs: ModelRef[] = [];
-  for (const segments of candidates) {
-    const text = await readFile(join(root, ...segments, MANIFEST_FILE), 'utf8').catch(() => undefined);
-    const manifest = parseManifest(text);
-    if (manifest === undefined) continue;
-    const ref = { id: manifest.id, revision: manifest.revision, key: `${manifest.id}@${manifest.revision}` };
-    // A manifest copied to another directory does not describe that directory.
-    let expected: string;
-    try {
-      expected = snapshotDir(cacheDir, ref);
-    } catch {
-      continue;
+  for (const folder of repos) {
+    if (!folder.startsWith('models--')) continue;
+    const id = folder.slice('models--'.length).split('--').join('/');
+    const refsDir = join(cacheDir, folder, 'refs');
+    const names = await readdir(refsDir, { recursive: true }).catch(() => [] as string[]);
+    for (const name of names) {
+      const revision = name.split(sep).join('/');
+      const ref = { id, revision, key: `${id}@${revision}` };
+      let commit: string | undefined;
+      try {
+        commit = await readRef(cacheDir, ref);
+      } catch {
+        continue;
+      }
+      if (commit === undefined) continue;
+      const files = await snapshotListing(snapshotDir(cacheDir, ref, commit));
+      const paths = new Set(files.map((file) => file.path));
+      const onnx = files.some((file) => file.path.startsWith('onnx/') && file.path.endsWith('.onnx'));
+      if (onnx && LOADABLE_FILES.every((path) => paths.has(path))) refs.push(ref);
     }
-    if (expected !== join(root, ...segments)) continue;
-    if ((await readCompleteSnapshot(cacheDir, ref)) !== undefined) refs.push(ref);
   }
   return refs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-}
-
-function parseManifest(text: string | undefined): SnapshotManifest | undefined {
-  if (text === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const m = value as Record<string, unknown>;
-  if (m['version'] !== 1 || typeof m['id'] !== 'string' || typeof m['revision'] !== 'string') return undefined;
-  if (typeof m['dtype'] !== 'string' || !isOnnxDtype(m['dtype'])) return undefined;
-  const chunks = m['externalDataChunks'];
-  if (typeof chunks !== 'number' || !Number.isSafeInteger(chunks) || chunks < 0) return undefined;
-  const files = m['files'];
-  if (!Array.isArray(files)) return undefined;
-  const parsed: HubFile[] = [];
-  for (const file of files as unknown[]) {
-    if (typeof file !== 'object' || file === null) return undefined;
-    const { path, size } = file as { path?: unknown; size?: unknown };
-    if (typeof path !== 'string' || !isSafeRelativePath(path)) return undefined;
-    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return undefined;
-    parsed.push({ path, size });
-  }
-  const weightFiles = m['weightFiles'];
-  if (!Array.isArray(weightFiles) || weightFiles.length !== chunks + 1) return undefined;
-  const listed = (path: unknown): boolean => typeof path === 'string' && parsed.some((file) => file.path === path);
-  if (!weightFiles.every(listed)) return undefined;
-  const commit = m['commit'];
-  return {
-    version: 1,
-    id: m['id'],
-    revision: m['revision'],
-    ...(typeof commit === 'string' ? { commit } : {}),
-    dtype: m['dtype'],
-    externalDataChunks: chunks,
-    files: parsed,
-    weightFiles: weightFiles as string[],
-    completedAt: typeof m['completedAt'] === 'string' ? m['completedAt'] : '',
-  };
 }
 
 /** A repository path that stays inside its snapshot directory. */

@@ -1,13 +1,18 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { validateLoadModelRequest } from '../protocol/load-request.js';
 import { sendError } from './error-reply.js';
+import type { FeedModel } from '../protocol/feed.js';
 import type { LoadManager } from './load-manager.js';
+import type { WorkTracker } from './work-tracker.js';
 
 /** Where a listed model is: in memory, being loaded, or only on disk. */
 export type ModelLocation = 'loaded' | 'loading' | 'cached';
 
-/** One entry of `GET /v1/models`: OpenAI's model object plus where the model is. */
-export interface ModelEntry {
+/**
+ * One entry of `GET /v1/models`: OpenAI's model object plus where the model is, and for a resident model the size
+ * of its weights, its idle time and the requests it serves; for a load, its stage, progress and subscribers.
+ */
+export interface ModelEntry extends Omit<FeedModel, 'model' | 'state'> {
   readonly id: string;
   readonly object: 'model';
   /** Unix seconds; 0 because the hub's creation date is not known here. */
@@ -16,17 +21,30 @@ export interface ModelEntry {
   readonly status: ModelLocation;
 }
 
+const LOCATION: Readonly<Record<FeedModel['state'], ModelLocation>> = {
+  resident: 'loaded',
+  loading: 'loading',
+  cached: 'cached',
+};
+
 /** `GET /v1/models`, `POST /unload_model`, `POST /reset`. */
-export function registerModelRoutes(app: FastifyInstance, manager: LoadManager): void {
+export function registerModelRoutes(
+  app: FastifyInstance,
+  manager: LoadManager,
+  work: WorkTracker,
+  waitMs: number = UNLOAD_WAIT_MS,
+): void {
   app.get('/v1/models', async () => {
+    const cached = await manager.cachedRefs();
     const seen = new Map<string, ModelEntry>();
-    const add = (key: string, id: string, status: ModelLocation): void => {
-      if (seen.has(key)) return;
-      seen.set(key, { id: key, object: 'model', created: 0, owned_by: id.split('/')[0] ?? id, status });
+    const add = ({ model, state, ...details }: FeedModel): void => {
+      if (seen.has(model)) return;
+      const id = model.replace(/@[^@]*$/, '');
+      const owner = id.split('/')[0] ?? id;
+      seen.set(model, { id: model, object: 'model', created: 0, owned_by: owner, status: LOCATION[state], ...details });
     };
-    for (const ref of manager.residentRefs()) add(ref.key, ref.id, 'loaded');
-    for (const ref of manager.loadingRefs()) add(ref.key, ref.id, 'loading');
-    for (const ref of await manager.cachedRefs()) add(ref.key, ref.id, 'cached');
+    for (const model of manager.models()) add(model);
+    for (const ref of cached) add({ model: ref.key, state: 'cached' });
     return { object: 'list', data: [...seen.values()] };
   });
 
@@ -34,6 +52,11 @@ export function registerModelRoutes(app: FastifyInstance, manager: LoadManager):
     const checked = validateLoadModelRequest(request.body);
     if (!checked.ok) return sendError(reply, checked.code, checked.message);
     const { key } = checked.ref;
+    const force = forceOf(request.body);
+    if (typeof force === 'string') return sendError(reply, 'INVALID_REQUEST', force, 'force');
+    // A model still loading is cancelled: its subscribers get a CANCELLED error event (a disconnect never cancels).
+    if (manager.cancel(key)) return { status: 'cancelled', model: key };
+    if (!force && !(await work.idle(key, waitMs))) return busy(reply, work.running(key), key, waitMs);
     if (!(await manager.unload(key))) {
       return sendError(reply, 'MODEL_NOT_LOADED', `${key} is not loaded (GET /v1/models lists what is)`);
     }
@@ -41,8 +64,31 @@ export function registerModelRoutes(app: FastifyInstance, manager: LoadManager):
   });
 
   // Upstream `transformers serve` names its unload-everything route /reset.
-  app.post('/reset', async () => {
+  app.post('/reset', async (request, reply) => {
+    const force = forceOf(request.body);
+    if (typeof force === 'string') return sendError(reply, 'INVALID_REQUEST', force, 'force');
+    if (!force && !(await work.idle(undefined, waitMs))) return busy(reply, work.running(), 'the server', waitMs);
     const refs = await manager.unloadAll();
     return { status: 'ok', unloaded: refs.map((r) => r.key) };
   });
+}
+
+/** How long `/unload_model` and `/reset` wait for the replies under way before answering 409 (default). */
+export const UNLOAD_WAIT_MS = 10_000;
+
+/** The body's `force`: true or false, or the message of a bad one. */
+function forceOf(body: unknown): boolean | string {
+  const force = typeof body === 'object' && body !== null ? (body as { force?: unknown }).force : undefined;
+  if (force === undefined || force === null) return false;
+  if (typeof force !== 'boolean') return `'force' must be true or false, got ${JSON.stringify(force)}`;
+  return force;
+}
+
+function busy(reply: FastifyReply, running: number, what: string, waitMs: number): FastifyReply {
+  return sendError(
+    reply,
+    'MODEL_BUSY',
+    `${what} still has ${running} ${running === 1 ? 'reply' : 'replies'} under way after ${waitMs / 1000} s: ` +
+      'retry when they are done, or send {"force": true} to unload now and cut them',
+  );
 }

@@ -9,9 +9,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import type { Transfer } from './downloader.js';
 import type { HubClient, HubFile } from './hub-client.js';
 import { LoadError, type LoaderEvent, type ModelRef } from './loader-types.js';
-import { snapshotDir } from './model-cache.js';
+import { presentFiles, snapshotDir, writeRef } from './model-cache.js';
 import {
   selectConfigFiles,
   selectTokenizerFiles,
@@ -19,22 +20,27 @@ import {
   type OnnxDtype,
   type Selection,
 } from './model-files.js';
-import { fetchMissing } from './snapshot-download.js';
-import { completeSnapshot } from './snapshot-link.js';
-import { listSnapshot, ONNX_HINT } from './snapshot-list.js';
-import { resolveCached } from './snapshot-resolve.js';
+import { downloadFiles } from './snapshot-download.js';
+import { listCommit, ONNX_HINT } from './snapshot-list.js';
+import { notCached, resolveRevision } from './snapshot-resolve.js';
+
+/**
+ * Files the tokenizer and config stages need are fetched in those stages, uncounted, when they are at most this big
+ * (bytes); a bigger one (a real `tokenizer.json` is 7–17 MB) is fetched in the `download` stage and counted there.
+ */
+export const SILENT_FILE_LIMIT = 1024 * 1024;
 
 /** Options of {@link openSnapshot}. */
 export interface SnapshotFetcherOptions {
   readonly hub: HubClient;
-  /** modeldeck's cache directory. */
+  /** The Hugging Face cache directory (see `model-cache.ts`). */
   readonly cacheDir: string;
-  /** Never contact the hub: only complete cached snapshots load. */
+  /** Never contact the hub: only what the cache holds loads. */
   readonly offline?: boolean | undefined;
   /** ONNX precision to load; default: the model's config, else fp32, q8, q4, fp16. */
   readonly dtype?: string | undefined;
-  /** A file download that receives no byte for this long fails as stalled, in milliseconds. */
-  readonly stallTimeoutMs?: number | undefined;
+  /** The connections and memory downloads share. */
+  readonly transfer: Transfer;
 }
 
 /** The weights a snapshot provides, as the worker loads them. */
@@ -47,85 +53,87 @@ export interface SnapshotWeights {
 
 /** One snapshot being made ready for a load. Call the steps in order, each once. */
 export interface Snapshot {
-  /** The directory transformers.js reads the files from. */
+  /** The directory transformers.js reads the files from: `snapshots/{commit}`. */
   readonly dir: string;
-  /** True when the snapshot was complete on disk already: nothing will be fetched. */
-  readonly cached: boolean;
-  /** Makes the tokenizer files present in {@link dir}. */
-  tokenizer(): Promise<void>;
+  /** The commit the load is of. */
+  readonly commit: string;
+  /**
+   * Makes the tokenizer files present in {@link dir} and resolves true, or resolves false when one of them is too big
+   * to fetch silently: then it comes with the weights, and the tokenizer can be loaded after {@link weights}.
+   */
+  tokenizer(): Promise<boolean>;
   /** Makes the config files present and returns `config.json`, parsed. */
   config(): Promise<unknown>;
   /**
-   * Makes the weights present, reporting the `download` stage and its progress through `onEvent` when anything must
-   * be fetched, and completes the snapshot.
+   * Makes the weights (and a deferred tokenizer file) present, reporting the `download` stage and its progress through
+   * `onEvent` when anything must be fetched.
    */
   weights(config: unknown, onEvent: (event: LoaderEvent) => void): Promise<SnapshotWeights>;
 }
 
 /**
- * Finds `ref` in the cache or lists it on the hub. Rejects with OFFLINE_NOT_CACHED, NO_ONNX_WEIGHTS, hub codes or
- * CACHE_NOT_WRITABLE before anything is fetched.
+ * Resolves `ref` to its commit and lists the commit's files. Rejects with OFFLINE_NOT_CACHED, NO_ONNX_WEIGHTS, hub
+ * codes or CACHE_NOT_WRITABLE before anything is fetched.
  */
 export async function openSnapshot(
   ref: ModelRef,
   options: SnapshotFetcherOptions,
   signal?: AbortSignal,
 ): Promise<Snapshot> {
-  const { hub, cacheDir } = options;
-  const dir = snapshotDir(cacheDir, ref);
-  const cached = await resolveCached(cacheDir, ref, options.dtype);
-  if (cached !== undefined) {
-    return {
-      dir,
-      cached: true,
-      tokenizer: () => Promise.resolve(),
-      config: () => readConfig(dir, ref),
-      weights: () => Promise.resolve(cached),
-    };
-  }
-  const listing = await listSnapshot(ref, options, signal);
-  const fetch = { hub, ref, dir, stallTimeoutMs: options.stallTimeoutMs, signal };
-  let commit: string | undefined;
-  const fetchFiles = async (files: readonly HubFile[]): Promise<void> => {
-    const found = await fetchMissing({ ...fetch, files });
-    commit ??= found;
+  const { cacheDir } = options;
+  const resolved = await resolveRevision(ref, options, signal);
+  const { commit } = resolved;
+  const listing = await listCommit(ref, resolved, options, signal);
+  if (resolved.online) await writeRef(cacheDir, ref, commit);
+  const dir = snapshotDir(cacheDir, ref, commit);
+  const select = <T>(selection: Selection<T>, code: 'LOAD_FAILED' | 'NO_ONNX_WEIGHTS'): T => {
+    if (selection.ok) return selection.value;
+    if (!resolved.online) throw notCached(ref, cacheDir, selection.problem.replace(/^has no /, ''));
+    const hint = code === 'NO_ONNX_WEIGHTS' ? ONNX_HINT : '';
+    throw new LoadError(code, `${ref.id}@${ref.revision} ${selection.problem}${hint}`);
   };
-  const tokenizerFiles = selected(ref, selectTokenizerFiles(listing), 'LOAD_FAILED');
-  let configFiles: HubFile[] = [];
+  const fetchFiles = (files: readonly HubFile[], onEvent?: (event: LoaderEvent) => void): Promise<boolean> =>
+    downloadFiles({
+      hub: options.hub,
+      ref,
+      commit,
+      cacheDir,
+      snapshot: dir,
+      files,
+      transfer: options.transfer,
+      signal,
+      onStart(total) {
+        if (!resolved.online) throw notCached(ref, cacheDir, files.map((file) => file.path).join(', '));
+        onEvent?.({ type: 'stage', stage: 'download' });
+        onEvent?.({ type: 'progress', stage: 'download', current: 0, total });
+      },
+      onProgress: (current, total) => onEvent?.({ type: 'progress', stage: 'download', current, total }),
+    });
+  const tokenizerFiles = select(selectTokenizerFiles(listing), 'LOAD_FAILED');
+  let deferred: HubFile[] = [];
   return {
     dir,
-    cached: false,
-    tokenizer: () => fetchFiles(tokenizerFiles),
+    commit,
+    async tokenizer() {
+      const present = await presentFiles(dir, tokenizerFiles);
+      const missing = tokenizerFiles.filter((file) => !present.has(file.path));
+      if (missing.some((file) => file.size > SILENT_FILE_LIMIT)) {
+        deferred = missing;
+        return false;
+      }
+      await fetchFiles(missing);
+      return true;
+    },
     async config() {
-      configFiles = selected(ref, selectConfigFiles(listing), 'LOAD_FAILED');
-      await fetchFiles(configFiles);
+      await fetchFiles(select(selectConfigFiles(listing), 'LOAD_FAILED'));
       return readConfig(dir, ref);
     },
     async weights(config, onEvent) {
-      const weights = selected(ref, selectWeightFiles(listing, config, options.dtype), 'NO_ONNX_WEIGHTS');
-      await fetchMissing({
-        ...fetch,
-        files: weights.files,
-        onStart(total) {
-          onEvent({ type: 'stage', stage: 'download' });
-          onEvent({ type: 'progress', stage: 'download', current: 0, total });
-        },
-        onProgress: (current, total) => onEvent({ type: 'progress', stage: 'download', current, total }),
-      }).then((found) => (commit ??= found));
-      await completeSnapshot(dir, ref, {
-        commit,
-        weights,
-        files: [...tokenizerFiles, ...configFiles, ...weights.files],
-      });
+      const weights = select(selectWeightFiles(listing, config, options.dtype), 'NO_ONNX_WEIGHTS');
+      await fetchFiles([...deferred, ...weights.files], onEvent);
       return weights;
     },
   };
-}
-
-function selected<T>(ref: ModelRef, selection: Selection<T>, code: 'LOAD_FAILED' | 'NO_ONNX_WEIGHTS'): T {
-  if (selection.ok) return selection.value;
-  const hint = code === 'NO_ONNX_WEIGHTS' ? ONNX_HINT : '';
-  throw new LoadError(code, `${ref.id}@${ref.revision} ${selection.problem}${hint}`);
 }
 
 async function readConfig(dir: string, ref: ModelRef): Promise<unknown> {

@@ -1,30 +1,25 @@
-/** Step four of fetching a snapshot: marking it complete, last, so an interrupted fetch never looks complete. */
+/**
+ * Step four of fetching a snapshot: a downloaded (verified) blob becomes the snapshot's file, as a relative symbolic
+ * link, huggingface_hub's way (`snapshots/{commit}/onnx/model.onnx` → `../../../blobs/{etag}`).
+ */
 
-import type { HubFile } from './hub-client.js';
-import type { ModelRef } from './loader-types.js';
-import { writeManifest } from './model-cache.js';
-import type { SnapshotWeights } from './snapshot-fetcher.js';
+import { mkdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 
-/** What a completed snapshot holds. */
-export interface CompletedSnapshot {
-  readonly commit: string | undefined;
-  readonly weights: SnapshotWeights;
-  /** Every file of the snapshot. */
-  readonly files: readonly HubFile[];
-}
+import { cacheWriteError } from './model-cache.js';
 
-/** Writes the manifest of `dir`'s snapshot. */
-export async function completeSnapshot(dir: string, ref: ModelRef, snapshot: CompletedSnapshot): Promise<void> {
-  const { commit, weights, files } = snapshot;
-  await writeManifest(dir, {
-    version: 1,
-    id: ref.id,
-    revision: ref.revision,
-    ...(commit === undefined ? {} : { commit }),
-    dtype: weights.dtype,
-    externalDataChunks: weights.externalDataChunks,
-    files,
-    weightFiles: weights.files.map((file) => file.path),
-    completedAt: new Date().toISOString(),
-  });
+/** Makes `{snapshot}/{path}` a relative link to `blob`; an existing entry there is replaced atomically. */
+export async function linkBlob(snapshot: string, path: string, blob: string): Promise<void> {
+  const target = join(snapshot, ...path.split('/'));
+  const pointer = relative(dirname(target), blob);
+  try {
+    if ((await readlink(target).catch(() => undefined)) === pointer) return;
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.${process.pid}.link`;
+    await unlink(temp).catch(() => undefined);
+    await symlink(pointer, temp);
+    await rename(temp, target);
+  } catch (error) {
+    throw cacheWriteError(error, target);
+  }
 }

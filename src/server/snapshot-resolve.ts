@@ -1,25 +1,53 @@
 /**
- * Step one of fetching a snapshot: what the cache holds already. A complete snapshot (see `model-cache.ts`) of the
- * wanted precision loads with no hub request at all.
+ * Step one of fetching a snapshot: which commit the load is of. Online, the hub says what the revision names now (so
+ * a new commit on `main` is picked up, and a push during the load cannot mix two commits); offline, or when the hub
+ * cannot be reached, the cache's `refs/{revision}` says what it named when last seen.
  */
 
-import type { ModelRef } from './loader-types.js';
-import { readCompleteSnapshot } from './model-cache.js';
-import type { SnapshotWeights } from './snapshot-fetcher.js';
+import { LoadError, type ModelRef } from './loader-types.js';
+import { ensureWritableDir, readRef } from './model-cache.js';
+import type { SnapshotFetcherOptions } from './snapshot-fetcher.js';
 
-/** The weights of `ref`'s complete cached snapshot, if there is one (of `dtype`, when given). */
-export async function resolveCached(
-  cacheDir: string,
+/** The commit of a load, and whether the hub was reached to learn it. */
+export interface ResolvedRevision {
+  /** 40 hex. */
+  readonly commit: string;
+  /** False when it came from the cache (offline, or the hub unreachable): nothing can be fetched then. */
+  readonly online: boolean;
+}
+
+/**
+ * Resolves `ref.revision` to a commit. Rejects with OFFLINE_NOT_CACHED (offline and never seen), CACHE_NOT_WRITABLE,
+ * and the hub client's codes (HUB_UNREACHABLE only when the cache does not know the revision either).
+ */
+export async function resolveRevision(
   ref: ModelRef,
-  dtype: string | undefined,
-): Promise<SnapshotWeights | undefined> {
-  const manifest = await readCompleteSnapshot(cacheDir, ref);
-  if (manifest === undefined || (dtype !== undefined && manifest.dtype !== dtype)) return undefined;
-  const files = manifest.weightFiles.map((path) => manifest.files.find((candidate) => candidate.path === path));
-  // parseManifest guarantees every weight file is listed.
-  return {
-    dtype: manifest.dtype,
-    files: files.filter((file) => file !== undefined),
-    externalDataChunks: manifest.externalDataChunks,
-  };
+  options: SnapshotFetcherOptions,
+  signal?: AbortSignal,
+): Promise<ResolvedRevision> {
+  const { cacheDir } = options;
+  if (options.offline === true) {
+    const commit = await readRef(cacheDir, ref);
+    if (commit === undefined) throw notCached(ref, cacheDir);
+    return { commit, online: false };
+  }
+  await ensureWritableDir(cacheDir);
+  try {
+    return { commit: await options.hub.resolveCommit(ref, signal), online: true };
+  } catch (error) {
+    // huggingface_hub does the same: a hub that cannot be reached is no reason to refuse what the cache has.
+    if (!(error instanceof LoadError && error.code === 'HUB_UNREACHABLE')) throw error;
+    const commit = await readRef(cacheDir, ref);
+    if (commit === undefined) throw error;
+    return { commit, online: false };
+  }
+}
+
+/** The OFFLINE_NOT_CACHED error of `ref`. */
+export function notCached(ref: ModelRef, cacheDir: string, missing?: string): LoadError {
+  return new LoadError(
+    'OFFLINE_NOT_CACHED',
+    `${ref.key} is not in the cache at ${cacheDir}${missing === undefined ? '' : ` (it has no ${missing})`} and ` +
+      'modeldeck is offline: run once without --offline to download it, or pick a cached model',
+  );
 }

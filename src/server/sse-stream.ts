@@ -1,18 +1,23 @@
 import type { FastifyReply } from 'fastify';
-import { encodeSseComment, encodeSseEvent } from '../protocol/sse.js';
+import { encodeSseComment, encodeSseEvent, encodeSseRetry } from '../protocol/sse.js';
 
 /** An open Server-Sent Events response. The only place in the server that writes SSE frames to a socket. */
 export interface SseStream {
   /** Writes one `data:` frame. Ignored once the stream is closed. */
   send(data: string): void;
+  /** Writes a frame encoded already (by `protocol/sse.ts`; one encoding shared by many streams). */
+  sendFrame(frame: string): void;
   /** Writes an SSE comment line (clients that read only `data:` lines ignore it). */
   comment(text: string): void;
   /** Ends the response. Idempotent. */
   end(): void;
   /** True once the client went away or {@link SseStream.end} was called. */
   readonly closed: boolean;
-  /** Aborted when the client disconnects before the stream ended. */
-  readonly disconnected: AbortSignal;
+  /**
+   * Calls `fn` once when the client disconnects before the stream ended (at once if it already has). A plain callback,
+   * not an `AbortSignal`: a feed holds one stream per watcher, and a signal weighs more than the rest of the stream.
+   */
+  onDisconnect(fn: () => void): void;
 }
 
 /** Options of {@link openSseStream}. */
@@ -21,6 +26,8 @@ export interface SseStreamOptions {
   readonly heartbeatMs: number;
   /** Extra response headers. */
   readonly headers?: Readonly<Record<string, string>>;
+  /** When set, the stream starts with `retry: <ms>`, the client's reconnection delay. */
+  readonly retryMs?: number;
 }
 
 /**
@@ -30,19 +37,20 @@ export interface SseStreamOptions {
 export function openSseStream(reply: FastifyReply, options: SseStreamOptions): SseStream {
   reply.hijack();
   const res = reply.raw;
-  const disconnect = new AbortController();
+  let gone: (() => void)[] | undefined = [];
   let closed = false;
   let heartbeat: NodeJS.Timeout | undefined;
 
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
+    // No `Connection` header of its own: Node answers the client's (`close` closes the connection at the end).
     // Tells nginx-style proxies not to buffer the stream.
     'x-accel-buffering': 'no',
     ...options.headers,
   });
   res.flushHeaders();
+  if (options.retryMs !== undefined) res.write(encodeSseRetry(options.retryMs));
 
   const stop = (): void => {
     closed = true;
@@ -64,8 +72,10 @@ export function openSseStream(reply: FastifyReply, options: SseStreamOptions): S
   };
 
   res.on('close', () => {
-    if (!res.writableFinished) disconnect.abort();
+    const callbacks = gone;
+    gone = undefined;
     stop();
+    if (!res.writableFinished) for (const fn of callbacks ?? []) fn();
   });
   arm();
 
@@ -79,6 +89,7 @@ export function openSseStream(reply: FastifyReply, options: SseStreamOptions): S
 
   return {
     send: (data) => write(encodeSseEvent({ data })),
+    sendFrame: write,
     comment: (text) => write(encodeSseComment(text)),
     end() {
       if (closed) return;
@@ -88,6 +99,9 @@ export function openSseStream(reply: FastifyReply, options: SseStreamOptions): S
     get closed() {
       return closed;
     },
-    disconnected: disconnect.signal,
+    onDisconnect(fn) {
+      if (gone !== undefined) gone.push(fn);
+      else if (!res.writableFinished) fn();
+    },
   };
 }

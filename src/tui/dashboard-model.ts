@@ -6,11 +6,14 @@
  */
 
 import type { ChatTurn } from '../client/chat-stream.js';
+import type { Failure } from '../client/failures.js';
+import { serviceRoot } from '../client/server-url.js';
 import type { SessionUpdate } from '../client/session-update.js';
 import type { SessionSpec } from './config.js';
 import { redactSecrets, type LogFilter } from './event-log.js';
 import { routeKey, createUiState, type Command, type KeyContext, type KeyPress, type UiState } from './keys.js';
 import { canChat, chatHistory, createSessionState, reduceSession, type SessionState } from './session-state.js';
+import { createServerState, reduceServer, type ServerAction, type ServerState } from './server-state.js';
 import type { Notice, Tone } from './view-model.js';
 
 /** One open session: what it was opened with and what it shows. */
@@ -25,6 +28,8 @@ export interface DashboardModel {
   readonly sessions: Readonly<Record<string, SessionEntry>>;
   /** Session ids in screen order. */
   readonly order: readonly string[];
+  /** Every distinct server among the sessions, by service root, in the order they first appeared. */
+  readonly servers: Readonly<Record<string, ServerState>>;
   readonly ui: UiState;
   readonly notice: Notice | null;
   /** Offered by the add-session prompt. */
@@ -62,6 +67,16 @@ export type DashboardAction =
   | { readonly type: 'default-server'; readonly url: string }
   /** The runtime could not start a chat (its controller had one in flight). */
   | { readonly type: 'chat-refused'; readonly id: string }
+  /** What a server's feed (or its `/v1/models` poll) reports. */
+  | { readonly type: 'server'; readonly root: string; readonly action: ServerAction }
+  /** How a cancel or unload request ended. */
+  | {
+      readonly type: 'unload-done';
+      readonly id: string;
+      readonly kind: 'cancel' | 'unload';
+      readonly model: string;
+      readonly failure: Failure | null;
+    }
   | { readonly type: 'shutdown' };
 
 /** What the runtime does for the model. */
@@ -71,6 +86,20 @@ export type Effect =
   | { readonly type: 'retry'; readonly id: string }
   | { readonly type: 'send-chat'; readonly id: string; readonly messages: readonly ChatTurn[] }
   | { readonly type: 'save-log'; readonly path: string; readonly filter: LogFilter }
+  /** Follow the server's feed (the first session on it opened). */
+  | { readonly type: 'open-feed'; readonly root: string; readonly apiKey: string | undefined }
+  /** Its last session closed. */
+  | { readonly type: 'close-feed'; readonly root: string }
+  /** The server has no feed: poll `/v1/models` instead. */
+  | { readonly type: 'poll-models'; readonly root: string; readonly apiKey: string | undefined }
+  | {
+      readonly type: 'unload';
+      readonly id: string;
+      readonly kind: 'cancel' | 'unload';
+      readonly server: string;
+      readonly model: string;
+      readonly apiKey: string | undefined;
+    }
   | { readonly type: 'quit' };
 
 /** What {@link updateDashboard} returns. */
@@ -90,6 +119,7 @@ export function createDashboardModel(init: DashboardModelInit): DashboardModel {
   return {
     sessions: {},
     order: [],
+    servers: {},
     ui: createUiState(),
     notice: null,
     defaultServer: init.defaultServer,
@@ -162,6 +192,36 @@ export function updateDashboard(model: DashboardModel, action: DashboardAction):
         notice: { text: `${tag}: a reply is still streaming; send again once it ends`, tone: 'warn' },
       });
     }
+    case 'server': {
+      const server = model.servers[action.root];
+      if (server === undefined) return unchanged(model);
+      const next = reduceServer(server, action.action);
+      const updated = { ...model, servers: { ...model.servers, [action.root]: next } };
+      const becameUnsupported =
+        action.action.type === 'feed-status' &&
+        action.action.status.state === 'unsupported' &&
+        server.feed.state !== 'unsupported';
+      return becameUnsupported
+        ? { model: updated, effects: [{ type: 'poll-models', root: action.root, apiKey: keyFor(model, action.root) }] }
+        : unchanged(updated);
+    }
+    case 'unload-done': {
+      const tag = model.sessions[action.id]?.state.tag ?? action.id;
+      const what = action.kind === 'cancel' ? 'cancel the load of' : 'unload';
+      return unchanged({
+        ...model,
+        notice:
+          action.failure === null
+            ? {
+                text:
+                  action.kind === 'cancel'
+                    ? `${tag}: cancelled the load of ${action.model} for every client following it`
+                    : `${tag}: unloaded ${action.model} from the server's memory`,
+                tone: 'ok',
+              }
+            : { text: `${tag}: could not ${what} ${action.model}: ${action.failure.message}`, tone: 'error' },
+      });
+    }
     case 'shutdown':
       return { model: { ...model, closed: true }, effects: [{ type: 'quit' }] };
     default: {
@@ -181,6 +241,31 @@ function runCommand(model: DashboardModel, command: Command): Update {
         : { model, effects: [{ type: 'retry', id: command.sessionId }] };
     case 'close':
       return closeSession(model, command.sessionId);
+    case 'cancel':
+    case 'unload': {
+      const entry = model.sessions[command.sessionId];
+      if (entry === undefined) return unchanged(model);
+      const loading = entry.state.phase === 'loading' || entry.state.phase === 'connecting';
+      if (command.type === 'cancel' && !loading) {
+        return unchanged({
+          ...model,
+          notice: { text: `${entry.state.tag}: no load is running to cancel (u unloads the model)`, tone: 'warn' },
+        });
+      }
+      return {
+        model,
+        effects: [
+          {
+            type: 'unload',
+            id: command.sessionId,
+            kind: command.type,
+            server: entry.spec.server,
+            model: entry.state.resolvedModel ?? entry.spec.model,
+            apiKey: entry.spec.apiKey,
+          },
+        ],
+      };
+    }
     case 'send': {
       const entry = model.sessions[command.sessionId];
       if (entry === undefined) return unchanged(model);
@@ -230,6 +315,10 @@ function addSession(model: DashboardModel, spec: SessionSpec): Update {
   const id = `s${opened}`;
   const state = createSessionState({ id, tag: id, server: spec.server, model: spec.model });
   const secrets = spec.apiKey && !model.secrets.includes(spec.apiKey) ? [...model.secrets, spec.apiKey] : model.secrets;
+  const root = serviceRoot(spec.server);
+  const known = model.servers[root] !== undefined;
+  const effects: Effect[] = [{ type: 'start-session', id, spec }];
+  if (!known) effects.push({ type: 'open-feed', root, apiKey: spec.apiKey });
   return {
     model: {
       ...model,
@@ -237,8 +326,9 @@ function addSession(model: DashboardModel, spec: SessionSpec): Update {
       secrets,
       sessions: { ...model.sessions, [id]: { spec, state } },
       order: [...model.order, id],
+      servers: known ? model.servers : { ...model.servers, [root]: createServerState(root) },
     },
-    effects: [{ type: 'start-session', id, spec }],
+    effects,
   };
 }
 
@@ -254,7 +344,30 @@ function closeSession(model: DashboardModel, id: string): Update {
     focus: Math.max(0, Math.min(model.ui.focus, order.length - 1)),
     log: model.ui.log.filterSession === id ? { ...model.ui.log, filterSession: null } : model.ui.log,
   };
-  return { model: { ...model, sessions, order, ui }, effects: [{ type: 'close-session', id }] };
+  const root = serviceRoot(model.sessions[id]?.spec.server ?? '');
+  const stillUsed = order.some((other) => serviceRoot(model.sessions[other]?.spec.server ?? '') === root);
+  const effects: Effect[] = [{ type: 'close-session', id }];
+  let servers = model.servers;
+  if (!stillUsed) {
+    const { [root]: _gone, ...rest } = model.servers;
+    servers = rest;
+    effects.push({ type: 'close-feed', root });
+  }
+  return { model: { ...model, sessions, order, ui, servers }, effects };
+}
+
+/** The key of the first session on `root` that has one. */
+function keyFor(model: DashboardModel, root: string): string | undefined {
+  for (const id of model.order) {
+    const spec = model.sessions[id]?.spec;
+    if (spec && spec.apiKey && serviceRoot(spec.server) === root) return spec.apiKey;
+  }
+  return undefined;
+}
+
+/** The servers in the order their first session appeared. */
+export function serverStates(model: DashboardModel): ServerState[] {
+  return Object.values(model.servers);
 }
 
 /**

@@ -7,12 +7,14 @@
  * `shutdown()` is the only way out and always restores the terminal.
  */
 
+import { unloadModel } from '../client/model-admin.js';
 import { DEFAULT_SERVER_URL } from '../client/server-url.js';
 import type { BackoffOptions } from '../client/reconnect.js';
 import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
 import type { SessionSpec } from './config.js';
 import {
   createDashboardModel,
+  serverStates,
   sessionStates,
   updateDashboard,
   type DashboardAction,
@@ -24,12 +26,13 @@ import type { KeyPress, UiState } from './keys.js';
 import { saveLogFile, saveShownLines } from './log-file.js';
 import { createRenderer, type Renderer, type RendererOptions } from './render.js';
 import { createRenderScheduler } from './render-scheduler.js';
+import { createFeedPool } from './feed-pool.js';
 import { createSessionPool } from './session-pool.js';
 import type { SessionState } from './session-state.js';
 import { debugLogView, screenLayout, toViewModel, type Tone, type ViewInput } from './view-model.js';
 import { shownText } from './wire-log-view.js';
 import { createWireJournal, type JournalEntry } from '../client/wire-journal.js';
-import { createWireTap } from '../client/wire-tap.js';
+import { createWireTap, streamKind } from '../client/wire-tap.js';
 
 /** Default bound of the event log, in entries. */
 export const DEFAULT_LOG_LINES = 5000;
@@ -135,6 +138,23 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     },
   });
 
+  const feeds = createFeedPool({
+    clock,
+    // The event feed is a stream like the sessions': through the tap, under the feed's tag. Its /v1/models polls
+    // are not streams and go straight out.
+    fetch: (input, init) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      if (streamKind(url) !== 'feed') return (options.fetch ?? fetch)(input, init);
+      return tap.fetchFor(`${feedTag(new URL(url).origin)} feed`)(input, init);
+    },
+    onAction: (root, action) => dispatch({ type: 'server', root, action }),
+    onFrame: (root, frame) => {
+      if (model.closed) return;
+      log.append(clock.now(), feedTag(root), frame.kind, redactSecrets(frame.raw, model.secrets));
+      scheduler.invalidate();
+    },
+  });
+
   function viewInput(): ViewInput {
     return {
       sessions: sessionStates(model),
@@ -144,6 +164,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
       now: clock.now(),
       notice: model.notice,
       defaultServer: model.defaultServer,
+      servers: serverStates(model),
       journal: journalShown(),
     };
   }
@@ -201,6 +222,31 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
           secrets: model.secrets,
         }).then((notice) => dispatch({ type: 'notice', ...notice }));
         return;
+      case 'open-feed':
+        feeds.open(effect.root, effect.apiKey);
+        return;
+      case 'close-feed':
+        feeds.close(effect.root);
+        return;
+      case 'poll-models':
+        feeds.poll(effect.root, effect.apiKey);
+        return;
+      case 'unload':
+        void unloadModel({
+          server: effect.server,
+          model: effect.model,
+          apiKey: effect.apiKey,
+          ...(options.fetch ? { fetch: options.fetch } : {}),
+        }).then((outcome) =>
+          dispatch({
+            type: 'unload-done',
+            id: effect.id,
+            kind: effect.kind,
+            model: effect.model,
+            failure: outcome.ok ? null : outcome.failure,
+          }),
+        );
+        return;
       case 'quit':
         stop();
         return;
@@ -236,6 +282,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     if (stopped) return;
     stopped = true;
     pool.closeAll();
+    feeds.closeAll();
     scheduler.dispose();
     if (tick !== undefined) clock.clearTimeout(tick);
     try {
@@ -290,4 +337,13 @@ function redactEntry(entry: JournalEntry, secrets: readonly string[]): JournalEn
       value: redactSecrets(l.value, secrets),
     })),
   };
+}
+
+/** The event log's tag for a server's feed frames: `feed:host:port`. */
+function feedTag(root: string): string {
+  try {
+    return `feed:${new URL(root).host}`;
+  } catch {
+    return `feed:${root}`;
+  }
 }

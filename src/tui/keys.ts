@@ -22,7 +22,10 @@ export interface KeyPress {
 }
 
 /** The kinds of one-line prompt. */
-export type PromptKind = 'add-server' | 'add-model' | 'filter' | 'save' | 'close';
+export type PromptKind = 'add-server' | 'add-model' | 'filter' | 'save' | 'close' | 'cancel' | 'unload';
+
+/** The prompts that only ask y or n about one session. */
+const CONFIRMATIONS: ReadonlySet<PromptKind> = new Set(['close', 'cancel', 'unload']);
 
 /** A one-line prompt in the status bar. */
 export interface Prompt {
@@ -30,7 +33,7 @@ export interface Prompt {
   readonly text: string;
   /** For `add-model`: the server chosen in the first step. */
   readonly server?: string;
-  /** For `close`: the session to close once confirmed. */
+  /** For `close`, `cancel` and `unload`: the session it is about. */
   readonly sessionId?: string;
   /** Why the last Enter was refused. */
   readonly error?: string;
@@ -74,6 +77,8 @@ export interface UiState {
   readonly focus: number;
   readonly logFocused: boolean;
   readonly help: boolean;
+  /** The session grid gives way to one pane per server (every model on it, live from its feed). */
+  readonly serverView: boolean;
   /** The focused session's input line takes text. */
   readonly composing: boolean;
   /** Input line text per session id. */
@@ -112,6 +117,10 @@ export type Command =
   | { readonly type: 'quit' }
   | { readonly type: 'retry'; readonly sessionId: string }
   | { readonly type: 'close'; readonly sessionId: string }
+  /** Cancel the session's load on its server (`POST /unload_model` while it loads). */
+  | { readonly type: 'cancel'; readonly sessionId: string }
+  /** Unload the session's model from its server's memory. */
+  | { readonly type: 'unload'; readonly sessionId: string }
   | { readonly type: 'send'; readonly sessionId: string; readonly text: string }
   | { readonly type: 'add'; readonly server: string; readonly model: string }
   | { readonly type: 'save-log'; readonly path: string }
@@ -129,6 +138,7 @@ export function createUiState(): UiState {
     focus: 0,
     logFocused: false,
     help: false,
+    serverView: false,
     composing: false,
     inputs: {},
     prompt: null,
@@ -155,6 +165,9 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['a', 'add a session (asks for the server, then the model)'],
   ['r', 'retry the focused session now (after an error or while reconnecting)'],
   ['x', 'close the focused session (y confirms)'],
+  ['c', 'cancel the focused session’s load on its server, for every client following it (y confirms)'],
+  ['u', 'unload the focused session’s model from its server’s memory (y confirms)'],
+  ['v', 'server view below the sessions: every model on each server (state, stage, progress, subscribers, size), live'],
   ['l', 'focus the event log (Tab, Esc or l goes back)'],
   ['space (log)', 'follow / pause the log; paused shows how many lines are new'],
   ['Up Down PgUp PgDn (log)', 'scroll the log (scrolling up pauses); End follows again'],
@@ -204,12 +217,16 @@ export function routeKey(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult
 
 function routePrompt(ui: UiState, prompt: Prompt, key: KeyPress, ctx: KeyContext): KeyResult {
   if (key.name === 'escape') return done({ ...ui, prompt: null });
-  // Closing drops a session's transcript: one stray key must not do it, so it takes y (or Enter) to confirm.
-  if (prompt.kind === 'close') {
+  // Closing drops a session's transcript, cancelling and unloading act on a shared server: one stray key must not do
+  // it, so it takes y (or Enter) to confirm.
+  if (CONFIRMATIONS.has(prompt.kind)) {
     const yes = key.ch === 'y' || key.ch === 'Y' || isEnter(key);
     if (key.name === 'return') return done(ui);
     return yes && prompt.sessionId !== undefined
-      ? done({ ...ui, prompt: null }, { type: 'close', sessionId: prompt.sessionId })
+      ? done(
+          { ...ui, prompt: null },
+          { type: prompt.kind as 'close' | 'cancel' | 'unload', sessionId: prompt.sessionId },
+        )
       : done({ ...ui, prompt: null });
   }
   if (isBackspace(key)) return done({ ...ui, prompt: { ...prompt, text: [...prompt.text].slice(0, -1).join('') } });
@@ -242,6 +259,8 @@ function submitPrompt(ui: UiState, prompt: Prompt, ctx: KeyContext): KeyResult {
       return done({ ...ui, prompt: null }, { type: 'save-log', path: text });
     }
     case 'close':
+    case 'cancel':
+    case 'unload':
       return done({ ...ui, prompt: null });
     default: {
       const never: never = prompt.kind;
@@ -392,6 +411,8 @@ function routeGlobal(ui: UiState, key: KeyPress): KeyResult {
       return done({ ...ui, help: true });
     case 'a':
       return done({ ...ui, prompt: { kind: 'add-server', text: '' } });
+    case 'v':
+      return done({ ...ui, serverView: !ui.serverView });
     default:
       return done(ui);
   }
@@ -417,12 +438,17 @@ function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
     case 'r':
       return session ? done({ ...ui, focus }, { type: 'retry', sessionId: session.id }) : done(ui);
     case 'x':
-      return session ? done({ ...ui, focus, prompt: { kind: 'close', text: '', sessionId: session.id } }) : done(ui);
+    case 'c':
+    case 'u': {
+      const kind = key.ch === 'x' ? 'close' : key.ch === 'c' ? 'cancel' : 'unload';
+      return session ? done({ ...ui, focus, prompt: { kind, text: '', sessionId: session.id } }) : done(ui);
+    }
     case 'i':
       return session ? done({ ...ui, focus, composing: true }) : done(ui);
     case 'q':
     case '?':
     case 'a':
+    case 'v':
       return routeGlobal(ui, key);
     default:
       break;

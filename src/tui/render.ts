@@ -1,16 +1,22 @@
 /**
- * The only file that touches blessed: it owns the screen, creates the widgets once (a box per session cell, the log
- * pane, the status bar, the help overlay), copies a {@link DashboardView} onto them, and hands key presses and resizes
- * to the caller. Everything it draws was decided in `view-model.ts`.
+ * The only file that touches blessed and blessed-contrib: it owns the screen, creates the widgets (a box per pane,
+ * the log pane, the status bar, the help overlay, contrib sparklines and gauges), copies a {@link DashboardView} onto
+ * them, and hands key presses and resizes to the caller. Everything it draws was decided in `view-model.ts`.
  *
- * Gauges are text bars inside the session boxes rather than blessed-contrib gauges: contrib's gauge hides its
- * percentage below six rows, reads values under 1.001 as fractions and throws when fed before it is attached; a text
- * bar has none of these, fits a one-row budget, and reads the same in a terminal, tmux and a headless test.
+ * blessed-contrib where it adds what text cannot: sparklines of throughput over time (download bytes/s, tokens/s)
+ * in session cells and server panes, and a contrib gauge in a server pane with six rows to spare. The session
+ * gauges stay text bars: they fit a one-row budget where contrib's gauge hides its label below six rows. Contrib is
+ * imported one widget file at a time (its index loads ~180 modules); each widget is created detached, appended, then
+ * fed (a gauge fed before it is attached throws), fed percentages (a gauge reads values under 1.001 as fractions; a
+ * sparkline's integer arithmetic overflows on raw byte rates), and re-created when its rectangle changes (canvas
+ * widgets size their canvas on attach only).
  */
 
 import blessed from 'blessed';
+import contribGauge from 'blessed-contrib/lib/widget/gauge.js';
+import contribSparkline from 'blessed-contrib/lib/widget/sparkline.js';
 import type { KeyPress } from './keys.js';
-import type { DashboardView, Line, Rect, ScreenSize, Tone } from './view-model.js';
+import type { ChartView, DashboardView, GaugeView, Line, Rect, ScreenSize, Tone } from './view-model.js';
 
 /** Where the screen reads and writes; defaults to the process's own terminal. */
 export interface RendererOptions {
@@ -80,6 +86,48 @@ function setLabel(element: blessed.Widgets.BoxElement, label: string): void {
   element.setLabel(label);
 }
 
+const shapeOf = (rect: Rect): string => `${rect.left},${rect.top},${rect.width},${rect.height}`;
+
+/** Widgets keyed by the view's ids, re-created when their rectangle changes, destroyed when their view goes. */
+function createWidgetSet<V extends { id: string; rect: Rect }, W extends blessed.Widgets.BoxElement>(
+  screen: blessed.Widgets.Screen,
+  make: (view: V) => W,
+  feed: (widget: W, view: V) => void,
+): { draw(views: readonly V[]): void } {
+  const widgets = new Map<string, { widget: W; shape: string; fed: string }>();
+  return {
+    draw(views) {
+      const seen = new Set<string>();
+      for (const view of views) {
+        seen.add(view.id);
+        const shape = shapeOf(view.rect);
+        let entry = widgets.get(view.id);
+        if (entry !== undefined && entry.shape !== shape) {
+          entry.widget.destroy();
+          entry = undefined;
+        }
+        if (entry === undefined) {
+          // Detached first, then appended: contrib widgets set themselves up on attach.
+          const widget = make(view);
+          screen.append(widget);
+          entry = { widget, shape, fed: '' };
+          widgets.set(view.id, entry);
+        }
+        const fed = JSON.stringify(view);
+        if (entry.fed !== fed) {
+          feed(entry.widget, view);
+          entry.fed = fed;
+        }
+      }
+      for (const [id, entry] of widgets) {
+        if (seen.has(id)) continue;
+        entry.widget.destroy();
+        widgets.delete(id);
+      }
+    },
+  };
+}
+
 /** Opens the full screen. Throws if the output is not a terminal (blessed would size it 1×1). */
 export function createRenderer(options: RendererOptions = {}): Renderer {
   const output = (options.output ?? process.stdout) as NodeJS.WriteStream;
@@ -103,6 +151,54 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
   const statusBox = box({ height: 1 });
   const helpBox = box({ border: { type: 'line' }, style: { border: { fg: 'cyan' } }, hidden: true });
   let destroyed = false;
+  const charts = createWidgetSet<ChartView, ReturnType<typeof contribSparkline>>(
+    screen,
+    (view) =>
+      contribSparkline({
+        left: view.rect.left,
+        top: view.rect.top,
+        width: Math.max(3, view.rect.width),
+        height: Math.max(1, view.rect.height),
+        tags: true,
+        style: { fg: 'cyan', titleFg: 'white' },
+      }),
+    (widget, view) =>
+      widget.setData(
+        view.series.map((s) => blessed.escape(s.title)),
+        view.series.map((s) => [...s.percents]),
+      ),
+  );
+  const gauges = createWidgetSet<GaugeView, ReturnType<typeof contribGauge>>(
+    screen,
+    (view) => {
+      const widget = contribGauge({
+        left: view.rect.left,
+        top: view.rect.top,
+        width: Math.max(8, view.rect.width),
+        height: Math.max(1, view.rect.height),
+        label: view.label,
+        stroke: 'cyan',
+        fill: 'white',
+        showLabel: true,
+      });
+      // A contrib canvas re-rasterises its whole canvas on every screen render; at 30 frames a second under a
+      // stream of events that costs key echo. Rasterise only after new data, else draw the content it already has.
+      const holder = widget as unknown as { render(): unknown; _render(): unknown; _md_dirty?: boolean };
+      const rasterise = holder.render.bind(widget);
+      holder.render = () => {
+        if (holder._md_dirty === false) return holder._render();
+        holder._md_dirty = false;
+        return rasterise();
+      };
+      return widget;
+    },
+    (widget, view) => {
+      widget.setLabel(view.label);
+      // A whole percent of exactly 1 would read as the fraction 1.0 (100 %).
+      widget.setPercent(view.percent === 1 ? 1.001 : view.percent);
+      (widget as unknown as { _md_dirty?: boolean })._md_dirty = true;
+    },
+  );
 
   function cellBox(index: number): blessed.Widgets.BoxElement {
     let cell = cells[index];
@@ -128,6 +224,8 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
         setText(cell, cellView.lines);
       });
       while (cells.length > view.cells.length) cells.pop()?.destroy();
+      charts.draw(view.charts);
+      gauges.draw(view.gauges);
       place(logBox, view.log.rect);
       setLabel(logBox, view.log.title);
       (logBox.style as { border: { fg: string } }).border.fg = view.log.focused ? 'cyan' : 'gray';

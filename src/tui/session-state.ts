@@ -7,6 +7,7 @@ import type { LoadEvent } from '../protocol/events.js';
 import type { ChatTurn } from '../client/chat-stream.js';
 import type { Failure } from '../client/failures.js';
 import type { SessionUpdate } from '../client/session-update.js';
+import { addThroughput, NO_THROUGHPUT, type Throughput } from './throughput.js';
 
 /** Where a session stands. `cached` is `ready` for a model that was already resident in server memory. */
 export type SessionPhase = 'connecting' | 'loading' | 'ready' | 'cached' | 'error' | 'reconnecting';
@@ -72,6 +73,10 @@ export interface SessionState {
   readonly transcript: readonly TranscriptEntry[];
   /** A reply is streaming. */
   readonly chatBusy: boolean;
+  /** Download bytes per second, over time (from the `download` progress this session saw). */
+  readonly downloadRate: Throughput;
+  /** Reply pieces per second while chatting (one streamed delta is about one token). */
+  readonly tokenRate: Throughput;
 }
 
 /** Everything that changes a session: what its controller reports. */
@@ -99,6 +104,8 @@ export function createSessionState(init: { id: string; tag: string; server: stri
     freshAttempt: true,
     transcript: [],
     chatBusy: false,
+    downloadRate: NO_THROUGHPUT,
+    tokenRate: NO_THROUGHPUT,
   };
 }
 
@@ -152,6 +159,7 @@ export function reduceSession(state: SessionState, action: SessionAction): Sessi
     case 'chat-delta':
       return {
         ...state,
+        tokenRate: addThroughput(state.tokenRate, action.at, 1),
         transcript: updateReply(state.transcript, (reply) => ({ ...reply, content: reply.content + action.text })),
       };
     case 'chat-done':
@@ -190,6 +198,11 @@ function applyEvent(previous: SessionState, event: LoadEvent, at: number): Sessi
         stage: event.stage,
         stages,
         download: event.stage === 'download' && progress ? sample(state.download, progress, at) : state.download,
+        downloadRate:
+          event.stage === 'download' && progress
+            ? // The first figure of an attempt may include bytes kept from an earlier one: only deltas count.
+              addThroughput(state.downloadRate, at, state.download ? progress.current - state.download.current : 0)
+            : state.downloadRate,
         weights: event.stage === 'weights' && progress ? sample(state.weights, progress, at) : state.weights,
       };
     }

@@ -11,20 +11,13 @@ import type { JournalEntry } from '../client/wire-journal.js';
 import { buildWireLogView, inspectEntry, type WireLogView } from './wire-log-view.js';
 import { countAfter, selectWindow, type EventLog, type LogEntry, type LogFilter } from './event-log.js';
 import { KEY_HELP, type UiState } from './keys.js';
+import { clipLine, seg, textBar, type Line, type Segment, type Tone } from './lines.js';
+import { serverPaneContent, type ChartSpec } from './server-view.js';
+import type { ServerState } from './server-state.js';
 import { canChat, type ProgressState, type SessionState } from './session-state.js';
+import { hasRecent, rateTitle, throughputSeries, toPercents } from './throughput.js';
 
-/** How a piece of text is shown. */
-/** `match`: a filter match (underlined); `selected`: the log's cursor line (inverse). */
-export type Tone = 'normal' | 'dim' | 'ok' | 'warn' | 'error' | 'accent' | 'match' | 'selected';
-
-/** A run of text in one tone. */
-export interface Segment {
-  readonly text: string;
-  readonly tone: Tone;
-}
-
-/** One screen line, at most as wide as its box's inside. */
-export type Line = readonly Segment[];
+export { textBar, type Line, type Tone } from './lines.js';
 
 /** A rectangle in terminal cells. */
 export interface Rect {
@@ -59,9 +52,33 @@ export interface LogPaneView {
   readonly lines: readonly Line[];
 }
 
+/**
+ * A throughput chart (a contrib sparkline): per-second values as whole percentages of the series' peak (the
+ * widget's integer arithmetic overflows on raw byte rates), with a title that carries the figures.
+ */
+export interface ChartView {
+  /** Stable across frames, so the renderer keeps the widget. */
+  readonly id: string;
+  /** Where, on the screen (3 rows per series: a blank, the title, the line). */
+  readonly rect: Rect;
+  readonly series: readonly { readonly title: string; readonly percents: readonly number[] }[];
+}
+
+/** A contrib gauge, only where a pane has the rows for one (its label shows from 6 rows). */
+export interface GaugeView {
+  readonly id: string;
+  readonly rect: Rect;
+  /** Whole percent, 0–100 (fed as a percentage: contrib reads values under 1.001 as fractions). */
+  readonly percent: number;
+  readonly label: string;
+}
+
 /** The whole screen. */
 export interface DashboardView {
   readonly cells: readonly CellView[];
+  /** Throughput charts over the cells (space for them is left blank in the cells' lines). */
+  readonly charts: readonly ChartView[];
+  readonly gauges: readonly GaugeView[];
   readonly log: LogPaneView;
   /** The bottom line. */
   readonly status: { readonly rect: Rect; readonly line: Line };
@@ -88,6 +105,8 @@ export interface ViewInput {
   readonly defaultServer: string;
   /** The wire journal's entries, oldest first, for the log's debug views and the sessions' fault counts. */
   readonly journal?: readonly JournalEntry[];
+  /** The distinct servers among the sessions, for the server view. */
+  readonly servers?: readonly ServerState[];
 }
 
 /** Splits text into lines of at most `width` cells, at spaces where it can, hard-breaking long words. */
@@ -113,14 +132,6 @@ export function wrap(text: string, width: number): string[] {
     out.push(line);
   }
   return out;
-}
-
-/** A text bar `[█████░░░░░]` followed by ` 45%`, `width` cells in all. */
-export function textBar(percent: number, width: number): string {
-  const label = ` ${String(percent).padStart(3)}%`;
-  const inner = Math.max(1, width - 2 - label.length);
-  const filled = Math.round((percent / 100) * inner);
-  return `[${'█'.repeat(filled)}${'░'.repeat(inner - filled)}]${label}`;
 }
 
 /**
@@ -172,21 +183,70 @@ export function screenLayout(size: ScreenSize): { sessions: Rect; log: Rect; sta
   };
 }
 
-const seg = (text: string, tone: Tone = 'normal'): Segment => ({ text, tone });
-
 /** The screen for one state. */
 export function toViewModel(input: ViewInput): DashboardView {
   const layout = screenLayout(input.size);
   const { ui, sessions } = input;
   const focus = Math.min(Math.max(ui.focus, 0), Math.max(0, sessions.length - 1));
-  const rects = gridLayout(Math.max(1, sessions.length), layout.sessions);
   const faults = faultsBySession(input.journal ?? []);
+  const charts: ChartView[] = [];
+  const gauges: GaugeView[] = [];
+  const rest = {
+    log: logPane(input, layout.log),
+    status: { rect: layout.status, line: statusLine(input, layout.status.width, sessions[focus]) },
+    help: ui.help ? helpOverlay(input.size) : null,
+  };
+  const servers = input.servers ?? [];
+  // The server view shares the top of the screen with the sessions (their input lines stay in sight): servers below.
+  let sessionArea = layout.sessions;
+  const serverCells: CellView[] = [];
+  if (ui.serverView && servers.length > 0) {
+    const area = layout.sessions;
+    const sessionRows = sessions.length === 0 ? 0 : Math.max(Math.min(area.height, 8), Math.floor(area.height * 0.45));
+    sessionArea = { ...area, height: sessionRows };
+    const serverArea = { ...area, top: area.top + sessionRows, height: area.height - sessionRows };
+    const serverRects = gridLayout(servers.length, serverArea);
+    servers.forEach((server, i) => {
+      const rect = serverRects[i] ?? serverArea;
+      const inner = {
+        left: rect.left + 1,
+        top: rect.top + 1,
+        width: Math.max(1, rect.width - 2),
+        height: Math.max(0, rect.height - 2),
+      };
+      const own = sessions.filter((x) => sameServer(x.server, server.root));
+      const content = serverPaneContent(server, own, { ...inner, now: input.now });
+      for (const chart of content.charts) charts.push(chartAt(`server:${server.root}:${chart.key}`, inner, chart));
+      if (content.gauge !== null) {
+        gauges.push({
+          id: `server:${server.root}:gauge`,
+          rect: {
+            left: inner.left,
+            top: inner.top + content.gauge.row,
+            width: inner.width,
+            height: content.gauge.height,
+          },
+          percent: content.gauge.percent,
+          label: content.gauge.label,
+        });
+      }
+      serverCells.push({
+        id: `server:${server.root}`,
+        rect,
+        title: ` ${truncateMiddle(`server ${server.root}`, Math.max(1, rect.width - 4))} `,
+        focused: false,
+        lines: content.lines,
+      });
+    });
+    if (sessions.length === 0) return { cells: serverCells, charts, gauges, ...rest };
+  }
+  const rects = gridLayout(Math.max(1, sessions.length), sessionArea);
   const cells: CellView[] =
     sessions.length === 0
       ? [
           {
             id: '',
-            rect: rects[0] ?? layout.sessions,
+            rect: rects[0] ?? sessionArea,
             title: ' no sessions ',
             focused: !ui.logFocused,
             // While the embedded stack starts, its progress is the news; otherwise say how to begin.
@@ -197,7 +257,7 @@ export function toViewModel(input: ViewInput): DashboardView {
           },
         ]
       : sessions.map((session, i) => {
-          const rect = rects[i] ?? layout.sessions;
+          const rect = rects[i] ?? sessionArea;
           const focused = i === focus && !ui.logFocused;
           return {
             id: session.id,
@@ -211,14 +271,30 @@ export function toViewModel(input: ViewInput): DashboardView {
               focused,
               composing: focused && ui.composing,
               input: ui.inputs[session.id] ?? '',
+              onChart: (chart) =>
+                charts.push(
+                  chartAt(
+                    `session:${session.id}`,
+                    { left: rect.left + 1, top: rect.top + 1, width: rect.width - 2, height: rect.height - 2 },
+                    chart,
+                  ),
+                ),
             }),
           };
         });
+  return { cells: [...cells, ...serverCells], charts, gauges, ...rest };
+}
+
+function sameServer(a: string, b: string): boolean {
+  const root = (u: string): string => u.trim().replace(/\/+$/, '').replace(/\/v1$/, '');
+  return root(a) === root(b);
+}
+
+function chartAt(id: string, inner: Rect, chart: ChartSpec): ChartView {
   return {
-    cells,
-    log: logPane(input, layout.log),
-    status: { rect: layout.status, line: statusLine(input, layout.status.width, sessions[focus]) },
-    help: ui.help ? helpOverlay(input.size) : null,
+    id,
+    rect: { left: inner.left, top: inner.top + chart.row, width: inner.width, height: chart.series.length * 3 },
+    series: chart.series,
   };
 }
 
@@ -229,6 +305,27 @@ interface CellContext {
   readonly focused: boolean;
   readonly composing: boolean;
   readonly input: string;
+  /**
+   * Given, the cell leaves rows for a throughput chart when it has room, and reports where (rows from the top of
+   * the cell's inside) and what.
+   */
+  readonly onChart?: (chart: ChartSpec) => void;
+}
+
+/** Rows a one-series chart takes. */
+const CHART_ROWS = 3;
+
+/** The chart a session shows: tokens/s while it chats (or chatted in the last minute), download bytes/s before. */
+function sessionChart(session: SessionState, now: number, width: number): ChartSpec['series'] | null {
+  const length = Math.max(1, width - 2);
+  const chatting = session.chatBusy || hasRecent(session.tokenRate, now, 60);
+  if (chatting) {
+    const values = throughputSeries(session.tokenRate, now, length);
+    return [{ title: rateTitle('tokens/s', values, (v) => String(Math.round(v))), percents: toPercents(values) }];
+  }
+  if (session.downloadRate.buckets.length === 0) return null;
+  const values = throughputSeries(session.downloadRate, now, length);
+  return [{ title: rateTitle('download', values, (v) => `${formatBytes(v)}/s`), percents: toPercents(values) }];
 }
 
 /** The lines inside one session's box: header (server, state, gauges, stage times, error), transcript, input. */
@@ -251,6 +348,13 @@ export function sessionLines(session: SessionState, ctx: CellContext): Line[] {
   const inputLine = inputText(session, ctx);
   if (ctx.height <= 0) return [];
   if (header.length + 1 >= ctx.height) return [...header.slice(0, ctx.height - 1), inputLine];
+  // A chart only where it leaves the transcript three rows of its own.
+  const chart =
+    ctx.onChart && ctx.height - header.length - 1 >= CHART_ROWS + 3 ? sessionChart(session, ctx.now, width) : null;
+  if (chart !== null && ctx.onChart) {
+    ctx.onChart({ key: 'rate', row: header.length, series: chart });
+    for (let i = 0; i < CHART_ROWS; i++) header.push([]);
+  }
   const room = ctx.height - header.length - 1;
   const transcript = transcriptLines(session, width);
   const shown =
@@ -294,25 +398,6 @@ function stateLine(session: SessionState, now: number, width: number): Line {
   // Activity first, so a narrow cell cuts the cached note rather than "replying".
   if (session.chatBusy) line = [...line.slice(0, 1), seg(' · replying…', 'accent'), ...line.slice(1)];
   return clipLine(line, width);
-}
-
-/** Cuts a line of segments to `width` cells, marking the cut. */
-export function clipLine(line: Line, width: number): Line {
-  const total = line.reduce((n, s) => n + [...s.text].length, 0);
-  if (total <= width) return line;
-  const out: Segment[] = [];
-  let left = width - 1;
-  for (const s of line) {
-    const chars = [...s.text];
-    if (chars.length <= left) {
-      out.push(s);
-      left -= chars.length;
-      continue;
-    }
-    out.push(seg(chars.slice(0, left).join('') + ELLIPSIS, s.tone));
-    break;
-  }
-  return out;
 }
 
 function gaugeLines(stage: 'download' | 'weights', session: SessionState, width: number): Line[] {

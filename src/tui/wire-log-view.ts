@@ -8,7 +8,7 @@
 
 import type { JournalEntry } from '../client/wire-journal.js';
 import { showWireLine } from '../protocol/sse-lines.js';
-import type { Line, Segment, Tone } from './view-model.js';
+import type { Line, Segment, Tone } from './lines.js';
 
 /** How the log pane shows entries. */
 export interface WireLogViewOptions {

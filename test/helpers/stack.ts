@@ -6,6 +6,7 @@ import { startMirror, type Mirror, type MirrorOptions } from '../../src/mirror/m
 import type { AppOptions } from '../../src/server/app.js';
 import type { LoadManager } from '../../src/server/load-manager.js';
 import { startServer } from '../../src/server/start.js';
+import type { TransformersLoaderOptions } from '../../src/server/transformers-loader.js';
 
 /** A modeldeck server on an ephemeral port, loading through a real transformers.js loader. */
 export interface TestServer {
@@ -24,8 +25,14 @@ export interface TestServerOptions {
   readonly offline?: boolean;
   readonly token?: string;
   readonly stallTimeoutMs?: number;
+  readonly downloadConnections?: number;
+  /** Retry settings of downloads; tests shorten the backoff. */
+  readonly download?: TransformersLoaderOptions['download'];
   readonly heartbeatMs?: number;
   readonly idleTimeoutMs?: number;
+  readonly maxModels?: number;
+  /** Events kept for `GET /events` reconnects. */
+  readonly feedHistory?: number;
   readonly apiKey?: string;
   /** Fastify's logger option; defaults to no logging. */
   readonly logger?: AppOptions['logger'];
@@ -42,8 +49,12 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
       ...(options.offline !== undefined ? { offline: options.offline } : {}),
       ...(options.token !== undefined ? { token: options.token } : {}),
       ...(options.stallTimeoutMs !== undefined ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
+      ...(options.downloadConnections !== undefined ? { downloadConnections: options.downloadConnections } : {}),
+      ...(options.download !== undefined ? { download: options.download } : {}),
     },
     ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+    ...(options.maxModels !== undefined ? { maxModels: options.maxModels } : {}),
+    ...(options.feedHistory !== undefined ? { feedHistory: options.feedHistory } : {}),
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.apiKey !== undefined ? { apiKey: options.apiKey } : {}),
     logger: options.logger ?? false,
@@ -65,9 +76,12 @@ export function startTestMirror(root: string, options: Omit<MirrorOptions, 'root
   return startMirror({ root, host: '127.0.0.1', port: 0, ...options });
 }
 
-/** The mirror's file GETs (not probes, not listings), by repo-relative URL path. */
+/**
+ * The mirror's file GETs (not listings), as `{repo-relative path}` or `{path} {range}` for the ranged parts of a
+ * parallel download: the same entry twice means the same bytes fetched twice.
+ */
 export function fileDownloads(mirror: Mirror): string[] {
   return mirror.requests
-    .filter((r) => r.method === 'GET' && r.url.includes('/resolve/') && !r.range)
-    .map((r) => r.url.replace(/^.*\/resolve\/[^/]+\//, ''));
+    .filter((r) => r.method === 'GET' && r.url.includes('/resolve/'))
+    .map((r) => `${r.url.replace(/^.*\/resolve\/[^/]+\//, '')}${r.range === undefined ? '' : ` ${r.range}`}`);
 }

@@ -1,0 +1,89 @@
+/**
+ * One-shot requests about a server's models: `POST /unload_model` (which also cancels a load still running) and
+ * `GET /v1/models` (the fallback of a dashboard whose server has no live feed). Never throw.
+ */
+
+import { residencyOf, type ModelResidency } from './feed-events.js';
+import { errorBodyMessage, type Failure } from './failures.js';
+import { headersFor, networkFailure } from './http.js';
+import { serviceRoot } from './server-url.js';
+
+/** Who to ask. */
+export interface AdminOptions {
+  readonly server: string;
+  readonly apiKey?: string | undefined;
+  readonly fetch?: typeof fetch;
+  readonly signal?: AbortSignal;
+}
+
+/** How a request ended. */
+export type AdminOutcome<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly failure: Failure };
+
+async function failureOf(response: Response): Promise<Failure> {
+  const { message, code } = errorBodyMessage(await response.text().catch(() => ''));
+  const reason = response.statusText ? `${response.status} ${response.statusText}` : String(response.status);
+  return {
+    kind: 'http',
+    status: response.status,
+    message: `HTTP ${reason}${message ? `: ${message}` : ''}`,
+    ...(code !== undefined ? { code } : {}),
+  };
+}
+
+/** Asks the server to unload `model`, or to cancel its load if it is still loading. */
+export async function unloadModel(options: AdminOptions & { readonly model: string }): Promise<AdminOutcome<string>> {
+  const root = serviceRoot(options.server);
+  try {
+    const response = await (options.fetch ?? fetch)(`${root}/unload_model`, {
+      method: 'POST',
+      headers: headersFor(options.apiKey, 'application/json'),
+      body: JSON.stringify({ model: options.model }),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    if (!response.ok) return { ok: false, failure: await failureOf(response) };
+    const text = await response.text().catch(() => '');
+    return { ok: true, value: text };
+  } catch (error) {
+    return { ok: false, failure: networkFailure(error, `cannot reach ${root}`) };
+  }
+}
+
+/** One model of `GET /v1/models`, with what modeldeck adds when the server sends it. */
+export interface ListedModel {
+  readonly id: string;
+  readonly state: ModelResidency | null;
+  readonly sizeBytes: number | null;
+  readonly subscribers: number | null;
+}
+
+/** The server's `GET /v1/models` list. */
+export async function listModels(options: AdminOptions): Promise<AdminOutcome<ListedModel[]>> {
+  const root = serviceRoot(options.server);
+  try {
+    const response = await (options.fetch ?? fetch)(`${root}/v1/models`, {
+      headers: { accept: 'application/json', ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) },
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    if (!response.ok) return { ok: false, failure: await failureOf(response) };
+    const body = (await response.json()) as { data?: unknown };
+    const data = Array.isArray(body.data) ? body.data : [];
+    const models = data.flatMap((entry): ListedModel[] => {
+      if (typeof entry !== 'object' || entry === null) return [];
+      const e = entry as Record<string, unknown>;
+      if (typeof e['id'] !== 'string') return [];
+      const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+      return [
+        {
+          id: e['id'],
+          state: residencyOf(e['state'] ?? e['status']),
+          sizeBytes: num(e['sizeBytes']) ?? num(e['size_bytes']) ?? num(e['size']),
+          subscribers: num(e['subscribers']) ?? num(e['active_requests']),
+        },
+      ];
+    });
+    return { ok: true, value: models };
+  } catch (error) {
+    return { ok: false, failure: networkFailure(error, `cannot reach ${root}`) };
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * A server's live feed (`GET /events`) through eventsource-client: its reconnect after any end, its `Last-Event-ID`
+ * and its `retry:` handling are what a persistent feed needs. What it lacks (it ignores the HTTP status, reconnects
+ * after every answer, never reports an error) is supplied by a `fetch` of our own, which sees every request and
+ * answer: a network error or a 5xx is reported and left to its reconnect; a 404 says the server has no feed
+ * (`transformers serve`, an older modeldeck); any other non-2xx or a non-event-stream answer is reported as a clear
+ * failure; both end the source (answered to it as a 204, which it takes as "stop").
+ */
+
+import { createEventSource, type EventSourceClient } from 'eventsource-client';
+import { parseFeedFrame, type FeedUpdate } from './feed-events.js';
+import type { Failure } from './failures.js';
+import type { RawFrame } from './frames.js';
+import { isAbort, networkFailure, refuseNonStream } from './http.js';
+import { serviceRoot } from './server-url.js';
+
+/** Where the feed stands. */
+export type FeedStatus =
+  | { readonly state: 'connecting'; readonly attempt: number }
+  | { readonly state: 'live'; readonly since: number }
+  /** Lost (or refused for now); the source retries in `delayMs`. */
+  | { readonly state: 'reconnecting'; readonly failure: Failure; readonly retryAt: number | null }
+  /** 404 on `/events`: the server has no feed. */
+  | { readonly state: 'unsupported'; readonly failure: Failure }
+  /** Refused for good (401, 403, not an event stream): the source is closed. */
+  | { readonly state: 'failed'; readonly failure: Failure }
+  | { readonly state: 'closed' };
+
+/** Options of {@link openServerFeed}. */
+export interface ServerFeedOptions {
+  readonly server: string;
+  readonly apiKey?: string | undefined;
+  readonly fetch?: typeof fetch;
+  /** Milliseconds since the epoch (for the times in {@link FeedStatus}). */
+  readonly now?: () => number;
+  readonly onUpdate: (update: FeedUpdate, id: string | undefined) => void;
+  readonly onStatus: (status: FeedStatus) => void;
+  /** Every frame and connection note, for the event log. */
+  readonly onFrame?: (frame: RawFrame) => void;
+}
+
+/** An open feed. */
+export interface ServerFeed {
+  /** The id of the last frame seen (sent back as `Last-Event-ID` on reconnect). */
+  lastEventId(): string | undefined;
+  /** Ends the feed for good. */
+  close(): void;
+}
+
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+
+/** Opens the feed of `server` at once. */
+export function openServerFeed(options: ServerFeedOptions): ServerFeed {
+  const root = serviceRoot(options.server);
+  const doFetch = options.fetch ?? fetch;
+  const now = options.now ?? Date.now;
+  let attempt = 0;
+  let closed = false;
+  let lastFailure: Failure = { kind: 'ended-early', message: 'the feed ended' };
+  const status = (s: FeedStatus): void => {
+    if (!closed || s.state === 'closed') options.onStatus(s);
+  };
+  const stop = (): Response => new Response(null, { status: 204 });
+
+  const guardedFetch = async (url: string | URL, init?: RequestInit): Promise<Response> => {
+    attempt++;
+    status({ state: 'connecting', attempt });
+    let response: Response;
+    try {
+      response = await doFetch(url, init);
+    } catch (error) {
+      if (!isAbort(error, init?.signal ?? undefined)) {
+        lastFailure = networkFailure(error, `cannot reach ${root}`);
+        options.onFrame?.({ kind: 'other', raw: `feed: ${lastFailure.message}` });
+      }
+      throw error;
+    }
+    if (response.status === 404) {
+      await response.body?.cancel().catch(() => {});
+      const failure: Failure = { kind: 'http', status: 404, message: 'this server has no live feed (404 on /events)' };
+      options.onFrame?.({ kind: 'other', raw: 'feed: HTTP 404 on /events' });
+      status({ state: 'unsupported', failure });
+      closeSource();
+      return stop();
+    }
+    const refused = await refuseNonStream(response, {
+      server: root,
+      ...(options.onFrame ? { onFrame: options.onFrame } : {}),
+    });
+    if (refused !== undefined) {
+      if (refused.kind === 'http' && refused.status !== undefined && RETRYABLE_STATUS.has(refused.status)) {
+        lastFailure = refused;
+        throw new Error(refused.message);
+      }
+      status({ state: 'failed', failure: refused });
+      closeSource();
+      return stop();
+    }
+    attempt = 0;
+    // What the next reconnect reports, unless a failure says more: the source schedules it before onDisconnect.
+    lastFailure = { kind: 'ended-early', message: 'the feed ended (the server stopped or restarted?)' };
+    status({ state: 'live', since: now() });
+    return response;
+  };
+
+  function closeSource(): void {
+    // The source is closed once it has taken the 204; closing it here as well stops a reconnect timer.
+    queueMicrotask(() => source.close());
+  }
+
+  const source: EventSourceClient = createEventSource({
+    url: `${root}/events`,
+    fetch: guardedFetch as typeof fetch,
+    headers: options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {},
+    onMessage: (message) => {
+      options.onFrame?.({ kind: 'data', raw: message.data });
+      const update = parseFeedFrame(message.event, message.id, message.data);
+      if (update.type === 'other') options.onFrame?.({ kind: 'other', raw: `skipped a feed frame: ${update.error}` });
+      options.onUpdate(update, message.id);
+    },
+    onComment: (text) => options.onFrame?.({ kind: 'comment', raw: text }),
+    onScheduleReconnect: ({ delay }) => {
+      status({ state: 'reconnecting', failure: lastFailure, retryAt: now() + delay });
+    },
+  });
+
+  return {
+    lastEventId: () => source.lastEventId,
+    close() {
+      if (closed) return;
+      closed = true;
+      source.close();
+      options.onStatus({ state: 'closed' });
+    },
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * The events of `GET /events`, the server-wide feed: their names, payloads, ids, and a reader for what arrives.
+ * `docs/protocol.md` ("The server's event feed") is the contract.
+ *
+ * Every frame has `event:` (one of {@link FEED_EVENT_NAMES}) and `id:` (`{boot}-{sequence}`: `boot` names one run of
+ * the server, `sequence` grows by one per event). The `load` payload is exactly a `/load_model` event.
+ */
+
+import { parseLoadEvent, type LoadEvent, type Progress } from './events.js';
+
+/** The `event:` names of the feed. */
+export const FEED_EVENT_NAMES = ['snapshot', 'load', 'unload', 'chat_start', 'chat_end'] as const;
+
+/** One of {@link FEED_EVENT_NAMES}. */
+export type FeedEventName = (typeof FEED_EVENT_NAMES)[number];
+
+/** Why a model left memory (or a load ended without one). */
+export type UnloadReason = 'idle' | 'request' | 'evicted' | 'reset' | 'cancelled' | 'shutdown';
+
+/** {@link UnloadReason} values. */
+export const UNLOAD_REASONS: readonly UnloadReason[] = ['idle', 'request', 'evicted', 'reset', 'cancelled', 'shutdown'];
+
+/** Where a model is. */
+export type ModelState = 'resident' | 'loading' | 'cached';
+
+/** One model in a snapshot (and, with OpenAI's fields added, in `GET /v1/models`). */
+export interface FeedModel {
+  /** Normalised `id@revision`. */
+  readonly model: string;
+  readonly state: ModelState;
+  /** `loading`: the stage it is in (absent before the first event). */
+  readonly stage?: string;
+  /** `loading`: how far that stage has come. */
+  readonly progress?: Progress;
+  /** `loading`: clients subscribed to the load. */
+  readonly subscribers?: number;
+  /** `resident`: bytes of its weight files; `null` when not known. */
+  readonly size_bytes?: number | null;
+  /** `resident`: milliseconds since it was last used. */
+  readonly idle_ms?: number;
+  /** `resident`: chat requests it is serving (generating or queued). */
+  readonly active_requests?: number;
+}
+
+/** `snapshot`: every model the server knows, as of this event's id. */
+export interface SnapshotPayload {
+  readonly models: readonly FeedModel[];
+}
+
+/** `unload`: a model left memory, or a load was cancelled. */
+export interface UnloadPayload {
+  readonly model: string;
+  readonly reason: UnloadReason;
+}
+
+/** `chat_start`: a chat request began generating. Never carries message content. */
+export interface ChatStartPayload {
+  readonly model: string;
+  /** The completion's id (`chatcmpl-…`), which its `chat_end` repeats. */
+  readonly request: string;
+}
+
+/** `chat_end`: a chat request ended. */
+export interface ChatEndPayload {
+  readonly model: string;
+  readonly request: string;
+  /** `stop`/`length` as the completion's `finish_reason`; `error` when the generation failed. */
+  readonly outcome: 'stop' | 'length' | 'error';
+  readonly prompt_tokens: number;
+  readonly completion_tokens: number;
+  /** Completion tokens per second of generation (0 when none were generated). */
+  readonly tokens_per_second: number;
+}
+
+/** One feed event, parsed. */
+export type FeedEvent =
+  | { readonly event: 'snapshot'; readonly id: string; readonly data: SnapshotPayload }
+  | { readonly event: 'load'; readonly id: string; readonly data: LoadEvent }
+  | { readonly event: 'unload'; readonly id: string; readonly data: UnloadPayload }
+  | { readonly event: 'chat_start'; readonly id: string; readonly data: ChatStartPayload }
+  | { readonly event: 'chat_end'; readonly id: string; readonly data: ChatEndPayload };
+
+/** Builds the id of the `sequence`-th event of the server run `boot`. */
+export function feedId(boot: string, sequence: number): string {
+  return `${boot}-${sequence}`;
+}
+
+/** Splits a feed id into its run and sequence; `undefined` for anything else. */
+export function parseFeedId(id: string): { boot: string; sequence: number } | undefined {
+  const match = /^([0-9a-z]+)-(\d{1,15})$/.exec(id);
+  if (!match?.[1] || !match[2]) return undefined;
+  return { boot: match[1], sequence: Number(match[2]) };
+}
+
+/** What {@link parseFeedEvent} returns. */
+export type ParseFeedEventResult = { ok: true; event: FeedEvent } | { ok: false; error: string };
+
+/**
+ * Reads one feed frame (its `event:` name, `id:` and `data:`). Refuses (never throws) an unknown name, a missing id,
+ * data that is not JSON or lacks a field the name requires. Unknown extra fields are ignored.
+ */
+export function parseFeedEvent(name: string, id: string, data: string): ParseFeedEventResult {
+  if (id === '') return { ok: false, error: `a ${name || 'feed'} event without an id` };
+  if (name === 'load') {
+    const parsed = parseLoadEvent(data);
+    return parsed.ok ? { ok: true, event: { event: 'load', id, data: parsed.event } } : parsed;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch (error) {
+    return { ok: false, error: `${name} data is not JSON: ${(error as Error).message}` };
+  }
+  if (!isObject(value)) return { ok: false, error: `${name} data is not a JSON object` };
+  switch (name) {
+    case 'snapshot': {
+      const models = value['models'];
+      if (!Array.isArray(models)) return { ok: false, error: 'snapshot has no "models" array' };
+      const read: FeedModel[] = [];
+      for (const entry of models) {
+        const model = readModel(entry);
+        if (model === undefined) return { ok: false, error: `snapshot has a bad model entry ${JSON.stringify(entry)}` };
+        read.push(model);
+      }
+      return { ok: true, event: { event: 'snapshot', id, data: { models: read } } };
+    }
+    case 'unload': {
+      const { model, reason } = value;
+      if (typeof model !== 'string') return { ok: false, error: 'unload has no "model"' };
+      if (typeof reason !== 'string' || !(UNLOAD_REASONS as readonly string[]).includes(reason)) {
+        return { ok: false, error: `unload has an unknown "reason": ${JSON.stringify(reason)}` };
+      }
+      return { ok: true, event: { event: 'unload', id, data: { model, reason: reason as UnloadReason } } };
+    }
+    case 'chat_start': {
+      const { model, request } = value;
+      if (typeof model !== 'string' || typeof request !== 'string') {
+        return { ok: false, error: 'chat_start needs "model" and "request"' };
+      }
+      return { ok: true, event: { event: 'chat_start', id, data: { model, request } } };
+    }
+    case 'chat_end': {
+      const { model, request, outcome } = value;
+      const counts = ['prompt_tokens', 'completion_tokens', 'tokens_per_second'].map((key) => value[key]);
+      if (typeof model !== 'string' || typeof request !== 'string') {
+        return { ok: false, error: 'chat_end needs "model" and "request"' };
+      }
+      if (outcome !== 'stop' && outcome !== 'length' && outcome !== 'error') {
+        return { ok: false, error: `chat_end has an unknown "outcome": ${JSON.stringify(outcome)}` };
+      }
+      if (!counts.every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0)) {
+        return { ok: false, error: 'chat_end needs non-negative prompt_tokens, completion_tokens, tokens_per_second' };
+      }
+      const [prompt_tokens = 0, completion_tokens = 0, tokens_per_second = 0] = counts as number[];
+      return {
+        ok: true,
+        event: {
+          event: 'chat_end',
+          id,
+          data: { model, request, outcome, prompt_tokens, completion_tokens, tokens_per_second },
+        },
+      };
+    }
+    default:
+      return { ok: false, error: `unknown feed event ${JSON.stringify(name)}` };
+  }
+}
+
+function readModel(entry: unknown): FeedModel | undefined {
+  if (!isObject(entry)) return undefined;
+  const { model, state, stage, progress, subscribers, size_bytes, idle_ms, active_requests } = entry;
+  if (typeof model !== 'string') return undefined;
+  if (state !== 'resident' && state !== 'loading' && state !== 'cached') return undefined;
+  const count = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0;
+  let readProgress: Progress | undefined;
+  if (isObject(progress)) {
+    const { current, total } = progress;
+    if (!count(current) || !(total === null || count(total))) return undefined;
+    readProgress = { current, total };
+  }
+  return {
+    model,
+    state,
+    ...(typeof stage === 'string' ? { stage } : {}),
+    ...(readProgress ? { progress: readProgress } : {}),
+    ...(count(subscribers) ? { subscribers } : {}),
+    ...(count(size_bytes) || size_bytes === null ? { size_bytes } : {}),
+    ...(count(idle_ms) ? { idle_ms } : {}),
+    ...(count(active_requests) ? { active_requests } : {}),
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

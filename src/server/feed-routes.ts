@@ -1,0 +1,61 @@
+import type { FastifyInstance } from 'fastify';
+import { serializeLoadEvent } from '../protocol/events.js';
+import type { FeedModel, UnloadPayload } from '../protocol/feed.js';
+import type { EventFeed } from './event-feed.js';
+import type { LoadManager } from './load-manager.js';
+import { openSseStream } from './sse-stream.js';
+
+/** Options of {@link registerFeedRoutes}. */
+export interface FeedRoutesOptions {
+  readonly manager: LoadManager;
+  readonly feed: EventFeed;
+  /** Milliseconds without a frame before a `: keep-alive` comment; 0 disables. */
+  readonly heartbeatMs: number;
+  /** The `retry:` the feed announces, in milliseconds. */
+  readonly retryMs: number;
+}
+
+/**
+ * `GET /events`: the server's feed. Every load event and unload of the manager is published to it; a watcher gets a
+ * snapshot (or, reconnecting with `Last-Event-ID`, what it missed), then every event live.
+ */
+export function registerFeedRoutes(app: FastifyInstance, options: FeedRoutesOptions): void {
+  const { manager, feed } = options;
+  const stopWatching = manager.watch((event) => {
+    if (event.type === 'load') {
+      feed.publish('load', serializeLoadEvent(event.event));
+    } else {
+      const payload: UnloadPayload = { model: event.ref.key, reason: event.reason };
+      feed.publish('unload', JSON.stringify(payload));
+    }
+  });
+  app.addHook('onClose', async () => stopWatching());
+
+  app.get('/events', async (request, reply) => {
+    const lastEventId = request.headers['last-event-id'];
+    const stream = openSseStream(reply, { heartbeatMs: options.heartbeatMs, retryMs: options.retryMs });
+    const missed = typeof lastEventId === 'string' ? feed.since(lastEventId.trim()) : undefined;
+    if (missed === undefined) {
+      // The disk listing is the only asynchronous part; everything after it runs in one go, so the snapshot shows
+      // the state after every event up to its id, and the watcher is attached before the next one.
+      const cached = await manager.cachedRefs().catch(() => []);
+      if (stream.closed) return reply;
+      stream.sendFrame(feed.snapshot(snapshotModels(manager.models(), cached)));
+    } else {
+      for (const frame of missed) stream.sendFrame(frame);
+    }
+    const unwatch = feed.watch(stream.sendFrame);
+    stream.onDisconnect(unwatch);
+    if (stream.closed) unwatch();
+    return reply;
+  });
+}
+
+/** The manager's models plus those only on disk. */
+function snapshotModels(known: readonly FeedModel[], cached: readonly { key: string }[]): FeedModel[] {
+  const seen = new Set(known.map((model) => model.model));
+  return [
+    ...known,
+    ...cached.filter((ref) => !seen.has(ref.key)).map((ref) => ({ model: ref.key, state: 'cached' as const })),
+  ];
+}

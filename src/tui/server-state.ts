@@ -1,0 +1,191 @@
+/**
+ * One server as the server view shows it, and the pure reducer that keeps it: every model the server knows with its
+ * state, stage, progress, subscribers and size, kept live from its feed (`GET /events`), or from polling
+ * `GET /v1/models` when it has none; and its throughput over time. Times come from the actions.
+ */
+
+import type { FeedStatus } from '../client/server-feed.js';
+import type { FeedModel, FeedUpdate, ModelResidency } from '../client/feed-events.js';
+import type { Failure } from '../client/failures.js';
+import type { ListedModel } from '../client/model-admin.js';
+import { addThroughput, NO_THROUGHPUT, type Throughput } from './throughput.js';
+
+/** Between two `/v1/models` polls of a server without a feed, in ms. */
+export const POLL_INTERVAL_MS = 3000;
+
+/** One model's row. */
+export interface ServerModelRow {
+  /** `id@revision` as the server writes it. */
+  readonly model: string;
+  readonly state: ModelResidency;
+  readonly stage: string | null;
+  readonly progress: { readonly current: number; readonly total: number | null } | null;
+  readonly subscribers: number | null;
+  readonly sizeBytes: number | null;
+  /** Chat requests running on it, as the feed told. */
+  readonly chats: number;
+  /** Why it left memory, or how its load failed. */
+  readonly note: string | null;
+}
+
+/** One server. */
+export interface ServerState {
+  /** The service root (`http://host:port`). */
+  readonly root: string;
+  readonly feed: FeedStatus;
+  readonly rows: Readonly<Record<string, ServerModelRow>>;
+  /** Download bytes per second of every load on the server (from the feed). */
+  readonly downloadRate: Throughput;
+  /** Tokens per second of every chat on the server (from the feed's chat ends). */
+  readonly tokenRate: Throughput;
+  /** Feed events seen. */
+  readonly events: number;
+  /** The last `/v1/models` poll's failure, while polling. */
+  readonly pollFailure: Failure | null;
+}
+
+/** What changes a server's view. */
+export type ServerAction =
+  | { readonly type: 'feed-status'; readonly at: number; readonly status: FeedStatus }
+  | { readonly type: 'feed'; readonly at: number; readonly update: FeedUpdate }
+  | { readonly type: 'polled'; readonly at: number; readonly models: readonly ListedModel[] }
+  | { readonly type: 'poll-failed'; readonly at: number; readonly failure: Failure };
+
+/** A server before its feed answers. */
+export function createServerState(root: string): ServerState {
+  return {
+    root,
+    feed: { state: 'connecting', attempt: 1 },
+    rows: {},
+    downloadRate: NO_THROUGHPUT,
+    tokenRate: NO_THROUGHPUT,
+    events: 0,
+    pollFailure: null,
+  };
+}
+
+function row(model: string, previous: ServerModelRow | undefined): ServerModelRow {
+  return (
+    previous ?? {
+      model,
+      state: 'unloaded',
+      stage: null,
+      progress: null,
+      subscribers: null,
+      sizeBytes: null,
+      chats: 0,
+      note: null,
+    }
+  );
+}
+
+function fromFeedModel(m: FeedModel, previous: ServerModelRow | undefined): ServerModelRow {
+  return { ...row(m.model, previous), ...m, note: null };
+}
+
+/** Applies one action. Pure. */
+export function reduceServer(state: ServerState, action: ServerAction): ServerState {
+  switch (action.type) {
+    case 'feed-status':
+      return { ...state, feed: action.status };
+    case 'feed':
+      return applyFeed({ ...state, events: state.events + 1 }, action.update, action.at);
+    case 'polled': {
+      const rows: Record<string, ServerModelRow> = {};
+      for (const m of action.models) {
+        const previous = state.rows[m.id];
+        rows[m.id] = {
+          ...row(m.id, previous),
+          state: m.state ?? 'resident',
+          sizeBytes: m.sizeBytes ?? previous?.sizeBytes ?? null,
+          subscribers: m.subscribers,
+        };
+      }
+      return { ...state, rows, pollFailure: null };
+    }
+    case 'poll-failed':
+      return { ...state, pollFailure: action.failure };
+    default: {
+      const never: never = action;
+      throw new TypeError(`unknown server action ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function applyFeed(state: ServerState, update: FeedUpdate, at: number): ServerState {
+  switch (update.type) {
+    case 'snapshot': {
+      const rows: Record<string, ServerModelRow> = {};
+      for (const m of update.models) rows[m.model] = fromFeedModel(m, state.rows[m.model]);
+      return { ...state, rows };
+    }
+    case 'load': {
+      const event = update.event;
+      const previous = row(event.model, state.rows[event.model]);
+      const subscribers = update.subscribers ?? previous.subscribers;
+      let next: ServerModelRow;
+      let downloadRate = state.downloadRate;
+      switch (event.status) {
+        case 'loading': {
+          const progress = event.progress ?? null;
+          if (
+            event.stage === 'download' &&
+            progress !== null &&
+            previous.progress !== null &&
+            previous.stage === 'download'
+          ) {
+            downloadRate = addThroughput(downloadRate, at, progress.current - previous.progress.current);
+          }
+          next = { ...previous, state: 'loading', stage: event.stage, progress, subscribers, note: null };
+          break;
+        }
+        case 'ready':
+          next = { ...previous, state: 'resident', stage: null, progress: null, subscribers, note: null };
+          break;
+        case 'error':
+          next = {
+            ...previous,
+            state: 'failed',
+            stage: null,
+            progress: null,
+            subscribers,
+            note: event.code ? `${event.code}: ${event.message}` : event.message,
+          };
+          break;
+        default: {
+          const never: never = event;
+          throw new TypeError(`unknown load event ${JSON.stringify(never)}`);
+        }
+      }
+      return { ...state, downloadRate, rows: { ...state.rows, [event.model]: next } };
+    }
+    case 'unload': {
+      const previous = row(update.model, state.rows[update.model]);
+      return {
+        ...state,
+        rows: {
+          ...state.rows,
+          [update.model]: { ...previous, state: 'unloaded', stage: null, progress: null, note: update.reason },
+        },
+      };
+    }
+    case 'chat-start': {
+      const previous = row(update.model, state.rows[update.model]);
+      return { ...state, rows: { ...state.rows, [update.model]: { ...previous, chats: previous.chats + 1 } } };
+    }
+    case 'chat-end': {
+      const previous = row(update.model, state.rows[update.model]);
+      return {
+        ...state,
+        tokenRate: addThroughput(state.tokenRate, at, update.tokens ?? 0),
+        rows: { ...state.rows, [update.model]: { ...previous, chats: Math.max(0, previous.chats - 1) } },
+      };
+    }
+    case 'other':
+      return state;
+    default: {
+      const never: never = update;
+      throw new TypeError(`unknown feed update ${JSON.stringify(never)}`);
+    }
+  }
+}

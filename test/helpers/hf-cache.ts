@@ -1,0 +1,33 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Mirror } from '../../src/mirror/mirror.js';
+
+/** The commit a revision names on a hub (its `/api/models/{id}/revision/{revision}` sha). */
+export async function commitOf(hubUrl: string, id: string, revision = 'main'): Promise<string> {
+  const response = await fetch(`${hubUrl}/api/models/${id}/revision/${encodeURIComponent(revision)}`);
+  const { sha } = (await response.json()) as { sha: string };
+  return sha;
+}
+
+/** Every file and symbolic link below `dir`, relative, sorted ([] when `dir` does not exist). */
+export async function cacheTree(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((e) => e.isFile() || e.isSymbolicLink())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
+}
+
+/** The mirror's GETs of `/resolve/` files, as repo-relative paths, with their `Range` and bytes sent. */
+export function fileGets(mirror: Mirror): { path: string; range: string | undefined; bytes: number }[] {
+  return mirror.requests
+    .filter((r) => r.method === 'GET' && r.url.includes('/resolve/'))
+    .map((r) => ({ path: r.url.replace(/^.*\/resolve\/[^/]+\//, ''), range: r.range, bytes: r.bytesSent }));
+}
+
+/** Body bytes the mirror sent for `path` over all its GETs. */
+export function bytesSentFor(mirror: Mirror, path: string): number {
+  return fileGets(mirror)
+    .filter((get) => get.path === path)
+    .reduce((sum, get) => sum + get.bytes, 0);
+}
