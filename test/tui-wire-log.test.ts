@@ -163,7 +163,9 @@ t.test(
     input.write('w');
     await until('the save prompt', () => dash.ui().prompt?.kind === 'save');
     input.write('\r');
-    const file = await until('the saved file', async () => (await readdir(cwd)).find((f) => f.endsWith('.jsonl')));
+    const file = await until('the saved file', async () =>
+      (await readdir(cwd)).find((f) => /^modeldeck-events-\d{8}-\d{6}\.txt$/.test(f)),
+    );
     const saved = (await readFile(join(cwd, file), 'utf8')).split('\n').slice(0, -1);
     t.same(saved, shown, 'w saved exactly the lines the pane shows');
   },
