@@ -153,12 +153,14 @@ t.test(
     t.ok(phasesOfB.includes('ready'), `B reached ready: ${phasesOfB}`);
     t.equal(dash.sessions()[1]?.attempt, 1, 'B connected once');
     t.equal(serverB.loadRequests(), 1, "B's server got one /load_model");
+    const notes = dash.logEntries().filter((e) => /ECONNREFUSED|connection lost/.test(e.raw));
     t.ok(
-      dash
-        .logEntries()
-        .filter((e) => /ECONNREFUSED|connection lost/.test(e.raw))
-        .every((e) => e.session === 's1'),
+      notes.filter((e) => !e.session.startsWith('feed:')).every((e) => e.session === 's1'),
       'connection notes in the log, if any, are tagged s1',
+    );
+    t.ok(
+      notes.filter((e) => e.session.startsWith('feed:')).every((e) => e.session === `feed:${new URL(first.url).host}`),
+      "the server feed's notes are tagged with A's feed, never B's",
     );
   },
 );

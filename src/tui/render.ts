@@ -56,6 +56,9 @@ const TONE_TAG: Readonly<Record<Tone, string | null>> = {
 function tagged(line: Line): string {
   let out = '';
   for (const segment of line) {
+    // A line of nothing but tags (an empty segment's colour) is dropped by blessed, moving every line below it up
+    // one row, under any widget placed by row (a chart).
+    if (segment.text === '') continue;
     const text = blessed.escape(segment.text);
     const tag = TONE_TAG[segment.tone];
     out += tag === null ? text : `{${tag}}${text}{/${tag}}`;

@@ -103,10 +103,10 @@ export interface ViewInput {
   readonly notice: Notice | null;
   /** Offered by the add-session prompt. */
   readonly defaultServer: string;
-  /** The wire journal's entries, oldest first, for the log's debug views and the sessions' fault counts. */
-  readonly journal?: readonly JournalEntry[];
   /** The distinct servers among the sessions, for the server view. */
   readonly servers?: readonly ServerState[];
+  /** The wire journal's entries, oldest first, for the log's debug views and the sessions' fault counts. */
+  readonly journal?: readonly JournalEntry[];
 }
 
 /** Splits text into lines of at most `width` cells, at spaces where it can, hard-breaking long words. */
@@ -188,7 +188,6 @@ export function toViewModel(input: ViewInput): DashboardView {
   const layout = screenLayout(input.size);
   const { ui, sessions } = input;
   const focus = Math.min(Math.max(ui.focus, 0), Math.max(0, sessions.length - 1));
-  const faults = faultsBySession(input.journal ?? []);
   const charts: ChartView[] = [];
   const gauges: GaugeView[] = [];
   const rest = {
@@ -241,6 +240,7 @@ export function toViewModel(input: ViewInput): DashboardView {
     if (sessions.length === 0) return { cells: serverCells, charts, gauges, ...rest };
   }
   const rects = gridLayout(Math.max(1, sessions.length), sessionArea);
+  const faults = faultsBySession(input.journal ?? []);
   const cells: CellView[] =
     sessions.length === 0
       ? [
