@@ -341,7 +341,11 @@ function routeLog(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
       return done({ ...ui, log: { ...log, filterSession: next, scroll: 0 } });
     }
     case 'w':
-      return done({ ...ui, prompt: { kind: 'save', text: defaultLogFileName(ctx.now) } });
+      return done({
+        ...ui,
+        // The debug views save the lines shown, as text; the frames view saves JSON Lines.
+        prompt: { kind: 'save', text: defaultLogFileName(ctx.now, log.view === 'frames' ? 'jsonl' : 'txt') },
+      });
     default:
       return routeGlobal(ui, key, ctx);
   }
@@ -403,13 +407,13 @@ function routeDebugLog(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult |
   }
 }
 
-/** `modeldeck-events-YYYYMMDD-HHMMSS.jsonl` in local time. */
-export function defaultLogFileName(now: number): string {
+/** `modeldeck-events-YYYYMMDD-HHMMSS.jsonl` (or `.txt`) in local time. */
+export function defaultLogFileName(now: number, extension: 'jsonl' | 'txt' = 'jsonl'): string {
   const d = new Date(now);
   const two = (n: number): string => String(n).padStart(2, '0');
   const date = `${d.getFullYear()}${two(d.getMonth() + 1)}${two(d.getDate())}`;
   const time = `${two(d.getHours())}${two(d.getMinutes())}${two(d.getSeconds())}`;
-  return `modeldeck-events-${date}-${time}.jsonl`;
+  return `modeldeck-events-${date}-${time}.${extension}`;
 }
 
 /** Keys that work wherever no text is being typed. */
