@@ -1,6 +1,7 @@
 /**
  * Benchmark 6, dashboard ingest: a synthetic server (its own process) streams `download` events to four sessions of
- * the real dashboard, which renders to a fake terminal (PassThrough streams that report a TTY of 160×48). Offered
+ * the real dashboard, which renders to a fake terminal (PassThrough streams that report a TTY of 160×48), with the
+ * server view open (`v`: the server's pane, its charts and the sessions' throughput sparklines all drawn). Offered
  * load: 5,000 events a second in all, 100,000 events. Measured in the dashboard's process:
  *
  * - frames drawn per second (a frame is one burst of terminal writes), target at most ~30;
@@ -105,6 +106,8 @@ async function main() {
     const heapBefore = await memoryAfterGc();
     const sessions = Array.from({ length: SESSIONS }, (_, i) => ({ server: url, model: `bench/s${i + 1}` }));
     const term = fakeDashboard(sessions);
+    // The server view and its charts open, then type into the focused session's input line.
+    if (!process.env.NO_V) term.input.write('v');
     term.input.write('i');
     const latencies = [];
     let newest = 0;

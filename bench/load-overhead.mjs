@@ -1,5 +1,6 @@
 /**
- * Benchmark 2, load overhead: `/load_model` of a model already in the disk cache, from the request to `ready`, versus
+ * Benchmark 2, load overhead: `/load_model` of a model already in the disk cache (laid out by hand as huggingface_hub
+ * lays it out, so no modeldeck code wrote it), from the request to `ready`, versus
  * the same load done directly with transformers.js (`lib/direct-worker.mjs`: a worker thread spawned, the library
  * imported, tokenizer and model loaded from the same snapshot). Target: at most 1.05 of direct.
  *
@@ -21,7 +22,7 @@ import {
   monoMs,
   pairedRatio,
   postJson,
-  prepareCache,
+  preparePythonCache,
   report,
   startDirectWorker,
   startOfflineServer,
@@ -35,7 +36,7 @@ const repetitions = smoke ? 1 : 15;
 const models = await demoModelsDir([model]);
 const cache = await tempDir('load-cache');
 try {
-  await prepareCache(models, cache.path, model);
+  await preparePythonCache(models, cache.path, model);
   const server = await startOfflineServer(cache.path);
   try {
     const viaServer = async () => {
@@ -73,7 +74,7 @@ try {
       title: 'Load overhead (cached model)',
       repetitions,
       figures: [
-        figure('/load_model to ready', median(serverMs), 'ms', {
+        figure('/load_model to ready, from a cache Python laid out', median(serverMs), 'ms', {
           baseline: median(directMs),
           baselineLabel: 'transformers.js direct, in a worker',
           ratio: pairedRatio(serverMs, directMs),
@@ -83,7 +84,8 @@ try {
         }),
       ],
       notes: [
-        `${model} from a complete snapshot in the disk cache; server offline, in this process; unloaded after each load.`,
+        `${model} from a snapshot laid out by hand as huggingface_hub lays it out (refs/main, blobs by etag, relative ` +
+          'links); server offline, in this process; unloaded after each load.',
         'Direct: new Worker → import @huggingface/transformers → AutoTokenizer + AutoModelForCausalLM.from_pretrained ' +
           'on the same snapshot directory with the same dtype and external-data option.',
         'Ratio: the median of the per-repetition ratios (each repetition loads both ways, back to back).',

@@ -31,6 +31,8 @@ export const BENCHMARKS = [
   'event-feed',
   'chat-streaming',
   'dashboard-ingest',
+  'load-burst',
+  'wire-tap',
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -15,6 +15,8 @@ const BENCHMARKS = [
   'event-feed',
   'chat-streaming',
   'dashboard-ingest',
+  'load-burst',
+  'wire-tap',
 ];
 
 interface Run {

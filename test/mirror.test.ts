@@ -671,6 +671,67 @@ t.test('throttle: limits bytes per second per response, and can be lifted at run
   t.throws(() => mirror.setThrottle(-1), { code: 'MIRROR_ERR_OPTIONS' });
 });
 
+t.test('link throttle: all responses together share one limit', async (t) => {
+  mirror.setLinkThrottle(200_000);
+  t.teardown(() => mirror.setLinkThrottle(0));
+  const started = performance.now();
+  const [a, b] = await Promise.all([
+    get('/acme/tiny/resolve/main/onnx/model.onnx', { headers: { range: 'bytes=0-199999' } }),
+    get('/acme/tiny/resolve/main/onnx/model.onnx', { headers: { range: 'bytes=200000-399999' } }),
+  ]);
+  const seconds = (performance.now() - started) / 1000;
+  t.ok(a.body.equals(BIG.subarray(0, 200_000)) && b.body.equals(BIG.subarray(200_000, 400_000)), 'bytes unchanged');
+  t.ok(seconds >= 1.5, `2 x 200 kB through a 200 kB/s link took ${seconds.toFixed(2)} s (at least 1.5 s)`);
+  t.throws(() => mirror.setLinkThrottle(Number.NaN), { code: 'MIRROR_ERR_OPTIONS' });
+});
+
+t.test(
+  'hashes: the sha256 of LFS files in the listing, ETag and X-Linked-Etag; a commit derived from content',
+  async (t) => {
+    const sha256 = createHash('sha256').update(BIG).digest('hex');
+    const listing = await getJson<Entry[]>('/api/models/acme/tiny/tree/main?recursive=true');
+    t.equal(listing.json.find((e) => e.path === 'onnx/model.onnx')?.lfs?.oid, sha256, 'lfs.oid is the real sha256');
+    const head = await get('/acme/tiny/resolve/main/onnx/model.onnx', { method: 'HEAD' });
+    t.equal(head.res.headers.get('etag'), `"${sha256}"`);
+    t.equal(head.res.headers.get('x-linked-etag'), `"${sha256}"`);
+
+    const dir = t.testdir({});
+    writeTree(dir, { 'o/r/config.json': '{"a": 1}', 'o/r@same/config.json': '{"a": 1}' });
+    const own = await startMirror({ root: dir });
+    t.teardown(() => own.close());
+    const shaOf = async (rev: string): Promise<string> =>
+      ((await (await fetch(`${own.url}/api/models/o/r/revision/${rev}`)).json()) as { sha: string }).sha;
+    const before = await shaOf('main');
+    t.equal(await shaOf('same'), before, 'two revisions with the same files are one commit');
+    writeFileSync(join(dir, 'o', 'r', 'config.json'), '{"a": 2}');
+    const after = await shaOf('main');
+    t.not(after, before, 'a changed file is a new commit');
+    const bySha = await fetch(`${own.url}/o/r/resolve/${after}/config.json`);
+    t.equal(await bySha.text(), '{"a": 2}', 'and the new commit resolves');
+  },
+);
+
+t.test('fault: flip inverts one byte at its file offset; 429 says when to come back', async (t) => {
+  t.teardown(() => mirror.setFaults([]));
+  mirror.setFaults([{ kind: 'flip', path: 'onnx/model.onnx', afterBytes: 1_500_000 }]);
+  const whole = await get('/acme/tiny/resolve/main/onnx/model.onnx');
+  const expected = Buffer.from(BIG);
+  expected[1_500_000] = (expected[1_500_000] as number) ^ 0xff;
+  t.equal(whole.body.length, BIG.length, 'the whole body is sent');
+  t.ok(whole.body.equals(expected), 'with byte 1,500,000 inverted');
+  const before = await get('/acme/tiny/resolve/main/onnx/model.onnx', { headers: { range: 'bytes=0-999' } });
+  t.ok(before.body.equals(BIG.subarray(0, 1000)), 'a range without the offset is untouched');
+  const across = await get('/acme/tiny/resolve/main/onnx/model.onnx', { headers: { range: 'bytes=1499990-1500009' } });
+  t.ok(across.body.equals(expected.subarray(1_499_990, 1_500_010)), 'a range across it has it flipped');
+  t.equal(parseFaultSpec('flip:7:onnx/*:x1').kind, 'flip');
+
+  mirror.setFaults([{ kind: 'status', path: 'config.json', status: 429, times: 1 }]);
+  const limited = await get('/acme/tiny/resolve/main/config.json');
+  t.equal(limited.res.status, 429);
+  t.equal(limited.res.headers.get('retry-after'), '1');
+  t.equal(limited.res.headers.get('ratelimit'), '"resolvers";r=0;t=1', "and the Hub's RateLimit header");
+});
+
 t.test('token: 401 without, 403 with a wrong one, only for the repos named', async (t) => {
   const gated = await startMirror({ root, requireToken: { token: 'hf_secret', repos: ['acme/tiny'] } });
   t.teardown(() => gated.close());
@@ -764,8 +825,10 @@ t.test('cli: --help lists every flag and the fault syntax', async (t) => {
     '--host',
     '--port',
     '--throttle',
+    '--link-throttle',
     '--token',
     '--fault',
+    'flip:N:PATTERN',
     '--quiet',
     '--help',
     'KIND:N:[REPO:]PATTERN[:xTIMES]',

@@ -195,3 +195,23 @@ t.test('plain lines: a stage change at once, progress at most once a second, com
   now = 2500;
   t.equal(print({ status: 'ready', model: 'm@main', cached: false }), 'ready: m@main (in 2.5s)');
 });
+
+t.test('a load cancelled on the server exits 3; one refused for room (MODELS_BUSY) exits 4', async (t) => {
+  const ending = (code: string, message: string) =>
+    scripted((res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(
+        'data: {"status": "loading", "model": "o/m@main", "stage": "download", "progress": {"current": 5, "total": 10}}\n\n' +
+          `data: ${JSON.stringify({ status: 'error', model: 'o/m@main', message, code })}\n\n`,
+      );
+    });
+  const cancelled = await load(['--server', await ending('CANCELLED', 'the load of o/m@main was cancelled'), 'o/m']);
+  t.equal(cancelled.code, 3);
+  t.match(cancelled.err, /^modeldeck: load cancelled: the load of o\/m@main was cancelled \(cancelled on the server/);
+  const busy = await load(['--server', await ending('MODELS_BUSY', 'all 2 resident models are busy: a, b'), 'o/m']);
+  t.equal(busy.code, 4);
+  t.match(busy.err, /^modeldeck: load refused, no room: all 2 resident models are busy: a, b \(the server is full/);
+  const help = await load(['--help']);
+  t.match(help.out, /3 when the load was cancelled on the server/);
+  t.match(help.out, /4 when the\s+server holds its --max-models models/);
+});

@@ -108,7 +108,7 @@ t.test(
     await until('B ready', () => cellText(dash, 1, 2).includes('✓ ready'));
     input.write('\t');
     await until('focus on B', () => dash.ui().focus === 1);
-    input.write('hello B');
+    input.write('ihello B');
     await until('the input line in B', () => cellText(dash, 1, 2).includes('> hello B'));
     input.write('\r');
     const reply = await until('a finished reply in B', () => {
@@ -153,12 +153,14 @@ t.test(
     t.ok(phasesOfB.includes('ready'), `B reached ready: ${phasesOfB}`);
     t.equal(dash.sessions()[1]?.attempt, 1, 'B connected once');
     t.equal(serverB.loadRequests(), 1, "B's server got one /load_model");
+    const notes = dash.logEntries().filter((e) => /ECONNREFUSED|connection lost/.test(e.raw));
     t.ok(
-      dash
-        .logEntries()
-        .filter((e) => /ECONNREFUSED|connection lost/.test(e.raw))
-        .every((e) => e.session === 's1'),
+      notes.filter((e) => !e.session.startsWith('feed:')).every((e) => e.session === 's1'),
       'connection notes in the log, if any, are tagged s1',
+    );
+    t.ok(
+      notes.filter((e) => e.session.startsWith('feed:')).every((e) => e.session === `feed:${new URL(first.url).host}`),
+      "the server feed's notes are tagged with A's feed, never B's",
     );
   },
 );
@@ -257,7 +259,7 @@ async function readyOnScripted(t: Test, backoff: { initialMs: number; maxMs: num
 
 /** Sends `text` from the session's input line, then cuts the reply after its two pieces are on screen. */
 async function chatAndCut(ctx: Awaited<ReturnType<typeof readyOnScripted>>, text: string): Promise<string> {
-  ctx.input.write(`${text}\r`);
+  ctx.input.write(`i${text}\r`);
   // Partway: both pieces on screen with the streaming cursor, the state line saying it is replying.
   const partway = await until('the partial reply streaming', () => {
     const cell = ctx.cell();

@@ -7,6 +7,7 @@ import { demoModelsDir } from './helpers/demo.js';
 import { startTestMirror } from './helpers/stack.js';
 import { cellText, startKillableServer, terminal } from './helpers/dashboard.js';
 import { until } from './helpers/until.js';
+import { startUpstreamStandin } from './helpers/upstream-standin.js';
 
 const TINY = 'modeldeck/tiny-chat';
 const TEN = 'modeldeck/chat-10m';
@@ -50,7 +51,7 @@ t.test('the download chart appears with a real load and moves; the tokens/s char
     'a non-zero rate was shown',
   );
 
-  input.write('tell me a story\r');
+  input.write('itell me a story\r');
   const chatting = await until(
     'the tokens/s chart',
     () => {
@@ -62,31 +63,101 @@ t.test('the download chart appears with a real load and moves; the tokens/s char
   t.match(chatting, SPARKLINE, 'with its sparkline');
 });
 
-t.test('the server view lists every model on the server, a load started by another client included', async (t) => {
+t.test('the server view, live from the feed, shows a load started by another client', async (t) => {
   const srv = await startKillableServer(mirror.url);
   t.teardown(() => srv.close());
   const { input, output } = terminal();
   const dash = startDashboard({ sessions: [{ server: srv.url, model: TINY }], input, output });
   t.teardown(() => dash.shutdown());
   await until('ready', () => cellText(dash, 0, 1).includes('✓ ready'), 30_000);
+  input.write('v');
+  await until('the live feed', () => dash.screenText().includes('● live'), 15_000);
 
   // Another client, not this dashboard, loads a second model on the same server.
   const other = subscribeLoad({ server: srv.url, model: TEN });
-  input.write('v');
-  const view = await until(
-    'the other client’s model in the server view',
+  const loading = await until(
+    'the other client’s load, with its stage and progress',
     () => {
       const text = dash.screenText();
-      return text.includes(`${TEN}@main`) ? text : undefined;
+      return new RegExp(`${TEN}@main\\s+loading\\s+download\\s+\\[[█░]+\\]\\s+\\d+%`).test(text) ? text : undefined;
     },
     30_000,
   );
-  t.match(view, `server ${srv.url}`, 'the pane is titled with the server');
-  t.match(view, /MODEL\s+STATE\s+STAGE\s+PROGRESS\s+SUBS\s+SIZE/, 'the table header');
-  t.match(view, new RegExp(`${TINY}@main\\s+resident`), 'this dashboard’s model, resident');
+  t.match(loading, `server ${srv.url}`, 'the pane is titled with the server');
+  t.match(loading, /MODEL\s+STATE\s+STAGE\s+PROGRESS\s+SUBS\s+SIZE/, 'the table header');
+  t.match(loading, new RegExp(`${TINY}@main\\s+resident`), 'this dashboard’s own model, resident');
+  t.notMatch(loading, 'no live feed', 'not the fallback');
   const outcome = await other;
   t.ok(outcome.ok, 'the other client’s load finished');
   await until('the other model resident', () => new RegExp(`${TEN}@main\\s+resident`).test(dash.screenText()), 15_000);
+  t.ok(
+    dash.logEntries().some((e) => e.session.startsWith('feed:') && e.raw.includes(TEN)),
+    'the feed’s frames are in the event log, tagged with the server',
+  );
+});
+
+t.test('killing and restarting the server reconnects the feed', async (t) => {
+  const first = await startKillableServer(mirror.url);
+  const { port, cacheDir } = first;
+  const { input, output } = terminal();
+  const dash = startDashboard({ sessions: [{ server: first.url, model: TINY }], input, output });
+  t.teardown(() => dash.shutdown());
+  await until('ready', () => cellText(dash, 0, 1).includes('✓ ready'), 30_000);
   input.write('v');
-  await until('back to the sessions', () => cellText(dash, 0, 1).includes('✓ ready'));
+  await until('the live feed', () => dash.screenText().includes('● live'), 15_000);
+  await first.kill();
+  const lost = await until('the feed lost', () => {
+    const text = dash.screenText();
+    return text.includes('feed lost, reconnecting') ? text : undefined;
+  });
+  t.match(lost, /feed lost, reconnecting/, 'the pane says the feed is lost and being reconnected');
+  const second = await startKillableServer(mirror.url, { port, cacheDir });
+  t.teardown(() => second.close());
+  await until('the feed live again', () => dash.screenText().includes('● live'), 30_000);
+  // The restarted server's snapshot: the model is on its disk, no longer in its memory.
+  await until('the new snapshot', () => new RegExp(`${TINY}@main\\s+on-disk`).test(dash.screenText()), 15_000);
+});
+
+t.test('cancel from the dashboard ends every subscriber’s stream with CANCELLED', async (t) => {
+  // Slow enough (10 MB at 250 kB/s) that the load is still running when it is cancelled.
+  const srv = await startKillableServer(mirror.url);
+  t.teardown(() => srv.close());
+  const { input, output } = terminal();
+  const dash = startDashboard({ sessions: [{ server: srv.url, model: TEN }], input, output });
+  t.teardown(() => dash.shutdown());
+  await until('downloading', () => /download .*\/ [\d.]+ MB/.test(cellText(dash, 0, 1)), 30_000);
+  const other = subscribeLoad({ server: srv.url, model: TEN });
+  input.write('c');
+  await until('the confirmation', () => dash.ui().prompt?.kind === 'cancel');
+  t.match(dash.screenText(), /cancel/i, 'asks first');
+  input.write('y');
+  const outcome = await other;
+  t.notOk(outcome.ok, 'the other client’s stream ended without ready');
+  t.match(!outcome.ok && outcome.failure, { kind: 'server', code: 'CANCELLED' }, 'with the cancelled error');
+  const cell = await until('the session says so', () => {
+    const text = cellText(dash, 0, 1);
+    return text.includes('✗ error') && /cancelled/i.test(text) ? text : undefined;
+  });
+  t.match(cell, /r loads again/, 'with what to do');
+  t.match(dash.screenText(), /cancelled the load of modeldeck\/chat-10m@main/, 'the notice');
+  t.equal(dash.sessions()[0]?.phase, 'error', 'no automatic retry of a cancelled load');
+});
+
+t.test('a server without the feed (transformers serve) says so and polls /v1/models', async (t) => {
+  const upstream = await startUpstreamStandin({ models: [TINY, 'org/other'] });
+  t.teardown(() => upstream.close());
+  const { input, output } = terminal();
+  const dash = startDashboard({ sessions: [{ server: upstream.url, model: TINY }], input, output });
+  t.teardown(() => dash.shutdown());
+  await until('ready', () => cellText(dash, 0, 1).includes('✓ ready'), 30_000);
+  input.write('v');
+  const view = await until('the fallback', () => {
+    const text = dash.screenText();
+    return text.includes('no live feed on this server (404 on /events)') && text.includes('org/other')
+      ? text
+      : undefined;
+  });
+  t.match(view, /polling \/v1\/models every 3 s/);
+  t.ok(upstream.requests.includes('GET /events'), 'the feed was tried');
+  t.ok(upstream.requests.includes('GET /v1/models'), 'then /v1/models polled');
 });

@@ -195,7 +195,7 @@ t.test('the whole screen: cells, log pane with marked kinds, status bar, help', 
   t.match(logText, /s1 data: \{"status": "ready"\}/);
   t.match(logText, /s1 : keep-alive/, 'comments marked');
   t.match(logText, /s2 # HTTP 401/, 'other lines marked');
-  t.match(text([live.status.line]), '[s1] Tab next');
+  t.match(text([live.status.line]), '[s1] commands: Tab next');
   t.equal(live.help, null);
   const help = toViewModel({
     sessions: [],

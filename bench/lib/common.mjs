@@ -226,11 +226,49 @@ export function serveParent(handlers) {
   });
 }
 
-/** A mirror of `root` in its own process (a hub is another machine; it must not share this event loop). */
+/**
+ * A mirror of `root` in its own process (a hub is another machine; it must not share this event loop). `shape` sets
+ * its throttles (bytes/s per response and for all together) and faults; `bytesSent(path)` sums the body bytes sent
+ * for a file since `clear()`.
+ */
 export async function startMirrorProcess(root) {
   const helper = forkHelper('mirror-child.mjs', [root]);
   const { url } = await helper.request({ type: 'url' });
-  return { url, close: () => helper.close() };
+  return {
+    url,
+    shape: (options) => helper.request({ type: 'shape', ...options }),
+    clear: () => helper.request({ type: 'clear' }),
+    bytesSent: async (path) => (await helper.request({ type: 'bytes', path })).bytes,
+    close: () => helper.close(),
+  };
+}
+
+/**
+ * Fills `cacheDir` with `model` laid out by hand as huggingface_hub lays it out (refs/main, blobs named by the etag
+ * the hub lists, snapshots/{commit}/… as relative links), from a mirror of the demo models: no modeldeck code writes
+ * it.
+ */
+export async function preparePythonCache(modelsDir, cacheDir, model) {
+  const { copyFile, mkdir, symlink, writeFile } = await import('node:fs/promises');
+  const { join, relative } = await import('node:path');
+  const mirror = await startMirrorProcess(modelsDir);
+  try {
+    const { sha } = await (await fetch(`${mirror.url}/api/models/${model}/revision/main`)).json();
+    const listing = await (await fetch(`${mirror.url}/api/models/${model}/tree/${sha}?recursive=true`)).json();
+    const repo = join(cacheDir, `models--${model.replaceAll('/', '--')}`);
+    await mkdir(join(repo, 'refs'), { recursive: true });
+    await writeFile(join(repo, 'refs', 'main'), sha);
+    await mkdir(join(repo, 'blobs'), { recursive: true });
+    for (const entry of listing.filter((e) => e.type === 'file')) {
+      const blob = join(repo, 'blobs', entry.lfs?.oid ?? entry.oid);
+      await copyFile(join(modelsDir, model, ...entry.path.split('/')), blob);
+      const link = join(repo, 'snapshots', sha, ...entry.path.split('/'));
+      await mkdir(join(link, '..'), { recursive: true });
+      await symlink(relative(join(link, '..'), blob), link);
+    }
+  } finally {
+    await mirror.close();
+  }
 }
 
 /**

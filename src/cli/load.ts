@@ -3,7 +3,7 @@
  * (on a terminal or not), or `--json` with each event's payload as received; the exit status says how it ended.
  */
 
-import { failureHint } from '../client/failures.js';
+import { failureHint, loadEnding } from '../client/failures.js';
 import { formatBytes, formatDuration, percentDone } from '../client/format.js';
 import { subscribeLoad } from '../client/load-subscription.js';
 import { DEFAULT_SERVER_URL, serviceRoot } from '../client/server-url.js';
@@ -26,7 +26,12 @@ Options:
   -h, --help           show this help
 
 Exit status: 0 when the model is ready; 1 when loading failed, the server could not be reached, or the stream
-ended before ready (the message goes to stderr); 2 on a usage error.`;
+ended before ready (the message goes to stderr); 2 on a usage error; 3 when the load was cancelled on the server
+(POST /unload_model, the dashboard's c key; files already fetched are kept, so loading again resumes); 4 when the
+server holds its --max-models models and none can be evicted to make room (MODELS_BUSY).`;
+
+/** The exit status of each outcome a script may want to tell apart. */
+export const LOAD_EXIT = { ready: 0, failed: 1, usage: 2, cancelled: 3, busy: 4 } as const;
 
 /** Where `load` writes and what it reads; the process's own by default (tests pass their own). */
 export interface LoadCommandIo {
@@ -140,11 +145,12 @@ export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo 
       if (line !== null) stdout.write(`${line}\n`);
     },
   });
-  if (outcome.ok) return 0;
+  if (outcome.ok) return LOAD_EXIT.ready;
   const hint = failureHint(outcome.failure);
   const showHint = hint !== '' && outcome.failure.kind !== 'network' && outcome.failure.kind !== 'ended-early';
-  stderr.write(`modeldeck: load failed: ${outcome.failure.message}${showHint ? ` (${hint})` : ''}\n`);
-  return 1;
+  const ending = loadEnding(outcome.failure);
+  stderr.write(`modeldeck: ${ending.words}: ${outcome.failure.message}${showHint ? ` (${hint})` : ''}\n`);
+  return ending.status;
 }
 
 /** A payload on one line: multi-line JSON is re-serialised compactly; anything else has its line breaks escaped. */

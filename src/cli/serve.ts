@@ -6,6 +6,9 @@ import { DEFAULT_DOWNLOAD_CONNECTIONS } from '../server/downloader.js';
 import { defaultHubCacheDir } from '../server/model-cache.js';
 import type { StartServerOptions } from '../server/start.js';
 import { DEFAULT_HTTP_LIMITS } from '../server/http-limits.js';
+import { DEFAULT_MAX_LOADS } from '../server/load-limiter.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS } from '../server/shutdown.js';
+import { DEFAULT_GENERATION_TIMEOUT_MS } from '../server/chat-routes.js';
 import {
   UsageError,
   listenUsageError,
@@ -49,6 +52,15 @@ Options:
                        (default 30; 0 never)
   --keep-alive-timeout SEC
                        close a connection idle between requests after SEC seconds (default 5)
+  --max-loads N        loads running at once; more wait their turn, first come first served, their
+                       streams open with heartbeats (default 2; 0 no cap)
+  --generation-timeout SEC
+                       end a chat reply still running after SEC seconds (waiting for the model included)
+                       with GENERATION_TIMEOUT (default 120; 0 never). A prompt whose tokens plus max_tokens
+                       exceed the model's context is refused with 400 CONTEXT_LENGTH_EXCEEDED
+  --shutdown-timeout SEC
+                       on SIGINT/SIGTERM, replies under way get SEC seconds to finish (default 10); load
+                       streams get their ABORTED event and waiting chats a 503 at once
   --max-connections N  connections open at once; past N a request gets 503 TOO_MANY_CONNECTIONS and its
                        connection is closed, past 2N new connections are closed at once (default 1000;
                        keep 2N under the descriptor limit, ulimit -n; 0 no cap)
@@ -87,6 +99,12 @@ export interface ServeConfig {
   readonly keepAliveTimeout: number;
   /** Connections open at once; 0 no cap. */
   readonly maxConnections: number;
+  /** Loads running at once; 0 no cap. */
+  readonly maxLoads: number;
+  /** Seconds a chat reply may run; 0 never. */
+  readonly generationTimeout: number;
+  /** Seconds replies under way get to finish when the server stops. */
+  readonly shutdownTimeout: number;
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -127,6 +145,9 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     'request-timeout': { type: 'string' },
     'keep-alive-timeout': { type: 'string' },
     'max-connections': { type: 'string' },
+    'max-loads': { type: 'string' },
+    'shutdown-timeout': { type: 'string' },
+    'generation-timeout': { type: 'string' },
   });
   if (parsed.help) return null;
   const { values, positionals } = parsed;
@@ -164,6 +185,15 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     maxConnections: parseCount(
       values['max-connections'] ?? String(DEFAULT_HTTP_LIMITS.maxConnections),
       '--max-connections',
+    ),
+    maxLoads: parseCount(values['max-loads'] ?? String(DEFAULT_MAX_LOADS), '--max-loads'),
+    generationTimeout: parseSeconds(
+      values['generation-timeout'] ?? String(DEFAULT_GENERATION_TIMEOUT_MS / 1000),
+      '--generation-timeout',
+    ),
+    shutdownTimeout: parseSeconds(
+      values['shutdown-timeout'] ?? String(DEFAULT_SHUTDOWN_GRACE_MS / 1000),
+      '--shutdown-timeout',
     ),
   };
 }
@@ -215,6 +245,9 @@ export function serverOptions(config: ServeConfig): StartServerOptions {
       ...(config.dtype ? { dtype: config.dtype } : {}),
     },
     idleTimeoutMs: config.modelTimeout * 1000,
+    maxLoads: config.maxLoads,
+    shutdownGraceMs: Math.round(config.shutdownTimeout * 1000),
+    generationTimeoutMs: Math.round(config.generationTimeout * 1000),
     ...(config.maxModels > 0 ? { maxModels: config.maxModels } : {}),
     limits: {
       requestTimeoutMs: Math.round(config.requestTimeout * 1000),

@@ -52,6 +52,19 @@ export function isRetryable(failure: Failure): boolean {
   }
 }
 
+/** The `code` of the `error` event every subscriber of a load gets when `POST /unload_model` cancels it. */
+export const CANCELLED_CODE = 'CANCELLED';
+
+/** The `code` of a load refused because the server is at `--max-models` and no model can be evicted. */
+export const MODELS_BUSY_CODE = 'MODELS_BUSY';
+
+/** How a failed load ended, for `modeldeck load`'s message and exit status (see its usage text). */
+export function loadEnding(failure: Failure): { readonly words: string; readonly status: 1 | 3 | 4 } {
+  if (failure.kind === 'server' && failure.code === CANCELLED_CODE) return { words: 'load cancelled', status: 3 };
+  if (failure.code === MODELS_BUSY_CODE) return { words: 'load refused, no room', status: 4 };
+  return { words: 'load failed', status: 1 };
+}
+
 /** What to do about a failure, in one sentence for a person (empty when there is nothing useful to add). */
 export function failureHint(failure: Failure): string {
   switch (failure.kind) {
@@ -77,6 +90,12 @@ export function failureHint(failure: Failure): string {
       return 'the server closed the stream mid-load; reconnecting (re-requesting a load is safe)';
     case 'server':
       if (failure.code === SHUTTING_DOWN_CODE) return 'the server is stopping; reconnecting until it is back';
+      if (failure.code === CANCELLED_CODE) {
+        return 'cancelled on the server (POST /unload_model); r loads again and resumes, the files fetched are kept';
+      }
+      if (failure.code === MODELS_BUSY_CODE) {
+        return 'the server is full (--max-models) and every model is busy: wait, or unload one (u)';
+      }
       return 'failed loads are not cached: trying again starts a new load';
     case 'protocol':
       return 'is the URL a modeldeck or `transformers serve` server?';

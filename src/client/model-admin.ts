@@ -78,7 +78,7 @@ export async function listModels(options: AdminOptions): Promise<AdminOutcome<Li
           id: e['id'],
           state: residencyOf(e['state'] ?? e['status']),
           sizeBytes: num(e['sizeBytes']) ?? num(e['size_bytes']) ?? num(e['size']),
-          subscribers: num(e['requests']) ?? num(e['subscribers']),
+          subscribers: num(e['subscribers']) ?? num(e['active_requests']),
         },
       ];
     });

@@ -114,7 +114,9 @@ export function openServerFeed(options: ServerFeedOptions): ServerFeed {
     headers: options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {},
     onMessage: (message) => {
       options.onFrame?.({ kind: 'data', raw: message.data });
-      options.onUpdate(parseFeedFrame(message.event, message.data), message.id);
+      const update = parseFeedFrame(message.event, message.id, message.data);
+      if (update.type === 'other') options.onFrame?.({ kind: 'other', raw: `skipped a feed frame: ${update.error}` });
+      options.onUpdate(update, message.id);
     },
     onComment: (text) => options.onFrame?.({ kind: 'comment', raw: text }),
     onScheduleReconnect: ({ delay }) => {

@@ -9,6 +9,8 @@ import { createEventFeed } from './event-feed.js';
 import { registerFeedRoutes } from './feed-routes.js';
 import { registerModelRoutes } from './model-routes.js';
 import { drainRefusedBodies } from './body-drain.js';
+import { closeGracefully } from './shutdown.js';
+import { trackGenerations } from './work-tracker.js';
 import { useJsonBodyParser } from './json-body.js';
 import { answerWrongMethods } from './wrong-method.js';
 import { DEFAULT_HTTP_LIMITS, capConnections, httpLimitOptions, type HttpLimits } from './http-limits.js';
@@ -32,6 +34,12 @@ export interface AppOptions {
   readonly feedHistory?: number;
   /** The reconnection delay `GET /events` announces with `retry:`, in milliseconds (default 2000). */
   readonly feedRetryMs?: number;
+  /** How long `/unload_model` and `/reset` wait for replies under way before a 409, in milliseconds (default 10 s). */
+  readonly unloadWaitMs?: number;
+  /** A chat reply running longer than this is ended with GENERATION_TIMEOUT, in milliseconds (default 120 s; 0 never). */
+  readonly generationTimeoutMs?: number;
+  /** How long replies under way get to finish on `close()`, in milliseconds (default 10 s). */
+  readonly shutdownGraceMs?: number;
   /** Request and idle timeouts and the connection cap; each defaults to {@link DEFAULT_HTTP_LIMITS}. */
   readonly limits?: Partial<HttpLimits>;
 }
@@ -46,8 +54,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     forceCloseConnections: options.forceCloseConnections ?? true,
+    // Requests during shutdown get the catalogue's ABORTED (shutdown.ts), not Fastify's own 503 body.
+    return503OnClosing: false,
   });
   capConnections(app, limits);
+  const tracker = trackGenerations(manager);
+  closeGracefully(app, manager, tracker, options.shutdownGraceMs);
   useJsonBodyParser(app);
   drainRefusedBodies(app);
   // Every body is JSON: Fastify's built-in text/plain parser would hand a route a string (a 400 "got string") where
@@ -92,14 +104,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const feed = createEventFeed({ historySize: options.feedHistory ?? 1000 });
   registerFeedRoutes(app, { manager, feed, heartbeatMs, retryMs: options.feedRetryMs ?? 2000 });
   registerChatRoutes(app, {
-    manager,
+    manager: tracker.manager,
+    ...(options.generationTimeoutMs !== undefined ? { generationTimeoutMs: options.generationTimeoutMs } : {}),
     onChat: (event, payload) => feed.publish(event, JSON.stringify(payload)),
   });
-  registerModelRoutes(app, manager);
-
-  app.addHook('onClose', async () => {
-    await manager.close();
-  });
+  registerModelRoutes(app, tracker.manager, tracker, options.unloadWaitMs);
 
   return app;
 }

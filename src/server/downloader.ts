@@ -18,6 +18,7 @@
  */
 
 import { createHash, type Hash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -243,6 +244,9 @@ async function append(writer: Writer, bytes: Buffer): Promise<void> {
   writer.written += bytes.length;
 }
 
+/** Abort listeners one signal may have without a warning: a few per part in flight. */
+export const LISTENERS = 1000;
+
 /** A ranged request was answered with the whole file: the hub ignores `Range`. */
 class RangeIgnored extends Error {}
 
@@ -266,6 +270,8 @@ async function fetchParts(options: BlobDownload, writer: Writer): Promise<void> 
   const partSize = partBytes(size, transfer.policy.connections);
   const window = 2 * transfer.policy.connections;
   const controller = new AbortController();
+  // Every part in flight and every wait for a connection listens to it: many, by design.
+  setMaxListeners(LISTENERS, controller.signal);
   const onAbort = (): void => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   const inFlight: Part[] = [];

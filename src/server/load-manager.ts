@@ -91,8 +91,11 @@ export interface LoadManager {
   watch(listener: (event: ManagerEvent) => void): () => void;
   /** The resident models and the loads under way, as the feed's snapshot and `GET /v1/models` show them. */
   models(): FeedModel[];
-  /** Aborts running loads and unloads everything. */
-  close(): Promise<void>;
+  /**
+   * Aborts running loads (their subscribers get `ABORTED`, waiting `acquire`s reject with it), awaits
+   * `beforeUnload` (the generations under way get to finish), then unloads everything.
+   */
+  close(beforeUnload?: () => Promise<void>): Promise<void>;
 }
 
 interface RunningLoad {
@@ -364,10 +367,11 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
       }
       return list;
     },
-    async close() {
+    async close(beforeUnload) {
       closed = true;
       for (const load of running.values()) load.controller.abort();
       await Promise.allSettled([...running.values()].map((l) => l.promise));
+      await beforeUnload?.();
       await Promise.all(residents.refs().map((ref) => unloadResident(ref.key, 'shutdown')));
     },
   };

@@ -1,8 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { validateLoadModelRequest } from '../protocol/load-request.js';
 import { sendError } from './error-reply.js';
 import type { FeedModel } from '../protocol/feed.js';
 import type { LoadManager } from './load-manager.js';
+import type { WorkTracker } from './work-tracker.js';
 
 /** Where a listed model is: in memory, being loaded, or only on disk. */
 export type ModelLocation = 'loaded' | 'loading' | 'cached';
@@ -27,7 +28,12 @@ const LOCATION: Readonly<Record<FeedModel['state'], ModelLocation>> = {
 };
 
 /** `GET /v1/models`, `POST /unload_model`, `POST /reset`. */
-export function registerModelRoutes(app: FastifyInstance, manager: LoadManager): void {
+export function registerModelRoutes(
+  app: FastifyInstance,
+  manager: LoadManager,
+  work: WorkTracker,
+  waitMs: number = UNLOAD_WAIT_MS,
+): void {
   app.get('/v1/models', async () => {
     const cached = await manager.cachedRefs();
     const seen = new Map<string, ModelEntry>();
@@ -46,8 +52,11 @@ export function registerModelRoutes(app: FastifyInstance, manager: LoadManager):
     const checked = validateLoadModelRequest(request.body);
     if (!checked.ok) return sendError(reply, checked.code, checked.message);
     const { key } = checked.ref;
+    const force = forceOf(request.body);
+    if (typeof force === 'string') return sendError(reply, 'INVALID_REQUEST', force, 'force');
     // A model still loading is cancelled: its subscribers get a CANCELLED error event (a disconnect never cancels).
     if (manager.cancel(key)) return { status: 'cancelled', model: key };
+    if (!force && !(await work.idle(key, waitMs))) return busy(reply, work.running(key), key, waitMs);
     if (!(await manager.unload(key))) {
       return sendError(reply, 'MODEL_NOT_LOADED', `${key} is not loaded (GET /v1/models lists what is)`);
     }
@@ -55,8 +64,31 @@ export function registerModelRoutes(app: FastifyInstance, manager: LoadManager):
   });
 
   // Upstream `transformers serve` names its unload-everything route /reset.
-  app.post('/reset', async () => {
+  app.post('/reset', async (request, reply) => {
+    const force = forceOf(request.body);
+    if (typeof force === 'string') return sendError(reply, 'INVALID_REQUEST', force, 'force');
+    if (!force && !(await work.idle(undefined, waitMs))) return busy(reply, work.running(), 'the server', waitMs);
     const refs = await manager.unloadAll();
     return { status: 'ok', unloaded: refs.map((r) => r.key) };
   });
+}
+
+/** How long `/unload_model` and `/reset` wait for the replies under way before answering 409 (default). */
+export const UNLOAD_WAIT_MS = 10_000;
+
+/** The body's `force`: true or false, or the message of a bad one. */
+function forceOf(body: unknown): boolean | string {
+  const force = typeof body === 'object' && body !== null ? (body as { force?: unknown }).force : undefined;
+  if (force === undefined || force === null) return false;
+  if (typeof force !== 'boolean') return `'force' must be true or false, got ${JSON.stringify(force)}`;
+  return force;
+}
+
+function busy(reply: FastifyReply, running: number, what: string, waitMs: number): FastifyReply {
+  return sendError(
+    reply,
+    'MODEL_BUSY',
+    `${what} still has ${running} ${running === 1 ? 'reply' : 'replies'} under way after ${waitMs / 1000} s: ` +
+      'retry when they are done, or send {"force": true} to unload now and cut them',
+  );
 }

@@ -11,7 +11,9 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 
-import { downloadBlob, incompletePath, type Transfer } from './downloader.js';
+import { setMaxListeners } from 'node:events';
+
+import { downloadBlob, incompletePath, LISTENERS, type Transfer } from './downloader.js';
 import { etagOf, type HubClient, type HubFile } from './hub-client.js';
 import { blobFile, presentFiles } from './model-cache.js';
 import type { ModelRef } from './loader-types.js';
@@ -60,6 +62,7 @@ export async function downloadFiles(options: DownloadFilesOptions): Promise<bool
   let firstFailure: { error: unknown } | undefined;
   let current = 0;
   const controller = new AbortController();
+  setMaxListeners(LISTENERS, controller.signal);
   const onAbort = (): void => controller.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { ListenError, listenErrorReason } from '../common/listen.js';
 import { buildApp, type AppOptions } from './app.js';
 import { createLoadManager, type LoadManager } from './load-manager.js';
+import { DEFAULT_MAX_LOADS, limitConcurrentLoads } from './load-limiter.js';
 import type { ModelLoader } from './loader-types.js';
 import { createTransformersLoader, type TransformersLoaderOptions } from './transformers-loader.js';
 
@@ -22,6 +23,8 @@ export interface StartServerOptions extends Omit<AppOptions, 'manager'> {
   readonly loader: TransformersLoaderOptions | ModelLoader;
   /** Idle milliseconds before a resident model is unloaded; 0 never (the manager's default when absent). */
   readonly idleTimeoutMs?: number;
+  /** Loads running at once; more wait their turn (default {@link DEFAULT_MAX_LOADS}; 0 no cap). */
+  readonly maxLoads?: number;
   /** The most models resident at once (`--max-models`); 0 or absent: no limit. */
   readonly maxModels?: number;
 }
@@ -44,9 +47,12 @@ function isLoader(loader: StartServerOptions['loader']): loader is ModelLoader {
 
 /** Builds and starts a modeldeck server. @throws ListenError when the address cannot be bound. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
-  const { host = '127.0.0.1', port = 0, backlog, loader, idleTimeoutMs, maxModels, ...appOptions } = options;
+  const { host = '127.0.0.1', port = 0, backlog, loader, idleTimeoutMs, maxLoads, maxModels, ...appOptions } = options;
   const manager = createLoadManager({
-    loader: isLoader(loader) ? loader : createTransformersLoader(loader),
+    loader: limitConcurrentLoads(
+      isLoader(loader) ? loader : createTransformersLoader(loader),
+      maxLoads ?? DEFAULT_MAX_LOADS,
+    ),
     ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
     ...(maxModels !== undefined ? { maxModels } : {}),
     onInternalError: (error, ref) => app.log.error({ err: error, model: ref.key }, 'unexpected load failure'),

@@ -52,6 +52,10 @@ export interface KeyWorld {
   readonly logPage: number;
   /** Milliseconds since the epoch. */
   readonly now: number;
+  /** The newest wire journal seq. */
+  readonly lastJournalSeq?: number;
+  /** Where `n` moves the log's debug cursor, `null` when no shown line has a fault. */
+  readonly nextFault?: number | null;
 }
 
 /** Everything that changes the model. */
@@ -143,9 +147,13 @@ export function keyContext(model: DashboardModel, world: KeyWorld): KeyContext {
       server: s.server,
       canChat: canChat(s),
       replying: s.chatBusy,
+      loading: s.phase === 'connecting' || s.phase === 'loading' || s.phase === 'reconnecting',
+      hasTranscript: s.transcript.length > 0,
     })),
     lastSeq: world.lastSeq,
     logPage: world.logPage,
+    ...(world.lastJournalSeq !== undefined ? { lastJournalSeq: world.lastJournalSeq } : {}),
+    ...(world.nextFault !== undefined ? { nextFault: world.nextFault } : {}),
     defaultServer: model.defaultServer,
     now: world.now,
   };

@@ -23,13 +23,16 @@ import {
 } from './dashboard-model.js';
 import { createEventLog, redactSecrets, type EventLog, type LogEntry } from './event-log.js';
 import type { KeyPress, UiState } from './keys.js';
-import { saveLogFile } from './log-file.js';
+import { saveLogFile, saveShownLines } from './log-file.js';
 import { createRenderer, type Renderer, type RendererOptions } from './render.js';
 import { createRenderScheduler } from './render-scheduler.js';
 import { createFeedPool } from './feed-pool.js';
 import { createSessionPool } from './session-pool.js';
 import type { SessionState } from './session-state.js';
-import { screenLayout, toViewModel, type Tone } from './view-model.js';
+import { debugLogView, screenLayout, toViewModel, type Tone, type ViewInput } from './view-model.js';
+import { shownText } from './wire-log-view.js';
+import { createWireJournal, type JournalEntry } from '../client/wire-journal.js';
+import { createWireTap, streamKind } from '../client/wire-tap.js';
 
 /** Default bound of the event log, in entries. */
 export const DEFAULT_LOG_LINES = 5000;
@@ -51,6 +54,8 @@ export interface DashboardOptions extends RendererOptions {
   readonly maxFps?: number;
   /** Upper bound of new tokens per chat reply. */
   readonly maxTokens?: number;
+  /** A silence longer than this on a stream, in ms, is marked as a stall in the log's debug views (default 10,000). */
+  readonly stallMs?: number;
   /** Where relative `w` save paths go (default the process's working directory). */
   readonly cwd?: string;
 }
@@ -77,6 +82,8 @@ export interface Dashboard {
   screenText(): string;
   /** The event log's entries, oldest first. */
   logEntries(): LogEntry[];
+  /** The wire journal's entries (every stream's frames and life, as the tap saw them), oldest first. */
+  journalEntries(): readonly JournalEntry[];
 }
 
 /** Opens the full-screen dashboard. Throws when the output is not a terminal. */
@@ -91,6 +98,27 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
   let resolveClosed: () => void = () => {};
   const closed = new Promise<void>((res) => (resolveClosed = res));
 
+  // The wire journal: every stream of every session, as the tap read it off the socket. Bounded like the log; the
+  // array is trimmed in halves so that appending stays O(1) amortised.
+  const journalCapacity = options.logLines ?? DEFAULT_LOG_LINES;
+  let journal: JournalEntry[] = [];
+  const journalWriter = createWireJournal({
+    ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}),
+    onEntry: (entry) => {
+      if (model.closed) return;
+      journal.push(redactEntry(entry, model.secrets));
+      if (journal.length >= journalCapacity * 2) journal = journal.slice(-journalCapacity);
+      scheduler.invalidate();
+    },
+  });
+  const tap = createWireTap({
+    onRecord: (record) => journalWriter.feed(record),
+    now: () => clock.now(),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  const journalShown = (): JournalEntry[] =>
+    journal.length > journalCapacity ? journal.slice(-journalCapacity) : journal;
+
   const renderer: Renderer = createRenderer(options);
   const scheduler = createRenderScheduler({
     draw,
@@ -99,7 +127,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
   });
   const pool = createSessionPool({
     clock,
-    fetch: options.fetch,
+    fetchFor: (id) => tap.sessionFetch(id),
     backoff: options.backoff,
     maxTokens: options.maxTokens,
     onUpdate: (id, update) => dispatch({ type: 'session', id, update }),
@@ -112,7 +140,13 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
 
   const feeds = createFeedPool({
     clock,
-    fetch: options.fetch,
+    // The event feed is a stream like the sessions': through the tap, under the feed's tag. Its /v1/models polls
+    // are not streams and go straight out.
+    fetch: (input, init) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      if (streamKind(url) !== 'feed') return (options.fetch ?? fetch)(input, init);
+      return tap.fetchFor(`${feedTag(new URL(url).origin)} feed`)(input, init);
+    },
     onAction: (root, action) => dispatch({ type: 'server', root, action }),
     onFrame: (root, frame) => {
       if (model.closed) return;
@@ -121,19 +155,22 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     },
   });
 
+  function viewInput(): ViewInput {
+    return {
+      sessions: sessionStates(model),
+      ui: model.ui,
+      log,
+      size: renderer.size(),
+      now: clock.now(),
+      notice: model.notice,
+      defaultServer: model.defaultServer,
+      servers: serverStates(model),
+      journal: journalShown(),
+    };
+  }
+
   function draw(): void {
-    renderer.draw(
-      toViewModel({
-        sessions: sessionStates(model),
-        ui: model.ui,
-        log,
-        size: renderer.size(),
-        now: clock.now(),
-        notice: model.notice,
-        defaultServer: model.defaultServer,
-        servers: serverStates(model),
-      }),
-    );
+    renderer.draw(toViewModel(viewInput()));
   }
 
   // Elapsed times, ETAs and reconnect countdowns change with time alone: redraw twice a second.
@@ -170,6 +207,14 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
         if (!pool.sendChat(effect.id, effect.messages)) dispatch({ type: 'chat-refused', id: effect.id });
         return;
       case 'save-log':
+        if (model.ui.log.view !== 'frames') {
+          void saveShownLines(shownText(debugLogView(viewInput())), {
+            path: effect.path,
+            cwd: options.cwd ?? process.cwd(),
+            secrets: model.secrets,
+          }).then((notice) => dispatch({ type: 'notice', ...notice }));
+          return;
+        }
         void saveLogFile(log.toArray(), {
           path: effect.path,
           filter: effect.filter,
@@ -220,6 +265,8 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
         lastSeq: log.lastSeq(),
         logPage: Math.max(1, screenLayout(renderer.size()).log.height - 2),
         now: clock.now(),
+        lastJournalSeq: journal.at(-1)?.seq ?? 0,
+        ...(model.ui.log.view !== 'frames' ? { nextFault: debugLogView(viewInput()).nextFault } : {}),
       },
     });
   }
@@ -274,6 +321,21 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
       return renderer.text();
     },
     logEntries: (): LogEntry[] => log.toArray(),
+    journalEntries: (): readonly JournalEntry[] => journalShown(),
+  };
+}
+
+/** An entry with every secret replaced in what it shows (its text and its lines). */
+function redactEntry(entry: JournalEntry, secrets: readonly string[]): JournalEntry {
+  if (secrets.length === 0) return entry;
+  return {
+    ...entry,
+    text: redactSecrets(entry.text, secrets),
+    lines: entry.lines.map((l) => ({
+      ...l,
+      text: redactSecrets(l.text, secrets),
+      value: redactSecrets(l.value, secrets),
+    })),
   };
 }
 

@@ -2,7 +2,7 @@
 
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { matchesFilter, toJsonl, type LogEntry, type LogFilter } from './event-log.js';
+import { matchesFilter, redactSecrets, toJsonl, type LogEntry, type LogFilter } from './event-log.js';
 import type { Tone } from './view-model.js';
 
 /** Writes the entries that pass `filter` to `path` (relative to `cwd`); resolves with the notice that says how it went. */
@@ -11,10 +11,25 @@ export async function saveLogFile(
   options: { path: string; filter: LogFilter; cwd: string; secrets: readonly string[] },
 ): Promise<{ text: string; tone: Tone }> {
   const chosen = entries.filter((e) => matchesFilter(e, options.filter));
-  const target = resolve(options.cwd, options.path);
+  return writeNew(resolve(options.cwd, options.path), toJsonl(chosen, options.secrets), chosen.length);
+}
+
+/**
+ * Writes exactly the lines the log's debug view shows (`text`, one line each, secrets redacted again) to a new file
+ * at `path` (relative to `cwd`).
+ */
+export async function saveShownLines(
+  text: string,
+  options: { path: string; cwd: string; secrets: readonly string[] },
+): Promise<{ text: string; tone: Tone }> {
+  const lines = text === '' ? 0 : text.split('\n').length - 1;
+  return writeNew(resolve(options.cwd, options.path), redactSecrets(text, options.secrets), lines);
+}
+
+async function writeNew(target: string, content: string, lines: number): Promise<{ text: string; tone: Tone }> {
   try {
-    await writeFile(target, toJsonl(chosen, options.secrets), { flag: 'wx' });
-    return { text: `saved ${chosen.length} log lines to ${target}`, tone: 'ok' };
+    await writeFile(target, content, { flag: 'wx' });
+    return { text: `saved ${lines} log lines to ${target}`, tone: 'ok' };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     return {

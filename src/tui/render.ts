@@ -56,6 +56,9 @@ const TONE_TAG: Readonly<Record<Tone, string | null>> = {
 function tagged(line: Line): string {
   let out = '';
   for (const segment of line) {
+    // A line of nothing but tags (an empty segment's colour) is dropped by blessed, moving every line below it up
+    // one row, under any widget placed by row (a chart).
+    if (segment.text === '') continue;
     const text = blessed.escape(segment.text);
     const tag = TONE_TAG[segment.tone];
     out += tag === null ? text : `{${tag}}${text}{/${tag}}`;
@@ -170,8 +173,8 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
   );
   const gauges = createWidgetSet<GaugeView, ReturnType<typeof contribGauge>>(
     screen,
-    (view) =>
-      contribGauge({
+    (view) => {
+      const widget = contribGauge({
         left: view.rect.left,
         top: view.rect.top,
         width: Math.max(8, view.rect.width),
@@ -180,11 +183,23 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
         stroke: 'cyan',
         fill: 'white',
         showLabel: true,
-      }),
+      });
+      // A contrib canvas re-rasterises its whole canvas on every screen render; at 30 frames a second under a
+      // stream of events that costs key echo. Rasterise only after new data, else draw the content it already has.
+      const holder = widget as unknown as { render(): unknown; _render(): unknown; _md_dirty?: boolean };
+      const rasterise = holder.render.bind(widget);
+      holder.render = () => {
+        if (holder._md_dirty === false) return holder._render();
+        holder._md_dirty = false;
+        return rasterise();
+      };
+      return widget;
+    },
     (widget, view) => {
       widget.setLabel(view.label);
       // A whole percent of exactly 1 would read as the fraction 1.0 (100 %).
       widget.setPercent(view.percent === 1 ? 1.001 : view.percent);
+      (widget as unknown as { _md_dirty?: boolean })._md_dirty = true;
     },
   );
 

@@ -7,6 +7,8 @@
 import { failureHint } from '../client/failures.js';
 import { formatBytes, formatDuration, percentDone } from '../client/format.js';
 import { ELLIPSIS, truncateEnd, truncateMiddle } from '../common/text.js';
+import type { JournalEntry } from '../client/wire-journal.js';
+import { buildWireLogView, inspectEntry, type WireLogView } from './wire-log-view.js';
 import { countAfter, selectWindow, type EventLog, type LogEntry, type LogFilter } from './event-log.js';
 import { KEY_HELP, type UiState } from './keys.js';
 import { clipLine, seg, textBar, type Line, type Segment, type Tone } from './lines.js';
@@ -103,6 +105,8 @@ export interface ViewInput {
   readonly defaultServer: string;
   /** The distinct servers among the sessions, for the server view. */
   readonly servers?: readonly ServerState[];
+  /** The wire journal's entries, oldest first, for the log's debug views and the sessions' fault counts. */
+  readonly journal?: readonly JournalEntry[];
 }
 
 /** Splits text into lines of at most `width` cells, at spaces where it can, hard-breaking long words. */
@@ -192,10 +196,17 @@ export function toViewModel(input: ViewInput): DashboardView {
     help: ui.help ? helpOverlay(input.size) : null,
   };
   const servers = input.servers ?? [];
+  // The server view shares the top of the screen with the sessions (their input lines stay in sight): servers below.
+  let sessionArea = layout.sessions;
+  const serverCells: CellView[] = [];
   if (ui.serverView && servers.length > 0) {
-    const serverRects = gridLayout(servers.length, layout.sessions);
-    const cells = servers.map((server, i): CellView => {
-      const rect = serverRects[i] ?? layout.sessions;
+    const area = layout.sessions;
+    const sessionRows = sessions.length === 0 ? 0 : Math.max(Math.min(area.height, 8), Math.floor(area.height * 0.45));
+    sessionArea = { ...area, height: sessionRows };
+    const serverArea = { ...area, top: area.top + sessionRows, height: area.height - sessionRows };
+    const serverRects = gridLayout(servers.length, serverArea);
+    servers.forEach((server, i) => {
+      const rect = serverRects[i] ?? serverArea;
       const inner = {
         left: rect.left + 1,
         top: rect.top + 1,
@@ -218,23 +229,24 @@ export function toViewModel(input: ViewInput): DashboardView {
           label: content.gauge.label,
         });
       }
-      return {
+      serverCells.push({
         id: `server:${server.root}`,
         rect,
         title: ` ${truncateMiddle(`server ${server.root}`, Math.max(1, rect.width - 4))} `,
         focused: false,
         lines: content.lines,
-      };
+      });
     });
-    return { cells, charts, gauges, ...rest };
+    if (sessions.length === 0) return { cells: serverCells, charts, gauges, ...rest };
   }
-  const rects = gridLayout(Math.max(1, sessions.length), layout.sessions);
+  const rects = gridLayout(Math.max(1, sessions.length), sessionArea);
+  const faults = faultsBySession(input.journal ?? []);
   const cells: CellView[] =
     sessions.length === 0
       ? [
           {
             id: '',
-            rect: rects[0] ?? layout.sessions,
+            rect: rects[0] ?? sessionArea,
             title: ' no sessions ',
             focused: !ui.logFocused,
             // While the embedded stack starts, its progress is the news; otherwise say how to begin.
@@ -245,12 +257,12 @@ export function toViewModel(input: ViewInput): DashboardView {
           },
         ]
       : sessions.map((session, i) => {
-          const rect = rects[i] ?? layout.sessions;
+          const rect = rects[i] ?? sessionArea;
           const focused = i === focus && !ui.logFocused;
           return {
             id: session.id,
             rect,
-            title: ` ${truncateMiddle(`${session.tag} ${session.model}`, Math.max(1, rect.width - 4))} `,
+            title: ` ${truncateMiddle(`${session.tag} ${session.model}${faultNote(faults.get(session.id))}`, Math.max(1, rect.width - 4))} `,
             focused,
             lines: sessionLines(session, {
               width: Math.max(1, rect.width - 2),
@@ -270,7 +282,7 @@ export function toViewModel(input: ViewInput): DashboardView {
             }),
           };
         });
-  return { cells, charts, gauges, ...rest };
+  return { cells: [...cells, ...serverCells], charts, gauges, ...rest };
 }
 
 function sameServer(a: string, b: string): boolean {
@@ -460,13 +472,84 @@ function inputText(session: SessionState, ctx: CellContext): Line {
   const hint = !ctx.focused
     ? ''
     : canChat(session)
-      ? 'type to chat, Enter sends'
+      ? 'Enter or i to type to chat, Enter sends'
       : 'chat opens when the model is ready';
   return [seg(truncateEnd(`> ${hint}`, width), 'dim')];
 }
 
+/** Lint faults per session (the first word of a stream's name), over the journal. */
+function faultsBySession(journal: readonly JournalEntry[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const entry of journal) {
+    const n = entry.findings.filter((f) => f.severity === 'fault').length;
+    if (n === 0) continue;
+    const session = entry.stream.split(' ')[0] ?? entry.stream;
+    out.set(session, (out.get(session) ?? 0) + n);
+  }
+  return out;
+}
+
+function faultNote(n: number | undefined): string {
+  return n === undefined ? '' : ` · ${n} lint fault${n === 1 ? '' : 's'}`;
+}
+
+/** The log's debug or wire view for the screen's log pane (also what `w` saves and where `n` goes). */
+export function debugLogView(input: ViewInput): WireLogView {
+  const { ui } = input;
+  const rect = screenLayout(input.size).log;
+  return buildWireLogView(input.journal ?? [], {
+    width: Math.max(1, rect.width - 2),
+    height: Math.max(0, rect.height - 2),
+    scroll: 0,
+    mode: ui.log.view === 'wire' ? 'wire' : 'readable',
+    filter: ui.log.filterText,
+    session: ui.log.filterSession,
+    cursor: ui.logFocused ? ui.log.cursor : null,
+    untilSeq: ui.log.paused ? ui.log.pausedAtJournalSeq : null,
+  });
+}
+
+function debugLogPane(input: ViewInput, rect: Rect): LogPaneView {
+  const { ui } = input;
+  const width = Math.max(1, rect.width - 2);
+  const height = Math.max(0, rect.height - 2);
+  const view = debugLogView(input);
+  const parts = [ui.log.view === 'wire' ? 'wire' : 'debug'];
+  parts.push(ui.log.paused ? 'PAUSED · space follows' : 'following');
+  parts.push(view.position);
+  if (ui.log.filterSession !== null) parts.push(`session ${ui.log.filterSession}`);
+  if (ui.log.filterText !== '') parts.push(`text "${ui.log.filterText}"`);
+  parts.push(
+    ui.log.inspecting
+      ? 'PgUp/PgDn scroll · Esc closes'
+      : ui.logFocused
+        ? 'Enter inspects · n next fault · v view'
+        : 'v view',
+  );
+  let lines: Line[] = view.lines.map((l) => l.line);
+  if (ui.log.inspecting && ui.logFocused) {
+    const entry = view.selected;
+    lines =
+      entry === undefined
+        ? [[seg('nothing under the cursor', 'dim')]]
+        : inspectEntry(entry).flatMap((section) => [
+            [seg(truncateEnd(section.title, width), 'accent')],
+            ...section.lines.map((text): Line => [seg(truncateEnd(`  ${text}`, width))]),
+          ]);
+    const top = Math.min(ui.log.inspectorScroll, Math.max(0, lines.length - height));
+    lines = lines.slice(top, top + height);
+  }
+  return {
+    rect,
+    title: ` ${truncateEnd(parts.join(' · '), Math.max(1, rect.width - 4))} `,
+    focused: ui.logFocused,
+    lines,
+  };
+}
+
 function logPane(input: ViewInput, rect: Rect): LogPaneView {
   const { ui, log } = input;
+  if (ui.log.view !== 'frames') return debugLogPane(input, rect);
   const filter: LogFilter = { session: ui.log.filterSession, text: ui.log.filterText };
   const height = Math.max(0, rect.height - 2);
   const width = Math.max(1, rect.width - 2);
@@ -529,15 +612,8 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
   const { ui } = input;
   if (ui.prompt !== null) {
     const p = ui.prompt;
-    if (p.kind === 'close') {
-      const target = input.sessions.find((s) => s.id === p.sessionId);
-      return clipLine(
-        [
-          seg(`close ${target ? `${target.tag} ${target.model}` : 'the session'}? `, 'warn'),
-          seg('y closes · any other key keeps it', 'dim'),
-        ],
-        width,
-      );
+    if (p.kind === 'close' || p.kind === 'cancel' || p.kind === 'unload' || p.kind === 'quit') {
+      return clipLine(confirmation(input, p.kind, p.sessionId), width);
     }
     const hint =
       p.kind === 'add-server'
@@ -559,8 +635,41 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
     ? 'space follow/pause · ↑↓ scroll · / filter · s session · w save · l back · ? help · q quit'
     : ui.composing
       ? 'typing: Enter sends · Esc stops typing · Tab next session'
-      : 'Tab next · Enter chat · l log · a add · r retry · x close · ? help · q quit';
+      : 'commands: Tab next · Enter/i type · l log · a add · r retry · x close · c cancel · u unload · v servers · ? · q quit';
   return clipLine([seg(`[${where}] `, 'accent'), seg(keys, 'dim')], width);
+}
+
+/** The question a confirmation asks, and what each answer does. */
+function confirmation(input: ViewInput, kind: 'close' | 'cancel' | 'unload' | 'quit', sessionId?: string): Line {
+  const target = input.sessions.find((s) => s.id === sessionId);
+  const name = target ? `${target.tag} ${target.resolvedModel ?? target.model}` : 'the session';
+  switch (kind) {
+    case 'close':
+      return [seg(`close ${name}? `, 'warn'), seg('y closes · any other key keeps it', 'dim')];
+    case 'cancel':
+      return [
+        seg(`cancel the load of ${name} on its server, for every client following it? `, 'warn'),
+        seg('y cancels · any other key lets it run', 'dim'),
+      ];
+    case 'unload':
+      return [
+        seg(`unload ${name} from its server's memory, for every client? `, 'warn'),
+        seg('y unloads · any other key keeps it', 'dim'),
+      ];
+    case 'quit': {
+      const loads = input.sessions.filter((s) => ['connecting', 'loading', 'reconnecting'].includes(s.phase)).length;
+      const transcripts = input.sessions.filter((s) => s.transcript.length > 0).length;
+      const what = [
+        loads > 0 ? `${loads} load${loads === 1 ? '' : 's'} running` : '',
+        transcripts > 0 ? `${transcripts} transcript${transcripts === 1 ? '' : 's'} would be lost` : '',
+      ].filter((x) => x !== '');
+      return [seg(`quit? ${what.join(', ')} · `, 'warn'), seg('y quits · any other key stays', 'dim')];
+    }
+    default: {
+      const never: never = kind;
+      throw new TypeError(`unknown confirmation ${String(never)}`);
+    }
+  }
 }
 
 function helpOverlay(size: ScreenSize): { rect: Rect; lines: Line[] } {

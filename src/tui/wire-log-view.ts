@@ -27,6 +27,8 @@ export interface WireLogViewOptions {
    * inverted, and the window scrolls (beyond `scroll` if need be) so that it is visible.
    */
   readonly cursor: number | null;
+  /** Show only the streams of this session (`s1`), or all for `null`. */
+  readonly session?: string | null;
   /** Show only entries up to this seq (paused), or `null` to follow the newest. */
   readonly untilSeq?: number | null;
   /** The session a stream belongs to; by default the stream name's first word (`s1 load` → `s1`). */
@@ -116,6 +118,9 @@ export function buildWireLogView(entries: readonly JournalEntry[], options: Wire
   const kept: { seq: number; plain: string; kind: 'stall' | 'entry' | 'wire'; entry: JournalEntry }[] = [];
   for (const entry of entries) {
     if (options.untilSeq !== undefined && options.untilSeq !== null && entry.seq > options.untilSeq) break;
+    if (options.session !== undefined && options.session !== null && sessionOf(entry.stream) !== options.session) {
+      continue;
+    }
     for (const line of entryLines(entry, options.mode, sessionOf)) {
       const plain = cut(line.plain, options.width);
       if (needle !== '' && !plain.toLowerCase().includes(needle)) continue;
@@ -207,7 +212,10 @@ export interface InspectorSection {
   readonly lines: readonly string[];
 }
 
-/** The inspector's sections for one entry: payload (pretty JSON), wire bytes, timing, lint findings, HTTP answer. */
+/**
+ * The inspector's sections for one entry, short ones first: its heading, lint findings, timing, the stream's HTTP
+ * answer, the wire bytes, the payload (pretty JSON).
+ */
 export function inspectEntry(entry: JournalEntry): InspectorSection[] {
   const sections: InspectorSection[] = [];
   sections.push({ title: `${entry.kind} on ${entry.stream} (#${entry.seq}, connection ${entry.attempt})`, lines: [] });
@@ -244,5 +252,11 @@ export function inspectEntry(entry: JournalEntry): InspectorSection[] {
         ? ['none yet']
         : [`${answer.status} ${answer.statusText}`, ...Object.entries(answer.headers).map(([k, v]) => `${k}: ${v}`)],
   });
-  return sections;
+  // Short sections first, so that a small pane shows the findings, timing and answer before a long payload.
+  const order = ['Lint', 'Timing', 'HTTP answer', 'Wire', 'Payload'];
+  const rank = (title: string): number => {
+    const i = order.findIndex((o) => title.startsWith(o));
+    return i === -1 ? -1 : i;
+  };
+  return [...sections].sort((a, b) => rank(a.title) - rank(b.title));
 }

@@ -1,11 +1,12 @@
 // A scripted loader whose loads (and generations) wait until the test lets them go, so that a test can act while a
 // load or a reply is in flight: hold a stream open past a timeout, stop the server mid-load, unload mid-reply.
-import type {
-  ChatMessage,
-  GenerateOptions,
-  LoadedModel,
-  ModelLoader,
-  ModelRef,
+import {
+  LoadError,
+  type ChatMessage,
+  type GenerateOptions,
+  type LoadedModel,
+  type ModelLoader,
+  type ModelRef,
 } from '../../src/server/loader-types.js';
 
 /** A load or generation that has started and waits for the test. */
@@ -21,6 +22,8 @@ export interface GatedLoader {
   loadStarted(key: string): Promise<Gate>;
   /** Resolves once a generation started, with the messages it got and a gate; its text goes out when released. */
   generationStarted(): Promise<Gate & { messages: readonly ChatMessage[]; options: GenerateOptions }>;
+  /** Loads the loader was asked for, by key, in order. */
+  readonly started: string[];
   /** Loads aborted through their signal, by key. */
   readonly aborted: string[];
   /** Generations stopped through their signal. */
@@ -43,6 +46,7 @@ export function gatedLoader(reply = 'hello from the gated model'): GatedLoader {
   const genWaiters: ((gate: Gate & { messages: readonly ChatMessage[]; options: GenerateOptions }) => void)[] = [];
   const startedGens: (Gate & { messages: readonly ChatMessage[]; options: GenerateOptions })[] = [];
   const aborted: string[] = [];
+  const started: string[] = [];
   let stoppedGenerations = 0;
 
   const model = (ref: ModelRef): LoadedModel => ({
@@ -71,6 +75,7 @@ export function gatedLoader(reply = 'hello from the gated model'): GatedLoader {
 
   const loader: ModelLoader = {
     load(ref, onEvent, signal) {
+      started.push(ref.key);
       onEvent({ type: 'stage', stage: 'processor' });
       return new Promise<LoadedModel>((resolve, reject) => {
         const gate = { release: () => resolve(model(ref)) };
@@ -78,7 +83,8 @@ export function gatedLoader(reply = 'hello from the gated model'): GatedLoader {
           'abort',
           () => {
             aborted.push(ref.key);
-            reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+            // As the real loader does: an aborted load rejects with ABORTED.
+            reject(new LoadError('ABORTED', `loading ${ref.key} was aborted`));
           },
           { once: true },
         );
@@ -102,6 +108,7 @@ export function gatedLoader(reply = 'hello from the gated model'): GatedLoader {
       if (ready) return Promise.resolve(ready);
       return new Promise((resolve) => genWaiters.push(resolve));
     },
+    started,
     aborted,
     get stoppedGenerations() {
       return stoppedGenerations;
