@@ -8,6 +8,7 @@ import type { StartServerOptions } from '../server/start.js';
 import { DEFAULT_HTTP_LIMITS } from '../server/http-limits.js';
 import { DEFAULT_MAX_LOADS } from '../server/load-limiter.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from '../server/shutdown.js';
+import { DEFAULT_GENERATION_TIMEOUT_MS } from '../server/chat-routes.js';
 import {
   UsageError,
   listenUsageError,
@@ -53,6 +54,10 @@ Options:
                        close a connection idle between requests after SEC seconds (default 5)
   --max-loads N        loads running at once; more wait their turn, first come first served, their
                        streams open with heartbeats (default 2; 0 no cap)
+  --generation-timeout SEC
+                       end a chat reply still running after SEC seconds (waiting for the model included)
+                       with GENERATION_TIMEOUT (default 120; 0 never). A prompt whose tokens plus max_tokens
+                       exceed the model's context is refused with 400 CONTEXT_LENGTH_EXCEEDED
   --shutdown-timeout SEC
                        on SIGINT/SIGTERM, replies under way get SEC seconds to finish (default 10); load
                        streams get their ABORTED event and waiting chats a 503 at once
@@ -96,6 +101,8 @@ export interface ServeConfig {
   readonly maxConnections: number;
   /** Loads running at once; 0 no cap. */
   readonly maxLoads: number;
+  /** Seconds a chat reply may run; 0 never. */
+  readonly generationTimeout: number;
   /** Seconds replies under way get to finish when the server stops. */
   readonly shutdownTimeout: number;
 }
@@ -140,6 +147,7 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     'max-connections': { type: 'string' },
     'max-loads': { type: 'string' },
     'shutdown-timeout': { type: 'string' },
+    'generation-timeout': { type: 'string' },
   });
   if (parsed.help) return null;
   const { values, positionals } = parsed;
@@ -179,6 +187,10 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
       '--max-connections',
     ),
     maxLoads: parseCount(values['max-loads'] ?? String(DEFAULT_MAX_LOADS), '--max-loads'),
+    generationTimeout: parseSeconds(
+      values['generation-timeout'] ?? String(DEFAULT_GENERATION_TIMEOUT_MS / 1000),
+      '--generation-timeout',
+    ),
     shutdownTimeout: parseSeconds(
       values['shutdown-timeout'] ?? String(DEFAULT_SHUTDOWN_GRACE_MS / 1000),
       '--shutdown-timeout',
@@ -235,6 +247,7 @@ export function serverOptions(config: ServeConfig): StartServerOptions {
     idleTimeoutMs: config.modelTimeout * 1000,
     maxLoads: config.maxLoads,
     shutdownGraceMs: Math.round(config.shutdownTimeout * 1000),
+    generationTimeoutMs: Math.round(config.generationTimeout * 1000),
     ...(config.maxModels > 0 ? { maxModels: config.maxModels } : {}),
     limits: {
       requestTimeoutMs: Math.round(config.requestTimeout * 1000),

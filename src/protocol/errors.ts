@@ -34,6 +34,10 @@ export const WIRE_ERRORS = {
   MISSING_API_KEY: { status: 401, when: 'the server has an API key and the request sent no `Authorization: Bearer`' },
   INVALID_API_KEY: { status: 401, when: 'the request sent another API key than the server’s' },
   NOT_FOUND: { status: 404, when: 'no such route' },
+  CONTEXT_LENGTH_EXCEEDED: {
+    status: 400,
+    when: 'the prompt’s tokens plus `max_tokens` exceed the model’s context; the message names both (OpenAI’s `context_length_exceeded`)',
+  },
   MODEL_BUSY: {
     status: 409,
     when: '`/unload_model`, `/reset`: replies were still under way after 10 s; `{"force": true}` unloads anyway',
@@ -85,6 +89,10 @@ export const WIRE_ERRORS = {
   GENERATION_FAILED: {
     status: 500,
     when: 'a chat stream’s generation failed after the stream began (in-stream frame)',
+  },
+  GENERATION_TIMEOUT: {
+    status: 504,
+    when: 'a reply ran past `--generation-timeout` (waiting for the model included) and was ended; in-stream frame once streaming began',
   },
   INTERNAL_ERROR: { status: 500, when: 'a bug: the server log has the details' },
 } as const satisfies Readonly<Record<string, WireErrorSpec>>;

@@ -36,6 +36,8 @@ export interface AppOptions {
   readonly feedRetryMs?: number;
   /** How long `/unload_model` and `/reset` wait for replies under way before a 409, in milliseconds (default 10 s). */
   readonly unloadWaitMs?: number;
+  /** A chat reply running longer than this is ended with GENERATION_TIMEOUT, in milliseconds (default 120 s; 0 never). */
+  readonly generationTimeoutMs?: number;
   /** How long replies under way get to finish on `close()`, in milliseconds (default 10 s). */
   readonly shutdownGraceMs?: number;
   /** Request and idle timeouts and the connection cap; each defaults to {@link DEFAULT_HTTP_LIMITS}. */
@@ -103,6 +105,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerFeedRoutes(app, { manager, feed, heartbeatMs, retryMs: options.feedRetryMs ?? 2000 });
   registerChatRoutes(app, {
     manager: tracker.manager,
+    ...(options.generationTimeoutMs !== undefined ? { generationTimeoutMs: options.generationTimeoutMs } : {}),
     onChat: (event, payload) => feed.publish(event, JSON.stringify(payload)),
   });
   registerModelRoutes(app, tracker.manager, tracker, options.unloadWaitMs);

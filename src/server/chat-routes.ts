@@ -19,7 +19,15 @@ export interface ChatRoutesOptions {
   readonly manager: LoadManager;
   /** Told when a request starts generating and when it ends (for the feed); never given message content. */
   readonly onChat?: ChatObserver;
+  /**
+   * A reply still running after this many milliseconds (waiting for the model included) is ended with
+   * `GENERATION_TIMEOUT`; 0 never. Default {@link DEFAULT_GENERATION_TIMEOUT_MS}.
+   */
+  readonly generationTimeoutMs?: number;
 }
+
+/** 120 s: the default of `serve --generation-timeout`. */
+export const DEFAULT_GENERATION_TIMEOUT_MS = 120_000;
 
 /** Receives `chat_start` and `chat_end` payloads. */
 export type ChatObserver = {
@@ -68,6 +76,27 @@ export function registerChatRoutes(app: FastifyInstance, options: ChatRoutesOpti
     }
     if (gone.aborted) return reply;
 
+    // A prompt the model cannot take is refused before anything is generated (OpenAI's context_length_exceeded).
+    const size = await model.measure?.(chat.messages);
+    if (size?.contextLength !== undefined && size.promptTokens + chat.maxTokens > size.contextLength) {
+      return sendError(
+        reply,
+        'CONTEXT_LENGTH_EXCEEDED',
+        `This model's maximum context length is ${size.contextLength} tokens. However, you requested ` +
+          `${size.promptTokens + chat.maxTokens} tokens (${size.promptTokens} in the messages, ${chat.maxTokens} in ` +
+          'the completion). Please reduce the length of the messages or of max_tokens.',
+        'messages',
+      );
+    }
+    const limitMs = options.generationTimeoutMs ?? DEFAULT_GENERATION_TIMEOUT_MS;
+    const limit = limitMs > 0 ? AbortSignal.timeout(limitMs) : undefined;
+    const stop = limit === undefined ? gone : AbortSignal.any([gone, limit]);
+    const timedOut = (): string | undefined =>
+      limit?.aborted === true && !gone.aborted
+        ? `the reply ran past the server's limit of ${limitMs / 1000} s (waiting for the model included) and was ` +
+          'ended: ask for fewer max_tokens, or retry when the server is less busy (serve --generation-timeout)'
+        : undefined;
+
     const id = `chatcmpl-${randomBytes(12).toString('hex')}`;
     const created = Math.floor(Date.now() / 1000);
     // Held, the model cannot be unloaded for idleness mid-generation; releasing it restarts its idle timer.
@@ -75,8 +104,8 @@ export function registerChatRoutes(app: FastifyInstance, options: ChatRoutesOpti
     const observed = options.onChat ? observe(model, id, options.onChat) : model;
     try {
       return chat.stream
-        ? await streamCompletion(reply, observed, chat, { id, created, gone })
-        : await wholeCompletion(reply, observed, chat, { id, created, gone });
+        ? await streamCompletion(reply, observed, chat, { id, created, gone: stop, timedOut })
+        : await wholeCompletion(reply, observed, chat, { id, created, gone: stop, timedOut });
     } finally {
       release();
     }
@@ -119,17 +148,22 @@ function observe(model: LoadedModel, request: string, onChat: ChatObserver): Loa
 interface CompletionContext {
   readonly id: string;
   readonly created: number;
+  /** Aborted when the client left or the time limit passed: the generation stops at its next token. */
   readonly gone: AbortSignal;
+  /** The message for a reply ended by the time limit, if it was. */
+  readonly timedOut: () => string | undefined;
 }
 
 async function wholeCompletion(
   reply: FastifyReply,
   model: LoadedModel,
   chat: NormalisedChatRequest,
-  { id, created, gone }: CompletionContext,
+  { id, created, gone, timedOut }: CompletionContext,
 ): Promise<FastifyReply> {
   let text = '';
   const result = await model.generate(chat.messages, generateOptions(chat), (piece) => (text += piece), gone);
+  const late = timedOut();
+  if (late !== undefined) return sendError(reply, 'GENERATION_TIMEOUT', late);
   const body: ChatCompletion = {
     id,
     object: 'chat.completion',
@@ -148,7 +182,7 @@ async function streamCompletion(
   reply: FastifyReply,
   model: LoadedModel,
   chat: NormalisedChatRequest,
-  { id, created, gone }: CompletionContext,
+  { id, created, gone, timedOut }: CompletionContext,
 ): Promise<FastifyReply> {
   // No heartbeats: tokens keep the stream busy, and some OpenAI clients choke on comment lines.
   const stream = openSseStream(reply, { heartbeatMs: 0 });
@@ -177,6 +211,11 @@ async function streamCompletion(
       (piece) => stream.send(chunk({ content: piece })),
       gone,
     );
+    const late = timedOut();
+    if (late !== undefined) {
+      stream.send(JSON.stringify(wireError('GENERATION_TIMEOUT', late).body));
+      return reply;
+    }
     stream.send(chunk({}, result.finishReason, usageOf(result)));
     stream.send('[DONE]');
   } catch (error) {

@@ -4,7 +4,14 @@
  * flag shared with the worker.
  */
 
-import type { ChatMessage, GenerateOptions, GenerateResult, LoadedModel, ModelRef } from './loader-types.js';
+import type {
+  ChatMessage,
+  GenerateOptions,
+  GenerateResult,
+  LoadedModel,
+  ModelRef,
+  PromptSize,
+} from './loader-types.js';
 import type { ModelWorkerHandle } from './worker-client.js';
 
 /** The resident model of `worker`, loaded from `weightBytes` bytes of weights (when known). */
@@ -38,7 +45,9 @@ export function createLoadedModel(ref: ModelRef, worker: ModelWorkerHandle, weig
             .catch((error: unknown) => {
               throw new Error(`generation with ${ref.key} failed: ${describe(error)}`, { cause: error });
             });
-          if (result === undefined) throw new Error(`generation with ${ref.key} returned nothing`);
+          if (result === undefined || !('finishReason' in result)) {
+            throw new Error(`generation with ${ref.key} returned no result`);
+          }
           return result;
         } finally {
           signal?.removeEventListener('abort', onAbort);
@@ -47,6 +56,15 @@ export function createLoadedModel(ref: ModelRef, worker: ModelWorkerHandle, weig
       const result = queue.then(run, run);
       queue = result.catch(() => undefined);
       return result;
+    },
+    // Not queued: tokenizing is quick, and the worker answers it between the steps of a running generation.
+    async measure(messages) {
+      if (disposed) throw new Error(`model ${ref.key} was unloaded`);
+      const result = await worker.call({ type: 'measure', messages: messages.map(plainMessage) });
+      if (result === undefined || 'finishReason' in result) {
+        throw new Error(`measuring a prompt of ${ref.key} returned no size`);
+      }
+      return result satisfies PromptSize;
     },
     async dispose() {
       if (disposed) return;

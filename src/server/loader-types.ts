@@ -69,6 +69,14 @@ export interface GenerateResult {
   readonly completionTokens: number;
 }
 
+/** How long a prompt is, next to how much the model can take. */
+export interface PromptSize {
+  /** Tokens of the messages with the chat template applied (what generation starts from). */
+  readonly promptTokens: number;
+  /** The model's context (`max_position_embeddings` or its equivalents), tokens; undefined when its config has none. */
+  readonly contextLength: number | undefined;
+}
+
 /** A model resident in memory (in a worker thread), ready to generate. */
 export interface LoadedModel {
   readonly ref: ModelRef;
@@ -84,6 +92,8 @@ export interface LoadedModel {
     onText: (text: string) => void,
     signal?: AbortSignal,
   ): Promise<GenerateResult>;
+  /** Measures `messages` as {@link LoadedModel.generate} would see them; models that cannot tell have no method. */
+  measure?(messages: readonly ChatMessage[]): Promise<PromptSize>;
   /** Frees the model (terminates its worker). Idempotent. */
   dispose(): Promise<void>;
 }

@@ -54,7 +54,7 @@ import {
   type Tensor,
 } from '@huggingface/transformers';
 
-import type { ChatMessage, GenerateResult } from './loader-types.js';
+import type { ChatMessage, GenerateResult, PromptSize } from './loader-types.js';
 import { SESSION_OPTIONS } from './session-options.js';
 import {
   WEIGHTS_BLOCK_BYTES,
@@ -90,7 +90,7 @@ async function handle(
   request: Exclude<WorkerRequest, { type: 'close' }>,
   state: LoadedState,
   send: (reply: WorkerReply) => void,
-): Promise<GenerateResult | undefined> {
+): Promise<GenerateResult | PromptSize | undefined> {
   switch (request.type) {
     case 'tokenizer':
       state.tokenizer = await AutoTokenizer.from_pretrained(request.dir);
@@ -103,6 +103,8 @@ async function handle(
         send({ type: 'progress', id: request.id, current, total }),
       );
       return undefined;
+    case 'measure':
+      return measure(request.messages, state);
     case 'generate':
       return generate(request, state, (text) => send({ type: 'text', id: request.id, text }));
     default: {
@@ -155,6 +157,29 @@ async function loadWeights(
   return model;
 }
 
+/** The prompt's tokens with the chat template applied, the way {@link generate} tokenizes it. */
+function promptInputs(
+  messages: readonly ChatMessage[],
+  tokenizer: PreTrainedTokenizer,
+): { input_ids: Tensor; attention_mask: Tensor } {
+  return tokenizer.apply_chat_template(messages as ChatMessage[], {
+    add_generation_prompt: true,
+    return_dict: true,
+  }) as { input_ids: Tensor; attention_mask: Tensor };
+}
+
+/** The keys transformers' configs name their context length with, most common first. */
+const CONTEXT_KEYS = ['max_position_embeddings', 'n_positions', 'max_sequence_length', 'n_ctx', 'seq_length'];
+
+function measure(messages: readonly ChatMessage[], state: LoadedState): PromptSize {
+  const { tokenizer } = state;
+  if (tokenizer === undefined) throw new Error('the model is not loaded');
+  const inputs = promptInputs(messages, tokenizer);
+  const config = (state.model?.config ?? state.config ?? {}) as Record<string, unknown>;
+  const found = CONTEXT_KEYS.map((key) => config[key]).find((v) => typeof v === 'number' && v > 0);
+  return { promptTokens: Number(inputs.input_ids.dims.at(-1) ?? 0), contextLength: found as number | undefined };
+}
+
 async function generate(
   request: Extract<WorkerRequest, { type: 'generate' }>,
   state: LoadedState,
@@ -165,10 +190,7 @@ async function generate(
   const { options } = request;
   const abortFlag = new Int32Array(request.abort);
 
-  const inputs = tokenizer.apply_chat_template(request.messages as ChatMessage[], {
-    add_generation_prompt: true,
-    return_dict: true,
-  }) as { input_ids: Tensor; attention_mask: Tensor };
+  const inputs = promptInputs(request.messages, tokenizer);
   const promptTokens = Number(inputs.input_ids.dims.at(-1) ?? 0);
 
   const stopFilter = createStopFilter(options.stop ?? []);

@@ -5,8 +5,8 @@
 
 import { Worker } from 'node:worker_threads';
 
-import { LoadError, type GenerateResult, type ModelRef } from './loader-types.js';
-import type { ModelWorkerData, WorkerReply, WorkerRequest } from './worker-messages.js';
+import { LoadError, type ModelRef } from './loader-types.js';
+import type { ModelWorkerData, WorkerReply, WorkerRequest, WorkerResult } from './worker-messages.js';
 
 /** The main thread's side of one model worker. */
 export interface ModelWorkerHandle {
@@ -19,7 +19,7 @@ export interface ModelWorkerHandle {
     signal?: AbortSignal,
     onProgress?: (current: number, total: number) => void,
     onText?: (text: string) => void,
-  ): Promise<GenerateResult | undefined>;
+  ): Promise<WorkerResult | undefined>;
   /**
    * Stops the worker: pending calls reject at once, a running generation stops at its next token, and the thread is
    * terminated once the worker says no native call is in flight (see the `close` request). Idempotent.
@@ -30,7 +30,7 @@ export interface ModelWorkerHandle {
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 interface PendingCall {
-  resolve(result: GenerateResult | undefined): void;
+  resolve(result: WorkerResult | undefined): void;
   reject(error: Error): void;
   onProgress?: ((current: number, total: number) => void) | undefined;
   onText?: ((text: string) => void) | undefined;
@@ -111,7 +111,7 @@ export function spawnModelWorker(ref: ModelRef, data: ModelWorkerData): ModelWor
       if (signal?.aborted === true) return Promise.reject(abortedError(ref, signal));
       const id = nextId;
       nextId += 1;
-      return new Promise<GenerateResult | undefined>((resolve, reject) => {
+      return new Promise<WorkerResult | undefined>((resolve, reject) => {
         const onAbort = (): void => {
           pending.delete(id);
           updateRef();

@@ -3,7 +3,10 @@
  * (`worker-client.ts`) never loads the worker's module, which imports transformers.js.
  */
 
-import type { ChatMessage, GenerateOptions, GenerateResult } from './loader-types.js';
+import type { ChatMessage, GenerateOptions, GenerateResult, PromptSize } from './loader-types.js';
+
+/** What a request answers with: a generation's result, or a prompt's size. */
+export type WorkerResult = GenerateResult | PromptSize;
 
 /** What the main thread passes as `workerData`. */
 export interface ModelWorkerData {
@@ -40,6 +43,7 @@ export type WorkerRequest =
       readonly files: readonly WorkerWeightFile[];
       readonly externalDataChunks: number;
     }
+  | { readonly type: 'measure'; readonly id: number; readonly messages: readonly ChatMessage[] }
   | {
       readonly type: 'generate';
       readonly id: number;
@@ -53,5 +57,5 @@ export type WorkerRequest =
 export type WorkerReply =
   | { readonly type: 'progress'; readonly id: number; readonly current: number; readonly total: number }
   | { readonly type: 'text'; readonly id: number; readonly text: string }
-  | { readonly type: 'done'; readonly id: number; readonly result?: GenerateResult }
+  | { readonly type: 'done'; readonly id: number; readonly result?: WorkerResult }
   | { readonly type: 'failed'; readonly id: number; readonly message: string };
