@@ -373,3 +373,37 @@ t.test(
     }
   },
 );
+
+t.test(
+  'a download that stops getting bytes: the speed decays, then the ETA gives way to a stall that counts up',
+  async (t) => {
+    const ev = (current: number) =>
+      `{"status": "loading", "model": "org/model@main", "stage": "download", "progress": {"current": ${current}, "total": 10000000}}`;
+    // Events at 1 s, 2 s, 3 s; the last one repeats the figure (a server re-sending progress is not progress).
+    const s = session([ev(0), ev(2000000), ev(2000000)]);
+    const speed = (out: string): number => {
+      const m = /download 2\.00 MB \/ 10\.0 MB · ([\d.]+) ([kM])B\/s · ETA/.exec(out);
+      if (m === null) throw new Error(`no speed in ${out}`);
+      return Number(m[1]) * (m[2] === 'M' ? 1e6 : 1e3);
+    };
+    const live = cell(s, 2500);
+    t.notMatch(live, 'stalled', 'half a second after bytes: live');
+    const fresh = speed(live);
+    const decayed = speed(cell(s, 5000));
+    t.ok(decayed < fresh / 2, `3 s without bytes the speed has decayed (${fresh} -> ${decayed})`);
+    const stalled = cell(s, 7000);
+    t.match(stalled, 'download 2.00 MB / 10.0 MB · stalled · no data for 5 s', '5 s without bytes: stalled');
+    t.notMatch(stalled, /B\/s|ETA/, 'no speed, no ETA while stalled');
+    t.match(cell(s, 14_400), 'stalled · no data for 12 s', 'the seconds count up');
+    const resumed = reduceSession(s, {
+      type: 'event',
+      at: 15_000,
+      event: (() => {
+        const p = parseLoadEvent(ev(2500000));
+        if (!p.ok) throw new Error(p.error);
+        return p.event;
+      })(),
+    });
+    t.notMatch(cell(resumed, 15_100), 'stalled', 'bytes again: no longer stalled');
+  },
+);

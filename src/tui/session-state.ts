@@ -32,6 +32,11 @@ export interface ProgressState {
   readonly rate: number | null;
   /** Time of the latest sample, ms since the epoch. */
   readonly at: number;
+  /**
+   * When `current` last grew (or the stage's first sample), ms since the epoch. Samples that repeat the figure do not
+   * move it, so the view can tell a stalled transfer from a live one.
+   */
+  readonly advancedAt: number;
 }
 
 /** One line of the transcript: a turn, or an error shown in its place. */
@@ -253,7 +258,8 @@ function sample(
     const alpha = 1 - Math.exp(-dt / RATE_WINDOW_MS);
     rate = rate === null ? instant : rate + alpha * (instant - rate);
   }
-  return { current: progress.current, total: progress.total, rate, at };
+  const advancedAt = previous !== null && progress.current <= previous.current ? previous.advancedAt : at;
+  return { current: progress.current, total: progress.total, rate, at, advancedAt };
 }
 
 function updateReply(

@@ -339,8 +339,8 @@ export function sessionLines(session: SessionState, ctx: CellContext): Line[] {
     for (const text of wrap(session.error.message, width).slice(0, 3)) header.push([seg(text, 'error')]);
     for (const text of wrap(hint, width).slice(0, 2)) header.push([seg(text, 'warn')]);
   }
-  header.push(...gaugeLines('download', session, width));
-  header.push(...gaugeLines('weights', session, width));
+  header.push(...gaugeLines('download', session, width, ctx.now));
+  header.push(...gaugeLines('weights', session, width, ctx.now));
   const stages = wrap(stagesText(session, ctx.now), width);
   if (stages.length > 2) stages[1] = truncateEnd(`${stages[1] ?? ''} ${ELLIPSIS}`, width);
   for (const text of stages.slice(0, 2)) if (text !== '') header.push([seg(text, 'dim')]);
@@ -400,7 +400,7 @@ function stateLine(session: SessionState, now: number, width: number): Line {
   return clipLine(line, width);
 }
 
-function gaugeLines(stage: 'download' | 'weights', session: SessionState, width: number): Line[] {
+function gaugeLines(stage: 'download' | 'weights', session: SessionState, width: number, now: number): Line[] {
   const progress: ProgressState | null = stage === 'download' ? session.download : session.weights;
   if (progress === null) {
     const skipped =
@@ -416,9 +416,19 @@ function gaugeLines(stage: 'download' | 'weights', session: SessionState, width:
     return [[seg(truncateEnd(`${stage} · ${note}`, width), 'dim')], [seg('', 'dim')]];
   }
   const running = session.stage === stage && session.phase === 'loading';
-  const figures = stage === 'download' ? byteFigures(progress, running) : itemFigures(progress, running);
+  const stalledFor = running ? stallTime(progress, now) : null;
+  const figures = stage === 'download' ? byteFigures(progress, running, now) : itemFigures(progress, running, now);
   const percent = percentDone(progress);
-  const label: Line = clipLine([seg(`${stage} `, 'accent'), seg(figures)], width);
+  const label: Line = clipLine(
+    [
+      seg(`${stage} `, 'accent'),
+      seg(figures),
+      ...(stalledFor === null
+        ? []
+        : [seg(` · stalled · no ${stage === 'download' ? 'data' : 'progress'} for ${stalledFor} s`, 'warn')]),
+    ],
+    width,
+  );
   const bar: Line =
     percent === null
       ? [seg(truncateEnd('(no total from the server: no percentage)', width), 'dim')]
@@ -426,22 +436,49 @@ function gaugeLines(stage: 'download' | 'weights', session: SessionState, width:
   return [label, bar];
 }
 
-function byteFigures(p: ProgressState, running: boolean): string {
+/**
+ * A running stage whose figure has not grown for this long (ms) shows as stalled: its speed and ETA give way to
+ * "stalled · no data for N s". Heartbeats keep a stream open without progress, so only growing figures count.
+ */
+export const STALL_AFTER_MS = 5000;
+
+/** Silence (ms) before the shown speed starts to decay towards zero. */
+const DECAY_AFTER_MS = 1000;
+
+/** Time constant (ms) of that decay. */
+const DECAY_WINDOW_MS = 2000;
+
+/** Whole seconds without growth, once past {@link STALL_AFTER_MS}; `null` while the stage moves. */
+function stallTime(p: ProgressState, now: number): number | null {
+  const silence = now - p.advancedAt;
+  return silence >= STALL_AFTER_MS ? Math.floor(silence / 1000) : null;
+}
+
+/** The speed to show at `now`: the smoothed rate, decaying once no new units arrived for a second. */
+function shownRate(p: ProgressState, now: number): number | null {
+  if (p.rate === null) return null;
+  const silence = now - p.advancedAt;
+  return silence <= DECAY_AFTER_MS ? p.rate : p.rate * Math.exp(-(silence - DECAY_AFTER_MS) / DECAY_WINDOW_MS);
+}
+
+function byteFigures(p: ProgressState, running: boolean, now: number): string {
   const parts = [
     p.total === null ? `${formatBytes(p.current)} so far` : `${formatBytes(p.current)} / ${formatBytes(p.total)}`,
   ];
-  if (running && p.rate !== null && p.rate > 0) {
-    parts.push(`${formatBytes(p.rate)}/s`);
+  const rate = shownRate(p, now);
+  if (running && stallTime(p, now) === null && rate !== null && rate > 0) {
+    parts.push(`${formatBytes(rate)}/s`);
     if (p.total !== null && p.total > p.current)
-      parts.push(`ETA ${formatDuration(((p.total - p.current) / p.rate) * 1000)}`);
+      parts.push(`ETA ${formatDuration(((p.total - p.current) / rate) * 1000)}`);
   }
   return parts.join(' · ');
 }
 
-function itemFigures(p: ProgressState, running: boolean): string {
+function itemFigures(p: ProgressState, running: boolean, now: number): string {
   const parts = [p.total === null ? `${p.current} items so far` : `${p.current} / ${p.total} items`];
-  if (running && p.rate !== null && p.rate > 0 && p.total !== null && p.total > p.current) {
-    parts.push(`ETA ${formatDuration(((p.total - p.current) / p.rate) * 1000)}`);
+  const rate = shownRate(p, now);
+  if (running && stallTime(p, now) === null && rate !== null && rate > 0 && p.total !== null && p.total > p.current) {
+    parts.push(`ETA ${formatDuration(((p.total - p.current) / rate) * 1000)}`);
   }
   return parts.join(' · ');
 }
