@@ -37,6 +37,8 @@ export interface Failure {
 export function isRetryable(failure: Failure): boolean {
   switch (failure.kind) {
     case 'network':
+      // No later attempt reaches a port the HTTP client refuses to connect to.
+      return failure.code !== BAD_PORT_CODE;
     case 'ended-early':
       return true;
     case 'http':
@@ -51,6 +53,12 @@ export function isRetryable(failure: Failure): boolean {
       return unreachable(failure.kind);
   }
 }
+
+/**
+ * The `code` of a `network` failure for a port Node's fetch refuses outright ("bad port": the Fetch standard's port
+ * blocklist, 6000, 6665–6669 and others). Not retryable: no attempt will ever connect.
+ */
+export const BAD_PORT_CODE = 'BAD_PORT';
 
 /** The `code` of the `error` event every subscriber of a load gets when `POST /unload_model` cancels it. */
 export const CANCELLED_CODE = 'CANCELLED' satisfies LoadErrorCode;
@@ -85,6 +93,9 @@ export function failureHint(failure: Failure): string {
             : 'try again later, or check the server log';
       }
     case 'network':
+      if (failure.code === BAD_PORT_CODE) {
+        return 'Node refuses ports on the Fetch blocklist (6000, 6665–6669, …): run the server on another port';
+      }
       return 'check the URL and that the server is running; reconnecting';
     case 'ended-early':
       return 'the server closed the stream mid-load; reconnecting (re-requesting a load is safe)';

@@ -4,7 +4,7 @@
  */
 
 import type { RawFrame } from './frames.js';
-import { errorBodyMessage, type Failure } from './failures.js';
+import { BAD_PORT_CODE, errorBodyMessage, type Failure } from './failures.js';
 
 /** Options shared by every streamed request. */
 export interface RequestOptions {
@@ -45,6 +45,14 @@ const NETWORK_CODE_WORDS: Readonly<Record<string, string>> = {
 export function networkFailure(error: unknown, phase: string): Failure {
   const err = error as Error & { cause?: { code?: string; message?: string } };
   const cause = err?.cause;
+  // undici refuses the Fetch standard's blocked ports (6000, 6665–6669, …) before connecting, with no error code.
+  if (cause?.message === 'bad port') {
+    return {
+      kind: 'network',
+      code: BAD_PORT_CODE,
+      message: `${phase}: the port is refused by Node's HTTP client (fetch's "bad port" blocklist; it never connects there)`,
+    };
+  }
   const code = cause?.code;
   const words = code === undefined ? undefined : NETWORK_CODE_WORDS[code];
   const detail = words !== undefined ? `${words} (${code})` : (code ?? cause?.message ?? err?.message ?? String(error));
