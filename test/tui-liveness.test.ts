@@ -3,7 +3,9 @@
 // Assertions read the screen's text, as a person would.
 import t from 'tap';
 import { startDashboard } from '../src/tui/dashboard.js';
-import { cellText, terminal } from './helpers/dashboard.js';
+import { cellText, startKillableServer, terminal } from './helpers/dashboard.js';
+import { demoModelsDir } from './helpers/demo.js';
+import { startTestMirror } from './helpers/stack.js';
 import { until } from './helpers/until.js';
 
 const MODEL = 'modeldeck/tiny-chat';
@@ -37,3 +39,42 @@ t.test(
     t.equal(s?.retryAt, null, 'no retry planned');
   },
 );
+
+t.test('a ready session notices within seconds that its server died, and clears once it is back', async (t) => {
+  const hub = await startTestMirror(await demoModelsDir());
+  t.teardown(() => hub.close());
+  const first = await startKillableServer(hub.url);
+  const { input, output } = terminal();
+  const dash = startDashboard({ sessions: [{ server: first.url, model: MODEL }], input, output });
+  t.teardown(() => dash.shutdown());
+  await until('the session ready', () => dash.sessions()[0]?.phase === 'ready');
+  t.match(flat(cellText(dash, 0, 1)), '✓ ready', 'ready while the server runs');
+
+  const killedAt = Date.now();
+  await first.kill();
+  const lost = await until(
+    'the session saying its server is unreachable',
+    () => {
+      const text = flat(cellText(dash, 0, 1));
+      return text.includes('server unreachable since') ? text : undefined;
+    },
+    10_000,
+  );
+  t.comment(`noticed after ${Date.now() - killedAt} ms`);
+  t.match(lost, /⚠ server unreachable since \d\d:\d\d:\d\d · reconnecting/, 'the ready session says so, with the time');
+  t.notMatch(lost, '✓ ready', 'and no longer claims ready');
+
+  // The same server back on the same port (its cache kept): the feed reconnects and the warning goes.
+  const second = await startKillableServer(hub.url, { port: first.port, cacheDir: first.cacheDir });
+  t.teardown(() => second.close());
+  t.teardown(() => first.close());
+  const back = await until(
+    'the warning cleared',
+    () => {
+      const text = flat(cellText(dash, 0, 1));
+      return text.includes('unreachable') ? undefined : text;
+    },
+    20_000,
+  );
+  t.match(back, '✓ ready', 'ready again once the server answers');
+});

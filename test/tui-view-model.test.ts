@@ -4,6 +4,7 @@ import { formatBytes } from '../src/client/format.js';
 import { parseLoadEvent } from '../src/protocol/events.js';
 import { createEventLog } from '../src/tui/event-log.js';
 import { createUiState } from '../src/tui/keys.js';
+import { createServerState, reduceServer, type ServerAction } from '../src/tui/server-state.js';
 import { createSessionState, reduceSession, type SessionAction, type SessionState } from '../src/tui/session-state.js';
 import { gridLayout, logLine, sessionLines, textBar, toViewModel, wrap, type Line } from '../src/tui/view-model.js';
 
@@ -405,5 +406,52 @@ t.test(
       })(),
     });
     t.notMatch(cell(resumed, 15_100), 'stalled', 'bytes again: no longer stalled');
+  },
+);
+
+t.test(
+  'a server without a feed whose poll fails: its ready sessions say it is unreachable, until a poll answers',
+  async (t) => {
+    const ready = session(['{"status": "ready", "model": "org/model@main"}']);
+    const noFeed = reduceServer(createServerState('http://127.0.0.1:8000'), {
+      type: 'feed-status',
+      at: 0,
+      status: { state: 'unsupported', failure: { kind: 'http', status: 404, message: 'no feed' } },
+    });
+    const cellOf = (actions: ServerAction[]): string => {
+      const server = actions.reduce(reduceServer, noFeed);
+      const view = toViewModel({
+        sessions: [ready],
+        ui: createUiState(),
+        log: createEventLog(10),
+        size: { cols: 120, rows: 40 },
+        now: 20_000,
+        notice: null,
+        defaultServer: 'http://x',
+        servers: [server],
+      });
+      return text(view.cells[0]?.lines ?? []);
+    };
+    const lostAt = new Date(2026, 0, 1, 12, 1, 3).getTime();
+    const failed: ServerAction = {
+      type: 'poll-failed',
+      at: lostAt,
+      failure: { kind: 'network', message: 'cannot reach http://127.0.0.1:8000: ECONNREFUSED' },
+    };
+    t.match(cellOf([]), '✓ ready', 'ready while polls answer');
+    const lost = cellOf([failed, { ...failed, at: lostAt + 3000 }]);
+    t.match(lost, '⚠ server unreachable since 12:01:03 · polling /v1/models', 'since the first failed poll');
+    t.notMatch(lost, '✓ ready');
+    t.match(
+      cellOf([failed, { type: 'polled', at: lostAt + 6000, models: [] }]),
+      '✓ ready',
+      'a poll that answers clears it',
+    );
+    const refused: ServerAction = {
+      type: 'poll-failed',
+      at: lostAt,
+      failure: { kind: 'http', status: 401, message: 'HTTP 401' },
+    };
+    t.match(cellOf([refused]), '✓ ready', 'a 401 comes from a live server: not unreachable');
   },
 );

@@ -6,7 +6,7 @@
 
 import type { FeedStatus } from '../client/server-feed.js';
 import type { FeedModel, FeedUpdate, ModelResidency } from '../client/feed-events.js';
-import type { Failure } from '../client/failures.js';
+import { isRetryable, type Failure } from '../client/failures.js';
 import type { ListedModel } from '../client/model-admin.js';
 import { addThroughput, NO_THROUGHPUT, type Throughput } from './throughput.js';
 
@@ -42,6 +42,11 @@ export interface ServerState {
   readonly events: number;
   /** The last `/v1/models` poll's failure, while polling. */
   readonly pollFailure: Failure | null;
+  /**
+   * Since when (ms since the epoch) the server cannot be reached: its feed was lost and is reconnecting, or a poll
+   * failed in a way a later one can cure. `null` while it answers. Ready sessions on it say so.
+   */
+  readonly lostSince: number | null;
 }
 
 /** What changes a server's view. */
@@ -61,6 +66,7 @@ export function createServerState(root: string): ServerState {
     tokenRate: NO_THROUGHPUT,
     events: 0,
     pollFailure: null,
+    lostSince: null,
   };
 }
 
@@ -87,7 +93,7 @@ function fromFeedModel(m: FeedModel, previous: ServerModelRow | undefined): Serv
 export function reduceServer(state: ServerState, action: ServerAction): ServerState {
   switch (action.type) {
     case 'feed-status':
-      return { ...state, feed: action.status };
+      return { ...state, feed: action.status, lostSince: lostSince(state, action.status, action.at) };
     case 'feed':
       return applyFeed({ ...state, events: state.events + 1 }, action.update, action.at);
     case 'polled': {
@@ -101,13 +107,36 @@ export function reduceServer(state: ServerState, action: ServerAction): ServerSt
           subscribers: m.subscribers,
         };
       }
-      return { ...state, rows, pollFailure: null };
+      return { ...state, rows, pollFailure: null, lostSince: null };
     }
     case 'poll-failed':
-      return { ...state, pollFailure: action.failure };
+      return {
+        ...state,
+        pollFailure: action.failure,
+        // A refusal (401, 404) comes from a live server; a lost connection or a 5xx does not.
+        lostSince: isRetryable(action.failure) ? (state.lostSince ?? action.at) : null,
+      };
     default: {
       const never: never = action;
       throw new TypeError(`unknown server action ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function lostSince(state: ServerState, status: FeedStatus, at: number): number | null {
+  switch (status.state) {
+    case 'reconnecting':
+      return state.lostSince ?? at;
+    case 'connecting':
+      return state.lostSince;
+    case 'live':
+    case 'unsupported':
+    case 'failed':
+    case 'closed':
+      return null;
+    default: {
+      const never: never = status;
+      throw new TypeError(`unknown feed status ${JSON.stringify(never)}`);
     }
   }
 }

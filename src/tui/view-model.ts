@@ -271,6 +271,7 @@ export function toViewModel(input: ViewInput): DashboardView {
               focused,
               composing: focused && ui.composing,
               input: ui.inputs[session.id] ?? '',
+              serverLost: serverLost(servers.find((server) => sameServer(server.root, session.server))),
               onChart: (chart) =>
                 charts.push(
                   chartAt(
@@ -283,6 +284,18 @@ export function toViewModel(input: ViewInput): DashboardView {
           };
         });
   return { cells: [...cells, ...serverCells], charts, gauges, ...rest };
+}
+
+/** A session's server, when it cannot be reached: since when, and what the dashboard does about it. */
+interface ServerLost {
+  readonly since: number;
+  readonly doing: string;
+}
+
+function serverLost(server: ServerState | undefined): ServerLost | null {
+  if (server === undefined || server.lostSince === null) return null;
+  const polling = server.feed.state === 'unsupported';
+  return { since: server.lostSince, doing: polling ? 'polling /v1/models' : 'reconnecting' };
 }
 
 function sameServer(a: string, b: string): boolean {
@@ -305,6 +318,8 @@ interface CellContext {
   readonly focused: boolean;
   readonly composing: boolean;
   readonly input: string;
+  /** Given, the session's server cannot be reached (its feed or poll says so): a ready session shows it. */
+  readonly serverLost?: ServerLost | null;
   /**
    * Given, the cell leaves rows for a throughput chart when it has room, and reports where (rows from the top of
    * the cell's inside) and what.
@@ -333,7 +348,7 @@ export function sessionLines(session: SessionState, ctx: CellContext): Line[] {
   const { width } = ctx;
   const header: Line[] = [];
   header.push([seg(truncateMiddle(session.server, width), 'dim')]);
-  header.push(stateLine(session, ctx.now, width));
+  header.push(stateLine(session, ctx.now, width, ctx.serverLost ?? null));
   if (session.error !== null) {
     const hint = failureHint(session.error);
     for (const text of wrap(session.error.message, width).slice(0, 3)) header.push([seg(text, 'error')]);
@@ -364,7 +379,7 @@ export function sessionLines(session: SessionState, ctx: CellContext): Line[] {
   return [...header, ...shown, inputLine];
 }
 
-function stateLine(session: SessionState, now: number, width: number): Line {
+function stateLine(session: SessionState, now: number, width: number, lost: ServerLost | null): Line {
   const attempt = session.attempt > 1 ? ` (attempt ${session.attempt})` : '';
   let line: Line;
   switch (session.phase) {
@@ -394,6 +409,10 @@ function stateLine(session: SessionState, now: number, width: number): Line {
       const never: never = session.phase;
       throw new TypeError(`unknown phase ${String(never)}`);
     }
+  }
+  if (lost !== null && canChat(session)) {
+    // The load stream ended at ready: only the server's feed (or poll) can tell that the server went away since.
+    line = [seg(`⚠ server unreachable since ${clockTime(lost.since).slice(0, 8)} · ${lost.doing}`, 'warn')];
   }
   // Activity first, so a narrow cell cuts the cached note rather than "replying".
   if (session.chatBusy) line = [...line.slice(0, 1), seg(' · replying…', 'accent'), ...line.slice(1)];
