@@ -78,3 +78,47 @@ t.test('a ready session notices within seconds that its server died, and clears 
   );
   t.match(back, '✓ ready', 'ready again once the server answers');
 });
+
+t.test(
+  'a download the hub stops feeding (a mirror stall fault) shows the stall, counting up, with no speed or ETA',
+  async (t) => {
+    // The weights stop after 200 kB and the connection stays open: the server's stall timeout (30 s) is far off.
+    const hub = await startTestMirror(await demoModelsDir(), {
+      faults: [{ kind: 'stall', path: 'onnx/*', afterBytes: 200_000 }],
+    });
+    t.teardown(() => hub.close());
+    const server = await startKillableServer(hub.url);
+    t.teardown(() => server.close());
+    const { input, output } = terminal();
+    const dash = startDashboard({ sessions: [{ server: server.url, model: MODEL }], input, output });
+    t.teardown(() => dash.shutdown());
+    await until('download bytes', () => (dash.sessions()[0]?.download?.current ?? 0) > 0);
+    const gaugeLabel = (): string | undefined =>
+      cellText(dash, 0, 1)
+        .split('\n')
+        .map((l) => l.trim())
+        .find((l) => l.startsWith('download ') && l.includes(' / '));
+    const first = await until(
+      'the stall on screen',
+      () => {
+        const label = gaugeLabel();
+        return label?.includes('stalled · no data for') ? label : undefined;
+      },
+      15_000,
+    );
+    t.comment(first);
+    t.match(first, /stalled · no data for \d+ s/, 'the download says it is stalled');
+    t.notMatch(first, /B\/s|ETA/, 'with no speed and no ETA');
+    const seconds = (label: string): number => Number(/no data for (\d+) s/.exec(label)?.[1]);
+    const later = await until(
+      'the seconds counting up',
+      () => {
+        const label = gaugeLabel();
+        return label !== undefined && seconds(label) > seconds(first) ? label : undefined;
+      },
+      5000,
+    );
+    t.ok(seconds(later) > seconds(first), `counting up: ${seconds(first)} s, then ${seconds(later)} s`);
+    t.equal(dash.sessions()[0]?.phase, 'loading', 'still loading: the server has not given up');
+  },
+);
