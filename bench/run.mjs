@@ -32,6 +32,7 @@ export const BENCHMARKS = [
   'chat-streaming',
   'dashboard-ingest',
   'load-burst',
+  'wire-tap',
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

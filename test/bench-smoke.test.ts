@@ -16,6 +16,7 @@ const BENCHMARKS = [
   'chat-streaming',
   'dashboard-ingest',
   'load-burst',
+  'wire-tap',
 ];
 
 interface Run {

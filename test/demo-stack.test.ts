@@ -210,7 +210,8 @@ t.test('the dashboard command with no server opens a session on every demo model
   t.match(ready, /download ([\d.]+ [kM]B) \/ \1\s*\n\[█+\] 100%/, 'its download ran, to the end');
   t.match(ready, /weights (\d+) \/ \1 items\s*\n\[█+\] 100%/, 'and its weights');
 
-  input.write('q');
+  // The bigger demo models may still be loading: q asks first, y quits.
+  input.write('qy');
   const code = await until('the command to return', () => (exited !== undefined ? { code: exited } : undefined));
   t.equal(code.code, 0, 'q exits 0');
   t.equal(screenOn(output), undefined, 'the screen is gone');

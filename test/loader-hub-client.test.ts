@@ -188,3 +188,32 @@ t.test('a hub answering with something that is not a listing is a hub error', as
   t.equal(bad.code, 'HUB_ERROR');
   t.match(bad.message, 'invalid JSON');
 });
+
+t.test('API requests answered 5xx or 429 are asked again, a bounded number of times', async (t) => {
+  let calls = 0;
+  const sha = 'c'.repeat(40);
+  const hub = await startHub((req, res) => {
+    calls += 1;
+    if (req.url?.includes('/revision/flaky') && calls <= 2) {
+      res.writeHead(calls === 1 ? 503 : 429, calls === 1 ? {} : { 'Retry-After': '0' });
+      res.end();
+      return;
+    }
+    if (req.url?.includes('/revision/down')) {
+      res.writeHead(503);
+      res.end();
+      return;
+    }
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ sha }));
+  });
+  t.teardown(() => close(hub.server));
+  const client = createHubClient({ hubUrl: hub.url });
+  t.equal(await client.resolveCommit({ id: 'org/name', revision: 'flaky' }), sha, 'a 503, then a 429, then the answer');
+  t.equal(calls, 3);
+  calls = 0;
+  const down = await rejection(client.resolveCommit({ id: 'org/name', revision: 'down' }));
+  t.equal(down.code, 'HUB_ERROR');
+  t.match(down.message, 'HTTP 503');
+  t.equal(calls, 3, 'three tries in all');
+});

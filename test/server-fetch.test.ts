@@ -28,6 +28,10 @@ const root = await mkdtemp(join(tmpdir(), 'modeldeck-fetch-root-'));
 await cp(join(demo, TINY), join(root, TINY), { recursive: true });
 await cp(join(demo, TINY), join(root, 'test', 'moving'), { recursive: true });
 await cp(join(demo, TINY), join(root, 'test', 'moving@v1'), { recursive: true });
+// A tokenizer.json of real size (7-17 MB on the Hub): here 2 MiB, by trailing whitespace, still the same JSON.
+await cp(join(demo, TINY), join(root, 'test', 'big-tokenizer'), { recursive: true });
+const bigTokenizer = join(root, 'test', 'big-tokenizer', 'tokenizer.json');
+await writeFile(bigTokenizer, `${await readFile(bigTokenizer, 'utf8')}${' '.repeat(2 * 1024 * 1024)}`);
 await mkdir(join(root, 'modeldeck'), { recursive: true });
 await symlink(join(demo, BIG), join(root, BIG));
 const mirror = await startTestMirror(root);
@@ -67,6 +71,8 @@ t.test('each fault in the middle of the big file ends ready, with at most 1.1x i
     { kind: 'status', path: BIG_FILE, status: 503, times: 2 },
     { kind: 'status', path: BIG_FILE, status: 429, times: 1 },
   ];
+  // The mirror hashes each file once, on first use (100 MB take a while on a busy host): not inside a timed request.
+  await commitOf(mirror.url, BIG);
   for (const fault of faults) {
     const label = fault.kind === 'status' ? `HTTP ${fault.status}` : fault.kind;
     const server = await startTestServer({ hubUrl: mirror.url, stallTimeoutMs: 1000, download: FAST });
@@ -285,6 +291,26 @@ t.test(
     );
   },
 );
+
+t.test('a tokenizer file over 1 MiB is fetched in the download stage, counted in its total', async (t) => {
+  const server = await startTestServer({ hubUrl: mirror.url });
+  t.teardown(() => server.close());
+  const res = await loadModel(server.url, 'test/big-tokenizer');
+  t.same(stagesOf(res.events), ['processor', 'config', 'download', 'weights', 'ready']);
+  const total = assertDownloadProgress(t, res.events, 'big tokenizer');
+  const sizeOf = async (path: string): Promise<number> => (await stat(join(root, 'test', 'big-tokenizer', path))).size;
+  t.equal(
+    total,
+    (await sizeOf('tokenizer.json')) + (await sizeOf('tokenizer_config.json')) + (await sizeOf('onnx/model.onnx')),
+    'the tokenizer files and the weights',
+  );
+  const chat = await fetch(`${server.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'test/big-tokenizer', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 5 }),
+  });
+  t.equal(chat.status, 200, 'and the tokenizer loaded after the download chats');
+});
 
 t.test('serve: the cache directory and the download connections', async (t) => {
   const resolve = (argv: string[], env: NodeJS.ProcessEnv) =>

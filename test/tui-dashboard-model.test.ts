@@ -132,7 +132,7 @@ t.test('sending carries the conversation so far; save and quit are effects; a cl
       update: { type: 'event', at: 2, event: { status: 'ready', model: 'o/m@main', cached: false } },
     },
   ]);
-  const sent = run(model, [...chars('hi'), ENTER]);
+  const sent = run(model, [key({ ch: 'i' }), ...chars('hi'), ENTER]);
   t.same(sent.effects, [{ type: 'send-chat', id: 's1', messages: [{ role: 'user', content: 'hi' }] }]);
   model = { ...model, ui: { ...model.ui, logFocused: true } };
   const saved = run(model, [key({ ch: 'w' }), ENTER]);

@@ -109,8 +109,8 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
     () => dash.ui().log.filterText === '' && !dash.ui().logFocused,
   );
 
-  // Type a message and send it: keys go through the terminal's input stream, like a person's.
-  input.write('hello there');
+  // Type a message and send it: keys go through the terminal's input stream, like a person's (i starts typing).
+  input.write('ihello there');
   await until('the input line', () => cellText(dash, 0, 1).includes('> hello there'));
   input.write('\r');
   const replied = await until('a finished reply', () => {
@@ -149,11 +149,17 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
     'the [DONE] frame is logged',
   );
 
-  // Still typing after a send; Esc leaves the input line, then q quits.
+  // Still typing after a send; Esc leaves the input line, then q asks first (the transcript would be lost), y quits.
   input.write('\x1b');
   input.write('q');
+  const asked = await until('the quit question', () => {
+    const status = dash.screenText().split('\n')[ROWS - 1] ?? '';
+    return status.includes('quit?') ? status : undefined;
+  });
+  t.match(asked, '1 transcript would be lost', 'says what would be lost');
+  input.write('y');
   await dash.closed;
-  t.pass('q quits');
+  t.pass('q, then y, quits');
 });
 
 t.test('a bad API key gives a readable 401 in that session only; keys reach the focused session', async (t) => {
@@ -192,7 +198,7 @@ t.test('a bad API key gives a readable 401 in that session only; keys reach the 
   input.write('\x1b');
   input.write('\x1b[Z');
   await until('focus on s1', () => dash.ui().focus === 0 && !dash.ui().composing);
-  input.write('hi\r');
+  input.write('ihi\r');
   await until('a reply in s1', () =>
     dash.sessions()[0]?.transcript.some((e) => e.role === 'assistant' && !e.streaming),
   );

@@ -66,8 +66,9 @@ t.test('command keys act on the focused session', async (t) => {
   t.ok(type(ui, ['l']).ui.logFocused);
 });
 
-t.test('typing: Enter or a letter starts a message, Enter sends, Esc leaves, Backspace deletes', async (t) => {
-  let r = type(createUiState(), ['hello', named('backspace'), 'p!']);
+t.test('typing: Enter or i starts a message, Enter sends, Esc leaves, Backspace deletes', async (t) => {
+  t.notOk(type(createUiState(), ['h']).ui.composing, 'a letter alone never starts a message');
+  let r = type(createUiState(), ['i', 'hello', named('backspace'), 'p!']);
   t.ok(r.ui.composing);
   t.same(r.ui.inputs, { s1: 'hellp!' });
   r = type(r.ui, [ENTER]);
@@ -108,7 +109,7 @@ t.test('a message while a reply is still streaming is kept, with a notice that s
 t.test('keys reach the focused session only', async (t) => {
   const r = type(createUiState(), [named('tab'), ENTER, 'abc']);
   t.same(r.ui.inputs, { s2: 'abc' });
-  const back = type(r.ui, [named('tab'), 'z']);
+  const back = type(r.ui, [named('tab'), 'i', 'z']);
   t.same(back.ui.inputs, { s2: 'abc', s1: 'z' }, 'Tab stops typing and moves; typing goes to the new session');
 });
 
@@ -237,10 +238,18 @@ function boundKeys(ui: UiState, unbound: (key: KeyPress) => ReturnType<typeof ro
 }
 
 const MODES = {
-  // Sessions, not typing: an unbound character starts a message with itself (space does nothing).
+  // Sessions, not typing: an unbound character is never text, only a notice of how to type (space does nothing).
   session: boundKeys(createUiState(), (key) =>
     key.ch !== undefined && !key.ctrl && PRINTABLE.includes(key.ch) && key.ch !== ' '
-      ? { ui: { ...createUiState(), composing: true, inputs: { s1: key.ch } }, commands: [] }
+      ? {
+          ui: createUiState(),
+          commands: [
+            {
+              type: 'notice',
+              text: `'${key.ch}' is not a command: press Enter or i to type a message (Esc leaves typing), ? for keys`,
+            },
+          ],
+        }
       : { ui: createUiState(), commands: [] },
   ),
   // The log, paused and scrolled up, so that keys scrolling back down or following again change something.
@@ -360,3 +369,48 @@ t.test(
     t.equal(press(ui, { name: 'escape' }).ui.logFocused, false, 'Esc without the inspector leaves the log');
   },
 );
+
+t.test('typing and commands never mix: sentences that start with each command letter are messages', async (t) => {
+  const letters = ['a', 'r', 'x', 'l', 'q', 's', 'c', 'u', 'v', 'i', '?', 'k', 'j', 'G', 'w', '/'];
+  let r = type(createUiState(), ['i']);
+  for (const letter of letters) {
+    const sentence = `${letter}uick question ${letter}`;
+    r = type(r.ui, [sentence, ENTER]);
+    t.same(r.commands, [{ type: 'send', sessionId: 's1', text: sentence }], `"${sentence}" is sent and runs nothing`);
+    t.equal(r.ui.prompt, null, 'no prompt opened');
+    t.notOk(r.ui.help || r.ui.logFocused || r.ui.serverView, 'no view changed');
+  }
+  // Outside the typing mode a word runs at most its first letter's command and never becomes text.
+  const word = type(createUiState(), ['hello']);
+  t.same(word.ui.inputs, {}, 'no text outside the typing mode');
+  t.ok(
+    word.commands.every((c) => c.type === 'notice'),
+    'unbound letters only say how to type',
+  );
+});
+
+t.test('q asks first while loads run or transcripts exist; Ctrl-C quits at once', async (t) => {
+  const withLoad: KeyContext = {
+    ...ctx,
+    sessions: ctx.sessions.map((s, i) => (i === 1 ? { ...s, loading: true } : s)),
+  };
+  const asked = type(createUiState(), ['q'], withLoad);
+  t.same(asked.commands, [], 'nothing yet');
+  t.equal(asked.ui.prompt?.kind, 'quit', 'a question');
+  t.same(type(asked.ui, ['y'], withLoad).commands, [{ type: 'quit' }], 'y quits');
+  t.same(type(asked.ui, [ENTER], withLoad).commands, [{ type: 'quit' }], 'so does Enter');
+  const stayed = type(asked.ui, ['n'], withLoad);
+  t.same(stayed.commands, [], 'any other key stays');
+  t.equal(stayed.ui.prompt, null);
+  const withTranscript: KeyContext = {
+    ...ctx,
+    sessions: ctx.sessions.map((s, i) => (i === 0 ? { ...s, hasTranscript: true } : s)),
+  };
+  t.equal(type(createUiState(), ['q'], withTranscript).ui.prompt?.kind, 'quit', 'a transcript asks too');
+  t.same(
+    type(createUiState(), [named('c', { ctrl: true })], withLoad).commands,
+    [{ type: 'quit' }],
+    'Ctrl-C never asks',
+  );
+  t.same(type(createUiState(), ['q']).commands, [{ type: 'quit' }], 'nothing to lose: q quits at once');
+});

@@ -60,7 +60,8 @@ t.test('q restores the terminal: normal screen, cursor shown, keypad and raw mod
   t.notOk(written.includes(LEAVE_ALT), 'not restored before quitting');
 
   const before = written.length;
-  input.write('q');
+  // q asks first while the load runs; y quits.
+  input.write('qy');
   await dash.closed;
   await until('the restore sequences', () => {
     const tail = written.slice(before);

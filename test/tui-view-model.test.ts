@@ -5,7 +5,8 @@ import { parseLoadEvent } from '../src/protocol/events.js';
 import { createEventLog } from '../src/tui/event-log.js';
 import { createUiState } from '../src/tui/keys.js';
 import { createSessionState, reduceSession, type SessionAction, type SessionState } from '../src/tui/session-state.js';
-import { gridLayout, logLine, sessionLines, textBar, toViewModel, wrap, type Line } from '../src/tui/view-model.js';
+import { textBar } from '../src/tui/lines.js';
+import { gridLayout, logLine, sessionLines, toViewModel, wrap, type Line } from '../src/tui/view-model.js';
 
 const text = (lines: readonly Line[]): string => lines.map((l) => l.map((s) => s.text).join('')).join('\n');
 
@@ -195,7 +196,7 @@ t.test('the whole screen: cells, log pane with marked kinds, status bar, help', 
   t.match(logText, /s1 data: \{"status": "ready"\}/);
   t.match(logText, /s1 : keep-alive/, 'comments marked');
   t.match(logText, /s2 # HTTP 401/, 'other lines marked');
-  t.match(text([live.status.line]), '[s1] Tab next');
+  t.match(text([live.status.line]), '[s1] commands: Tab next');
   t.equal(live.help, null);
   const help = toViewModel({
     sessions: [],

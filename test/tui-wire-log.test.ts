@@ -34,7 +34,11 @@ t.test('a real load through the tap: the debug view and the wire view', async (t
   t.teardown(() => dash.shutdown());
   await until('ready', () => dash.sessions()[0]?.phase === 'ready');
 
-  const entries = dash.journalEntries();
+  const entries = dash.journalEntries().filter((e) => e.stream === 's1 load');
+  t.ok(
+    dash.journalEntries().some((e) => e.stream.endsWith(' feed') && e.kind === 'answer'),
+    "the server's event feed goes through the tap too",
+  );
   t.match(entries[0], { stream: 's1 load', kind: 'connecting', text: `connecting: POST ${srv.url}/load_model` });
   t.match(entries[1], { kind: 'answer', answer: { status: 200, headers: { 'x-accel-buffering': 'no' } } });
   t.ok(
@@ -53,14 +57,14 @@ t.test('a real load through the tap: the debug view and the wire view', async (t
     return pane.title.includes('debug') && pane.lines.some((l) => l.includes('"ready"')) ? pane : undefined;
   });
   t.match(debug.title, /debug · following · lines \d+–\d+ of \d+/, 'the title says the view and the position');
-  input.write('/HTTP 200\r');
+  input.write('s/HTTP 200\r');
   const answer = await until('the filtered log', () => {
     const pane = logPane(dash.screenText());
-    return pane.title.includes('text "HTTP 200"') ? pane : undefined;
+    return pane.title.includes('session s1 · text "HTTP 200"') ? pane : undefined;
   });
   t.match(answer.lines[0], /^\d\d:\d\d:\d\d\.\d{3} s1 {2}load +— +HTTP 200 OK text\/event-stream/, 'the answer');
   t.match(answer.title, /lines 1–1 of 1/, 'only the lines whose visible text matches');
-  input.write('/\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\r');
+  input.write('s/\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\r');
   await until('the filter cleared', () => !logPane(dash.screenText()).title.includes('text "'));
   t.ok(
     debug.lines.some((l) => / s1 {2}load +\+\d+(ms|\.\d\ds) +\{"status": "ready"/.test(l)),
@@ -159,7 +163,9 @@ t.test(
     input.write('w');
     await until('the save prompt', () => dash.ui().prompt?.kind === 'save');
     input.write('\r');
-    const file = await until('the saved file', async () => (await readdir(cwd)).find((f) => f.endsWith('.jsonl')));
+    const file = await until('the saved file', async () =>
+      (await readdir(cwd)).find((f) => /^modeldeck-events-\d{8}-\d{6}\.txt$/.test(f)),
+    );
     const saved = (await readFile(join(cwd, file), 'utf8')).split('\n').slice(0, -1);
     t.same(saved, shown, 'w saved exactly the lines the pane shows');
   },

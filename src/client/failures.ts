@@ -3,7 +3,7 @@
  */
 
 import { truncateEnd } from '../common/text.js';
-import { SHUTTING_DOWN_CODE } from '../protocol/errors.js';
+import { SHUTTING_DOWN_CODE, type LoadErrorCode } from '../protocol/errors.js';
 
 /** The ways a request to a server can fail, from the client's point of view. */
 export type FailureKind =
@@ -53,10 +53,10 @@ export function isRetryable(failure: Failure): boolean {
 }
 
 /** The `code` of the `error` event every subscriber of a load gets when `POST /unload_model` cancels it. */
-export const CANCELLED_CODE = 'CANCELLED';
+export const CANCELLED_CODE = 'CANCELLED' satisfies LoadErrorCode;
 
 /** The `code` of a load refused because the server is at `--max-models` and no model can be evicted. */
-export const MODELS_BUSY_CODE = 'MODELS_BUSY';
+export const MODELS_BUSY_CODE = 'MODELS_BUSY' satisfies LoadErrorCode;
 
 /** How a failed load ended, for `modeldeck load`'s message and exit status (see its usage text). */
 export function loadEnding(failure: Failure): { readonly words: string; readonly status: 1 | 3 | 4 } {

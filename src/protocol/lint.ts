@@ -162,7 +162,8 @@ export function createLoadStreamLint(options: LoadStreamLintOptions): LoadStream
   let downloadTotal: number | null | undefined;
   let lastAt: number | undefined;
   let reportedModel = false;
-  let reportedCompact = false;
+  let formatJudged = false;
+  let lastGoodModel: string | undefined;
   let reportedNull = false;
 
   function report(rule: LintRule, message: string, frame: number | null = index): void {
@@ -195,16 +196,17 @@ export function createLoadStreamLint(options: LoadStreamLintOptions): LoadStream
     if (frame.event !== undefined && frame.event !== 'message') {
       report('event-type', `the frame has "event: ${frame.event}"; the protocol sends data lines only`);
     }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(data);
-    } catch {
-      report('not-json', `the data is not JSON: ${preview(data)}`);
-      return;
-    }
-    checkFormat(data, raw);
+    // One JSON parse per frame on the common path: the event reader's `raw` serves the format checks too.
     const parsed = parseLoadEvent(data);
     if (!parsed.ok) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(data);
+      } catch {
+        report('not-json', `the data is not JSON: ${preview(data)}`);
+        return;
+      }
+      checkFormat(data, raw);
       const status = isObject(raw) ? raw['status'] : undefined;
       if (isObject(raw) && status !== undefined && !['loading', 'ready', 'error'].includes(status as string)) {
         report('unknown-status', `"status" is ${preview(JSON.stringify(status))}, not loading, ready or error`);
@@ -214,6 +216,7 @@ export function createLoadStreamLint(options: LoadStreamLintOptions): LoadStream
       if (terminalAt !== null) report('after-terminal', `an event came after the terminal one (frame ${terminalAt})`);
       return;
     }
+    checkFormat(data, parsed.raw);
     checkEvent(parsed.event);
   }
 
@@ -226,9 +229,12 @@ export function createLoadStreamLint(options: LoadStreamLintOptions): LoadStream
         `the fields come as ${keys.slice(0, 3).join(', ')}…; the protocol puts status, model first`,
       );
     }
-    if (!reportedCompact && keys.length > 1 && data === JSON.stringify(raw)) {
-      reportedCompact = true;
-      report('compact-json', 'the JSON is compact (no space after "," and ":"); reported once per stream');
+    // Judged on the first frame with two fields or more: a sender formats all its frames alike.
+    if (!formatJudged && keys.length > 1) {
+      formatJudged = true;
+      if (data === JSON.stringify(raw)) {
+        report('compact-json', 'the JSON is compact (no space after "," and ":"); reported once per stream');
+      }
     }
   }
 
@@ -267,6 +273,8 @@ export function createLoadStreamLint(options: LoadStreamLintOptions): LoadStream
   }
 
   function checkModel(model: string): void {
+    // Every frame names the same model: validate a name once.
+    if (model === lastGoodModel) return;
     const ref = parseModelId(model);
     if (!ref.ok || ref.ref.key !== model || !model.includes('@')) {
       if (!reportedModel) {
@@ -277,10 +285,14 @@ export function createLoadStreamLint(options: LoadStreamLintOptions): LoadStream
     }
     const expected = expectedModel ?? firstModel;
     firstModel ??= model;
-    if (expected !== undefined && model !== expected && !reportedModel) {
-      reportedModel = true;
-      report('model-mismatch', `"model" is ${model}, expected ${expected}`);
+    if (expected !== undefined && model !== expected) {
+      if (!reportedModel) {
+        reportedModel = true;
+        report('model-mismatch', `"model" is ${model}, expected ${expected}`);
+      }
+      return;
     }
+    lastGoodModel = model;
   }
 
   function checkLoading(name: string, progress: { current: number; total: number | null } | undefined): void {

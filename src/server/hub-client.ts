@@ -4,6 +4,8 @@
  * what to do. It knows nothing about caches or transformers.js.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { LoadError, type LoadErrorCode, type ModelRef } from './loader-types.js';
 
 /** The part of a {@link ModelRef} the hub needs. */
@@ -91,6 +93,13 @@ export interface HubClient {
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
+/** Tries of an API request that the hub answers with 5xx, 408 or 429. */
+const API_ATTEMPTS = 3;
+/** First wait between them, doubled after each, in milliseconds. */
+const API_BACKOFF_MS = 500;
+/** A longer `Retry-After` than this ends the load instead, in milliseconds. */
+const API_MAX_WAIT_MS = 10_000;
+
 /** Creates a {@link HubClient}. */
 export function createHubClient(options: HubClientOptions): HubClient {
   const hubUrl = options.hubUrl.replace(/\/+$/, '');
@@ -125,6 +134,26 @@ export function createHubClient(options: HubClientOptions): HubClient {
       throw error;
     }
     return response;
+  };
+
+  /**
+   * An API request (listing, revision): a 5xx, 408 or 429 is asked again, {@link API_ATTEMPTS} times in all, after
+   * the wait the hub named (up to {@link API_MAX_WAIT_MS}) or a short backoff. File downloads retry in the downloader.
+   */
+  const apiRequest = async (url: string, init: RequestInit, ref: RepoRef, what: string): Promise<Response> => {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await request(url, init, ref, what);
+      } catch (error) {
+        if (!(error instanceof TransientHubError) || attempt >= API_ATTEMPTS) throw error;
+        const wait = error.retryAfterMs ?? API_BACKOFF_MS * 2 ** (attempt - 1);
+        if (wait > API_MAX_WAIT_MS) throw error;
+        const signal = init.signal ?? undefined;
+        await sleep(wait, undefined, signal === undefined ? {} : { signal }).catch(() => {
+          throw networkError(signal?.reason, signal, url, context);
+        });
+      }
+    }
   };
 
   return {
@@ -171,7 +200,7 @@ export function createHubClient(options: HubClientOptions): HubClient {
       const url = `${hubUrl}/api/models/${ref.id}/revision/${encodeURIComponent(ref.revision)}`;
       const timeout = AbortSignal.timeout(requestTimeoutMs);
       const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
-      const response = await request(
+      const response = await apiRequest(
         url,
         { headers: headers({ Accept: 'application/json' }), signal: combined },
         ref,

@@ -147,6 +147,8 @@ export function keyContext(model: DashboardModel, world: KeyWorld): KeyContext {
       server: s.server,
       canChat: canChat(s),
       replying: s.chatBusy,
+      loading: s.phase === 'connecting' || s.phase === 'loading' || s.phase === 'reconnecting',
+      hasTranscript: s.transcript.length > 0,
     })),
     lastSeq: world.lastSeq,
     logPage: world.logPage,

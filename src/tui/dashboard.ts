@@ -32,7 +32,7 @@ import type { SessionState } from './session-state.js';
 import { debugLogView, screenLayout, toViewModel, type Tone, type ViewInput } from './view-model.js';
 import { shownText } from './wire-log-view.js';
 import { createWireJournal, type JournalEntry } from '../client/wire-journal.js';
-import { createWireTap } from '../client/wire-tap.js';
+import { createWireTap, streamKind } from '../client/wire-tap.js';
 
 /** Default bound of the event log, in entries. */
 export const DEFAULT_LOG_LINES = 5000;
@@ -140,7 +140,13 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
 
   const feeds = createFeedPool({
     clock,
-    fetch: options.fetch,
+    // The event feed is a stream like the sessions': through the tap, under the feed's tag. Its /v1/models polls
+    // are not streams and go straight out.
+    fetch: (input, init) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      if (streamKind(url) !== 'feed') return (options.fetch ?? fetch)(input, init);
+      return tap.fetchFor(`${feedTag(new URL(url).origin)} feed`)(input, init);
+    },
     onAction: (root, action) => dispatch({ type: 'server', root, action }),
     onFrame: (root, frame) => {
       if (model.closed) return;

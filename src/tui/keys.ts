@@ -22,7 +22,7 @@ export interface KeyPress {
 }
 
 /** The kinds of one-line prompt. */
-export type PromptKind = 'add-server' | 'add-model' | 'filter' | 'save' | 'close' | 'cancel' | 'unload';
+export type PromptKind = 'add-server' | 'add-model' | 'filter' | 'save' | 'close' | 'cancel' | 'unload' | 'quit';
 
 /** The prompts that only ask y or n about one session. */
 const CONFIRMATIONS: ReadonlySet<PromptKind> = new Set(['close', 'cancel', 'unload']);
@@ -97,6 +97,10 @@ export interface KeyContext {
     readonly canChat: boolean;
     /** A reply is streaming in this session: a new message waits until it ends. */
     readonly replying?: boolean;
+    /** Its load is running (connecting, loading or reconnecting): quitting asks first. */
+    readonly loading?: boolean;
+    /** It has a transcript, which quitting would lose: quitting asks first. */
+    readonly hasTranscript?: boolean;
   }[];
   /** The newest log seq (where a pause starts). */
   readonly lastSeq: number;
@@ -160,7 +164,7 @@ export function createUiState(): UiState {
 /** Every key, for the help overlay: [keys, what they do]. */
 export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['Tab / Shift-Tab', 'next / previous session'],
-  ['Enter or i', 'type a chat message in the focused session (or just start typing)'],
+  ['Enter or i', 'type a chat message in the focused session; until then letters are commands, never text'],
   ['Enter (typing)', 'send the message; Esc stops typing'],
   ['a', 'add a session (asks for the server, then the model)'],
   ['r', 'retry the focused session now (after an error or while reconnecting)'],
@@ -181,7 +185,7 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['PgUp PgDn (inspector)', 'scroll the inspector'],
   ['n (debug)', 'move the cursor to the next frame with a lint fault'],
   ['?', 'this help (any key closes it)'],
-  ['q / Ctrl-C', 'quit (the terminal is restored)'],
+  ['q / Ctrl-C', 'quit (q asks first while loads run or transcripts exist; Ctrl-C quits at once)'],
 ];
 
 function isPrintable(key: KeyPress): key is KeyPress & { ch: string } {
@@ -219,6 +223,11 @@ function routePrompt(ui: UiState, prompt: Prompt, key: KeyPress, ctx: KeyContext
   if (key.name === 'escape') return done({ ...ui, prompt: null });
   // Closing drops a session's transcript, cancelling and unloading act on a shared server: one stray key must not do
   // it, so it takes y (or Enter) to confirm.
+  if (prompt.kind === 'quit') {
+    if (key.name === 'return') return done(ui);
+    const yes = key.ch === 'y' || key.ch === 'Y' || isEnter(key);
+    return yes ? done({ ...ui, prompt: null }, { type: 'quit' }) : done({ ...ui, prompt: null });
+  }
   if (CONFIRMATIONS.has(prompt.kind)) {
     const yes = key.ch === 'y' || key.ch === 'Y' || isEnter(key);
     if (key.name === 'return') return done(ui);
@@ -261,6 +270,7 @@ function submitPrompt(ui: UiState, prompt: Prompt, ctx: KeyContext): KeyResult {
     case 'close':
     case 'cancel':
     case 'unload':
+    case 'quit':
       return done({ ...ui, prompt: null });
     default: {
       const never: never = prompt.kind;
@@ -331,9 +341,13 @@ function routeLog(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
       return done({ ...ui, log: { ...log, filterSession: next, scroll: 0 } });
     }
     case 'w':
-      return done({ ...ui, prompt: { kind: 'save', text: defaultLogFileName(ctx.now) } });
+      return done({
+        ...ui,
+        // The debug views save the lines shown, as text; the frames view saves JSON Lines.
+        prompt: { kind: 'save', text: defaultLogFileName(ctx.now, log.view === 'frames' ? 'jsonl' : 'txt') },
+      });
     default:
-      return routeGlobal(ui, key);
+      return routeGlobal(ui, key, ctx);
   }
 }
 
@@ -393,20 +407,25 @@ function routeDebugLog(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult |
   }
 }
 
-/** `modeldeck-events-YYYYMMDD-HHMMSS.jsonl` in local time. */
-export function defaultLogFileName(now: number): string {
+/** `modeldeck-events-YYYYMMDD-HHMMSS.jsonl` (or `.txt`) in local time. */
+export function defaultLogFileName(now: number, extension: 'jsonl' | 'txt' = 'jsonl'): string {
   const d = new Date(now);
   const two = (n: number): string => String(n).padStart(2, '0');
   const date = `${d.getFullYear()}${two(d.getMonth() + 1)}${two(d.getDate())}`;
   const time = `${two(d.getHours())}${two(d.getMinutes())}${two(d.getSeconds())}`;
-  return `modeldeck-events-${date}-${time}.jsonl`;
+  return `modeldeck-events-${date}-${time}.${extension}`;
 }
 
 /** Keys that work wherever no text is being typed. */
-function routeGlobal(ui: UiState, key: KeyPress): KeyResult {
+function routeGlobal(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
   switch (key.ch) {
-    case 'q':
-      return done(ui, { type: 'quit' });
+    case 'q': {
+      // Quitting drops every transcript and leaves loads unwatched: with either, one stray q must not do it.
+      const loads = ctx.sessions.filter((s) => s.loading === true).length;
+      const transcripts = ctx.sessions.filter((s) => s.hasTranscript === true).length;
+      if (loads === 0 && transcripts === 0) return done(ui, { type: 'quit' });
+      return done({ ...ui, prompt: { kind: 'quit', text: '' } });
+    }
     case '?':
       return done({ ...ui, help: true });
     case 'a':
@@ -449,17 +468,16 @@ function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
     case '?':
     case 'a':
     case 'v':
-      return routeGlobal(ui, key);
+      return routeGlobal(ui, key, ctx);
     default:
       break;
   }
-  // Any other character starts a message, so "typing + Enter" works without a mode switch for most words.
+  // Typing and commands never mix: outside the typing mode a letter is a command or nothing, never the start of a
+  // message ("quick question" must not quit, "xylophone" must not close the session).
   if (session !== undefined && isPrintable(key) && key.ch !== ' ') {
-    return done({
-      ...ui,
-      focus,
-      composing: true,
-      inputs: { ...ui.inputs, [session.id]: (ui.inputs[session.id] ?? '') + key.ch },
+    return done(ui, {
+      type: 'notice',
+      text: `'${key.ch}' is not a command: press Enter or i to type a message (Esc leaves typing), ? for keys`,
     });
   }
   return done(ui);

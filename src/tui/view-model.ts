@@ -17,7 +17,7 @@ import type { ServerState } from './server-state.js';
 import { canChat, type ProgressState, type SessionState } from './session-state.js';
 import { hasRecent, rateTitle, throughputSeries, toPercents } from './throughput.js';
 
-export { textBar, type Line, type Tone } from './lines.js';
+export { type Line, type Tone } from './lines.js';
 
 /** A rectangle in terminal cells. */
 export interface Rect {
@@ -472,7 +472,7 @@ function inputText(session: SessionState, ctx: CellContext): Line {
   const hint = !ctx.focused
     ? ''
     : canChat(session)
-      ? 'type to chat, Enter sends'
+      ? 'Enter or i to type to chat, Enter sends'
       : 'chat opens when the model is ready';
   return [seg(truncateEnd(`> ${hint}`, width), 'dim')];
 }
@@ -612,15 +612,8 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
   const { ui } = input;
   if (ui.prompt !== null) {
     const p = ui.prompt;
-    if (p.kind === 'close') {
-      const target = input.sessions.find((s) => s.id === p.sessionId);
-      return clipLine(
-        [
-          seg(`close ${target ? `${target.tag} ${target.model}` : 'the session'}? `, 'warn'),
-          seg('y closes · any other key keeps it', 'dim'),
-        ],
-        width,
-      );
+    if (p.kind === 'close' || p.kind === 'cancel' || p.kind === 'unload' || p.kind === 'quit') {
+      return clipLine(confirmation(input, p.kind, p.sessionId), width);
     }
     const hint =
       p.kind === 'add-server'
@@ -642,8 +635,41 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
     ? 'space follow/pause · ↑↓ scroll · / filter · s session · w save · l back · ? help · q quit'
     : ui.composing
       ? 'typing: Enter sends · Esc stops typing · Tab next session'
-      : 'Tab next · Enter chat · l log · a add · r retry · x close · ? help · q quit';
+      : 'commands: Tab next · Enter/i type · l log · a add · r retry · x close · c cancel · u unload · v servers · ? · q quit';
   return clipLine([seg(`[${where}] `, 'accent'), seg(keys, 'dim')], width);
+}
+
+/** The question a confirmation asks, and what each answer does. */
+function confirmation(input: ViewInput, kind: 'close' | 'cancel' | 'unload' | 'quit', sessionId?: string): Line {
+  const target = input.sessions.find((s) => s.id === sessionId);
+  const name = target ? `${target.tag} ${target.resolvedModel ?? target.model}` : 'the session';
+  switch (kind) {
+    case 'close':
+      return [seg(`close ${name}? `, 'warn'), seg('y closes · any other key keeps it', 'dim')];
+    case 'cancel':
+      return [
+        seg(`cancel the load of ${name} on its server, for every client following it? `, 'warn'),
+        seg('y cancels · any other key lets it run', 'dim'),
+      ];
+    case 'unload':
+      return [
+        seg(`unload ${name} from its server's memory, for every client? `, 'warn'),
+        seg('y unloads · any other key keeps it', 'dim'),
+      ];
+    case 'quit': {
+      const loads = input.sessions.filter((s) => ['connecting', 'loading', 'reconnecting'].includes(s.phase)).length;
+      const transcripts = input.sessions.filter((s) => s.transcript.length > 0).length;
+      const what = [
+        loads > 0 ? `${loads} load${loads === 1 ? '' : 's'} running` : '',
+        transcripts > 0 ? `${transcripts} transcript${transcripts === 1 ? '' : 's'} would be lost` : '',
+      ].filter((x) => x !== '');
+      return [seg(`quit? ${what.join(', ')} · `, 'warn'), seg('y quits · any other key stays', 'dim')];
+    }
+    default: {
+      const never: never = kind;
+      throw new TypeError(`unknown confirmation ${String(never)}`);
+    }
+  }
 }
 
 function helpOverlay(size: ScreenSize): { rect: Rect; lines: Line[] } {

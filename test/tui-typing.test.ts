@@ -1,0 +1,76 @@
+// Typing and commands never mix, and q asks before it loses anything: on the real dashboard (headless screen).
+import t from 'tap';
+import { startDashboard } from '../src/tui/dashboard.js';
+import { demoModelsDir } from './helpers/demo.js';
+import { startTestMirror } from './helpers/stack.js';
+import { cellText, ROWS, startKillableServer, terminal } from './helpers/dashboard.js';
+import { until } from './helpers/until.js';
+import { startUpstreamStandin } from './helpers/upstream-standin.js';
+
+const status = (text: string): string => text.split('\n')[ROWS - 1] ?? '';
+
+t.test('sentences that start with each command letter, typed into a ready session, are sent as messages', async (t) => {
+  const upstream = await startUpstreamStandin({ models: ['org/chat'] });
+  t.teardown(() => upstream.close());
+  const { input, output } = terminal();
+  const dash = startDashboard({ sessions: [{ server: upstream.url, model: 'org/chat' }], input, output });
+  t.teardown(() => dash.shutdown());
+  await until('ready', () => cellText(dash, 0, 1).includes('✓ ready'));
+  input.write('i');
+  await until('typing', () => dash.ui().composing);
+  t.match(status(dash.screenText()), 'typing', 'the mode is visible');
+  const sentences = ['quick question', 'xylophone', 'are you ok', 'run this', 'look here', 'sure thing', 'cancel that'];
+  for (const [n, sentence] of sentences.entries()) {
+    input.write(`${sentence}\r`);
+    await until(`"${sentence}" answered`, () => {
+      const turns = dash.sessions()[0]?.transcript ?? [];
+      return turns.filter((e) => e.role === 'assistant' && !e.streaming && e.content !== '').length === n + 1;
+    });
+  }
+  const users = (dash.sessions()[0]?.transcript ?? []).filter((e) => e.role === 'user').map((e) => e.content);
+  t.same(users, sentences, 'every sentence went out as a message, whole');
+  t.equal(dash.sessions().length, 1, 'no session closed or added');
+  t.equal(dash.ui().prompt, null, 'no prompt opened');
+  t.notOk(dash.ui().logFocused || dash.ui().help || dash.ui().serverView, 'no view changed');
+  t.equal(upstream.requests.filter((r) => r === 'POST /load_model').length, 1, 'no retry ran');
+  let closed = false;
+  void dash.closed.then(() => (closed = true));
+  await new Promise((r) => setTimeout(r, 100));
+  t.notOk(closed, 'still running');
+
+  // Out of the typing mode, a word is not a message.
+  input.write('\x1b');
+  await until('out of the typing mode', () => !dash.ui().composing);
+  input.write('hello');
+  await until('the notice', () => status(dash.screenText()).includes('is not a command'));
+  t.same(dash.ui().inputs, { s1: '' }, 'nothing typed outside the typing mode');
+});
+
+t.test('q while a load runs asks first; any other key stays; y quits', async (t) => {
+  const models = await demoModelsDir(['modeldeck/chat-10m']);
+  // 10 MB at 250 kB/s: the load runs for the whole test.
+  const mirror = await startTestMirror(models, { throttle: 250_000 });
+  t.teardown(() => mirror.close());
+  const srv = await startKillableServer(mirror.url);
+  t.teardown(() => srv.close());
+  const { input, output } = terminal();
+  const dash = startDashboard({ sessions: [{ server: srv.url, model: 'modeldeck/chat-10m' }], input, output });
+  t.teardown(() => dash.shutdown());
+  await until('loading', () => cellText(dash, 0, 1).includes('● loading'));
+  input.write('q');
+  const asked = await until('the question', () => {
+    const line = status(dash.screenText());
+    return line.includes('quit?') ? line : undefined;
+  });
+  t.match(asked, '1 load running', 'says what is at stake');
+  t.match(asked, 'y quits · any other key stays');
+  input.write('n');
+  await until('the question gone', () => dash.ui().prompt === null);
+  let closed = false;
+  void dash.closed.then(() => (closed = true));
+  await new Promise((r) => setTimeout(r, 100));
+  t.notOk(closed, 'n kept the dashboard');
+  input.write('qy');
+  await dash.closed;
+  t.pass('q, y quits');
+});
