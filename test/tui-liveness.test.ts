@@ -17,10 +17,15 @@ t.test(
   'a session on a port fetch refuses (6000) ends in an error that says so and why, and does not retry',
   async (t) => {
     const { input, output } = terminal();
+    const requests: string[] = [];
     const dash = startDashboard({
       sessions: [{ server: 'http://127.0.0.1:6000', model: MODEL }],
       input,
       output,
+      fetch: (url, init) => {
+        requests.push(url instanceof Request ? url.url : String(url));
+        return fetch(url, init);
+      },
       // Short waits, so that a reconnect loop would show within the test.
       backoff: { initialMs: 50, maxMs: 100 },
     });
@@ -32,11 +37,14 @@ t.test(
     t.match(text, '✗ error', 'the session is in error, not reconnecting');
     t.match(text, "the port is refused by Node's HTTP client", 'it says the port is refused by the HTTP client');
     t.match(text, 'run the server on another port', 'and what to do');
-    await new Promise((r) => setTimeout(r, 1000));
+    // Longer than the feed's 2 s reconnect delay, so that a feed retrying the port would show.
+    await new Promise((r) => setTimeout(r, 2500));
     const s = dash.sessions()[0];
-    t.equal(s?.phase, 'error', 'still in error a second later');
+    t.equal(s?.phase, 'error', 'still in error seconds later');
     t.equal(s?.attempt, 1, 'one attempt: no reconnect loop');
     t.equal(s?.retryAt, null, 'no retry planned');
+    t.equal(requests.filter((u) => u.endsWith('/load_model')).length, 1, 'one POST /load_model tried');
+    t.ok(requests.filter((u) => u.endsWith('/events')).length <= 1, 'and the server feed gave up too');
   },
 );
 

@@ -9,7 +9,7 @@
 
 import { createEventSource, type EventSourceClient } from 'eventsource-client';
 import { parseFeedFrame, type FeedUpdate } from './feed-events.js';
-import type { Failure } from './failures.js';
+import { isRetryable, type Failure } from './failures.js';
 import type { RawFrame } from './frames.js';
 import { isAbort, networkFailure, refuseNonStream } from './http.js';
 import { serviceRoot } from './server-url.js';
@@ -72,6 +72,12 @@ export function openServerFeed(options: ServerFeedOptions): ServerFeed {
       if (!isAbort(error, init?.signal ?? undefined)) {
         lastFailure = networkFailure(error, `cannot reach ${root}`);
         options.onFrame?.({ kind: 'other', raw: `feed: ${lastFailure.message}` });
+        if (!isRetryable(lastFailure)) {
+          // A port fetch refuses ("bad port") is refused on every attempt: stop rather than reconnect forever.
+          status({ state: 'failed', failure: lastFailure });
+          closeSource();
+          return stop();
+        }
       }
       throw error;
     }
