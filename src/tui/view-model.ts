@@ -435,16 +435,15 @@ function gaugeLines(stage: 'download' | 'weights', session: SessionState, width:
     return [[seg(truncateEnd(`${stage} · ${note}`, width), 'dim')], [seg('', 'dim')]];
   }
   const running = session.stage === stage && session.phase === 'loading';
-  const stalledFor = running ? stallTime(progress, now) : null;
+  // Only bytes: a weights item (one ONNX session) may take long to build with nothing to report in between.
+  const stalledFor = running && stage === 'download' ? stallTime(progress, now) : null;
   const figures = stage === 'download' ? byteFigures(progress, running, now) : itemFigures(progress, running, now);
   const percent = percentDone(progress);
   const label: Line = clipLine(
     [
       seg(`${stage} `, 'accent'),
       seg(figures),
-      ...(stalledFor === null
-        ? []
-        : [seg(` · stalled · no ${stage === 'download' ? 'data' : 'progress'} for ${stalledFor} s`, 'warn')]),
+      ...(stalledFor === null ? [] : [seg(` · stalled · no data for ${stalledFor} s`, 'warn')]),
     ],
     width,
   );
@@ -456,7 +455,7 @@ function gaugeLines(stage: 'download' | 'weights', session: SessionState, width:
 }
 
 /**
- * A running stage whose figure has not grown for this long (ms) shows as stalled: its speed and ETA give way to
+ * A running download whose byte count has not grown for this long (ms) shows as stalled: its speed and ETA give way to
  * "stalled · no data for N s". Heartbeats keep a stream open without progress, so only growing figures count.
  */
 export const STALL_AFTER_MS = 5000;
@@ -496,7 +495,7 @@ function byteFigures(p: ProgressState, running: boolean, now: number): string {
 function itemFigures(p: ProgressState, running: boolean, now: number): string {
   const parts = [p.total === null ? `${p.current} items so far` : `${p.current} / ${p.total} items`];
   const rate = shownRate(p, now);
-  if (running && stallTime(p, now) === null && rate !== null && rate > 0 && p.total !== null && p.total > p.current) {
+  if (running && rate !== null && rate > 0 && p.total !== null && p.total > p.current) {
     parts.push(`ETA ${formatDuration(((p.total - p.current) / rate) * 1000)}`);
   }
   return parts.join(' · ');
