@@ -10,7 +10,8 @@ import { startDashboard, type Dashboard } from '../src/tui/dashboard.js';
 import { runDashboardCommand } from '../src/cli/dashboard.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { startTestMirror } from './helpers/stack.js';
-import { cellText, ROWS, startKillableServer, terminal } from './helpers/dashboard.js';
+import { cellText, COLS, ROWS, startKillableServer, terminal } from './helpers/dashboard.js';
+import { screenLayout } from '../src/tui/view-model.js';
 import { until } from './helpers/until.js';
 
 const MODEL = 'modeldeck/tiny-chat';
@@ -327,6 +328,36 @@ t.test('w in the log saves what it shows as JSON Lines, one line per entry, with
   t.same(everything.lines, toLines(shownAll), 'one line per entry, {time, session, kind, raw}, oldest first');
   t.ok(everything.lines.length > 5, 'the load and the 401 are there');
   t.match(everything.text, 'Bearer [redacted]', 'the echoed key, redacted');
+
+  // A .txt name in the frames view: exactly the lines the pane shows, not the history behind them.
+  const shownTxt = join(dir, 'shown.txt');
+  const paneRows = (): string[] => {
+    const rect = screenLayout({ cols: COLS, rows: ROWS }).log;
+    return dash
+      .screenText()
+      .split('\n')
+      .slice(rect.top + 1, rect.top + rect.height - 1)
+      .map((line) =>
+        [...line.padEnd(COLS)]
+          .slice(rect.left + 1, rect.left + rect.width - 1)
+          .join('')
+          .trimEnd(),
+      )
+      .filter((line) => line !== '');
+  };
+  const shownRows = paneRows();
+  await save(shownTxt, /saved \d+ log lines/);
+  const txt = await readFile(shownTxt, 'utf8');
+  t.same(
+    txt
+      .slice(0, -1)
+      .split('\n')
+      .map((l) => l.trimEnd()),
+    shownRows,
+    'the .txt file holds exactly the rows of the log pane',
+  );
+  t.ok(shownRows.length <= screenLayout({ cols: COLS, rows: ROWS }).log.height - 2, 'no more than the pane holds');
+  t.notMatch(txt, RIGHT, 'no key in the .txt file');
 
   // Filtered to s2 (s picks s1, then s2): only what the pane shows.
   input.write('ss');

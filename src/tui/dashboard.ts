@@ -207,8 +207,16 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
         if (!pool.sendChat(effect.id, effect.messages)) dispatch({ type: 'chat-refused', id: effect.id });
         return;
       case 'save-log':
-        if (model.ui.log.view !== 'frames') {
-          void saveShownLines(shownText(debugLogView(viewInput())), {
+        // The debug views always save the lines shown; the frames view does so for a `.txt` path, and otherwise
+        // saves the whole filtered history as JSON Lines (what `modeldeck replay` reads).
+        if (model.ui.log.view !== 'frames' || /\.txt$/i.test(effect.path)) {
+          const text =
+            model.ui.log.view !== 'frames'
+              ? shownText(debugLogView(viewInput()))
+              : toViewModel(viewInput())
+                  .log.lines.map((line) => `${line.map((s) => s.text).join('')}\n`)
+                  .join('');
+          void saveShownLines(text, {
             path: effect.path,
             cwd: options.cwd ?? process.cwd(),
             secrets: model.secrets,

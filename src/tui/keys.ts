@@ -179,7 +179,10 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['G (log)', 'follow the log again, like End'],
   ['/ (log)', 'filter the log by text (empty clears)'],
   ['s (log)', 'filter the log by session (cycles through sessions, then all)'],
-  ['w (log)', 'save the log (what the filter shows) as JSON Lines; in the debug views, exactly the lines shown'],
+  [
+    'w (log)',
+    'save: a .jsonl name saves the whole filtered history (for replay); a .txt name, or any in the debug views, exactly the lines shown',
+  ],
   ['v (log)', 'cycle the log view: frames, debug (time, stream, gap, stalls, lint marks), wire (bytes as sent)'],
   ['Up Down (debug)', 'move the cursor (moving up pauses); Enter opens the inspector, Esc closes it'],
   ['PgUp PgDn (inspector)', 'scroll the inspector'],
