@@ -5,7 +5,8 @@ import { parseLoadEvent } from '../src/protocol/events.js';
 import { createEventLog } from '../src/tui/event-log.js';
 import { createUiState } from '../src/tui/keys.js';
 import { createSessionState, reduceSession, type SessionAction, type SessionState } from '../src/tui/session-state.js';
-import { gridLayout, logLine, sessionLines, textBar, toViewModel, wrap, type Line } from '../src/tui/view-model.js';
+import { textBar } from '../src/tui/lines.js';
+import { gridLayout, logLine, sessionLines, toViewModel, wrap, type Line } from '../src/tui/view-model.js';
 
 const text = (lines: readonly Line[]): string => lines.map((l) => l.map((s) => s.text).join('')).join('\n');
 

@@ -25,7 +25,8 @@ Options:
   --api-key KEY        bearer key for the --server sessions (default $MODELDECK_API_KEY)
   --log-lines N        event log history kept, in lines (default 5000)
   --cache-dir DIR      embedded server's model cache (default: a new temporary directory each run)
-  --throttle RATE      embedded mirror's bandwidth, like 4M or 500k bytes/s; 0 unlimited (default 4M)
+  --throttle RATE      embedded mirror's bandwidth for all downloads together, like 4M or 500k bytes/s;
+                       0 unlimited (default 4M)
   -h, --help           show this help
 
 Config file:
@@ -185,7 +186,7 @@ export async function runDashboardCommand(argv: readonly string[], io: Dashboard
           dashboard.setDefaultServer(started.serverUrl);
           for (const model of started.models) dashboard.addSession({ server: started.serverUrl, model });
           dashboard.setNotice(
-            `demo stack on ${started.serverUrl}: watch the loads, then type to chat · ? for keys`,
+            `demo stack on ${started.serverUrl}: watch the loads, then Enter (or i) to chat · ? for keys`,
             'ok',
           );
         },

@@ -8,7 +8,7 @@ import type { StartServerOptions } from '../server/start.js';
 import { DEFAULT_HTTP_LIMITS } from '../server/http-limits.js';
 import { DEFAULT_MAX_LOADS } from '../server/load-limiter.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from '../server/shutdown.js';
-import { DEFAULT_GENERATION_TIMEOUT_MS } from '../server/chat-routes.js';
+import { DEFAULT_GENERATION_TIMEOUT_MS, DEFAULT_MAX_QUEUE } from '../server/chat-routes.js';
 import {
   UsageError,
   listenUsageError,
@@ -58,6 +58,9 @@ Options:
                        end a chat reply still running after SEC seconds (waiting for the model included)
                        with GENERATION_TIMEOUT (default 120; 0 never). A prompt whose tokens plus max_tokens
                        exceed the model's context is refused with 400 CONTEXT_LENGTH_EXCEEDED
+  --max-queue N        chat requests of one model generating or waiting at once; replies are generated one
+                       at a time, first come first served, and one more request gets 429 QUEUE_FULL
+                       with Retry-After (default 16; 0 no cap)
   --shutdown-timeout SEC
                        on SIGINT/SIGTERM, replies under way get SEC seconds to finish (default 10); load
                        streams get their ABORTED event and waiting chats a 503 at once
@@ -103,6 +106,8 @@ export interface ServeConfig {
   readonly maxLoads: number;
   /** Seconds a chat reply may run; 0 never. */
   readonly generationTimeout: number;
+  /** Chat requests of one model generating or waiting at once; 0 no cap. */
+  readonly maxQueue: number;
   /** Seconds replies under way get to finish when the server stops. */
   readonly shutdownTimeout: number;
 }
@@ -148,6 +153,7 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     'max-loads': { type: 'string' },
     'shutdown-timeout': { type: 'string' },
     'generation-timeout': { type: 'string' },
+    'max-queue': { type: 'string' },
   });
   if (parsed.help) return null;
   const { values, positionals } = parsed;
@@ -191,6 +197,7 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
       values['generation-timeout'] ?? String(DEFAULT_GENERATION_TIMEOUT_MS / 1000),
       '--generation-timeout',
     ),
+    maxQueue: parseCount(values['max-queue'] ?? String(DEFAULT_MAX_QUEUE), '--max-queue'),
     shutdownTimeout: parseSeconds(
       values['shutdown-timeout'] ?? String(DEFAULT_SHUTDOWN_GRACE_MS / 1000),
       '--shutdown-timeout',
@@ -248,6 +255,7 @@ export function serverOptions(config: ServeConfig): StartServerOptions {
     maxLoads: config.maxLoads,
     shutdownGraceMs: Math.round(config.shutdownTimeout * 1000),
     generationTimeoutMs: Math.round(config.generationTimeout * 1000),
+    maxQueue: config.maxQueue,
     ...(config.maxModels > 0 ? { maxModels: config.maxModels } : {}),
     limits: {
       requestTimeoutMs: Math.round(config.requestTimeout * 1000),

@@ -21,7 +21,10 @@ export interface DemoStackOptions {
   readonly demoDir?: string;
   /** The server's model cache; default a new temporary directory, removed on close. */
   readonly cacheDir?: string;
-  /** The mirror's limit, in bytes per second per response (0 = none). */
+  /**
+   * The mirror's bandwidth, in bytes per second for all responses together (0 = none): one link, so the parallel
+   * downloads share it and the download stage stays visible for a person to watch.
+   */
   readonly throttle?: number;
   /** Demo model ids to open; default all of them. */
   readonly models?: readonly string[];
@@ -68,7 +71,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
       root: demoDir,
       host: '127.0.0.1',
       port: 0,
-      throttle: options.throttle ?? DEFAULT_DEMO_THROTTLE,
+      linkThrottle: options.throttle ?? DEFAULT_DEMO_THROTTLE,
     });
     cleanups.push(() => mirror.close());
     progress('starting the modeldeck server…');

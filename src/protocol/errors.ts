@@ -38,6 +38,10 @@ export const WIRE_ERRORS = {
     status: 400,
     when: 'the prompt’s tokens plus `max_tokens` exceed the model’s context; the message names both (OpenAI’s `context_length_exceeded`)',
   },
+  QUEUE_FULL: {
+    status: 429,
+    when: 'a chat request found `--max-queue` requests of its model generating or waiting (`Retry-After: 1`)',
+  },
   MODEL_BUSY: {
     status: 409,
     when: '`/unload_model`, `/reset`: replies were still under way after 10 s; `{"force": true}` unloads anyway',

@@ -38,6 +38,8 @@ export interface AppOptions {
   readonly unloadWaitMs?: number;
   /** A chat reply running longer than this is ended with GENERATION_TIMEOUT, in milliseconds (default 120 s; 0 never). */
   readonly generationTimeoutMs?: number;
+  /** Chat requests of one model generating or waiting at once before a 429 `QUEUE_FULL` (default 16; 0 no cap). */
+  readonly maxQueue?: number;
   /** How long replies under way get to finish on `close()`, in milliseconds (default 10 s). */
   readonly shutdownGraceMs?: number;
   /** Request and idle timeouts and the connection cap; each defaults to {@link DEFAULT_HTTP_LIMITS}. */
@@ -106,6 +108,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerChatRoutes(app, {
     manager: tracker.manager,
     ...(options.generationTimeoutMs !== undefined ? { generationTimeoutMs: options.generationTimeoutMs } : {}),
+    ...(options.maxQueue !== undefined ? { maxQueue: options.maxQueue } : {}),
     onChat: (event, payload) => feed.publish(event, JSON.stringify(payload)),
   });
   registerModelRoutes(app, tracker.manager, tracker, options.unloadWaitMs);

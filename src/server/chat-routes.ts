@@ -24,7 +24,15 @@ export interface ChatRoutesOptions {
    * `GENERATION_TIMEOUT`; 0 never. Default {@link DEFAULT_GENERATION_TIMEOUT_MS}.
    */
   readonly generationTimeoutMs?: number;
+  /**
+   * Chat requests of one model generating or waiting for it at once; one more is refused with 429 `QUEUE_FULL`.
+   * 0 never refuses. Default {@link DEFAULT_MAX_QUEUE}.
+   */
+  readonly maxQueue?: number;
 }
+
+/** 16: the default of `serve --max-queue`. */
+export const DEFAULT_MAX_QUEUE = 16;
 
 /** 120 s: the default of `serve --generation-timeout`. */
 export const DEFAULT_GENERATION_TIMEOUT_MS = 120_000;
@@ -58,6 +66,9 @@ function disconnectSignal(reply: FastifyReply): AbortSignal {
  */
 export function registerChatRoutes(app: FastifyInstance, options: ChatRoutesOptions): void {
   const { manager } = options;
+  const maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
+  // Requests of each model from the moment they hold it until they end: the one generating and those waiting.
+  const queued = new Map<string, number>();
 
   app.post('/v1/chat/completions', async (request, reply) => {
     const checked = validateChatCompletionRequest(request.body);
@@ -97,10 +108,30 @@ export function registerChatRoutes(app: FastifyInstance, options: ChatRoutesOpti
           'ended: ask for fewer max_tokens, or retry when the server is less busy (serve --generation-timeout)'
         : undefined;
 
+    // One model generates one reply at a time, first come first served; the line is bounded, so a burst is told to
+    // come back (429) instead of waiting minutes, and --generation-timeout bounds how long any one reply holds it.
+    const key = chat.model.key;
+    const ahead = queued.get(key) ?? 0;
+    if (maxQueue > 0 && ahead >= maxQueue) {
+      reply.header('retry-after', '1');
+      return sendError(
+        reply,
+        'QUEUE_FULL',
+        `${key} already has ${ahead} chat request${ahead === 1 ? '' : 's'} generating or waiting, the most it takes ` +
+          '(serve --max-queue): retry in a moment',
+      );
+    }
+    queued.set(key, ahead + 1);
     const id = `chatcmpl-${randomBytes(12).toString('hex')}`;
     const created = Math.floor(Date.now() / 1000);
     // Held, the model cannot be unloaded for idleness mid-generation; releasing it restarts its idle timer.
-    const release = manager.hold(chat.model.key);
+    const hold = manager.hold(key);
+    const release = (): void => {
+      hold();
+      const left = (queued.get(key) ?? 1) - 1;
+      if (left > 0) queued.set(key, left);
+      else queued.delete(key);
+    };
     const observed = options.onChat ? observe(model, id, options.onChat) : model;
     try {
       return chat.stream

@@ -9,8 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import type { Transfer } from './downloader.js';
-import type { HubClient, HubFile } from './hub-client.js';
+import type { HubFile } from './hub-client.js';
 import { LoadError, type LoaderEvent, type ModelRef } from './loader-types.js';
 import { presentFiles, snapshotDir, writeRef } from './model-cache.js';
 import {
@@ -21,6 +20,7 @@ import {
   type Selection,
 } from './model-files.js';
 import { downloadFiles } from './snapshot-download.js';
+import type { SnapshotFetcherOptions } from './snapshot-options.js';
 import { listCommit, ONNX_HINT } from './snapshot-list.js';
 import { notCached, resolveRevision } from './snapshot-resolve.js';
 
@@ -29,19 +29,6 @@ import { notCached, resolveRevision } from './snapshot-resolve.js';
  * (bytes); a bigger one (a real `tokenizer.json` is 7–17 MB) is fetched in the `download` stage and counted there.
  */
 export const SILENT_FILE_LIMIT = 1024 * 1024;
-
-/** Options of {@link openSnapshot}. */
-export interface SnapshotFetcherOptions {
-  readonly hub: HubClient;
-  /** The Hugging Face cache directory (see `model-cache.ts`). */
-  readonly cacheDir: string;
-  /** Never contact the hub: only what the cache holds loads. */
-  readonly offline?: boolean | undefined;
-  /** ONNX precision to load; default: the model's config, else fp32, q8, q4, fp16. */
-  readonly dtype?: string | undefined;
-  /** The connections and memory downloads share. */
-  readonly transfer: Transfer;
-}
 
 /** The weights a snapshot provides, as the worker loads them. */
 export interface SnapshotWeights {

@@ -6,7 +6,7 @@
 
 import { LoadError, type ModelRef } from './loader-types.js';
 import { ensureWritableDir, readRef } from './model-cache.js';
-import type { SnapshotFetcherOptions } from './snapshot-fetcher.js';
+import type { SnapshotFetcherOptions } from './snapshot-options.js';
 
 /** The commit of a load, and whether the hub was reached to learn it. */
 export interface ResolvedRevision {

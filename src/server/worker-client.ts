@@ -38,7 +38,10 @@ interface PendingCall {
 
 let liveWorkers = 0;
 
-/** Model worker threads of this process that were spawned and have not exited (each holds one model's memory). */
+/**
+ * Model worker threads of this process that were spawned and have not exited (each holds one model's memory).
+ * @internal A test hook: tests prove a cancelled or unloaded model's worker is gone.
+ */
 export function modelWorkerCount(): number {
   return liveWorkers;
 }

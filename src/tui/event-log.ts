@@ -27,7 +27,10 @@ export interface LogFilter {
   readonly text: string;
 }
 
-/** No filter. */
+/**
+ * No filter.
+ * @internal Used by the tests; the dashboard starts from its own initial state.
+ */
 export const NO_FILTER: LogFilter = { session: null, text: '' };
 
 /** A bounded, append-only log. */

@@ -17,7 +17,7 @@ import type { ServerState } from './server-state.js';
 import { canChat, type ProgressState, type SessionState } from './session-state.js';
 import { hasRecent, rateTitle, throughputSeries, toPercents } from './throughput.js';
 
-export { textBar, type Line, type Tone } from './lines.js';
+export { type Line, type Tone } from './lines.js';
 
 /** A rectangle in terminal cells. */
 export interface Rect {

@@ -29,6 +29,8 @@ export interface TestServerOptions {
   /** Retry settings of downloads; tests shorten the backoff. */
   readonly download?: TransformersLoaderOptions['download'];
   readonly heartbeatMs?: number;
+  /** Chat requests of one model generating or waiting at once (serve --max-queue). */
+  readonly maxQueue?: number;
   readonly idleTimeoutMs?: number;
   readonly maxModels?: number;
   /** Events kept for `GET /events` reconnects. */
@@ -56,6 +58,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     ...(options.maxModels !== undefined ? { maxModels: options.maxModels } : {}),
     ...(options.feedHistory !== undefined ? { feedHistory: options.feedHistory } : {}),
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
+    ...(options.maxQueue !== undefined ? { maxQueue: options.maxQueue } : {}),
     ...(options.apiKey !== undefined ? { apiKey: options.apiKey } : {}),
     logger: options.logger ?? false,
   });
