@@ -13,6 +13,7 @@
 import type { FrameKind } from '../client/frames.js';
 import type { SessionUpdate } from '../client/session-update.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
+import { toJsonl } from './event-log.js';
 
 /** One line of a saved log; `time` in milliseconds since the epoch. */
 export type ReplayRecord =
@@ -52,7 +53,10 @@ export function recordLine(record: ReplayRecord): string {
     case 'update':
       return JSON.stringify({ time, session: record.session, kind: 'update', update: record.update });
     default:
-      return JSON.stringify({ time, session: record.session, kind: record.kind, raw: record.raw });
+      // A frame is written as the event log writes its entries, so both kinds of save agree line for line.
+      return toJsonl([
+        { seq: 0, time: record.time, session: record.session, kind: record.kind, raw: record.raw },
+      ]).slice(0, -1);
   }
 }
 
