@@ -10,7 +10,8 @@ import { startDashboard, type Dashboard } from '../src/tui/dashboard.js';
 import { runDashboardCommand } from '../src/cli/dashboard.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { startTestMirror } from './helpers/stack.js';
-import { cellText, ROWS, startKillableServer, terminal } from './helpers/dashboard.js';
+import { cellText, COLS, ROWS, startKillableServer, terminal } from './helpers/dashboard.js';
+import { screenLayout } from '../src/tui/view-model.js';
 import { until } from './helpers/until.js';
 
 const MODEL = 'modeldeck/tiny-chat';
@@ -299,10 +300,26 @@ t.test('w in the log saves what it shows as JSON Lines, one line per entry, with
     t.ok(text.endsWith('\n'), 'every line ends in LF');
     t.notMatch(text, RIGHT, 'the key of s1 is not in the file');
     t.notMatch(text, ECHOED, 'the key of s2 is not in the file');
-    const lines = text.slice(0, -1).split('\n');
-    for (const line of lines)
-      t.same(Object.keys(JSON.parse(line) as object), ['time', 'session', 'kind', 'raw'], 'fields in order');
-    return { text, lines: lines.map((line) => JSON.parse(line) as unknown) };
+    const all = text
+      .slice(0, -1)
+      .split('\n')
+      .map((line) => JSON.parse(line) as { kind: string; session: string });
+    // Frames as before; beside them, for replay, each session's opening and every update its client reported.
+    const FIELDS: Record<string, string[]> = {
+      open: ['time', 'session', 'kind', 'server', 'model'],
+      update: ['time', 'session', 'kind', 'update'],
+    };
+    for (const line of all)
+      t.same(Object.keys(line), FIELDS[line.kind] ?? ['time', 'session', 'kind', 'raw'], 'fields in order');
+    const times = all.map((line) => Date.parse((line as unknown as { time: string }).time));
+    t.same(
+      times,
+      [...times].sort((a, b) => a - b),
+      'in time order',
+    );
+    const lines = all.filter((line) => FIELDS[line.kind] === undefined);
+    const opened = all.filter((line) => line.kind === 'open').map((line) => line.session);
+    return { text, lines, opened };
   };
   /** Focuses the log (if needed), presses w, replaces the offered name with `path`, and waits for the notice. */
   const save = async (path: string, expect: RegExp): Promise<string> => {
@@ -326,7 +343,38 @@ t.test('w in the log saves what it shows as JSON Lines, one line per entry, with
   const everything = await readJsonl(all);
   t.same(everything.lines, toLines(shownAll), 'one line per entry, {time, session, kind, raw}, oldest first');
   t.ok(everything.lines.length > 5, 'the load and the 401 are there');
+  t.same(everything.opened, ['s1', 's2'], 'both sessions are opened in the file');
   t.match(everything.text, 'Bearer [redacted]', 'the echoed key, redacted');
+
+  // A .txt name in the frames view: exactly the lines the pane shows, not the history behind them.
+  const shownTxt = join(dir, 'shown.txt');
+  const paneRows = (): string[] => {
+    const rect = screenLayout({ cols: COLS, rows: ROWS }).log;
+    return dash
+      .screenText()
+      .split('\n')
+      .slice(rect.top + 1, rect.top + rect.height - 1)
+      .map((line) =>
+        [...line.padEnd(COLS)]
+          .slice(rect.left + 1, rect.left + rect.width - 1)
+          .join('')
+          .trimEnd(),
+      )
+      .filter((line) => line !== '');
+  };
+  const shownRows = paneRows();
+  await save(shownTxt, /saved \d+ log lines/);
+  const txt = await readFile(shownTxt, 'utf8');
+  t.same(
+    txt
+      .slice(0, -1)
+      .split('\n')
+      .map((l) => l.trimEnd()),
+    shownRows,
+    'the .txt file holds exactly the rows of the log pane',
+  );
+  t.ok(shownRows.length <= screenLayout({ cols: COLS, rows: ROWS }).log.height - 2, 'no more than the pane holds');
+  t.notMatch(txt, RIGHT, 'no key in the .txt file');
 
   // Filtered to s2 (s picks s1, then s2): only what the pane shows.
   input.write('ss');
@@ -336,6 +384,7 @@ t.test('w in the log saves what it shows as JSON Lines, one line per entry, with
   const s2 = await readJsonl(onlyS2);
   t.same(s2.lines, toLines(dash.logEntries().filter((e) => e.session === 's2')), 'only the entries the filter shows');
   t.ok(s2.lines.length >= 1);
+  t.same(s2.opened, ['s2'], 'only s2 is opened in the file');
 
   // A file that exists is never overwritten.
   const again = await save(onlyS2, /not saved/);

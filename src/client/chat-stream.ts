@@ -2,16 +2,7 @@
 
 import { parseChatStreamData, type ChatCompletionRequest } from '../protocol/chat.js';
 import type { Failure } from './failures.js';
-import {
-  ABORTED_FAILURE,
-  headersFor,
-  isAbort,
-  networkFailure,
-  pump,
-  refuseNonStream,
-  type RequestOptions,
-} from './http.js';
-import { serviceRoot } from './server-url.js';
+import { ABORTED_FAILURE, isAbort, networkFailure, postForEventStream, pump, type RequestOptions } from './http.js';
 import { createSseReader } from './sse-reader.js';
 
 /** One turn of the conversation as the OpenAI schema carries it. */
@@ -42,27 +33,18 @@ const REPLY_ENDED_EARLY = 'the reply ended before it finished';
  * neither is an `ended-early` failure; an `{"error": …}` frame is a `server` failure. Never throws.
  */
 export async function streamChat(options: StreamChatOptions): Promise<ChatOutcome> {
-  const doFetch = options.fetch ?? fetch;
-  const url = `${serviceRoot(options.server)}/v1/chat/completions`;
-  let response: Response;
-  try {
-    response = await doFetch(url, {
-      method: 'POST',
-      headers: headersFor(options.apiKey, 'text/event-stream'),
-      body: JSON.stringify({
-        model: options.model,
-        messages: options.messages,
-        stream: true,
-        ...(options.maxTokens !== undefined ? { max_tokens: options.maxTokens } : {}),
-      } satisfies ChatCompletionRequest),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-  } catch (error) {
-    if (isAbort(error, options.signal)) return { ok: false, failure: ABORTED_FAILURE };
-    return { ok: false, failure: networkFailure(error, `cannot reach ${serviceRoot(options.server)}`) };
-  }
-  const early = await refuseNonStream(response, options);
-  if (early) return { ok: false, failure: early };
+  const answer = await postForEventStream(
+    '/v1/chat/completions',
+    {
+      model: options.model,
+      messages: options.messages,
+      stream: true,
+      ...(options.maxTokens !== undefined ? { max_tokens: options.maxTokens } : {}),
+    } satisfies ChatCompletionRequest,
+    options,
+  );
+  if (!answer.ok) return answer;
+  const { response } = answer;
 
   let outcome: ChatOutcome | undefined;
   let finished = false;

@@ -5,6 +5,7 @@
 
 import type { RawFrame } from './frames.js';
 import { BAD_PORT_CODE, errorBodyMessage, type Failure } from './failures.js';
+import { serviceRoot } from './server-url.js';
 
 /** Options shared by every streamed request. */
 export interface RequestOptions {
@@ -87,6 +88,37 @@ export async function refuseNonStream(response: Response, options: RequestOption
     kind: 'protocol',
     message: `the server answered ${response.status} with "${type || 'no content type'}", not an event stream`,
   };
+}
+
+/** What {@link postForEventStream} resolves: the event stream's answer, or why there is none. */
+export type EventStreamAnswer =
+  { readonly ok: true; readonly response: Response } | { readonly ok: false; readonly failure: Failure };
+
+/**
+ * POSTs `body` as JSON to `path` of the options' server, asking for an event stream. Resolves the answer when it is
+ * one; a caller's abort, a network error, a non-2xx or a non-event-stream answer become the failure. Never throws.
+ */
+export async function postForEventStream(
+  path: string,
+  body: unknown,
+  options: RequestOptions,
+): Promise<EventStreamAnswer> {
+  const doFetch = options.fetch ?? fetch;
+  const root = serviceRoot(options.server);
+  let response: Response;
+  try {
+    response = await doFetch(`${root}${path}`, {
+      method: 'POST',
+      headers: headersFor(options.apiKey, 'text/event-stream'),
+      body: JSON.stringify(body),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  } catch (error) {
+    if (isAbort(error, options.signal)) return { ok: false, failure: ABORTED_FAILURE };
+    return { ok: false, failure: networkFailure(error, `cannot reach ${root}`) };
+  }
+  const early = await refuseNonStream(response, options);
+  return early ? { ok: false, failure: early } : { ok: true, response };
 }
 
 /**

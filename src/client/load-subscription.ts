@@ -13,16 +13,7 @@
 
 import { ENDED_EARLY_MESSAGE, isTerminal, parseLoadEvent, type LoadEvent } from '../protocol/events.js';
 import type { Failure } from './failures.js';
-import {
-  ABORTED_FAILURE,
-  headersFor,
-  isAbort,
-  networkFailure,
-  pump,
-  refuseNonStream,
-  type RequestOptions,
-} from './http.js';
-import { serviceRoot } from './server-url.js';
+import { ABORTED_FAILURE, isAbort, networkFailure, postForEventStream, pump, type RequestOptions } from './http.js';
 import { createSseReader } from './sse-reader.js';
 
 /** Options of {@link subscribeLoad}. */
@@ -45,22 +36,9 @@ export type LoadOutcome =
  * Frames that do not parse are logged and skipped (other servers may interleave things this client does not know).
  */
 export async function subscribeLoad(options: SubscribeLoadOptions): Promise<LoadOutcome> {
-  const doFetch = options.fetch ?? fetch;
-  const url = `${serviceRoot(options.server)}/load_model`;
-  let response: Response;
-  try {
-    response = await doFetch(url, {
-      method: 'POST',
-      headers: headersFor(options.apiKey, 'text/event-stream'),
-      body: JSON.stringify({ model: options.model }),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-  } catch (error) {
-    if (isAbort(error, options.signal)) return { ok: false, failure: ABORTED_FAILURE };
-    return { ok: false, failure: networkFailure(error, `cannot reach ${serviceRoot(options.server)}`) };
-  }
-  const early = await refuseNonStream(response, options);
-  if (early) return { ok: false, failure: early };
+  const answer = await postForEventStream('/load_model', { model: options.model }, options);
+  if (!answer.ok) return answer;
+  const { response } = answer;
 
   let outcome: LoadOutcome | undefined;
   const parser = createSseReader({

@@ -58,6 +58,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     forceCloseConnections: options.forceCloseConnections ?? true,
     // Requests during shutdown get the catalogue's ABORTED (shutdown.ts), not Fastify's own 503 body.
     return503OnClosing: false,
+    // Every plugin here is local and starts in milliseconds; on a starved 2-core machine avvio's default 10 s has
+    // been seen to run out while ONNX sessions were being built, failing a start that would have succeeded.
+    pluginTimeout: 60_000,
   });
   capConnections(app, limits);
   const tracker = trackGenerations(manager);

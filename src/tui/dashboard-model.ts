@@ -100,7 +100,9 @@ export type Effect =
       readonly model: string;
       readonly apiKey: string | undefined;
     }
-  | { readonly type: 'quit' };
+  | { readonly type: 'quit' }
+  /** Pause, resume or step the replay being played (`modeldeck replay`); nothing in a live dashboard. */
+  | { readonly type: 'replay'; readonly action: 'toggle' | 'step' };
 
 /** What {@link updateDashboard} returns. */
 export interface Update {
@@ -305,6 +307,8 @@ function runCommand(model: DashboardModel, command: Command): Update {
       };
     case 'notice':
       return unchanged({ ...model, notice: { text: command.text, tone: 'warn' } });
+    case 'replay':
+      return { model, effects: [{ type: 'replay', action: command.action }] };
     default: {
       const never: never = command;
       throw new TypeError(`unknown command ${JSON.stringify(never)}`);

@@ -23,7 +23,9 @@ import {
 } from './dashboard-model.js';
 import { createEventLog, redactSecrets, type EventLog, type LogEntry } from './event-log.js';
 import type { KeyPress, UiState } from './keys.js';
-import { saveLogFile, saveShownLines } from './log-file.js';
+import { saveReplayLog, saveShownLines } from './log-file.js';
+import { createReplaySource, type ReplayRecord, type ReplaySource } from './replay-log.js';
+import type { SessionUpdate } from '../client/session-update.js';
 import { createRenderer, type Renderer, type RendererOptions } from './render.js';
 import { createRenderScheduler } from './render-scheduler.js';
 import { createFeedPool } from './feed-pool.js';
@@ -58,6 +60,11 @@ export interface DashboardOptions extends RendererOptions {
   readonly stallMs?: number;
   /** Where relative `w` save paths go (default the process's working directory). */
   readonly cwd?: string;
+  /**
+   * Plays a saved log instead of opening sessions (`modeldeck replay`): its sessions open and change as they did,
+   * at the original gaps divided by `speed`, and nothing goes to the network. `sessions` is ignored.
+   */
+  readonly replay?: { readonly records: readonly ReplayRecord[]; readonly speed?: number };
 }
 
 /** A running dashboard. */
@@ -84,11 +91,20 @@ export interface Dashboard {
   logEntries(): LogEntry[];
   /** The wire journal's entries (every stream's frames and life, as the tap saw them), oldest first. */
   journalEntries(): readonly JournalEntry[];
+  /** The replay being played (with the `replay` option), else undefined. */
+  readonly replay: ReplaySource | undefined;
 }
 
 /** Opens the full-screen dashboard. Throws when the output is not a terminal. */
 export function startDashboard(options: DashboardOptions = {}): Dashboard {
   const clock = options.clock ?? systemClock;
+  // A replay opens no connection: the effects that would (sessions, feeds, unloads) are not run.
+  const live = options.replay === undefined;
+  // What the sessions were opened with and every update they reported: `w` saves them beside the frames so that a
+  // replay can rebuild the panes. Trimmed in halves like the journal; the opens are always kept.
+  const opens: ReplayRecord[] = [];
+  let updates: ReplayRecord[] = [];
+  const updateCapacity = (options.logLines ?? DEFAULT_LOG_LINES) * 4;
   const log: EventLog = createEventLog(options.logLines ?? DEFAULT_LOG_LINES);
   let model: DashboardModel = createDashboardModel({
     defaultServer: options.defaultServer ?? options.sessions?.[0]?.server ?? DEFAULT_SERVER_URL,
@@ -130,7 +146,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     fetchFor: (id) => tap.sessionFetch(id),
     backoff: options.backoff,
     maxTokens: options.maxTokens,
-    onUpdate: (id, update) => dispatch({ type: 'session', id, update }),
+    onUpdate: (id, update) => sessionUpdate(id, update),
     onFrame: (id, frame) => {
       if (model.closed) return;
       log.append(clock.now(), id, frame.kind, redactSecrets(frame.raw, model.secrets));
@@ -182,6 +198,13 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     }, 500);
   }
 
+  function sessionUpdate(id: string, update: SessionUpdate): void {
+    if (model.closed) return;
+    updates.push({ time: update.at, session: id, kind: 'update', update });
+    if (updates.length >= updateCapacity * 2) updates = updates.slice(-updateCapacity);
+    dispatch({ type: 'session', id, update });
+  }
+
   /** The one way the model changes; returns the effects it ran. */
   function dispatch(action: DashboardAction): readonly Effect[] {
     if (model.closed) return [];
@@ -193,8 +216,34 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
   }
 
   function run(effect: Effect): void {
+    if (effect.type === 'replay') {
+      if (!replay) return;
+      if (effect.action === 'toggle') replay.toggle();
+      else replay.step();
+      replayNotice();
+      return;
+    }
+    if (!live && effect.type !== 'save-log' && effect.type !== 'quit') {
+      if (effect.type === 'start-session') {
+        opens.push({
+          time: clock.now(),
+          session: effect.id,
+          kind: 'open',
+          server: effect.spec.server,
+          model: effect.spec.model,
+        });
+      }
+      return;
+    }
     switch (effect.type) {
       case 'start-session':
+        opens.push({
+          time: clock.now(),
+          session: effect.id,
+          kind: 'open',
+          server: effect.spec.server,
+          model: effect.spec.model,
+        });
         pool.start(effect.id, effect.spec);
         return;
       case 'close-session':
@@ -207,15 +256,23 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
         if (!pool.sendChat(effect.id, effect.messages)) dispatch({ type: 'chat-refused', id: effect.id });
         return;
       case 'save-log':
-        if (model.ui.log.view !== 'frames') {
-          void saveShownLines(shownText(debugLogView(viewInput())), {
+        // The debug views always save the lines shown; the frames view does so for a `.txt` path, and otherwise
+        // saves the whole filtered history as JSON Lines (what `modeldeck replay` reads).
+        if (model.ui.log.view !== 'frames' || /\.txt$/i.test(effect.path)) {
+          const text =
+            model.ui.log.view !== 'frames'
+              ? shownText(debugLogView(viewInput()))
+              : toViewModel(viewInput())
+                  .log.lines.map((line) => `${line.map((s) => s.text).join('')}\n`)
+                  .join('');
+          void saveShownLines(text, {
             path: effect.path,
             cwd: options.cwd ?? process.cwd(),
             secrets: model.secrets,
           }).then((notice) => dispatch({ type: 'notice', ...notice }));
           return;
         }
-        void saveLogFile(log.toArray(), {
+        void saveReplayLog(log.toArray(), [...opens, ...updates], {
           path: effect.path,
           filter: effect.filter,
           cwd: options.cwd ?? process.cwd(),
@@ -281,6 +338,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
   function stop(): void {
     if (stopped) return;
     stopped = true;
+    replay?.dispose();
     pool.closeAll();
     feeds.closeAll();
     scheduler.dispose();
@@ -297,10 +355,51 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     stop();
   }
 
+  // The replay: each saved record becomes what a live session would have produced, through the same paths.
+  const tags = new Map<string, string>();
+  function play(record: ReplayRecord, now: number): void {
+    if (model.closed) return;
+    if (record.kind === 'open') {
+      tags.set(record.session, addSession({ server: record.server, model: record.model }));
+    } else if (record.kind === 'update') {
+      const id = tags.get(record.session);
+      if (id !== undefined) sessionUpdate(id, retime(record.update, now, options.replay?.speed ?? 1));
+    } else {
+      log.append(
+        now,
+        tags.get(record.session) ?? record.session,
+        record.kind,
+        redactSecrets(record.raw, model.secrets),
+      );
+      scheduler.invalidate();
+    }
+  }
+  function replayNotice(): void {
+    if (!replay) return;
+    const where = `${replay.played()}/${replay.total}`;
+    const text =
+      replay.played() === replay.total
+        ? `replay: finished (${where})`
+        : replay.paused()
+          ? `replay: paused at ${where} · space plays · . steps`
+          : `replay: playing (${where}) · space pauses`;
+    dispatch({ type: 'notice', text, tone: 'normal' });
+  }
+  const replay: ReplaySource | undefined = options.replay
+    ? createReplaySource({
+        records: options.replay.records,
+        clock,
+        ...(options.replay.speed !== undefined ? { speed: options.replay.speed } : {}),
+        onRecord: play,
+        onEnd: replayNotice,
+      })
+    : undefined;
+
   renderer.onKey(press);
   renderer.onResize(() => scheduler.invalidate());
   scheduleTick();
-  for (const spec of options.sessions ?? []) addSession(spec);
+  if (replay) replay.start();
+  else for (const spec of options.sessions ?? []) addSession(spec);
   scheduler.invalidate();
 
   return {
@@ -322,7 +421,19 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     },
     logEntries: (): LogEntry[] => log.toArray(),
     journalEntries: (): readonly JournalEntry[] => journalShown(),
+    replay,
   };
+}
+
+/**
+ * A saved update as if it happened `now`: its times move with the replay (a reconnect countdown keeps its length,
+ * divided by the speed).
+ */
+function retime(update: SessionUpdate, now: number, speed: number): SessionUpdate {
+  if (update.type === 'failed' && update.retryAt !== null) {
+    return { ...update, at: now, retryAt: now + (update.retryAt - update.at) / speed };
+  }
+  return { ...update, at: now };
 }
 
 /** An entry with every secret replaced in what it shows (its text and its lines). */

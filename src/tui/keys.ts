@@ -119,6 +119,8 @@ export interface KeyContext {
 /** Side effects for the dashboard to run. */
 export type Command =
   | { readonly type: 'quit' }
+  /** A replay's pause / resume, or its single step (nothing outside `modeldeck replay`). */
+  | { readonly type: 'replay'; readonly action: 'toggle' | 'step' }
   | { readonly type: 'retry'; readonly sessionId: string }
   | { readonly type: 'close'; readonly sessionId: string }
   /** Cancel the session's load on its server (`POST /unload_model` while it loads). */
@@ -179,11 +181,16 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['G (log)', 'follow the log again, like End'],
   ['/ (log)', 'filter the log by text (empty clears)'],
   ['s (log)', 'filter the log by session (cycles through sessions, then all)'],
-  ['w (log)', 'save the log (what the filter shows) as JSON Lines; in the debug views, exactly the lines shown'],
+  [
+    'w (log)',
+    'save: a .jsonl name saves the whole filtered history (for replay); a .txt name, or any in the debug views, exactly the lines shown',
+  ],
   ['v (log)', 'cycle the log view: frames, debug (time, stream, gap, stalls, lint marks), wire (bytes as sent)'],
   ['Up Down (debug)', 'move the cursor (moving up pauses); Enter opens the inspector, Esc closes it'],
   ['PgUp PgDn (inspector)', 'scroll the inspector'],
   ['n (debug)', 'move the cursor to the next frame with a lint fault'],
+  ['space (replay)', 'pause / resume a replay (modeldeck replay; in the log pane space follows or pauses the log)'],
+  ['. (replay)', 'play the next saved line of a replay (pausing first)'],
   ['?', 'this help (any key closes it)'],
   ['q / Ctrl-C', 'quit (q asks first while loads run or transcripts exist; Ctrl-C quits at once)'],
 ];
@@ -451,7 +458,10 @@ function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
 
   if (key.name === 'escape') return done(ui);
   if (isEnter(key)) return session ? done({ ...ui, focus, composing: true }) : done(ui);
+  if (key.name === 'space' || key.ch === ' ') return done(ui, { type: 'replay', action: 'toggle' });
   switch (key.ch) {
+    case '.':
+      return done(ui, { type: 'replay', action: 'step' });
     case 'l':
       return done({ ...ui, focus, logFocused: true });
     case 'r':

@@ -659,7 +659,7 @@ const PROMPT_LABEL: Readonly<Record<string, string>> = {
   'add-server': 'add session · server URL',
   'add-model': 'add session · model id (org/name[@revision])',
   filter: 'filter log by text (empty clears)',
-  save: 'save log to',
+  save: 'save log to (.jsonl: whole filtered history, for replay · .txt: the lines shown)',
   close: 'close',
 };
 

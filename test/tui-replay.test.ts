@@ -1,0 +1,287 @@
+// Replay: a saved log parsed back (and refused with a clear error when it is not one), played on a fake clock at a
+// speed factor with pause and step, and a real headless dashboard session saved with w and replayed headless.
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import t from 'tap';
+import { runReplayCommand } from '../src/cli/replay.js';
+import { main } from '../src/cli/main.js';
+import { startDashboard } from '../src/tui/dashboard.js';
+import { createReplaySource, parseReplayLog, recordLine, type ReplayRecord } from '../src/tui/replay-log.js';
+import { cellText, ROWS, startKillableServer, terminal } from './helpers/dashboard.js';
+import { demoModelsDir } from './helpers/demo.js';
+import { createFakeClock } from './helpers/fake-clock.js';
+import { startTestMirror } from './helpers/stack.js';
+import { until } from './helpers/until.js';
+
+const MODEL = 'modeldeck/tiny-chat';
+
+const dir = await mkdtemp(join(tmpdir(), 'modeldeck-replay-'));
+t.teardown(() => rm(dir, { recursive: true, force: true }));
+
+/** Runs `modeldeck replay ARGS` with its own streams; resolves with the status and what it wrote. */
+async function replay(args: readonly string[]) {
+  const stderr = new PassThrough();
+  const stdout = new PassThrough();
+  let err = '';
+  let out = '';
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const status = await runReplayCommand(args, { stderr, output: stdout });
+  return { status, err, out };
+}
+
+const T0 = Date.parse('2026-01-02T03:04:05.000Z');
+const open: ReplayRecord = { time: T0, session: 's1', kind: 'open', server: 'http://127.0.0.1:1', model: MODEL };
+const lines = (records: readonly ReplayRecord[]): string => records.map((r) => `${recordLine(r)}\n`).join('');
+
+t.test('bad files get a clear error and exit status 2, never a crash', async (t) => {
+  const write = async (name: string, text: string) => {
+    const path = join(dir, name);
+    await writeFile(path, text);
+    return path;
+  };
+  const cases: [string, string[], RegExp][] = [
+    ['missing', [join(dir, 'nope.jsonl')], /nope\.jsonl: no such file/],
+    ['a directory', [dir], /is a directory, not a saved log/],
+    ['not JSON Lines', [await write('text.jsonl', 'hello\nworld\n')], /line 1 is not JSON/],
+    [
+      'wrong shape',
+      [
+        await write(
+          'shape.jsonl',
+          `${recordLine(open)}\n{"time": "2026-01-02T03:04:06Z", "session": "s1", "kind": "x"}\n`,
+        ),
+      ],
+      /line 2: unknown kind "x"/,
+    ],
+    ['an array line', [await write('array.jsonl', '[1, 2]\n')], /line 1: not a JSON object/],
+    [
+      'a bad time',
+      [await write('time.jsonl', '{"time": "soon", "session": "s1", "kind": "data", "raw": "x"}\n')],
+      /line 1: "time" is not an ISO 8601 time/,
+    ],
+    ['an empty log', [await write('empty.jsonl', '')], /the log is empty: nothing to replay/],
+    [
+      'frames only (an old save)',
+      [
+        await write(
+          'frames.jsonl',
+          '{"time": "2026-01-02T03:04:05.000Z", "session": "s1", "kind": "data", "raw": "{}"}\n',
+        ),
+      ],
+      /opens no session/,
+    ],
+    ['no file', [], /give the saved log to replay/],
+    ['a bad speed', [await write('ok.jsonl', lines([open])), '--speed', '0'], /--speed must be a positive number/],
+    ['an unknown flag', ['--fast', 'x.jsonl'], /Unknown option '--fast'/],
+  ];
+  for (const [what, args, message] of cases) {
+    const run = await replay(args);
+    t.equal(run.status, 2, `${what}: exit status 2`);
+    t.match(run.err, message, `${what}: says why`);
+    t.match(run.err, /^modeldeck replay: /, `${what}: one line, named`);
+  }
+  const help = await replay(['--help']);
+  t.equal(help.status, 0);
+  t.match(help.out, /Usage: modeldeck replay FILE \[--speed X\]/);
+  t.match(help.out, /space pauses and resumes the replay, \. plays the next saved line/);
+  // Registered in the CLI, and named in its help.
+  const stdout = process.stdout.write.bind(process.stdout);
+  let mainOut = '';
+  process.stdout.write = ((chunk: string) => ((mainOut += chunk), true)) as typeof process.stdout.write;
+  const statuses: number[] = [];
+  try {
+    statuses.push(await main(['replay', '--help']), await main(['--help']));
+  } finally {
+    process.stdout.write = stdout;
+  }
+  t.same(statuses, [0, 0]);
+  t.match(mainOut, /Usage: modeldeck replay FILE/);
+  t.match(mainOut, /replay FILE +open the dashboard on a log saved with w/);
+});
+
+t.test(
+  'the source plays records at their gaps divided by the speed, pauses and steps, on the injected clock',
+  async (t) => {
+    const records: ReplayRecord[] = [0, 1000, 3000, 3000, 7000].map((dt, i) => ({
+      time: T0 + dt,
+      session: 's1',
+      kind: 'data',
+      raw: `r${i}`,
+    }));
+    const parsed = parseReplayLog(lines([open, ...records]));
+    t.ok(parsed.ok, 'our own lines parse back');
+    t.same(parsed.ok ? parsed.records : [], [open, ...records], 'to the same records');
+
+    const clock = createFakeClock(5_000);
+    const played: [string, number][] = [];
+    let ended = 0;
+    const source = createReplaySource({
+      records,
+      clock,
+      speed: 2,
+      onRecord: (r, now) => played.push([r.kind === 'data' ? r.raw : r.kind, now - 5_000]),
+      onEnd: () => ended++,
+    });
+    source.start();
+    t.same(played, [['r0', 0]], 'the first at once');
+    clock.advance(499);
+    t.equal(played.length, 1, 'a 1 s gap at speed 2 is not over at 499 ms');
+    clock.advance(1);
+    t.same(played.at(-1), ['r1', 500], 'and is at 500 ms');
+    clock.advance(1000);
+    t.same(
+      played.slice(2),
+      [
+        ['r2', 1500],
+        ['r3', 1500],
+      ],
+      'a 2 s gap takes 1 s; records of one time play together',
+    );
+    // Pause halfway through the 4 s gap (2 s at speed 2): nothing plays however long it stays paused.
+    clock.advance(1000);
+    source.toggle();
+    t.ok(source.paused());
+    clock.advance(60_000);
+    t.equal(played.length, 4, 'paused: nothing plays');
+    source.toggle();
+    clock.advance(999);
+    t.equal(played.length, 4, 'resumed: the rest of the gap (1 s) is waited');
+    clock.advance(1);
+    t.same(played.at(-1), ['r4', 63_500]);
+    t.equal(ended, 1, 'the end is reported once');
+    t.equal(source.step(), false, 'no step past the end');
+
+    // Stepping: pauses, then plays one record per step.
+    const stepped: string[] = [];
+    const stepper = createReplaySource({
+      records,
+      clock,
+      onRecord: (r) => stepped.push(r.kind === 'data' ? r.raw : r.kind),
+    });
+    stepper.start();
+    t.equal(stepper.step(), true);
+    t.ok(stepper.paused(), 'a step pauses');
+    clock.advance(60_000);
+    t.same(stepped, ['r0', 'r1'], 'and the clock plays nothing more');
+    stepper.step();
+    t.same(stepped, ['r0', 'r1', 'r2']);
+    t.equal(stepper.played(), 3);
+    t.equal(stepper.total, 5);
+    stepper.dispose();
+    t.throws(() => createReplaySource({ records, clock, speed: 0, onRecord: () => {} }), /positive number/);
+  },
+);
+
+t.test('a saved headless session replayed headless shows the same session pane', async (t) => {
+  const models = await demoModelsDir();
+  const mirror = await startTestMirror(models, { throttle: 250_000 });
+  t.teardown(() => mirror.close());
+  const srv = await startKillableServer(mirror.url);
+  t.teardown(() => srv.close());
+  const work = join(dir, 'session');
+  await mkdir(work);
+
+  const { input, output } = terminal();
+  const dash = startDashboard({
+    sessions: [{ server: srv.url, model: MODEL }],
+    input,
+    output,
+    cwd: work,
+    maxTokens: 16,
+  });
+  t.teardown(() => dash.shutdown());
+  await until('ready', () => dash.sessions()[0]?.phase === 'ready');
+  input.write('ihello there');
+  await until('the input line', () => cellText(dash, 0, 1).includes('> hello there'));
+  input.write('\r');
+  await until('a finished reply', () => {
+    const s = dash.sessions()[0];
+    const last = s?.transcript.at(-1);
+    return s && !s.chatBusy && last?.role === 'assistant' && last.content.length > 0;
+  });
+  input.write('\x1b'); // stop typing
+  await until('commands', () => !dash.ui().composing);
+  const shownAt = Date.now();
+  const shown = cellText(dash, 0, 1);
+  const frames = dash.logEntries().map((e) => `${e.session} ${e.kind} ${e.raw}`);
+  input.write('l');
+  input.write('w');
+  const offered = await until('the save prompt', () =>
+    dash.ui().prompt?.kind === 'save' ? dash.ui().prompt?.text : undefined,
+  );
+  input.write(`${'\x7f'.repeat([...offered].length)}session.jsonl\r`);
+  await until('saved', () => /saved \d+ log lines/.test(dash.screenText().split('\n')[ROWS - 1] ?? ''));
+  dash.shutdown();
+
+  const text = await readFile(join(work, 'session.jsonl'), 'utf8');
+  const parsed = parseReplayLog(text);
+  if (!parsed.ok) throw new Error(parsed.message);
+  const kinds = new Set(parsed.records.map((r) => (r.kind === 'update' ? `update:${r.update.type}` : r.kind)));
+  for (const kind of [
+    'open',
+    'update:connecting',
+    'update:event',
+    'update:chat-sent',
+    'update:chat-delta',
+    'update:chat-done',
+    'data',
+  ]) {
+    t.ok(kinds.has(kind), `the file holds ${kind}`);
+  }
+
+  // Replayed on a fake clock that starts where the session started: no network (the server is gone), same screen.
+  await srv.close();
+  const t0 = parsed.records[0]?.time ?? 0;
+  const clock = createFakeClock(t0);
+  const term = terminal();
+  const again = startDashboard({ replay: { records: parsed.records }, clock, input: term.input, output: term.output });
+  t.teardown(() => again.shutdown());
+  clock.advance(shownAt - t0);
+  t.equal(again.replay?.played(), again.replay?.total, 'every record played by the time the original was read');
+  t.equal(cellText(again, 0, 1), shown, 'the session pane reads the same: gauges, stages, the chat');
+  t.match(cellText(again, 0, 1), 'you: hello there');
+  t.same(
+    again.logEntries().map((e) => `${e.session} ${e.kind} ${e.raw}`),
+    frames,
+    'the log holds the same frames, in order',
+  );
+  t.same(
+    again.logEntries().map((e) => e.time),
+    parsed.records.flatMap((r) => (r.kind === 'data' || r.kind === 'comment' || r.kind === 'other' ? [r.time] : [])),
+    'at their original times (speed 1, the clock started at the first record)',
+  );
+
+  // The keys: space pauses (the status bar says so), . steps, ? lists both.
+  const paused = startDashboard({
+    replay: { records: parsed.records, speed: 10 },
+    clock,
+    input: term.input,
+    output: term.output,
+  });
+  t.teardown(() => paused.shutdown());
+  again.shutdown();
+  paused.press({ name: 'space', ch: ' ' });
+  t.ok(paused.replay?.paused(), 'space paused the replay');
+  t.match(paused.screenText().split('\n')[ROWS - 1] ?? '', /replay: paused at 1\/\d+/);
+  clock.advance(600_000);
+  t.equal(paused.replay?.played(), 1, 'nothing plays while paused');
+  paused.press({ ch: '.' });
+  t.equal(paused.replay?.played(), 2, '. played one more');
+  paused.press({ ch: '?' });
+  t.match(paused.screenText(), /pause \/ resume a replay/, '? lists the replay keys');
+});
+
+t.test('the command opens the dashboard on a good file and quits with status 0', async (t) => {
+  const path = join(dir, 'good.jsonl');
+  await writeFile(path, lines([open, { time: T0 + 10, session: 's1', kind: 'data', raw: '{"status": "loading"}' }]));
+  const { input, output } = terminal();
+  let screen = '';
+  output.on('data', (c: Buffer) => (screen += c.toString()));
+  const status = runReplayCommand([path, '--speed', '4'], { input, output, stderr: new PassThrough() });
+  await until('the session opened', () => screen.includes(MODEL));
+  input.write('\x03');
+  t.equal(await status, 0);
+});
