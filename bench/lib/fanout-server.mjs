@@ -19,7 +19,7 @@ import { startServer } from '../../dist/server/start.js';
 import { encodeSseEvent } from '../../dist/protocol/sse.js';
 import { serializeLoadEvent } from '../../dist/protocol/events.js';
 import { memoryAfterGc, monoMs, serveParent, sleep, until } from './common.mjs';
-import { scriptSteps, wireEvent } from './scripted-load.mjs';
+import { createScriptedLoader, scriptSteps, wireEvent } from './scripted-load.mjs';
 
 const mode = process.argv[2];
 if (mode !== 'modeldeck' && mode !== 'plain') throw new Error('usage: fanout-server.mjs modeldeck|plain');
@@ -30,34 +30,13 @@ let connections;
 let server;
 
 if (mode === 'modeldeck') {
-  /** The load waiting for `go`. */
-  let waiting;
-  const loader = {
-    load(ref, onEvent) {
-      onEvent({ type: 'stage', stage: 'processor' });
-      return new Promise((resolve) => {
-        waiting = async ({ spacingMs, steps }) => {
-          const emitted = [];
-          for (const step of scriptSteps(steps)) {
-            await sleep(spacingMs);
-            emitted.push(monoMs());
-            for (const event of step) onEvent(event);
-          }
-          await sleep(spacingMs);
-          emitted.push(monoMs());
-          resolve({ ref, generate: () => Promise.reject(new Error('scripted')), dispose: async () => undefined });
-          return emitted;
-        };
-      });
-    },
-    listCached: async () => [],
-  };
+  const scripted = createScriptedLoader();
+  const { loader } = scripted;
   const started = await startServer({ loader, logger: false, backlog: 4096, limits: { maxConnections: 4096 } });
   server = started.app.server;
   subscribers = () => started.manager.subscriberCount();
   go = async (options) => {
-    const run = waiting;
-    waiting = undefined;
+    const run = scripted.take();
     if (run === undefined) throw new Error('no load is waiting');
     const emitted = await run(options);
     // The terminal frame goes out in a promise continuation right after the load resolves.

@@ -16,7 +16,7 @@ import { startServer } from '../../dist/server/start.js';
 import { encodeSseEvent, encodeSseRetry } from '../../dist/protocol/sse.js';
 import { serializeLoadEvent } from '../../dist/protocol/events.js';
 import { memoryAfterGc, monoMs, serveParent, sleep, until } from './common.mjs';
-import { scriptSteps, wireEvent } from './scripted-load.mjs';
+import { createScriptedLoader, scriptSteps, wireEvent } from './scripted-load.mjs';
 
 const mode = process.argv[2];
 if (mode !== 'modeldeck' && mode !== 'plain') throw new Error('usage: feed-server.mjs modeldeck|plain');
@@ -28,27 +28,8 @@ let server;
 let url;
 
 if (mode === 'modeldeck') {
-  let waiting;
-  const loader = {
-    load(ref, onEvent) {
-      onEvent({ type: 'stage', stage: 'processor' });
-      return new Promise((resolve) => {
-        waiting = async ({ spacingMs, steps }) => {
-          const emitted = [];
-          for (const step of scriptSteps(steps)) {
-            await sleep(spacingMs);
-            emitted.push(monoMs());
-            for (const event of step) onEvent(event);
-          }
-          await sleep(spacingMs);
-          emitted.push(monoMs());
-          resolve({ ref, generate: () => Promise.reject(new Error('scripted')), dispose: async () => undefined });
-          return emitted;
-        };
-      });
-    },
-    listCached: async () => [],
-  };
+  const scripted = createScriptedLoader();
+  const { loader } = scripted;
   const started = await startServer({ loader, logger: false, backlog: 4096, limits: { maxConnections: 4096 } });
   server = started.app.server;
   url = started.url;
@@ -68,11 +49,10 @@ if (mode === 'modeldeck') {
       body: JSON.stringify({ model }),
     });
     loadBody = res.text();
-    await until('the load to start', () => waiting !== undefined, 10_000, 2);
+    await until('the load to start', () => scripted.waiting(), 10_000, 2);
   };
   go = async (options) => {
-    const run = waiting;
-    waiting = undefined;
+    const run = scripted.take();
     const emitted = await run(options);
     await loadBody;
     await sleep(0);

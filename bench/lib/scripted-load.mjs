@@ -3,6 +3,47 @@
  * step, and the wire event each step produces (for the plain `node:http` baselines, which write the same frames).
  */
 
+import { monoMs, sleep } from './common.mjs';
+
+/**
+ * A loader whose one load reports `processor`, then waits: {@link take} hands out its run, which plays
+ * {@link scriptSteps} at `spacingMs` apart and resolves with the monotonic time each step was emitted at.
+ */
+export function createScriptedLoader() {
+  let waiting;
+  const loader = {
+    load(ref, onEvent) {
+      onEvent({ type: 'stage', stage: 'processor' });
+      return new Promise((resolve) => {
+        waiting = async ({ spacingMs, steps }) => {
+          const emitted = [];
+          for (const step of scriptSteps(steps)) {
+            await sleep(spacingMs);
+            emitted.push(monoMs());
+            for (const event of step) onEvent(event);
+          }
+          await sleep(spacingMs);
+          emitted.push(monoMs());
+          resolve({ ref, generate: () => Promise.reject(new Error('scripted')), dispose: async () => undefined });
+          return emitted;
+        };
+      });
+    },
+    listCached: async () => [],
+  };
+  return {
+    loader,
+    /** True while a load waits for its run. */
+    waiting: () => waiting !== undefined,
+    /** The waiting load's run (once), or undefined. */
+    take() {
+      const run = waiting;
+      waiting = undefined;
+      return run;
+    },
+  };
+}
+
 /** Loader events of a scripted load after `processor`: each step produces exactly one wire frame. */
 export function scriptSteps(steps) {
   const downloadSteps = Math.max(2, Math.floor((steps - 1) / 2));
