@@ -70,7 +70,8 @@ export function createServerState(root: string): ServerState {
   };
 }
 
-function row(model: string, previous: ServerModelRow | undefined): ServerModelRow {
+/** `previous`, or a row for `model` that nothing is known of yet. */
+export function rowOf(model: string, previous: ServerModelRow | undefined): ServerModelRow {
   return (
     previous ?? {
       model,
@@ -86,7 +87,7 @@ function row(model: string, previous: ServerModelRow | undefined): ServerModelRo
 }
 
 function fromFeedModel(m: FeedModel, previous: ServerModelRow | undefined): ServerModelRow {
-  return { ...row(m.model, previous), ...m, note: null };
+  return { ...rowOf(m.model, previous), ...m, note: null };
 }
 
 /** Applies one action. Pure. */
@@ -101,7 +102,7 @@ export function reduceServer(state: ServerState, action: ServerAction): ServerSt
       for (const m of action.models) {
         const previous = state.rows[m.id];
         rows[m.id] = {
-          ...row(m.id, previous),
+          ...rowOf(m.id, previous),
           state: m.state ?? 'resident',
           sizeBytes: m.sizeBytes ?? previous?.sizeBytes ?? null,
           subscribers: m.subscribers,
@@ -150,7 +151,7 @@ function applyFeed(state: ServerState, update: FeedUpdate, at: number): ServerSt
     }
     case 'load': {
       const event = update.event;
-      const previous = row(event.model, state.rows[event.model]);
+      const previous = rowOf(event.model, state.rows[event.model]);
       const subscribers = update.subscribers ?? previous.subscribers;
       let next: ServerModelRow;
       let downloadRate = state.downloadRate;
@@ -189,7 +190,7 @@ function applyFeed(state: ServerState, update: FeedUpdate, at: number): ServerSt
       return { ...state, downloadRate, rows: { ...state.rows, [event.model]: next } };
     }
     case 'unload': {
-      const previous = row(update.model, state.rows[update.model]);
+      const previous = rowOf(update.model, state.rows[update.model]);
       return {
         ...state,
         rows: {
@@ -199,11 +200,11 @@ function applyFeed(state: ServerState, update: FeedUpdate, at: number): ServerSt
       };
     }
     case 'chat-start': {
-      const previous = row(update.model, state.rows[update.model]);
+      const previous = rowOf(update.model, state.rows[update.model]);
       return { ...state, rows: { ...state.rows, [update.model]: { ...previous, chats: previous.chats + 1 } } };
     }
     case 'chat-end': {
-      const previous = row(update.model, state.rows[update.model]);
+      const previous = rowOf(update.model, state.rows[update.model]);
       return {
         ...state,
         tokenRate: addThroughput(state.tokenRate, at, update.tokens ?? 0),

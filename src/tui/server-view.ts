@@ -8,7 +8,7 @@ import { failureHint } from '../client/failures.js';
 import { formatBytes, formatDuration, percentDone } from '../client/format.js';
 import { truncateEnd, truncateMiddle } from '../common/text.js';
 import { clipLine, seg, textBar, type Line } from './lines.js';
-import { POLL_INTERVAL_MS, type ServerModelRow, type ServerState } from './server-state.js';
+import { POLL_INTERVAL_MS, rowOf, type ServerModelRow, type ServerState } from './server-state.js';
 import type { SessionState } from './session-state.js';
 import { rateTitle, throughputSeries, toPercents } from './throughput.js';
 
@@ -103,16 +103,7 @@ function rowsOf(server: ServerState, own: readonly SessionState[]): ServerModelR
   if (server.feed.state !== 'live') {
     for (const s of own) {
       const id = s.resolvedModel ?? s.model;
-      const base: ServerModelRow = rows.get(id) ?? {
-        model: id,
-        state: 'unloaded',
-        stage: null,
-        progress: null,
-        subscribers: null,
-        sizeBytes: null,
-        chats: 0,
-        note: null,
-      };
+      const base: ServerModelRow = rowOf(id, rows.get(id));
       const progress = s.stage === 'download' ? s.download : s.stage === 'weights' ? s.weights : null;
       switch (s.phase) {
         case 'loading':
