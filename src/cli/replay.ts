@@ -5,6 +5,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { UsageError, parseCommand } from './args.js';
+import type { DashboardCommandIo } from './dashboard.js';
 
 export const REPLAY_USAGE = `Usage: modeldeck replay FILE [--speed X]
 
@@ -25,12 +26,8 @@ Options:
 Exit status: 0 after the user quits; 2 on a usage error or a file that is missing or not a
 saved log (the error names the line); 1 without a terminal.`;
 
-/** Where `replay` reads and writes; the process's own by default (tests pass their own). */
-export interface ReplayCommandIo {
-  readonly input?: NodeJS.ReadableStream;
-  readonly output?: NodeJS.WritableStream;
-  readonly stderr?: NodeJS.WritableStream;
-}
+/** Where `replay` reads and writes, as the dashboard command does (it reads no environment). */
+type ReplayCommandIo = Omit<DashboardCommandIo, 'env'>;
 
 /** `modeldeck replay`; resolves with the exit status once the user quits (2 for a bad command line or file). */
 export async function runReplayCommand(argv: readonly string[], io: ReplayCommandIo = {}): Promise<number> {
