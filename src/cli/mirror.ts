@@ -30,6 +30,8 @@ Options:
                           (k/M/G are powers of 1000, KiB/MiB/GiB of 1024; default unlimited)
   --link-throttle RATE    limit all responses together to RATE bytes per second, as a link or a CDN
                           does (with --throttle 4M --link-throttle 32M: 4 MB/s a connection, 32 in all)
+  --page-size N           list trees N entries a page, the rest behind Link: <...&cursor=...>; rel="next",
+                          as the Hub does with 1000 a page (default: one page)
   --token TOKEN           require "Authorization: Bearer TOKEN" (401 without it, 403 with another)
   --fault SPEC            inject a fault; repeatable. SPEC is ${FAULT_SPEC_SYNTAX}:
                             status:CODE:PATTERN      answer with HTTP status CODE (GET and HEAD)
@@ -75,6 +77,7 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
       throttle: { type: 'string' },
       'link-throttle': { type: 'string' },
       token: { type: 'string' },
+      'page-size': { type: 'string' },
       fault: { type: 'string', multiple: true },
       quiet: { type: 'boolean' },
     });
@@ -107,6 +110,7 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
       throttle: values.throttle === undefined ? 0 : parseBytes(values.throttle, '--throttle'),
       linkThrottle: values['link-throttle'] === undefined ? 0 : parseBytes(values['link-throttle'], '--link-throttle'),
       faults,
+      ...(values['page-size'] === undefined ? {} : { pageSize: parsePageSize(values['page-size']) }),
       ...(values.token === undefined ? {} : { requireToken: values.token }),
       ...(values.quiet === true ? {} : { log: (line: string) => stderr.write(`${line}\n`) }),
     }).catch((error: unknown) => {
@@ -123,6 +127,12 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
     }
     throw error;
   }
+}
+
+function parsePageSize(text: string): number {
+  if (!/^\d{1,9}$/.test(text) || Number(text) < 1)
+    throw new UsageError(`--page-size must be a whole number of entries >= 1, got '${text}'`);
+  return Number(text);
 }
 
 /** Errors from starting that the user fixes on the command line. */

@@ -59,6 +59,11 @@ export interface MirrorOptions {
   readonly log?: (line: string) => void;
   /** Files this size or larger are listed with an `lfs` member, in bytes. Default 10 MiB, as the Hub. */
   readonly lfsThreshold?: number;
+  /**
+   * Tree listings hold at most this many entries a page, the rest behind `Link: <…&cursor=N>; rel="next"`, as the
+   * Hub's (1,000 a page). Default: unpaginated.
+   */
+  readonly pageSize?: number;
 }
 
 /** One request the mirror received, for tests. Live: `bytesSent` grows while the body goes out. */
@@ -133,6 +138,7 @@ export async function startMirror(options: MirrorOptions & { host?: string; port
     link: createTokenBucket({ bytesPerSecond: () => linkThrottle }),
     oidCache: createOidCache(options.lfsThreshold ?? DEFAULT_LFS_THRESHOLD),
     auth: normaliseToken(options.requireToken),
+    pageSize: checkPageSize(options.pageSize),
   };
 
   const sockets = new Set<Socket>();
@@ -229,8 +235,16 @@ function checkThrottle(bytesPerSecond: number): void {
   }
 }
 
+function checkPageSize(pageSize: number | undefined): number | undefined {
+  if (pageSize === undefined) return undefined;
+  if (!(Number.isSafeInteger(pageSize) && pageSize >= 1))
+    throw new MirrorError('MIRROR_ERR_OPTIONS', `pageSize must be a whole number >= 1, got ${String(pageSize)}`);
+  return pageSize;
+}
+
 interface HandlerContext {
   readonly root: string;
+  readonly pageSize: number | undefined;
   readonly faults: ReturnType<typeof createFaultTable>;
   readonly rate: () => number;
   /** The bucket every response shares. */
@@ -313,7 +327,15 @@ async function handleRepoRoute(x: Exchange, route: Extract<MirrorRoute, { org: s
         sendNotFound(x, 'EntryNotFound', undefined, { 'X-Repo-Commit': location.sha });
         return;
       }
-      await sendJson(x, { pathname: x.pathname, repo }, entries);
+      const { pageSize } = x.context;
+      if (pageSize === undefined) {
+        await sendJson(x, { pathname: x.pathname, repo }, entries);
+        return;
+      }
+      const next = route.cursor + pageSize;
+      const link: Record<string, string> =
+        next < entries.length ? { Link: `<${nextPageUrl(x, next)}>; rel="next"` } : {};
+      await sendJson(x, { pathname: x.pathname, repo }, entries.slice(route.cursor, next), link);
       return;
     }
     case 'info':
@@ -508,10 +530,22 @@ function sendError(
   x.res.end(body);
 }
 
+/** The absolute URL of the listing page starting at entry `cursor`: this request's, with `cursor` set. */
+function nextPageUrl(x: Exchange, cursor: number): string {
+  const url = new URL(x.req.url ?? '/', `http://${x.req.headers.host ?? 'localhost'}`);
+  url.searchParams.set('cursor', String(cursor));
+  return url.toString();
+}
+
 /** A JSON body: throttled, and subject to body faults whose pattern names the URL path. */
-async function sendJson(x: Exchange, subject: FaultSubject, value: unknown): Promise<void> {
+async function sendJson(
+  x: Exchange,
+  subject: FaultSubject,
+  value: unknown,
+  extra: Record<string, string> = {},
+): Promise<void> {
   const body = Buffer.from(JSON.stringify(value));
-  writeHead(x, 200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length });
+  writeHead(x, 200, { ...extra, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length });
   await sendBody(x, subject, body.length, (bytes) => Readable.from([body.subarray(0, bytes)]));
 }
 

@@ -1,0 +1,99 @@
+// The mirror as a Hub stand-in real clients accept: paginated listings, LFS redirects to a second origin, Hub-like
+// auth answers; and modeldeck's own hub client and downloader working through them.
+import t from 'tap';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHubClient } from '../src/server/hub-client.js';
+import { startTestMirror } from './helpers/stack.js';
+import { runMirrorCommand } from '../src/cli/mirror.js';
+
+function pseudoRandomBytes(length: number, seed: number): Buffer {
+  const out = Buffer.alloc(length);
+  let x = seed >>> 0;
+  for (let i = 0; i < length; i += 1) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+function writeTree(root: string, files: Record<string, string | Buffer>): void {
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), content);
+  }
+}
+
+const BIG = pseudoRandomBytes(2 * 1024 * 1024 + 5, 3);
+const root = t.testdir({});
+const manyFiles: Record<string, string> = {};
+for (let i = 0; i < 7; i += 1) manyFiles[`acme/many/file${i}.txt`] = `file ${i}\n`;
+writeTree(root, {
+  ...manyFiles,
+  'acme/many/sub/a.json': '{}',
+  'acme/many/sub/b.json': '[]',
+  'acme/big/config.json': '{"model_type": "llama"}\n',
+  'acme/big/onnx/model.onnx': BIG,
+});
+
+interface Entry {
+  type: string;
+  path: string;
+}
+
+t.test('tree pages: pageSize entries a page, Link rel="next" with a cursor, Python recursive=True', async (t) => {
+  const mirror = await startTestMirror(root, { pageSize: 3 });
+  t.teardown(() => mirror.close());
+  const unpaged = await startTestMirror(root);
+  t.teardown(() => unpaged.close());
+  const whole = (await (await fetch(`${unpaged.url}/api/models/acme/many/tree/main?recursive=True`)).json()) as Entry[];
+  t.equal(whole.length, 10, 'recursive=True lists the whole tree: 7 files, sub/ and its 2 files');
+
+  const pages: Entry[][] = [];
+  let url: string | undefined = `${mirror.url}/api/models/acme/many/tree/main?recursive=True`;
+  while (url !== undefined) {
+    const res: Response = await fetch(url);
+    t.equal(res.status, 200);
+    pages.push((await res.json()) as Entry[]);
+    const link = res.headers.get('link');
+    if (link === null) url = undefined;
+    else {
+      const match = /^<([^>]+)>; rel="next"$/.exec(link);
+      t.ok(match, `a Hub-shaped Link header: ${link}`);
+      t.match(match?.[1], /[?&]cursor=[^&]+/);
+      t.match(match?.[1], /[?&]recursive=True/, 'the next page keeps the query');
+      url = match?.[1];
+    }
+    if (pages.length > 10) break;
+  }
+  t.same(
+    pages.map((p) => p.length),
+    [3, 3, 3, 1],
+  );
+  t.same(pages.flat(), whole, 'the pages together are the whole listing, in order');
+
+  const bad = await fetch(`${mirror.url}/api/models/acme/many/tree/main?cursor=x`);
+  t.equal(bad.status, 400);
+
+  const client = createHubClient({ hubUrl: mirror.url });
+  const files = await client.listFiles({ id: 'acme/many', revision: 'main' });
+  t.same(
+    files.map((f) => f.path),
+    whole.filter((e) => e.type === 'file').map((e) => e.path),
+    "the server's hub client follows every page",
+  );
+  t.equal(
+    mirror.requests.filter((r) => r.url.includes('/tree/') && r.url.includes('cursor=') && r.status === 200).length,
+    3 + 3,
+    'three next pages fetched by each reader',
+  );
+});
+
+t.test('cli: --page-size is checked', async (t) => {
+  for (const bad of ['0', 'x', '-1']) {
+    let err = '';
+    const code = await runMirrorCommand([root, `--page-size=${bad}`], { stderr: { write: (s: string) => (err += s) } });
+    t.equal(code, 2);
+    t.match(err, /--page-size must be a whole number/);
+  }
+});
