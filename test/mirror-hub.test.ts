@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createHubClient } from '../src/server/hub-client.js';
 import { startTestMirror } from './helpers/stack.js';
 import { runMirrorCommand } from '../src/cli/mirror.js';
+import { until } from './helpers/until.js';
 
 function pseudoRandomBytes(length: number, seed: number): Buffer {
   const out = Buffer.alloc(length);
@@ -24,7 +25,8 @@ function writeTree(root: string, files: Record<string, string | Buffer>): void {
   }
 }
 
-const BIG = pseudoRandomBytes(2 * 1024 * 1024 + 5, 3);
+// Over the Hub's 10 MiB LFS threshold, the default.
+const BIG = pseudoRandomBytes(10 * 1024 * 1024 + 5, 3);
 const root = t.testdir({});
 const manyFiles: Record<string, string> = {};
 for (let i = 0; i < 7; i += 1) manyFiles[`acme/many/file${i}.txt`] = `file ${i}\n`;
@@ -96,4 +98,27 @@ t.test('cli: --page-size is checked', async (t) => {
     t.equal(code, 2);
     t.match(err, /--page-size must be a whole number/);
   }
+});
+
+t.test('cli: --redirect-large starts the CDN origin and names it; --cdn-port needs it', async (t) => {
+  let err = '';
+  t.equal(await runMirrorCommand([root, '--cdn-port', '0'], { stderr: { write: (s: string) => (err += s) } }), 2);
+  t.match(err, /--cdn-port needs --redirect-large/);
+
+  let out = '';
+  const stop = new AbortController();
+  const running = runMirrorCommand([root, '--port', '0', '--redirect-large', '--quiet'], {
+    stdout: { write: (s: string) => (out += s) },
+    signal: stop.signal,
+  });
+  await until('the CDN line', () => /redirects large files to (http:\S+)/.test(out));
+  const hub = /listening on (http:\S+)/.exec(out)?.[1] ?? '';
+  const cdn = /redirects large files to (http:\S+)/.exec(out)?.[1] ?? '';
+  const res = await fetch(`${hub}/acme/big/resolve/main/onnx/model.onnx`, { redirect: 'manual' });
+  t.equal(res.status, 302);
+  t.equal(new URL(res.headers.get('location') ?? '').origin, cdn, 'to the origin it printed');
+  const bytes = Buffer.from(await (await fetch(`${hub}/acme/big/resolve/main/onnx/model.onnx`)).arrayBuffer());
+  t.ok(bytes.equals(BIG), 'followed, the whole file');
+  stop.abort();
+  t.equal(await running, 0);
 });
