@@ -122,3 +122,82 @@ t.test('cli: --redirect-large starts the CDN origin and names it; --cdn-port nee
   stop.abort();
   t.equal(await running, 0);
 });
+
+interface PathEntry {
+  type: string;
+  path: string;
+  oid: string;
+  size: number;
+  lfs?: { oid: string; size: number };
+  lastCommit?: { id: string; title: string; date: string };
+}
+
+t.test('revision info and paths-info, form or JSON, answer as the Hub', async (t) => {
+  const mirror = await startTestMirror(root);
+  t.teardown(() => mirror.close());
+  const info = (await (await fetch(`${mirror.url}/api/models/acme/big/revision/main`)).json()) as {
+    sha: string;
+    siblings: { rfilename: string }[];
+  };
+  t.match(info.sha, /^[0-9a-f]{40}$/);
+  t.same(info.siblings, [{ rfilename: 'config.json' }, { rfilename: 'onnx/model.onnx' }]);
+  const tree = (await (
+    await fetch(`${mirror.url}/api/models/acme/big/tree/main?recursive=true`)
+  ).json()) as PathEntry[];
+  const byPath = new Map(tree.map((e) => [e.path, e]));
+
+  const url = `${mirror.url}/api/models/acme/big/paths-info/main`;
+  const json = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ paths: ['onnx/model.onnx', 'nope.txt', 'onnx', 'config.json'], expand: true }),
+  });
+  t.equal(json.status, 200);
+  const entries = (await json.json()) as PathEntry[];
+  t.same(
+    entries.map((e) => [e.type, e.path]),
+    [
+      ['file', 'onnx/model.onnx'],
+      ['directory', 'onnx'],
+      ['file', 'config.json'],
+    ],
+    'the paths that exist, in the order asked; a missing one left out',
+  );
+  const big = entries[0];
+  t.same({ ...big, lastCommit: undefined }, { ...byPath.get('onnx/model.onnx'), lastCommit: undefined }, 'as listed');
+  t.match(big?.lfs, { oid: /^[0-9a-f]{64}$/, size: BIG.length });
+  t.equal(big?.lastCommit?.id, info.sha, 'expand: the last commit is the revision');
+  t.ok(!Number.isNaN(Date.parse(big?.lastCommit?.date ?? '')), 'with a date');
+
+  // huggingface_hub posts a form: paths repeated, expand as Python's True.
+  const form = await fetch(url, {
+    method: 'POST',
+    body: new URLSearchParams([
+      ['paths', 'config.json'],
+      ['paths', 'onnx/model.onnx'],
+      ['expand', 'False'],
+    ]),
+  });
+  const formEntries = (await form.json()) as PathEntry[];
+  t.same(
+    formEntries.map((e) => e.path),
+    ['config.json', 'onnx/model.onnx'],
+  );
+  t.equal(formEntries[0]?.lastCommit, undefined, 'no lastCommit without expand');
+
+  const bad = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: '{"paths": 3}',
+  });
+  t.equal(bad.status, 400);
+  t.match(((await bad.json()) as { error: string }).error, /"paths" must be/);
+  const get = await fetch(url);
+  t.equal(get.status, 405);
+  t.equal(get.headers.get('allow'), 'POST');
+  const missing = await fetch(`${mirror.url}/api/models/acme/nope/paths-info/main`, { method: 'POST', body: '' });
+  t.equal(missing.status, 404);
+  t.equal(missing.headers.get('x-error-code'), 'RepoNotFound');
+  const rev = await fetch(`${mirror.url}/api/models/acme/big/paths-info/nope`, { method: 'POST', body: '' });
+  t.equal(rev.headers.get('x-error-code'), 'RevisionNotFound');
+});

@@ -20,8 +20,10 @@ Layout of DIR:
 
 Endpoints:
   GET|HEAD /ORG/NAME/resolve/REV/PATH                    a file (byte ranges, ETag, X-Repo-Commit)
-  GET /api/models/ORG/NAME/tree/REV[/PATH][?recursive=true] the file listing
-  GET /api/models/ORG/NAME[/revision/REV]                model info with siblings
+  GET /api/models/ORG/NAME/tree/REV[/PATH][?recursive=true] the file listing (recursive=True and =1 too)
+  GET /api/models/ORG/NAME[/revision/REV]                model info with sha and siblings
+  POST /api/models/ORG/NAME/paths-info/REV               entries of the paths named in a form or JSON body
+                                                         (paths, expand), as huggingface.js asks before a download
 
 Options:
   --host HOST             address to bind (default 127.0.0.1)

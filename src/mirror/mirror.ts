@@ -7,6 +7,7 @@
  * - `GET|HEAD /{org}/{name}/resolve/{revision}/{path…}`: the file; single byte ranges; never compressed.
  * - `GET /api/models/{org}/{name}/tree/{revision}[/{path…}][?recursive=true]`: the listing.
  * - `GET /api/models/{org}/{name}[/revision/{revision}][?blobs=true]`: model info with `siblings`.
+ * - `POST /api/models/{org}/{name}/paths-info/{revision}` (form or JSON `paths`, `expand`): those paths' entries.
  * - With `redirectLarge`, a second origin (the CDN) answers `GET|HEAD /lfs/{org}/{name}/{commit}/{path…}`.
  * Errors are JSON `{"error": "…"}` with the Hub's `X-Error-Code` / `X-Error-Message` headers.
  */
@@ -25,6 +26,7 @@ import {
   DEFAULT_LFS_THRESHOLD,
   listTree,
   locateRevision,
+  pathInfo,
   statFile,
   type NotFoundCode,
   type OidCache,
@@ -340,11 +342,12 @@ async function handle(
 ): Promise<void> {
   const target = req.url ?? '/';
   const x: Exchange = { context, req, res, entry, pathname: decodedPathname(target) };
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    sendError(x, 405, undefined, `Method ${req.method ?? ''} not allowed`, { Allow: 'GET, HEAD' });
+  const route = parseMirrorRoute(target);
+  const allow = route.kind === 'paths-info' ? ['POST'] : ['GET', 'HEAD'];
+  if (!allow.includes(req.method ?? '')) {
+    sendError(x, 405, undefined, `Method ${req.method ?? ''} not allowed`, { Allow: allow.join(', ') });
     return;
   }
-  const route = parseMirrorRoute(target);
   switch (route.kind) {
     case 'bad':
       sendError(x, 400, undefined, route.reason);
@@ -355,6 +358,7 @@ async function handle(
       return;
     case 'resolve':
     case 'tree':
+    case 'paths-info':
     case 'info': {
       const repo = `${route.org}/${route.name}`;
       if (refuseWithoutToken(x, repo)) return;
@@ -370,7 +374,7 @@ async function handle(
 
 async function handleRepoRoute(x: Exchange, route: Extract<MirrorRoute, { org: string }>, repo: string): Promise<void> {
   const splits: readonly RevisionSplit[] =
-    route.kind === 'info' ? [{ revision: route.revision, path: '' }] : route.splits;
+    route.kind === 'info' || route.kind === 'paths-info' ? [{ revision: route.revision, path: '' }] : route.splits;
   const found = await locateFirst(x.context, route.org, route.name, splits);
   if (typeof found === 'string') {
     sendNotFound(x, found, found === 'RevisionNotFound' ? `Invalid rev id: ${splits[0]?.revision ?? ''}` : undefined);
@@ -402,6 +406,28 @@ async function handleRepoRoute(x: Exchange, route: Extract<MirrorRoute, { org: s
     case 'info':
       await sendJson(x, { pathname: x.pathname, repo }, await modelInfo(x, location, route.blobs));
       return;
+    case 'paths-info': {
+      const asked = await readPathsInfoBody(x.req);
+      if (typeof asked === 'string') {
+        sendError(x, asked.startsWith('request body over') ? 413 : 400, undefined, asked);
+        return;
+      }
+      const modified = asked.expand ? (await stat(location.dir)).mtime.toISOString() : '';
+      const entries: object[] = [];
+      const seen = new Set<string>();
+      for (const path of asked.paths) {
+        const entry = await pathInfo(location, path, x.context.oidCache);
+        if (entry === undefined || seen.has(entry.path)) continue;
+        seen.add(entry.path);
+        entries.push(
+          asked.expand
+            ? { ...entry, lastCommit: { id: location.sha, title: `modeldeck mirror of ${repo}`, date: modified } }
+            : entry,
+        );
+      }
+      await sendJson(x, { pathname: x.pathname, repo }, entries);
+      return;
+    }
     default: {
       const unreachable: never = route;
       throw new Error(`unhandled route ${JSON.stringify(unreachable)}`);
@@ -457,6 +483,46 @@ async function handleCdn(
 function cdnLocation(cdnUrl: string, location: RevisionLocation, path: string): string {
   const encoded = [...location.repo.split('/'), location.sha, ...path.split('/')].map(encodeURIComponent).join('/');
   return `${cdnUrl}/lfs/${encoded}`;
+}
+
+/** Bytes a `paths-info` body may have. */
+const PATHS_INFO_BODY_LIMIT = 1024 * 1024;
+
+/**
+ * The `paths` and `expand` of a `paths-info` body: JSON (`{"paths": [...], "expand": true}`, huggingface.js) or a form
+ * (`paths=a&paths=b&expand=True`, huggingface_hub). A string says what is wrong with it.
+ */
+async function readPathsInfoBody(req: IncomingMessage): Promise<{ paths: string[]; expand: boolean } | string> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    length += chunk.length;
+    if (length > PATHS_INFO_BODY_LIMIT) return `request body over ${PATHS_INFO_BODY_LIMIT} bytes`;
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  const truthy = (value: unknown): boolean =>
+    value === true || (typeof value === 'string' && ['true', '1'].includes(value.toLowerCase()));
+  if (type === 'application/json') {
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return 'the body is not valid JSON';
+    }
+    if (typeof body !== 'object' || body === null) return 'the body must be a JSON object with "paths"';
+    const { paths, expand } = body as { paths?: unknown; expand?: unknown };
+    const list = typeof paths === 'string' ? [paths] : paths;
+    if (!Array.isArray(list) || !list.every((p): p is string => typeof p === 'string'))
+      return '"paths" must be a string or an array of strings';
+    return { paths: list, expand: truthy(expand) };
+  }
+  if (type === 'application/x-www-form-urlencoded' || type === '' || type === undefined) {
+    const form = new URLSearchParams(text);
+    return { paths: form.getAll('paths'), expand: truthy(form.get('expand') ?? '') };
+  }
+  return `unsupported Content-Type ${JSON.stringify(type)}: send JSON or a form`;
 }
 
 /** Try each way of splitting `{revision}/{path}`, shortest revision first; report the first split's failure. */

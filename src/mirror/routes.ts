@@ -18,6 +18,7 @@ export interface RevisionSplit {
  * - `tree`: `/api/models/{org}/{name}/tree/{revision}[/{path…}]`, a listing (`recursive=true|True|1` for the whole
  *   tree; `cursor=N` for a later page).
  * - `info`: `/api/models/{org}/{name}` (revision `main`) or `/api/models/{org}/{name}/revision/{revision}`.
+ * - `paths-info`: `POST /api/models/{org}/{name}/paths-info/{revision}`, entries of the paths its body names.
  * - `unknown`: anything else (404). `bad`: a URL that cannot be decoded (400).
  */
 export type MirrorRoute =
@@ -38,6 +39,7 @@ export type MirrorRoute =
       readonly revision: string;
       readonly blobs: boolean;
     }
+  | { readonly kind: 'paths-info'; readonly org: string; readonly name: string; readonly revision: string }
   | { readonly kind: 'unknown' }
   | { readonly kind: 'bad'; readonly reason: string };
 
@@ -65,6 +67,7 @@ export function parseMirrorRoute(target: string): MirrorRoute {
       return { kind: 'info', org, name, revision: 'main', blobs: flag('blobs') };
     if (action === 'revision' && rest.length > 0)
       return { kind: 'info', org, name, revision: rest.join('/'), blobs: flag('blobs') };
+    if (action === 'paths-info') return { kind: 'paths-info', org, name, revision: rest.join('/') || 'main' };
     if (action === 'tree' && rest.length > 0) {
       const cursor = url.searchParams.get('cursor') ?? '0';
       if (!/^\d{1,9}$/.test(cursor)) return { kind: 'bad', reason: `invalid cursor ${JSON.stringify(cursor)}` };
