@@ -25,6 +25,7 @@ import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/prom
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { blobLockPath, lockBlob } from './blob-lock.js';
 import { createHasher, type Hasher } from './hasher.js';
 import { errorCodeOf, TransientHubError, type HubClient, type HubFile, type RepoRef } from './hub-client.js';
 import { LoadError } from './loader-types.js';
@@ -127,7 +128,8 @@ const locks = new Map<string, Promise<unknown>>();
 /**
  * Makes `blob` hold the file, verified. Resolves at once when the blob exists with the listed size. Rejects with a
  * {@link LoadError}: DOWNLOAD_FAILED (gave up, checksum), ABORTED, CACHE_NOT_WRITABLE, or the hub client's codes.
- * Two downloads of one blob in this process run one after the other (the second then finds it complete).
+ * Two downloads of one blob run one after the other (the second then finds it complete): in this process by a
+ * promise chain, across processes sharing the cache by a lock file (`blob-lock.ts`).
  */
 export async function downloadBlob(options: BlobDownload): Promise<void> {
   const { blob } = options;
@@ -143,8 +145,7 @@ export async function downloadBlob(options: BlobDownload): Promise<void> {
 
 async function downloadUnlocked(options: BlobDownload): Promise<void> {
   const { file, blob } = options;
-  const existing = await stat(blob).catch(() => undefined);
-  if (existing?.isFile() === true && existing.size === file.size) {
+  if (await isComplete(blob, file)) {
     options.onProgress?.(file.size);
     return;
   }
@@ -153,6 +154,28 @@ async function downloadUnlocked(options: BlobDownload): Promise<void> {
   } catch (error) {
     throw cacheWriteError(error, dirname(blob));
   }
+  // Another process sharing the cache may be writing this blob: wait for it, then look again.
+  const lock = await lockBlob(blob, options.signal).catch((error: unknown) => {
+    if (options.signal?.aborted === true) throw abortReason(options.signal, error);
+    throw cacheWriteError(error, blobLockPath(blob));
+  });
+  try {
+    if (await isComplete(blob, file)) options.onProgress?.(file.size);
+    else await fetchVerified(options);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** The blob is there with the listed size (blobs only ever get there verified). */
+async function isComplete(blob: string, file: HubFile): Promise<boolean> {
+  const existing = await stat(blob).catch(() => undefined);
+  return existing?.isFile() === true && existing.size === file.size;
+}
+
+/** Downloads `blob` into `.incomplete`, checks it (fetching it again once on a mismatch), and renames it. */
+async function fetchVerified(options: BlobDownload): Promise<void> {
+  const { file, blob } = options;
   const expected = expectedDigest(file);
   const partial = incompletePath(blob);
   for (let round = 1; ; round += 1) {
