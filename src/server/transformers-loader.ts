@@ -26,8 +26,11 @@ export interface TransformersLoaderOptions {
   readonly offline?: boolean;
   /** Hub access token (`HF_TOKEN`), for gated and private repositories. */
   readonly token?: string;
-  /** ONNX precision to load (`fp32`, `q8`, `q4`, `fp16`, …); default: the model's config, else fp32, q8, q4, fp16. */
-  readonly dtype?: string;
+  /**
+   * ONNX precisions to load, in order of preference (`q4`, `q8`, …; `auto` stands for the default choice); default:
+   * the model's config, else `model-files.ts`'s DEFAULT_DTYPE_ORDER. A load's own `dtype` replaces it.
+   */
+  readonly dtype?: readonly string[];
   /** A request that receives no byte for this long is abandoned and retried, in milliseconds (default 30000). */
   readonly stallTimeoutMs?: number;
   /** Connections downloads use at once, over all loads (default 8). */
@@ -94,6 +97,7 @@ async function load(
         type: 'weights',
         dir,
         dtype: weights.dtype,
+        modelFileName: weights.modelFileName,
         files: weights.files,
         externalDataChunks: weights.externalDataChunks,
       },
