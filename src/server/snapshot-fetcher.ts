@@ -80,7 +80,8 @@ export async function openSnapshot(
   const select = <T>(selection: Selection<T>, code: 'LOAD_FAILED' | 'NO_ONNX_WEIGHTS'): T => {
     if (selection.ok) return selection.value;
     if (!resolved.online) throw notCached(ref, cacheDir, selection.problem.replace(/^has no /, ''));
-    const hint = code === 'NO_ONNX_WEIGHTS' ? onnxHint(ref) : '';
+    // Where to look instead, when the repository has no weights at all (not when it lacks the dtypes asked for).
+    const hint = code === 'NO_ONNX_WEIGHTS' && selection.problem.startsWith('has no ') ? onnxHint(ref) : '';
     throw new LoadError(code, `${ref.id}@${ref.revision} ${selection.problem}${hint}`);
   };
   const fetchFiles = (files: readonly HubFile[], onEvent?: (event: LoaderEvent) => void): Promise<boolean> =>

@@ -10,7 +10,14 @@
 
 import { createLoadedModel } from './generation-queue.js';
 import { createHubClient, type HubClient } from './hub-client.js';
-import { LoadError, type LoadedModel, type LoaderEvent, type ModelLoader, type ModelRef } from './loader-types.js';
+import {
+  LoadError,
+  type LoadedModel,
+  type LoaderEvent,
+  type LoadOptions,
+  type ModelLoader,
+  type ModelRef,
+} from './loader-types.js';
 import { createTransfer, type DownloadPolicy, type Transfer } from './downloader.js';
 import { listCachedSnapshots } from './model-cache.js';
 import { openSnapshot } from './snapshot-fetcher.js';
@@ -55,7 +62,7 @@ export function createTransformersLoader(options: TransformersLoaderOptions): Mo
     stallTimeoutMs: options.stallTimeoutMs,
   });
   return {
-    load: (ref, onEvent, signal) => load(ref, onEvent, signal, { ...options, hub, transfer }),
+    load: (ref, onEvent, signal, loadOptions) => load(ref, onEvent, signal, { ...options, hub, transfer }, loadOptions),
     listCached: () => listCachedSnapshots(options.cacheDir),
   };
 }
@@ -70,6 +77,7 @@ async function load(
   onEvent: (event: LoaderEvent) => void,
   signal: AbortSignal | undefined,
   context: LoadContext,
+  loadOptions: LoadOptions | undefined,
 ): Promise<LoadedModel> {
   throwIfAborted(signal, ref);
   const { cacheDir } = context;
@@ -78,7 +86,7 @@ async function load(
   // with the downloads; not earlier, so that a load failing at the hub costs no worker start.
   let started: ModelWorkerHandle | undefined;
   try {
-    const snapshot = await openSnapshot(ref, context, signal);
+    const snapshot = await openSnapshot(ref, context, signal, loadOptions?.dtype);
     const { dir } = snapshot;
     // transformers.js writes nothing (its file cache is off) and reads the snapshot by its absolute path.
     const worker = (started = spawnModelWorker(ref, { cacheDir, modelsRoot: cacheDir }));
@@ -106,7 +114,7 @@ async function load(
     );
     throwIfAborted(signal, ref);
     const weightBytes = weights.files.reduce((sum, file) => sum + file.size, 0);
-    return createLoadedModel(ref, worker, weightBytes);
+    return createLoadedModel(ref, worker, weightBytes, weights.dtype);
   } catch (error) {
     await started?.close();
     if (error instanceof LoadError) throw error;
