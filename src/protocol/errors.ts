@@ -57,6 +57,14 @@ export const WIRE_ERRORS = {
     when: 'the server has `--max-connections` connections open; the connection is closed (`Retry-After: 1`)',
   },
   MODEL_NOT_LOADED: { status: 404, when: '`/unload_model`: the model is not resident' },
+  INVALID_DTYPE: {
+    status: 400,
+    when: '`/load_model`: `dtype` is not a dtype, a comma-separated string or a list of them; the message lists the valid ones',
+  },
+  DTYPE_CONFLICT: {
+    status: 409,
+    when: '`/load_model`: the model is resident (or loading) in another dtype than `dtype` asks for; unload it first',
+  },
 
   // Loads that fail (`error` events; a chat that needs the model gets the same code with this status).
   MODEL_NOT_FOUND: { status: 404, when: 'the hub has no such repository' },
@@ -65,7 +73,7 @@ export const WIRE_ERRORS = {
   FORBIDDEN: { status: 403, when: 'the hub token has no access to the repository' },
   NO_ONNX_WEIGHTS: {
     status: 400,
-    when: 'no ONNX weights for transformers.js: look for an `onnx-community` variant',
+    when: 'no ONNX weights transformers.js can load (none of the dtypes asked for, when a list was given); the message lists the variants there are',
   },
   HUB_UNREACHABLE: { status: 503, when: 'the hub did not answer (the message names its URL)' },
   HUB_ERROR: { status: 503, when: 'the hub answered with an unexpected status' },

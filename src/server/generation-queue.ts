@@ -15,13 +15,19 @@ import type {
 import type { ModelWorkerHandle } from './worker-client.js';
 
 /** The resident model of `worker`, loaded from `weightBytes` bytes of weights (when known). */
-export function createLoadedModel(ref: ModelRef, worker: ModelWorkerHandle, weightBytes?: number): LoadedModel {
+export function createLoadedModel(
+  ref: ModelRef,
+  worker: ModelWorkerHandle,
+  weightBytes?: number,
+  dtype?: string,
+): LoadedModel {
   // One generation at a time per model: the worker holds one ONNX session, and the seeded sampler is global there.
   let queue: Promise<unknown> = Promise.resolve();
   let disposed = false;
   return {
     ref,
     ...(weightBytes === undefined ? {} : { weightBytes }),
+    ...(dtype === undefined ? {} : { dtype }),
     generate(messages, options, onText, signal) {
       const run = async (): Promise<GenerateResult> => {
         if (disposed) throw new Error(`model ${ref.key} was unloaded`);

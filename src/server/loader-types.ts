@@ -82,6 +82,8 @@ export interface LoadedModel {
   readonly ref: ModelRef;
   /** Bytes of the weight files it was loaded from, when known (shown by `GET /v1/models` and the feed). */
   readonly weightBytes?: number;
+  /** The ONNX dtype its weights were loaded in (`q8`, `q4f16`, …), when the loader knows it. */
+  readonly dtype?: string;
   /**
    * Formats `messages` with the model's chat template and generates, calling `onText` with each new piece of text as
    * it is produced. Aborting `signal` stops generation at the next token and resolves normally.
@@ -98,6 +100,12 @@ export interface LoadedModel {
   dispose(): Promise<void>;
 }
 
+/** What one load asks for beyond the model itself. */
+export interface LoadOptions {
+  /** The request's dtype preference (`["q4", "q8"]`, `auto` for the default choice); replaces the server's. */
+  readonly dtype?: readonly string[];
+}
+
 /** Loads models. One call is one load; de-duplication of concurrent requests is the manager's job. */
 export interface ModelLoader {
   /**
@@ -105,7 +113,12 @@ export interface ModelLoader {
    * for every failure a user can act on. `signal` aborts the load (used on server shutdown only: a client disconnect
    * never cancels a load).
    */
-  load(ref: ModelRef, onEvent: (event: LoaderEvent) => void, signal?: AbortSignal): Promise<LoadedModel>;
+  load(
+    ref: ModelRef,
+    onEvent: (event: LoaderEvent) => void,
+    signal?: AbortSignal,
+    options?: LoadOptions,
+  ): Promise<LoadedModel>;
   /** Models present in the local cache (complete snapshots), for `GET /v1/models`. */
   listCached(): Promise<ModelRef[]>;
 }

@@ -148,6 +148,7 @@ async function loadWeights(
   const model = await AutoModelForCausalLM.from_pretrained(request.dir, {
     ...(state.config === undefined ? {} : { config: state.config }),
     dtype: request.dtype as 'fp32',
+    model_file_name: request.modelFileName,
     device: 'cpu',
     use_external_data_format: request.externalDataChunks === 0 ? false : request.externalDataChunks,
     session_options: SESSION_OPTIONS,

@@ -39,6 +39,8 @@ export type WorkerRequest =
       readonly id: number;
       readonly dir: string;
       readonly dtype: string;
+      /** transformers.js's `model_file_name`: `model`, or `decoder_model_merged` for a legacy layout. */
+      readonly modelFileName: string;
       /** The ONNX file first, then its external data chunks. */
       readonly files: readonly WorkerWeightFile[];
       readonly externalDataChunks: number;
