@@ -142,7 +142,8 @@ t.test('maps hub answers to load errors that say what to do', async (t) => {
   t.match(badrev.message, 'revision main of badrev/model was not found');
   const gated = await list('gated');
   t.equal(gated.code, 'UNAUTHORIZED');
-  t.match(gated.message, 'set HF_TOKEN to a token with access');
+  t.match(gated.message, 'gated/model is gated on the hub at');
+  t.match(gated.message, 'set HF_TOKEN (or the token file $HF_HOME/token) to a token with access');
   t.equal((await list('forbidden')).code, 'FORBIDDEN');
   const broken = await list('broken');
   t.equal(broken.code, 'HUB_ERROR');
@@ -150,8 +151,8 @@ t.test('maps hub answers to load errors that say what to do', async (t) => {
 
   const withToken = createHubClient({ hubUrl: hub.url, token: 'bad' });
   const refused = await rejection(withToken.listFiles({ id: 'gated/model', revision: 'main' }));
-  t.equal(refused.code, 'UNAUTHORIZED');
-  t.match(refused.message, 'HF_TOKEN was refused');
+  t.equal(refused.code, 'HUB_TOKEN_INVALID', 'a 401 with a token: the token itself was refused');
+  t.match(refused.message, 'refused the token from HF_TOKEN as invalid credentials');
   const file = await rejection(client.openFile({ id: 'missing/model', revision: 'main' }, 'config.json'));
   t.equal(file.code, 'MODEL_NOT_FOUND', 'files map the same way');
 });
