@@ -287,3 +287,11 @@ t.test('cli: --user-token and --gated', async (t) => {
   stop.abort();
   t.equal(await running, 0);
 });
+
+t.test('cli: --help names the Hub stand-in flags and endpoints', async (t) => {
+  let out = '';
+  t.equal(await runMirrorCommand(['--help'], { stdout: { write: (s: string) => (out += s) } }), 0);
+  for (const text of ['--page-size N', '--redirect-large', '--cdn-port PORT', '--user-token TOKEN', '--gated REPO'])
+    t.match(out, text, text);
+  t.match(out, 'POST /api/models/ORG/NAME/paths-info/REV');
+});
