@@ -122,8 +122,8 @@ export function createHubClient(options: HubClientOptions): HubClient {
     tokenSource: token === undefined ? undefined : (options.tokenSource ?? 'HF_TOKEN'),
   };
 
-  // The token goes to the hub's own origin only: a listing's `Link: rel="next"` may name any host. (Redirects are
-  // fetch's: it drops `Authorization` when one leaves the origin.)
+  // The token goes to the hub's own origin only: a listing's `Link: rel="next"` or a redirect may name any host (the
+  // Hub's LFS files redirect to a CDN, which must not get it).
   const headers = (extra: Record<string, string>, url: string = hubUrl): Record<string, string> => ({
     'User-Agent': 'modeldeck',
     ...(token === undefined || new URL(url).origin !== hubOrigin ? {} : { Authorization: `Bearer ${token}` }),
