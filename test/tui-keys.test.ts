@@ -123,8 +123,10 @@ t.test('add a session: server (default offered), then model, both validated', as
   r = type(r.ui, ['../etc', ENTER]);
   t.match(r.ui.prompt, { kind: 'add-model', error: /\.\./ });
   r = type(r.ui, [...Array(6).fill(named('backspace')), 'org/new@v2', ENTER]);
+  t.match(r.ui.prompt, { kind: 'add-key', server: 'http://a:1', model: 'org/new@v2', keyDefault: 'no key' });
+  r = type(r.ui, [ENTER]);
   t.equal(r.ui.prompt, null);
-  t.same(r.commands, [{ type: 'add', server: 'http://a:1', model: 'org/new@v2' }]);
+  t.same(r.commands, [{ type: 'add', server: 'http://a:1', model: 'org/new@v2' }], 'Enter: the default key');
   t.equal(type(type(createUiState(), ['a']).ui, [named('escape')]).ui.prompt, null, 'Esc cancels');
 });
 

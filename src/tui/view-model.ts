@@ -10,7 +10,7 @@ import { ELLIPSIS, truncateEnd, truncateMiddle } from '../common/text.js';
 import type { JournalEntry } from '../client/wire-journal.js';
 import { buildWireLogView, inspectEntry, type WireLogView } from './wire-log-view.js';
 import { countAfter, selectWindow, type EventLog, type LogEntry, type LogFilter } from './event-log.js';
-import { KEY_HELP, type UiState } from './keys.js';
+import { KEY_HELP, KEY_PROMPTS, type UiState } from './keys.js';
 import { clipLine, seg, textBar, type Line, type Segment, type Tone } from './lines.js';
 import { serverPaneContent, type ChartSpec } from './server-view.js';
 import type { ServerState } from './server-state.js';
@@ -658,6 +658,10 @@ export function logLine(entry: LogEntry, width: number): Line {
 const PROMPT_LABEL: Readonly<Record<string, string>> = {
   'add-server': 'add session · server URL',
   'add-model': 'add session · model id (org/name[@revision])',
+  'add-key': 'add session · API key',
+  'edit-server': 'edit session · server URL',
+  'edit-model': 'edit session · model id (org/name[@revision])',
+  'edit-key': 'edit session · API key',
   filter: 'filter log by text (empty clears)',
   save: 'save log to (.jsonl: whole filtered history, for replay · .txt: the lines shown)',
   close: 'close',
@@ -670,17 +674,28 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
     if (p.kind === 'close' || p.kind === 'cancel' || p.kind === 'unload' || p.kind === 'quit') {
       return clipLine(confirmation(input, p.kind, p.sessionId), width);
     }
+    const editing = input.sessions.find((s) => s.id === p.sessionId);
     const hint =
       p.kind === 'add-server'
         ? ` [Enter: ${input.defaultServer}]`
-        : p.kind === 'add-model'
+        : p.kind === 'add-model' || p.kind === 'edit-model'
           ? ` on ${p.server ?? ''}`
-          : '';
-    const line: Segment[] = [
-      seg(`${PROMPT_LABEL[p.kind] ?? p.kind}${hint}: `, 'accent'),
-      seg(p.text),
-      seg('█', 'accent'),
-    ];
+          : p.kind === 'add-key'
+            ? ` [Enter: ${p.keyDefault ?? 'no key'} · - none]`
+            : p.kind === 'edit-key'
+              ? ` [Enter: ${p.keyDefault === 'keep' ? 'keep the key' : 'no key'} · - none]`
+              : '';
+    const who = p.kind.startsWith('edit-') && editing ? ` ${editing.tag}` : '';
+    const label = (PROMPT_LABEL[p.kind] ?? p.kind).replace(/^edit session/, `edit session${who}`);
+    // A key is never shown as typed: one • a character, and the kept key of `e` as ••• until something is typed.
+    const shown = KEY_PROMPTS.has(p.kind)
+      ? p.text === '' && p.kind === 'edit-key' && p.keyDefault === 'keep'
+        ? '•••'
+        : p.text === '-'
+          ? '- (no key)'
+          : '•'.repeat([...p.text].length)
+      : p.text;
+    const line: Segment[] = [seg(`${label}${hint}: `, 'accent'), seg(shown), seg('█', 'accent')];
     line.push(p.error ? seg(`  ${p.error}`, 'error') : seg('  Enter ok · Esc cancel', 'dim'));
     return clipLine(line, width);
   }
@@ -690,7 +705,7 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
     ? 'space follow/pause · ↑↓ scroll · / filter · s session · w save · l back · ? help · q quit'
     : ui.composing
       ? 'typing: Enter sends · Esc stops typing · Tab next session'
-      : 'commands: Tab next · Enter/i type · l log · a add · r retry · x close · c cancel · u unload · v servers · ? · q quit';
+      : 'commands: Tab next · Enter/i type · l log · a add · e edit · r retry · x close · c cancel · u unload · v servers · ? · q quit';
   return clipLine([seg(`[${where}] `, 'accent'), seg(keys, 'dim')], width);
 }
 
