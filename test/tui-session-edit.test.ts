@@ -125,4 +125,18 @@ t.test('a with - adds a session with no key, even beside a session with one', as
     return cell.includes('HTTP 401') ? cell : undefined;
   });
   t.notMatch(text, 'not valid', 'it sent no key (the server says one is missing, not wrong)');
+
+  // 1–9 jump to that session; while typing a digit is text.
+  t.equal(dash.ui().focus, 1);
+  input.write('1');
+  await until('s1 focused', () => statusBar(dash.screenText()).startsWith('[s1]'));
+  input.write('i2');
+  await until('the digit typed', () => dash.ui().inputs['s1'] === '2');
+  t.equal(dash.ui().focus, 0, 'typing 2 does not jump');
+  input.write('\x1b');
+  await until('out of typing', () => !dash.ui().composing);
+  input.write('2');
+  await until('s2 focused', () => statusBar(dash.screenText()).startsWith('[s2]'));
+  input.write('5');
+  await until('the notice', () => statusBar(dash.screenText()).includes('no session 5: 2 are open'));
 });

@@ -204,6 +204,7 @@ export function createUiState(): UiState {
 /** Every key, for the help overlay: [keys, what they do]. */
 export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['Tab / Shift-Tab', 'next / previous session'],
+  ['1–9', 'jump to session 1–9 (in screen order; not while typing, where digits are text)'],
   ['Enter or i', 'type a chat message in the focused session; until then letters are commands, never text'],
   ['Enter (typing)', 'send the message; Esc stops typing'],
   ['a', 'add a session (asks for the server, the model, then the API key: Enter takes the default shown, - none)'],
@@ -565,8 +566,21 @@ function routeGlobal(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
     case 'v':
       return done({ ...ui, serverView: !ui.serverView });
     default:
-      return done(ui);
+      break;
   }
+  // 1–9 jump to that session (from the log too); never while typing, where a digit is text.
+  if (key.ch !== undefined && /^[1-9]$/.test(key.ch) && !key.ctrl && !key.meta) {
+    const index = Number(key.ch) - 1;
+    if (ctx.sessions[index] === undefined) {
+      const open = ctx.sessions.length;
+      return done(ui, {
+        type: 'notice',
+        text: `no session ${key.ch}: ${open === 0 ? 'none is' : open === 1 ? 'one is' : `${open} are`} open`,
+      });
+    }
+    return done({ ...ui, focus: index, logFocused: false, composing: false });
+  }
+  return done(ui);
 }
 
 function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
@@ -607,6 +621,15 @@ function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
     case '?':
     case 'a':
     case 'v':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
       return routeGlobal(ui, key, ctx);
     default:
       break;
