@@ -85,6 +85,8 @@ export type Effect =
   | { readonly type: 'close-session'; readonly id: string }
   | { readonly type: 'retry'; readonly id: string }
   | { readonly type: 'send-chat'; readonly id: string; readonly messages: readonly ChatTurn[] }
+  /** Stop the session's reply in flight, keeping what arrived. */
+  | { readonly type: 'stop-chat'; readonly id: string }
   | { readonly type: 'save-log'; readonly path: string; readonly filter: LogFilter }
   /** Follow the server's feed (the first session on it opened). */
   | { readonly type: 'open-feed'; readonly root: string; readonly apiKey: string | undefined }
@@ -276,6 +278,10 @@ function runCommand(model: DashboardModel, command: Command): Update {
       const messages: ChatTurn[] = [...chatHistory(entry.state), { role: 'user', content: command.text }];
       return { model, effects: [{ type: 'send-chat', id: command.sessionId, messages }] };
     }
+    case 'stop':
+      return model.sessions[command.sessionId]?.state.chatBusy === true
+        ? { model, effects: [{ type: 'stop-chat', id: command.sessionId }] }
+        : unchanged(model);
     case 'add': {
       const sameServer = model.order
         .map((id) => model.sessions[id]?.spec)
@@ -396,6 +402,7 @@ export function redactUpdate(update: SessionUpdate, secrets: readonly string[]):
     case 'connecting':
     case 'chat-sent':
     case 'chat-done':
+    case 'chat-stopped':
       return update;
     default: {
       const never: never = update;

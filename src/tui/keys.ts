@@ -128,6 +128,8 @@ export type Command =
   /** Unload the session's model from its server's memory. */
   | { readonly type: 'unload'; readonly sessionId: string }
   | { readonly type: 'send'; readonly sessionId: string; readonly text: string }
+  /** Stop the reply streaming in the session, keeping what arrived. */
+  | { readonly type: 'stop'; readonly sessionId: string }
   | { readonly type: 'add'; readonly server: string; readonly model: string }
   | { readonly type: 'save-log'; readonly path: string }
   | { readonly type: 'notice'; readonly text: string };
@@ -168,6 +170,7 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['Tab / Shift-Tab', 'next / previous session'],
   ['Enter or i', 'type a chat message in the focused session; until then letters are commands, never text'],
   ['Enter (typing)', 'send the message; Esc stops typing'],
+  ['Ctrl-X', 'stop the focused session’s reply while it streams (typing or not); the partial reply is kept'],
   ['a', 'add a session (asks for the server, then the model)'],
   ['r', 'retry the focused session now (after an error or while reconnecting)'],
   ['x', 'close the focused session (y confirms)'],
@@ -222,6 +225,12 @@ export function routeKey(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult
   if (key.ctrl && key.name === 'c') return done(ui, { type: 'quit' });
   if (ui.help) return done({ ...ui, help: false });
   if (ui.prompt !== null) return routePrompt(ui, ui.prompt, key, ctx);
+  // Ctrl-X stops the focused session's reply, typing or not: no printable key does, so no message can.
+  if (key.ctrl && key.name === 'x') {
+    const session = ctx.sessions[ui.focus];
+    if (session?.replying !== true) return done(ui, { type: 'notice', text: 'no reply is streaming to stop' });
+    return done(ui, { type: 'stop', sessionId: session.id });
+  }
   if (ui.logFocused) return routeLog(ui, key, ctx);
   return routeSession(ui, key, ctx);
 }
