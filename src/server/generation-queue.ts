@@ -4,13 +4,14 @@
  * flag shared with the worker.
  */
 
-import type {
-  ChatMessage,
-  GenerateOptions,
-  GenerateResult,
-  LoadedModel,
-  ModelRef,
-  PromptSize,
+import {
+  NO_CHAT_TEMPLATE,
+  type GenerateOptions,
+  type GenerateResult,
+  type LoadedModel,
+  type ModelRef,
+  type Prompt,
+  type PromptSize,
 } from './loader-types.js';
 import type { ModelWorkerHandle } from './worker-client.js';
 
@@ -28,7 +29,7 @@ export function createLoadedModel(
     ref,
     ...(weightBytes === undefined ? {} : { weightBytes }),
     ...(dtype === undefined ? {} : { dtype }),
-    generate(messages, options, onText, signal) {
+    generate(prompt, options, onText, signal) {
       const run = async (): Promise<GenerateResult> => {
         if (disposed) throw new Error(`model ${ref.key} was unloaded`);
         checkGenerateOptions(options);
@@ -43,12 +44,13 @@ export function createLoadedModel(
         try {
           const result = await worker
             .call(
-              { type: 'generate', messages: messages.map(plainMessage), options: plainOptions(options), abort },
+              { type: 'generate', prompt: plainPrompt(prompt), options: plainOptions(options), abort },
               undefined,
               undefined,
               onText,
             )
             .catch((error: unknown) => {
+              if (errorCode(error) === NO_CHAT_TEMPLATE) throw error;
               throw new Error(`generation with ${ref.key} failed: ${describe(error)}`, { cause: error });
             });
           if (result === undefined || !('finishReason' in result)) {
@@ -64,9 +66,9 @@ export function createLoadedModel(
       return result;
     },
     // Not queued: tokenizing is quick, and the worker answers it between the steps of a running generation.
-    async measure(messages) {
+    async measure(prompt) {
       if (disposed) throw new Error(`model ${ref.key} was unloaded`);
-      const result = await worker.call({ type: 'measure', messages: messages.map(plainMessage) });
+      const result = await worker.call({ type: 'measure', prompt: plainPrompt(prompt) });
       if (result === undefined || 'finishReason' in result) {
         throw new Error(`measuring a prompt of ${ref.key} returned no size`);
       }
@@ -96,8 +98,8 @@ function checkGenerateOptions(options: GenerateOptions): void {
 }
 
 /** Copies only the fields the worker reads, so no caller object has to survive a structured clone. */
-function plainMessage(message: ChatMessage): ChatMessage {
-  return { role: message.role, content: message.content };
+function plainPrompt(prompt: Prompt): Prompt {
+  return typeof prompt === 'string' ? prompt : prompt.map((m) => ({ role: m.role, content: m.content }));
 }
 
 function plainOptions(options: GenerateOptions): GenerateOptions {
@@ -108,6 +110,10 @@ function plainOptions(options: GenerateOptions): GenerateOptions {
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     ...(options.stop === undefined ? {} : { stop: [...options.stop] }),
   };
+}
+
+function errorCode(error: unknown): unknown {
+  return (error as { code?: unknown } | null)?.code;
 }
 
 function describe(error: unknown): string {

@@ -3,7 +3,8 @@
  * over the repository listing and `config.json`; nothing here touches the network or the disk.
  *
  * What transformers.js reads, from its sources: `AutoTokenizer` reads `tokenizer.json` and `tokenizer_config.json`
- * (the chat template lives in the latter; it never reads `special_tokens_map.json` or `chat_template.jinja`),
+ * (a chat template may live in the latter; it never reads `special_tokens_map.json` or `chat_template.jinja`, which
+ * newer repositories keep their template in: modeldeck fetches that file when listed and the worker hands it over),
  * `AutoConfig` reads `config.json`, and a decoder-only model reads `onnx/model{suffix}.onnx`, its external data
  * chunks `…onnx_data`, `…onnx_data_1`, … and, optionally, `generation_config.json`.
  */
@@ -117,9 +118,12 @@ export function hasOnnxWeights(listing: readonly HubFile[]): boolean {
 /** Result of a selection: the files, or a problem to report. */
 export type Selection<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
 
-/** The tokenizer files from the listing; a problem names the missing ones. */
+/** The tokenizer files from the listing, and `chat_template.jinja` when there is one; a problem names the missing. */
 export function selectTokenizerFiles(listing: readonly HubFile[]): Selection<HubFile[]> {
-  return requireFiles(listing, TOKENIZER_FILES, 'a tokenizer for transformers.js');
+  const required = requireFiles(listing, TOKENIZER_FILES, 'a tokenizer for transformers.js');
+  if (!required.ok) return required;
+  const template = listing.find((file) => file.path === 'chat_template.jinja');
+  return { ok: true, value: template === undefined ? required.value : [...required.value, template] };
 }
 
 /** `config.json` (required) and `generation_config.json` (when the repository has one). */
