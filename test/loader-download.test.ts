@@ -1,10 +1,14 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { startMirror, type Mirror } from '../src/mirror/mirror.js';
+import { blobLockPath, REMOTE_STALE_MS } from '../src/server/blob-lock.js';
 import { createTransfer, downloadBlob, type DownloadPolicy } from '../src/server/downloader.js';
 import { createHubClient, type HubClient, type HubFile } from '../src/server/hub-client.js';
 import { LoadError } from '../src/server/loader-types.js';
@@ -302,3 +306,73 @@ t.test('the cache: huggingface_hub layout and where it lives', async (t) => {
   );
   t.same(await listCachedSnapshots(join(cacheDir, 'nowhere')), [], 'no cache yet: nothing');
 });
+
+t.test('a blob another process is writing is waited for, and taken over once that process is gone', async (t) => {
+  const blob = join(t.testdir(), 'models--modeldeck--tiny-chat', 'blobs', 'etag-1');
+  const lock = blobLockPath(blob);
+  t.match(lock, /\.locks\/models--modeldeck--tiny-chat\/etag-1\.modeldeck\.lock$/, "beside huggingface_hub's locks");
+  const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  t.teardown(() => holder.kill('SIGKILL'));
+  await mkdir(dirname(lock), { recursive: true });
+  await writeFile(lock, JSON.stringify({ pid: holder.pid, host: hostname() }));
+
+  // Held by a live process: an abort while waiting is ABORTED and leaves the other's lock alone.
+  const controller = new AbortController();
+  const aborted = downloadBlob({
+    hub,
+    ref,
+    file: ONNX,
+    blob,
+    transfer: createTransfer(FAST),
+    signal: controller.signal,
+  });
+  setTimeout(() => controller.abort(), 300);
+  t.equal((await rejection(aborted)).code, 'ABORTED');
+  t.ok(await stat(lock), "the other process's lock stays");
+
+  mirror.clearRequests();
+  let done = false;
+  const waiting = fetchLocked(blob).then(() => (done = true));
+  await sleep(600);
+  t.notOk(done, 'still waiting while the holder lives');
+  t.equal(bytesSentFor(mirror, ONNX.path), 0, 'and nothing fetched meanwhile');
+  holder.kill('SIGKILL');
+  await waiting;
+  t.same(await readFile(blob), onnxBytes, 'taken over once the holder died, and complete');
+  await t.rejects(stat(lock), { code: 'ENOENT' }, 'its own lock released');
+});
+
+t.test('a lock left by a dead process, or half-written, is stale; a held one on another host is not', async (t) => {
+  const dead = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  await new Promise((resolve) => dead.once('exit', resolve));
+  const blob = join(t.testdir(), 'models--modeldeck--tiny-chat', 'blobs', 'etag-2');
+  await mkdir(dirname(blobLockPath(blob)), { recursive: true });
+  await writeFile(blobLockPath(blob), JSON.stringify({ pid: dead.pid, host: hostname() }));
+  await fetchLocked(blob);
+  t.same(await readFile(blob), onnxBytes, 'a dead owner: taken at once');
+
+  const garbled = join(t.testdir(), 'models--modeldeck--tiny-chat', 'blobs', 'etag-3');
+  await mkdir(dirname(blobLockPath(garbled)), { recursive: true });
+  await writeFile(blobLockPath(garbled), '{"pid": 12');
+  await fetchLocked(garbled);
+  t.same(await readFile(garbled), onnxBytes, 'a half-written lock: taken');
+
+  const remote = join(t.testdir(), 'models--modeldeck--tiny-chat', 'blobs', 'etag-4');
+  await mkdir(dirname(blobLockPath(remote)), { recursive: true });
+  await writeFile(blobLockPath(remote), JSON.stringify({ pid: 1, host: `not-${hostname()}` }));
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 500);
+  const error = await rejection(
+    downloadBlob({ hub, ref, file: ONNX, blob: remote, transfer: createTransfer(FAST), signal: controller.signal }),
+  );
+  t.equal(error.code, 'ABORTED', "another host's lock is honoured: its process cannot be checked from here");
+  // ... until neither the lock nor the partial file changed for REMOTE_STALE_MS: its writer is gone or stuck.
+  const old = (Date.now() - REMOTE_STALE_MS - 60_000) / 1000;
+  await utimes(blobLockPath(remote), old, old);
+  await fetchLocked(remote);
+  t.same(await readFile(remote), onnxBytes, 'an untouched lock of another host: taken over');
+});
+
+function fetchLocked(blob: string): Promise<void> {
+  return downloadBlob({ hub, ref, file: ONNX, blob, transfer: createTransfer({ connections: 4, ...FAST }) });
+}

@@ -56,6 +56,16 @@ t.test('bad files get a clear error and exit status 2, never a crash', async (t)
       ],
       /line 2: unknown kind "x"/,
     ],
+    [
+      'a bad wire record',
+      [
+        await write(
+          'wire.jsonl',
+          `${recordLine(open)}\n{"time": "2026-01-02T03:04:06Z", "session": "s1", "kind": "wire", "record": {"kind": "line", "stream": "s1 load", "at": 1, "line": {"text": "x"}, "frame": 0}}\n`,
+        ),
+      ],
+      /line 2: a "wire" line's record: a "line" record needs a "line" \(text, ending, field, value\)/,
+    ],
     ['an array line', [await write('array.jsonl', '[1, 2]\n')], /line 1: not a JSON object/],
     [
       'a bad time',
@@ -215,6 +225,9 @@ t.test('a saved headless session replayed headless shows the same session pane',
   input.write(`${'\x7f'.repeat([...offered].length)}session.jsonl\r`);
   await until('saved', () => /saved \d+ log lines/.test(dash.screenText().split('\n')[ROWS - 1] ?? ''));
   dash.shutdown();
+  const journalLine = (e: ReturnType<typeof dash.journalEntries>[number]) =>
+    `${e.stream} ${e.kind} ${e.gapMs} ${e.stall} ${e.text} ${JSON.stringify(e.lines)} ${e.answer?.status}`;
+  const liveJournal = dash.journalEntries().map(journalLine);
 
   const text = await readFile(join(work, 'session.jsonl'), 'utf8');
   const parsed = parseReplayLog(text);
@@ -228,6 +241,7 @@ t.test('a saved headless session replayed headless shows the same session pane',
     'update:chat-delta',
     'update:chat-done',
     'data',
+    'wire',
   ]) {
     t.ok(kinds.has(kind), `the file holds ${kind}`);
   }
@@ -253,6 +267,15 @@ t.test('a saved headless session replayed headless shows the same session pane',
     parsed.records.flatMap((r) => (r.kind === 'data' || r.kind === 'comment' || r.kind === 'other' ? [r.time] : [])),
     'at their original times (speed 1, the clock started at the first record)',
   );
+  // The debug and wire views are rebuilt from the saved tap records: the same entries, gaps, lines and answers.
+  const replayedJournal = again.journalEntries().map(journalLine);
+  t.ok(
+    replayedJournal.some((line) => line.startsWith('s1 load answer')) &&
+      replayedJournal.some((line) => line.startsWith('s1 chat answer')),
+    'the load and chat streams are there, with their HTTP answers',
+  );
+  t.same(replayedJournal, liveJournal.slice(0, replayedJournal.length), 'the journal reads as it did live');
+  t.ok(replayedJournal.length >= liveJournal.length - 5, 'all of it but what came after the save');
 
   // The keys: space pauses (the status bar says so), . steps, ? lists both.
   const paused = startDashboard({

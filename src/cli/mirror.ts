@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { listenErrorReason } from '../common/listen.js';
 import { FAULT_SPEC_SYNTAX, FaultSpecError, parseFaultSpec, type MirrorFault } from '../mirror/faults.js';
-import { MirrorError, startMirror } from '../mirror/mirror.js';
+import { MirrorError, startMirror, type MirrorAuth } from '../mirror/mirror.js';
 import { UsageError, listenUsageError, parseBytes, parseCommand, parsePort } from './args.js';
 
 /** `modeldeck mirror --help`. */
@@ -20,8 +20,10 @@ Layout of DIR:
 
 Endpoints:
   GET|HEAD /ORG/NAME/resolve/REV/PATH                    a file (byte ranges, ETag, X-Repo-Commit)
-  GET /api/models/ORG/NAME/tree/REV[/PATH][?recursive=true] the file listing
-  GET /api/models/ORG/NAME[/revision/REV]                model info with siblings
+  GET /api/models/ORG/NAME/tree/REV[/PATH][?recursive=true] the file listing (recursive=True and =1 too)
+  GET /api/models/ORG/NAME[/revision/REV]                model info with sha and siblings
+  POST /api/models/ORG/NAME/paths-info/REV               entries of the paths named in a form or JSON body
+                                                         (paths, expand), as huggingface.js asks before a download
 
 Options:
   --host HOST             address to bind (default 127.0.0.1)
@@ -30,7 +32,20 @@ Options:
                           (k/M/G are powers of 1000, KiB/MiB/GiB of 1024; default unlimited)
   --link-throttle RATE    limit all responses together to RATE bytes per second, as a link or a CDN
                           does (with --throttle 4M --link-throttle 32M: 4 MB/s a connection, 32 in all)
+  --page-size N           list trees N entries a page, the rest behind Link: <...&cursor=...>; rel="next",
+                          as the Hub does with 1000 a page (default: one page)
+  --redirect-large        answer large (LFS) files with a 302 to a second origin, as the Hub redirects to its
+                          CDN: only the 302 carries X-Repo-Commit, X-Linked-Etag and X-Linked-Size; the CDN
+                          answers the bytes (byte ranges too) and refuses requests that send Authorization
+  --cdn-port PORT         port of that second origin (default 0, a free port; printed on start)
   --token TOKEN           require "Authorization: Bearer TOKEN" (401 without it, 403 with another)
+  --user-token TOKEN[:REPO,...]
+                          answer tokens as the Hub does (repeatable; not with --token): TOKEN is valid, and
+                          may read the gated repositories REPO (globs; none named: every one). Any other token
+                          is a 401 "Invalid credentials"; a missing repository is a 401 RepoNotFound without a
+                          token, a 404 with a valid one
+  --gated REPO            REPO (ORG/NAME, globs allowed; repeatable) is gated: 401 GatedRepo without a token,
+                          403 GatedRepo with a valid one not granted to it
   --fault SPEC            inject a fault; repeatable. SPEC is ${FAULT_SPEC_SYNTAX}:
                             status:CODE:PATTERN      answer with HTTP status CODE (GET and HEAD)
                             reset:N:PATTERN          send N body bytes, then reset the connection
@@ -47,7 +62,7 @@ Options:
   -h, --help              show this help
 
 On start it prints one line, "modeldeck mirror listening on http://HOST:PORT (serving DIR)", which scripts can
-read. SIGINT or SIGTERM stop it cleanly.`;
+read (with --redirect-large a second: "modeldeck mirror redirects large files to http://HOST:PORT"). SIGINT or SIGTERM stop it cleanly.`;
 
 /** Where the command writes, and what else may stop it besides SIGINT/SIGTERM; for tests and embedding. */
 export interface MirrorCommandIo {
@@ -75,6 +90,11 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
       throttle: { type: 'string' },
       'link-throttle': { type: 'string' },
       token: { type: 'string' },
+      'page-size': { type: 'string' },
+      'user-token': { type: 'string', multiple: true },
+      gated: { type: 'string', multiple: true },
+      'redirect-large': { type: 'boolean' },
+      'cdn-port': { type: 'string' },
       fault: { type: 'string', multiple: true },
       quiet: { type: 'boolean' },
     });
@@ -90,6 +110,11 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
     const host = values.host ?? '127.0.0.1';
     if (host.trim() === '') throw new UsageError('--host must not be empty');
     if (values.token !== undefined && values.token === '') throw new UsageError('--token must not be empty');
+    const auth = authOf(values['user-token'] ?? [], values.gated ?? []);
+    if (auth !== undefined && values.token !== undefined)
+      throw new UsageError('--token and --user-token/--gated do not mix: use --user-token TOKEN');
+    if (values['cdn-port'] !== undefined && values['redirect-large'] !== true)
+      throw new UsageError('--cdn-port needs --redirect-large');
     const faults: MirrorFault[] = [];
     for (const spec of values.fault ?? []) {
       try {
@@ -107,12 +132,16 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
       throttle: values.throttle === undefined ? 0 : parseBytes(values.throttle, '--throttle'),
       linkThrottle: values['link-throttle'] === undefined ? 0 : parseBytes(values['link-throttle'], '--link-throttle'),
       faults,
+      ...(values['redirect-large'] === true ? { redirectLarge: { port: parsePort(values['cdn-port'] ?? '0') } } : {}),
+      ...(values['page-size'] === undefined ? {} : { pageSize: parsePageSize(values['page-size']) }),
       ...(values.token === undefined ? {} : { requireToken: values.token }),
+      ...(auth === undefined ? {} : { auth }),
       ...(values.quiet === true ? {} : { log: (line: string) => stderr.write(`${line}\n`) }),
     }).catch((error: unknown) => {
       throw asUsageError(error, host, values.port ?? String(DEFAULT_MIRROR_PORT), positionals[0] as string) ?? error;
     });
     stdout.write(`modeldeck mirror listening on ${mirror.url} (serving ${dir})\n`);
+    if (mirror.cdnUrl !== undefined) stdout.write(`modeldeck mirror redirects large files to ${mirror.cdnUrl}\n`);
     await stopRequested(io.signal);
     await mirror.close();
     return 0;
@@ -123,6 +152,34 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
     }
     throw error;
   }
+}
+
+function authOf(userTokens: readonly string[], gated: readonly string[]): MirrorAuth | undefined {
+  if (userTokens.length === 0 && gated.length === 0) return undefined;
+  const tokens = userTokens.map((spec) => {
+    const colon = spec.indexOf(':');
+    const token = colon < 0 ? spec : spec.slice(0, colon);
+    if (!/^[\x21-\x7e]+$/.test(token))
+      throw new UsageError(`--user-token needs a token of printable characters, got '${spec}'`);
+    if (colon < 0) return token;
+    const grants = spec
+      .slice(colon + 1)
+      .split(',')
+      .map((repo) => repo.trim());
+    if (grants.some((repo) => !/^[^/\s]+\/[^/\s]+$/.test(repo)))
+      throw new UsageError(`--user-token ${token}:… names repositories as ORG/NAME, got '${spec.slice(colon + 1)}'`);
+    return { token, grants };
+  });
+  for (const repo of gated) {
+    if (!/^[^/\s]+\/[^/\s]+$/.test(repo)) throw new UsageError(`--gated takes a repository ORG/NAME, got '${repo}'`);
+  }
+  return { tokens, gated };
+}
+
+function parsePageSize(text: string): number {
+  if (!/^\d{1,9}$/.test(text) || Number(text) < 1)
+    throw new UsageError(`--page-size must be a whole number of entries >= 1, got '${text}'`);
+  return Number(text);
 }
 
 /** Errors from starting that the user fixes on the command line. */

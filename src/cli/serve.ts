@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ListenError } from '../common/listen.js';
 import { DEFAULT_DOWNLOAD_CONNECTIONS } from '../server/downloader.js';
 import { defaultHubCacheDir } from '../server/model-cache.js';
+import { parseDtypePreference } from '../server/model-files.js';
 import type { StartServerOptions } from '../server/start.js';
 import { DEFAULT_HTTP_LIMITS } from '../server/http-limits.js';
 import { DEFAULT_MAX_LOADS } from '../server/load-limiter.js';
@@ -38,8 +39,12 @@ Options:
                        connections downloads use at once, over all files and models (default 8;
                        large files come in ranged parts over several of them)
   --offline            use only the local cache, never the hub (also HF_HUB_OFFLINE=1)
-  --dtype DTYPE        ONNX weights variant to load: fp32, fp16, q8, q4, ... (default: the model's
-                       transformers.js_config.dtype, else the first of fp32, q8, q4, fp16 it has)
+  --dtype LIST         ONNX weights variants to load, in order of preference, e.g. q4,q8,fp32: the first
+                       a repository has wins; none there fails the load, unless the list ends with auto
+                       (the default choice). Valid: fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4, q2,
+                       q2f16, q1, q1f16, auto. Default: the model's transformers.js_config.dtype, else the
+                       first of q8, int8, uint8, q4, q4f16, bnb4, fp32, fp16 it has (skipping one 3 times
+                       the size of another of its class). A load request's "dtype" replaces it
   --model-timeout SEC  unload a model after SEC seconds without use (default 300; 0 never)
   --max-models N       keep at most N models in memory: a load beyond N unloads the least recently
                        used one that is not generating, or fails with MODELS_BUSY (default 0: no limit)
@@ -89,7 +94,10 @@ export interface ServeConfig {
   readonly downloadConnections: number;
   readonly offline: boolean;
   readonly token: string | undefined;
-  readonly dtype: string | undefined;
+  /** Where the token came from: `HF_TOKEN` or `the token file PATH`; for error messages. */
+  readonly tokenSource: string | undefined;
+  /** The `--dtype` preference list. */
+  readonly dtype: readonly string[] | undefined;
   readonly logLevel: string;
   /** Idle seconds before a resident model is unloaded; 0 never. */
   readonly modelTimeout: number;
@@ -122,6 +130,14 @@ export function hfHome(env: NodeJS.ProcessEnv): string {
 
 function truthy(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
+}
+
+/** The hub token: `HF_TOKEN`, else the token file huggingface-cli writes; with where it came from. */
+function tokenOf(env: NodeJS.ProcessEnv, file: string): { token: string | undefined; tokenSource: string | undefined } {
+  const fromEnv = env['HF_TOKEN'];
+  if (fromEnv) return { token: fromEnv, tokenSource: 'HF_TOKEN' };
+  const fromFile = readTokenFile(file);
+  return { token: fromFile, tokenSource: fromFile === undefined ? undefined : `the token file ${file}` };
 }
 
 function readTokenFile(path: string): string | undefined {
@@ -174,8 +190,8 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     cacheDir: values['cache-dir'] ?? defaultHubCacheDir(env),
     downloadConnections: parseConnections(values['download-connections'] ?? String(DEFAULT_DOWNLOAD_CONNECTIONS)),
     offline: values.offline ?? truthy(env['HF_HUB_OFFLINE']),
-    token: env['HF_TOKEN'] || readTokenFile(join(home, 'token')),
-    dtype: values.dtype,
+    ...tokenOf(env, join(home, 'token')),
+    dtype: values.dtype === undefined ? undefined : parseDtypeFlag(values.dtype),
     logLevel,
     modelTimeout: parseSeconds(values['model-timeout'] ?? '300', '--model-timeout'),
     maxModels: parseMaxModels(values['max-models'] ?? '0'),
@@ -203,6 +219,12 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
       '--shutdown-timeout',
     ),
   };
+}
+
+function parseDtypeFlag(text: string): string[] {
+  const parsed = parseDtypePreference(text);
+  if (!parsed.ok) throw new UsageError(`--dtype: ${parsed.problem}, got '${text}'`);
+  return parsed.value;
 }
 
 function parseMaxModels(value: string): number {
@@ -249,7 +271,8 @@ export function serverOptions(config: ServeConfig): StartServerOptions {
       downloadConnections: config.downloadConnections,
       offline: config.offline,
       ...(config.token ? { token: config.token } : {}),
-      ...(config.dtype ? { dtype: config.dtype } : {}),
+      ...(config.token && config.tokenSource ? { tokenSource: config.tokenSource } : {}),
+      ...(config.dtype === undefined ? {} : { dtype: config.dtype }),
     },
     idleTimeoutMs: config.modelTimeout * 1000,
     maxLoads: config.maxLoads,

@@ -38,6 +38,10 @@ export const WIRE_ERRORS = {
     status: 400,
     when: 'the prompt’s tokens plus `max_tokens` exceed the model’s context; the message names both (OpenAI’s `context_length_exceeded`)',
   },
+  CHAT_TEMPLATE_MISSING: {
+    status: 400,
+    when: 'a chat request to a model with no chat template (a base model, such as `Xenova/gpt2`): send it plain text on `POST /v1/completions`',
+  },
   QUEUE_FULL: {
     status: 429,
     when: 'a chat request found `--max-queue` requests of its model generating or waiting (`Retry-After: 1`)',
@@ -57,15 +61,30 @@ export const WIRE_ERRORS = {
     when: 'the server has `--max-connections` connections open; the connection is closed (`Retry-After: 1`)',
   },
   MODEL_NOT_LOADED: { status: 404, when: '`/unload_model`: the model is not resident' },
+  INVALID_DTYPE: {
+    status: 400,
+    when: '`/load_model`: `dtype` is not a dtype, a comma-separated string or a list of them; the message lists the valid ones',
+  },
+  DTYPE_CONFLICT: {
+    status: 409,
+    when: '`/load_model`: the model is resident (or loading) in another dtype than `dtype` asks for; unload it first',
+  },
 
   // Loads that fail (`error` events; a chat that needs the model gets the same code with this status).
   MODEL_NOT_FOUND: { status: 404, when: 'the hub has no such repository' },
   REVISION_NOT_FOUND: { status: 404, when: 'the repository has no such revision' },
-  UNAUTHORIZED: { status: 403, when: 'the repository is gated or private and no hub token was sent: set `HF_TOKEN`' },
+  UNAUTHORIZED: {
+    status: 403,
+    when: 'no hub token was sent and the hub answered 401: the repository is gated or private, or (the Hub does not tell strangers) missing; set `HF_TOKEN`',
+  },
   FORBIDDEN: { status: 403, when: 'the hub token has no access to the repository' },
+  HUB_TOKEN_INVALID: {
+    status: 403,
+    when: 'the hub refused the hub token itself (401 with a token sent); the message names where the token came from',
+  },
   NO_ONNX_WEIGHTS: {
     status: 400,
-    when: 'no ONNX weights for transformers.js: look for an `onnx-community` variant',
+    when: 'no ONNX weights transformers.js can load (none of the dtypes asked for, when a list was given); the message lists the variants there are',
   },
   HUB_UNREACHABLE: { status: 503, when: 'the hub did not answer (the message names its URL)' },
   HUB_ERROR: { status: 503, when: 'the hub answered with an unexpected status' },
@@ -110,6 +129,7 @@ export type LoadErrorCode =
   | 'REVISION_NOT_FOUND'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
+  | 'HUB_TOKEN_INVALID'
   | 'NO_ONNX_WEIGHTS'
   | 'HUB_UNREACHABLE'
   | 'HUB_ERROR'

@@ -15,6 +15,7 @@ import { useJsonBodyParser } from './json-body.js';
 import { answerWrongMethods } from './wrong-method.js';
 import { DEFAULT_HTTP_LIMITS, capConnections, httpLimitOptions, type HttpLimits } from './http-limits.js';
 import { sendError } from './error-reply.js';
+import { parseDtypePreference, type Selection } from './model-files.js';
 import { openSseStream } from './sse-stream.js';
 
 /** Options of {@link buildApp}. */
@@ -95,11 +96,19 @@ export function buildApp(options: AppOptions): FastifyInstance {
     const checked = validateLoadModelRequest(request.body);
     if (!checked.ok) return sendError(reply, checked.code, checked.message);
     const { ref } = checked;
+    const dtype = dtypeOf(request.body);
+    if (!dtype.ok) return sendError(reply, 'INVALID_DTYPE', dtype.problem, 'dtype');
+    const conflict = manager.dtypeConflict(ref, dtype.value);
+    if (conflict !== undefined) return sendError(reply, 'DTYPE_CONFLICT', conflict, 'dtype');
     const stream = openSseStream(reply, { heartbeatMs });
-    const subscription = manager.subscribe(ref, (event) => {
-      stream.send(serializeLoadEvent(event));
-      if (isTerminal(event)) stream.end();
-    });
+    const subscription = manager.subscribe(
+      ref,
+      (event) => {
+        stream.send(serializeLoadEvent(event));
+        if (isTerminal(event)) stream.end();
+      },
+      dtype.value === undefined ? undefined : { dtype: dtype.value },
+    );
     // A client that leaves stops receiving; the load itself goes on (and stays cached) for everyone else.
     stream.onDisconnect(() => subscription.unsubscribe());
     if (stream.closed) subscription.unsubscribe();
@@ -117,6 +126,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerModelRoutes(app, tracker.manager, tracker, options.unloadWaitMs);
 
   return app;
+}
+
+/** The body's optional `dtype` (a string, a comma-separated string or a list): the preference, or the problem. */
+function dtypeOf(body: unknown): Selection<readonly string[] | undefined> {
+  const dtype = (body as { dtype?: unknown }).dtype;
+  if (dtype === undefined || dtype === null) return { ok: true, value: undefined };
+  const parsed = parseDtypePreference(dtype);
+  return parsed.ok ? parsed : { ok: false, problem: `"dtype": ${parsed.problem}` };
 }
 
 /** The catalogue's code for a request Fastify itself refused (its own `FST_ERR_*` codes stay in the log). */

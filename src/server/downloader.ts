@@ -7,6 +7,8 @@
  *   that file is always a prefix of the blob and the checksum is computed as the bytes arrive, with no second read.
  *   The bytes held in buffers are bounded by the transfer's memory budget, whatever the file size. A hub that ignores
  *   `Range` (answers 200 to a ranged request) gets one plain stream instead.
+ * - **Checksums beside the sockets.** Each part, once written, goes to the checksum thread (`hasher.ts`), which hashes
+ *   it while the next parts arrive; its memory budget is freed when it is hashed.
  * - **Retries.** Resets, cut or truncated bodies, stalls, 5xx, 408 and 429 are retried with a capped exponential
  *   backoff (a 429 or 503 waits what its `Retry-After` or `RateLimit` header says), from the bytes the part already
  *   has; a part gives up after {@link DownloadPolicy.maxAttempts} attempts and the load fails.
@@ -17,13 +19,14 @@
  *   to its blob name, so a corrupt file never becomes a blob, let alone part of a snapshot.
  */
 
-import { createHash, type Hash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { blobLockPath, lockBlob } from './blob-lock.js';
+import { createHasher, type Hasher } from './hasher.js';
 import { errorCodeOf, TransientHubError, type HubClient, type HubFile, type RepoRef } from './hub-client.js';
 import { LoadError } from './loader-types.js';
 import { cacheWriteError } from './model-cache.js';
@@ -125,7 +128,8 @@ const locks = new Map<string, Promise<unknown>>();
 /**
  * Makes `blob` hold the file, verified. Resolves at once when the blob exists with the listed size. Rejects with a
  * {@link LoadError}: DOWNLOAD_FAILED (gave up, checksum), ABORTED, CACHE_NOT_WRITABLE, or the hub client's codes.
- * Two downloads of one blob in this process run one after the other (the second then finds it complete).
+ * Two downloads of one blob run one after the other (the second then finds it complete): in this process by a
+ * promise chain, across processes sharing the cache by a lock file (`blob-lock.ts`).
  */
 export async function downloadBlob(options: BlobDownload): Promise<void> {
   const { blob } = options;
@@ -141,8 +145,7 @@ export async function downloadBlob(options: BlobDownload): Promise<void> {
 
 async function downloadUnlocked(options: BlobDownload): Promise<void> {
   const { file, blob } = options;
-  const existing = await stat(blob).catch(() => undefined);
-  if (existing?.isFile() === true && existing.size === file.size) {
+  if (await isComplete(blob, file)) {
     options.onProgress?.(file.size);
     return;
   }
@@ -151,6 +154,28 @@ async function downloadUnlocked(options: BlobDownload): Promise<void> {
   } catch (error) {
     throw cacheWriteError(error, dirname(blob));
   }
+  // Another process sharing the cache may be writing this blob: wait for it, then look again.
+  const lock = await lockBlob(blob, options.signal).catch((error: unknown) => {
+    if (options.signal?.aborted === true) throw abortReason(options.signal, error);
+    throw cacheWriteError(error, blobLockPath(blob));
+  });
+  try {
+    if (await isComplete(blob, file)) options.onProgress?.(file.size);
+    else await fetchVerified(options);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** The blob is there with the listed size (blobs only ever get there verified). */
+async function isComplete(blob: string, file: HubFile): Promise<boolean> {
+  const existing = await stat(blob).catch(() => undefined);
+  return existing?.isFile() === true && existing.size === file.size;
+}
+
+/** Downloads `blob` into `.incomplete`, checks it (fetching it again once on a mismatch), and renames it. */
+async function fetchVerified(options: BlobDownload): Promise<void> {
+  const { file, blob } = options;
   const expected = expectedDigest(file);
   const partial = incompletePath(blob);
   for (let round = 1; ; round += 1) {
@@ -181,6 +206,7 @@ async function fetchIncomplete(
 ): Promise<string> {
   const { file } = options;
   let handle: FileHandle;
+  let writer: Writer | undefined;
   try {
     // Not append mode: positional writes must land where they say (O_APPEND ignores the position on Linux).
     handle = await open(partial, 'r+').catch((error: unknown) => {
@@ -196,11 +222,11 @@ async function fetchIncomplete(
       await handle.truncate(0);
       have = 0;
     }
-    const writer: Writer = { handle, hash: newHash(file, expected), written: 0 };
+    writer = { handle, hash: newHash(file, expected), written: 0 };
     if (have > 0) {
-      for await (const chunk of createReadStream(partial, { start: 0, end: have - 1 })) {
-        writer.hash.update(chunk as Buffer);
-      }
+      // One chunk on the thread at a time: a prefix of gigabytes must not queue up in memory.
+      const reading = createReadStream(partial, { start: 0, end: have - 1, highWaterMark: PREFIX_CHUNK_BYTES });
+      for await (const chunk of reading) await writer.hash.update(chunk as Buffer);
       writer.written = have;
     }
     options.onProgress?.(writer.written);
@@ -211,12 +237,13 @@ async function fetchIncomplete(
       await fetchStream(options, writer);
     }
     if (writer.written !== file.size) throw cutOff(file, writer.written, undefined);
-    return writer.hash.digest('hex');
+    return await writer.hash.digest();
   } catch (error) {
     if (error instanceof LoadError) throw error;
     if (isFsError(error)) throw cacheWriteError(error, partial);
     throw error;
   } finally {
+    writer?.hash.dispose();
     await handle.close().catch(() => undefined);
   }
 }
@@ -224,24 +251,35 @@ async function fetchIncomplete(
 /** Where the verified prefix of the file stands. */
 interface Writer {
   readonly handle: FileHandle;
-  hash: Hash;
+  hash: Hasher;
   /** Bytes in `.incomplete`, all hashed. */
   written: number;
 }
 
-function newHash(file: HubFile, expected: ExpectedDigest | undefined): Hash {
-  if (expected?.algorithm === 'git-sha1') return createHash('sha1').update(`blob ${file.size}\0`);
-  return createHash('sha256');
+/** Bytes of `.incomplete` read per chunk when a resumed download hashes its prefix. */
+const PREFIX_CHUNK_BYTES = 4 * 1024 * 1024;
+
+function newHash(file: HubFile, expected: ExpectedDigest | undefined): Hasher {
+  if (expected?.algorithm === 'git-sha1') return createHasher('sha1', `blob ${file.size}\0`);
+  return createHasher('sha256');
 }
 
-async function append(writer: Writer, bytes: Buffer): Promise<void> {
+/**
+ * Writes `bytes` at the end of the verified prefix and hands them to the checksum thread (with `move`, a part buffer
+ * of this module's is detached: not to be used after). Resolves once written, with a promise that settles once they
+ * are hashed.
+ */
+async function append(writer: Writer, bytes: Buffer, move = false): Promise<{ readonly hashed: Promise<void> }> {
   let offset = 0;
   while (offset < bytes.length) {
     const { bytesWritten } = await writer.handle.write(bytes, offset, bytes.length - offset, writer.written + offset);
     offset += bytesWritten;
   }
-  writer.hash.update(bytes);
   writer.written += bytes.length;
+  const hashed = writer.hash.update(bytes, move);
+  // Observed here: a dead checksum thread fails the digest, which every download awaits.
+  hashed.catch(() => undefined);
+  return { hashed };
 }
 
 /** Abort listeners one signal may have without a warning: a few per part in flight. */
@@ -299,8 +337,13 @@ async function fetchParts(options: BlobDownload, writer: Writer): Promise<void> 
       if (head === undefined) continue;
       await head.done;
       inFlight.shift();
-      await append(writer, head.buffer);
-      transfer.memory.release(head.length);
+      // The part's budget is held until the checksum thread has hashed it (or the write failed).
+      const release = (): void => transfer.memory.release(head.length);
+      const { hashed } = await append(writer, head.buffer, true).catch((error: unknown) => {
+        release();
+        throw error;
+      });
+      hashed.then(release, release);
       report();
     }
   } catch (error) {
@@ -309,6 +352,7 @@ async function fetchParts(options: BlobDownload, writer: Writer): Promise<void> 
     // What arrived in order stays on the disk: the next download resumes from it.
     for (const part of inFlight) {
       if (error instanceof RangeIgnored || part.start !== writer.written) break;
+      // Copied to the thread (not moved): the buffer's budget is released below, with the others in flight.
       await append(writer, part.buffer.subarray(0, part.received)).catch(() => undefined);
       if (part.received < part.length) break;
     }
@@ -361,7 +405,10 @@ async function fetchStream(options: BlobDownload, writer: Writer): Promise<void>
     await withRetries(options, controller.signal, async (requestSignal, refresh) => {
       await writer.handle.truncate(0);
       writer.written = 0;
+      writer.hash.dispose();
       writer.hash = newHash(file, expectedDigest(file));
+      // One chunk on the checksum thread at a time, so a slow thread holds back the socket, not memory.
+      let hashing: Promise<void> = Promise.resolve();
       options.onProgress?.(0);
       const response = await options.hub.openFile(options.ref, file.path, requestSignal);
       await checkLength(response, file, file.size);
@@ -376,7 +423,8 @@ async function fetchStream(options: BlobDownload, writer: Writer): Promise<void>
               `download of ${file.path} sent more than the ${file.size} bytes listed`,
             );
           }
-          await append(writer, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          await hashing;
+          ({ hashed: hashing } = await append(writer, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
           options.onProgress?.(writer.written);
         }
       } catch (error) {

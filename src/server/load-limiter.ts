@@ -43,10 +43,10 @@ export function limitConcurrentLoads(loader: ModelLoader, max: number): ModelLoa
     });
   return {
     ...loader,
-    async load(ref, onEvent, signal) {
+    async load(ref, onEvent, signal, options) {
       await turn(signal);
       try {
-        return await loader.load(ref, onEvent, signal);
+        return await loader.load(ref, onEvent, signal, options);
       } finally {
         next();
       }

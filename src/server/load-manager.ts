@@ -2,7 +2,7 @@ import { monotonicNow, systemClock, type Clock } from '../common/clock.js';
 import { SHUTTING_DOWN_CODE } from '../protocol/errors.js';
 import type { LoadEvent } from '../protocol/events.js';
 import type { FeedModel, UnloadReason } from '../protocol/feed.js';
-import { LoadError, type LoadedModel, type ModelLoader, type ModelRef } from './loader-types.js';
+import { LoadError, type LoadedModel, type LoadOptions, type ModelLoader, type ModelRef } from './loader-types.js';
 import { createProgressCoalescer, type ProgressCoalescer } from './progress-coalescer.js';
 import { createResidentTable } from './resident-table.js';
 
@@ -55,7 +55,13 @@ export interface LoadManager {
    * `cached: true`; a late joiner first gets the latest event of the current stage. The listener may be called
    * synchronously from inside this call.
    */
-  subscribe(ref: ModelRef, listener: LoadListener): Subscription;
+  subscribe(ref: ModelRef, listener: LoadListener, options?: LoadOptions): Subscription;
+  /**
+   * Why a load of `ref` asking for `dtype` cannot be served now, or undefined when it can: a model is resident in one
+   * dtype at a time, so a resident model in a dtype the list does not name (a list with `auto` accepts any), or a
+   * load under way with another dtype preference, is a conflict. No `dtype` never conflicts.
+   */
+  dtypeConflict(ref: ModelRef, dtype: readonly string[] | undefined): string | undefined;
   /** Resolves with the resident model, loading it first if needed (without a subscriber). */
   acquire(ref: ModelRef): Promise<LoadedModel>;
   /** The resident model, if any, marking it used. */
@@ -100,6 +106,8 @@ export interface LoadManager {
 
 interface RunningLoad {
   readonly ref: ModelRef;
+  /** The dtype preference the load was started with, if any. */
+  readonly dtype: readonly string[] | undefined;
   readonly listeners: Set<LoadListener>;
   readonly controller: AbortController;
   readonly promise: Promise<LoadedModel>;
@@ -194,7 +202,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
   };
 
   /** Starts a load; `first` is subscribed before the loader runs, so it sees even events reported synchronously. */
-  const start = (ref: ModelRef, first?: LoadListener): RunningLoad => {
+  const start = (ref: ModelRef, first?: LoadListener, loadOptions?: LoadOptions): RunningLoad => {
     const controller = new AbortController();
     let resolveLoad!: (model: LoadedModel) => void;
     let rejectLoad!: (error: unknown) => void;
@@ -207,6 +215,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     const listeners = new Set<LoadListener>();
     const load: RunningLoad = {
       ref,
+      dtype: loadOptions?.dtype,
       listeners,
       controller,
       promise,
@@ -228,7 +237,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
 
     let loading: Promise<LoadedModel>;
     try {
-      loading = loader.load(ref, (event) => load.progress.push(event), controller.signal);
+      loading = loader.load(ref, (event) => load.progress.push(event), controller.signal, loadOptions);
     } catch (error) {
       loading = Promise.reject(error);
     }
@@ -261,7 +270,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     return load;
   };
 
-  const subscribe = (ref: ModelRef, listener: LoadListener): Subscription => {
+  const subscribe = (ref: ModelRef, listener: LoadListener, loadOptions?: LoadOptions): Subscription => {
     if (residents.touch(ref.key)) {
       listener({ status: 'ready', model: ref.key, cached: true });
       return { unsubscribe: () => undefined };
@@ -284,7 +293,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
         notify({ type: 'load', ref, event });
         return { unsubscribe: () => undefined };
       }
-      return unsubscribeFrom(start(ref, listener));
+      return unsubscribeFrom(start(ref, listener, loadOptions));
     }
     joined.listeners.add(listener);
     const last = joined.progress.last;
@@ -292,8 +301,27 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     return unsubscribeFrom(joined);
   };
 
+  const dtypeConflict = (ref: ModelRef, dtype: readonly string[] | undefined): string | undefined => {
+    if (dtype === undefined) return undefined;
+    const resident = residents.get(ref.key);
+    if (resident !== undefined) {
+      if (resident.dtype === undefined || dtype.includes('auto') || dtype.includes(resident.dtype)) return undefined;
+      return (
+        `${ref.key} is loaded in dtype ${resident.dtype}, not ${dtype.join(', ')}: a model is resident in one dtype ` +
+        'at a time. Unload it first (POST /unload_model) to load it in another, or ask without "dtype" to use it'
+      );
+    }
+    const joined = running.get(ref.key);
+    if (joined === undefined || sameList(joined.dtype, dtype)) return undefined;
+    return (
+      `${ref.key} is being loaded ${joined.dtype === undefined ? "with the server's dtype choice" : `with dtype ${joined.dtype.join(', ')}`}, ` +
+      `not ${dtype.join(', ')}: wait for it to finish and unload it (POST /unload_model), or ask without "dtype"`
+    );
+  };
+
   return {
     subscribe,
+    dtypeConflict,
     acquire(ref) {
       const model = residents.get(ref.key);
       if (model) {
@@ -406,4 +434,8 @@ function errorEvent(ref: ModelRef, error: unknown, onInternalError: LoadManagerO
     message: `loading ${ref.key} failed: ${detail}`,
     code: 'LOAD_FAILED',
   };
+}
+
+function sameList(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((entry, i) => entry === b[i]);
 }

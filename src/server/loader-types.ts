@@ -51,6 +51,12 @@ export interface ChatMessage {
   readonly content: string;
 }
 
+/** What a generation starts from: chat messages (formatted with the model's chat template), or plain text. */
+export type Prompt = readonly ChatMessage[] | string;
+
+/** The `code` of the error a chat prompt gets from a model without a chat template (a base model). */
+export const NO_CHAT_TEMPLATE = 'CHAT_TEMPLATE_MISSING';
+
 /** Options of one generation. */
 export interface GenerateOptions {
   /** Upper bound of new tokens. */
@@ -82,20 +88,30 @@ export interface LoadedModel {
   readonly ref: ModelRef;
   /** Bytes of the weight files it was loaded from, when known (shown by `GET /v1/models` and the feed). */
   readonly weightBytes?: number;
+  /** The ONNX dtype its weights were loaded in (`q8`, `q4f16`, …), when the loader knows it. */
+  readonly dtype?: string;
   /**
-   * Formats `messages` with the model's chat template and generates, calling `onText` with each new piece of text as
-   * it is produced. Aborting `signal` stops generation at the next token and resolves normally.
+   * Generates from `prompt` (messages, formatted with the model's chat template; or text, as it is), calling `onText`
+   * with each new piece of text as it is produced. Aborting `signal` stops generation at the next token and resolves
+   * normally. Messages to a model without a chat template reject with an error whose `code` is
+   * {@link NO_CHAT_TEMPLATE}.
    */
   generate(
-    messages: readonly ChatMessage[],
+    prompt: Prompt,
     options: GenerateOptions,
     onText: (text: string) => void,
     signal?: AbortSignal,
   ): Promise<GenerateResult>;
-  /** Measures `messages` as {@link LoadedModel.generate} would see them; models that cannot tell have no method. */
-  measure?(messages: readonly ChatMessage[]): Promise<PromptSize>;
+  /** Measures `prompt` as {@link LoadedModel.generate} would see it; models that cannot tell have no method. */
+  measure?(prompt: Prompt): Promise<PromptSize>;
   /** Frees the model (terminates its worker). Idempotent. */
   dispose(): Promise<void>;
+}
+
+/** What one load asks for beyond the model itself. */
+export interface LoadOptions {
+  /** The request's dtype preference (`["q4", "q8"]`, `auto` for the default choice); replaces the server's. */
+  readonly dtype?: readonly string[];
 }
 
 /** Loads models. One call is one load; de-duplication of concurrent requests is the manager's job. */
@@ -105,7 +121,12 @@ export interface ModelLoader {
    * for every failure a user can act on. `signal` aborts the load (used on server shutdown only: a client disconnect
    * never cancels a load).
    */
-  load(ref: ModelRef, onEvent: (event: LoaderEvent) => void, signal?: AbortSignal): Promise<LoadedModel>;
+  load(
+    ref: ModelRef,
+    onEvent: (event: LoaderEvent) => void,
+    signal?: AbortSignal,
+    options?: LoadOptions,
+  ): Promise<LoadedModel>;
   /** Models present in the local cache (complete snapshots), for `GET /v1/models`. */
   listCached(): Promise<ModelRef[]>;
 }

@@ -3,7 +3,8 @@
  * over the repository listing and `config.json`; nothing here touches the network or the disk.
  *
  * What transformers.js reads, from its sources: `AutoTokenizer` reads `tokenizer.json` and `tokenizer_config.json`
- * (the chat template lives in the latter; it never reads `special_tokens_map.json` or `chat_template.jinja`),
+ * (a chat template may live in the latter; it never reads `special_tokens_map.json` or `chat_template.jinja`, which
+ * newer repositories keep their template in: modeldeck fetches that file when listed and the worker hands it over),
  * `AutoConfig` reads `config.json`, and a decoder-only model reads `onnx/model{suffix}.onnx`, its external data
  * chunks `…onnx_data`, `…onnx_data_1`, … and, optionally, `generation_config.json`.
  */
@@ -30,8 +31,59 @@ export const DTYPE_SUFFIX: Readonly<Record<OnnxDtype, string>> = {
   bnb4: '_bnb4',
 };
 
-/** The order in which dtypes are tried when neither the loader option nor the model's config names one. */
-export const DEFAULT_DTYPE_PREFERENCE: readonly OnnxDtype[] = ['fp32', 'q8', 'q4', 'fp16'];
+/**
+ * The order in which dtypes are tried when neither the request, `--dtype` nor the model's config names one: one that
+ * suits a CPU. 8-bit weights first (a quarter of fp32's bytes, fast integer kernels on CPU, close to fp32's
+ * quality), then 4-bit (q4 keeps fp32 activations; q4f16 and bnb4 are smaller still), then fp32, and fp16 last: on
+ * CPU, ONNX Runtime runs fp16 slower than fp32. q2 and q1 are never chosen unasked unless they are all there is.
+ */
+export const DEFAULT_DTYPE_ORDER: readonly OnnxDtype[] = ['q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4', 'fp32', 'fp16'];
+
+/** Variants of comparable quality: the default order skips one when another of its class is several times smaller. */
+const QUALITY_CLASS: Readonly<Record<OnnxDtype, string>> = {
+  fp32: 'full',
+  fp16: 'full',
+  q8: '8-bit',
+  int8: '8-bit',
+  uint8: '8-bit',
+  q4: '4-bit',
+  q4f16: '4-bit',
+  bnb4: '4-bit',
+  q2: '2-bit',
+  q2f16: '2-bit',
+  q1: '1-bit',
+  q1f16: '1-bit',
+};
+
+/** "Several times smaller": the default order passes over a variant this many times as big as one of its class. */
+export const SIZE_GUARD_RATIO = 3;
+
+/** The entry of a dtype preference list that stands for the default choice (config, then the default order). */
+export const AUTO_DTYPE = 'auto';
+
+/**
+ * Parses a dtype preference: a string (`"q4"`, or a comma-separated list `"q4,q8,fp32"`) or a list of strings.
+ * Every entry must be a dtype transformers.js knows or `auto`; the problem names the valid values.
+ */
+export function parseDtypePreference(input: unknown): Selection<string[]> {
+  const entries = typeof input === 'string' ? input.split(',') : Array.isArray(input) ? (input as unknown[]) : null;
+  const valid = `valid values: ${[...Object.keys(DTYPE_SUFFIX), AUTO_DTYPE].join(', ')}`;
+  if (entries === null || entries.length === 0) {
+    return {
+      ok: false,
+      problem: `dtype must be a string or a list of strings, got ${describeValue(input)} (${valid})`,
+    };
+  }
+  const list: string[] = [];
+  for (const entry of entries) {
+    const name = typeof entry === 'string' ? entry.trim() : entry;
+    if (typeof name !== 'string' || (name !== AUTO_DTYPE && !isOnnxDtype(name))) {
+      return { ok: false, problem: `unknown dtype ${describeValue(name)} (${valid})` };
+    }
+    if (!list.includes(name)) list.push(name);
+  }
+  return { ok: true, value: list };
+}
 
 /** Files the tokenizer needs; both are required. */
 export const TOKENIZER_FILES: readonly string[] = ['tokenizer.json', 'tokenizer_config.json'];
@@ -39,6 +91,8 @@ export const TOKENIZER_FILES: readonly string[] = ['tokenizer.json', 'tokenizer_
 /** Where transformers.js looks for a decoder-only model's weights (its `subfolder` and `model_file_name` defaults). */
 const WEIGHTS_DIR = 'onnx';
 const WEIGHTS_BASE = 'model';
+/** The file name older conversions (Xenova's) use: loaded with transformers.js's `model_file_name` option. */
+const LEGACY_WEIGHTS_BASE = 'decoder_model_merged';
 
 /** transformers.js refuses more external data chunks than this (`MAX_EXTERNAL_DATA_CHUNKS`). */
 const MAX_EXTERNAL_DATA_CHUNKS = 100;
@@ -48,9 +102,12 @@ export function isOnnxDtype(name: string): name is OnnxDtype {
   return Object.hasOwn(DTYPE_SUFFIX, name);
 }
 
-/** Path of the main ONNX file for `dtype`, e.g. `onnx/model_quantized.onnx` for `q8`. */
-export function onnxPath(dtype: OnnxDtype): string {
-  return `${WEIGHTS_DIR}/${WEIGHTS_BASE}${DTYPE_SUFFIX[dtype]}.onnx`;
+/**
+ * Path of the main ONNX file for `dtype`, e.g. `onnx/model_quantized.onnx` for `q8` (with `base`
+ * `decoder_model_merged`: `onnx/decoder_model_merged_quantized.onnx`).
+ */
+export function onnxPath(dtype: OnnxDtype, base: string = WEIGHTS_BASE): string {
+  return `${WEIGHTS_DIR}/${base}${DTYPE_SUFFIX[dtype]}.onnx`;
 }
 
 /** True when the listing has at least one `.onnx` file under `onnx/`. */
@@ -61,9 +118,12 @@ export function hasOnnxWeights(listing: readonly HubFile[]): boolean {
 /** Result of a selection: the files, or a problem to report. */
 export type Selection<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
 
-/** The tokenizer files from the listing; a problem names the missing ones. */
+/** The tokenizer files from the listing, and `chat_template.jinja` when there is one; a problem names the missing. */
 export function selectTokenizerFiles(listing: readonly HubFile[]): Selection<HubFile[]> {
-  return requireFiles(listing, TOKENIZER_FILES, 'a tokenizer for transformers.js');
+  const required = requireFiles(listing, TOKENIZER_FILES, 'a tokenizer for transformers.js');
+  if (!required.ok) return required;
+  const template = listing.find((file) => file.path === 'chat_template.jinja');
+  return { ok: true, value: template === undefined ? required.value : [...required.value, template] };
 }
 
 /** `config.json` (required) and `generation_config.json` (when the repository has one). */
@@ -78,60 +138,115 @@ export function selectConfigFiles(listing: readonly HubFile[]): Selection<HubFil
 export interface WeightSelection {
   /** The precision chosen; passed to transformers.js as `dtype`. */
   readonly dtype: OnnxDtype;
+  /** The file name base: `model`, or `decoder_model_merged` for a legacy layout (transformers.js `model_file_name`). */
+  readonly modelFileName: string;
   /** The ONNX file first, then its external data chunks in order. */
   readonly files: readonly HubFile[];
   /** How many `_data` chunks the ONNX file has; passed to transformers.js as `use_external_data_format`. */
   readonly externalDataChunks: number;
 }
 
+/** One loadable variant of a listing: its dtype, files and their bytes. */
+interface Variant {
+  readonly dtype: OnnxDtype;
+  readonly files: HubFile[];
+  readonly bytes: number;
+}
+
 /**
- * Chooses the ONNX weights: the `requested` dtype if given (it must be present), else the config's
- * `transformers.js_config.dtype` if present, else the first present of {@link DEFAULT_DTYPE_PREFERENCE}.
- * External data chunks are the consecutive `…onnx_data`, `…onnx_data_1`, … present in the listing.
+ * Chooses the ONNX weights from the listing alone (nothing is fetched before a repository is known to be loadable).
+ *
+ * The file base is `model`, or, when the repository has no `onnx/model*.onnx`, the legacy `decoder_model_merged`.
+ * With a `preference` list (the request's `dtype`, or `--dtype`), its first entry present wins; `auto` in the list
+ * stands for the default choice, and a list none of whose entries is present is a problem naming what is. Without
+ * one: the config's `transformers.js_config.dtype` when present, else the first of {@link DEFAULT_DTYPE_ORDER} that
+ * is present and not {@link SIZE_GUARD_RATIO} times bigger than another present variant of its quality class, else
+ * the smallest variant there is. External data chunks are the consecutive `…onnx_data`, `…onnx_data_1`, … present
+ * in the listing; sizes count them.
  */
 export function selectWeightFiles(
   listing: readonly HubFile[],
   config: unknown,
-  requested?: string,
+  preference?: readonly string[],
 ): Selection<WeightSelection> {
   const byPath = new Map(listing.map((file) => [file.path, file]));
-  const available = (Object.keys(DTYPE_SUFFIX) as OnnxDtype[]).filter((dtype) => byPath.has(onnxPath(dtype)));
-  if (available.length === 0) {
-    return { ok: false, problem: `has no ${WEIGHTS_DIR}/${WEIGHTS_BASE}*.onnx weights for transformers.js` };
+  const variantsOf = (base: string): Variant[] =>
+    (Object.keys(DTYPE_SUFFIX) as OnnxDtype[]).flatMap((dtype) => {
+      const main = byPath.get(onnxPath(dtype, base));
+      if (main === undefined) return [];
+      const files: HubFile[] = [main];
+      for (let chunk = 0; chunk < MAX_EXTERNAL_DATA_CHUNKS; chunk += 1) {
+        const data = byPath.get(externalDataPath(main.path, chunk));
+        if (data === undefined) break;
+        files.push(data);
+      }
+      return [{ dtype, files, bytes: files.reduce((sum, file) => sum + file.size, 0) }];
+    });
+  let modelFileName = WEIGHTS_BASE;
+  let variants = variantsOf(WEIGHTS_BASE);
+  if (variants.length === 0) {
+    modelFileName = LEGACY_WEIGHTS_BASE;
+    variants = variantsOf(LEGACY_WEIGHTS_BASE);
   }
-  let dtype: OnnxDtype | undefined;
-  if (requested !== undefined) {
-    if (!isOnnxDtype(requested)) {
-      const known = Object.keys(DTYPE_SUFFIX).join(', ');
-      return { ok: false, problem: `cannot be loaded with dtype ${requested}: transformers.js knows ${known}` };
+  if (variants.length === 0) {
+    return {
+      ok: false,
+      problem: `has no ${WEIGHTS_DIR}/${WEIGHTS_BASE}*.onnx or ${WEIGHTS_DIR}/${LEGACY_WEIGHTS_BASE}*.onnx weights for transformers.js`,
+    };
+  }
+  const byDtype = new Map(variants.map((variant) => [variant.dtype, variant]));
+  const automatic = (): Variant => {
+    const configured = configDtype(config);
+    const fromConfig = configured === undefined ? undefined : byDtype.get(configured);
+    if (fromConfig !== undefined) return fromConfig;
+    const ordered = DEFAULT_DTYPE_ORDER.map((dtype) => byDtype.get(dtype)).filter((v) => v !== undefined);
+    const guarded = ordered.find(
+      (candidate) =>
+        !variants.some(
+          (other) =>
+            QUALITY_CLASS[other.dtype] === QUALITY_CLASS[candidate.dtype] &&
+            other.bytes * SIZE_GUARD_RATIO <= candidate.bytes,
+        ),
+    );
+    // A repository with only exotic precisions (say q2 alone) is still loadable: its smallest variant.
+    return guarded ?? [...variants].sort((a, b) => a.bytes - b.bytes)[0] ?? variants[0]!;
+  };
+  let chosen: Variant | undefined;
+  if (preference === undefined || preference.length === 0) {
+    chosen = automatic();
+  } else {
+    for (const entry of preference) {
+      chosen = entry === AUTO_DTYPE ? automatic() : isOnnxDtype(entry) ? byDtype.get(entry) : undefined;
+      if (chosen !== undefined) break;
     }
-    if (!available.includes(requested)) {
+    if (chosen === undefined) {
+      const available = variants.map((variant) => `${variant.dtype} (${describeBytes(variant.bytes)})`).join(', ');
       return {
         ok: false,
-        problem: `has no ${onnxPath(requested)} for dtype ${requested}; available: ${available.join(', ')}`,
+        problem:
+          `has none of the dtypes asked for (${preference.join(', ')}); available: ${available}. ` +
+          `Ask for one of these, or add ${AUTO_DTYPE} to the list to fall back to the default choice`,
       };
     }
-    dtype = requested;
-  } else {
-    const configured = configDtype(config);
-    dtype =
-      configured !== undefined && available.includes(configured)
-        ? configured
-        : DEFAULT_DTYPE_PREFERENCE.find((candidate) => available.includes(candidate));
-    // A repository with only exotic precisions (say q4f16 alone) is still loadable.
-    dtype ??= available[0];
   }
-  if (dtype === undefined) return { ok: false, problem: 'has no usable ONNX weights' };
+  return {
+    ok: true,
+    value: { dtype: chosen.dtype, modelFileName, files: chosen.files, externalDataChunks: chosen.files.length - 1 },
+  };
+}
 
-  const main = byPath.get(onnxPath(dtype));
-  if (main === undefined) return { ok: false, problem: `has no ${onnxPath(dtype)}` };
-  const files: HubFile[] = [main];
-  for (let chunk = 0; chunk < MAX_EXTERNAL_DATA_CHUNKS; chunk += 1) {
-    const data = byPath.get(externalDataPath(main.path, chunk));
-    if (data === undefined) break;
-    files.push(data);
-  }
-  return { ok: true, value: { dtype, files, externalDataChunks: files.length - 1 } };
+function describeBytes(bytes: number): string {
+  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
+  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
+  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`;
+  return `${bytes} B`;
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }
 
 /** transformers.js's name for external data chunk `index` of `onnxFile` (`getExternalDataChunkNames`). */

@@ -21,7 +21,7 @@ import {
 } from './model-files.js';
 import { downloadFiles } from './snapshot-download.js';
 import type { SnapshotFetcherOptions } from './snapshot-options.js';
-import { listCommit, ONNX_HINT } from './snapshot-list.js';
+import { listCommit, onnxHint } from './snapshot-list.js';
 import { notCached, resolveRevision } from './snapshot-resolve.js';
 
 /**
@@ -33,6 +33,8 @@ export const SILENT_FILE_LIMIT = 1024 * 1024;
 /** The weights a snapshot provides, as the worker loads them. */
 export interface SnapshotWeights {
   readonly dtype: OnnxDtype;
+  /** `model`, or `decoder_model_merged` for a legacy layout (transformers.js `model_file_name`). */
+  readonly modelFileName: string;
   /** The ONNX file first, then its external data chunks, with sizes in bytes. */
   readonly files: readonly HubFile[];
   readonly externalDataChunks: number;
@@ -60,12 +62,14 @@ export interface Snapshot {
 
 /**
  * Resolves `ref` to its commit and lists the commit's files. Rejects with OFFLINE_NOT_CACHED, NO_ONNX_WEIGHTS, hub
- * codes or CACHE_NOT_WRITABLE before anything is fetched.
+ * codes or CACHE_NOT_WRITABLE before anything is fetched. `dtypeOverride` (a load request's `dtype` preference)
+ * replaces the server's `options.dtype`.
  */
 export async function openSnapshot(
   ref: ModelRef,
   options: SnapshotFetcherOptions,
   signal?: AbortSignal,
+  dtypeOverride?: readonly string[],
 ): Promise<Snapshot> {
   const { cacheDir } = options;
   const resolved = await resolveRevision(ref, options, signal);
@@ -76,7 +80,8 @@ export async function openSnapshot(
   const select = <T>(selection: Selection<T>, code: 'LOAD_FAILED' | 'NO_ONNX_WEIGHTS'): T => {
     if (selection.ok) return selection.value;
     if (!resolved.online) throw notCached(ref, cacheDir, selection.problem.replace(/^has no /, ''));
-    const hint = code === 'NO_ONNX_WEIGHTS' ? ONNX_HINT : '';
+    // Where to look instead, when the repository has no weights at all (not when it lacks the dtypes asked for).
+    const hint = code === 'NO_ONNX_WEIGHTS' && selection.problem.startsWith('has no ') ? onnxHint(ref) : '';
     throw new LoadError(code, `${ref.id}@${ref.revision} ${selection.problem}${hint}`);
   };
   const fetchFiles = (files: readonly HubFile[], onEvent?: (event: LoaderEvent) => void): Promise<boolean> =>
@@ -96,7 +101,12 @@ export async function openSnapshot(
       },
       onProgress: (current, total) => onEvent?.({ type: 'progress', stage: 'download', current, total }),
     });
+  const preference = dtypeOverride ?? options.dtype;
+  // Whether the repository can load at all is decided from the listing, before any file is fetched: the config's
+  // dtype only chooses among the variants present, so a config-less check gives the same verdict.
+  select(selectWeightFiles(listing, {}, preference), 'NO_ONNX_WEIGHTS');
   const tokenizerFiles = select(selectTokenizerFiles(listing), 'LOAD_FAILED');
+  select(selectConfigFiles(listing), 'LOAD_FAILED');
   let deferred: HubFile[] = [];
   return {
     dir,
@@ -116,7 +126,7 @@ export async function openSnapshot(
       return readConfig(dir, ref);
     },
     async weights(config, onEvent) {
-      const weights = select(selectWeightFiles(listing, config, options.dtype), 'NO_ONNX_WEIGHTS');
+      const weights = select(selectWeightFiles(listing, config, preference), 'NO_ONNX_WEIGHTS');
       await fetchFiles([...deferred, ...weights.files], onEvent);
       return weights;
     },

@@ -10,8 +10,11 @@ import { hasOnnxWeights } from './model-files.js';
 import type { SnapshotFetcherOptions } from './snapshot-options.js';
 import { notCached, type ResolvedRevision } from './snapshot-resolve.js';
 
-/** Appended to every NO_ONNX_WEIGHTS message. */
-export const ONNX_HINT = '; look for an onnx-community/… variant on the Hub (https://huggingface.co/onnx-community)';
+/** Appended to a NO_ONNX_WEIGHTS message: where to look instead (not on a repository of onnx-community itself). */
+export function onnxHint(ref: ModelRef): string {
+  if (ref.id.startsWith('onnx-community/')) return '';
+  return '; look for an onnx-community/… variant on the Hub (https://huggingface.co/onnx-community)';
+}
 
 /**
  * Every file of the resolved commit. Rejects with NO_ONNX_WEIGHTS when the repository has no ONNX weights (from the
@@ -30,7 +33,7 @@ export async function listCommit(
   }
   const listing = await options.hub.listFiles({ id: ref.id, revision: resolved.commit }, signal);
   if (!hasOnnxWeights(listing)) {
-    throw new LoadError('NO_ONNX_WEIGHTS', `${ref.id} has no ONNX weights for transformers.js${ONNX_HINT}`);
+    throw new LoadError('NO_ONNX_WEIGHTS', `${ref.id} has no ONNX weights for transformers.js${onnxHint(ref)}`);
   }
   return listing;
 }

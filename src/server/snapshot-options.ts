@@ -11,8 +11,8 @@ export interface SnapshotFetcherOptions {
   readonly cacheDir: string;
   /** Never contact the hub: only what the cache holds loads. */
   readonly offline?: boolean | undefined;
-  /** ONNX precision to load; default: the model's config, else fp32, q8, q4, fp16. */
-  readonly dtype?: string | undefined;
+  /** ONNX precisions to load, in order of preference (`auto`: the default choice); see `model-files.ts`. */
+  readonly dtype?: readonly string[] | undefined;
   /** The connections and memory downloads share. */
   readonly transfer: Transfer;
 }

@@ -10,7 +10,14 @@
 
 import { createLoadedModel } from './generation-queue.js';
 import { createHubClient, type HubClient } from './hub-client.js';
-import { LoadError, type LoadedModel, type LoaderEvent, type ModelLoader, type ModelRef } from './loader-types.js';
+import {
+  LoadError,
+  type LoadedModel,
+  type LoaderEvent,
+  type LoadOptions,
+  type ModelLoader,
+  type ModelRef,
+} from './loader-types.js';
 import { createTransfer, type DownloadPolicy, type Transfer } from './downloader.js';
 import { listCachedSnapshots } from './model-cache.js';
 import { openSnapshot } from './snapshot-fetcher.js';
@@ -26,8 +33,13 @@ export interface TransformersLoaderOptions {
   readonly offline?: boolean;
   /** Hub access token (`HF_TOKEN`), for gated and private repositories. */
   readonly token?: string;
-  /** ONNX precision to load (`fp32`, `q8`, `q4`, `fp16`, …); default: the model's config, else fp32, q8, q4, fp16. */
-  readonly dtype?: string;
+  /** Where {@link token} came from, for messages (`HF_TOKEN`, `the token file …`); default `HF_TOKEN`. */
+  readonly tokenSource?: string;
+  /**
+   * ONNX precisions to load, in order of preference (`q4`, `q8`, …; `auto` stands for the default choice); default:
+   * the model's config, else `model-files.ts`'s DEFAULT_DTYPE_ORDER. A load's own `dtype` replaces it.
+   */
+  readonly dtype?: readonly string[];
   /** A request that receives no byte for this long is abandoned and retried, in milliseconds (default 30000). */
   readonly stallTimeoutMs?: number;
   /** Connections downloads use at once, over all loads (default 8). */
@@ -43,6 +55,7 @@ export function createTransformersLoader(options: TransformersLoaderOptions): Mo
   const hub = createHubClient({
     hubUrl: options.hubUrl,
     token: options.token,
+    tokenSource: options.tokenSource,
     fetch: options.fetch,
     requestTimeoutMs: options.stallTimeoutMs,
   });
@@ -52,7 +65,7 @@ export function createTransformersLoader(options: TransformersLoaderOptions): Mo
     stallTimeoutMs: options.stallTimeoutMs,
   });
   return {
-    load: (ref, onEvent, signal) => load(ref, onEvent, signal, { ...options, hub, transfer }),
+    load: (ref, onEvent, signal, loadOptions) => load(ref, onEvent, signal, { ...options, hub, transfer }, loadOptions),
     listCached: () => listCachedSnapshots(options.cacheDir),
   };
 }
@@ -67,6 +80,7 @@ async function load(
   onEvent: (event: LoaderEvent) => void,
   signal: AbortSignal | undefined,
   context: LoadContext,
+  loadOptions: LoadOptions | undefined,
 ): Promise<LoadedModel> {
   throwIfAborted(signal, ref);
   const { cacheDir } = context;
@@ -75,7 +89,7 @@ async function load(
   // with the downloads; not earlier, so that a load failing at the hub costs no worker start.
   let started: ModelWorkerHandle | undefined;
   try {
-    const snapshot = await openSnapshot(ref, context, signal);
+    const snapshot = await openSnapshot(ref, context, signal, loadOptions?.dtype);
     const { dir } = snapshot;
     // transformers.js writes nothing (its file cache is off) and reads the snapshot by its absolute path.
     const worker = (started = spawnModelWorker(ref, { cacheDir, modelsRoot: cacheDir }));
@@ -94,6 +108,7 @@ async function load(
         type: 'weights',
         dir,
         dtype: weights.dtype,
+        modelFileName: weights.modelFileName,
         files: weights.files,
         externalDataChunks: weights.externalDataChunks,
       },
@@ -102,7 +117,7 @@ async function load(
     );
     throwIfAborted(signal, ref);
     const weightBytes = weights.files.reduce((sum, file) => sum + file.size, 0);
-    return createLoadedModel(ref, worker, weightBytes);
+    return createLoadedModel(ref, worker, weightBytes, weights.dtype);
   } catch (error) {
     await started?.close();
     if (error instanceof LoadError) throw error;

@@ -3,7 +3,7 @@
  * (`worker-client.ts`) never loads the worker's module, which imports transformers.js.
  */
 
-import type { ChatMessage, GenerateOptions, GenerateResult, PromptSize } from './loader-types.js';
+import type { GenerateOptions, GenerateResult, Prompt, PromptSize } from './loader-types.js';
 
 /** What a request answers with: a generation's result, or a prompt's size. */
 export type WorkerResult = GenerateResult | PromptSize;
@@ -39,15 +39,17 @@ export type WorkerRequest =
       readonly id: number;
       readonly dir: string;
       readonly dtype: string;
+      /** transformers.js's `model_file_name`: `model`, or `decoder_model_merged` for a legacy layout. */
+      readonly modelFileName: string;
       /** The ONNX file first, then its external data chunks. */
       readonly files: readonly WorkerWeightFile[];
       readonly externalDataChunks: number;
     }
-  | { readonly type: 'measure'; readonly id: number; readonly messages: readonly ChatMessage[] }
+  | { readonly type: 'measure'; readonly id: number; readonly prompt: Prompt }
   | {
       readonly type: 'generate';
       readonly id: number;
-      readonly messages: readonly ChatMessage[];
+      readonly prompt: Prompt;
       readonly options: GenerateOptions;
       /** An `Int32Array` over this buffer; the main thread stores 1 at index 0 to stop the generation. */
       readonly abort: SharedArrayBuffer;
@@ -58,4 +60,5 @@ export type WorkerReply =
   | { readonly type: 'progress'; readonly id: number; readonly current: number; readonly total: number }
   | { readonly type: 'text'; readonly id: number; readonly text: string }
   | { readonly type: 'done'; readonly id: number; readonly result?: WorkerResult }
-  | { readonly type: 'failed'; readonly id: number; readonly message: string };
+  /** `code`: loader-types.ts's `NO_CHAT_TEMPLATE` for a chat prompt to a model without a template; else absent. */
+  | { readonly type: 'failed'; readonly id: number; readonly message: string; readonly code?: string };

@@ -34,7 +34,7 @@ import type { SessionState } from './session-state.js';
 import { debugLogView, screenLayout, toViewModel, type Tone, type ViewInput } from './view-model.js';
 import { shownText } from './wire-log-view.js';
 import { createWireJournal, type JournalEntry } from '../client/wire-journal.js';
-import { createWireTap, streamKind } from '../client/wire-tap.js';
+import { createWireTap, streamKind, type WireRecord } from '../client/wire-tap.js';
 
 /** Default bound of the event log, in entries. */
 export const DEFAULT_LOG_LINES = 5000;
@@ -105,6 +105,9 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
   const opens: ReplayRecord[] = [];
   let updates: ReplayRecord[] = [];
   const updateCapacity = (options.logLines ?? DEFAULT_LOG_LINES) * 4;
+  // And the wire tap's records, which the journal is built from: saved too, a replay rebuilds the debug views.
+  let wires: ReplayRecord[] = [];
+  const wireCapacity = (options.logLines ?? DEFAULT_LOG_LINES) * 8;
   const log: EventLog = createEventLog(options.logLines ?? DEFAULT_LOG_LINES);
   let model: DashboardModel = createDashboardModel({
     defaultServer: options.defaultServer ?? options.sessions?.[0]?.server ?? DEFAULT_SERVER_URL,
@@ -127,8 +130,13 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
       scheduler.invalidate();
     },
   });
+  function recordWire(record: WireRecord): void {
+    journalWriter.feed(record);
+    wires.push({ time: record.at, session: record.stream.split(' ')[0] ?? record.stream, kind: 'wire', record });
+    if (wires.length >= wireCapacity * 2) wires = wires.slice(-wireCapacity);
+  }
   const tap = createWireTap({
-    onRecord: (record) => journalWriter.feed(record),
+    onRecord: recordWire,
     now: () => clock.now(),
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
@@ -275,7 +283,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
           }).then((notice) => dispatch({ type: 'notice', ...notice }));
           return;
         }
-        void saveReplayLog(log.toArray(), [...opens, ...updates], {
+        void saveReplayLog(log.toArray(), [...opens, ...updates, ...wires], {
           path: effect.path,
           filter: effect.filter,
           cwd: options.cwd ?? process.cwd(),
@@ -367,6 +375,15 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     } else if (record.kind === 'update') {
       const id = tags.get(record.session);
       if (id !== undefined) sessionUpdate(id, retime(record.update, now, options.replay?.speed ?? 1));
+    } else if (record.kind === 'wire') {
+      // At its original time: the debug view's gaps and stall marks are the ones the live dashboard saw.
+      const id = tags.get(record.session);
+      const { stream } = record.record;
+      const renamed =
+        id !== undefined && stream.startsWith(`${record.session} `)
+          ? `${id}${stream.slice(record.session.length)}`
+          : stream;
+      recordWire({ ...record.record, stream: renamed });
     } else {
       log.append(
         now,

@@ -7,11 +7,15 @@
  * - `{"kind": "data" | "comment" | "other", "raw"}`: a frame of the event log, as before;
  * - `{"kind": "open", "server", "model"}`: the session was opened;
  * - `{"kind": "update", "update"}`: what the session's client reported (a load event, a chat chunk, a failure),
- *   the very value the dashboard's reducer took.
+ *   the very value the dashboard's reducer took;
+ * - `{"kind": "wire", "record"}`: what the wire tap recorded on one of its streams (a connection attempt, the HTTP
+ *   answer, one line as sent, the end, an error; `client/wire-tap.ts`), which the log's debug and wire views and the
+ *   inspector are built from.
  */
 
 import type { FrameKind } from '../client/frames.js';
 import type { SessionUpdate } from '../client/session-update.js';
+import type { WireRecord } from '../client/wire-tap.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { toJsonl } from './event-log.js';
 
@@ -25,6 +29,7 @@ export type ReplayRecord =
       readonly model: string;
     }
   | { readonly time: number; readonly session: string; readonly kind: 'update'; readonly update: SessionUpdate }
+  | { readonly time: number; readonly session: string; readonly kind: 'wire'; readonly record: WireRecord }
   | { readonly time: number; readonly session: string; readonly kind: FrameKind; readonly raw: string };
 
 const FRAME_KINDS: ReadonlySet<string> = new Set(['data', 'comment', 'other']);
@@ -53,6 +58,8 @@ export function recordLine(record: ReplayRecord): string {
       });
     case 'update':
       return JSON.stringify({ time, session: record.session, kind: 'update', update: record.update });
+    case 'wire':
+      return JSON.stringify({ time, session: record.session, kind: 'wire', record: record.record });
     default:
       // A frame is written as the event log writes its entries, so both kinds of save agree line for line.
       return toJsonl([
@@ -127,11 +134,62 @@ function toRecord(value: unknown): ReplayRecord | string {
     if (typeof u['at'] !== 'number') return 'an update needs a numeric "at"';
     return { time, session, kind, update: update as SessionUpdate };
   }
+  if (kind === 'wire') {
+    const record = toWireRecord(o['record']);
+    return typeof record === 'string' ? `a "wire" line's record: ${record}` : { time, session, kind, record };
+  }
   if (typeof kind === 'string' && FRAME_KINDS.has(kind)) {
     if (typeof o['raw'] !== 'string') return 'a frame line needs a string "raw"';
     return { time, session, kind: kind as FrameKind, raw: o['raw'] };
   }
-  return `unknown kind ${JSON.stringify(kind)} (expected data, comment, other, open or update)`;
+  return `unknown kind ${JSON.stringify(kind)} (expected data, comment, other, open, update or wire)`;
+}
+
+const LINE_ENDINGS: ReadonlySet<string> = new Set(['\n', '\r\n', '\r', '']);
+const WIRE_FIELDS: ReadonlySet<string> = new Set(['data', 'event', 'id', 'retry', 'comment', 'blank', 'unknown']);
+
+/** A saved wire tap record, checked field by field as `client/wire-tap.ts` writes them; else what is wrong. */
+function toWireRecord(value: unknown): WireRecord | string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
+  const r = value as Record<string, unknown>;
+  if (typeof r['stream'] !== 'string' || typeof r['at'] !== 'number')
+    return 'needs a string "stream" and a numeric "at"';
+  const has = (field: string, type: 'string' | 'number'): boolean => typeof r[field] === type;
+  switch (r['kind']) {
+    case 'connecting':
+      return has('method', 'string') && has('url', 'string') && has('attempt', 'number')
+        ? (value as WireRecord)
+        : 'a "connecting" record needs "method", "url" and "attempt"';
+    case 'answer': {
+      const headers = r['headers'];
+      const headersOk =
+        typeof headers === 'object' && headers !== null && Object.values(headers).every((v) => typeof v === 'string');
+      return has('status', 'number') && has('statusText', 'string') && headersOk
+        ? (value as WireRecord)
+        : 'an "answer" record needs "status", "statusText" and string "headers"';
+    }
+    case 'line': {
+      const line = r['line'] as Record<string, unknown> | null | undefined;
+      const lineOk =
+        typeof line === 'object' &&
+        line !== null &&
+        typeof line['text'] === 'string' &&
+        typeof line['value'] === 'string' &&
+        LINE_ENDINGS.has(line['ending'] as string) &&
+        WIRE_FIELDS.has(line['field'] as string);
+      return lineOk && has('frame', 'number')
+        ? (value as WireRecord)
+        : 'a "line" record needs a "line" (text, ending, field, value) and a numeric "frame"';
+    }
+    case 'end':
+      return has('bytes', 'number') && (r['how'] === 'closed' || r['how'] === 'cancelled')
+        ? (value as WireRecord)
+        : 'an "end" record needs "bytes" and "how" (closed or cancelled)';
+    case 'error':
+      return has('message', 'string') ? (value as WireRecord) : 'an "error" record needs a "message"';
+    default:
+      return `unknown record kind ${JSON.stringify(r['kind'])}`;
+  }
 }
 
 /** Options of {@link createReplaySource}. */

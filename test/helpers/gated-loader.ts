@@ -2,7 +2,7 @@
 // load or a reply is in flight: hold a stream open past a timeout, stop the server mid-load, unload mid-reply.
 import {
   LoadError,
-  type ChatMessage,
+  type Prompt,
   type GenerateOptions,
   type LoadedModel,
   type ModelLoader,
@@ -20,8 +20,8 @@ export interface GatedLoader {
   readonly loader: ModelLoader;
   /** Resolves with the gate of the next load of `key` (`org/name@rev`) once it has started. */
   loadStarted(key: string): Promise<Gate>;
-  /** Resolves once a generation started, with the messages it got and a gate; its text goes out when released. */
-  generationStarted(): Promise<Gate & { messages: readonly ChatMessage[]; options: GenerateOptions }>;
+  /** Resolves once a generation started, with the prompt it got and a gate; its text goes out when released. */
+  generationStarted(): Promise<Gate & { messages: Prompt; options: GenerateOptions }>;
   /** Loads the loader was asked for, by key, in order. */
   readonly started: string[];
   /** Loads aborted through their signal, by key. */
@@ -43,8 +43,8 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
 export function gatedLoader(reply = 'hello from the gated model'): GatedLoader {
   const loadWaiters = new Map<string, ((gate: Gate) => void)[]>();
   const startedLoads = new Map<string, Gate[]>();
-  const genWaiters: ((gate: Gate & { messages: readonly ChatMessage[]; options: GenerateOptions }) => void)[] = [];
-  const startedGens: (Gate & { messages: readonly ChatMessage[]; options: GenerateOptions })[] = [];
+  const genWaiters: ((gate: Gate & { messages: Prompt; options: GenerateOptions }) => void)[] = [];
+  const startedGens: (Gate & { messages: Prompt; options: GenerateOptions })[] = [];
   const aborted: string[] = [];
   const started: string[] = [];
   let stoppedGenerations = 0;
