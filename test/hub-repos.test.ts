@@ -1,4 +1,5 @@
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import t from 'tap';
 import { HUB_FIXTURES, layOutHubFixtures, unfetchedWeights } from './helpers/hub-fixtures.js';
 import { loadModel, stagesOf } from './helpers/sse-client.js';
@@ -57,25 +58,68 @@ for (const fixture of HUB_FIXTURES) {
     }
   });
 }
-t.test('a repository that cannot load fetches nothing and leaves no snapshot', async (t) => {
-  const server = await startTestServer({ hubUrl: mirror.url });
+// A repository with ONNX files none of which is a decoder transformers.js loads (a seq2seq export).
+const seq2seq = join(root, 'Xenova', 't5-small');
+await mkdir(join(seq2seq, 'onnx'), { recursive: true });
+for (const path of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) {
+  await writeFile(join(seq2seq, path), '{}\n');
+}
+for (const path of ['onnx/encoder_model.onnx', 'onnx/decoder_model.onnx', 'onnx/decoder_with_past_model.onnx']) {
+  await writeFile(join(seq2seq, path), 'not loadable\n');
+}
+
+const refusals: { name: string; model: string; dtype?: string[]; serverDtype?: string[]; message: RegExp }[] = [
+  {
+    name: 'no decoder transformers.js can load',
+    model: 'Xenova/t5-small',
+    message:
+      /Xenova\/t5-small@main has no onnx\/model\*\.onnx or onnx\/decoder_model_merged\*\.onnx weights.*onnx-community/,
+  },
+  {
+    name: "none of the request's dtypes",
+    model: 'onnx-community/Jan-nano-ONNX',
+    dtype: ['q4', 'q8'],
+    message: /has none of the dtypes asked for \(q4, q8\); available: fp16 \(.*\), q4f16 \(.*\)/,
+  },
+  {
+    name: "none of the server's dtypes",
+    model: 'onnx-community/Jan-nano-ONNX',
+    serverDtype: ['q4'],
+    message: /has none of the dtypes asked for \(q4\); available: fp16 \(.*\), q4f16 \(.*\).*add auto/,
+  },
+];
+
+for (const refusal of refusals) {
+  t.test(`${refusal.name}: refused from the listing, nothing fetched, no snapshot`, async (t) => {
+    const server = await startTestServer({
+      hubUrl: mirror.url,
+      ...(refusal.serverDtype === undefined ? {} : { dtype: refusal.serverDtype }),
+    });
+    t.teardown(() => server.close());
+    mirror.clearRequests();
+    const load = await postLoad(server.url, { model: refusal.model, dtype: refusal.dtype });
+    t.match(load.text, /"code": "NO_ONNX_WEIGHTS"/);
+    t.match(load.text, refusal.message);
+    if (refusal.model.startsWith('onnx-community/')) {
+      t.notMatch(load.text, /look for an onnx-community/, 'no onnx-community hint on an onnx-community repository');
+    }
+    t.same(fileDownloads(mirror), [], 'nothing fetched');
+    const entries = await readdir(server.cacheDir, { recursive: true });
+    t.same(
+      entries.filter((entry) => entry.includes('snapshots')),
+      [],
+      'no snapshot directory',
+    );
+  });
+}
+
+t.test('a server-wide --dtype list that ends with auto falls back', async (t) => {
+  const server = await startTestServer({ hubUrl: mirror.url, dtype: ['q4', 'auto'] });
   t.teardown(() => server.close());
   mirror.clearRequests();
-  const res = await fetch(`${server.url}/load_model`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'onnx-community/Jan-nano-ONNX', dtype: ['q4', 'q8'] }),
-  });
-  const text = await res.text();
-  t.match(text, /has none of the dtypes asked for \(q4, q8\); available: fp16 \(.*\), q4f16 \(.*\)/);
-  t.notMatch(text, /look for an onnx-community/, 'no onnx-community hint on an onnx-community repository');
-  t.same(fileDownloads(mirror), [], 'nothing fetched');
-  const entries = await readdir(server.cacheDir, { recursive: true });
-  t.same(
-    entries.filter((entry) => entry.includes('snapshots')),
-    [],
-    'no snapshot directory',
-  );
+  const load = await loadModel(server.url, 'onnx-community/Jan-nano-ONNX');
+  t.equal(load.events.at(-1)?.status, 'ready');
+  t.same(fetchedFiles(), HUB_FIXTURES.find((f) => f.id === 'onnx-community/Jan-nano-ONNX')?.fetched);
 });
 
 async function postLoad(url: string, body: unknown): Promise<{ status: number; text: string }> {
