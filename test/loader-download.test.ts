@@ -2,13 +2,13 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { startMirror, type Mirror } from '../src/mirror/mirror.js';
-import { blobLockPath } from '../src/server/blob-lock.js';
+import { blobLockPath, REMOTE_STALE_MS } from '../src/server/blob-lock.js';
 import { createTransfer, downloadBlob, type DownloadPolicy } from '../src/server/downloader.js';
 import { createHubClient, type HubClient, type HubFile } from '../src/server/hub-client.js';
 import { LoadError } from '../src/server/loader-types.js';
@@ -366,6 +366,11 @@ t.test('a lock left by a dead process, or half-written, is stale; a held one on 
     downloadBlob({ hub, ref, file: ONNX, blob: remote, transfer: createTransfer(FAST), signal: controller.signal }),
   );
   t.equal(error.code, 'ABORTED', "another host's lock is honoured: its process cannot be checked from here");
+  // ... until neither the lock nor the partial file changed for REMOTE_STALE_MS: its writer is gone or stuck.
+  const old = (Date.now() - REMOTE_STALE_MS - 60_000) / 1000;
+  await utimes(blobLockPath(remote), old, old);
+  await fetchLocked(remote);
+  t.same(await readFile(remote), onnxBytes, 'an untouched lock of another host: taken over');
 });
 
 function fetchLocked(blob: string): Promise<void> {

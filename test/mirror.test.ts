@@ -257,6 +257,7 @@ t.test('routes: revision splits, encoded revisions, API paths', async (t) => {
     name: 'tiny',
     splits: [{ revision: 'main', path: '' }],
     recursive: true,
+    cursor: 0,
   });
   t.same(parseMirrorRoute('/api/models/acme/tiny'), {
     kind: 'info',

@@ -20,8 +20,10 @@ Layout of DIR:
 
 Endpoints:
   GET|HEAD /ORG/NAME/resolve/REV/PATH                    a file (byte ranges, ETag, X-Repo-Commit)
-  GET /api/models/ORG/NAME/tree/REV[/PATH][?recursive=true] the file listing
-  GET /api/models/ORG/NAME[/revision/REV]                model info with siblings
+  GET /api/models/ORG/NAME/tree/REV[/PATH][?recursive=true] the file listing (recursive=True and =1 too)
+  GET /api/models/ORG/NAME[/revision/REV]                model info with sha and siblings
+  POST /api/models/ORG/NAME/paths-info/REV               entries of the paths named in a form or JSON body
+                                                         (paths, expand), as huggingface.js asks before a download
 
 Options:
   --host HOST             address to bind (default 127.0.0.1)
@@ -30,6 +32,12 @@ Options:
                           (k/M/G are powers of 1000, KiB/MiB/GiB of 1024; default unlimited)
   --link-throttle RATE    limit all responses together to RATE bytes per second, as a link or a CDN
                           does (with --throttle 4M --link-throttle 32M: 4 MB/s a connection, 32 in all)
+  --page-size N           list trees N entries a page, the rest behind Link: <...&cursor=...>; rel="next",
+                          as the Hub does with 1000 a page (default: one page)
+  --redirect-large        answer large (LFS) files with a 302 to a second origin, as the Hub redirects to its
+                          CDN: only the 302 carries X-Repo-Commit, X-Linked-Etag and X-Linked-Size; the CDN
+                          answers the bytes (byte ranges too) and refuses requests that send Authorization
+  --cdn-port PORT         port of that second origin (default 0, a free port; printed on start)
   --token TOKEN           require "Authorization: Bearer TOKEN" (401 without it, 403 with another)
   --fault SPEC            inject a fault; repeatable. SPEC is ${FAULT_SPEC_SYNTAX}:
                             status:CODE:PATTERN      answer with HTTP status CODE (GET and HEAD)
@@ -47,7 +55,7 @@ Options:
   -h, --help              show this help
 
 On start it prints one line, "modeldeck mirror listening on http://HOST:PORT (serving DIR)", which scripts can
-read. SIGINT or SIGTERM stop it cleanly.`;
+read (with --redirect-large a second: "modeldeck mirror redirects large files to http://HOST:PORT"). SIGINT or SIGTERM stop it cleanly.`;
 
 /** Where the command writes, and what else may stop it besides SIGINT/SIGTERM; for tests and embedding. */
 export interface MirrorCommandIo {
@@ -75,6 +83,9 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
       throttle: { type: 'string' },
       'link-throttle': { type: 'string' },
       token: { type: 'string' },
+      'page-size': { type: 'string' },
+      'redirect-large': { type: 'boolean' },
+      'cdn-port': { type: 'string' },
       fault: { type: 'string', multiple: true },
       quiet: { type: 'boolean' },
     });
@@ -90,6 +101,8 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
     const host = values.host ?? '127.0.0.1';
     if (host.trim() === '') throw new UsageError('--host must not be empty');
     if (values.token !== undefined && values.token === '') throw new UsageError('--token must not be empty');
+    if (values['cdn-port'] !== undefined && values['redirect-large'] !== true)
+      throw new UsageError('--cdn-port needs --redirect-large');
     const faults: MirrorFault[] = [];
     for (const spec of values.fault ?? []) {
       try {
@@ -107,12 +120,15 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
       throttle: values.throttle === undefined ? 0 : parseBytes(values.throttle, '--throttle'),
       linkThrottle: values['link-throttle'] === undefined ? 0 : parseBytes(values['link-throttle'], '--link-throttle'),
       faults,
+      ...(values['redirect-large'] === true ? { redirectLarge: { port: parsePort(values['cdn-port'] ?? '0') } } : {}),
+      ...(values['page-size'] === undefined ? {} : { pageSize: parsePageSize(values['page-size']) }),
       ...(values.token === undefined ? {} : { requireToken: values.token }),
       ...(values.quiet === true ? {} : { log: (line: string) => stderr.write(`${line}\n`) }),
     }).catch((error: unknown) => {
       throw asUsageError(error, host, values.port ?? String(DEFAULT_MIRROR_PORT), positionals[0] as string) ?? error;
     });
     stdout.write(`modeldeck mirror listening on ${mirror.url} (serving ${dir})\n`);
+    if (mirror.cdnUrl !== undefined) stdout.write(`modeldeck mirror redirects large files to ${mirror.cdnUrl}\n`);
     await stopRequested(io.signal);
     await mirror.close();
     return 0;
@@ -123,6 +139,12 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
     }
     throw error;
   }
+}
+
+function parsePageSize(text: string): number {
+  if (!/^\d{1,9}$/.test(text) || Number(text) < 1)
+    throw new UsageError(`--page-size must be a whole number of entries >= 1, got '${text}'`);
+  return Number(text);
 }
 
 /** Errors from starting that the user fixes on the command line. */

@@ -7,11 +7,13 @@
  * - `GET|HEAD /{org}/{name}/resolve/{revision}/{path…}`: the file; single byte ranges; never compressed.
  * - `GET /api/models/{org}/{name}/tree/{revision}[/{path…}][?recursive=true]`: the listing.
  * - `GET /api/models/{org}/{name}[/revision/{revision}][?blobs=true]`: model info with `siblings`.
+ * - `POST /api/models/{org}/{name}/paths-info/{revision}` (form or JSON `paths`, `expand`): those paths' entries.
+ * - With `redirectLarge`, a second origin (the CDN) answers `GET|HEAD /lfs/{org}/{name}/{commit}/{path…}`.
  * Errors are JSON `{"error": "…"}` with the Hub's `X-Error-Code` / `X-Error-Message` headers.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
@@ -24,6 +26,7 @@ import {
   DEFAULT_LFS_THRESHOLD,
   listTree,
   locateRevision,
+  pathInfo,
   statFile,
   type NotFoundCode,
   type OidCache,
@@ -59,6 +62,19 @@ export interface MirrorOptions {
   readonly log?: (line: string) => void;
   /** Files this size or larger are listed with an `lfs` member, in bytes. Default 10 MiB, as the Hub. */
   readonly lfsThreshold?: number;
+  /**
+   * Tree listings hold at most this many entries a page, the rest behind `Link: <…&cursor=N>; rel="next"`, as the
+   * Hub's (1,000 a page). Default: unpaginated.
+   */
+  readonly pageSize?: number;
+  /**
+   * Answer `resolve` requests for large (LFS) files with a 302 to a second origin, as the Hub redirects to
+   * cdn-lfs.huggingface.co: only the 302 carries `X-Repo-Commit`, `X-Linked-Etag` and `X-Linked-Size`; the CDN answers
+   * the bytes (with `Range`) without them, and refuses requests that carry `Authorization` (400, as S3 does). `true`
+   * starts the CDN on the mirror's host and a free port; `{ port }` picks its port; `{ url }` redirects to that origin
+   * without starting a listener (a CDN that is elsewhere, or unreachable).
+   */
+  readonly redirectLarge?: boolean | { readonly port?: number } | { readonly url: string };
 }
 
 /** One request the mirror received, for tests. Live: `bytesSent` grows while the body goes out. */
@@ -74,6 +90,8 @@ export interface MirrorRequest {
   bytesSent: number;
   /** The injected fault that hit this request, if any. */
   fault?: FaultKind;
+  /** True for a request to the CDN origin of {@link MirrorOptions.redirectLarge}. */
+  readonly cdn?: true;
   /** True once the response ended or its connection closed. */
   done: boolean;
 }
@@ -83,6 +101,8 @@ export interface Mirror {
   /** `http://HOST:PORT`, no trailing slash. */
   readonly url: string;
   readonly port: number;
+  /** With {@link MirrorOptions.redirectLarge}: the origin large files redirect to, `http://HOST:PORT`. */
+  readonly cdnUrl?: string;
   /** Requests in arrival order, the last {@link REQUEST_LOG_LIMIT} at most. The same array for the mirror's life. */
   readonly requests: MirrorRequest[];
   /** Empty {@link Mirror.requests}. */
@@ -133,10 +153,12 @@ export async function startMirror(options: MirrorOptions & { host?: string; port
     link: createTokenBucket({ bytesPerSecond: () => linkThrottle }),
     oidCache: createOidCache(options.lfsThreshold ?? DEFAULT_LFS_THRESHOLD),
     auth: normaliseToken(options.requireToken),
+    pageSize: checkPageSize(options.pageSize),
+    cdnUrl: undefined,
   };
 
   const sockets = new Set<Socket>();
-  const server = createServer((req, res) => {
+  const serve = (cdn: boolean) => (req: IncomingMessage, res: ServerResponse) => {
     const entry: MirrorRequest = {
       method: req.method ?? 'GET',
       url: req.url ?? '/',
@@ -144,6 +166,7 @@ export async function startMirror(options: MirrorOptions & { host?: string; port
       ...(req.headers.range === undefined ? {} : { range: req.headers.range }),
       bytesSent: 0,
       done: false,
+      ...(cdn ? { cdn: true as const } : {}),
     };
     requests.push(entry);
     if (requests.length > REQUEST_LOG_LIMIT) requests.splice(0, requests.length - REQUEST_LOG_LIMIT);
@@ -157,7 +180,7 @@ export async function startMirror(options: MirrorOptions & { host?: string; port
         `${entry.method} ${entry.url} ${entry.status} ${entry.bytesSent}B ${Math.round(performance.now() - started)}ms${fault}${aborted}`,
       );
     });
-    handle(context, req, res, entry).catch((error: unknown) => {
+    (cdn ? handleCdn : handle)(context, req, res, entry).catch((error: unknown) => {
       if (res.headersSent) {
         // The body broke half-way (a read error): cutting the connection is the only honest signal left.
         res.destroy();
@@ -173,27 +196,47 @@ export async function startMirror(options: MirrorOptions & { host?: string; port
       });
       res.end(req.method === 'HEAD' ? undefined : body);
     });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-
+  };
+  const servers: Server[] = [];
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
+  const listen = async (cdn: boolean, port: number): Promise<number> => {
+    const server = createServer(serve(cdn));
+    server.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
     });
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    servers.push(server);
+    const address = server.address();
+    return typeof address === 'object' && address !== null ? address.port : 0;
+  };
+  const origin = (port: number): string => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  const port = await listen(false, options.port ?? 0);
+  const redirect = options.redirectLarge;
+  if (redirect !== undefined && redirect !== false) {
+    if (typeof redirect === 'object' && 'url' in redirect) {
+      context.cdnUrl = checkCdnUrl(redirect.url);
+    } else {
+      const cdnPort = typeof redirect === 'object' ? (redirect.port ?? 0) : 0;
+      context.cdnUrl = await listen(true, cdnPort).then(origin, async (error: unknown) => {
+        await closeAll(servers, sockets);
+        throw error;
+      });
+    }
+  }
   let closing: Promise<void> | undefined;
 
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: origin(port),
     port,
+    ...(context.cdnUrl === undefined ? {} : { cdnUrl: context.cdnUrl }),
     requests,
     clearRequests() {
       requests.length = 0;
@@ -210,14 +253,38 @@ export async function startMirror(options: MirrorOptions & { host?: string; port
       linkThrottle = bytesPerSecond;
     },
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        for (const socket of sockets) socket.destroy();
-      });
+      closing ??= closeAll(servers, sockets);
       return closing;
     },
   };
+}
+
+async function closeAll(servers: readonly Server[], sockets: ReadonlySet<Socket>): Promise<void> {
+  await Promise.all(
+    servers.map(
+      (server) =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    ),
+  ).then(
+    () => undefined,
+    () => undefined,
+  );
+  for (const socket of sockets) socket.destroy();
+}
+
+function checkCdnUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new MirrorError('MIRROR_ERR_OPTIONS', `redirectLarge.url must be an http(s) URL, got ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new MirrorError('MIRROR_ERR_OPTIONS', `redirectLarge.url must be an http(s) URL, got ${JSON.stringify(url)}`);
+  return parsed.origin;
 }
 
 function checkThrottle(bytesPerSecond: number): void {
@@ -229,8 +296,18 @@ function checkThrottle(bytesPerSecond: number): void {
   }
 }
 
+function checkPageSize(pageSize: number | undefined): number | undefined {
+  if (pageSize === undefined) return undefined;
+  if (!(Number.isSafeInteger(pageSize) && pageSize >= 1))
+    throw new MirrorError('MIRROR_ERR_OPTIONS', `pageSize must be a whole number >= 1, got ${String(pageSize)}`);
+  return pageSize;
+}
+
 interface HandlerContext {
+  /** Where large files redirect to (see {@link MirrorOptions.redirectLarge}); set once the CDN listens. */
+  cdnUrl: string | undefined;
   readonly root: string;
+  readonly pageSize: number | undefined;
   readonly faults: ReturnType<typeof createFaultTable>;
   readonly rate: () => number;
   /** The bucket every response shares. */
@@ -265,11 +342,12 @@ async function handle(
 ): Promise<void> {
   const target = req.url ?? '/';
   const x: Exchange = { context, req, res, entry, pathname: decodedPathname(target) };
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    sendError(x, 405, undefined, `Method ${req.method ?? ''} not allowed`, { Allow: 'GET, HEAD' });
+  const route = parseMirrorRoute(target);
+  const allow = route.kind === 'paths-info' ? ['POST'] : ['GET', 'HEAD'];
+  if (!allow.includes(req.method ?? '')) {
+    sendError(x, 405, undefined, `Method ${req.method ?? ''} not allowed`, { Allow: allow.join(', ') });
     return;
   }
-  const route = parseMirrorRoute(target);
   switch (route.kind) {
     case 'bad':
       sendError(x, 400, undefined, route.reason);
@@ -280,6 +358,7 @@ async function handle(
       return;
     case 'resolve':
     case 'tree':
+    case 'paths-info':
     case 'info': {
       const repo = `${route.org}/${route.name}`;
       if (refuseWithoutToken(x, repo)) return;
@@ -295,7 +374,7 @@ async function handle(
 
 async function handleRepoRoute(x: Exchange, route: Extract<MirrorRoute, { org: string }>, repo: string): Promise<void> {
   const splits: readonly RevisionSplit[] =
-    route.kind === 'info' ? [{ revision: route.revision, path: '' }] : route.splits;
+    route.kind === 'info' || route.kind === 'paths-info' ? [{ revision: route.revision, path: '' }] : route.splits;
   const found = await locateFirst(x.context, route.org, route.name, splits);
   if (typeof found === 'string') {
     sendNotFound(x, found, found === 'RevisionNotFound' ? `Invalid rev id: ${splits[0]?.revision ?? ''}` : undefined);
@@ -313,17 +392,137 @@ async function handleRepoRoute(x: Exchange, route: Extract<MirrorRoute, { org: s
         sendNotFound(x, 'EntryNotFound', undefined, { 'X-Repo-Commit': location.sha });
         return;
       }
-      await sendJson(x, { pathname: x.pathname, repo }, entries);
+      const { pageSize } = x.context;
+      if (pageSize === undefined) {
+        await sendJson(x, { pathname: x.pathname, repo }, entries);
+        return;
+      }
+      const next = route.cursor + pageSize;
+      const link: Record<string, string> =
+        next < entries.length ? { Link: `<${nextPageUrl(x, next)}>; rel="next"` } : {};
+      await sendJson(x, { pathname: x.pathname, repo }, entries.slice(route.cursor, next), link);
       return;
     }
     case 'info':
       await sendJson(x, { pathname: x.pathname, repo }, await modelInfo(x, location, route.blobs));
       return;
+    case 'paths-info': {
+      const asked = await readPathsInfoBody(x.req);
+      if (typeof asked === 'string') {
+        sendError(x, asked.startsWith('request body over') ? 413 : 400, undefined, asked);
+        return;
+      }
+      const modified = asked.expand ? (await stat(location.dir)).mtime.toISOString() : '';
+      const entries: object[] = [];
+      const seen = new Set<string>();
+      for (const path of asked.paths) {
+        const entry = await pathInfo(location, path, x.context.oidCache);
+        if (entry === undefined || seen.has(entry.path)) continue;
+        seen.add(entry.path);
+        entries.push(
+          asked.expand
+            ? { ...entry, lastCommit: { id: location.sha, title: `modeldeck mirror of ${repo}`, date: modified } }
+            : entry,
+        );
+      }
+      await sendJson(x, { pathname: x.pathname, repo }, entries);
+      return;
+    }
     default: {
       const unreachable: never = route;
       throw new Error(`unhandled route ${JSON.stringify(unreachable)}`);
     }
   }
+}
+
+/**
+ * The CDN origin of {@link MirrorOptions.redirectLarge}: `GET|HEAD /lfs/{org}/{name}/{commit}/{path…}`, where the
+ * hub's 302 points. No token check (the URL is the permission, as a signed CDN URL is); a request that carries
+ * `Authorization` anyway is refused with a 400, as S3 refuses a second way of authenticating.
+ */
+async function handleCdn(
+  context: HandlerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  entry: MirrorRequest,
+): Promise<void> {
+  const target = req.url ?? '/';
+  const x: Exchange = { context, req, res, entry, pathname: decodedPathname(target) };
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendError(x, 405, undefined, `Method ${req.method ?? ''} not allowed`, { Allow: 'GET, HEAD' });
+    return;
+  }
+  if (req.headers.authorization !== undefined) {
+    sendError(x, 400, 'InvalidArgument', 'Only one auth mechanism allowed; the URL is signed, send no Authorization');
+    return;
+  }
+  let segments: string[];
+  try {
+    segments = new URL(target, 'http://cdn.invalid').pathname.split('/').slice(1).map(decodeURIComponent);
+  } catch {
+    sendError(x, 400, undefined, 'malformed percent-encoding in the URL path');
+    return;
+  }
+  const [lfs, org, name, commit, ...rest] = segments;
+  if (lfs !== 'lfs' || org === undefined || name === undefined || commit === undefined || rest.length === 0) {
+    sendError(x, 404, undefined, 'Not Found');
+    return;
+  }
+  const location = await locateRevision(context.root, org, name, commit, context.oidCache);
+  if (typeof location !== 'object') {
+    sendError(x, 404, 'NoSuchKey', 'The specified key does not exist.');
+    return;
+  }
+  const path = rest.join('/');
+  const subject: FaultSubject = { pathname: x.pathname, repo: location.repo, path };
+  if (statusFault(x, subject)) return;
+  await serveFile(x, location, path, subject, true);
+}
+
+/** Where the hub's 302 sends a large file: its commit and path on the CDN origin. */
+function cdnLocation(cdnUrl: string, location: RevisionLocation, path: string): string {
+  const encoded = [...location.repo.split('/'), location.sha, ...path.split('/')].map(encodeURIComponent).join('/');
+  return `${cdnUrl}/lfs/${encoded}`;
+}
+
+/** Bytes a `paths-info` body may have. */
+const PATHS_INFO_BODY_LIMIT = 1024 * 1024;
+
+/**
+ * The `paths` and `expand` of a `paths-info` body: JSON (`{"paths": [...], "expand": true}`, huggingface.js) or a form
+ * (`paths=a&paths=b&expand=True`, huggingface_hub). A string says what is wrong with it.
+ */
+async function readPathsInfoBody(req: IncomingMessage): Promise<{ paths: string[]; expand: boolean } | string> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    length += chunk.length;
+    if (length > PATHS_INFO_BODY_LIMIT) return `request body over ${PATHS_INFO_BODY_LIMIT} bytes`;
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  const truthy = (value: unknown): boolean =>
+    value === true || (typeof value === 'string' && ['true', '1'].includes(value.toLowerCase()));
+  if (type === 'application/json') {
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return 'the body is not valid JSON';
+    }
+    if (typeof body !== 'object' || body === null) return 'the body must be a JSON object with "paths"';
+    const { paths, expand } = body as { paths?: unknown; expand?: unknown };
+    const list = typeof paths === 'string' ? [paths] : paths;
+    if (!Array.isArray(list) || !list.every((p): p is string => typeof p === 'string'))
+      return '"paths" must be a string or an array of strings';
+    return { paths: list, expand: truthy(expand) };
+  }
+  if (type === 'application/x-www-form-urlencoded' || type === '' || type === undefined) {
+    const form = new URLSearchParams(text);
+    return { paths: form.getAll('paths'), expand: truthy(form.get('expand') ?? '') };
+  }
+  return `unsupported Content-Type ${JSON.stringify(type)}: send JSON or a form`;
 }
 
 /** Try each way of splitting `{revision}/{path}`, shortest revision first; report the first split's failure. */
@@ -343,22 +542,42 @@ async function locateFirst(
   return firstFailure;
 }
 
-async function serveFile(x: Exchange, location: RevisionLocation, path: string, subject: FaultSubject): Promise<void> {
+async function serveFile(
+  x: Exchange,
+  location: RevisionLocation,
+  path: string,
+  subject: FaultSubject,
+  onCdn = false,
+): Promise<void> {
   const file = await statFile(location, path);
   if (file === undefined) {
-    sendNotFound(x, 'EntryNotFound', undefined, { 'X-Repo-Commit': location.sha });
+    if (onCdn) sendError(x, 404, 'NoSuchKey', 'The specified key does not exist.');
+    else sendNotFound(x, 'EntryNotFound', undefined, { 'X-Repo-Commit': location.sha });
     return;
   }
   const oids = await x.context.oidCache.oids(file);
   const etag = `"${oids.etag}"`;
+  const { cdnUrl } = x.context;
+  if (!onCdn && cdnUrl !== undefined && oids.lfs !== undefined) {
+    // As the Hub: only this 302 names the commit and the content's sha256 and size; the CDN's answer does not.
+    writeHead(x, 302, {
+      Location: cdnLocation(cdnUrl, location, path),
+      'X-Repo-Commit': location.sha,
+      'X-Linked-Etag': etag,
+      'X-Linked-Size': file.size,
+      'Content-Length': 0,
+    });
+    x.res.end();
+    return;
+  }
   const headers: Record<string, string | number> = {
     'Content-Type': contentTypeOf(path),
     'Accept-Ranges': 'bytes',
     ETag: etag,
-    'X-Repo-Commit': location.sha,
     'Last-Modified': new Date(file.mtimeMs).toUTCString(),
   };
-  if (oids.lfs !== undefined) {
+  if (!onCdn) headers['X-Repo-Commit'] = location.sha;
+  if (oids.lfs !== undefined && !onCdn) {
     headers['X-Linked-Size'] = file.size;
     headers['X-Linked-Etag'] = etag;
   }
@@ -508,10 +727,22 @@ function sendError(
   x.res.end(body);
 }
 
+/** The absolute URL of the listing page starting at entry `cursor`: this request's, with `cursor` set. */
+function nextPageUrl(x: Exchange, cursor: number): string {
+  const url = new URL(x.req.url ?? '/', `http://${x.req.headers.host ?? 'localhost'}`);
+  url.searchParams.set('cursor', String(cursor));
+  return url.toString();
+}
+
 /** A JSON body: throttled, and subject to body faults whose pattern names the URL path. */
-async function sendJson(x: Exchange, subject: FaultSubject, value: unknown): Promise<void> {
+async function sendJson(
+  x: Exchange,
+  subject: FaultSubject,
+  value: unknown,
+  extra: Record<string, string> = {},
+): Promise<void> {
   const body = Buffer.from(JSON.stringify(value));
-  writeHead(x, 200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length });
+  writeHead(x, 200, { ...extra, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length });
   await sendBody(x, subject, body.length, (bytes) => Readable.from([body.subarray(0, bytes)]));
 }
 

@@ -273,6 +273,33 @@ export async function listTree(
   return out;
 }
 
+/**
+ * The tree entry of one repo-relative `path` (a file or a directory, as {@link listTree} would list it), for the Hub's
+ * `paths-info`; `undefined` when it is missing or hidden.
+ */
+export async function pathInfo(
+  location: RevisionLocation,
+  path: string,
+  oidCache: OidCache,
+): Promise<TreeEntry | undefined> {
+  const segments = splitRepoPath(path.replace(/\/+$/, ''));
+  if (segments === undefined || segments.length === 0) return undefined;
+  const normal = segments.join('/');
+  const absPath = join(location.dir, ...segments);
+  const info = await stat(absPath).catch(() => undefined);
+  if (info === undefined) return undefined;
+  if (info.isDirectory()) return { type: 'directory', oid: directoryOid(location, normal), size: 0, path: normal };
+  if (!info.isFile()) return undefined;
+  const oids = await oidCache.oids({ absPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino });
+  return oids.lfs === undefined
+    ? { type: 'file', oid: oids.oid, size: info.size, path: normal }
+    : { type: 'file', oid: oids.oid, size: info.size, lfs: oids.lfs, path: normal };
+}
+
+function directoryOid(location: RevisionLocation, path: string): string {
+  return createHash('sha1').update(`modeldeck-mirror\0tree\0${location.sha}\0${path}`).digest('hex');
+}
+
 async function walk(
   location: RevisionLocation,
   dir: string,
@@ -290,8 +317,7 @@ async function walk(
     const path = prefix === '' ? name : `${prefix}/${name}`;
     const absPath = join(dir, name);
     if (info.isDirectory()) {
-      const oid = createHash('sha1').update(`modeldeck-mirror\0tree\0${location.sha}\0${path}`).digest('hex');
-      out.push({ type: 'directory', oid, size: 0, path });
+      out.push({ type: 'directory', oid: directoryOid(location, path), size: 0, path });
       if (recursive) await walk(location, absPath, path, recursive, oidCache, out);
     } else if (info.isFile()) {
       const oids = await oidCache.oids({ absPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino });

@@ -15,8 +15,10 @@ export interface RevisionSplit {
  * A request the mirror understands.
  *
  * - `resolve`: `/{org}/{name}/resolve/{revision}/{path…}`, a file.
- * - `tree`: `/api/models/{org}/{name}/tree/{revision}[/{path…}]`, a listing (`recursive=true|1` for the whole tree).
+ * - `tree`: `/api/models/{org}/{name}/tree/{revision}[/{path…}]`, a listing (`recursive=true|True|1` for the whole
+ *   tree; `cursor=N` for a later page).
  * - `info`: `/api/models/{org}/{name}` (revision `main`) or `/api/models/{org}/{name}/revision/{revision}`.
+ * - `paths-info`: `POST /api/models/{org}/{name}/paths-info/{revision}`, entries of the paths its body names.
  * - `unknown`: anything else (404). `bad`: a URL that cannot be decoded (400).
  */
 export type MirrorRoute =
@@ -27,6 +29,8 @@ export type MirrorRoute =
       readonly name: string;
       readonly splits: readonly RevisionSplit[];
       readonly recursive: boolean;
+      /** `cursor=N` of a `Link: rel="next"` the mirror sent: the index of the page's first entry. 0 without one. */
+      readonly cursor: number;
     }
   | {
       readonly kind: 'info';
@@ -35,6 +39,7 @@ export type MirrorRoute =
       readonly revision: string;
       readonly blobs: boolean;
     }
+  | { readonly kind: 'paths-info'; readonly org: string; readonly name: string; readonly revision: string }
   | { readonly kind: 'unknown' }
   | { readonly kind: 'bad'; readonly reason: string };
 
@@ -52,7 +57,8 @@ export function parseMirrorRoute(target: string): MirrorRoute {
   } catch {
     return { kind: 'bad', reason: 'malformed percent-encoding in the URL path' };
   }
-  const flag = (name: string): boolean => ['true', '1'].includes(url.searchParams.get(name) ?? '');
+  // huggingface_hub sends Python's `True`; others `true` or `1`.
+  const flag = (name: string): boolean => ['true', '1'].includes((url.searchParams.get(name) ?? '').toLowerCase());
 
   if (segments[0] === 'api' && segments[1] === 'models') {
     const [, , org, name, action, ...rest] = segments;
@@ -61,8 +67,19 @@ export function parseMirrorRoute(target: string): MirrorRoute {
       return { kind: 'info', org, name, revision: 'main', blobs: flag('blobs') };
     if (action === 'revision' && rest.length > 0)
       return { kind: 'info', org, name, revision: rest.join('/'), blobs: flag('blobs') };
-    if (action === 'tree' && rest.length > 0)
-      return { kind: 'tree', org, name, splits: splitsOf(rest, true), recursive: flag('recursive') };
+    if (action === 'paths-info') return { kind: 'paths-info', org, name, revision: rest.join('/') || 'main' };
+    if (action === 'tree' && rest.length > 0) {
+      const cursor = url.searchParams.get('cursor') ?? '0';
+      if (!/^\d{1,9}$/.test(cursor)) return { kind: 'bad', reason: `invalid cursor ${JSON.stringify(cursor)}` };
+      return {
+        kind: 'tree',
+        org,
+        name,
+        splits: splitsOf(rest, true),
+        recursive: flag('recursive'),
+        cursor: Number(cursor),
+      };
+    }
     return { kind: 'unknown' };
   }
   const [org, name, action, ...rest] = segments;

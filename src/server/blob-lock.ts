@@ -4,7 +4,8 @@
  * exclusively under the cache's `.locks/` folder, where huggingface_hub keeps its own locks, named
  * `{etag}.modeldeck.lock` (huggingface_hub's `{etag}.lock` files stay behind after use, so they cannot be taken as
  * "held"). It holds the owner's pid and host; a lock whose owner on this host is gone (a server killed with SIGKILL)
- * is stale and taken over.
+ * is stale and taken over, and so is one of another host once neither it nor the `.incomplete` it guards changed for
+ * {@link REMOTE_STALE_MS}.
  */
 
 import { hostname } from 'node:os';
@@ -19,6 +20,12 @@ const POLL_MS = 200;
 
 /** An empty lock file older than this was left by a process that died between creating and writing it. */
 const EMPTY_STALE_MS = 10_000;
+
+/**
+ * A lock of another host (whose process cannot be checked from here) is stale when neither it nor the blob's
+ * `.incomplete` changed for this long: its writer is gone or stuck.
+ */
+export const REMOTE_STALE_MS = 120_000;
 
 /** The lock file of `blob` (`{cache}/models--o--n/blobs/{etag}` → `{cache}/.locks/models--o--n/{etag}.modeldeck.lock`). */
 export function blobLockPath(blob: string): string {
@@ -61,7 +68,7 @@ export async function lockBlob(blob: string, signal?: AbortSignal): Promise<Blob
     }
     const owner = await readFile(path, 'utf8').catch(() => undefined);
     if (owner === undefined) continue; // released between our two calls
-    if (await isStale(path, owner)) {
+    if (await isStale(path, blob, owner)) {
       await unlink(path).catch(() => undefined);
       continue;
     }
@@ -70,7 +77,7 @@ export async function lockBlob(blob: string, signal?: AbortSignal): Promise<Blob
 }
 
 /** A lock of this host whose process is gone, or one left half-written by a crash. */
-async function isStale(path: string, text: string): Promise<boolean> {
+async function isStale(path: string, blob: string, text: string): Promise<boolean> {
   let owner: { pid?: unknown; host?: unknown };
   try {
     owner = JSON.parse(text) as typeof owner;
@@ -80,7 +87,18 @@ async function isStale(path: string, text: string): Promise<boolean> {
     const made = await stat(path).catch(() => undefined);
     return made !== undefined && Date.now() - made.mtimeMs > EMPTY_STALE_MS;
   }
-  if (typeof owner.pid !== 'number' || owner.host !== hostname()) return false;
+  if (typeof owner.pid !== 'number') return false;
+  if (owner.host !== hostname()) {
+    const times = await Promise.all(
+      [path, `${blob}.incomplete`].map((p) =>
+        stat(p).then(
+          (s) => s.mtimeMs,
+          () => 0,
+        ),
+      ),
+    );
+    return Date.now() - Math.max(...times) > REMOTE_STALE_MS;
+  }
   if (owner.pid === process.pid) return false;
   try {
     process.kill(owner.pid, 0);
