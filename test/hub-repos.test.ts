@@ -1,8 +1,9 @@
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { HUB_FIXTURES, layOutHubFixtures, unfetchedWeights } from './helpers/hub-fixtures.js';
 import { loadModel, stagesOf } from './helpers/sse-client.js';
+import type { Mirror } from '../src/mirror/mirror.js';
 import { fileDownloads, startTestMirror, startTestServer } from './helpers/stack.js';
 
 // Real repositories, file name for file name, served by the mirror: a load fetches exactly the files transformers.js
@@ -10,14 +11,27 @@ import { fileDownloads, startTestMirror, startTestServer } from './helpers/stack
 
 const root = await layOutHubFixtures();
 const mirror = await startTestMirror(root);
+// The same repositories behind the Hub's two other habits: large files as a 302 to a CDN origin (every weight file
+// of the fixtures is "large" here), and tree listings in pages of a few entries.
+const CDN_LFS_THRESHOLD = 100_000;
+const cdnMirror = await startTestMirror(root, { redirectLarge: true, lfsThreshold: CDN_LFS_THRESHOLD });
+const pagedMirror = await startTestMirror(root, { pageSize: 3 });
 t.teardown(async () => {
   await mirror.close();
+  await cdnMirror.close();
+  await pagedMirror.close();
   await rm(root, { recursive: true, force: true });
 });
 
-/** The files the mirror served, each once (a ranged download asks for a file several times). */
-function fetchedFiles(): string[] {
-  return [...new Set(fileDownloads(mirror).map((entry) => entry.replace(/ bytes=.*$/, '')))].sort();
+/** The files of `paths` the CDN mirror lists as LFS files (and so redirects), sorted. */
+async function largeFiles(id: string, paths: readonly string[]): Promise<string[]> {
+  const sizes = await Promise.all(paths.map(async (path) => (await stat(join(root, id, path))).size));
+  return paths.filter((_, i) => (sizes[i] ?? 0) >= CDN_LFS_THRESHOLD).sort();
+}
+
+/** The files `hub` was asked for (resolve requests), each once (a ranged download asks for a file several times). */
+function fetchedFiles(hub: Mirror = mirror): string[] {
+  return [...new Set(fileDownloads(hub).map((entry) => entry.replace(/ bytes=.*$/, '')))].sort();
 }
 
 async function chat(url: string, model: string): Promise<{ status: number; text: string }> {
@@ -35,29 +49,54 @@ async function chat(url: string, model: string): Promise<{ status: number; text:
   return { status: res.status, text: body.choices?.[0]?.message?.content ?? JSON.stringify(body) };
 }
 
-for (const fixture of HUB_FIXTURES) {
-  t.test(`${fixture.id}: fetches only the ${fixture.dtype} variant and its own files, loads and answers`, async (t) => {
-    const server = await startTestServer({ hubUrl: mirror.url });
-    t.teardown(() => server.close());
-    mirror.clearRequests();
-    const load = await loadModel(server.url, fixture.id);
-    t.equal(load.events.at(-1)?.status, 'ready', `ready: ${JSON.stringify(load.events.at(-1))}`);
-    t.same(stagesOf(load.events).at(-1), 'ready');
-    const fetched = fetchedFiles();
-    t.same(fetched, fixture.fetched, 'exactly the files transformers.js needs');
-    const never = unfetchedWeights(fixture.id).filter((path) => fetched.includes(path));
-    t.same(never, [], 'no other weights');
-    t.ok(
-      mirror.requests.every((r) => !r.url.includes('/resolve/') || r.url.startsWith(`/${fixture.id}/`)),
-      'nothing of another repository',
+const modes: { name: string; hub: Mirror }[] = [
+  { name: 'plain', hub: mirror },
+  { name: 'CDN redirects', hub: cdnMirror },
+  { name: 'paginated trees', hub: pagedMirror },
+];
+
+for (const { name, hub } of modes) {
+  for (const fixture of HUB_FIXTURES) {
+    t.test(
+      `${name}: ${fixture.id} fetches only the ${fixture.dtype} variant and its own files, loads, answers`,
+      async (t) => {
+        const server = await startTestServer({ hubUrl: hub.url });
+        t.teardown(() => server.close());
+        hub.clearRequests();
+        const load = await loadModel(server.url, fixture.id);
+        t.equal(load.events.at(-1)?.status, 'ready', `ready: ${JSON.stringify(load.events.at(-1))}`);
+        t.same(stagesOf(load.events).at(-1), 'ready');
+        const fetched = fetchedFiles(hub);
+        t.same(fetched, fixture.fetched, 'exactly the files transformers.js needs');
+        const never = unfetchedWeights(fixture.id).filter((path) => fetched.includes(path));
+        t.same(never, [], 'no other weights');
+        t.ok(
+          hub.requests.every((r) => !r.url.includes('/resolve/') || r.url.startsWith(`/${fixture.id}/`)),
+          'nothing of another repository',
+        );
+        if (hub === cdnMirror) {
+          const fromCdn = [
+            ...new Set(
+              hub.requests
+                .filter((r) => r.cdn === true && r.method === 'GET')
+                .map((r) => r.url.replace(/^\/lfs\/[^/]+\/[^/]+\/[0-9a-f]{40}\//, '')),
+            ),
+          ].sort();
+          t.same(fromCdn, await largeFiles(fixture.id, fixture.fetched), 'the weights came from the CDN origin');
+        }
+        if (hub === pagedMirror) {
+          t.ok(hub.requests.filter((r) => r.url.includes('/tree/')).length > 1, 'the listing came in several pages');
+        }
+        if (fixture.chatTemplate) {
+          const reply = await chat(server.url, fixture.id);
+          t.equal(reply.status, 200, `a chat answers: ${reply.text}`);
+          t.ok(reply.text.length > 0, 'with text');
+        }
+      },
     );
-    if (fixture.chatTemplate) {
-      const reply = await chat(server.url, fixture.id);
-      t.equal(reply.status, 200, `a chat answers: ${reply.text}`);
-      t.ok(reply.text.length > 0, 'with text');
-    }
-  });
+  }
 }
+
 // A repository with ONNX files none of which is a decoder transformers.js loads (a seq2seq export).
 const seq2seq = join(root, 'Xenova', 't5-small');
 await mkdir(join(seq2seq, 'onnx'), { recursive: true });
