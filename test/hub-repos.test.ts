@@ -83,6 +83,7 @@ for (const { name, hub } of modes) {
             ),
           ].sort();
           t.same(fromCdn, await largeFiles(fixture.id, fixture.fetched), 'the weights came from the CDN origin');
+          t.ok(fromCdn.length > 0, `weights are large files here: ${fromCdn.join(', ')}`);
         }
         if (hub === pagedMirror) {
           t.ok(hub.requests.filter((r) => r.url.includes('/tree/')).length > 1, 'the listing came in several pages');
