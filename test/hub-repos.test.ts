@@ -203,3 +203,21 @@ t.test('a load request may name its dtypes; a resident model answers only for it
   t.match((await postLoad(server.url, { model, dtype: 'fp16,auto' })).text, /"cached": true/, 'auto accepts it');
   t.match((await postLoad(server.url, { model })).text, /"cached": true/, 'no dtype: as upstream clients send');
 });
+
+t.test('offline, the cached variant loads, and another dtype says it is not cached', async (t) => {
+  const model = 'onnx-community/Jan-nano-ONNX';
+  const online = await startTestServer({ hubUrl: mirror.url });
+  t.teardown(() => online.close());
+  t.match((await postLoad(online.url, { model })).text, /"status": "ready"/);
+  const offline = await startTestServer({ hubUrl: mirror.url, cacheDir: online.cacheDir, offline: true });
+  t.teardown(() => offline.close());
+  mirror.clearRequests();
+  const other = await postLoad(offline.url, { model, dtype: 'fp16' });
+  t.match(other.text, /"code": "OFFLINE_NOT_CACHED"/);
+  t.match(
+    other.text,
+    /cached snapshot of onnx-community\/Jan-nano-ONNX@main .* has none of the dtypes asked for \(fp16\); available: q4f16/,
+  );
+  t.match((await postLoad(offline.url, { model })).text, /"status": "ready"/, 'without dtype, what is cached');
+  t.same(mirror.requests, [], 'offline asks the hub nothing');
+});
