@@ -182,7 +182,7 @@ t.test('a load request may name its dtypes; a resident model answers only for it
       error: {
         code: 'INVALID_DTYPE',
         param: 'dtype',
-        message: /valid values: fp32, fp16, int8, uint8, q8, q4, .*, bnb4, auto/,
+        message: /valid values: fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4, q2, q2f16, q1, q1f16, auto\)/,
       },
     });
   }
