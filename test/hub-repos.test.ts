@@ -202,6 +202,12 @@ t.test('a load request may name its dtypes; a resident model answers only for it
   t.match((await postLoad(server.url, { model, dtype: 'q4f16' })).text, /"cached": true/, 'its own dtype answers');
   t.match((await postLoad(server.url, { model, dtype: 'fp16,auto' })).text, /"cached": true/, 'auto accepts it');
   t.match((await postLoad(server.url, { model })).text, /"cached": true/, 'no dtype: as upstream clients send');
+  const models = (await (await fetch(`${server.url}/v1/models`)).json()) as { data: { id: string; dtype?: string }[] };
+  t.match(
+    models.data.find((entry) => entry.id === `${model}@main`),
+    { status: 'loaded', dtype: 'q4f16' },
+    'GET /v1/models names the dtype it is resident in',
+  );
 });
 
 t.test('offline, the cached variant loads, and another dtype says it is not cached', async (t) => {
