@@ -136,8 +136,8 @@ t.test('load failures carry codes and messages that say what to do', async (t) =
 
   const gated = await loadError(loader, GATED);
   t.equal(gated.error.code, 'UNAUTHORIZED');
-  t.match(gated.error.message, 'test/gated-chat is gated or private');
-  t.match(gated.error.message, 'set HF_TOKEN to a token with access');
+  t.match(gated.error.message, 'test/gated-chat is gated on the hub at');
+  t.match(gated.error.message, 'no token was sent: set HF_TOKEN');
   mirror.clearRequests();
   await load(createTransformersLoader({ hubUrl: mirror.url, cacheDir, token: TOKEN }), GATED);
   t.ok(

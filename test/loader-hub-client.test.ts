@@ -142,7 +142,8 @@ t.test('maps hub answers to load errors that say what to do', async (t) => {
   t.match(badrev.message, 'revision main of badrev/model was not found');
   const gated = await list('gated');
   t.equal(gated.code, 'UNAUTHORIZED');
-  t.match(gated.message, 'set HF_TOKEN to a token with access');
+  t.match(gated.message, 'gated/model is gated on the hub at');
+  t.match(gated.message, 'set HF_TOKEN (or the token file $HF_HOME/token) to a token with access');
   t.equal((await list('forbidden')).code, 'FORBIDDEN');
   const broken = await list('broken');
   t.equal(broken.code, 'HUB_ERROR');
@@ -150,8 +151,8 @@ t.test('maps hub answers to load errors that say what to do', async (t) => {
 
   const withToken = createHubClient({ hubUrl: hub.url, token: 'bad' });
   const refused = await rejection(withToken.listFiles({ id: 'gated/model', revision: 'main' }));
-  t.equal(refused.code, 'UNAUTHORIZED');
-  t.match(refused.message, 'HF_TOKEN was refused');
+  t.equal(refused.code, 'HUB_TOKEN_INVALID', 'a 401 with a token: the token itself was refused');
+  t.match(refused.message, 'refused the token from HF_TOKEN as invalid credentials');
   const file = await rejection(client.openFile({ id: 'missing/model', revision: 'main' }, 'config.json'));
   t.equal(file.code, 'MODEL_NOT_FOUND', 'files map the same way');
 });
@@ -217,3 +218,48 @@ t.test('API requests answered 5xx or 429 are asked again, a bounded number of ti
   t.match(down.message, 'HTTP 503');
   t.equal(calls, 3, 'three tries in all');
 });
+
+t.test(
+  'redirects are followed by the client: relative ones, a bounded number, errors of the target named',
+  async (t) => {
+    const cdn = await startHub((_req, res) => {
+      res.statusCode = 403;
+      res.end('expired');
+    });
+    t.teardown(() => close(cdn.server));
+    const hub = await startHub((_req, res, url) => {
+      if (url.pathname.includes('/loop/')) {
+        res.writeHead(302, { Location: url.pathname });
+      } else if (url.pathname.endsWith('/relative.json')) {
+        res.writeHead(307, { Location: '../main/target.json' });
+      } else if (url.pathname.endsWith('/target.json')) {
+        res.writeHead(200, { 'Content-Length': 2 });
+        res.end('{}');
+        return;
+      } else {
+        res.writeHead(302, { Location: `${cdn.url}/signed/file?sig=1` });
+      }
+      res.end();
+    });
+    t.teardown(() => close(hub.server));
+    const client = createHubClient({ hubUrl: hub.url, token: 'hf_x' });
+
+    const relative = await client.openFile({ id: 'org/model', revision: 'main' }, 'relative.json');
+    t.equal(await relative.text(), '{}', 'a relative Location is resolved against the URL that sent it');
+    const loop = await rejection(client.openFile({ id: 'org/loop', revision: 'main' }, 'x.bin'));
+    t.equal(loop.code, 'HUB_ERROR');
+    t.match(loop.message, /redirected x\.bin of org\/loop more than 5 times/);
+    t.equal(hub.requests.filter((r) => r.url.includes('/loop/')).length, 6, 'the first request and five hops');
+    const expired = await rejection(client.openFile({ id: 'org/model', revision: 'main' }, 'big.bin'));
+    t.equal(expired.code, 'HUB_ERROR');
+    t.match(
+      expired.message,
+      `${cdn.url}, where the hub at ${hub.url} redirected big.bin of org/model@main, answered HTTP 403`,
+    );
+    t.same(
+      cdn.requests.map((r) => r.authorization),
+      [undefined],
+      'the token stays with the hub',
+    );
+  },
+);

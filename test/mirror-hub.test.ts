@@ -201,3 +201,97 @@ t.test('revision info and paths-info, form or JSON, answer as the Hub', async (t
   const rev = await fetch(`${mirror.url}/api/models/acme/big/paths-info/nope`, { method: 'POST', body: '' });
   t.equal(rev.headers.get('x-error-code'), 'RevisionNotFound');
 });
+
+t.test('auth as the Hub: invalid token, missing vs gated repos, with and without a token', async (t) => {
+  const mirror = await startTestMirror(root, {
+    auth: { tokens: ['hf_all', { token: 'hf_some', grants: ['acme/other*'] }], gated: ['acme/big'] },
+  });
+  t.teardown(() => mirror.close());
+  const ask = async (path: string, token?: string) => {
+    const res = await fetch(`${mirror.url}${path}`, {
+      headers: token === undefined ? {} : { Authorization: `Bearer ${token}` },
+    });
+    await res.arrayBuffer();
+    return [res.status, res.headers.get('x-error-code'), res.headers.get('x-error-message')];
+  };
+  const file = '/acme/big/resolve/main/config.json';
+  t.match(await ask(file), [401, 'GatedRepo', /restricted/], 'gated, no token: 401 GatedRepo');
+  t.match(await ask(file, 'hf_some'), [403, 'GatedRepo', /not in the authorized list/], 'a token not granted: 403');
+  t.match(await ask(file, 'hf_all'), [200, null], 'a token granted all: 200');
+  t.match(await ask('/api/models/acme/big/tree/main', 'hf_all'), [200]);
+  t.match(await ask('/api/models/acme/big/tree/main'), [401, 'GatedRepo'], 'listings too');
+  t.match(await ask(file, 'hf_wrong'), [401, null, 'Invalid credentials in Authorization header'], 'a bad token');
+  t.match(
+    await ask('/acme/many/resolve/main/file0.txt', 'hf_wrong'),
+    [401, null, 'Invalid credentials in Authorization header'],
+    'a bad token is refused on a public repository too',
+  );
+  t.match(await ask('/acme/many/resolve/main/file0.txt'), [200], 'a public repository needs no token');
+  t.match(await ask('/acme/many/resolve/main/file0.txt', 'hf_some'), [200]);
+  t.match(await ask('/api/models/acme/nope/revision/main'), [401, 'RepoNotFound'], 'missing, no token: 401');
+  t.match(await ask('/api/models/acme/nope/revision/main', 'hf_some'), [404, 'RepoNotFound'], 'missing, a token: 404');
+  t.match(await ask('/acme/many/resolve/nope/file0.txt'), [404, 'RevisionNotFound'], 'a missing revision: 404');
+  await t.rejects(startTestMirror(root, { auth: { tokens: [''] } }), /non-empty/);
+});
+
+t.test('a 429 names its bucket and window as the Hub does', async (t) => {
+  const mirror = await startTestMirror(root, {
+    faults: [
+      { kind: 'status', status: 429, path: '/api/**', times: 1 },
+      { kind: 'status', status: 429, path: 'config.json', times: 1 },
+    ],
+  });
+  t.teardown(() => mirror.close());
+  const api = await fetch(`${mirror.url}/api/models/acme/big/tree/main`);
+  t.equal(api.status, 429);
+  t.equal(api.headers.get('retry-after'), '1');
+  t.equal(api.headers.get('ratelimit'), '"api";r=0;t=1');
+  t.equal(api.headers.get('ratelimit-policy'), '"fixed window";"api";q=500;w=300');
+  const file = await fetch(`${mirror.url}/acme/big/resolve/main/config.json`);
+  t.equal(file.status, 429);
+  t.equal(file.headers.get('ratelimit'), '"resolvers";r=0;t=1');
+  t.match(file.headers.get('ratelimit-policy'), /^"fixed window";"resolvers";q=\d+;w=300$/);
+});
+
+t.test('cli: --user-token and --gated', async (t) => {
+  const bad: [string[], RegExp][] = [
+    [['--user-token', 'hf_a', '--token', 'x'], /do not mix/],
+    [['--gated', 'nope'], /--gated takes a repository ORG\/NAME/],
+    [['--user-token', 'hf_a:bad'], /names repositories as ORG\/NAME/],
+    [['--user-token', 'hf a'], /printable/],
+  ];
+  for (const [argv, message] of bad) {
+    let err = '';
+    t.equal(await runMirrorCommand([root, ...argv], { stderr: { write: (s: string) => (err += s) } }), 2);
+    t.match(err, message, argv.join(' '));
+  }
+  let out = '';
+  const stop = new AbortController();
+  const running = runMirrorCommand(
+    [root, '--port', '0', '--quiet', '--user-token', 'hf_a:acme/big', '--user-token', 'hf_b', '--gated', 'acme/*'],
+    { stdout: { write: (s: string) => (out += s) }, signal: stop.signal },
+  );
+  const hub = await until('the listening line', () => /listening on (http:\S+)/.exec(out)?.[1]);
+  const status = async (path: string, token?: string) => {
+    const res = await fetch(`${hub}${path}`, {
+      headers: token === undefined ? {} : { Authorization: `Bearer ${token}` },
+    });
+    await res.arrayBuffer();
+    return res.status;
+  };
+  t.equal(await status('/acme/big/resolve/main/config.json'), 401);
+  t.equal(await status('/acme/big/resolve/main/config.json', 'hf_a'), 200);
+  t.equal(await status('/acme/many/resolve/main/file0.txt', 'hf_a'), 403, 'hf_a is granted acme/big only');
+  t.equal(await status('/acme/many/resolve/main/file0.txt', 'hf_b'), 200, 'hf_b every gated repository');
+  t.equal(await status('/acme/many/resolve/main/file0.txt', 'hf_c'), 401);
+  stop.abort();
+  t.equal(await running, 0);
+});
+
+t.test('cli: --help names the Hub stand-in flags and endpoints', async (t) => {
+  let out = '';
+  t.equal(await runMirrorCommand(['--help'], { stdout: { write: (s: string) => (out += s) } }), 0);
+  for (const text of ['--page-size N', '--redirect-large', '--cdn-port PORT', '--user-token TOKEN', '--gated REPO'])
+    t.match(out, text, text);
+  t.match(out, 'POST /api/models/ORG/NAME/paths-info/REV');
+});

@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { listenErrorReason } from '../common/listen.js';
 import { FAULT_SPEC_SYNTAX, FaultSpecError, parseFaultSpec, type MirrorFault } from '../mirror/faults.js';
-import { MirrorError, startMirror } from '../mirror/mirror.js';
+import { MirrorError, startMirror, type MirrorAuth } from '../mirror/mirror.js';
 import { UsageError, listenUsageError, parseBytes, parseCommand, parsePort } from './args.js';
 
 /** `modeldeck mirror --help`. */
@@ -39,6 +39,13 @@ Options:
                           answers the bytes (byte ranges too) and refuses requests that send Authorization
   --cdn-port PORT         port of that second origin (default 0, a free port; printed on start)
   --token TOKEN           require "Authorization: Bearer TOKEN" (401 without it, 403 with another)
+  --user-token TOKEN[:REPO,...]
+                          answer tokens as the Hub does (repeatable; not with --token): TOKEN is valid, and
+                          may read the gated repositories REPO (globs; none named: every one). Any other token
+                          is a 401 "Invalid credentials"; a missing repository is a 401 RepoNotFound without a
+                          token, a 404 with a valid one
+  --gated REPO            REPO (ORG/NAME, globs allowed; repeatable) is gated: 401 GatedRepo without a token,
+                          403 GatedRepo with a valid one not granted to it
   --fault SPEC            inject a fault; repeatable. SPEC is ${FAULT_SPEC_SYNTAX}:
                             status:CODE:PATTERN      answer with HTTP status CODE (GET and HEAD)
                             reset:N:PATTERN          send N body bytes, then reset the connection
@@ -84,6 +91,8 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
       'link-throttle': { type: 'string' },
       token: { type: 'string' },
       'page-size': { type: 'string' },
+      'user-token': { type: 'string', multiple: true },
+      gated: { type: 'string', multiple: true },
       'redirect-large': { type: 'boolean' },
       'cdn-port': { type: 'string' },
       fault: { type: 'string', multiple: true },
@@ -101,6 +110,9 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
     const host = values.host ?? '127.0.0.1';
     if (host.trim() === '') throw new UsageError('--host must not be empty');
     if (values.token !== undefined && values.token === '') throw new UsageError('--token must not be empty');
+    const auth = authOf(values['user-token'] ?? [], values.gated ?? []);
+    if (auth !== undefined && values.token !== undefined)
+      throw new UsageError('--token and --user-token/--gated do not mix: use --user-token TOKEN');
     if (values['cdn-port'] !== undefined && values['redirect-large'] !== true)
       throw new UsageError('--cdn-port needs --redirect-large');
     const faults: MirrorFault[] = [];
@@ -123,6 +135,7 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
       ...(values['redirect-large'] === true ? { redirectLarge: { port: parsePort(values['cdn-port'] ?? '0') } } : {}),
       ...(values['page-size'] === undefined ? {} : { pageSize: parsePageSize(values['page-size']) }),
       ...(values.token === undefined ? {} : { requireToken: values.token }),
+      ...(auth === undefined ? {} : { auth }),
       ...(values.quiet === true ? {} : { log: (line: string) => stderr.write(`${line}\n`) }),
     }).catch((error: unknown) => {
       throw asUsageError(error, host, values.port ?? String(DEFAULT_MIRROR_PORT), positionals[0] as string) ?? error;
@@ -139,6 +152,28 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
     }
     throw error;
   }
+}
+
+function authOf(userTokens: readonly string[], gated: readonly string[]): MirrorAuth | undefined {
+  if (userTokens.length === 0 && gated.length === 0) return undefined;
+  const tokens = userTokens.map((spec) => {
+    const colon = spec.indexOf(':');
+    const token = colon < 0 ? spec : spec.slice(0, colon);
+    if (!/^[\x21-\x7e]+$/.test(token))
+      throw new UsageError(`--user-token needs a token of printable characters, got '${spec}'`);
+    if (colon < 0) return token;
+    const grants = spec
+      .slice(colon + 1)
+      .split(',')
+      .map((repo) => repo.trim());
+    if (grants.some((repo) => !/^[^/\s]+\/[^/\s]+$/.test(repo)))
+      throw new UsageError(`--user-token ${token}:… names repositories as ORG/NAME, got '${spec.slice(colon + 1)}'`);
+    return { token, grants };
+  });
+  for (const repo of gated) {
+    if (!/^[^/\s]+\/[^/\s]+$/.test(repo)) throw new UsageError(`--gated takes a repository ORG/NAME, got '${repo}'`);
+  }
+  return { tokens, gated };
 }
 
 function parsePageSize(text: string): number {

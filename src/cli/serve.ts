@@ -94,6 +94,8 @@ export interface ServeConfig {
   readonly downloadConnections: number;
   readonly offline: boolean;
   readonly token: string | undefined;
+  /** Where the token came from: `HF_TOKEN` or `the token file PATH`; for error messages. */
+  readonly tokenSource: string | undefined;
   /** The `--dtype` preference list. */
   readonly dtype: readonly string[] | undefined;
   readonly logLevel: string;
@@ -128,6 +130,14 @@ export function hfHome(env: NodeJS.ProcessEnv): string {
 
 function truthy(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
+}
+
+/** The hub token: `HF_TOKEN`, else the token file huggingface-cli writes; with where it came from. */
+function tokenOf(env: NodeJS.ProcessEnv, file: string): { token: string | undefined; tokenSource: string | undefined } {
+  const fromEnv = env['HF_TOKEN'];
+  if (fromEnv) return { token: fromEnv, tokenSource: 'HF_TOKEN' };
+  const fromFile = readTokenFile(file);
+  return { token: fromFile, tokenSource: fromFile === undefined ? undefined : `the token file ${file}` };
 }
 
 function readTokenFile(path: string): string | undefined {
@@ -180,7 +190,7 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     cacheDir: values['cache-dir'] ?? defaultHubCacheDir(env),
     downloadConnections: parseConnections(values['download-connections'] ?? String(DEFAULT_DOWNLOAD_CONNECTIONS)),
     offline: values.offline ?? truthy(env['HF_HUB_OFFLINE']),
-    token: env['HF_TOKEN'] || readTokenFile(join(home, 'token')),
+    ...tokenOf(env, join(home, 'token')),
     dtype: values.dtype === undefined ? undefined : parseDtypeFlag(values.dtype),
     logLevel,
     modelTimeout: parseSeconds(values['model-timeout'] ?? '300', '--model-timeout'),
@@ -261,6 +271,7 @@ export function serverOptions(config: ServeConfig): StartServerOptions {
       downloadConnections: config.downloadConnections,
       offline: config.offline,
       ...(config.token ? { token: config.token } : {}),
+      ...(config.token && config.tokenSource ? { tokenSource: config.tokenSource } : {}),
       ...(config.dtype === undefined ? {} : { dtype: config.dtype }),
     },
     idleTimeoutMs: config.modelTimeout * 1000,

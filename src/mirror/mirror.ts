@@ -44,6 +44,19 @@ export interface TokenRequirement {
   readonly repos?: readonly string[];
 }
 
+/**
+ * Tokens and gating answered as the Hub answers them. A bearer token that is not one of `tokens` gets 401 "Invalid
+ * credentials in Authorization header" on every request. A missing repository is a 401 `RepoNotFound` without a token
+ * (the Hub does not tell missing from private to strangers) and a 404 with a valid one. A gated repository is a 401
+ * `GatedRepo` without a token and a 403 `GatedRepo` with a valid token it is not granted to.
+ */
+export interface MirrorAuth {
+  /** The valid tokens; a token's `grants` (repository globs) are the gated repositories it may read, absent: all. */
+  readonly tokens: readonly (string | { readonly token: string; readonly grants?: readonly string[] })[];
+  /** Gated repositories, `org/name` globs. Default: none. */
+  readonly gated?: readonly string[];
+}
+
 /** How a mirror serves. */
 export interface MirrorOptions {
   /** Directory holding `{org}/{name}[@{revision}]/…`. */
@@ -58,6 +71,8 @@ export interface MirrorOptions {
    * Require `Authorization: Bearer <token>`: without it, 401 with `X-Error-Code: GatedRepo`; with another token, 403.
    */
   readonly requireToken?: string | TokenRequirement;
+  /** Hub-like tokens and gating (see {@link MirrorAuth}); not with `requireToken`. */
+  readonly auth?: MirrorAuth;
   /** Receives one line per finished request (method, URL, status, bytes, milliseconds, fault). */
   readonly log?: (line: string) => void;
   /** Files this size or larger are listed with an `lfs` member, in bytes. Default 10 MiB, as the Hub. */
@@ -153,6 +168,7 @@ export async function startMirror(options: MirrorOptions & { host?: string; port
     link: createTokenBucket({ bytesPerSecond: () => linkThrottle }),
     oidCache: createOidCache(options.lfsThreshold ?? DEFAULT_LFS_THRESHOLD),
     auth: normaliseToken(options.requireToken),
+    hubAuth: normaliseAuth(options.auth, options.requireToken),
     pageSize: checkPageSize(options.pageSize),
     cdnUrl: undefined,
   };
@@ -303,7 +319,32 @@ function checkPageSize(pageSize: number | undefined): number | undefined {
   return pageSize;
 }
 
+interface HubAuth {
+  /** The grants of a valid token (globs as RegExps; `undefined`: every gated repository), or `false` if invalid. */
+  readonly grantsOf: (token: string) => readonly RegExp[] | undefined | false;
+  readonly gated: readonly RegExp[];
+}
+
+function normaliseAuth(auth: MirrorAuth | undefined, requireToken: unknown): HubAuth | undefined {
+  if (auth === undefined) return undefined;
+  if (requireToken !== undefined) throw new MirrorError('MIRROR_ERR_OPTIONS', 'give auth or requireToken, not both');
+  const tokens = auth.tokens.map((entry) => {
+    const { token, grants } = typeof entry === 'string' ? { token: entry, grants: undefined } : entry;
+    if (typeof token !== 'string' || token === '')
+      throw new MirrorError('MIRROR_ERR_OPTIONS', 'auth.tokens must be non-empty strings');
+    return { isToken: createSecretCheck(token), grants: grants?.map(globToRegExp) };
+  });
+  return {
+    grantsOf(given) {
+      const found = tokens.find((entry) => entry.isToken(given));
+      return found === undefined ? false : found.grants;
+    },
+    gated: (auth.gated ?? []).map(globToRegExp),
+  };
+}
+
 interface HandlerContext {
+  readonly hubAuth: HubAuth | undefined;
   /** Where large files redirect to (see {@link MirrorOptions.redirectLarge}); set once the CDN listens. */
   cdnUrl: string | undefined;
   readonly root: string;
@@ -362,7 +403,9 @@ async function handle(
     case 'info': {
       const repo = `${route.org}/${route.name}`;
       if (refuseWithoutToken(x, repo)) return;
-      await handleRepoRoute(x, route, repo);
+      const caller = hubCaller(x);
+      if (caller === 'refused') return;
+      await handleRepoRoute(x, route, repo, caller);
       return;
     }
     default: {
@@ -372,10 +415,70 @@ async function handle(
   }
 }
 
-async function handleRepoRoute(x: Exchange, route: Extract<MirrorRoute, { org: string }>, repo: string): Promise<void> {
+/**
+ * Who asks, under {@link MirrorOptions.auth}: `undefined` without auth; `anonymous` without a token; the grants of a
+ * valid token. An invalid token is answered here (401) and gives `refused`.
+ */
+type Caller = undefined | 'anonymous' | { readonly grants: readonly RegExp[] | undefined };
+
+function hubCaller(x: Exchange): Caller | 'refused' {
+  const auth = x.context.hubAuth;
+  if (auth === undefined) return undefined;
+  const given = parseBearer(x.req.headers.authorization);
+  if (given === undefined) return 'anonymous';
+  const grants = auth.grantsOf(given);
+  if (grants === false) {
+    sendError(x, 401, undefined, 'Invalid credentials in Authorization header');
+    return 'refused';
+  }
+  return { grants };
+}
+
+/** Under {@link MirrorOptions.auth}, answer a gated repository the caller may not read; true if answered. */
+function refuseGated(x: Exchange, repo: string, caller: Caller): boolean {
+  const auth = x.context.hubAuth;
+  if (auth === undefined || caller === undefined || !auth.gated.some((pattern) => pattern.test(repo))) return false;
+  if (caller === 'anonymous') {
+    sendError(
+      x,
+      401,
+      'GatedRepo',
+      `Access to model ${repo} is restricted. You must have access to it and be authenticated to access it. Please log in.`,
+    );
+    return true;
+  }
+  if (caller.grants !== undefined && !caller.grants.some((pattern) => pattern.test(repo))) {
+    sendError(
+      x,
+      403,
+      'GatedRepo',
+      `Access to model ${repo} is restricted and you are not in the authorized list. Visit https://huggingface.co/${repo} to ask for access.`,
+    );
+    return true;
+  }
+  return false;
+}
+
+async function handleRepoRoute(
+  x: Exchange,
+  route: Extract<MirrorRoute, { org: string }>,
+  repo: string,
+  caller: Caller,
+): Promise<void> {
   const splits: readonly RevisionSplit[] =
     route.kind === 'info' || route.kind === 'paths-info' ? [{ revision: route.revision, path: '' }] : route.splits;
   const found = await locateFirst(x.context, route.org, route.name, splits);
+  if (found === 'RepoNotFound' && caller === 'anonymous') {
+    // As the Hub: to a caller without a token, a missing repository looks like a private one.
+    sendError(
+      x,
+      401,
+      'RepoNotFound',
+      'Repository Not Found. If you are trying to access a private or gated repo, make sure you are authenticated.',
+    );
+    return;
+  }
+  if (found !== 'RepoNotFound' && refuseGated(x, repo, caller)) return;
   if (typeof found === 'string') {
     sendNotFound(x, found, found === 'RevisionNotFound' ? `Invalid rev id: ${splits[0]?.revision ?? ''}` : undefined);
     return;
@@ -655,8 +758,16 @@ function statusFault(x: Exchange, subject: FaultSubject): boolean {
   if (fault === undefined || fault.kind !== 'status') return false;
   x.entry.fault = 'status';
   const retryAfter = fault.retryAfter ?? (fault.status === 429 ? 1 : undefined);
+  // The Hub's buckets: `api` for /api/ calls, `resolvers` for file downloads, each a 5-minute fixed window.
+  const bucket = x.pathname.startsWith('/api/') ? 'api' : 'resolvers';
   const wait: Record<string, string> =
-    retryAfter === undefined ? {} : { 'Retry-After': String(retryAfter), RateLimit: `"resolvers";r=0;t=${retryAfter}` };
+    retryAfter === undefined
+      ? {}
+      : {
+          'Retry-After': String(retryAfter),
+          RateLimit: `"${bucket}";r=0;t=${retryAfter}`,
+          'RateLimit-Policy': `"fixed window";"${bucket}";q=${bucket === 'api' ? 500 : 3000};w=300`,
+        };
   if (fault.status === 404) sendNotFound(x, 'EntryNotFound');
   else sendError(x, fault.status, undefined, `modeldeck mirror: injected ${fault.status} fault`, wait);
   return true;

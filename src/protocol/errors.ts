@@ -69,8 +69,15 @@ export const WIRE_ERRORS = {
   // Loads that fail (`error` events; a chat that needs the model gets the same code with this status).
   MODEL_NOT_FOUND: { status: 404, when: 'the hub has no such repository' },
   REVISION_NOT_FOUND: { status: 404, when: 'the repository has no such revision' },
-  UNAUTHORIZED: { status: 403, when: 'the repository is gated or private and no hub token was sent: set `HF_TOKEN`' },
+  UNAUTHORIZED: {
+    status: 403,
+    when: 'no hub token was sent and the hub answered 401: the repository is gated or private, or (the Hub does not tell strangers) missing; set `HF_TOKEN`',
+  },
   FORBIDDEN: { status: 403, when: 'the hub token has no access to the repository' },
+  HUB_TOKEN_INVALID: {
+    status: 403,
+    when: 'the hub refused the hub token itself (401 with a token sent); the message names where the token came from',
+  },
   NO_ONNX_WEIGHTS: {
     status: 400,
     when: 'no ONNX weights transformers.js can load (none of the dtypes asked for, when a list was given); the message lists the variants there are',
@@ -118,6 +125,7 @@ export type LoadErrorCode =
   | 'REVISION_NOT_FOUND'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
+  | 'HUB_TOKEN_INVALID'
   | 'NO_ONNX_WEIGHTS'
   | 'HUB_UNREACHABLE'
   | 'HUB_ERROR'

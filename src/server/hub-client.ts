@@ -57,6 +57,11 @@ export interface HubClientOptions {
   readonly hubUrl: string;
   /** Access token sent as `Authorization: Bearer`, for gated and private repositories. */
   readonly token?: string | undefined;
+  /**
+   * Where the token came from, for messages: `HF_TOKEN`, `the token file /home/me/.cache/huggingface/token`, …
+   * Default `HF_TOKEN`.
+   */
+  readonly tokenSource?: string | undefined;
   /** The fetch to use; defaults to the global one. Tests and proxies pass their own. */
   readonly fetch?: typeof fetch | undefined;
   /**
@@ -93,6 +98,10 @@ export interface HubClient {
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
+/** Statuses whose `Location` is followed, and how many hops a request may take. */
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+
 /** Tries of an API request that the hub answers with 5xx, 408 or 429. */
 const API_ATTEMPTS = 3;
 /** First wait between them, doubled after each, in milliseconds. */
@@ -106,49 +115,94 @@ export function createHubClient(options: HubClientOptions): HubClient {
   const doFetch = options.fetch ?? fetch;
   const token = options.token !== undefined && options.token !== '' ? options.token : undefined;
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  const context: ErrorContext = { hubUrl, hasToken: token !== undefined };
-
   const hubOrigin = new URL(hubUrl).origin;
-  // The token goes to the hub's own origin only: a listing's `Link: rel="next"` may name any host. (Redirects are
-  // fetch's: it drops `Authorization` when one leaves the origin.)
+  const context: ErrorContext = {
+    hubUrl,
+    hubOrigin,
+    tokenSource: token === undefined ? undefined : (options.tokenSource ?? 'HF_TOKEN'),
+  };
+
+  // The token goes to the hub's own origin only: a listing's `Link: rel="next"` or a redirect may name any host (the
+  // Hub's LFS files redirect to a CDN, which must not get it).
   const headers = (extra: Record<string, string>, url: string = hubUrl): Record<string, string> => ({
     'User-Agent': 'modeldeck',
     ...(token === undefined || new URL(url).origin !== hubOrigin ? {} : { Authorization: `Bearer ${token}` }),
     ...extra,
   });
 
-  const request = async (url: string, init: RequestInit, ref: RepoRef, what: string): Promise<Response> => {
-    let response: Response;
-    try {
-      response = await doFetch(url, init);
-    } catch (error) {
-      throw networkError(error, init.signal ?? undefined, url, context);
-    }
-    if (response.status !== 200 && response.status !== 206) {
-      // Free the connection: the body of an error answer is not needed beyond its headers.
-      await response.body?.cancel().catch(() => undefined);
-      const error = statusError(response.status, response.headers.get('x-error-code'), ref, what, context);
-      if (response.status >= 500 || response.status === 408 || response.status === 429) {
-        throw new TransientHubError(error.message, response.status, retryAfterMs(response.headers));
+  /**
+   * One request, following redirects itself (so a failure names the host that failed: a CDN the hub redirected to is
+   * not the hub), with the token only on the hub's own origin.
+   */
+  const request = async (
+    url: string,
+    extra: Record<string, string>,
+    signal: AbortSignal | undefined,
+    ref: RepoRef,
+    what: string,
+  ): Promise<Response> => {
+    let current = url;
+    for (let hops = 0; ; hops += 1) {
+      let response: Response;
+      try {
+        response = await doFetch(current, {
+          headers: headers(extra, current),
+          redirect: 'manual',
+          ...(signal === undefined ? {} : { signal }),
+        });
+      } catch (error) {
+        throw networkError(error, signal, current, context);
       }
-      throw error;
+      const location = REDIRECTS.has(response.status) ? response.headers.get('location') : null;
+      if (location !== null) {
+        await response.body?.cancel().catch(() => undefined);
+        if (hops >= MAX_REDIRECTS) {
+          throw new LoadError(
+            'HUB_ERROR',
+            `the hub at ${hubUrl} redirected ${what} of ${ref.id} more than ${MAX_REDIRECTS} times`,
+          );
+        }
+        current = new URL(location, current).toString();
+        continue;
+      }
+      if (response.status !== 200 && response.status !== 206) {
+        // Free the connection: the body of an error answer is not needed beyond its headers.
+        await response.body?.cancel().catch(() => undefined);
+        const error =
+          new URL(current).origin === hubOrigin
+            ? statusError(response.status, response.headers.get('x-error-code'), ref, what, context)
+            : new LoadError(
+                'HUB_ERROR',
+                `${new URL(current).origin}, where the hub at ${hubUrl} redirected ${what} of ${ref.id}@${ref.revision}, ` +
+                  `answered HTTP ${response.status}; retry later`,
+              );
+        if (response.status >= 500 || response.status === 408 || response.status === 429) {
+          throw new TransientHubError(error.message, response.status, retryAfterMs(response.headers));
+        }
+        throw error;
+      }
+      return response;
     }
-    return response;
   };
 
   /**
    * An API request (listing, revision): a 5xx, 408 or 429 is asked again, {@link API_ATTEMPTS} times in all, after
    * the wait the hub named (up to {@link API_MAX_WAIT_MS}) or a short backoff. File downloads retry in the downloader.
    */
-  const apiRequest = async (url: string, init: RequestInit, ref: RepoRef, what: string): Promise<Response> => {
+  const apiRequest = async (
+    url: string,
+    extra: Record<string, string>,
+    signal: AbortSignal | undefined,
+    ref: RepoRef,
+    what: string,
+  ): Promise<Response> => {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await request(url, init, ref, what);
+        return await request(url, extra, signal, ref, what);
       } catch (error) {
         if (!(error instanceof TransientHubError) || attempt >= API_ATTEMPTS) throw error;
         const wait = error.retryAfterMs ?? API_BACKOFF_MS * 2 ** (attempt - 1);
         if (wait > API_MAX_WAIT_MS) throw error;
-        const signal = init.signal ?? undefined;
         await sleep(wait, undefined, signal === undefined ? {} : { signal }).catch(() => {
           throw networkError(signal?.reason, signal, url, context);
         });
@@ -172,12 +226,7 @@ export function createHubClient(options: HubClientOptions): HubClient {
         seen.add(url);
         const timeout = AbortSignal.timeout(requestTimeoutMs);
         const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
-        const response: Response = await request(
-          url,
-          { headers: headers({ Accept: 'application/json' }, url), signal: combined },
-          ref,
-          'the file list',
-        );
+        const response: Response = await request(url, { Accept: 'application/json' }, combined, ref, 'the file list');
         let page: unknown;
         try {
           page = await response.json();
@@ -200,12 +249,7 @@ export function createHubClient(options: HubClientOptions): HubClient {
       const url = `${hubUrl}/api/models/${ref.id}/revision/${encodeURIComponent(ref.revision)}`;
       const timeout = AbortSignal.timeout(requestTimeoutMs);
       const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
-      const response = await apiRequest(
-        url,
-        { headers: headers({ Accept: 'application/json' }), signal: combined },
-        ref,
-        'the revision',
-      );
+      const response = await apiRequest(url, { Accept: 'application/json' }, combined, ref, 'the revision');
       let info: unknown;
       try {
         info = await response.json();
@@ -226,12 +270,10 @@ export function createHubClient(options: HubClientOptions): HubClient {
         fileUrl(hubUrl, ref, path),
         {
           // `identity`: byte counts must be the file's own, compared with Content-Length and the listing size.
-          headers: headers({
-            'Accept-Encoding': 'identity',
-            ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end}` }),
-          }),
-          ...(signal === undefined ? {} : { signal }),
+          'Accept-Encoding': 'identity',
+          ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end}` }),
         },
+        signal,
         ref,
         path,
       );
@@ -301,7 +343,9 @@ export function nextLink(header: string | null): string | undefined {
 
 interface ErrorContext {
   readonly hubUrl: string;
-  readonly hasToken: boolean;
+  readonly hubOrigin: string;
+  /** Where the token sent came from (`HF_TOKEN`, a token file); `undefined` when none is sent. */
+  readonly tokenSource: string | undefined;
 }
 
 /**
@@ -312,28 +356,38 @@ function statusError(
   errorCode: string | null,
   ref: RepoRef,
   what: string,
-  { hubUrl, hasToken }: ErrorContext,
+  { hubUrl, tokenSource }: ErrorContext,
 ): LoadError {
   const hub = `the hub at ${hubUrl}`;
   const error = (code: LoadErrorCode, message: string): LoadError => new LoadError(code, message);
+  const setToken = 'set HF_TOKEN (or the token file $HF_HOME/token) to a token with access';
   switch (status) {
     case 401:
-      // Without a token the real Hub also answers 401 for repositories that do not exist.
-      return hasToken
-        ? error(
-            'UNAUTHORIZED',
-            `${ref.id} is gated or private and HF_TOKEN was refused by ${hub}: ` +
-              'set HF_TOKEN to a valid token with access',
-          )
-        : error(
-            'UNAUTHORIZED',
-            `${ref.id} is gated or private (or does not exist) on ${hub}: set HF_TOKEN to a token with access`,
-          );
+      // With a token, the Hub answers 401 only when the token itself is invalid (on every request).
+      if (tokenSource !== undefined) {
+        return error(
+          'HUB_TOKEN_INVALID',
+          `${hub} refused the token from ${tokenSource} as invalid credentials: ` +
+            `replace it with a valid token (or unset it for public models)`,
+        );
+      }
+      // Without a token the Hub answers 401 for missing, private and gated repositories alike.
+      if (errorCode === 'GatedRepo') {
+        return error('UNAUTHORIZED', `${ref.id} is gated on ${hub} and no token was sent: ${setToken}`);
+      }
+      return error(
+        'UNAUTHORIZED',
+        `${ref.id} was not found on ${hub}, or it is gated or private and needs a token: ` +
+          `check the id, or ${setToken}`,
+      );
     case 403:
       return error(
         'FORBIDDEN',
-        `access to ${ref.id} is forbidden by ${hub}: request access on the model's page, ` +
-          'or set HF_TOKEN to a token that has it',
+        errorCode === 'GatedRepo'
+          ? `${ref.id} is gated on ${hub} and the token from ${tokenSource ?? 'HF_TOKEN'} has not been granted ` +
+              `access: request it at ${hubUrl}/${ref.id}, or use a token that has it`
+          : `access to ${ref.id} is forbidden by ${hub}: request access on the model's page, ` +
+              'or set HF_TOKEN to a token that has it',
       );
     case 404:
       if (errorCode === 'RevisionNotFound') {
@@ -348,7 +402,13 @@ function statusError(
           `${hub} has no ${what} in ${ref.id}@${ref.revision} although its file list names it; retry`,
         );
       }
-      return error('MODEL_NOT_FOUND', `model ${ref.id} was not found on ${hub}; check the id`);
+      return error(
+        'MODEL_NOT_FOUND',
+        tokenSource === undefined
+          ? `model ${ref.id} was not found on ${hub}; check the id`
+          : `model ${ref.id} was not found on ${hub} (the token from ${tokenSource} was accepted, so it is ` +
+              'missing, or private to another account); check the id',
+      );
     default:
       return error('HUB_ERROR', `${hub} answered HTTP ${status} for ${what} of ${ref.id}@${ref.revision}; retry later`);
   }
@@ -359,9 +419,12 @@ function networkError(
   error: unknown,
   signal: AbortSignal | undefined,
   url: string,
-  { hubUrl }: ErrorContext,
+  { hubUrl, hubOrigin }: ErrorContext,
 ): LoadError {
   if (error instanceof LoadError) return error;
+  const origin = URL.canParse(url) ? new URL(url).origin : hubOrigin;
+  // Another host than the hub is one the hub redirected to (a CDN) or paginated to: name it, not the hub.
+  const elsewhere = origin === hubOrigin ? undefined : `${origin}, where the hub at ${hubUrl} redirected the request,`;
   if (signal?.aborted === true) {
     const reason: unknown = signal.reason;
     if (reason instanceof LoadError) return reason;
@@ -370,8 +433,11 @@ function networkError(
     }
     return new LoadError(
       'HUB_UNREACHABLE',
-      `the hub at ${hubUrl} did not answer ${url} in time: check --hub-url / HF_ENDPOINT, ` +
-        'or use --offline with a cached model',
+      elsewhere === undefined
+        ? `the hub at ${hubUrl} did not answer ${url} in time: check --hub-url / HF_ENDPOINT, ` +
+            'or use --offline with a cached model'
+        : `${elsewhere} did not answer ${url} in time: the CDN or a proxy on the way is slow or blocked ` +
+            '(--offline loads cached models); retry',
       { cause: error },
     );
   }
@@ -381,10 +447,14 @@ function networkError(
     });
   }
   const code = errorCodeOf(error);
+  const why = code === undefined ? '' : ` (${code})`;
   return new LoadError(
     'HUB_UNREACHABLE',
-    `cannot reach the hub at ${hubUrl}${code === undefined ? '' : ` (${code})`}: check --hub-url / HF_ENDPOINT, ` +
-      'or use --offline with a cached model',
+    elsewhere === undefined
+      ? `cannot reach the hub at ${hubUrl}${why}: check --hub-url / HF_ENDPOINT, ` +
+          'or use --offline with a cached model'
+      : `cannot reach ${elsewhere.slice(0, -1)}${why}: the CDN is down, or a firewall or proxy lets only the ` +
+          'hub through (--offline loads cached models); retry',
     { cause: error },
   );
 }

@@ -33,6 +33,8 @@ export interface TransformersLoaderOptions {
   readonly offline?: boolean;
   /** Hub access token (`HF_TOKEN`), for gated and private repositories. */
   readonly token?: string;
+  /** Where {@link token} came from, for messages (`HF_TOKEN`, `the token file …`); default `HF_TOKEN`. */
+  readonly tokenSource?: string;
   /**
    * ONNX precisions to load, in order of preference (`q4`, `q8`, …; `auto` stands for the default choice); default:
    * the model's config, else `model-files.ts`'s DEFAULT_DTYPE_ORDER. A load's own `dtype` replaces it.
@@ -53,6 +55,7 @@ export function createTransformersLoader(options: TransformersLoaderOptions): Mo
   const hub = createHubClient({
     hubUrl: options.hubUrl,
     token: options.token,
+    tokenSource: options.tokenSource,
     fetch: options.fetch,
     requestTimeoutMs: options.stallTimeoutMs,
   });
