@@ -379,6 +379,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
           model: ref.key,
           state: 'resident',
           size_bytes: info.model.weightBytes ?? null,
+          ...(info.model.dtype === undefined ? {} : { dtype: info.model.dtype }),
           idle_ms: info.holds > 0 ? 0 : Math.max(0, Math.round(now - info.lastUsedAt)),
           active_requests: info.holds,
         });
