@@ -6,6 +6,7 @@
 
 import {
   NO_CHAT_TEMPLATE,
+  TEMPLATE_REFUSED,
   type GenerateOptions,
   type GenerateResult,
   type LoadedModel,
@@ -50,7 +51,7 @@ export function createLoadedModel(
               onText,
             )
             .catch((error: unknown) => {
-              if (errorCode(error) === NO_CHAT_TEMPLATE) throw error;
+              if (errorCode(error) === NO_CHAT_TEMPLATE || errorCode(error) === TEMPLATE_REFUSED) throw error;
               throw new Error(`generation with ${ref.key} failed: ${describe(error)}`, { cause: error });
             });
           if (result === undefined || !('finishReason' in result)) {

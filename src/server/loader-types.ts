@@ -57,6 +57,12 @@ export type Prompt = readonly ChatMessage[] | string;
 /** The `code` of the error a chat prompt gets from a model without a chat template (a base model). */
 export const NO_CHAT_TEMPLATE = 'CHAT_TEMPLATE_MISSING';
 
+/**
+ * The `code` of the error a chat prompt gets when the model's chat template refuses the messages (its
+ * `raise_exception`, say, on a system message or on roles that do not alternate): the request's problem, a 400.
+ */
+export const TEMPLATE_REFUSED = 'TEMPLATE_REFUSED';
+
 /** Options of one generation. */
 export interface GenerateOptions {
   /** Upper bound of new tokens. */

@@ -56,6 +56,7 @@ import {
 
 import {
   NO_CHAT_TEMPLATE,
+  TEMPLATE_REFUSED,
   type ChatMessage,
   type GenerateResult,
   type Prompt,
@@ -175,7 +176,8 @@ const CHAT_TEMPLATE_FILE = 'chat_template.jinja';
 /**
  * The prompt's tokens, the way {@link generate} tokenizes it: messages with the chat template applied, text as it is
  * (with the special tokens the tokenizer adds, such as a BOS). Messages to a model without a template fail with the
- * code {@link NO_CHAT_TEMPLATE}, which the chat route answers with a 400.
+ * code {@link NO_CHAT_TEMPLATE}, and messages the template refuses with {@link TEMPLATE_REFUSED}; the chat route
+ * answers both with a 400.
  */
 function promptInputs(prompt: Prompt, state: LoadedState): { input_ids: Tensor; attention_mask: Tensor } {
   const { tokenizer } = state;
@@ -193,11 +195,16 @@ function promptInputs(prompt: Prompt, state: LoadedState): { input_ids: Tensor; 
       { code: NO_CHAT_TEMPLATE },
     );
   }
-  return tokenizer.apply_chat_template(prompt as ChatMessage[], {
-    chat_template: template,
-    add_generation_prompt: true,
-    return_dict: true,
-  }) as { input_ids: Tensor; attention_mask: Tensor };
+  try {
+    return tokenizer.apply_chat_template(prompt as ChatMessage[], {
+      chat_template: template,
+      add_generation_prompt: true,
+      return_dict: true,
+    }) as { input_ids: Tensor; attention_mask: Tensor };
+  } catch (error) {
+    // The template itself refused these messages (or cannot render them): the request's problem, not the server's.
+    throw Object.assign(new Error(describe(error), { cause: error }), { code: TEMPLATE_REFUSED });
+  }
 }
 
 /** The keys transformers' configs name their context length with, most common first. */
