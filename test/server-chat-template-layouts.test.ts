@@ -11,6 +11,7 @@ import { startTestMirror, startTestServer } from './helpers/stack.js';
 const CHAT = 'modeldeck/tiny-chat';
 const JINJA_ONLY = 'fixtures/jinja-only';
 const STRICT = 'fixtures/strict-roles';
+const BASE = 'fixtures/no-template';
 const MARKER = 'marker text that only the jinja template adds ';
 
 const root = await mkdtemp(join(tmpdir(), 'modeldeck-template-layouts-'));
@@ -19,9 +20,11 @@ const demo = await demoModelsDir();
 const { chat_template: template, ...withoutTemplate } = JSON.parse(
   await readFile(join(demo, CHAT, 'tokenizer_config.json'), 'utf8'),
 ) as { chat_template: string };
-for (const repo of [CHAT, JINJA_ONLY, STRICT]) await cp(join(demo, CHAT), join(root, repo), { recursive: true });
+for (const repo of [CHAT, JINJA_ONLY, STRICT, BASE]) await cp(join(demo, CHAT), join(root, repo), { recursive: true });
 // The template only in chat_template.jinja, as many newer repositories keep it.
 await writeFile(join(root, JINJA_ONLY, 'tokenizer_config.json'), JSON.stringify(withoutTemplate));
+// No template anywhere: a base model.
+await writeFile(join(root, BASE, 'tokenizer_config.json'), JSON.stringify(withoutTemplate));
 await writeFile(join(root, JINJA_ONLY, 'chat_template.jinja'), `{{ '${MARKER}' }}${template}`);
 // A template that refuses a system message, the way Gemma's does.
 await writeFile(
@@ -75,4 +78,20 @@ t.test('a template that refuses the messages: a 400 naming messages with its rea
     });
   }
   t.equal((await chat(STRICT, hi)).status, 200, 'and the model still answers afterwards');
+});
+
+t.test('GET /v1/models and the feed say whether a resident model has a chat template', async (t) => {
+  const load = await fetch(`${server.url}/load_model`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: BASE }),
+  });
+  t.match(await load.text(), /"status": ?"ready"/, 'the base model loads');
+  const models = (await (await fetch(`${server.url}/v1/models`)).json()) as {
+    data: { id: string; status: string; has_chat_template?: boolean }[];
+  };
+  const entry = (model: string) => models.data.find((m) => m.id === `${model}@main`);
+  t.match(entry(BASE), { status: 'loaded', has_chat_template: false }, 'a base model: false');
+  t.match(entry(JINJA_ONLY), { status: 'loaded', has_chat_template: true }, 'a chat_template.jinja: true');
+  t.match(entry(CHAT), { status: 'loaded', has_chat_template: true }, 'a template in tokenizer_config.json: true');
 });

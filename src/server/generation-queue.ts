@@ -16,12 +16,16 @@ import {
 } from './loader-types.js';
 import type { ModelWorkerHandle } from './worker-client.js';
 
-/** The resident model of `worker`, loaded from `weightBytes` bytes of weights (when known). */
+/**
+ * The resident model of `worker`, loaded from `weightBytes` bytes of weights in `dtype`, with a chat template or not
+ * (each when known).
+ */
 export function createLoadedModel(
   ref: ModelRef,
   worker: ModelWorkerHandle,
   weightBytes?: number,
   dtype?: string,
+  hasChatTemplate?: boolean,
 ): LoadedModel {
   // One generation at a time per model: the worker holds one ONNX session, and the seeded sampler is global there.
   let queue: Promise<unknown> = Promise.resolve();
@@ -30,6 +34,7 @@ export function createLoadedModel(
     ref,
     ...(weightBytes === undefined ? {} : { weightBytes }),
     ...(dtype === undefined ? {} : { dtype }),
+    ...(hasChatTemplate === undefined ? {} : { hasChatTemplate }),
     generate(prompt, options, onText, signal) {
       const run = async (): Promise<GenerateResult> => {
         if (disposed) throw new Error(`model ${ref.key} was unloaded`);
@@ -70,7 +75,7 @@ export function createLoadedModel(
     async measure(prompt) {
       if (disposed) throw new Error(`model ${ref.key} was unloaded`);
       const result = await worker.call({ type: 'measure', prompt: plainPrompt(prompt) });
-      if (result === undefined || 'finishReason' in result) {
+      if (result === undefined || !('contextLength' in result)) {
         throw new Error(`measuring a prompt of ${ref.key} returned no size`);
       }
       return result satisfies PromptSize;

@@ -380,6 +380,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
           state: 'resident',
           size_bytes: info.model.weightBytes ?? null,
           ...(info.model.dtype === undefined ? {} : { dtype: info.model.dtype }),
+          ...(info.model.hasChatTemplate === undefined ? {} : { has_chat_template: info.model.hasChatTemplate }),
           idle_ms: info.holds > 0 ? 0 : Math.max(0, Math.round(now - info.lastUsedAt)),
           active_requests: info.holds,
         });

@@ -96,6 +96,8 @@ export interface LoadedModel {
   readonly weightBytes?: number;
   /** The ONNX dtype its weights were loaded in (`q8`, `q4f16`, …), when the loader knows it. */
   readonly dtype?: string;
+  /** Whether it has a chat template (false: a base model, for `/v1/completions` only), when the loader knows it. */
+  readonly hasChatTemplate?: boolean;
   /**
    * Generates from `prompt` (messages, formatted with the model's chat template; or text, as it is), calling `onText`
    * with each new piece of text as it is produced. Aborting `signal` stops generation at the next token and resolves
