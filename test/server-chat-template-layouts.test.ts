@@ -74,7 +74,7 @@ t.test('a template that refuses the messages: a 400 naming messages with its rea
       code: 'INVALID_REQUEST',
       param: 'messages',
       type: 'invalid_request_error',
-      message: /fixtures\/strict-roles@main's chat template refused the messages: .*System role not supported/,
+      message: /fixtures\/strict-roles@main's chat template could not format the messages: .*System role not supported/,
     });
   }
   t.equal((await chat(STRICT, hi)).status, 200, 'and the model still answers afterwards');

@@ -273,7 +273,7 @@ function templateRefused(error: unknown): boolean {
 
 function refusedMessage(model: LoadedModel, error: unknown): string {
   const reason = error instanceof Error ? error.message : String(error);
-  return `${model.ref.key}'s chat template refused the messages: ${reason}`;
+  return `${model.ref.key}'s chat template could not format the messages: ${reason}`;
 }
 
 function noTemplateMessage(model: LoadedModel): string {
