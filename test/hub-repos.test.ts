@@ -49,6 +49,16 @@ async function chat(url: string, model: string): Promise<{ status: number; text:
   return { status: res.status, text: body.choices?.[0]?.message?.content ?? JSON.stringify(body) };
 }
 
+async function complete(url: string, model: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${url}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model, prompt: 'The river', seed: 3, max_tokens: 16 }),
+  });
+  const body = (await res.json()) as { choices?: { text?: string }[] };
+  return { status: res.status, text: body.choices?.[0]?.text ?? JSON.stringify(body) };
+}
+
 const modes: { name: string; hub: Mirror }[] = [
   { name: 'plain', hub: mirror },
   { name: 'CDN redirects', hub: cdnMirror },
@@ -88,11 +98,17 @@ for (const { name, hub } of modes) {
         if (hub === pagedMirror) {
           t.ok(hub.requests.filter((r) => r.url.includes('/tree/')).length > 1, 'the listing came in several pages');
         }
+        const reply = await chat(server.url, fixture.id);
         if (fixture.chatTemplate) {
-          const reply = await chat(server.url, fixture.id);
           t.equal(reply.status, 200, `a chat answers: ${reply.text}`);
           t.ok(reply.text.length > 0, 'with text');
+        } else {
+          t.equal(reply.status, 400, 'a base model cannot chat');
+          t.match(reply.text, /CHAT_TEMPLATE_MISSING/);
         }
+        const completion = await complete(server.url, fixture.id);
+        t.equal(completion.status, 200, `a completion answers: ${completion.text}`);
+        t.ok(completion.text.length > 0, 'with text');
       },
     );
   }
