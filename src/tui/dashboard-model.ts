@@ -85,6 +85,8 @@ export type Effect =
   | { readonly type: 'close-session'; readonly id: string }
   | { readonly type: 'retry'; readonly id: string }
   | { readonly type: 'send-chat'; readonly id: string; readonly messages: readonly ChatTurn[] }
+  /** Stop the session's reply in flight, keeping what arrived. */
+  | { readonly type: 'stop-chat'; readonly id: string }
   | { readonly type: 'save-log'; readonly path: string; readonly filter: LogFilter }
   /** Follow the server's feed (the first session on it opened). */
   | { readonly type: 'open-feed'; readonly root: string; readonly apiKey: string | undefined }
@@ -279,6 +281,10 @@ function runCommand(model: DashboardModel, command: Command): Update {
       const messages: ChatTurn[] = [...chatHistory(entry.state), { role: 'user', content: command.text }];
       return { model, effects: [{ type: 'send-chat', id: command.sessionId, messages }] };
     }
+    case 'stop':
+      return model.sessions[command.sessionId]?.state.chatBusy === true
+        ? { model, effects: [{ type: 'stop-chat', id: command.sessionId }] }
+        : unchanged(model);
     case 'add': {
       // The prompt stated the default (the key of the first session on the same server, else --api-key's): an empty
       // answer takes it, `-` takes none, anything else is the key.
@@ -456,6 +462,7 @@ export function redactUpdate(update: SessionUpdate, secrets: readonly string[]):
     case 'connecting':
     case 'chat-sent':
     case 'chat-done':
+    case 'chat-stopped':
       return update;
     default: {
       const never: never = update;

@@ -157,6 +157,8 @@ export type Command =
   /** Unload the session's model from its server's memory. */
   | { readonly type: 'unload'; readonly sessionId: string }
   | { readonly type: 'send'; readonly sessionId: string; readonly text: string }
+  /** Stop the reply streaming in the session, keeping what arrived. */
+  | { readonly type: 'stop'; readonly sessionId: string }
   /** `apiKey`: the key typed, `null` for none (`-`), absent for the default the prompt stated. */
   | { readonly type: 'add'; readonly server: string; readonly model: string; readonly apiKey?: string | null }
   /** Reopen the session on new values, keeping its tag and transcript; `apiKey` absent keeps its key. */
@@ -207,6 +209,7 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['1–9', 'jump to session 1–9 (in screen order; not while typing, where digits are text)'],
   ['Enter or i', 'type a chat message in the focused session; until then letters are commands, never text'],
   ['Enter (typing)', 'send the message; Esc stops typing'],
+  ['Ctrl-X', 'stop the focused session’s reply while it streams (typing or not); the partial reply is kept'],
   ['a', 'add a session (asks for the server, the model, then the API key: Enter takes the default shown, - none)'],
   [
     'e',
@@ -265,6 +268,12 @@ export function routeKey(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult
   if (key.ctrl && key.name === 'c') return done(ui, { type: 'quit' });
   if (ui.help) return done({ ...ui, help: false });
   if (ui.prompt !== null) return routePrompt(ui, ui.prompt, key, ctx);
+  // Ctrl-X stops the focused session's reply, typing or not: no printable key does, so no message can.
+  if (key.ctrl && key.name === 'x') {
+    const session = ctx.sessions[ui.focus];
+    if (session?.replying !== true) return done(ui, { type: 'notice', text: 'no reply is streaming to stop' });
+    return done(ui, { type: 'stop', sessionId: session.id });
+  }
   if (ui.logFocused) return routeLog(ui, key, ctx);
   return routeSession(ui, key, ctx);
 }

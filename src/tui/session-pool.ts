@@ -32,6 +32,8 @@ export interface SessionPool {
   retry(id: string): void;
   /** False when the session has a reply in flight (or is unknown). */
   sendChat(id: string, messages: readonly ChatTurn[]): boolean;
+  /** Stops the session's reply in flight; false when none streams. */
+  stopChat(id: string): boolean;
   /** Closes every session. */
   closeAll(): void;
 }
@@ -70,6 +72,9 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     },
     sendChat(id, messages) {
       return controllers.get(id)?.sendChat(messages) ?? false;
+    },
+    stopChat(id) {
+      return controllers.get(id)?.stopChat() ?? false;
     },
     closeAll() {
       for (const controller of controllers.values()) controller.close();

@@ -14,7 +14,7 @@ import { KEY_HELP, KEY_PROMPTS, type UiState } from './keys.js';
 import { clipLine, seg, textBar, type Line, type Segment, type Tone } from './lines.js';
 import { serverPaneContent, type ChartSpec } from './server-view.js';
 import type { ServerState } from './server-state.js';
-import { canChat, type ProgressState, type SessionState } from './session-state.js';
+import { canChat, type ProgressState, type ReplyMetrics, type SessionState } from './session-state.js';
 import { hasRecent, rateTitle, throughputSeries, toPercents } from './throughput.js';
 
 export { type Line, type Tone } from './lines.js';
@@ -511,10 +511,32 @@ function transcriptLines(session: SessionState, width: number): Line[] {
   for (const entry of session.transcript) {
     const prefix = entry.role === 'user' ? 'you: ' : entry.role === 'assistant' ? 'model: ' : '! ';
     const tone: Tone = entry.role === 'user' ? 'accent' : entry.role === 'error' ? 'error' : 'normal';
-    const body = entry.content + (entry.streaming ? '▍' : '');
+    const body = entry.content + (entry.streaming ? '▍' : '') + (entry.stopped ? ' (stopped)' : '');
     for (const text of wrap(prefix + body, width)) out.push([seg(text, tone)]);
+    const figures = entry.metrics && !entry.streaming ? replyFigures(entry.metrics) : '';
+    if (figures !== '') out.push([seg(truncateEnd(`  ${figures}`, width), 'dim')]);
   }
   return out;
+}
+
+/**
+ * `ttft 0.3s · 41.2 tok/s · 18 in · 64 out` under a reply. Without the server's `usage` the counts are the streamed
+ * pieces, marked `≈` (one piece is about one token), and the prompt count is unknown.
+ */
+function replyFigures(metrics: ReplyMetrics): string {
+  const parts: string[] = [];
+  if (metrics.firstAt !== null) {
+    const ms = metrics.firstAt - metrics.sentAt;
+    parts.push(`ttft ${ms < 1000 ? `${Math.round(ms)}ms` : formatDuration(ms)}`);
+  }
+  const out = metrics.usage?.completion ?? metrics.pieces;
+  const approx = metrics.usage === null ? '≈' : '';
+  const span = metrics.endedAt !== null && metrics.firstAt !== null ? metrics.endedAt - metrics.firstAt : 0;
+  // The first token opens the span: the rate counts the ones after it.
+  if (span > 0 && out > 1) parts.push(`${approx}${(((out - 1) * 1000) / span).toFixed(1)} tok/s`);
+  if (metrics.usage !== null) parts.push(`${metrics.usage.prompt} in`);
+  parts.push(`${approx}${out} out`);
+  return parts.join(' · ');
 }
 
 function inputText(session: SessionState, ctx: CellContext): Line {
