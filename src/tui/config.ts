@@ -7,7 +7,8 @@
  *       "sessions": [
  *         {"server": "http://127.0.0.1:8000", "model": "modeldeck/tiny-chat"},
  *         {"server": "https://models.example.com/v1", "model": "org/name@v2", "apiKeyEnv": "EXAMPLE_KEY"},
- *         {"server": "http://10.0.0.5:8000", "model": "org/other", "apiKey": "sk-…"}
+ *         {"server": "http://10.0.0.5:8000", "model": "org/other", "apiKey": "sk-…",
+ *          "chat": {"system": "Answer in one line.", "temperature": 0.2, "maxTokens": 64, "seed": 7}}
  *       ]
  *     }
  *
@@ -19,6 +20,18 @@ import { readFile } from 'node:fs/promises';
 import { parseModelId } from '../protocol/model-id.js';
 import { checkServerUrl } from './keys.js';
 
+/** A session's chat settings; absent ones are the server's defaults. */
+export interface ChatSettings {
+  /** Sent first, as the `system` message of every request. */
+  readonly system?: string;
+  /** 0 to 2. */
+  readonly temperature?: number;
+  /** 1 to 4096. */
+  readonly maxTokens?: number;
+  /** An integer: with the same conversation, the same reply. */
+  readonly seed?: number;
+}
+
 /** One session to open. */
 export interface SessionSpec {
   /** Base URL (`http://host:port`, or with `/v1`). */
@@ -27,6 +40,8 @@ export interface SessionSpec {
   readonly model: string;
   /** Sent as `Authorization: Bearer …` on every request of the session; never shown or logged. */
   readonly apiKey?: string;
+  /** How its replies are asked for. */
+  readonly chat?: ChatSettings;
 }
 
 /** Why a config file was refused. */
@@ -43,7 +58,8 @@ export class ConfigError extends Error {
   }
 }
 
-const SESSION_FIELDS = new Set(['server', 'model', 'apiKey', 'apiKeyEnv']);
+const SESSION_FIELDS = new Set(['server', 'model', 'apiKey', 'apiKeyEnv', 'chat']);
+const CHAT_FIELDS = new Set(['system', 'temperature', 'maxTokens', 'seed']);
 
 /**
  * Parses a config file's text. `source` names it in messages; `env` resolves `apiKeyEnv`.
@@ -84,7 +100,7 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
   if (unknown !== undefined) {
     throw new ConfigError(
       'MD_CONFIG_SHAPE',
-      `${where}: unknown field ${JSON.stringify(unknown)} (allowed: server, model, apiKey, apiKeyEnv)`,
+      `${where}: unknown field ${JSON.stringify(unknown)} (allowed: server, model, apiKey, apiKeyEnv, chat)`,
     );
   }
   const { server, model, apiKey, apiKeyEnv } = fields;
@@ -123,7 +139,46 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
       `${where}: the API key must be printable ASCII without spaces (it travels in an HTTP header)`,
     );
   }
-  return { server: server.replace(/\/+$/, ''), model, ...(key !== undefined ? { apiKey: key } : {}) };
+  const chat = fields['chat'] === undefined ? undefined : readChatSettings(fields['chat'], `${where}: "chat"`);
+  return {
+    server: server.replace(/\/+$/, ''),
+    model,
+    ...(key !== undefined ? { apiKey: key } : {}),
+    ...(chat !== undefined ? { chat } : {}),
+  };
+}
+
+function readChatSettings(value: unknown, where: string): ChatSettings {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError('MD_CONFIG_SHAPE', `${where} must be an object like {"temperature": 0.7, "seed": 1}`);
+  }
+  const fields = value as Record<string, unknown>;
+  const unknown = Object.keys(fields).find((k) => !CHAT_FIELDS.has(k));
+  if (unknown !== undefined) {
+    throw new ConfigError(
+      'MD_CONFIG_SHAPE',
+      `${where}: unknown field ${JSON.stringify(unknown)} (allowed: system, temperature, maxTokens, seed)`,
+    );
+  }
+  const problem = checkChatSettings(fields);
+  if (problem !== undefined) throw new ConfigError('MD_CONFIG_SHAPE', `${where}: ${problem}`);
+  return fields as ChatSettings;
+}
+
+/** Why chat settings are unusable (naming the field and its range), or undefined when they are fine. */
+export function checkChatSettings(fields: Readonly<Record<string, unknown>>): string | undefined {
+  const { system, temperature, maxTokens, seed } = fields;
+  if (system !== undefined && typeof system !== 'string') return '"system" must be a string';
+  if (temperature !== undefined && (typeof temperature !== 'number' || !(temperature >= 0 && temperature <= 2)))
+    return '"temperature" must be a number from 0 to 2';
+  if (
+    maxTokens !== undefined &&
+    (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 4096)
+  )
+    return '"maxTokens" must be an integer from 1 to 4096';
+  if (seed !== undefined && (typeof seed !== 'number' || !Number.isSafeInteger(seed)))
+    return '"seed" must be an integer';
+  return undefined;
 }
 
 /** Reads and parses a config file. @throws ConfigError */

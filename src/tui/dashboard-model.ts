@@ -5,7 +5,7 @@
  * {@link Effect}s for the runtime (`dashboard.ts`) to run; their results come back as actions.
  */
 
-import type { ChatTurn } from '../client/chat-stream.js';
+import type { ChatSampling, ChatTurn } from '../client/chat-stream.js';
 import type { Failure } from '../client/failures.js';
 import { serviceRoot } from '../client/server-url.js';
 import type { SessionUpdate } from '../client/session-update.js';
@@ -84,7 +84,12 @@ export type Effect =
   | { readonly type: 'start-session'; readonly id: string; readonly spec: SessionSpec }
   | { readonly type: 'close-session'; readonly id: string }
   | { readonly type: 'retry'; readonly id: string }
-  | { readonly type: 'send-chat'; readonly id: string; readonly messages: readonly ChatTurn[] }
+  | {
+      readonly type: 'send-chat';
+      readonly id: string;
+      readonly messages: readonly ChatTurn[];
+      readonly sampling: ChatSampling;
+    }
   /** Stop the session's reply in flight, keeping what arrived. */
   | { readonly type: 'stop-chat'; readonly id: string }
   | { readonly type: 'save-log'; readonly path: string; readonly filter: LogFilter }
@@ -275,8 +280,13 @@ function runCommand(model: DashboardModel, command: Command): Update {
     case 'send': {
       const entry = model.sessions[command.sessionId];
       if (entry === undefined) return unchanged(model);
-      const messages: ChatTurn[] = [...chatHistory(entry.state), { role: 'user', content: command.text }];
-      return { model, effects: [{ type: 'send-chat', id: command.sessionId, messages }] };
+      const { system, ...sampling } = entry.spec.chat ?? {};
+      const messages: ChatTurn[] = [
+        ...(system !== undefined && system !== '' ? [{ role: 'system' as const, content: system }] : []),
+        ...chatHistory(entry.state),
+        { role: 'user', content: command.text },
+      ];
+      return { model, effects: [{ type: 'send-chat', id: command.sessionId, messages, sampling }] };
     }
     case 'stop':
       return model.sessions[command.sessionId]?.state.chatBusy === true
