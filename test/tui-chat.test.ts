@@ -186,3 +186,38 @@ t.test(
     );
   },
 );
+
+t.test('o sets the focused session’s chat settings in the dashboard; the next request uses them', async (t) => {
+  const gated = gatedLoader('ok');
+  const server = await startServer({ loader: gated.loader, heartbeatMs: 0 });
+  t.teardown(() => server.close());
+  const { input, output } = terminal();
+  const dash = startDashboard({
+    sessions: [{ server: server.url, model: 'org/m', chat: { seed: 1 } }],
+    input,
+    output,
+  });
+  t.teardown(() => dash.shutdown());
+  (await gated.loadStarted('org/m@main')).release();
+  await until('ready', () => cellText(dash, 0, 1).includes('✓ ready'));
+  input.write('o');
+  await until('the prompt', () => dash.ui().prompt?.kind === 'options');
+  t.equal(dash.ui().prompt?.text, 'seed=1', 'offers the settings in force');
+  input.write(' temperature=9\r');
+  await until('refused', () => dash.ui().prompt?.error === '"temperature" must be a number from 0 to 2');
+  t.match(dash.screenText(), 'must be a number from 0 to 2', 'the reason is on screen');
+  for (let i = 0; i < 'temperature=9'.length; i++) input.write('\x7f');
+  input.write('temperature=0.5 maxTokens=3 system=Be terse.\r');
+  await until('set', () => dash.ui().prompt === null);
+  await until('the notice', () =>
+    dash.screenText().includes('s1: chat settings temperature=0.5 maxTokens=3 seed=1 system=Be terse.'),
+  );
+  input.write('ihi\r');
+  const gen = await gated.generationStarted();
+  t.same(gen.messages, [
+    { role: 'system', content: 'Be terse.' },
+    { role: 'user', content: 'hi' },
+  ]);
+  t.match(gen.options, { maxTokens: 3, temperature: 0.5, seed: 1 });
+  gen.release();
+});

@@ -18,19 +18,8 @@
 
 import { readFile } from 'node:fs/promises';
 import { parseModelId } from '../protocol/model-id.js';
+import { checkChatSettings, type ChatSettings } from './chat-settings.js';
 import { checkServerUrl } from './keys.js';
-
-/** A session's chat settings; absent ones are the server's defaults. */
-export interface ChatSettings {
-  /** Sent first, as the `system` message of every request. */
-  readonly system?: string;
-  /** 0 to 2. */
-  readonly temperature?: number;
-  /** 1 to 4096. */
-  readonly maxTokens?: number;
-  /** An integer: with the same conversation, the same reply. */
-  readonly seed?: number;
-}
 
 /** One session to open. */
 export interface SessionSpec {
@@ -163,22 +152,6 @@ function readChatSettings(value: unknown, where: string): ChatSettings {
   const problem = checkChatSettings(fields);
   if (problem !== undefined) throw new ConfigError('MD_CONFIG_SHAPE', `${where}: ${problem}`);
   return fields as ChatSettings;
-}
-
-/** Why chat settings are unusable (naming the field and its range), or undefined when they are fine. */
-export function checkChatSettings(fields: Readonly<Record<string, unknown>>): string | undefined {
-  const { system, temperature, maxTokens, seed } = fields;
-  if (system !== undefined && typeof system !== 'string') return '"system" must be a string';
-  if (temperature !== undefined && (typeof temperature !== 'number' || !(temperature >= 0 && temperature <= 2)))
-    return '"temperature" must be a number from 0 to 2';
-  if (
-    maxTokens !== undefined &&
-    (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 4096)
-  )
-    return '"maxTokens" must be an integer from 1 to 4096';
-  if (seed !== undefined && (typeof seed !== 'number' || !Number.isSafeInteger(seed)))
-    return '"seed" must be an integer';
-  return undefined;
 }
 
 /** Reads and parses a config file. @throws ConfigError */

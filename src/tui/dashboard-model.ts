@@ -9,6 +9,7 @@ import type { ChatSampling, ChatTurn } from '../client/chat-stream.js';
 import type { Failure } from '../client/failures.js';
 import { serviceRoot } from '../client/server-url.js';
 import type { SessionUpdate } from '../client/session-update.js';
+import { formatChatSettings } from './chat-settings.js';
 import type { SessionSpec } from './config.js';
 import { redactSecrets, type LogFilter } from './event-log.js';
 import { routeKey, createUiState, type Command, type KeyContext, type KeyPress, type UiState } from './keys.js';
@@ -156,6 +157,7 @@ export function keyContext(model: DashboardModel, world: KeyWorld): KeyContext {
       server: s.server,
       canChat: canChat(s),
       replying: s.chatBusy,
+      chat: model.sessions[s.id]?.spec.chat ?? {},
       loading: s.phase === 'connecting' || s.phase === 'loading' || s.phase === 'reconnecting',
       hasTranscript: s.transcript.length > 0,
     })),
@@ -287,6 +289,20 @@ function runCommand(model: DashboardModel, command: Command): Update {
         { role: 'user', content: command.text },
       ];
       return { model, effects: [{ type: 'send-chat', id: command.sessionId, messages, sampling }] };
+    }
+    case 'set-chat': {
+      const entry = model.sessions[command.sessionId];
+      if (entry === undefined) return unchanged(model);
+      const spec = { ...entry.spec, chat: command.chat };
+      const shown = formatChatSettings(command.chat);
+      return unchanged({
+        ...model,
+        sessions: { ...model.sessions, [command.sessionId]: { ...entry, spec } },
+        notice: {
+          text: `${entry.state.tag}: chat settings ${shown === '' ? 'cleared (server defaults)' : shown}`,
+          tone: 'ok',
+        },
+      });
     }
     case 'stop':
       return model.sessions[command.sessionId]?.state.chatBusy === true

@@ -9,6 +9,7 @@
  */
 
 import { parseModelId } from '../protocol/model-id.js';
+import { formatChatSettings, parseChatSettings, type ChatSettings } from './chat-settings.js';
 
 /** A key as blessed reports it, reduced to what the router reads. */
 export interface KeyPress {
@@ -22,7 +23,17 @@ export interface KeyPress {
 }
 
 /** The kinds of one-line prompt. */
-export type PromptKind = 'add-server' | 'add-model' | 'filter' | 'save' | 'close' | 'cancel' | 'unload' | 'quit';
+export type PromptKind =
+  | 'add-server'
+  | 'add-model'
+  | 'filter'
+  | 'save'
+  | 'close'
+  | 'cancel'
+  | 'unload'
+  | 'quit'
+  /** A session's chat settings, as {@link formatChatSettings} writes them. */
+  | 'options';
 
 /** The prompts that only ask y or n about one session. */
 const CONFIRMATIONS: ReadonlySet<PromptKind> = new Set(['close', 'cancel', 'unload']);
@@ -95,6 +106,8 @@ export interface KeyContext {
     readonly server: string;
     /** The model is ready (or cached) for chat. */
     readonly canChat: boolean;
+    /** Its chat settings, which `o` edits. */
+    readonly chat?: ChatSettings;
     /** A reply is streaming in this session: a new message waits until it ends. */
     readonly replying?: boolean;
     /** Its load is running (connecting, loading or reconnecting): quitting asks first. */
@@ -128,6 +141,8 @@ export type Command =
   /** Unload the session's model from its server's memory. */
   | { readonly type: 'unload'; readonly sessionId: string }
   | { readonly type: 'send'; readonly sessionId: string; readonly text: string }
+  /** Replace the session's chat settings (the next request uses them). */
+  | { readonly type: 'set-chat'; readonly sessionId: string; readonly chat: ChatSettings }
   /** Stop the reply streaming in the session, keeping what arrived. */
   | { readonly type: 'stop'; readonly sessionId: string }
   | { readonly type: 'add'; readonly server: string; readonly model: string }
@@ -170,6 +185,7 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['Tab / Shift-Tab', 'next / previous session'],
   ['Enter or i', 'type a chat message in the focused session; until then letters are commands, never text'],
   ['Enter (typing)', 'send the message; Esc stops typing'],
+  ['o', 'chat settings of the focused session: temperature= maxTokens= seed= system=… (the next message uses them)'],
   ['Ctrl-X', 'stop the focused session’s reply while it streams (typing or not); the partial reply is kept'],
   ['a', 'add a session (asks for the server, then the model)'],
   ['r', 'retry the focused session now (after an error or while reconnecting)'],
@@ -282,6 +298,13 @@ function submitPrompt(ui: UiState, prompt: Prompt, ctx: KeyContext): KeyResult {
     case 'save': {
       if (text === '') return done({ ...ui, prompt: { ...prompt, error: 'give a file name' } });
       return done({ ...ui, prompt: null }, { type: 'save-log', path: text });
+    }
+    case 'options': {
+      const parsed = parseChatSettings(prompt.text);
+      if (!parsed.ok) return done({ ...ui, prompt: { ...prompt, error: parsed.message } });
+      return prompt.sessionId === undefined
+        ? done({ ...ui, prompt: null })
+        : done({ ...ui, prompt: null }, { type: 'set-chat', sessionId: prompt.sessionId, chat: parsed.settings });
     }
     case 'close':
     case 'cancel':
@@ -483,6 +506,14 @@ function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
     }
     case 'i':
       return session ? done({ ...ui, focus, composing: true }) : done(ui);
+    case 'o':
+      return session
+        ? done({
+            ...ui,
+            focus,
+            prompt: { kind: 'options', text: formatChatSettings(session.chat ?? {}), sessionId: session.id },
+          })
+        : done(ui);
     case 'q':
     case '?':
     case 'a':

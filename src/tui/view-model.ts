@@ -682,6 +682,7 @@ const PROMPT_LABEL: Readonly<Record<string, string>> = {
   'add-model': 'add session · model id (org/name[@revision])',
   filter: 'filter log by text (empty clears)',
   save: 'save log to (.jsonl: whole filtered history, for replay · .txt: the lines shown)',
+  options: 'chat settings (left out: server default)',
   close: 'close',
 };
 
@@ -711,7 +712,7 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
   const keys = ui.logFocused
     ? 'space follow/pause · ↑↓ scroll · / filter · s session · w save · l back · ? help · q quit'
     : ui.composing
-      ? 'typing: Enter sends · Esc stops typing · Tab next session'
+      ? 'typing: Enter sends · Esc stops typing · Ctrl-X stops a reply · Tab next session'
       : 'commands: Tab next · Enter/i type · l log · a add · r retry · x close · c cancel · u unload · v servers · ? · q quit';
   return clipLine([seg(`[${where}] `, 'accent'), seg(keys, 'dim')], width);
 }
