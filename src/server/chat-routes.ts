@@ -15,6 +15,7 @@ import { sendError } from './error-reply.js';
 import {
   LoadError,
   NO_CHAT_TEMPLATE,
+  TEMPLATE_REFUSED,
   type GenerateResult,
   type LoadedModel,
   type Prompt,
@@ -198,6 +199,7 @@ function createGenerationHandler(options: ChatRoutesOptions) {
       size = await model.measure?.(shape.prompt);
     } catch (error) {
       if (noTemplate(error)) return sendError(reply, 'CHAT_TEMPLATE_MISSING', noTemplateMessage(model), 'messages');
+      if (templateRefused(error)) return sendError(reply, 'INVALID_REQUEST', refusedMessage(model, error), 'messages');
       throw error;
     }
     if (size?.contextLength !== undefined && size.promptTokens + chat.maxTokens > size.contextLength) {
@@ -263,6 +265,15 @@ function promptName(shape: ReplyShape): 'prompt' | 'messages' {
 
 function noTemplate(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === NO_CHAT_TEMPLATE;
+}
+
+function templateRefused(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === TEMPLATE_REFUSED;
+}
+
+function refusedMessage(model: LoadedModel, error: unknown): string {
+  const reason = error instanceof Error ? error.message : String(error);
+  return `${model.ref.key}'s chat template could not format the messages: ${reason}`;
 }
 
 function noTemplateMessage(model: LoadedModel): string {

@@ -6,6 +6,7 @@
 
 import {
   NO_CHAT_TEMPLATE,
+  TEMPLATE_REFUSED,
   type GenerateOptions,
   type GenerateResult,
   type LoadedModel,
@@ -15,12 +16,16 @@ import {
 } from './loader-types.js';
 import type { ModelWorkerHandle } from './worker-client.js';
 
-/** The resident model of `worker`, loaded from `weightBytes` bytes of weights (when known). */
+/**
+ * The resident model of `worker`, loaded from `weightBytes` bytes of weights in `dtype`, with a chat template or not
+ * (each when known).
+ */
 export function createLoadedModel(
   ref: ModelRef,
   worker: ModelWorkerHandle,
   weightBytes?: number,
   dtype?: string,
+  hasChatTemplate?: boolean,
 ): LoadedModel {
   // One generation at a time per model: the worker holds one ONNX session, and the seeded sampler is global there.
   let queue: Promise<unknown> = Promise.resolve();
@@ -29,6 +34,7 @@ export function createLoadedModel(
     ref,
     ...(weightBytes === undefined ? {} : { weightBytes }),
     ...(dtype === undefined ? {} : { dtype }),
+    ...(hasChatTemplate === undefined ? {} : { hasChatTemplate }),
     generate(prompt, options, onText, signal) {
       const run = async (): Promise<GenerateResult> => {
         if (disposed) throw new Error(`model ${ref.key} was unloaded`);
@@ -50,7 +56,7 @@ export function createLoadedModel(
               onText,
             )
             .catch((error: unknown) => {
-              if (errorCode(error) === NO_CHAT_TEMPLATE) throw error;
+              if (errorCode(error) === NO_CHAT_TEMPLATE || errorCode(error) === TEMPLATE_REFUSED) throw error;
               throw new Error(`generation with ${ref.key} failed: ${describe(error)}`, { cause: error });
             });
           if (result === undefined || !('finishReason' in result)) {
@@ -69,7 +75,7 @@ export function createLoadedModel(
     async measure(prompt) {
       if (disposed) throw new Error(`model ${ref.key} was unloaded`);
       const result = await worker.call({ type: 'measure', prompt: plainPrompt(prompt) });
-      if (result === undefined || 'finishReason' in result) {
+      if (result === undefined || !('contextLength' in result)) {
         throw new Error(`measuring a prompt of ${ref.key} returned no size`);
       }
       return result satisfies PromptSize;

@@ -57,6 +57,12 @@ export type Prompt = readonly ChatMessage[] | string;
 /** The `code` of the error a chat prompt gets from a model without a chat template (a base model). */
 export const NO_CHAT_TEMPLATE = 'CHAT_TEMPLATE_MISSING';
 
+/**
+ * The `code` of the error a chat prompt gets when the model's chat template refuses the messages (its
+ * `raise_exception`, say, on a system message or on roles that do not alternate): the request's problem, a 400.
+ */
+export const TEMPLATE_REFUSED = 'TEMPLATE_REFUSED';
+
 /** Options of one generation. */
 export interface GenerateOptions {
   /** Upper bound of new tokens. */
@@ -90,6 +96,8 @@ export interface LoadedModel {
   readonly weightBytes?: number;
   /** The ONNX dtype its weights were loaded in (`q8`, `q4f16`, …), when the loader knows it. */
   readonly dtype?: string;
+  /** Whether it has a chat template (false: a base model, for `/v1/completions` only), when the loader knows it. */
+  readonly hasChatTemplate?: boolean;
   /**
    * Generates from `prompt` (messages, formatted with the model's chat template; or text, as it is), calling `onText`
    * with each new piece of text as it is produced. Aborting `signal` stops generation at the next token and resolves

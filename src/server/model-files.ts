@@ -58,6 +58,22 @@ const QUALITY_CLASS: Readonly<Record<OnnxDtype, string>> = {
 /** "Several times smaller": the default order passes over a variant this many times as big as one of its class. */
 export const SIZE_GUARD_RATIO = 3;
 
+/** Every dtype, in the order error messages list them. */
+const DTYPE_NAMES: readonly OnnxDtype[] = [
+  'fp32',
+  'fp16',
+  'q8',
+  'int8',
+  'uint8',
+  'q4',
+  'q4f16',
+  'bnb4',
+  'q2',
+  'q2f16',
+  'q1',
+  'q1f16',
+];
+
 /** The entry of a dtype preference list that stands for the default choice (config, then the default order). */
 export const AUTO_DTYPE = 'auto';
 
@@ -67,7 +83,7 @@ export const AUTO_DTYPE = 'auto';
  */
 export function parseDtypePreference(input: unknown): Selection<string[]> {
   const entries = typeof input === 'string' ? input.split(',') : Array.isArray(input) ? (input as unknown[]) : null;
-  const valid = `valid values: ${[...Object.keys(DTYPE_SUFFIX), AUTO_DTYPE].join(', ')}`;
+  const valid = `valid values: ${[...DTYPE_NAMES, AUTO_DTYPE].join(', ')}`;
   if (entries === null || entries.length === 0) {
     return {
       ok: false,
@@ -245,7 +261,7 @@ function describeBytes(bytes: number): string {
 function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'an array';
   return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }
 

@@ -56,6 +56,7 @@ import {
 
 import {
   NO_CHAT_TEMPLATE,
+  TEMPLATE_REFUSED,
   type ChatMessage,
   type GenerateResult,
   type Prompt,
@@ -69,7 +70,7 @@ import {
   createTextBatcher,
   weightItems,
 } from './text-tools.js';
-import type { ModelWorkerData, WorkerReply, WorkerRequest } from './worker-messages.js';
+import type { ModelWorkerData, TokenizerInfo, WorkerReply, WorkerRequest } from './worker-messages.js';
 
 interface LoadedState {
   /** Set by `close`: generations stop at their next token. */
@@ -98,13 +99,13 @@ async function handle(
   request: Exclude<WorkerRequest, { type: 'close' }>,
   state: LoadedState,
   send: (reply: WorkerReply) => void,
-): Promise<GenerateResult | PromptSize | undefined> {
+): Promise<GenerateResult | PromptSize | TokenizerInfo | undefined> {
   switch (request.type) {
     case 'tokenizer': {
       state.tokenizer = await AutoTokenizer.from_pretrained(request.dir);
       const jinja = join(request.dir, CHAT_TEMPLATE_FILE);
       if (existsSync(jinja)) state.chatTemplate = readFileSync(jinja, 'utf8');
-      return undefined;
+      return { hasChatTemplate: chatTemplateOf(state) !== undefined };
     }
     case 'config':
       state.config = await AutoConfig.from_pretrained(request.dir);
@@ -169,13 +170,20 @@ async function loadWeights(
   return model;
 }
 
+/** The template chats are formatted with: `chat_template.jinja`'s, else `tokenizer_config.json`'s; undefined: none. */
+function chatTemplateOf(state: LoadedState): string | undefined {
+  const template = state.chatTemplate ?? (state.tokenizer?.chat_template as string | null | undefined);
+  return template === undefined || template === null || template === '' ? undefined : template;
+}
+
 /** The file a repository may keep its chat template in, beside (and instead of) `tokenizer_config.json`'s. */
 const CHAT_TEMPLATE_FILE = 'chat_template.jinja';
 
 /**
  * The prompt's tokens, the way {@link generate} tokenizes it: messages with the chat template applied, text as it is
  * (with the special tokens the tokenizer adds, such as a BOS). Messages to a model without a template fail with the
- * code {@link NO_CHAT_TEMPLATE}, which the chat route answers with a 400.
+ * code {@link NO_CHAT_TEMPLATE}, and messages the template refuses with {@link TEMPLATE_REFUSED}; the chat route
+ * answers both with a 400.
  */
 function promptInputs(prompt: Prompt, state: LoadedState): { input_ids: Tensor; attention_mask: Tensor } {
   const { tokenizer } = state;
@@ -183,8 +191,8 @@ function promptInputs(prompt: Prompt, state: LoadedState): { input_ids: Tensor; 
   if (typeof prompt === 'string') {
     return tokenizer(prompt) as { input_ids: Tensor; attention_mask: Tensor };
   }
-  const template = state.chatTemplate ?? (tokenizer.chat_template as string | null | undefined);
-  if (template === undefined || template === null || template === '') {
+  const template = chatTemplateOf(state);
+  if (template === undefined) {
     throw Object.assign(
       new Error(
         'this model has no chat template (neither chat_template.jinja nor one in tokenizer_config.json): it is a ' +
@@ -193,11 +201,16 @@ function promptInputs(prompt: Prompt, state: LoadedState): { input_ids: Tensor; 
       { code: NO_CHAT_TEMPLATE },
     );
   }
-  return tokenizer.apply_chat_template(prompt as ChatMessage[], {
-    chat_template: template,
-    add_generation_prompt: true,
-    return_dict: true,
-  }) as { input_ids: Tensor; attention_mask: Tensor };
+  try {
+    return tokenizer.apply_chat_template(prompt as ChatMessage[], {
+      chat_template: template,
+      add_generation_prompt: true,
+      return_dict: true,
+    }) as { input_ids: Tensor; attention_mask: Tensor };
+  } catch (error) {
+    // The template itself refused these messages (or cannot render them): the request's problem, not the server's.
+    throw Object.assign(new Error(describe(error), { cause: error }), { code: TEMPLATE_REFUSED });
+  }
 }
 
 /** The keys transformers' configs name their context length with, most common first. */

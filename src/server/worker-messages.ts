@@ -6,7 +6,12 @@
 import type { GenerateOptions, GenerateResult, Prompt, PromptSize } from './loader-types.js';
 
 /** What a request answers with: a generation's result, or a prompt's size. */
-export type WorkerResult = GenerateResult | PromptSize;
+export type WorkerResult = GenerateResult | PromptSize | TokenizerInfo;
+
+/** What a `tokenizer` request answers: whether the model has a chat template (either file). */
+export interface TokenizerInfo {
+  readonly hasChatTemplate: boolean;
+}
 
 /** What the main thread passes as `workerData`. */
 export interface ModelWorkerData {

@@ -49,8 +49,10 @@ export function gatedLoader(reply = 'hello from the gated model'): GatedLoader {
   const started: string[] = [];
   let stoppedGenerations = 0;
 
-  const model = (ref: ModelRef): LoadedModel => ({
+  // A load asking for dtypes gets the first of them (as if the repository had them all).
+  const model = (ref: ModelRef, dtype?: string): LoadedModel => ({
     ref,
+    ...(dtype === undefined ? {} : { dtype }),
     async generate(messages, options, onText, signal) {
       const go = deferred<void>();
       const gate = { release: () => go.resolve(), messages, options };
@@ -74,11 +76,11 @@ export function gatedLoader(reply = 'hello from the gated model'): GatedLoader {
   });
 
   const loader: ModelLoader = {
-    load(ref, onEvent, signal) {
+    load(ref, onEvent, signal, options) {
       started.push(ref.key);
       onEvent({ type: 'stage', stage: 'processor' });
       return new Promise<LoadedModel>((resolve, reject) => {
-        const gate = { release: () => resolve(model(ref)) };
+        const gate = { release: () => resolve(model(ref, options?.dtype?.[0])) };
         signal?.addEventListener(
           'abort',
           () => {
