@@ -112,3 +112,112 @@ t.test('Ctrl-X stops a streaming reply, keeps it marked (stopped), and the next 
   input.write('\x18');
   await until('nothing to stop', () => dash.screenText().includes('no reply is streaming to stop'));
 });
+
+t.test('a session’s chat settings reach the server: system prompt first, temperature, max tokens, seed', async (t) => {
+  const gated = gatedLoader('ok');
+  const server = await startServer({ loader: gated.loader, heartbeatMs: 0 });
+  t.teardown(() => server.close());
+  const { input, output } = terminal();
+  const chat = { system: 'Answer in one word.', temperature: 0.3, maxTokens: 5, seed: 42 };
+  const dash = startDashboard({ sessions: [{ server: server.url, model: 'org/m', chat }], input, output });
+  t.teardown(() => dash.shutdown());
+  (await gated.loadStarted('org/m@main')).release();
+  await until('ready', () => cellText(dash, 0, 1).includes('✓ ready'));
+  input.write('ihello\r');
+  const gen = await gated.generationStarted();
+  t.same(gen.messages, [
+    { role: 'system', content: 'Answer in one word.' },
+    { role: 'user', content: 'hello' },
+  ]);
+  t.match(gen.options, { maxTokens: 5, temperature: 0.3, seed: 42 });
+  gen.release();
+  await until('the reply', () => dash.sessions()[0]?.transcript.at(-1)?.content === 'ok');
+  t.notOk(
+    dash.sessions()[0]?.transcript.some((e) => e.content === 'Answer in one word.'),
+    'the system prompt is not shown as a turn',
+  );
+});
+
+t.test(
+  'on a real model: a seed makes replies reproducible, max tokens bounds them, a system prompt counts',
+  async (t) => {
+    const models = await demoModelsDir(['modeldeck/tiny-chat']);
+    const mirror = await startTestMirror(models);
+    t.teardown(() => mirror.close());
+    const srv = await startKillableServer(mirror.url);
+    t.teardown(() => srv.close());
+    const { input, output } = terminal();
+    const sampling = { temperature: 1, maxTokens: 8, seed: 7 };
+    const model = 'modeldeck/tiny-chat';
+    const dash = startDashboard({
+      sessions: [
+        { server: srv.url, model, chat: sampling },
+        { server: srv.url, model, chat: sampling },
+        { server: srv.url, model, chat: { ...sampling, system: 'You are a terse assistant who answers briefly.' } },
+      ],
+      input,
+      output,
+    });
+    t.teardown(() => dash.shutdown());
+    await until('ready', () => dash.sessions().every((s) => s.phase === 'ready' || s.phase === 'cached'), 60_000);
+    const replies = [];
+    for (let i = 0; i < 3; i++) {
+      if (i > 0) {
+        input.write('\x1b');
+        await until('out of the typing mode', () => !dash.ui().composing);
+        input.write('\t');
+      }
+      await until(`focus ${i}`, () => dash.ui().focus === i && !dash.ui().composing);
+      input.write('itell me a story\r');
+      replies.push(
+        await until(`reply ${i}`, () => {
+          const last = dash.sessions()[i]?.transcript.at(-1);
+          return last?.role === 'assistant' && !last.streaming ? last : undefined;
+        }),
+      );
+    }
+    const [a, b, c] = replies;
+    t.ok(a && a.content !== '', 'a reply came');
+    t.equal(b?.content, a?.content, 'the same seed gives the same reply');
+    t.ok((a?.metrics?.usage?.completion ?? 99) <= 8, 'max tokens bounds the completion');
+    t.ok(
+      (c?.metrics?.usage?.prompt ?? 0) > (a?.metrics?.usage?.prompt ?? Infinity),
+      'the system prompt adds to the prompt tokens',
+    );
+  },
+);
+
+t.test('o sets the focused session’s chat settings in the dashboard; the next request uses them', async (t) => {
+  const gated = gatedLoader('ok');
+  const server = await startServer({ loader: gated.loader, heartbeatMs: 0 });
+  t.teardown(() => server.close());
+  const { input, output } = terminal();
+  const dash = startDashboard({
+    sessions: [{ server: server.url, model: 'org/m', chat: { seed: 1 } }],
+    input,
+    output,
+  });
+  t.teardown(() => dash.shutdown());
+  (await gated.loadStarted('org/m@main')).release();
+  await until('ready', () => cellText(dash, 0, 1).includes('✓ ready'));
+  input.write('o');
+  await until('the prompt', () => dash.ui().prompt?.kind === 'options');
+  t.equal(dash.ui().prompt?.text, 'seed=1', 'offers the settings in force');
+  input.write(' temperature=9\r');
+  await until('refused', () => dash.ui().prompt?.error === '"temperature" must be a number from 0 to 2');
+  t.match(dash.screenText(), 'must be a number from 0 to 2', 'the reason is on screen');
+  for (let i = 0; i < 'temperature=9'.length; i++) input.write('\x7f');
+  input.write('temperature=0.5 maxTokens=3 system=Be terse.\r');
+  await until('set', () => dash.ui().prompt === null);
+  await until('the notice', () =>
+    dash.screenText().includes('s1: chat settings temperature=0.5 maxTokens=3 seed=1 system=Be terse.'),
+  );
+  input.write('ihi\r');
+  const gen = await gated.generationStarted();
+  t.same(gen.messages, [
+    { role: 'system', content: 'Be terse.' },
+    { role: 'user', content: 'hi' },
+  ]);
+  t.match(gen.options, { maxTokens: 3, temperature: 0.5, seed: 1 });
+  gen.release();
+});

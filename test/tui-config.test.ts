@@ -98,3 +98,23 @@ t.test('flags: pairs, one server for many models, config added; usage errors', a
   await writeFile(file, '{"sessions": [1]}');
   await t.rejects(loadDashboardConfig(file, {}), /sessions\[0\] must be an object/);
 });
+
+t.test('a session’s chat settings, checked field by field', async (t) => {
+  const chat = { system: 'Be brief.', temperature: 0.5, maxTokens: 32, seed: 3 };
+  const [spec] = parseDashboardConfig(JSON.stringify({ sessions: [{ server: 'http://a', model: 'o/a', chat }] }), {});
+  t.same(spec, { server: 'http://a', model: 'o/a', chat });
+  const bad = (settings: unknown, re: RegExp) =>
+    t.throws(
+      () =>
+        parseDashboardConfig(JSON.stringify({ sessions: [{ server: 'http://a', model: 'o/a', chat: settings }] }), {}),
+      { name: 'ConfigError', message: re },
+      re.source,
+    );
+  bad([], /sessions\[0\]: "chat" must be an object/);
+  bad({ temp: 1 }, /unknown field "temp" \(allowed: system, temperature, maxTokens, seed\)/);
+  bad({ temperature: 3 }, /"temperature" must be a number from 0 to 2/);
+  bad({ maxTokens: 0 }, /"maxTokens" must be an integer from 1 to 4096/);
+  bad({ maxTokens: 1.5 }, /"maxTokens" must be an integer/);
+  bad({ seed: 'x' }, /"seed" must be an integer/);
+  bad({ system: 4 }, /"system" must be a string/);
+});

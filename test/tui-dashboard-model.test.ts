@@ -216,7 +216,7 @@ t.test('sending carries the conversation so far; save and quit are effects; a cl
     },
   ]);
   const sent = run(model, [key({ ch: 'i' }), ...chars('hi'), ENTER]);
-  t.same(sent.effects, [{ type: 'send-chat', id: 's1', messages: [{ role: 'user', content: 'hi' }] }]);
+  t.same(sent.effects, [{ type: 'send-chat', id: 's1', messages: [{ role: 'user', content: 'hi' }], sampling: {} }]);
   model = { ...model, ui: { ...model.ui, logFocused: true } };
   const saved = run(model, [key({ ch: 'w' }), ENTER]);
   t.match(saved.effects, [{ type: 'save-log', filter: { session: null, text: '' } }]);

@@ -309,6 +309,7 @@ t.test('w in the log saves what it shows as JSON Lines, one line per entry, with
     const FIELDS: Record<string, string[]> = {
       open: ['time', 'session', 'kind', 'server', 'model'],
       update: ['time', 'session', 'kind', 'update'],
+      wire: ['time', 'session', 'kind', 'record'],
     };
     for (const line of all)
       t.same(Object.keys(line), FIELDS[line.kind] ?? ['time', 'session', 'kind', 'raw'], 'fields in order');

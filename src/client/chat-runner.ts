@@ -1,7 +1,7 @@
 /** A session's chat: one streamed reply at a time, each piece reported as it arrives. */
 
 import type { Clock } from '../common/clock.js';
-import { streamChat, type ChatTokenCounts, type ChatTurn } from './chat-stream.js';
+import { streamChat, type ChatSampling, type ChatTokenCounts, type ChatTurn } from './chat-stream.js';
 import type { Failure } from './failures.js';
 import type { RawFrame } from './frames.js';
 import type { SessionUpdate } from './session-update.js';
@@ -23,8 +23,8 @@ export interface ChatRunnerOptions {
 
 /** The chat's controls. */
 export interface ChatRunner {
-  /** Sends the conversation; ignored (returns false) while a reply is streaming. */
-  send(messages: readonly ChatTurn[]): boolean;
+  /** Sends the conversation (sampling over the runner's `maxTokens`); ignored (false) while a reply is streaming. */
+  send(messages: readonly ChatTurn[], sampling?: ChatSampling): boolean;
   /** Aborts the reply in flight, keeping what arrived (`chat-stopped`); false when none streams. */
   stop(): boolean;
   /** Aborts the reply in flight, for good. */
@@ -37,7 +37,7 @@ export function createChatRunner(options: ChatRunnerOptions): ChatRunner {
   let inFlight: AbortController | undefined;
   let closed = false;
   return {
-    send(messages) {
+    send(messages, sampling = {}) {
       if (closed || inFlight !== undefined) return false;
       const abort = new AbortController();
       inFlight = abort;
@@ -59,6 +59,7 @@ export function createChatRunner(options: ChatRunnerOptions): ChatRunner {
           usage = counts;
         },
         ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
+        ...sampling,
       }).then((outcome) => {
         if (inFlight !== abort) return;
         inFlight = undefined;

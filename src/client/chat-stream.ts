@@ -7,17 +7,25 @@ import { createSseReader } from './sse-reader.js';
 
 /** One turn of the conversation as the OpenAI schema carries it. */
 export interface ChatTurn {
-  readonly role: 'user' | 'assistant';
+  readonly role: 'system' | 'user' | 'assistant';
   readonly content: string;
 }
 
+/** How a reply is sampled; absent fields are the server's defaults. */
+export interface ChatSampling {
+  /** Upper bound of new tokens. */
+  readonly maxTokens?: number;
+  /** 0 to 2. */
+  readonly temperature?: number;
+  /** An integer: the same seed and conversation give the same reply. */
+  readonly seed?: number;
+}
+
 /** Options of {@link streamChat}. */
-export interface StreamChatOptions extends RequestOptions {
+export interface StreamChatOptions extends RequestOptions, ChatSampling {
   readonly model: string;
   /** The conversation so far, the new user message last. */
   readonly messages: readonly ChatTurn[];
-  /** Upper bound of new tokens. */
-  readonly maxTokens?: number;
   /** Each piece of the reply's text, as it arrives. */
   readonly onDelta?: (text: string) => void;
   /** The token counts, when the server sends a `usage` chunk (modeldeck and OpenAI do; some servers never do). */
@@ -50,6 +58,8 @@ export async function streamChat(options: StreamChatOptions): Promise<ChatOutcom
       // OpenAI sends usage only when asked; modeldeck always sends it on the last chunk.
       stream_options: { include_usage: true },
       ...(options.maxTokens !== undefined ? { max_tokens: options.maxTokens } : {}),
+      ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
     } satisfies ChatCompletionRequest,
     options,
   );

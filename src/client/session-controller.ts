@@ -6,7 +6,7 @@
  */
 
 import { systemClock, type Clock } from '../common/clock.js';
-import type { ChatTurn } from './chat-stream.js';
+import type { ChatSampling, ChatTurn } from './chat-stream.js';
 import { createChatRunner } from './chat-runner.js';
 import type { RawFrame } from './frames.js';
 import { createLoadConnection } from './load-connection.js';
@@ -36,7 +36,7 @@ export interface SessionController {
   /** Cancels any wait or stream in flight and subscribes again at once, backoff reset. */
   retry(): void;
   /** Sends the conversation; ignored (returns false) while a reply is streaming. */
-  sendChat(messages: readonly ChatTurn[]): boolean;
+  sendChat(messages: readonly ChatTurn[], sampling?: ChatSampling): boolean;
   /** Stops the reply in flight, keeping what arrived; false when none streams. */
   stopChat(): boolean;
   /** Aborts everything and cancels timers. The controller stays closed. */
@@ -69,7 +69,7 @@ export function createSessionController(options: SessionControllerOptions): Sess
   return {
     start: () => load.start(),
     retry: () => load.retry(),
-    sendChat: (messages) => chat.send(messages),
+    sendChat: (messages, sampling) => chat.send(messages, sampling),
     stopChat: () => chat.stop(),
     close() {
       load.close();

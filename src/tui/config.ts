@@ -7,7 +7,8 @@
  *       "sessions": [
  *         {"server": "http://127.0.0.1:8000", "model": "modeldeck/tiny-chat"},
  *         {"server": "https://models.example.com/v1", "model": "org/name@v2", "apiKeyEnv": "EXAMPLE_KEY"},
- *         {"server": "http://10.0.0.5:8000", "model": "org/other", "apiKey": "sk-…"}
+ *         {"server": "http://10.0.0.5:8000", "model": "org/other", "apiKey": "sk-…",
+ *          "chat": {"system": "Answer in one line.", "temperature": 0.2, "maxTokens": 64, "seed": 7}}
  *       ]
  *     }
  *
@@ -17,6 +18,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { parseModelId } from '../protocol/model-id.js';
+import { checkChatSettings, type ChatSettings } from './chat-settings.js';
 import { checkServerUrl } from './keys.js';
 
 /** One session to open. */
@@ -27,6 +29,8 @@ export interface SessionSpec {
   readonly model: string;
   /** Sent as `Authorization: Bearer …` on every request of the session; never shown or logged. */
   readonly apiKey?: string;
+  /** How its replies are asked for. */
+  readonly chat?: ChatSettings;
 }
 
 /** Why a config file was refused. */
@@ -43,7 +47,8 @@ export class ConfigError extends Error {
   }
 }
 
-const SESSION_FIELDS = new Set(['server', 'model', 'apiKey', 'apiKeyEnv']);
+const SESSION_FIELDS = new Set(['server', 'model', 'apiKey', 'apiKeyEnv', 'chat']);
+const CHAT_FIELDS = new Set(['system', 'temperature', 'maxTokens', 'seed']);
 
 /**
  * Parses a config file's text. `source` names it in messages; `env` resolves `apiKeyEnv`.
@@ -84,7 +89,7 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
   if (unknown !== undefined) {
     throw new ConfigError(
       'MD_CONFIG_SHAPE',
-      `${where}: unknown field ${JSON.stringify(unknown)} (allowed: server, model, apiKey, apiKeyEnv)`,
+      `${where}: unknown field ${JSON.stringify(unknown)} (allowed: server, model, apiKey, apiKeyEnv, chat)`,
     );
   }
   const { server, model, apiKey, apiKeyEnv } = fields;
@@ -123,7 +128,30 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
       `${where}: the API key must be printable ASCII without spaces (it travels in an HTTP header)`,
     );
   }
-  return { server: server.replace(/\/+$/, ''), model, ...(key !== undefined ? { apiKey: key } : {}) };
+  const chat = fields['chat'] === undefined ? undefined : readChatSettings(fields['chat'], `${where}: "chat"`);
+  return {
+    server: server.replace(/\/+$/, ''),
+    model,
+    ...(key !== undefined ? { apiKey: key } : {}),
+    ...(chat !== undefined ? { chat } : {}),
+  };
+}
+
+function readChatSettings(value: unknown, where: string): ChatSettings {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError('MD_CONFIG_SHAPE', `${where} must be an object like {"temperature": 0.7, "seed": 1}`);
+  }
+  const fields = value as Record<string, unknown>;
+  const unknown = Object.keys(fields).find((k) => !CHAT_FIELDS.has(k));
+  if (unknown !== undefined) {
+    throw new ConfigError(
+      'MD_CONFIG_SHAPE',
+      `${where}: unknown field ${JSON.stringify(unknown)} (allowed: system, temperature, maxTokens, seed)`,
+    );
+  }
+  const problem = checkChatSettings(fields);
+  if (problem !== undefined) throw new ConfigError('MD_CONFIG_SHAPE', `${where}: ${problem}`);
+  return fields as ChatSettings;
 }
 
 /** Reads and parses a config file. @throws ConfigError */

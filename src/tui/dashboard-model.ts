@@ -5,10 +5,11 @@
  * {@link Effect}s for the runtime (`dashboard.ts`) to run; their results come back as actions.
  */
 
-import type { ChatTurn } from '../client/chat-stream.js';
+import type { ChatSampling, ChatTurn } from '../client/chat-stream.js';
 import type { Failure } from '../client/failures.js';
 import { serviceRoot } from '../client/server-url.js';
 import type { SessionUpdate } from '../client/session-update.js';
+import { formatChatSettings } from './chat-settings.js';
 import type { SessionSpec } from './config.js';
 import { redactSecrets, type LogFilter } from './event-log.js';
 import { routeKey, createUiState, type Command, type KeyContext, type KeyPress, type UiState } from './keys.js';
@@ -84,7 +85,12 @@ export type Effect =
   | { readonly type: 'start-session'; readonly id: string; readonly spec: SessionSpec }
   | { readonly type: 'close-session'; readonly id: string }
   | { readonly type: 'retry'; readonly id: string }
-  | { readonly type: 'send-chat'; readonly id: string; readonly messages: readonly ChatTurn[] }
+  | {
+      readonly type: 'send-chat';
+      readonly id: string;
+      readonly messages: readonly ChatTurn[];
+      readonly sampling: ChatSampling;
+    }
   /** Stop the session's reply in flight, keeping what arrived. */
   | { readonly type: 'stop-chat'; readonly id: string }
   | { readonly type: 'save-log'; readonly path: string; readonly filter: LogFilter }
@@ -153,6 +159,7 @@ export function keyContext(model: DashboardModel, world: KeyWorld): KeyContext {
       hasKey: model.sessions[s.id]?.spec.apiKey !== undefined,
       canChat: canChat(s),
       replying: s.chatBusy,
+      chat: model.sessions[s.id]?.spec.chat ?? {},
       loading: s.phase === 'connecting' || s.phase === 'loading' || s.phase === 'reconnecting',
       hasTranscript: s.transcript.length > 0,
     })),
@@ -278,8 +285,27 @@ function runCommand(model: DashboardModel, command: Command): Update {
     case 'send': {
       const entry = model.sessions[command.sessionId];
       if (entry === undefined) return unchanged(model);
-      const messages: ChatTurn[] = [...chatHistory(entry.state), { role: 'user', content: command.text }];
-      return { model, effects: [{ type: 'send-chat', id: command.sessionId, messages }] };
+      const { system, ...sampling } = entry.spec.chat ?? {};
+      const messages: ChatTurn[] = [
+        ...(system !== undefined && system !== '' ? [{ role: 'system' as const, content: system }] : []),
+        ...chatHistory(entry.state),
+        { role: 'user', content: command.text },
+      ];
+      return { model, effects: [{ type: 'send-chat', id: command.sessionId, messages, sampling }] };
+    }
+    case 'set-chat': {
+      const entry = model.sessions[command.sessionId];
+      if (entry === undefined) return unchanged(model);
+      const spec = { ...entry.spec, chat: command.chat };
+      const shown = formatChatSettings(command.chat);
+      return unchanged({
+        ...model,
+        sessions: { ...model.sessions, [command.sessionId]: { ...entry, spec } },
+        notice: {
+          text: `${entry.state.tag}: chat settings ${shown === '' ? 'cleared (server defaults)' : shown}`,
+          tone: 'ok',
+        },
+      });
     }
     case 'stop':
       return model.sessions[command.sessionId]?.state.chatBusy === true

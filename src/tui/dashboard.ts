@@ -261,7 +261,8 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
         pool.retry(effect.id);
         return;
       case 'send-chat':
-        if (!pool.sendChat(effect.id, effect.messages)) dispatch({ type: 'chat-refused', id: effect.id });
+        if (!pool.sendChat(effect.id, effect.messages, effect.sampling))
+          dispatch({ type: 'chat-refused', id: effect.id });
         return;
       case 'stop-chat':
         pool.stopChat(effect.id);

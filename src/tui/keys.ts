@@ -10,6 +10,7 @@
 
 import { serviceRoot } from '../client/server-url.js';
 import { parseModelId } from '../protocol/model-id.js';
+import { formatChatSettings, parseChatSettings, type ChatSettings } from './chat-settings.js';
 
 /** A key as blessed reports it, reduced to what the router reads. */
 export interface KeyPress {
@@ -30,6 +31,8 @@ export type PromptKind =
   | 'edit-server'
   | 'edit-model'
   | 'edit-key'
+  /** A session's chat settings, as {@link formatChatSettings} writes them. */
+  | 'options'
   | 'filter'
   | 'save'
   | 'close'
@@ -122,6 +125,8 @@ export interface KeyContext {
     readonly hasKey?: boolean;
     /** The model is ready (or cached) for chat. */
     readonly canChat: boolean;
+    /** Its chat settings, which `o` edits. */
+    readonly chat?: ChatSettings;
     /** A reply is streaming in this session: a new message waits until it ends. */
     readonly replying?: boolean;
     /** Its load is running (connecting, loading or reconnecting): quitting asks first. */
@@ -157,6 +162,8 @@ export type Command =
   /** Unload the session's model from its server's memory. */
   | { readonly type: 'unload'; readonly sessionId: string }
   | { readonly type: 'send'; readonly sessionId: string; readonly text: string }
+  /** Replace the session's chat settings (the next request uses them). */
+  | { readonly type: 'set-chat'; readonly sessionId: string; readonly chat: ChatSettings }
   /** Stop the reply streaming in the session, keeping what arrived. */
   | { readonly type: 'stop'; readonly sessionId: string }
   /** `apiKey`: the key typed, `null` for none (`-`), absent for the default the prompt stated. */
@@ -209,6 +216,7 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['1–9', 'jump to session 1–9 (in screen order; not while typing, where digits are text)'],
   ['Enter or i', 'type a chat message in the focused session; until then letters are commands, never text'],
   ['Enter (typing)', 'send the message; Esc stops typing'],
+  ['o', 'chat settings of the focused session: temperature= maxTokens= seed= system=… (the next message uses them)'],
   ['Ctrl-X', 'stop the focused session’s reply while it streams (typing or not); the partial reply is kept'],
   ['a', 'add a session (asks for the server, the model, then the API key: Enter takes the default shown, - none)'],
   [
@@ -390,6 +398,13 @@ function submitPrompt(ui: UiState, prompt: Prompt, ctx: KeyContext): KeyResult {
     case 'save': {
       if (text === '') return done({ ...ui, prompt: { ...prompt, error: 'give a file name' } });
       return done({ ...ui, prompt: null }, { type: 'save-log', path: text });
+    }
+    case 'options': {
+      const parsed = parseChatSettings(prompt.text);
+      if (!parsed.ok) return done({ ...ui, prompt: { ...prompt, error: parsed.message } });
+      return prompt.sessionId === undefined
+        ? done({ ...ui, prompt: null })
+        : done({ ...ui, prompt: null }, { type: 'set-chat', sessionId: prompt.sessionId, chat: parsed.settings });
     }
     case 'close':
     case 'cancel':
@@ -626,6 +641,14 @@ function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
         : done(ui);
     case 'i':
       return session ? done({ ...ui, focus, composing: true }) : done(ui);
+    case 'o':
+      return session
+        ? done({
+            ...ui,
+            focus,
+            prompt: { kind: 'options', text: formatChatSettings(session.chat ?? {}), sessionId: session.id },
+          })
+        : done(ui);
     case 'q':
     case '?':
     case 'a':

@@ -3,7 +3,7 @@
  * not state: what the controllers report goes to `onUpdate` and `onFrame`, for the model's reducer and the event log.
  */
 
-import type { ChatTurn } from '../client/chat-stream.js';
+import type { ChatSampling, ChatTurn } from '../client/chat-stream.js';
 import type { RawFrame } from '../client/frames.js';
 import type { BackoffOptions } from '../client/reconnect.js';
 import { createSessionController, type SessionController } from '../client/session-controller.js';
@@ -31,7 +31,7 @@ export interface SessionPool {
   close(id: string): void;
   retry(id: string): void;
   /** False when the session has a reply in flight (or is unknown). */
-  sendChat(id: string, messages: readonly ChatTurn[]): boolean;
+  sendChat(id: string, messages: readonly ChatTurn[], sampling?: ChatSampling): boolean;
   /** Stops the session's reply in flight; false when none streams. */
   stopChat(id: string): boolean;
   /** Closes every session. */
@@ -70,8 +70,8 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     retry(id) {
       controllers.get(id)?.retry();
     },
-    sendChat(id, messages) {
-      return controllers.get(id)?.sendChat(messages) ?? false;
+    sendChat(id, messages, sampling) {
+      return controllers.get(id)?.sendChat(messages, sampling) ?? false;
     },
     stopChat(id) {
       return controllers.get(id)?.stopChat() ?? false;

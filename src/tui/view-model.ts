@@ -686,6 +686,7 @@ const PROMPT_LABEL: Readonly<Record<string, string>> = {
   'edit-key': 'edit session · API key',
   filter: 'filter log by text (empty clears)',
   save: 'save log to (.jsonl: whole filtered history, for replay · .txt: the lines shown)',
+  options: 'chat settings (left out: server default)',
   close: 'close',
 };
 
@@ -726,8 +727,8 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
   const keys = ui.logFocused
     ? 'space follow/pause · ↑↓ scroll · / filter · s session · w save · l back · ? help · q quit'
     : ui.composing
-      ? 'typing: Enter sends · Esc stops typing · Tab next session'
-      : 'commands: Tab next · Enter/i type · l log · a add · e edit · r retry · x close · c cancel · u unload · v servers · ? · q quit';
+      ? 'typing: Enter sends · Esc stops typing · Ctrl-X stops a reply · Tab next session'
+      : 'commands: Tab next · Enter/i type · l log · a add · e edit · o options · r retry · x close · c cancel · u unload · v servers · ? · q quit';
   return clipLine([seg(`[${where}] `, 'accent'), seg(keys, 'dim')], width);
 }
 
