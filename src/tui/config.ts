@@ -11,6 +11,9 @@
  *       ]
  *     }
  *
+ * `name` (optional) is the session's tag on screen and in the event log instead of `s1`, `s2`, …: 1–12 letters, digits,
+ * `.`, `_` or `-`, unique in the file, and not itself of the form `s<number>` (those are the unnamed sessions' tags).
+ *
  * `apiKey` gives the key itself; `apiKeyEnv` names an environment variable holding it (better: the file can then be
  * shared). Give at most one. Unknown fields are refused, so a typo (`apikey`) is caught instead of silently ignored.
  */
@@ -25,6 +28,8 @@ export interface SessionSpec {
   readonly server: string;
   /** `org/name` or `org/name@revision`. */
   readonly model: string;
+  /** The session's tag on screen and in the event log (else `s1`, `s2`, … by opening order). */
+  readonly name?: string;
   /** Sent as `Authorization: Bearer …` on every request of the session; never shown or logged. */
   readonly apiKey?: string;
 }
@@ -43,7 +48,10 @@ export class ConfigError extends Error {
   }
 }
 
-const SESSION_FIELDS = new Set(['server', 'model', 'apiKey', 'apiKeyEnv']);
+const SESSION_FIELDS = new Set(['name', 'server', 'model', 'apiKey', 'apiKeyEnv']);
+
+/** Longest session name: it is a tag in a narrow log column and a pane title. */
+export const MAX_NAME_LENGTH = 12;
 
 /**
  * Parses a config file's text. `source` names it in messages; `env` resolves `apiKeyEnv`.
@@ -57,7 +65,8 @@ export function parseDashboardConfig(text: string, env: NodeJS.ProcessEnv, sourc
   } catch (error) {
     throw new ConfigError('MD_CONFIG_JSON', `${source} is not valid JSON: ${(error as Error).message}`);
   }
-  const expected = 'expected {"sessions": [{"server": URL, "model": ID, "apiKey"?: KEY, "apiKeyEnv"?: VAR}]}';
+  const expected =
+    'expected {"sessions": [{"name"?: NAME, "server": URL, "model": ID, "apiKey"?: KEY, "apiKeyEnv"?: VAR}]}';
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigError('MD_CONFIG_SHAPE', `${source}: ${expected}`);
   }
@@ -72,7 +81,41 @@ export function parseDashboardConfig(text: string, env: NodeJS.ProcessEnv, sourc
   const sessions = record['sessions'];
   if (!Array.isArray(sessions))
     throw new ConfigError('MD_CONFIG_SHAPE', `${source}: "sessions" must be an array; ${expected}`);
-  return sessions.map((entry, i) => readSession(entry, `${source}: sessions[${i}]`, env));
+  const specs = sessions.map((entry, i) => readSession(entry, `${source}: sessions[${i}]`, env));
+  const named = new Map<string, number>();
+  for (const [i, spec] of specs.entries()) {
+    if (spec.name === undefined) continue;
+    const first = named.get(spec.name);
+    if (first !== undefined) {
+      throw new ConfigError(
+        'MD_CONFIG_SHAPE',
+        `${source}: sessions[${i}]: "name" ${JSON.stringify(spec.name)} is already the name of sessions[${first}]; names must be unique`,
+      );
+    }
+    named.set(spec.name, i);
+  }
+  return specs;
+}
+
+function readName(value: unknown, where: string): string {
+  const rule = `1–${MAX_NAME_LENGTH} letters, digits, ".", "_" or "-"`;
+  if (typeof value !== 'string' || value === '')
+    throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "name" must be a non-empty string (${rule})`);
+  if ([...value].length > MAX_NAME_LENGTH) {
+    throw new ConfigError(
+      'MD_CONFIG_SHAPE',
+      `${where}: "name" ${JSON.stringify(value)} is ${[...value].length} characters; at most ${MAX_NAME_LENGTH}`,
+    );
+  }
+  if (!/^[A-Za-z0-9._-]+$/.test(value))
+    throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "name" ${JSON.stringify(value)} must be ${rule}`);
+  if (/^s[0-9]+$/.test(value)) {
+    throw new ConfigError(
+      'MD_CONFIG_SHAPE',
+      `${where}: "name" ${JSON.stringify(value)} looks like the tag of an unnamed session (s1, s2, …); choose another`,
+    );
+  }
+  return value;
 }
 
 function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): SessionSpec {
@@ -84,10 +127,11 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
   if (unknown !== undefined) {
     throw new ConfigError(
       'MD_CONFIG_SHAPE',
-      `${where}: unknown field ${JSON.stringify(unknown)} (allowed: server, model, apiKey, apiKeyEnv)`,
+      `${where}: unknown field ${JSON.stringify(unknown)} (allowed: name, server, model, apiKey, apiKeyEnv)`,
     );
   }
-  const { server, model, apiKey, apiKeyEnv } = fields;
+  const { name, server, model, apiKey, apiKeyEnv } = fields;
+  const tag = name === undefined ? undefined : readName(name, where);
   if (typeof server !== 'string') throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "server" must be a URL string`);
   const urlProblem = checkServerUrl(server);
   if (urlProblem !== undefined) throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "server": ${urlProblem}`);
@@ -123,7 +167,12 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
       `${where}: the API key must be printable ASCII without spaces (it travels in an HTTP header)`,
     );
   }
-  return { server: server.replace(/\/+$/, ''), model, ...(key !== undefined ? { apiKey: key } : {}) };
+  return {
+    ...(tag !== undefined ? { name: tag } : {}),
+    server: server.replace(/\/+$/, ''),
+    model,
+    ...(key !== undefined ? { apiKey: key } : {}),
+  };
 }
 
 /** Reads and parses a config file. @throws ConfigError */
