@@ -97,6 +97,17 @@ t.test('flags: pairs, one server for many models, config added; usage errors', a
   const file = join(dir, 'bad.json');
   await writeFile(file, '{"sessions": [1]}');
   await t.rejects(loadDashboardConfig(file, {}), /sessions\[0\] must be an object/);
+  const names = join(dir, 'names.json');
+  await writeFile(
+    names,
+    JSON.stringify({
+      sessions: [
+        { name: 'box', server: 'http://a', model: 'o/a' },
+        { name: 'box', server: 'http://b', model: 'o/b' },
+      ],
+    }),
+  );
+  await usage(['--config', names], /names\.json: sessions\[1\]: "name" "box" is already the name of sessions\[0\]/);
 });
 
 t.test(
