@@ -69,7 +69,7 @@ export interface DashboardOptions extends RendererOptions {
 
 /** A running dashboard. */
 export interface Dashboard {
-  /** Opens a session and starts loading; returns its id (also its log tag, `s1`, `s2`, …). */
+  /** Opens a session and starts loading; returns its id (`s1`, `s2`, …; its tag too, unless the spec names it). */
   addSession(spec: SessionSpec): string;
   /** Shows a message in the status bar until the next key press (or the next notice). */
   setNotice(text: string, tone?: Tone): void;
