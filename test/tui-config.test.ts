@@ -97,6 +97,17 @@ t.test('flags: pairs, one server for many models, config added; usage errors', a
   const file = join(dir, 'bad.json');
   await writeFile(file, '{"sessions": [1]}');
   await t.rejects(loadDashboardConfig(file, {}), /sessions\[0\] must be an object/);
+  const names = join(dir, 'names.json');
+  await writeFile(
+    names,
+    JSON.stringify({
+      sessions: [
+        { name: 'box', server: 'http://a', model: 'o/a' },
+        { name: 'box', server: 'http://b', model: 'o/b' },
+      ],
+    }),
+  );
+  await usage(['--config', names], /names\.json: sessions\[1\]: "name" "box" is already the name of sessions\[0\]/);
 });
 
 t.test('a session’s chat settings, checked field by field', async (t) => {
@@ -118,3 +129,57 @@ t.test('a session’s chat settings, checked field by field', async (t) => {
   bad({ seed: 'x' }, /"seed" must be an integer/);
   bad({ system: 4 }, /"system" must be a string/);
 });
+
+t.test(
+  'a session name: kept, and refused when empty, too long, odd, like s1, or used twice, naming the entry',
+  async (t) => {
+    const named = parseDashboardConfig(
+      JSON.stringify({
+        sessions: [
+          { name: 'gpu-box', server: 'http://a:1', model: 'org/a' },
+          { server: 'http://a:1', model: 'org/b' },
+        ],
+      }),
+      {},
+    );
+    t.same(named, [
+      { name: 'gpu-box', server: 'http://a:1', model: 'org/a' },
+      { server: 'http://a:1', model: 'org/b' },
+    ]);
+    const bad = (name: unknown, re: RegExp) =>
+      t.throws(
+        () =>
+          parseDashboardConfig(
+            JSON.stringify({
+              sessions: [
+                { server: 'http://a', model: 'o/a' },
+                { name, server: 'http://a', model: 'o/b' },
+              ],
+            }),
+            {},
+            'my.json',
+          ),
+        { name: 'ConfigError', code: 'MD_CONFIG_SHAPE', message: re },
+        re.source,
+      );
+    bad('', /my\.json: sessions\[1\]: "name" must be a non-empty string/);
+    bad(7, /sessions\[1\]: "name" must be a non-empty string/);
+    bad('thirteen-char', /sessions\[1\]: "name" "thirteen-char" is 13 characters; at most 12/);
+    bad('two words', /sessions\[1\]: "name" "two words" must be 1–12 letters, digits/);
+    bad('s1', /sessions\[1\]: "name" "s1" looks like the tag of an unnamed session/);
+    t.throws(
+      () =>
+        parseDashboardConfig(
+          JSON.stringify({
+            sessions: [
+              { name: 'box', server: 'http://a', model: 'o/a' },
+              { name: 'box', server: 'http://b', model: 'o/b' },
+            ],
+          }),
+          {},
+          'my.json',
+        ),
+      { message: /my\.json: sessions\[1\]: "name" "box" is already the name of sessions\[0\]; names must be unique/ },
+    );
+  },
+);

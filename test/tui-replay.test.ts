@@ -308,3 +308,25 @@ t.test('the command opens the dashboard on a good file and quits with status 0',
   input.write('\x03');
   t.equal(await status, 0);
 });
+
+t.test('a named session is replayed under its name', async (t) => {
+  const clock = createFakeClock(T0);
+  const term = terminal();
+  const records: ReplayRecord[] = [
+    { ...open, session: 'gpu-box' },
+    { time: T0 + 10, session: 'gpu-box', kind: 'data', raw: '{"status": "ready", "model": "x"}' },
+    { ...open, time: T0 + 20, session: 's2' },
+  ];
+  const dash = startDashboard({ replay: { records }, clock, input: term.input, output: term.output });
+  t.teardown(() => dash.shutdown());
+  clock.advance(100);
+  t.same(
+    dash.sessions().map((s) => s.tag),
+    ['gpu-box', 's2'],
+  );
+  t.same(
+    dash.logEntries().map((e) => e.session),
+    ['gpu-box'],
+    'its frames too',
+  );
+});

@@ -140,3 +140,42 @@ t.test('a with - adds a session with no key, even beside a session with one', as
   input.write('5');
   await until('the notice', () => statusBar(dash.screenText()).includes('no session 5: 2 are open'));
 });
+
+t.test('a configured name is the session tag on screen, in the event log and in the wire journal', async (t) => {
+  const srv = await startKillableServer(mirror.url);
+  t.teardown(() => srv.close());
+  const { input, output } = terminal();
+  const dash = startDashboard({
+    sessions: [
+      { name: 'gpu-box', server: srv.url, model: MODEL },
+      { server: srv.url, model: MODEL },
+    ],
+    input,
+    output,
+  });
+  t.teardown(() => dash.shutdown());
+  await until('both ready', () => dash.sessions().every((s) => s.phase === 'ready' || s.phase === 'cached'));
+  t.same(
+    dash.sessions().map((s) => s.tag),
+    ['gpu-box', 's2'],
+    'the name, and the id for an unnamed one',
+  );
+  const screen = dash.screenText();
+  t.match(screen, `gpu-box ${MODEL}`, 'the pane title shows the name');
+  t.match(statusBar(screen), '[gpu-box]', 'so does the status bar');
+  t.ok(
+    dash.logEntries().some((e) => e.session === 'gpu-box' && e.kind === 'data'),
+    'its frames are logged under the name',
+  );
+  t.notOk(
+    dash.logEntries().some((e) => e.session === 's1'),
+    'never under its id',
+  );
+  t.ok(
+    dash.journalEntries().some((e) => JSON.stringify(e).includes('gpu-box load')),
+    'the wire journal names its streams by the name',
+  );
+  // The log pane shows the tag column.
+  input.write('l');
+  await until('the name in the log pane', () => /\d\d:\d\d:\d\d\.\d{3} gpu-box data:/.test(dash.screenText()));
+});

@@ -30,9 +30,10 @@ Options:
   -h, --help           show this help
 
 Config file:
-  {"sessions": [{"server": "http://127.0.0.1:8000", "model": "org/name"},
+  {"sessions": [{"name": "local", "server": "http://127.0.0.1:8000", "model": "org/name"},
                 {"server": "https://host/v1", "model": "org/other@v2", "apiKeyEnv": "HOST_KEY"}]}
-  Each session takes "apiKey" (the key) or "apiKeyEnv" (an environment variable holding it). Keys are sent as
+  "name" (optional) is the session's tag on screen and in the log instead of s1, s2, …: 1–12 letters, digits,
+  ".", "_" or "-", unique. Each session takes "apiKey" (the key) or "apiKeyEnv" (an environment variable holding it). Keys are sent as
   "Authorization: Bearer" on every request of that session and never shown or logged.
 
 Keys: press ? in the dashboard. q or Ctrl-C quits.

@@ -12,6 +12,9 @@
  *       ]
  *     }
  *
+ * `name` (optional) is the session's tag on screen and in the event log instead of `s1`, `s2`, …: 1–12 letters, digits,
+ * `.`, `_` or `-`, unique in the file, and not itself of the form `s<number>` (those are the unnamed sessions' tags).
+ *
  * `apiKey` gives the key itself; `apiKeyEnv` names an environment variable holding it (better: the file can then be
  * shared). Give at most one. Unknown fields are refused, so a typo (`apikey`) is caught instead of silently ignored.
  */
@@ -27,6 +30,8 @@ export interface SessionSpec {
   readonly server: string;
   /** `org/name` or `org/name@revision`. */
   readonly model: string;
+  /** The session's tag on screen and in the event log (else `s1`, `s2`, … by opening order). */
+  readonly name?: string;
   /** Sent as `Authorization: Bearer …` on every request of the session; never shown or logged. */
   readonly apiKey?: string;
   /** How its replies are asked for. */
@@ -47,8 +52,11 @@ export class ConfigError extends Error {
   }
 }
 
-const SESSION_FIELDS = new Set(['server', 'model', 'apiKey', 'apiKeyEnv', 'chat']);
+const SESSION_FIELDS = new Set(['name', 'server', 'model', 'apiKey', 'apiKeyEnv', 'chat']);
 const CHAT_FIELDS = new Set(['system', 'temperature', 'maxTokens', 'seed']);
+
+/** Longest session name: it is a tag in a narrow log column and a pane title. */
+export const MAX_NAME_LENGTH = 12;
 
 /**
  * Parses a config file's text. `source` names it in messages; `env` resolves `apiKeyEnv`.
@@ -62,7 +70,8 @@ export function parseDashboardConfig(text: string, env: NodeJS.ProcessEnv, sourc
   } catch (error) {
     throw new ConfigError('MD_CONFIG_JSON', `${source} is not valid JSON: ${(error as Error).message}`);
   }
-  const expected = 'expected {"sessions": [{"server": URL, "model": ID, "apiKey"?: KEY, "apiKeyEnv"?: VAR}]}';
+  const expected =
+    'expected {"sessions": [{"name"?: NAME, "server": URL, "model": ID, "apiKey"?: KEY, "apiKeyEnv"?: VAR}]}';
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigError('MD_CONFIG_SHAPE', `${source}: ${expected}`);
   }
@@ -77,7 +86,41 @@ export function parseDashboardConfig(text: string, env: NodeJS.ProcessEnv, sourc
   const sessions = record['sessions'];
   if (!Array.isArray(sessions))
     throw new ConfigError('MD_CONFIG_SHAPE', `${source}: "sessions" must be an array; ${expected}`);
-  return sessions.map((entry, i) => readSession(entry, `${source}: sessions[${i}]`, env));
+  const specs = sessions.map((entry, i) => readSession(entry, `${source}: sessions[${i}]`, env));
+  const named = new Map<string, number>();
+  for (const [i, spec] of specs.entries()) {
+    if (spec.name === undefined) continue;
+    const first = named.get(spec.name);
+    if (first !== undefined) {
+      throw new ConfigError(
+        'MD_CONFIG_SHAPE',
+        `${source}: sessions[${i}]: "name" ${JSON.stringify(spec.name)} is already the name of sessions[${first}]; names must be unique`,
+      );
+    }
+    named.set(spec.name, i);
+  }
+  return specs;
+}
+
+function readName(value: unknown, where: string): string {
+  const rule = `1–${MAX_NAME_LENGTH} letters, digits, ".", "_" or "-"`;
+  if (typeof value !== 'string' || value === '')
+    throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "name" must be a non-empty string (${rule})`);
+  if ([...value].length > MAX_NAME_LENGTH) {
+    throw new ConfigError(
+      'MD_CONFIG_SHAPE',
+      `${where}: "name" ${JSON.stringify(value)} is ${[...value].length} characters; at most ${MAX_NAME_LENGTH}`,
+    );
+  }
+  if (!/^[A-Za-z0-9._-]+$/.test(value))
+    throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "name" ${JSON.stringify(value)} must be ${rule}`);
+  if (/^s[0-9]+$/.test(value)) {
+    throw new ConfigError(
+      'MD_CONFIG_SHAPE',
+      `${where}: "name" ${JSON.stringify(value)} looks like the tag of an unnamed session (s1, s2, …); choose another`,
+    );
+  }
+  return value;
 }
 
 function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): SessionSpec {
@@ -89,10 +132,11 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
   if (unknown !== undefined) {
     throw new ConfigError(
       'MD_CONFIG_SHAPE',
-      `${where}: unknown field ${JSON.stringify(unknown)} (allowed: server, model, apiKey, apiKeyEnv, chat)`,
+      `${where}: unknown field ${JSON.stringify(unknown)} (allowed: name, server, model, apiKey, apiKeyEnv, chat)`,
     );
   }
-  const { server, model, apiKey, apiKeyEnv } = fields;
+  const { name, server, model, apiKey, apiKeyEnv } = fields;
+  const tag = name === undefined ? undefined : readName(name, where);
   if (typeof server !== 'string') throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "server" must be a URL string`);
   const urlProblem = checkServerUrl(server);
   if (urlProblem !== undefined) throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "server": ${urlProblem}`);
@@ -130,6 +174,7 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
   }
   const chat = fields['chat'] === undefined ? undefined : readChatSettings(fields['chat'], `${where}: "chat"`);
   return {
+    ...(tag !== undefined ? { name: tag } : {}),
     server: server.replace(/\/+$/, ''),
     model,
     ...(key !== undefined ? { apiKey: key } : {}),

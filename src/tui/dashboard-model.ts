@@ -358,7 +358,10 @@ function runCommand(model: DashboardModel, command: Command): Update {
 function addSession(model: DashboardModel, spec: SessionSpec): Update {
   const opened = model.opened + 1;
   const id = `s${opened}`;
-  const state = createSessionState({ id, tag: id, server: spec.server, model: spec.model });
+  // A configured name is the tag, unless an open session already shows it (then the id, so tags stay unique).
+  const taken = spec.name !== undefined && model.order.some((other) => model.sessions[other]?.state.tag === spec.name);
+  const tag = spec.name !== undefined && !taken ? spec.name : id;
+  const state = createSessionState({ id, tag, server: spec.server, model: spec.model });
   const secrets = spec.apiKey && !model.secrets.includes(spec.apiKey) ? [...model.secrets, spec.apiKey] : model.secrets;
   const root = serviceRoot(spec.server);
   const known = model.servers[root] !== undefined;
@@ -440,7 +443,10 @@ function closeSession(model: DashboardModel, id: string): Update {
     inputs,
     composing: false,
     focus: Math.max(0, Math.min(model.ui.focus, order.length - 1)),
-    log: model.ui.log.filterSession === id ? { ...model.ui.log, filterSession: null } : model.ui.log,
+    log:
+      model.ui.log.filterSession === model.sessions[id]?.state.tag
+        ? { ...model.ui.log, filterSession: null }
+        : model.ui.log,
   };
   const root = serviceRoot(model.sessions[id]?.spec.server ?? '');
   const stillUsed = order.some((other) => serviceRoot(model.sessions[other]?.spec.server ?? '') === root);

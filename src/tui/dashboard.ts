@@ -69,7 +69,7 @@ export interface DashboardOptions extends RendererOptions {
 
 /** A running dashboard. */
 export interface Dashboard {
-  /** Opens a session and starts loading; returns its id (also its log tag, `s1`, `s2`, …). */
+  /** Opens a session and starts loading; returns its id (`s1`, `s2`, …; its tag too, unless the spec names it). */
   addSession(spec: SessionSpec): string;
   /** Shows a message in the status bar until the next key press (or the next notice). */
   setNotice(text: string, tone?: Tone): void;
@@ -151,13 +151,14 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
   });
   const pool = createSessionPool({
     clock,
-    fetchFor: (id) => tap.sessionFetch(id),
+    // The tap and the log name a session by its tag (its configured name, else its id).
+    fetchFor: (id) => tap.sessionFetch(tagOf(id)),
     backoff: options.backoff,
     maxTokens: options.maxTokens,
     onUpdate: (id, update) => sessionUpdate(id, update),
     onFrame: (id, frame) => {
       if (model.closed) return;
-      log.append(clock.now(), id, frame.kind, redactSecrets(frame.raw, model.secrets));
+      log.append(clock.now(), tagOf(id), frame.kind, redactSecrets(frame.raw, model.secrets));
       scheduler.invalidate();
     },
   });
@@ -178,6 +179,11 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
       scheduler.invalidate();
     },
   });
+
+  /** A session's tag (its configured name, else its id `s1`, `s2`, …). */
+  function tagOf(id: string): string {
+    return model.sessions[id]?.state.tag ?? id;
+  }
 
   function viewInput(): ViewInput {
     return {
@@ -208,7 +214,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
 
   function sessionUpdate(id: string, update: SessionUpdate): void {
     if (model.closed) return;
-    updates.push({ time: update.at, session: id, kind: 'update', update });
+    updates.push({ time: update.at, session: tagOf(id), kind: 'update', update });
     if (updates.length >= updateCapacity * 2) updates = updates.slice(-updateCapacity);
     dispatch({ type: 'session', id, update });
   }
@@ -235,7 +241,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
       if (effect.type === 'start-session') {
         opens.push({
           time: clock.now(),
-          session: effect.id,
+          session: tagOf(effect.id),
           kind: 'open',
           server: effect.spec.server,
           model: effect.spec.model,
@@ -247,7 +253,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
       case 'start-session':
         opens.push({
           time: clock.now(),
-          session: effect.id,
+          session: tagOf(effect.id),
           kind: 'open',
           server: effect.spec.server,
           model: effect.spec.model,
@@ -372,7 +378,9 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
   function play(record: ReplayRecord, now: number): void {
     if (model.closed) return;
     if (record.kind === 'open') {
-      tags.set(record.session, addSession({ server: record.server, model: record.model }));
+      // A named session's tag is its name: it comes back under that name (an `s1` is renumbered in opening order).
+      const name = /^s[0-9]+$/.test(record.session) ? {} : { name: record.session };
+      tags.set(record.session, addSession({ server: record.server, model: record.model, ...name }));
     } else if (record.kind === 'update') {
       const id = tags.get(record.session);
       if (id !== undefined) sessionUpdate(id, retime(record.update, now, options.replay?.speed ?? 1));
@@ -382,13 +390,13 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
       const { stream } = record.record;
       const renamed =
         id !== undefined && stream.startsWith(`${record.session} `)
-          ? `${id}${stream.slice(record.session.length)}`
+          ? `${tagOf(id)}${stream.slice(record.session.length)}`
           : stream;
       recordWire({ ...record.record, stream: renamed });
     } else {
       log.append(
         now,
-        tags.get(record.session) ?? record.session,
+        tagOf(tags.get(record.session) ?? record.session),
         record.kind,
         redactSecrets(record.raw, model.secrets),
       );

@@ -262,7 +262,7 @@ export function toViewModel(input: ViewInput): DashboardView {
           return {
             id: session.id,
             rect,
-            title: ` ${truncateMiddle(`${session.tag} ${session.model}${faultNote(faults.get(session.id))}`, Math.max(1, rect.width - 4))} `,
+            title: ` ${truncateMiddle(`${session.tag} ${session.model}${faultNote(faults.get(session.tag))}`, Math.max(1, rect.width - 4))} `,
             focused,
             lines: sessionLines(session, {
               width: Math.max(1, rect.width - 2),
