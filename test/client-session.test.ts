@@ -225,6 +225,7 @@ t.test('chat: deltas streamed; [DONE] or a finish_reason ends it; an error frame
     model: 'org/m',
     messages: [{ role: 'user', content: 'hi' }],
     stream: true,
+    stream_options: { include_usage: true },
   });
   t.same(await run(), { outcome: { ok: true }, text: 'upstream' }, 'no [DONE] after a finish_reason is fine');
   t.same(await run(), {

@@ -3,6 +3,8 @@ import { resolveServeConfig } from '../src/cli/serve.js';
 import type { LoadEvent } from '../src/protocol/events.js';
 import { createLoadManager } from '../src/server/load-manager.js';
 import { createFakeClock } from './helpers/fake-clock.js';
+import { gatedLoader } from './helpers/gated-loader.js';
+import { until } from './helpers/until.js';
 import {
   LoadError,
   type LoadedModel,
@@ -293,4 +295,25 @@ t.test('--model-timeout 0 never unloads a model, however much time passes; a pos
   t.same(unloads.disposed, ['o/m@main'], 'disposed');
   t.same(unloads.resident, [], 'no longer resident');
   t.same(unloads.closeUnloaded, [], 'so close has nothing left to unload');
+});
+
+t.test('a model is resident in one dtype at a time: another is a conflict, no dtype never is', async (t) => {
+  const gated = gatedLoader();
+  const manager = createLoadManager({ loader: gated.loader, clock: createFakeClock() });
+  t.teardown(() => manager.close());
+  const multi = ref('acme/multi');
+  const events: LoadEvent[] = [];
+  manager.subscribe(multi, (event) => events.push(event), { dtype: ['q4', 'q8'] });
+  const gate = await gated.loadStarted(multi.key);
+  t.equal(manager.dtypeConflict(multi, undefined), undefined, 'no dtype joins any load');
+  t.equal(manager.dtypeConflict(multi, ['q4', 'q8']), undefined, 'the same preference joins');
+  t.match(manager.dtypeConflict(multi, ['fp16']), /is being loaded with dtype q4, q8, not fp16/);
+  gate.release();
+  await until('the load to be ready', () => events.some((event) => event.status === 'ready'));
+  t.equal(manager.resident(multi.key)?.dtype, 'q4');
+  t.equal(manager.dtypeConflict(multi, ['q4']), undefined);
+  t.equal(manager.dtypeConflict(multi, ['fp32', 'q4']), undefined, 'a list naming the resident dtype');
+  t.equal(manager.dtypeConflict(multi, ['fp32', 'auto']), undefined, 'a list with auto');
+  t.match(manager.dtypeConflict(multi, ['fp32']), /is loaded in dtype q4, not fp32: .*POST \/unload_model/);
+  t.equal(manager.dtypeConflict(ref('acme/other'), ['fp32']), undefined, 'nothing resident, nothing loading');
 });

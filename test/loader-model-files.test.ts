@@ -1,4 +1,5 @@
 import t from 'tap';
+import { resolveServeConfig, serverOptions } from '../src/cli/serve.js';
 import type { HubFile } from '../src/server/hub-client.js';
 import {
   DEFAULT_DTYPE_ORDER,
@@ -217,7 +218,11 @@ t.test('dtype preferences are parsed strictly', async (t) => {
   t.same(parseDtypePreference(['q4f16', 'auto', 'q4f16']), { ok: true, value: ['q4f16', 'auto'] });
   for (const bad of ['fp8', 'q4,,q8', '', 42, null, [], ['q4', 7], { dtype: 'q4' }]) {
     const parsed = parseDtypePreference(bad);
-    t.match(parsed.ok ? '' : parsed.problem, /valid values: fp32, fp16, .*bnb4, auto/, JSON.stringify(bad));
+    t.match(
+      parsed.ok ? '' : parsed.problem,
+      /valid values: fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4, q2, q2f16, q1, q1f16, auto\)/,
+      JSON.stringify(bad),
+    );
   }
 });
 
@@ -251,4 +256,20 @@ t.test('hasOnnxWeights looks for any .onnx under onnx/', async (t) => {
     hasOnnxWeights(files(...base, 'model.safetensors', 'model.onnx')),
     'a top-level model.onnx is not where transformers.js looks',
   );
+});
+
+t.test('serve --dtype is a preference list; a bad entry is a usage error naming the valid values', async (t) => {
+  const resolve = (argv: string[]) => resolveServeConfig(argv, { HF_HOME: '/nonexistent/hf' });
+  t.equal(resolve([])?.dtype, undefined, 'no flag: the default choice');
+  t.same(resolve(['--dtype', 'q4,q8,fp32'])?.dtype, ['q4', 'q8', 'fp32']);
+  t.same(resolve(['--dtype', 'q4f16,auto'])?.dtype, ['q4f16', 'auto']);
+  const config = resolve(['--dtype', 'q4,auto']);
+  const loader = config && serverOptions(config).loader;
+  t.same(loader && 'dtype' in loader ? loader.dtype : undefined, ['q4', 'auto'], 'handed to the loader');
+  for (const bad of ['fp8', 'q4,', '']) {
+    t.throws(() => resolve(['--dtype', bad]), {
+      name: 'UsageError',
+      message: /^--dtype: .*valid values: fp32, fp16, .*, auto\), got/,
+    });
+  }
 });

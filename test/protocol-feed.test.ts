@@ -22,7 +22,7 @@ t.test('every event the server writes reads back', async (t) => {
       event: 'snapshot',
       data: {
         models: [
-          { model: 'a/b@main', state: 'resident', size_bytes: 1190000, idle_ms: 5, active_requests: 1 },
+          { model: 'a/b@main', state: 'resident', size_bytes: 1190000, dtype: 'q8', idle_ms: 5, active_requests: 1 },
           { model: 'c/d@main', state: 'loading', stage: 'weights', progress: { current: 1, total: 3 }, subscribers: 2 },
           { model: 'e/f@main', state: 'cached' },
           { model: 'g/h@main', state: 'resident', size_bytes: null, idle_ms: 0, active_requests: 0 },

@@ -19,6 +19,7 @@ const loader: ModelLoader = {
       generate(messages, _options, onText) {
         const script = scripts.get(ref.key);
         if (!script) return Promise.reject(new Error(`no script for ${ref.key}`));
+        if (typeof messages === 'string') return Promise.reject(new Error('a chat test sends messages'));
         return script(onText, messages);
       },
       dispose: async () => undefined,

@@ -45,22 +45,105 @@ t.test('adding a session is an action: an id, a fresh state, and an effect that 
   t.same(Object.keys(again.model.servers), ['http://a:1']);
 });
 
-t.test('`a` asks server then model; the new session reuses its server’s key and takes focus', async (t) => {
-  let { model } = run(base(), [{ type: 'add-session', spec: { server: 'http://b:2', model: 'o/m', apiKey: 'k-b' } }]);
-  const added = run(model, [key({ ch: 'a' }), ...chars('http://b:2'), ENTER, ...chars('o/other'), ENTER]);
-  model = added.model;
-  t.same(added.effects, [
-    { type: 'start-session', id: 's2', spec: { server: 'http://b:2', model: 'o/other', apiKey: 'k-b' } },
+t.test(
+  '`a` asks server, model, key; Enter takes the stated default key, and the new session takes focus',
+  async (t) => {
+    let { model } = run(base(), [{ type: 'add-session', spec: { server: 'http://b:2', model: 'o/m', apiKey: 'k-b' } }]);
+    const asking = run(model, [key({ ch: 'a' }), ...chars('http://b:2'), ENTER, ...chars('o/other'), ENTER]);
+    t.match(asking.model.ui.prompt, { kind: 'add-key', keyDefault: 'key of s1' }, 'the default is named');
+    const added = run(asking.model, [ENTER]);
+    model = added.model;
+    t.same(added.effects, [
+      { type: 'start-session', id: 's2', spec: { server: 'http://b:2', model: 'o/other', apiKey: 'k-b' } },
+    ]);
+    t.equal(model.ui.focus, 1, 'the new session is focused');
+    const other = run(model, [key({ ch: 'a' }), ENTER, ...chars('o/third'), ENTER, ENTER]);
+    t.same(
+      other.effects,
+      [
+        { type: 'start-session', id: 's3', spec: { server: 'http://a:1', model: 'o/third', apiKey: 'k-default' } },
+        { type: 'open-feed', root: 'http://a:1', apiKey: 'k-default' },
+      ],
+      'a server no session has a key for gets the default key',
+    );
+    const none = run(model, [
+      key({ ch: 'a' }),
+      ...chars('http://b:2'),
+      ENTER,
+      ...chars('o/x'),
+      ENTER,
+      key({ ch: '-' }),
+      ENTER,
+    ]);
+    t.same(
+      none.effects[0],
+      { type: 'start-session', id: 's3', spec: { server: 'http://b:2', model: 'o/x' } },
+      '- is no key',
+    );
+    const typed = run(model, [
+      key({ ch: 'a' }),
+      ...chars('http://b:2'),
+      ENTER,
+      ...chars('o/x'),
+      ENTER,
+      ...chars('k-new'),
+      ENTER,
+    ]);
+    t.same(typed.effects[0], {
+      type: 'start-session',
+      id: 's3',
+      spec: { server: 'http://b:2', model: 'o/x', apiKey: 'k-new' },
+    });
+    t.ok(typed.model.secrets.includes('k-new'), 'a typed key is redacted like the others');
+    const spaced = run(model, [key({ ch: 'a' }), ENTER, ...chars('o/x'), ENTER, ...chars('a b'), ENTER]);
+    t.match(spaced.model.ui.prompt, { kind: 'add-key', error: /printable ASCII/ }, 'a key with a space is refused');
+  },
+);
+
+t.test('`e` reopens the focused session on new values, keeping its id, tag and transcript', async (t) => {
+  let { model } = run(base(), [
+    { type: 'add-session', spec: { server: 'http://a:1', model: 'o/m', apiKey: 'k-old' } },
+    { type: 'session', id: 's1', update: { type: 'chat-sent', at: 1, text: 'hi' } },
   ]);
-  t.equal(model.ui.focus, 1, 'the new session is focused');
-  const other = run(model, [key({ ch: 'a' }), ENTER, ...chars('o/third'), ENTER]);
+  const kept = run(model, [key({ ch: 'e' }), ENTER, ENTER]);
+  t.match(kept.model.ui.prompt, { kind: 'edit-key', keyDefault: 'keep', sessionId: 's1' });
+  const same = run(kept.model, [ENTER]);
   t.same(
-    other.effects,
+    same.effects,
     [
-      { type: 'start-session', id: 's3', spec: { server: 'http://a:1', model: 'o/third', apiKey: 'k-default' } },
-      { type: 'open-feed', root: 'http://a:1', apiKey: 'k-default' },
+      { type: 'close-session', id: 's1' },
+      { type: 'start-session', id: 's1', spec: { server: 'http://a:1', model: 'o/m', apiKey: 'k-old' } },
     ],
-    'a server no session has a key for gets the default key',
+    'Enter keeps the key; the same server keeps its feed',
+  );
+  const moved = run(model, [
+    key({ ch: 'e' }),
+    ...Array(10).fill(key({ name: 'backspace' })),
+    ...chars('http://c:3'),
+    ENTER,
+    ...Array(3).fill(key({ name: 'backspace' })),
+    ...chars('o/n'),
+    ENTER,
+    ...chars('k-new'),
+    ENTER,
+  ]);
+  t.same(moved.effects, [
+    { type: 'close-session', id: 's1' },
+    { type: 'start-session', id: 's1', spec: { server: 'http://c:3', model: 'o/n', apiKey: 'k-new' } },
+    { type: 'close-feed', root: 'http://a:1' },
+    { type: 'open-feed', root: 'http://c:3', apiKey: 'k-new' },
+  ]);
+  model = moved.model;
+  t.same(model.order, ['s1']);
+  t.equal(model.sessions['s1']?.state.tag, 's1');
+  t.equal(model.sessions['s1']?.state.phase, 'connecting', 'a fresh load');
+  t.equal(model.sessions['s1']?.state.transcript[0]?.content, 'hi', 'the transcript is kept');
+  t.same(Object.keys(model.servers), ['http://c:3']);
+  const dropped = run(model, [key({ ch: 'e' }), ENTER, ENTER, key({ ch: '-' }), ENTER]);
+  t.same(
+    dropped.effects[1],
+    { type: 'start-session', id: 's1', spec: { server: 'http://c:3', model: 'o/n' } },
+    '- drops it',
   );
 });
 

@@ -113,6 +113,54 @@ t.test('keys reach the focused session only', async (t) => {
   t.same(back.ui.inputs, { s2: 'abc', s1: 'z' }, 'Tab stops typing and moves; typing goes to the new session');
 });
 
+t.test('1–9 jump to that session, from the log too; a digit while typing is text', async (t) => {
+  let r = type(createUiState(), ['2']);
+  t.equal(r.ui.focus, 1, '2 focuses the second session');
+  r = type(r.ui, ['1']);
+  t.equal(r.ui.focus, 0);
+  r = type(r.ui, ['l', '2']);
+  t.equal(r.ui.logFocused, false, 'from the log, a digit goes to the session');
+  t.equal(r.ui.focus, 1);
+  const missing = type(r.ui, ['7']);
+  t.equal(missing.ui.focus, 1, 'no session 7: the focus stays');
+  t.same(missing.commands, [{ type: 'notice', text: 'no session 7: 2 are open' }]);
+  const typing = type(createUiState(), ['i', '2']);
+  t.equal(typing.ui.focus, 0, 'while typing the focus stays');
+  t.same(typing.ui.inputs, { s1: '2' }, 'and the digit is text');
+  const prompt = type(createUiState(), ['a', '2']);
+  t.equal(prompt.ui.prompt?.text, '2', 'in a prompt a digit is text');
+});
+
+t.test('e edits the focused session: server, model, key prefilled; Enter keeps, - drops the key', async (t) => {
+  const withKeys: KeyContext = {
+    ...ctx,
+    sessions: [
+      { id: 's1', tag: 's1', server: 'http://a:1', model: 'o/m', hasKey: true, canChat: true },
+      { id: 's2', tag: 's2', server: 'http://b:2', model: 'o/n', canChat: false },
+    ],
+  };
+  let r = type(createUiState(), ['e'], withKeys);
+  t.same(r.ui.prompt, { kind: 'edit-server', text: 'http://a:1', sessionId: 's1' });
+  r = type(r.ui, [ENTER], withKeys);
+  t.same(r.ui.prompt, { kind: 'edit-model', text: 'o/m', server: 'http://a:1', sessionId: 's1' });
+  r = type(r.ui, [ENTER], withKeys);
+  t.match(r.ui.prompt, { kind: 'edit-key', text: '', keyDefault: 'keep' });
+  t.same(type(r.ui, [ENTER], withKeys).commands, [
+    { type: 'edit', sessionId: 's1', server: 'http://a:1', model: 'o/m' },
+  ]);
+  t.same(type(r.ui, ['-', ENTER], withKeys).commands, [
+    { type: 'edit', sessionId: 's1', server: 'http://a:1', model: 'o/m', apiKey: null },
+  ]);
+  t.same(type(r.ui, ['k', '2', ENTER], withKeys).commands, [
+    { type: 'edit', sessionId: 's1', server: 'http://a:1', model: 'o/m', apiKey: 'k2' },
+  ]);
+  const bad = type(createUiState(), ['e', ...Array(10).fill(named('backspace')), 'nope', ENTER], withKeys);
+  t.match(bad.ui.prompt, { kind: 'edit-server', error: /not a URL/ }, 'a bad URL is refused in place');
+  const second = type(createUiState(), [named('tab'), 'e', ENTER, ENTER], withKeys);
+  t.match(second.ui.prompt, { kind: 'edit-key', sessionId: 's2', keyDefault: 'no key' });
+  t.equal(type(createUiState(), ['e', named('escape')], withKeys).ui.prompt, null, 'Esc cancels');
+});
+
 t.test('add a session: server (default offered), then model, both validated', async (t) => {
   let r = type(createUiState(), ['a']);
   t.equal(r.ui.prompt?.kind, 'add-server');
@@ -123,8 +171,10 @@ t.test('add a session: server (default offered), then model, both validated', as
   r = type(r.ui, ['../etc', ENTER]);
   t.match(r.ui.prompt, { kind: 'add-model', error: /\.\./ });
   r = type(r.ui, [...Array(6).fill(named('backspace')), 'org/new@v2', ENTER]);
+  t.match(r.ui.prompt, { kind: 'add-key', server: 'http://a:1', model: 'org/new@v2', keyDefault: 'no key' });
+  r = type(r.ui, [ENTER]);
   t.equal(r.ui.prompt, null);
-  t.same(r.commands, [{ type: 'add', server: 'http://a:1', model: 'org/new@v2' }]);
+  t.same(r.commands, [{ type: 'add', server: 'http://a:1', model: 'org/new@v2' }], 'Enter: the default key');
   t.equal(type(type(createUiState(), ['a']).ui, [named('escape')]).ui.prompt, null, 'Esc cancels');
 });
 
@@ -285,12 +335,19 @@ const MODES = {
 function helpKeys([keys]: readonly [string, string]): string[] {
   return keys
     .split(/\s+/)
-    .filter((token, i) => !(i > 0 && (token === '/' || token === 'or')) && !/^\(.*\)$/.test(token));
+    .filter((token, i) => !(i > 0 && (token === '/' || token === 'or')) && !/^\(.*\)$/.test(token))
+    .flatMap((token) => {
+      // A range of digits (`1–9`) stands for each of them.
+      const range = /^([0-9])–([0-9])$/.exec(token);
+      if (!range) return [token];
+      const from = Number(range[1]);
+      return Array.from({ length: Number(range[2]) - from + 1 }, (_, i) => String(from + i));
+    });
 }
 
 t.test('the help lists every key the router binds, found by trying every key in each mode', async (t) => {
   // The probe finds what is known to be there, so an empty or broken probe cannot pass.
-  for (const key of ['Tab', 'Shift-Tab', 'Enter', 'i', 'a', 'r', 'x', 'l', 'q', '?', 'Ctrl-C'])
+  for (const key of ['Tab', 'Shift-Tab', 'Enter', 'i', 'a', 'e', 'r', 'x', 'l', 'q', '?', 'Ctrl-C', '1', '9'])
     t.ok(MODES.session.has(key), `session mode binds ${key}`);
   for (const key of [
     'space',

@@ -166,9 +166,19 @@ t.test('chat: a streamed reply, a failure, the history to send', async (t) => {
   t.ok(state.chatBusy);
   t.same(chatHistory(state), [{ role: 'user', content: 'hi' }], 'the streaming reply is not history yet');
   for (const piece of ['Hel', 'lo', ' there']) state = reduceSession(state, { type: 'chat-delta', at: 2, text: piece });
-  t.same(state.transcript.at(-1), { role: 'assistant', content: 'Hello there', streaming: true });
-  state = reduceSession(state, { type: 'chat-done', at: 3 });
+  t.same(state.transcript.at(-1), {
+    role: 'assistant',
+    content: 'Hello there',
+    streaming: true,
+    metrics: { sentAt: 1, firstAt: 2, endedAt: null, pieces: 3, usage: null },
+  });
+  state = reduceSession(state, { type: 'chat-done', at: 3, usage: { prompt: 7, completion: 2 } });
   t.notOk(state.chatBusy);
+  t.same(
+    state.transcript.at(-1)?.metrics,
+    { sentAt: 1, firstAt: 2, endedAt: 3, pieces: 3, usage: { prompt: 7, completion: 2 } },
+    'the end and the server’s counts are kept with the reply',
+  );
   t.same(chatHistory(state), [
     { role: 'user', content: 'hi' },
     { role: 'assistant', content: 'Hello there' },
@@ -182,7 +192,12 @@ t.test('chat: a streamed reply, a failure, the history to send', async (t) => {
     failure: { kind: 'network', message: 'connection lost mid-reply: ECONNRESET' },
   });
   t.same(state.transcript.slice(-2), [
-    { role: 'assistant', content: 'par', streaming: false },
+    {
+      role: 'assistant',
+      content: 'par',
+      streaming: false,
+      metrics: { sentAt: 4, firstAt: 5, endedAt: 6, pieces: 1, usage: null },
+    },
     { role: 'error', content: 'connection lost mid-reply: ECONNRESET', streaming: false },
   ]);
   t.same(
@@ -194,6 +209,30 @@ t.test('chat: a streamed reply, a failure, the history to send', async (t) => {
     reduceSession(state, { type: 'chat-delta', at: 7, text: 'late' }).transcript,
     state.transcript,
     'a delta with no reply streaming changes nothing',
+  );
+});
+
+t.test('chat: a stopped reply keeps what arrived, marked, and is history like any other', async (t) => {
+  let state = run(recorded(['{"status": "ready", "model": "org/m@main", "cached": true}'])).at(-1) as SessionState;
+  state = reduceSession(state, { type: 'chat-sent', at: 1, text: 'hi' });
+  state = reduceSession(state, { type: 'chat-delta', at: 2, text: 'half a' });
+  state = reduceSession(state, { type: 'chat-stopped', at: 4 });
+  t.notOk(state.chatBusy, 'a new message can go out');
+  t.same(state.transcript.at(-1), {
+    role: 'assistant',
+    content: 'half a',
+    streaming: false,
+    stopped: true,
+    metrics: { sentAt: 1, firstAt: 2, endedAt: 4, pieces: 1, usage: null },
+  });
+  t.same(
+    chatHistory(state).map((m) => m.content),
+    ['hi', 'half a'],
+  );
+  t.same(
+    reduceSession(state, { type: 'chat-delta', at: 5, text: 'late' }).transcript,
+    state.transcript,
+    'a piece after the stop changes nothing',
   );
 });
 

@@ -38,10 +38,10 @@ t.test('sentences that start with each command letter, typed into a ready sessio
   await new Promise((r) => setTimeout(r, 100));
   t.notOk(closed, 'still running');
 
-  // Out of the typing mode, a word is not a message.
+  // Out of the typing mode, a word is not a message (one with no command letter in it: `e` edits, `l` is the log).
   input.write('\x1b');
   await until('out of the typing mode', () => !dash.ui().composing);
-  input.write('hello');
+  input.write('hmm');
   await until('the notice', () => status(dash.screenText()).includes('is not a command'));
   t.same(dash.ui().inputs, { s1: '' }, 'nothing typed outside the typing mode');
 });

@@ -1,7 +1,7 @@
 /** A session's chat: one streamed reply at a time, each piece reported as it arrives. */
 
 import type { Clock } from '../common/clock.js';
-import { streamChat, type ChatTurn } from './chat-stream.js';
+import { streamChat, type ChatTokenCounts, type ChatTurn } from './chat-stream.js';
 import type { Failure } from './failures.js';
 import type { RawFrame } from './frames.js';
 import type { SessionUpdate } from './session-update.js';
@@ -25,6 +25,8 @@ export interface ChatRunnerOptions {
 export interface ChatRunner {
   /** Sends the conversation; ignored (returns false) while a reply is streaming. */
   send(messages: readonly ChatTurn[]): boolean;
+  /** Aborts the reply in flight, keeping what arrived (`chat-stopped`); false when none streams. */
+  stop(): boolean;
   /** Aborts the reply in flight, for good. */
   close(): void;
 }
@@ -40,6 +42,7 @@ export function createChatRunner(options: ChatRunnerOptions): ChatRunner {
       const abort = new AbortController();
       inFlight = abort;
       const last = messages[messages.length - 1];
+      let usage: ChatTokenCounts | undefined;
       options.dispatch({ type: 'chat-sent', at: clock.now(), text: last?.content ?? '' });
       void streamChat({
         server: options.server,
@@ -52,18 +55,28 @@ export function createChatRunner(options: ChatRunnerOptions): ChatRunner {
         onDelta: (text) => {
           if (inFlight === abort) options.dispatch({ type: 'chat-delta', at: clock.now(), text });
         },
+        onUsage: (counts) => {
+          usage = counts;
+        },
         ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
       }).then((outcome) => {
         if (inFlight !== abort) return;
         inFlight = undefined;
         if (outcome.ok) {
-          options.dispatch({ type: 'chat-done', at: clock.now() });
+          options.dispatch({ type: 'chat-done', at: clock.now(), ...(usage ? { usage } : {}) });
           return;
         }
         if (outcome.failure.kind === 'aborted') return;
         options.dispatch({ type: 'chat-failed', at: clock.now(), failure: outcome.failure });
         if (outcome.failure.kind === 'network') options.onConnectionLost(outcome.failure);
       });
+      return true;
+    },
+    stop() {
+      if (inFlight === undefined) return false;
+      inFlight.abort();
+      inFlight = undefined;
+      options.dispatch({ type: 'chat-stopped', at: clock.now() });
       return true;
     },
     close() {

@@ -20,6 +20,14 @@ export interface StreamChatOptions extends RequestOptions {
   readonly maxTokens?: number;
   /** Each piece of the reply's text, as it arrives. */
   readonly onDelta?: (text: string) => void;
+  /** The token counts, when the server sends a `usage` chunk (modeldeck and OpenAI do; some servers never do). */
+  readonly onUsage?: (usage: ChatTokenCounts) => void;
+}
+
+/** A reply's token counts as the server counted them. */
+export interface ChatTokenCounts {
+  readonly prompt: number;
+  readonly completion: number;
 }
 
 /** How a chat request ended. */
@@ -39,6 +47,8 @@ export async function streamChat(options: StreamChatOptions): Promise<ChatOutcom
       model: options.model,
       messages: options.messages,
       stream: true,
+      // OpenAI sends usage only when asked; modeldeck always sends it on the last chunk.
+      stream_options: { include_usage: true },
       ...(options.maxTokens !== undefined ? { max_tokens: options.maxTokens } : {}),
     } satisfies ChatCompletionRequest,
     options,
@@ -70,7 +80,10 @@ export async function streamChat(options: StreamChatOptions): Promise<ChatOutcom
         case 'invalid':
           options.onFrame?.({ kind: 'other', raw: `skipped a frame: ${frame.message}` });
           return;
-        case 'chunk':
+        case 'chunk': {
+          const usage = frame.chunk.usage;
+          if (usage && typeof usage.prompt_tokens === 'number' && typeof usage.completion_tokens === 'number')
+            options.onUsage?.({ prompt: usage.prompt_tokens, completion: usage.completion_tokens });
           for (const choice of frame.chunk.choices) {
             if (choice.index !== 0 && choice.index !== undefined) continue;
             const text = choice.delta?.content;
@@ -78,6 +91,7 @@ export async function streamChat(options: StreamChatOptions): Promise<ChatOutcom
             if (choice.finish_reason) finished = true;
           }
           return;
+        }
         default: {
           const never: never = frame;
           throw new TypeError(`unknown chat frame ${JSON.stringify(never)}`);

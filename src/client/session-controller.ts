@@ -37,6 +37,8 @@ export interface SessionController {
   retry(): void;
   /** Sends the conversation; ignored (returns false) while a reply is streaming. */
   sendChat(messages: readonly ChatTurn[]): boolean;
+  /** Stops the reply in flight, keeping what arrived; false when none streams. */
+  stopChat(): boolean;
   /** Aborts everything and cancels timers. The controller stays closed. */
   close(): void;
 }
@@ -68,6 +70,7 @@ export function createSessionController(options: SessionControllerOptions): Sess
     start: () => load.start(),
     retry: () => load.retry(),
     sendChat: (messages) => chat.send(messages),
+    stopChat: () => chat.stop(),
     close() {
       load.close();
       chat.close();

@@ -1,6 +1,7 @@
 /** What a session's I/O reports, as plain data for a reducer. */
 
 import type { LoadEvent } from '../protocol/events.js';
+import type { ChatTokenCounts } from './chat-stream.js';
 import type { Failure } from './failures.js';
 
 /** What a controller reports; times are milliseconds since the epoch, from its clock. */
@@ -11,5 +12,8 @@ export type SessionUpdate =
   | { readonly type: 'failed'; readonly at: number; readonly failure: Failure; readonly retryAt: number | null }
   | { readonly type: 'chat-sent'; readonly at: number; readonly text: string }
   | { readonly type: 'chat-delta'; readonly at: number; readonly text: string }
-  | { readonly type: 'chat-done'; readonly at: number }
+  /** `usage` when the server counted the tokens (a `usage` chunk), absent when it did not. */
+  | { readonly type: 'chat-done'; readonly at: number; readonly usage?: ChatTokenCounts }
+  /** The user stopped the reply: what arrived is kept. */
+  | { readonly type: 'chat-stopped'; readonly at: number }
   | { readonly type: 'chat-failed'; readonly at: number; readonly failure: Failure };

@@ -345,6 +345,7 @@ async function writeRepo(
  * `…/decoder_model_merged.onnx`): inline, or with its two float tensors in `dataChunks` (1 or 2) external data files
  * named as transformers.js names chunks (`{file}_data`, `{file}_data_1`). For laying out real Hub repositories with
  * working weights. Resolves with the file names written (relative to `path`'s directory) and their sizes.
+ * @internal For the tests' Hub fixtures (test/helpers/hub-fixtures.ts).
  */
 export async function writeTinyChatOnnx(path: string, dataChunks: 0 | 1 | 2 = 0): Promise<Record<string, number>> {
   const k = knowledge();

@@ -434,26 +434,35 @@ function hubCaller(x: Exchange): Caller | 'refused' {
   return { grants };
 }
 
-/** Under {@link MirrorOptions.auth}, answer a gated repository the caller may not read; true if answered. */
-function refuseGated(x: Exchange, repo: string, caller: Caller): boolean {
-  const auth = x.context.hubAuth;
-  if (auth === undefined || caller === undefined || !auth.gated.some((pattern) => pattern.test(repo))) return false;
-  if (caller === 'anonymous') {
+/** The Hub's answer to a gated repository: 401 without a token, 403 with one not granted access. */
+function sendGated(x: Exchange, repo: string, why: 'anonymous' | 'not granted'): void {
+  if (why === 'anonymous') {
     sendError(
       x,
       401,
       'GatedRepo',
       `Access to model ${repo} is restricted. You must have access to it and be authenticated to access it. Please log in.`,
     );
-    return true;
-  }
-  if (caller.grants !== undefined && !caller.grants.some((pattern) => pattern.test(repo))) {
+  } else {
     sendError(
       x,
       403,
       'GatedRepo',
       `Access to model ${repo} is restricted and you are not in the authorized list. Visit https://huggingface.co/${repo} to ask for access.`,
     );
+  }
+}
+
+/** Under {@link MirrorOptions.auth}, answer a gated repository the caller may not read; true if answered. */
+function refuseGated(x: Exchange, repo: string, caller: Caller): boolean {
+  const auth = x.context.hubAuth;
+  if (auth === undefined || caller === undefined || !auth.gated.some((pattern) => pattern.test(repo))) return false;
+  if (caller === 'anonymous') {
+    sendGated(x, repo, 'anonymous');
+    return true;
+  }
+  if (caller.grants !== undefined && !caller.grants.some((pattern) => pattern.test(repo))) {
+    sendGated(x, repo, 'not granted');
     return true;
   }
   return false;
@@ -779,21 +788,11 @@ function refuseWithoutToken(x: Exchange, repo: string): boolean {
   if (auth.repos !== undefined && !auth.repos.some((pattern) => pattern.test(repo))) return false;
   const given = parseBearer(x.req.headers.authorization);
   if (given === undefined) {
-    sendError(
-      x,
-      401,
-      'GatedRepo',
-      `Access to model ${repo} is restricted. You must have access to it and be authenticated to access it. Please log in.`,
-    );
+    sendGated(x, repo, 'anonymous');
     return true;
   }
   if (!auth.isToken(given)) {
-    sendError(
-      x,
-      403,
-      'GatedRepo',
-      `Access to model ${repo} is restricted and you are not in the authorized list. Visit https://huggingface.co/${repo} to ask for access.`,
-    );
+    sendGated(x, repo, 'not granted');
     return true;
   }
   return false;

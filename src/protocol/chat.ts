@@ -1,6 +1,7 @@
 /**
- * The OpenAI-compatible chat schema modeldeck speaks on `POST /v1/chat/completions`: request validation, the
- * response and stream-chunk shapes, OpenAI-style error bodies, and a reader for one frame of a chat stream.
+ * The OpenAI-compatible schemas modeldeck speaks on `POST /v1/chat/completions` and `POST /v1/completions` (OpenAI's
+ * legacy text completions, for base models without a chat template): request validation, the response and
+ * stream-chunk shapes, OpenAI-style error bodies, and a reader for one frame of a chat stream.
  */
 
 import { wireError, type OpenAIErrorBody, type WireErrorCode } from './errors.js';
@@ -78,6 +79,12 @@ export interface NormalisedChatRequest {
   readonly includeUsage: boolean;
 }
 
+/** A validated `POST /v1/completions` request: the chat request's settings, with a plain-text prompt. */
+export type NormalisedCompletionRequest = Omit<NormalisedChatRequest, 'messages'> & {
+  /** The prompt, given to the model as it is (no template). */
+  readonly prompt: string;
+};
+
 /** Why a choice stopped. modeldeck produces `stop` and `length`; the others come from other servers. */
 export type ChatFinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call';
 
@@ -130,6 +137,26 @@ export interface ChatCompletionChunk {
   readonly usage?: ChatCompletionUsage | null;
 }
 
+/** The body of a non-streamed `POST /v1/completions` response. */
+export interface TextCompletion {
+  readonly id: string;
+  readonly object: 'text_completion';
+  /** Unix time, in seconds. */
+  readonly created: number;
+  /** The model, as `id@revision`. */
+  readonly model: string;
+  readonly system_fingerprint?: string | null;
+  readonly choices: readonly {
+    readonly index: number;
+    readonly text: string;
+    readonly logprobs: null;
+    /** `null` in a streamed chunk until the last one. */
+    readonly finish_reason: ChatFinishReason | null;
+  }[];
+  /** On the whole response, and on the last chunk of a streamed one. */
+  readonly usage?: ChatCompletionUsage;
+}
+
 /** Largest accepted `max_tokens`/`max_completion_tokens`. */
 export const MAX_TOKENS_LIMIT = 4096;
 /** New-token bound when the request sets none. */
@@ -137,9 +164,11 @@ export const DEFAULT_MAX_TOKENS = 256;
 /** Most stop sequences a request may give (as OpenAI). */
 export const MAX_STOP_SEQUENCES = 4;
 
-/** What {@link validateChatCompletionRequest} returns. The validator itself only answers 400, as OpenAI does. */
-export type ValidateChatResult =
-  { ok: true; request: NormalisedChatRequest } | { ok: false; status: 400 | 404 | 422; error: OpenAIErrorBody };
+/** What a validator returns. The validators themselves only answer 400, as OpenAI does. */
+export type Validated<T> = { ok: true; request: T } | { ok: false; status: 400 | 404 | 422; error: OpenAIErrorBody };
+
+/** What {@link validateChatCompletionRequest} returns. */
+export type ValidateChatResult = Validated<NormalisedChatRequest>;
 
 /** A request that breaks the schema; only ever caught inside this module. */
 class InvalidRequest extends Error {
@@ -166,8 +195,48 @@ class InvalidRequest extends Error {
  * (`INVALID_BODY` for a body that is not an object, `INVALID_MODEL` for a bad model id).
  */
 export function validateChatCompletionRequest(body: unknown): ValidateChatResult {
+  return validated(() => {
+    const { body: fields, ...settings } = readSettings(body);
+    return { ...settings, messages: readMessages(fields['messages']) };
+  });
+}
+
+/**
+ * Validates a parsed JSON body of `POST /v1/completions` and normalises it: the chat request's rules for every
+ * setting, and `prompt` a string or an array of exactly one string (several prompts in one request, token arrays,
+ * `echo`, `suffix`, `logprobs` and `best_of` above 1 are refused with a 400 naming the field).
+ */
+export function validateCompletionRequest(body: unknown): Validated<NormalisedCompletionRequest> {
+  return validated(() => {
+    const { body: fields, ...settings } = readSettings(body);
+    const unsupported = (param: string, what: string): InvalidRequest =>
+      new InvalidRequest(`Invalid '${param}': ${what} is not supported by this server.`, param);
+    if (optional(fields, 'echo') === true) throw unsupported('echo', 'echoing the prompt');
+    const suffix = optional(fields, 'suffix');
+    if (suffix !== undefined && suffix !== '') throw unsupported('suffix', 'a suffix (insertion)');
+    if (optional(fields, 'logprobs') !== undefined) throw unsupported('logprobs', 'returning log probabilities');
+    const bestOf = optional(fields, 'best_of');
+    if (bestOf !== undefined && bestOf !== 1) throw unsupported('best_of', 'more than one candidate');
+    return { ...settings, prompt: readPrompt(fields['prompt']) };
+  });
+}
+
+function readPrompt(value: unknown): string {
+  if (value === undefined || value === null) throw new InvalidRequest("'prompt' is a required property.", 'prompt');
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value) && value.length === 1 && typeof value[0] === 'string') return value[0];
+  if (Array.isArray(value) && value.length > 1 && value.every((item) => typeof item === 'string')) {
+    throw new InvalidRequest(
+      `Invalid 'prompt': one prompt per request is supported, but got ${value.length}; send them one by one.`,
+      'prompt',
+    );
+  }
+  throw wrongType('prompt', 'a string (token arrays are not supported)', value);
+}
+
+function validated<T>(read: () => T): Validated<T> {
   try {
-    return { ok: true, request: normalise(body) };
+    return { ok: true, request: read() };
   } catch (error) {
     // Anything else is a bug (or a caller's throwing getter), not a bad request: let it surface.
     if (!(error instanceof InvalidRequest)) throw error;
@@ -179,7 +248,10 @@ export function validateChatCompletionRequest(body: unknown): ValidateChatResult
   }
 }
 
-function normalise(body: unknown): NormalisedChatRequest {
+/** Every field but the prompt, and the body as an object for the caller to read its prompt from. */
+function readSettings(
+  body: unknown,
+): Omit<NormalisedChatRequest, 'messages'> & { readonly body: Readonly<Record<string, unknown>> } {
   if (!isPlainObject(body)) {
     throw new InvalidRequest(
       `The request body must be a JSON object, but got ${describe(body)}.`,
@@ -193,8 +265,6 @@ function normalise(body: unknown): NormalisedChatRequest {
   if (typeof model !== 'string') throw wrongType('model', 'a string', model);
   const parsedModel = parseModelId(model);
   if (!parsedModel.ok) throw new InvalidRequest(`Invalid 'model': ${parsedModel.message}.`, 'model', 'INVALID_MODEL');
-
-  const messages = readMessages(body['messages']);
 
   const stream = optional(body, 'stream');
   if (stream !== undefined && typeof stream !== 'boolean') throw wrongType('stream', 'a boolean', stream);
@@ -229,8 +299,8 @@ function normalise(body: unknown): NormalisedChatRequest {
   }
 
   return {
+    body,
     model: parsedModel.ref,
-    messages,
     stream: stream ?? false,
     maxTokens: maxCompletionTokens ?? maxTokens ?? DEFAULT_MAX_TOKENS,
     ...(temperature === undefined ? {} : { temperature }),

@@ -38,6 +38,10 @@ export const WIRE_ERRORS = {
     status: 400,
     when: 'the prompt’s tokens plus `max_tokens` exceed the model’s context; the message names both (OpenAI’s `context_length_exceeded`)',
   },
+  CHAT_TEMPLATE_MISSING: {
+    status: 400,
+    when: 'a chat request to a model with no chat template (a base model, such as `Xenova/gpt2`): send it plain text on `POST /v1/completions`',
+  },
   QUEUE_FULL: {
     status: 429,
     when: 'a chat request found `--max-queue` requests of its model generating or waiting (`Retry-After: 1`)',

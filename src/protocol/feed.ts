@@ -36,6 +36,10 @@ export interface FeedModel {
   readonly subscribers?: number;
   /** `resident`: bytes of its weight files; `null` when not known. */
   readonly size_bytes?: number | null;
+  /** `resident`: the ONNX dtype its weights were loaded in (`q8`, `q4f16`, …), when known. */
+  readonly dtype?: string;
+  /** `resident`: whether it has a chat template (false: a base model, for `/v1/completions` only), when known. */
+  readonly has_chat_template?: boolean;
   /** `resident`: milliseconds since it was last used. */
   readonly idle_ms?: number;
   /** `resident`: chat requests it is serving (generating or queued). */
@@ -168,7 +172,8 @@ export function parseFeedEvent(name: string, id: string, data: string): ParseFee
 
 function readModel(entry: unknown): FeedModel | undefined {
   if (!isObject(entry)) return undefined;
-  const { model, state, stage, progress, subscribers, size_bytes, idle_ms, active_requests } = entry;
+  const { model, state, stage, progress, subscribers, size_bytes, dtype, has_chat_template, idle_ms, active_requests } =
+    entry;
   if (typeof model !== 'string') return undefined;
   if (state !== 'resident' && state !== 'loading' && state !== 'cached') return undefined;
   const count = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0;
@@ -185,6 +190,8 @@ function readModel(entry: unknown): FeedModel | undefined {
     ...(readProgress ? { progress: readProgress } : {}),
     ...(count(subscribers) ? { subscribers } : {}),
     ...(count(size_bytes) || size_bytes === null ? { size_bytes } : {}),
+    ...(typeof dtype === 'string' ? { dtype } : {}),
+    ...(typeof has_chat_template === 'boolean' ? { has_chat_template } : {}),
     ...(count(idle_ms) ? { idle_ms } : {}),
     ...(count(active_requests) ? { active_requests } : {}),
   };

@@ -1,16 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   validateChatCompletionRequest,
+  validateCompletionRequest,
   type ChatCompletion,
   type ChatCompletionChunk,
   type ChatCompletionUsage,
   type NormalisedChatRequest,
+  type TextCompletion,
 } from '../protocol/chat.js';
 import { wireError } from '../protocol/errors.js';
 import type { ChatEndPayload, ChatStartPayload } from '../protocol/feed.js';
 import { sendError } from './error-reply.js';
-import { LoadError, type GenerateResult, type LoadedModel } from './loader-types.js';
+import {
+  LoadError,
+  NO_CHAT_TEMPLATE,
+  TEMPLATE_REFUSED,
+  type GenerateResult,
+  type LoadedModel,
+  type Prompt,
+  type PromptSize,
+} from './loader-types.js';
 import type { LoadManager } from './load-manager.js';
 import { openSseStream } from './sse-stream.js';
 
@@ -61,19 +71,114 @@ function disconnectSignal(reply: FastifyReply): AbortSignal {
 }
 
 /**
- * `POST /v1/chat/completions`: OpenAI's chat completions over the models the manager holds, loading a model first
- * when it is not resident (the request waits; the server does not).
+ * `POST /v1/chat/completions` (OpenAI's chat completions) and `POST /v1/completions` (its legacy text completions,
+ * for base models without a chat template) over the models the manager holds, loading a model first when it is not
+ * resident (the request waits; the server does not). Both share everything but the prompt and the bodies' shapes.
  */
 export function registerChatRoutes(app: FastifyInstance, options: ChatRoutesOptions): void {
+  const serve = createGenerationHandler(options);
+  app.post('/v1/chat/completions', async (request, reply) => {
+    const checked = validateChatCompletionRequest(request.body);
+    if (!checked.ok) return reply.code(checked.status).send(checked.error);
+    return serve(request, reply, checked.request, chatShape(checked.request.messages));
+  });
+  app.post('/v1/completions', async (request, reply) => {
+    const checked = validateCompletionRequest(request.body);
+    if (!checked.ok) return reply.code(checked.status).send(checked.error);
+    return serve(request, reply, checked.request, textShape(checked.request.prompt));
+  });
+}
+
+/** The settings both routes read. */
+type GenerationRequest = Omit<NormalisedChatRequest, 'messages'>;
+
+/** The first fields of every body of one response. */
+interface ReplyMeta {
+  readonly id: string;
+  readonly created: number;
+  readonly model: string;
+}
+
+/** What tells the two routes apart: the prompt, the id's prefix, and the bodies and chunks they answer with. */
+interface ReplyShape {
+  readonly prompt: Prompt;
+  readonly idPrefix: string;
+  whole(meta: ReplyMeta, text: string, result: GenerateResult): ChatCompletion | TextCompletion;
+  /** The chunk sent before any text, if the shape has one (chat's `role`). */
+  opening(meta: ReplyMeta): string | undefined;
+  piece(meta: ReplyMeta, text: string): string;
+  last(meta: ReplyMeta, result: GenerateResult): string;
+}
+
+function chatShape(messages: Prompt): ReplyShape {
+  const chunk = (
+    meta: ReplyMeta,
+    delta: ChatCompletionChunk['choices'][number]['delta'],
+    finishReason: ChatCompletionChunk['choices'][number]['finish_reason'] = null,
+    usage?: ChatCompletionUsage,
+  ): string => {
+    const body: ChatCompletionChunk = {
+      ...meta,
+      object: 'chat.completion.chunk',
+      system_fingerprint: null,
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+      ...(usage ? { usage } : {}),
+    };
+    return JSON.stringify(body);
+  };
+  return {
+    prompt: messages,
+    idPrefix: 'chatcmpl',
+    whole: (meta, text, result) => ({
+      ...meta,
+      object: 'chat.completion',
+      system_fingerprint: null,
+      choices: [
+        { index: 0, message: { role: 'assistant', content: text }, logprobs: null, finish_reason: result.finishReason },
+      ],
+      usage: usageOf(result),
+    }),
+    opening: (meta) => chunk(meta, { role: 'assistant', content: '' }),
+    piece: (meta, text) => chunk(meta, { content: text }),
+    last: (meta, result) => chunk(meta, {}, result.finishReason, usageOf(result)),
+  };
+}
+
+function textShape(prompt: string): ReplyShape {
+  const body = (
+    meta: ReplyMeta,
+    text: string,
+    finishReason: TextCompletion['choices'][number]['finish_reason'],
+    usage?: ChatCompletionUsage,
+  ): TextCompletion => ({
+    ...meta,
+    object: 'text_completion',
+    system_fingerprint: null,
+    choices: [{ index: 0, text, logprobs: null, finish_reason: finishReason }],
+    ...(usage ? { usage } : {}),
+  });
+  return {
+    prompt,
+    idPrefix: 'cmpl',
+    whole: (meta, text, result) => body(meta, text, result.finishReason, usageOf(result)),
+    opening: () => undefined,
+    piece: (meta, text) => JSON.stringify(body(meta, text, null)),
+    last: (meta, result) => JSON.stringify(body(meta, '', result.finishReason, usageOf(result))),
+  };
+}
+
+function createGenerationHandler(options: ChatRoutesOptions) {
   const { manager } = options;
   const maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
   // Requests of each model from the moment they hold it until they end: the one generating and those waiting.
   const queued = new Map<string, number>();
 
-  app.post('/v1/chat/completions', async (request, reply) => {
-    const checked = validateChatCompletionRequest(request.body);
-    if (!checked.ok) return reply.code(checked.status).send(checked.error);
-    const chat = checked.request;
+  return async function serve(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    chat: GenerationRequest,
+    shape: ReplyShape,
+  ): Promise<FastifyReply> {
     const gone = disconnectSignal(reply);
 
     let model: LoadedModel;
@@ -87,16 +192,25 @@ export function registerChatRoutes(app: FastifyInstance, options: ChatRoutesOpti
     }
     if (gone.aborted) return reply;
 
-    // A prompt the model cannot take is refused before anything is generated (OpenAI's context_length_exceeded).
-    const size = await model.measure?.(chat.messages);
+    // A prompt the model cannot take is refused before anything is generated (OpenAI's context_length_exceeded), and
+    // so are chat messages to a model with no chat template.
+    let size: PromptSize | undefined;
+    try {
+      size = await model.measure?.(shape.prompt);
+    } catch (error) {
+      if (noTemplate(error)) return sendError(reply, 'CHAT_TEMPLATE_MISSING', noTemplateMessage(model), 'messages');
+      if (templateRefused(error)) return sendError(reply, 'INVALID_REQUEST', refusedMessage(model, error), 'messages');
+      throw error;
+    }
     if (size?.contextLength !== undefined && size.promptTokens + chat.maxTokens > size.contextLength) {
       return sendError(
         reply,
         'CONTEXT_LENGTH_EXCEEDED',
         `This model's maximum context length is ${size.contextLength} tokens. However, you requested ` +
-          `${size.promptTokens + chat.maxTokens} tokens (${size.promptTokens} in the messages, ${chat.maxTokens} in ` +
-          'the completion). Please reduce the length of the messages or of max_tokens.',
-        'messages',
+          `${size.promptTokens + chat.maxTokens} tokens (${size.promptTokens} in the ${promptName(shape)}, ` +
+          `${chat.maxTokens} in the completion). Please reduce the length of the ${promptName(shape)} or of ` +
+          'max_tokens.',
+        promptName(shape),
       );
     }
     const limitMs = options.generationTimeoutMs ?? DEFAULT_GENERATION_TIMEOUT_MS;
@@ -122,8 +236,8 @@ export function registerChatRoutes(app: FastifyInstance, options: ChatRoutesOpti
       );
     }
     queued.set(key, ahead + 1);
-    const id = `chatcmpl-${randomBytes(12).toString('hex')}`;
-    const created = Math.floor(Date.now() / 1000);
+    const id = `${shape.idPrefix}-${randomBytes(12).toString('hex')}`;
+    const meta: ReplyMeta = { id, created: Math.floor(Date.now() / 1000), model: chat.model.key };
     // Held, the model cannot be unloaded for idleness mid-generation; releasing it restarts its idle timer.
     const hold = manager.hold(key);
     const release = (): void => {
@@ -134,13 +248,39 @@ export function registerChatRoutes(app: FastifyInstance, options: ChatRoutesOpti
     };
     const observed = options.onChat ? observe(model, id, options.onChat) : model;
     try {
+      const context: CompletionContext = { meta, shape, gone: stop, timedOut };
       return chat.stream
-        ? await streamCompletion(reply, observed, chat, { id, created, gone: stop, timedOut })
-        : await wholeCompletion(reply, observed, chat, { id, created, gone: stop, timedOut });
+        ? await streamCompletion(reply, observed, chat, context)
+        : await wholeCompletion(reply, observed, chat, context);
     } finally {
       release();
     }
-  });
+  };
+}
+
+/** The request field the prompt came in. */
+function promptName(shape: ReplyShape): 'prompt' | 'messages' {
+  return typeof shape.prompt === 'string' ? 'prompt' : 'messages';
+}
+
+function noTemplate(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === NO_CHAT_TEMPLATE;
+}
+
+function templateRefused(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === TEMPLATE_REFUSED;
+}
+
+function refusedMessage(model: LoadedModel, error: unknown): string {
+  const reason = error instanceof Error ? error.message : String(error);
+  return `${model.ref.key}'s chat template could not format the messages: ${reason}`;
+}
+
+function noTemplateMessage(model: LoadedModel): string {
+  return (
+    `${model.ref.key} has no chat template (neither chat_template.jinja nor one in tokenizer_config.json): it is a ` +
+    'base model; send it plain text on POST /v1/completions instead'
+  );
 }
 
 /** `model`, with each generation reported to `onChat`: its start, and its end with token counts and rate. */
@@ -177,8 +317,8 @@ function observe(model: LoadedModel, request: string, onChat: ChatObserver): Loa
 }
 
 interface CompletionContext {
-  readonly id: string;
-  readonly created: number;
+  readonly meta: ReplyMeta;
+  readonly shape: ReplyShape;
   /** Aborted when the client left or the time limit passed: the generation stops at its next token. */
   readonly gone: AbortSignal;
   /** The message for a reply ended by the time limit, if it was. */
@@ -188,58 +328,40 @@ interface CompletionContext {
 async function wholeCompletion(
   reply: FastifyReply,
   model: LoadedModel,
-  chat: NormalisedChatRequest,
-  { id, created, gone, timedOut }: CompletionContext,
+  chat: GenerationRequest,
+  { meta, shape, gone, timedOut }: CompletionContext,
 ): Promise<FastifyReply> {
   let text = '';
-  const result = await model.generate(chat.messages, generateOptions(chat), (piece) => (text += piece), gone);
+  let result: GenerateResult;
+  try {
+    result = await model.generate(shape.prompt, generateOptions(chat), (piece) => (text += piece), gone);
+  } catch (error) {
+    if (noTemplate(error)) return sendError(reply, 'CHAT_TEMPLATE_MISSING', noTemplateMessage(model), 'messages');
+    reply.log.error(error);
+    const message = error instanceof Error ? error.message : String(error);
+    return sendError(reply, 'GENERATION_FAILED', `generation failed: ${message}`);
+  }
   const late = timedOut();
   if (late !== undefined) return sendError(reply, 'GENERATION_TIMEOUT', late);
-  const body: ChatCompletion = {
-    id,
-    object: 'chat.completion',
-    created,
-    model: chat.model.key,
-    system_fingerprint: null,
-    choices: [
-      { index: 0, message: { role: 'assistant', content: text }, logprobs: null, finish_reason: result.finishReason },
-    ],
-    usage: usageOf(result),
-  };
-  return reply.send(body);
+  return reply.send(shape.whole(meta, text, result));
 }
 
 async function streamCompletion(
   reply: FastifyReply,
   model: LoadedModel,
-  chat: NormalisedChatRequest,
-  { id, created, gone, timedOut }: CompletionContext,
+  chat: GenerationRequest,
+  { meta, shape, gone, timedOut }: CompletionContext,
 ): Promise<FastifyReply> {
   // No heartbeats: tokens keep the stream busy, and some OpenAI clients choke on comment lines.
   const stream = openSseStream(reply, { heartbeatMs: 0 });
-  const chunk = (
-    delta: ChatCompletionChunk['choices'][number]['delta'],
-    finishReason: ChatCompletionChunk['choices'][number]['finish_reason'] = null,
-    usage?: ChatCompletionUsage,
-  ): string => {
-    const body: ChatCompletionChunk = {
-      id,
-      object: 'chat.completion.chunk',
-      created,
-      model: chat.model.key,
-      system_fingerprint: null,
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
-      ...(usage ? { usage } : {}),
-    };
-    return JSON.stringify(body);
-  };
   try {
-    stream.send(chunk({ role: 'assistant', content: '' }));
+    const opening = shape.opening(meta);
+    if (opening !== undefined) stream.send(opening);
     const result = await model.generate(
-      chat.messages,
+      shape.prompt,
       generateOptions(chat),
       // Text arrives already coalesced by the worker (at most 1 ms behind its token): one chunk per piece.
-      (piece) => stream.send(chunk({ content: piece })),
+      (piece) => stream.send(shape.piece(meta, piece)),
       gone,
     );
     const late = timedOut();
@@ -247,19 +369,23 @@ async function streamCompletion(
       stream.send(JSON.stringify(wireError('GENERATION_TIMEOUT', late).body));
       return reply;
     }
-    stream.send(chunk({}, result.finishReason, usageOf(result)));
+    stream.send(shape.last(meta, result));
     stream.send('[DONE]');
   } catch (error) {
-    reply.log.error(error);
-    const message = error instanceof Error ? error.message : String(error);
-    stream.send(JSON.stringify(wireError('GENERATION_FAILED', `generation failed: ${message}`).body));
+    const message = noTemplate(error)
+      ? noTemplateMessage(model)
+      : `generation failed: ${error instanceof Error ? error.message : String(error)}`;
+    if (!noTemplate(error)) reply.log.error(error);
+    stream.send(
+      JSON.stringify(wireError(noTemplate(error) ? 'CHAT_TEMPLATE_MISSING' : 'GENERATION_FAILED', message).body),
+    );
   } finally {
     stream.end();
   }
   return reply;
 }
 
-function generateOptions(chat: NormalisedChatRequest) {
+function generateOptions(chat: GenerationRequest) {
   return {
     maxTokens: chat.maxTokens,
     stop: chat.stop,

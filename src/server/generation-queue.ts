@@ -4,22 +4,28 @@
  * flag shared with the worker.
  */
 
-import type {
-  ChatMessage,
-  GenerateOptions,
-  GenerateResult,
-  LoadedModel,
-  ModelRef,
-  PromptSize,
+import {
+  NO_CHAT_TEMPLATE,
+  TEMPLATE_REFUSED,
+  type GenerateOptions,
+  type GenerateResult,
+  type LoadedModel,
+  type ModelRef,
+  type Prompt,
+  type PromptSize,
 } from './loader-types.js';
 import type { ModelWorkerHandle } from './worker-client.js';
 
-/** The resident model of `worker`, loaded from `weightBytes` bytes of weights (when known). */
+/**
+ * The resident model of `worker`, loaded from `weightBytes` bytes of weights in `dtype`, with a chat template or not
+ * (each when known).
+ */
 export function createLoadedModel(
   ref: ModelRef,
   worker: ModelWorkerHandle,
   weightBytes?: number,
   dtype?: string,
+  hasChatTemplate?: boolean,
 ): LoadedModel {
   // One generation at a time per model: the worker holds one ONNX session, and the seeded sampler is global there.
   let queue: Promise<unknown> = Promise.resolve();
@@ -28,7 +34,8 @@ export function createLoadedModel(
     ref,
     ...(weightBytes === undefined ? {} : { weightBytes }),
     ...(dtype === undefined ? {} : { dtype }),
-    generate(messages, options, onText, signal) {
+    ...(hasChatTemplate === undefined ? {} : { hasChatTemplate }),
+    generate(prompt, options, onText, signal) {
       const run = async (): Promise<GenerateResult> => {
         if (disposed) throw new Error(`model ${ref.key} was unloaded`);
         checkGenerateOptions(options);
@@ -43,12 +50,13 @@ export function createLoadedModel(
         try {
           const result = await worker
             .call(
-              { type: 'generate', messages: messages.map(plainMessage), options: plainOptions(options), abort },
+              { type: 'generate', prompt: plainPrompt(prompt), options: plainOptions(options), abort },
               undefined,
               undefined,
               onText,
             )
             .catch((error: unknown) => {
+              if (errorCode(error) === NO_CHAT_TEMPLATE || errorCode(error) === TEMPLATE_REFUSED) throw error;
               throw new Error(`generation with ${ref.key} failed: ${describe(error)}`, { cause: error });
             });
           if (result === undefined || !('finishReason' in result)) {
@@ -64,10 +72,10 @@ export function createLoadedModel(
       return result;
     },
     // Not queued: tokenizing is quick, and the worker answers it between the steps of a running generation.
-    async measure(messages) {
+    async measure(prompt) {
       if (disposed) throw new Error(`model ${ref.key} was unloaded`);
-      const result = await worker.call({ type: 'measure', messages: messages.map(plainMessage) });
-      if (result === undefined || 'finishReason' in result) {
+      const result = await worker.call({ type: 'measure', prompt: plainPrompt(prompt) });
+      if (result === undefined || !('contextLength' in result)) {
         throw new Error(`measuring a prompt of ${ref.key} returned no size`);
       }
       return result satisfies PromptSize;
@@ -96,8 +104,8 @@ function checkGenerateOptions(options: GenerateOptions): void {
 }
 
 /** Copies only the fields the worker reads, so no caller object has to survive a structured clone. */
-function plainMessage(message: ChatMessage): ChatMessage {
-  return { role: message.role, content: message.content };
+function plainPrompt(prompt: Prompt): Prompt {
+  return typeof prompt === 'string' ? prompt : prompt.map((m) => ({ role: m.role, content: m.content }));
 }
 
 function plainOptions(options: GenerateOptions): GenerateOptions {
@@ -108,6 +116,10 @@ function plainOptions(options: GenerateOptions): GenerateOptions {
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     ...(options.stop === undefined ? {} : { stop: [...options.stop] }),
   };
+}
+
+function errorCode(error: unknown): unknown {
+  return (error as { code?: unknown } | null)?.code;
 }
 
 function describe(error: unknown): string {

@@ -379,6 +379,8 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
           model: ref.key,
           state: 'resident',
           size_bytes: info.model.weightBytes ?? null,
+          ...(info.model.dtype === undefined ? {} : { dtype: info.model.dtype }),
+          ...(info.model.hasChatTemplate === undefined ? {} : { has_chat_template: info.model.hasChatTemplate }),
           idle_ms: info.holds > 0 ? 0 : Math.max(0, Math.round(now - info.lastUsedAt)),
           active_requests: info.holds,
         });

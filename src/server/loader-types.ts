@@ -51,6 +51,18 @@ export interface ChatMessage {
   readonly content: string;
 }
 
+/** What a generation starts from: chat messages (formatted with the model's chat template), or plain text. */
+export type Prompt = readonly ChatMessage[] | string;
+
+/** The `code` of the error a chat prompt gets from a model without a chat template (a base model). */
+export const NO_CHAT_TEMPLATE = 'CHAT_TEMPLATE_MISSING';
+
+/**
+ * The `code` of the error a chat prompt gets when the model's chat template refuses the messages (its
+ * `raise_exception`, say, on a system message or on roles that do not alternate): the request's problem, a 400.
+ */
+export const TEMPLATE_REFUSED = 'TEMPLATE_REFUSED';
+
 /** Options of one generation. */
 export interface GenerateOptions {
   /** Upper bound of new tokens. */
@@ -84,18 +96,22 @@ export interface LoadedModel {
   readonly weightBytes?: number;
   /** The ONNX dtype its weights were loaded in (`q8`, `q4f16`, …), when the loader knows it. */
   readonly dtype?: string;
+  /** Whether it has a chat template (false: a base model, for `/v1/completions` only), when the loader knows it. */
+  readonly hasChatTemplate?: boolean;
   /**
-   * Formats `messages` with the model's chat template and generates, calling `onText` with each new piece of text as
-   * it is produced. Aborting `signal` stops generation at the next token and resolves normally.
+   * Generates from `prompt` (messages, formatted with the model's chat template; or text, as it is), calling `onText`
+   * with each new piece of text as it is produced. Aborting `signal` stops generation at the next token and resolves
+   * normally. Messages to a model without a chat template reject with an error whose `code` is
+   * {@link NO_CHAT_TEMPLATE}.
    */
   generate(
-    messages: readonly ChatMessage[],
+    prompt: Prompt,
     options: GenerateOptions,
     onText: (text: string) => void,
     signal?: AbortSignal,
   ): Promise<GenerateResult>;
-  /** Measures `messages` as {@link LoadedModel.generate} would see them; models that cannot tell have no method. */
-  measure?(messages: readonly ChatMessage[]): Promise<PromptSize>;
+  /** Measures `prompt` as {@link LoadedModel.generate} would see it; models that cannot tell have no method. */
+  measure?(prompt: Prompt): Promise<PromptSize>;
   /** Frees the model (terminates its worker). Idempotent. */
   dispose(): Promise<void>;
 }

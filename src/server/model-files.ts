@@ -3,7 +3,8 @@
  * over the repository listing and `config.json`; nothing here touches the network or the disk.
  *
  * What transformers.js reads, from its sources: `AutoTokenizer` reads `tokenizer.json` and `tokenizer_config.json`
- * (the chat template lives in the latter; it never reads `special_tokens_map.json` or `chat_template.jinja`),
+ * (a chat template may live in the latter; it never reads `special_tokens_map.json` or `chat_template.jinja`, which
+ * newer repositories keep their template in: modeldeck fetches that file when listed and the worker hands it over),
  * `AutoConfig` reads `config.json`, and a decoder-only model reads `onnx/model{suffix}.onnx`, its external data
  * chunks `…onnx_data`, `…onnx_data_1`, … and, optionally, `generation_config.json`.
  */
@@ -57,6 +58,22 @@ const QUALITY_CLASS: Readonly<Record<OnnxDtype, string>> = {
 /** "Several times smaller": the default order passes over a variant this many times as big as one of its class. */
 export const SIZE_GUARD_RATIO = 3;
 
+/** Every dtype, in the order error messages list them. */
+const DTYPE_NAMES: readonly OnnxDtype[] = [
+  'fp32',
+  'fp16',
+  'q8',
+  'int8',
+  'uint8',
+  'q4',
+  'q4f16',
+  'bnb4',
+  'q2',
+  'q2f16',
+  'q1',
+  'q1f16',
+];
+
 /** The entry of a dtype preference list that stands for the default choice (config, then the default order). */
 export const AUTO_DTYPE = 'auto';
 
@@ -66,7 +83,7 @@ export const AUTO_DTYPE = 'auto';
  */
 export function parseDtypePreference(input: unknown): Selection<string[]> {
   const entries = typeof input === 'string' ? input.split(',') : Array.isArray(input) ? (input as unknown[]) : null;
-  const valid = `valid values: ${[...Object.keys(DTYPE_SUFFIX), AUTO_DTYPE].join(', ')}`;
+  const valid = `valid values: ${[...DTYPE_NAMES, AUTO_DTYPE].join(', ')}`;
   if (entries === null || entries.length === 0) {
     return {
       ok: false,
@@ -117,9 +134,12 @@ export function hasOnnxWeights(listing: readonly HubFile[]): boolean {
 /** Result of a selection: the files, or a problem to report. */
 export type Selection<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
 
-/** The tokenizer files from the listing; a problem names the missing ones. */
+/** The tokenizer files from the listing, and `chat_template.jinja` when there is one; a problem names the missing. */
 export function selectTokenizerFiles(listing: readonly HubFile[]): Selection<HubFile[]> {
-  return requireFiles(listing, TOKENIZER_FILES, 'a tokenizer for transformers.js');
+  const required = requireFiles(listing, TOKENIZER_FILES, 'a tokenizer for transformers.js');
+  if (!required.ok) return required;
+  const template = listing.find((file) => file.path === 'chat_template.jinja');
+  return { ok: true, value: template === undefined ? required.value : [...required.value, template] };
 }
 
 /** `config.json` (required) and `generation_config.json` (when the repository has one). */
@@ -241,7 +261,7 @@ function describeBytes(bytes: number): string {
 function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'an array';
   return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }
 

@@ -35,7 +35,7 @@
  * generator is not shared between them.
  */
 
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -54,7 +54,14 @@ import {
   type Tensor,
 } from '@huggingface/transformers';
 
-import type { ChatMessage, GenerateResult, PromptSize } from './loader-types.js';
+import {
+  NO_CHAT_TEMPLATE,
+  TEMPLATE_REFUSED,
+  type ChatMessage,
+  type GenerateResult,
+  type Prompt,
+  type PromptSize,
+} from './loader-types.js';
 import { SESSION_OPTIONS } from './session-options.js';
 import {
   WEIGHTS_BLOCK_BYTES,
@@ -63,12 +70,14 @@ import {
   createTextBatcher,
   weightItems,
 } from './text-tools.js';
-import type { ModelWorkerData, WorkerReply, WorkerRequest } from './worker-messages.js';
+import type { ModelWorkerData, TokenizerInfo, WorkerReply, WorkerRequest } from './worker-messages.js';
 
 interface LoadedState {
   /** Set by `close`: generations stop at their next token. */
   closing: boolean;
   tokenizer?: PreTrainedTokenizer;
+  /** The repository's `chat_template.jinja`, which wins over `tokenizer_config.json`'s template (as in transformers). */
+  chatTemplate?: string;
   config?: PretrainedConfig;
   model?: PreTrainedModel;
 }
@@ -90,11 +99,14 @@ async function handle(
   request: Exclude<WorkerRequest, { type: 'close' }>,
   state: LoadedState,
   send: (reply: WorkerReply) => void,
-): Promise<GenerateResult | PromptSize | undefined> {
+): Promise<GenerateResult | PromptSize | TokenizerInfo | undefined> {
   switch (request.type) {
-    case 'tokenizer':
+    case 'tokenizer': {
       state.tokenizer = await AutoTokenizer.from_pretrained(request.dir);
-      return undefined;
+      const jinja = join(request.dir, CHAT_TEMPLATE_FILE);
+      if (existsSync(jinja)) state.chatTemplate = readFileSync(jinja, 'utf8');
+      return { hasChatTemplate: chatTemplateOf(state) !== undefined };
+    }
     case 'config':
       state.config = await AutoConfig.from_pretrained(request.dir);
       return undefined;
@@ -104,7 +116,7 @@ async function handle(
       );
       return undefined;
     case 'measure':
-      return measure(request.messages, state);
+      return measure(request.prompt, state);
     case 'generate':
       return generate(request, state, (text) => send({ type: 'text', id: request.id, text }));
     default: {
@@ -158,24 +170,54 @@ async function loadWeights(
   return model;
 }
 
-/** The prompt's tokens with the chat template applied, the way {@link generate} tokenizes it. */
-function promptInputs(
-  messages: readonly ChatMessage[],
-  tokenizer: PreTrainedTokenizer,
-): { input_ids: Tensor; attention_mask: Tensor } {
-  return tokenizer.apply_chat_template(messages as ChatMessage[], {
-    add_generation_prompt: true,
-    return_dict: true,
-  }) as { input_ids: Tensor; attention_mask: Tensor };
+/** The template chats are formatted with: `chat_template.jinja`'s, else `tokenizer_config.json`'s; undefined: none. */
+function chatTemplateOf(state: LoadedState): string | undefined {
+  const template = state.chatTemplate ?? (state.tokenizer?.chat_template as string | null | undefined);
+  return template === undefined || template === null || template === '' ? undefined : template;
+}
+
+/** The file a repository may keep its chat template in, beside (and instead of) `tokenizer_config.json`'s. */
+const CHAT_TEMPLATE_FILE = 'chat_template.jinja';
+
+/**
+ * The prompt's tokens, the way {@link generate} tokenizes it: messages with the chat template applied, text as it is
+ * (with the special tokens the tokenizer adds, such as a BOS). Messages to a model without a template fail with the
+ * code {@link NO_CHAT_TEMPLATE}, and messages the template refuses with {@link TEMPLATE_REFUSED}; the chat route
+ * answers both with a 400.
+ */
+function promptInputs(prompt: Prompt, state: LoadedState): { input_ids: Tensor; attention_mask: Tensor } {
+  const { tokenizer } = state;
+  if (tokenizer === undefined) throw new Error('the model is not loaded');
+  if (typeof prompt === 'string') {
+    return tokenizer(prompt) as { input_ids: Tensor; attention_mask: Tensor };
+  }
+  const template = chatTemplateOf(state);
+  if (template === undefined) {
+    throw Object.assign(
+      new Error(
+        'this model has no chat template (neither chat_template.jinja nor one in tokenizer_config.json): it is a ' +
+          'base model, so send it plain text on /v1/completions instead',
+      ),
+      { code: NO_CHAT_TEMPLATE },
+    );
+  }
+  try {
+    return tokenizer.apply_chat_template(prompt as ChatMessage[], {
+      chat_template: template,
+      add_generation_prompt: true,
+      return_dict: true,
+    }) as { input_ids: Tensor; attention_mask: Tensor };
+  } catch (error) {
+    // The template itself refused these messages (or cannot render them): the request's problem, not the server's.
+    throw Object.assign(new Error(describe(error), { cause: error }), { code: TEMPLATE_REFUSED });
+  }
 }
 
 /** The keys transformers' configs name their context length with, most common first. */
 const CONTEXT_KEYS = ['max_position_embeddings', 'n_positions', 'max_sequence_length', 'n_ctx', 'seq_length'];
 
-function measure(messages: readonly ChatMessage[], state: LoadedState): PromptSize {
-  const { tokenizer } = state;
-  if (tokenizer === undefined) throw new Error('the model is not loaded');
-  const inputs = promptInputs(messages, tokenizer);
+function measure(prompt: Prompt, state: LoadedState): PromptSize {
+  const inputs = promptInputs(prompt, state);
   const config = (state.model?.config ?? state.config ?? {}) as Record<string, unknown>;
   const found = CONTEXT_KEYS.map((key) => config[key]).find((v) => typeof v === 'number' && v > 0);
   return { promptTokens: Number(inputs.input_ids.dims.at(-1) ?? 0), contextLength: found as number | undefined };
@@ -191,7 +233,7 @@ async function generate(
   const { options } = request;
   const abortFlag = new Int32Array(request.abort);
 
-  const inputs = promptInputs(request.messages, tokenizer);
+  const inputs = promptInputs(request.prompt, state);
   const promptTokens = Number(inputs.input_ids.dims.at(-1) ?? 0);
 
   const stopFilter = createStopFilter(options.stop ?? []);
@@ -293,7 +335,15 @@ if (port !== null) {
     }
     const work: Promise<void> = handle(request, state, send).then(
       (result) => send({ type: 'done', id: request.id, ...(result === undefined ? {} : { result }) }),
-      (error: unknown) => send({ type: 'failed', id: request.id, message: describe(error) }),
+      (error: unknown) => {
+        const code = (error as { code?: unknown } | null)?.code;
+        send({
+          type: 'failed',
+          id: request.id,
+          message: describe(error),
+          ...(typeof code === 'string' ? { code } : {}),
+        });
+      },
     );
     inFlight.add(work);
     void work.finally(() => inFlight.delete(work));

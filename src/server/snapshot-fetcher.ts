@@ -79,9 +79,18 @@ export async function openSnapshot(
   const dir = snapshotDir(cacheDir, ref, commit);
   const select = <T>(selection: Selection<T>, code: 'LOAD_FAILED' | 'NO_ONNX_WEIGHTS'): T => {
     if (selection.ok) return selection.value;
-    if (!resolved.online) throw notCached(ref, cacheDir, selection.problem.replace(/^has no /, ''));
+    const missingFiles = selection.problem.startsWith('has no ');
+    if (!resolved.online && missingFiles) throw notCached(ref, cacheDir, selection.problem.replace(/^has no /, ''));
+    if (!resolved.online) {
+      // The snapshot holds the variants loaded before, not the dtypes asked for now.
+      throw new LoadError(
+        'OFFLINE_NOT_CACHED',
+        `the cached snapshot of ${ref.key} at ${cacheDir} ${selection.problem}; modeldeck is offline: run once ` +
+          'without --offline to download another dtype',
+      );
+    }
     // Where to look instead, when the repository has no weights at all (not when it lacks the dtypes asked for).
-    const hint = code === 'NO_ONNX_WEIGHTS' && selection.problem.startsWith('has no ') ? onnxHint(ref) : '';
+    const hint = code === 'NO_ONNX_WEIGHTS' && missingFiles ? onnxHint(ref) : '';
     throw new LoadError(code, `${ref.id}@${ref.revision} ${selection.problem}${hint}`);
   };
   const fetchFiles = (files: readonly HubFile[], onEvent?: (event: LoaderEvent) => void): Promise<boolean> =>

@@ -94,14 +94,19 @@ async function load(
     // transformers.js writes nothing (its file cache is off) and reads the snapshot by its absolute path.
     const worker = (started = spawnModelWorker(ref, { cacheDir, modelsRoot: cacheDir }));
     const tokenizerReady = await snapshot.tokenizer();
-    if (tokenizerReady) await worker.call({ type: 'tokenizer', dir }, signal);
+    let hasChatTemplate: boolean | undefined;
+    const loadTokenizer = async (): Promise<void> => {
+      const info = await worker.call({ type: 'tokenizer', dir }, signal);
+      if (info !== undefined && 'hasChatTemplate' in info) hasChatTemplate = info.hasChatTemplate;
+    };
+    if (tokenizerReady) await loadTokenizer();
 
     onEvent({ type: 'stage', stage: 'config' });
     const config = await snapshot.config();
     await worker.call({ type: 'config', dir }, signal);
 
     const weights = await snapshot.weights(config, onEvent);
-    if (!tokenizerReady) await worker.call({ type: 'tokenizer', dir }, signal);
+    if (!tokenizerReady) await loadTokenizer();
     onEvent({ type: 'stage', stage: 'weights' });
     await worker.call(
       {
@@ -117,7 +122,7 @@ async function load(
     );
     throwIfAborted(signal, ref);
     const weightBytes = weights.files.reduce((sum, file) => sum + file.size, 0);
-    return createLoadedModel(ref, worker, weightBytes, weights.dtype);
+    return createLoadedModel(ref, worker, weightBytes, weights.dtype, hasChatTemplate);
   } catch (error) {
     await started?.close();
     if (error instanceof LoadError) throw error;

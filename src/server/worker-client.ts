@@ -91,7 +91,7 @@ export function spawnModelWorker(ref: ModelRef, data: ModelWorkerData): ModelWor
       case 'failed':
         pending.delete(reply.id);
         updateRef();
-        call.reject(new Error(reply.message));
+        call.reject(Object.assign(new Error(reply.message), reply.code === undefined ? {} : { code: reply.code }));
         return;
       default: {
         const never: never = reply;

@@ -3,10 +3,15 @@
  * (`worker-client.ts`) never loads the worker's module, which imports transformers.js.
  */
 
-import type { ChatMessage, GenerateOptions, GenerateResult, PromptSize } from './loader-types.js';
+import type { GenerateOptions, GenerateResult, Prompt, PromptSize } from './loader-types.js';
 
 /** What a request answers with: a generation's result, or a prompt's size. */
-export type WorkerResult = GenerateResult | PromptSize;
+export type WorkerResult = GenerateResult | PromptSize | TokenizerInfo;
+
+/** What a `tokenizer` request answers: whether the model has a chat template (either file). */
+export interface TokenizerInfo {
+  readonly hasChatTemplate: boolean;
+}
 
 /** What the main thread passes as `workerData`. */
 export interface ModelWorkerData {
@@ -45,11 +50,11 @@ export type WorkerRequest =
       readonly files: readonly WorkerWeightFile[];
       readonly externalDataChunks: number;
     }
-  | { readonly type: 'measure'; readonly id: number; readonly messages: readonly ChatMessage[] }
+  | { readonly type: 'measure'; readonly id: number; readonly prompt: Prompt }
   | {
       readonly type: 'generate';
       readonly id: number;
-      readonly messages: readonly ChatMessage[];
+      readonly prompt: Prompt;
       readonly options: GenerateOptions;
       /** An `Int32Array` over this buffer; the main thread stores 1 at index 0 to stop the generation. */
       readonly abort: SharedArrayBuffer;
@@ -60,4 +65,5 @@ export type WorkerReply =
   | { readonly type: 'progress'; readonly id: number; readonly current: number; readonly total: number }
   | { readonly type: 'text'; readonly id: number; readonly text: string }
   | { readonly type: 'done'; readonly id: number; readonly result?: WorkerResult }
-  | { readonly type: 'failed'; readonly id: number; readonly message: string };
+  /** `code`: loader-types.ts's `NO_CHAT_TEMPLATE` for a chat prompt to a model without a template; else absent. */
+  | { readonly type: 'failed'; readonly id: number; readonly message: string; readonly code?: string };

@@ -85,6 +85,8 @@ export type Effect =
   | { readonly type: 'close-session'; readonly id: string }
   | { readonly type: 'retry'; readonly id: string }
   | { readonly type: 'send-chat'; readonly id: string; readonly messages: readonly ChatTurn[] }
+  /** Stop the session's reply in flight, keeping what arrived. */
+  | { readonly type: 'stop-chat'; readonly id: string }
   | { readonly type: 'save-log'; readonly path: string; readonly filter: LogFilter }
   /** Follow the server's feed (the first session on it opened). */
   | { readonly type: 'open-feed'; readonly root: string; readonly apiKey: string | undefined }
@@ -147,6 +149,8 @@ export function keyContext(model: DashboardModel, world: KeyWorld): KeyContext {
       id: s.id,
       tag: s.tag,
       server: s.server,
+      model: model.sessions[s.id]?.spec.model ?? s.model,
+      hasKey: model.sessions[s.id]?.spec.apiKey !== undefined,
       canChat: canChat(s),
       replying: s.chatBusy,
       loading: s.phase === 'connecting' || s.phase === 'loading' || s.phase === 'reconnecting',
@@ -157,6 +161,7 @@ export function keyContext(model: DashboardModel, world: KeyWorld): KeyContext {
     ...(world.lastJournalSeq !== undefined ? { lastJournalSeq: world.lastJournalSeq } : {}),
     ...(world.nextFault !== undefined ? { nextFault: world.nextFault } : {}),
     defaultServer: model.defaultServer,
+    hasDefaultKey: model.defaultApiKey !== undefined && model.defaultApiKey !== '',
     now: world.now,
   };
 }
@@ -276,11 +281,17 @@ function runCommand(model: DashboardModel, command: Command): Update {
       const messages: ChatTurn[] = [...chatHistory(entry.state), { role: 'user', content: command.text }];
       return { model, effects: [{ type: 'send-chat', id: command.sessionId, messages }] };
     }
+    case 'stop':
+      return model.sessions[command.sessionId]?.state.chatBusy === true
+        ? { model, effects: [{ type: 'stop-chat', id: command.sessionId }] }
+        : unchanged(model);
     case 'add': {
-      const sameServer = model.order
-        .map((id) => model.sessions[id]?.spec)
-        .find((spec) => spec?.server === command.server && spec.apiKey);
-      const apiKey = sameServer?.apiKey ?? model.defaultApiKey;
+      // The prompt stated the default (the key of the first session on the same server, else --api-key's): an empty
+      // answer takes it, `-` takes none, anything else is the key.
+      const apiKey =
+        command.apiKey === undefined
+          ? (keyFor(model, serviceRoot(command.server)) ?? model.defaultApiKey)
+          : (command.apiKey ?? undefined);
       const added = addSession(model, {
         server: command.server,
         model: command.model,
@@ -294,6 +305,8 @@ function runCommand(model: DashboardModel, command: Command): Update {
       };
       return { model: { ...added.model, ui }, effects: added.effects };
     }
+    case 'edit':
+      return editSession(model, command);
     case 'save-log':
       return {
         model,
@@ -334,6 +347,59 @@ function addSession(model: DashboardModel, spec: SessionSpec): Update {
       order: [...model.order, id],
       servers: known ? model.servers : { ...model.servers, [root]: createServerState(root) },
     },
+    effects,
+  };
+}
+
+/**
+ * Reopens a session on new values: its streams close, a new load starts on the new server, model and key, and it
+ * keeps its id, tag and transcript (a wrong key is fixed without losing the conversation or restarting).
+ */
+function editSession(model: DashboardModel, command: Extract<Command, { type: 'edit' }>): Update {
+  const entry = model.sessions[command.sessionId];
+  if (entry === undefined) return unchanged(model);
+  const apiKey = command.apiKey === undefined ? entry.spec.apiKey : (command.apiKey ?? undefined);
+  const { apiKey: _old, ...rest } = entry.spec;
+  const spec: SessionSpec = {
+    ...rest,
+    server: command.server,
+    model: command.model,
+    ...(apiKey !== undefined ? { apiKey } : {}),
+  };
+  const fresh = createSessionState({
+    id: entry.state.id,
+    tag: entry.state.tag,
+    server: spec.server,
+    model: spec.model,
+  });
+  // A reply that was streaming is cut off by the close: keep what came, not the streaming mark.
+  const transcript = entry.state.transcript.map((e) => (e.streaming ? { ...e, streaming: false } : e));
+  const state: SessionState = { ...fresh, transcript };
+  const secrets = apiKey && !model.secrets.includes(apiKey) ? [...model.secrets, apiKey] : model.secrets;
+  const sessions = { ...model.sessions, [command.sessionId]: { spec, state } };
+  const effects: Effect[] = [
+    { type: 'close-session', id: command.sessionId },
+    { type: 'start-session', id: command.sessionId, spec },
+  ];
+  let servers = model.servers;
+  const oldRoot = serviceRoot(entry.spec.server);
+  const newRoot = serviceRoot(spec.server);
+  if (oldRoot !== newRoot) {
+    const stillUsed = model.order.some(
+      (other) => other !== command.sessionId && serviceRoot(model.sessions[other]?.spec.server ?? '') === oldRoot,
+    );
+    if (!stillUsed) {
+      const { [oldRoot]: _gone, ...others } = servers;
+      servers = others;
+      effects.push({ type: 'close-feed', root: oldRoot });
+    }
+    if (servers[newRoot] === undefined) {
+      servers = { ...servers, [newRoot]: createServerState(newRoot) };
+      effects.push({ type: 'open-feed', root: newRoot, apiKey: spec.apiKey });
+    }
+  }
+  return {
+    model: { ...model, sessions, servers, secrets, ui: { ...model.ui, composing: false } },
     effects,
   };
 }
@@ -396,6 +462,7 @@ export function redactUpdate(update: SessionUpdate, secrets: readonly string[]):
     case 'connecting':
     case 'chat-sent':
     case 'chat-done':
+    case 'chat-stopped':
       return update;
     default: {
       const never: never = update;

@@ -263,6 +263,9 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
       case 'send-chat':
         if (!pool.sendChat(effect.id, effect.messages)) dispatch({ type: 'chat-refused', id: effect.id });
         return;
+      case 'stop-chat':
+        pool.stopChat(effect.id);
+        return;
       case 'save-log':
         // The debug views always save the lines shown; the frames view does so for a `.txt` path, and otherwise
         // saves the whole filtered history as JSON Lines (what `modeldeck replay` reads).

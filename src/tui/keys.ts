@@ -8,6 +8,7 @@
  * command keys or, while composing a message, text.
  */
 
+import { serviceRoot } from '../client/server-url.js';
 import { parseModelId } from '../protocol/model-id.js';
 
 /** A key as blessed reports it, reduced to what the router reads. */
@@ -22,7 +23,22 @@ export interface KeyPress {
 }
 
 /** The kinds of one-line prompt. */
-export type PromptKind = 'add-server' | 'add-model' | 'filter' | 'save' | 'close' | 'cancel' | 'unload' | 'quit';
+export type PromptKind =
+  | 'add-server'
+  | 'add-model'
+  | 'add-key'
+  | 'edit-server'
+  | 'edit-model'
+  | 'edit-key'
+  | 'filter'
+  | 'save'
+  | 'close'
+  | 'cancel'
+  | 'unload'
+  | 'quit';
+
+/** The prompts whose text is an API key: shown masked, never as typed. */
+export const KEY_PROMPTS: ReadonlySet<PromptKind> = new Set(['add-key', 'edit-key']);
 
 /** The prompts that only ask y or n about one session. */
 const CONFIRMATIONS: ReadonlySet<PromptKind> = new Set(['close', 'cancel', 'unload']);
@@ -31,9 +47,16 @@ const CONFIRMATIONS: ReadonlySet<PromptKind> = new Set(['close', 'cancel', 'unlo
 export interface Prompt {
   readonly kind: PromptKind;
   readonly text: string;
-  /** For `add-model`: the server chosen in the first step. */
+  /** For `add-model`, `add-key`, `edit-model` and `edit-key`: the server chosen in the first step. */
   readonly server?: string;
-  /** For `close`, `cancel` and `unload`: the session it is about. */
+  /** For `add-key` and `edit-key`: the model chosen in the second step. */
+  readonly model?: string;
+  /**
+   * For `add-key`: what an empty Enter uses (`key of s2`, `the --api-key key`, `no key`); for `edit-key`: `keep` (the
+   * session has a key, shown as •••) or `no key`.
+   */
+  readonly keyDefault?: string;
+  /** For `close`, `cancel`, `unload` and the `edit-*` steps: the session it is about. */
   readonly sessionId?: string;
   /** Why the last Enter was refused. */
   readonly error?: string;
@@ -93,6 +116,10 @@ export interface KeyContext {
     readonly id: string;
     readonly tag: string;
     readonly server: string;
+    /** The model as the session was opened with (prefills `e`). */
+    readonly model?: string;
+    /** The session has an API key (the key itself never reaches the router). */
+    readonly hasKey?: boolean;
     /** The model is ready (or cached) for chat. */
     readonly canChat: boolean;
     /** A reply is streaming in this session: a new message waits until it ends. */
@@ -112,6 +139,8 @@ export interface KeyContext {
   readonly nextFault?: number | null;
   /** Offered when adding a session and the user types no server. */
   readonly defaultServer: string;
+  /** There is a dashboard-wide key (`--api-key`) for servers no session has a key for. */
+  readonly hasDefaultKey?: boolean;
   /** Milliseconds since the epoch (for the default file name). */
   readonly now: number;
 }
@@ -128,7 +157,18 @@ export type Command =
   /** Unload the session's model from its server's memory. */
   | { readonly type: 'unload'; readonly sessionId: string }
   | { readonly type: 'send'; readonly sessionId: string; readonly text: string }
-  | { readonly type: 'add'; readonly server: string; readonly model: string }
+  /** Stop the reply streaming in the session, keeping what arrived. */
+  | { readonly type: 'stop'; readonly sessionId: string }
+  /** `apiKey`: the key typed, `null` for none (`-`), absent for the default the prompt stated. */
+  | { readonly type: 'add'; readonly server: string; readonly model: string; readonly apiKey?: string | null }
+  /** Reopen the session on new values, keeping its tag and transcript; `apiKey` absent keeps its key. */
+  | {
+      readonly type: 'edit';
+      readonly sessionId: string;
+      readonly server: string;
+      readonly model: string;
+      readonly apiKey?: string | null;
+    }
   | { readonly type: 'save-log'; readonly path: string }
   | { readonly type: 'notice'; readonly text: string };
 
@@ -166,9 +206,15 @@ export function createUiState(): UiState {
 /** Every key, for the help overlay: [keys, what they do]. */
 export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['Tab / Shift-Tab', 'next / previous session'],
+  ['1–9', 'jump to session 1–9 (in screen order; not while typing, where digits are text)'],
   ['Enter or i', 'type a chat message in the focused session; until then letters are commands, never text'],
   ['Enter (typing)', 'send the message; Esc stops typing'],
-  ['a', 'add a session (asks for the server, then the model)'],
+  ['Ctrl-X', 'stop the focused session’s reply while it streams (typing or not); the partial reply is kept'],
+  ['a', 'add a session (asks for the server, the model, then the API key: Enter takes the default shown, - none)'],
+  [
+    'e',
+    'edit the focused session: server, model and API key, prefilled (Enter keeps the key, - none); reopens it, keeping its tag and transcript',
+  ],
   ['r', 'retry the focused session now (after an error or while reconnecting)'],
   ['x', 'close the focused session (y confirms)'],
   ['c', 'cancel the focused session’s load on its server, for every client following it (y confirms)'],
@@ -222,6 +268,12 @@ export function routeKey(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult
   if (key.ctrl && key.name === 'c') return done(ui, { type: 'quit' });
   if (ui.help) return done({ ...ui, help: false });
   if (ui.prompt !== null) return routePrompt(ui, ui.prompt, key, ctx);
+  // Ctrl-X stops the focused session's reply, typing or not: no printable key does, so no message can.
+  if (key.ctrl && key.name === 'x') {
+    const session = ctx.sessions[ui.focus];
+    if (session?.replying !== true) return done(ui, { type: 'notice', text: 'no reply is streaming to stop' });
+    return done(ui, { type: 'stop', sessionId: session.id });
+  }
   if (ui.logFocused) return routeLog(ui, key, ctx);
   return routeSession(ui, key, ctx);
 }
@@ -266,7 +318,72 @@ function submitPrompt(ui: UiState, prompt: Prompt, ctx: KeyContext): KeyResult {
     case 'add-model': {
       const parsed = parseModelId(text);
       if (!parsed.ok) return done({ ...ui, prompt: { ...prompt, error: parsed.message } });
-      return done({ ...ui, prompt: null }, { type: 'add', server: prompt.server ?? ctx.defaultServer, model: text });
+      const server = prompt.server ?? ctx.defaultServer;
+      return done({
+        ...ui,
+        prompt: { kind: 'add-key', text: '', server, model: text, keyDefault: defaultKeyLabel(server, ctx) },
+      });
+    }
+    case 'add-key': {
+      const key = readKey(prompt.text);
+      if (key !== null && typeof key === 'object') return done({ ...ui, prompt: { ...prompt, error: key.error } });
+      return done(
+        { ...ui, prompt: null },
+        {
+          type: 'add',
+          server: prompt.server ?? ctx.defaultServer,
+          model: prompt.model ?? '',
+          ...(key !== undefined ? { apiKey: key } : {}),
+        },
+      );
+    }
+    case 'edit-server': {
+      const problem = checkServerUrl(text);
+      if (problem !== undefined) return done({ ...ui, prompt: { ...prompt, error: problem } });
+      const session = ctx.sessions.find((s) => s.id === prompt.sessionId);
+      if (session === undefined) return done({ ...ui, prompt: null });
+      return done({
+        ...ui,
+        prompt: {
+          kind: 'edit-model',
+          text: session.model ?? '',
+          server: text.replace(/\/+$/, ''),
+          sessionId: session.id,
+        },
+      });
+    }
+    case 'edit-model': {
+      const parsed = parseModelId(text);
+      if (!parsed.ok) return done({ ...ui, prompt: { ...prompt, error: parsed.message } });
+      const session = ctx.sessions.find((s) => s.id === prompt.sessionId);
+      if (session === undefined) return done({ ...ui, prompt: null });
+      return done({
+        ...ui,
+        prompt: {
+          kind: 'edit-key',
+          text: '',
+          server: prompt.server ?? session.server,
+          model: text,
+          sessionId: session.id,
+          keyDefault: session.hasKey === true ? 'keep' : 'no key',
+        },
+      });
+    }
+    case 'edit-key': {
+      const key = readKey(prompt.text);
+      if (key !== null && typeof key === 'object') return done({ ...ui, prompt: { ...prompt, error: key.error } });
+      const session = ctx.sessions.find((s) => s.id === prompt.sessionId);
+      if (session === undefined) return done({ ...ui, prompt: null });
+      return done(
+        { ...ui, prompt: null },
+        {
+          type: 'edit',
+          sessionId: session.id,
+          server: prompt.server ?? session.server,
+          model: prompt.model ?? session.model ?? '',
+          ...(key !== undefined ? { apiKey: key } : {}),
+        },
+      );
     }
     case 'filter':
       return done({ ...ui, prompt: null, log: { ...ui.log, filterText: prompt.text, scroll: 0 } });
@@ -284,6 +401,24 @@ function submitPrompt(ui: UiState, prompt: Prompt, ctx: KeyContext): KeyResult {
       throw new TypeError(`unknown prompt ${String(never)}`);
     }
   }
+}
+
+/** What an empty Enter at the add-session key prompt uses, in words: the key of a session on the same server first. */
+function defaultKeyLabel(server: string, ctx: KeyContext): string {
+  const root = serviceRoot(server);
+  const same = ctx.sessions.find((s) => s.hasKey === true && serviceRoot(s.server) === root);
+  if (same !== undefined) return `key of ${same.tag}`;
+  return ctx.hasDefaultKey === true ? 'the --api-key key' : 'no key';
+}
+
+/** A typed key: the key, `null` for none (`-`), undefined for the default (empty), or why it cannot be one. */
+function readKey(text: string): string | null | undefined | { error: string } {
+  if (text === '') return undefined;
+  if (text === '-') return null;
+  if (!/^[\x21-\x7e]+$/.test(text)) {
+    return { error: 'the API key must be printable ASCII without spaces (it travels in an HTTP header)' };
+  }
+  return text;
 }
 
 /** Why `value` is not a usable server URL, or undefined when it is. */
@@ -440,8 +575,21 @@ function routeGlobal(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
     case 'v':
       return done({ ...ui, serverView: !ui.serverView });
     default:
-      return done(ui);
+      break;
   }
+  // 1–9 jump to that session (from the log too); never while typing, where a digit is text.
+  if (key.ch !== undefined && /^[1-9]$/.test(key.ch) && !key.ctrl && !key.meta) {
+    const index = Number(key.ch) - 1;
+    if (ctx.sessions[index] === undefined) {
+      const open = ctx.sessions.length;
+      return done(ui, {
+        type: 'notice',
+        text: `no session ${key.ch}: ${open === 0 ? 'none is' : open === 1 ? 'one is' : `${open} are`} open`,
+      });
+    }
+    return done({ ...ui, focus: index, logFocused: false, composing: false });
+  }
+  return done(ui);
 }
 
 function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
@@ -472,12 +620,25 @@ function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
       const kind = key.ch === 'x' ? 'close' : key.ch === 'c' ? 'cancel' : 'unload';
       return session ? done({ ...ui, focus, prompt: { kind, text: '', sessionId: session.id } }) : done(ui);
     }
+    case 'e':
+      return session
+        ? done({ ...ui, focus, prompt: { kind: 'edit-server', text: session.server, sessionId: session.id } })
+        : done(ui);
     case 'i':
       return session ? done({ ...ui, focus, composing: true }) : done(ui);
     case 'q':
     case '?':
     case 'a':
     case 'v':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
       return routeGlobal(ui, key, ctx);
     default:
       break;

@@ -40,6 +40,7 @@ const UPDATE_TYPES: ReadonlySet<string> = new Set([
   'chat-sent',
   'chat-delta',
   'chat-done',
+  'chat-stopped',
   'chat-failed',
 ]);
 

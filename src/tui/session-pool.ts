@@ -32,6 +32,8 @@ export interface SessionPool {
   retry(id: string): void;
   /** False when the session has a reply in flight (or is unknown). */
   sendChat(id: string, messages: readonly ChatTurn[]): boolean;
+  /** Stops the session's reply in flight; false when none streams. */
+  stopChat(id: string): boolean;
   /** Closes every session. */
   closeAll(): void;
 }
@@ -41,7 +43,9 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
   const controllers = new Map<string, SessionController>();
   return {
     start(id, spec) {
-      const controller = createSessionController({
+      // A session reopened under the same id (`e`) must not hear its old controller: only the current one reports.
+      const current = (): boolean => controllers.get(id) === controller;
+      const controller: SessionController = createSessionController({
         server: spec.server,
         model: spec.model,
         apiKey: spec.apiKey,
@@ -49,8 +53,12 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
         ...(options.fetchFor ? { fetch: options.fetchFor(id) } : options.fetch ? { fetch: options.fetch } : {}),
         ...(options.backoff ? { backoff: options.backoff } : {}),
         ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
-        dispatch: (update) => options.onUpdate(id, update),
-        onFrame: (frame) => options.onFrame(id, frame),
+        dispatch: (update) => {
+          if (current()) options.onUpdate(id, update);
+        },
+        onFrame: (frame) => {
+          if (current()) options.onFrame(id, frame);
+        },
       });
       controllers.set(id, controller);
       controller.start();
@@ -64,6 +72,9 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     },
     sendChat(id, messages) {
       return controllers.get(id)?.sendChat(messages) ?? false;
+    },
+    stopChat(id) {
+      return controllers.get(id)?.stopChat() ?? false;
     },
     closeAll() {
       for (const controller of controllers.values()) controller.close();

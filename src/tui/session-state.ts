@@ -45,6 +45,24 @@ export interface TranscriptEntry {
   readonly content: string;
   /** True while the assistant's reply is still arriving. */
   readonly streaming: boolean;
+  /** An assistant reply's timing and token counts. */
+  readonly metrics?: ReplyMetrics;
+  /** The user stopped the reply: `content` is what had arrived. */
+  readonly stopped?: boolean;
+}
+
+/** How one reply went, for the figures under it. Times are ms since the epoch, from the actions. */
+export interface ReplyMetrics {
+  /** When the request was sent. */
+  readonly sentAt: number;
+  /** When the first piece of text arrived, `null` before. */
+  readonly firstAt: number | null;
+  /** When the reply ended (done, stopped or failed), `null` while it streams. */
+  readonly endedAt: number | null;
+  /** Pieces (streamed deltas) received: about one token each. */
+  readonly pieces: number;
+  /** The server's token counts from its `usage` chunk, `null` when it sent none (the view counts pieces then). */
+  readonly usage: { readonly prompt: number; readonly completion: number } | null;
 }
 
 /** What a session shows. */
@@ -158,23 +176,46 @@ export function reduceSession(state: SessionState, action: SessionAction): Sessi
         transcript: bound([
           ...state.transcript,
           { role: 'user', content: action.text, streaming: false },
-          { role: 'assistant', content: '', streaming: true },
+          {
+            role: 'assistant',
+            content: '',
+            streaming: true,
+            metrics: { sentAt: action.at, firstAt: null, endedAt: null, pieces: 0, usage: null },
+          },
         ]),
       };
     case 'chat-delta':
       return {
         ...state,
         tokenRate: addThroughput(state.tokenRate, action.at, 1),
-        transcript: updateReply(state.transcript, (reply) => ({ ...reply, content: reply.content + action.text })),
+        transcript: updateReply(state.transcript, (reply) => ({
+          ...reply,
+          content: reply.content + action.text,
+          ...(reply.metrics
+            ? {
+                metrics: {
+                  ...reply.metrics,
+                  firstAt: reply.metrics.firstAt ?? action.at,
+                  pieces: reply.metrics.pieces + 1,
+                },
+              }
+            : {}),
+        })),
       };
     case 'chat-done':
       return {
         ...state,
         chatBusy: false,
-        transcript: updateReply(state.transcript, (reply) => ({ ...reply, streaming: false })),
+        transcript: updateReply(state.transcript, (reply) => endReply(reply, action.at, action.usage ?? null)),
+      };
+    case 'chat-stopped':
+      return {
+        ...state,
+        chatBusy: false,
+        transcript: updateReply(state.transcript, (reply) => ({ ...endReply(reply, action.at, null), stopped: true })),
       };
     case 'chat-failed': {
-      const finished = updateReply(state.transcript, (reply) => ({ ...reply, streaming: false }));
+      const finished = updateReply(state.transcript, (reply) => endReply(reply, action.at, null));
       return {
         ...state,
         chatBusy: false,
@@ -269,6 +310,14 @@ function updateReply(
   const last = transcript[transcript.length - 1];
   if (last === undefined || last.role !== 'assistant' || !last.streaming) return transcript;
   return [...transcript.slice(0, -1), update(last)];
+}
+
+function endReply(reply: TranscriptEntry, at: number, usage: ReplyMetrics['usage']): TranscriptEntry {
+  return {
+    ...reply,
+    streaming: false,
+    ...(reply.metrics ? { metrics: { ...reply.metrics, endedAt: at, usage } } : {}),
+  };
 }
 
 function bound(transcript: readonly TranscriptEntry[]): readonly TranscriptEntry[] {

@@ -10,11 +10,11 @@ import { ELLIPSIS, truncateEnd, truncateMiddle } from '../common/text.js';
 import type { JournalEntry } from '../client/wire-journal.js';
 import { buildWireLogView, inspectEntry, type WireLogView } from './wire-log-view.js';
 import { countAfter, selectWindow, type EventLog, type LogEntry, type LogFilter } from './event-log.js';
-import { KEY_HELP, type UiState } from './keys.js';
+import { KEY_HELP, KEY_PROMPTS, type UiState } from './keys.js';
 import { clipLine, seg, textBar, type Line, type Segment, type Tone } from './lines.js';
 import { serverPaneContent, type ChartSpec } from './server-view.js';
 import type { ServerState } from './server-state.js';
-import { canChat, type ProgressState, type SessionState } from './session-state.js';
+import { canChat, type ProgressState, type ReplyMetrics, type SessionState } from './session-state.js';
 import { hasRecent, rateTitle, throughputSeries, toPercents } from './throughput.js';
 
 export { type Line, type Tone } from './lines.js';
@@ -511,10 +511,32 @@ function transcriptLines(session: SessionState, width: number): Line[] {
   for (const entry of session.transcript) {
     const prefix = entry.role === 'user' ? 'you: ' : entry.role === 'assistant' ? 'model: ' : '! ';
     const tone: Tone = entry.role === 'user' ? 'accent' : entry.role === 'error' ? 'error' : 'normal';
-    const body = entry.content + (entry.streaming ? '▍' : '');
+    const body = entry.content + (entry.streaming ? '▍' : '') + (entry.stopped ? ' (stopped)' : '');
     for (const text of wrap(prefix + body, width)) out.push([seg(text, tone)]);
+    const figures = entry.metrics && !entry.streaming ? replyFigures(entry.metrics) : '';
+    if (figures !== '') out.push([seg(truncateEnd(`  ${figures}`, width), 'dim')]);
   }
   return out;
+}
+
+/**
+ * `ttft 0.3s · 41.2 tok/s · 18 in · 64 out` under a reply. Without the server's `usage` the counts are the streamed
+ * pieces, marked `≈` (one piece is about one token), and the prompt count is unknown.
+ */
+function replyFigures(metrics: ReplyMetrics): string {
+  const parts: string[] = [];
+  if (metrics.firstAt !== null) {
+    const ms = metrics.firstAt - metrics.sentAt;
+    parts.push(`ttft ${ms < 1000 ? `${Math.round(ms)}ms` : formatDuration(ms)}`);
+  }
+  const out = metrics.usage?.completion ?? metrics.pieces;
+  const approx = metrics.usage === null ? '≈' : '';
+  const span = metrics.endedAt !== null && metrics.firstAt !== null ? metrics.endedAt - metrics.firstAt : 0;
+  // The first token opens the span: the rate counts the ones after it.
+  if (span > 0 && out > 1) parts.push(`${approx}${(((out - 1) * 1000) / span).toFixed(1)} tok/s`);
+  if (metrics.usage !== null) parts.push(`${metrics.usage.prompt} in`);
+  parts.push(`${approx}${out} out`);
+  return parts.join(' · ');
 }
 
 function inputText(session: SessionState, ctx: CellContext): Line {
@@ -658,6 +680,10 @@ export function logLine(entry: LogEntry, width: number): Line {
 const PROMPT_LABEL: Readonly<Record<string, string>> = {
   'add-server': 'add session · server URL',
   'add-model': 'add session · model id (org/name[@revision])',
+  'add-key': 'add session · API key',
+  'edit-server': 'edit session · server URL',
+  'edit-model': 'edit session · model id (org/name[@revision])',
+  'edit-key': 'edit session · API key',
   filter: 'filter log by text (empty clears)',
   save: 'save log to (.jsonl: whole filtered history, for replay · .txt: the lines shown)',
   close: 'close',
@@ -670,17 +696,28 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
     if (p.kind === 'close' || p.kind === 'cancel' || p.kind === 'unload' || p.kind === 'quit') {
       return clipLine(confirmation(input, p.kind, p.sessionId), width);
     }
+    const editing = input.sessions.find((s) => s.id === p.sessionId);
     const hint =
       p.kind === 'add-server'
         ? ` [Enter: ${input.defaultServer}]`
-        : p.kind === 'add-model'
+        : p.kind === 'add-model' || p.kind === 'edit-model'
           ? ` on ${p.server ?? ''}`
-          : '';
-    const line: Segment[] = [
-      seg(`${PROMPT_LABEL[p.kind] ?? p.kind}${hint}: `, 'accent'),
-      seg(p.text),
-      seg('█', 'accent'),
-    ];
+          : p.kind === 'add-key'
+            ? ` [Enter: ${p.keyDefault ?? 'no key'} · - none]`
+            : p.kind === 'edit-key'
+              ? ` [Enter: ${p.keyDefault === 'keep' ? 'keep the key' : 'no key'} · - none]`
+              : '';
+    const who = p.kind.startsWith('edit-') && editing ? ` ${editing.tag}` : '';
+    const label = (PROMPT_LABEL[p.kind] ?? p.kind).replace(/^edit session/, `edit session${who}`);
+    // A key is never shown as typed: one • a character, and the kept key of `e` as ••• until something is typed.
+    const shown = KEY_PROMPTS.has(p.kind)
+      ? p.text === '' && p.kind === 'edit-key' && p.keyDefault === 'keep'
+        ? '•••'
+        : p.text === '-'
+          ? '- (no key)'
+          : '•'.repeat([...p.text].length)
+      : p.text;
+    const line: Segment[] = [seg(`${label}${hint}: `, 'accent'), seg(shown), seg('█', 'accent')];
     line.push(p.error ? seg(`  ${p.error}`, 'error') : seg('  Enter ok · Esc cancel', 'dim'));
     return clipLine(line, width);
   }
@@ -690,7 +727,7 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
     ? 'space follow/pause · ↑↓ scroll · / filter · s session · w save · l back · ? help · q quit'
     : ui.composing
       ? 'typing: Enter sends · Esc stops typing · Tab next session'
-      : 'commands: Tab next · Enter/i type · l log · a add · r retry · x close · c cancel · u unload · v servers · ? · q quit';
+      : 'commands: Tab next · Enter/i type · l log · a add · e edit · r retry · x close · c cancel · u unload · v servers · ? · q quit';
   return clipLine([seg(`[${where}] `, 'accent'), seg(keys, 'dim')], width);
 }
 

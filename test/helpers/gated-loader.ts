@@ -2,7 +2,7 @@
 // load or a reply is in flight: hold a stream open past a timeout, stop the server mid-load, unload mid-reply.
 import {
   LoadError,
-  type ChatMessage,
+  type Prompt,
   type GenerateOptions,
   type LoadedModel,
   type ModelLoader,
@@ -20,8 +20,8 @@ export interface GatedLoader {
   readonly loader: ModelLoader;
   /** Resolves with the gate of the next load of `key` (`org/name@rev`) once it has started. */
   loadStarted(key: string): Promise<Gate>;
-  /** Resolves once a generation started, with the messages it got and a gate; its text goes out when released. */
-  generationStarted(): Promise<Gate & { messages: readonly ChatMessage[]; options: GenerateOptions }>;
+  /** Resolves once a generation started, with the prompt it got and a gate; its text goes out when released. */
+  generationStarted(): Promise<Gate & { messages: Prompt; options: GenerateOptions }>;
   /** Loads the loader was asked for, by key, in order. */
   readonly started: string[];
   /** Loads aborted through their signal, by key. */
@@ -43,14 +43,16 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
 export function gatedLoader(reply = 'hello from the gated model'): GatedLoader {
   const loadWaiters = new Map<string, ((gate: Gate) => void)[]>();
   const startedLoads = new Map<string, Gate[]>();
-  const genWaiters: ((gate: Gate & { messages: readonly ChatMessage[]; options: GenerateOptions }) => void)[] = [];
-  const startedGens: (Gate & { messages: readonly ChatMessage[]; options: GenerateOptions })[] = [];
+  const genWaiters: ((gate: Gate & { messages: Prompt; options: GenerateOptions }) => void)[] = [];
+  const startedGens: (Gate & { messages: Prompt; options: GenerateOptions })[] = [];
   const aborted: string[] = [];
   const started: string[] = [];
   let stoppedGenerations = 0;
 
-  const model = (ref: ModelRef): LoadedModel => ({
+  // A load asking for dtypes gets the first of them (as if the repository had them all).
+  const model = (ref: ModelRef, dtype?: string): LoadedModel => ({
     ref,
+    ...(dtype === undefined ? {} : { dtype }),
     async generate(messages, options, onText, signal) {
       const go = deferred<void>();
       const gate = { release: () => go.resolve(), messages, options };
@@ -74,11 +76,11 @@ export function gatedLoader(reply = 'hello from the gated model'): GatedLoader {
   });
 
   const loader: ModelLoader = {
-    load(ref, onEvent, signal) {
+    load(ref, onEvent, signal, options) {
       started.push(ref.key);
       onEvent({ type: 'stage', stage: 'processor' });
       return new Promise<LoadedModel>((resolve, reject) => {
-        const gate = { release: () => resolve(model(ref)) };
+        const gate = { release: () => resolve(model(ref, options?.dtype?.[0])) };
         signal?.addEventListener(
           'abort',
           () => {

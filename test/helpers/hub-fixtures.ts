@@ -24,7 +24,7 @@ export interface HubFixture {
   readonly dtype: string;
   /** The files a load fetches, repository-relative, sorted. */
   readonly fetched: readonly string[];
-  /** Whether `tokenizer_config.json` has a chat template (false: a base model). */
+  /** Whether the repository has a chat template, in `tokenizer_config.json` or `chat_template.jinja` (false: a base model). */
   readonly chatTemplate: boolean;
 }
 
@@ -40,7 +40,8 @@ interface Layout {
   /** `path → real size in bytes` of every other file (weights become placeholders of scaled size). */
   readonly others: Readonly<Record<string, number>>;
   readonly config: (base: Record<string, unknown>) => Record<string, unknown>;
-  readonly chatTemplate: boolean;
+  /** Where the chat template is: in `tokenizer_config.json`, only in a root `chat_template.jinja`, or nowhere. */
+  readonly template: 'tokenizer_config' | 'jinja' | 'none';
   /** The real size of the loaded variant (ONNX file plus chunks), for the placeholders' scale. */
   readonly realBytes: number;
 }
@@ -92,7 +93,7 @@ const LAYOUTS: readonly Layout[] = [
       ...withoutJsConfig(base),
       'transformers.js_config': { kv_cache_dtype: { q4f16: 'float16', fp16: 'float16' } },
     }),
-    chatTemplate: true,
+    template: 'tokenizer_config',
   },
   {
     id: 'onnx-community/Llama-3.2-1B-Instruct',
@@ -120,7 +121,7 @@ const LAYOUTS: readonly Layout[] = [
         use_external_data_format: { 'model.onnx': true, 'model_fp16.onnx': true },
       },
     }),
-    chatTemplate: true,
+    template: 'tokenizer_config',
   },
   {
     id: 'onnx-community/Jan-nano-ONNX',
@@ -141,7 +142,7 @@ const LAYOUTS: readonly Layout[] = [
       'onnx/model_fp16.onnx_data_3': 1.87 * GB,
     },
     config: (base) => ({ ...withoutJsConfig(base), architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3' }),
-    chatTemplate: true,
+    template: 'tokenizer_config',
   },
   {
     id: 'Xenova/gpt2',
@@ -165,7 +166,7 @@ const LAYOUTS: readonly Layout[] = [
       'onnx/model_bnb4.onnx': 497 * MB,
     },
     config: gpt2Config,
-    chatTemplate: false,
+    template: 'none',
   },
   {
     // Older Xenova conversions have nothing but the merged decoder (transformers.js `model_file_name`).
@@ -184,7 +185,23 @@ const LAYOUTS: readonly Layout[] = [
       'onnx/decoder_model_merged.onnx_data': 5.67 * GB,
     },
     config: (base) => ({ ...withoutJsConfig(base), architectures: ['PhiForCausalLM'], model_type: 'phi' }),
-    chatTemplate: true,
+    template: 'tokenizer_config',
+  },
+  {
+    // Some newer conversions keep the chat template only in a root chat_template.jinja (sizes illustrative).
+    id: 'onnx-community/rnj-1-instruct-ONNX',
+    dtype: 'q4f16',
+    real: { path: 'onnx/model_q4f16.onnx', chunks: 1 },
+    realBytes: 5.2 * GB,
+    others: {
+      '.gitattributes': 1.6 * KB,
+      'README.md': 9.1 * KB,
+      'special_tokens_map.json': 662,
+      'onnx/model_fp16.onnx': 610 * KB,
+      'onnx/model_fp16.onnx_data': 16.6 * GB,
+    },
+    config: withoutJsConfig,
+    template: 'jinja',
   },
 ];
 
@@ -197,8 +214,12 @@ const realFiles = (layout: Layout): string[] => {
 export const HUB_FIXTURES: readonly HubFixture[] = LAYOUTS.map((layout) => ({
   id: layout.id,
   dtype: layout.dtype,
-  fetched: [...TOKENIZER_AND_CONFIG, ...realFiles(layout)].sort(),
-  chatTemplate: layout.chatTemplate,
+  fetched: [
+    ...TOKENIZER_AND_CONFIG,
+    ...(layout.template === 'jinja' ? ['chat_template.jinja'] : []),
+    ...realFiles(layout),
+  ].sort(),
+  chatTemplate: layout.template !== 'none',
 }));
 
 /** The weight files of a fixture that must never be fetched (its placeholders under `onnx/`, `model.safetensors`). */
@@ -232,8 +253,9 @@ export async function layOutHubFixtures(root?: string): Promise<string> {
     await put('tokenizer.json', await readFile(join(tiny, 'tokenizer.json')));
     await put(
       'tokenizer_config.json',
-      JSON.stringify(layout.chatTemplate ? tokenizerConfig : baseTokenizerConfig, null, 2) + '\n',
+      JSON.stringify(layout.template === 'tokenizer_config' ? tokenizerConfig : baseTokenizerConfig, null, 2) + '\n',
     );
+    if (layout.template === 'jinja') await put('chat_template.jinja', String(tokenizerConfig['chat_template']));
     await mkdir(join(repo, 'onnx'), { recursive: true });
     const written = await writeTinyChatOnnx(join(repo, layout.real.path), layout.real.chunks);
     const demoBytes = Object.values(written).reduce((a, b) => a + b, 0);

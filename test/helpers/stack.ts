@@ -24,6 +24,8 @@ export interface TestServerOptions {
   readonly cacheDir?: string;
   readonly offline?: boolean;
   readonly token?: string;
+  /** The server's dtype preference (serve --dtype). */
+  readonly dtype?: readonly string[];
   readonly stallTimeoutMs?: number;
   readonly downloadConnections?: number;
   /** Retry settings of downloads; tests shorten the backoff. */
@@ -50,6 +52,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
       cacheDir,
       ...(options.offline !== undefined ? { offline: options.offline } : {}),
       ...(options.token !== undefined ? { token: options.token } : {}),
+      ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
       ...(options.stallTimeoutMs !== undefined ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
       ...(options.downloadConnections !== undefined ? { downloadConnections: options.downloadConnections } : {}),
       ...(options.download !== undefined ? { download: options.download } : {}),
