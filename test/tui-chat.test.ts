@@ -221,3 +221,44 @@ t.test('o sets the focused session’s chat settings in the dashboard; the next 
   t.match(gen.options, { maxTokens: 3, temperature: 0.5, seed: 1 });
   gen.release();
 });
+
+t.test(
+  'PgUp scrolls the focused transcript back with a "↓ N newer" mark; PgDn to the bottom follows again',
+  async (t) => {
+    const upstream = await startUpstreamStandin({ models: ['org/chat'] });
+    t.teardown(() => upstream.close());
+    const { input, output } = terminal();
+    const dash = startDashboard({ sessions: [{ server: upstream.url, model: 'org/chat' }], input, output });
+    t.teardown(() => dash.shutdown());
+    await until('ready', () => cellText(dash, 0, 1).includes('✓ ready'));
+    input.write('i');
+    const sent = 16;
+    for (let n = 1; n <= sent; n++) {
+      input.write(`message number ${'x'.repeat(n)}\r`);
+      await until(`reply ${n}`, () => {
+        const turns = dash.sessions()[0]?.transcript ?? [];
+        return turns.filter((e) => e.role === 'assistant' && !e.streaming).length === n;
+      });
+    }
+    const newest = `you: message number ${'x'.repeat(sent)}`;
+    const oldestShown = (): boolean =>
+      cellText(dash, 0, 1)
+        .split('\n')
+        .some((l) => l.trim() === 'you: message number x');
+    await until('the newest on screen', () => cellText(dash, 0, 1).includes(newest));
+    t.notOk(oldestShown(), 'the oldest scrolled out of the pane');
+    input.write('\x1b[5~');
+    await until('scrolled back', () => cellText(dash, 0, 1).includes('↓ 5 newer'));
+    t.notOk(cellText(dash, 0, 1).includes(newest), 'the newest is below the view');
+    t.ok(dash.ui().composing, 'still typing');
+    for (let i = 0; i < 20; i++) input.write('\x1b[5~');
+    await until('the oldest', () => oldestShown());
+    t.match(cellText(dash, 0, 1), 'newer · PgDn', 'the mark stays while scrolled');
+    for (let i = 0; i < 30; i++) input.write('\x1b[6~');
+    await until(
+      'following again',
+      () => cellText(dash, 0, 1).includes(newest) && !cellText(dash, 0, 1).includes('newer'),
+    );
+    t.equal(dash.ui().scrolls['s1'], 0);
+  },
+);
