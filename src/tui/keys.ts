@@ -109,6 +109,8 @@ export interface UiState {
   readonly composing: boolean;
   /** Input line text per session id. */
   readonly inputs: Readonly<Record<string, string>>;
+  /** Transcript lines scrolled back per session id (absent or 0: following the newest). */
+  readonly scrolls: Readonly<Record<string, number>>;
   readonly prompt: Prompt | null;
   readonly log: LogViewState;
 }
@@ -194,6 +196,7 @@ export function createUiState(): UiState {
     serverView: false,
     composing: false,
     inputs: {},
+    scrolls: {},
     prompt: null,
     log: {
       paused: false,
@@ -217,6 +220,7 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['Enter or i', 'type a chat message in the focused session; until then letters are commands, never text'],
   ['Enter (typing)', 'send the message; Esc stops typing'],
   ['o', 'chat settings of the focused session: temperature= maxTokens= seed= system=… (the next message uses them)'],
+  ['PgUp / PgDn', 'scroll the focused session’s transcript back / forward (typing or not); at the bottom it follows'],
   ['Ctrl-X', 'stop the focused session’s reply while it streams (typing or not); the partial reply is kept'],
   ['a', 'add a session (asks for the server, the model, then the API key: Enter takes the default shown, - none)'],
   [
@@ -268,6 +272,9 @@ function isTab(key: KeyPress): 'next' | 'previous' | undefined {
   if (key.name !== 'tab') return undefined;
   return key.shift ? 'previous' : 'next';
 }
+
+/** Lines one PgUp / PgDn moves a transcript. */
+const TRANSCRIPT_PAGE = 5;
 
 const done = (ui: UiState, ...commands: Command[]): KeyResult => ({ ui, commands });
 
@@ -616,6 +623,12 @@ function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
     if (count === 0) return done({ ...ui, composing: false });
     const step = tab === 'next' ? 1 : -1;
     return done({ ...ui, composing: false, focus: (focus + step + count) % count });
+  }
+  // PgUp / PgDn scroll the focused transcript back and forth, typing or not.
+  if (session !== undefined && (key.name === 'pageup' || key.name === 'pagedown')) {
+    const now = ui.scrolls[session.id] ?? 0;
+    const next = key.name === 'pageup' ? now + TRANSCRIPT_PAGE : Math.max(0, now - TRANSCRIPT_PAGE);
+    return done({ ...ui, focus, scrolls: { ...ui.scrolls, [session.id]: next } });
   }
   if (ui.composing && session !== undefined) return routeComposing({ ...ui, focus }, session, key);
 

@@ -271,6 +271,7 @@ export function toViewModel(input: ViewInput): DashboardView {
               focused,
               composing: focused && ui.composing,
               input: ui.inputs[session.id] ?? '',
+              scroll: ui.scrolls[session.id] ?? 0,
               serverLost: serverLost(servers.find((server) => sameServer(server.root, session.server))),
               onChart: (chart) =>
                 charts.push(
@@ -318,6 +319,8 @@ interface CellContext {
   readonly focused: boolean;
   readonly composing: boolean;
   readonly input: string;
+  /** Transcript lines scrolled up from the newest (PgUp / PgDn), 0 following. */
+  readonly scroll?: number;
   /** Given, the session's server cannot be reached (its feed or poll says so): a ready session shows it. */
   readonly serverLost?: ServerLost | null;
   /**
@@ -372,10 +375,21 @@ export function sessionLines(session: SessionState, ctx: CellContext): Line[] {
   }
   const room = ctx.height - header.length - 1;
   const transcript = transcriptLines(session, width);
+  const rows = room >= 2 && transcript.length > 0 ? room - 1 : room;
+  // Scrolled back, the last row says how many newer lines sit below; never past the oldest line.
+  const scroll = Math.min(ctx.scroll ?? 0, Math.max(0, transcript.length - rows + 1));
+  const end = transcript.length - scroll;
+  const body =
+    scroll > 0 && rows >= 2
+      ? [
+          ...transcript.slice(Math.max(0, end - (rows - 1)), end),
+          [seg(truncateEnd(`↓ ${scroll} newer · PgDn`, width), 'warn')],
+        ]
+      : transcript.slice(-rows);
   const shown =
     room >= 2 && transcript.length > 0
-      ? [[seg(truncateEnd('─ chat ' + '─'.repeat(width), width), 'dim')], ...transcript.slice(-(room - 1))]
-      : transcript.slice(-room);
+      ? [[seg(truncateEnd('─ chat ' + '─'.repeat(width), width), 'dim')], ...body]
+      : body;
   return [...header, ...shown, inputLine];
 }
 
