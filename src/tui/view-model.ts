@@ -783,12 +783,17 @@ function helpOverlay(size: ScreenSize): { rect: Rect; lines: Line[] } {
   const keyWidth = Math.max(...KEY_HELP.map(([k]) => k.length));
   const width = Math.min(size.cols, Math.max(40, Math.min(96, size.cols - 4)));
   const inner = width - 4;
-  const lines: Line[] = [[seg('modeldeck keys', 'accent')], []];
+  const textWidth = Math.max(10, inner - keyWidth - 2);
+  const wrappedRows = KEY_HELP.reduce((n, [, what]) => n + wrap(what, textWidth).length, 0);
+  // Wrapped when it fits the screen; else one line a key, cut with an ellipsis, so every key stays on screen.
+  const compact = wrappedRows + 6 > size.rows;
+  const lines: Line[] = compact ? [] : [[seg('modeldeck keys', 'accent')], []];
   for (const [keys, what] of KEY_HELP) {
-    const wrapped = wrap(what, Math.max(10, inner - keyWidth - 2));
+    const wrapped = compact ? [what] : wrap(what, textWidth);
     wrapped.forEach((text, i) => lines.push([seg(`${(i === 0 ? keys : '').padEnd(keyWidth)}  `, 'accent'), seg(text)]));
   }
-  lines.push([], [seg('Any key closes this help.', 'dim')]);
+  if (!compact) lines.push([]);
+  lines.push([seg('Any key closes this help.', 'dim')]);
   const height = Math.min(size.rows, lines.length + 2);
   return {
     rect: {
