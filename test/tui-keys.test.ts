@@ -86,6 +86,115 @@ t.test('typing: Enter or i starts a message, Enter sends, Esc leaves, Backspace 
   t.same(type(createUiState(), [ENTER, ENTER]).commands, [], 'an empty message is not sent');
 });
 
+const ctrl = (name: string): KeyPress => ({ name, ctrl: true });
+const meta = (name: string): KeyPress => ({ name, meta: true });
+/** The focused session's input line, `|` at the cursor. */
+const inputLine = (ui: UiState, id = 's1'): string => {
+  const chars = [...(ui.inputs[id] ?? '')];
+  const cursor = ui.cursors[id] ?? chars.length;
+  return [...chars.slice(0, cursor), '|', ...chars.slice(cursor)].join('');
+};
+
+t.test(
+  'the input line edits like a shell: cursor keys, Home / End, Ctrl-A / Ctrl-E, Ctrl-U / Ctrl-K / Ctrl-W',
+  async (t) => {
+    let r = type(createUiState(), ['i', 'helo world']);
+    t.equal(inputLine(r.ui), 'helo world|');
+    r = type(r.ui, [...Array<KeyPress>(7).fill(named('left')), 'l']);
+    t.equal(inputLine(r.ui), 'hell|o world', 'Left moves the cursor back; text goes in at the cursor');
+    r = type(r.ui, [named('home'), 'H', named('delete')]);
+    t.equal(inputLine(r.ui), 'H|ello world', 'Home, then a character typed at the start, Del deletes under the cursor');
+    r = type(r.ui, [named('end'), '!', named('left'), named('backspace')]);
+    t.equal(inputLine(r.ui), 'Hello worl|!', 'End, then Backspace deletes before the cursor');
+    r = type(r.ui, [ctrl('a')]);
+    t.equal(inputLine(r.ui), '|Hello worl!', 'Ctrl-A: the start');
+    r = type(r.ui, [ctrl('e')]);
+    t.equal(inputLine(r.ui), 'Hello worl!|', 'Ctrl-E: the end');
+    r = type(r.ui, [ctrl('w')]);
+    t.equal(inputLine(r.ui), 'Hello |', 'Ctrl-W deletes the word before the cursor');
+    r = type(r.ui, ['there friend', meta('b')]);
+    t.equal(inputLine(r.ui), 'Hello there |friend', 'Alt-B: a word back');
+    r = type(r.ui, [ctrl('left')]);
+    t.equal(inputLine(r.ui), 'Hello |there friend', 'Ctrl-Left too');
+    r = type(r.ui, [meta('f')]);
+    t.equal(inputLine(r.ui), 'Hello there| friend', 'Alt-F: a word on');
+    r = type(r.ui, [ctrl('right'), named('left'), named('right')]);
+    t.equal(inputLine(r.ui), 'Hello there friend|', 'Ctrl-Right too; Right moves on');
+    r = type(r.ui, [meta('b'), ctrl('k')]);
+    t.equal(inputLine(r.ui), 'Hello there |', 'Ctrl-K deletes to the end');
+    r = type(r.ui, [meta('b'), ctrl('u')]);
+    t.equal(inputLine(r.ui), '|there ', 'Ctrl-U deletes to the start');
+    r = type(r.ui, [named('right'), ctrl('h')]);
+    t.equal(inputLine(r.ui), '|here ', 'Ctrl-H is Backspace');
+    t.same(r.commands, [], 'no editing key is a command');
+    t.ok(r.ui.composing, 'and none leaves typing');
+    r = type(r.ui, [named('end'), 'x', ENTER]);
+    t.same(
+      r.commands,
+      [{ type: 'send', sessionId: 's1', text: 'here x' }],
+      'Enter sends the whole line, not up to the cursor',
+    );
+    t.equal(inputLine(r.ui), '|', 'and empties it');
+    const still = type(createUiState(), ['i', 'ab', named('left')]).ui;
+    t.equal(routeKey(still, named('left'), ctx).ui.cursors['s1'], 0);
+    const atStart: UiState = { ...still, cursors: { s1: 0 } };
+    t.same(routeKey(atStart, named('left'), ctx).ui, atStart, 'Left at the start changes nothing');
+    t.equal(
+      inputLine(type(createUiState(), [named('tab'), 'i', 'a😀b', named('left'), named('left')]).ui, 's2'),
+      'a|😀b',
+      'the cursor steps over an emoji whole',
+    );
+  },
+);
+
+t.test('Up / Down while typing walk the messages sent in the session, the draft kept', async (t) => {
+  let r = type(createUiState(), ['i', 'first', ENTER, 'second', ENTER, 'second', ENTER, 'draf']);
+  t.equal(r.commands.length, 3);
+  t.same(r.ui.histories['s1']?.sent, ['first', 'second'], 'kept once when sent twice in a row');
+  r = type(r.ui, [named('up')]);
+  t.equal(inputLine(r.ui), 'second|', 'Up: the newest, the cursor at its end');
+  r = type(r.ui, [named('up')]);
+  t.equal(inputLine(r.ui), 'first|');
+  r = type(r.ui, [named('up')]);
+  t.equal(inputLine(r.ui), 'first|', 'Up at the oldest stays');
+  r = type(r.ui, [named('down'), named('down')]);
+  t.equal(inputLine(r.ui), 'draf|', 'Down past the newest: the draft comes back');
+  r = type(r.ui, [named('down')]);
+  t.equal(inputLine(r.ui), 'draf|', 'and Down again does nothing');
+  r = type(r.ui, [named('up'), named('up'), ' again', ENTER]);
+  t.same(r.commands, [{ type: 'send', sessionId: 's1', text: 'first again' }], 'a recalled message, edited, is sent');
+  t.same(r.ui.histories['s1']?.sent, ['first', 'second', 'first again']);
+  r = type(r.ui, [named('up'), named('backspace'), named('up')]);
+  t.equal(inputLine(r.ui), 'first again|', 'an edited recall ends the walk: Up starts a new one, at the newest');
+  r = type(r.ui, [named('down')]);
+  t.equal(inputLine(r.ui), 'first agai|', 'and comes back as the draft');
+  const other = type(r.ui, [named('tab'), 'i', named('up')]);
+  t.equal(inputLine(other.ui, 's2'), '|', 'each session has its own history');
+  t.equal(type(createUiState(), [named('up')]).ui.composing, false, 'Up outside typing does not start it');
+});
+
+t.test('prompts edit the same way as the input line', async (t) => {
+  let r = type(createUiState(), ['a', 'http://b:2', ctrl('a')]);
+  t.match(r.ui.prompt, { kind: 'add-server', text: 'http://b:2', cursor: 0 });
+  r = type(r.ui, [ctrl('k'), 'http://a.example:1 x', ctrl('w'), named('backspace'), named('home'), named('delete')]);
+  t.match(r.ui.prompt, { text: 'ttp://a.example:1', cursor: 0 }, 'Ctrl-K, Ctrl-W, Backspace, Home, Del');
+  r = type(r.ui, ['h', named('end'), meta('b'), ctrl('k')]);
+  t.match(r.ui.prompt, { text: '', cursor: 0 }, 'Alt-B goes to the start (a URL is one word), Ctrl-K deletes it all');
+  r = type(r.ui, ['http://c:3/', named('left'), ENTER]);
+  t.match(r.ui.prompt, { kind: 'add-model', server: 'http://c:3' }, 'Enter takes the whole text');
+  t.equal(r.ui.prompt?.cursor, undefined, 'the next step starts with the cursor at the end');
+  r = type(r.ui, ['not an id', ENTER]);
+  t.ok(r.ui.prompt?.error, 'a refused Enter says why');
+  t.ok(type(r.ui, [named('left')]).ui.prompt?.error, 'moving the cursor keeps the reason');
+  t.notOk(type(r.ui, [named('backspace')]).ui.prompt?.error, 'editing the text drops it');
+  const edit = type(createUiState(), ['e', named('left'), named('left'), 'x']);
+  t.match(
+    edit.ui.prompt,
+    { kind: 'edit-server', text: 'http://ax:1', cursor: 9 },
+    'a prefilled prompt starts at the end',
+  );
+});
+
 t.test('a message to a session that cannot chat yet is kept, with a notice', async (t) => {
   const r = type({ ...createUiState(), focus: 1 }, [ENTER, 'hi', ENTER]);
   t.same(r.ui.inputs, { s2: 'hi' });
@@ -320,12 +429,19 @@ const MODES = {
     };
     return boundKeys(ui, () => ({ ui, commands: [] }));
   })(),
-  // Typing a message: characters are text; only the editing keys are bound.
+  // Typing a message, the cursor inside the line and a message sent before, so that every editing key and Up
+  // change something: characters are text (typed at the cursor); only the editing keys are bound.
   typing: (() => {
-    const ui: UiState = { ...createUiState(), composing: true, inputs: { s1: 'hi' } };
+    const ui: UiState = {
+      ...createUiState(),
+      composing: true,
+      inputs: { s1: 'hi there' },
+      cursors: { s1: 4 },
+      histories: { s1: { sent: ['sent'], at: null, draft: '' } },
+    };
     return boundKeys(ui, (key) =>
       key.ch !== undefined && !key.ctrl && PRINTABLE.includes(key.ch)
-        ? { ui: { ...ui, inputs: { s1: `hi${key.ch}` } }, commands: [] }
+        ? { ui: { ...ui, inputs: { s1: `hi t${key.ch}here` }, cursors: { s1: 5 } }, commands: [] }
         : { ui, commands: [] },
     );
   })(),
@@ -377,7 +493,9 @@ t.test('the help lists every key the router binds, found by trying every key in 
   const anywhere = new Set(KEY_HELP.flatMap(([k, v]) => `${k} ${v}`.split(/[\s,;()]+/)));
   for (const key of ['v', 'n', 'Enter', 'Up', 'Down', 'space', 'w', '/'])
     t.ok(MODES.debug.has(key), `debug view binds ${key}`);
-  for (const mode of ['session', 'log', 'debug'] as const) {
+  for (const key of ['Left', 'Right', 'Home', 'End', 'Del', 'Up', 'Ctrl-A', 'Ctrl-E', 'Ctrl-U', 'Ctrl-K', 'Ctrl-W'])
+    t.ok(MODES.typing.has(key), `typing binds ${key}`);
+  for (const mode of ['session', 'log', 'debug', 'typing'] as const) {
     for (const key of MODES[mode]) {
       // A character must be in the key column (letters also occur in the prose); a named key may be explained in
       // the prose, like "Esc stops typing".

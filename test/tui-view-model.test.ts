@@ -3,7 +3,7 @@ import t from 'tap';
 import { formatBytes } from '../src/client/format.js';
 import { parseLoadEvent } from '../src/protocol/events.js';
 import { createEventLog } from '../src/tui/event-log.js';
-import { createUiState } from '../src/tui/keys.js';
+import { createUiState, type Prompt } from '../src/tui/keys.js';
 import { createServerState, reduceServer, type ServerAction } from '../src/tui/server-state.js';
 import { createSessionState, reduceSession, type SessionAction, type SessionState } from '../src/tui/session-state.js';
 import { textBar } from '../src/tui/lines.js';
@@ -456,3 +456,76 @@ t.test(
     t.match(cellOf([refused]), '✓ ready', 'a 401 comes from a live server: not unreachable');
   },
 );
+
+t.test('the input line and the prompts show the cursor where it is, in sight however long the text', async (t) => {
+  const s = session(['{"status": "ready", "model": "org/model@main", "cached": true}']);
+  const inputLine = (input: string, cursor: number | undefined, width = 20): Line => {
+    const lines = sessionLines(s, {
+      width,
+      height: 12,
+      now: 3,
+      focused: true,
+      composing: true,
+      input,
+      ...(cursor !== undefined ? { cursor } : {}),
+    });
+    return lines.at(-1) ?? [];
+  };
+  const mid = inputLine('hello world', 4);
+  t.equal(text([mid]), '> hello world', 'the cursor on a character adds no cell');
+  t.same(
+    mid.filter((x) => x.tone === 'selected'),
+    [{ text: 'o', tone: 'selected' }],
+    'the character under the cursor is shown inverse',
+  );
+  t.equal(text([inputLine('hello', undefined)]), '> hello█', 'at the end: a block after the text');
+  const long = 'the quick brown fox jumps over the lazy dog';
+  const atEnd = text([inputLine(long, undefined)]);
+  t.equal(atEnd, `> …${long.slice(-16)}█`, 'typing at the end: the tail');
+  t.equal([...atEnd].length, 20, 'as wide as the cell');
+  const atStart = inputLine(long, 0);
+  t.equal(text([atStart]), `> ${long.slice(0, 17)}…`, 'at the start: the head, cut with an ellipsis');
+  t.same(
+    atStart.find((x) => x.tone === 'selected'),
+    { text: 't', tone: 'selected' },
+  );
+  const inside = inputLine(long, 20);
+  t.match(text([inside]), /^> ….+…$/, 'inside: cut on both sides');
+  t.same(
+    inside.find((x) => x.tone === 'selected'),
+    { text: long[20], tone: 'selected' },
+    'the cursor in sight',
+  );
+
+  const status = (prompt: Prompt, cols = 120): Line =>
+    toViewModel({
+      sessions: [],
+      ui: { ...createUiState(), prompt },
+      log: createEventLog(10),
+      size: { cols, rows: 30 },
+      now: 0,
+      notice: null,
+      defaultServer: 'http://d:1',
+    }).status.line;
+  const url = status({ kind: 'add-server', text: 'http://a:1', cursor: 7 });
+  t.match(text([url]), 'server URL [Enter: http://d:1]: http://a:1  Enter ok', 'a prompt: the text as typed');
+  t.same(
+    url.find((x) => x.tone === 'selected'),
+    { text: 'a', tone: 'selected' },
+    'the cursor on the character',
+  );
+  const key = status({ kind: 'add-key', text: 'sk-secret', cursor: 3, server: 'http://a:1', model: 'o/m' });
+  t.notMatch(text([key]), 'secret', 'a key prompt never shows the key');
+  t.match(text([key]), 'API key [Enter: no key · - none]: •••••••••  Enter ok', 'one • a character');
+  t.same(
+    key.find((x) => x.tone === 'selected'),
+    { text: '•', tone: 'selected' },
+    'with the cursor on one of them',
+  );
+  const longUrl = `http://${'x'.repeat(200)}.example:8000/v1`;
+  const cut = text([status({ kind: 'add-server', text: longUrl }, 80)]);
+  t.equal([...cut].length, 80, 'a long prompt text fits the status bar');
+  t.match(cut, /…x+\.example:8000\/v1█$/, 'its end in sight, with the cursor, cut at the start');
+  const cutKey = text([status({ kind: 'add-key', text: 'k'.repeat(200), server: 'http://a:1', model: 'o/m' }, 80)]);
+  t.match(cutKey, /…•+█$/, 'a long key: masked, cut, the cursor in sight');
+});

@@ -438,9 +438,13 @@ function closeSession(model: DashboardModel, id: string): Update {
   const { [id]: _closed, ...sessions } = model.sessions;
   const order = model.order.filter((x) => x !== id);
   const { [id]: _input, ...inputs } = model.ui.inputs;
+  const { [id]: _cursor, ...cursors } = model.ui.cursors;
+  const { [id]: _history, ...histories } = model.ui.histories;
   const ui: UiState = {
     ...model.ui,
     inputs,
+    cursors,
+    histories,
     composing: false,
     focus: Math.max(0, Math.min(model.ui.focus, order.length - 1)),
     log:

@@ -11,6 +11,8 @@
 import { serviceRoot } from '../client/server-url.js';
 import { parseModelId } from '../protocol/model-id.js';
 import { formatChatSettings, parseChatSettings, type ChatSettings } from './chat-settings.js';
+import { EMPTY_HISTORY, remember, stopWalking, walk, type InputHistory } from './input-history.js';
+import { editLine, lineAt, type LineAction, type LineEdit } from './line-edit.js';
 
 /** A key as blessed reports it, reduced to what the router reads. */
 export interface KeyPress {
@@ -50,6 +52,8 @@ const CONFIRMATIONS: ReadonlySet<PromptKind> = new Set(['close', 'cancel', 'unlo
 export interface Prompt {
   readonly kind: PromptKind;
   readonly text: string;
+  /** Where the cursor is in {@link Prompt.text}, in code points ({@link LineEdit}); absent: at the end. */
+  readonly cursor?: number;
   /** For `add-model`, `add-key`, `edit-model` and `edit-key`: the server chosen in the first step. */
   readonly server?: string;
   /** For `add-key` and `edit-key`: the model chosen in the second step. */
@@ -109,6 +113,10 @@ export interface UiState {
   readonly composing: boolean;
   /** Input line text per session id. */
   readonly inputs: Readonly<Record<string, string>>;
+  /** Where the cursor is on each session's input line, in code points ({@link LineEdit}); absent: at the end. */
+  readonly cursors: Readonly<Record<string, number>>;
+  /** The messages each session sent, for Up / Down while typing. */
+  readonly histories: Readonly<Record<string, InputHistory>>;
   /** Transcript lines scrolled back per session id (absent or 0: following the newest). */
   readonly scrolls: Readonly<Record<string, number>>;
   readonly prompt: Prompt | null;
@@ -196,6 +204,8 @@ export function createUiState(): UiState {
     serverView: false,
     composing: false,
     inputs: {},
+    cursors: {},
+    histories: {},
     scrolls: {},
     prompt: null,
     log: {
@@ -219,6 +229,12 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['1–9', 'jump to session 1–9 (in screen order; not while typing, where digits are text)'],
   ['Enter or i', 'type a chat message in the focused session; until then letters are commands, never text'],
   ['Enter (typing)', 'send the message; Esc stops typing'],
+  ['Left Right Home End', 'move on the line being typed (message or prompt); Ctrl-A Ctrl-E too, Alt-B Alt-F by word'],
+  [
+    'Ctrl-U Ctrl-K Ctrl-W',
+    'delete to the start / the end / the word before the cursor; Backspace or Ctrl-H, Del one character',
+  ],
+  ['Up / Down (typing)', 'walk back / forward through the messages sent in this session; the draft comes back'],
   ['o', 'chat settings of the focused session: temperature= maxTokens= seed= system=… (the next message uses them)'],
   ['PgUp / PgDn', 'scroll the focused session’s transcript back / forward (typing or not); at the bottom it follows'],
   ['Ctrl-X', 'stop the focused session’s reply while it streams (typing or not); the partial reply is kept'],
@@ -312,13 +328,58 @@ function routePrompt(ui: UiState, prompt: Prompt, key: KeyPress, ctx: KeyContext
         )
       : done({ ...ui, prompt: null });
   }
-  if (isBackspace(key)) return done({ ...ui, prompt: { ...prompt, text: [...prompt.text].slice(0, -1).join('') } });
   if (isEnter(key)) return submitPrompt(ui, prompt, ctx);
-  if (isPrintable(key)) {
-    const { error: _dropped, ...rest } = prompt;
-    return done({ ...ui, prompt: { ...rest, text: prompt.text + key.ch } });
+  const action = lineAction(key);
+  if (action === undefined) return done(ui);
+  const before = lineAt(prompt.text, prompt.cursor);
+  const line = editLine(before, action);
+  if (line.text === prompt.text) {
+    return line.cursor === before.cursor ? done(ui) : done({ ...ui, prompt: { ...prompt, cursor: line.cursor } });
   }
-  return done(ui);
+  // A changed text drops the refusal of the last Enter.
+  const { error: _dropped, ...rest } = prompt;
+  return done({ ...ui, prompt: { ...rest, text: line.text, cursor: line.cursor } });
+}
+
+/** What a key does to a line being typed (the chat input, a prompt), as a shell's line editor does; or nothing. */
+function lineAction(key: KeyPress): LineAction | undefined {
+  if (isPrintable(key)) return { type: 'insert', text: key.ch };
+  if (isBackspace(key)) return key.meta ? { type: 'kill-word' } : { type: 'backspace' };
+  if (key.meta) {
+    if (key.name === 'b') return { type: 'word-left' };
+    if (key.name === 'f') return { type: 'word-right' };
+    return undefined;
+  }
+  if (key.ctrl) {
+    switch (key.name) {
+      case 'a':
+        return { type: 'home' };
+      case 'e':
+        return { type: 'end' };
+      case 'u':
+        return { type: 'kill-start' };
+      case 'k':
+        return { type: 'kill-end' };
+      case 'w':
+        return { type: 'kill-word' };
+      case 'left':
+        return { type: 'word-left' };
+      case 'right':
+        return { type: 'word-right' };
+      default:
+        return undefined;
+    }
+  }
+  switch (key.name) {
+    case 'left':
+    case 'right':
+    case 'home':
+    case 'end':
+    case 'delete':
+      return { type: key.name };
+    default:
+      return undefined;
+  }
 }
 
 function submitPrompt(ui: UiState, prompt: Prompt, ctx: KeyContext): KeyResult {
@@ -691,10 +752,17 @@ function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
 }
 
 function routeComposing(ui: UiState, session: KeyContext['sessions'][number], key: KeyPress): KeyResult {
-  const text = ui.inputs[session.id] ?? '';
-  const setText = (next: string): UiState => ({ ...ui, inputs: { ...ui.inputs, [session.id]: next } });
+  const id = session.id;
+  const text = ui.inputs[id] ?? '';
+  const history = ui.histories[id] ?? EMPTY_HISTORY;
+  /** The one way the input line changes: its text and cursor together, and the history beside them. */
+  const setLine = (line: LineEdit, nextHistory: InputHistory = history): UiState => ({
+    ...ui,
+    inputs: { ...ui.inputs, [id]: line.text },
+    cursors: { ...ui.cursors, [id]: line.cursor },
+    histories: nextHistory === history ? ui.histories : { ...ui.histories, [id]: nextHistory },
+  });
   if (key.name === 'escape') return done({ ...ui, composing: false });
-  if (isBackspace(key)) return done(setText([...text].slice(0, -1).join('')));
   if (isEnter(key)) {
     const message = text.trim();
     if (message === '') return done(ui);
@@ -710,8 +778,16 @@ function routeComposing(ui: UiState, session: KeyContext['sessions'][number], ke
         text: `${session.tag}: a reply is still streaming; the message is kept, send it once it ends`,
       });
     }
-    return done(setText(''), { type: 'send', sessionId: session.id, text: message });
+    return done(setLine(lineAt(''), remember(history, message)), { type: 'send', sessionId: id, text: message });
   }
-  if (isPrintable(key)) return done(setText(text + key.ch));
-  return done(ui);
+  if ((key.name === 'up' || key.name === 'down') && !key.ctrl && !key.meta) {
+    const walked = walk(history, key.name === 'up' ? 'back' : 'forward', text);
+    return walked === undefined ? done(ui) : done(setLine(lineAt(walked.text), walked.history));
+  }
+  const action = lineAction(key);
+  if (action === undefined) return done(ui);
+  const before = lineAt(text, ui.cursors[id]);
+  const line = editLine(before, action);
+  if (line.text === text) return line.cursor === before.cursor ? done(ui) : done(setLine(line));
+  return done(setLine(line, stopWalking(history)));
 }

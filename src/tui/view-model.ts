@@ -11,6 +11,7 @@ import type { JournalEntry } from '../client/wire-journal.js';
 import { buildWireLogView, inspectEntry, type WireLogView } from './wire-log-view.js';
 import { countAfter, selectWindow, type EventLog, type LogEntry, type LogFilter } from './event-log.js';
 import { KEY_HELP, KEY_PROMPTS, type UiState } from './keys.js';
+import { lineAt, lineWindow, type LineEdit } from './line-edit.js';
 import { clipLine, seg, textBar, type Line, type Segment, type Tone } from './lines.js';
 import { serverPaneContent, type ChartSpec } from './server-view.js';
 import type { ServerState } from './server-state.js';
@@ -271,6 +272,7 @@ export function toViewModel(input: ViewInput): DashboardView {
               focused,
               composing: focused && ui.composing,
               input: ui.inputs[session.id] ?? '',
+              ...(ui.cursors[session.id] !== undefined ? { cursor: ui.cursors[session.id] } : {}),
               scroll: ui.scrolls[session.id] ?? 0,
               serverLost: serverLost(servers.find((server) => sameServer(server.root, session.server))),
               onChart: (chart) =>
@@ -319,6 +321,8 @@ interface CellContext {
   readonly focused: boolean;
   readonly composing: boolean;
   readonly input: string;
+  /** Where the cursor is on the input line, in code points; absent: at the end. */
+  readonly cursor?: number;
   /** Transcript lines scrolled up from the newest (PgUp / PgDn), 0 following. */
   readonly scroll?: number;
   /** Given, the session's server cannot be reached (its feed or poll says so): a ready session shows it. */
@@ -556,8 +560,7 @@ function replyFigures(metrics: ReplyMetrics): string {
 function inputText(session: SessionState, ctx: CellContext): Line {
   const width = ctx.width;
   if (ctx.composing) {
-    const visible = [...ctx.input].slice(-Math.max(1, width - 3)).join('');
-    return [seg('> ', 'accent'), seg(visible), seg('█', 'accent')];
+    return [seg('> ', 'accent'), ...editedLine(lineAt(ctx.input, ctx.cursor), Math.max(1, width - 2))];
   }
   if (ctx.input !== '') return clipLine([seg('> ', 'dim'), seg(ctx.input, 'dim')], width);
   const hint = !ctx.focused
@@ -566,6 +569,22 @@ function inputText(session: SessionState, ctx: CellContext): Line {
       ? 'Enter or i to type to chat, Enter sends'
       : 'chat opens when the model is ready';
   return [seg(truncateEnd(`> ${hint}`, width), 'dim')];
+}
+
+/**
+ * A line being typed in a field `width` cells wide: the cursor in sight (inverse on the character under it, a block
+ * past the end), an ellipsis where the text is cut. `mask` shows each character as it (an API key).
+ */
+function editedLine(line: LineEdit, width: number, mask?: string): Segment[] {
+  const shown = mask === undefined ? line : { ...line, text: mask.repeat([...line.text].length) };
+  const view = lineWindow(shown, width);
+  const out: Segment[] = [];
+  if (view.cutStart) out.push(seg(ELLIPSIS, 'dim'));
+  if (view.before !== '') out.push(seg(view.before));
+  out.push(view.at === null ? seg('█', 'accent') : seg(view.at, 'selected'));
+  if (view.after !== '') out.push(seg(view.after));
+  if (view.cutEnd) out.push(seg(ELLIPSIS, 'dim'));
+  return out;
 }
 
 /** Lint faults per session (the first word of a stream's name), over the journal. */
@@ -691,6 +710,9 @@ export function logLine(entry: LogEntry, width: number): Line {
   );
 }
 
+/** Cells a prompt's field keeps when the label is longer than the status bar leaves room for. */
+const PROMPT_FIELD_MIN = 24;
+
 const PROMPT_LABEL: Readonly<Record<string, string>> = {
   'add-server': 'add session · server URL',
   'add-model': 'add session · model id (org/name[@revision])',
@@ -724,16 +746,30 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
               : '';
     const who = p.kind.startsWith('edit-') && editing ? ` ${editing.tag}` : '';
     const label = (PROMPT_LABEL[p.kind] ?? p.kind).replace(/^edit session/, `edit session${who}`);
+    const head = `${label}${hint}: `;
+    const typed = lineAt(p.text, p.cursor);
     // A key is never shown as typed: one • a character, and the kept key of `e` as ••• until something is typed.
-    const shown = KEY_PROMPTS.has(p.kind)
-      ? p.text === '' && p.kind === 'edit-key' && p.keyDefault === 'keep'
+    const masked = KEY_PROMPTS.has(p.kind);
+    const note =
+      masked && p.text === '' && p.kind === 'edit-key' && p.keyDefault === 'keep'
         ? '•••'
-        : p.text === '-'
-          ? '- (no key)'
-          : '•'.repeat([...p.text].length)
-      : p.text;
-    const line: Segment[] = [seg(`${label}${hint}: `, 'accent'), seg(shown), seg('█', 'accent')];
-    line.push(p.error ? seg(`  ${p.error}`, 'error') : seg('  Enter ok · Esc cancel', 'dim'));
+        : masked && p.text === '-'
+          ? ' (no key)'
+          : '';
+    const tail = p.error ? `  ${p.error}` : '  Enter ok · Esc cancel';
+    // The field gets what the label leaves, and at least a few cells (the label is cut for them): the cursor stays
+    // in sight however long the text; the tail goes where there is room.
+    const cells = [...p.text].length + 1 + [...note].length;
+    const field = Math.min(cells, Math.max(Math.min(PROMPT_FIELD_MIN, width), width - [...head].length));
+    const line: Segment[] = [
+      seg(truncateEnd(head, width - field), 'accent'),
+      ...(note === '•••' ? [seg(note, 'dim')] : []),
+      ...editedLine(typed, field - [...note].length, masked && p.text !== '-' ? '•' : undefined),
+      ...(note === ' (no key)' ? [seg(note, 'dim')] : []),
+    ];
+    // The tail (the reason of a refusal, or the keys) takes the cells left, cut there: never the field's.
+    const room = width - line.reduce((n, x) => n + [...x.text].length, 0);
+    if (room > 2) line.push(seg(truncateEnd(tail, room), p.error ? 'error' : 'dim'));
     return clipLine(line, width);
   }
   if (input.notice !== null) return clipLine([seg(input.notice.text, input.notice.tone)], width);
