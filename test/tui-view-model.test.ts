@@ -522,6 +522,10 @@ t.test('the input line and the prompts show the cursor where it is, in sight how
     { text: '•', tone: 'selected' },
     'with the cursor on one of them',
   );
+  const keep = status({ kind: 'edit-key', text: '', keyDefault: 'keep', server: 'http://a:1', model: 'o/m' });
+  t.match(text([keep]), ': •••█  Enter ok', 'the kept key as ••• until something is typed');
+  const none = status({ kind: 'add-key', text: '-', server: 'http://a:1', model: 'o/m' });
+  t.match(text([none]), ': - (no key)█  Enter ok', '- in words');
   const longUrl = `http://${'x'.repeat(200)}.example:8000/v1`;
   const cut = text([status({ kind: 'add-server', text: longUrl }, 80)]);
   t.equal([...cut].length, 80, 'a long prompt text fits the status bar');

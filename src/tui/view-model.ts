@@ -748,24 +748,21 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
     const label = (PROMPT_LABEL[p.kind] ?? p.kind).replace(/^edit session/, `edit session${who}`);
     const head = `${label}${hint}: `;
     const typed = lineAt(p.text, p.cursor);
-    // A key is never shown as typed: one • a character, and the kept key of `e` as ••• until something is typed.
+    // A key is never shown as typed: one • a character, the kept key of `e` as ••• until something is typed, and `-`
+    // said in words.
     const masked = KEY_PROMPTS.has(p.kind);
-    const note =
-      masked && p.text === '' && p.kind === 'edit-key' && p.keyDefault === 'keep'
-        ? '•••'
-        : masked && p.text === '-'
-          ? ' (no key)'
-          : '';
+    const kept = masked && p.text === '' && p.kind === 'edit-key' && p.keyDefault === 'keep' ? '•••' : '';
+    const shown = masked && p.text === '-' ? lineAt('- (no key)', typed.cursor === 0 ? 0 : undefined) : typed;
+    const mask = masked && p.text !== '-' ? '•' : undefined;
     const tail = p.error ? `  ${p.error}` : '  Enter ok · Esc cancel';
     // The field gets what the label leaves, and at least a few cells (the label is cut for them): the cursor stays
     // in sight however long the text; the tail goes where there is room.
-    const cells = [...p.text].length + 1 + [...note].length;
+    const cells = [...shown.text].length + 1 + kept.length;
     const field = Math.min(cells, Math.max(Math.min(PROMPT_FIELD_MIN, width), width - [...head].length));
     const line: Segment[] = [
       seg(truncateEnd(head, width - field), 'accent'),
-      ...(note === '•••' ? [seg(note, 'dim')] : []),
-      ...editedLine(typed, field - [...note].length, masked && p.text !== '-' ? '•' : undefined),
-      ...(note === ' (no key)' ? [seg(note, 'dim')] : []),
+      ...(kept !== '' ? [seg(kept, 'dim')] : []),
+      ...editedLine(shown, field - kept.length, mask),
     ];
     // The tail (the reason of a refusal, or the keys) takes the cells left, cut there: never the field's.
     const room = width - line.reduce((n, x) => n + [...x.text].length, 0);
@@ -777,7 +774,7 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
   const keys = ui.logFocused
     ? 'space follow/pause · ↑↓ scroll · / filter · s session · w save · l back · ? help · q quit'
     : ui.composing
-      ? 'typing: Enter sends · Esc stops typing · Ctrl-X stops a reply · Tab next session'
+      ? 'typing: Enter sends · ↑↓ earlier messages · Esc stops typing · Ctrl-X stops a reply · Tab next session'
       : 'commands: Tab next · Enter/i type · l log · a add · e edit · o options · r retry · x close · c cancel · u unload · v servers · ? · q quit';
   return clipLine([seg(`[${where}] `, 'accent'), seg(keys, 'dim')], width);
 }
