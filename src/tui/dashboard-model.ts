@@ -57,6 +57,10 @@ export interface KeyWorld {
   readonly lastJournalSeq?: number;
   /** Where `n` moves the log's debug cursor, `null` when no shown line has a fault. */
   readonly nextFault?: number | null;
+  /** Pages the help overlay has on this screen. */
+  readonly helpPages?: number;
+  /** Per session id, how far its transcript scrolls back on screen (lines). */
+  readonly scrollLimits?: Readonly<Record<string, number>>;
 }
 
 /** Everything that changes the model. */
@@ -162,9 +166,11 @@ export function keyContext(model: DashboardModel, world: KeyWorld): KeyContext {
       chat: model.sessions[s.id]?.spec.chat ?? {},
       loading: s.phase === 'connecting' || s.phase === 'loading' || s.phase === 'reconnecting',
       hasTranscript: s.transcript.length > 0,
+      ...(world.scrollLimits?.[s.id] !== undefined ? { scrollLimit: world.scrollLimits[s.id] } : {}),
     })),
     lastSeq: world.lastSeq,
     logPage: world.logPage,
+    ...(world.helpPages !== undefined ? { helpPages: world.helpPages } : {}),
     ...(world.lastJournalSeq !== undefined ? { lastJournalSeq: world.lastJournalSeq } : {}),
     ...(world.nextFault !== undefined ? { nextFault: world.nextFault } : {}),
     defaultServer: model.defaultServer,

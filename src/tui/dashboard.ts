@@ -31,7 +31,7 @@ import { createRenderScheduler } from './render-scheduler.js';
 import { createFeedPool } from './feed-pool.js';
 import { createSessionPool } from './session-pool.js';
 import type { SessionState } from './session-state.js';
-import { debugLogView, screenLayout, toViewModel, type Tone, type ViewInput } from './view-model.js';
+import { debugLogView, helpPageCount, toViewModel, type Tone, type ViewInput } from './view-model.js';
 import { shownText } from './wire-log-view.js';
 import { createWireJournal, type JournalEntry } from '../client/wire-journal.js';
 import { createWireTap, streamKind, type WireRecord } from '../client/wire-tap.js';
@@ -333,12 +333,19 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
   }
 
   function press(key: KeyPress): void {
+    // The screen as it stands bounds what the keys may scroll to (a transcript's oldest line, the help's last page).
+    const shown = toViewModel(viewInput());
+    const scrollLimits = Object.fromEntries(
+      shown.cells.flatMap((cell) => (cell.scrollLimit === undefined ? [] : [[cell.id, cell.scrollLimit]])),
+    );
     dispatch({
       type: 'key',
       key,
       world: {
         lastSeq: log.lastSeq(),
-        logPage: Math.max(1, screenLayout(renderer.size()).log.height - 2),
+        logPage: Math.max(1, shown.log.rect.height - 2),
+        helpPages: helpPageCount(renderer.size()),
+        scrollLimits,
         now: clock.now(),
         lastJournalSeq: journal.at(-1)?.seq ?? 0,
         ...(model.ui.log.view !== 'frames' ? { nextFault: debugLogView(viewInput()).nextFault } : {}),

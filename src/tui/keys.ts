@@ -97,14 +97,21 @@ export type LogView = 'frames' | 'debug' | 'wire';
 
 const LOG_VIEWS: readonly LogView[] = ['frames', 'debug', 'wire'];
 
+/** What `f` zooms to the full screen. */
+export type Zoom = 'session' | 'log' | null;
+
 /** Everything the keyboard changes. */
 export interface UiState {
   /** Index of the focused session (kept while the log has focus). */
   readonly focus: number;
   readonly logFocused: boolean;
   readonly help: boolean;
+  /** The help page shown, from 0 (the help is paged when it does not fit the screen). */
+  readonly helpPage: number;
   /** The session grid gives way to one pane per server (every model on it, live from its feed). */
   readonly serverView: boolean;
+  /** One pane has the whole screen (`f`): the focused session, or the log; `null` for the grid. */
+  readonly zoom: Zoom;
   /** The focused session's input line takes text. */
   readonly composing: boolean;
   /** Input line text per session id. */
@@ -135,11 +142,15 @@ export interface KeyContext {
     readonly loading?: boolean;
     /** It has a transcript, which quitting would lose: quitting asks first. */
     readonly hasTranscript?: boolean;
+    /** The furthest its transcript scrolls back on screen (lines), where PgUp stops; absent: no bound known. */
+    readonly scrollLimit?: number;
   }[];
   /** The newest log seq (where a pause starts). */
   readonly lastSeq: number;
   /** Lines in one page of the log view. */
   readonly logPage: number;
+  /** Pages the help overlay has at this screen size (1 when it fits). */
+  readonly helpPages?: number;
   /** The newest wire journal seq (where a pause of the debug views starts). */
   readonly lastJournalSeq?: number;
   /** Where `n` moves the debug views' cursor (lines up from the newest), `null` when no line has a fault. */
@@ -193,7 +204,9 @@ export function createUiState(): UiState {
     focus: 0,
     logFocused: false,
     help: false,
+    helpPage: 0,
     serverView: false,
+    zoom: null,
     composing: false,
     inputs: {},
     scrolls: {},
@@ -232,9 +245,11 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['c', 'cancel the focused session’s load on its server, for every client following it (y confirms)'],
   ['u', 'unload the focused session’s model from its server’s memory (y confirms)'],
   ['v', 'server view below the sessions: every model on each server (state, stage, progress, subscribers, size), live'],
+  ['f', 'zoom the focused session to the full screen (its load detail too); f or Esc returns'],
   ['l', 'focus the event log (Tab, Esc or l goes back)'],
   ['space (log)', 'follow / pause the log; paused shows how many lines are new'],
   ['Up Down PgUp PgDn (log)', 'scroll the log (scrolling up pauses); End follows again'],
+  ['f (log)', 'zoom the log to the full screen; f returns'],
   ['k / j (log)', 'scroll the log up / down one line, like Up / Down'],
   ['G (log)', 'follow the log again, like End'],
   ['/ (log)', 'filter the log by text (empty clears)'],
@@ -249,7 +264,7 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['n (debug)', 'move the cursor to the next frame with a lint fault'],
   ['space (replay)', 'pause / resume a replay (modeldeck replay; in the log pane space follows or pauses the log)'],
   ['. (replay)', 'play the next saved line of a replay (pausing first)'],
-  ['?', 'this help (any key closes it)'],
+  ['?', 'this help (PgDn / space: next page where it has several; any other key closes it)'],
   ['q / Ctrl-C', 'quit (q asks first while loads run or transcripts exist; Ctrl-C quits at once)'],
 ];
 
@@ -281,7 +296,7 @@ const done = (ui: UiState, ...commands: Command[]): KeyResult => ({ ui, commands
 /** Routes one key press. Pure. */
 export function routeKey(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
   if (key.ctrl && key.name === 'c') return done(ui, { type: 'quit' });
-  if (ui.help) return done({ ...ui, help: false });
+  if (ui.help) return routeHelp(ui, key, ctx);
   if (ui.prompt !== null) return routePrompt(ui, ui.prompt, key, ctx);
   // Ctrl-X stops the focused session's reply, typing or not: no printable key does, so no message can.
   if (key.ctrl && key.name === 'x') {
@@ -291,6 +306,18 @@ export function routeKey(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult
   }
   if (ui.logFocused) return routeLog(ui, key, ctx);
   return routeSession(ui, key, ctx);
+}
+
+/** A paged help: PgDn, Down or space turn the page (space closes on the last), PgUp or Up back; any other key closes. */
+function routeHelp(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
+  const last = Math.max(0, (ctx.helpPages ?? 1) - 1);
+  const page = Math.min(ui.helpPage, last);
+  if (key.name === 'pagedown' || key.name === 'down' || key.name === 'space' || key.ch === ' ') {
+    if (page < last) return done({ ...ui, helpPage: page + 1 });
+    if (key.name !== 'space' && key.ch !== ' ') return done(ui);
+  }
+  if (key.name === 'pageup' || key.name === 'up') return done({ ...ui, helpPage: Math.max(0, page - 1) });
+  return done({ ...ui, help: false, helpPage: 0 });
 }
 
 function routePrompt(ui: UiState, prompt: Prompt, key: KeyPress, ctx: KeyContext): KeyResult {
@@ -467,7 +494,11 @@ function routeLog(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
     if (routed !== undefined) return routed;
   }
   const pauseHere = (): LogViewState => (log.paused ? log : { ...log, paused: true, pausedAtSeq: ctx.lastSeq });
-  if (isTab(key) || key.name === 'escape' || key.ch === 'l') return done({ ...ui, logFocused: false });
+  if (key.ch === 'f') return done({ ...ui, zoom: ui.zoom === 'log' ? null : 'log' });
+  // Leaving the log leaves its zoom: the sessions come back.
+  if (isTab(key) || key.name === 'escape' || key.ch === 'l') {
+    return done({ ...ui, logFocused: false, zoom: ui.zoom === 'log' ? null : ui.zoom });
+  }
   if (key.name === 'space' || key.ch === ' ') {
     return done({
       ...ui,
@@ -609,7 +640,7 @@ function routeGlobal(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
         text: `no session ${key.ch}: ${open === 0 ? 'none is' : open === 1 ? 'one is' : `${open} are`} open`,
       });
     }
-    return done({ ...ui, focus: index, logFocused: false, composing: false });
+    return done({ ...ui, focus: index, logFocused: false, composing: false, zoom: ui.zoom === 'log' ? null : ui.zoom });
   }
   return done(ui);
 }
@@ -627,19 +658,27 @@ function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
   // PgUp / PgDn scroll the focused transcript back and forth, typing or not.
   if (session !== undefined && (key.name === 'pageup' || key.name === 'pagedown')) {
     const now = ui.scrolls[session.id] ?? 0;
-    const next = key.name === 'pageup' ? now + TRANSCRIPT_PAGE : Math.max(0, now - TRANSCRIPT_PAGE);
+    // Clamped to what the screen can scroll back, so PgDn always moves at once after many PgUps.
+    const limit = session.scrollLimit ?? Number.POSITIVE_INFINITY;
+    const next =
+      key.name === 'pageup'
+        ? Math.min(now + TRANSCRIPT_PAGE, limit)
+        : Math.max(0, Math.min(now, limit) - TRANSCRIPT_PAGE);
     return done({ ...ui, focus, scrolls: { ...ui.scrolls, [session.id]: next } });
   }
   if (ui.composing && session !== undefined) return routeComposing({ ...ui, focus }, session, key);
 
-  if (key.name === 'escape') return done(ui);
+  if (key.name === 'escape') return done(ui.zoom === null ? ui : { ...ui, zoom: null });
   if (isEnter(key)) return session ? done({ ...ui, focus, composing: true }) : done(ui);
   if (key.name === 'space' || key.ch === ' ') return done(ui, { type: 'replay', action: 'toggle' });
   switch (key.ch) {
     case '.':
       return done(ui, { type: 'replay', action: 'step' });
     case 'l':
-      return done({ ...ui, focus, logFocused: true });
+      // A zoomed session hides the log: focusing the log brings the grid back.
+      return done({ ...ui, focus, logFocused: true, zoom: null });
+    case 'f':
+      return session ? done({ ...ui, focus, zoom: ui.zoom === 'session' ? null : 'session' }) : done(ui);
     case 'r':
       return session ? done({ ...ui, focus }, { type: 'retry', sessionId: session.id }) : done(ui);
     case 'x':
