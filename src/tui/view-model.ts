@@ -764,7 +764,7 @@ function choiceSegments(prompt: Prompt, choices: ModelChoices, room: number): Se
     if (state === 'asking') return [seg('  asking the server for its models…', 'dim')];
     if (state === 'failed') {
       // Brief: the reason cut so that the line still says typing works.
-      const why = truncateEnd(message ?? 'failed', Math.max(12, room - 45));
+      const why = truncateEnd(message ?? 'failed', Math.max(8, room - 43));
       return [seg(`  models not listed (${why}) · any id is accepted`, 'warn')];
     }
     return [seg('  the server lists no models · any id is accepted', 'dim')];
