@@ -233,7 +233,7 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['PgUp / PgDn', 'scroll the focused session’s transcript back / forward (typing or not); at the bottom it follows'],
   ['Ctrl-X', 'stop the focused session’s reply while it streams (typing or not); the partial reply is kept'],
   ['a', 'add a session (asks for the server, the model, then the API key: Enter takes the default shown, - none)'],
-  ['Tab (model)', 'at the model id: complete it from the server’s list; again cycles (any id is accepted)'],
+  ['Tab (model)', 'complete a model id from the server; again cycles'],
   [
     'e',
     'edit the focused session: server, model and API key, prefilled (Enter keeps the key, - none); reopens it, keeping its tag and transcript',
