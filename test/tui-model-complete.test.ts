@@ -1,9 +1,12 @@
 // The model prompt completes from the server's GET /v1/models, on the real dashboard (headless terminal) against a
 // real modeldeck server with an API key: `a`, Enter for the default server, a prefix and Tab give the served id, and
 // the session opens on it; a server that refuses the list says so, and typing the id still works.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { startDashboard } from '../src/tui/dashboard.js';
 import { demoModelsDir } from './helpers/demo.js';
+import { createFakeClock } from './helpers/fake-clock.js';
 import { startTestMirror } from './helpers/stack.js';
 import { cellText, startKillableServer, terminal } from './helpers/dashboard.js';
 import { until } from './helpers/until.js';
@@ -71,7 +74,7 @@ t.test('a server refusing the list says so; typing an id still works', async (t)
     return bar.includes('models not listed') ? bar : undefined;
   });
   t.match(refused, 'HTTP 401', 'says why');
-  t.match(refused, 'any id is accepted', 'and that typing still works');
+  t.match(refused, 'any id works', 'and that typing still works');
   input.write('modeldeck/ti');
   input.write('\t');
   input.write('ny-chat');
@@ -82,4 +85,39 @@ t.test('a server refusing the list says so; typing an id still works', async (t)
   input.write('\r');
   await until('s1 ready', () => cellText(dash, 0, 1).includes('✓ ready'));
   t.equal(dash.sessions()[0]?.model, MODEL, 'the typed id, not listed, opened');
+});
+
+t.test('a server that does not answer the list: asking, then given up on, and typing goes on all along', async (t) => {
+  // Takes the request and never answers it.
+  let asked = 0;
+  const silent = createServer((req) => {
+    if (req.url === '/v1/models') asked += 1;
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    silent.closeAllConnections();
+    silent.close();
+  });
+  const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  const clock = createFakeClock(Date.UTC(2026, 0, 2));
+  const { input, output } = terminal();
+  const dash = startDashboard({ defaultServer: url, input, output, clock });
+  t.teardown(() => dash.shutdown());
+
+  input.write('a');
+  input.write('\r');
+  await until('the ask to arrive', () => asked === 1);
+  t.match(statusBar(dash.screenText()), 'asking the server for its models…', 'says it is asking');
+  input.write('org/typed');
+  await until('typing while it asks', () => dash.ui().prompt?.text === 'org/typed');
+  clock.advance(5000);
+  const given = await until('given up', () => {
+    const bar = statusBar(dash.screenText());
+    return bar.includes('models not listed') ? bar : undefined;
+  });
+  t.match(given, 'no answer in 5 s', 'says the server did not answer');
+  t.match(given, 'org/typed█', 'what was typed is kept');
+  input.write('\t');
+  input.write('!');
+  await until('still typing', () => dash.ui().prompt?.text === 'org/typed!');
 });

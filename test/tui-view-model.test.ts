@@ -248,15 +248,15 @@ t.test(
     t.match(narrow, /org\/a-one@main, …$/, 'cut at a whole id, with an ellipsis');
     t.notMatch(narrow, 'org/b@main', 'only the matches');
     t.match(status({ ...prompt, text: 'zz' }, listed), 'none of the', 'no match: says so');
-    t.match(status({ ...prompt, text: 'zz' }, listed), 'any id is accepted');
+    t.match(status({ ...prompt, text: 'zz' }, listed), 'any id works');
     t.match(status(prompt, { ids: [], state: 'asking', message: null }), 'asking the server for its models…');
     const failed = status(prompt, {
       ids: [],
       state: 'failed',
       message: 'HTTP 401 Unauthorized: the API key is not valid',
     });
-    t.match(failed, 'models not listed (HTTP 401');
-    t.match(failed, /any id is accepted$/, 'a long reason is cut, the line still ends saying typing works');
+    t.match(failed, 'models not listed: HTTP 401');
+    t.match(failed, /any id works$/, 'a long reason is cut, the line still ends saying typing works');
     const cycling = status({ ...prompt, text: 'org/a-three@main', completing: { base: 'org/a', index: 1 } }, listed);
     t.match(cycling, '3 on server: org/a-one@main', 'while cycling: the matches of the text the cycle started from');
   },

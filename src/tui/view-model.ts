@@ -764,13 +764,13 @@ function choiceSegments(prompt: Prompt, choices: ModelChoices, room: number): Se
     if (state === 'asking') return [seg('  asking the server for its models…', 'dim')];
     if (state === 'failed') {
       // Brief: the reason cut so that the line still says typing works.
-      const why = truncateEnd(message ?? 'failed', Math.max(8, room - 43));
-      return [seg(`  models not listed (${why}) · any id is accepted`, 'warn')];
+      const why = truncateEnd(message ?? 'failed', Math.max(8, room - 36));
+      return [seg(`  models not listed: ${why} · any id works`, 'warn')];
     }
-    return [seg('  the server lists no models · any id is accepted', 'dim')];
+    return [seg('  the server lists no models · any id works', 'dim')];
   }
   const { matches, current } = completionCandidates(prompt.text, prompt.completing, ids);
-  if (matches.length === 0) return [seg(`  none of the ${ids.length} on server match · any id is accepted`, 'dim')];
+  if (matches.length === 0) return [seg(`  none of the ${ids.length} on server match · any id works`, 'dim')];
   const head = `  ${matches.length} on server: `;
   const out: Segment[] = [seg(head, 'dim')];
   let left = room - head.length;
