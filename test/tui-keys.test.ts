@@ -178,6 +178,43 @@ t.test('add a session: server (default offered), then model, both validated', as
   t.equal(type(type(createUiState(), ['a']).ui, [named('escape')]).ui.prompt, null, 'Esc cancels');
 });
 
+t.test('the model prompts ask for the server ids; Tab completes from them, then cycles', async (t) => {
+  const opened = type(createUiState(), ['a', ENTER]);
+  t.same(opened.commands, [{ type: 'list-models', server: 'http://a:1' }], 'the model prompt asks for the ids');
+  const edit = type(createUiState(), ['e', ENTER]);
+  t.same(edit.commands, [{ type: 'list-models', server: 'http://a:1', sessionId: 's1' }], 'so does e');
+
+  const listing: KeyContext = {
+    ...ctx,
+    modelIds: ['org/chat-small@main', 'org/chat-large@main', 'org/code@main', 'other/x'],
+  };
+  const TAB = named('tab');
+  const at = (keys: (KeyPress | string)[]) => type(opened.ui, keys, listing).ui.prompt;
+  t.equal(at(['or', TAB])?.text, 'org/c', 'Tab completes to the prefix the matches share');
+  t.equal(at(['o', TAB])?.text, 'org/chat-large@main', 'nothing shared to add: Tab cycles at once');
+  t.equal(at(['org/co', TAB])?.text, 'org/code@main', 'one match: the whole id');
+  t.equal(at(['org/chat', TAB])?.text, 'org/chat-', 'ambiguous after the shared prefix: Tab stops there');
+  t.equal(at(['org/chat', TAB, TAB])?.text, 'org/chat-large@main', 'a second Tab cycles, sorted');
+  t.equal(at(['org/chat', TAB, TAB, TAB])?.text, 'org/chat-small@main');
+  t.equal(at(['org/chat', TAB, TAB, TAB, TAB])?.text, 'org/chat-large@main', 'and wraps');
+  t.equal(
+    at(['org/chat', TAB, TAB, named('tab', { shift: true })])?.text,
+    'org/chat-small@main',
+    'Shift-Tab cycles back',
+  );
+  t.equal(at(['org/chat', TAB, TAB, 'x', TAB])?.text, 'org/chat-large@mainx', 'typing ends the cycle');
+  t.equal(at(['zz', TAB])?.text, 'zz', 'no match: the text stays');
+  t.equal(at([TAB, TAB])?.text, 'org/chat-large@main', 'from nothing: every id, cycled');
+
+  const done = type(opened.ui, ['org/co', TAB, ENTER, ENTER], listing);
+  t.same(done.commands, [{ type: 'add', server: 'http://a:1', model: 'org/code@main' }], 'the completed id is added');
+  const free = type(opened.ui, ['new/model', TAB, ENTER, ENTER], listing);
+  t.same(free.commands, [{ type: 'add', server: 'http://a:1', model: 'new/model' }], 'an id not listed is accepted');
+  t.equal(type(opened.ui, ['org/co', TAB], ctx).ui.prompt?.text, 'org/co', 'no ids known: Tab does nothing');
+  const elsewhere = type(createUiState(), ['a', TAB], listing).ui;
+  t.same([elsewhere.prompt?.kind, elsewhere.prompt?.text], ['add-server', ''], 'Tab completes model ids only');
+});
+
 t.test('log keys: follow/pause, scroll, filters, save', async (t) => {
   let ui = type(createUiState(), ['l']).ui;
   ui = type(ui, [named('space', { ch: ' ' })]).ui;

@@ -3,7 +3,8 @@ import t from 'tap';
 import { formatBytes } from '../src/client/format.js';
 import { parseLoadEvent } from '../src/protocol/events.js';
 import { createEventLog } from '../src/tui/event-log.js';
-import { createUiState, KEY_HELP } from '../src/tui/keys.js';
+import { createUiState, KEY_HELP, type Prompt } from '../src/tui/keys.js';
+import type { ModelChoices } from '../src/tui/model-list.js';
 import { createServerState, reduceServer, type ServerAction } from '../src/tui/server-state.js';
 import { createSessionState, reduceSession, type SessionAction, type SessionState } from '../src/tui/session-state.js';
 import { textBar } from '../src/tui/lines.js';
@@ -247,6 +248,44 @@ t.test('the whole screen: cells, log pane with marked kinds, status bar, help', 
   t.match(text([prompt.status.line]), 'add session · server URL [Enter: http://d:1]: http://█  nope');
   t.match(text([logLine(log.fromEnd(2)!, 20)]), /…$/, 'long log lines are cut with a mark');
 });
+
+t.test(
+  'a model prompt shows the server ids matching what is typed, cut with an ellipsis, or why there are none',
+  async (t) => {
+    const status = (prompt: Prompt, choices: ModelChoices, cols = 120): string =>
+      text([
+        toViewModel({
+          sessions: [],
+          ui: { ...createUiState(), prompt },
+          log: createEventLog(10),
+          size: { cols, rows: 30 },
+          now: 0,
+          notice: null,
+          defaultServer: 'http://d:1',
+          modelChoices: choices,
+        }).status.line,
+      ]);
+    const ids = ['org/a-one@main', 'org/a-two@main', 'org/a-three@main', 'org/b@main'];
+    const prompt: Prompt = { kind: 'add-model', text: 'org/a', server: 'http://d:1' };
+    const listed: ModelChoices = { ids, state: 'listed', message: null };
+    t.match(status(prompt, listed, 160), 'org/a█  3 on server: org/a-one@main, org/a-three@main, org/a-two@main');
+    const narrow = status(prompt, listed, 120 - 20);
+    t.match(narrow, /org\/a-one@main, …$/, 'cut at a whole id, with an ellipsis');
+    t.notMatch(narrow, 'org/b@main', 'only the matches');
+    t.match(status({ ...prompt, text: 'zz' }, listed), 'none of the', 'no match: says so');
+    t.match(status({ ...prompt, text: 'zz' }, listed), 'any id works');
+    t.match(status(prompt, { ids: [], state: 'asking', message: null }), 'asking the server for its models…');
+    const failed = status(prompt, {
+      ids: [],
+      state: 'failed',
+      message: 'HTTP 401 Unauthorized: the API key is not valid',
+    });
+    t.match(failed, 'models not listed: HTTP 401');
+    t.match(failed, /any id works$/, 'a long reason is cut, the line still ends saying typing works');
+    const cycling = status({ ...prompt, text: 'org/a-three@main', completing: { base: 'org/a', index: 1 } }, listed);
+    t.match(cycling, '3 on server: org/a-one@main', 'while cycling: the matches of the text the cycle started from');
+  },
+);
 
 /** A gauge as a person reads it: its label line, the line under it, and the percentage on that bar (if any). */
 function gaugeOf(

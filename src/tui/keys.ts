@@ -11,6 +11,7 @@
 import { serviceRoot } from '../client/server-url.js';
 import { parseModelId } from '../protocol/model-id.js';
 import { formatChatSettings, parseChatSettings, type ChatSettings } from './chat-settings.js';
+import { completeModelId, type ModelCompletion } from './model-completion.js';
 
 /** A key as blessed reports it, reduced to what the router reads. */
 export interface KeyPress {
@@ -43,6 +44,9 @@ export type PromptKind =
 /** The prompts whose text is an API key: shown masked, never as typed. */
 export const KEY_PROMPTS: ReadonlySet<PromptKind> = new Set(['add-key', 'edit-key']);
 
+/** The prompts that ask for a model id: Tab completes it from the ids the server lists. */
+export const MODEL_PROMPTS: ReadonlySet<PromptKind> = new Set(['add-model', 'edit-model']);
+
 /** The prompts that only ask y or n about one session. */
 const CONFIRMATIONS: ReadonlySet<PromptKind> = new Set(['close', 'cancel', 'unload']);
 
@@ -63,6 +67,8 @@ export interface Prompt {
   readonly sessionId?: string;
   /** Why the last Enter was refused. */
   readonly error?: string;
+  /** For `add-model` and `edit-model`: where Tab's cycle through the server's ids stands. */
+  readonly completing?: ModelCompletion;
 }
 
 /** Where the log view stands. */
@@ -159,6 +165,8 @@ export interface KeyContext {
   readonly defaultServer: string;
   /** There is a dashboard-wide key (`--api-key`) for servers no session has a key for. */
   readonly hasDefaultKey?: boolean;
+  /** In a model prompt: the ids its server lists (what Tab completes from). */
+  readonly modelIds?: readonly string[];
   /** Milliseconds since the epoch (for the default file name). */
   readonly now: number;
 }
@@ -190,6 +198,8 @@ export type Command =
       readonly apiKey?: string | null;
     }
   | { readonly type: 'save-log'; readonly path: string }
+  /** A model prompt opened on `server`: have its model ids for Tab (asking `GET /v1/models` if not asked yet). */
+  | { readonly type: 'list-models'; readonly server: string; readonly sessionId?: string }
   | { readonly type: 'notice'; readonly text: string };
 
 /** What {@link routeKey} returns. */
@@ -236,6 +246,7 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['PgUp / PgDn', 'scroll the focused session’s transcript back / forward (typing or not); at the bottom it follows'],
   ['Ctrl-X', 'stop the focused session’s reply while it streams (typing or not); the partial reply is kept'],
   ['a', 'add a session (asks for the server, the model, then the API key: Enter takes the default shown, - none)'],
+  ['Tab (model)', 'complete a model id from the server; again cycles'],
   [
     'e',
     'edit the focused session: server, model and API key, prefilled (Enter keeps the key, - none); reopens it, keeping its tag and transcript',
@@ -339,6 +350,12 @@ function routePrompt(ui: UiState, prompt: Prompt, key: KeyPress, ctx: KeyContext
         )
       : done({ ...ui, prompt: null });
   }
+  const tab = isTab(key);
+  if (tab !== undefined && MODEL_PROMPTS.has(prompt.kind)) {
+    const { error: _dropped, completing: _cycle, ...rest } = prompt;
+    const next = completeModelId(prompt.text, prompt.completing, ctx.modelIds ?? [], tab);
+    return done({ ...ui, prompt: { ...rest, ...next } });
+  }
   if (isBackspace(key)) return done({ ...ui, prompt: { ...prompt, text: [...prompt.text].slice(0, -1).join('') } });
   if (isEnter(key)) return submitPrompt(ui, prompt, ctx);
   if (isPrintable(key)) {
@@ -355,7 +372,11 @@ function submitPrompt(ui: UiState, prompt: Prompt, ctx: KeyContext): KeyResult {
       const server = text === '' ? ctx.defaultServer : text;
       const problem = checkServerUrl(server);
       if (problem !== undefined) return done({ ...ui, prompt: { ...prompt, error: problem } });
-      return done({ ...ui, prompt: { kind: 'add-model', text: '', server: server.replace(/\/+$/, '') } });
+      const chosen = server.replace(/\/+$/, '');
+      return done(
+        { ...ui, prompt: { kind: 'add-model', text: '', server: chosen } },
+        { type: 'list-models', server: chosen },
+      );
     }
     case 'add-model': {
       const parsed = parseModelId(text);
@@ -384,15 +405,11 @@ function submitPrompt(ui: UiState, prompt: Prompt, ctx: KeyContext): KeyResult {
       if (problem !== undefined) return done({ ...ui, prompt: { ...prompt, error: problem } });
       const session = ctx.sessions.find((s) => s.id === prompt.sessionId);
       if (session === undefined) return done({ ...ui, prompt: null });
-      return done({
-        ...ui,
-        prompt: {
-          kind: 'edit-model',
-          text: session.model ?? '',
-          server: text.replace(/\/+$/, ''),
-          sessionId: session.id,
-        },
-      });
+      const server = text.replace(/\/+$/, '');
+      return done(
+        { ...ui, prompt: { kind: 'edit-model', text: session.model ?? '', server, sessionId: session.id } },
+        { type: 'list-models', server, sessionId: session.id },
+      );
     }
     case 'edit-model': {
       const parsed = parseModelId(text);

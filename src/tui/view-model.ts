@@ -10,8 +10,10 @@ import { ELLIPSIS, truncateEnd, truncateMiddle } from '../common/text.js';
 import type { JournalEntry } from '../client/wire-journal.js';
 import { buildWireLogView, inspectEntry, type WireLogView } from './wire-log-view.js';
 import { countAfter, selectWindow, type EventLog, type LogEntry, type LogFilter } from './event-log.js';
-import { KEY_HELP, KEY_PROMPTS, type UiState, type Zoom } from './keys.js';
+import { KEY_HELP, KEY_PROMPTS, MODEL_PROMPTS, type Prompt, type UiState, type Zoom } from './keys.js';
 import { clipLine, seg, textBar, type Line, type Segment, type Tone } from './lines.js';
+import { completionCandidates } from './model-completion.js';
+import type { ModelChoices } from './model-list.js';
 import { serverPaneContent, type ChartSpec } from './server-view.js';
 import type { ServerState } from './server-state.js';
 import { canChat, type ProgressState, type ReplyMetrics, type SessionState } from './session-state.js';
@@ -109,6 +111,8 @@ export interface ViewInput {
   readonly servers?: readonly ServerState[];
   /** The wire journal's entries, oldest first, for the log's debug views and the sessions' fault counts. */
   readonly journal?: readonly JournalEntry[];
+  /** In a model prompt: the ids its server lists, and how asking for them went. */
+  readonly modelChoices?: ModelChoices | undefined;
 }
 
 /** Splits text into lines of at most `width` cells, at spaces where it can, hard-breaking long words. */
@@ -815,7 +819,11 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
           : '•'.repeat([...p.text].length)
       : p.text;
     const line: Segment[] = [seg(`${label}${hint}: `, 'accent'), seg(shown), seg('█', 'accent')];
-    line.push(p.error ? seg(`  ${p.error}`, 'error') : seg('  Enter ok · Esc cancel', 'dim'));
+    if (p.error) line.push(seg(`  ${p.error}`, 'error'));
+    else if (MODEL_PROMPTS.has(p.kind) && input.modelChoices) {
+      const used = line.reduce((n, s) => n + [...s.text].length, 0);
+      line.push(...choiceSegments(p, input.modelChoices, width - used));
+    } else line.push(seg('  Enter ok · Esc cancel', 'dim'));
     return clipLine(line, width);
   }
   if (input.notice !== null) return clipLine([seg(input.notice.text, input.notice.tone)], width);
@@ -827,6 +835,40 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
       ? 'typing: Enter sends · Esc stops typing · Ctrl-X stops a reply · Tab next session'
       : 'commands: ? help · q quit · Tab next · Enter/i type · f zoom · l log · a add · e edit · o options · r retry · x close · c cancel · u unload · v servers';
   return clipLine([seg(`[${where}] `, 'accent'), seg(keys, 'dim')], width);
+}
+
+/**
+ * After a model prompt: the server's ids that match what is typed (`3 on server: a/b, a/c, …`, the one Tab put in
+ * the prompt highlighted), or how asking for them went. Any id is accepted, listed or not.
+ */
+function choiceSegments(prompt: Prompt, choices: ModelChoices, room: number): Segment[] {
+  const { ids, state, message } = choices;
+  if (ids.length === 0) {
+    if (state === 'asking') return [seg('  asking the server for its models…', 'dim')];
+    if (state === 'failed') {
+      // Brief: the reason cut so that the line still says typing works.
+      const why = truncateEnd(message ?? 'failed', Math.max(8, room - 36));
+      return [seg(`  models not listed: ${why} · any id works`, 'warn')];
+    }
+    return [seg('  the server lists no models · any id works', 'dim')];
+  }
+  const { matches, current } = completionCandidates(prompt.text, prompt.completing, ids);
+  if (matches.length === 0) return [seg(`  none of the ${ids.length} on server match · any id works`, 'dim')];
+  const head = `  ${matches.length} on server: `;
+  const out: Segment[] = [seg(head, 'dim')];
+  let left = room - head.length;
+  for (const [i, id] of matches.entries()) {
+    const sep = i === 0 ? '' : ', ';
+    const more = i < matches.length - 1 ? `, ${ELLIPSIS}`.length : 0;
+    if (i > 0 && sep.length + id.length + more > left) {
+      out.push(seg(`, ${ELLIPSIS}`, 'dim'));
+      break;
+    }
+    if (sep !== '') out.push(seg(sep, 'dim'));
+    out.push(seg(id, i === current ? 'accent' : 'normal'));
+    left -= sep.length + id.length;
+  }
+  return out;
 }
 
 /** The question a confirmation asks, and what each answer does. */
