@@ -1,6 +1,7 @@
 // The dashboard as a person runs it: `modeldeck --server URL --model ID` in a real terminal (tmux), read back with
 // capture-pane. The server view shows a load that another client started, live from the feed, with its chart, and
-// q ends the dashboard; at 80×24 a reply is in sight, zoom and the paged help work. Skipped, with the reason, where tmux is not installed.
+// q ends the dashboard; at 80×24 a reply is in sight, zoom and the paged help work. Skipped, with the reason, where
+// tmux is not installed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
