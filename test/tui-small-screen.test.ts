@@ -1,22 +1,14 @@
 // Room where it is needed, on the real dashboard at 80×24 (headless screen): a finished load collapses to one summary
 // line, so a streamed reply is visible; f zooms the session (its load detail back) and returns; the transcript scrolls
 // back and PgUp stops at its oldest line.
-import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { startDashboard, type Dashboard } from '../src/tui/dashboard.js';
 import { demoModelsDir } from './helpers/demo.js';
-import { startKillableServer } from './helpers/dashboard.js';
+import { startKillableServer, terminal } from './helpers/dashboard.js';
 import { startTestMirror } from './helpers/stack.js';
 import { until } from './helpers/until.js';
 
 const MODEL = 'modeldeck/tiny-chat';
-
-function smallTerminal(): { input: PassThrough; output: PassThrough } {
-  const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => input });
-  const output = Object.assign(new PassThrough(), { isTTY: true, columns: 80, rows: 24 });
-  output.resume();
-  return { input, output };
-}
 
 /** The newest `↓ N newer` mark's N on screen, or 0 when the transcript follows. */
 const newer = (dash: Dashboard): number => Number(/↓ (\d+) newer · PgDn/.exec(dash.screenText())?.[1] ?? 0);
@@ -26,7 +18,7 @@ t.test('at 80×24 a reply is visible, a session zooms and returns, the transcrip
   t.teardown(() => mirror.close());
   const srv = await startKillableServer(mirror.url);
   t.teardown(() => srv.close());
-  const { input, output } = smallTerminal();
+  const { input, output } = terminal({ cols: 80, rows: 24 });
   const dash = startDashboard({
     sessions: [
       { server: srv.url, model: MODEL },
