@@ -187,6 +187,10 @@ t.test('prompts edit the same way as the input line', async (t) => {
   t.ok(r.ui.prompt?.error, 'a refused Enter says why');
   t.ok(type(r.ui, [named('left')]).ui.prompt?.error, 'moving the cursor keeps the reason');
   t.notOk(type(r.ui, [named('backspace')]).ui.prompt?.error, 'editing the text drops it');
+  const moved = type(createUiState(), ['a', ENTER, 'org/c', named('home')]).ui;
+  const completed = routeKey(moved, named('tab'), { ...ctx, modelIds: ['org/chat'] }).ui.prompt;
+  t.match(completed, { kind: 'add-model', text: 'org/chat' }, 'Tab completes the whole text, wherever the cursor is');
+  t.equal(completed?.cursor, undefined, 'and leaves the cursor at the end');
   const edit = type(createUiState(), ['e', named('left'), named('left'), 'x']);
   t.match(
     edit.ui.prompt,
@@ -285,6 +289,43 @@ t.test('add a session: server (default offered), then model, both validated', as
   t.equal(r.ui.prompt, null);
   t.same(r.commands, [{ type: 'add', server: 'http://a:1', model: 'org/new@v2' }], 'Enter: the default key');
   t.equal(type(type(createUiState(), ['a']).ui, [named('escape')]).ui.prompt, null, 'Esc cancels');
+});
+
+t.test('the model prompts ask for the server ids; Tab completes from them, then cycles', async (t) => {
+  const opened = type(createUiState(), ['a', ENTER]);
+  t.same(opened.commands, [{ type: 'list-models', server: 'http://a:1' }], 'the model prompt asks for the ids');
+  const edit = type(createUiState(), ['e', ENTER]);
+  t.same(edit.commands, [{ type: 'list-models', server: 'http://a:1', sessionId: 's1' }], 'so does e');
+
+  const listing: KeyContext = {
+    ...ctx,
+    modelIds: ['org/chat-small@main', 'org/chat-large@main', 'org/code@main', 'other/x'],
+  };
+  const TAB = named('tab');
+  const at = (keys: (KeyPress | string)[]) => type(opened.ui, keys, listing).ui.prompt;
+  t.equal(at(['or', TAB])?.text, 'org/c', 'Tab completes to the prefix the matches share');
+  t.equal(at(['o', TAB])?.text, 'org/chat-large@main', 'nothing shared to add: Tab cycles at once');
+  t.equal(at(['org/co', TAB])?.text, 'org/code@main', 'one match: the whole id');
+  t.equal(at(['org/chat', TAB])?.text, 'org/chat-', 'ambiguous after the shared prefix: Tab stops there');
+  t.equal(at(['org/chat', TAB, TAB])?.text, 'org/chat-large@main', 'a second Tab cycles, sorted');
+  t.equal(at(['org/chat', TAB, TAB, TAB])?.text, 'org/chat-small@main');
+  t.equal(at(['org/chat', TAB, TAB, TAB, TAB])?.text, 'org/chat-large@main', 'and wraps');
+  t.equal(
+    at(['org/chat', TAB, TAB, named('tab', { shift: true })])?.text,
+    'org/chat-small@main',
+    'Shift-Tab cycles back',
+  );
+  t.equal(at(['org/chat', TAB, TAB, 'x', TAB])?.text, 'org/chat-large@mainx', 'typing ends the cycle');
+  t.equal(at(['zz', TAB])?.text, 'zz', 'no match: the text stays');
+  t.equal(at([TAB, TAB])?.text, 'org/chat-large@main', 'from nothing: every id, cycled');
+
+  const done = type(opened.ui, ['org/co', TAB, ENTER, ENTER], listing);
+  t.same(done.commands, [{ type: 'add', server: 'http://a:1', model: 'org/code@main' }], 'the completed id is added');
+  const free = type(opened.ui, ['new/model', TAB, ENTER, ENTER], listing);
+  t.same(free.commands, [{ type: 'add', server: 'http://a:1', model: 'new/model' }], 'an id not listed is accepted');
+  t.equal(type(opened.ui, ['org/co', TAB], ctx).ui.prompt?.text, 'org/co', 'no ids known: Tab does nothing');
+  const elsewhere = type(createUiState(), ['a', TAB], listing).ui;
+  t.same([elsewhere.prompt?.kind, elsewhere.prompt?.text], ['add-server', ''], 'Tab completes model ids only');
 });
 
 t.test('log keys: follow/pause, scroll, filters, save', async (t) => {
@@ -588,4 +629,67 @@ t.test('q asks first while loads run or transcripts exist; Ctrl-C quits at once'
     'Ctrl-C never asks',
   );
   t.same(type(createUiState(), ['q']).commands, [{ type: 'quit' }], 'nothing to lose: q quits at once');
+});
+
+t.test('f zooms the focused session or the log to the full screen; f, Esc or leaving the log returns', async (t) => {
+  let ui = type(createUiState(), [named('tab')]).ui;
+  ui = type(ui, ['f']).ui;
+  t.equal(ui.zoom, 'session', 'f zooms the focused session');
+  t.equal(ui.focus, 1, 'on the session that had focus');
+  t.equal(type(ui, [named('tab')]).ui.zoom, 'session', 'Tab shows the next session, still zoomed');
+  t.equal(type(ui, [named('tab')]).ui.focus, 0);
+  t.equal(type(ui, ['f']).ui.zoom, null, 'f again returns to the grid');
+  t.equal(type(ui, [named('escape')]).ui.zoom, null, 'so does Esc');
+  t.equal(type(ui, ['1']).ui.zoom, 'session', 'a jump keeps the zoom, on the session jumped to');
+  t.equal(type(ui, ['i', 'f']).ui.zoom, 'session', 'while typing f is text');
+  t.equal(type(ui, ['i', 'f']).ui.inputs['s2'], 'f');
+  const logged = type(ui, ['l']);
+  t.equal(logged.ui.zoom, null, 'focusing the log brings the grid back (a zoomed session hides the log)');
+  t.ok(logged.ui.logFocused);
+
+  const log = type(createUiState(), ['l', 'f']).ui;
+  t.equal(log.zoom, 'log', 'f in the log zooms the log');
+  t.equal(type(log, ['f']).ui.zoom, null, 'f returns');
+  for (const leave of [named('escape'), named('tab'), ch('l')]) {
+    const left = type(log, [leave]).ui;
+    t.same([left.zoom, left.logFocused], [null, false], `leaving the log (${leave.name ?? leave.ch}) leaves its zoom`);
+  }
+  t.same(type(log, ['2']).ui.zoom, null, 'jumping to a session from the zoomed log shows the sessions');
+  t.same(type(createUiState(), ['f'], { ...ctx, sessions: [] }).ui.zoom, null, 'nothing to zoom without a session');
+});
+
+t.test('the help turns its pages where it has several; any other key closes it', async (t) => {
+  const paged = { ...ctx, helpPages: 3 };
+  let ui = type(createUiState(), ['?']).ui;
+  t.equal(ui.helpPage, 0);
+  ui = type(ui, [named('pagedown')], paged).ui;
+  t.same([ui.help, ui.helpPage], [true, 1], 'PgDn: the next page');
+  ui = type(ui, [named('space', { ch: ' ' })], paged).ui;
+  t.same([ui.help, ui.helpPage], [true, 2], 'space too');
+  t.same(type(ui, [named('pagedown')], paged).ui.helpPage, 2, 'never past the last page');
+  t.ok(type(ui, [named('pagedown')], paged).ui.help, 'PgDn on the last page keeps it open');
+  t.notOk(type(ui, [named('space', { ch: ' ' })], paged).ui.help, 'space on the last page closes it');
+  t.same(type(ui, [named('pageup')], paged).ui.helpPage, 1, 'PgUp: back');
+  const closed = type(ui, ['q'], paged);
+  t.same([closed.ui.help, closed.ui.helpPage, closed.commands], [false, 0, []], 'q closes it and does nothing else');
+  t.same(type(ui, [named('pageup'), named('pageup'), named('pageup')], paged).ui.helpPage, 0, 'never before the first');
+  const single = type(createUiState(), ['?', named('pagedown')]).ui;
+  t.same([single.help, single.helpPage], [true, 0], 'one page: PgDn stays there');
+  t.notOk(type(createUiState(), ['?', named('space', { ch: ' ' })]).ui.help, 'and space closes it');
+});
+
+t.test('PgUp stops at the oldest line the screen can show, so one PgDn always moves back', async (t) => {
+  const bounded: KeyContext = { ...ctx, sessions: ctx.sessions.map((s) => ({ ...s, scrollLimit: 7 })) };
+  const PGUP = named('pageup');
+  let ui = type(createUiState(), [PGUP, PGUP, PGUP, PGUP, PGUP], bounded).ui;
+  t.equal(ui.scrolls['s1'], 7, 'clamped to the limit');
+  ui = type(ui, [named('pagedown')], bounded).ui;
+  t.equal(ui.scrolls['s1'], 2, 'PgDn moves at once');
+  t.equal(type(ui, [named('pagedown')], bounded).ui.scrolls['s1'], 0, 'and back to following');
+  const shrunk: KeyContext = { ...ctx, sessions: ctx.sessions.map((s) => ({ ...s, scrollLimit: 3 })) };
+  t.equal(
+    type({ ...createUiState(), scrolls: { s1: 20 } }, [named('pagedown')], shrunk).ui.scrolls['s1'],
+    0,
+    'a scroll past a limit that shrank (a wider cell) counts from the limit',
+  );
 });
