@@ -131,13 +131,28 @@ t.test('the input line edits like a shell on the real dashboard, and Up recalls 
   input.write('\x1b[B');
   await until('Down brings the draft back', () => shown() === '> a draft█');
 
+  // An emoji typed inside the line (a terminal may send it as two halves): one character to the cursor.
+  input.write(`\x15ab${LEFT}😀${LEFT}${LEFT}x`);
+  await until('the emoji typed inside the line, stepped over whole', () => line() === 'x|a😀b');
+  t.equal(shown(), '> xa😀b');
+
   // A line longer than the cell: the cursor stays in sight, an ellipsis at the cut side.
   const long = `${'word '.repeat(40)}end`;
-  input.write(`\x15${long}`);
+  input.write(`\x1b[F\x15${long}`);
   await until('the long line, its end in sight', () => /^> ….*end█$/.test(shown()));
   input.write('\x1b[H');
   await until('Home: its start in sight, cut at the end', () => /^> word word .*…$/.test(shown()));
   input.write('\x1b[A\r');
   await until('Up and Enter send the message again', () => users().length === 2);
   t.same(users(), ['hello world', 'hello world']);
+
+  // A prompt edits the same way.
+  input.write('\x1b');
+  await until('out of the typing mode', () => !dash.ui().composing);
+  input.write('a');
+  await until('the add prompt', () => dash.ui().prompt?.kind === 'add-server');
+  input.write(`htp://b junk\x17\x1b[H${RIGHT}t`);
+  await until('Ctrl-W, Home, Right and a t in the prompt', () => dash.ui().prompt?.text === 'http://b ');
+  t.match(status(dash.screenText()), 'server URL', 'the prompt is on the status bar');
+  t.match(status(dash.screenText()), ': http://b  ', 'with the text as edited');
 });
