@@ -23,11 +23,19 @@ import { setMaxListeners } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { finished, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { blobLockPath, lockBlob } from './blob-lock.js';
 import { createHasher, type Hasher } from './hasher.js';
-import { errorCodeOf, TransientHubError, type HubClient, type HubFile, type RepoRef } from './hub-client.js';
+import {
+  errorCodeOf,
+  TransientHubError,
+  type FileResponse,
+  type HubClient,
+  type HubFile,
+  type RepoRef,
+} from './hub-client.js';
 import { LoadError } from './loader-types.js';
 import { cacheWriteError } from './model-cache.js';
 import { createSemaphore, type Semaphore } from './semaphore.js';
@@ -379,22 +387,20 @@ async function fetchPart(options: BlobDownload, part: Part, signal: AbortSignal,
     const end = part.start + part.length - 1;
     const response = await options.hub.openFile(options.ref, file.path, requestSignal, { start: from, end });
     if (response.status === 200 && !(from === 0 && end === file.size - 1)) {
-      await response.body?.cancel().catch(() => undefined);
+      response.cancel();
       throw new RangeIgnored();
     }
-    await checkLength(response, file, end - from + 1);
-    const body = response.body;
-    if (body === null) throw cutOff(file, from, undefined);
+    checkLength(response, file, end - from + 1);
     try {
-      for await (const chunk of body as AsyncIterable<Uint8Array>) {
+      await readBody(response.body, (chunk) => {
         refresh();
-        if (part.received + chunk.byteLength > part.length) {
+        if (part.received + chunk.length > part.length) {
           throw new LoadError('DOWNLOAD_FAILED', `download of ${file.path} sent more bytes than it asked for; retry`);
         }
-        part.buffer.set(chunk, part.received);
-        part.received += chunk.byteLength;
+        chunk.copy(part.buffer, part.received);
+        part.received += chunk.length;
         report();
-      }
+      });
     } catch (error) {
       throw bodyError(error, requestSignal, file, part.start + part.received);
     }
@@ -418,20 +424,18 @@ async function fetchStream(options: BlobDownload, writer: Writer): Promise<void>
       let hashing: Promise<void> = Promise.resolve();
       options.onProgress?.(0);
       const response = await options.hub.openFile(options.ref, file.path, requestSignal);
-      await checkLength(response, file, file.size);
-      const body = response.body;
-      if (body === null) throw cutOff(file, 0, undefined);
+      checkLength(response, file, file.size);
       try {
-        for await (const chunk of body as AsyncIterable<Uint8Array>) {
+        for await (const chunk of response.body as AsyncIterable<Buffer>) {
           refresh();
-          if (writer.written + chunk.byteLength > file.size) {
+          if (writer.written + chunk.length > file.size) {
             throw new LoadError(
               'DOWNLOAD_FAILED',
               `download of ${file.path} sent more than the ${file.size} bytes listed`,
             );
           }
           await hashing;
-          ({ hashed: hashing } = await append(writer, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+          ({ hashed: hashing } = await append(writer, chunk));
           options.onProgress?.(writer.written);
         }
       } catch (error) {
@@ -524,19 +528,37 @@ function transient(error: LoadError): LoadError {
   return error;
 }
 
-async function checkLength(response: Response, file: HubFile, expected: number): Promise<void> {
+/**
+ * Hands each chunk of `body` to `onChunk` as it arrives (no backpressure: `onChunk` copies it away at once); resolves
+ * at its end, rejects with the body's error, a premature close, or what `onChunk` threw (which stops the body).
+ */
+function readBody(body: Readable, onChunk: (chunk: Buffer) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    body.on('data', (chunk: Buffer) => {
+      try {
+        onChunk(chunk);
+      } catch (error) {
+        body.destroy(error as Error);
+      }
+    });
+    finished(body, (error) => (error === undefined || error === null ? resolve() : reject(error)));
+  });
+}
+
+/** Throws (and cancels the body) when the answer's length disagrees with the listing or with the bytes asked for. */
+function checkLength(response: FileResponse, file: HubFile, expected: number): void {
   const total = /\/(\d+)\s*$/.exec(response.headers.get('content-range') ?? '')?.[1];
   const lengthHeader = response.headers.get('content-length');
   const announced = total ?? (response.status === 200 ? lengthHeader : null);
   if (announced !== null && announced !== undefined && Number(announced) !== file.size) {
-    await response.body?.cancel().catch(() => undefined);
+    response.cancel();
     throw new LoadError(
       'DOWNLOAD_FAILED',
       `the hub announced ${announced} bytes for ${file.path} but its file list says ${file.size}; retry`,
     );
   }
   if (lengthHeader !== null && Number(lengthHeader) !== expected) {
-    await response.body?.cancel().catch(() => undefined);
+    response.cancel();
     throw transient(
       new LoadError(
         'DOWNLOAD_FAILED',
