@@ -251,6 +251,30 @@ export function createHubClient(options: HubClientOptions): HubClient {
     }
   };
 
+  /**
+   * GETs a JSON answer (a listing page, a revision), within {@link HubClientOptions.requestTimeoutMs}: with `retry`,
+   * through {@link apiRequest}. Invalid JSON is a hub error; a body cut off or timed out maps as a request failure.
+   */
+  const getJson = async (
+    url: string,
+    ref: RepoRef,
+    what: string,
+    signal: AbortSignal | undefined,
+    retry: boolean,
+  ): Promise<{ readonly body: unknown; readonly headers: HeaderReader }> => {
+    const timeout = AbortSignal.timeout(requestTimeoutMs);
+    const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+    const extra = { Accept: 'application/json' };
+    const response = retry
+      ? await apiRequest(url, extra, combined, ref, what)
+      : (await request(url, extra, combined, ref, what, fetchHop)).response;
+    try {
+      return { body: await response.json(), headers: response.headers };
+    } catch (error) {
+      throw networkError(error, combined, url, context);
+    }
+  };
+
   return {
     hubUrl,
     fileUrl: (ref, path) => fileUrl(hubUrl, ref, path),
@@ -265,22 +289,7 @@ export function createHubClient(options: HubClientOptions): HubClient {
           throw new LoadError('HUB_ERROR', `the hub at ${hubUrl} paginated the file list of ${ref.id} in a loop`);
         }
         seen.add(url);
-        const timeout = AbortSignal.timeout(requestTimeoutMs);
-        const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
-        const { response } = await request(
-          url,
-          { Accept: 'application/json' },
-          combined,
-          ref,
-          'the file list',
-          fetchHop,
-        );
-        let page: unknown;
-        try {
-          page = await response.json();
-        } catch (error) {
-          throw networkError(error, combined, url, context);
-        }
+        const { body: page, headers: pageHeaders } = await getJson(url, ref, 'the file list', signal, false);
         if (!Array.isArray(page)) {
           throw new LoadError(
             'HUB_ERROR',
@@ -288,22 +297,14 @@ export function createHubClient(options: HubClientOptions): HubClient {
           );
         }
         files.push(...parseTreePage(page));
-        const next = nextLink(response.headers.get('link'));
+        const next = nextLink(pageHeaders.get('link'));
         url = next === undefined ? undefined : new URL(next, url).toString();
       }
       return files;
     },
     async resolveCommit(ref, signal) {
       const url = `${hubUrl}/api/models/${ref.id}/revision/${encodeURIComponent(ref.revision)}`;
-      const timeout = AbortSignal.timeout(requestTimeoutMs);
-      const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
-      const response = await apiRequest(url, { Accept: 'application/json' }, combined, ref, 'the revision');
-      let info: unknown;
-      try {
-        info = await response.json();
-      } catch (error) {
-        throw networkError(error, combined, url, context);
-      }
+      const { body: info } = await getJson(url, ref, 'the revision', signal, true);
       const sha = typeof info === 'object' && info !== null ? (info as { sha?: unknown }).sha : undefined;
       if (typeof sha !== 'string' || !/^[0-9a-f]{40}$/.test(sha)) {
         throw new LoadError(
