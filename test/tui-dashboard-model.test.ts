@@ -3,6 +3,7 @@
 import t from 'tap';
 import {
   createDashboardModel,
+  promptModelChoices,
   sessionStates,
   updateDashboard,
   type DashboardAction,
@@ -61,6 +62,7 @@ t.test(
     t.same(
       other.effects,
       [
+        { type: 'list-models', root: 'http://a:1', apiKey: 'k-default' },
         { type: 'start-session', id: 's3', spec: { server: 'http://a:1', model: 'o/third', apiKey: 'k-default' } },
         { type: 'open-feed', root: 'http://a:1', apiKey: 'k-default' },
       ],
@@ -128,6 +130,7 @@ t.test('`e` reopens the focused session on new values, keeping its id, tag and t
     ENTER,
   ]);
   t.same(moved.effects, [
+    { type: 'list-models', root: 'http://c:3', apiKey: 'k-old' },
     { type: 'close-session', id: 's1' },
     { type: 'start-session', id: 's1', spec: { server: 'http://c:3', model: 'o/n', apiKey: 'k-new' } },
     { type: 'close-feed', root: 'http://a:1' },
@@ -319,3 +322,50 @@ t.test('v toggles the server view', async (t) => {
   t.equal(model.ui.serverView, true);
   t.equal(run(model, [key({ ch: 'v' })]).model.ui.serverView, false);
 });
+
+t.test(
+  'a model prompt asks its server for ids once, with the key a session would use; Tab reads the answer',
+  async (t) => {
+    const { model } = run(base(), [
+      { type: 'add-session', spec: { server: 'http://b:2', model: 'o/m', apiKey: 'k-b' } },
+    ]);
+    const opened = run(model, [key({ ch: 'a' }), ...chars('http://b:2/v1'), ENTER]);
+    t.same(
+      opened.effects.filter((e) => e.type === 'list-models'),
+      [{ type: 'list-models', root: 'http://b:2', apiKey: 'k-b' }],
+      "asked with the key of the server's session",
+    );
+    t.same(promptModelChoices(opened.model), { ids: [], state: 'asking', message: null }, 'asking, nothing yet');
+    const elsewhere = run(base(), [key({ ch: 'a' }), ENTER]);
+    t.same(
+      elsewhere.effects,
+      [{ type: 'list-models', root: 'http://a:1', apiKey: 'k-default' }],
+      'no session there: the --api-key key',
+    );
+
+    const listed = run(opened.model, [
+      { type: 'models-listed', root: 'http://b:2', outcome: { ok: true, ids: ['o/zeta@main', 'o/alpha@main'] } },
+    ]);
+    t.same(promptModelChoices(listed.model)?.ids, ['o/alpha@main', 'o/zeta@main'], 'sorted');
+    const tabbed = run(listed.model, [...chars('o/a'), key({ name: 'tab' })]);
+    t.equal(tabbed.model.ui.prompt?.text, 'o/alpha@main', 'Tab completes from the answer');
+    const again = run(tabbed.model, [key({ name: 'escape' }), key({ ch: 'a' }), ...chars('http://b:2'), ENTER]);
+    t.same(
+      again.effects.filter((e) => e.type === 'list-models'),
+      [],
+      'a server that answered is not asked again',
+    );
+    t.equal(again.model.ui.prompt?.kind, 'add-model', 'though its model prompt opened');
+
+    const failed = run(opened.model, [
+      { type: 'models-listed', root: 'http://b:2', outcome: { ok: false, message: 'HTTP 401: bad key k-b' } },
+    ]);
+    t.same(
+      promptModelChoices(failed.model),
+      { ids: [], state: 'failed', message: 'HTTP 401: bad key [redacted]' },
+      'a failure is kept, any key redacted from it',
+    );
+    const retried = run(failed.model, [key({ name: 'escape' }), key({ ch: 'a' }), ...chars('http://b:2'), ENTER]);
+    t.equal(retried.effects.filter((e) => e.type === 'list-models').length, 1, 'after a failure it asks again');
+  },
+);

@@ -60,7 +60,22 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
     note(weightsSeen, percentOf(text, 'weights'));
     return text.includes('✓ ready') ? text : undefined;
   });
-  const cell = cellText(dash, 0, 1);
+  t.match(cellText(dash, 0, 1), /✓ ready in [\d.]+s · [\d.]+ [kM]B at [\d.]+ [kM]B\/s/, 'one summary line once ready');
+  t.notMatch(cellText(dash, 0, 1), /weights \d/, 'the gauges gave their rows to the chat');
+  // Zoomed (f), a finished load shows its detail: where the gauges ended.
+  input.write('f');
+  const cell = await until('the zoomed session', () => {
+    const text = dash.screenText();
+    // The whole screen is the session's box: its inside is every line less the border column.
+    return text.includes('zoomed · f returns')
+      ? text
+          .split('\n')
+          .map((line) => [...line].slice(1).join(''))
+          .join('\n')
+      : undefined;
+  });
+  note(downloadSeen, percentOf(cell, 'download'));
+  note(weightsSeen, percentOf(cell, 'weights'));
   t.ok(
     downloadSeen.some((p) => p > 0 && p < 100),
     `the download gauge was seen part-way: ${downloadSeen}`,
@@ -85,6 +100,8 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
   });
   t.match(cell, srv.url, 'the server URL');
   t.match(dash.screenText(), `s1 ${MODEL}`, 'the session title names the model');
+  input.write('f');
+  await until('the grid again', () => !dash.screenText().includes('zoomed'));
 
   t.match(
     dash.screenText(),

@@ -86,6 +86,119 @@ t.test('typing: Enter or i starts a message, Enter sends, Esc leaves, Backspace 
   t.same(type(createUiState(), [ENTER, ENTER]).commands, [], 'an empty message is not sent');
 });
 
+const ctrl = (name: string): KeyPress => ({ name, ctrl: true });
+const meta = (name: string): KeyPress => ({ name, meta: true });
+/** The focused session's input line, `|` at the cursor. */
+const inputLine = (ui: UiState, id = 's1'): string => {
+  const chars = [...(ui.inputs[id] ?? '')];
+  const cursor = ui.cursors[id] ?? chars.length;
+  return [...chars.slice(0, cursor), '|', ...chars.slice(cursor)].join('');
+};
+
+t.test(
+  'the input line edits like a shell: cursor keys, Home / End, Ctrl-A / Ctrl-E, Ctrl-U / Ctrl-K / Ctrl-W',
+  async (t) => {
+    let r = type(createUiState(), ['i', 'helo world']);
+    t.equal(inputLine(r.ui), 'helo world|');
+    r = type(r.ui, [...Array<KeyPress>(7).fill(named('left')), 'l']);
+    t.equal(inputLine(r.ui), 'hell|o world', 'Left moves the cursor back; text goes in at the cursor');
+    r = type(r.ui, [named('home'), 'H', named('delete')]);
+    t.equal(inputLine(r.ui), 'H|ello world', 'Home, then a character typed at the start, Del deletes under the cursor');
+    r = type(r.ui, [named('end'), '!', named('left'), named('backspace')]);
+    t.equal(inputLine(r.ui), 'Hello worl|!', 'End, then Backspace deletes before the cursor');
+    r = type(r.ui, [ctrl('a')]);
+    t.equal(inputLine(r.ui), '|Hello worl!', 'Ctrl-A: the start');
+    r = type(r.ui, [ctrl('e')]);
+    t.equal(inputLine(r.ui), 'Hello worl!|', 'Ctrl-E: the end');
+    r = type(r.ui, [ctrl('w')]);
+    t.equal(inputLine(r.ui), 'Hello |', 'Ctrl-W deletes the word before the cursor');
+    r = type(r.ui, ['there friend', meta('b')]);
+    t.equal(inputLine(r.ui), 'Hello there |friend', 'Alt-B: a word back');
+    r = type(r.ui, [ctrl('left')]);
+    t.equal(inputLine(r.ui), 'Hello |there friend', 'Ctrl-Left too');
+    r = type(r.ui, [meta('f')]);
+    t.equal(inputLine(r.ui), 'Hello there| friend', 'Alt-F: a word on');
+    r = type(r.ui, [ctrl('right'), named('left'), named('right')]);
+    t.equal(inputLine(r.ui), 'Hello there friend|', 'Ctrl-Right too; Right moves on');
+    r = type(r.ui, [meta('b'), ctrl('k')]);
+    t.equal(inputLine(r.ui), 'Hello there |', 'Ctrl-K deletes to the end');
+    r = type(r.ui, [meta('b'), ctrl('u')]);
+    t.equal(inputLine(r.ui), '|there ', 'Ctrl-U deletes to the start');
+    r = type(r.ui, [named('right'), ctrl('h')]);
+    t.equal(inputLine(r.ui), '|here ', 'Ctrl-H is Backspace');
+    t.same(r.commands, [], 'no editing key is a command');
+    t.ok(r.ui.composing, 'and none leaves typing');
+    r = type(r.ui, [named('end'), 'x', ENTER]);
+    t.same(
+      r.commands,
+      [{ type: 'send', sessionId: 's1', text: 'here x' }],
+      'Enter sends the whole line, not up to the cursor',
+    );
+    t.equal(inputLine(r.ui), '|', 'and empties it');
+    const still = type(createUiState(), ['i', 'ab', named('left')]).ui;
+    t.equal(routeKey(still, named('left'), ctx).ui.cursors['s1'], 0);
+    const atStart: UiState = { ...still, cursors: { s1: 0 } };
+    t.same(routeKey(atStart, named('left'), ctx).ui, atStart, 'Left at the start changes nothing');
+    t.equal(
+      inputLine(type(createUiState(), [named('tab'), 'i', 'a😀b', named('left'), named('left')]).ui, 's2'),
+      'a|😀b',
+      'the cursor steps over an emoji whole',
+    );
+  },
+);
+
+t.test('Up / Down while typing walk the messages sent in the session, the draft kept', async (t) => {
+  let r = type(createUiState(), ['i', 'first', ENTER, 'second', ENTER, 'second', ENTER, 'draf']);
+  t.equal(r.commands.length, 3);
+  t.same(r.ui.histories['s1']?.sent, ['first', 'second'], 'kept once when sent twice in a row');
+  r = type(r.ui, [named('up')]);
+  t.equal(inputLine(r.ui), 'second|', 'Up: the newest, the cursor at its end');
+  r = type(r.ui, [named('up')]);
+  t.equal(inputLine(r.ui), 'first|');
+  r = type(r.ui, [named('up')]);
+  t.equal(inputLine(r.ui), 'first|', 'Up at the oldest stays');
+  r = type(r.ui, [named('down'), named('down')]);
+  t.equal(inputLine(r.ui), 'draf|', 'Down past the newest: the draft comes back');
+  r = type(r.ui, [named('down')]);
+  t.equal(inputLine(r.ui), 'draf|', 'and Down again does nothing');
+  r = type(r.ui, [named('up'), named('up'), ' again', ENTER]);
+  t.same(r.commands, [{ type: 'send', sessionId: 's1', text: 'first again' }], 'a recalled message, edited, is sent');
+  t.same(r.ui.histories['s1']?.sent, ['first', 'second', 'first again']);
+  r = type(r.ui, [named('up'), named('backspace'), named('up')]);
+  t.equal(inputLine(r.ui), 'first again|', 'an edited recall ends the walk: Up starts a new one, at the newest');
+  r = type(r.ui, [named('down')]);
+  t.equal(inputLine(r.ui), 'first agai|', 'and comes back as the draft');
+  const other = type(r.ui, [named('tab'), 'i', named('up')]);
+  t.equal(inputLine(other.ui, 's2'), '|', 'each session has its own history');
+  t.equal(type(createUiState(), [named('up')]).ui.composing, false, 'Up outside typing does not start it');
+});
+
+t.test('prompts edit the same way as the input line', async (t) => {
+  let r = type(createUiState(), ['a', 'http://b:2', ctrl('a')]);
+  t.match(r.ui.prompt, { kind: 'add-server', text: 'http://b:2', cursor: 0 });
+  r = type(r.ui, [ctrl('k'), 'http://a.example:1 x', ctrl('w'), named('backspace'), named('home'), named('delete')]);
+  t.match(r.ui.prompt, { text: 'ttp://a.example:1', cursor: 0 }, 'Ctrl-K, Ctrl-W, Backspace, Home, Del');
+  r = type(r.ui, ['h', named('end'), meta('b'), ctrl('k')]);
+  t.match(r.ui.prompt, { text: '', cursor: 0 }, 'Alt-B goes to the start (a URL is one word), Ctrl-K deletes it all');
+  r = type(r.ui, ['http://c:3/', named('left'), ENTER]);
+  t.match(r.ui.prompt, { kind: 'add-model', server: 'http://c:3' }, 'Enter takes the whole text');
+  t.equal(r.ui.prompt?.cursor, undefined, 'the next step starts with the cursor at the end');
+  r = type(r.ui, ['not an id', ENTER]);
+  t.ok(r.ui.prompt?.error, 'a refused Enter says why');
+  t.ok(type(r.ui, [named('left')]).ui.prompt?.error, 'moving the cursor keeps the reason');
+  t.notOk(type(r.ui, [named('backspace')]).ui.prompt?.error, 'editing the text drops it');
+  const moved = type(createUiState(), ['a', ENTER, 'org/c', named('home')]).ui;
+  const completed = routeKey(moved, named('tab'), { ...ctx, modelIds: ['org/chat'] }).ui.prompt;
+  t.match(completed, { kind: 'add-model', text: 'org/chat' }, 'Tab completes the whole text, wherever the cursor is');
+  t.equal(completed?.cursor, undefined, 'and leaves the cursor at the end');
+  const edit = type(createUiState(), ['e', named('left'), named('left'), 'x']);
+  t.match(
+    edit.ui.prompt,
+    { kind: 'edit-server', text: 'http://ax:1', cursor: 9 },
+    'a prefilled prompt starts at the end',
+  );
+});
+
 t.test('a message to a session that cannot chat yet is kept, with a notice', async (t) => {
   const r = type({ ...createUiState(), focus: 1 }, [ENTER, 'hi', ENTER]);
   t.same(r.ui.inputs, { s2: 'hi' });
@@ -176,6 +289,43 @@ t.test('add a session: server (default offered), then model, both validated', as
   t.equal(r.ui.prompt, null);
   t.same(r.commands, [{ type: 'add', server: 'http://a:1', model: 'org/new@v2' }], 'Enter: the default key');
   t.equal(type(type(createUiState(), ['a']).ui, [named('escape')]).ui.prompt, null, 'Esc cancels');
+});
+
+t.test('the model prompts ask for the server ids; Tab completes from them, then cycles', async (t) => {
+  const opened = type(createUiState(), ['a', ENTER]);
+  t.same(opened.commands, [{ type: 'list-models', server: 'http://a:1' }], 'the model prompt asks for the ids');
+  const edit = type(createUiState(), ['e', ENTER]);
+  t.same(edit.commands, [{ type: 'list-models', server: 'http://a:1', sessionId: 's1' }], 'so does e');
+
+  const listing: KeyContext = {
+    ...ctx,
+    modelIds: ['org/chat-small@main', 'org/chat-large@main', 'org/code@main', 'other/x'],
+  };
+  const TAB = named('tab');
+  const at = (keys: (KeyPress | string)[]) => type(opened.ui, keys, listing).ui.prompt;
+  t.equal(at(['or', TAB])?.text, 'org/c', 'Tab completes to the prefix the matches share');
+  t.equal(at(['o', TAB])?.text, 'org/chat-large@main', 'nothing shared to add: Tab cycles at once');
+  t.equal(at(['org/co', TAB])?.text, 'org/code@main', 'one match: the whole id');
+  t.equal(at(['org/chat', TAB])?.text, 'org/chat-', 'ambiguous after the shared prefix: Tab stops there');
+  t.equal(at(['org/chat', TAB, TAB])?.text, 'org/chat-large@main', 'a second Tab cycles, sorted');
+  t.equal(at(['org/chat', TAB, TAB, TAB])?.text, 'org/chat-small@main');
+  t.equal(at(['org/chat', TAB, TAB, TAB, TAB])?.text, 'org/chat-large@main', 'and wraps');
+  t.equal(
+    at(['org/chat', TAB, TAB, named('tab', { shift: true })])?.text,
+    'org/chat-small@main',
+    'Shift-Tab cycles back',
+  );
+  t.equal(at(['org/chat', TAB, TAB, 'x', TAB])?.text, 'org/chat-large@mainx', 'typing ends the cycle');
+  t.equal(at(['zz', TAB])?.text, 'zz', 'no match: the text stays');
+  t.equal(at([TAB, TAB])?.text, 'org/chat-large@main', 'from nothing: every id, cycled');
+
+  const done = type(opened.ui, ['org/co', TAB, ENTER, ENTER], listing);
+  t.same(done.commands, [{ type: 'add', server: 'http://a:1', model: 'org/code@main' }], 'the completed id is added');
+  const free = type(opened.ui, ['new/model', TAB, ENTER, ENTER], listing);
+  t.same(free.commands, [{ type: 'add', server: 'http://a:1', model: 'new/model' }], 'an id not listed is accepted');
+  t.equal(type(opened.ui, ['org/co', TAB], ctx).ui.prompt?.text, 'org/co', 'no ids known: Tab does nothing');
+  const elsewhere = type(createUiState(), ['a', TAB], listing).ui;
+  t.same([elsewhere.prompt?.kind, elsewhere.prompt?.text], ['add-server', ''], 'Tab completes model ids only');
 });
 
 t.test('log keys: follow/pause, scroll, filters, save', async (t) => {
@@ -320,12 +470,19 @@ const MODES = {
     };
     return boundKeys(ui, () => ({ ui, commands: [] }));
   })(),
-  // Typing a message: characters are text; only the editing keys are bound.
+  // Typing a message, the cursor inside the line and a message sent before, so that every editing key and Up
+  // change something: characters are text (typed at the cursor); only the editing keys are bound.
   typing: (() => {
-    const ui: UiState = { ...createUiState(), composing: true, inputs: { s1: 'hi' } };
+    const ui: UiState = {
+      ...createUiState(),
+      composing: true,
+      inputs: { s1: 'hi there' },
+      cursors: { s1: 4 },
+      histories: { s1: { sent: ['sent'], at: null, draft: '' } },
+    };
     return boundKeys(ui, (key) =>
       key.ch !== undefined && !key.ctrl && PRINTABLE.includes(key.ch)
-        ? { ui: { ...ui, inputs: { s1: `hi${key.ch}` } }, commands: [] }
+        ? { ui: { ...ui, inputs: { s1: `hi t${key.ch}here` }, cursors: { s1: 5 } }, commands: [] }
         : { ui, commands: [] },
     );
   })(),
@@ -377,7 +534,9 @@ t.test('the help lists every key the router binds, found by trying every key in 
   const anywhere = new Set(KEY_HELP.flatMap(([k, v]) => `${k} ${v}`.split(/[\s,;()]+/)));
   for (const key of ['v', 'n', 'Enter', 'Up', 'Down', 'space', 'w', '/'])
     t.ok(MODES.debug.has(key), `debug view binds ${key}`);
-  for (const mode of ['session', 'log', 'debug'] as const) {
+  for (const key of ['Left', 'Right', 'Home', 'End', 'Del', 'Up', 'Ctrl-A', 'Ctrl-E', 'Ctrl-U', 'Ctrl-K', 'Ctrl-W'])
+    t.ok(MODES.typing.has(key), `typing binds ${key}`);
+  for (const mode of ['session', 'log', 'debug', 'typing'] as const) {
     for (const key of MODES[mode]) {
       // A character must be in the key column (letters also occur in the prose); a named key may be explained in
       // the prose, like "Esc stops typing".
@@ -470,4 +629,67 @@ t.test('q asks first while loads run or transcripts exist; Ctrl-C quits at once'
     'Ctrl-C never asks',
   );
   t.same(type(createUiState(), ['q']).commands, [{ type: 'quit' }], 'nothing to lose: q quits at once');
+});
+
+t.test('f zooms the focused session or the log to the full screen; f, Esc or leaving the log returns', async (t) => {
+  let ui = type(createUiState(), [named('tab')]).ui;
+  ui = type(ui, ['f']).ui;
+  t.equal(ui.zoom, 'session', 'f zooms the focused session');
+  t.equal(ui.focus, 1, 'on the session that had focus');
+  t.equal(type(ui, [named('tab')]).ui.zoom, 'session', 'Tab shows the next session, still zoomed');
+  t.equal(type(ui, [named('tab')]).ui.focus, 0);
+  t.equal(type(ui, ['f']).ui.zoom, null, 'f again returns to the grid');
+  t.equal(type(ui, [named('escape')]).ui.zoom, null, 'so does Esc');
+  t.equal(type(ui, ['1']).ui.zoom, 'session', 'a jump keeps the zoom, on the session jumped to');
+  t.equal(type(ui, ['i', 'f']).ui.zoom, 'session', 'while typing f is text');
+  t.equal(type(ui, ['i', 'f']).ui.inputs['s2'], 'f');
+  const logged = type(ui, ['l']);
+  t.equal(logged.ui.zoom, null, 'focusing the log brings the grid back (a zoomed session hides the log)');
+  t.ok(logged.ui.logFocused);
+
+  const log = type(createUiState(), ['l', 'f']).ui;
+  t.equal(log.zoom, 'log', 'f in the log zooms the log');
+  t.equal(type(log, ['f']).ui.zoom, null, 'f returns');
+  for (const leave of [named('escape'), named('tab'), ch('l')]) {
+    const left = type(log, [leave]).ui;
+    t.same([left.zoom, left.logFocused], [null, false], `leaving the log (${leave.name ?? leave.ch}) leaves its zoom`);
+  }
+  t.same(type(log, ['2']).ui.zoom, null, 'jumping to a session from the zoomed log shows the sessions');
+  t.same(type(createUiState(), ['f'], { ...ctx, sessions: [] }).ui.zoom, null, 'nothing to zoom without a session');
+});
+
+t.test('the help turns its pages where it has several; any other key closes it', async (t) => {
+  const paged = { ...ctx, helpPages: 3 };
+  let ui = type(createUiState(), ['?']).ui;
+  t.equal(ui.helpPage, 0);
+  ui = type(ui, [named('pagedown')], paged).ui;
+  t.same([ui.help, ui.helpPage], [true, 1], 'PgDn: the next page');
+  ui = type(ui, [named('space', { ch: ' ' })], paged).ui;
+  t.same([ui.help, ui.helpPage], [true, 2], 'space too');
+  t.same(type(ui, [named('pagedown')], paged).ui.helpPage, 2, 'never past the last page');
+  t.ok(type(ui, [named('pagedown')], paged).ui.help, 'PgDn on the last page keeps it open');
+  t.notOk(type(ui, [named('space', { ch: ' ' })], paged).ui.help, 'space on the last page closes it');
+  t.same(type(ui, [named('pageup')], paged).ui.helpPage, 1, 'PgUp: back');
+  const closed = type(ui, ['q'], paged);
+  t.same([closed.ui.help, closed.ui.helpPage, closed.commands], [false, 0, []], 'q closes it and does nothing else');
+  t.same(type(ui, [named('pageup'), named('pageup'), named('pageup')], paged).ui.helpPage, 0, 'never before the first');
+  const single = type(createUiState(), ['?', named('pagedown')]).ui;
+  t.same([single.help, single.helpPage], [true, 0], 'one page: PgDn stays there');
+  t.notOk(type(createUiState(), ['?', named('space', { ch: ' ' })]).ui.help, 'and space closes it');
+});
+
+t.test('PgUp stops at the oldest line the screen can show, so one PgDn always moves back', async (t) => {
+  const bounded: KeyContext = { ...ctx, sessions: ctx.sessions.map((s) => ({ ...s, scrollLimit: 7 })) };
+  const PGUP = named('pageup');
+  let ui = type(createUiState(), [PGUP, PGUP, PGUP, PGUP, PGUP], bounded).ui;
+  t.equal(ui.scrolls['s1'], 7, 'clamped to the limit');
+  ui = type(ui, [named('pagedown')], bounded).ui;
+  t.equal(ui.scrolls['s1'], 2, 'PgDn moves at once');
+  t.equal(type(ui, [named('pagedown')], bounded).ui.scrolls['s1'], 0, 'and back to following');
+  const shrunk: KeyContext = { ...ctx, sessions: ctx.sessions.map((s) => ({ ...s, scrollLimit: 3 })) };
+  t.equal(
+    type({ ...createUiState(), scrolls: { s1: 20 } }, [named('pagedown')], shrunk).ui.scrolls['s1'],
+    0,
+    'a scroll past a limit that shrank (a wider cell) counts from the limit',
+  );
 });

@@ -294,7 +294,13 @@ t.test('a saved headless session replayed headless shows the same session pane',
   paused.press({ ch: '.' });
   t.equal(paused.replay?.played(), 2, '. played one more');
   paused.press({ ch: '?' });
-  t.match(paused.screenText(), /pause \/ resume a replay/, '? lists the replay keys');
+  // The help may be paged: turn the pages as a person would.
+  let help = paused.screenText();
+  for (let page = 0; page < 5 && !/pause \/ resume a replay/.test(help); page++) {
+    paused.press({ name: 'pagedown' });
+    help = paused.screenText();
+  }
+  t.match(help, /pause \/ resume a replay/, '? lists the replay keys');
 });
 
 t.test('the command opens the dashboard on a good file and quits with status 0', async (t) => {

@@ -74,3 +74,85 @@ t.test('q while a load runs asks first; any other key stays; y quits', async (t)
   await dash.closed;
   t.pass('q, y quits');
 });
+
+t.test('the input line edits like a shell on the real dashboard, and Up recalls the message sent', async (t) => {
+  const upstream = await startUpstreamStandin({ models: ['org/chat'] });
+  t.teardown(() => upstream.close());
+  const { input, output } = terminal();
+  const dash = startDashboard({ sessions: [{ server: upstream.url, model: 'org/chat' }], input, output });
+  t.teardown(() => dash.shutdown());
+  await until('ready', () => cellText(dash, 0, 1).includes('✓ ready'));
+  /** The input line as the cell shows it (the last line that starts with `>`). */
+  const shown = (): string =>
+    (
+      cellText(dash, 0, 1)
+        .split('\n')
+        .filter((l) => l.startsWith('>'))
+        .at(-1) ?? ''
+    ).trimEnd();
+  /** What the dashboard holds for the line, `|` at the cursor. */
+  const line = (): string => {
+    const ui = dash.ui();
+    const chars = [...(ui.inputs['s1'] ?? '')];
+    const cursor = ui.cursors['s1'] ?? chars.length;
+    return [...chars.slice(0, cursor), '|', ...chars.slice(cursor)].join('');
+  };
+  const LEFT = '\x1b[D';
+  const RIGHT = '\x1b[C';
+  input.write('i');
+  await until('typing', () => dash.ui().composing);
+  input.write('helo wrld');
+  await until('the text typed', () => shown() === '> helo wrld█');
+  input.write(`${LEFT}${LEFT}${LEFT}o`);
+  await until('an o typed three characters back', () => line() === 'helo wo|rld');
+  t.equal(shown(), '> helo world', 'the screen shows the text as edited, the cursor on a character (no extra cell)');
+  input.write(`\x1b[H${RIGHT}${RIGHT}${RIGHT}l`);
+  await until('Home, three to the right, an l', () => line() === 'hell|o world');
+  input.write('\x1b[F junk');
+  await until('End, a word more', () => shown() === '> hello world junk█');
+  input.write('\x17');
+  await until('Ctrl-W took the word back', () => shown() === '> hello world █');
+  input.write('\r');
+  await until('the reply', () => {
+    const turns = dash.sessions()[0]?.transcript ?? [];
+    return turns.some((e) => e.role === 'assistant' && !e.streaming && e.content !== '');
+  });
+  const users = (): string[] =>
+    (dash.sessions()[0]?.transcript ?? []).filter((e) => e.role === 'user').map((e) => e.content);
+  t.same(users(), ['hello world'], 'the edited line went out, trimmed');
+  await until('the line emptied', () => shown() === '>█' || shown() === '> █');
+
+  input.write('throw this away\x15');
+  await until('Ctrl-U emptied the line', () => line() === '|' && dash.ui().inputs['s1'] === '');
+  input.write('a draft');
+  await until('a draft typed', () => shown() === '> a draft█');
+  input.write('\x1b[A');
+  await until('Up recalls the message sent', () => shown() === '> hello world█');
+  input.write('\x1b[B');
+  await until('Down brings the draft back', () => shown() === '> a draft█');
+
+  // An emoji typed inside the line (a terminal may send it as two halves): one character to the cursor.
+  input.write(`\x15ab${LEFT}😀${LEFT}${LEFT}x`);
+  await until('the emoji typed inside the line, stepped over whole', () => line() === 'x|a😀b');
+  t.equal(shown(), '> xa😀b');
+
+  // A line longer than the cell: the cursor stays in sight, an ellipsis at the cut side.
+  const long = `${'word '.repeat(40)}end`;
+  input.write(`\x1b[F\x15${long}`);
+  await until('the long line, its end in sight', () => /^> ….*end█$/.test(shown()));
+  input.write('\x1b[H');
+  await until('Home: its start in sight, cut at the end', () => /^> word word .*…$/.test(shown()));
+  input.write('\x1b[A\r');
+  await until('Up and Enter send the message again', () => users().length === 2);
+  t.same(users(), ['hello world', 'hello world']);
+
+  // A prompt edits the same way.
+  input.write('\x1b');
+  await until('out of the typing mode', () => !dash.ui().composing);
+  input.write('a');
+  await until('the add prompt', () => dash.ui().prompt?.kind === 'add-server');
+  input.write(`htp://b junk\x17\x1b[H${RIGHT}t`);
+  await until('Ctrl-W, Home, Right and a t in the prompt', () => dash.ui().prompt?.text === 'http://b ');
+  t.match(status(dash.screenText()), 'server URL', 'the prompt is on the status bar');
+  t.match(status(dash.screenText()), ': http://b  ', 'with the text as edited');
+});

@@ -3,11 +3,20 @@ import t from 'tap';
 import { formatBytes } from '../src/client/format.js';
 import { parseLoadEvent } from '../src/protocol/events.js';
 import { createEventLog } from '../src/tui/event-log.js';
-import { createUiState } from '../src/tui/keys.js';
+import { createUiState, KEY_HELP, type Prompt } from '../src/tui/keys.js';
+import type { ModelChoices } from '../src/tui/model-list.js';
 import { createServerState, reduceServer, type ServerAction } from '../src/tui/server-state.js';
 import { createSessionState, reduceSession, type SessionAction, type SessionState } from '../src/tui/session-state.js';
 import { textBar } from '../src/tui/lines.js';
-import { gridLayout, logLine, sessionLines, toViewModel, wrap, type Line } from '../src/tui/view-model.js';
+import {
+  gridLayout,
+  helpPageCount,
+  logLine,
+  sessionLines,
+  toViewModel,
+  wrap,
+  type Line,
+} from '../src/tui/view-model.js';
 
 const text = (lines: readonly Line[]): string => lines.map((l) => l.map((s) => s.text).join('')).join('\n');
 
@@ -23,8 +32,8 @@ function session(payloads: string[], extra: SessionAction[] = []): SessionState 
   return s;
 }
 
-const cell = (s: SessionState, now = 10_000, width = 60, height = 20) =>
-  text(sessionLines(s, { width, height, now, focused: true, composing: false, input: '' }));
+const cell = (s: SessionState, now = 10_000, width = 60, height = 20, detail = false) =>
+  text(sessionLines(s, { width, height, now, focused: true, composing: false, input: '', detail }));
 
 t.test('wrapping breaks at spaces', async (t) => {
   t.same(wrap('the quick brown fox', 9), ['the quick', 'brown fox']);
@@ -71,10 +80,27 @@ t.test('ready, cached, error with what to do, reconnecting with a countdown', as
     '{"status": "loading", "model": "org/model@main", "stage": "weights", "progress": {"current": 3, "total": 3}}',
     '{"status": "ready", "model": "org/model@main", "cached": false}',
   ]);
-  t.match(cell(ready), '✓ ready');
-  t.match(cell(ready), /weights 3 \/ 3 items\n\[█+\] 100%/);
-  t.match(cell(ready), 'download · not needed (files already on disk)');
+  t.match(cell(ready), '✓ ready in 1.0s · files already on disk', 'a finished load is one summary line');
+  t.notMatch(cell(ready), 'weights', 'its gauges give their rows to the chat');
+  t.notMatch(cell(ready), 'processor', 'and so do its stage times');
+  // Zoomed, the cell has room for the detail.
+  t.match(cell(ready, 10_000, 60, 20, true), /weights 3 \/ 3 items\n\[█+\] 100%/);
+  t.match(cell(ready, 10_000, 60, 20, true), 'download · not needed (files already on disk)');
   t.match(cell(ready), 'type to chat');
+  const downloaded = session([
+    '{"status": "loading", "model": "org/model@main", "stage": "processor"}',
+    '{"status": "loading", "model": "org/model@main", "stage": "download", "progress": {"current": 0, "total": 8000000}}',
+    '{"status": "loading", "model": "org/model@main", "stage": "download", "progress": {"current": 8000000, "total": 8000000}}',
+    '{"status": "loading", "model": "org/model@main", "stage": "weights", "progress": {"current": 3, "total": 3}}',
+    '{"status": "ready", "model": "org/model@main", "cached": false}',
+  ]);
+  // Stages from 1 s to 5 s; the download from 2 s to 4 s: 8 MB in 2 s.
+  t.match(
+    cell(downloaded),
+    '✓ ready in 4.0s · 8.00 MB at 4.00 MB/s',
+    'the whole load, then the download’s bytes and rate',
+  );
+  t.match(cell(downloaded, 10_000, 24), /^✓ ready in 4\.0s · [^\n]*…$/m, 'cut with an ellipsis when narrow');
   t.match(
     cell(session(['{"status": "ready", "model": "org/model@main", "cached": true}'])),
     '✓ ready · cached (already in server memory)',
@@ -197,7 +223,7 @@ t.test('the whole screen: cells, log pane with marked kinds, status bar, help', 
   t.match(logText, /s1 data: \{"status": "ready"\}/);
   t.match(logText, /s1 : keep-alive/, 'comments marked');
   t.match(logText, /s2 # HTTP 401/, 'other lines marked');
-  t.match(text([live.status.line]), '[s1] commands: Tab next');
+  t.match(text([live.status.line]), '[s1] commands: ? help · q quit · Tab next');
   t.equal(live.help, null);
   const help = toViewModel({
     sessions: [],
@@ -223,6 +249,44 @@ t.test('the whole screen: cells, log pane with marked kinds, status bar, help', 
   t.match(text([logLine(log.fromEnd(2)!, 20)]), /…$/, 'long log lines are cut with a mark');
 });
 
+t.test(
+  'a model prompt shows the server ids matching what is typed, cut with an ellipsis, or why there are none',
+  async (t) => {
+    const status = (prompt: Prompt, choices: ModelChoices, cols = 120): string =>
+      text([
+        toViewModel({
+          sessions: [],
+          ui: { ...createUiState(), prompt },
+          log: createEventLog(10),
+          size: { cols, rows: 30 },
+          now: 0,
+          notice: null,
+          defaultServer: 'http://d:1',
+          modelChoices: choices,
+        }).status.line,
+      ]);
+    const ids = ['org/a-one@main', 'org/a-two@main', 'org/a-three@main', 'org/b@main'];
+    const prompt: Prompt = { kind: 'add-model', text: 'org/a', server: 'http://d:1' };
+    const listed: ModelChoices = { ids, state: 'listed', message: null };
+    t.match(status(prompt, listed, 160), 'org/a█  3 on server: org/a-one@main, org/a-three@main, org/a-two@main');
+    const narrow = status(prompt, listed, 120 - 20);
+    t.match(narrow, /org\/a-one@main, …$/, 'cut at a whole id, with an ellipsis');
+    t.notMatch(narrow, 'org/b@main', 'only the matches');
+    t.match(status({ ...prompt, text: 'zz' }, listed), 'none of the', 'no match: says so');
+    t.match(status({ ...prompt, text: 'zz' }, listed), 'any id works');
+    t.match(status(prompt, { ids: [], state: 'asking', message: null }), 'asking the server for its models…');
+    const failed = status(prompt, {
+      ids: [],
+      state: 'failed',
+      message: 'HTTP 401 Unauthorized: the API key is not valid',
+    });
+    t.match(failed, 'models not listed: HTTP 401');
+    t.match(failed, /any id works$/, 'a long reason is cut, the line still ends saying typing works');
+    const cycling = status({ ...prompt, text: 'org/a-three@main', completing: { base: 'org/a', index: 1 } }, listed);
+    t.match(cycling, '3 on server: org/a-one@main', 'while cycling: the matches of the text the cycle started from');
+  },
+);
+
 /** A gauge as a person reads it: its label line, the line under it, and the percentage on that bar (if any). */
 function gaugeOf(
   out: string,
@@ -237,8 +301,9 @@ function gaugeOf(
 }
 
 /** The cell after each of `payloads` in turn (one event a second; read half a second after the latest). */
+/** Zoomed (the detail kept once ready). */
 function cellsAlong(payloads: string[]): string[] {
-  return payloads.map((_, i) => cell(session(payloads.slice(0, i + 1)), (i + 1) * 1000 + 500));
+  return payloads.map((_, i) => cell(session(payloads.slice(0, i + 1)), (i + 1) * 1000 + 500, 60, 20, true));
 }
 
 t.test('the weights gauge moves through intermediate values, increasing, to 100%', async (t) => {
@@ -456,3 +521,185 @@ t.test(
     t.match(cellOf([refused]), '✓ ready', 'a 401 comes from a live server: not unreachable');
   },
 );
+
+t.test('the input line and the prompts show the cursor where it is, in sight however long the text', async (t) => {
+  const s = session(['{"status": "ready", "model": "org/model@main", "cached": true}']);
+  const inputLine = (input: string, cursor: number | undefined, width = 20): Line => {
+    const lines = sessionLines(s, {
+      width,
+      height: 12,
+      now: 3,
+      focused: true,
+      composing: true,
+      input,
+      ...(cursor !== undefined ? { cursor } : {}),
+    });
+    return lines.at(-1) ?? [];
+  };
+  const mid = inputLine('hello world', 4);
+  t.equal(text([mid]), '> hello world', 'the cursor on a character adds no cell');
+  t.same(
+    mid.filter((x) => x.tone === 'selected'),
+    [{ text: 'o', tone: 'selected' }],
+    'the character under the cursor is shown inverse',
+  );
+  t.equal(text([inputLine('hello', undefined)]), '> hello█', 'at the end: a block after the text');
+  const long = 'the quick brown fox jumps over the lazy dog';
+  const atEnd = text([inputLine(long, undefined)]);
+  t.equal(atEnd, `> …${long.slice(-16)}█`, 'typing at the end: the tail');
+  t.equal([...atEnd].length, 20, 'as wide as the cell');
+  const atStart = inputLine(long, 0);
+  t.equal(text([atStart]), `> ${long.slice(0, 17)}…`, 'at the start: the head, cut with an ellipsis');
+  t.same(
+    atStart.find((x) => x.tone === 'selected'),
+    { text: 't', tone: 'selected' },
+  );
+  const inside = inputLine(long, 20);
+  t.match(text([inside]), /^> ….+…$/, 'inside: cut on both sides');
+  t.same(
+    inside.find((x) => x.tone === 'selected'),
+    { text: long[20], tone: 'selected' },
+    'the cursor in sight',
+  );
+
+  const status = (prompt: Prompt, cols = 120): Line =>
+    toViewModel({
+      sessions: [],
+      ui: { ...createUiState(), prompt },
+      log: createEventLog(10),
+      size: { cols, rows: 30 },
+      now: 0,
+      notice: null,
+      defaultServer: 'http://d:1',
+    }).status.line;
+  const url = status({ kind: 'add-server', text: 'http://a:1', cursor: 7 });
+  t.match(text([url]), 'server URL [Enter: http://d:1]: http://a:1  Enter ok', 'a prompt: the text as typed');
+  t.same(
+    url.find((x) => x.tone === 'selected'),
+    { text: 'a', tone: 'selected' },
+    'the cursor on the character',
+  );
+  const key = status({ kind: 'add-key', text: 'sk-secret', cursor: 3, server: 'http://a:1', model: 'o/m' });
+  t.notMatch(text([key]), 'secret', 'a key prompt never shows the key');
+  t.match(text([key]), 'API key [Enter: no key · - none]: •••••••••  Enter ok', 'one • a character');
+  t.same(
+    key.find((x) => x.tone === 'selected'),
+    { text: '•', tone: 'selected' },
+    'with the cursor on one of them',
+  );
+  const keep = status({ kind: 'edit-key', text: '', keyDefault: 'keep', server: 'http://a:1', model: 'o/m' });
+  t.match(text([keep]), ': •••█  Enter ok', 'the kept key as ••• until something is typed');
+  const none = status({ kind: 'add-key', text: '-', server: 'http://a:1', model: 'o/m' });
+  t.match(text([none]), ': - (no key)█  Enter ok', '- in words');
+  const longUrl = `http://${'x'.repeat(200)}.example:8000/v1`;
+  const cut = text([status({ kind: 'add-server', text: longUrl }, 80)]);
+  t.equal([...cut].length, 80, 'a long prompt text fits the status bar');
+  t.match(cut, /…x+\.example:8000\/v1█$/, 'its end in sight, with the cursor, cut at the start');
+  const cutKey = text([status({ kind: 'add-key', text: 'k'.repeat(200), server: 'http://a:1', model: 'o/m' }, 80)]);
+  t.match(cutKey, /…•+█$/, 'a long key: masked, cut, the cursor in sight');
+});
+
+t.test('zoomed, one pane has every row above the status bar', async (t) => {
+  const ready = (id: string) => ({
+    ...session(['{"status": "ready", "model": "org/model@main", "cached": true}']),
+    id,
+    tag: id,
+  });
+  const log = createEventLog(10);
+  const base = { log, size: { cols: 80, rows: 24 }, now: 0, notice: null, defaultServer: 'http://x' };
+  const sessions = [ready('s1'), ready('s2'), ready('s3')];
+  const zoomed = toViewModel({ ...base, sessions, ui: { ...createUiState(), focus: 1, zoom: 'session' } });
+  t.same(
+    zoomed.cells.map((c) => [c.id, c.rect]),
+    [['s2', { left: 0, top: 0, width: 80, height: 23 }]],
+    'only the focused session, on the whole screen',
+  );
+  t.ok(zoomed.cells[0]?.focused, 'and it has the focus');
+  t.equal(zoomed.log.rect.height, 0, 'the log gets no rows (the renderer hides it)');
+  t.match(text([zoomed.status.line]), '[s2 zoomed · f returns ·]');
+  const log80 = toViewModel({ ...base, sessions, ui: { ...createUiState(), logFocused: true, zoom: 'log' } });
+  t.same(log80.cells, [], 'a zoomed log hides the sessions');
+  t.same(log80.log.rect, { left: 0, top: 0, width: 80, height: 23 });
+  const none = toViewModel({ ...base, sessions: [], ui: { ...createUiState(), zoom: 'session' } });
+  t.equal(none.cells.length, 1, 'with no session, nothing is zoomed: the empty cell');
+  t.ok(none.log.rect.height > 0, 'and the log stays');
+});
+
+t.test('the help fits every screen: paged, every key and every word of it on some page, nothing cut', async (t) => {
+  const normal = (x: string) => x.replace(/\s+/g, ' ').trim();
+  for (const size of [
+    { cols: 80, rows: 24 },
+    { cols: 60, rows: 16 },
+    { cols: 100, rows: 30 },
+    { cols: 220, rows: 60 },
+  ]) {
+    const pages = helpPageCount(size);
+    const shown: string[] = [];
+    for (let page = 0; page < pages; page++) {
+      const view = toViewModel({
+        sessions: [],
+        ui: { ...createUiState(), help: true, helpPage: page },
+        log: createEventLog(10),
+        size,
+        now: 0,
+        notice: null,
+        defaultServer: 'http://x',
+      });
+      const help = view.help;
+      if (help === null) throw new Error('no help');
+      t.ok(help.rect.height <= size.rows && help.rect.width <= size.cols, `${size.cols}×${size.rows}: on the screen`);
+      t.ok(help.lines.length <= help.rect.height - 2, 'every line inside the box');
+      t.notOk(
+        help.lines.some((l) =>
+          l
+            .map((x) => x.text)
+            .join('')
+            .endsWith('…'),
+        ),
+        `${size.cols}×${size.rows} page ${page + 1}: no line cut`,
+      );
+      if (pages > 1) t.match(text(help.lines), `page ${page + 1} of ${pages}`);
+      shown.push(normal(text(help.lines.slice(1, -2))));
+    }
+    const all = shown.join(' ');
+    for (const [keys, what] of KEY_HELP) t.ok(all.includes(normal(`${keys} ${what}`)), `${keys}: all of it shown`);
+    if (size.rows >= 60) t.equal(pages, 1, 'a tall screen has it on one page');
+  }
+});
+
+t.test('a narrow pane cuts nothing without a mark: errors, hints, gauges, stage times', async (t) => {
+  const failed = session([
+    '{"status": "loading", "model": "org/model@main", "stage": "processor"}',
+    '{"status": "error", "model": "org/model@main", "message": "HTTP 401 from the hub: the token was refused for org/model; check HF_TOKEN and that it may read this repository"}',
+  ]);
+  const narrow = (s: SessionState, width: number, now = 10_000) =>
+    sessionLines(s, { width, height: 30, now, focused: true, composing: false, input: '' }).map((l) =>
+      l.map((x) => x.text).join(''),
+    );
+  for (const width of [24, 30, 40]) {
+    const lines = narrow(failed, width);
+    t.ok(
+      lines.every((l) => [...l].length <= width),
+      `${width}: every line fits`,
+    );
+    const wrapped = wrap(failed.error?.message ?? '', width);
+    if (wrapped.length > 3)
+      t.match(lines.find((l) => l.endsWith('…')) ?? '', /…$/, `${width}: the cut message is marked`);
+    t.notMatch(lines.at(-1), /ready, E$|Enter s$/, `${width}: the input hint is not cut mid-sentence`);
+  }
+  // A running download in a narrow pane drops whole figures (the ETA, then the speed) before cutting one.
+  const running = session([
+    '{"status": "loading", "model": "org/model@main", "stage": "processor"}',
+    '{"status": "loading", "model": "org/model@main", "stage": "config"}',
+    '{"status": "loading", "model": "org/model@main", "stage": "download", "progress": {"current": 0, "total": 10000000}}',
+    '{"status": "loading", "model": "org/model@main", "stage": "download", "progress": {"current": 2000000, "total": 10000000}}',
+  ]);
+  const at = (width: number) => narrow(running, width, 4500).find((l) => l.startsWith('download ')) ?? '';
+  t.match(at(60), /· ETA \d/, 'wide: bytes, speed and ETA');
+  t.match(at(40), /^download 2\.00 MB \/ 10\.0 MB · [\d.]+ [kM]B\/s$/, 'narrower: the ETA goes, whole');
+  t.equal(at(28), 'download 2.00 MB / 10.0 MB', 'narrower still: the speed goes too');
+  for (const w of [36, 40, 44, 48]) t.notMatch(at(w), /…/, `${w}: no half figure`);
+  // Stage times break between stages, never inside one, and a cut is marked.
+  const stages = narrow(running, 24, 4500).filter((l) => /^(processor|config|download) [\d.]+s/.test(l));
+  t.same(stages, ['processor 1.0s', 'config 1.0s …'], 'whole items per line; what does not fit is marked');
+});

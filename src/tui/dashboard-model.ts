@@ -12,7 +12,16 @@ import type { SessionUpdate } from '../client/session-update.js';
 import { formatChatSettings } from './chat-settings.js';
 import type { SessionSpec } from './config.js';
 import { redactSecrets, type LogFilter } from './event-log.js';
-import { routeKey, createUiState, type Command, type KeyContext, type KeyPress, type UiState } from './keys.js';
+import {
+  routeKey,
+  createUiState,
+  MODEL_PROMPTS,
+  type Command,
+  type KeyContext,
+  type KeyPress,
+  type UiState,
+} from './keys.js';
+import { modelChoices, reduceModelList, shouldAsk, type ModelChoices, type ModelList } from './model-list.js';
 import { canChat, chatHistory, createSessionState, reduceSession, type SessionState } from './session-state.js';
 import { createServerState, reduceServer, type ServerAction, type ServerState } from './server-state.js';
 import type { Notice, Tone } from './view-model.js';
@@ -31,6 +40,8 @@ export interface DashboardModel {
   readonly order: readonly string[];
   /** Every distinct server among the sessions, by service root, in the order they first appeared. */
   readonly servers: Readonly<Record<string, ServerState>>;
+  /** What each server's `GET /v1/models` answered the model prompt, by service root (any server typed, kept). */
+  readonly modelLists: Readonly<Record<string, ModelList>>;
   readonly ui: UiState;
   readonly notice: Notice | null;
   /** Offered by the add-session prompt. */
@@ -57,6 +68,10 @@ export interface KeyWorld {
   readonly lastJournalSeq?: number;
   /** Where `n` moves the log's debug cursor, `null` when no shown line has a fault. */
   readonly nextFault?: number | null;
+  /** Pages the help overlay has on this screen. */
+  readonly helpPages?: number;
+  /** Per session id, how far its transcript scrolls back on screen (lines). */
+  readonly scrollLimits?: Readonly<Record<string, number>>;
 }
 
 /** Everything that changes the model. */
@@ -70,6 +85,13 @@ export type DashboardAction =
   | { readonly type: 'chat-refused'; readonly id: string }
   /** What a server's feed (or its `/v1/models` poll) reports. */
   | { readonly type: 'server'; readonly root: string; readonly action: ServerAction }
+  /** How asking a server's `/v1/models` for the model prompt ended: its ids, or why not. */
+  | {
+      readonly type: 'models-listed';
+      readonly root: string;
+      readonly outcome:
+        { readonly ok: true; readonly ids: readonly string[] } | { readonly ok: false; readonly message: string };
+    }
   /** How a cancel or unload request ended. */
   | {
       readonly type: 'unload-done';
@@ -100,6 +122,8 @@ export type Effect =
   | { readonly type: 'close-feed'; readonly root: string }
   /** The server has no feed: poll `/v1/models` instead. */
   | { readonly type: 'poll-models'; readonly root: string; readonly apiKey: string | undefined }
+  /** Ask `/v1/models` once, for the model prompt's completion; the answer comes back as `models-listed`. */
+  | { readonly type: 'list-models'; readonly root: string; readonly apiKey: string | undefined }
   | {
       readonly type: 'unload';
       readonly id: string;
@@ -130,6 +154,7 @@ export function createDashboardModel(init: DashboardModelInit): DashboardModel {
     sessions: {},
     order: [],
     servers: {},
+    modelLists: {},
     ui: createUiState(),
     notice: null,
     defaultServer: init.defaultServer,
@@ -162,15 +187,28 @@ export function keyContext(model: DashboardModel, world: KeyWorld): KeyContext {
       chat: model.sessions[s.id]?.spec.chat ?? {},
       loading: s.phase === 'connecting' || s.phase === 'loading' || s.phase === 'reconnecting',
       hasTranscript: s.transcript.length > 0,
+      ...(world.scrollLimits?.[s.id] !== undefined ? { scrollLimit: world.scrollLimits[s.id] } : {}),
     })),
     lastSeq: world.lastSeq,
     logPage: world.logPage,
+    ...(world.helpPages !== undefined ? { helpPages: world.helpPages } : {}),
     ...(world.lastJournalSeq !== undefined ? { lastJournalSeq: world.lastJournalSeq } : {}),
     ...(world.nextFault !== undefined ? { nextFault: world.nextFault } : {}),
     defaultServer: model.defaultServer,
     hasDefaultKey: model.defaultApiKey !== undefined && model.defaultApiKey !== '',
+    ...(model.ui.prompt !== null && MODEL_PROMPTS.has(model.ui.prompt.kind)
+      ? { modelIds: promptModelChoices(model)?.ids ?? [] }
+      : {}),
     now: world.now,
   };
+}
+
+/** What the open model prompt offers (the ids its server lists, and how asking went); undefined in any other. */
+export function promptModelChoices(model: DashboardModel): ModelChoices | undefined {
+  const prompt = model.ui.prompt;
+  if (prompt === null || !MODEL_PROMPTS.has(prompt.kind) || prompt.server === undefined) return undefined;
+  const root = serviceRoot(prompt.server);
+  return modelChoices(model.modelLists[root], model.servers[root]);
 }
 
 const unchanged = (model: DashboardModel): Update => ({ model, effects: [] });
@@ -220,6 +258,16 @@ export function updateDashboard(model: DashboardModel, action: DashboardAction):
       return becameUnsupported
         ? { model: updated, effects: [{ type: 'poll-models', root: action.root, apiKey: keyFor(model, action.root) }] }
         : unchanged(updated);
+    }
+    case 'models-listed': {
+      const { outcome } = action;
+      const list = reduceModelList(
+        model.modelLists[action.root],
+        outcome.ok
+          ? { type: 'listed', ids: outcome.ids }
+          : { type: 'failed', message: redactSecrets(outcome.message, model.secrets) },
+      );
+      return unchanged({ ...model, modelLists: { ...model.modelLists, [action.root]: list } });
     }
     case 'unload-done': {
       const tag = model.sessions[action.id]?.state.tag ?? action.id;
@@ -344,6 +392,8 @@ function runCommand(model: DashboardModel, command: Command): Update {
           },
         ],
       };
+    case 'list-models':
+      return listModels(model, command);
     case 'notice':
       return unchanged({ ...model, notice: { text: command.text, tone: 'warn' } });
     case 'replay':
@@ -438,9 +488,13 @@ function closeSession(model: DashboardModel, id: string): Update {
   const { [id]: _closed, ...sessions } = model.sessions;
   const order = model.order.filter((x) => x !== id);
   const { [id]: _input, ...inputs } = model.ui.inputs;
+  const { [id]: _cursor, ...cursors } = model.ui.cursors;
+  const { [id]: _history, ...histories } = model.ui.histories;
   const ui: UiState = {
     ...model.ui,
     inputs,
+    cursors,
+    histories,
     composing: false,
     focus: Math.max(0, Math.min(model.ui.focus, order.length - 1)),
     log:
@@ -458,6 +512,22 @@ function closeSession(model: DashboardModel, id: string): Update {
     effects.push({ type: 'close-feed', root });
   }
   return { model: { ...model, sessions, order, ui, servers }, effects };
+}
+
+/**
+ * A model prompt opened: ask the server for its ids unless it was asked (or is polled). The key is the one the
+ * session would use: the edited session's own, else a session's on that server, else `--api-key`'s.
+ */
+function listModels(model: DashboardModel, command: Extract<Command, { type: 'list-models' }>): Update {
+  const root = serviceRoot(command.server);
+  const list = model.modelLists[root];
+  if (!shouldAsk(list, model.servers[root])) return unchanged(model);
+  const editing = command.sessionId !== undefined ? model.sessions[command.sessionId]?.spec : undefined;
+  const apiKey = editing?.apiKey ?? keyFor(model, root) ?? model.defaultApiKey;
+  return {
+    model: { ...model, modelLists: { ...model.modelLists, [root]: reduceModelList(list, { type: 'asked' }) } },
+    effects: [{ type: 'list-models', root, apiKey: apiKey === '' ? undefined : apiKey }],
+  };
 }
 
 /** The key of the first session on `root` that has one. */

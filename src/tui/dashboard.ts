@@ -7,13 +7,14 @@
  * `shutdown()` is the only way out and always restores the terminal.
  */
 
-import { unloadModel } from '../client/model-admin.js';
+import { listModels, unloadModel } from '../client/model-admin.js';
 import { DEFAULT_SERVER_URL } from '../client/server-url.js';
 import type { BackoffOptions } from '../client/reconnect.js';
 import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
 import type { SessionSpec } from './config.js';
 import {
   createDashboardModel,
+  promptModelChoices,
   serverStates,
   sessionStates,
   updateDashboard,
@@ -29,9 +30,10 @@ import type { SessionUpdate } from '../client/session-update.js';
 import { createRenderer, type Renderer, type RendererOptions } from './render.js';
 import { createRenderScheduler } from './render-scheduler.js';
 import { createFeedPool } from './feed-pool.js';
+import { LIST_TIMEOUT_MS } from './model-list.js';
 import { createSessionPool } from './session-pool.js';
 import type { SessionState } from './session-state.js';
-import { debugLogView, screenLayout, toViewModel, type Tone, type ViewInput } from './view-model.js';
+import { debugLogView, helpPageCount, toViewModel, type Tone, type ViewInput } from './view-model.js';
 import { shownText } from './wire-log-view.js';
 import { createWireJournal, type JournalEntry } from '../client/wire-journal.js';
 import { createWireTap, streamKind, type WireRecord } from '../client/wire-tap.js';
@@ -196,6 +198,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
       defaultServer: model.defaultServer,
       servers: serverStates(model),
       journal: journalShown(),
+      modelChoices: promptModelChoices(model),
     };
   }
 
@@ -235,6 +238,14 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
       if (effect.action === 'toggle') replay.toggle();
       else replay.step();
       replayNotice();
+      return;
+    }
+    if (!live && effect.type === 'list-models') {
+      dispatch({
+        type: 'models-listed',
+        root: effect.root,
+        outcome: { ok: false, message: 'a replay asks no server' },
+      });
       return;
     }
     if (!live && effect.type !== 'save-log' && effect.type !== 'quit') {
@@ -306,6 +317,9 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
       case 'poll-models':
         feeds.poll(effect.root, effect.apiKey);
         return;
+      case 'list-models':
+        askModels(effect.root, effect.apiKey);
+        return;
       case 'unload':
         void unloadModel({
           server: effect.server,
@@ -332,13 +346,50 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     }
   }
 
+  // The model prompt's asks in flight, aborted on quitting.
+  const asks = new Set<{ abort: AbortController; timer: TimerHandle }>();
+  /** `GET /v1/models` for the model prompt, given up after {@link LIST_TIMEOUT_MS}; the answer comes back as an action. */
+  function askModels(root: string, apiKey: string | undefined): void {
+    const abort = new AbortController();
+    let timedOut = false;
+    const timer = clock.setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, LIST_TIMEOUT_MS);
+    const ask = { abort, timer };
+    asks.add(ask);
+    void listModels({
+      server: root,
+      apiKey,
+      signal: abort.signal,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    }).then((outcome) => {
+      clock.clearTimeout(timer);
+      asks.delete(ask);
+      dispatch({
+        type: 'models-listed',
+        root,
+        outcome: outcome.ok
+          ? { ok: true, ids: outcome.value.map((m) => m.id) }
+          : { ok: false, message: timedOut ? `no answer in ${LIST_TIMEOUT_MS / 1000} s` : outcome.failure.message },
+      });
+    });
+  }
+
   function press(key: KeyPress): void {
+    // The screen as it stands bounds what the keys may scroll to (a transcript's oldest line, the help's last page).
+    const shown = toViewModel(viewInput());
+    const scrollLimits = Object.fromEntries(
+      shown.cells.flatMap((cell) => (cell.scrollLimit === undefined ? [] : [[cell.id, cell.scrollLimit]])),
+    );
     dispatch({
       type: 'key',
       key,
       world: {
         lastSeq: log.lastSeq(),
-        logPage: Math.max(1, screenLayout(renderer.size()).log.height - 2),
+        logPage: Math.max(1, shown.log.rect.height - 2),
+        helpPages: helpPageCount(renderer.size()),
+        scrollLimits,
         now: clock.now(),
         lastJournalSeq: journal.at(-1)?.seq ?? 0,
         ...(model.ui.log.view !== 'frames' ? { nextFault: debugLogView(viewInput()).nextFault } : {}),
@@ -359,6 +410,11 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     replay?.dispose();
     pool.closeAll();
     feeds.closeAll();
+    for (const ask of asks) {
+      clock.clearTimeout(ask.timer);
+      ask.abort.abort();
+    }
+    asks.clear();
     scheduler.dispose();
     if (tick !== undefined) clock.clearTimeout(tick);
     try {

@@ -11,6 +11,9 @@
 import { serviceRoot } from '../client/server-url.js';
 import { parseModelId } from '../protocol/model-id.js';
 import { formatChatSettings, parseChatSettings, type ChatSettings } from './chat-settings.js';
+import { EMPTY_HISTORY, remember, stopWalking, walk, type InputHistory } from './input-history.js';
+import { editLine, lineAt, type LineAction, type LineEdit } from './line-edit.js';
+import { completeModelId, type ModelCompletion } from './model-completion.js';
 
 /** A key as blessed reports it, reduced to what the router reads. */
 export interface KeyPress {
@@ -43,6 +46,9 @@ export type PromptKind =
 /** The prompts whose text is an API key: shown masked, never as typed. */
 export const KEY_PROMPTS: ReadonlySet<PromptKind> = new Set(['add-key', 'edit-key']);
 
+/** The prompts that ask for a model id: Tab completes it from the ids the server lists. */
+export const MODEL_PROMPTS: ReadonlySet<PromptKind> = new Set(['add-model', 'edit-model']);
+
 /** The prompts that only ask y or n about one session. */
 const CONFIRMATIONS: ReadonlySet<PromptKind> = new Set(['close', 'cancel', 'unload']);
 
@@ -50,6 +56,8 @@ const CONFIRMATIONS: ReadonlySet<PromptKind> = new Set(['close', 'cancel', 'unlo
 export interface Prompt {
   readonly kind: PromptKind;
   readonly text: string;
+  /** Where the cursor is in {@link Prompt.text}, in code points ({@link LineEdit}); absent: at the end. */
+  readonly cursor?: number;
   /** For `add-model`, `add-key`, `edit-model` and `edit-key`: the server chosen in the first step. */
   readonly server?: string;
   /** For `add-key` and `edit-key`: the model chosen in the second step. */
@@ -63,6 +71,8 @@ export interface Prompt {
   readonly sessionId?: string;
   /** Why the last Enter was refused. */
   readonly error?: string;
+  /** For `add-model` and `edit-model`: where Tab's cycle through the server's ids stands. */
+  readonly completing?: ModelCompletion;
 }
 
 /** Where the log view stands. */
@@ -97,18 +107,29 @@ export type LogView = 'frames' | 'debug' | 'wire';
 
 const LOG_VIEWS: readonly LogView[] = ['frames', 'debug', 'wire'];
 
+/** What `f` zooms to the full screen. */
+export type Zoom = 'session' | 'log' | null;
+
 /** Everything the keyboard changes. */
 export interface UiState {
   /** Index of the focused session (kept while the log has focus). */
   readonly focus: number;
   readonly logFocused: boolean;
   readonly help: boolean;
+  /** The help page shown, from 0 (the help is paged when it does not fit the screen). */
+  readonly helpPage: number;
   /** The session grid gives way to one pane per server (every model on it, live from its feed). */
   readonly serverView: boolean;
+  /** One pane has the whole screen (`f`): the focused session, or the log; `null` for the grid. */
+  readonly zoom: Zoom;
   /** The focused session's input line takes text. */
   readonly composing: boolean;
   /** Input line text per session id. */
   readonly inputs: Readonly<Record<string, string>>;
+  /** Where the cursor is on each session's input line, in code points ({@link LineEdit}); absent: at the end. */
+  readonly cursors: Readonly<Record<string, number>>;
+  /** The messages each session sent, for Up / Down while typing. */
+  readonly histories: Readonly<Record<string, InputHistory>>;
   /** Transcript lines scrolled back per session id (absent or 0: following the newest). */
   readonly scrolls: Readonly<Record<string, number>>;
   readonly prompt: Prompt | null;
@@ -135,11 +156,15 @@ export interface KeyContext {
     readonly loading?: boolean;
     /** It has a transcript, which quitting would lose: quitting asks first. */
     readonly hasTranscript?: boolean;
+    /** The furthest its transcript scrolls back on screen (lines), where PgUp stops; absent: no bound known. */
+    readonly scrollLimit?: number;
   }[];
   /** The newest log seq (where a pause starts). */
   readonly lastSeq: number;
   /** Lines in one page of the log view. */
   readonly logPage: number;
+  /** Pages the help overlay has at this screen size (1 when it fits). */
+  readonly helpPages?: number;
   /** The newest wire journal seq (where a pause of the debug views starts). */
   readonly lastJournalSeq?: number;
   /** Where `n` moves the debug views' cursor (lines up from the newest), `null` when no line has a fault. */
@@ -148,6 +173,8 @@ export interface KeyContext {
   readonly defaultServer: string;
   /** There is a dashboard-wide key (`--api-key`) for servers no session has a key for. */
   readonly hasDefaultKey?: boolean;
+  /** In a model prompt: the ids its server lists (what Tab completes from). */
+  readonly modelIds?: readonly string[];
   /** Milliseconds since the epoch (for the default file name). */
   readonly now: number;
 }
@@ -179,6 +206,8 @@ export type Command =
       readonly apiKey?: string | null;
     }
   | { readonly type: 'save-log'; readonly path: string }
+  /** A model prompt opened on `server`: have its model ids for Tab (asking `GET /v1/models` if not asked yet). */
+  | { readonly type: 'list-models'; readonly server: string; readonly sessionId?: string }
   | { readonly type: 'notice'; readonly text: string };
 
 /** What {@link routeKey} returns. */
@@ -193,9 +222,13 @@ export function createUiState(): UiState {
     focus: 0,
     logFocused: false,
     help: false,
+    helpPage: 0,
     serverView: false,
+    zoom: null,
     composing: false,
     inputs: {},
+    cursors: {},
+    histories: {},
     scrolls: {},
     prompt: null,
     log: {
@@ -219,10 +252,17 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['1–9', 'jump to session 1–9 (in screen order; not while typing, where digits are text)'],
   ['Enter or i', 'type a chat message in the focused session; until then letters are commands, never text'],
   ['Enter (typing)', 'send the message; Esc stops typing'],
+  ['Left Right Home End', 'move on the line being typed (message or prompt); Ctrl-A Ctrl-E too, Alt-B Alt-F by word'],
+  [
+    'Ctrl-U Ctrl-K Ctrl-W',
+    'delete to the start / the end / the word before the cursor; Backspace or Ctrl-H, Del one character',
+  ],
+  ['Up / Down (typing)', 'walk back / forward through the messages sent in this session; the draft comes back'],
   ['o', 'chat settings of the focused session: temperature= maxTokens= seed= system=… (the next message uses them)'],
   ['PgUp / PgDn', 'scroll the focused session’s transcript back / forward (typing or not); at the bottom it follows'],
   ['Ctrl-X', 'stop the focused session’s reply while it streams (typing or not); the partial reply is kept'],
   ['a', 'add a session (asks for the server, the model, then the API key: Enter takes the default shown, - none)'],
+  ['Tab (model)', 'complete a model id from the server; again cycles'],
   [
     'e',
     'edit the focused session: server, model and API key, prefilled (Enter keeps the key, - none); reopens it, keeping its tag and transcript',
@@ -232,9 +272,11 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['c', 'cancel the focused session’s load on its server, for every client following it (y confirms)'],
   ['u', 'unload the focused session’s model from its server’s memory (y confirms)'],
   ['v', 'server view below the sessions: every model on each server (state, stage, progress, subscribers, size), live'],
+  ['f', 'zoom the focused session to the full screen (its load detail too); f or Esc returns'],
   ['l', 'focus the event log (Tab, Esc or l goes back)'],
   ['space (log)', 'follow / pause the log; paused shows how many lines are new'],
   ['Up Down PgUp PgDn (log)', 'scroll the log (scrolling up pauses); End follows again'],
+  ['f (log)', 'zoom the log to the full screen; f returns'],
   ['k / j (log)', 'scroll the log up / down one line, like Up / Down'],
   ['G (log)', 'follow the log again, like End'],
   ['/ (log)', 'filter the log by text (empty clears)'],
@@ -249,7 +291,7 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ['n (debug)', 'move the cursor to the next frame with a lint fault'],
   ['space (replay)', 'pause / resume a replay (modeldeck replay; in the log pane space follows or pauses the log)'],
   ['. (replay)', 'play the next saved line of a replay (pausing first)'],
-  ['?', 'this help (any key closes it)'],
+  ['?', 'this help (PgDn / space: next page where it has several; any other key closes it)'],
   ['q / Ctrl-C', 'quit (q asks first while loads run or transcripts exist; Ctrl-C quits at once)'],
 ];
 
@@ -281,7 +323,7 @@ const done = (ui: UiState, ...commands: Command[]): KeyResult => ({ ui, commands
 /** Routes one key press. Pure. */
 export function routeKey(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
   if (key.ctrl && key.name === 'c') return done(ui, { type: 'quit' });
-  if (ui.help) return done({ ...ui, help: false });
+  if (ui.help) return routeHelp(ui, key, ctx);
   if (ui.prompt !== null) return routePrompt(ui, ui.prompt, key, ctx);
   // Ctrl-X stops the focused session's reply, typing or not: no printable key does, so no message can.
   if (key.ctrl && key.name === 'x') {
@@ -291,6 +333,18 @@ export function routeKey(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult
   }
   if (ui.logFocused) return routeLog(ui, key, ctx);
   return routeSession(ui, key, ctx);
+}
+
+/** A paged help: PgDn, Down or space turn the page (space closes on the last), PgUp or Up back; any other key closes. */
+function routeHelp(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
+  const last = Math.max(0, (ctx.helpPages ?? 1) - 1);
+  const page = Math.min(ui.helpPage, last);
+  if (key.name === 'pagedown' || key.name === 'down' || key.name === 'space' || key.ch === ' ') {
+    if (page < last) return done({ ...ui, helpPage: page + 1 });
+    if (key.name !== 'space' && key.ch !== ' ') return done(ui);
+  }
+  if (key.name === 'pageup' || key.name === 'up') return done({ ...ui, helpPage: Math.max(0, page - 1) });
+  return done({ ...ui, help: false, helpPage: 0 });
 }
 
 function routePrompt(ui: UiState, prompt: Prompt, key: KeyPress, ctx: KeyContext): KeyResult {
@@ -312,13 +366,65 @@ function routePrompt(ui: UiState, prompt: Prompt, key: KeyPress, ctx: KeyContext
         )
       : done({ ...ui, prompt: null });
   }
-  if (isBackspace(key)) return done({ ...ui, prompt: { ...prompt, text: [...prompt.text].slice(0, -1).join('') } });
-  if (isEnter(key)) return submitPrompt(ui, prompt, ctx);
-  if (isPrintable(key)) {
-    const { error: _dropped, ...rest } = prompt;
-    return done({ ...ui, prompt: { ...rest, text: prompt.text + key.ch } });
+  const tab = isTab(key);
+  if (tab !== undefined && MODEL_PROMPTS.has(prompt.kind)) {
+    // The completed id ends with the cursor after it.
+    const { error: _dropped, completing: _cycle, cursor: _cursor, ...rest } = prompt;
+    const next = completeModelId(prompt.text, prompt.completing, ctx.modelIds ?? [], tab);
+    return done({ ...ui, prompt: { ...rest, ...next } });
   }
-  return done(ui);
+  if (isEnter(key)) return submitPrompt(ui, prompt, ctx);
+  const action = lineAction(key);
+  if (action === undefined) return done(ui);
+  const before = lineAt(prompt.text, prompt.cursor);
+  const line = editLine(before, action);
+  if (line.text === prompt.text) {
+    return line.cursor === before.cursor ? done(ui) : done({ ...ui, prompt: { ...prompt, cursor: line.cursor } });
+  }
+  // A changed text drops the refusal of the last Enter.
+  const { error: _dropped, ...rest } = prompt;
+  return done({ ...ui, prompt: { ...rest, text: line.text, cursor: line.cursor } });
+}
+
+/** What a key does to a line being typed (the chat input, a prompt), as a shell's line editor does; or nothing. */
+function lineAction(key: KeyPress): LineAction | undefined {
+  if (isPrintable(key)) return { type: 'insert', text: key.ch };
+  if (isBackspace(key)) return key.meta ? { type: 'kill-word' } : { type: 'backspace' };
+  if (key.meta) {
+    if (key.name === 'b') return { type: 'word-left' };
+    if (key.name === 'f') return { type: 'word-right' };
+    return undefined;
+  }
+  if (key.ctrl) {
+    switch (key.name) {
+      case 'a':
+        return { type: 'home' };
+      case 'e':
+        return { type: 'end' };
+      case 'u':
+        return { type: 'kill-start' };
+      case 'k':
+        return { type: 'kill-end' };
+      case 'w':
+        return { type: 'kill-word' };
+      case 'left':
+        return { type: 'word-left' };
+      case 'right':
+        return { type: 'word-right' };
+      default:
+        return undefined;
+    }
+  }
+  switch (key.name) {
+    case 'left':
+    case 'right':
+    case 'home':
+    case 'end':
+    case 'delete':
+      return { type: key.name };
+    default:
+      return undefined;
+  }
 }
 
 function submitPrompt(ui: UiState, prompt: Prompt, ctx: KeyContext): KeyResult {
@@ -328,7 +434,11 @@ function submitPrompt(ui: UiState, prompt: Prompt, ctx: KeyContext): KeyResult {
       const server = text === '' ? ctx.defaultServer : text;
       const problem = checkServerUrl(server);
       if (problem !== undefined) return done({ ...ui, prompt: { ...prompt, error: problem } });
-      return done({ ...ui, prompt: { kind: 'add-model', text: '', server: server.replace(/\/+$/, '') } });
+      const chosen = server.replace(/\/+$/, '');
+      return done(
+        { ...ui, prompt: { kind: 'add-model', text: '', server: chosen } },
+        { type: 'list-models', server: chosen },
+      );
     }
     case 'add-model': {
       const parsed = parseModelId(text);
@@ -357,15 +467,11 @@ function submitPrompt(ui: UiState, prompt: Prompt, ctx: KeyContext): KeyResult {
       if (problem !== undefined) return done({ ...ui, prompt: { ...prompt, error: problem } });
       const session = ctx.sessions.find((s) => s.id === prompt.sessionId);
       if (session === undefined) return done({ ...ui, prompt: null });
-      return done({
-        ...ui,
-        prompt: {
-          kind: 'edit-model',
-          text: session.model ?? '',
-          server: text.replace(/\/+$/, ''),
-          sessionId: session.id,
-        },
-      });
+      const server = text.replace(/\/+$/, '');
+      return done(
+        { ...ui, prompt: { kind: 'edit-model', text: session.model ?? '', server, sessionId: session.id } },
+        { type: 'list-models', server, sessionId: session.id },
+      );
     }
     case 'edit-model': {
       const parsed = parseModelId(text);
@@ -467,7 +573,11 @@ function routeLog(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
     if (routed !== undefined) return routed;
   }
   const pauseHere = (): LogViewState => (log.paused ? log : { ...log, paused: true, pausedAtSeq: ctx.lastSeq });
-  if (isTab(key) || key.name === 'escape' || key.ch === 'l') return done({ ...ui, logFocused: false });
+  if (key.ch === 'f') return done({ ...ui, zoom: ui.zoom === 'log' ? null : 'log' });
+  // Leaving the log leaves its zoom: the sessions come back.
+  if (isTab(key) || key.name === 'escape' || key.ch === 'l') {
+    return done({ ...ui, logFocused: false, zoom: ui.zoom === 'log' ? null : ui.zoom });
+  }
   if (key.name === 'space' || key.ch === ' ') {
     return done({
       ...ui,
@@ -609,7 +719,7 @@ function routeGlobal(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
         text: `no session ${key.ch}: ${open === 0 ? 'none is' : open === 1 ? 'one is' : `${open} are`} open`,
       });
     }
-    return done({ ...ui, focus: index, logFocused: false, composing: false });
+    return done({ ...ui, focus: index, logFocused: false, composing: false, zoom: ui.zoom === 'log' ? null : ui.zoom });
   }
   return done(ui);
 }
@@ -627,19 +737,27 @@ function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
   // PgUp / PgDn scroll the focused transcript back and forth, typing or not.
   if (session !== undefined && (key.name === 'pageup' || key.name === 'pagedown')) {
     const now = ui.scrolls[session.id] ?? 0;
-    const next = key.name === 'pageup' ? now + TRANSCRIPT_PAGE : Math.max(0, now - TRANSCRIPT_PAGE);
+    // Clamped to what the screen can scroll back, so PgDn always moves at once after many PgUps.
+    const limit = session.scrollLimit ?? Number.POSITIVE_INFINITY;
+    const next =
+      key.name === 'pageup'
+        ? Math.min(now + TRANSCRIPT_PAGE, limit)
+        : Math.max(0, Math.min(now, limit) - TRANSCRIPT_PAGE);
     return done({ ...ui, focus, scrolls: { ...ui.scrolls, [session.id]: next } });
   }
   if (ui.composing && session !== undefined) return routeComposing({ ...ui, focus }, session, key);
 
-  if (key.name === 'escape') return done(ui);
+  if (key.name === 'escape') return done(ui.zoom === null ? ui : { ...ui, zoom: null });
   if (isEnter(key)) return session ? done({ ...ui, focus, composing: true }) : done(ui);
   if (key.name === 'space' || key.ch === ' ') return done(ui, { type: 'replay', action: 'toggle' });
   switch (key.ch) {
     case '.':
       return done(ui, { type: 'replay', action: 'step' });
     case 'l':
-      return done({ ...ui, focus, logFocused: true });
+      // A zoomed session hides the log: focusing the log brings the grid back.
+      return done({ ...ui, focus, logFocused: true, zoom: null });
+    case 'f':
+      return session ? done({ ...ui, focus, zoom: ui.zoom === 'session' ? null : 'session' }) : done(ui);
     case 'r':
       return session ? done({ ...ui, focus }, { type: 'retry', sessionId: session.id }) : done(ui);
     case 'x':
@@ -691,10 +809,17 @@ function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
 }
 
 function routeComposing(ui: UiState, session: KeyContext['sessions'][number], key: KeyPress): KeyResult {
-  const text = ui.inputs[session.id] ?? '';
-  const setText = (next: string): UiState => ({ ...ui, inputs: { ...ui.inputs, [session.id]: next } });
+  const id = session.id;
+  const text = ui.inputs[id] ?? '';
+  const history = ui.histories[id] ?? EMPTY_HISTORY;
+  /** The one way the input line changes: its text and cursor together, and the history beside them. */
+  const setLine = (line: LineEdit, nextHistory: InputHistory = history): UiState => ({
+    ...ui,
+    inputs: { ...ui.inputs, [id]: line.text },
+    cursors: { ...ui.cursors, [id]: line.cursor },
+    histories: nextHistory === history ? ui.histories : { ...ui.histories, [id]: nextHistory },
+  });
   if (key.name === 'escape') return done({ ...ui, composing: false });
-  if (isBackspace(key)) return done(setText([...text].slice(0, -1).join('')));
   if (isEnter(key)) {
     const message = text.trim();
     if (message === '') return done(ui);
@@ -710,8 +835,16 @@ function routeComposing(ui: UiState, session: KeyContext['sessions'][number], ke
         text: `${session.tag}: a reply is still streaming; the message is kept, send it once it ends`,
       });
     }
-    return done(setText(''), { type: 'send', sessionId: session.id, text: message });
+    return done(setLine(lineAt(''), remember(history, message)), { type: 'send', sessionId: id, text: message });
   }
-  if (isPrintable(key)) return done(setText(text + key.ch));
-  return done(ui);
+  if ((key.name === 'up' || key.name === 'down') && !key.ctrl && !key.meta) {
+    const walked = walk(history, key.name === 'up' ? 'back' : 'forward', text);
+    return walked === undefined ? done(ui) : done(setLine(lineAt(walked.text), walked.history));
+  }
+  const action = lineAction(key);
+  if (action === undefined) return done(ui);
+  const before = lineAt(text, ui.cursors[id]);
+  const line = editLine(before, action);
+  if (line.text === text) return line.cursor === before.cursor ? done(ui) : done(setLine(line));
+  return done(setLine(line, stopWalking(history)));
 }

@@ -229,10 +229,16 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
       while (cells.length > view.cells.length) cells.pop()?.destroy();
       charts.draw(view.charts);
       gauges.draw(view.gauges);
-      place(logBox, view.log.rect);
-      setLabel(logBox, view.log.title);
-      (logBox.style as { border: { fg: string } }).border.fg = view.log.focused ? 'cyan' : 'gray';
-      setText(logBox, view.log.lines);
+      // A zoomed session leaves the log no rows: hidden, not drawn as a one-row box.
+      if (view.log.rect.height === 0) {
+        logBox.hide();
+      } else {
+        logBox.show();
+        place(logBox, view.log.rect);
+        setLabel(logBox, view.log.title);
+        (logBox.style as { border: { fg: string } }).border.fg = view.log.focused ? 'cyan' : 'gray';
+        setText(logBox, view.log.lines);
+      }
       place(statusBox, view.status.rect);
       setText(statusBox, [view.status.line]);
       if (view.help === null) {

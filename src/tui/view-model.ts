@@ -10,8 +10,11 @@ import { ELLIPSIS, truncateEnd, truncateMiddle } from '../common/text.js';
 import type { JournalEntry } from '../client/wire-journal.js';
 import { buildWireLogView, inspectEntry, type WireLogView } from './wire-log-view.js';
 import { countAfter, selectWindow, type EventLog, type LogEntry, type LogFilter } from './event-log.js';
-import { KEY_HELP, KEY_PROMPTS, type UiState } from './keys.js';
+import { KEY_HELP, KEY_PROMPTS, MODEL_PROMPTS, type Prompt, type UiState, type Zoom } from './keys.js';
+import { lineAt, lineWindow, type LineEdit } from './line-edit.js';
 import { clipLine, seg, textBar, type Line, type Segment, type Tone } from './lines.js';
+import { completionCandidates } from './model-completion.js';
+import type { ModelChoices } from './model-list.js';
 import { serverPaneContent, type ChartSpec } from './server-view.js';
 import type { ServerState } from './server-state.js';
 import { canChat, type ProgressState, type ReplyMetrics, type SessionState } from './session-state.js';
@@ -42,6 +45,8 @@ export interface CellView {
   readonly focused: boolean;
   /** Lines inside the border, at most `rect.height - 2`. */
   readonly lines: readonly Line[];
+  /** A session's: how far (lines) its transcript can scroll back in this cell, where PgUp stops. */
+  readonly scrollLimit?: number;
 }
 
 /** The event log's box. */
@@ -107,6 +112,8 @@ export interface ViewInput {
   readonly servers?: readonly ServerState[];
   /** The wire journal's entries, oldest first, for the log's debug views and the sessions' fault counts. */
   readonly journal?: readonly JournalEntry[];
+  /** In a model prompt: the ids its server lists, and how asking for them went. */
+  readonly modelChoices?: ModelChoices | undefined;
 }
 
 /** Splits text into lines of at most `width` cells, at spaces where it can, hard-breaking long words. */
@@ -170,36 +177,55 @@ export function gridLayout(n: number, area: Rect): Rect[] {
   return rects;
 }
 
-/** Splits the screen: session grid on top, the log pane, and a one-line status bar at the bottom. */
-export function screenLayout(size: ScreenSize): { sessions: Rect; log: Rect; status: Rect } {
+/**
+ * Splits the screen: session grid on top, the log pane, and a one-line status bar at the bottom. Zoomed, the session
+ * grid (`session`) or the log (`log`) takes every row above the status bar, and the other gets none.
+ */
+export function screenLayout(size: ScreenSize, zoom: Zoom = null): { sessions: Rect; log: Rect; status: Rect } {
   const cols = Math.max(1, size.cols);
   const rows = Math.max(3, size.rows);
-  const logHeight = Math.max(3, Math.min(20, Math.floor(rows * (rows < 30 ? 0.3 : 0.35))));
+  const status = { left: 0, top: rows - 1, width: cols, height: 1 };
+  if (zoom !== null) {
+    const all = { left: 0, top: 0, width: cols, height: rows - 1 };
+    const none = { left: 0, top: rows - 1, width: cols, height: 0 };
+    return zoom === 'session' ? { sessions: all, log: none, status } : { sessions: none, log: all, status };
+  }
+  // Small screens give the log less, so a session keeps rows for its chat.
+  const logHeight = Math.max(3, Math.min(20, Math.floor(rows * (rows < 30 ? 0.25 : 0.35))));
   const sessionsHeight = Math.max(0, rows - 1 - logHeight);
   return {
     sessions: { left: 0, top: 0, width: cols, height: sessionsHeight },
     log: { left: 0, top: sessionsHeight, width: cols, height: logHeight },
-    status: { left: 0, top: rows - 1, width: cols, height: 1 },
+    status,
   };
+}
+
+/** What is zoomed on screen: a zoomed session is the only one shown, and with no session there is none to zoom. */
+function shownZoom(input: ViewInput): Zoom {
+  return input.ui.zoom === 'session' && input.sessions.length === 0 ? null : input.ui.zoom;
 }
 
 /** The screen for one state. */
 export function toViewModel(input: ViewInput): DashboardView {
-  const layout = screenLayout(input.size);
-  const { ui, sessions } = input;
-  const focus = Math.min(Math.max(ui.focus, 0), Math.max(0, sessions.length - 1));
+  const { ui } = input;
+  const zoom = shownZoom(input);
+  const layout = screenLayout(input.size, zoom);
+  const focus = Math.min(Math.max(ui.focus, 0), Math.max(0, input.sessions.length - 1));
+  const sessions = zoom === 'session' ? input.sessions.slice(focus, focus + 1) : zoom === 'log' ? [] : input.sessions;
+  const shownFocus = zoom === 'session' ? 0 : focus;
   const charts: ChartView[] = [];
   const gauges: GaugeView[] = [];
   const rest = {
     log: logPane(input, layout.log),
-    status: { rect: layout.status, line: statusLine(input, layout.status.width, sessions[focus]) },
-    help: ui.help ? helpOverlay(input.size) : null,
+    status: { rect: layout.status, line: statusLine(input, layout.status.width, input.sessions[focus]) },
+    help: ui.help ? helpOverlay(input.size, ui.helpPage) : null,
   };
   const servers = input.servers ?? [];
   // The server view shares the top of the screen with the sessions (their input lines stay in sight): servers below.
   let sessionArea = layout.sessions;
   const serverCells: CellView[] = [];
-  if (ui.serverView && servers.length > 0) {
+  if (zoom === 'log') return { cells: [], charts, gauges, ...rest };
+  if (ui.serverView && servers.length > 0 && zoom === null) {
     const area = layout.sessions;
     const sessionRows = sessions.length === 0 ? 0 : Math.max(Math.min(area.height, 8), Math.floor(area.height * 0.45));
     sessionArea = { ...area, height: sessionRows };
@@ -258,30 +284,38 @@ export function toViewModel(input: ViewInput): DashboardView {
         ]
       : sessions.map((session, i) => {
           const rect = rects[i] ?? sessionArea;
-          const focused = i === focus && !ui.logFocused;
+          const focused = i === shownFocus && !ui.logFocused;
+          let scrollLimit = 0;
+          const lines = sessionLines(session, {
+            width: Math.max(1, rect.width - 2),
+            height: Math.max(0, rect.height - 2),
+            now: input.now,
+            focused,
+            composing: focused && ui.composing,
+            detail: zoom === 'session',
+            input: ui.inputs[session.id] ?? '',
+            ...(ui.cursors[session.id] !== undefined ? { cursor: ui.cursors[session.id] } : {}),
+            scroll: ui.scrolls[session.id] ?? 0,
+            onScrollLimit: (limit) => {
+              scrollLimit = limit;
+            },
+            serverLost: serverLost(servers.find((server) => sameServer(server.root, session.server))),
+            onChart: (chart) =>
+              charts.push(
+                chartAt(
+                  `session:${session.id}`,
+                  { left: rect.left + 1, top: rect.top + 1, width: rect.width - 2, height: rect.height - 2 },
+                  chart,
+                ),
+              ),
+          });
           return {
             id: session.id,
             rect,
             title: ` ${truncateMiddle(`${session.tag} ${session.model}${faultNote(faults.get(session.tag))}`, Math.max(1, rect.width - 4))} `,
             focused,
-            lines: sessionLines(session, {
-              width: Math.max(1, rect.width - 2),
-              height: Math.max(0, rect.height - 2),
-              now: input.now,
-              focused,
-              composing: focused && ui.composing,
-              input: ui.inputs[session.id] ?? '',
-              scroll: ui.scrolls[session.id] ?? 0,
-              serverLost: serverLost(servers.find((server) => sameServer(server.root, session.server))),
-              onChart: (chart) =>
-                charts.push(
-                  chartAt(
-                    `session:${session.id}`,
-                    { left: rect.left + 1, top: rect.top + 1, width: rect.width - 2, height: rect.height - 2 },
-                    chart,
-                  ),
-                ),
-            }),
+            lines,
+            scrollLimit,
           };
         });
   return { cells: [...cells, ...serverCells], charts, gauges, ...rest };
@@ -319,8 +353,14 @@ interface CellContext {
   readonly focused: boolean;
   readonly composing: boolean;
   readonly input: string;
+  /** Where the cursor is on the input line, in code points; absent: at the end. */
+  readonly cursor?: number;
+  /** Zoomed: a finished load keeps its gauges and stage times (else one summary line). */
+  readonly detail?: boolean;
   /** Transcript lines scrolled up from the newest (PgUp / PgDn), 0 following. */
   readonly scroll?: number;
+  /** Given, told how far the transcript can scroll back in this cell (lines). */
+  readonly onScrollLimit?: (limit: number) => void;
   /** Given, the session's server cannot be reached (its feed or poll says so): a ready session shows it. */
   readonly serverLost?: ServerLost | null;
   /**
@@ -354,14 +394,15 @@ export function sessionLines(session: SessionState, ctx: CellContext): Line[] {
   header.push(stateLine(session, ctx.now, width, ctx.serverLost ?? null));
   if (session.error !== null) {
     const hint = failureHint(session.error);
-    for (const text of wrap(session.error.message, width).slice(0, 3)) header.push([seg(text, 'error')]);
-    for (const text of wrap(hint, width).slice(0, 2)) header.push([seg(text, 'warn')]);
+    for (const text of wrapAtMost(session.error.message, width, 3)) header.push([seg(text, 'error')]);
+    for (const text of wrapAtMost(hint, width, 2)) header.push([seg(text, 'warn')]);
   }
-  header.push(...gaugeLines('download', session, width, ctx.now));
-  header.push(...gaugeLines('weights', session, width, ctx.now));
-  const stages = wrap(stagesText(session, ctx.now), width);
-  if (stages.length > 2) stages[1] = truncateEnd(`${stages[1] ?? ''} ${ELLIPSIS}`, width);
-  for (const text of stages.slice(0, 2)) if (text !== '') header.push([seg(text, 'dim')]);
+  // A finished load gives its rows to the chat: one summary line, unless the cell is zoomed (room for the detail).
+  if (!canChat(session) || session.error !== null || ctx.detail === true) {
+    header.push(...gaugeLines('download', session, width, ctx.now));
+    header.push(...gaugeLines('weights', session, width, ctx.now));
+    header.push(...stageLines(session, width, ctx.now));
+  }
 
   const inputLine = inputText(session, ctx);
   if (ctx.height <= 0) return [];
@@ -377,7 +418,9 @@ export function sessionLines(session: SessionState, ctx: CellContext): Line[] {
   const transcript = transcriptLines(session, width);
   const rows = room >= 2 && transcript.length > 0 ? room - 1 : room;
   // Scrolled back, the last row says how many newer lines sit below; never past the oldest line.
-  const scroll = Math.min(ctx.scroll ?? 0, Math.max(0, transcript.length - rows + 1));
+  const limit = Math.max(0, transcript.length - rows + 1);
+  ctx.onScrollLimit?.(limit);
+  const scroll = Math.min(ctx.scroll ?? 0, limit);
   const end = transcript.length - scroll;
   const body =
     scroll > 0 && rows >= 2
@@ -388,7 +431,7 @@ export function sessionLines(session: SessionState, ctx: CellContext): Line[] {
       : transcript.slice(-rows);
   const shown =
     room >= 2 && transcript.length > 0
-      ? [[seg(truncateEnd('─ chat ' + '─'.repeat(width), width), 'dim')], ...body]
+      ? [[seg([...('─ chat ' + '─'.repeat(width))].slice(0, width).join(''), 'dim')], ...body]
       : body;
   return [...header, ...shown, inputLine];
 }
@@ -404,7 +447,7 @@ function stateLine(session: SessionState, now: number, width: number, lost: Serv
       line = [seg('● loading: ', 'accent'), seg(session.stage ?? '…', 'accent')];
       break;
     case 'ready':
-      line = [seg('✓ ready', 'ok')];
+      line = [seg('✓ ready', 'ok'), seg(readySummary(session), 'dim')];
       break;
     case 'cached':
       line = [seg('✓ ready', 'ok'), seg(' · cached (already in server memory)', 'dim')];
@@ -433,6 +476,52 @@ function stateLine(session: SessionState, now: number, width: number, lost: Serv
   return clipLine(line, width);
 }
 
+/** The stage times, on at most two lines, broken between stages (never inside one), an ellipsis when cut. */
+function stageLines(session: SessionState, width: number, now: number): Line[] {
+  const lines: string[] = [];
+  for (const item of stageItems(session, now)) {
+    const last = lines.at(-1);
+    if (last !== undefined && [...`${last} · ${item}`].length <= width) lines[lines.length - 1] = `${last} · ${item}`;
+    else lines.push(item);
+  }
+  return wrapCut(lines, width, 2).map((text): Line => [seg(text, 'dim')]);
+}
+
+/** `text` wrapped to `width`, on at most `max` lines: the last one shown ends in an ellipsis when more was cut. */
+function wrapAtMost(text: string, width: number, max: number): string[] {
+  return wrapCut(wrap(text, width), width, max);
+}
+
+/** At most `max` of `lines`, each at most `width` cells, the last marked with an ellipsis when lines were dropped. */
+function wrapCut(lines: readonly string[], width: number, max: number): string[] {
+  const shown = lines.slice(0, max).map((line) => truncateEnd(line, width));
+  if (lines.length > max && shown.length > 0) {
+    const last = shown.length - 1;
+    shown[last] = truncateEnd(`${shown[last] ?? ''} ${ELLIPSIS}`, width);
+  }
+  return shown;
+}
+
+/**
+ * What a finished load took, after `✓ ready`: ` in 26.8s · 100 MB at 3.9 MB/s` (the whole load, then the download
+ * stage's bytes over its own time), or ` in 0.4s · files already on disk` when nothing was downloaded.
+ */
+function readySummary(session: SessionState): string {
+  const first = session.stages[0];
+  if (first === undefined) return '';
+  const ends = session.stages.map((s) => s.endedAt ?? s.startedAt);
+  const parts = [` in ${formatDuration(Math.max(...ends) - first.startedAt)}`];
+  const download = session.stages.find((s) => s.name === 'download');
+  const bytes = session.download?.total ?? session.download?.current ?? null;
+  if (download === undefined || bytes === null) {
+    parts.push('files already on disk');
+  } else {
+    const ms = (download.endedAt ?? download.startedAt) - download.startedAt;
+    parts.push(ms > 0 ? `${formatBytes(bytes)} at ${formatBytes((bytes * 1000) / ms)}/s` : formatBytes(bytes));
+  }
+  return parts.join(' · ');
+}
+
 function gaugeLines(stage: 'download' | 'weights', session: SessionState, width: number, now: number): Line[] {
   const progress: ProgressState | null = stage === 'download' ? session.download : session.weights;
   if (progress === null) {
@@ -451,14 +540,15 @@ function gaugeLines(stage: 'download' | 'weights', session: SessionState, width:
   const running = session.stage === stage && session.phase === 'loading';
   // Only bytes: a weights item (one ONNX session) may take long to build with nothing to report in between.
   const stalledFor = running && stage === 'download' ? stallTime(progress, now) : null;
-  const figures = stage === 'download' ? byteFigures(progress, running, now) : itemFigures(progress, running, now);
+  const parts = stage === 'download' ? byteFigures(progress, running, now) : itemFigures(progress, running, now);
+  const stall = stalledFor === null ? '' : ` · stalled · no data for ${stalledFor} s`;
+  // A narrow pane drops whole figures from the end (the ETA, then the speed) before it cuts one.
+  const fits = (n: number): boolean => [...`${stage} ${parts.slice(0, n).join(' · ')}${stall}`].length <= width;
+  let shown = parts.length;
+  while (shown > 1 && !fits(shown)) shown -= 1;
   const percent = percentDone(progress);
   const label: Line = clipLine(
-    [
-      seg(`${stage} `, 'accent'),
-      seg(figures),
-      ...(stalledFor === null ? [] : [seg(` · stalled · no data for ${stalledFor} s`, 'warn')]),
-    ],
+    [seg(`${stage} `, 'accent'), seg(parts.slice(0, shown).join(' · ')), ...(stall === '' ? [] : [seg(stall, 'warn')])],
     width,
   );
   const bar: Line =
@@ -493,7 +583,7 @@ function shownRate(p: ProgressState, now: number): number | null {
   return silence <= DECAY_AFTER_MS ? p.rate : p.rate * Math.exp(-(silence - DECAY_AFTER_MS) / DECAY_WINDOW_MS);
 }
 
-function byteFigures(p: ProgressState, running: boolean, now: number): string {
+function byteFigures(p: ProgressState, running: boolean, now: number): string[] {
   const parts = [
     p.total === null ? `${formatBytes(p.current)} so far` : `${formatBytes(p.current)} / ${formatBytes(p.total)}`,
   ];
@@ -503,21 +593,21 @@ function byteFigures(p: ProgressState, running: boolean, now: number): string {
     if (p.total !== null && p.total > p.current)
       parts.push(`ETA ${formatDuration(((p.total - p.current) / rate) * 1000)}`);
   }
-  return parts.join(' · ');
+  return parts;
 }
 
-function itemFigures(p: ProgressState, running: boolean, now: number): string {
+function itemFigures(p: ProgressState, running: boolean, now: number): string[] {
   const parts = [p.total === null ? `${p.current} items so far` : `${p.current} / ${p.total} items`];
   const rate = shownRate(p, now);
   if (running && rate !== null && rate > 0 && p.total !== null && p.total > p.current) {
     parts.push(`ETA ${formatDuration(((p.total - p.current) / rate) * 1000)}`);
   }
-  return parts.join(' · ');
+  return parts;
 }
 
-/** `processor 0.1s · config 0.0s · download 4.2s · weights 0.8s`, the running stage counting up to `now`. */
-export function stagesText(session: SessionState, now: number): string {
-  return session.stages.map((s) => `${s.name} ${formatDuration((s.endedAt ?? now) - s.startedAt)}`).join(' · ');
+/** `processor 0.1s`, `config 0.0s`, `download 4.2s`…: each stage's time, the running one counting up to `now`. */
+function stageItems(session: SessionState, now: number): string[] {
+  return session.stages.map((s) => `${s.name} ${formatDuration((s.endedAt ?? now) - s.startedAt)}`);
 }
 
 function transcriptLines(session: SessionState, width: number): Line[] {
@@ -556,16 +646,31 @@ function replyFigures(metrics: ReplyMetrics): string {
 function inputText(session: SessionState, ctx: CellContext): Line {
   const width = ctx.width;
   if (ctx.composing) {
-    const visible = [...ctx.input].slice(-Math.max(1, width - 3)).join('');
-    return [seg('> ', 'accent'), seg(visible), seg('█', 'accent')];
+    return [seg('> ', 'accent'), ...editedLine(lineAt(ctx.input, ctx.cursor), Math.max(1, width - 2))];
   }
   if (ctx.input !== '') return clipLine([seg('> ', 'dim'), seg(ctx.input, 'dim')], width);
-  const hint = !ctx.focused
-    ? ''
-    : canChat(session)
-      ? 'Enter or i to type to chat, Enter sends'
-      : 'chat opens when the model is ready';
+  // The long hint where it fits, else a short one, rather than a sentence cut in the middle.
+  const [long, short] = canChat(session)
+    ? ['Enter or i to type to chat, Enter sends', 'Enter/i: type']
+    : ['chat opens when the model is ready', 'not ready'];
+  const hint = !ctx.focused ? '' : [...`> ${long}`].length <= width ? long : short;
   return [seg(truncateEnd(`> ${hint}`, width), 'dim')];
+}
+
+/**
+ * A line being typed in a field `width` cells wide: the cursor in sight (inverse on the character under it, a block
+ * past the end), an ellipsis where the text is cut. `mask` shows each character as it (an API key).
+ */
+function editedLine(line: LineEdit, width: number, mask?: string): Segment[] {
+  const shown = mask === undefined ? line : { ...line, text: mask.repeat([...line.text].length) };
+  const view = lineWindow(shown, width);
+  const out: Segment[] = [];
+  if (view.cutStart) out.push(seg(ELLIPSIS, 'dim'));
+  if (view.before !== '') out.push(seg(view.before));
+  out.push(view.at === null ? seg('█', 'accent') : seg(view.at, 'selected'));
+  if (view.after !== '') out.push(seg(view.after));
+  if (view.cutEnd) out.push(seg(ELLIPSIS, 'dim'));
+  return out;
 }
 
 /** Lint faults per session (the first word of a stream's name), over the journal. */
@@ -587,7 +692,7 @@ function faultNote(n: number | undefined): string {
 /** The log's debug or wire view for the screen's log pane (also what `w` saves and where `n` goes). */
 export function debugLogView(input: ViewInput): WireLogView {
   const { ui } = input;
-  const rect = screenLayout(input.size).log;
+  const rect = screenLayout(input.size, shownZoom(input)).log;
   return buildWireLogView(input.journal ?? [], {
     width: Math.max(1, rect.width - 2),
     height: Math.max(0, rect.height - 2),
@@ -691,6 +796,9 @@ export function logLine(entry: LogEntry, width: number): Line {
   );
 }
 
+/** Cells a prompt's field keeps when the label is longer than the status bar leaves room for. */
+const PROMPT_FIELD_MIN = 24;
+
 const PROMPT_LABEL: Readonly<Record<string, string>> = {
   'add-server': 'add session · server URL',
   'add-model': 'add session · model id (org/name[@revision])',
@@ -724,26 +832,73 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
               : '';
     const who = p.kind.startsWith('edit-') && editing ? ` ${editing.tag}` : '';
     const label = (PROMPT_LABEL[p.kind] ?? p.kind).replace(/^edit session/, `edit session${who}`);
-    // A key is never shown as typed: one • a character, and the kept key of `e` as ••• until something is typed.
-    const shown = KEY_PROMPTS.has(p.kind)
-      ? p.text === '' && p.kind === 'edit-key' && p.keyDefault === 'keep'
-        ? '•••'
-        : p.text === '-'
-          ? '- (no key)'
-          : '•'.repeat([...p.text].length)
-      : p.text;
-    const line: Segment[] = [seg(`${label}${hint}: `, 'accent'), seg(shown), seg('█', 'accent')];
-    line.push(p.error ? seg(`  ${p.error}`, 'error') : seg('  Enter ok · Esc cancel', 'dim'));
+    const head = `${label}${hint}: `;
+    const typed = lineAt(p.text, p.cursor);
+    // A key is never shown as typed: one • a character, the kept key of `e` as ••• until something is typed, and `-`
+    // said in words.
+    const masked = KEY_PROMPTS.has(p.kind);
+    const kept = masked && p.text === '' && p.kind === 'edit-key' && p.keyDefault === 'keep' ? '•••' : '';
+    const shown = masked && p.text === '-' ? lineAt('- (no key)', typed.cursor === 0 ? 0 : undefined) : typed;
+    const mask = masked && p.text !== '-' ? '•' : undefined;
+    // The field gets what the label leaves, and at least a few cells (the label is cut for them): the cursor stays
+    // in sight however long the text; the tail goes where there is room.
+    const cells = [...shown.text].length + 1 + kept.length;
+    const field = Math.min(cells, Math.max(Math.min(PROMPT_FIELD_MIN, width), width - [...head].length));
+    const line: Segment[] = [
+      seg(truncateEnd(head, width - field), 'accent'),
+      ...(kept !== '' ? [seg(kept, 'dim')] : []),
+      ...editedLine(shown, field - kept.length, mask),
+    ];
+    // The tail (the reason of a refusal, the server's model ids, or the keys) takes the cells left: never the field's.
+    const room = width - line.reduce((n, x) => n + [...x.text].length, 0);
+    if (p.error) line.push(seg(truncateEnd(`  ${p.error}`, room), 'error'));
+    else if (MODEL_PROMPTS.has(p.kind) && input.modelChoices) line.push(...choiceSegments(p, input.modelChoices, room));
+    else if (room > 2) line.push(seg(truncateEnd('  Enter ok · Esc cancel', room), 'dim'));
     return clipLine(line, width);
   }
   if (input.notice !== null) return clipLine([seg(input.notice.text, input.notice.tone)], width);
-  const where = ui.logFocused ? 'log' : (focused?.tag ?? 'no session');
+  const zoomed = ui.zoom === 'log' || (ui.zoom === 'session' && focused !== undefined) ? ' zoomed · f returns ·' : '';
+  const where = `${ui.logFocused ? 'log' : (focused?.tag ?? 'no session')}${zoomed}`;
   const keys = ui.logFocused
-    ? 'space follow/pause · ↑↓ scroll · / filter · s session · w save · l back · ? help · q quit'
+    ? '? help · space follow/pause · ↑↓ scroll · / filter · s session · w save · f zoom · l back · q quit'
     : ui.composing
-      ? 'typing: Enter sends · Esc stops typing · Ctrl-X stops a reply · Tab next session'
-      : 'commands: Tab next · Enter/i type · l log · a add · e edit · o options · r retry · x close · c cancel · u unload · v servers · ? · q quit';
+      ? 'typing: Enter sends · ↑↓ earlier messages · Esc stops typing · Ctrl-X stops a reply · Tab next session'
+      : 'commands: ? help · q quit · Tab next · Enter/i type · f zoom · l log · a add · e edit · o options · r retry · x close · c cancel · u unload · v servers';
   return clipLine([seg(`[${where}] `, 'accent'), seg(keys, 'dim')], width);
+}
+
+/**
+ * After a model prompt: the server's ids that match what is typed (`3 on server: a/b, a/c, …`, the one Tab put in
+ * the prompt highlighted), or how asking for them went. Any id is accepted, listed or not.
+ */
+function choiceSegments(prompt: Prompt, choices: ModelChoices, room: number): Segment[] {
+  const { ids, state, message } = choices;
+  if (ids.length === 0) {
+    if (state === 'asking') return [seg('  asking the server for its models…', 'dim')];
+    if (state === 'failed') {
+      // Brief: the reason cut so that the line still says typing works.
+      const why = truncateEnd(message ?? 'failed', Math.max(8, room - 36));
+      return [seg(`  models not listed: ${why} · any id works`, 'warn')];
+    }
+    return [seg('  the server lists no models · any id works', 'dim')];
+  }
+  const { matches, current } = completionCandidates(prompt.text, prompt.completing, ids);
+  if (matches.length === 0) return [seg(`  none of the ${ids.length} on server match · any id works`, 'dim')];
+  const head = `  ${matches.length} on server: `;
+  const out: Segment[] = [seg(head, 'dim')];
+  let left = room - head.length;
+  for (const [i, id] of matches.entries()) {
+    const sep = i === 0 ? '' : ', ';
+    const more = i < matches.length - 1 ? `, ${ELLIPSIS}`.length : 0;
+    if (i > 0 && sep.length + id.length + more > left) {
+      out.push(seg(`, ${ELLIPSIS}`, 'dim'));
+      break;
+    }
+    if (sep !== '') out.push(seg(sep, 'dim'));
+    out.push(seg(id, i === current ? 'accent' : 'normal'));
+    left -= sep.length + id.length;
+  }
+  return out;
 }
 
 /** The question a confirmation asks, and what each answer does. */
@@ -779,21 +934,62 @@ function confirmation(input: ViewInput, kind: 'close' | 'cancel' | 'unload' | 'q
   }
 }
 
-function helpOverlay(size: ScreenSize): { rect: Rect; lines: Line[] } {
+/** The help box's width at this screen size: at most 120 columns, and 4 short of a wide screen. */
+function helpWidth(size: ScreenSize): number {
+  return Math.min(size.cols, Math.max(40, Math.min(120, size.cols - 4)));
+}
+
+/**
+ * The help's pages at this screen size: every key with its description wrapped (never cut), as many a page as the
+ * screen holds between a title and a footer, a key's lines never split across pages.
+ */
+function helpPages(size: ScreenSize): Line[][] {
   const keyWidth = Math.max(...KEY_HELP.map(([k]) => k.length));
-  const width = Math.min(size.cols, Math.max(40, Math.min(96, size.cols - 4)));
-  const inner = width - 4;
-  const textWidth = Math.max(10, inner - keyWidth - 2);
-  const wrappedRows = KEY_HELP.reduce((n, [, what]) => n + wrap(what, textWidth).length, 0);
-  // Wrapped when it fits the screen; else one line a key, cut with an ellipsis, so every key stays on screen.
-  const compact = wrappedRows + 6 > size.rows;
-  const lines: Line[] = compact ? [] : [[seg('modeldeck keys', 'accent')], []];
+  const inner = helpWidth(size) - 4;
+  // A narrow box gives the keys their own line over the description rather than a column of their own.
+  const column = inner - keyWidth - 2 >= 24;
+  const room = Math.max(1, size.rows - 2 - 3);
+  const pages: Line[][] = [[]];
   for (const [keys, what] of KEY_HELP) {
-    const wrapped = compact ? [what] : wrap(what, textWidth);
-    wrapped.forEach((text, i) => lines.push([seg(`${(i === 0 ? keys : '').padEnd(keyWidth)}  `, 'accent'), seg(text)]));
+    const entry: Line[] = column
+      ? wrap(what, inner - keyWidth - 2).map((text, i) => [
+          seg(`${(i === 0 ? keys : '').padEnd(keyWidth)}  `, 'accent'),
+          seg(text),
+        ])
+      : [[seg(keys, 'accent')], ...wrap(what, inner - 2).map((text): Line => [seg(`  ${text}`)])];
+    const page = pages.at(-1) ?? [];
+    if (page.length > 0 && page.length + entry.length > room) pages.push([...entry]);
+    else page.push(...entry);
   }
-  if (!compact) lines.push([]);
-  lines.push([seg('Any key closes this help.', 'dim')]);
+  return pages;
+}
+
+/** How many pages the help has at this screen size (what PgDn in the help may turn to). */
+export function helpPageCount(size: ScreenSize): number {
+  return helpPages(size).length;
+}
+
+function helpOverlay(size: ScreenSize, pageIndex: number): { rect: Rect; lines: Line[] } {
+  const width = helpWidth(size);
+  const inner = width - 4;
+  const pages = helpPages(size);
+  const at = Math.min(Math.max(0, pageIndex), pages.length - 1);
+  const paged = pages.length > 1;
+  const lines: Line[] = [
+    [seg(paged ? `modeldeck keys · page ${at + 1} of ${pages.length}` : 'modeldeck keys', 'accent')],
+    ...(pages[at] ?? []),
+    [],
+    [
+      seg(
+        !paged
+          ? 'Any key closes this help.'
+          : at < pages.length - 1
+            ? 'PgDn/space next page · PgUp back · other keys close'
+            : 'PgUp back · other keys close',
+        'dim',
+      ),
+    ],
+  ];
   const height = Math.min(size.rows, lines.length + 2);
   return {
     rect: {

@@ -13,10 +13,13 @@ import { gridLayout, screenLayout } from '../../src/tui/view-model.js';
 export const COLS = 140;
 export const ROWS = 44;
 
-/** A fake terminal: streams that say they are a TTY of COLS×ROWS. */
-export function terminal(): { input: PassThrough; output: PassThrough } {
+/** A fake terminal: streams that say they are a TTY of COLS×ROWS (or the size given). */
+export function terminal(size: { cols: number; rows: number } = { cols: COLS, rows: ROWS }): {
+  input: PassThrough;
+  output: PassThrough;
+} {
   const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => input });
-  const output = Object.assign(new PassThrough(), { isTTY: true, columns: COLS, rows: ROWS });
+  const output = Object.assign(new PassThrough(), { isTTY: true, columns: size.cols, rows: size.rows });
   output.resume();
   return { input, output };
 }

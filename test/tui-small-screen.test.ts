@@ -1,0 +1,100 @@
+// Room where it is needed, on the real dashboard at 80×24 (headless screen): a finished load collapses to one summary
+// line, so a streamed reply is visible; f zooms the session (its load detail back) and returns; the transcript scrolls
+// back and PgUp stops at its oldest line.
+import t from 'tap';
+import { startDashboard, type Dashboard } from '../src/tui/dashboard.js';
+import { demoModelsDir } from './helpers/demo.js';
+import { startKillableServer, terminal } from './helpers/dashboard.js';
+import { startTestMirror } from './helpers/stack.js';
+import { until } from './helpers/until.js';
+
+const MODEL = 'modeldeck/tiny-chat';
+
+/** The newest `↓ N newer` mark's N on screen, or 0 when the transcript follows. */
+const newer = (dash: Dashboard): number => Number(/↓ (\d+) newer · PgDn/.exec(dash.screenText())?.[1] ?? 0);
+
+t.test('at 80×24 a reply is visible, a session zooms and returns, the transcript scrolls back', async (t) => {
+  const mirror = await startTestMirror(await demoModelsDir([MODEL]));
+  t.teardown(() => mirror.close());
+  const srv = await startKillableServer(mirror.url);
+  t.teardown(() => srv.close());
+  const { input, output } = terminal({ cols: 80, rows: 24 });
+  const dash = startDashboard({
+    sessions: [
+      { server: srv.url, model: MODEL },
+      { server: srv.url, model: MODEL },
+    ],
+    input,
+    output,
+    maxTokens: 8,
+  });
+  t.teardown(() => dash.shutdown());
+  const ready = await until(
+    'both ready',
+    () => {
+      const text = dash.screenText();
+      return (text.match(/✓ ready in /g) ?? []).length === 2 ? text : undefined;
+    },
+    60_000,
+  );
+  t.match(ready, /✓ ready in [\d.]+s · [\d.]+ [kM]B at [\d.]+ [kM]B\/s|✓ ready in [\d.]+s · files already on disk/);
+  t.notMatch(ready, /weights \d+ \/ \d+ items/, 'a finished load gives its gauge rows to the chat');
+
+  input.write('ihello\r');
+  const reply = await until('the reply ends', () => {
+    const last = dash.sessions()[0]?.transcript.at(-1);
+    return last?.role === 'assistant' && !last.streaming && last.content !== '' ? last : undefined;
+  });
+  const shown = await until('the reply on screen', () => {
+    const text = dash.screenText();
+    return text.includes('you: hello') && text.includes(`model: ${reply.content.trim().slice(0, 20)}`)
+      ? text
+      : undefined;
+  });
+  t.match(shown, /ttft /, 'with its figures');
+
+  // f zooms the focused session: the other session and the log give way, and the load's detail is back.
+  input.write('\x1b');
+  await until('typing left', () => !dash.screenText().includes('typing: Enter sends'));
+  input.write('f');
+  const zoomed = await until('zoomed', () => {
+    const text = dash.screenText();
+    return text.includes('zoomed · f returns') ? text : undefined;
+  });
+  t.match(zoomed, 's1 modeldeck/tiny-chat');
+  t.notMatch(zoomed, 's2 modeldeck/tiny-chat', 'the other session is not shown');
+  t.notMatch(zoomed, / events · /, 'nor the log');
+  t.match(zoomed, /weights \d+ \/ \d+ items/, 'the load’s detail is back');
+  t.match(zoomed, 'you: hello', 'with the transcript');
+  input.write('f');
+  const back = await until('back to the grid', () => {
+    const text = dash.screenText();
+    return text.includes('s2 modeldeck/tiny-chat') && text.includes(' events · ') ? text : undefined;
+  });
+  t.notMatch(back, 'zoomed', 'the status bar no longer says zoomed');
+
+  // A message longer than the cell's transcript rows, so there is something to scroll back to.
+  const long = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');
+  input.write(`i${long}\r`);
+  await until('the long message answered', () => {
+    const list = dash.sessions()[0]?.transcript ?? [];
+    return list.length === 4 && list.at(-1)?.streaming === false ? list : undefined;
+  });
+  await until('the end of the reply on screen', () => dash.screenText().includes('ttft ') && newer(dash) === 0);
+  t.notMatch(dash.screenText(), /you: word0 /, 'the start of the long message is scrolled out of sight');
+  const PGUP = '\x1b[5~';
+  const PGDN = '\x1b[6~';
+  for (let i = 0; i < 12; i++) input.write(PGUP);
+  const top = await until('scrolled to the top', () => {
+    const text = dash.screenText();
+    return text.includes('you: hello') && newer(dash) > 0 ? text : undefined;
+  });
+  t.match(top, /↓ \d+ newer · PgDn/, 'scrolled back, the cell says how many newer lines are below');
+  const atTop = newer(dash);
+  input.write(PGDN);
+  await until('one PgDn moves at once', () => newer(dash) < atTop);
+  t.equal(newer(dash), Math.max(0, atTop - 5), 'by one page: PgUp had stopped at the oldest line');
+  for (let i = 0; i < 12; i++) input.write(PGDN);
+  await until('following again', () => newer(dash) === 0 && dash.screenText().includes('ttft '));
+  t.pass('PgDn returns to the newest');
+});
