@@ -143,7 +143,7 @@ try {
         '32 MB/s. Cut: the first response holding the middle byte of the big file is reset there; the figure is the ' +
         "mirror's body bytes for that file minus its size.",
       'Raw baseline: node:http GET of the same files, one after another, piped into a file on the same disk. ' +
-        "The fetch() row does the same with the global fetch (undici), which the server's hub client uses.",
+        "The fetch() row does the same with the global fetch (undici), which the server's hub client used for file bodies before it read them with node:http.",
     ],
   });
 } finally {

@@ -217,6 +217,34 @@ t.test('a body without Content-Length that ends short is cut off too', async (t)
   t.match(wrongSize.message, `the hub announced ${ONNX.size} bytes for onnx/model.onnx but its file list says`);
 });
 
+t.test(
+  'a file larger than the memory budget reuses part buffers and still verifies; an idle transfer keeps none',
+  async (t) => {
+    // One connection: a budget of two 8 MiB parts, so a 40 MiB file goes through the same buffers again and again.
+    const dir = t.testdir();
+    const bigRoot = join(dir, 'hub');
+    const bytes = createHash('sha256').update('seed').digest();
+    const content = Buffer.alloc(40 * 1024 * 1024);
+    for (let i = 0; i < content.length; i += bytes.length)
+      bytes.copy(content, i, 0, Math.min(bytes.length, content.length - i));
+    for (let i = 0; i < content.length; i += 4096) content.writeUInt32LE(i, i);
+    await mkdir(join(bigRoot, 'test', 'big'), { recursive: true });
+    await writeFile(join(bigRoot, 'test', 'big', 'weights.bin'), content);
+    const bigMirror = await startMirror({ root: bigRoot, host: '127.0.0.1', port: 0, lfsThreshold: 1_000_000 });
+    t.teardown(() => bigMirror.close());
+    const client = createHubClient({ hubUrl: bigMirror.url });
+    const bigRef = { id: 'test/big', revision: await commitOf(bigMirror.url, 'test/big') };
+    const file = (await client.listFiles(bigRef)).find((f) => f.path === 'weights.bin') as HubFile;
+    t.equal(file.sha256, createHash('sha256').update(content).digest('hex'), 'an LFS file, verified by sha256');
+    const transfer = createTransfer({ connections: 1, ...FAST });
+    const blob = join(dir, 'cache', 'blobs', 'big');
+    await downloadBlob({ hub: client, ref: bigRef, file, blob, transfer });
+    t.ok((await readFile(blob)).equals(content), 'the blob is the file, byte for byte');
+    t.same(transfer.buffers, { free: [], held: 0, limit: transfer.buffers.limit }, 'no buffer is held once idle');
+    t.equal(transfer.memory.available, transfer.buffers.limit, 'the whole memory budget is free again');
+  },
+);
+
 t.test('aborting a download keeps its partial file', async (t) => {
   mirror.setThrottle(64 * 1024);
   t.teardown(() => mirror.setThrottle(0));

@@ -1,5 +1,5 @@
-// The checksum thread: digests equal node:crypto's for interleaved downloads, moved chunks leave this thread, copied
-// ones stay usable.
+// The checksum thread: digests equal node:crypto's for interleaved downloads, moved chunks leave this thread (and come
+// back once hashed), copied ones stay usable.
 import { createHash, randomBytes } from 'node:crypto';
 import t from 'tap';
 import { createHasher } from '../src/server/hasher.js';
@@ -25,10 +25,16 @@ t.test('a moved chunk is detached here; a copied one, or a view of a larger buff
   const owned = new Uint8Array(new ArrayBuffer(1 << 20)).fill(7);
   const shared = new Uint8Array(new ArrayBuffer(1 << 20), 16, 1024).fill(9);
   const kept = new Uint8Array(64).fill(3);
-  await hasher.update(owned, true);
-  await hasher.update(shared, true);
-  await hasher.update(kept);
+  const back = hasher.update(owned, true);
   t.equal(owned.byteLength, 0, 'the whole buffer was transferred');
+  const given = await back;
+  t.equal(given?.byteLength, 1 << 20, 'and given back once hashed');
+  t.ok(
+    given?.every((byte) => byte === 7),
+    'with its bytes',
+  );
+  t.equal(await hasher.update(shared, true), undefined, 'a copied chunk is not given back');
+  await hasher.update(kept);
   t.equal(shared.byteLength, 1024, 'a view of part of a buffer is copied');
   t.equal(kept[0], 3, 'a chunk not moved stays as it was');
   const want = createHash('sha256')

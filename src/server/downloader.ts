@@ -5,8 +5,9 @@
  * - **Parts.** The file is fetched as consecutive byte ranges, each into a buffer of its own, over up to
  *   {@link Transfer}'s connections at once; finished parts are appended to `{blob}.incomplete` strictly in order, so
  *   that file is always a prefix of the blob and the checksum is computed as the bytes arrive, with no second read.
- *   The bytes held in buffers are bounded by the transfer's memory budget, whatever the file size. A hub that ignores
- *   `Range` (answers 200 to a ranged request) gets one plain stream instead.
+ *   The bytes held in buffers are bounded by the transfer's memory budget, whatever the file size; a buffer the
+ *   checksum thread is done with serves a later part (a file larger than the budget reuses the same memory). A hub
+ *   that ignores `Range` (answers 200 to a ranged request) gets one plain stream instead.
  * - **Checksums beside the sockets.** Each part, once written, goes to the checksum thread (`hasher.ts`), which hashes
  *   it while the next parts arrive; its memory budget is freed when it is hashed.
  * - **Retries.** Resets, cut or truncated bodies, stalls, 5xx, 408 and 429 are retried with a capped exponential
@@ -23,11 +24,19 @@ import { setMaxListeners } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { finished, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { blobLockPath, lockBlob } from './blob-lock.js';
 import { createHasher, type Hasher } from './hasher.js';
-import { errorCodeOf, TransientHubError, type HubClient, type HubFile, type RepoRef } from './hub-client.js';
+import {
+  errorCodeOf,
+  TransientHubError,
+  type FileResponse,
+  type HubClient,
+  type HubFile,
+  type RepoRef,
+} from './hub-client.js';
 import { LoadError } from './loader-types.js';
 import { cacheWriteError } from './model-cache.js';
 import { createSemaphore, type Semaphore } from './semaphore.js';
@@ -61,6 +70,44 @@ export interface Transfer {
   readonly connections: Semaphore;
   /** One unit per byte held in part buffers. */
   readonly memory: Semaphore;
+  /** Part buffers the checksum thread gave back, for the next parts. */
+  readonly buffers: BufferPool;
+}
+
+/**
+ * Part buffers to use again: memory that was written once already costs no page faults the next time (on loopback,
+ * filling fresh buffers cost the server as much CPU as the checksum). Held only while some part of the transfer is:
+ * an idle server keeps none.
+ */
+interface BufferPool {
+  /** Buffers not in use, any size, oldest first. */
+  readonly free: Buffer[];
+  /** Parts that hold a buffer now. */
+  held: number;
+  /** Bytes the free buffers may hold at most (the memory budget): older ones are dropped beyond it. */
+  readonly limit: number;
+}
+
+/** A buffer of `length` bytes: a free one of that size, else a new one. */
+function takeBuffer(pool: BufferPool, length: number): Buffer {
+  pool.held += 1;
+  const index = pool.free.findIndex((buffer) => buffer.length === length);
+  if (index < 0) return Buffer.allocUnsafe(length);
+  const [buffer] = pool.free.splice(index, 1);
+  return buffer as Buffer;
+}
+
+/** Ends a part's hold of a buffer; `buffer`, when given, may be used again. The last hold drops every free buffer. */
+function giveBuffer(pool: BufferPool, buffer: Uint8Array | undefined): void {
+  pool.held -= 1;
+  if (pool.held === 0) {
+    pool.free.length = 0;
+    return;
+  }
+  if (buffer === undefined) return;
+  pool.free.push(Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength));
+  let bytes = pool.free.reduce((sum, free) => sum + free.length, 0);
+  while (bytes > pool.limit) bytes -= (pool.free.shift() as Buffer).length;
 }
 
 /** Bytes of one part at most, and at least (for files larger than that). */
@@ -73,6 +120,7 @@ export function createTransfer(policy: DownloadPolicy = {}): Transfer {
   if (!(Number.isInteger(connections) && connections >= 1)) {
     throw new RangeError(`download connections must be a whole number >= 1, got ${String(connections)}`);
   }
+  const budget = 2 * connections * MAX_PART_BYTES;
   return {
     policy: {
       connections,
@@ -84,7 +132,8 @@ export function createTransfer(policy: DownloadPolicy = {}): Transfer {
     },
     connections: createSemaphore(connections),
     // Two parts per connection: one arriving, one waiting for the parts before it to be written.
-    memory: createSemaphore(2 * connections * MAX_PART_BYTES),
+    memory: createSemaphore(budget),
+    buffers: { free: [], held: 0, limit: budget },
   };
 }
 
@@ -267,9 +316,13 @@ function newHash(file: HubFile, expected: ExpectedDigest | undefined): Hasher {
 /**
  * Writes `bytes` at the end of the verified prefix and hands them to the checksum thread (with `move`, a part buffer
  * of this module's is detached: not to be used after). Resolves once written, with a promise that settles once they
- * are hashed.
+ * are hashed, with the moved buffer given back.
  */
-async function append(writer: Writer, bytes: Buffer, move = false): Promise<{ readonly hashed: Promise<void> }> {
+async function append(
+  writer: Writer,
+  bytes: Buffer,
+  move = false,
+): Promise<{ readonly hashed: Promise<Uint8Array | undefined> }> {
   let offset = 0;
   while (offset < bytes.length) {
     const { bytesWritten } = await writer.handle.write(bytes, offset, bytes.length - offset, writer.written + offset);
@@ -298,8 +351,8 @@ interface Part {
 
 /**
  * Parts per connection: two keep every connection of a CDN link busy to the end (the shaped benchmark is as full as
- * with 8: 0.98 of the link), and on a fast link need a quarter of the requests, each of which costs fetch a response,
- * a body stream and their garbage (loopback: 0.68 of a raw GET against 0.49 with 8, medians of 5 alternated runs).
+ * with 8: 0.98 of the link), and on a fast link need a quarter of the requests (loopback, with fetch bodies: 0.68 of a
+ * raw GET against 0.49 with 8; with `node:http` bodies, parts of 2 or 4 MiB instead of ~6 MiB still lost 0.1–0.3).
  */
 const PARTS_PER_CONNECTION = 2;
 
@@ -333,7 +386,8 @@ async function fetchParts(options: BlobDownload, writer: Writer): Promise<void> 
         // Waiting for memory while parts of this file hold it could wait forever: then write the first part instead.
         if (inFlight.length === 0) await transfer.memory.acquire(length, controller.signal);
         else if (!transfer.memory.tryAcquire(length)) break;
-        const part: Part = { start: next, length, buffer: Buffer.allocUnsafe(length), received: 0, done: undefined! };
+        const buffer = takeBuffer(transfer.buffers, length);
+        const part: Part = { start: next, length, buffer, received: 0, done: undefined! };
         part.done = fetchPart(options, part, controller.signal, report);
         // Observed here; awaited in order below.
         part.done.catch(() => undefined);
@@ -344,13 +398,16 @@ async function fetchParts(options: BlobDownload, writer: Writer): Promise<void> 
       if (head === undefined) continue;
       await head.done;
       inFlight.shift();
-      // The part's budget is held until the checksum thread has hashed it (or the write failed).
-      const release = (): void => transfer.memory.release(head.length);
+      // The part's budget and buffer are held until the checksum thread has hashed it (or the write failed).
+      const release = (buffer: Uint8Array | undefined): void => {
+        transfer.memory.release(head.length);
+        giveBuffer(transfer.buffers, buffer);
+      };
       const { hashed } = await append(writer, head.buffer, true).catch((error: unknown) => {
-        release();
+        release(head.buffer);
         throw error;
       });
-      hashed.then(release, release);
+      hashed.then(release, () => release(undefined));
       report();
     }
   } catch (error) {
@@ -365,7 +422,10 @@ async function fetchParts(options: BlobDownload, writer: Writer): Promise<void> 
     }
     throw error;
   } finally {
-    for (const part of inFlight) transfer.memory.release(part.length);
+    for (const part of inFlight) {
+      transfer.memory.release(part.length);
+      giveBuffer(transfer.buffers, part.buffer);
+    }
     inFlight.length = 0;
     signal?.removeEventListener('abort', onAbort);
   }
@@ -379,22 +439,20 @@ async function fetchPart(options: BlobDownload, part: Part, signal: AbortSignal,
     const end = part.start + part.length - 1;
     const response = await options.hub.openFile(options.ref, file.path, requestSignal, { start: from, end });
     if (response.status === 200 && !(from === 0 && end === file.size - 1)) {
-      await response.body?.cancel().catch(() => undefined);
+      response.cancel();
       throw new RangeIgnored();
     }
-    await checkLength(response, file, end - from + 1);
-    const body = response.body;
-    if (body === null) throw cutOff(file, from, undefined);
+    checkLength(response, file, end - from + 1);
     try {
-      for await (const chunk of body as AsyncIterable<Uint8Array>) {
+      await readBody(response.body, (chunk) => {
         refresh();
-        if (part.received + chunk.byteLength > part.length) {
+        if (part.received + chunk.length > part.length) {
           throw new LoadError('DOWNLOAD_FAILED', `download of ${file.path} sent more bytes than it asked for; retry`);
         }
-        part.buffer.set(chunk, part.received);
-        part.received += chunk.byteLength;
+        chunk.copy(part.buffer, part.received);
+        part.received += chunk.length;
         report();
-      }
+      });
     } catch (error) {
       throw bodyError(error, requestSignal, file, part.start + part.received);
     }
@@ -415,23 +473,21 @@ async function fetchStream(options: BlobDownload, writer: Writer): Promise<void>
       writer.hash.dispose();
       writer.hash = newHash(file, expectedDigest(file));
       // One chunk on the checksum thread at a time, so a slow thread holds back the socket, not memory.
-      let hashing: Promise<void> = Promise.resolve();
+      let hashing: Promise<unknown> = Promise.resolve();
       options.onProgress?.(0);
       const response = await options.hub.openFile(options.ref, file.path, requestSignal);
-      await checkLength(response, file, file.size);
-      const body = response.body;
-      if (body === null) throw cutOff(file, 0, undefined);
+      checkLength(response, file, file.size);
       try {
-        for await (const chunk of body as AsyncIterable<Uint8Array>) {
+        for await (const chunk of response.body as AsyncIterable<Buffer>) {
           refresh();
-          if (writer.written + chunk.byteLength > file.size) {
+          if (writer.written + chunk.length > file.size) {
             throw new LoadError(
               'DOWNLOAD_FAILED',
               `download of ${file.path} sent more than the ${file.size} bytes listed`,
             );
           }
           await hashing;
-          ({ hashed: hashing } = await append(writer, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+          ({ hashed: hashing } = await append(writer, chunk));
           options.onProgress?.(writer.written);
         }
       } catch (error) {
@@ -524,19 +580,37 @@ function transient(error: LoadError): LoadError {
   return error;
 }
 
-async function checkLength(response: Response, file: HubFile, expected: number): Promise<void> {
+/**
+ * Hands each chunk of `body` to `onChunk` as it arrives (no backpressure: `onChunk` copies it away at once); resolves
+ * at its end, rejects with the body's error, a premature close, or what `onChunk` threw (which stops the body).
+ */
+function readBody(body: Readable, onChunk: (chunk: Buffer) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    body.on('data', (chunk: Buffer) => {
+      try {
+        onChunk(chunk);
+      } catch (error) {
+        body.destroy(error as Error);
+      }
+    });
+    finished(body, (error) => (error === undefined || error === null ? resolve() : reject(error)));
+  });
+}
+
+/** Throws (and cancels the body) when the answer's length disagrees with the listing or with the bytes asked for. */
+function checkLength(response: FileResponse, file: HubFile, expected: number): void {
   const total = /\/(\d+)\s*$/.exec(response.headers.get('content-range') ?? '')?.[1];
   const lengthHeader = response.headers.get('content-length');
   const announced = total ?? (response.status === 200 ? lengthHeader : null);
   if (announced !== null && announced !== undefined && Number(announced) !== file.size) {
-    await response.body?.cancel().catch(() => undefined);
+    response.cancel();
     throw new LoadError(
       'DOWNLOAD_FAILED',
       `the hub announced ${announced} bytes for ${file.path} but its file list says ${file.size}; retry`,
     );
   }
   if (lengthHeader !== null && Number(lengthHeader) !== expected) {
-    await response.body?.cancel().catch(() => undefined);
+    response.cancel();
     throw transient(
       new LoadError(
         'DOWNLOAD_FAILED',

@@ -21,7 +21,10 @@ port.on('message', (request: HashRequest) => {
     hashes.delete(request.stream);
     reply = { type: 'failed', stream: request.stream, seq: request.seq, message: (error as Error).message };
   }
-  port.postMessage(reply);
+  port.postMessage(
+    reply,
+    reply.type === 'done' && reply.bytes !== undefined ? [reply.bytes.buffer as ArrayBuffer] : [],
+  );
 });
 
 function handle(request: HashRequest): HashReply {
@@ -34,7 +37,12 @@ function handle(request: HashRequest): HashReply {
     }
     case 'update':
       running(request.stream).update(request.bytes);
-      return { type: 'done', stream: request.stream, seq: request.seq };
+      return {
+        type: 'done',
+        stream: request.stream,
+        seq: request.seq,
+        ...(request.giveBack === true ? { bytes: request.bytes } : {}),
+      };
     case 'digest': {
       const hex = running(request.stream).digest('hex');
       hashes.delete(request.stream);

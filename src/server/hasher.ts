@@ -19,22 +19,37 @@ export type HashRequest =
       readonly algorithm: 'sha256' | 'sha1';
       readonly prefix?: string;
     }
-  | { readonly type: 'update'; readonly stream: number; readonly seq: number; readonly bytes: Uint8Array }
+  | {
+      readonly type: 'update';
+      readonly stream: number;
+      readonly seq: number;
+      readonly bytes: Uint8Array;
+      /** Send `bytes` back, moved, once hashed (they were moved here). */
+      readonly giveBack?: boolean;
+    }
   | { readonly type: 'digest'; readonly stream: number; readonly seq: number }
   | { readonly type: 'drop'; readonly stream: number; readonly seq: number };
 
 /** The checksum thread's answer to one request. */
 export type HashReply =
-  | { readonly type: 'done'; readonly stream: number; readonly seq: number; readonly hex?: string }
+  | {
+      readonly type: 'done';
+      readonly stream: number;
+      readonly seq: number;
+      readonly hex?: string;
+      /** The chunk of an `update` with `giveBack`, moved back. */
+      readonly bytes?: Uint8Array;
+    }
   | { readonly type: 'failed'; readonly stream: number; readonly seq: number; readonly message: string };
 
 /** A running hash on the checksum thread. */
 export interface Hasher {
   /**
    * Adds `bytes`; resolves once they are hashed. With `move`, a chunk that is a whole `ArrayBuffer` of the caller's is
-   * transferred to the thread and detached here; otherwise it is copied.
+   * transferred to the thread and detached here, and given back: the promise resolves with it (the same memory, to
+   * use again); otherwise it is copied, and the promise resolves with `undefined`.
    */
-  update(bytes: Uint8Array, move?: boolean): Promise<void>;
+  update(bytes: Uint8Array, move?: boolean): Promise<Uint8Array | undefined>;
   /** The hex digest of everything added; the hasher is done after it. */
   digest(): Promise<string>;
   /** Drops the hash without a digest; safe to call more than once, and after {@link digest}. */
@@ -42,7 +57,7 @@ export interface Hasher {
 }
 
 interface Pending {
-  readonly resolve: (hex: string | undefined) => void;
+  readonly resolve: (reply: HashReply & { readonly type: 'done' }) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -73,7 +88,7 @@ function spawn(): Thread {
     if (call === undefined) return;
     spawned.pending.delete(key);
     if (spawned.pending.size === 0) worker.unref();
-    if (reply.type === 'done') call.resolve(reply.hex);
+    if (reply.type === 'done') call.resolve(reply);
     else call.reject(new Error(`checksum failed: ${reply.message}`));
   });
   worker.on('error', (error) => failAll(new Error(`the checksum thread crashed: ${error.message}`, { cause: error })));
@@ -81,7 +96,11 @@ function spawn(): Thread {
   return spawned;
 }
 
-function send(on: Thread, request: HashRequest, transfer: ArrayBuffer[] = []): Promise<string | undefined> {
+function send(
+  on: Thread,
+  request: HashRequest,
+  transfer: ArrayBuffer[] = [],
+): Promise<HashReply & { readonly type: 'done' }> {
   return new Promise((resolve, reject) => {
     on.pending.set(`${request.stream}:${request.seq}`, { resolve, reject });
     on.worker.ref();
@@ -114,12 +133,15 @@ export function createHasher(algorithm: 'sha256' | 'sha1', prefix?: string): Has
         bytes.byteLength === bytes.buffer.byteLength &&
         bytes.buffer instanceof ArrayBuffer;
       const moved = owned ? bytes : new Uint8Array(bytes);
-      await send(on, { type: 'update', stream, seq: nextSeq++, bytes: moved }, [moved.buffer as ArrayBuffer]);
+      const reply = await send(on, { type: 'update', stream, seq: nextSeq++, bytes: moved, giveBack: owned }, [
+        moved.buffer as ArrayBuffer,
+      ]);
+      return reply.bytes;
     },
     async digest() {
       if (!open) throw new Error('digest of a finished checksum');
       open = false;
-      const hex = await send(on, { type: 'digest', stream, seq: nextSeq++ });
+      const { hex } = await send(on, { type: 'digest', stream, seq: nextSeq++ });
       if (hex === undefined) throw new Error('the checksum thread sent no digest');
       return hex;
     },

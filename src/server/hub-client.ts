@@ -4,6 +4,9 @@
  * what to do. It knows nothing about caches or transformers.js.
  */
 
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { LoadError, type LoadErrorCode, type ModelRef } from './loader-types.js';
@@ -37,6 +40,24 @@ export interface ByteRange {
   readonly end: number;
 }
 
+/** An answer's headers by name, as `Headers.get` gives them (`null` when absent). */
+export interface HeaderReader {
+  get(name: string): string | null;
+}
+
+/**
+ * A file download's answer (`200` or `206`) once its headers arrived: the body is a Node stream of `Buffer`s, still
+ * unread. File bodies come over `node:http`/`node:https` rather than `fetch`: on a fast link, fetch's web-stream body
+ * costs the server a promise and a wrapper per chunk and their garbage, on the thread that reads every socket.
+ */
+export interface FileResponse {
+  readonly status: number;
+  readonly headers: HeaderReader;
+  readonly body: Readable;
+  /** Stops reading the body and closes its connection; safe to call more than once. */
+  cancel(): void;
+}
+
 /**
  * A hub answer that a later try may not get: 5xx, 408 and 429. `retryAfterMs` is what the hub asked to wait
  * (`Retry-After`, or `t` of the Hub's `RateLimit` header), when it said.
@@ -62,7 +83,10 @@ export interface HubClientOptions {
    * Default `HF_TOKEN`.
    */
   readonly tokenSource?: string | undefined;
-  /** The fetch to use; defaults to the global one. Tests and proxies pass their own. */
+  /**
+   * The fetch listing and revision requests use; defaults to the global one. File downloads ({@link
+   * HubClient.openFile}) use `node:http`/`node:https` whatever it is.
+   */
   readonly fetch?: typeof fetch | undefined;
   /**
    * How long to wait for a listing request to answer at all, in milliseconds (default 30000). File downloads have
@@ -88,12 +112,12 @@ export interface HubClient {
   /** `{hubUrl}/{id}/resolve/{revision}/{path}`, with the revision and each path segment URL-encoded. */
   fileUrl(ref: RepoRef, path: string): string;
   /**
-   * Starts downloading one file (only `range` of it, when given) and resolves with the `200` or `206` response once
+   * Starts downloading one file (only `range` of it, when given) and resolves with the `200` or `206` answer once
    * its headers arrived (the body is still unread). A hub that ignores `Range` answers `200` with the whole file.
-   * Aborting `signal` with a {@link LoadError} as its reason rejects with that error; 5xx, 408 and 429 reject with a
-   * {@link TransientHubError}.
+   * Aborting `signal` rejects with its reason when that is a {@link LoadError}, and destroys a body being read; 5xx,
+   * 408 and 429 reject with a {@link TransientHubError}.
    */
-  openFile(ref: RepoRef, path: string, signal?: AbortSignal, range?: ByteRange): Promise<Response>;
+  openFile(ref: RepoRef, path: string, signal?: AbortSignal, range?: ByteRange): Promise<FileResponse>;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -132,30 +156,28 @@ export function createHubClient(options: HubClientOptions): HubClient {
 
   /**
    * One request, following redirects itself (so a failure names the host that failed: a CDN the hub redirected to is
-   * not the hub), with the token only on the hub's own origin.
+   * not the hub), with the token only on the hub's own origin. `send` makes one hop (fetch, or `node:http` for file
+   * bodies); a redirect or error answer is discarded here, a `200` or `206` returned with its body unread.
    */
-  const request = async (
+  const request = async <A extends Answer>(
     url: string,
     extra: Record<string, string>,
     signal: AbortSignal | undefined,
     ref: RepoRef,
     what: string,
-  ): Promise<Response> => {
+    send: (url: string, headers: Record<string, string>, signal: AbortSignal | undefined) => Promise<A>,
+  ): Promise<A> => {
     let current = url;
     for (let hops = 0; ; hops += 1) {
-      let response: Response;
+      let answer: A;
       try {
-        response = await doFetch(current, {
-          headers: headers(extra, current),
-          redirect: 'manual',
-          ...(signal === undefined ? {} : { signal }),
-        });
+        answer = await send(current, headers(extra, current), signal);
       } catch (error) {
         throw networkError(error, signal, current, context);
       }
-      const location = REDIRECTS.has(response.status) ? response.headers.get('location') : null;
+      const location = REDIRECTS.has(answer.status) ? answer.headers.get('location') : null;
       if (location !== null) {
-        await response.body?.cancel().catch(() => undefined);
+        await answer.discard();
         if (hops >= MAX_REDIRECTS) {
           throw new LoadError(
             'HUB_ERROR',
@@ -165,24 +187,43 @@ export function createHubClient(options: HubClientOptions): HubClient {
         current = new URL(location, current).toString();
         continue;
       }
-      if (response.status !== 200 && response.status !== 206) {
+      if (answer.status !== 200 && answer.status !== 206) {
         // Free the connection: the body of an error answer is not needed beyond its headers.
-        await response.body?.cancel().catch(() => undefined);
+        await answer.discard();
         const error =
           new URL(current).origin === hubOrigin
-            ? statusError(response.status, response.headers.get('x-error-code'), ref, what, context)
+            ? statusError(answer.status, answer.headers.get('x-error-code'), ref, what, context)
             : new LoadError(
                 'HUB_ERROR',
                 `${new URL(current).origin}, where the hub at ${hubUrl} redirected ${what} of ${ref.id}@${ref.revision}, ` +
-                  `answered HTTP ${response.status}; retry later`,
+                  `answered HTTP ${answer.status}; retry later`,
               );
-        if (response.status >= 500 || response.status === 408 || response.status === 429) {
-          throw new TransientHubError(error.message, response.status, retryAfterMs(response.headers));
+        if (answer.status >= 500 || answer.status === 408 || answer.status === 429) {
+          throw new TransientHubError(error.message, answer.status, retryAfterMs(answer.headers));
         }
         throw error;
       }
-      return response;
+      return answer;
     }
+  };
+
+  /** One hop of an API request, by fetch (bodies are small JSON). */
+  const fetchHop = async (
+    url: string,
+    hopHeaders: Record<string, string>,
+    signal: AbortSignal | undefined,
+  ): Promise<FetchAnswer> => {
+    const response = await doFetch(url, {
+      headers: hopHeaders,
+      redirect: 'manual',
+      ...(signal === undefined ? {} : { signal }),
+    });
+    return {
+      status: response.status,
+      headers: response.headers,
+      response,
+      discard: () => response.body?.cancel().catch(() => undefined),
+    };
   };
 
   /**
@@ -198,7 +239,7 @@ export function createHubClient(options: HubClientOptions): HubClient {
   ): Promise<Response> => {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await request(url, extra, signal, ref, what);
+        return (await request(url, extra, signal, ref, what, fetchHop)).response;
       } catch (error) {
         if (!(error instanceof TransientHubError) || attempt >= API_ATTEMPTS) throw error;
         const wait = error.retryAfterMs ?? API_BACKOFF_MS * 2 ** (attempt - 1);
@@ -207,6 +248,30 @@ export function createHubClient(options: HubClientOptions): HubClient {
           throw networkError(signal?.reason, signal, url, context);
         });
       }
+    }
+  };
+
+  /**
+   * GETs a JSON answer (a listing page, a revision), within {@link HubClientOptions.requestTimeoutMs}: with `retry`,
+   * through {@link apiRequest}. Invalid JSON is a hub error; a body cut off or timed out maps as a request failure.
+   */
+  const getJson = async (
+    url: string,
+    ref: RepoRef,
+    what: string,
+    signal: AbortSignal | undefined,
+    retry: boolean,
+  ): Promise<{ readonly body: unknown; readonly headers: HeaderReader }> => {
+    const timeout = AbortSignal.timeout(requestTimeoutMs);
+    const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+    const extra = { Accept: 'application/json' };
+    const response = retry
+      ? await apiRequest(url, extra, combined, ref, what)
+      : (await request(url, extra, combined, ref, what, fetchHop)).response;
+    try {
+      return { body: await response.json(), headers: response.headers };
+    } catch (error) {
+      throw networkError(error, combined, url, context);
     }
   };
 
@@ -224,15 +289,7 @@ export function createHubClient(options: HubClientOptions): HubClient {
           throw new LoadError('HUB_ERROR', `the hub at ${hubUrl} paginated the file list of ${ref.id} in a loop`);
         }
         seen.add(url);
-        const timeout = AbortSignal.timeout(requestTimeoutMs);
-        const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
-        const response: Response = await request(url, { Accept: 'application/json' }, combined, ref, 'the file list');
-        let page: unknown;
-        try {
-          page = await response.json();
-        } catch (error) {
-          throw networkError(error, combined, url, context);
-        }
+        const { body: page, headers: pageHeaders } = await getJson(url, ref, 'the file list', signal, false);
         if (!Array.isArray(page)) {
           throw new LoadError(
             'HUB_ERROR',
@@ -240,22 +297,14 @@ export function createHubClient(options: HubClientOptions): HubClient {
           );
         }
         files.push(...parseTreePage(page));
-        const next = nextLink(response.headers.get('link'));
+        const next = nextLink(pageHeaders.get('link'));
         url = next === undefined ? undefined : new URL(next, url).toString();
       }
       return files;
     },
     async resolveCommit(ref, signal) {
       const url = `${hubUrl}/api/models/${ref.id}/revision/${encodeURIComponent(ref.revision)}`;
-      const timeout = AbortSignal.timeout(requestTimeoutMs);
-      const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
-      const response = await apiRequest(url, { Accept: 'application/json' }, combined, ref, 'the revision');
-      let info: unknown;
-      try {
-        info = await response.json();
-      } catch (error) {
-        throw networkError(error, combined, url, context);
-      }
+      const { body: info } = await getJson(url, ref, 'the revision', signal, true);
       const sha = typeof info === 'object' && info !== null ? (info as { sha?: unknown }).sha : undefined;
       if (typeof sha !== 'string' || !/^[0-9a-f]{40}$/.test(sha)) {
         throw new LoadError(
@@ -276,7 +325,81 @@ export function createHubClient(options: HubClientOptions): HubClient {
         signal,
         ref,
         path,
+        httpHop,
       );
+    },
+  };
+}
+
+/** What the redirect loop needs of one answer, whichever client got it. */
+interface Answer {
+  readonly status: number;
+  readonly headers: HeaderReader;
+  /** Frees the connection without reading the body (beyond a small one). */
+  discard(): Promise<void> | void;
+}
+
+interface FetchAnswer extends Answer {
+  readonly response: Response;
+}
+
+type HttpAnswer = Answer & FileResponse;
+
+/** Error answers and redirects with a body up to this size are read to their end, so their connection is reused. */
+const DRAIN_BYTES = 64 * 1024;
+
+/**
+ * One hop of a file download: a GET by `node:http`/`node:https` (their global agents keep connections alive). Rejects
+ * with the request's error (its `code`, such as `ECONNREFUSED`, on it); aborting `signal` destroys the request and a
+ * body being read.
+ */
+function httpHop(
+  url: string,
+  hopHeaders: Record<string, string>,
+  signal: AbortSignal | undefined,
+): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(signal.reason);
+      return;
+    }
+    const target = new URL(url);
+    let body: IncomingMessage | undefined;
+    const sent = (target.protocol === 'https:' ? https : http).get(target, { headers: hopHeaders }, (answer) => {
+      body = answer;
+      resolve(httpAnswer(answer));
+    });
+    // Until the request closes (after the body's end, or its destruction): the body being read is stopped too.
+    const onAbort = (): void => {
+      const error = new Error('the request was aborted', { cause: signal?.reason });
+      body?.destroy(error);
+      sent.destroy(error);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    sent.on('close', () => signal?.removeEventListener('abort', onAbort));
+    sent.on('error', reject);
+  });
+}
+
+function httpAnswer(body: IncomingMessage): HttpAnswer {
+  const cancel = (): void => {
+    body.destroy();
+  };
+  return {
+    status: body.statusCode ?? 0,
+    headers: {
+      get: (name) => {
+        const value = body.headers[name.toLowerCase()];
+        if (value === undefined) return null;
+        return Array.isArray(value) ? value.join(', ') : value;
+      },
+    },
+    body,
+    cancel,
+    discard: () => {
+      const length = Number(body.headers['content-length'] ?? Number.NaN);
+      if (length <= DRAIN_BYTES) body.resume();
+      else cancel();
     },
   };
 }
@@ -318,7 +441,7 @@ function parseTreePage(page: readonly unknown[]): HubFile[] {
  * How long a 429 or 503 asks to wait, in milliseconds: `Retry-After` (seconds or an HTTP date), else the `t` (seconds
  * until the window resets) of the Hub's `RateLimit: "api";r=0;t=55` header.
  */
-export function retryAfterMs(headers: Headers, now: number = Date.now()): number | undefined {
+export function retryAfterMs(headers: HeaderReader, now: number = Date.now()): number | undefined {
   const retryAfter = headers.get('retry-after')?.trim();
   if (retryAfter !== undefined && retryAfter !== '') {
     if (/^\d+$/.test(retryAfter)) return Number(retryAfter) * 1000;

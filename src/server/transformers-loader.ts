@@ -46,7 +46,7 @@ export interface TransformersLoaderOptions {
   readonly downloadConnections?: number;
   /** Retry settings of downloads (tests shorten the backoff). */
   readonly download?: Omit<DownloadPolicy, 'connections' | 'stallTimeoutMs'>;
-  /** The fetch the hub client uses; defaults to the global one. */
+  /** The fetch the hub client uses for listings and revisions (files come over `node:http`); default: the global one. */
   readonly fetch?: typeof fetch;
 }
 
