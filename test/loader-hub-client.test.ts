@@ -220,6 +220,58 @@ t.test('API requests answered 5xx or 429 are asked again, a bounded number of ti
   t.equal(calls, 3, 'three tries in all');
 });
 
+t.test('a listing page answered 503, 408 or 429 is asked again; a page that stays 503 ends the listing', async (t) => {
+  const answers = new Map<string, number>();
+  const hub = await startHub((req, res, url) => {
+    const key = `${url.pathname}?${url.searchParams.toString()}`;
+    const seen = (answers.get(key) ?? 0) + 1;
+    answers.set(key, seen);
+    const cursor = url.searchParams.get('cursor');
+    if (url.pathname.includes('/down/')) {
+      res.writeHead(503);
+      res.end();
+      return;
+    }
+    // The first page fails once with 503, the second once with 408 and once with 429 (asked to wait 0 s).
+    if (cursor === null && seen === 1) {
+      res.writeHead(503);
+      res.end();
+      return;
+    }
+    if (cursor === '2' && seen <= 2) {
+      res.writeHead(seen === 1 ? 408 : 429, seen === 1 ? {} : { 'Retry-After': '0' });
+      res.end();
+      return;
+    }
+    res.setHeader('Content-Type', 'application/json');
+    if (cursor === null) {
+      res.setHeader('Link', `<${url.pathname}?recursive=true&cursor=2>; rel="next"`);
+      res.end(JSON.stringify([{ type: 'file', path: 'a.json', size: 3 }]));
+    } else {
+      res.end(JSON.stringify([{ type: 'file', path: 'b.json', size: 4 }]));
+    }
+  });
+  t.teardown(() => close(hub.server));
+  const client = createHubClient({ hubUrl: hub.url });
+  t.same(
+    await client.listFiles({ id: 'org/name', revision: 'main' }),
+    [
+      { path: 'a.json', size: 3 },
+      { path: 'b.json', size: 4 },
+    ],
+    'both pages, each after its failures',
+  );
+  t.same(
+    hub.requests.map((r) => r.url.replace('/api/models/org/name/tree/main?recursive=true', '')),
+    ['', '', '&cursor=2', '&cursor=2', '&cursor=2'],
+    'the failed page asked again, never the pages before it',
+  );
+  const down = await rejection(client.listFiles({ id: 'org/down', revision: 'main' }));
+  t.equal(down.code, 'HUB_ERROR');
+  t.match(down.message, 'HTTP 503');
+  t.equal(answers.get('/api/models/org/down/tree/main?recursive=true'), 3, 'three tries in all');
+});
+
 t.test(
   'redirects are followed by the client: relative ones, a bounded number, errors of the target named',
   async (t) => {

@@ -252,22 +252,19 @@ export function createHubClient(options: HubClientOptions): HubClient {
   };
 
   /**
-   * GETs a JSON answer (a listing page, a revision), within {@link HubClientOptions.requestTimeoutMs}: with `retry`,
-   * through {@link apiRequest}. Invalid JSON is a hub error; a body cut off or timed out maps as a request failure.
+   * GETs a JSON answer (a listing page, a revision) through {@link apiRequest}, so a 5xx, 408 or 429 is asked again,
+   * all within {@link HubClientOptions.requestTimeoutMs}. Invalid JSON is a hub error; a body cut off or timed out
+   * maps as a request failure.
    */
   const getJson = async (
     url: string,
     ref: RepoRef,
     what: string,
     signal: AbortSignal | undefined,
-    retry: boolean,
   ): Promise<{ readonly body: unknown; readonly headers: HeaderReader }> => {
     const timeout = AbortSignal.timeout(requestTimeoutMs);
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
-    const extra = { Accept: 'application/json' };
-    const response = retry
-      ? await apiRequest(url, extra, combined, ref, what)
-      : (await request(url, extra, combined, ref, what, fetchHop)).response;
+    const response = await apiRequest(url, { Accept: 'application/json' }, combined, ref, what);
     try {
       return { body: await response.json(), headers: response.headers };
     } catch (error) {
@@ -289,7 +286,7 @@ export function createHubClient(options: HubClientOptions): HubClient {
           throw new LoadError('HUB_ERROR', `the hub at ${hubUrl} paginated the file list of ${ref.id} in a loop`);
         }
         seen.add(url);
-        const { body: page, headers: pageHeaders } = await getJson(url, ref, 'the file list', signal, false);
+        const { body: page, headers: pageHeaders } = await getJson(url, ref, 'the file list', signal);
         if (!Array.isArray(page)) {
           throw new LoadError(
             'HUB_ERROR',
@@ -304,7 +301,7 @@ export function createHubClient(options: HubClientOptions): HubClient {
     },
     async resolveCommit(ref, signal) {
       const url = `${hubUrl}/api/models/${ref.id}/revision/${encodeURIComponent(ref.revision)}`;
-      const { body: info } = await getJson(url, ref, 'the revision', signal, true);
+      const { body: info } = await getJson(url, ref, 'the revision', signal);
       const sha = typeof info === 'object' && info !== null ? (info as { sha?: unknown }).sha : undefined;
       if (typeof sha !== 'string' || !/^[0-9a-f]{40}$/.test(sha)) {
         throw new LoadError(
