@@ -4,8 +4,9 @@
  * options (absolute snapshot path, fp32 and `use_external_data_format` from the snapshot's own files, CPU, remote
  * models off, the server's ONNX Runtime session options). Same session options, because the benchmarks measure what
  * modeldeck's own code costs: a spinning direct session would also steal a core from the server's generation when
- * the two take turns in one process. What it leaves out is exactly what modeldeck adds: the weight bytes read in 1 MiB blocks with progress
- * messages, the custom cache that hands them over, and the separate config step.
+ * the two take turns in one process. What it leaves out is exactly what modeldeck adds: the HTTP request and its event
+ * stream, the revision resolved and the snapshot listed, the weight bytes read through in 1 MiB blocks for progress
+ * (beside the session build), the separate config step and the worker's message round trips.
  *
  * `import('@huggingface/transformers')` happens inside the timed region, because the server's worker pays it on
  * every load too.

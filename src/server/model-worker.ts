@@ -9,20 +9,13 @@
  * directory (passed to transformers.js as an absolute path: its Hub-id rules refuse our three-level
  * `org/name/revision` layout and the `--` of `refs--pr--1`, while any absolute path is read as a local directory).
  *
- * ## The unit of `weights` progress
+ * ## The `weights` request
  *
- * One item is either **one MiB (1,048,576 bytes) of an ONNX weight file read from the cache** (the last block of each
- * file may be shorter), or **one ONNX Runtime inference session created**. For a causal LM with weights
- * `onnx/model.onnx` plus external data `onnx/model.onnx_data` the total is
- * `ceil(size(model.onnx) / 1 MiB) + ceil(size(model.onnx_data) / 1 MiB) + 1`. Blocks complete as they are read; the
- * last item completes only when transformers.js has built the session (ONNX Runtime reports nothing while it does,
- * so that is one item, however long it takes). Nothing is interpolated or ticked on a timer.
- *
- * The blocks are read through one reused buffer and dropped: reading them is what brings a cold file from the disk
- * into the OS page cache, the slow part on a real disk, and then transformers.js hands ONNX Runtime the file paths,
- * which it reads from that page cache. Handing ONNX Runtime the bytes instead (`env.customCache`) was measured
- * (`npm run bench`, load overhead): a session built from an in-memory buffer took three times as long as one built
- * from the path, and the buffer doubled the memory of a load.
+ * It builds the inference session and nothing else: the read-through that `weights` progress counts runs on the main
+ * thread meanwhile (`weights-reader.ts`, where the unit is described). transformers.js hands ONNX Runtime the file
+ * paths. Handing it the bytes instead (`env.customCache`) was measured (`npm run bench`, load overhead): a session
+ * built from an in-memory buffer took three times as long as one built from the path, and the buffer doubled the
+ * memory of a load.
  *
  * ## Sampling and seeding
  *
@@ -35,7 +28,7 @@
  * generator is not shared between them.
  */
 
-import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -63,13 +56,7 @@ import {
   type PromptSize,
 } from './loader-types.js';
 import { SESSION_OPTIONS } from './session-options.js';
-import {
-  WEIGHTS_BLOCK_BYTES,
-  createIncrementalDecoder,
-  createStopFilter,
-  createTextBatcher,
-  weightItems,
-} from './text-tools.js';
+import { createIncrementalDecoder, createStopFilter, createTextBatcher } from './text-tools.js';
 import type { ModelWorkerData, TokenizerInfo, WorkerReply, WorkerRequest } from './worker-messages.js';
 
 interface LoadedState {
@@ -111,9 +98,7 @@ async function handle(
       state.config = await AutoConfig.from_pretrained(request.dir);
       return undefined;
     case 'weights':
-      state.model = await loadWeights(request, state, (current, total) =>
-        send({ type: 'progress', id: request.id, current, total }),
-      );
+      state.model = await loadWeights(request, state);
       return undefined;
     case 'measure':
       return measure(request.prompt, state);
@@ -126,44 +111,11 @@ async function handle(
   }
 }
 
-/** The piece a weights block is read in (see {@link loadWeights}). */
-const READ_CHUNK_BYTES = 128 * 1024;
-
 async function loadWeights(
   request: Extract<WorkerRequest, { type: 'weights' }>,
   state: LoadedState,
-  onProgress: (current: number, total: number) => void,
 ): Promise<PreTrainedModel> {
-  const total = weightItems(request.files.map((file) => file.size));
-  let current = 0;
-  onProgress(current, total);
-  // Synchronous reads: this thread has nothing else to do meanwhile, and they took half the time of awaited ones
-  // (no thread-pool round trip per block). Each progress message leaves at once all the same. A block is read in
-  // READ_CHUNK_BYTES pieces into one small buffer that stays in the CPU cache: from the page cache that took about
-  // half the time of 1 MiB reads (100 MB: 10-14 ms against 20), and a cached load is mostly this copy's overhead.
-  const chunk = new Uint8Array(READ_CHUNK_BYTES);
-  for (const file of request.files) {
-    const fd = openSync(join(request.dir, ...file.path.split('/')), 'r');
-    try {
-      for (let offset = 0; offset < file.size; offset += WEIGHTS_BLOCK_BYTES) {
-        const length = Math.min(WEIGHTS_BLOCK_BYTES, file.size - offset);
-        let read = 0;
-        while (read < length) {
-          const want = Math.min(READ_CHUNK_BYTES, length - read);
-          const bytesRead = readSync(fd, chunk, 0, want, offset + read);
-          if (bytesRead === 0) {
-            throw new Error(`${file.path} is shorter than its ${file.size} bytes; delete its cache entry and retry`);
-          }
-          read += bytesRead;
-        }
-        current += 1;
-        onProgress(current, total);
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
-  const model = await AutoModelForCausalLM.from_pretrained(request.dir, {
+  return AutoModelForCausalLM.from_pretrained(request.dir, {
     ...(state.config === undefined ? {} : { config: state.config }),
     dtype: request.dtype as 'fp32',
     model_file_name: request.modelFileName,
@@ -171,9 +123,6 @@ async function loadWeights(
     use_external_data_format: request.externalDataChunks === 0 ? false : request.externalDataChunks,
     session_options: SESSION_OPTIONS,
   });
-  current += 1;
-  onProgress(current, total);
-  return model;
 }
 
 /** The template chats are formatted with: `chat_template.jinja`'s, else `tokenizer_config.json`'s; undefined: none. */

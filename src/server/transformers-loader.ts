@@ -20,7 +20,9 @@ import {
 } from './loader-types.js';
 import { createTransfer, type DownloadPolicy, type Transfer } from './downloader.js';
 import { listCachedSnapshots } from './model-cache.js';
-import { openSnapshot } from './snapshot-fetcher.js';
+import { openSnapshot, type SnapshotWeights } from './snapshot-fetcher.js';
+import { weightItems } from './text-tools.js';
+import { readThroughWeights } from './weights-reader.js';
 import { abortedError, spawnModelWorker, type ModelWorkerHandle } from './worker-client.js';
 
 /** Options of {@link createTransformersLoader}. */
@@ -108,18 +110,7 @@ async function load(
     const weights = await snapshot.weights(config, onEvent);
     if (!tokenizerReady) await loadTokenizer();
     onEvent({ type: 'stage', stage: 'weights' });
-    await worker.call(
-      {
-        type: 'weights',
-        dir,
-        dtype: weights.dtype,
-        modelFileName: weights.modelFileName,
-        files: weights.files,
-        externalDataChunks: weights.externalDataChunks,
-      },
-      signal,
-      (current, total) => onEvent({ type: 'progress', stage: 'weights', current, total }),
-    );
+    await buildSession(worker, dir, weights, onEvent, signal);
     throwIfAborted(signal, ref);
     const weightBytes = weights.files.reduce((sum, file) => sum + file.size, 0);
     return createLoadedModel(ref, worker, weightBytes, weights.dtype, hasChatTemplate);
@@ -129,6 +120,49 @@ async function load(
     throw new LoadError('LOAD_FAILED', `transformers.js could not load ${ref.key}: ${describe(error)}`, {
       cause: error,
     });
+  }
+}
+
+/**
+ * The `weights` stage: the worker builds the ONNX Runtime session while this thread reads the weight files through
+ * (`weights-reader.ts`). One item per block read and one for the session, in whichever order they complete; the last
+ * item, and so `current == total`, only when both are done.
+ */
+async function buildSession(
+  worker: ModelWorkerHandle,
+  dir: string,
+  weights: SnapshotWeights,
+  onEvent: (event: LoaderEvent) => void,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const total = weightItems(weights.files.map((file) => file.size));
+  let current = 0;
+  const complete = (): void => {
+    current += 1;
+    onEvent({ type: 'progress', stage: 'weights', current, total });
+  };
+  onEvent({ type: 'progress', stage: 'weights', current, total });
+  // Stops the read when the session fails (or the load is aborted), so that nothing reads on for a failed load.
+  const stopRead = new AbortController();
+  const readSignal = signal === undefined ? stopRead.signal : AbortSignal.any([signal, stopRead.signal]);
+  try {
+    await Promise.all([
+      readThroughWeights(dir, weights.files, complete, readSignal),
+      worker
+        .call(
+          {
+            type: 'weights',
+            dir,
+            dtype: weights.dtype,
+            modelFileName: weights.modelFileName,
+            externalDataChunks: weights.externalDataChunks,
+          },
+          signal,
+        )
+        .then(complete),
+    ]);
+  } finally {
+    stopRead.abort();
   }
 }
 

@@ -21,13 +21,6 @@ export interface ModelWorkerData {
   readonly modelsRoot: string;
 }
 
-/** One weight file to load, with its size in bytes. */
-export interface WorkerWeightFile {
-  /** Path inside the snapshot, e.g. `onnx/model.onnx`. */
-  readonly path: string;
-  readonly size: number;
-}
-
 /**
  * Requests from the main thread. Every request has an `id`; the worker answers each with `done` or `failed`.
  *
@@ -46,8 +39,6 @@ export type WorkerRequest =
       readonly dtype: string;
       /** transformers.js's `model_file_name`: `model`, or `decoder_model_merged` for a legacy layout. */
       readonly modelFileName: string;
-      /** The ONNX file first, then its external data chunks. */
-      readonly files: readonly WorkerWeightFile[];
       readonly externalDataChunks: number;
     }
   | { readonly type: 'measure'; readonly id: number; readonly prompt: Prompt }
