@@ -86,6 +86,28 @@ t.test('a load error: exit 1, the message on stderr', async (t) => {
   }
 });
 
+t.test(
+  "--dtype is the request's dtype: a variant the repository lacks fails naming what it has, a list falls back",
+  async (t) => {
+    const server = await startTestServer({ hubUrl: mirror.url });
+    t.teardown(() => server.close());
+    const missing = await load(['--server', server.url, MODEL, '--dtype', 'q4']);
+    t.equal(missing.code, 1, 'the demo models are fp32 only');
+    t.match(
+      missing.err,
+      /^modeldeck: load failed: .*q4.*fp32/,
+      'the server names the dtype asked for and the one there is',
+    );
+    const fallback = await load(['--server', server.url, MODEL, '--dtype', 'q4, fp32']);
+    t.equal(fallback.code, 0, fallback.err);
+    t.match(fallback.lines.at(-1), /^ready: modeldeck\/tiny-chat@main/);
+    await t.rejects(load(['--server', server.url, MODEL, '--dtype', 'q5']), {
+      name: 'UsageError',
+      message: /--dtype: unknown dtype "q5" \(valid values: .*auto\), got 'q5'/,
+    });
+  },
+);
+
 t.test('an API key: 401 without the right one, ready with it (flag or environment)', async (t) => {
   const { url, close } = await startServer({
     loader: { hubUrl: mirror.url, cacheDir: t.testdir() },

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { ListenErrorReason } from '../common/listen.js';
+import { parseDtypePreference } from '../server/model-files.js';
 
 /** A command line that cannot be run as given; the CLI prints its message and exits with status 2. */
 export class UsageError extends Error {
@@ -94,6 +95,13 @@ const SIZE_UNITS: Readonly<Record<string, number>> = {
 };
 
 /** Parses a byte count such as `500k`, `5M`, `1.5MiB` or `2000000`. */
+/** A `--dtype` list (`q4,q8,fp32`, `auto`), validated as a load request's `dtype` is. */
+export function parseDtypeFlag(text: string): string[] {
+  const parsed = parseDtypePreference(text);
+  if (!parsed.ok) throw new UsageError(`--dtype: ${parsed.problem}, got '${text}'`);
+  return parsed.value;
+}
+
 export function parseBytes(value: string, flag: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
   const unit = SIZE_UNITS[(m?.[2] ?? '').toLowerCase()];

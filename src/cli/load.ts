@@ -9,9 +9,9 @@ import { subscribeLoad } from '../client/load-subscription.js';
 import { DEFAULT_SERVER_URL, serviceRoot } from '../client/server-url.js';
 import type { LoadEvent } from '../protocol/events.js';
 import { parseModelId } from '../protocol/model-id.js';
-import { UsageError, parseCommand, parseHttpUrl } from './args.js';
+import { UsageError, parseCommand, parseDtypeFlag, parseHttpUrl } from './args.js';
 
-export const LOAD_USAGE = `Usage: modeldeck load [--server URL] MODEL [--json] [--api-key KEY]
+export const LOAD_USAGE = `Usage: modeldeck load [--server URL] MODEL [--dtype LIST] [--json] [--api-key KEY]
 
 Asks a server to load MODEL (POST /load_model) and follows its progress until the model is ready.
 Works against modeldeck and against \`transformers serve\`.
@@ -21,6 +21,9 @@ Arguments:
 
 Options:
   --server URL         the server (default ${DEFAULT_SERVER_URL}); a URL ending in /v1 works too
+  --dtype LIST         ONNX weights to load, in order of preference, e.g. q4,q8,fp32 (auto: the server's own
+                       choice), sent as the request's "dtype": a modeldeck server loads the first the repository
+                       has, or fails listing the variants there are. Default: none sent, the server chooses
   --json               print each event's JSON payload as received, one per line, instead of progress lines
   --api-key KEY        sent as "Authorization: Bearer KEY" (default $MODELDECK_API_KEY)
   -h, --help           show this help
@@ -105,6 +108,7 @@ export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo 
     server: { type: 'string' },
     json: { type: 'boolean' },
     'api-key': { type: 'string' },
+    dtype: { type: 'string' },
   });
   if (parsed.help) {
     stdout.write(`${LOAD_USAGE}\n`);
@@ -126,6 +130,7 @@ export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo 
   if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) {
     throw new UsageError('the API key must be printable ASCII without spaces (it travels in an HTTP header)');
   }
+  const dtype = values.dtype === undefined ? undefined : parseDtypeFlag(values.dtype);
   const json = values.json ?? false;
   const printer = createProgressPrinter(now);
 
@@ -134,6 +139,7 @@ export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo 
     server,
     model,
     apiKey,
+    ...(dtype === undefined ? {} : { dtype }),
     ...(io.fetch ? { fetch: io.fetch } : {}),
     onFrame: (frame) => {
       if (!json || frame.kind !== 'data') return;

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { ListenError } from '../common/listen.js';
 import { DEFAULT_DOWNLOAD_CONNECTIONS } from '../server/downloader.js';
 import { defaultHubCacheDir } from '../server/model-cache.js';
-import { parseDtypePreference } from '../server/model-files.js';
 import type { StartServerOptions } from '../server/start.js';
 import { DEFAULT_HTTP_LIMITS } from '../server/http-limits.js';
 import { DEFAULT_MAX_LOADS } from '../server/load-limiter.js';
@@ -15,6 +14,7 @@ import {
   listenUsageError,
   parseCommand,
   parseCount,
+  parseDtypeFlag,
   parseHttpUrl,
   parsePort,
   parseSeconds,
@@ -219,12 +219,6 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
       '--shutdown-timeout',
     ),
   };
-}
-
-function parseDtypeFlag(text: string): string[] {
-  const parsed = parseDtypePreference(text);
-  if (!parsed.ok) throw new UsageError(`--dtype: ${parsed.problem}, got '${text}'`);
-  return parsed.value;
 }
 
 function parseMaxModels(value: string): number {

@@ -20,6 +20,8 @@ import { createSseReader } from './sse-reader.js';
 export interface SubscribeLoadOptions extends RequestOptions {
   /** As given by the user: `org/name` or `org/name@revision`. */
   readonly model: string;
+  /** The request's `dtype`: ONNX weights variants in order of preference (a modeldeck server's); absent: not sent. */
+  readonly dtype?: readonly string[];
   /** Every event that parsed, in order. */
   readonly onEvent?: (event: LoadEvent, raw: string) => void;
 }
@@ -36,7 +38,8 @@ export type LoadOutcome =
  * Frames that do not parse are logged and skipped (other servers may interleave things this client does not know).
  */
 export async function subscribeLoad(options: SubscribeLoadOptions): Promise<LoadOutcome> {
-  const answer = await postForEventStream('/load_model', { model: options.model }, options);
+  const request = { model: options.model, ...(options.dtype === undefined ? {} : { dtype: options.dtype }) };
+  const answer = await postForEventStream('/load_model', request, options);
   if (!answer.ok) return answer;
   const { response } = answer;
 
