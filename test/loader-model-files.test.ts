@@ -1,10 +1,10 @@
 import t from 'tap';
 import { resolveServeConfig, serverOptions } from '../src/cli/serve.js';
+import { parseDtypePreference } from '../src/protocol/dtype.js';
 import type { HubFile } from '../src/server/hub-client.js';
 import {
   DEFAULT_DTYPE_ORDER,
   externalDataPath,
-  parseDtypePreference,
   SIZE_GUARD_RATIO,
   hasOnnxWeights,
   onnxPath,

@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { ListenErrorReason } from '../common/listen.js';
-import { parseDtypePreference } from '../server/model-files.js';
+import { parseDtypePreference } from '../protocol/dtype.js';
 
 /** A command line that cannot be run as given; the CLI prints its message and exits with status 2. */
 export class UsageError extends Error {

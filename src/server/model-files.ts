@@ -9,11 +9,8 @@
  * chunks `…onnx_data`, `…onnx_data_1`, … and, optionally, `generation_config.json`.
  */
 
+import { AUTO_DTYPE, isOnnxDtype, type OnnxDtype } from '../protocol/dtype.js';
 import type { HubFile } from './hub-client.js';
-
-/** ONNX weight precisions transformers.js knows (its `DATA_TYPES`, without `auto`). */
-export type OnnxDtype =
-  'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'q2' | 'q2f16' | 'q1' | 'q1f16' | 'bnb4';
 
 /** File-name suffix per dtype: transformers.js `utils/dtypes.js` `DEFAULT_DTYPE_SUFFIX_MAPPING`. */
 export const DTYPE_SUFFIX: Readonly<Record<OnnxDtype, string>> = {
@@ -58,49 +55,6 @@ const QUALITY_CLASS: Readonly<Record<OnnxDtype, string>> = {
 /** "Several times smaller": the default order passes over a variant this many times as big as one of its class. */
 export const SIZE_GUARD_RATIO = 3;
 
-/** Every dtype, in the order error messages list them. */
-const DTYPE_NAMES: readonly OnnxDtype[] = [
-  'fp32',
-  'fp16',
-  'q8',
-  'int8',
-  'uint8',
-  'q4',
-  'q4f16',
-  'bnb4',
-  'q2',
-  'q2f16',
-  'q1',
-  'q1f16',
-];
-
-/** The entry of a dtype preference list that stands for the default choice (config, then the default order). */
-export const AUTO_DTYPE = 'auto';
-
-/**
- * Parses a dtype preference: a string (`"q4"`, or a comma-separated list `"q4,q8,fp32"`) or a list of strings.
- * Every entry must be a dtype transformers.js knows or `auto`; the problem names the valid values.
- */
-export function parseDtypePreference(input: unknown): Selection<string[]> {
-  const entries = typeof input === 'string' ? input.split(',') : Array.isArray(input) ? (input as unknown[]) : null;
-  const valid = `valid values: ${[...DTYPE_NAMES, AUTO_DTYPE].join(', ')}`;
-  if (entries === null || entries.length === 0) {
-    return {
-      ok: false,
-      problem: `dtype must be a string or a list of strings, got ${describeValue(input)} (${valid})`,
-    };
-  }
-  const list: string[] = [];
-  for (const entry of entries) {
-    const name = typeof entry === 'string' ? entry.trim() : entry;
-    if (typeof name !== 'string' || (name !== AUTO_DTYPE && !isOnnxDtype(name))) {
-      return { ok: false, problem: `unknown dtype ${describeValue(name)} (${valid})` };
-    }
-    if (!list.includes(name)) list.push(name);
-  }
-  return { ok: true, value: list };
-}
-
 /** Files the tokenizer needs; both are required. */
 export const TOKENIZER_FILES: readonly string[] = ['tokenizer.json', 'tokenizer_config.json'];
 
@@ -112,11 +66,6 @@ const LEGACY_WEIGHTS_BASE = 'decoder_model_merged';
 
 /** transformers.js refuses more external data chunks than this (`MAX_EXTERNAL_DATA_CHUNKS`). */
 const MAX_EXTERNAL_DATA_CHUNKS = 100;
-
-/** True when `name` is a dtype transformers.js knows. */
-export function isOnnxDtype(name: string): name is OnnxDtype {
-  return Object.hasOwn(DTYPE_SUFFIX, name);
-}
 
 /**
  * Path of the main ONNX file for `dtype`, e.g. `onnx/model_quantized.onnx` for `q8` (with `base`
@@ -256,13 +205,6 @@ function describeBytes(bytes: number): string {
   if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
   if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`;
   return `${bytes} B`;
-}
-
-function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }
 
 /** transformers.js's name for external data chunk `index` of `onnxFile` (`getExternalDataChunkNames`). */
