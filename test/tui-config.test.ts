@@ -130,6 +130,51 @@ t.test('a session’s chat settings, checked field by field', async (t) => {
   bad({ system: 4 }, /"system" must be a string/);
 });
 
+t.test('a session’s dtype: a string or a list, checked as the server checks it; --dtype for the rest', async (t) => {
+  const parse = (dtype: unknown) =>
+    parseDashboardConfig(JSON.stringify({ sessions: [{ server: 'http://a', model: 'o/a', dtype }] }), {})[0];
+  t.same(parse('q4, q8'), { server: 'http://a', model: 'o/a', dtype: ['q4', 'q8'] }, 'a comma-separated string');
+  t.same(parse(['fp32', 'auto'])?.dtype, ['fp32', 'auto'], 'a list');
+  t.throws(() => parse('q5'), {
+    name: 'ConfigError',
+    message: /sessions\[0\]: "dtype": unknown dtype "q5" \(valid values: fp32, .*auto\)/,
+  });
+  t.throws(() => parse(7), { name: 'ConfigError', message: /"dtype": dtype must be a string or a list of strings/ });
+
+  const file = join(
+    t.testdir({
+      'sessions.json': JSON.stringify({
+        sessions: [
+          { server: 'http://c:1', model: 'org/own', dtype: 'fp32' },
+          { server: 'http://c:1', model: 'org/plain' },
+        ],
+      }),
+    }),
+    'sessions.json',
+  );
+  const config = await resolveDashboardArgs(
+    ['--server', 'http://a:1', '--model', 'org/a', '--config', file, '--dtype', 'q4,q8'],
+    {},
+  );
+  t.same(
+    config?.sessions.map((s) => [s.model, s.dtype]),
+    [
+      ['org/a', ['q4', 'q8']],
+      ['org/own', ['fp32']],
+      ['org/plain', ['q4', 'q8']],
+    ],
+    "--dtype for the flag sessions and the config's without one; a session's own wins",
+  );
+  await t.rejects(resolveDashboardArgs(['--server', 'http://a:1', '--model', 'org/a', '--dtype', 'q5'], {}), {
+    name: 'UsageError',
+    message: /--dtype: unknown dtype "q5"/,
+  });
+  await t.rejects(resolveDashboardArgs(['--dtype', 'q4'], {}), {
+    name: 'UsageError',
+    message: /--dtype needs --server or --config sessions/,
+  });
+});
+
 t.test(
   'a session name: kept, and refused when empty, too long, odd, like s1, or used twice, naming the entry',
   async (t) => {

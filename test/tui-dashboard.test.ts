@@ -180,6 +180,23 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
   t.pass('q, then y, quits');
 });
 
+t.test("a session's dtype reaches the server: one the repository lacks is an error naming what it has", async (t) => {
+  const srv = await server();
+  t.teardown(() => srv.close());
+  const { input, output } = terminal();
+  const dash = startDashboard({ sessions: [{ server: srv.url, model: MODEL, dtype: ['q4'] }], input, output });
+  t.teardown(() => dash.shutdown());
+  const refused = await until('the q4 session refused', () => {
+    const text = cellText(dash, 0, 1).replace(/\s+/g, ' ');
+    return text.includes('✗ error') ? text : undefined;
+  });
+  t.match(refused, /q4/, 'the dtype asked for');
+  t.match(refused, /fp32/, 'and the variant the repository has');
+  // Added once that load has ended: while one dtype of a model loads, another is refused (409, DTYPE_CONFLICT).
+  dash.addSession({ server: srv.url, model: MODEL, dtype: ['q4', 'fp32'] });
+  await until('the session that falls back to fp32 ready', () => cellText(dash, 1, 2).includes('✓ ready'));
+});
+
 t.test('a bad API key gives a readable 401 in that session only; keys reach the focused session', async (t) => {
   const srv = await server({ apiKey: 'right-key-123' });
   t.teardown(() => srv.close());

@@ -5,7 +5,7 @@
  */
 
 import type { SessionSpec } from '../tui/config.js';
-import { UsageError, parseBytes, parseCommand, parseHttpUrl } from './args.js';
+import { UsageError, parseBytes, parseCommand, parseDtypeFlag, parseHttpUrl } from './args.js';
 
 export const DASHBOARD_USAGE = `Usage: modeldeck [options]
        modeldeck --server URL --model ID [--model ID ...]
@@ -23,6 +23,9 @@ Options:
   --model ID           a model to load and chat with: org/name or org/name@revision (repeatable)
   --config FILE        a JSON file listing sessions (format below); added to --server/--model sessions
   --api-key KEY        bearer key for the --server sessions (default $MODELDECK_API_KEY)
+  --dtype LIST         ONNX weights the sessions ask for, in order of preference, e.g. q4,q8 (the load
+                       request's "dtype"; a --config session's own "dtype" wins; default: none sent, the
+                       server chooses)
   --log-lines N        event log history kept, in lines (default 5000)
   --cache-dir DIR      embedded server's model cache (default: a new temporary directory each run)
   --throttle RATE      embedded mirror's bandwidth for all downloads together, like 4M or 500k bytes/s;
@@ -34,7 +37,8 @@ Config file:
                 {"server": "https://host/v1", "model": "org/other@v2", "apiKeyEnv": "HOST_KEY"}]}
   "name" (optional) is the session's tag on screen and in the log instead of s1, s2, …: 1–12 letters, digits,
   ".", "_" or "-", unique. Each session takes "apiKey" (the key) or "apiKeyEnv" (an environment variable holding it). Keys are sent as
-  "Authorization: Bearer" on every request of that session and never shown or logged.
+  "Authorization: Bearer" on every request of that session and never shown or logged. "dtype" (optional, "q4,q8"
+  or a list) is the session's weights preference, as --dtype.
 
 Keys: press ? in the dashboard. q or Ctrl-C quits.
 
@@ -62,6 +66,7 @@ export async function resolveDashboardArgs(
     model: { type: 'string', multiple: true },
     config: { type: 'string' },
     'api-key': { type: 'string' },
+    dtype: { type: 'string' },
     'log-lines': { type: 'string' },
     'cache-dir': { type: 'string' },
     throttle: { type: 'string' },
@@ -95,6 +100,7 @@ export async function resolveDashboardArgs(
       `got ${servers.length} --server and ${models.length} --model: give one --server for all models, or one per --model`,
     );
   }
+  const dtype = values.dtype === undefined ? undefined : parseDtypeFlag(values.dtype);
   const sessions: SessionSpec[] = pairs.map((p) => ({ ...p, ...(apiKey ? { apiKey } : {}) }));
   if (values.config !== undefined) {
     const { ConfigError, loadDashboardConfig } = await import('../tui/config.js');
@@ -105,6 +111,9 @@ export async function resolveDashboardArgs(
       throw error;
     }
   }
+  if (dtype !== undefined && sessions.length === 0) {
+    throw new UsageError('--dtype needs --server or --config sessions (the demo models come in fp32 only)');
+  }
   const logLinesText = values['log-lines'] ?? '5000';
   const logLines = Number(logLinesText);
   if (!/^\d+$/.test(logLinesText) || logLines < 1 || logLines > 10_000_000) {
@@ -112,7 +121,7 @@ export async function resolveDashboardArgs(
   }
   const { DEFAULT_DEMO_THROTTLE } = await import('../demo/stack.js');
   return {
-    sessions,
+    sessions: dtype === undefined ? sessions : sessions.map((spec) => ({ ...spec, dtype: spec.dtype ?? dtype })),
     logLines,
     apiKey,
     cacheDir: values['cache-dir'],

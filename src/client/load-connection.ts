@@ -16,6 +16,8 @@ export interface LoadConnectionOptions {
   readonly server: string;
   readonly model: string;
   readonly apiKey?: string | undefined;
+  /** The load request's `dtype` (see `load-subscription.ts`). */
+  readonly dtype?: readonly string[] | undefined;
   readonly fetch?: typeof fetch;
   readonly clock: Clock;
   readonly backoff?: BackoffOptions;
@@ -65,6 +67,7 @@ export function createLoadConnection(options: LoadConnectionOptions): LoadConnec
       server: options.server,
       model: options.model,
       apiKey: options.apiKey,
+      ...(options.dtype === undefined ? {} : { dtype: options.dtype }),
       ...(options.fetch ? { fetch: options.fetch } : {}),
       signal: abort.signal,
       onFrame: options.onFrame,

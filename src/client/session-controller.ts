@@ -18,6 +18,8 @@ export interface SessionControllerOptions {
   readonly server: string;
   readonly model: string;
   readonly apiKey?: string | undefined;
+  /** The load request's `dtype`: weights variants in order of preference; absent, the server chooses. */
+  readonly dtype?: readonly string[] | undefined;
   readonly fetch?: typeof fetch;
   readonly clock?: Clock;
   readonly backoff?: BackoffOptions;
@@ -60,7 +62,11 @@ export function createSessionController(options: SessionControllerOptions): Sess
     onFrame: options.onFrame,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   };
-  const load = createLoadConnection({ ...request, ...(options.backoff ? { backoff: options.backoff } : {}) });
+  const load = createLoadConnection({
+    ...request,
+    dtype: options.dtype,
+    ...(options.backoff ? { backoff: options.backoff } : {}),
+  });
   const chat = createChatRunner({
     ...request,
     ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),

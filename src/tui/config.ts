@@ -17,9 +17,13 @@
  *
  * `apiKey` gives the key itself; `apiKeyEnv` names an environment variable holding it (better: the file can then be
  * shared). Give at most one. Unknown fields are refused, so a typo (`apikey`) is caught instead of silently ignored.
+ *
+ * `dtype` (optional; a string like `"q4,q8"` or a list) is sent as the load request's `dtype`: the ONNX weights
+ * variants in order of preference, checked here as the server checks them.
  */
 
 import { readFile } from 'node:fs/promises';
+import { parseDtypePreference } from '../protocol/dtype.js';
 import { parseModelId } from '../protocol/model-id.js';
 import { checkChatSettings, type ChatSettings } from './chat-settings.js';
 import { checkServerUrl } from './keys.js';
@@ -36,6 +40,8 @@ export interface SessionSpec {
   readonly apiKey?: string;
   /** How its replies are asked for. */
   readonly chat?: ChatSettings;
+  /** The load request's `dtype`: ONNX weights variants in order of preference; absent, the server chooses. */
+  readonly dtype?: readonly string[];
 }
 
 /** Why a config file was refused. */
@@ -52,7 +58,7 @@ export class ConfigError extends Error {
   }
 }
 
-const SESSION_FIELDS = new Set(['name', 'server', 'model', 'apiKey', 'apiKeyEnv', 'chat']);
+const SESSION_FIELDS = new Set(['name', 'server', 'model', 'apiKey', 'apiKeyEnv', 'chat', 'dtype']);
 const CHAT_FIELDS = new Set(['system', 'temperature', 'maxTokens', 'seed']);
 
 /** Longest session name: it is a tag in a narrow log column and a pane title. */
@@ -132,7 +138,7 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
   if (unknown !== undefined) {
     throw new ConfigError(
       'MD_CONFIG_SHAPE',
-      `${where}: unknown field ${JSON.stringify(unknown)} (allowed: name, server, model, apiKey, apiKeyEnv, chat)`,
+      `${where}: unknown field ${JSON.stringify(unknown)} (allowed: name, server, model, apiKey, apiKeyEnv, chat, dtype)`,
     );
   }
   const { name, server, model, apiKey, apiKeyEnv } = fields;
@@ -173,12 +179,19 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
     );
   }
   const chat = fields['chat'] === undefined ? undefined : readChatSettings(fields['chat'], `${where}: "chat"`);
+  let dtype: string[] | undefined;
+  if (fields['dtype'] !== undefined) {
+    const parsed = parseDtypePreference(fields['dtype']);
+    if (!parsed.ok) throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "dtype": ${parsed.problem}`);
+    dtype = parsed.value;
+  }
   return {
     ...(tag !== undefined ? { name: tag } : {}),
     server: server.replace(/\/+$/, ''),
     model,
     ...(key !== undefined ? { apiKey: key } : {}),
     ...(chat !== undefined ? { chat } : {}),
+    ...(dtype !== undefined ? { dtype } : {}),
   };
 }
 

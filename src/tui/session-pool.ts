@@ -49,6 +49,7 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
         server: spec.server,
         model: spec.model,
         apiKey: spec.apiKey,
+        dtype: spec.dtype,
         clock: options.clock,
         ...(options.fetchFor ? { fetch: options.fetchFor(id) } : options.fetch ? { fetch: options.fetch } : {}),
         ...(options.backoff ? { backoff: options.backoff } : {}),
