@@ -86,7 +86,10 @@ export const WIRE_ERRORS = {
     status: 400,
     when: 'no ONNX weights transformers.js can load (none of the dtypes asked for, when a list was given); the message lists the variants there are',
   },
-  HUB_UNREACHABLE: { status: 503, when: 'the hub did not answer (the message names its URL)' },
+  HUB_UNREACHABLE: {
+    status: 503,
+    when: 'the hub did not answer, or its TLS certificate was refused (the message names its URL and what to do)',
+  },
   HUB_ERROR: { status: 503, when: 'the hub answered with an unexpected status' },
   DOWNLOAD_FAILED: {
     status: 503,

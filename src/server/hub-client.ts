@@ -568,6 +568,12 @@ function networkError(
   }
   const code = errorCodeOf(error);
   const why = code === undefined ? '' : ` (${code})`;
+  const certificate = code === undefined ? undefined : certificateAdvice(code);
+  if (certificate !== undefined) {
+    return new LoadError('HUB_UNREACHABLE', `${elsewhere?.slice(0, -1) ?? `the hub at ${hubUrl}`}${certificate}`, {
+      cause: error,
+    });
+  }
   return new LoadError(
     'HUB_UNREACHABLE',
     elsewhere === undefined
@@ -577,6 +583,37 @@ function networkError(
           'hub through (--offline loads cached models); retry',
     { cause: error },
   );
+}
+
+/** Node's codes for a TLS certificate that was not accepted, with what to say of each kind. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+/**
+ * What to say after "the hub at URL" when `code` is a certificate problem, else undefined. An operator behind a
+ * TLS-inspecting proxy, or with a private hub, meets these first; "cannot reach" would send them to the wrong fix.
+ */
+function certificateAdvice(code: string): string | undefined {
+  if (UNTRUSTED_CERTIFICATE.has(code)) {
+    return (
+      ` presented a certificate this machine does not trust (${code}): for a proxy or a private hub with its own ` +
+      'certificate authority, start the server with NODE_EXTRA_CA_CERTS=/path/to/ca.pem'
+    );
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return ` presented a certificate outside its validity dates (${code}): check this machine's clock, or the hub's certificate`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return ` presented a certificate for another host name (${code}): use the name the certificate is for in --hub-url / HF_ENDPOINT`;
+  }
+  return undefined;
 }
 
 /** The `code` of an error or of its chain of causes (undici wraps socket errors in `TypeError: fetch failed`). */
