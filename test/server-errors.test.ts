@@ -6,7 +6,7 @@ import t from 'tap';
 import type { MirrorFault } from '../src/mirror/mirror.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { loadModel, stagesOf } from './helpers/sse-client.js';
-import { startTestMirror, startTestServer } from './helpers/stack.js';
+import { startTestMirror, startTestServer, listeningUrl } from './helpers/stack.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 const KEY = `${MODEL}@main`;
@@ -176,16 +176,7 @@ t.test('cache dir not writable', { skip: asRoot ? cannotRunAsNobody() : false },
   t.teardown(() => {
     child.kill('SIGTERM');
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      out += chunk;
-      const found = /listening on (http:\/\/\S+)/.exec(out);
-      if (found?.[1] !== undefined) resolve(found[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`modeldeck serve exited with ${code} before listening`)));
-  });
+  const url = await listeningUrl(child);
   const res = await loadModel(url, MODEL);
   t.match(res.events.at(-1), { status: 'error', message: new RegExp(escape(cacheDir)) }, 'names the directory');
   t.match(res.events.at(-1), { message: /writ/i }, 'says it cannot write there');

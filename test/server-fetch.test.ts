@@ -14,7 +14,7 @@ import { resolveServeConfig } from '../src/cli/serve.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { bytesSentFor, cacheTree, commitOf, fileGets } from './helpers/hf-cache.js';
 import { loadModel, stagesOf } from './helpers/sse-client.js';
-import { startTestMirror, startTestServer } from './helpers/stack.js';
+import { startTestMirror, startTestServer, listeningUrl } from './helpers/stack.js';
 
 const BIG = 'modeldeck/chat-100m';
 const BIG_FILE = 'onnx/model.onnx_data';
@@ -104,16 +104,7 @@ t.test('a server killed with SIGKILL half-way resumes from the bytes on the disk
   const args = ['serve', '--port', '0', '--hub-url', mirror.url, '--cache-dir', cacheDir, '--log-level', 'silent'];
   const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => child.kill('SIGKILL'));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      out += chunk;
-      const found = /listening on (http:\/\/\S+)/.exec(out);
-      if (found?.[1] !== undefined) resolve(found[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`modeldeck serve exited with ${code} before listening`)));
-  });
+  const url = await listeningUrl(child);
   mirror.setLinkThrottle(25_000_000);
   t.teardown(() => mirror.setLinkThrottle(0));
   const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { demoModelsDir } from './helpers/demo.js';
 import { loadModel } from './helpers/sse-client.js';
-import { fileDownloads, startTestMirror } from './helpers/stack.js';
+import { fileDownloads, startTestMirror, listeningUrl } from './helpers/stack.js';
 
 const TINY = 'modeldeck/tiny-chat';
 const CERT = fileURLToPath(new URL('./fixtures/tls/hub-cert.pem', import.meta.url));
@@ -51,16 +51,7 @@ async function serve(t: Test, env: NodeJS.ProcessEnv): Promise<string> {
     env: { ...process.env, ...env },
   });
   t.teardown(() => child.kill('SIGKILL'));
-  return new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      out += chunk;
-      const found = /listening on (http:\/\/\S+)/.exec(out);
-      if (found?.[1] !== undefined) resolve(found[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`modeldeck serve exited with ${code} before listening`)));
-  });
+  return listeningUrl(child);
 }
 
 t.test('a hub over HTTPS with a certificate the process trusts: listed, downloaded, ready', async (t) => {

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,4 +91,18 @@ export function fileDownloads(mirror: Mirror): string[] {
   return mirror.requests
     .filter((r) => r.method === 'GET' && r.url.includes('/resolve/'))
     .map((r) => `${r.url.replace(/^.*\/resolve\/[^/]+\//, '')}${r.range === undefined ? '' : ` ${r.range}`}`);
+}
+
+/** The URL a spawned `modeldeck serve` prints in its "listening on" line; rejects if it exits before. */
+export function listeningUrl(child: ChildProcess): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => {
+      out += chunk;
+      const found = /listening on (http:\/\/\S+)/.exec(out);
+      if (found?.[1] !== undefined) resolve(found[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`modeldeck serve exited with ${code} before listening`)));
+  });
 }
