@@ -19,6 +19,7 @@ import type { Socket } from 'node:net';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createSecretCheck, parseBearer } from '../common/auth.js';
+import { LocalError } from '../common/local-errors.js';
 import { createFaultTable, globToRegExp, type FaultKind, type FaultSubject, type MirrorFault } from './faults.js';
 import { decideRange } from './http-range.js';
 import {
@@ -135,15 +136,11 @@ export interface Mirror {
 /** How many requests {@link Mirror.requests} keeps; older ones are dropped. */
 export const REQUEST_LOG_LIMIT = 10_000;
 
-/** The mirror cannot start; `code` says why. */
-export class MirrorError extends Error {
+/** The mirror cannot start, or was given an option it cannot use; `code` says which. */
+export class MirrorError<
+  C extends 'MD_MIRROR_ROOT' | 'MD_MIRROR_OPTIONS' = 'MD_MIRROR_ROOT' | 'MD_MIRROR_OPTIONS',
+> extends LocalError<C> {
   override readonly name = 'MirrorError';
-  constructor(
-    readonly code: 'MIRROR_ERR_ROOT' | 'MIRROR_ERR_OPTIONS',
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const BODY_FAULTS: readonly FaultKind[] = ['reset', 'truncate', 'stall', 'flip'];
@@ -153,7 +150,7 @@ const STATUS_FAULTS: readonly FaultKind[] = ['status'];
 export async function startMirror(options: MirrorOptions & { host?: string; port?: number }): Promise<Mirror> {
   const rootInfo = await stat(options.root).catch(() => undefined);
   if (rootInfo === undefined || !rootInfo.isDirectory()) {
-    throw new MirrorError('MIRROR_ERR_ROOT', `mirror root ${JSON.stringify(options.root)} is not a directory`);
+    throw new MirrorError('MD_MIRROR_ROOT', JSON.stringify(options.root));
   }
   checkThrottle(options.throttle ?? 0);
   checkThrottle(options.linkThrottle ?? 0);
@@ -296,17 +293,17 @@ function checkCdnUrl(url: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    throw new MirrorError('MIRROR_ERR_OPTIONS', `redirectLarge.url must be an http(s) URL, got ${JSON.stringify(url)}`);
+    throw new MirrorError('MD_MIRROR_OPTIONS', `redirectLarge.url must be an http(s) URL, got ${JSON.stringify(url)}`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-    throw new MirrorError('MIRROR_ERR_OPTIONS', `redirectLarge.url must be an http(s) URL, got ${JSON.stringify(url)}`);
+    throw new MirrorError('MD_MIRROR_OPTIONS', `redirectLarge.url must be an http(s) URL, got ${JSON.stringify(url)}`);
   return parsed.origin;
 }
 
 function checkThrottle(bytesPerSecond: number): void {
   if (!(Number.isFinite(bytesPerSecond) && bytesPerSecond >= 0)) {
     throw new MirrorError(
-      'MIRROR_ERR_OPTIONS',
+      'MD_MIRROR_OPTIONS',
       `throttle must be a number of bytes per second >= 0, got ${String(bytesPerSecond)}`,
     );
   }
@@ -315,7 +312,7 @@ function checkThrottle(bytesPerSecond: number): void {
 function checkPageSize(pageSize: number | undefined): number | undefined {
   if (pageSize === undefined) return undefined;
   if (!(Number.isSafeInteger(pageSize) && pageSize >= 1))
-    throw new MirrorError('MIRROR_ERR_OPTIONS', `pageSize must be a whole number >= 1, got ${String(pageSize)}`);
+    throw new MirrorError('MD_MIRROR_OPTIONS', `pageSize must be a whole number >= 1, got ${String(pageSize)}`);
   return pageSize;
 }
 
@@ -327,11 +324,11 @@ interface HubAuth {
 
 function normaliseAuth(auth: MirrorAuth | undefined, requireToken: unknown): HubAuth | undefined {
   if (auth === undefined) return undefined;
-  if (requireToken !== undefined) throw new MirrorError('MIRROR_ERR_OPTIONS', 'give auth or requireToken, not both');
+  if (requireToken !== undefined) throw new MirrorError('MD_MIRROR_OPTIONS', 'give auth or requireToken, not both');
   const tokens = auth.tokens.map((entry) => {
     const { token, grants } = typeof entry === 'string' ? { token: entry, grants: undefined } : entry;
     if (typeof token !== 'string' || token === '')
-      throw new MirrorError('MIRROR_ERR_OPTIONS', 'auth.tokens must be non-empty strings');
+      throw new MirrorError('MD_MIRROR_OPTIONS', 'auth.tokens must be non-empty strings');
     return { isToken: createSecretCheck(token), grants: grants?.map(globToRegExp) };
   });
   return {
@@ -362,7 +359,7 @@ function normaliseToken(requirement: MirrorOptions['requireToken']): HandlerCont
   if (requirement === undefined) return undefined;
   const { token, repos } = typeof requirement === 'string' ? { token: requirement, repos: undefined } : requirement;
   if (typeof token !== 'string' || token === '')
-    throw new MirrorError('MIRROR_ERR_OPTIONS', 'requireToken needs a non-empty token');
+    throw new MirrorError('MD_MIRROR_OPTIONS', 'requireToken needs a non-empty token');
   return { isToken: createSecretCheck(token), repos: repos?.map(globToRegExp) };
 }
 
