@@ -139,7 +139,7 @@ t.test('unknown ids are refused with a code', async (t) => {
     code: 'MD_DEMO_UNKNOWN_MODEL',
     message: /modeldeck\/nope.*modeldeck\/tiny-chat/,
   });
-  t.ok(new DemoModelError('MD_DEMO_UNKNOWN_MODEL', 'x') instanceof Error);
+  t.ok(new DemoModelError('MD_DEMO_UNKNOWN_MODEL', 'x', 'y') instanceof Error);
 });
 
 t.test('two generations are byte-identical', async (t) => {

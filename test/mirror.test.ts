@@ -669,7 +669,7 @@ t.test('throttle: limits bytes per second per response, and can be lifted at run
   mirror.setThrottle(0);
   const fast = await get('/acme/tiny/resolve/main/onnx/model.onnx');
   t.ok(fast.body.equals(BIG));
-  t.throws(() => mirror.setThrottle(-1), { code: 'MIRROR_ERR_OPTIONS' });
+  t.throws(() => mirror.setThrottle(-1), { code: 'MD_MIRROR_OPTIONS' });
 });
 
 t.test('link throttle: all responses together share one limit', async (t) => {
@@ -683,7 +683,7 @@ t.test('link throttle: all responses together share one limit', async (t) => {
   const seconds = (performance.now() - started) / 1000;
   t.ok(a.body.equals(BIG.subarray(0, 200_000)) && b.body.equals(BIG.subarray(200_000, 400_000)), 'bytes unchanged');
   t.ok(seconds >= 1.5, `2 x 200 kB through a 200 kB/s link took ${seconds.toFixed(2)} s (at least 1.5 s)`);
-  t.throws(() => mirror.setLinkThrottle(Number.NaN), { code: 'MIRROR_ERR_OPTIONS' });
+  t.throws(() => mirror.setLinkThrottle(Number.NaN), { code: 'MD_MIRROR_OPTIONS' });
 });
 
 t.test(
@@ -773,7 +773,7 @@ t.test('close() ends stalled connections promptly', async (t) => {
   t.ok(bytes.equals(BIG.subarray(0, 10)));
   await stalling.close(); // idempotent
   await t.rejects(fetch(`${stalling.url}/acme/tiny/resolve/main/config.json`), 'no longer listening');
-  await t.rejects(startMirror({ root: join(root, 'nope') }), { code: 'MIRROR_ERR_ROOT' });
+  await t.rejects(startMirror({ root: join(root, 'nope') }), { code: 'MD_MIRROR_ROOT' });
 });
 
 // ---------------------------------------------------------------------------------------------------------------

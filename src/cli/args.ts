@@ -1,10 +1,14 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { ListenErrorReason } from '../common/listen.js';
+import { LocalError } from '../common/local-errors.js';
 import { parseDtypePreference } from '../protocol/dtype.js';
 
-/** A command line that cannot be run as given; the CLI prints its message and exits with status 2. */
-export class UsageError extends Error {
+/** A command line that cannot be run as given (`MD_USAGE`); the CLI prints its message and exits with status 2. */
+export class UsageError extends LocalError<'MD_USAGE'> {
   override readonly name = 'UsageError';
+  constructor(message: string) {
+    super('MD_USAGE', message);
+  }
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -94,7 +98,6 @@ const SIZE_UNITS: Readonly<Record<string, number>> = {
   gib: 1024 ** 3,
 };
 
-/** Parses a byte count such as `500k`, `5M`, `1.5MiB` or `2000000`. */
 /** A `--dtype` list (`q4,q8,fp32`, `auto`), validated as a load request's `dtype` is. */
 export function parseDtypeFlag(text: string): string[] {
   const parsed = parseDtypePreference(text);
@@ -102,6 +105,7 @@ export function parseDtypeFlag(text: string): string[] {
   return parsed.value;
 }
 
+/** Parses a byte count such as `500k`, `5M`, `1.5MiB` or `2000000`. */
 export function parseBytes(value: string, flag: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
   const unit = SIZE_UNITS[(m?.[2] ?? '').toLowerCase()];
@@ -114,11 +118,11 @@ export function parseBytes(value: string, flag: string): number {
 /** The advice for an address a server could not bind, as the {@link UsageError} a command prints. */
 export function listenUsageError(reason: ListenErrorReason, host: string, port: number | string): UsageError {
   switch (reason) {
-    case 'port-in-use':
+    case 'MD_LISTEN_PORT_IN_USE':
       return new UsageError(`port ${port} on ${host} is in use: pick another with --port (0 picks a free one)`);
-    case 'no-such-address':
+    case 'MD_LISTEN_NO_SUCH_ADDRESS':
       return new UsageError(`cannot bind to --host ${host}: no such local address`);
-    case 'not-permitted':
+    case 'MD_LISTEN_NOT_PERMITTED':
       return new UsageError(`not allowed to bind ${host}:${port}: ports below 1024 need privileges`);
   }
 }

@@ -4,7 +4,9 @@
  * is restored on every way out, including an uncaught error (which is then reported and exits non-zero).
  */
 
+import type { DemoStack } from '../demo/stack.js';
 import type { SessionSpec } from '../tui/config.js';
+import type { Dashboard } from '../tui/dashboard.js';
 import { UsageError, parseBytes, parseCommand, parseDtypeFlag, parseHttpUrl } from './args.js';
 
 export const DASHBOARD_USAGE = `Usage: modeldeck [options]
@@ -162,7 +164,7 @@ export async function runDashboardCommand(argv: readonly string[], io: Dashboard
     output,
   });
 
-  let stack: { close(): Promise<void> } | undefined;
+  let stack: DemoStack | undefined;
   let exitCode = 0;
   const fatal = (error: unknown): void => {
     // Restore the terminal first, so the report is readable; then report and exit non-zero, never swallow.
@@ -175,52 +177,76 @@ export async function runDashboardCommand(argv: readonly string[], io: Dashboard
     setTimeout(exit, 2000).unref();
     void (stack?.close() ?? Promise.resolve()).finally(exit);
   };
-  const onSignal = (): void => dashboard.shutdown();
-  process.on('uncaughtException', fatal);
-  process.on('unhandledRejection', fatal);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onSignal);
-  process.on('SIGINT', onSignal);
+  const unwatch = watchProcess(fatal, () => dashboard.shutdown());
   try {
     if (config.sessions.length === 0) {
-      dashboard.setNotice('starting the demo stack (models, mirror, server) on 127.0.0.1…', 'accent');
-      const { startDemoStack } = await import('../demo/stack.js');
-      const starting = startDemoStack({
-        throttle: config.throttle,
-        ...(config.cacheDir !== undefined ? { cacheDir: config.cacheDir } : {}),
-        onProgress: (line) => dashboard.setNotice(line, 'accent'),
+      stack = await runOnDemoStack(dashboard, config, (started) => {
+        stack = started;
       });
-      starting.then(
-        (started) => {
-          stack = started;
-          dashboard.setDefaultServer(started.serverUrl);
-          for (const model of started.models) dashboard.addSession({ server: started.serverUrl, model });
-          dashboard.setNotice(
-            `demo stack on ${started.serverUrl}: watch the loads, then Enter (or i) to chat · ? for keys`,
-            'ok',
-          );
-        },
-        (error: unknown) =>
-          dashboard.setNotice(
-            `the demo stack did not start: ${error instanceof Error ? error.message : String(error)}; ` +
-              'press a to add a session on another server',
-            'error',
-          ),
-      );
-      await dashboard.closed;
-      // A quit during start-up: wait for it, so nothing is left listening.
-      stack ??= await starting.catch(() => undefined);
     } else {
       await dashboard.closed;
     }
   } finally {
     dashboard.shutdown();
     await stack?.close();
-    process.off('uncaughtException', fatal);
-    process.off('unhandledRejection', fatal);
-    process.off('SIGTERM', onSignal);
-    process.off('SIGHUP', onSignal);
-    process.off('SIGINT', onSignal);
+    unwatch();
   }
   return exitCode;
+}
+
+/** The signals that end the dashboard as q does. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGINT'];
+
+/**
+ * Routes the process's uncaught errors to `fatal` and its stop signals to `stop` while the dashboard runs; returns
+ * the undo.
+ */
+function watchProcess(fatal: (error: unknown) => void, stop: () => void): () => void {
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+  for (const signal of STOP_SIGNALS) process.on(signal, stop);
+  return () => {
+    process.off('uncaughtException', fatal);
+    process.off('unhandledRejection', fatal);
+    for (const signal of STOP_SIGNALS) process.off(signal, stop);
+  };
+}
+
+/**
+ * Starts the demo stack behind the dashboard and opens a session on each demo model once it is up (handing the stack
+ * to `onStarted` at once, so that a fatal error can close it); a stack that did not start is a notice. Resolves when
+ * the user quits, after a start still under way has ended, with the stack if it started, so nothing is left listening.
+ */
+async function runOnDemoStack(
+  dashboard: Dashboard,
+  config: DashboardCommandConfig,
+  onStarted: (stack: DemoStack) => void,
+): Promise<DemoStack | undefined> {
+  dashboard.setNotice('starting the demo stack (models, mirror, server) on 127.0.0.1…', 'accent');
+  const { startDemoStack } = await import('../demo/stack.js');
+  const starting = startDemoStack({
+    throttle: config.throttle,
+    ...(config.cacheDir !== undefined ? { cacheDir: config.cacheDir } : {}),
+    onProgress: (line) => dashboard.setNotice(line, 'accent'),
+  });
+  starting.then(
+    (started) => {
+      onStarted(started);
+      dashboard.setDefaultServer(started.serverUrl);
+      for (const model of started.models) dashboard.addSession({ server: started.serverUrl, model });
+      dashboard.setNotice(
+        `demo stack on ${started.serverUrl}: watch the loads, then Enter (or i) to chat · ? for keys`,
+        'ok',
+      );
+    },
+    (error: unknown) =>
+      dashboard.setNotice(
+        `the demo stack did not start: ${error instanceof Error ? error.message : String(error)}; ` +
+          'press a to add a session on another server',
+        'error',
+      ),
+  );
+  await dashboard.closed;
+  // A quit during start-up: wait for it.
+  return starting.catch(() => undefined);
 }

@@ -1,3 +1,4 @@
+import { EXIT_STATUS, exitStatusOf } from '../common/local-errors.js';
 import { VERSION } from '../common/version.js';
 import { UsageError } from './args.js';
 
@@ -59,12 +60,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       await load()
     )(rest);
   } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`modeldeck: ${error.message}\n`);
-      return 2;
-    }
     process.stderr.write(`modeldeck: ${error instanceof Error ? error.message : String(error)}\n`);
-    if (process.env['MODELDECK_DEBUG']) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
-    return 1;
+    const status = exitStatusOf(error);
+    // A usage error is the user's to fix, and its message says how: a stack would only hide it.
+    if (status !== EXIT_STATUS.usage && process.env['MODELDECK_DEBUG']) {
+      process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
+    }
+    return status;
   }
 }

@@ -148,7 +148,7 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
   } catch (error) {
     if (error instanceof UsageError) {
       stderr.write(`modeldeck mirror: ${error.message}\n`);
-      return 2;
+      return error.exitStatus;
     }
     throw error;
   }
@@ -184,7 +184,7 @@ function parsePageSize(text: string): number {
 
 /** Errors from starting that the user fixes on the command line. */
 function asUsageError(error: unknown, host: string, port: string, dir: string): UsageError | undefined {
-  if (error instanceof MirrorError && error.code === 'MIRROR_ERR_ROOT')
+  if (error instanceof MirrorError && error.code === 'MD_MIRROR_ROOT')
     return new UsageError(`DIR '${dir}' is not a directory`);
   const reason = listenErrorReason(error);
   return reason === undefined ? undefined : listenUsageError(reason, host, port);

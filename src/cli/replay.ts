@@ -4,6 +4,7 @@
  */
 
 import { readFile } from 'node:fs/promises';
+import { LOCAL_ERRORS } from '../common/local-errors.js';
 import { UsageError, parseCommand } from './args.js';
 import type { DashboardCommandIo } from './dashboard.js';
 
@@ -35,7 +36,7 @@ export async function runReplayCommand(argv: readonly string[], io: ReplayComman
   const stderr = io.stderr ?? process.stderr;
   const fail = (message: string): number => {
     stderr.write(`modeldeck replay: ${message}\n`);
-    return 2;
+    return LOCAL_ERRORS.MD_USAGE.exit;
   };
   let parsed;
   try {

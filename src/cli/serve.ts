@@ -300,7 +300,7 @@ export async function runServeCommand(argv: readonly string[]): Promise<number> 
   // transformers.js and fastify load only when a server is started, not for --help or a bad command line.
   const { startServer } = await import('../server/start.js');
   const server = await startServer(serverOptions(config)).catch((error: unknown) => {
-    throw error instanceof ListenError ? listenUsageError(error.reason, error.host, error.port) : error;
+    throw error instanceof ListenError ? listenUsageError(error.code, error.host, error.port) : error;
   });
   process.stdout.write(`modeldeck server listening on ${server.url}\n`);
   await waitForSignal();

@@ -3,19 +3,25 @@
  * mirror's) name the reason here and the command line turns it into advice.
  */
 
-/** Why an address could not be bound. */
-export type ListenErrorReason = 'port-in-use' | 'no-such-address' | 'not-permitted';
+import { LocalError } from './local-errors.js';
 
-/** A failure to bind `host:port`, with a reason a command line can turn into advice. */
-export class ListenError extends Error {
+/** Why an address could not be bound: its code in the local error catalogue. */
+export type ListenErrorReason = 'MD_LISTEN_PORT_IN_USE' | 'MD_LISTEN_NO_SUCH_ADDRESS' | 'MD_LISTEN_NOT_PERMITTED';
+
+/** A failure to bind `host:port`, with a reason (`code`) a command line can turn into advice. */
+export class ListenError extends LocalError<ListenErrorReason> {
   override readonly name = 'ListenError';
   constructor(
-    readonly reason: ListenErrorReason,
+    reason: ListenErrorReason,
     readonly host: string,
     readonly port: number,
     options?: { cause?: unknown },
   ) {
-    super(`cannot listen on ${host}:${port}: ${reason}`, options);
+    super(reason, host, port);
+    // As `new Error(message, {cause})` sets it: an own property that is not enumerable.
+    if (options !== undefined && 'cause' in options) {
+      Object.defineProperty(this, 'cause', { value: options.cause, writable: true, configurable: true });
+    }
   }
 }
 
@@ -23,13 +29,13 @@ export class ListenError extends Error {
 export function listenErrorReason(error: unknown): ListenErrorReason | undefined {
   switch ((error as NodeJS.ErrnoException | undefined)?.code) {
     case 'EADDRINUSE':
-      return 'port-in-use';
+      return 'MD_LISTEN_PORT_IN_USE';
     case 'EADDRNOTAVAIL':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return 'no-such-address';
+      return 'MD_LISTEN_NO_SUCH_ADDRESS';
     case 'EACCES':
-      return 'not-permitted';
+      return 'MD_LISTEN_NOT_PERMITTED';
     default:
       return undefined;
   }

@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { LocalError } from '../common/local-errors.js';
 import { bigramLogits, splitReplies, trainingSequences } from './bigram.js';
 import { DEMO_CORPUS } from './corpus.js';
 import { encodeOnnxModel, type OnnxGraph, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './onnx-writer.js';
@@ -49,18 +50,12 @@ export interface GenerateDemoModelsOptions {
   onProgress?: (msg: string) => void;
 }
 
-/** Error codes of {@link DemoModelError}. */
+/** Error codes of {@link DemoModelError}, in the local error catalogue. */
 export type DemoModelErrorCode = 'MD_DEMO_UNKNOWN_MODEL' | 'MD_DEMO_BIG_ENDIAN';
 
 /** A demo-model generation failure that the caller can act on. */
-export class DemoModelError extends Error {
-  /** Stable code, e.g. for the CLI's exit message. */
-  readonly code: DemoModelErrorCode;
-  constructor(code: DemoModelErrorCode, message: string) {
-    super(message);
-    this.name = 'DemoModelError';
-    this.code = code;
-  }
+export class DemoModelError<C extends DemoModelErrorCode = DemoModelErrorCode> extends LocalError<C> {
+  override readonly name = 'DemoModelError';
 }
 
 /**
@@ -179,15 +174,12 @@ export async function generateDemoModels(
   opts: GenerateDemoModelsOptions = {},
 ): Promise<GeneratedDemoModel[]> {
   if (endianness() !== 'LE') {
-    throw new DemoModelError('MD_DEMO_BIG_ENDIAN', 'demo models are written from little-endian memory; use an LE host');
+    throw new DemoModelError('MD_DEMO_BIG_ENDIAN');
   }
   const known = new Set(RECIPES.map((r) => r.id));
   const unknown = (opts.only ?? []).filter((id) => !known.has(id));
   if (unknown.length > 0) {
-    throw new DemoModelError(
-      'MD_DEMO_UNKNOWN_MODEL',
-      `unknown demo model(s) ${unknown.join(', ')}; choose from ${[...known].join(', ')}`,
-    );
+    throw new DemoModelError('MD_DEMO_UNKNOWN_MODEL', unknown.join(', '), [...known].join(', '));
   }
   const wanted = opts.only === undefined ? RECIPES : RECIPES.filter((r) => opts.only?.includes(r.id));
   const progress = opts.onProgress ?? (() => {});

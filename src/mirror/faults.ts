@@ -2,6 +2,7 @@
  * Injected faults: what they are, which request they hit, how many times, and the `--fault` text syntax. Pure except
  * for the counters a fault table keeps.
  */
+import { LocalError } from '../common/local-errors.js';
 
 /** Fields every fault has: what it matches and how often it fires. */
 export interface FaultTarget {
@@ -173,24 +174,31 @@ export function globToRegExp(glob: string): RegExp {
 }
 
 /** A fault or fault spec that cannot be used; the message names the problem. */
-export class FaultSpecError extends Error {
+export class FaultSpecError<
+  C extends 'MD_MIRROR_FAULT' | 'MD_MIRROR_FAULT_SPEC' = 'MD_MIRROR_FAULT' | 'MD_MIRROR_FAULT_SPEC',
+> extends LocalError<C> {
   override readonly name = 'FaultSpecError';
-  readonly code = 'MIRROR_ERR_BAD_FAULT';
 }
 
 function validateFault(fault: MirrorFault): void {
   if (typeof fault.path !== 'string' || fault.path === '')
-    throw new FaultSpecError('a fault needs a non-empty path pattern');
+    throw new FaultSpecError('MD_MIRROR_FAULT', 'a fault needs a non-empty path pattern');
   if (fault.times !== undefined && !(Number.isInteger(fault.times) && fault.times >= 0)) {
-    throw new FaultSpecError(`fault times must be a whole number >= 0, got ${String(fault.times)}`);
+    throw new FaultSpecError('MD_MIRROR_FAULT', `fault times must be a whole number >= 0, got ${String(fault.times)}`);
   }
   switch (fault.kind) {
     case 'status':
       if (!(Number.isInteger(fault.status) && fault.status >= 400 && fault.status <= 599)) {
-        throw new FaultSpecError(`status fault needs a status from 400 to 599, got ${String(fault.status)}`);
+        throw new FaultSpecError(
+          'MD_MIRROR_FAULT',
+          `status fault needs a status from 400 to 599, got ${String(fault.status)}`,
+        );
       }
       if (fault.retryAfter !== undefined && !(Number.isInteger(fault.retryAfter) && fault.retryAfter >= 0)) {
-        throw new FaultSpecError(`retryAfter must be a whole number of seconds >= 0, got ${String(fault.retryAfter)}`);
+        throw new FaultSpecError(
+          'MD_MIRROR_FAULT',
+          `retryAfter must be a whole number of seconds >= 0, got ${String(fault.retryAfter)}`,
+        );
       }
       return;
     case 'reset':
@@ -204,14 +212,17 @@ function validateFault(fault: MirrorFault): void {
     default: {
       // Reachable from untyped callers only.
       const unknown: never = fault;
-      throw new FaultSpecError(`unknown fault kind ${JSON.stringify((unknown as { kind: unknown }).kind)}`);
+      throw new FaultSpecError(
+        'MD_MIRROR_FAULT',
+        `unknown fault kind ${JSON.stringify((unknown as { kind: unknown }).kind)}`,
+      );
     }
   }
 }
 
 function checkCount(kind: FaultKind, bytes: number): void {
   if (!(Number.isInteger(bytes) && bytes >= 0))
-    throw new FaultSpecError(`${kind} fault needs a byte count >= 0, got ${String(bytes)}`);
+    throw new FaultSpecError('MD_MIRROR_FAULT', `${kind} fault needs a byte count >= 0, got ${String(bytes)}`);
 }
 
 /** The `--fault` syntax, for help text. */
@@ -228,7 +239,7 @@ export function parseFaultSpec(spec: string): MirrorFault {
   const fields = spec.split(':');
   const [kind, count, ...rest] = fields;
   const bad = (why: string): FaultSpecError =>
-    new FaultSpecError(`bad --fault ${JSON.stringify(spec)}: ${why} (syntax ${FAULT_SPEC_SYNTAX})`);
+    new FaultSpecError('MD_MIRROR_FAULT_SPEC', JSON.stringify(spec), why, FAULT_SPEC_SYNTAX);
   if (kind === undefined || count === undefined || rest.length === 0) throw bad('expected at least KIND:N:PATTERN');
   let times: number | undefined;
   const last = rest[rest.length - 1] as string;

@@ -23,6 +23,7 @@
  */
 
 import { readFile } from 'node:fs/promises';
+import { LocalError } from '../common/local-errors.js';
 import { parseDtypePreference } from '../protocol/dtype.js';
 import { parseModelId } from '../protocol/model-id.js';
 import { checkChatSettings, type ChatSettings } from './chat-settings.js';
@@ -44,18 +45,12 @@ export interface SessionSpec {
   readonly dtype?: readonly string[];
 }
 
-/** Why a config file was refused. */
+/** Why a config file was refused: its code in the local error catalogue. */
 export type ConfigErrorCode = 'MD_CONFIG_READ' | 'MD_CONFIG_JSON' | 'MD_CONFIG_SHAPE' | 'MD_CONFIG_ENV';
 
 /** A config file that cannot be used; the message names the file, the place and what to write instead. */
-export class ConfigError extends Error {
+export class ConfigError<C extends ConfigErrorCode = ConfigErrorCode> extends LocalError<C> {
   override readonly name = 'ConfigError';
-  constructor(
-    readonly code: ConfigErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const SESSION_FIELDS = new Set(['name', 'server', 'model', 'apiKey', 'apiKeyEnv', 'chat', 'dtype']);
@@ -74,7 +69,7 @@ export function parseDashboardConfig(text: string, env: NodeJS.ProcessEnv, sourc
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError('MD_CONFIG_JSON', `${source} is not valid JSON: ${(error as Error).message}`);
+    throw new ConfigError('MD_CONFIG_JSON', source, (error as Error).message);
   }
   const expected =
     'expected {"sessions": [{"name"?: NAME, "server": URL, "model": ID, "apiKey"?: KEY, "apiKeyEnv"?: VAR}]}';
@@ -165,10 +160,7 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
     }
     const fromEnv = env[apiKeyEnv];
     if (fromEnv === undefined || fromEnv === '') {
-      throw new ConfigError(
-        'MD_CONFIG_ENV',
-        `${where}: the environment variable ${apiKeyEnv} (named by "apiKeyEnv") is not set`,
-      );
+      throw new ConfigError('MD_CONFIG_ENV', where, apiKeyEnv);
     }
     key = fromEnv;
   }
@@ -218,10 +210,7 @@ export async function loadDashboardConfig(path: string, env: NodeJS.ProcessEnv):
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(
-      'MD_CONFIG_READ',
-      `cannot read --config ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-    );
+    throw new ConfigError('MD_CONFIG_READ', path, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
   }
   return parseDashboardConfig(text, env, path);
 }
