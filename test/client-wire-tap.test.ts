@@ -201,12 +201,12 @@ t.test('an HTTP error, a refused connection and a client abort are recorded', as
   t.match(records.filter((r) => r.stream === 'c').at(-1), { kind: 'end', how: 'cancelled' });
 });
 
-t.test('a session fetch names each stream by the session and what the URL is', async (t) => {
+t.test('a tagged fetch names each stream by the session and what the URL is', async (t) => {
   const server = await startWireServer();
   t.teardown(() => server.close());
   const records: WireRecord[] = [];
   const tap = createWireTap({ onRecord: (r) => records.push(r) });
-  const s1 = tap.sessionFetch('s1');
+  const s1 = tap.taggedFetch('s1');
   for (const path of ['/load_model', '/v1/chat/completions', '/events', '/load_model'])
     await (await s1(`${server.url}${path}`)).text();
   t.same(
@@ -220,3 +220,31 @@ t.test('a session fetch names each stream by the session and what the URL is', a
   );
   t.equal(streamKind('http://h/v1/models'), '/v1/models');
 });
+
+t.test(
+  'a tagged fetch records each one-shot request as a first connection; a tap without onRecord passes through',
+  async (t) => {
+    const server = await startWireServer();
+    t.teardown(() => server.close());
+    const records: WireRecord[] = [];
+    const tap = createWireTap({ onRecord: (r) => records.push(r) });
+    const feed = tap.taggedFetch('feed:h');
+    for (const path of ['/v1/models', '/v1/models', '/unload_model', '/events'])
+      await (await feed(`${server.url}${path}`)).text();
+    t.same(
+      records.filter((r) => r.kind === 'connecting').map((r) => r.kind === 'connecting' && [r.stream, r.attempt]),
+      [
+        ['feed:h /v1/models', 1],
+        ['feed:h /v1/models', 1],
+        ['feed:h /unload_model', 1],
+        ['feed:h feed', 1],
+      ],
+      'asking again is not a reconnect',
+    );
+
+    const silent = createWireTap().taggedFetch('load');
+    const missing = await silent(`${server.url}/missing`);
+    t.equal(missing.status, 404);
+    t.equal(await missing.text(), '{"error": "no"}', 'the answer reaches the reader unchanged');
+  },
+);

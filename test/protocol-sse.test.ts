@@ -7,6 +7,7 @@ import {
   type SseEventInit,
   type SseParseError,
 } from '../src/protocol/sse.js';
+import { createSseLineSplitter } from '../src/protocol/sse-lines.js';
 import { parseLoadEvent, serializeLoadEvent, type LoadEvent } from '../src/protocol/events.js';
 
 /** Everything a parser reported, in order, as one comparable list. */
@@ -535,4 +536,27 @@ t.test('callbacks are called as methods of the object given', async (t) => {
   const parser = createSseParser(sink);
   parser.feed(': hi\nretry: 5\nnope: 1\ndata: x\n\n');
   t.strictSame(sink.seen, ['comment hi', 'retry 5', 'error unknown-field', 'event x']);
+});
+
+t.test('the parser hands on every line as sent, and its splitter ends a line at a CR that ends a chunk', async (t) => {
+  const lines: string[] = [];
+  const parser = createSseParser({
+    onEvent: () => {},
+    onLine: (l) => lines.push(`${l.field} ${JSON.stringify(l.text + l.ending)}`),
+  });
+  parser.feed('\ufeffdata: a\r');
+  t.same(lines, ['data "data: a\\r"'], 'the line is out before the next chunk shows whether an LF follows');
+  parser.feed('\n: c\r\n\n');
+  parser.end();
+  t.same(lines, ['data "data: a\\r"', 'comment ": c\\r\\n"', 'blank "\\n"'], 'the LF of the split CRLF is skipped');
+
+  const split: string[] = [];
+  const splitter = createSseLineSplitter((l) => split.push(l.text + l.ending), { trailingCr: 'end-line' });
+  splitter.feed('a\rb\r');
+  splitter.feed('\nc');
+  t.same(split, ['a\r', 'b\r']);
+  t.equal(splitter.unterminated(), 'c', 'what the stream has not ended yet');
+  splitter.end();
+  t.same(split, ['a\r', 'b\r', 'c'], 'end() hands out the cut-off line');
+  t.equal(splitter.unterminated(), '');
 });

@@ -5,6 +5,7 @@
 
 import { runConformance } from '../client/check/conformance.js';
 import { formatCheckJson, formatCheckTable } from '../client/check/report.js';
+import { createWireTap } from '../client/wire-tap.js';
 import { parseModelId } from '../protocol/model-id.js';
 import { UsageError, parseCommand, parseHttpUrl, parseSeconds } from './args.js';
 
@@ -89,6 +90,8 @@ export async function runCheckCommand(argv: readonly string[], io: CheckCommandI
     heartbeatMs: heartbeat * 1000,
     timeoutMs: timeout * 1000,
     unload: !(values['keep-resident'] ?? false),
+    // The client's one way out, as in the dashboard; there is no journal here, so it records into nothing.
+    fetch: createWireTap().taggedFetch('check'),
   });
   stdout.write(values.json ? formatCheckJson(report) : formatCheckTable(report));
   return report.ok ? 0 : 1;

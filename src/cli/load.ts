@@ -7,6 +7,7 @@ import { failureHint, loadEnding } from '../client/failures.js';
 import { formatBytes, formatDuration, percentDone } from '../client/format.js';
 import { subscribeLoad } from '../client/load-subscription.js';
 import { DEFAULT_SERVER_URL, serviceRoot } from '../client/server-url.js';
+import { createWireTap } from '../client/wire-tap.js';
 import type { LoadEvent } from '../protocol/events.js';
 import { parseModelId } from '../protocol/model-id.js';
 import { UsageError, parseCommand, parseDtypeFlag, parseHttpUrl } from './args.js';
@@ -140,7 +141,8 @@ export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo 
     model,
     apiKey,
     ...(dtype === undefined ? {} : { dtype }),
-    ...(io.fetch ? { fetch: io.fetch } : {}),
+    // The client's one way out, as in the dashboard; there is no journal here, so it records into nothing.
+    fetch: createWireTap(io.fetch ? { fetch: io.fetch } : {}).taggedFetch('load'),
     onFrame: (frame) => {
       if (!json || frame.kind !== 'data') return;
       stdout.write(`${oneLine(frame.raw)}\n`);

@@ -2,8 +2,8 @@
 
 import { parseChatStreamData, type ChatCompletionRequest } from '../protocol/chat.js';
 import type { Failure } from './failures.js';
-import { ABORTED_FAILURE, isAbort, networkFailure, postForEventStream, pump, type RequestOptions } from './http.js';
-import { createSseReader } from './sse-reader.js';
+import { ABORTED_FAILURE, isAbort, networkFailure, postForEventStream, type RequestOptions } from './http.js';
+import { readSse, type SseReaderCallbacks } from './sse-reader.js';
 
 /** One turn of the conversation as the OpenAI schema carries it. */
 export interface ChatTurn {
@@ -68,7 +68,7 @@ export async function streamChat(options: StreamChatOptions): Promise<ChatOutcom
 
   let outcome: ChatOutcome | undefined;
   let finished = false;
-  const parser = createSseReader({
+  const reader: SseReaderCallbacks = {
     onEvent: ({ data }) => {
       options.onFrame?.({ kind: 'data', raw: data });
       if (outcome) return;
@@ -109,11 +109,11 @@ export async function streamChat(options: StreamChatOptions): Promise<ChatOutcom
       }
     },
     onComment: (text) => options.onFrame?.({ kind: 'comment', raw: text }),
-  });
+  };
   const body = response.body;
   if (body === null) return { ok: false, failure: { kind: 'ended-early', message: REPLY_ENDED_EARLY } };
   try {
-    await pump(body, parser, () => outcome !== undefined);
+    await readSse(body, reader, () => outcome !== undefined);
   } catch (error) {
     if (outcome) return outcome;
     if (isAbort(error, options.signal)) return { ok: false, failure: ABORTED_FAILURE };

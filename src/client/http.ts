@@ -1,6 +1,6 @@
 /**
- * What every streamed request of the client shares: its headers, failures in words for a refused or broken
- * connection, an HTTP answer that is not an event stream, and reading a body into a parser until the caller is done.
+ * What every request of the client shares: its headers, failures in words for a refused or broken connection or an
+ * HTTP error status, and for a streamed request an answer that is not an event stream.
  */
 
 import type { RawFrame } from './frames.js';
@@ -68,22 +68,25 @@ export function isAbort(error: unknown, signal: AbortSignal | undefined): boolea
 /** The failure of a request the caller aborted. */
 export const ABORTED_FAILURE: Failure = { kind: 'aborted', message: 'closed' };
 
+/** A non-2xx answer as an `http` failure: its status line, and the message and code of its error body if any. */
+export function httpFailure(response: Response, body: string): Failure {
+  const { message, code } = errorBodyMessage(body);
+  const reason = response.statusText ? `${response.status} ${response.statusText}` : String(response.status);
+  return {
+    kind: 'http',
+    status: response.status,
+    message: `HTTP ${reason}${message ? `: ${message}` : ''}`,
+    ...(code !== undefined ? { code } : {}),
+  };
+}
+
 /** A non-2xx or non-event-stream answer as a failure (its body read and logged), or undefined for a good stream. */
 export async function refuseNonStream(response: Response, options: RequestOptions): Promise<Failure | undefined> {
   const type = response.headers.get('content-type') ?? '';
   if (response.ok && type.startsWith('text/event-stream')) return undefined;
   const text = await response.text().catch(() => '');
   options.onFrame?.({ kind: 'other', raw: `HTTP ${response.status} ${type} ${text}`.trim() });
-  if (!response.ok) {
-    const { message, code } = errorBodyMessage(text);
-    const reason = response.statusText ? `${response.status} ${response.statusText}` : String(response.status);
-    return {
-      kind: 'http',
-      status: response.status,
-      message: `HTTP ${reason}${message ? `: ${message}` : ''}`,
-      ...(code !== undefined ? { code } : {}),
-    };
-  }
+  if (!response.ok) return httpFailure(response, text);
   return {
     kind: 'protocol',
     message: `the server answered ${response.status} with "${type || 'no content type'}", not an event stream`,
@@ -119,29 +122,4 @@ export async function postForEventStream(
   }
   const early = await refuseNonStream(response, options);
   return early ? { ok: false, failure: early } : { ok: true, response };
-}
-
-/**
- * Feeds `body` to `parser` until `settled()` says the caller has its outcome or the body ends; rethrows what reading
- * threw (a network error or an abort).
- */
-export async function pump(
-  body: ReadableStream<Uint8Array>,
-  parser: { feed(chunk: Uint8Array): void; end(): void },
-  settled: () => boolean,
-): Promise<void> {
-  const reader = body.getReader();
-  try {
-    while (!settled()) {
-      const { done, value } = await reader.read();
-      if (done) {
-        parser.end();
-        return;
-      }
-      parser.feed(value);
-    }
-  } finally {
-    // The server closes the stream after the terminal event; cancelling covers servers that keep it open.
-    reader.cancel().catch(() => {});
-  }
 }

@@ -5,9 +5,10 @@
  */
 
 import type { Clock, TimerHandle } from '../common/clock.js';
+import type { LoadEvent } from '../protocol/events.js';
 import type { Failure } from './failures.js';
 import type { RawFrame } from './frames.js';
-import { subscribeLoad } from './load-subscription.js';
+import { subscribeLoad, type LoadOutcome } from './load-subscription.js';
 import { DEFAULT_BACKOFF, planRetry, type BackoffOptions } from './reconnect.js';
 import type { SessionUpdate } from './session-update.js';
 
@@ -37,6 +38,24 @@ export interface LoadConnection {
   close(): void;
 }
 
+/** One attempt: the connection's request, with the attempt's own abort signal and event handler. */
+function subscribeOnce(
+  options: LoadConnectionOptions,
+  signal: AbortSignal,
+  onEvent: (event: LoadEvent) => void,
+): Promise<LoadOutcome> {
+  return subscribeLoad({
+    server: options.server,
+    model: options.model,
+    apiKey: options.apiKey,
+    ...(options.dtype === undefined ? {} : { dtype: options.dtype }),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    signal,
+    onFrame: options.onFrame,
+    onEvent,
+  });
+}
+
 /** Creates the subscription, not yet started. */
 export function createLoadConnection(options: LoadConnectionOptions): LoadConnection {
   const { clock } = options;
@@ -63,26 +82,15 @@ export function createLoadConnection(options: LoadConnectionOptions): LoadConnec
     inFlight = abort;
     attempt++;
     options.dispatch({ type: 'connecting', at: clock.now(), attempt });
-    void subscribeLoad({
-      server: options.server,
-      model: options.model,
-      apiKey: options.apiKey,
-      ...(options.dtype === undefined ? {} : { dtype: options.dtype }),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-      signal: abort.signal,
-      onFrame: options.onFrame,
-      onEvent: (event) => {
-        if (inFlight === abort) options.dispatch({ type: 'event', at: clock.now(), event });
-      },
+    void subscribeOnce(options, abort.signal, (event) => {
+      if (inFlight === abort) options.dispatch({ type: 'event', at: clock.now(), event });
     }).then((outcome) => {
       if (inFlight !== abort || closed) return;
       inFlight = undefined;
       if (outcome.ok) {
         attempt = 0;
         streak = 0;
-        return;
-      }
-      fail(outcome.failure);
+      } else fail(outcome.failure);
     });
   }
 

@@ -1,7 +1,7 @@
 /**
  * One `/load_model` subscription: POST, read the event stream to its terminal event, and say how it ended.
  *
- * Why `fetch` and eventsource-parser (via `sse-reader.ts`) rather than eventsource-client, which the server feed
+ * Why `fetch` and the protocol's parser (via `sse-reader.ts`) rather than eventsource-client, which the server feed
  * uses: `/load_model` is a one-shot POST whose HTTP status and body matter (401, 404, 422 must reach the user as
  * errors), whose end without a terminal event is a failure, and which must not be re-sent after every stream end.
  * eventsource-client reconnects after every end at one constant delay (the server's `retry:`, 2 s by default) and
@@ -13,8 +13,8 @@
 
 import { ENDED_EARLY_MESSAGE, isTerminal, parseLoadEvent, type LoadEvent } from '../protocol/events.js';
 import type { Failure } from './failures.js';
-import { ABORTED_FAILURE, isAbort, networkFailure, postForEventStream, pump, type RequestOptions } from './http.js';
-import { createSseReader } from './sse-reader.js';
+import { ABORTED_FAILURE, isAbort, networkFailure, postForEventStream, type RequestOptions } from './http.js';
+import { readSse, type SseReaderCallbacks } from './sse-reader.js';
 
 /** Options of {@link subscribeLoad}. */
 export interface SubscribeLoadOptions extends RequestOptions {
@@ -44,7 +44,7 @@ export async function subscribeLoad(options: SubscribeLoadOptions): Promise<Load
   const { response } = answer;
 
   let outcome: LoadOutcome | undefined;
-  const parser = createSseReader({
+  const reader: SseReaderCallbacks = {
     onEvent: ({ data }) => {
       options.onFrame?.({ kind: 'data', raw: data });
       if (outcome) return;
@@ -70,12 +70,12 @@ export async function subscribeLoad(options: SubscribeLoadOptions): Promise<Load
     },
     onComment: (text) => options.onFrame?.({ kind: 'comment', raw: text }),
     onRetry: (ms) => options.onFrame?.({ kind: 'other', raw: `retry: ${ms}` }),
-    onError: (message, line) => options.onFrame?.({ kind: 'other', raw: line === '' ? message : line }),
-  });
+    onError: ({ message, line }) => options.onFrame?.({ kind: 'other', raw: line === '' ? message : line }),
+  };
   const body = response.body;
   if (body === null) return { ok: false, failure: { kind: 'ended-early', message: ENDED_EARLY_MESSAGE } };
   try {
-    await pump(body, parser, () => outcome !== undefined);
+    await readSse(body, reader, () => outcome !== undefined);
   } catch (error) {
     if (outcome) return outcome;
     if (isAbort(error, options.signal)) return { ok: false, failure: ABORTED_FAILURE };

@@ -4,8 +4,8 @@
  */
 
 import { residencyOf, type ModelResidency } from './feed-events.js';
-import { errorBodyMessage, type Failure } from './failures.js';
-import { headersFor, networkFailure } from './http.js';
+import type { Failure } from './failures.js';
+import { headersFor, httpFailure, networkFailure } from './http.js';
 import { serviceRoot } from './server-url.js';
 
 /** Who to ask. */
@@ -21,14 +21,7 @@ export type AdminOutcome<T> =
   { readonly ok: true; readonly value: T } | { readonly ok: false; readonly failure: Failure };
 
 async function failureOf(response: Response): Promise<Failure> {
-  const { message, code } = errorBodyMessage(await response.text().catch(() => ''));
-  const reason = response.statusText ? `${response.status} ${response.statusText}` : String(response.status);
-  return {
-    kind: 'http',
-    status: response.status,
-    message: `HTTP ${reason}${message ? `: ${message}` : ''}`,
-    ...(code !== undefined ? { code } : {}),
-  };
+  return httpFailure(response, await response.text().catch(() => ''));
 }
 
 /** Asks the server to unload `model`, or to cancel its load if it is still loading. */

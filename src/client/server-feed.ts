@@ -49,6 +49,35 @@ export interface ServerFeed {
 
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
+/** What an answer to `GET /events` means: a live feed, a refusal left to the source's reconnect, or the end. */
+type FeedAnswer =
+  | { readonly kind: 'live' }
+  | { readonly kind: 'retry'; readonly failure: Failure }
+  | { readonly kind: 'stop'; readonly status: Extract<FeedStatus, { state: 'unsupported' | 'failed' }> };
+
+/**
+ * Judges the answer to `GET /events`: a 404 says the server has no feed; a 429 or 5xx is worth another try; any
+ * other non-2xx or non-event-stream answer ends the feed (its body read and logged through `onFrame`).
+ */
+async function judgeFeedAnswer(
+  response: Response,
+  root: string,
+  onFrame: ((frame: RawFrame) => void) | undefined,
+): Promise<FeedAnswer> {
+  if (response.status === 404) {
+    await response.body?.cancel().catch(() => {});
+    const failure: Failure = { kind: 'http', status: 404, message: 'this server has no live feed (404 on /events)' };
+    onFrame?.({ kind: 'other', raw: 'feed: HTTP 404 on /events' });
+    return { kind: 'stop', status: { state: 'unsupported', failure } };
+  }
+  const refused = await refuseNonStream(response, { server: root, ...(onFrame ? { onFrame } : {}) });
+  if (refused === undefined) return { kind: 'live' };
+  if (refused.kind === 'http' && refused.status !== undefined && RETRYABLE_STATUS.has(refused.status)) {
+    return { kind: 'retry', failure: refused };
+  }
+  return { kind: 'stop', status: { state: 'failed', failure: refused } };
+}
+
 /** Opens the feed of `server` at once. */
 export function openServerFeed(options: ServerFeedOptions): ServerFeed {
   const root = serviceRoot(options.server);
@@ -60,7 +89,12 @@ export function openServerFeed(options: ServerFeedOptions): ServerFeed {
   const status = (s: FeedStatus): void => {
     if (!closed || s.state === 'closed') options.onStatus(s);
   };
-  const stop = (): Response => new Response(null, { status: 204 });
+  /** Ends the source for good, saying why: it takes a 204 as "stop". */
+  const stop = (why: FeedStatus): Response => {
+    status(why);
+    closeSource();
+    return new Response(null, { status: 204 });
+  };
 
   const guardedFetch = async (url: string | URL, init?: RequestInit): Promise<Response> => {
     attempt++;
@@ -72,36 +106,17 @@ export function openServerFeed(options: ServerFeedOptions): ServerFeed {
       if (!isAbort(error, init?.signal ?? undefined)) {
         lastFailure = networkFailure(error, `cannot reach ${root}`);
         options.onFrame?.({ kind: 'other', raw: `feed: ${lastFailure.message}` });
-        if (!isRetryable(lastFailure)) {
-          // A port fetch refuses ("bad port") is refused on every attempt: stop rather than reconnect forever.
-          status({ state: 'failed', failure: lastFailure });
-          closeSource();
-          return stop();
-        }
+        // A port fetch refuses ("bad port") is refused on every attempt: stop rather than reconnect forever.
+        if (!isRetryable(lastFailure)) return stop({ state: 'failed', failure: lastFailure });
       }
       throw error;
     }
-    if (response.status === 404) {
-      await response.body?.cancel().catch(() => {});
-      const failure: Failure = { kind: 'http', status: 404, message: 'this server has no live feed (404 on /events)' };
-      options.onFrame?.({ kind: 'other', raw: 'feed: HTTP 404 on /events' });
-      status({ state: 'unsupported', failure });
-      closeSource();
-      return stop();
+    const answer = await judgeFeedAnswer(response, root, options.onFrame);
+    if (answer.kind === 'retry') {
+      lastFailure = answer.failure;
+      throw new Error(answer.failure.message);
     }
-    const refused = await refuseNonStream(response, {
-      server: root,
-      ...(options.onFrame ? { onFrame: options.onFrame } : {}),
-    });
-    if (refused !== undefined) {
-      if (refused.kind === 'http' && refused.status !== undefined && RETRYABLE_STATUS.has(refused.status)) {
-        lastFailure = refused;
-        throw new Error(refused.message);
-      }
-      status({ state: 'failed', failure: refused });
-      closeSource();
-      return stop();
-    }
+    if (answer.kind === 'stop') return stop(answer.status);
     attempt = 0;
     // What the next reconnect reports, unless a failure says more: the source schedules it before onDisconnect.
     lastFailure = { kind: 'ended-early', message: 'the feed ended (the server stopped or restarted?)' };

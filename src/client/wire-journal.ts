@@ -5,7 +5,7 @@
  * Plain data in, plain data out: no clock, no I/O.
  */
 
-import { createLoadStreamLint, type LintFinding, type LoadStreamLint } from '../protocol/lint.js';
+import { createLoadStreamLint, type LintFinding, type LintFrame, type LoadStreamLint } from '../protocol/lint.js';
 import type { WireLine } from '../protocol/sse-lines.js';
 import type { WireRecord } from './wire-tap.js';
 
@@ -73,13 +73,81 @@ interface StreamState {
 
 /** Creates a journal. */
 export function createWireJournal(options: WireJournalOptions): WireJournal {
-  const stallMs = options.stallMs ?? 10_000;
   const loadModelOf =
     options.loadModelOf ?? ((_stream: string, url: string) => (/\/load_model(\?|$)/.test(url) ? null : undefined));
   const streams = new Map<string, StreamState>();
-  let seq = 0;
+  const emit = createEntryWriter(options.stallMs ?? 10_000, options.onEntry);
 
-  function emit(state: StreamState, stream: string, at: number, kind: JournalKind, text: string, lines: WireLine[]) {
+  function feed(record: WireRecord): void {
+    const { stream } = record;
+    const s = streams.get(stream) ?? newStream();
+    streams.set(stream, s);
+    switch (record.kind) {
+      case 'connecting':
+        connect(s, record);
+        emit(s, stream, record.at, 'connecting', connectingText(record), []);
+        return;
+      case 'answer': {
+        s.answer = { status: record.status, statusText: record.statusText, headers: record.headers, at: record.at };
+        const type = record.headers['content-type'] ?? 'no content type';
+        if (!type.startsWith('text/event-stream')) s.lint = undefined;
+        emit(s, stream, record.at, 'answer', `HTTP ${record.status} ${record.statusText} ${type}`.trim(), []);
+        return;
+      }
+      case 'line':
+        s.lines.push(record.line);
+        if (record.line.field === 'blank') flushFrame(s, stream, record.at);
+        return;
+      case 'end': {
+        flushFrame(s, stream, record.at);
+        s.lint?.end();
+        const by = record.how === 'closed' ? 'closed by the server' : 'closed by the client';
+        emit(s, stream, record.at, 'end', `${by} after ${record.bytes} bytes`, []);
+        return;
+      }
+      case 'error':
+        flushFrame(s, stream, record.at);
+        emit(s, stream, record.at, 'error', `error: ${record.message}`, []);
+        return;
+      default: {
+        const never: never = record;
+        throw new TypeError(`unknown wire record ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** A new connection attempt: the stream starts over, with a lint when it is a load stream. */
+  function connect(s: StreamState, record: Extract<WireRecord, { kind: 'connecting' }>): void {
+    s.attempt = record.attempt;
+    s.answer = undefined;
+    s.lastFrameAt = undefined;
+    s.lines = [];
+    const model = record.method.toUpperCase() === 'POST' ? loadModelOf(record.stream, record.url) : undefined;
+    s.lint =
+      model === undefined
+        ? undefined
+        : createLoadStreamLint({ ...(model !== null ? { model } : {}), onFinding: (f) => s.pending.push(f) });
+  }
+
+  function flushFrame(s: StreamState, stream: string, at: number): void {
+    const lines = s.lines;
+    s.lines = [];
+    const frame = readFrame(lines, at);
+    if (frame === undefined) return;
+    for (const lintFrame of frame.lint) s.lint?.feed(lintFrame);
+    emit(s, stream, at, frame.kind, frame.text, lines);
+  }
+
+  return { feed };
+}
+
+/**
+ * Numbers each entry and times it: a frame's gap since the previous frame of its stream (or since its answer), and a
+ * stall mark when that gap was over `stallMs`. The lint's findings gathered since the last entry go with it.
+ */
+function createEntryWriter(stallMs: number, onEntry: (entry: JournalEntry) => void) {
+  let seq = 0;
+  return (state: StreamState, stream: string, at: number, kind: JournalKind, text: string, lines: WireLine[]): void => {
     const isFrame = kind === 'event' || kind === 'comment' || kind === 'fields';
     const since = state.lastFrameAt;
     const gapMs = isFrame && since !== undefined ? at - since : null;
@@ -87,7 +155,7 @@ export function createWireJournal(options: WireJournalOptions): WireJournal {
     const findings = state.pending;
     state.pending = [];
     seq++;
-    options.onEntry({
+    onEntry({
       seq,
       at,
       stream,
@@ -100,106 +168,47 @@ export function createWireJournal(options: WireJournalOptions): WireJournal {
       answer: state.answer,
       attempt: state.attempt,
     });
-  }
+  };
+}
 
-  function feed(record: WireRecord): void {
-    const { stream } = record;
-    let state = streams.get(stream);
-    if (state === undefined) {
-      state = {
-        attempt: 0,
-        answer: undefined,
-        lastFrameAt: undefined,
-        lines: [],
-        lint: undefined,
-        pending: [],
-      };
-      streams.set(stream, state);
-    }
-    const s = state;
-    switch (record.kind) {
-      case 'connecting': {
-        s.attempt = record.attempt;
-        s.answer = undefined;
-        s.lastFrameAt = undefined;
-        s.lines = [];
-        const model = record.method.toUpperCase() === 'POST' ? loadModelOf(stream, record.url) : undefined;
-        s.lint =
-          model === undefined
-            ? undefined
-            : createLoadStreamLint({
-                ...(model !== null ? { model } : {}),
-                onFinding: (f) => s.pending.push(f),
-              });
-        const again = record.attempt > 1 ? ` (reconnect attempt ${record.attempt})` : '';
-        emit(s, stream, record.at, 'connecting', `connecting: ${record.method} ${record.url}${again}`, []);
-        return;
-      }
-      case 'answer': {
-        s.answer = { status: record.status, statusText: record.statusText, headers: record.headers, at: record.at };
-        const type = record.headers['content-type'] ?? 'no content type';
-        if (!type.startsWith('text/event-stream')) s.lint = undefined;
-        emit(s, stream, record.at, 'answer', `HTTP ${record.status} ${record.statusText} ${type}`.trim(), []);
-        return;
-      }
-      case 'line':
-        s.lines.push(record.line);
-        if (record.line.field === 'blank') flushFrame(s, stream, record.at);
-        return;
-      case 'end':
-        flushFrame(s, stream, record.at);
-        s.lint?.end();
-        emit(
-          s,
-          stream,
-          record.at,
-          'end',
-          `${record.how === 'closed' ? 'closed by the server' : 'closed by the client'} after ${record.bytes} bytes`,
-          [],
-        );
-        return;
-      case 'error':
-        flushFrame(s, stream, record.at);
-        emit(s, stream, record.at, 'error', `error: ${record.message}`, []);
-        return;
-      default: {
-        const never: never = record;
-        throw new TypeError(`unknown wire record ${JSON.stringify(never)}`);
-      }
-    }
-  }
+function newStream(): StreamState {
+  return { attempt: 0, answer: undefined, lastFrameAt: undefined, lines: [], lint: undefined, pending: [] };
+}
 
-  function flushFrame(s: StreamState, stream: string, at: number): void {
-    const lines = s.lines;
-    s.lines = [];
-    if (lines.length === 0) return;
-    const data = lines.filter((l) => l.field === 'data').map((l) => l.value);
-    const comments = lines.filter((l) => l.field === 'comment').map((l) => l.value);
+function connectingText(record: Extract<WireRecord, { kind: 'connecting' }>): string {
+  const again = record.attempt > 1 ? ` (reconnect attempt ${record.attempt})` : '';
+  return `connecting: ${record.method} ${record.url}${again}`;
+}
+
+/**
+ * What the lines of one frame (a blank line, or the stream's end, closed it) make: an event, comments, or fields
+ * without data, with what of it the lint reads; `undefined` for nothing but blank lines.
+ */
+function readFrame(
+  lines: readonly WireLine[],
+  at: number,
+): { kind: 'event' | 'comment' | 'fields'; text: string; lint: LintFrame[] } | undefined {
+  const data = lines.filter((l) => l.field === 'data').map((l) => l.value);
+  const comments = lines.filter((l) => l.field === 'comment').map((l) => l.value);
+  if (data.length > 0) {
+    const text = data.join('\n');
     const event = lines.filter((l) => l.field === 'event').at(-1)?.value;
+    // As the SSE parser does: a block cut off before its blank line is not an event.
     const terminated = lines.at(-1)?.field === 'blank';
-    if (data.length > 0) {
-      // As the SSE parser does: a block cut off before its blank line is not an event.
-      if (terminated) {
-        s.lint?.feed({ kind: 'event', data: data.join('\n'), ...(event ? { event } : {}), at });
-      }
-      emit(s, stream, at, 'event', data.join('\n'), lines);
-    } else if (comments.length > 0) {
-      for (const text of comments) s.lint?.feed({ kind: 'comment', text, at });
-      emit(s, stream, at, 'comment', `: ${comments.join(' / ')}`, lines);
-    } else if (lines.some((l) => l.field !== 'blank')) {
-      emit(
-        s,
-        stream,
-        at,
-        'fields',
-        lines
-          .filter((l) => l.field !== 'blank')
-          .map((l) => l.text)
-          .join(' '),
-        lines,
-      );
-    }
+    return {
+      kind: 'event',
+      text,
+      lint: terminated ? [{ kind: 'event', data: text, ...(event ? { event } : {}), at }] : [],
+    };
   }
-
-  return { feed };
+  if (comments.length > 0) {
+    return {
+      kind: 'comment',
+      text: `: ${comments.join(' / ')}`,
+      lint: comments.map((text) => ({ kind: 'comment', text, at })),
+    };
+  }
+  const fields = lines.filter((l) => l.field !== 'blank');
+  if (fields.length === 0) return undefined;
+  return { kind: 'fields', text: fields.map((l) => l.text).join(' '), lint: [] };
 }

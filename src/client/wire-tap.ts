@@ -1,7 +1,7 @@
 /**
- * The wire tap: a `fetch` of the client's own that records every stream as received, for the event log and its
- * inspector. It is the one place that reads the socket, so eventsource-client and the chat stream (which take a
- * `fetch`) both go through it. It passes every chunk on unchanged as it arrives, and on the side records the
+ * The wire tap: a `fetch` of the client's own that records every request and its answer as received, for the event
+ * log and its inspector. Every request the client sends goes through it (the load and chat streams, the feed through
+ * eventsource-client, `/v1/models`, `/unload_model`, `modeldeck load` and `check`, which record into nothing). It passes every chunk on unchanged as it arrives, and on the side records the
  * connection's life (connecting, the answer's status line and the headers that matter, the end, errors, reconnect
  * attempts) and every line of the body with its exact ending and arrival time.
  */
@@ -61,23 +61,27 @@ export type WireRecord =
 
 /** Options of {@link createWireTap}. */
 export interface WireTapOptions {
-  /** Called for every record, in order, as it happens. */
-  readonly onRecord: (record: WireRecord) => void;
+  /** Called for every record, in order, as it happens. Absent: the tap records into nothing (a CLI command). */
+  readonly onRecord?: (record: WireRecord) => void;
   /** The fetch that really talks to the network; the global `fetch` by default. */
   readonly fetch?: typeof fetch;
   /** Milliseconds; `Date.now` by default. */
   readonly now?: () => number;
 }
 
-/** A tap; {@link WireTap.fetchFor} gives one stream its `fetch`. */
+/** A tap: every request the client sends goes out through one of its `fetch`es. */
 export interface WireTap {
   /**
    * A `fetch` that records under the name `stream`. Each call is one connection attempt of that stream (a second
    * call is a reconnect: eventsource-client calls its `fetch` again for each).
    */
   fetchFor(stream: string): typeof fetch;
-  /** A `fetch` for one session: each request is recorded as `SESSION KIND` (`s1 load`, `s1 chat`), see {@link streamKind}. */
-  sessionFetch(session: string): typeof fetch;
+  /**
+   * A `fetch` for one session or server: each request is recorded as `TAG KIND` (`s1 load`, `s1 chat`,
+   * `feed:host:port /v1/models`), see {@link streamKind}. A stream's requests (load, chat, feed) count as its
+   * connection attempts; any other request (`/unload_model`, `/v1/models`) is asked once, so each is attempt 1.
+   */
+  taggedFetch(tag: string): typeof fetch;
 }
 
 /** What a request URL's path says a stream is: `load`, `chat`, `feed` (`/events`), else the path itself. */
@@ -94,112 +98,131 @@ export function streamKind(url: string): string {
   return path;
 }
 
+const STREAM_KINDS: ReadonlySet<string> = new Set(['load', 'chat', 'feed']);
+
 // Statuses whose Response must have a null body.
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
+type FetchInput = Parameters<typeof fetch>[0];
+type Recorder = (record: WireRecord) => void;
+
 /** Creates a wire tap. */
-export function createWireTap(options: WireTapOptions): WireTap {
+export function createWireTap(options: WireTapOptions = {}): WireTap {
   const realFetch = options.fetch ?? ((input, init) => fetch(input, init));
   const now = options.now ?? Date.now;
+  const record: Recorder = options.onRecord ?? (() => {});
   const attempts = new Map<string, number>();
-  const record = options.onRecord;
+
+  /** One request of `stream`, recorded as its connection `attempt`. */
+  async function send(stream: string, attempt: number, input: FetchInput, init?: RequestInit) {
+    const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
+    record({ kind: 'connecting', stream, at: now(), method, url: urlOf(input), attempt });
+    let response: Response;
+    try {
+      response = await realFetch(input, init);
+    } catch (error) {
+      record({ kind: 'error', stream, at: now(), message: describe(error) });
+      throw error;
+    }
+    const { status, statusText } = response;
+    record({ kind: 'answer', stream, at: now(), status, statusText, headers: tappedHeaders(response) });
+    if (response.body === null || NULL_BODY.has(status)) {
+      record({ kind: 'end', stream, at: now(), bytes: 0, how: 'closed' });
+      return response;
+    }
+    const body = observeBody(response.body, stream, record, now);
+    return new Response(body, { status, statusText, headers: response.headers });
+  }
 
   function fetchFor(stream: string): typeof fetch {
-    return async (input, init) => {
+    return (input, init) => {
       const attempt = (attempts.get(stream) ?? 0) + 1;
       attempts.set(stream, attempt);
-      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-      const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
-      record({ kind: 'connecting', stream, at: now(), method, url, attempt });
-      let response: Response;
-      try {
-        response = await realFetch(input, init);
-      } catch (error) {
-        record({ kind: 'error', stream, at: now(), message: describe(error) });
-        throw error;
-      }
-      const headers: Record<string, string> = {};
-      for (const name of TAPPED_HEADERS) {
-        const value = response.headers.get(name);
-        if (value !== null) headers[name] = value;
-      }
-      record({
-        kind: 'answer',
-        stream,
-        at: now(),
-        status: response.status,
-        statusText: response.statusText,
-        headers,
-      });
-      if (response.body === null || NULL_BODY.has(response.status)) {
-        record({ kind: 'end', stream, at: now(), bytes: 0, how: 'closed' });
-        return response;
-      }
-      return new Response(observe(stream, response.body), {
-        status: response.status,
-        statusText: response.statusText,
-        headers: response.headers,
-      });
+      return send(stream, attempt, input, init);
     };
   }
 
-  function observe(stream: string, body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-    const reader = body.getReader();
-    const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-    let frame = 0;
-    let at = 0;
-    let bytes = 0;
-    let done = false;
-    const splitter = createSseLineSplitter((line) => {
-      record({ kind: 'line', stream, at, line, frame });
-      if (line.field === 'blank') frame++;
-    });
-    const finish = (how: 'closed' | 'cancelled'): void => {
-      if (done) return;
-      done = true;
-      at = now();
-      splitter.feed(decoder.decode());
-      splitter.end();
-      record({ kind: 'end', stream, at: now(), bytes, how });
-    };
-    return new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        let result: Awaited<ReturnType<typeof reader.read>>;
-        try {
-          result = await reader.read();
-        } catch (error) {
-          if (!done) {
-            done = true;
-            record({ kind: 'error', stream, at: now(), message: describe(error) });
-          }
-          controller.error(error);
-          return;
-        }
-        if (result.done) {
-          finish('closed');
-          controller.close();
-          return;
-        }
-        at = now();
-        bytes += result.value.byteLength;
-        splitter.feed(decoder.decode(result.value, { stream: true }));
-        controller.enqueue(result.value);
-      },
-      async cancel(reason) {
-        finish('cancelled');
-        await reader.cancel(reason);
-      },
-    });
-  }
-
-  function sessionFetch(session: string): typeof fetch {
+  function taggedFetch(tag: string): typeof fetch {
     return (input, init) => {
-      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-      return fetchFor(`${session} ${streamKind(url)}`)(input, init);
+      const kind = streamKind(urlOf(input));
+      const stream = `${tag} ${kind}`;
+      return STREAM_KINDS.has(kind) ? fetchFor(stream)(input, init) : send(stream, 1, input, init);
     };
   }
 
-  return { fetchFor, sessionFetch };
+  return { fetchFor, taggedFetch };
+}
+
+function urlOf(input: FetchInput): string {
+  return typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+}
+
+/** The {@link TAPPED_HEADERS} that `response` has. */
+function tappedHeaders(response: Response): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of TAPPED_HEADERS) {
+    const value = response.headers.get(name);
+    if (value !== null) headers[name] = value;
+  }
+  return headers;
+}
+
+/**
+ * `body` passed on chunk by chunk as it is read, each chunk's lines recorded on the side with its arrival time, and
+ * the end (the server's close or the reader's cancel) or a read error recorded once.
+ */
+function observeBody(
+  body: ReadableStream<Uint8Array>,
+  stream: string,
+  record: Recorder,
+  now: () => number,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  let frame = 0;
+  let at = 0;
+  let bytes = 0;
+  let done = false;
+  const splitter = createSseLineSplitter((line) => {
+    record({ kind: 'line', stream, at, line, frame });
+    if (line.field === 'blank') frame++;
+  });
+  const finish = (how: 'closed' | 'cancelled'): void => {
+    if (done) return;
+    done = true;
+    at = now();
+    splitter.feed(decoder.decode());
+    splitter.end();
+    record({ kind: 'end', stream, at: now(), bytes, how });
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let result: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        if (!done) {
+          done = true;
+          record({ kind: 'error', stream, at: now(), message: describe(error) });
+        }
+        controller.error(error);
+        return;
+      }
+      if (result.done) {
+        finish('closed');
+        controller.close();
+        return;
+      }
+      at = now();
+      bytes += result.value.byteLength;
+      splitter.feed(decoder.decode(result.value, { stream: true }));
+      controller.enqueue(result.value);
+    },
+    async cancel(reason) {
+      finish('cancelled');
+      await reader.cancel(reason);
+    },
+  });
 }
 
 function describe(error: unknown): string {

@@ -141,40 +141,144 @@ export const DEFAULT_HEARTBEAT_MS = 5000;
 /**
  * Creates a linter for one `/load_model` stream. Findings go to `onFinding`; nothing throws for bad input. A stream
  * joined late may begin at any stage: only the order of what it does see is checked.
+ *
+ * The stream's own state (which frame, whether it ended) lives here; each kind of promise has a check of its own
+ * with its own memory: the terminal event, the heartbeat gaps, the JSON's format, the model named, and the stages
+ * with their progress.
  */
 export function createLoadStreamLint(options: LoadStreamLintOptions): LoadStreamLint {
   const strict = options.strict ?? false;
-  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-  let expectedModel: string | undefined;
-  if (options.model !== undefined) {
-    const ref = parseModelId(options.model);
-    if (ref.ok) expectedModel = ref.ref.key;
-  }
   let index = -1;
   let ended = false;
-  let terminalAt: number | null = null;
-  let loadingSeen = 0;
-  let firstModel: string | undefined;
-  let stage: string | undefined;
-  let stageRank = -1;
-  const passedStages = new Set<string>();
-  let lastCurrent: number | undefined;
-  let downloadTotal: number | null | undefined;
-  let lastAt: number | undefined;
-  let reportedModel = false;
-  let formatJudged = false;
-  let lastGoodModel: string | undefined;
-  let reportedNull = false;
 
+  // About the frame being fed, unless the finding says otherwise (the end of the stream).
   function report(rule: LintRule, message: string, frame: number | null = index): void {
     const spec = LOAD_STREAM_RULES[rule];
     const severity: LintSeverity = spec.modeldeckOnly && !strict ? 'note' : spec.severity;
     options.onFinding({ rule, severity, message, frame });
   }
+  const terminal = createTerminalCheck(report);
+  const checkGap = createHeartbeatCheck(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, report);
+  const checkFormat = createFormatCheck(report);
+  const checkModel = createModelCheck(options.model, report);
+  const checkStage = createStageCheck(report);
 
-  function checkGap(at: number | undefined, isComment: boolean): void {
+  function feed(frame: LintFrame): void {
+    if (ended) return;
+    index++;
+    checkGap(frame.at, frame.kind === 'comment', terminal.seen());
+    if (frame.kind === 'comment') return;
+    const { data } = frame;
+    if (frame.event !== undefined && frame.event !== 'message') {
+      report('event-type', `the frame has "event: ${frame.event}"; the protocol sends data lines only`);
+    }
+    // One JSON parse per frame on the common path: the event reader's `raw` serves the format checks too.
+    const parsed = parseLoadEvent(data);
+    if (!parsed.ok) {
+      checkUnreadable(data, parsed.error);
+      return;
+    }
+    checkFormat(data, parsed.raw);
+    const event = parsed.event;
+    checkModel(event.model);
+    if (terminal.event(event, index) && event.status === 'loading') checkStage(event.stage, event.progress);
+  }
+
+  /** A frame that is not a load event: why (not JSON, an unknown status, a missing field), and where it came. */
+  function checkUnreadable(data: string, error: string): void {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data);
+    } catch {
+      report('not-json', `the data is not JSON: ${preview(data)}`);
+      return;
+    }
+    checkFormat(data, raw);
+    const status = isObject(raw) ? raw['status'] : undefined;
+    if (isObject(raw) && status !== undefined && !['loading', 'ready', 'error'].includes(status as string)) {
+      report('unknown-status', `"status" is ${preview(JSON.stringify(status))}, not loading, ready or error`);
+    } else {
+      report('malformed-event', `${error}: ${preview(data)}`);
+    }
+    terminal.unreadable();
+  }
+
+  function end(): void {
+    if (ended) return;
+    ended = true;
+    terminal.end(index + 1);
+  }
+
+  return { feed, end };
+}
+
+/** How a check reports a finding: on the frame being fed, unless `frame` says otherwise (`null`: the stream's end). */
+type Report = (rule: LintRule, message: string, frame?: number | null) => void;
+
+/**
+ * The terminal event: exactly one, last, and a `ready` with `cached: true` only when no loading event came before it
+ * (a resident model gets one frame).
+ */
+function createTerminalCheck(report: Report) {
+  let terminalAt: number | null = null;
+  let loadingSeen = 0;
+  return {
+    /** The terminal event has come. */
+    seen: (): boolean => terminalAt !== null,
+    /** The event of frame `index`; true when it came before any terminal event (so its stage counts). */
+    event(event: LoadEvent, index: number): boolean {
+      if (terminalAt !== null) {
+        if (event.status === 'loading') {
+          report('after-terminal', `a "loading" event came after the terminal event (frame ${terminalAt})`);
+        } else {
+          report('two-terminals', `a second terminal event ("${event.status}") after the one in frame ${terminalAt}`);
+        }
+        return false;
+      }
+      switch (event.status) {
+        case 'loading':
+          loadingSeen++;
+          return true;
+        case 'ready':
+          terminalAt = index;
+          if (event.cached && loadingSeen > 0) {
+            report(
+              'cached-after-loading',
+              `"ready" says cached: true after ${loadingSeen} loading event(s); a resident model gets one frame`,
+            );
+          }
+          return true;
+        case 'error':
+          terminalAt = index;
+          return true;
+        default: {
+          const never: never = event;
+          throw new TypeError(`unknown status ${JSON.stringify(never)}`);
+        }
+      }
+    },
+    /** A frame that is not a load event: after the terminal one, it should not be there at all. */
+    unreadable(): void {
+      if (terminalAt !== null) report('after-terminal', `an event came after the terminal one (frame ${terminalAt})`);
+    },
+    /** The stream ended after `frames` frames. */
+    end(frames: number): void {
+      if (terminalAt === null) {
+        report('no-terminal', `the stream ended after ${frames} frame(s) without "ready" or "error"`, null);
+      }
+    },
+  };
+}
+
+/**
+ * modeldeck's heartbeats: a gap between two timed frames longer than twice `heartbeatMs`, before the terminal event,
+ * is `no-heartbeat`. Frames without a time are not timed.
+ */
+function createHeartbeatCheck(heartbeatMs: number, report: Report) {
+  let lastAt: number | undefined;
+  return (at: number | undefined, isComment: boolean, afterTerminal: boolean): void => {
     if (at === undefined) return;
-    if (lastAt !== undefined && terminalAt === null) {
+    if (lastAt !== undefined && !afterTerminal) {
       const gap = at - lastAt;
       if (gap > 2 * heartbeatMs) {
         report(
@@ -185,42 +289,13 @@ export function createLoadStreamLint(options: LoadStreamLintOptions): LoadStream
       }
     }
     lastAt = at;
-  }
+  };
+}
 
-  function feed(frame: LintFrame): void {
-    if (ended) return;
-    index++;
-    checkGap(frame.at, frame.kind === 'comment');
-    if (frame.kind === 'comment') return;
-    const { data } = frame;
-    if (frame.event !== undefined && frame.event !== 'message') {
-      report('event-type', `the frame has "event: ${frame.event}"; the protocol sends data lines only`);
-    }
-    // One JSON parse per frame on the common path: the event reader's `raw` serves the format checks too.
-    const parsed = parseLoadEvent(data);
-    if (!parsed.ok) {
-      let raw: unknown;
-      try {
-        raw = JSON.parse(data);
-      } catch {
-        report('not-json', `the data is not JSON: ${preview(data)}`);
-        return;
-      }
-      checkFormat(data, raw);
-      const status = isObject(raw) ? raw['status'] : undefined;
-      if (isObject(raw) && status !== undefined && !['loading', 'ready', 'error'].includes(status as string)) {
-        report('unknown-status', `"status" is ${preview(JSON.stringify(status))}, not loading, ready or error`);
-      } else {
-        report('malformed-event', `${parsed.error}: ${preview(data)}`);
-      }
-      if (terminalAt !== null) report('after-terminal', `an event came after the terminal one (frame ${terminalAt})`);
-      return;
-    }
-    checkFormat(data, parsed.raw);
-    checkEvent(parsed.event);
-  }
-
-  function checkFormat(data: string, raw: unknown): void {
+/** How the JSON is written: `status` and `model` first on every frame, and (once per stream) Python's spacing. */
+function createFormatCheck(report: Report) {
+  let judged = false;
+  return (data: string, raw: unknown): void => {
     if (!isObject(raw)) return;
     const keys = Object.keys(raw);
     if (keys[0] !== 'status' || keys[1] !== 'model') {
@@ -230,55 +305,35 @@ export function createLoadStreamLint(options: LoadStreamLintOptions): LoadStream
       );
     }
     // Judged on the first frame with two fields or more: a sender formats all its frames alike.
-    if (!formatJudged && keys.length > 1) {
-      formatJudged = true;
+    if (!judged && keys.length > 1) {
+      judged = true;
       if (data === JSON.stringify(raw)) {
         report('compact-json', 'the JSON is compact (no space after "," and ":"); reported once per stream');
       }
     }
-  }
+  };
+}
 
-  function checkEvent(event: LoadEvent): void {
-    checkModel(event.model);
-    if (terminalAt !== null) {
-      if (event.status === 'loading') {
-        report('after-terminal', `a "loading" event came after the terminal event (frame ${terminalAt})`);
-      } else {
-        report('two-terminals', `a second terminal event ("${event.status}") after the one in frame ${terminalAt}`);
-      }
-      return;
-    }
-    switch (event.status) {
-      case 'loading':
-        loadingSeen++;
-        checkLoading(event.stage, event.progress);
-        return;
-      case 'ready':
-        terminalAt = index;
-        if (event.cached && loadingSeen > 0) {
-          report(
-            'cached-after-loading',
-            `"ready" says cached: true after ${loadingSeen} loading event(s); a resident model gets one frame`,
-          );
-        }
-        return;
-      case 'error':
-        terminalAt = index;
-        return;
-      default: {
-        const never: never = event;
-        throw new TypeError(`unknown status ${JSON.stringify(never)}`);
-      }
-    }
+/**
+ * The model each event names: a normalised `id@revision`, the one requested (or, when that is not known, the one
+ * the first event named). Reported once per stream.
+ */
+function createModelCheck(requested: string | undefined, report: Report) {
+  let expectedModel: string | undefined;
+  if (requested !== undefined) {
+    const ref = parseModelId(requested);
+    if (ref.ok) expectedModel = ref.ref.key;
   }
-
-  function checkModel(model: string): void {
+  let firstModel: string | undefined;
+  let reported = false;
+  let lastGood: string | undefined;
+  return (model: string): void => {
     // Every frame names the same model: validate a name once.
-    if (model === lastGoodModel) return;
+    if (model === lastGood) return;
     const ref = parseModelId(model);
     if (!ref.ok || ref.ref.key !== model || !model.includes('@')) {
-      if (!reportedModel) {
-        reportedModel = true;
+      if (!reported) {
+        reported = true;
         report('model-not-normalised', `"model" is ${JSON.stringify(model)}, not a normalised id@revision`);
       }
       return;
@@ -286,33 +341,45 @@ export function createLoadStreamLint(options: LoadStreamLintOptions): LoadStream
     const expected = expectedModel ?? firstModel;
     firstModel ??= model;
     if (expected !== undefined && model !== expected) {
-      if (!reportedModel) {
-        reportedModel = true;
+      if (!reported) {
+        reported = true;
         report('model-mismatch', `"model" is ${model}, expected ${expected}`);
       }
       return;
     }
-    lastGoodModel = model;
+    lastGood = model;
+  };
+}
+
+/**
+ * The stages in their order (none comes back or after a later one) and each stage's progress: never backwards,
+ * within its total, and for `download` a total fixed from the stage's first event.
+ */
+function createStageCheck(report: Report) {
+  let stage: string | undefined;
+  let stageRank = -1;
+  const passedStages = new Set<string>();
+  let lastCurrent: number | undefined;
+  let downloadTotal: number | null | undefined;
+  let reportedNull = false;
+
+  function enter(name: string): void {
+    if (passedStages.has(name)) {
+      report('stage-order', `stage "${name}" came back after "${stage ?? ''}"`);
+    } else if (isKnownStage(name)) {
+      const rank = KNOWN_STAGES.indexOf(name);
+      if (rank < stageRank) report('stage-order', `stage "${name}" came after "${KNOWN_STAGES[stageRank] ?? ''}"`);
+      stageRank = Math.max(stageRank, rank);
+    } else {
+      report('unknown-stage', `stage "${name}" is not one of ${KNOWN_STAGES.join(', ')}`);
+    }
+    if (stage !== undefined) passedStages.add(stage);
+    stage = name;
+    lastCurrent = undefined;
+    downloadTotal = undefined;
   }
 
-  function checkLoading(name: string, progress: { current: number; total: number | null } | undefined): void {
-    if (name !== stage) {
-      if (passedStages.has(name)) {
-        report('stage-order', `stage "${name}" came back after "${stage ?? ''}"`);
-      } else if (isKnownStage(name)) {
-        const rank = KNOWN_STAGES.indexOf(name);
-        if (rank < stageRank) report('stage-order', `stage "${name}" came after "${KNOWN_STAGES[stageRank] ?? ''}"`);
-        stageRank = Math.max(stageRank, rank);
-      } else {
-        report('unknown-stage', `stage "${name}" is not one of ${KNOWN_STAGES.join(', ')}`);
-      }
-      if (stage !== undefined) passedStages.add(stage);
-      stage = name;
-      lastCurrent = undefined;
-      downloadTotal = undefined;
-    }
-    if (progress === undefined) return;
-    const { current, total } = progress;
+  function progress(name: string, current: number, total: number | null): void {
     if (current < 0) report('progress-over-total', `${name}: current is ${current}, below 0`);
     if (total !== null && current > total)
       report('progress-over-total', `${name}: current ${current} > total ${total}`);
@@ -332,15 +399,10 @@ export function createLoadStreamLint(options: LoadStreamLintOptions): LoadStream
     }
   }
 
-  function end(): void {
-    if (ended) return;
-    ended = true;
-    if (terminalAt === null) {
-      report('no-terminal', `the stream ended after ${index + 1} frame(s) without "ready" or "error"`, null);
-    }
-  }
-
-  return { feed, end };
+  return (name: string, p: { current: number; total: number | null } | undefined): void => {
+    if (name !== stage) enter(name);
+    if (p !== undefined) progress(name, p.current, p.total);
+  };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

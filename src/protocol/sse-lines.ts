@@ -1,7 +1,7 @@
 /**
  * The lines of an SSE stream exactly as sent: each line with its own ending (`\r\n`, `\n`, `\r`, or none at the end
- * of the stream), for showing the wire as it was. The meaning of the lines is {@link ./sse.ts}'s job; this only
- * splits, and classifies a line by the field it names.
+ * of the stream). This is the one line splitter: the parser ({@link ./sse.ts}) gives the lines their meaning, and the
+ * client's wire tap records them as they were. It only splits, and classifies a line by the field it names.
  */
 
 /** A line ending as sent; `''` for a last line that the stream cut off. */
@@ -20,19 +20,37 @@ export interface WireLine {
   readonly value: string;
 }
 
+/** Options of {@link createSseLineSplitter}. */
+export interface SseLineSplitterOptions {
+  /**
+   * What a CR at the very end of a text does. `'hold'` (the default) waits for the next text to tell `\r` from
+   * `\r\n`, so that every ending is exact (the wire as it was). `'end-line'` ends the line at once, as a parser must
+   * (an event whose blank line ends in CR is dispatched without waiting for more input): its ending says `\r`, and
+   * an LF that starts the next text, the rest of that CRLF, is skipped.
+   */
+  readonly trailingCr?: 'hold' | 'end-line';
+}
+
 /** An incremental splitter; see {@link createSseLineSplitter}. */
 export interface SseLineSplitter {
-  /** The next text of the stream (already decoded). A CR at the end is held until the next text shows its LF. */
+  /** The next text of the stream (already decoded). */
   feed(text: string): void;
-  /** The stream ended: the held CR and any unterminated last line come out. */
+  /** The stream ended: a held CR's line and any unterminated last line (ending `''`) come out. */
   end(): void;
+  /** The text after the last line break: a line the stream has not ended (yet). */
+  unterminated(): string;
+  /** Forgets everything. Called from `onLine`, it also drops the rest of the text being split. */
+  reset(): void;
 }
+
+const LF = 0x0a;
+const SPACE = 0x20;
 
 /** Classifies one line (without its ending). */
 export function classifyLine(text: string): Pick<WireLine, 'field' | 'value'> {
   if (text === '') return { field: 'blank', value: '' };
   const colon = text.indexOf(':');
-  const rest = (from: number): string => text.slice(text.charCodeAt(from) === 0x20 ? from + 1 : from);
+  const rest = (from: number): string => text.slice(text.charCodeAt(from) === SPACE ? from + 1 : from);
   if (colon === 0) return { field: 'comment', value: rest(1) };
   const name = colon === -1 ? text : text.slice(0, colon);
   const value = colon === -1 ? '' : rest(colon + 1);
@@ -47,58 +65,101 @@ export function classifyLine(text: string): Pick<WireLine, 'field' | 'value'> {
   }
 }
 
+function lineOf(text: string, ending: LineEnding): WireLine {
+  const { field, value } = classifyLine(text);
+  return { text, ending, field, value };
+}
+
 /**
- * Creates a splitter that calls `onLine` for each complete line with its exact ending. A BOM at the start stays in
- * the first line's text (it is part of what was sent).
+ * Creates a splitter that calls `onLine` for each complete line with its ending. A BOM at the start stays in the
+ * first line's text (it is part of what was sent; a parser drops it before feeding). One huge line fed in many small
+ * texts costs linear time: the unterminated tail is kept as pieces and joined once its line break arrives.
  */
-export function createSseLineSplitter(onLine: (line: WireLine) => void): SseLineSplitter {
-  let tail = '';
+export function createSseLineSplitter(
+  onLine: (line: WireLine) => void,
+  options: SseLineSplitterOptions = {},
+): SseLineSplitter {
+  const holdCr = (options.trailingCr ?? 'hold') === 'hold';
+  let tail: string[] = [];
+  // 'hold': the tail is a whole line whose CR ended the previous text. 'end-line': that line is out; a leading LF is
+  // the rest of its CRLF.
   let heldCr = false;
+  let skipLf = false;
+  // Incremented by reset(), so that a loop whose callback reset the splitter knows to stop.
+  let generation = 0;
 
-  const emit = (text: string, ending: LineEnding): void => onLine({ text, ending, ...classifyLine(text) });
+  const untail = (piece: string): string => {
+    if (tail.length === 0) return piece;
+    const line = tail.join('') + piece;
+    tail = [];
+    return line;
+  };
 
-  function feed(chunk: string): void {
-    if (chunk === '') return;
-    let text = chunk;
+  function feed(text: string): void {
+    if (text === '') return;
+    const current = generation;
+    let start = 0;
     if (heldCr) {
       heldCr = false;
-      if (text.charCodeAt(0) === 0x0a) {
-        emit(tail, '\r\n');
-        text = text.slice(1);
-      } else emit(tail, '\r');
-      tail = '';
+      const crlf = text.charCodeAt(0) === LF;
+      onLine(lineOf(untail(''), crlf ? '\r\n' : '\r'));
+      if (current !== generation) return;
+      if (crlf) start = 1;
+    } else if (skipLf) {
+      skipLf = false;
+      if (text.charCodeAt(0) === LF) start = 1;
     }
-    let start = 0;
-    for (let i = 0; i < text.length; i++) {
-      const code = text.charCodeAt(i);
-      if (code === 0x0a) {
-        emit(tail + text.slice(start, i), '\n');
-        tail = '';
-        start = i + 1;
-      } else if (code === 0x0d) {
-        if (i + 1 === text.length) {
-          tail += text.slice(start, i);
+    split(text, start, current);
+  }
+
+  function split(text: string, from: number, current: number): void {
+    let start = from;
+    // The next CR and LF at or after `start`, each searched again only once passed: runs of short lines stay linear.
+    let lf = text.indexOf('\n', start);
+    let cr = text.indexOf('\r', start);
+    while (start < text.length) {
+      if (lf !== -1 && lf < start) lf = text.indexOf('\n', start);
+      if (cr !== -1 && cr < start) cr = text.indexOf('\r', start);
+      const end = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
+      if (end === -1) break;
+      const line = untail(text.slice(start, end));
+      const ending = endingAt(text, end);
+      if (ending === '\r' && end + 1 === text.length) {
+        if (holdCr) {
+          tail = [line];
           heldCr = true;
           return;
         }
-        const crlf = text.charCodeAt(i + 1) === 0x0a;
-        emit(tail + text.slice(start, i), crlf ? '\r\n' : '\r');
-        tail = '';
-        if (crlf) i++;
-        start = i + 1;
+        skipLf = true;
       }
+      start = end + ending.length;
+      onLine(lineOf(line, ending));
+      if (current !== generation) return;
     }
-    tail += text.slice(start);
+    if (start < text.length) tail.push(text.slice(start));
   }
 
   function end(): void {
-    if (heldCr) emit(tail, '\r');
-    else if (tail !== '') emit(tail, '');
-    heldCr = false;
-    tail = '';
+    const last = untail('');
+    const ending: LineEnding = heldCr ? '\r' : '';
+    reset();
+    if (ending !== '' || last !== '') onLine(lineOf(last, ending));
   }
 
-  return { feed, end };
+  function reset(): void {
+    generation++;
+    tail = [];
+    heldCr = false;
+    skipLf = false;
+  }
+
+  return { feed, end, unterminated: () => (heldCr ? '' : tail.join('')), reset };
+}
+
+/** The line break at `at` (a CR or an LF): `\r\n` only when both are in `text`. */
+function endingAt(text: string, at: number): LineEnding {
+  if (text.charCodeAt(at) === LF) return '\n';
+  return text.charCodeAt(at + 1) === LF ? '\r\n' : '\r';
 }
 
 /**

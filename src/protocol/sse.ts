@@ -5,6 +5,8 @@
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream
  */
 
+import { createSseLineSplitter, type WireLine } from './sse-lines.js';
+
 /** One event to encode. */
 export interface SseEventInit {
   /** The payload. Line breaks (CRLF, CR or LF) split it over several `data:` lines; a parser rejoins them with LF. */
@@ -109,6 +111,11 @@ export interface SseParserCallbacks {
   onRetry?(ms: number): void;
   /** A line the spec says to ignore, or data the end of the stream cut off. */
   onError?(error: SseParseError): void;
+  /**
+   * Every complete line as it was sent (the first without its BOM), before its meaning is applied: for a reader that
+   * shows what it read, such as the block an end of the stream cut off.
+   */
+  onLine?(line: WireLine): void;
 }
 
 /** An incremental SSE parser; see {@link createSseParser}. */
@@ -129,140 +136,68 @@ export interface SseParser {
   reset(): void;
 }
 
-const LF = 0x0a;
-const SPACE = 0x20;
-
 /**
  * Creates an incremental parser for an SSE stream.
  *
  * Lines end in CRLF, LF or CR, including a CR that ends one chunk and an LF that starts the next (one line break,
- * not two). A UTF-8 BOM at the very start of the stream is dropped. `name:value` fields lose at most one space after
- * the colon; a line without a colon is a field with an empty value. `data` lines are joined with LF; a blank line
- * dispatches the event if it had any `data` line; `event`, `id` and `retry` follow the spec, with the spec's
- * ignored lines (unknown fields, a non-numeric `retry`, an `id` containing NUL) reported through `onError`.
+ * not two); the splitting is {@link createSseLineSplitter}'s. A UTF-8 BOM at the very start of the stream is dropped.
+ * `name:value` fields lose at most one space after the colon; a line without a colon is a field with an empty value.
+ * `data` lines are joined with LF; a blank line dispatches the event if it had any `data` line; `event`, `id` and
+ * `retry` follow the spec, with the spec's ignored lines (unknown fields, a non-numeric `retry`, an `id` containing
+ * NUL) reported through `onError`.
  *
  * A callback may call `reset()` or `end()`; the rest of the chunk being parsed is then dropped.
  */
 export function createSseParser(callbacks: SseParserCallbacks): SseParser {
-  let decoder: InstanceType<typeof TextDecoder> | undefined;
-  // The unterminated tail of the stream, kept as fragments and joined once a line break arrives, so that one huge
-  // line fed in many small chunks costs linear time.
-  let tail: string[] = [];
+  const input = createChunkDecoder();
+  const block = createEventBlock();
+  const splitter = createSseLineSplitter(take, { trailingCr: 'end-line' });
   let atStreamStart = true;
-  // The previous text ended in CR: an LF starting the next text completes that CRLF and is not a line of its own.
-  let skipLeadingLf = false;
-  // Incremented by reset(), so a loop that a callback reset knows to stop.
-  let generation = 0;
-
-  let data = '';
-  let dataLines = 0;
-  let eventType: string | undefined;
-  let id: string | undefined;
 
   function feed(chunk: string | Uint8Array): void {
-    let text: string;
-    if (typeof chunk === 'string') {
-      text = decoder === undefined ? chunk : decoder.decode() + chunk;
-      decoder = undefined;
-    } else {
-      // ignoreBOM keeps a BOM in the text, so that stripping it happens in one place for strings and bytes alike.
-      decoder ??= new TextDecoder('utf-8', { ignoreBOM: true });
-      text = decoder.decode(chunk, { stream: true });
-    }
-    process(text);
+    process(input.decode(chunk));
   }
 
-  function process(input: string): void {
-    if (input === '') return;
-    let text = input;
-    if (atStreamStart) {
-      atStreamStart = false;
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    }
-    let start = 0;
-    if (skipLeadingLf) {
-      skipLeadingLf = false;
-      if (text.charCodeAt(0) === LF) start = 1;
-    }
-    const current = generation;
-    // Next CR and LF at or after `start`, found once each and re-searched only when passed, so long runs of
-    // LF-only lines stay linear.
-    let lf = text.indexOf('\n', start);
-    let cr = text.indexOf('\r', start);
-    while (start < text.length) {
-      if (lf !== -1 && lf < start) lf = text.indexOf('\n', start);
-      if (cr !== -1 && cr < start) cr = text.indexOf('\r', start);
-      const end = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
-      if (end === -1) break;
-      let line = text.slice(start, end);
-      if (tail.length > 0) {
-        line = tail.join('') + line;
-        tail = [];
-      }
-      if (end === cr && text.charCodeAt(end + 1) === LF) {
-        start = end + 2;
-      } else {
-        start = end + 1;
-        if (end === cr && start === text.length) skipLeadingLf = true;
-      }
-      processLine(line);
-      if (current !== generation) return;
-    }
-    if (start < text.length) tail.push(text.slice(start));
+  function process(text: string): void {
+    if (text === '') return;
+    const bom = atStreamStart && text.charCodeAt(0) === 0xfeff;
+    atStreamStart = false;
+    splitter.feed(bom ? text.slice(1) : text);
   }
 
-  function processLine(line: string): void {
-    if (line === '') {
-      dispatch();
-      return;
-    }
-    const colon = line.indexOf(':');
-    if (colon === 0) {
-      callbacks.onComment?.(line.slice(line.charCodeAt(1) === SPACE ? 2 : 1));
-      return;
-    }
-    const field = colon === -1 ? line : line.slice(0, colon);
-    const value = colon === -1 ? '' : line.slice(line.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1);
-    // Field names are case-sensitive, per the spec.
-    switch (field) {
-      case 'data':
-        data = dataLines === 0 ? value : `${data}\n${value}`;
-        dataLines++;
+  function take(line: WireLine): void {
+    callbacks.onLine?.(line);
+    switch (line.field) {
+      case 'blank': {
+        const event = block.take();
+        if (event !== undefined) callbacks.onEvent(event);
         return;
+      }
+      case 'comment':
+        callbacks.onComment?.(line.value);
+        return;
+      case 'data':
       case 'event':
-        eventType = value === '' ? undefined : value;
+        block.set(line.field, line.value);
         return;
       case 'id':
-        if (value.includes('\0')) report('invalid-id', 'ignored an id containing NUL', line);
-        else id = value;
+        if (line.value.includes('\0')) report('invalid-id', 'ignored an id containing NUL', line.text);
+        else block.set('id', line.value);
         return;
       case 'retry':
-        if (/^[0-9]+$/.test(value)) callbacks.onRetry?.(Number.parseInt(value, 10));
-        else report('invalid-retry', `ignored a retry value that is not all ASCII digits: ${clip(value)}`, line);
+        if (/^[0-9]+$/.test(line.value)) callbacks.onRetry?.(Number.parseInt(line.value, 10));
+        else
+          report('invalid-retry', `ignored a retry value that is not all ASCII digits: ${clip(line.value)}`, line.text);
         return;
-      default:
-        report('unknown-field', `ignored unknown field ${clip(field)}`, line);
+      case 'unknown':
+        // Field names are case-sensitive, per the spec: `Data:` is an unknown field.
+        report('unknown-field', `ignored unknown field ${clip(fieldName(line.text))}`, line.text);
+        return;
+      default: {
+        const never: never = line.field;
+        throw new TypeError(`unknown line field ${String(never)}`);
+      }
     }
-  }
-
-  function dispatch(): void {
-    const event: SseEvent | undefined =
-      dataLines === 0
-        ? undefined
-        : {
-            data,
-            ...(eventType === undefined ? {} : { event: eventType }),
-            ...(id === undefined ? {} : { id }),
-          };
-    clearEvent();
-    if (event !== undefined) callbacks.onEvent(event);
-  }
-
-  function clearEvent(): void {
-    data = '';
-    dataLines = 0;
-    eventType = undefined;
-    id = undefined;
   }
 
   function report(type: SseParseErrorType, message: string, line: string): void {
@@ -270,10 +205,10 @@ export function createSseParser(callbacks: SseParserCallbacks): SseParser {
   }
 
   function end(): void {
-    if (decoder !== undefined) process(decoder.decode());
-    const pending = tail.join('');
+    process(input.flush());
+    const pending = splitter.unterminated();
     // A block with only event/id lines would not be dispatched even if complete, so losing it loses nothing.
-    const incomplete = pending !== '' || dataLines > 0;
+    const incomplete = pending !== '' || block.hasData();
     reset();
     if (incomplete) {
       report('incomplete-event', 'the stream ended before the blank line that ends an event; discarded it', pending);
@@ -281,15 +216,76 @@ export function createSseParser(callbacks: SseParserCallbacks): SseParser {
   }
 
   function reset(): void {
-    generation++;
-    decoder = undefined;
-    tail = [];
+    splitter.reset();
+    input.reset();
+    block.clear();
     atStreamStart = true;
-    skipLeadingLf = false;
-    clearEvent();
   }
 
   return { feed, end, reset };
+}
+
+/** Strings or bytes in, text out: byte chunks go through one streaming UTF-8 decoder, flushed before a string. */
+function createChunkDecoder(): { decode(chunk: string | Uint8Array): string; flush(): string; reset(): void } {
+  let decoder: InstanceType<typeof TextDecoder> | undefined;
+  const flush = (): string => {
+    const rest = decoder === undefined ? '' : decoder.decode();
+    decoder = undefined;
+    return rest;
+  };
+  return {
+    decode(chunk) {
+      if (typeof chunk === 'string') return flush() + chunk;
+      // ignoreBOM keeps a BOM in the text, so that stripping it happens in one place for strings and bytes alike.
+      decoder ??= new TextDecoder('utf-8', { ignoreBOM: true });
+      return decoder.decode(chunk, { stream: true });
+    },
+    flush,
+    reset: () => void (decoder = undefined),
+  };
+}
+
+/** The fields of the event being read, until a blank line takes it. `id` is not carried over to later events. */
+function createEventBlock() {
+  let data = '';
+  let dataLines = 0;
+  let eventType: string | undefined;
+  let id: string | undefined;
+  const clear = (): void => {
+    data = '';
+    dataLines = 0;
+    eventType = undefined;
+    id = undefined;
+  };
+  return {
+    set(field: 'data' | 'event' | 'id', value: string): void {
+      if (field === 'data') {
+        data = dataLines === 0 ? value : `${data}\n${value}`;
+        dataLines++;
+      } else if (field === 'event') eventType = value === '' ? undefined : value;
+      else id = value;
+    },
+    hasData: (): boolean => dataLines > 0,
+    /** The event, when the block had any data line, and a fresh block either way. */
+    take(): SseEvent | undefined {
+      const event: SseEvent | undefined =
+        dataLines === 0
+          ? undefined
+          : {
+              data,
+              ...(eventType === undefined ? {} : { event: eventType }),
+              ...(id === undefined ? {} : { id }),
+            };
+      clear();
+      return event;
+    },
+    clear,
+  };
+}
+
+function fieldName(text: string): string {
+  const colon = text.indexOf(':');
+  return colon === -1 ? text : text.slice(0, colon);
 }
 
 function clip(text: string): string {

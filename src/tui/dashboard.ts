@@ -36,7 +36,7 @@ import type { SessionState } from './session-state.js';
 import { debugLogView, helpPageCount, toViewModel, type Tone, type ViewInput } from './view-model.js';
 import { shownText } from './wire-log-view.js';
 import { createWireJournal, type JournalEntry } from '../client/wire-journal.js';
-import { createWireTap, streamKind, type WireRecord } from '../client/wire-tap.js';
+import { createWireTap, type WireRecord } from '../client/wire-tap.js';
 
 /** Default bound of the event log, in entries. */
 export const DEFAULT_LOG_LINES = 5000;
@@ -154,7 +154,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
   const pool = createSessionPool({
     clock,
     // The tap and the log name a session by its tag (its configured name, else its id).
-    fetchFor: (id) => tap.sessionFetch(tagOf(id)),
+    fetchFor: (id) => tap.taggedFetch(tagOf(id)),
     backoff: options.backoff,
     maxTokens: options.maxTokens,
     onUpdate: (id, update) => sessionUpdate(id, update),
@@ -167,12 +167,10 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
 
   const feeds = createFeedPool({
     clock,
-    // The event feed is a stream like the sessions': through the tap, under the feed's tag. Its /v1/models polls
-    // are not streams and go straight out.
+    // The event feed and the /v1/models polls go through the tap like the sessions' requests, under the feed's tag.
     fetch: (input, init) => {
       const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-      if (streamKind(url) !== 'feed') return (options.fetch ?? fetch)(input, init);
-      return tap.fetchFor(`${feedTag(new URL(url).origin)} feed`)(input, init);
+      return tap.taggedFetch(feedTag(new URL(url).origin))(input, init);
     },
     onAction: (root, action) => dispatch({ type: 'server', root, action }),
     onFrame: (root, frame) => {
@@ -325,7 +323,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
           server: effect.server,
           model: effect.model,
           apiKey: effect.apiKey,
-          ...(options.fetch ? { fetch: options.fetch } : {}),
+          fetch: tap.taggedFetch(tagOf(effect.id)),
         }).then((outcome) =>
           dispatch({
             type: 'unload-done',
@@ -362,7 +360,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
       server: root,
       apiKey,
       signal: abort.signal,
-      ...(options.fetch ? { fetch: options.fetch } : {}),
+      fetch: tap.taggedFetch(feedTag(root)),
     }).then((outcome) => {
       clock.clearTimeout(timer);
       asks.delete(ask);

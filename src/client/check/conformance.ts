@@ -84,97 +84,29 @@ interface LintedStream {
 
 /** Runs every check against the server; resolves with the report (it never throws for what a server does). */
 export async function runConformance(options: ConformanceOptions): Promise<CheckReport> {
-  const root = serviceRoot(options.server);
-  const strict = options.strict ?? false;
-  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-  const doFetch = options.fetch ?? fetch;
-  const now = options.now ?? (() => performance.now());
-  const timeoutMs = options.timeoutMs ?? 300_000;
   const model = parseModelId(options.model);
   if (!model.ok) throw new TypeError(model.message);
-  const key = model.ref.key;
   const results: CheckResult[] = [];
-  const titles = new Map<string, string>(CHECKS);
-
-  const record = (id: CheckId, status: CheckStatus, reason: string, findings: readonly LintFinding[] = []): void => {
-    const result: CheckResult = { id, title: titles.get(id) ?? id, status, reason, findings };
+  const run = createCheckRun(options, (result) => {
     results.push(result);
     options.onResult?.(result);
-  };
-  const headers = (extra: Record<string, string> = {}): Record<string, string> => ({
-    ...(options.apiKey !== undefined ? { authorization: `Bearer ${options.apiKey}` } : {}),
-    ...extra,
   });
-  const request = (path: string, init: RequestInit, onFrame?: (f: RecordedFrame) => void): Promise<RecordedAnswer> =>
-    recordAnswer(`${root}${path}`, init, { fetch: doFetch, now, timeoutMs, ...(onFrame ? { onFrame } : {}) });
-  const postJson = (path: string, body: string, onFrame?: (f: RecordedFrame) => void): Promise<RecordedAnswer> =>
-    request(
-      path,
-      { method: 'POST', headers: headers({ 'content-type': 'application/json', accept: '*/*' }), body },
-      onFrame,
-    );
-  const load = async (name: string, onFrame?: (f: RecordedFrame) => void): Promise<LintedStream> =>
-    lintAnswer(await postJson('/load_model', JSON.stringify({ model: name }), onFrame), name, strict, heartbeatMs);
 
-  // health
-  const health = await request('/health', { headers: headers() });
-  if (health.status === 0) {
-    record('health', 'fail', `cannot reach ${root}: ${health.error ?? 'no answer'}`);
-  } else {
-    const body = readJson(health.body);
-    if (health.status === 200 && isObject(body) && body['status'] === 'ok') {
-      record('health', 'pass', `200 ${oneLine(health.body)}`);
-    } else record('health', 'fail', `${health.status} ${oneLine(health.body)}; expected 200 {"status": "ok"}`);
-  }
-
-  // load, concurrent, late joiner: two subscribers at once and a third after the first frame.
-  const concurrentLoad = async (): Promise<{ a: LintedStream; b: LintedStream; c: LintedStream | undefined }> => {
-    let late: Promise<LintedStream> | undefined;
-    const onFirst = (frame: RecordedFrame): void => {
-      if (late === undefined && frame.kind === 'event') late = load(options.model);
-    };
-    const [a, b] = await Promise.all([load(options.model, onFirst), load(options.model)]);
-    return { a, b, c: await late };
-  };
-  let streams = await concurrentLoad();
-  let unloadNote = '';
-  if (isResidentAnswer(streams.a) && (options.unload ?? true)) {
-    const unloaded = await postJson('/unload_model', JSON.stringify({ model: options.model }));
-    if (unloaded.status >= 200 && unloaded.status < 300) {
-      unloadNote = ' (it was resident: unloaded it first)';
-      streams = await concurrentLoad();
-    } else {
-      unloadNote = ` (it was resident and POST /unload_model answered ${unloaded.status || unloaded.error})`;
-    }
-  }
-  const { a, b, c } = streams;
+  await checkHealth(run);
+  const { a, b, c } = await checkLoads(run, options.unload ?? true);
   const loaded = a.terminal?.status === 'ready';
-  record('load', ...judgeLoad(a, root), a.findings);
-  if (isResidentAnswer(a)) {
-    const why = `the model was already in server memory${unloadNote}, so no load ran to share`;
-    record('concurrent', 'n/a', why, b.findings);
-    record('late-joiner', 'n/a', why, c?.findings ?? []);
-  } else {
-    record('concurrent', ...judgeConcurrent(a, b), b.findings);
-    record('late-joiner', ...judgeLateJoiner(c, strict), c?.findings ?? []);
-  }
-
-  // second load
-  if (!loaded) record('second-load', 'n/a', 'the model did not load, so it cannot be resident');
+  if (!loaded) run.record('second-load', 'n/a', 'the model did not load, so it cannot be resident');
   else {
-    const again = await load(options.model);
-    record('second-load', ...judgeSecondLoad(again), again.findings);
+    const again = await run.load(options.model);
+    run.record('second-load', ...judgeSecondLoad(again), again.findings);
   }
 
-  // unknown model
-  const missingName = `modeldeck-check/no-such-model-${Math.random().toString(36).slice(2, 10)}`;
-  const missing = await load(missingName);
-  record('unknown-model', ...judgeUnknown(missing), missing.findings);
+  const missing = await run.load(`modeldeck-check/no-such-model-${Math.random().toString(36).slice(2, 10)}`);
+  run.record('unknown-model', ...judgeUnknown(missing), missing.findings);
 
-  // bad requests
-  const malformed = await postJson('/load_model', '{"model": ');
-  const noModel = await postJson('/load_model', '{}');
-  record(
+  const malformed = await run.postJson('/load_model', '{"model": ');
+  const noModel = await run.postJson('/load_model', '{}');
+  run.record(
     'bad-request',
     ...judgeBadRequests([
       ['malformed JSON', malformed],
@@ -182,30 +114,144 @@ export async function runConformance(options: ConformanceOptions): Promise<Check
     ]),
   );
 
-  // heartbeats: over every load stream read so far
-  const all = [a, b, ...(c ? [c] : [])];
-  record('heartbeats', ...judgeHeartbeats(all, heartbeatMs, strict));
+  // Over every load stream read so far.
+  run.record('heartbeats', ...judgeHeartbeats([a, b, ...(c ? [c] : [])], run.heartbeatMs, run.strict));
 
-  // chat
-  if (!loaded) record('chat-stream', 'n/a', 'the model did not load, so there is nothing to chat with');
-  else {
-    const chat = await postJson(
-      '/v1/chat/completions',
-      JSON.stringify({
-        model: options.model,
-        messages: [{ role: 'user', content: 'Say hello.' }],
-        stream: true,
-        max_tokens: 16,
-      }),
+  if (!loaded) run.record('chat-stream', 'n/a', 'the model did not load, so there is nothing to chat with');
+  else run.record('chat-stream', ...judgeChat(await chat(run), run.strict));
+
+  const list = await run.request('/v1/models', { headers: run.headers() });
+  run.record('models', ...judgeModels(list, model.ref.key));
+
+  return {
+    server: run.root,
+    model: options.model,
+    strict: run.strict,
+    results,
+    ok: results.every((r) => r.status !== 'fail'),
+  };
+}
+
+/** What every check of one run shares: the server, the promises it is held to, its requests, where results go. */
+interface CheckRun {
+  readonly root: string;
+  /** The model as given. */
+  readonly model: string;
+  readonly strict: boolean;
+  readonly heartbeatMs: number;
+  /** The bearer key when there is one, and `extra`. */
+  headers(extra?: Record<string, string>): Record<string, string>;
+  request(path: string, init: RequestInit, onFrame?: (f: RecordedFrame) => void): Promise<RecordedAnswer>;
+  postJson(path: string, body: string, onFrame?: (f: RecordedFrame) => void): Promise<RecordedAnswer>;
+  /** `POST /load_model` for `name`, its stream read by the lint. */
+  load(name: string, onFrame?: (f: RecordedFrame) => void): Promise<LintedStream>;
+  record(id: CheckId, status: CheckStatus, reason: string, findings?: readonly LintFinding[]): void;
+}
+
+function createCheckRun(options: ConformanceOptions, onResult: (result: CheckResult) => void): CheckRun {
+  const root = serviceRoot(options.server);
+  const strict = options.strict ?? false;
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const recordOptions = {
+    fetch: options.fetch ?? fetch,
+    now: options.now ?? (() => performance.now()),
+    timeoutMs: options.timeoutMs ?? 300_000,
+  };
+  const titles = new Map<string, string>(CHECKS);
+  const headers = (extra: Record<string, string> = {}): Record<string, string> => ({
+    ...(options.apiKey !== undefined ? { authorization: `Bearer ${options.apiKey}` } : {}),
+    ...extra,
+  });
+  const request: CheckRun['request'] = (path, init, onFrame) =>
+    recordAnswer(`${root}${path}`, init, { ...recordOptions, ...(onFrame ? { onFrame } : {}) });
+  const postJson: CheckRun['postJson'] = (path, body, onFrame) =>
+    request(
+      path,
+      { method: 'POST', headers: headers({ 'content-type': 'application/json', accept: '*/*' }), body },
+      onFrame,
     );
-    record('chat-stream', ...judgeChat(chat, strict));
+  return {
+    root,
+    model: options.model,
+    strict,
+    heartbeatMs,
+    headers,
+    request,
+    postJson,
+    load: async (name, onFrame) =>
+      lintAnswer(await postJson('/load_model', JSON.stringify({ model: name }), onFrame), name, strict, heartbeatMs),
+    record: (id, status, reason, findings = []) =>
+      onResult({ id, title: titles.get(id) ?? id, status, reason, findings }),
+  };
+}
+
+async function checkHealth(run: CheckRun): Promise<void> {
+  const health = await run.request('/health', { headers: run.headers() });
+  if (health.status === 0) {
+    run.record('health', 'fail', `cannot reach ${run.root}: ${health.error ?? 'no answer'}`);
+    return;
   }
+  const body = readJson(health.body);
+  if (health.status === 200 && isObject(body) && body['status'] === 'ok') {
+    run.record('health', 'pass', `200 ${oneLine(health.body)}`);
+  } else run.record('health', 'fail', `${health.status} ${oneLine(health.body)}; expected 200 {"status": "ok"}`);
+}
 
-  // models
-  const list = await request('/v1/models', { headers: headers() });
-  record('models', ...judgeModels(list, key));
+/** The load streams the load checks read: two subscribers at once, and a late joiner if a first frame came. */
+interface LoadStreams {
+  readonly a: LintedStream;
+  readonly b: LintedStream;
+  readonly c: LintedStream | undefined;
+}
 
-  return { server: root, model: options.model, strict, results, ok: results.every((r) => r.status !== 'fail') };
+/**
+ * load, concurrent and late-joiner: two subscribers at once and a third after the first frame, on a real load when
+ * the model was resident and may be unloaded first.
+ */
+async function checkLoads(run: CheckRun, unload: boolean): Promise<LoadStreams> {
+  let streams = await concurrentLoad(run);
+  let unloadNote = '';
+  if (isResidentAnswer(streams.a) && unload) {
+    const unloaded = await run.postJson('/unload_model', JSON.stringify({ model: run.model }));
+    if (unloaded.status >= 200 && unloaded.status < 300) {
+      unloadNote = ' (it was resident: unloaded it first)';
+      streams = await concurrentLoad(run);
+    } else {
+      unloadNote = ` (it was resident and POST /unload_model answered ${unloaded.status || unloaded.error})`;
+    }
+  }
+  const { a, b, c } = streams;
+  run.record('load', ...judgeLoad(a, run.root), a.findings);
+  if (isResidentAnswer(a)) {
+    const why = `the model was already in server memory${unloadNote}, so no load ran to share`;
+    run.record('concurrent', 'n/a', why, b.findings);
+    run.record('late-joiner', 'n/a', why, c?.findings ?? []);
+  } else {
+    run.record('concurrent', ...judgeConcurrent(a, b), b.findings);
+    run.record('late-joiner', ...judgeLateJoiner(c, run.strict), c?.findings ?? []);
+  }
+  return streams;
+}
+
+async function concurrentLoad(run: CheckRun): Promise<LoadStreams> {
+  let late: Promise<LintedStream> | undefined;
+  const onFirst = (frame: RecordedFrame): void => {
+    if (late === undefined && frame.kind === 'event') late = run.load(run.model);
+  };
+  const [a, b] = await Promise.all([run.load(run.model, onFirst), run.load(run.model)]);
+  return { a, b, c: await late };
+}
+
+function chat(run: CheckRun): Promise<RecordedAnswer> {
+  return run.postJson(
+    '/v1/chat/completions',
+    JSON.stringify({
+      model: run.model,
+      messages: [{ role: 'user', content: 'Say hello.' }],
+      stream: true,
+      max_tokens: 16,
+    }),
+  );
 }
 
 type Verdict = [CheckStatus, string];

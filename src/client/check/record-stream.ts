@@ -1,9 +1,9 @@
 /**
  * Records one HTTP answer as `modeldeck check` needs it: the status, the headers, and for an event stream every
- * frame (events with their fields, comments) with the time it arrived, read with the protocol's own SSE parser.
+ * frame (events with their fields, comments) with the time it arrived, read by the client's one SSE reader.
  */
 
-import { createSseParser } from '../../protocol/sse.js';
+import { readSse, type SseReaderCallbacks } from '../sse-reader.js';
 
 /** One frame as it arrived. `at` is milliseconds on the recorder's clock. */
 export type RecordedFrame =
@@ -64,7 +64,7 @@ export async function recordAnswer(url: string, init: RequestInit, options: Reco
     frames.push(frame);
     options.onFrame?.(frame);
   };
-  const parser = createSseParser({
+  const reader: SseReaderCallbacks = {
     onEvent: ({ data, event, id }) =>
       push({
         kind: 'event',
@@ -74,10 +74,9 @@ export async function recordAnswer(url: string, init: RequestInit, options: Reco
         at: options.now(),
       }),
     onComment: (text) => push({ kind: 'comment', text, at: options.now() }),
-  });
+  };
   try {
-    if (response.body) for await (const chunk of response.body) parser.feed(chunk);
-    parser.end();
+    if (response.body) await readSse(response.body, reader);
   } catch (error) {
     return { ...base, isStream: true, frames, body: '', error: describe(error, options) };
   }
