@@ -47,7 +47,7 @@ export const COMMAND_KEYS: readonly Binding<CommandAction>[] = [
   { keys: ['.'], action: 'replay-step', help: HELP.step, destructive: false },
 ];
 
-/** What a key does while typing, besides editing the line ({@link LINE_KEYS}). */
+/** What a key does while typing, besides editing the line (`line.ts`). */
 type TypingAction = 'send' | 'history' | 'stop-typing' | 'stop-reply' | 'next-session' | 'scroll-transcript';
 
 /** The typing mode's table, in the order of its status-bar hints; the line editor's keys and characters follow. */
