@@ -1,15 +1,8 @@
 // The key router, pure: every key of the help overlay does what it says, in each mode.
 import { isDeepStrictEqual } from 'node:util';
 import t from 'tap';
-import {
-  createUiState,
-  defaultLogFileName,
-  KEY_HELP,
-  routeKey,
-  type KeyContext,
-  type KeyPress,
-  type UiState,
-} from '../src/tui/keys.js';
+import { createUiState, KEY_HELP, routeKey, type KeyContext, type KeyPress, type UiState } from '../src/tui/keys.js';
+import { defaultLogFileName } from '../src/tui/keys/log.js';
 
 const ctx: KeyContext = {
   sessions: [
@@ -364,8 +357,8 @@ t.test('no sessions: keys that need one do nothing; a and q still work', async (
   t.same(type(createUiState(), ['q'], empty).commands, [{ type: 'quit' }]);
 });
 
-// The router is code, not a table of bindings, so its bindings are found by trying keys: every printable character,
-// every named key blessed reports and every Ctrl-letter, in each mode that takes command keys. A key is bound when it
+// The router's bindings are found here by trying keys, not by reading its tables (tui-key-bindings reads them): every
+// printable character, every named key blessed reports and every Ctrl-letter, in each mode that takes command keys. A key is bound when it
 // does something other than what an unbound key does there (nothing, or starting a message with that character).
 const PRINTABLE = Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i));
 const NAMED = [

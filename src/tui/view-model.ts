@@ -10,7 +10,7 @@ import { ELLIPSIS, truncateEnd, truncateMiddle } from '../common/text.js';
 import type { JournalEntry } from '../client/wire-journal.js';
 import { buildWireLogView, inspectEntry, type WireLogView } from './wire-log-view.js';
 import { countAfter, selectWindow, type EventLog, type LogEntry, type LogFilter } from './event-log.js';
-import { KEY_HELP, KEY_PROMPTS, MODEL_PROMPTS, type Prompt, type UiState, type Zoom } from './keys.js';
+import { KEY_HELP, KEY_PROMPTS, keyHints, MODEL_PROMPTS, type Prompt, type UiState, type Zoom } from './keys.js';
 import { lineAt, lineWindow, type LineEdit } from './line-edit.js';
 import { clipLine, seg, textBar, type Line, type Segment, type Tone } from './lines.js';
 import { completionCandidates } from './model-completion.js';
@@ -853,17 +853,13 @@ function statusLine(input: ViewInput, width: number, focused: SessionState | und
     const room = width - line.reduce((n, x) => n + [...x.text].length, 0);
     if (p.error) line.push(seg(truncateEnd(`  ${p.error}`, room), 'error'));
     else if (MODEL_PROMPTS.has(p.kind) && input.modelChoices) line.push(...choiceSegments(p, input.modelChoices, room));
-    else if (room > 2) line.push(seg(truncateEnd('  Enter ok · Esc cancel', room), 'dim'));
+    else if (room > 2) line.push(seg(truncateEnd(`  ${keyHints('prompt')}`, room), 'dim'));
     return clipLine(line, width);
   }
   if (input.notice !== null) return clipLine([seg(input.notice.text, input.notice.tone)], width);
   const zoomed = ui.zoom === 'log' || (ui.zoom === 'session' && focused !== undefined) ? ' zoomed · f returns ·' : '';
   const where = `${ui.logFocused ? 'log' : (focused?.tag ?? 'no session')}${zoomed}`;
-  const keys = ui.logFocused
-    ? '? help · space follow/pause · ↑↓ scroll · / filter · s session · w save · f zoom · l back · q quit'
-    : ui.composing
-      ? 'typing: Enter sends · ↑↓ earlier messages · Esc stops typing · Ctrl-X stops a reply · Tab next session'
-      : 'commands: ? help · q quit · Tab next · Enter/i type · f zoom · l log · a add · e edit · o options · r retry · x close · c cancel · u unload · v servers';
+  const keys = keyHints(ui.logFocused ? 'log' : ui.composing ? 'typing' : 'commands');
   return clipLine([seg(`[${where}] `, 'accent'), seg(keys, 'dim')], width);
 }
 
