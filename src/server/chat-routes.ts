@@ -167,11 +167,14 @@ function textShape(prompt: string): ReplyShape {
   };
 }
 
+/**
+ * The work both routes share, in order: the model (loaded first if it is not resident), a check of the prompt, the
+ * time limit, a place in the model's line of chat requests, and the completion, whole or streamed.
+ */
 function createGenerationHandler(options: ChatRoutesOptions) {
   const { manager } = options;
-  const maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
-  // Requests of each model from the moment they hold it until they end: the one generating and those waiting.
-  const queued = new Map<string, number>();
+  const line = createRequestLine(options.maxQueue ?? DEFAULT_MAX_QUEUE);
+  const limitMs = options.generationTimeoutMs ?? DEFAULT_GENERATION_TIMEOUT_MS;
 
   return async function serve(
     request: FastifyRequest,
@@ -180,72 +183,23 @@ function createGenerationHandler(options: ChatRoutesOptions) {
     shape: ReplyShape,
   ): Promise<FastifyReply> {
     const gone = disconnectSignal(reply);
-
     let model: LoadedModel;
     try {
       model = await manager.acquire(chat.model);
     } catch (error) {
-      // A load failure a user can act on keeps its load code (the one `/load_model` sends) and its message.
-      if (error instanceof LoadError) return sendError(reply, error.code, error.message);
-      request.log.error(error);
-      return sendError(reply, 'INTERNAL_ERROR', 'the model could not be loaded (see the server log)');
+      return loadRefused(request, reply, error);
     }
     if (gone.aborted) return reply;
-
-    // A prompt the model cannot take is refused before anything is generated (OpenAI's context_length_exceeded), and
-    // so are chat messages to a model with no chat template.
-    let size: PromptSize | undefined;
-    try {
-      size = await model.measure?.(shape.prompt);
-    } catch (error) {
-      if (noTemplate(error)) return sendError(reply, 'CHAT_TEMPLATE_MISSING', noTemplateMessage(model), 'messages');
-      if (templateRefused(error)) return sendError(reply, 'INVALID_REQUEST', refusedMessage(model, error), 'messages');
-      throw error;
-    }
-    if (size?.contextLength !== undefined && size.promptTokens + chat.maxTokens > size.contextLength) {
-      return sendError(
-        reply,
-        'CONTEXT_LENGTH_EXCEEDED',
-        `This model's maximum context length is ${size.contextLength} tokens. However, you requested ` +
-          `${size.promptTokens + chat.maxTokens} tokens (${size.promptTokens} in the ${promptName(shape)}, ` +
-          `${chat.maxTokens} in the completion). Please reduce the length of the ${promptName(shape)} or of ` +
-          'max_tokens.',
-        promptName(shape),
-      );
-    }
-    const limitMs = options.generationTimeoutMs ?? DEFAULT_GENERATION_TIMEOUT_MS;
-    const limit = limitMs > 0 ? AbortSignal.timeout(limitMs) : undefined;
-    const stop = limit === undefined ? gone : AbortSignal.any([gone, limit]);
-    const timedOut = (): string | undefined =>
-      limit?.aborted === true && !gone.aborted
-        ? `the reply ran past the server's limit of ${limitMs / 1000} s (waiting for the model included) and was ` +
-          'ended: ask for fewer max_tokens, or retry when the server is less busy (serve --generation-timeout)'
-        : undefined;
-
-    // One model generates one reply at a time, first come first served; the line is bounded, so a burst is told to
-    // come back (429) instead of waiting minutes, and --generation-timeout bounds how long any one reply holds it.
+    const refused = await promptRefused(reply, model, chat, shape);
+    if (refused !== undefined) return refused;
+    const { stop, timedOut } = timeLimit(gone, limitMs);
     const key = chat.model.key;
-    const ahead = queued.get(key) ?? 0;
-    if (maxQueue > 0 && ahead >= maxQueue) {
-      reply.header('retry-after', '1');
-      return sendError(
-        reply,
-        'QUEUE_FULL',
-        `${key} already has ${ahead} chat request${ahead === 1 ? '' : 's'} generating or waiting, the most it takes ` +
-          '(serve --max-queue): retry in a moment',
-      );
-    }
-    queued.set(key, ahead + 1);
+    const place = line.enter(key);
+    if (!place.ok) return queueFull(reply, key, place.ahead);
     const id = `${shape.idPrefix}-${randomBytes(12).toString('hex')}`;
     const meta: ReplyMeta = { id, created: Math.floor(Date.now() / 1000), model: chat.model.key };
     // Held, the model cannot be unloaded for idleness mid-generation; releasing it restarts its idle timer.
     const hold = manager.hold(key);
-    const release = (): void => {
-      hold();
-      const left = (queued.get(key) ?? 1) - 1;
-      if (left > 0) queued.set(key, left);
-      else queued.delete(key);
-    };
     const observed = options.onChat ? observe(model, id, options.onChat) : model;
     try {
       const context: CompletionContext = { meta, shape, gone: stop, timedOut };
@@ -253,9 +207,105 @@ function createGenerationHandler(options: ChatRoutesOptions) {
         ? await streamCompletion(reply, observed, chat, context)
         : await wholeCompletion(reply, observed, chat, context);
     } finally {
-      release();
+      hold();
+      place.leave();
     }
   };
+}
+
+/** The answer to a request whose model could not be loaded. */
+function loadRefused(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+  // A load failure a user can act on keeps its load code (the one `/load_model` sends) and its message.
+  if (error instanceof LoadError) return sendError(reply, error.code, error.message);
+  request.log.error(error);
+  return sendError(reply, 'INTERNAL_ERROR', 'the model could not be loaded (see the server log)');
+}
+
+/**
+ * A prompt the model cannot take is refused before anything is generated (OpenAI's context_length_exceeded), and so
+ * are chat messages to a model with no chat template, or that its template refuses: the answer sent, or undefined
+ * when the prompt may go on.
+ */
+async function promptRefused(
+  reply: FastifyReply,
+  model: LoadedModel,
+  chat: GenerationRequest,
+  shape: ReplyShape,
+): Promise<FastifyReply | undefined> {
+  let size: PromptSize | undefined;
+  try {
+    size = await model.measure?.(shape.prompt);
+  } catch (error) {
+    if (noTemplate(error)) return sendError(reply, 'CHAT_TEMPLATE_MISSING', noTemplateMessage(model), 'messages');
+    if (templateRefused(error)) return sendError(reply, 'INVALID_REQUEST', refusedMessage(model, error), 'messages');
+    throw error;
+  }
+  if (size?.contextLength !== undefined && size.promptTokens + chat.maxTokens > size.contextLength) {
+    return sendError(
+      reply,
+      'CONTEXT_LENGTH_EXCEEDED',
+      `This model's maximum context length is ${size.contextLength} tokens. However, you requested ` +
+        `${size.promptTokens + chat.maxTokens} tokens (${size.promptTokens} in the ${promptName(shape)}, ` +
+        `${chat.maxTokens} in the completion). Please reduce the length of the ${promptName(shape)} or of ` +
+        'max_tokens.',
+      promptName(shape),
+    );
+  }
+  return undefined;
+}
+
+/**
+ * `--generation-timeout` from now: the signal that stops a generation (the client left, or the limit passed; none
+ * when `limitMs` is 0), and the message for a reply the limit ended.
+ */
+function timeLimit(gone: AbortSignal, limitMs: number): { stop: AbortSignal; timedOut: () => string | undefined } {
+  const limit = limitMs > 0 ? AbortSignal.timeout(limitMs) : undefined;
+  return {
+    stop: limit === undefined ? gone : AbortSignal.any([gone, limit]),
+    timedOut: () =>
+      limit?.aborted === true && !gone.aborted
+        ? `the reply ran past the server's limit of ${limitMs / 1000} s (waiting for the model included) and was ` +
+          'ended: ask for fewer max_tokens, or retry when the server is less busy (serve --generation-timeout)'
+        : undefined,
+  };
+}
+
+/** A place in a model's line of chat requests: one to leave once the request ends, or the number already in it. */
+type Place = { readonly ok: true; leave(): void } | { readonly ok: false; readonly ahead: number };
+
+/**
+ * The chat requests of each model from the moment they hold it until they end: the one generating and those waiting.
+ * One model generates one reply at a time, first come first served; the line is bounded (`max`; 0 never), so a burst
+ * is told to come back (429) instead of waiting minutes, and --generation-timeout bounds how long any one reply holds
+ * it.
+ */
+function createRequestLine(max: number): { enter(key: string): Place } {
+  const queued = new Map<string, number>();
+  return {
+    enter(key) {
+      const ahead = queued.get(key) ?? 0;
+      if (max > 0 && ahead >= max) return { ok: false, ahead };
+      queued.set(key, ahead + 1);
+      return {
+        ok: true,
+        leave() {
+          const left = (queued.get(key) ?? 1) - 1;
+          if (left > 0) queued.set(key, left);
+          else queued.delete(key);
+        },
+      };
+    },
+  };
+}
+
+function queueFull(reply: FastifyReply, key: string, ahead: number): FastifyReply {
+  reply.header('retry-after', '1');
+  return sendError(
+    reply,
+    'QUEUE_FULL',
+    `${key} already has ${ahead} chat request${ahead === 1 ? '' : 's'} generating or waiting, the most it takes ` +
+      '(serve --max-queue): retry in a moment',
+  );
 }
 
 /** The request field the prompt came in. */

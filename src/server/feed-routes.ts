@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { serializeLoadEvent } from '../protocol/events.js';
-import type { FeedModel, UnloadPayload } from '../protocol/feed.js';
+import type { UnloadPayload } from '../protocol/feed.js';
 import type { EventFeed } from './event-feed.js';
+import { withCachedModels } from './feed-view.js';
 import type { LoadManager } from './load-manager.js';
 import { openSseStream } from './sse-stream.js';
 
@@ -40,7 +41,7 @@ export function registerFeedRoutes(app: FastifyInstance, options: FeedRoutesOpti
       // the state after every event up to its id, and the watcher is attached before the next one.
       const cached = await manager.cachedRefs().catch(() => []);
       if (stream.closed) return reply;
-      stream.sendFrame(feed.snapshot(snapshotModels(manager.models(), cached)));
+      stream.sendFrame(feed.snapshot(withCachedModels(manager.models(), cached)));
     } else {
       for (const frame of missed) stream.sendFrame(frame);
     }
@@ -49,13 +50,4 @@ export function registerFeedRoutes(app: FastifyInstance, options: FeedRoutesOpti
     if (stream.closed) unwatch();
     return reply;
   });
-}
-
-/** The manager's models plus those only on disk. */
-function snapshotModels(known: readonly FeedModel[], cached: readonly { key: string }[]): FeedModel[] {
-  const seen = new Set(known.map((model) => model.model));
-  return [
-    ...known,
-    ...cached.filter((ref) => !seen.has(ref.key)).map((ref) => ({ model: ref.key, state: 'cached' as const })),
-  ];
 }

@@ -6,14 +6,27 @@
  */
 
 import { SHUTTING_DOWN_CODE } from '../protocol/errors.js';
-import { LoadError, type ModelLoader } from './loader-types.js';
+import { LoadError } from './loader-types.js';
 
 /** The default cap of `modeldeck serve --max-loads`. */
 export const DEFAULT_MAX_LOADS = 2;
 
-/** `loader`, with at most `max` of its loads running at once (0: no cap). */
-export function limitConcurrentLoads(loader: ModelLoader, max: number): ModelLoader {
-  if (max <= 0) return loader;
+/** The slots of `--max-loads`. */
+export interface LoadLimiter {
+  /**
+   * Runs `task` in a slot: at once when one is free (synchronously when there is no cap), else when every load that
+   * asked before has had its turn. A load whose `signal` fires while it waits leaves the line and rejects with
+   * `ABORTED` (loads are aborted only when the server stops or the load is cancelled).
+   */
+  run<T>(signal: AbortSignal | undefined, task: () => Promise<T>): Promise<T>;
+  /** Loads running in a slot. */
+  readonly running: number;
+  /** Loads waiting for a slot. */
+  readonly waiting: number;
+}
+
+/** Creates the slots of at most `max` loads running at once (0: no cap). */
+export function createLoadLimiter(max: number): LoadLimiter {
   let running = 0;
   const waiting: (() => void)[] = [];
   const next = (): void => {
@@ -34,23 +47,27 @@ export function limitConcurrentLoads(loader: ModelLoader, max: number): ModelLoa
       const abort = (): void => {
         const i = waiting.indexOf(go);
         if (i >= 0) waiting.splice(i, 1);
-        // Loads are aborted only when the server stops (see ModelLoader.load).
         reject(new LoadError(SHUTTING_DOWN_CODE, 'the server is shutting down'));
       };
       if (signal?.aborted) return abort();
       signal?.addEventListener('abort', abort, { once: true });
       waiting.push(go);
     });
+  const inTurn = async <T>(signal: AbortSignal | undefined, task: () => Promise<T>): Promise<T> => {
+    await turn(signal);
+    try {
+      return await task();
+    } finally {
+      next();
+    }
+  };
   return {
-    ...loader,
-    async load(ref, onEvent, signal, options) {
-      await turn(signal);
-      try {
-        return await loader.load(ref, onEvent, signal, options);
-      } finally {
-        next();
-      }
+    run: (signal, task) => (max <= 0 ? task() : inTurn(signal, task)),
+    get running() {
+      return running;
     },
-    listCached: () => loader.listCached(),
+    get waiting() {
+      return waiting.length;
+    },
   };
 }

@@ -1,19 +1,20 @@
 import { monotonicNow, systemClock, type Clock } from '../common/clock.js';
-import { SHUTTING_DOWN_CODE } from '../protocol/errors.js';
 import type { LoadEvent } from '../protocol/events.js';
 import type { FeedModel, UnloadReason } from '../protocol/feed.js';
-import { LoadError, type LoadedModel, type LoadOptions, type ModelLoader, type ModelRef } from './loader-types.js';
-import { createProgressCoalescer, type ProgressCoalescer } from './progress-coalescer.js';
+import { createAdmission, type Admitted } from './admission.js';
+import { feedModels } from './feed-view.js';
+import { createListenerSet } from './listener-set.js';
+import {
+  errorEvent,
+  shuttingDownError,
+  type LoadLife,
+  type LoadLifeEvent,
+  type LoadListener,
+  type Subscription,
+} from './load-life.js';
+import type { LoadedModel, LoadOptions, ModelLoader, ModelRef } from './loader-types.js';
+import { createLoadTable } from './load-table.js';
 import { createResidentTable } from './resident-table.js';
-
-/** Receives the wire events of one subscription, in order; the last one it receives is terminal. */
-export type LoadListener = (event: LoadEvent) => void;
-
-/** A subscription to a model's load. */
-export interface Subscription {
-  /** Stops delivery. Never cancels the load itself. Idempotent. */
-  unsubscribe(): void;
-}
 
 /** Options of {@link createLoadManager}. */
 export interface LoadManagerOptions {
@@ -39,6 +40,8 @@ export interface LoadManagerOptions {
    * fails at once with `MODELS_BUSY`.
    */
   readonly maxModels?: number;
+  /** The most loads running at once (`--max-loads`); more wait their turn, first come first served. 0 or absent: no cap. */
+  readonly maxLoads?: number;
   /** Timers of coalescing and idle unloads (the system clock by default), injected so tests need not wait. */
   readonly clock?: Clock;
 }
@@ -104,66 +107,41 @@ export interface LoadManager {
   close(beforeUnload?: () => Promise<void>): Promise<void>;
 }
 
-interface RunningLoad {
-  readonly ref: ModelRef;
-  /** The dtype preference the load was started with, if any. */
-  readonly dtype: readonly string[] | undefined;
-  readonly listeners: Set<LoadListener>;
-  readonly controller: AbortController;
-  readonly promise: Promise<LoadedModel>;
-  readonly progress: ProgressCoalescer;
-  /** Set by {@link LoadManager.cancel}. */
-  cancelled: boolean;
-}
-
 /**
- * Creates the load manager of one server. It composes two units: a {@link ProgressCoalescer} per running load (the
- * rate of its events) and the {@link ResidentTable} (what is in memory, and when it goes idle); what is left here is
- * the life of a load: who listens to it and where its model goes when it is done.
+ * Creates the load manager of one server. It composes units that each have one job: the table of loads under way
+ * (`load-table.ts`), each load a load life (`load-life.ts`: its subscribers, its coalescer, its one terminal event);
+ * the resident table (`resident-table.ts`: what is in memory, and when it goes idle); admission (`admission.ts`: what
+ * a request gets, room under `--max-models`, a `--max-loads` slot, dtype conflicts); and the feed's view
+ * (`feed-view.ts`). What is left here is the wiring: a load's events move its model between the two tables and reach
+ * the watchers; unloads, with their reasons; shutdown.
  */
 export function createLoadManager(options: LoadManagerOptions): LoadManager {
-  const { loader } = options;
-  const interval = options.progressIntervalMs ?? 100;
   const clock = options.clock ?? systemClock;
-  const running = new Map<string, RunningLoad>();
   const residents = createResidentTable({
     idleTimeoutMs: options.idleTimeoutMs ?? 0,
     clock,
     onIdle: (key) => void unloadResident(key, 'idle'),
   });
-  const maxModels = options.maxModels ?? 0;
-  const watchers = new Set<(event: ManagerEvent) => void>();
-  let closed = false;
-
-  const notify = (event: ManagerEvent): void => {
-    for (const watcher of [...watchers]) {
-      try {
-        watcher(event);
-      } catch (error) {
-        watchers.delete(watcher);
-        options.onInternalError?.(error, event.ref);
-      }
-    }
-  };
-
-  const broadcast = (load: RunningLoad, event: LoadEvent): void => {
-    // A listener that throws (a broken socket) must not starve the others.
-    for (const listener of [...load.listeners]) {
-      try {
-        listener(event);
-      } catch (error) {
-        load.listeners.delete(listener);
-        options.onInternalError?.(error, load.ref);
-      }
-    }
-    notify({ type: 'load', ref: load.ref, event });
-  };
+  const loads = createLoadTable({
+    intervalMs: options.progressIntervalMs ?? 100,
+    clock,
+    load: (ref, onEvent, signal, loadOptions) =>
+      admission.inSlot(signal, () => options.loader.load(ref, onEvent, signal, loadOptions)),
+    on: (ref, event) => follow(ref, event),
+  });
+  const admission = createAdmission({
+    maxModels: options.maxModels ?? 0,
+    maxLoads: options.maxLoads ?? 0,
+    residents,
+    loads,
+    evict: (key) => void unloadResident(key, 'evicted'),
+  });
+  const watchers = createListenerSet<ManagerEvent>((error, event) => options.onInternalError?.(error, event.ref));
 
   const unloaded = (ref: ModelRef, reason: UnloadReason): void => {
     options.onUnload?.(ref, reason);
-    notify({ type: 'unload', ref, reason });
+    watchers.emit({ type: 'unload', ref, reason });
   };
-
   const unloadResident = async (key: string, reason: UnloadReason): Promise<boolean> => {
     const model = residents.remove(key);
     if (model === undefined) return false;
@@ -171,273 +149,111 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     await model.dispose();
     return true;
   };
-
-  /**
-   * Makes room for one more model under `maxModels`: evicts the least recently used resident model that is not
-   * generating, or returns the refusal when every slot is busy.
-   */
-  const makeRoom = (ref: ModelRef): LoadError | undefined => {
-    if (maxModels <= 0 || residents.size + running.size < maxModels) return undefined;
-    let victim: { key: string; lastUsedAt: number } | undefined;
-    for (const resident of residents.refs()) {
-      const info = residents.info(resident.key);
-      if (info === undefined || info.holds > 0) continue;
-      if (victim === undefined || info.lastUsedAt < victim.lastUsedAt) {
-        victim = { key: resident.key, lastUsedAt: info.lastUsedAt };
-      }
-    }
-    if (victim !== undefined) {
-      void unloadResident(victim.key, 'evicted');
-      return undefined;
-    }
-    const busy = [
-      ...residents.refs().map((r) => `${r.key} (generating ${residents.info(r.key)?.holds ?? 0})`),
-      ...[...running.keys()].map((key) => `${key} (loading)`),
-    ];
-    return new LoadError(
-      'MODELS_BUSY',
-      `cannot load ${ref.key}: the server holds its maximum of ${maxModels} model${maxModels === 1 ? '' : 's'} ` +
-        `(--max-models) and none can be unloaded: ${busy.join(', ')}; retry when one is idle, or raise --max-models`,
-    );
+  // What a load's events do here: its model moves into memory; its events and its cancellation reach the watchers.
+  const follow = (ref: ModelRef, event: LoadLifeEvent): void => {
+    if (event.type === 'sent') watchers.emit({ type: 'load', ref, event: event.event });
+    else if (event.type === 'returned' && event.resident !== undefined) residents.add(event.resident);
+    else if (event.type === 'settled' && event.phase === 'cancelled') unloaded(ref, 'cancelled');
+    else if (event.type === 'internal-error') options.onInternalError?.(event.error, ref);
   };
-
-  /** Starts a load; `first` is subscribed before the loader runs, so it sees even events reported synchronously. */
-  const start = (ref: ModelRef, first?: LoadListener, loadOptions?: LoadOptions): RunningLoad => {
-    const controller = new AbortController();
-    let resolveLoad!: (model: LoadedModel) => void;
-    let rejectLoad!: (error: unknown) => void;
-    const promise = new Promise<LoadedModel>((resolve, reject) => {
-      resolveLoad = resolve;
-      rejectLoad = reject;
-    });
-    // acquire() callers attach their own handlers; this keeps an unobserved failure from crashing the process.
-    promise.catch(() => undefined);
-    const listeners = new Set<LoadListener>();
-    const load: RunningLoad = {
-      ref,
-      dtype: loadOptions?.dtype,
-      listeners,
-      controller,
-      promise,
-      progress: createProgressCoalescer({
-        model: ref.key,
-        intervalMs: interval,
-        clock,
-        emit: (event) => broadcast(load, event),
-      }),
-      cancelled: false,
-    };
-    running.set(ref.key, load);
-    if (first) listeners.add(first);
-
-    const finish = (): void => {
-      load.progress.stop();
-      running.delete(ref.key);
-    };
-
-    let loading: Promise<LoadedModel>;
-    try {
-      loading = loader.load(ref, (event) => load.progress.push(event), controller.signal, loadOptions);
-    } catch (error) {
-      loading = Promise.reject(error);
-    }
-    loading.then(
-      (model) => {
-        load.progress.flush();
-        finish();
-        if (closed || load.cancelled) {
-          void model.dispose();
-          if (load.cancelled) failed(cancelledError(ref));
-          else rejectLoad(shuttingDown());
-          return;
-        }
-        residents.add(model);
-        resolveLoad(model);
-        broadcast(load, { status: 'ready', model: ref.key, cached: false });
-        listeners.clear();
-      },
-      (error: unknown) => {
-        finish();
-        failed(load.cancelled ? cancelledError(ref) : error);
-      },
-    );
-    function failed(error: unknown): void {
-      rejectLoad(error);
-      broadcast(load, errorEvent(ref, error, options.onInternalError));
-      listeners.clear();
-      if (load.cancelled) unloaded(ref, 'cancelled');
-    }
-    return load;
-  };
-
-  const subscribe = (ref: ModelRef, listener: LoadListener, loadOptions?: LoadOptions): Subscription => {
-    if (residents.touch(ref.key)) {
-      listener({ status: 'ready', model: ref.key, cached: true });
-      return { unsubscribe: () => undefined };
-    }
-    if (closed) {
-      listener({ status: 'error', model: ref.key, message: SHUTTING_DOWN_MESSAGE, code: SHUTTING_DOWN_CODE });
-      return { unsubscribe: () => undefined };
-    }
-    const unsubscribeFrom = (load: RunningLoad): Subscription => ({
-      unsubscribe: () => {
-        load.listeners.delete(listener);
-      },
-    });
-    const joined = running.get(ref.key);
-    if (!joined) {
-      const refused = makeRoom(ref);
-      if (refused) {
-        const event = errorEvent(ref, refused, options.onInternalError);
-        listener(event);
-        notify({ type: 'load', ref, event });
-        return { unsubscribe: () => undefined };
-      }
-      return unsubscribeFrom(start(ref, listener, loadOptions));
-    }
-    joined.listeners.add(listener);
-    const last = joined.progress.last;
-    if (last) listener(last);
-    return unsubscribeFrom(joined);
-  };
-
-  const dtypeConflict = (ref: ModelRef, dtype: readonly string[] | undefined): string | undefined => {
-    if (dtype === undefined) return undefined;
-    const resident = residents.get(ref.key);
-    if (resident !== undefined) {
-      if (resident.dtype === undefined || dtype.includes('auto') || dtype.includes(resident.dtype)) return undefined;
-      return (
-        `${ref.key} is loaded in dtype ${resident.dtype}, not ${dtype.join(', ')}: a model is resident in one dtype ` +
-        'at a time. Unload it first (POST /unload_model) to load it in another, or ask without "dtype" to use it'
-      );
-    }
-    const joined = running.get(ref.key);
-    if (joined === undefined || sameList(joined.dtype, dtype)) return undefined;
-    return (
-      `${ref.key} is being loaded ${joined.dtype === undefined ? "with the server's dtype choice" : `with dtype ${joined.dtype.join(', ')}`}, ` +
-      `not ${dtype.join(', ')}: wait for it to finish and unload it (POST /unload_model), or ask without "dtype"`
-    );
-  };
+  const entrance: Entrance = { open: loads.open, refused: (ref, event) => watchers.emit({ type: 'load', ref, event }) };
 
   return {
-    subscribe,
-    dtypeConflict,
-    acquire(ref) {
-      const model = residents.get(ref.key);
-      if (model) {
-        residents.touch(ref.key);
-        return Promise.resolve(model);
-      }
-      if (closed) return Promise.reject(shuttingDown());
-      const joined = running.get(ref.key);
-      if (joined) return joined.promise;
-      const refused = makeRoom(ref);
-      if (refused) {
-        notify({ type: 'load', ref, event: errorEvent(ref, refused, options.onInternalError) });
-        return Promise.reject(refused);
-      }
-      return start(ref).promise;
-    },
-    resident(key) {
-      residents.touch(key);
-      return residents.get(key);
-    },
+    subscribe: (ref, listener, loadOptions) => subscribe(entrance, admission.admit(ref), ref, listener, loadOptions),
+    dtypeConflict: (ref, dtype) => admission.dtypeConflict(ref, dtype),
+    acquire: (ref) => acquire(entrance, admission.admit(ref), ref),
+    resident: (key) => (residents.touch(key) ? residents.get(key) : undefined),
     residentRefs: () => residents.refs(),
-    loadingRefs: () => [...running.values()].map((l) => l.ref),
-    cachedRefs: () => loader.listCached(),
-    subscriberCount: () => [...running.values()].reduce((n, l) => n + l.listeners.size, 0),
-    touch: (key) => {
-      residents.touch(key);
-    },
+    loadingRefs: () => loads.values().map((load) => load.ref),
+    cachedRefs: () => options.loader.listCached(),
+    subscriberCount: () => loads.subscribers(),
+    touch: (key) => void residents.touch(key),
     hold: (key) => residents.hold(key),
     unload: (key) => unloadResident(key, 'request'),
-    cancel(key) {
-      const load = running.get(key);
-      if (load === undefined || load.cancelled) return false;
-      load.cancelled = true;
-      load.controller.abort(cancelledError(load.ref));
-      return true;
-    },
+    cancel: (key) => loads.get(key)?.cancel() ?? false,
     async unloadAll() {
       const refs = residents.refs();
       await Promise.all(refs.map((ref) => unloadResident(ref.key, 'reset')));
       return refs;
     },
-    watch(listener) {
-      watchers.add(listener);
-      return () => {
-        watchers.delete(listener);
-      };
-    },
-    models() {
-      const now = monotonicNow(clock);
-      const list: FeedModel[] = [];
-      for (const ref of residents.refs()) {
-        const info = residents.info(ref.key);
-        if (info === undefined) continue;
-        list.push({
-          model: ref.key,
-          state: 'resident',
-          size_bytes: info.model.weightBytes ?? null,
-          ...(info.model.dtype === undefined ? {} : { dtype: info.model.dtype }),
-          ...(info.model.hasChatTemplate === undefined ? {} : { has_chat_template: info.model.hasChatTemplate }),
-          idle_ms: info.holds > 0 ? 0 : Math.max(0, Math.round(now - info.lastUsedAt)),
-          active_requests: info.holds,
-        });
-      }
-      for (const load of running.values()) {
-        const last = load.progress.last;
-        list.push({
-          model: load.ref.key,
-          state: 'loading',
-          ...(last ? { stage: last.stage } : {}),
-          ...(last?.progress ? { progress: last.progress } : {}),
-          subscribers: load.listeners.size,
-        });
-      }
-      return list;
-    },
+    watch: (listener) => watchers.add(listener),
+    models: () => feedModels(residents, loads.values(), monotonicNow(clock)),
     async close(beforeUnload) {
-      closed = true;
-      for (const load of running.values()) load.controller.abort();
-      await Promise.allSettled([...running.values()].map((l) => l.promise));
+      admission.close();
+      await loads.abortAll();
       await beforeUnload?.();
       await Promise.all(residents.refs().map((ref) => unloadResident(ref.key, 'shutdown')));
     },
   };
 }
 
-const SHUTTING_DOWN_MESSAGE = 'the server is shutting down';
-
-function shuttingDown(): LoadError {
-  return new LoadError(SHUTTING_DOWN_CODE, SHUTTING_DOWN_MESSAGE);
+/** What `subscribe` and `acquire` may do once admission has answered. */
+interface Entrance {
+  /** A load of `ref`, under way from now on; {@link LoadLife.start} runs it. */
+  open(ref: ModelRef, loadOptions?: LoadOptions): LoadLife;
+  /** Tells the watchers that a load was refused, with the refusal's event. */
+  refused(ref: ModelRef, event: LoadEvent): void;
 }
 
-function cancelledError(ref: ModelRef): LoadError {
-  return new LoadError(
-    'CANCELLED',
-    `loading ${ref.key} was cancelled (POST /unload_model); the files fetched so far stay in the cache`,
-  );
-}
+const noSubscription: Subscription = { unsubscribe: () => undefined };
 
-/**
- * Turns a load failure into the wire's terminal `error` event. A {@link LoadError} keeps its code and message; any
- * other failure (a bug) is reported to `onInternalError` and becomes `LOAD_FAILED` with the error's own message.
- */
-function errorEvent(ref: ModelRef, error: unknown, onInternalError: LoadManagerOptions['onInternalError']): LoadEvent {
-  if (error instanceof LoadError) {
-    return { status: 'error', model: ref.key, message: error.message, code: error.code };
+/** {@link LoadManager.subscribe}: a resident model's `ready`, a refusal, or a load to join or to start. */
+function subscribe(
+  entrance: Entrance,
+  admitted: Admitted<LoadLife>,
+  ref: ModelRef,
+  listener: LoadListener,
+  loadOptions: LoadOptions | undefined,
+): Subscription {
+  switch (admitted.kind) {
+    case 'resident':
+      listener({ status: 'ready', model: ref.key, cached: true });
+      return noSubscription;
+    case 'closed':
+      listener(errorEvent(ref, shuttingDownError()));
+      return noSubscription;
+    case 'refused': {
+      const event = errorEvent(ref, admitted.error);
+      listener(event);
+      entrance.refused(ref, event);
+      return noSubscription;
+    }
+    case 'join':
+      return admitted.load.join(listener);
+    case 'start': {
+      const life = entrance.open(ref, loadOptions);
+      // Joined before the loader runs, so that it sees even the events the loader reports synchronously.
+      const subscription = life.join(listener);
+      life.start();
+      return subscription;
+    }
+    default: {
+      const never: never = admitted;
+      throw new Error(`unknown admission ${JSON.stringify(never)}`);
+    }
   }
-  onInternalError?.(error, ref);
-  const detail = error instanceof Error ? error.message : String(error);
-  return {
-    status: 'error',
-    model: ref.key,
-    message: `loading ${ref.key} failed: ${detail}`,
-    code: 'LOAD_FAILED',
-  };
 }
 
-function sameList(a: readonly string[] | undefined, b: readonly string[]): boolean {
-  return a !== undefined && a.length === b.length && a.every((entry, i) => entry === b[i]);
+/** {@link LoadManager.acquire}: the resident model, or the one a load under way or started now will give. */
+function acquire(entrance: Entrance, admitted: Admitted<LoadLife>, ref: ModelRef): Promise<LoadedModel> {
+  switch (admitted.kind) {
+    case 'resident':
+      return Promise.resolve(admitted.model);
+    case 'closed':
+      return Promise.reject(shuttingDownError());
+    case 'refused':
+      entrance.refused(ref, errorEvent(ref, admitted.error));
+      return Promise.reject(admitted.error);
+    case 'join':
+      return admitted.load.model;
+    case 'start': {
+      const life = entrance.open(ref);
+      life.start();
+      return life.model;
+    }
+    default: {
+      const never: never = admitted;
+      throw new Error(`unknown admission ${JSON.stringify(never)}`);
+    }
+  }
 }

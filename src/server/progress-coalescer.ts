@@ -75,12 +75,7 @@ export function createProgressCoalescer(options: ProgressCoalescerOptions): Prog
         return;
       }
       case 'progress': {
-        const wire: LoadingEvent = {
-          status: 'loading',
-          model,
-          stage: event.stage,
-          progress: { current: event.current, total: event.total },
-        };
+        const wire = progressEvent(model, event);
         const first = heldStage === event.stage;
         heldStage = undefined;
         const now = monotonicNow(clock);
@@ -92,13 +87,8 @@ export function createProgressCoalescer(options: ProgressCoalescerOptions): Prog
           return;
         }
         pending = wire;
-        timer ??= clock.setTimeout(
-          () => {
-            timer = undefined;
-            flush();
-          },
-          Math.max(0, intervalMs - (now - lastProgressAt)),
-        );
+        // flush() forgets the timer, and clearing one that has fired is a no-op (Clock.clearTimeout).
+        timer ??= clock.setTimeout(flush, Math.max(0, intervalMs - (now - lastProgressAt)));
         return;
       }
       default: {
@@ -120,4 +110,9 @@ export function createProgressCoalescer(options: ProgressCoalescerOptions): Prog
       return last;
     },
   };
+}
+
+/** The wire's `loading` event of one progress report. */
+function progressEvent(model: string, event: Extract<LoaderEvent, { type: 'progress' }>): LoadingEvent {
+  return { status: 'loading', model, stage: event.stage, progress: { current: event.current, total: event.total } };
 }

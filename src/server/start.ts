@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { ListenError, listenErrorReason } from '../common/listen.js';
 import { buildApp, type AppOptions } from './app.js';
 import { createLoadManager, type LoadManager } from './load-manager.js';
-import { DEFAULT_MAX_LOADS, limitConcurrentLoads } from './load-limiter.js';
+import { DEFAULT_MAX_LOADS } from './load-limiter.js';
 import type { ModelLoader } from './loader-types.js';
 import { createTransformersLoader, type TransformersLoaderOptions } from './transformers-loader.js';
 
@@ -49,10 +49,8 @@ function isLoader(loader: StartServerOptions['loader']): loader is ModelLoader {
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const { host = '127.0.0.1', port = 0, backlog, loader, idleTimeoutMs, maxLoads, maxModels, ...appOptions } = options;
   const manager = createLoadManager({
-    loader: limitConcurrentLoads(
-      isLoader(loader) ? loader : createTransformersLoader(loader),
-      maxLoads ?? DEFAULT_MAX_LOADS,
-    ),
+    loader: isLoader(loader) ? loader : createTransformersLoader(loader),
+    maxLoads: maxLoads ?? DEFAULT_MAX_LOADS,
     ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
     ...(maxModels !== undefined ? { maxModels } : {}),
     onInternalError: (error, ref) => app.log.error({ err: error, model: ref.key }, 'unexpected load failure'),

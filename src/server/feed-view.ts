@@ -1,0 +1,53 @@
+/**
+ * The feed's view of the models: what the server's tables hold, as the feed's `snapshot` and `GET /v1/models` show
+ * it. Pure functions over the resident table and the loads under way; the clock is read by the caller.
+ */
+
+import type { FeedModel } from '../protocol/feed.js';
+import type { LoadLife } from './load-life.js';
+import type { ModelRef } from './loader-types.js';
+import type { ResidentTable } from './resident-table.js';
+
+/** What the view shows of a load under way. */
+export type ViewedLoad = Pick<LoadLife, 'ref' | 'last' | 'subscribers'>;
+
+/**
+ * The resident models (in the order they were added), then the loads under way. `now` is the clock's monotonic
+ * time, in milliseconds: a resident model's idle time is measured to it (0 while it generates).
+ */
+export function feedModels(residents: ResidentTable, loads: Iterable<ViewedLoad>, now: number): FeedModel[] {
+  const list: FeedModel[] = [];
+  for (const ref of residents.refs()) {
+    const info = residents.info(ref.key);
+    if (info === undefined) continue;
+    list.push({
+      model: ref.key,
+      state: 'resident',
+      size_bytes: info.model.weightBytes ?? null,
+      ...(info.model.dtype === undefined ? {} : { dtype: info.model.dtype }),
+      ...(info.model.hasChatTemplate === undefined ? {} : { has_chat_template: info.model.hasChatTemplate }),
+      idle_ms: info.holds > 0 ? 0 : Math.max(0, Math.round(now - info.lastUsedAt)),
+      active_requests: info.holds,
+    });
+  }
+  for (const load of loads) {
+    const last = load.last;
+    list.push({
+      model: load.ref.key,
+      state: 'loading',
+      ...(last ? { stage: last.stage } : {}),
+      ...(last?.progress ? { progress: last.progress } : {}),
+      subscribers: load.subscribers,
+    });
+  }
+  return list;
+}
+
+/** The snapshot's list: `known` (the manager's models), then the models only on disk (`cached`), each once. */
+export function withCachedModels(known: readonly FeedModel[], cached: readonly Pick<ModelRef, 'key'>[]): FeedModel[] {
+  const seen = new Set(known.map((model) => model.model));
+  return [
+    ...known,
+    ...cached.filter((ref) => !seen.has(ref.key)).map((ref) => ({ model: ref.key, state: 'cached' as const })),
+  ];
+}
