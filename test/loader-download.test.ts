@@ -8,9 +8,9 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { startMirror, type Mirror } from '../src/mirror/mirror.js';
-import { blobLockPath, REMOTE_STALE_MS } from '../src/server/blob-lock.js';
-import { createTransfer, downloadBlob, type DownloadPolicy } from '../src/server/downloader.js';
-import { createHubClient, type HubClient, type HubFile } from '../src/server/hub-client.js';
+import { blobLockPath, REMOTE_STALE_MS } from '../src/server/fetch/blob-lock.js';
+import { createTransfer, downloadBlob, type DownloadPolicy } from '../src/server/fetch/downloader.js';
+import { createHubClient, type HubClient, type HubFile } from '../src/server/fetch/hub-client.js';
 import { LoadError } from '../src/server/loader-types.js';
 import {
   blobFile,
@@ -22,7 +22,7 @@ import {
   repoDir,
   snapshotDir,
   snapshotListing,
-} from '../src/server/model-cache.js';
+} from '../src/server/fetch/model-cache.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { bytesSentFor, cacheTree, commitOf } from './helpers/hf-cache.js';
 

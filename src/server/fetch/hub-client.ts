@@ -9,7 +9,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { LoadError, type LoadErrorCode, type ModelRef } from './loader-types.js';
+import { LoadError, type LoadErrorCode, type ModelRef } from '../loader-types.js';
 
 /** The part of a {@link ModelRef} the hub needs. */
 export type RepoRef = Pick<ModelRef, 'id' | 'revision'>;

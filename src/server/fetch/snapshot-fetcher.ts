@@ -10,9 +10,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { HubFile } from './hub-client.js';
-import { LoadError, type LoaderEvent, type ModelRef } from './loader-types.js';
+import { LoadError, type LoaderEvent, type ModelRef } from '../loader-types.js';
 import { presentFiles, snapshotDir, writeRef } from './model-cache.js';
-import type { OnnxDtype } from '../protocol/dtype.js';
+import type { OnnxDtype } from '../../protocol/dtype.js';
 import { selectConfigFiles, selectTokenizerFiles, selectWeightFiles, type Selection } from './model-files.js';
 import { downloadFiles } from './snapshot-download.js';
 import type { SnapshotFetcherOptions } from './snapshot-options.js';

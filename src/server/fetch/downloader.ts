@@ -37,7 +37,7 @@ import {
   type HubFile,
   type RepoRef,
 } from './hub-client.js';
-import { LoadError } from './loader-types.js';
+import { LoadError } from '../loader-types.js';
 import { cacheWriteError } from './model-cache.js';
 import { createSemaphore, type Semaphore } from './semaphore.js';
 

@@ -16,7 +16,7 @@ import { setMaxListeners } from 'node:events';
 import { downloadBlob, incompletePath, LISTENERS, type Transfer } from './downloader.js';
 import { etagOf, type HubClient, type HubFile } from './hub-client.js';
 import { blobFile, presentFiles } from './model-cache.js';
-import type { ModelRef } from './loader-types.js';
+import type { ModelRef } from '../loader-types.js';
 import { linkBlob } from './snapshot-link.js';
 
 /** Options of {@link downloadFiles}. */
