@@ -29,14 +29,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { blobLockPath, lockBlob } from './blob-lock.js';
 import { createHasher, type Hasher } from './hasher.js';
-import {
-  errorCodeOf,
-  TransientHubError,
-  type FileResponse,
-  type HubClient,
-  type HubFile,
-  type RepoRef,
-} from './hub-client.js';
+import { errorCodeOf } from './error-code.js';
+import type { FileResponse, HubClient, HubFile, RepoRef } from './hub-client.js';
+import { TransientHubError } from './hub-errors.js';
 import { LoadError } from '../loader-types.js';
 import { cacheWriteError } from './model-cache.js';
 import { createSemaphore, type Semaphore } from './semaphore.js';

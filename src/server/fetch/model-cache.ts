@@ -19,7 +19,8 @@ import { access, mkdir, readFile, readdir, rename, stat, unlink, writeFile } fro
 import { homedir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 
-import { errorCodeOf, type HubFile } from './hub-client.js';
+import { errorCodeOf } from './error-code.js';
+import type { HubFile } from './hub-client.js';
 import { LoadError, type ModelRef } from '../loader-types.js';
 
 /**
