@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { startMirror, type Mirror } from '../src/mirror/mirror.js';
 import { blobLockPath, REMOTE_STALE_MS } from '../src/server/fetch/blob-lock.js';
-import { createTransfer, downloadBlob, type DownloadPolicy } from '../src/server/fetch/downloader.js';
+import { downloadBlob } from '../src/server/fetch/downloader.js';
+import { createTransfer, type DownloadPolicy } from '../src/server/fetch/transfer.js';
 import { createHubClient, type HubClient, type HubFile } from '../src/server/fetch/hub-client.js';
 import { LoadError } from '../src/server/loader-types.js';
 import {

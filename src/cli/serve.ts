@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ListenError } from '../common/listen.js';
-import { DEFAULT_DOWNLOAD_CONNECTIONS } from '../server/fetch/downloader.js';
+import { DEFAULT_DOWNLOAD_CONNECTIONS } from '../server/fetch/transfer.js';
 import { defaultHubCacheDir } from '../server/fetch/model-cache.js';
 import type { StartServerOptions } from '../server/start.js';
 import { DEFAULT_HTTP_LIMITS } from '../server/http-limits.js';

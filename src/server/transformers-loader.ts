@@ -18,7 +18,7 @@ import {
   type ModelLoader,
   type ModelRef,
 } from './loader-types.js';
-import { createTransfer, type DownloadPolicy, type Transfer } from './fetch/downloader.js';
+import { createTransfer, type DownloadPolicy, type Transfer } from './fetch/transfer.js';
 import { listCachedSnapshots } from './fetch/model-cache.js';
 import { openSnapshot, type SnapshotWeights } from './fetch/snapshot-fetcher.js';
 import { weightItems } from './text-tools.js';

@@ -102,7 +102,7 @@ export interface HubClient {
    * Starts downloading one file (only `range` of it, when given) and resolves with the `200` or `206` answer once
    * its headers arrived (the body is still unread). A hub that ignores `Range` answers `200` with the whole file.
    * Aborting `signal` rejects with its reason when that is a `LoadError`, and destroys a body being read; 5xx, 408
-   * and 429 reject with a `TransientHubError` (`hub-errors.ts`).
+   * and 429 reject with a `busy` `TransientError`, no answer with an `unreachable` one (`transient-error.ts`).
    */
   openFile(ref: RepoRef, path: string, signal?: AbortSignal, range?: ByteRange): Promise<FileResponse>;
 }

@@ -1,25 +1,13 @@
 /**
  * Every failure of a hub request as a {@link LoadError} whose message says what to do: an answer's status
- * ({@link answerError}) and a request that got no answer ({@link networkError}).
+ * ({@link answerError}) and a request that got no answer ({@link networkError}). The transient ones (5xx, 408, 429,
+ * and no answer at all) are {@link TransientError}s.
  */
 
 import { LoadError, type LoadErrorCode } from '../loader-types.js';
 import { errorCodeOf } from './error-code.js';
 import type { HeaderReader, RepoRef } from './hub-client.js';
-
-/**
- * A hub answer that a later try may not get: 5xx, 408 and 429. `retryAfterMs` is what the hub asked to wait
- * (`Retry-After`, or `t` of the Hub's `RateLimit` header), when it said.
- */
-export class TransientHubError extends LoadError {
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly retryAfterMs: number | undefined,
-  ) {
-    super('HUB_ERROR', message);
-  }
-}
+import { TransientError } from './transient-error.js';
 
 /** What the messages name: the hub, and where the token sent came from. */
 export interface ErrorContext {
@@ -31,7 +19,8 @@ export interface ErrorContext {
 
 /**
  * Maps an answer other than 200 and 206 from `url` (the hub, or a host it redirected to). `what` names what was asked
- * for (a file path, or "the file list"). A 5xx, 408 or 429 is a {@link TransientHubError}.
+ * for (a file path, or "the file list"). A 5xx, 408 or 429 is a `busy` {@link TransientError} with the wait the hub
+ * asked for.
  */
 export function answerError(
   status: number,
@@ -51,7 +40,7 @@ export function answerError(
             `answered HTTP ${status}; retry later`,
         );
   if (status >= 500 || status === 408 || status === 429) {
-    return new TransientHubError(error.message, status, retryAfterMs(headers));
+    return new TransientError('HUB_ERROR', error.message, 'busy', retryAfterMs(headers));
   }
   return error;
 }
@@ -135,7 +124,10 @@ export function retryAfterMs(headers: HeaderReader, now: number = Date.now()): n
   return match === null ? undefined : Number(match[1]) * 1000;
 }
 
-/** Maps a thrown fetch (or body read) failure: an abort with a LoadError reason keeps it; others are mapped. */
+/**
+ * Maps a thrown fetch (or body read) failure: an abort with a LoadError reason keeps it; others are mapped. No answer
+ * at all is an `unreachable` {@link TransientError} (`HUB_UNREACHABLE`).
+ */
 export function networkError(
   error: unknown,
   signal: AbortSignal | undefined,
@@ -146,7 +138,8 @@ export function networkError(
   const origin = URL.canParse(url) ? new URL(url).origin : hubOrigin;
   // Another host than the hub is one the hub redirected to (a CDN) or paginated to: name it, not the hub.
   const elsewhere = origin === hubOrigin ? undefined : `${origin}, where the hub at ${hubUrl} redirected the request,`;
-  const unreachable = (message: string): LoadError => new LoadError('HUB_UNREACHABLE', message, { cause: error });
+  const unreachable = (message: string): LoadError =>
+    new TransientError('HUB_UNREACHABLE', message, 'unreachable', undefined, { cause: error });
   if (signal?.aborted === true) {
     const reason: unknown = signal.reason;
     if (reason instanceof LoadError) return reason;

@@ -7,10 +7,12 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { decideRetry, type RetryPolicy } from '../../common/retry.js';
 import { LoadError } from '../loader-types.js';
 import type { HeaderReader, HubClientOptions, RepoRef } from './hub-client.js';
-import { answerError, networkError, TransientHubError, type ErrorContext } from './hub-errors.js';
+import { answerError, networkError, type ErrorContext } from './hub-errors.js';
 import { fetchHop, type Answer, type Hop } from './hub-transport.js';
+import { isTransient, retryAfterOf } from './transient-error.js';
 
 /** What every request of one hub client shares. */
 export interface HubContext extends ErrorContext {
@@ -60,7 +62,7 @@ const MAX_REDIRECTS = 5;
  * Makes `asked`, following redirects itself (so a failure names the host that failed: a CDN the hub redirected to is
  * not the hub), with the token only on the hub's own origin. `send` makes one hop (`hub-transport.ts`); a redirect or
  * error answer is discarded here, a `200` or `206` returned with its body unread. Rejects with a {@link LoadError}:
- * a 5xx, 408 or 429 with a {@link TransientHubError}.
+ * a 5xx, 408 or 429 is a `busy` transient one, no answer an `unreachable` one.
  */
 export async function request<A extends Answer>(hub: HubContext, asked: HubRequest, send: Hop<A>): Promise<A> {
   const { ref, what, signal } = asked;
@@ -104,28 +106,32 @@ function headersFor(hub: HubContext, extra: Record<string, string>, url: string)
   };
 }
 
-/** Tries of an API request that the hub answers with 5xx, 408 or 429. */
-const API_ATTEMPTS = 3;
-/** First wait between them, doubled after each, in milliseconds. */
-const API_BACKOFF_MS = 500;
-/** A longer `Retry-After` than this ends the load instead, in milliseconds. */
+/** A longer wait than this, in milliseconds, between tries of an API request ends the load instead. */
 const API_MAX_WAIT_MS = 10_000;
 
 /**
- * An API request (listing, revision) by fetch: a 5xx, 408 or 429 is asked again, {@link API_ATTEMPTS} times in all,
- * after the wait the hub named (up to {@link API_MAX_WAIT_MS}) or a short backoff. File downloads retry in the
- * downloader.
+ * API requests (listing, revision): a 5xx, 408 or 429 is asked again, three times in all, after the wait the hub
+ * named or 0.5 s, then 1 s. An unreachable hub is not asked again: the load falls back on the cache (or fails saying
+ * so) at once. File downloads have their own policy (`Transfer.retry`, `download-retry.ts`).
  */
+const API_RETRY: RetryPolicy = {
+  attempts: 3,
+  backoff: { initialMs: 500, maxMs: API_MAX_WAIT_MS },
+  maxWaitMs: API_MAX_WAIT_MS,
+  isTransient: (error) => isTransient(error, ['busy']),
+  retryAfterMs: retryAfterOf,
+};
+
+/** {@link request} by fetch, tried again as {@link API_RETRY} says; the last failure is the rejection. */
 async function apiRequest(hub: HubContext, asked: HubRequest): Promise<Response> {
   const { signal } = asked;
   for (let attempt = 1; ; attempt += 1) {
     try {
       return (await request(hub, asked, fetchHop(hub.fetch))).response;
     } catch (error) {
-      if (!(error instanceof TransientHubError) || attempt >= API_ATTEMPTS) throw error;
-      const wait = error.retryAfterMs ?? API_BACKOFF_MS * 2 ** (attempt - 1);
-      if (wait > API_MAX_WAIT_MS) throw error;
-      await sleep(wait, undefined, signal === undefined ? {} : { signal }).catch(() => {
+      const decision = decideRetry(API_RETRY, error, attempt);
+      if (decision.verdict !== 'retry') throw error;
+      await sleep(decision.delayMs, undefined, signal === undefined ? {} : { signal }).catch(() => {
         throw networkError(signal?.reason, signal, asked.url, hub);
       });
     }

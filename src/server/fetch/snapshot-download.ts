@@ -13,11 +13,12 @@ import { stat } from 'node:fs/promises';
 
 import { setMaxListeners } from 'node:events';
 
-import { downloadBlob, incompletePath, LISTENERS, type Transfer } from './downloader.js';
+import { downloadBlob, incompletePath, LISTENERS } from './downloader.js';
 import { etagOf, type HubClient, type HubFile } from './hub-client.js';
 import { blobFile, presentFiles } from './model-cache.js';
 import type { ModelRef } from '../loader-types.js';
 import { linkBlob } from './snapshot-link.js';
+import type { Transfer } from './transfer.js';
 
 /** Options of {@link downloadFiles}. */
 export interface DownloadFilesOptions {
