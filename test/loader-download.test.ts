@@ -67,7 +67,7 @@ async function fetchBlob(
     blob,
     transfer: createTransfer({ connections: 4, ...FAST, ...options.policy }),
     signal: options.signal,
-    onProgress: (bytes) => progress.push(bytes),
+    progress: { report: (_path, bytes) => progress.push(bytes) },
   });
   return { blob, progress };
 }
@@ -258,8 +258,10 @@ t.test('aborting a download keeps its partial file', async (t) => {
     blob: join(dir, 'blobs', 'b'),
     transfer: createTransfer({ connections: 1 }),
     signal: controller.signal,
-    onProgress: (bytes) => {
-      if (bytes > 100_000) controller.abort();
+    progress: {
+      report: (_path, bytes) => {
+        if (bytes > 100_000) controller.abort();
+      },
     },
   });
   const error = await rejection(download);

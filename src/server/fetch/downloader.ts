@@ -29,6 +29,7 @@ import { finished, type Readable } from 'node:stream';
 
 import { LoadError } from '../loader-types.js';
 import { blobLockPath, lockBlob } from './blob-lock.js';
+import type { BlobProgress } from './download-progress.js';
 import { abortReason, withRetries } from './download-retry.js';
 import { errorCodeOf } from './error-code.js';
 import { createHasher, type Hasher } from './hasher.js';
@@ -60,11 +61,8 @@ export interface BlobDownload {
   readonly transfer: Transfer;
   /** Aborts the download; `.incomplete` stays for the next one. The rejection is an `ABORTED` {@link LoadError}. */
   readonly signal?: AbortSignal | undefined;
-  /**
-   * Called with the bytes of the file this download has (written, resumed or in part buffers). It may go down when a
-   * download starts again from scratch (a failed checksum, a hub that ignores `Range`); callers keep the maximum.
-   */
-  readonly onProgress?: ((bytes: number) => void) | undefined;
+  /** Where the bytes of the file this download has go: the load's `download` stage (`download-progress.ts`). */
+  readonly progress?: BlobProgress | undefined;
 }
 
 /** Path of the partial download of `blob`, huggingface_hub's name for it. */
@@ -95,7 +93,7 @@ export async function downloadBlob(options: BlobDownload): Promise<void> {
 async function downloadUnlocked(options: BlobDownload): Promise<void> {
   const { file, blob } = options;
   if (await isComplete(blob, file)) {
-    options.onProgress?.(file.size);
+    options.progress?.report(file.path, file.size);
     return;
   }
   try {
@@ -109,7 +107,7 @@ async function downloadUnlocked(options: BlobDownload): Promise<void> {
     throw cacheWriteError(error, blobLockPath(blob));
   });
   try {
-    if (await isComplete(blob, file)) options.onProgress?.(file.size);
+    if (await isComplete(blob, file)) options.progress?.report(file.path, file.size);
     else await fetchVerified(options);
   } finally {
     await lock.release();
@@ -178,7 +176,7 @@ async function fetchIncomplete(
       for await (const chunk of reading) await writer.hash.update(chunk as Buffer);
       writer.written = have;
     }
-    options.onProgress?.(writer.written);
+    options.progress?.report(file.path, writer.written);
     try {
       await fetchParts(options, writer);
     } catch (error) {
@@ -276,7 +274,7 @@ async function fetchParts(options: BlobDownload, writer: Writer): Promise<void> 
   const report = (): void => {
     let bytes = writer.written;
     for (const part of inFlight) bytes += part.received;
-    options.onProgress?.(bytes);
+    options.progress?.report(file.path, bytes);
   };
   let next = writer.written;
   try {
@@ -374,7 +372,7 @@ async function fetchStream(options: BlobDownload, writer: Writer): Promise<void>
       writer.hash = newHash(file, expectedDigest(file));
       // One chunk on the checksum thread at a time, so a slow thread holds back the socket, not memory.
       let hashing: Promise<unknown> = Promise.resolve();
-      options.onProgress?.(0);
+      options.progress?.report(file.path, 0);
       const response = await options.hub.openFile(options.ref, file.path, requestSignal);
       checkLength(response, file, file.size);
       try {
@@ -388,7 +386,7 @@ async function fetchStream(options: BlobDownload, writer: Writer): Promise<void>
           }
           await hashing;
           ({ hashed: hashing } = await append(writer, chunk));
-          options.onProgress?.(writer.written);
+          options.progress?.report(file.path, writer.written);
         }
       } catch (error) {
         if (isFsError(error)) throw error;
