@@ -1,6 +1,7 @@
 // The reconnect policy, pure: which failures retry, and after how long.
 import t from 'tap';
-import { backoffDelay, planRetry } from '../src/client/reconnect.js';
+import { planRetry } from '../src/client/reconnect.js';
+import { backoffDelay } from '../src/common/retry.js';
 
 const backoff = { initialMs: 100, maxMs: 1000 };
 

@@ -6,7 +6,7 @@ import t from 'tap';
 import { streamChat } from '../src/client/chat-stream.js';
 import type { RawFrame } from '../src/client/frames.js';
 import { subscribeLoad } from '../src/client/load-subscription.js';
-import { backoffDelay } from '../src/client/reconnect.js';
+import { backoffDelay } from '../src/common/retry.js';
 import { serviceRoot } from '../src/client/server-url.js';
 import { createSessionController } from '../src/client/session-controller.js';
 import { createSessionState, reduceSession, type SessionAction } from '../src/tui/session-state.js';

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { createHubClient } from '../src/server/hub-client.js';
+import { createHubClient } from '../src/server/fetch/hub-client.js';
 import { startServer } from '../src/server/start.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { loadModel } from './helpers/sse-client.js';

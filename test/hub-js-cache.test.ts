@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { downloadFileToCacheDir, snapshotDownload } from '@huggingface/hub';
 import t from 'tap';
-import { readRef, repoDir } from '../src/server/model-cache.js';
+import { readRef, repoDir } from '../src/server/fetch/model-cache.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { commitOf } from './helpers/hf-cache.js';
 import { loadModel } from './helpers/sse-client.js';

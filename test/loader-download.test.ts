@@ -8,9 +8,10 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { startMirror, type Mirror } from '../src/mirror/mirror.js';
-import { blobLockPath, REMOTE_STALE_MS } from '../src/server/blob-lock.js';
-import { createTransfer, downloadBlob, type DownloadPolicy } from '../src/server/downloader.js';
-import { createHubClient, type HubClient, type HubFile } from '../src/server/hub-client.js';
+import { blobLockPath, REMOTE_STALE_MS } from '../src/server/fetch/blob-lock.js';
+import { downloadBlob } from '../src/server/fetch/downloader.js';
+import { createTransfer, type DownloadPolicy } from '../src/server/fetch/transfer.js';
+import { createHubClient, type HubClient, type HubFile } from '../src/server/fetch/hub-client.js';
 import { LoadError } from '../src/server/loader-types.js';
 import {
   blobFile,
@@ -22,7 +23,7 @@ import {
   repoDir,
   snapshotDir,
   snapshotListing,
-} from '../src/server/model-cache.js';
+} from '../src/server/fetch/model-cache.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { bytesSentFor, cacheTree, commitOf } from './helpers/hf-cache.js';
 
@@ -66,7 +67,7 @@ async function fetchBlob(
     blob,
     transfer: createTransfer({ connections: 4, ...FAST, ...options.policy }),
     signal: options.signal,
-    onProgress: (bytes) => progress.push(bytes),
+    progress: { report: (_path, bytes) => progress.push(bytes) },
   });
   return { blob, progress };
 }
@@ -257,8 +258,10 @@ t.test('aborting a download keeps its partial file', async (t) => {
     blob: join(dir, 'blobs', 'b'),
     transfer: createTransfer({ connections: 1 }),
     signal: controller.signal,
-    onProgress: (bytes) => {
-      if (bytes > 100_000) controller.abort();
+    progress: {
+      report: (_path, bytes) => {
+        if (bytes > 100_000) controller.abort();
+      },
     },
   });
   const error = await rejection(download);

@@ -12,7 +12,7 @@ import {
   type ModelLoader,
   type ModelRef,
 } from '../src/server/loader-types.js';
-import { blobFile, snapshotDir } from '../src/server/model-cache.js';
+import { blobFile, snapshotDir } from '../src/server/fetch/model-cache.js';
 import { createTransformersLoader } from '../src/server/transformers-loader.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { cacheTree, commitOf, fileGets } from './helpers/hf-cache.js';

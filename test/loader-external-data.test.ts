@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { startMirror } from '../src/mirror/mirror.js';
 import type { LoaderEvent, ModelRef } from '../src/server/loader-types.js';
-import { snapshotDir } from '../src/server/model-cache.js';
+import { snapshotDir } from '../src/server/fetch/model-cache.js';
 import { cacheTree, commitOf } from './helpers/hf-cache.js';
 import { weightItems } from '../src/server/text-tools.js';
 import { createTransformersLoader } from '../src/server/transformers-loader.js';

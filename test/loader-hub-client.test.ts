@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { text } from 'node:stream/consumers';
 import t from 'tap';
 import { startMirror } from '../src/mirror/mirror.js';
-import { createHubClient, nextLink } from '../src/server/hub-client.js';
+import { createHubClient } from '../src/server/fetch/hub-client.js';
+import { nextLink } from '../src/server/fetch/hub-list-files.js';
 import { LoadError } from '../src/server/loader-types.js';
 import { demoModelsDir } from './helpers/demo.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startMirror, type Mirror } from '../src/mirror/mirror.js';
 import type { LoadedModel, LoaderEvent, ModelLoader, ModelRef } from '../src/server/loader-types.js';
-import { readRef, snapshotDir } from '../src/server/model-cache.js';
+import { readRef, snapshotDir } from '../src/server/fetch/model-cache.js';
 import { weightItems } from '../src/server/text-tools.js';
 import { createTransformersLoader } from '../src/server/transformers-loader.js';
 import { demoModelsDir } from './helpers/demo.js';

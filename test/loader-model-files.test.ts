@@ -1,7 +1,7 @@
 import t from 'tap';
 import { resolveServeConfig, serverOptions } from '../src/cli/serve.js';
 import { parseDtypePreference } from '../src/protocol/dtype.js';
-import type { HubFile } from '../src/server/hub-client.js';
+import type { HubFile } from '../src/server/fetch/hub-client.js';
 import {
   DEFAULT_DTYPE_ORDER,
   externalDataPath,
@@ -11,7 +11,7 @@ import {
   selectConfigFiles,
   selectTokenizerFiles,
   selectWeightFiles,
-} from '../src/server/model-files.js';
+} from '../src/server/fetch/model-files.js';
 
 const files = (...paths: string[]): HubFile[] => paths.map((path, i) => ({ path, size: 100 + i }));
 const base = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'README.md', 'special_tokens_map.json'];

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import type { LoadEvent } from '../src/protocol/events.js';
-import { snapshotDir } from '../src/server/model-cache.js';
+import { snapshotDir } from '../src/server/fetch/model-cache.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { loadModel } from './helpers/sse-client.js';
 import { startTestMirror, startTestServer } from './helpers/stack.js';

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHubClient } from '../src/server/hub-client.js';
+import { createHubClient } from '../src/server/fetch/hub-client.js';
 import { startTestMirror } from './helpers/stack.js';
 import { runMirrorCommand } from '../src/cli/mirror.js';
 import { until } from './helpers/until.js';

@@ -9,7 +9,7 @@ import { scanCacheDir } from '@huggingface/hub';
 import t, { type Test } from 'tap';
 import type { MirrorFault } from '../src/mirror/mirror.js';
 import type { LoadEvent } from '../src/protocol/events.js';
-import { blobFile, readRef, refFile, repoDir, snapshotDir } from '../src/server/model-cache.js';
+import { blobFile, readRef, refFile, repoDir, snapshotDir } from '../src/server/fetch/model-cache.js';
 import { resolveServeConfig } from '../src/cli/serve.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { bytesSentFor, cacheTree, commitOf, fileGets } from './helpers/hf-cache.js';

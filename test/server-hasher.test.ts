@@ -2,7 +2,7 @@
 // back once hashed), copied ones stay usable.
 import { createHash, randomBytes } from 'node:crypto';
 import t from 'tap';
-import { createHasher } from '../src/server/hasher.js';
+import { createHasher } from '../src/server/fetch/hasher.js';
 
 t.test('interleaved streams hash to what node:crypto computes, prefix included', async (t) => {
   const chunks = [randomBytes(3 * 1024 * 1024), randomBytes(17), randomBytes(1024 * 1024 + 5)];

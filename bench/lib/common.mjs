@@ -378,7 +378,7 @@ export async function until(what, check, timeoutMs = 60_000, every = 10) {
  */
 export async function startDirectWorker(options) {
   const { Worker } = await import('node:worker_threads');
-  const { readRef, snapshotDir } = await import('../../dist/server/model-cache.js');
+  const { readRef, snapshotDir } = await import('../../dist/server/fetch/model-cache.js');
   const ref = { id: options.model, revision: 'main' };
   const commit = await readRef(options.cacheDir, ref);
   if (commit === undefined) throw new Error(`${options.model} is not in the cache at ${options.cacheDir}`);

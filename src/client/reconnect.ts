@@ -1,26 +1,16 @@
 /**
- * The reconnect policy, pure: which failures a later attempt can cure, and how long to wait before it (a capped
- * exponential backoff that grows with the failures since the session last reached a terminal event).
+ * The reconnect policy, pure: which failures a later attempt can cure ({@link isRetryable}), and how long to wait
+ * before it (a capped exponential backoff that grows with the failures since the session last reached a terminal
+ * event). A {@link RetryPolicy} of `common/retry.ts` that never gives up on a transient failure.
  */
 
+import { decideRetry, type BackoffOptions, type RetryPolicy } from '../common/retry.js';
 import { isRetryable, type Failure } from './failures.js';
 
-/** Reconnection delays: `initialMs`, doubling, never above `maxMs`. */
-export interface BackoffOptions {
-  /** First delay, in milliseconds. */
-  readonly initialMs: number;
-  /** Cap, in milliseconds. */
-  readonly maxMs: number;
-}
+export type { BackoffOptions };
 
 /** 1 s, 2 s, 4 s, … capped at 15 s. */
 export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1000, maxMs: 15_000 };
-
-/** The delay before reconnection attempt `attempt` (1 for the first retry), in milliseconds. */
-export function backoffDelay(attempt: number, backoff: BackoffOptions = DEFAULT_BACKOFF): number {
-  const exponent = Math.min(Math.max(attempt - 1, 0), 30);
-  return Math.min(backoff.maxMs, backoff.initialMs * 2 ** exponent);
-}
 
 /** What to do after a failure. */
 export interface RetryPlan {
@@ -30,8 +20,27 @@ export interface RetryPlan {
   readonly delayMs: number | null;
 }
 
+/** Reconnects: for as long as the failures are retryable, the server's `Retry-After` not honoured. */
+function reconnectPolicy(backoff: BackoffOptions): RetryPolicy<Failure> {
+  return { attempts: Infinity, backoff, maxWaitMs: Infinity, isTransient: isRetryable };
+}
+
 /** The plan after `failure`, `streak` failures having come before it since the last terminal event. */
 export function planRetry(streak: number, failure: Failure, backoff: BackoffOptions = DEFAULT_BACKOFF): RetryPlan {
-  if (!isRetryable(failure)) return { streak, delayMs: null };
-  return { streak: streak + 1, delayMs: backoffDelay(streak + 1, backoff) };
+  const decision = decideRetry(reconnectPolicy(backoff), failure, streak + 1);
+  switch (decision.verdict) {
+    case 'retry':
+      return { streak: streak + 1, delayMs: decision.delayMs };
+    // A policy without limits never runs out; were it given one, the user would decide then too.
+    case 'permanent':
+    case 'out-of-attempts':
+    case 'wait-too-long':
+      return { streak, delayMs: null };
+    default:
+      return unreachable(decision);
+  }
+}
+
+function unreachable(value: never): never {
+  throw new TypeError(`unknown retry verdict ${JSON.stringify((value as { verdict?: unknown }).verdict)}`);
 }

@@ -1,7 +1,7 @@
 /**
  * The ONNX weights variants (dtypes) a load may ask for: the vocabulary of `POST /load_model`'s optional `dtype`,
  * of `modeldeck serve --dtype` and of the clients that send it. Pure; which files each one means is the server's
- * (`src/server/model-files.ts`).
+ * (`src/server/fetch/model-files.ts`).
  */
 
 /** ONNX weight precisions transformers.js knows (its `DATA_TYPES`, without `auto`). */

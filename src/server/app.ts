@@ -16,7 +16,7 @@ import { answerWrongMethods } from './wrong-method.js';
 import { DEFAULT_HTTP_LIMITS, capConnections, httpLimitOptions, type HttpLimits } from './http-limits.js';
 import { sendError } from './error-reply.js';
 import { parseDtypePreference } from '../protocol/dtype.js';
-import type { Selection } from './model-files.js';
+import type { Selection } from './fetch/model-files.js';
 import { openSseStream } from './sse-stream.js';
 
 /** Options of {@link buildApp}. */

@@ -9,7 +9,7 @@
  */
 
 import { createLoadedModel } from './generation-queue.js';
-import { createHubClient, type HubClient } from './hub-client.js';
+import { createHubClient, type HubClient } from './fetch/hub-client.js';
 import {
   LoadError,
   type LoadedModel,
@@ -18,9 +18,9 @@ import {
   type ModelLoader,
   type ModelRef,
 } from './loader-types.js';
-import { createTransfer, type DownloadPolicy, type Transfer } from './downloader.js';
-import { listCachedSnapshots } from './model-cache.js';
-import { openSnapshot, type SnapshotWeights } from './snapshot-fetcher.js';
+import { createTransfer, type DownloadPolicy, type Transfer } from './fetch/transfer.js';
+import { listCachedSnapshots } from './fetch/model-cache.js';
+import { openSnapshot, type SnapshotWeights } from './fetch/snapshot-fetcher.js';
 import { weightItems } from './text-tools.js';
 import { readThroughWeights } from './weights-reader.js';
 import { abortedError, spawnModelWorker, type ModelWorkerHandle } from './worker-client.js';

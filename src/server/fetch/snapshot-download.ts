@@ -1,11 +1,7 @@
 /**
  * Step three of fetching a snapshot: the files it lacks, all at once (the transfer bounds connections and memory),
- * each into its blob and then linked into the snapshot, with one progress over all of them.
- *
- * The progress total is the bytes to fetch over the network: the sizes of the files whose blob is missing, less what
- * their `.incomplete` files hold already. It is known before the first byte and never changes; `current` is clamped
- * per file between what it reported before and that file's share of the total, so it never decreases (a file fetched
- * again from scratch after a failed checksum stays where it was until it passes it) and never exceeds the total.
+ * each into its blob and then linked into the snapshot, with one progress over all of them (`download-progress.ts`:
+ * the total is fixed here, before the first byte).
  */
 
 import { createHash } from 'node:crypto';
@@ -13,11 +9,14 @@ import { stat } from 'node:fs/promises';
 
 import { setMaxListeners } from 'node:events';
 
-import { downloadBlob, incompletePath, LISTENERS, type Transfer } from './downloader.js';
+import type { ModelRef } from '../loader-types.js';
+import type { DownloadProgress, PlannedFile } from './download-progress.js';
+import { downloadBlob, incompletePath, LISTENERS } from './downloader.js';
 import { etagOf, type HubClient, type HubFile } from './hub-client.js';
 import { blobFile, presentFiles } from './model-cache.js';
-import type { ModelRef } from './loader-types.js';
 import { linkBlob } from './snapshot-link.js';
+import { notCached } from './snapshot-resolve.js';
+import type { Transfer } from './transfer.js';
 
 /** Options of {@link downloadFiles}. */
 export interface DownloadFilesOptions {
@@ -29,11 +28,11 @@ export interface DownloadFilesOptions {
   readonly snapshot: string;
   readonly files: readonly HubFile[];
   readonly transfer: Transfer;
+  /** False when the hub is not to be (or cannot be) asked: a file that must be fetched is OFFLINE_NOT_CACHED. */
+  readonly online: boolean;
   readonly signal?: AbortSignal | undefined;
-  /** Called once, before any byte is fetched, with the bytes to fetch; not called when nothing must be fetched. */
-  readonly onStart?: ((total: number) => void) | undefined;
-  /** Bytes fetched so far of `total`. */
-  readonly onProgress?: ((current: number, total: number) => void) | undefined;
+  /** The load's `download` stage, begun when anything must be fetched; none for the files fetched silently. */
+  readonly progress?: DownloadProgress | undefined;
 }
 
 /**
@@ -41,26 +40,39 @@ export interface DownloadFilesOptions {
  * something was fetched or linked. Rejects with the first failure, once every other download has stopped.
  */
 export async function downloadFiles(options: DownloadFilesOptions): Promise<boolean> {
-  const { files, snapshot, cacheDir, ref } = options;
+  const { files, snapshot } = options;
   const present = await presentFiles(snapshot, files);
   const missing = files.filter((file) => !present.has(file.path));
   if (missing.length === 0) return false;
-  const plans = await Promise.all(
-    missing.map(async (file) => {
-      const blob = blobFile(cacheDir, ref, etagOf(file) ?? unlistedEtag(options.commit, file));
-      const done = await stat(blob).catch(() => undefined);
-      if (done?.isFile() === true && done.size === file.size) return { file, blob, have: file.size, share: 0 };
-      const partial = await stat(incompletePath(blob)).catch(() => undefined);
-      const have = partial !== undefined && partial.size <= file.size ? partial.size : 0;
-      return { file, blob, have, share: file.size - have };
-    }),
-  );
-  const total = plans.reduce((sum, plan) => sum + plan.share, 0);
-  const network = plans.filter((plan) => plan.share > 0);
-  if (network.length > 0) options.onStart?.(total);
-  const counted = new Map<string, number>();
+  const plans = await Promise.all(missing.map((file) => planFile(options, file)));
+  if (plans.some((plan) => plan.share > 0)) {
+    if (!options.online) throw notCached(options.ref, options.cacheDir, files.map((file) => file.path).join(', '));
+    options.progress?.begin(plans);
+  }
+  await fetchAll(options, plans);
+  options.progress?.end();
+  return true;
+}
+
+/** A missing file of the snapshot: its blob, and what of it the disk has already. */
+interface Plan extends PlannedFile {
+  readonly file: HubFile;
+  readonly blob: string;
+}
+
+async function planFile(options: DownloadFilesOptions, file: HubFile): Promise<Plan> {
+  const { path } = file;
+  const blob = blobFile(options.cacheDir, options.ref, etagOf(file) ?? unlistedEtag(options.commit, file));
+  const done = await stat(blob).catch(() => undefined);
+  if (done?.isFile() === true && done.size === file.size) return { path, file, blob, have: file.size, share: 0 };
+  const partial = await stat(incompletePath(blob)).catch(() => undefined);
+  const have = partial !== undefined && partial.size <= file.size ? partial.size : 0;
+  return { path, file, blob, have, share: file.size - have };
+}
+
+/** Downloads and links every planned file; the first failure aborts the others and is the rejection. */
+async function fetchAll(options: DownloadFilesOptions, plans: readonly Plan[]): Promise<void> {
   let firstFailure: { error: unknown } | undefined;
-  let current = 0;
   const controller = new AbortController();
   setMaxListeners(LISTENERS, controller.signal);
   const onAbort = (): void => controller.abort(options.signal?.reason);
@@ -72,25 +84,18 @@ export async function downloadFiles(options: DownloadFilesOptions): Promise<bool
       ordered.map(async (plan) => {
         await downloadBlob({
           hub: options.hub,
-          ref: { id: ref.id, revision: options.commit },
+          ref: { id: options.ref.id, revision: options.commit },
           file: plan.file,
           blob: plan.blob,
           transfer: options.transfer,
           signal: controller.signal,
-          onProgress(bytes) {
-            const before = counted.get(plan.file.path) ?? 0;
-            const now = Math.min(plan.share, Math.max(before, bytes - plan.have));
-            if (now === before) return;
-            counted.set(plan.file.path, now);
-            current += now - before;
-            options.onProgress?.(current, total);
-          },
+          progress: options.progress,
         }).catch((error: unknown) => {
           firstFailure ??= { error };
           controller.abort(error);
           throw error;
         });
-        await linkBlob(snapshot, plan.file.path, plan.blob);
+        await linkBlob(options.snapshot, plan.file.path, plan.blob);
       }),
     );
     const failed = results.find((result) => result.status === 'rejected');
@@ -99,8 +104,6 @@ export async function downloadFiles(options: DownloadFilesOptions): Promise<bool
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
-  if (current < total) options.onProgress?.(total, total);
-  return true;
 }
 
 /** A stable blob name for a file the listing gave no digest for (such a file cannot be verified). */

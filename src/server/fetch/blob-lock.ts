@@ -13,7 +13,7 @@ import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { errorCodeOf } from './hub-client.js';
+import { errorCodeOf } from './error-code.js';
 
 /** How often a waiting download looks at a held lock, in milliseconds. */
 const POLL_MS = 200;

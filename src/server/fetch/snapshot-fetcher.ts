@@ -9,10 +9,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import { createDownloadProgress, type DownloadEvent, type DownloadProgress } from './download-progress.js';
 import type { HubFile } from './hub-client.js';
-import { LoadError, type LoaderEvent, type ModelRef } from './loader-types.js';
+import { LoadError, type ModelRef } from '../loader-types.js';
 import { presentFiles, snapshotDir, writeRef } from './model-cache.js';
-import type { OnnxDtype } from '../protocol/dtype.js';
+import type { OnnxDtype } from '../../protocol/dtype.js';
 import { selectConfigFiles, selectTokenizerFiles, selectWeightFiles, type Selection } from './model-files.js';
 import { downloadFiles } from './snapshot-download.js';
 import type { SnapshotFetcherOptions } from './snapshot-options.js';
@@ -50,9 +51,9 @@ export interface Snapshot {
   config(): Promise<unknown>;
   /**
    * Makes the weights (and a deferred tokenizer file) present, reporting the `download` stage and its progress through
-   * `onEvent` when anything must be fetched.
+   * `onEvent` when anything must be fetched (`download-progress.ts` makes those events).
    */
-  weights(config: unknown, onEvent: (event: LoaderEvent) => void): Promise<SnapshotWeights>;
+  weights(config: unknown, onEvent: (event: DownloadEvent) => void): Promise<SnapshotWeights>;
 }
 
 /**
@@ -88,7 +89,7 @@ export async function openSnapshot(
     const hint = code === 'NO_ONNX_WEIGHTS' && missingFiles ? onnxHint(ref) : '';
     throw new LoadError(code, `${ref.id}@${ref.revision} ${selection.problem}${hint}`);
   };
-  const fetchFiles = (files: readonly HubFile[], onEvent?: (event: LoaderEvent) => void): Promise<boolean> =>
+  const fetchFiles = (files: readonly HubFile[], progress?: DownloadProgress): Promise<boolean> =>
     downloadFiles({
       hub: options.hub,
       ref,
@@ -97,13 +98,9 @@ export async function openSnapshot(
       snapshot: dir,
       files,
       transfer: options.transfer,
+      online: resolved.online,
       signal,
-      onStart(total) {
-        if (!resolved.online) throw notCached(ref, cacheDir, files.map((file) => file.path).join(', '));
-        onEvent?.({ type: 'stage', stage: 'download' });
-        onEvent?.({ type: 'progress', stage: 'download', current: 0, total });
-      },
-      onProgress: (current, total) => onEvent?.({ type: 'progress', stage: 'download', current, total }),
+      progress,
     });
   const preference = dtypeOverride ?? options.dtype;
   // Whether the repository can load at all is decided from the listing, before any file is fetched: the config's
@@ -131,7 +128,8 @@ export async function openSnapshot(
     },
     async weights(config, onEvent) {
       const weights = select(selectWeightFiles(listing, config, preference), 'NO_ONNX_WEIGHTS');
-      await fetchFiles([...deferred, ...weights.files], onEvent);
+      // The one progress channel of the `download` stage, down to every blob download.
+      await fetchFiles([...deferred, ...weights.files], createDownloadProgress(onEvent));
       return weights;
     },
   };

@@ -3,16 +3,17 @@
  * resumable, verified.
  *
  * - **Parts.** The file is fetched as consecutive byte ranges, each into a buffer of its own, over up to
- *   {@link Transfer}'s connections at once; finished parts are appended to `{blob}.incomplete` strictly in order, so
+ *   {@link Transfer}'s connections at once (`transfer.ts`); finished parts are appended to `{blob}.incomplete` strictly in order, so
  *   that file is always a prefix of the blob and the checksum is computed as the bytes arrive, with no second read.
  *   The bytes held in buffers are bounded by the transfer's memory budget, whatever the file size; a buffer the
  *   checksum thread is done with serves a later part (a file larger than the budget reuses the same memory). A hub
  *   that ignores `Range` (answers 200 to a ranged request) gets one plain stream instead.
  * - **Checksums beside the sockets.** Each part, once written, goes to the checksum thread (`hasher.ts`), which hashes
  *   it while the next parts arrive; its memory budget is freed when it is hashed.
- * - **Retries.** Resets, cut or truncated bodies, stalls, 5xx, 408 and 429 are retried with a capped exponential
- *   backoff (a 429 or 503 waits what its `Retry-After` or `RateLimit` header says), from the bytes the part already
- *   has; a part gives up after {@link DownloadPolicy.maxAttempts} attempts and the load fails.
+ * - **Retries.** Resets, cut or truncated bodies, stalls, 5xx, 408 and 429 (each a `TransientError`) are retried with
+ *   a capped exponential backoff (a 429 or 503 waits what its `Retry-After` or `RateLimit` header says), from the
+ *   bytes the part already has; a part gives up after `DownloadPolicy.maxAttempts` attempts and the load fails
+ *   (`download-retry.ts`, under the transfer's retry policy).
  * - **Resume.** Whatever an attempt left in `.incomplete` (also after the process was killed) is kept: the next
  *   download hashes that prefix from the disk (the only re-read) and fetches the rest.
  * - **Verification.** The bytes must hash to the listing's sha256 (LFS files) or git blob sha1 (others); a mismatch is
@@ -25,117 +26,17 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { finished, type Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 
+import { LoadError } from '../loader-types.js';
 import { blobLockPath, lockBlob } from './blob-lock.js';
+import type { BlobProgress } from './download-progress.js';
+import { abortReason, withRetries } from './download-retry.js';
+import { errorCodeOf } from './error-code.js';
 import { createHasher, type Hasher } from './hasher.js';
-import {
-  errorCodeOf,
-  TransientHubError,
-  type FileResponse,
-  type HubClient,
-  type HubFile,
-  type RepoRef,
-} from './hub-client.js';
-import { LoadError } from './loader-types.js';
+import type { FileResponse, HubClient, HubFile, RepoRef } from './hub-client.js';
 import { cacheWriteError } from './model-cache.js';
-import { createSemaphore, type Semaphore } from './semaphore.js';
-
-/** Default for {@link DownloadPolicy.stallTimeoutMs}, in milliseconds. */
-export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
-
-/** Default for {@link DownloadPolicy.connections}: what hf_transfer-like tools use against a CDN. */
-export const DEFAULT_DOWNLOAD_CONNECTIONS = 8;
-
-/** How downloads behave; every field has a default. */
-export interface DownloadPolicy {
-  /** Connections open at once, over all files of the transfer (default {@link DEFAULT_DOWNLOAD_CONNECTIONS}). */
-  readonly connections?: number | undefined;
-  /** A request that receives no byte for this long, in milliseconds, is abandoned and retried (default 30000). */
-  readonly stallTimeoutMs?: number | undefined;
-  /** Attempts per part before the download fails (default 8). */
-  readonly maxAttempts?: number | undefined;
-  /** First backoff, doubled per failed attempt of a part, in milliseconds (default 250). */
-  readonly backoffMs?: number | undefined;
-  /** Largest backoff, in milliseconds (default 8000). */
-  readonly maxBackoffMs?: number | undefined;
-  /** A `Retry-After` longer than this fails the download instead of waiting, in milliseconds (default 300000). */
-  readonly maxRetryAfterMs?: number | undefined;
-}
-
-/** The connections and memory that the downloads of one loader share. */
-export interface Transfer {
-  readonly policy: Required<{ [K in keyof DownloadPolicy]: NonNullable<DownloadPolicy[K]> }>;
-  /** One unit per open connection. */
-  readonly connections: Semaphore;
-  /** One unit per byte held in part buffers. */
-  readonly memory: Semaphore;
-  /** Part buffers the checksum thread gave back, for the next parts. */
-  readonly buffers: BufferPool;
-}
-
-/**
- * Part buffers to use again: memory that was written once already costs no page faults the next time (on loopback,
- * filling fresh buffers cost the server as much CPU as the checksum). Held only while some part of the transfer is:
- * an idle server keeps none.
- */
-interface BufferPool {
-  /** Buffers not in use, any size, oldest first. */
-  readonly free: Buffer[];
-  /** Parts that hold a buffer now. */
-  held: number;
-  /** Bytes the free buffers may hold at most (the memory budget): older ones are dropped beyond it. */
-  readonly limit: number;
-}
-
-/** A buffer of `length` bytes: a free one of that size, else a new one. */
-function takeBuffer(pool: BufferPool, length: number): Buffer {
-  pool.held += 1;
-  const index = pool.free.findIndex((buffer) => buffer.length === length);
-  if (index < 0) return Buffer.allocUnsafe(length);
-  const [buffer] = pool.free.splice(index, 1);
-  return buffer as Buffer;
-}
-
-/** Ends a part's hold of a buffer; `buffer`, when given, may be used again. The last hold drops every free buffer. */
-function giveBuffer(pool: BufferPool, buffer: Uint8Array | undefined): void {
-  pool.held -= 1;
-  if (pool.held === 0) {
-    pool.free.length = 0;
-    return;
-  }
-  if (buffer === undefined) return;
-  pool.free.push(Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength));
-  let bytes = pool.free.reduce((sum, free) => sum + free.length, 0);
-  while (bytes > pool.limit) bytes -= (pool.free.shift() as Buffer).length;
-}
-
-/** Bytes of one part at most, and at least (for files larger than that). */
-const MAX_PART_BYTES = 8 * 1024 * 1024;
-const MIN_PART_BYTES = 1024 * 1024;
-
-/** Creates the shared {@link Transfer} of a loader. */
-export function createTransfer(policy: DownloadPolicy = {}): Transfer {
-  const connections = policy.connections ?? DEFAULT_DOWNLOAD_CONNECTIONS;
-  if (!(Number.isInteger(connections) && connections >= 1)) {
-    throw new RangeError(`download connections must be a whole number >= 1, got ${String(connections)}`);
-  }
-  const budget = 2 * connections * MAX_PART_BYTES;
-  return {
-    policy: {
-      connections,
-      stallTimeoutMs: policy.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
-      maxAttempts: policy.maxAttempts ?? 8,
-      backoffMs: policy.backoffMs ?? 250,
-      maxBackoffMs: policy.maxBackoffMs ?? 8000,
-      maxRetryAfterMs: policy.maxRetryAfterMs ?? 300_000,
-    },
-    connections: createSemaphore(connections),
-    // Two parts per connection: one arriving, one waiting for the parts before it to be written.
-    memory: createSemaphore(budget),
-    buffers: { free: [], held: 0, limit: budget },
-  };
-}
+import { giveBuffer, MAX_PART_BYTES, MIN_PART_BYTES, takeBuffer, type Transfer } from './transfer.js';
+import { TransientError } from './transient-error.js';
 
 /** What the bytes of a file must hash to. */
 export type ExpectedDigest =
@@ -160,11 +61,8 @@ export interface BlobDownload {
   readonly transfer: Transfer;
   /** Aborts the download; `.incomplete` stays for the next one. The rejection is an `ABORTED` {@link LoadError}. */
   readonly signal?: AbortSignal | undefined;
-  /**
-   * Called with the bytes of the file this download has (written, resumed or in part buffers). It may go down when a
-   * download starts again from scratch (a failed checksum, a hub that ignores `Range`); callers keep the maximum.
-   */
-  readonly onProgress?: ((bytes: number) => void) | undefined;
+  /** Where the bytes of the file this download has go: the load's `download` stage (`download-progress.ts`). */
+  readonly progress?: BlobProgress | undefined;
 }
 
 /** Path of the partial download of `blob`, huggingface_hub's name for it. */
@@ -195,7 +93,7 @@ export async function downloadBlob(options: BlobDownload): Promise<void> {
 async function downloadUnlocked(options: BlobDownload): Promise<void> {
   const { file, blob } = options;
   if (await isComplete(blob, file)) {
-    options.onProgress?.(file.size);
+    options.progress?.report(file.path, file.size);
     return;
   }
   try {
@@ -209,7 +107,7 @@ async function downloadUnlocked(options: BlobDownload): Promise<void> {
     throw cacheWriteError(error, blobLockPath(blob));
   });
   try {
-    if (await isComplete(blob, file)) options.onProgress?.(file.size);
+    if (await isComplete(blob, file)) options.progress?.report(file.path, file.size);
     else await fetchVerified(options);
   } finally {
     await lock.release();
@@ -278,7 +176,7 @@ async function fetchIncomplete(
       for await (const chunk of reading) await writer.hash.update(chunk as Buffer);
       writer.written = have;
     }
-    options.onProgress?.(writer.written);
+    options.progress?.report(file.path, writer.written);
     try {
       await fetchParts(options, writer);
     } catch (error) {
@@ -376,7 +274,7 @@ async function fetchParts(options: BlobDownload, writer: Writer): Promise<void> 
   const report = (): void => {
     let bytes = writer.written;
     for (const part of inFlight) bytes += part.received;
-    options.onProgress?.(bytes);
+    options.progress?.report(file.path, bytes);
   };
   let next = writer.written;
   try {
@@ -434,7 +332,7 @@ async function fetchParts(options: BlobDownload, writer: Writer): Promise<void> 
 /** Fetches one part into its buffer, retrying from the bytes it has. */
 async function fetchPart(options: BlobDownload, part: Part, signal: AbortSignal, report: () => void): Promise<void> {
   const { file } = options;
-  await withRetries(options, signal, async (requestSignal, refresh) => {
+  await withRetries(options.transfer, file, signal, async (requestSignal, refresh) => {
     const from = part.start + part.received;
     const end = part.start + part.length - 1;
     const response = await options.hub.openFile(options.ref, file.path, requestSignal, { start: from, end });
@@ -467,14 +365,14 @@ async function fetchStream(options: BlobDownload, writer: Writer): Promise<void>
   const onAbort = (): void => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    await withRetries(options, controller.signal, async (requestSignal, refresh) => {
+    await withRetries(options.transfer, file, controller.signal, async (requestSignal, refresh) => {
       await writer.handle.truncate(0);
       writer.written = 0;
       writer.hash.dispose();
       writer.hash = newHash(file, expectedDigest(file));
       // One chunk on the checksum thread at a time, so a slow thread holds back the socket, not memory.
       let hashing: Promise<unknown> = Promise.resolve();
-      options.onProgress?.(0);
+      options.progress?.report(file.path, 0);
       const response = await options.hub.openFile(options.ref, file.path, requestSignal);
       checkLength(response, file, file.size);
       try {
@@ -488,7 +386,7 @@ async function fetchStream(options: BlobDownload, writer: Writer): Promise<void>
           }
           await hashing;
           ({ hashed: hashing } = await append(writer, chunk));
-          options.onProgress?.(writer.written);
+          options.progress?.report(file.path, writer.written);
         }
       } catch (error) {
         if (isFsError(error)) throw error;
@@ -499,85 +397,6 @@ async function fetchStream(options: BlobDownload, writer: Writer): Promise<void>
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
-}
-
-/**
- * Runs `attempt` on a connection of the transfer until it succeeds, retrying transient failures with backoff. Each
- * attempt gets a signal that aborts when `signal` does or when it stalls (no `refresh()` for the stall timeout).
- */
-async function withRetries(
-  options: BlobDownload,
-  signal: AbortSignal,
-  attempt: (requestSignal: AbortSignal, refresh: () => void) => Promise<void>,
-): Promise<void> {
-  const { transfer, file } = options;
-  const { policy } = transfer;
-  for (let attempts = 1; ; attempts += 1) {
-    await transfer.connections.acquire(1, signal).catch((error: unknown) => {
-      throw abortReason(signal, error);
-    });
-    const controller = new AbortController();
-    const onAbort = (): void => controller.abort(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    let stalled = false;
-    // The timer covers the wait for headers too: a hub that accepts the connection and says nothing is stalled.
-    const stall = setTimeout(() => {
-      stalled = true;
-      controller.abort(
-        transient(
-          new LoadError(
-            'DOWNLOAD_FAILED',
-            `download of ${file.path} stalled: no data for ${formatMs(policy.stallTimeoutMs)}; retry`,
-          ),
-        ),
-      );
-    }, policy.stallTimeoutMs);
-    let failure: unknown;
-    try {
-      await attempt(controller.signal, () => stall.refresh());
-      return;
-    } catch (error) {
-      failure = stalled ? controller.signal.reason : error;
-    } finally {
-      clearTimeout(stall);
-      signal.removeEventListener('abort', onAbort);
-      transfer.connections.release(1);
-    }
-    if (signal.aborted) throw abortReason(signal, failure);
-    if (failure instanceof RangeIgnored || !isTransient(failure)) throw failure;
-    const wait = retryDelay(failure, attempts, policy);
-    if (attempts >= policy.maxAttempts || wait > policy.maxRetryAfterMs) {
-      const message = (failure as Error).message.replace(/; retry( later)?$/, '');
-      const why =
-        wait > policy.maxRetryAfterMs
-          ? `the hub asked to wait ${formatMs(wait)}, longer than modeldeck waits`
-          : `gave up after ${attempts} attempts`;
-      throw new LoadError((failure as LoadError).code, `${message} (${why}); retry later`, { cause: failure });
-    }
-    await sleep(wait, undefined, { signal }).catch((error: unknown) => {
-      throw abortReason(signal, error);
-    });
-  }
-}
-
-function retryDelay(failure: unknown, attempts: number, policy: Transfer['policy']): number {
-  if (failure instanceof TransientHubError && failure.retryAfterMs !== undefined) return failure.retryAfterMs;
-  return Math.min(policy.maxBackoffMs, policy.backoffMs * 2 ** (attempts - 1));
-}
-
-/** Failures another try may not meet: the network's and the hub's overload; never a refusal, a disk error or a lie. */
-function isTransient(error: unknown): boolean {
-  if (error instanceof TransientHubError) return true;
-  if (error instanceof LoadError) return error.code === 'HUB_UNREACHABLE' || transientDownload.has(error);
-  return false;
-}
-
-/** The DOWNLOAD_FAILED errors made for cuts and stalls (a size disagreement or a checksum is not transient). */
-const transientDownload = new WeakSet<LoadError>();
-
-function transient(error: LoadError): LoadError {
-  transientDownload.add(error);
-  return error;
 }
 
 /**
@@ -611,11 +430,10 @@ function checkLength(response: FileResponse, file: HubFile, expected: number): v
   }
   if (lengthHeader !== null && Number(lengthHeader) !== expected) {
     response.cancel();
-    throw transient(
-      new LoadError(
-        'DOWNLOAD_FAILED',
-        `the hub sent ${lengthHeader} bytes of ${file.path} for ${expected} asked; retry`,
-      ),
+    throw new TransientError(
+      'DOWNLOAD_FAILED',
+      `the hub sent ${lengthHeader} bytes of ${file.path} for ${expected} asked; retry`,
+      'cut',
     );
   }
 }
@@ -628,26 +446,16 @@ function bodyError(error: unknown, signal: AbortSignal, file: HubFile, at: numbe
 
 function cutOff(file: HubFile, received: number, cause: unknown): LoadError {
   const code = errorCodeOf(cause);
-  return transient(
-    new LoadError(
-      'DOWNLOAD_FAILED',
-      `download of ${file.path} was cut off after ${received} of ${file.size} bytes` +
-        `${code === undefined ? '' : ` (${code})`}; retry`,
-      { cause },
-    ),
+  return new TransientError(
+    'DOWNLOAD_FAILED',
+    `download of ${file.path} was cut off after ${received} of ${file.size} bytes` +
+      `${code === undefined ? '' : ` (${code})`}; retry`,
+    'cut',
+    undefined,
+    { cause },
   );
-}
-
-function abortReason(signal: AbortSignal, error: unknown): LoadError {
-  const reason: unknown = signal.reason;
-  if (reason instanceof LoadError) return reason;
-  return new LoadError('ABORTED', 'download was aborted', { cause: error });
 }
 
 function isFsError(error: unknown): boolean {
   return typeof (error as { syscall?: unknown } | null)?.syscall === 'string';
-}
-
-function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }

@@ -4,7 +4,7 @@
  * cannot be reached, the cache's `refs/{revision}` says what it named when last seen.
  */
 
-import { LoadError, type ModelRef } from './loader-types.js';
+import { LoadError, type ModelRef } from '../loader-types.js';
 import { ensureWritableDir, readRef } from './model-cache.js';
 import type { SnapshotFetcherOptions } from './snapshot-options.js';
 

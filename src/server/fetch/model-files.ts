@@ -9,7 +9,7 @@
  * chunks `…onnx_data`, `…onnx_data_1`, … and, optionally, `generation_config.json`.
  */
 
-import { AUTO_DTYPE, isOnnxDtype, type OnnxDtype } from '../protocol/dtype.js';
+import { AUTO_DTYPE, isOnnxDtype, type OnnxDtype } from '../../protocol/dtype.js';
 import type { HubFile } from './hub-client.js';
 
 /** File-name suffix per dtype: transformers.js `utils/dtypes.js` `DEFAULT_DTYPE_SUFFIX_MAPPING`. */

@@ -4,7 +4,7 @@
  */
 
 import type { HubFile } from './hub-client.js';
-import { LoadError, type ModelRef } from './loader-types.js';
+import { LoadError, type ModelRef } from '../loader-types.js';
 import { snapshotDir, snapshotListing } from './model-cache.js';
 import { hasOnnxWeights } from './model-files.js';
 import type { SnapshotFetcherOptions } from './snapshot-options.js';

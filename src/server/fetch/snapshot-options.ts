@@ -1,7 +1,7 @@
 /** What every step of fetching a snapshot shares (resolve, list, download, link): a file of its own, so the steps
  * and the fetcher that composes them import it without importing each other. */
 
-import type { Transfer } from './downloader.js';
+import type { Transfer } from './transfer.js';
 import type { HubClient } from './hub-client.js';
 
 /** Options of `openSnapshot` (`snapshot-fetcher.ts`) and of each of its steps. */

@@ -19,8 +19,9 @@ import { access, mkdir, readFile, readdir, rename, stat, unlink, writeFile } fro
 import { homedir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 
-import { errorCodeOf, type HubFile } from './hub-client.js';
-import { LoadError, type ModelRef } from './loader-types.js';
+import { errorCodeOf } from './error-code.js';
+import type { HubFile } from './hub-client.js';
+import { LoadError, type ModelRef } from '../loader-types.js';
 
 /**
  * huggingface_hub's cache directory: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`,

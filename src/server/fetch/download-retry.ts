@@ -1,0 +1,94 @@
+/**
+ * How one request of a file download is tried: on a connection of the transfer, abandoned when it stalls, and tried
+ * again as the transfer's {@link Transfer.retry} policy says (`common/retry.ts`) when it fails transiently.
+ */
+
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { decideRetry, type RetryDecision } from '../../common/retry.js';
+import { LoadError } from '../loader-types.js';
+import type { HubFile } from './hub-client.js';
+import type { Transfer } from './transfer.js';
+import { TransientError } from './transient-error.js';
+
+/** One try: `requestSignal` aborts it; `refresh()` says bytes arrived (the stall timer starts over). */
+export type Attempt = (requestSignal: AbortSignal, refresh: () => void) => Promise<void>;
+
+/**
+ * Runs `attempt` until it succeeds, retrying transient failures with backoff. Each attempt gets a signal that aborts
+ * when `signal` does or when it stalls (no `refresh()` for the stall timeout). Rejects with a permanent failure as
+ * it is, with the last transient one reworded to say why the tries ended, or with the abort's {@link LoadError}.
+ */
+export async function withRetries(
+  transfer: Transfer,
+  file: HubFile,
+  signal: AbortSignal,
+  attempt: Attempt,
+): Promise<void> {
+  for (let attempts = 1; ; attempts += 1) {
+    const outcome = await tryOnce(transfer, file, signal, attempt);
+    if (outcome.ok) return;
+    const { failure } = outcome;
+    if (signal.aborted) throw abortReason(signal, failure);
+    const decision = decideRetry(transfer.retry, failure, attempts);
+    if (decision.verdict === 'permanent') throw failure;
+    if (decision.verdict !== 'retry') throw gaveUp(failure as LoadError, decision);
+    await sleep(decision.delayMs, undefined, { signal }).catch((error: unknown) => {
+      throw abortReason(signal, error);
+    });
+  }
+}
+
+/** One attempt on a connection of the transfer, with its stall timer; a stall fails it with a `cut` error. */
+async function tryOnce(
+  transfer: Transfer,
+  file: HubFile,
+  signal: AbortSignal,
+  attempt: Attempt,
+): Promise<{ readonly ok: true } | { readonly ok: false; readonly failure: unknown }> {
+  const { policy } = transfer;
+  await transfer.connections.acquire(1, signal).catch((error: unknown) => {
+    throw abortReason(signal, error);
+  });
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  let stalled = false;
+  // The timer covers the wait for headers too: a hub that accepts the connection and says nothing is stalled.
+  const stall = setTimeout(() => {
+    stalled = true;
+    const message = `download of ${file.path} stalled: no data for ${formatMs(policy.stallTimeoutMs)}; retry`;
+    controller.abort(new TransientError('DOWNLOAD_FAILED', message, 'cut'));
+  }, policy.stallTimeoutMs);
+  try {
+    await attempt(controller.signal, () => stall.refresh());
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, failure: stalled ? controller.signal.reason : error };
+  } finally {
+    clearTimeout(stall);
+    signal.removeEventListener('abort', onAbort);
+    transfer.connections.release(1);
+  }
+}
+
+/** The last transient failure, saying why the tries ended. */
+function gaveUp(failure: LoadError, decision: Exclude<RetryDecision, { verdict: 'retry' | 'permanent' }>): LoadError {
+  const message = failure.message.replace(/; retry( later)?$/, '');
+  const why =
+    decision.verdict === 'wait-too-long'
+      ? `the hub asked to wait ${formatMs(decision.delayMs)}, longer than modeldeck waits`
+      : `gave up after ${decision.attempts} attempts`;
+  return new LoadError(failure.code, `${message} (${why}); retry later`, { cause: failure });
+}
+
+/** The {@link LoadError} an abort of `signal` rejects with: its reason when it is one, else ABORTED. */
+export function abortReason(signal: AbortSignal, error: unknown): LoadError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof LoadError) return reason;
+  return new LoadError('ABORTED', 'download was aborted', { cause: error });
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
