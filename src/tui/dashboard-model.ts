@@ -2,16 +2,17 @@
  * The dashboard's one model and its one update path (the Elm / bubbletea loop): {@link updateDashboard} is pure and
  * is the only way the model changes: keys, what session controllers report, adding and closing sessions, notices.
  * What it wants done in the world (start or close a session's I/O, send a chat, save the log, quit) it returns as
- * {@link Effect}s for the runtime (`dashboard.ts`) to run; their results come back as actions.
+ * {@link Effect}s for the effect runner (`effect-runner.ts`) to run; their results come back as actions.
  */
 
 import type { ChatSampling, ChatTurn } from '../client/chat-stream.js';
 import type { Failure } from '../client/failures.js';
 import { serviceRoot } from '../client/server-url.js';
 import type { SessionUpdate } from '../client/session-update.js';
+import type { JournalEntry } from '../client/wire-journal.js';
 import { formatChatSettings } from './chat-settings.js';
 import type { SessionSpec } from './config.js';
-import { redactSecrets, type LogFilter } from './event-log.js';
+import { redactSecrets, type EventLog, type LogFilter } from './event-log.js';
 import {
   routeKey,
   createUiState,
@@ -24,7 +25,7 @@ import {
 import { modelChoices, reduceModelList, shouldAsk, type ModelChoices, type ModelList } from './model-list.js';
 import { canChat, chatHistory, createSessionState, reduceSession, type SessionState } from './session-state.js';
 import { createServerState, reduceServer, type ServerAction, type ServerState } from './server-state.js';
-import type { Notice, Tone } from './view-model.js';
+import type { Notice, ScreenSize, Tone, ViewInput } from './view-model.js';
 
 /** One open session: what it was opened with and what it shows. */
 export interface SessionEntry {
@@ -32,7 +33,7 @@ export interface SessionEntry {
   readonly state: SessionState;
 }
 
-/** Everything the dashboard shows, as plain data (the event log's ring buffer aside: see `dashboard.ts`). */
+/** Everything the dashboard shows, as plain data (the logs aside: they are the recorder's, `recorder.ts`). */
 export interface DashboardModel {
   /** Open sessions by id. */
   readonly sessions: Readonly<Record<string, SessionEntry>>;
@@ -542,6 +543,28 @@ function keyFor(model: DashboardModel, root: string): string | undefined {
 /** The servers in the order their first session appeared. */
 export function serverStates(model: DashboardModel): ServerState[] {
   return Object.values(model.servers);
+}
+
+/** What the view model reads: the model, with the two logs beside it, the screen's size and the time. */
+export function viewInputOf(
+  model: DashboardModel,
+  log: EventLog,
+  journal: readonly JournalEntry[],
+  size: ScreenSize,
+  now: number,
+): ViewInput {
+  return {
+    sessions: sessionStates(model),
+    ui: model.ui,
+    log,
+    size,
+    now,
+    notice: model.notice,
+    defaultServer: model.defaultServer,
+    servers: serverStates(model),
+    journal,
+    modelChoices: promptModelChoices(model),
+  };
 }
 
 /**

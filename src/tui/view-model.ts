@@ -8,12 +8,13 @@ import { failureHint } from '../client/failures.js';
 import { formatBytes, formatDuration, percentDone } from '../client/format.js';
 import { ELLIPSIS, truncateEnd, truncateMiddle } from '../common/text.js';
 import type { JournalEntry } from '../client/wire-journal.js';
-import { buildWireLogView, inspectEntry, type WireLogView } from './wire-log-view.js';
+import { buildWireLogView, inspectEntry, shownText, type WireLogView } from './wire-log-view.js';
 import { countAfter, selectWindow, type EventLog, type LogEntry, type LogFilter } from './event-log.js';
 import { KEY_HELP, KEY_PROMPTS, MODEL_PROMPTS, type Prompt, type UiState, type Zoom } from './keys.js';
 import { lineAt, lineWindow, type LineEdit } from './line-edit.js';
 import { clipLine, seg, textBar, type Line, type Segment, type Tone } from './lines.js';
 import { completionCandidates } from './model-completion.js';
+import type { KeyWorld } from './dashboard-model.js';
 import type { ModelChoices } from './model-list.js';
 import { serverPaneContent, type ChartSpec } from './server-view.js';
 import type { ServerState } from './server-state.js';
@@ -319,6 +320,26 @@ export function toViewModel(input: ViewInput): DashboardView {
           };
         });
   return { cells: [...cells, ...serverCells], charts, gauges, ...rest };
+}
+
+/**
+ * What the key router needs of the screen as it stands: it bounds what the keys may scroll to (a transcript's oldest
+ * line, the help's last page) and where `n` goes.
+ */
+export function keyWorld(input: ViewInput, now: number): KeyWorld {
+  const shown = toViewModel(input);
+  const scrollLimits = Object.fromEntries(
+    shown.cells.flatMap((cell) => (cell.scrollLimit === undefined ? [] : [[cell.id, cell.scrollLimit]])),
+  );
+  return {
+    lastSeq: input.log.lastSeq(),
+    logPage: Math.max(1, shown.log.rect.height - 2),
+    helpPages: helpPageCount(input.size),
+    scrollLimits,
+    now,
+    lastJournalSeq: input.journal?.at(-1)?.seq ?? 0,
+    ...(input.ui.log.view !== 'frames' ? { nextFault: debugLogView(input).nextFault } : {}),
+  };
 }
 
 /** A session's server, when it cannot be reached: since when, and what the dashboard does about it. */
@@ -703,6 +724,14 @@ export function debugLogView(input: ViewInput): WireLogView {
     cursor: ui.logFocused ? ui.log.cursor : null,
     untilSeq: ui.log.paused ? ui.log.pausedAtJournalSeq : null,
   });
+}
+
+/** The log pane's lines as shown, each ending in LF: what `w` saves as text. */
+export function logPaneText(input: ViewInput): string {
+  if (input.ui.log.view !== 'frames') return shownText(debugLogView(input));
+  return toViewModel(input)
+    .log.lines.map((line) => `${line.map((s) => s.text).join('')}\n`)
+    .join('');
 }
 
 function debugLogPane(input: ViewInput, rect: Rect): LogPaneView {
