@@ -25,7 +25,8 @@ import {
 import { modelChoices, reduceModelList, shouldAsk, type ModelChoices, type ModelList } from './model-list.js';
 import { canChat, chatHistory, createSessionState, reduceSession, type SessionState } from './session-state.js';
 import { createServerState, reduceServer, type ServerAction, type ServerState } from './server-state.js';
-import type { Notice, ScreenSize, Tone, ViewInput } from './view-model.js';
+import type { ScreenSize } from './screen-layout.js';
+import type { Notice, Tone, ViewInput } from './view-model.js';
 
 /** One open session: what it was opened with and what it shows. */
 export interface SessionEntry {

@@ -34,7 +34,8 @@ import { createRenderScheduler } from './render-scheduler.js';
 import type { ReplayRecord, ReplaySource } from './replay-log.js';
 import { createReplayPlayer } from './replay-player.js';
 import type { SessionState } from './session-state.js';
-import { keyWorld, logPaneText, toViewModel, type ScreenSize, type Tone, type ViewInput } from './view-model.js';
+import type { ScreenSize } from './screen-layout.js';
+import { keyWorld, logPaneText, toViewModel, type Tone, type ViewInput } from './view-model.js';
 
 /** Default bound of the event log, in entries. */
 export const DEFAULT_LOG_LINES = 5000;

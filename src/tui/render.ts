@@ -16,17 +16,8 @@ import blessed from 'blessed';
 import contribGauge from 'blessed-contrib/lib/widget/gauge.js';
 import contribSparkline from 'blessed-contrib/lib/widget/sparkline.js';
 import type { KeyPress } from './keys.js';
-import type {
-  CellView,
-  ChartView,
-  DashboardView,
-  GaugeView,
-  Line,
-  LogPaneView,
-  Rect,
-  ScreenSize,
-  Tone,
-} from './view-model.js';
+import type { Rect, ScreenSize } from './screen-layout.js';
+import type { CellView, ChartView, DashboardView, GaugeView, Line, LogPaneView, Tone } from './view-model.js';
 
 /** Where the screen reads and writes; defaults to the process's own terminal. */
 export interface RendererOptions {
