@@ -1,11 +1,12 @@
 /**
- * The dashboard's runtime: the wiring of its units. The one model changes only through `updateDashboard`
- * (`dashboard-model.ts`): keys, what the sessions and servers report and the runtime's own calls all arrive as
- * actions through `dispatch`, and the effects the update returns go to the effect runner (`effect-runner.ts`), whose
- * results come back as actions. The recorder (`recorder.ts`) is the one other store: the event log, the wire journal
- * and what `w` saves, each filled through its one `record`. This file owns the screen (`render.ts`), the render loop
- * and its redraw tick, and the sockets (the wire tap, the session and feed pools); a replay (`replay-player.ts`) drives
- * the same paths instead of the sockets. `shutdown()` is the only way out and always restores the terminal.
+ * The dashboard's runtime: the wiring of its units, in two parts. `createRuntime` holds the one model, which changes
+ * only through `updateDashboard` (`dashboard-model.ts`): keys, what the sessions and servers report and the runtime's
+ * own calls all arrive as actions through `dispatch`, and the effects the update returns go to the effect runner
+ * (`effect-runner.ts`), whose results come back as actions. Beside the model, the recorder (`recorder.ts`) is the one
+ * other store (the event log, the wire journal, what `w` saves), filled through its one `record`. What feeds them is
+ * the sockets (`connections.ts`), or in a replay the player (`replay-player.ts`), through the same paths.
+ * `startDashboard` is the terminal around it: the screen (`render.ts`), the render loop, key presses and
+ * `shutdown()`, the only way out, which always restores the terminal.
  */
 
 import { DEFAULT_SERVER_URL } from '../client/server-url.js';
