@@ -11,7 +11,7 @@ import { runDashboardCommand } from '../src/cli/dashboard.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { startTestMirror } from './helpers/stack.js';
 import { cellText, COLS, ROWS, startKillableServer, terminal } from './helpers/dashboard.js';
-import { screenLayout } from '../src/tui/view-model.js';
+import { screenLayout } from '../src/tui/screen-layout.js';
 import { until } from './helpers/until.js';
 
 const MODEL = 'modeldeck/tiny-chat';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { startServer } from '../../src/server/start.js';
 import type { Dashboard } from '../../src/tui/dashboard.js';
-import { gridLayout, screenLayout } from '../../src/tui/view-model.js';
+import { gridLayout, screenLayout } from '../../src/tui/screen-layout.js';
 
 /** The size of every fake terminal here. */
 export const COLS = 140;
