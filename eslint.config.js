@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', '.tap/', 'node_modules/', 'bench/.scratch/'] },
+  { ignores: ['dist/', 'build/', 'coverage/', '.tap/', 'node_modules/', 'bench/.scratch/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
