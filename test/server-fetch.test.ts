@@ -15,6 +15,7 @@ import { demoModelsDir } from './helpers/demo.js';
 import { bytesSentFor, cacheTree, commitOf, fileGets } from './helpers/hf-cache.js';
 import { loadModel, stagesOf } from './helpers/sse-client.js';
 import { startTestMirror, startTestServer, listeningUrl } from './helpers/stack.js';
+import { modeldeckBin } from './helpers/repo.js';
 
 const BIG = 'modeldeck/chat-100m';
 const BIG_FILE = 'onnx/model.onnx_data';
@@ -100,7 +101,7 @@ t.test('each fault in the middle of the big file ends ready, with at most 1.1x i
 t.test('a server killed with SIGKILL half-way resumes from the bytes on the disk when restarted', async (t) => {
   const cacheDir = await mkdtemp(join(tmpdir(), 'modeldeck-fetch-kill-'));
   t.teardown(() => rm(cacheDir, { recursive: true, force: true }));
-  const bin = new URL('../bin/modeldeck.js', import.meta.url).pathname;
+  const bin = modeldeckBin;
   const args = ['serve', '--port', '0', '--hub-url', mirror.url, '--cache-dir', cacheDir, '--log-level', 'silent'];
   const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => child.kill('SIGKILL'));
