@@ -139,12 +139,8 @@ async function readConfig(dir: string, ref: ModelRef): Promise<unknown> {
   try {
     return JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as unknown;
   } catch (error) {
-    throw new LoadError('LOAD_FAILED', `config.json of ${ref.key} is not valid JSON: ${describe(error)}`, {
-      cause: error,
-    });
+    // Never the parser's message: it quotes the file's first bytes, and a message goes to every client.
+    const where = error instanceof Error ? (/ at position \d+/.exec(error.message)?.[0] ?? '') : '';
+    throw new LoadError('LOAD_FAILED', `config.json of ${ref.key} is not valid JSON${where}`, { cause: error });
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
