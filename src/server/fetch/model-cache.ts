@@ -93,7 +93,10 @@ async function readRefText(path: string): Promise<string | undefined> {
   return readFile(path, 'utf8').catch(() => undefined);
 }
 
-/** Records that `ref.revision` names `commit` (atomically; nothing for a revision that is the commit itself). */
+/**
+ * Records that `ref.revision` names `commit` (atomically; nothing for a revision that is the commit itself, or when
+ * the ref says so already). In a cache the server may not write, the ref stays as it is.
+ */
 export async function writeRef(
   cacheDir: string,
   ref: Pick<ModelRef, 'id' | 'revision'>,
@@ -101,6 +104,8 @@ export async function writeRef(
 ): Promise<void> {
   if (ref.revision === commit) return;
   const target = refFile(cacheDir, ref);
+  // Nothing to write when it says so already (a read-only cache that is up to date needs no write at all).
+  if ((await readRefText(target))?.trim() === commit) return;
   const temp = `${target}.${process.pid}.tmp`;
   try {
     await mkdir(dirname(target), { recursive: true });
@@ -108,6 +113,8 @@ export async function writeRef(
     await rename(temp, target);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
+    // A read-only cache keeps the ref it has: a load needs none, and what it lacks fails by name when fetched.
+    if (isReadOnlyFailure(error)) return;
     throw cacheWriteError(error, target);
   }
 }
@@ -194,6 +201,15 @@ export async function ensureWritableDir(dir: string): Promise<void> {
   }
 }
 
+/** The codes of a write refused because the file system or its permissions forbid it. */
+const READ_ONLY_CODES = new Set(['EROFS', 'EACCES', 'EPERM']);
+
+/** Whether `error` (or the cause of a {@link LoadError}) is a write the file system or its permissions refused. */
+export function isReadOnlyFailure(error: unknown): boolean {
+  const code = errorCodeOf(error instanceof LoadError ? error.cause : error);
+  return code !== undefined && READ_ONLY_CODES.has(code);
+}
+
 /** Maps a filesystem failure while writing into the cache to a {@link LoadError} that says what to do. */
 export function cacheWriteError(error: unknown, path: string): LoadError {
   if (error instanceof LoadError) return error;
@@ -205,10 +221,11 @@ export function cacheWriteError(error: unknown, path: string): LoadError {
       { cause: error },
     );
   }
+  const why =
+    code === undefined ? '' : isReadOnlyFailure(error) ? ` (${code}: read-only for this server)` : ` (${code})`;
   return new LoadError(
     'CACHE_NOT_WRITABLE',
-    `cannot write the model cache at ${path}${code === undefined ? '' : ` (${code})`}: ` +
-      'fix its permissions or pick another --cache-dir',
+    `cannot write the model cache at ${path}${why}: fix its permissions or pick another --cache-dir`,
     { cause: error },
   );
 }
