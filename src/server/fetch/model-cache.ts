@@ -114,7 +114,7 @@ export async function writeRef(
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     // A read-only cache keeps the ref it has: a load needs none, and what it lacks fails by name when fetched.
-    if (isReadOnlyFailure(error)) return;
+    if ((await readOnlyCode(error, target)) !== undefined) return;
     throw cacheWriteError(error, target);
   }
 }
@@ -204,10 +204,23 @@ export async function ensureWritableDir(dir: string): Promise<void> {
 /** The codes of a write refused because the file system or its permissions forbid it. */
 const READ_ONLY_CODES = new Set(['EROFS', 'EACCES', 'EPERM']);
 
-/** Whether `error` (or the cause of a {@link LoadError}) is a write the file system or its permissions refused. */
-export function isReadOnlyFailure(error: unknown): boolean {
+/**
+ * Why a write at `path` failed with `error`, when the file system or its permissions refused it: `EROFS`, `EACCES` or
+ * `EPERM`, else `undefined`. A recursive `mkdir` on a read-only mount reports `ENOENT` for the directory it could not
+ * make, so then the nearest directory above `path` that exists is asked whether it can be written.
+ */
+export async function readOnlyCode(error: unknown, path: string): Promise<string | undefined> {
   const code = errorCodeOf(error instanceof LoadError ? error.cause : error);
-  return code !== undefined && READ_ONLY_CODES.has(code);
+  if (code !== undefined && READ_ONLY_CODES.has(code)) return code;
+  if (code !== 'ENOENT') return undefined;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const refusal = await access(dir, constants.W_OK).then(
+      () => undefined,
+      (failure: unknown) => errorCodeOf(failure) ?? 'EACCES',
+    );
+    if (refusal !== 'ENOENT') return refusal !== undefined && READ_ONLY_CODES.has(refusal) ? refusal : undefined;
+    if (dirname(dir) === dir) return undefined;
+  }
 }
 
 /** Maps a filesystem failure while writing into the cache to a {@link LoadError} that says what to do. */
@@ -222,7 +235,7 @@ export function cacheWriteError(error: unknown, path: string): LoadError {
     );
   }
   const why =
-    code === undefined ? '' : isReadOnlyFailure(error) ? ` (${code}: read-only for this server)` : ` (${code})`;
+    code === undefined ? '' : READ_ONLY_CODES.has(code) ? ` (${code}: read-only for this server)` : ` (${code})`;
   return new LoadError(
     'CACHE_NOT_WRITABLE',
     `cannot write the model cache at ${path}${why}: fix its permissions or pick another --cache-dir`,

@@ -7,10 +7,9 @@
 
 import { join } from 'node:path';
 
-import { errorCodeOf } from './error-code.js';
 import type { HubFile } from './hub-client.js';
 import { LoadError, type ModelRef } from '../loader-types.js';
-import { ensureWritableDir, isReadOnlyFailure, presentFiles, readRef, repoDir } from './model-cache.js';
+import { ensureWritableDir, presentFiles, readOnlyCode, readRef, repoDir } from './model-cache.js';
 
 /** What a load is about to fetch into the cache. */
 export interface FetchInto {
@@ -32,18 +31,24 @@ export async function ensureCanFetch(into: FetchInto): Promise<void> {
   const present = await presentFiles(into.snapshot, into.files);
   const missing = into.files.filter((file) => !present.has(file.path)).map((file) => file.path);
   if (missing.length === 0) return;
-  try {
-    await ensureWritableDir(join(repoDir(into.cacheDir, into.ref), 'blobs'));
-    await ensureWritableDir(into.snapshot);
-  } catch (error) {
-    if (!isReadOnlyFailure(error)) throw error;
-    throw await readOnlyError(into, missing, error);
+  for (const dir of [join(repoDir(into.cacheDir, into.ref), 'blobs'), into.snapshot]) {
+    try {
+      await ensureWritableDir(dir);
+    } catch (error) {
+      const code = await readOnlyCode(error, dir);
+      if (code === undefined) throw error;
+      throw await readOnlyError(into, missing, code, error);
+    }
   }
 }
 
-async function readOnlyError(into: FetchInto, missing: readonly string[], error: unknown): Promise<LoadError> {
+async function readOnlyError(
+  into: FetchInto,
+  missing: readonly string[],
+  code: string,
+  error: unknown,
+): Promise<LoadError> {
   const { cacheDir, ref, commit } = into;
-  const code = errorCodeOf(error instanceof LoadError ? error.cause : error) ?? 'EROFS';
   const shown = missing.length > 5 ? [...missing.slice(0, 5), `and ${missing.length - 5} more`] : missing;
   // When the revision moved on since the cache saw it, the cache still holds the commit it named then.
   const held = await readRef(cacheDir, ref).catch(() => undefined);
