@@ -101,7 +101,7 @@ export const WIRE_ERRORS = {
   },
   CACHE_NOT_WRITABLE: {
     status: 503,
-    when: 'the cache directory cannot be written: pick another with `--cache-dir`',
+    when: 'a file must be fetched and the cache directory cannot be written (what it holds loads): see `--cache-dir`',
   },
   OFFLINE_NOT_CACHED: { status: 503, when: 'offline mode, and the model is not in the cache' },
   LOAD_FAILED: { status: 503, when: 'the runtime could not load the files' },
