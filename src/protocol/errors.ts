@@ -111,6 +111,12 @@ export const WIRE_ERRORS = {
     when: 'the server holds `--max-models` models and none can be evicted (each is generating or loading); the message names them',
   },
 
+  // A reply cut short by a deliberate act (an HTTP status before streaming began; an in-stream frame after).
+  MODEL_UNLOADED: {
+    status: 503,
+    when: 'a chat’s model was unloaded under it (`{"force": true}` on `/unload_model` or `/reset`, or a shutdown past its grace); retrying loads it again',
+  },
+
   // Failures of the server itself.
   GENERATION_FAILED: {
     status: 500,
