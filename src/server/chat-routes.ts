@@ -473,6 +473,10 @@ async function streamCompletion(
 ): Promise<FastifyReply> {
   // No heartbeats: tokens keep the stream busy, and some OpenAI clients choke on comment lines.
   const stream = openSseStream(reply, { heartbeatMs: 0 });
+  // A client dropped for not reading (sse-stream.ts) is gone as surely as one that disconnected.
+  const dropped = new AbortController();
+  stream.onDisconnect(() => dropped.abort());
+  const stop = AbortSignal.any([gone, dropped.signal]);
   try {
     const opening = shape.opening(meta);
     if (opening !== undefined) stream.send(opening);
@@ -481,7 +485,7 @@ async function streamCompletion(
       generateOptions(chat),
       // Text arrives already coalesced by the worker (at most 1 ms behind its token): one chunk per piece.
       (piece) => stream.send(shape.piece(meta, piece)),
-      gone,
+      stop,
     );
     const late = timedOut();
     if (late !== undefined) {
