@@ -58,7 +58,7 @@ export const WIRE_ERRORS = {
   HEADERS_TOO_LARGE: { status: 431, when: 'the request headers are over 16 KiB; the connection is closed' },
   TOO_MANY_CONNECTIONS: {
     status: 503,
-    when: 'the server has `--max-connections` connections open; the connection is closed (`Retry-After: 1`)',
+    when: 'the server has `--max-connections` connections open, each with a request under way; the connection is closed (`Retry-After: 1`); `/health` and requests with the API key are still answered',
   },
   MODEL_NOT_LOADED: { status: 404, when: '`/unload_model`: the model is not resident' },
   INVALID_DTYPE: {

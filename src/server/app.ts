@@ -1,5 +1,5 @@
 import { createSecretCheck, parseBearer } from '../common/auth.js';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { serializeLoadEvent, isTerminal } from '../protocol/events.js';
 import { validateLoadModelRequest } from '../protocol/load-request.js';
 import type { WireErrorCode } from '../protocol/errors.js';
@@ -64,7 +64,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // been seen to run out while ONNX sessions were being built, failing a start that would have succeeded.
     pluginTimeout: 60_000,
   });
-  capConnections(app, limits);
+  // Past the cap, a client with the key is still answered (http-limits.ts).
+  capConnections(app, limits, options.apiKey === undefined ? undefined : carriesKey(options.apiKey));
   const tracker = trackGenerations(manager);
   closeGracefully(app, manager, tracker, options.shutdownGraceMs);
   useJsonBodyParser(app);
@@ -151,6 +152,15 @@ function codeOfRefusal(fastifyCode: string | undefined, status: number): WireErr
     default:
       return status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST';
   }
+}
+
+/** Whether a request carries `apiKey` as its bearer token, compared in constant time. */
+function carriesKey(apiKey: string): (request: FastifyRequest) => boolean {
+  const isApiKey = createSecretCheck(apiKey);
+  return (request) => {
+    const given = parseBearer(request.headers.authorization);
+    return given !== undefined && isApiKey(given);
+  };
 }
 
 /** Guards every route but `/health` with a bearer key, compared in constant time. */
