@@ -15,6 +15,7 @@ import { demoModelsDir } from './helpers/demo.js';
 import { cacheTree, commitOf } from './helpers/hf-cache.js';
 import { loadModel } from './helpers/sse-client.js';
 import { fileDownloads, listeningUrl, startTestMirror, startTestServer } from './helpers/stack.js';
+import { modeldeckBin } from './helpers/repo.js';
 
 const TINY = 'modeldeck/tiny-chat';
 const OTHER = 'test/not-in-cache';
@@ -31,7 +32,7 @@ t.teardown(async () => {
 });
 
 // The compiled CLI (npm test builds dist/ first).
-const bin = new URL('../bin/modeldeck.js', import.meta.url).pathname;
+const bin = modeldeckBin;
 const AS_NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
 const asRoot = process.getuid?.() === 0;
 

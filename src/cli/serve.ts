@@ -73,9 +73,11 @@ Options:
   --shutdown-timeout SEC
                        on SIGINT/SIGTERM, replies under way get SEC seconds to finish (default 10); load
                        streams get their ABORTED event and waiting chats a 503 at once
-  --max-connections N  connections open at once; past N a request gets 503 TOO_MANY_CONNECTIONS and its
-                       connection is closed, past 2N new connections are closed at once (default 1000;
-                       keep 2N under the descriptor limit, ulimit -n; 0 no cap)
+  --max-connections N  connections open at once; past N the oldest connection doing nothing is closed to
+                       make room, and when all N are busy a request gets 503 TOO_MANY_CONNECTIONS (but
+                       /health and clients with the API key) and its connection is closed; past 2N new
+                       connections are closed at once (default 1000; keep 2N under the descriptor limit,
+                       ulimit -n; 0 no cap)
   -h, --help           show this help
 
 Environment:

@@ -62,7 +62,7 @@ export const WIRE_ERRORS = {
   HEADERS_TOO_LARGE: { status: 431, when: 'the request headers are over 16 KiB; the connection is closed' },
   TOO_MANY_CONNECTIONS: {
     status: 503,
-    when: 'the server has `--max-connections` connections open; the connection is closed (`Retry-After: 1`)',
+    when: 'the server has `--max-connections` connections open, each with a request under way; the connection is closed (`Retry-After: 1`); `/health` and requests with the API key are still answered',
   },
   MODEL_NOT_LOADED: { status: 404, when: '`/unload_model`: the model is not resident' },
   INVALID_DTYPE: {
@@ -113,6 +113,12 @@ export const WIRE_ERRORS = {
   MODELS_BUSY: {
     status: 503,
     when: 'the server holds `--max-models` models and none can be evicted (each is generating or loading); the message names them',
+  },
+
+  // A reply cut short by a deliberate act (an HTTP status before streaming began; an in-stream frame after).
+  MODEL_UNLOADED: {
+    status: 503,
+    when: 'a chat’s model was unloaded under it (`{"force": true}` on `/unload_model` or `/reset`, or a shutdown past its grace); retrying loads it again',
   },
 
   // Failures of the server itself.
