@@ -19,6 +19,7 @@ import { access, mkdir, readFile, readdir, rename, stat, unlink, writeFile } fro
 import { homedir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 
+import { diskFullError, isDiskFull } from './disk-space.js';
 import { errorCodeOf } from './error-code.js';
 import type { HubFile } from './hub-client.js';
 import { LoadError, type ModelRef } from '../loader-types.js';
@@ -151,13 +152,7 @@ export async function ensureWritableDir(dir: string): Promise<void> {
 export function cacheWriteError(error: unknown, path: string): LoadError {
   if (error instanceof LoadError) return error;
   const code = errorCodeOf(error);
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new LoadError(
-      'CACHE_NOT_WRITABLE',
-      `no space left to write the model cache at ${path}: free some space or pick another --cache-dir`,
-      { cause: error },
-    );
-  }
+  if (isDiskFull(error)) return diskFullError(error, path);
   return new LoadError(
     'CACHE_NOT_WRITABLE',
     `cannot write the model cache at ${path}${code === undefined ? '' : ` (${code})`}: ` +

@@ -1,0 +1,102 @@
+/**
+ * One response body into the partial file, each byte where it belongs: socket chunks are written at their offset as
+ * they arrive, without being copied (the chunks that came while a write was under way go in the next write, together:
+ * one `writev` of the chunks themselves). When writes fall behind, the socket is paused at {@link HIGH_WATER_BYTES}
+ * waiting to be written, so memory stays bounded per connection whatever the file size. However the body ends (its
+ * end, a cut, a stall, an abort, a yield), what arrived is written before the pump settles, so every byte received is
+ * kept; only a failed write loses what was waiting.
+ */
+
+import { finished, type Readable } from 'node:stream';
+
+import type { PartialFile } from './partial-file.js';
+
+/** Bytes a body may have waiting for the disk before its socket is paused. */
+export const HIGH_WATER_BYTES = 2 * 1024 * 1024;
+
+/** Where one body goes. */
+export interface PumpTarget {
+  /** The offset of the body's first byte; advanced by every byte received. */
+  pos: number;
+  /** The offset the body must not pass (excluded). */
+  readonly end: number;
+}
+
+/** What the pump tells as bytes go by. */
+export interface PumpListener {
+  /** `bytes` arrived (not yet written). */
+  received(bytes: number): void;
+  /** `bytes` of those were written. */
+  written(bytes: number): void;
+  /** More bytes arrived than the range holds; the error to fail with. */
+  overflow(): Error;
+}
+
+/**
+ * Writes `body` into `file` from `target.pos` on; resolves at the body's end with everything written, rejects with the
+ * body's error (a cut, an abort) or a write's, once every byte received is written (or a write failed).
+ */
+export function pumpBody(body: Readable, file: PartialFile, target: PumpTarget, listener: PumpListener): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let writeAt = target.pos;
+    let writing = false;
+    let ended = false;
+    let bodyError: unknown;
+    let writeError: { readonly error: unknown } | undefined;
+
+    const settle = (): void => {
+      if (!ended || writing || (pending.length > 0 && writeError === undefined)) return;
+      if (writeError !== undefined) reject(writeError.error);
+      else if (bodyError !== undefined && bodyError !== null) reject(bodyError);
+      else resolve();
+    };
+    const flush = (): void => {
+      if (writing || pending.length === 0 || writeError !== undefined) {
+        settle();
+        return;
+      }
+      const chunks = pending;
+      const bytes = pendingBytes;
+      const at = writeAt;
+      pending = [];
+      pendingBytes = 0;
+      writeAt += bytes;
+      writing = true;
+      file.write(at, chunks).then(
+        () => {
+          writing = false;
+          listener.written(bytes);
+          if (!ended && body.isPaused()) body.resume();
+          flush();
+        },
+        (error: unknown) => {
+          writing = false;
+          writeError ??= { error };
+          body.destroy(error as Error);
+          settle();
+        },
+      );
+    };
+
+    body.on('data', (chunk: Buffer) => {
+      if (writeError !== undefined) return;
+      if (target.pos + chunk.length > target.end) {
+        body.destroy(listener.overflow());
+        return;
+      }
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      target.pos += chunk.length;
+      listener.received(chunk.length);
+      if (!writing) flush();
+      else if (pendingBytes >= HIGH_WATER_BYTES) body.pause();
+    });
+    finished(body, (error) => {
+      ended = true;
+      bodyError = error;
+      flush();
+    });
+  });
+}
