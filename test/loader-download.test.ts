@@ -246,7 +246,7 @@ t.test('a file many times the part size lands whole through positional writes, a
   const bigRef = { id: 'test/big', revision: await commitOf(bigMirror.url, 'test/big') };
   const file = (await client.listFiles(bigRef)).find((f) => f.path === 'weights.bin') as HubFile;
   t.equal(file.sha256, createHash('sha256').update(content).digest('hex'), 'an LFS file, verified by sha256');
-  const transfer = createTransfer({ connections: 2, maxPartBytes: 1024 * 1024, ...FAST });
+  const transfer = createTransfer({ ...FAST, connections: 2, maxPartBytes: 1024 * 1024, stallTimeoutMs: 30_000 });
   const blob = join(dir, 'cache', 'blobs', 'big');
   await downloadBlob({ hub: client, ref: bigRef, file, blob, transfer });
   t.ok((await readFile(blob)).equals(content), 'the blob is the file, byte for byte');

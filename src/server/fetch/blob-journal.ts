@@ -16,8 +16,9 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { uptime } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 
 import { parseSpans, spansEnd, type ByteSpan } from './byte-spans.js';
 
@@ -121,6 +122,23 @@ export async function readJournal(blob: string, etag: string, size: number): Pro
 /** Removes the partial file of `blob` and its journal; resolves with the bytes the data file took. */
 export async function removePartial(blob: string): Promise<number> {
   const data = await stat(partialDataPath(blob)).catch(() => undefined);
-  await Promise.all([unlink(partialDataPath(blob)), unlink(journalPath(blob))].map((p) => p.catch(() => undefined)));
+  await Promise.all([unlink(partialDataPath(blob)), removeJournal(blob)].map((p) => p.catch(() => undefined)));
   return data === undefined ? 0 : data.blocks * 512;
+}
+
+/** Removes the journal of `blob` and what {@link removeJournalLeftovers} removes. */
+export async function removeJournal(blob: string): Promise<void> {
+  await Promise.all([unlink(journalPath(blob)).catch(() => undefined), removeJournalLeftovers(blob)]);
+}
+
+/**
+ * Removes the temporary files of journals of `blob` that a process killed while writing one left
+ * (`{journal}.{pid}.tmp`). Only under the blob's lock: no other process writes them then.
+ */
+export async function removeJournalLeftovers(blob: string): Promise<void> {
+  const journal = journalPath(blob);
+  const prefix = `${basename(journal)}.`;
+  const names = await readdir(dirname(journal)).catch(() => [] as string[]);
+  const leftovers = names.filter((name) => name.startsWith(prefix) && name.endsWith('.tmp'));
+  await Promise.all(leftovers.map((name) => unlink(join(dirname(journal), name)).catch(() => undefined)));
 }

@@ -22,11 +22,11 @@
  *   snapshot.
  */
 
-import { mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, rename, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 
 import { LoadError } from '../loader-types.js';
-import { journalPath, partialDataPath, removePartial } from './blob-journal.js';
+import { partialDataPath, removeJournal, removePartial } from './blob-journal.js';
 import { blobLockPath, lockBlob } from './blob-lock.js';
 import { pumpBody } from './body-pump.js';
 import { diskFullError, isDiskFull } from './disk-space.js';
@@ -152,7 +152,7 @@ async function fetchVerified(options: BlobDownload): Promise<void> {
     throw cacheError(error, blob);
   }
   // After the rename: a crash in between leaves a journal of a missing file, which is discarded.
-  await unlink(journalPath(blob)).catch(() => undefined);
+  await removeJournal(blob);
 }
 
 /** The state of one try at the whole file. */

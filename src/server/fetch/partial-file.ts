@@ -10,7 +10,14 @@
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 
 import { addSpan, prefixEnd, spanBytes, type ByteSpan } from './byte-spans.js';
-import { journalPath, partialDataPath, readJournal, writeJournal, type JournalState } from './blob-journal.js';
+import {
+  journalPath,
+  partialDataPath,
+  readJournal,
+  removeJournalLeftovers,
+  writeJournal,
+  type JournalState,
+} from './blob-journal.js';
 import { errorCodeOf } from './error-code.js';
 
 /** When the journal is written and the data synced. */
@@ -72,6 +79,8 @@ export async function openPartialFile(
     });
     handle = await open(path, 'w+');
   }
+  // What a process killed while writing the journal left behind.
+  await removeJournalLeftovers(blob);
   return createPartialFile(blob, handle, believed.state, policy, onPrefix, believed.discarded);
 }
 
