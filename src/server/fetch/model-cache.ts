@@ -6,7 +6,8 @@
  * {cacheDir}/models--{org}--{name}/
  *   refs/{revision}              the commit (40 hex) the revision named when last seen, no newline
  *   blobs/{etag}                 a file's content, named by its sha256 (LFS files) or git blob sha1 (others)
- *   blobs/{etag}.incomplete      a partial download, resumed by the next one
+ *   blobs/{etag}.modeldeck.*     a partial download and its journal (`blob-journal.ts`): the next one fetches its holes
+ *   trees/{commit}.json          the commit's listing, kept (`snapshot-tree.ts`)
  *   snapshots/{commit}/{path}    relative symbolic links into ../../blobs/{etag}
  * ```
  *
