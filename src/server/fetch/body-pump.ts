@@ -2,18 +2,24 @@
  * One response body into the partial file, each byte where it belongs: socket chunks are written at their offset
  * without being copied, gathered into one `writev` of the chunks themselves once {@link FLUSH_BYTES} are waiting or
  * {@link FLUSH_MS} after the first of them (one write per socket chunk cost the main thread a tenth of a loopback
- * download). When writes fall behind, the socket is paused at {@link HIGH_WATER_BYTES} waiting to be written, so
- * memory stays bounded per connection whatever the file size. However the body ends (its end, a cut, a stall, an
- * abort, a yield), what arrived is written before the pump settles, so every byte received is kept; only a failed
- * write loses what was waiting.
+ * download). When writes fall behind, the socket is paused while its share of {@link highWaterBytes} waits for the
+ * disk, so the memory a transfer holds is bounded whatever the file size. However the body ends (its end, a cut, a
+ * stall, an abort, a yield), what arrived is written before the pump settles, so every byte received is kept; only a
+ * failed write loses what was waiting.
  */
 
 import { finished, type Readable } from 'node:stream';
 
 import type { PartialFile } from './partial-file.js';
 
-/** Bytes a body may have waiting for the disk before its socket is paused. */
-export const HIGH_WATER_BYTES = 2 * 1024 * 1024;
+/**
+ * Bytes the bodies of a transfer may have waiting for the disk, all together, before their sockets are paused: each of
+ * `connections` bodies may have its share, between {@link FLUSH_BYTES} and 2 MiB. With as much again in the writes under
+ * way, a transfer holds at most about 64 MiB of body bytes, whatever its connections and file sizes.
+ */
+export function highWaterBytes(connections: number): number {
+  return Math.max(FLUSH_BYTES, Math.min(2 * 1024 * 1024, Math.floor((32 * 1024 * 1024) / connections)));
+}
 
 /** Waiting bytes are written once there are this many, */
 const FLUSH_BYTES = 256 * 1024;
@@ -26,6 +32,8 @@ export interface PumpTarget {
   pos: number;
   /** The offset the body must not pass (excluded). */
   readonly end: number;
+  /** Bytes waiting for the disk at which the socket is paused ({@link highWaterBytes}). */
+  readonly highWater: number;
 }
 
 /** What the pump tells as bytes go by. */
@@ -106,7 +114,7 @@ export function pumpBody(body: Readable, file: PartialFile, target: PumpTarget, 
       target.pos += chunk.length;
       listener.received(chunk.length);
       if (writing) {
-        if (pendingBytes >= HIGH_WATER_BYTES) body.pause();
+        if (pendingBytes >= target.highWater) body.pause();
       } else if (pendingBytes >= FLUSH_BYTES) flush();
       else later();
     });

@@ -30,6 +30,11 @@ export interface TryContext {
   readonly flow: readonly string[];
   /** Aborting it with a {@link Yielded} makes the current try (or the wait for a connection) yield. */
   readonly yielder: AbortController;
+  /**
+   * Whether the connection may be asked to yield for a flow holding fewer (default true). A request that cannot resume
+   * where it stopped (a whole file from a hub that ignores `Range`) must not: it would start over every time.
+   */
+  readonly preemptible?: boolean;
 }
 
 /**
@@ -77,7 +82,12 @@ async function tryOnce(
   const waiting = AbortSignal.any([signal, yielder.signal]);
   let grant: Grant;
   try {
-    grant = await transfer.connections.acquire(context.flow, waiting, () => yielder.abort(new Yielded('preempted')));
+    const onPreempt = (): void => yielder.abort(new Yielded('preempted'));
+    grant = await transfer.connections.acquire(
+      context.flow,
+      waiting,
+      context.preemptible === false ? undefined : onPreempt,
+    );
   } catch (error) {
     if (signal.aborted) throw abortReason(signal, error);
     return { ok: false, failure: error };

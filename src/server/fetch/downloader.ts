@@ -28,7 +28,7 @@ import { basename, dirname } from 'node:path';
 import { LoadError } from '../loader-types.js';
 import { partialDataPath, removeJournal, removePartial } from './blob-journal.js';
 import { blobLockPath, lockBlob } from './blob-lock.js';
-import { pumpBody } from './body-pump.js';
+import { highWaterBytes, pumpBody } from './body-pump.js';
 import { diskFullError, isDiskFull } from './disk-space.js';
 import { bodyError, checkLength, cutOff } from './download-failures.js';
 import type { BlobProgress } from './download-progress.js';
@@ -231,7 +231,7 @@ async function fetchWhole(fetching: Fetching, restart: () => void): Promise<void
     options.transfer,
     file,
     signal,
-    { flow: fetching.flow, yielder: new AbortController() },
+    { flow: fetching.flow, yielder: new AbortController(), preemptible: false },
     async (request, refresh) => {
       await partial.reset();
       restart();
@@ -239,7 +239,7 @@ async function fetchWhole(fetching: Fetching, restart: () => void): Promise<void
       options.progress?.report(file.path, 0);
       const response = await fetching.source.open(undefined, request);
       checkLength(response, file, file.size);
-      const target = { pos: 0, end: file.size };
+      const target = { pos: 0, end: file.size, highWater: highWaterBytes(options.transfer.policy.connections) };
       try {
         await pumpBody(response.body, partial, target, {
           received: (bytes) => {

@@ -11,7 +11,7 @@
 import { setMaxListeners } from 'node:events';
 
 import { LoadError } from '../loader-types.js';
-import { pumpBody, type PumpTarget } from './body-pump.js';
+import { highWaterBytes, pumpBody, type PumpTarget } from './body-pump.js';
 import { holes, type ByteSpan } from './byte-spans.js';
 import { abortReason, withRetries, Yielded } from './download-retry.js';
 import { bodyError, checkLength, cutOff } from './download-failures.js';
@@ -116,6 +116,7 @@ async function fetchPart(
   const part: Part = {
     pos: work.start,
     end: work.end,
+    highWater: highWaterBytes(fetch.transfer.policy.connections),
     redials: work.redials,
     yielder: new AbortController(),
     received: 0,
