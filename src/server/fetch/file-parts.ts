@@ -67,7 +67,8 @@ export async function fetchHoles(fetch: HoleFetch): Promise<void> {
   // Every part in flight and every wait for a connection listens to it: many, by design.
   setMaxListeners(LISTENERS, controller.signal);
   const onAbort = (): void => controller.abort(fetch.signal?.reason);
-  fetch.signal?.addEventListener('abort', onAbort, { once: true });
+  if (fetch.signal?.aborted === true) onAbort();
+  else fetch.signal?.addEventListener('abort', onAbort, { once: true });
   const active = new Set<Part>();
   const stopWatch = watchSlowParts(transfer, active);
   let failure: { readonly error: unknown } | undefined;

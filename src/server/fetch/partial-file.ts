@@ -38,7 +38,7 @@ export interface PartialFile {
   readonly held: number;
   /** Where the bytes held from offset 0 on end. */
   readonly prefix: number;
-  /** Why the journal found was not believed, when one was not (`undefined` when it was, or for a new file). */
+  /** Why what was on the disk was not believed (`no journal` for a new file); `undefined` when the journal was. */
   readonly discarded: string | undefined;
   /**
    * Writes `chunks`, contiguous, at `offset`; resolves once they are written (and counted as held). Rejects with the
