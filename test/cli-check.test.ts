@@ -52,6 +52,7 @@ t.test('against the real modeldeck server: everything passes, held to its own pr
   const got = statuses(report);
   for (const id of [
     'health',
+    'access',
     'load',
     'concurrent',
     'second-load',
@@ -62,6 +63,7 @@ t.test('against the real modeldeck server: everything passes, held to its own pr
   ]) {
     t.equal(got[id], 'pass', `${id} passes: ${report.results.find((r) => r.id === id)?.reason}`);
   }
+  t.equal(report.results.find((r) => r.id === 'access')?.reason, 'a full key: every route answered it');
   t.match(report.results.find((r) => r.id === 'load')?.reason, /processor → config → download → weights → ready/);
   t.match(report.results.find((r) => r.id === 'chat-stream')?.reason, /then \[DONE\]/);
   t.match(report.results.find((r) => r.id === 'unknown-model')?.reason, /MODEL_NOT_FOUND/);
@@ -94,6 +96,15 @@ t.test('against the upstream stand-in: no false failures; its differences are n/
     'no failures',
   );
   const got = statuses(report);
+  t.match(
+    report.results.find((r) => r.id === 'access'),
+    {
+      status: 'pass',
+      reason:
+        /^the server needs no key: 1 of 7 routes answered without one; 6 could not be told \(GET \/events 404, POST \/load_model 404,/,
+    },
+    'no key, and none needed; the routes it lacks are told apart from refusals',
+  );
   t.equal(got['concurrent'], 'pass', 'the first load was fresh: two subscribers shared it');
   t.match(report.results.find((r) => r.id === 'heartbeats')?.reason, /no heartbeats.*upstream sends none/);
   t.equal(got['heartbeats'], 'n/a');

@@ -10,7 +10,7 @@ import t from 'tap';
 import { runDashboardCommand } from '../src/cli/dashboard.js';
 import { DEMO_MODELS } from '../src/demo/demo-models.js';
 import { startDemoStack } from '../src/demo/stack.js';
-import { gridLayout, screenLayout } from '../src/tui/view-model.js';
+import { gridLayout, screenLayout } from '../src/tui/screen-layout.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { loadModel, stagesOf } from './helpers/sse-client.js';
 import { until } from './helpers/until.js';

@@ -1,6 +1,7 @@
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
+import { cdnGets } from './helpers/hf-cache.js';
 import { HUB_FIXTURES, layOutHubFixtures, unfetchedWeights } from './helpers/hub-fixtures.js';
 import { loadModel, stagesOf } from './helpers/sse-client.js';
 import type { Mirror } from '../src/mirror/mirror.js';
@@ -86,11 +87,7 @@ for (const { name, hub } of modes) {
         );
         if (hub === cdnMirror) {
           const fromCdn = [
-            ...new Set(
-              hub.requests
-                .filter((r) => r.cdn === true && r.method === 'GET')
-                .map((r) => r.url.replace(/^\/lfs\/[^/]+\/[^/]+\/[0-9a-f]{40}\//, '')),
-            ),
+            ...new Set(cdnGets(hub).map((r) => r.url.replace(/^\/lfs\/[^/]+\/[^/]+\/[0-9a-f]{40}\//, ''))),
           ].sort();
           t.same(fromCdn, await largeFiles(fixture.id, fixture.fetched), 'the weights came from the CDN origin');
           t.ok(fromCdn.length > 0, `weights are large files here: ${fromCdn.join(', ')}`);

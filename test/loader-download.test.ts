@@ -338,7 +338,7 @@ t.test('the cache: huggingface_hub layout and where it lives', async (t) => {
   t.equal(await readRef(cacheDir, { id: 'org/name', revision: sha }), sha, 'a commit names itself');
   t.equal(await readRef(cacheDir, { id: 'org/name', revision: 'v2' }), undefined);
   t.same(
-    (await snapshotListing(snapshotDir(cacheDir, { id: 'org/name', revision: 'main' }, sha))).map((f) => f.path),
+    (await snapshotListing(snapshotDir(cacheDir, { id: 'org/name', revision: 'main' }, sha))).files.map((f) => f.path),
     ['config.json', 'onnx/model.onnx', 'tokenizer.json', 'tokenizer_config.json'],
     'a snapshot lists its files through the links',
   );

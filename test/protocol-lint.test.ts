@@ -13,6 +13,7 @@ import { loadModel, type LoadTranscript } from './helpers/sse-client.js';
 import { startTestMirror, startTestServer } from './helpers/stack.js';
 import { until } from './helpers/until.js';
 import { startUpstreamStandin } from './helpers/upstream-standin.js';
+import { repoPath } from './helpers/repo.js';
 
 const M = 'org/model@main';
 
@@ -302,7 +303,7 @@ t.test('silent on streams of the upstream stand-in, but for its known quirks as 
 });
 
 t.test('docs/protocol.md lists every rule with its severity', async (t) => {
-  const doc = await readFile(new URL('../docs/protocol.md', import.meta.url), 'utf8');
+  const doc = await readFile(repoPath('docs', 'protocol.md'), 'utf8');
   for (const [rule, spec] of Object.entries(LOAD_STREAM_RULES)) {
     const severity = spec.modeldeckOnly && spec.severity === 'fault' ? 'modeldeck: fault' : spec.severity;
     t.match(doc, new RegExp(`^\\| \`${rule}\` +\\| ${severity} +\\|`, 'm'), `${rule}: ${severity}`);

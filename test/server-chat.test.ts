@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import t, { type Test } from 'tap';
-import { UsageError } from '../src/cli/args.js';
+import { KeyError } from '../src/common/auth.js';
 import { resolveServeConfig, serverOptions } from '../src/cli/serve.js';
 import { startServer } from '../src/server/start.js';
 import type { GenerateResult } from '../src/server/loader-types.js';
@@ -416,7 +416,7 @@ t.test('serve takes the API key from MODELDECK_API_KEY when --api-key is not giv
   t.equal(resolve([], { MODELDECK_API_KEY: '' })?.apiKey, undefined, 'an empty variable is no key');
   t.throws(
     () => resolve([], { MODELDECK_API_KEY: 'has space' }),
-    UsageError,
+    KeyError,
     'a key that cannot travel in a header is refused',
   );
 

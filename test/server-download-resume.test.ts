@@ -14,6 +14,7 @@ import { holes, type ByteSpan } from '../src/server/fetch/byte-spans.js';
 import { blobFile, snapshotDir } from '../src/server/fetch/model-cache.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { bytesSentFor, commitOf, fileGets, partialOf } from './helpers/hf-cache.js';
+import { modeldeckBin } from './helpers/repo.js';
 import { loadModel } from './helpers/sse-client.js';
 import { listeningUrl, startTestMirror, startTestServer } from './helpers/stack.js';
 import { until } from './helpers/until.js';
@@ -89,7 +90,7 @@ async function serveChild(
   t: Test,
   cacheDir: string,
 ): Promise<{ url: string; child: ChildProcess; exited: Promise<unknown> }> {
-  const bin = new URL('../bin/modeldeck.js', import.meta.url).pathname;
+  const bin = modeldeckBin;
   const args = ['serve', '--port', '0', '--hub-url', mirror.url, '--cache-dir', cacheDir, '--log-level', 'silent'];
   const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));

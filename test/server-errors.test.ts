@@ -7,12 +7,13 @@ import type { MirrorFault } from '../src/mirror/mirror.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { loadModel, stagesOf } from './helpers/sse-client.js';
 import { startTestMirror, startTestServer, listeningUrl } from './helpers/stack.js';
+import { modeldeckBin } from './helpers/repo.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 const KEY = `${MODEL}@main`;
 const WEIGHTS = 'onnx/model.onnx';
 // The compiled CLI (npm test builds dist/ first).
-const bin = new URL('../bin/modeldeck.js', import.meta.url).pathname;
+const bin = modeldeckBin;
 
 const models = await demoModelsDir();
 const root = await mkdtemp(join(tmpdir(), 'modeldeck-mirror-root-'));

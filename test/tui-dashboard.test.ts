@@ -5,21 +5,28 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startDashboard, type Dashboard } from '../src/tui/dashboard.js';
 import { runDashboardCommand } from '../src/cli/dashboard.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { startTestMirror } from './helpers/stack.js';
 import { cellText, COLS, ROWS, startKillableServer, terminal } from './helpers/dashboard.js';
-import { screenLayout } from '../src/tui/view-model.js';
+import { screenLayout } from '../src/tui/screen-layout.js';
 import { until } from './helpers/until.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 
 const models = await demoModelsDir();
 // ~1 MB at 250 kB/s: a few seconds of download, enough to watch the gauge move.
-const mirror = await startTestMirror(models, { throttle: 250_000 });
+const THROTTLE = 250_000;
+const mirror = await startTestMirror(models, { throttle: THROTTLE });
 t.teardown(() => mirror.close());
+
+/** For a test that needs its sessions ready, not watched while loading: downloads at full speed until it ends. */
+function unthrottled(t: Test): void {
+  mirror.setThrottle(0);
+  t.teardown(() => mirror.setThrottle(THROTTLE));
+}
 
 /** A modeldeck server loading from the throttled demo mirror. */
 const server = (options: { apiKey?: string; port?: number; cacheDir?: string } = {}) =>
@@ -181,6 +188,7 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
 });
 
 t.test("a session's dtype reaches the server: one the repository lacks is an error naming what it has", async (t) => {
+  unthrottled(t);
   const srv = await server();
   t.teardown(() => srv.close());
   const { input, output } = terminal();
@@ -198,6 +206,7 @@ t.test("a session's dtype reaches the server: one the repository lacks is an err
 });
 
 t.test('a bad API key gives a readable 401 in that session only; keys reach the focused session', async (t) => {
+  unthrottled(t);
   const srv = await server({ apiKey: 'right-key-123' });
   t.teardown(() => srv.close());
   const { input, output } = terminal();
@@ -255,7 +264,7 @@ t.test('a bad API key gives a readable 401 in that session only; keys reach the 
 
 t.test('a server killed mid-load: the session shows the error, reconnects, and loads on the new server', async (t) => {
   mirror.setThrottle(60_000);
-  t.teardown(() => mirror.setThrottle(250_000));
+  t.teardown(() => mirror.setThrottle(THROTTLE));
   const first = await server();
   const { input, output } = terminal();
   const dash = startDashboard({
@@ -289,6 +298,7 @@ t.test('a server killed mid-load: the session shows the error, reconnects, and l
 });
 
 t.test('w in the log saves what it shows as JSON Lines, one line per entry, with no API key in the file', async (t) => {
+  unthrottled(t);
   const RIGHT = 'sk-right-key-5150';
   const ECHOED = 'sk-echoed-key-7272';
   const srv = await server({ apiKey: RIGHT });

@@ -51,3 +51,19 @@ t.test('flush draws a pending change now; dispose stops everything', async (t) =
   t.equal(frames, 2);
   t.equal(m.pending(), 0);
 });
+
+t.test('a tick redraws with nothing changed (elapsed times move), until disposed', async (t) => {
+  const m = createFakeClock(1000);
+  let frames = 0;
+  const s = createRenderScheduler({ draw: () => frames++, clock: m, tickMs: 500 });
+  m.advance(499);
+  t.equal(frames, 0, 'nothing before the first tick');
+  m.advance(1);
+  t.equal(frames, 1, 'the tick draws');
+  m.advance(1000);
+  t.equal(frames, 3, 'twice a second');
+  s.dispose();
+  m.advance(5000);
+  t.equal(frames, 3);
+  t.equal(m.pending(), 0, 'no timer left');
+});

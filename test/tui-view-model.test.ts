@@ -8,15 +8,10 @@ import type { ModelChoices } from '../src/tui/model-list.js';
 import { createServerState, reduceServer, type ServerAction } from '../src/tui/server-state.js';
 import { createSessionState, reduceSession, type SessionAction, type SessionState } from '../src/tui/session-state.js';
 import { textBar } from '../src/tui/lines.js';
-import {
-  gridLayout,
-  helpPageCount,
-  logLine,
-  sessionLines,
-  toViewModel,
-  wrap,
-  type Line,
-} from '../src/tui/view-model.js';
+import { gridLayout } from '../src/tui/screen-layout.js';
+import { sessionLines } from '../src/tui/session-pane.js';
+import { wrap } from '../src/tui/text-wrap.js';
+import { helpPageCount, logLine, toViewModel, type Line } from '../src/tui/view-model.js';
 
 const text = (lines: readonly Line[]): string => lines.map((l) => l.map((s) => s.text).join('')).join('\n');
 

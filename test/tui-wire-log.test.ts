@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { startDashboard } from '../src/tui/dashboard.js';
-import { screenLayout } from '../src/tui/view-model.js';
+import { screenLayout } from '../src/tui/screen-layout.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { COLS, ROWS, startKillableServer, terminal } from './helpers/dashboard.js';
 import { startTestMirror } from './helpers/stack.js';

@@ -3,19 +3,27 @@
  * file reads the command line and prints.
  */
 
-import { runConformance } from '../client/check/conformance.js';
+import { runAccessCheck, runConformance } from '../client/check/conformance.js';
 import { formatCheckJson, formatCheckTable } from '../client/check/report.js';
 import { createWireTap } from '../client/wire-tap.js';
+import { checkKey } from '../common/auth.js';
 import { parseModelId } from '../protocol/model-id.js';
 import { UsageError, parseCommand, parseHttpUrl, parseSeconds } from './args.js';
 
 export const CHECK_USAGE = `Usage: modeldeck check URL --model MODEL [--api-key KEY] [--json] [--strict]
+       modeldeck check URL --access-only [--api-key KEY] [--json]
 
 Runs a conformance check against the /load_model server at URL (modeldeck, \`transformers serve\` or
 another), with MODEL one it can load: a load (fresh when possible) read by the protocol lint, two
 concurrent subscribers and a late joiner, a second load (cached: true), an unknown model (an error
 event), bad requests (a 4xx with a JSON body), heartbeats, a streamed chat, /health and /v1/models.
 Prints a table of pass / fail / n/a with the reason for each.
+
+First it asks which routes the key may use: each route with a GET, which changes nothing (a route
+that takes POST answers 405 to a key that may use it, 403 to a watch key, 401 without a key the
+server takes). With --api-key the report lists every route and whether the key may use it; the
+checks a key may not run (a watch key cannot load) are n/a. A server that needs a key when none
+was given fails in one line.
 
 If MODEL is already in server memory, check unloads it first (POST /unload_model) to watch a real
 load; --keep-resident leaves it, and the concurrency checks are then n/a.
@@ -26,6 +34,8 @@ Arguments:
 Options:
   --model MODEL        org/name or org/name@revision (required)
   --api-key KEY        sent as "Authorization: Bearer KEY" (default $MODELDECK_API_KEY)
+  --access-only        only ask which routes the key may use: no model is loaded, unloaded or
+                       chatted with, and --model is not needed
   --json               print the report as JSON instead of a table
   --strict             hold the server to modeldeck's own promises too (a fixed download total,
                        heartbeats, the late joiner's state, [DONE]); by default upstream's known
@@ -56,6 +66,7 @@ export async function runCheckCommand(argv: readonly string[], io: CheckCommandI
     heartbeat: { type: 'string' },
     timeout: { type: 'string' },
     'keep-resident': { type: 'boolean' },
+    'access-only': { type: 'boolean' },
   });
   if (parsed.help) {
     stdout.write(`${CHECK_USAGE}\n`);
@@ -70,17 +81,24 @@ export async function runCheckCommand(argv: readonly string[], io: CheckCommandI
     );
   }
   const server = parseHttpUrl(positionals[0] as string, 'URL');
-  if (values.model === undefined) throw new UsageError('check needs --model MODEL, a model the server can load');
-  const checked = parseModelId(values.model);
-  if (!checked.ok) throw new UsageError(`--model: ${checked.message}`);
-  const apiKey = values['api-key'] ?? (env['MODELDECK_API_KEY'] || undefined);
-  if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) {
-    throw new UsageError('the API key must be printable ASCII without spaces (it travels in an HTTP header)');
-  }
-  const heartbeat = values.heartbeat === undefined ? 5 : parseSeconds(values.heartbeat, '--heartbeat');
-  if (heartbeat === 0) throw new UsageError('--heartbeat must be more than 0 seconds');
+  const apiKey = apiKeyOf(values['api-key'], env);
+  // The client's one way out, as in the dashboard; there is no journal here, so it records into nothing.
+  const tapped = createWireTap().taggedFetch('check');
   const timeout = values.timeout === undefined ? 300 : parseSeconds(values.timeout, '--timeout');
   if (timeout === 0) throw new UsageError('--timeout must be more than 0 seconds');
+  if (values['access-only']) {
+    if (values.model !== undefined) throw new UsageError('--access-only loads no model: leave out --model');
+    const report = await runAccessCheck({ server, apiKey, timeoutMs: timeout * 1000, fetch: tapped });
+    stdout.write(values.json ? formatCheckJson(report) : formatCheckTable(report));
+    return report.ok ? 0 : 1;
+  }
+  if (values.model === undefined) {
+    throw new UsageError('check needs --model MODEL, a model the server can load (or --access-only)');
+  }
+  const checked = parseModelId(values.model);
+  if (!checked.ok) throw new UsageError(`--model: ${checked.message}`);
+  const heartbeat = values.heartbeat === undefined ? 5 : parseSeconds(values.heartbeat, '--heartbeat');
+  if (heartbeat === 0) throw new UsageError('--heartbeat must be more than 0 seconds');
 
   const report = await runConformance({
     server,
@@ -90,9 +108,15 @@ export async function runCheckCommand(argv: readonly string[], io: CheckCommandI
     heartbeatMs: heartbeat * 1000,
     timeoutMs: timeout * 1000,
     unload: !(values['keep-resident'] ?? false),
-    // The client's one way out, as in the dashboard; there is no journal here, so it records into nothing.
-    fetch: createWireTap().taggedFetch('check'),
+    fetch: tapped,
   });
   stdout.write(values.json ? formatCheckJson(report) : formatCheckTable(report));
   return report.ok ? 0 : 1;
+}
+
+/** The key to send: `--api-key`, else `MODELDECK_API_KEY` (an empty variable is none), checked as the server checks its own. */
+function apiKeyOf(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (flag !== undefined) return checkKey({ key: flag, source: '--api-key' });
+  const fromEnv = env['MODELDECK_API_KEY'];
+  return fromEnv ? checkKey({ key: fromEnv, source: 'MODELDECK_API_KEY' }) : undefined;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { accessKeysOf, type GivenKey } from '../common/auth.js';
 import { ListenError } from '../common/listen.js';
 import { DEFAULT_DOWNLOAD_CONNECTIONS } from '../server/fetch/transfer.js';
 import { defaultHubCacheDir } from '../server/fetch/model-cache.js';
@@ -48,8 +49,11 @@ Options:
   --model-timeout SEC  unload a model after SEC seconds without use (default 300; 0 never)
   --max-models N       keep at most N models in memory: a load beyond N unloads the least recently
                        used one that is not generating, or fails with MODELS_BUSY (default 0: no limit)
-  --api-key KEY        require "Authorization: Bearer KEY" on every route but /health
+  --api-key KEY        the full key: require "Authorization: Bearer KEY" on every route but /health
                        (default $MODELDECK_API_KEY; prefer the variable: flags show up in ps)
+  --watch-key KEY      a key that may only read: GET /v1/models, GET /events (and /health); every
+                       other route answers it 403 PERMISSION_DENIED. Repeat for more keys; needs
+                       --api-key (default $MODELDECK_WATCH_KEYS, comma-separated)
   --log-level LEVEL    fatal, error, warn, info, debug or silent (default info; logs go to stderr)
   --request-timeout SEC
                        a request's headers (within 10 s) and body must arrive within SEC seconds, else
@@ -77,9 +81,11 @@ Options:
 Environment:
   HF_TOKEN             token sent to the hub for gated or private models
                        (else the token file $HF_HOME/token, as huggingface-cli writes it)
-  HF_ENDPOINT, HF_HUB_CACHE, HF_HOME, HF_HUB_OFFLINE, MODELDECK_API_KEY   as above
+  HF_ENDPOINT, HF_HUB_CACHE, HF_HOME, HF_HUB_OFFLINE, MODELDECK_API_KEY, MODELDECK_WATCH_KEYS   as above
 
 Without an API key the server should stay on loopback; binding another address without one prints a warning.
+Keys are printable ASCII without spaces; an empty key, a watch key that is also the full key, or watch
+keys without a full key are refused at start (exit 2). No key is ever logged or sent back.
 
 On start it prints one line, "modeldeck server listening on http://HOST:PORT", which scripts can read.
 SIGINT or SIGTERM stop it cleanly.`;
@@ -103,7 +109,10 @@ export interface ServeConfig {
   readonly modelTimeout: number;
   /** The most models resident at once; 0 no limit. */
   readonly maxModels: number;
+  /** The full key (`--api-key`), which opens every route. */
   readonly apiKey: string | undefined;
+  /** Keys that open only the reading routes (`--watch-key`); empty for none. */
+  readonly watchKeys: readonly string[];
   /** Seconds for a request's headers and body to arrive; 0 never. */
   readonly requestTimeout: number;
   /** Seconds an idle keep-alive connection is kept. */
@@ -163,6 +172,7 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     'model-timeout': { type: 'string' },
     'max-models': { type: 'string' },
     'api-key': { type: 'string' },
+    'watch-key': { type: 'string', multiple: true },
     'request-timeout': { type: 'string' },
     'keep-alive-timeout': { type: 'string' },
     'max-connections': { type: 'string' },
@@ -195,7 +205,7 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     logLevel,
     modelTimeout: parseSeconds(values['model-timeout'] ?? '300', '--model-timeout'),
     maxModels: parseMaxModels(values['max-models'] ?? '0'),
-    apiKey: apiKeyOf(values['api-key'], env),
+    ...keysOf(values['api-key'], values['watch-key'], env),
     requestTimeout: parseSeconds(
       values['request-timeout'] ?? String(DEFAULT_HTTP_LIMITS.requestTimeoutMs / 1000),
       '--request-timeout',
@@ -240,13 +250,37 @@ function parseConnections(text: string): number {
   return n;
 }
 
-function apiKeyOf(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
-  const key = flag ?? (env['MODELDECK_API_KEY'] || undefined);
-  if (key === undefined) return undefined;
-  if (!/^[\x21-\x7e]+$/.test(key)) {
-    throw new UsageError('the API key must be printable ASCII without spaces (it travels in an HTTP header)');
-  }
-  return key;
+/**
+ * The full key (`--api-key`, else `MODELDECK_API_KEY`) and the watch keys (every `--watch-key`, else
+ * `MODELDECK_WATCH_KEYS`, comma-separated), each checked. @throws KeyError naming where a bad key came from.
+ */
+function keysOf(
+  apiKey: string | undefined,
+  watchFlags: readonly string[] | undefined,
+  env: NodeJS.ProcessEnv,
+): Pick<ServeConfig, 'apiKey' | 'watchKeys'> {
+  const full: GivenKey | undefined =
+    apiKey !== undefined
+      ? { key: apiKey, source: '--api-key' }
+      : env['MODELDECK_API_KEY']
+        ? { key: env['MODELDECK_API_KEY'], source: 'MODELDECK_API_KEY' }
+        : undefined;
+  const watch: GivenKey[] =
+    watchFlags !== undefined && watchFlags.length > 0
+      ? watchFlags.map((key, i) => ({ key, source: watchFlags.length === 1 ? '--watch-key' : `--watch-key #${i + 1}` }))
+      : watchKeysOfEnv(env['MODELDECK_WATCH_KEYS']);
+  const keys = accessKeysOf(full, watch);
+  return { apiKey: keys?.full, watchKeys: keys?.watch ?? [] };
+}
+
+/** `MODELDECK_WATCH_KEYS`: keys separated by commas, spaces around them ignored; unset or blank is none. */
+function watchKeysOfEnv(value: string | undefined): GivenKey[] {
+  if (value === undefined || value.trim() === '') return [];
+  const entries = value.split(',');
+  return entries.map((entry, i) => ({
+    key: entry.trim(),
+    source: entries.length === 1 ? 'MODELDECK_WATCH_KEYS' : `MODELDECK_WATCH_KEYS entry ${i + 1} of ${entries.length}`,
+  }));
 }
 
 /** True for addresses only this machine can reach. */
@@ -280,6 +314,7 @@ export function serverOptions(config: ServeConfig): StartServerOptions {
       maxConnections: config.maxConnections,
     },
     ...(config.apiKey !== undefined ? { apiKey: config.apiKey } : {}),
+    ...(config.watchKeys.length > 0 ? { watchKeys: config.watchKeys } : {}),
     logger: { level: config.logLevel, stream: process.stderr },
   };
 }

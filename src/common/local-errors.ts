@@ -26,6 +26,24 @@ export const LOCAL_ERRORS = {
   // read, so it is the whole template.
   MD_USAGE: { message: '%s', exit: EXIT_STATUS.usage },
 
+  // A server's keys (--api-key, --watch-key and their variables), checked before it starts. The first argument names
+  // where the key came from; no message ever shows a key.
+  MD_KEY_EMPTY: { message: '%s is empty: a key needs at least one character', exit: EXIT_STATUS.usage },
+  MD_KEY_CHARACTERS: {
+    message:
+      '%s has a space, a control character or a character outside printable ASCII (character %s of %s): a key travels in an HTTP header, "Authorization: Bearer KEY", so it must be printable ASCII without spaces',
+    exit: EXIT_STATUS.usage,
+  },
+  MD_KEY_REUSED: {
+    message: '%s is also the full key (%s): a key is either a watch key or the full key; give the watch key its own',
+    exit: EXIT_STATUS.usage,
+  },
+  MD_KEY_WATCH_WITHOUT_FULL: {
+    message:
+      '%s given without a full key: a server with only watch keys could never load a model (every route but the reading ones would answer 403); set MODELDECK_API_KEY (or --api-key) too',
+    exit: EXIT_STATUS.usage,
+  },
+
   // An address a server cannot bind (host, port). The CLI turns each into advice naming --host or --port.
   MD_LISTEN_PORT_IN_USE: { message: 'cannot listen on %s:%s: port-in-use', exit: EXIT_STATUS.usage },
   MD_LISTEN_NO_SUCH_ADDRESS: { message: 'cannot listen on %s:%s: no-such-address', exit: EXIT_STATUS.usage },

@@ -33,6 +33,10 @@ export const WIRE_ERRORS = {
   BAD_REQUEST: { status: 400, when: 'any other malformed request (the message says what)' },
   MISSING_API_KEY: { status: 401, when: 'the server has an API key and the request sent no `Authorization: Bearer`' },
   INVALID_API_KEY: { status: 401, when: 'the request sent another API key than the server’s' },
+  PERMISSION_DENIED: {
+    status: 403,
+    when: 'the request sent a watch key (`serve --watch-key`), which may only read, to a route that needs the full key (`--api-key`); the message names the route, the permission it needs and the routes the key may use',
+  },
   NOT_FOUND: { status: 404, when: 'no such route' },
   CONTEXT_LENGTH_EXCEEDED: {
     status: 400,
@@ -101,7 +105,7 @@ export const WIRE_ERRORS = {
   },
   CACHE_NOT_WRITABLE: {
     status: 503,
-    when: 'the cache directory cannot be written: pick another with `--cache-dir`',
+    when: 'a file must be fetched and the cache directory cannot be written (what it holds loads): see `--cache-dir`',
   },
   OFFLINE_NOT_CACHED: { status: 503, when: 'offline mode, and the model is not in the cache' },
   LOAD_FAILED: { status: 503, when: 'the runtime could not load the files' },

@@ -1,4 +1,3 @@
-import { createSecretCheck, parseBearer } from '../common/auth.js';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializeLoadEvent, isTerminal } from '../protocol/events.js';
 import { validateLoadModelRequest } from '../protocol/load-request.js';
@@ -18,6 +17,7 @@ import { sendError } from './error-reply.js';
 import { parseDtypePreference } from '../protocol/dtype.js';
 import type { Selection } from './fetch/model-files.js';
 import { openSseStream } from './sse-stream.js';
+import { guardRoutes } from './access.js';
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {
@@ -28,8 +28,13 @@ export interface AppOptions {
   readonly bodyLimit?: number;
   /** Fastify's logger option (false in tests). */
   readonly logger?: FastifyServerOptions['logger'];
-  /** When set, every route but `/health` requires `Authorization: Bearer <apiKey>`. */
+  /** The full key: when set, every route but `/health` requires `Authorization: Bearer <key>` of a key below. */
   readonly apiKey?: string;
+  /**
+   * Watch keys (`serve --watch-key`): each opens the reading routes only (`src/protocol/access.ts`), every other route
+   * answers them 403 `PERMISSION_DENIED`. Only with `apiKey` (a `KeyError` otherwise).
+   */
+  readonly watchKeys?: readonly string[];
   /** Close open connections at once on `close()` (tests and shutdown). */
   readonly forceCloseConnections?: boolean;
   /** Events of `GET /events` kept for watchers that reconnect with `Last-Event-ID` (default 1000). */
@@ -87,7 +92,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     sendError(reply, 'NOT_FOUND', `no route for ${request.method} ${request.url}`),
   );
 
-  if (options.apiKey !== undefined) requireApiKey(app, options.apiKey);
+  guardRoutes(app, options);
   // After the key check (a wrong method on a guarded server is still a 401 without the key), before the routes.
   answerWrongMethods(app);
 
@@ -151,22 +156,4 @@ function codeOfRefusal(fastifyCode: string | undefined, status: number): WireErr
     default:
       return status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST';
   }
-}
-
-/** Guards every route but `/health` with a bearer key, compared in constant time. */
-function requireApiKey(app: FastifyInstance, apiKey: string): void {
-  const isApiKey = createSecretCheck(apiKey);
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.url === '/health') return;
-    const given = parseBearer(request.headers.authorization);
-    if (given === undefined) {
-      return sendError(
-        reply,
-        'MISSING_API_KEY',
-        'this server requires an API key: send the header "Authorization: Bearer <key>"',
-      );
-    }
-    if (!isApiKey(given)) return sendError(reply, 'INVALID_API_KEY', 'the API key is not valid for this server');
-    return undefined;
-  });
 }

@@ -2,16 +2,17 @@
  * The dashboard's one model and its one update path (the Elm / bubbletea loop): {@link updateDashboard} is pure and
  * is the only way the model changes: keys, what session controllers report, adding and closing sessions, notices.
  * What it wants done in the world (start or close a session's I/O, send a chat, save the log, quit) it returns as
- * {@link Effect}s for the runtime (`dashboard.ts`) to run; their results come back as actions.
+ * {@link Effect}s for the effect runner (`effect-runner.ts`) to run; their results come back as actions.
  */
 
 import type { ChatSampling, ChatTurn } from '../client/chat-stream.js';
 import type { Failure } from '../client/failures.js';
 import { serviceRoot } from '../client/server-url.js';
 import type { SessionUpdate } from '../client/session-update.js';
+import type { JournalEntry } from '../client/wire-journal.js';
 import { formatChatSettings } from './chat-settings.js';
 import type { SessionSpec } from './config.js';
-import { redactSecrets, type LogFilter } from './event-log.js';
+import { redactSecrets, type EventLog, type LogFilter } from './event-log.js';
 import {
   routeKey,
   createUiState,
@@ -24,7 +25,8 @@ import {
 import { modelChoices, reduceModelList, shouldAsk, type ModelChoices, type ModelList } from './model-list.js';
 import { canChat, chatHistory, createSessionState, reduceSession, type SessionState } from './session-state.js';
 import { createServerState, reduceServer, type ServerAction, type ServerState } from './server-state.js';
-import type { Notice, Tone } from './view-model.js';
+import type { ScreenSize } from './screen-layout.js';
+import type { Notice, Tone, ViewInput } from './view-model.js';
 
 /** One open session: what it was opened with and what it shows. */
 export interface SessionEntry {
@@ -32,7 +34,7 @@ export interface SessionEntry {
   readonly state: SessionState;
 }
 
-/** Everything the dashboard shows, as plain data (the event log's ring buffer aside: see `dashboard.ts`). */
+/** Everything the dashboard shows, as plain data (the logs aside: they are the recorder's, `recorder.ts`). */
 export interface DashboardModel {
   /** Open sessions by id. */
   readonly sessions: Readonly<Record<string, SessionEntry>>;
@@ -306,92 +308,24 @@ function runCommand(model: DashboardModel, command: Command): Update {
     case 'close':
       return closeSession(model, command.sessionId);
     case 'cancel':
-    case 'unload': {
-      const entry = model.sessions[command.sessionId];
-      if (entry === undefined) return unchanged(model);
-      const loading = entry.state.phase === 'loading' || entry.state.phase === 'connecting';
-      if (command.type === 'cancel' && !loading) {
-        return unchanged({
-          ...model,
-          notice: { text: `${entry.state.tag}: no load is running to cancel (u unloads the model)`, tone: 'warn' },
-        });
-      }
-      return {
-        model,
-        effects: [
-          {
-            type: 'unload',
-            id: command.sessionId,
-            kind: command.type,
-            server: entry.spec.server,
-            model: entry.state.resolvedModel ?? entry.spec.model,
-            apiKey: entry.spec.apiKey,
-          },
-        ],
-      };
-    }
-    case 'send': {
-      const entry = model.sessions[command.sessionId];
-      if (entry === undefined) return unchanged(model);
-      const { system, ...sampling } = entry.spec.chat ?? {};
-      const messages: ChatTurn[] = [
-        ...(system !== undefined && system !== '' ? [{ role: 'system' as const, content: system }] : []),
-        ...chatHistory(entry.state),
-        { role: 'user', content: command.text },
-      ];
-      return { model, effects: [{ type: 'send-chat', id: command.sessionId, messages, sampling }] };
-    }
-    case 'set-chat': {
-      const entry = model.sessions[command.sessionId];
-      if (entry === undefined) return unchanged(model);
-      const spec = { ...entry.spec, chat: command.chat };
-      const shown = formatChatSettings(command.chat);
-      return unchanged({
-        ...model,
-        sessions: { ...model.sessions, [command.sessionId]: { ...entry, spec } },
-        notice: {
-          text: `${entry.state.tag}: chat settings ${shown === '' ? 'cleared (server defaults)' : shown}`,
-          tone: 'ok',
-        },
-      });
-    }
+    case 'unload':
+      return unloadSession(model, command.sessionId, command.type);
+    case 'send':
+      return sendChat(model, command.sessionId, command.text);
+    case 'set-chat':
+      return setChat(model, command);
     case 'stop':
       return model.sessions[command.sessionId]?.state.chatBusy === true
         ? { model, effects: [{ type: 'stop-chat', id: command.sessionId }] }
         : unchanged(model);
-    case 'add': {
-      // The prompt stated the default (the key of the first session on the same server, else --api-key's): an empty
-      // answer takes it, `-` takes none, anything else is the key.
-      const apiKey =
-        command.apiKey === undefined
-          ? (keyFor(model, serviceRoot(command.server)) ?? model.defaultApiKey)
-          : (command.apiKey ?? undefined);
-      const added = addSession(model, {
-        server: command.server,
-        model: command.model,
-        ...(apiKey ? { apiKey } : {}),
-      });
-      const ui: UiState = {
-        ...added.model.ui,
-        focus: added.model.order.length - 1,
-        logFocused: false,
-        composing: false,
-      };
-      return { model: { ...added.model, ui }, effects: added.effects };
-    }
+    case 'add':
+      return addTypedSession(model, command);
     case 'edit':
       return editSession(model, command);
-    case 'save-log':
-      return {
-        model,
-        effects: [
-          {
-            type: 'save-log',
-            path: command.path,
-            filter: { session: model.ui.log.filterSession, text: model.ui.log.filterText },
-          },
-        ],
-      };
+    case 'save-log': {
+      const filter = { session: model.ui.log.filterSession, text: model.ui.log.filterText };
+      return { model, effects: [{ type: 'save-log', path: command.path, filter }] };
+    }
     case 'list-models':
       return listModels(model, command);
     case 'notice':
@@ -403,6 +337,83 @@ function runCommand(model: DashboardModel, command: Command): Update {
       throw new TypeError(`unknown command ${JSON.stringify(never)}`);
     }
   }
+}
+
+/** `c` or `u` confirmed: ask the server to cancel the session's load (only while one runs) or to unload its model. */
+function unloadSession(model: DashboardModel, id: string, kind: 'cancel' | 'unload'): Update {
+  const entry = model.sessions[id];
+  if (entry === undefined) return unchanged(model);
+  const loading = entry.state.phase === 'loading' || entry.state.phase === 'connecting';
+  if (kind === 'cancel' && !loading) {
+    return unchanged({
+      ...model,
+      notice: { text: `${entry.state.tag}: no load is running to cancel (u unloads the model)`, tone: 'warn' },
+    });
+  }
+  return {
+    model,
+    effects: [
+      {
+        type: 'unload',
+        id,
+        kind,
+        server: entry.spec.server,
+        model: entry.state.resolvedModel ?? entry.spec.model,
+        apiKey: entry.spec.apiKey,
+      },
+    ],
+  };
+}
+
+/** A message typed to the session: sent with the conversation so far, after its system prompt when it has one. */
+function sendChat(model: DashboardModel, id: string, text: string): Update {
+  const entry = model.sessions[id];
+  if (entry === undefined) return unchanged(model);
+  const { system, ...sampling } = entry.spec.chat ?? {};
+  const messages: ChatTurn[] = [
+    ...(system !== undefined && system !== '' ? [{ role: 'system' as const, content: system }] : []),
+    ...chatHistory(entry.state),
+    { role: 'user', content: text },
+  ];
+  return { model, effects: [{ type: 'send-chat', id, messages, sampling }] };
+}
+
+/** `o` answered: the session's chat settings, and a notice saying what they are now. */
+function setChat(model: DashboardModel, command: Extract<Command, { type: 'set-chat' }>): Update {
+  const entry = model.sessions[command.sessionId];
+  if (entry === undefined) return unchanged(model);
+  const spec = { ...entry.spec, chat: command.chat };
+  const shown = formatChatSettings(command.chat);
+  return unchanged({
+    ...model,
+    sessions: { ...model.sessions, [command.sessionId]: { ...entry, spec } },
+    notice: {
+      text: `${entry.state.tag}: chat settings ${shown === '' ? 'cleared (server defaults)' : shown}`,
+      tone: 'ok',
+    },
+  });
+}
+
+/** `a` answered: the new session opens, focused. */
+function addTypedSession(model: DashboardModel, command: Extract<Command, { type: 'add' }>): Update {
+  // The prompt stated the default (the key of the first session on the same server, else --api-key's): an empty
+  // answer takes it, `-` takes none, anything else is the key.
+  const apiKey =
+    command.apiKey === undefined
+      ? (keyFor(model, serviceRoot(command.server)) ?? model.defaultApiKey)
+      : (command.apiKey ?? undefined);
+  const added = addSession(model, {
+    server: command.server,
+    model: command.model,
+    ...(apiKey ? { apiKey } : {}),
+  });
+  const ui: UiState = {
+    ...added.model.ui,
+    focus: added.model.order.length - 1,
+    logFocused: false,
+    composing: false,
+  };
+  return { model: { ...added.model, ui }, effects: added.effects };
 }
 
 function addSession(model: DashboardModel, spec: SessionSpec): Update {
@@ -542,6 +553,28 @@ function keyFor(model: DashboardModel, root: string): string | undefined {
 /** The servers in the order their first session appeared. */
 export function serverStates(model: DashboardModel): ServerState[] {
   return Object.values(model.servers);
+}
+
+/** What the view model reads: the model, with the two logs beside it, the screen's size and the time. */
+export function viewInputOf(
+  model: DashboardModel,
+  log: EventLog,
+  journal: readonly JournalEntry[],
+  size: ScreenSize,
+  now: number,
+): ViewInput {
+  return {
+    sessions: sessionStates(model),
+    ui: model.ui,
+    log,
+    size,
+    now,
+    notice: model.notice,
+    defaultServer: model.defaultServer,
+    servers: serverStates(model),
+    journal,
+    modelChoices: promptModelChoices(model),
+  };
 }
 
 /**

@@ -1,42 +1,42 @@
 /**
- * The dashboard's runtime: it owns the I/O only (the blessed screen, the render loop and the redraw tick, the
- * sessions' connections, the log file) and the one model, which changes only through `updateDashboard`
- * (`dashboard-model.ts`): keys, what the sessions report and the runtime's own calls all arrive as actions, and the
- * effects the update returns are run here. The event log is the one other store: a bounded ring buffer with a single
- * `append`, kept out of the model so that 5,000 frames a second cost no copying.
- * `shutdown()` is the only way out and always restores the terminal.
+ * The dashboard's runtime: the wiring of its units, in two parts. `createRuntime` holds the one model, which changes
+ * only through `updateDashboard` (`dashboard-model.ts`): keys, what the sessions and servers report and the runtime's
+ * own calls all arrive as actions through `dispatch`, and the effects the update returns go to the effect runner
+ * (`effect-runner.ts`), whose results come back as actions. Beside the model, the recorder (`recorder.ts`) is the one
+ * other store (the event log, the wire journal, what `w` saves), filled through its one `record`. What feeds them is
+ * the sockets (`connections.ts`), or in a replay the player (`replay-player.ts`), through the same paths.
+ * `startDashboard` is the terminal around it: the screen (`render.ts`), the render loop, key presses and
+ * `shutdown()`, the only way out, which always restores the terminal.
  */
 
-import { listModels, unloadModel } from '../client/model-admin.js';
 import { DEFAULT_SERVER_URL } from '../client/server-url.js';
 import type { BackoffOptions } from '../client/reconnect.js';
-import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
+import type { SessionUpdate } from '../client/session-update.js';
+import type { JournalEntry } from '../client/wire-journal.js';
+import { systemClock, type Clock } from '../common/clock.js';
 import type { SessionSpec } from './config.js';
 import {
   createDashboardModel,
-  promptModelChoices,
-  serverStates,
   sessionStates,
   updateDashboard,
+  viewInputOf,
   type DashboardAction,
   type DashboardModel,
   type Effect,
 } from './dashboard-model.js';
-import { createEventLog, redactSecrets, type EventLog, type LogEntry } from './event-log.js';
+import { openConnections } from './connections.js';
+import { createEffectRunner } from './effect-runner.js';
+import type { LogEntry } from './event-log.js';
 import type { KeyPress, UiState } from './keys.js';
-import { saveReplayLog, saveShownLines } from './log-file.js';
-import { createReplaySource, type ReplayRecord, type ReplaySource } from './replay-log.js';
-import type { SessionUpdate } from '../client/session-update.js';
-import { createRenderer, type Renderer, type RendererOptions } from './render.js';
+import { saveLog, type SaveSource } from './log-file.js';
+import { createRecorder, type Recorder } from './recorder.js';
+import { createRenderer, type RendererOptions } from './render.js';
 import { createRenderScheduler } from './render-scheduler.js';
-import { createFeedPool } from './feed-pool.js';
-import { LIST_TIMEOUT_MS } from './model-list.js';
-import { createSessionPool } from './session-pool.js';
+import type { ReplayRecord, ReplaySource } from './replay-log.js';
+import { createReplayPlayer } from './replay-player.js';
 import type { SessionState } from './session-state.js';
-import { debugLogView, helpPageCount, toViewModel, type Tone, type ViewInput } from './view-model.js';
-import { shownText } from './wire-log-view.js';
-import { createWireJournal, type JournalEntry } from '../client/wire-journal.js';
-import { createWireTap, type WireRecord } from '../client/wire-tap.js';
+import type { ScreenSize } from './screen-layout.js';
+import { keyWorld, logPaneText, toViewModel, type Tone, type ViewInput } from './view-model.js';
 
 /** Default bound of the event log, in entries. */
 export const DEFAULT_LOG_LINES = 5000;
@@ -100,304 +100,25 @@ export interface Dashboard {
 /** Opens the full-screen dashboard. Throws when the output is not a terminal. */
 export function startDashboard(options: DashboardOptions = {}): Dashboard {
   const clock = options.clock ?? systemClock;
-  // A replay opens no connection: the effects that would (sessions, feeds, unloads) are not run.
-  const live = options.replay === undefined;
-  // What the sessions were opened with and every update they reported: `w` saves them beside the frames so that a
-  // replay can rebuild the panes. Trimmed in halves like the journal; the opens are always kept.
-  const opens: ReplayRecord[] = [];
-  let updates: ReplayRecord[] = [];
-  const updateCapacity = (options.logLines ?? DEFAULT_LOG_LINES) * 4;
-  // And the wire tap's records, which the journal is built from: saved too, a replay rebuilds the debug views.
-  let wires: ReplayRecord[] = [];
-  const wireCapacity = (options.logLines ?? DEFAULT_LOG_LINES) * 8;
-  const log: EventLog = createEventLog(options.logLines ?? DEFAULT_LOG_LINES);
-  let model: DashboardModel = createDashboardModel({
-    defaultServer: options.defaultServer ?? options.sessions?.[0]?.server ?? DEFAULT_SERVER_URL,
-    defaultApiKey: options.defaultApiKey,
-  });
-  let tick: TimerHandle | undefined;
   let resolveClosed: () => void = () => {};
   const closed = new Promise<void>((res) => (resolveClosed = res));
-
-  // The wire journal: every stream of every session, as the tap read it off the socket. Bounded like the log; the
-  // array is trimmed in halves so that appending stays O(1) amortised.
-  const journalCapacity = options.logLines ?? DEFAULT_LOG_LINES;
-  let journal: JournalEntry[] = [];
-  const journalWriter = createWireJournal({
-    ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}),
-    onEntry: (entry) => {
-      if (model.closed) return;
-      journal.push(redactEntry(entry, model.secrets));
-      if (journal.length >= journalCapacity * 2) journal = journal.slice(-journalCapacity);
-      scheduler.invalidate();
-    },
-  });
-  function recordWire(record: WireRecord): void {
-    journalWriter.feed(record);
-    wires.push({ time: record.at, session: record.stream.split(' ')[0] ?? record.stream, kind: 'wire', record });
-    if (wires.length >= wireCapacity * 2) wires = wires.slice(-wireCapacity);
-  }
-  const tap = createWireTap({
-    onRecord: recordWire,
-    now: () => clock.now(),
-    ...(options.fetch ? { fetch: options.fetch } : {}),
-  });
-  const journalShown = (): JournalEntry[] =>
-    journal.length > journalCapacity ? journal.slice(-journalCapacity) : journal;
-
-  const renderer: Renderer = createRenderer(options);
+  const renderer = createRenderer(options);
   const scheduler = createRenderScheduler({
-    draw,
+    draw: () => renderer.draw(toViewModel(runtime.viewInput())),
     clock,
     ...(options.maxFps !== undefined ? { maxFps: options.maxFps } : {}),
+    // Elapsed times, ETAs and reconnect countdowns change with time alone: redrawn twice a second.
+    tickMs: 500,
   });
-  const pool = createSessionPool({
-    clock,
-    // The tap and the log name a session by its tag (its configured name, else its id).
-    fetchFor: (id) => tap.taggedFetch(tagOf(id)),
-    backoff: options.backoff,
-    maxTokens: options.maxTokens,
-    onUpdate: (id, update) => sessionUpdate(id, update),
-    onFrame: (id, frame) => {
-      if (model.closed) return;
-      log.append(clock.now(), tagOf(id), frame.kind, redactSecrets(frame.raw, model.secrets));
-      scheduler.invalidate();
-    },
+  const runtime = createRuntime(options, clock, {
+    invalidate: () => scheduler.invalidate(),
+    size: () => renderer.size(),
+    quit: stop,
   });
-
-  const feeds = createFeedPool({
-    clock,
-    // The event feed and the /v1/models polls go through the tap like the sessions' requests, under the feed's tag.
-    fetch: (input, init) => {
-      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-      return tap.taggedFetch(feedTag(new URL(url).origin))(input, init);
-    },
-    onAction: (root, action) => dispatch({ type: 'server', root, action }),
-    onFrame: (root, frame) => {
-      if (model.closed) return;
-      log.append(clock.now(), feedTag(root), frame.kind, redactSecrets(frame.raw, model.secrets));
-      scheduler.invalidate();
-    },
-  });
-
-  /** A session's tag (its configured name, else its id `s1`, `s2`, …). */
-  function tagOf(id: string): string {
-    return model.sessions[id]?.state.tag ?? id;
-  }
-
-  function viewInput(): ViewInput {
-    return {
-      sessions: sessionStates(model),
-      ui: model.ui,
-      log,
-      size: renderer.size(),
-      now: clock.now(),
-      notice: model.notice,
-      defaultServer: model.defaultServer,
-      servers: serverStates(model),
-      journal: journalShown(),
-      modelChoices: promptModelChoices(model),
-    };
-  }
-
-  function draw(): void {
-    renderer.draw(toViewModel(viewInput()));
-  }
-
-  // Elapsed times, ETAs and reconnect countdowns change with time alone: redraw twice a second.
-  function scheduleTick(): void {
-    tick = clock.setTimeout(() => {
-      if (model.closed) return;
-      scheduler.invalidate();
-      scheduleTick();
-    }, 500);
-  }
-
-  function sessionUpdate(id: string, update: SessionUpdate): void {
-    if (model.closed) return;
-    updates.push({ time: update.at, session: tagOf(id), kind: 'update', update });
-    if (updates.length >= updateCapacity * 2) updates = updates.slice(-updateCapacity);
-    dispatch({ type: 'session', id, update });
-  }
-
-  /** The one way the model changes; returns the effects it ran. */
-  function dispatch(action: DashboardAction): readonly Effect[] {
-    if (model.closed) return [];
-    const result = updateDashboard(model, action);
-    model = result.model;
-    for (const effect of result.effects) run(effect);
-    if (!model.closed) scheduler.invalidate();
-    return result.effects;
-  }
-
-  function run(effect: Effect): void {
-    if (effect.type === 'replay') {
-      if (!replay) return;
-      if (effect.action === 'toggle') replay.toggle();
-      else replay.step();
-      replayNotice();
-      return;
-    }
-    if (!live && effect.type === 'list-models') {
-      dispatch({
-        type: 'models-listed',
-        root: effect.root,
-        outcome: { ok: false, message: 'a replay asks no server' },
-      });
-      return;
-    }
-    if (!live && effect.type !== 'save-log' && effect.type !== 'quit') {
-      if (effect.type === 'start-session') {
-        opens.push({
-          time: clock.now(),
-          session: tagOf(effect.id),
-          kind: 'open',
-          server: effect.spec.server,
-          model: effect.spec.model,
-        });
-      }
-      return;
-    }
-    switch (effect.type) {
-      case 'start-session':
-        opens.push({
-          time: clock.now(),
-          session: tagOf(effect.id),
-          kind: 'open',
-          server: effect.spec.server,
-          model: effect.spec.model,
-        });
-        pool.start(effect.id, effect.spec);
-        return;
-      case 'close-session':
-        pool.close(effect.id);
-        return;
-      case 'retry':
-        pool.retry(effect.id);
-        return;
-      case 'send-chat':
-        if (!pool.sendChat(effect.id, effect.messages, effect.sampling))
-          dispatch({ type: 'chat-refused', id: effect.id });
-        return;
-      case 'stop-chat':
-        pool.stopChat(effect.id);
-        return;
-      case 'save-log':
-        // The debug views always save the lines shown; the frames view does so for a `.txt` path, and otherwise
-        // saves the whole filtered history as JSON Lines (what `modeldeck replay` reads).
-        if (model.ui.log.view !== 'frames' || /\.txt$/i.test(effect.path)) {
-          const text =
-            model.ui.log.view !== 'frames'
-              ? shownText(debugLogView(viewInput()))
-              : toViewModel(viewInput())
-                  .log.lines.map((line) => `${line.map((s) => s.text).join('')}\n`)
-                  .join('');
-          void saveShownLines(text, {
-            path: effect.path,
-            cwd: options.cwd ?? process.cwd(),
-            secrets: model.secrets,
-          }).then((notice) => dispatch({ type: 'notice', ...notice }));
-          return;
-        }
-        void saveReplayLog(log.toArray(), [...opens, ...updates, ...wires], {
-          path: effect.path,
-          filter: effect.filter,
-          cwd: options.cwd ?? process.cwd(),
-          secrets: model.secrets,
-        }).then((notice) => dispatch({ type: 'notice', ...notice }));
-        return;
-      case 'open-feed':
-        feeds.open(effect.root, effect.apiKey);
-        return;
-      case 'close-feed':
-        feeds.close(effect.root);
-        return;
-      case 'poll-models':
-        feeds.poll(effect.root, effect.apiKey);
-        return;
-      case 'list-models':
-        askModels(effect.root, effect.apiKey);
-        return;
-      case 'unload':
-        void unloadModel({
-          server: effect.server,
-          model: effect.model,
-          apiKey: effect.apiKey,
-          fetch: tap.taggedFetch(tagOf(effect.id)),
-        }).then((outcome) =>
-          dispatch({
-            type: 'unload-done',
-            id: effect.id,
-            kind: effect.kind,
-            model: effect.model,
-            failure: outcome.ok ? null : outcome.failure,
-          }),
-        );
-        return;
-      case 'quit':
-        stop();
-        return;
-      default: {
-        const never: never = effect;
-        throw new TypeError(`unknown effect ${JSON.stringify(never)}`);
-      }
-    }
-  }
-
-  // The model prompt's asks in flight, aborted on quitting.
-  const asks = new Set<{ abort: AbortController; timer: TimerHandle }>();
-  /** `GET /v1/models` for the model prompt, given up after {@link LIST_TIMEOUT_MS}; the answer comes back as an action. */
-  function askModels(root: string, apiKey: string | undefined): void {
-    const abort = new AbortController();
-    let timedOut = false;
-    const timer = clock.setTimeout(() => {
-      timedOut = true;
-      abort.abort();
-    }, LIST_TIMEOUT_MS);
-    const ask = { abort, timer };
-    asks.add(ask);
-    void listModels({
-      server: root,
-      apiKey,
-      signal: abort.signal,
-      fetch: tap.taggedFetch(feedTag(root)),
-    }).then((outcome) => {
-      clock.clearTimeout(timer);
-      asks.delete(ask);
-      dispatch({
-        type: 'models-listed',
-        root,
-        outcome: outcome.ok
-          ? { ok: true, ids: outcome.value.map((m) => m.id) }
-          : { ok: false, message: timedOut ? `no answer in ${LIST_TIMEOUT_MS / 1000} s` : outcome.failure.message },
-      });
-    });
-  }
+  const { dispatch, recorder } = runtime;
 
   function press(key: KeyPress): void {
-    // The screen as it stands bounds what the keys may scroll to (a transcript's oldest line, the help's last page).
-    const shown = toViewModel(viewInput());
-    const scrollLimits = Object.fromEntries(
-      shown.cells.flatMap((cell) => (cell.scrollLimit === undefined ? [] : [[cell.id, cell.scrollLimit]])),
-    );
-    dispatch({
-      type: 'key',
-      key,
-      world: {
-        lastSeq: log.lastSeq(),
-        logPage: Math.max(1, shown.log.rect.height - 2),
-        helpPages: helpPageCount(renderer.size()),
-        scrollLimits,
-        now: clock.now(),
-        lastJournalSeq: journal.at(-1)?.seq ?? 0,
-        ...(model.ui.log.view !== 'frames' ? { nextFault: debugLogView(viewInput()).nextFault } : {}),
-      },
-    });
-  }
-
-  function addSession(spec: SessionSpec): string {
-    const started = dispatch({ type: 'add-session', spec }).find((e) => e.type === 'start-session');
-    return started?.id ?? '';
+    dispatch({ type: 'key', key, world: keyWorld(runtime.viewInput(), clock.now()) });
   }
 
   // Runs once, when the model has closed: the I/O side of quitting.
@@ -405,16 +126,8 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
   function stop(): void {
     if (stopped) return;
     stopped = true;
-    replay?.dispose();
-    pool.closeAll();
-    feeds.closeAll();
-    for (const ask of asks) {
-      clock.clearTimeout(ask.timer);
-      ask.abort.abort();
-    }
-    asks.clear();
+    runtime.close();
     scheduler.dispose();
-    if (tick !== undefined) clock.clearTimeout(tick);
     try {
       renderer.destroy();
     } finally {
@@ -427,117 +140,152 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     stop();
   }
 
-  // The replay: each saved record becomes what a live session would have produced, through the same paths.
-  const tags = new Map<string, string>();
-  function play(record: ReplayRecord, now: number): void {
-    if (model.closed) return;
-    if (record.kind === 'open') {
-      // A named session's tag is its name: it comes back under that name (an `s1` is renumbered in opening order).
-      const name = /^s[0-9]+$/.test(record.session) ? {} : { name: record.session };
-      tags.set(record.session, addSession({ server: record.server, model: record.model, ...name }));
-    } else if (record.kind === 'update') {
-      const id = tags.get(record.session);
-      if (id !== undefined) sessionUpdate(id, retime(record.update, now, options.replay?.speed ?? 1));
-    } else if (record.kind === 'wire') {
-      // At its original time: the debug view's gaps and stall marks are the ones the live dashboard saw.
-      const id = tags.get(record.session);
-      const { stream } = record.record;
-      const renamed =
-        id !== undefined && stream.startsWith(`${record.session} `)
-          ? `${tagOf(id)}${stream.slice(record.session.length)}`
-          : stream;
-      recordWire({ ...record.record, stream: renamed });
-    } else {
-      log.append(
-        now,
-        tagOf(tags.get(record.session) ?? record.session),
-        record.kind,
-        redactSecrets(record.raw, model.secrets),
-      );
-      scheduler.invalidate();
-    }
-  }
-  function replayNotice(): void {
-    if (!replay) return;
-    const where = `${replay.played()}/${replay.total}`;
-    const text =
-      replay.played() === replay.total
-        ? `replay: finished (${where})`
-        : replay.paused()
-          ? `replay: paused at ${where} · space plays · . steps`
-          : `replay: playing (${where}) · space pauses`;
-    dispatch({ type: 'notice', text, tone: 'normal' });
-  }
-  const replay: ReplaySource | undefined = options.replay
-    ? createReplaySource({
-        records: options.replay.records,
-        clock,
-        ...(options.replay.speed !== undefined ? { speed: options.replay.speed } : {}),
-        onRecord: play,
-        onEnd: replayNotice,
-      })
-    : undefined;
-
   renderer.onKey(press);
   renderer.onResize(() => scheduler.invalidate());
-  scheduleTick();
-  if (replay) replay.start();
-  else for (const spec of options.sessions ?? []) addSession(spec);
+  runtime.start();
   scheduler.invalidate();
 
   return {
-    addSession,
-    setNotice(text, tone: Tone = 'normal') {
-      dispatch({ type: 'notice', text, tone });
-    },
+    addSession: runtime.addSession,
+    setNotice: runtime.notice,
     setDefaultServer(url) {
       dispatch({ type: 'default-server', url });
     },
     closed,
     shutdown,
-    sessions: (): readonly SessionState[] => sessionStates(model),
-    ui: (): UiState => model.ui,
+    sessions: (): readonly SessionState[] => sessionStates(runtime.model()),
+    ui: (): UiState => runtime.model().ui,
     press,
     screenText() {
       scheduler.flush();
       return renderer.text();
     },
-    logEntries: (): LogEntry[] => log.toArray(),
-    journalEntries: (): readonly JournalEntry[] => journalShown(),
-    replay,
+    logEntries: (): LogEntry[] => recorder.log.toArray(),
+    journalEntries: (): readonly JournalEntry[] => recorder.journal(),
+    replay: runtime.replay,
   };
+}
+
+/** What the runtime needs of the terminal. */
+interface Terminal {
+  /** Marks the screen dirty. */
+  invalidate(): void;
+  size(): ScreenSize;
+  /** The model has closed: stop the runtime and restore the terminal. */
+  quit(): void;
+}
+
+/** The dashboard without its terminal: the model and the units that feed it and act for it. */
+interface Runtime {
+  model(): DashboardModel;
+  /** The one way the model changes; returns the effects it ran. */
+  dispatch(action: DashboardAction): readonly Effect[];
+  /** Opens a session as `a` does; returns its id. */
+  addSession(spec: SessionSpec): string;
+  notice(text: string, tone?: Tone): void;
+  /** What the view model reads now. */
+  viewInput(): ViewInput;
+  readonly recorder: Recorder;
+  readonly replay: ReplaySource | undefined;
+  /** Plays the replay, or opens the configured sessions. */
+  start(): void;
+  /** Stops the replay and closes the sockets and the requests in flight. */
+  close(): void;
 }
 
 /**
- * A saved update as if it happened `now`: its times move with the replay (a reconnect countdown keeps its length,
- * divided by the speed).
+ * The model, the recorder beside it, and what feeds it and acts for it: the sockets (or a replay) report through the
+ * runtime's own paths (`dispatch`, a session's update, the recorder's entry), and the effects go to the effect runner.
  */
-function retime(update: SessionUpdate, now: number, speed: number): SessionUpdate {
-  if (update.type === 'failed' && update.retryAt !== null) {
-    return { ...update, at: now, retryAt: now + (update.retryAt - update.at) / speed };
-  }
-  return { ...update, at: now };
-}
+function createRuntime(options: DashboardOptions, clock: Clock, terminal: Terminal): Runtime {
+  let model: DashboardModel = createDashboardModel({
+    defaultServer: options.defaultServer ?? options.sessions?.[0]?.server ?? DEFAULT_SERVER_URL,
+    defaultApiKey: options.defaultApiKey,
+  });
+  const recorder = createRecorder({
+    capacity: options.logLines ?? DEFAULT_LOG_LINES,
+    stallMs: options.stallMs,
+    secrets: () => model.secrets,
+    closed: () => model.closed,
+    onChange: terminal.invalidate,
+  });
+  const notice = (text: string, tone: Tone = 'normal'): void => void dispatch({ type: 'notice', text, tone });
+  // The runtime's own paths, which the sockets, a replay and the effects' results all take.
+  const paths = { clock, record: recorder.record, tagOf, sessionUpdate, addSession, dispatch, notice };
+  const io = openConnections({
+    ...paths,
+    fetch: options.fetch,
+    backoff: options.backoff,
+    maxTokens: options.maxTokens,
+  });
+  const player = options.replay && createReplayPlayer({ ...options.replay, clock, target: paths });
+  const runner = createEffectRunner({
+    ...paths,
+    sessions: io.pool,
+    feeds: io.feeds,
+    fetchFor: io.tagged,
+    saveLog: (effect) => saveLog(effect.path, effect.filter, saveSource(model, viewInput, recorder, options.cwd)),
+    replay: player,
+    quit: terminal.quit,
+  });
 
-/** An entry with every secret replaced in what it shows (its text and its lines). */
-function redactEntry(entry: JournalEntry, secrets: readonly string[]): JournalEntry {
-  if (secrets.length === 0) return entry;
+  /** A session's tag (its configured name, else its id `s1`, `s2`, …). */
+  function tagOf(id: string): string {
+    return model.sessions[id]?.state.tag ?? id;
+  }
+
+  function viewInput(): ViewInput {
+    return viewInputOf(model, recorder.log, recorder.journal(), terminal.size(), clock.now());
+  }
+
+  function sessionUpdate(id: string, update: SessionUpdate): void {
+    recorder.record({ time: update.at, session: tagOf(id), kind: 'update', update });
+    dispatch({ type: 'session', id, update });
+  }
+
+  function dispatch(action: DashboardAction): readonly Effect[] {
+    if (model.closed) return [];
+    const result = updateDashboard(model, action);
+    model = result.model;
+    for (const effect of result.effects) runner.run(effect);
+    if (!model.closed) terminal.invalidate();
+    return result.effects;
+  }
+
+  function addSession(spec: SessionSpec): string {
+    const started = dispatch({ type: 'add-session', spec }).find((e) => e.type === 'start-session');
+    return started?.id ?? '';
+  }
+
   return {
-    ...entry,
-    text: redactSecrets(entry.text, secrets),
-    lines: entry.lines.map((l) => ({
-      ...l,
-      text: redactSecrets(l.text, secrets),
-      value: redactSecrets(l.value, secrets),
-    })),
+    model: () => model,
+    dispatch,
+    addSession,
+    notice,
+    viewInput,
+    recorder,
+    replay: player?.source,
+    start() {
+      if (player) player.start();
+      else for (const spec of options.sessions ?? []) addSession(spec);
+    },
+    close() {
+      player?.dispose();
+      io.pool.closeAll();
+      io.feeds.closeAll();
+      runner.dispose();
+    },
   };
 }
 
-/** The event log's tag for a server's feed frames: `feed:host:port`. */
-function feedTag(root: string): string {
-  try {
-    return `feed:${new URL(root).host}`;
-  } catch {
-    return `feed:${root}`;
-  }
+/** What `w` saves from, as the screen stands (its text computed only when a debug view or `.txt` needs it). */
+function saveSource(model: DashboardModel, view: () => ViewInput, recorder: Recorder, cwd?: string): SaveSource {
+  return {
+    view: model.ui.log.view,
+    shownText: () => logPaneText(view()),
+    entries: () => recorder.log.toArray(),
+    records: () => recorder.sessionRecords(),
+    cwd: cwd ?? process.cwd(),
+    secrets: model.secrets,
+  };
 }

@@ -3,15 +3,46 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { matchesFilter, redactSecrets, type LogEntry, type LogFilter } from './event-log.js';
+import type { LogView } from './keys/types.js';
 import { recordLine, type ReplayRecord } from './replay-log.js';
 import type { Tone } from './view-model.js';
+
+/** What `w` saves from: the log pane as it stands, and what the recorder holds. */
+export interface SaveSource {
+  /** The log pane's view. */
+  readonly view: LogView;
+  /** The log pane's lines as shown, each ending in LF. */
+  readonly shownText: () => string;
+  /** The event log's entries, oldest first. */
+  readonly entries: () => readonly LogEntry[];
+  /** The sessions' records kept beside the frames (see {@link saveReplayLog}). */
+  readonly records: () => readonly ReplayRecord[];
+  /** Where a relative path goes. */
+  readonly cwd: string;
+  readonly secrets: readonly string[];
+}
+
+/**
+ * Saves the log to `path` as `w` does: the debug views always save the lines shown; the frames view does so for a
+ * `.txt` path, and otherwise saves the whole filtered history as JSON Lines (what `modeldeck replay` reads).
+ */
+export async function saveLog(
+  path: string,
+  filter: LogFilter,
+  source: SaveSource,
+): Promise<{ text: string; tone: Tone }> {
+  const { cwd, secrets } = source;
+  if (source.view !== 'frames' || /\.txt$/i.test(path))
+    return saveShownLines(source.shownText(), { path, cwd, secrets });
+  return saveReplayLog(source.entries(), source.records(), { path, filter, cwd, secrets });
+}
 
 /**
  * Writes the entries that pass `filter` to `path` (relative to `cwd`) as JSON Lines, in time order with the session
  * records (`open`, `update`) of the sessions the filter's session lets through (the text filter is for frames: a
  * replay needs every update); resolves with the notice that says how it went (counting the frames).
  */
-export async function saveReplayLog(
+async function saveReplayLog(
   entries: readonly LogEntry[],
   sessionRecords: readonly ReplayRecord[],
   options: { path: string; filter: LogFilter; cwd: string; secrets: readonly string[] },
@@ -32,7 +63,7 @@ export async function saveReplayLog(
  * Writes exactly the lines the log's debug view shows (`text`, one line each, secrets redacted again) to a new file
  * at `path` (relative to `cwd`).
  */
-export async function saveShownLines(
+async function saveShownLines(
   text: string,
   options: { path: string; cwd: string; secrets: readonly string[] },
 ): Promise<{ text: string; tone: Tone }> {

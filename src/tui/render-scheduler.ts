@@ -13,6 +13,8 @@ export interface RenderSchedulerOptions {
   /** Most frames per second (default 30). */
   readonly maxFps?: number;
   readonly clock?: Clock;
+  /** Also marks the screen dirty this often, in ms, for what changes with time alone (elapsed times, countdowns). */
+  readonly tickMs?: number;
 }
 
 /** The loop's controls. */
@@ -21,7 +23,7 @@ export interface RenderScheduler {
   invalidate(): void;
   /** Draws now if dirty (used before reading the screen, and on shutdown). */
   flush(): void;
-  /** Cancels the pending draw; later calls do nothing. */
+  /** Cancels the pending draw and the tick; later calls do nothing. */
   dispose(): void;
   /** Frames drawn so far. */
   frames(): number;
@@ -36,6 +38,7 @@ export function createRenderScheduler(options: RenderSchedulerOptions): RenderSc
   let timer: TimerHandle | undefined;
   let disposed = false;
   let frames = 0;
+  let tick: TimerHandle | undefined;
 
   function draw(): void {
     if (timer !== undefined) clock.clearTimeout(timer);
@@ -47,20 +50,32 @@ export function createRenderScheduler(options: RenderSchedulerOptions): RenderSc
     options.draw();
   }
 
-  return {
-    invalidate() {
+  function invalidate(): void {
+    if (disposed) return;
+    dirty = true;
+    if (timer !== undefined) return;
+    const wait = lastDraw + interval - clock.now();
+    if (wait <= 0) draw();
+    else timer = clock.setTimeout(draw, wait);
+  }
+
+  function scheduleTick(ms: number): void {
+    tick = clock.setTimeout(() => {
       if (disposed) return;
-      dirty = true;
-      if (timer !== undefined) return;
-      const wait = lastDraw + interval - clock.now();
-      if (wait <= 0) draw();
-      else timer = clock.setTimeout(draw, wait);
-    },
+      invalidate();
+      scheduleTick(ms);
+    }, ms);
+  }
+  if (options.tickMs !== undefined) scheduleTick(options.tickMs);
+
+  return {
+    invalidate,
     flush: draw,
     dispose() {
       disposed = true;
       if (timer !== undefined) clock.clearTimeout(timer);
       timer = undefined;
+      if (tick !== undefined) clock.clearTimeout(tick);
     },
     frames: () => frames,
   };

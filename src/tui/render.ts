@@ -16,7 +16,8 @@ import blessed from 'blessed';
 import contribGauge from 'blessed-contrib/lib/widget/gauge.js';
 import contribSparkline from 'blessed-contrib/lib/widget/sparkline.js';
 import type { KeyPress } from './keys.js';
-import type { ChartView, DashboardView, GaugeView, Line, Rect, ScreenSize, Tone } from './view-model.js';
+import type { Rect, ScreenSize } from './screen-layout.js';
+import type { CellView, ChartView, DashboardView, GaugeView, Line, LogPaneView, Tone } from './view-model.js';
 
 /** Where the screen reads and writes; defaults to the process's own terminal. */
 export interface RendererOptions {
@@ -133,10 +134,53 @@ function createWidgetSet<V extends { id: string; rect: Rect }, W extends blessed
 
 /** Opens the full screen. Throws if the output is not a terminal (blessed would size it 1×1). */
 export function createRenderer(options: RendererOptions = {}): Renderer {
+  const screen = openScreen(options);
+  const box = (extra: blessed.Widgets.BoxOptions): blessed.Widgets.BoxElement =>
+    blessed.box({ parent: screen, tags: true, wrap: false, ...extra });
+  const logBox = box({ border: { type: 'line' }, style: { border: { fg: 'gray' } } });
+  const statusBox = box({ height: 1 });
+  const helpBox = box({ border: { type: 'line' }, style: { border: { fg: 'cyan' } }, hidden: true });
+  const cells = createCellBoxes(() => box({ border: { type: 'line' }, style: { border: { fg: 'gray' } } }));
+  const charts = createChartSet(screen);
+  const gauges = createGaugeSet(screen);
+  let destroyed = false;
+
+  return {
+    size: () => ({ cols: Number(screen.width) || 1, rows: Number(screen.height) || 1 }),
+    draw(view) {
+      if (destroyed) return;
+      cells.draw(view.cells);
+      charts.draw(view.charts);
+      gauges.draw(view.gauges);
+      drawLog(logBox, view.log);
+      place(statusBox, view.status.rect);
+      setText(statusBox, [view.status.line]);
+      drawHelp(helpBox, view.help);
+      screen.render();
+    },
+    onKey(handler) {
+      screen.on('keypress', (ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined) => {
+        const press = keyPressOf(ch, key);
+        if (press !== null) handler(press);
+      });
+    },
+    onResize(handler) {
+      screen.on('resize', handler);
+    },
+    text: () => screenText(screen),
+    destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      screen.destroy();
+    },
+  };
+}
+
+function openScreen(options: RendererOptions): blessed.Widgets.Screen {
   const output = (options.output ?? process.stdout) as NodeJS.WriteStream;
   const input = (options.input ?? process.stdin) as NodeJS.ReadStream;
   if (!output.isTTY) throw new Error('the dashboard needs a terminal (stdout is not a TTY)');
-  const screen = blessed.screen({
+  return blessed.screen({
     input,
     output,
     terminal: options.terminal ?? process.env['TERM'] ?? 'xterm-256color',
@@ -146,15 +190,39 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
     warnings: false,
     title: 'modeldeck',
   });
+}
 
+/** The session and server boxes, by position: made when first needed, destroyed when the view has fewer. */
+function createCellBoxes(make: () => blessed.Widgets.BoxElement): { draw(views: readonly CellView[]): void } {
   const cells: blessed.Widgets.BoxElement[] = [];
-  const box = (extra: blessed.Widgets.BoxOptions): blessed.Widgets.BoxElement =>
-    blessed.box({ parent: screen, tags: true, wrap: false, ...extra });
-  const logBox = box({ border: { type: 'line' }, style: { border: { fg: 'gray' } } });
-  const statusBox = box({ height: 1 });
-  const helpBox = box({ border: { type: 'line' }, style: { border: { fg: 'cyan' } }, hidden: true });
-  let destroyed = false;
-  const charts = createWidgetSet<ChartView, ReturnType<typeof contribSparkline>>(
+  function cellBox(index: number): blessed.Widgets.BoxElement {
+    let cell = cells[index];
+    if (cell === undefined) {
+      cell = make();
+      // Keep the log, status bar and help above the cells in z-order.
+      cell.setIndex(0);
+      cells[index] = cell;
+    }
+    return cell;
+  }
+  return {
+    draw(views) {
+      views.forEach((cellView, i) => {
+        const cell = cellBox(i);
+        cell.show();
+        place(cell, cellView.rect);
+        setLabel(cell, cellView.title);
+        (cell.style as { border: { fg: string } }).border.fg = cellView.focused ? 'cyan' : 'gray';
+        setText(cell, cellView.lines);
+      });
+      while (cells.length > views.length) cells.pop()?.destroy();
+    },
+  };
+}
+
+/** Throughput charts: contrib sparklines, fed whole percentages. */
+function createChartSet(screen: blessed.Widgets.Screen): { draw(views: readonly ChartView[]): void } {
+  return createWidgetSet<ChartView, ReturnType<typeof contribSparkline>>(
     screen,
     (view) =>
       contribSparkline({
@@ -171,7 +239,11 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
         view.series.map((s) => [...s.percents]),
       ),
   );
-  const gauges = createWidgetSet<GaugeView, ReturnType<typeof contribGauge>>(
+}
+
+/** Server panes' contrib gauges, rasterised only when fed. */
+function createGaugeSet(screen: blessed.Widgets.Screen): { draw(views: readonly GaugeView[]): void } {
+  return createWidgetSet<GaugeView, ReturnType<typeof contribGauge>>(
     screen,
     (view) => {
       const widget = contribGauge({
@@ -202,88 +274,56 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
       (widget as unknown as { _md_dirty?: boolean })._md_dirty = true;
     },
   );
+}
 
-  function cellBox(index: number): blessed.Widgets.BoxElement {
-    let cell = cells[index];
-    if (cell === undefined) {
-      cell = box({ border: { type: 'line' }, style: { border: { fg: 'gray' } } });
-      // Keep the log, status bar and help above the cells in z-order.
-      cell.setIndex(0);
-      cells[index] = cell;
-    }
-    return cell;
+function drawLog(logBox: blessed.Widgets.BoxElement, log: LogPaneView): void {
+  // A zoomed session leaves the log no rows: hidden, not drawn as a one-row box.
+  if (log.rect.height === 0) {
+    logBox.hide();
+    return;
   }
+  logBox.show();
+  place(logBox, log.rect);
+  setLabel(logBox, log.title);
+  (logBox.style as { border: { fg: string } }).border.fg = log.focused ? 'cyan' : 'gray';
+  setText(logBox, log.lines);
+}
 
+function drawHelp(helpBox: blessed.Widgets.BoxElement, help: DashboardView['help']): void {
+  if (help === null) {
+    helpBox.hide();
+    return;
+  }
+  place(helpBox, help.rect);
+  setLabel(helpBox, ' help ');
+  setText(helpBox, help.lines);
+  helpBox.show();
+  helpBox.setFront();
+}
+
+/** blessed's key event as a {@link KeyPress}; `null` for the one it reports twice. */
+function keyPressOf(ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined): KeyPress | null {
+  // blessed reports a CR as `enter` and then again as `return`: one key, one press (else the echo would clear a
+  // notice that the Enter just set, such as "the model is not ready yet").
+  if (key?.name === 'return' && key.sequence === '\r') return null;
   return {
-    size: () => ({ cols: Number(screen.width) || 1, rows: Number(screen.height) || 1 }),
-    draw(view) {
-      if (destroyed) return;
-      view.cells.forEach((cellView, i) => {
-        const cell = cellBox(i);
-        cell.show();
-        place(cell, cellView.rect);
-        setLabel(cell, cellView.title);
-        (cell.style as { border: { fg: string } }).border.fg = cellView.focused ? 'cyan' : 'gray';
-        setText(cell, cellView.lines);
-      });
-      while (cells.length > view.cells.length) cells.pop()?.destroy();
-      charts.draw(view.charts);
-      gauges.draw(view.gauges);
-      // A zoomed session leaves the log no rows: hidden, not drawn as a one-row box.
-      if (view.log.rect.height === 0) {
-        logBox.hide();
-      } else {
-        logBox.show();
-        place(logBox, view.log.rect);
-        setLabel(logBox, view.log.title);
-        (logBox.style as { border: { fg: string } }).border.fg = view.log.focused ? 'cyan' : 'gray';
-        setText(logBox, view.log.lines);
-      }
-      place(statusBox, view.status.rect);
-      setText(statusBox, [view.status.line]);
-      if (view.help === null) {
-        helpBox.hide();
-      } else {
-        place(helpBox, view.help.rect);
-        setLabel(helpBox, ' help ');
-        setText(helpBox, view.help.lines);
-        helpBox.show();
-        helpBox.setFront();
-      }
-      screen.render();
-    },
-    onKey(handler) {
-      screen.on('keypress', (ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined) => {
-        // blessed reports a CR as `enter` and then again as `return`: one key, one press (else the echo would clear a
-        // notice that the Enter just set, such as "the model is not ready yet").
-        if (key?.name === 'return' && key.sequence === '\r') return;
-        handler({
-          name: key?.name,
-          ch,
-          ctrl: key?.ctrl ?? false,
-          shift: key?.shift ?? false,
-          meta: key?.meta ?? false,
-        });
-      });
-    },
-    onResize(handler) {
-      screen.on('resize', handler);
-    },
-    text() {
-      const lines = (screen as unknown as { lines: [unknown, string][][] }).lines;
-      return lines
-        .map((row) =>
-          row
-            .map((cell) => cell[1])
-            .join('')
-            .trimEnd(),
-        )
-        .join('\n');
-    },
-    destroy() {
-      if (destroyed) return;
-      destroyed = true;
-      screen.destroy();
-    },
+    name: key?.name,
+    ch,
+    ctrl: key?.ctrl ?? false,
+    shift: key?.shift ?? false,
+    meta: key?.meta ?? false,
   };
+}
+
+/** The text on screen, one line per row, colours dropped and trailing blanks trimmed. */
+function screenText(screen: blessed.Widgets.Screen): string {
+  const lines = (screen as unknown as { lines: [unknown, string][][] }).lines;
+  return lines
+    .map((row) =>
+      row
+        .map((cell) => cell[1])
+        .join('')
+        .trimEnd(),
+    )
+    .join('\n');
 }

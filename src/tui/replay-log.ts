@@ -1,7 +1,7 @@
 /**
  * A saved log as a replay: what `w` writes (JSON Lines) parsed back into records, and a source that plays them on
  * the injected Clock with their original gaps (divided by a speed factor), with pause and single steps. No I/O here:
- * the runtime (`dashboard.ts`) turns each record into the action a live session would have produced.
+ * the player (`replay-player.ts`) turns each record into what a live session would have produced.
  *
  * A saved log holds three kinds of line, all with `time` (ISO 8601) and `session` (the session's tag):
  * - `{"kind": "data" | "comment" | "other", "raw"}`: a frame of the event log, as before;

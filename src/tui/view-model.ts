@@ -1,40 +1,28 @@
 /**
- * State to screen, as plain data: the grid of session cells, every line of text each one shows (gauges drawn as
- * text bars, labels trimmed with an ellipsis), the log pane's visible lines, the status bar and the help overlay.
+ * State to screen, as plain data: the grid of session cells (`session-pane.ts`) and server panes (`server-view.ts`),
+ * placed by `screen-layout.ts`, the log pane's visible lines, the status bar and the help overlay.
  * Pure: `render.ts` only copies this onto blessed widgets, and tests read it without a terminal.
  */
 
-import { failureHint } from '../client/failures.js';
-import { formatBytes, formatDuration, percentDone } from '../client/format.js';
 import { ELLIPSIS, truncateEnd, truncateMiddle } from '../common/text.js';
 import type { JournalEntry } from '../client/wire-journal.js';
-import { buildWireLogView, inspectEntry, type WireLogView } from './wire-log-view.js';
+import { buildWireLogView, clockTime, inspectEntry, shownText, type WireLogView } from './wire-log-view.js';
 import { countAfter, selectWindow, type EventLog, type LogEntry, type LogFilter } from './event-log.js';
-import { KEY_HELP, KEY_PROMPTS, keyHints, MODEL_PROMPTS, type Prompt, type UiState, type Zoom } from './keys.js';
-import { lineAt, lineWindow, type LineEdit } from './line-edit.js';
-import { clipLine, seg, textBar, type Line, type Segment, type Tone } from './lines.js';
+import { editedLine } from './edited-line.js';
+import { KEY_HELP, KEY_PROMPTS, keyHints, MODEL_PROMPTS, type Prompt, type UiState } from './keys.js';
+import { lineAt } from './line-edit.js';
+import { clipLine, seg, type Line, type Segment, type Tone } from './lines.js';
 import { completionCandidates } from './model-completion.js';
+import type { KeyWorld } from './dashboard-model.js';
 import type { ModelChoices } from './model-list.js';
+import { gridLayout, screenLayout, serverViewLayout, shownZoom, type Rect, type ScreenSize } from './screen-layout.js';
 import { serverPaneContent, type ChartSpec } from './server-view.js';
 import type { ServerState } from './server-state.js';
-import { canChat, type ProgressState, type ReplyMetrics, type SessionState } from './session-state.js';
-import { hasRecent, rateTitle, throughputSeries, toPercents } from './throughput.js';
+import { sameServer, sessionCells } from './session-pane.js';
+import type { SessionState } from './session-state.js';
+import { wrap } from './text-wrap.js';
 
 export { type Line, type Tone } from './lines.js';
-
-/** A rectangle in terminal cells. */
-export interface Rect {
-  readonly left: number;
-  readonly top: number;
-  readonly width: number;
-  readonly height: number;
-}
-
-/** Terminal size, in cells. */
-export interface ScreenSize {
-  readonly cols: number;
-  readonly rows: number;
-}
 
 /** One session's box. */
 export interface CellView {
@@ -116,103 +104,13 @@ export interface ViewInput {
   readonly modelChoices?: ModelChoices | undefined;
 }
 
-/** Splits text into lines of at most `width` cells, at spaces where it can, hard-breaking long words. */
-export function wrap(text: string, width: number): string[] {
-  if (width <= 0) return [];
-  const out: string[] = [];
-  for (const paragraph of text.split('\n')) {
-    let line = '';
-    for (const word of paragraph.split(' ')) {
-      let rest = [...word];
-      const candidate = line === '' ? word : `${line} ${word}`;
-      if ([...candidate].length <= width) {
-        line = candidate;
-        continue;
-      }
-      if (line !== '') out.push(line);
-      while (rest.length > width) {
-        out.push(rest.slice(0, width).join(''));
-        rest = rest.slice(width);
-      }
-      line = rest.join('');
-    }
-    out.push(line);
-  }
-  return out;
-}
-
-/**
- * Places `n` cells in `area` as a grid: the column count that gives the best-shaped cells (terminal cells are about
- * twice as tall as wide, and a session needs width more than height). Rows split the height evenly; each row splits
- * the width among its own cells, so a short last row gets wider cells.
- */
-export function gridLayout(n: number, area: Rect): Rect[] {
-  if (n <= 0) return [];
-  let bestColumns = 1;
-  let bestScore = -Infinity;
-  for (let columns = 1; columns <= n; columns++) {
-    const rows = Math.ceil(n / columns);
-    const width = area.width / columns;
-    const height = area.height / rows;
-    // Below these a session cannot show its gauges; penalise rather than forbid, since something must be shown.
-    const penalty = (width < 34 ? 34 - width : 0) * 2 + (height < 11 ? 11 - height : 0) * 3;
-    const score = Math.min(width / 3, height) - penalty;
-    if (score > bestScore + 1e-9) {
-      bestScore = score;
-      bestColumns = columns;
-    }
-  }
-  const rows = Math.ceil(n / bestColumns);
-  const rects: Rect[] = [];
-  for (let i = 0; i < n; i++) {
-    const row = Math.floor(i / bestColumns);
-    const inRow = row === rows - 1 ? n - row * bestColumns : bestColumns;
-    const column = i - row * bestColumns;
-    const top = area.top + Math.floor((row * area.height) / rows);
-    const bottom = area.top + Math.floor(((row + 1) * area.height) / rows);
-    const left = area.left + Math.floor((column * area.width) / inRow);
-    const right = area.left + Math.floor(((column + 1) * area.width) / inRow);
-    rects.push({ left, top, width: right - left, height: bottom - top });
-  }
-  return rects;
-}
-
-/**
- * Splits the screen: session grid on top, the log pane, and a one-line status bar at the bottom. Zoomed, the session
- * grid (`session`) or the log (`log`) takes every row above the status bar, and the other gets none.
- */
-export function screenLayout(size: ScreenSize, zoom: Zoom = null): { sessions: Rect; log: Rect; status: Rect } {
-  const cols = Math.max(1, size.cols);
-  const rows = Math.max(3, size.rows);
-  const status = { left: 0, top: rows - 1, width: cols, height: 1 };
-  if (zoom !== null) {
-    const all = { left: 0, top: 0, width: cols, height: rows - 1 };
-    const none = { left: 0, top: rows - 1, width: cols, height: 0 };
-    return zoom === 'session' ? { sessions: all, log: none, status } : { sessions: none, log: all, status };
-  }
-  // Small screens give the log less, so a session keeps rows for its chat.
-  const logHeight = Math.max(3, Math.min(20, Math.floor(rows * (rows < 30 ? 0.25 : 0.35))));
-  const sessionsHeight = Math.max(0, rows - 1 - logHeight);
-  return {
-    sessions: { left: 0, top: 0, width: cols, height: sessionsHeight },
-    log: { left: 0, top: sessionsHeight, width: cols, height: logHeight },
-    status,
-  };
-}
-
-/** What is zoomed on screen: a zoomed session is the only one shown, and with no session there is none to zoom. */
-function shownZoom(input: ViewInput): Zoom {
-  return input.ui.zoom === 'session' && input.sessions.length === 0 ? null : input.ui.zoom;
-}
-
 /** The screen for one state. */
 export function toViewModel(input: ViewInput): DashboardView {
   const { ui } = input;
-  const zoom = shownZoom(input);
+  const zoom = shownZoom(ui.zoom, input.sessions.length);
   const layout = screenLayout(input.size, zoom);
   const focus = Math.min(Math.max(ui.focus, 0), Math.max(0, input.sessions.length - 1));
   const sessions = zoom === 'session' ? input.sessions.slice(focus, focus + 1) : zoom === 'log' ? [] : input.sessions;
-  const shownFocus = zoom === 'session' ? 0 : focus;
   const charts: ChartView[] = [];
   const gauges: GaugeView[] = [];
   const rest = {
@@ -221,52 +119,16 @@ export function toViewModel(input: ViewInput): DashboardView {
     help: ui.help ? helpOverlay(input.size, ui.helpPage) : null,
   };
   const servers = input.servers ?? [];
-  // The server view shares the top of the screen with the sessions (their input lines stay in sight): servers below.
   let sessionArea = layout.sessions;
-  const serverCells: CellView[] = [];
+  let serverCells: CellView[] = [];
   if (zoom === 'log') return { cells: [], charts, gauges, ...rest };
   if (ui.serverView && servers.length > 0 && zoom === null) {
-    const area = layout.sessions;
-    const sessionRows = sessions.length === 0 ? 0 : Math.max(Math.min(area.height, 8), Math.floor(area.height * 0.45));
-    sessionArea = { ...area, height: sessionRows };
-    const serverArea = { ...area, top: area.top + sessionRows, height: area.height - sessionRows };
-    const serverRects = gridLayout(servers.length, serverArea);
-    servers.forEach((server, i) => {
-      const rect = serverRects[i] ?? serverArea;
-      const inner = {
-        left: rect.left + 1,
-        top: rect.top + 1,
-        width: Math.max(1, rect.width - 2),
-        height: Math.max(0, rect.height - 2),
-      };
-      const own = sessions.filter((x) => sameServer(x.server, server.root));
-      const content = serverPaneContent(server, own, { ...inner, now: input.now });
-      for (const chart of content.charts) charts.push(chartAt(`server:${server.root}:${chart.key}`, inner, chart));
-      if (content.gauge !== null) {
-        gauges.push({
-          id: `server:${server.root}:gauge`,
-          rect: {
-            left: inner.left,
-            top: inner.top + content.gauge.row,
-            width: inner.width,
-            height: content.gauge.height,
-          },
-          percent: content.gauge.percent,
-          label: content.gauge.label,
-        });
-      }
-      serverCells.push({
-        id: `server:${server.root}`,
-        rect,
-        title: ` ${truncateMiddle(`server ${server.root}`, Math.max(1, rect.width - 4))} `,
-        focused: false,
-        lines: content.lines,
-      });
-    });
+    const split = serverViewLayout(layout.sessions, sessions.length);
+    sessionArea = split.sessions;
+    serverCells = serverPanes(servers, sessions, split.servers, input.now, { charts, gauges });
     if (sessions.length === 0) return { cells: serverCells, charts, gauges, ...rest };
   }
   const rects = gridLayout(Math.max(1, sessions.length), sessionArea);
-  const faults = faultsBySession(input.journal ?? []);
   const cells: CellView[] =
     sessions.length === 0
       ? [
@@ -282,62 +144,62 @@ export function toViewModel(input: ViewInput): DashboardView {
             ).map((t) => [seg(t, input.notice?.tone ?? 'dim')]),
           },
         ]
-      : sessions.map((session, i) => {
-          const rect = rects[i] ?? sessionArea;
-          const focused = i === shownFocus && !ui.logFocused;
-          let scrollLimit = 0;
-          const lines = sessionLines(session, {
-            width: Math.max(1, rect.width - 2),
-            height: Math.max(0, rect.height - 2),
-            now: input.now,
-            focused,
-            composing: focused && ui.composing,
-            detail: zoom === 'session',
-            input: ui.inputs[session.id] ?? '',
-            ...(ui.cursors[session.id] !== undefined ? { cursor: ui.cursors[session.id] } : {}),
-            scroll: ui.scrolls[session.id] ?? 0,
-            onScrollLimit: (limit) => {
-              scrollLimit = limit;
-            },
-            serverLost: serverLost(servers.find((server) => sameServer(server.root, session.server))),
-            onChart: (chart) =>
-              charts.push(
-                chartAt(
-                  `session:${session.id}`,
-                  { left: rect.left + 1, top: rect.top + 1, width: rect.width - 2, height: rect.height - 2 },
-                  chart,
-                ),
-              ),
-          });
-          return {
-            id: session.id,
-            rect,
-            title: ` ${truncateMiddle(`${session.tag} ${session.model}${faultNote(faults.get(session.tag))}`, Math.max(1, rect.width - 4))} `,
-            focused,
-            lines,
-            scrollLimit,
-          };
+      : sessionCells(sessions, sessionArea, {
+          ui,
+          now: input.now,
+          zoom,
+          focus: zoom === 'session' ? 0 : focus,
+          servers,
+          journal: input.journal ?? [],
+          onChart: (id, inner, chart) => charts.push(chartAt(id, inner, chart)),
         });
   return { cells: [...cells, ...serverCells], charts, gauges, ...rest };
 }
 
-/** A session's server, when it cannot be reached: since when, and what the dashboard does about it. */
-interface ServerLost {
-  readonly since: number;
-  readonly doing: string;
+/** The server view's panes, placed as a grid in `area`: each server's lines, its charts and (with rows) a gauge. */
+function serverPanes(
+  servers: readonly ServerState[],
+  sessions: readonly SessionState[],
+  area: Rect,
+  now: number,
+  out: { charts: ChartView[]; gauges: GaugeView[] },
+): CellView[] {
+  const rects = gridLayout(servers.length, area);
+  return servers.map((server, i) => {
+    const rect = rects[i] ?? area;
+    const inner = {
+      left: rect.left + 1,
+      top: rect.top + 1,
+      width: Math.max(1, rect.width - 2),
+      height: Math.max(0, rect.height - 2),
+    };
+    const own = sessions.filter((x) => sameServer(x.server, server.root));
+    const content = serverPaneContent(server, own, { ...inner, now });
+    for (const chart of content.charts) out.charts.push(chartAt(`server:${server.root}:${chart.key}`, inner, chart));
+    if (content.gauge !== null) {
+      out.gauges.push({
+        id: `server:${server.root}:gauge`,
+        rect: {
+          left: inner.left,
+          top: inner.top + content.gauge.row,
+          width: inner.width,
+          height: content.gauge.height,
+        },
+        percent: content.gauge.percent,
+        label: content.gauge.label,
+      });
+    }
+    return {
+      id: `server:${server.root}`,
+      rect,
+      title: ` ${truncateMiddle(`server ${server.root}`, Math.max(1, rect.width - 4))} `,
+      focused: false,
+      lines: content.lines,
+    };
+  });
 }
 
-function serverLost(server: ServerState | undefined): ServerLost | null {
-  if (server === undefined || server.lostSince === null) return null;
-  const polling = server.feed.state === 'unsupported';
-  return { since: server.lostSince, doing: polling ? 'polling /v1/models' : 'reconnecting' };
-}
-
-function sameServer(a: string, b: string): boolean {
-  const root = (u: string): string => u.trim().replace(/\/+$/, '').replace(/\/v1$/, '');
-  return root(a) === root(b);
-}
-
+/** Where a pane's chart sits on the screen: `chart.row` rows into the pane's inside, 3 rows per series. */
 function chartAt(id: string, inner: Rect, chart: ChartSpec): ChartView {
   return {
     id,
@@ -346,353 +208,30 @@ function chartAt(id: string, inner: Rect, chart: ChartSpec): ChartView {
   };
 }
 
-interface CellContext {
-  readonly width: number;
-  readonly height: number;
-  readonly now: number;
-  readonly focused: boolean;
-  readonly composing: boolean;
-  readonly input: string;
-  /** Where the cursor is on the input line, in code points; absent: at the end. */
-  readonly cursor?: number;
-  /** Zoomed: a finished load keeps its gauges and stage times (else one summary line). */
-  readonly detail?: boolean;
-  /** Transcript lines scrolled up from the newest (PgUp / PgDn), 0 following. */
-  readonly scroll?: number;
-  /** Given, told how far the transcript can scroll back in this cell (lines). */
-  readonly onScrollLimit?: (limit: number) => void;
-  /** Given, the session's server cannot be reached (its feed or poll says so): a ready session shows it. */
-  readonly serverLost?: ServerLost | null;
-  /**
-   * Given, the cell leaves rows for a throughput chart when it has room, and reports where (rows from the top of
-   * the cell's inside) and what.
-   */
-  readonly onChart?: (chart: ChartSpec) => void;
-}
-
-/** Rows a one-series chart takes. */
-const CHART_ROWS = 3;
-
-/** The chart a session shows: tokens/s while it chats (or chatted in the last minute), download bytes/s before. */
-function sessionChart(session: SessionState, now: number, width: number): ChartSpec['series'] | null {
-  const length = Math.max(1, width - 2);
-  const chatting = session.chatBusy || hasRecent(session.tokenRate, now, 60);
-  if (chatting) {
-    const values = throughputSeries(session.tokenRate, now, length);
-    return [{ title: rateTitle('tokens/s', values, (v) => String(Math.round(v))), percents: toPercents(values) }];
-  }
-  if (session.downloadRate.buckets.length === 0) return null;
-  const values = throughputSeries(session.downloadRate, now, length);
-  return [{ title: rateTitle('download', values, (v) => `${formatBytes(v)}/s`), percents: toPercents(values) }];
-}
-
-/** The lines inside one session's box: header (server, state, gauges, stage times, error), transcript, input. */
-export function sessionLines(session: SessionState, ctx: CellContext): Line[] {
-  const { width } = ctx;
-  const header: Line[] = [];
-  header.push([seg(truncateMiddle(session.server, width), 'dim')]);
-  header.push(stateLine(session, ctx.now, width, ctx.serverLost ?? null));
-  if (session.error !== null) {
-    const hint = failureHint(session.error);
-    for (const text of wrapAtMost(session.error.message, width, 3)) header.push([seg(text, 'error')]);
-    for (const text of wrapAtMost(hint, width, 2)) header.push([seg(text, 'warn')]);
-  }
-  // A finished load gives its rows to the chat: one summary line, unless the cell is zoomed (room for the detail).
-  if (!canChat(session) || session.error !== null || ctx.detail === true) {
-    header.push(...gaugeLines('download', session, width, ctx.now));
-    header.push(...gaugeLines('weights', session, width, ctx.now));
-    header.push(...stageLines(session, width, ctx.now));
-  }
-
-  const inputLine = inputText(session, ctx);
-  if (ctx.height <= 0) return [];
-  if (header.length + 1 >= ctx.height) return [...header.slice(0, ctx.height - 1), inputLine];
-  // A chart only where it leaves the transcript three rows of its own.
-  const chart =
-    ctx.onChart && ctx.height - header.length - 1 >= CHART_ROWS + 3 ? sessionChart(session, ctx.now, width) : null;
-  if (chart !== null && ctx.onChart) {
-    ctx.onChart({ key: 'rate', row: header.length, series: chart });
-    for (let i = 0; i < CHART_ROWS; i++) header.push([]);
-  }
-  const room = ctx.height - header.length - 1;
-  const transcript = transcriptLines(session, width);
-  const rows = room >= 2 && transcript.length > 0 ? room - 1 : room;
-  // Scrolled back, the last row says how many newer lines sit below; never past the oldest line.
-  const limit = Math.max(0, transcript.length - rows + 1);
-  ctx.onScrollLimit?.(limit);
-  const scroll = Math.min(ctx.scroll ?? 0, limit);
-  const end = transcript.length - scroll;
-  const body =
-    scroll > 0 && rows >= 2
-      ? [
-          ...transcript.slice(Math.max(0, end - (rows - 1)), end),
-          [seg(truncateEnd(`↓ ${scroll} newer · PgDn`, width), 'warn')],
-        ]
-      : transcript.slice(-rows);
-  const shown =
-    room >= 2 && transcript.length > 0
-      ? [[seg([...('─ chat ' + '─'.repeat(width))].slice(0, width).join(''), 'dim')], ...body]
-      : body;
-  return [...header, ...shown, inputLine];
-}
-
-function stateLine(session: SessionState, now: number, width: number, lost: ServerLost | null): Line {
-  const attempt = session.attempt > 1 ? ` (attempt ${session.attempt})` : '';
-  let line: Line;
-  switch (session.phase) {
-    case 'connecting':
-      line = [seg(`◌ connecting${attempt}…`, 'warn')];
-      break;
-    case 'loading':
-      line = [seg('● loading: ', 'accent'), seg(session.stage ?? '…', 'accent')];
-      break;
-    case 'ready':
-      line = [seg('✓ ready', 'ok'), seg(readySummary(session), 'dim')];
-      break;
-    case 'cached':
-      line = [seg('✓ ready', 'ok'), seg(' · cached (already in server memory)', 'dim')];
-      break;
-    case 'error':
-      line = [seg('✗ error', 'error'), seg(' · r retries', 'dim')];
-      break;
-    case 'reconnecting': {
-      const wait = session.retryAt === null ? 0 : session.retryAt - now;
-      line = [
-        seg(wait > 0 ? `↻ reconnecting in ${Math.ceil(wait / 1000)}s${attempt}` : `↻ reconnecting${attempt}…`, 'warn'),
-      ];
-      break;
-    }
-    default: {
-      const never: never = session.phase;
-      throw new TypeError(`unknown phase ${String(never)}`);
-    }
-  }
-  if (lost !== null && canChat(session)) {
-    // The load stream ended at ready: only the server's feed (or poll) can tell that the server went away since.
-    line = [seg(`⚠ server unreachable since ${clockTime(lost.since).slice(0, 8)} · ${lost.doing}`, 'warn')];
-  }
-  // Activity first, so a narrow cell cuts the cached note rather than "replying".
-  if (session.chatBusy) line = [...line.slice(0, 1), seg(' · replying…', 'accent'), ...line.slice(1)];
-  return clipLine(line, width);
-}
-
-/** The stage times, on at most two lines, broken between stages (never inside one), an ellipsis when cut. */
-function stageLines(session: SessionState, width: number, now: number): Line[] {
-  const lines: string[] = [];
-  for (const item of stageItems(session, now)) {
-    const last = lines.at(-1);
-    if (last !== undefined && [...`${last} · ${item}`].length <= width) lines[lines.length - 1] = `${last} · ${item}`;
-    else lines.push(item);
-  }
-  return wrapCut(lines, width, 2).map((text): Line => [seg(text, 'dim')]);
-}
-
-/** `text` wrapped to `width`, on at most `max` lines: the last one shown ends in an ellipsis when more was cut. */
-function wrapAtMost(text: string, width: number, max: number): string[] {
-  return wrapCut(wrap(text, width), width, max);
-}
-
-/** At most `max` of `lines`, each at most `width` cells, the last marked with an ellipsis when lines were dropped. */
-function wrapCut(lines: readonly string[], width: number, max: number): string[] {
-  const shown = lines.slice(0, max).map((line) => truncateEnd(line, width));
-  if (lines.length > max && shown.length > 0) {
-    const last = shown.length - 1;
-    shown[last] = truncateEnd(`${shown[last] ?? ''} ${ELLIPSIS}`, width);
-  }
-  return shown;
-}
-
 /**
- * What a finished load took, after `✓ ready`: ` in 26.8s · 100 MB at 3.9 MB/s` (the whole load, then the download
- * stage's bytes over its own time), or ` in 0.4s · files already on disk` when nothing was downloaded.
+ * What the key router needs of the screen as it stands: it bounds what the keys may scroll to (a transcript's oldest
+ * line, the help's last page) and where `n` goes.
  */
-function readySummary(session: SessionState): string {
-  const first = session.stages[0];
-  if (first === undefined) return '';
-  const ends = session.stages.map((s) => s.endedAt ?? s.startedAt);
-  const parts = [` in ${formatDuration(Math.max(...ends) - first.startedAt)}`];
-  const download = session.stages.find((s) => s.name === 'download');
-  const bytes = session.download?.total ?? session.download?.current ?? null;
-  if (download === undefined || bytes === null) {
-    parts.push('files already on disk');
-  } else {
-    const ms = (download.endedAt ?? download.startedAt) - download.startedAt;
-    parts.push(ms > 0 ? `${formatBytes(bytes)} at ${formatBytes((bytes * 1000) / ms)}/s` : formatBytes(bytes));
-  }
-  return parts.join(' · ');
-}
-
-function gaugeLines(stage: 'download' | 'weights', session: SessionState, width: number, now: number): Line[] {
-  const progress: ProgressState | null = stage === 'download' ? session.download : session.weights;
-  if (progress === null) {
-    const skipped =
-      (session.phase === 'ready' || session.phase === 'cached') && !session.stages.some((s) => s.name === stage);
-    const note =
-      session.phase === 'cached'
-        ? 'already in memory'
-        : skipped
-          ? stage === 'download'
-            ? 'not needed (files already on disk)'
-            : 'not reported by this server'
-          : 'waiting';
-    return [[seg(truncateEnd(`${stage} · ${note}`, width), 'dim')], [seg('', 'dim')]];
-  }
-  const running = session.stage === stage && session.phase === 'loading';
-  // Only bytes: a weights item (one ONNX session) may take long to build with nothing to report in between.
-  const stalledFor = running && stage === 'download' ? stallTime(progress, now) : null;
-  const parts = stage === 'download' ? byteFigures(progress, running, now) : itemFigures(progress, running, now);
-  const stall = stalledFor === null ? '' : ` · stalled · no data for ${stalledFor} s`;
-  // A narrow pane drops whole figures from the end (the ETA, then the speed) before it cuts one.
-  const fits = (n: number): boolean => [...`${stage} ${parts.slice(0, n).join(' · ')}${stall}`].length <= width;
-  let shown = parts.length;
-  while (shown > 1 && !fits(shown)) shown -= 1;
-  const percent = percentDone(progress);
-  const label: Line = clipLine(
-    [seg(`${stage} `, 'accent'), seg(parts.slice(0, shown).join(' · ')), ...(stall === '' ? [] : [seg(stall, 'warn')])],
-    width,
+export function keyWorld(input: ViewInput, now: number): KeyWorld {
+  const shown = toViewModel(input);
+  const scrollLimits = Object.fromEntries(
+    shown.cells.flatMap((cell) => (cell.scrollLimit === undefined ? [] : [[cell.id, cell.scrollLimit]])),
   );
-  const bar: Line =
-    percent === null
-      ? [seg(truncateEnd('(no total from the server: no percentage)', width), 'dim')]
-      : [seg(textBar(percent, width), percent === 100 ? 'ok' : 'accent')];
-  return [label, bar];
-}
-
-/**
- * A running download whose byte count has not grown for this long (ms) shows as stalled: its speed and ETA give way to
- * "stalled · no data for N s". Heartbeats keep a stream open without progress, so only growing figures count.
- */
-export const STALL_AFTER_MS = 5000;
-
-/** Silence (ms) before the shown speed starts to decay towards zero. */
-const DECAY_AFTER_MS = 1000;
-
-/** Time constant (ms) of that decay. */
-const DECAY_WINDOW_MS = 2000;
-
-/** Whole seconds without growth, once past {@link STALL_AFTER_MS}; `null` while the stage moves. */
-function stallTime(p: ProgressState, now: number): number | null {
-  const silence = now - p.advancedAt;
-  return silence >= STALL_AFTER_MS ? Math.floor(silence / 1000) : null;
-}
-
-/** The speed to show at `now`: the smoothed rate, decaying once no new units arrived for a second. */
-function shownRate(p: ProgressState, now: number): number | null {
-  if (p.rate === null) return null;
-  const silence = now - p.advancedAt;
-  return silence <= DECAY_AFTER_MS ? p.rate : p.rate * Math.exp(-(silence - DECAY_AFTER_MS) / DECAY_WINDOW_MS);
-}
-
-function byteFigures(p: ProgressState, running: boolean, now: number): string[] {
-  const parts = [
-    p.total === null ? `${formatBytes(p.current)} so far` : `${formatBytes(p.current)} / ${formatBytes(p.total)}`,
-  ];
-  const rate = shownRate(p, now);
-  if (running && stallTime(p, now) === null && rate !== null && rate > 0) {
-    parts.push(`${formatBytes(rate)}/s`);
-    if (p.total !== null && p.total > p.current)
-      parts.push(`ETA ${formatDuration(((p.total - p.current) / rate) * 1000)}`);
-  }
-  return parts;
-}
-
-function itemFigures(p: ProgressState, running: boolean, now: number): string[] {
-  const parts = [p.total === null ? `${p.current} items so far` : `${p.current} / ${p.total} items`];
-  const rate = shownRate(p, now);
-  if (running && rate !== null && rate > 0 && p.total !== null && p.total > p.current) {
-    parts.push(`ETA ${formatDuration(((p.total - p.current) / rate) * 1000)}`);
-  }
-  return parts;
-}
-
-/** `processor 0.1s`, `config 0.0s`, `download 4.2s`…: each stage's time, the running one counting up to `now`. */
-function stageItems(session: SessionState, now: number): string[] {
-  return session.stages.map((s) => `${s.name} ${formatDuration((s.endedAt ?? now) - s.startedAt)}`);
-}
-
-function transcriptLines(session: SessionState, width: number): Line[] {
-  const out: Line[] = [];
-  for (const entry of session.transcript) {
-    const prefix = entry.role === 'user' ? 'you: ' : entry.role === 'assistant' ? 'model: ' : '! ';
-    const tone: Tone = entry.role === 'user' ? 'accent' : entry.role === 'error' ? 'error' : 'normal';
-    const body = entry.content + (entry.streaming ? '▍' : '') + (entry.stopped ? ' (stopped)' : '');
-    for (const text of wrap(prefix + body, width)) out.push([seg(text, tone)]);
-    const figures = entry.metrics && !entry.streaming ? replyFigures(entry.metrics) : '';
-    if (figures !== '') out.push([seg(truncateEnd(`  ${figures}`, width), 'dim')]);
-  }
-  return out;
-}
-
-/**
- * `ttft 0.3s · 41.2 tok/s · 18 in · 64 out` under a reply. Without the server's `usage` the counts are the streamed
- * pieces, marked `≈` (one piece is about one token), and the prompt count is unknown.
- */
-function replyFigures(metrics: ReplyMetrics): string {
-  const parts: string[] = [];
-  if (metrics.firstAt !== null) {
-    const ms = metrics.firstAt - metrics.sentAt;
-    parts.push(`ttft ${ms < 1000 ? `${Math.round(ms)}ms` : formatDuration(ms)}`);
-  }
-  const out = metrics.usage?.completion ?? metrics.pieces;
-  const approx = metrics.usage === null ? '≈' : '';
-  const span = metrics.endedAt !== null && metrics.firstAt !== null ? metrics.endedAt - metrics.firstAt : 0;
-  // The first token opens the span: the rate counts the ones after it.
-  if (span > 0 && out > 1) parts.push(`${approx}${(((out - 1) * 1000) / span).toFixed(1)} tok/s`);
-  if (metrics.usage !== null) parts.push(`${metrics.usage.prompt} in`);
-  parts.push(`${approx}${out} out`);
-  return parts.join(' · ');
-}
-
-function inputText(session: SessionState, ctx: CellContext): Line {
-  const width = ctx.width;
-  if (ctx.composing) {
-    return [seg('> ', 'accent'), ...editedLine(lineAt(ctx.input, ctx.cursor), Math.max(1, width - 2))];
-  }
-  if (ctx.input !== '') return clipLine([seg('> ', 'dim'), seg(ctx.input, 'dim')], width);
-  // The long hint where it fits, else a short one, rather than a sentence cut in the middle.
-  const [long, short] = canChat(session)
-    ? ['Enter or i to type to chat, Enter sends', 'Enter/i: type']
-    : ['chat opens when the model is ready', 'not ready'];
-  const hint = !ctx.focused ? '' : [...`> ${long}`].length <= width ? long : short;
-  return [seg(truncateEnd(`> ${hint}`, width), 'dim')];
-}
-
-/**
- * A line being typed in a field `width` cells wide: the cursor in sight (inverse on the character under it, a block
- * past the end), an ellipsis where the text is cut. `mask` shows each character as it (an API key).
- */
-function editedLine(line: LineEdit, width: number, mask?: string): Segment[] {
-  const shown = mask === undefined ? line : { ...line, text: mask.repeat([...line.text].length) };
-  const view = lineWindow(shown, width);
-  const out: Segment[] = [];
-  if (view.cutStart) out.push(seg(ELLIPSIS, 'dim'));
-  if (view.before !== '') out.push(seg(view.before));
-  out.push(view.at === null ? seg('█', 'accent') : seg(view.at, 'selected'));
-  if (view.after !== '') out.push(seg(view.after));
-  if (view.cutEnd) out.push(seg(ELLIPSIS, 'dim'));
-  return out;
-}
-
-/** Lint faults per session (the first word of a stream's name), over the journal. */
-function faultsBySession(journal: readonly JournalEntry[]): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const entry of journal) {
-    const n = entry.findings.filter((f) => f.severity === 'fault').length;
-    if (n === 0) continue;
-    const session = entry.stream.split(' ')[0] ?? entry.stream;
-    out.set(session, (out.get(session) ?? 0) + n);
-  }
-  return out;
-}
-
-function faultNote(n: number | undefined): string {
-  return n === undefined ? '' : ` · ${n} lint fault${n === 1 ? '' : 's'}`;
+  return {
+    lastSeq: input.log.lastSeq(),
+    logPage: Math.max(1, shown.log.rect.height - 2),
+    helpPages: helpPageCount(input.size),
+    scrollLimits,
+    now,
+    lastJournalSeq: input.journal?.at(-1)?.seq ?? 0,
+    ...(input.ui.log.view !== 'frames' ? { nextFault: debugLogView(input).nextFault } : {}),
+  };
 }
 
 /** The log's debug or wire view for the screen's log pane (also what `w` saves and where `n` goes). */
 export function debugLogView(input: ViewInput): WireLogView {
   const { ui } = input;
-  const rect = screenLayout(input.size, shownZoom(input)).log;
+  const rect = screenLayout(input.size, shownZoom(ui.zoom, input.sessions.length)).log;
   return buildWireLogView(input.journal ?? [], {
     width: Math.max(1, rect.width - 2),
     height: Math.max(0, rect.height - 2),
@@ -703,6 +242,14 @@ export function debugLogView(input: ViewInput): WireLogView {
     cursor: ui.logFocused ? ui.log.cursor : null,
     untilSeq: ui.log.paused ? ui.log.pausedAtJournalSeq : null,
   });
+}
+
+/** The log pane's lines as shown, each ending in LF: what `w` saves as text. */
+export function logPaneText(input: ViewInput): string {
+  if (input.ui.log.view !== 'frames') return shownText(debugLogView(input));
+  return toViewModel(input)
+    .log.lines.map((line) => `${line.map((s) => s.text).join('')}\n`)
+    .join('');
 }
 
 function debugLogPane(input: ViewInput, rect: Rect): LogPaneView {
@@ -771,13 +318,6 @@ function logPane(input: ViewInput, rect: Rect): LogPaneView {
     focused: ui.logFocused,
     lines: entries.map((e) => logLine(e, width)),
   };
-}
-
-/** `HH:MM:SS.mmm`, local time. */
-export function clockTime(time: number): string {
-  const d = new Date(time);
-  const two = (n: number): string => String(n).padStart(2, '0');
-  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
 }
 
 /** One log entry as a line: time, session tag, kind mark, raw payload (line breaks shown as ⏎). */

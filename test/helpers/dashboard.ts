@@ -1,13 +1,17 @@
-// What the headless dashboard tests share: a fake terminal, the text of one session cell, and a modeldeck server that
-// can be killed the way a process dies.
+// What the headless dashboard tests share: a fake terminal, a dashboard on it torn down with the test, the text of
+// one session cell, a chat-ready dashboard on an OpenAI-compatible stand-in, and a modeldeck server that can be killed
+// the way a process dies.
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import type { Test } from 'tap';
 import { startServer } from '../../src/server/start.js';
-import type { Dashboard } from '../../src/tui/dashboard.js';
-import { gridLayout, screenLayout } from '../../src/tui/view-model.js';
+import { startDashboard, type Dashboard } from '../../src/tui/dashboard.js';
+import { gridLayout, screenLayout } from '../../src/tui/screen-layout.js';
+import { until } from './until.js';
+import { startUpstreamStandin, type UpstreamStandin } from './upstream-standin.js';
 
 /** The size of every fake terminal here. */
 export const COLS = 140;
@@ -34,6 +38,36 @@ export function cellText(dash: Dashboard, index: number, count: number): string 
     .slice(rect.top + 1, rect.top + rect.height - 1)
     .map((line) => [...line.padEnd(COLS)].slice(rect.left + 1, rect.left + rect.width - 1).join(''))
     .join('\n');
+}
+
+/** A real dashboard with `options` on a fake terminal of COLS×ROWS, shut down when `t` ends. */
+export function openDashboard(
+  t: Test,
+  options: Omit<NonNullable<Parameters<typeof startDashboard>[0]>, 'input' | 'output'>,
+): { dash: Dashboard; input: PassThrough; output: PassThrough } {
+  const { input, output } = terminal();
+  const dash = startDashboard({ ...options, input, output });
+  t.teardown(() => dash.shutdown());
+  return { dash, input, output };
+}
+
+/** Resolves once the cell of a dashboard's only session shows it ready (`ms` as for `until`). */
+export function untilReady(dash: Dashboard, ms?: number): Promise<boolean> {
+  return until('ready', () => cellText(dash, 0, 1).includes('✓ ready'), ms);
+}
+
+/**
+ * A dashboard with one session of `org/chat` on an OpenAI-compatible stand-in (which streams 'Hello', ' there', '!'),
+ * ready to chat; both go when `t` ends.
+ */
+export async function standinChatDashboard(
+  t: Test,
+): Promise<{ dash: Dashboard; input: PassThrough; upstream: UpstreamStandin }> {
+  const upstream = await startUpstreamStandin({ models: ['org/chat'] });
+  t.teardown(() => upstream.close());
+  const { dash, input } = openDashboard(t, { sessions: [{ server: upstream.url, model: 'org/chat' }] });
+  await untilReady(dash);
+  return { dash, input, upstream };
 }
 
 /**

@@ -4,9 +4,11 @@ import type { Mirror } from '../../src/mirror/mirror.js';
 import { readJournal } from '../../src/server/fetch/blob-journal.js';
 import { prefixEnd, spanBytes } from '../../src/server/fetch/byte-spans.js';
 
-/** The commit a revision names on a hub (its `/api/models/{id}/revision/{revision}` sha). */
-export async function commitOf(hubUrl: string, id: string, revision = 'main'): Promise<string> {
-  const response = await fetch(`${hubUrl}/api/models/${id}/revision/${encodeURIComponent(revision)}`);
+/** The commit a revision names on a hub (its `/api/models/{id}/revision/{revision}` sha), asked with `token` if given. */
+export async function commitOf(hubUrl: string, id: string, revision = 'main', token?: string): Promise<string> {
+  const response = await fetch(`${hubUrl}/api/models/${id}/revision/${encodeURIComponent(revision)}`, {
+    headers: token === undefined ? {} : { Authorization: `Bearer ${token}` },
+  });
   const { sha } = (await response.json()) as { sha: string };
   return sha;
 }
@@ -25,6 +27,11 @@ export function fileGets(mirror: Mirror): { path: string; range: string | undefi
   return mirror.requests
     .filter((r) => r.method === 'GET' && r.url.includes('/resolve/'))
     .map((r) => ({ path: r.url.replace(/^.*\/resolve\/[^/]+\//, ''), range: r.range, bytes: r.bytesSent }));
+}
+
+/** The GETs the mirror's CDN origin answered (large files the hub redirected there, with their ranged parts). */
+export function cdnGets(mirror: Mirror): Mirror['requests'] {
+  return mirror.requests.filter((r) => r.cdn === true && r.method === 'GET');
 }
 
 /** Body bytes the mirror sent for `path` over all its GETs. */

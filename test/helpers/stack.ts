@@ -39,6 +39,8 @@ export interface TestServerOptions {
   /** Events kept for `GET /events` reconnects. */
   readonly feedHistory?: number;
   readonly apiKey?: string;
+  /** Keys that may only read (serve --watch-key); only with `apiKey`. */
+  readonly watchKeys?: readonly string[];
   /** Fastify's logger option; defaults to no logging. */
   readonly logger?: AppOptions['logger'];
 }
@@ -64,6 +66,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.maxQueue !== undefined ? { maxQueue: options.maxQueue } : {}),
     ...(options.apiKey !== undefined ? { apiKey: options.apiKey } : {}),
+    ...(options.watchKeys !== undefined ? { watchKeys: options.watchKeys } : {}),
     logger: options.logger ?? false,
   });
   return {

@@ -11,6 +11,7 @@ import { createLoadStreamLint, DEFAULT_HEARTBEAT_MS, type LintFinding } from '..
 import { parseModelId } from '../../protocol/model-id.js';
 import { serviceRoot } from '../server-url.js';
 import { recordAnswer, type RecordedAnswer, type RecordedFrame } from './record-stream.js';
+import { judgeAccess, probeAccess, type AccessJudgement, type AccessReport } from './access-check.js';
 
 /** `n/a`: the check could not apply (with the reason), which is not a failure. */
 export type CheckStatus = 'pass' | 'fail' | 'n/a';
@@ -18,6 +19,7 @@ export type CheckStatus = 'pass' | 'fail' | 'n/a';
 /** The checks, in the order they run. */
 export const CHECKS = [
   ['health', 'GET /health answers {"status": "ok"}'],
+  ['access', 'which routes the key may use (each asked with a GET, which changes nothing)'],
   ['load', 'a load (fresh or resident) keeps every promise of the stream'],
   ['concurrent', 'a second subscriber of the same load gets its events and one terminal event'],
   ['late-joiner', 'a client that joins a running load is not left blind'],
@@ -43,12 +45,27 @@ export interface CheckResult {
   readonly findings: readonly LintFinding[];
 }
 
+/** The checks that load, unload or chat: they need a key that may use `POST /load_model`. */
+const WRITE_CHECKS = [
+  'load',
+  'concurrent',
+  'late-joiner',
+  'second-load',
+  'unknown-model',
+  'bad-request',
+  'heartbeats',
+  'chat-stream',
+] as const satisfies readonly CheckId[];
+
 /** The whole run. */
 export interface CheckReport {
   readonly server: string;
-  readonly model: string;
+  /** The model the run loaded; `null` for an access check alone ({@link runAccessCheck}). */
+  readonly model: string | null;
   readonly strict: boolean;
   readonly results: readonly CheckResult[];
+  /** Which routes the key may use, route by route (the access check's findings); `null` when it did not run. */
+  readonly access: AccessReport | null;
   /** No check failed. */
   readonly ok: boolean;
 }
@@ -93,6 +110,71 @@ export async function runConformance(options: ConformanceOptions): Promise<Check
   });
 
   await checkHealth(run);
+  const access = await checkAccess(run, options);
+  // A key that may not load (or no key where one is needed) makes these n/a, with why, rather than a row of 401s.
+  if (access.noWrites !== undefined) for (const id of WRITE_CHECKS) run.record(id, 'n/a', access.noWrites);
+  else await runWriteChecks(run, options);
+
+  if (access.noReads !== undefined) run.record('models', 'n/a', access.noReads);
+  else {
+    const list = await run.request('/v1/models', { headers: run.headers() });
+    run.record('models', ...judgeModels(list, model.ref.key));
+  }
+  return reportOf(run, options.model, results, access.report);
+}
+
+/** Options of {@link runAccessCheck}: a conformance run's, without a model. */
+export type AccessCheckOptions = Omit<ConformanceOptions, 'model' | 'strict' | 'heartbeatMs' | 'unload'>;
+
+/**
+ * The health and access checks alone: which routes the key may use, asked in ways that change nothing (no model is
+ * loaded, unloaded or chatted with).
+ */
+export async function runAccessCheck(options: AccessCheckOptions): Promise<CheckReport> {
+  const results: CheckResult[] = [];
+  const run = createCheckRun({ ...options, model: '' }, (result) => {
+    results.push(result);
+    options.onResult?.(result);
+  });
+  await checkHealth(run);
+  const access = await checkAccess(run, options);
+  return reportOf(run, null, results, access.report);
+}
+
+function reportOf(
+  run: CheckRun,
+  model: string | null,
+  results: readonly CheckResult[],
+  access: AccessReport,
+): CheckReport {
+  return {
+    server: run.root,
+    model,
+    strict: run.strict,
+    results,
+    access,
+    ok: results.every((r) => r.status !== 'fail'),
+  };
+}
+
+/** The access check: every route asked with a GET, judged; the judgement says which checks the key cannot run. */
+async function checkAccess(
+  run: CheckRun,
+  options: AccessCheckOptions,
+): Promise<AccessJudgement & { report: AccessReport }> {
+  const report = await probeAccess({
+    root: run.root,
+    apiKey: options.apiKey,
+    fetch: options.fetch ?? fetch,
+    timeoutMs: options.timeoutMs ?? 300_000,
+  });
+  const judgement = judgeAccess(report);
+  run.record('access', judgement.status, judgement.reason);
+  return { ...judgement, report };
+}
+
+/** The checks that load, unload and chat, in order. */
+async function runWriteChecks(run: CheckRun, options: ConformanceOptions): Promise<void> {
   const { a, b, c } = await checkLoads(run, options.unload ?? true);
   const loaded = a.terminal?.status === 'ready';
   if (!loaded) run.record('second-load', 'n/a', 'the model did not load, so it cannot be resident');
@@ -119,17 +201,6 @@ export async function runConformance(options: ConformanceOptions): Promise<Check
 
   if (!loaded) run.record('chat-stream', 'n/a', 'the model did not load, so there is nothing to chat with');
   else run.record('chat-stream', ...judgeChat(await chat(run), run.strict));
-
-  const list = await run.request('/v1/models', { headers: run.headers() });
-  run.record('models', ...judgeModels(list, model.ref.key));
-
-  return {
-    server: run.root,
-    model: options.model,
-    strict: run.strict,
-    results,
-    ok: results.every((r) => r.status !== 'fail'),
-  };
 }
 
 /** What every check of one run shares: the server, the promises it is held to, its requests, where results go. */

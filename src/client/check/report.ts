@@ -1,10 +1,12 @@
 /** The text forms of a {@link CheckReport}: a table for people, JSON for scripts. */
 
+import type { AccessReport, AccessVerdict } from './access-check.js';
 import type { CheckReport } from './conformance.js';
 
 /**
- * The report as a table (check, result, reason), then the lint's notes and faults by check, then a summary line.
- * Plain text, no colour: it is read in terminals, CI logs and bug reports alike.
+ * The report as a table (check, result, reason), then the routes the key may use (when a key was given), the lint's
+ * notes and faults by check, then a summary line. Plain text, no colour: it is read in terminals, CI logs and bug
+ * reports alike.
  */
 export function formatCheckTable(report: CheckReport): string {
   const rows = report.results.map((r) => [r.id, r.status, r.reason] as const);
@@ -12,9 +14,12 @@ export function formatCheckTable(report: CheckReport): string {
   const idWidth = width(0, 'CHECK');
   const statusWidth = width(1, 'RESULT');
   const line = (a: string, b: string, c: string): string => `${a.padEnd(idWidth)}  ${b.padEnd(statusWidth)}  ${c}`;
-  const out = [`modeldeck check ${report.server} --model ${report.model}${report.strict ? ' --strict' : ''}`, ''];
+  const what = report.model === null ? ' --access-only' : ` --model ${report.model}`;
+  const out = [`modeldeck check ${report.server}${what}${report.strict ? ' --strict' : ''}`, ''];
   out.push(line('CHECK', 'RESULT', 'REASON'));
   for (const [id, status, reason] of rows) out.push(line(id, status, reason));
+  // Without a key, the access row says it all in one line (the server needs a key, or it needs none).
+  if (report.access?.keyGiven) out.push('', ...formatAccess(report.access));
   const findings = report.results.flatMap((r) =>
     r.findings.map(
       (f) => `  ${r.id}: ${f.severity} ${f.rule}${f.frame === null ? '' : ` (frame ${f.frame})`}: ${f.message}`,
@@ -24,6 +29,38 @@ export function formatCheckTable(report: CheckReport): string {
   const count = (s: string): number => report.results.filter((r) => r.status === s).length;
   out.push('', `${count('pass')} passed, ${count('fail')} failed, ${count('n/a')} not applicable`);
   return `${out.join('\n')}\n`;
+}
+
+const MAY: Readonly<Record<AccessVerdict, string>> = {
+  allowed: 'yes',
+  denied: 'no',
+  'no-key': 'no (key refused)',
+  absent: 'no such route',
+  unclear: '?',
+  'no-answer': '? (no answer)',
+};
+
+/** The routes section: each route, what it needs on a modeldeck server, whether this key may use it, and the answer. */
+function formatAccess(access: AccessReport): string[] {
+  const rows = access.routes.map((r) => [
+    `${r.method.padEnd(4)} ${r.path}`,
+    r.needs,
+    MAY[r.verdict],
+    r.status === 0 ? '-' : `${r.status}${r.code ? ` ${r.code}` : ''}`,
+  ]);
+  const titles = ['ROUTE', 'NEEDS', 'THIS KEY', 'ANSWER TO A GET'];
+  const widths = titles.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [
+    'Routes for this key (each asked with a GET, which changes nothing; a route that takes POST answers 405 to a key',
+    'that may use it, 403 to a watch key, 401 to a key the server does not take):',
+    line(titles),
+    ...rows.map(line),
+  ];
 }
 
 /** The report as one JSON document. */

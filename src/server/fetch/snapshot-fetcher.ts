@@ -15,6 +15,7 @@ import { LoadError, type ModelRef } from '../loader-types.js';
 import { presentFiles, snapshotDir, writeRef } from './model-cache.js';
 import type { OnnxDtype } from '../../protocol/dtype.js';
 import { selectConfigFiles, selectTokenizerFiles, selectWeightFiles, type Selection } from './model-files.js';
+import { ensureCanFetch } from './read-only-cache.js';
 import { downloadFiles } from './snapshot-download.js';
 import type { SnapshotFetcherOptions } from './snapshot-options.js';
 import { listCommit, onnxHint } from './snapshot-list.js';
@@ -60,8 +61,9 @@ export interface Snapshot {
 }
 
 /**
- * Resolves `ref` to its commit and lists the commit's files. Rejects with OFFLINE_NOT_CACHED, NO_ONNX_WEIGHTS, hub
- * codes or CACHE_NOT_WRITABLE before anything is fetched. `dtypeOverride` (a load request's `dtype` preference)
+ * Resolves `ref` to its commit and lists the commit's files. Rejects with OFFLINE_NOT_CACHED, NO_ONNX_WEIGHTS or hub
+ * codes before anything is fetched; a step that must fetch into a cache it cannot write rejects with
+ * CACHE_NOT_WRITABLE before the first byte (`read-only-cache.ts`). `dtypeOverride` (a load request's `dtype` preference)
  * replaces the server's `options.dtype`.
  */
 export async function openSnapshot(
@@ -94,8 +96,9 @@ export async function openSnapshot(
     const hint = code === 'NO_ONNX_WEIGHTS' && missingFiles ? onnxHint(ref) : '';
     throw new LoadError(code, `${ref.id}@${ref.revision} ${selection.problem}${hint}`);
   };
-  const fetchFiles = (files: readonly HubFile[], progress?: DownloadProgress): Promise<boolean> =>
-    downloadFiles({
+  const fetchFiles = async (files: readonly HubFile[], progress?: DownloadProgress): Promise<boolean> => {
+    if (resolved.online) await ensureCanFetch({ cacheDir, ref, commit, snapshot: dir, files });
+    return downloadFiles({
       hub: options.hub,
       ref,
       commit,
@@ -108,6 +111,7 @@ export async function openSnapshot(
       signal,
       progress,
     });
+  };
   const preference = dtypeOverride ?? options.dtype;
   // Whether the repository can load at all is decided from the listing, before any file is fetched: the config's
   // dtype only chooses among the variants present, so a config-less check gives the same verdict.
@@ -145,12 +149,8 @@ async function readConfig(dir: string, ref: ModelRef): Promise<unknown> {
   try {
     return JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as unknown;
   } catch (error) {
-    throw new LoadError('LOAD_FAILED', `config.json of ${ref.key} is not valid JSON: ${describe(error)}`, {
-      cause: error,
-    });
+    // Never the parser's message: it quotes the file's first bytes, and a message goes to every client.
+    const where = error instanceof Error ? (/ at position \d+/.exec(error.message)?.[0] ?? '') : '';
+    throw new LoadError('LOAD_FAILED', `config.json of ${ref.key} is not valid JSON${where}`, { cause: error });
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -20,7 +20,7 @@ export function onnxHint(ref: ModelRef): string {
 
 /**
  * Every file of the resolved commit. Rejects with NO_ONNX_WEIGHTS when the repository has no ONNX weights (from the
- * cache: OFFLINE_NOT_CACHED), and the hub client's codes.
+ * cache: OFFLINE_NOT_CACHED, also when a file of the snapshot is linked out of the cache), and the hub client's codes.
  */
 export async function listCommit(
   ref: ModelRef,
@@ -29,7 +29,8 @@ export async function listCommit(
   signal?: AbortSignal,
 ): Promise<HubFile[]> {
   if (!resolved.online) {
-    const files = await snapshotListing(snapshotDir(options.cacheDir, ref, resolved.commit));
+    const { files, linkedOut } = await snapshotListing(snapshotDir(options.cacheDir, ref, resolved.commit));
+    if (linkedOut.length > 0) throw linkedOutOfCache(ref, options.cacheDir, linkedOut);
     if (!hasOnnxWeights(files)) throw notCached(ref, options.cacheDir, 'onnx/*.onnx');
     return files;
   }
@@ -41,4 +42,17 @@ export async function listCommit(
     throw new LoadError('NO_ONNX_WEIGHTS', `${ref.id} has no ONNX weights for transformers.js${onnxHint(ref)}`);
   }
   return listing;
+}
+
+/**
+ * The OFFLINE_NOT_CACHED error of a cached snapshot with files linked out of the cache (`model-cache.ts`): they are
+ * not read, so nothing of them reaches a message; only their paths in the snapshot are named.
+ */
+function linkedOutOfCache(ref: ModelRef, cacheDir: string, paths: readonly string[]): LoadError {
+  const shown = paths.length > 5 ? [...paths.slice(0, 5), `and ${paths.length - 5} more`] : paths;
+  return new LoadError(
+    'OFFLINE_NOT_CACHED',
+    `the cached snapshot of ${ref.key} at ${cacheDir} has ${shown.join(', ')} linked outside the cache, which ` +
+      'modeldeck does not read: remove the link, or load the model once without --offline to fetch the file again',
+  );
 }

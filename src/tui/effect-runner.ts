@@ -1,0 +1,193 @@
+/**
+ * The effect runner: does what the dashboard's update asks of the world (an {@link Effect}, `dashboard-model.ts`),
+ * one handler per kind, through the session and feed pools and one-shot requests; whatever comes back (a refused
+ * chat, a server's model list, how an unload went, where a save went) returns as an action through `dispatch`. It
+ * holds no state but the model prompt's requests in flight. A replay runs its own table: it opens no connection and
+ * asks no server, and keeps only each session's opening for `w`.
+ */
+
+import { listModels, unloadModel } from '../client/model-admin.js';
+import type { Clock, TimerHandle } from '../common/clock.js';
+import type { DashboardAction, Effect } from './dashboard-model.js';
+import { feedTag } from './connections.js';
+import type { FeedPool } from './feed-pool.js';
+import { LIST_TIMEOUT_MS } from './model-list.js';
+import type { ReplayRecord } from './replay-log.js';
+import type { SessionPool } from './session-pool.js';
+import type { Notice } from './view-model.js';
+
+/** The effect `w` asks for. */
+export type SaveLogEffect = Extract<Effect, { type: 'save-log' }>;
+
+/** Options of {@link createEffectRunner}. */
+export interface EffectRunnerOptions {
+  readonly clock: Clock;
+  /** Where results go, as actions. */
+  readonly dispatch: (action: DashboardAction) => void;
+  readonly sessions: SessionPool;
+  readonly feeds: FeedPool;
+  /** The `fetch` for one-shot requests (unload, the model prompt's `/v1/models`) under a log tag: the wire tap's. */
+  readonly fetchFor: (tag: string) => typeof fetch;
+  /** Keeps a record for `w` and replay (here: a session's opening). */
+  readonly record: (record: ReplayRecord) => void;
+  /** A session's tag, by id. */
+  readonly tagOf: (id: string) => string;
+  /** Saves the log as `w` asked; resolves with the notice that says how it went. */
+  readonly saveLog: (effect: SaveLogEffect) => Promise<Notice>;
+  /** The replay being played, whose pause and step the keys drive; absent in a live dashboard. */
+  readonly replay?: { toggle(): void; step(): void } | undefined;
+  /** Stops the runtime's I/O, once the model has closed. */
+  readonly quit: () => void;
+}
+
+/** A runner. */
+export interface EffectRunner {
+  run(effect: Effect): void;
+  /** Aborts the requests in flight and clears their timers (quitting). */
+  dispose(): void;
+}
+
+/** One handler per effect kind. */
+type Handlers = { readonly [K in Effect['type']]: (effect: Extract<Effect, { readonly type: K }>) => void };
+
+/** Creates a runner: a replay's when `options.replay` is given, else a live dashboard's. */
+export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
+  const asks = createModelAsks(options);
+  const handlers = options.replay === undefined ? liveHandlers(options, asks) : replayHandlers(options);
+  return {
+    // Each handler takes its own kind; the table's type keeps it whole, which a `switch` could not prove here.
+    run: (effect) => (handlers[effect.type] as (effect: Effect) => void)(effect),
+    dispose: () => asks.dispose(),
+  };
+}
+
+/** A live dashboard's: every effect reaches the network. */
+function liveHandlers(options: EffectRunnerOptions, asks: ModelAsks): Handlers {
+  const { sessions, feeds, dispatch } = options;
+  return {
+    'start-session': (effect) => {
+      recordOpen(options, effect);
+      sessions.start(effect.id, effect.spec);
+    },
+    'close-session': (effect) => sessions.close(effect.id),
+    retry: (effect) => sessions.retry(effect.id),
+    'send-chat': (effect) => {
+      if (!sessions.sendChat(effect.id, effect.messages, effect.sampling))
+        dispatch({ type: 'chat-refused', id: effect.id });
+    },
+    'stop-chat': (effect) => void sessions.stopChat(effect.id),
+    'save-log': (effect) => save(options, effect),
+    'open-feed': (effect) => feeds.open(effect.root, effect.apiKey),
+    'close-feed': (effect) => feeds.close(effect.root),
+    'poll-models': (effect) => feeds.poll(effect.root, effect.apiKey),
+    'list-models': (effect) => asks.ask(effect.root, effect.apiKey),
+    unload: (effect) => {
+      void unloadModel({
+        server: effect.server,
+        model: effect.model,
+        apiKey: effect.apiKey,
+        fetch: options.fetchFor(options.tagOf(effect.id)),
+      }).then((outcome) =>
+        dispatch({
+          type: 'unload-done',
+          id: effect.id,
+          kind: effect.kind,
+          model: effect.model,
+          failure: outcome.ok ? null : outcome.failure,
+        }),
+      );
+    },
+    quit: () => options.quit(),
+    replay: () => {},
+  };
+}
+
+/** A replay's: nothing reaches the network; the sessions' openings are still kept, for a `w` of the replay. */
+function replayHandlers(options: EffectRunnerOptions): Handlers {
+  const none = (): void => {};
+  return {
+    'start-session': (effect) => recordOpen(options, effect),
+    'close-session': none,
+    retry: none,
+    'send-chat': none,
+    'stop-chat': none,
+    'save-log': (effect) => save(options, effect),
+    'open-feed': none,
+    'close-feed': none,
+    'poll-models': none,
+    'list-models': (effect) =>
+      options.dispatch({
+        type: 'models-listed',
+        root: effect.root,
+        outcome: { ok: false, message: 'a replay asks no server' },
+      }),
+    unload: none,
+    quit: () => options.quit(),
+    replay: (effect) => {
+      if (effect.action === 'toggle') options.replay?.toggle();
+      else options.replay?.step();
+    },
+  };
+}
+
+function recordOpen(options: EffectRunnerOptions, effect: Extract<Effect, { type: 'start-session' }>): void {
+  options.record({
+    time: options.clock.now(),
+    session: options.tagOf(effect.id),
+    kind: 'open',
+    server: effect.spec.server,
+    model: effect.spec.model,
+  });
+}
+
+function save(options: EffectRunnerOptions, effect: SaveLogEffect): void {
+  void options.saveLog(effect).then((notice) => options.dispatch({ type: 'notice', ...notice }));
+}
+
+/** The model prompt's `GET /v1/models` requests in flight. */
+interface ModelAsks {
+  /** Asks `root` for its models, given up after {@link LIST_TIMEOUT_MS}; the answer comes back as `models-listed`. */
+  ask(root: string, apiKey: string | undefined): void;
+  /** Aborts every request in flight. */
+  dispose(): void;
+}
+
+function createModelAsks(options: EffectRunnerOptions): ModelAsks {
+  const { clock } = options;
+  const asks = new Set<{ abort: AbortController; timer: TimerHandle }>();
+  return {
+    ask(root, apiKey) {
+      const abort = new AbortController();
+      let timedOut = false;
+      const timer = clock.setTimeout(() => {
+        timedOut = true;
+        abort.abort();
+      }, LIST_TIMEOUT_MS);
+      const ask = { abort, timer };
+      asks.add(ask);
+      void listModels({
+        server: root,
+        apiKey,
+        signal: abort.signal,
+        fetch: options.fetchFor(feedTag(root)),
+      }).then((outcome) => {
+        clock.clearTimeout(timer);
+        asks.delete(ask);
+        options.dispatch({
+          type: 'models-listed',
+          root,
+          outcome: outcome.ok
+            ? { ok: true, ids: outcome.value.map((m) => m.id) }
+            : { ok: false, message: timedOut ? `no answer in ${LIST_TIMEOUT_MS / 1000} s` : outcome.failure.message },
+        });
+      });
+    },
+    dispose() {
+      for (const ask of asks) {
+        clock.clearTimeout(ask.timer);
+        ask.abort.abort();
+      }
+      asks.clear();
+    },
+  };
+}
