@@ -86,9 +86,9 @@ for (const { name, fault, says } of faults) {
         cached.every(
           (f) =>
             !/tmp/.test(f) &&
-            (!f.includes('/blobs/') || !f.endsWith('.incomplete') || /[0-9a-f]+\.incomplete$/.test(f)),
+            (!f.includes('/blobs/') || /\/blobs\/[0-9a-f]+(\.modeldeck\.(incomplete|journal))?$/.test(f)),
         ),
-        'at most a partial blob, named as huggingface_hub names it',
+        "at most a partial blob and its journal, named by the blob's etag",
       );
       mirror.setFaults([]);
       const retry = await loadModel(server.url, MODEL);

@@ -97,7 +97,11 @@ export const WIRE_ERRORS = {
   HUB_ERROR: { status: 503, when: 'the hub answered with an unexpected status' },
   DOWNLOAD_FAILED: {
     status: 503,
-    when: 'a download failed, was cut off, truncated or stalled; nothing partial is kept',
+    when: 'a download was cut off, truncated or stalled on every attempt, or failed its checksum twice; the bytes received stay for the next load',
+  },
+  DISK_FULL: {
+    status: 507,
+    when: 'the disk of the cache has not the room a download needs (checked before its first byte; the message names the bytes needed and free), or filled up during it (the load’s partial downloads are then removed)',
   },
   CACHE_NOT_WRITABLE: {
     status: 503,
@@ -108,7 +112,7 @@ export const WIRE_ERRORS = {
   ABORTED: { status: 503, when: 'the server is shutting down' },
   CANCELLED: {
     status: 409,
-    when: 'the load was cancelled by `POST /unload_model` while it ran; files already fetched stay in the cache',
+    when: 'the load was cancelled by `POST /unload_model` while it ran; every byte already fetched stays in the cache',
   },
   MODELS_BUSY: {
     status: 503,
@@ -147,6 +151,7 @@ export type LoadErrorCode =
   | 'HUB_UNREACHABLE'
   | 'HUB_ERROR'
   | 'DOWNLOAD_FAILED'
+  | 'DISK_FULL'
   | 'CACHE_NOT_WRITABLE'
   | 'OFFLINE_NOT_CACHED'
   | 'LOAD_FAILED'

@@ -1,6 +1,8 @@
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Mirror } from '../../src/mirror/mirror.js';
+import { readJournal } from '../../src/server/fetch/blob-journal.js';
+import { prefixEnd, spanBytes } from '../../src/server/fetch/byte-spans.js';
 
 /** The commit a revision names on a hub (its `/api/models/{id}/revision/{revision}` sha), asked with `token` if given. */
 export async function commitOf(hubUrl: string, id: string, revision = 'main', token?: string): Promise<string> {
@@ -37,4 +39,22 @@ export function bytesSentFor(mirror: Mirror, path: string): number {
   return fileGets(mirror)
     .filter((get) => get.path === path)
     .reduce((sum, get) => sum + get.bytes, 0);
+}
+
+/**
+ * What the partial download of `blob` (a file of `size` bytes) holds, as its journal says and the downloader would
+ * believe it: the ranges, their bytes, and where the bytes from offset 0 on end.
+ */
+export async function partialOf(
+  blob: string,
+  size: number,
+): Promise<{ spans: readonly (readonly [number, number])[]; held: number; prefix: number; discarded?: string }> {
+  const believed = await readJournal(blob, basename(blob), size);
+  const spans = believed.state.written;
+  return {
+    spans,
+    held: spanBytes(spans),
+    prefix: prefixEnd(spans),
+    ...(believed.discarded === undefined ? {} : { discarded: believed.discarded }),
+  };
 }

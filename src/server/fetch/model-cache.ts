@@ -6,7 +6,8 @@
  * {cacheDir}/models--{org}--{name}/
  *   refs/{revision}              the commit (40 hex) the revision named when last seen, no newline
  *   blobs/{etag}                 a file's content, named by its sha256 (LFS files) or git blob sha1 (others)
- *   blobs/{etag}.incomplete      a partial download, resumed by the next one
+ *   blobs/{etag}.modeldeck.*     a partial download and its journal (`blob-journal.ts`): the next one fetches its holes
+ *   trees/{commit}.json          the commit's listing, kept (`snapshot-tree.ts`)
  *   snapshots/{commit}/{path}    relative symbolic links into ../../blobs/{etag}
  * ```
  *
@@ -19,6 +20,7 @@ import { access, mkdir, readFile, readdir, realpath, rename, stat, unlink, write
 import { homedir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 
+import { diskFullError, isDiskFull } from './disk-space.js';
 import { walkFiles } from './cache-walk.js';
 import { errorCodeOf } from './error-code.js';
 import type { HubFile } from './hub-client.js';
@@ -227,13 +229,7 @@ export async function readOnlyCode(error: unknown, path: string): Promise<string
 export function cacheWriteError(error: unknown, path: string): LoadError {
   if (error instanceof LoadError) return error;
   const code = errorCodeOf(error);
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new LoadError(
-      'CACHE_NOT_WRITABLE',
-      `no space left to write the model cache at ${path}: free some space or pick another --cache-dir`,
-      { cause: error },
-    );
-  }
+  if (isDiskFull(error)) return diskFullError(error, path);
   const why =
     code === undefined ? '' : READ_ONLY_CODES.has(code) ? ` (${code}: read-only for this server)` : ` (${code})`;
   return new LoadError(

@@ -27,6 +27,9 @@ import { notCached, resolveRevision } from './snapshot-resolve.js';
  */
 export const SILENT_FILE_LIMIT = 1024 * 1024;
 
+/** Loads opened so far in this process, to name each load's flow. */
+let loads = 0;
+
 /** The weights a snapshot provides, as the worker loads them. */
 export interface SnapshotWeights {
   readonly dtype: OnnxDtype;
@@ -75,6 +78,8 @@ export async function openSnapshot(
   const listing = await listCommit(ref, resolved, options, signal);
   if (resolved.online) await writeRef(cacheDir, ref, commit);
   const dir = snapshotDir(cacheDir, ref, commit);
+  // This load's flow: its files share the download connections fairly with other loads'.
+  const flow = `load ${(loads += 1)} ${ref.key}`;
   const select = <T>(selection: Selection<T>, code: 'LOAD_FAILED' | 'NO_ONNX_WEIGHTS'): T => {
     if (selection.ok) return selection.value;
     const missingFiles = selection.problem.startsWith('has no ');
@@ -101,6 +106,7 @@ export async function openSnapshot(
       snapshot: dir,
       files,
       transfer: options.transfer,
+      flow,
       online: resolved.online,
       signal,
       progress,

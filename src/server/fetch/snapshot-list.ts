@@ -1,6 +1,7 @@
 /**
  * Step two of fetching a snapshot: the files of the commit. Online, the hub's listing at the commit (with sizes and
- * the digests each file is verified against); from the cache, the snapshot directory's own files, whoever wrote them.
+ * the digests each file is verified against), asked once per commit and then kept beside the snapshot; from the cache,
+ * the snapshot directory's own files, whoever wrote them.
  */
 
 import type { HubFile } from './hub-client.js';
@@ -9,6 +10,7 @@ import { snapshotDir, snapshotListing } from './model-cache.js';
 import { hasOnnxWeights } from './model-files.js';
 import type { SnapshotFetcherOptions } from './snapshot-options.js';
 import { notCached, type ResolvedRevision } from './snapshot-resolve.js';
+import { listThroughCache } from './snapshot-tree.js';
 
 /** Appended to a NO_ONNX_WEIGHTS message: where to look instead (not on a repository of onnx-community itself). */
 export function onnxHint(ref: ModelRef): string {
@@ -32,7 +34,10 @@ export async function listCommit(
     if (!hasOnnxWeights(files)) throw notCached(ref, options.cacheDir, 'onnx/*.onnx');
     return files;
   }
-  const listing = await options.hub.listFiles({ id: ref.id, revision: resolved.commit }, signal);
+  // A commit's listing never changes: kept with the snapshot, it is asked of the hub once (`snapshot-tree.ts`).
+  const listing = await listThroughCache(options.cacheDir, ref, resolved.commit, () =>
+    options.hub.listFiles({ id: ref.id, revision: resolved.commit }, signal),
+  );
   if (!hasOnnxWeights(listing)) {
     throw new LoadError('NO_ONNX_WEIGHTS', `${ref.id} has no ONNX weights for transformers.js${onnxHint(ref)}`);
   }
