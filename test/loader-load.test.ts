@@ -1,7 +1,7 @@
 import { cp, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import type { LoadedModel } from '../src/server/loader-types.js';
+import { MODEL_UNLOADED, type LoadedModel } from '../src/server/loader-types.js';
 import { readRef, snapshotDir } from '../src/server/fetch/model-cache.js';
 import { weightItems } from '../src/server/text-tools.js';
 import { createTransformersLoader } from '../src/server/transformers-loader.js';
@@ -183,7 +183,8 @@ t.test('dispose rejects a running generation and refuses new ones', async (t) =>
     await model.dispose();
     await t.rejects(
       running,
-      /generation with test\/endless-chat@main failed: the model test\/endless-chat@main was unloaded/,
+      { message: 'the model test/endless-chat@main was unloaded', code: MODEL_UNLOADED },
+      'an unload is not a failed generation: the caller is told the model went away',
     );
     await t.rejects(
       model.generate([{ role: 'user', content: 'Hi' }], { maxTokens: 3 }, () => undefined),
