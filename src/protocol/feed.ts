@@ -185,26 +185,25 @@ export function parseFeedEvent(name: string, id: string, data: string): ParseFee
         },
       };
     }
-    case 'expiry': {
-      const { model, expires_at, expires_in_ms } = value;
-      if (typeof model !== 'string') return { ok: false, error: 'expiry has no "model"' };
-      const at = expires_at === null || (typeof expires_at === 'string' && Number.isFinite(Date.parse(expires_at)));
-      const inMs = expires_in_ms === null || count(expires_in_ms);
-      if (!at || !inMs || (expires_at === null) !== (expires_in_ms === null)) {
-        return { ok: false, error: 'expiry needs "expires_at" (RFC 3339) and "expires_in_ms", both or neither null' };
-      }
-      return {
-        ok: true,
-        event: {
-          event: 'expiry',
-          id,
-          data: { model, expires_at: expires_at as string | null, expires_in_ms: expires_in_ms as number | null },
-        },
-      };
-    }
+    case 'expiry':
+      return readExpiryEvent(value, id);
     default:
       return { ok: false, error: `unknown feed event ${JSON.stringify(name)}` };
   }
+}
+
+function readExpiryEvent(value: Record<string, unknown>, id: string): ParseFeedEventResult {
+  const { model, expires_at, expires_in_ms } = value;
+  if (typeof model !== 'string') return { ok: false, error: 'expiry has no "model"' };
+  const { expires_at: at, expires_in_ms: inMs } = readExpiry(value);
+  if (at === undefined || inMs === undefined || (at === null) !== (inMs === null)) {
+    const got = JSON.stringify({ expires_at, expires_in_ms });
+    return {
+      ok: false,
+      error: `expiry needs "expires_at" (RFC 3339) and "expires_in_ms", both or neither null: ${got}`,
+    };
+  }
+  return { ok: true, event: { event: 'expiry', id, data: { model, expires_at: at, expires_in_ms: inMs } } };
 }
 
 function readModel(entry: unknown): FeedModel | undefined {
