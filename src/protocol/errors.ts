@@ -104,11 +104,11 @@ export const WIRE_ERRORS = {
   ABORTED: { status: 503, when: 'the server is shutting down' },
   CANCELLED: {
     status: 409,
-    when: 'the load was cancelled by `POST /unload_model` while it ran; files already fetched stay in the cache',
+    when: 'the load was cancelled by `POST /unload_model` or `POST /reset` while it ran or waited its turn; files already fetched stay in the cache',
   },
   MODELS_BUSY: {
     status: 503,
-    when: 'the server holds `--max-models` models and none can be evicted (each is generating or loading); the message names them',
+    when: 'the server holds `--max-models` models and every one has been generating replies for 10 s while the load waited, or 32 loads already wait for room; the message names them and says what to do',
   },
 
   // Failures of the server itself.
