@@ -48,9 +48,10 @@ Options:
   --model-timeout SEC  unload a model after SEC seconds without use (default 300; 0 never); reading
                        /v1/models or /events is not use. Each model's expires_at is in /v1/models
   --max-models N       keep at most N models in memory, loads under way included: a load beyond N
-                       unloads the least recently used one that is not generating, or waits its turn
-                       (stage "queued") while loads hold the slots; it fails with MODELS_BUSY when every
-                       model has been generating for 10 s, or when 32 loads wait (default 0: no limit)
+                       unloads the least recently used one that is not generating, else waits its turn
+                       (stage "queued") while the others load or generate; it fails with MODELS_BUSY
+                       when every model has been generating replies for 10 s, or when 32 loads already
+                       wait (default 0: no limit)
   --api-key KEY        require "Authorization: Bearer KEY" on every route but /health
                        (default $MODELDECK_API_KEY; prefer the variable: flags show up in ps)
   --log-level LEVEL    fatal, error, warn, info, debug or silent (default info; logs go to stderr)
