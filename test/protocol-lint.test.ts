@@ -49,6 +49,24 @@ const CLEAN = [
   ready(),
 ];
 
+const queued = (position: number): string =>
+  `{"status": "loading", "model": "${M}", "stage": "queued", ` +
+  `"queue": {"position": ${position}, "reason": "load_slot", "running": 2, "held_by": ["a/b@main", "c/d@main"]}}`;
+
+t.test('a load that waited its turn: queued first, its place as often as it moves, then the stages', async (t) => {
+  t.same(
+    lint([queued(2), queued(1), ...CLEAN], { strict: true, model: 'org/model' }),
+    [],
+    'no finding, not even a note',
+  );
+  t.same(lint([queued(1), `{"status": "error", "model": "${M}", "message": "busy", "code": "MODELS_BUSY"}`]), []);
+  t.same(
+    lint([queued(1), ready(true)]).map((f) => f.rule),
+    ['cached-after-loading'],
+    'a wait is a loading event',
+  );
+});
+
 t.test('a clean stream has no findings, in strict mode too', async (t) => {
   t.same(lint(CLEAN), []);
   t.same(lint(CLEAN, { strict: true, model: 'org/model' }), []);
@@ -87,6 +105,12 @@ const cases: { name: string; rule: LintRule; frames: (LintFrame | string)[]; fra
     name: 'config after download',
     rule: 'stage-order',
     frames: [loading('download', { current: 1, total: 2 }), loading('config'), ready()],
+    frame: 1,
+  },
+  {
+    name: 'queued after a loading stage: a load waits before it runs, never after',
+    rule: 'stage-order',
+    frames: [loading('processor'), queued(1), ready()],
     frame: 1,
   },
   {

@@ -92,7 +92,7 @@ for (const { name, fault, says } of faults) {
       );
       mirror.setFaults([]);
       const retry = await loadModel(server.url, MODEL);
-      t.same(retry.events.at(-1), { status: 'ready', model: KEY, cached: false }, 'the failure was not cached');
+      t.match(retry.events.at(-1), { status: 'ready', model: KEY, cached: false }, 'the failure was not cached');
       t.same(stagesOf(retry.events), ['processor', 'config', 'download', 'weights', 'ready']);
     },
   );
@@ -121,7 +121,7 @@ t.test('a gated model loads with HF_TOKEN', async (t) => {
   const server = await startTestServer({ hubUrl: mirror.url, token: 'hf_secret' });
   t.teardown(() => server.close());
   const ok = await loadModel(server.url, 'acme/gated-chat');
-  t.same(ok.events.at(-1), { status: 'ready', model: 'acme/gated-chat@main', cached: false });
+  t.match(ok.events.at(-1), { status: 'ready', model: 'acme/gated-chat@main', cached: false });
   const wrong = await startTestServer({ hubUrl: mirror.url, token: 'hf_wrong' });
   t.teardown(() => wrong.close());
   const denied = await loadModel(wrong.url, 'acme/gated-chat');

@@ -77,7 +77,7 @@ t.test('a real load through the tap: the debug view and the wire view', async (t
     return pane.title.includes('wire') ? pane : undefined;
   });
   t.ok(
-    wire.lines.some((l) => l.endsWith('"cached": false}\\n')),
+    wire.lines.some((l) => l.includes('data: {') && l.endsWith('}\\n')),
     'the data line with its LF visible',
   );
   t.ok(

@@ -112,11 +112,11 @@ export const WIRE_ERRORS = {
   ABORTED: { status: 503, when: 'the server is shutting down' },
   CANCELLED: {
     status: 409,
-    when: 'the load was cancelled by `POST /unload_model` while it ran; every byte already fetched stays in the cache',
+    when: 'the load was cancelled by `POST /unload_model` or `POST /reset` while it ran or waited its turn; every byte already fetched stays in the cache',
   },
   MODELS_BUSY: {
     status: 503,
-    when: 'the server holds `--max-models` models and none can be evicted (each is generating or loading); the message names them',
+    when: 'the server holds `--max-models` models and every one has been generating replies for 10 s while the load waited, or 32 loads already wait for room; the message names them and says what to do',
   },
 
   // A reply cut short by a deliberate act (an HTTP status before streaming began; an in-stream frame after).

@@ -27,7 +27,7 @@ const LOCATION: Readonly<Record<FeedModel['state'], ModelLocation>> = {
   cached: 'cached',
 };
 
-/** `GET /v1/models`, `POST /unload_model`, `POST /reset`. */
+/** `GET /v1/models`, `POST /unload_model`, `POST /reset`. Listing reads the tables: it never counts as use. */
 export function registerModelRoutes(
   app: FastifyInstance,
   manager: LoadManager,
@@ -62,13 +62,15 @@ export function registerModelRoutes(
     return { status: 'unloaded', model: key };
   });
 
-  // Upstream `transformers serve` names its unload-everything route /reset.
+  // Upstream `transformers serve` names its unload-everything route /reset. Loads under way are cancelled too: a reset
+  // leaves nothing in memory and nothing on its way there.
   app.post('/reset', async (request, reply) => {
     const force = forceOf(request.body);
     if (typeof force === 'string') return sendError(reply, 'INVALID_REQUEST', force, 'force');
     const done = await whenIdle(work, undefined, waitMs, force, () => manager.unloadAll());
     if (done === undefined) return busy(reply, work.running(), 'the server', waitMs);
-    return { status: 'ok', unloaded: done.value.map((r) => r.key) };
+    const { unloaded, cancelled } = done.value;
+    return { status: 'ok', unloaded: unloaded.map((r) => r.key), cancelled: cancelled.map((r) => r.key) };
   });
 }
 

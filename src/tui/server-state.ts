@@ -211,6 +211,7 @@ function applyFeed(state: ServerState, update: FeedUpdate, at: number): ServerSt
         rows: { ...state.rows, [update.model]: { ...previous, chats: Math.max(0, previous.chats - 1) } },
       };
     }
+    case 'expiry':
     case 'other':
       return state;
     default: {
