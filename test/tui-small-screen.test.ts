@@ -37,7 +37,8 @@ t.test('at 80×24 a reply is visible, a session zooms and returns, the transcrip
     },
     60_000,
   );
-  t.match(ready, /✓ ready in [\d.]+s · [\d.]+ [kM]B at [\d.]+ [kM]B\/s|✓ ready in [\d.]+s · files already on disk/);
+  // A rate only over a window of 100 ms or more: a loopback download may take less, and then shows none.
+  t.match(ready, /✓ ready in [\d.]+s · [\d.]+ [kM]B( at [\d.]+ [kM]B\/s)?|✓ ready in [\d.]+s · files already on disk/);
   t.notMatch(ready, /weights \d+ \/ \d+ items/, 'a finished load gives its gauge rows to the chat');
 
   input.write('ihello\r');

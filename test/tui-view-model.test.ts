@@ -89,11 +89,11 @@ t.test('ready, cached, error with what to do, reconnecting with a countdown', as
     '{"status": "loading", "model": "org/model@main", "stage": "weights", "progress": {"current": 3, "total": 3}}',
     '{"status": "ready", "model": "org/model@main", "cached": false}',
   ]);
-  // Stages from 1 s to 5 s; the download from 2 s to 4 s: 8 MB in 2 s.
+  // Stages from 1 s to 5 s; the download's samples at 2 s (0) and 3 s (8 MB): 8 MB in 1 s, the chart's time base.
   t.match(
     cell(downloaded),
-    '✓ ready in 4.0s · 8.00 MB at 4.00 MB/s',
-    'the whole load, then the download’s bytes and rate',
+    '✓ ready in 4.0s · 8.00 MB at 8.00 MB/s',
+    'the whole load, then the download’s bytes over the time its samples span',
   );
   t.match(cell(downloaded, 10_000, 24), /^✓ ready in 4\.0s · [^\n]*…$/m, 'cut with an ellipsis when narrow');
   t.match(
@@ -215,9 +215,10 @@ t.test('the whole screen: cells, log pane with marked kinds, status bar, help', 
     defaultServer: 'http://x',
   });
   const logText = text(live.log.lines);
-  t.match(logText, /s1 data: \{"status": "ready"\}/);
-  t.match(logText, /s1 : keep-alive/, 'comments marked');
-  t.match(logText, /s2 # HTTP 401/, 'other lines marked');
+  // Tags take one width (the longest session tag, 3 at least), so the columns after them line up.
+  t.match(logText, /s1 {2}data: {2}\{"status": "ready"\}/);
+  t.match(logText, /s1 {2}: {6}keep-alive/, 'comments marked, payloads in one column');
+  t.match(logText, /s2 {2}# {6}HTTP 401/, 'other lines marked');
   t.match(text([live.status.line]), '[s1] commands: ? help · q quit · Tab next');
   t.equal(live.help, null);
   const help = toViewModel({

@@ -11,6 +11,7 @@ import { createWireTap } from '../client/wire-tap.js';
 import type { Clock } from '../common/clock.js';
 import type { DashboardAction } from './dashboard-model.js';
 import { createFeedPool, type FeedPool } from './feed-pool.js';
+import { feedTag } from './log-tags.js';
 import { wireRecord } from './recorder.js';
 import type { ReplayRecord } from './replay-log.js';
 import { createSessionPool, type SessionPool } from './session-pool.js';
@@ -61,17 +62,12 @@ export function openConnections(options: ConnectionsOptions): {
       const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
       return tap.taggedFetch(feedTag(new URL(url).origin))(input, init);
     },
-    onAction: (root, action) => options.dispatch({ type: 'server', root, action }),
+    onAction: (root, action) => {
+      // Kept for `w`, so that a replay rebuilds what the servers said (the server view, the sessions' models).
+      options.record({ time: action.at, session: feedTag(root), kind: 'server', root, action });
+      options.dispatch({ type: 'server', root, action });
+    },
     onFrame: (root, frame) => recordFrame(feedTag(root), frame),
   });
   return { pool, feeds, tagged: (tag) => tap.taggedFetch(tag) };
-}
-
-/** The event log's tag for a server's feed frames: `feed:host:port`. */
-export function feedTag(root: string): string {
-  try {
-    return `feed:${new URL(root).host}`;
-  } catch {
-    return `feed:${root}`;
-  }
 }
