@@ -35,11 +35,12 @@ const MAX_TAG_WIDTH = 12;
 
 /**
  * The tag column for a log whose sessions have `tags` and whose feeds are of `feedCount` servers: as wide as the
- * longest session tag (3 at least), and wide enough for `f:` and a few characters of host where several feeds must
+ * longest session tag (4 at least, for `feed`), and wide enough for `f:` and a few characters of host where several feeds must
  * be told apart.
  */
 export function tagColumn(tags: readonly string[], feedCount: number): TagColumn {
-  const longest = Math.max(3, ...tags.map((t) => [...t].length));
+  // 4 at least: `feed`, whatever the sessions' tags.
+  const longest = Math.max(4, ...tags.map((t) => [...t].length));
   const width = Math.min(MAX_TAG_WIDTH, Math.max(longest, feedCount > 1 ? 10 : feedCount === 1 ? 4 : 0));
   return {
     width,
@@ -49,7 +50,7 @@ export function tagColumn(tags: readonly string[], feedCount: number): TagColumn
           ? `f:${truncateMiddle(tag.slice(FEED_PREFIX.length), width - 2)}`
           : 'feed'
         : truncateMiddle(tag, width);
-      return shown.padEnd(width);
+      return truncateMiddle(shown, width).padEnd(width);
     },
   };
 }

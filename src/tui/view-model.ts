@@ -382,7 +382,7 @@ const PROMPT_LABEL: Readonly<Record<string, string>> = {
   'edit-model': 'edit session · model id (org/name[@revision])',
   'edit-key': 'edit session · API key',
   filter: 'filter log by text (empty clears)',
-  jump: 'jump to session (number, tag or part of its model)',
+  jump: 'jump to session (number, tag or model)',
   save: 'save log to (.jsonl: whole filtered history, for replay · .txt: the lines shown)',
   options: 'chat settings (left out: server default)',
   close: 'close',

@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { startServer } from '../../src/server/start.js';
+import { startServer, type StartServerOptions } from '../../src/server/start.js';
 import type { Dashboard } from '../../src/tui/dashboard.js';
 import { gridLayout, screenLayout } from '../../src/tui/screen-layout.js';
 
@@ -38,11 +38,17 @@ export function cellText(dash: Dashboard, index: number, count: number): string 
 
 /**
  * A modeldeck server on 127.0.0.1 (port 0 unless given) loading from `hubUrl`, with its own temporary cache unless
- * given one, counting its `/load_model` requests.
+ * given one, counting its `/load_model` requests; `serve` adds the server's own options (`--model-timeout`,
+ * `--max-models`, `--max-loads`, a loader of the test's own).
  */
 export async function startKillableServer(
   hubUrl: string,
-  options: { apiKey?: string; port?: number; cacheDir?: string } = {},
+  options: {
+    apiKey?: string;
+    port?: number;
+    cacheDir?: string;
+    serve?: Partial<Pick<StartServerOptions, 'idleTimeoutMs' | 'maxModels' | 'maxLoads' | 'loader'>>;
+  } = {},
 ) {
   const cacheDir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'modeldeck-tui-cache-')));
   const { app, port } = await startServer({
@@ -50,6 +56,7 @@ export async function startKillableServer(
     loader: { hubUrl, cacheDir },
     heartbeatMs: 300,
     ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+    ...options.serve,
   });
   const requests: string[] = [];
   app.server.on('request', (req: IncomingMessage) => requests.push(`${req.method ?? ''} ${req.url ?? ''}`));

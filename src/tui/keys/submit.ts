@@ -102,7 +102,7 @@ const SUBMIT: { readonly [K in PromptKind]: Submit } = {
     const index = findSession(text, ctx);
     if (index === undefined) {
       const open = ctx.sessions.length;
-      return refuse(ui, prompt, `no session "${text}": give 1–${open}, a tag or part of a model`);
+      return refuse(ui, prompt, `not one of 1–${open}, a tag or a model`);
     }
     return done({
       ...ui,
