@@ -3,11 +3,16 @@
 // client's unload, the idle timeout, an eviction under --max-models, a restart), loads it again for the next message
 // and says so in the reply's figures; a load behind --max-loads waits as "accepted", never as "connecting".
 // Assertions read the screen's text, as a person would; the time each change took is reported, not asserted.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startServer } from '../src/server/start.js';
 import { startDashboard, type Dashboard } from '../src/tui/dashboard.js';
+import { parseReplayLog } from '../src/tui/replay-log.js';
 import { cellText, startKillableServer, terminal } from './helpers/dashboard.js';
 import { demoModelsDir } from './helpers/demo.js';
+import { createFakeClock } from './helpers/fake-clock.js';
 import { gatedLoader } from './helpers/gated-loader.js';
 import { startTestMirror } from './helpers/stack.js';
 import { until } from './helpers/until.js';
@@ -133,4 +138,40 @@ t.test('a load behind --max-loads 1 waits as accepted or queued, never as connec
   first.release();
   (await gated.loadStarted('org/waiting@main')).release();
   await shows(dash, /✓ ready/, 'the second ready', 1, 2);
+});
+
+t.test('a saved log replays what the server said: the session ends unloaded there too', async (t) => {
+  const server = await startKillableServer(mirror.url);
+  t.teardown(() => server.close());
+  const work = await mkdtemp(join(tmpdir(), 'modeldeck-life-'));
+  t.teardown(() => rm(work, { recursive: true, force: true }));
+  const { input, output } = terminal();
+  const dash = startDashboard({ sessions: [{ server: server.url, model: TINY }], input, output, cwd: work });
+  t.teardown(() => dash.shutdown());
+  await shows(dash, /✓ ready/, 'the session ready');
+  await post(`${server.url}/unload_model`, { model: TINY });
+  await shows(dash, /○ unloaded: by another client's request/, 'unloaded on screen');
+  input.write('lw');
+  const offered = await until('the save prompt', () =>
+    dash.ui().prompt?.kind === 'save' ? dash.ui().prompt?.text : undefined,
+  );
+  input.write(`${'\x7f'.repeat([...offered].length)}life.jsonl\r`);
+  await until('saved', () => dash.screenText().includes('saved '));
+  dash.shutdown();
+
+  const parsed = parseReplayLog(await readFile(join(work, 'life.jsonl'), 'utf8'));
+  if (!parsed.ok) throw new Error(parsed.message);
+  t.ok(
+    parsed.records.some((r) => r.kind === 'server' && r.action.type === 'feed' && r.action.update.type === 'unload'),
+    'the feed’s unload is in the file',
+  );
+  const start = parsed.records[0]?.time ?? 0;
+  const end = parsed.records.at(-1)?.time ?? 0;
+  const clock = createFakeClock(start);
+  const term = terminal();
+  const again = startDashboard({ replay: { records: parsed.records }, clock, input: term.input, output: term.output });
+  t.teardown(() => again.shutdown());
+  clock.advance(end - start + 1);
+  t.match(cell(again), /○ unloaded: by another client's request at /, 'replayed: unloaded, and why');
+  t.equal(again.sessions()[0]?.phase, 'unloaded');
 });

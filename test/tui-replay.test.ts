@@ -11,6 +11,9 @@ import { startDashboard } from '../src/tui/dashboard.js';
 import type { LoadEvent } from '../src/protocol/events.js';
 import { createReplaySource, parseReplayLog, recordLine, type ReplayRecord } from '../src/tui/replay-log.js';
 import { clockTime } from '../src/tui/wire-log-view.js';
+import type { KeyPress } from '../src/tui/keys.js';
+import { COMMAND_KEYS } from '../src/tui/keys/session.js';
+
 import { cellText, ROWS, startKillableServer, terminal } from './helpers/dashboard.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { createFakeClock } from './helpers/fake-clock.js';
@@ -18,6 +21,16 @@ import { startTestMirror } from './helpers/stack.js';
 import { until } from './helpers/until.js';
 
 const MODEL = 'modeldeck/tiny-chat';
+
+/** The first key the commands table binds to `action`, as blessed would report it. */
+function keyOf(action: string): KeyPress {
+  const spelling = COMMAND_KEYS.find((row) => row.action === action)?.keys[0];
+  if (spelling === undefined) throw new Error(`no key for ${action}`);
+  if (spelling.length === 1) return { ch: spelling, name: spelling.toLowerCase(), shift: /[A-Z]/.test(spelling) };
+  const parts = spelling.split('-');
+  const key = parts.at(-1) ?? '';
+  return { name: key.toLowerCase(), ctrl: parts.includes('Ctrl'), ...(key === 'Enter' ? { ch: '\r' } : {}) };
+}
 
 const dir = await mkdtemp(join(tmpdir(), 'modeldeck-replay-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -381,19 +394,20 @@ t.test(
     t.match(status(), /^REPLAY 00:10 \/ 00:10 ×4 end /);
     t.match(dash.screenText(), `${clockTime(at(10_000))} s1`, 'log lines at their recorded times');
 
-    for (const [key, note] of [
-      [{ name: 'enter' }, /replay: typing a message \(Enter, i\) is live only/],
-      [{ ch: 'a', name: 'a' }, /replay: adding a session \(a\) is live only/],
-      [{ ch: 'u', name: 'u' }, /replay: unloading a model \(u\) is live only/],
-      [{ ch: 'r', name: 'r' }, /replay: retrying a load \(r\) is live only/],
-      [{ ch: 'e', name: 'e' }, /replay: editing a session \(e\) is live only/],
+    // Each action by the key its binding row gives it (whatever letters or chords the tables use).
+    for (const [action, note] of [
+      ['type', /replay: typing a message is live only/],
+      ['add', /replay: adding a session is live only/],
+      ['unload', /replay: unloading a model is live only/],
+      ['edit', /replay: editing a session is live only/],
+      ['options', /replay: chat settings is live only/],
     ] as const) {
-      dash.press(key);
-      t.match(status(), note, `${key.name}: off, with a note`);
+      dash.press(keyOf(action));
+      t.match(status(), note, `${action}: off, with a note`);
       t.equal(dash.ui().prompt, null, 'no prompt opened');
       t.notOk(dash.ui().composing, 'not typing');
     }
-    dash.press({ ch: 'g', name: 'g' });
+    dash.press(keyOf('jump-prompt'));
     t.equal(dash.ui().prompt?.kind, 'jump', 'viewing keys still work');
   },
 );

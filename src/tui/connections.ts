@@ -9,7 +9,7 @@ import type { BackoffOptions } from '../client/reconnect.js';
 import type { SessionUpdate } from '../client/session-update.js';
 import { createWireTap } from '../client/wire-tap.js';
 import type { Clock } from '../common/clock.js';
-import type { DashboardAction } from './dashboard-model.js';
+import type { ServerAction } from './server-state.js';
 import { createFeedPool, type FeedPool } from './feed-pool.js';
 import { feedTag } from './log-tags.js';
 import { wireRecord } from './recorder.js';
@@ -28,7 +28,8 @@ export interface ConnectionsOptions {
   readonly record: (record: ReplayRecord) => void;
   readonly tagOf: (id: string) => string;
   readonly sessionUpdate: (id: string, update: SessionUpdate) => void;
-  readonly dispatch: (action: DashboardAction) => void;
+  /** What a server's feed or poll reported. */
+  readonly server: (root: string, action: ServerAction) => void;
 }
 
 /** Creates the tap and the two (empty) pools over it. */
@@ -62,11 +63,7 @@ export function openConnections(options: ConnectionsOptions): {
       const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
       return tap.taggedFetch(feedTag(new URL(url).origin))(input, init);
     },
-    onAction: (root, action) => {
-      // Kept for `w`, so that a replay rebuilds what the servers said (the server view, the sessions' models).
-      options.record({ time: action.at, session: feedTag(root), kind: 'server', root, action });
-      options.dispatch({ type: 'server', root, action });
-    },
+    onAction: options.server,
     onFrame: (root, frame) => recordFrame(feedTag(root), frame),
   });
   return { pool, feeds, tagged: (tag) => tap.taggedFetch(tag) };

@@ -35,6 +35,7 @@ import { createRenderScheduler } from './render-scheduler.js';
 import type { ReplayRecord, ReplaySource } from './replay-log.js';
 import { createReplayPlayer, replayPosition } from './replay-player.js';
 import type { ServerAction } from './server-state.js';
+import { feedTag } from './log-tags.js';
 import type { SessionState } from './session-state.js';
 import type { ScreenSize } from './screen-layout.js';
 import { keyWorld, logPaneText, toViewModel, type Tone, type ViewInput } from './view-model.js';
@@ -215,7 +216,11 @@ function createRuntime(options: DashboardOptions, clock: Clock, terminal: Termin
   });
   const notice = (text: string, tone: Tone = 'normal'): void => void dispatch({ type: 'notice', text, tone });
   // The runtime's own paths, which the sockets, a replay and the effects' results all take.
-  const server = (root: string, action: ServerAction): void => void dispatch({ type: 'server', root, action });
+  // What a server reported is kept for `w` (a replay rebuilds the server view and the sessions' models from it).
+  const server = (root: string, action: ServerAction): void => {
+    recorder.record({ time: action.at, session: feedTag(root), kind: 'server', root, action });
+    dispatch({ type: 'server', root, action });
+  };
   const paths = { clock, record: recorder.record, tagOf, sessionUpdate, server, addSession, dispatch, notice };
   const io = openConnections({
     ...paths,

@@ -13,23 +13,23 @@ const REPLAY_PROMPTS: ReadonlySet<PromptKind> = new Set(['filter', 'save', 'jump
 /** What each command that would reach a server does, in words. */
 const LIVE_COMMANDS: Partial<Readonly<Record<Command['type'], string>>> = {
   send: 'sending a message',
-  retry: 'retrying a load (r)',
-  cancel: 'cancelling a load (c)',
-  unload: 'unloading a model (u)',
-  stop: 'stopping a reply (Ctrl-X)',
-  add: 'adding a session (a)',
-  edit: 'editing a session (e)',
-  'set-chat': 'chat settings (o)',
+  retry: 'retrying a load',
+  cancel: 'cancelling a load',
+  unload: 'unloading a model',
+  stop: 'stopping a reply',
+  add: 'adding a session',
+  edit: 'editing a session',
+  'set-chat': 'chat settings',
   'list-models': 'asking a server for its models',
 };
 
 /** What each prompt that leads to a server does, in words. */
 const LIVE_PROMPTS: Partial<Readonly<Record<PromptKind, string>>> = {
-  'add-server': 'adding a session (a)',
-  'edit-server': 'editing a session (e)',
-  options: 'chat settings (o)',
-  cancel: 'cancelling a load (c)',
-  unload: 'unloading a model (u)',
+  'add-server': 'adding a session',
+  'edit-server': 'editing a session',
+  options: 'chat settings',
+  cancel: 'cancelling a load',
+  unload: 'unloading a model',
 };
 
 /**
@@ -46,7 +46,7 @@ function refusedAction(before: UiState, routed: KeyResult): string | null {
     const what = LIVE_COMMANDS[command.type];
     if (what !== undefined) return what;
   }
-  if (routed.ui.composing && !before.composing) return 'typing a message (Enter, i)';
+  if (routed.ui.composing && !before.composing) return 'typing a message';
   const prompt = routed.ui.prompt;
   if (prompt !== null && prompt.kind !== before.prompt?.kind && !REPLAY_PROMPTS.has(prompt.kind)) {
     return LIVE_PROMPTS[prompt.kind] ?? `the ${prompt.kind} prompt`;
