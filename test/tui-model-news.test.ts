@@ -250,3 +250,15 @@ t.test('waiting is named: accepted before any event, then the place and reason a
     expires: { 'a@main': null },
   });
 });
+
+t.test('a countdown the feed gives before the session’s own ready is kept by it', async (t) => {
+  let s = createSessionState({ id: 's1', tag: 's1', server: ROOT, model: 'org/m' });
+  s = reduceSession(s, { type: 'connecting', at: 0, attempt: 1 });
+  s = followNews(s, { kind: 'expiry', model: MODEL, expiresInMs: 60_000 }, 900);
+  const parsed = parseLoadEvent(`{"status": "ready", "model": "${MODEL}", "cached": false}`);
+  if (!parsed.ok) throw new Error(parsed.error);
+  s = reduceSession(s, { type: 'event', at: 1000, event: parsed.event });
+  t.equal(s.expiresAt, 60_900);
+  t.match(line(s, 1000), /unloads in 60s/);
+  t.equal(reduceSession(s, { type: 'connecting', at: 2000, attempt: 1 }).expiresAt, null, 'a new load forgets it');
+});

@@ -215,10 +215,10 @@ t.test('the whole screen: cells, log pane with marked kinds, status bar, help', 
     defaultServer: 'http://x',
   });
   const logText = text(live.log.lines);
-  // Tags take one width (the longest session tag, 3 at least), so the columns after them line up.
-  t.match(logText, /s1 {2}data: {2}\{"status": "ready"\}/);
-  t.match(logText, /s1 {2}: {6}keep-alive/, 'comments marked, payloads in one column');
-  t.match(logText, /s2 {2}# {6}HTTP 401/, 'other lines marked');
+  // Tags take one width (the longest session tag, 4 at least), so the columns after them line up.
+  t.match(logText, /s1 {3}data: {2}\{"status": "ready"\}/);
+  t.match(logText, /s1 {3}: {6}keep-alive/, 'comments marked, payloads in one column');
+  t.match(logText, /s2 {3}# {6}HTTP 401/, 'other lines marked');
   t.match(text([live.status.line]), '[s1] commands: ? help · q quit · Tab next');
   t.equal(live.help, null);
   const help = toViewModel({

@@ -73,7 +73,11 @@ export function followNews(state: SessionState, news: ModelNews, at: number): Se
     case 'failed':
       return state.phase === 'reloading' ? { ...state, phase: 'unloaded', reload: null } : state;
     case 'expiry':
-      return state.phase === 'ready' || state.phase === 'cached' ? withExpiry(state, news.expiresInMs, at) : state;
+      // Kept from the first moment the model is resident, even before this session's own `ready` arrives (the feed
+      // may be quicker than the load stream): its ready keeps it.
+      return state.phase === 'unloaded' || state.phase === 'reloading' || state.phase === 'error'
+        ? state
+        : withExpiry(state, news.expiresInMs, at);
     default: {
       const never: never = news;
       throw new TypeError(`unknown news ${JSON.stringify(never)}`);

@@ -250,6 +250,7 @@ export function reduceSession(state: SessionState, action: SessionAction): Sessi
         queue: null,
         queuedSince: null,
         reload: null,
+        expiresAt: null,
       };
     case 'accepted':
       // The server took the request; the first event may be a while coming (a load waiting its turn).
@@ -340,7 +341,13 @@ function applyEvent(previous: SessionState, update: Extract<SessionAction, { typ
         // reports a stage's end.
         stages: closeStages(state.stages, at),
         residentSince: at,
-        expiresAt: update.expiresInMs === undefined || update.expiresInMs === null ? null : at + update.expiresInMs,
+        // Its own countdown, else what the server's feed already said of it (it may come before this event).
+        expiresAt:
+          update.expiresInMs === undefined
+            ? state.expiresAt
+            : update.expiresInMs === null
+              ? null
+              : at + update.expiresInMs,
         unloaded: null,
         reload: null,
       };
