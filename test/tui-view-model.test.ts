@@ -699,3 +699,50 @@ t.test('a narrow pane cuts nothing without a mark: errors, hints, gauges, stage 
   const stages = narrow(running, 24, 4500).filter((l) => /^(processor|config|download) [\d.]+s/.test(l));
   t.same(stages, ['processor 1.0s', 'config 1.0s …'], 'whole items per line; what does not fit is marked');
 });
+
+t.test('a small cell gives rows up in order: the state line last, an unfocused empty input line first', async (t) => {
+  const failed = session(['{"status": "error", "model": "org/model@main", "message": "Repository not found"}']);
+  const lines = (
+    s: SessionState,
+    height: number,
+    extra: { focused?: boolean; composing?: boolean; input?: string } = {},
+  ) => {
+    let shown = true;
+    const out = text(
+      sessionLines(s, {
+        width: 40,
+        height,
+        now: 10_000,
+        focused: extra.focused ?? false,
+        composing: extra.composing ?? false,
+        input: extra.input ?? '',
+        onStateShown: (v) => (shown = v),
+      }),
+    );
+    return { out, shown };
+  };
+  t.equal(lines(failed, 1).out, '✗ error · r retries', 'one row: the state');
+  t.match(lines(failed, 2).out, /^✗ error · r retries\nRepository not found/, 'two: the error after it');
+  t.notMatch(lines(failed, 4).out, /^> /m, 'an unfocused empty input line is the first to go');
+  t.match(lines(failed, 4, { focused: true }).out, /> chat opens/, 'a focused one stays');
+  const ready = session(['{"status": "ready", "model": "org/model@main", "cached": false}']);
+  const typing = lines(ready, 1, { focused: true, composing: true, input: 'hi' });
+  t.match(typing.out, /^> hi/, 'typing in one row: the input line');
+  t.equal(typing.shown, false, 'and the state goes to the title');
+  t.equal(lines(ready, 0).shown, false);
+  const view = toViewModel({
+    sessions: Array.from({ length: 11 }, (_, i) => ({ ...ready, id: `s${i + 1}`, tag: `s${i + 1}` })),
+    ui: createUiState(),
+    log: createEventLog(10),
+    size: { cols: 80, rows: 24 },
+    now: 10_000,
+    notice: null,
+    defaultServer: 'http://x',
+  });
+  for (const cell of view.cells) {
+    t.ok(
+      cell.title.includes('✓ ready') || text(cell.lines).includes('✓ ready'),
+      `${cell.id}: its state, in its body or its title`,
+    );
+  }
+});

@@ -219,7 +219,7 @@ function cellBlocks(session: SessionState, ctx: CellContext, transcriptLength: n
   const inputPriority = ctx.composing ? 11 : ctx.focused ? 9 : ctx.input !== '' ? 2.5 : 0;
   return [
     block('server', [[seg(truncateMiddle(session.server, width), 'dim')]], 3),
-    block('state', [stateLine(session, ctx.now, width, ctx.serverLost ?? null)], 10),
+    block('state', [stateLine(session, ctx.now, width, ctx.serverLost ?? null)], 10, 1),
     block(
       'error',
       error.map((text): Line => [seg(text, 'error')]),
@@ -240,11 +240,14 @@ function cellBlocks(session: SessionState, ctx: CellContext, transcriptLength: n
     ),
     // Placeholder rows: the transcript takes whatever is left once the others are placed.
     block('transcript', new Array<Line>(transcriptLength).fill([]), 7),
-    block('input', [inputLine], inputPriority),
+    block('input', [inputLine], inputPriority, inputPriority > 0 ? 1 : 0),
   ];
 }
 
-/** Takes rows from the blocks, lowest priority first, until they fit in `height`. */
+/**
+ * Takes rows from the blocks until they fit in `height`: first each shrinks towards its least (lowest priority
+ * first), then whole blocks go, lowest priority first.
+ */
 function cellRows(blocks: Block[], height: number): void {
   let total = blocks.reduce((n, b) => n + b.rows.length, 0);
   const order = [...blocks].sort((a, b) => a.priority - b.priority);
