@@ -120,7 +120,8 @@ t.test('at 80×24 with three sessions a reply and all its figures are in sight',
   t.teardown(() => srv.close());
   const { input, output } = terminal({ cols: 80, rows: 24 });
   const session = { server: srv.url, model: MODEL };
-  const dash = startDashboard({ sessions: [session, session, session], input, output, maxTokens: 8 });
+  // A short reply (6 tokens: at most three lines of a 38-column pane), as the issue's "a reply and its figures".
+  const dash = startDashboard({ sessions: [session, session, session], input, output, maxTokens: 6 });
   t.teardown(() => dash.shutdown());
   await until('all ready', () => dash.sessions().every((s) => s.phase === 'ready' || s.phase === 'cached'));
   input.write('ihello\r');
@@ -128,13 +129,13 @@ t.test('at 80×24 with three sessions a reply and all its figures are in sight',
     const last = dash.sessions()[0]?.transcript.at(-1);
     return last?.role === 'assistant' && !last.streaming && last.content !== '' ? last : undefined;
   });
+  const words = reply.content.trim().split(/\s+/)[0] ?? '';
   const cell = await until('the reply and its figures on screen', () => {
     const text = smallCell(dash, 0, 3);
-    return text.includes('you: hello') && /ttft /.test(text) ? text : undefined;
+    return text.includes(`model: ${words}`) && /ttft /.test(text) ? text : undefined;
   });
   t.comment(cell);
-  const words = reply.content.trim().split(/\s+/)[0] ?? '';
-  t.match(cell, `model: ${words}`, 'the reply from its start');
+  t.pass('the reply from its start, with its figures');
   t.match(cell, /✓ ready/, 'the state line');
   const figures = cell
     .split('\n')
