@@ -44,13 +44,14 @@ t.test('a reply from a real model shows time to first token, tokens/s and the se
   t.equal(Number(sent), usage?.completion, 'the counts are the server’s');
   const line = await until('the figures on screen', () => figuresLine(cellText(dash, 0, 1)));
   t.match(line, /^ttft \d+(ms|\.\ds) · (\d+\.\d tok\/s · )?\d+ in · \d+ out$/, 'compact: ttft, rate, in, out');
-  // The rate counts the tokens after the first over the time from the first to the end; a reply that came in one
-  // chunk (the tiny model is fast: tokens under 1 ms apart share one) has no time to measure it over.
+  // The rate counts the tokens after the first over the time from the first to the end, and only over 100 ms and 4
+  // tokens or more: a reply that came in one chunk (the tiny model is fast: tokens under 1 ms apart share one) has no
+  // time to measure it over.
   const m = reply.metrics;
   const span = m && m.firstAt !== null && m.endedAt !== null ? m.endedAt - m.firstAt : 0;
   const out = usage?.completion ?? 0;
-  if (span > 0 && out > 1) t.match(line, ` · ${(((out - 1) * 1000) / span).toFixed(1)} tok/s · `, 'the rate');
-  else t.notMatch(line, 'tok/s', 'no rate without a span to measure it over');
+  if (span >= 100 && out - 1 >= 4) t.match(line, ` · ${(((out - 1) * 1000) / span).toFixed(1)} tok/s · `, 'the rate');
+  else t.notMatch(line, 'tok/s', `no rate over ${span} ms and ${out} tokens`);
   t.ok(line.endsWith(` ${usage?.prompt} in · ${usage?.completion} out`), 'the counts on screen are the usage');
   t.notMatch(line, '≈', 'exact counts carry no ≈');
 });

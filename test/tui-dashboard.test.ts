@@ -112,7 +112,7 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
 
   t.match(
     dash.screenText(),
-    's1 data: {"status": "ready", "model": "modeldeck/tiny-chat@main", "cached": false',
+    /s1 +data:[ ⇄] \{"status": "ready", "model": "modeldeck\/tiny-chat@main", "cached": false/,
     'the raw ready frame is in the log pane',
   );
   t.ok(
@@ -124,7 +124,7 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
   await until('the filtered log', () => dash.ui().log.filterText === 'processor' && !dash.ui().prompt);
   t.match(
     dash.screenText(),
-    's1 data: {"status": "loading", "model": "modeldeck/tiny-chat@main", "stage": "processor"}',
+    /s1 +data:[ ⇄] \{"status": "loading", "model": "modeldeck\/tiny-chat@main", "stage": "processor"\}/,
     'the raw processor frame, found with the text filter',
   );
   t.match(dash.screenText(), 'text "processor"', 'the pane says it is filtered');
@@ -354,6 +354,7 @@ t.test('w in the log saves what it shows as JSON Lines, one line per entry, with
       open: ['time', 'session', 'kind', 'server', 'model'],
       update: ['time', 'session', 'kind', 'update'],
       wire: ['time', 'session', 'kind', 'record'],
+      server: ['time', 'session', 'kind', 'root', 'action'],
     };
     for (const line of all)
       t.same(Object.keys(line), FIELDS[line.kind] ?? ['time', 'session', 'kind', 'raw'], 'fields in order');

@@ -164,7 +164,7 @@ t.test('a server without the feed (transformers serve) says so and polls /v1/mod
       ? text
       : undefined;
   });
-  t.match(view, /polling \/v1\/models every 3 s/);
+  t.match(view, /polling \/v1\/models every 1\.5 s/);
   t.ok(upstream.requests.includes('GET /events'), 'the feed was tried');
   t.ok(upstream.requests.includes('GET /v1/models'), 'then /v1/models polled');
 });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Test } from 'tap';
-import { startServer } from '../../src/server/start.js';
+import { startServer, type StartServerOptions } from '../../src/server/start.js';
 import { startDashboard, type Dashboard } from '../../src/tui/dashboard.js';
 import { gridLayout, screenLayout } from '../../src/tui/screen-layout.js';
 import { until } from './until.js';
@@ -72,11 +72,17 @@ export async function standinChatDashboard(
 
 /**
  * A modeldeck server on 127.0.0.1 (port 0 unless given) loading from `hubUrl`, with its own temporary cache unless
- * given one, counting its `/load_model` requests.
+ * given one, counting its `/load_model` requests; `serve` adds the server's own options (`--model-timeout`,
+ * `--max-models`, `--max-loads`, a loader of the test's own).
  */
 export async function startKillableServer(
   hubUrl: string,
-  options: { apiKey?: string; port?: number; cacheDir?: string } = {},
+  options: {
+    apiKey?: string;
+    port?: number;
+    cacheDir?: string;
+    serve?: Partial<Pick<StartServerOptions, 'idleTimeoutMs' | 'maxModels' | 'maxLoads' | 'loader'>>;
+  } = {},
 ) {
   const cacheDir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'modeldeck-tui-cache-')));
   const { app, port } = await startServer({
@@ -84,6 +90,7 @@ export async function startKillableServer(
     loader: { hubUrl, cacheDir },
     heartbeatMs: 300,
     ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+    ...options.serve,
   });
   const requests: string[] = [];
   app.server.on('request', (req: IncomingMessage) => requests.push(`${req.method ?? ''} ${req.url ?? ''}`));
