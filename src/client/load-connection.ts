@@ -5,6 +5,7 @@
  */
 
 import type { Clock, TimerHandle } from '../common/clock.js';
+import { planAttach } from './attach-only.js';
 import type { LoadEvent } from '../protocol/events.js';
 import type { Failure } from './failures.js';
 import type { RawFrame } from './frames.js';
@@ -24,6 +25,11 @@ export interface LoadConnectionOptions {
   readonly backoff?: BackoffOptions;
   readonly dispatch: (update: SessionUpdate) => void;
   readonly onFrame: (frame: RawFrame) => void;
+  /**
+   * Read-only: never start a load. Each attempt first asks `GET /v1/models`: a resident model is ready as it is (no
+   * `/load_model`, which would count as use), a load under way is joined, anything else is a `read-only` failure.
+   */
+  readonly attachOnly?: boolean | undefined;
 }
 
 /** The subscription's controls. */
@@ -39,11 +45,26 @@ export interface LoadConnection {
 }
 
 /** One attempt: the connection's request, with the attempt's own abort signal and event handler. */
-function subscribeOnce(
+async function subscribeOnce(
   options: LoadConnectionOptions,
   signal: AbortSignal,
   onEvent: (event: LoadEvent) => void,
 ): Promise<LoadOutcome> {
+  if (options.attachOnly === true) {
+    const plan = await planAttach({
+      server: options.server,
+      model: options.model,
+      apiKey: options.apiKey,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      signal,
+    });
+    if (plan.kind === 'stop') return { ok: false, failure: plan.failure };
+    if (plan.kind === 'resident') {
+      const event = { status: 'ready', model: plan.id, cached: true } as const;
+      onEvent(event);
+      return { ok: true, event };
+    }
+  }
   return subscribeLoad({
     server: options.server,
     model: options.model,
