@@ -207,7 +207,7 @@ t.test('o sets the focused session’s chat settings in the dashboard; the next 
   t.teardown(() => dash.shutdown());
   (await gated.loadStarted('org/m@main')).release();
   await until('ready', () => cellText(dash, 0, 1).includes('✓ ready'));
-  input.write('o');
+  input.write('\x0f');
   await until('the prompt', () => dash.ui().prompt?.kind === 'options');
   t.equal(dash.ui().prompt?.text, 'seed=1', 'offers the settings in force');
   input.write(' temperature=9\r');

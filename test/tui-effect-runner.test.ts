@@ -1,5 +1,6 @@
 // The effect runner with fake pools, a fake fetch and a hand-driven clock: each effect reaches the right pool, and
 // what comes back (a refused chat, a model list, an unload, a save) returns as an action. No terminal, no sockets.
+import { tmpdir } from 'node:os';
 import t from 'tap';
 import type { DashboardAction, Effect } from '../src/tui/dashboard-model.js';
 import { createEffectRunner, type EffectRunnerOptions, type SaveLogEffect } from '../src/tui/effect-runner.js';
@@ -56,6 +57,8 @@ function setup({ fetch: fakeFetch, ...extra }: Partial<EffectRunnerOptions> & { 
       return { text: `saved to ${effect.path}`, tone: 'ok' };
     },
     quit: () => void quits++,
+    cwd: tmpdir(),
+    env: {},
     ...extra,
   });
   return {

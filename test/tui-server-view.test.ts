@@ -127,10 +127,15 @@ t.test('cancel from the dashboard ends every subscriber’s stream with CANCELLE
   t.teardown(() => dash.shutdown());
   await until('downloading', () => /download .*\/ [\d.]+ MB/.test(cellText(dash, 0, 1)), 30_000);
   const other = subscribeLoad({ server: srv.url, model: TEN });
-  input.write('c');
+  input.write('C');
   await until('the confirmation', () => dash.ui().prompt?.kind === 'cancel');
-  t.match(dash.screenText(), /cancel/i, 'asks first');
-  input.write('y');
+  const dialog = dash.screenText().replace(/[│\s]+/g, ' ');
+  t.match(
+    dialog,
+    `Cancel the load of ${TEN}@main on ${srv.url}, for every client following it`,
+    'asks first, naming who is affected',
+  );
+  input.write('\x1b[C\r');
   const outcome = await other;
   t.notOk(outcome.ok, 'the other client’s stream ended without ready');
   t.match(!outcome.ok && outcome.failure, { kind: 'server', code: 'CANCELLED' }, 'with the cancelled error');

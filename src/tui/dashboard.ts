@@ -14,7 +14,7 @@ import type { BackoffOptions } from '../client/reconnect.js';
 import type { SessionUpdate } from '../client/session-update.js';
 import type { JournalEntry } from '../client/wire-journal.js';
 import { systemClock, type Clock } from '../common/clock.js';
-import type { SessionSpec } from './config.js';
+import type { KeyOrigin, SessionSpec } from './config.js';
 import {
   createDashboardModel,
   sessionStates,
@@ -47,8 +47,19 @@ export interface DashboardOptions extends RendererOptions {
   readonly sessions?: readonly SessionSpec[];
   /** Most event-log entries kept (default {@link DEFAULT_LOG_LINES}). */
   readonly logLines?: number;
-  /** Key for sessions added with `a` on a server no open session uses. */
+  /** Key for sessions added with Ctrl-N on a server no open session uses. */
   readonly defaultApiKey?: string;
+  /** Where {@link DashboardOptions.defaultApiKey} came from (`--api-key`, `$MODELDECK_API_KEY`), for Ctrl-S. */
+  readonly defaultKeyOrigin?: KeyOrigin;
+  /** Watch-only (`--read-only`): no unload, no cancel, and no session loads a model itself. */
+  readonly readOnly?: boolean;
+  /**
+   * The `--config` file the sessions came from and what it holds: Ctrl-S writes the open sessions back to it, and
+   * quitting offers to when they changed.
+   */
+  readonly config?: { readonly path: string; readonly sessions: readonly SessionSpec[] };
+  /** Where a typed key's variable is looked for when the sessions are written (default the process's). */
+  readonly env?: NodeJS.ProcessEnv;
   /** Offered by the add-session prompt (default: the first session's server, else {@link DEFAULT_SERVER_URL}). */
   readonly defaultServer?: string;
   readonly clock?: Clock;
@@ -95,6 +106,8 @@ export interface Dashboard {
   journalEntries(): readonly JournalEntry[];
   /** The replay being played (with the `replay` option), else undefined. */
   readonly replay: ReplaySource | undefined;
+  /** What the quit dialog's Save & quit saved (one line each), to say once the terminal is restored. */
+  farewell(): readonly string[];
 }
 
 /** Opens the full-screen dashboard. Throws when the output is not a terminal. */
@@ -163,6 +176,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     logEntries: (): LogEntry[] => recorder.log.toArray(),
     journalEntries: (): readonly JournalEntry[] => recorder.journal(),
     replay: runtime.replay,
+    farewell: () => runtime.farewell,
   };
 }
 
@@ -187,6 +201,8 @@ interface Runtime {
   viewInput(): ViewInput;
   readonly recorder: Recorder;
   readonly replay: ReplaySource | undefined;
+  /** What the saves made on the way out said. */
+  readonly farewell: readonly string[];
   /** Plays the replay, or opens the configured sessions. */
   start(): void;
   /** Stops the replay and closes the sockets and the requests in flight. */
@@ -201,6 +217,9 @@ function createRuntime(options: DashboardOptions, clock: Clock, terminal: Termin
   let model: DashboardModel = createDashboardModel({
     defaultServer: options.defaultServer ?? options.sessions?.[0]?.server ?? DEFAULT_SERVER_URL,
     defaultApiKey: options.defaultApiKey,
+    defaultKeyOrigin: options.defaultKeyOrigin,
+    readOnly: options.readOnly,
+    config: options.config,
   });
   const recorder = createRecorder({
     capacity: options.logLines ?? DEFAULT_LOG_LINES,
@@ -210,6 +229,7 @@ function createRuntime(options: DashboardOptions, clock: Clock, terminal: Termin
     onChange: terminal.invalidate,
   });
   const notice = (text: string, tone: Tone = 'normal'): void => void dispatch({ type: 'notice', text, tone });
+  const farewell: string[] = [];
   // The runtime's own paths, which the sockets, a replay and the effects' results all take.
   const paths = { clock, record: recorder.record, tagOf, sessionUpdate, addSession, dispatch, notice };
   const io = openConnections({
@@ -224,9 +244,17 @@ function createRuntime(options: DashboardOptions, clock: Clock, terminal: Termin
     sessions: io.pool,
     feeds: io.feeds,
     fetchFor: io.tagged,
-    saveLog: (effect) => saveLog(effect.path, effect.filter, saveSource(model, viewInput, recorder, options.cwd)),
+    saveLog: (effect) =>
+      saveLog(effect.path, effect.filter, {
+        ...saveSource(model, viewInput, recorder, options.cwd),
+        // The quit dialog's save is the whole history, for replay, whatever the log pane shows.
+        ...(effect.whole === true ? { view: 'frames' as const } : {}),
+      }),
     replay: player,
     quit: terminal.quit,
+    cwd: options.cwd ?? process.cwd(),
+    env: options.env ?? process.env,
+    farewell: (lines) => farewell.push(...lines),
   });
 
   /** A session's tag (its configured name, else its id `s1`, `s2`, …). */
@@ -265,6 +293,7 @@ function createRuntime(options: DashboardOptions, clock: Clock, terminal: Termin
     viewInput,
     recorder,
     replay: player?.source,
+    farewell,
     start() {
       if (player) player.start();
       else for (const spec of options.sessions ?? []) addSession(spec);
