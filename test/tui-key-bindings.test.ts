@@ -20,7 +20,7 @@ import { notCommand } from '../src/tui/keys/session.js';
 
 const ctx: KeyContext = {
   sessions: [
-    { id: 's1', tag: 's1', server: 'http://a:1', model: 'org/a', canChat: true, replying: true },
+    { id: 's1', tag: 's1', server: 'http://a:1', model: 'org/a', canChat: true, replying: true, failed: true },
     { id: 's2', tag: 's2', server: 'http://b:2', canChat: false },
   ],
   lastSeq: 42,

@@ -46,7 +46,13 @@ t.test('Tab / Shift-Tab move between sessions, wrapping', async (t) => {
 
 t.test('command keys act on the focused session; what destroys asks in a dialog opened on Keep', async (t) => {
   const ui = { ...createUiState(), focus: 1 };
-  t.same(type(ui, ['r']).commands, [{ type: 'retry', sessionId: 's2' }]);
+  const failed: KeyContext = { ...ctx, sessions: ctx.sessions.map((s) => ({ ...s, failed: true })) };
+  t.same(type(ui, ['r'], failed).commands, [{ type: 'retry', sessionId: 's2' }], 'r retries a failed session');
+  t.same(
+    type(ui, ['r']).commands,
+    [{ type: 'notice', text: 's2: nothing to retry (r retries after an error)' }],
+    'and nothing else: a stray r never re-requests a load',
+  );
   t.same(type(ui, ['X']).commands, [], 'X asks first');
   t.same(type(ui, ['X']).ui.prompt, {
     kind: 'close',

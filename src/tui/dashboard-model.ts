@@ -246,6 +246,7 @@ export function keyContext(model: DashboardModel, world: KeyWorld): KeyContext {
       chat: model.sessions[s.id]?.spec.chat ?? {},
       loading: s.phase === 'connecting' || s.phase === 'loading' || s.phase === 'reconnecting',
       hasTranscript: s.transcript.length > 0,
+      ...(s.phase === 'error' || s.phase === 'reconnecting' ? { failed: true } : {}),
       ...(world.scrollLimits?.[s.id] !== undefined ? { scrollLimit: world.scrollLimits[s.id] } : {}),
       ...(isReadOnly(model, s.id) ? { readOnly: true } : {}),
     })),

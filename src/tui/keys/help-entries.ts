@@ -42,7 +42,7 @@ export const HELP = {
     'Ctrl-E',
     'edit the focused session: server, model and API key, prefilled (Enter keeps the key, - none); reopens it, keeping its tag and transcript',
   ],
-  retry: ['r', 'retry the focused session now (after an error or while reconnecting)'],
+  retry: ['r', 'retry the focused session now (after an error or while reconnecting; else it says so)'],
   saveSessions: ['Ctrl-S', 'write the open sessions to a config file (the --config one, else modeldeck.json)'],
   close: ['X', 'close the focused session, dropping its transcript (asks first)'],
   cancel: ['C', 'cancel the focused session’s load, for every client following it (asks first)'],

@@ -154,6 +154,10 @@ function performOnSession(action: SessionCommand, ui: UiState, session: Session,
     case 'zoom':
       return done({ ...ui, zoom: ui.zoom === 'session' ? null : 'session' });
     case 'retry':
+      // A stray r (prose) must not re-request a load that is running or done.
+      if (session.failed !== true) {
+        return done(ui, { type: 'notice', text: `${session.tag}: nothing to retry (r retries after an error)` });
+      }
       return done(ui, { type: 'retry', sessionId: session.id });
     case 'close':
     case 'cancel':

@@ -175,6 +175,8 @@ export interface KeyContext {
     readonly scrollLimit?: number;
     /** Read-only (`--read-only`, or `"readOnly"` in the config): no unload, no cancel. */
     readonly readOnly?: boolean;
+    /** It failed, or waits to reconnect: `r` tries again now (anywhere else `r` would only re-request a load). */
+    readonly failed?: boolean;
   }[];
   /** Entries in the event log: quitting offers to save them. */
   readonly logEntries?: number;
