@@ -4,6 +4,7 @@ import t from 'tap';
 import {
   createDashboardModel,
   promptModelChoices,
+  sessionsChanged,
   sessionStates,
   updateDashboard,
   type DashboardAction,
@@ -379,3 +380,107 @@ t.test(
     t.equal(retried.effects.filter((e) => e.type === 'list-models').length, 1, 'after a failure it asks again');
   },
 );
+
+t.test(
+  '--read-only: sessions start watch-only, U and C refuse at the key, and a waiting session follows a load',
+  async (t) => {
+    const start = createDashboardModel({ defaultServer: 'http://a:1', readOnly: true });
+    const { model: first, effects } = run(start, [
+      { type: 'add-session', spec: { server: 'http://a:1', model: 'o/m' } },
+    ]);
+    t.same(effects[0], {
+      type: 'start-session',
+      id: 's1',
+      spec: { server: 'http://a:1', model: 'o/m', readOnly: true },
+    });
+    t.same(first.sessions['s1']?.spec, { server: 'http://a:1', model: 'o/m' }, 'the spec keeps what was given');
+    for (const ch of ['U', 'C']) {
+      const r = run(first, [key({ ch })]);
+      t.same([r.effects, r.model.ui.prompt], [[], null], `${ch}: nothing`);
+      t.match(r.model.notice?.text, /^read-only: (unload|cancel) is off/);
+    }
+    // The model was not loaded: the session waits; the server's feed shows another client's load: it tries again.
+    const model = run(first, [
+      {
+        type: 'session',
+        id: 's1',
+        update: {
+          type: 'failed',
+          at: 1,
+          failure: { kind: 'read-only', message: 'o/m is not loaded on the server' },
+          retryAt: null,
+        },
+      },
+    ]).model;
+    const feed = (status: 'loading' | 'ready', model: string): DashboardAction => ({
+      type: 'server',
+      root: 'http://a:1',
+      action: {
+        type: 'feed',
+        at: 2,
+        update: {
+          type: 'load',
+          subscribers: 1,
+          event: status === 'loading' ? { status, model, stage: 'download' } : { status, model, cached: false },
+        },
+      },
+    });
+    t.same(run(model, [feed('loading', 'o/other@main')]).effects, [], 'another model: nothing');
+    t.same(run(model, [feed('loading', 'o/m@main')]).effects, [{ type: 'retry', id: 's1' }], 'its model: it joins');
+    const own = createDashboardModel({ defaultServer: 'http://a:1' });
+    const alone = run(own, [{ type: 'add-session', spec: { server: 'http://a:1', model: 'o/m', readOnly: true } }]);
+    t.match(run(alone.model, [key({ ch: 'U' })]).model.notice?.text, /read-only/, 'a session read-only on its own');
+  },
+);
+
+t.test('the quit dialog saves the log and the changed sessions, then quits; Ctrl-S writes them', async (t) => {
+  const path = 'dash.json';
+  const spec = { server: 'http://a:1', model: 'o/m', apiKey: 'k', keyOrigin: { kind: 'env', name: 'K' } } as const;
+  const start = createDashboardModel({ defaultServer: 'http://a:1', config: { path, sessions: [spec] } });
+  const withLog = { ...world, logEntries: 3, now: Date.UTC(2026, 0, 2, 3, 4, 5) };
+  const press = (k: KeyPress): DashboardAction => ({ type: 'key', key: k, world: withLog });
+  let { model } = run(start, [{ type: 'add-session', spec }]);
+  t.notOk(sessionsChanged(model), 'the sessions are what the file holds');
+  const asked = run(model, [press({ ch: 'Q' })]).model.ui.prompt;
+  t.same(asked?.choices, ['save-quit', 'quit', 'keep']);
+  t.equal(asked?.saves?.sessions, undefined, 'unchanged sessions are not offered');
+  model = run(model, [{ type: 'add-session', spec: { server: 'http://b:2', model: 'o/n' } }]).model;
+  t.ok(sessionsChanged(model));
+  const saving = run(model, [
+    press({ ch: 'Q' }),
+    press({ name: 'left' }),
+    press({ name: 'left' }),
+    press({ name: 'enter' }),
+  ]);
+  const log = saving.effects[0]?.type === 'save-and-quit' ? saving.effects[0].log : undefined;
+  t.match(log, /^modeldeck-events-\d{8}-\d{6}\.jsonl$/);
+  t.same(saving.effects, [
+    {
+      type: 'save-and-quit',
+      log,
+      sessions: {
+        path,
+        sessions: [
+          { tag: 's1', spec },
+          { tag: 's2', spec: { server: 'http://b:2', model: 'o/n' } },
+        ],
+      },
+    },
+  ]);
+  t.notOk(saving.model.closed, 'not closed until saved');
+  t.match(saving.model.notice?.text, /^saving .* and dash\.json before quitting/);
+
+  const write = run(model, [press({ name: 's', ctrl: true }), press({ name: 'enter' })]);
+  t.match(write.effects, [{ type: 'write-sessions', path, overwrite: true }]);
+  const written = run(model, [
+    { type: 'sessions-written', path: 'other.json', signature: 'x', text: 'wrote 2 sessions' },
+  ]);
+  t.same([written.model.configPath, written.model.notice], ['other.json', { text: 'wrote 2 sessions', tone: 'ok' }]);
+  const exists = run(model, [{ type: 'sessions-exist', path: 'other.json' }]).model.ui.prompt;
+  t.same(exists, {
+    kind: 'save-sessions',
+    text: 'other.json',
+    overwrite: 'other.json',
+    error: 'other.json exists: Enter writes over it, or give another name',
+  });
+});
