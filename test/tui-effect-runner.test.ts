@@ -255,8 +255,7 @@ t.test('replay: nothing reaches a pool or the network; openings are kept, the ke
 t.test('save-and-quit: each save in turn, then shutdown; a save that fails keeps the dashboard open', async (t) => {
   const cwd = await mkdtemp(join(tmpdir(), 'modeldeck-runner-'));
   t.teardown(() => rm(cwd, { recursive: true, force: true }));
-  const said: string[] = [];
-  const r = setup({ cwd, farewell: (lines) => void said.push(...lines) });
+  const r = setup({ cwd });
   const sessions = [{ tag: 's1', spec: { ...spec, apiKey: 'k', keyOrigin: { kind: 'env', name: 'K' } as const } }];
   r.runner.run({ type: 'save-and-quit', log: 'events.jsonl', sessions: { path: 'dash.json', sessions } });
   await until('shutdown', () => r.actions.some((a) => a.type === 'shutdown'));
@@ -269,7 +268,7 @@ t.test('save-and-quit: each save in turn, then shutdown; a save that fails keeps
   t.same(JSON.parse(await readFile(join(cwd, 'dash.json'), 'utf8')), {
     sessions: [{ server: spec.server, model: spec.model, apiKeyEnv: 'K' }],
   });
-  t.match(said, ['saved to events.jsonl', /^wrote 1 session to /]);
+  t.match(r.runner.farewell, ['saved to events.jsonl', /^wrote 1 session to /], 'what it said, for the terminal');
 
   const failing = setup({ cwd, saveLog: async () => ({ text: 'not saved: events.jsonl exists', tone: 'error' }) });
   failing.runner.run({ type: 'save-and-quit', log: 'events.jsonl' });

@@ -91,16 +91,7 @@ export async function resolveDashboardArgs(
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument '${positionals[0]}' (models go after --model; see 'modeldeck --help')`);
   }
-  const apiKey = values['api-key'] ?? (env['MODELDECK_API_KEY'] || undefined);
-  const apiKeyOrigin: KeyOrigin | undefined =
-    apiKey === undefined
-      ? undefined
-      : values['api-key'] !== undefined
-        ? { kind: 'flag' }
-        : { kind: 'env', name: 'MODELDECK_API_KEY' };
-  if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) {
-    throw new UsageError('the API key must be printable ASCII without spaces (it travels in an HTTP header)');
-  }
+  const { apiKey, apiKeyOrigin } = defaultKey(values['api-key'], env);
   const servers = (values.server ?? []).map((s) => parseHttpUrl(s, '--server'));
   const models = values.model ?? [];
   const { parseModelId } = await import('../protocol/model-id.js');
@@ -126,18 +117,8 @@ export async function resolveDashboardArgs(
     ...p,
     ...(apiKey ? { apiKey, ...(apiKeyOrigin !== undefined ? { keyOrigin: apiKeyOrigin } : {}) } : {}),
   }));
-  let config: DashboardCommandConfig['config'];
-  if (values.config !== undefined) {
-    const { ConfigError, loadDashboardConfig } = await import('../tui/config.js');
-    try {
-      const fromFile = await loadDashboardConfig(values.config, env);
-      config = { path: values.config, sessions: fromFile };
-      sessions.push(...fromFile);
-    } catch (error) {
-      if (error instanceof ConfigError) throw new UsageError(error.message);
-      throw error;
-    }
-  }
+  const config = values.config === undefined ? undefined : await readConfig(values.config, env);
+  sessions.push(...(config?.sessions ?? []));
   if (dtype !== undefined && sessions.length === 0) {
     throw new UsageError('--dtype needs --server or --config sessions (the demo models come in fp32 only)');
   }
@@ -157,6 +138,33 @@ export async function resolveDashboardArgs(
     cacheDir: values['cache-dir'],
     throttle: values.throttle === undefined ? DEFAULT_DEMO_THROTTLE : parseBytes(values.throttle, '--throttle'),
   };
+}
+
+/** `--api-key`, else `$MODELDECK_API_KEY`, and which it was. @throws UsageError */
+function defaultKey(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv,
+): { apiKey: string | undefined; apiKeyOrigin: KeyOrigin | undefined } {
+  const apiKey = flag ?? (env['MODELDECK_API_KEY'] || undefined);
+  if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) {
+    throw new UsageError('the API key must be printable ASCII without spaces (it travels in an HTTP header)');
+  }
+  if (apiKey === undefined) return { apiKey, apiKeyOrigin: undefined };
+  return { apiKey, apiKeyOrigin: flag !== undefined ? { kind: 'flag' } : { kind: 'env', name: 'MODELDECK_API_KEY' } };
+}
+
+/** The `--config` file's sessions, with its path (Ctrl-S writes back to it). @throws UsageError */
+async function readConfig(
+  path: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ path: string; sessions: readonly SessionSpec[] }> {
+  const { ConfigError, loadDashboardConfig } = await import('../tui/config.js');
+  try {
+    return { path, sessions: await loadDashboardConfig(path, env) };
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 /** Where the dashboard command reads and writes; the process's own by default. */

@@ -309,23 +309,8 @@ export function updateDashboard(model: DashboardModel, action: DashboardAction):
         notice: { text: `${tag}: a reply is still streaming; send again once it ends`, tone: 'warn' },
       });
     }
-    case 'server': {
-      const server = model.servers[action.root];
-      if (server === undefined) return unchanged(model);
-      const next = reduceServer(server, action.action);
-      const updated = { ...model, servers: { ...model.servers, [action.root]: next } };
-      const becameUnsupported =
-        action.action.type === 'feed-status' &&
-        action.action.status.state === 'unsupported' &&
-        server.feed.state !== 'unsupported';
-      const effects: Effect[] = [
-        ...(becameUnsupported
-          ? [{ type: 'poll-models', root: action.root, apiKey: keyFor(model, action.root) } as const]
-          : []),
-        ...attachWaiting(updated, action.root).map((id): Effect => ({ type: 'retry', id })),
-      ];
-      return { model: updated, effects };
-    }
+    case 'server':
+      return serverAction(model, action.root, action.action);
     case 'models-listed': {
       const { outcome } = action;
       const list = reduceModelList(
@@ -354,25 +339,8 @@ export function updateDashboard(model: DashboardModel, action: DashboardAction):
       });
     }
     case 'sessions-written':
-      return unchanged({
-        ...model,
-        configPath: action.path,
-        savedSessions: action.signature,
-        notice: { text: action.text, tone: 'ok' },
-      });
     case 'sessions-exist':
-      return unchanged({
-        ...model,
-        ui: {
-          ...model.ui,
-          prompt: {
-            kind: 'save-sessions',
-            text: action.path,
-            overwrite: action.path,
-            error: `${action.path} exists: Enter writes over it, or give another name`,
-          },
-        },
-      });
+      return sessionsSaved(model, action);
     case 'shutdown':
       return { model: { ...model, closed: true }, effects: [{ type: 'quit' }] };
     default: {
@@ -380,6 +348,41 @@ export function updateDashboard(model: DashboardModel, action: DashboardAction):
       throw new TypeError(`unknown dashboard action ${JSON.stringify(never)}`);
     }
   }
+}
+
+/** What a server's feed or poll reports: its view, a poll where it has no feed, and the read-only sessions that join. */
+function serverAction(model: DashboardModel, root: string, action: ServerAction): Update {
+  const server = model.servers[root];
+  if (server === undefined) return unchanged(model);
+  const next = reduceServer(server, action);
+  const updated = { ...model, servers: { ...model.servers, [root]: next } };
+  const becameUnsupported =
+    action.type === 'feed-status' && action.status.state === 'unsupported' && server.feed.state !== 'unsupported';
+  const effects: Effect[] = [
+    ...(becameUnsupported ? [{ type: 'poll-models', root, apiKey: keyFor(model, root) } as const] : []),
+    ...attachWaiting(updated, root).map((id): Effect => ({ type: 'retry', id })),
+  ];
+  return { model: updated, effects };
+}
+
+/** How writing the sessions went: the file they are now in, or a prompt that says the file exists. */
+function sessionsSaved(
+  model: DashboardModel,
+  action: Extract<DashboardAction, { type: 'sessions-written' | 'sessions-exist' }>,
+): Update {
+  if (action.type === 'sessions-written') {
+    return unchanged({
+      ...model,
+      configPath: action.path,
+      savedSessions: action.signature,
+      notice: { text: action.text, tone: 'ok' },
+    });
+  }
+  const error = `${action.path} exists: Enter writes over it, or give another name`;
+  return unchanged({
+    ...model,
+    ui: { ...model.ui, prompt: { kind: 'save-sessions', text: action.path, overwrite: action.path, error } },
+  });
 }
 
 function runCommand(model: DashboardModel, command: Command): Update {

@@ -25,7 +25,7 @@ import {
   type Effect,
 } from './dashboard-model.js';
 import { openConnections } from './connections.js';
-import { createEffectRunner } from './effect-runner.js';
+import { createEffectRunner, type SaveLogEffect } from './effect-runner.js';
 import type { LogEntry } from './event-log.js';
 import type { KeyPress, UiState } from './keys.js';
 import { saveLog, type SaveSource } from './log-file.js';
@@ -214,13 +214,7 @@ interface Runtime {
  * runtime's own paths (`dispatch`, a session's update, the recorder's entry), and the effects go to the effect runner.
  */
 function createRuntime(options: DashboardOptions, clock: Clock, terminal: Terminal): Runtime {
-  let model: DashboardModel = createDashboardModel({
-    defaultServer: options.defaultServer ?? options.sessions?.[0]?.server ?? DEFAULT_SERVER_URL,
-    defaultApiKey: options.defaultApiKey,
-    defaultKeyOrigin: options.defaultKeyOrigin,
-    readOnly: options.readOnly,
-    config: options.config,
-  });
+  let model = initialModel(options);
   const recorder = createRecorder({
     capacity: options.logLines ?? DEFAULT_LOG_LINES,
     stallMs: options.stallMs,
@@ -229,8 +223,6 @@ function createRuntime(options: DashboardOptions, clock: Clock, terminal: Termin
     onChange: terminal.invalidate,
   });
   const notice = (text: string, tone: Tone = 'normal'): void => void dispatch({ type: 'notice', text, tone });
-  const farewell: string[] = [];
-  // The runtime's own paths, which the sockets, a replay and the effects' results all take.
   const paths = { clock, record: recorder.record, tagOf, sessionUpdate, addSession, dispatch, notice };
   const io = openConnections({
     ...paths,
@@ -245,16 +237,11 @@ function createRuntime(options: DashboardOptions, clock: Clock, terminal: Termin
     feeds: io.feeds,
     fetchFor: io.tagged,
     saveLog: (effect) =>
-      saveLog(effect.path, effect.filter, {
-        ...saveSource(model, viewInput, recorder, options.cwd),
-        // The quit dialog's save is the whole history, for replay, whatever the log pane shows.
-        ...(effect.whole === true ? { view: 'frames' as const } : {}),
-      }),
+      saveLog(effect.path, effect.filter, saveSource(model, viewInput, recorder, options.cwd, effect)),
     replay: player,
     quit: terminal.quit,
     cwd: options.cwd ?? process.cwd(),
     env: options.env ?? process.env,
-    farewell: (lines) => farewell.push(...lines),
   });
 
   /** A session's tag (its configured name, else its id `s1`, `s2`, …). */
@@ -293,7 +280,7 @@ function createRuntime(options: DashboardOptions, clock: Clock, terminal: Termin
     viewInput,
     recorder,
     replay: player?.source,
-    farewell,
+    farewell: runner.farewell,
     start() {
       if (player) player.start();
       else for (const spec of options.sessions ?? []) addSession(spec);
@@ -307,10 +294,30 @@ function createRuntime(options: DashboardOptions, clock: Clock, terminal: Termin
   };
 }
 
-/** What `w` saves from, as the screen stands (its text computed only when a debug view or `.txt` needs it). */
-function saveSource(model: DashboardModel, view: () => ViewInput, recorder: Recorder, cwd?: string): SaveSource {
+/** The model before anything happened: the options the dashboard was started with. */
+function initialModel(options: DashboardOptions): DashboardModel {
+  return createDashboardModel({
+    defaultServer: options.defaultServer ?? options.sessions?.[0]?.server ?? DEFAULT_SERVER_URL,
+    defaultApiKey: options.defaultApiKey,
+    defaultKeyOrigin: options.defaultKeyOrigin,
+    readOnly: options.readOnly,
+    config: options.config,
+  });
+}
+
+/**
+ * What a log save reads, as the screen stands (its text computed only when a debug view or `.txt` needs it); the
+ * quit dialog's save (`whole`) is the whole history, for replay, whatever the log pane shows.
+ */
+function saveSource(
+  model: DashboardModel,
+  view: () => ViewInput,
+  recorder: Recorder,
+  cwd: string | undefined,
+  effect: SaveLogEffect,
+): SaveSource {
   return {
-    view: model.ui.log.view,
+    view: effect.whole === true ? 'frames' : model.ui.log.view,
     shownText: () => logPaneText(view()),
     entries: () => recorder.log.toArray(),
     records: () => recorder.sessionRecords(),

@@ -44,8 +44,6 @@ export interface EffectRunnerOptions {
   readonly cwd: string;
   /** Where a typed key's variable is looked for, when the sessions are written (`config-writer.ts`). */
   readonly env: NodeJS.ProcessEnv;
-  /** What the saves made on the way out said, for the terminal once it is restored. */
-  readonly farewell?: (lines: readonly string[]) => void;
 }
 
 /** A runner. */
@@ -53,6 +51,13 @@ export interface EffectRunner {
   run(effect: Effect): void;
   /** Aborts the requests in flight and clears their timers (quitting). */
   dispose(): void;
+  /** What the quit dialog's saves said, one line each, for the terminal once it is restored. */
+  readonly farewell: readonly string[];
+}
+
+/** What the handlers read: the options, and where the quit dialog's saves say what they saved. */
+interface RunnerContext extends EffectRunnerOptions {
+  readonly farewell: (lines: readonly string[]) => void;
 }
 
 /** One handler per effect kind. */
@@ -61,16 +66,19 @@ type Handlers = { readonly [K in Effect['type']]: (effect: Extract<Effect, { rea
 /** Creates a runner: a replay's when `options.replay` is given, else a live dashboard's. */
 export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
   const asks = createModelAsks(options);
-  const handlers = options.replay === undefined ? liveHandlers(options, asks) : replayHandlers(options);
+  const farewell: string[] = [];
+  const files = { ...options, farewell: (lines: readonly string[]) => void farewell.push(...lines) };
+  const handlers = options.replay === undefined ? liveHandlers(files, asks) : replayHandlers(files);
   return {
     // Each handler takes its own kind; the table's type keeps it whole, which a `switch` could not prove here.
     run: (effect) => (handlers[effect.type] as (effect: Effect) => void)(effect),
     dispose: () => asks.dispose(),
+    farewell,
   };
 }
 
 /** A live dashboard's: every effect reaches the network. */
-function liveHandlers(options: EffectRunnerOptions, asks: ModelAsks): Handlers {
+function liveHandlers(options: RunnerContext, asks: ModelAsks): Handlers {
   const { sessions, feeds, dispatch } = options;
   return {
     'start-session': (effect) => {
@@ -112,7 +120,7 @@ function liveHandlers(options: EffectRunnerOptions, asks: ModelAsks): Handlers {
 }
 
 /** A replay's: nothing reaches the network; the sessions' openings are still kept, for a `w` of the replay. */
-function replayHandlers(options: EffectRunnerOptions): Handlers {
+function replayHandlers(options: RunnerContext): Handlers {
   const none = (): void => {};
   return {
     'start-session': (effect) => recordOpen(options, effect),
@@ -141,7 +149,7 @@ function replayHandlers(options: EffectRunnerOptions): Handlers {
 }
 
 /** What a live dashboard and a replay both do: write the sessions, save and quit. */
-function fileHandlers(options: EffectRunnerOptions): Pick<Handlers, 'write-sessions' | 'save-and-quit'> {
+function fileHandlers(options: RunnerContext): Pick<Handlers, 'write-sessions' | 'save-and-quit'> {
   return {
     'write-sessions': (effect) =>
       void writeSessions(options, effect.path, effect.overwrite, effect.sessions).then(options.dispatch),
@@ -173,7 +181,7 @@ async function writeSessions(
 }
 
 /** The quit dialog's Save & quit: each save in turn; the first that fails keeps the dashboard open, saying why. */
-async function saveAndQuit(options: EffectRunnerOptions, effect: Extract<Effect, { type: 'save-and-quit' }>) {
+async function saveAndQuit(options: RunnerContext, effect: Extract<Effect, { type: 'save-and-quit' }>) {
   const said: string[] = [];
   const stay = (why: string): void => options.dispatch({ type: 'notice', text: `not quitting: ${why}`, tone: 'error' });
   if (effect.log !== undefined) {
@@ -192,7 +200,7 @@ async function saveAndQuit(options: EffectRunnerOptions, effect: Extract<Effect,
     options.dispatch(written);
     said.push(written.text);
   }
-  options.farewell?.(said);
+  options.farewell(said);
   options.dispatch({ type: 'shutdown' });
 }
 
