@@ -217,7 +217,7 @@ t.test('each destructive key opens a dialog on Keep that names whom it affects; 
   await until('the quit dialog', () => dash.ui().prompt?.kind === 'quit');
   const quit = flat(dash);
   t.match(quit, 'Quit modeldeck?');
-  t.match(quit, /the event log \(\d+ lines\) dropped unless saved/);
+  t.match(quit, /drops the event log \(\d+ lines\) unless saved/);
   t.match(quit, /\[ Save log & quit \] +\[ Quit \] +▶ Cancel ◀/);
   const logName = dash.ui().prompt?.saves?.log ?? '';
   t.match(logName, /^modeldeck-events-\d{8}-\d{6}\.jsonl$/);

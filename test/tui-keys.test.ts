@@ -87,10 +87,10 @@ t.test('command keys act on the focused session; what destroys asks in a dialog 
     t.same([r.ui.prompt, r.commands.map((c) => c.type)], [null, ['notice']], `${letter} only says how to type`);
   }
   t.match(type(ui, ['u']).commands, [
-    { text: "'u' is not a command (U unload, asking first): press i or Enter to type a message, ? for keys" },
+    { text: "'u' is not a command (U unload, asks first) · press i or Enter to type · ? keys" },
   ]);
   t.match(type(ui, ['e']).commands, [
-    { text: "'e' is not a command (Ctrl-E edit): press i or Enter to type a message, ? for keys" },
+    { text: "'e' is not a command (Ctrl-E edit) · press i or Enter to type · ? keys" },
   ]);
   t.equal(type(ui, ['Q']).ui.prompt?.kind, 'quit', 'Q asks to quit');
   t.same(type(ui, [named('c', { ctrl: true })]).commands, [{ type: 'quit' }], 'Ctrl-C with nothing to lose quits');

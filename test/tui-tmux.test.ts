@@ -117,7 +117,8 @@ t.test(
     await until('the help closed', () => !/page \d+ of \d+/.test(screen()));
     t.notMatch(screen(), 'Close s1', 'the key that closed the help did nothing else');
     keys('Q');
-    await until('quit asks first (a transcript would be lost)', () => /transcript dropped/.test(screen()));
+    await until('quit asks first (a transcript would be lost)', () => /Quit modeldeck\?/.test(screen()));
+    t.match(screen(), 'Quitting drops 1 transcript', 'says what would be lost');
     keys('Left');
     keys('Enter');
     await until('the dashboard gone', () => spawnSync('tmux', ['has-session', '-t', session]).status !== 0, 15_000);

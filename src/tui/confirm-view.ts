@@ -150,10 +150,10 @@ function quitText(prompt: Prompt, input: DialogInput): Paragraph[] {
   const loads = input.sessions.filter((s) => ['connecting', 'loading', 'reconnecting'].includes(s.phase)).length;
   const transcripts = input.sessions.filter((s) => s.transcript.length > 0).length;
   const lost = [
-    loads > 0 ? `${count(loads, 'load')} no longer watched (they go on on their servers)` : '',
-    transcripts > 0 ? `${count(transcripts, 'transcript')} dropped` : '',
-    input.logEntries > 0 ? `the event log (${count(input.logEntries, 'line')}) dropped unless saved` : '',
-    prompt.saves?.sessions !== undefined ? `the sessions’ changes not written to ${prompt.saves.sessions}` : '',
+    loads > 0 ? `stops watching ${count(loads, 'load')} (they go on on their servers)` : '',
+    transcripts > 0 ? `drops ${count(transcripts, 'transcript')}` : '',
+    input.logEntries > 0 ? `drops the event log (${count(input.logEntries, 'line')}) unless saved` : '',
+    prompt.saves?.sessions !== undefined ? `leaves ${prompt.saves.sessions} without the sessions’ changes` : '',
   ].filter((x) => x !== '');
   const saves = [
     prompt.saves?.log !== undefined ? `the event log to ${prompt.saves.log} (for modeldeck replay)` : '',
@@ -161,7 +161,7 @@ function quitText(prompt: Prompt, input: DialogInput): Paragraph[] {
   ].filter((x) => x !== '');
   return [
     { text: 'Quit modeldeck?', tone: 'warn' },
-    { text: lost.length === 0 ? 'Nothing is lost.' : `Quitting leaves ${lost.join('; ')}.` },
+    { text: lost.length === 0 ? 'Nothing is lost.' : `Quitting ${andList(lost)}.` },
     ...(saves.length === 0
       ? []
       : [{ text: `Save & quit writes ${saves.join(', and ')}, then quits.`, tone: 'dim' } as const]),
@@ -169,6 +169,11 @@ function quitText(prompt: Prompt, input: DialogInput): Paragraph[] {
 }
 
 const count = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** `a`, `a and b`, `a, b and c`. */
+function andList(parts: readonly string[]): string {
+  return parts.length <= 1 ? (parts[0] ?? '') : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1) ?? ''}`;
+}
 
 /** The buttons, left to right, the chosen one marked `▶ … ◀` and inverse. */
 function buttons(prompt: Prompt): Line {

@@ -362,7 +362,7 @@ const PROMPT_LABEL: Readonly<Record<string, string>> = {
   filter: 'filter log by text (empty clears)',
   save: 'save log to (.jsonl: whole filtered history, for replay · .txt: the lines shown)',
   options: 'chat settings (left out: server default)',
-  'save-sessions': 'write the open sessions to the config file',
+  'save-sessions': 'write the open sessions as a --config file to',
 };
 
 function statusLine(input: ViewInput, width: number, focused: SessionState | undefined): Line {

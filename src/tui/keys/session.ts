@@ -107,8 +107,8 @@ export function notCommand(ch: string): string {
         (k) => ch.length === 1 && /[a-z]/.test(ch) && (k === ch.toUpperCase() || k === `Ctrl-${ch.toUpperCase()}`),
       ),
   );
-  const instead = moved?.hint === undefined ? '' : ` (${moved.hint}${moved.destructive ? ', asking first' : ''})`;
-  return `'${ch}' is not a command${instead}: press i or Enter to type a message, ? for keys`;
+  const instead = moved?.hint === undefined ? '' : ` (${moved.hint}${moved.destructive ? ', asks first' : ''})`;
+  return `'${ch}' is not a command${instead} · press i or Enter to type · ? keys`;
 }
 
 function performCommand(action: CommandAction, ui: UiState, focus: number, key: KeyPress, ctx: KeyContext): KeyResult {
