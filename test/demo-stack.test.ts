@@ -181,9 +181,10 @@ t.test('the dashboard command with no server opens a session on every demo model
   const running = runDashboardCommand(['--throttle', '1M'], { input, output, stderr, env: {} });
   let exited: number | undefined;
   void running.then((code) => (exited = code));
-  // Should an assertion below throw: Ctrl-C quits from any mode, and the command then closes the stack.
+  // Should an assertion below throw: Ctrl-C twice quits from any mode (the first asks while something would be lost),
+  // and the command then closes the stack.
   t.teardown(async () => {
-    if (exited === undefined) input.write('\x03');
+    if (exited === undefined) input.write('\x03\x03');
     await running;
   });
 
@@ -210,10 +211,10 @@ t.test('the dashboard command with no server opens a session on every demo model
   // A finished load is one summary line: the whole load's time, then the download's bytes and rate.
   t.match(ready, /✓ ready in [\d.]+s · [\d.]+ [kM]B at [\d.]+ [kM]B\/s/, 'its download ran, to the end');
 
-  // The bigger demo models may still be loading: q asks first, y quits.
-  input.write('qy');
+  // The bigger demo models may still be loading: Q opens the quit dialog on Cancel; ← to Quit, then Enter.
+  input.write('Q\x1b[D\r');
   const code = await until('the command to return', () => (exited !== undefined ? { code: exited } : undefined));
-  t.equal(code.code, 0, 'q exits 0');
+  t.equal(code.code, 0, 'quitting exits 0');
   t.equal(screenOn(output), undefined, 'the screen is gone');
   t.equal(errors, '', 'nothing on stderr');
   t.notOk(await exists(join(home, 'tmp', caches[0] ?? '')), 'the temporary cache is removed');

@@ -183,7 +183,7 @@ t.test('o sets the focused session’s chat settings in the dashboard; the next 
   const { dash, input } = openDashboard(t, { sessions: [{ server: server.url, model: 'org/m', chat: { seed: 1 } }] });
   (await gated.loadStarted('org/m@main')).release();
   await untilReady(dash);
-  input.write('o');
+  input.write('\x0f');
   await until('the prompt', () => dash.ui().prompt?.kind === 'options');
   t.equal(dash.ui().prompt?.text, 'seed=1', 'offers the settings in force');
   input.write(' temperature=9\r');

@@ -16,11 +16,17 @@ t.test('the documented format', async (t) => {
     }),
     { H_KEY: 'k2' },
   );
+  // Where each key came from is kept, so that writing the sessions back writes the reference, not the key.
   t.same(sessions, [
     { server: 'http://127.0.0.1:8000', model: 'org/a' },
-    { server: 'https://h/v1', model: 'org/b@v2', apiKey: 'k2' },
-    { server: 'http://c:1', model: 'org/c', apiKey: 'k3' },
+    { server: 'https://h/v1', model: 'org/b@v2', apiKey: 'k2', keyOrigin: { kind: 'env', name: 'H_KEY' } },
+    { server: 'http://c:1', model: 'org/c', apiKey: 'k3', keyOrigin: { kind: 'file' } },
   ]);
+  t.same(
+    parseDashboardConfig('{"sessions": [{"server": "http://a", "model": "o/a", "readOnly": true}]}', {}),
+    [{ server: 'http://a', model: 'o/a', readOnly: true }],
+    'readOnly',
+  );
 });
 
 t.test('errors say where and what', async (t) => {
@@ -36,6 +42,7 @@ t.test('errors say where and what', async (t) => {
   bad('{"sessions": [{"server": "http://a", "model": "o/a", "apiKey": "k", "apiKeyEnv": "V"}]}', /not both/);
   bad('{"sessions": [{"server": "http://a", "model": "o/a", "apiKeyEnv": "MISSING"}]}', /MISSING .* is not set/);
   bad('{"sessions": [{"server": "http://a", "model": "o/a", "apiKey": "has space"}]}', /printable ASCII/);
+  bad('{"sessions": [{"server": "http://a", "model": "o/a", "readOnly": "yes"}]}', /"readOnly" must be true or false/);
 });
 
 t.test('flags: pairs, one server for many models, config added; usage errors', async (t) => {
@@ -57,12 +64,24 @@ t.test('flags: pairs, one server for many models, config added; usage errors', a
     ],
     { MODELDECK_API_KEY: 'env-key', CK: 'ck' },
   );
+  const fromEnv = { kind: 'env', name: 'MODELDECK_API_KEY' };
   t.same(config?.sessions, [
-    { server: 'http://a:1', model: 'org/a', apiKey: 'env-key' },
-    { server: 'http://a:1', model: 'org/b', apiKey: 'env-key' },
-    { server: 'http://c:3', model: 'org/c', apiKey: 'ck' },
+    { server: 'http://a:1', model: 'org/a', apiKey: 'env-key', keyOrigin: fromEnv },
+    { server: 'http://a:1', model: 'org/b', apiKey: 'env-key', keyOrigin: fromEnv },
+    { server: 'http://c:3', model: 'org/c', apiKey: 'ck', keyOrigin: { kind: 'env', name: 'CK' } },
   ]);
+  t.same(
+    config?.config,
+    {
+      path: join(dir, 'c.json'),
+      sessions: [{ server: 'http://c:3', model: 'org/c', apiKey: 'ck', keyOrigin: { kind: 'env', name: 'CK' } }],
+    },
+    'the config file and what it holds, for writing back',
+  );
+  t.same([config?.apiKeyOrigin, config?.readOnly], [fromEnv, false]);
   t.equal(config?.logLines, 100);
+  const watching = await resolveDashboardArgs(['--read-only', '--server', 'http://a:1', '--model', 'o/a'], {});
+  t.equal(watching?.readOnly, true, '--read-only');
   const pairs = await resolveDashboardArgs(
     ['--server', 'http://a:1', '--model', 'o/a', '--server', 'http://b:2', '--model', 'o/b', '--api-key', 'flag'],
     {},
@@ -74,6 +93,7 @@ t.test('flags: pairs, one server for many models, config added; usage errors', a
       ['http://b:2', 'o/b', 'flag'],
     ],
   );
+  t.same(pairs?.apiKeyOrigin, { kind: 'flag' }, 'a key given with --api-key');
   const embedded = await resolveDashboardArgs(['--throttle', '500k', '--cache-dir', '/tmp/x'], {});
   t.same(
     [embedded?.sessions, embedded?.throttle, embedded?.cacheDir, embedded?.logLines],

@@ -4,6 +4,7 @@ import t from 'tap';
 import {
   createDashboardModel,
   promptModelChoices,
+  sessionsChanged,
   sessionStates,
   updateDashboard,
   type DashboardAction,
@@ -16,6 +17,11 @@ const world = { lastSeq: 0, logPage: 10, now: 0 };
 const key = (k: KeyPress): DashboardAction => ({ type: 'key', key: k, world });
 const chars = (text: string): DashboardAction[] => [...text].map((c) => key({ ch: c }));
 const ENTER = key({ name: 'enter', ch: '\r' });
+const RIGHT = key({ name: 'right' });
+const LEFT = key({ name: 'left' });
+const ctrl = (name: string): DashboardAction => key({ name, ctrl: true });
+/** Presses the dialog's other button: → then Enter. */
+const CONFIRM = [RIGHT, ENTER];
 
 function run(model: DashboardModel, actions: DashboardAction[]): { model: DashboardModel; effects: Effect[] } {
   const effects: Effect[] = [];
@@ -47,10 +53,10 @@ t.test('adding a session is an action: an id, a fresh state, and an effect that 
 });
 
 t.test(
-  '`a` asks server, model, key; Enter takes the stated default key, and the new session takes focus',
+  'Ctrl-N asks server, model, key; Enter takes the stated default key, and the new session takes focus',
   async (t) => {
     let { model } = run(base(), [{ type: 'add-session', spec: { server: 'http://b:2', model: 'o/m', apiKey: 'k-b' } }]);
-    const asking = run(model, [key({ ch: 'a' }), ...chars('http://b:2'), ENTER, ...chars('o/other'), ENTER]);
+    const asking = run(model, [ctrl('n'), ...chars('http://b:2'), ENTER, ...chars('o/other'), ENTER]);
     t.match(asking.model.ui.prompt, { kind: 'add-key', keyDefault: 'key of s1' }, 'the default is named');
     const added = run(asking.model, [ENTER]);
     model = added.model;
@@ -58,7 +64,7 @@ t.test(
       { type: 'start-session', id: 's2', spec: { server: 'http://b:2', model: 'o/other', apiKey: 'k-b' } },
     ]);
     t.equal(model.ui.focus, 1, 'the new session is focused');
-    const other = run(model, [key({ ch: 'a' }), ENTER, ...chars('o/third'), ENTER, ENTER]);
+    const other = run(model, [ctrl('n'), ENTER, ...chars('o/third'), ENTER, ENTER]);
     t.same(
       other.effects,
       [
@@ -69,7 +75,7 @@ t.test(
       'a server no session has a key for gets the default key',
     );
     const none = run(model, [
-      key({ ch: 'a' }),
+      ctrl('n'),
       ...chars('http://b:2'),
       ENTER,
       ...chars('o/x'),
@@ -83,7 +89,7 @@ t.test(
       '- is no key',
     );
     const typed = run(model, [
-      key({ ch: 'a' }),
+      ctrl('n'),
       ...chars('http://b:2'),
       ENTER,
       ...chars('o/x'),
@@ -94,20 +100,20 @@ t.test(
     t.same(typed.effects[0], {
       type: 'start-session',
       id: 's3',
-      spec: { server: 'http://b:2', model: 'o/x', apiKey: 'k-new' },
+      spec: { server: 'http://b:2', model: 'o/x', apiKey: 'k-new', keyOrigin: { kind: 'typed' } },
     });
     t.ok(typed.model.secrets.includes('k-new'), 'a typed key is redacted like the others');
-    const spaced = run(model, [key({ ch: 'a' }), ENTER, ...chars('o/x'), ENTER, ...chars('a b'), ENTER]);
+    const spaced = run(model, [ctrl('n'), ENTER, ...chars('o/x'), ENTER, ...chars('a b'), ENTER]);
     t.match(spaced.model.ui.prompt, { kind: 'add-key', error: /printable ASCII/ }, 'a key with a space is refused');
   },
 );
 
-t.test('`e` reopens the focused session on new values, keeping its id, tag and transcript', async (t) => {
+t.test('Ctrl-E reopens the focused session on new values, keeping its id, tag and transcript', async (t) => {
   let { model } = run(base(), [
     { type: 'add-session', spec: { server: 'http://a:1', model: 'o/m', apiKey: 'k-old' } },
     { type: 'session', id: 's1', update: { type: 'chat-sent', at: 1, text: 'hi' } },
   ]);
-  const kept = run(model, [key({ ch: 'e' }), ENTER, ENTER]);
+  const kept = run(model, [ctrl('e'), ENTER, ENTER]);
   t.match(kept.model.ui.prompt, { kind: 'edit-key', keyDefault: 'keep', sessionId: 's1' });
   const same = run(kept.model, [ENTER]);
   t.same(
@@ -119,7 +125,7 @@ t.test('`e` reopens the focused session on new values, keeping its id, tag and t
     'Enter keeps the key; the same server keeps its feed',
   );
   const moved = run(model, [
-    key({ ch: 'e' }),
+    ctrl('e'),
     ...Array(10).fill(key({ name: 'backspace' })),
     ...chars('http://c:3'),
     ENTER,
@@ -132,7 +138,11 @@ t.test('`e` reopens the focused session on new values, keeping its id, tag and t
   t.same(moved.effects, [
     { type: 'list-models', root: 'http://c:3', apiKey: 'k-old' },
     { type: 'close-session', id: 's1' },
-    { type: 'start-session', id: 's1', spec: { server: 'http://c:3', model: 'o/n', apiKey: 'k-new' } },
+    {
+      type: 'start-session',
+      id: 's1',
+      spec: { server: 'http://c:3', model: 'o/n', apiKey: 'k-new', keyOrigin: { kind: 'typed' } },
+    },
     { type: 'close-feed', root: 'http://a:1' },
     { type: 'open-feed', root: 'http://c:3', apiKey: 'k-new' },
   ]);
@@ -142,7 +152,7 @@ t.test('`e` reopens the focused session on new values, keeping its id, tag and t
   t.equal(model.sessions['s1']?.state.phase, 'connecting', 'a fresh load');
   t.equal(model.sessions['s1']?.state.transcript[0]?.content, 'hi', 'the transcript is kept');
   t.same(Object.keys(model.servers), ['http://c:3']);
-  const dropped = run(model, [key({ ch: 'e' }), ENTER, ENTER, key({ ch: '-' }), ENTER]);
+  const dropped = run(model, [ctrl('e'), ENTER, ENTER, key({ ch: '-' }), ENTER]);
   t.same(
     dropped.effects[1],
     { type: 'start-session', id: 's1', spec: { server: 'http://c:3', model: 'o/n' } },
@@ -158,12 +168,13 @@ t.test(
       { type: 'add-session', spec: { server: 'http://a:1', model: 'o/n' } },
     ]);
     model = { ...model, ui: { ...model.ui, focus: 1, log: { ...model.ui.log, filterSession: 's2' } } };
-    const kept = run(model, [key({ ch: 'x' }), key({ ch: 'n' })]);
-    t.same(kept.model.order, ['s1', 's2'], 'any other key keeps it');
-    const closed = run(model, [key({ ch: 'x' }), key({ ch: 'y' })]);
+    const kept = run(model, [key({ ch: 'X' }), key({ ch: 'y' })]);
+    t.same(kept.model.order, ['s1', 's2'], 'a letter keeps it');
+    t.same(run(model, [key({ ch: 'X' }), ENTER]).model.order, ['s1', 's2'], 'so does Enter on Keep');
+    const closed = run(model, [key({ ch: 'X' }), ...CONFIRM]);
     t.same(closed.model.order, ['s1']);
     t.same(closed.effects, [{ type: 'close-session', id: 's2' }], 'the feed stays while s1 uses the server');
-    const last = run(closed.model, [key({ ch: 'x' }), key({ ch: 'y' })]);
+    const last = run(closed.model, [key({ ch: 'X' }), ...CONFIRM]);
     t.same(last.effects, [
       { type: 'close-session', id: 's1' },
       { type: 'close-feed', root: 'http://a:1' },
@@ -221,9 +232,9 @@ t.test('sending carries the conversation so far; save and quit are effects; a cl
   const sent = run(model, [key({ ch: 'i' }), ...chars('hi'), ENTER]);
   t.same(sent.effects, [{ type: 'send-chat', id: 's1', messages: [{ role: 'user', content: 'hi' }], sampling: {} }]);
   model = { ...model, ui: { ...model.ui, logFocused: true } };
-  const saved = run(model, [key({ ch: 'w' }), ENTER]);
+  const saved = run(model, [ctrl('s'), ENTER]);
   t.match(saved.effects, [{ type: 'save-log', filter: { session: null, text: '' } }]);
-  const quit = run(model, [key({ ch: 'q' })]);
+  const quit = run(model, [key({ ch: 'Q' }), LEFT, ENTER]);
   t.same(quit.effects, [{ type: 'quit' }]);
   t.ok(quit.model.closed);
   const after = updateDashboard(quit.model, { type: 'add-session', spec: { server: 'http://a:1', model: 'o/x' } });
@@ -240,10 +251,10 @@ t.test('cancel and unload are confirmed, name the resolved model, and report how
       update: { type: 'event', at: 2, event: { status: 'loading', model: 'o/m@main', stage: 'download' } },
     },
   ]);
-  t.same(run(model, [key({ ch: 'c' }), key({ ch: 'n' })]).effects, [], 'any other key keeps the load');
-  const cancel = run(model, [key({ ch: 'c' })]);
+  t.same(run(model, [key({ ch: 'C' }), key({ ch: 'y' })]).effects, [], 'a letter keeps the load');
+  const cancel = run(model, [key({ ch: 'C' })]);
   t.equal(cancel.model.ui.prompt?.kind, 'cancel', 'asks first');
-  t.same(run(cancel.model, [key({ ch: 'y' })]).effects, [
+  t.same(run(cancel.model, CONFIRM).effects, [
     { type: 'unload', id: 's1', kind: 'cancel', server: 'http://a:1', model: 'o/m@main', apiKey: 'k' },
   ]);
   model = run(model, [
@@ -257,11 +268,11 @@ t.test('cancel and unload are confirmed, name the resolved model, and report how
       update: { type: 'event', at: 3, event: { status: 'ready', model: 'o/m@main', cached: false } },
     },
   ]).model;
-  const nothing = run(model, [key({ ch: 'c' }), key({ ch: 'y' })]);
+  const nothing = run(model, [key({ ch: 'C' }), ...CONFIRM]);
   t.same(nothing.effects, [], 'nothing to cancel once ready');
   t.match(nothing.model.notice?.text, /no load is running to cancel/);
   t.same(
-    run(model, [key({ ch: 'u' }), key({ ch: 'y' })]).effects.map((e) => e.type),
+    run(model, [key({ ch: 'U' }), ...CONFIRM]).effects.map((e) => e.type),
     ['unload'],
   );
   const failed = run(model, [
@@ -332,14 +343,14 @@ t.test(
     const { model } = run(base(), [
       { type: 'add-session', spec: { server: 'http://b:2', model: 'o/m', apiKey: 'k-b' } },
     ]);
-    const opened = run(model, [key({ ch: 'a' }), ...chars('http://b:2/v1'), ENTER]);
+    const opened = run(model, [ctrl('n'), ...chars('http://b:2/v1'), ENTER]);
     t.same(
       opened.effects.filter((e) => e.type === 'list-models'),
       [{ type: 'list-models', root: 'http://b:2', apiKey: 'k-b' }],
       "asked with the key of the server's session",
     );
     t.same(promptModelChoices(opened.model), { ids: [], state: 'asking', message: null }, 'asking, nothing yet');
-    const elsewhere = run(base(), [key({ ch: 'a' }), ENTER]);
+    const elsewhere = run(base(), [ctrl('n'), ENTER]);
     t.same(
       elsewhere.effects,
       [{ type: 'list-models', root: 'http://a:1', apiKey: 'k-default' }],
@@ -352,7 +363,7 @@ t.test(
     t.same(promptModelChoices(listed.model)?.ids, ['o/alpha@main', 'o/zeta@main'], 'sorted');
     const tabbed = run(listed.model, [...chars('o/a'), key({ name: 'tab' })]);
     t.equal(tabbed.model.ui.prompt?.text, 'o/alpha@main', 'Tab completes from the answer');
-    const again = run(tabbed.model, [key({ name: 'escape' }), key({ ch: 'a' }), ...chars('http://b:2'), ENTER]);
+    const again = run(tabbed.model, [key({ name: 'escape' }), ctrl('n'), ...chars('http://b:2'), ENTER]);
     t.same(
       again.effects.filter((e) => e.type === 'list-models'),
       [],
@@ -368,7 +379,111 @@ t.test(
       { ids: [], state: 'failed', message: 'HTTP 401: bad key [redacted]' },
       'a failure is kept, any key redacted from it',
     );
-    const retried = run(failed.model, [key({ name: 'escape' }), key({ ch: 'a' }), ...chars('http://b:2'), ENTER]);
+    const retried = run(failed.model, [key({ name: 'escape' }), ctrl('n'), ...chars('http://b:2'), ENTER]);
     t.equal(retried.effects.filter((e) => e.type === 'list-models').length, 1, 'after a failure it asks again');
   },
 );
+
+t.test(
+  '--read-only: sessions start watch-only, U and C refuse at the key, and a waiting session follows a load',
+  async (t) => {
+    const start = createDashboardModel({ defaultServer: 'http://a:1', readOnly: true });
+    const { model: first, effects } = run(start, [
+      { type: 'add-session', spec: { server: 'http://a:1', model: 'o/m' } },
+    ]);
+    t.same(effects[0], {
+      type: 'start-session',
+      id: 's1',
+      spec: { server: 'http://a:1', model: 'o/m', readOnly: true },
+    });
+    t.same(first.sessions['s1']?.spec, { server: 'http://a:1', model: 'o/m' }, 'the spec keeps what was given');
+    for (const ch of ['U', 'C']) {
+      const r = run(first, [key({ ch })]);
+      t.same([r.effects, r.model.ui.prompt], [[], null], `${ch}: nothing`);
+      t.match(r.model.notice?.text, /^read-only: (unload|cancel) is off/);
+    }
+    // The model was not loaded: the session waits; the server's feed shows another client's load: it tries again.
+    const model = run(first, [
+      {
+        type: 'session',
+        id: 's1',
+        update: {
+          type: 'failed',
+          at: 1,
+          failure: { kind: 'read-only', message: 'o/m is not loaded on the server' },
+          retryAt: null,
+        },
+      },
+    ]).model;
+    const feed = (status: 'loading' | 'ready', model: string): DashboardAction => ({
+      type: 'server',
+      root: 'http://a:1',
+      action: {
+        type: 'feed',
+        at: 2,
+        update: {
+          type: 'load',
+          subscribers: 1,
+          event: status === 'loading' ? { status, model, stage: 'download' } : { status, model, cached: false },
+        },
+      },
+    });
+    t.same(run(model, [feed('loading', 'o/other@main')]).effects, [], 'another model: nothing');
+    t.same(run(model, [feed('loading', 'o/m@main')]).effects, [{ type: 'retry', id: 's1' }], 'its model: it joins');
+    const own = createDashboardModel({ defaultServer: 'http://a:1' });
+    const alone = run(own, [{ type: 'add-session', spec: { server: 'http://a:1', model: 'o/m', readOnly: true } }]);
+    t.match(run(alone.model, [key({ ch: 'U' })]).model.notice?.text, /read-only/, 'a session read-only on its own');
+  },
+);
+
+t.test('the quit dialog saves the log and the changed sessions, then quits; Ctrl-S writes them', async (t) => {
+  const path = 'dash.json';
+  const spec = { server: 'http://a:1', model: 'o/m', apiKey: 'k', keyOrigin: { kind: 'env', name: 'K' } } as const;
+  const start = createDashboardModel({ defaultServer: 'http://a:1', config: { path, sessions: [spec] } });
+  const withLog = { ...world, logEntries: 3, now: Date.UTC(2026, 0, 2, 3, 4, 5) };
+  const press = (k: KeyPress): DashboardAction => ({ type: 'key', key: k, world: withLog });
+  let { model } = run(start, [{ type: 'add-session', spec }]);
+  t.notOk(sessionsChanged(model), 'the sessions are what the file holds');
+  const asked = run(model, [press({ ch: 'Q' })]).model.ui.prompt;
+  t.same(asked?.choices, ['save-quit', 'quit', 'keep']);
+  t.equal(asked?.saves?.sessions, undefined, 'unchanged sessions are not offered');
+  model = run(model, [{ type: 'add-session', spec: { server: 'http://b:2', model: 'o/n' } }]).model;
+  t.ok(sessionsChanged(model));
+  const saving = run(model, [
+    press({ ch: 'Q' }),
+    press({ name: 'left' }),
+    press({ name: 'left' }),
+    press({ name: 'enter' }),
+  ]);
+  const log = saving.effects[0]?.type === 'save-and-quit' ? saving.effects[0].log : undefined;
+  t.match(log, /^modeldeck-events-\d{8}-\d{6}\.jsonl$/);
+  t.same(saving.effects, [
+    {
+      type: 'save-and-quit',
+      log,
+      sessions: {
+        path,
+        sessions: [
+          { tag: 's1', spec },
+          { tag: 's2', spec: { server: 'http://b:2', model: 'o/n' } },
+        ],
+      },
+    },
+  ]);
+  t.notOk(saving.model.closed, 'not closed until saved');
+  t.match(saving.model.notice?.text, /^saving .* and dash\.json before quitting/);
+
+  const write = run(model, [press({ name: 's', ctrl: true }), press({ name: 'enter' })]);
+  t.match(write.effects, [{ type: 'write-sessions', path, overwrite: true }]);
+  const written = run(model, [
+    { type: 'sessions-written', path: 'other.json', signature: 'x', text: 'wrote 2 sessions' },
+  ]);
+  t.same([written.model.configPath, written.model.notice], ['other.json', { text: 'wrote 2 sessions', tone: 'ok' }]);
+  const exists = run(model, [{ type: 'sessions-exist', path: 'other.json' }]).model.ui.prompt;
+  t.same(exists, {
+    kind: 'save-sessions',
+    text: 'other.json',
+    overwrite: 'other.json',
+    error: 'other.json exists: Enter writes over it, or give another name',
+  });
+});

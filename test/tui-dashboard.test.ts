@@ -120,7 +120,7 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
     'download frames logged',
   );
   // The first frame has scrolled out of the pane by now: filter the log to find it, as a person would.
-  input.write('l/processor\r');
+  input.write('l\x06processor\r');
   await until('the filtered log', () => dash.ui().log.filterText === 'processor' && !dash.ui().prompt);
   t.match(
     dash.screenText(),
@@ -128,7 +128,7 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
     'the raw processor frame, found with the text filter',
   );
   t.match(dash.screenText(), 'text "processor"', 'the pane says it is filtered');
-  input.write('/\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\r\x1b');
+  input.write('\x06\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\r\x1b');
   await until(
     'the filter cleared, focus back on the session',
     () => dash.ui().log.filterText === '' && !dash.ui().logFocused,
@@ -174,17 +174,26 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
     'the [DONE] frame is logged',
   );
 
-  // Still typing after a send; Esc leaves the input line, then q asks first (the transcript would be lost), y quits.
+  // Still typing after a send; Esc leaves the input line, then Q opens the quit dialog on Cancel, saying what would
+  // be lost; a letter keeps the dashboard; ← to Quit, then Enter, quits.
   input.write('\x1b');
-  input.write('q');
-  const asked = await until('the quit question', () => {
-    const status = dash.screenText().split('\n')[ROWS - 1] ?? '';
-    return status.includes('quit?') ? status : undefined;
+  input.write('Q');
+  const asked = await until('the quit dialog', () => {
+    const text = dash.screenText().replace(/[│\s]+/g, ' ');
+    return text.includes('Quit modeldeck?') ? text : undefined;
   });
-  t.match(asked, '1 transcript would be lost', 'says what would be lost');
+  t.match(asked, 'Quitting drops 1 transcript', 'says what would be lost');
+  t.match(asked, /\[ Save log & quit \] +\[ Quit \] +▶ Cancel ◀/, 'its buttons, on Cancel');
   input.write('y');
+  await until('the dialog closed by a letter', () => (dash.ui().prompt === null ? true : undefined));
+  t.notOk(dash.sessions().length === 0, 'y keeps everything');
+  input.write('Q');
+  await until('the quit dialog again', () => (dash.ui().prompt?.kind === 'quit' ? true : undefined));
+  input.write('\x1b[D');
+  await until('Quit chosen', () => (dash.ui().prompt?.choice === 1 ? true : undefined));
+  input.write('\r');
   await dash.closed;
-  t.pass('q, then y, quits');
+  t.pass('Q, ←, Enter quits');
 });
 
 t.test("a session's dtype reaches the server: one the repository lacks is an error naming what it has", async (t) => {
@@ -368,10 +377,10 @@ t.test('w in the log saves what it shows as JSON Lines, one line per entry, with
     const opened = all.filter((line) => line.kind === 'open').map((line) => line.session);
     return { text, lines, opened };
   };
-  /** Focuses the log (if needed), presses w, replaces the offered name with `path`, and waits for the notice. */
+  /** Focuses the log (if needed), presses Ctrl-S, replaces the offered name with `path`, and waits for the notice. */
   const save = async (path: string, expect: RegExp): Promise<string> => {
     if (!dash.ui().logFocused) input.write('l');
-    input.write('w');
+    input.write('\x13');
     const offered = await until('the save prompt', () =>
       dash.ui().prompt?.kind === 'save' ? dash.ui().prompt?.text : undefined,
     );
@@ -439,7 +448,7 @@ t.test('w in the log saves what it shows as JSON Lines, one line per entry, with
   t.equal(await readFile(onlyS2, 'utf8'), s2.text, 'the file is unchanged');
 
   // The offered name, in the working directory given to the dashboard.
-  input.write('w');
+  input.write('\x13');
   await until('the save prompt', () => dash.ui().prompt?.kind === 'save');
   input.write('\r');
   await until('the default file', () => dash.ui().prompt === null && dash.screenText().includes('saved '));

@@ -1,5 +1,8 @@
 // The effect runner with fake pools, a fake fetch and a hand-driven clock: each effect reaches the right pool, and
 // what comes back (a refused chat, a model list, an unload, a save) returns as an action. No terminal, no sockets.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import type { DashboardAction, Effect } from '../src/tui/dashboard-model.js';
 import { createEffectRunner, type EffectRunnerOptions, type SaveLogEffect } from '../src/tui/effect-runner.js';
@@ -7,6 +10,7 @@ import type { FeedPool } from '../src/tui/feed-pool.js';
 import type { ReplayRecord } from '../src/tui/replay-log.js';
 import type { SessionPool } from '../src/tui/session-pool.js';
 import { createFakeClock } from './helpers/fake-clock.js';
+import { until } from './helpers/until.js';
 
 const spec = { server: 'http://127.0.0.1:8000', model: 'org/model' };
 
@@ -56,6 +60,8 @@ function setup({ fetch: fakeFetch, ...extra }: Partial<EffectRunnerOptions> & { 
       return { text: `saved to ${effect.path}`, tone: 'ok' };
     },
     quit: () => void quits++,
+    cwd: tmpdir(),
+    env: {},
     ...extra,
   });
   return {
@@ -246,4 +252,43 @@ t.test('replay: nothing reaches a pool or the network; openings are kept, the ke
   r.runner.run({ type: 'quit' });
   t.equal(r.saves.length, 1, 'a replay saves');
   t.equal(r.quits(), 1, 'and quits');
+});
+
+t.test('save-and-quit: each save in turn, then shutdown; a save that fails keeps the dashboard open', async (t) => {
+  const cwd = await mkdtemp(join(tmpdir(), 'modeldeck-runner-'));
+  t.teardown(() => rm(cwd, { recursive: true, force: true }));
+  const r = setup({ cwd });
+  const sessions = [{ tag: 's1', spec: { ...spec, apiKey: 'k', keyOrigin: { kind: 'env', name: 'K' } as const } }];
+  r.runner.run({ type: 'save-and-quit', log: 'events.jsonl', sessions: { path: 'dash.json', sessions } });
+  await until('shutdown', () => r.actions.some((a) => a.type === 'shutdown'));
+  t.same(
+    r.saves.map((s) => [s.path, s.whole]),
+    [['events.jsonl', true]],
+    'the whole log, whatever the pane shows',
+  );
+  t.match(r.actions, [{ type: 'sessions-written', path: 'dash.json' }, { type: 'shutdown' }]);
+  t.same(JSON.parse(await readFile(join(cwd, 'dash.json'), 'utf8')), {
+    sessions: [{ server: spec.server, model: spec.model, apiKeyEnv: 'K' }],
+  });
+  t.match(r.runner.farewell, ['saved to events.jsonl', /^wrote 1 session to /], 'what it said, for the terminal');
+
+  const failing = setup({ cwd, saveLog: async () => ({ text: 'not saved: events.jsonl exists', tone: 'error' }) });
+  failing.runner.run({ type: 'save-and-quit', log: 'events.jsonl' });
+  await until('the notice', () => failing.actions.length > 0);
+  t.same(failing.actions, [{ type: 'notice', text: 'not quitting: not saved: events.jsonl exists', tone: 'error' }]);
+});
+
+t.test('write-sessions: an existing file is not written over unless asked', async (t) => {
+  const cwd = await mkdtemp(join(tmpdir(), 'modeldeck-runner-'));
+  t.teardown(() => rm(cwd, { recursive: true, force: true }));
+  await writeFile(join(cwd, 'modeldeck.json'), 'mine');
+  const r = setup({ cwd });
+  const sessions = [{ tag: 's1', spec }];
+  r.runner.run({ type: 'write-sessions', path: 'modeldeck.json', overwrite: false, sessions });
+  await until('the answer', () => r.actions.length > 0);
+  t.same(r.actions, [{ type: 'sessions-exist', path: 'modeldeck.json' }]);
+  t.equal(await readFile(join(cwd, 'modeldeck.json'), 'utf8'), 'mine');
+  r.runner.run({ type: 'write-sessions', path: 'modeldeck.json', overwrite: true, sessions });
+  await until('written', () => r.actions.length > 1);
+  t.match(r.actions[1], { type: 'sessions-written', path: 'modeldeck.json', text: /\(replacing it\)$/ });
 });

@@ -2,7 +2,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import t from 'tap';
 import { createUiState, KEY_HELP, routeKey, type KeyContext, type KeyPress, type UiState } from '../src/tui/keys.js';
-import { defaultLogFileName } from '../src/tui/keys/log.js';
+import { defaultLogFileName } from '../src/tui/keys/global.js';
+import { notCommand } from '../src/tui/keys/session.js';
 
 const ctx: KeyContext = {
   sessions: [
@@ -43,16 +44,56 @@ t.test('Tab / Shift-Tab move between sessions, wrapping', async (t) => {
   t.equal(ui.focus, 1);
 });
 
-t.test('command keys act on the focused session', async (t) => {
+t.test('command keys act on the focused session; what destroys asks in a dialog opened on Keep', async (t) => {
   const ui = { ...createUiState(), focus: 1 };
-  t.same(type(ui, ['r']).commands, [{ type: 'retry', sessionId: 's2' }]);
-  t.same(type(ui, ['x']).commands, [], 'x asks first');
-  t.same(type(ui, ['x', 'y']).commands, [{ type: 'close', sessionId: 's2' }], 'y closes');
-  t.same(type(ui, ['x', ENTER]).commands, [{ type: 'close', sessionId: 's2' }], 'so does Enter');
-  t.same(type(ui, ['x', 'n']).commands, [], 'any other key keeps it');
-  t.equal(type(ui, ['x', 'n']).ui.prompt, null);
-  t.same(type(ui, ['q']).commands, [{ type: 'quit' }]);
-  t.same(type(ui, [named('c', { ctrl: true })]).commands, [{ type: 'quit' }]);
+  const failed: KeyContext = { ...ctx, sessions: ctx.sessions.map((s) => ({ ...s, failed: true })) };
+  t.same(type(ui, ['r'], failed).commands, [{ type: 'retry', sessionId: 's2' }], 'r retries a failed session');
+  t.same(
+    type(ui, ['r']).commands,
+    [{ type: 'notice', text: 's2: nothing to retry (r retries after an error)' }],
+    'and nothing else: a stray r never re-requests a load',
+  );
+  t.same(type(ui, ['X']).commands, [], 'X asks first');
+  t.same(type(ui, ['X']).ui.prompt, {
+    kind: 'close',
+    text: '',
+    sessionId: 's2',
+    choices: ['keep', 'close'],
+    choice: 0,
+  });
+  t.same(type(ui, ['X', ENTER]).commands, [], 'Enter at once presses Keep');
+  t.equal(type(ui, ['X', ENTER]).ui.prompt, null);
+  const RIGHT = named('right');
+  t.same(type(ui, ['X', RIGHT, ENTER]).commands, [{ type: 'close', sessionId: 's2' }], '→ then Enter closes');
+  t.same(type(ui, ['X', named('tab'), ENTER]).commands, [{ type: 'close', sessionId: 's2' }], 'Tab moves too');
+  t.same(type(ui, ['X', RIGHT, RIGHT, ENTER]).commands, [], 'and wraps back to Keep');
+  t.same(type(ui, ['X', RIGHT, named('left'), ENTER]).commands, [], '← goes back');
+  for (const answer of ['y', 'Y', ' ']) {
+    const kept = type(ui, ['X', RIGHT, answer, ENTER]);
+    t.same(
+      kept.commands.filter((c) => c.type !== 'notice'),
+      [],
+      `a character (${JSON.stringify(answer)}) never presses a button, even the chosen one`,
+    );
+  }
+  t.match(type(ui, ['X', 'y']).commands, [{ type: 'notice', text: /^kept: the session is open/ }], 'and says so');
+  t.equal(type(ui, ['X', 'y']).ui.prompt, null, 'closing the dialog');
+  t.same(type(ui, ['X', RIGHT, named('escape')]).commands, [], 'Esc keeps');
+  t.same(type(ui, ['X', RIGHT, named('up')]).ui.prompt?.choice, 1, 'other keys wait');
+  t.same(type(ui, ['U', RIGHT, ENTER]).commands, [{ type: 'unload', sessionId: 's2' }], 'U unloads the same way');
+  t.same(type(ui, ['C', RIGHT, ENTER]).commands, [{ type: 'cancel', sessionId: 's2' }], 'C cancels the same way');
+  for (const letter of ['x', 'c', 'u', 'q', 'y', 'e', 'a', 'o', 'w']) {
+    const r = type(ui, [letter]);
+    t.same([r.ui.prompt, r.commands.map((c) => c.type)], [null, ['notice']], `${letter} only says how to type`);
+  }
+  t.match(type(ui, ['u']).commands, [
+    { text: "'u' is not a command (U unload, asks first) · press i or Enter to type · ? keys" },
+  ]);
+  t.match(type(ui, ['e']).commands, [
+    { text: "'e' is not a command (Ctrl-E edit) · press i or Enter to type · ? keys" },
+  ]);
+  t.equal(type(ui, ['Q']).ui.prompt?.kind, 'quit', 'Q asks to quit');
+  t.same(type(ui, [named('c', { ctrl: true })]).commands, [{ type: 'quit' }], 'Ctrl-C with nothing to lose quits');
   t.ok(type(ui, ['?']).ui.help);
   t.notOk(type(type(ui, ['?']).ui, ['q']).ui.help, 'any key closes help (and does nothing else)');
   t.same(type(type(ui, ['?']).ui, ['q']).commands, []);
@@ -73,7 +114,7 @@ t.test('typing: Enter or i starts a message, Enter sends, Esc leaves, Backspace 
   t.same(r.ui.inputs, { s1: 'qax' });
   r = type(r.ui, [named('escape')]);
   t.notOk(r.ui.composing);
-  t.same(type(r.ui, ['q']).commands, [{ type: 'quit' }], 'after Esc they are commands again');
+  t.equal(type(r.ui, ['Q']).ui.prompt?.kind, 'quit', 'after Esc they are commands again');
   t.ok(type(createUiState(), [ENTER]).ui.composing, 'Enter starts typing');
   t.ok(type(createUiState(), ['i']).ui.composing, 'so does i');
   t.same(type(createUiState(), [ENTER, ENTER]).commands, [], 'an empty message is not sent');
@@ -167,7 +208,7 @@ t.test('Up / Down while typing walk the messages sent in the session, the draft 
 });
 
 t.test('prompts edit the same way as the input line', async (t) => {
-  let r = type(createUiState(), ['a', 'http://b:2', ctrl('a')]);
+  let r = type(createUiState(), [ctrl('n'), 'http://b:2', ctrl('a')]);
   t.match(r.ui.prompt, { kind: 'add-server', text: 'http://b:2', cursor: 0 });
   r = type(r.ui, [ctrl('k'), 'http://a.example:1 x', ctrl('w'), named('backspace'), named('home'), named('delete')]);
   t.match(r.ui.prompt, { text: 'ttp://a.example:1', cursor: 0 }, 'Ctrl-K, Ctrl-W, Backspace, Home, Del');
@@ -180,11 +221,11 @@ t.test('prompts edit the same way as the input line', async (t) => {
   t.ok(r.ui.prompt?.error, 'a refused Enter says why');
   t.ok(type(r.ui, [named('left')]).ui.prompt?.error, 'moving the cursor keeps the reason');
   t.notOk(type(r.ui, [named('backspace')]).ui.prompt?.error, 'editing the text drops it');
-  const moved = type(createUiState(), ['a', ENTER, 'org/c', named('home')]).ui;
+  const moved = type(createUiState(), [ctrl('n'), ENTER, 'org/c', named('home')]).ui;
   const completed = routeKey(moved, named('tab'), { ...ctx, modelIds: ['org/chat'] }).ui.prompt;
   t.match(completed, { kind: 'add-model', text: 'org/chat' }, 'Tab completes the whole text, wherever the cursor is');
   t.equal(completed?.cursor, undefined, 'and leaves the cursor at the end');
-  const edit = type(createUiState(), ['e', named('left'), named('left'), 'x']);
+  const edit = type(createUiState(), [ctrl('e'), named('left'), named('left'), 'x']);
   t.match(
     edit.ui.prompt,
     { kind: 'edit-server', text: 'http://ax:1', cursor: 9 },
@@ -233,11 +274,11 @@ t.test('1–9 jump to that session, from the log too; a digit while typing is te
   const typing = type(createUiState(), ['i', '2']);
   t.equal(typing.ui.focus, 0, 'while typing the focus stays');
   t.same(typing.ui.inputs, { s1: '2' }, 'and the digit is text');
-  const prompt = type(createUiState(), ['a', '2']);
+  const prompt = type(createUiState(), [ctrl('n'), '2']);
   t.equal(prompt.ui.prompt?.text, '2', 'in a prompt a digit is text');
 });
 
-t.test('e edits the focused session: server, model, key prefilled; Enter keeps, - drops the key', async (t) => {
+t.test('Ctrl-E edits the focused session: server, model, key prefilled; Enter keeps, - drops the key', async (t) => {
   const withKeys: KeyContext = {
     ...ctx,
     sessions: [
@@ -245,7 +286,7 @@ t.test('e edits the focused session: server, model, key prefilled; Enter keeps, 
       { id: 's2', tag: 's2', server: 'http://b:2', model: 'o/n', canChat: false },
     ],
   };
-  let r = type(createUiState(), ['e'], withKeys);
+  let r = type(createUiState(), [ctrl('e')], withKeys);
   t.same(r.ui.prompt, { kind: 'edit-server', text: 'http://a:1', sessionId: 's1' });
   r = type(r.ui, [ENTER], withKeys);
   t.same(r.ui.prompt, { kind: 'edit-model', text: 'o/m', server: 'http://a:1', sessionId: 's1' });
@@ -260,15 +301,15 @@ t.test('e edits the focused session: server, model, key prefilled; Enter keeps, 
   t.same(type(r.ui, ['k', '2', ENTER], withKeys).commands, [
     { type: 'edit', sessionId: 's1', server: 'http://a:1', model: 'o/m', apiKey: 'k2' },
   ]);
-  const bad = type(createUiState(), ['e', ...Array(10).fill(named('backspace')), 'nope', ENTER], withKeys);
+  const bad = type(createUiState(), [ctrl('e'), ...Array(10).fill(named('backspace')), 'nope', ENTER], withKeys);
   t.match(bad.ui.prompt, { kind: 'edit-server', error: /not a URL/ }, 'a bad URL is refused in place');
-  const second = type(createUiState(), [named('tab'), 'e', ENTER, ENTER], withKeys);
+  const second = type(createUiState(), [named('tab'), ctrl('e'), ENTER, ENTER], withKeys);
   t.match(second.ui.prompt, { kind: 'edit-key', sessionId: 's2', keyDefault: 'no key' });
-  t.equal(type(createUiState(), ['e', named('escape')], withKeys).ui.prompt, null, 'Esc cancels');
+  t.equal(type(createUiState(), [ctrl('e'), named('escape')], withKeys).ui.prompt, null, 'Esc cancels');
 });
 
 t.test('add a session: server (default offered), then model, both validated', async (t) => {
-  let r = type(createUiState(), ['a']);
+  let r = type(createUiState(), [ctrl('n')]);
   t.equal(r.ui.prompt?.kind, 'add-server');
   r = type(r.ui, ['ftp://x', ENTER]);
   t.match(r.ui.prompt, { kind: 'add-server', error: /http/ }, 'a bad URL is refused in place');
@@ -281,14 +322,14 @@ t.test('add a session: server (default offered), then model, both validated', as
   r = type(r.ui, [ENTER]);
   t.equal(r.ui.prompt, null);
   t.same(r.commands, [{ type: 'add', server: 'http://a:1', model: 'org/new@v2' }], 'Enter: the default key');
-  t.equal(type(type(createUiState(), ['a']).ui, [named('escape')]).ui.prompt, null, 'Esc cancels');
+  t.equal(type(type(createUiState(), [ctrl('n')]).ui, [named('escape')]).ui.prompt, null, 'Esc cancels');
 });
 
 t.test('the model prompts ask for the server ids; Tab completes from them, then cycles', async (t) => {
-  const opened = type(createUiState(), ['a', ENTER]);
+  const opened = type(createUiState(), [ctrl('n'), ENTER]);
   t.same(opened.commands, [{ type: 'list-models', server: 'http://a:1' }], 'the model prompt asks for the ids');
-  const edit = type(createUiState(), ['e', ENTER]);
-  t.same(edit.commands, [{ type: 'list-models', server: 'http://a:1', sessionId: 's1' }], 'so does e');
+  const edit = type(createUiState(), [ctrl('e'), ENTER]);
+  t.same(edit.commands, [{ type: 'list-models', server: 'http://a:1', sessionId: 's1' }], 'so does Ctrl-E');
 
   const listing: KeyContext = {
     ...ctx,
@@ -317,7 +358,7 @@ t.test('the model prompts ask for the server ids; Tab completes from them, then 
   const free = type(opened.ui, ['new/model', TAB, ENTER, ENTER], listing);
   t.same(free.commands, [{ type: 'add', server: 'http://a:1', model: 'new/model' }], 'an id not listed is accepted');
   t.equal(type(opened.ui, ['org/co', TAB], ctx).ui.prompt?.text, 'org/co', 'no ids known: Tab does nothing');
-  const elsewhere = type(createUiState(), ['a', TAB], listing).ui;
+  const elsewhere = type(createUiState(), [ctrl('n'), TAB], listing).ui;
   t.same([elsewhere.prompt?.kind, elsewhere.prompt?.text], ['add-server', ''], 'Tab completes model ids only');
 });
 
@@ -333,7 +374,7 @@ t.test('log keys: follow/pause, scroll, filters, save', async (t) => {
   t.equal(ui.log.scroll, 0);
   ui = type(ui, [named('end')]).ui;
   t.equal(ui.log.paused, false, 'End follows');
-  ui = type(ui, ['/', 'keep', ENTER]).ui;
+  ui = type(ui, [ctrl('f'), 'keep', ENTER]).ui;
   t.equal(ui.log.filterText, 'keep');
   ui = type(ui, ['s']).ui;
   t.equal(ui.log.filterSession, 's1');
@@ -341,20 +382,29 @@ t.test('log keys: follow/pause, scroll, filters, save', async (t) => {
   t.equal(ui.log.filterSession, 's2');
   ui = type(ui, ['s']).ui;
   t.equal(ui.log.filterSession, null, 'then all sessions again');
-  const save = type(ui, ['w']);
+  const save = type(ui, [ctrl('s')]);
   t.same(save.ui.prompt, { kind: 'save', text: defaultLogFileName(ctx.now) });
   t.match(defaultLogFileName(ctx.now), /^modeldeck-events-\d{8}-\d{6}\.jsonl$/);
   t.same(type(save.ui, [ENTER]).commands, [{ type: 'save-log', path: defaultLogFileName(ctx.now) }]);
   t.notOk(type(ui, [named('escape')]).ui.logFocused, 'Esc goes back to the sessions');
   t.notOk(type(ui, [named('tab')]).ui.logFocused, 'so does Tab');
-  t.same(type(ui, ['q']).commands, [{ type: 'quit' }]);
+  t.equal(type(ui, ['Q']).ui.prompt?.kind, 'quit');
+  t.same(type(ui, ['w', '/', 'q', 'a']).ui.prompt, null, 'letters open no prompt in the log either');
+  t.match(type(ui, ['w']).commands, [
+    { type: 'notice', text: "'w' is not a log key: Esc goes back to the sessions, ? for keys" },
+  ]);
 });
 
-t.test('no sessions: keys that need one do nothing; a and q still work', async (t) => {
+t.test('no sessions: keys that need one do nothing; Ctrl-N, Q and Ctrl-C still work', async (t) => {
   const empty = { ...ctx, sessions: [] };
-  t.same(type(createUiState(), ['r', 'x', ENTER, named('tab')], empty).commands, []);
-  t.equal(type(createUiState(), ['a'], empty).ui.prompt?.kind, 'add-server');
-  t.same(type(createUiState(), ['q'], empty).commands, [{ type: 'quit' }]);
+  t.same(type(createUiState(), ['r', 'X', 'U', ENTER, named('tab')], empty).commands, []);
+  t.equal(type(createUiState(), ['X'], empty).ui.prompt, null);
+  t.equal(type(createUiState(), [ctrl('n')], empty).ui.prompt?.kind, 'add-server');
+  t.equal(type(createUiState(), ['Q'], empty).ui.prompt?.kind, 'quit', 'Q asks even with nothing to lose');
+  t.same(type(createUiState(), [ctrl('c')], empty).commands, [{ type: 'quit' }], 'Ctrl-C quits');
+  t.match(type(createUiState(), [ctrl('s')], empty).commands, [
+    { type: 'notice', text: 'no session is open to write' },
+  ]);
 });
 
 // The router's bindings are found here by trying keys, not by reading its tables (tui-key-bindings reads them): every
@@ -430,19 +480,21 @@ function boundKeys(ui: UiState, unbound: (key: KeyPress) => ReturnType<typeof ro
   return out;
 }
 
+/** What a key no row binds does in the log pane: a character says it is no log key; anything else nothing. */
+function logUnbound(ui: UiState, key: KeyPress): ReturnType<typeof routeKey> {
+  return key.ch !== undefined && !key.ctrl && PRINTABLE.includes(key.ch) && key.ch !== ' '
+    ? {
+        ui,
+        commands: [{ type: 'notice', text: `'${key.ch}' is not a log key: Esc goes back to the sessions, ? for keys` }],
+      }
+    : { ui, commands: [] };
+}
+
 const MODES = {
   // Sessions, not typing: an unbound character is never text, only a notice of how to type (space does nothing).
   session: boundKeys(createUiState(), (key) =>
     key.ch !== undefined && !key.ctrl && PRINTABLE.includes(key.ch) && key.ch !== ' '
-      ? {
-          ui: createUiState(),
-          commands: [
-            {
-              type: 'notice',
-              text: `'${key.ch}' is not a command: press Enter or i to type a message (Esc leaves typing), ? for keys`,
-            },
-          ],
-        }
+      ? { ui: createUiState(), commands: [{ type: 'notice', text: notCommand(key.ch) }] }
       : { ui: createUiState(), commands: [] },
   ),
   // The log, paused and scrolled up, so that keys scrolling back down or following again change something.
@@ -452,7 +504,7 @@ const MODES = {
       logFocused: true,
       log: { ...createUiState().log, paused: true, pausedAtSeq: 10, scroll: 5 },
     };
-    return boundKeys(ui, () => ({ ui, commands: [] }));
+    return boundKeys(ui, (key) => logUnbound(ui, key));
   })(),
   // The log's debug view, paused with the cursor up, so that moving down or following changes something.
   debug: (() => {
@@ -461,7 +513,7 @@ const MODES = {
       logFocused: true,
       log: { ...createUiState().log, view: 'debug', paused: true, pausedAtJournalSeq: 10, cursor: 3 },
     };
-    return boundKeys(ui, () => ({ ui, commands: [] }));
+    return boundKeys(ui, (key) => logUnbound(ui, key));
   })(),
   // Typing a message, the cursor inside the line and a message sent before, so that every editing key and Up
   // change something: characters are text (typed at the cursor); only the editing keys are bound.
@@ -497,7 +549,24 @@ function helpKeys([keys]: readonly [string, string]): string[] {
 
 t.test('the help lists every key the router binds, found by trying every key in each mode', async (t) => {
   // The probe finds what is known to be there, so an empty or broken probe cannot pass.
-  for (const key of ['Tab', 'Shift-Tab', 'Enter', 'i', 'a', 'e', 'r', 'x', 'l', 'q', '?', 'Ctrl-C', '1', '9'])
+  for (const key of [
+    'Tab',
+    'Shift-Tab',
+    'Enter',
+    'i',
+    'Ctrl-N',
+    'Ctrl-E',
+    'r',
+    'X',
+    'U',
+    'C',
+    'l',
+    'Q',
+    '?',
+    'Ctrl-C',
+    '1',
+    '9',
+  ])
     t.ok(MODES.session.has(key), `session mode binds ${key}`);
   for (const key of [
     'space',
@@ -509,15 +578,15 @@ t.test('the help lists every key the router binds, found by trying every key in 
     'k',
     'j',
     'G',
-    '/',
+    'Ctrl-F',
     's',
-    'w',
+    'Ctrl-S',
     'Esc',
     'Tab',
     'l',
-    'q',
+    'Q',
     '?',
-    'a',
+    'Ctrl-N',
   ]) {
     t.ok(MODES.log.has(key), `log mode binds ${key}`);
   }
@@ -525,7 +594,7 @@ t.test('the help lists every key the router binds, found by trying every key in 
 
   const keyColumn = new Set(KEY_HELP.flatMap(helpKeys));
   const anywhere = new Set(KEY_HELP.flatMap(([k, v]) => `${k} ${v}`.split(/[\s,;()]+/)));
-  for (const key of ['v', 'n', 'Enter', 'Up', 'Down', 'space', 'w', '/'])
+  for (const key of ['v', 'n', 'Enter', 'Up', 'Down', 'space', 'Ctrl-S', 'Ctrl-F'])
     t.ok(MODES.debug.has(key), `debug view binds ${key}`);
   for (const key of ['Left', 'Right', 'Home', 'End', 'Del', 'Up', 'Ctrl-A', 'Ctrl-E', 'Ctrl-U', 'Ctrl-K', 'Ctrl-W'])
     t.ok(MODES.typing.has(key), `typing binds ${key}`);
@@ -598,30 +667,93 @@ t.test('typing and commands never mix: sentences that start with each command le
   );
 });
 
-t.test('q asks first while loads run or transcripts exist; Ctrl-C quits at once', async (t) => {
-  const withLoad: KeyContext = {
-    ...ctx,
-    sessions: ctx.sessions.map((s, i) => (i === 1 ? { ...s, loading: true } : s)),
-  };
-  const asked = type(createUiState(), ['q'], withLoad);
-  t.same(asked.commands, [], 'nothing yet');
-  t.equal(asked.ui.prompt?.kind, 'quit', 'a question');
-  t.same(type(asked.ui, ['y'], withLoad).commands, [{ type: 'quit' }], 'y quits');
-  t.same(type(asked.ui, [ENTER], withLoad).commands, [{ type: 'quit' }], 'so does Enter');
-  const stayed = type(asked.ui, ['n'], withLoad);
-  t.same(stayed.commands, [], 'any other key stays');
-  t.equal(stayed.ui.prompt, null);
-  const withTranscript: KeyContext = {
-    ...ctx,
-    sessions: ctx.sessions.map((s, i) => (i === 0 ? { ...s, hasTranscript: true } : s)),
-  };
-  t.equal(type(createUiState(), ['q'], withTranscript).ui.prompt?.kind, 'quit', 'a transcript asks too');
+t.test(
+  'quitting: Q always asks, on Cancel; Ctrl-C asks only when something would be lost, and again quits',
+  async (t) => {
+    const withLoad: KeyContext = {
+      ...ctx,
+      sessions: ctx.sessions.map((s, i) => (i === 1 ? { ...s, loading: true } : s)),
+    };
+    const asked = type(createUiState(), ['Q'], withLoad);
+    t.same(asked.commands, [], 'nothing yet');
+    t.same(asked.ui.prompt, { kind: 'quit', text: '', choices: ['quit', 'keep'], choice: 1, saves: {} }, 'on Cancel');
+    t.same(type(asked.ui, [ENTER], withLoad).commands, [], 'Enter at once cancels');
+    t.same(type(asked.ui, [named('left'), ENTER], withLoad).commands, [{ type: 'quit' }], '← then Enter quits');
+    t.same(
+      type(asked.ui, ['y'], withLoad).commands.map((c) => c.type),
+      ['notice'],
+      'y stays',
+    );
+    t.equal(type(asked.ui, ['y'], withLoad).ui.prompt, null);
+    t.same(type(asked.ui, [ctrl('c')], withLoad).commands, [{ type: 'quit' }], 'Ctrl-C in the dialog quits');
+    const byCtrlC = type(createUiState(), [ctrl('c')], withLoad);
+    t.same([byCtrlC.ui.prompt?.kind, byCtrlC.commands], ['quit', []], 'Ctrl-C asks while a load runs');
+    const withTranscript: KeyContext = {
+      ...ctx,
+      sessions: ctx.sessions.map((s, i) => (i === 0 ? { ...s, hasTranscript: true } : s)),
+    };
+    t.equal(type(createUiState(), [ctrl('c')], withTranscript).ui.prompt?.kind, 'quit', 'a transcript asks too');
+    const withLog: KeyContext = { ...ctx, logEntries: 12 };
+    const logged = type(createUiState(), ['Q'], withLog).ui.prompt;
+    t.same(
+      logged,
+      {
+        kind: 'quit',
+        text: '',
+        choices: ['save-quit', 'quit', 'keep'],
+        choice: 2,
+        saves: { log: defaultLogFileName(ctx.now) },
+      },
+      'with a log: Save & quit, Quit, Cancel, on Cancel',
+    );
+    t.same(
+      type(createUiState(), ['Q', named('left'), named('left'), ENTER], withLog).commands,
+      [{ type: 'quit', saves: { log: defaultLogFileName(ctx.now) } }],
+      'Save & quit names the file',
+    );
+    t.equal(type(createUiState(), [ctrl('c')], withLog).ui.prompt?.kind, 'quit', 'a log is something to lose');
+    const changed: KeyContext = { ...ctx, configPath: 'dash.json', sessionsChanged: true };
+    t.same(
+      type(createUiState(), ['Q'], changed).ui.prompt?.saves,
+      { sessions: 'dash.json' },
+      'sessions changed since the config file: Save & quit writes them',
+    );
+    t.same(
+      type(createUiState(), ['Q'], { ...changed, sessionsChanged: false }).ui.prompt?.choices,
+      ['quit', 'keep'],
+      'unchanged: nothing to save',
+    );
+    t.same(type(createUiState(), [ctrl('c')]).commands, [{ type: 'quit' }], 'nothing to lose: Ctrl-C quits at once');
+  },
+);
+
+t.test('read-only sessions refuse U and C at the key, saying so', async (t) => {
+  const readOnly: KeyContext = { ...ctx, sessions: ctx.sessions.map((s) => ({ ...s, readOnly: true })) };
+  for (const [key, what] of [
+    ['U', 'unload'],
+    ['C', 'cancel'],
+  ] as const) {
+    const r = type(createUiState(), [key], readOnly);
+    t.equal(r.ui.prompt, null, `${key}: no dialog`);
+    t.same(r.commands, [{ type: 'notice', text: `read-only: ${what} is off (s1 changes nothing on its server)` }]);
+  }
+  t.equal(type(createUiState(), ['X'], readOnly).ui.prompt?.kind, 'close', 'closing a session is still the user’s');
+});
+
+t.test('Ctrl-S writes the sessions: to the config file (saying it writes over it), else modeldeck.json', async (t) => {
+  const fresh = type(createUiState(), [ctrl('s')]);
+  t.same(fresh.ui.prompt, { kind: 'save-sessions', text: 'modeldeck.json' });
+  t.same(type(fresh.ui, [ENTER]).commands, [{ type: 'save-sessions', path: 'modeldeck.json', overwrite: false }]);
+  const own: KeyContext = { ...ctx, configPath: 'dash.json' };
+  const prompt = type(createUiState(), [ctrl('s')], own);
+  t.same(prompt.ui.prompt, { kind: 'save-sessions', text: 'dash.json', overwrite: 'dash.json' });
+  t.same(type(prompt.ui, [ENTER], own).commands, [{ type: 'save-sessions', path: 'dash.json', overwrite: true }]);
   t.same(
-    type(createUiState(), [named('c', { ctrl: true })], withLoad).commands,
-    [{ type: 'quit' }],
-    'Ctrl-C never asks',
+    type(prompt.ui, [named('backspace'), named('backspace'), named('backspace'), named('backspace'), 'txt', ENTER], own)
+      .commands,
+    [{ type: 'save-sessions', path: 'dash.txt', overwrite: false }],
+    'another name is not written over',
   );
-  t.same(type(createUiState(), ['q']).commands, [{ type: 'quit' }], 'nothing to lose: q quits at once');
 });
 
 t.test('f zooms the focused session or the log to the full screen; f, Esc or leaving the log returns', async (t) => {
@@ -698,7 +830,7 @@ t.test('g: any session by its number (10 and up too), its tag, or part of its mo
       canChat: true,
     })),
   };
-  const jump = (keys: (KeyPress | string)[], ui = createUiState()) => type(ui, [ch('g'), ...keys, ENTER], many).ui;
+  const jump = (keys: (KeyPress | string)[], ui = createUiState()) => type(ui, [ctrl('g'), ...keys, ENTER], many).ui;
   t.equal(jump(['12']).focus, 11, 'a number past 9');
   t.equal(jump(['GPU-box']).focus, 4, 'a tag, case aside');
   t.equal(jump(['special']).focus, 7, 'part of a model');
@@ -706,7 +838,7 @@ t.test('g: any session by its number (10 and up too), its tag, or part of its mo
   t.equal(logged.focus, 2);
   t.notOk(logged.logFocused, 'from the log, the session gets the focus');
   t.equal(logged.zoom, null, 'and the log’s zoom gives way');
-  const refused = type(createUiState(), [ch('g'), '13', ENTER], many).ui;
+  const refused = type(createUiState(), [ctrl('g'), '13', ENTER], many).ui;
   t.equal(refused.prompt?.error, 'not one of 1–12, a tag or a model', 'an unknown one is refused, the prompt kept');
-  t.equal(type(createUiState(), [ch('g'), ENTER], many).ui.prompt, null, 'an empty Enter closes it');
+  t.equal(type(createUiState(), [ctrl('g'), ENTER], many).ui.prompt, null, 'an empty Enter closes it');
 });

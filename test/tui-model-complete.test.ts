@@ -37,7 +37,7 @@ t.test('a, Enter, a prefix and Tab complete to the id the server lists; the sess
   const dash = startDashboard({ defaultServer: srv.url, defaultApiKey: KEY, input, output, maxTokens: 8 });
   t.teardown(() => dash.shutdown());
 
-  input.write('a');
+  input.write('\x0e');
   input.write('\r');
   await until('the model prompt', () => dash.ui().prompt?.kind === 'add-model');
   // Listed with the --api-key key (without it the server answers 401 and nothing is offered).
@@ -67,7 +67,7 @@ t.test('a server refusing the list says so; typing an id still works', async (t)
   const dash = startDashboard({ defaultServer: srv.url, input, output, maxTokens: 8 });
   t.teardown(() => dash.shutdown());
 
-  input.write('a');
+  input.write('\x0e');
   input.write('\r');
   const refused = await until('the refusal', () => {
     const bar = statusBar(dash.screenText());
@@ -104,7 +104,7 @@ t.test('a server that does not answer the list: asking, then given up on, and ty
   const dash = startDashboard({ defaultServer: url, input, output, clock });
   t.teardown(() => dash.shutdown());
 
-  input.write('a');
+  input.write('\x0e');
   input.write('\r');
   await until('the ask to arrive', () => asked === 1);
   t.match(statusBar(dash.screenText()), 'asking the server for its models…', 'says it is asking');

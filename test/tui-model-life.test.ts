@@ -151,7 +151,7 @@ t.test('a saved log replays what the server said: the session ends unloaded ther
   await shows(dash, /✓ ready/, 'the session ready');
   await post(`${server.url}/unload_model`, { model: TINY });
   await shows(dash, /○ unloaded: by another client's request/, 'unloaded on screen');
-  input.write('lw');
+  input.write('l\x13');
   const offered = await until('the save prompt', () =>
     dash.ui().prompt?.kind === 'save' ? dash.ui().prompt?.text : undefined,
   );

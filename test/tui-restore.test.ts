@@ -60,8 +60,8 @@ t.test('q restores the terminal: normal screen, cursor shown, keypad and raw mod
   t.notOk(written.includes(LEAVE_ALT), 'not restored before quitting');
 
   const before = written.length;
-  // q asks first while the load runs; y quits.
-  input.write('qy');
+  // Q asks first; ← to Quit, then Enter, quits.
+  input.write('Q\x1b[D\r');
   await dash.closed;
   await until('the restore sequences', () => {
     const tail = written.slice(before);

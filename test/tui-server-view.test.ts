@@ -57,7 +57,9 @@ t.test('the download chart appears with a real load and moves; the tokens/s char
     'the tokens/s chart',
     () => {
       const cell = cellText(dash, 0, 1);
-      return /tokens\/s [1-9]\d* · peak [1-9]\d*/.test(cell) ? cell : undefined;
+      // A rate under 10 has a decimal (a loaded machine generates slowly): any rate above zero will do.
+      const rates = /tokens\/s ([\d.]+) · peak ([\d.]+)/.exec(cell);
+      return rates && Number(rates[1]) > 0 && Number(rates[2]) > 0 ? cell : undefined;
     },
     30_000,
   );
@@ -134,10 +136,15 @@ t.test('cancel from the dashboard ends every subscriber’s stream with CANCELLE
   t.teardown(() => dash.shutdown());
   await until('downloading', () => /download .*\/ [\d.]+ MB/.test(cellText(dash, 0, 1)), 30_000);
   const other = subscribeLoad({ server: srv.url, model: TEN });
-  input.write('c');
+  input.write('C');
   await until('the confirmation', () => dash.ui().prompt?.kind === 'cancel');
-  t.match(dash.screenText(), /cancel/i, 'asks first');
-  input.write('y');
+  const dialog = dash.screenText().replace(/[│\s]+/g, ' ');
+  t.match(
+    dialog,
+    `Cancel the load of ${TEN}@main on ${srv.url}, for every client following it`,
+    'asks first, naming who is affected',
+  );
+  input.write('\x1b[C\r');
   const outcome = await other;
   t.notOk(outcome.ok, 'the other client’s stream ended without ready');
   t.match(!outcome.ok && outcome.failure, { kind: 'server', code: 'CANCELLED' }, 'with the cancelled error');

@@ -146,7 +146,7 @@ t.test('at 80×24 with three sessions a reply and all its figures are in sight',
   t.notMatch(figures, '…', 'nothing cut with an ellipsis');
 });
 
-t.test('at 80×24 with eleven sessions every pane keeps its state; g jumps to session 11', async (t) => {
+t.test('at 80×24 with eleven sessions every pane keeps its state; Ctrl-G jumps to session 11', async (t) => {
   const mirror = await startTestMirror(await demoModelsDir([MODEL]));
   t.teardown(() => mirror.close());
   const srv = await startKillableServer(mirror.url);
@@ -161,13 +161,13 @@ t.test('at 80×24 with eleven sessions every pane keeps its state; g jumps to se
     return all.every((c) => c.includes('✓ ready')) ? all : undefined;
   });
   t.equal(cells.length, 11, 'every pane says ✓ ready (in its body, or in its title when it has no row for it)');
-  input.write('g');
+  input.write('\x07');
   await until('the jump prompt', () => dash.ui().prompt?.kind === 'jump');
   t.match(dash.screenText(), 'jump to session (number, tag or model)');
   input.write('11\r');
   await until('session 11 focused', () => dash.ui().focus === 10 && dash.ui().prompt === null);
   t.match(dash.screenText().split('\n')[23] ?? '', /^\[s11\]/, 'the status bar names it');
-  input.write('g99\r');
+  input.write('\x0799\r');
   await until('the refusal', () => dash.ui().prompt?.error !== undefined);
   t.match(dash.screenText().split('\n')[23] ?? '', /: 99█? +not one of 1–11, a tag or a model/);
 });

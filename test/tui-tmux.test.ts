@@ -54,19 +54,18 @@ t.test(
     t.ok((await other).ok, 'the other client’s load finished');
     await until('the other model resident', () => new RegExp(`${TEN}@main\\s+resident`).test(screen()), 30_000);
 
-    // With no load running and no transcript, q quits at once; were it to ask, y confirms.
-    tmux('send-keys', '-t', session, 'q');
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    if (spawnSync('tmux', ['has-session', '-t', session]).status === 0 && /quit\?/.test(screen())) {
-      tmux('send-keys', '-t', session, 'y');
-    }
+    // Q opens the quit dialog on Cancel (the event log is something to lose); ← to Quit, then Enter.
+    tmux('send-keys', '-t', session, 'Q');
+    await until('the quit dialog', () => /Quit modeldeck\?/.test(screen()));
+    tmux('send-keys', '-t', session, 'Left');
+    tmux('send-keys', '-t', session, 'Enter');
     await until('the dashboard gone', () => spawnSync('tmux', ['has-session', '-t', session]).status !== 0, 15_000);
     t.pass('quit');
   },
 );
 
 t.test(
-  'in tmux at 80×24: a streamed reply is in sight, f zooms and returns, the help is paged, q asks and y quits',
+  'in tmux at 80×24: a streamed reply is in sight, f zooms and returns, the help is paged, Q asks and ← Enter quits',
   { skip: !hasTmux && 'no tmux on this machine' },
   async (t) => {
     const mirror = await startTestMirror(await demoModelsDir([TINY]));
@@ -116,10 +115,12 @@ t.test(
     await until('its second page', () => /page 2 of \d+/.test(screen()));
     keys('x');
     await until('the help closed', () => !/page \d+ of \d+/.test(screen()));
-    t.notMatch(screen(), 'close s1', 'the key that closed the help did nothing else');
-    keys('q');
-    await until('quit asks first (a transcript would be lost)', () => /quit\?/.test(screen()));
-    keys('y');
+    t.notMatch(screen(), 'Close s1', 'the key that closed the help did nothing else');
+    keys('Q');
+    await until('quit asks first (a transcript would be lost)', () => /Quit modeldeck\?/.test(screen()));
+    t.match(screen(), 'Quitting drops 1 transcript', 'says what would be lost');
+    keys('Left');
+    keys('Enter');
     await until('the dashboard gone', () => spawnSync('tmux', ['has-session', '-t', session]).status !== 0, 15_000);
     t.pass('quit');
   },

@@ -39,7 +39,7 @@ t.test('sentences that start with each command letter, typed into a ready sessio
   t.same(dash.ui().inputs, { s1: '' }, 'nothing typed outside the typing mode');
 });
 
-t.test('q while a load runs asks first; any other key stays; y quits', async (t) => {
+t.test('Q while a load runs opens the quit dialog on Cancel; a letter stays; ← and Enter quit', async (t) => {
   const models = await demoModelsDir(['modeldeck/chat-10m']);
   // 10 MB at 250 kB/s: the load runs for the whole test.
   const mirror = await startTestMirror(models, { throttle: 250_000 });
@@ -48,22 +48,22 @@ t.test('q while a load runs asks first; any other key stays; y quits', async (t)
   t.teardown(() => srv.close());
   const { dash, input } = openDashboard(t, { sessions: [{ server: srv.url, model: 'modeldeck/chat-10m' }] });
   await until('loading', () => cellText(dash, 0, 1).includes('● loading'));
-  input.write('q');
+  input.write('Q');
   const asked = await until('the question', () => {
-    const line = status(dash.screenText());
-    return line.includes('quit?') ? line : undefined;
+    const text = dash.screenText();
+    return text.includes('Quit modeldeck?') ? text : undefined;
   });
-  t.match(asked, '1 load running', 'says what is at stake');
-  t.match(asked, 'y quits · any other key stays');
-  input.write('n');
+  t.match(asked.replace(/[│\s]+/g, ' '), 'Quitting stops watching 1 load', 'says what is at stake');
+  t.match(status(asked), '←→ choose · Enter presses · Esc keeps');
+  input.write('y');
   await until('the question gone', () => dash.ui().prompt === null);
   let closed = false;
   void dash.closed.then(() => (closed = true));
   await new Promise((r) => setTimeout(r, 100));
-  t.notOk(closed, 'n kept the dashboard');
-  input.write('qy');
+  t.notOk(closed, 'y kept the dashboard');
+  input.write('Q\x1b[D\r');
   await dash.closed;
-  t.pass('q, y quits');
+  t.pass('Q, ←, Enter quits');
 });
 
 t.test('the input line edits like a shell on the real dashboard, and Up recalls the message sent', async (t) => {
@@ -135,7 +135,7 @@ t.test('the input line edits like a shell on the real dashboard, and Up recalls 
   // A prompt edits the same way.
   input.write('\x1b');
   await until('out of the typing mode', () => !dash.ui().composing);
-  input.write('a');
+  input.write('\x0e');
   await until('the add prompt', () => dash.ui().prompt?.kind === 'add-server');
   input.write(`htp://b junk\x17\x1b[H${RIGHT}t`);
   await until('Ctrl-W, Home, Right and a t in the prompt', () => dash.ui().prompt?.text === 'http://b ');

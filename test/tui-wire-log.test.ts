@@ -57,14 +57,14 @@ t.test('a real load through the tap: the debug view and the wire view', async (t
     return pane.title.includes('debug') && pane.lines.some((l) => l.includes('"ready"')) ? pane : undefined;
   });
   t.match(debug.title, /debug · following · lines \d+–\d+ of \d+/, 'the title says the view and the position');
-  input.write('s/HTTP 200\r');
+  input.write('s\x06HTTP 200\r');
   const answer = await until('the filtered log', () => {
     const pane = logPane(dash.screenText());
     return pane.title.includes('session s1 · text "HTTP 200"') ? pane : undefined;
   });
   t.match(answer.lines[0], /^\d\d:\d\d:\d\d\.\d{3} s1 +load +— +HTTP 200 OK text\/event-stream/, 'the answer');
   t.match(answer.title, /lines 1–1 of 1/, 'only the lines whose visible text matches');
-  input.write('s/\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\r');
+  input.write('s\x06\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\r');
   await until('the filter cleared', () => !logPane(dash.screenText()).title.includes('text "'));
   t.ok(
     debug.lines.some((l) => / s1 +load +\+\d+(ms|\.\d\ds) +\{"status": "ready"/.test(l)),
@@ -160,13 +160,13 @@ t.test(
     input.write('\x1b');
     await until('the inspector closed', () => !logPane(dash.screenText()).lines.includes('Lint'));
     const shown = logPane(dash.screenText()).lines.filter((l) => l !== '');
-    input.write('w');
+    input.write('\x13');
     await until('the save prompt', () => dash.ui().prompt?.kind === 'save');
     input.write('\r');
     const file = await until('the saved file', async () =>
       (await readdir(cwd)).find((f) => /^modeldeck-events-\d{8}-\d{6}\.txt$/.test(f)),
     );
     const saved = (await readFile(join(cwd, file), 'utf8')).split('\n').slice(0, -1);
-    t.same(saved, shown, 'w saved exactly the lines the pane shows');
+    t.same(saved, shown, 'Ctrl-S saved exactly the lines the pane shows');
   },
 );

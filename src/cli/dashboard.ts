@@ -5,7 +5,7 @@
  */
 
 import type { DemoStack } from '../demo/stack.js';
-import type { SessionSpec } from '../tui/config.js';
+import type { KeyOrigin, SessionSpec } from '../tui/config.js';
 import type { Dashboard } from '../tui/dashboard.js';
 import { UsageError, parseBytes, parseCommand, parseDtypeFlag, parseHttpUrl } from './args.js';
 
@@ -28,6 +28,9 @@ Options:
   --dtype LIST         ONNX weights the sessions ask for, in order of preference, e.g. q4,q8 (the load
                        request's "dtype"; a --config session's own "dtype" wins; default: none sent, the
                        server chooses)
+  --read-only          watch only: no session unloads, cancels or loads a model itself (a session follows a load
+                       under way or a loaded model, and chats); U and C say "read-only" instead. A config
+                       session can be read-only alone with "readOnly": true
   --log-lines N        event log history kept, in lines (default 5000)
   --cache-dir DIR      embedded server's model cache (default: a new temporary directory each run)
   --throttle RATE      embedded mirror's bandwidth for all downloads together, like 4M or 500k bytes/s;
@@ -40,9 +43,12 @@ Config file:
   "name" (optional) is the session's tag on screen and in the log instead of s1, s2, …: 1–12 letters, digits,
   ".", "_" or "-", unique. Each session takes "apiKey" (the key) or "apiKeyEnv" (an environment variable holding it). Keys are sent as
   "Authorization: Bearer" on every request of that session and never shown or logged. "dtype" (optional, "q4,q8"
-  or a list) is the session's weights preference, as --dtype.
+  or a list) is the session's weights preference, as --dtype. "readOnly": true makes that session watch-only.
+  Ctrl-S in the dashboard writes the open sessions back to the file (keys as "apiKeyEnv", never in the clear
+  unless the file held them so); quitting offers to when they changed.
 
-Keys: press ? in the dashboard. q or Ctrl-C quits.
+Keys: press ? in the dashboard. Letters never change anything on a server: U unloads, C cancels, X closes and
+Q quits, each through a dialog that opens on Keep. Ctrl-C quits (asking first when something would be lost).
 
 The dashboard needs a terminal. For scripts and CI use: modeldeck load --server URL MODEL [--json]`;
 
@@ -53,6 +59,12 @@ export interface DashboardCommandConfig {
   readonly logLines: number;
   /** Key for sessions added later on a server without one. */
   readonly apiKey: string | undefined;
+  /** Where {@link DashboardCommandConfig.apiKey} came from: `--api-key`, or `$MODELDECK_API_KEY`. */
+  readonly apiKeyOrigin: KeyOrigin | undefined;
+  /** `--read-only`. */
+  readonly readOnly: boolean;
+  /** The `--config` file and the sessions it holds (also in {@link DashboardCommandConfig.sessions}). */
+  readonly config: { readonly path: string; readonly sessions: readonly SessionSpec[] } | undefined;
   readonly cacheDir: string | undefined;
   /** Embedded mirror bandwidth, bytes per second (0 = unlimited). */
   readonly throttle: number;
@@ -67,6 +79,7 @@ export async function resolveDashboardArgs(
     server: { type: 'string', multiple: true },
     model: { type: 'string', multiple: true },
     config: { type: 'string' },
+    'read-only': { type: 'boolean' },
     'api-key': { type: 'string' },
     dtype: { type: 'string' },
     'log-lines': { type: 'string' },
@@ -78,10 +91,7 @@ export async function resolveDashboardArgs(
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument '${positionals[0]}' (models go after --model; see 'modeldeck --help')`);
   }
-  const apiKey = values['api-key'] ?? (env['MODELDECK_API_KEY'] || undefined);
-  if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) {
-    throw new UsageError('the API key must be printable ASCII without spaces (it travels in an HTTP header)');
-  }
+  const { apiKey, apiKeyOrigin } = defaultKey(values['api-key'], env);
   const servers = (values.server ?? []).map((s) => parseHttpUrl(s, '--server'));
   const models = values.model ?? [];
   const { parseModelId } = await import('../protocol/model-id.js');
@@ -103,16 +113,12 @@ export async function resolveDashboardArgs(
     );
   }
   const dtype = values.dtype === undefined ? undefined : parseDtypeFlag(values.dtype);
-  const sessions: SessionSpec[] = pairs.map((p) => ({ ...p, ...(apiKey ? { apiKey } : {}) }));
-  if (values.config !== undefined) {
-    const { ConfigError, loadDashboardConfig } = await import('../tui/config.js');
-    try {
-      sessions.push(...(await loadDashboardConfig(values.config, env)));
-    } catch (error) {
-      if (error instanceof ConfigError) throw new UsageError(error.message);
-      throw error;
-    }
-  }
+  const sessions: SessionSpec[] = pairs.map((p) => ({
+    ...p,
+    ...(apiKey ? { apiKey, ...(apiKeyOrigin !== undefined ? { keyOrigin: apiKeyOrigin } : {}) } : {}),
+  }));
+  const config = values.config === undefined ? undefined : await readConfig(values.config, env);
+  sessions.push(...(config?.sessions ?? []));
   if (dtype !== undefined && sessions.length === 0) {
     throw new UsageError('--dtype needs --server or --config sessions (the demo models come in fp32 only)');
   }
@@ -126,9 +132,39 @@ export async function resolveDashboardArgs(
     sessions: dtype === undefined ? sessions : sessions.map((spec) => ({ ...spec, dtype: spec.dtype ?? dtype })),
     logLines,
     apiKey,
+    apiKeyOrigin,
+    readOnly: values['read-only'] === true,
+    config,
     cacheDir: values['cache-dir'],
     throttle: values.throttle === undefined ? DEFAULT_DEMO_THROTTLE : parseBytes(values.throttle, '--throttle'),
   };
+}
+
+/** `--api-key`, else `$MODELDECK_API_KEY`, and which it was. @throws UsageError */
+function defaultKey(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv,
+): { apiKey: string | undefined; apiKeyOrigin: KeyOrigin | undefined } {
+  const apiKey = flag ?? (env['MODELDECK_API_KEY'] || undefined);
+  if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) {
+    throw new UsageError('the API key must be printable ASCII without spaces (it travels in an HTTP header)');
+  }
+  if (apiKey === undefined) return { apiKey, apiKeyOrigin: undefined };
+  return { apiKey, apiKeyOrigin: flag !== undefined ? { kind: 'flag' } : { kind: 'env', name: 'MODELDECK_API_KEY' } };
+}
+
+/** The `--config` file's sessions, with its path (Ctrl-S writes back to it). @throws UsageError */
+async function readConfig(
+  path: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ path: string; sessions: readonly SessionSpec[] }> {
+  const { ConfigError, loadDashboardConfig } = await import('../tui/config.js');
+  try {
+    return { path, sessions: await loadDashboardConfig(path, env) };
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 /** Where the dashboard command reads and writes; the process's own by default. */
@@ -160,6 +196,10 @@ export async function runDashboardCommand(argv: readonly string[], io: Dashboard
     sessions: config.sessions,
     logLines: config.logLines,
     ...(config.apiKey ? { defaultApiKey: config.apiKey } : {}),
+    ...(config.apiKeyOrigin !== undefined ? { defaultKeyOrigin: config.apiKeyOrigin } : {}),
+    readOnly: config.readOnly,
+    ...(config.config !== undefined ? { config: config.config } : {}),
+    ...(io.env !== undefined ? { env: io.env } : {}),
     ...(io.input ? { input: io.input } : {}),
     output,
   });
@@ -191,6 +231,8 @@ export async function runDashboardCommand(argv: readonly string[], io: Dashboard
     await stack?.close();
     unwatch();
   }
+  // What Save & quit saved, said where the user reads it once the screen is gone.
+  for (const line of dashboard.farewell()) output.write(`modeldeck: ${line}\n`);
   return exitCode;
 }
 
@@ -242,7 +284,7 @@ async function runOnDemoStack(
     (error: unknown) =>
       dashboard.setNotice(
         `the demo stack did not start: ${error instanceof Error ? error.message : String(error)}; ` +
-          'press a to add a session on another server',
+          'press Ctrl-N to add a session on another server',
         'error',
       ),
   );

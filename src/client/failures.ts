@@ -18,7 +18,9 @@ export type FailureKind =
   /** The server answered, but not in the protocol (not an event stream, unreadable frames). */
   | 'protocol'
   /** The client aborted the request (closing a session, quitting). */
-  | 'aborted';
+  | 'aborted'
+  /** A read-only session found its model neither loaded nor loading, and loads nothing itself. */
+  | 'read-only';
 
 /** One failure. `message` is what happened, in words, without the hint. */
 export interface Failure {
@@ -48,6 +50,7 @@ export function isRetryable(failure: Failure): boolean {
       return failure.code === SHUTTING_DOWN_CODE;
     case 'protocol':
     case 'aborted':
+    case 'read-only':
       return false;
     default:
       return unreachable(failure.kind);
@@ -81,7 +84,7 @@ export function failureHint(failure: Failure): string {
         case 401:
           return 'the server needs a valid API key: --api-key or $MODELDECK_API_KEY (apiKey/apiKeyEnv in a --config file)';
         case 403:
-          return 'the API key is not allowed to do this: check it with the server operator';
+          return 'the server refused this key for that request (a watch-only key reads, it cannot load, chat or unload): ask the server operator for a key with full rights';
         case 404:
           return 'this server has no such route: is the URL a modeldeck or `transformers serve` server?';
         case 400:
@@ -105,13 +108,15 @@ export function failureHint(failure: Failure): string {
         return 'cancelled on the server (POST /unload_model); r loads again and resumes, the files fetched are kept';
       }
       if (failure.code === MODELS_BUSY_CODE) {
-        return 'the server is full (--max-models) and every model is busy: wait, or unload one (u)';
+        return 'the server is full (--max-models) and every model is busy: wait, or unload one (U in the dashboard)';
       }
       return 'failed loads are not cached: trying again starts a new load';
     case 'protocol':
       return 'is the URL a modeldeck or `transformers serve` server?';
     case 'aborted':
       return '';
+    case 'read-only':
+      return 'this console is read-only: it follows the model once another client loads it; r checks again';
     default:
       return unreachable(failure.kind);
   }

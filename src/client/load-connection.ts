@@ -5,6 +5,7 @@
  */
 
 import type { Clock, TimerHandle } from '../common/clock.js';
+import { planAttach } from './attach-only.js';
 import type { LoadEvent } from '../protocol/events.js';
 import { readLoadExtras } from '../protocol/residency-fields.js';
 import type { Failure } from './failures.js';
@@ -25,6 +26,11 @@ export interface LoadConnectionOptions {
   readonly backoff?: BackoffOptions;
   readonly dispatch: (update: SessionUpdate) => void;
   readonly onFrame: (frame: RawFrame) => void;
+  /**
+   * Read-only: never start a load. Each attempt first asks `GET /v1/models`: a resident model is ready as it is (no
+   * `/load_model`, which would count as use), a load under way is joined, anything else is a `read-only` failure.
+   */
+  readonly attachOnly?: boolean | undefined;
 }
 
 /** The subscription's controls. */
@@ -42,9 +48,10 @@ export interface LoadConnection {
 /**
  * One attempt: the connection's request, with the attempt's own abort signal; what it hears is dispatched while
  * `current()` (a later attempt silences it). modeldeck's own fields of an event (a queued load's place, a ready
- * model's unload countdown) are read leniently beside it.
+ * model's unload countdown) are read leniently beside it. A read-only session first asks whether there is anything to attach
+ * to (`attach-only.ts`).
  */
-function subscribeOnce(
+async function subscribeOnce(
   options: LoadConnectionOptions,
   signal: AbortSignal,
   current: () => boolean,
@@ -64,6 +71,21 @@ function subscribeOnce(
   const onAccepted = (): void => {
     if (current()) options.dispatch({ type: 'accepted', at: clock.now() });
   };
+  if (options.attachOnly === true) {
+    const plan = await planAttach({
+      server: options.server,
+      model: options.model,
+      apiKey: options.apiKey,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      signal,
+    });
+    if (plan.kind === 'stop') return { ok: false, failure: plan.failure };
+    if (plan.kind === 'resident') {
+      const event = { status: 'ready', model: plan.id, cached: true } as const;
+      onEvent(event, JSON.stringify(event));
+      return { ok: true, event };
+    }
+  }
   return subscribeLoad({
     server: options.server,
     model: options.model,

@@ -20,6 +20,8 @@ export interface SessionControllerOptions {
   readonly apiKey?: string | undefined;
   /** The load request's `dtype`: weights variants in order of preference; absent, the server chooses. */
   readonly dtype?: readonly string[] | undefined;
+  /** Read-only: the load connection never starts a load (`load-connection.ts`). */
+  readonly attachOnly?: boolean | undefined;
   readonly fetch?: typeof fetch;
   readonly clock?: Clock;
   readonly backoff?: BackoffOptions;
@@ -65,6 +67,7 @@ export function createSessionController(options: SessionControllerOptions): Sess
   const load = createLoadConnection({
     ...request,
     dtype: options.dtype,
+    attachOnly: options.attachOnly,
     ...(options.backoff ? { backoff: options.backoff } : {}),
   });
   const chat = createChatRunner({

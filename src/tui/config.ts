@@ -20,6 +20,11 @@
  *
  * `dtype` (optional; a string like `"q4,q8"` or a list) is sent as the load request's `dtype`: the ONNX weights
  * variants in order of preference, checked here as the server checks them.
+ *
+ * `readOnly` (optional, `true` or `false`) makes the session watch-only, as `--read-only` makes every session: it
+ * sends no unload and no cancel, and loads nothing (it follows a load or a resident model, and chats).
+ *
+ * The dashboard writes this format back (Ctrl-S, and on quit): `config-writer.ts`.
  */
 
 import { readFile } from 'node:fs/promises';
@@ -39,11 +44,21 @@ export interface SessionSpec {
   readonly name?: string;
   /** Sent as `Authorization: Bearer …` on every request of the session; never shown or logged. */
   readonly apiKey?: string;
+  /** Where {@link SessionSpec.apiKey} came from, so that writing the session back never writes it out in the clear. */
+  readonly keyOrigin?: KeyOrigin;
+  /** Watch-only: no unload, no cancel, no load of its own (`"readOnly": true`; `--read-only` sets it for all). */
+  readonly readOnly?: boolean;
   /** How its replies are asked for. */
   readonly chat?: ChatSettings;
   /** The load request's `dtype`: ONNX weights variants in order of preference; absent, the server chooses. */
   readonly dtype?: readonly string[];
 }
+
+/**
+ * Where a session's key came from: an environment variable (`apiKeyEnv`, `$MODELDECK_API_KEY`), a config file that
+ * holds it (`apiKey`), the `--api-key` flag, or the add / edit prompt.
+ */
+export type KeyOrigin = { readonly kind: 'env'; readonly name: string } | { readonly kind: 'file' | 'flag' | 'typed' };
 
 /** Why a config file was refused: its code in the local error catalogue. */
 export type ConfigErrorCode = 'MD_CONFIG_READ' | 'MD_CONFIG_JSON' | 'MD_CONFIG_SHAPE' | 'MD_CONFIG_ENV';
@@ -53,7 +68,7 @@ export class ConfigError<C extends ConfigErrorCode = ConfigErrorCode> extends Lo
   override readonly name = 'ConfigError';
 }
 
-const SESSION_FIELDS = new Set(['name', 'server', 'model', 'apiKey', 'apiKeyEnv', 'chat', 'dtype']);
+const SESSION_FIELDS = new Set(['name', 'server', 'model', 'apiKey', 'apiKeyEnv', 'chat', 'dtype', 'readOnly']);
 const CHAT_FIELDS = new Set(['system', 'temperature', 'maxTokens', 'seed']);
 
 /** Longest session name: it is a tag in a narrow log column and a pane title. */
@@ -133,7 +148,7 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
   if (unknown !== undefined) {
     throw new ConfigError(
       'MD_CONFIG_SHAPE',
-      `${where}: unknown field ${JSON.stringify(unknown)} (allowed: name, server, model, apiKey, apiKeyEnv, chat, dtype)`,
+      `${where}: unknown field ${JSON.stringify(unknown)} (allowed: name, server, model, apiKey, apiKeyEnv, chat, dtype, readOnly)`,
     );
   }
   const { name, server, model, apiKey, apiKeyEnv } = fields;
@@ -149,10 +164,12 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
     throw new ConfigError('MD_CONFIG_SHAPE', `${where}: give "apiKey" or "apiKeyEnv", not both`);
   }
   let key: string | undefined;
+  let keyOrigin: KeyOrigin | undefined;
   if (apiKey !== undefined) {
     if (typeof apiKey !== 'string' || apiKey === '')
       throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "apiKey" must be a non-empty string`);
     key = apiKey;
+    keyOrigin = { kind: 'file' };
   }
   if (apiKeyEnv !== undefined) {
     if (typeof apiKeyEnv !== 'string' || apiKeyEnv === '') {
@@ -163,6 +180,11 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
       throw new ConfigError('MD_CONFIG_ENV', where, apiKeyEnv);
     }
     key = fromEnv;
+    keyOrigin = { kind: 'env', name: apiKeyEnv };
+  }
+  const readOnly = fields['readOnly'];
+  if (readOnly !== undefined && typeof readOnly !== 'boolean') {
+    throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "readOnly" must be true or false`);
   }
   if (key !== undefined && !/^[\x21-\x7e]+$/.test(key)) {
     throw new ConfigError(
@@ -182,8 +204,10 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
     server: server.replace(/\/+$/, ''),
     model,
     ...(key !== undefined ? { apiKey: key } : {}),
+    ...(keyOrigin !== undefined ? { keyOrigin } : {}),
     ...(chat !== undefined ? { chat } : {}),
     ...(dtype !== undefined ? { dtype } : {}),
+    ...(readOnly === true ? { readOnly } : {}),
   };
 }
 

@@ -11,7 +11,8 @@ import { serviceRoot } from '../client/server-url.js';
 import type { SessionUpdate } from '../client/session-update.js';
 import type { JournalEntry } from '../client/wire-journal.js';
 import { formatChatSettings } from './chat-settings.js';
-import type { SessionSpec } from './config.js';
+import type { KeyOrigin, SessionSpec } from './config.js';
+import { sessionsSignature, type TaggedSpec } from './config-writer.js';
 import { redactSecrets, type EventLog, type LogFilter } from './event-log.js';
 import {
   routeKey,
@@ -68,6 +69,14 @@ export interface DashboardModel {
   readonly closed: boolean;
   /** A replay (`modeldeck replay`): the keys that would act on a server are off, with a note (`replay-guard.ts`). */
   readonly replay: boolean;
+  /** `--read-only`: no session unloads, cancels or loads (a session's own `readOnly` does so for it alone). */
+  readonly readOnly: boolean;
+  /** Where {@link DashboardModel.defaultApiKey} came from (for writing sessions that use it). */
+  readonly defaultKeyOrigin: KeyOrigin | undefined;
+  /** The config file the sessions came from, or were last written to; `null` for none. */
+  readonly configPath: string | null;
+  /** What {@link DashboardModel.configPath} holds (`sessionsSignature`), to tell whether the sessions changed. */
+  readonly savedSessions: string | null;
 }
 
 /** What the key router needs from the world besides the model. */
@@ -86,6 +95,8 @@ export interface KeyWorld {
   readonly helpPages?: number;
   /** Per session id, how far its transcript scrolls back on screen (lines). */
   readonly scrollLimits?: Readonly<Record<string, number>>;
+  /** Entries in the event log (quitting offers to save them). */
+  readonly logEntries?: number;
 }
 
 /** Everything that changes the model. */
@@ -116,6 +127,10 @@ export type DashboardAction =
       /** When it ended (ms since the epoch). */
       readonly at: number;
     }
+  /** The sessions were written to `path` (`signature`: what it holds now); `text` says so. */
+  | { readonly type: 'sessions-written'; readonly path: string; readonly signature: string; readonly text: string }
+  /** Writing the sessions found `path` there already: the prompt reopens, saying Enter writes over it. */
+  | { readonly type: 'sessions-exist'; readonly path: string }
   | { readonly type: 'shutdown' };
 
 /** What the runtime does for the model. */
@@ -131,7 +146,21 @@ export type Effect =
     }
   /** Stop the session's reply in flight, keeping what arrived. */
   | { readonly type: 'stop-chat'; readonly id: string }
-  | { readonly type: 'save-log'; readonly path: string; readonly filter: LogFilter }
+  /** `whole`: the whole history as JSON Lines (for replay), whatever the log pane shows. */
+  | { readonly type: 'save-log'; readonly path: string; readonly filter: LogFilter; readonly whole?: boolean }
+  /** Write the open sessions as a config file; over an existing one only with `overwrite`. */
+  | {
+      readonly type: 'write-sessions';
+      readonly path: string;
+      readonly overwrite: boolean;
+      readonly sessions: readonly TaggedSpec[];
+    }
+  /** Save what the quit dialog listed, then quit (`shutdown`); a save that fails keeps the dashboard open. */
+  | {
+      readonly type: 'save-and-quit';
+      readonly log?: string;
+      readonly sessions?: { readonly path: string; readonly sessions: readonly TaggedSpec[] };
+    }
   /** Follow the server's feed (the first session on it opened). */
   | { readonly type: 'open-feed'; readonly root: string; readonly apiKey: string | undefined }
   /** Its last session closed. */
@@ -164,6 +193,11 @@ export interface DashboardModelInit {
   readonly defaultApiKey?: string | undefined;
   /** The dashboard plays a saved log. */
   readonly replay?: boolean;
+  readonly defaultKeyOrigin?: KeyOrigin | undefined;
+  /** `--read-only`. */
+  readonly readOnly?: boolean | undefined;
+  /** The `--config` file, and the sessions it holds. */
+  readonly config?: { readonly path: string; readonly sessions: readonly SessionSpec[] } | undefined;
 }
 
 /** The model before any session opens. */
@@ -181,7 +215,30 @@ export function createDashboardModel(init: DashboardModelInit): DashboardModel {
     secrets: init.defaultApiKey ? [init.defaultApiKey] : [],
     closed: false,
     replay: init.replay === true,
+    readOnly: init.readOnly === true,
+    defaultKeyOrigin: init.defaultKeyOrigin,
+    configPath: init.config?.path ?? null,
+    savedSessions: init.config === undefined ? null : sessionsSignature(init.config.sessions),
   };
+}
+
+/** The open sessions with their tags, in screen order (what writing them to a config file writes). */
+export function taggedSpecs(model: DashboardModel): TaggedSpec[] {
+  return model.order.flatMap((id) => {
+    const entry = model.sessions[id];
+    return entry ? [{ tag: entry.state.tag, spec: entry.spec }] : [];
+  });
+}
+
+/** The open sessions differ from what the config file holds (false without one). */
+export function sessionsChanged(model: DashboardModel): boolean {
+  if (model.configPath === null) return false;
+  return sessionsSignature(taggedSpecs(model).map((t) => t.spec)) !== model.savedSessions;
+}
+
+/** The session is watch-only: by `--read-only`, or by its own `readOnly`. */
+export function isReadOnly(model: DashboardModel, id: string): boolean {
+  return model.readOnly || model.sessions[id]?.spec.readOnly === true;
 }
 
 /** The sessions' states, in screen order. */
@@ -206,8 +263,12 @@ export function keyContext(model: DashboardModel, world: KeyWorld): KeyContext {
       chat: model.sessions[s.id]?.spec.chat ?? {},
       loading: isLoading(s),
       hasTranscript: s.transcript.length > 0,
+      ...(s.phase === 'error' || s.phase === 'reconnecting' ? { failed: true } : {}),
       ...(world.scrollLimits?.[s.id] !== undefined ? { scrollLimit: world.scrollLimits[s.id] } : {}),
+      ...(isReadOnly(model, s.id) ? { readOnly: true } : {}),
     })),
+    ...(world.logEntries !== undefined ? { logEntries: world.logEntries } : {}),
+    ...(model.configPath !== null ? { configPath: model.configPath, sessionsChanged: sessionsChanged(model) } : {}),
     lastSeq: world.lastSeq,
     logPage: world.logPage,
     ...(world.helpPages !== undefined ? { helpPages: world.helpPages } : {}),
@@ -281,6 +342,9 @@ export function updateDashboard(model: DashboardModel, action: DashboardAction):
     }
     case 'unload-done':
       return unloadDone(model, action);
+    case 'sessions-written':
+    case 'sessions-exist':
+      return sessionsSaved(model, action);
     case 'shutdown':
       return { model: { ...model, closed: true }, effects: [{ type: 'quit' }] };
     default: {
@@ -292,7 +356,8 @@ export function updateDashboard(model: DashboardModel, action: DashboardAction):
 
 /**
  * What a server's feed (or poll) reported: the server's view, and the sessions on it, which follow their models there
- * (unloaded, loading again, the unload countdown); a server found to have no feed is polled.
+ * (unloaded, loading again, the unload countdown); a server found to have no feed is polled, and the read-only
+ * sessions waiting for a load to join try again.
  */
 function serverReported(model: DashboardModel, root: string, action: ServerAction): Update {
   const server = model.servers[root];
@@ -302,9 +367,11 @@ function serverReported(model: DashboardModel, root: string, action: ServerActio
   const updated = { ...model, sessions, servers: { ...model.servers, [root]: next } };
   const becameUnsupported =
     action.type === 'feed-status' && action.status.state === 'unsupported' && server.feed.state !== 'unsupported';
-  return becameUnsupported
-    ? { model: updated, effects: [{ type: 'poll-models', root, apiKey: keyFor(model, root) }] }
-    : unchanged(updated);
+  const effects: Effect[] = [
+    ...(becameUnsupported ? [{ type: 'poll-models', root, apiKey: keyFor(model, root) } as const] : []),
+    ...attachWaiting(updated, root).map((id): Effect => ({ type: 'retry', id })),
+  ];
+  return { model: updated, effects };
 }
 
 /** How a cancel or unload ended: a notice, and a session whose own unload went through says so at once. */
@@ -332,10 +399,37 @@ function unloadDone(model: DashboardModel, action: Extract<DashboardAction, { ty
   });
 }
 
+/** How writing the sessions went: the file they are now in, or a prompt that says the file exists. */
+function sessionsSaved(
+  model: DashboardModel,
+  action: Extract<DashboardAction, { type: 'sessions-written' | 'sessions-exist' }>,
+): Update {
+  if (action.type === 'sessions-written') {
+    return unchanged({
+      ...model,
+      configPath: action.path,
+      savedSessions: action.signature,
+      notice: { text: action.text, tone: 'ok' },
+    });
+  }
+  const error = `${action.path} exists: Enter writes over it, or give another name`;
+  return unchanged({
+    ...model,
+    ui: { ...model.ui, prompt: { kind: 'save-sessions', text: action.path, overwrite: action.path, error } },
+  });
+}
+
 function runCommand(model: DashboardModel, command: Command): Update {
   switch (command.type) {
     case 'quit':
-      return { model: { ...model, closed: true }, effects: [{ type: 'quit' }] };
+      return quit(model, command.saves);
+    case 'save-sessions':
+      return {
+        model,
+        effects: [
+          { type: 'write-sessions', path: command.path, overwrite: command.overwrite, sessions: taggedSpecs(model) },
+        ],
+      };
     case 'retry':
       return model.sessions[command.sessionId] === undefined
         ? unchanged(model)
@@ -374,15 +468,40 @@ function runCommand(model: DashboardModel, command: Command): Update {
   }
 }
 
-/** `c` or `u` confirmed: ask the server to cancel the session's load (only while one runs) or to unload its model. */
+/**
+ * Quit: at once, or once what the quit dialog listed is saved (the log to a new file, the sessions to their config
+ * file); until then the dashboard stays as it is, saying so.
+ */
+function quit(model: DashboardModel, saves: Extract<Command, { type: 'quit' }>['saves']): Update {
+  if (saves === undefined || (saves.log === undefined && saves.sessions === undefined)) {
+    return { model: { ...model, closed: true }, effects: [{ type: 'quit' }] };
+  }
+  const what = [saves.log ?? '', saves.sessions ?? ''].filter((x) => x !== '').join(' and ');
+  return {
+    model: { ...model, notice: { text: `saving ${what} before quitting…`, tone: 'accent' } },
+    effects: [
+      {
+        type: 'save-and-quit',
+        ...(saves.log !== undefined ? { log: saves.log } : {}),
+        ...(saves.sessions !== undefined ? { sessions: { path: saves.sessions, sessions: taggedSpecs(model) } } : {}),
+      },
+    ],
+  };
+}
+
+/** `C` or `U` confirmed: ask the server to cancel the session's load (only while one runs) or to unload its model. */
 function unloadSession(model: DashboardModel, id: string, kind: 'cancel' | 'unload'): Update {
   const entry = model.sessions[id];
   if (entry === undefined) return unchanged(model);
+  // The key router refuses these on a read-only session already; this is the last word before the wire.
+  if (isReadOnly(model, id)) {
+    return unchanged({ ...model, notice: { text: `read-only: ${kind} is off`, tone: 'warn' } });
+  }
   const loading = isLoading(entry.state);
   if (kind === 'cancel' && !loading) {
     return unchanged({
       ...model,
-      notice: { text: `${entry.state.tag}: no load is running to cancel (u unloads the model)`, tone: 'warn' },
+      notice: { text: `${entry.state.tag}: no load is running to cancel (U unloads the model)`, tone: 'warn' },
     });
   }
   return {
@@ -433,14 +552,13 @@ function setChat(model: DashboardModel, command: Extract<Command, { type: 'set-c
 function addTypedSession(model: DashboardModel, command: Extract<Command, { type: 'add' }>): Update {
   // The prompt stated the default (the key of the first session on the same server, else --api-key's): an empty
   // answer takes it, `-` takes none, anything else is the key.
-  const apiKey =
-    command.apiKey === undefined
-      ? (keyFor(model, serviceRoot(command.server)) ?? model.defaultApiKey)
-      : (command.apiKey ?? undefined);
+  const inherited = command.apiKey === undefined ? inheritedKey(model, serviceRoot(command.server)) : undefined;
+  const apiKey = command.apiKey === undefined ? inherited?.apiKey : (command.apiKey ?? undefined);
+  const keyOrigin: KeyOrigin | undefined = command.apiKey === undefined ? inherited?.keyOrigin : { kind: 'typed' };
   const added = addSession(model, {
     server: command.server,
     model: command.model,
-    ...(apiKey ? { apiKey } : {}),
+    ...(apiKey ? { apiKey, ...(keyOrigin !== undefined ? { keyOrigin } : {}) } : {}),
   });
   const ui: UiState = {
     ...added.model.ui,
@@ -461,7 +579,7 @@ function addSession(model: DashboardModel, spec: SessionSpec): Update {
   const secrets = spec.apiKey && !model.secrets.includes(spec.apiKey) ? [...model.secrets, spec.apiKey] : model.secrets;
   const root = serviceRoot(spec.server);
   const known = model.servers[root] !== undefined;
-  const effects: Effect[] = [{ type: 'start-session', id, spec }];
+  const effects: Effect[] = [{ type: 'start-session', id, spec: started(model, spec) }];
   if (!known) effects.push({ type: 'open-feed', root, apiKey: spec.apiKey });
   return {
     model: {
@@ -483,13 +601,16 @@ function addSession(model: DashboardModel, spec: SessionSpec): Update {
 function editSession(model: DashboardModel, command: Extract<Command, { type: 'edit' }>): Update {
   const entry = model.sessions[command.sessionId];
   if (entry === undefined) return unchanged(model);
+  // A key kept keeps where it came from; a key typed is typed.
   const apiKey = command.apiKey === undefined ? entry.spec.apiKey : (command.apiKey ?? undefined);
-  const { apiKey: _old, ...rest } = entry.spec;
+  const keyOrigin: KeyOrigin | undefined =
+    command.apiKey === undefined ? entry.spec.keyOrigin : command.apiKey === null ? undefined : { kind: 'typed' };
+  const { apiKey: _old, keyOrigin: _oldOrigin, ...rest } = entry.spec;
   const spec: SessionSpec = {
     ...rest,
     server: command.server,
     model: command.model,
-    ...(apiKey !== undefined ? { apiKey } : {}),
+    ...(apiKey !== undefined ? { apiKey, ...(keyOrigin !== undefined ? { keyOrigin } : {}) } : {}),
   };
   const fresh = createSessionState({
     id: entry.state.id,
@@ -504,7 +625,7 @@ function editSession(model: DashboardModel, command: Extract<Command, { type: 'e
   const sessions = { ...model.sessions, [command.sessionId]: { spec, state } };
   const effects: Effect[] = [
     { type: 'close-session', id: command.sessionId },
-    { type: 'start-session', id: command.sessionId, spec },
+    { type: 'start-session', id: command.sessionId, spec: started(model, spec) },
   ];
   let servers = model.servers;
   const oldRoot = serviceRoot(entry.spec.server);
@@ -573,6 +694,42 @@ function listModels(model: DashboardModel, command: Extract<Command, { type: 'li
   return {
     model: { ...model, modelLists: { ...model.modelLists, [root]: reduceModelList(list, { type: 'asked' }) } },
     effects: [{ type: 'list-models', root, apiKey: apiKey === '' ? undefined : apiKey }],
+  };
+}
+
+/**
+ * The read-only sessions on `root` that found their model neither loaded nor loading, and whose model the server now
+ * lists as loading or resident: they try again, and so join the load another client started.
+ */
+function attachWaiting(model: DashboardModel, root: string): string[] {
+  const rows = Object.values(model.servers[root]?.rows ?? {});
+  const bare = (id: string): string => id.replace(/@main$/, '');
+  return model.order.filter((id) => {
+    const state = model.sessions[id]?.state;
+    if (state === undefined || state.phase !== 'error' || state.error?.kind !== 'read-only') return false;
+    if (serviceRoot(state.server) !== root) return false;
+    const row = rows.find((r) => bare(r.model) === bare(state.resolvedModel ?? state.model));
+    return row?.state === 'loading' || row?.state === 'resident';
+  });
+}
+
+/** The spec a session's I/O starts with: `--read-only` makes it watch-only (the model keeps the spec as given). */
+function started(model: DashboardModel, spec: SessionSpec): SessionSpec {
+  return model.readOnly && spec.readOnly !== true ? { ...spec, readOnly: true } : spec;
+}
+
+/** What an empty answer at the add prompt's key step takes: a session's key on `root`, else `--api-key`'s. */
+function inheritedKey(model: DashboardModel, root: string): { apiKey: string; keyOrigin?: KeyOrigin } | undefined {
+  for (const id of model.order) {
+    const spec = model.sessions[id]?.spec;
+    if (spec && spec.apiKey && serviceRoot(spec.server) === root) {
+      return { apiKey: spec.apiKey, ...(spec.keyOrigin !== undefined ? { keyOrigin: spec.keyOrigin } : {}) };
+    }
+  }
+  if (!model.defaultApiKey) return undefined;
+  return {
+    apiKey: model.defaultApiKey,
+    ...(model.defaultKeyOrigin !== undefined ? { keyOrigin: model.defaultKeyOrigin } : {}),
   };
 }
 

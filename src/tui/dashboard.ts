@@ -14,7 +14,7 @@ import type { BackoffOptions } from '../client/reconnect.js';
 import type { SessionUpdate } from '../client/session-update.js';
 import type { JournalEntry } from '../client/wire-journal.js';
 import { systemClock, type Clock } from '../common/clock.js';
-import type { SessionSpec } from './config.js';
+import type { KeyOrigin, SessionSpec } from './config.js';
 import {
   createDashboardModel,
   sessionStates,
@@ -25,7 +25,7 @@ import {
   type Effect,
 } from './dashboard-model.js';
 import { openConnections } from './connections.js';
-import { createEffectRunner } from './effect-runner.js';
+import { createEffectRunner, type SaveLogEffect } from './effect-runner.js';
 import type { LogEntry } from './event-log.js';
 import type { KeyPress, UiState } from './keys.js';
 import { saveLog, type SaveSource } from './log-file.js';
@@ -49,8 +49,19 @@ export interface DashboardOptions extends RendererOptions {
   readonly sessions?: readonly SessionSpec[];
   /** Most event-log entries kept (default {@link DEFAULT_LOG_LINES}). */
   readonly logLines?: number;
-  /** Key for sessions added with `a` on a server no open session uses. */
+  /** Key for sessions added with Ctrl-N on a server no open session uses. */
   readonly defaultApiKey?: string;
+  /** Where {@link DashboardOptions.defaultApiKey} came from (`--api-key`, `$MODELDECK_API_KEY`), for Ctrl-S. */
+  readonly defaultKeyOrigin?: KeyOrigin;
+  /** Watch-only (`--read-only`): no unload, no cancel, and no session loads a model itself. */
+  readonly readOnly?: boolean;
+  /**
+   * The `--config` file the sessions came from and what it holds: Ctrl-S writes the open sessions back to it, and
+   * quitting offers to when they changed.
+   */
+  readonly config?: { readonly path: string; readonly sessions: readonly SessionSpec[] };
+  /** Where a typed key's variable is looked for when the sessions are written (default the process's). */
+  readonly env?: NodeJS.ProcessEnv;
   /** Offered by the add-session prompt (default: the first session's server, else {@link DEFAULT_SERVER_URL}). */
   readonly defaultServer?: string;
   readonly clock?: Clock;
@@ -97,6 +108,8 @@ export interface Dashboard {
   journalEntries(): readonly JournalEntry[];
   /** The replay being played (with the `replay` option), else undefined. */
   readonly replay: ReplaySource | undefined;
+  /** What the quit dialog's Save & quit saved (one line each), to say once the terminal is restored. */
+  farewell(): readonly string[];
 }
 
 /** Opens the full-screen dashboard. Throws when the output is not a terminal. */
@@ -165,6 +178,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     logEntries: (): LogEntry[] => recorder.log.toArray(),
     journalEntries: (): readonly JournalEntry[] => recorder.journal(),
     replay: runtime.replay,
+    farewell: () => runtime.farewell,
   };
 }
 
@@ -191,6 +205,8 @@ interface Runtime {
   now(): number;
   readonly recorder: Recorder;
   readonly replay: ReplaySource | undefined;
+  /** What the saves made on the way out said. */
+  readonly farewell: readonly string[];
   /** Plays the replay, or opens the configured sessions. */
   start(): void;
   /** Stops the replay and closes the sockets and the requests in flight. */
@@ -202,11 +218,7 @@ interface Runtime {
  * runtime's own paths (`dispatch`, a session's update, the recorder's entry), and the effects go to the effect runner.
  */
 function createRuntime(options: DashboardOptions, clock: Clock, terminal: Terminal): Runtime {
-  let model: DashboardModel = createDashboardModel({
-    defaultServer: options.defaultServer ?? options.sessions?.[0]?.server ?? DEFAULT_SERVER_URL,
-    defaultApiKey: options.defaultApiKey,
-    replay: options.replay !== undefined,
-  });
+  let model = initialModel(options);
   const recorder = createRecorder({
     capacity: options.logLines ?? DEFAULT_LOG_LINES,
     stallMs: options.stallMs,
@@ -234,9 +246,12 @@ function createRuntime(options: DashboardOptions, clock: Clock, terminal: Termin
     sessions: io.pool,
     feeds: io.feeds,
     fetchFor: io.tagged,
-    saveLog: (effect) => saveLog(effect.path, effect.filter, saveSource(model, viewInput, recorder, options.cwd)),
+    saveLog: (effect) =>
+      saveLog(effect.path, effect.filter, saveSource(model, viewInput, recorder, options.cwd, effect)),
     replay: player,
     quit: terminal.quit,
+    cwd: options.cwd ?? process.cwd(),
+    env: options.env ?? process.env,
   });
 
   /** A session's tag (its configured name, else its id `s1`, `s2`, …). */
@@ -281,6 +296,7 @@ function createRuntime(options: DashboardOptions, clock: Clock, terminal: Termin
     now,
     recorder,
     replay: player?.source,
+    farewell: runner.farewell,
     start() {
       if (player) player.start();
       else for (const spec of options.sessions ?? []) addSession(spec);
@@ -294,10 +310,31 @@ function createRuntime(options: DashboardOptions, clock: Clock, terminal: Termin
   };
 }
 
-/** What `w` saves from, as the screen stands (its text computed only when a debug view or `.txt` needs it). */
-function saveSource(model: DashboardModel, view: () => ViewInput, recorder: Recorder, cwd?: string): SaveSource {
+/** The model before anything happened: the options the dashboard was started with. */
+function initialModel(options: DashboardOptions): DashboardModel {
+  return createDashboardModel({
+    defaultServer: options.defaultServer ?? options.sessions?.[0]?.server ?? DEFAULT_SERVER_URL,
+    defaultApiKey: options.defaultApiKey,
+    defaultKeyOrigin: options.defaultKeyOrigin,
+    readOnly: options.readOnly,
+    config: options.config,
+    replay: options.replay !== undefined,
+  });
+}
+
+/**
+ * What a log save reads, as the screen stands (its text computed only when a debug view or `.txt` needs it); the
+ * quit dialog's save (`whole`) is the whole history, for replay, whatever the log pane shows.
+ */
+function saveSource(
+  model: DashboardModel,
+  view: () => ViewInput,
+  recorder: Recorder,
+  cwd: string | undefined,
+  effect: SaveLogEffect,
+): SaveSource {
   return {
-    view: model.ui.log.view,
+    view: effect.whole === true ? 'frames' : model.ui.log.view,
     shownText: () => logPaneText(view()),
     entries: () => recorder.log.toArray(),
     records: () => recorder.sessionRecords(),

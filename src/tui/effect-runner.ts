@@ -6,8 +6,10 @@
  * asks no server, and keeps only each session's opening for `w`.
  */
 
+import { resolve } from 'node:path';
 import { listModels, unloadModel } from '../client/model-admin.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
+import { configFileText, sessionsSignature, writeConfigFile, type TaggedSpec } from './config-writer.js';
 import type { DashboardAction, Effect } from './dashboard-model.js';
 import { feedTag } from './log-tags.js';
 import type { FeedPool } from './feed-pool.js';
@@ -38,6 +40,10 @@ export interface EffectRunnerOptions {
   readonly replay?: { toggle(): void; step(): void } | undefined;
   /** Stops the runtime's I/O, once the model has closed. */
   readonly quit: () => void;
+  /** Where a relative path to write the sessions to goes. */
+  readonly cwd: string;
+  /** Where a typed key's variable is looked for, when the sessions are written (`config-writer.ts`). */
+  readonly env: NodeJS.ProcessEnv;
 }
 
 /** A runner. */
@@ -45,6 +51,13 @@ export interface EffectRunner {
   run(effect: Effect): void;
   /** Aborts the requests in flight and clears their timers (quitting). */
   dispose(): void;
+  /** What the quit dialog's saves said, one line each, for the terminal once it is restored. */
+  readonly farewell: readonly string[];
+}
+
+/** What the handlers read: the options, and where the quit dialog's saves say what they saved. */
+interface RunnerContext extends EffectRunnerOptions {
+  readonly farewell: (lines: readonly string[]) => void;
 }
 
 /** One handler per effect kind. */
@@ -53,16 +66,19 @@ type Handlers = { readonly [K in Effect['type']]: (effect: Extract<Effect, { rea
 /** Creates a runner: a replay's when `options.replay` is given, else a live dashboard's. */
 export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
   const asks = createModelAsks(options);
-  const handlers = options.replay === undefined ? liveHandlers(options, asks) : replayHandlers(options);
+  const farewell: string[] = [];
+  const files = { ...options, farewell: (lines: readonly string[]) => void farewell.push(...lines) };
+  const handlers = options.replay === undefined ? liveHandlers(files, asks) : replayHandlers(files);
   return {
     // Each handler takes its own kind; the table's type keeps it whole, which a `switch` could not prove here.
     run: (effect) => (handlers[effect.type] as (effect: Effect) => void)(effect),
     dispose: () => asks.dispose(),
+    farewell,
   };
 }
 
 /** A live dashboard's: every effect reaches the network. */
-function liveHandlers(options: EffectRunnerOptions, asks: ModelAsks): Handlers {
+function liveHandlers(options: RunnerContext, asks: ModelAsks): Handlers {
   const { sessions, feeds, dispatch } = options;
   return {
     'start-session': (effect) => {
@@ -100,11 +116,12 @@ function liveHandlers(options: EffectRunnerOptions, asks: ModelAsks): Handlers {
     },
     quit: () => options.quit(),
     replay: () => {},
+    ...fileHandlers(options),
   };
 }
 
 /** A replay's: nothing reaches the network; the sessions' openings are still kept, for a `w` of the replay. */
-function replayHandlers(options: EffectRunnerOptions): Handlers {
+function replayHandlers(options: RunnerContext): Handlers {
   const none = (): void => {};
   return {
     'start-session': (effect) => recordOpen(options, effect),
@@ -123,12 +140,69 @@ function replayHandlers(options: EffectRunnerOptions): Handlers {
         outcome: { ok: false, message: 'a replay asks no server' },
       }),
     unload: none,
+    ...fileHandlers(options),
     quit: () => options.quit(),
     replay: (effect) => {
       if (effect.action === 'toggle') options.replay?.toggle();
       else options.replay?.step();
     },
   };
+}
+
+/** What a live dashboard and a replay both do: write the sessions, save and quit. */
+function fileHandlers(options: RunnerContext): Pick<Handlers, 'write-sessions' | 'save-and-quit'> {
+  return {
+    'write-sessions': (effect) =>
+      void writeSessions(options, effect.path, effect.overwrite, effect.sessions).then(options.dispatch),
+    'save-and-quit': (effect) => void saveAndQuit(options, effect),
+  };
+}
+
+/** Writes the sessions as a config file; resolves with the action that says how it went. */
+async function writeSessions(
+  options: EffectRunnerOptions,
+  path: string,
+  overwrite: boolean,
+  sessions: readonly TaggedSpec[],
+): Promise<DashboardAction> {
+  const target = resolve(options.cwd, path);
+  const { text, notes, plainKeys } = configFileText(sessions, options.env);
+  const outcome = await writeConfigFile(target, text, { overwrite, private: plainKeys });
+  if (outcome.ok) {
+    const count = `${sessions.length} session${sessions.length === 1 ? '' : 's'}`;
+    return {
+      type: 'sessions-written',
+      path,
+      signature: sessionsSignature(sessions.map((s) => s.spec)),
+      text: [`wrote ${count} to ${target}${outcome.replaced ? ' (replacing it)' : ''}`, ...notes].join(' · '),
+    };
+  }
+  if (outcome.exists) return { type: 'sessions-exist', path };
+  return { type: 'notice', text: `sessions not written: ${target}: ${outcome.message}`, tone: 'error' };
+}
+
+/** The quit dialog's Save & quit: each save in turn; the first that fails keeps the dashboard open, saying why. */
+async function saveAndQuit(options: RunnerContext, effect: Extract<Effect, { type: 'save-and-quit' }>) {
+  const said: string[] = [];
+  const stay = (why: string): void => options.dispatch({ type: 'notice', text: `not quitting: ${why}`, tone: 'error' });
+  if (effect.log !== undefined) {
+    const saved = await options.saveLog({
+      type: 'save-log',
+      path: effect.log,
+      filter: { session: null, text: '' },
+      whole: true,
+    });
+    if (saved.tone === 'error') return stay(saved.text);
+    said.push(saved.text);
+  }
+  if (effect.sessions !== undefined) {
+    const written = await writeSessions(options, effect.sessions.path, true, effect.sessions.sessions);
+    if (written.type !== 'sessions-written') return stay(written.type === 'notice' ? written.text : 'not written');
+    options.dispatch(written);
+    said.push(written.text);
+  }
+  options.farewell(said);
+  options.dispatch({ type: 'shutdown' });
 }
 
 function recordOpen(options: EffectRunnerOptions, effect: Extract<Effect, { type: 'start-session' }>): void {

@@ -9,9 +9,11 @@ export { KEY_HELP, keyHints } from './keys/modes.js';
 export { checkServerUrl } from './keys/submit.js';
 export {
   createUiState,
+  CONFIRM_PROMPTS,
   KEY_PROMPTS,
   MODEL_PROMPTS,
   type Command,
+  type DialogChoice,
   type KeyContext,
   type KeyPress,
   type Prompt,

@@ -83,7 +83,7 @@ async function writeNew(target: string, content: string, lines: number): Promise
     return {
       text:
         code === 'EEXIST'
-          ? `not saved: ${target} exists (w again and pick another name)`
+          ? `not saved: ${target} exists (Ctrl-S again and pick another name)`
           : `not saved: ${target}: ${code ?? (error as Error).message}`,
       tone: 'error',
     };

@@ -140,6 +140,7 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
   const logBox = box({ border: { type: 'line' }, style: { border: { fg: 'gray' } } });
   const statusBox = box({ height: 1 });
   const helpBox = box({ border: { type: 'line' }, style: { border: { fg: 'cyan' } }, hidden: true });
+  const dialogBox = box({ border: { type: 'line' }, style: { border: { fg: 'yellow' } }, hidden: true });
   const cells = createCellBoxes(() => box({ border: { type: 'line' }, style: { border: { fg: 'gray' } } }));
   const charts = createChartSet(screen);
   const gauges = createGaugeSet(screen);
@@ -156,6 +157,7 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
       place(statusBox, view.status.rect);
       setText(statusBox, [view.status.line]);
       drawHelp(helpBox, view.help);
+      drawDialog(dialogBox, view.dialog);
       screen.render();
     },
     onKey(handler) {
@@ -299,6 +301,18 @@ function drawHelp(helpBox: blessed.Widgets.BoxElement, help: DashboardView['help
   setText(helpBox, help.lines);
   helpBox.show();
   helpBox.setFront();
+}
+
+function drawDialog(dialogBox: blessed.Widgets.BoxElement, dialog: DashboardView['dialog']): void {
+  if (dialog === null) {
+    dialogBox.hide();
+    return;
+  }
+  place(dialogBox, dialog.rect);
+  setLabel(dialogBox, dialog.title);
+  setText(dialogBox, dialog.lines);
+  dialogBox.show();
+  dialogBox.setFront();
 }
 
 /** blessed's key event as a {@link KeyPress}; `null` for the one it reports twice. */

@@ -9,7 +9,8 @@ import type { JournalEntry } from '../client/wire-journal.js';
 import { buildWireLogView, clockTime, inspectEntry, shownText, type WireLogView } from './wire-log-view.js';
 import { countAfter, selectWindow, type EventLog, type LogEntry, type LogFilter } from './event-log.js';
 import { editedLine } from './edited-line.js';
-import { KEY_HELP, KEY_PROMPTS, keyHints, MODEL_PROMPTS, type Prompt, type UiState } from './keys.js';
+import { CONFIRM_PROMPTS, KEY_HELP, KEY_PROMPTS, keyHints, MODEL_PROMPTS, type Prompt, type UiState } from './keys.js';
+import { confirmDialog, type DialogView } from './confirm-view.js';
 import { lineAt } from './line-edit.js';
 import { clipLine, seg, type Line, type Segment, type Tone } from './lines.js';
 import { completionCandidates } from './model-completion.js';
@@ -79,6 +80,8 @@ export interface DashboardView {
   readonly status: { readonly rect: Rect; readonly line: Line };
   /** The help overlay, when shown. */
   readonly help: { readonly rect: Rect; readonly lines: readonly Line[] } | null;
+  /** The confirm dialog (close, cancel, unload, quit), when one is open. */
+  readonly dialog: DialogView | null;
 }
 
 /** A message for the status bar. */
@@ -121,6 +124,15 @@ export function toViewModel(input: ViewInput): DashboardView {
     log: logPane(input, layout.log),
     status: { rect: layout.status, line: statusLine(input, layout.status.width, input.sessions[focus]) },
     help: ui.help ? helpOverlay(input.size, ui.helpPage) : null,
+    dialog:
+      ui.prompt !== null && CONFIRM_PROMPTS.has(ui.prompt.kind)
+        ? confirmDialog(ui.prompt, {
+            sessions: input.sessions,
+            servers: input.servers ?? [],
+            logEntries: input.log.size(),
+            size: input.size,
+          })
+        : null,
   };
   const servers = input.servers ?? [];
   let sessionArea = layout.sessions;
@@ -143,7 +155,7 @@ export function toViewModel(input: ViewInput): DashboardView {
             focused: !ui.logFocused,
             // While the embedded stack starts, its progress is the news; otherwise say how to begin.
             lines: wrap(
-              input.notice?.text ?? 'No sessions. Press a to add one (server URL, then model), ? for help.',
+              input.notice?.text ?? 'No sessions. Press Ctrl-N to add one (server URL, then model), ? for help.',
               Math.max(1, (rects[0]?.width ?? 10) - 2),
             ).map((t) => [seg(t, input.notice?.tone ?? 'dim')]),
           },
@@ -223,6 +235,7 @@ export function keyWorld(input: ViewInput, now: number): KeyWorld {
   );
   return {
     lastSeq: input.log.lastSeq(),
+    logEntries: input.log.size(),
     logPage: Math.max(1, shown.log.rect.height - 2),
     helpPages: helpPageCount(input.size),
     scrollLimits,
@@ -385,7 +398,7 @@ const PROMPT_LABEL: Readonly<Record<string, string>> = {
   jump: 'jump to session (number, tag or model)',
   save: 'save log to (.jsonl: whole filtered history, for replay · .txt: the lines shown)',
   options: 'chat settings (left out: server default)',
-  close: 'close',
+  'save-sessions': 'write the open sessions as a --config file to',
 };
 
 /**
@@ -418,9 +431,8 @@ function statusBody(input: ViewInput, width: number, focused: SessionState | und
   const { ui } = input;
   if (ui.prompt !== null) {
     const p = ui.prompt;
-    if (p.kind === 'close' || p.kind === 'cancel' || p.kind === 'unload' || p.kind === 'quit') {
-      return clipLine(confirmation(input, p.kind, p.sessionId), width);
-    }
+    if (CONFIRM_PROMPTS.has(p.kind))
+      return clipLine([seg(`[${p.kind}] `, 'warn'), seg(keyHints('confirm'), 'dim')], width);
     const editing = input.sessions.find((s) => s.id === p.sessionId);
     const hint =
       p.kind === 'add-server'
@@ -431,7 +443,9 @@ function statusBody(input: ViewInput, width: number, focused: SessionState | und
             ? ` [Enter: ${p.keyDefault ?? 'no key'} · - none]`
             : p.kind === 'edit-key'
               ? ` [Enter: ${p.keyDefault === 'keep' ? 'keep the key' : 'no key'} · - none]`
-              : '';
+              : p.kind === 'save-sessions' && p.overwrite !== undefined && p.overwrite === p.text
+                ? ' [Enter writes over it]'
+                : '';
     const who = p.kind.startsWith('edit-') && editing ? ` ${editing.tag}` : '';
     const label = (PROMPT_LABEL[p.kind] ?? p.kind).replace(/^edit session/, `edit session${who}`);
     const head = `${label}${hint}: `;
@@ -499,42 +513,9 @@ function choiceSegments(prompt: Prompt, choices: ModelChoices, room: number): Se
   return out;
 }
 
-/** The question a confirmation asks, and what each answer does. */
-function confirmation(input: ViewInput, kind: 'close' | 'cancel' | 'unload' | 'quit', sessionId?: string): Line {
-  const target = input.sessions.find((s) => s.id === sessionId);
-  const name = target ? `${target.tag} ${target.resolvedModel ?? target.model}` : 'the session';
-  switch (kind) {
-    case 'close':
-      return [seg(`close ${name}? `, 'warn'), seg('y closes · any other key keeps it', 'dim')];
-    case 'cancel':
-      return [
-        seg(`cancel the load of ${name} on its server, for every client following it? `, 'warn'),
-        seg('y cancels · any other key lets it run', 'dim'),
-      ];
-    case 'unload':
-      return [
-        seg(`unload ${name} from its server's memory, for every client? `, 'warn'),
-        seg('y unloads · any other key keeps it', 'dim'),
-      ];
-    case 'quit': {
-      const loads = input.sessions.filter((s) => ['connecting', 'loading', 'reconnecting'].includes(s.phase)).length;
-      const transcripts = input.sessions.filter((s) => s.transcript.length > 0).length;
-      const what = [
-        loads > 0 ? `${loads} load${loads === 1 ? '' : 's'} running` : '',
-        transcripts > 0 ? `${transcripts} transcript${transcripts === 1 ? '' : 's'} would be lost` : '',
-      ].filter((x) => x !== '');
-      return [seg(`quit? ${what.join(', ')} · `, 'warn'), seg('y quits · any other key stays', 'dim')];
-    }
-    default: {
-      const never: never = kind;
-      throw new TypeError(`unknown confirmation ${String(never)}`);
-    }
-  }
-}
-
-/** The help box's width at this screen size: at most 120 columns, and 4 short of a wide screen. */
+/** The help box's width at this screen size: at most 160 columns, and 4 short of a wide screen. */
 function helpWidth(size: ScreenSize): number {
-  return Math.min(size.cols, Math.max(40, Math.min(120, size.cols - 4)));
+  return Math.min(size.cols, Math.max(40, Math.min(160, size.cols - 4)));
 }
 
 /**

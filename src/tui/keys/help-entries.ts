@@ -10,7 +10,7 @@ import type { HelpEntry } from './binding.js';
 export const HELP = {
   nextSession: ['Tab / Shift-Tab', 'next / previous session'],
   jump: ['1–9', 'jump to session 1–9 (in screen order; not while typing, where digits are text)'],
-  jumpTo: ['g', 'jump to any session: type its number (10 and up too), its tag or part of its model, then Enter'],
+  jumpTo: ['Ctrl-G', 'jump to any session: type its number (10 and up too), its tag or part of its model, then Enter'],
   type: ['Enter or i', 'type a chat message in the focused session; until then letters are commands, never text'],
   send: ['Enter (typing)', 'send the message; Esc stops typing'],
   move: [
@@ -26,7 +26,7 @@ export const HELP = {
     'walk back / forward through the messages sent in this session; the draft comes back',
   ],
   options: [
-    'o',
+    'Ctrl-O',
     'chat settings of the focused session: temperature= maxTokens= seed= system=… (the next message uses them)',
   ],
   scrollTranscript: [
@@ -34,16 +34,20 @@ export const HELP = {
     'scroll the focused session’s transcript back / forward (typing or not); at the bottom it follows',
   ],
   stopReply: ['Ctrl-X', 'stop the focused session’s reply while it streams (typing or not); the partial reply is kept'],
-  add: ['a', 'add a session (asks for the server, the model, then the API key: Enter takes the default shown, - none)'],
+  add: [
+    'Ctrl-N',
+    'add a session (asks for the server, the model, then the API key: Enter takes the default shown, - none)',
+  ],
   complete: ['Tab (model)', 'complete a model id from the server; again cycles (Shift-Tab back)'],
   edit: [
-    'e',
+    'Ctrl-E',
     'edit the focused session: server, model and API key, prefilled (Enter keeps the key, - none); reopens it, keeping its tag and transcript',
   ],
-  retry: ['r', 'retry the focused session now (after an error or while reconnecting)'],
-  close: ['x', 'close the focused session (y confirms)'],
-  cancel: ['c', 'cancel the focused session’s load on its server, for every client following it (y confirms)'],
-  unload: ['u', 'unload the focused session’s model from its server’s memory (y confirms)'],
+  retry: ['r', 'retry the focused session now (after an error or while reconnecting; else it says so)'],
+  saveSessions: ['Ctrl-S', 'write the open sessions to a config file (the --config one, else modeldeck.json)'],
+  close: ['X', 'close the focused session, dropping its transcript (asks first)'],
+  cancel: ['C', 'cancel the focused session’s load, for every client following it (asks first)'],
+  unload: ['U', 'unload the focused session’s model, for every client of its server (asks first)'],
   servers: [
     'v',
     'server view below the sessions: every model on each server (state, stage, progress, subscribers, size), live',
@@ -60,10 +64,10 @@ export const HELP = {
   ],
   scrollLine: ['k / j (log)', 'scroll the log up / down one line, like Up / Down'],
   followAgain: ['G (log)', 'follow the log again, like End'],
-  filter: ['/ (log)', 'filter the log by text (empty clears)'],
+  filter: ['Ctrl-F (log)', 'filter the log by text (empty clears)'],
   filterSession: ['s (log)', 'filter the log by session (cycles through sessions, then all)'],
   save: [
-    'w (log)',
+    'Ctrl-S (log)',
     'save: a .jsonl name saves the whole filtered history (for replay); a .txt name, or any in the debug views, exactly the lines shown',
   ],
   views: ['v (log)', 'cycle the log view: frames, debug (time, stream, gap, stalls, lint marks), wire (bytes as sent)'],
@@ -79,5 +83,12 @@ export const HELP = {
     '?',
     'this help (PgDn, Down or space: next page where it has several, PgUp or Up back; any other key closes it)',
   ],
-  quit: ['q / Ctrl-C', 'quit (q asks first while loads run or transcripts exist; Ctrl-C quits at once)'],
+  dialog: [
+    'Left Right Enter (dialog)',
+    'a confirm dialog opens on the button that keeps everything: Left, Right (Tab, Shift-Tab) choose, Enter presses; Esc or a letter keeps',
+  ],
+  quit: [
+    'Q / Ctrl-C',
+    'quit: Q asks, offering to save the log (and the sessions); Ctrl-C asks only when something would be lost',
+  ],
 } as const satisfies Readonly<Record<string, HelpEntry>>;

@@ -4,8 +4,9 @@
  * only the keys that move through what it shows.
  */
 
-import { findBinding, type Binding } from './binding.js';
-import { performGlobal, type GlobalAction } from './global.js';
+import { findBinding, isPrintable, type Binding } from './binding.js';
+import { defaultLogFileName, performGlobal, type GlobalAction } from './global.js';
+
 import { HELP } from './help-entries.js';
 import { done, type KeyContext, type KeyPress, type KeyResult, type LogView, type UiState } from './types.js';
 
@@ -42,11 +43,12 @@ const HELP_ROW: Binding<LogAction> = {
   destructive: false,
 };
 const FILTER: Binding<LogAction> = {
-  keys: ['/'],
+  keys: ['Ctrl-F'],
   action: 'filter',
   help: HELP.filter,
-  hint: '/ filter',
+  hint: 'Ctrl-F filter',
   destructive: false,
+  exact: true,
 };
 const FILTER_SESSION: Binding<LogAction> = {
   keys: ['s'],
@@ -55,7 +57,14 @@ const FILTER_SESSION: Binding<LogAction> = {
   hint: 's session',
   destructive: false,
 };
-const SAVE: Binding<LogAction> = { keys: ['w'], action: 'save', help: HELP.save, hint: 'w save', destructive: false };
+const SAVE: Binding<LogAction> = {
+  keys: ['Ctrl-S'],
+  action: 'save',
+  help: HELP.save,
+  hint: 'Ctrl-S save',
+  destructive: false,
+  exact: true,
+};
 const ZOOM: Binding<LogAction> = {
   keys: ['f'],
   action: 'zoom',
@@ -70,9 +79,9 @@ const LEAVE: Binding<LogAction> = {
   hint: 'l back',
   destructive: false,
 };
-const QUIT: Binding<LogAction> = { keys: ['q'], action: 'quit', help: HELP.quit, hint: 'q quit', destructive: true };
+const QUIT: Binding<LogAction> = { keys: ['Q'], action: 'quit', help: HELP.quit, hint: 'Q quit', destructive: true };
 const VIEWS: Binding<LogAction> = { keys: ['v'], action: 'cycle-view', help: HELP.views, destructive: false };
-const ADD: Binding<LogAction> = { keys: ['a'], action: 'add', help: HELP.add, destructive: false };
+const ADD: Binding<LogAction> = { keys: ['Ctrl-N'], action: 'add', help: HELP.add, destructive: false, exact: true };
 const JUMP: Binding<LogAction> = {
   keys: [...'123456789'],
   action: 'jump',
@@ -80,7 +89,13 @@ const JUMP: Binding<LogAction> = {
   destructive: false,
   exact: true,
 };
-const JUMP_TO: Binding<LogAction> = { keys: ['g'], action: 'jump-prompt', help: HELP.jumpTo, destructive: false };
+const JUMP_TO: Binding<LogAction> = {
+  keys: ['Ctrl-G'],
+  action: 'jump-prompt',
+  help: HELP.jumpTo,
+  destructive: false,
+  exact: true,
+};
 const COPIES: Binding<LogAction> = { keys: ['e'], action: 'copies', help: HELP.copies, destructive: false };
 const LEFT: Binding<LogAction> = { keys: ['Left'], action: 'scroll-left', help: HELP.sideways, destructive: false };
 const RIGHT: Binding<LogAction> = { keys: ['Right'], action: 'scroll-right', help: HELP.sideways, destructive: false };
@@ -173,7 +188,15 @@ const LOG_VIEWS: readonly LogView[] = ['frames', 'debug', 'wire'];
 export function routeLog(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
   const table = ui.log.view === 'frames' ? LOG_KEYS : ui.log.inspecting ? INSPECTOR_KEYS : DEBUG_KEYS;
   const row = findBinding(table, key);
-  return row === undefined ? done(ui) : performLog(row.action, ui, key, ctx);
+  if (row !== undefined) return performLog(row.action, ui, key, ctx);
+  // Prose that reached the log (an `l` in it) learns where it is, and changes nothing.
+  if (isPrintable(key) && key.ch !== ' ' && !ui.log.inspecting) {
+    return done(ui, {
+      type: 'notice',
+      text: `'${key.ch}' is not a log key: Esc goes back to the sessions, ? for keys`,
+    });
+  }
+  return done(ui);
 }
 
 function performLog(action: LogAction, ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
@@ -217,6 +240,7 @@ function performLog(action: LogAction, ui: UiState, key: KeyPress, ctx: KeyConte
     case 'jump':
     case 'jump-prompt':
     case 'stop-reply':
+    case 'save-sessions':
       return performGlobal(action, ui, key, ctx);
     default:
       return performView(action, ui, ctx);
@@ -304,13 +328,4 @@ function performDebug(action: DebugAction, ui: UiState, ctx: KeyContext): KeyRes
       throw new TypeError(`unknown action ${String(never)}`);
     }
   }
-}
-
-/** `modeldeck-events-YYYYMMDD-HHMMSS.jsonl` (or `.txt`) in local time. */
-export function defaultLogFileName(now: number, extension: 'jsonl' | 'txt' = 'jsonl'): string {
-  const d = new Date(now);
-  const two = (n: number): string => String(n).padStart(2, '0');
-  const date = `${d.getFullYear()}${two(d.getMonth() + 1)}${two(d.getDate())}`;
-  const time = `${two(d.getHours())}${two(d.getMinutes())}${two(d.getSeconds())}`;
-  return `modeldeck-events-${date}-${time}.${extension}`;
 }

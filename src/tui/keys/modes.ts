@@ -33,7 +33,7 @@ export const KEY_MODES = {
 } as const satisfies Readonly<Record<string, KeyMode>>;
 
 /** The modes the status bar gives hints for. */
-type HintedMode = 'commands' | 'typing' | 'log' | 'prompt';
+type HintedMode = 'commands' | 'typing' | 'log' | 'prompt' | 'confirm';
 
 const ROWS: readonly Binding<unknown>[] = Object.values(KEY_MODES).flatMap((mode) => mode.tables.flat());
 

@@ -1,29 +1,31 @@
 /**
- * The prompts' modes. A text prompt (add or edit a session, chat settings, the log's filter and save path) takes text
- * with the line editor's keys until Enter or Esc; a model prompt completes the id with Tab too. A confirmation (close,
- * cancel, unload, quit) asks y or n: closing drops a session's transcript, cancelling and unloading act on a shared
- * server, so one stray key must not do it.
+ * The prompts' modes. A text prompt (add or edit a session, chat settings, the log's filter and save path, where to
+ * write the sessions) takes text with the line editor's keys until Enter or Esc; a model prompt completes the id with
+ * Tab too. A confirm dialog (close, cancel, unload, quit) is buttons, opened on the one that keeps everything: Left and
+ * Right (Tab, Shift-Tab) choose, Enter presses, Esc or any character keeps. Closing drops a transcript, cancelling and
+ * unloading act on a shared server, quitting drops the log: no run of typed prose (letters, spaces, Enter) can press
+ * anything but Keep.
  */
 
 import { editLine, lineAt } from '../line-edit.js';
 import { completeModelId } from '../model-completion.js';
-import { findBinding, tabDirection, type Binding } from './binding.js';
+import { findBinding, isPrintable, tabDirection, type Binding } from './binding.js';
 import { HELP } from './help-entries.js';
 import { lineAction } from './line.js';
 import { submitPrompt } from './submit.js';
 import {
   done,
   MODEL_PROMPTS,
+  type Command,
+  type DialogChoice,
   type KeyContext,
   type KeyPress,
   type KeyResult,
   type Prompt,
   type PromptKind,
   type UiState,
+  CONFIRM_PROMPTS,
 } from './types.js';
-
-/** The prompts that only ask y or n. */
-const CONFIRMATIONS: ReadonlySet<PromptKind> = new Set(['close', 'cancel', 'unload', 'quit']);
 
 /** What a key does in a text prompt, besides editing its line. */
 type PromptAction = 'submit' | 'cancel' | 'complete';
@@ -40,17 +42,23 @@ export const MODEL_PROMPT_KEYS: readonly Binding<PromptAction>[] = [
   { keys: ['Tab', 'Shift-Tab'], action: 'complete', help: HELP.complete, destructive: false },
 ];
 
+/** What a key does in a confirm dialog. */
+type DialogAction = 'previous' | 'next' | 'confirm' | 'keep';
+
 /**
- * A confirmation's table: the answer that does what was asked. Any other key keeps things as they are. The question
- * in the status bar names `y`; `Y` and Enter are answers it does not name.
+ * A confirm dialog's table, in the order of its status-bar hints. A character closes the dialog keeping everything,
+ * and says so; any other key waits.
  */
-export const CONFIRM_KEYS: readonly Binding<'confirm'>[] = [
-  { keys: ['y', 'Y', 'Enter'], action: 'confirm', destructive: true },
+export const CONFIRM_KEYS: readonly Binding<DialogAction>[] = [
+  { keys: ['Left', 'Shift-Tab'], action: 'previous', help: HELP.dialog, hint: '←→ choose', destructive: false },
+  { keys: ['Right', 'Tab'], action: 'next', help: HELP.dialog, destructive: false },
+  { keys: ['Enter'], action: 'confirm', help: HELP.dialog, hint: 'Enter presses', destructive: true },
+  { keys: ['Esc'], action: 'keep', help: HELP.dialog, hint: 'Esc keeps', destructive: false },
 ];
 
 /** Routes a key while a prompt is open. */
 export function routePrompt(ui: UiState, prompt: Prompt, key: KeyPress, ctx: KeyContext): KeyResult {
-  if (CONFIRMATIONS.has(prompt.kind)) return routeConfirmation(ui, prompt, key);
+  if (CONFIRM_PROMPTS.has(prompt.kind)) return routeDialog(ui, prompt, key);
   const action = findBinding(MODEL_PROMPTS.has(prompt.kind) ? MODEL_PROMPT_KEYS : PROMPT_KEYS, key)?.action;
   switch (action) {
     case 'submit':
@@ -72,14 +80,64 @@ export function routePrompt(ui: UiState, prompt: Prompt, key: KeyPress, ctx: Key
   }
 }
 
-function routeConfirmation(ui: UiState, prompt: Prompt, key: KeyPress): KeyResult {
-  // blessed's second report of an Enter, as `return`, is no answer.
+function routeDialog(ui: UiState, prompt: Prompt, key: KeyPress): KeyResult {
+  // blessed's second report of an Enter, as `return`, is no key.
   if (key.name === 'return') return done(ui);
   const closed = { ...ui, prompt: null };
-  if (findBinding(CONFIRM_KEYS, key) === undefined) return done(closed);
-  if (prompt.kind === 'quit') return done(closed, { type: 'quit' });
-  if (prompt.sessionId === undefined) return done(closed);
-  return done(closed, { type: prompt.kind as 'close' | 'cancel' | 'unload', sessionId: prompt.sessionId });
+  const choices = prompt.choices ?? ['keep'];
+  const at = Math.min(Math.max(prompt.choice ?? 0, 0), choices.length - 1);
+  const action = findBinding(CONFIRM_KEYS, key)?.action;
+  switch (action) {
+    case 'previous':
+    case 'next': {
+      const by = action === 'next' ? 1 : -1;
+      return done({ ...ui, prompt: { ...prompt, choice: (at + by + choices.length) % choices.length } });
+    }
+    case 'confirm':
+      return done(closed, ...pressButton(prompt, choices[at] ?? 'keep'));
+    case 'keep':
+      return done(closed);
+    case undefined:
+      // A character (prose, or a `y` from habit) keeps everything and says so; other keys wait for an answer.
+      return isPrintable(key)
+        ? done(closed, {
+            type: 'notice',
+            text: `kept: ${KEPT[prompt.kind] ?? 'nothing changed'} (letters never press a button: → then Enter does)`,
+          })
+        : done(ui);
+    default: {
+      const never: never = action;
+      throw new TypeError(`unknown action ${String(never)}`);
+    }
+  }
+}
+
+/** What a dialog closed by a character kept, in words. */
+const KEPT: Readonly<Partial<Record<PromptKind, string>>> = {
+  close: 'the session is open',
+  cancel: 'the load goes on',
+  unload: 'the model stays loaded',
+  quit: 'modeldeck goes on',
+};
+
+/** What pressing a dialog's button does. */
+function pressButton(prompt: Prompt, choice: DialogChoice): Command[] {
+  switch (choice) {
+    case 'keep':
+      return [];
+    case 'quit':
+      return [{ type: 'quit' }];
+    case 'save-quit':
+      return [{ type: 'quit', saves: prompt.saves ?? {} }];
+    case 'close':
+    case 'cancel':
+    case 'unload':
+      return prompt.sessionId === undefined ? [] : [{ type: choice, sessionId: prompt.sessionId }];
+    default: {
+      const never: never = choice;
+      throw new TypeError(`unknown choice ${String(never)}`);
+    }
+  }
 }
 
 function editPrompt(ui: UiState, prompt: Prompt, key: KeyPress): KeyResult {

@@ -3,13 +3,15 @@
  * and a key to the next UI state and the commands to run. One handler (rather than blessed text boxes reading input
  * on their own) is what keeps keystrokes from being lost or doubled when focus moves.
  *
- * Modes, in order of precedence: Ctrl-C always quits; the help overlay takes any key to close; a prompt takes text
- * until Enter or Esc (a confirmation, y or any other key); the log pane has its own keys, by its view; a session
- * either takes command keys or, while typing a message, text. Each mode reads its binding table (`modes.ts` lists
+ * Modes, in order of precedence: Ctrl-C quits (asking first when something would be lost, and a second Ctrl-C in
+ * that dialog quits); the help overlay takes any key to close; a prompt takes text until Enter or Esc (a confirm
+ * dialog, its buttons); the log pane has its own keys, by its view; a session either takes command keys or, while
+ * typing a message, text. Each mode reads its binding table (`modes.ts` lists
  * them); a key no row binds does nothing, or what the mode says of such keys.
  */
 
 import { findBinding, keyMatches, type Binding } from './binding.js';
+import { askQuit, quitLoses } from './global.js';
 import { HELP } from './help-entries.js';
 import { routeLog } from './log.js';
 import { routePrompt } from './prompt.js';
@@ -29,7 +31,11 @@ export const HELP_KEYS: readonly Binding<'next-page' | 'previous-page'>[] = [
 
 /** Routes one key press. Pure. */
 export function routeKey(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
-  if (findBinding(ANYWHERE_KEYS, key) !== undefined) return done(ui, { type: 'quit' });
+  if (findBinding(ANYWHERE_KEYS, key) !== undefined) {
+    // Ctrl-C is no prose: with nothing to lose it quits at once, and in the quit dialog it is the Quit button.
+    if (ui.prompt?.kind === 'quit' || !quitLoses(ctx)) return done(ui, { type: 'quit' });
+    return done(askQuit({ ...ui, help: false }, ctx));
+  }
   if (ui.help) return routeHelp(ui, key, ctx);
   if (ui.prompt !== null) return routePrompt(ui, ui.prompt, key, ctx);
   if (ui.logFocused) return routeLog(ui, key, ctx);

@@ -1,7 +1,10 @@
 /**
- * The session pane's two modes. Commands: a letter is a command or nothing, never the start of a message ("quick
- * question" must not quit, "xylophone" must not close the session). Typing (after Enter or i): every character is
- * text for the focused session's input line, which edits as a shell's does, until Esc.
+ * The session pane's two modes. Commands: a lowercase letter only moves or shows (focus, zoom, the log, the server
+ * view, a retry), never the start of a message; a prompt opens only on a Ctrl chord, which prose cannot type; and
+ * what destroys (close, cancel, unload, quit) is a capital that opens a dialog on Keep, whose other button takes an
+ * arrow and Enter: "buy", "xylophone", "quick question" or "The server looks fine" typed here change nothing. A letter
+ * that is no command says how to type. Typing (after Enter or i): every character is text for the focused session's
+ * input line, which edits as a shell's does, until Esc.
  */
 
 import { formatChatSettings } from '../chat-settings.js';
@@ -19,29 +22,33 @@ type Session = KeyContext['sessions'][number];
 type SessionCommand =
   'type' | 'zoom' | 'retry' | 'close' | 'cancel' | 'unload' | 'edit' | 'options' | 'scroll-transcript';
 
+/** The commands that ask before they act on the server (a read-only session refuses them at once). */
+const SERVER_ACTIONS: ReadonlySet<SessionCommand> = new Set(['cancel', 'unload']);
+
 /** What a command key does. */
 type CommandAction =
-  GlobalAction | SessionCommand | 'next-session' | 'log' | 'unzoom' | 'replay-toggle' | 'replay-step';
+  GlobalAction | SessionCommand | 'next-session' | 'log' | 'unzoom' | 'replay-toggle' | 'replay-step' | 'save-sessions';
 
 /** The commands mode's table, in the order of its status-bar hints. */
 export const COMMAND_KEYS: readonly Binding<CommandAction>[] = [
   { keys: ['Ctrl-X'], action: 'stop-reply', help: HELP.stopReply, destructive: true },
   { keys: ['?'], action: 'help', help: HELP.help, hint: '? help', destructive: false },
-  { keys: ['q'], action: 'quit', help: HELP.quit, hint: 'q quit', destructive: true },
-  { keys: ['Tab', 'Shift-Tab'], action: 'next-session', help: HELP.nextSession, hint: 'Tab next', destructive: false },
+  { keys: ['Q'], action: 'quit', help: HELP.quit, hint: 'Q quit', destructive: true },
   { keys: ['Enter', 'i'], action: 'type', help: HELP.type, hint: 'Enter/i type', destructive: false },
+  { keys: ['Tab', 'Shift-Tab'], action: 'next-session', help: HELP.nextSession, hint: 'Tab next', destructive: false },
   { keys: ['f'], action: 'zoom', help: HELP.zoom, hint: 'f zoom', destructive: false },
   { keys: ['l'], action: 'log', help: HELP.log, hint: 'l log', destructive: false },
-  { keys: ['a'], action: 'add', help: HELP.add, hint: 'a add', destructive: false },
-  { keys: ['e'], action: 'edit', help: HELP.edit, hint: 'e edit', destructive: false },
-  { keys: ['o'], action: 'options', help: HELP.options, hint: 'o options', destructive: false },
-  { keys: ['r'], action: 'retry', help: HELP.retry, hint: 'r retry', destructive: false },
-  { keys: ['x'], action: 'close', help: HELP.close, hint: 'x close', destructive: true },
-  { keys: ['c'], action: 'cancel', help: HELP.cancel, hint: 'c cancel', destructive: true },
-  { keys: ['u'], action: 'unload', help: HELP.unload, hint: 'u unload', destructive: true },
   { keys: ['v'], action: 'servers', help: HELP.servers, hint: 'v servers', destructive: false },
+  { keys: ['r'], action: 'retry', help: HELP.retry, destructive: false },
+  { keys: ['Ctrl-N'], action: 'add', help: HELP.add, hint: 'Ctrl-N add', destructive: false, exact: true },
+  { keys: ['Ctrl-E'], action: 'edit', help: HELP.edit, hint: 'Ctrl-E edit', destructive: false, exact: true },
+  { keys: ['Ctrl-O'], action: 'options', help: HELP.options, destructive: false, exact: true },
+  { keys: ['Ctrl-S'], action: 'save-sessions', help: HELP.saveSessions, destructive: false, exact: true },
+  { keys: ['X'], action: 'close', help: HELP.close, hint: 'X close', destructive: true },
+  { keys: ['C'], action: 'cancel', help: HELP.cancel, hint: 'C cancel', destructive: true },
+  { keys: ['U'], action: 'unload', help: HELP.unload, hint: 'U unload', destructive: true },
   { keys: [...'123456789'], action: 'jump', help: HELP.jump, destructive: false, exact: true },
-  { keys: ['g'], action: 'jump-prompt', help: HELP.jumpTo, destructive: false },
+  { keys: ['Ctrl-G'], action: 'jump-prompt', help: HELP.jumpTo, destructive: false, exact: true },
   { keys: ['PgUp', 'PgDn'], action: 'scroll-transcript', help: HELP.scrollTranscript, destructive: false },
   { keys: ['Esc'], action: 'unzoom', help: HELP.zoom, destructive: false },
   { keys: ['space'], action: 'replay-toggle', help: HELP.replay, destructive: false },
@@ -85,13 +92,24 @@ export function routeSession(ui: UiState, key: KeyPress, ctx: KeyContext): KeyRe
   if (ui.composing && session !== undefined) return routeTyping(ui, focus, session, key, ctx);
   const row = findBinding(COMMAND_KEYS, key);
   if (row !== undefined) return performCommand(row.action, ui, focus, key, ctx);
-  if (session !== undefined && isPrintable(key) && key.ch !== ' ') {
-    return done(ui, {
-      type: 'notice',
-      text: `'${key.ch}' is not a command: press Enter or i to type a message (Esc leaves typing), ? for keys`,
-    });
-  }
+  if (isPrintable(key) && key.ch !== ' ') return done(ui, { type: 'notice', text: notCommand(key.ch) });
   return done(ui);
+}
+
+/**
+ * What a character that is no command says: how to type (the prose it likely starts), and, for a letter whose capital
+ * or Ctrl chord is the command (u → U unload, e → Ctrl-E edit), which that is, from the table's hints.
+ */
+export function notCommand(ch: string): string {
+  const moved = COMMAND_KEYS.find(
+    (row) =>
+      row.hint !== undefined &&
+      row.keys.some(
+        (k) => ch.length === 1 && /[a-z]/.test(ch) && (k === ch.toUpperCase() || k === `Ctrl-${ch.toUpperCase()}`),
+      ),
+  );
+  const instead = moved?.hint === undefined ? '' : ` (${moved.hint}${moved.destructive ? ', asks first' : ''})`;
+  return `'${ch}' is not a command${instead} · press i or Enter to type · ? keys`;
 }
 
 function performCommand(action: CommandAction, ui: UiState, focus: number, key: KeyPress, ctx: KeyContext): KeyResult {
@@ -114,10 +132,18 @@ function performCommand(action: CommandAction, ui: UiState, focus: number, key: 
     case 'jump':
     case 'jump-prompt':
     case 'stop-reply':
+    case 'save-sessions':
       return performGlobal(action, ui, key, ctx);
     default: {
       const session = ctx.sessions[focus];
-      return session === undefined ? done(ui) : performOnSession(action, { ...ui, focus }, session, key);
+      if (session === undefined) return done(ui);
+      if (session.readOnly === true && SERVER_ACTIONS.has(action)) {
+        return done(ui, {
+          type: 'notice',
+          text: `read-only: ${action} is off (${session.tag} changes nothing on its server)`,
+        });
+      }
+      return performOnSession(action, { ...ui, focus }, session, key);
     }
   }
 }
@@ -130,11 +156,19 @@ function performOnSession(action: SessionCommand, ui: UiState, session: Session,
     case 'zoom':
       return done({ ...ui, zoom: ui.zoom === 'session' ? null : 'session' });
     case 'retry':
+      // A stray r (prose) must not re-request a load that is running or done.
+      if (session.failed !== true) {
+        return done(ui, { type: 'notice', text: `${session.tag}: nothing to retry (r retries after an error)` });
+      }
       return done(ui, { type: 'retry', sessionId: session.id });
     case 'close':
     case 'cancel':
     case 'unload':
-      return done({ ...ui, prompt: { kind: action, text: '', sessionId: session.id } });
+      // Keep is chosen: the other button takes an arrow, then Enter.
+      return done({
+        ...ui,
+        prompt: { kind: action, text: '', sessionId: session.id, choices: ['keep', action], choice: 0 },
+      });
     case 'edit':
       return done({ ...ui, prompt: { kind: 'edit-server', text: session.server, sessionId: session.id } });
     case 'options': {

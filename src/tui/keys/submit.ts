@@ -126,7 +126,13 @@ const SUBMIT: { readonly [K in PromptKind]: Submit } = {
       ? done({ ...ui, prompt: null })
       : done({ ...ui, prompt: null }, { type: 'set-chat', sessionId: prompt.sessionId, chat: parsed.settings });
   },
-  // The confirmations answer y or any other key (`prompt.ts`): Enter never submits them as text.
+  'save-sessions': (ui, prompt) => {
+    const path = prompt.text.trim();
+    if (path === '') return refuse(ui, prompt, 'give a file name');
+    // Over an existing file only once the prompt has said it exists (the runner checks, and reopens it saying so).
+    return done({ ...ui, prompt: null }, { type: 'save-sessions', path, overwrite: path === prompt.overwrite });
+  },
+  // The confirm dialogs are buttons (`prompt.ts`): Enter never submits them as text.
   close: dismiss,
   cancel: dismiss,
   unload: dismiss,

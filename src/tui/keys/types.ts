@@ -31,8 +31,10 @@ export type PromptKind =
   | 'options'
   | 'filter'
   | 'save'
-  /** `g`: a session to focus, by number, tag or part of its model. */
+  /** Ctrl-G: a session to focus, by number, tag or part of its model. */
   | 'jump'
+  /** Where to write the open sessions, as a config file (Ctrl-S). */
+  | 'save-sessions'
   | 'close'
   | 'cancel'
   | 'unload'
@@ -44,7 +46,24 @@ export const KEY_PROMPTS: ReadonlySet<PromptKind> = new Set(['add-key', 'edit-ke
 /** The prompts that ask for a model id: Tab completes it from the ids the server lists. */
 export const MODEL_PROMPTS: ReadonlySet<PromptKind> = new Set(['add-model', 'edit-model']);
 
-/** A one-line prompt in the status bar. */
+/** The prompts that are a confirm dialog: buttons, one chosen, and no text. */
+export const CONFIRM_PROMPTS: ReadonlySet<PromptKind> = new Set(['close', 'cancel', 'unload', 'quit']);
+
+/**
+ * A confirm dialog's buttons: `keep` leaves everything as it is (the default of every dialog); `close`, `cancel` and
+ * `unload` do what the dialog asks; `quit` quits without saving; `save-quit` saves what the dialog lists, then quits.
+ */
+export type DialogChoice = 'keep' | 'close' | 'cancel' | 'unload' | 'quit' | 'save-quit';
+
+/** What quitting would save, as the quit dialog lists it (its `save-quit` button saves both). */
+export interface QuitSaves {
+  /** The event log, as JSON Lines, to this new file (relative to the dashboard's directory); absent: the log is empty. */
+  readonly log?: string;
+  /** The open sessions, to this config file (the one the dashboard started from); absent: nothing to write. */
+  readonly sessions?: string;
+}
+
+/** A one-line prompt in the status bar, or a confirm dialog ({@link CONFIRM_PROMPTS}). */
 export interface Prompt {
   readonly kind: PromptKind;
   readonly text: string;
@@ -65,6 +84,14 @@ export interface Prompt {
   readonly error?: string;
   /** For `add-model` and `edit-model`: where Tab's cycle through the server's ids stands. */
   readonly completing?: ModelCompletion;
+  /** A confirm dialog's buttons, left to right. */
+  readonly choices?: readonly DialogChoice[];
+  /** The index in {@link Prompt.choices} of the chosen button (it opens on `keep`). */
+  readonly choice?: number;
+  /** The quit dialog: what its `save-quit` button saves. */
+  readonly saves?: QuitSaves;
+  /** For `save-sessions`: the path an Enter may write over (it exists, and the prompt has said so). */
+  readonly overwrite?: string;
 }
 
 /** Where the log view stands. */
@@ -155,7 +182,17 @@ export interface KeyContext {
     readonly hasTranscript?: boolean;
     /** The furthest its transcript scrolls back on screen (lines), where PgUp stops; absent: no bound known. */
     readonly scrollLimit?: number;
+    /** Read-only (`--read-only`, or `"readOnly"` in the config): no unload, no cancel. */
+    readonly readOnly?: boolean;
+    /** It failed, or waits to reconnect: `r` tries again now (anywhere else `r` would only re-request a load). */
+    readonly failed?: boolean;
   }[];
+  /** Entries in the event log: quitting offers to save them. */
+  readonly logEntries?: number;
+  /** The config file the dashboard started from (or last wrote its sessions to), if any. */
+  readonly configPath?: string;
+  /** The open sessions differ from what {@link KeyContext.configPath} holds: quitting offers to write them. */
+  readonly sessionsChanged?: boolean;
   /** The newest log seq (where a pause starts). */
   readonly lastSeq: number;
   /** Lines in one page of the log view. */
@@ -178,7 +215,10 @@ export interface KeyContext {
 
 /** Side effects for the dashboard to run. */
 export type Command =
-  | { readonly type: 'quit' }
+  /** Quit; with `saves`, save those first and quit only once they are saved. */
+  | { readonly type: 'quit'; readonly saves?: QuitSaves }
+  /** Write the open sessions to `path` as a config file; over an existing file only with `overwrite`. */
+  | { readonly type: 'save-sessions'; readonly path: string; readonly overwrite: boolean }
   /** A replay's pause / resume, or its single step (nothing outside `modeldeck replay`). */
   | { readonly type: 'replay'; readonly action: 'toggle' | 'step' }
   | { readonly type: 'retry'; readonly sessionId: string }
