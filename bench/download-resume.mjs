@@ -33,7 +33,7 @@ const { smoke } = benchArgs();
 const model = smoke ? TINY_MODEL : BIG_MODEL;
 const PER_CONNECTION = smoke ? 500e3 : 2e6;
 const LINK = smoke ? 1e6 : 4e6;
-const repetitions = smoke ? 1 : 2;
+const repetitions = smoke ? 1 : 3;
 
 const models = await demoModelsDir([model]);
 const mirror = await startMirrorProcess(models, { redirect: true });
