@@ -60,7 +60,7 @@ function layerConfigs() {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', '.tap/', 'node_modules/', 'bench/.scratch/'] },
+  { ignores: ['dist/', 'build/', 'coverage/', '.tap/', 'node_modules/', 'bench/.scratch/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -3,9 +3,10 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
+import { repoPath } from './helpers/repo.js';
 
 const MIN_LINES = 100;
-const root = new URL('..', import.meta.url).pathname;
+const root = repoPath();
 
 /** The path from src/ and the line count of every file of src. */
 async function sourceFiles(): Promise<{ path: string; lines: number }[]> {

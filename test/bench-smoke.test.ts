@@ -3,10 +3,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { repoPath } from './helpers/repo.js';
 
 // `npm run bench` in smoke mode: every benchmark script runs end to end at tiny sizes, so none can rot. The figures
 // of a smoke run mean nothing (tiny sizes, a loaded machine): only their presence and shape are checked here.
-const runner = new URL('../bench/run.mjs', import.meta.url).pathname;
+const runner = repoPath('bench', 'run.mjs');
 const BENCHMARKS = [
   'download',
   'load-overhead',

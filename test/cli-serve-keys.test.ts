@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import t from 'tap';
 import { demoModelsDir } from './helpers/demo.js';
 import { listeningUrl, startTestMirror } from './helpers/stack.js';
+import { modeldeckBin } from './helpers/repo.js';
 
 // `modeldeck serve`'s keys as a user gives them: the compiled bin in a child process, flags and environment.
-const bin = new URL('../bin/modeldeck.js', import.meta.url).pathname;
+const bin = modeldeckBin;
 const MODEL = 'modeldeck/tiny-chat';
 // No key of the machine running the tests may leak into a run.
 const CLEAN = { MODELDECK_API_KEY: '', MODELDECK_WATCH_KEYS: '', HF_TOKEN: '' };

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import t from 'tap';
+import { modeldeckBin } from './helpers/repo.js';
 
 // The CLI as a user runs it: the compiled bin (npm test builds dist/ first), in a child process.
-const bin = new URL('../bin/modeldeck.js', import.meta.url).pathname;
+const bin = modeldeckBin;
 
 interface Run {
   readonly code: number | null;

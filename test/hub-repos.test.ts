@@ -1,6 +1,7 @@
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
+import { cdnGets } from './helpers/hf-cache.js';
 import { HUB_FIXTURES, layOutHubFixtures, unfetchedWeights } from './helpers/hub-fixtures.js';
 import { loadModel, stagesOf } from './helpers/sse-client.js';
 import type { Mirror } from '../src/mirror/mirror.js';
@@ -87,10 +88,10 @@ for (const { name, hub } of modes) {
         if (hub === cdnMirror) {
           const fromCdn = [
             ...new Set(
-              hub.requests
-                .filter((r) => r.cdn === true && r.method === 'GET')
+              cdnGets(hub).map((r) =>
                 // The CDN's URLs carry their signature in the query.
-                .map((r) => r.url.replace(/\?.*$/, '').replace(/^\/lfs\/[^/]+\/[^/]+\/[0-9a-f]{40}\//, '')),
+                r.url.replace(/\?.*$/, '').replace(/^\/lfs\/[^/]+\/[^/]+\/[0-9a-f]{40}\//, ''),
+              ),
             ),
           ].sort();
           t.same(fromCdn, await largeFiles(fixture.id, fixture.fetched), 'the weights came from the CDN origin');

@@ -2,8 +2,9 @@
 // Synthetic files at real paths of src, linted with the project's own config; none is written to disk.
 import { ESLint } from 'eslint';
 import t from 'tap';
+import { repoPath } from './helpers/repo.js';
 
-const eslint = new ESLint({ cwd: new URL('..', import.meta.url).pathname });
+const eslint = new ESLint({ cwd: repoPath() });
 
 /** The layer messages ESLint gives `code` as the file `path`, one `line: rule` each. */
 async function layerErrors(path: string, code: string): Promise<string[]> {

@@ -102,7 +102,7 @@ t.test('one load per model; every subscriber sees it; late joiners get the curre
   step.emit({ type: 'stage', stage: 'download' });
   step.succeed();
   await tick();
-  t.same(a.at(-1), { status: 'ready', model: 'o/m@main', cached: false });
+  t.same(a.at(-1), { status: 'ready', model: 'o/m@main', cached: false, size_bytes: null });
   t.same(a, b, 'both subscribers saw the same events');
   t.equal(late.at(-1)?.status, 'ready');
   t.ok(
@@ -111,7 +111,7 @@ t.test('one load per model; every subscriber sees it; late joiners get the curre
   );
   const again: LoadEvent[] = [];
   manager.subscribe(ref('o/m'), (e) => again.push(e));
-  t.same(again, [{ status: 'ready', model: 'o/m@main', cached: true }]);
+  t.same(again, [{ status: 'ready', model: 'o/m@main', cached: true, size_bytes: null }]);
   t.equal(loads.length, 1, 'no new load for a resident model');
   await manager.close();
 });

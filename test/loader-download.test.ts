@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { startMirror, type Mirror } from '../src/mirror/mirror.js';
+import { partialDataPath, writeJournal } from '../src/server/fetch/blob-journal.js';
 import { blobLockPath, REMOTE_STALE_MS } from '../src/server/fetch/blob-lock.js';
 import { downloadBlob } from '../src/server/fetch/downloader.js';
 import { createTransfer, type DownloadPolicy } from '../src/server/fetch/transfer.js';
@@ -25,7 +26,7 @@ import {
   snapshotListing,
 } from '../src/server/fetch/model-cache.js';
 import { demoModelsDir } from './helpers/demo.js';
-import { bytesSentFor, cacheTree, commitOf } from './helpers/hf-cache.js';
+import { bytesSentFor, cacheTree, commitOf, partialOf } from './helpers/hf-cache.js';
 
 const ID = 'modeldeck/tiny-chat';
 const root = await demoModelsDir();
@@ -139,16 +140,17 @@ t.test('a failure that persists gives up after bounded attempts and keeps the pa
     /^download of onnx\/model\.onnx was cut off after \d+ of \d+ bytes.*\(gave up after 3 attempts\)/,
   );
   const blob = join(dir, 'blobs', 'the-blob');
-  const partial = await stat(`${blob}.incomplete`);
-  t.ok(partial.size > 0 && partial.size <= 200_000, `the prefix stays (${partial.size} bytes)`);
+  const partial = await partialOf(blob, ONNX.size);
+  t.ok(partial.prefix > 0 && partial.prefix <= 200_000, `the bytes before the cut stay (${partial.prefix} bytes)`);
+  t.equal(partial.held, partial.prefix, 'and nothing else was fetched');
   t.equal(await stat(blob).catch(() => undefined), undefined, 'no blob');
 
   mirror.setFaults([]);
   mirror.clearRequests();
   const { progress } = await fetchBlob(dir);
   t.same(await readFile(blob), onnxBytes, 'resumed into the whole file');
-  t.equal(progress[0], partial.size, 'progress starts at the bytes on the disk');
-  t.equal(bytesSentFor(mirror, ONNX.path), ONNX.size - partial.size, 'only the rest is fetched');
+  t.equal(progress[0], partial.held, 'progress starts at the bytes on the disk');
+  t.equal(bytesSentFor(mirror, ONNX.path), ONNX.size - partial.held, 'only the rest is fetched');
 
   mirror.setFaults([{ kind: 'status', path: 'onnx/*', status: 503 }]);
   const status = await rejection(fetchBlob(t.testdir()));
@@ -193,10 +195,14 @@ t.test('a hub that ignores Range gets one plain stream', async (t) => {
   const dir = t.testdir();
   // A partial file from before: the hub cannot resume it, so it starts again.
   await mkdir(join(dir, 'blobs'));
-  await writeFile(join(dir, 'blobs', 'the-blob.incomplete'), onnxBytes.subarray(0, 5000));
+  const previous = join(dir, 'blobs', 'the-blob');
+  await writeFile(partialDataPath(previous), onnxBytes.subarray(0, 5000));
+  await writeJournal(previous, { etag: 'the-blob', size: ONNX.size, written: [[0, 5000]], synced: [[0, 5000]] });
+  t.equal((await partialOf(previous, ONNX.size)).held, 5000, 'the partial file is believed');
   const { blob, progress } = await fetchBlob(dir, ONNX, { client: plain });
   t.same(await readFile(blob), onnxBytes);
   t.equal(progress.at(-1), ONNX.size);
+  t.same(await cacheTree(dir), ['blobs/the-blob'], 'no partial file or journal left');
 });
 
 t.test('a body without Content-Length that ends short is cut off too', async (t) => {
@@ -211,40 +217,44 @@ t.test('a body without Content-Length that ends short is cut off too', async (t)
   const error = await rejection(fetchBlob(dir, { path: 'a.bin', size: 20 }, { client: short }));
   t.equal(error.code, 'DOWNLOAD_FAILED');
   t.match(error.message, 'download of a.bin was cut off after 10 of 20 bytes (gave up after 3 attempts); retry later');
-  t.same(await cacheTree(dir), ['blobs/the-blob.incomplete'], 'the ten bytes stay, as a partial file');
+  t.same(
+    await cacheTree(dir),
+    ['blobs/the-blob.modeldeck.incomplete', 'blobs/the-blob.modeldeck.journal'],
+    'the ten bytes stay, as a partial file and its journal',
+  );
+  t.same((await partialOf(join(dir, 'blobs', 'the-blob'), 20)).spans, [[0, 10]]);
 
   const wrongSize = await rejection(fetchBlob(t.testdir(), { ...ONNX, size: ONNX.size + 1 }));
   t.equal(wrongSize.code, 'DOWNLOAD_FAILED', 'Content-Range must match the listing');
   t.match(wrongSize.message, `the hub announced ${ONNX.size} bytes for onnx/model.onnx but its file list says`);
 });
 
-t.test(
-  'a file larger than the memory budget reuses part buffers and still verifies; an idle transfer keeps none',
-  async (t) => {
-    // One connection: a budget of two 8 MiB parts, so a 40 MiB file goes through the same buffers again and again.
-    const dir = t.testdir();
-    const bigRoot = join(dir, 'hub');
-    const bytes = createHash('sha256').update('seed').digest();
-    const content = Buffer.alloc(40 * 1024 * 1024);
-    for (let i = 0; i < content.length; i += bytes.length)
-      bytes.copy(content, i, 0, Math.min(bytes.length, content.length - i));
-    for (let i = 0; i < content.length; i += 4096) content.writeUInt32LE(i, i);
-    await mkdir(join(bigRoot, 'test', 'big'), { recursive: true });
-    await writeFile(join(bigRoot, 'test', 'big', 'weights.bin'), content);
-    const bigMirror = await startMirror({ root: bigRoot, host: '127.0.0.1', port: 0, lfsThreshold: 1_000_000 });
-    t.teardown(() => bigMirror.close());
-    const client = createHubClient({ hubUrl: bigMirror.url });
-    const bigRef = { id: 'test/big', revision: await commitOf(bigMirror.url, 'test/big') };
-    const file = (await client.listFiles(bigRef)).find((f) => f.path === 'weights.bin') as HubFile;
-    t.equal(file.sha256, createHash('sha256').update(content).digest('hex'), 'an LFS file, verified by sha256');
-    const transfer = createTransfer({ connections: 1, ...FAST });
-    const blob = join(dir, 'cache', 'blobs', 'big');
-    await downloadBlob({ hub: client, ref: bigRef, file, blob, transfer });
-    t.ok((await readFile(blob)).equals(content), 'the blob is the file, byte for byte');
-    t.same(transfer.buffers, { free: [], held: 0, limit: transfer.buffers.limit }, 'no buffer is held once idle');
-    t.equal(transfer.memory.available, transfer.buffers.limit, 'the whole memory budget is free again');
-  },
-);
+t.test('a file many times the part size lands whole through positional writes, and verifies', async (t) => {
+  // One connection and 1 MiB parts: a 40 MiB file written part by part at its offsets, hashed from the disk.
+  const dir = t.testdir();
+  const bigRoot = join(dir, 'hub');
+  const bytes = createHash('sha256').update('seed').digest();
+  const content = Buffer.alloc(40 * 1024 * 1024);
+  for (let i = 0; i < content.length; i += bytes.length)
+    bytes.copy(content, i, 0, Math.min(bytes.length, content.length - i));
+  for (let i = 0; i < content.length; i += 4096) content.writeUInt32LE(i, i);
+  await mkdir(join(bigRoot, 'test', 'big'), { recursive: true });
+  await writeFile(join(bigRoot, 'test', 'big', 'weights.bin'), content);
+  const bigMirror = await startMirror({ root: bigRoot, host: '127.0.0.1', port: 0, lfsThreshold: 1_000_000 });
+  t.teardown(() => bigMirror.close());
+  const client = createHubClient({ hubUrl: bigMirror.url });
+  const bigRef = { id: 'test/big', revision: await commitOf(bigMirror.url, 'test/big') };
+  const file = (await client.listFiles(bigRef)).find((f) => f.path === 'weights.bin') as HubFile;
+  t.equal(file.sha256, createHash('sha256').update(content).digest('hex'), 'an LFS file, verified by sha256');
+  const transfer = createTransfer({ ...FAST, connections: 2, maxPartBytes: 1024 * 1024, stallTimeoutMs: 30_000 });
+  const blob = join(dir, 'cache', 'blobs', 'big');
+  await downloadBlob({ hub: client, ref: bigRef, file, blob, transfer });
+  t.ok((await readFile(blob)).equals(content), 'the blob is the file, byte for byte');
+  t.same(await cacheTree(join(dir, 'cache')), ['blobs/big'], 'no partial file or journal left');
+  t.equal(transfer.connections.held, 0, 'every connection given back');
+  const parts = bigMirror.requests.filter((r) => r.url.includes('/resolve/'));
+  t.equal(parts.length, 40, 'in 40 parts of 1 MiB');
+});
 
 t.test('aborting a download keeps its partial file', async (t) => {
   mirror.setThrottle(64 * 1024);
@@ -266,7 +276,9 @@ t.test('aborting a download keeps its partial file', async (t) => {
   });
   const error = await rejection(download);
   t.equal(error.code, 'ABORTED');
-  t.same(await cacheTree(dir), ['blobs/b.incomplete']);
+  t.same(await cacheTree(dir), ['blobs/b.modeldeck.incomplete', 'blobs/b.modeldeck.journal']);
+  const { held } = await partialOf(join(dir, 'blobs', 'b'), ONNX.size);
+  t.ok(held > 100_000, `every byte received is kept (${held})`);
 });
 
 t.test('an unwritable cache directory is named, with the way out', async (t) => {
@@ -326,7 +338,7 @@ t.test('the cache: huggingface_hub layout and where it lives', async (t) => {
   t.equal(await readRef(cacheDir, { id: 'org/name', revision: sha }), sha, 'a commit names itself');
   t.equal(await readRef(cacheDir, { id: 'org/name', revision: 'v2' }), undefined);
   t.same(
-    (await snapshotListing(snapshotDir(cacheDir, { id: 'org/name', revision: 'main' }, sha))).map((f) => f.path),
+    (await snapshotListing(snapshotDir(cacheDir, { id: 'org/name', revision: 'main' }, sha))).files.map((f) => f.path),
     ['config.json', 'onnx/model.onnx', 'tokenizer.json', 'tokenizer_config.json'],
     'a snapshot lists its files through the links',
   );

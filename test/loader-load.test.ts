@@ -1,83 +1,27 @@
-import { cp, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import t, { type Test } from 'tap';
-import { startMirror, type Mirror } from '../src/mirror/mirror.js';
-import type { LoadedModel, LoaderEvent, ModelLoader, ModelRef } from '../src/server/loader-types.js';
+import t from 'tap';
+import { MODEL_UNLOADED, type LoadedModel } from '../src/server/loader-types.js';
 import { readRef, snapshotDir } from '../src/server/fetch/model-cache.js';
 import { weightItems } from '../src/server/text-tools.js';
 import { createTransformersLoader } from '../src/server/transformers-loader.js';
-import { demoModelsDir } from './helpers/demo.js';
 import { cacheTree, commitOf, fileGets } from './helpers/hf-cache.js';
+import { assertProgress, refOf, stages, startLoaderStack } from './helpers/loader.js';
 
-const refOf = (id: string, revision = 'main'): ModelRef => ({ id, revision, key: `${id}@${revision}` });
 const TINY = refOf('modeldeck/tiny-chat');
 const ENDLESS = refOf('test/endless-chat');
 
 // The mirror's root: tiny-chat as generated, and a copy that never emits end-of-sequence (its configs name no EOS
 // token), so a generation runs until it is stopped. Failures are in loader-errors.test.ts.
-const demo = await demoModelsDir();
-const tinyDir = join(demo, 'modeldeck', 'tiny-chat');
-const root = await mkdtemp(join(tmpdir(), 'modeldeck-loader-root-'));
-await cp(tinyDir, join(root, 'modeldeck', 'tiny-chat'), { recursive: true });
-await cp(tinyDir, join(root, 'test', 'endless-chat'), { recursive: true });
-for (const file of ['config.json', 'generation_config.json']) {
-  const path = join(root, 'test', 'endless-chat', file);
-  const json = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-  delete json['eos_token_id'];
-  await writeFile(path, JSON.stringify(json));
-}
-
-const mirror: Mirror = await startMirror({ root, host: '127.0.0.1', port: 0 });
-const cacheDir = await mkdtemp(join(tmpdir(), 'modeldeck-loader-cache-'));
-const models: LoadedModel[] = [];
-t.teardown(async () => {
-  for (const model of models) await model.dispose();
-  await mirror.close();
-  await rm(root, { recursive: true, force: true });
-  await rm(cacheDir, { recursive: true, force: true });
+const { tinyDir, mirror, cacheDir, load } = await startLoaderStack(t, async (root, tinyDir) => {
+  await cp(tinyDir, join(root, 'test', 'endless-chat'), { recursive: true });
+  for (const file of ['config.json', 'generation_config.json']) {
+    const path = join(root, 'test', 'endless-chat', file);
+    const json = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    delete json['eos_token_id'];
+    await writeFile(path, JSON.stringify(json));
+  }
 });
-
-/** Loads, keeping the events and disposing the model at the end of the file. */
-async function load(
-  loader: ModelLoader,
-  ref: ModelRef,
-  signal?: AbortSignal,
-): Promise<{ model: LoadedModel; events: LoaderEvent[] }> {
-  const events: LoaderEvent[] = [];
-  const model = await loader.load(ref, (e) => events.push(e), signal);
-  models.push(model);
-  return { model, events };
-}
-
-const stages = (events: readonly LoaderEvent[]): string[] =>
-  events.flatMap((e) => (e.type === 'stage' ? [e.stage] : []));
-
-function progressOf(
-  events: readonly LoaderEvent[],
-  stage: 'download' | 'weights',
-): { current: number; total: number }[] {
-  return events.flatMap((e) =>
-    e.type === 'progress' && e.stage === stage ? [{ current: e.current, total: e.total }] : [],
-  );
-}
-
-function assertProgress(t: Test, events: readonly LoaderEvent[], stage: 'download' | 'weights', total: number): void {
-  const points = progressOf(events, stage);
-  t.ok(points.length >= 2, `${stage}: reports progress`);
-  t.same(points[0], { current: 0, total }, `${stage}: starts at 0 of ${total}`);
-  t.ok(
-    points.every((p) => p.total === total),
-    `${stage}: the total never changes`,
-  );
-  const monotone = points.every((p, i) => p.current <= total && p.current >= (points[i - 1]?.current ?? 0));
-  t.ok(monotone, `${stage}: never decreases, never exceeds`);
-  t.equal(points.at(-1)?.current, total, `${stage}: ends at the total`);
-  // Progress of a stage sits between its stage event and the next one.
-  const start = events.findIndex((e) => e.type === 'stage' && e.stage === stage);
-  const firstProgress = events.findIndex((e) => e.type === 'progress' && e.stage === stage);
-  t.ok(start !== -1 && start < firstProgress, `${stage}: progress follows the stage event`);
-}
 
 const onnxSize = (await stat(join(tinyDir, 'onnx', 'model.onnx'))).size;
 let tiny: LoadedModel;
@@ -130,8 +74,8 @@ t.test('a fresh load through the mirror, then from the cache with no hub request
   const second = await load(createTransformersLoader({ hubUrl: mirror.url, cacheDir }), TINY);
   t.same(
     mirror.requests.map((r) => r.url.replace(/\?.*$/, '')),
-    [`/api/models/${TINY.id}/revision/main`, `/api/models/${TINY.id}/tree/${commit}`],
-    'a second loader on the same cache asks the hub for the commit and its listing only',
+    [`/api/models/${TINY.id}/revision/main`],
+    "a second loader on the same cache asks the hub for the commit only (the commit's listing is kept)",
   );
   t.same(stages(second.events), ['processor', 'config', 'weights'], 'and has no download stage');
   assertProgress(t, second.events, 'weights', weightItems([onnxSize]));
@@ -239,7 +183,8 @@ t.test('dispose rejects a running generation and refuses new ones', async (t) =>
     await model.dispose();
     await t.rejects(
       running,
-      /generation with test\/endless-chat@main failed: the model test\/endless-chat@main was unloaded/,
+      { message: 'the model test/endless-chat@main was unloaded', code: MODEL_UNLOADED },
+      'an unload is not a failed generation: the caller is told the model went away',
     );
     await t.rejects(
       model.generate([{ role: 'user', content: 'Hi' }], { maxTokens: 3 }, () => undefined),

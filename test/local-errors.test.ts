@@ -16,6 +16,7 @@ import { FaultSpecError, parseFaultSpec } from '../src/mirror/faults.js';
 import { MirrorError } from '../src/mirror/mirror.js';
 import { WIRE_ERRORS } from '../src/protocol/errors.js';
 import { ConfigError } from '../src/tui/config.js';
+import { repoPath } from './helpers/repo.js';
 
 // As protocol-errors.test.ts does for the wire: assertions over the whole table.
 const codes = Object.keys(LOCAL_ERRORS) as LocalErrorCode[];
@@ -23,7 +24,7 @@ const CATALOGUE = 'src/common/local-errors.ts';
 
 /** Every source file but the catalogue, by its path from the repository root. */
 async function sources(): Promise<Map<string, string>> {
-  const root = new URL('..', import.meta.url).pathname;
+  const root = repoPath();
   const files = new Map<string, string>();
   const walk = async (dir: string): Promise<void> => {
     for (const entry of await readdir(join(root, dir), { withFileTypes: true })) {

@@ -9,6 +9,7 @@ import t from 'tap';
 import type { LoadEvent } from '../src/protocol/events.js';
 import { snapshotDir } from '../src/server/fetch/model-cache.js';
 import { demoModelsDir } from './helpers/demo.js';
+import { cdnGets, commitOf } from './helpers/hf-cache.js';
 import { loadModel } from './helpers/sse-client.js';
 import { startTestMirror, startTestServer } from './helpers/stack.js';
 
@@ -33,14 +34,17 @@ t.teardown(async () => {
 const FAST = { backoffMs: 20, maxBackoffMs: 200 };
 const auth = { Authorization: `Bearer ${TOKEN}` };
 const ready = (events: readonly LoadEvent[]): boolean => events.at(-1)?.status === 'ready';
-const cdnGets = () => mirror.requests.filter((r) => r.cdn === true && r.method === 'GET');
 /** The path of a request's URL, without the query (the CDN's URLs carry their signature there). */
 const pathOf = (url: string): string => new URL(url, 'http://mirror.invalid').pathname;
-async function commitOfMain(): Promise<string> {
-  const res = await fetch(`${mirror.url}/api/models/${MODEL}/revision/main`, { headers: auth });
-  return ((await res.json()) as { sha: string }).sha;
+const commitOfMain = () => commitOf(mirror.url, MODEL, 'main', TOKEN);
+const cdnBytes = () => cdnGets(mirror).reduce((sum, r) => sum + r.bytesSent, 0);
+/** The sha256 of the big file in the snapshot a server wrote into `cacheDir`. */
+async function snapshotSha256(cacheDir: string): Promise<string> {
+  const file = join(snapshotDir(cacheDir, { id: MODEL, revision: 'main' }, await commitOfMain()), BIG_FILE);
+  return createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 }
-const cdnBytes = () => cdnGets().reduce((sum, r) => sum + r.bytesSent, 0);
 
 t.test('a large file is a 302 to the CDN origin; only the 302 names commit, sha256 and size', async (t) => {
   t.ok(mirror.cdnUrl !== undefined, 'the mirror names its CDN origin');
@@ -96,21 +100,14 @@ t.test('the server downloads through the redirect: ranged parts from the CDN, ve
   mirror.clearRequests();
   const res = await loadModel(server.url, MODEL);
   t.ok(ready(res.events), `ready (${JSON.stringify(res.events.at(-1))})`);
-  const parts = cdnGets().filter((r) => pathOf(r.url).endsWith(BIG_FILE) && r.range !== undefined);
+  const parts = cdnGets(mirror).filter((r) => pathOf(r.url).endsWith(BIG_FILE) && r.range !== undefined);
   t.ok(parts.length > 1, `fetched from the CDN in ${parts.length} ranged parts`);
   t.ok(
     parts.every((r) => r.status === 206),
     'each answered 206',
   );
   t.equal(cdnBytes(), bigBytes.length, 'every byte once, from the CDN');
-  const file = join(snapshotDir(cacheDir, { id: MODEL, revision: 'main' }, await commitOfMain()), BIG_FILE);
-  t.equal(
-    createHash('sha256')
-      .update(await readFile(file))
-      .digest('hex'),
-    bigSha256,
-    'the snapshot file is intact',
-  );
+  t.equal(await snapshotSha256(cacheDir), bigSha256, 'the snapshot file is intact');
 });
 
 t.test('a cut on the CDN resumes from the bytes received; a flipped byte is fetched again', async (t) => {
@@ -134,21 +131,14 @@ t.test('a cut on the CDN resumes from the bytes received; a flipped byte is fetc
       const res = await loadModel(server.url, MODEL);
       t.ok(ready(res.events), `${fault.kind}: ready (${JSON.stringify(res.events.at(-1))})`);
       t.ok(
-        cdnGets().some((r) => r.fault === fault.kind),
+        cdnGets(mirror).some((r) => r.fault === fault.kind),
         `${fault.kind}: the fault hit the CDN`,
       );
       const sent = cdnBytes();
       if (fault.kind === 'reset')
         t.ok(sent >= bigBytes.length && sent <= bigBytes.length * 1.2, `reset: ${sent} bytes for ${bigBytes.length}`);
       else t.ok(sent > bigBytes.length, `flip: fetched again (${sent} bytes for ${bigBytes.length})`);
-      const file = join(snapshotDir(cacheDir, { id: MODEL, revision: 'main' }, await commitOfMain()), BIG_FILE);
-      t.equal(
-        createHash('sha256')
-          .update(await readFile(file))
-          .digest('hex'),
-        bigSha256,
-        `${fault.kind}: intact`,
-      );
+      t.equal(await snapshotSha256(cacheDir), bigSha256, `${fault.kind}: intact`);
     } finally {
       mirror.setFaults([]);
       await server.close();

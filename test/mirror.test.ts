@@ -3,7 +3,6 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { createTokenBucket, createThrottle } from '../src/mirror/throttle.js';
 import { decideRange } from '../src/mirror/http-range.js';
@@ -12,6 +11,7 @@ import { parseMirrorRoute } from '../src/mirror/routes.js';
 import { commitShaOf, revisionDirName } from '../src/mirror/repo-fs.js';
 import { startMirror, type MirrorRequest } from '../src/mirror/mirror.js';
 import { MIRROR_USAGE, runMirrorCommand } from '../src/cli/mirror.js';
+import { sourceModuleUrl } from './helpers/repo.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fixture: a directory of repositories, shared by the HTTP tests.
@@ -889,10 +889,11 @@ t.test('cli: serves, logs each request, applies flags, stops on its signal with 
 });
 
 t.test('cli: a real SIGTERM stops a real process with status 0', async (t) => {
-  // The child loads the TypeScript sources through the same loader tap gave this process.
+  // The child loads the module under test as this process does: compiled, or the sources through tap's TypeScript
+  // loader (then its flag is passed on).
   const loader = process.execArgv.filter((arg) => arg.includes('@tapjs/typescript'));
   const script = join(t.testdir({}), 'run-mirror.mjs');
-  const cli = pathToFileURL(join(import.meta.dirname, '..', 'src', 'cli', 'mirror.ts')).href;
+  const cli = sourceModuleUrl('cli/mirror');
   writeFileSync(
     script,
     `import { runMirrorCommand } from ${JSON.stringify(cli)};\nprocess.exitCode = await runMirrorCommand(process.argv.slice(2));\n`,

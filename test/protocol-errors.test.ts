@@ -2,10 +2,11 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { SHUTTING_DOWN_CODE, WIRE_ERRORS, statusOf, wireError, type LoadErrorCode } from '../src/protocol/errors.js';
+import { repoPath } from './helpers/repo.js';
 
 // In the manner of fastify's test/internals/errors.test.js: assertions over the whole table.
 const codes = Object.keys(WIRE_ERRORS) as (keyof typeof WIRE_ERRORS)[];
-const docs = await readFile(new URL('../docs/protocol.md', import.meta.url), 'utf8');
+const docs = await readFile(repoPath('docs', 'protocol.md'), 'utf8');
 
 /** The rows of the error-code table in docs/protocol.md: `| \`CODE\` | status | when |`. */
 const documented = new Map(
@@ -39,10 +40,11 @@ t.test('every code is sent by some source file (no dead entries)', async (t) => 
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) await walk(path);
-      else if (path.endsWith('.ts') && !path.endsWith('protocol/errors.ts')) sources.push(await readFile(path, 'utf8'));
+      else if (path.endsWith('.ts') && !path.endsWith('/protocol/errors.ts'))
+        sources.push(await readFile(path, 'utf8'));
     }
   };
-  await walk(new URL('../src', import.meta.url).pathname);
+  await walk(repoPath('src'));
   const all = sources.join('\n');
   for (const code of codes) t.ok(all.includes(`'${code}'`), `${code} is used`);
 });

@@ -2,7 +2,7 @@ import t from 'tap';
 import {
   DEFAULT_ERROR_MESSAGE,
   KNOWN_STAGES,
-  isKnownStage,
+  WIRE_STAGES,
   isTerminal,
   parseLoadEvent,
   serializeLoadEvent,
@@ -43,6 +43,78 @@ const upstreamFrames: [LoadEvent, string][] = [
 t.test('serializeLoadEvent writes what upstream json.dumps writes', async (t) => {
   for (const [event, expected] of upstreamFrames) {
     t.equal(serializeLoadEvent(event), expected, expected.slice(0, 70));
+  }
+});
+
+t.test("modeldeck's additions, in upstream's format: queued with its queue, ready with size and dtype", async (t) => {
+  const cases: [LoadEvent, string][] = [
+    [
+      {
+        status: 'loading',
+        model: 'org/x@main',
+        stage: 'queued',
+        queue: { position: 2, reason: 'load_slot', running: 2 },
+      },
+      '{"status": "loading", "model": "org/x@main", "stage": "queued", ' +
+        '"queue": {"position": 2, "reason": "load_slot", "running": 2}}',
+    ],
+    [
+      {
+        status: 'loading',
+        model: 'org/x@main',
+        stage: 'queued',
+        queue: { position: 1, reason: 'model_slot', held_by: ['org/a@main', 'org/\u00e9@v1'] },
+      },
+      '{"status": "loading", "model": "org/x@main", "stage": "queued", ' +
+        '"queue": {"position": 1, "reason": "model_slot", "held_by": ["org/a@main", "org/\\u00e9@v1"]}}',
+    ],
+    [
+      { status: 'ready', model: 'org/x@main', cached: false, size_bytes: 1190000, dtype: 'q8' },
+      '{"status": "ready", "model": "org/x@main", "cached": false, "size_bytes": 1190000, "dtype": "q8"}',
+    ],
+    [
+      { status: 'ready', model: 'org/x@main', cached: true, size_bytes: null },
+      '{"status": "ready", "model": "org/x@main", "cached": true, "size_bytes": null}',
+    ],
+  ];
+  for (const [event, expected] of cases) {
+    t.equal(serializeLoadEvent(event), expected, expected.slice(0, 90));
+    const back = parseLoadEvent(expected);
+    t.ok(back.ok && t.strictSame(back.event, event), 'reads back');
+  }
+  t.throws(
+    () => serializeLoadEvent({ status: 'ready', model: 'm', cached: false, size_bytes: Number.NaN }),
+    /size_bytes must be a finite number/,
+  );
+});
+
+t.test('a queue or a size that does not read is left out; the event still reads', async (t) => {
+  const cases: [string, LoadEvent][] = [
+    [
+      '{"status": "loading", "model": "m", "stage": "queued", "queue": {"position": 0, "reason": "load_slot"}}',
+      { status: 'loading', model: 'm', stage: 'queued' },
+    ],
+    [
+      '{"status": "loading", "model": "m", "stage": "queued", "queue": {"position": 3}}',
+      { status: 'loading', model: 'm', stage: 'queued' },
+    ],
+    [
+      '{"status": "loading", "model": "m", "stage": "queued", "queue": "third"}',
+      { status: 'loading', model: 'm', stage: 'queued' },
+    ],
+    [
+      '{"status": "loading", "model": "m", "stage": "queued", ' +
+        '"queue": {"position": 3, "reason": "download_slot", "running": "2", "held_by": [1]}}',
+      { status: 'loading', model: 'm', stage: 'queued', queue: { position: 3, reason: 'download_slot' } },
+    ],
+    [
+      '{"status": "ready", "model": "m", "cached": false, "size_bytes": "1 MB", "dtype": 8}',
+      { status: 'ready', model: 'm', cached: false },
+    ],
+  ];
+  for (const [data, expected] of cases) {
+    const parsed = parseLoadEvent(data);
+    t.ok(parsed.ok && t.strictSame(parsed.event, expected), data);
   }
 });
 
@@ -219,11 +291,11 @@ t.test('parseLoadEvent refuses what it cannot read, without throwing', async (t)
   t.ok(!long.ok && long.error.length < 150, 'a long refused payload is not echoed whole');
 });
 
-t.test('isTerminal and isKnownStage', async (t) => {
+t.test('isTerminal; the stages in order, queued first', async (t) => {
   t.equal(isTerminal({ status: 'loading', model: 'm', stage: 'config' }), false);
+  t.equal(isTerminal({ status: 'loading', model: 'm', stage: 'queued', queue: { position: 1, reason: 'x' } }), false);
   t.equal(isTerminal({ status: 'ready', model: 'm', cached: true }), true);
   t.equal(isTerminal({ status: 'error', model: 'm', message: 'x' }), true);
-  t.strictSame(KNOWN_STAGES, ['processor', 'config', 'download', 'weights']);
-  for (const stage of KNOWN_STAGES) t.equal(isKnownStage(stage), true, stage);
-  for (const stage of ['', 'Download', 'quantize', 'loading']) t.equal(isKnownStage(stage), false, stage);
+  t.strictSame(KNOWN_STAGES, ['processor', 'config', 'download', 'weights'], "the loader's stages, as upstream");
+  t.strictSame(WIRE_STAGES, ['queued', 'processor', 'config', 'download', 'weights'], 'what a modeldeck server sends');
 });

@@ -22,15 +22,41 @@ t.test('every event the server writes reads back', async (t) => {
       event: 'snapshot',
       data: {
         models: [
-          { model: 'a/b@main', state: 'resident', size_bytes: 1190000, dtype: 'q8', idle_ms: 5, active_requests: 1 },
+          {
+            model: 'a/b@main',
+            state: 'resident',
+            size_bytes: 1190000,
+            dtype: 'q8',
+            idle_ms: 5,
+            active_requests: 0,
+            expires_at: '2026-03-19T10:05:00.000Z',
+            expires_in_ms: 299995,
+          },
           { model: 'c/d@main', state: 'loading', stage: 'weights', progress: { current: 1, total: 3 }, subscribers: 2 },
+          {
+            model: 'q/r@main',
+            state: 'loading',
+            stage: 'queued',
+            queue: { position: 2, reason: 'model_slot', held_by: ['a/b@main', 'c/d@main'] },
+            subscribers: 1,
+          },
           { model: 'e/f@main', state: 'cached' },
-          { model: 'g/h@main', state: 'resident', size_bytes: null, idle_ms: 0, active_requests: 0 },
+          {
+            model: 'g/h@main',
+            state: 'resident',
+            size_bytes: null,
+            idle_ms: 0,
+            active_requests: 1,
+            expires_at: null,
+            expires_in_ms: null,
+          },
         ],
       },
     },
     { event: 'unload', data: { model: 'a/b@main', reason: 'evicted' } },
     { event: 'chat_start', data: { model: 'a/b@main', request: 'chatcmpl-1' } },
+    { event: 'expiry', data: { model: 'a/b@main', expires_at: '2026-03-19T10:05:00.000Z', expires_in_ms: 300000 } },
+    { event: 'expiry', data: { model: 'a/b@main', expires_at: null, expires_in_ms: null } },
     {
       event: 'chat_end',
       data: {
@@ -49,11 +75,20 @@ t.test('every event the server writes reads back', async (t) => {
       event: { event: c.event, id: 'x-1', data: c.data },
     });
   }
-  t.strictSame(parseFeedEvent('load', 'x-2', serializeLoadEvent(load)), {
-    ok: true,
-    event: { event: 'load', id: 'x-2', data: load },
-  });
-  t.strictSame(FEED_EVENT_NAMES, ['snapshot', 'load', 'unload', 'chat_start', 'chat_end']);
+  const queued = {
+    status: 'loading',
+    model: 'a/b@main',
+    stage: 'queued',
+    queue: { position: 1, reason: 'load_slot', running: 2, held_by: ['c/d@main', 'e/f@main'] },
+  } as const;
+  const ready = { status: 'ready', model: 'a/b@main', cached: false, size_bytes: 1190000, dtype: 'q8' } as const;
+  for (const event of [load, queued, ready]) {
+    t.strictSame(parseFeedEvent('load', 'x-2', serializeLoadEvent(event)), {
+      ok: true,
+      event: { event: 'load', id: 'x-2', data: event },
+    });
+  }
+  t.strictSame(FEED_EVENT_NAMES, ['snapshot', 'load', 'unload', 'chat_start', 'chat_end', 'expiry']);
   for (const reason of UNLOAD_REASONS) {
     t.ok(parseFeedEvent('unload', 'x-3', JSON.stringify({ model: 'a/b@main', reason })).ok, reason);
   }
@@ -77,6 +112,10 @@ t.test('what is not a feed event is refused with a reason, never thrown', async 
       /non-negative/,
     ],
     ['load', 'x-1', '{"status": "done", "model": "a/b@main"}', /unknown "status"/],
+    ['expiry', 'x-1', '{"expires_at": null, "expires_in_ms": null}', /no "model"/],
+    ['expiry', 'x-1', '{"model": "a", "expires_at": "soon", "expires_in_ms": 5}', /RFC 3339/],
+    ['expiry', 'x-1', '{"model": "a", "expires_at": null, "expires_in_ms": 5}', /both or neither null/],
+    ['expiry', 'x-1', '{"model": "a", "expires_at": "2026-03-19T10:05:00Z", "expires_in_ms": -5}', /RFC 3339/],
   ];
   for (const [name, id, data, reason] of cases) {
     const parsed = parseFeedEvent(name, id, data);

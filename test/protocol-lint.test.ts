@@ -13,6 +13,7 @@ import { loadModel, type LoadTranscript } from './helpers/sse-client.js';
 import { startTestMirror, startTestServer } from './helpers/stack.js';
 import { until } from './helpers/until.js';
 import { startUpstreamStandin } from './helpers/upstream-standin.js';
+import { repoPath } from './helpers/repo.js';
 
 const M = 'org/model@main';
 
@@ -47,6 +48,24 @@ const CLEAN = [
   loading('weights', { current: 3, total: 3 }),
   ready(),
 ];
+
+const queued = (position: number): string =>
+  `{"status": "loading", "model": "${M}", "stage": "queued", ` +
+  `"queue": {"position": ${position}, "reason": "load_slot", "running": 2, "held_by": ["a/b@main", "c/d@main"]}}`;
+
+t.test('a load that waited its turn: queued first, its place as often as it moves, then the stages', async (t) => {
+  t.same(
+    lint([queued(2), queued(1), ...CLEAN], { strict: true, model: 'org/model' }),
+    [],
+    'no finding, not even a note',
+  );
+  t.same(lint([queued(1), `{"status": "error", "model": "${M}", "message": "busy", "code": "MODELS_BUSY"}`]), []);
+  t.same(
+    lint([queued(1), ready(true)]).map((f) => f.rule),
+    ['cached-after-loading'],
+    'a wait is a loading event',
+  );
+});
 
 t.test('a clean stream has no findings, in strict mode too', async (t) => {
   t.same(lint(CLEAN), []);
@@ -86,6 +105,12 @@ const cases: { name: string; rule: LintRule; frames: (LintFrame | string)[]; fra
     name: 'config after download',
     rule: 'stage-order',
     frames: [loading('download', { current: 1, total: 2 }), loading('config'), ready()],
+    frame: 1,
+  },
+  {
+    name: 'queued after a loading stage: a load waits before it runs, never after',
+    rule: 'stage-order',
+    frames: [loading('processor'), queued(1), ready()],
     frame: 1,
   },
   {
@@ -302,7 +327,7 @@ t.test('silent on streams of the upstream stand-in, but for its known quirks as 
 });
 
 t.test('docs/protocol.md lists every rule with its severity', async (t) => {
-  const doc = await readFile(new URL('../docs/protocol.md', import.meta.url), 'utf8');
+  const doc = await readFile(repoPath('docs', 'protocol.md'), 'utf8');
   for (const [rule, spec] of Object.entries(LOAD_STREAM_RULES)) {
     const severity = spec.modeldeckOnly && spec.severity === 'fault' ? 'modeldeck: fault' : spec.severity;
     t.match(doc, new RegExp(`^\\| \`${rule}\` +\\| ${severity} +\\|`, 'm'), `${rule}: ${severity}`);

@@ -9,6 +9,7 @@ import { watchFeed } from './helpers/feed-client.js';
 import { gatedLoader } from './helpers/gated-loader.js';
 import { loadModel } from './helpers/sse-client.js';
 import { startTestMirror, startTestServer } from './helpers/stack.js';
+import { repoPath } from './helpers/repo.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 const KEY = `${MODEL}@main`;
@@ -86,7 +87,7 @@ t.test('the access table and the routes the server registers are the same, both 
 });
 
 t.test("docs/protocol.md's keys table is the access table", async (t) => {
-  const docs = await readFile(new URL('../docs/protocol.md', import.meta.url), 'utf8');
+  const docs = await readFile(repoPath('docs', 'protocol.md'), 'utf8');
   // | `GET /v1/models` | watch | yes | yes | 401 |
   const rows = [...docs.matchAll(/^\| `(GET|POST) (\/\S*)` \| (open|watch|full) \| (.*) \|$/gm)].map(
     ([, method, path, needs, answers]) => ({ route: `${method} ${path}`, needs, answers }),

@@ -18,6 +18,11 @@ t.teardown(() => server.close());
 /** A logged stack trace: pino serialises an error with a `stack` field, whose frames read `\n    at `. */
 const STACK = /"stack"|\n\s+at |\\n\s+at /;
 
+/** `levels` objects `{"a": …}` nested around `inner`. */
+function nested(levels: number, inner: string): string {
+  return `${'{"a": '.repeat(levels)}${inner}${'}'.repeat(levels)}`;
+}
+
 interface Case {
   readonly name: string;
   readonly body: string | undefined;
@@ -150,6 +155,28 @@ const cases: Case[] = [
     status: 400,
     says: /'seed'.*got -1/,
     param: 'seed',
+  },
+  {
+    // The key check walks the body without recursion: a deep one is refused like a shallow one (issue 27).
+    name: 'a __proto__ key 10,000 levels deep',
+    body: `{"model": "a/b", "x": ${nested(10_000, '{"__proto__": {}}')}}`,
+    status: 400,
+    says: /the key 'x\.a\.a\.a.*…/,
+  },
+  {
+    name: 'chat: a constructor.prototype key 10,000 arrays deep',
+    body: `{"model": "a/b", "messages": ${'['.repeat(10_000)}{"constructor": {"prototype": 1}}${']'.repeat(10_000)}}`,
+    path: '/v1/chat/completions',
+    status: 400,
+    says: /'messages\[0\]\[0\].*constructor\.prototype' \(10,00\d levels deep\)/,
+  },
+  {
+    // Fastify's own parse of deep nesting (no forbidden key to look for): the request gets its ordinary answer.
+    name: 'chat: messages nested 140,000 levels deep',
+    body: `{"model": "a/b", "messages": [${nested(140_000, '1')}]}`,
+    path: '/v1/chat/completions',
+    status: 400,
+    says: /messages/,
   },
   { name: 'lone surrogate in id', body: '{"model": "a/b\\ud800"}', status: 400, says: /character/i },
   {

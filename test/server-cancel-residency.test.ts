@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import t from 'tap';
 import { resolveServeConfig, serverOptions } from '../src/cli/serve.js';
 import { WIRE_ERRORS } from '../src/protocol/errors.js';
+import type { FeedEvent } from '../src/protocol/feed.js';
 import { startServer } from '../src/server/start.js';
 import { modelWorkerCount } from '../src/server/worker-client.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { watchFeed } from './helpers/feed-client.js';
 import { loadModel } from './helpers/sse-client.js';
+import { gatedLoader } from './helpers/gated-loader.js';
 import { fileDownloads, startTestMirror, startTestServer } from './helpers/stack.js';
 import { until } from './helpers/until.js';
 
@@ -83,8 +85,54 @@ t.test('POST /unload_model cancels a running load for every subscriber; the work
   t.equal((await post(server.url, '/unload_model', { model: A })).status, 200, 'and unloads');
 });
 
+t.test('POST /reset cancels the loads under way for every subscriber, and unloads the resident models', async (t) => {
+  const server = await startTestServer({ hubUrl: mirror.url });
+  t.teardown(async () => {
+    mirror.setThrottle(0);
+    await server.close();
+  });
+  const feed = await watchFeed(server.url);
+  t.teardown(() => feed.close());
+  t.match((await loadModel(server.url, B)).events.at(-1), { status: 'ready' }, 'B resident');
+  mirror.setThrottle(100_000);
+  let downloading = false;
+  const first = loadModel(server.url, A, {
+    onEvent: (e) => {
+      if (e.status === 'loading' && e.stage === 'download') downloading = true;
+    },
+  });
+  const second = loadModel(server.url, A);
+  await until('the download stage', () => downloading);
+  const reset = await post(server.url, '/reset', {});
+  t.equal(reset.status, 200);
+  t.strictSame(await reset.json(), { status: 'ok', unloaded: [`${B}@main`], cancelled: [`${A}@main`] });
+  t.equal(modelWorkerCount(), 0, 'no worker left when /reset answers: nothing loading, nothing resident');
+  for (const transcript of await Promise.all([first, second])) {
+    t.equal(transcript.events.filter((e) => e.status !== 'loading').length, 1, 'exactly one terminal event');
+    t.match(transcript.events.at(-1), {
+      status: 'error',
+      code: 'CANCELLED',
+      message: `loading ${A}@main was cancelled (POST /reset); the files fetched so far stay in the cache`,
+    });
+  }
+  await until('both unloads on the feed', () => feed.events.filter((e) => e.event === 'unload').length >= 2);
+  t.strictSame(
+    feed.events.flatMap((e) => (e.event === 'unload' ? [`${e.data.model} ${e.data.reason}`] : [])),
+    [`${A}@main reset`, `${B}@main reset`],
+    'the cancelled load, then the resident model, each with reason reset',
+  );
+  const listed = (await (await fetch(`${server.url}/v1/models`)).json()) as { data: { id: string; status: string }[] };
+  t.strictSame(
+    listed.data.map((m) => `${m.id} ${m.status}`),
+    [`${B}@main cached`],
+    'nothing in memory or on its way',
+  );
+  mirror.setThrottle(0);
+  t.match((await loadModel(server.url, A)).events.at(-1), { status: 'ready' }, 'a later load succeeds');
+});
+
 t.test(
-  '--max-models: the least recently used idle model is evicted; a busy set refuses with MODELS_BUSY',
+  '--max-models: the least recently used idle model is evicted; a load waits its turn behind a load under way',
   async (t) => {
     // Started as `modeldeck serve --max-models 1` starts it.
     const cacheDir = await mkdtemp(join(tmpdir(), 'modeldeck-residency-cache-'));
@@ -113,44 +161,88 @@ t.test(
       [{ id: `${B}@main`, size_bytes: Number, idle_ms: Number, active_requests: 0 }],
     );
 
-    // B is busy while its generations run (three queued long ones); a load of A now has nowhere to go.
-    const chats = [1, 2, 3].map(() =>
-      post(server.url, '/v1/chat/completions', {
-        model: B,
-        max_tokens: 4000, // with the prompt, within the model's context of 4096
-        temperature: 1,
-        messages: [{ role: 'user', content: 'Tell a long story.' }],
-      }),
-    );
-    await feed.waitFor('a chat started', (e) => e.event === 'chat_start');
-    const refused = await loadModel(server.url, A);
-    t.equal(refused.events.length, 1, 'refused at once');
-    t.match(refused.events[0], {
-      status: 'error',
-      code: 'MODELS_BUSY',
-      message: new RegExp(`${B}@main \\(generating \\d\\)`),
-    });
-    const chatRefused = await post(server.url, '/v1/chat/completions', {
-      model: A,
-      messages: [{ role: 'user', content: 'hi' }],
-    });
-    t.equal(chatRefused.status, WIRE_ERRORS.MODELS_BUSY.status);
-    t.match(await chatRefused.json(), { error: { code: 'MODELS_BUSY', message: /--max-models/ } });
-    await Promise.all((await Promise.all(chats)).map((res) => res.json()));
-
-    // A load under way is busy too.
+    // A load under way holds its slot: a load of another model waits its turn and runs when that one is ready.
     await post(server.url, '/unload_model', { model: B });
+    const mark = feed.events.length;
     mirror.setThrottle(100_000);
     const slow = loadModel(server.url, A);
     await until('A loading', async () => {
       const body = (await (await fetch(`${server.url}/v1/models`)).json()) as { data: { status: string }[] };
       return body.data.some((m) => m.status === 'loading');
     });
-    const whileLoading = await loadModel(server.url, B);
-    t.match(whileLoading.events, [
-      { status: 'error', code: 'MODELS_BUSY', message: new RegExp(`${A}@main \\(loading\\)`) },
-    ]);
+    const waiting = loadModel(server.url, B);
+    const expectedQueue = { position: 1, reason: 'model_slot', held_by: [`${A}@main`] };
+    await until('B queued', async () => {
+      const body = (await (await fetch(`${server.url}/v1/models`)).json()) as {
+        data: { id: string; stage?: string; queue?: unknown }[];
+      };
+      const b = body.data.find((m) => m.id === `${B}@main`);
+      return b?.stage === 'queued' && JSON.stringify(b.queue) === JSON.stringify(expectedQueue);
+    });
     mirror.setThrottle(0);
-    t.match((await slow).events.at(-1), { status: 'ready' });
+    t.match((await slow).events.at(-1), { status: 'ready' }, 'A is ready');
+    const whileLoading = await waiting;
+    t.match(whileLoading.events[0], {
+      status: 'loading',
+      stage: 'queued',
+      queue: { position: 1, reason: 'model_slot', held_by: [`${A}@main`] },
+    });
+    t.match(whileLoading.events.at(-1), { status: 'ready', cached: false }, 'B waited its turn, then loaded');
+    const isReadyB = (e: FeedEvent) => e.event === 'load' && e.data.status === 'ready' && e.data.model === `${B}@main`;
+    await until('B ready on the feed', () => feed.events.slice(mark).some(isReadyB));
+    const order = feed.events.slice(mark).flatMap((e) => {
+      if (e.event === 'unload') return [`unload ${e.data.model} ${e.data.reason}`];
+      if (e.event === 'load' && e.data.status === 'ready') return [`ready ${e.data.model}`];
+      return [];
+    });
+    t.strictSame(
+      order,
+      [`ready ${A}@main`, `unload ${A}@main evicted`, `ready ${B}@main`],
+      'A was ready before it was evicted for B',
+    );
   },
 );
+
+t.test('--max-models: slots held by models generating replies, a load waits the bound, then MODELS_BUSY', async (t) => {
+  const gated = gatedLoader();
+  const server = await startServer({ loader: gated.loader, maxModels: 1, modelSlotWaitMs: 2000 });
+  t.teardown(() => server.close());
+  const loadB = loadModel(server.url, 'org/b');
+  (await gated.loadStarted('org/b@main')).release();
+  t.match((await loadB).events.at(-1), { status: 'ready' });
+  const chat = post(server.url, '/v1/chat/completions', {
+    model: 'org/b',
+    messages: [{ role: 'user', content: 'hi' }],
+  });
+  const generating = await gated.generationStarted();
+
+  const refused = await loadModel(server.url, 'org/a');
+  t.match(refused.events, [
+    { status: 'loading', stage: 'queued', queue: { position: 1, reason: 'model_slot', held_by: ['org/b@main'] } },
+    { status: 'error', code: 'MODELS_BUSY' },
+  ]);
+  t.equal(refused.events.length, 2, 'told it waits, then refused');
+  t.equal(
+    refused.events[1]?.status === 'error' && refused.events[1].message,
+    'cannot load org/a@main: the server holds its maximum of 1 model (--max-models) and each was generating ' +
+      'replies for the last 2 s: org/b@main (1 reply); unload a model (POST /unload_model), raise --max-models, ' +
+      'or retry later',
+    "the server's own advice, nothing of a client's keys",
+  );
+  const chatRefused = await post(server.url, '/v1/chat/completions', {
+    model: 'org/a',
+    messages: [{ role: 'user', content: 'hi' }],
+  });
+  t.equal(chatRefused.status, WIRE_ERRORS.MODELS_BUSY.status, 'a chat for another model: 503');
+  t.match(await chatRefused.json(), { error: { code: 'MODELS_BUSY', message: /--max-models/ } });
+
+  // A reply that ends within the bound lets the waiting load in.
+  const waiting = loadModel(server.url, 'org/a');
+  await until('org/a queued', () => server.manager.models().some((m) => m.stage === 'queued'));
+  generating.release();
+  t.equal((await chat).status, 200);
+  (await gated.loadStarted('org/a@main')).release();
+  const admitted = await waiting;
+  t.match(admitted.events[0], { stage: 'queued' });
+  t.match(admitted.events.at(-1), { status: 'ready', cached: false }, 'the idle model was evicted for it');
+});

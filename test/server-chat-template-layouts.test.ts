@@ -1,11 +1,11 @@
 // Chat templates as real repositories ship them, beyond tokenizer_config.json (issue 10): a template kept only in
 // chat_template.jinja (the config has none) formats the chat, and a template that refuses the messages it is given
 // (Mistral's and Gemma's raise_exception on roles they do not take) is the request's 400, never a 500.
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { demoModelsDir } from './helpers/demo.js';
+import { layOutTemplateRepos } from './helpers/chat-templates.js';
 import { startTestMirror, startTestServer } from './helpers/stack.js';
 
 const CHAT = 'modeldeck/tiny-chat';
@@ -16,21 +16,19 @@ const MARKER = 'marker text that only the jinja template adds ';
 
 const root = await mkdtemp(join(tmpdir(), 'modeldeck-template-layouts-'));
 t.teardown(() => rm(root, { recursive: true, force: true }));
-const demo = await demoModelsDir();
-const { chat_template: template, ...withoutTemplate } = JSON.parse(
-  await readFile(join(demo, CHAT, 'tokenizer_config.json'), 'utf8'),
-) as { chat_template: string };
-for (const repo of [CHAT, JINJA_ONLY, STRICT, BASE]) await cp(join(demo, CHAT), join(root, repo), { recursive: true });
-// The template only in chat_template.jinja, as many newer repositories keep it.
-await writeFile(join(root, JINJA_ONLY, 'tokenizer_config.json'), JSON.stringify(withoutTemplate));
-// No template anywhere: a base model.
-await writeFile(join(root, BASE, 'tokenizer_config.json'), JSON.stringify(withoutTemplate));
-await writeFile(join(root, JINJA_ONLY, 'chat_template.jinja'), `{{ '${MARKER}' }}${template}`);
-// A template that refuses a system message, the way Gemma's does.
-await writeFile(
-  join(root, STRICT, 'chat_template.jinja'),
-  `{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}${template}`,
-);
+await layOutTemplateRepos(root, {
+  [CHAT]: { inConfig: true },
+  // The template only in chat_template.jinja, as many newer repositories keep it.
+  [JINJA_ONLY]: { inConfig: false, jinja: (template) => `{{ '${MARKER}' }}${template}` },
+  // A template that refuses a system message, the way Gemma's does.
+  [STRICT]: {
+    inConfig: true,
+    jinja: (template) =>
+      `{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}${template}`,
+  },
+  // No template anywhere: a base model.
+  [BASE]: { inConfig: false },
+});
 
 const mirror = await startTestMirror(root);
 t.teardown(() => mirror.close());

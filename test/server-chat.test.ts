@@ -271,7 +271,7 @@ t.test('models: list, unload one, reset', async (t) => {
   const reload = await loadModel(server.url, MODEL);
   t.same(stagesOf(reload.events), ['processor', 'config', 'weights', 'ready'], 'loads again, from the disk cache');
   const reset = await fetch(`${server.url}/reset`, { method: 'POST' });
-  t.same(await reset.json(), { status: 'ok', unloaded: [KEY] });
+  t.same(await reset.json(), { status: 'ok', unloaded: [KEY], cancelled: [] });
 });
 
 t.test('the idle timeout unloads a model; the next load comes from the disk cache', async (t) => {
@@ -282,7 +282,7 @@ t.test('the idle timeout unloads a model; the next load comes from the disk cach
   while (idle.manager.residentRefs().length > 0) await new Promise((r) => setTimeout(r, 50));
   const again = await loadModel(idle.url, MODEL);
   t.same(stagesOf(again.events), ['processor', 'config', 'weights', 'ready'], 'a fresh load, without download');
-  t.same(again.events.at(-1), { status: 'ready', model: KEY, cached: false });
+  t.match(again.events.at(-1), { status: 'ready', model: KEY, cached: false, size_bytes: Number });
 });
 
 t.test('an API key guards every route but GET /health', async (t) => {
@@ -377,7 +377,7 @@ t.test('an API key guards every route but GET /health', async (t) => {
   // The right key opens every route.
   const bearer = `Bearer ${API_KEY}`;
   const loaded = await loadModel(guarded.url, MODEL, { headers: { authorization: bearer } });
-  t.same(loaded.events.at(-1), { status: 'ready', model: KEY, cached: false }, 'POST /load_model with the key loads');
+  t.match(loaded.events.at(-1), { status: 'ready', model: KEY, cached: false }, 'POST /load_model with the key loads');
   const keyed = new OpenAI({ baseURL: `${guarded.url}/v1`, apiKey: API_KEY, maxRetries: 0 });
   const reply = await keyed.chat.completions.create({
     model: MODEL,
@@ -394,7 +394,7 @@ t.test('an API key guards every route but GET /health', async (t) => {
   t.same(await unloaded.json(), { status: 'unloaded', model: KEY });
   const reset = await call({ method: 'POST', path: '/reset' }, bearer);
   t.equal(reset.status, 200, 'POST /reset with the key');
-  t.same(await reset.json(), { status: 'ok', unloaded: [] });
+  t.same(await reset.json(), { status: 'ok', unloaded: [], cancelled: [] });
   const unknown = await call({ method: 'GET', path: '/nope' }, bearer);
   t.equal(unknown.status, 404, 'an unknown route with the key gets past the guard, to a 404');
 

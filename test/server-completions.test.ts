@@ -1,11 +1,11 @@
 // Chat on every model that loads (issue 10): a repository's chat_template.jinja is fetched and used (over the one in
 // tokenizer_config.json, as Python's transformers does); a base model with no template gets a 400 that says so, never
 // a 500; and POST /v1/completions serves plain-text prompts, streamed and not, to base and chat models alike.
-import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { demoModelsDir } from './helpers/demo.js';
+import { layOutTemplateRepos } from './helpers/chat-templates.js';
 import { startTestMirror, startTestServer } from './helpers/stack.js';
 
 const CHAT = 'modeldeck/tiny-chat';
@@ -16,18 +16,13 @@ const MARKER = 'You are a model whose template came from chat_template.jinja. ';
 
 const root = await mkdtemp(join(tmpdir(), 'modeldeck-completions-'));
 t.teardown(() => rm(root, { recursive: true, force: true }));
-const demo = await demoModelsDir();
-await cp(join(demo, CHAT), join(root, CHAT), { recursive: true });
-const tokenizerConfig = JSON.parse(await readFile(join(demo, CHAT, 'tokenizer_config.json'), 'utf8')) as {
-  chat_template: string;
-};
-// A base model: the same weights and tokenizer, no chat template anywhere.
-await cp(join(demo, CHAT), join(root, BASE), { recursive: true });
-const { chat_template: template, ...withoutTemplate } = tokenizerConfig;
-await writeFile(join(root, BASE, 'tokenizer_config.json'), JSON.stringify(withoutTemplate));
-// A newer layout: the template in chat_template.jinja, beside the old one in tokenizer_config.json (which loses).
-await cp(join(demo, CHAT), join(root, JINJA), { recursive: true });
-await writeFile(join(root, JINJA, 'chat_template.jinja'), `{{ '${MARKER}' }}${template}`);
+const template = await layOutTemplateRepos(root, {
+  [CHAT]: { inConfig: true },
+  // A base model: the same weights and tokenizer, no chat template anywhere.
+  [BASE]: { inConfig: false },
+  // A newer layout: the template in chat_template.jinja, beside the old one in tokenizer_config.json (which loses).
+  [JINJA]: { inConfig: true, jinja: (template) => `{{ '${MARKER}' }}${template}` },
+});
 
 const mirror = await startTestMirror(root);
 t.teardown(() => mirror.close());

@@ -7,12 +7,13 @@ import type { MirrorFault } from '../src/mirror/mirror.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { loadModel, stagesOf } from './helpers/sse-client.js';
 import { startTestMirror, startTestServer, listeningUrl } from './helpers/stack.js';
+import { modeldeckBin } from './helpers/repo.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 const KEY = `${MODEL}@main`;
 const WEIGHTS = 'onnx/model.onnx';
 // The compiled CLI (npm test builds dist/ first).
-const bin = new URL('../bin/modeldeck.js', import.meta.url).pathname;
+const bin = modeldeckBin;
 
 const models = await demoModelsDir();
 const root = await mkdtemp(join(tmpdir(), 'modeldeck-mirror-root-'));
@@ -85,13 +86,13 @@ for (const { name, fault, says } of faults) {
         cached.every(
           (f) =>
             !/tmp/.test(f) &&
-            (!f.includes('/blobs/') || !f.endsWith('.incomplete') || /[0-9a-f]+\.incomplete$/.test(f)),
+            (!f.includes('/blobs/') || /\/blobs\/[0-9a-f]+(\.modeldeck\.(incomplete|journal))?$/.test(f)),
         ),
-        'at most a partial blob, named as huggingface_hub names it',
+        "at most a partial blob and its journal, named by the blob's etag",
       );
       mirror.setFaults([]);
       const retry = await loadModel(server.url, MODEL);
-      t.same(retry.events.at(-1), { status: 'ready', model: KEY, cached: false }, 'the failure was not cached');
+      t.match(retry.events.at(-1), { status: 'ready', model: KEY, cached: false }, 'the failure was not cached');
       t.same(stagesOf(retry.events), ['processor', 'config', 'download', 'weights', 'ready']);
     },
   );
@@ -120,7 +121,7 @@ t.test('a gated model loads with HF_TOKEN', async (t) => {
   const server = await startTestServer({ hubUrl: mirror.url, token: 'hf_secret' });
   t.teardown(() => server.close());
   const ok = await loadModel(server.url, 'acme/gated-chat');
-  t.same(ok.events.at(-1), { status: 'ready', model: 'acme/gated-chat@main', cached: false });
+  t.match(ok.events.at(-1), { status: 'ready', model: 'acme/gated-chat@main', cached: false });
   const wrong = await startTestServer({ hubUrl: mirror.url, token: 'hf_wrong' });
   t.teardown(() => wrong.close());
   const denied = await loadModel(wrong.url, 'acme/gated-chat');

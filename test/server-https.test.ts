@@ -10,16 +10,16 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { demoModelsDir } from './helpers/demo.js';
 import { loadModel } from './helpers/sse-client.js';
 import { fileDownloads, startTestMirror, listeningUrl } from './helpers/stack.js';
+import { modeldeckBin, repoPath } from './helpers/repo.js';
 
 const TINY = 'modeldeck/tiny-chat';
-const CERT = fileURLToPath(new URL('./fixtures/tls/hub-cert.pem', import.meta.url));
-const KEY = fileURLToPath(new URL('./fixtures/tls/hub-key.pem', import.meta.url));
-const bin = fileURLToPath(new URL('../bin/modeldeck.js', import.meta.url));
+const CERT = repoPath('test', 'fixtures', 'tls', 'hub-cert.pem');
+const KEY = repoPath('test', 'fixtures', 'tls', 'hub-key.pem');
+const bin = modeldeckBin;
 
 const mirror = await startTestMirror(await demoModelsDir([TINY]));
 t.teardown(() => mirror.close());

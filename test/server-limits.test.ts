@@ -1,12 +1,16 @@
 // The server's connection limits over raw sockets (issue 14, item 1): a client whose request does not arrive in time
 // is answered 408 and closed while a normal client is served; an event stream once begun is not cut by the request
-// timeout; idle keep-alive connections are closed; past the connection cap a request is refused with a 503.
+// timeout; idle keep-alive connections are closed; past the connection cap the oldest connection that sent nothing is
+// closed to make room, and when every connection is busy a request is refused with a 503, but for /health and clients
+// with the API key (issue 27, item 8).
 import t from 'tap';
 import { resolveServeConfig, serverOptions } from '../src/cli/serve.js';
-import { startServer } from '../src/server/start.js';
+import { DEFAULT_HTTP_LIMITS } from '../src/server/http-limits.js';
+import { startServer, type RunningServer } from '../src/server/start.js';
 import { gatedLoader } from './helpers/gated-loader.js';
 import { jsonPostHead, rawConnection, type RawConnection } from './helpers/raw-http.js';
 import { loadModel } from './helpers/sse-client.js';
+import { until } from './helpers/until.js';
 
 const REQUEST_TIMEOUT_MS = 800;
 
@@ -72,30 +76,87 @@ t.test('an idle keep-alive connection is closed after the keep-alive timeout', a
   t.ok(seen.closedAfterMs >= 300, `then the idle connection was closed (${seen.closedAfterMs} ms)`);
 });
 
-t.test('past the connection cap a request gets 503 TOO_MANY_CONNECTIONS and the connection is closed', async (t) => {
-  const MAX = 5;
-  const server = await startServer({ loader: gatedLoader().loader, limits: { maxConnections: MAX } });
+/** Connections open on the server. */
+function connections(server: RunningServer): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+  );
+}
+
+/** One request on a connection of its own (closed after the answer): its status and body. */
+async function ask(
+  server: RunningServer,
+  path: string,
+  headers = '',
+): Promise<{ status: number | undefined; body: string }> {
+  const seen = await rawConnection(server.port, (s) =>
+    s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${headers}\r\n`),
+  ).done;
+  return { status: seen.status, body: seen.body };
+}
+
+/** `count` connections that send nothing, or not a whole request; resolves once the server has them all. */
+async function silentConnections(server: RunningServer, count: number): Promise<RawConnection[]> {
+  // Every other one sends the start of its headers and no more (slowloris).
+  const held = Array.from({ length: count }, (_, i) =>
+    rawConnection(server.port, i % 2 === 0 ? (s) => s.write('GET /health HTTP/1.1\r\nHost:') : undefined),
+  );
+  await Promise.all(held.map((c) => c.connected));
+  await until('the server to see every connection', async () => (await connections(server)) >= count);
+  return held;
+}
+
+t.test('1,000 silent or half-sent connections lock nobody out: the oldest of them makes room', async (t) => {
+  // Started as `modeldeck serve` starts it: --max-connections 1000, and an API key.
+  const server = await startServer({ loader: gatedLoader().loader, apiKey: 'sk-room', heartbeatMs: 0 });
   t.teardown(() => server.close());
-  const held: RawConnection[] = [];
-  for (let i = 0; i < MAX; i++) {
-    const conn = rawConnection(server.port);
-    await conn.connected;
-    held.push(conn);
-  }
-  // Let the server see all of them before the next one arrives.
-  await new Promise((r) => setTimeout(r, 100));
-  const over = rawConnection(server.port, (s) => s.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n'));
-  const seen = await over.done;
-  t.equal(seen.status, 503, 'refused with 503');
-  t.match(JSON.parse(seen.body), {
+  const held = await silentConnections(server, DEFAULT_HTTP_LIMITS.maxConnections);
+  const health = await ask(server, '/health');
+  t.equal(health.status, 200, '/health is answered');
+  const models = await ask(server, '/v1/models', 'Authorization: Bearer sk-room\r\n');
+  t.equal(models.status, 200, 'a client with the key is served');
+  const anonymous = await ask(server, '/v1/models');
+  t.equal(anonymous.status, 401, 'a client without it is told it needs the key, not that the server is full');
+  // Each client closed its connection after its answer, so the first one's room served the others.
+  await until('a silent connection closed', () => held.some((c) => c.socket.destroyed));
+  const closed = held.map((c, i) => (c.socket.destroyed ? i : -1)).filter((i) => i >= 0);
+  t.strictSame(closed, [0], 'one, the oldest');
+  t.equal((await held[0]?.done)?.text, '', 'closed without an answer (it asked nothing)');
+  for (const conn of held) conn.socket.destroy();
+});
+
+t.test('when every connection is busy: /health and clients with the key are answered, others get 503', async (t) => {
+  const MAX = 5;
+  const server = await startServer({
+    loader: gatedLoader().loader,
+    apiKey: 'sk-room',
+    heartbeatMs: 0,
+    limits: { maxConnections: MAX },
+  });
+  t.teardown(() => server.close());
+  // Busy connections: feed watchers, whose responses never end.
+  const busy = Array.from({ length: MAX }, () =>
+    rawConnection(server.port, (s) =>
+      s.write('GET /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-room\r\n\r\n'),
+    ),
+  );
+  await until('every watcher streaming', () => busy.every((c) => c.received().includes('event: snapshot')));
+  const refused = await ask(server, '/v1/models');
+  t.equal(refused.status, 503, 'a client without the key is refused');
+  t.match(JSON.parse(refused.body), {
     error: { code: 'TOO_MANY_CONNECTIONS', message: /5 connections open, its limit/, type: 'server_error' },
   });
-  t.match(seen.text, /\r\nretry-after: 1\r\n/i);
-  for (const conn of held) conn.socket.destroy();
-  await Promise.all(held.map((c) => c.done));
-  // With the held ones gone, the next client is served.
-  await new Promise((r) => setTimeout(r, 100));
-  t.equal((await fetch(`${server.url}/health`)).status, 200, 'served again below the cap');
+  t.equal((await ask(server, '/health')).status, 200, '/health is still answered');
+  const keyed = await ask(server, '/v1/models', 'Authorization: Bearer sk-room\r\n');
+  t.equal(keyed.status, 200, 'a client with the key is still served');
+  t.notOk(
+    busy.some((c) => c.socket.destroyed),
+    'no busy connection was closed',
+  );
+  for (const conn of busy) conn.socket.destroy();
+  await Promise.all(busy.map((c) => c.done));
+  await until('the watchers gone', async () => (await connections(server)) === 0);
+  t.equal((await ask(server, '/v1/models')).status, 401, 'below the cap again, the key check answers');
 });
 
 t.test('serve: the limits come from flags with documented defaults, and bad values are refused', async (t) => {

@@ -23,13 +23,31 @@ t.test('past --max-loads a load waits its turn, then runs', async (t) => {
   (await gated.loadStarted('org/d@main')).release();
   c.release();
   const seen = await Promise.all(streams);
-  for (const [i, s] of seen.entries()) {
-    t.strictSame(
-      s.events.map((e) => e.status),
-      ['loading', 'ready'],
-      `load ${i + 1} ran to ready`,
-    );
-  }
+  const stages = seen.map((s) => s.events.map((e) => (e.status === 'loading' ? e.stage : e.status)));
+  t.strictSame(stages[0], ['processor', 'ready'], 'org/a ran at once');
+  t.strictSame(stages[1], ['processor', 'ready'], 'org/b ran at once');
+  t.strictSame(stages[2], ['queued', 'processor', 'ready'], 'org/c waited, then ran');
+  t.strictSame(stages[3], ['queued', 'queued', 'processor', 'ready'], 'org/d waited, moved up, then ran');
+  t.strictSame(seen[2]?.events[0], {
+    status: 'loading',
+    model: 'org/c@main',
+    stage: 'queued',
+    queue: { position: 1, reason: 'load_slot', running: 2, held_by: ['org/a@main', 'org/b@main'] },
+  });
+  t.equal(
+    seen[2]?.raw[0],
+    '{"status": "loading", "model": "org/c@main", "stage": "queued", ' +
+      '"queue": {"position": 1, "reason": "load_slot", "running": 2, "held_by": ["org/a@main", "org/b@main"]}}',
+    "in upstream's format",
+  );
+  t.strictSame(
+    seen[3]?.events.slice(0, 2).map((e) => e.status === 'loading' && e.queue),
+    [
+      { position: 2, reason: 'load_slot', running: 2, held_by: ['org/a@main', 'org/b@main'] },
+      { position: 1, reason: 'load_slot', running: 2, held_by: ['org/a@main', 'org/c@main'] },
+    ],
+    'told again when its place changed: b ended, c took its slot',
+  );
 });
 
 t.test('a load waiting its turn when the server stops gets ABORTED', async (t) => {

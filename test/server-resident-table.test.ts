@@ -15,8 +15,14 @@ function model(key: string): LoadedModel {
 function setup(idleTimeoutMs: number) {
   const clock = createFakeClock();
   const idle: string[] = [];
-  const table = createResidentTable({ idleTimeoutMs, clock, onIdle: (key) => idle.push(key) });
-  return { clock, idle, table };
+  const moved: string[] = [];
+  const table = createResidentTable({
+    idleTimeoutMs,
+    clock,
+    onIdle: (key) => idle.push(key),
+    onExpiry: (key) => moved.push(key),
+  });
+  return { clock, idle, moved, table };
 }
 
 t.test('add, get, refs, remove', async (t) => {
@@ -80,4 +86,43 @@ t.test('idle timeout 0 arms no timer', async (t) => {
   table.add(model('a/x@main'));
   table.touch('a/x@main');
   t.equal(clock.pending(), 0);
+});
+
+t.test('expiry: one value per model, which the timer keeps; every move is reported, none twice', async (t) => {
+  const { clock, idle, moved, table } = setup(1000);
+  table.add(model('a/x@main'));
+  t.strictSame(table.info('a/x@main')?.expiry, { kind: 'at', at: 1000, monotonicAt: 1000 });
+  t.strictSame(moved, [], 'adding is not a move (the owner announces a new model)');
+  clock.advance(300);
+  table.touch('a/x@main');
+  t.strictSame(table.info('a/x@main')?.expiry, { kind: 'at', at: 1300, monotonicAt: 1300 });
+  const release = table.hold('a/x@main');
+  const second = table.hold('a/x@main');
+  table.touch('a/x@main');
+  t.strictSame(table.info('a/x@main')?.expiry, { kind: 'paused' });
+  t.strictSame(
+    moved,
+    ['a/x@main', 'a/x@main'],
+    'touched, then paused; a second hold and a touch while paused are not moves',
+  );
+  clock.advance(5000);
+  release();
+  t.strictSame(moved.length, 2, 'one reply still under way');
+  second();
+  t.strictSame(table.info('a/x@main')?.expiry, { kind: 'at', at: 6300, monotonicAt: 6300 });
+  t.equal(moved.length, 3, 'the last reply ended');
+  clock.advance(999);
+  t.strictSame(idle, []);
+  clock.advance(1);
+  t.strictSame(idle, ['a/x@main'], 'unloaded exactly when its expiry said');
+});
+
+t.test('expiry with no idle timeout: never, and never a move but to and from paused', async (t) => {
+  const { moved, table } = setup(0);
+  table.add(model('a/x@main'));
+  t.strictSame(table.info('a/x@main')?.expiry, { kind: 'never' });
+  table.touch('a/x@main');
+  t.strictSame(moved, []);
+  table.hold('a/x@main')();
+  t.strictSame(moved, ['a/x@main', 'a/x@main']);
 });

@@ -11,6 +11,7 @@ import { gatedLoader } from './helpers/gated-loader.js';
 import { loadModel } from './helpers/sse-client.js';
 import { startTestMirror } from './helpers/stack.js';
 import { until } from './helpers/until.js';
+import { modeldeckBin } from './helpers/repo.js';
 
 const chatBody = (model: string, stream = false) =>
   JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], stream });
@@ -128,7 +129,7 @@ t.test('/unload_model and /reset answer 409 MODEL_BUSY after the wait, and force
 t.test('modeldeck serve: SIGTERM mid-download gives every subscriber ABORTED and a waiting chat 503', async (t) => {
   const mirror = await startTestMirror(await demoModelsDir(), { throttle: 200_000 });
   t.teardown(() => mirror.close());
-  const bin = new URL('../bin/modeldeck.js', import.meta.url).pathname;
+  const bin = modeldeckBin;
   const child = spawn(
     process.execPath,
     [bin, 'serve', '--port', '0', '--hub-url', mirror.url, '--cache-dir', t.testdir(), '--log-level', 'silent'],

@@ -246,7 +246,9 @@ t.test('cancel and unload are confirmed, name the resolved model, and report how
   t.same(run(cancel.model, [key({ ch: 'y' })]).effects, [
     { type: 'unload', id: 's1', kind: 'cancel', server: 'http://a:1', model: 'o/m@main', apiKey: 'k' },
   ]);
-  model = run(model, [{ type: 'unload-done', id: 's1', kind: 'cancel', model: 'o/m@main', failure: null }]).model;
+  model = run(model, [
+    { type: 'unload-done', id: 's1', kind: 'cancel', model: 'o/m@main', failure: null, at: 5 },
+  ]).model;
   t.match(model.notice?.text, /s1: cancelled the load of o\/m@main for every client/);
   model = run(model, [
     {
@@ -269,6 +271,7 @@ t.test('cancel and unload are confirmed, name the resolved model, and report how
       kind: 'unload',
       model: 'o/m@main',
       failure: { kind: 'http', status: 404, message: 'HTTP 404: not loaded' },
+      at: 6,
     },
   ]);
   t.match(failed.model.notice, { tone: 'error', text: /could not unload o\/m@main: HTTP 404/ });

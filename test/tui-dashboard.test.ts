@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startDashboard, type Dashboard } from '../src/tui/dashboard.js';
 import { runDashboardCommand } from '../src/cli/dashboard.js';
 import { demoModelsDir } from './helpers/demo.js';
@@ -18,8 +18,15 @@ const MODEL = 'modeldeck/tiny-chat';
 
 const models = await demoModelsDir();
 // ~1 MB at 250 kB/s: a few seconds of download, enough to watch the gauge move.
-const mirror = await startTestMirror(models, { throttle: 250_000 });
+const THROTTLE = 250_000;
+const mirror = await startTestMirror(models, { throttle: THROTTLE });
 t.teardown(() => mirror.close());
+
+/** For a test that needs its sessions ready, not watched while loading: downloads at full speed until it ends. */
+function unthrottled(t: Test): void {
+  mirror.setThrottle(0);
+  t.teardown(() => mirror.setThrottle(THROTTLE));
+}
 
 /** A modeldeck server loading from the throttled demo mirror. */
 const server = (options: { apiKey?: string; port?: number; cacheDir?: string } = {}) =>
@@ -105,7 +112,7 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
 
   t.match(
     dash.screenText(),
-    's1 data: {"status": "ready", "model": "modeldeck/tiny-chat@main", "cached": false}',
+    /s1 +data:[ ⇄] \{"status": "ready", "model": "modeldeck\/tiny-chat@main", "cached": false/,
     'the raw ready frame is in the log pane',
   );
   t.ok(
@@ -117,7 +124,7 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
   await until('the filtered log', () => dash.ui().log.filterText === 'processor' && !dash.ui().prompt);
   t.match(
     dash.screenText(),
-    's1 data: {"status": "loading", "model": "modeldeck/tiny-chat@main", "stage": "processor"}',
+    /s1 +data:[ ⇄] \{"status": "loading", "model": "modeldeck\/tiny-chat@main", "stage": "processor"\}/,
     'the raw processor frame, found with the text filter',
   );
   t.match(dash.screenText(), 'text "processor"', 'the pane says it is filtered');
@@ -181,6 +188,7 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
 });
 
 t.test("a session's dtype reaches the server: one the repository lacks is an error naming what it has", async (t) => {
+  unthrottled(t);
   const srv = await server();
   t.teardown(() => srv.close());
   const { input, output } = terminal();
@@ -198,6 +206,7 @@ t.test("a session's dtype reaches the server: one the repository lacks is an err
 });
 
 t.test('a bad API key gives a readable 401 in that session only; keys reach the focused session', async (t) => {
+  unthrottled(t);
   const srv = await server({ apiKey: 'right-key-123' });
   t.teardown(() => srv.close());
   const { input, output } = terminal();
@@ -255,7 +264,7 @@ t.test('a bad API key gives a readable 401 in that session only; keys reach the 
 
 t.test('a server killed mid-load: the session shows the error, reconnects, and loads on the new server', async (t) => {
   mirror.setThrottle(60_000);
-  t.teardown(() => mirror.setThrottle(250_000));
+  t.teardown(() => mirror.setThrottle(THROTTLE));
   const first = await server();
   const { input, output } = terminal();
   const dash = startDashboard({
@@ -289,6 +298,7 @@ t.test('a server killed mid-load: the session shows the error, reconnects, and l
 });
 
 t.test('w in the log saves what it shows as JSON Lines, one line per entry, with no API key in the file', async (t) => {
+  unthrottled(t);
   const RIGHT = 'sk-right-key-5150';
   const ECHOED = 'sk-echoed-key-7272';
   const srv = await server({ apiKey: RIGHT });
@@ -344,6 +354,7 @@ t.test('w in the log saves what it shows as JSON Lines, one line per entry, with
       open: ['time', 'session', 'kind', 'server', 'model'],
       update: ['time', 'session', 'kind', 'update'],
       wire: ['time', 'session', 'kind', 'record'],
+      server: ['time', 'session', 'kind', 'root', 'action'],
     };
     for (const line of all)
       t.same(Object.keys(line), FIELDS[line.kind] ?? ['time', 'session', 'kind', 'raw'], 'fields in order');

@@ -196,7 +196,9 @@ t.test('unload: how it ended comes back as unload-done', async (t) => {
   await flush();
   t.same(asked, ['POST http://127.0.0.1:9/unload_model {"model":"a/b"}']);
   t.same(r.tags, ['tag-s1'], "through the tap, under the session's tag");
-  t.same(r.actions, [{ type: 'unload-done', id: 's1', kind: 'unload', model: 'a/b', failure: null }]);
+  t.same(r.actions, [
+    { type: 'unload-done', id: 's1', kind: 'unload', model: 'a/b', failure: null, at: r.clock.now() },
+  ]);
   status = 404;
   r.runner.run({ ...unload, kind: 'cancel' });
   await flush();

@@ -16,6 +16,7 @@ import {
 import { findBinding, isPrintable, type Binding, type HelpEntry } from '../src/tui/keys/binding.js';
 import { HELP } from '../src/tui/keys/help-entries.js';
 import { KEY_MODES } from '../src/tui/keys/modes.js';
+import { repoPath } from './helpers/repo.js';
 
 const ctx: KeyContext = {
   sessions: [
@@ -348,7 +349,7 @@ t.test('the status-bar hints are the rows’ hints, in table order, and read as 
 });
 
 t.test('the README’s table of keys names every bound key, and each key it names is bound where it says', async (t) => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const readme = readFileSync(repoPath('README.md'), 'utf8');
   const start = readme.indexOf('**Keys** (also behind `?`)');
   const lines = readme.slice(start).split('\n');
   const head = lines.findIndex((line) => line.startsWith('| where | key |'));

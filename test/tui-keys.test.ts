@@ -686,3 +686,27 @@ t.test('PgUp stops at the oldest line the screen can show, so one PgDn always mo
     'a scroll past a limit that shrank (a wider cell) counts from the limit',
   );
 });
+
+t.test('g: any session by its number (10 and up too), its tag, or part of its model; from the log too', async (t) => {
+  const many: KeyContext = {
+    ...ctx,
+    sessions: Array.from({ length: 12 }, (_, i) => ({
+      id: `s${i + 1}`,
+      tag: i === 4 ? 'gpu-box' : `s${i + 1}`,
+      server: 'http://a:1',
+      model: i === 7 ? 'org/Special-Model' : 'org/common',
+      canChat: true,
+    })),
+  };
+  const jump = (keys: (KeyPress | string)[], ui = createUiState()) => type(ui, [ch('g'), ...keys, ENTER], many).ui;
+  t.equal(jump(['12']).focus, 11, 'a number past 9');
+  t.equal(jump(['GPU-box']).focus, 4, 'a tag, case aside');
+  t.equal(jump(['special']).focus, 7, 'part of a model');
+  const logged = jump(['3'], { ...createUiState(), logFocused: true, zoom: 'log' });
+  t.equal(logged.focus, 2);
+  t.notOk(logged.logFocused, 'from the log, the session gets the focus');
+  t.equal(logged.zoom, null, 'and the log’s zoom gives way');
+  const refused = type(createUiState(), [ch('g'), '13', ENTER], many).ui;
+  t.equal(refused.prompt?.error, 'not one of 1–12, a tag or a model', 'an unknown one is refused, the prompt kept');
+  t.equal(type(createUiState(), [ch('g'), ENTER], many).ui.prompt, null, 'an empty Enter closes it');
+});

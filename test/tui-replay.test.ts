@@ -8,7 +8,12 @@ import t from 'tap';
 import { runReplayCommand } from '../src/cli/replay.js';
 import { main } from '../src/cli/main.js';
 import { startDashboard } from '../src/tui/dashboard.js';
+import type { LoadEvent } from '../src/protocol/events.js';
 import { createReplaySource, parseReplayLog, recordLine, type ReplayRecord } from '../src/tui/replay-log.js';
+import { clockTime } from '../src/tui/wire-log-view.js';
+import type { KeyPress } from '../src/tui/keys.js';
+import { COMMAND_KEYS } from '../src/tui/keys/session.js';
+
 import { cellText, ROWS, startKillableServer, terminal } from './helpers/dashboard.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { createFakeClock } from './helpers/fake-clock.js';
@@ -16,6 +21,16 @@ import { startTestMirror } from './helpers/stack.js';
 import { until } from './helpers/until.js';
 
 const MODEL = 'modeldeck/tiny-chat';
+
+/** The first key the commands table binds to `action`, as blessed would report it. */
+function keyOf(action: string): KeyPress {
+  const spelling = COMMAND_KEYS.find((row) => row.action === action)?.keys[0];
+  if (spelling === undefined) throw new Error(`no key for ${action}`);
+  if (spelling.length === 1) return { ch: spelling, name: spelling.toLowerCase(), shift: /[A-Z]/.test(spelling) };
+  const parts = spelling.split('-');
+  const key = parts.at(-1) ?? '';
+  return { name: key.toLowerCase(), ctrl: parts.includes('Ctrl'), ...(key === 'Enter' ? { ch: '\r' } : {}) };
+}
 
 const dir = await mkdtemp(join(tmpdir(), 'modeldeck-replay-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -335,4 +350,83 @@ t.test('a named session is replayed under its name', async (t) => {
     ['gpu-box'],
     'its frames too',
   );
+});
+
+t.test(
+  '--speed 4 shows the recording: its durations, speeds and log times, a REPLAY banner; live keys off',
+  async (t) => {
+    // A 10 s load of 146 MB (14.6 MB/s), recorded; played at 4 times the speed on a hand-driven clock.
+    const at = (ms: number) => T0 + ms;
+    const event = (ms: number, data: string): ReplayRecord[] => {
+      const parsedEvent = JSON.parse(data) as LoadEvent;
+      return [
+        { time: at(ms), session: 's1', kind: 'update', update: { type: 'event', at: at(ms), event: parsedEvent } },
+        { time: at(ms), session: 's1', kind: 'data', raw: data },
+      ];
+    };
+    const download = (ms: number, current: number) =>
+      event(
+        ms,
+        `{"status": "loading", "model": "${MODEL}@main", "stage": "download", "progress": {"current": ${current}, "total": 146000000}}`,
+      );
+    const records: ReplayRecord[] = [
+      open,
+      { time: at(0), session: 's1', kind: 'update', update: { type: 'connecting', at: at(0), attempt: 1 } },
+      ...event(0, `{"status": "loading", "model": "${MODEL}@main", "stage": "processor"}`),
+      ...download(0, 0),
+      ...download(5000, 73_000_000),
+      ...download(10_000, 146_000_000),
+      ...event(10_000, `{"status": "ready", "model": "${MODEL}@main", "cached": false}`),
+    ];
+    const clock = createFakeClock(T0 + 123_456);
+    const term = terminal();
+    const dash = startDashboard({ replay: { records, speed: 4 }, clock, input: term.input, output: term.output });
+    t.teardown(() => dash.shutdown());
+    const status = (): string => dash.screenText().split('\n')[ROWS - 1] ?? '';
+
+    clock.advance(1250);
+    t.match(status(), /^REPLAY 00:05 \/ 00:10 ×4 /, 'halfway: the banner says where the recording stands');
+    t.match(cellText(dash, 0, 1), /download 73\.0 MB \/ 146 MB · 14\.6 MB\/s/, 'the speed as recorded');
+    t.match(cellText(dash, 0, 1), /download 5\.0s/, 'the stage’s time as recorded');
+    clock.advance(1250);
+    t.equal(dash.replay?.played(), dash.replay?.total);
+    t.match(cellText(dash, 0, 1), '✓ ready in 10s · 146 MB at 14.6 MB/s', 'the load as it was: 10 s at 14.6 MB/s');
+    t.match(status(), /^REPLAY 00:10 \/ 00:10 ×4 end /);
+    t.match(dash.screenText(), `${clockTime(at(10_000))} s1`, 'log lines at their recorded times');
+
+    // Each action by the key its binding row gives it (whatever letters or chords the tables use).
+    for (const [action, note] of [
+      ['type', /replay: typing a message is live only/],
+      ['add', /replay: adding a session is live only/],
+      ['unload', /replay: unloading a model is live only/],
+      ['edit', /replay: editing a session is live only/],
+      ['options', /replay: chat settings is live only/],
+    ] as const) {
+      dash.press(keyOf(action));
+      t.match(status(), note, `${action}: off, with a note`);
+      t.equal(dash.ui().prompt, null, 'no prompt opened');
+      t.notOk(dash.ui().composing, 'not typing');
+    }
+    dash.press(keyOf('jump-prompt'));
+    t.equal(dash.ui().prompt?.kind, 'jump', 'viewing keys still work');
+  },
+);
+
+t.test('the recording’s clock: moves at the speed, still while paused, never past the next record', async (t) => {
+  const clock = createFakeClock(50);
+  const records: ReplayRecord[] = [open, { time: T0 + 10_000, session: 's1', kind: 'data', raw: 'x' }];
+  const source = createReplaySource({ records, clock, speed: 4, onRecord: () => {} });
+  source.start();
+  t.equal(source.position(), T0);
+  clock.advance(1000);
+  t.equal(source.position(), T0 + 4000, '1 s at ×4 is 4 s of the recording');
+  source.toggle();
+  clock.advance(5000);
+  t.equal(source.position(), T0 + 4000, 'paused: still');
+  source.toggle();
+  clock.advance(500);
+  t.equal(source.position(), T0 + 6000, 'resumed from where it paused');
+  clock.advance(60_000);
+  t.equal(source.position(), T0 + 10_000, 'at the end, the last record’s time');
+  t.same(source.span, { start: T0, end: T0 + 10_000 });
 });

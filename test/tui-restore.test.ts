@@ -7,10 +7,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import t, { type Test } from 'tap';
 import { startDashboard } from '../src/tui/dashboard.js';
 import { until } from './helpers/until.js';
+import { sourceModuleUrl } from './helpers/repo.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 // Nothing listens on port 9: the session shows it cannot connect, which is all these tests need on screen.
@@ -121,8 +121,9 @@ interface ChildRun {
 
 async function runChild(kind: 'throw' | 'reject' | 'sigterm', dir: string): Promise<ChildRun> {
   const outPath = join(dir, `${kind}.out`);
-  const cli = pathToFileURL(new URL('../src/cli/dashboard.ts', import.meta.url).pathname).href;
-  // The same loaders as this process (TypeScript, coverage), so the child runs the sources under test.
+  const cli = sourceModuleUrl('cli/dashboard');
+  // The same loaders as this process (coverage, and TypeScript when run from the sources), so the child runs the code
+  // under test.
   const child = spawn(
     process.execPath,
     [...process.execArgv, '--input-type=module', '-e', CHILD, cli, outPath, kind, DEAD_SERVER, MODEL],

@@ -170,13 +170,13 @@ t.test('chat: a streamed reply, a failure, the history to send', async (t) => {
     role: 'assistant',
     content: 'Hello there',
     streaming: true,
-    metrics: { sentAt: 1, firstAt: 2, endedAt: null, pieces: 3, usage: null },
+    metrics: { sentAt: 1, firstAt: 2, lastAt: 2, endedAt: null, pieces: 3, usage: null },
   });
   state = reduceSession(state, { type: 'chat-done', at: 3, usage: { prompt: 7, completion: 2 } });
   t.notOk(state.chatBusy);
   t.same(
     state.transcript.at(-1)?.metrics,
-    { sentAt: 1, firstAt: 2, endedAt: 3, pieces: 3, usage: { prompt: 7, completion: 2 } },
+    { sentAt: 1, firstAt: 2, lastAt: 2, endedAt: 3, pieces: 3, usage: { prompt: 7, completion: 2 } },
     'the end and the server’s counts are kept with the reply',
   );
   t.same(chatHistory(state), [
@@ -196,7 +196,7 @@ t.test('chat: a streamed reply, a failure, the history to send', async (t) => {
       role: 'assistant',
       content: 'par',
       streaming: false,
-      metrics: { sentAt: 4, firstAt: 5, endedAt: 6, pieces: 1, usage: null },
+      metrics: { sentAt: 4, firstAt: 5, lastAt: 5, endedAt: 6, pieces: 1, usage: null },
     },
     { role: 'error', content: 'connection lost mid-reply: ECONNRESET', streaming: false },
   ]);
@@ -223,7 +223,7 @@ t.test('chat: a stopped reply keeps what arrived, marked, and is history like an
     content: 'half a',
     streaming: false,
     stopped: true,
-    metrics: { sentAt: 1, firstAt: 2, endedAt: 4, pieces: 1, usage: null },
+    metrics: { sentAt: 1, firstAt: 2, lastAt: 2, endedAt: 4, pieces: 1, usage: null },
   });
   t.same(
     chatHistory(state).map((m) => m.content),

@@ -6,16 +6,16 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { subscribeLoad } from '../src/client/load-subscription.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { startTestMirror, startTestServer } from './helpers/stack.js';
 import { until } from './helpers/until.js';
+import { modeldeckBin } from './helpers/repo.js';
 
 const TINY = 'modeldeck/tiny-chat';
 const TEN = 'modeldeck/chat-10m';
-const bin = fileURLToPath(new URL('../bin/modeldeck.js', import.meta.url));
+const bin = modeldeckBin;
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 
 t.test(

@@ -1,21 +1,14 @@
 // Typing and commands never mix, and q asks before it loses anything: on the real dashboard (headless screen).
 import t from 'tap';
-import { startDashboard } from '../src/tui/dashboard.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { startTestMirror } from './helpers/stack.js';
-import { cellText, ROWS, startKillableServer, terminal } from './helpers/dashboard.js';
+import { cellText, openDashboard, ROWS, standinChatDashboard, startKillableServer } from './helpers/dashboard.js';
 import { until } from './helpers/until.js';
-import { startUpstreamStandin } from './helpers/upstream-standin.js';
 
 const status = (text: string): string => text.split('\n')[ROWS - 1] ?? '';
 
 t.test('sentences that start with each command letter, typed into a ready session, are sent as messages', async (t) => {
-  const upstream = await startUpstreamStandin({ models: ['org/chat'] });
-  t.teardown(() => upstream.close());
-  const { input, output } = terminal();
-  const dash = startDashboard({ sessions: [{ server: upstream.url, model: 'org/chat' }], input, output });
-  t.teardown(() => dash.shutdown());
-  await until('ready', () => cellText(dash, 0, 1).includes('✓ ready'));
+  const { dash, input, upstream } = await standinChatDashboard(t);
   input.write('i');
   await until('typing', () => dash.ui().composing);
   t.match(status(dash.screenText()), 'typing', 'the mode is visible');
@@ -53,9 +46,7 @@ t.test('q while a load runs asks first; any other key stays; y quits', async (t)
   t.teardown(() => mirror.close());
   const srv = await startKillableServer(mirror.url);
   t.teardown(() => srv.close());
-  const { input, output } = terminal();
-  const dash = startDashboard({ sessions: [{ server: srv.url, model: 'modeldeck/chat-10m' }], input, output });
-  t.teardown(() => dash.shutdown());
+  const { dash, input } = openDashboard(t, { sessions: [{ server: srv.url, model: 'modeldeck/chat-10m' }] });
   await until('loading', () => cellText(dash, 0, 1).includes('● loading'));
   input.write('q');
   const asked = await until('the question', () => {
@@ -76,12 +67,7 @@ t.test('q while a load runs asks first; any other key stays; y quits', async (t)
 });
 
 t.test('the input line edits like a shell on the real dashboard, and Up recalls the message sent', async (t) => {
-  const upstream = await startUpstreamStandin({ models: ['org/chat'] });
-  t.teardown(() => upstream.close());
-  const { input, output } = terminal();
-  const dash = startDashboard({ sessions: [{ server: upstream.url, model: 'org/chat' }], input, output });
-  t.teardown(() => dash.shutdown());
-  await until('ready', () => cellText(dash, 0, 1).includes('✓ ready'));
+  const { dash, input } = await standinChatDashboard(t);
   /** The input line as the cell shows it (the last line that starts with `>`). */
   const shown = (): string =>
     (

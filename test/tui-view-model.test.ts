@@ -89,11 +89,11 @@ t.test('ready, cached, error with what to do, reconnecting with a countdown', as
     '{"status": "loading", "model": "org/model@main", "stage": "weights", "progress": {"current": 3, "total": 3}}',
     '{"status": "ready", "model": "org/model@main", "cached": false}',
   ]);
-  // Stages from 1 s to 5 s; the download from 2 s to 4 s: 8 MB in 2 s.
+  // Stages from 1 s to 5 s; the download's samples at 2 s (0) and 3 s (8 MB): 8 MB in 1 s, the chart's time base.
   t.match(
     cell(downloaded),
-    '✓ ready in 4.0s · 8.00 MB at 4.00 MB/s',
-    'the whole load, then the download’s bytes and rate',
+    '✓ ready in 4.0s · 8.00 MB at 8.00 MB/s',
+    'the whole load, then the download’s bytes over the time its samples span',
   );
   t.match(cell(downloaded, 10_000, 24), /^✓ ready in 4\.0s · [^\n]*…$/m, 'cut with an ellipsis when narrow');
   t.match(
@@ -215,9 +215,10 @@ t.test('the whole screen: cells, log pane with marked kinds, status bar, help', 
     defaultServer: 'http://x',
   });
   const logText = text(live.log.lines);
-  t.match(logText, /s1 data: \{"status": "ready"\}/);
-  t.match(logText, /s1 : keep-alive/, 'comments marked');
-  t.match(logText, /s2 # HTTP 401/, 'other lines marked');
+  // Tags take one width (the longest session tag, 4 at least), so the columns after them line up.
+  t.match(logText, /s1 {3}data: {2}\{"status": "ready"\}/);
+  t.match(logText, /s1 {3}: {6}keep-alive/, 'comments marked, payloads in one column');
+  t.match(logText, /s2 {3}# {6}HTTP 401/, 'other lines marked');
   t.match(text([live.status.line]), '[s1] commands: ? help · q quit · Tab next');
   t.equal(live.help, null);
   const help = toViewModel({
@@ -697,4 +698,51 @@ t.test('a narrow pane cuts nothing without a mark: errors, hints, gauges, stage 
   // Stage times break between stages, never inside one, and a cut is marked.
   const stages = narrow(running, 24, 4500).filter((l) => /^(processor|config|download) [\d.]+s/.test(l));
   t.same(stages, ['processor 1.0s', 'config 1.0s …'], 'whole items per line; what does not fit is marked');
+});
+
+t.test('a small cell gives rows up in order: the state line last, an unfocused empty input line first', async (t) => {
+  const failed = session(['{"status": "error", "model": "org/model@main", "message": "Repository not found"}']);
+  const lines = (
+    s: SessionState,
+    height: number,
+    extra: { focused?: boolean; composing?: boolean; input?: string } = {},
+  ) => {
+    let shown = true;
+    const out = text(
+      sessionLines(s, {
+        width: 40,
+        height,
+        now: 10_000,
+        focused: extra.focused ?? false,
+        composing: extra.composing ?? false,
+        input: extra.input ?? '',
+        onStateShown: (v) => (shown = v),
+      }),
+    );
+    return { out, shown };
+  };
+  t.equal(lines(failed, 1).out, '✗ error · r retries', 'one row: the state');
+  t.match(lines(failed, 2).out, /^✗ error · r retries\nRepository not found/, 'two: the error after it');
+  t.notMatch(lines(failed, 4).out, /^> /m, 'an unfocused empty input line is the first to go');
+  t.match(lines(failed, 4, { focused: true }).out, /> chat opens/, 'a focused one stays');
+  const ready = session(['{"status": "ready", "model": "org/model@main", "cached": false}']);
+  const typing = lines(ready, 1, { focused: true, composing: true, input: 'hi' });
+  t.match(typing.out, /^> hi/, 'typing in one row: the input line');
+  t.equal(typing.shown, false, 'and the state goes to the title');
+  t.equal(lines(ready, 0).shown, false);
+  const view = toViewModel({
+    sessions: Array.from({ length: 11 }, (_, i) => ({ ...ready, id: `s${i + 1}`, tag: `s${i + 1}` })),
+    ui: createUiState(),
+    log: createEventLog(10),
+    size: { cols: 80, rows: 24 },
+    now: 10_000,
+    notice: null,
+    defaultServer: 'http://x',
+  });
+  for (const cell of view.cells) {
+    t.ok(
+      cell.title.includes('✓ ready') || text(cell.lines).includes('✓ ready'),
+      `${cell.id}: its state, in its body or its title`,
+    );
+  }
 });

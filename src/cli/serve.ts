@@ -46,9 +46,13 @@ Options:
                        q2f16, q1, q1f16, auto. Default: the model's transformers.js_config.dtype, else the
                        first of q8, int8, uint8, q4, q4f16, bnb4, fp32, fp16 it has (skipping one 3 times
                        the size of another of its class). A load request's "dtype" replaces it
-  --model-timeout SEC  unload a model after SEC seconds without use (default 300; 0 never)
-  --max-models N       keep at most N models in memory: a load beyond N unloads the least recently
-                       used one that is not generating, or fails with MODELS_BUSY (default 0: no limit)
+  --model-timeout SEC  unload a model after SEC seconds without use (default 300; 0 never); reading
+                       /v1/models or /events is not use. Each model's expires_at is in /v1/models
+  --max-models N       keep at most N models in memory, loads under way included: a load beyond N
+                       unloads the least recently used one that is not generating, else waits its turn
+                       (stage "queued") while the others load or generate; it fails with MODELS_BUSY
+                       when every model has been generating replies for 10 s, or when 32 loads already
+                       wait (default 0: no limit)
   --api-key KEY        the full key: require "Authorization: Bearer KEY" on every route but /health
                        (default $MODELDECK_API_KEY; prefer the variable: flags show up in ps)
   --watch-key KEY      a key that may only read: GET /v1/models, GET /events (and /health); every
@@ -61,8 +65,8 @@ Options:
                        (default 30; 0 never)
   --keep-alive-timeout SEC
                        close a connection idle between requests after SEC seconds (default 5)
-  --max-loads N        loads running at once; more wait their turn, first come first served, their
-                       streams open with heartbeats (default 2; 0 no cap)
+  --max-loads N        loads running at once; more wait their turn, first come first served, told
+                       where they stand (stage "queued") (default 2; 0 no cap)
   --generation-timeout SEC
                        end a chat reply still running after SEC seconds (waiting for the model included)
                        with GENERATION_TIMEOUT (default 120; 0 never). A prompt whose tokens plus max_tokens
@@ -73,9 +77,11 @@ Options:
   --shutdown-timeout SEC
                        on SIGINT/SIGTERM, replies under way get SEC seconds to finish (default 10); load
                        streams get their ABORTED event and waiting chats a 503 at once
-  --max-connections N  connections open at once; past N a request gets 503 TOO_MANY_CONNECTIONS and its
-                       connection is closed, past 2N new connections are closed at once (default 1000;
-                       keep 2N under the descriptor limit, ulimit -n; 0 no cap)
+  --max-connections N  connections open at once; past N the oldest connection doing nothing is closed to
+                       make room, and when all N are busy a request gets 503 TOO_MANY_CONNECTIONS (but
+                       /health and clients with the API key) and its connection is closed; past 2N new
+                       connections are closed at once (default 1000; keep 2N under the descriptor limit,
+                       ulimit -n; 0 no cap)
   -h, --help           show this help
 
 Environment:

@@ -35,6 +35,13 @@ export type FeedUpdate =
       readonly tokens: number | null;
       readonly tokensPerSecond: number | null;
     }
+  /** When a resident model will be unloaded for idleness moved; `null`: no unload is scheduled. */
+  | {
+      readonly type: 'expiry';
+      readonly model: string;
+      readonly expiresAt: string | null;
+      readonly expiresInMs: number | null;
+    }
   /** A frame that did not parse (kept for the event log, changes nothing). */
   | { readonly type: 'other'; readonly name: string; readonly error: string };
 
@@ -83,6 +90,13 @@ export function toFeedUpdate(event: FeedEvent): FeedUpdate {
         model: event.data.model,
         tokens: event.data.completion_tokens,
         tokensPerSecond: event.data.tokens_per_second,
+      };
+    case 'expiry':
+      return {
+        type: 'expiry',
+        model: event.data.model,
+        expiresAt: event.data.expires_at,
+        expiresInMs: event.data.expires_in_ms,
       };
     default: {
       const never: never = event;

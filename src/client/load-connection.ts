@@ -6,6 +6,7 @@
 
 import type { Clock, TimerHandle } from '../common/clock.js';
 import type { LoadEvent } from '../protocol/events.js';
+import { readLoadExtras } from '../protocol/residency-fields.js';
 import type { Failure } from './failures.js';
 import type { RawFrame } from './frames.js';
 import { subscribeLoad, type LoadOutcome } from './load-subscription.js';
@@ -38,12 +39,31 @@ export interface LoadConnection {
   close(): void;
 }
 
-/** One attempt: the connection's request, with the attempt's own abort signal and event handler. */
+/**
+ * One attempt: the connection's request, with the attempt's own abort signal; what it hears is dispatched while
+ * `current()` (a later attempt silences it). modeldeck's own fields of an event (a queued load's place, a ready
+ * model's unload countdown) are read leniently beside it.
+ */
 function subscribeOnce(
   options: LoadConnectionOptions,
   signal: AbortSignal,
-  onEvent: (event: LoadEvent) => void,
+  current: () => boolean,
 ): Promise<LoadOutcome> {
+  const { clock } = options;
+  const onEvent = (event: LoadEvent, raw: string): void => {
+    if (!current()) return;
+    const { queue, expiresInMs } = readLoadExtras(raw);
+    options.dispatch({
+      type: 'event',
+      at: clock.now(),
+      event,
+      ...(queue ? { queue } : {}),
+      ...(expiresInMs !== undefined ? { expiresInMs } : {}),
+    });
+  };
+  const onAccepted = (): void => {
+    if (current()) options.dispatch({ type: 'accepted', at: clock.now() });
+  };
   return subscribeLoad({
     server: options.server,
     model: options.model,
@@ -53,6 +73,7 @@ function subscribeOnce(
     signal,
     onFrame: options.onFrame,
     onEvent,
+    onAccepted,
   });
 }
 
@@ -82,9 +103,7 @@ export function createLoadConnection(options: LoadConnectionOptions): LoadConnec
     inFlight = abort;
     attempt++;
     options.dispatch({ type: 'connecting', at: clock.now(), attempt });
-    void subscribeOnce(options, abort.signal, (event) => {
-      if (inFlight === abort) options.dispatch({ type: 'event', at: clock.now(), event });
-    }).then((outcome) => {
+    void subscribeOnce(options, abort.signal, () => inFlight === abort).then((outcome) => {
       if (inFlight !== abort || closed) return;
       inFlight = undefined;
       if (outcome.ok) {

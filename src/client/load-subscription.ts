@@ -24,6 +24,8 @@ export interface SubscribeLoadOptions extends RequestOptions {
   readonly dtype?: readonly string[];
   /** Every event that parsed, in order. */
   readonly onEvent?: (event: LoadEvent, raw: string) => void;
+  /** The server answered 200 with an event stream (before any event: a queued load may wait a while for its first). */
+  readonly onAccepted?: () => void;
 }
 
 /** How a subscription ended. */
@@ -42,6 +44,7 @@ export async function subscribeLoad(options: SubscribeLoadOptions): Promise<Load
   const answer = await postForEventStream('/load_model', request, options);
   if (!answer.ok) return answer;
   const { response } = answer;
+  options.onAccepted?.();
 
   let outcome: LoadOutcome | undefined;
   const reader: SseReaderCallbacks = {

@@ -3,6 +3,7 @@
  * `GET /v1/models` (the fallback of a dashboard whose server has no live feed). Never throw.
  */
 
+import { readExpiresInMs } from '../protocol/residency-fields.js';
 import { residencyOf, type ModelResidency } from './feed-events.js';
 import type { Failure } from './failures.js';
 import { headersFor, httpFailure, networkFailure } from './http.js';
@@ -48,6 +49,8 @@ export interface ListedModel {
   readonly state: ModelResidency | null;
   readonly sizeBytes: number | null;
   readonly subscribers: number | null;
+  /** A resident model's unload countdown in ms (`null`: none scheduled), when the server gives one. */
+  readonly expiresInMs?: number | null;
 }
 
 /** The server's `GET /v1/models` list. */
@@ -72,6 +75,7 @@ export async function listModels(options: AdminOptions): Promise<AdminOutcome<Li
           state: residencyOf(e['state'] ?? e['status']),
           sizeBytes: num(e['sizeBytes']) ?? num(e['size_bytes']) ?? num(e['size']),
           subscribers: num(e['subscribers']) ?? num(e['active_requests']),
+          ...expiryOf(e),
         },
       ];
     });
@@ -79,4 +83,9 @@ export async function listModels(options: AdminOptions): Promise<AdminOutcome<Li
   } catch (error) {
     return { ok: false, failure: networkFailure(error, `cannot reach ${root}`) };
   }
+}
+
+function expiryOf(entry: Record<string, unknown>): Pick<ListedModel, 'expiresInMs'> {
+  const expiresInMs = readExpiresInMs(entry);
+  return expiresInMs === undefined ? {} : { expiresInMs };
 }

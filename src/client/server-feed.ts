@@ -8,6 +8,7 @@
  */
 
 import { createEventSource, type EventSourceClient } from 'eventsource-client';
+import { readFeedExtras, type FeedExtras } from '../protocol/residency-fields.js';
 import { parseFeedFrame, type FeedUpdate } from './feed-events.js';
 import { isRetryable, type Failure } from './failures.js';
 import type { RawFrame } from './frames.js';
@@ -33,7 +34,8 @@ export interface ServerFeedOptions {
   readonly fetch?: typeof fetch;
   /** Milliseconds since the epoch (for the times in {@link FeedStatus}). */
   readonly now?: () => number;
-  readonly onUpdate: (update: FeedUpdate, id: string | undefined) => void;
+  /** Each frame read, with its `id:` and modeldeck's fields the feed's parser leaves out (`residency-fields.ts`). */
+  readonly onUpdate: (update: FeedUpdate, id: string | undefined, extras: FeedExtras) => void;
   readonly onStatus: (status: FeedStatus) => void;
   /** Every frame and connection note, for the event log. */
   readonly onFrame?: (frame: RawFrame) => void;
@@ -137,7 +139,7 @@ export function openServerFeed(options: ServerFeedOptions): ServerFeed {
       options.onFrame?.({ kind: 'data', raw: message.data });
       const update = parseFeedFrame(message.event, message.id, message.data);
       if (update.type === 'other') options.onFrame?.({ kind: 'other', raw: `skipped a feed frame: ${update.error}` });
-      options.onUpdate(update, message.id);
+      options.onUpdate(update, message.id, readFeedExtras(message.event ?? '', message.data));
     },
     onComment: (text) => options.onFrame?.({ kind: 'comment', raw: text }),
     onScheduleReconnect: ({ delay }) => {

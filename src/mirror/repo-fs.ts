@@ -6,14 +6,22 @@
  * whose own name contains `--` therefore cannot be told apart from one with `/` there, and both map to the same
  * directory). Names starting with `.` are invisible at every level. Symbolic links are followed, so a repository can
  * point into another tree (a Hugging Face cache snapshot, say); the URL itself can never climb out of `root`.
+ *
+ * Every walk of a revision (its listing, its commit sha, a path asked for) is bounded: a directory reached again below
+ * itself (a link such as `loop -> .` or `up -> ..`) is neither listed nor served nor entered, and nothing deeper than
+ * {@link MAX_TREE_DEPTH} path segments is. Without that, one looping link made every request of the repository walk
+ * forever.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** The revision a repository directory without `@` holds. */
 export const MAIN_REVISION = 'main';
+
+/** Path segments a listed or served entry may have at most (a model's files sit one to three deep). */
+export const MAX_TREE_DEPTH = 32;
 
 /** Files this size or larger are listed as LFS files, like the Hub does (bytes). */
 export const DEFAULT_LFS_THRESHOLD = 10 * 1024 * 1024;
@@ -140,26 +148,86 @@ export async function locateRevision(
   return 'RevisionNotFound';
 }
 
-/** The {@link commitShaOf} of the files under `dir` (every visible file, recursively, links followed). */
+/** The {@link commitShaOf} of the files under `dir` (every visible file, recursively, links followed, loops not). */
 async function revisionSha(repo: string, dir: string, oidCache: OidCache): Promise<string> {
   const files: { path: string; etag: string }[] = [];
-  const visit = async (abs: string, prefix: string): Promise<void> => {
-    const names = (await readdir(abs).catch(() => [] as string[])).filter(isVisibleName);
+  const visit = async (abs: string, prefix: string, ancestors: ReadonlySet<string>): Promise<void> => {
     await Promise.all(
-      names.map(async (entry) => {
-        const absPath = join(abs, entry);
-        const path = prefix === '' ? entry : `${prefix}/${entry}`;
-        const info = await stat(absPath).catch(() => undefined);
-        if (info?.isDirectory() === true) await visit(absPath, path);
-        else if (info?.isFile() === true) {
+      (await visibleChildren(abs, prefix, ancestors)).map(async ({ absPath, path, info }) => {
+        if (info.isDirectory()) await visit(absPath, path, new Set([...ancestors, identity(info)]));
+        else if (info.isFile()) {
           const oids = await oidCache.oids({ absPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino });
           files.push({ path, etag: oids.etag });
         }
       }),
     );
   };
-  await visit(dir, '');
+  const top = await stat(dir).catch(() => undefined);
+  if (top?.isDirectory() === true) await visit(dir, '', new Set([identity(top)]));
   return commitShaOf(repo, files);
+}
+
+/** A directory's identity on this machine, whatever path (or link) reached it. */
+function identity(info: Stats): string {
+  return `${info.dev}:${info.ino}`;
+}
+
+/** A visible entry of a directory being walked, links followed. */
+interface Child {
+  readonly absPath: string;
+  /** Repo-relative, `/`-separated. */
+  readonly path: string;
+  readonly info: Stats;
+}
+
+/**
+ * The visible entries of `abs` (repo-relative `prefix`), in name order, stat'ed through links: without entries that
+ * cannot be stat'ed, directories among `ancestors` (the identities of `abs` and every directory above it in the
+ * walk, so a loop is cut where it closes), and anything deeper than {@link MAX_TREE_DEPTH}.
+ */
+async function visibleChildren(abs: string, prefix: string, ancestors: ReadonlySet<string>): Promise<Child[]> {
+  const depth = prefix === '' ? 0 : prefix.split('/').length;
+  if (depth >= MAX_TREE_DEPTH) return [];
+  const names = (await readdir(abs).catch(() => [] as string[])).filter(isVisibleName).sort();
+  const infos = await Promise.all(names.map((name) => stat(join(abs, name)).catch(() => undefined)));
+  const children: Child[] = [];
+  for (const [i, name] of names.entries()) {
+    const info = infos[i];
+    if (info === undefined || (info.isDirectory() && ancestors.has(identity(info)))) continue;
+    children.push({ absPath: join(abs, name), path: prefix === '' ? name : `${prefix}/${name}`, info });
+  }
+  return children;
+}
+
+/** Where repo-relative `segments` lead in a revision, stat'ed, with the identities of the directories on the way. */
+interface Resolved {
+  readonly absPath: string;
+  readonly info: Stats;
+  /** The revision's directory and every directory of the path, the entry itself included when it is one. */
+  readonly ancestors: ReadonlySet<string>;
+}
+
+/**
+ * Follows `segments` from the revision's directory as a walk would reach them: `undefined` when one is missing, when
+ * a directory on the way is one already passed (a looping link), or when there are more than {@link MAX_TREE_DEPTH}.
+ */
+async function resolvePath(location: RevisionLocation, segments: readonly string[]): Promise<Resolved | undefined> {
+  if (segments.length > MAX_TREE_DEPTH) return undefined;
+  let absPath = location.dir;
+  let info = await stat(absPath).catch(() => undefined);
+  if (info?.isDirectory() !== true) return undefined;
+  const ancestors = new Set([identity(info)]);
+  for (const segment of segments) {
+    if (!info.isDirectory()) return undefined;
+    absPath = join(absPath, segment);
+    info = await stat(absPath).catch(() => undefined);
+    if (info === undefined) return undefined;
+    if (info.isDirectory()) {
+      if (ancestors.has(identity(info))) return undefined;
+      ancestors.add(identity(info));
+    }
+  }
+  return { absPath, info, ancestors };
 }
 
 /** Directory names under `root/org` that hold a revision of `name`. */
@@ -181,14 +249,10 @@ async function revisionDirNames(root: string, org: string, name: string): Promis
 export async function statFile(location: RevisionLocation, path: string): Promise<FileInfo | undefined> {
   const segments = splitRepoPath(path);
   if (segments === undefined || segments.length === 0) return undefined;
-  const absPath = join(location.dir, ...segments);
-  try {
-    const info = await stat(absPath);
-    if (!info.isFile()) return undefined;
-    return { absPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
-  } catch {
-    return undefined;
-  }
+  const found = await resolvePath(location, segments);
+  if (found?.info.isFile() !== true) return undefined;
+  const { absPath, info } = found;
+  return { absPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
 }
 
 /** Hub-like identifiers of a file's content. */
@@ -266,10 +330,10 @@ export async function listTree(
 ): Promise<TreeEntry[] | undefined> {
   const segments = splitRepoPath(path);
   if (segments === undefined) return undefined;
-  const dir = join(location.dir, ...segments);
-  if (!(await isDirectory(dir))) return undefined;
+  const found = await resolvePath(location, segments);
+  if (found?.info.isDirectory() !== true) return undefined;
   const out: TreeEntry[] = [];
-  await walk(location, dir, segments.join('/'), recursive, oidCache, out);
+  await walk({ location, recursive, oidCache, out }, found.absPath, segments.join('/'), found.ancestors);
   return out;
 }
 
@@ -285,9 +349,9 @@ export async function pathInfo(
   const segments = splitRepoPath(path.replace(/\/+$/, ''));
   if (segments === undefined || segments.length === 0) return undefined;
   const normal = segments.join('/');
-  const absPath = join(location.dir, ...segments);
-  const info = await stat(absPath).catch(() => undefined);
-  if (info === undefined) return undefined;
+  const found = await resolvePath(location, segments);
+  if (found === undefined) return undefined;
+  const { absPath, info } = found;
   if (info.isDirectory()) return { type: 'directory', oid: directoryOid(location, normal), size: 0, path: normal };
   if (!info.isFile()) return undefined;
   const oids = await oidCache.oids({ absPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino });
@@ -300,25 +364,21 @@ function directoryOid(location: RevisionLocation, path: string): string {
   return createHash('sha1').update(`modeldeck-mirror\0tree\0${location.sha}\0${path}`).digest('hex');
 }
 
-async function walk(
-  location: RevisionLocation,
-  dir: string,
-  prefix: string,
-  recursive: boolean,
-  oidCache: OidCache,
-  out: TreeEntry[],
-): Promise<void> {
-  const names = (await readdir(dir)).filter(isVisibleName).sort();
-  // stat in parallel (symlinks followed), then emit in name order.
-  const infos = await Promise.all(names.map((name) => stat(join(dir, name)).catch(() => undefined)));
-  for (const [i, name] of names.entries()) {
-    const info = infos[i];
-    if (info === undefined) continue;
-    const path = prefix === '' ? name : `${prefix}/${name}`;
-    const absPath = join(dir, name);
+/** What one listing's walk shares. */
+interface TreeWalk {
+  readonly location: RevisionLocation;
+  readonly recursive: boolean;
+  readonly oidCache: OidCache;
+  readonly out: TreeEntry[];
+}
+
+async function walk(tree: TreeWalk, dir: string, prefix: string, ancestors: ReadonlySet<string>): Promise<void> {
+  const { location, recursive, oidCache, out } = tree;
+  // Stat'ed in parallel (links followed), then emitted in name order.
+  for (const { absPath, path, info } of await visibleChildren(dir, prefix, ancestors)) {
     if (info.isDirectory()) {
       out.push({ type: 'directory', oid: directoryOid(location, path), size: 0, path });
-      if (recursive) await walk(location, absPath, path, recursive, oidCache, out);
+      if (recursive) await walk(tree, absPath, path, new Set([...ancestors, identity(info)]));
     } else if (info.isFile()) {
       const oids = await oidCache.oids({ absPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino });
       out.push(

@@ -62,7 +62,7 @@ export const WIRE_ERRORS = {
   HEADERS_TOO_LARGE: { status: 431, when: 'the request headers are over 16 KiB; the connection is closed' },
   TOO_MANY_CONNECTIONS: {
     status: 503,
-    when: 'the server has `--max-connections` connections open; the connection is closed (`Retry-After: 1`)',
+    when: 'the server has `--max-connections` connections open, each with a request under way; the connection is closed (`Retry-After: 1`); `/health` and requests with the API key are still answered',
   },
   MODEL_NOT_LOADED: { status: 404, when: '`/unload_model`: the model is not resident' },
   INVALID_DTYPE: {
@@ -97,22 +97,32 @@ export const WIRE_ERRORS = {
   HUB_ERROR: { status: 503, when: 'the hub answered with an unexpected status' },
   DOWNLOAD_FAILED: {
     status: 503,
-    when: 'a download failed, was cut off, truncated or stalled; nothing partial is kept',
+    when: 'a download was cut off, truncated or stalled on every attempt, or failed its checksum twice; the bytes received stay for the next load',
+  },
+  DISK_FULL: {
+    status: 507,
+    when: 'the disk of the cache has not the room a download needs (checked before its first byte; the message names the bytes needed and free), or filled up during it (the load’s partial downloads are then removed)',
   },
   CACHE_NOT_WRITABLE: {
     status: 503,
-    when: 'the cache directory cannot be written: pick another with `--cache-dir`',
+    when: 'a file must be fetched and the cache directory cannot be written (what it holds loads): see `--cache-dir`',
   },
   OFFLINE_NOT_CACHED: { status: 503, when: 'offline mode, and the model is not in the cache' },
   LOAD_FAILED: { status: 503, when: 'the runtime could not load the files' },
   ABORTED: { status: 503, when: 'the server is shutting down' },
   CANCELLED: {
     status: 409,
-    when: 'the load was cancelled by `POST /unload_model` while it ran; files already fetched stay in the cache',
+    when: 'the load was cancelled by `POST /unload_model` or `POST /reset` while it ran or waited its turn; every byte already fetched stays in the cache',
   },
   MODELS_BUSY: {
     status: 503,
-    when: 'the server holds `--max-models` models and none can be evicted (each is generating or loading); the message names them',
+    when: 'the server holds `--max-models` models and every one has been generating replies for 10 s while the load waited, or 32 loads already wait for room; the message names them and says what to do',
+  },
+
+  // A reply cut short by a deliberate act (an HTTP status before streaming began; an in-stream frame after).
+  MODEL_UNLOADED: {
+    status: 503,
+    when: 'a chat’s model was unloaded under it (`{"force": true}` on `/unload_model` or `/reset`, or a shutdown past its grace); retrying loads it again',
   },
 
   // Failures of the server itself.
@@ -141,6 +151,7 @@ export type LoadErrorCode =
   | 'HUB_UNREACHABLE'
   | 'HUB_ERROR'
   | 'DOWNLOAD_FAILED'
+  | 'DISK_FULL'
   | 'CACHE_NOT_WRITABLE'
   | 'OFFLINE_NOT_CACHED'
   | 'LOAD_FAILED'

@@ -10,6 +10,30 @@ export type KnownStage = 'processor' | 'config' | 'download' | 'weights';
 export const KNOWN_STAGES: readonly KnownStage[] = ['processor', 'config', 'download', 'weights'];
 
 /**
+ * The stage of a load that waits its turn before it runs (modeldeck's own; upstream never sends it): always before
+ * {@link KNOWN_STAGES}, its event carries a {@link LoadQueue}.
+ */
+export const QUEUED_STAGE = 'queued';
+
+/** Every stage a modeldeck server sends, in the order a load passes them: `queued`, then {@link KNOWN_STAGES}. */
+export const WIRE_STAGES: readonly string[] = [QUEUED_STAGE, ...KNOWN_STAGES];
+
+/** Where a load that waits its turn stands (the `queue` of a `queued` event). */
+export interface LoadQueue {
+  /** Its place in the line: 1 is next. */
+  readonly position: number;
+  /**
+   * What it waits for: `load_slot`, one of the `--max-loads` slots (loads running at once); `model_slot`, room under
+   * `--max-models` (models in memory or loading). Another server's reason is kept as sent (show it raw).
+   */
+  readonly reason: string;
+  /** `load_slot`: the loads running now, each holding a slot. */
+  readonly running?: number;
+  /** The models (`id@revision`) holding what it waits for: the running loads, or the models in memory or loading. */
+  readonly held_by?: readonly string[];
+}
+
+/**
  * How far a stage has come.
  *
  * Units depend on the stage: `download` counts bytes fetched over the network in that stage, summed over its files;
@@ -32,6 +56,8 @@ export interface LoadingEvent {
   readonly stage: string;
   /** Present where the stage reports progress (`download`, `weights`). */
   readonly progress?: Progress;
+  /** Present on `queued`: where the load stands in its line. */
+  readonly queue?: LoadQueue;
 }
 
 /** Terminal: the model is usable. */
@@ -41,6 +67,10 @@ export interface ReadyEvent {
   readonly model: string;
   /** The model was already resident in server memory (not merely present on disk). */
   readonly cached: boolean;
+  /** Bytes of its weight files, `null` when the server does not know them (modeldeck's addition). */
+  readonly size_bytes?: number | null;
+  /** The ONNX dtype its weights were loaded in, when known (modeldeck's addition). */
+  readonly dtype?: string;
 }
 
 /** Terminal: loading failed. */
@@ -62,14 +92,11 @@ export function isTerminal(event: LoadEvent): event is ReadyEvent | ErrorEvent {
   return event.status !== 'loading';
 }
 
-/** True when `stage` is one of the {@link KnownStage} names. */
-export function isKnownStage(stage: string): stage is KnownStage {
-  return (KNOWN_STAGES as readonly string[]).includes(stage);
-}
-
 /**
  * Writes an event as upstream's Python `json.dumps(payload)` does, byte for byte: `", "` and `": "` separators; keys
- * in the order `status`, `model`, `stage`, `progress` (`current`, `total`), `cached`, `message`, `code`; and, as
+ * in the order `status`, `model`, `stage`, `progress` (`current`, `total`), `queue` (`position`, `reason`, `running`,
+ * `held_by`), `cached`, `size_bytes`, `dtype`, `message`, `code` (modeldeck's additions, `queue`, `size_bytes` and
+ * `dtype`, only when set); and, as
  * Python's default `ensure_ascii`, every character outside printable ASCII escaped as `\uXXXX` (lowercase hex,
  * surrogate pairs for astral characters), so the output is pure ASCII and valid JSON for any string.
  *
@@ -82,12 +109,17 @@ export function serializeLoadEvent(event: LoadEvent): string {
       parts.push(`"stage": ${pyString(event.stage)}`);
       if (event.progress !== undefined) {
         const { current, total } = event.progress;
-        const totalJson = total === null ? 'null' : pyNumber(total, 'total');
-        parts.push(`"progress": {"current": ${pyNumber(current, 'current')}, "total": ${totalJson}}`);
+        const totalJson = total === null ? 'null' : pyNumber(total, 'progress.total');
+        parts.push(`"progress": {"current": ${pyNumber(current, 'progress.current')}, "total": ${totalJson}}`);
       }
+      if (event.queue !== undefined) parts.push(`"queue": ${pyQueue(event.queue)}`);
       break;
     case 'ready':
       parts.push(`"cached": ${event.cached ? 'true' : 'false'}`);
+      if (event.size_bytes !== undefined) {
+        parts.push(`"size_bytes": ${event.size_bytes === null ? 'null' : pyNumber(event.size_bytes, 'size_bytes')}`);
+      }
+      if (event.dtype !== undefined) parts.push(`"dtype": ${pyString(event.dtype)}`);
       break;
     case 'error':
       parts.push(`"message": ${pyString(event.message)}`);
@@ -110,9 +142,16 @@ function pyString(text: string): string {
 
 function pyNumber(value: number, field: string): string {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new TypeError(`progress.${field} must be a finite number, got ${String(value)}`);
+    throw new TypeError(`${field} must be a finite number, got ${String(value)}`);
   }
   return JSON.stringify(value);
+}
+
+function pyQueue(queue: LoadQueue): string {
+  const parts = [`"position": ${pyNumber(queue.position, 'queue.position')}`, `"reason": ${pyString(queue.reason)}`];
+  if (queue.running !== undefined) parts.push(`"running": ${pyNumber(queue.running, 'queue.running')}`);
+  if (queue.held_by !== undefined) parts.push(`"held_by": [${queue.held_by.map(pyString).join(', ')}]`);
+  return `{${parts.join(', ')}}`;
 }
 
 function unreachable(value: never): never {
@@ -135,7 +174,9 @@ export const DEFAULT_ERROR_MESSAGE = 'the server reported an error without a mes
 /**
  * Reads the `data` of one `/load_model` frame, tolerating what other servers send: any JSON spacing, unknown fields
  * (ignored in `event`, kept in `raw`), unknown stages (kept by name), `progress.total` of `null` or missing (read as
- * `null`), no `progress` (or `progress: null`), and a `ready` event without `cached` (read as `false`).
+ * `null`), no `progress` (or `progress: null`), and a `ready` event without `cached` (read as `false`). modeldeck's
+ * additions are read when well formed and left out otherwise: a loading event's `queue`, a ready event's
+ * `size_bytes` and `dtype`.
  *
  * An `error` event without a non-empty string `message` (upstream sends `str(exception)`, which can be empty) is still
  * accepted, with {@link DEFAULT_ERROR_MESSAGE}: it is terminal, and dropping it would hide that the load failed. A
@@ -164,7 +205,15 @@ export function parseLoadEvent(data: string): ParseLoadEventResult {
     case 'ready': {
       const cached = value.cached === undefined ? false : value.cached;
       if (typeof cached !== 'boolean') return { ok: false, error: 'ready event "cached" is not a boolean' };
-      return { ok: true, event: { status: 'ready', model, cached }, raw: value };
+      const { size_bytes, dtype } = value;
+      const event: ReadyEvent = {
+        status: 'ready',
+        model,
+        cached,
+        ...(size_bytes === null || isCount(size_bytes) ? { size_bytes } : {}),
+        ...(typeof dtype === 'string' ? { dtype } : {}),
+      };
+      return { ok: true, event, raw: value };
     }
     case 'error': {
       const { message, code } = value;
@@ -184,8 +233,9 @@ export function parseLoadEvent(data: string): ParseLoadEventResult {
 function readLoading(value: Record<string, unknown>, model: string): ParseLoadEventResult {
   const { stage, progress } = value;
   if (typeof stage !== 'string') return { ok: false, error: 'loading event "stage" is missing or not a string' };
+  const queue = readLoadQueue(value.queue);
   if (progress === undefined || progress === null) {
-    return { ok: true, event: { status: 'loading', model, stage }, raw: value };
+    return { ok: true, event: { status: 'loading', model, stage, ...(queue ? { queue } : {}) }, raw: value };
   }
   if (!isPlainObject(progress)) return { ok: false, error: 'loading event "progress" is not an object' };
   const { current, total } = progress;
@@ -197,9 +247,38 @@ function readLoading(value: Record<string, unknown>, model: string): ParseLoadEv
   }
   return {
     ok: true,
-    event: { status: 'loading', model, stage, progress: { current, total: total ?? null } },
+    event: {
+      status: 'loading',
+      model,
+      stage,
+      progress: { current, total: total ?? null },
+      ...(queue ? { queue } : {}),
+    },
     raw: value,
   };
+}
+
+/**
+ * A `queue` as sent, or undefined when it is absent or unreadable (a reader tolerates it: the event still reads): a
+ * position of 1 or more and a reason are required; `running` and `held_by` are kept when well formed. The feed's
+ * snapshot entries are read with it too.
+ */
+export function readLoadQueue(value: unknown): LoadQueue | undefined {
+  if (!isPlainObject(value)) return undefined;
+  const { position, reason, running, held_by } = value;
+  if (!isCount(position) || position < 1 || typeof reason !== 'string') return undefined;
+  const holders = Array.isArray(held_by) && held_by.every((h) => typeof h === 'string') ? held_by : undefined;
+  return {
+    position,
+    reason,
+    ...(isCount(running) ? { running } : {}),
+    ...(holders ? { held_by: holders as string[] } : {}),
+  };
+}
+
+/** A finite number, 0 or more. */
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

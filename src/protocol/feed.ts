@@ -6,10 +6,10 @@
  * the server, `sequence` grows by one per event). The `load` payload is exactly a `/load_model` event.
  */
 
-import { parseLoadEvent, type LoadEvent, type Progress } from './events.js';
+import { parseLoadEvent, readLoadQueue, type LoadEvent, type LoadQueue, type Progress } from './events.js';
 
 /** The `event:` names of the feed. */
-export const FEED_EVENT_NAMES = ['snapshot', 'load', 'unload', 'chat_start', 'chat_end'] as const;
+export const FEED_EVENT_NAMES = ['snapshot', 'load', 'unload', 'chat_start', 'chat_end', 'expiry'] as const;
 
 /** One of {@link FEED_EVENT_NAMES}. */
 export type FeedEventName = (typeof FEED_EVENT_NAMES)[number];
@@ -32,6 +32,8 @@ export interface FeedModel {
   readonly stage?: string;
   /** `loading`: how far that stage has come. */
   readonly progress?: Progress;
+  /** `loading` in stage `queued`: where it stands in its line. */
+  readonly queue?: LoadQueue;
   /** `loading`: clients subscribed to the load. */
   readonly subscribers?: number;
   /** `resident`: bytes of its weight files; `null` when not known. */
@@ -44,6 +46,10 @@ export interface FeedModel {
   readonly idle_ms?: number;
   /** `resident`: chat requests it is serving (generating or queued). */
   readonly active_requests?: number;
+  /** `resident`: when it will be unloaded for idleness (RFC 3339, UTC); `null` when no unload is scheduled. */
+  readonly expires_at?: string | null;
+  /** `resident`: milliseconds from this answer until then; `null` with `expires_at`. */
+  readonly expires_in_ms?: number | null;
 }
 
 /** `snapshot`: every model the server knows, as of this event's id. */
@@ -55,6 +61,19 @@ export interface SnapshotPayload {
 export interface UnloadPayload {
   readonly model: string;
   readonly reason: UnloadReason;
+}
+
+/**
+ * `expiry`: when a resident model will be unloaded for idleness moved (it loaded, was used, began or ended a reply).
+ * Both `null`: no unload is scheduled (the server never unloads for idleness, or the model is generating: its timer
+ * starts again when its last reply ends).
+ */
+export interface ExpiryPayload {
+  readonly model: string;
+  /** RFC 3339 (UTC, milliseconds), or `null`. */
+  readonly expires_at: string | null;
+  /** Milliseconds from the moment the event was published, or `null`. */
+  readonly expires_in_ms: number | null;
 }
 
 /** `chat_start`: a chat request began generating. Never carries message content. */
@@ -82,7 +101,8 @@ export type FeedEvent =
   | { readonly event: 'load'; readonly id: string; readonly data: LoadEvent }
   | { readonly event: 'unload'; readonly id: string; readonly data: UnloadPayload }
   | { readonly event: 'chat_start'; readonly id: string; readonly data: ChatStartPayload }
-  | { readonly event: 'chat_end'; readonly id: string; readonly data: ChatEndPayload };
+  | { readonly event: 'chat_end'; readonly id: string; readonly data: ChatEndPayload }
+  | { readonly event: 'expiry'; readonly id: string; readonly data: ExpiryPayload };
 
 /** Builds the id of the `sequence`-th event of the server run `boot`. */
 export function feedId(boot: string, sequence: number): string {
@@ -165,9 +185,25 @@ export function parseFeedEvent(name: string, id: string, data: string): ParseFee
         },
       };
     }
+    case 'expiry':
+      return readExpiryEvent(value, id);
     default:
       return { ok: false, error: `unknown feed event ${JSON.stringify(name)}` };
   }
+}
+
+function readExpiryEvent(value: Record<string, unknown>, id: string): ParseFeedEventResult {
+  const { model, expires_at, expires_in_ms } = value;
+  if (typeof model !== 'string') return { ok: false, error: 'expiry has no "model"' };
+  const { expires_at: at, expires_in_ms: inMs } = readExpiry(value);
+  if (at === undefined || inMs === undefined || (at === null) !== (inMs === null)) {
+    const got = JSON.stringify({ expires_at, expires_in_ms });
+    return {
+      ok: false,
+      error: `expiry needs "expires_at" (RFC 3339) and "expires_in_ms", both or neither null: ${got}`,
+    };
+  }
+  return { ok: true, event: { event: 'expiry', id, data: { model, expires_at: at, expires_in_ms: inMs } } };
 }
 
 function readModel(entry: unknown): FeedModel | undefined {
@@ -176,7 +212,7 @@ function readModel(entry: unknown): FeedModel | undefined {
     entry;
   if (typeof model !== 'string') return undefined;
   if (state !== 'resident' && state !== 'loading' && state !== 'cached') return undefined;
-  const count = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0;
+  const queue = readLoadQueue(entry['queue']);
   let readProgress: Progress | undefined;
   if (isObject(progress)) {
     const { current, total } = progress;
@@ -188,13 +224,30 @@ function readModel(entry: unknown): FeedModel | undefined {
     state,
     ...(typeof stage === 'string' ? { stage } : {}),
     ...(readProgress ? { progress: readProgress } : {}),
+    ...(queue ? { queue } : {}),
     ...(count(subscribers) ? { subscribers } : {}),
     ...(count(size_bytes) || size_bytes === null ? { size_bytes } : {}),
     ...(typeof dtype === 'string' ? { dtype } : {}),
     ...(typeof has_chat_template === 'boolean' ? { has_chat_template } : {}),
     ...(count(idle_ms) ? { idle_ms } : {}),
     ...(count(active_requests) ? { active_requests } : {}),
+    ...readExpiry(entry),
   };
+}
+
+/** A snapshot entry's `expires_at` and `expires_in_ms`, when well formed. */
+function readExpiry(entry: Record<string, unknown>): Pick<FeedModel, 'expires_at' | 'expires_in_ms'> {
+  const { expires_at, expires_in_ms } = entry;
+  return {
+    ...(expires_at === null || (typeof expires_at === 'string' && Number.isFinite(Date.parse(expires_at)))
+      ? { expires_at }
+      : {}),
+    ...(expires_in_ms === null || count(expires_in_ms) ? { expires_in_ms } : {}),
+  };
+}
+
+function count(n: unknown): n is number {
+  return typeof n === 'number' && Number.isFinite(n) && n >= 0;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

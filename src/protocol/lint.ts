@@ -10,7 +10,7 @@
  * them and a client must tolerate that.
  */
 
-import { KNOWN_STAGES, isKnownStage, parseLoadEvent, type LoadEvent } from './events.js';
+import { WIRE_STAGES, parseLoadEvent, type LoadEvent } from './events.js';
 import { parseModelId } from './model-id.js';
 
 /** `fault`: a broken promise. `note`: a tolerated quirk, worth knowing about but not wrong. */
@@ -38,7 +38,7 @@ export const LOAD_STREAM_RULES = {
   'stage-order': {
     severity: 'fault',
     modeldeckOnly: false,
-    summary: 'a stage comes after a later one (processor, config, download, weights), or comes back',
+    summary: 'a stage comes after a later one (queued, processor, config, download, weights), or comes back',
   },
   'progress-backwards': { severity: 'fault', modeldeckOnly: false, summary: '`current` decreases within a stage' },
   'progress-over-total': {
@@ -366,12 +366,12 @@ function createStageCheck(report: Report) {
   function enter(name: string): void {
     if (passedStages.has(name)) {
       report('stage-order', `stage "${name}" came back after "${stage ?? ''}"`);
-    } else if (isKnownStage(name)) {
-      const rank = KNOWN_STAGES.indexOf(name);
-      if (rank < stageRank) report('stage-order', `stage "${name}" came after "${KNOWN_STAGES[stageRank] ?? ''}"`);
+    } else if (WIRE_STAGES.includes(name)) {
+      const rank = WIRE_STAGES.indexOf(name);
+      if (rank < stageRank) report('stage-order', `stage "${name}" came after "${WIRE_STAGES[stageRank] ?? ''}"`);
       stageRank = Math.max(stageRank, rank);
     } else {
-      report('unknown-stage', `stage "${name}" is not one of ${KNOWN_STAGES.join(', ')}`);
+      report('unknown-stage', `stage "${name}" is not one of ${WIRE_STAGES.join(', ')}`);
     }
     if (stage !== undefined) passedStages.add(stage);
     stage = name;

@@ -14,16 +14,38 @@ import { sendError } from './error-reply.js';
  * every request needs a key that may use its route ({@link guardAccess}). Call before any route is registered.
  * @throws KeyError for keys that cannot be used (src/common/auth.ts), naming the option, never the key.
  */
-export function guardRoutes(
-  app: FastifyInstance,
-  options: { readonly apiKey?: string; readonly watchKeys?: readonly string[] },
-): void {
-  const keys = accessKeysOf(
+export function guardRoutes(app: FastifyInstance, options: KeyOptions): void {
+  const keys = serverKeys(options);
+  requireAccessRows(app);
+  if (keys !== undefined) guardAccess(app, keys);
+}
+
+/** The keys a server is given (`serve --api-key`, `--watch-key`). */
+interface KeyOptions {
+  readonly apiKey?: string;
+  readonly watchKeys?: readonly string[];
+}
+
+/** The server's keys as the key ring takes them, or `undefined` for a server without keys. */
+function serverKeys(options: KeyOptions): AccessKeys | undefined {
+  return accessKeysOf(
     options.apiKey === undefined ? undefined : { key: options.apiKey, source: 'apiKey' },
     (options.watchKeys ?? []).map((key, i) => ({ key, source: `watchKeys[${i}]` })),
   );
-  requireAccessRows(app);
-  if (keys !== undefined) guardAccess(app, keys);
+}
+
+/**
+ * Whether a request carries one of the server's keys (either kind, compared in constant time), for the connection
+ * cap's room for clients that hold a key (`http-limits.ts`); `undefined` for a server without keys.
+ */
+export function keyHolder(options: KeyOptions): ((request: FastifyRequest) => boolean) | undefined {
+  const keys = serverKeys(options);
+  if (keys === undefined) return undefined;
+  const identify = createKeyRing(keys);
+  return (request) => {
+    const given = parseBearer(request.headers.authorization);
+    return given !== undefined && identify(given) !== undefined;
+  };
 }
 
 /**

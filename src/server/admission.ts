@@ -1,13 +1,17 @@
 /**
  * Admission: what a request for a model gets, and when its load may run. A resident model is answered at once; a
- * load under way is joined; a new load needs room under `--max-models` (the least recently used idle model is
- * evicted to make it, or the request is refused with `MODELS_BUSY`) and then one of the `--max-loads` slots. A
+ * load under way is joined; a new load needs a slot under `--max-models` (`model-slots.ts`: a free one, one made by
+ * evicting the least recently used idle model, or a place in line) and then one of the `--max-loads` slots
+ * (`load-limiter.ts`). A load that waits for either is told where it stands, as the `queue` of a `queued` event. A
  * model is resident in one dtype at a time, so a request for another is a conflict. Admission never disposes a model
  * or starts a load itself: it evicts through `evict` and answers with what the owner should do.
  */
 
+import type { Clock } from '../common/clock.js';
+import type { LoadQueue } from '../protocol/events.js';
 import { createLoadLimiter } from './load-limiter.js';
 import { LoadError, type LoadedModel, type ModelRef } from './loader-types.js';
+import { createModelSlots } from './model-slots.js';
 import type { ResidentTable } from './resident-table.js';
 
 /** What admission needs to know of a load under way. */
@@ -19,8 +23,6 @@ export interface AdmittedLoad {
 /** The loads under way, as admission reads them (by model key). */
 export interface AdmittedLoads<Load extends AdmittedLoad> {
   get(key: string): Load | undefined;
-  keys(): Iterable<string>;
-  readonly size: number;
 }
 
 /** Options of {@link createAdmission}. */
@@ -29,12 +31,18 @@ export interface AdmissionOptions<Load extends AdmittedLoad> {
   readonly maxModels: number;
   /** The most loads running at once; 0: no cap (`--max-loads`). */
   readonly maxLoads: number;
+  /** How long loads in line for a model slot wait while every slot is held by a generating model, in ms. */
+  readonly modelSlotWaitMs: number;
+  /** The most loads in line for a model slot at once. */
+  readonly maxWaitingLoads: number;
   /** The models in memory (read, and touched when a request is answered from it). */
   readonly residents: ResidentTable;
   /** The loads under way (read only). */
   readonly loads: AdmittedLoads<Load>;
   /** Unloads a resident model to make room for another (the owner's unload, reason `evicted`). */
   readonly evict: (key: string) => void;
+  /** The wait bound's timer. */
+  readonly clock: Clock;
 }
 
 /** What a request for a model gets. */
@@ -45,14 +53,14 @@ export type Admitted<Load> =
   | { readonly kind: 'closed' }
   /** A load of the model is under way. */
   | { readonly kind: 'join'; readonly load: Load }
-  /** No room under `--max-models`, and no model can be evicted to make it. */
+  /** Every model slot is taken and the line for one is full. */
   | { readonly kind: 'refused'; readonly error: LoadError }
-  /** A new load may start (room was made if needed). */
+  /** A new load may start; it takes its slots in {@link Admission.inSlots}. */
   | { readonly kind: 'start' };
 
 /** The admission of one server. */
 export interface Admission<Load extends AdmittedLoad> {
-  /** What a request for `ref` gets; a `start` has already evicted a model if room was needed. */
+  /** What a request for `ref` gets. */
   admit(ref: ModelRef): Admitted<Load>;
   /**
    * Why a load of `ref` asking for `dtype` cannot be served now, or undefined when it can: a model is resident in one
@@ -60,8 +68,22 @@ export interface Admission<Load extends AdmittedLoad> {
    * load under way with another dtype preference, is a conflict. No `dtype` never conflicts.
    */
   dtypeConflict(ref: ModelRef, dtype: readonly string[] | undefined): string | undefined;
-  /** Runs a load's `task` in one of the `--max-loads` slots, first come first served (`load-limiter.ts`). */
-  inSlot<T>(signal: AbortSignal | undefined, task: () => Promise<T>): Promise<T>;
+  /**
+   * Runs a started load's `task` once it holds a model slot (taken synchronously when one is free or can be made by
+   * an eviction) and then a load slot, each first come first served. While it waits, `onQueued` hears where it
+   * stands, at once and whenever that changes. The model slot stays held after `task` ends, until
+   * {@link Admission.release}; the load slot is given back when `task` ends.
+   */
+  inSlots<T>(
+    ref: ModelRef,
+    signal: AbortSignal | undefined,
+    onQueued: (queue: LoadQueue) => void,
+    task: () => Promise<T>,
+  ): Promise<T>;
+  /** The load of `key` has ended and said so (its model, if any, is in the resident table): its slot is free. */
+  release(key: string): void;
+  /** A model left memory or a reply ended: a load waiting for a model slot may now have one. */
+  changed(): void;
   /** Admits no new load from now on: the server is closing. */
   close(): void;
 }
@@ -70,6 +92,14 @@ export interface Admission<Load extends AdmittedLoad> {
 export function createAdmission<Load extends AdmittedLoad>(options: AdmissionOptions<Load>): Admission<Load> {
   const { residents, loads } = options;
   const limiter = createLoadLimiter(options.maxLoads);
+  const slots = createModelSlots({
+    maxModels: options.maxModels,
+    residents,
+    evict: options.evict,
+    busyWaitMs: options.modelSlotWaitMs,
+    maxWaiting: options.maxWaitingLoads,
+    clock: options.clock,
+  });
   let closed = false;
 
   return {
@@ -82,51 +112,32 @@ export function createAdmission<Load extends AdmittedLoad>(options: AdmissionOpt
       if (closed) return { kind: 'closed' };
       const load = loads.get(ref.key);
       if (load !== undefined) return { kind: 'join', load };
-      const error = makeRoom(ref, options);
+      const error = slots.refusal(ref);
       return error === undefined ? { kind: 'start' } : { kind: 'refused', error };
     },
     dtypeConflict: (ref, dtype) => dtypeConflict(ref, dtype, options),
-    inSlot: (signal, task) => limiter.run(signal, task),
+    inSlots(ref, signal, onQueued, task) {
+      const run = () =>
+        limiter.run(
+          ref.key,
+          signal,
+          ({ position, running }) =>
+            onQueued({ position, reason: 'load_slot', running: running.length, held_by: running }),
+          task,
+        );
+      const waiting = slots.take(ref, signal, ({ position, heldBy }) =>
+        onQueued({ position, reason: 'model_slot', held_by: heldBy }),
+      );
+      // Without a wait, no cap on loads runs the task inside this call, as a loader that reports synchronously needs.
+      return waiting === undefined ? run() : waiting.then(run);
+    },
+    release: (key) => slots.release(key),
+    changed: () => slots.changed(),
     close() {
       closed = true;
+      slots.close();
     },
   };
-}
-
-/**
- * Makes room for one more model under `maxModels`: evicts the least recently used resident model that is not
- * generating, or returns the refusal when every slot is busy.
- */
-function makeRoom<Load extends AdmittedLoad>(ref: ModelRef, options: AdmissionOptions<Load>): LoadError | undefined {
-  const { maxModels, residents, loads } = options;
-  if (maxModels <= 0 || residents.size + loads.size < maxModels) return undefined;
-  const victim = leastRecentlyUsedIdle(residents);
-  if (victim !== undefined) {
-    options.evict(victim);
-    return undefined;
-  }
-  const busy = [
-    ...residents.refs().map((r) => `${r.key} (generating ${residents.info(r.key)?.holds ?? 0})`),
-    ...[...loads.keys()].map((key) => `${key} (loading)`),
-  ];
-  return new LoadError(
-    'MODELS_BUSY',
-    `cannot load ${ref.key}: the server holds its maximum of ${maxModels} model${maxModels === 1 ? '' : 's'} ` +
-      `(--max-models) and none can be unloaded: ${busy.join(', ')}; retry when one is idle, or raise --max-models`,
-  );
-}
-
-/** The key of the resident model used least recently among those not generating; the first added wins a tie. */
-function leastRecentlyUsedIdle(residents: ResidentTable): string | undefined {
-  let victim: { key: string; lastUsedAt: number } | undefined;
-  for (const resident of residents.refs()) {
-    const info = residents.info(resident.key);
-    if (info === undefined || info.holds > 0) continue;
-    if (victim === undefined || info.lastUsedAt < victim.lastUsedAt) {
-      victim = { key: resident.key, lastUsedAt: info.lastUsedAt };
-    }
-  }
-  return victim?.key;
 }
 
 function dtypeConflict<Load extends AdmittedLoad>(

@@ -17,7 +17,7 @@ import { sendError } from './error-reply.js';
 import { parseDtypePreference } from '../protocol/dtype.js';
 import type { Selection } from './fetch/model-files.js';
 import { openSseStream } from './sse-stream.js';
-import { guardRoutes } from './access.js';
+import { guardRoutes, keyHolder } from './access.js';
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {
@@ -69,7 +69,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // been seen to run out while ONNX sessions were being built, failing a start that would have succeeded.
     pluginTimeout: 60_000,
   });
-  capConnections(app, limits);
+  // Past the cap, a client with one of the server's keys is still answered (http-limits.ts).
+  capConnections(app, limits, keyHolder(options));
   const tracker = trackGenerations(manager);
   closeGracefully(app, manager, tracker, options.shutdownGraceMs);
   useJsonBodyParser(app);

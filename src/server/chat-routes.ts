@@ -14,10 +14,12 @@ import type { ChatEndPayload, ChatStartPayload } from '../protocol/feed.js';
 import { sendError } from './error-reply.js';
 import {
   LoadError,
+  MODEL_UNLOADED,
   NO_CHAT_TEMPLATE,
   TEMPLATE_REFUSED,
   type GenerateResult,
   type LoadedModel,
+  type ModelRef,
   type Prompt,
   type PromptSize,
 } from './loader-types.js';
@@ -183,34 +185,72 @@ function createGenerationHandler(options: ChatRoutesOptions) {
     shape: ReplyShape,
   ): Promise<FastifyReply> {
     const gone = disconnectSignal(reply);
-    let model: LoadedModel;
+    let held: HeldModel | undefined;
     try {
-      model = await manager.acquire(chat.model);
+      held = await holdModel(manager, chat.model);
     } catch (error) {
       return loadRefused(request, reply, error);
     }
-    if (gone.aborted) return reply;
-    const refused = await promptRefused(reply, model, chat, shape);
-    if (refused !== undefined) return refused;
-    const { stop, timedOut } = timeLimit(gone, limitMs);
-    const key = chat.model.key;
-    const place = line.enter(key);
-    if (!place.ok) return queueFull(reply, key, place.ahead);
-    const id = `${shape.idPrefix}-${randomBytes(12).toString('hex')}`;
-    const meta: ReplyMeta = { id, created: Math.floor(Date.now() / 1000), model: chat.model.key };
-    // Held, the model cannot be unloaded for idleness mid-generation; releasing it restarts its idle timer.
-    const hold = manager.hold(key);
-    const observed = options.onChat ? observe(model, id, options.onChat) : model;
+    if (held === undefined) return takenAway(reply, chat.model.key);
+    const { model, release } = held;
     try {
-      const context: CompletionContext = { meta, shape, gone: stop, timedOut };
-      return chat.stream
-        ? await streamCompletion(reply, observed, chat, context)
-        : await wholeCompletion(reply, observed, chat, context);
+      if (gone.aborted) return reply;
+      const refused = await promptRefused(reply, model, chat, shape);
+      if (refused !== undefined) return refused;
+      const { stop, timedOut } = timeLimit(gone, limitMs);
+      const key = chat.model.key;
+      const place = line.enter(key);
+      if (!place.ok) return queueFull(reply, key, place.ahead);
+      const id = `${shape.idPrefix}-${randomBytes(12).toString('hex')}`;
+      const meta: ReplyMeta = { id, created: Math.floor(Date.now() / 1000), model: chat.model.key };
+      const observed = options.onChat ? observe(model, id, options.onChat) : model;
+      try {
+        const context: CompletionContext = { meta, shape, gone: stop, timedOut };
+        return chat.stream
+          ? await streamCompletion(reply, observed, chat, context)
+          : await wholeCompletion(reply, observed, chat, context);
+      } finally {
+        place.leave();
+      }
     } finally {
-      hold();
-      place.leave();
+      release();
     }
   };
+}
+
+/** A resident model a request holds until it calls `release` (see {@link holdModel}). */
+interface HeldModel {
+  readonly model: LoadedModel;
+  release(): void;
+}
+
+/** How often {@link holdModel} asks for a model that is taken away each time before it gives up. */
+const HOLD_TRIES = 3;
+
+/**
+ * `ref`'s model (loaded first if it is not resident), held from the moment the request has it, before anything else
+ * awaits: a held model is not unloaded for idleness, not evicted under `--max-models`, and `/unload_model` and
+ * `/reset` wait for it (or, forced, cut it with MODEL_UNLOADED). `acquire` resolves a turn of the event loop after
+ * the model became resident, so another request may have taken it away in between: then the hold is let go and the
+ * model asked for again, which loads it anew or is refused (MODELS_BUSY). Undefined when it was taken away every time.
+ */
+async function holdModel(manager: LoadManager, ref: ModelRef): Promise<HeldModel | undefined> {
+  for (let tries = 0; tries < HOLD_TRIES; tries++) {
+    const model = await manager.acquire(ref);
+    const release = manager.hold(ref.key);
+    if (manager.resident(ref.key) === model) return { model, release };
+    release();
+  }
+  return undefined;
+}
+
+function takenAway(reply: FastifyReply, key: string): FastifyReply {
+  return sendError(
+    reply,
+    'MODEL_UNLOADED',
+    `${key} was unloaded each time this request had it (${HOLD_TRIES} times: other clients are loading and ` +
+      'unloading models): retry in a moment',
+  );
 }
 
 /** The answer to a request whose model could not be loaded. */
@@ -238,6 +278,7 @@ async function promptRefused(
   } catch (error) {
     if (noTemplate(error)) return sendError(reply, 'CHAT_TEMPLATE_MISSING', noTemplateMessage(model), 'messages');
     if (templateRefused(error)) return sendError(reply, 'INVALID_REQUEST', refusedMessage(model, error), 'messages');
+    if (unloaded(error)) return sendError(reply, 'MODEL_UNLOADED', unloadedMessage(model));
     throw error;
   }
   if (size?.contextLength !== undefined && size.promptTokens + chat.maxTokens > size.contextLength) {
@@ -317,6 +358,35 @@ function noTemplate(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === NO_CHAT_TEMPLATE;
 }
 
+function unloaded(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === MODEL_UNLOADED;
+}
+
+function unloadedMessage(model: LoadedModel): string {
+  return (
+    `${model.ref.key} was unloaded while this request had it (a forced /unload_model or /reset, or the server ` +
+    'stopping): retry, which loads it again'
+  );
+}
+
+/** What a generation that failed answers: its code and message, the field at fault, and whether it is logged. */
+interface Failure {
+  readonly code: 'CHAT_TEMPLATE_MISSING' | 'MODEL_UNLOADED' | 'GENERATION_FAILED';
+  readonly message: string;
+  readonly param: string | null;
+  /** Only a failure nobody asked for goes to the log (with its stack). */
+  readonly log: boolean;
+}
+
+function failureOf(model: LoadedModel, error: unknown): Failure {
+  if (noTemplate(error)) {
+    return { code: 'CHAT_TEMPLATE_MISSING', message: noTemplateMessage(model), param: 'messages', log: false };
+  }
+  if (unloaded(error)) return { code: 'MODEL_UNLOADED', message: unloadedMessage(model), param: null, log: false };
+  const reason = error instanceof Error ? error.message : String(error);
+  return { code: 'GENERATION_FAILED', message: `generation failed: ${reason}`, param: null, log: true };
+}
+
 function templateRefused(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === TEMPLATE_REFUSED;
 }
@@ -386,10 +456,9 @@ async function wholeCompletion(
   try {
     result = await model.generate(shape.prompt, generateOptions(chat), (piece) => (text += piece), gone);
   } catch (error) {
-    if (noTemplate(error)) return sendError(reply, 'CHAT_TEMPLATE_MISSING', noTemplateMessage(model), 'messages');
-    reply.log.error(error);
-    const message = error instanceof Error ? error.message : String(error);
-    return sendError(reply, 'GENERATION_FAILED', `generation failed: ${message}`);
+    const failure = failureOf(model, error);
+    if (failure.log) reply.log.error(error);
+    return sendError(reply, failure.code, failure.message, failure.param);
   }
   const late = timedOut();
   if (late !== undefined) return sendError(reply, 'GENERATION_TIMEOUT', late);
@@ -404,6 +473,10 @@ async function streamCompletion(
 ): Promise<FastifyReply> {
   // No heartbeats: tokens keep the stream busy, and some OpenAI clients choke on comment lines.
   const stream = openSseStream(reply, { heartbeatMs: 0 });
+  // A client dropped for not reading (sse-stream.ts) is gone as surely as one that disconnected.
+  const dropped = new AbortController();
+  stream.onDisconnect(() => dropped.abort());
+  const stop = AbortSignal.any([gone, dropped.signal]);
   try {
     const opening = shape.opening(meta);
     if (opening !== undefined) stream.send(opening);
@@ -412,7 +485,7 @@ async function streamCompletion(
       generateOptions(chat),
       // Text arrives already coalesced by the worker (at most 1 ms behind its token): one chunk per piece.
       (piece) => stream.send(shape.piece(meta, piece)),
-      gone,
+      stop,
     );
     const late = timedOut();
     if (late !== undefined) {
@@ -422,13 +495,9 @@ async function streamCompletion(
     stream.send(shape.last(meta, result));
     stream.send('[DONE]');
   } catch (error) {
-    const message = noTemplate(error)
-      ? noTemplateMessage(model)
-      : `generation failed: ${error instanceof Error ? error.message : String(error)}`;
-    if (!noTemplate(error)) reply.log.error(error);
-    stream.send(
-      JSON.stringify(wireError(noTemplate(error) ? 'CHAT_TEMPLATE_MISSING' : 'GENERATION_FAILED', message).body),
-    );
+    const failure = failureOf(model, error);
+    if (failure.log) reply.log.error(error);
+    stream.send(JSON.stringify(wireError(failure.code, failure.message, failure.param).body));
   } finally {
     stream.end();
   }

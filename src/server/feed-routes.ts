@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { serializeLoadEvent } from '../protocol/events.js';
-import type { UnloadPayload } from '../protocol/feed.js';
+import type { ExpiryPayload, UnloadPayload } from '../protocol/feed.js';
 import type { EventFeed } from './event-feed.js';
 import { withCachedModels } from './feed-view.js';
 import type { LoadManager } from './load-manager.js';
@@ -17,17 +17,28 @@ export interface FeedRoutesOptions {
 }
 
 /**
- * `GET /events`: the server's feed. Every load event and unload of the manager is published to it; a watcher gets a
- * snapshot (or, reconnecting with `Last-Event-ID`, what it missed), then every event live.
+ * `GET /events`: the server's feed. Every load event, unload and move of an expiry of the manager is published to it;
+ * a watcher gets a snapshot (or, reconnecting with `Last-Event-ID`, what it missed), then every event live. Watching
+ * reads the manager's tables and never touches a model: it resets no idle timer.
  */
 export function registerFeedRoutes(app: FastifyInstance, options: FeedRoutesOptions): void {
   const { manager, feed } = options;
   const stopWatching = manager.watch((event) => {
-    if (event.type === 'load') {
-      feed.publish('load', serializeLoadEvent(event.event));
-    } else {
-      const payload: UnloadPayload = { model: event.ref.key, reason: event.reason };
-      feed.publish('unload', JSON.stringify(payload));
+    switch (event.type) {
+      case 'load':
+        return feed.publish('load', serializeLoadEvent(event.event));
+      case 'unload': {
+        const payload: UnloadPayload = { model: event.ref.key, reason: event.reason };
+        return feed.publish('unload', JSON.stringify(payload));
+      }
+      case 'expiry': {
+        const payload: ExpiryPayload = { model: event.ref.key, ...event.expiry };
+        return feed.publish('expiry', JSON.stringify(payload));
+      }
+      default: {
+        const never: never = event;
+        throw new Error(`unknown manager event ${JSON.stringify(never)}`);
+      }
     }
   });
   app.addHook('onClose', async () => stopWatching());

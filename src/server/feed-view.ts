@@ -6,14 +6,15 @@
 import type { FeedModel } from '../protocol/feed.js';
 import type { LoadLife } from './load-life.js';
 import type { ModelRef } from './loader-types.js';
-import type { ResidentTable } from './resident-table.js';
+import type { Expiry, ResidentTable } from './resident-table.js';
 
 /** What the view shows of a load under way. */
 export type ViewedLoad = Pick<LoadLife, 'ref' | 'last' | 'subscribers'>;
 
 /**
  * The resident models (in the order they were added), then the loads under way. `now` is the clock's monotonic
- * time, in milliseconds: a resident model's idle time is measured to it (0 while it generates).
+ * time, in milliseconds: a resident model's idle time and the time until it expires are measured to it (idle 0 while
+ * it generates). A load waiting its turn shows stage `queued` and its `queue`.
  */
 export function feedModels(residents: ResidentTable, loads: Iterable<ViewedLoad>, now: number): FeedModel[] {
   const list: FeedModel[] = [];
@@ -28,6 +29,7 @@ export function feedModels(residents: ResidentTable, loads: Iterable<ViewedLoad>
       ...(info.model.hasChatTemplate === undefined ? {} : { has_chat_template: info.model.hasChatTemplate }),
       idle_ms: info.holds > 0 ? 0 : Math.max(0, Math.round(now - info.lastUsedAt)),
       active_requests: info.holds,
+      ...expiryFields(info.expiry, now),
     });
   }
   for (const load of loads) {
@@ -37,10 +39,23 @@ export function feedModels(residents: ResidentTable, loads: Iterable<ViewedLoad>
       state: 'loading',
       ...(last ? { stage: last.stage } : {}),
       ...(last?.progress ? { progress: last.progress } : {}),
+      ...(last?.queue ? { queue: last.queue } : {}),
       subscribers: load.subscribers,
     });
   }
   return list;
+}
+
+/**
+ * A resident model's expiry as the wire gives it: `expires_at` (RFC 3339, UTC) and `expires_in_ms` from `now` (the
+ * clock's monotonic time, so a wall clock that steps does not move it), both `null` when no unload is scheduled.
+ */
+export function expiryFields(expiry: Expiry, now: number): Required<Pick<FeedModel, 'expires_at' | 'expires_in_ms'>> {
+  if (expiry.kind !== 'at') return { expires_at: null, expires_in_ms: null };
+  return {
+    expires_at: new Date(expiry.at).toISOString(),
+    expires_in_ms: Math.max(0, Math.round(expiry.monotonicAt - now)),
+  };
 }
 
 /** The snapshot's list: `known` (the manager's models), then the models only on disk (`cached`), each once. */

@@ -5,6 +5,7 @@
  */
 
 import {
+  MODEL_UNLOADED,
   NO_CHAT_TEMPLATE,
   TEMPLATE_REFUSED,
   type GenerateOptions,
@@ -37,7 +38,7 @@ export function createLoadedModel(
     ...(hasChatTemplate === undefined ? {} : { hasChatTemplate }),
     generate(prompt, options, onText, signal) {
       const run = async (): Promise<GenerateResult> => {
-        if (disposed) throw new Error(`model ${ref.key} was unloaded`);
+        if (disposed) throw unloadedError(ref);
         checkGenerateOptions(options);
         if (signal?.aborted === true) return { finishReason: 'stop', promptTokens: 0, completionTokens: 0 };
         const abort = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
@@ -56,6 +57,8 @@ export function createLoadedModel(
               onText,
             )
             .catch((error: unknown) => {
+              // The worker's calls fail when it is closed: that is the unload, not a failure of the generation.
+              if (disposed) throw unloadedError(ref, error);
               if (errorCode(error) === NO_CHAT_TEMPLATE || errorCode(error) === TEMPLATE_REFUSED) throw error;
               throw new Error(`generation with ${ref.key} failed: ${describe(error)}`, { cause: error });
             });
@@ -73,8 +76,10 @@ export function createLoadedModel(
     },
     // Not queued: tokenizing is quick, and the worker answers it between the steps of a running generation.
     async measure(prompt) {
-      if (disposed) throw new Error(`model ${ref.key} was unloaded`);
-      const result = await worker.call({ type: 'measure', prompt: plainPrompt(prompt) });
+      if (disposed) throw unloadedError(ref);
+      const result = await worker.call({ type: 'measure', prompt: plainPrompt(prompt) }).catch((error: unknown) => {
+        throw disposed ? unloadedError(ref, error) : error;
+      });
       if (result === undefined || !('contextLength' in result)) {
         throw new Error(`measuring a prompt of ${ref.key} returned no size`);
       }
@@ -116,6 +121,11 @@ function plainOptions(options: GenerateOptions): GenerateOptions {
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     ...(options.stop === undefined ? {} : { stop: [...options.stop] }),
   };
+}
+
+/** The error of a call that met its model unloaded (code {@link MODEL_UNLOADED}). */
+function unloadedError(ref: ModelRef, cause?: unknown): Error {
+  return Object.assign(new Error(`the model ${ref.key} was unloaded`, { cause }), { code: MODEL_UNLOADED });
 }
 
 function errorCode(error: unknown): unknown {

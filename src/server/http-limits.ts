@@ -9,8 +9,8 @@
  */
 
 import type { Socket } from 'node:net';
-import type { Server } from 'node:http';
-import type { FastifyHttpOptions, FastifyInstance } from 'fastify';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { FastifyHttpOptions, FastifyInstance, FastifyRequest } from 'fastify';
 import { wireError } from '../protocol/errors.js';
 import { sendError } from './error-reply.js';
 
@@ -21,8 +21,10 @@ export interface HttpLimits {
   /** An idle keep-alive connection (between requests) is closed after this long. */
   readonly keepAliveTimeoutMs: number;
   /**
-   * Connections open at once. Past it a new connection's request is answered 503 and the connection closed; past
-   * twice as many, new connections are closed unanswered, so a flood cannot take the descriptors either. 0 no cap.
+   * Connections open at once. Past it the oldest connection doing nothing is closed to make room; when every one is
+   * busy, a new connection's requests are answered 503 (but `/health` and a client with the API key) and it is
+   * closed; past twice as many, new connections are closed unanswered, so a flood cannot take the descriptors either.
+   * 0 no cap.
    */
   readonly maxConnections: number;
 }
@@ -84,35 +86,94 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   431: 'Request Header Fields Too Large',
 };
 
+/** What the cap knows of one open connection. */
+interface Connection {
+  /** Requests on it whose response has not ended. */
+  busy: number;
+  /** Whether a request has ever reached the server on it (its headers arrived whole). */
+  served: boolean;
+}
+
+/** Routes answered on every connection, past the cap too: they cost nothing, and they tell whether the server lives. */
+const ALWAYS_ANSWERED: ReadonlySet<string> = new Set(['/health', '/ready']);
+
 /**
  * Caps the connections open at once (see {@link HttpLimits.maxConnections}). Call right after creating the app, so
  * that the refusal runs before any other hook (an API key check included: the cap protects the server, not a route).
+ *
+ * A connection over the cap first makes room: the oldest open connection that is doing nothing is closed, one that
+ * never sent a whole request before one that is idle between requests (so a flood of silent or half-sent connections
+ * cannot lock anyone out; a connection with a request or a stream under way is never closed). Only when every
+ * connection is busy is the new one refused: its requests get 503, except `/health` (and `/ready`) and those that
+ * `reserved` admits (a client with the API key), which are answered and then closed. Past twice the cap Node closes
+ * new connections unanswered, so a flood cannot take the descriptors either.
  */
-export function capConnections(app: FastifyInstance, limits: HttpLimits): void {
+export function capConnections(
+  app: FastifyInstance,
+  limits: HttpLimits,
+  reserved?: (request: FastifyRequest) => boolean,
+): void {
   const max = limits.maxConnections;
   if (max <= 0) return;
-  const open = new Set<Socket>();
+  const open = new Map<Socket, Connection>();
   const refused = new WeakSet<Socket>();
-  let lastWarning = -Infinity;
+  const warn = rateLimitedWarning(app);
   app.server.maxConnections = max * 2;
+  app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const connection = open.get(request.socket);
+    if (connection === undefined) return;
+    connection.busy += 1;
+    connection.served = true;
+    response.once('close', () => (connection.busy -= 1));
+  });
   app.server.on('connection', (socket: Socket) => {
-    open.add(socket);
+    open.set(socket, { busy: 0, served: false });
     socket.once('close', () => open.delete(socket));
     if (open.size <= max) return;
-    refused.add(socket);
-    if (Date.now() - lastWarning > 10_000) {
-      lastWarning = Date.now();
-      app.log.warn({ open: open.size, max }, 'connection limit reached: refusing new connections (--max-connections)');
+    const idle = idlest(open, socket);
+    if (idle !== undefined) {
+      open.delete(idle);
+      idle.destroy();
+      warn('connection limit reached: closed the oldest connection doing nothing (--max-connections)', open.size);
+      return;
     }
+    refused.add(socket);
+    warn('connection limit reached, every connection busy: refusing new connections (--max-connections)', open.size);
   });
   app.addHook('onRequest', async (request, reply) => {
     if (!refused.has(request.raw.socket)) return undefined;
-    reply.header('connection', 'close').header('retry-after', '1');
+    reply.header('connection', 'close');
+    if (ALWAYS_ANSWERED.has(request.routeOptions.url ?? '') || reserved?.(request) === true) return undefined;
+    reply.header('retry-after', '1');
     return sendError(
       reply,
       'TOO_MANY_CONNECTIONS',
-      `the server has ${max} connections open, its limit: retry shortly, or close idle connections ` +
-        '(serve --max-connections)',
+      `the server has ${max} connections open, its limit, each with a request under way: retry shortly, or close ` +
+        'idle connections (serve --max-connections)',
     );
   });
+}
+
+/**
+ * The oldest open connection other than `except` with nothing under way: one that never sent a whole request first
+ * (silent, or still sending its headers), else one idle between requests; undefined when every one is busy.
+ */
+function idlest(open: ReadonlyMap<Socket, Connection>, except: Socket): Socket | undefined {
+  let between: Socket | undefined;
+  for (const [socket, connection] of open) {
+    if (socket === except || connection.busy > 0 || socket.destroyed) continue;
+    if (!connection.served) return socket;
+    between ??= socket;
+  }
+  return between;
+}
+
+/** A warning for the log at most every 10 s, so that a flood of connections does not flood the log. */
+function rateLimitedWarning(app: FastifyInstance): (message: string, open: number) => void {
+  let lastWarning = -Infinity;
+  return (message, open) => {
+    if (Date.now() - lastWarning <= 10_000) return;
+    lastWarning = Date.now();
+    app.log.warn({ open }, message);
+  };
 }

@@ -7,10 +7,11 @@
 
 import type { Clock } from '../common/clock.js';
 import { SHUTTING_DOWN_CODE } from '../protocol/errors.js';
-import type { LoadEvent, LoadingEvent } from '../protocol/events.js';
+import type { LoadEvent, LoadingEvent, ReadyEvent } from '../protocol/events.js';
+import type { UnloadReason } from '../protocol/feed.js';
 import { createListenerSet } from './listener-set.js';
-import { LoadError, type LoadedModel, type LoaderEvent, type ModelRef } from './loader-types.js';
-import { createProgressCoalescer } from './progress-coalescer.js';
+import { LoadError, type LoadedModel, type ModelRef } from './loader-types.js';
+import { createProgressCoalescer, type LoadReport } from './progress-coalescer.js';
 
 /** Receives the wire events of one subscription, in order; the last one it receives is terminal. */
 export type LoadListener = (event: LoadEvent) => void;
@@ -41,8 +42,12 @@ export type LoadLifeEvent =
    * it now, before `ready` goes out); undefined when it failed or is being disposed.
    */
   | { readonly type: 'returned'; readonly resident: LoadedModel | undefined }
-  /** The load reached its terminal phase; its terminal event, if any, has gone out. */
-  | { readonly type: 'settled'; readonly phase: TerminalPhase }
+  /**
+   * The load reached its terminal phase; its terminal event, if any, has gone out. `unload`: it ended without a model
+   * by a deliberate act, named as the feed's `unload` names it (`cancelled`, `reset`; `shutdown` when the server
+   * closed during it).
+   */
+  | { readonly type: 'settled'; readonly phase: TerminalPhase; readonly unload?: UnloadReason }
   /** A bug, not a user's error: a subscriber threw (it was dropped), or the load failed with no {@link LoadError}. */
   | { readonly type: 'internal-error'; readonly error: unknown };
 
@@ -54,8 +59,8 @@ export interface LoadLifeOptions {
   /** Minimum spacing of progress events within a stage, in milliseconds (stage changes are never delayed). */
   readonly intervalMs: number;
   readonly clock: Clock;
-  /** Runs the loader: it reports to `onEvent`, and `signal` aborts it. */
-  readonly load: (onEvent: (event: LoaderEvent) => void, signal: AbortSignal) => Promise<LoadedModel>;
+  /** Runs the loader (after its turn, which it reports as `queued`): it reports to `onEvent`, `signal` aborts it. */
+  readonly load: (onEvent: (event: LoadReport) => void, signal: AbortSignal) => Promise<LoadedModel>;
   /** Receives what happens to the load. */
   readonly on: (event: LoadLifeEvent) => void;
 }
@@ -80,13 +85,17 @@ export interface LoadLife {
   /** Runs the loader; call it once, after the first subscriber joined, so that it sees every event. */
   start(): void;
   /**
-   * Cancels the load (`POST /unload_model`): its loader is aborted, and it ends `cancelled` with one `CANCELLED`
-   * error event. False when it is not under way or already cancelled.
+   * Cancels the load (`POST /unload_model`, or `POST /reset` when `by` is `reset`): its loader is aborted (or its
+   * wait for a slot given up), and it ends `cancelled` with one `CANCELLED` error event. False when it is not under
+   * way or already cancelled.
    */
-  cancel(): boolean;
+  cancel(by?: CancelReason): boolean;
   /** Aborts the load because the server is closing (a cancelled one stays cancelled). */
   abort(): void;
 }
+
+/** Who cancelled a load: `POST /unload_model` (`cancelled`) or `POST /reset` (`reset`), as the feed names it. */
+export type CancelReason = Extract<UnloadReason, 'cancelled' | 'reset'>;
 
 const terminal: ReadonlySet<LoadPhase> = new Set<TerminalPhase>(['ready', 'failed', 'cancelled', 'abandoned']);
 
@@ -103,12 +112,12 @@ export function createLoadLife(options: LoadLifeOptions): LoadLife {
   const progress = createProgressCoalescer({ model: ref.key, intervalMs, clock, emit: send });
   const outcome = settlement<LoadedModel>();
   let phase: LoadPhase = 'loading';
-
+  let endedBy: UnloadReason | undefined; // set once a deliberate act ends it without a model
   const end = (next: TerminalPhase, event?: LoadEvent): void => {
     phase = next;
     if (event !== undefined) send(event);
     subscribers.clear();
-    on({ type: 'settled', phase: next });
+    on({ type: 'settled', phase: next, ...(next !== 'ready' && endedBy !== undefined ? { unload: endedBy } : {}) });
   };
   const fail = (next: 'failed' | 'cancelled', error: unknown): void => {
     outcome.reject(error);
@@ -120,18 +129,18 @@ export function createLoadLife(options: LoadLifeOptions): LoadLife {
     on({ type: 'returned', resident: phase === 'loading' ? model : undefined });
     if (phase === 'loading') {
       outcome.resolve(model);
-      return end('ready', { status: 'ready', model: ref.key, cached: false });
+      return end('ready', readyEvent(model, false));
     }
     // Cancelled, or the server closed while it loaded: nobody is to have the model.
     void model.dispose();
-    if (phase === 'cancelling') return fail('cancelled', cancelledError(ref));
+    if (phase === 'cancelling') return fail('cancelled', cancelledError(ref, endedBy));
     outcome.reject(shuttingDownError());
     end('abandoned');
   };
   const fell = (error: unknown): void => {
     progress.stop();
     on({ type: 'returned', resident: undefined });
-    if (phase === 'cancelling') fail('cancelled', cancelledError(ref));
+    if (phase === 'cancelling') fail('cancelled', cancelledError(ref, endedBy));
     else fail('failed', error);
   };
 
@@ -151,22 +160,21 @@ export function createLoadLife(options: LoadLifeOptions): LoadLife {
     join(listener) {
       if (terminal.has(phase)) return { unsubscribe: () => undefined };
       const unsubscribe = subscribers.add(listener);
-      const last = progress.last;
-      if (last) listener(last);
+      if (progress.last) listener(progress.last);
       return { unsubscribe };
     },
     start() {
       attempt(() => options.load(progress.push, controller.signal)).then(landed, fell);
     },
-    cancel() {
+    cancel(by = 'cancelled') {
       if (phase !== 'loading' && phase !== 'aborting') return false;
-      phase = 'cancelling';
-      controller.abort(cancelledError(ref));
+      [phase, endedBy] = ['cancelling', by];
+      controller.abort(cancelledError(ref, by));
       return true;
     },
     abort() {
       if (phase !== 'loading') return;
-      phase = 'aborting';
+      [phase, endedBy] = ['aborting', 'shutdown'];
       controller.abort();
     },
   };
@@ -199,11 +207,26 @@ export function shuttingDownError(): LoadError {
   return new LoadError(SHUTTING_DOWN_CODE, 'the server is shutting down');
 }
 
-function cancelledError(ref: ModelRef): LoadError {
+function cancelledError(ref: ModelRef, by: UnloadReason | undefined): LoadError {
+  const route = by === 'reset' ? 'POST /reset' : 'POST /unload_model';
   return new LoadError(
     'CANCELLED',
-    `loading ${ref.key} was cancelled (POST /unload_model); the files fetched so far stay in the cache`,
+    `loading ${ref.key} was cancelled (${route}); the files fetched so far stay in the cache`,
   );
+}
+
+/**
+ * The `ready` event of `model`: `cached` says it was resident already; modeldeck adds the size of its weights
+ * (`null` when unknown) and its dtype (when known), so that a watcher learns them without a snapshot.
+ */
+export function readyEvent(model: LoadedModel, cached: boolean): ReadyEvent {
+  return {
+    status: 'ready',
+    model: model.ref.key,
+    cached,
+    size_bytes: model.weightBytes ?? null,
+    ...(model.dtype === undefined ? {} : { dtype: model.dtype }),
+  };
 }
 
 /**

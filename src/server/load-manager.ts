@@ -1,11 +1,12 @@
 import { monotonicNow, systemClock, type Clock } from '../common/clock.js';
 import type { LoadEvent } from '../protocol/events.js';
-import type { FeedModel, UnloadReason } from '../protocol/feed.js';
-import { createAdmission, type Admitted } from './admission.js';
-import { feedModels } from './feed-view.js';
-import { createListenerSet } from './listener-set.js';
+import type { ExpiryPayload, FeedModel, UnloadReason } from '../protocol/feed.js';
+import { createAdmission, type Admission, type Admitted } from './admission.js';
+import { expiryFields, feedModels } from './feed-view.js';
+import { createListenerSet, type ListenerSet } from './listener-set.js';
 import {
   errorEvent,
+  readyEvent,
   shuttingDownError,
   type LoadLife,
   type LoadLifeEvent,
@@ -13,8 +14,9 @@ import {
   type Subscription,
 } from './load-life.js';
 import type { LoadedModel, LoadOptions, ModelLoader, ModelRef } from './loader-types.js';
-import { createLoadTable } from './load-table.js';
-import { createResidentTable } from './resident-table.js';
+import { createLoadTable, type LoadTable } from './load-table.js';
+import { DEFAULT_MAX_WAITING_LOADS, DEFAULT_MODEL_SLOT_WAIT_MS } from './model-slots.js';
+import { createResidentTable, type ResidentTable } from './resident-table.js';
 
 /** Options of {@link createLoadManager}. */
 export interface LoadManagerOptions {
@@ -37,19 +39,36 @@ export interface LoadManagerOptions {
   /**
    * The most models resident at once (loads under way count); 0 or absent: no limit. A load that would exceed it
    * first unloads the least recently used resident model that is not generating (`evicted`); when there is none, it
-   * fails at once with `MODELS_BUSY`.
+   * waits its turn (`model-slots.ts`).
    */
   readonly maxModels?: number;
+  /**
+   * How long loads waiting for a model slot wait while every slot is held by a model generating replies, before they
+   * fail with `MODELS_BUSY` (default {@link DEFAULT_MODEL_SLOT_WAIT_MS}).
+   */
+  readonly modelSlotWaitMs?: number;
+  /** The most loads waiting for a model slot; one more fails at once (default {@link DEFAULT_MAX_WAITING_LOADS}). */
+  readonly maxWaitingLoads?: number;
   /** The most loads running at once (`--max-loads`); more wait their turn, first come first served. 0 or absent: no cap. */
   readonly maxLoads?: number;
   /** Timers of coalescing and idle unloads (the system clock by default), injected so tests need not wait. */
   readonly clock?: Clock;
 }
 
-/** What {@link LoadManager.watch} reports: every load's wire events, and every unload. */
+/** What {@link LoadManager.watch} reports: every load's wire events, every unload, every move of an expiry. */
 export type ManagerEvent =
   | { readonly type: 'load'; readonly ref: ModelRef; readonly event: LoadEvent }
-  | { readonly type: 'unload'; readonly ref: ModelRef; readonly reason: UnloadReason };
+  | { readonly type: 'unload'; readonly ref: ModelRef; readonly reason: UnloadReason }
+  /** When a resident model will be unloaded for idleness moved (or it just became resident), as of now. */
+  | { readonly type: 'expiry'; readonly ref: ModelRef; readonly expiry: Omit<ExpiryPayload, 'model'> };
+
+/** What {@link LoadManager.unloadAll} did. */
+export interface ResetOutcome {
+  /** The models that were resident, now unloaded. */
+  readonly unloaded: ModelRef[];
+  /** The loads that were under way (running or waiting their turn), now cancelled. */
+  readonly cancelled: ModelRef[];
+}
 
 /** One load per model, shared by every subscriber, plus the table of models resident in memory. */
 export interface LoadManager {
@@ -91,11 +110,15 @@ export interface LoadManager {
    * worker is freed; complete files stay in the cache). False when no load of `key` runs.
    */
   cancel(key: string): boolean;
-  /** Unloads every resident model (reason `reset`); returns their refs. */
-  unloadAll(): Promise<ModelRef[]>;
+  /**
+   * `POST /reset`: cancels every load under way (each subscriber gets `CANCELLED`) and waits for them to end, then
+   * unloads every resident model; each with reason `reset`.
+   */
+  unloadAll(): Promise<ResetOutcome>;
   /**
    * Calls `listener` with every load's wire events (as its subscribers get them, coalesced, terminal included; not
-   * the `cached: true` answers of resident models) and every unload. Returns the function that stops it.
+   * the `cached: true` answers of resident models), every unload and every move of a resident's expiry (the first
+   * right after its `ready`). Returns the function that stops it.
    */
   watch(listener: (event: ManagerEvent) => void): () => void;
   /** The resident models and the loads under way, as the feed's snapshot and `GET /v1/models` show them. */
@@ -121,23 +144,32 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     idleTimeoutMs: options.idleTimeoutMs ?? 0,
     clock,
     onIdle: (key) => void unloadResident(key, 'idle'),
+    onExpiry: (key) => expiry.moved(key),
   });
   const loads = createLoadTable({
     intervalMs: options.progressIntervalMs ?? 100,
     clock,
     load: (ref, onEvent, signal, loadOptions) =>
-      admission.inSlot(signal, () => options.loader.load(ref, onEvent, signal, loadOptions)),
-    on: (ref, event) => follow(ref, event),
+      admission.inSlots(
+        ref,
+        signal,
+        (queue) => onEvent({ type: 'queued', queue }),
+        () => options.loader.load(ref, onEvent, signal, loadOptions),
+      ),
+    on: (ref, event) => followLoad(parts, ref, event),
   });
   const admission = createAdmission({
     maxModels: options.maxModels ?? 0,
     maxLoads: options.maxLoads ?? 0,
+    modelSlotWaitMs: options.modelSlotWaitMs ?? DEFAULT_MODEL_SLOT_WAIT_MS,
+    maxWaitingLoads: options.maxWaitingLoads ?? DEFAULT_MAX_WAITING_LOADS,
     residents,
     loads,
     evict: (key) => void unloadResident(key, 'evicted'),
+    clock,
   });
   const watchers = createListenerSet<ManagerEvent>((error, event) => options.onInternalError?.(error, event.ref));
-
+  const expiry = createExpiryTeller(residents, clock, (event) => watchers.emit(event));
   const unloaded = (ref: ModelRef, reason: UnloadReason): void => {
     options.onUnload?.(ref, reason);
     watchers.emit({ type: 'unload', ref, reason });
@@ -145,17 +177,13 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
   const unloadResident = async (key: string, reason: UnloadReason): Promise<boolean> => {
     const model = residents.remove(key);
     if (model === undefined) return false;
+    expiry.forget(key);
     unloaded(model.ref, reason);
+    admission.changed();
     await model.dispose();
     return true;
   };
-  // What a load's events do here: its model moves into memory; its events and its cancellation reach the watchers.
-  const follow = (ref: ModelRef, event: LoadLifeEvent): void => {
-    if (event.type === 'sent') watchers.emit({ type: 'load', ref, event: event.event });
-    else if (event.type === 'returned' && event.resident !== undefined) residents.add(event.resident);
-    else if (event.type === 'settled' && event.phase === 'cancelled') unloaded(ref, 'cancelled');
-    else if (event.type === 'internal-error') options.onInternalError?.(event.error, ref);
-  };
+  const parts: Parts = { residents, loads, admission, watchers, expiry, unloaded, unloadResident, options };
   const entrance: Entrance = { open: loads.open, refused: (ref, event) => watchers.emit({ type: 'load', ref, event }) };
 
   return {
@@ -168,14 +196,17 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     cachedRefs: () => options.loader.listCached(),
     subscriberCount: () => loads.subscribers(),
     touch: (key) => void residents.touch(key),
-    hold: (key) => residents.hold(key),
+    hold(key) {
+      const release = residents.hold(key);
+      // A model whose last reply ended may be evicted for a load waiting its turn.
+      return () => {
+        release();
+        admission.changed();
+      };
+    },
     unload: (key) => unloadResident(key, 'request'),
     cancel: (key) => loads.get(key)?.cancel() ?? false,
-    async unloadAll() {
-      const refs = residents.refs();
-      await Promise.all(refs.map((ref) => unloadResident(ref.key, 'reset')));
-      return refs;
-    },
+    unloadAll: () => reset(parts),
     watch: (listener) => watchers.add(listener),
     models: () => feedModels(residents, loads.values(), monotonicNow(clock)),
     async close(beforeUnload) {
@@ -184,6 +215,81 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
       await beforeUnload?.();
       await Promise.all(residents.refs().map((ref) => unloadResident(ref.key, 'shutdown')));
     },
+  };
+}
+
+/** The units one manager composes, and its two ways of saying that a model left (or never reached) memory. */
+interface Parts {
+  readonly residents: ResidentTable;
+  readonly loads: LoadTable;
+  readonly admission: Admission<LoadLife>;
+  readonly watchers: ListenerSet<ManagerEvent>;
+  readonly expiry: ExpiryTeller;
+  /** Tells that `ref` left memory, or that its load ended by a deliberate act, and why. */
+  readonly unloaded: (ref: ModelRef, reason: UnloadReason) => void;
+  /** Unloads a resident model (false when it was not resident), telling why. */
+  readonly unloadResident: (key: string, reason: UnloadReason) => Promise<boolean>;
+  readonly options: LoadManagerOptions;
+}
+
+/**
+ * What a load's events do: its model moves into memory; its events, its end without a model by a deliberate act, and
+ * its model's first expiry reach the watchers; then it gives back its model slot. Only then, once its terminal event
+ * is out, may a load waiting its turn evict the model it brought.
+ */
+function followLoad(parts: Parts, ref: ModelRef, event: LoadLifeEvent): void {
+  switch (event.type) {
+    case 'sent':
+      return parts.watchers.emit({ type: 'load', ref, event: event.event });
+    case 'returned':
+      if (event.resident !== undefined) parts.residents.add(event.resident);
+      return;
+    case 'settled':
+      if (event.unload !== undefined) parts.unloaded(ref, event.unload);
+      if (event.phase === 'ready') parts.expiry.moved(ref.key, true);
+      return parts.admission.release(ref.key);
+    case 'internal-error':
+      return parts.options.onInternalError?.(event.error, ref);
+    default: {
+      const never: never = event;
+      throw new Error(`unknown load life event ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** {@link LoadManager.unloadAll}: every load under way cancelled (and ended), then every resident model unloaded. */
+async function reset({ loads, residents, unloadResident }: Parts): Promise<ResetOutcome> {
+  const cancelled = loads.values().filter((load) => load.cancel('reset'));
+  await Promise.allSettled(cancelled.map((load) => load.model));
+  const unloaded = residents.refs();
+  await Promise.all(unloaded.map((ref) => unloadResident(ref.key, 'reset')));
+  return { unloaded, cancelled: cancelled.map((load) => load.ref) };
+}
+
+/** Tells the watchers when a resident model's expiry moves. */
+interface ExpiryTeller {
+  /** `key`'s expiry may have moved (`first`: it just became resident, tell it in any case). */
+  moved(key: string, first?: boolean): void;
+  /** `key` left memory. */
+  forget(key: string): void;
+}
+
+/**
+ * Keeps what the watchers were last told of each resident's expiry, so that a move the wire cannot tell (to and from
+ * a pause with no idle timeout: both null) is not sent.
+ */
+function createExpiryTeller(residents: ResidentTable, clock: Clock, emit: (event: ManagerEvent) => void): ExpiryTeller {
+  const told = new Map<string, string | null>();
+  return {
+    moved(key, first = false) {
+      const info = residents.info(key);
+      if (info === undefined) return;
+      const expiry = expiryFields(info.expiry, monotonicNow(clock));
+      if (!first && told.get(key) === expiry.expires_at) return;
+      told.set(key, expiry.expires_at);
+      emit({ type: 'expiry', ref: info.model.ref, expiry });
+    },
+    forget: (key) => void told.delete(key),
   };
 }
 
@@ -207,7 +313,7 @@ function subscribe(
 ): Subscription {
   switch (admitted.kind) {
     case 'resident':
-      listener({ status: 'ready', model: ref.key, cached: true });
+      listener(readyEvent(admitted.model, true));
       return noSubscription;
     case 'closed':
       listener(errorEvent(ref, shuttingDownError()));

@@ -6,7 +6,8 @@
 
 import type { Clock } from '../common/clock.js';
 import { createLoadLife, type LoadLife, type LoadLifeEvent } from './load-life.js';
-import type { LoadedModel, LoaderEvent, LoadOptions, ModelRef } from './loader-types.js';
+import type { LoadedModel, LoadOptions, ModelRef } from './loader-types.js';
+import type { LoadReport } from './progress-coalescer.js';
 
 /** Options of {@link createLoadTable}. */
 export interface LoadTableOptions {
@@ -16,7 +17,7 @@ export interface LoadTableOptions {
   /** Runs the loader of one load. */
   readonly load: (
     ref: ModelRef,
-    onEvent: (event: LoaderEvent) => void,
+    onEvent: (event: LoadReport) => void,
     signal: AbortSignal,
     options: LoadOptions | undefined,
   ) => Promise<LoadedModel>;

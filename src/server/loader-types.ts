@@ -63,6 +63,12 @@ export const NO_CHAT_TEMPLATE = 'CHAT_TEMPLATE_MISSING';
  */
 export const TEMPLATE_REFUSED = 'TEMPLATE_REFUSED';
 
+/**
+ * The `code` of the error a generation or a prompt measure gets when its model was unloaded under it (a forced
+ * `/unload_model` or `/reset`, or a shutdown past its grace): the reply is cut, the server is fine.
+ */
+export const MODEL_UNLOADED = 'MODEL_UNLOADED';
+
 /** Options of one generation. */
 export interface GenerateOptions {
   /** Upper bound of new tokens. */
@@ -102,7 +108,7 @@ export interface LoadedModel {
    * Generates from `prompt` (messages, formatted with the model's chat template; or text, as it is), calling `onText`
    * with each new piece of text as it is produced. Aborting `signal` stops generation at the next token and resolves
    * normally. Messages to a model without a chat template reject with an error whose `code` is
-   * {@link NO_CHAT_TEMPLATE}.
+   * {@link NO_CHAT_TEMPLATE}; a generation whose model is unloaded before or while it runs, with {@link MODEL_UNLOADED}.
    */
   generate(
     prompt: Prompt,

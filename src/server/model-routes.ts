@@ -27,7 +27,7 @@ const LOCATION: Readonly<Record<FeedModel['state'], ModelLocation>> = {
   cached: 'cached',
 };
 
-/** `GET /v1/models`, `POST /unload_model`, `POST /reset`. */
+/** `GET /v1/models`, `POST /unload_model`, `POST /reset`. Listing reads the tables: it never counts as use. */
 export function registerModelRoutes(
   app: FastifyInstance,
   manager: LoadManager,
@@ -56,21 +56,44 @@ export function registerModelRoutes(
     if (typeof force === 'string') return sendError(reply, 'INVALID_REQUEST', force, 'force');
     // A model still loading is cancelled: its subscribers get a CANCELLED error event (a disconnect never cancels).
     if (manager.cancel(key)) return { status: 'cancelled', model: key };
-    if (!force && !(await work.idle(key, waitMs))) return busy(reply, work.running(key), key, waitMs);
-    if (!(await manager.unload(key))) {
-      return sendError(reply, 'MODEL_NOT_LOADED', `${key} is not loaded (GET /v1/models lists what is)`);
-    }
+    const done = await whenIdle(work, key, waitMs, force, () => manager.unload(key));
+    if (done === undefined) return busy(reply, work.running(key), key, waitMs);
+    if (!done.value) return sendError(reply, 'MODEL_NOT_LOADED', `${key} is not loaded (GET /v1/models lists what is)`);
     return { status: 'unloaded', model: key };
   });
 
-  // Upstream `transformers serve` names its unload-everything route /reset.
+  // Upstream `transformers serve` names its unload-everything route /reset. Loads under way are cancelled too: a reset
+  // leaves nothing in memory and nothing on its way there.
   app.post('/reset', async (request, reply) => {
     const force = forceOf(request.body);
     if (typeof force === 'string') return sendError(reply, 'INVALID_REQUEST', force, 'force');
-    if (!force && !(await work.idle(undefined, waitMs))) return busy(reply, work.running(), 'the server', waitMs);
-    const refs = await manager.unloadAll();
-    return { status: 'ok', unloaded: refs.map((r) => r.key) };
+    const done = await whenIdle(work, undefined, waitMs, force, () => manager.unloadAll());
+    if (done === undefined) return busy(reply, work.running(), 'the server', waitMs);
+    const { unloaded, cancelled } = done.value;
+    return { status: 'ok', unloaded: unloaded.map((r) => r.key), cancelled: cancelled.map((r) => r.key) };
   });
+}
+
+/**
+ * Starts `unload` once no reply runs on `key` (on any model when undefined) and resolves with its result, or with
+ * undefined when replies still run after `waitMs`; `force` starts it at once. The last check and the start of
+ * `unload` (the manager takes a model out of its table synchronously, when the unload starts) run in one turn of the
+ * event loop, so no chat takes hold of the model in between: one that holds it is waited for, one that comes after
+ * finds it gone and loads it anew.
+ */
+async function whenIdle<T>(
+  work: WorkTracker,
+  key: string | undefined,
+  waitMs: number,
+  force: boolean,
+  unload: () => Promise<T>,
+): Promise<{ readonly value: T } | undefined> {
+  const deadline = Date.now() + waitMs;
+  // A hold taken while `idle` resolved is seen here: wait again, within the same deadline.
+  while (!force && work.running(key) > 0) {
+    if (!(await work.idle(key, Math.max(0, deadline - Date.now())))) return undefined;
+  }
+  return { value: await unload() };
 }
 
 /** How long `/unload_model` and `/reset` wait for the replies under way before answering 409 (default). */

@@ -1,12 +1,17 @@
 /**
  * The per-load progress coalescer: turns one load's loader events into the wire's `loading` events at a bounded
  * rate. The first event of a stage, its completion, stage changes and anything after a quiet interval go out at once;
- * progress in between is coalesced into its latest value and sent when the interval has passed.
+ * progress in between is coalesced into its latest value and sent when the interval has passed. Before its loader
+ * runs, a load that waits its turn is reported as stage `queued`: each new place in line goes out at once (a place
+ * changes only when a load ahead of it starts or leaves), the same place never twice.
  */
 
 import { monotonicNow, type Clock, type TimerHandle } from '../common/clock.js';
-import type { LoadingEvent } from '../protocol/events.js';
+import { QUEUED_STAGE, type LoadingEvent, type LoadQueue } from '../protocol/events.js';
 import type { LoaderEvent, LoadStage } from './loader-types.js';
+
+/** What a load reports: its loader's events, and, before its loader runs, where it waits (admission's). */
+export type LoadReport = LoaderEvent | { readonly type: 'queued'; readonly queue: LoadQueue };
 
 /** Options of {@link createProgressCoalescer}. */
 export interface ProgressCoalescerOptions {
@@ -21,8 +26,8 @@ export interface ProgressCoalescerOptions {
 
 /** One load's coalescer. */
 export interface ProgressCoalescer {
-  /** Feeds one loader event. */
-  push(event: LoaderEvent): void;
+  /** Feeds one report. */
+  push(event: LoadReport): void;
   /** Sends the coalesced progress now, if any is held (before a terminal event). */
   flush(): void;
   /** Drops held progress and its timer; nothing is emitted afterwards. Idempotent. */
@@ -64,9 +69,12 @@ export function createProgressCoalescer(options: ProgressCoalescerOptions): Prog
     send(held);
   };
 
-  const push = (event: LoaderEvent): void => {
+  const push = (event: LoadReport): void => {
     if (stopped) return;
     switch (event.type) {
+      case 'queued':
+        if (!waitsAlike(last, event.queue)) send(queuedEvent(model, event.queue));
+        return;
       case 'stage': {
         flush();
         heldStage = undefined;
@@ -110,6 +118,22 @@ export function createProgressCoalescer(options: ProgressCoalescerOptions): Prog
       return last;
     },
   };
+}
+
+function queuedEvent(model: string, queue: LoadQueue): LoadingEvent {
+  return { status: 'loading', model, stage: QUEUED_STAGE, queue };
+}
+
+/** Whether `last` already told this place in line (a place is sent once). */
+function waitsAlike(last: LoadingEvent | undefined, queue: LoadQueue): boolean {
+  const told = last?.stage === QUEUED_STAGE ? last.queue : undefined;
+  return (
+    told !== undefined &&
+    told.position === queue.position &&
+    told.reason === queue.reason &&
+    told.running === queue.running &&
+    (told.held_by ?? []).join('\n') === (queue.held_by ?? []).join('\n')
+  );
 }
 
 /** The wire's `loading` event of one progress report. */

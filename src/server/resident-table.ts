@@ -1,7 +1,8 @@
 /**
- * The table of models resident in memory: which are there, which are working (held by a generation), and the idle
- * timer of each. It never disposes a model itself: when a model has been idle too long it calls `onIdle`, and the
- * owner unloads it (removing it from here first).
+ * The table of models resident in memory: which are there, which are working (held by a generation), and when each
+ * will be unloaded for idleness (its expiry: one value per model, computed in one place, which the idle timer, the
+ * views and the feed all read). It never disposes a model itself: when a model's expiry comes it calls `onIdle`, and
+ * the owner unloads it (removing it from here first).
  */
 
 import { monotonicNow, type Clock, type TimerHandle } from '../common/clock.js';
@@ -14,7 +15,22 @@ export interface ResidentTableOptions {
   readonly clock: Clock;
   /** Called when a model not held has gone unused for the idle timeout. */
   readonly onIdle: (key: string) => void;
+  /**
+   * Called when a model's expiry changed (it was used, began or ended its last generation): not when it is added
+   * (its owner announces a new model) nor removed, and not when a use leaves it unchanged (`never`, `paused`).
+   */
+  readonly onExpiry?: (key: string) => void;
 }
+
+/**
+ * When a resident model will be unloaded for idleness: `never` (no idle timeout), `paused` (it is generating: its
+ * timer starts again when its last generation ends), or `at` a time, both on the wall clock (milliseconds since the
+ * epoch, for `expires_at`) and on the clock's monotonic time (for the timer and for `expires_in_ms`).
+ */
+export type Expiry =
+  | { readonly kind: 'never' }
+  | { readonly kind: 'paused' }
+  | { readonly kind: 'at'; readonly at: number; readonly monotonicAt: number };
 
 /** What the table knows of one resident model. */
 export interface ResidentInfo {
@@ -23,6 +39,8 @@ export interface ResidentInfo {
   readonly holds: number;
   /** When it was last used, on the clock's monotonic time (milliseconds). */
   readonly lastUsedAt: number;
+  /** When it will be unloaded for idleness. */
+  readonly expiry: Expiry;
 }
 
 /** The resident models of one server. */
@@ -51,34 +69,58 @@ interface Entry {
   readonly model: LoadedModel;
   idleTimer: TimerHandle | undefined;
   holds: number;
+  /** On the clock's monotonic time. */
   lastUsedAt: number;
+  /** The same moment on the wall clock. */
+  lastUsedWall: number;
+  /** How long it stays after its last use, in milliseconds; 0 or less: for ever. The one place a keep-alive goes. */
+  keepMs: number;
+}
+
+/** A model's expiry: the one computation of it. */
+function expiryOf(entry: Entry): Expiry {
+  if (entry.holds > 0) return { kind: 'paused' };
+  if (entry.keepMs <= 0) return { kind: 'never' };
+  return { kind: 'at', at: entry.lastUsedWall + entry.keepMs, monotonicAt: entry.lastUsedAt + entry.keepMs };
+}
+
+function sameExpiry(a: Expiry, b: Expiry): boolean {
+  return a.kind === b.kind && (a.kind !== 'at' || (b.kind === 'at' && a.monotonicAt === b.monotonicAt));
 }
 
 /** Creates an empty table. */
 export function createResidentTable(options: ResidentTableOptions): ResidentTable {
   const { clock, idleTimeoutMs, onIdle } = options;
   const entries = new Map<string, Entry>();
-
-  const clearIdle = (entry: Entry): void => {
-    if (entry.idleTimer !== undefined) clock.clearTimeout(entry.idleTimer);
-    entry.idleTimer = undefined;
-  };
-
-  const use = (key: string, entry: Entry): void => {
-    entry.lastUsedAt = monotonicNow(clock);
-    clearIdle(entry);
-    if (idleTimeoutMs <= 0 || entry.holds > 0) return;
-    entry.idleTimer = clock.setTimeout(() => {
-      entry.idleTimer = undefined;
+  // The timer follows the expiry: armed for its time, none while paused or never.
+  const arm = (key: string, entry: Entry): void =>
+    armIdle(clock, entry, () => {
       if (entries.get(key) === entry) onIdle(key);
-    }, idleTimeoutMs);
+    });
+  // Runs a change of `entry` (a use, with `holds` moved by `by`), re-arms its timer, and reports its expiry if it moved.
+  const use = (key: string, entry: Entry, by = 0): void => {
+    const before = expiryOf(entry);
+    entry.holds += by;
+    entry.lastUsedAt = monotonicNow(clock);
+    entry.lastUsedWall = clock.now();
+    arm(key, entry);
+    if (!sameExpiry(before, expiryOf(entry))) options.onExpiry?.(key);
   };
 
   return {
     add(model) {
-      const entry: Entry = { model, idleTimer: undefined, holds: 0, lastUsedAt: 0 };
+      const entry: Entry = {
+        model,
+        idleTimer: undefined,
+        holds: 0,
+        lastUsedAt: 0,
+        lastUsedWall: 0,
+        keepMs: idleTimeoutMs,
+      };
       entries.set(model.ref.key, entry);
-      use(model.ref.key, entry);
+      entry.lastUsedAt = monotonicNow(clock);
+      entry.lastUsedWall = clock.now();
+      arm(model.ref.key, entry);
     },
     get: (key) => entries.get(key)?.model,
     touch(key) {
@@ -90,30 +132,47 @@ export function createResidentTable(options: ResidentTableOptions): ResidentTabl
     hold(key) {
       const entry = entries.get(key);
       if (entry === undefined) return () => undefined;
-      entry.holds += 1;
-      use(key, entry);
+      use(key, entry, +1);
       let released = false;
       return () => {
         if (released) return;
         released = true;
-        entry.holds -= 1;
-        if (entries.get(key) === entry) use(key, entry);
+        if (entries.get(key) === entry) use(key, entry, -1);
+        else entry.holds -= 1;
       };
     },
     remove(key) {
       const entry = entries.get(key);
       if (entry === undefined) return undefined;
       entries.delete(key);
-      clearIdle(entry);
+      clearIdle(clock, entry);
       return entry.model;
     },
     refs: () => [...entries.values()].map((entry) => entry.model.ref),
     info(key) {
       const entry = entries.get(key);
-      return entry === undefined ? undefined : { model: entry.model, holds: entry.holds, lastUsedAt: entry.lastUsedAt };
+      if (entry === undefined) return undefined;
+      return { model: entry.model, holds: entry.holds, lastUsedAt: entry.lastUsedAt, expiry: expiryOf(entry) };
     },
     get size() {
       return entries.size;
     },
   };
+}
+
+function clearIdle(clock: Clock, entry: Entry): void {
+  if (entry.idleTimer !== undefined) clock.clearTimeout(entry.idleTimer);
+  entry.idleTimer = undefined;
+}
+
+/** Sets `entry`'s idle timer for its expiry (`onDue` then), or none while it is paused or never expires. */
+function armIdle(clock: Clock, entry: Entry, onDue: () => void): void {
+  clearIdle(clock, entry);
+  const expiry = expiryOf(entry);
+  if (expiry.kind !== 'at') return;
+  const due = (): void => {
+    entry.idleTimer = undefined;
+    onDue();
+  };
+  entry.idleTimer = clock.setTimeout(due, Math.max(0, expiry.monotonicAt - monotonicNow(clock)));
 }

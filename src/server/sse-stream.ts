@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import { encodeSseComment, encodeSseEvent, encodeSseRetry } from '../protocol/sse.js';
+import { createStreamBacklog } from './stream-backlog.js';
 
 /** An open Server-Sent Events response. The only place in the server that writes SSE frames to a socket. */
 export interface SseStream {
@@ -31,12 +32,36 @@ export interface SseStreamOptions {
 }
 
 /**
+ * 1 MiB: the bytes a stream may have waiting in the server for a client that does not read before it is dropped.
+ * They come on top of the socket's kernel buffers (about 4 MB on Linux loopback), so a client that reads, however
+ * slowly, is only dropped once it is megabytes behind.
+ */
+export const SSE_WRITE_BUDGET_BYTES = 1024 * 1024;
+
+/** The last frame of a dropped stream, a comment (clients that read only `data:` lines skip it). */
+const DROPPED = `dropped: client not reading (over ${SSE_WRITE_BUDGET_BYTES / (1024 * 1024)} MiB buffered)`;
+
+/**
+ * How long a dropped stream's connection is kept for its last frames and the comment that says why to reach a client
+ * that resumes reading (a dashboard brought back from Ctrl-Z); after it, the socket is destroyed.
+ */
+const DROP_LINGER_MS = 10_000;
+
+/**
  * Takes over `reply` and starts an event stream: status 200, `text/event-stream`, headers flushed at once so the
  * client knows the request was accepted before the first event.
+ *
+ * Writes respect backpressure (`stream-backlog.ts`): while the socket takes no more, frames wait in a queue of
+ * references. When what waits passes the write budget, the client is not reading and the stream is dropped: its queue
+ * is let go, its `onDisconnect` callbacks run (the feed stops writing to it, a load's subscriber unsubscribes; the
+ * load goes on), and the response ends with the comment `: dropped: client not reading (over 1 MiB buffered)` after
+ * what the socket holds already. A client that reads to there finds the connection closed and reconnects; the
+ * connection of one that does not is destroyed {@link DROP_LINGER_MS} later.
  */
 export function openSseStream(reply: FastifyReply, options: SseStreamOptions): SseStream {
   reply.hijack();
   const res = reply.raw;
+  const backlog = createStreamBacklog(res, SSE_WRITE_BUDGET_BYTES);
   let gone: (() => void)[] | undefined = [];
   let closed = false;
   let heartbeat: NodeJS.Timeout | undefined;
@@ -50,12 +75,37 @@ export function openSseStream(reply: FastifyReply, options: SseStreamOptions): S
     ...options.headers,
   });
   res.flushHeaders();
-  if (options.retryMs !== undefined) res.write(encodeSseRetry(options.retryMs));
+  if (options.retryMs !== undefined) backlog.write(encodeSseRetry(options.retryMs));
 
   const stop = (): void => {
     closed = true;
     if (heartbeat) clearTimeout(heartbeat);
     heartbeat = undefined;
+  };
+
+  const disconnected = (): void => {
+    const callbacks = gone;
+    gone = undefined;
+    stop();
+    backlog.clear();
+    for (const fn of callbacks ?? []) fn();
+  };
+
+  const drop = (): void => {
+    disconnected();
+    // The connection ends with the response: a client that reads to here reconnects on a fresh one.
+    const socket = res.socket;
+    res.once('finish', () => socket?.end());
+    res.end(encodeSseComment(DROPPED));
+    const linger = setTimeout(() => res.destroy(), DROP_LINGER_MS);
+    linger.unref();
+    res.once('close', () => clearTimeout(linger));
+  };
+
+  const write = (frame: string): void => {
+    if (closed || res.destroyed) return;
+    if (!backlog.write(frame)) return drop();
+    arm();
   };
 
   const arm = (): void => {
@@ -66,26 +116,18 @@ export function openSseStream(reply: FastifyReply, options: SseStreamOptions): S
     }
     heartbeat = setTimeout(function beat() {
       if (closed) return;
-      res.write(encodeSseComment('keep-alive'));
       heartbeat = setTimeout(beat, options.heartbeatMs);
+      // A stream with frames waiting is not idle: it needs no keep-alive, and none is queued behind them.
+      if (!backlog.backedUp) write(encodeSseComment('keep-alive'));
     }, options.heartbeatMs);
   };
 
   res.on('close', () => {
-    const callbacks = gone;
+    if (!res.writableFinished) return disconnected();
     gone = undefined;
     stop();
-    if (!res.writableFinished) for (const fn of callbacks ?? []) fn();
   });
   arm();
-
-  const write = (frame: string): void => {
-    if (closed || res.destroyed) return;
-    // A slow client buffers in its own socket; it never holds up the loader or the other subscribers, and frames
-    // are coalesced upstream so the buffer stays small.
-    res.write(frame);
-    arm();
-  };
 
   return {
     send: (data) => write(encodeSseEvent({ data })),
@@ -94,7 +136,9 @@ export function openSseStream(reply: FastifyReply, options: SseStreamOptions): S
     end() {
       if (closed) return;
       stop();
-      res.end();
+      // Frames still waiting go out before the end.
+      const rest = backlog.takeAll();
+      res.end(rest === '' ? undefined : rest);
     },
     get closed() {
       return closed;

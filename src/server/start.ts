@@ -27,6 +27,10 @@ export interface StartServerOptions extends Omit<AppOptions, 'manager'> {
   readonly maxLoads?: number;
   /** The most models resident at once (`--max-models`); 0 or absent: no limit. */
   readonly maxModels?: number;
+  /** How long loads in line for a model slot wait while every slot is held by a generating model (the manager's default when absent). */
+  readonly modelSlotWaitMs?: number;
+  /** The most loads in line for a model slot (the manager's default when absent). */
+  readonly maxWaitingLoads?: number;
 }
 
 /** A listening server. */
@@ -47,12 +51,15 @@ function isLoader(loader: StartServerOptions['loader']): loader is ModelLoader {
 
 /** Builds and starts a modeldeck server. @throws ListenError when the address cannot be bound. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
-  const { host = '127.0.0.1', port = 0, backlog, loader, idleTimeoutMs, maxLoads, maxModels, ...appOptions } = options;
+  const { host = '127.0.0.1', port = 0, backlog, loader, idleTimeoutMs, maxLoads, maxModels, ...rest } = options;
+  const { modelSlotWaitMs, maxWaitingLoads, ...appOptions } = rest;
   const manager = createLoadManager({
     loader: isLoader(loader) ? loader : createTransformersLoader(loader),
     maxLoads: maxLoads ?? DEFAULT_MAX_LOADS,
     ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
     ...(maxModels !== undefined ? { maxModels } : {}),
+    ...(modelSlotWaitMs !== undefined ? { modelSlotWaitMs } : {}),
+    ...(maxWaitingLoads !== undefined ? { maxWaitingLoads } : {}),
     onInternalError: (error, ref) => app.log.error({ err: error, model: ref.key }, 'unexpected load failure'),
     onUnload: (ref, reason) => app.log.info({ model: ref.key, reason }, 'model unloaded'),
   });

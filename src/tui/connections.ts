@@ -9,8 +9,9 @@ import type { BackoffOptions } from '../client/reconnect.js';
 import type { SessionUpdate } from '../client/session-update.js';
 import { createWireTap } from '../client/wire-tap.js';
 import type { Clock } from '../common/clock.js';
-import type { DashboardAction } from './dashboard-model.js';
+import type { ServerAction } from './server-state.js';
 import { createFeedPool, type FeedPool } from './feed-pool.js';
+import { feedTag } from './log-tags.js';
 import { wireRecord } from './recorder.js';
 import type { ReplayRecord } from './replay-log.js';
 import { createSessionPool, type SessionPool } from './session-pool.js';
@@ -27,7 +28,8 @@ export interface ConnectionsOptions {
   readonly record: (record: ReplayRecord) => void;
   readonly tagOf: (id: string) => string;
   readonly sessionUpdate: (id: string, update: SessionUpdate) => void;
-  readonly dispatch: (action: DashboardAction) => void;
+  /** What a server's feed or poll reported. */
+  readonly server: (root: string, action: ServerAction) => void;
 }
 
 /** Creates the tap and the two (empty) pools over it. */
@@ -61,17 +63,8 @@ export function openConnections(options: ConnectionsOptions): {
       const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
       return tap.taggedFetch(feedTag(new URL(url).origin))(input, init);
     },
-    onAction: (root, action) => options.dispatch({ type: 'server', root, action }),
+    onAction: options.server,
     onFrame: (root, frame) => recordFrame(feedTag(root), frame),
   });
   return { pool, feeds, tagged: (tag) => tap.taggedFetch(tag) };
-}
-
-/** The event log's tag for a server's feed frames: `feed:host:port`. */
-export function feedTag(root: string): string {
-  try {
-    return `feed:${new URL(root).host}`;
-  } catch {
-    return `feed:${root}`;
-  }
 }

@@ -23,8 +23,18 @@ import {
   type UiState,
 } from './keys.js';
 import { modelChoices, reduceModelList, shouldAsk, type ModelChoices, type ModelList } from './model-list.js';
-import { canChat, chatHistory, createSessionState, reduceSession, type SessionState } from './session-state.js';
+import {
+  canChat,
+  chatHistory,
+  createSessionState,
+  isLoading,
+  reduceSession,
+  type SessionState,
+} from './session-state.js';
 import { createServerState, reduceServer, type ServerAction, type ServerState } from './server-state.js';
+import { serverNews } from './server-news.js';
+import { followServerNews, unloadedBySession } from './session-residency.js';
+import { liveOnly } from './replay-guard.js';
 import type { ScreenSize } from './screen-layout.js';
 import type { Notice, Tone, ViewInput } from './view-model.js';
 
@@ -56,6 +66,8 @@ export interface DashboardModel {
   readonly secrets: readonly string[];
   /** The user quit (or the runtime shut down): nothing changes any more. */
   readonly closed: boolean;
+  /** A replay (`modeldeck replay`): the keys that would act on a server are off, with a note (`replay-guard.ts`). */
+  readonly replay: boolean;
 }
 
 /** What the key router needs from the world besides the model. */
@@ -101,6 +113,8 @@ export type DashboardAction =
       readonly kind: 'cancel' | 'unload';
       readonly model: string;
       readonly failure: Failure | null;
+      /** When it ended (ms since the epoch). */
+      readonly at: number;
     }
   | { readonly type: 'shutdown' };
 
@@ -148,6 +162,8 @@ export interface Update {
 export interface DashboardModelInit {
   readonly defaultServer: string;
   readonly defaultApiKey?: string | undefined;
+  /** The dashboard plays a saved log. */
+  readonly replay?: boolean;
 }
 
 /** The model before any session opens. */
@@ -164,6 +180,7 @@ export function createDashboardModel(init: DashboardModelInit): DashboardModel {
     opened: 0,
     secrets: init.defaultApiKey ? [init.defaultApiKey] : [],
     closed: false,
+    replay: init.replay === true,
   };
 }
 
@@ -187,7 +204,7 @@ export function keyContext(model: DashboardModel, world: KeyWorld): KeyContext {
       canChat: canChat(s),
       replying: s.chatBusy,
       chat: model.sessions[s.id]?.spec.chat ?? {},
-      loading: s.phase === 'connecting' || s.phase === 'loading' || s.phase === 'reconnecting',
+      loading: isLoading(s),
       hasTranscript: s.transcript.length > 0,
       ...(world.scrollLimits?.[s.id] !== undefined ? { scrollLimit: world.scrollLimits[s.id] } : {}),
     })),
@@ -221,6 +238,8 @@ export function updateDashboard(model: DashboardModel, action: DashboardAction):
   switch (action.type) {
     case 'key': {
       const routed = routeKey(model.ui, action.key, keyContext(model, action.world));
+      const refused = model.replay ? liveOnly(model.ui, routed) : null;
+      if (refused !== null) return unchanged({ ...model, notice: { text: refused, tone: 'warn' } });
       let next: Update = { model: { ...model, notice: null, ui: routed.ui }, effects: [] };
       for (const command of routed.commands) {
         if (next.model.closed) break;
@@ -248,19 +267,8 @@ export function updateDashboard(model: DashboardModel, action: DashboardAction):
         notice: { text: `${tag}: a reply is still streaming; send again once it ends`, tone: 'warn' },
       });
     }
-    case 'server': {
-      const server = model.servers[action.root];
-      if (server === undefined) return unchanged(model);
-      const next = reduceServer(server, action.action);
-      const updated = { ...model, servers: { ...model.servers, [action.root]: next } };
-      const becameUnsupported =
-        action.action.type === 'feed-status' &&
-        action.action.status.state === 'unsupported' &&
-        server.feed.state !== 'unsupported';
-      return becameUnsupported
-        ? { model: updated, effects: [{ type: 'poll-models', root: action.root, apiKey: keyFor(model, action.root) }] }
-        : unchanged(updated);
-    }
+    case 'server':
+      return serverReported(model, action.root, action.action);
     case 'models-listed': {
       const { outcome } = action;
       const list = reduceModelList(
@@ -271,23 +279,8 @@ export function updateDashboard(model: DashboardModel, action: DashboardAction):
       );
       return unchanged({ ...model, modelLists: { ...model.modelLists, [action.root]: list } });
     }
-    case 'unload-done': {
-      const tag = model.sessions[action.id]?.state.tag ?? action.id;
-      const what = action.kind === 'cancel' ? 'cancel the load of' : 'unload';
-      return unchanged({
-        ...model,
-        notice:
-          action.failure === null
-            ? {
-                text:
-                  action.kind === 'cancel'
-                    ? `${tag}: cancelled the load of ${action.model} for every client following it`
-                    : `${tag}: unloaded ${action.model} from the server's memory`,
-                tone: 'ok',
-              }
-            : { text: `${tag}: could not ${what} ${action.model}: ${action.failure.message}`, tone: 'error' },
-      });
-    }
+    case 'unload-done':
+      return unloadDone(model, action);
     case 'shutdown':
       return { model: { ...model, closed: true }, effects: [{ type: 'quit' }] };
     default: {
@@ -295,6 +288,48 @@ export function updateDashboard(model: DashboardModel, action: DashboardAction):
       throw new TypeError(`unknown dashboard action ${JSON.stringify(never)}`);
     }
   }
+}
+
+/**
+ * What a server's feed (or poll) reported: the server's view, and the sessions on it, which follow their models there
+ * (unloaded, loading again, the unload countdown); a server found to have no feed is polled.
+ */
+function serverReported(model: DashboardModel, root: string, action: ServerAction): Update {
+  const server = model.servers[root];
+  if (server === undefined) return unchanged(model);
+  const next = reduceServer(server, action);
+  const sessions = followServerNews(model.sessions, root, serverNews(server, action), action.at, serviceRoot);
+  const updated = { ...model, sessions, servers: { ...model.servers, [root]: next } };
+  const becameUnsupported =
+    action.type === 'feed-status' && action.status.state === 'unsupported' && server.feed.state !== 'unsupported';
+  return becameUnsupported
+    ? { model: updated, effects: [{ type: 'poll-models', root, apiKey: keyFor(model, root) }] }
+    : unchanged(updated);
+}
+
+/** How a cancel or unload ended: a notice, and a session whose own unload went through says so at once. */
+function unloadDone(model: DashboardModel, action: Extract<DashboardAction, { type: 'unload-done' }>): Update {
+  const entry = model.sessions[action.id];
+  const tag = entry?.state.tag ?? action.id;
+  const sessions =
+    entry !== undefined && action.kind === 'unload' && action.failure === null
+      ? { ...model.sessions, [action.id]: { ...entry, state: unloadedBySession(entry.state, action.at) } }
+      : model.sessions;
+  const what = action.kind === 'cancel' ? 'cancel the load of' : 'unload';
+  return unchanged({
+    ...model,
+    sessions,
+    notice:
+      action.failure === null
+        ? {
+            text:
+              action.kind === 'cancel'
+                ? `${tag}: cancelled the load of ${action.model} for every client following it`
+                : `${tag}: unloaded ${action.model} from the server's memory`,
+            tone: 'ok',
+          }
+        : { text: `${tag}: could not ${what} ${action.model}: ${action.failure.message}`, tone: 'error' },
+  });
 }
 
 function runCommand(model: DashboardModel, command: Command): Update {
@@ -343,7 +378,7 @@ function runCommand(model: DashboardModel, command: Command): Update {
 function unloadSession(model: DashboardModel, id: string, kind: 'cancel' | 'unload'): Update {
   const entry = model.sessions[id];
   if (entry === undefined) return unchanged(model);
-  const loading = entry.state.phase === 'loading' || entry.state.phase === 'connecting';
+  const loading = isLoading(entry.state);
   if (kind === 'cancel' && !loading) {
     return unchanged({
       ...model,
@@ -595,6 +630,7 @@ export function redactUpdate(update: SessionUpdate, secrets: readonly string[]):
     case 'chat-delta':
       return { ...update, text: redactSecrets(update.text, secrets) };
     case 'connecting':
+    case 'accepted':
     case 'chat-sent':
     case 'chat-done':
     case 'chat-stopped':

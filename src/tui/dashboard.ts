@@ -33,7 +33,9 @@ import { createRecorder, type Recorder } from './recorder.js';
 import { createRenderer, type RendererOptions } from './render.js';
 import { createRenderScheduler } from './render-scheduler.js';
 import type { ReplayRecord, ReplaySource } from './replay-log.js';
-import { createReplayPlayer } from './replay-player.js';
+import { createReplayPlayer, replayPosition } from './replay-player.js';
+import type { ServerAction } from './server-state.js';
+import { feedTag } from './log-tags.js';
 import type { SessionState } from './session-state.js';
 import type { ScreenSize } from './screen-layout.js';
 import { keyWorld, logPaneText, toViewModel, type Tone, type ViewInput } from './view-model.js';
@@ -118,7 +120,7 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
   const { dispatch, recorder } = runtime;
 
   function press(key: KeyPress): void {
-    dispatch({ type: 'key', key, world: keyWorld(runtime.viewInput(), clock.now()) });
+    dispatch({ type: 'key', key, world: keyWorld(runtime.viewInput(), runtime.now()) });
   }
 
   // Runs once, when the model has closed: the I/O side of quitting.
@@ -185,6 +187,8 @@ interface Runtime {
   notice(text: string, tone?: Tone): void;
   /** What the view model reads now. */
   viewInput(): ViewInput;
+  /** The time the screen shows: the clock's, or in a replay the recording's. */
+  now(): number;
   readonly recorder: Recorder;
   readonly replay: ReplaySource | undefined;
   /** Plays the replay, or opens the configured sessions. */
@@ -201,6 +205,7 @@ function createRuntime(options: DashboardOptions, clock: Clock, terminal: Termin
   let model: DashboardModel = createDashboardModel({
     defaultServer: options.defaultServer ?? options.sessions?.[0]?.server ?? DEFAULT_SERVER_URL,
     defaultApiKey: options.defaultApiKey,
+    replay: options.replay !== undefined,
   });
   const recorder = createRecorder({
     capacity: options.logLines ?? DEFAULT_LOG_LINES,
@@ -211,7 +216,12 @@ function createRuntime(options: DashboardOptions, clock: Clock, terminal: Termin
   });
   const notice = (text: string, tone: Tone = 'normal'): void => void dispatch({ type: 'notice', text, tone });
   // The runtime's own paths, which the sockets, a replay and the effects' results all take.
-  const paths = { clock, record: recorder.record, tagOf, sessionUpdate, addSession, dispatch, notice };
+  // What a server reported is kept for `w` (a replay rebuilds the server view and the sessions' models from it).
+  const server = (root: string, action: ServerAction): void => {
+    recorder.record({ time: action.at, session: feedTag(root), kind: 'server', root, action });
+    dispatch({ type: 'server', root, action });
+  };
+  const paths = { clock, record: recorder.record, tagOf, sessionUpdate, server, addSession, dispatch, notice };
   const io = openConnections({
     ...paths,
     fetch: options.fetch,
@@ -234,8 +244,13 @@ function createRuntime(options: DashboardOptions, clock: Clock, terminal: Termin
     return model.sessions[id]?.state.tag ?? id;
   }
 
+  function now(): number {
+    return player ? player.now() : clock.now();
+  }
+
   function viewInput(): ViewInput {
-    return viewInputOf(model, recorder.log, recorder.journal(), terminal.size(), clock.now());
+    const input = viewInputOf(model, recorder.log, recorder.journal(), terminal.size(), now());
+    return player ? { ...input, replay: replayPosition(player.source) } : input;
   }
 
   function sessionUpdate(id: string, update: SessionUpdate): void {
@@ -263,6 +278,7 @@ function createRuntime(options: DashboardOptions, clock: Clock, terminal: Termin
     addSession,
     notice,
     viewInput,
+    now,
     recorder,
     replay: player?.source,
     start() {

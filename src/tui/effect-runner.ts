@@ -9,7 +9,7 @@
 import { listModels, unloadModel } from '../client/model-admin.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import type { DashboardAction, Effect } from './dashboard-model.js';
-import { feedTag } from './connections.js';
+import { feedTag } from './log-tags.js';
 import type { FeedPool } from './feed-pool.js';
 import { LIST_TIMEOUT_MS } from './model-list.js';
 import type { ReplayRecord } from './replay-log.js';
@@ -94,6 +94,7 @@ function liveHandlers(options: EffectRunnerOptions, asks: ModelAsks): Handlers {
           kind: effect.kind,
           model: effect.model,
           failure: outcome.ok ? null : outcome.failure,
+          at: options.clock.now(),
         }),
       );
     },

@@ -17,6 +17,11 @@ export interface LogEntry {
   readonly kind: FrameKind;
   /** The payload as received (already redacted, see {@link redactSecrets}). */
   readonly raw: string;
+  /**
+   * `copy`: a server feed's frame that repeats a session's own `/load_model` frame (folded into it: the log hides it
+   * unless asked); `echoed`: a session's frame its server's feed repeated.
+   */
+  readonly echo?: 'copy' | 'echoed';
 }
 
 /** What the log shows: entries of one session (or all), containing a text (or all). */
@@ -42,7 +47,9 @@ export interface EventLog {
   /** The seq of the newest entry, 0 when none was ever appended. */
   lastSeq(): number;
   /** Appends an entry, evicting the oldest when full. Returns its seq. */
-  append(time: number, session: string, kind: FrameKind, raw: string): number;
+  append(time: number, session: string, kind: FrameKind, raw: string, echo?: LogEntry['echo']): number;
+  /** Marks the entry `seq` (if still held) as a feed's copy or as echoed. */
+  markEcho(seq: number, echo: NonNullable<LogEntry['echo']>): void;
   /** The entry `index` places back from the newest (0 = newest), or undefined. */
   fromEnd(index: number): LogEntry | undefined;
   /** Every entry held, oldest first. */
@@ -62,12 +69,19 @@ export function createEventLog(capacity: number): EventLog {
     capacity,
     size: () => count,
     lastSeq: () => seq,
-    append(time, session, kind, raw) {
+    append(time, session, kind, raw, echo) {
       seq++;
-      ring[next] = { seq, time, session, kind, raw };
+      ring[next] = { seq, time, session, kind, raw, ...(echo !== undefined ? { echo } : {}) };
       next = (next + 1) % capacity;
       if (count < capacity) count++;
       return seq;
+    },
+    markEcho(at, echo) {
+      // Each append takes the next slot, so entry `at` sits at slot (at - 1) mod capacity while it is held.
+      if (at <= seq - count || at > seq) return;
+      const slot = (at - 1) % capacity;
+      const entry = ring[slot];
+      if (entry?.seq === at) ring[slot] = { ...entry, echo };
     },
     fromEnd(index) {
       if (index < 0 || index >= count) return undefined;
@@ -99,6 +113,8 @@ export interface LogWindow {
   readonly scroll: number;
   /** Lines to show. */
   readonly height: number;
+  /** Leave out the feeds' copies of the sessions' own frames (folded into them). */
+  readonly hideCopies?: boolean;
 }
 
 /**
@@ -114,6 +130,7 @@ export function selectWindow(log: EventLog, window: LogWindow): LogEntry[] {
     if (entry === undefined) break;
     if (window.untilSeq !== null && entry.seq > window.untilSeq) continue;
     if (!matchesFilter(entry, window.filter)) continue;
+    if (window.hideCopies === true && entry.echo === 'copy') continue;
     if (skip > 0) {
       skip--;
       continue;
@@ -123,13 +140,13 @@ export function selectWindow(log: EventLog, window: LogWindow): LogEntry[] {
   return out.reverse();
 }
 
-/** How many matching entries arrived after `seq` (the "new while paused" count). */
-export function countAfter(log: EventLog, seq: number, filter: LogFilter): number {
+/** How many matching entries arrived after `seq` (the "new while paused" count), copies left out when hidden. */
+export function countAfter(log: EventLog, seq: number, filter: LogFilter, hideCopies = false): number {
   let n = 0;
   for (let i = 0; i < log.size(); i++) {
     const entry = log.fromEnd(i);
     if (entry === undefined || entry.seq <= seq) break;
-    if (matchesFilter(entry, filter)) n++;
+    if (matchesFilter(entry, filter) && !(hideCopies && entry.echo === 'copy')) n++;
   }
   return n;
 }

@@ -51,7 +51,8 @@ export function createFeedPool(options: FeedPoolOptions): FeedPool {
           apiKey,
           ...(options.fetch ? { fetch: options.fetch } : {}),
           now: () => clock.now(),
-          onUpdate: (update) => options.onAction(root, { type: 'feed', at: clock.now(), update }),
+          onUpdate: (update, id, extras) =>
+            options.onAction(root, { type: 'feed', at: clock.now(), update, id, extras }),
           onStatus: (status) => {
             if (status.state !== 'closed') options.onAction(root, { type: 'feed-status', at: clock.now(), status });
           },
@@ -68,6 +69,7 @@ export function createFeedPool(options: FeedPoolOptions): FeedPool {
       polls.set(root, poll);
       const once = (): void => {
         poll.timer = undefined;
+        const askedAt = clock.now();
         void listModels({
           server: root,
           apiKey,
@@ -78,7 +80,7 @@ export function createFeedPool(options: FeedPoolOptions): FeedPool {
           options.onAction(
             root,
             outcome.ok
-              ? { type: 'polled', at: clock.now(), models: outcome.value }
+              ? { type: 'polled', at: clock.now(), models: outcome.value, askedAt }
               : { type: 'poll-failed', at: clock.now(), failure: outcome.failure },
           );
           poll.timer = clock.setTimeout(once, POLL_INTERVAL_MS);

@@ -39,7 +39,7 @@ export async function saveLog(
 
 /**
  * Writes the entries that pass `filter` to `path` (relative to `cwd`) as JSON Lines, in time order with the session
- * records (`open`, `update`) of the sessions the filter's session lets through (the text filter is for frames: a
+ * records (`open`, `update`) of the sessions the filter's session lets through and every server's (`server`) (the text filter is for frames: a
  * replay needs every update); resolves with the notice that says how it went (counting the frames).
  */
 async function saveReplayLog(
@@ -49,7 +49,10 @@ async function saveReplayLog(
 ): Promise<{ text: string; tone: Tone }> {
   const chosen = entries.filter((e) => matchesFilter(e, options.filter));
   const records: ReplayRecord[] = [
-    ...sessionRecords.filter((r) => options.filter.session === null || r.session === options.filter.session),
+    // A server's records are every session's on it: kept whatever the session filter.
+    ...sessionRecords.filter(
+      (r) => r.kind === 'server' || options.filter.session === null || r.session === options.filter.session,
+    ),
     ...chosen.map((e): ReplayRecord => ({ time: e.time, session: e.session, kind: e.kind, raw: e.raw })),
   ];
   // Stable: records of one time keep their order (an open before its first update, frames in arrival order).

@@ -1,16 +1,20 @@
 /**
  * The dashboard's recorder: the bounded stores kept beside the model, all filled through one {@link Recorder.record}.
  * They are kept out of the model so that 5,000 frames a second cost no copying:
- * - the event log (every SSE frame, redacted; `event-log.ts`'s ring buffer), which the log pane shows;
+ * - the event log (every SSE frame, redacted; `event-log.ts`'s ring buffer), which the log pane shows; a server
+ *   feed's frame that repeats a session's own `/load_model` frame (the same bytes, arriving within a few seconds of
+ *   it, in either order) is marked as that frame's copy, and the session's frame as echoed, so the pane folds them;
  * - the wire journal (what the debug views and the inspector show), built from the wire tap's records;
  * - what `w` saves beside the frames so that a replay can rebuild the panes and the debug views: each session's
- *   opening (all kept), every update it reported, and the wire tap's records.
+ *   opening (all kept), every update it reported, what each server's feed or poll reported, and the wire tap's
+ *   records.
  * The lists are trimmed in halves, so that appending stays O(1) amortised.
  */
 
 import { createWireJournal, type JournalEntry } from '../client/wire-journal.js';
 import type { WireRecord } from '../client/wire-tap.js';
 import { createEventLog, redactSecrets, type EventLog } from './event-log.js';
+import { isFeedTag } from './log-tags.js';
 import type { ReplayRecord } from './replay-log.js';
 
 /** Options of {@link createRecorder}. */
@@ -52,6 +56,8 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const log = createEventLog(options.capacity);
   const opens: ReplayRecord[] = [];
   const updates = createBoundedList<ReplayRecord>(options.capacity * 4);
+  const servers = createBoundedList<ReplayRecord>(options.capacity * 4);
+  const echoes = createEchoFolder(log);
   const wires = createBoundedList<ReplayRecord>(options.capacity * 8);
   const journal = createBoundedList<JournalEntry>(options.capacity);
   const journalWriter = createWireJournal({
@@ -73,11 +79,17 @@ export function createRecorder(options: RecorderOptions): Recorder {
         case 'update':
           updates.push(record);
           return;
+        case 'server':
+          servers.push(record);
+          return;
         case 'wire':
           journalWriter.feed(record.record);
           wires.push(record);
           return;
         case 'data':
+          echoes.append(record.time, record.session, redactSecrets(record.raw, options.secrets()));
+          options.onChange();
+          return;
         case 'comment':
         case 'other':
           log.append(record.time, record.session, record.kind, redactSecrets(record.raw, options.secrets()));
@@ -91,7 +103,55 @@ export function createRecorder(options: RecorderOptions): Recorder {
     },
     log,
     journal: () => journal.last(),
-    sessionRecords: () => [...opens, ...updates.all(), ...wires.all()],
+    sessionRecords: () => [...opens, ...updates.all(), ...servers.all(), ...wires.all()],
+  };
+}
+
+/** How long apart a frame and its feed copy may arrive, in ms. */
+const ECHO_WINDOW_MS = 5000;
+
+/** Frames waiting for their copy, at most (the oldest go first). */
+const ECHO_PENDING = 256;
+
+/**
+ * Appends `data` frames to the log, pairing each session frame with the same bytes from a feed (and the other way
+ * round) when they arrive within {@link ECHO_WINDOW_MS}: the feed's is marked `copy`, the session's `echoed`. One
+ * frame pairs once: two sessions following one load each get their own line, and the feed's copy folds into one.
+ */
+function createEchoFolder(log: ReturnType<typeof createEventLog>): {
+  append(time: number, session: string, raw: string): void;
+} {
+  const pending = new Map<string, { seq: number; time: number; feed: boolean }[]>();
+  let held = 0;
+  const take = (raw: string, feed: boolean, time: number): number | undefined => {
+    const waiting = pending.get(raw);
+    const at = waiting?.findIndex((w) => w.feed !== feed && time - w.time <= ECHO_WINDOW_MS) ?? -1;
+    if (waiting === undefined || at === -1) return undefined;
+    const [match] = waiting.splice(at, 1);
+    held--;
+    if (waiting.length === 0) pending.delete(raw);
+    return match?.seq;
+  };
+  const keep = (raw: string, entry: { seq: number; time: number; feed: boolean }): void => {
+    pending.set(raw, [...(pending.get(raw) ?? []), entry]);
+    held++;
+    if (held <= ECHO_PENDING) return;
+    // The oldest frame still waiting has waited longest: it will not be paired now.
+    const [oldest] = pending.keys();
+    if (oldest === undefined) return;
+    const list = pending.get(oldest) ?? [];
+    list.shift();
+    held--;
+    if (list.length === 0) pending.delete(oldest);
+  };
+  return {
+    append(time, session, raw) {
+      const feed = isFeedTag(session);
+      const pair = take(raw, feed, time);
+      const seq = log.append(time, session, 'data', raw, pair === undefined ? undefined : feed ? 'copy' : 'echoed');
+      if (pair === undefined) keep(raw, { seq, time, feed });
+      else log.markEcho(pair, feed ? 'echoed' : 'copy');
+    },
   };
 }
 

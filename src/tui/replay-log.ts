@@ -10,7 +10,12 @@
  *   the very value the dashboard's reducer took;
  * - `{"kind": "wire", "record"}`: what the wire tap recorded on one of its streams (a connection attempt, the HTTP
  *   answer, one line as sent, the end, an error; `client/wire-tap.ts`), which the log's debug and wire views and the
- *   inspector are built from.
+ *   inspector are built from;
+ * - `{"kind": "server", "root", "action"}`: what a server's feed or `/v1/models` poll reported (under the feed's tag),
+ *   which the server view and the sessions' view of their models (unloaded, loading again) are rebuilt from.
+ *
+ * A replay plays every record at its recorded time: the panes' durations, speeds and log times are the recording's,
+ * whatever the speed; {@link ReplaySource.position} is where the recording stands.
  */
 
 import type { FrameKind } from '../client/frames.js';
@@ -18,6 +23,7 @@ import type { SessionUpdate } from '../client/session-update.js';
 import type { WireRecord } from '../client/wire-tap.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { toJsonl } from './event-log.js';
+import type { ServerAction } from './server-state.js';
 
 /** One line of a saved log; `time` in milliseconds since the epoch. */
 export type ReplayRecord =
@@ -30,11 +36,20 @@ export type ReplayRecord =
     }
   | { readonly time: number; readonly session: string; readonly kind: 'update'; readonly update: SessionUpdate }
   | { readonly time: number; readonly session: string; readonly kind: 'wire'; readonly record: WireRecord }
+  | {
+      readonly time: number;
+      readonly session: string;
+      readonly kind: 'server';
+      readonly root: string;
+      readonly action: ServerAction;
+    }
   | { readonly time: number; readonly session: string; readonly kind: FrameKind; readonly raw: string };
 
 const FRAME_KINDS: ReadonlySet<string> = new Set(['data', 'comment', 'other']);
+const SERVER_ACTIONS: ReadonlySet<string> = new Set(['feed-status', 'feed', 'polled', 'poll-failed']);
 const UPDATE_TYPES: ReadonlySet<string> = new Set([
   'connecting',
+  'accepted',
   'event',
   'failed',
   'chat-sent',
@@ -60,6 +75,14 @@ export function recordLine(record: ReplayRecord): string {
       return JSON.stringify({ time, session: record.session, kind: 'update', update: record.update });
     case 'wire':
       return JSON.stringify({ time, session: record.session, kind: 'wire', record: record.record });
+    case 'server':
+      return JSON.stringify({
+        time,
+        session: record.session,
+        kind: 'server',
+        root: record.root,
+        action: record.action,
+      });
     default:
       // A frame is written as the event log writes its entries, so both kinds of save agree line for line.
       return toJsonl([
@@ -134,6 +157,17 @@ function toRecord(value: unknown): ReplayRecord | string {
     if (typeof u['at'] !== 'number') return 'an update needs a numeric "at"';
     return { time, session, kind, update: update as SessionUpdate };
   }
+  if (kind === 'server') {
+    const action = o['action'];
+    if (typeof o['root'] !== 'string') return 'a "server" line needs a string "root"';
+    if (typeof action !== 'object' || action === null) return 'a "server" line needs an "action" object';
+    const a = action as Record<string, unknown>;
+    if (typeof a['type'] !== 'string' || !SERVER_ACTIONS.has(a['type'])) {
+      return `unknown server action ${JSON.stringify(a['type'])}`;
+    }
+    if (typeof a['at'] !== 'number') return 'a server action needs a numeric "at"';
+    return { time, session, kind, root: o['root'], action: action as ServerAction };
+  }
   if (kind === 'wire') {
     const record = toWireRecord(o['record']);
     return typeof record === 'string' ? `a "wire" line's record: ${record}` : { time, session, kind, record };
@@ -142,7 +176,7 @@ function toRecord(value: unknown): ReplayRecord | string {
     if (typeof o['raw'] !== 'string') return 'a frame line needs a string "raw"';
     return { time, session, kind: kind as FrameKind, raw: o['raw'] };
   }
-  return `unknown kind ${JSON.stringify(kind)} (expected data, comment, other, open, update or wire)`;
+  return `unknown kind ${JSON.stringify(kind)} (expected data, comment, other, open, update, wire or server)`;
 }
 
 const LINE_ENDINGS: ReadonlySet<string> = new Set(['\n', '\r\n', '\r', '']);
@@ -216,15 +250,56 @@ export interface ReplaySource {
   /** Records played so far, of {@link ReplaySource.total}. */
   readonly played: () => number;
   readonly total: number;
+  /**
+   * Where the recording stands (ms since the epoch, the recording's clock): the time of the last record played, moving
+   * on at the speed while playing (never past the next record), still while paused.
+   */
+  position(): number;
+  /** The first and the last record's times. */
+  readonly span: { readonly start: number; readonly end: number };
+  /** The speed factor. */
+  readonly speed: number;
   /** Stops its timer; nothing more is played. */
   dispose(): void;
 }
 
-/** A source that plays `records` on `clock`. */
-export function createReplaySource(options: ReplaySourceOptions): ReplaySource {
-  const speed = options.speed ?? 1;
+/** `speed`, checked: a positive number. */
+function checkedSpeed(speed: number): number {
   if (!(speed > 0) || !Number.isFinite(speed))
     throw new RangeError(`replay speed must be a positive number, got ${speed}`);
+  return speed;
+}
+
+/** The recorded gap before record `index` (after the one before it), undefined at either end. */
+function gapBefore(records: readonly ReplayRecord[], index: number): number | undefined {
+  const record = records[index];
+  const previous = records[index - 1];
+  return record === undefined || previous === undefined ? undefined : record.time - previous.time;
+}
+
+/**
+ * The recording's time: set to a recorded time at the clock's now, it moves on from there at `speed` (while the
+ * caller says it moves), up to a bound.
+ */
+function createRecordingClock(
+  clock: Clock,
+  speed: number,
+  start: number,
+): { set(recorded: number): void; now(moving: boolean, bound: number): number } {
+  let anchor = { recorded: start, real: clock.now() };
+  return {
+    set(recorded) {
+      anchor = { recorded, real: clock.now() };
+    },
+    now(moving, bound) {
+      return moving ? Math.min(bound, anchor.recorded + (clock.now() - anchor.real) * speed) : anchor.recorded;
+    },
+  };
+}
+
+/** A source that plays `records` on `clock`. */
+export function createReplaySource(options: ReplaySourceOptions): ReplaySource {
+  const speed = checkedSpeed(options.speed ?? 1);
   const { records, clock } = options;
   let next = 0;
   let timer: TimerHandle | undefined;
@@ -232,11 +307,16 @@ export function createReplaySource(options: ReplaySourceOptions): ReplaySource {
   let remaining: number | null = null;
   let paused = false;
   let disposed = false;
+  const span = { start: records[0]?.time ?? 0, end: records.at(-1)?.time ?? 0 };
+  const recording = createRecordingClock(clock, speed, span.start);
+  // Never past the next record: a late timer does not let the screen's time run ahead of what it shows.
+  const position = (): number => recording.now(!(paused || disposed || next === 0), records[next]?.time ?? span.end);
 
   const emit = (): void => {
     const record = records[next];
     if (record === undefined) return;
     next++;
+    recording.set(record.time);
     options.onRecord(record, clock.now());
     if (next === records.length) options.onEnd?.();
   };
@@ -250,10 +330,8 @@ export function createReplaySource(options: ReplaySourceOptions): ReplaySource {
     }, wait);
   };
   const scheduleNext = (): void => {
-    const record = records[next];
-    const previous = records[next - 1];
-    if (record === undefined || previous === undefined) return;
-    schedule((record.time - previous.time) / speed);
+    const gap = gapBefore(records, next);
+    if (gap !== undefined) schedule(gap / speed);
   };
   const cancel = (): void => {
     if (timer !== undefined) clock.clearTimeout(timer);
@@ -268,6 +346,7 @@ export function createReplaySource(options: ReplaySourceOptions): ReplaySource {
     },
     toggle() {
       if (disposed) return;
+      recording.set(position());
       if (!paused) {
         paused = true;
         remaining = timer === undefined ? null : Math.max(0, dueAt - clock.now());
@@ -292,6 +371,9 @@ export function createReplaySource(options: ReplaySourceOptions): ReplaySource {
     },
     played: () => next,
     total: records.length,
+    position,
+    span,
+    speed,
     dispose() {
       disposed = true;
       cancel();

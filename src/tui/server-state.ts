@@ -4,14 +4,19 @@
  * `GET /v1/models` when it has none; and its throughput over time. Times come from the actions.
  */
 
+import { parseFeedId } from '../protocol/feed.js';
+import type { FeedExtras } from '../protocol/residency-fields.js';
 import type { FeedStatus } from '../client/server-feed.js';
 import type { FeedModel, FeedUpdate, ModelResidency } from '../client/feed-events.js';
 import { isRetryable, type Failure } from '../client/failures.js';
 import type { ListedModel } from '../client/model-admin.js';
 import { addThroughput, NO_THROUGHPUT, type Throughput } from './throughput.js';
 
-/** Between two `/v1/models` polls of a server without a feed, in ms. */
-export const POLL_INTERVAL_MS = 3000;
+/**
+ * Between two `/v1/models` polls of a server without a feed, in ms: short enough that a ready session says within
+ * about two seconds that its model left memory.
+ */
+export const POLL_INTERVAL_MS = 1500;
 
 /** One model's row. */
 export interface ServerModelRow {
@@ -40,6 +45,11 @@ export interface ServerState {
   readonly tokenRate: Throughput;
   /** Feed events seen. */
   readonly events: number;
+  /**
+   * The server run the feed's event ids name (`{run}-{sequence}`), once one arrived: another run means the server
+   * restarted, and nothing resident before is resident now.
+   */
+  readonly run: string | null;
   /** The last `/v1/models` poll's failure, while polling. */
   readonly pollFailure: Failure | null;
   /**
@@ -52,8 +62,21 @@ export interface ServerState {
 /** What changes a server's view. */
 export type ServerAction =
   | { readonly type: 'feed-status'; readonly at: number; readonly status: FeedStatus }
-  | { readonly type: 'feed'; readonly at: number; readonly update: FeedUpdate }
-  | { readonly type: 'polled'; readonly at: number; readonly models: readonly ListedModel[] }
+  /** A feed frame: what it changes, its `id:`, and modeldeck's fields the feed's parser does not read. */
+  | {
+      readonly type: 'feed';
+      readonly at: number;
+      readonly update: FeedUpdate;
+      readonly id?: string | undefined;
+      readonly extras?: FeedExtras | undefined;
+    }
+  /** A poll's answer; `askedAt`, when the request went out (the list is as of then). */
+  | {
+      readonly type: 'polled';
+      readonly at: number;
+      readonly models: readonly ListedModel[];
+      readonly askedAt?: number | undefined;
+    }
   | { readonly type: 'poll-failed'; readonly at: number; readonly failure: Failure };
 
 /** A server before its feed answers. */
@@ -65,9 +88,15 @@ export function createServerState(root: string): ServerState {
     downloadRate: NO_THROUGHPUT,
     tokenRate: NO_THROUGHPUT,
     events: 0,
+    run: null,
     pollFailure: null,
     lostSince: null,
   };
+}
+
+/** The server run a feed event id names, `null` for an id of another shape (or none). */
+export function runOf(id: string | undefined): string | null {
+  return id === undefined ? null : (parseFeedId(id)?.boot ?? null);
 }
 
 /** `previous`, or a row for `model` that nothing is known of yet. */
@@ -96,7 +125,11 @@ export function reduceServer(state: ServerState, action: ServerAction): ServerSt
     case 'feed-status':
       return { ...state, feed: action.status, lostSince: lostSince(state, action.status, action.at) };
     case 'feed':
-      return applyFeed({ ...state, events: state.events + 1 }, action.update, action.at);
+      return applyFeed(
+        { ...state, events: state.events + 1, run: runOf(action.id) ?? state.run },
+        action.update,
+        action.at,
+      );
     case 'polled': {
       const rows: Record<string, ServerModelRow> = {};
       for (const m of action.models) {
@@ -211,6 +244,7 @@ function applyFeed(state: ServerState, update: FeedUpdate, at: number): ServerSt
         rows: { ...state.rows, [update.model]: { ...previous, chats: Math.max(0, previous.chats - 1) } },
       };
     }
+    case 'expiry':
     case 'other':
       return state;
     default: {

@@ -1,6 +1,11 @@
 /**
  * A session's cell: its header (server, state, load gauges as text bars, stage times, error and hint), the chat
  * transcript with its reply figures, and the input line; where the cell has rows to spare, a throughput chart. Pure.
+ *
+ * A cell too small for all of it gives rows up in a fixed order (`cellRows`): first an unfocused pane's empty input
+ * line, then the chart, the chat rule, the server line, the stage times, the gauges' bars, the hint, the oldest
+ * transcript lines, the error, the focused input line; the state line goes last (and a cell with no row for it says
+ * its state in its title).
  */
 
 import { failureHint } from '../client/failures.js';
@@ -14,11 +19,19 @@ import { clipLine, seg, textBar, type Line, type Tone } from './lines.js';
 import { gridLayout, type Rect } from './screen-layout.js';
 import type { ChartSpec } from './server-view.js';
 import type { ServerState } from './server-state.js';
-import { canChat, type ProgressState, type ReplyMetrics, type SessionState } from './session-state.js';
-import { hasRecent, rateTitle, throughputSeries, toPercents } from './throughput.js';
+import {
+  byteFigures,
+  itemFigures,
+  replyFigures,
+  shortState,
+  stallTime,
+  stateLine,
+  type ServerLost,
+} from './session-figures.js';
+import { canChat, isLoading, type ProgressState, type SessionState } from './session-state.js';
+import { movesWithin, rateTitle, throughputPeak, throughputSeries, toPercents } from './throughput.js';
 import { wrap } from './text-wrap.js';
 import type { CellView } from './view-model.js';
-import { clockTime } from './wire-log-view.js';
 
 /** What the session cells are drawn with, besides the sessions. */
 export interface SessionCellsContext {
@@ -44,6 +57,7 @@ export function sessionCells(sessions: readonly SessionState[], area: Rect, ctx:
     const rect = rects[i] ?? area;
     const focused = i === ctx.focus && !ui.logFocused;
     let scrollLimit = 0;
+    let stateShown = true;
     const lines = sessionLines(session, {
       width: Math.max(1, rect.width - 2),
       height: Math.max(0, rect.height - 2),
@@ -57,6 +71,9 @@ export function sessionCells(sessions: readonly SessionState[], area: Rect, ctx:
       onScrollLimit: (limit) => {
         scrollLimit = limit;
       },
+      onStateShown: (shown) => {
+        stateShown = shown;
+      },
       serverLost: serverLost(ctx.servers.find((server) => sameServer(server.root, session.server))),
       onChart: (chart) =>
         ctx.onChart(
@@ -65,21 +82,17 @@ export function sessionCells(sessions: readonly SessionState[], area: Rect, ctx:
           chart,
         ),
     });
+    // A cell with no row for its state line says the state in its title, before the model.
+    const state = stateShown ? '' : ` ${shortState(session)} ·`;
     return {
       id: session.id,
       rect,
-      title: ` ${truncateMiddle(`${session.tag} ${session.model}${faultNote(faults.get(session.tag))}`, Math.max(1, rect.width - 4))} `,
+      title: ` ${truncateMiddle(`${session.tag}${state} ${session.model}${faultNote(faults.get(session.tag))}`, Math.max(1, rect.width - 4))} `,
       focused,
       lines,
       scrollLimit,
     };
   });
-}
-
-/** A session's server, when it cannot be reached: since when, and what the dashboard does about it. */
-interface ServerLost {
-  readonly since: number;
-  readonly doing: string;
 }
 
 function serverLost(server: ServerState | undefined): ServerLost | null {
@@ -109,6 +122,8 @@ interface CellContext {
   readonly scroll?: number;
   /** Given, told how far the transcript can scroll back in this cell (lines). */
   readonly onScrollLimit?: (limit: number) => void;
+  /** Given, told whether the state line found a row (else the caller shows the state elsewhere). */
+  readonly onStateShown?: (shown: boolean) => void;
   /** Given, the session's server cannot be reached (its feed or poll says so): a ready session shows it. */
   readonly serverLost?: ServerLost | null;
   /**
@@ -121,107 +136,160 @@ interface CellContext {
 /** Rows a one-series chart takes. */
 const CHART_ROWS = 3;
 
-/** The chart a session shows: tokens/s while it chats (or chatted in the last minute), download bytes/s before. */
+/**
+ * The chart a session shows, only where it moves: tokens/s while a reply streams or while its last replies are in
+ * the chart's window; download bytes/s while its load downloads. A ready session keeps no download chart.
+ */
 function sessionChart(session: SessionState, now: number, width: number): ChartSpec['series'] | null {
   const length = Math.max(1, width - 2);
-  const chatting = session.chatBusy || hasRecent(session.tokenRate, now, 60);
-  if (chatting) {
+  if (session.chatBusy || movesWithin(session.tokenRate, now, length)) {
     const values = throughputSeries(session.tokenRate, now, length);
-    return [{ title: rateTitle('tokens/s', values, (v) => String(Math.round(v))), percents: toPercents(values) }];
+    const peak = throughputPeak(session.tokenRate, now, length);
+    return [
+      { title: rateTitle('tokens/s', values, (v) => v.toFixed(v < 10 ? 1 : 0), peak), percents: toPercents(values) },
+    ];
   }
-  if (session.downloadRate.buckets.length === 0) return null;
+  if (!isLoading(session) || !movesWithin(session.downloadRate, now, length)) return null;
   const values = throughputSeries(session.downloadRate, now, length);
-  return [{ title: rateTitle('download', values, (v) => `${formatBytes(v)}/s`), percents: toPercents(values) }];
+  const peak = throughputPeak(session.downloadRate, now, length);
+  return [{ title: rateTitle('download', values, (v) => `${formatBytes(v)}/s`, peak), percents: toPercents(values) }];
+}
+
+/** A run of a cell's rows, in the order they are shown, and how readily it gives them up. */
+interface Block {
+  readonly name: 'server' | 'state' | 'error' | 'hint' | 'gauges' | 'stages' | 'rule' | 'transcript' | 'input';
+  rows: Line[];
+  /** Rows go from the lowest priority first (the state line's is the highest). */
+  readonly priority: number;
+  /** Fewest rows it shrinks to before it goes altogether (0: it may go). */
+  readonly min: number;
+  /** Which end loses rows first: the transcript keeps its newest lines. */
+  readonly from: 'start' | 'end';
 }
 
 /** The lines inside one session's box: header (server, state, gauges, stage times, error), transcript, input. */
 export function sessionLines(session: SessionState, ctx: CellContext): Line[] {
   const { width } = ctx;
-  const header: Line[] = [];
-  header.push([seg(truncateMiddle(session.server, width), 'dim')]);
-  header.push(stateLine(session, ctx.now, width, ctx.serverLost ?? null));
-  if (session.error !== null) {
-    const hint = failureHint(session.error);
-    for (const text of wrapAtMost(session.error.message, width, 3)) header.push([seg(text, 'error')]);
-    for (const text of wrapAtMost(hint, width, 2)) header.push([seg(text, 'warn')]);
+  if (ctx.height <= 0) {
+    ctx.onStateShown?.(false);
+    return [];
   }
-  // A finished load gives its rows to the chat: one summary line, unless the cell is zoomed (room for the detail).
-  if (!canChat(session) || session.error !== null || ctx.detail === true) {
-    header.push(...gaugeLines('download', session, width, ctx.now));
-    header.push(...gaugeLines('weights', session, width, ctx.now));
-    header.push(...stageLines(session, width, ctx.now));
-  }
-
-  const inputLine = inputText(session, ctx);
-  if (ctx.height <= 0) return [];
-  if (header.length + 1 >= ctx.height) return [...header.slice(0, ctx.height - 1), inputLine];
-  // A chart only where it leaves the transcript three rows of its own.
-  const chart =
-    ctx.onChart && ctx.height - header.length - 1 >= CHART_ROWS + 3 ? sessionChart(session, ctx.now, width) : null;
-  if (chart !== null && ctx.onChart) {
-    ctx.onChart({ key: 'rate', row: header.length, series: chart });
-    for (let i = 0; i < CHART_ROWS; i++) header.push([]);
-  }
-  const room = ctx.height - header.length - 1;
   const transcript = transcriptLines(session, width);
-  const rows = room >= 2 && transcript.length > 0 ? room - 1 : room;
-  // Scrolled back, the last row says how many newer lines sit below; never past the oldest line.
+  const blocks = cellBlocks(session, ctx, transcript.length);
+  cellRows(blocks, ctx.height);
+  const stateShown = blocks.some((b) => b.name === 'state' && b.rows.length > 0);
+  ctx.onStateShown?.(stateShown);
+  const used = blocks.reduce((n, b) => n + (b.name === 'transcript' ? 0 : b.rows.length), 0);
+  let room = ctx.height - used;
+  // A chart only where it leaves the transcript three rows of its own (and the chat rule one).
+  const chart = ctx.onChart && room >= CHART_ROWS + 4 ? sessionChart(session, ctx.now, width) : null;
+  if (chart !== null) room -= CHART_ROWS;
+  const out: Line[] = [];
+  for (const block of blocks) {
+    if (block.name === 'transcript') out.push(...transcriptWindow(transcript, room, width, ctx));
+    else if (block.name === 'rule' && chart !== null) {
+      ctx.onChart?.({ key: 'rate', row: out.length, series: chart });
+      for (let i = 0; i < CHART_ROWS; i++) out.push([]);
+      out.push(...block.rows);
+    } else out.push(...block.rows);
+  }
+  return out;
+}
+
+/** Every block a cell would show with room enough, in order. */
+function cellBlocks(session: SessionState, ctx: CellContext, transcriptLength: number): Block[] {
+  const { width } = ctx;
+  const block = (name: Block['name'], rows: Line[], priority: number, min = 0): Block => ({
+    name,
+    rows,
+    priority,
+    min,
+    from: name === 'transcript' ? 'start' : 'end',
+  });
+  const error = session.error === null ? [] : wrapAtMost(session.error.message, width, 3);
+  const hint = session.error === null ? [] : wrapAtMost(failureHint(session.error), width, 2);
+  // A finished load gives its rows to the chat: one summary line, unless the cell is zoomed (room for the detail).
+  const detail = !canChat(session) || session.error !== null || ctx.detail === true;
+  const gauges = detail
+    ? [...gaugeLines('download', session, width, ctx.now), ...gaugeLines('weights', session, width, ctx.now)]
+    : [];
+  const stages = detail ? stageLines(session, width, ctx.now) : [];
+  const inputLine = inputText(session, ctx);
+  // An unfocused pane's input line with nothing typed says nothing: the first row to go.
+  const inputPriority = ctx.composing ? 11 : ctx.focused ? 9 : ctx.input !== '' ? 2.5 : 0;
+  return [
+    block('server', [[seg(truncateMiddle(session.server, width), 'dim')]], 3),
+    block('state', [stateLine(session, ctx.now, width, ctx.serverLost ?? null)], 10, 1),
+    block(
+      'error',
+      error.map((text): Line => [seg(text, 'error')]),
+      8,
+      1,
+    ),
+    block(
+      'hint',
+      hint.map((text): Line => [seg(text, 'warn')]),
+      6,
+    ),
+    block('gauges', gauges, 5),
+    block('stages', stages, 4),
+    block(
+      'rule',
+      transcriptLength > 0 ? [[seg([...('─ chat ' + '─'.repeat(width))].slice(0, width).join(''), 'dim')]] : [],
+      2,
+    ),
+    // Placeholder rows: the transcript takes whatever is left once the others are placed.
+    block('transcript', new Array<Line>(transcriptLength).fill([]), 7),
+    block('input', [inputLine], inputPriority, inputPriority > 0 ? 1 : 0),
+  ];
+}
+
+/**
+ * Takes rows from the blocks until they fit in `height`: first each shrinks towards its least (lowest priority
+ * first), then whole blocks go, lowest priority first.
+ */
+function cellRows(blocks: Block[], height: number): void {
+  let total = blocks.reduce((n, b) => n + b.rows.length, 0);
+  const order = [...blocks].sort((a, b) => a.priority - b.priority);
+  for (const block of order) {
+    if (total <= height) return;
+    // The gauges keep their labels before their bars go: every other row is a bar.
+    if (block.name === 'gauges' && block.rows.length > 2) {
+      const labels = block.rows.filter((_, i) => i % 2 === 0);
+      total -= block.rows.length - labels.length;
+      block.rows = labels;
+      if (total <= height) return;
+    }
+    const cut = Math.max(0, Math.min(total - height, block.rows.length - block.min));
+    const kept = block.from === 'start' ? block.rows.slice(cut) : block.rows.slice(0, block.rows.length - cut);
+    total -= block.rows.length - kept.length;
+    block.rows = kept;
+  }
+  // Still too many (every block at its least): the highest priorities keep their rows.
+  for (const block of order) {
+    if (total <= height) return;
+    total -= block.rows.length;
+    block.rows = [];
+  }
+}
+
+/**
+ * The transcript's lines in `room` rows: the newest, or scrolled back (the last row then says how many newer lines
+ * sit below; never past the oldest line).
+ */
+function transcriptWindow(transcript: readonly Line[], room: number, width: number, ctx: CellContext): Line[] {
+  const rows = Math.max(0, room);
   const limit = Math.max(0, transcript.length - rows + 1);
   ctx.onScrollLimit?.(limit);
   const scroll = Math.min(ctx.scroll ?? 0, limit);
   const end = transcript.length - scroll;
-  const body =
-    scroll > 0 && rows >= 2
-      ? [
-          ...transcript.slice(Math.max(0, end - (rows - 1)), end),
-          [seg(truncateEnd(`↓ ${scroll} newer · PgDn`, width), 'warn')],
-        ]
-      : transcript.slice(-rows);
-  const shown =
-    room >= 2 && transcript.length > 0
-      ? [[seg([...('─ chat ' + '─'.repeat(width))].slice(0, width).join(''), 'dim')], ...body]
-      : body;
-  return [...header, ...shown, inputLine];
-}
-
-function stateLine(session: SessionState, now: number, width: number, lost: ServerLost | null): Line {
-  const attempt = session.attempt > 1 ? ` (attempt ${session.attempt})` : '';
-  let line: Line;
-  switch (session.phase) {
-    case 'connecting':
-      line = [seg(`◌ connecting${attempt}…`, 'warn')];
-      break;
-    case 'loading':
-      line = [seg('● loading: ', 'accent'), seg(session.stage ?? '…', 'accent')];
-      break;
-    case 'ready':
-      line = [seg('✓ ready', 'ok'), seg(readySummary(session), 'dim')];
-      break;
-    case 'cached':
-      line = [seg('✓ ready', 'ok'), seg(' · cached (already in server memory)', 'dim')];
-      break;
-    case 'error':
-      line = [seg('✗ error', 'error'), seg(' · r retries', 'dim')];
-      break;
-    case 'reconnecting': {
-      const wait = session.retryAt === null ? 0 : session.retryAt - now;
-      line = [
-        seg(wait > 0 ? `↻ reconnecting in ${Math.ceil(wait / 1000)}s${attempt}` : `↻ reconnecting${attempt}…`, 'warn'),
-      ];
-      break;
-    }
-    default: {
-      const never: never = session.phase;
-      throw new TypeError(`unknown phase ${String(never)}`);
-    }
+  if (scroll > 0 && rows >= 2) {
+    return [
+      ...transcript.slice(Math.max(0, end - (rows - 1)), end),
+      [seg(truncateEnd(`↓ ${scroll} newer · PgDn`, width), 'warn')],
+    ];
   }
-  if (lost !== null && canChat(session)) {
-    // The load stream ended at ready: only the server's feed (or poll) can tell that the server went away since.
-    line = [seg(`⚠ server unreachable since ${clockTime(lost.since).slice(0, 8)} · ${lost.doing}`, 'warn')];
-  }
-  // Activity first, so a narrow cell cuts the cached note rather than "replying".
-  if (session.chatBusy) line = [...line.slice(0, 1), seg(' · replying…', 'accent'), ...line.slice(1)];
-  return clipLine(line, width);
+  return rows === 0 ? [] : transcript.slice(-rows);
 }
 
 /** The stage times, on at most two lines, broken between stages (never inside one), an ellipsis when cut. */
@@ -250,31 +318,10 @@ function wrapCut(lines: readonly string[], width: number, max: number): string[]
   return shown;
 }
 
-/**
- * What a finished load took, after `✓ ready`: ` in 26.8s · 100 MB at 3.9 MB/s` (the whole load, then the download
- * stage's bytes over its own time), or ` in 0.4s · files already on disk` when nothing was downloaded.
- */
-function readySummary(session: SessionState): string {
-  const first = session.stages[0];
-  if (first === undefined) return '';
-  const ends = session.stages.map((s) => s.endedAt ?? s.startedAt);
-  const parts = [` in ${formatDuration(Math.max(...ends) - first.startedAt)}`];
-  const download = session.stages.find((s) => s.name === 'download');
-  const bytes = session.download?.total ?? session.download?.current ?? null;
-  if (download === undefined || bytes === null) {
-    parts.push('files already on disk');
-  } else {
-    const ms = (download.endedAt ?? download.startedAt) - download.startedAt;
-    parts.push(ms > 0 ? `${formatBytes(bytes)} at ${formatBytes((bytes * 1000) / ms)}/s` : formatBytes(bytes));
-  }
-  return parts.join(' · ');
-}
-
 function gaugeLines(stage: 'download' | 'weights', session: SessionState, width: number, now: number): Line[] {
   const progress: ProgressState | null = stage === 'download' ? session.download : session.weights;
   if (progress === null) {
-    const skipped =
-      (session.phase === 'ready' || session.phase === 'cached') && !session.stages.some((s) => s.name === stage);
+    const skipped = canChat(session) && !session.stages.some((s) => s.name === stage);
     const note =
       session.phase === 'cached'
         ? 'already in memory'
@@ -306,53 +353,6 @@ function gaugeLines(stage: 'download' | 'weights', session: SessionState, width:
   return [label, bar];
 }
 
-/**
- * A running download whose byte count has not grown for this long (ms) shows as stalled: its speed and ETA give way to
- * "stalled · no data for N s". Heartbeats keep a stream open without progress, so only growing figures count.
- */
-export const STALL_AFTER_MS = 5000;
-
-/** Silence (ms) before the shown speed starts to decay towards zero. */
-const DECAY_AFTER_MS = 1000;
-
-/** Time constant (ms) of that decay. */
-const DECAY_WINDOW_MS = 2000;
-
-/** Whole seconds without growth, once past {@link STALL_AFTER_MS}; `null` while the stage moves. */
-function stallTime(p: ProgressState, now: number): number | null {
-  const silence = now - p.advancedAt;
-  return silence >= STALL_AFTER_MS ? Math.floor(silence / 1000) : null;
-}
-
-/** The speed to show at `now`: the smoothed rate, decaying once no new units arrived for a second. */
-function shownRate(p: ProgressState, now: number): number | null {
-  if (p.rate === null) return null;
-  const silence = now - p.advancedAt;
-  return silence <= DECAY_AFTER_MS ? p.rate : p.rate * Math.exp(-(silence - DECAY_AFTER_MS) / DECAY_WINDOW_MS);
-}
-
-function byteFigures(p: ProgressState, running: boolean, now: number): string[] {
-  const parts = [
-    p.total === null ? `${formatBytes(p.current)} so far` : `${formatBytes(p.current)} / ${formatBytes(p.total)}`,
-  ];
-  const rate = shownRate(p, now);
-  if (running && stallTime(p, now) === null && rate !== null && rate > 0) {
-    parts.push(`${formatBytes(rate)}/s`);
-    if (p.total !== null && p.total > p.current)
-      parts.push(`ETA ${formatDuration(((p.total - p.current) / rate) * 1000)}`);
-  }
-  return parts;
-}
-
-function itemFigures(p: ProgressState, running: boolean, now: number): string[] {
-  const parts = [p.total === null ? `${p.current} items so far` : `${p.current} / ${p.total} items`];
-  const rate = shownRate(p, now);
-  if (running && rate !== null && rate > 0 && p.total !== null && p.total > p.current) {
-    parts.push(`ETA ${formatDuration(((p.total - p.current) / rate) * 1000)}`);
-  }
-  return parts;
-}
-
 /** `processor 0.1s`, `config 0.0s`, `download 4.2s`…: each stage's time, the running one counting up to `now`. */
 function stageItems(session: SessionState, now: number): string[] {
   return session.stages.map((s) => `${s.name} ${formatDuration((s.endedAt ?? now) - s.startedAt)}`);
@@ -365,30 +365,22 @@ function transcriptLines(session: SessionState, width: number): Line[] {
     const tone: Tone = entry.role === 'user' ? 'accent' : entry.role === 'error' ? 'error' : 'normal';
     const body = entry.content + (entry.streaming ? '▍' : '') + (entry.stopped ? ' (stopped)' : '');
     for (const text of wrap(prefix + body, width)) out.push([seg(text, tone)]);
-    const figures = entry.metrics && !entry.streaming ? replyFigures(entry.metrics) : '';
-    if (figures !== '') out.push([seg(truncateEnd(`  ${figures}`, width), 'dim')]);
+    const figures = entry.metrics && !entry.streaming ? replyFigures(entry.metrics) : [];
+    // The figures wrap between figures, never inside one, so a narrow pane shows all of them.
+    for (const text of joinParts(figures, width, '  ')) out.push([seg(text, 'dim')]);
   }
   return out;
 }
 
-/**
- * `ttft 0.3s · 41.2 tok/s · 18 in · 64 out` under a reply. Without the server's `usage` the counts are the streamed
- * pieces, marked `≈` (one piece is about one token), and the prompt count is unknown.
- */
-function replyFigures(metrics: ReplyMetrics): string {
-  const parts: string[] = [];
-  if (metrics.firstAt !== null) {
-    const ms = metrics.firstAt - metrics.sentAt;
-    parts.push(`ttft ${ms < 1000 ? `${Math.round(ms)}ms` : formatDuration(ms)}`);
+/** `parts` joined with ` · ` into lines of at most `width`, each starting with `indent`, broken between parts. */
+function joinParts(parts: readonly string[], width: number, indent: string): string[] {
+  const lines: string[] = [];
+  for (const part of parts) {
+    const last = lines.at(-1);
+    if (last !== undefined && [...`${last} · ${part}`].length <= width) lines[lines.length - 1] = `${last} · ${part}`;
+    else lines.push(truncateEnd(`${indent}${part}`, width));
   }
-  const out = metrics.usage?.completion ?? metrics.pieces;
-  const approx = metrics.usage === null ? '≈' : '';
-  const span = metrics.endedAt !== null && metrics.firstAt !== null ? metrics.endedAt - metrics.firstAt : 0;
-  // The first token opens the span: the rate counts the ones after it.
-  if (span > 0 && out > 1) parts.push(`${approx}${(((out - 1) * 1000) / span).toFixed(1)} tok/s`);
-  if (metrics.usage !== null) parts.push(`${metrics.usage.prompt} in`);
-  parts.push(`${approx}${out} out`);
-  return parts.join(' · ');
+  return lines;
 }
 
 function inputText(session: SessionState, ctx: CellContext): Line {

@@ -1,16 +1,49 @@
 /**
  * One dashboard session as plain data, and the pure reducer that moves it along as load events, failures and chat
  * pieces arrive. Times are milliseconds since the Unix epoch, always taken from the action (never from a clock here).
+ * What the server tells later about the model (unloaded, loading again, resident with a countdown) is applied by
+ * `session-residency.ts`, to the same state.
  */
 
-import type { LoadEvent } from '../protocol/events.js';
+import { QUEUED_STAGE, type QueuePlace } from '../protocol/residency-fields.js';
 import type { ChatTurn } from '../client/chat-stream.js';
 import type { Failure } from '../client/failures.js';
 import type { SessionUpdate } from '../client/session-update.js';
-import { addThroughput, NO_THROUGHPUT, type Throughput } from './throughput.js';
+import { addSpan, NO_THROUGHPUT, type Throughput } from './throughput.js';
 
-/** Where a session stands. `cached` is `ready` for a model that was already resident in server memory. */
-export type SessionPhase = 'connecting' | 'loading' | 'ready' | 'cached' | 'error' | 'reconnecting';
+/**
+ * Where a session stands. `queued`: the server accepted the load (HTTP 200) and it waits its turn, with or without a
+ * `queued` event yet. `ready` and `cached` (a model already resident in server memory) only while the model is
+ * resident, as far as the server has told; `unloaded`: it left server memory after the session saw it ready (a chat
+ * or `r` loads it again); `reloading`: it is being loaded again on the server (for a chat, or by another client).
+ */
+export type SessionPhase =
+  'connecting' | 'queued' | 'loading' | 'ready' | 'cached' | 'unloaded' | 'reloading' | 'error' | 'reconnecting';
+
+/**
+ * Why a model left server memory: the feed's unload reasons, `restart` (the server came back as a new run without
+ * it) and `gone` (a snapshot or a poll no longer lists it resident, and nothing said why).
+ */
+export type UnloadCause = 'idle' | 'request' | 'evicted' | 'reset' | 'cancelled' | 'shutdown' | 'restart' | 'gone';
+
+/** When and why the model left memory. */
+export interface Unloaded {
+  readonly cause: UnloadCause;
+  /** Milliseconds since the epoch. */
+  readonly at: number;
+  /** This session asked for it (`u`). */
+  readonly bySession?: boolean;
+}
+
+/** A load of the model again, after it was unloaded. */
+export interface Reload {
+  /** Milliseconds since the epoch. */
+  readonly startedAt: number;
+  /** A message of this session brought it back (else another client, or `r`). */
+  readonly forChat: boolean;
+  readonly stage: string | null;
+  readonly progress: { readonly current: number; readonly total: number | null } | null;
+}
 
 /** When one stage ran. */
 export interface StageTiming {
@@ -32,6 +65,11 @@ export interface ProgressState {
   readonly rate: number | null;
   /** Time of the latest sample, ms since the epoch. */
   readonly at: number;
+  /**
+   * The stage's first sample in this attempt: `current` then is what the server already had (a resumed download's
+   * bytes on disk), and the samples since measure what this attempt did.
+   */
+  readonly first: { readonly current: number; readonly at: number };
   /**
    * When `current` last grew (or the stage's first sample), ms since the epoch. Samples that repeat the figure do not
    * move it, so the view can tell a stalled transfer from a live one.
@@ -57,6 +95,10 @@ export interface ReplyMetrics {
   readonly sentAt: number;
   /** When the first piece of text arrived, `null` before. */
   readonly firstAt: number | null;
+  /** When the latest piece arrived, `null` before the first. */
+  readonly lastAt?: number | null;
+  /** The model was not resident when the message went out, or was loaded again before the first piece. */
+  readonly reloaded?: boolean;
   /** When the reply ended (done, stopped or failed), `null` while it streams. */
   readonly endedAt: number | null;
   /** Pieces (streamed deltas) received: about one token each. */
@@ -89,6 +131,20 @@ export interface SessionState {
   readonly weights: ProgressState | null;
   /** The latest failure, kept while reconnecting so the user sees why. Cleared by the next event. */
   readonly error: Failure | null;
+  /** While `queued`: where the load waits, once the server said (`null`: accepted, nothing said yet). */
+  readonly queue: QueuePlace | null;
+  /** Since when the load has waited (the HTTP 200, or the first `queued` event), while `queued`. */
+  readonly queuedSince: number | null;
+  /** Since when the model is resident as far as the session knows (its `ready`, or the server's news). */
+  readonly residentSince: number | null;
+  /** When the server will unload the model for idleness (ms since the epoch, on this clock), `null`: not said. */
+  readonly expiresAt: number | null;
+  /** Why the model left memory, while `unloaded` or `reloading`. */
+  readonly unloaded: Unloaded | null;
+  /** While `reloading`: the load again. */
+  readonly reload: Reload | null;
+  /** How long the last load again took (ms), once the model was back; `null` when there was none. */
+  readonly reloadedIn: number | null;
   /** `id@revision` from the server's events, once known. */
   readonly resolvedModel: string | null;
   /** True until the first event of a new attempt (its events replace the old attempt's progress). */
@@ -123,6 +179,13 @@ export function createSessionState(init: { id: string; tag: string; server: stri
     download: null,
     weights: null,
     error: null,
+    queue: null,
+    queuedSince: null,
+    residentSince: null,
+    expiresAt: null,
+    unloaded: null,
+    reload: null,
+    reloadedIn: null,
     resolvedModel: null,
     freshAttempt: true,
     transcript: [],
@@ -132,9 +195,35 @@ export function createSessionState(init: { id: string; tag: string; server: stri
   };
 }
 
-/** True when the model is usable for chat. */
+/** True when a message can go out: the model is resident, or was and a chat loads it again on the server. */
 export function canChat(state: SessionState): boolean {
-  return state.phase === 'ready' || state.phase === 'cached';
+  switch (state.phase) {
+    case 'ready':
+    case 'cached':
+    case 'unloaded':
+    case 'reloading':
+      return true;
+    case 'connecting':
+    case 'queued':
+    case 'loading':
+    case 'error':
+    case 'reconnecting':
+      return false;
+    default: {
+      const never: never = state.phase;
+      throw new TypeError(`unknown phase ${String(never)}`);
+    }
+  }
+}
+
+/** True when the session's own load is under way (connecting, waiting its turn, loading or reconnecting). */
+export function isLoading(state: SessionState): boolean {
+  return (
+    state.phase === 'connecting' ||
+    state.phase === 'queued' ||
+    state.phase === 'loading' ||
+    state.phase === 'reconnecting'
+  );
 }
 
 /** The conversation to send: user and finished assistant turns, errors left out. */
@@ -158,9 +247,16 @@ export function reduceSession(state: SessionState, action: SessionAction): Sessi
         attempt: action.attempt,
         retryAt: null,
         freshAttempt: true,
+        queue: null,
+        queuedSince: null,
+        reload: null,
+        expiresAt: null,
       };
+    case 'accepted':
+      // The server took the request; the first event may be a while coming (a load waiting its turn).
+      return { ...state, phase: 'queued', queue: null, queuedSince: action.at, error: null, retryAt: null };
     case 'event':
-      return applyEvent(state, action.event, action.at);
+      return applyEvent(state, action);
     case 'failed':
       return {
         ...state,
@@ -170,54 +266,28 @@ export function reduceSession(state: SessionState, action: SessionAction): Sessi
         stages: closeStages(state.stages, action.at),
       };
     case 'chat-sent':
-      return {
-        ...state,
-        chatBusy: true,
-        transcript: bound([
-          ...state.transcript,
-          { role: 'user', content: action.text, streaming: false },
-          {
-            role: 'assistant',
-            content: '',
-            streaming: true,
-            metrics: { sentAt: action.at, firstAt: null, endedAt: null, pieces: 0, usage: null },
-          },
-        ]),
-      };
+      return sendReply(state, action.text, action.at);
     case 'chat-delta':
-      return {
-        ...state,
-        tokenRate: addThroughput(state.tokenRate, action.at, 1),
-        transcript: updateReply(state.transcript, (reply) => ({
-          ...reply,
-          content: reply.content + action.text,
-          ...(reply.metrics
-            ? {
-                metrics: {
-                  ...reply.metrics,
-                  firstAt: reply.metrics.firstAt ?? action.at,
-                  pieces: reply.metrics.pieces + 1,
-                },
-              }
-            : {}),
-        })),
-      };
-    case 'chat-done':
+      return addPiece(state, action.text, action.at);
+    case 'chat-done': {
+      const reply = lastReply(state.transcript);
       return {
         ...state,
         chatBusy: false,
-        transcript: updateReply(state.transcript, (reply) => endReply(reply, action.at, action.usage ?? null)),
+        tokenRate: countUsage(state.tokenRate, reply?.metrics, action.usage?.completion),
+        transcript: updateReply(state.transcript, (r) => endReply(r, action.at, action.usage ?? null)),
       };
+    }
     case 'chat-stopped':
       return {
-        ...state,
+        ...endReload(state),
         chatBusy: false,
         transcript: updateReply(state.transcript, (reply) => ({ ...endReply(reply, action.at, null), stopped: true })),
       };
     case 'chat-failed': {
       const finished = updateReply(state.transcript, (reply) => endReply(reply, action.at, null));
       return {
-        ...state,
+        ...endReload(state),
         chatBusy: false,
         transcript: bound([...finished, { role: 'error', content: action.failure.message, streaming: false }]),
       };
@@ -229,15 +299,26 @@ export function reduceSession(state: SessionState, action: SessionAction): Sessi
   }
 }
 
-function applyEvent(previous: SessionState, event: LoadEvent, at: number): SessionState {
+function applyEvent(previous: SessionState, update: Extract<SessionAction, { type: 'event' }>): SessionState {
+  const { event, at } = update;
   const state: SessionState = previous.freshAttempt
     ? { ...previous, stages: [], download: null, weights: null, stage: null, freshAttempt: false }
     : previous;
-  const base = { ...state, error: null, retryAt: null, resolvedModel: event.model };
+  const base = { ...state, error: null, retryAt: null, resolvedModel: event.model, queue: null, queuedSince: null };
   switch (event.status) {
     case 'loading': {
       const stages = enterStage(state.stages, event.stage, at);
       const progress = event.progress;
+      if (event.stage === QUEUED_STAGE) {
+        return {
+          ...base,
+          phase: 'queued',
+          stage: event.stage,
+          stages,
+          queue: update.queue ?? null,
+          queuedSince: state.queuedSince ?? at,
+        };
+      }
       return {
         ...base,
         phase: 'loading',
@@ -245,9 +326,9 @@ function applyEvent(previous: SessionState, event: LoadEvent, at: number): Sessi
         stages,
         download: event.stage === 'download' && progress ? sample(state.download, progress, at) : state.download,
         downloadRate:
-          event.stage === 'download' && progress
-            ? // The first figure of an attempt may include bytes kept from an earlier one: only deltas count.
-              addThroughput(state.downloadRate, at, state.download ? progress.current - state.download.current : 0)
+          event.stage === 'download' && progress && state.download
+            ? // Spread over the time since the last sample: the chart's rates and the summary's average agree.
+              addSpan(state.downloadRate, state.download.at, at, progress.current - state.download.current)
             : state.downloadRate,
         weights: event.stage === 'weights' && progress ? sample(state.weights, progress, at) : state.weights,
       };
@@ -259,6 +340,16 @@ function applyEvent(previous: SessionState, event: LoadEvent, at: number): Sessi
         // Gauges keep the last figures the server sent: filling them up here would hide a server that never
         // reports a stage's end.
         stages: closeStages(state.stages, at),
+        residentSince: at,
+        // Its own countdown, else what the server's feed already said of it (it may come before this event).
+        expiresAt:
+          update.expiresInMs === undefined
+            ? state.expiresAt
+            : update.expiresInMs === null
+              ? null
+              : at + update.expiresInMs,
+        unloaded: null,
+        reload: null,
       };
     case 'error':
       return {
@@ -300,7 +391,100 @@ function sample(
     rate = rate === null ? instant : rate + alpha * (instant - rate);
   }
   const advancedAt = previous !== null && progress.current <= previous.current ? previous.advancedAt : at;
-  return { current: progress.current, total: progress.total, rate, at, advancedAt };
+  const first = previous?.first ?? { current: progress.current, at };
+  return { current: progress.current, total: progress.total, rate, at, advancedAt, first };
+}
+
+/** A message went out: the user's turn and an empty reply, marked reloaded when the model had left memory. */
+function sendReply(state: SessionState, text: string, at: number): SessionState {
+  const reloaded = state.phase === 'unloaded' || state.phase === 'reloading';
+  return {
+    ...state,
+    chatBusy: true,
+    // The chat loads the model again on the server: say so until the server (or the first piece) says it is back.
+    ...(state.phase === 'unloaded'
+      ? { phase: 'reloading', reload: { startedAt: at, forChat: true, stage: null, progress: null } }
+      : {}),
+    transcript: bound([
+      ...state.transcript,
+      { role: 'user', content: text, streaming: false },
+      {
+        role: 'assistant',
+        content: '',
+        streaming: true,
+        metrics: {
+          sentAt: at,
+          firstAt: null,
+          lastAt: null,
+          endedAt: null,
+          pieces: 0,
+          usage: null,
+          ...(reloaded ? { reloaded } : {}),
+        },
+      },
+    ]),
+  };
+}
+
+/**
+ * A piece of the reply arrived. The first one is the time to first token; each later one is counted over the time
+ * since the one before (the tokens/s chart's rate). A first piece while the model was loading again says it is back.
+ */
+function addPiece(state: SessionState, text: string, at: number): SessionState {
+  const metrics = lastReply(state.transcript)?.metrics;
+  const previousAt = metrics?.lastAt ?? metrics?.firstAt ?? null;
+  const back = state.phase === 'reloading' && state.reload !== null;
+  return {
+    ...state,
+    ...(back
+      ? {
+          phase: 'ready' as const,
+          reloadedIn: at - (state.reload?.startedAt ?? at),
+          reload: null,
+          unloaded: null,
+          residentSince: at,
+        }
+      : {}),
+    tokenRate: previousAt === null ? state.tokenRate : addSpan(state.tokenRate, previousAt, at, 1),
+    transcript: updateReply(state.transcript, (reply) => ({
+      ...reply,
+      content: reply.content + text,
+      ...(reply.metrics
+        ? {
+            metrics: {
+              ...reply.metrics,
+              firstAt: reply.metrics.firstAt ?? at,
+              lastAt: at,
+              pieces: reply.metrics.pieces + 1,
+            },
+          }
+        : {}),
+    })),
+  };
+}
+
+/**
+ * A reply's tokens the pieces did not count (a server that sends several tokens in one piece): spread over the reply's
+ * time without counting that time again, so the chart's total is the server's count.
+ */
+function countUsage(series: Throughput, metrics: ReplyMetrics | undefined, completion: number | undefined): Throughput {
+  if (metrics === undefined || completion === undefined || metrics.firstAt === null) return series;
+  const extra = completion - metrics.pieces;
+  return extra > 0 ? addSpan(series, metrics.firstAt, metrics.lastAt ?? metrics.firstAt, extra, false) : series;
+}
+
+/**
+ * A reply that ended before its first piece while the model was being loaded again for it: as far as this session
+ * knows, the model is still out of memory (the server's feed says when it is back).
+ */
+function endReload(state: SessionState): SessionState {
+  if (state.phase !== 'reloading' || state.reload?.forChat !== true) return state;
+  return { ...state, phase: 'unloaded', reload: null };
+}
+
+function lastReply(transcript: readonly TranscriptEntry[]): TranscriptEntry | undefined {
+  const last = transcript[transcript.length - 1];
+  return last !== undefined && last.role === 'assistant' && last.streaming ? last : undefined;
 }
 
 function updateReply(

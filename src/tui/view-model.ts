@@ -15,6 +15,8 @@ import { clipLine, seg, type Line, type Segment, type Tone } from './lines.js';
 import { completionCandidates } from './model-completion.js';
 import type { KeyWorld } from './dashboard-model.js';
 import type { ModelChoices } from './model-list.js';
+import { tagColumn, type TagColumn } from './log-tags.js';
+import type { ReplayPosition } from './replay-player.js';
 import { gridLayout, screenLayout, serverViewLayout, shownZoom, type Rect, type ScreenSize } from './screen-layout.js';
 import { serverPaneContent, type ChartSpec } from './server-view.js';
 import type { ServerState } from './server-state.js';
@@ -102,6 +104,8 @@ export interface ViewInput {
   readonly journal?: readonly JournalEntry[];
   /** In a model prompt: the ids its server lists, and how asking for them went. */
   readonly modelChoices?: ModelChoices | undefined;
+  /** A replay's position, for its banner (absent in a live dashboard). */
+  readonly replay?: ReplayPosition | undefined;
 }
 
 /** The screen for one state. */
@@ -233,6 +237,9 @@ export function debugLogView(input: ViewInput): WireLogView {
   const { ui } = input;
   const rect = screenLayout(input.size, shownZoom(ui.zoom, input.sessions.length)).log;
   return buildWireLogView(input.journal ?? [], {
+    tags: logTags(input),
+    hscroll: ui.log.hscroll,
+    hideCopies: !ui.log.showCopies,
     width: Math.max(1, rect.width - 2),
     height: Math.max(0, rect.height - 2),
     scroll: 0,
@@ -262,6 +269,7 @@ function debugLogPane(input: ViewInput, rect: Rect): LogPaneView {
   parts.push(view.position);
   if (ui.log.filterSession !== null) parts.push(`session ${ui.log.filterSession}`);
   if (ui.log.filterText !== '') parts.push(`text "${ui.log.filterText}"`);
+  if (ui.log.hscroll > 0) parts.push(`→ ${view.hscroll} cols`);
   parts.push(
     ui.log.inspecting
       ? 'PgUp/PgDn scroll · Esc closes'
@@ -277,7 +285,7 @@ function debugLogPane(input: ViewInput, rect: Rect): LogPaneView {
         ? [[seg('nothing under the cursor', 'dim')]]
         : inspectEntry(entry).flatMap((section) => [
             [seg(truncateEnd(section.title, width), 'accent')],
-            ...section.lines.map((text): Line => [seg(truncateEnd(`  ${text}`, width))]),
+            ...section.lines.map((text): Line => [seg(sideways(`  ${text}`, ui.log.hscroll, width))]),
           ]);
     const top = Math.min(ui.log.inspectorScroll, Math.max(0, lines.length - height));
     lines = lines.slice(top, top + height);
@@ -296,44 +304,71 @@ function logPane(input: ViewInput, rect: Rect): LogPaneView {
   const filter: LogFilter = { session: ui.log.filterSession, text: ui.log.filterText };
   const height = Math.max(0, rect.height - 2);
   const width = Math.max(1, rect.width - 2);
+  const hideCopies = !ui.log.showCopies;
   const entries = selectWindow(log, {
     filter,
     untilSeq: ui.log.paused ? ui.log.pausedAtSeq : null,
     scroll: ui.log.scroll,
     height,
+    hideCopies,
   });
   const parts = ['events'];
   if (ui.log.paused) {
-    parts.push(`PAUSED · ${countAfter(log, ui.log.pausedAtSeq, filter)} new · space follows`);
+    parts.push(`PAUSED · ${countAfter(log, ui.log.pausedAtSeq, filter, hideCopies)} new · space follows`);
   } else {
     parts.push(ui.log.scroll > 0 ? `scrolled up ${ui.log.scroll}` : 'following');
   }
   if (filter.session !== null) parts.push(`session ${filter.session}`);
   if (filter.text !== '') parts.push(`text "${filter.text}"`);
+  if (ui.log.showCopies) parts.push('feed copies shown · e folds');
+  if (ui.log.hscroll > 0) parts.push(`→ ${ui.log.hscroll} cols`);
   parts.push(`${log.size()}/${log.capacity} kept`);
   if (ui.logFocused) parts.push('l/Esc back');
+  const tags = logTags(input);
   return {
     rect,
     title: ` ${truncateEnd(parts.join(' · '), Math.max(1, rect.width - 4))} `,
     focused: ui.logFocused,
-    lines: entries.map((e) => logLine(e, width)),
+    lines: entries.map((e) => logLine(e, width, { tags, hscroll: ui.log.hscroll })),
   };
 }
 
-/** One log entry as a line: time, session tag, kind mark, raw payload (line breaks shown as ⏎). */
-export function logLine(entry: LogEntry, width: number): Line {
+/** The log's tag column: as wide as the sessions' tags, the feeds' shortened (`log-tags.ts`). */
+function logTags(input: ViewInput): TagColumn {
+  return tagColumn(
+    input.sessions.map((s) => s.tag),
+    (input.servers ?? []).length,
+  );
+}
+
+/** `text` from column `from` on (`…` marking what is left out on the left), cut to `width` with `…`. */
+function sideways(text: string, from: number, width: number): string {
+  const chars = [...text];
+  const start = Math.min(Math.max(0, from), Math.max(0, chars.length - 1));
+  return truncateEnd(start > 0 ? `${ELLIPSIS}${chars.slice(start + 1).join('')}` : text, width);
+}
+
+/**
+ * One log entry as a line: time, session tag (one width for all, `log-tags.ts`), kind mark, raw payload (line breaks
+ * shown as ⏎), scrolled sideways by `hscroll` columns. A session's frame that a server's feed repeated is marked `⇄`
+ * (the copy is folded into it); a feed's copy shown on its own line is marked `=`.
+ */
+export function logLine(
+  entry: LogEntry,
+  width: number,
+  options: { readonly tags?: TagColumn; readonly hscroll?: number } = {},
+): Line {
   const kind = entry.kind === 'data' ? 'data:' : entry.kind === 'comment' ? ':' : '#';
   const tone: Tone = entry.kind === 'data' ? 'normal' : entry.kind === 'comment' ? 'dim' : 'warn';
+  const mark = entry.echo === 'echoed' ? '⇄' : entry.echo === 'copy' ? '=' : ' ';
   const raw = entry.raw.replace(/\r\n|\r|\n/g, '⏎');
-  return clipLine(
-    [
-      seg(`${clockTime(entry.time)} `, 'dim'),
-      seg(`${entry.session} `, 'accent'),
-      seg(`${kind} `, tone),
-      seg(raw, tone),
-    ],
-    width,
-  );
+  const head = [
+    seg(`${clockTime(entry.time)} `, 'dim'),
+    seg(`${options.tags ? options.tags.show(entry.session) : entry.session} `, 'accent'),
+    seg(`${kind.padEnd(5)}${mark} `, tone),
+  ];
+  const used = head.reduce((n, s) => n + [...s.text].length, 0);
+  return clipLine([...head, seg(sideways(raw, options.hscroll ?? 0, Math.max(1, width - used)), tone)], width);
 }
 
 /** Cells a prompt's field keeps when the label is longer than the status bar leaves room for. */
@@ -347,12 +382,39 @@ const PROMPT_LABEL: Readonly<Record<string, string>> = {
   'edit-model': 'edit session · model id (org/name[@revision])',
   'edit-key': 'edit session · API key',
   filter: 'filter log by text (empty clears)',
+  jump: 'jump to session (number, tag or model)',
   save: 'save log to (.jsonl: whole filtered history, for replay · .txt: the lines shown)',
   options: 'chat settings (left out: server default)',
   close: 'close',
 };
 
+/**
+ * The status bar: in a replay, always its banner first (`REPLAY 01:23 / 04:10 ×4`), then the prompt, the notice, or
+ * where the focus is and the keys.
+ */
 function statusLine(input: ViewInput, width: number, focused: SessionState | undefined): Line {
+  if (input.replay === undefined) return statusBody(input, width, focused);
+  const banner = replayBanner(input.replay);
+  const room = Math.max(1, width - [...banner].length);
+  return clipLine([seg(banner, 'selected'), ...statusBody(input, room, focused)], width);
+}
+
+/** `REPLAY 01:23 / 04:10 ×4 `, with `paused` or `end` where it applies. */
+export function replayBanner(replay: ReplayPosition): string {
+  const state = replay.finished ? ' end' : replay.paused ? ' paused' : '';
+  const speed = replay.speed === 1 ? '' : ` ×${replay.speed}`;
+  return `REPLAY ${mmss(replay.at)} / ${mmss(replay.length)}${speed}${state} `;
+}
+
+/** `01:23`, `1:02:03` past an hour. */
+function mmss(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const two = (n: number): string => String(n).padStart(2, '0');
+  const h = Math.floor(s / 3600);
+  return h > 0 ? `${h}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}` : `${two(Math.floor(s / 60))}:${two(s % 60)}`;
+}
+
+function statusBody(input: ViewInput, width: number, focused: SessionState | undefined): Line {
   const { ui } = input;
   if (ui.prompt !== null) {
     const p = ui.prompt;

@@ -4,11 +4,17 @@
  * a scroll position bounded by the history, filter matches highlighted in what is visible, the exact text that `w`
  * saves, and the inspector's sections for one entry. No blessed here: lines are toned segments, as the rest of the
  * view model's.
+ *
+ * Every line keeps its head (time, tag, stream, gap, mark) and cuts or scrolls sideways only its payload; a wire line
+ * keeps its ending (`\r\n`) in sight however it is cut. A server feed's copy of a session's own frame (the same bytes
+ * within a few seconds) is left out unless asked for, as in the frames view.
  */
 
 import type { JournalEntry } from '../client/wire-journal.js';
 import { showWireLine } from '../protocol/sse-lines.js';
+import { ELLIPSIS } from '../common/text.js';
 import type { Line, Segment, Tone } from './lines.js';
+import { isFeedTag, type TagColumn } from './log-tags.js';
 
 /** How the log pane shows entries. */
 export interface WireLogViewOptions {
@@ -33,6 +39,12 @@ export interface WireLogViewOptions {
   readonly untilSeq?: number | null;
   /** The session a stream belongs to; by default the stream name's first word (`s1 load` → `s1`). */
   readonly sessionOf?: (stream: string) => string;
+  /** How tags are shown (one width); by default as they are, padded to 3. */
+  readonly tags?: TagColumn;
+  /** Columns the payloads are scrolled sideways (clamped to the longest payload kept). */
+  readonly hscroll?: number;
+  /** Leave out the feeds' copies of the sessions' own frames. */
+  readonly hideCopies?: boolean;
 }
 
 /** One line of the pane. */
@@ -50,6 +62,8 @@ export interface WireLogView {
   readonly lines: readonly WireLogLine[];
   /** The scroll actually used (the requested one, clamped). */
   readonly scroll: number;
+  /** The sideways scroll actually used. */
+  readonly hscroll: number;
   /** `lines 12–40 of 310` (of the lines the filter keeps), or `empty`. */
   readonly position: string;
   /** Lines the filter keeps, over the whole history. */
@@ -83,28 +97,83 @@ function markOf(entry: JournalEntry): string {
   return ' ';
 }
 
+/** One line of an entry in parts: its head (kept whole), its payload (cut or scrolled), and a tail kept in sight. */
+export interface EntryLine {
+  readonly head: string;
+  readonly body: string;
+  /** A wire line's ending (`\r\n`), shown however the body is cut. */
+  readonly tail: string;
+  readonly kind: 'stall' | 'entry' | 'wire';
+}
+
 /** The readable and wire lines of one entry, before cutting, filtering and scrolling. */
 export function entryLines(
   entry: JournalEntry,
   mode: 'readable' | 'wire',
   sessionOf: (stream: string) => string,
-): { plain: string; kind: 'stall' | 'entry' | 'wire' }[] {
-  const out: { plain: string; kind: 'stall' | 'entry' | 'wire' }[] = [];
+  tags?: TagColumn,
+): EntryLine[] {
+  const out: EntryLine[] = [];
   if (entry.stall && entry.gapMs !== null) {
-    out.push({
-      plain: `── stall: ${(entry.gapMs / 1000).toFixed(1)} s without a frame on ${entry.stream} ──`,
-      kind: 'stall',
-    });
+    const text = `── stall: ${(entry.gapMs / 1000).toFixed(1)} s without a frame on ${entry.stream} ──`;
+    out.push({ head: '', body: text, tail: '', kind: 'stall' });
   }
   const session = sessionOf(entry.stream);
   const streamName = entry.stream.startsWith(`${session} `) ? entry.stream.slice(session.length + 1) : entry.stream;
-  const head = `${clockTime(entry.at)} ${session.padEnd(3)} ${streamName.padEnd(5)} ${formatGap(entry.gapMs).padStart(7)} ${markOf(entry)}`;
+  const tag = tags ? tags.show(session) : session.padEnd(3);
+  const head = `${clockTime(entry.at)} ${tag} ${streamName.padEnd(5)} ${formatGap(entry.gapMs).padStart(7)} ${markOf(entry)} `;
   if (mode === 'wire' && entry.lines.length > 0) {
-    for (const line of entry.lines) out.push({ plain: `${head} ${showWireLine(line)}`, kind: 'wire' });
+    for (const line of entry.lines) {
+      const tail = showWireLine({ text: '', ending: line.ending });
+      const body = showWireLine(line).slice(0, -tail.length || undefined);
+      out.push({ head, body, tail, kind: 'wire' });
+    }
   } else {
-    out.push({ plain: `${head} ${entry.text.replace(/[\r\n]+/g, '⏎')}`, kind: 'entry' });
+    out.push({ head, body: entry.text.replace(/[\r\n]+/g, '⏎'), tail: '', kind: 'entry' });
   }
   return out;
+}
+
+/**
+ * A line in `width` columns: the head whole, the body from column `hscroll` (`…` marking what is left out on either
+ * side), the tail whole; a head too wide is cut like any text.
+ */
+export function fitLine(line: Pick<EntryLine, 'head' | 'body' | 'tail'>, width: number, hscroll = 0): string {
+  const room = width - [...line.head].length - [...line.tail].length;
+  if (room < 2) return cut(`${line.head}${line.body}${line.tail}`, width);
+  const chars = [...line.body];
+  const from = Math.min(Math.max(0, hscroll), Math.max(0, chars.length - 1));
+  let body = from > 0 ? `${ELLIPSIS}${chars.slice(from + 1).join('')}` : line.body;
+  if ([...body].length > room) body = `${[...body].slice(0, room - 1).join('')}${ELLIPSIS}`;
+  return `${line.head}${body}${line.tail}`;
+}
+
+/** How long apart a frame and its feed copy may be, in ms (as the recorder folds them). */
+const COPY_WINDOW_MS = 5000;
+
+/**
+ * The seqs of the feed entries that repeat a session's own frame (the same text, within {@link COPY_WINDOW_MS}, in
+ * either order; each frame pairs once).
+ */
+export function feedCopies(entries: readonly JournalEntry[], sessionOf: (stream: string) => string): Set<number> {
+  const copies = new Set<number>();
+  const waiting = new Map<string, { seq: number; at: number; feed: boolean }[]>();
+  for (const entry of entries) {
+    if (entry.kind !== 'event') continue;
+    const feed = isFeedTag(sessionOf(entry.stream));
+    const list = waiting.get(entry.text) ?? [];
+    const at = list.findIndex((w) => w.feed !== feed && entry.at - w.at <= COPY_WINDOW_MS);
+    if (at === -1) {
+      waiting.set(entry.text, [
+        ...list.filter((w) => entry.at - w.at <= COPY_WINDOW_MS),
+        { seq: entry.seq, at: entry.at, feed },
+      ]);
+      continue;
+    }
+    const [match] = list.splice(at, 1);
+    copies.add(feed ? entry.seq : (match?.seq ?? entry.seq));
+  }
+  return copies;
 }
 
 /**
@@ -115,17 +184,24 @@ export function entryLines(
 export function buildWireLogView(entries: readonly JournalEntry[], options: WireLogViewOptions): WireLogView {
   const sessionOf = options.sessionOf ?? ((stream: string) => stream.split(' ')[0] ?? stream);
   const needle = options.filter.toLowerCase();
-  const kept: { seq: number; plain: string; kind: 'stall' | 'entry' | 'wire'; entry: JournalEntry }[] = [];
+  const copies = options.hideCopies === true ? feedCopies(entries, sessionOf) : new Set<number>();
+  const lines: { line: EntryLine; entry: JournalEntry }[] = [];
   for (const entry of entries) {
     if (options.untilSeq !== undefined && options.untilSeq !== null && entry.seq > options.untilSeq) break;
     if (options.session !== undefined && options.session !== null && sessionOf(entry.stream) !== options.session) {
       continue;
     }
-    for (const line of entryLines(entry, options.mode, sessionOf)) {
-      const plain = cut(line.plain, options.width);
-      if (needle !== '' && !plain.toLowerCase().includes(needle)) continue;
-      kept.push({ seq: entry.seq, plain, kind: line.kind, entry });
-    }
+    if (copies.has(entry.seq)) continue;
+    for (const line of entryLines(entry, options.mode, sessionOf, options.tags)) lines.push({ line, entry });
+  }
+  // Sideways no further than the longest payload shows something.
+  const longest = lines.reduce((n, { line }) => Math.max(n, [...line.body].length), 0);
+  const hscroll = Math.min(Math.max(0, options.hscroll ?? 0), Math.max(0, longest - 1));
+  const kept: { seq: number; plain: string; kind: 'stall' | 'entry' | 'wire'; entry: JournalEntry }[] = [];
+  for (const { line, entry } of lines) {
+    const plain = fitLine(line, options.width, line.kind === 'stall' ? 0 : hscroll);
+    if (needle !== '' && !plain.toLowerCase().includes(needle)) continue;
+    kept.push({ seq: entry.seq, plain, kind: line.kind, entry });
   }
   const height = Math.max(0, options.height);
   const maxScroll = Math.max(0, kept.length - height);
@@ -137,7 +213,7 @@ export function buildWireLogView(entries: readonly JournalEntry[], options: Wire
   const start = Math.max(0, end - height);
   const shown = kept.slice(start, end);
   const cursorIndex = cursor === null ? -1 : kept.length - 1 - cursor;
-  const lines = shown.map((line, i) => {
+  const shownLines = shown.map((line, i) => {
     const selected = start + i === cursorIndex;
     const tone: Tone = selected
       ? 'selected'
@@ -168,7 +244,7 @@ export function buildWireLogView(entries: readonly JournalEntry[], options: Wire
     if (isFault(i) && kept[i]?.seq !== under?.seq) nextFault = kept.length - 1 - i;
   }
   if (nextFault === null && under !== undefined && isFault(cursorIndex)) nextFault = cursor;
-  return { lines, scroll, position, total: kept.length, selected: selectedEntry, nextFault };
+  return { lines: shownLines, scroll, hscroll, position, total: kept.length, selected: selectedEntry, nextFault };
 }
 
 /** Exactly what the pane shows, as text: what `w` saves. */

@@ -1,10 +1,11 @@
 /**
  * One writer per blob across processes. Two servers sharing one Hugging Face cache (a common setup: one box, one
- * `~/.cache/huggingface`) would otherwise write the same `{blob}.incomplete` at once. The lock is a file created
+ * `~/.cache/huggingface`) would otherwise write the same partial file (`{blob}.modeldeck.incomplete`) and its journal
+ * at once. The lock is a file created
  * exclusively under the cache's `.locks/` folder, where huggingface_hub keeps its own locks, named
  * `{etag}.modeldeck.lock` (huggingface_hub's `{etag}.lock` files stay behind after use, so they cannot be taken as
  * "held"). It holds the owner's pid and host; a lock whose owner on this host is gone (a server killed with SIGKILL)
- * is stale and taken over, and so is one of another host once neither it nor the `.incomplete` it guards changed for
+ * is stale and taken over, and so is one of another host once neither it nor the partial file it guards changed for
  * {@link REMOTE_STALE_MS}.
  */
 
@@ -13,6 +14,7 @@ import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { journalPath, partialDataPath } from './blob-journal.js';
 import { errorCodeOf } from './error-code.js';
 
 /** How often a waiting download looks at a held lock, in milliseconds. */
@@ -23,7 +25,7 @@ const EMPTY_STALE_MS = 10_000;
 
 /**
  * A lock of another host (whose process cannot be checked from here) is stale when neither it nor the blob's
- * `.incomplete` changed for this long: its writer is gone or stuck.
+ * partial file and journal changed for this long: its writer is gone or stuck.
  */
 export const REMOTE_STALE_MS = 120_000;
 
@@ -90,7 +92,7 @@ async function isStale(path: string, blob: string, text: string): Promise<boolea
   if (typeof owner.pid !== 'number') return false;
   if (owner.host !== hostname()) {
     const times = await Promise.all(
-      [path, `${blob}.incomplete`].map((p) =>
+      [path, partialDataPath(blob), journalPath(blob)].map((p) =>
         stat(p).then(
           (s) => s.mtimeMs,
           () => 0,

@@ -6,7 +6,7 @@
  * events: `{type: 'stage', stage: 'download'}`, then `{type: 'progress', stage: 'download', current, total}`.
  *
  * The total is the bytes to fetch over the network: the sizes of the files whose blob is missing, less what their
- * `.incomplete` files hold already. It is fixed before the first byte; `current` is clamped per file between what it
+ * partial files hold already (what their journals are believed for). It is fixed before the first byte; `current` is clamped per file between what it
  * counted before and that file's share of the total, so it never decreases (a file fetched again from scratch after a
  * failed checksum, or from a hub that ignores `Range`, stays where it was until it passes that) and never exceeds the
  * total.
@@ -20,8 +20,8 @@ export type DownloadEvent =
 /** What a blob download reports to. */
 export interface BlobProgress {
   /**
-   * The download of `path` has `bytes` of the file now (written, resumed, or in part buffers). It may go down when a
-   * download starts again from scratch (a failed checksum, a hub that ignores `Range`).
+   * The download of `path` has `bytes` of the file now (written, resumed, or received and about to be written). It may
+   * go down when a download starts again from scratch (a failed checksum, a hub that ignores `Range`).
    */
   report(path: string, bytes: number): void;
 }
@@ -29,7 +29,7 @@ export interface BlobProgress {
 /** One file of a download, as the progress counts it. */
 export interface PlannedFile {
   readonly path: string;
-  /** Bytes of it on the disk already (its `.incomplete`; all of it when its blob is complete). */
+  /** Bytes of it on the disk already (what its partial file holds; all of it when its blob is complete). */
   readonly have: number;
   /** Bytes of it to fetch over the network: its part of the total. */
   readonly share: number;

@@ -1,6 +1,8 @@
 /**
- * How one request of a file download is tried: on a connection of the transfer, abandoned when it stalls, and tried
- * again as the transfer's {@link Transfer.retry} policy says (`common/retry.ts`) when it fails transiently.
+ * How one request of a file download is tried: on a connection of the transfer (asked for under the request's flow,
+ * `fair-share.ts`), abandoned when it stalls, and tried again as the transfer's {@link Transfer.retry} policy says
+ * (`common/retry.ts`) when it fails transiently. A request may also be told to yield (its connection is wanted by a
+ * flow with fewer, or it runs far below its siblings): that is no failure, and ends the tries with a {@link Yielded}.
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,28 +10,53 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { decideRetry, type RetryDecision } from '../../common/retry.js';
 import { LoadError } from '../loader-types.js';
 import type { HubFile } from './hub-client.js';
+import type { Grant } from './fair-share.js';
 import type { Transfer } from './transfer.js';
 import { TransientError } from './transient-error.js';
 
 /** One try: `requestSignal` aborts it; `refresh()` says bytes arrived (the stall timer starts over). */
 export type Attempt = (requestSignal: AbortSignal, refresh: () => void) => Promise<void>;
 
+/** Why a request stopped without failing: its connection went to a flow holding fewer, or it was far too slow. */
+export class Yielded extends Error {
+  constructor(readonly why: 'preempted' | 'slow') {
+    super(`the request yielded (${why})`);
+  }
+}
+
+/** Where the tries of one request run. */
+export interface TryContext {
+  /** The flow the connections are asked for under (`[load, file]`). */
+  readonly flow: readonly string[];
+  /** Aborting it with a {@link Yielded} makes the current try (or the wait for a connection) yield. */
+  readonly yielder: AbortController;
+  /**
+   * Whether the connection may be asked to yield for a flow holding fewer (default true). A request that cannot resume
+   * where it stopped (a whole file from a hub that ignores `Range`) must not: it would start over every time.
+   */
+  readonly preemptible?: boolean;
+}
+
 /**
  * Runs `attempt` until it succeeds, retrying transient failures with backoff. Each attempt gets a signal that aborts
- * when `signal` does or when it stalls (no `refresh()` for the stall timeout). Rejects with a permanent failure as
- * it is, with the last transient one reworded to say why the tries ended, or with the abort's {@link LoadError}.
+ * when `signal` does, when it stalls (no `refresh()` for the stall timeout), or when it is told to yield. Rejects with
+ * a permanent failure as it is, with the last transient one reworded to say why the tries ended, with the abort's
+ * {@link LoadError}, or with the {@link Yielded} it was told to yield with.
  */
 export async function withRetries(
   transfer: Transfer,
   file: HubFile,
   signal: AbortSignal,
+  context: TryContext,
   attempt: Attempt,
 ): Promise<void> {
   for (let attempts = 1; ; attempts += 1) {
-    const outcome = await tryOnce(transfer, file, signal, attempt);
+    const outcome = await tryOnce(transfer, file, signal, context, attempt);
     if (outcome.ok) return;
     const { failure } = outcome;
     if (signal.aborted) throw abortReason(signal, failure);
+    const reason: unknown = context.yielder.signal.reason;
+    if (reason instanceof Yielded) throw reason;
     const decision = decideRetry(transfer.retry, failure, attempts);
     if (decision.verdict === 'permanent') throw failure;
     if (decision.verdict !== 'retry') throw gaveUp(failure as LoadError, decision);
@@ -39,20 +66,37 @@ export async function withRetries(
   }
 }
 
-/** One attempt on a connection of the transfer, with its stall timer; a stall fails it with a `cut` error. */
+/**
+ * One attempt on a connection of the transfer, with its stall timer; a stall fails it with a `cut` error. The
+ * connection's holder is asked to yield through the context's yielder.
+ */
 async function tryOnce(
   transfer: Transfer,
   file: HubFile,
   signal: AbortSignal,
+  context: TryContext,
   attempt: Attempt,
 ): Promise<{ readonly ok: true } | { readonly ok: false; readonly failure: unknown }> {
   const { policy } = transfer;
-  await transfer.connections.acquire(1, signal).catch((error: unknown) => {
-    throw abortReason(signal, error);
-  });
+  const { yielder } = context;
+  const waiting = AbortSignal.any([signal, yielder.signal]);
+  let grant: Grant;
+  try {
+    const onPreempt = (): void => yielder.abort(new Yielded('preempted'));
+    grant = await transfer.connections.acquire(
+      context.flow,
+      waiting,
+      context.preemptible === false ? undefined : onPreempt,
+    );
+  } catch (error) {
+    if (signal.aborted) throw abortReason(signal, error);
+    return { ok: false, failure: error };
+  }
   const controller = new AbortController();
-  const onAbort = (): void => controller.abort(signal.reason);
+  const onAbort = (): void => controller.abort(signal.aborted ? signal.reason : yielder.signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
+  yielder.signal.addEventListener('abort', onAbort, { once: true });
+  if (yielder.signal.aborted) onAbort();
   let stalled = false;
   // The timer covers the wait for headers too: a hub that accepts the connection and says nothing is stalled.
   const stall = setTimeout(() => {
@@ -68,7 +112,8 @@ async function tryOnce(
   } finally {
     clearTimeout(stall);
     signal.removeEventListener('abort', onAbort);
-    transfer.connections.release(1);
+    yielder.signal.removeEventListener('abort', onAbort);
+    grant.release();
   }
 }
 

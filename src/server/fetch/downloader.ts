@@ -1,42 +1,45 @@
 /**
  * Downloads one file of a repository into a blob of the Hugging Face cache: in ranged parts over several connections,
- * resumable, verified.
+ * every byte kept where it belongs as it arrives, resumable from any stop, verified.
  *
- * - **Parts.** The file is fetched as consecutive byte ranges, each into a buffer of its own, over up to
- *   {@link Transfer}'s connections at once (`transfer.ts`); finished parts are appended to `{blob}.incomplete` strictly in order, so
- *   that file is always a prefix of the blob and the checksum is computed as the bytes arrive, with no second read.
- *   The bytes held in buffers are bounded by the transfer's memory budget, whatever the file size; a buffer the
- *   checksum thread is done with serves a later part (a file larger than the budget reuses the same memory). A hub
- *   that ignores `Range` (answers 200 to a ranged request) gets one plain stream instead.
- * - **Checksums beside the sockets.** Each part, once written, goes to the checksum thread (`hasher.ts`), which hashes
- *   it while the next parts arrive; its memory budget is freed when it is hashed.
+ * - **Every byte kept.** Parts are written into `{blob}.modeldeck.incomplete` at their offsets as their bytes arrive
+ *   (`file-parts.ts`, `body-pump.ts`), and a journal beside it says which ranges the file holds (`partial-file.ts`,
+ *   `blob-journal.ts`). A download stopped any way (cancelled, failed, killed, the power cut) is resumed by the next
+ *   one from the ranges its journal is believed for: only the holes are fetched. A journal that does not agree with its
+ *   file is discarded, never trusted.
+ * - **Shared connections.** Each part asks for a connection under its load and file (`fair-share.ts`); a part told to
+ *   yield (for a flow holding fewer, or because it runs far below its siblings) stops and is asked again, keeping what
+ *   it wrote. The file's later parts ask the CDN URL the hub redirected the first to, and ask the hub again when that
+ *   link expires (`file-source.ts`).
  * - **Retries.** Resets, cut or truncated bodies, stalls, 5xx, 408 and 429 (each a `TransientError`) are retried with
  *   a capped exponential backoff (a 429 or 503 waits what its `Retry-After` or `RateLimit` header says), from the
  *   bytes the part already has; a part gives up after `DownloadPolicy.maxAttempts` attempts and the load fails
- *   (`download-retry.ts`, under the transfer's retry policy).
- * - **Resume.** Whatever an attempt left in `.incomplete` (also after the process was killed) is kept: the next
- *   download hashes that prefix from the disk (the only re-read) and fetches the rest.
- * - **Verification.** The bytes must hash to the listing's sha256 (LFS files) or git blob sha1 (others); a mismatch is
- *   fetched once more from scratch and then fails the load with a checksum message. Only a verified file is renamed
- *   to its blob name, so a corrupt file never becomes a blob, let alone part of a snapshot.
+ *   (`download-retry.ts`, under the transfer's retry policy). A hub that ignores `Range` gets one plain stream.
+ * - **Verification.** The checksum thread hashes the file's contiguous prefix from the disk as it grows
+ *   (`prefix-checksum.ts`); the bytes must hash to the listing's sha256 (LFS files) or git blob sha1 (others). A
+ *   mismatch is fetched once more from scratch and then fails the load with a checksum message. Only a verified file,
+ *   synced to the disk, is renamed to its blob name, so a corrupt file never becomes a blob, let alone part of a
+ *   snapshot.
  */
 
-import { setMaxListeners } from 'node:events';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { finished, type Readable } from 'node:stream';
+import { mkdir, rename, stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 
 import { LoadError } from '../loader-types.js';
+import { partialDataPath, removeJournal, removePartial } from './blob-journal.js';
 import { blobLockPath, lockBlob } from './blob-lock.js';
+import { highWaterBytes, pumpBody } from './body-pump.js';
+import { diskFullError, isDiskFull } from './disk-space.js';
+import { bodyError, checkLength, cutOff } from './download-failures.js';
 import type { BlobProgress } from './download-progress.js';
 import { abortReason, withRetries } from './download-retry.js';
-import { errorCodeOf } from './error-code.js';
-import { createHasher, type Hasher } from './hasher.js';
-import type { FileResponse, HubClient, HubFile, RepoRef } from './hub-client.js';
+import { fetchHoles, RangeIgnored } from './file-parts.js';
+import { createFileSource, type FileSource } from './file-source.js';
+import type { HubClient, HubFile, RepoRef } from './hub-client.js';
 import { cacheWriteError } from './model-cache.js';
-import { giveBuffer, MAX_PART_BYTES, MIN_PART_BYTES, takeBuffer, type Transfer } from './transfer.js';
-import { TransientError } from './transient-error.js';
+import { openPartialFile, type PartialFile } from './partial-file.js';
+import { createPrefixChecksum, type PrefixChecksum } from './prefix-checksum.js';
+import type { Transfer } from './transfer.js';
 
 /** What the bytes of a file must hash to. */
 export type ExpectedDigest =
@@ -56,27 +59,28 @@ export interface BlobDownload {
   readonly ref: RepoRef;
   /** The file, with its size in bytes and digests from the listing. */
   readonly file: HubFile;
-  /** Where the verified file goes; `{blob}.incomplete` holds it meanwhile. */
+  /** Where the verified file goes; `{blob}.modeldeck.incomplete` and its journal hold it meanwhile. */
   readonly blob: string;
   readonly transfer: Transfer;
-  /** Aborts the download; `.incomplete` stays for the next one. The rejection is an `ABORTED` {@link LoadError}. */
+  /**
+   * The load this download is for: the transfer's connections are shared fairly between loads, then between the files
+   * of a load. Default: a flow of its own.
+   */
+  readonly flow?: string | undefined;
+  /** Aborts the download; what it received stays for the next one. The rejection is an `ABORTED` {@link LoadError}. */
   readonly signal?: AbortSignal | undefined;
   /** Where the bytes of the file this download has go: the load's `download` stage (`download-progress.ts`). */
   readonly progress?: BlobProgress | undefined;
-}
-
-/** Path of the partial download of `blob`, huggingface_hub's name for it. */
-export function incompletePath(blob: string): string {
-  return `${blob}.incomplete`;
 }
 
 const locks = new Map<string, Promise<unknown>>();
 
 /**
  * Makes `blob` hold the file, verified. Resolves at once when the blob exists with the listed size. Rejects with a
- * {@link LoadError}: DOWNLOAD_FAILED (gave up, checksum), ABORTED, CACHE_NOT_WRITABLE, or the hub client's codes.
- * Two downloads of one blob run one after the other (the second then finds it complete): in this process by a
- * promise chain, across processes sharing the cache by a lock file (`blob-lock.ts`).
+ * {@link LoadError}: DOWNLOAD_FAILED (gave up, checksum), ABORTED, DISK_FULL (the partial file is then removed),
+ * CACHE_NOT_WRITABLE, or the hub client's codes. Two downloads of one blob run one after the other (the second then
+ * finds it complete): in this process by a promise chain, across processes sharing the cache by a lock file
+ * (`blob-lock.ts`), which the partial file and its journal are only ever written under.
  */
 export async function downloadBlob(options: BlobDownload): Promise<void> {
   const { blob } = options;
@@ -99,16 +103,21 @@ async function downloadUnlocked(options: BlobDownload): Promise<void> {
   try {
     await mkdir(dirname(blob), { recursive: true });
   } catch (error) {
-    throw cacheWriteError(error, dirname(blob));
+    throw cacheError(error, dirname(blob));
   }
   // Another process sharing the cache may be writing this blob: wait for it, then look again.
   const lock = await lockBlob(blob, options.signal).catch((error: unknown) => {
     if (options.signal?.aborted === true) throw abortReason(options.signal, error);
-    throw cacheWriteError(error, blobLockPath(blob));
+    throw cacheError(error, blobLockPath(blob));
   });
   try {
     if (await isComplete(blob, file)) options.progress?.report(file.path, file.size);
     else await fetchVerified(options);
+  } catch (error) {
+    // A full disk must not stay full because of this load: its partial file goes (under the lock, which no other
+    // writer of it holds). A sibling file's DISK_FULL aborted this one with the same code.
+    if (error instanceof LoadError && error.code === 'DISK_FULL') await removePartial(blob);
+    throw error;
   } finally {
     await lock.release();
   }
@@ -120,16 +129,15 @@ async function isComplete(blob: string, file: HubFile): Promise<boolean> {
   return existing?.isFile() === true && existing.size === file.size;
 }
 
-/** Downloads `blob` into `.incomplete`, checks it (fetching it again once on a mismatch), and renames it. */
+/** Downloads `blob` into its partial file, checks it (fetching it again once on a mismatch), and renames it. */
 async function fetchVerified(options: BlobDownload): Promise<void> {
   const { file, blob } = options;
   const expected = expectedDigest(file);
-  const partial = incompletePath(blob);
   for (let round = 1; ; round += 1) {
-    const digest = await fetchIncomplete(options, partial, expected);
+    const digest = await fetchPartial(options, expected);
     if (expected === undefined || digest === expected.hex) break;
-    // Never kept: a corrupt prefix would be resumed forever.
-    await unlink(partial).catch(() => undefined);
+    // Never kept: a corrupt range would be resumed forever.
+    await removePartial(blob);
     if (round >= 2) {
       throw new LoadError(
         'DOWNLOAD_FAILED',
@@ -139,321 +147,125 @@ async function fetchVerified(options: BlobDownload): Promise<void> {
     }
   }
   try {
-    await rename(partial, blob);
+    await rename(partialDataPath(blob), blob);
   } catch (error) {
-    throw cacheWriteError(error, blob);
+    throw cacheError(error, blob);
   }
+  // After the rename: a crash in between leaves a journal of a missing file, which is discarded.
+  await removeJournal(blob);
 }
 
-/** One try at the whole file: resumes `partial`, fetches the rest, returns the hex digest of its bytes. */
-async function fetchIncomplete(
-  options: BlobDownload,
-  partial: string,
-  expected: ExpectedDigest | undefined,
-): Promise<string> {
-  const { file } = options;
-  let handle: FileHandle;
-  let writer: Writer | undefined;
+/** The state of one try at the whole file. */
+interface Fetching {
+  readonly options: BlobDownload;
+  readonly source: FileSource;
+  readonly partial: PartialFile;
+  readonly flow: readonly string[];
+  /** Bytes received and not yet written. */
+  inMemory: number;
+}
+
+/** One try at the whole file: resumes the partial file, fetches its holes, returns the hex digest of its bytes. */
+async function fetchPartial(options: BlobDownload, expected: ExpectedDigest | undefined): Promise<string> {
+  const { file, blob } = options;
+  const newChecksum = (): PrefixChecksum | undefined =>
+    expected === undefined ? undefined : createPrefixChecksum(partialDataPath(blob), expected.algorithm, file.size);
+  // Follows the partial file's prefix from its first byte (what was resumed included).
+  const hashing = { checksum: newChecksum() };
+  let partial: PartialFile;
   try {
-    // Not append mode: positional writes must land where they say (O_APPEND ignores the position on Linux).
-    handle = await open(partial, 'r+').catch((error: unknown) => {
-      if (errorCodeOf(error) === 'ENOENT') return open(partial, 'w+');
-      throw error;
-    });
+    partial = await openPartialFile(blob, basename(blob), file.size, options.transfer.policy, (prefix) =>
+      hashing.checksum?.advance(prefix),
+    );
   } catch (error) {
-    throw cacheWriteError(error, partial);
+    hashing.checksum?.dispose();
+    throw cacheError(error, partialDataPath(blob));
   }
+  const fetching: Fetching = {
+    options,
+    source: createFileSource(options.hub, options.ref, file.path),
+    partial,
+    flow: [options.flow ?? `blob ${blob}`, file.path],
+    inMemory: 0,
+  };
+  const received = (bytes: number): void => {
+    fetching.inMemory += bytes;
+    options.progress?.report(file.path, partial.held + fetching.inMemory);
+  };
+  const written = (bytes: number): void => {
+    fetching.inMemory -= bytes;
+  };
   try {
-    let have = (await handle.stat()).size;
-    if (have > file.size) {
-      await handle.truncate(0);
-      have = 0;
-    }
-    writer = { handle, hash: newHash(file, expected), written: 0 };
-    if (have > 0) {
-      // One chunk on the thread at a time: a prefix of gigabytes must not queue up in memory.
-      const reading = createReadStream(partial, { start: 0, end: have - 1, highWaterMark: PREFIX_CHUNK_BYTES });
-      for await (const chunk of reading) await writer.hash.update(chunk as Buffer);
-      writer.written = have;
-    }
-    options.progress?.report(file.path, writer.written);
+    options.progress?.report(file.path, partial.held);
     try {
-      await fetchParts(options, writer);
+      const { source, flow } = fetching;
+      const { transfer, signal } = options;
+      await fetchHoles({ file, source, partial, transfer, flow, signal, received, written });
     } catch (error) {
       if (!(error instanceof RangeIgnored)) throw error;
-      await fetchStream(options, writer);
-    }
-    if (writer.written !== file.size) throw cutOff(file, writer.written, undefined);
-    return await writer.hash.digest();
-  } catch (error) {
-    if (error instanceof LoadError) throw error;
-    if (isFsError(error)) throw cacheWriteError(error, partial);
-    throw error;
-  } finally {
-    writer?.hash.dispose();
-    await handle.close().catch(() => undefined);
-  }
-}
-
-/** Where the verified prefix of the file stands. */
-interface Writer {
-  readonly handle: FileHandle;
-  hash: Hasher;
-  /** Bytes in `.incomplete`, all hashed. */
-  written: number;
-}
-
-/** Bytes of `.incomplete` read per chunk when a resumed download hashes its prefix. */
-const PREFIX_CHUNK_BYTES = 4 * 1024 * 1024;
-
-function newHash(file: HubFile, expected: ExpectedDigest | undefined): Hasher {
-  if (expected?.algorithm === 'git-sha1') return createHasher('sha1', `blob ${file.size}\0`);
-  return createHasher('sha256');
-}
-
-/**
- * Writes `bytes` at the end of the verified prefix and hands them to the checksum thread (with `move`, a part buffer
- * of this module's is detached: not to be used after). Resolves once written, with a promise that settles once they
- * are hashed, with the moved buffer given back.
- */
-async function append(
-  writer: Writer,
-  bytes: Buffer,
-  move = false,
-): Promise<{ readonly hashed: Promise<Uint8Array | undefined> }> {
-  let offset = 0;
-  while (offset < bytes.length) {
-    const { bytesWritten } = await writer.handle.write(bytes, offset, bytes.length - offset, writer.written + offset);
-    offset += bytesWritten;
-  }
-  writer.written += bytes.length;
-  const hashed = writer.hash.update(bytes, move);
-  // Observed here: a dead checksum thread fails the digest, which every download awaits.
-  hashed.catch(() => undefined);
-  return { hashed };
-}
-
-/** Abort listeners one signal may have without a warning: a few per part in flight. */
-export const LISTENERS = 1000;
-
-/** A ranged request was answered with the whole file: the hub ignores `Range`. */
-class RangeIgnored extends Error {}
-
-interface Part {
-  readonly start: number;
-  readonly length: number;
-  readonly buffer: Buffer;
-  received: number;
-  done: Promise<void>;
-}
-
-/**
- * Parts per connection: two keep every connection of a CDN link busy to the end (the shaped benchmark is as full as
- * with 8: 0.98 of the link), and on a fast link need a quarter of the requests (loopback, with fetch bodies: 0.68 of a
- * raw GET against 0.49 with 8; with `node:http` bodies, parts of 2 or 4 MiB instead of ~6 MiB still lost 0.1–0.3).
- */
-const PARTS_PER_CONNECTION = 2;
-
-function partBytes(size: number, connections: number): number {
-  const even = Math.ceil(size / (connections * PARTS_PER_CONNECTION));
-  return Math.min(MAX_PART_BYTES, Math.max(MIN_PART_BYTES, Math.ceil(even / 65536) * 65536));
-}
-
-/** Fetches `[writer.written, size)` in parts, appending each in order. */
-async function fetchParts(options: BlobDownload, writer: Writer): Promise<void> {
-  const { file, transfer, signal } = options;
-  const size = file.size;
-  const partSize = partBytes(size, transfer.policy.connections);
-  const window = 2 * transfer.policy.connections;
-  const controller = new AbortController();
-  // Every part in flight and every wait for a connection listens to it: many, by design.
-  setMaxListeners(LISTENERS, controller.signal);
-  const onAbort = (): void => controller.abort(signal?.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
-  const inFlight: Part[] = [];
-  const report = (): void => {
-    let bytes = writer.written;
-    for (const part of inFlight) bytes += part.received;
-    options.progress?.report(file.path, bytes);
-  };
-  let next = writer.written;
-  try {
-    while (next < size || inFlight.length > 0) {
-      while (next < size && inFlight.length < window) {
-        const length = Math.min(partSize, size - next);
-        // Waiting for memory while parts of this file hold it could wait forever: then write the first part instead.
-        if (inFlight.length === 0) await transfer.memory.acquire(length, controller.signal);
-        else if (!transfer.memory.tryAcquire(length)) break;
-        const buffer = takeBuffer(transfer.buffers, length);
-        const part: Part = { start: next, length, buffer, received: 0, done: undefined! };
-        part.done = fetchPart(options, part, controller.signal, report);
-        // Observed here; awaited in order below.
-        part.done.catch(() => undefined);
-        inFlight.push(part);
-        next += length;
-      }
-      const head = inFlight[0];
-      if (head === undefined) continue;
-      await head.done;
-      inFlight.shift();
-      // The part's budget and buffer are held until the checksum thread has hashed it (or the write failed).
-      const release = (buffer: Uint8Array | undefined): void => {
-        transfer.memory.release(head.length);
-        giveBuffer(transfer.buffers, buffer);
-      };
-      const { hashed } = await append(writer, head.buffer, true).catch((error: unknown) => {
-        release(head.buffer);
-        throw error;
+      await fetchWhole(fetching, () => {
+        hashing.checksum?.dispose();
+        hashing.checksum = newChecksum();
       });
-      hashed.then(release, () => release(undefined));
-      report();
     }
+    if (partial.held !== file.size) throw cutOff(file, partial.held, undefined);
+    await partial.close('complete');
+    return (await hashing.checksum?.digest(file.size)) ?? '';
   } catch (error) {
-    controller.abort(error);
-    await Promise.allSettled(inFlight.map((part) => part.done));
-    // What arrived in order stays on the disk: the next download resumes from it.
-    for (const part of inFlight) {
-      if (error instanceof RangeIgnored || part.start !== writer.written) break;
-      // Copied to the thread (not moved): the buffer's budget is released below, with the others in flight.
-      await append(writer, part.buffer.subarray(0, part.received)).catch(() => undefined);
-      if (part.received < part.length) break;
-    }
-    throw error;
+    await partial.close('keep').catch(() => undefined);
+    throw cacheError(error, partial.path);
   } finally {
-    for (const part of inFlight) {
-      transfer.memory.release(part.length);
-      giveBuffer(transfer.buffers, part.buffer);
-    }
-    inFlight.length = 0;
-    signal?.removeEventListener('abort', onAbort);
+    hashing.checksum?.dispose();
   }
 }
 
-/** Fetches one part into its buffer, retrying from the bytes it has. */
-async function fetchPart(options: BlobDownload, part: Part, signal: AbortSignal, report: () => void): Promise<void> {
+/**
+ * The fallback for hubs that ignore `Range`: the whole file in one stream, from its first byte on every try (the
+ * partial file emptied, and the checksum started again by `restart`).
+ */
+async function fetchWhole(fetching: Fetching, restart: () => void): Promise<void> {
+  const { options, partial } = fetching;
   const { file } = options;
-  await withRetries(options.transfer, file, signal, async (requestSignal, refresh) => {
-    const from = part.start + part.received;
-    const end = part.start + part.length - 1;
-    const response = await options.hub.openFile(options.ref, file.path, requestSignal, { start: from, end });
-    if (response.status === 200 && !(from === 0 && end === file.size - 1)) {
-      response.cancel();
-      throw new RangeIgnored();
-    }
-    checkLength(response, file, end - from + 1);
-    try {
-      await readBody(response.body, (chunk) => {
-        refresh();
-        if (part.received + chunk.length > part.length) {
-          throw new LoadError('DOWNLOAD_FAILED', `download of ${file.path} sent more bytes than it asked for; retry`);
-        }
-        chunk.copy(part.buffer, part.received);
-        part.received += chunk.length;
-        report();
-      });
-    } catch (error) {
-      throw bodyError(error, requestSignal, file, part.start + part.received);
-    }
-    if (part.received < part.length) throw cutOff(file, part.start + part.received, undefined);
-  });
-}
-
-/** The fallback for hubs that ignore `Range`: the whole file in one stream, from its first byte on every try. */
-async function fetchStream(options: BlobDownload, writer: Writer): Promise<void> {
-  const { file, signal } = options;
-  const controller = new AbortController();
-  const onAbort = (): void => controller.abort(signal?.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    await withRetries(options.transfer, file, controller.signal, async (requestSignal, refresh) => {
-      await writer.handle.truncate(0);
-      writer.written = 0;
-      writer.hash.dispose();
-      writer.hash = newHash(file, expectedDigest(file));
-      // One chunk on the checksum thread at a time, so a slow thread holds back the socket, not memory.
-      let hashing: Promise<unknown> = Promise.resolve();
+  const signal = options.signal ?? new AbortController().signal;
+  await withRetries(
+    options.transfer,
+    file,
+    signal,
+    { flow: fetching.flow, yielder: new AbortController(), preemptible: false },
+    async (request, refresh) => {
+      await partial.reset();
+      restart();
+      fetching.inMemory = 0;
       options.progress?.report(file.path, 0);
-      const response = await options.hub.openFile(options.ref, file.path, requestSignal);
+      const response = await fetching.source.open(undefined, request);
       checkLength(response, file, file.size);
+      const target = { pos: 0, end: file.size, highWater: highWaterBytes(options.transfer.policy.connections) };
       try {
-        for await (const chunk of response.body as AsyncIterable<Buffer>) {
-          refresh();
-          if (writer.written + chunk.length > file.size) {
-            throw new LoadError(
-              'DOWNLOAD_FAILED',
-              `download of ${file.path} sent more than the ${file.size} bytes listed`,
-            );
-          }
-          await hashing;
-          ({ hashed: hashing } = await append(writer, chunk));
-          options.progress?.report(file.path, writer.written);
-        }
+        await pumpBody(response.body, partial, target, {
+          received: (bytes) => {
+            refresh();
+            fetching.inMemory += bytes;
+            options.progress?.report(file.path, partial.held + fetching.inMemory);
+          },
+          written: (bytes) => (fetching.inMemory -= bytes),
+          overflow: () =>
+            new LoadError('DOWNLOAD_FAILED', `download of ${file.path} sent more than the ${file.size} bytes listed`),
+        });
       } catch (error) {
         if (isFsError(error)) throw error;
-        throw bodyError(error, requestSignal, file, writer.written);
+        throw bodyError(error, request, file, target.pos);
       }
-      if (writer.written < file.size) throw cutOff(file, writer.written, undefined);
-    });
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-  }
-}
-
-/**
- * Hands each chunk of `body` to `onChunk` as it arrives (no backpressure: `onChunk` copies it away at once); resolves
- * at its end, rejects with the body's error, a premature close, or what `onChunk` threw (which stops the body).
- */
-function readBody(body: Readable, onChunk: (chunk: Buffer) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    body.on('data', (chunk: Buffer) => {
-      try {
-        onChunk(chunk);
-      } catch (error) {
-        body.destroy(error as Error);
-      }
-    });
-    finished(body, (error) => (error === undefined || error === null ? resolve() : reject(error)));
-  });
-}
-
-/** Throws (and cancels the body) when the answer's length disagrees with the listing or with the bytes asked for. */
-function checkLength(response: FileResponse, file: HubFile, expected: number): void {
-  const total = /\/(\d+)\s*$/.exec(response.headers.get('content-range') ?? '')?.[1];
-  const lengthHeader = response.headers.get('content-length');
-  const announced = total ?? (response.status === 200 ? lengthHeader : null);
-  if (announced !== null && announced !== undefined && Number(announced) !== file.size) {
-    response.cancel();
-    throw new LoadError(
-      'DOWNLOAD_FAILED',
-      `the hub announced ${announced} bytes for ${file.path} but its file list says ${file.size}; retry`,
-    );
-  }
-  if (lengthHeader !== null && Number(lengthHeader) !== expected) {
-    response.cancel();
-    throw new TransientError(
-      'DOWNLOAD_FAILED',
-      `the hub sent ${lengthHeader} bytes of ${file.path} for ${expected} asked; retry`,
-      'cut',
-    );
-  }
-}
-
-function bodyError(error: unknown, signal: AbortSignal, file: HubFile, at: number): unknown {
-  if (error instanceof LoadError) return error;
-  if (signal.aborted) return abortReason(signal, error);
-  return cutOff(file, at, error);
-}
-
-function cutOff(file: HubFile, received: number, cause: unknown): LoadError {
-  const code = errorCodeOf(cause);
-  return new TransientError(
-    'DOWNLOAD_FAILED',
-    `download of ${file.path} was cut off after ${received} of ${file.size} bytes` +
-      `${code === undefined ? '' : ` (${code})`}; retry`,
-    'cut',
-    undefined,
-    { cause },
+      if (target.pos < file.size) throw cutOff(file, target.pos, undefined);
+    },
   );
+}
+
+/** A failure as the load's error: a LoadError as it is, a full disk as DISK_FULL, another file system error named. */
+function cacheError(error: unknown, path: string): unknown {
+  if (error instanceof LoadError) return error;
+  if (isDiskFull(error)) return diskFullError(error, path);
+  if (isFsError(error)) return cacheWriteError(error, path);
+  return error;
 }
 
 function isFsError(error: unknown): boolean {

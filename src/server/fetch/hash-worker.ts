@@ -1,10 +1,11 @@
 /**
- * The checksum thread (see `hasher.ts`): keeps one running hash per download and answers each chunk once it is
- * hashed, so the sender can free the chunk's memory budget. Messages of one port arrive in order, so a digest
- * request comes after every chunk sent before it.
+ * The checksum thread (see `hasher.ts`): keeps one running hash per download and hashes the ranges of files it is
+ * told to, reading them itself through one buffer (so the thread holds {@link READ_BYTES} whatever the file size).
+ * Messages of one port arrive in order, so a digest request comes after every range sent before it.
  */
 
 import { createHash, type Hash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 
 import type { HashReply, HashRequest } from './hasher.js';
@@ -12,6 +13,10 @@ import type { HashReply, HashRequest } from './hasher.js';
 const port = parentPort;
 if (port === null) throw new Error('hash-worker.ts runs as a worker thread');
 const hashes = new Map<number, Hash>();
+
+/** Bytes read from a file at once. */
+const READ_BYTES = 1024 * 1024;
+const buffer = Buffer.allocUnsafe(READ_BYTES);
 
 port.on('message', (request: HashRequest) => {
   let reply: HashReply;
@@ -21,10 +26,7 @@ port.on('message', (request: HashRequest) => {
     hashes.delete(request.stream);
     reply = { type: 'failed', stream: request.stream, seq: request.seq, message: (error as Error).message };
   }
-  port.postMessage(
-    reply,
-    reply.type === 'done' && reply.bytes !== undefined ? [reply.bytes.buffer as ArrayBuffer] : [],
-  );
+  port.postMessage(reply);
 });
 
 function handle(request: HashRequest): HashReply {
@@ -35,14 +37,9 @@ function handle(request: HashRequest): HashReply {
       hashes.set(request.stream, hash);
       return { type: 'done', stream: request.stream, seq: request.seq };
     }
-    case 'update':
-      running(request.stream).update(request.bytes);
-      return {
-        type: 'done',
-        stream: request.stream,
-        seq: request.seq,
-        ...(request.giveBack === true ? { bytes: request.bytes } : {}),
-      };
+    case 'file':
+      hashRange(running(request.stream), request.path, request.start, request.end);
+      return { type: 'done', stream: request.stream, seq: request.seq };
     case 'digest': {
       const hex = running(request.stream).digest('hex');
       hashes.delete(request.stream);
@@ -55,6 +52,21 @@ function handle(request: HashRequest): HashReply {
       const never: never = request;
       throw new Error(`unknown hash request ${JSON.stringify(never)}`);
     }
+  }
+}
+
+/** Adds bytes `[start, end)` of the file at `path` to `hash`; throws when the file ends before. */
+function hashRange(hash: Hash, path: string, start: number, end: number): void {
+  const fd = openSync(path, 'r');
+  try {
+    for (let at = start; at < end;) {
+      const read = readSync(fd, buffer, 0, Math.min(READ_BYTES, end - at), at);
+      if (read === 0) throw new Error(`${path} ends at byte ${at}, before ${end}`);
+      hash.update(buffer.subarray(0, read));
+      at += read;
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 

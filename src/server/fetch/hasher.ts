@@ -1,11 +1,12 @@
 /**
  * Checksums off the main thread. One worker thread per process (`hash-worker.ts`) keeps a running hash per download;
- * the downloader hands it each chunk after writing it to the disk. Hashing then runs beside the sockets instead of
- * between their reads: on the main thread, sha256 at about 1 GB/s took as long as a loopback transfer itself.
+ * the downloader tells it which range of the partial file to hash next (the bytes are read from the file there, in
+ * the thread: none of them passes through the main thread, and what is hashed is what the disk holds). Hashing then
+ * runs beside the sockets instead of between their reads: on the main thread, sha256 at about 1 GB/s took as long as
+ * a loopback transfer itself.
  *
- * A chunk the caller owns whole (a part buffer of its own) can be moved to the thread instead of copied, and must not
- * be touched after; any other chunk (a socket's, a file stream's) is copied. The thread is spawned on first use and does
- * not keep the process alive when idle; if it dies, every pending call rejects and the next hash spawns a new one.
+ * The thread is spawned on first use and does not keep the process alive when idle; if it dies, every pending call
+ * rejects and the next hash spawns a new one.
  */
 
 import { Worker } from 'node:worker_threads';
@@ -20,36 +21,26 @@ export type HashRequest =
       readonly prefix?: string;
     }
   | {
-      readonly type: 'update';
+      /** Hash bytes `[start, end)` of the file at `path`, which must hold them. */
+      readonly type: 'file';
       readonly stream: number;
       readonly seq: number;
-      readonly bytes: Uint8Array;
-      /** Send `bytes` back, moved, once hashed (they were moved here). */
-      readonly giveBack?: boolean;
+      readonly path: string;
+      readonly start: number;
+      readonly end: number;
     }
   | { readonly type: 'digest'; readonly stream: number; readonly seq: number }
   | { readonly type: 'drop'; readonly stream: number; readonly seq: number };
 
 /** The checksum thread's answer to one request. */
 export type HashReply =
-  | {
-      readonly type: 'done';
-      readonly stream: number;
-      readonly seq: number;
-      readonly hex?: string;
-      /** The chunk of an `update` with `giveBack`, moved back. */
-      readonly bytes?: Uint8Array;
-    }
+  | { readonly type: 'done'; readonly stream: number; readonly seq: number; readonly hex?: string }
   | { readonly type: 'failed'; readonly stream: number; readonly seq: number; readonly message: string };
 
 /** A running hash on the checksum thread. */
 export interface Hasher {
-  /**
-   * Adds `bytes`; resolves once they are hashed. With `move`, a chunk that is a whole `ArrayBuffer` of the caller's is
-   * transferred to the thread and detached here, and given back: the promise resolves with it (the same memory, to
-   * use again); otherwise it is copied, and the promise resolves with `undefined`.
-   */
-  update(bytes: Uint8Array, move?: boolean): Promise<Uint8Array | undefined>;
+  /** Adds bytes `[start, end)` of the file at `path`, read there; resolves once they are hashed. */
+  hashFile(path: string, start: number, end: number): Promise<void>;
   /** The hex digest of everything added; the hasher is done after it. */
   digest(): Promise<string>;
   /** Drops the hash without a digest; safe to call more than once, and after {@link digest}. */
@@ -96,15 +87,11 @@ function spawn(): Thread {
   return spawned;
 }
 
-function send(
-  on: Thread,
-  request: HashRequest,
-  transfer: ArrayBuffer[] = [],
-): Promise<HashReply & { readonly type: 'done' }> {
+function send(on: Thread, request: HashRequest): Promise<HashReply & { readonly type: 'done' }> {
   return new Promise((resolve, reject) => {
     on.pending.set(`${request.stream}:${request.seq}`, { resolve, reject });
     on.worker.ref();
-    on.worker.postMessage(request, transfer);
+    on.worker.postMessage(request);
   });
 }
 
@@ -125,18 +112,9 @@ export function createHasher(algorithm: 'sha256' | 'sha1', prefix?: string): Has
   // A failure to open shows in the next update or the digest, which meet the same dead thread.
   opened.catch(() => undefined);
   return {
-    async update(bytes, move = false) {
+    async hashFile(path, start, end) {
       if (!open) throw new Error('update of a finished checksum');
-      const owned =
-        move &&
-        bytes.byteOffset === 0 &&
-        bytes.byteLength === bytes.buffer.byteLength &&
-        bytes.buffer instanceof ArrayBuffer;
-      const moved = owned ? bytes : new Uint8Array(bytes);
-      const reply = await send(on, { type: 'update', stream, seq: nextSeq++, bytes: moved, giveBack: owned }, [
-        moved.buffer as ArrayBuffer,
-      ]);
-      return reply.bytes;
+      await send(on, { type: 'file', stream, seq: nextSeq++, path, start, end });
     },
     async digest() {
       if (!open) throw new Error('digest of a finished checksum');

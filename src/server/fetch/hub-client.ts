@@ -55,6 +55,11 @@ export interface FileResponse {
   readonly status: number;
   readonly headers: HeaderReader;
   readonly body: Readable;
+  /**
+   * The URL that answered: the hub's own, or where it redirected (a CDN's signed URL), which later requests of the
+   * same file may ask directly ({@link HubClient.openFile}'s `at`).
+   */
+  readonly url: string;
   /** Stops reading the body and closes its connection; safe to call more than once. */
   cancel(): void;
 }
@@ -103,8 +108,12 @@ export interface HubClient {
    * its headers arrived (the body is still unread). A hub that ignores `Range` answers `200` with the whole file.
    * Aborting `signal` rejects with its reason when that is a `LoadError`, and destroys a body being read; 5xx, 408
    * and 429 reject with a `busy` `TransientError`, no answer with an `unreachable` one (`transient-error.ts`).
+   *
+   * With `at` (the {@link FileResponse.url} of an earlier answer for this file, on another origin than the hub's),
+   * that URL is asked directly instead of the hub; a `403` or `410` from it rejects with a `LinkExpired` error
+   * (`hub-open-file.ts`): its signature expired, ask the hub again.
    */
-  openFile(ref: RepoRef, path: string, signal?: AbortSignal, range?: ByteRange): Promise<FileResponse>;
+  openFile(ref: RepoRef, path: string, signal?: AbortSignal, range?: ByteRange, at?: string): Promise<FileResponse>;
 }
 
 /**
@@ -118,6 +127,6 @@ export function createHubClient(options: HubClientOptions): HubClient {
     fileUrl: (ref, path) => fileUrl(hub.hubUrl, ref, path),
     listFiles: (ref, signal) => listFiles(hub, ref, signal),
     resolveCommit: (ref, signal) => resolveCommit(hub, ref, signal),
-    openFile: (ref, path, signal, range) => openFile(hub, ref, path, signal, range),
+    openFile: (ref, path, signal, range, at) => openFile(hub, ref, path, signal, range, at),
   };
 }

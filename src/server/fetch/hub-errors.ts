@@ -31,19 +31,24 @@ export function answerError(
   context: ErrorContext,
 ): LoadError {
   const origin = new URL(url).origin;
+  const transient = status >= 500 || status === 408 || status === 429;
   const error =
     origin === context.hubOrigin
       ? statusError(status, headers.get('x-error-code'), ref, what, context)
       : new LoadError(
           'HUB_ERROR',
           `${origin}, where the hub at ${context.hubUrl} redirected ${what} of ${ref.id}@${ref.revision}, ` +
-            `answered HTTP ${status}; retry later`,
+            `answered HTTP ${status}; ${transient ? 'retry later' : PERMANENT_ADVICE}`,
         );
-  if (status >= 500 || status === 408 || status === 429) {
-    return new TransientError('HUB_ERROR', error.message, 'busy', retryAfterMs(headers));
-  }
+  if (transient) return new TransientError('HUB_ERROR', error.message, 'busy', retryAfterMs(headers));
   return error;
 }
+
+/**
+ * What a 4xx other than 408 and 429 calls for: it is never retried (another try gets the same answer), so the message
+ * does not say to retry either.
+ */
+const PERMANENT_ADVICE = 'it will answer the same again: check --hub-url / HF_ENDPOINT, or ask the hub why';
 
 /** Maps a non-200 answer of the hub itself. */
 function statusError(
@@ -104,8 +109,10 @@ function statusError(
           : `model ${ref.id} was not found on ${hub} (the token from ${tokenSource} was accepted, so it is ` +
               'missing, or private to another account); check the id',
       );
-    default:
-      return error('HUB_ERROR', `${hub} answered HTTP ${status} for ${what} of ${ref.id}@${ref.revision}; retry later`);
+    default: {
+      const advice = status >= 500 || status === 408 || status === 429 ? 'retry later' : PERMANENT_ADVICE;
+      return error('HUB_ERROR', `${hub} answered HTTP ${status} for ${what} of ${ref.id}@${ref.revision}; ${advice}`);
+    }
   }
 }
 

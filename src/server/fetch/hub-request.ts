@@ -62,12 +62,14 @@ const MAX_REDIRECTS = 5;
  * Makes `asked`, following redirects itself (so a failure names the host that failed: a CDN the hub redirected to is
  * not the hub), with the token only on the hub's own origin. `send` makes one hop (`hub-transport.ts`); a redirect or
  * error answer is discarded here, a `200` or `206` returned with its body unread. Rejects with a {@link LoadError}:
- * a 5xx, 408 or 429 is a `busy` transient one, no answer an `unreachable` one.
+ * a 5xx, 408 or 429 is a `busy` transient one, no answer an `unreachable` one; a URL that is not http(s) (a
+ * redirect to `file:`, a listing's next page on `ftp:`) is a permanent one, asked of no one.
  */
 export async function request<A extends Answer>(hub: HubContext, asked: HubRequest, send: Hop<A>): Promise<A> {
   const { ref, what, signal } = asked;
   let current = asked.url;
   for (let hops = 0; ; hops += 1) {
+    refuseScheme(hub, asked, current, hops > 0);
     let answer: A;
     try {
       answer = await send(current, headersFor(hub, asked.headers, current), signal);
@@ -83,7 +85,7 @@ export async function request<A extends Answer>(hub: HubContext, asked: HubReque
           `the hub at ${hub.hubUrl} redirected ${what} of ${ref.id} more than ${MAX_REDIRECTS} times`,
         );
       }
-      current = new URL(location, current).toString();
+      current = redirectTarget(hub, asked, location, current);
       continue;
     }
     if (answer.status === 200 || answer.status === 206) return answer;
@@ -91,6 +93,34 @@ export async function request<A extends Answer>(hub: HubContext, asked: HubReque
     await answer.discard();
     throw answerError(answer.status, answer.headers, current, ref, what, hub);
   }
+}
+
+/** The schemes a hub request may use; anything else would be read from somewhere other than the network. */
+const SCHEMES = new Set(['http:', 'https:']);
+
+/** `location` resolved against `from`; a permanent HUB_ERROR when it is no URL at all. */
+function redirectTarget(hub: HubContext, asked: HubRequest, location: string, from: string): string {
+  if (URL.canParse(location, from)) return new URL(location, from).toString();
+  throw new LoadError(
+    'HUB_ERROR',
+    `${new URL(from).origin} redirected ${asked.what} of ${asked.ref.id} to ${JSON.stringify(location)}, which is ` +
+      `not a URL; check --hub-url / HF_ENDPOINT`,
+  );
+}
+
+/**
+ * Throws a permanent HUB_ERROR when `url` is not http(s): no hop is made, and no retry can cure it (a redirect to
+ * `file:///etc/passwd` used to be tried eight times over 24 s). `redirected` says whether a redirect led there.
+ */
+function refuseScheme(hub: HubContext, asked: HubRequest, url: string, redirected: boolean): void {
+  const scheme = URL.canParse(url) ? new URL(url).protocol : undefined;
+  if (scheme !== undefined && SCHEMES.has(scheme)) return;
+  const how = redirected ? 'was redirected' : 'was pointed';
+  throw new LoadError(
+    'HUB_ERROR',
+    `${asked.what} of ${asked.ref.id} at the hub at ${hub.hubUrl} ${how} to ${url}, which is not an http(s) URL: ` +
+      'modeldeck fetches over http and https only; check --hub-url / HF_ENDPOINT, or the proxy or hub that sent it',
+  );
 }
 
 /**
@@ -138,10 +168,22 @@ async function apiRequest(hub: HubContext, asked: HubRequest): Promise<Response>
   }
 }
 
+/** The most bytes an API answer may have unless its caller says otherwise (a revision's, with all its siblings). */
+const API_MAX_BYTES = 64 * 1024 * 1024;
+
+/** How big an API answer may be, and the error of one that is bigger. */
+export interface BodyLimit {
+  /** Bytes of the body at most. */
+  readonly maxBytes: number;
+  /** The rejection once the body passes {@link maxBytes} (its read is stopped, its connection closed). */
+  tooBig(): LoadError;
+}
+
 /**
  * GETs a JSON answer (a listing page, a revision) through {@link apiRequest}, so a 5xx, 408 or 429 is asked again,
- * all within {@link HubContext.requestTimeoutMs}. Invalid JSON is a hub error; a body cut off or timed out maps as a
- * request failure.
+ * all within {@link HubContext.requestTimeoutMs}. The body is read up to `limit.maxBytes` (default 64 MiB), so a hub
+ * that answers without end cannot fill the memory. Invalid JSON is a hub error; a body cut off or timed out maps as a
+ * request failure. Resolves with the body's size in bytes too.
  */
 export async function getJson(
   hub: HubContext,
@@ -149,13 +191,45 @@ export async function getJson(
   ref: RepoRef,
   what: string,
   signal: AbortSignal | undefined,
-): Promise<{ readonly body: unknown; readonly headers: HeaderReader }> {
+  limit: BodyLimit = {
+    maxBytes: API_MAX_BYTES,
+    tooBig: () =>
+      new LoadError(
+        'HUB_ERROR',
+        `the hub at ${hub.hubUrl} answered ${what} of ${ref.id} with more than ${API_MAX_BYTES / 1024 / 1024} MiB`,
+      ),
+  },
+): Promise<{ readonly body: unknown; readonly headers: HeaderReader; readonly bytes: number }> {
   const timeout = AbortSignal.timeout(hub.requestTimeoutMs);
   const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
   const response = await apiRequest(hub, { url, headers: { Accept: 'application/json' }, signal: combined, ref, what });
   try {
-    return { body: await response.json(), headers: response.headers };
+    const text = await readCapped(response, limit);
+    return { body: JSON.parse(text.toString('utf8')) as unknown, headers: response.headers, bytes: text.length };
   } catch (error) {
     throw networkError(error, combined, url, hub);
+  }
+}
+
+/** The body of `response`, or the rejection `limit.tooBig()` as soon as it passes `limit.maxBytes`. */
+async function readCapped(response: Response, limit: BodyLimit): Promise<Buffer> {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  const reader = response.body?.getReader();
+  if (reader === undefined) return Buffer.alloc(0);
+  if (declared > limit.maxBytes) {
+    await reader.cancel().catch(() => undefined);
+    throw limit.tooBig();
+  }
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks, bytes);
+    bytes += value.byteLength;
+    if (bytes > limit.maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw limit.tooBig();
+    }
+    chunks.push(value);
   }
 }

@@ -67,7 +67,7 @@ export const httpHop: Hop<HttpAnswer> = (url, headers, signal) =>
     let body: IncomingMessage | undefined;
     const sent = (target.protocol === 'https:' ? https : http).get(target, { headers }, (answer) => {
       body = answer;
-      resolve(httpAnswer(answer));
+      resolve(httpAnswer(answer, url));
     });
     // Until the request closes (after the body's end, or its destruction): the body being read is stopped too.
     const onAbort = (): void => {
@@ -80,7 +80,7 @@ export const httpHop: Hop<HttpAnswer> = (url, headers, signal) =>
     sent.on('error', reject);
   });
 
-function httpAnswer(body: IncomingMessage): HttpAnswer {
+function httpAnswer(body: IncomingMessage, url: string): HttpAnswer {
   const cancel = (): void => {
     body.destroy();
   };
@@ -94,6 +94,7 @@ function httpAnswer(body: IncomingMessage): HttpAnswer {
       },
     },
     body,
+    url,
     cancel,
     discard: () => {
       const length = Number(body.headers['content-length'] ?? Number.NaN);

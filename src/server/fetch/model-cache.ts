@@ -6,7 +6,8 @@
  * {cacheDir}/models--{org}--{name}/
  *   refs/{revision}              the commit (40 hex) the revision named when last seen, no newline
  *   blobs/{etag}                 a file's content, named by its sha256 (LFS files) or git blob sha1 (others)
- *   blobs/{etag}.incomplete      a partial download, resumed by the next one
+ *   blobs/{etag}.modeldeck.*     a partial download and its journal (`blob-journal.ts`): the next one fetches its holes
+ *   trees/{commit}.json          the commit's listing, kept (`snapshot-tree.ts`)
  *   snapshots/{commit}/{path}    relative symbolic links into ../../blobs/{etag}
  * ```
  *
@@ -15,10 +16,12 @@
  */
 
 import { constants } from 'node:fs';
-import { access, mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, readdir, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 
+import { diskFullError, isDiskFull } from './disk-space.js';
+import { walkFiles } from './cache-walk.js';
 import { errorCodeOf } from './error-code.js';
 import type { HubFile } from './hub-client.js';
 import { LoadError, type ModelRef } from '../loader-types.js';
@@ -76,8 +79,7 @@ export function blobFile(cacheDir: string, ref: Pick<ModelRef, 'id' | 'revision'
 
 /** The commit `ref.revision` named when the cache last saw it: the ref file, or the revision itself if it is one. */
 export async function readRef(cacheDir: string, ref: Pick<ModelRef, 'id' | 'revision'>): Promise<string | undefined> {
-  const text = await readFile(refFile(cacheDir, ref), 'utf8').catch(() => undefined);
-  const commit = text?.trim();
+  const commit = (await readRefText(refFile(cacheDir, ref)))?.trim();
   if (commit !== undefined && isCommitSha(commit)) return commit;
   if (isCommitSha(ref.revision)) {
     const info = await stat(snapshotDir(cacheDir, ref, ref.revision)).catch(() => undefined);
@@ -86,7 +88,17 @@ export async function readRef(cacheDir: string, ref: Pick<ModelRef, 'id' | 'revi
   return undefined;
 }
 
-/** Records that `ref.revision` names `commit` (atomically; nothing for a revision that is the commit itself). */
+/** A ref file's text; `undefined` for anything but a small regular file (a ref linked to a device is not read). */
+async function readRefText(path: string): Promise<string | undefined> {
+  const info = await stat(path).catch(() => undefined);
+  if (info?.isFile() !== true || info.size > 1024) return undefined;
+  return readFile(path, 'utf8').catch(() => undefined);
+}
+
+/**
+ * Records that `ref.revision` names `commit` (atomically; nothing for a revision that is the commit itself, or when
+ * the ref says so already). In a cache the server may not write, the ref stays as it is.
+ */
 export async function writeRef(
   cacheDir: string,
   ref: Pick<ModelRef, 'id' | 'revision'>,
@@ -94,6 +106,8 @@ export async function writeRef(
 ): Promise<void> {
   if (ref.revision === commit) return;
   const target = refFile(cacheDir, ref);
+  // Nothing to write when it says so already (a read-only cache that is up to date needs no write at all).
+  if ((await readRefText(target))?.trim() === commit) return;
   const temp = `${target}.${process.pid}.tmp`;
   try {
     await mkdir(dirname(target), { recursive: true });
@@ -101,38 +115,80 @@ export async function writeRef(
     await rename(temp, target);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
+    // A read-only cache keeps the ref it has: a load needs none, and what it lacks fails by name when fetched.
+    if ((await readOnlyCode(error, target)) !== undefined) return;
     throw cacheWriteError(error, target);
   }
 }
 
-/** The paths of `files` present in `snapshot` (links followed) with exactly the listed size. */
+/**
+ * Where a snapshot's files may really be, after every link: under the cache directory, the repository's directory or
+ * its `blobs/` (each of which a user may have moved to another disk and linked), as real paths. A file anywhere else
+ * is linked out of the cache: it is never read, so that a link in a snapshot cannot make the server read a file of
+ * the machine into a load, let alone quote it in an error.
+ */
+async function cacheRoots(snapshot: string): Promise<string[]> {
+  // The layout fixes where the snapshot is: {cacheDir}/models--{org}--{name}/snapshots/{commit}.
+  const repo = dirname(dirname(snapshot));
+  const roots = await Promise.all(
+    [dirname(repo), repo, join(repo, 'blobs')].map((dir) => realpath(dir).catch(() => undefined)),
+  );
+  return roots.filter((root): root is string => root !== undefined);
+}
+
+/** Whether `absPath`, every link followed, is under one of `roots` (real paths). */
+async function isInside(absPath: string, roots: readonly string[]): Promise<boolean> {
+  const real = await realpath(absPath).catch(() => undefined);
+  return real !== undefined && roots.some((root) => real.startsWith(root.endsWith(sep) ? root : `${root}${sep}`));
+}
+
+/**
+ * The paths of `files` present in `snapshot` (links followed, but not out of the cache) with exactly the listed size.
+ * A file linked out of the cache is not present: a load online fetches it again, and its link then points into
+ * `blobs/`.
+ */
 export async function presentFiles(snapshot: string, files: readonly HubFile[]): Promise<Set<string>> {
   const present = new Set<string>();
+  const roots = await cacheRoots(snapshot);
   await Promise.all(
     files.map(async (file) => {
-      const info = await stat(join(snapshot, ...file.path.split('/'))).catch(() => undefined);
-      if (info?.isFile() === true && info.size === file.size) present.add(file.path);
+      const absPath = join(snapshot, ...file.path.split('/'));
+      const info = await stat(absPath).catch(() => undefined);
+      if (info?.isFile() !== true || info.size !== file.size) return;
+      if (await isInside(absPath, roots)) present.add(file.path);
     }),
   );
   return present;
 }
 
+/** What a snapshot directory holds. */
+export interface SnapshotContents {
+  /** Its files (path and size), sorted by path. */
+  readonly files: HubFile[];
+  /** Paths of files linked out of the cache, sorted: not in {@link files}, never read. */
+  readonly linkedOut: string[];
+}
+
 /**
- * The files of a snapshot directory as a listing (path and size; links followed, broken links and directories
- * skipped). Empty when the directory does not exist.
+ * The files of a snapshot directory as a listing (`cache-walk.ts`: links to files followed, directory links never,
+ * broken links skipped), and those linked out of the cache apart. Empty when the directory does not exist.
  */
-export async function snapshotListing(snapshot: string): Promise<HubFile[]> {
-  const entries = await readdir(snapshot, { recursive: true }).catch(() => [] as string[]);
+export async function snapshotListing(snapshot: string): Promise<SnapshotContents> {
+  const [walked, roots] = await Promise.all([walkFiles(snapshot), cacheRoots(snapshot)]);
   const files: HubFile[] = [];
+  const linkedOut: string[] = [];
   await Promise.all(
-    entries.map(async (entry) => {
-      const info = await stat(join(snapshot, entry)).catch(() => undefined);
-      if (info?.isFile() !== true) return;
-      const path = entry.split(sep).join('/');
-      if (isSafeRelativePath(path)) files.push({ path, size: info.size });
+    walked.map(async ({ path, absPath, size }) => {
+      if (!isSafeRelativePath(path)) return;
+      if (await isInside(absPath, roots)) files.push({ path, size });
+      else linkedOut.push(path);
     }),
   );
-  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { files: files.sort((a, b) => byText(a.path, b.path)), linkedOut: linkedOut.sort(byText) };
+}
+
+function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
@@ -147,21 +203,38 @@ export async function ensureWritableDir(dir: string): Promise<void> {
   }
 }
 
+/** The codes of a write refused because the file system or its permissions forbid it. */
+const READ_ONLY_CODES = new Set(['EROFS', 'EACCES', 'EPERM']);
+
+/**
+ * Why a write at `path` failed with `error`, when the file system or its permissions refused it: `EROFS`, `EACCES` or
+ * `EPERM`, else `undefined`. A recursive `mkdir` on a read-only mount reports `ENOENT` for the directory it could not
+ * make, so then the nearest directory above `path` that exists is asked whether it can be written.
+ */
+export async function readOnlyCode(error: unknown, path: string): Promise<string | undefined> {
+  const code = errorCodeOf(error instanceof LoadError ? error.cause : error);
+  if (code !== undefined && READ_ONLY_CODES.has(code)) return code;
+  if (code !== 'ENOENT') return undefined;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const refusal = await access(dir, constants.W_OK).then(
+      () => undefined,
+      (failure: unknown) => errorCodeOf(failure) ?? 'EACCES',
+    );
+    if (refusal !== 'ENOENT') return refusal !== undefined && READ_ONLY_CODES.has(refusal) ? refusal : undefined;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
 /** Maps a filesystem failure while writing into the cache to a {@link LoadError} that says what to do. */
 export function cacheWriteError(error: unknown, path: string): LoadError {
   if (error instanceof LoadError) return error;
   const code = errorCodeOf(error);
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new LoadError(
-      'CACHE_NOT_WRITABLE',
-      `no space left to write the model cache at ${path}: free some space or pick another --cache-dir`,
-      { cause: error },
-    );
-  }
+  if (isDiskFull(error)) return diskFullError(error, path);
+  const why =
+    code === undefined ? '' : READ_ONLY_CODES.has(code) ? ` (${code}: read-only for this server)` : ` (${code})`;
   return new LoadError(
     'CACHE_NOT_WRITABLE',
-    `cannot write the model cache at ${path}${code === undefined ? '' : ` (${code})`}: ` +
-      'fix its permissions or pick another --cache-dir',
+    `cannot write the model cache at ${path}${why}: fix its permissions or pick another --cache-dir`,
     { cause: error },
   );
 }
@@ -179,10 +252,8 @@ export async function listCachedSnapshots(cacheDir: string): Promise<ModelRef[]>
   for (const folder of repos) {
     if (!folder.startsWith('models--')) continue;
     const id = folder.slice('models--'.length).split('--').join('/');
-    const refsDir = join(cacheDir, folder, 'refs');
-    const names = await readdir(refsDir, { recursive: true }).catch(() => [] as string[]);
-    for (const name of names) {
-      const revision = name.split(sep).join('/');
+    const names = (await walkFiles(join(cacheDir, folder, 'refs'))).map((file) => file.path);
+    for (const revision of names) {
       const ref = { id, revision, key: `${id}@${revision}` };
       let commit: string | undefined;
       try {
@@ -191,13 +262,15 @@ export async function listCachedSnapshots(cacheDir: string): Promise<ModelRef[]>
         continue;
       }
       if (commit === undefined) continue;
-      const files = await snapshotListing(snapshotDir(cacheDir, ref, commit));
+      const { files, linkedOut } = await snapshotListing(snapshotDir(cacheDir, ref, commit));
+      // Offline, a snapshot with files linked out of the cache is refused (`snapshot-list.ts`): not listed either.
+      if (linkedOut.length > 0) continue;
       const paths = new Set(files.map((file) => file.path));
       const onnx = files.some((file) => file.path.startsWith('onnx/') && file.path.endsWith('.onnx'));
       if (onnx && LOADABLE_FILES.every((path) => paths.has(path))) refs.push(ref);
     }
   }
-  return refs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return refs.sort((a, b) => byText(a.key, b.key));
 }
 
 /** A repository path that stays inside its snapshot directory. */

@@ -1,17 +1,23 @@
 /**
- * Step three of fetching a snapshot: the files it lacks, all at once (the transfer bounds connections and memory),
- * each into its blob and then linked into the snapshot, with one progress over all of them (`download-progress.ts`:
- * the total is fixed here, before the first byte).
+ * Step three of fetching a snapshot: the files it lacks, all at once (the transfer shares its connections fairly
+ * between loads and between these files), each into its blob and then linked into the snapshot, with one progress over
+ * all of them (`download-progress.ts`: the total is fixed here, before the first byte). The disk is checked for the
+ * room that total needs before the first byte too (`disk-space.ts`).
  */
 
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 import { setMaxListeners } from 'node:events';
 
 import type { ModelRef } from '../loader-types.js';
+import { readJournal } from './blob-journal.js';
+import { spanBytes } from './byte-spans.js';
+import { claimDiskSpace, type HeldClaim } from './disk-space.js';
 import type { DownloadProgress, PlannedFile } from './download-progress.js';
-import { downloadBlob, incompletePath, LISTENERS } from './downloader.js';
+import { downloadBlob } from './downloader.js';
+import { LISTENERS } from './file-parts.js';
 import { etagOf, type HubClient, type HubFile } from './hub-client.js';
 import { blobFile, presentFiles } from './model-cache.js';
 import { linkBlob } from './snapshot-link.js';
@@ -28,6 +34,8 @@ export interface DownloadFilesOptions {
   readonly snapshot: string;
   readonly files: readonly HubFile[];
   readonly transfer: Transfer;
+  /** The load's flow: its downloads share the transfer's connections fairly with other loads'. */
+  readonly flow: string;
   /** False when the hub is not to be (or cannot be) asked: a file that must be fetched is OFFLINE_NOT_CACHED. */
   readonly online: boolean;
   readonly signal?: AbortSignal | undefined;
@@ -37,7 +45,8 @@ export interface DownloadFilesOptions {
 
 /**
  * Makes every file of `files` present in the snapshot. Resolves false when all were there already, true when
- * something was fetched or linked. Rejects with the first failure, once every other download has stopped.
+ * something was fetched or linked. Rejects with DISK_FULL before the first byte when the disk has not the room the
+ * missing bytes need, and with the first failure, once every other download has stopped.
  */
 export async function downloadFiles(options: DownloadFilesOptions): Promise<boolean> {
   const { files, snapshot } = options;
@@ -45,11 +54,23 @@ export async function downloadFiles(options: DownloadFilesOptions): Promise<bool
   const missing = files.filter((file) => !present.has(file.path));
   if (missing.length === 0) return false;
   const plans = await Promise.all(missing.map((file) => planFile(options, file)));
-  if (plans.some((plan) => plan.share > 0)) {
+  const needed = plans.reduce((sum, plan) => sum + plan.share, 0);
+  let claim: HeldClaim | undefined;
+  if (needed > 0) {
     if (!options.online) throw notCached(options.ref, options.cacheDir, files.map((file) => file.path).join(', '));
+    // What this load still has to write: its total less what its files reported so far.
+    const written = new Map<string, number>();
+    const remaining = (): number => needed - [...written.values()].reduce((sum, bytes) => sum + bytes, 0);
+    const what = `${options.ref.key} (${missingNames(plans)})`;
+    claim = await claimDiskSpace(options.transfer, options.cacheDir, blobsDir(plans), needed, remaining, what);
     options.progress?.begin(plans);
+    options = { ...options, progress: countWritten(options.progress, plans, written) };
   }
-  await fetchAll(options, plans);
+  try {
+    await fetchAll(options, plans);
+  } finally {
+    claim?.release();
+  }
   options.progress?.end();
   return true;
 }
@@ -62,12 +83,43 @@ interface Plan extends PlannedFile {
 
 async function planFile(options: DownloadFilesOptions, file: HubFile): Promise<Plan> {
   const { path } = file;
-  const blob = blobFile(options.cacheDir, options.ref, etagOf(file) ?? unlistedEtag(options.commit, file));
+  const etag = etagOf(file) ?? unlistedEtag(options.commit, file);
+  const blob = blobFile(options.cacheDir, options.ref, etag);
   const done = await stat(blob).catch(() => undefined);
   if (done?.isFile() === true && done.size === file.size) return { path, file, blob, have: file.size, share: 0 };
-  const partial = await stat(incompletePath(blob)).catch(() => undefined);
-  const have = partial !== undefined && partial.size <= file.size ? partial.size : 0;
+  // What the partial file's journal is believed for; the download reads it again under the blob's lock.
+  const partial = await readJournal(blob, etag, file.size);
+  const have = spanBytes(partial.state.written);
   return { path, file, blob, have, share: file.size - have };
+}
+
+/** The blobs folder of the plans' repository (the disk they are written to). */
+function blobsDir(plans: readonly Plan[]): string | undefined {
+  const first = plans[0];
+  return first === undefined ? undefined : dirname(first.blob);
+}
+
+/** The files of `plans` that have bytes to fetch, for messages: `onnx/model.onnx_data, tokenizer.json`. */
+function missingNames(plans: readonly Plan[]): string {
+  const names = plans.filter((plan) => plan.share > 0).map((plan) => plan.path);
+  return names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
+}
+
+/** `progress`, also recording into `written` the bytes each planned file has fetched (for the disk claim). */
+function countWritten(
+  progress: DownloadProgress | undefined,
+  plans: readonly Plan[],
+  written: Map<string, number>,
+): DownloadProgress | undefined {
+  const have = new Map(plans.map((plan) => [plan.path, plan.have]));
+  return {
+    begin: (files) => progress?.begin(files),
+    end: () => progress?.end(),
+    report(path, bytes) {
+      written.set(path, Math.max(written.get(path) ?? 0, bytes - (have.get(path) ?? 0)));
+      progress?.report(path, bytes);
+    },
+  };
 }
 
 /** Downloads and links every planned file; the first failure aborts the others and is the rejection. */
@@ -88,6 +140,7 @@ async function fetchAll(options: DownloadFilesOptions, plans: readonly Plan[]): 
           file: plan.file,
           blob: plan.blob,
           transfer: options.transfer,
+          flow: options.flow,
           signal: controller.signal,
           progress: options.progress,
         }).catch((error: unknown) => {

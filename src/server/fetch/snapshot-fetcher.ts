@@ -15,6 +15,7 @@ import { LoadError, type ModelRef } from '../loader-types.js';
 import { presentFiles, snapshotDir, writeRef } from './model-cache.js';
 import type { OnnxDtype } from '../../protocol/dtype.js';
 import { selectConfigFiles, selectTokenizerFiles, selectWeightFiles, type Selection } from './model-files.js';
+import { ensureCanFetch } from './read-only-cache.js';
 import { downloadFiles } from './snapshot-download.js';
 import type { SnapshotFetcherOptions } from './snapshot-options.js';
 import { listCommit, onnxHint } from './snapshot-list.js';
@@ -25,6 +26,9 @@ import { notCached, resolveRevision } from './snapshot-resolve.js';
  * (bytes); a bigger one (a real `tokenizer.json` is 7–17 MB) is fetched in the `download` stage and counted there.
  */
 export const SILENT_FILE_LIMIT = 1024 * 1024;
+
+/** Loads opened so far in this process, to name each load's flow. */
+let loads = 0;
 
 /** The weights a snapshot provides, as the worker loads them. */
 export interface SnapshotWeights {
@@ -57,8 +61,9 @@ export interface Snapshot {
 }
 
 /**
- * Resolves `ref` to its commit and lists the commit's files. Rejects with OFFLINE_NOT_CACHED, NO_ONNX_WEIGHTS, hub
- * codes or CACHE_NOT_WRITABLE before anything is fetched. `dtypeOverride` (a load request's `dtype` preference)
+ * Resolves `ref` to its commit and lists the commit's files. Rejects with OFFLINE_NOT_CACHED, NO_ONNX_WEIGHTS or hub
+ * codes before anything is fetched; a step that must fetch into a cache it cannot write rejects with
+ * CACHE_NOT_WRITABLE before the first byte (`read-only-cache.ts`). `dtypeOverride` (a load request's `dtype` preference)
  * replaces the server's `options.dtype`.
  */
 export async function openSnapshot(
@@ -73,6 +78,8 @@ export async function openSnapshot(
   const listing = await listCommit(ref, resolved, options, signal);
   if (resolved.online) await writeRef(cacheDir, ref, commit);
   const dir = snapshotDir(cacheDir, ref, commit);
+  // This load's flow: its files share the download connections fairly with other loads'.
+  const flow = `load ${(loads += 1)} ${ref.key}`;
   const select = <T>(selection: Selection<T>, code: 'LOAD_FAILED' | 'NO_ONNX_WEIGHTS'): T => {
     if (selection.ok) return selection.value;
     const missingFiles = selection.problem.startsWith('has no ');
@@ -89,8 +96,9 @@ export async function openSnapshot(
     const hint = code === 'NO_ONNX_WEIGHTS' && missingFiles ? onnxHint(ref) : '';
     throw new LoadError(code, `${ref.id}@${ref.revision} ${selection.problem}${hint}`);
   };
-  const fetchFiles = (files: readonly HubFile[], progress?: DownloadProgress): Promise<boolean> =>
-    downloadFiles({
+  const fetchFiles = async (files: readonly HubFile[], progress?: DownloadProgress): Promise<boolean> => {
+    if (resolved.online) await ensureCanFetch({ cacheDir, ref, commit, snapshot: dir, files });
+    return downloadFiles({
       hub: options.hub,
       ref,
       commit,
@@ -98,10 +106,12 @@ export async function openSnapshot(
       snapshot: dir,
       files,
       transfer: options.transfer,
+      flow,
       online: resolved.online,
       signal,
       progress,
     });
+  };
   const preference = dtypeOverride ?? options.dtype;
   // Whether the repository can load at all is decided from the listing, before any file is fetched: the config's
   // dtype only chooses among the variants present, so a config-less check gives the same verdict.
@@ -139,12 +149,8 @@ async function readConfig(dir: string, ref: ModelRef): Promise<unknown> {
   try {
     return JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as unknown;
   } catch (error) {
-    throw new LoadError('LOAD_FAILED', `config.json of ${ref.key} is not valid JSON: ${describe(error)}`, {
-      cause: error,
-    });
+    // Never the parser's message: it quotes the file's first bytes, and a message goes to every client.
+    const where = error instanceof Error ? (/ at position \d+/.exec(error.message)?.[0] ?? '') : '';
+    throw new LoadError('LOAD_FAILED', `config.json of ${ref.key} is not valid JSON${where}`, { cause: error });
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -5,7 +5,7 @@
  */
 
 import { LoadError, type ModelRef } from '../loader-types.js';
-import { ensureWritableDir, readRef } from './model-cache.js';
+import { readRef } from './model-cache.js';
 import type { SnapshotFetcherOptions } from './snapshot-options.js';
 
 /** The commit of a load, and whether the hub was reached to learn it. */
@@ -17,8 +17,8 @@ export interface ResolvedRevision {
 }
 
 /**
- * Resolves `ref.revision` to a commit. Rejects with OFFLINE_NOT_CACHED (offline and never seen), CACHE_NOT_WRITABLE,
- * and the hub client's codes (HUB_UNREACHABLE only when the cache does not know the revision either).
+ * Resolves `ref.revision` to a commit. Rejects with OFFLINE_NOT_CACHED (offline and never seen) and the hub client's
+ * codes (HUB_UNREACHABLE only when the cache does not know the revision either).
  */
 export async function resolveRevision(
   ref: ModelRef,
@@ -31,7 +31,7 @@ export async function resolveRevision(
     if (commit === undefined) throw notCached(ref, cacheDir);
     return { commit, online: false };
   }
-  await ensureWritableDir(cacheDir);
+  // The cache's write access is not checked here: a read-only cache serves what it holds (`read-only-cache.ts`).
   try {
     return { commit: await options.hub.resolveCommit(ref, signal), online: true };
   } catch (error) {

@@ -1,21 +1,19 @@
 /**
- * What the downloads of one loader share: the connections open at once, the memory held in part buffers (and the
- * buffers themselves, to use again), and how a request is tried again ({@link Transfer.retry}).
+ * What the downloads of one loader share: the connections open at once (shared fairly between loads and files,
+ * `fair-share.ts`), the disk space their loads have claimed, and how they behave ({@link DownloadPolicy}: every
+ * knob a benchmark or a test turns, with its default).
  */
 
 import type { RetryPolicy } from '../../common/retry.js';
-import { createSemaphore, type Semaphore } from './semaphore.js';
+import { createFairShare, type FairShare } from './fair-share.js';
 import { isTransient, retryAfterOf } from './transient-error.js';
-
-/** Default for {@link DownloadPolicy.stallTimeoutMs}, in milliseconds. */
-const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
 /** Default for {@link DownloadPolicy.connections}: what hf_transfer-like tools use against a CDN. */
 export const DEFAULT_DOWNLOAD_CONNECTIONS = 8;
 
 /** How downloads behave; every field has a default. */
 export interface DownloadPolicy {
-  /** Connections open at once, over all files of the transfer (default {@link DEFAULT_DOWNLOAD_CONNECTIONS}). */
+  /** Connections open at once, over all files and loads of the transfer (default {@link DEFAULT_DOWNLOAD_CONNECTIONS}). */
   readonly connections?: number | undefined;
   /** A request that receives no byte for this long, in milliseconds, is abandoned and retried (default 30000). */
   readonly stallTimeoutMs?: number | undefined;
@@ -27,63 +25,52 @@ export interface DownloadPolicy {
   readonly maxBackoffMs?: number | undefined;
   /** A `Retry-After` longer than this fails the download instead of waiting, in milliseconds (default 300000). */
   readonly maxRetryAfterMs?: number | undefined;
+  /**
+   * The largest part a file is fetched in, in bytes (default 8 MiB). A file is cut into about two parts per
+   * connection, each between 1 MiB (or this, if smaller) and this.
+   */
+  readonly maxPartBytes?: number | undefined;
+  /** The journal of a partial file is rewritten at most this often while bytes arrive, in milliseconds (default 100). */
+  readonly journalMs?: number | undefined;
+  /** A partial file is synced to the disk (`fdatasync`) after this many bytes written since the last sync (default 32 MiB). */
+  readonly syncBytes?: number | undefined;
+  /**
+   * A part whose rate stays below its file's other parts' median divided by this (a capped CDN edge) is asked again on
+   * a new connection, keeping what it wrote (default 4; 0 never).
+   */
+  readonly slowFactor?: number | undefined;
+  /** How long a part must stay that slow before it is asked again, in milliseconds (default 3000). */
+  readonly slowAfterMs?: number | undefined;
+  /** Times one part is asked again for being slow, at most (default 3). */
+  readonly maxRedials?: number | undefined;
 }
 
-/** The connections and memory that the downloads of one loader share. */
+/** {@link DownloadPolicy} with every default filled in. */
+export type FullDownloadPolicy = Required<{ [K in keyof DownloadPolicy]: NonNullable<DownloadPolicy[K]> }>;
+
+/** A load's claim on the disk: the bytes it still has to write (`disk-space.ts`). */
+export interface DiskClaim {
+  /** Bytes still to be written, now. */
+  remaining(): number;
+}
+
+/** The connections and disk claims that the downloads of one loader share. */
 export interface Transfer {
-  readonly policy: Required<{ [K in keyof DownloadPolicy]: NonNullable<DownloadPolicy[K]> }>;
+  readonly policy: FullDownloadPolicy;
   /**
    * How a request of a file is tried again, from {@link policy}: every transient failure (the hub busy or
    * unreachable, a body cut off or stalled), the hub's `Retry-After` honoured up to `maxRetryAfterMs`.
    */
   readonly retry: RetryPolicy;
-  /** One unit per open connection. */
-  readonly connections: Semaphore;
-  /** One unit per byte held in part buffers. */
-  readonly memory: Semaphore;
-  /** Part buffers the checksum thread gave back, for the next parts. */
-  readonly buffers: BufferPool;
+  /** The connections, shared fairly by flow (a load, then a file). */
+  readonly connections: FairShare;
+  /** The claims of the loads downloading now, so that two loads do not both count on the same free space. */
+  readonly claims: Set<DiskClaim>;
 }
 
-/**
- * Part buffers to use again: memory that was written once already costs no page faults the next time (on loopback,
- * filling fresh buffers cost the server as much CPU as the checksum). Held only while some part of the transfer is:
- * an idle server keeps none.
- */
-interface BufferPool {
-  /** Buffers not in use, any size, oldest first. */
-  readonly free: Buffer[];
-  /** Parts that hold a buffer now. */
-  held: number;
-  /** Bytes the free buffers may hold at most (the memory budget): older ones are dropped beyond it. */
-  readonly limit: number;
-}
-
-/** A buffer of `length` bytes: a free one of that size, else a new one. */
-export function takeBuffer(pool: BufferPool, length: number): Buffer {
-  pool.held += 1;
-  const index = pool.free.findIndex((buffer) => buffer.length === length);
-  if (index < 0) return Buffer.allocUnsafe(length);
-  const [buffer] = pool.free.splice(index, 1);
-  return buffer as Buffer;
-}
-
-/** Ends a part's hold of a buffer; `buffer`, when given, may be used again. The last hold drops every free buffer. */
-export function giveBuffer(pool: BufferPool, buffer: Uint8Array | undefined): void {
-  pool.held -= 1;
-  if (pool.held === 0) {
-    pool.free.length = 0;
-    return;
-  }
-  if (buffer === undefined) return;
-  pool.free.push(Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength));
-  let bytes = pool.free.reduce((sum, free) => sum + free.length, 0);
-  while (bytes > pool.limit) bytes -= (pool.free.shift() as Buffer).length;
-}
-
-/** Bytes of one part at most, and at least (for files larger than that). */
-export const MAX_PART_BYTES = 8 * 1024 * 1024;
-export const MIN_PART_BYTES = 1024 * 1024;
+/** Bytes of one part at most (the default), and at least (for files larger than that). */
+const MAX_PART_BYTES = 8 * 1024 * 1024;
+const MIN_PART_BYTES = 1024 * 1024;
 
 /** Creates the shared {@link Transfer} of a loader. */
 export function createTransfer(options: DownloadPolicy = {}): Transfer {
@@ -91,14 +78,19 @@ export function createTransfer(options: DownloadPolicy = {}): Transfer {
   if (!(Number.isInteger(connections) && connections >= 1)) {
     throw new RangeError(`download connections must be a whole number >= 1, got ${String(connections)}`);
   }
-  const budget = 2 * connections * MAX_PART_BYTES;
-  const policy = {
+  const policy: FullDownloadPolicy = {
     connections,
-    stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+    stallTimeoutMs: options.stallTimeoutMs ?? 30_000,
     maxAttempts: options.maxAttempts ?? 8,
     backoffMs: options.backoffMs ?? 250,
     maxBackoffMs: options.maxBackoffMs ?? 8000,
     maxRetryAfterMs: options.maxRetryAfterMs ?? 300_000,
+    maxPartBytes: options.maxPartBytes ?? MAX_PART_BYTES,
+    journalMs: options.journalMs ?? 100,
+    syncBytes: options.syncBytes ?? 32 * 1024 * 1024,
+    slowFactor: options.slowFactor ?? 4,
+    slowAfterMs: options.slowAfterMs ?? 3000,
+    maxRedials: options.maxRedials ?? 3,
   };
   return {
     policy,
@@ -109,9 +101,17 @@ export function createTransfer(options: DownloadPolicy = {}): Transfer {
       isTransient: (error) => isTransient(error, ['busy', 'unreachable', 'cut']),
       retryAfterMs: retryAfterOf,
     },
-    connections: createSemaphore(connections),
-    // Two parts per connection: one arriving, one waiting for the parts before it to be written.
-    memory: createSemaphore(budget),
-    buffers: { free: [], held: 0, limit: budget },
+    connections: createFairShare(connections),
+    claims: new Set(),
   };
+}
+
+/**
+ * The part size of a file of `size` bytes: about two parts per connection (the tail of a file then keeps every
+ * connection busy), between 1 MiB (or the policy's largest, if smaller) and the policy's largest.
+ */
+export function partBytes(size: number, policy: FullDownloadPolicy): number {
+  const even = Math.ceil(size / (policy.connections * 2));
+  const rounded = Math.ceil(even / 65536) * 65536;
+  return Math.min(policy.maxPartBytes, Math.max(Math.min(MIN_PART_BYTES, policy.maxPartBytes), rounded));
 }

@@ -1,13 +1,13 @@
 /**
  * The actions the sessions' command keys and the log pane share (wherever no text is typed): the help, quit, add a
- * session, the server view, jump to a session, stop a reply. Each mode's table binds them to its own rows.
+ * session, the server view, jump to a session (by digit, or `g` and its number or name), stop a reply. Each mode's table binds them to its own rows.
  */
 
 import type { KeyContext, KeyPress, KeyResult, UiState } from './types.js';
 import { done } from './types.js';
 
 /** An action that works wherever no text is being typed. */
-export type GlobalAction = 'help' | 'quit' | 'add' | 'servers' | 'jump' | 'stop-reply';
+export type GlobalAction = 'help' | 'quit' | 'add' | 'servers' | 'jump' | 'jump-prompt' | 'stop-reply';
 
 /** Performs a {@link GlobalAction} (`jump` reads the digit from `key`). */
 export function performGlobal(action: GlobalAction, ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult {
@@ -22,6 +22,9 @@ export function performGlobal(action: GlobalAction, ui: UiState, key: KeyPress, 
       return done({ ...ui, serverView: !ui.serverView });
     case 'jump':
       return jump(ui, key.ch ?? '', ctx);
+    case 'jump-prompt':
+      // Any session, 10 and up too: by number, tag or part of its model (`submit.ts`).
+      return done({ ...ui, prompt: { kind: 'jump', text: '' } });
     case 'stop-reply': {
       const session = ctx.sessions[ui.focus];
       if (session?.replying !== true) return done(ui, { type: 'notice', text: 'no reply is streaming to stop' });

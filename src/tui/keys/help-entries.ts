@@ -10,6 +10,7 @@ import type { HelpEntry } from './binding.js';
 export const HELP = {
   nextSession: ['Tab / Shift-Tab', 'next / previous session'],
   jump: ['1–9', 'jump to session 1–9 (in screen order; not while typing, where digits are text)'],
+  jumpTo: ['g', 'jump to any session: type its number (10 and up too), its tag or part of its model, then Enter'],
   type: ['Enter or i', 'type a chat message in the focused session; until then letters are commands, never text'],
   send: ['Enter (typing)', 'send the message; Esc stops typing'],
   move: [
@@ -52,6 +53,11 @@ export const HELP = {
   follow: ['space (log)', 'follow / pause the log; paused shows how many lines are new'],
   scrollLog: ['Up Down PgUp PgDn (log)', 'scroll the log (scrolling up pauses); End follows again'],
   zoomLog: ['f (log)', 'zoom the log to the full screen; f returns'],
+  sideways: ['Left / Right (log)', 'scroll long lines sideways, in every view (the time and tag columns stay)'],
+  copies: [
+    'e (log)',
+    'show / fold the server feeds’ copies of the sessions’ own frames (folded: the session’s line is marked ⇄)',
+  ],
   scrollLine: ['k / j (log)', 'scroll the log up / down one line, like Up / Down'],
   followAgain: ['G (log)', 'follow the log again, like End'],
   filter: ['/ (log)', 'filter the log by text (empty clears)'],

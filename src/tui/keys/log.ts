@@ -10,7 +10,8 @@ import { HELP } from './help-entries.js';
 import { done, type KeyContext, type KeyPress, type KeyResult, type LogView, type UiState } from './types.js';
 
 /** What a key does in the log, whatever its view. */
-type PaneAction = 'cycle-view' | 'zoom' | 'leave' | 'filter' | 'filter-session' | 'save';
+type PaneAction =
+  'cycle-view' | 'zoom' | 'leave' | 'filter' | 'filter-session' | 'save' | 'copies' | 'scroll-left' | 'scroll-right';
 
 /** What a key does in the frames view. */
 type FramesAction = 'follow-pause' | 'scroll-back' | 'scroll-forward' | 'page-back' | 'page-forward' | 'follow';
@@ -79,6 +80,10 @@ const JUMP: Binding<LogAction> = {
   destructive: false,
   exact: true,
 };
+const JUMP_TO: Binding<LogAction> = { keys: ['g'], action: 'jump-prompt', help: HELP.jumpTo, destructive: false };
+const COPIES: Binding<LogAction> = { keys: ['e'], action: 'copies', help: HELP.copies, destructive: false };
+const LEFT: Binding<LogAction> = { keys: ['Left'], action: 'scroll-left', help: HELP.sideways, destructive: false };
+const RIGHT: Binding<LogAction> = { keys: ['Right'], action: 'scroll-right', help: HELP.sideways, destructive: false };
 
 /** The frames view's table, in the order of the log's status-bar hints. */
 export const LOG_KEYS: readonly Binding<LogAction>[] = [
@@ -102,6 +107,10 @@ export const LOG_KEYS: readonly Binding<LogAction>[] = [
   VIEWS,
   ADD,
   JUMP,
+  JUMP_TO,
+  COPIES,
+  LEFT,
+  RIGHT,
 ];
 
 /** The cursor's keys, in the debug views and in the inspector alike. */
@@ -133,6 +142,10 @@ export const DEBUG_KEYS: readonly Binding<LogAction>[] = [
   QUIT,
   ADD,
   JUMP,
+  JUMP_TO,
+  COPIES,
+  LEFT,
+  RIGHT,
 ];
 
 /** The inspector's table: it closes, scrolls and the cursor moves under it; other keys do nothing while it is open. */
@@ -146,7 +159,12 @@ export const INSPECTOR_KEYS: readonly Binding<LogAction>[] = [
   ...CURSOR_KEYS,
   FILTER,
   SAVE,
+  LEFT,
+  RIGHT,
 ];
+
+/** Columns one Left / Right scrolls the log's lines sideways. */
+const SIDEWAYS_STEP = 20;
 
 /** The log pane's views, in the order `v` cycles them. */
 const LOG_VIEWS: readonly LogView[] = ['frames', 'debug', 'wire'];
@@ -178,6 +196,14 @@ function performLog(action: LogAction, ui: UiState, key: KeyPress, ctx: KeyConte
       const next = at + 1 < tags.length ? (tags[at + 1] ?? null) : null;
       return done({ ...ui, log: { ...log, filterSession: next, scroll: 0 } });
     }
+    case 'copies':
+      return done({ ...ui, log: { ...log, showCopies: !log.showCopies, scroll: 0 } });
+    case 'scroll-left':
+      return log.hscroll === 0
+        ? done(ui, { type: 'notice', text: 'the log shows its lines from the start (Right scrolls sideways)' })
+        : done({ ...ui, log: { ...log, hscroll: Math.max(0, log.hscroll - SIDEWAYS_STEP) } });
+    case 'scroll-right':
+      return done({ ...ui, log: { ...log, hscroll: log.hscroll + SIDEWAYS_STEP } });
     case 'save':
       return done({
         ...ui,
@@ -189,6 +215,7 @@ function performLog(action: LogAction, ui: UiState, key: KeyPress, ctx: KeyConte
     case 'add':
     case 'servers':
     case 'jump':
+    case 'jump-prompt':
     case 'stop-reply':
       return performGlobal(action, ui, key, ctx);
     default:

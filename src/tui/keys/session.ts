@@ -41,6 +41,7 @@ export const COMMAND_KEYS: readonly Binding<CommandAction>[] = [
   { keys: ['u'], action: 'unload', help: HELP.unload, hint: 'u unload', destructive: true },
   { keys: ['v'], action: 'servers', help: HELP.servers, hint: 'v servers', destructive: false },
   { keys: [...'123456789'], action: 'jump', help: HELP.jump, destructive: false, exact: true },
+  { keys: ['g'], action: 'jump-prompt', help: HELP.jumpTo, destructive: false },
   { keys: ['PgUp', 'PgDn'], action: 'scroll-transcript', help: HELP.scrollTranscript, destructive: false },
   { keys: ['Esc'], action: 'unzoom', help: HELP.zoom, destructive: false },
   { keys: ['space'], action: 'replay-toggle', help: HELP.replay, destructive: false },
@@ -111,6 +112,7 @@ function performCommand(action: CommandAction, ui: UiState, focus: number, key: 
     case 'add':
     case 'servers':
     case 'jump':
+    case 'jump-prompt':
     case 'stop-reply':
       return performGlobal(action, ui, key, ctx);
     default: {

@@ -96,6 +96,23 @@ const SUBMIT: { readonly [K in PromptKind]: Submit } = {
       },
     );
   },
+  jump: (ui, prompt, ctx) => {
+    const text = prompt.text.trim();
+    if (text === '') return dismiss(ui, prompt, ctx);
+    const index = findSession(text, ctx);
+    if (index === undefined) {
+      const open = ctx.sessions.length;
+      return refuse(ui, prompt, `not one of 1–${open}, a tag or a model`);
+    }
+    return done({
+      ...ui,
+      prompt: null,
+      focus: index,
+      logFocused: false,
+      composing: false,
+      zoom: ui.zoom === 'log' ? null : ui.zoom,
+    });
+  },
   filter: (ui, prompt) => done({ ...ui, prompt: null, log: { ...ui.log, filterText: prompt.text, scroll: 0 } }),
   save: (ui, prompt) => {
     const path = prompt.text.trim();
@@ -115,6 +132,22 @@ const SUBMIT: { readonly [K in PromptKind]: Submit } = {
   unload: dismiss,
   quit: dismiss,
 };
+
+/**
+ * The session `text` names, in screen order: its number (from 1), its tag, else the first whose model (as opened)
+ * contains it, case aside.
+ */
+function findSession(text: string, ctx: KeyContext): number | undefined {
+  if (/^[0-9]+$/.test(text)) {
+    const index = Number(text) - 1;
+    return ctx.sessions[index] === undefined ? undefined : index;
+  }
+  const lower = text.toLowerCase();
+  const byTag = ctx.sessions.findIndex((s) => s.tag.toLowerCase() === lower);
+  if (byTag !== -1) return byTag;
+  const byModel = ctx.sessions.findIndex((s) => (s.model ?? '').toLowerCase().includes(lower));
+  return byModel === -1 ? undefined : byModel;
+}
 
 /** What an empty Enter at the add-session key prompt uses, in words: the key of a session on the same server first. */
 function defaultKeyLabel(server: string, ctx: KeyContext): string {

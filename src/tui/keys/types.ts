@@ -31,6 +31,8 @@ export type PromptKind =
   | 'options'
   | 'filter'
   | 'save'
+  /** `g`: a session to focus, by number, tag or part of its model. */
+  | 'jump'
   | 'close'
   | 'cancel'
   | 'unload'
@@ -90,6 +92,13 @@ export interface LogViewState {
   readonly inspecting: boolean;
   /** Lines the inspector is scrolled down. */
   readonly inspectorScroll: number;
+  /**
+   * Show the server feeds' copies of the sessions' own `/load_model` frames as lines of their own (`e`); by default
+   * they are folded into the session's line.
+   */
+  readonly showCopies: boolean;
+  /** Columns the payloads are scrolled sideways (Left / Right), in every view. */
+  readonly hscroll: number;
 }
 
 /** The log pane's views, in the order `v` cycles them. */
@@ -230,6 +239,8 @@ export function createUiState(): UiState {
       pausedAtJournalSeq: 0,
       inspecting: false,
       inspectorScroll: 0,
+      showCopies: false,
+      hscroll: 0,
     },
   };
 }
