@@ -25,6 +25,7 @@ import {
   demoModelsDir,
   expectReady,
   figure,
+  listWeightFiles,
   loadModel,
   log,
   median,
@@ -153,16 +154,6 @@ try {
 
 function mbps(bytesPerSecond) {
   return bytesPerSecond / 1e6;
-}
-
-/** The ONNX files of `model` from the mirror's tree listing, as the server selects them (the demo models are fp32). */
-async function listWeightFiles(hubUrl, id) {
-  const res = await fetch(`${hubUrl}/api/models/${id}/tree/main?recursive=true`);
-  if (!res.ok) throw new Error(`listing ${id}: ${res.status}`);
-  const listing = await res.json();
-  return listing
-    .filter((entry) => entry.type === 'file' && /^onnx\/model\.onnx(_data)?$/.test(entry.path))
-    .map((entry) => ({ path: entry.path, size: entry.size }));
 }
 
 /** One `/load_model` into an empty cache; resolves with the download stage's throughput. */

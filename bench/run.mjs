@@ -4,12 +4,13 @@
  * figures are after garbage collection and one benchmark's heap never weighs on the next), prints one table and
  * writes the same figures as JSON.
  *
- *     node bench/run.mjs [--smoke] [--out FILE] [--only ID,ID] [--profile DIR]
+ *     node bench/run.mjs [--smoke] [--out FILE] [--only ID,ID] [--profile DIR] [--size SIZE]
  *
  * --smoke       tiny sizes, one repetition, seconds: proves the scripts run (the tests use it); figures meaningless
  * --out FILE    where the JSON goes (default bench/results.json; in smoke mode, nowhere unless given)
  * --only IDS    run only these benchmarks (comma-separated ids, see BENCHMARKS)
  * --profile DIR run each benchmark under `node --cpu-prof`, profiles into DIR (open them in Chrome DevTools)
+ * --size SIZE   the file size of download-large (default 4G; 24M with --smoke)
  *
  * Every figure is modeldeck's value next to a baseline measured in the same run, with their ratio: the machine is
  * shared and noisy, and a ratio of two things measured side by side means more than an absolute time.
@@ -22,7 +23,9 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The benchmarks, in the issue's order; each is `bench/{id}.mjs`. */
+import { parseSize } from './lib/size.mjs';
+
+/** The benchmarks, in the issues' order (5, then 23 and 26); each is `bench/{id}.mjs`. */
 export const BENCHMARKS = [
   'download',
   'load-overhead',
@@ -33,6 +36,10 @@ export const BENCHMARKS = [
   'dashboard-ingest',
   'load-burst',
   'wire-tap',
+  'download-resume',
+  'download-fair',
+  'download-edges',
+  'download-large',
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -47,6 +54,7 @@ Options:
   --out FILE     where the JSON goes (default bench/results.json; with --smoke, nowhere unless given)
   --only IDS     only these benchmarks, comma-separated: ${BENCHMARKS.join(', ')}
   --profile DIR  run each benchmark under node --cpu-prof, profiles into DIR
+  --size SIZE    the weights file of download-large: 4G (default), 512M, 1.5GiB (24M with --smoke)
   -h, --help     show this help
 
 Exit status: 0 when every benchmark ran (a missed target is a figure, not a failure), 1 when one
@@ -57,7 +65,7 @@ failed, 2 on a bad command line.
 class UsageError extends Error {}
 
 function parseArgs(argv) {
-  const options = { smoke: false, out: undefined, only: BENCHMARKS, profile: undefined };
+  const options = { smoke: false, out: undefined, only: BENCHMARKS, profile: undefined, size: undefined };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     const value = () => {
@@ -69,7 +77,11 @@ function parseArgs(argv) {
     if (arg === '--smoke') options.smoke = true;
     else if (arg === '--out') options.out = resolve(value());
     else if (arg === '--profile') options.profile = resolve(value());
-    else if (arg === '--only') {
+    else if (arg === '--size') {
+      options.size = value();
+      if (parseSize(options.size) === undefined)
+        throw new UsageError(`--size must be a size of 1M or more like 4G, 512M or 1.5GiB, got '${options.size}'`);
+    } else if (arg === '--only') {
       options.only = value().split(',');
       const unknown = options.only.filter((id) => !BENCHMARKS.includes(id));
       if (unknown.length > 0)
@@ -89,7 +101,11 @@ function runBenchmark(id, options) {
   if (options.profile !== undefined) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.profile}`);
   const started = performance.now();
   return new Promise((resolvePromise) => {
-    const child = fork(resolve(here, `${id}.mjs`), options.smoke ? ['--smoke'] : [], {
+    const args = [
+      ...(options.smoke ? ['--smoke'] : []),
+      ...(options.size === undefined ? [] : ['--size', options.size]),
+    ];
+    const child = fork(resolve(here, `${id}.mjs`), args, {
       execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -18,6 +18,10 @@ const BENCHMARKS = [
   'dashboard-ingest',
   'load-burst',
   'wire-tap',
+  'download-resume',
+  'download-fair',
+  'download-edges',
+  'download-large',
 ];
 
 interface Run {
@@ -55,6 +59,10 @@ interface Results {
   readonly benchmarks: readonly { readonly id: string; readonly error?: string; readonly figures?: Figure[] }[];
   readonly table: string;
 }
+
+// Thirteen benchmarks, each starting servers, mirrors and model loads of its own: minutes on a busy 2-core host,
+// more than the 300 s .taprc gives a file.
+t.setTimeout(900_000);
 
 t.test('every benchmark runs in smoke mode and reports figures', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'modeldeck-bench-smoke-'));
@@ -96,6 +104,11 @@ t.test('every benchmark runs in smoke mode and reports figures', async (t) => {
     'targets are checked',
   );
   t.match(results.table, /Download throughput/);
+  const large = results.benchmarks.find((b) => b.id === 'download-large');
+  t.ok(
+    large?.figures?.some((f) => /^peak server RSS during the download/.test(f.label) && f.target !== undefined),
+    'download-large reports the peak RSS against its target',
+  );
 });
 
 t.test('bad command lines exit 2 with a message', async (t) => {
@@ -110,6 +123,9 @@ t.test('bad command lines exit 2 with a message', async (t) => {
   t.equal(notDir.code, 2);
   t.match(notDir.stderr, /--out: .*run\.mjs is not a directory/);
   t.notMatch(notDir.stderr, /\[download\]/, 'and nothing ran');
+  const size = await bench(['--smoke', '--size', 'big']);
+  t.equal(size.code, 2);
+  t.match(size.stderr, /--size must be a size of 1M or more like 4G, 512M or 1\.5GiB, got 'big'/);
   const help = await bench(['--help']);
   t.equal(help.code, 0);
   t.match(help.stdout, /^Usage: node bench\/run\.mjs/);

@@ -17,6 +17,7 @@ import { DEMO_GENERATOR_VERSION, generateDemoModels } from '../../dist/demo/demo
 import { startServer as startModeldeckServer } from '../../dist/server/start.js';
 import { createSseParser } from '../../dist/protocol/sse.js';
 import { parseLoadEvent } from '../../dist/protocol/events.js';
+import { parseSize } from './size.mjs';
 
 /** The ~100 MB demo model (external data). */
 export const BIG_MODEL = 'modeldeck/chat-100m';
@@ -24,11 +25,16 @@ export const BIG_MODEL = 'modeldeck/chat-100m';
 export const TINY_MODEL = 'modeldeck/tiny-chat';
 
 /**
- * Options every benchmark script understands: `--smoke` (tiny sizes, seconds; the figures are not meaningful).
- * @returns {{ smoke: boolean }}
+ * Options every benchmark script understands: `--smoke` (tiny sizes, seconds; the figures are not meaningful) and
+ * `--size SIZE` (the file size of the benchmarks that take one, in bytes; `undefined` when not given).
+ * @returns {{ smoke: boolean, size: number | undefined }}
  */
 export function benchArgs(argv = process.argv.slice(2)) {
-  return { smoke: argv.includes('--smoke') };
+  const at = argv.indexOf('--size');
+  const text = at < 0 ? undefined : argv[at + 1];
+  const size = text === undefined ? undefined : parseSize(text);
+  if (text !== undefined && size === undefined) throw new Error(`--size must be a size of 1M or more, got '${text}'`);
+  return { smoke: argv.includes('--smoke'), size };
 }
 
 /**
@@ -227,20 +233,112 @@ export function serveParent(handlers) {
 }
 
 /**
- * A mirror of `root` in its own process (a hub is another machine; it must not share this event loop). `shape` sets
- * its throttles (bytes/s per response and for all together) and faults; `bytesSent(path)` sums the body bytes sent
- * for a file since `clear()`.
+ * A mirror of `root` in its own process (a hub is another machine; it must not share this event loop). With
+ * `redirect`, large files answer with a 302 to its CDN origin and a signed URL, as the Hub's Xet bridge does. `shape`
+ * sets its throttles (bytes/s per response and for all together), faults, capped CDN edges (`edgeCap`) and the signed
+ * URLs' lifetime (`urlTtl`, seconds); `bytesSent(path)` sums the body bytes sent for a file (from the hub and the CDN)
+ * since `clear()`; `settled()` resolves once no request is in flight.
+ * @param {string} root
+ * @param {{ redirect?: boolean }} [options]
  */
-export async function startMirrorProcess(root) {
-  const helper = forkHelper('mirror-child.mjs', [root]);
-  const { url } = await helper.request({ type: 'url' });
+export async function startMirrorProcess(root, options = {}) {
+  const helper = forkHelper('mirror-child.mjs', [root, ...(options.redirect === true ? ['--redirect'] : [])]);
+  const { url, cdnUrl } = await helper.request({ type: 'url' });
   return {
     url,
-    shape: (options) => helper.request({ type: 'shape', ...options }),
+    cdnUrl,
+    shape: (shape) => helper.request({ type: 'shape', ...shape }),
     clear: () => helper.request({ type: 'clear' }),
     bytesSent: async (path) => (await helper.request({ type: 'bytes', path })).bytes,
+    settled: () => helper.request({ type: 'settled' }),
     close: () => helper.close(),
   };
+}
+
+/**
+ * A modeldeck server in its own process (`server-child.mjs`) on `cacheDir`, loading from `hubUrl`: `pid` for /proc,
+ * `kill(signal)` resolves once it has exited, `close()` stops it cleanly.
+ */
+export async function startServerProcess(hubUrl, cacheDir) {
+  const helper = forkHelper('server-child.mjs', [hubUrl, cacheDir]);
+  const { url } = await helper.request({ type: 'url' });
+  let exited = false;
+  const gone = new Promise((resolve) => helper.child.once('exit', resolve));
+  void gone.then(() => (exited = true));
+  return {
+    url,
+    pid: helper.child.pid,
+    async kill(signal) {
+      if (!exited) helper.child.kill(signal);
+      await gone;
+    },
+    close: () => helper.close(),
+  };
+}
+
+/**
+ * The resident memory of process `pid` now (`VmRSS`) and at its peak so far (`VmHWM`), in bytes, from
+ * `/proc/PID/status` (Linux). `undefined` once the process is gone.
+ */
+export async function residentBytes(pid) {
+  const { readFile } = await import('node:fs/promises');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
+  if (status === undefined) return undefined;
+  const kib = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
+  return { rss: kib('VmRSS'), peak: kib('VmHWM') };
+}
+
+/**
+ * The ONNX files of `model` from the mirror's tree listing, as the server selects them (the demo models are fp32),
+ * largest first.
+ */
+export async function listWeightFiles(hubUrl, model) {
+  const res = await fetch(`${hubUrl}/api/models/${model}/tree/main?recursive=true`);
+  if (!res.ok) throw new Error(`listing ${model}: ${res.status}`);
+  const listing = await res.json();
+  return listing
+    .filter((entry) => entry.type === 'file' && /^onnx\/model\.onnx(_data)?$/.test(entry.path))
+    .map((entry) => ({ path: entry.path, size: entry.size }))
+    .sort((a, b) => b.size - a.size);
+}
+
+/**
+ * Follows one load's `download` stage from its events: `onEvent` for {@link loadModel}; `result()` gives the stage's
+ * total bytes, the arrival times ({@link monoMs}) of its first event, of its completion (`current == total`: the last
+ * byte arrived) and of the first event after it (the blobs verified and linked), and its throughput from first event
+ * to completion. `phase` is `before`, `download` or `after` as the events go.
+ */
+export function watchDownload() {
+  const seen = { total: 0, first: undefined, last: undefined, next: undefined, phase: 'before' };
+  return {
+    get phase() {
+      return seen.phase;
+    },
+    onEvent(event, at) {
+      if (event.status === 'loading' && event.stage === 'download') {
+        seen.phase = 'download';
+        if (event.progress === undefined) return;
+        seen.first ??= at;
+        seen.total = event.progress.total;
+        if (event.progress.current === event.progress.total) seen.last = at;
+        return;
+      }
+      if (seen.phase === 'download') {
+        seen.phase = 'after';
+        seen.next = at;
+      }
+    },
+    result() {
+      const { total, first, last, next } = seen;
+      if (first === undefined || last === undefined) throw new Error('no complete download stage');
+      return { total, first, last, next, bytesPerSecond: total / ((last - first) / 1000) };
+    },
+  };
+}
+
+/** POSTs `/unload_model` for `model` (which cancels its load if it is loading); resolves with the status. */
+export async function unloadModel(baseUrl, model) {
+  return (await postJson(`${baseUrl}/unload_model`, { model })).status;
 }
 
 /**

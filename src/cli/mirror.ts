@@ -4,7 +4,8 @@
 import { resolve } from 'node:path';
 import { listenErrorReason } from '../common/listen.js';
 import { FAULT_SPEC_SYNTAX, FaultSpecError, parseFaultSpec, type MirrorFault } from '../mirror/faults.js';
-import { MirrorError, startMirror, type MirrorAuth } from '../mirror/mirror.js';
+import { MirrorError, startMirror, type EdgeCap, type MirrorAuth, type MirrorOptions } from '../mirror/mirror.js';
+import { MAX_URL_TTL_SECONDS } from '../mirror/signed-url.js';
 import { UsageError, listenUsageError, parseBytes, parseCommand, parsePort } from './args.js';
 
 /** `modeldeck mirror --help`. */
@@ -34,10 +35,18 @@ Options:
                           does (with --throttle 4M --link-throttle 32M: 4 MB/s a connection, 32 in all)
   --page-size N           list trees N entries a page, the rest behind Link: <...&cursor=...>; rel="next",
                           as the Hub does with 1000 a page (default: one page)
-  --redirect-large        answer large (LFS) files with a 302 to a second origin, as the Hub redirects to its
-                          CDN: only the 302 carries X-Repo-Commit, X-Linked-Etag and X-Linked-Size; the CDN
-                          answers the bytes (byte ranges too) and refuses requests that send Authorization
+  --redirect-large        answer large (LFS) files with a 302 to a second origin, as the Hub's Xet bridge
+                          redirects to its CDN: only the 302 carries X-Repo-Commit, X-Linked-Etag,
+                          X-Linked-Size and X-Xet-Hash; its Location is signed and expires
+                          (?Expires=...&Signature=...). The CDN answers the bytes (byte ranges too), 403 to an
+                          expired, tampered or unsigned URL, 400 to a request that sends Authorization
   --cdn-port PORT         port of that second origin (default 0, a free port; printed on start)
+  --xet-url-ttl SECONDS   lifetime of the signed CDN URLs, whole seconds from 1 to 604800 (default 3600, as
+                          the Hub's); a short one makes a URL expire in the middle of a slow download
+  --xet-edge-cap RATE     some CDN edges are slow, as some of the Hub's are: every response on one CDN
+                          connection in N (--xet-edge-every) is limited to RATE bytes per second (500k, 1M)
+  --xet-edge-every N      which connections land on a capped edge: the Nth, 2Nth, ... the CDN accepts
+                          (default 4; 1 caps them all; needs --xet-edge-cap)
   --token TOKEN           require "Authorization: Bearer TOKEN" (401 without it, 403 with another)
   --user-token TOKEN[:REPO,...]
                           answer tokens as the Hub does (repeatable; not with --token): TOKEN is valid, and
@@ -95,6 +104,9 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
       gated: { type: 'string', multiple: true },
       'redirect-large': { type: 'boolean' },
       'cdn-port': { type: 'string' },
+      'xet-url-ttl': { type: 'string' },
+      'xet-edge-cap': { type: 'string' },
+      'xet-edge-every': { type: 'string' },
       fault: { type: 'string', multiple: true },
       quiet: { type: 'boolean' },
     });
@@ -113,8 +125,11 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
     const auth = authOf(values['user-token'] ?? [], values.gated ?? []);
     if (auth !== undefined && values.token !== undefined)
       throw new UsageError('--token and --user-token/--gated do not mix: use --user-token TOKEN');
-    if (values['cdn-port'] !== undefined && values['redirect-large'] !== true)
-      throw new UsageError('--cdn-port needs --redirect-large');
+    for (const flag of ['cdn-port', 'xet-url-ttl', 'xet-edge-cap'] as const) {
+      if (values[flag] !== undefined && values['redirect-large'] !== true)
+        throw new UsageError(`--${flag} needs --redirect-large`);
+    }
+    const bridge = bridgeOf(values['xet-url-ttl'], values['xet-edge-cap'], values['xet-edge-every']);
     const faults: MirrorFault[] = [];
     for (const spec of values.fault ?? []) {
       try {
@@ -132,7 +147,9 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
       throttle: values.throttle === undefined ? 0 : parseBytes(values.throttle, '--throttle'),
       linkThrottle: values['link-throttle'] === undefined ? 0 : parseBytes(values['link-throttle'], '--link-throttle'),
       faults,
-      ...(values['redirect-large'] === true ? { redirectLarge: { port: parsePort(values['cdn-port'] ?? '0') } } : {}),
+      ...(values['redirect-large'] === true
+        ? { redirectLarge: { port: parsePort(values['cdn-port'] ?? '0', '--cdn-port') }, ...bridge }
+        : {}),
       ...(values['page-size'] === undefined ? {} : { pageSize: parsePageSize(values['page-size']) }),
       ...(values.token === undefined ? {} : { requireToken: values.token }),
       ...(auth === undefined ? {} : { auth }),
@@ -174,6 +191,31 @@ function authOf(userTokens: readonly string[], gated: readonly string[]): Mirror
     if (!/^[^/\s]+\/[^/\s]+$/.test(repo)) throw new UsageError(`--gated takes a repository ORG/NAME, got '${repo}'`);
   }
   return { tokens, gated };
+}
+
+/** The Xet bridge's flags: the signed URLs' lifetime and the capped edges. */
+function bridgeOf(
+  ttl: string | undefined,
+  cap: string | undefined,
+  every: string | undefined,
+): Pick<MirrorOptions, 'urlTtl' | 'edgeCap'> {
+  if (every !== undefined && cap === undefined) throw new UsageError('--xet-edge-every needs --xet-edge-cap');
+  const bridge: { urlTtl?: number; edgeCap?: EdgeCap } = {};
+  if (ttl !== undefined) {
+    if (!/^\d{1,9}$/.test(ttl.trim()) || Number(ttl) < 1 || Number(ttl) > MAX_URL_TTL_SECONDS)
+      throw new UsageError(
+        `--xet-url-ttl must be a whole number of seconds from 1 to ${MAX_URL_TTL_SECONDS} (7 days), got '${ttl}'`,
+      );
+    bridge.urlTtl = Number(ttl);
+  }
+  if (cap !== undefined) {
+    const bytesPerSecond = parseBytes(cap, '--xet-edge-cap');
+    if (bytesPerSecond <= 0) throw new UsageError(`--xet-edge-cap must be more than 0 bytes per second, got '${cap}'`);
+    if (every !== undefined && (!/^\d{1,9}$/.test(every.trim()) || Number(every) < 1))
+      throw new UsageError(`--xet-edge-every must be a whole number of connections >= 1, got '${every}'`);
+    bridge.edgeCap = { bytesPerSecond, ...(every === undefined ? {} : { every: Number(every) }) };
+  }
+  return bridge;
 }
 
 function parsePageSize(text: string): number {

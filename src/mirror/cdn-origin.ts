@@ -9,11 +9,26 @@ import { locateRevision } from './repo-fs.js';
 import type { RequestRecord } from './request-log.js';
 import { decodedPathname } from './routes.js';
 import { serveFile } from './serve-file.js';
+import type { SignatureCheck } from './signed-url.js';
+
+/** What the CDN answers a URL whose signature does not hold, as S3 and CloudFront answer (always a 403). */
+const SIGNATURE_REFUSALS: Record<Exclude<SignatureCheck, 'valid'>, { code: string; message: string }> = {
+  missing: {
+    code: 'AccessDenied',
+    message: 'Query-string authentication requires the Expires and Signature parameters',
+  },
+  mismatch: {
+    code: 'SignatureDoesNotMatch',
+    message: 'The request signature we calculated does not match the signature you provided',
+  },
+  expired: { code: 'AccessDenied', message: 'Request has expired' },
+};
 
 /**
- * The CDN origin of `MirrorOptions.redirectLarge`: `GET|HEAD /lfs/{org}/{name}/{commit}/{path…}`, where the
- * hub's 302 points. No token check (the URL is the permission, as a signed CDN URL is); a request that carries
- * `Authorization` anyway is refused with a 400, as S3 refuses a second way of authenticating.
+ * The CDN origin of `MirrorOptions.redirectLarge`: `GET|HEAD /lfs/{org}/{name}/{commit}/{path…}?Expires=…&Signature=…`,
+ * where the hub's 302 points. No token check: the signed URL is the permission; an expired, tampered or unsigned one
+ * gets a 403, and a request that carries `Authorization` is refused with a 400, as S3 refuses a second way of
+ * authenticating. Responses on a connection that landed on a capped edge are slower (`edges.ts`).
  */
 export async function handleCdn(
   context: HandlerContext,
@@ -31,9 +46,16 @@ export async function handleCdn(
     sendError(x, 400, 'InvalidArgument', 'Only one auth mechanism allowed; the URL is signed, send no Authorization');
     return;
   }
+  const url = new URL(target, 'http://cdn.invalid');
+  const signature = context.signer.check(url.pathname, url.searchParams);
+  if (signature !== 'valid') {
+    const { code, message } = SIGNATURE_REFUSALS[signature];
+    sendError(x, 403, code, message);
+    return;
+  }
   let segments: string[];
   try {
-    segments = new URL(target, 'http://cdn.invalid').pathname.split('/').slice(1).map(decodeURIComponent);
+    segments = url.pathname.split('/').slice(1).map(decodeURIComponent);
   } catch {
     sendError(x, 400, undefined, 'malformed percent-encoding in the URL path');
     return;

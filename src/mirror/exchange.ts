@@ -3,10 +3,12 @@
  * Hub-like error, a 404, an injected status fault, a 500 when a handler throws). Each records what it sent.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Edges } from './edges.js';
 import type { createFaultTable, FaultKind, FaultSubject } from './faults.js';
 import type { HubAuth, TokenCheck } from './options.js';
 import type { NotFoundCode, OidCache } from './repo-fs.js';
 import type { RequestRecord } from './request-log.js';
+import type { UrlSigner } from './signed-url.js';
 import type { TokenBucket } from './throttle.js';
 
 /** What every handler of one mirror shares. */
@@ -22,6 +24,10 @@ export interface HandlerContext {
   readonly link: TokenBucket;
   readonly oidCache: OidCache;
   readonly auth: TokenCheck | undefined;
+  /** Signs the CDN URLs the hub's 302s hand out, and checks them on the CDN. */
+  readonly signer: UrlSigner;
+  /** The CDN's edges: which of its connections are capped. */
+  readonly edges: Edges;
 }
 
 /** Everything one response needs besides the request. */

@@ -8,7 +8,8 @@
  * - `GET /api/models/{org}/{name}/tree/{revision}[/{path…}][?recursive=true]`: the listing.
  * - `GET /api/models/{org}/{name}[/revision/{revision}][?blobs=true]`: model info with `siblings`.
  * - `POST /api/models/{org}/{name}/paths-info/{revision}` (form or JSON `paths`, `expand`): those paths' entries.
- * - With `redirectLarge`, a second origin (the CDN) answers `GET|HEAD /lfs/{org}/{name}/{commit}/{path…}`.
+ * - With `redirectLarge`, a second origin (the CDN) answers `GET|HEAD /lfs/{org}/{name}/{commit}/{path…}`, signed and
+ *   expiring (`signed-url.ts`), some of its connections on capped edges (`edges.ts`): the Hub's Xet bridge.
  * Errors are JSON `{"error": "…"}` with the Hub's `X-Error-Code` / `X-Error-Message` headers.
  *
  * This file starts and stops the listeners; `hub-api.ts` and `cdn-origin.ts` answer the two origins, `request-log.ts`
@@ -19,12 +20,15 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { handleCdn } from './cdn-origin.js';
 import { answerCrash, type HandlerContext } from './exchange.js';
+import { createEdges, type EdgeCap } from './edges.js';
 import { createFaultTable, type MirrorFault } from './faults.js';
 import { handleHub } from './hub-api.js';
 import {
   checkCdnUrl,
+  checkEdgeCap,
   checkPageSize,
   checkThrottle,
+  checkUrlTtl,
   MirrorError,
   normaliseAuth,
   normaliseToken,
@@ -32,8 +36,10 @@ import {
 } from './options.js';
 import { createOidCache, DEFAULT_LFS_THRESHOLD } from './repo-fs.js';
 import { createRequestLog, type MirrorRequest, type RequestLog } from './request-log.js';
+import { createUrlSigner, DEFAULT_URL_TTL_SECONDS } from './signed-url.js';
 import { createTokenBucket } from './throttle.js';
 
+export type { EdgeCap } from './edges.js';
 export type { MirrorFault } from './faults.js';
 export { MirrorError, type MirrorAuth, type MirrorOptions } from './options.js';
 export type { MirrorRequest } from './request-log.js';
@@ -58,6 +64,10 @@ export interface Mirror {
   setThrottle(bytesPerSecond: number): void;
   /** Change the limit of all responses together, in bytes per second (0 = unlimited). */
   setLinkThrottle(bytesPerSecond: number): void;
+  /** Change the lifetime of the CDN URLs signed from now on, in whole seconds (see `MirrorOptions.urlTtl`). */
+  setUrlTtl(seconds: number): void;
+  /** Change which CDN edges are capped (`undefined`: none); responses under way on a capped edge follow it. */
+  setEdgeCap(cap: EdgeCap | undefined): void;
   /** Stop listening and destroy every connection, stalled ones included. Idempotent. */
   close(): Promise<void>;
 }
@@ -73,6 +83,8 @@ export async function startMirror(options: MirrorOptions & { host?: string; port
   const faults = createFaultTable(options.faults ?? []);
   let throttle = options.throttle ?? 0;
   let linkThrottle = options.linkThrottle ?? 0;
+  let urlTtl = checkUrlTtl(options.urlTtl ?? DEFAULT_URL_TTL_SECONDS);
+  let edgeCap = checkEdgeCap(options.edgeCap);
   const log = createRequestLog(options.log);
   const context: HandlerContext = {
     root: options.root,
@@ -84,8 +96,14 @@ export async function startMirror(options: MirrorOptions & { host?: string; port
     hubAuth: normaliseAuth(options.auth, options.requireToken),
     pageSize: checkPageSize(options.pageSize),
     cdnUrl: undefined,
+    signer: createUrlSigner({ ttlSeconds: () => urlTtl, ...(options.now === undefined ? {} : { now: options.now }) }),
+    edges: createEdges(() => edgeCap),
   };
-  const listeners = createListeners(options.host ?? '127.0.0.1', (cdn) => answer(context, log, cdn));
+  const listeners = createListeners(
+    options.host ?? '127.0.0.1',
+    (cdn) => answer(context, log, cdn),
+    (socket) => context.edges.accept(socket),
+  );
   const port = await listeners.listen(false, options.port ?? 0);
   context.cdnUrl = await startCdn(options.redirectLarge, listeners);
   let closing: Promise<void> | undefined;
@@ -108,6 +126,12 @@ export async function startMirror(options: MirrorOptions & { host?: string; port
     setLinkThrottle(bytesPerSecond) {
       checkThrottle(bytesPerSecond);
       linkThrottle = bytesPerSecond;
+    },
+    setUrlTtl(seconds) {
+      urlTtl = checkUrlTtl(seconds);
+    },
+    setEdgeCap(cap) {
+      edgeCap = checkEdgeCap(cap);
     },
     close() {
       closing ??= listeners.close();
@@ -136,7 +160,11 @@ interface Listeners {
   close(): Promise<void>;
 }
 
-function createListeners(host: string, listenerFor: (cdn: boolean) => RequestListener): Listeners {
+function createListeners(
+  host: string,
+  listenerFor: (cdn: boolean) => RequestListener,
+  onCdnConnection: (socket: Socket) => void,
+): Listeners {
   const servers: Server[] = [];
   const sockets = new Set<Socket>();
   return {
@@ -145,6 +173,7 @@ function createListeners(host: string, listenerFor: (cdn: boolean) => RequestLis
       server.on('connection', (socket) => {
         sockets.add(socket);
         socket.once('close', () => sockets.delete(socket));
+        if (cdn) onCdnConnection(socket);
       });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

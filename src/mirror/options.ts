@@ -4,7 +4,9 @@
  */
 import { createSecretCheck } from '../common/auth.js';
 import { LocalError } from '../common/local-errors.js';
+import type { EdgeCap } from './edges.js';
 import { globToRegExp, type MirrorFault } from './faults.js';
+import { MAX_URL_TTL_SECONDS } from './signed-url.js';
 
 /** Who may read gated repositories: one bearer token, for every repository or only those matching `repos` (globs). */
 export interface TokenRequirement {
@@ -42,7 +44,7 @@ export interface MirrorOptions {
   readonly requireToken?: string | TokenRequirement;
   /** Hub-like tokens and gating (see {@link MirrorAuth}); not with `requireToken`. */
   readonly auth?: MirrorAuth;
-  /** Receives one line per finished request (method, URL, status, bytes, milliseconds, fault). */
+  /** Receives one line per finished request (method, URL, status, bytes, milliseconds, fault, a capped edge). */
   readonly log?: (line: string) => void;
   /** Files this size or larger are listed with an `lfs` member, in bytes. Default 10 MiB, as the Hub. */
   readonly lfsThreshold?: number;
@@ -52,13 +54,24 @@ export interface MirrorOptions {
    */
   readonly pageSize?: number;
   /**
-   * Answer `resolve` requests for large (LFS) files with a 302 to a second origin, as the Hub redirects to
-   * cdn-lfs.huggingface.co: only the 302 carries `X-Repo-Commit`, `X-Linked-Etag` and `X-Linked-Size`; the CDN answers
-   * the bytes (with `Range`) without them, and refuses requests that carry `Authorization` (400, as S3 does). `true`
-   * starts the CDN on the mirror's host and a free port; `{ port }` picks its port; `{ url }` redirects to that origin
-   * without starting a listener (a CDN that is elsewhere, or unreachable).
+   * Answer `resolve` requests for large (LFS) files with a 302 to a second origin, as the Hub's Xet bridge redirects
+   * to cas-bridge.xethub.hf.co: only the 302 carries `X-Repo-Commit`, `X-Linked-Etag`, `X-Linked-Size` and
+   * `X-Xet-Hash`; its `Location` is signed and expires ({@link MirrorOptions.urlTtl}); the CDN answers the bytes (with
+   * `Range`) without those headers, refuses an expired or tampered URL with a 403 and a request that carries
+   * `Authorization` with a 400 (as S3 does). `true` starts the CDN on the mirror's host and a free port; `{ port }`
+   * picks its port; `{ url }` redirects to that origin without starting a listener (a CDN that is elsewhere, or
+   * unreachable).
    */
   readonly redirectLarge?: boolean | { readonly port?: number } | { readonly url: string };
+  /**
+   * Lifetime of the CDN URLs the 302s hand out, in whole seconds (1 to 604800). Default 3600, as the Hub's. A short
+   * one makes a URL expire in the middle of a slow download.
+   */
+  readonly urlTtl?: number;
+  /** Some CDN edges are slow (see {@link EdgeCap}). Default: none. */
+  readonly edgeCap?: EdgeCap;
+  /** Clock of the signed URLs, in milliseconds since the epoch (default `Date.now`); injected in tests. */
+  readonly now?: () => number;
 }
 
 /** The mirror cannot start, or was given an option it cannot use; `code` says which. */
@@ -89,6 +102,32 @@ export function checkThrottle(bytesPerSecond: number): void {
       `throttle must be a number of bytes per second >= 0, got ${String(bytesPerSecond)}`,
     );
   }
+}
+
+/** A URL lifetime is a whole number of seconds from 1 to {@link MAX_URL_TTL_SECONDS}. */
+export function checkUrlTtl(seconds: number): number {
+  if (!(Number.isSafeInteger(seconds) && seconds >= 1 && seconds <= MAX_URL_TTL_SECONDS)) {
+    throw new MirrorError(
+      'MD_MIRROR_OPTIONS',
+      `urlTtl must be a whole number of seconds from 1 to ${MAX_URL_TTL_SECONDS}, got ${String(seconds)}`,
+    );
+  }
+  return seconds;
+}
+
+/** An edge cap has a rate above 0 and a whole `every` of 1 or more; `undefined` is no cap. */
+export function checkEdgeCap(cap: EdgeCap | undefined): EdgeCap | undefined {
+  if (cap === undefined) return undefined;
+  if (!(Number.isFinite(cap.bytesPerSecond) && cap.bytesPerSecond > 0)) {
+    throw new MirrorError(
+      'MD_MIRROR_OPTIONS',
+      `edgeCap.bytesPerSecond must be a number of bytes per second > 0, got ${String(cap.bytesPerSecond)}`,
+    );
+  }
+  if (cap.every !== undefined && !(Number.isSafeInteger(cap.every) && cap.every >= 1)) {
+    throw new MirrorError('MD_MIRROR_OPTIONS', `edgeCap.every must be a whole number >= 1, got ${String(cap.every)}`);
+  }
+  return cap;
 }
 
 /** A page size is a whole number of entries, 1 or more. */

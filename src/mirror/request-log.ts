@@ -21,6 +21,10 @@ export interface MirrorRequest {
   fault?: FaultKind;
   /** True for a request to the CDN origin of {@link MirrorOptions.redirectLarge}. */
   readonly cdn?: true;
+  /** True when the request carried an `Authorization` header (its value is never kept). */
+  readonly authorization?: true;
+  /** True for a CDN request on a connection that landed on a capped edge ({@link MirrorOptions.edgeCap}). */
+  capped?: true;
   /** True once the response ended or its connection closed. */
   done: boolean;
 }
@@ -36,6 +40,8 @@ export interface RequestRecord {
   sent(bytes: number): void;
   /** An injected fault hit the request. */
   faulted(kind: FaultKind): void;
+  /** The response goes out through a capped edge. */
+  capped(): void;
 }
 
 /** The requests of one mirror. */
@@ -64,6 +70,7 @@ export function createRequestLog(log: ((line: string) => void) | undefined): Req
         bytesSent: 0,
         done: false,
         ...(cdn ? { cdn: true as const } : {}),
+        ...(req.headers.authorization === undefined ? {} : { authorization: true as const }),
       };
       requests.push(entry);
       if (requests.length > REQUEST_LOG_LIMIT) requests.splice(0, requests.length - REQUEST_LOG_LIMIT);
@@ -73,8 +80,9 @@ export function createRequestLog(log: ((line: string) => void) | undefined): Req
         if (entry.status === 0) entry.status = res.headersSent ? res.statusCode : 0;
         const fault = entry.fault === undefined ? '' : ` fault=${entry.fault}`;
         const aborted = res.writableFinished || entry.fault !== undefined ? '' : ' aborted';
+        const capped = entry.capped === true ? ' capped' : '';
         log?.(
-          `${entry.method} ${entry.url} ${entry.status} ${entry.bytesSent}B ${Math.round(performance.now() - started)}ms${fault}${aborted}`,
+          `${entry.method} ${entry.url} ${entry.status} ${entry.bytesSent}B ${Math.round(performance.now() - started)}ms${fault}${capped}${aborted}`,
         );
       });
       return {
@@ -86,6 +94,9 @@ export function createRequestLog(log: ((line: string) => void) | undefined): Req
         },
         faulted(kind) {
           entry.fault = kind;
+        },
+        capped() {
+          entry.capped = true;
         },
       };
     },

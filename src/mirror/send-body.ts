@@ -5,6 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { tighterRate } from './edges.js';
 import { writeHead, type Exchange } from './exchange.js';
 import type { FaultKind, FaultSubject, MirrorFault } from './faults.js';
 import { createThrottle } from './throttle.js';
@@ -61,7 +62,7 @@ export async function sendBody(
       callback(null, chunk);
     },
   });
-  const throttle = createThrottle({ bytesPerSecond: x.context.rate, shared: x.context.link });
+  const throttle = createThrottle({ bytesPerSecond: rateOf(x), shared: x.context.link });
   if (fault === undefined) {
     await pipeline(open(length), throttle, meter, res).catch(ignoreAbort(res));
     return;
@@ -103,6 +104,15 @@ export async function sendBody(
       throw new Error(`unhandled fault ${JSON.stringify(unreachable)}`);
     }
   }
+}
+
+/** The rate of one response: the mirror's per-response rate, tightened by the cap of a capped CDN edge. */
+function rateOf(x: Exchange): () => number {
+  const { context } = x;
+  const socket = x.req.socket;
+  if (!context.edges.isCapped(socket)) return context.rate;
+  x.record.capped();
+  return () => tighterRate(context.rate(), context.edges.capOf(socket));
 }
 
 /** A pass-through that inverts the byte at `offset` of the stream. */

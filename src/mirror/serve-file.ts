@@ -2,6 +2,7 @@
  * Serving one file of a revision, on the hub's origin or the CDN's: its headers, conditional and ranged requests, and
  * the hub's 302 to the CDN for large files.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { sendError, sendNotFound, writeHead, type Exchange } from './exchange.js';
 import type { FaultSubject } from './faults.js';
@@ -9,10 +10,19 @@ import { decideRange } from './http-range.js';
 import { statFile, type RevisionLocation } from './repo-fs.js';
 import { sendBody } from './send-body.js';
 
-/** Where the hub's 302 sends a large file: its commit and path on the CDN origin. */
-function cdnLocation(cdnUrl: string, location: RevisionLocation, path: string): string {
+/** Where the hub's 302 sends a large file: its commit and path on the CDN origin, signed for the URL's lifetime. */
+function cdnLocation(x: Exchange, cdnUrl: string, location: RevisionLocation, path: string): string {
   const encoded = [...location.repo.split('/'), location.sha, ...path.split('/')].map(encodeURIComponent).join('/');
-  return `${cdnUrl}/lfs/${encoded}`;
+  const pathname = `/lfs/${encoded}`;
+  return `${cdnUrl}${pathname}?${x.context.signer.sign(pathname)}`;
+}
+
+/**
+ * The `X-Xet-Hash` of a file: 64 hex digits, as the Hub's, derived from its sha256. A stand-in of the same shape: the
+ * real one is the Merkle hash of the file's Xet chunks, which only a Xet client can use (and the mirror speaks no Xet).
+ */
+function xetHashOf(sha256: string): string {
+  return createHash('sha256').update(`modeldeck-mirror xet\0${sha256}`).digest('hex');
 }
 
 /**
@@ -36,12 +46,15 @@ export async function serveFile(
   const etag = `"${oids.etag}"`;
   const { cdnUrl } = x.context;
   if (!onCdn && cdnUrl !== undefined && oids.lfs !== undefined) {
-    // As the Hub: only this 302 names the commit and the content's sha256 and size; the CDN's answer does not.
+    // As the Hub: only this 302 names the commit, the content's sha256, size and Xet hash; the CDN's answer does not.
+    // Without the Hub's `Link: rel="xet-auth"` (or X-Xet-Refresh-Route): given one, a client that speaks Xet
+    // (huggingface_hub with hf_xet) would ask the mirror for a CAS token it cannot give, instead of following the 302.
     writeHead(x, 302, {
-      Location: cdnLocation(cdnUrl, location, path),
+      Location: cdnLocation(x, cdnUrl, location, path),
       'X-Repo-Commit': location.sha,
       'X-Linked-Etag': etag,
       'X-Linked-Size': file.size,
+      'X-Xet-Hash': xetHashOf(oids.lfs.oid),
       'Content-Length': 0,
     });
     x.res.end();
