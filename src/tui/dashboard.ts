@@ -1,86 +1,23 @@
 /**
- * The dashboard's runtime: the wiring of its units, in two parts. `createRuntime` holds the one model, which changes
- * only through `updateDashboard` (`dashboard-model.ts`): keys, what the sessions and servers report and the runtime's
- * own calls all arrive as actions through `dispatch`, and the effects the update returns go to the effect runner
- * (`effect-runner.ts`), whose results come back as actions. Beside the model, the recorder (`recorder.ts`) is the one
- * other store (the event log, the wire journal, what `w` saves), filled through its one `record`. What feeds them is
- * the sockets (`connections.ts`), or in a replay the player (`replay-player.ts`), through the same paths.
- * `startDashboard` is the terminal around it: the screen (`render.ts`), the render loop, key presses and
- * `shutdown()`, the only way out, which always restores the terminal.
+ * The dashboard: the terminal around its runtime (`dashboard-runtime.ts`, the one model and the units that feed it and
+ * act for it): the screen (`render.ts`), the render loop, key presses and `shutdown()`, the only way out, which always
+ * restores the terminal.
  */
 
-import { DEFAULT_SERVER_URL } from '../client/server-url.js';
-import type { BackoffOptions } from '../client/reconnect.js';
-import type { SessionUpdate } from '../client/session-update.js';
 import type { JournalEntry } from '../client/wire-journal.js';
-import { systemClock, type Clock } from '../common/clock.js';
-import type { KeyOrigin, SessionSpec } from './config.js';
-import {
-  createDashboardModel,
-  sessionStates,
-  updateDashboard,
-  viewInputOf,
-  type DashboardAction,
-  type DashboardModel,
-  type Effect,
-} from './dashboard-model.js';
-import { openConnections } from './connections.js';
-import { createEffectRunner, type SaveLogEffect } from './effect-runner.js';
+import { systemClock } from '../common/clock.js';
+import type { SessionSpec } from './config.js';
+import { sessionStates } from './dashboard-model.js';
+import { createRuntime, type DashboardOptions } from './dashboard-runtime.js';
 import type { LogEntry } from './event-log.js';
 import type { KeyPress, UiState } from './keys.js';
-import { saveLog, type SaveSource } from './log-file.js';
-import { createRecorder, type Recorder } from './recorder.js';
-import { createRenderer, type RendererOptions } from './render.js';
+import { createRenderer } from './render.js';
 import { createRenderScheduler } from './render-scheduler.js';
-import type { ReplayRecord, ReplaySource } from './replay-log.js';
-import { createReplayPlayer, replayPosition } from './replay-player.js';
-import type { ServerAction } from './server-state.js';
-import { feedTag } from './log-tags.js';
+import type { ReplaySource } from './replay-log.js';
 import type { SessionState } from './session-state.js';
-import type { ScreenSize } from './screen-layout.js';
-import { keyWorld, logPaneText, toViewModel, type Tone, type ViewInput } from './view-model.js';
+import { keyWorld, toViewModel, type Tone } from './view-model.js';
 
-/** Default bound of the event log, in entries. */
-export const DEFAULT_LOG_LINES = 5000;
-
-/** Options of {@link startDashboard}. */
-export interface DashboardOptions extends RendererOptions {
-  /** Sessions to open at once. */
-  readonly sessions?: readonly SessionSpec[];
-  /** Most event-log entries kept (default {@link DEFAULT_LOG_LINES}). */
-  readonly logLines?: number;
-  /** Key for sessions added with Ctrl-N on a server no open session uses. */
-  readonly defaultApiKey?: string;
-  /** Where {@link DashboardOptions.defaultApiKey} came from (`--api-key`, `$MODELDECK_API_KEY`), for Ctrl-S. */
-  readonly defaultKeyOrigin?: KeyOrigin;
-  /** Watch-only (`--read-only`): no unload, no cancel, and no session loads a model itself. */
-  readonly readOnly?: boolean;
-  /**
-   * The `--config` file the sessions came from and what it holds: Ctrl-S writes the open sessions back to it, and
-   * quitting offers to when they changed.
-   */
-  readonly config?: { readonly path: string; readonly sessions: readonly SessionSpec[] };
-  /** Where a typed key's variable is looked for when the sessions are written (default the process's). */
-  readonly env?: NodeJS.ProcessEnv;
-  /** Offered by the add-session prompt (default: the first session's server, else {@link DEFAULT_SERVER_URL}). */
-  readonly defaultServer?: string;
-  readonly clock?: Clock;
-  readonly fetch?: typeof fetch;
-  readonly backoff?: BackoffOptions;
-  /** Most frames per second (default 30). */
-  readonly maxFps?: number;
-  /** Upper bound of new tokens per chat reply. */
-  readonly maxTokens?: number;
-  /** A silence longer than this on a stream, in ms, is marked as a stall in the log's debug views (default 10,000). */
-  readonly stallMs?: number;
-  /** Where relative `w` save paths go (default the process's working directory). */
-  readonly cwd?: string;
-  /**
-   * Plays a saved log instead of opening sessions (`modeldeck replay`): its sessions open and change as they did,
-   * at the original gaps divided by `speed`, and nothing goes to the network. `sessions` is ignored.
-   */
-  readonly replay?: { readonly records: readonly ReplayRecord[]; readonly speed?: number };
-}
+export type { DashboardOptions } from './dashboard-runtime.js';
 
 /** A running dashboard. */
 export interface Dashboard {
@@ -179,166 +116,5 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     journalEntries: (): readonly JournalEntry[] => recorder.journal(),
     replay: runtime.replay,
     farewell: () => runtime.farewell,
-  };
-}
-
-/** What the runtime needs of the terminal. */
-interface Terminal {
-  /** Marks the screen dirty. */
-  invalidate(): void;
-  size(): ScreenSize;
-  /** The model has closed: stop the runtime and restore the terminal. */
-  quit(): void;
-}
-
-/** The dashboard without its terminal: the model and the units that feed it and act for it. */
-interface Runtime {
-  model(): DashboardModel;
-  /** The one way the model changes; returns the effects it ran. */
-  dispatch(action: DashboardAction): readonly Effect[];
-  /** Opens a session as `a` does; returns its id. */
-  addSession(spec: SessionSpec): string;
-  notice(text: string, tone?: Tone): void;
-  /** What the view model reads now. */
-  viewInput(): ViewInput;
-  /** The time the screen shows: the clock's, or in a replay the recording's. */
-  now(): number;
-  readonly recorder: Recorder;
-  readonly replay: ReplaySource | undefined;
-  /** What the saves made on the way out said. */
-  readonly farewell: readonly string[];
-  /** Plays the replay, or opens the configured sessions. */
-  start(): void;
-  /** Stops the replay and closes the sockets and the requests in flight. */
-  close(): void;
-}
-
-/**
- * The model, the recorder beside it, and what feeds it and acts for it: the sockets (or a replay) report through the
- * runtime's own paths (`dispatch`, a session's update, the recorder's entry), and the effects go to the effect runner.
- */
-function createRuntime(options: DashboardOptions, clock: Clock, terminal: Terminal): Runtime {
-  let model = initialModel(options);
-  const recorder = createRecorder({
-    capacity: options.logLines ?? DEFAULT_LOG_LINES,
-    stallMs: options.stallMs,
-    secrets: () => model.secrets,
-    closed: () => model.closed,
-    onChange: terminal.invalidate,
-  });
-  const notice = (text: string, tone: Tone = 'normal'): void => void dispatch({ type: 'notice', text, tone });
-  // The runtime's own paths, which the sockets, a replay and the effects' results all take.
-  // What a server reported is kept for `w` (a replay rebuilds the server view and the sessions' models from it).
-  const server = (root: string, action: ServerAction): void => {
-    recorder.record({ time: action.at, session: feedTag(root), kind: 'server', root, action });
-    dispatch({ type: 'server', root, action });
-  };
-  const paths = { clock, record: recorder.record, tagOf, sessionUpdate, server, addSession, dispatch, notice };
-  const io = openConnections({
-    ...paths,
-    fetch: options.fetch,
-    backoff: options.backoff,
-    maxTokens: options.maxTokens,
-  });
-  const player = options.replay && createReplayPlayer({ ...options.replay, clock, target: paths });
-  const runner = createEffectRunner({
-    ...paths,
-    sessions: io.pool,
-    feeds: io.feeds,
-    fetchFor: io.tagged,
-    saveLog: (effect) =>
-      saveLog(effect.path, effect.filter, saveSource(model, viewInput, recorder, options.cwd, effect)),
-    replay: player,
-    quit: terminal.quit,
-    cwd: options.cwd ?? process.cwd(),
-    env: options.env ?? process.env,
-  });
-
-  /** A session's tag (its configured name, else its id `s1`, `s2`, …). */
-  function tagOf(id: string): string {
-    return model.sessions[id]?.state.tag ?? id;
-  }
-
-  function now(): number {
-    return player ? player.now() : clock.now();
-  }
-
-  function viewInput(): ViewInput {
-    const input = viewInputOf(model, recorder.log, recorder.journal(), terminal.size(), now());
-    return player ? { ...input, replay: replayPosition(player.source) } : input;
-  }
-
-  function sessionUpdate(id: string, update: SessionUpdate): void {
-    recorder.record({ time: update.at, session: tagOf(id), kind: 'update', update });
-    dispatch({ type: 'session', id, update });
-  }
-
-  function dispatch(action: DashboardAction): readonly Effect[] {
-    if (model.closed) return [];
-    const result = updateDashboard(model, action);
-    model = result.model;
-    for (const effect of result.effects) runner.run(effect);
-    if (!model.closed) terminal.invalidate();
-    return result.effects;
-  }
-
-  function addSession(spec: SessionSpec): string {
-    const started = dispatch({ type: 'add-session', spec }).find((e) => e.type === 'start-session');
-    return started?.id ?? '';
-  }
-
-  return {
-    model: () => model,
-    dispatch,
-    addSession,
-    notice,
-    viewInput,
-    now,
-    recorder,
-    replay: player?.source,
-    farewell: runner.farewell,
-    start() {
-      if (player) player.start();
-      else for (const spec of options.sessions ?? []) addSession(spec);
-    },
-    close() {
-      player?.dispose();
-      io.pool.closeAll();
-      io.feeds.closeAll();
-      runner.dispose();
-    },
-  };
-}
-
-/** The model before anything happened: the options the dashboard was started with. */
-function initialModel(options: DashboardOptions): DashboardModel {
-  return createDashboardModel({
-    defaultServer: options.defaultServer ?? options.sessions?.[0]?.server ?? DEFAULT_SERVER_URL,
-    defaultApiKey: options.defaultApiKey,
-    defaultKeyOrigin: options.defaultKeyOrigin,
-    readOnly: options.readOnly,
-    config: options.config,
-    replay: options.replay !== undefined,
-  });
-}
-
-/**
- * What a log save reads, as the screen stands (its text computed only when a debug view or `.txt` needs it); the
- * quit dialog's save (`whole`) is the whole history, for replay, whatever the log pane shows.
- */
-function saveSource(
-  model: DashboardModel,
-  view: () => ViewInput,
-  recorder: Recorder,
-  cwd: string | undefined,
-  effect: SaveLogEffect,
-): SaveSource {
-  return {
-    view: effect.whole === true ? 'frames' : model.ui.log.view,
-    shownText: () => logPaneText(view()),
-    entries: () => recorder.log.toArray(),
-    records: () => recorder.sessionRecords(),
-    cwd: cwd ?? process.cwd(),
-    secrets: model.secrets,
   };
 }
