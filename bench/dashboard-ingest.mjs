@@ -97,7 +97,7 @@ async function main() {
     // Baseline: key echo on an idle dashboard (sessions that fail at once against a closed port).
     const idle = fakeDashboard([{ server: 'http://127.0.0.1:9', model: 'bench/idle' }]);
     await sleep(300);
-    idle.input.write('i');
+    idle.input.write('\r');
     await sleep(100);
     const idleKeys = await probeKeys(idle, smoke ? 10 : 40, 20);
     idle.dash.shutdown();
@@ -108,7 +108,7 @@ async function main() {
     const term = fakeDashboard(sessions);
     // The server view and its charts open, then type into the focused session's input line.
     if (!process.env.NO_V) term.input.write('v');
-    term.input.write('i');
+    term.input.write('\r');
     const latencies = [];
     let newest = 0;
     let lastOnScreen = 0;

@@ -27,7 +27,7 @@ t.test('a reply from a real model shows time to first token, tokens/s and the se
     maxTokens: 12,
   });
   await untilReady(dash, 60_000);
-  input.write('ihello\r');
+  input.write('\rhello\r');
   const reply = await until('the reply ends', () => {
     const last = dash.sessions()[0]?.transcript.at(-1);
     return last?.role === 'assistant' && !last.streaming ? last : undefined;
@@ -58,7 +58,7 @@ t.test('a reply from a real model shows time to first token, tokens/s and the se
 
 t.test('a server that sends no usage (transformers serve) gets counted pieces, marked ≈', async (t) => {
   const { dash, input } = await standinChatDashboard(t);
-  input.write('ihi\r');
+  input.write('\rhi\r');
   const line = await until('the figures on screen', () => figuresLine(cellText(dash, 0, 1)));
   // The stand-in streams 'Hello', ' there', '!': three pieces.
   t.match(line, / · ≈3 out$/, 'three pieces counted, marked ≈');
@@ -74,7 +74,7 @@ t.test('Ctrl-X stops a streaming reply, keeps it marked (stopped), and the next 
   (await gated.loadStarted('org/m@main')).release();
   await untilReady(dash);
 
-  input.write('ifirst\r');
+  input.write('\rfirst\r');
   await gated.generationStarted();
   await until('replying', () => dash.sessions()[0]?.chatBusy === true);
   input.write('draft');
@@ -116,7 +116,7 @@ t.test('a session’s chat settings reach the server: system prompt first, tempe
   const { dash, input } = openDashboard(t, { sessions: [{ server: server.url, model: 'org/m', chat }] });
   (await gated.loadStarted('org/m@main')).release();
   await untilReady(dash);
-  input.write('ihello\r');
+  input.write('\rhello\r');
   const gen = await gated.generationStarted();
   t.same(gen.messages, [
     { role: 'system', content: 'Answer in one word.' },
@@ -157,7 +157,7 @@ t.test(
         input.write('\t');
       }
       await until(`focus ${i}`, () => dash.ui().focus === i && !dash.ui().composing);
-      input.write('itell me a story\r');
+      input.write('\rtell me a story\r');
       replies.push(
         await until(`reply ${i}`, () => {
           const last = dash.sessions()[i]?.transcript.at(-1);
@@ -195,7 +195,7 @@ t.test('o sets the focused session’s chat settings in the dashboard; the next 
   await until('the notice', () =>
     dash.screenText().includes('s1: chat settings temperature=0.5 maxTokens=3 seed=1 system=Be terse.'),
   );
-  input.write('ihi\r');
+  input.write('\rhi\r');
   const gen = await gated.generationStarted();
   t.same(gen.messages, [
     { role: 'system', content: 'Be terse.' },
@@ -209,7 +209,7 @@ t.test(
   'PgUp scrolls the focused transcript back with a "↓ N newer" mark; PgDn to the bottom follows again',
   async (t) => {
     const { dash, input } = await standinChatDashboard(t);
-    input.write('i');
+    input.write('\r');
     const sent = 16;
     for (let n = 1; n <= sent; n++) {
       input.write(`message number ${'x'.repeat(n)}\r`);

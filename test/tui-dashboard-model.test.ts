@@ -229,7 +229,7 @@ t.test('sending carries the conversation so far; save and quit are effects; a cl
       update: { type: 'event', at: 2, event: { status: 'ready', model: 'o/m@main', cached: false } },
     },
   ]);
-  const sent = run(model, [key({ ch: 'i' }), ...chars('hi'), ENTER]);
+  const sent = run(model, [ENTER, ...chars('hi'), ENTER]);
   t.same(sent.effects, [{ type: 'send-chat', id: 's1', messages: [{ role: 'user', content: 'hi' }], sampling: {} }]);
   model = { ...model, ui: { ...model.ui, logFocused: true } };
   const saved = run(model, [ctrl('s'), ENTER]);

@@ -135,7 +135,7 @@ t.test('a session loads with moving gauges, logs raw frames, and streams a chat 
   );
 
   // Type a message and send it: keys go through the terminal's input stream, like a person's (i starts typing).
-  input.write('ihello there');
+  input.write('\rhello there');
   await until('the input line', () => cellText(dash, 0, 1).includes('> hello there'));
   input.write('\r');
   const replied = await until('a finished reply', () => {
@@ -252,7 +252,7 @@ t.test('a bad API key gives a readable 401 in that session only; keys reach the 
   input.write('\x1b');
   input.write('\x1b[Z');
   await until('focus on s1', () => dash.ui().focus === 0 && !dash.ui().composing);
-  input.write('ihi\r');
+  input.write('\rhi\r');
   await until('a reply in s1', () =>
     dash.sessions()[0]?.transcript.some((e) => e.role === 'assistant' && !e.streaming),
   );

@@ -340,7 +340,7 @@ t.test(
 t.test('the status-bar hints are the rows’ hints, in table order', async (t) => {
   t.equal(
     keyHints('commands'),
-    'commands: ? help · Q quit · Enter/i type · Tab next · f zoom · l log · v servers · Ctrl-N add · Ctrl-E edit · X close · C cancel · U unload',
+    'commands: ? help · Q quit · Enter type · Tab next · f zoom · l log · v servers · Ctrl-N add · Ctrl-E edit · X close · C cancel · U unload',
   );
   t.equal(
     keyHints('typing'),

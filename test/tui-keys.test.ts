@@ -87,11 +87,9 @@ t.test('command keys act on the focused session; what destroys asks in a dialog 
     t.same([r.ui.prompt, r.commands.map((c) => c.type)], [null, ['notice']], `${letter} only says how to type`);
   }
   t.match(type(ui, ['u']).commands, [
-    { text: "'u' is not a command (U unload, asks first) · press i or Enter to type · ? keys" },
+    { text: "'u' is not a command (U unload, asks first) · press Enter to type · ? keys" },
   ]);
-  t.match(type(ui, ['e']).commands, [
-    { text: "'e' is not a command (Ctrl-E edit) · press i or Enter to type · ? keys" },
-  ]);
+  t.match(type(ui, ['e']).commands, [{ text: "'e' is not a command (Ctrl-E edit) · press Enter to type · ? keys" }]);
   t.equal(type(ui, ['Q']).ui.prompt?.kind, 'quit', 'Q asks to quit');
   t.same(type(ui, [named('c', { ctrl: true })]).commands, [{ type: 'quit' }], 'Ctrl-C with nothing to lose quits');
   t.ok(type(ui, ['?']).ui.help);
@@ -100,9 +98,9 @@ t.test('command keys act on the focused session; what destroys asks in a dialog 
   t.ok(type(ui, ['l']).ui.logFocused);
 });
 
-t.test('typing: Enter or i starts a message, Enter sends, Esc leaves, Backspace deletes', async (t) => {
+t.test('typing: Enter starts a message, Enter sends, Esc leaves, Backspace deletes', async (t) => {
   t.notOk(type(createUiState(), ['h']).ui.composing, 'a letter alone never starts a message');
-  let r = type(createUiState(), ['i', 'hello', named('backspace'), 'p!']);
+  let r = type(createUiState(), [ENTER, 'hello', named('backspace'), 'p!']);
   t.ok(r.ui.composing);
   t.same(r.ui.inputs, { s1: 'hellp!' });
   r = type(r.ui, [ENTER]);
@@ -116,7 +114,10 @@ t.test('typing: Enter or i starts a message, Enter sends, Esc leaves, Backspace 
   t.notOk(r.ui.composing);
   t.equal(type(r.ui, ['Q']).ui.prompt?.kind, 'quit', 'after Esc they are commands again');
   t.ok(type(createUiState(), [ENTER]).ui.composing, 'Enter starts typing');
-  t.ok(type(createUiState(), ['i']).ui.composing, 'so does i');
+  t.notOk(
+    type(createUiState(), ['i']).ui.composing,
+    'i is a letter like the others: no word of prose starts a message',
+  );
   t.same(type(createUiState(), [ENTER, ENTER]).commands, [], 'an empty message is not sent');
 });
 
@@ -132,7 +133,7 @@ const inputLine = (ui: UiState, id = 's1'): string => {
 t.test(
   'the input line edits like a shell: cursor keys, Home / End, Ctrl-A / Ctrl-E, Ctrl-U / Ctrl-K / Ctrl-W',
   async (t) => {
-    let r = type(createUiState(), ['i', 'helo world']);
+    let r = type(createUiState(), [ENTER, 'helo world']);
     t.equal(inputLine(r.ui), 'helo world|');
     r = type(r.ui, [...Array<KeyPress>(7).fill(named('left')), 'l']);
     t.equal(inputLine(r.ui), 'hell|o world', 'Left moves the cursor back; text goes in at the cursor');
@@ -169,12 +170,12 @@ t.test(
       'Enter sends the whole line, not up to the cursor',
     );
     t.equal(inputLine(r.ui), '|', 'and empties it');
-    const still = type(createUiState(), ['i', 'ab', named('left')]).ui;
+    const still = type(createUiState(), [ENTER, 'ab', named('left')]).ui;
     t.equal(routeKey(still, named('left'), ctx).ui.cursors['s1'], 0);
     const atStart: UiState = { ...still, cursors: { s1: 0 } };
     t.same(routeKey(atStart, named('left'), ctx).ui, atStart, 'Left at the start changes nothing');
     t.equal(
-      inputLine(type(createUiState(), [named('tab'), 'i', 'a😀b', named('left'), named('left')]).ui, 's2'),
+      inputLine(type(createUiState(), [named('tab'), ENTER, 'a😀b', named('left'), named('left')]).ui, 's2'),
       'a|😀b',
       'the cursor steps over an emoji whole',
     );
@@ -182,7 +183,7 @@ t.test(
 );
 
 t.test('Up / Down while typing walk the messages sent in the session, the draft kept', async (t) => {
-  let r = type(createUiState(), ['i', 'first', ENTER, 'second', ENTER, 'second', ENTER, 'draf']);
+  let r = type(createUiState(), [ENTER, 'first', ENTER, 'second', ENTER, 'second', ENTER, 'draf']);
   t.equal(r.commands.length, 3);
   t.same(r.ui.histories['s1']?.sent, ['first', 'second'], 'kept once when sent twice in a row');
   r = type(r.ui, [named('up')]);
@@ -202,7 +203,7 @@ t.test('Up / Down while typing walk the messages sent in the session, the draft 
   t.equal(inputLine(r.ui), 'first again|', 'an edited recall ends the walk: Up starts a new one, at the newest');
   r = type(r.ui, [named('down')]);
   t.equal(inputLine(r.ui), 'first agai|', 'and comes back as the draft');
-  const other = type(r.ui, [named('tab'), 'i', named('up')]);
+  const other = type(r.ui, [named('tab'), ENTER, named('up')]);
   t.equal(inputLine(other.ui, 's2'), '|', 'each session has its own history');
   t.equal(type(createUiState(), [named('up')]).ui.composing, false, 'Up outside typing does not start it');
 });
@@ -256,7 +257,7 @@ t.test('a message while a reply is still streaming is kept, with a notice that s
 t.test('keys reach the focused session only', async (t) => {
   const r = type(createUiState(), [named('tab'), ENTER, 'abc']);
   t.same(r.ui.inputs, { s2: 'abc' });
-  const back = type(r.ui, [named('tab'), 'i', 'z']);
+  const back = type(r.ui, [named('tab'), ENTER, 'z']);
   t.same(back.ui.inputs, { s2: 'abc', s1: 'z' }, 'Tab stops typing and moves; typing goes to the new session');
 });
 
@@ -271,7 +272,7 @@ t.test('1–9 jump to that session, from the log too; a digit while typing is te
   const missing = type(r.ui, ['7']);
   t.equal(missing.ui.focus, 1, 'no session 7: the focus stays');
   t.same(missing.commands, [{ type: 'notice', text: 'no session 7: 2 are open' }]);
-  const typing = type(createUiState(), ['i', '2']);
+  const typing = type(createUiState(), [ENTER, '2']);
   t.equal(typing.ui.focus, 0, 'while typing the focus stays');
   t.same(typing.ui.inputs, { s1: '2' }, 'and the digit is text');
   const prompt = type(createUiState(), [ctrl('n'), '2']);
@@ -553,7 +554,6 @@ t.test('the help lists every key the router binds, found by trying every key in 
     'Tab',
     'Shift-Tab',
     'Enter',
-    'i',
     'Ctrl-N',
     'Ctrl-E',
     'r',
@@ -650,7 +650,7 @@ t.test(
 
 t.test('typing and commands never mix: sentences that start with each command letter are messages', async (t) => {
   const letters = ['a', 'r', 'x', 'l', 'q', 's', 'c', 'u', 'v', 'i', '?', 'k', 'j', 'G', 'w', '/'];
-  let r = type(createUiState(), ['i']);
+  let r = type(createUiState(), [ENTER]);
   for (const letter of letters) {
     const sentence = `${letter}uick question ${letter}`;
     r = type(r.ui, [sentence, ENTER]);
@@ -766,8 +766,8 @@ t.test('f zooms the focused session or the log to the full screen; f, Esc or lea
   t.equal(type(ui, ['f']).ui.zoom, null, 'f again returns to the grid');
   t.equal(type(ui, [named('escape')]).ui.zoom, null, 'so does Esc');
   t.equal(type(ui, ['1']).ui.zoom, 'session', 'a jump keeps the zoom, on the session jumped to');
-  t.equal(type(ui, ['i', 'f']).ui.zoom, 'session', 'while typing f is text');
-  t.equal(type(ui, ['i', 'f']).ui.inputs['s2'], 'f');
+  t.equal(type(ui, [ENTER, 'f']).ui.zoom, 'session', 'while typing f is text');
+  t.equal(type(ui, [ENTER, 'f']).ui.inputs['s2'], 'f');
   const logged = type(ui, ['l']);
   t.equal(logged.ui.zoom, null, 'focusing the log brings the grid back (a zoomed session hides the log)');
   t.ok(logged.ui.logFocused);

@@ -108,7 +108,7 @@ t.test(
     await until('B ready', () => cellText(dash, 1, 2).includes('✓ ready'));
     input.write('\t');
     await until('focus on B', () => dash.ui().focus === 1);
-    input.write('ihello B');
+    input.write('\rhello B');
     await until('the input line in B', () => cellText(dash, 1, 2).includes('> hello B'));
     input.write('\r');
     const reply = await until('a finished reply in B', () => {
@@ -259,7 +259,7 @@ async function readyOnScripted(t: Test, backoff: { initialMs: number; maxMs: num
 
 /** Sends `text` from the session's input line, then cuts the reply after its two pieces are on screen. */
 async function chatAndCut(ctx: Awaited<ReturnType<typeof readyOnScripted>>, text: string): Promise<string> {
-  ctx.input.write(`i${text}\r`);
+  ctx.input.write(`\r${text}\r`);
   // Partway: both pieces on screen with the streaming cursor, the state line saying it is replying.
   const partway = await until('the partial reply streaming', () => {
     const cell = ctx.cell();

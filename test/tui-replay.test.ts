@@ -219,7 +219,7 @@ t.test('a saved headless session replayed headless shows the same session pane',
   });
   t.teardown(() => dash.shutdown());
   await until('ready', () => dash.sessions()[0]?.phase === 'ready');
-  input.write('ihello there');
+  input.write('\rhello there');
   await until('the input line', () => cellText(dash, 0, 1).includes('> hello there'));
   input.write('\r');
   await until('a finished reply', () => {

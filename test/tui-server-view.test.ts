@@ -52,7 +52,7 @@ t.test('the download chart appears with a real load and moves; the tokens/s char
     'a non-zero rate was shown',
   );
 
-  input.write('itell me a story\r');
+  input.write('\rtell me a story\r');
   const chatting = await until(
     'the tokens/s chart',
     () => {

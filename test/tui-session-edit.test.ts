@@ -89,7 +89,7 @@ t.test(
     t.ok(srv.loadRequests() > requestsBefore, 'the session loaded again on the new key');
 
     // A transcript survives an edit: chat in s2, then Ctrl-E with every value kept (Enter three times).
-    input.write('ihello\r');
+    input.write('\rhello\r');
     await until('a reply in s2', () =>
       dash.sessions()[1]?.transcript.some((e) => e.role === 'assistant' && !e.streaming),
     );
@@ -133,7 +133,7 @@ t.test('Ctrl-N with - adds a session with no key, even beside a session with one
   t.equal(dash.ui().focus, 1);
   input.write('1');
   await until('s1 focused', () => statusBar(dash.screenText()).startsWith('[s1]'));
-  input.write('i2');
+  input.write('\r2');
   await until('the digit typed', () => dash.ui().inputs['s1'] === '2');
   t.equal(dash.ui().focus, 0, 'typing 2 does not jump');
   input.write('\x1b');

@@ -42,7 +42,7 @@ t.test('at 80×24 a reply is visible, a session zooms and returns, the transcrip
   t.match(ready, /✓ ready in [\d.]+s · [\d.]+ [kM]B( at [\d.]+ [kM]B\/s)?|✓ ready in [\d.]+s · files already on disk/);
   t.notMatch(ready, /weights \d+ \/ \d+ items/, 'a finished load gives its gauge rows to the chat');
 
-  input.write('ihello\r');
+  input.write('\rhello\r');
   const reply = await until('the reply ends', () => {
     const last = dash.sessions()[0]?.transcript.at(-1);
     return last?.role === 'assistant' && !last.streaming && last.content !== '' ? last : undefined;
@@ -77,7 +77,7 @@ t.test('at 80×24 a reply is visible, a session zooms and returns, the transcrip
 
   // A message longer than the cell's transcript rows, so there is something to scroll back to.
   const long = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');
-  input.write(`i${long}\r`);
+  input.write(`\r${long}\r`);
   await until('the long message answered', () => {
     const list = dash.sessions()[0]?.transcript ?? [];
     return list.length === 4 && list.at(-1)?.streaming === false ? list : undefined;
@@ -124,7 +124,7 @@ t.test('at 80×24 with three sessions a reply and all its figures are in sight',
   const dash = startDashboard({ sessions: [session, session, session], input, output, maxTokens: 6 });
   t.teardown(() => dash.shutdown());
   await until('all ready', () => dash.sessions().every((s) => s.phase === 'ready' || s.phase === 'cached'));
-  input.write('ihello\r');
+  input.write('\rhello\r');
   const reply = await until('the reply ends', () => {
     const last = dash.sessions()[0]?.transcript.at(-1);
     return last?.role === 'assistant' && !last.streaming && last.content !== '' ? last : undefined;

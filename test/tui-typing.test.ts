@@ -9,7 +9,7 @@ const status = (text: string): string => text.split('\n')[ROWS - 1] ?? '';
 
 t.test('sentences that start with each command letter, typed into a ready session, are sent as messages', async (t) => {
   const { dash, input, upstream } = await standinChatDashboard(t);
-  input.write('i');
+  input.write('\r');
   await until('typing', () => dash.ui().composing);
   t.match(status(dash.screenText()), 'typing', 'the mode is visible');
   const sentences = ['quick question', 'xylophone', 'are you ok', 'run this', 'look here', 'sure thing', 'cancel that'];
@@ -85,7 +85,7 @@ t.test('the input line edits like a shell on the real dashboard, and Up recalls 
   };
   const LEFT = '\x1b[D';
   const RIGHT = '\x1b[C';
-  input.write('i');
+  input.write('\r');
   await until('typing', () => dash.ui().composing);
   input.write('helo wrld');
   await until('the text typed', () => shown() === '> helo wrld█');

@@ -219,7 +219,7 @@ t.test('the whole screen: cells, log pane with marked kinds, status bar, help', 
   t.match(logText, /s1 {3}data: {2}\{"status": "ready"\}/);
   t.match(logText, /s1 {3}: {6}keep-alive/, 'comments marked, payloads in one column');
   t.match(logText, /s2 {3}# {6}HTTP 401/, 'other lines marked');
-  t.match(text([live.status.line]), '[s1] commands: ? help · Q quit · Enter/i type · Tab next');
+  t.match(text([live.status.line]), '[s1] commands: ? help · Q quit · Enter type · Tab next');
   t.equal(live.help, null);
   const help = toViewModel({
     sessions: [],

@@ -277,7 +277,7 @@ async function runOnDemoStack(
       dashboard.setDefaultServer(started.serverUrl);
       for (const model of started.models) dashboard.addSession({ server: started.serverUrl, model });
       dashboard.setNotice(
-        `demo stack on ${started.serverUrl}: watch the loads, then Enter (or i) to chat · ? for keys`,
+        `demo stack on ${started.serverUrl}: watch the loads, then Enter to chat · ? for keys`,
         'ok',
       );
     },

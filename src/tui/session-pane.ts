@@ -391,7 +391,7 @@ function inputText(session: SessionState, ctx: CellContext): Line {
   if (ctx.input !== '') return clipLine([seg('> ', 'dim'), seg(ctx.input, 'dim')], width);
   // The long hint where it fits, else a short one, rather than a sentence cut in the middle.
   const [long, short] = canChat(session)
-    ? ['Enter or i to type to chat, Enter sends', 'Enter/i: type']
+    ? ['Enter to type to chat, Enter sends', 'Enter: type']
     : ['chat opens when the model is ready', 'not ready'];
   const hint = !ctx.focused ? '' : [...`> ${long}`].length <= width ? long : short;
   return [seg(truncateEnd(`> ${hint}`, width), 'dim')];

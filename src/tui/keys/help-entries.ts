@@ -11,7 +11,7 @@ export const HELP = {
   nextSession: ['Tab / Shift-Tab', 'next / previous session'],
   jump: ['1–9', 'jump to session 1–9 (in screen order; not while typing, where digits are text)'],
   jumpTo: ['Ctrl-G', 'jump to any session: type its number (10 and up too), its tag or part of its model, then Enter'],
-  type: ['Enter or i', 'type a chat message in the focused session; until then letters are commands, never text'],
+  type: ['Enter', 'type a chat message in the focused session; until then letters are commands, never text'],
   send: ['Enter (typing)', 'send the message; Esc stops typing'],
   move: [
     'Left Right Home End',

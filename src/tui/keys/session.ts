@@ -3,7 +3,7 @@
  * view, a retry), never the start of a message; a prompt opens only on a Ctrl chord, which prose cannot type; and
  * what destroys (close, cancel, unload, quit) is a capital that opens a dialog on Keep, whose other button takes an
  * arrow and Enter: "buy", "xylophone", "quick question" or "The server looks fine" typed here change nothing. A letter
- * that is no command says how to type. Typing (after Enter or i): every character is text for the focused session's
+ * that is no command says how to type. Typing (after Enter; no letter starts it, so typed prose never lands in the input): every character is text for the focused session's
  * input line, which edits as a shell's does, until Esc.
  */
 
@@ -34,7 +34,7 @@ export const COMMAND_KEYS: readonly Binding<CommandAction>[] = [
   { keys: ['Ctrl-X'], action: 'stop-reply', help: HELP.stopReply, destructive: true },
   { keys: ['?'], action: 'help', help: HELP.help, hint: '? help', destructive: false },
   { keys: ['Q'], action: 'quit', help: HELP.quit, hint: 'Q quit', destructive: true },
-  { keys: ['Enter', 'i'], action: 'type', help: HELP.type, hint: 'Enter/i type', destructive: false },
+  { keys: ['Enter'], action: 'type', help: HELP.type, hint: 'Enter type', destructive: false },
   { keys: ['Tab', 'Shift-Tab'], action: 'next-session', help: HELP.nextSession, hint: 'Tab next', destructive: false },
   { keys: ['f'], action: 'zoom', help: HELP.zoom, hint: 'f zoom', destructive: false },
   { keys: ['l'], action: 'log', help: HELP.log, hint: 'l log', destructive: false },
@@ -109,7 +109,7 @@ export function notCommand(ch: string): string {
       ),
   );
   const instead = moved?.hint === undefined ? '' : ` (${moved.hint}${moved.destructive ? ', asks first' : ''})`;
-  return `'${ch}' is not a command${instead} · press i or Enter to type · ? keys`;
+  return `'${ch}' is not a command${instead} · press Enter to type · ? keys`;
 }
 
 function performCommand(action: CommandAction, ui: UiState, focus: number, key: KeyPress, ctx: KeyContext): KeyResult {
