@@ -276,10 +276,7 @@ async function runOnDemoStack(
       onStarted(started);
       dashboard.setDefaultServer(started.serverUrl);
       for (const model of started.models) dashboard.addSession({ server: started.serverUrl, model });
-      dashboard.setNotice(
-        `demo stack on ${started.serverUrl}: watch the loads, then Enter to chat · ? for keys`,
-        'ok',
-      );
+      dashboard.setNotice(`demo stack on ${started.serverUrl}: watch the loads, then Enter to chat · ? for keys`, 'ok');
     },
     (error: unknown) =>
       dashboard.setNotice(
