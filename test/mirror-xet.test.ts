@@ -321,3 +321,41 @@ t.test('cli: the Xet flags, documented, checked, and in force', async (t) => {
   stop.abort();
   t.equal(await running, 0);
 });
+
+t.test('a free connection takes the tail of a slow part: the download never waits on one capped edge', async (t) => {
+  const MODEL = 'modeldeck/chat-10m';
+  const models = await demoModelsDir([MODEL]);
+  // Two connections, the second on an edge capped at 100 kB/s; no re-dial of slow parts, so only the sharing can
+  // move the capped part's bytes to the fast connection.
+  const mirror = await startTestMirror(models, {
+    lfsThreshold: LFS,
+    redirectLarge: true,
+    edgeCap: { bytesPerSecond: 100_000, every: 2 },
+  });
+  t.teardown(() => mirror.close());
+  const server = await startTestServer({
+    hubUrl: mirror.url,
+    downloadConnections: 2,
+    download: { backoffMs: 20, maxBackoffMs: 200, maxRedials: 0 },
+  });
+  t.teardown(() => server.close());
+  const res = await loadModel(server.url, MODEL);
+  t.equal((res.events.at(-1) as LoadEvent | undefined)?.status, 'ready', JSON.stringify(res.events.at(-1)));
+
+  const parts = mirror.requests
+    .filter((r) => r.cdn === true && r.method === 'GET' && r.range !== undefined && r.url.includes('/onnx/model.onnx'))
+    .map((r) => {
+      const [start = 0, end = 0] = (/bytes=(\d+)-(\d+)/.exec(r.range ?? '') ?? []).slice(1).map(Number);
+      return { start, end, capped: r.capped === true };
+    });
+  const capped = parts.filter((p) => p.capped);
+  t.ok(capped.length > 0, `a part went to the capped edge (${parts.length} ranged requests)`);
+  const shared = parts.filter((p) => !p.capped && capped.some((c) => p.start > c.start && p.start <= c.end));
+  t.ok(shared.length > 0, 'a fast connection asked for the tail of a capped part’s range', { parts });
+  // The file is whole: every byte of it was asked for by some request (the load checked its sha256 too).
+  const size = Math.max(...parts.map((p) => p.end)) + 1;
+  let covered = 0;
+  for (const p of [...parts].sort((a, b) => a.start - b.start))
+    covered = p.start <= covered ? Math.max(covered, p.end + 1) : covered;
+  t.equal(covered, size, 'the ranges asked for cover the file');
+});

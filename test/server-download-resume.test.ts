@@ -145,7 +145,11 @@ t.test('SIGKILL at several points of a slow download: each restart fetches only 
   const done = await loadModel(server.url, BIG);
   t.equal(done.events.at(-1)?.status, 'ready', 'the last server loads it');
   assertOnlyHoles(t, before.spans, 'the last load');
-  t.equal(bytesSentFor(mirror, BIG_FILE), bigSize - before.held, 'fetching exactly the bytes the file lacked');
+  // Every byte the file lacked, and at most what was in flight on a connection whose range a free one took half of
+  // near the end (the download's tail is shared, file-parts.ts): a few socket buffers, never a part again.
+  const lacked = bigSize - before.held;
+  const sent = bytesSentFor(mirror, BIG_FILE);
+  t.ok(sent >= lacked && sent <= lacked + 1024 * 1024, `fetching the bytes the file lacked: ${sent} for ${lacked}`);
   const total = downloadTotal(t, done.events, 'resumed');
   t.ok(
     total >= bigSize - before.held && total < bigSize - before.held + 2_000_000,
@@ -195,7 +199,11 @@ t.test('a load cancelled at several points keeps every byte received; the next f
   const done = await loadModel(server.url, BIG);
   t.equal(done.events.at(-1)?.status, 'ready', 'the next load completes');
   assertOnlyHoles(t, before.spans, 'the last load');
-  t.equal(bytesSentFor(mirror, BIG_FILE), bigSize - before.held, 'fetching exactly the bytes the file lacked');
+  // Every byte the file lacked, and at most what was in flight on a connection whose range a free one took half of
+  // near the end (the download's tail is shared, file-parts.ts): a few socket buffers, never a part again.
+  const lacked = bigSize - before.held;
+  const sent = bytesSentFor(mirror, BIG_FILE);
+  t.ok(sent >= lacked && sent <= lacked + 1024 * 1024, `fetching the bytes the file lacked: ${sent} for ${lacked}`);
   downloadTotal(t, done.events, 'after the cancels');
 });
 

@@ -30,8 +30,12 @@ const FLUSH_MS = 20;
 export interface PumpTarget {
   /** The offset of the body's first byte; advanced by every byte received. */
   pos: number;
-  /** The offset the body must not pass (excluded). */
-  readonly end: number;
+  /**
+   * The offset the body must not pass (excluded). It may be lowered while the body streams (another connection took
+   * the rest of the range, `file-parts.ts`): the body is then cut there, and the pump resolves once the range up to
+   * the new end is written.
+   */
+  end: number;
   /** Bytes waiting for the disk at which the socket is paused ({@link highWaterBytes}). */
   readonly highWater: number;
 }
@@ -48,9 +52,16 @@ export interface PumpListener {
 
 /**
  * Writes `body` into `file` from `target.pos` on; resolves at the body's end with everything written, rejects with the
- * body's error (a cut, an abort) or a write's, once every byte received is written (or a write failed).
+ * body's error (a cut, an abort) or a write's, once every byte received is written (or a write failed). `askedEnd` is
+ * the end its request asked for, when `target.end` may have been lowered since.
  */
-export function pumpBody(body: Readable, file: PartialFile, target: PumpTarget, listener: PumpListener): Promise<void> {
+export function pumpBody(
+  body: Readable,
+  file: PartialFile,
+  target: PumpTarget,
+  listener: PumpListener,
+  askedEnd = target.end,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
@@ -60,6 +71,9 @@ export function pumpBody(body: Readable, file: PartialFile, target: PumpTarget, 
     let bodyError: unknown;
     let writeError: { readonly error: unknown } | undefined;
     let timer: NodeJS.Timeout | undefined;
+    // `askedEnd` is the end the request asked for (excluded): bytes past a lowered `target.end` but within it are the
+    // part given away, not an overflow.
+    let trimmed = false;
 
     const settle = (): void => {
       if (!ended || writing || (pending.length > 0 && writeError === undefined)) return;
@@ -106,8 +120,14 @@ export function pumpBody(body: Readable, file: PartialFile, target: PumpTarget, 
     body.on('data', (chunk: Buffer) => {
       if (writeError !== undefined) return;
       if (target.pos + chunk.length > target.end) {
-        body.destroy(listener.overflow());
-        return;
+        if (target.pos + chunk.length > askedEnd) {
+          body.destroy(listener.overflow());
+          return;
+        }
+        chunk = chunk.subarray(0, target.end - target.pos);
+        trimmed = true;
+        body.destroy();
+        if (chunk.length === 0) return;
       }
       pending.push(chunk);
       pendingBytes += chunk.length;
@@ -120,7 +140,8 @@ export function pumpBody(body: Readable, file: PartialFile, target: PumpTarget, 
     });
     finished(body, (error) => {
       ended = true;
-      bodyError = error;
+      // A body cut where the range was lowered ended as asked: its premature close is no failure.
+      bodyError = trimmed ? undefined : error;
       flush();
     });
   });

@@ -4,7 +4,9 @@
  * flow (`fair-share.ts`) and streaming its range into the file at its offset (`body-pump.ts`). A part told to yield
  * (its connection wanted by a flow with fewer, or it ran far below its siblings: `slow-parts.ts`) stops where it is,
  * keeping every byte it wrote, and the rest of its range goes back to the front of the queue, to be asked again on
- * another connection. A hub that answers a ranged request with the whole file (it ignores `Range`) ends this with
+ * another connection. Once the queue is empty, a lane that is free takes the tail of a slow part still in flight
+ * (under half the fastest one's rate), leaving it what its rate fetches meanwhile, so a slow connection never holds
+ * the download's tail. A hub that answers a ranged request with the whole file (it ignores `Range`) ends this with
  * {@link RangeIgnored}: the caller fetches the file in one stream instead.
  */
 
@@ -45,6 +47,8 @@ export interface HoleFetch {
 /** A range being fetched: where it has got to, and what it was told. */
 interface Part extends PumpTarget {
   readonly redials: number;
+  /** When it started (`performance.now()`), for its rate. */
+  readonly startedAt: number;
   readonly yielder: AbortController;
   /** Bytes received by this part (what the slow watch compares). */
   received: number;
@@ -70,13 +74,29 @@ export async function fetchHoles(fetch: HoleFetch): Promise<void> {
   if (fetch.signal?.aborted === true) onAbort();
   else fetch.signal?.addEventListener('abort', onAbort, { once: true });
   const active = new Set<Part>();
+  // The best rate (bytes per millisecond) a part of this file has had: what a slow part is measured against when the
+  // fast ones are done.
+  const fastest = { rate: 0 };
   const stopWatch = watchSlowParts(transfer, active);
   let failure: { readonly error: unknown } | undefined;
+  // A lane with no hole left takes the tail of a slow part still in flight, so the download does not wait on one slow
+  // connection (a capped CDN edge) while the others stand idle. A lane with nothing to take waits while parts are in flight: until one ends, or for another look at their rates.
+  const ended = createPulse();
   const lane = async (): Promise<void> => {
-    for (let work = queue.shift(); work !== undefined; work = queue.shift()) {
-      const rest = await fetchPart(fetch, work, controller.signal, active);
-      // The rest of a part that yielded goes first: it is the oldest hole.
-      if (rest !== undefined) queue.unshift(rest);
+    for (;;) {
+      const work = queue.shift() ?? takeTail(active, fastest.rate);
+      if (work === undefined) {
+        if (active.size === 0 || controller.signal.aborted) return;
+        await ended.next(SHARE_LOOK_MS);
+        continue;
+      }
+      try {
+        const rest = await fetchPart(fetch, work, controller.signal, active, fastest);
+        // The rest of a part that yielded goes first: it is the oldest hole.
+        if (rest !== undefined) queue.unshift(rest);
+      } finally {
+        ended.fire();
+      }
     }
   };
   try {
@@ -112,6 +132,7 @@ async function fetchPart(
   work: Work,
   signal: AbortSignal,
   active: Set<Part>,
+  fastest: { rate: number },
 ): Promise<Work | undefined> {
   const { file, source, partial } = fetch;
   const part: Part = {
@@ -119,6 +140,7 @@ async function fetchPart(
     end: work.end,
     highWater: highWaterBytes(fetch.transfer.policy.connections),
     redials: work.redials,
+    startedAt: performance.now(),
     yielder: new AbortController(),
     received: 0,
   };
@@ -138,16 +160,22 @@ async function fetchPart(
         }
         checkLength(response, file, range.end - range.start + 1);
         try {
-          await pumpBody(response.body, partial, part, {
-            received: (bytes) => {
-              refresh();
-              part.received += bytes;
-              fetch.received(bytes);
+          await pumpBody(
+            response.body,
+            partial,
+            part,
+            {
+              received: (bytes) => {
+                refresh();
+                part.received += bytes;
+                fetch.received(bytes);
+              },
+              written: fetch.written,
+              overflow: () =>
+                new LoadError('DOWNLOAD_FAILED', `download of ${file.path} sent more bytes than it asked for; retry`),
             },
-            written: fetch.written,
-            overflow: () =>
-              new LoadError('DOWNLOAD_FAILED', `download of ${file.path} sent more bytes than it asked for; retry`),
-          });
+            range.end + 1,
+          );
         } catch (error) {
           if (isFsError(error)) throw error;
           throw bodyError(error, request, file, part.pos);
@@ -165,6 +193,9 @@ async function fetchPart(
     throw error;
   } finally {
     active.delete(part);
+    const ms = performance.now() - part.startedAt;
+    // Over enough bytes to mean something (a part's first bytes come in one burst).
+    if (ms >= 10 && part.received >= MIN_SHARED_BYTES) fastest.rate = Math.max(fastest.rate, part.received / ms);
   }
 }
 
@@ -193,6 +224,62 @@ function watchSlowParts(transfer: Transfer, active: Set<Part>): () => void {
 
 /** A part with less than this left finishes where it is: a new connection would cost more than it saves. */
 const MIN_REDIAL_BYTES = 256 * 1024;
+
+/** A range in flight is shared with an idle connection only when what it gives away is at least this big. */
+const MIN_SHARED_BYTES = 256 * 1024;
+
+/** A part is judged by its rate only once it has run this long, in milliseconds. */
+const SHARE_AFTER_MS = 1000;
+
+/** How often, in milliseconds, a lane with nothing to take looks at the rates of the parts in flight again. */
+const SHARE_LOOK_MS = 250;
+
+/** A signal the waiting lanes share: `next(ms)` resolves at the next `fire()`, or after `ms`. */
+function createPulse(): { next(ms: number): Promise<void>; fire(): void } {
+  let waiters: (() => void)[] = [];
+  return {
+    next: (ms) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        timer.unref();
+        waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+    fire() {
+      const woken = waiters;
+      waiters = [];
+      for (const wake of woken) wake();
+    },
+  };
+}
+
+/**
+ * The tail of the slow part in flight with the most left, or undefined when none is worth sharing. Slow is under half
+ * the best rate a part of the file has had (`fastest`, or a part in flight now): a fast part is left alone, since
+ * cutting its body closes its connection, and a new connection may land on a slow edge. The slow part keeps the share
+ * its rate would fetch while the fast one fetches the rest (its `end` lowered, so its body stops there:
+ * `body-pump.ts`), so both end at about the same time.
+ */
+function takeTail(active: ReadonlySet<Part>, fastest: number, now = performance.now()): Work | undefined {
+  const rated = [...active]
+    .filter((part) => now - part.startedAt >= SHARE_AFTER_MS)
+    .map((part) => ({ part, rate: part.received / (now - part.startedAt) }));
+  const best = Math.max(fastest, ...rated.map((r) => r.rate));
+  let slowest: { part: Part; rate: number } | undefined;
+  for (const r of rated) {
+    if (r.rate >= best / 2 || r.part.end - r.part.pos < 2 * MIN_SHARED_BYTES) continue;
+    if (slowest === undefined || r.part.end - r.part.pos > slowest.part.end - slowest.part.pos) slowest = r;
+  }
+  if (slowest === undefined) return undefined;
+  const { part, rate } = slowest;
+  const end = part.end;
+  const keep = Math.max(MIN_SHARED_BYTES, Math.ceil(((end - part.pos) * rate) / (rate + best)));
+  if (end - part.pos - keep < MIN_SHARED_BYTES) return undefined;
+  part.end = part.pos + keep;
+  return { start: part.end, end, redials: 0 };
+}
 
 function isFsError(error: unknown): boolean {
   return typeof (error as { syscall?: unknown } | null)?.syscall === 'string';
