@@ -84,12 +84,13 @@ export function shownZoom(zoom: Zoom, sessions: number): Zoom {
  * The server view shares the top of the screen with the sessions (their input lines stay in sight): the sessions
  * above (at least 8 rows, else 45 %), the servers below; with no session, the servers take it all. When the servers
  * need more rows than that leaves them (`serverRows`, as {@link serverViewRows} counts them), the sessions give up
- * rows down to 5, so that a small terminal still shows every server and its models.
+ * rows down to 6 (a state line each for three sessions at 80 columns), so that a small terminal still shows every
+ * server and its models.
  */
 export function serverViewLayout(area: Rect, sessions: number, serverRows = 0): { sessions: Rect; servers: Rect } {
   const share = sessions === 0 ? 0 : Math.max(Math.min(area.height, 8), Math.floor(area.height * 0.45));
   const sessionRows =
-    sessions === 0 ? 0 : Math.max(Math.min(area.height, 5), Math.min(share, area.height - serverRows));
+    sessions === 0 ? 0 : Math.max(Math.min(area.height, 6), Math.min(share, area.height - serverRows));
   return {
     sessions: { ...area, height: sessionRows },
     servers: { ...area, top: area.top + sessionRows, height: area.height - sessionRows },

@@ -60,7 +60,10 @@ function feedLine(server: ServerState, now: number, width: number): Line[] {
         clipLine(
           [
             seg('● live', 'ok'),
-            seg(` · feed since ${formatDuration(now - feed.since)} · ${server.events} events`, 'dim'),
+            seg(
+              ` · feed since ${formatDuration(now - feed.since)} · ${server.events} event${server.events === 1 ? '' : 's'}`,
+              'dim',
+            ),
           ],
           width,
         ),
@@ -201,8 +204,9 @@ export function serverPaneContent(
   const { width, height, now } = box;
   const rows = rowsOf(server, own);
   const feedLines = feedLine(server, now, width);
-  // Too short for the feed's lines and a header and a row: the feed says its state in the title instead.
-  const folded = height < feedLines.length + 1 + Math.min(rows.length, 1) + 1;
+  // Too short for the feed's lines beside the whole table: the feed says its state in the title instead (a row is
+  // worth more than the feed's details).
+  const folded = height < feedLines.length + 1 + Math.max(1, rows.length);
   const lines: Line[] = folded ? [] : [...feedLines];
   const charts: ChartSpec[] = [];
   const tableRows = Math.min(height, rows.length + rows.filter((r) => r.note !== null).length + 1);
