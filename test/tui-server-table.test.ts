@@ -293,3 +293,24 @@ t.test('at 80×24 with three servers, one unreachable, every server and its mode
     'no chart that does not move',
   );
 });
+
+t.test('a polled list: counts only where the server gives them, the countdown from when it was asked', async (t) => {
+  const upstream = reduceServer(createServerState('http://a:1'), {
+    type: 'polled',
+    at: NOW,
+    models: [{ id: 'org/chat@main', state: null, sizeBytes: null, subscribers: null }],
+  });
+  t.match(upstream.rows['org/chat@main'], { state: 'resident', subscribers: null, chats: 0, expiresAt: null });
+  t.equal(
+    text(tableLines(Object.values(upstream.rows), 78, 5, NOW))[0],
+    'MODEL     STATE',
+    'a server that counts nothing: no SUBS column of made-up zeros',
+  );
+  const modeldeck = reduceServer(createServerState('http://a:1'), {
+    type: 'polled',
+    at: NOW + 200,
+    askedAt: NOW,
+    models: [{ id: 'org/chat@main', state: 'resident', sizeBytes: 1_111_915, subscribers: 1, expiresInMs: 300_000 }],
+  });
+  t.match(modeldeck.rows['org/chat@main'], { subscribers: 0, chats: 1, expiresAt: NOW + 300_000 });
+});

@@ -137,7 +137,8 @@ function fromFeedModel(
   return {
     ...rowOf(m.model, previous),
     ...m,
-    subscribers: resident ? 0 : m.subscribers,
+    // A server that never counts says nothing (null), rather than 0.
+    subscribers: resident && m.subscribers !== null ? 0 : resident ? null : m.subscribers,
     chats: resident ? (m.subscribers ?? 0) : 0,
     sizeBytes: m.sizeBytes ?? previous?.sizeBytes ?? null,
     note: null,
@@ -175,7 +176,7 @@ export function reduceServer(state: ServerState, action: ServerAction): ServerSt
           state: m.state ?? 'resident',
           sizeBytes: m.sizeBytes ?? previous?.sizeBytes ?? null,
           // A listing's count of a resident model is its requests (`active_requests`), not a load's followers.
-          subscribers: resident ? 0 : m.subscribers,
+          subscribers: resident && m.subscribers !== null ? 0 : resident ? null : m.subscribers,
           chats: resident ? (m.subscribers ?? 0) : 0,
           expiresAt: resident && typeof m.expiresInMs === 'number' ? since + m.expiresInMs : null,
         };
