@@ -131,8 +131,8 @@ function columnsOf(rows: readonly ServerModelRow[], now: number): Column[] {
   return all.filter((c) => c.cells.some((cell) => cell !== ''));
 }
 
-const widthOf = (header: string, cells: readonly string[]): number =>
-  Math.max(length(header), ...cells.map(length)) + 2;
+const widthOf = (header: string, cells: readonly string[], gap = 2): number =>
+  Math.max(length(header), ...cells.map(length)) + gap;
 
 /** The columns kept in `width` cells, each column's width, and the model column's. */
 interface TablePlan {
@@ -141,19 +141,41 @@ interface TablePlan {
   readonly modelWidth: number;
   /** Progress drawn as bars (there was room). */
   readonly bars: boolean;
+  /** Spaces between columns. */
+  readonly gap: number;
+  readonly stateWidth: number;
 }
 
-function planTable(
+/**
+ * The plan in `width` cells: columns two spaces apart, or one apart where that keeps a column that two would drop.
+ */
+function planTable(labels: readonly string[], columns: readonly Column[], rows: RowWidths, width: number): TablePlan {
+  const wide = planWithGap(labels, columns, rows, width, 2);
+  if (wide.columns.length === columns.length) return wide;
+  const narrow = planWithGap(labels, columns, rows, width, 1);
+  return narrow.columns.length > wide.columns.length ? narrow : wide;
+}
+
+/** What the plan needs of the rows besides their columns: their states, and their widest stage name. */
+interface RowWidths {
+  readonly states: readonly string[];
+  readonly stageWidth: number;
+}
+
+function planWithGap(
   labels: readonly string[],
   columns: readonly Column[],
-  fixedWidths: { readonly state: number; readonly stage: number },
-  width: number,
+  { states, stageWidth }: RowWidths,
+  paneWidth: number,
+  gap: number,
 ): TablePlan {
-  const { state: stateWidth, stage: stageWidth } = fixedWidths;
-  const natural = widthOf('MODEL', labels);
-  const least = Math.min(natural, Math.max(10, ...labels.map(leastModelWidth)) + 2);
+  // The last column needs no gap after it.
+  const width = paneWidth + gap;
+  const stateWidth = widthOf('STATE', states, gap);
+  const natural = widthOf('MODEL', labels, gap);
+  const least = Math.min(natural, Math.max(10, ...labels.map(leastModelWidth)) + gap);
   let kept = [...columns];
-  const widths = new Map(kept.map((c) => [c.key, widthOf(c.header, c.cells)] as const));
+  const widths = new Map(kept.map((c) => [c.key, widthOf(c.header, c.cells, gap)] as const));
   const fixed = (): number => stateWidth + kept.reduce((n, c) => n + (widths.get(c.key) ?? 0), 0);
   for (const key of DROP_ORDER) {
     if (fixed() + least <= width) break;
@@ -161,12 +183,13 @@ function planTable(
   }
   const progress = widths.get('progress');
   // Bars only where the model keeps its whole label beside them: the name is worth more than a bar.
-  const barred = stageWidth + 1 + BAR_WIDTH + 2;
+  const barred = stageWidth + 1 + BAR_WIDTH + gap;
   const bars =
     progress !== undefined && kept.some((c) => c.key === 'progress') && width - fixed() - natural >= barred - progress;
   if (bars) widths.set('progress', barred);
   // A model column cut to fit takes whatever the others leave.
-  return { columns: kept, widths, modelWidth: Math.max(4, Math.min(natural, width - fixed())), bars };
+  const modelWidth = Math.max(4, Math.min(natural, width - fixed()));
+  return { columns: kept, widths, modelWidth, bars, gap, stateWidth };
 }
 
 function stateTone(state: ServerModelRow['state']): Tone {
@@ -198,13 +221,10 @@ function cellTone(key: Column['key'], row: ServerModelRow): Tone {
 export function tableLines(rows: readonly ServerModelRow[], width: number, height: number, now: number): Line[] {
   if (rows.length === 0) return [[seg(truncateEnd('no models known on this server yet', width), 'dim')]];
   const labels = modelLabels(rows.map((r) => r.model));
-  const stateWidth = widthOf(
-    'STATE',
-    rows.map((r) => r.state),
-  );
   const stageWidth = stageWidthOf(rows);
-  // The last column needs no gap after it.
-  const plan = planTable(labels, columnsOf(rows, now), { state: stateWidth, stage: stageWidth }, width + 2);
+  const states = rows.map((r) => r.state);
+  const plan = planTable(labels, columnsOf(rows, now), { states, stageWidth }, width);
+  const { stateWidth } = plan;
   const pad = (text: string, w: number): string => truncateEnd(text, w - 1).padEnd(w);
   const header: string[] = [pad('MODEL', plan.modelWidth), pad('STATE', stateWidth)];
   for (const c of plan.columns) header.push(pad(c.header, plan.widths.get(c.key) ?? 0));
@@ -216,7 +236,7 @@ export function tableLines(rows: readonly ServerModelRow[], width: number, heigh
   for (const [i, r] of rows.entries()) {
     if (out.length >= height) break;
     const cells: Segment[] = [
-      seg(pad(fitModel(labels[i] ?? r.model, plan.modelWidth - 2), plan.modelWidth)),
+      seg(pad(fitModel(labels[i] ?? r.model, plan.modelWidth - plan.gap), plan.modelWidth)),
       seg(pad(r.state, stateWidth), stateTone(r.state)),
     ];
     for (const c of plan.columns) {
