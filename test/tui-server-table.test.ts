@@ -315,3 +315,47 @@ t.test('a polled list: counts only where the server gives them, the countdown fr
   });
   t.match(modeldeck.rows['org/chat@main'], { subscribers: 0, chats: 1, expiresAt: NOW + 300_000 });
 });
+
+t.test('at 180 columns three live servers stand side by side, every model named whole', async (t) => {
+  const servers = [
+    liveServer('http://gpu-a:8000', [
+      { model: 'onnx-community/Qwen2.5-0.5B-Instruct@main', size: 483_000_000 },
+      { model: 'onnx-community/Llama-3.2-1B-Instruct@main', size: 1_660_000_000 },
+    ]),
+    liveServer('http://gpu-b:8000', [{ model: 'HuggingFaceTB/SmolLM2-135M-Instruct@main', size: 134_000_000 }]),
+    liveServer('http://gpu-c:8000', [{ model: 'Xenova/gpt2@main', state: 'on-disk' }]),
+  ];
+  const view = toViewModel({
+    sessions: [],
+    ui: { ...createUiState(), serverView: true },
+    log: createEventLog(100),
+    size: { cols: 180, rows: 50 },
+    now: NOW,
+    notice: null,
+    defaultServer: 'http://x',
+    servers,
+  });
+  const panes = view.cells.filter((c) => c.id.startsWith('server:'));
+  t.same(
+    panes.map((p) => p.rect.width),
+    [60, 60, 60],
+    'three panes of 60',
+  );
+  const shown = panes.flatMap((p) => text(p.lines));
+  for (const name of [
+    'onnx-community/Qwen2.5-0.5B-Instruct',
+    'onnx-community/Llama-3.2-1B-Instruct',
+    'HuggingFaceTB/SmolLM2-135M-Instruct',
+    'Xenova/gpt2',
+  ]) {
+    t.ok(
+      shown.some((l) => new RegExp(`^${name.replace(/\./g, '\\.')} +(resident|on-disk)`).test(l)),
+      `${name} whole, beside its state`,
+    );
+  }
+  t.ok(
+    shown.some((l) => /Llama-3\.2-1B-Instruct +resident +0 +1\.66 GB$/.test(l)),
+    'with its size',
+  );
+  t.equal(view.charts.length, 0, 'no chart where nothing moves');
+});

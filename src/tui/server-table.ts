@@ -143,17 +143,21 @@ interface TablePlan {
   readonly bars: boolean;
   /** Spaces between columns. */
   readonly gap: number;
+  /** Some model is cut to fit. */
+  readonly cut: boolean;
   readonly stateWidth: number;
 }
 
 /**
- * The plan in `width` cells: columns two spaces apart, or one apart where that keeps a column that two would drop.
+ * The plan in `width` cells: columns two spaces apart, or one apart where that keeps a column, or a model's whole id,
+ * that two would lose.
  */
 function planTable(labels: readonly string[], columns: readonly Column[], rows: RowWidths, width: number): TablePlan {
   const wide = planWithGap(labels, columns, rows, width, 2);
-  if (wide.columns.length === columns.length) return wide;
+  if (wide.columns.length === columns.length && !wide.cut) return wide;
   const narrow = planWithGap(labels, columns, rows, width, 1);
-  return narrow.columns.length > wide.columns.length ? narrow : wide;
+  const more = narrow.columns.length > wide.columns.length;
+  return more || (narrow.columns.length === wide.columns.length && wide.cut && !narrow.cut) ? narrow : wide;
 }
 
 /** What the plan needs of the rows besides their columns: their states, and their widest stage name. */
@@ -189,7 +193,7 @@ function planWithGap(
   if (bars) widths.set('progress', barred);
   // A model column cut to fit takes whatever the others leave.
   const modelWidth = Math.max(4, Math.min(natural, width - fixed()));
-  return { columns: kept, widths, modelWidth, bars, gap, stateWidth };
+  return { columns: kept, widths, modelWidth, bars, gap, stateWidth, cut: modelWidth < natural };
 }
 
 function stateTone(state: ServerModelRow['state']): Tone {
