@@ -82,20 +82,21 @@ t.test('the server view, live from the feed, shows a load started by another cli
     'the other client’s load, with its stage and progress',
     () => {
       const text = dash.screenText();
-      return new RegExp(`${TEN}@main\\s+loading\\s+download\\s+\\[[█░]+\\]\\s+\\d+%`).test(text) ? text : undefined;
+      // Every row is at main: the table drops `@main`.
+      return new RegExp(`${TEN}\\s+loading\\s+download\\s+\\[[█░]+\\]\\s+\\d+%`).test(text) ? text : undefined;
     },
     30_000,
   );
   t.match(loading, `server ${srv.url}`, 'the pane is titled with the server');
-  t.match(loading, /MODEL\s+STATE\s+STAGE\s+PROGRESS\s+SUBS\s+SIZE/, 'the table header');
-  t.match(loading, new RegExp(`${TINY}@main\\s+resident`), 'this dashboard’s own model, resident');
+  t.match(loading, /MODEL\s+STATE\s+PROGRESS\s+SUBS\s+SIZE/, 'the table header');
+  t.match(loading, new RegExp(`${TINY}\\s+resident`), 'this dashboard’s own model, resident');
   t.notMatch(loading, 'no live feed', 'not the fallback');
   // Seen loading: the rest of its download need not crawl.
   mirror.setThrottle(0);
   t.teardown(() => mirror.setThrottle(THROTTLE));
   const outcome = await other;
   t.ok(outcome.ok, 'the other client’s load finished');
-  await until('the other model resident', () => new RegExp(`${TEN}@main\\s+resident`).test(dash.screenText()), 15_000);
+  await until('the other model resident', () => new RegExp(`${TEN}\\s+resident`).test(dash.screenText()), 15_000);
   t.ok(
     dash.logEntries().some((e) => e.session.startsWith('feed:') && e.raw.includes(TEN)),
     'the feed’s frames are in the event log, tagged with the server',
@@ -117,14 +118,14 @@ t.test('killing and restarting the server reconnects the feed', async (t) => {
   await first.kill();
   const lost = await until('the feed lost', () => {
     const text = dash.screenText();
-    return text.includes('feed lost, reconnecting') ? text : undefined;
+    return text.includes(`✗ ${first.url} unreachable since`) ? text : undefined;
   });
-  t.match(lost, /feed lost, reconnecting/, 'the pane says the feed is lost and being reconnected');
+  t.match(lost, /unreachable since \d\d:\d\d:\d\d · (retry in \d+s|reconnecting…)/, 'one line: lost, and retried');
   const second = await startKillableServer(mirror.url, { port, cacheDir });
   t.teardown(() => second.close());
   await until('the feed live again', () => dash.screenText().includes('● live'), 30_000);
   // The restarted server's snapshot: the model is on its disk, no longer in its memory.
-  await until('the new snapshot', () => new RegExp(`${TINY}@main\\s+on-disk`).test(dash.screenText()), 15_000);
+  await until('the new snapshot', () => new RegExp(`${TINY}\\s+on-disk`).test(dash.screenText()), 15_000);
 });
 
 t.test('cancel from the dashboard ends every subscriber’s stream with CANCELLED', async (t) => {
@@ -175,3 +176,73 @@ t.test('a server without the feed (transformers serve) says so and polls /v1/mod
   t.ok(upstream.requests.includes('GET /events'), 'the feed was tried');
   t.ok(upstream.requests.includes('GET /v1/models'), 'then /v1/models polled');
 });
+
+t.test(
+  'the server view live: SIZE for a model that became resident while watched, SUBS back to 0 when its load ends, a killed server in one line',
+  async (t) => {
+    const srv = await startKillableServer(mirror.url);
+    t.teardown(() => srv.close());
+    const doomed = await startKillableServer(mirror.url);
+    t.teardown(() => doomed.close());
+    // Another client's load is under way (throttled) before the dashboard opens: the feed's snapshot counts it.
+    const other = subscribeLoad({ server: srv.url, model: TEN });
+    await until('the other load under way', async () => {
+      const res = await fetch(`${srv.url}/v1/models`);
+      return JSON.stringify(await res.json()).includes('"loading"');
+    });
+    const { input, output } = terminal();
+    const dash = startDashboard({
+      sessions: [
+        { server: srv.url, model: TINY },
+        { server: doomed.url, model: TINY },
+      ],
+      input,
+      output,
+    });
+    t.teardown(() => dash.shutdown());
+    input.write('v');
+    const following = await until(
+      'the load with its follower',
+      () => {
+        const text = dash.screenText();
+        return new RegExp(`${TEN}\\s+loading\\s+download\\s.*%\\s+1(\\s|$)`).test(text) ? text : undefined;
+      },
+      30_000,
+    );
+    t.match(following, /MODEL\s+STATE\s+PROGRESS\s+SUBS/, 'under SUBS');
+    mirror.setThrottle(0);
+    t.teardown(() => mirror.setThrottle(THROTTLE));
+    t.ok((await other).ok, 'the other client’s load finished');
+    const resident = await until(
+      'the model resident, with its size and no follower',
+      () => {
+        const text = dash.screenText();
+        return new RegExp(`${TEN}\\s+resident\\s+0\\s+(\\d+\\s+)?10\\.\\d MB`).test(text) ? text : undefined;
+      },
+      30_000,
+    );
+    t.ok(resident);
+    await until('both sessions ready', () => dash.sessions().every((s) => s.phase === 'ready'), 30_000);
+    // The session's own model became resident while the feed was watched too.
+    await until(
+      'the session’s model with its size',
+      () => new RegExp(`${TINY}\\s+resident\\s+0\\s+(\\d+\\s+)?1\\.\\d\\d MB`).test(dash.screenText()),
+      15_000,
+    );
+    await until(
+      'the killed server’s pane, live first',
+      () => dash.screenText().includes(`server ${doomed.url}`),
+      15_000,
+    );
+    await doomed.kill();
+    const collapsed = await until('the killed server in one line', () => {
+      const text = dash.screenText();
+      return text.includes(`✗ ${doomed.url} unreachable since`) ? text : undefined;
+    });
+    const lines = collapsed.split('\n').filter((l) => l.includes(`✗ ${doomed.url}`));
+    t.equal(lines.length, 1, 'one line');
+    t.match(lines[0], /unreachable since \d\d:\d\d:\d\d · (retry in \d+s|reconnecting…)/, 'since when, and retried');
+    t.notMatch(collapsed, `server ${doomed.url}`, 'no pane of its own');
+    t.match(collapsed, new RegExp(`${TEN}\\s+resident`), 'the live server’s pane stays');
+  },
+);

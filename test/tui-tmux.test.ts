@@ -45,14 +45,14 @@ t.test(
       'the other client’s load in the server view',
       () => {
         const text = screen();
-        return new RegExp(`${TEN}@main\\s+loading`).test(text) ? text : undefined;
+        return new RegExp(`${TEN}\\s+loading`).test(text) ? text : undefined;
       },
       30_000,
     );
-    t.match(loading, new RegExp(`${TINY}@main\\s+resident`), 'this dashboard’s own model, resident');
+    t.match(loading, new RegExp(`${TINY}\\s+resident`), 'this dashboard’s own model, resident');
     t.match(loading, /[▁▂▃▄▅▆▇█]{8,}/, 'a throughput chart is drawn');
     t.ok((await other).ok, 'the other client’s load finished');
-    await until('the other model resident', () => new RegExp(`${TEN}@main\\s+resident`).test(screen()), 30_000);
+    await until('the other model resident', () => new RegExp(`${TEN}\\s+resident`).test(screen()), 30_000);
 
     // Q opens the quit dialog on Cancel (the event log is something to lose); ← to Quit, then Enter.
     tmux('send-keys', '-t', session, 'Q');

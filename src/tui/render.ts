@@ -141,7 +141,9 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
   const statusBox = box({ height: 1 });
   const helpBox = box({ border: { type: 'line' }, style: { border: { fg: 'cyan' } }, hidden: true });
   const dialogBox = box({ border: { type: 'line' }, style: { border: { fg: 'yellow' } }, hidden: true });
-  const cells = createCellBoxes(() => box({ border: { type: 'line' }, style: { border: { fg: 'gray' } } }));
+  const cells = createCellBoxes((bare) =>
+    bare ? box({}) : box({ border: { type: 'line' }, style: { border: { fg: 'gray' } } }),
+  );
   const charts = createChartSet(screen);
   const gauges = createGaugeSet(screen);
   let destroyed = false;
@@ -194,30 +196,42 @@ function openScreen(options: RendererOptions): blessed.Widgets.Screen {
   });
 }
 
-/** The session and server boxes, by position: made when first needed, destroyed when the view has fewer. */
-function createCellBoxes(make: () => blessed.Widgets.BoxElement): { draw(views: readonly CellView[]): void } {
-  const cells: blessed.Widgets.BoxElement[] = [];
-  function cellBox(index: number): blessed.Widgets.BoxElement {
+/**
+ * The session and server boxes, by position: made when first needed, destroyed when the view has fewer, and made
+ * again when a box turns bare (a server's one line) or back.
+ */
+function createCellBoxes(make: (bare: boolean) => blessed.Widgets.BoxElement): {
+  draw(views: readonly CellView[]): void;
+} {
+  const cells: { box: blessed.Widgets.BoxElement; bare: boolean }[] = [];
+  function cellBox(index: number, bare: boolean): blessed.Widgets.BoxElement {
     let cell = cells[index];
+    if (cell !== undefined && cell.bare !== bare) {
+      cell.box.destroy();
+      cell = undefined;
+    }
     if (cell === undefined) {
-      cell = make();
+      cell = { box: make(bare), bare };
       // Keep the log, status bar and help above the cells in z-order.
-      cell.setIndex(0);
+      cell.box.setIndex(0);
       cells[index] = cell;
     }
-    return cell;
+    return cell.box;
   }
   return {
     draw(views) {
       views.forEach((cellView, i) => {
-        const cell = cellBox(i);
+        const bare = cellView.bare === true;
+        const cell = cellBox(i, bare);
         cell.show();
         place(cell, cellView.rect);
-        setLabel(cell, cellView.title);
-        (cell.style as { border: { fg: string } }).border.fg = cellView.focused ? 'cyan' : 'gray';
+        if (!bare) {
+          setLabel(cell, cellView.title);
+          (cell.style as { border: { fg: string } }).border.fg = cellView.focused ? 'cyan' : 'gray';
+        }
         setText(cell, cellView.lines);
       });
-      while (cells.length > views.length) cells.pop()?.destroy();
+      while (cells.length > views.length) cells.pop()?.box.destroy();
     },
   };
 }

@@ -82,12 +82,105 @@ export function shownZoom(zoom: Zoom, sessions: number): Zoom {
 
 /**
  * The server view shares the top of the screen with the sessions (their input lines stay in sight): the sessions
- * above (at least 8 rows, else 45 %), the servers below; with no session, the servers take it all.
+ * above (at least 8 rows, else 45 %), the servers below; with no session, the servers take it all. When the servers
+ * need more rows than that leaves them (`serverRows`, as {@link serverViewRows} counts them), the sessions give up
+ * rows down to 6 (a state line each for three sessions at 80 columns), so that a small terminal still shows every
+ * server and its models.
  */
-export function serverViewLayout(area: Rect, sessions: number): { sessions: Rect; servers: Rect } {
-  const sessionRows = sessions === 0 ? 0 : Math.max(Math.min(area.height, 8), Math.floor(area.height * 0.45));
+export function serverViewLayout(area: Rect, sessions: number, serverRows = 0): { sessions: Rect; servers: Rect } {
+  const share = sessions === 0 ? 0 : Math.max(Math.min(area.height, 8), Math.floor(area.height * 0.45));
+  const sessionRows =
+    sessions === 0 ? 0 : Math.max(Math.min(area.height, 6), Math.min(share, area.height - serverRows));
   return {
     sessions: { ...area, height: sessionRows },
     servers: { ...area, top: area.top + sessionRows, height: area.height - sessionRows },
   };
+}
+
+/** The narrowest a server pane is made when the view has width for more than one beside another. */
+const SERVER_PANE_WIDTH = 60;
+
+/** Columns of server panes in `width` cells for `live` panes. */
+function serverColumns(live: number, width: number): number {
+  return Math.max(1, Math.min(live, Math.floor(width / SERVER_PANE_WIDTH)));
+}
+
+/** The grid rows' needs (their tallest pane's, border included) of panes needing `needs` (`null`: a line). */
+function paneRowNeeds(needs: readonly (number | null)[], columns: number): number[] {
+  const rows: number[] = [];
+  let pane = 0;
+  for (const need of needs) {
+    if (need === null) continue;
+    const row = Math.floor(pane++ / columns);
+    rows[row] = Math.max(rows[row] ?? 0, need + 2);
+  }
+  return rows;
+}
+
+/** The rows the server view needs to show everything its servers need (`needs`, as for {@link serverViewRects}). */
+export function serverViewRows(needs: readonly (number | null)[], width: number): number {
+  const live = needs.filter((n) => n !== null).length;
+  const lines = needs.length - live;
+  return lines + paneRowNeeds(needs, serverColumns(live, width)).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Places the server view's servers in `area`: a server given `null` (it cannot be reached) gets one row, at the
+ * bottom; the others panes in a grid with as many columns as leave each {@link SERVER_PANE_WIDTH} cells, whose rows
+ * share the height by need (`needs`: rows inside the border), so a pane with one model gives its spare rows to one
+ * with many, and what is left over goes to all (for charts).
+ */
+export function serverViewRects(needs: readonly (number | null)[], area: Rect): Rect[] {
+  const down = needs.filter((n) => n === null).length;
+  const live = needs.length - down;
+  const lineRows = Math.min(down, area.height);
+  const rects: Rect[] = [];
+  const columns = serverColumns(live, area.width);
+  const paneRows = Math.ceil(live / columns);
+  const heights = shareRows(paneRowNeeds(needs, columns), area.height - lineRows);
+  const tops = heights.map((_, row) => area.top + heights.slice(0, row).reduce((a, b) => a + b, 0));
+  let pane = 0;
+  let line = 0;
+  for (const need of needs) {
+    if (need === null) {
+      const top = area.top + area.height - lineRows + line++;
+      rects.push({ left: area.left, top: Math.min(top, area.top + area.height - 1), width: area.width, height: 1 });
+      continue;
+    }
+    const row = Math.floor(pane / columns);
+    const inRow = row === paneRows - 1 ? live - row * columns : columns;
+    const column = pane - row * columns;
+    const left = area.left + Math.floor((column * area.width) / inRow);
+    const right = area.left + Math.floor(((column + 1) * area.width) / inRow);
+    rects.push({ left, top: tops[row] ?? area.top, width: right - left, height: heights[row] ?? 0 });
+    pane++;
+  }
+  return rects;
+}
+
+/**
+ * Shares `total` rows among rows wanting `needs`: each gets an equal share, those needing less give the rest to the
+ * others, and what no one needs is spread over all.
+ */
+function shareRows(needs: readonly number[], total: number): number[] {
+  const out = needs.map(() => 0);
+  let left = Math.max(0, total);
+  let open = needs.map((_, i) => i);
+  while (open.length > 0) {
+    const share = Math.floor(left / open.length);
+    const met = open.filter((i) => (needs[i] ?? 0) <= share);
+    if (met.length === 0) {
+      open.forEach((i, k) => (out[i] = share + (k < left - share * open.length ? 1 : 0)));
+      return out;
+    }
+    for (const i of met) {
+      out[i] = needs[i] ?? 0;
+      left -= out[i] ?? 0;
+    }
+    open = open.filter((i) => (needs[i] ?? 0) > share);
+  }
+  needs.forEach(
+    (_, i) => (out[i] = (out[i] ?? 0) + Math.floor(left / needs.length) + (i < left % needs.length ? 1 : 0)),
+  );
+  return out;
 }

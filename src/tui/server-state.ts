@@ -25,10 +25,17 @@ export interface ServerModelRow {
   readonly state: ModelResidency;
   readonly stage: string | null;
   readonly progress: { readonly current: number; readonly total: number | null } | null;
+  /** Clients following its load while it loads; 0 once the load ended; `null` when the server never said. */
   readonly subscribers: number | null;
+  /** Bytes of its weights, from the snapshot, a poll or its `ready` event. */
   readonly sizeBytes: number | null;
   /** Chat requests running on it, as the feed told. */
   readonly chats: number;
+  /**
+   * When (ms since the epoch, this machine's clock) the server will unload it for idleness: `expires_in_ms` added to
+   * the time it was received. `null` when none is scheduled or the server does not say.
+   */
+  readonly expiresAt: number | null;
   /** Why it left memory, or how its load failed. */
   readonly note: string | null;
 }
@@ -111,12 +118,38 @@ export function rowOf(model: string, previous: ServerModelRow | undefined): Serv
       sizeBytes: null,
       chats: 0,
       note: null,
+      expiresAt: null,
     }
   );
 }
 
-function fromFeedModel(m: FeedModel, previous: ServerModelRow | undefined): ServerModelRow {
-  return { ...rowOf(m.model, previous), ...m, note: null };
+/**
+ * A snapshot's entry. Its one count is the load's subscribers while loading and the requests it serves once resident
+ * (`active_requests`): the latter are chats, and a resident model has no load to follow.
+ */
+function fromFeedModel(
+  m: FeedModel,
+  previous: ServerModelRow | undefined,
+  expiresInMs: number | null | undefined,
+  at: number,
+): ServerModelRow {
+  const resident = m.state === 'resident';
+  return {
+    ...rowOf(m.model, previous),
+    ...m,
+    // A server that never counts says nothing (null), rather than 0.
+    subscribers: resident && m.subscribers !== null ? 0 : resident ? null : m.subscribers,
+    chats: resident ? (m.subscribers ?? 0) : 0,
+    sizeBytes: m.sizeBytes ?? previous?.sizeBytes ?? null,
+    note: null,
+    expiresAt: resident && typeof expiresInMs === 'number' ? at + expiresInMs : null,
+  };
+}
+
+/** The row with its unload countdown moved (`undefined`: not said, kept). */
+function withExpiry(row: ServerModelRow, expiresInMs: number | null | undefined, at: number): ServerModelRow {
+  if (expiresInMs === undefined) return row;
+  return { ...row, expiresAt: expiresInMs === null ? null : at + expiresInMs };
 }
 
 /** Applies one action. Pure. */
@@ -129,16 +162,23 @@ export function reduceServer(state: ServerState, action: ServerAction): ServerSt
         { ...state, events: state.events + 1, run: runOf(action.id) ?? state.run },
         action.update,
         action.at,
+        action.extras ?? {},
       );
     case 'polled': {
       const rows: Record<string, ServerModelRow> = {};
       for (const m of action.models) {
         const previous = state.rows[m.id];
+        const resident = (m.state ?? 'resident') === 'resident';
+        // The list is as of when it was asked for: a countdown counts from then.
+        const since = action.askedAt ?? action.at;
         rows[m.id] = {
           ...rowOf(m.id, previous),
           state: m.state ?? 'resident',
           sizeBytes: m.sizeBytes ?? previous?.sizeBytes ?? null,
-          subscribers: m.subscribers,
+          // A listing's count of a resident model is its requests (`active_requests`), not a load's followers.
+          subscribers: resident && m.subscribers !== null ? 0 : resident ? null : m.subscribers,
+          chats: resident ? (m.subscribers ?? 0) : 0,
+          expiresAt: resident && typeof m.expiresInMs === 'number' ? since + m.expiresInMs : null,
         };
       }
       return { ...state, rows, pollFailure: null, lostSince: null };
@@ -175,11 +215,13 @@ function lostSince(state: ServerState, status: FeedStatus, at: number): number |
   }
 }
 
-function applyFeed(state: ServerState, update: FeedUpdate, at: number): ServerState {
+function applyFeed(state: ServerState, update: FeedUpdate, at: number, extras: FeedExtras): ServerState {
   switch (update.type) {
     case 'snapshot': {
       const rows: Record<string, ServerModelRow> = {};
-      for (const m of update.models) rows[m.model] = fromFeedModel(m, state.rows[m.model]);
+      for (const m of update.models) {
+        rows[m.model] = fromFeedModel(m, state.rows[m.model], extras.expires?.[m.model], at);
+      }
       return { ...state, rows };
     }
     case 'load': {
@@ -199,11 +241,32 @@ function applyFeed(state: ServerState, update: FeedUpdate, at: number): ServerSt
           ) {
             downloadRate = addThroughput(downloadRate, at, progress.current - previous.progress.current);
           }
-          next = { ...previous, state: 'loading', stage: event.stage, progress, subscribers, note: null };
+          next = {
+            ...previous,
+            state: 'loading',
+            stage: event.stage,
+            progress,
+            subscribers,
+            note: null,
+            expiresAt: null,
+          };
           break;
         }
         case 'ready':
-          next = { ...previous, state: 'resident', stage: null, progress: null, subscribers, note: null };
+          // The load is over: nobody follows it any more. Its size is in the event (modeldeck's `size_bytes`).
+          next = withExpiry(
+            {
+              ...previous,
+              state: 'resident',
+              stage: null,
+              progress: null,
+              subscribers: 0,
+              sizeBytes: event.size_bytes ?? previous.sizeBytes,
+              note: null,
+            },
+            extras.expiresInMs,
+            at,
+          );
           break;
         case 'error':
           next = {
@@ -211,7 +274,8 @@ function applyFeed(state: ServerState, update: FeedUpdate, at: number): ServerSt
             state: 'failed',
             stage: null,
             progress: null,
-            subscribers,
+            subscribers: 0,
+            expiresAt: null,
             note: event.code ? `${event.code}: ${event.message}` : event.message,
           };
           break;
@@ -228,23 +292,39 @@ function applyFeed(state: ServerState, update: FeedUpdate, at: number): ServerSt
         ...state,
         rows: {
           ...state.rows,
-          [update.model]: { ...previous, state: 'unloaded', stage: null, progress: null, note: update.reason },
+          [update.model]: {
+            ...previous,
+            state: 'unloaded',
+            stage: null,
+            progress: null,
+            subscribers: 0,
+            chats: 0,
+            note: update.reason,
+            expiresAt: null,
+          },
         },
       };
     }
     case 'chat-start': {
       const previous = rowOf(update.model, state.rows[update.model]);
-      return { ...state, rows: { ...state.rows, [update.model]: { ...previous, chats: previous.chats + 1 } } };
+      // A model that generates is not idle: no unload is due until its replies end.
+      const row = { ...previous, chats: previous.chats + 1, expiresAt: null };
+      return { ...state, rows: { ...state.rows, [update.model]: row } };
     }
     case 'chat-end': {
       const previous = rowOf(update.model, state.rows[update.model]);
+      const row = withExpiry({ ...previous, chats: Math.max(0, previous.chats - 1) }, extras.expiresInMs, at);
       return {
         ...state,
         tokenRate: addThroughput(state.tokenRate, at, update.tokens ?? 0),
-        rows: { ...state.rows, [update.model]: { ...previous, chats: Math.max(0, previous.chats - 1) } },
+        rows: { ...state.rows, [update.model]: row },
       };
     }
-    case 'expiry':
+    case 'expiry': {
+      const previous = state.rows[update.model];
+      if (previous === undefined || previous.state !== 'resident') return state;
+      return { ...state, rows: { ...state.rows, [update.model]: withExpiry(previous, update.expiresInMs, at) } };
+    }
     case 'other':
       return state;
     default: {

@@ -6,10 +6,12 @@
 
 import { failureHint } from '../client/failures.js';
 import { formatBytes, formatDuration, percentDone } from '../client/format.js';
-import { truncateEnd, truncateMiddle } from '../common/text.js';
-import { clipLine, seg, textBar, type Line } from './lines.js';
+import { truncateMiddle } from '../common/text.js';
+import { clipLine, seg, type Line } from './lines.js';
 import { POLL_INTERVAL_MS, rowOf, type ServerModelRow, type ServerState } from './server-state.js';
 import type { SessionState } from './session-state.js';
+import { tableLines } from './server-table.js';
+import { clockTime } from './wire-log-view.js';
 import { rateTitle, throughputSeries, toPercents } from './throughput.js';
 
 /** A chart inside a pane: rows from the top of the pane's inside, and its series (as percentages of their peak). */
@@ -31,6 +33,8 @@ export interface ServerPaneContent {
     readonly percent: number;
     readonly label: string;
   } | null;
+  /** The feed's state in a word, for the pane's title, when the pane had no row for its feed line. */
+  readonly titleNote: string | null;
 }
 
 /** Rows of a contrib gauge (its percentage label shows from six). */
@@ -56,7 +60,10 @@ function feedLine(server: ServerState, now: number, width: number): Line[] {
         clipLine(
           [
             seg('● live', 'ok'),
-            seg(` · feed since ${formatDuration(now - feed.since)} · ${server.events} events`, 'dim'),
+            seg(
+              ` · feed since ${formatDuration(now - feed.since)} · ${server.events} event${server.events === 1 ? '' : 's'}`,
+              'dim',
+            ),
           ],
           width,
         ),
@@ -136,44 +143,56 @@ function rowsOf(server: ServerState, own: readonly SessionState[]): ServerModelR
   );
 }
 
-function tableLines(rows: readonly ServerModelRow[], width: number, height: number): Line[] {
-  const fixed = { state: 9, stage: 9, progress: 14, subs: 5, size: 9 };
-  const modelWidth = Math.max(8, width - (fixed.state + fixed.stage + fixed.progress + fixed.subs + fixed.size));
-  const pad = (text: string, w: number): string => truncateEnd(text, w - 1).padEnd(w);
-  const header = `${pad('MODEL', modelWidth)}${pad('STATE', fixed.state)}${pad('STAGE', fixed.stage)}${pad('PROGRESS', fixed.progress)}${pad('SUBS', fixed.subs)}SIZE`;
-  const out: Line[] = [clipLine([seg(header, 'dim')], width)];
-  if (rows.length === 0) out.push([seg(truncateEnd('no models known on this server yet', width), 'dim')]);
-  for (const r of rows) {
-    if (out.length >= height) break;
-    const percent = r.progress ? percentDone(r.progress) : null;
-    const progress =
-      r.progress === null
-        ? ''
-        : percent === null
-          ? r.stage === 'download'
-            ? formatBytes(r.progress.current)
-            : String(r.progress.current)
-          : textBar(percent, fixed.progress - 1);
-    const tone =
-      r.state === 'loading' ? 'accent' : r.state === 'resident' ? 'ok' : r.state === 'failed' ? 'error' : 'dim';
-    const subs = r.subscribers === null ? '' : String(r.subscribers);
-    out.push(
-      clipLine(
-        [
-          seg(pad(truncateMiddle(r.model, modelWidth - 1), modelWidth)),
-          seg(pad(r.state, fixed.state), tone),
-          seg(pad(r.stage ?? '', fixed.stage), 'dim'),
-          seg(progress.padEnd(fixed.progress), tone),
-          seg(pad(r.chats > 0 ? `${subs}+${r.chats}c` : subs, fixed.subs)),
-          seg(r.sizeBytes === null ? '' : formatBytes(r.sizeBytes), 'dim'),
-        ],
-        width,
-      ),
-    );
-    if (r.note !== null && out.length < height)
-      out.push(clipLine([seg(`  ${r.note}`, r.state === 'failed' ? 'error' : 'dim')], width));
+/**
+ * A server that cannot be reached, in one line (its models are not known while it is away, so a table and charts
+ * would only show what is no longer true): `✗ http://host:port unreachable since 12:01:03 · retry in 3s · why`. `null` while it answers.
+ */
+export function serverDownLine(server: ServerState, now: number, width: number): Line | null {
+  if (server.lostSince === null) return null;
+  const feed = server.feed;
+  const wait = feed.state === 'reconnecting' && feed.retryAt !== null ? feed.retryAt - now : 0;
+  const doing =
+    feed.state === 'reconnecting'
+      ? `${wait > 0 ? `retry in ${Math.ceil(wait / 1000)}s` : 'reconnecting…'}`
+      : `polling /v1/models every ${POLL_INTERVAL_MS / 1000} s`;
+  const failure = feed.state === 'reconnecting' ? feed.failure : server.pollFailure;
+  return clipLine(
+    [
+      seg(`✗ ${server.root}`, 'error'),
+      seg(` unreachable since ${clockTime(server.lostSince).slice(0, 8)} · ${doing}`, 'warn'),
+      ...(failure ? [seg(` · ${failure.message}`, 'dim')] : []),
+    ],
+    width,
+  );
+}
+
+/** A short word for the feed, for a pane's title when its inside has no row to spare for the feed's line. */
+function feedWord(server: ServerState): string {
+  switch (server.feed.state) {
+    case 'connecting':
+      return '◌ connecting';
+    case 'live':
+      return '● live';
+    case 'reconnecting':
+      return '↻ reconnecting';
+    case 'unsupported':
+      return 'no feed · polling';
+    case 'failed':
+      return '✗ feed refused';
+    case 'closed':
+      return 'feed closed';
+    default: {
+      const never: never = server.feed;
+      throw new TypeError(`unknown feed status ${JSON.stringify(never)}`);
+    }
   }
-  return out;
+}
+
+/** Rows the pane's inside needs to show its feed and every model (charts and the gauge come out of what is left). */
+export function serverPaneNeed(server: ServerState, own: readonly SessionState[], now: number): number {
+  const rows = rowsOf(server, own);
+  const notes = rows.filter((r) => r.note !== null).length;
+  return feedLine(server, now, 80).length + 1 + Math.max(1, rows.length + notes);
 }
 
 /** The pane of `server`, `own` being this dashboard's sessions on it, in `width` × `height` cells. */
@@ -183,11 +202,45 @@ export function serverPaneContent(
   box: { readonly width: number; readonly height: number; readonly now: number },
 ): ServerPaneContent {
   const { width, height, now } = box;
-  const lines: Line[] = [...feedLine(server, now, width)];
   const rows = rowsOf(server, own);
+  const feedLines = feedLine(server, now, width);
+  // Too short for the feed's lines beside the whole table: the feed says its state in the title instead (a row is
+  // worth more than the feed's details).
+  const folded = height < feedLines.length + 1 + Math.max(1, rows.length);
+  const lines: Line[] = folded ? [] : [...feedLines];
   const charts: ChartSpec[] = [];
-  // Throughput: the feed's when it is live (it sees every client), else the sum of this dashboard's sessions.
-  const length = Math.max(1, width - 2);
+  const tableRows = Math.min(height, rows.length + rows.filter((r) => r.note !== null).length + 1);
+  const chart = chartsFor(server, own, now, Math.max(1, width - 2), height - lines.length - tableRows);
+  if (chart !== null) {
+    charts.push({ key: 'rates', row: lines.length, series: chart });
+    for (let i = 0; i < chart.length * 3; i++) lines.push([]);
+  }
+  lines.push(...tableLines(rows, width, Math.max(1, height - lines.length), now));
+  let gauge: ServerPaneContent['gauge'] = null;
+  const loading = rows.find((r) => r.state === 'loading' && r.progress !== null && r.progress.total !== null);
+  if (loading && loading.progress && height - lines.length >= GAUGE_ROWS) {
+    gauge = {
+      row: lines.length,
+      height: GAUGE_ROWS,
+      percent: percentDone(loading.progress) ?? 0,
+      label: `${loading.stage ?? ''} ${truncateMiddle(loading.model, Math.max(8, width - 20))}`,
+    };
+  }
+  return { lines: lines.slice(0, height), charts, gauge, titleNote: folded ? feedWord(server) : null };
+}
+
+/**
+ * The throughput charts that fit in `spare` rows (3 a series) and move: a series that stayed at zero over the whole
+ * window says nothing a chart would add. The feed's rates when it is live (it sees every client), else the sum of
+ * this dashboard's sessions.
+ */
+function chartsFor(
+  server: ServerState,
+  own: readonly SessionState[],
+  now: number,
+  length: number,
+  spare: number,
+): ChartSpec['series'] | null {
   const sum = (pick: (s: SessionState) => ServerState['downloadRate']): number[] => {
     const total = new Array<number>(length).fill(0);
     // Sessions on one model follow one load: count each model once.
@@ -201,30 +254,12 @@ export function serverPaneContent(
   const live = server.feed.state === 'live';
   const download = live ? throughputSeries(server.downloadRate, now, length) : sum((s) => s.downloadRate);
   const tokens = live ? throughputSeries(server.tokenRate, now, length) : sum((s) => s.tokenRate);
-  const tableRows = Math.min(height, rows.length * 2 + 2);
-  const spare = height - lines.length - tableRows;
   const series = [
-    { title: rateTitle('download', download, (v) => `${formatBytes(v)}/s`), percents: toPercents(download) },
-    { title: rateTitle('tokens/s', tokens, (v) => String(Math.round(v))), percents: toPercents(tokens) },
-  ];
-  if (spare >= 6) {
-    charts.push({ key: 'rates', row: lines.length, series });
-    for (let i = 0; i < 6; i++) lines.push([]);
-  } else if (spare >= 3) {
-    const busy = tokens.some((v) => v > 0) && !download.some((v) => v > 0);
-    charts.push({ key: 'rates', row: lines.length, series: [busy ? series[1]! : series[0]!] });
-    for (let i = 0; i < 3; i++) lines.push([]);
-  }
-  lines.push(...tableLines(rows, width, Math.max(1, height - lines.length)));
-  let gauge: ServerPaneContent['gauge'] = null;
-  const loading = rows.find((r) => r.state === 'loading' && r.progress !== null && r.progress.total !== null);
-  if (loading && loading.progress && height - lines.length >= GAUGE_ROWS) {
-    gauge = {
-      row: lines.length,
-      height: GAUGE_ROWS,
-      percent: percentDone(loading.progress) ?? 0,
-      label: `${loading.stage ?? ''} ${truncateMiddle(loading.model, Math.max(8, width - 20))}`,
-    };
-  }
-  return { lines: lines.slice(0, height), charts, gauge };
+    { values: download, title: rateTitle('download', download, (v) => `${formatBytes(v)}/s`) },
+    { values: tokens, title: rateTitle('tokens/s', tokens, (v) => String(Math.round(v))) },
+  ]
+    .filter((s) => s.values.some((v) => v > 0))
+    .slice(0, Math.floor(Math.max(0, spare) / 3))
+    .map((s) => ({ title: s.title, percents: toPercents(s.values) }));
+  return series.length === 0 ? null : series;
 }

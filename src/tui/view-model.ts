@@ -18,8 +18,17 @@ import type { KeyWorld } from './dashboard-model.js';
 import type { ModelChoices } from './model-list.js';
 import { tagColumn, type TagColumn } from './log-tags.js';
 import type { ReplayPosition } from './replay-player.js';
-import { gridLayout, screenLayout, serverViewLayout, shownZoom, type Rect, type ScreenSize } from './screen-layout.js';
-import { serverPaneContent, type ChartSpec } from './server-view.js';
+import {
+  gridLayout,
+  screenLayout,
+  serverViewLayout,
+  serverViewRects,
+  serverViewRows,
+  shownZoom,
+  type Rect,
+  type ScreenSize,
+} from './screen-layout.js';
+import { serverDownLine, serverPaneContent, serverPaneNeed, type ChartSpec } from './server-view.js';
 import type { ServerState } from './server-state.js';
 import { sameServer, sessionCells } from './session-pane.js';
 import type { SessionState } from './session-state.js';
@@ -38,6 +47,8 @@ export interface CellView {
   readonly lines: readonly Line[];
   /** A session's: how far (lines) its transcript can scroll back in this cell, where PgUp stops. */
   readonly scrollLimit?: number;
+  /** One line without a border (a server that cannot be reached): `title` is empty, `lines` its one line. */
+  readonly bare?: boolean;
 }
 
 /** The event log's box. */
@@ -139,9 +150,10 @@ export function toViewModel(input: ViewInput): DashboardView {
   let serverCells: CellView[] = [];
   if (zoom === 'log') return { cells: [], charts, gauges, ...rest };
   if (ui.serverView && servers.length > 0 && zoom === null) {
-    const split = serverViewLayout(layout.sessions, sessions.length);
+    const needs = serverNeeds(servers, sessions, input.now);
+    const split = serverViewLayout(layout.sessions, sessions.length, serverViewRows(needs, layout.sessions.width));
     sessionArea = split.sessions;
-    serverCells = serverPanes(servers, sessions, split.servers, input.now, { charts, gauges });
+    serverCells = serverPanes(servers, sessions, split.servers, input.now, { charts, gauges, needs });
     if (sessions.length === 0) return { cells: serverCells, charts, gauges, ...rest };
   }
   const rects = gridLayout(Math.max(1, sessions.length), sessionArea);
@@ -172,25 +184,46 @@ export function toViewModel(input: ViewInput): DashboardView {
   return { cells: [...cells, ...serverCells], charts, gauges, ...rest };
 }
 
-/** The server view's panes, placed as a grid in `area`: each server's lines, its charts and (with rows) a gauge. */
+/** This dashboard's sessions on `server`. */
+function ownOf(server: ServerState, sessions: readonly SessionState[]): SessionState[] {
+  return sessions.filter((x) => sameServer(x.server, server.root));
+}
+
+/** The rows inside each server's pane it needs to show all it knows; `null` for one that cannot be reached (a line). */
+function serverNeeds(
+  servers: readonly ServerState[],
+  sessions: readonly SessionState[],
+  now: number,
+): (number | null)[] {
+  return servers.map((server) =>
+    server.lostSince !== null ? null : serverPaneNeed(server, ownOf(server, sessions), now),
+  );
+}
+
+/**
+ * The server view's panes, placed in `area` by need (`serverViewRects`): each server's lines, its charts and (with
+ * rows) a gauge; a server that cannot be reached is one bare line.
+ */
 function serverPanes(
   servers: readonly ServerState[],
   sessions: readonly SessionState[],
   area: Rect,
   now: number,
-  out: { charts: ChartView[]; gauges: GaugeView[] },
+  out: { charts: ChartView[]; gauges: GaugeView[]; needs: readonly (number | null)[] },
 ): CellView[] {
-  const rects = gridLayout(servers.length, area);
+  const rects = serverViewRects(out.needs, area);
   return servers.map((server, i) => {
     const rect = rects[i] ?? area;
+    const down = serverDownLine(server, now, rect.width);
+    if (down !== null)
+      return { id: `server:${server.root}`, rect, title: '', focused: false, lines: [down], bare: true };
     const inner = {
       left: rect.left + 1,
       top: rect.top + 1,
       width: Math.max(1, rect.width - 2),
       height: Math.max(0, rect.height - 2),
     };
-    const own = sessions.filter((x) => sameServer(x.server, server.root));
-    const content = serverPaneContent(server, own, { ...inner, now });
+    const content = serverPaneContent(server, ownOf(server, sessions), { ...inner, now });
     for (const chart of content.charts) out.charts.push(chartAt(`server:${server.root}:${chart.key}`, inner, chart));
     if (content.gauge !== null) {
       out.gauges.push({
@@ -205,10 +238,11 @@ function serverPanes(
         label: content.gauge.label,
       });
     }
+    const title = `server ${server.root}${content.titleNote === null ? '' : ` · ${content.titleNote}`}`;
     return {
       id: `server:${server.root}`,
       rect,
-      title: ` ${truncateMiddle(`server ${server.root}`, Math.max(1, rect.width - 4))} `,
+      title: ` ${truncateMiddle(title, Math.max(1, rect.width - 4))} `,
       focused: false,
       lines: content.lines,
     };
