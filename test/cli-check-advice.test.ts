@@ -258,4 +258,7 @@ t.test('--help: --unload, and what check leaves alone', async (t) => {
   const both = await check(['http://127.0.0.1:1', '--model', MODEL, '--unload', '--keep-resident']);
   t.equal(both.code, 2);
   t.match(both.stderr, /--unload and --keep-resident contradict each other/);
+  const accessOnly = await check(['http://127.0.0.1:1', '--access-only', '--unload']);
+  t.equal(accessOnly.code, 2);
+  t.match(accessOnly.stderr, /--access-only unloads nothing: leave out --unload/);
 });

@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { CHECKS, runConformance, type CheckReport, type CheckStatus } from '../src/client/check/conformance.js';
+import { formatCheckTable } from '../src/client/check/report.js';
 import { runCheckCommand } from '../src/cli/check.js';
 import { main } from '../src/cli/main.js';
 import { demoModelsDir } from './helpers/demo.js';
@@ -122,6 +123,11 @@ t.test('against the upstream stand-in: no false failures; its differences are n/
     'resident, and no /unload_model upstream: the concurrency checks do not apply',
   );
   t.same(again.residency, { state: 'unload-refused', answer: '404' });
+  t.match(
+    formatCheckTable(again),
+    /^The model was resident: --unload asked the server to unload it, and POST \/unload_model answered 404\.$/m,
+    'the report says --unload could not unload it',
+  );
 
   const fresh = await startUpstreamStandin({ models: [MODEL], frameMs: 20, quietMs: 300 });
   t.teardown(() => fresh.close());
