@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import t from 'tap';
-import { runConformance, type CheckReport, type CheckStatus } from '../src/client/check/conformance.js';
+import { CHECKS, runConformance, type CheckReport, type CheckStatus } from '../src/client/check/conformance.js';
+import { formatCheckTable } from '../src/client/check/report.js';
 import { runCheckCommand } from '../src/cli/check.js';
 import { main } from '../src/cli/main.js';
 import { demoModelsDir } from './helpers/demo.js';
@@ -74,8 +75,8 @@ t.test('against the real modeldeck server: everything passes, held to its own pr
   );
   t.equal(got['heartbeats'], 'pass', `heartbeats: ${report.results.find((r) => r.id === 'heartbeats')?.reason ?? ''}`);
 
-  // Run again: the model is resident now, so check unloads it to watch a real load.
-  const again = await check([server.url, '--model', MODEL, '--api-key', 'sekret']);
+  // Run again: the model is resident now, so --unload unloads it to watch a real load.
+  const again = await check([server.url, '--model', MODEL, '--api-key', 'sekret', '--unload']);
   t.equal(again.status, 0, 'a second run passes too');
   t.match(
     again.out,
@@ -114,12 +115,18 @@ t.test('against the upstream stand-in: no false failures; its differences are n/
   const notes = new Set(report.results.flatMap((r) => r.findings.map((f) => `${f.severity} ${f.rule}`)));
   t.same([...notes].sort(), ['note no-heartbeat', 'note total-changed', 'note total-null'], 'only notes');
 
-  const again = await runConformance({ server: upstream.url, model: MODEL, heartbeatMs: 100 });
+  const again = await runConformance({ server: upstream.url, model: MODEL, heartbeatMs: 100, unload: true });
   t.ok(again.ok, 'a second run passes too');
   t.match(
     again.results.find((r) => r.id === 'concurrent'),
-    { status: 'n/a', reason: /already in server memory \(it was resident and POST \/unload_model answered 404\)/ },
+    { status: 'n/a', reason: /already in server memory \(--unload: POST \/unload_model answered 404\)/ },
     'resident, and no /unload_model upstream: the concurrency checks do not apply',
+  );
+  t.same(again.residency, { state: 'unload-refused', answer: '404' });
+  t.match(
+    formatCheckTable(again),
+    /^The model was resident: --unload asked the server to unload it, and POST \/unload_model answered 404\.$/m,
+    'the report says --unload could not unload it',
   );
 
   const fresh = await startUpstreamStandin({ models: [MODEL], frameMs: 20, quietMs: 300 });
@@ -172,19 +179,24 @@ t.test('a server that breaks a promise: the rule is named, the exit status is 1'
   );
 });
 
-t.test('a server that cannot be reached fails every check it needs, with the reason', async (t) => {
+t.test('a server that cannot be reached fails health, with the reason, and nothing else is tried', async (t) => {
   const url = `http://127.0.0.1:${await closedPort()}`;
   const report = await runConformance({ server: url, model: MODEL, timeoutMs: 5000 });
   t.notOk(report.ok);
-  t.match(report.results[0], {
-    id: 'health',
-    status: 'fail',
-    reason: `cannot reach ${url}: fetch failed (ECONNREFUSED)`,
-  });
-  t.match(
-    report.results.find((r) => r.id === 'load'),
-    { status: 'fail', reason: /no answer: fetch failed \(ECONNREFUSED\)/ },
+  t.same(
+    report.results.map((r) => [r.id, r.status, r.reason]),
+    [
+      [
+        'health',
+        'fail',
+        `cannot reach ${url}: connection refused (ECONNREFUSED); is the server running, and is the URL right?`,
+      ],
+    ],
   );
+  t.same(report.stopped, {
+    reason: 'the server cannot be reached',
+    notRun: CHECKS.map(([id]) => id).filter((id) => id !== 'health'),
+  });
 });
 
 t.test('usage errors exit 2 with a message; --help exits 0', async (t) => {

@@ -10,23 +10,28 @@ import { checkKey } from '../common/auth.js';
 import { parseModelId } from '../protocol/model-id.js';
 import { UsageError, parseCommand, parseHttpUrl, parseSeconds } from './args.js';
 
-export const CHECK_USAGE = `Usage: modeldeck check URL --model MODEL [--api-key KEY] [--json] [--strict]
+export const CHECK_USAGE = `Usage: modeldeck check URL --model MODEL [--api-key KEY] [--json] [--strict] [--unload]
        modeldeck check URL --access-only [--api-key KEY] [--json]
 
 Runs a conformance check against the /load_model server at URL (modeldeck, \`transformers serve\` or
 another), with MODEL one it can load: a load (fresh when possible) read by the protocol lint, two
 concurrent subscribers and a late joiner, a second load (cached: true), an unknown model (an error
 event), bad requests (a 4xx with a JSON body), heartbeats, a streamed chat, /health and /v1/models.
-Prints a table of pass / fail / n/a with the reason for each.
+Prints a table of pass / fail / n/a with the reason for each, then the lint's findings on each
+stream, each rule once with how many times it fired.
 
-First it asks which routes the key may use: each route with a GET, which changes nothing (a route
+A server that cannot be reached is one failing line (health), and nothing else is tried.
+
+Then it asks which routes the key may use: each route with a GET, which changes nothing (a route
 that takes POST answers 405 to a key that may use it, 403 to a watch key, 401 without a key the
 server takes). With --api-key the report lists every route and whether the key may use it; the
 checks a key may not run (a watch key cannot load) are n/a. A server that needs a key when none
-was given fails in one line.
+was given, or that does not take the one given, fails in one line (access), never a pass, and
+nothing else is tried.
 
-If MODEL is already in server memory, check unloads it first (POST /unload_model) to watch a real
-load; --keep-resident leaves it, and the concurrency checks are then n/a.
+If MODEL is already in server memory, check leaves it there: the load answers one frame and the
+concurrency checks are n/a. With --unload it unloads it first (POST /unload_model) to watch a real
+load, which unloads it for every client of the server; the report says so when it did.
 
 Arguments:
   URL                  the server's base URL (a URL ending in /v1 works too)
@@ -42,7 +47,9 @@ Options:
                        differences are notes or n/a
   --heartbeat SEC      the heartbeat interval the server promises (default 5)
   --timeout SEC        longest wait for one answer (default 300: a first load may download)
-  --keep-resident      do not unload MODEL when it is already in server memory
+  --unload             when MODEL is already in server memory, unload it first to watch a real
+                       load (for every client of the server: ask its other users first)
+  --keep-resident      leave MODEL in server memory (the default; kept for older scripts)
   -h, --help           show this help
 
 Exit status: 0 when no check failed; 1 when one did (or the server could not be reached); 2 on a
@@ -66,6 +73,7 @@ export async function runCheckCommand(argv: readonly string[], io: CheckCommandI
     heartbeat: { type: 'string' },
     timeout: { type: 'string' },
     'keep-resident': { type: 'boolean' },
+    unload: { type: 'boolean' },
     'access-only': { type: 'boolean' },
   });
   if (parsed.help) {
@@ -86,8 +94,12 @@ export async function runCheckCommand(argv: readonly string[], io: CheckCommandI
   const tapped = createWireTap().taggedFetch('check');
   const timeout = values.timeout === undefined ? 300 : parseSeconds(values.timeout, '--timeout');
   if (timeout === 0) throw new UsageError('--timeout must be more than 0 seconds');
+  if (values.unload && values['keep-resident']) {
+    throw new UsageError('--unload and --keep-resident contradict each other: give one (keeping is the default)');
+  }
   if (values['access-only']) {
     if (values.model !== undefined) throw new UsageError('--access-only loads no model: leave out --model');
+    if (values.unload) throw new UsageError('--access-only unloads nothing: leave out --unload');
     const report = await runAccessCheck({ server, apiKey, timeoutMs: timeout * 1000, fetch: tapped });
     stdout.write(values.json ? formatCheckJson(report) : formatCheckTable(report));
     return report.ok ? 0 : 1;
@@ -107,7 +119,7 @@ export async function runCheckCommand(argv: readonly string[], io: CheckCommandI
     strict: values.strict ?? false,
     heartbeatMs: heartbeat * 1000,
     timeoutMs: timeout * 1000,
-    unload: !(values['keep-resident'] ?? false),
+    unload: values.unload ?? false,
     fetch: tapped,
   });
   stdout.write(values.json ? formatCheckJson(report) : formatCheckTable(report));

@@ -29,9 +29,13 @@ Options:
   --api-key KEY        sent as "Authorization: Bearer KEY" (default $MODELDECK_API_KEY)
   -h, --help           show this help
 
+It asks once and does not reconnect: when the server cannot be reached, stops or closes the stream, it exits 1
+with the reason and what to do on stderr. Running it again is always safe: a load already under way is joined, and
+the files fetched are kept, so a download resumes.
+
 Exit status: 0 when the model is ready; 1 when loading failed, the server could not be reached, or the stream
 ended before ready (the message goes to stderr); 2 on a usage error; 3 when the load was cancelled on the server
-(POST /unload_model, the dashboard's c key; files already fetched are kept, so loading again resumes); 4 when the
+(POST /unload_model or /reset, by any client; files already fetched are kept, so loading again resumes); 4 when the
 server holds its --max-models models and none can be evicted to make room (MODELS_BUSY).`;
 
 /** The exit status of each outcome a script may want to tell apart. */
@@ -154,10 +158,10 @@ export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo 
     },
   });
   if (outcome.ok) return LOAD_EXIT.ready;
-  const hint = failureHint(outcome.failure);
-  const showHint = hint !== '' && outcome.failure.kind !== 'network' && outcome.failure.kind !== 'ended-early';
+  // Advice for a shell: flags and exit statuses, never the dashboard's keys or its reconnecting (this tries once).
+  const hint = failureHint(outcome.failure, 'shell');
   const ending = loadEnding(outcome.failure);
-  stderr.write(`modeldeck: ${ending.words}: ${outcome.failure.message}${showHint ? ` (${hint})` : ''}\n`);
+  stderr.write(`modeldeck: ${ending.words}: ${outcome.failure.message}${hint === '' ? '' : ` (${hint})`}\n`);
   return ending.status;
 }
 

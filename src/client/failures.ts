@@ -76,50 +76,87 @@ export function loadEnding(failure: Failure): { readonly words: string; readonly
   return { words: 'load failed', status: 1 };
 }
 
-/** What to do about a failure, in one sentence for a person (empty when there is nothing useful to add). */
-export function failureHint(failure: Failure): string {
+/**
+ * Who reads a failure's hint, which decides the advice: the dashboard (its keys, its automatic reconnect) or a shell
+ * running `modeldeck load` (its flags and exit status: it tries once, so it never "reconnects").
+ */
+export type HintAudience = 'dashboard' | 'shell';
+
+/**
+ * What to do about a failure, in one sentence for `audience` (empty when there is nothing useful to add). Advice that
+ * names a key or a retry exists only for the dashboard, which has them; a shell is told which flag to pass or to run
+ * the command again.
+ */
+export function failureHint(failure: Failure, audience: HintAudience): string {
   switch (failure.kind) {
     case 'http':
-      switch (failure.status) {
-        case 401:
-          return 'the server needs a valid API key: --api-key or $MODELDECK_API_KEY (apiKey/apiKeyEnv in a --config file)';
-        case 403:
-          return 'the server refused this key for that request (a watch-only key reads, it cannot load, chat or unload): ask the server operator for a key with full rights';
-        case 404:
-          return 'this server has no such route: is the URL a modeldeck or `transformers serve` server?';
-        case 400:
-        case 422:
-          return 'the server refused the request: check the model id';
-        default:
-          return isRetryable(failure)
-            ? 'the server is busy or restarting; retrying'
-            : 'try again later, or check the server log';
-      }
+      return httpHint(failure, audience);
     case 'network':
       if (failure.code === BAD_PORT_CODE) {
         return 'Node refuses ports on the Fetch blocklist (6000, 6665–6669, …): run the server on another port';
       }
-      return 'check the URL and that the server is running; reconnecting';
+      return audience === 'dashboard'
+        ? 'check the URL and that the server is running; reconnecting'
+        : 'check --server and that the server is running, then run the command again';
     case 'ended-early':
-      return 'the server closed the stream mid-load; reconnecting (re-requesting a load is safe)';
+      return audience === 'dashboard'
+        ? 'the server closed the stream mid-load; reconnecting (re-requesting a load is safe)'
+        : 'the server closed the stream mid-load; running the command again is safe and resumes the download';
     case 'server':
-      if (failure.code === SHUTTING_DOWN_CODE) return 'the server is stopping; reconnecting until it is back';
-      if (failure.code === CANCELLED_CODE) {
-        return 'cancelled on the server (POST /unload_model); r loads again and resumes, the files fetched are kept';
-      }
-      if (failure.code === MODELS_BUSY_CODE) {
-        return 'the server is full (--max-models) and every model is busy: wait, or unload one (U in the dashboard)';
-      }
-      return 'failed loads are not cached: trying again starts a new load';
+      return serverHint(failure, audience);
     case 'protocol':
       return 'is the URL a modeldeck or `transformers serve` server?';
     case 'aborted':
       return '';
     case 'read-only':
-      return 'this console is read-only: it follows the model once another client loads it; r checks again';
+      // Only a read-only dashboard session fails this way; `modeldeck load` always loads.
+      return audience === 'dashboard'
+        ? 'this console is read-only: it follows the model once another client loads it; r checks again'
+        : '';
     default:
       return unreachable(failure.kind);
   }
+}
+
+function httpHint(failure: Failure, audience: HintAudience): string {
+  switch (failure.status) {
+    case 401:
+      return audience === 'dashboard'
+        ? 'the server needs a valid API key: --api-key or $MODELDECK_API_KEY (apiKey/apiKeyEnv in a --config file)'
+        : 'the server needs a valid API key: pass --api-key KEY or set MODELDECK_API_KEY';
+    case 403:
+      return 'the server refused this key for that request (a watch-only key reads, it cannot load, chat or unload): ask the server operator for a key with full rights';
+    case 404:
+      return 'this server has no such route: is the URL a modeldeck or `transformers serve` server?';
+    case 400:
+    case 422:
+      return 'the server refused the request: check the model id';
+    default:
+      if (!isRetryable(failure)) return 'try again later, or check the server log';
+      return audience === 'dashboard'
+        ? 'the server is busy or restarting; retrying'
+        : 'the server is busy or restarting: run the command again in a moment';
+  }
+}
+
+function serverHint(failure: Failure, audience: HintAudience): string {
+  const dashboard = audience === 'dashboard';
+  if (failure.code === SHUTTING_DOWN_CODE) {
+    return dashboard
+      ? 'the server is stopping; reconnecting until it is back'
+      : 'the server is stopping: run the command again once it is back; the files fetched are kept';
+  }
+  if (failure.code === CANCELLED_CODE) {
+    return dashboard
+      ? 'cancelled on the server (POST /unload_model); r loads again and resumes, the files fetched are kept'
+      : 'another client cancelled it with POST /unload_model or /reset; the files fetched are kept, so running the command again resumes';
+  }
+  if (failure.code === MODELS_BUSY_CODE) {
+    return dashboard
+      ? 'the server is full (--max-models) and every model is busy: wait, or unload one (U in the dashboard)'
+      : 'no room on the server: run the command again once a model is idle or unloaded';
+  }
+  return 'failed loads are not cached: trying again starts a new load';
 }
 
 /**

@@ -93,7 +93,7 @@ function feedLine(server: ServerState, now: number, width: number): Line[] {
     case 'failed':
       return [
         clipLine([seg(`✗ feed refused: ${feed.failure.message}`, 'error')], width),
-        clipLine([seg(failureHint(feed.failure), 'warn')], width),
+        clipLine([seg(failureHint(feed.failure, 'dashboard'), 'warn')], width),
       ];
     case 'closed':
       return [clipLine([seg('feed closed', 'dim')], width)];

@@ -207,7 +207,7 @@ function cellBlocks(session: SessionState, ctx: CellContext, transcriptLength: n
     from: name === 'transcript' ? 'start' : 'end',
   });
   const error = session.error === null ? [] : wrapAtMost(session.error.message, width, 3);
-  const hint = session.error === null ? [] : wrapAtMost(failureHint(session.error), width, 2);
+  const hint = session.error === null ? [] : wrapAtMost(failureHint(session.error, 'dashboard'), width, 2);
   // A finished load gives its rows to the chat: one summary line, unless the cell is zoomed (room for the detail).
   const detail = !canChat(session) || session.error !== null || ctx.detail === true;
   const gauges = detail

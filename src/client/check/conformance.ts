@@ -12,6 +12,7 @@ import { parseModelId } from '../../protocol/model-id.js';
 import { serviceRoot } from '../server-url.js';
 import { recordAnswer, type RecordedAnswer, type RecordedFrame } from './record-stream.js';
 import { judgeAccess, probeAccess, type AccessJudgement, type AccessReport } from './access-check.js';
+import { summariseFindings, type FindingSummary } from './finding-summary.js';
 
 /** `n/a`: the check could not apply (with the reason), which is not a failure. */
 export type CheckStatus = 'pass' | 'fail' | 'n/a';
@@ -41,8 +42,27 @@ export interface CheckResult {
   readonly status: CheckStatus;
   /** Why it passed, failed or did not apply: one sentence. */
   readonly reason: string;
-  /** The lint's findings on the streams this check read (faults and notes). */
-  readonly findings: readonly LintFinding[];
+  /** The lint's findings on the stream this check read (faults and notes), once per rule with their count. */
+  readonly findings: readonly FindingSummary[];
+}
+
+/**
+ * What the run did about the model being resident when it began, which every client of the server shares:
+ * `not-resident`, it was not (the run loaded it, and it stays resident); `kept`, it was and was left so (the
+ * concurrency checks are n/a); `unloaded`, it was, and `--unload` unloaded it to watch a real load (every client saw
+ * it go) before the run loaded it again; `unload-refused`, `--unload` asked and the server said no (`answer`).
+ */
+export type Residency =
+  | { readonly state: 'not-resident' }
+  | { readonly state: 'kept' }
+  | { readonly state: 'unloaded' }
+  | { readonly state: 'unload-refused'; readonly answer: string };
+
+/** Why a run stopped before its last check, and the checks that did not run. */
+export interface CheckStop {
+  /** Short: `the server cannot be reached`, `the server needs an API key`. The failing check says the rest. */
+  readonly reason: string;
+  readonly notRun: readonly CheckId[];
 }
 
 /** The checks that load, unload or chat: they need a key that may use `POST /load_model`. */
@@ -66,6 +86,12 @@ export interface CheckReport {
   readonly results: readonly CheckResult[];
   /** Which routes the key may use, route by route (the access check's findings); `null` when it did not run. */
   readonly access: AccessReport | null;
+  /** Whether the run was allowed to unload a resident model (`--unload`). */
+  readonly unload: boolean;
+  /** What the run did about the model being resident; `null` when no load check ran. */
+  readonly residency: Residency | null;
+  /** Why the run ended before its last check; `null` when every check ran (or was n/a, with why). */
+  readonly stopped: CheckStop | null;
   /** No check failed. */
   readonly ok: boolean;
 }
@@ -83,7 +109,10 @@ export interface ConformanceOptions {
   readonly heartbeatMs?: number;
   /** Longest wait for one answer, in ms (default 300,000: a first load may download a model). */
   readonly timeoutMs?: number;
-  /** Unload the model first when it is resident (POST /unload_model), to watch a real load (default true). */
+  /**
+   * Unload the model first when it is resident (POST /unload_model), to watch a real load (default false: that
+   * unloads it for every client of the server, so only when asked).
+   */
   readonly unload?: boolean;
   readonly fetch?: typeof fetch;
   /** Monotonic milliseconds. */
@@ -108,19 +137,34 @@ export async function runConformance(options: ConformanceOptions): Promise<Check
     results.push(result);
     options.onResult?.(result);
   });
+  const unload = options.unload ?? false;
+  const end = (access: AccessReport | null, residency: Residency | null, stopped?: string): CheckReport =>
+    reportOf(run, { model: options.model, planned: CHECKS, results, access, unload, residency, stopped });
 
-  await checkHealth(run);
+  // A server that cannot be reached is one line, not a row of refused connections for every check.
+  if (!(await checkHealth(run))) return end(null, null, UNREACHABLE);
   const access = await checkAccess(run, options);
-  // A key that may not load (or no key where one is needed) makes these n/a, with why, rather than a row of 401s.
+  // No key where one is needed, or one the server does not take: the access line says so; the rest would be 401s.
+  if (access.status === 'fail') return end(access.report, null, keyStop(access.report));
+  // A key that may not load makes these n/a, with why: the reading checks still run.
+  let residency: Residency | null = null;
   if (access.noWrites !== undefined) for (const id of WRITE_CHECKS) run.record(id, 'n/a', access.noWrites);
-  else await runWriteChecks(run, options);
+  else residency = await runWriteChecks(run, options, unload);
 
   if (access.noReads !== undefined) run.record('models', 'n/a', access.noReads);
   else {
     const list = await run.request('/v1/models', { headers: run.headers() });
     run.record('models', ...judgeModels(list, model.ref.key));
   }
-  return reportOf(run, options.model, results, access.report);
+  return end(access.report, residency);
+}
+
+/** The stop of a run whose server did not answer `/health` at all. */
+const UNREACHABLE = 'the server cannot be reached';
+
+/** The stop of a run whose access check failed: a 401, for want of a key or for a key the server does not take. */
+function keyStop(access: AccessReport): string {
+  return access.keyGiven ? 'the server does not take this key' : 'the server needs an API key';
 }
 
 /** Options of {@link runAccessCheck}: a conformance run's, without a model. */
@@ -136,23 +180,37 @@ export async function runAccessCheck(options: AccessCheckOptions): Promise<Check
     results.push(result);
     options.onResult?.(result);
   });
-  await checkHealth(run);
+  const planned = CHECKS.filter(([id]) => id === 'health' || id === 'access');
+  const base = { model: null, planned, results, unload: false, residency: null };
+  if (!(await checkHealth(run))) return reportOf(run, { ...base, access: null, stopped: UNREACHABLE });
   const access = await checkAccess(run, options);
-  return reportOf(run, null, results, access.report);
+  return reportOf(run, { ...base, access: access.report });
 }
 
-function reportOf(
-  run: CheckRun,
-  model: string | null,
-  results: readonly CheckResult[],
-  access: AccessReport,
-): CheckReport {
+/** What a run found, for {@link reportOf}: the checks it meant to run and those it ran, and why it stopped if it did. */
+interface RunOutcome {
+  readonly model: string | null;
+  readonly planned: readonly (readonly [CheckId, string])[];
+  readonly results: readonly CheckResult[];
+  readonly access: AccessReport | null;
+  readonly unload: boolean;
+  readonly residency: Residency | null;
+  readonly stopped?: string | undefined;
+}
+
+function reportOf(run: CheckRun, outcome: RunOutcome): CheckReport {
+  const { results, stopped } = outcome;
+  const ran = new Set(results.map((r) => r.id));
+  const notRun = outcome.planned.map(([id]) => id).filter((id) => !ran.has(id));
   return {
     server: run.root,
-    model,
+    model: outcome.model,
     strict: run.strict,
     results,
-    access,
+    access: outcome.access,
+    unload: outcome.unload,
+    residency: outcome.residency,
+    stopped: stopped === undefined ? null : { reason: stopped, notRun },
     ok: results.every((r) => r.status !== 'fail'),
   };
 }
@@ -173,9 +231,9 @@ async function checkAccess(
   return { ...judgement, report };
 }
 
-/** The checks that load, unload and chat, in order. */
-async function runWriteChecks(run: CheckRun, options: ConformanceOptions): Promise<void> {
-  const { a, b, c } = await checkLoads(run, options.unload ?? true);
+/** The checks that load, unload and chat, in order; resolves with what they did about the model's residency. */
+async function runWriteChecks(run: CheckRun, options: ConformanceOptions, unload: boolean): Promise<Residency> {
+  const { a, b, c, residency } = await checkLoads(run, unload);
   const loaded = a.terminal?.status === 'ready';
   if (!loaded) run.record('second-load', 'n/a', 'the model did not load, so it cannot be resident');
   else {
@@ -201,6 +259,7 @@ async function runWriteChecks(run: CheckRun, options: ConformanceOptions): Promi
 
   if (!loaded) run.record('chat-stream', 'n/a', 'the model did not load, so there is nothing to chat with');
   else run.record('chat-stream', ...judgeChat(await chat(run), run.strict));
+  return residency;
 }
 
 /** What every check of one run shares: the server, the promises it is held to, its requests, where results go. */
@@ -252,20 +311,29 @@ function createCheckRun(options: ConformanceOptions, onResult: (result: CheckRes
     load: async (name, onFrame) =>
       lintAnswer(await postJson('/load_model', JSON.stringify({ model: name }), onFrame), name, strict, heartbeatMs),
     record: (id, status, reason, findings = []) =>
-      onResult({ id, title: titles.get(id) ?? id, status, reason, findings }),
+      onResult({ id, title: titles.get(id) ?? id, status, reason, findings: summariseFindings(findings) }),
   };
 }
 
-async function checkHealth(run: CheckRun): Promise<void> {
+/** GET /health, judged; resolves false when no answer came at all (the run stops there). */
+async function checkHealth(run: CheckRun): Promise<boolean> {
   const health = await run.request('/health', { headers: run.headers() });
   if (health.status === 0) {
-    run.record('health', 'fail', `cannot reach ${run.root}: ${health.error ?? 'no answer'}`);
-    return;
+    const why = health.error ?? 'no answer';
+    run.record(
+      'health',
+      'fail',
+      health.timedOut === true
+        ? `${run.root} did not answer: ${why}; is it overloaded, or is the URL that of something else?`
+        : `cannot reach ${run.root}: ${why}; is the server running, and is the URL right?`,
+    );
+    return false;
   }
   const body = readJson(health.body);
   if (health.status === 200 && isObject(body) && body['status'] === 'ok') {
     run.record('health', 'pass', `200 ${oneLine(health.body)}`);
   } else run.record('health', 'fail', `${health.status} ${oneLine(health.body)}; expected 200 {"status": "ok"}`);
+  return true;
 }
 
 /** The load streams the load checks read: two subscribers at once, and a late joiner if a first frame came. */
@@ -276,32 +344,58 @@ interface LoadStreams {
 }
 
 /**
- * load, concurrent and late-joiner: two subscribers at once and a third after the first frame, on a real load when
- * the model was resident and may be unloaded first.
+ * load, concurrent and late-joiner: two subscribers at once and a third after the first frame. A model already
+ * resident answers one frame; it is unloaded first, to watch a real load, only when `unload` says so (`--unload`),
+ * as that unloads it for every client of the server.
  */
-async function checkLoads(run: CheckRun, unload: boolean): Promise<LoadStreams> {
+async function checkLoads(run: CheckRun, unload: boolean): Promise<LoadStreams & { residency: Residency }> {
   let streams = await concurrentLoad(run);
-  let unloadNote = '';
-  if (isResidentAnswer(streams.a) && unload) {
+  let residency: Residency = { state: isResidentAnswer(streams.a) ? 'kept' : 'not-resident' };
+  if (residency.state === 'kept' && unload) {
     const unloaded = await run.postJson('/unload_model', JSON.stringify({ model: run.model }));
     if (unloaded.status >= 200 && unloaded.status < 300) {
-      unloadNote = ' (it was resident: unloaded it first)';
+      residency = { state: 'unloaded' };
       streams = await concurrentLoad(run);
     } else {
-      unloadNote = ` (it was resident and POST /unload_model answered ${unloaded.status || unloaded.error})`;
+      residency = {
+        state: 'unload-refused',
+        answer: unloaded.status ? String(unloaded.status) : describeNoAnswer(unloaded),
+      };
     }
   }
   const { a, b, c } = streams;
   run.record('load', ...judgeLoad(a, run.root), a.findings);
   if (isResidentAnswer(a)) {
-    const why = `the model was already in server memory${unloadNote}, so no load ran to share`;
+    const why = `the model was already in server memory${residentNote(residency)}, so no load ran to share`;
     run.record('concurrent', 'n/a', why, b.findings);
     run.record('late-joiner', 'n/a', why, c?.findings ?? []);
   } else {
     run.record('concurrent', ...judgeConcurrent(a, b), b.findings);
     run.record('late-joiner', ...judgeLateJoiner(c, run.strict), c?.findings ?? []);
   }
-  return streams;
+  return { ...streams, residency };
+}
+
+/** Why a model is still resident when the load checks ran, for their n/a reasons. */
+function residentNote(residency: Residency): string {
+  switch (residency.state) {
+    case 'kept':
+      return ' and was left there (--unload unloads it first, for every client of the server)';
+    case 'unload-refused':
+      return ` (--unload: POST /unload_model answered ${residency.answer})`;
+    case 'unloaded':
+      return ' again right after --unload unloaded it (another client loaded it)';
+    case 'not-resident':
+      return '';
+    default: {
+      const never: never = residency;
+      throw new TypeError(`unknown residency ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function describeNoAnswer(answer: RecordedAnswer): string {
+  return `nothing (${answer.error ?? 'no answer'})`;
 }
 
 async function concurrentLoad(run: CheckRun): Promise<LoadStreams> {
@@ -356,10 +450,12 @@ function firstFault(s: LintedStream): string | undefined {
   return `${first.rule}: ${first.message}${more}`;
 }
 
+/** Why an answer is not the event stream a load or a streamed chat must get; `undefined` when it is one. */
 function notStream(answer: RecordedAnswer): string | undefined {
   if (answer.status === 0) return `no answer: ${answer.error ?? 'unknown error'}`;
   if (!answer.isStream) {
-    return `answered ${answer.status} ${answer.contentType ?? 'without a content type'}: ${oneLine(answer.body)}`;
+    const got = `${answer.status} ${answer.contentType ?? 'without a content type'}`;
+    return `expected text/event-stream, got ${got}: ${oneLine(answer.body)}`;
   }
   if (answer.status !== 200) return `answered ${answer.status} with an event stream; expected 200`;
   return undefined;
@@ -376,7 +472,7 @@ function stagePath(events: readonly LoadEvent[]): string {
 
 function judgeLoad(s: LintedStream, root: string): Verdict {
   const bad = notStream(s.answer);
-  if (bad !== undefined) return ['fail', `POST ${root}/load_model ${bad}`];
+  if (bad !== undefined) return ['fail', `POST ${root}/load_model: ${bad}`];
   const fault = firstFault(s);
   if (fault !== undefined) return ['fail', fault];
   if (s.answer.error !== undefined) return ['fail', `the stream broke: ${s.answer.error}`];
@@ -430,7 +526,7 @@ function judgeSecondLoad(s: LintedStream): Verdict {
 
 function judgeUnknown(s: LintedStream): Verdict {
   const bad = notStream(s.answer);
-  if (bad !== undefined) return ['fail', `${bad}; expected an event stream ending in an error event`];
+  if (bad !== undefined) return ['fail', `${bad} (a stream ending in an error event was due)`];
   const fault = firstFault(s);
   if (fault !== undefined) return ['fail', fault];
   if (s.terminal?.status !== 'error') return ['fail', `expected an error event, got ${s.terminal?.status ?? 'none'}`];
@@ -480,7 +576,7 @@ function longestGap(frames: readonly RecordedFrame[]): number {
 
 function judgeChat(answer: RecordedAnswer, strict: boolean): Verdict {
   const bad = notStream(answer);
-  if (bad !== undefined) return ['fail', `POST /v1/chat/completions ${bad}`];
+  if (bad !== undefined) return ['fail', `POST /v1/chat/completions: ${bad}`];
   const data = answer.frames.filter((f) => f.kind === 'event').map((f) => f.data);
   let chunks = 0;
   let finish: string | null = null;

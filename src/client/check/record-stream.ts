@@ -28,6 +28,8 @@ export interface RecordedAnswer {
   readonly body: string;
   /** Why the request or the stream failed (cannot connect, cut off, timed out), when it did. */
   readonly error?: string;
+  /** True when `error` is the run's time limit for one answer running out (not a refused or broken connection). */
+  readonly timedOut?: boolean;
 }
 
 /** Options of {@link recordAnswer}. */
@@ -49,7 +51,7 @@ export async function recordAnswer(url: string, init: RequestInit, options: Reco
   try {
     response = await options.fetch(url, { ...init, signal });
   } catch (error) {
-    return { status: 0, contentType: null, isStream: false, frames, body: '', error: describe(error, options) };
+    return { status: 0, contentType: null, isStream: false, frames, body: '', ...failed(error, options) };
   }
   const contentType = response.headers.get('content-type');
   const base = { status: response.status, contentType };
@@ -57,7 +59,7 @@ export async function recordAnswer(url: string, init: RequestInit, options: Reco
     try {
       return { ...base, isStream: false, frames, body: await response.text() };
     } catch (error) {
-      return { ...base, isStream: false, frames, body: '', error: describe(error, options) };
+      return { ...base, isStream: false, frames, body: '', ...failed(error, options) };
     }
   }
   const push = (frame: RecordedFrame): void => {
@@ -78,16 +80,33 @@ export async function recordAnswer(url: string, init: RequestInit, options: Reco
   try {
     if (response.body) await readSse(response.body, reader);
   } catch (error) {
-    return { ...base, isStream: true, frames, body: '', error: describe(error, options) };
+    return { ...base, isStream: true, frames, body: '', ...failed(error, options) };
   }
   return { ...base, isStream: true, frames, body: '' };
 }
 
-function describe(error: unknown, options: RecordOptions): string {
+/** Plain words for what fetch says when it cannot connect; the code follows, for whoever searches for it. */
+const CONNECT_WORDS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'no such host',
+  EAI_AGAIN: 'the host name could not be looked up',
+  EHOSTUNREACH: 'the host is unreachable',
+  ECONNRESET: 'the connection was reset',
+  UND_ERR_SOCKET: 'the server closed the connection',
+};
+
+function failed(error: unknown, options: RecordOptions): { error: string; timedOut?: true } {
   const err = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (err?.name === 'TimeoutError' || err?.name === 'AbortError') {
-    return `no complete answer within ${Math.round(options.timeoutMs / 1000)} s`;
+    return { error: `no complete answer within ${Math.round(options.timeoutMs / 1000)} s`, timedOut: true };
   }
-  const cause = err?.cause?.code ?? err?.cause?.message;
-  return cause ? `${err?.message ?? 'request failed'} (${cause})` : (err?.message ?? String(error));
+  const code = err?.cause?.code;
+  const words = code === undefined ? undefined : CONNECT_WORDS[code];
+  if (words !== undefined) return { error: `${words} (${code})` };
+  // undici refuses the Fetch standard's blocked ports (6000, 6665–6669, …) before connecting, with no error code.
+  if (err?.cause?.message === 'bad port') {
+    return { error: 'Node\'s fetch never connects to this port (its "bad port" blocklist: 6000, 6665–6669, …)' };
+  }
+  const cause = code ?? err?.cause?.message;
+  return { error: cause ? `${err?.message ?? 'request failed'} (${cause})` : (err?.message ?? String(error)) };
 }
