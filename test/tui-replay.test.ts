@@ -124,7 +124,7 @@ t.test('bad files get a clear error and exit status 2, never a crash', async (t)
   }
   t.same(statuses, [0, 0]);
   t.match(mainOut, /Usage: modeldeck replay FILE/);
-  t.match(mainOut, /replay FILE +open the dashboard on a log saved with w/);
+  t.match(mainOut, /replay FILE +open the dashboard on a log saved with Ctrl-S/);
 });
 
 t.test(

@@ -12,7 +12,7 @@ Commands:
   dashboard            the full-screen dashboard (the default command)
   load MODEL           load a model on a server and print its progress (for scripts and CI)
   check URL            check a /load_model server against the protocol (a pass / fail table)
-  replay FILE          open the dashboard on a log saved with w, with its original timing
+  replay FILE          open the dashboard on a log saved with Ctrl-S, with its original timing
   serve                run the modeldeck server (POST /load_model, chat completions)
   mirror DIR           serve a directory of model repositories in the Hugging Face Hub's URL layout
   demo-models DIR      generate the small demo models that transformers.js loads and runs

@@ -11,8 +11,9 @@ import type { DashboardCommandIo } from './dashboard.js';
 export const REPLAY_USAGE = `Usage: modeldeck replay FILE [--speed X]
 
 Opens the dashboard on a saved event log (the JSON Lines file that Ctrl-S writes in the log's
-frames view, or the quit dialog's Save log & quit) and plays it with its original timing: the sessions open, load and chat as they did, the
-log fills with the frames as they arrived. Nothing goes to the network.
+frames view, or the quit dialog's Save log & quit) and plays it with its original timing: the
+sessions open, load and chat as they did, the log fills with the frames as they arrived. Nothing
+goes to the network.
 
 Keys (also behind ?): space pauses and resumes the replay, . plays the next saved line (pausing
 first), Q quits; the rest is the dashboard's (l focuses the log, where space follows or pauses it).
