@@ -63,9 +63,11 @@ for (const { name, fault, says } of faults) {
     `${name} that persists while downloading: an error event after bounded retries, nothing incomplete in the ` +
       'snapshot, then a retry works',
     async (t) => {
+      // The stall timeout is the hub API's request timeout too: 2 s, so that a loaded machine's slow answer to the
+      // revision request is not taken for the fault.
       const server = await startTestServer({
         hubUrl: mirror.url,
-        stallTimeoutMs: 500,
+        stallTimeoutMs: 2000,
         download: { backoffMs: 5, maxAttempts: 2 },
       });
       t.teardown(() => server.close());

@@ -27,7 +27,9 @@ const mirror = await startTestMirror(models, { throttle: 2_000_000 });
 t.teardown(() => mirror.close());
 
 /** A server whose every request is logged as `METHOD /path who`, `who` being the `x-client` header or `dash`. */
-async function server(options: { apiKey?: string } = {}): Promise<TestServer & { requests: string[] }> {
+async function server(
+  options: { apiKey?: string; watchKeys?: string[] } = {},
+): Promise<TestServer & { requests: string[] }> {
   const srv = await startTestServer({ hubUrl: mirror.url, heartbeatMs: 300, ...options });
   const requests: string[] = [];
   srv.app.server.on('request', (req: IncomingMessage) =>
@@ -295,6 +297,35 @@ t.test('--read-only: no load of its own, no unload, no cancel; it follows other 
   );
   t.same(await listed(srv.url), [`${TEN}@main loaded`, `${TINY}@main loaded`]);
 });
+
+t.test(
+  'a read-only session with a watch key waits for another client’s load, asks nothing it may not, then is ready',
+  async (t) => {
+    const FULL = 'sk-full-77';
+    const WATCH = 'sk-watch-77';
+    const srv = await server({ apiKey: FULL, watchKeys: [WATCH] });
+    t.teardown(() => srv.close());
+    // Another client starts the 10 MB model (2 MB/s: a few seconds of download) before the dashboard opens.
+    const otherLoad = subscribeLoad({ server: srv.url, model: TEN, apiKey: FULL, fetch: other });
+    await until('the load under way', async () => (await listed(srv.url, FULL)).some((m) => m.includes('loading')));
+    const { input, output } = terminal();
+    const dash = startDashboard({
+      sessions: [{ server: srv.url, model: TEN, apiKey: WATCH, readOnly: true }],
+      input,
+      output,
+    });
+    t.teardown(() => dash.shutdown());
+    const waiting = await until('s1 waits', () => {
+      const text = cellText(dash, 0, 1).replace(/\s+/g, ' ');
+      return text.includes('waiting for another client to load it') ? text : undefined;
+    });
+    t.notMatch(waiting, '✗ error', 'waiting is not shown as an error');
+    t.ok((await otherLoad).ok, 'the other client’s load ends ready');
+    await until('s1 ready once the model is resident', () => cellText(dash, 0, 1).includes('✓ ready'), 30_000);
+    const refused = srv.requests.filter((r) => r.startsWith('POST /load_model') && r.endsWith(' dash'));
+    t.ok(refused.length <= 1, `the watch key asked to join the load at most once (${refused.length}), not per frame`);
+  },
+);
 
 t.test('a chat refused with 403 (a watch-only key) says so in the pane', async (t) => {
   const refusal = {

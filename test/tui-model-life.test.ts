@@ -67,7 +67,7 @@ t.test('another client unloads the model: unloaded, by request; a message loads 
   const gone = await shows(dash, /○ unloaded: by another client's request at \d\d:\d\d:\d\d/, 'unloaded on screen');
   t.comment(`shown ${gone.ms} ms after the unload answered`);
   t.notMatch(gone.text, '✓ ready', 'no longer ready');
-  t.match(gone.text, 'a message or r loads it again', 'and it says how to bring it back');
+  t.match(gone.text, 'a message loads it again', 'and it says how to bring it back');
   t.equal(dash.sessions()[0]?.phase, 'unloaded');
 
   dash.press({ name: 'enter' });

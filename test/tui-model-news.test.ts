@@ -57,7 +57,7 @@ t.test('each unload reason of the feed, in words, and ready only until then', as
     t.equal(s.phase, 'unloaded', `${reason}: unloaded`);
     t.match(line(s, 2500), words_, `${reason}: says why`);
     t.notMatch(line(s, 2500), '✓ ready');
-    t.match(line(s, 2500), 'a message or r loads it again');
+    t.match(line(s, 2500), 'a message loads it again');
   }
   const other = follow(readyAt(1000), [{ kind: 'unloaded', model: 'org/other@main', cause: 'idle' }], 2000);
   t.equal(other.phase, 'ready', "another model's unload changes nothing");

@@ -91,7 +91,7 @@ t.test(
     });
 
     await until('both ready on screen', () => (screen().match(/✓ ready in /g) ?? []).length === 2, 60_000);
-    keys('i');
+    keys('Enter');
     keys('-l', 'hello');
     keys('Enter');
     const replied = await until('the reply and its figures on screen', () => {

@@ -86,7 +86,7 @@ async function subscribeOnce(
       return { ok: true, event };
     }
   }
-  return subscribeLoad({
+  const outcome = await subscribeLoad({
     server: options.server,
     model: options.model,
     apiKey: options.apiKey,
@@ -97,6 +97,26 @@ async function subscribeOnce(
     onEvent,
     onAccepted,
   });
+  return options.attachOnly === true ? watchOnlyJoin(outcome, options.model) : outcome;
+}
+
+/**
+ * A read-only session whose key may only watch cannot join a load (`POST /load_model` is refused with 403): it waits
+ * for the model to be resident instead, as the server's feed or list tells (`attachWaiting` in the dashboard's model
+ * asks again then, when it sees the model resident).
+ */
+function watchOnlyJoin(outcome: LoadOutcome, model: string): LoadOutcome {
+  if (outcome.ok || outcome.failure.kind !== 'http' || outcome.failure.status !== 403) return outcome;
+  return {
+    ok: false,
+    failure: {
+      kind: 'read-only',
+      status: 403,
+      message:
+        `${model} is loading on the server, and this key may only watch (it cannot join the load): ` +
+        'the session follows the server and is ready once the model is loaded',
+    },
+  };
 }
 
 /** Creates the subscription, not yet started. */

@@ -709,7 +709,9 @@ function attachWaiting(model: DashboardModel, root: string): string[] {
     if (state === undefined || state.phase !== 'error' || state.error?.kind !== 'read-only') return false;
     if (serviceRoot(state.server) !== root) return false;
     const row = rows.find((r) => bare(r.model) === bare(state.resolvedModel ?? state.model));
-    return row?.state === 'loading' || row?.state === 'resident';
+    // A key that may only watch cannot join a load (403): it asks again once the model is resident.
+    const canJoin = state.error.status !== 403;
+    return row?.state === 'resident' || (row?.state === 'loading' && canJoin);
   });
 }
 

@@ -62,7 +62,8 @@ export function shortState(session: SessionState): string {
     case 'reloading':
       return '● loading again';
     case 'error':
-      return '✗ error';
+      // A read-only session that found nothing to follow is waiting for another client, not failing.
+      return session.error?.kind === 'read-only' ? '◌ waiting' : '✗ error';
     case 'reconnecting':
       return '↻ reconnecting';
     default: {
@@ -91,12 +92,14 @@ function stateSegments(session: SessionState, now: number): Segment[] {
     case 'unloaded': {
       const why = session.unloaded === null ? 'no longer in server memory' : unloadedWords(session.unloaded);
       const when = session.unloaded === null ? '' : ` at ${clockTime(session.unloaded.at).slice(0, 8)}`;
-      return [seg(`○ unloaded: ${why}${when}`, 'warn'), seg(' · a message or r loads it again', 'dim')];
+      return [seg(`○ unloaded: ${why}${when}`, 'warn'), seg(' · a message loads it again', 'dim')];
     }
     case 'reloading':
       return reloadingSegments(session, now);
     case 'error':
-      return [seg('✗ error', 'error'), seg(' · r retries', 'dim')];
+      return session.error?.kind === 'read-only'
+        ? [seg('◌ waiting for another client to load it', 'warn'), seg(' · read-only · r asks again', 'dim')]
+        : [seg('✗ error', 'error'), seg(' · r retries', 'dim')];
     case 'reconnecting': {
       const wait = session.retryAt === null ? 0 : session.retryAt - now;
       return [
