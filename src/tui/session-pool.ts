@@ -50,6 +50,7 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
         model: spec.model,
         apiKey: spec.apiKey,
         dtype: spec.dtype,
+        kind: spec.kind,
         attachOnly: spec.readOnly === true,
         clock: options.clock,
         ...(options.fetchFor ? { fetch: options.fetchFor(id) } : options.fetch ? { fetch: options.fetch } : {}),

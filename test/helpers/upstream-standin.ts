@@ -13,7 +13,8 @@ import type { AddressInfo } from 'node:net';
  * - FastAPI's 422 `{"detail": [...]}` for a body it cannot read, malformed JSON included.
  * - An unknown model: a `processor` frame, then an `error` event with the exception's text.
  * - `GET /health`, `GET /v1/models` (OpenAI's list), `POST /v1/chat/completions` (streamed), `POST /reset`; no
- *   `/unload_model` (404 `{"detail": "Not Found"}`).
+ *   `/unload_model` (404 `{"detail": "Not Found"}`); `GET /load_model` is FastAPI's 405 `{"detail": "Method Not
+ *   Allowed"}` (the route exists for POST), which modeldeck's kind detection reads.
  */
 export interface UpstreamStandin {
   readonly url: string;
@@ -186,6 +187,9 @@ export async function startUpstreamStandin(options: UpstreamStandinOptions): Pro
         case 'POST /reset':
           resident.clear();
           return json(res, 200, { status: 'ok' });
+        case 'GET /load_model':
+          // FastAPI's answer to a route that exists for another method.
+          return json(res, 405, { detail: 'Method Not Allowed' });
         default:
           return json(res, 404, { detail: 'Not Found' });
       }
