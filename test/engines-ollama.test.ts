@@ -6,9 +6,12 @@ import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { runLoadCommand } from '../src/cli/load.js';
 import { detectServerKind } from '../src/client/server-kind.js';
-import { cellText, openDashboard } from './helpers/dashboard.js';
+import type { Dashboard } from '../src/tui/dashboard.js';
+import { cellText, openDashboard, ROWS } from './helpers/dashboard.js';
 import { startOllamaStandin } from './helpers/ollama-standin.js';
 import { until } from './helpers/until.js';
+
+const statusBar = (dash: Dashboard): string => dash.screenText().split('\n')[ROWS - 1] ?? '';
 
 const LIBRARY = [
   { name: 'qwen3:0.6b', layers: [400_000, 120_000, 2_000] },
@@ -119,6 +122,17 @@ t.test('the dashboard: the pull as a download gauge, then ready; a streamed repl
   });
   t.same(done.metrics?.usage, { prompt: 7, completion: 3 }, 'the done line’s counts are the usage');
   t.ok(standin.requests.includes('POST /api/chat'), 'chat went to /api/chat');
+
+  // U, then Unload: an empty generate with keep_alive 0, Ollama's unload.
+  input.write('\x1b');
+  input.write('U');
+  await until('the unload dialog', () => dash.ui().prompt?.kind === 'unload');
+  input.write('\x1b[C');
+  await until('Unload chosen', () => dash.ui().prompt?.choice === 1);
+  input.write('\r');
+  await until('the notice', () => statusBar(dash).includes('s1: unloaded qwen3:0.6b'));
+  t.same(await new Ollama({ host: standin.url }).ps(), { models: [] }, 'Ollama has nothing in memory');
+  await until('unloaded on screen', () => cellText(dash, 0, 1).includes('unloaded'));
 });
 
 t.test('detected without --kind on a tagless name; already installed: no pull, a load, ready', async (t) => {

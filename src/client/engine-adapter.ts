@@ -11,6 +11,7 @@ import { llamacppAdapter } from './engines/llamacpp-adapter.js';
 import { ollamaAdapter } from './engines/ollama-adapter.js';
 import { openaiAdapter } from './engines/openai-adapter.js';
 import type { Failure } from './failures.js';
+import { unloadModel, type AdminOptions, type AdminOutcome } from './model-admin.js';
 import type { RawFrame } from './frames.js';
 import { subscribeLoad, type LoadOutcome, type SubscribeLoadOptions } from './load-subscription.js';
 import { detectServerKind, type ServerKind } from './server-kind.js';
@@ -22,6 +23,22 @@ export interface EngineAdapter {
   load(options: SubscribeLoadOptions): Promise<LoadOutcome>;
   /** Streams one reply. Never throws. */
   chat(options: StreamChatOptions): Promise<ChatOutcome>;
+  /**
+   * Takes the model out of memory (`unload`) or stops its load (`cancel`); absent where the kind has no such route,
+   * and then the dashboard says "not supported by <kind>". Never throws.
+   */
+  readonly unload?: (options: UnloadOptions) => Promise<AdminOutcome<string>>;
+}
+
+/** What an adapter's unload is asked. */
+export interface UnloadOptions extends AdminOptions {
+  readonly model: string;
+  readonly what: 'unload' | 'cancel';
+}
+
+/** The failure of an action a kind of server has no route for. */
+export function notSupported(what: string, kind: ServerKind): Failure {
+  return { kind: 'protocol', message: `${what} is not supported by ${kind}` };
 }
 
 /** modeldeck and `transformers serve`: `POST /load_model` and OpenAI chat, as the client always spoke them. */
@@ -29,6 +46,8 @@ const loadModelAdapter = (kind: 'modeldeck' | 'transformers-serve'): EngineAdapt
   kind,
   load: subscribeLoad,
   chat: streamChat,
+  // Upstream has no per-model unload (its `POST /reset` unloads every model, more than one session may ask for).
+  ...(kind === 'modeldeck' ? { unload: unloadModel } : {}),
 });
 
 /** The adapter of `kind`. */

@@ -8,7 +8,7 @@
 import { systemClock, type Clock } from '../common/clock.js';
 import type { ChatSampling, ChatTurn } from './chat-stream.js';
 import { createChatRunner } from './chat-runner.js';
-import { createKindResolver } from './engine-adapter.js';
+import { createKindResolver, type EngineAdapter } from './engine-adapter.js';
 import type { RawFrame } from './frames.js';
 import { createLoadConnection } from './load-connection.js';
 import type { BackoffOptions } from './reconnect.js';
@@ -47,6 +47,8 @@ export interface SessionController {
   sendChat(messages: readonly ChatTurn[], sampling?: ChatSampling): boolean;
   /** Stops the reply in flight, keeping what arrived; false when none streams. */
   stopChat(): boolean;
+  /** The session's adapter once its kind is known (named or detected); undefined before. */
+  adapter(): EngineAdapter | undefined;
   /** Aborts everything and cancels timers. The controller stays closed. */
   close(): void;
 }
@@ -93,6 +95,7 @@ export function createSessionController(options: SessionControllerOptions): Sess
     retry: () => load.retry(),
     sendChat: (messages, sampling) => chat.send(messages, sampling),
     stopChat: () => chat.stop(),
+    adapter: () => resolver.known(),
     close() {
       load.close();
       chat.close();

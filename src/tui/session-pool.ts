@@ -4,6 +4,7 @@
  */
 
 import type { ChatSampling, ChatTurn } from '../client/chat-stream.js';
+import type { EngineAdapter } from '../client/engine-adapter.js';
 import type { RawFrame } from '../client/frames.js';
 import type { BackoffOptions } from '../client/reconnect.js';
 import { createSessionController, type SessionController } from '../client/session-controller.js';
@@ -34,6 +35,8 @@ export interface SessionPool {
   sendChat(id: string, messages: readonly ChatTurn[], sampling?: ChatSampling): boolean;
   /** Stops the session's reply in flight; false when none streams. */
   stopChat(id: string): boolean;
+  /** The session's adapter once its kind is known; undefined before (or for an unknown session). */
+  adapterOf(id: string): EngineAdapter | undefined;
   /** Closes every session. */
   closeAll(): void;
 }
@@ -78,6 +81,9 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     },
     stopChat(id) {
       return controllers.get(id)?.stopChat() ?? false;
+    },
+    adapterOf(id) {
+      return controllers.get(id)?.adapter();
     },
     closeAll() {
       for (const controller of controllers.values()) controller.close();

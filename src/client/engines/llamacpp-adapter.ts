@@ -10,7 +10,8 @@
 
 import type { LoadEvent } from '../../protocol/events.js';
 import { streamChat } from '../chat-stream.js';
-import type { EngineAdapter } from '../engine-adapter.js';
+import type { EngineAdapter, UnloadOptions } from '../engine-adapter.js';
+import type { AdminOutcome } from '../model-admin.js';
 import type { Failure } from '../failures.js';
 import { ABORTED_FAILURE, isAbort, networkFailure, type RequestOptions } from '../http.js';
 import type { LoadOutcome, SubscribeLoadOptions } from '../load-subscription.js';
@@ -143,5 +144,12 @@ async function load(options: SubscribeLoadOptions): Promise<LoadOutcome> {
   );
 }
 
+/** `POST /models/unload`: the router stops the model's process, a loading one too (so it also cancels). */
+async function unload(options: UnloadOptions): Promise<AdminOutcome<string>> {
+  const answer = await sendForJson(options, 'POST', '/models/unload', { model: options.model });
+  if (!answer.ok) return answer;
+  return { ok: true, value: JSON.stringify(answer.value) };
+}
+
 /** The adapter of llama.cpp's router. */
-export const llamacppAdapter: EngineAdapter = { kind: 'llamacpp', load, chat: streamChat };
+export const llamacppAdapter: EngineAdapter = { kind: 'llamacpp', load, chat: streamChat, unload };

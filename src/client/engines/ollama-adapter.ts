@@ -8,7 +8,8 @@
 
 import type { LoadEvent } from '../../protocol/events.js';
 import type { ChatOutcome, StreamChatOptions } from '../chat-stream.js';
-import type { EngineAdapter } from '../engine-adapter.js';
+import { notSupported, type EngineAdapter, type UnloadOptions } from '../engine-adapter.js';
+import type { AdminOutcome } from '../model-admin.js';
 import type { Failure } from '../failures.js';
 import { ABORTED_FAILURE, isAbort, networkFailure, type RequestOptions } from '../http.js';
 import type { LoadOutcome, SubscribeLoadOptions } from '../load-subscription.js';
@@ -207,5 +208,17 @@ async function chat(options: StreamChatOptions): Promise<ChatOutcome> {
   return ended ?? { ok: false, failure: { kind: 'ended-early', message: 'the reply ended before it was done' } };
 }
 
+/** An empty generate with `keep_alive: 0`: Ollama's unload. A pull cannot be cancelled by another request. */
+async function unload(options: UnloadOptions): Promise<AdminOutcome<string>> {
+  if (options.what === 'cancel') return { ok: false, failure: notSupported('cancelling a pull', 'ollama') };
+  const answer = await sendForJson(options, 'POST', '/api/generate', {
+    model: options.model,
+    keep_alive: 0,
+    stream: false,
+  });
+  if (!answer.ok) return answer;
+  return { ok: true, value: JSON.stringify(answer.value) };
+}
+
 /** Ollama's adapter. */
-export const ollamaAdapter: EngineAdapter = { kind: 'ollama', load, chat };
+export const ollamaAdapter: EngineAdapter = { kind: 'ollama', load, chat, unload };
