@@ -145,6 +145,25 @@ t.test('detected without --kind on a tagless name; already installed: no pull, a
   t.ok(standin.requests.includes('POST /api/generate'), 'loaded by an empty generate');
 });
 
+t.test('the server view lists what /api/ps says: size, the VRAM share, when Ollama unloads it', async (t) => {
+  const standin = await startOllamaStandin({ library: LIBRARY });
+  t.teardown(() => standin.close());
+  standin.install('qwen3:0.6b');
+  const { dash, input } = openDashboard(t, {
+    sessions: [{ server: standin.url, model: 'qwen3:0.6b', kind: 'ollama' }],
+  });
+  await until('ready', () => cellText(dash, 0, 1).includes('✓ ready'));
+  input.write('v');
+  const line = await until('the resident in the server view', () =>
+    dash
+      .screenText()
+      .split('\n')
+      .find((l) => l.includes('qwen3:0.6b ·')),
+  );
+  t.match(line, /qwen3:0\.6b · 522 kB · 75% in VRAM · unloads in \d+m/, 'size, VRAM share, expiry');
+  t.ok(standin.requests.includes('GET /api/ps'), 'asked /api/ps');
+});
+
 t.test('modeldeck load --server URL MODEL ends ready against Ollama', async (t) => {
   const standin = await startOllamaStandin({ library: LIBRARY });
   t.teardown(() => standin.close());

@@ -52,6 +52,21 @@ t.test('the dashboard: starting while /health answers 503, then ready; a reply; 
   t.equal(dash.sessions()[0]?.phase, 'ready', 'the session is still ready');
 });
 
+t.test('the server view reads vLLM’s /metrics: running, waiting, KV-cache use, TTFT', async (t) => {
+  const up = await startVllmStandin({ model: MODEL, waiting: 3 });
+  t.teardown(() => up.close());
+  const { dash, input } = openDashboard(t, { sessions: [{ server: up.url, model: MODEL, kind: 'openai' }] });
+  await until('ready', () => cellText(dash, 0, 1).includes('✓ ready'));
+  input.write('v');
+  const line = await until('the metrics line', () =>
+    dash
+      .screenText()
+      .split('\n')
+      .find((l) => l.includes('vllm:')),
+  );
+  t.match(line, /vllm: 0 running · 3 waiting · KV cache 25% · TTFT mean 42 ms/);
+});
+
 t.test('modeldeck load --server URL MODEL ends ready against an OpenAI-compatible server', async (t) => {
   const up = await startVllmStandin({ model: MODEL });
   t.teardown(() => up.close());

@@ -29,6 +29,7 @@ function setup({ fetch: fakeFetch, ...extra }: Partial<EffectRunnerOptions> & { 
     retry: (id) => void calls.push(`retry ${id}`),
     // No session's kind is known here: an unload takes modeldeck's route, as before kinds.
     adapterOf: () => undefined,
+    adapterForServer: () => undefined,
     sendChat: (id, messages) => {
       calls.push(`chat ${id} ${messages.map((m) => m.content).join('|')}`);
       return chatFree;

@@ -28,6 +28,11 @@ export interface EngineAdapter {
    * and then the dashboard says "not supported by <kind>". Never throws.
    */
   readonly unload?: (options: UnloadOptions) => Promise<AdminOutcome<string>>;
+  /**
+   * What the server's own status routes say of it, as lines for its server pane (Ollama's `/api/ps`, vLLM's
+   * `/metrics`, the router's `/models`); absent where the feed or `/v1/models` says it all. Never throws.
+   */
+  readonly serverFacts?: (options: AdminOptions) => Promise<AdminOutcome<string[]>>;
 }
 
 /** What an adapter's unload is asked. */

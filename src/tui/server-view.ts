@@ -183,7 +183,10 @@ export function serverPaneContent(
   box: { readonly width: number; readonly height: number; readonly now: number },
 ): ServerPaneContent {
   const { width, height, now } = box;
-  const lines: Line[] = [...feedLine(server, now, width)];
+  const lines: Line[] = [
+    ...feedLine(server, now, width),
+    ...server.facts.map((fact) => clipLine([seg(fact, 'dim')], width)),
+  ];
   const rows = rowsOf(server, own);
   const charts: ChartSpec[] = [];
   // Throughput: the feed's when it is live (it sees every client), else the sum of this dashboard's sessions.

@@ -6,6 +6,7 @@
 import type { ChatSampling, ChatTurn } from '../client/chat-stream.js';
 import type { EngineAdapter } from '../client/engine-adapter.js';
 import type { RawFrame } from '../client/frames.js';
+import { serviceRoot } from '../client/server-url.js';
 import type { BackoffOptions } from '../client/reconnect.js';
 import { createSessionController, type SessionController } from '../client/session-controller.js';
 import type { SessionUpdate } from '../client/session-update.js';
@@ -35,6 +36,8 @@ export interface SessionPool {
   sendChat(id: string, messages: readonly ChatTurn[], sampling?: ChatSampling): boolean;
   /** Stops the session's reply in flight; false when none streams. */
   stopChat(id: string): boolean;
+  /** The adapter of the first session on service root `root` whose kind is known; undefined when none is. */
+  adapterForServer(root: string): EngineAdapter | undefined;
   /** The session's adapter once its kind is known; undefined before (or for an unknown session). */
   adapterOf(id: string): EngineAdapter | undefined;
   /** Closes every session. */
@@ -44,6 +47,7 @@ export interface SessionPool {
 /** Creates an empty pool. */
 export function createSessionPool(options: SessionPoolOptions): SessionPool {
   const controllers = new Map<string, SessionController>();
+  const servers = new Map<string, string>();
   return {
     start(id, spec) {
       // A session reopened under the same id (`e`) must not hear its old controller: only the current one reports.
@@ -67,11 +71,13 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
         },
       });
       controllers.set(id, controller);
+      servers.set(id, spec.server);
       controller.start();
     },
     close(id) {
       controllers.get(id)?.close();
       controllers.delete(id);
+      servers.delete(id);
     },
     retry(id) {
       controllers.get(id)?.retry();
@@ -82,12 +88,20 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     stopChat(id) {
       return controllers.get(id)?.stopChat() ?? false;
     },
+    adapterForServer(root) {
+      for (const [id, server] of servers) {
+        const adapter = serviceRoot(server) === root ? controllers.get(id)?.adapter() : undefined;
+        if (adapter !== undefined) return adapter;
+      }
+      return undefined;
+    },
     adapterOf(id) {
       return controllers.get(id)?.adapter();
     },
     closeAll() {
       for (const controller of controllers.values()) controller.close();
       controllers.clear();
+      servers.clear();
     },
   };
 }

@@ -9,6 +9,7 @@
 import type { LoadEvent } from '../../protocol/events.js';
 import type { ChatOutcome, StreamChatOptions } from '../chat-stream.js';
 import { notSupported, type EngineAdapter, type UnloadOptions } from '../engine-adapter.js';
+import { formatBytes, formatDuration } from '../format.js';
 import type { AdminOutcome } from '../model-admin.js';
 import type { Failure } from '../failures.js';
 import { ABORTED_FAILURE, isAbort, networkFailure, type RequestOptions } from '../http.js';
@@ -220,5 +221,23 @@ async function unload(options: UnloadOptions): Promise<AdminOutcome<string>> {
   return { ok: true, value: JSON.stringify(answer.value) };
 }
 
+/** Each resident model of `/api/ps`: its size, the share of it in VRAM, and when Ollama unloads it. */
+async function serverFacts(options: RequestOptions): Promise<AdminOutcome<string[]>> {
+  const listed = await ollamaResidents(options);
+  if (!listed.ok) return listed;
+  if (listed.value.length === 0) return { ok: true, value: ['ollama: nothing in memory (GET /api/ps)'] };
+  return {
+    ok: true,
+    value: listed.value.map((m) => {
+      const vram =
+        m.size !== null && m.size > 0 && m.sizeVram !== null
+          ? `${Math.round((m.sizeVram / m.size) * 100)}% in VRAM`
+          : 'VRAM unknown';
+      const expiry = m.expiresInMs === null ? 'kept loaded' : `unloads in ${formatDuration(m.expiresInMs)}`;
+      return `${m.name} · ${m.size === null ? 'size unknown' : formatBytes(m.size)} · ${vram} · ${expiry}`;
+    }),
+  };
+}
+
 /** Ollama's adapter. */
-export const ollamaAdapter: EngineAdapter = { kind: 'ollama', load, chat, unload };
+export const ollamaAdapter: EngineAdapter = { kind: 'ollama', load, chat, unload, serverFacts };

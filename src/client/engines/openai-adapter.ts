@@ -10,7 +10,9 @@
 import type { LoadEvent } from '../../protocol/events.js';
 import { streamChat } from '../chat-stream.js';
 import type { EngineAdapter } from '../engine-adapter.js';
+import type { RequestOptions } from '../http.js';
 import type { LoadOutcome, SubscribeLoadOptions } from '../load-subscription.js';
+import type { AdminOutcome } from '../model-admin.js';
 import { pause, send, sendForJson } from './engine-http.js';
 
 /** Between two `/health` probes of a starting server, in ms. */
@@ -60,5 +62,40 @@ async function load(options: SubscribeLoadOptions): Promise<LoadOutcome> {
   return { ok: true, event: ready };
 }
 
+/** One gauge's value from Prometheus text: the sum over its label sets (engines), or undefined when absent. */
+function gauge(text: string, name: string): number | undefined {
+  let sum: number | undefined;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || (line[name.length] !== '{' && line[name.length] !== ' ')) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Number.isFinite(value)) sum = (sum ?? 0) + value;
+  }
+  return sum;
+}
+
+/**
+ * vLLM's `/metrics` (names from `vllm/v1/metrics/loggers.py`): requests running and waiting, KV-cache use
+ * (`vllm:kv_cache_usage_perc`, `vllm:gpu_cache_usage_perc` before ~v0.10) and the mean time to first token; a server
+ * without `vllm:` metrics has no line (an OpenAI-compatible server says nothing more than its list).
+ */
+async function serverFacts(options: RequestOptions): Promise<AdminOutcome<string[]>> {
+  const answer = await send(options, 'GET', '/metrics', undefined, 'text/plain');
+  if (!answer.ok) return answer.failure.status === 404 ? { ok: true, value: [] } : answer;
+  const text = await answer.response.text().catch(() => '');
+  if (!text.includes('vllm:')) return { ok: true, value: [] };
+  const figure = (value: number | undefined, say: (v: number) => string): string =>
+    value === undefined ? 'unknown' : say(value);
+  const kv = gauge(text, 'vllm:kv_cache_usage_perc') ?? gauge(text, 'vllm:gpu_cache_usage_perc');
+  const ttftSum = gauge(text, 'vllm:time_to_first_token_seconds_sum');
+  const ttftCount = gauge(text, 'vllm:time_to_first_token_seconds_count');
+  const ttft = ttftSum !== undefined && ttftCount !== undefined && ttftCount > 0 ? ttftSum / ttftCount : undefined;
+  return {
+    ok: true,
+    value: [
+      `vllm: ${figure(gauge(text, 'vllm:num_requests_running'), String)} running · ${figure(gauge(text, 'vllm:num_requests_waiting'), String)} waiting · KV cache ${figure(kv, (v) => `${Math.round(v * 100)}%`)} · TTFT mean ${figure(ttft, (v) => `${Math.round(v * 1000)} ms`)}`,
+    ],
+  };
+}
+
 /** The adapter of vLLM and other OpenAI-compatible servers. */
-export const openaiAdapter: EngineAdapter = { kind: 'openai', load, chat: streamChat };
+export const openaiAdapter: EngineAdapter = { kind: 'openai', load, chat: streamChat, serverFacts };
