@@ -70,6 +70,12 @@ export function createChatRunner(options: ChatRunnerOptions): ChatRunner {
         onDelta: (text) => {
           if (inFlight === abort) options.dispatch({ type: 'chat-delta', at: clock.now(), text });
         },
+        onReasoning: (text) => {
+          if (inFlight === abort) options.dispatch({ type: 'chat-delta', at: clock.now(), text, channel: 'reasoning' });
+        },
+        onToolCall: (text) => {
+          if (inFlight === abort) options.dispatch({ type: 'chat-delta', at: clock.now(), text, channel: 'tool-call' });
+        },
         onUsage: (counts) => {
           usage = counts;
         },

@@ -11,7 +11,9 @@ import { llamacppAdapter } from './engines/llamacpp-adapter.js';
 import { ollamaAdapter } from './engines/ollama-adapter.js';
 import { openaiAdapter } from './engines/openai-adapter.js';
 import type { Failure } from './failures.js';
+import { networkFailure } from './http.js';
 import { unloadModel, type AdminOptions, type AdminOutcome } from './model-admin.js';
+import { serviceRoot } from './server-url.js';
 import type { RawFrame } from './frames.js';
 import { subscribeLoad, type LoadOutcome, type SubscribeLoadOptions } from './load-subscription.js';
 import { detectServerKind, type ServerKind } from './server-kind.js';
@@ -52,8 +54,28 @@ const loadModelAdapter = (kind: 'modeldeck' | 'transformers-serve'): EngineAdapt
   load: subscribeLoad,
   chat: streamChat,
   // Upstream has no per-model unload (its `POST /reset` unloads every model, more than one session may ask for).
-  ...(kind === 'modeldeck' ? { unload: unloadModel } : {}),
+  ...(kind === 'modeldeck' ? { unload: unloadModel } : { serverFacts: upstreamHealth }),
 });
+
+/**
+ * Upstream's `GET /health`: `{"status": "ok"}`, or 503 `{"status": "unhealthy", "reason": "cb_worker_dead"}` when its
+ * continuous-batching worker died (transformers PR #45691): said as one line, the reason as sent.
+ */
+async function upstreamHealth(options: AdminOptions): Promise<AdminOutcome<string[]>> {
+  const root = serviceRoot(options.server);
+  try {
+    const response = await (options.fetch ?? fetch)(`${root}/health`, {
+      headers: { accept: 'application/json' },
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+    const status = typeof body['status'] === 'string' ? body['status'] : `HTTP ${response.status}`;
+    const reason = typeof body['reason'] === 'string' ? ` (${body['reason']})` : '';
+    return { ok: true, value: [`health: ${status}${reason}`] };
+  } catch (error) {
+    return { ok: false, failure: networkFailure(error, `cannot reach ${root}`) };
+  }
+}
 
 /** The adapter of `kind`. */
 export function adapterFor(kind: ServerKind): EngineAdapter {

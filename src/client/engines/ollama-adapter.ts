@@ -199,6 +199,15 @@ async function chat(options: StreamChatOptions): Promise<ChatOutcome> {
       const message = value['message'] as Record<string, unknown> | undefined;
       const text = message?.['content'];
       if (typeof text === 'string' && text !== '') options.onDelta?.(text);
+      const thinking = message?.['thinking'];
+      if (typeof thinking === 'string' && thinking !== '') options.onReasoning?.(thinking);
+      const calls = message?.['tool_calls'];
+      if (Array.isArray(calls)) {
+        for (const call of calls as { function?: { name?: unknown; arguments?: unknown } }[])
+          options.onToolCall?.(
+            `${String(call.function?.name ?? '?')} ${JSON.stringify(call.function?.arguments ?? {})}`,
+          );
+      }
       if (value['done'] !== true) return undefined;
       const prompt = numberOf(value['prompt_eval_count']);
       const completion = numberOf(value['eval_count']);
