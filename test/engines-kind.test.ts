@@ -70,3 +70,37 @@ t.test('--kind on the dashboard and on modeldeck load', async (t) => {
   t.match(help, '--kind KIND');
   await t.rejects(runLoadCommand(['--server', 'http://a:1', '--kind', 'x', 'o/m']), /--kind: unknown server kind "x"/);
 });
+
+t.test('modeldeck check gives a capabilities report for kinds without /load_model', async (t) => {
+  const { startOllamaStandin } = await import('./helpers/ollama-standin.js');
+  const { startVllmStandin } = await import('./helpers/vllm-standin.js');
+  const { runCheckCommand } = await import('../src/cli/check.js');
+  const ollama = await startOllamaStandin({ library: [{ name: 'qwen3:0.6b', layers: [1000] }] });
+  t.teardown(() => ollama.close());
+  const vllm = await startVllmStandin({ model: 'org/served' });
+  t.teardown(() => vllm.close());
+  const run = async (argv: string[]) => {
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const code = await runCheckCommand(argv, { stdout, env: {} });
+    return { code, out };
+  };
+  const o = await run([ollama.url, '--model', 'qwen3:0.6b']);
+  t.equal(o.code, 0, o.out);
+  t.match(o.out, /server kind: ollama \(GET \/api\/version answered version/);
+  t.match(o.out, /unload\s+yes\s+POST \/api\/generate with keep_alive 0/);
+  t.match(o.out, /GET \/api\/ps\s+200/);
+  t.notOk(
+    ollama.requests.some((r) => r.startsWith('POST')),
+    'nothing loaded or pulled',
+  );
+  const v = await run([vllm.url, '--model', 'org/served']);
+  t.equal(v.code, 0, v.out);
+  t.match(v.out, /server kind: openai/);
+  t.match(v.out, /unload\s+no\s+not supported by openai/);
+  t.match(v.out, /GET \/metrics\s+200 vllm: metrics/);
+  const missing = await run([vllm.url, '--model', 'org/other', '--json']);
+  t.equal(missing.code, 1, 'a model the server does not serve: exit 1');
+  t.match(JSON.parse(missing.out), { kind: 'openai', ok: false });
+});
