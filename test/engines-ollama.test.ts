@@ -114,6 +114,12 @@ t.test('the dashboard: the pull as a download gauge, then ready; a streamed repl
     log.some((raw) => raw.startsWith('{"status":"pulling') && raw.includes('"digest"')),
     'pull lines raw in the log',
   );
+  const pulled = dash.journalEntries().filter((e) => e.stream === 's1 /api/pull' && e.kind === 'fields');
+  t.ok(pulled.length >= 10, 'the wire view: each NDJSON line of the pull is a frame of its own');
+  t.ok(
+    pulled.every((e) => e.text.startsWith('{') && e.text.endsWith('}')),
+    'each exactly one line',
+  );
   input.write('ihello\r');
   await until('the reply', () => cellText(dash, 0, 1).includes('Hello from Ollama'));
   const done = await until('the reply ends', () => {
