@@ -27,6 +27,9 @@ function setup({ fetch: fakeFetch, ...extra }: Partial<EffectRunnerOptions> & { 
     start: (id, s) => void calls.push(`start ${id} ${s.model}`),
     close: (id) => void calls.push(`close ${id}`),
     retry: (id) => void calls.push(`retry ${id}`),
+    // No session's kind is known here: an unload takes modeldeck's route, as before kinds.
+    adapterOf: () => undefined,
+    adapterForServer: () => undefined,
     sendChat: (id, messages) => {
       calls.push(`chat ${id} ${messages.map((m) => m.content).join('|')}`);
       return chatFree;

@@ -3,7 +3,10 @@
  * file reads the command line and prints.
  */
 
+import { formatCapabilities, runCapabilities } from '../client/check/capabilities.js';
 import { runAccessCheck, runConformance } from '../client/check/conformance.js';
+import { speaksLoadModel } from '../client/engine-adapter.js';
+import { detectServerKind, modelProblem, parseServerKind, unknownKindMessage } from '../client/server-kind.js';
 import { formatCheckJson, formatCheckTable } from '../client/check/report.js';
 import { createWireTap } from '../client/wire-tap.js';
 import { checkKey } from '../common/auth.js';
@@ -12,6 +15,7 @@ import { UsageError, parseCommand, parseHttpUrl, parseSeconds } from './args.js'
 
 export const CHECK_USAGE = `Usage: modeldeck check URL --model MODEL [--api-key KEY] [--json] [--strict] [--unload]
        modeldeck check URL --access-only [--api-key KEY] [--json]
+       modeldeck check URL [--model MODEL] [--kind KIND]     (Ollama, llama.cpp, vLLM / OpenAI-compatible)
 
 Runs a conformance check against the /load_model server at URL (modeldeck, \`transformers serve\` or
 another), with MODEL one it can load: a load (fresh when possible) read by the protocol lint, two
@@ -33,6 +37,12 @@ If MODEL is already in server memory, check leaves it there: the load answers on
 concurrency checks are n/a. With --unload it unloads it first (POST /unload_model) to watch a real
 load, which unloads it for every client of the server; the report says so when it did.
 
+A server that does not claim /load_model (its kind detected as the dashboard does, or named with
+--kind: ollama, llamacpp, openai) gets a capabilities report instead: what the dashboard can do there
+(load progress, chat, server view, unload, cancel, delete) and through which route, and what its
+read-only routes answer now, with MODEL listed or not. Nothing is loaded, unloaded or chatted with.
+Exit 1 when its routes do not answer, or MODEL is not there on a server that cannot load it.
+
 Arguments:
   URL                  the server's base URL (a URL ending in /v1 works too)
 
@@ -50,6 +60,8 @@ Options:
   --unload             when MODEL is already in server memory, unload it first to watch a real
                        load (for every client of the server: ask its other users first)
   --keep-resident      leave MODEL in server memory (the default; kept for older scripts)
+  --kind KIND          the server's kind, instead of detecting it: modeldeck, transformers-serve,
+                       ollama, llamacpp or openai (vllm is openai)
   -h, --help           show this help
 
 Exit status: 0 when no check failed; 1 when one did (or the server could not be reached); 2 on a
@@ -75,6 +87,7 @@ export async function runCheckCommand(argv: readonly string[], io: CheckCommandI
     'keep-resident': { type: 'boolean' },
     unload: { type: 'boolean' },
     'access-only': { type: 'boolean' },
+    kind: { type: 'string' },
   });
   if (parsed.help) {
     stdout.write(`${CHECK_USAGE}\n`);
@@ -102,6 +115,27 @@ export async function runCheckCommand(argv: readonly string[], io: CheckCommandI
     if (values.unload) throw new UsageError('--access-only unloads nothing: leave out --unload');
     const report = await runAccessCheck({ server, apiKey, timeoutMs: timeout * 1000, fetch: tapped });
     stdout.write(values.json ? formatCheckJson(report) : formatCheckTable(report));
+    return report.ok ? 0 : 1;
+  }
+  const kind = values.kind === undefined ? undefined : parseServerKind(values.kind);
+  if (values.kind !== undefined && kind === undefined)
+    throw new UsageError(`--kind: ${unknownKindMessage(values.kind)}`);
+  const found =
+    kind === undefined
+      ? await detectServerKind({ server, apiKey, fetch: tapped })
+      : { ok: true as const, kind, because: 'as given' };
+  if (found.ok && !speaksLoadModel(found.kind)) {
+    const problem = values.model === undefined ? undefined : modelProblem(values.model, found.kind);
+    if (problem !== undefined) throw new UsageError(`--model: ${problem}`);
+    const report = await runCapabilities({
+      server,
+      kind: found.kind as Exclude<typeof found.kind, 'modeldeck' | 'transformers-serve'>,
+      because: found.because,
+      model: values.model,
+      apiKey,
+      fetch: tapped,
+    });
+    stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatCapabilities(report));
     return report.ok ? 0 : 1;
   }
   if (values.model === undefined) {

@@ -20,9 +20,13 @@ With no --server and no --config it starts everything in-process on 127.0.0.1: t
 mirror serving them, and a modeldeck server, and opens a session on each demo model.
 
 Options:
-  --server URL         a modeldeck or \`transformers serve\` server (a URL ending in /v1 works too). Repeat it to
-                       pair servers with --model in order, or give one for every --model
-  --model ID           a model to load and chat with: org/name or org/name@revision (repeatable)
+  --server URL         a server (a URL ending in /v1 works too): modeldeck, \`transformers serve\`, Ollama,
+                       llama.cpp's llama-server, vLLM or another OpenAI-compatible server. Repeat it to pair
+                       servers with --model in order, or give one for every --model
+  --model ID           a model to load and chat with: org/name or org/name@revision, or the server's own
+                       name with --kind (qwen3:0.6b for Ollama) (repeatable)
+  --kind KIND          the kind of the --server servers: modeldeck, transformers-serve, ollama, llamacpp or
+                       openai (vllm is openai). Default: detected from what each server answers (README)
   --config FILE        a JSON file listing sessions (format below); added to --server/--model sessions
   --api-key KEY        bearer key for the --server sessions (default $MODELDECK_API_KEY)
   --dtype LIST         ONNX weights the sessions ask for, in order of preference, e.g. q4,q8 (the load
@@ -44,6 +48,7 @@ Config file:
   ".", "_" or "-", unique. Each session takes "apiKey" (the key) or "apiKeyEnv" (an environment variable holding it). Keys are sent as
   "Authorization: Bearer" on every request of that session and never shown or logged. "dtype" (optional, "q4,q8"
   or a list) is the session's weights preference, as --dtype. "readOnly": true makes that session watch-only.
+  "kind" (optional) names the session's kind of server, as --kind.
   Ctrl-S in the dashboard writes the open sessions back to the file (keys as "apiKeyEnv", never in the clear
   unless the file held them so); quitting offers to when they changed.
 
@@ -82,6 +87,7 @@ export async function resolveDashboardArgs(
     'read-only': { type: 'boolean' },
     'api-key': { type: 'string' },
     dtype: { type: 'string' },
+    kind: { type: 'string' },
     'log-lines': { type: 'string' },
     'cache-dir': { type: 'string' },
     throttle: { type: 'string' },
@@ -94,10 +100,15 @@ export async function resolveDashboardArgs(
   const { apiKey, apiKeyOrigin } = defaultKey(values['api-key'], env);
   const servers = (values.server ?? []).map((s) => parseHttpUrl(s, '--server'));
   const models = values.model ?? [];
-  const { parseModelId } = await import('../protocol/model-id.js');
+  const { modelProblem, parseServerKind, unknownKindMessage } = await import('../client/server-kind.js');
+  const kind = values.kind === undefined ? undefined : parseServerKind(values.kind);
+  if (values.kind !== undefined && kind === undefined)
+    throw new UsageError(`--kind: ${unknownKindMessage(values.kind)}`);
+  if (kind !== undefined && servers.length === 0)
+    throw new UsageError("--kind needs a --server (it names that server's kind)");
   for (const model of models) {
-    const checked = parseModelId(model);
-    if (!checked.ok) throw new UsageError(`--model: ${checked.message}`);
+    const problem = modelProblem(model, kind);
+    if (problem !== undefined) throw new UsageError(`--model: ${problem}`);
   }
   let pairs: { server: string; model: string }[];
   if (servers.length === 0 && models.length === 0) pairs = [];
@@ -115,6 +126,7 @@ export async function resolveDashboardArgs(
   const dtype = values.dtype === undefined ? undefined : parseDtypeFlag(values.dtype);
   const sessions: SessionSpec[] = pairs.map((p) => ({
     ...p,
+    ...(kind !== undefined ? { kind } : {}),
     ...(apiKey ? { apiKey, ...(apiKeyOrigin !== undefined ? { keyOrigin: apiKeyOrigin } : {}) } : {}),
   }));
   const config = values.config === undefined ? undefined : await readConfig(values.config, env);

@@ -3,28 +3,32 @@
  * (on a terminal or not), or `--json` with each event's payload as received; the exit status says how it ended.
  */
 
-import { failureHint, loadEnding } from '../client/failures.js';
+import { createKindResolver, loadWithKind } from '../client/engine-adapter.js';
+import { failureHint, loadEnding, type Failure } from '../client/failures.js';
 import { formatBytes, formatDuration, percentDone } from '../client/format.js';
-import { subscribeLoad } from '../client/load-subscription.js';
+import { modelProblem, parseServerKind, unknownKindMessage } from '../client/server-kind.js';
 import { DEFAULT_SERVER_URL, serviceRoot } from '../client/server-url.js';
 import { createWireTap } from '../client/wire-tap.js';
 import type { LoadEvent } from '../protocol/events.js';
-import { parseModelId } from '../protocol/model-id.js';
 import { UsageError, parseCommand, parseDtypeFlag, parseHttpUrl } from './args.js';
 
-export const LOAD_USAGE = `Usage: modeldeck load [--server URL] MODEL [--dtype LIST] [--json] [--api-key KEY]
+export const LOAD_USAGE = `Usage: modeldeck load [--server URL] MODEL [--kind KIND] [--dtype LIST] [--json] [--api-key KEY]
 
-Asks a server to load MODEL (POST /load_model) and follows its progress until the model is ready.
-Works against modeldeck and against \`transformers serve\`.
+Asks a server to load MODEL and follows its progress until the model is ready: POST /load_model on modeldeck
+and \`transformers serve\`; a pull, then an empty generate on Ollama; POST /models/load and /models/sse on
+llama.cpp's router; on vLLM and other OpenAI-compatible servers (which load no model on request) it waits for
+GET /health and for MODEL in GET /v1/models.
 
 Arguments:
-  MODEL                org/name or org/name@revision
+  MODEL                org/name or org/name@revision; with --kind, the server's own name (qwen3:0.6b)
 
 Options:
   --server URL         the server (default ${DEFAULT_SERVER_URL}); a URL ending in /v1 works too
   --dtype LIST         ONNX weights to load, in order of preference, e.g. q4,q8,fp32 (auto: the server's own
                        choice), sent as the request's "dtype": a modeldeck server loads the first the repository
                        has, or fails listing the variants there are. Default: none sent, the server chooses
+  --kind KIND          modeldeck, transformers-serve, ollama, llamacpp or openai (vllm is openai); default:
+                       detected from what the server answers
   --json               print each event's JSON payload as received, one per line, instead of progress lines
   --api-key KEY        sent as "Authorization: Bearer KEY" (default $MODELDECK_API_KEY)
   -h, --help           show this help
@@ -114,6 +118,7 @@ export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo 
     json: { type: 'boolean' },
     'api-key': { type: 'string' },
     dtype: { type: 'string' },
+    kind: { type: 'string' },
   });
   if (parsed.help) {
     stdout.write(`${LOAD_USAGE}\n`);
@@ -128,8 +133,11 @@ export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo 
     );
   }
   const model = positionals[0] as string;
-  const checked = parseModelId(model);
-  if (!checked.ok) throw new UsageError(checked.message);
+  const kind = values.kind === undefined ? undefined : parseServerKind(values.kind);
+  if (values.kind !== undefined && kind === undefined)
+    throw new UsageError(`--kind: ${unknownKindMessage(values.kind)}`);
+  const problem = modelProblem(model, kind);
+  if (problem !== undefined) throw new UsageError(problem);
   const server = parseHttpUrl(values.server ?? DEFAULT_SERVER_URL, '--server');
   const apiKey = values['api-key'] ?? (env['MODELDECK_API_KEY'] || undefined);
   if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) {
@@ -140,13 +148,25 @@ export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo 
   const printer = createProgressPrinter(now);
 
   if (!json) stdout.write(`loading ${model} on ${serviceRoot(server)}\n`);
-  const outcome = await subscribeLoad({
+  // The client's one way out, as in the dashboard; there is no journal here, so it records into nothing.
+  const tapped = createWireTap(io.fetch ? { fetch: io.fetch } : {}).taggedFetch('load');
+  const resolver = createKindResolver({
+    server,
+    apiKey,
+    kind,
+    fetch: tapped,
+    // A server that speaks /load_model prints what it always did; another kind is named, so a script's log says
+    // whose routes were used.
+    onFrame: (frame) => {
+      if (!json && !/^server kind: (modeldeck|transformers-serve) /.test(frame.raw)) stdout.write(`${frame.raw}\n`);
+    },
+  });
+  const outcome = await loadWithKind(resolver, {
     server,
     model,
     apiKey,
     ...(dtype === undefined ? {} : { dtype }),
-    // The client's one way out, as in the dashboard; there is no journal here, so it records into nothing.
-    fetch: createWireTap(io.fetch ? { fetch: io.fetch } : {}).taggedFetch('load'),
+    fetch: tapped,
     onFrame: (frame) => {
       if (!json || frame.kind !== 'data') return;
       stdout.write(`${oneLine(frame.raw)}\n`);
@@ -158,10 +178,15 @@ export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo 
     },
   });
   if (outcome.ok) return LOAD_EXIT.ready;
-  // Advice for a shell: flags and exit statuses, never the dashboard's keys or its reconnecting (this tries once).
-  const hint = failureHint(outcome.failure, 'shell');
-  const ending = loadEnding(outcome.failure);
-  stderr.write(`modeldeck: ${ending.words}: ${outcome.failure.message}${hint === '' ? '' : ` (${hint})`}\n`);
+  return reportFailure(outcome.failure, stderr);
+}
+
+/** Writes why the load failed, with advice for a shell (flags and exit statuses), and returns its exit status. */
+function reportFailure(failure: Failure, stderr: NodeJS.WritableStream): number {
+  // Never the dashboard's keys or its reconnecting: this tries once.
+  const hint = failureHint(failure, 'shell');
+  const ending = loadEnding(failure);
+  stderr.write(`modeldeck: ${ending.words}: ${failure.message}${hint === '' ? '' : ` (${hint})`}\n`);
   return ending.status;
 }
 

@@ -1,7 +1,15 @@
 /** A session's chat: one streamed reply at a time, each piece reported as it arrives. */
 
 import type { Clock } from '../common/clock.js';
-import { streamChat, type ChatSampling, type ChatTokenCounts, type ChatTurn } from './chat-stream.js';
+import {
+  streamChat,
+  type ChatOutcome,
+  type ChatSampling,
+  type ChatTokenCounts,
+  type ChatTurn,
+  type StreamChatOptions,
+} from './chat-stream.js';
+import type { KindResolver } from './engine-adapter.js';
 import type { Failure } from './failures.js';
 import type { RawFrame } from './frames.js';
 import type { SessionUpdate } from './session-update.js';
@@ -17,6 +25,8 @@ export interface ChatRunnerOptions {
   readonly maxTokens?: number;
   readonly dispatch: (update: SessionUpdate) => void;
   readonly onFrame: (frame: RawFrame) => void;
+  /** The session's kind of server and its adapter; absent, OpenAI chat. */
+  readonly resolver?: KindResolver | undefined;
   /** A reply lost its connection (after `chat-failed` was dispatched). */
   readonly onConnectionLost: (failure: Failure) => void;
 }
@@ -44,7 +54,12 @@ export function createChatRunner(options: ChatRunnerOptions): ChatRunner {
       const last = messages[messages.length - 1];
       let usage: ChatTokenCounts | undefined;
       options.dispatch({ type: 'chat-sent', at: clock.now(), text: last?.content ?? '' });
-      void streamChat({
+      const chatWith = async (request: StreamChatOptions): Promise<ChatOutcome> => {
+        const resolved = options.resolver ? await options.resolver.resolve(abort.signal) : undefined;
+        if (resolved !== undefined && !resolved.ok) return resolved;
+        return (resolved?.adapter.chat ?? streamChat)(request);
+      };
+      void chatWith({
         server: options.server,
         model: options.model,
         apiKey: options.apiKey,
@@ -54,6 +69,12 @@ export function createChatRunner(options: ChatRunnerOptions): ChatRunner {
         onFrame: options.onFrame,
         onDelta: (text) => {
           if (inFlight === abort) options.dispatch({ type: 'chat-delta', at: clock.now(), text });
+        },
+        onReasoning: (text) => {
+          if (inFlight === abort) options.dispatch({ type: 'chat-delta', at: clock.now(), text, channel: 'reasoning' });
+        },
+        onToolCall: (text) => {
+          if (inFlight === abort) options.dispatch({ type: 'chat-delta', at: clock.now(), text, channel: 'tool-call' });
         },
         onUsage: (counts) => {
           usage = counts;

@@ -28,6 +28,10 @@ export interface StreamChatOptions extends RequestOptions, ChatSampling {
   readonly messages: readonly ChatTurn[];
   /** Each piece of the reply's text, as it arrives. */
   readonly onDelta?: (text: string) => void;
+  /** Each piece of the model's reasoning (`reasoning_content` deltas: transformers serve, vLLM, llama.cpp). */
+  readonly onReasoning?: (text: string) => void;
+  /** Each piece of a tool call (`tool_calls` deltas): its name when it starts, then its arguments as they stream. */
+  readonly onToolCall?: (text: string) => void;
   /** The token counts, when the server sends a `usage` chunk (modeldeck and OpenAI do; some servers never do). */
   readonly onUsage?: (usage: ChatTokenCounts) => void;
 }
@@ -36,6 +40,20 @@ export interface StreamChatOptions extends RequestOptions, ChatSampling {
 export interface ChatTokenCounts {
   readonly prompt: number;
   readonly completion: number;
+}
+
+/** The reasoning and tool-call pieces of one delta, handed to their callbacks. */
+function sideChannels(delta: Record<string, unknown> | undefined, options: StreamChatOptions): void {
+  const reasoning = delta?.['reasoning_content'];
+  if (typeof reasoning === 'string' && reasoning !== '') options.onReasoning?.(reasoning);
+  const calls = delta?.['tool_calls'];
+  if (!Array.isArray(calls)) return;
+  for (const call of calls as Record<string, unknown>[]) {
+    const fn = (call?.['function'] ?? {}) as Record<string, unknown>;
+    const name = typeof fn['name'] === 'string' && fn['name'] !== '' ? `${fn['name']} ` : '';
+    const args = typeof fn['arguments'] === 'string' ? fn['arguments'] : '';
+    if (name + args !== '') options.onToolCall?.(name + args);
+  }
 }
 
 /** How a chat request ended. */
@@ -88,6 +106,15 @@ export async function streamChat(options: StreamChatOptions): Promise<ChatOutcom
           };
           return;
         case 'invalid':
+          // Upstream builds its mid-stream error by string interpolation: with a quote in the message it is not JSON.
+          // It is still the server's error: shown as the raw text it sent.
+          if (/^\s*\{\s*"error"\s*:/.test(data)) {
+            outcome = {
+              ok: false,
+              failure: { kind: 'server', message: `the server's error (not valid JSON): ${data}` },
+            };
+            return;
+          }
           options.onFrame?.({ kind: 'other', raw: `skipped a frame: ${frame.message}` });
           return;
         case 'chunk': {
@@ -98,6 +125,7 @@ export async function streamChat(options: StreamChatOptions): Promise<ChatOutcom
             if (choice.index !== 0 && choice.index !== undefined) continue;
             const text = choice.delta?.content;
             if (typeof text === 'string' && text !== '') options.onDelta?.(text);
+            sideChannels(choice.delta as Record<string, unknown> | undefined, options);
             if (choice.finish_reason) finished = true;
           }
           return;

@@ -7,7 +7,8 @@
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { planAttach } from './attach-only.js';
 import type { LoadEvent } from '../protocol/events.js';
-import { readLoadExtras } from '../protocol/residency-fields.js';
+import { readLoadExtras, type LoadExtras } from '../protocol/residency-fields.js';
+import { loadWithKind, speaksLoadModel, type KindResolver } from './engine-adapter.js';
 import type { Failure } from './failures.js';
 import type { RawFrame } from './frames.js';
 import { subscribeLoad, type LoadOutcome } from './load-subscription.js';
@@ -31,6 +32,8 @@ export interface LoadConnectionOptions {
    * `/load_model`, which would count as use), a load under way is joined, anything else is a `read-only` failure.
    */
   readonly attachOnly?: boolean | undefined;
+  /** The session's kind of server and its adapter; absent, `/load_model` as modeldeck speaks it. */
+  readonly resolver?: KindResolver | undefined;
 }
 
 /** The subscription's controls. */
@@ -57,9 +60,9 @@ async function subscribeOnce(
   current: () => boolean,
 ): Promise<LoadOutcome> {
   const { clock } = options;
-  const onEvent = (event: LoadEvent, raw: string): void => {
+  const onEvent = (event: LoadEvent, raw: string, extras?: LoadExtras): void => {
     if (!current()) return;
-    const { queue, expiresInMs } = readLoadExtras(raw);
+    const { queue, expiresInMs } = extras ?? readLoadExtras(raw);
     options.dispatch({
       type: 'event',
       at: clock.now(),
@@ -71,6 +74,14 @@ async function subscribeOnce(
   const onAccepted = (): void => {
     if (current()) options.dispatch({ type: 'accepted', at: clock.now() });
   };
+  const known = options.resolver?.known();
+  if (options.attachOnly === true && known !== undefined && !speaksLoadModel(known.kind)) {
+    const failure = {
+      kind: 'read-only',
+      message: `a read-only session cannot follow a ${known.kind} server yet`,
+    } as const;
+    return { ok: false, failure };
+  }
   if (options.attachOnly === true) {
     const plan = await planAttach({
       server: options.server,
@@ -86,7 +97,7 @@ async function subscribeOnce(
       return { ok: true, event };
     }
   }
-  const outcome = await subscribeLoad({
+  const request = {
     server: options.server,
     model: options.model,
     apiKey: options.apiKey,
@@ -96,7 +107,8 @@ async function subscribeOnce(
     onFrame: options.onFrame,
     onEvent,
     onAccepted,
-  });
+  };
+  const outcome = await (options.resolver ? loadWithKind(options.resolver, request) : subscribeLoad(request));
   return options.attachOnly === true ? watchOnlyJoin(outcome, options.model) : outcome;
 }
 

@@ -12,6 +12,7 @@
  */
 
 import { ENDED_EARLY_MESSAGE, isTerminal, parseLoadEvent, type LoadEvent } from '../protocol/events.js';
+import type { LoadExtras } from '../protocol/residency-fields.js';
 import type { Failure } from './failures.js';
 import { ABORTED_FAILURE, isAbort, networkFailure, postForEventStream, type RequestOptions } from './http.js';
 import { readSse, type SseReaderCallbacks } from './sse-reader.js';
@@ -22,8 +23,11 @@ export interface SubscribeLoadOptions extends RequestOptions {
   readonly model: string;
   /** The request's `dtype`: ONNX weights variants in order of preference (a modeldeck server's); absent: not sent. */
   readonly dtype?: readonly string[];
-  /** Every event that parsed, in order. */
-  readonly onEvent?: (event: LoadEvent, raw: string) => void;
+  /**
+   * Every event that parsed, in order. `extras`: what an adapter of another kind of server read beside the event
+   * (an Ollama model's unload countdown); absent, they are read from `raw` as modeldeck writes them.
+   */
+  readonly onEvent?: (event: LoadEvent, raw: string, extras?: LoadExtras) => void;
   /** The server answered 200 with an event stream (before any event: a queued load may wait a while for its first). */
   readonly onAccepted?: () => void;
 }

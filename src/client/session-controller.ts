@@ -8,9 +8,11 @@
 import { systemClock, type Clock } from '../common/clock.js';
 import type { ChatSampling, ChatTurn } from './chat-stream.js';
 import { createChatRunner } from './chat-runner.js';
+import { createKindResolver, type EngineAdapter } from './engine-adapter.js';
 import type { RawFrame } from './frames.js';
 import { createLoadConnection } from './load-connection.js';
 import type { BackoffOptions } from './reconnect.js';
+import type { ServerKind } from './server-kind.js';
 import type { SessionUpdate } from './session-update.js';
 
 /** What a session controller needs. */
@@ -20,6 +22,8 @@ export interface SessionControllerOptions {
   readonly apiKey?: string | undefined;
   /** The load request's `dtype`: weights variants in order of preference; absent, the server chooses. */
   readonly dtype?: readonly string[] | undefined;
+  /** The kind of server, as the user named it; absent, detected by `server-kind.ts`'s probes. */
+  readonly kind?: ServerKind | undefined;
   /** Read-only: the load connection never starts a load (`load-connection.ts`). */
   readonly attachOnly?: boolean | undefined;
   readonly fetch?: typeof fetch;
@@ -43,6 +47,8 @@ export interface SessionController {
   sendChat(messages: readonly ChatTurn[], sampling?: ChatSampling): boolean;
   /** Stops the reply in flight, keeping what arrived; false when none streams. */
   stopChat(): boolean;
+  /** The session's adapter once its kind is known (named or detected); undefined before. */
+  adapter(): EngineAdapter | undefined;
   /** Aborts everything and cancels timers. The controller stays closed. */
   close(): void;
 }
@@ -64,14 +70,23 @@ export function createSessionController(options: SessionControllerOptions): Sess
     onFrame: options.onFrame,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   };
+  const resolver = createKindResolver({
+    server: options.server,
+    apiKey: options.apiKey,
+    kind: options.kind,
+    onFrame: options.onFrame,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
   const load = createLoadConnection({
     ...request,
+    resolver,
     dtype: options.dtype,
     attachOnly: options.attachOnly,
     ...(options.backoff ? { backoff: options.backoff } : {}),
   });
   const chat = createChatRunner({
     ...request,
+    resolver,
     ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
     onConnectionLost: (failure) => load.reconnectIfIdle(failure),
   });
@@ -80,6 +95,7 @@ export function createSessionController(options: SessionControllerOptions): Sess
     retry: () => load.retry(),
     sendChat: (messages, sampling) => chat.send(messages, sampling),
     stopChat: () => chat.stop(),
+    adapter: () => resolver.known(),
     close() {
       load.close();
       chat.close();

@@ -5,6 +5,9 @@ import type { QueuePlace } from '../protocol/residency-fields.js';
 import type { ChatTokenCounts } from './chat-stream.js';
 import type { Failure } from './failures.js';
 
+/** Where a piece of a reply belongs besides the answer. */
+export type ChatChannel = 'reasoning' | 'tool-call';
+
 /** What a controller reports; times are milliseconds since the epoch, from its clock. */
 export type SessionUpdate =
   | { readonly type: 'connecting'; readonly at: number; readonly attempt: number }
@@ -24,7 +27,11 @@ export type SessionUpdate =
   /** `retryAt` is when the controller reconnects, or `null` when it waits for the user. */
   | { readonly type: 'failed'; readonly at: number; readonly failure: Failure; readonly retryAt: number | null }
   | { readonly type: 'chat-sent'; readonly at: number; readonly text: string }
-  | { readonly type: 'chat-delta'; readonly at: number; readonly text: string }
+  /**
+   * A piece of the reply: of the answer (no `channel`), of the model's reasoning (`reasoning_content` deltas,
+   * Ollama's `thinking`), or of a tool call it makes (its name and arguments as they stream).
+   */
+  | { readonly type: 'chat-delta'; readonly at: number; readonly text: string; readonly channel?: ChatChannel }
   /** `usage` when the server counted the tokens (a `usage` chunk), absent when it did not. */
   | { readonly type: 'chat-done'; readonly at: number; readonly usage?: ChatTokenCounts }
   /** The user stopped the reply: what arrived is kept. */

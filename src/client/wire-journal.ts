@@ -69,6 +69,8 @@ interface StreamState {
   lines: WireLine[];
   lint: LoadStreamLint | undefined;
   pending: LintFinding[];
+  /** The answer is NDJSON (Ollama's streams): every line is a frame of its own, with no blank line to end it. */
+  ndjson: boolean;
 }
 
 /** Creates a journal. */
@@ -91,12 +93,13 @@ export function createWireJournal(options: WireJournalOptions): WireJournal {
         s.answer = { status: record.status, statusText: record.statusText, headers: record.headers, at: record.at };
         const type = record.headers['content-type'] ?? 'no content type';
         if (!type.startsWith('text/event-stream')) s.lint = undefined;
+        s.ndjson = /ndjson|jsonl/.test(type);
         emit(s, stream, record.at, 'answer', `HTTP ${record.status} ${record.statusText} ${type}`.trim(), []);
         return;
       }
       case 'line':
         s.lines.push(record.line);
-        if (record.line.field === 'blank') flushFrame(s, stream, record.at);
+        if (record.line.field === 'blank' || s.ndjson) flushFrame(s, stream, record.at);
         return;
       case 'end': {
         flushFrame(s, stream, record.at);
@@ -122,6 +125,7 @@ export function createWireJournal(options: WireJournalOptions): WireJournal {
     s.answer = undefined;
     s.lastFrameAt = undefined;
     s.lines = [];
+    s.ndjson = false;
     const model = record.method.toUpperCase() === 'POST' ? loadModelOf(record.stream, record.url) : undefined;
     s.lint =
       model === undefined
@@ -172,7 +176,15 @@ function createEntryWriter(stallMs: number, onEntry: (entry: JournalEntry) => vo
 }
 
 function newStream(): StreamState {
-  return { attempt: 0, answer: undefined, lastFrameAt: undefined, lines: [], lint: undefined, pending: [] };
+  return {
+    attempt: 0,
+    answer: undefined,
+    lastFrameAt: undefined,
+    lines: [],
+    lint: undefined,
+    pending: [],
+    ndjson: false,
+  };
 }
 
 function connectingText(record: Extract<WireRecord, { kind: 'connecting' }>): string {

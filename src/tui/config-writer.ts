@@ -52,6 +52,7 @@ interface Entry {
   readonly name?: string;
   readonly server: string;
   readonly model: string;
+  readonly kind?: string;
   readonly dtype?: string;
   readonly chat?: SessionSpec['chat'];
   readonly readOnly?: true;
@@ -63,6 +64,7 @@ function entryOf(spec: SessionSpec): Entry {
     ...(spec.name !== undefined ? { name: spec.name } : {}),
     server: spec.server,
     model: spec.model,
+    ...(spec.kind !== undefined ? { kind: spec.kind } : {}),
     ...(spec.dtype !== undefined && spec.dtype.length > 0 ? { dtype: spec.dtype.join(',') } : {}),
     ...(chat !== undefined ? { chat } : {}),
     ...(spec.readOnly === true ? { readOnly: true as const } : {}),

@@ -21,6 +21,10 @@
  * `dtype` (optional; a string like `"q4,q8"` or a list) is sent as the load request's `dtype`: the ONNX weights
  * variants in order of preference, checked here as the server checks them.
  *
+ * `kind` (optional: `modeldeck`, `transformers-serve`, `ollama`, `llamacpp` or `openai`, `vllm` meaning `openai`) names
+ * the kind of server instead of detecting it; with a kind that does not speak `/load_model`, `model` is that server's
+ * own name (`qwen3:0.6b`).
+ *
  * `readOnly` (optional, `true` or `false`) makes the session watch-only, as `--read-only` makes every session: it
  * sends no unload and no cancel, and loads nothing (it follows a load or a resident model, and chats).
  *
@@ -30,7 +34,7 @@
 import { readFile } from 'node:fs/promises';
 import { LocalError } from '../common/local-errors.js';
 import { parseDtypePreference } from '../protocol/dtype.js';
-import { parseModelId } from '../protocol/model-id.js';
+import { modelProblem, parseServerKind, unknownKindMessage, type ServerKind } from '../client/server-kind.js';
 import { checkChatSettings, type ChatSettings } from './chat-settings.js';
 import { checkServerUrl } from './keys.js';
 
@@ -52,6 +56,8 @@ export interface SessionSpec {
   readonly chat?: ChatSettings;
   /** The load request's `dtype`: ONNX weights variants in order of preference; absent, the server chooses. */
   readonly dtype?: readonly string[];
+  /** The kind of server (`"kind"`, `--kind`); absent, detected by its answers (`client/server-kind.ts`). */
+  readonly kind?: ServerKind;
 }
 
 /**
@@ -68,7 +74,7 @@ export class ConfigError<C extends ConfigErrorCode = ConfigErrorCode> extends Lo
   override readonly name = 'ConfigError';
 }
 
-const SESSION_FIELDS = new Set(['name', 'server', 'model', 'apiKey', 'apiKeyEnv', 'chat', 'dtype', 'readOnly']);
+const SESSION_FIELDS = new Set(['name', 'server', 'model', 'apiKey', 'apiKeyEnv', 'chat', 'dtype', 'readOnly', 'kind']);
 const CHAT_FIELDS = new Set(['system', 'temperature', 'maxTokens', 'seed']);
 
 /** Longest session name: it is a tag in a narrow log column and a pane title. */
@@ -148,7 +154,7 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
   if (unknown !== undefined) {
     throw new ConfigError(
       'MD_CONFIG_SHAPE',
-      `${where}: unknown field ${JSON.stringify(unknown)} (allowed: name, server, model, apiKey, apiKeyEnv, chat, dtype, readOnly)`,
+      `${where}: unknown field ${JSON.stringify(unknown)} (allowed: name, server, model, kind, apiKey, apiKeyEnv, chat, dtype, readOnly)`,
     );
   }
   const { name, server, model, apiKey, apiKeyEnv } = fields;
@@ -158,8 +164,9 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
   if (urlProblem !== undefined) throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "server": ${urlProblem}`);
   if (typeof model !== 'string')
     throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "model" must be a string like "org/name"`);
-  const parsed = parseModelId(model);
-  if (!parsed.ok) throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "model": ${parsed.message}`);
+  const kind = readKind(fields['kind'], where);
+  const problem = modelProblem(model, kind);
+  if (problem !== undefined) throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "model": ${problem}`);
   if (apiKey !== undefined && apiKeyEnv !== undefined) {
     throw new ConfigError('MD_CONFIG_SHAPE', `${where}: give "apiKey" or "apiKeyEnv", not both`);
   }
@@ -203,12 +210,21 @@ function readSession(entry: unknown, where: string, env: NodeJS.ProcessEnv): Ses
     ...(tag !== undefined ? { name: tag } : {}),
     server: server.replace(/\/+$/, ''),
     model,
+    ...(kind !== undefined ? { kind } : {}),
     ...(key !== undefined ? { apiKey: key } : {}),
     ...(keyOrigin !== undefined ? { keyOrigin } : {}),
     ...(chat !== undefined ? { chat } : {}),
     ...(dtype !== undefined ? { dtype } : {}),
     ...(readOnly === true ? { readOnly } : {}),
   };
+}
+
+function readKind(value: unknown, where: string): ServerKind | undefined {
+  if (value === undefined) return undefined;
+  const kind = typeof value === 'string' ? parseServerKind(value) : undefined;
+  if (kind === undefined)
+    throw new ConfigError('MD_CONFIG_SHAPE', `${where}: "kind": ${unknownKindMessage(String(value))}`);
+  return kind;
 }
 
 function readChatSettings(value: unknown, where: string): ChatSettings {

@@ -7,6 +7,7 @@
  */
 
 import { resolve } from 'node:path';
+import { notSupported } from '../client/engine-adapter.js';
 import { listModels, unloadModel } from '../client/model-admin.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { configFileText, sessionsSignature, writeConfigFile, type TaggedSpec } from './config-writer.js';
@@ -98,12 +99,22 @@ function liveHandlers(options: RunnerContext, asks: ModelAsks): Handlers {
     'poll-models': (effect) => feeds.poll(effect.root, effect.apiKey),
     'list-models': (effect) => asks.ask(effect.root, effect.apiKey),
     unload: (effect) => {
-      void unloadModel({
+      // The session's kind decides the route; before it is known, modeldeck's `/unload_model` as always.
+      const adapter = sessions.adapterOf(effect.id);
+      const request = {
         server: effect.server,
         model: effect.model,
         apiKey: effect.apiKey,
+        what: effect.kind,
         fetch: options.fetchFor(options.tagOf(effect.id)),
-      }).then((outcome) =>
+      };
+      const asked =
+        adapter === undefined
+          ? unloadModel(request)
+          : adapter.unload
+            ? adapter.unload(request)
+            : Promise.resolve({ ok: false as const, failure: notSupported(effect.kind, adapter.kind) });
+      void asked.then((outcome) =>
         dispatch({
           type: 'unload-done',
           id: effect.id,

@@ -4,6 +4,7 @@
  * they report goes to `onAction`, for the model's reducer, and their frames to `onFrame`, for the event log.
  */
 
+import type { EngineAdapter } from '../client/engine-adapter.js';
 import type { RawFrame } from '../client/frames.js';
 import { listModels } from '../client/model-admin.js';
 import { openServerFeed, type ServerFeed } from '../client/server-feed.js';
@@ -16,6 +17,8 @@ export interface FeedPoolOptions {
   readonly fetch?: typeof fetch | undefined;
   readonly onAction: (root: string, action: ServerAction) => void;
   readonly onFrame: (root: string, frame: RawFrame) => void;
+  /** The server's kind's status request (`EngineAdapter.serverFacts`), once a session on it knows its kind. */
+  readonly factsFor?: ((root: string) => EngineAdapter['serverFacts']) | undefined;
 }
 
 /** The servers' feeds and polls. */
@@ -39,6 +42,15 @@ export function createFeedPool(options: FeedPoolOptions): FeedPool {
     if (poll.timer !== undefined) clock.clearTimeout(poll.timer);
     poll.abort.abort();
     polls.delete(root);
+  }
+
+  /** The server's own status routes, through its kind's adapter, beside each poll; nothing when it has none. */
+  function askFacts(root: string, apiKey: string | undefined, signal: AbortSignal, current: () => boolean): void {
+    const facts = options.factsFor?.(root);
+    if (facts === undefined) return;
+    void facts({ server: root, apiKey, signal, ...(options.fetch ? { fetch: options.fetch } : {}) }).then((outcome) => {
+      if (current() && outcome.ok) options.onAction(root, { type: 'facts', at: clock.now(), lines: outcome.value });
+    });
   }
 
   return {
@@ -70,6 +82,7 @@ export function createFeedPool(options: FeedPoolOptions): FeedPool {
       const once = (): void => {
         poll.timer = undefined;
         const askedAt = clock.now();
+        askFacts(root, apiKey, poll.abort.signal, () => polls.get(root) === poll);
         void listModels({
           server: root,
           apiKey,

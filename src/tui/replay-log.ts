@@ -46,7 +46,7 @@ export type ReplayRecord =
   | { readonly time: number; readonly session: string; readonly kind: FrameKind; readonly raw: string };
 
 const FRAME_KINDS: ReadonlySet<string> = new Set(['data', 'comment', 'other']);
-const SERVER_ACTIONS: ReadonlySet<string> = new Set(['feed-status', 'feed', 'polled', 'poll-failed']);
+const SERVER_ACTIONS: ReadonlySet<string> = new Set(['feed-status', 'feed', 'polled', 'poll-failed', 'facts']);
 const UPDATE_TYPES: ReadonlySet<string> = new Set([
   'connecting',
   'accepted',

@@ -28,6 +28,7 @@ export function serverNews(before: ServerState, action: ServerAction): ModelNews
     case 'polled':
       return pollNews(action.models, action.askedAt ?? action.at);
     case 'feed-status':
+    case 'facts':
     case 'poll-failed':
       // A lost server is shown as such (`session-pane.ts`); whether its models survived, its next answer says.
       return [];

@@ -64,6 +64,8 @@ export interface ServerState {
    * failed in a way a later one can cure. `null` while it answers. Ready sessions on it say so.
    */
   readonly lostSince: number | null;
+  /** The last lines its kind's own status routes gave (Ollama's `/api/ps`, vLLM's `/metrics`); empty when none. */
+  readonly facts: readonly string[];
 }
 
 /** What changes a server's view. */
@@ -84,7 +86,9 @@ export type ServerAction =
       readonly models: readonly ListedModel[];
       readonly askedAt?: number | undefined;
     }
-  | { readonly type: 'poll-failed'; readonly at: number; readonly failure: Failure };
+  | { readonly type: 'poll-failed'; readonly at: number; readonly failure: Failure }
+  /** What the server's kind's own status routes say (`EngineAdapter.serverFacts`), as lines. */
+  | { readonly type: 'facts'; readonly at: number; readonly lines: readonly string[] };
 
 /** A server before its feed answers. */
 export function createServerState(root: string): ServerState {
@@ -98,6 +102,7 @@ export function createServerState(root: string): ServerState {
     run: null,
     pollFailure: null,
     lostSince: null,
+    facts: [],
   };
 }
 
@@ -183,6 +188,8 @@ export function reduceServer(state: ServerState, action: ServerAction): ServerSt
       }
       return { ...state, rows, pollFailure: null, lostSince: null };
     }
+    case 'facts':
+      return { ...state, facts: action.lines };
     case 'poll-failed':
       return {
         ...state,

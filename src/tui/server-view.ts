@@ -192,7 +192,7 @@ function feedWord(server: ServerState): string {
 export function serverPaneNeed(server: ServerState, own: readonly SessionState[], now: number): number {
   const rows = rowsOf(server, own);
   const notes = rows.filter((r) => r.note !== null).length;
-  return feedLine(server, now, 80).length + 1 + Math.max(1, rows.length + notes);
+  return feedLine(server, now, 80).length + server.facts.length + 1 + Math.max(1, rows.length + notes);
 }
 
 /** The pane of `server`, `own` being this dashboard's sessions on it, in `width` × `height` cells. */
@@ -203,7 +203,11 @@ export function serverPaneContent(
 ): ServerPaneContent {
   const { width, height, now } = box;
   const rows = rowsOf(server, own);
-  const feedLines = feedLine(server, now, width);
+  // The feed's state, then what the server's kind tells of it (an Ollama's /api/ps, a vLLM's /metrics).
+  const feedLines = [
+    ...feedLine(server, now, width),
+    ...server.facts.map((fact) => clipLine([seg(fact, 'dim')], width)),
+  ];
   // Too short for the feed's lines beside the whole table: the feed says its state in the title instead (a row is
   // worth more than the feed's details).
   const folded = height < feedLines.length + 1 + Math.max(1, rows.length);

@@ -363,6 +363,10 @@ function transcriptLines(session: SessionState, width: number): Line[] {
   for (const entry of session.transcript) {
     const prefix = entry.role === 'user' ? 'you: ' : entry.role === 'assistant' ? 'model: ' : '! ';
     const tone: Tone = entry.role === 'user' ? 'accent' : entry.role === 'error' ? 'error' : 'normal';
+    // Reasoning dimmed and tool calls marked, each apart from the answer and before it, as the model produced them.
+    if (entry.reasoning) for (const text of wrap(`  thinking: ${entry.reasoning}`, width)) out.push([seg(text, 'dim')]);
+    if (entry.toolCalls)
+      for (const text of wrap(`  tool call: ${entry.toolCalls}`, width)) out.push([seg(text, 'warn')]);
     const body = entry.content + (entry.streaming ? '▍' : '') + (entry.stopped ? ' (stopped)' : '');
     for (const text of wrap(prefix + body, width)) out.push([seg(text, tone)]);
     const figures = entry.metrics && !entry.streaming ? replyFigures(entry.metrics) : [];

@@ -4,7 +4,9 @@
  */
 
 import type { ChatSampling, ChatTurn } from '../client/chat-stream.js';
+import type { EngineAdapter } from '../client/engine-adapter.js';
 import type { RawFrame } from '../client/frames.js';
+import { serviceRoot } from '../client/server-url.js';
 import type { BackoffOptions } from '../client/reconnect.js';
 import { createSessionController, type SessionController } from '../client/session-controller.js';
 import type { SessionUpdate } from '../client/session-update.js';
@@ -34,6 +36,10 @@ export interface SessionPool {
   sendChat(id: string, messages: readonly ChatTurn[], sampling?: ChatSampling): boolean;
   /** Stops the session's reply in flight; false when none streams. */
   stopChat(id: string): boolean;
+  /** The adapter of the first session on service root `root` whose kind is known; undefined when none is. */
+  adapterForServer(root: string): EngineAdapter | undefined;
+  /** The session's adapter once its kind is known; undefined before (or for an unknown session). */
+  adapterOf(id: string): EngineAdapter | undefined;
   /** Closes every session. */
   closeAll(): void;
 }
@@ -41,6 +47,7 @@ export interface SessionPool {
 /** Creates an empty pool. */
 export function createSessionPool(options: SessionPoolOptions): SessionPool {
   const controllers = new Map<string, SessionController>();
+  const servers = new Map<string, string>();
   return {
     start(id, spec) {
       // A session reopened under the same id (`e`) must not hear its old controller: only the current one reports.
@@ -50,6 +57,7 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
         model: spec.model,
         apiKey: spec.apiKey,
         dtype: spec.dtype,
+        kind: spec.kind,
         attachOnly: spec.readOnly === true,
         clock: options.clock,
         ...(options.fetchFor ? { fetch: options.fetchFor(id) } : options.fetch ? { fetch: options.fetch } : {}),
@@ -63,11 +71,13 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
         },
       });
       controllers.set(id, controller);
+      servers.set(id, spec.server);
       controller.start();
     },
     close(id) {
       controllers.get(id)?.close();
       controllers.delete(id);
+      servers.delete(id);
     },
     retry(id) {
       controllers.get(id)?.retry();
@@ -78,9 +88,20 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     stopChat(id) {
       return controllers.get(id)?.stopChat() ?? false;
     },
+    adapterForServer(root) {
+      for (const [id, server] of servers) {
+        const adapter = serviceRoot(server) === root ? controllers.get(id)?.adapter() : undefined;
+        if (adapter !== undefined) return adapter;
+      }
+      return undefined;
+    },
+    adapterOf(id) {
+      return controllers.get(id)?.adapter();
+    },
     closeAll() {
       for (const controller of controllers.values()) controller.close();
       controllers.clear();
+      servers.clear();
     },
   };
 }

@@ -8,7 +8,7 @@
 import { QUEUED_STAGE, type QueuePlace } from '../protocol/residency-fields.js';
 import type { ChatTurn } from '../client/chat-stream.js';
 import type { Failure } from '../client/failures.js';
-import type { SessionUpdate } from '../client/session-update.js';
+import type { ChatChannel, SessionUpdate } from '../client/session-update.js';
 import { addSpan, NO_THROUGHPUT, type Throughput } from './throughput.js';
 
 /**
@@ -87,6 +87,10 @@ export interface TranscriptEntry {
   readonly metrics?: ReplyMetrics;
   /** The user stopped the reply: `content` is what had arrived. */
   readonly stopped?: boolean;
+  /** The model's reasoning, apart from the answer (shown dimmed before it). */
+  readonly reasoning?: string;
+  /** The tool calls the reply made, as streamed: each name, then its arguments. */
+  readonly toolCalls?: string;
 }
 
 /** How one reply went, for the figures under it. Times are ms since the epoch, from the actions. */
@@ -268,7 +272,7 @@ export function reduceSession(state: SessionState, action: SessionAction): Sessi
     case 'chat-sent':
       return sendReply(state, action.text, action.at);
     case 'chat-delta':
-      return addPiece(state, action.text, action.at);
+      return addPiece(state, action.text, action.at, action.channel);
     case 'chat-done': {
       const reply = lastReply(state.transcript);
       return {
@@ -430,7 +434,7 @@ function sendReply(state: SessionState, text: string, at: number): SessionState 
  * A piece of the reply arrived. The first one is the time to first token; each later one is counted over the time
  * since the one before (the tokens/s chart's rate). A first piece while the model was loading again says it is back.
  */
-function addPiece(state: SessionState, text: string, at: number): SessionState {
+function addPiece(state: SessionState, text: string, at: number, channel?: ChatChannel): SessionState {
   const metrics = lastReply(state.transcript)?.metrics;
   const previousAt = metrics?.lastAt ?? metrics?.firstAt ?? null;
   const back = state.phase === 'reloading' && state.reload !== null;
@@ -448,7 +452,9 @@ function addPiece(state: SessionState, text: string, at: number): SessionState {
     tokenRate: previousAt === null ? state.tokenRate : addSpan(state.tokenRate, previousAt, at, 1),
     transcript: updateReply(state.transcript, (reply) => ({
       ...reply,
-      content: reply.content + text,
+      ...(channel === undefined ? { content: reply.content + text } : {}),
+      ...(channel === 'reasoning' ? { reasoning: (reply.reasoning ?? '') + text } : {}),
+      ...(channel === 'tool-call' ? { toolCalls: (reply.toolCalls ?? '') + text } : {}),
       ...(reply.metrics
         ? {
             metrics: {

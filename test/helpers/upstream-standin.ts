@@ -13,7 +13,8 @@ import type { AddressInfo } from 'node:net';
  * - FastAPI's 422 `{"detail": [...]}` for a body it cannot read, malformed JSON included.
  * - An unknown model: a `processor` frame, then an `error` event with the exception's text.
  * - `GET /health`, `GET /v1/models` (OpenAI's list), `POST /v1/chat/completions` (streamed), `POST /reset`; no
- *   `/unload_model` (404 `{"detail": "Not Found"}`).
+ *   `/unload_model` (404 `{"detail": "Not Found"}`); `GET /load_model` is FastAPI's 405 `{"detail": "Method Not
+ *   Allowed"}` (the route exists for POST), which modeldeck's kind detection reads.
  */
 export interface UpstreamStandin {
   readonly url: string;
@@ -35,6 +36,20 @@ export interface UpstreamStandinOptions {
    * a stream that ends without a terminal event, or a chat stream whose first chunk has no role.
    */
   readonly breaks?: 'progress-backwards' | 'no-terminal' | 'chat-no-role';
+  /**
+   * Today's upstream (transformers 5.x, `src/transformers/cli/serving/`), as the team's reference reads it:
+   * `reasoning_content` deltas before the answer (PR #45690), a `tool_calls` delta with id `<request_id>_tool_call`,
+   * `usage` on the final chunk whether asked or not, still no `[DONE]`; `chatError` sends, after the first piece,
+   * the mid-stream error `data: {"error": "<msg>"}` built by string interpolation (invalid JSON when the message has
+   * a quote); `unhealthy` makes `GET /health` answer 503 `{"status": "unhealthy", "reason": "cb_worker_dead"}`
+   * (PR #45691).
+   */
+  readonly today?: {
+    readonly reasoning?: readonly string[];
+    readonly toolCall?: { readonly name: string; readonly arguments: string };
+    readonly chatError?: string;
+    readonly unhealthy?: boolean;
+  };
 }
 
 type Frame = Record<string, unknown>;
@@ -159,11 +174,26 @@ export async function startUpstreamStandin(options: UpstreamStandinOptions): Pro
       })}\n\n`;
     openStream(res);
     res.write(chunk(options.breaks === 'chat-no-role' ? { content: 'Hi' } : { role: 'assistant', content: '' }, null));
+    const today = options.today;
+    for (const thought of today?.reasoning ?? []) {
+      await sleep(frameMs);
+      res.write(chunk({ reasoning_content: thought }, null));
+    }
+    if (today?.toolCall) {
+      const call = { index: 0, id: 'req-standin_tool_call', type: 'function', function: today.toolCall };
+      res.write(chunk({ tool_calls: [call] }, null));
+    }
     for (const word of ['Hello', ' there', '!']) {
       await sleep(frameMs);
       res.write(chunk({ content: word }, null));
+      if (today?.chatError !== undefined) {
+        // Python's f-string: the message goes in unescaped.
+        return void res.end(`data: {"error": "${today.chatError}"}\n\n`);
+      }
     }
-    res.end(chunk({}, 'stop'));
+    if (today === undefined) return void res.end(chunk({}, 'stop'));
+    const usage = { prompt_tokens: 4, completion_tokens: 3, total_tokens: 7 };
+    res.end(chunk({}, 'stop').replace('"object":', `"usage":${JSON.stringify(usage)},"object":`));
   }
 
   const server = createServer((req, res) => {
@@ -173,6 +203,8 @@ export async function startUpstreamStandin(options: UpstreamStandinOptions): Pro
     const handle = async (): Promise<void> => {
       switch (route) {
         case 'GET /health':
+          if (options.today?.unhealthy === true)
+            return json(res, 503, { status: 'unhealthy', reason: 'cb_worker_dead' });
           return json(res, 200, { status: 'ok' });
         case 'GET /v1/models':
           return json(res, 200, {
@@ -186,6 +218,9 @@ export async function startUpstreamStandin(options: UpstreamStandinOptions): Pro
         case 'POST /reset':
           resident.clear();
           return json(res, 200, { status: 'ok' });
+        case 'GET /load_model':
+          // FastAPI's answer to a route that exists for another method.
+          return json(res, 405, { detail: 'Method Not Allowed' });
         default:
           return json(res, 404, { detail: 'Not Found' });
       }
