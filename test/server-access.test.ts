@@ -134,7 +134,10 @@ t.test('a watch key gets 403 PERMISSION_DENIED from every other route, naming wh
       const text = await res.text();
       const body = JSON.parse(text) as { error: { message: string; type: string; code: string; param: null } };
       t.match(body.error, { type: 'permission_error', code: 'PERMISSION_DENIED', param: null }, `${what}: the code`);
-      t.match(body.error.message, 'this key may only read (a watch key: GET /health, GET /v1/models, GET /events)');
+      t.match(
+        body.error.message,
+        'this key may only read (a watch key: GET /health, GET /v1/models, GET /events, GET /metrics)',
+      );
       t.match(
         body.error.message,
         `${route.method} ${route.path} needs the "full" permission, which only the server's full key (--api-key) has`,

@@ -47,7 +47,7 @@ Options:
                        first of q8, int8, uint8, q4, q4f16, bnb4, fp32, fp16 it has (skipping one 3 times
                        the size of another of its class). A load request's "dtype" replaces it
   --model-timeout SEC  unload a model after SEC seconds without use (default 300; 0 never); reading
-                       /v1/models or /events is not use. Each model's expires_at is in /v1/models
+                       /v1/models, /events or /metrics is not use. Each model's expires_at is in /v1/models
   --max-models N       keep at most N models in memory, loads under way included: a load beyond N
                        unloads the least recently used one that is not generating, else waits its turn
                        (stage "queued") while the others load or generate; it fails with MODELS_BUSY
@@ -55,7 +55,7 @@ Options:
                        wait (default 0: no limit)
   --api-key KEY        the full key: require "Authorization: Bearer KEY" on every route but /health
                        (default $MODELDECK_API_KEY; prefer the variable: flags show up in ps)
-  --watch-key KEY      a key that may only read: GET /v1/models, GET /events (and /health); every
+  --watch-key KEY      a key that may only read: GET /v1/models, /events, /metrics (and /health); every
                        other route answers it 403 PERMISSION_DENIED. Repeat for more keys; needs
                        --api-key (default $MODELDECK_WATCH_KEYS, comma-separated)
   --log-level LEVEL    fatal, error, warn, info, debug or silent (default info; logs go to stderr)

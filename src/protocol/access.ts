@@ -33,6 +33,7 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
   { method: 'GET', path: '/health', needs: 'open' },
   { method: 'GET', path: '/v1/models', needs: 'watch' },
   { method: 'GET', path: '/events', needs: 'watch' },
+  { method: 'GET', path: '/metrics', needs: 'watch' },
   { method: 'POST', path: '/load_model', needs: 'full' },
   { method: 'POST', path: '/unload_model', needs: 'full' },
   { method: 'POST', path: '/reset', needs: 'full' },

@@ -18,6 +18,7 @@ import { parseDtypePreference } from '../protocol/dtype.js';
 import type { Selection } from './fetch/model-files.js';
 import { openSseStream } from './sse-stream.js';
 import { guardRoutes, keyHolder } from './access.js';
+import { createServerMetrics, type ServerMetrics } from './metrics.js';
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {
@@ -51,6 +52,8 @@ export interface AppOptions {
   readonly shutdownGraceMs?: number;
   /** Request and idle timeouts and the connection cap; each defaults to {@link DEFAULT_HTTP_LIMITS}. */
   readonly limits?: Partial<HttpLimits>;
+  /** The figures `GET /metrics` shows (`startServer` makes them first, for the downloader's retries); new ones when absent. */
+  readonly metrics?: ServerMetrics;
 }
 
 /** Builds the modeldeck HTTP application without listening: tests call `inject()` or `listen({port: 0})`. */
@@ -99,6 +102,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   app.get('/health', async () => ({ status: 'ok' }));
 
+  const metrics = options.metrics ?? createServerMetrics();
+  const stopMetrics = metrics.follow(manager, () => tracker.running());
+  app.addHook('onClose', async () => stopMetrics());
+  // Reads the tables only: scraping never counts as use of a model.
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+
   app.post('/load_model', async (request, reply) => {
     const checked = validateLoadModelRequest(request.body);
     if (!checked.ok) return sendError(reply, checked.code, checked.message);
@@ -129,6 +140,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.generationTimeoutMs !== undefined ? { generationTimeoutMs: options.generationTimeoutMs } : {}),
     ...(options.maxQueue !== undefined ? { maxQueue: options.maxQueue } : {}),
     onChat: (event, payload) => feed.publish(event, JSON.stringify(payload)),
+    metrics,
   });
   registerModelRoutes(app, tracker.manager, tracker, options.unloadWaitMs);
 

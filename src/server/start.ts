@@ -9,6 +9,7 @@ import { buildApp, type AppOptions } from './app.js';
 import { createLoadManager, type LoadManager } from './load-manager.js';
 import { DEFAULT_MAX_LOADS } from './load-limiter.js';
 import type { ModelLoader } from './loader-types.js';
+import { createServerMetrics } from './metrics.js';
 import { createTransformersLoader, type TransformersLoaderOptions } from './transformers-loader.js';
 
 /** Options of {@link startServer}: where to listen, what to load with, and the app's own options. */
@@ -53,8 +54,10 @@ function isLoader(loader: StartServerOptions['loader']): loader is ModelLoader {
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const { host = '127.0.0.1', port = 0, backlog, loader, idleTimeoutMs, maxLoads, maxModels, ...rest } = options;
   const { modelSlotWaitMs, maxWaitingLoads, ...appOptions } = rest;
+  const metrics = appOptions.metrics ?? createServerMetrics();
+  const onDownloadRetry = (): void => metrics.downloadRetried();
   const manager = createLoadManager({
-    loader: isLoader(loader) ? loader : createTransformersLoader(loader),
+    loader: isLoader(loader) ? loader : createTransformersLoader({ onDownloadRetry, ...loader }),
     maxLoads: maxLoads ?? DEFAULT_MAX_LOADS,
     ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
     ...(maxModels !== undefined ? { maxModels } : {}),
@@ -63,7 +66,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     onInternalError: (error, ref) => app.log.error({ err: error, model: ref.key }, 'unexpected load failure'),
     onUnload: (ref, reason) => app.log.info({ model: ref.key, reason }, 'model unloaded'),
   });
-  const app = buildApp({ ...appOptions, manager });
+  const app = buildApp({ ...appOptions, manager, metrics });
   try {
     await app.listen({
       host,

@@ -50,6 +50,8 @@ export interface TransformersLoaderOptions {
   readonly download?: Omit<DownloadPolicy, 'connections' | 'stallTimeoutMs'>;
   /** The fetch the hub client uses for listings and revisions (files come over `node:http`); default: the global one. */
   readonly fetch?: typeof fetch;
+  /** Called each time a download request is tried again after a transient failure (`GET /metrics`). */
+  readonly onDownloadRetry?: () => void;
 }
 
 /** Creates the transformers.js-backed {@link ModelLoader}. */
@@ -61,11 +63,10 @@ export function createTransformersLoader(options: TransformersLoaderOptions): Mo
     fetch: options.fetch,
     requestTimeoutMs: options.stallTimeoutMs,
   });
-  const transfer = createTransfer({
-    ...options.download,
-    connections: options.downloadConnections,
-    stallTimeoutMs: options.stallTimeoutMs,
-  });
+  const transfer = createTransfer(
+    { ...options.download, connections: options.downloadConnections, stallTimeoutMs: options.stallTimeoutMs },
+    options.onDownloadRetry,
+  );
   return {
     load: (ref, onEvent, signal, loadOptions) => load(ref, onEvent, signal, { ...options, hub, transfer }, loadOptions),
     listCached: () => listCachedSnapshots(options.cacheDir),
