@@ -81,12 +81,16 @@ export interface ChatStartPayload {
   readonly model: string;
   /** The completion's id (`chatcmpl-…`), which its `chat_end` repeats. */
   readonly request: string;
+  /** The HTTP request's `X-Request-ID` (the client's, or one the server minted), when the server sent one. */
+  readonly request_id?: string;
 }
 
 /** `chat_end`: a chat request ended. */
 export interface ChatEndPayload {
   readonly model: string;
   readonly request: string;
+  /** As in {@link ChatStartPayload.request_id}. */
+  readonly request_id?: string;
   /** `stop`/`length` as the completion's `finish_reason`; `error` when the generation failed. */
   readonly outcome: 'stop' | 'length' | 'error';
   readonly prompt_tokens: number;
@@ -161,7 +165,7 @@ export function parseFeedEvent(name: string, id: string, data: string): ParseFee
       if (typeof model !== 'string' || typeof request !== 'string') {
         return { ok: false, error: 'chat_start needs "model" and "request"' };
       }
-      return { ok: true, event: { event: 'chat_start', id, data: { model, request } } };
+      return { ok: true, event: { event: 'chat_start', id, data: { model, request, ...requestIdOf(value) } } };
     }
     case 'chat_end': {
       const { model, request, outcome } = value;
@@ -181,7 +185,7 @@ export function parseFeedEvent(name: string, id: string, data: string): ParseFee
         event: {
           event: 'chat_end',
           id,
-          data: { model, request, outcome, prompt_tokens, completion_tokens, tokens_per_second },
+          data: { model, request, ...requestIdOf(value), outcome, prompt_tokens, completion_tokens, tokens_per_second },
         },
       };
     }
@@ -190,6 +194,12 @@ export function parseFeedEvent(name: string, id: string, data: string): ParseFee
     default:
       return { ok: false, error: `unknown feed event ${JSON.stringify(name)}` };
   }
+}
+
+/** A chat event's optional `request_id`, when it is a string. */
+function requestIdOf(value: Record<string, unknown>): { request_id?: string } {
+  const requestId = value['request_id'];
+  return typeof requestId === 'string' ? { request_id: requestId } : {};
 }
 
 function readExpiryEvent(value: Record<string, unknown>, id: string): ParseFeedEventResult {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializeLoadEvent, isTerminal } from '../protocol/events.js';
 import { validateLoadModelRequest } from '../protocol/load-request.js';
@@ -15,6 +16,7 @@ import { answerWrongMethods } from './wrong-method.js';
 import { DEFAULT_HTTP_LIMITS, capConnections, httpLimitOptions, type HttpLimits } from './http-limits.js';
 import { sendError } from './error-reply.js';
 import { parseDtypePreference } from '../protocol/dtype.js';
+import { isUsableRequestId, REQUEST_ID_HEADER } from '../protocol/request-id.js';
 import type { Selection } from './fetch/model-files.js';
 import { openSseStream } from './sse-stream.js';
 import { guardRoutes, keyHolder } from './access.js';
@@ -71,7 +73,15 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // Every plugin here is local and starts in milliseconds; on a starved 2-core machine avvio's default 10 s has
     // been seen to run out while ONNX sessions were being built, failing a start that would have succeeded.
     pluginTimeout: 60_000,
+    // X-Request-ID: the client's when usable, else one minted here; Fastify logs it with each request as `reqId`.
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const sent = request.headers[REQUEST_ID_HEADER];
+      return isUsableRequestId(sent) ? sent : randomUUID();
+    },
   });
+  // First of the hooks, so that every answer carries it: a 401, a 503 past the connection cap, a 404.
+  app.addHook('onRequest', async (request, reply) => void reply.header(REQUEST_ID_HEADER, request.id));
   // Past the cap, a client with one of the server's keys is still answered (http-limits.ts).
   capConnections(app, limits, keyHolder(options));
   const tracker = trackGenerations(manager);

@@ -209,7 +209,7 @@ function createGenerationHandler(options: ChatRoutesOptions) {
       }
       const id = `${shape.idPrefix}-${randomBytes(12).toString('hex')}`;
       const meta: ReplyMeta = { id, created: Math.floor(Date.now() / 1000), model: chat.model.key };
-      const observed = observe(model, id, options);
+      const observed = observe(model, { request: id, request_id: request.id }, options);
       try {
         const context: CompletionContext = { meta, shape, gone: stop, timedOut };
         return chat.stream
@@ -413,7 +413,11 @@ function noTemplateMessage(model: LoadedModel): string {
  * `model`, with each generation reported to `onChat` (its start, and its end with token counts and rate) and to the
  * metrics (time to first text, time per token after it, outcome).
  */
-function observe(model: LoadedModel, request: string, options: ChatRoutesOptions): LoadedModel {
+function observe(
+  model: LoadedModel,
+  ids: Pick<ChatStartPayload, 'request' | 'request_id'>,
+  options: ChatRoutesOptions,
+): LoadedModel {
   const { onChat, metrics } = options;
   if (onChat === undefined && metrics === undefined) return model;
   return {
@@ -421,7 +425,7 @@ function observe(model: LoadedModel, request: string, options: ChatRoutesOptions
     dispose: () => model.dispose(),
     async generate(messages, generateOptions, onText, signal) {
       const key = model.ref.key;
-      onChat?.('chat_start', { model: key, request });
+      onChat?.('chat_start', { model: key, ...ids });
       const started = performance.now();
       let firstAt: number | undefined;
       const end = (outcome: ChatEndPayload['outcome'], promptTokens: number, completionTokens: number): void => {
@@ -429,7 +433,7 @@ function observe(model: LoadedModel, request: string, options: ChatRoutesOptions
         const rate = completionTokens > 0 && seconds > 0 ? completionTokens / seconds : 0;
         onChat?.('chat_end', {
           model: key,
-          request,
+          ...ids,
           outcome,
           prompt_tokens: promptTokens,
           completion_tokens: completionTokens,
