@@ -86,6 +86,7 @@ t.test('the full key, --access-only: every route, and nothing loaded or unloaded
     report.access?.routes.map((r) => `${r.method} ${r.path} ${r.verdict} ${r.status}`),
     [
       'GET /health allowed 200',
+      'GET /ready allowed 200',
       'GET /v1/models allowed 200',
       'GET /events allowed 200',
       'GET /metrics allowed 200',

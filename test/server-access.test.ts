@@ -105,8 +105,8 @@ t.test('a route without a row cannot be registered: the build fails naming the t
   const manager = createLoadManager({ loader: gatedLoader().loader, maxLoads: 1 });
   const app = buildApp({ manager });
   t.teardown(() => app.close());
-  t.throws(() => app.get('/ready', async () => ({ status: 'ready' })), {
-    message: /GET \/ready has no row in ROUTE_ACCESS \(src\/protocol\/access\.ts\)/,
+  t.throws(() => app.get('/not-in-table', async () => ({ status: 'ready' })), {
+    message: /GET \/not-in-table has no row in ROUTE_ACCESS \(src\/protocol\/access\.ts\)/,
   });
 });
 
@@ -136,7 +136,7 @@ t.test('a watch key gets 403 PERMISSION_DENIED from every other route, naming wh
       t.match(body.error, { type: 'permission_error', code: 'PERMISSION_DENIED', param: null }, `${what}: the code`);
       t.match(
         body.error.message,
-        'this key may only read (a watch key: GET /health, GET /v1/models, GET /events, GET /metrics)',
+        'this key may only read (a watch key: GET /health, GET /ready, GET /v1/models, GET /events, GET /metrics)',
       );
       t.match(
         body.error.message,

@@ -6,6 +6,8 @@ import { ListenError } from '../common/listen.js';
 import { DEFAULT_DOWNLOAD_CONNECTIONS } from '../server/fetch/transfer.js';
 import { defaultHubCacheDir } from '../server/fetch/model-cache.js';
 import type { StartServerOptions } from '../server/start.js';
+import type { ModelRef } from '../server/loader-types.js';
+import { parseModelId } from '../protocol/model-id.js';
 import { DEFAULT_HTTP_LIMITS } from '../server/http-limits.js';
 import { DEFAULT_MAX_LOADS } from '../server/load-limiter.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from '../server/shutdown.js';
@@ -27,7 +29,9 @@ export const DEFAULT_HUB_URL = 'https://huggingface.co';
 export const SERVE_USAGE = `Usage: modeldeck serve [options]
 
 Runs the modeldeck server: POST /load_model streams loading progress as Server-Sent Events
-(wire-compatible with \`transformers serve\`), GET /health answers {"status": "ok"}.
+(wire-compatible with \`transformers serve\`), GET /health answers {"status": "ok"} (liveness), GET /ready
+answers 503 until every --preload and --pin model is resident, then 200 (readiness), GET /metrics
+answers in the Prometheus text format.
 
 Options:
   --host HOST          address to bind (default 127.0.0.1)
@@ -82,6 +86,11 @@ Options:
                        /health and clients with the API key) and its connection is closed; past 2N new
                        connections are closed at once (default 1000; keep 2N under the descriptor limit,
                        ulimit -n; 0 no cap)
+  --preload ID         load model ID (org/name[@revision]) as soon as the server listens; GET /ready
+                       answers 503 with Retry-After until it is resident (a failed load is tried again,
+                       every 5 s doubling to 5 min). Repeat for more models
+  --pin ID             as --preload, and never unload ID for idleness nor evict it for --max-models
+                       (/unload_model and /reset still do). Repeat for more models
   -h, --help           show this help
 
 Environment:
@@ -133,6 +142,10 @@ export interface ServeConfig {
   readonly maxQueue: number;
   /** Seconds replies under way get to finish when the server stops. */
   readonly shutdownTimeout: number;
+  /** Models loaded at start (`--preload`); `GET /ready` answers 503 until they are resident. */
+  readonly preload: readonly ModelRef[];
+  /** Models loaded at start and never unloaded for idleness nor evicted (`--pin`). */
+  readonly pin: readonly ModelRef[];
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -186,6 +199,8 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     'shutdown-timeout': { type: 'string' },
     'generation-timeout': { type: 'string' },
     'max-queue': { type: 'string' },
+    preload: { type: 'string', multiple: true },
+    pin: { type: 'string', multiple: true },
   });
   if (parsed.help) return null;
   const { values, positionals } = parsed;
@@ -234,7 +249,16 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
       values['shutdown-timeout'] ?? String(DEFAULT_SHUTDOWN_GRACE_MS / 1000),
       '--shutdown-timeout',
     ),
+    preload: (values.preload ?? []).map((id) => parseModelFlag(id, '--preload')),
+    pin: (values.pin ?? []).map((id) => parseModelFlag(id, '--pin')),
   };
+}
+
+/** A `--preload` or `--pin` model id, checked as the wire checks it. */
+function parseModelFlag(value: string, flag: string): ModelRef {
+  const parsed = parseModelId(value);
+  if (!parsed.ok) throw new UsageError(`${flag}: ${parsed.message}`);
+  return parsed.ref;
 }
 
 function parseMaxModels(value: string): number {
@@ -321,6 +345,8 @@ export function serverOptions(config: ServeConfig): StartServerOptions {
     },
     ...(config.apiKey !== undefined ? { apiKey: config.apiKey } : {}),
     ...(config.watchKeys.length > 0 ? { watchKeys: config.watchKeys } : {}),
+    ...(config.preload.length > 0 ? { preload: config.preload } : {}),
+    ...(config.pin.length > 0 ? { pin: config.pin } : {}),
     logger: { level: config.logLevel, stream: process.stderr },
   };
 }

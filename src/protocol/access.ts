@@ -31,6 +31,7 @@ export interface RouteAccess {
  */
 export const ROUTE_ACCESS: readonly RouteAccess[] = [
   { method: 'GET', path: '/health', needs: 'open' },
+  { method: 'GET', path: '/ready', needs: 'open' },
   { method: 'GET', path: '/v1/models', needs: 'watch' },
   { method: 'GET', path: '/events', needs: 'watch' },
   { method: 'GET', path: '/metrics', needs: 'watch' },

@@ -21,6 +21,8 @@ import type { Selection } from './fetch/model-files.js';
 import { openSseStream } from './sse-stream.js';
 import { guardRoutes, keyHolder } from './access.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
+import { createReadiness, type Readiness } from './readiness.js';
+import { systemClock } from '../common/clock.js';
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {
@@ -54,6 +56,8 @@ export interface AppOptions {
   readonly shutdownGraceMs?: number;
   /** Request and idle timeouts and the connection cap; each defaults to {@link DEFAULT_HTTP_LIMITS}. */
   readonly limits?: Partial<HttpLimits>;
+  /** What `GET /ready` answers (`startServer` makes it from `--preload` and `--pin`); ready at once when absent. */
+  readonly readiness?: Readiness;
   /** The figures `GET /metrics` shows (`startServer` makes them first, for the downloader's retries); new ones when absent. */
   readonly metrics?: ServerMetrics;
 }
@@ -111,6 +115,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
   answerWrongMethods(app);
 
   app.get('/health', async () => ({ status: 'ok' }));
+  const readiness = options.readiness ?? createReadiness(manager, [], systemClock);
+  app.addHook('onClose', async () => readiness.stop());
+  // A readiness probe (Kubernetes, a load balancer): 503 until the preloaded models are resident. Never behind a key.
+  app.get('/ready', async (_request, reply) => {
+    const answer = readiness.answer();
+    if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter));
+    return reply.code(answer.status).send(answer.body);
+  });
 
   const metrics = options.metrics ?? createServerMetrics();
   const stopMetrics = metrics.follow(manager, () => tracker.running());

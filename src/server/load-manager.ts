@@ -53,6 +53,8 @@ export interface LoadManagerOptions {
   readonly maxLoads?: number;
   /** Timers of coalescing and idle unloads (the system clock by default), injected so tests need not wait. */
   readonly clock?: Clock;
+  /** Models (`id@revision`) never unloaded for idleness nor evicted once resident (`serve --pin`). */
+  readonly pinned?: ReadonlySet<string>;
 }
 
 /** What {@link LoadManager.watch} reports: every load's wire events, every unload, every move of an expiry. */
@@ -145,6 +147,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     clock,
     onIdle: (key) => void unloadResident(key, 'idle'),
     onExpiry: (key) => expiry.moved(key),
+    ...(options.pinned === undefined ? {} : { pinned: options.pinned }),
   });
   const loads = createLoadTable({
     intervalMs: options.progressIntervalMs ?? 100,

@@ -20,6 +20,8 @@ export interface ResidentTableOptions {
    * (its owner announces a new model) nor removed, and not when a use leaves it unchanged (`never`, `paused`).
    */
   readonly onExpiry?: (key: string) => void;
+  /** Models (`id@revision`) never unloaded for idleness nor evicted (`serve --pin`). */
+  readonly pinned?: ReadonlySet<string>;
 }
 
 /**
@@ -41,6 +43,8 @@ export interface ResidentInfo {
   readonly lastUsedAt: number;
   /** When it will be unloaded for idleness. */
   readonly expiry: Expiry;
+  /** Pinned (`serve --pin`): never unloaded for idleness, never evicted. */
+  readonly pinned: boolean;
 }
 
 /** The resident models of one server. */
@@ -75,12 +79,14 @@ interface Entry {
   lastUsedWall: number;
   /** How long it stays after its last use, in milliseconds; 0 or less: for ever. The one place a keep-alive goes. */
   keepMs: number;
+  /** `serve --pin`: it never expires. */
+  readonly pinned: boolean;
 }
 
 /** A model's expiry: the one computation of it. */
 function expiryOf(entry: Entry): Expiry {
   if (entry.holds > 0) return { kind: 'paused' };
-  if (entry.keepMs <= 0) return { kind: 'never' };
+  if (entry.keepMs <= 0 || entry.pinned) return { kind: 'never' };
   return { kind: 'at', at: entry.lastUsedWall + entry.keepMs, monotonicAt: entry.lastUsedAt + entry.keepMs };
 }
 
@@ -116,6 +122,7 @@ export function createResidentTable(options: ResidentTableOptions): ResidentTabl
         lastUsedAt: 0,
         lastUsedWall: 0,
         keepMs: idleTimeoutMs,
+        pinned: options.pinned?.has(model.ref.key) ?? false,
       };
       entries.set(model.ref.key, entry);
       entry.lastUsedAt = monotonicNow(clock);
@@ -152,7 +159,8 @@ export function createResidentTable(options: ResidentTableOptions): ResidentTabl
     info(key) {
       const entry = entries.get(key);
       if (entry === undefined) return undefined;
-      return { model: entry.model, holds: entry.holds, lastUsedAt: entry.lastUsedAt, expiry: expiryOf(entry) };
+      const { model, holds, lastUsedAt, pinned } = entry;
+      return { model, holds, lastUsedAt, expiry: expiryOf(entry), pinned };
     },
     get size() {
       return entries.size;

@@ -8,7 +8,9 @@ import { ListenError, listenErrorReason } from '../common/listen.js';
 import { buildApp, type AppOptions } from './app.js';
 import { createLoadManager, type LoadManager } from './load-manager.js';
 import { DEFAULT_MAX_LOADS } from './load-limiter.js';
-import type { ModelLoader } from './loader-types.js';
+import type { ModelLoader, ModelRef } from './loader-types.js';
+import { createReadiness } from './readiness.js';
+import { systemClock } from '../common/clock.js';
 import { createServerMetrics } from './metrics.js';
 import { createTransformersLoader, type TransformersLoaderOptions } from './transformers-loader.js';
 
@@ -32,6 +34,10 @@ export interface StartServerOptions extends Omit<AppOptions, 'manager'> {
   readonly modelSlotWaitMs?: number;
   /** The most loads in line for a model slot (the manager's default when absent). */
   readonly maxWaitingLoads?: number;
+  /** Models loaded as soon as the server listens (`--preload`); `GET /ready` answers 503 until they are resident. */
+  readonly preload?: readonly ModelRef[];
+  /** Models preloaded and never unloaded for idleness nor evicted (`--pin`). */
+  readonly pin?: readonly ModelRef[];
 }
 
 /** A listening server. */
@@ -53,7 +59,7 @@ function isLoader(loader: StartServerOptions['loader']): loader is ModelLoader {
 /** Builds and starts a modeldeck server. @throws ListenError when the address cannot be bound. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const { host = '127.0.0.1', port = 0, backlog, loader, idleTimeoutMs, maxLoads, maxModels, ...rest } = options;
-  const { modelSlotWaitMs, maxWaitingLoads, ...appOptions } = rest;
+  const { modelSlotWaitMs, maxWaitingLoads, preload = [], pin = [], ...appOptions } = rest;
   const metrics = appOptions.metrics ?? createServerMetrics();
   const onDownloadRetry = (): void => metrics.downloadRetried();
   const manager = createLoadManager({
@@ -63,10 +69,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ...(maxModels !== undefined ? { maxModels } : {}),
     ...(modelSlotWaitMs !== undefined ? { modelSlotWaitMs } : {}),
     ...(maxWaitingLoads !== undefined ? { maxWaitingLoads } : {}),
+    ...(pin.length > 0 ? { pinned: new Set(pin.map((ref) => ref.key)) } : {}),
     onInternalError: (error, ref) => app.log.error({ err: error, model: ref.key }, 'unexpected load failure'),
     onUnload: (ref, reason) => app.log.info({ model: ref.key, reason }, 'model unloaded'),
   });
-  const app = buildApp({ ...appOptions, manager, metrics });
+  const preloads = [...new Map([...preload, ...pin].map((ref) => [ref.key, ref])).values()];
+  const readiness = createReadiness(manager, preloads, systemClock);
+  const app = buildApp({ ...appOptions, manager, metrics, readiness });
   try {
     await app.listen({
       host,
@@ -80,6 +89,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     if (reason) throw new ListenError(reason, host, port, { cause: error });
     throw error;
   }
+  readiness.start();
   const address = app.server.address();
   const bound = typeof address === 'object' && address ? address.port : port;
   const shownHost = host.includes(':') ? `[${host}]` : host;
