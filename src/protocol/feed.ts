@@ -15,10 +15,18 @@ export const FEED_EVENT_NAMES = ['snapshot', 'load', 'unload', 'chat_start', 'ch
 export type FeedEventName = (typeof FEED_EVENT_NAMES)[number];
 
 /** Why a model left memory (or a load ended without one). */
-export type UnloadReason = 'idle' | 'request' | 'evicted' | 'reset' | 'cancelled' | 'shutdown';
+export type UnloadReason = 'idle' | 'keep_alive' | 'request' | 'evicted' | 'reset' | 'cancelled' | 'shutdown';
 
 /** {@link UnloadReason} values. */
-export const UNLOAD_REASONS: readonly UnloadReason[] = ['idle', 'request', 'evicted', 'reset', 'cancelled', 'shutdown'];
+export const UNLOAD_REASONS: readonly UnloadReason[] = [
+  'idle',
+  'keep_alive',
+  'request',
+  'evicted',
+  'reset',
+  'cancelled',
+  'shutdown',
+];
 
 /** Where a model is. */
 export type ModelState = 'resident' | 'loading' | 'cached';

@@ -17,6 +17,7 @@ import { DEFAULT_HTTP_LIMITS, capConnections, httpLimitOptions, type HttpLimits 
 import { sendError } from './error-reply.js';
 import { parseDtypePreference } from '../protocol/dtype.js';
 import { isUsableRequestId, REQUEST_ID_HEADER } from '../protocol/request-id.js';
+import { parseKeepAlive } from '../protocol/keep-alive.js';
 import type { Selection } from './fetch/model-files.js';
 import { openSseStream } from './sse-stream.js';
 import { guardRoutes, keyHolder } from './access.js';
@@ -138,12 +139,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
     const { ref } = checked;
     const dtype = dtypeOf(request.body);
     if (!dtype.ok) return sendError(reply, 'INVALID_DTYPE', dtype.problem, 'dtype');
+    const keep = parseKeepAlive((request.body as { keep_alive?: unknown }).keep_alive);
+    if (!keep.ok) return sendError(reply, 'INVALID_REQUEST', keep.problem, 'keep_alive');
     const conflict = manager.dtypeConflict(ref, dtype.value);
     if (conflict !== undefined) return sendError(reply, 'DTYPE_CONFLICT', conflict, 'dtype');
     const stream = openSseStream(reply, { heartbeatMs });
     const subscription = manager.subscribe(
       ref,
       (event) => {
+        // The request's keep-alive counts from its answer: the model's ready.
+        if (event.status === 'ready' && keep.ms !== undefined) manager.touch(ref.key, keep.ms);
         stream.send(serializeLoadEvent(event));
         if (isTerminal(event)) stream.end();
       },

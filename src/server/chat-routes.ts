@@ -10,6 +10,7 @@ import {
   type TextCompletion,
 } from '../protocol/chat.js';
 import { wireError } from '../protocol/errors.js';
+import { parseKeepAlive } from '../protocol/keep-alive.js';
 import type { ChatEndPayload, ChatStartPayload } from '../protocol/feed.js';
 import { sendError } from './error-reply.js';
 import {
@@ -187,10 +188,12 @@ function createGenerationHandler(options: ChatRoutesOptions) {
     chat: GenerationRequest,
     shape: ReplyShape,
   ): Promise<FastifyReply> {
+    const keep = parseKeepAlive((request.body as { keep_alive?: unknown }).keep_alive);
+    if (!keep.ok) return sendError(reply, 'INVALID_REQUEST', keep.problem, 'keep_alive');
     const gone = disconnectSignal(reply);
     let held: HeldModel | undefined;
     try {
-      held = await holdModel(manager, chat.model);
+      held = await holdModel(manager, chat.model, keep.ms);
     } catch (error) {
       return loadRefused(request, reply, error);
     }
@@ -240,10 +243,14 @@ const HOLD_TRIES = 3;
  * the model became resident, so another request may have taken it away in between: then the hold is let go and the
  * model asked for again, which loads it anew or is refused (MODELS_BUSY). Undefined when it was taken away every time.
  */
-async function holdModel(manager: LoadManager, ref: ModelRef): Promise<HeldModel | undefined> {
+async function holdModel(
+  manager: LoadManager,
+  ref: ModelRef,
+  keepMs: number | undefined,
+): Promise<HeldModel | undefined> {
   for (let tries = 0; tries < HOLD_TRIES; tries++) {
     const model = await manager.acquire(ref);
-    const release = manager.hold(ref.key);
+    const release = manager.hold(ref.key, keepMs);
     if (manager.resident(ref.key) === model) return { model, release };
     release();
   }

@@ -16,7 +16,7 @@ import {
 import type { LoadedModel, LoadOptions, ModelLoader, ModelRef } from './loader-types.js';
 import { createLoadTable, type LoadTable } from './load-table.js';
 import { DEFAULT_MAX_WAITING_LOADS, DEFAULT_MODEL_SLOT_WAIT_MS } from './model-slots.js';
-import { createResidentTable, type ResidentTable } from './resident-table.js';
+import { createResidentTable, type KeepAlive, type ResidentTable } from './resident-table.js';
 
 /** Options of {@link createLoadManager}. */
 export interface LoadManagerOptions {
@@ -98,13 +98,13 @@ export interface LoadManager {
   cachedRefs(): Promise<ModelRef[]>;
   /** Subscribers currently attached to running loads (for tests and benchmarks). */
   subscriberCount(): number;
-  /** Marks a resident model as used now (resets its idle timer). */
-  touch(key: string): void;
+  /** Marks a resident model as used now (resets its idle timer), asking `keepMs` of it when given (`keep_alive`). */
+  touch(key: string, keepMs?: KeepAlive): void;
   /**
    * Keeps a resident model from being unloaded for idleness while it works (a generation); the returned function
-   * releases it, and its idle timer starts again from then.
+   * releases it, and its idle timer starts again from then, for `keepMs` when given (the request's `keep_alive`).
    */
-  hold(key: string): () => void;
+  hold(key: string, keepMs?: KeepAlive): () => void;
   /** Unloads one resident model; false when it was not resident. */
   unload(key: string): Promise<boolean>;
   /**
@@ -145,7 +145,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
   const residents = createResidentTable({
     idleTimeoutMs: options.idleTimeoutMs ?? 0,
     clock,
-    onIdle: (key) => void unloadResident(key, 'idle'),
+    onIdle: (key, reason) => void unloadResident(key, reason),
     onExpiry: (key) => expiry.moved(key),
     ...(options.pinned === undefined ? {} : { pinned: options.pinned }),
   });
@@ -198,9 +198,9 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     loadingRefs: () => loads.values().map((load) => load.ref),
     cachedRefs: () => options.loader.listCached(),
     subscriberCount: () => loads.subscribers(),
-    touch: (key) => void residents.touch(key),
-    hold(key) {
-      const release = residents.hold(key);
+    touch: (key, keepMs) => void residents.touch(key, keepMs),
+    hold(key, keepMs) {
+      const release = residents.hold(key, keepMs);
       // A model whose last reply ended may be evicted for a load waiting its turn.
       return () => {
         release();

@@ -176,8 +176,8 @@ export function createServerMetrics(now: () => number = () => performance.now())
   };
 }
 
-/** Every reason an unload has on the wire, plus `keep_alive` (a request's own keep-alive ran out). */
-const UNLOAD_REASON_LABELS: readonly (UnloadReason | 'keep_alive')[] = [
+/** Every reason an unload has on the wire, in the order the docs list them. */
+const UNLOAD_REASON_LABELS: readonly UnloadReason[] = [
   'request',
   'idle',
   'evicted',
