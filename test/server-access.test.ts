@@ -136,7 +136,7 @@ t.test('a watch key gets 403 PERMISSION_DENIED from every other route, naming wh
       t.match(body.error, { type: 'permission_error', code: 'PERMISSION_DENIED', param: null }, `${what}: the code`);
       t.match(
         body.error.message,
-        'this key may only read (a watch key: GET /health, GET /ready, GET /v1/models, GET /events, GET /metrics)',
+        'this key may only read (a watch key: GET /health, GET /ready, GET /v1/models, GET /events, GET /metrics, GET /cache)',
       );
       t.match(
         body.error.message,

@@ -65,6 +65,11 @@ export const WIRE_ERRORS = {
     when: 'the server has `--max-connections` connections open, each with a request under way; the connection is closed (`Retry-After: 1`); `/health` and requests with the API key are still answered',
   },
   MODEL_NOT_LOADED: { status: 404, when: '`/unload_model`: the model is not resident' },
+  MODEL_NOT_CACHED: { status: 404, when: '`/delete_model`: the cache has no snapshot of the model at that revision' },
+  MODEL_IN_USE: {
+    status: 409,
+    when: '`/delete_model`: a revision of the repository is resident or loading; unload it first',
+  },
   INVALID_DTYPE: {
     status: 400,
     when: '`/load_model`: `dtype` is not a dtype, a comma-separated string or a list of them; the message lists the valid ones',

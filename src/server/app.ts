@@ -22,6 +22,8 @@ import type { Selection } from './fetch/model-files.js';
 import { openSseStream } from './sse-stream.js';
 import { guardRoutes, keyHolder } from './access.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
+import { registerCacheRoutes } from './cache-routes.js';
+import type { ModelLoader } from './loader-types.js';
 import { createReadiness, type Readiness } from './readiness.js';
 import { systemClock } from '../common/clock.js';
 
@@ -57,6 +59,8 @@ export interface AppOptions {
   readonly shutdownGraceMs?: number;
   /** Request and idle timeouts and the connection cap; each defaults to {@link DEFAULT_HTTP_LIMITS}. */
   readonly limits?: Partial<HttpLimits>;
+  /** The loader, for the disk cache's routes (`/pull_model`, `/cache`, `/delete_model`); without it they have none. */
+  readonly loader?: ModelLoader;
   /** What `GET /ready` answers (`startServer` makes it from `--preload` and `--pin`); ready at once when absent. */
   readonly readiness?: Readiness;
   /** The figures `GET /metrics` shows (`startServer` makes them first, for the downloader's retries); new ones when absent. */
@@ -170,6 +174,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
     metrics,
   });
   registerModelRoutes(app, tracker.manager, tracker, options.unloadWaitMs);
+  registerCacheRoutes(app, {
+    manager,
+    loader: options.loader,
+    heartbeatMs,
+    dtypeOf(body) {
+      const dtype = dtypeOf(body);
+      if (!dtype.ok) return dtype;
+      return { ok: true, value: dtype.value === undefined ? {} : { dtype: dtype.value } };
+    },
+  });
 
   return app;
 }

@@ -15,7 +15,7 @@ import { createServerMetrics } from './metrics.js';
 import { createTransformersLoader, type TransformersLoaderOptions } from './transformers-loader.js';
 
 /** Options of {@link startServer}: where to listen, what to load with, and the app's own options. */
-export interface StartServerOptions extends Omit<AppOptions, 'manager'> {
+export interface StartServerOptions extends Omit<AppOptions, 'manager' | 'loader'> {
   /** Address to bind; default `127.0.0.1`. */
   readonly host?: string;
   /** Port to listen on; default 0 (a free one). */
@@ -62,8 +62,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const { modelSlotWaitMs, maxWaitingLoads, preload = [], pin = [], ...appOptions } = rest;
   const metrics = appOptions.metrics ?? createServerMetrics();
   const onDownloadRetry = (): void => metrics.downloadRetried();
+  const modelLoader = isLoader(loader) ? loader : createTransformersLoader({ onDownloadRetry, ...loader });
   const manager = createLoadManager({
-    loader: isLoader(loader) ? loader : createTransformersLoader({ onDownloadRetry, ...loader }),
+    loader: modelLoader,
     maxLoads: maxLoads ?? DEFAULT_MAX_LOADS,
     ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
     ...(maxModels !== undefined ? { maxModels } : {}),
@@ -75,7 +76,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   });
   const preloads = [...new Map([...preload, ...pin].map((ref) => [ref.key, ref])).values()];
   const readiness = createReadiness(manager, preloads, systemClock);
-  const app = buildApp({ ...appOptions, manager, metrics, readiness });
+  const app = buildApp({ ...appOptions, manager, metrics, readiness, loader: modelLoader });
   try {
     await app.listen({
       host,

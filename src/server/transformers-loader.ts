@@ -17,6 +17,7 @@ import {
   type LoadOptions,
   type ModelLoader,
   type ModelRef,
+  type PulledModel,
 } from './loader-types.js';
 import { createTransfer, type DownloadPolicy, type Transfer } from './fetch/transfer.js';
 import { listCachedSnapshots } from './fetch/model-cache.js';
@@ -70,6 +71,8 @@ export function createTransformersLoader(options: TransformersLoaderOptions): Mo
   return {
     load: (ref, onEvent, signal, loadOptions) => load(ref, onEvent, signal, { ...options, hub, transfer }, loadOptions),
     listCached: () => listCachedSnapshots(options.cacheDir),
+    pull: (ref, onEvent, signal, loadOptions) => pull(ref, onEvent, signal, { ...options, hub, transfer }, loadOptions),
+    cacheDir: options.cacheDir,
   };
 }
 
@@ -122,6 +125,25 @@ async function load(
       cause: error,
     });
   }
+}
+
+/** `POST /pull_model`: the files of a load onto the disk, in the same stages and progress, and no worker. */
+async function pull(
+  ref: ModelRef,
+  onEvent: (event: LoaderEvent) => void,
+  signal: AbortSignal | undefined,
+  context: LoadContext,
+  loadOptions: LoadOptions | undefined,
+): Promise<PulledModel> {
+  throwIfAborted(signal, ref);
+  onEvent({ type: 'stage', stage: 'processor' });
+  const snapshot = await openSnapshot(ref, context, signal, loadOptions?.dtype);
+  await snapshot.tokenizer();
+  onEvent({ type: 'stage', stage: 'config' });
+  const config = await snapshot.config();
+  const weights = await snapshot.weights(config, onEvent);
+  throwIfAborted(signal, ref);
+  return { weightBytes: weights.files.reduce((sum, file) => sum + file.size, 0), dtype: weights.dtype };
 }
 
 /**
