@@ -100,7 +100,30 @@ function progressText(stage: string, p: { current: number; total: number | null 
 }
 
 /** `modeldeck load`; resolves with the exit status (usage errors are thrown as {@link UsageError}, status 2). */
-export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo = {}): Promise<number> {
+export function runLoadCommand(argv: readonly string[], io: LoadCommandIo = {}): Promise<number> {
+  return runStreamCommand(argv, io, LOAD_COMMAND);
+}
+
+/** What tells `load` and `pull` apart: the name, the route, the words and the help. */
+export interface StreamCommand {
+  readonly name: 'load' | 'pull';
+  readonly route: '/load_model' | '/pull_model';
+  /** The line printed first (`loading`, `pulling`). */
+  readonly doing: string;
+  readonly usage: string;
+}
+
+const LOAD_COMMAND: StreamCommand = { name: 'load', route: '/load_model', doing: 'loading', usage: LOAD_USAGE };
+
+/**
+ * `load` or `pull`: POST the route, follow its event stream, and exit as it ended (usage errors are thrown as
+ * {@link UsageError}, status 2).
+ */
+export async function runStreamCommand(
+  argv: readonly string[],
+  io: LoadCommandIo,
+  command: StreamCommand,
+): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const env = io.env ?? process.env;
@@ -112,15 +135,15 @@ export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo 
     dtype: { type: 'string' },
   });
   if (parsed.help) {
-    stdout.write(`${LOAD_USAGE}\n`);
+    stdout.write(`${command.usage}\n`);
     return 0;
   }
   const { values, positionals } = parsed;
   if (positionals.length !== 1) {
     throw new UsageError(
       positionals.length === 0
-        ? `load needs a MODEL, like 'modeldeck load --server ${DEFAULT_SERVER_URL} org/name'`
-        : `load takes one MODEL, got ${positionals.length}: ${positionals.join(' ')}`,
+        ? `${command.name} needs a MODEL, like 'modeldeck ${command.name} --server ${DEFAULT_SERVER_URL} org/name'`
+        : `${command.name} takes one MODEL, got ${positionals.length}: ${positionals.join(' ')}`,
     );
   }
   const model = positionals[0] as string;
@@ -135,14 +158,15 @@ export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo 
   const json = values.json ?? false;
   const printer = createProgressPrinter(now);
 
-  if (!json) stdout.write(`loading ${model} on ${serviceRoot(server)}\n`);
+  if (!json) stdout.write(`${command.doing} ${model} on ${serviceRoot(server)}\n`);
   const outcome = await subscribeLoad({
     server,
     model,
+    route: command.route,
     apiKey,
     ...(dtype === undefined ? {} : { dtype }),
     // The client's one way out, as in the dashboard; there is no journal here, so it records into nothing.
-    fetch: createWireTap(io.fetch ? { fetch: io.fetch } : {}).taggedFetch('load'),
+    fetch: createWireTap(io.fetch ? { fetch: io.fetch } : {}).taggedFetch(command.name),
     onFrame: (frame) => {
       if (!json || frame.kind !== 'data') return;
       stdout.write(`${oneLine(frame.raw)}\n`);
@@ -150,7 +174,9 @@ export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo 
     onEvent: (event) => {
       if (json) return;
       const line = printer(event);
-      if (line !== null) stdout.write(`${line}\n`);
+      // A pull's ready means the files are on disk, not that the model is in memory.
+      const said = command.name === 'pull' && line?.startsWith('ready: ') ? `on disk: ${line.slice(7)}` : line;
+      if (said !== null) stdout.write(`${said}\n`);
     },
   });
   if (outcome.ok) return LOAD_EXIT.ready;
