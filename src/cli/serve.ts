@@ -16,6 +16,7 @@ import {
   UsageError,
   listenUsageError,
   parseCommand,
+  parseBytes,
   parseCount,
   parseDtypeFlag,
   parseHttpUrl,
@@ -86,6 +87,11 @@ Options:
                        /health and clients with the API key) and its connection is closed; past 2N new
                        connections are closed at once (default 1000; keep 2N under the descriptor limit,
                        ulimit -n; 0 no cap)
+  --max-memory BYTES   the weights the resident models may hold together (e.g. 8G): a load is admitted
+                       only if its weights (their files' sizes for the dtype chosen, known from the listing
+                       before any download) fit beside them, evicting idle models first; otherwise it fails
+                       with MEMORY_BUDGET_EXCEEDED before its first weight byte ({"force": true} loads
+                       anyway) (default: no budget)
   --preload ID         load model ID (org/name[@revision]) as soon as the server listens; GET /ready
                        answers 503 with Retry-After until it is resident (a failed load is tried again,
                        every 5 s doubling to 5 min). Repeat for more models
@@ -146,6 +152,8 @@ export interface ServeConfig {
   readonly preload: readonly ModelRef[];
   /** Models loaded at start and never unloaded for idleness nor evicted (`--pin`). */
   readonly pin: readonly ModelRef[];
+  /** Bytes of weights the resident models may hold together (`--max-memory`); 0 none. */
+  readonly maxMemory: number;
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -201,6 +209,7 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     'max-queue': { type: 'string' },
     preload: { type: 'string', multiple: true },
     pin: { type: 'string', multiple: true },
+    'max-memory': { type: 'string' },
   });
   if (parsed.help) return null;
   const { values, positionals } = parsed;
@@ -251,6 +260,7 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     ),
     preload: (values.preload ?? []).map((id) => parseModelFlag(id, '--preload')),
     pin: (values.pin ?? []).map((id) => parseModelFlag(id, '--pin')),
+    maxMemory: values['max-memory'] === undefined ? 0 : parseBytes(values['max-memory'], '--max-memory'),
   };
 }
 
@@ -347,6 +357,7 @@ export function serverOptions(config: ServeConfig): StartServerOptions {
     ...(config.watchKeys.length > 0 ? { watchKeys: config.watchKeys } : {}),
     ...(config.preload.length > 0 ? { preload: config.preload } : {}),
     ...(config.pin.length > 0 ? { pin: config.pin } : {}),
+    ...(config.maxMemory > 0 ? { maxMemoryBytes: config.maxMemory } : {}),
     logger: { level: config.logLevel, stream: process.stderr },
   };
 }

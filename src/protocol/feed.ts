@@ -63,6 +63,12 @@ export interface FeedModel {
 /** `snapshot`: every model the server knows, as of this event's id. */
 export interface SnapshotPayload {
   readonly models: readonly FeedModel[];
+  /** modeldeck's: the process's resident set, the resident models' weights and `--max-memory` (null: none), in bytes. */
+  readonly memory?: {
+    readonly rss_bytes: number;
+    readonly weights_bytes: number;
+    readonly budget_bytes: number | null;
+  };
 }
 
 /** `unload`: a model left memory, or a load was cancelled. */
@@ -158,7 +164,8 @@ export function parseFeedEvent(name: string, id: string, data: string): ParseFee
         if (model === undefined) return { ok: false, error: `snapshot has a bad model entry ${JSON.stringify(entry)}` };
         read.push(model);
       }
-      return { ok: true, event: { event: 'snapshot', id, data: { models: read } } };
+      const memory = readMemory(value['memory']);
+      return { ok: true, event: { event: 'snapshot', id, data: { models: read, ...(memory ? { memory } : {}) } } };
     }
     case 'unload': {
       const { model, reason } = value;
@@ -202,6 +209,15 @@ export function parseFeedEvent(name: string, id: string, data: string): ParseFee
     default:
       return { ok: false, error: `unknown feed event ${JSON.stringify(name)}` };
   }
+}
+
+/** A snapshot's optional `memory`, when its figures read; undefined otherwise (another server's is ignored). */
+function readMemory(value: unknown): SnapshotPayload['memory'] {
+  if (!isObject(value)) return undefined;
+  const { rss_bytes, weights_bytes, budget_bytes } = value;
+  if (typeof rss_bytes !== 'number' || typeof weights_bytes !== 'number') return undefined;
+  if (budget_bytes !== null && typeof budget_bytes !== 'number') return undefined;
+  return { rss_bytes, weights_bytes, budget_bytes };
 }
 
 /** A chat event's optional `request_id`, when it is a string. */

@@ -145,6 +145,15 @@ export function buildApp(options: AppOptions): FastifyInstance {
     if (!dtype.ok) return sendError(reply, 'INVALID_DTYPE', dtype.problem, 'dtype');
     const keep = parseKeepAlive((request.body as { keep_alive?: unknown }).keep_alive);
     if (!keep.ok) return sendError(reply, 'INVALID_REQUEST', keep.problem, 'keep_alive');
+    const force = (request.body as { force?: unknown }).force ?? false;
+    if (typeof force !== 'boolean') {
+      return sendError(
+        reply,
+        'INVALID_REQUEST',
+        `'force' must be true or false, got ${JSON.stringify(force)}`,
+        'force',
+      );
+    }
     const conflict = manager.dtypeConflict(ref, dtype.value);
     if (conflict !== undefined) return sendError(reply, 'DTYPE_CONFLICT', conflict, 'dtype');
     const stream = openSseStream(reply, { heartbeatMs });
@@ -156,7 +165,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
         stream.send(serializeLoadEvent(event));
         if (isTerminal(event)) stream.end();
       },
-      dtype.value === undefined ? undefined : { dtype: dtype.value },
+      { ...(dtype.value === undefined ? {} : { dtype: dtype.value }), ...(force ? { force } : {}) },
     );
     // A client that leaves stops receiving; the load itself goes on (and stays cached) for everyone else.
     stream.onDisconnect(() => subscription.unsubscribe());

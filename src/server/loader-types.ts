@@ -126,6 +126,13 @@ export interface LoadedModel {
 export interface LoadOptions {
   /** The request's dtype preference (`["q4", "q8"]`, `auto` for the default choice); replaces the server's. */
   readonly dtype?: readonly string[];
+  /** The request's `"force": true`: load even past `--max-memory`. */
+  readonly force?: boolean;
+  /**
+   * Called with the bytes of the weight files chosen, from the listing, before any of them is fetched; rejects (with a
+   * {@link LoadError}) when the model may not load (`--max-memory`). The manager sets it.
+   */
+  readonly admit?: (weightBytes: number) => Promise<void>;
 }
 
 /** Loads models. One call is one load; de-duplication of concurrent requests is the manager's job. */

@@ -38,6 +38,8 @@ export interface StartServerOptions extends Omit<AppOptions, 'manager' | 'loader
   readonly preload?: readonly ModelRef[];
   /** Models preloaded and never unloaded for idleness nor evicted (`--pin`). */
   readonly pin?: readonly ModelRef[];
+  /** Bytes of weights the resident models may hold together (`--max-memory`); 0 or absent: no budget. */
+  readonly maxMemoryBytes?: number;
 }
 
 /** A listening server. */
@@ -59,7 +61,7 @@ function isLoader(loader: StartServerOptions['loader']): loader is ModelLoader {
 /** Builds and starts a modeldeck server. @throws ListenError when the address cannot be bound. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const { host = '127.0.0.1', port = 0, backlog, loader, idleTimeoutMs, maxLoads, maxModels, ...rest } = options;
-  const { modelSlotWaitMs, maxWaitingLoads, preload = [], pin = [], ...appOptions } = rest;
+  const { modelSlotWaitMs, maxWaitingLoads, preload = [], pin = [], maxMemoryBytes, ...appOptions } = rest;
   const metrics = appOptions.metrics ?? createServerMetrics();
   const onDownloadRetry = (): void => metrics.downloadRetried();
   const modelLoader = isLoader(loader) ? loader : createTransformersLoader({ onDownloadRetry, ...loader });
@@ -71,6 +73,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ...(modelSlotWaitMs !== undefined ? { modelSlotWaitMs } : {}),
     ...(maxWaitingLoads !== undefined ? { maxWaitingLoads } : {}),
     ...(pin.length > 0 ? { pinned: new Set(pin.map((ref) => ref.key)) } : {}),
+    ...(maxMemoryBytes !== undefined ? { maxMemoryBytes } : {}),
     onInternalError: (error, ref) => app.log.error({ err: error, model: ref.key }, 'unexpected load failure'),
     onUnload: (ref, reason) => app.log.info({ model: ref.key, reason }, 'model unloaded'),
   });

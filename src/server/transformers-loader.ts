@@ -111,7 +111,7 @@ async function load(
     const config = await snapshot.config();
     await worker.call({ type: 'config', dir }, signal);
 
-    const weights = await snapshot.weights(config, onEvent);
+    const weights = await snapshot.weights(config, onEvent, loadOptions?.admit);
     if (!tokenizerReady) await loadTokenizer();
     onEvent({ type: 'stage', stage: 'weights' });
     await buildSession(worker, dir, weights, onEvent, signal);
