@@ -38,7 +38,7 @@ t.test('a watch key: the routes it may use, listed; the checks that need the ful
   t.equal(status, 0, 'exit 0: nothing failed');
   t.match(
     out,
-    /^access +pass +a watch key, which may only read: GET \/v1\/models, GET \/events; 5 route\(s\) answered 403 PERMISSION_DENIED$/m,
+    /^access +pass +a watch key, which may only read: GET \/v1\/models, GET \/events, GET \/metrics, GET \/cache; 7 route\(s\) answered 403 PERMISSION_DENIED$/m,
   );
   t.match(out, /^Routes for this key \(each asked with a GET, which changes nothing/m, 'a section of routes');
   t.match(out, /^ROUTE +NEEDS +THIS KEY +ANSWER TO A GET$/m);
@@ -86,11 +86,16 @@ t.test('the full key, --access-only: every route, and nothing loaded or unloaded
     report.access?.routes.map((r) => `${r.method} ${r.path} ${r.verdict} ${r.status}`),
     [
       'GET /health allowed 200',
+      'GET /ready allowed 200',
       'GET /v1/models allowed 200',
       'GET /events allowed 200',
+      'GET /metrics allowed 200',
+      'GET /cache allowed 200',
       'POST /load_model allowed 405',
       'POST /unload_model allowed 405',
       'POST /reset allowed 405',
+      'POST /pull_model allowed 405',
+      'POST /delete_model allowed 405',
       'POST /v1/chat/completions allowed 405',
       'POST /v1/completions allowed 405',
     ],

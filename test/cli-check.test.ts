@@ -103,7 +103,7 @@ t.test('against the upstream stand-in: no false failures; its differences are n/
       status: 'pass',
       reason:
         // The stand-in answers GET /load_model as FastAPI does (405: the route exists for POST), so that row answered.
-        /^the server needs no key: 2 of 7 routes answered without one; 5 could not be told \(GET \/events 404, POST \/unload_model 404,/,
+        /^the server needs no key: 2 of 11 routes answered without one; 9 could not be told \(GET \/events 404, GET \/metrics 404, GET \/cache 404,/,
     },
     'no key, and none needed; the routes it lacks are told apart from refusals',
   );

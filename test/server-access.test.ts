@@ -105,8 +105,8 @@ t.test('a route without a row cannot be registered: the build fails naming the t
   const manager = createLoadManager({ loader: gatedLoader().loader, maxLoads: 1 });
   const app = buildApp({ manager });
   t.teardown(() => app.close());
-  t.throws(() => app.get('/ready', async () => ({ status: 'ready' })), {
-    message: /GET \/ready has no row in ROUTE_ACCESS \(src\/protocol\/access\.ts\)/,
+  t.throws(() => app.get('/not-in-table', async () => ({ status: 'ready' })), {
+    message: /GET \/not-in-table has no row in ROUTE_ACCESS \(src\/protocol\/access\.ts\)/,
   });
 });
 
@@ -134,7 +134,10 @@ t.test('a watch key gets 403 PERMISSION_DENIED from every other route, naming wh
       const text = await res.text();
       const body = JSON.parse(text) as { error: { message: string; type: string; code: string; param: null } };
       t.match(body.error, { type: 'permission_error', code: 'PERMISSION_DENIED', param: null }, `${what}: the code`);
-      t.match(body.error.message, 'this key may only read (a watch key: GET /health, GET /v1/models, GET /events)');
+      t.match(
+        body.error.message,
+        'this key may only read (a watch key: GET /health, GET /ready, GET /v1/models, GET /events, GET /metrics, GET /cache)',
+      );
       t.match(
         body.error.message,
         `${route.method} ${route.path} needs the "full" permission, which only the server's full key (--api-key) has`,

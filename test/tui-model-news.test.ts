@@ -193,12 +193,15 @@ t.test('a poll without a feed: not loaded any more is unloaded; a list without s
   t.equal(follow(readyAt(1000), polled(loaded, 2000), 2010).expiresAt, 12_010);
 });
 
-t.test('this session’s own u: unloaded by u, whichever of its answer and the feed comes first', async (t) => {
-  const own = unloadedBySession(readyAt(1000), 2000);
-  t.match(line(own, 2001), /○ unloaded: unloaded by u at /);
-  const feedFirst = followNews(readyAt(1000), { kind: 'unloaded', model: MODEL, cause: 'request' }, 2000);
-  t.match(line(unloadedBySession(feedFirst, 2001), 2002), /unloaded by u/);
-});
+t.test(
+  'this session’s own U: unloaded from this console, whichever of its answer and the feed comes first',
+  async (t) => {
+    const own = unloadedBySession(readyAt(1000), 2000);
+    t.match(line(own, 2001), /○ unloaded: unloaded from this console at /);
+    const feedFirst = followNews(readyAt(1000), { kind: 'unloaded', model: MODEL, cause: 'request' }, 2000);
+    t.match(line(unloadedBySession(feedFirst, 2001), 2002), /unloaded from this console/);
+  },
+);
 
 t.test('waiting is named: accepted before any event, then the place and reason a queued event gives', async (t) => {
   let s = createSessionState({ id: 's1', tag: 's1', server: ROOT, model: 'org/m' });

@@ -8,6 +8,7 @@ import { failureHint, loadEnding, type Failure } from '../client/failures.js';
 import { formatBytes, formatDuration, percentDone } from '../client/format.js';
 import { modelProblem, parseServerKind, unknownKindMessage } from '../client/server-kind.js';
 import { DEFAULT_SERVER_URL, serviceRoot } from '../client/server-url.js';
+import { subscribeLoad, type SubscribeLoadOptions } from '../client/load-subscription.js';
 import { createWireTap } from '../client/wire-tap.js';
 import type { LoadEvent } from '../protocol/events.js';
 import { UsageError, parseCommand, parseDtypeFlag, parseHttpUrl } from './args.js';
@@ -108,28 +109,54 @@ function progressText(stage: string, p: { current: number; total: number | null 
 }
 
 /** `modeldeck load`; resolves with the exit status (usage errors are thrown as {@link UsageError}, status 2). */
-export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo = {}): Promise<number> {
+export function runLoadCommand(argv: readonly string[], io: LoadCommandIo = {}): Promise<number> {
+  return runStreamCommand(argv, io, LOAD_COMMAND);
+}
+
+/** What tells `load` and `pull` apart: the name, the route, the words and the help. */
+export interface StreamCommand {
+  readonly name: 'load' | 'pull';
+  readonly route: '/load_model' | '/pull_model';
+  /** The line printed first (`loading`, `pulling`). */
+  readonly doing: string;
+  readonly usage: string;
+}
+
+/** The options `load` and `pull` take. */
+const STREAM_OPTIONS = {
+  server: { type: 'string' },
+  json: { type: 'boolean' },
+  'api-key': { type: 'string' },
+  dtype: { type: 'string' },
+  kind: { type: 'string' },
+} as const;
+
+const LOAD_COMMAND: StreamCommand = { name: 'load', route: '/load_model', doing: 'loading', usage: LOAD_USAGE };
+
+/**
+ * `load` or `pull`: POST the route, follow its event stream, and exit as it ended (usage errors are thrown as
+ * {@link UsageError}, status 2).
+ */
+export async function runStreamCommand(
+  argv: readonly string[],
+  io: LoadCommandIo,
+  command: StreamCommand,
+): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const env = io.env ?? process.env;
   const now = io.now ?? Date.now;
-  const parsed = parseCommand(argv, {
-    server: { type: 'string' },
-    json: { type: 'boolean' },
-    'api-key': { type: 'string' },
-    dtype: { type: 'string' },
-    kind: { type: 'string' },
-  });
+  const parsed = parseCommand(argv, STREAM_OPTIONS);
   if (parsed.help) {
-    stdout.write(`${LOAD_USAGE}\n`);
+    stdout.write(`${command.usage}\n`);
     return 0;
   }
   const { values, positionals } = parsed;
   if (positionals.length !== 1) {
     throw new UsageError(
       positionals.length === 0
-        ? `load needs a MODEL, like 'modeldeck load --server ${DEFAULT_SERVER_URL} org/name'`
-        : `load takes one MODEL, got ${positionals.length}: ${positionals.join(' ')}`,
+        ? `${command.name} needs a MODEL, like 'modeldeck ${command.name} --server ${DEFAULT_SERVER_URL} org/name'`
+        : `${command.name} takes one MODEL, got ${positionals.length}: ${positionals.join(' ')}`,
     );
   }
   const model = positionals[0] as string;
@@ -147,9 +174,9 @@ export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo 
   const json = values.json ?? false;
   const printer = createProgressPrinter(now);
 
-  if (!json) stdout.write(`loading ${model} on ${serviceRoot(server)}\n`);
+  if (!json) stdout.write(`${command.doing} ${model} on ${serviceRoot(server)}\n`);
   // The client's one way out, as in the dashboard; there is no journal here, so it records into nothing.
-  const tapped = createWireTap(io.fetch ? { fetch: io.fetch } : {}).taggedFetch('load');
+  const tapped = createWireTap(io.fetch ? { fetch: io.fetch } : {}).taggedFetch(command.name);
   const resolver = createKindResolver({
     server,
     apiKey,
@@ -161,9 +188,10 @@ export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo 
       if (!json && !/^server kind: (modeldeck|transformers-serve) /.test(frame.raw)) stdout.write(`${frame.raw}\n`);
     },
   });
-  const outcome = await loadWithKind(resolver, {
+  const request: SubscribeLoadOptions = {
     server,
     model,
+    route: command.route,
     apiKey,
     ...(dtype === undefined ? {} : { dtype }),
     fetch: tapped,
@@ -174,9 +202,13 @@ export async function runLoadCommand(argv: readonly string[], io: LoadCommandIo 
     onEvent: (event) => {
       if (json) return;
       const line = printer(event);
-      if (line !== null) stdout.write(`${line}\n`);
+      // A pull's ready means the files are on disk, not that the model is in memory.
+      const said = command.name === 'pull' && line?.startsWith('ready: ') ? `on disk: ${line.slice(7)}` : line;
+      if (said !== null) stdout.write(`${said}\n`);
     },
-  });
+  };
+  // A pull (download only) is modeldeck's own route: other kinds of server are not asked it.
+  const outcome = command.name === 'pull' ? await subscribeLoad(request) : await loadWithKind(resolver, request);
   if (outcome.ok) return LOAD_EXIT.ready;
   return reportFailure(outcome.failure, stderr);
 }

@@ -11,6 +11,10 @@ a throttled local mirror and a server, all on loopback). See 'modeldeck dashboar
 Commands:
   dashboard            the full-screen dashboard (the default command)
   load MODEL           load a model on a server and print its progress (for scripts and CI)
+  pull MODEL           download a model into a server's disk cache without loading it
+  unload MODEL         unload a model from a server's memory (or cancel its load)
+  rm MODEL             delete a model from a server's disk cache
+  ps                   list what each server holds: resident, loading, queued, on disk; sizes, expiries
   check URL            check a /load_model server against the protocol (a pass / fail table)
   replay FILE          open the dashboard on a log saved with Ctrl-S, with its original timing
   serve                run the modeldeck server (POST /load_model, chat completions)
@@ -29,6 +33,10 @@ type Command = (argv: readonly string[]) => Promise<number>;
 const commands: Readonly<Record<string, () => Promise<Command>>> = {
   dashboard: async () => (await import('./dashboard.js')).runDashboardCommand,
   load: async () => (await import('./load.js')).runLoadCommand,
+  pull: async () => (await import('./pull.js')).runPullCommand,
+  unload: async () => (await import('./model-commands.js')).runUnloadCommand,
+  rm: async () => (await import('./model-commands.js')).runRmCommand,
+  ps: async () => (await import('./ps.js')).runPsCommand,
   check: async () => (await import('./check.js')).runCheckCommand,
   replay: async () => (await import('./replay.js')).runReplayCommand,
   serve: async () => (await import('./serve.js')).runServeCommand,

@@ -84,6 +84,25 @@ export interface MirrorCommandIo {
 /** Default port of `modeldeck mirror` (the modeldeck server defaults to 8000). */
 export const DEFAULT_MIRROR_PORT = 8001;
 
+/** The options `modeldeck mirror` takes. */
+const MIRROR_OPTIONS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  throttle: { type: 'string' },
+  'link-throttle': { type: 'string' },
+  token: { type: 'string' },
+  'page-size': { type: 'string' },
+  'user-token': { type: 'string', multiple: true },
+  gated: { type: 'string', multiple: true },
+  'redirect-large': { type: 'boolean' },
+  'cdn-port': { type: 'string' },
+  'xet-url-ttl': { type: 'string' },
+  'xet-edge-cap': { type: 'string' },
+  'xet-edge-every': { type: 'string' },
+  fault: { type: 'string', multiple: true },
+  quiet: { type: 'boolean' },
+} as const;
+
 /**
  * `modeldeck mirror DIR [options]`, `argv` being the arguments after `mirror`. Runs until SIGINT, SIGTERM or
  * `io.signal`, then resolves with 0; resolves with 2 (after a message on stderr) for a bad command line, a missing
@@ -93,23 +112,7 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   try {
-    const parsed = parseCommand(argv, {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      throttle: { type: 'string' },
-      'link-throttle': { type: 'string' },
-      token: { type: 'string' },
-      'page-size': { type: 'string' },
-      'user-token': { type: 'string', multiple: true },
-      gated: { type: 'string', multiple: true },
-      'redirect-large': { type: 'boolean' },
-      'cdn-port': { type: 'string' },
-      'xet-url-ttl': { type: 'string' },
-      'xet-edge-cap': { type: 'string' },
-      'xet-edge-every': { type: 'string' },
-      fault: { type: 'string', multiple: true },
-      quiet: { type: 'boolean' },
-    });
+    const parsed = parseCommand(argv, MIRROR_OPTIONS);
     if (parsed.help) {
       stdout.write(`${MIRROR_USAGE}\n`);
       return 0;

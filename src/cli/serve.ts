@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { accessKeysOf, type GivenKey } from '../common/auth.js';
 import { ListenError } from '../common/listen.js';
 import { DEFAULT_DOWNLOAD_CONNECTIONS } from '../server/fetch/transfer.js';
 import { defaultHubCacheDir } from '../server/fetch/model-cache.js';
 import type { StartServerOptions } from '../server/start.js';
+import type { ModelRef } from '../server/loader-types.js';
+import { parseModelId } from '../protocol/model-id.js';
 import { DEFAULT_HTTP_LIMITS } from '../server/http-limits.js';
 import { DEFAULT_MAX_LOADS } from '../server/load-limiter.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from '../server/shutdown.js';
@@ -14,6 +16,7 @@ import {
   UsageError,
   listenUsageError,
   parseCommand,
+  parseBytes,
   parseCount,
   parseDtypeFlag,
   parseHttpUrl,
@@ -27,7 +30,9 @@ export const DEFAULT_HUB_URL = 'https://huggingface.co';
 export const SERVE_USAGE = `Usage: modeldeck serve [options]
 
 Runs the modeldeck server: POST /load_model streams loading progress as Server-Sent Events
-(wire-compatible with \`transformers serve\`), GET /health answers {"status": "ok"}.
+(wire-compatible with \`transformers serve\`), GET /health answers {"status": "ok"} (liveness), GET /ready
+answers 503 until every --preload and --pin model is resident, then 200 (readiness), GET /metrics
+answers in the Prometheus text format.
 
 Options:
   --host HOST          address to bind (default 127.0.0.1)
@@ -47,7 +52,7 @@ Options:
                        first of q8, int8, uint8, q4, q4f16, bnb4, fp32, fp16 it has (skipping one 3 times
                        the size of another of its class). A load request's "dtype" replaces it
   --model-timeout SEC  unload a model after SEC seconds without use (default 300; 0 never); reading
-                       /v1/models or /events is not use. Each model's expires_at is in /v1/models
+                       /v1/models, /events or /metrics is not use. Each model's expires_at is in /v1/models
   --max-models N       keep at most N models in memory, loads under way included: a load beyond N
                        unloads the least recently used one that is not generating, else waits its turn
                        (stage "queued") while the others load or generate; it fails with MODELS_BUSY
@@ -55,7 +60,7 @@ Options:
                        wait (default 0: no limit)
   --api-key KEY        the full key: require "Authorization: Bearer KEY" on every route but /health
                        (default $MODELDECK_API_KEY; prefer the variable: flags show up in ps)
-  --watch-key KEY      a key that may only read: GET /v1/models, GET /events (and /health); every
+  --watch-key KEY      a key that may only read: GET /v1/models, /events, /metrics (and /health); every
                        other route answers it 403 PERMISSION_DENIED. Repeat for more keys; needs
                        --api-key (default $MODELDECK_WATCH_KEYS, comma-separated)
   --log-level LEVEL    fatal, error, warn, info, debug or silent (default info; logs go to stderr)
@@ -82,6 +87,17 @@ Options:
                        /health and clients with the API key) and its connection is closed; past 2N new
                        connections are closed at once (default 1000; keep 2N under the descriptor limit,
                        ulimit -n; 0 no cap)
+  --max-memory BYTES   the weights the resident models may hold together (e.g. 8G): a load is admitted
+                       only if its weights (their files' sizes for the dtype chosen, known from the listing
+                       before any download) fit beside them, evicting idle models first; otherwise it fails
+                       with MEMORY_BUDGET_EXCEEDED before its first weight byte ({"force": true} loads
+                       anyway) (default: half of this machine's memory, so that models loaded one after
+                       another never swap it; 0 no budget)
+  --preload ID         load model ID (org/name[@revision]) as soon as the server listens; GET /ready
+                       answers 503 with Retry-After until it is resident (a failed load is tried again,
+                       every 5 s doubling to 5 min). Repeat for more models
+  --pin ID             as --preload, and never unload ID for idleness nor evict it for --max-models
+                       (/unload_model and /reset still do). Repeat for more models
   -h, --help           show this help
 
 Environment:
@@ -133,6 +149,12 @@ export interface ServeConfig {
   readonly maxQueue: number;
   /** Seconds replies under way get to finish when the server stops. */
   readonly shutdownTimeout: number;
+  /** Models loaded at start (`--preload`); `GET /ready` answers 503 until they are resident. */
+  readonly preload: readonly ModelRef[];
+  /** Models loaded at start and never unloaded for idleness nor evicted (`--pin`). */
+  readonly pin: readonly ModelRef[];
+  /** Bytes of weights the resident models may hold together (`--max-memory`); 0 none. */
+  readonly maxMemory: number;
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -186,6 +208,9 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
     'shutdown-timeout': { type: 'string' },
     'generation-timeout': { type: 'string' },
     'max-queue': { type: 'string' },
+    preload: { type: 'string', multiple: true },
+    pin: { type: 'string', multiple: true },
+    'max-memory': { type: 'string' },
   });
   if (parsed.help) return null;
   const { values, positionals } = parsed;
@@ -234,7 +259,18 @@ export function resolveServeConfig(argv: readonly string[], env: NodeJS.ProcessE
       values['shutdown-timeout'] ?? String(DEFAULT_SHUTDOWN_GRACE_MS / 1000),
       '--shutdown-timeout',
     ),
+    preload: (values.preload ?? []).map((id) => parseModelFlag(id, '--preload')),
+    pin: (values.pin ?? []).map((id) => parseModelFlag(id, '--pin')),
+    maxMemory:
+      values['max-memory'] === undefined ? defaultMaxMemory() : parseBytes(values['max-memory'], '--max-memory'),
   };
+}
+
+/** A `--preload` or `--pin` model id, checked as the wire checks it. */
+function parseModelFlag(value: string, flag: string): ModelRef {
+  const parsed = parseModelId(value);
+  if (!parsed.ok) throw new UsageError(`${flag}: ${parsed.message}`);
+  return parsed.ref;
 }
 
 function parseMaxModels(value: string): number {
@@ -321,6 +357,9 @@ export function serverOptions(config: ServeConfig): StartServerOptions {
     },
     ...(config.apiKey !== undefined ? { apiKey: config.apiKey } : {}),
     ...(config.watchKeys.length > 0 ? { watchKeys: config.watchKeys } : {}),
+    ...(config.preload.length > 0 ? { preload: config.preload } : {}),
+    ...(config.pin.length > 0 ? { pin: config.pin } : {}),
+    ...(config.maxMemory > 0 ? { maxMemoryBytes: config.maxMemory } : {}),
     logger: { level: config.logLevel, stream: process.stderr },
   };
 }
@@ -362,4 +401,14 @@ export function waitForSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+}
+
+/**
+ * `--max-memory`'s default: half of the machine's memory, in whole MiB. Without any budget, models asked for one
+ * after another stay resident until the machine swaps (53 small models took 1.84 GB in a test of it); half leaves the
+ * rest to the process itself, its generations and the system.
+ */
+export function defaultMaxMemory(total = totalmem()): number {
+  const mib = 1024 * 1024;
+  return Math.floor(total / 2 / mib) * mib;
 }

@@ -30,6 +30,8 @@ export interface SubscribeLoadOptions extends RequestOptions {
   readonly onEvent?: (event: LoadEvent, raw: string, extras?: LoadExtras) => void;
   /** The server answered 200 with an event stream (before any event: a queued load may wait a while for its first). */
   readonly onAccepted?: () => void;
+  /** `/load_model` (the default), or a modeldeck server's `/pull_model` (the same stream; ready means on disk). */
+  readonly route?: '/load_model' | '/pull_model';
 }
 
 /** How a subscription ended. */
@@ -45,7 +47,7 @@ export type LoadOutcome =
  */
 export async function subscribeLoad(options: SubscribeLoadOptions): Promise<LoadOutcome> {
   const request = { model: options.model, ...(options.dtype === undefined ? {} : { dtype: options.dtype }) };
-  const answer = await postForEventStream('/load_model', request, options);
+  const answer = await postForEventStream(options.route ?? '/load_model', request, options);
   if (!answer.ok) return answer;
   const { response } = answer;
   options.onAccepted?.();

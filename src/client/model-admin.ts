@@ -1,6 +1,7 @@
 /**
- * One-shot requests about a server's models: `POST /unload_model` (which also cancels a load still running) and
- * `GET /v1/models` (the fallback of a dashboard whose server has no live feed). Never throw.
+ * One-shot requests about a server's models: `POST /unload_model` (which also cancels a load still running),
+ * `POST /delete_model` (a modeldeck server's cache) and `GET /v1/models` (the fallback of a dashboard whose server has
+ * no live feed). Never throw.
  */
 
 import { readExpiresInMs } from '../protocol/residency-fields.js';
@@ -25,11 +26,24 @@ async function failureOf(response: Response): Promise<Failure> {
   return httpFailure(response, await response.text().catch(() => ''));
 }
 
-/** Asks the server to unload `model`, or to cancel its load if it is still loading. */
-export async function unloadModel(options: AdminOptions & { readonly model: string }): Promise<AdminOutcome<string>> {
+/** Asks the server to unload `model`, or to cancel its load if it is still loading; resolves with the answer's body. */
+export function unloadModel(options: AdminOptions & { readonly model: string }): Promise<AdminOutcome<string>> {
+  return postModel('/unload_model', options);
+}
+
+/** Asks a modeldeck server to delete `model`'s revision from its disk cache; resolves with the answer's body. */
+export function deleteCachedModel(options: AdminOptions & { readonly model: string }): Promise<AdminOutcome<string>> {
+  return postModel('/delete_model', options);
+}
+
+/** POSTs `{"model"}` to `route`. */
+async function postModel(
+  route: '/unload_model' | '/delete_model',
+  options: AdminOptions & { readonly model: string },
+): Promise<AdminOutcome<string>> {
   const root = serviceRoot(options.server);
   try {
-    const response = await (options.fetch ?? fetch)(`${root}/unload_model`, {
+    const response = await (options.fetch ?? fetch)(`${root}${route}`, {
       method: 'POST',
       headers: headersFor(options.apiKey, 'application/json'),
       body: JSON.stringify({ model: options.model }),

@@ -31,11 +31,16 @@ export interface RouteAccess {
  */
 export const ROUTE_ACCESS: readonly RouteAccess[] = [
   { method: 'GET', path: '/health', needs: 'open' },
+  { method: 'GET', path: '/ready', needs: 'open' },
   { method: 'GET', path: '/v1/models', needs: 'watch' },
   { method: 'GET', path: '/events', needs: 'watch' },
+  { method: 'GET', path: '/metrics', needs: 'watch' },
+  { method: 'GET', path: '/cache', needs: 'watch' },
   { method: 'POST', path: '/load_model', needs: 'full' },
   { method: 'POST', path: '/unload_model', needs: 'full' },
   { method: 'POST', path: '/reset', needs: 'full' },
+  { method: 'POST', path: '/pull_model', needs: 'full' },
+  { method: 'POST', path: '/delete_model', needs: 'full' },
   { method: 'POST', path: '/v1/chat/completions', needs: 'full' },
   { method: 'POST', path: '/v1/completions', needs: 'full' },
 ];

@@ -65,6 +65,11 @@ export const WIRE_ERRORS = {
     when: 'the server has `--max-connections` connections open, each with a request under way; the connection is closed (`Retry-After: 1`); `/health` and requests with the API key are still answered',
   },
   MODEL_NOT_LOADED: { status: 404, when: '`/unload_model`: the model is not resident' },
+  MODEL_NOT_CACHED: { status: 404, when: '`/delete_model`: the cache has no snapshot of the model at that revision' },
+  MODEL_IN_USE: {
+    status: 409,
+    when: '`/delete_model`: a revision of the repository is resident or loading; unload it first',
+  },
   INVALID_DTYPE: {
     status: 400,
     when: '`/load_model`: `dtype` is not a dtype, a comma-separated string or a list of them; the message lists the valid ones',
@@ -118,6 +123,10 @@ export const WIRE_ERRORS = {
     status: 503,
     when: 'the server holds `--max-models` models and every one has been generating replies for 10 s while the load waited, or 32 loads already wait for room; the message names them and says what to do',
   },
+  MEMORY_BUDGET_EXCEEDED: {
+    status: 503,
+    when: 'the model’s weights (estimated from the listing, before any weight byte is fetched) do not fit beside the resident models under `--max-memory`, even after evicting the idle ones; the message gives the estimate, the budget and what holds it; `{"force": true}` loads anyway',
+  },
 
   // A reply cut short by a deliberate act (an HTTP status before streaming began; an in-stream frame after).
   MODEL_UNLOADED: {
@@ -157,7 +166,8 @@ export type LoadErrorCode =
   | 'LOAD_FAILED'
   | 'ABORTED'
   | 'CANCELLED'
-  | 'MODELS_BUSY';
+  | 'MODELS_BUSY'
+  | 'MEMORY_BUDGET_EXCEEDED';
 
 /** The code of the `error` event a load gets when the server stops during it: the server goes away, the model is fine. */
 export const SHUTTING_DOWN_CODE = 'ABORTED' satisfies LoadErrorCode;

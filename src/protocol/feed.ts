@@ -15,10 +15,18 @@ export const FEED_EVENT_NAMES = ['snapshot', 'load', 'unload', 'chat_start', 'ch
 export type FeedEventName = (typeof FEED_EVENT_NAMES)[number];
 
 /** Why a model left memory (or a load ended without one). */
-export type UnloadReason = 'idle' | 'request' | 'evicted' | 'reset' | 'cancelled' | 'shutdown';
+export type UnloadReason = 'idle' | 'keep_alive' | 'request' | 'evicted' | 'reset' | 'cancelled' | 'shutdown';
 
 /** {@link UnloadReason} values. */
-export const UNLOAD_REASONS: readonly UnloadReason[] = ['idle', 'request', 'evicted', 'reset', 'cancelled', 'shutdown'];
+export const UNLOAD_REASONS: readonly UnloadReason[] = [
+  'idle',
+  'keep_alive',
+  'request',
+  'evicted',
+  'reset',
+  'cancelled',
+  'shutdown',
+];
 
 /** Where a model is. */
 export type ModelState = 'resident' | 'loading' | 'cached';
@@ -55,6 +63,12 @@ export interface FeedModel {
 /** `snapshot`: every model the server knows, as of this event's id. */
 export interface SnapshotPayload {
   readonly models: readonly FeedModel[];
+  /** modeldeck's: the process's resident set, the resident models' weights and `--max-memory` (null: none), in bytes. */
+  readonly memory?: {
+    readonly rss_bytes: number;
+    readonly weights_bytes: number;
+    readonly budget_bytes: number | null;
+  };
 }
 
 /** `unload`: a model left memory, or a load was cancelled. */
@@ -81,12 +95,16 @@ export interface ChatStartPayload {
   readonly model: string;
   /** The completion's id (`chatcmpl-…`), which its `chat_end` repeats. */
   readonly request: string;
+  /** The HTTP request's `X-Request-ID` (the client's, or one the server minted), when the server sent one. */
+  readonly request_id?: string;
 }
 
 /** `chat_end`: a chat request ended. */
 export interface ChatEndPayload {
   readonly model: string;
   readonly request: string;
+  /** As in {@link ChatStartPayload.request_id}. */
+  readonly request_id?: string;
   /** `stop`/`length` as the completion's `finish_reason`; `error` when the generation failed. */
   readonly outcome: 'stop' | 'length' | 'error';
   readonly prompt_tokens: number;
@@ -146,7 +164,8 @@ export function parseFeedEvent(name: string, id: string, data: string): ParseFee
         if (model === undefined) return { ok: false, error: `snapshot has a bad model entry ${JSON.stringify(entry)}` };
         read.push(model);
       }
-      return { ok: true, event: { event: 'snapshot', id, data: { models: read } } };
+      const memory = readMemory(value['memory']);
+      return { ok: true, event: { event: 'snapshot', id, data: { models: read, ...(memory ? { memory } : {}) } } };
     }
     case 'unload': {
       const { model, reason } = value;
@@ -161,7 +180,7 @@ export function parseFeedEvent(name: string, id: string, data: string): ParseFee
       if (typeof model !== 'string' || typeof request !== 'string') {
         return { ok: false, error: 'chat_start needs "model" and "request"' };
       }
-      return { ok: true, event: { event: 'chat_start', id, data: { model, request } } };
+      return { ok: true, event: { event: 'chat_start', id, data: { model, request, ...requestIdOf(value) } } };
     }
     case 'chat_end': {
       const { model, request, outcome } = value;
@@ -181,7 +200,7 @@ export function parseFeedEvent(name: string, id: string, data: string): ParseFee
         event: {
           event: 'chat_end',
           id,
-          data: { model, request, outcome, prompt_tokens, completion_tokens, tokens_per_second },
+          data: { model, request, ...requestIdOf(value), outcome, prompt_tokens, completion_tokens, tokens_per_second },
         },
       };
     }
@@ -190,6 +209,21 @@ export function parseFeedEvent(name: string, id: string, data: string): ParseFee
     default:
       return { ok: false, error: `unknown feed event ${JSON.stringify(name)}` };
   }
+}
+
+/** A snapshot's optional `memory`, when its figures read; undefined otherwise (another server's is ignored). */
+function readMemory(value: unknown): SnapshotPayload['memory'] {
+  if (!isObject(value)) return undefined;
+  const { rss_bytes, weights_bytes, budget_bytes } = value;
+  if (typeof rss_bytes !== 'number' || typeof weights_bytes !== 'number') return undefined;
+  if (budget_bytes !== null && typeof budget_bytes !== 'number') return undefined;
+  return { rss_bytes, weights_bytes, budget_bytes };
+}
+
+/** A chat event's optional `request_id`, when it is a string. */
+function requestIdOf(value: Record<string, unknown>): { request_id?: string } {
+  const requestId = value['request_id'];
+  return typeof requestId === 'string' ? { request_id: requestId } : {};
 }
 
 function readExpiryEvent(value: Record<string, unknown>, id: string): ParseFeedEventResult {

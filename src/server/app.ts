@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializeLoadEvent, isTerminal } from '../protocol/events.js';
 import { validateLoadModelRequest } from '../protocol/load-request.js';
@@ -15,9 +16,16 @@ import { answerWrongMethods } from './wrong-method.js';
 import { DEFAULT_HTTP_LIMITS, capConnections, httpLimitOptions, type HttpLimits } from './http-limits.js';
 import { sendError } from './error-reply.js';
 import { parseDtypePreference } from '../protocol/dtype.js';
+import { isUsableRequestId, REQUEST_ID_HEADER } from '../protocol/request-id.js';
+import { parseKeepAlive } from '../protocol/keep-alive.js';
 import type { Selection } from './fetch/model-files.js';
 import { openSseStream } from './sse-stream.js';
 import { guardRoutes, keyHolder } from './access.js';
+import { createServerMetrics, type ServerMetrics } from './metrics.js';
+import { registerCacheRoutes } from './cache-routes.js';
+import type { ModelLoader } from './loader-types.js';
+import { createReadiness, type Readiness } from './readiness.js';
+import { systemClock } from '../common/clock.js';
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {
@@ -51,6 +59,12 @@ export interface AppOptions {
   readonly shutdownGraceMs?: number;
   /** Request and idle timeouts and the connection cap; each defaults to {@link DEFAULT_HTTP_LIMITS}. */
   readonly limits?: Partial<HttpLimits>;
+  /** The loader, for the disk cache's routes (`/pull_model`, `/cache`, `/delete_model`); without it they have none. */
+  readonly loader?: ModelLoader;
+  /** What `GET /ready` answers (`startServer` makes it from `--preload` and `--pin`); ready at once when absent. */
+  readonly readiness?: Readiness;
+  /** The figures `GET /metrics` shows (`startServer` makes them first, for the downloader's retries); new ones when absent. */
+  readonly metrics?: ServerMetrics;
 }
 
 /** Builds the modeldeck HTTP application without listening: tests call `inject()` or `listen({port: 0})`. */
@@ -68,7 +82,15 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // Every plugin here is local and starts in milliseconds; on a starved 2-core machine avvio's default 10 s has
     // been seen to run out while ONNX sessions were being built, failing a start that would have succeeded.
     pluginTimeout: 60_000,
+    // X-Request-ID: the client's when usable, else one minted here; Fastify logs it with each request as `reqId`.
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const sent = request.headers[REQUEST_ID_HEADER];
+      return isUsableRequestId(sent) ? sent : randomUUID();
+    },
   });
+  // First of the hooks, so that every answer carries it: a 401, a 503 past the connection cap, a 404.
+  app.addHook('onRequest', async (request, reply) => void reply.header(REQUEST_ID_HEADER, request.id));
   // Past the cap, a client with one of the server's keys is still answered (http-limits.ts).
   capConnections(app, limits, keyHolder(options));
   const tracker = trackGenerations(manager);
@@ -98,6 +120,22 @@ export function buildApp(options: AppOptions): FastifyInstance {
   answerWrongMethods(app);
 
   app.get('/health', async () => ({ status: 'ok' }));
+  const readiness = options.readiness ?? createReadiness(manager, [], systemClock);
+  app.addHook('onClose', async () => readiness.stop());
+  // A readiness probe (Kubernetes, a load balancer): 503 until the preloaded models are resident. Never behind a key.
+  app.get('/ready', async (_request, reply) => {
+    const answer = readiness.answer();
+    if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter));
+    return reply.code(answer.status).send(answer.body);
+  });
+
+  const metrics = options.metrics ?? createServerMetrics();
+  const stopMetrics = metrics.follow(manager, () => tracker.running());
+  app.addHook('onClose', async () => stopMetrics());
+  // Reads the tables only: scraping never counts as use of a model.
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
 
   app.post('/load_model', async (request, reply) => {
     const checked = validateLoadModelRequest(request.body);
@@ -105,16 +143,29 @@ export function buildApp(options: AppOptions): FastifyInstance {
     const { ref } = checked;
     const dtype = dtypeOf(request.body);
     if (!dtype.ok) return sendError(reply, 'INVALID_DTYPE', dtype.problem, 'dtype');
+    const keep = parseKeepAlive((request.body as { keep_alive?: unknown }).keep_alive);
+    if (!keep.ok) return sendError(reply, 'INVALID_REQUEST', keep.problem, 'keep_alive');
+    const force = (request.body as { force?: unknown }).force ?? false;
+    if (typeof force !== 'boolean') {
+      return sendError(
+        reply,
+        'INVALID_REQUEST',
+        `'force' must be true or false, got ${JSON.stringify(force)}`,
+        'force',
+      );
+    }
     const conflict = manager.dtypeConflict(ref, dtype.value);
     if (conflict !== undefined) return sendError(reply, 'DTYPE_CONFLICT', conflict, 'dtype');
     const stream = openSseStream(reply, { heartbeatMs });
     const subscription = manager.subscribe(
       ref,
       (event) => {
+        // The request's keep-alive counts from its answer: the model's ready.
+        if (event.status === 'ready' && keep.ms !== undefined) manager.touch(ref.key, keep.ms);
         stream.send(serializeLoadEvent(event));
         if (isTerminal(event)) stream.end();
       },
-      dtype.value === undefined ? undefined : { dtype: dtype.value },
+      { ...(dtype.value === undefined ? {} : { dtype: dtype.value }), ...(force ? { force } : {}) },
     );
     // A client that leaves stops receiving; the load itself goes on (and stays cached) for everyone else.
     stream.onDisconnect(() => subscription.unsubscribe());
@@ -129,8 +180,19 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.generationTimeoutMs !== undefined ? { generationTimeoutMs: options.generationTimeoutMs } : {}),
     ...(options.maxQueue !== undefined ? { maxQueue: options.maxQueue } : {}),
     onChat: (event, payload) => feed.publish(event, JSON.stringify(payload)),
+    metrics,
   });
   registerModelRoutes(app, tracker.manager, tracker, options.unloadWaitMs);
+  registerCacheRoutes(app, {
+    manager,
+    loader: options.loader,
+    heartbeatMs,
+    dtypeOf(body) {
+      const dtype = dtypeOf(body);
+      if (!dtype.ok) return dtype;
+      return { ok: true, value: dtype.value === undefined ? {} : { dtype: dtype.value } };
+    },
+  });
 
   return app;
 }

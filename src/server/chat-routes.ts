@@ -10,6 +10,7 @@ import {
   type TextCompletion,
 } from '../protocol/chat.js';
 import { wireError } from '../protocol/errors.js';
+import { parseKeepAlive } from '../protocol/keep-alive.js';
 import type { ChatEndPayload, ChatStartPayload } from '../protocol/feed.js';
 import { sendError } from './error-reply.js';
 import {
@@ -24,6 +25,7 @@ import {
   type PromptSize,
 } from './loader-types.js';
 import type { LoadManager } from './load-manager.js';
+import type { ServerMetrics } from './metrics.js';
 import { openSseStream } from './sse-stream.js';
 
 /** Options of {@link registerChatRoutes}. */
@@ -41,6 +43,8 @@ export interface ChatRoutesOptions {
    * 0 never refuses. Default {@link DEFAULT_MAX_QUEUE}.
    */
   readonly maxQueue?: number;
+  /** Told of each reply's timing and outcome, and of each 429 (`GET /metrics`). */
+  readonly metrics?: Pick<ServerMetrics, 'chatEnded' | 'chatRejected'>;
 }
 
 /** 16: the default of `serve --max-queue`. */
@@ -184,10 +188,12 @@ function createGenerationHandler(options: ChatRoutesOptions) {
     chat: GenerationRequest,
     shape: ReplyShape,
   ): Promise<FastifyReply> {
+    const keep = parseKeepAlive((request.body as { keep_alive?: unknown }).keep_alive);
+    if (!keep.ok) return sendError(reply, 'INVALID_REQUEST', keep.problem, 'keep_alive');
     const gone = disconnectSignal(reply);
     let held: HeldModel | undefined;
     try {
-      held = await holdModel(manager, chat.model);
+      held = await holdModel(manager, chat.model, keep.ms);
     } catch (error) {
       return loadRefused(request, reply, error);
     }
@@ -200,10 +206,13 @@ function createGenerationHandler(options: ChatRoutesOptions) {
       const { stop, timedOut } = timeLimit(gone, limitMs);
       const key = chat.model.key;
       const place = line.enter(key);
-      if (!place.ok) return queueFull(reply, key, place.ahead);
+      if (!place.ok) {
+        options.metrics?.chatRejected(key);
+        return queueFull(reply, key, place.ahead);
+      }
       const id = `${shape.idPrefix}-${randomBytes(12).toString('hex')}`;
       const meta: ReplyMeta = { id, created: Math.floor(Date.now() / 1000), model: chat.model.key };
-      const observed = options.onChat ? observe(model, id, options.onChat) : model;
+      const observed = observe(model, { request: id, request_id: request.id }, options);
       try {
         const context: CompletionContext = { meta, shape, gone: stop, timedOut };
         return chat.stream
@@ -234,10 +243,14 @@ const HOLD_TRIES = 3;
  * the model became resident, so another request may have taken it away in between: then the hold is let go and the
  * model asked for again, which loads it anew or is refused (MODELS_BUSY). Undefined when it was taken away every time.
  */
-async function holdModel(manager: LoadManager, ref: ModelRef): Promise<HeldModel | undefined> {
+async function holdModel(
+  manager: LoadManager,
+  ref: ModelRef,
+  keepMs: number | undefined,
+): Promise<HeldModel | undefined> {
   for (let tries = 0; tries < HOLD_TRIES; tries++) {
     const model = await manager.acquire(ref);
-    const release = manager.hold(ref.key);
+    const release = manager.hold(ref.key, keepMs);
     if (manager.resident(ref.key) === model) return { model, release };
     release();
   }
@@ -403,29 +416,45 @@ function noTemplateMessage(model: LoadedModel): string {
   );
 }
 
-/** `model`, with each generation reported to `onChat`: its start, and its end with token counts and rate. */
-function observe(model: LoadedModel, request: string, onChat: ChatObserver): LoadedModel {
+/**
+ * `model`, with each generation reported to `onChat` (its start, and its end with token counts and rate) and to the
+ * metrics (time to first text, time per token after it, outcome).
+ */
+function observe(
+  model: LoadedModel,
+  ids: Pick<ChatStartPayload, 'request' | 'request_id'>,
+  options: ChatRoutesOptions,
+): LoadedModel {
+  const { onChat, metrics } = options;
+  if (onChat === undefined && metrics === undefined) return model;
   return {
     ref: model.ref,
     dispose: () => model.dispose(),
     async generate(messages, generateOptions, onText, signal) {
       const key = model.ref.key;
-      onChat('chat_start', { model: key, request });
+      onChat?.('chat_start', { model: key, ...ids });
       const started = performance.now();
+      let firstAt: number | undefined;
       const end = (outcome: ChatEndPayload['outcome'], promptTokens: number, completionTokens: number): void => {
         const seconds = (performance.now() - started) / 1000;
         const rate = completionTokens > 0 && seconds > 0 ? completionTokens / seconds : 0;
-        onChat('chat_end', {
+        onChat?.('chat_end', {
           model: key,
-          request,
+          ...ids,
           outcome,
           prompt_tokens: promptTokens,
           completion_tokens: completionTokens,
           tokens_per_second: Math.round(rate * 10) / 10,
         });
+        const firstTokenSeconds = firstAt === undefined ? undefined : (firstAt - started) / 1000;
+        metrics?.chatEnded({ model: key, outcome, firstTokenSeconds, seconds, completionTokens });
+      };
+      const onPiece = (piece: string): void => {
+        firstAt ??= performance.now();
+        onText(piece);
       };
       try {
-        const result = await model.generate(messages, generateOptions, onText, signal);
+        const result = await model.generate(messages, generateOptions, onPiece, signal);
         end(result.finishReason, result.promptTokens, result.completionTokens);
         return result;
       } catch (error) {

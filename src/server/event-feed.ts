@@ -28,8 +28,11 @@ export interface EventFeed {
    * no longer all in the history, or the id is not one of this run's: the watcher needs a snapshot.
    */
   since(lastEventId: string): string[] | undefined;
-  /** A `snapshot` frame of `models`, with the id of the latest event (the snapshot reflects it and all before). */
-  snapshot(models: readonly FeedModel[]): string;
+  /**
+   * A `snapshot` frame of `models` (and `extra` fields, such as the server's memory), with the id of the latest event
+   * (the snapshot reflects it and all before).
+   */
+  snapshot(models: readonly FeedModel[], extra?: Readonly<Record<string, unknown>>): string;
   /** Adds a watcher of every frame published from now on; returns the function that removes it. */
   watch(watcher: FeedWatcher): () => void;
   /** Watchers attached. */
@@ -71,8 +74,9 @@ export function createEventFeed(options: EventFeedOptions): EventFeed {
       if (parsed.sequence < oldest - 1) return undefined;
       return history.filter((entry) => entry.sequence > parsed.sequence).map((entry) => entry.frame);
     },
-    snapshot(models) {
-      return encodeSseEvent({ event: 'snapshot', id: feedId(boot, sequence), data: JSON.stringify({ models }) });
+    snapshot(models, extra = {}) {
+      const data = JSON.stringify({ models, ...extra });
+      return encodeSseEvent({ event: 'snapshot', id: feedId(boot, sequence), data });
     },
     watch(watcher) {
       watchers.add(watcher);

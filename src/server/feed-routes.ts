@@ -4,6 +4,7 @@ import type { ExpiryPayload, UnloadPayload } from '../protocol/feed.js';
 import type { EventFeed } from './event-feed.js';
 import { withCachedModels } from './feed-view.js';
 import type { LoadManager } from './load-manager.js';
+import { memoryOf } from './model-routes.js';
 import { openSseStream } from './sse-stream.js';
 
 /** Options of {@link registerFeedRoutes}. */
@@ -52,7 +53,7 @@ export function registerFeedRoutes(app: FastifyInstance, options: FeedRoutesOpti
       // the state after every event up to its id, and the watcher is attached before the next one.
       const cached = await manager.cachedRefs().catch(() => []);
       if (stream.closed) return reply;
-      stream.sendFrame(feed.snapshot(withCachedModels(manager.models(), cached)));
+      stream.sendFrame(feed.snapshot(withCachedModels(manager.models(), cached), { memory: memoryOf(manager) }));
     } else {
       for (const frame of missed) stream.sendFrame(frame);
     }

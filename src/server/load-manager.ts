@@ -16,7 +16,8 @@ import {
 import type { LoadedModel, LoadOptions, ModelLoader, ModelRef } from './loader-types.js';
 import { createLoadTable, type LoadTable } from './load-table.js';
 import { DEFAULT_MAX_WAITING_LOADS, DEFAULT_MODEL_SLOT_WAIT_MS } from './model-slots.js';
-import { createResidentTable, type ResidentTable } from './resident-table.js';
+import { createResidentTable, type KeepAlive, type ResidentTable } from './resident-table.js';
+import { createMemoryBudget, type MemoryBudget } from './memory-budget.js';
 
 /** Options of {@link createLoadManager}. */
 export interface LoadManagerOptions {
@@ -53,6 +54,10 @@ export interface LoadManagerOptions {
   readonly maxLoads?: number;
   /** Timers of coalescing and idle unloads (the system clock by default), injected so tests need not wait. */
   readonly clock?: Clock;
+  /** Models (`id@revision`) never unloaded for idleness nor evicted once resident (`serve --pin`). */
+  readonly pinned?: ReadonlySet<string>;
+  /** The bytes of weights the resident models may hold together (`--max-memory`); 0 or absent: no budget. */
+  readonly maxMemoryBytes?: number;
 }
 
 /** What {@link LoadManager.watch} reports: every load's wire events, every unload, every move of an expiry. */
@@ -96,13 +101,13 @@ export interface LoadManager {
   cachedRefs(): Promise<ModelRef[]>;
   /** Subscribers currently attached to running loads (for tests and benchmarks). */
   subscriberCount(): number;
-  /** Marks a resident model as used now (resets its idle timer). */
-  touch(key: string): void;
+  /** Marks a resident model as used now (resets its idle timer), asking `keepMs` of it when given (`keep_alive`). */
+  touch(key: string, keepMs?: KeepAlive): void;
   /**
    * Keeps a resident model from being unloaded for idleness while it works (a generation); the returned function
-   * releases it, and its idle timer starts again from then.
+   * releases it, and its idle timer starts again from then, for `keepMs` when given (the request's `keep_alive`).
    */
-  hold(key: string): () => void;
+  hold(key: string, keepMs?: KeepAlive): () => void;
   /** Unloads one resident model; false when it was not resident. */
   unload(key: string): Promise<boolean>;
   /**
@@ -123,6 +128,8 @@ export interface LoadManager {
   watch(listener: (event: ManagerEvent) => void): () => void;
   /** The resident models and the loads under way, as the feed's snapshot and `GET /v1/models` show them. */
   models(): FeedModel[];
+  /** Bytes of the resident models' weights, and the `--max-memory` budget (null: none). */
+  memory(): { readonly weights_bytes: number; readonly budget_bytes: number | null };
   /**
    * Aborts running loads (their subscribers get `ABORTED`, waiting `acquire`s reject with it), awaits
    * `beforeUnload` (the generations under way get to finish), then unloads everything.
@@ -143,8 +150,9 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
   const residents = createResidentTable({
     idleTimeoutMs: options.idleTimeoutMs ?? 0,
     clock,
-    onIdle: (key) => void unloadResident(key, 'idle'),
+    onIdle: (key, reason) => void unloadResident(key, reason),
     onExpiry: (key) => expiry.moved(key),
+    ...(options.pinned === undefined ? {} : { pinned: options.pinned }),
   });
   const loads = createLoadTable({
     intervalMs: options.progressIntervalMs ?? 100,
@@ -154,7 +162,11 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
         ref,
         signal,
         (queue) => onEvent({ type: 'queued', queue }),
-        () => options.loader.load(ref, onEvent, signal, loadOptions),
+        () =>
+          options.loader.load(ref, onEvent, signal, {
+            ...loadOptions,
+            admit: (bytes) => budget.admit(ref, bytes, loadOptions?.force === true),
+          }),
       ),
     on: (ref, event) => followLoad(parts, ref, event),
   });
@@ -167,6 +179,11 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     loads,
     evict: (key) => void unloadResident(key, 'evicted'),
     clock,
+  });
+  const budget = createMemoryBudget({
+    maxBytes: options.maxMemoryBytes ?? 0,
+    residents,
+    evict: (key) => unloadResident(key, 'evicted'),
   });
   const watchers = createListenerSet<ManagerEvent>((error, event) => options.onInternalError?.(error, event.ref));
   const expiry = createExpiryTeller(residents, clock, (event) => watchers.emit(event));
@@ -183,7 +200,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     await model.dispose();
     return true;
   };
-  const parts: Parts = { residents, loads, admission, watchers, expiry, unloaded, unloadResident, options };
+  const parts: Parts = { residents, loads, admission, budget, watchers, expiry, unloaded, unloadResident, options };
   const entrance: Entrance = { open: loads.open, refused: (ref, event) => watchers.emit({ type: 'load', ref, event }) };
 
   return {
@@ -195,9 +212,9 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     loadingRefs: () => loads.values().map((load) => load.ref),
     cachedRefs: () => options.loader.listCached(),
     subscriberCount: () => loads.subscribers(),
-    touch: (key) => void residents.touch(key),
-    hold(key) {
-      const release = residents.hold(key);
+    touch: (key, keepMs) => void residents.touch(key, keepMs),
+    hold(key, keepMs) {
+      const release = residents.hold(key, keepMs);
       // A model whose last reply ended may be evicted for a load waiting its turn.
       return () => {
         release();
@@ -209,6 +226,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     unloadAll: () => reset(parts),
     watch: (listener) => watchers.add(listener),
     models: () => feedModels(residents, loads.values(), monotonicNow(clock)),
+    memory: () => ({ weights_bytes: budget.residentBytes(), budget_bytes: options.maxMemoryBytes || null }),
     async close(beforeUnload) {
       admission.close();
       await loads.abortAll();
@@ -223,6 +241,7 @@ interface Parts {
   readonly residents: ResidentTable;
   readonly loads: LoadTable;
   readonly admission: Admission<LoadLife>;
+  readonly budget: MemoryBudget;
   readonly watchers: ListenerSet<ManagerEvent>;
   readonly expiry: ExpiryTeller;
   /** Tells that `ref` left memory, or that its load ended by a deliberate act, and why. */
@@ -245,6 +264,7 @@ function followLoad(parts: Parts, ref: ModelRef, event: LoadLifeEvent): void {
       if (event.resident !== undefined) parts.residents.add(event.resident);
       return;
     case 'settled':
+      parts.budget.release(ref.key);
       if (event.unload !== undefined) parts.unloaded(ref, event.unload);
       if (event.phase === 'ready') parts.expiry.moved(ref.key, true);
       return parts.admission.release(ref.key);

@@ -126,6 +126,13 @@ export interface LoadedModel {
 export interface LoadOptions {
   /** The request's dtype preference (`["q4", "q8"]`, `auto` for the default choice); replaces the server's. */
   readonly dtype?: readonly string[];
+  /** The request's `"force": true`: load even past `--max-memory`. */
+  readonly force?: boolean;
+  /**
+   * Called with the bytes of the weight files chosen, from the listing, before any of them is fetched; rejects (with a
+   * {@link LoadError}) when the model may not load (`--max-memory`). The manager sets it.
+   */
+  readonly admit?: (weightBytes: number) => Promise<void>;
 }
 
 /** Loads models. One call is one load; de-duplication of concurrent requests is the manager's job. */
@@ -143,4 +150,24 @@ export interface ModelLoader {
   ): Promise<LoadedModel>;
   /** Models present in the local cache (complete snapshots), for `GET /v1/models`. */
   listCached(): Promise<ModelRef[]>;
+  /**
+   * Brings `ref`'s files into the disk cache as a load would (stages `processor`, `config`, `download`), without
+   * loading it into memory (`POST /pull_model`); resolves with what a `ready` says of it. Loaders without a cache
+   * have no method.
+   */
+  pull?(
+    ref: ModelRef,
+    onEvent: (event: LoaderEvent) => void,
+    signal?: AbortSignal,
+    options?: LoadOptions,
+  ): Promise<PulledModel>;
+  /** The directory of the Hugging Face cache it fills, when it has one (`GET /cache`, `POST /delete_model`). */
+  readonly cacheDir?: string;
+}
+
+/** What a pull brought onto the disk. */
+export interface PulledModel {
+  /** Bytes of the weight files of the dtype chosen. */
+  readonly weightBytes: number;
+  readonly dtype: string;
 }

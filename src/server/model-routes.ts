@@ -45,7 +45,7 @@ export function registerModelRoutes(
     };
     for (const model of manager.models()) add(model);
     for (const ref of cached) add({ model: ref.key, state: 'cached' });
-    return { object: 'list', data: [...seen.values()] };
+    return { object: 'list', data: [...seen.values()], memory: memoryOf(manager) };
   });
 
   app.post('/unload_model', async (request, reply) => {
@@ -94,6 +94,18 @@ async function whenIdle<T>(
     if (!(await work.idle(key, Math.max(0, deadline - Date.now())))) return undefined;
   }
   return { value: await unload() };
+}
+
+/**
+ * The server's memory as `GET /v1/models` and the feed's snapshot show it: the process's resident set, the resident
+ * models' weights, and the `--max-memory` budget (null: none).
+ */
+export function memoryOf(manager: Pick<LoadManager, 'memory'>): {
+  readonly rss_bytes: number;
+  readonly weights_bytes: number;
+  readonly budget_bytes: number | null;
+} {
+  return { rss_bytes: process.memoryUsage.rss(), ...manager.memory() };
 }
 
 /** How long `/unload_model` and `/reset` wait for the replies under way before answering 409 (default). */

@@ -231,12 +231,15 @@ function createLine(heldBy: () => readonly string[], onLeave: () => void): Line 
   };
 }
 
-/** The key of the resident model used least recently among those not generating; the first added wins a tie. */
+/**
+ * The key of the resident model used least recently among those not generating and not pinned (`serve --pin`); the
+ * first added wins a tie.
+ */
 function leastRecentlyUsedIdle(residents: ResidentTable): string | undefined {
   let victim: { key: string; lastUsedAt: number } | undefined;
   for (const resident of residents.refs()) {
     const info = residents.info(resident.key);
-    if (info === undefined || info.holds > 0) continue;
+    if (info === undefined || info.holds > 0 || info.pinned) continue;
     if (victim === undefined || info.lastUsedAt < victim.lastUsedAt) {
       victim = { key: resident.key, lastUsedAt: info.lastUsedAt };
     }
@@ -262,12 +265,15 @@ function lineFullError(ref: ModelRef, waiting: number, options: ModelSlotsOption
 function busyError(ref: ModelRef, options: ModelSlotsOptions): LoadError {
   const { residents } = options;
   const busy = residents.refs().map((r) => {
-    const replies = residents.info(r.key)?.holds ?? 0;
+    const info = residents.info(r.key);
+    const replies = info?.holds ?? 0;
+    if (info?.pinned === true && replies === 0) return `${r.key} (pinned: serve --pin)`;
     return `${r.key} (${replies} ${replies === 1 ? 'reply' : 'replies'})`;
   });
   return new LoadError(
     'MODELS_BUSY',
     `cannot load ${ref.key}: ${modelsCap(options.maxModels)} and each was generating replies for the last ` +
-      `${options.busyWaitMs / 1000} s: ${busy.join(', ')}; ${ADVICE}`,
+      `${options.busyWaitMs / 1000} s${busy.some((b) => b.includes('(pinned')) ? ' or is pinned' : ''}: ` +
+      `${busy.join(', ')}; ${ADVICE}`,
   );
 }

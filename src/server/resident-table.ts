@@ -13,13 +13,18 @@ export interface ResidentTableOptions {
   /** Milliseconds without use before `onIdle` is called for a model; 0 disables. */
   readonly idleTimeoutMs: number;
   readonly clock: Clock;
-  /** Called when a model not held has gone unused for the idle timeout. */
-  readonly onIdle: (key: string) => void;
+  /**
+   * Called when a model not held reaches its expiry: `idle` when the server's idle timeout set it, `keep_alive` when
+   * a request's own keep-alive did.
+   */
+  readonly onIdle: (key: string, reason: 'idle' | 'keep_alive') => void;
   /**
    * Called when a model's expiry changed (it was used, began or ended its last generation): not when it is added
    * (its owner announces a new model) nor removed, and not when a use leaves it unchanged (`never`, `paused`).
    */
   readonly onExpiry?: (key: string) => void;
+  /** Models (`id@revision`) never unloaded for idleness nor evicted (`serve --pin`). */
+  readonly pinned?: ReadonlySet<string>;
 }
 
 /**
@@ -41,6 +46,8 @@ export interface ResidentInfo {
   readonly lastUsedAt: number;
   /** When it will be unloaded for idleness. */
   readonly expiry: Expiry;
+  /** Pinned (`serve --pin`): never unloaded for idleness, never evicted. */
+  readonly pinned: boolean;
 }
 
 /** The resident models of one server. */
@@ -49,13 +56,16 @@ export interface ResidentTable {
   add(model: LoadedModel): void;
   /** The resident model, without marking it used. */
   get(key: string): LoadedModel | undefined;
-  /** Marks a resident model as used now (restarts its idle timer); false when it is not resident. */
-  touch(key: string): boolean;
+  /**
+   * Marks a resident model as used now (restarts its idle timer); false when it is not resident. `keepMs` is the
+   * use's own keep-alive ({@link KeepAlive}); absent, the server's idle timeout.
+   */
+  touch(key: string, keepMs?: KeepAlive): boolean;
   /**
    * Keeps a resident model from going idle while it works; the returned function releases it, and its idle timer
-   * starts again from then. A model that is not resident gets a release that does nothing.
+   * starts again from then, for `keepMs` when given. A model that is not resident gets a release that does nothing.
    */
-  hold(key: string): () => void;
+  hold(key: string, keepMs?: KeepAlive): () => void;
   /** Removes a model from the table (its timer with it) and returns it; undefined when it was not resident. */
   remove(key: string): LoadedModel | undefined;
   /** The resident models' refs, in the order they were added. */
@@ -65,6 +75,13 @@ export interface ResidentTable {
   readonly size: number;
 }
 
+/**
+ * A request's own keep-alive, in milliseconds from its end: 0 unloads the model then, `Infinity` never (Ollama's
+ * `keep_alive`). Of the keep-alives asked of one model, the longest wins; a use that asks none adds the server's idle
+ * timeout to them.
+ */
+export type KeepAlive = number;
+
 interface Entry {
   readonly model: LoadedModel;
   idleTimer: TimerHandle | undefined;
@@ -73,15 +90,35 @@ interface Entry {
   lastUsedAt: number;
   /** The same moment on the wall clock. */
   lastUsedWall: number;
-  /** How long it stays after its last use, in milliseconds; 0 or less: for ever. The one place a keep-alive goes. */
-  keepMs: number;
+  /** The server's idle timeout, in milliseconds; 0 or less: for ever. */
+  readonly idleMs: number;
+  /**
+   * The latest end any request's own keep-alive asked for, on the monotonic clock (`Infinity`: for ever); undefined
+   * when none asked. The one place a keep-alive goes.
+   */
+  keptUntil: number | undefined;
+  /** Whether the last use asked a keep-alive of its own (then the server's idle timeout does not count). */
+  lastAsked: boolean;
+  /** `serve --pin`: it never expires. */
+  readonly pinned: boolean;
+}
+
+/**
+ * When a model goes, on the monotonic clock, and what set it: the longest of the keep-alives asked, and the server's
+ * idle timeout from the last use unless that use asked its own.
+ */
+function deadlineOf(entry: Entry): { at: number; by: 'idle' | 'keep_alive' } {
+  const idle = entry.lastAsked ? -Infinity : entry.idleMs <= 0 ? Infinity : entry.lastUsedAt + entry.idleMs;
+  const kept = entry.keptUntil ?? -Infinity;
+  return kept >= idle ? { at: kept, by: 'keep_alive' } : { at: idle, by: 'idle' };
 }
 
 /** A model's expiry: the one computation of it. */
 function expiryOf(entry: Entry): Expiry {
   if (entry.holds > 0) return { kind: 'paused' };
-  if (entry.keepMs <= 0) return { kind: 'never' };
-  return { kind: 'at', at: entry.lastUsedWall + entry.keepMs, monotonicAt: entry.lastUsedAt + entry.keepMs };
+  const { at } = deadlineOf(entry);
+  if (at === Infinity || entry.pinned) return { kind: 'never' };
+  return { kind: 'at', at: entry.lastUsedWall + (at - entry.lastUsedAt), monotonicAt: at };
 }
 
 function sameExpiry(a: Expiry, b: Expiry): boolean {
@@ -92,17 +129,23 @@ function sameExpiry(a: Expiry, b: Expiry): boolean {
 export function createResidentTable(options: ResidentTableOptions): ResidentTable {
   const { clock, idleTimeoutMs, onIdle } = options;
   const entries = new Map<string, Entry>();
-  // The timer follows the expiry: armed for its time, none while paused or never.
   const arm = (key: string, entry: Entry): void =>
     armIdle(clock, entry, () => {
-      if (entries.get(key) === entry) onIdle(key);
+      if (entries.get(key) === entry) onIdle(key, deadlineOf(entry).by);
     });
-  // Runs a change of `entry` (a use, with `holds` moved by `by`), re-arms its timer, and reports its expiry if it moved.
-  const use = (key: string, entry: Entry, by = 0): void => {
+  // A use of `entry` (`holds` moved by `by`, `keepMs` asked or not), its timer re-armed for its expiry (none while
+  // paused or never), the expiry reported if it moved. A hold asks nothing as it begins: keep-alive counts from its end.
+  const use = (key: string, entry: Entry, by = 0, keepMs?: KeepAlive): void => {
     const before = expiryOf(entry);
     entry.holds += by;
     entry.lastUsedAt = monotonicNow(clock);
     entry.lastUsedWall = clock.now();
+    if (keepMs !== undefined) {
+      entry.keptUntil = Math.max(entry.keptUntil ?? -Infinity, entry.lastUsedAt + keepMs);
+      entry.lastAsked = true;
+    } else if (by <= 0) {
+      entry.lastAsked = false;
+    }
     arm(key, entry);
     if (!sameExpiry(before, expiryOf(entry))) options.onExpiry?.(key);
   };
@@ -115,7 +158,10 @@ export function createResidentTable(options: ResidentTableOptions): ResidentTabl
         holds: 0,
         lastUsedAt: 0,
         lastUsedWall: 0,
-        keepMs: idleTimeoutMs,
+        idleMs: idleTimeoutMs,
+        keptUntil: undefined,
+        lastAsked: false,
+        pinned: options.pinned?.has(model.ref.key) ?? false,
       };
       entries.set(model.ref.key, entry);
       entry.lastUsedAt = monotonicNow(clock);
@@ -123,13 +169,13 @@ export function createResidentTable(options: ResidentTableOptions): ResidentTabl
       arm(model.ref.key, entry);
     },
     get: (key) => entries.get(key)?.model,
-    touch(key) {
+    touch(key, keepMs) {
       const entry = entries.get(key);
       if (entry === undefined) return false;
-      use(key, entry);
+      use(key, entry, 0, keepMs);
       return true;
     },
-    hold(key) {
+    hold(key, keepMs) {
       const entry = entries.get(key);
       if (entry === undefined) return () => undefined;
       use(key, entry, +1);
@@ -137,7 +183,7 @@ export function createResidentTable(options: ResidentTableOptions): ResidentTabl
       return () => {
         if (released) return;
         released = true;
-        if (entries.get(key) === entry) use(key, entry, -1);
+        if (entries.get(key) === entry) use(key, entry, -1, keepMs);
         else entry.holds -= 1;
       };
     },
@@ -152,7 +198,8 @@ export function createResidentTable(options: ResidentTableOptions): ResidentTabl
     info(key) {
       const entry = entries.get(key);
       if (entry === undefined) return undefined;
-      return { model: entry.model, holds: entry.holds, lastUsedAt: entry.lastUsedAt, expiry: expiryOf(entry) };
+      const { model, holds, lastUsedAt, pinned } = entry;
+      return { model, holds, lastUsedAt, expiry: expiryOf(entry), pinned };
     },
     get size() {
       return entries.size;

@@ -17,6 +17,7 @@ import {
   type LoadOptions,
   type ModelLoader,
   type ModelRef,
+  type PulledModel,
 } from './loader-types.js';
 import { createTransfer, type DownloadPolicy, type Transfer } from './fetch/transfer.js';
 import { listCachedSnapshots } from './fetch/model-cache.js';
@@ -50,6 +51,8 @@ export interface TransformersLoaderOptions {
   readonly download?: Omit<DownloadPolicy, 'connections' | 'stallTimeoutMs'>;
   /** The fetch the hub client uses for listings and revisions (files come over `node:http`); default: the global one. */
   readonly fetch?: typeof fetch;
+  /** Called each time a download request is tried again after a transient failure (`GET /metrics`). */
+  readonly onDownloadRetry?: () => void;
 }
 
 /** Creates the transformers.js-backed {@link ModelLoader}. */
@@ -61,14 +64,15 @@ export function createTransformersLoader(options: TransformersLoaderOptions): Mo
     fetch: options.fetch,
     requestTimeoutMs: options.stallTimeoutMs,
   });
-  const transfer = createTransfer({
-    ...options.download,
-    connections: options.downloadConnections,
-    stallTimeoutMs: options.stallTimeoutMs,
-  });
+  const transfer = createTransfer(
+    { ...options.download, connections: options.downloadConnections, stallTimeoutMs: options.stallTimeoutMs },
+    options.onDownloadRetry,
+  );
   return {
     load: (ref, onEvent, signal, loadOptions) => load(ref, onEvent, signal, { ...options, hub, transfer }, loadOptions),
     listCached: () => listCachedSnapshots(options.cacheDir),
+    pull: (ref, onEvent, signal, loadOptions) => pull(ref, onEvent, signal, { ...options, hub, transfer }, loadOptions),
+    cacheDir: options.cacheDir,
   };
 }
 
@@ -107,7 +111,7 @@ async function load(
     const config = await snapshot.config();
     await worker.call({ type: 'config', dir }, signal);
 
-    const weights = await snapshot.weights(config, onEvent);
+    const weights = await snapshot.weights(config, onEvent, loadOptions?.admit);
     if (!tokenizerReady) await loadTokenizer();
     onEvent({ type: 'stage', stage: 'weights' });
     await buildSession(worker, dir, weights, onEvent, signal);
@@ -121,6 +125,25 @@ async function load(
       cause: error,
     });
   }
+}
+
+/** `POST /pull_model`: the files of a load onto the disk, in the same stages and progress, and no worker. */
+async function pull(
+  ref: ModelRef,
+  onEvent: (event: LoaderEvent) => void,
+  signal: AbortSignal | undefined,
+  context: LoadContext,
+  loadOptions: LoadOptions | undefined,
+): Promise<PulledModel> {
+  throwIfAborted(signal, ref);
+  onEvent({ type: 'stage', stage: 'processor' });
+  const snapshot = await openSnapshot(ref, context, signal, loadOptions?.dtype);
+  await snapshot.tokenizer();
+  onEvent({ type: 'stage', stage: 'config' });
+  const config = await snapshot.config();
+  const weights = await snapshot.weights(config, onEvent);
+  throwIfAborted(signal, ref);
+  return { weightBytes: weights.files.reduce((sum, file) => sum + file.size, 0), dtype: weights.dtype };
 }
 
 /**

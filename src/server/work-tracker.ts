@@ -21,8 +21,8 @@ export function trackGenerations(manager: LoadManager): WorkTracker {
   const waiters = new Set<() => void>();
   const running = (key?: string): number =>
     key === undefined ? [...counts.values()].reduce((a, b) => a + b, 0) : (counts.get(key) ?? 0);
-  const hold: LoadManager['hold'] = (key) => {
-    const release = manager.hold(key);
+  const hold: LoadManager['hold'] = (key, keepMs) => {
+    const release = manager.hold(key, keepMs);
     counts.set(key, running(key) + 1);
     let released = false;
     return () => {

@@ -12,7 +12,15 @@ import type { ListedModelState, ModelNews } from './session-residency.js';
 import type { UnloadCause } from './session-state.js';
 
 /** The feed's unload reasons a session shows as they are. */
-const CAUSES: ReadonlySet<string> = new Set(['idle', 'request', 'evicted', 'reset', 'cancelled', 'shutdown']);
+const CAUSES: ReadonlySet<string> = new Set([
+  'idle',
+  'keep_alive',
+  'request',
+  'evicted',
+  'reset',
+  'cancelled',
+  'shutdown',
+]);
 
 /** What `action` tells the sessions of the server that was `before` it. */
 export function serverNews(before: ServerState, action: ServerAction): ModelNews[] {

@@ -153,8 +153,11 @@ export function unloadedWords(unloaded: Unloaded): string {
   switch (unloaded.cause) {
     case 'idle':
       return 'idle timeout';
+    case 'keep_alive':
+      // A client's keep_alive (Ollama's semantics) ran out: 0 after its reply, or the seconds it asked for.
+      return 'its keep_alive ran out';
     case 'request':
-      return unloaded.bySession === true ? 'unloaded by u' : "by another client's request";
+      return unloaded.bySession === true ? 'unloaded from this console' : "by another client's request";
     case 'evicted':
       return 'evicted for another model';
     case 'reset':

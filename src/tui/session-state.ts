@@ -24,7 +24,8 @@ export type SessionPhase =
  * Why a model left server memory: the feed's unload reasons, `restart` (the server came back as a new run without
  * it) and `gone` (a snapshot or a poll no longer lists it resident, and nothing said why).
  */
-export type UnloadCause = 'idle' | 'request' | 'evicted' | 'reset' | 'cancelled' | 'shutdown' | 'restart' | 'gone';
+export type UnloadCause =
+  'idle' | 'keep_alive' | 'request' | 'evicted' | 'reset' | 'cancelled' | 'shutdown' | 'restart' | 'gone';
 
 /** When and why the model left memory. */
 export interface Unloaded {

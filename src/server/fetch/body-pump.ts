@@ -117,14 +117,11 @@ export function pumpBody(
       timer = setTimeout(flush, FLUSH_MS);
     };
 
-    body.on('data', (chunk: Buffer) => {
+    body.on('data', (received: Buffer) => {
       if (writeError !== undefined) return;
-      if (target.pos + chunk.length > target.end) {
-        if (target.pos + chunk.length > askedEnd) {
-          body.destroy(listener.overflow());
-          return;
-        }
-        chunk = chunk.subarray(0, target.end - target.pos);
+      const chunk = within(received, target, askedEnd);
+      if (chunk === 'overflow') return void body.destroy(listener.overflow());
+      if (chunk.length < received.length) {
         trimmed = true;
         body.destroy();
         if (chunk.length === 0) return;
@@ -145,4 +142,14 @@ export function pumpBody(
       flush();
     });
   });
+}
+
+/**
+ * What of `chunk` belongs in the target's range: all of it, its head up to a lowered `target.end` (the rest was given
+ * to another connection), or `overflow` when it passes the end its request asked for.
+ */
+function within(chunk: Buffer, target: PumpTarget, askedEnd: number): Buffer | 'overflow' {
+  if (target.pos + chunk.length <= target.end) return chunk;
+  if (target.pos + chunk.length > askedEnd) return 'overflow';
+  return chunk.subarray(0, Math.max(0, target.end - target.pos));
 }

@@ -60,6 +60,7 @@ export async function withRetries(
     const decision = decideRetry(transfer.retry, failure, attempts);
     if (decision.verdict === 'permanent') throw failure;
     if (decision.verdict !== 'retry') throw gaveUp(failure as LoadError, decision);
+    transfer.onRetry();
     await sleep(decision.delayMs, undefined, { signal }).catch((error: unknown) => {
       throw abortReason(signal, error);
     });

@@ -55,9 +55,14 @@ export interface Snapshot {
   config(): Promise<unknown>;
   /**
    * Makes the weights (and a deferred tokenizer file) present, reporting the `download` stage and its progress through
-   * `onEvent` when anything must be fetched (`download-progress.ts` makes those events).
+   * `onEvent` when anything must be fetched (`download-progress.ts` makes those events). `admit` is asked first, with
+   * the weight files' bytes; its rejection ends the step before anything is fetched.
    */
-  weights(config: unknown, onEvent: (event: DownloadEvent) => void): Promise<SnapshotWeights>;
+  weights(
+    config: unknown,
+    onEvent: (event: DownloadEvent) => void,
+    admit?: (weightBytes: number) => Promise<void>,
+  ): Promise<SnapshotWeights>;
 }
 
 /**
@@ -136,8 +141,10 @@ export async function openSnapshot(
       await fetchFiles(select(selectConfigFiles(listing), 'LOAD_FAILED'));
       return readConfig(dir, ref);
     },
-    async weights(config, onEvent) {
+    async weights(config, onEvent, admit) {
       const weights = select(selectWeightFiles(listing, config, preference), 'NO_ONNX_WEIGHTS');
+      // The memory budget's say, from the listing's sizes, before the first byte of a weight file.
+      await admit?.(weights.files.reduce((sum, file) => sum + file.size, 0));
       // The one progress channel of the `download` stage, down to every blob download.
       await fetchFiles([...deferred, ...weights.files], createDownloadProgress(onEvent));
       return weights;

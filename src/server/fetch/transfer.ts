@@ -66,14 +66,16 @@ export interface Transfer {
   readonly connections: FairShare;
   /** The claims of the loads downloading now, so that two loads do not both count on the same free space. */
   readonly claims: Set<DiskClaim>;
+  /** Called each time a request is tried again after a transient failure (the server's metrics count them). */
+  readonly onRetry: () => void;
 }
 
 /** Bytes of one part at most (the default), and at least (for files larger than that). */
 const MAX_PART_BYTES = 8 * 1024 * 1024;
 const MIN_PART_BYTES = 1024 * 1024;
 
-/** Creates the shared {@link Transfer} of a loader. */
-export function createTransfer(options: DownloadPolicy = {}): Transfer {
+/** Creates the shared {@link Transfer} of a loader; `onRetry` is told of every retry. */
+export function createTransfer(options: DownloadPolicy = {}, onRetry: () => void = () => undefined): Transfer {
   const connections = options.connections ?? DEFAULT_DOWNLOAD_CONNECTIONS;
   if (!(Number.isInteger(connections) && connections >= 1)) {
     throw new RangeError(`download connections must be a whole number >= 1, got ${String(connections)}`);
@@ -103,6 +105,7 @@ export function createTransfer(options: DownloadPolicy = {}): Transfer {
     },
     connections: createFairShare(connections),
     claims: new Set(),
+    onRetry,
   };
 }
 
