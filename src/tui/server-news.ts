@@ -6,21 +6,14 @@
 
 import type { FeedModel, FeedUpdate } from '../client/feed-events.js';
 import type { ListedModel } from '../client/model-admin.js';
+import { UNLOAD_REASONS } from '../protocol/feed.js';
 import type { ServerAction, ServerState } from './server-state.js';
 import { runOf } from './server-state.js';
 import type { ListedModelState, ModelNews } from './session-residency.js';
 import type { UnloadCause } from './session-state.js';
 
-/** The feed's unload reasons a session shows as they are. */
-const CAUSES: ReadonlySet<string> = new Set([
-  'idle',
-  'keep_alive',
-  'request',
-  'evicted',
-  'reset',
-  'cancelled',
-  'shutdown',
-]);
+/** The feed's unload reasons, which a session shows as they are. */
+const CAUSES: ReadonlySet<string> = new Set(UNLOAD_REASONS);
 
 /** What `action` tells the sessions of the server that was `before` it. */
 export function serverNews(before: ServerState, action: ServerAction): ModelNews[] {
