@@ -1,6 +1,8 @@
 // X-Request-ID (issue 24): every answer carries one, the client's when it is 1 to 128 visible ASCII characters, else
 // one the server mints; the log line of the request carries it, and so do the feed's chat_start and chat_end.
 import t from 'tap';
+import { createWireJournal, type JournalEntry } from '../src/client/wire-journal.js';
+import { createWireTap } from '../src/client/wire-tap.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { watchFeed } from './helpers/feed-client.js';
 import { rawConnection } from './helpers/raw-http.js';
@@ -99,5 +101,23 @@ t.test('the log line and the feed carry it', async (t) => {
   t.ok(
     logged.some((line) => line.reqId === id && line.msg === 'request completed'),
     'and its answer',
+  );
+});
+
+t.test('the SSE debugger shows the request id of each stream’s answer, the one the server logged', async (t) => {
+  const entries: JournalEntry[] = [];
+  const journal = createWireJournal({ onEntry: (e) => entries.push(e) });
+  const tap = createWireTap({ onRecord: (r) => journal.feed(r) });
+  const res = await tap.fetchFor('s1 load')(`${open.url}/load_model`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-request-id': 'debug-me-42' },
+    body: JSON.stringify({ model: 'modeldeck/tiny-chat' }),
+  });
+  await res.text();
+  const answer = entries.find((e) => e.kind === 'answer');
+  t.match(answer?.text, /^HTTP 200 OK text\/event-stream.* · request debug-me-42$/, 'the answer line names it');
+  t.ok(
+    logLines.some((line) => line.includes('debug-me-42')),
+    'and the server’s log has the same id',
   );
 });

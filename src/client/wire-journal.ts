@@ -94,7 +94,10 @@ export function createWireJournal(options: WireJournalOptions): WireJournal {
         const type = record.headers['content-type'] ?? 'no content type';
         if (!type.startsWith('text/event-stream')) s.lint = undefined;
         s.ndjson = /ndjson|jsonl/.test(type);
-        emit(s, stream, record.at, 'answer', `HTTP ${record.status} ${record.statusText} ${type}`.trim(), []);
+        // The server's id of the request (X-Request-ID, as modeldeck and upstream send it) ties the stream to its log.
+        const id = record.headers['x-request-id'];
+        const text = `HTTP ${record.status} ${record.statusText} ${type}`.trim();
+        emit(s, stream, record.at, 'answer', id === undefined ? text : `${text} · request ${id}`, []);
         return;
       }
       case 'line':

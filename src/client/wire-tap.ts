@@ -8,8 +8,12 @@
 
 import { createSseLineSplitter, type WireLine } from '../protocol/sse-lines.js';
 
-/** The response headers the tap keeps: what says how a stream is framed, cached and buffered. */
+/**
+ * The response headers the tap keeps: what says how a stream is framed, cached and buffered, and the server's id of the
+ * request, which ties a stream to the server's log.
+ */
 export const TAPPED_HEADERS = [
+  'x-request-id',
   'content-type',
   'cache-control',
   'x-accel-buffering',

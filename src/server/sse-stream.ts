@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { encodeSseComment, encodeSseEvent, encodeSseRetry } from '../protocol/sse.js';
 import { createStreamBacklog } from './stream-backlog.js';
 
@@ -67,6 +68,8 @@ export function openSseStream(reply: FastifyReply, options: SseStreamOptions): S
   let heartbeat: NodeJS.Timeout | undefined;
 
   res.writeHead(200, {
+    // What the hooks set on the reply (its X-Request-ID): a hijacked reply does not send them by itself.
+    ...(reply.getHeaders() as OutgoingHttpHeaders),
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
     // No `Connection` header of its own: Node answers the client's (`close` closes the connection at the end).
