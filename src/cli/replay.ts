@@ -1,5 +1,5 @@
 /**
- * `modeldeck replay FILE`: opens the dashboard on a log saved with `w` (JSON Lines), playing it at its original
+ * `modeldeck replay FILE`: opens the dashboard on a log saved with Ctrl-S (JSON Lines), playing it at its original
  * timing. The parsing and the playing live in src/tui/replay-log.ts; this file reads the command line and the file.
  */
 

@@ -65,7 +65,7 @@ export interface DashboardOptions extends RendererOptions {
   readonly maxTokens?: number;
   /** A silence longer than this on a stream, in ms, is marked as a stall in the log's debug views (default 10,000). */
   readonly stallMs?: number;
-  /** Where relative `w` save paths go (default the process's working directory). */
+  /** Where relative Ctrl-S save paths go (default the process's working directory). */
   readonly cwd?: string;
   /**
    * Plays a saved log instead of opening sessions (`modeldeck replay`): its sessions open and change as they did,
@@ -120,7 +120,7 @@ export function createRuntime(options: DashboardOptions, clock: Clock, terminal:
   });
   const notice = (text: string, tone: Tone = 'normal'): void => void dispatch({ type: 'notice', text, tone });
   // The runtime's own paths, which the sockets, a replay and the effects' results all take.
-  // What a server reported is kept for `w` (a replay rebuilds the server view and the sessions' models from it).
+  // What a server reported is kept for Ctrl-S (a replay rebuilds the server view and the sessions' models from it).
   const server = (root: string, action: ServerAction): void => {
     recorder.record({ time: action.at, session: feedTag(root), kind: 'server', root, action });
     dispatch({ type: 'server', root, action });

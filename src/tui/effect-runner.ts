@@ -3,7 +3,7 @@
  * one handler per kind, through the session and feed pools and one-shot requests; whatever comes back (a refused
  * chat, a server's model list, how an unload went, where a save went) returns as an action through `dispatch`. It
  * holds no state but the model prompt's requests in flight. A replay runs its own table: it opens no connection and
- * asks no server, and keeps only each session's opening for `w`.
+ * asks no server, and keeps only each session's opening for Ctrl-S.
  */
 
 import { resolve } from 'node:path';
@@ -19,7 +19,7 @@ import type { ReplayRecord } from './replay-log.js';
 import type { SessionPool } from './session-pool.js';
 import type { Notice } from './view-model.js';
 
-/** The effect `w` asks for. */
+/** The effect Ctrl-S asks for. */
 export type SaveLogEffect = Extract<Effect, { type: 'save-log' }>;
 
 /** Options of {@link createEffectRunner}. */
@@ -31,11 +31,11 @@ export interface EffectRunnerOptions {
   readonly feeds: FeedPool;
   /** The `fetch` for one-shot requests (unload, the model prompt's `/v1/models`) under a log tag: the wire tap's. */
   readonly fetchFor: (tag: string) => typeof fetch;
-  /** Keeps a record for `w` and replay (here: a session's opening). */
+  /** Keeps a record for Ctrl-S and replay (here: a session's opening). */
   readonly record: (record: ReplayRecord) => void;
   /** A session's tag, by id. */
   readonly tagOf: (id: string) => string;
-  /** Saves the log as `w` asked; resolves with the notice that says how it went. */
+  /** Saves the log as Ctrl-S asked; resolves with the notice that says how it went. */
   readonly saveLog: (effect: SaveLogEffect) => Promise<Notice>;
   /** The replay being played, whose pause and step the keys drive; absent in a live dashboard. */
   readonly replay?: { toggle(): void; step(): void } | undefined;
@@ -131,7 +131,7 @@ function liveHandlers(options: RunnerContext, asks: ModelAsks): Handlers {
   };
 }
 
-/** A replay's: nothing reaches the network; the sessions' openings are still kept, for a `w` of the replay. */
+/** A replay's: nothing reaches the network; the sessions' openings are still kept, for a Ctrl-S of the replay. */
 function replayHandlers(options: RunnerContext): Handlers {
   const none = (): void => {};
   return {

@@ -7,7 +7,7 @@ import type { LogView } from './keys/types.js';
 import { recordLine, type ReplayRecord } from './replay-log.js';
 import type { Tone } from './view-model.js';
 
-/** What `w` saves from: the log pane as it stands, and what the recorder holds. */
+/** What Ctrl-S saves from: the log pane as it stands, and what the recorder holds. */
 export interface SaveSource {
   /** The log pane's view. */
   readonly view: LogView;
@@ -23,7 +23,7 @@ export interface SaveSource {
 }
 
 /**
- * Saves the log to `path` as `w` does: the debug views always save the lines shown; the frames view does so for a
+ * Saves the log to `path` as Ctrl-S does: the debug views always save the lines shown; the frames view does so for a
  * `.txt` path, and otherwise saves the whole filtered history as JSON Lines (what `modeldeck replay` reads).
  */
 export async function saveLog(

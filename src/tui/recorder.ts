@@ -5,7 +5,7 @@
  *   feed's frame that repeats a session's own `/load_model` frame (the same bytes, arriving within a few seconds of
  *   it, in either order) is marked as that frame's copy, and the session's frame as echoed, so the pane folds them;
  * - the wire journal (what the debug views and the inspector show), built from the wire tap's records;
- * - what `w` saves beside the frames so that a replay can rebuild the panes and the debug views: each session's
+ * - what Ctrl-S saves beside the frames so that a replay can rebuild the panes and the debug views: each session's
  *   opening (all kept), every update it reported, what each server's feed or poll reported, and the wire tap's
  *   records.
  * The lists are trimmed in halves, so that appending stays O(1) amortised.
@@ -34,15 +34,15 @@ export interface RecorderOptions {
 /** The stores, and the one way into them. */
 export interface Recorder {
   /**
-   * Keeps one record: a frame goes to the event log, a `wire` record to the journal (and is kept for `w`), an `open`
-   * or an `update` is kept for `w`.
+   * Keeps one record: a frame goes to the event log, a `wire` record to the journal (and is kept for Ctrl-S), an `open`
+   * or an `update` is kept for Ctrl-S.
    */
   record(record: ReplayRecord): void;
   /** The event log. */
   readonly log: EventLog;
   /** The journal's entries, oldest first (at most `capacity`). */
   journal(): readonly JournalEntry[];
-  /** What `w` saves beside the frames, for a replay: the sessions' openings, their updates, the wire records. */
+  /** What Ctrl-S saves beside the frames, for a replay: the sessions' openings, their updates, the wire records. */
   sessionRecords(): readonly ReplayRecord[];
 }
 

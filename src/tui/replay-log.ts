@@ -1,5 +1,5 @@
 /**
- * A saved log as a replay: what `w` writes (JSON Lines) parsed back into records, and a source that plays them on
+ * A saved log as a replay: what Ctrl-S writes (JSON Lines) parsed back into records, and a source that plays them on
  * the injected Clock with their original gaps (divided by a speed factor), with pause and single steps. No I/O here:
  * the player (`replay-player.ts`) turns each record into what a live session would have produced.
  *

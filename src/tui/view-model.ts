@@ -279,7 +279,7 @@ export function keyWorld(input: ViewInput, now: number): KeyWorld {
   };
 }
 
-/** The log's debug or wire view for the screen's log pane (also what `w` saves and where `n` goes). */
+/** The log's debug or wire view for the screen's log pane (also what Ctrl-S saves and where `n` goes). */
 export function debugLogView(input: ViewInput): WireLogView {
   const { ui } = input;
   const rect = screenLayout(input.size, shownZoom(ui.zoom, input.sessions.length)).log;
@@ -298,7 +298,7 @@ export function debugLogView(input: ViewInput): WireLogView {
   });
 }
 
-/** The log pane's lines as shown, each ending in LF: what `w` saves as text. */
+/** The log pane's lines as shown, each ending in LF: what Ctrl-S saves as text. */
 export function logPaneText(input: ViewInput): string {
   if (input.ui.log.view !== 'frames') return shownText(debugLogView(input));
   return toViewModel(input)

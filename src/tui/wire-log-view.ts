@@ -1,7 +1,7 @@
 /**
  * The event log as an SSE debugger, as plain data: which lines the log pane shows for the wire journal's entries
  * (time, session, stream, gap, payload; stall marks where silences happened; a wire view with line endings visible),
- * a scroll position bounded by the history, filter matches highlighted in what is visible, the exact text that `w`
+ * a scroll position bounded by the history, filter matches highlighted in what is visible, the exact text that Ctrl-S
  * saves, and the inspector's sections for one entry. No blessed here: lines are toned segments, as the rest of the
  * view model's.
  *
@@ -51,7 +51,7 @@ export interface WireLogViewOptions {
 export interface WireLogLine {
   /** The entry the line belongs to; `null` for none. */
   readonly seq: number | null;
-  /** The line as a person reads it, cut to the width: what `w` saves. */
+  /** The line as a person reads it, cut to the width: what Ctrl-S saves. */
   readonly plain: string;
   /** The same as toned segments: filter matches, the cursor, faults and stalls. */
   readonly line: Line;
@@ -247,7 +247,7 @@ export function buildWireLogView(entries: readonly JournalEntry[], options: Wire
   return { lines: shownLines, scroll, hscroll, position, total: kept.length, selected: selectedEntry, nextFault };
 }
 
-/** Exactly what the pane shows, as text: what `w` saves. */
+/** Exactly what the pane shows, as text: what Ctrl-S saves. */
 export function shownText(view: WireLogView): string {
   return view.lines.map((l) => `${l.plain}\n`).join('');
 }
