@@ -6,11 +6,10 @@ import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { defaultMaxMemory, resolveServeConfig, serverOptions } from '../src/cli/serve.js';
-import { startServer } from '../src/server/start.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { watchFeed } from './helpers/feed-client.js';
 import { loadModel } from './helpers/sse-client.js';
-import { fileDownloads, startTestMirror } from './helpers/stack.js';
+import { fileDownloads, serveAsCommand, startTestMirror } from './helpers/stack.js';
 
 const TINY = 'modeldeck/tiny-chat';
 const BIG = 'modeldeck/chat-100m';
@@ -24,19 +23,8 @@ t.teardown(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function serve(t: Test, args: string[]) {
-  const cacheDir = await mkdtemp(join(tmpdir(), 'modeldeck-memory-cache-'));
-  const config = resolveServeConfig(['--hub-url', mirror.url, '--cache-dir', cacheDir, ...args], {
-    HF_HOME: join(cacheDir, 'no-hf-home'),
-  });
-  if (!config) throw new Error('no config');
-  const server = await startServer({ ...serverOptions(config), port: 0, logger: false });
-  t.teardown(async () => {
-    await server.close();
-    await rm(cacheDir, { recursive: true, force: true });
-  });
-  return server;
-}
+/** A server as `modeldeck serve ARGS` starts it, from the mirror, with its own cache. */
+const serve = (t: Test, args: string[]) => serveAsCommand(t, mirror.url, args);
 
 interface Listed {
   data: { id: string; status: string; size_bytes?: number }[];

@@ -4,13 +4,11 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { resolveServeConfig, serverOptions } from '../src/cli/serve.js';
-import { startServer } from '../src/server/start.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { watchFeed } from './helpers/feed-client.js';
 import { scrape } from './helpers/scrape.js';
 import { loadModel } from './helpers/sse-client.js';
-import { startTestMirror } from './helpers/stack.js';
+import { serveAsCommand, startTestMirror } from './helpers/stack.js';
 import { until } from './helpers/until.js';
 
 const MODEL = 'modeldeck/tiny-chat';
@@ -24,20 +22,8 @@ t.teardown(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** Starts a server as `modeldeck serve ARGS` starts it, with its own cache. */
-async function serve(t: Test, args: string[]) {
-  const cacheDir = await mkdtemp(join(tmpdir(), 'modeldeck-metrics-cache-'));
-  const config = resolveServeConfig(['--hub-url', mirror.url, '--cache-dir', cacheDir, ...args], {
-    HF_HOME: join(cacheDir, 'no-hf-home'),
-  });
-  if (!config) throw new Error('no config');
-  const server = await startServer({ ...serverOptions(config), port: 0, logger: false });
-  t.teardown(async () => {
-    await server.close();
-    await rm(cacheDir, { recursive: true, force: true });
-  });
-  return server;
-}
+/** A server as `modeldeck serve ARGS` starts it, from the mirror, with its own cache. */
+const serve = (t: Test, args: string[]) => serveAsCommand(t, mirror.url, args);
 
 const DURATION = 'modeldeck_model_load_duration_seconds';
 

@@ -5,12 +5,11 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { resolveServeConfig, serverOptions } from '../src/cli/serve.js';
+import { resolveServeConfig } from '../src/cli/serve.js';
 import { UsageError } from '../src/cli/args.js';
-import { startServer } from '../src/server/start.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { watchFeed } from './helpers/feed-client.js';
-import { startTestMirror } from './helpers/stack.js';
+import { serveAsCommand, startTestMirror } from './helpers/stack.js';
 import { until } from './helpers/until.js';
 
 const MODEL = 'modeldeck/tiny-chat';
@@ -26,19 +25,8 @@ t.teardown(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function serve(t: Test, args: string[]) {
-  const cacheDir = await mkdtemp(join(tmpdir(), 'modeldeck-ready-cache-'));
-  const config = resolveServeConfig(['--hub-url', mirror.url, '--cache-dir', cacheDir, ...args], {
-    HF_HOME: join(cacheDir, 'no-hf-home'),
-  });
-  if (!config) throw new Error('no config');
-  const server = await startServer({ ...serverOptions(config), port: 0, logger: false });
-  t.teardown(async () => {
-    await server.close();
-    await rm(cacheDir, { recursive: true, force: true });
-  });
-  return server;
-}
+/** A server as `modeldeck serve ARGS` starts it, from the mirror, with its own cache. */
+const serve = (t: Test, args: string[]) => serveAsCommand(t, mirror.url, args);
 
 interface Ready {
   status: number;

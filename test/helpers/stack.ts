@@ -7,6 +7,7 @@ import { startMirror, type Mirror, type MirrorOptions } from '../../src/mirror/m
 import type { AppOptions } from '../../src/server/app.js';
 import type { LoadManager } from '../../src/server/load-manager.js';
 import { startServer } from '../../src/server/start.js';
+import { resolveServeConfig, serverOptions } from '../../src/cli/serve.js';
 import type { TransformersLoaderOptions } from '../../src/server/transformers-loader.js';
 
 /** A modeldeck server on an ephemeral port, loading through a real transformers.js loader. */
@@ -108,4 +109,26 @@ export function listeningUrl(child: ChildProcess): Promise<string> {
     });
     child.once('exit', (code) => reject(new Error(`modeldeck serve exited with ${code} before listening`)));
   });
+}
+
+/**
+ * A server started as `modeldeck serve --hub-url HUB ARGS` starts it (the command's own flag parsing and defaults),
+ * on port 0 with a temporary cache of its own; both go when `t` ends.
+ */
+export async function serveAsCommand(
+  t: { teardown(fn: () => Promise<void>): void },
+  hubUrl: string,
+  args: readonly string[],
+): Promise<Awaited<ReturnType<typeof startServer>>> {
+  const cacheDir = await mkdtemp(join(tmpdir(), 'modeldeck-serve-cache-'));
+  const config = resolveServeConfig(['--hub-url', hubUrl, '--cache-dir', cacheDir, ...args], {
+    HF_HOME: join(cacheDir, 'no-hf-home'),
+  });
+  if (!config) throw new Error('no config');
+  const server = await startServer({ ...serverOptions(config), port: 0, logger: false });
+  t.teardown(async () => {
+    await server.close();
+    await rm(cacheDir, { recursive: true, force: true });
+  });
+  return server;
 }
