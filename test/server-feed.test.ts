@@ -6,6 +6,7 @@ import type { FeedEvent } from '../src/protocol/feed.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { sequenceOf, watchFeed } from './helpers/feed-client.js';
 import { loadModel } from './helpers/sse-client.js';
+import { until } from './helpers/until.js';
 import { startTestMirror, startTestServer } from './helpers/stack.js';
 
 const MODEL = 'modeldeck/tiny-chat';
@@ -118,6 +119,8 @@ t.test('Last-Event-ID resumes without gaps or duplicates; an id too old gets a f
     resumed.events.some((e) => e.event === 'snapshot'),
     'no snapshot on a resume',
   );
+  await until('the comment that ends the replay', () => resumed.comments.find((c) => c.startsWith('resumed:')));
+  t.match(resumed.comments[0], /^resumed: \d+ missed events?$/, 'the replay ends with a comment, before any heartbeat');
   const joined = [...seen, ...resumed.events].map((e) => e.id);
   t.strictSame(
     joined,
@@ -140,6 +143,14 @@ t.test('Last-Event-ID resumes without gaps or duplicates; an id too old gets a f
     id: continuous.events.at(-1)?.id,
     data: { models: [{ model: KEY, state: 'resident' }] },
   });
+  const upToDate = await watchFeed(server.url, { lastEventId: continuous.events.at(-1)?.id ?? '' });
+  t.teardown(() => upToDate.close());
+  await until('a resume with nothing missed', () => upToDate.comments.length > 0);
+  t.strictSame(
+    [upToDate.comments[0], upToDate.events],
+    ['resumed: 0 missed events', []],
+    'nothing missed: no frame, and still the comment that says the view is current',
+  );
   const foreign = await watchFeed(server.url, { lastEventId: 'elsewhere-3' });
   t.teardown(() => foreign.close());
   t.match(await foreign.waitFor('a snapshot', () => true), { event: 'snapshot' }, "another run's id: a snapshot");

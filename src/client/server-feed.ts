@@ -18,6 +18,7 @@ import { serviceRoot } from './server-url.js';
 /** Where the feed stands. */
 export type FeedStatus =
   | { readonly state: 'connecting'; readonly attempt: number }
+  /** Connected, and current since its first frame or comment (until then a reconnect is still `connecting`). */
   | { readonly state: 'live'; readonly since: number }
   /** Lost (or refused for now); the source retries in `delayMs`. */
   | { readonly state: 'reconnecting'; readonly failure: Failure; readonly retryAt: number | null }
@@ -88,6 +89,7 @@ export function openServerFeed(options: ServerFeedOptions): ServerFeed {
   let attempt = 0;
   let closed = false;
   let lastFailure: Failure = { kind: 'ended-early', message: 'the feed ended' };
+  let awaitingFirst = false;
   const status = (s: FeedStatus): void => {
     if (!closed || s.state === 'closed') options.onStatus(s);
   };
@@ -122,9 +124,18 @@ export function openServerFeed(options: ServerFeedOptions): ServerFeed {
     attempt = 0;
     // What the next reconnect reports, unless a failure says more: the source schedules it before onDisconnect.
     lastFailure = { kind: 'ended-early', message: 'the feed ended (the server stopped or restarted?)' };
-    status({ state: 'live', since: now() });
+    // Not live yet: until the first frame (the snapshot, the replay of what was missed, or the comment that ends a
+    // replay), what the client knows is from before the reconnect, and a restarted server may have lost all of it.
+    awaitingFirst = true;
     return response;
   };
+
+  /** The first frame or comment of a connection: what the client holds is current from here on. */
+  function confirmLive(): void {
+    if (!awaitingFirst) return;
+    awaitingFirst = false;
+    status({ state: 'live', since: now() });
+  }
 
   function closeSource(): void {
     // The source is closed once it has taken the 204; closing it here as well stops a reconnect timer.
@@ -140,9 +151,14 @@ export function openServerFeed(options: ServerFeedOptions): ServerFeed {
       const update = parseFeedFrame(message.event, message.id, message.data);
       if (update.type === 'other') options.onFrame?.({ kind: 'other', raw: `skipped a feed frame: ${update.error}` });
       options.onUpdate(update, message.id, readFeedExtras(message.event ?? '', message.data));
+      confirmLive();
     },
-    onComment: (text) => options.onFrame?.({ kind: 'comment', raw: text }),
+    onComment: (text) => {
+      options.onFrame?.({ kind: 'comment', raw: text });
+      confirmLive();
+    },
     onScheduleReconnect: ({ delay }) => {
+      awaitingFirst = false;
       status({ state: 'reconnecting', failure: lastFailure, retryAt: now() + delay });
     },
   });

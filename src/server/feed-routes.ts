@@ -56,6 +56,8 @@ export function registerFeedRoutes(app: FastifyInstance, options: FeedRoutesOpti
       stream.sendFrame(feed.snapshot(withCachedModels(manager.models(), cached), { memory: memoryOf(manager) }));
     } else {
       for (const frame of missed) stream.sendFrame(frame);
+      // Says the replay is whole, even when nothing was missed: a client holds its view as current from here on.
+      stream.comment(`resumed: ${missed.length} missed ${missed.length === 1 ? 'event' : 'events'}`);
     }
     const unwatch = feed.watch(stream.sendFrame);
     stream.onDisconnect(unwatch);

@@ -9,6 +9,8 @@ export interface FeedWatch {
   readonly events: FeedEvent[];
   /** `retry:` values received. */
   readonly retries: number[];
+  /** Comments received (`: keep-alive`, `: resumed: …`), without the colon, in arrival order. */
+  readonly comments: string[];
   /** Waits until an event matches and returns it. */
   waitFor(what: string, match: (event: FeedEvent) => boolean, ms?: number): Promise<FeedEvent>;
   /** Disconnects. */
@@ -25,6 +27,7 @@ export async function watchFeed(
   const controller = new AbortController();
   const events: FeedEvent[] = [];
   const retries: number[] = [];
+  const comments: string[] = [];
   const res = await fetch(`${baseUrl}/events`, {
     headers: {
       accept: 'text/event-stream',
@@ -40,6 +43,7 @@ export async function watchFeed(
       events.push(parsed.event);
     },
     onRetry: (ms) => retries.push(ms),
+    onComment: (text) => comments.push(text.trim()),
   });
   const ended = (async () => {
     if (!res.body || !res.headers.get('content-type')?.startsWith('text/event-stream')) return;
@@ -53,6 +57,7 @@ export async function watchFeed(
     status: res.status,
     events,
     retries,
+    comments,
     async waitFor(what, match, ms = 60_000) {
       return until(what, () => events.find(match), ms);
     },
