@@ -12,6 +12,7 @@ import { commitShaOf, revisionDirName } from '../src/mirror/repo-fs.js';
 import { startMirror, type MirrorRequest } from '../src/mirror/mirror.js';
 import { MIRROR_USAGE, runMirrorCommand } from '../src/cli/mirror.js';
 import { sourceModuleUrl } from './helpers/repo.js';
+import { fitHelp } from '../src/cli/help-text.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fixture: a directory of repositories, shared by the HTTP tests.
@@ -838,7 +839,7 @@ t.test('cli: --help lists every flag and the fault syntax', async (t) => {
   ]) {
     t.match(stdout.text(), flag, flag);
   }
-  t.equal(stdout.text(), `${MIRROR_USAGE}\n`);
+  t.equal(stdout.text(), `${fitHelp(MIRROR_USAGE, 80)}\n`, 'the usage, fitted to 80 columns (not a terminal)');
 });
 
 t.test('cli: serves, logs each request, applies flags, stops on its signal with 0', async (t) => {

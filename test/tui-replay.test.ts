@@ -111,7 +111,7 @@ t.test('bad files get a clear error and exit status 2, never a crash', async (t)
   const help = await replay(['--help']);
   t.equal(help.status, 0);
   t.match(help.out, /Usage: modeldeck replay FILE \[--speed X\]/);
-  t.match(help.out, /space pauses and resumes the replay, \. plays the next saved line/);
+  t.match(help.out.replace(/\s+/g, ' '), /space pauses and resumes the replay, \. plays the next saved line/);
   // Registered in the CLI, and named in its help.
   const stdout = process.stdout.write.bind(process.stdout);
   let mainOut = '';

@@ -12,6 +12,7 @@ import { createWireTap } from '../client/wire-tap.js';
 import { checkKey } from '../common/auth.js';
 import { parseModelId } from '../protocol/model-id.js';
 import { UsageError, parseCommand, parseHttpUrl, parseSeconds } from './args.js';
+import { helpFor } from './help-text.js';
 
 export const CHECK_USAGE = `Usage: modeldeck check URL --model MODEL [--api-key KEY] [--json] [--strict] [--unload]
        modeldeck check URL --access-only [--api-key KEY] [--json]
@@ -90,7 +91,7 @@ export async function runCheckCommand(argv: readonly string[], io: CheckCommandI
     kind: { type: 'string' },
   });
   if (parsed.help) {
-    stdout.write(`${CHECK_USAGE}\n`);
+    stdout.write(helpFor(CHECK_USAGE, stdout));
     return 0;
   }
   const { values, positionals } = parsed;

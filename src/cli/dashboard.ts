@@ -8,6 +8,7 @@ import type { DemoStack } from '../demo/stack.js';
 import type { KeyOrigin, SessionSpec } from '../tui/config.js';
 import type { Dashboard } from '../tui/dashboard.js';
 import { UsageError, parseBytes, parseCommand, parseDtypeFlag, parseHttpUrl } from './args.js';
+import { helpFor } from './help-text.js';
 
 export const DASHBOARD_USAGE = `Usage: modeldeck [options]
        modeldeck --server URL --model ID [--model ID ...]
@@ -42,8 +43,10 @@ Options:
   -h, --help           show this help
 
 Config file:
-  {"sessions": [{"name": "local", "server": "http://127.0.0.1:8000", "model": "org/name"},
-                {"server": "https://host/v1", "model": "org/other@v2", "apiKeyEnv": "HOST_KEY"}]}
+  {"sessions": [
+    {"name": "local", "server": "http://127.0.0.1:8000", "model": "org/name"},
+    {"server": "https://host/v1", "model": "org/other@v2",
+     "apiKeyEnv": "HOST_KEY"}]}
   "name" (optional) is the session's tag on screen and in the log instead of s1, s2, …: 1–12 letters, digits,
   ".", "_" or "-", unique. Each session takes "apiKey" (the key) or "apiKeyEnv" (an environment variable holding it). Keys are sent as
   "Authorization: Bearer" on every request of that session and never shown or logged. "dtype" (optional, "q4,q8"
@@ -193,7 +196,7 @@ export async function runDashboardCommand(argv: readonly string[], io: Dashboard
   const stderr = io.stderr ?? process.stderr;
   const config = await resolveDashboardArgs(argv, io.env ?? process.env);
   if (config === null) {
-    output.write(`${DASHBOARD_USAGE}\n`);
+    output.write(helpFor(DASHBOARD_USAGE, output));
     return 0;
   }
   if (!(output as NodeJS.WriteStream).isTTY) {

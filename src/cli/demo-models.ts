@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { DEMO_MODELS, generateDemoModels } from '../demo/demo-models.js';
 import { UsageError, parseCommand } from './args.js';
+import { helpFor } from './help-text.js';
 
 export const DEMO_MODELS_USAGE = `Usage: modeldeck demo-models DIR [--only ID]...
 
@@ -19,7 +20,7 @@ Options:
 export async function runDemoModelsCommand(argv: readonly string[]): Promise<number> {
   const parsed = parseCommand(argv, { only: { type: 'string', multiple: true } });
   if (parsed.help) {
-    process.stdout.write(`${DEMO_MODELS_USAGE}\n`);
+    process.stdout.write(helpFor(DEMO_MODELS_USAGE, process.stdout));
     return 0;
   }
   const [dir, ...extra] = parsed.positionals;

@@ -12,6 +12,7 @@ import { subscribeLoad, type SubscribeLoadOptions } from '../client/load-subscri
 import { createWireTap } from '../client/wire-tap.js';
 import type { LoadEvent } from '../protocol/events.js';
 import { UsageError, parseCommand, parseDtypeFlag, parseHttpUrl } from './args.js';
+import { helpFor } from './help-text.js';
 
 export const LOAD_USAGE = `Usage: modeldeck load [--server URL] MODEL [--kind KIND] [--dtype LIST] [--json] [--api-key KEY]
 
@@ -148,7 +149,7 @@ export async function runStreamCommand(
   const now = io.now ?? Date.now;
   const parsed = parseCommand(argv, STREAM_OPTIONS);
   if (parsed.help) {
-    stdout.write(`${command.usage}\n`);
+    stdout.write(helpFor(command.usage, stdout));
     return 0;
   }
   const { values, positionals } = parsed;

@@ -1,6 +1,7 @@
 import { EXIT_STATUS, exitStatusOf } from '../common/local-errors.js';
 import { VERSION } from '../common/version.js';
 import { UsageError } from './args.js';
+import { helpFor } from './help-text.js';
 
 export const MAIN_USAGE = `Usage: modeldeck [command] [options]
 
@@ -49,7 +50,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [first, ...rest] = argv;
   try {
     if (first === '-h' || first === '--help' || first === 'help') {
-      process.stdout.write(`${MAIN_USAGE}\n`);
+      process.stdout.write(helpFor(MAIN_USAGE, process.stdout));
       return 0;
     }
     if (first === '-v' || first === '--version') {

@@ -7,6 +7,7 @@ import { FAULT_SPEC_SYNTAX, FaultSpecError, parseFaultSpec, type MirrorFault } f
 import { MirrorError, startMirror, type EdgeCap, type MirrorAuth, type MirrorOptions } from '../mirror/mirror.js';
 import { MAX_URL_TTL_SECONDS } from '../mirror/signed-url.js';
 import { UsageError, listenUsageError, parseBytes, parseCommand, parsePort } from './args.js';
+import { helpFor } from './help-text.js';
 
 /** `modeldeck mirror --help`. */
 export const MIRROR_USAGE = `Usage: modeldeck mirror DIR [options]
@@ -114,7 +115,7 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
   try {
     const parsed = parseCommand(argv, MIRROR_OPTIONS);
     if (parsed.help) {
-      stdout.write(`${MIRROR_USAGE}\n`);
+      stdout.write(helpFor(MIRROR_USAGE, stdout));
       return 0;
     }
     const { values, positionals } = parsed;

@@ -11,6 +11,7 @@ import { serviceRoot } from '../client/server-url.js';
 import { parseCommand } from './args.js';
 import type { LoadCommandIo } from './load.js';
 import { SERVER_OPTIONS, SERVER_OPTIONS_HELP, apiKeyOf, modelArgument, serverOf } from './server-args.js';
+import { helpFor } from './help-text.js';
 
 export const UNLOAD_USAGE = `Usage: modeldeck unload [--server URL] MODEL [--json] [--api-key KEY]
 
@@ -50,7 +51,7 @@ async function runModelCommand(argv: readonly string[], io: LoadCommandIo, name:
   const stderr = io.stderr ?? process.stderr;
   const parsed = parseCommand(argv, SERVER_OPTIONS);
   if (parsed.help) {
-    stdout.write(`${name === 'rm' ? RM_USAGE : UNLOAD_USAGE}\n`);
+    stdout.write(helpFor(name === 'rm' ? RM_USAGE : UNLOAD_USAGE, stdout));
     return 0;
   }
   const model = modelArgument(name, parsed.positionals);

@@ -7,6 +7,7 @@ import { DEFAULT_SERVER_URL } from '../client/server-url.js';
 import { UsageError, parseCommand } from './args.js';
 import type { LoadCommandIo } from './load.js';
 import { apiKeyOf, serverOf } from './server-args.js';
+import { helpFor } from './help-text.js';
 
 export const PS_USAGE = `Usage: modeldeck ps [--server URL ...] [--json] [--api-key KEY]
 
@@ -35,7 +36,7 @@ export async function runPsCommand(argv: readonly string[], io: LoadCommandIo = 
     json: { type: 'boolean' },
   });
   if (parsed.help) {
-    stdout.write(`${PS_USAGE}\n`);
+    stdout.write(helpFor(PS_USAGE, stdout));
     return 0;
   }
   if (parsed.positionals.length > 0)

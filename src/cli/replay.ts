@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { LOCAL_ERRORS } from '../common/local-errors.js';
 import { UsageError, parseCommand } from './args.js';
 import type { DashboardCommandIo } from './dashboard.js';
+import { helpFor } from './help-text.js';
 
 export const REPLAY_USAGE = `Usage: modeldeck replay FILE [--speed X]
 
@@ -47,7 +48,7 @@ export async function runReplayCommand(argv: readonly string[], io: ReplayComman
     throw error;
   }
   if (parsed.help) {
-    output.write(`${REPLAY_USAGE}\n`);
+    output.write(helpFor(REPLAY_USAGE, output));
     return 0;
   }
   const [file, ...extra] = parsed.positionals;

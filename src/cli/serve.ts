@@ -23,6 +23,7 @@ import {
   parsePort,
   parseSeconds,
 } from './args.js';
+import { helpFor } from './help-text.js';
 
 /** The public Hugging Face Hub, the default `--hub-url`. */
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
@@ -368,7 +369,7 @@ export function serverOptions(config: ServeConfig): StartServerOptions {
 export async function runServeCommand(argv: readonly string[]): Promise<number> {
   const config = resolveServeConfig(argv, process.env);
   if (!config) {
-    process.stdout.write(`${SERVE_USAGE}\n`);
+    process.stdout.write(helpFor(SERVE_USAGE, process.stdout));
     return 0;
   }
   if (config.apiKey === undefined && !isLoopback(config.host)) {
