@@ -39,6 +39,17 @@ t.test('reasoning apart from the answer, a tool call as such, usage from the fin
   t.match(text, 'thinking: The user greets me.');
   t.match(text, 'tool call: get_time {"tz": "UTC"}');
   t.ok(text.indexOf('thinking:') < text.indexOf('model: Hello there!'), 'the reasoning before the answer');
+
+  // Reasoning can run to pages: t folds it to a line that says how much is hidden, and shows it again.
+  input.write('\x1b');
+  input.write('t');
+  await until('folded', () => cellText(dash, 0, 1).includes('thinking: 19 characters folded (t shows)'));
+  const folded = cellText(dash, 0, 1);
+  t.notMatch(folded, 'The user greets me.', 'the reasoning itself is hidden');
+  t.match(folded, 'model: Hello there!', 'the answer stays');
+  t.match(folded, 'tool call: get_time', 'the tool call stays');
+  input.write('t');
+  await until('shown again', () => cellText(dash, 0, 1).includes('thinking: The user greets me.'));
 });
 
 t.test('the mid-stream error that is not JSON is shown as its raw text', async (t) => {

@@ -68,6 +68,7 @@ export function sessionCells(sessions: readonly SessionState[], area: Rect, ctx:
       input: ui.inputs[session.id] ?? '',
       ...(ui.cursors[session.id] !== undefined ? { cursor: ui.cursors[session.id] } : {}),
       scroll: ui.scrolls[session.id] ?? 0,
+      reasoningFolded: ui.reasoningFolded,
       onScrollLimit: (limit) => {
         scrollLimit = limit;
       },
@@ -120,6 +121,8 @@ interface CellContext {
   readonly detail?: boolean;
   /** Transcript lines scrolled up from the newest (PgUp / PgDn), 0 following. */
   readonly scroll?: number;
+  /** Each reply's reasoning is one line saying how much is folded (`t`), not the whole text. */
+  readonly reasoningFolded?: boolean;
   /** Given, told how far the transcript can scroll back in this cell (lines). */
   readonly onScrollLimit?: (limit: number) => void;
   /** Given, told whether the state line found a row (else the caller shows the state elsewhere). */
@@ -174,7 +177,7 @@ export function sessionLines(session: SessionState, ctx: CellContext): Line[] {
     ctx.onStateShown?.(false);
     return [];
   }
-  const transcript = transcriptLines(session, width);
+  const transcript = transcriptLines(session, width, ctx.reasoningFolded === true);
   const blocks = cellBlocks(session, ctx, transcript.length);
   cellRows(blocks, ctx.height);
   const stateShown = blocks.some((b) => b.name === 'state' && b.rows.length > 0);
@@ -358,13 +361,13 @@ function stageItems(session: SessionState, now: number): string[] {
   return session.stages.map((s) => `${s.name} ${formatDuration((s.endedAt ?? now) - s.startedAt)}`);
 }
 
-function transcriptLines(session: SessionState, width: number): Line[] {
+function transcriptLines(session: SessionState, width: number, reasoningFolded: boolean): Line[] {
   const out: Line[] = [];
   for (const entry of session.transcript) {
     const prefix = entry.role === 'user' ? 'you: ' : entry.role === 'assistant' ? 'model: ' : '! ';
     const tone: Tone = entry.role === 'user' ? 'accent' : entry.role === 'error' ? 'error' : 'normal';
     // Reasoning dimmed and tool calls marked, each apart from the answer and before it, as the model produced them.
-    if (entry.reasoning) for (const text of wrap(`  thinking: ${entry.reasoning}`, width)) out.push([seg(text, 'dim')]);
+    if (entry.reasoning) out.push(...reasoningLines(entry.reasoning, width, reasoningFolded));
     if (entry.toolCalls)
       for (const text of wrap(`  tool call: ${entry.toolCalls}`, width)) out.push([seg(text, 'warn')]);
     const body = entry.content + (entry.streaming ? '▍' : '') + (entry.stopped ? ' (stopped)' : '');
@@ -374,6 +377,13 @@ function transcriptLines(session: SessionState, width: number): Line[] {
     for (const text of joinParts(figures, width, '  ')) out.push([seg(text, 'dim')]);
   }
   return out;
+}
+
+/** A reply's reasoning, dimmed: whole, or folded to one line that says how much is hidden. */
+function reasoningLines(reasoning: string, width: number, folded: boolean): Line[] {
+  if (!folded) return wrap(`  thinking: ${reasoning}`, width).map((text) => [seg(text, 'dim')]);
+  const size = [...reasoning].length;
+  return [[seg(truncateEnd(`  thinking: ${size.toLocaleString('en-US')} characters folded (t shows)`, width), 'dim')]];
 }
 
 /** `parts` joined with ` · ` into lines of at most `width`, each starting with `indent`, broken between parts. */

@@ -52,6 +52,7 @@ export const HELP = {
     'v',
     'server view below the sessions: every model on each server (state, stage, progress, subscribers, size), live',
   ],
+  reasoning: ['t', 'fold / show the models’ reasoning (thinking) in every transcript: folded, one line per reply'],
   zoom: ['f', 'zoom the focused session to the full screen (its load detail too); f or Esc returns'],
   log: ['l', 'focus the event log (Tab, Esc or l goes back)'],
   follow: ['space (log)', 'follow / pause the log; paused shows how many lines are new'],

@@ -20,7 +20,7 @@ type Session = KeyContext['sessions'][number];
 
 /** What a command key does to the focused session. */
 type SessionCommand =
-  'type' | 'zoom' | 'retry' | 'close' | 'cancel' | 'unload' | 'edit' | 'options' | 'scroll-transcript';
+  'type' | 'zoom' | 'retry' | 'close' | 'cancel' | 'unload' | 'edit' | 'options' | 'scroll-transcript' | 'reasoning';
 
 /** The commands that ask before they act on the server (a read-only session refuses them at once). */
 const SERVER_ACTIONS: ReadonlySet<SessionCommand> = new Set(['cancel', 'unload']);
@@ -40,6 +40,7 @@ export const COMMAND_KEYS: readonly Binding<CommandAction>[] = [
   { keys: ['l'], action: 'log', help: HELP.log, hint: 'l log', destructive: false },
   { keys: ['v'], action: 'servers', help: HELP.servers, hint: 'v servers', destructive: false },
   { keys: ['r'], action: 'retry', help: HELP.retry, destructive: false },
+  { keys: ['t'], action: 'reasoning', help: HELP.reasoning, destructive: false },
   { keys: ['Ctrl-N'], action: 'add', help: HELP.add, hint: 'Ctrl-N add', destructive: false, exact: true },
   { keys: ['Ctrl-E'], action: 'edit', help: HELP.edit, hint: 'Ctrl-E edit', destructive: false, exact: true },
   { keys: ['Ctrl-O'], action: 'options', help: HELP.options, destructive: false, exact: true },
@@ -177,6 +178,13 @@ function performOnSession(action: SessionCommand, ui: UiState, session: Session,
     }
     case 'scroll-transcript':
       return scrollTranscript(ui, session, key);
+    case 'reasoning': {
+      const reasoningFolded = !ui.reasoningFolded;
+      const text = reasoningFolded
+        ? 'reasoning folded: one line per reply (t shows it)'
+        : 'reasoning shown (t folds it)';
+      return done({ ...ui, reasoningFolded }, { type: 'notice', text });
+    }
     default: {
       const never: never = action;
       throw new TypeError(`unknown action ${String(never)}`);

@@ -156,6 +156,8 @@ export interface UiState {
   readonly histories: Readonly<Record<string, InputHistory>>;
   /** Transcript lines scrolled back per session id (absent or 0: following the newest). */
   readonly scrolls: Readonly<Record<string, number>>;
+  /** The models' reasoning (thinking) is folded to one line per reply in every transcript (`t`). */
+  readonly reasoningFolded: boolean;
   readonly prompt: Prompt | null;
   readonly log: LogViewState;
 }
@@ -267,6 +269,7 @@ export function createUiState(): UiState {
     cursors: {},
     histories: {},
     scrolls: {},
+    reasoningFolded: false,
     prompt: null,
     log: {
       paused: false,
