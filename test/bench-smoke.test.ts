@@ -22,6 +22,7 @@ const BENCHMARKS = [
   'download-fair',
   'download-edges',
   'download-large',
+  'fleet',
 ];
 
 interface Run {

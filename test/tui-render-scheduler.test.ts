@@ -67,3 +67,32 @@ t.test('a tick redraws with nothing changed (elapsed times move), until disposed
   t.equal(frames, 3);
   t.equal(m.pending(), 0, 'no timer left');
 });
+
+t.test(
+  'urgent: a key press is drawn at the end of its turn, past the interval, the keys of one turn in one frame',
+  async (t) => {
+    const m = createFakeClock(1000);
+    const drawn: number[] = [];
+    let value = 0;
+    const s = createRenderScheduler({ draw: () => drawn.push(value), clock: m, maxFps: 30 });
+    value = 1;
+    s.invalidate();
+    t.same(drawn, [1], 'a stream frame');
+    value = 2;
+    s.invalidate();
+    t.same(drawn, [1], 'the next stream change waits for the interval');
+    value = 3;
+    s.urgent();
+    value = 4;
+    s.urgent();
+    t.same(drawn, [1], 'not within the key handler itself');
+    m.advance(0);
+    t.same(drawn, [1, 4], 'drawn once at the end of the turn, without waiting for the interval');
+    m.advance(100);
+    t.same(drawn, [1, 4], 'and the pending interval frame has nothing left to draw');
+    s.urgent();
+    s.dispose();
+    m.advance(100);
+    t.same(drawn, [1, 4], 'dispose cancels an urgent frame');
+  },
+);

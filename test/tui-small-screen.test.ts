@@ -8,6 +8,7 @@ import { startKillableServer, terminal } from './helpers/dashboard.js';
 import { gridLayout, screenLayout } from '../src/tui/screen-layout.js';
 import { startTestMirror } from './helpers/stack.js';
 import { until } from './helpers/until.js';
+import { closedPort } from './helpers/closed-port.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 
@@ -171,3 +172,37 @@ t.test('at 80×24 with eleven sessions every pane keeps its state; Ctrl-G jumps 
   await until('the refusal', () => dash.ui().prompt?.error !== undefined);
   t.match(dash.screenText().split('\n')[23] ?? '', /: 99█? +not one of 1–11, a tag or a model/);
 });
+
+t.test(
+  'a hundred sessions on 200×60: what is typed into a cell with no row for it shows in the status bar',
+  async (t) => {
+    const port = await closedPort();
+    const { input, output } = terminal({ cols: 200, rows: 60 });
+    const sessions = Array.from({ length: 100 }, (_, i) => ({
+      server: `http://127.0.0.1:${port}`,
+      model: `org/m${i}`,
+    }));
+    const dash = startDashboard({ sessions, input, output });
+    t.teardown(() => dash.shutdown());
+    const status = (): string => dash.screenText().split('\n').at(-1) ?? '';
+    dash.press({ name: 'enter', ch: '\r', ctrl: false, shift: false, meta: false });
+    for (const ch of 'hello') dash.press({ name: ch, ch, ctrl: false, shift: false, meta: false });
+    t.match(status(), /^\[s1\] > hello█ +typing: Enter sends/, 'the focused session and what is typed, then the keys');
+    t.notMatch(dash.screenText().split('\n').slice(0, -1).join('\n'), /hello/, 'the cell itself has no row for it');
+    dash.press({ name: 'escape', ch: '\x1b', ctrl: false, shift: false, meta: false });
+    t.match(status(), /^\[s1\] commands:/, 'not typing: the status bar as before');
+
+    // A cell with a row for the input shows it there, and the status bar stays as it was.
+    const few = terminal({ cols: 200, rows: 60 });
+    const two = startDashboard({ sessions: sessions.slice(0, 2), input: few.input, output: few.output });
+    t.teardown(() => two.shutdown());
+    two.press({ name: 'enter', ch: '\r', ctrl: false, shift: false, meta: false });
+    for (const ch of 'hello') two.press({ name: ch, ch, ctrl: false, shift: false, meta: false });
+    const screen = two.screenText().split('\n');
+    t.match(screen.at(-1) ?? '', /^\[s1\] typing: Enter sends/);
+    t.ok(
+      screen.slice(0, -1).some((row) => row.includes('> hello')),
+      'the input line is in the cell',
+    );
+  },
+);

@@ -15,7 +15,7 @@ import { createRenderer } from './render.js';
 import { createRenderScheduler } from './render-scheduler.js';
 import type { ReplaySource } from './replay-log.js';
 import type { SessionState } from './session-state.js';
-import { keyWorld, toViewModel, type Tone } from './view-model.js';
+import { keyWorld, toViewModel, type DashboardView, type Tone, type ViewInput } from './view-model.js';
 
 export type { DashboardOptions } from './dashboard-runtime.js';
 
@@ -49,14 +49,41 @@ export interface Dashboard {
   farewell(): readonly string[];
 }
 
+/**
+ * The last frame's view when it shows the screen `input` would (the same keyboard state, size and sessions: only what
+ * the servers said since differs, which moves a scroll limit by a frame's lines at most), else undefined.
+ */
+function sameScreen(
+  shown: { input: ViewInput; view: DashboardView } | undefined,
+  input: ViewInput,
+): DashboardView | undefined {
+  if (shown === undefined) return undefined;
+  const before = shown.input;
+  const same =
+    before.ui === input.ui &&
+    before.size.cols === input.size.cols &&
+    before.size.rows === input.size.rows &&
+    before.sessions.length === input.sessions.length &&
+    before.sessions.every((s, i) => s.id === input.sessions[i]?.id);
+  return same ? shown.view : undefined;
+}
+
 /** Opens the full-screen dashboard. Throws when the output is not a terminal. */
 export function startDashboard(options: DashboardOptions = {}): Dashboard {
   const clock = options.clock ?? systemClock;
   let resolveClosed: () => void = () => {};
   const closed = new Promise<void>((res) => (resolveClosed = res));
   const renderer = createRenderer(options);
+  // The last frame's view and what it was made from: a key press reads its page sizes and scroll limits from it
+  // rather than building a whole view of its own (a frame's cost again, at a hundred sessions, before the echo).
+  let shown: { input: ViewInput; view: DashboardView } | undefined;
   const scheduler = createRenderScheduler({
-    draw: () => renderer.draw(toViewModel(runtime.viewInput())),
+    draw: () => {
+      const input = runtime.viewInput();
+      const view = toViewModel(input);
+      shown = { input, view };
+      renderer.draw(view);
+    },
     clock,
     ...(options.maxFps !== undefined ? { maxFps: options.maxFps } : {}),
     // Elapsed times, ETAs and reconnect countdowns change with time alone: redrawn twice a second.
@@ -70,7 +97,9 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
   const { dispatch, recorder } = runtime;
 
   function press(key: KeyPress): void {
-    dispatch({ type: 'key', key, world: keyWorld(runtime.viewInput(), runtime.now()) });
+    const input = runtime.viewInput();
+    dispatch({ type: 'key', key, world: keyWorld(input, runtime.now(), sameScreen(shown, input)) });
+    scheduler.urgent();
   }
 
   // Runs once, when the model has closed: the I/O side of quitting.

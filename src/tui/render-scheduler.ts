@@ -21,6 +21,11 @@ export interface RenderSchedulerOptions {
 export interface RenderScheduler {
   /** Marks the screen dirty: draws now if the last frame is old enough, else once the interval has passed. */
   invalidate(): void;
+  /**
+   * Marks the screen dirty and draws it as soon as the current turn of the event loop ends, past the frame interval:
+   * for a key press, whose echo must not wait behind a stream's frames. The keys of one turn (a paste) share a frame.
+   */
+  urgent(): void;
   /** Draws now if dirty (used before reading the screen, and on shutdown). */
   flush(): void;
   /** Cancels the pending draw and the tick; later calls do nothing. */
@@ -39,10 +44,13 @@ export function createRenderScheduler(options: RenderSchedulerOptions): RenderSc
   let disposed = false;
   let frames = 0;
   let tick: TimerHandle | undefined;
+  let soon: TimerHandle | undefined;
 
   function draw(): void {
     if (timer !== undefined) clock.clearTimeout(timer);
     timer = undefined;
+    if (soon !== undefined) clock.clearTimeout(soon);
+    soon = undefined;
     if (!dirty || disposed) return;
     dirty = false;
     lastDraw = clock.now();
@@ -70,11 +78,18 @@ export function createRenderScheduler(options: RenderSchedulerOptions): RenderSc
 
   return {
     invalidate,
+    urgent() {
+      if (disposed) return;
+      dirty = true;
+      soon ??= clock.setTimeout(draw, 0);
+    },
     flush: draw,
     dispose() {
       disposed = true;
       if (timer !== undefined) clock.clearTimeout(timer);
       timer = undefined;
+      if (soon !== undefined) clock.clearTimeout(soon);
+      soon = undefined;
       if (tick !== undefined) clock.clearTimeout(tick);
     },
     frames: () => frames,

@@ -30,7 +30,7 @@ import {
 } from './session-figures.js';
 import { canChat, isLoading, type ProgressState, type SessionState } from './session-state.js';
 import { movesWithin, rateTitle, throughputPeak, throughputSeries, toPercents } from './throughput.js';
-import { wrap } from './text-wrap.js';
+import { createWrapMemo, wrap } from './text-wrap.js';
 import type { CellView } from './view-model.js';
 
 /** What the session cells are drawn with, besides the sessions. */
@@ -361,17 +361,24 @@ function stageItems(session: SessionState, now: number): string[] {
   return session.stages.map((s) => `${s.name} ${formatDuration((s.endedAt ?? now) - s.startedAt)}`);
 }
 
+/**
+ * The transcripts' wraps, by session and entry: a reply streaming into a hundred panes at 30 frames a second would
+ * otherwise be wrapped whole on every frame (the fleet benchmark's hottest function), where only its new words need it.
+ */
+const transcriptWraps = createWrapMemo(4096);
+
 function transcriptLines(session: SessionState, width: number, reasoningFolded: boolean): Line[] {
   const out: Line[] = [];
-  for (const entry of session.transcript) {
+  for (const [index, entry] of session.transcript.entries()) {
+    const key = `${session.id}\u0000${index}`;
     const prefix = entry.role === 'user' ? 'you: ' : entry.role === 'assistant' ? 'model: ' : '! ';
     const tone: Tone = entry.role === 'user' ? 'accent' : entry.role === 'error' ? 'error' : 'normal';
     // Reasoning dimmed and tool calls marked, each apart from the answer and before it, as the model produced them.
-    if (entry.reasoning) out.push(...reasoningLines(entry.reasoning, width, reasoningFolded));
+    if (entry.reasoning) out.push(...reasoningLines(`${key}r`, entry.reasoning, width, reasoningFolded));
     if (entry.toolCalls)
       for (const text of wrap(`  tool call: ${entry.toolCalls}`, width)) out.push([seg(text, 'warn')]);
-    const body = entry.content + (entry.streaming ? '▍' : '') + (entry.stopped ? ' (stopped)' : '');
-    for (const text of wrap(prefix + body, width)) out.push([seg(text, tone)]);
+    const tail = (entry.streaming ? '▍' : '') + (entry.stopped ? ' (stopped)' : '');
+    for (const text of transcriptWraps.wrap(key, prefix + entry.content, tail, width)) out.push([seg(text, tone)]);
     const figures = entry.metrics && !entry.streaming ? replyFigures(entry.metrics) : [];
     // The figures wrap between figures, never inside one, so a narrow pane shows all of them.
     for (const text of joinParts(figures, width, '  ')) out.push([seg(text, 'dim')]);
@@ -380,8 +387,9 @@ function transcriptLines(session: SessionState, width: number, reasoningFolded: 
 }
 
 /** A reply's reasoning, dimmed: whole, or folded to one line that says how much is hidden. */
-function reasoningLines(reasoning: string, width: number, folded: boolean): Line[] {
-  if (!folded) return wrap(`  thinking: ${reasoning}`, width).map((text) => [seg(text, 'dim')]);
+function reasoningLines(key: string, reasoning: string, width: number, folded: boolean): Line[] {
+  if (!folded)
+    return transcriptWraps.wrap(key, `  thinking: ${reasoning}`, '', width).map((text) => [seg(text, 'dim')]);
   const size = [...reasoning].length;
   return [[seg(truncateEnd(`  thinking: ${size.toLocaleString('en-US')} characters folded (t shows)`, width), 'dim')]];
 }

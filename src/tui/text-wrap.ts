@@ -3,24 +3,79 @@
 /** Splits text into lines of at most `width` cells, at spaces where it can, hard-breaking long words. */
 export function wrap(text: string, width: number): string[] {
   if (width <= 0) return [];
-  const out: string[] = [];
-  for (const paragraph of text.split('\n')) {
-    let line = '';
-    for (const word of paragraph.split(' ')) {
-      let rest = [...word];
+  return fold(text, width, { offset: 0, out: [], line: '' }).lines;
+}
+
+/**
+ * Where {@link fold} may pick up again in a text that grows at its end: before the last word of its last paragraph
+ * (the one word the text's growth can still change), with the lines made before it and the line being filled.
+ */
+interface FoldState {
+  readonly offset: number;
+  readonly out: readonly string[];
+  readonly line: string;
+}
+
+/**
+ * The greedy wrap as a left fold over the words of `text` from `from.offset` (a word's start) with `from`'s lines:
+ * the wrapped lines, and the state before the last word, from which a longer text with the same beginning resumes.
+ */
+function fold(text: string, width: number, from: FoldState): { lines: string[]; resume: FoldState } {
+  const out = [...from.out];
+  let line = from.line;
+  let at = from.offset;
+  let resume: FoldState = from;
+  for (;;) {
+    const newline = text.indexOf('\n', at);
+    const end = newline < 0 ? text.length : newline;
+    for (;;) {
+      const space = text.indexOf(' ', at);
+      const wordEnd = space < 0 || space > end ? end : space;
+      if (newline < 0 && wordEnd === end) resume = { offset: at, out: [...out], line };
+      const word = text.slice(at, wordEnd);
       const candidate = line === '' ? word : `${line} ${word}`;
-      if ([...candidate].length <= width) {
-        line = candidate;
-        continue;
+      if ([...candidate].length <= width) line = candidate;
+      else {
+        if (line !== '') out.push(line);
+        let rest = [...word];
+        while (rest.length > width) {
+          out.push(rest.slice(0, width).join(''));
+          rest = rest.slice(width);
+        }
+        line = rest.join('');
       }
-      if (line !== '') out.push(line);
-      while (rest.length > width) {
-        out.push(rest.slice(0, width).join(''));
-        rest = rest.slice(width);
-      }
-      line = rest.join('');
+      at = wordEnd + 1;
+      if (wordEnd === end) break;
     }
     out.push(line);
+    if (newline < 0) return { lines: out, resume };
+    line = '';
   }
-  return out;
+}
+
+/**
+ * {@link wrap} for texts that grow at their end, as a streaming reply does: each `key` remembers where the wrap of
+ * its last text can resume, so a text that extends it costs only its new words, not the whole text again. At most
+ * `capacity` keys are kept, the least recently used forgotten first.
+ */
+export function createWrapMemo(capacity = 1024): {
+  /** `wrap(stable + tail, width)`; `stable` is what the next call's text is expected to begin with. */
+  wrap(key: string, stable: string, tail: string, width: number): string[];
+} {
+  const memo = new Map<string, { readonly text: string; readonly width: number; readonly resume: FoldState }>();
+  return {
+    wrap(key, stable, tail, width) {
+      if (width <= 0) return [];
+      const known = memo.get(key);
+      memo.delete(key);
+      const start =
+        known !== undefined && known.width === width && stable.startsWith(known.text)
+          ? known.resume
+          : { offset: 0, out: [], line: '' };
+      const { resume } = fold(stable, width, start);
+      memo.set(key, { text: stable, width, resume });
+      if (memo.size > capacity) memo.delete(memo.keys().next().value as string);
+      return fold(stable + tail, width, resume).lines;
+    },
+  };
 }

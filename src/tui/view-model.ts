@@ -181,7 +181,14 @@ export function toViewModel(input: ViewInput): DashboardView {
           journal: input.journal ?? [],
           onChart: (id, inner, chart) => charts.push(chartAt(id, inner, chart)),
         });
-  return { cells: [...cells, ...serverCells], charts, gauges, ...rest };
+  // A cell with no row inside its border (a hundred sessions on one screen) cannot show what is typed into it: the
+  // status bar does, so a key typed is always on screen.
+  const focusedCell = zoom === 'session' ? cells[0] : cells[focus];
+  const hiddenInput = ui.composing && !ui.logFocused && focusedCell !== undefined && focusedCell.rect.height <= 2;
+  const status = hiddenInput
+    ? { rect: layout.status, line: statusLine(input, layout.status.width, input.sessions[focus], true) }
+    : rest.status;
+  return { cells: [...cells, ...serverCells], charts, gauges, ...rest, status };
 }
 
 /** This dashboard's sessions on `server`. */
@@ -260,10 +267,11 @@ function chartAt(id: string, inner: Rect, chart: ChartSpec): ChartView {
 
 /**
  * What the key router needs of the screen as it stands: it bounds what the keys may scroll to (a transcript's oldest
- * line, the help's last page) and where `n` goes.
+ * line, the help's last page) and where `n` goes. `drawn`, the view of the frame on screen when it shows the same
+ * screen, saves building the view again.
  */
-export function keyWorld(input: ViewInput, now: number): KeyWorld {
-  const shown = toViewModel(input);
+export function keyWorld(input: ViewInput, now: number, drawn?: DashboardView): KeyWorld {
+  const shown = drawn ?? toViewModel(input);
   const scrollLimits = Object.fromEntries(
     shown.cells.flatMap((cell) => (cell.scrollLimit === undefined ? [] : [[cell.id, cell.scrollLimit]])),
   );
@@ -439,11 +447,11 @@ const PROMPT_LABEL: Readonly<Record<string, string>> = {
  * The status bar: in a replay, always its banner first (`REPLAY 01:23 / 04:10 ×4`), then the prompt, the notice, or
  * where the focus is and the keys.
  */
-function statusLine(input: ViewInput, width: number, focused: SessionState | undefined): Line {
-  if (input.replay === undefined) return statusBody(input, width, focused);
+function statusLine(input: ViewInput, width: number, focused: SessionState | undefined, withInput = false): Line {
+  if (input.replay === undefined) return statusBody(input, width, focused, withInput);
   const banner = replayBanner(input.replay);
   const room = Math.max(1, width - [...banner].length);
-  return clipLine([seg(banner, 'selected'), ...statusBody(input, room, focused)], width);
+  return clipLine([seg(banner, 'selected'), ...statusBody(input, room, focused, withInput)], width);
 }
 
 /** `REPLAY 01:23 / 04:10 ×4 `, with `paused` or `end` where it applies. */
@@ -461,7 +469,7 @@ function mmss(ms: number): string {
   return h > 0 ? `${h}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}` : `${two(Math.floor(s / 60))}:${two(s % 60)}`;
 }
 
-function statusBody(input: ViewInput, width: number, focused: SessionState | undefined): Line {
+function statusBody(input: ViewInput, width: number, focused: SessionState | undefined, withInput: boolean): Line {
   const { ui } = input;
   if (ui.prompt !== null) {
     const p = ui.prompt;
@@ -510,7 +518,19 @@ function statusBody(input: ViewInput, width: number, focused: SessionState | und
   const zoomed = ui.zoom === 'log' || (ui.zoom === 'session' && focused !== undefined) ? ' zoomed · f returns ·' : '';
   const where = `${ui.logFocused ? 'log' : (focused?.tag ?? 'no session')}${zoomed}`;
   const keys = keyHints(ui.logFocused ? 'log' : ui.composing ? 'typing' : 'commands');
+  if (withInput && focused !== undefined) return typedInStatus(ui, focused, where, keys, width);
   return clipLine([seg(`[${where}] `, 'accent'), seg(keys, 'dim')], width);
+}
+
+/** `[s7] > what is typed▏  Enter sends · …`: the focused session's input line, for a cell with no row to show it. */
+function typedInStatus(ui: UiState, focused: SessionState, where: string, keys: string, width: number): Line {
+  const head = `[${where}] > `;
+  const typed = lineAt(ui.inputs[focused.id] ?? '', ui.cursors[focused.id]);
+  const field = Math.max(PROMPT_FIELD_MIN, Math.floor((width - [...head].length) / 2));
+  const line: Segment[] = [seg(head, 'accent'), ...editedLine(typed, Math.min(field, [...typed.text].length + 1))];
+  const room = width - line.reduce((n, x) => n + [...x.text].length, 0);
+  if (room > 2) line.push(seg(truncateEnd(`  ${keys}`, room), 'dim'));
+  return clipLine(line, width);
 }
 
 /**

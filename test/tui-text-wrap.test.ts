@@ -1,0 +1,45 @@
+// Wrapping a text that grows at its end (a streaming reply) from where the last wrap left off gives what wrapping it
+// whole gives, for every growth, width and break: spaces, runs of spaces, newlines, wide characters, long words.
+import t from 'tap';
+import { createWrapMemo, wrap } from '../src/tui/text-wrap.js';
+
+/** A small deterministic generator (mulberry32), so a failure can be replayed. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+t.test('the memo wraps a growing text as wrap does', async (t) => {
+  const pieces = ['a', 'b', ' ', ' ', '\n', 'é', '😀', 'longerword', 'token '];
+  const next = random(26);
+  let mismatches = 0;
+  for (let trial = 0; trial < 400; trial++) {
+    const width = 1 + Math.floor(next() * 14);
+    const memo = createWrapMemo(8);
+    let text = '';
+    for (let step = 0; step < 25; step++) {
+      const grow = Math.floor(next() * 4);
+      for (let i = 0; i < grow; i++) text += pieces[Math.floor(next() * pieces.length)];
+      // Now and then the text is replaced (another reply under the same key) or the pane is resized.
+      if (next() < 0.03) text = 'other text';
+      const w = next() < 0.05 ? width + 3 : width;
+      const tail = next() < 0.5 ? '▍' : next() < 0.5 ? ' (stopped)' : '';
+      if (JSON.stringify(memo.wrap('k', text, tail, w)) !== JSON.stringify(wrap(text + tail, w))) mismatches++;
+    }
+  }
+  t.equal(mismatches, 0);
+});
+
+t.test('keys are kept apart and the least recently used forgotten', async (t) => {
+  const memo = createWrapMemo(2);
+  t.same(memo.wrap('a', 'model: one two', '▍', 7), ['model:', 'one', 'two▍']);
+  t.same(memo.wrap('b', 'you: hi', '', 7), ['you: hi']);
+  t.same(memo.wrap('c', 'x', '', 7), ['x']);
+  t.same(memo.wrap('a', 'model: one two three', '', 7), ['model:', 'one two', 'three'], 'a forgotten key wraps whole');
+  t.same(memo.wrap('a', 'anything', '', 0), [], 'no width, no lines');
+});
