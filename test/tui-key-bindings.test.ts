@@ -403,7 +403,7 @@ t.test('the status-bar hints are the rows’ hints, in table order', async (t) =
   t.equal(keyHints('confirm'), '←→ choose · Enter presses · Esc keeps');
   t.equal(
     keyHints('servers'),
-    'servers: ? help · Q quit · ↑↓ row · Enter open · L load · U unload · C cancel · / filter · Esc back · v close',
+    'servers: ? help · Q quit · ↑↓ row · Enter open · L load · U unload · C cancel · Ctrl-F filter · Esc back · v close',
   );
 });
 

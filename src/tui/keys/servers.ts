@@ -2,8 +2,9 @@
  * The server view's mode (`v` gives it the keys): a cursor over every model of every server the view shows, loads of
  * other clients included. Lowercase letters and arrows only move and show; Enter opens a session on the selected row
  * (or focuses the one open on it); `L`, `U` and `C` load, unload and cancel the row's model through the same confirm
- * dialog as the sessions' keys, opened on Keep and naming whom it reaches; `/` filters the rows. A character that is
- * no key says what the view's keys are: typed prose changes nothing here.
+ * dialog as the sessions' keys, opened on Keep and naming whom it reaches; Ctrl-F filters the rows (a chord, as every
+ * prompt opens: `/` is in prose). A character that is no key says what the view's keys are: typed prose changes
+ * nothing here.
  */
 
 import { bareModel, rowRefusal, selectedIndex, type RowAction, type ServerRowRef } from '../server-cursor.js';
@@ -33,7 +34,15 @@ export const SERVER_KEYS: readonly Binding<ServerViewAction>[] = [
   { keys: ['L'], action: 'load', help: HELP.serverLoad, hint: 'L load', destructive: false },
   { keys: ['U'], action: 'unload', help: HELP.serverUnload, hint: 'U unload', destructive: true },
   { keys: ['C'], action: 'cancel', help: HELP.serverCancel, hint: 'C cancel', destructive: true },
-  { keys: ['/', 'Ctrl-F'], action: 'filter', help: HELP.serverFilter, hint: '/ filter', destructive: false },
+  // A chord, as every prompt's (the log's filter too): `/` is in prose, and what follows it would land in the filter.
+  {
+    keys: ['Ctrl-F'],
+    action: 'filter',
+    help: HELP.serverFilter,
+    hint: 'Ctrl-F filter',
+    destructive: false,
+    exact: true,
+  },
   { keys: ['Esc'], action: 'back', help: HELP.serverBack, hint: 'Esc back', destructive: false },
   { keys: ['Tab', 'Shift-Tab'], action: 'sessions', help: HELP.serverBack, destructive: false },
   { keys: ['v'], action: 'close-view', help: HELP.servers, hint: 'v close', destructive: false },
@@ -86,8 +95,9 @@ export function routeServers(ui: UiState, key: KeyPress, ctx: KeyContext): KeyRe
   }
 }
 
-/** What a character that is no key of the server view says. */
+/** What a character that is no key of the server view says (`/`, where other consoles filter: which key does). */
 export function notServerKey(ch: string): string {
+  if (ch === '/') return `'/' is not a server-view key: Ctrl-F filters the rows (no character opens a prompt) · ? keys`;
   return `'${ch}' is not a server-view key · ↑↓ choose a row, Enter opens a session on it · Esc back · ? keys`;
 }
 
