@@ -18,6 +18,19 @@ import { HELP } from '../src/tui/keys/help-entries.js';
 import { KEY_MODES } from '../src/tui/keys/modes.js';
 import { repoPath } from './helpers/repo.js';
 import { notCommand } from '../src/tui/keys/session.js';
+import { notServerKey } from '../src/tui/keys/servers.js';
+import type { ServerRowRef } from '../src/tui/server-cursor.js';
+
+/** The server view's rows: a resident model with a session here, another client's load, a model on disk. */
+const serverRow = (model: string, state: ServerRowRef['state'], here: ServerRowRef['here'] = []): ServerRowRef => ({
+  root: 'http://a:1',
+  model,
+  state,
+  subscribers: state === 'loading' ? 1 : null,
+  chats: 0,
+  here,
+  readOnly: false,
+});
 
 const ctx: KeyContext = {
   sessions: [
@@ -30,11 +43,23 @@ const ctx: KeyContext = {
   lastJournalSeq: 50,
   nextFault: 7,
   modelIds: ['org/a', 'org/ab', 'org/b'],
+  serverRows: [
+    serverRow('org/a@main', 'resident', [{ id: 's1', tag: 's1' }]),
+    serverRow('org/b@main', 'loading'),
+    serverRow('org/c@main', 'on-disk'),
+  ],
   defaultServer: 'http://a:1',
   now: Date.UTC(2026, 0, 2, 3, 4, 5),
 };
 
 const base = createUiState();
+const SERVERS_UI: UiState = {
+  ...base,
+  serverView: true,
+  serverFocused: true,
+  serverFilter: 'org',
+  serverCursor: { root: 'http://a:1', model: 'org/b@main' },
+};
 type Result = ReturnType<typeof routeKey>;
 const same = (ui: UiState): Result => ({ ui, commands: [] });
 
@@ -43,7 +68,15 @@ const same = (ui: UiState): Result => ({ ui, commands: [] });
  * message history half walked), and what a key no row binds does there.
  */
 const MODES: Readonly<
-  Record<keyof typeof KEY_MODES, { readonly ui: UiState; readonly unbound: (key: KeyPress, ui: UiState) => Result }>
+  Record<
+    keyof typeof KEY_MODES,
+    {
+      readonly ui: UiState;
+      readonly unbound: (key: KeyPress, ui: UiState) => Result;
+      /** Where a row's action applies, when that is not `ui` (the server view's actions need a row in their state). */
+      readonly rowUi?: (action: unknown) => UiState;
+    }
+  >
 > = {
   anywhere: { ui: base, unbound: () => same(base) },
   help: { ui: { ...base, help: true, helpPage: 1 }, unbound: (_, ui) => same({ ...ui, help: false, helpPage: 0 }) },
@@ -100,6 +133,21 @@ const MODES: Readonly<
             ],
           }
         : same(ui),
+  },
+  servers: {
+    // The cursor in the middle row (another client's load), with a filter for Esc to clear.
+    ui: SERVERS_UI,
+    unbound: (key, ui) =>
+      isPrintable(key) && key.ch !== ' '
+        ? { ui, commands: [{ type: 'notice', text: notServerKey(key.ch) }] }
+        : same(ui),
+    // U unloads the resident row, L loads the one on disk.
+    rowUi: (action) =>
+      action === 'unload'
+        ? { ...SERVERS_UI, serverCursor: { root: 'http://a:1', model: 'org/a@main' } }
+        : action === 'load'
+          ? { ...SERVERS_UI, serverCursor: { root: 'http://a:1', model: 'org/c@main' } }
+          : SERVERS_UI,
   },
   log: {
     ui: { ...base, logFocused: true, log: { ...base.log, paused: true, pausedAtSeq: 10, scroll: 5 } },
@@ -254,9 +302,10 @@ t.test(
   'every row routes: each key it lists does its action in its mode, no row hidden by an earlier one',
   async (t) => {
     for (const mode of modeNames) {
-      const { ui, unbound } = MODES[mode];
+      const { unbound, rowUi } = MODES[mode];
       const rows = rowsOf(mode);
       for (const row of rows) {
+        const ui = rowUi?.(row.action) ?? MODES[mode].ui;
         for (const spelling of row.keys) {
           const key = press(spelling);
           t.equal(findBinding(rows, key), row, `${mode}: ${spelling} reaches its row (${String(row.action)})`);
@@ -286,8 +335,8 @@ t.test('a key no row binds does what its mode says of unbound keys, and nothing 
 t.test('destructive is set exactly on the rows whose keys destroy something or ask whether to', async (t) => {
   let flagged = 0;
   for (const mode of modeNames) {
-    const { ui } = MODES[mode];
     for (const row of rowsOf(mode)) {
+      const ui = MODES[mode].rowUi?.(row.action) ?? MODES[mode].ui;
       if (row.destructive) flagged++;
       for (const spelling of row.keys) {
         t.equal(
@@ -352,6 +401,10 @@ t.test('the status-bar hints are the rows’ hints, in table order', async (t) =
   );
   t.equal(keyHints('prompt'), 'Enter ok · Esc cancel');
   t.equal(keyHints('confirm'), '←→ choose · Enter presses · Esc keeps');
+  t.equal(
+    keyHints('servers'),
+    'servers: ? help · Q quit · ↑↓ row · Enter open · L load · U unload · C cancel · Ctrl-F filter · Esc back · v close',
+  );
 });
 
 t.test('the README’s table of keys names every bound key, and each key it names is bound where it says', async (t) => {
@@ -368,6 +421,7 @@ t.test('the README’s table of keys names every bound key, and each key it name
     'typing, prompts': ['typing', 'prompt', 'model-prompt'],
     log: ['log', 'debug', 'inspector'],
     dialogs: ['confirm'],
+    servers: ['servers'],
     help: ['help'],
   };
   let where = '';

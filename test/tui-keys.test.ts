@@ -4,6 +4,7 @@ import t from 'tap';
 import { createUiState, KEY_HELP, routeKey, type KeyContext, type KeyPress, type UiState } from '../src/tui/keys.js';
 import { defaultLogFileName } from '../src/tui/keys/global.js';
 import { notCommand } from '../src/tui/keys/session.js';
+import { notServerKey } from '../src/tui/keys/servers.js';
 
 const ctx: KeyContext = {
   sessions: [
@@ -532,6 +533,15 @@ const MODES = {
         : { ui, commands: [] },
     );
   })(),
+  // The server view with the keys (no rows: an action says there is none to act on).
+  servers: (() => {
+    const ui: UiState = { ...createUiState(), serverView: true, serverFocused: true };
+    return boundKeys(ui, (key) =>
+      key.ch !== undefined && !key.ctrl && PRINTABLE.includes(key.ch) && key.ch !== ' '
+        ? { ui, commands: [{ type: 'notice', text: notServerKey(key.ch) }] }
+        : { ui, commands: [] },
+    );
+  })(),
 };
 
 /** The keys a help entry names in its key column: `Enter or i` → Enter, i; `q / Ctrl-C` → q, Ctrl-C; `/ (log)` → /. */
@@ -598,7 +608,9 @@ t.test('the help lists every key the router binds, found by trying every key in 
     t.ok(MODES.debug.has(key), `debug view binds ${key}`);
   for (const key of ['Left', 'Right', 'Home', 'End', 'Del', 'Up', 'Ctrl-A', 'Ctrl-E', 'Ctrl-U', 'Ctrl-K', 'Ctrl-W'])
     t.ok(MODES.typing.has(key), `typing binds ${key}`);
-  for (const mode of ['session', 'log', 'debug', 'typing'] as const) {
+  for (const key of ['k', 'j', 'Enter', 'L', 'U', 'C', 'Ctrl-F', 'Esc', 'Tab', 'v'])
+    t.ok(MODES.servers.has(key), `the server view binds ${key}`);
+  for (const mode of ['session', 'log', 'debug', 'typing', 'servers'] as const) {
     for (const key of MODES[mode]) {
       // A character must be in the key column (letters also occur in the prose); a named key may be explained in
       // the prose, like "Esc stops typing".
@@ -610,7 +622,7 @@ t.test('the help lists every key the router binds, found by trying every key in 
   t.ok(anywhere.has('Enter') && anywhere.has('Esc'), 'and the help says what they do while typing');
 
   // And the other way: every key the help names does something somewhere.
-  const bound = new Set([...MODES.session, ...MODES.log, ...MODES.debug, ...MODES.typing]);
+  const bound = new Set([...MODES.session, ...MODES.log, ...MODES.debug, ...MODES.typing, ...MODES.servers]);
   for (const key of keyColumn) t.ok(bound.has(key), `the help's ${key} is bound`);
 });
 

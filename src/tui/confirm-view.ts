@@ -70,16 +70,25 @@ interface Paragraph {
 /** The dialog's title and what it says, by kind. */
 function dialogText(prompt: Prompt, input: DialogInput): { title: string; paragraphs: Paragraph[] } {
   const session = input.sessions.find((s) => s.id === prompt.sessionId);
-  const model = session === undefined ? 'the model' : (session.resolvedModel ?? session.model);
-  const server = session === undefined ? 'its server' : serviceRoot(session.server);
-  const row = session === undefined ? undefined : serverRow(input.servers, server, model);
+  const target = prompt.target;
+  const model =
+    target !== undefined
+      ? target.model
+      : session === undefined
+        ? 'the model'
+        : (session.resolvedModel ?? session.model);
+  const server =
+    target !== undefined ? target.root : session === undefined ? 'its server' : serviceRoot(session.server);
+  const row = session === undefined && target === undefined ? undefined : serverRow(input.servers, server, model);
+  // The sessions of this dashboard on that model: the session's own, or the row's.
+  const here = input.sessions.filter((s) => sameModelOn(s, server, model));
   switch (prompt.kind) {
     case 'unload':
       return {
         title: 'unload',
         paragraphs: [
           { text: `Unload ${model} for every client of ${server}?`, tone: 'warn' },
-          { text: whoUses(input.sessions, session, row) },
+          { text: whoUses(here, row) },
           { text: 'Its files stay in the server’s cache: a later load reads them from disk.', tone: 'dim' },
         ],
       };
@@ -91,9 +100,12 @@ function dialogText(prompt: Prompt, input: DialogInput): { title: string; paragr
             text: `Cancel the load of ${model} on ${server}, for every client following it${following(row)}?`,
             tone: 'warn',
           },
+          ...(target === undefined ? [] : [{ text: hereWords(here, 'follow it') }]),
           { text: 'Files fetched completely stay in the cache; r loads again and resumes.', tone: 'dim' },
         ],
       };
+    case 'load':
+      return { title: 'load', paragraphs: loadText(model, server, here) };
     case 'close':
       return {
         title: 'close session',
@@ -117,22 +129,44 @@ function serverRow(servers: readonly ServerState[], root: string, model: string)
   return Object.values(rows).find((r) => bare(r.model) === bare(model));
 }
 
-/** Who loses the model: the chats running on it, and the sessions of this dashboard on it. */
-function whoUses(sessions: readonly SessionState[], session: SessionState | undefined, row?: ServerModelRow): string {
-  const here = session === undefined ? [] : sessions.filter((s) => sameModel(s, session)).map((s) => s.tag);
+/** What loading a row's model asks: it takes the server's memory, and may push an idle model out. */
+function loadText(model: string, server: string, here: readonly SessionState[]): Paragraph[] {
+  return [
+    { text: `Load ${model} into the memory of ${server}?`, tone: 'warn' },
+    {
+      text:
+        'Every client of that server shares it. A server at its --max-models or --max-memory bound unloads an idle ' +
+        'model to make room, which may be another client’s.',
+    },
+    {
+      text: `${hereWords(here, 'use it')} The load shows in this view; Enter on the row opens a session on it.`,
+      tone: 'dim',
+    },
+  ];
+}
+
+/** `Here, s1 and s2 use it.`, or that no session of this dashboard does. */
+function hereWords(here: readonly SessionState[], verb: string): string {
+  return here.length === 0 ? 'No session here uses it.' : `Here, ${andList(here.map((s) => s.tag))} ${verb}.`;
+}
+
+/** Who loses the model: the chats running on it, and the sessions of this dashboard on it (`here`). */
+function whoUses(sessions: readonly SessionState[], row?: ServerModelRow): string {
+  const here = sessions.map((s) => s.tag);
   const parts = [
     row === undefined
       ? 'Other clients of that server may be using it.'
       : `On the server it is ${row.state === 'resident' ? 'loaded' : row.state}${row.sizeBytes === null ? '' : ` (${formatBytes(row.sizeBytes)})`}, ${row.chats === 1 ? '1 chat' : `${row.chats} chats`} running on it now.`,
-    here.length <= 1 ? '' : `Here, ${here.join(', ')} use it.`,
+    here.length === 0 ? 'No session here uses it.' : here.length === 1 ? '' : `Here, ${here.join(', ')} use it.`,
     'Any client that chats with it afterwards waits for it to load again.',
   ];
   return parts.filter((p) => p !== '').join(' ');
 }
 
-function sameModel(a: SessionState, b: SessionState): boolean {
-  const bare = (s: SessionState): string => (s.resolvedModel ?? s.model).replace(/@main$/, '');
-  return serviceRoot(a.server) === serviceRoot(b.server) && bare(a) === bare(b);
+/** Whether session `s` is on `model` at `root`, `org/name` matching `org/name@main`. */
+function sameModelOn(s: SessionState, root: string, model: string): boolean {
+  const bare = (id: string): string => id.replace(/@main$/, '');
+  return serviceRoot(s.server) === root && bare(s.resolvedModel ?? s.model) === bare(model);
 }
 
 function following(row: ServerModelRow | undefined): string {
@@ -199,6 +233,8 @@ export function buttonLabel(prompt: Prompt, choice: DialogChoice): string {
       return 'Cancel the load';
     case 'unload':
       return 'Unload';
+    case 'load':
+      return 'Load';
     case 'quit':
       return 'Quit';
     case 'save-quit': {

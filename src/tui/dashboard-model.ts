@@ -35,6 +35,13 @@ import {
 import { createServerState, reduceServer, type ServerAction, type ServerState } from './server-state.js';
 import { serverNews } from './server-news.js';
 import { followServerNews, unloadedBySession } from './session-residency.js';
+import {
+  runServerAction,
+  serverActionDone,
+  serverRowsForKeys,
+  type ServerActionDone,
+  type ServerActionEffect,
+} from './server-row-actions.js';
 import { liveOnly } from './replay-guard.js';
 import type { ScreenSize } from './screen-layout.js';
 import type { Notice, Tone, ViewInput } from './view-model.js';
@@ -127,6 +134,8 @@ export type DashboardAction =
       /** When it ended (ms since the epoch). */
       readonly at: number;
     }
+  /** How the server view's load, unload or cancel of a row ended (`server-row-actions.ts`). */
+  | ServerActionDone
   /** The sessions were written to `path` (`signature`: what it holds now); `text` says so. */
   | { readonly type: 'sessions-written'; readonly path: string; readonly signature: string; readonly text: string }
   /** Writing the sessions found `path` there already: the prompt reopens, saying Enter writes over it. */
@@ -177,6 +186,8 @@ export type Effect =
       readonly model: string;
       readonly apiKey: string | undefined;
     }
+  /** The server view's load, unload or cancel of a row's model (`server-row-actions.ts`). */
+  | ServerActionEffect
   | { readonly type: 'quit' }
   /** Pause, resume or step the replay being played (`modeldeck replay`); nothing in a live dashboard. */
   | { readonly type: 'replay'; readonly action: 'toggle' | 'step' };
@@ -280,6 +291,7 @@ export function keyContext(model: DashboardModel, world: KeyWorld): KeyContext {
       ? { modelIds: promptModelChoices(model)?.ids ?? [] }
       : {}),
     now: world.now,
+    serverRows: serverRowsForKeys(model),
   };
 }
 
@@ -342,6 +354,8 @@ export function updateDashboard(model: DashboardModel, action: DashboardAction):
     }
     case 'unload-done':
       return unloadDone(model, action);
+    case 'server-action-done':
+      return serverActionDone(model, action);
     case 'sessions-written':
     case 'sessions-exist':
       return sessionsSaved(model, action);
@@ -461,6 +475,8 @@ function runCommand(model: DashboardModel, command: Command): Update {
       return unchanged({ ...model, notice: { text: command.text, tone: 'warn' } });
     case 'replay':
       return { model, effects: [{ type: 'replay', action: command.action }] };
+    case 'server-action':
+      return runServerAction(model, command);
     default: {
       const never: never = command;
       throw new TypeError(`unknown command ${JSON.stringify(never)}`);
@@ -736,7 +752,7 @@ function inheritedKey(model: DashboardModel, root: string): { apiKey: string; ke
 }
 
 /** The key of the first session on `root` that has one. */
-function keyFor(model: DashboardModel, root: string): string | undefined {
+export function keyFor(model: DashboardModel, root: string): string | undefined {
   for (const id of model.order) {
     const spec = model.sessions[id]?.spec;
     if (spec && spec.apiKey && serviceRoot(spec.server) === root) return spec.apiKey;
@@ -768,6 +784,7 @@ export function viewInputOf(
     servers: serverStates(model),
     journal,
     modelChoices: promptModelChoices(model),
+    serverRows: serverRowsForKeys(model),
   };
 }
 

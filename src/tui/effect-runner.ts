@@ -8,10 +8,13 @@
 
 import { resolve } from 'node:path';
 import { notSupported } from '../client/engine-adapter.js';
+import type { Failure } from '../client/failures.js';
+import { subscribeLoad } from '../client/load-subscription.js';
 import { listModels, unloadModel } from '../client/model-admin.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { configFileText, sessionsSignature, writeConfigFile, type TaggedSpec } from './config-writer.js';
 import type { DashboardAction, Effect } from './dashboard-model.js';
+import type { ServerActionEffect } from './server-row-actions.js';
 import { feedTag } from './log-tags.js';
 import type { FeedPool } from './feed-pool.js';
 import { LIST_TIMEOUT_MS } from './model-list.js';
@@ -69,17 +72,22 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
   const asks = createModelAsks(options);
   const farewell: string[] = [];
   const files = { ...options, farewell: (lines: readonly string[]) => void farewell.push(...lines) };
-  const handlers = options.replay === undefined ? liveHandlers(files, asks) : replayHandlers(files);
+  // The server view's loads in flight: quitting stops following them (the loads go on on their servers).
+  const loads = new Set<AbortController>();
+  const handlers = options.replay === undefined ? liveHandlers(files, asks, loads) : replayHandlers(files);
   return {
     // Each handler takes its own kind; the table's type keeps it whole, which a `switch` could not prove here.
     run: (effect) => (handlers[effect.type] as (effect: Effect) => void)(effect),
-    dispose: () => asks.dispose(),
+    dispose: () => {
+      asks.dispose();
+      for (const load of loads) load.abort();
+    },
     farewell,
   };
 }
 
 /** A live dashboard's: every effect reaches the network. */
-function liveHandlers(options: RunnerContext, asks: ModelAsks): Handlers {
+function liveHandlers(options: RunnerContext, asks: ModelAsks, loads: Set<AbortController>): Handlers {
   const { sessions, feeds, dispatch } = options;
   return {
     'start-session': (effect) => {
@@ -125,10 +133,51 @@ function liveHandlers(options: RunnerContext, asks: ModelAsks): Handlers {
         }),
       );
     },
+    'server-action': (effect) => serverAction(options, effect, loads),
     quit: () => options.quit(),
     replay: () => {},
     ...fileHandlers(options),
   };
+}
+
+/**
+ * The server view's `L`, `U` or `C` on a row: through the adapter of the server's kind when a session there knows it
+ * (else modeldeck's routes), tagged in the wire log as the server's feed; how it ended comes back as an action. A
+ * load is followed to its end (the feed shows its progress meanwhile).
+ */
+function serverAction(options: RunnerContext, effect: ServerActionEffect, loads: Set<AbortController>): void {
+  const adapter = effect.via === undefined ? undefined : options.sessions.adapterOf(effect.via);
+  const request = {
+    server: effect.root,
+    model: effect.model,
+    apiKey: effect.apiKey,
+    fetch: options.fetchFor(feedTag(effect.root)),
+  };
+  let asked: Promise<{ ok: true } | { ok: false; failure: Failure }>;
+  if (effect.action === 'load') {
+    const controller = new AbortController();
+    loads.add(controller);
+    const load = adapter?.load ?? subscribeLoad;
+    asked = load({ ...request, signal: controller.signal }).finally(() => loads.delete(controller));
+  } else {
+    const unload = { ...request, what: effect.action };
+    asked =
+      adapter === undefined
+        ? unloadModel(unload)
+        : adapter.unload
+          ? adapter.unload(unload)
+          : Promise.resolve({ ok: false as const, failure: notSupported(unload.what, adapter.kind) });
+  }
+  void asked.then((outcome) =>
+    options.dispatch({
+      type: 'server-action-done',
+      action: effect.action,
+      root: effect.root,
+      model: effect.model,
+      failure: outcome.ok ? null : outcome.failure,
+      at: options.clock.now(),
+    }),
+  );
 }
 
 /** A replay's: nothing reaches the network; the sessions' openings are still kept, for a Ctrl-S of the replay. */
@@ -151,6 +200,7 @@ function replayHandlers(options: RunnerContext): Handlers {
         outcome: { ok: false, message: 'a replay asks no server' },
       }),
     unload: none,
+    'server-action': none,
     ...fileHandlers(options),
     quit: () => options.quit(),
     replay: (effect) => {

@@ -21,6 +21,7 @@ const LIVE_COMMANDS: Partial<Readonly<Record<Command['type'], string>>> = {
   edit: 'editing a session',
   'set-chat': 'chat settings',
   'list-models': 'asking a server for its models',
+  'server-action': 'acting on a server’s model',
 };
 
 /** What each prompt that leads to a server does, in words. */
@@ -30,6 +31,7 @@ const LIVE_PROMPTS: Partial<Readonly<Record<PromptKind, string>>> = {
   options: 'chat settings',
   cancel: 'cancelling a load',
   unload: 'unloading a model',
+  load: 'loading a model',
 };
 
 /**

@@ -222,8 +222,15 @@ function cellTone(key: Column['key'], row: ServerModelRow): Tone {
  * The table: a header and a line per row (with its unload reason or failure under it where `height` leaves room for
  * every such note), in `width` × `height` cells. `now` (ms since the epoch) counts the unload countdowns down.
  */
-export function tableLines(rows: readonly ServerModelRow[], width: number, height: number, now: number): Line[] {
+export function tableLines(
+  rows: readonly ServerModelRow[],
+  width: number,
+  height: number,
+  now: number,
+  cursor?: TableCursor,
+): Line[] {
   if (rows.length === 0) return [[seg(truncateEnd('no models known on this server yet', width), 'dim')]];
+  if (cursor !== undefined) return markedLines(rows, width, height, now, cursor);
   const labels = modelLabels(rows.map((r) => r.model));
   const stageWidth = stageWidthOf(rows);
   const states = rows.map((r) => r.state);
@@ -263,6 +270,40 @@ export function tableLines(rows: readonly ServerModelRow[], width: number, heigh
     out[out.length - 1] = [seg(truncateEnd(`+${rows.length - shown + 1} more`, width), 'dim')];
   }
   return out;
+}
+
+/** The server view's cursor, as the table draws it. */
+export interface TableCursor {
+  /** The selected row's model (`ServerModelRow.model`), `null` when no row of this table is selected. */
+  readonly selected: string | null;
+}
+
+/** Width of the cursor's column (`▶ ` on the selected row). */
+const MARK_WIDTH = 2;
+
+/**
+ * The table with the cursor's column before it: `▶ ` and the model inverse on the selected row, two spaces on the
+ * others (and on the header and notes), so the columns stay where they are as the cursor moves.
+ */
+function markedLines(
+  rows: readonly ServerModelRow[],
+  width: number,
+  height: number,
+  now: number,
+  cursor: TableCursor,
+): Line[] {
+  const lines = tableLines(rows, Math.max(1, width - MARK_WIDTH), height, now);
+  // The header, then each row followed by its note where notes are shown: a row's line starts with its label.
+  let row = -1;
+  return lines.map((line, i) => {
+    const first = line[0]?.text ?? '';
+    const isRow = i > 0 && !first.startsWith('  ') && !/^\+\d+ more$/.test(first);
+    if (isRow) row++;
+    const selected = isRow && rows[row]?.model === cursor.selected;
+    if (!selected) return [seg(' '.repeat(MARK_WIDTH)), ...line];
+    const [model, ...rest] = line;
+    return [seg('▶ ', 'accent'), ...(model === undefined ? [] : [{ ...model, tone: 'selected' as const }]), ...rest];
+  });
 }
 
 /** The row's segments without the padding at its end (a line ends where its text does). */

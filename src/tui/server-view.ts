@@ -104,8 +104,11 @@ function feedLine(server: ServerState, now: number, width: number): Line[] {
   }
 }
 
-/** Rows to show: the server's, with the sessions' own loads laid over them when the feed is not live. */
-function rowsOf(server: ServerState, own: readonly SessionState[]): ServerModelRow[] {
+/**
+ * Rows to show, in the order the table shows them: the server's, with the sessions' own loads laid over them when the
+ * feed is not live (the server view's cursor walks these, `server-cursor.ts`).
+ */
+export function serverPaneRows(server: ServerState, own: readonly SessionState[]): ServerModelRow[] {
   const rows = new Map(Object.entries(server.rows));
   if (server.feed.state !== 'live') {
     for (const s of own) {
@@ -141,6 +144,33 @@ function rowsOf(server: ServerState, own: readonly SessionState[]): ServerModelR
   return [...rows.values()].sort(
     (a, b) => (order[a.state] ?? 9) - (order[b.state] ?? 9) || a.model.localeCompare(b.model),
   );
+}
+
+/** The server view's filter and cursor, as one pane draws them. */
+export interface PaneCursor {
+  /** Rows whose model, server or state contain this text (any case); `''` for all. */
+  readonly filter: string;
+  /** The view has the keys: the cursor's column is drawn. */
+  readonly marked: boolean;
+  /** The selected row's model, when the cursor is on this server. */
+  readonly selected: string | null;
+}
+
+/** Whether `row` on `root` matches the view's filter: its model, its server or its state contains the text. */
+export function rowMatches(row: ServerModelRow, root: string, filter: string): boolean {
+  const text = filter.trim().toLowerCase();
+  if (text === '') return true;
+  return `${row.model} ${root} ${row.state}`.toLowerCase().includes(text);
+}
+
+/** The rows the pane shows: the server's ({@link serverPaneRows}) that match the filter. */
+function shownRows(
+  server: ServerState,
+  own: readonly SessionState[],
+  cursor: PaneCursor | undefined,
+): ServerModelRow[] {
+  const rows = serverPaneRows(server, own);
+  return cursor === undefined ? rows : rows.filter((row) => rowMatches(row, server.root, cursor.filter));
 }
 
 /**
@@ -189,8 +219,13 @@ function feedWord(server: ServerState): string {
 }
 
 /** Rows the pane's inside needs to show its feed and every model (charts and the gauge come out of what is left). */
-export function serverPaneNeed(server: ServerState, own: readonly SessionState[], now: number): number {
-  const rows = rowsOf(server, own);
+export function serverPaneNeed(
+  server: ServerState,
+  own: readonly SessionState[],
+  now: number,
+  cursor?: PaneCursor,
+): number {
+  const rows = shownRows(server, own, cursor);
   const notes = rows.filter((r) => r.note !== null).length;
   return feedLine(server, now, 80).length + server.facts.length + 1 + Math.max(1, rows.length + notes);
 }
@@ -200,9 +235,10 @@ export function serverPaneContent(
   server: ServerState,
   own: readonly SessionState[],
   box: { readonly width: number; readonly height: number; readonly now: number },
+  cursor?: PaneCursor,
 ): ServerPaneContent {
   const { width, height, now } = box;
-  const rows = rowsOf(server, own);
+  const rows = shownRows(server, own, cursor);
   // The feed's state, then what the server's kind tells of it (an Ollama's /api/ps, a vLLM's /metrics).
   const feedLines = [
     ...feedLine(server, now, width),
@@ -219,7 +255,7 @@ export function serverPaneContent(
     charts.push({ key: 'rates', row: lines.length, series: chart });
     for (let i = 0; i < chart.length * 3; i++) lines.push([]);
   }
-  lines.push(...tableLines(rows, width, Math.max(1, height - lines.length), now));
+  lines.push(...paneTable(rows, width, Math.max(1, height - lines.length), now, cursor));
   let gauge: ServerPaneContent['gauge'] = null;
   const loading = rows.find((r) => r.state === 'loading' && r.progress !== null && r.progress.total !== null);
   if (loading && loading.progress && height - lines.length >= GAUGE_ROWS) {
@@ -231,6 +267,20 @@ export function serverPaneContent(
     };
   }
   return { lines: lines.slice(0, height), charts, gauge, titleNote: folded ? feedWord(server) : null };
+}
+
+/** The table, with the cursor's column while the view has the keys; a filter that leaves no row says so. */
+function paneTable(
+  rows: readonly ServerModelRow[],
+  width: number,
+  height: number,
+  now: number,
+  cursor: PaneCursor | undefined,
+): Line[] {
+  if (rows.length === 0 && cursor !== undefined && cursor.filter.trim() !== '') {
+    return [clipLine([seg(`no model here matches “${cursor.filter.trim()}” (Esc clears the filter)`, 'dim')], width)];
+  }
+  return tableLines(rows, width, height, now, cursor?.marked === true ? { selected: cursor.selected } : undefined);
 }
 
 /**

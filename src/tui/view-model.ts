@@ -28,7 +28,8 @@ import {
   type Rect,
   type ScreenSize,
 } from './screen-layout.js';
-import { serverDownLine, serverPaneContent, serverPaneNeed, type ChartSpec } from './server-view.js';
+import { serverDownLine, serverPaneContent, serverPaneNeed, type ChartSpec, type PaneCursor } from './server-view.js';
+import { liveFilter, rowHint, selectedIndex, serverRowRefs, type ServerRowRef } from './server-cursor.js';
 import type { ServerState } from './server-state.js';
 import { sameServer, sessionCells } from './session-pane.js';
 import type { SessionState } from './session-state.js';
@@ -120,6 +121,8 @@ export interface ViewInput {
   readonly modelChoices?: ModelChoices | undefined;
   /** A replay's position, for its banner (absent in a live dashboard). */
   readonly replay?: ReplayPosition | undefined;
+  /** The server view's rows as its cursor walks them (`server-row-actions.ts`); absent: worked out here. */
+  readonly serverRows?: readonly ServerRowRef[] | undefined;
 }
 
 /** The screen for one state. */
@@ -150,10 +153,11 @@ export function toViewModel(input: ViewInput): DashboardView {
   let serverCells: CellView[] = [];
   if (zoom === 'log') return { cells: [], charts, gauges, ...rest };
   if (ui.serverView && servers.length > 0 && zoom === null) {
-    const needs = serverNeeds(servers, sessions, input.now);
+    const cursor = paneCursors(input);
+    const needs = serverNeeds(servers, sessions, input.now, cursor);
     const split = serverViewLayout(layout.sessions, sessions.length, serverViewRows(needs, layout.sessions.width));
     sessionArea = split.sessions;
-    serverCells = serverPanes(servers, sessions, split.servers, input.now, { charts, gauges, needs });
+    serverCells = serverPanes(servers, sessions, split.servers, input.now, { charts, gauges, needs, cursor });
     if (sessions.length === 0) return { cells: serverCells, charts, gauges, ...rest };
   }
   const rects = gridLayout(Math.max(1, sessions.length), sessionArea);
@@ -201,10 +205,28 @@ function serverNeeds(
   servers: readonly ServerState[],
   sessions: readonly SessionState[],
   now: number,
+  cursor: (root: string) => PaneCursor,
 ): (number | null)[] {
   return servers.map((server) =>
-    server.lostSince !== null ? null : serverPaneNeed(server, ownOf(server, sessions), now),
+    server.lostSince !== null ? null : serverPaneNeed(server, ownOf(server, sessions), now, cursor(server.root)),
   );
+}
+
+/** The server view's rows, as the keys walk them: the model's, or (a view read without one) worked out here. */
+function viewRows(input: ViewInput): readonly ServerRowRef[] {
+  return input.serverRows ?? serverRowRefs(input.servers ?? [], input.sessions, liveFilter(input.ui), () => false);
+}
+
+/** Each pane's filter and cursor: the cursor drawn while the view has the keys, on the pane of its row. */
+function paneCursors(input: ViewInput): (root: string) => PaneCursor {
+  const rows = viewRows(input);
+  const selected = rows[selectedIndex(rows, input.ui.serverCursor)];
+  const filter = liveFilter(input.ui);
+  return (root) => ({
+    filter,
+    marked: input.ui.serverFocused,
+    selected: selected !== undefined && selected.root === root ? selected.model : null,
+  });
 }
 
 /**
@@ -216,7 +238,12 @@ function serverPanes(
   sessions: readonly SessionState[],
   area: Rect,
   now: number,
-  out: { charts: ChartView[]; gauges: GaugeView[]; needs: readonly (number | null)[] },
+  out: {
+    charts: ChartView[];
+    gauges: GaugeView[];
+    needs: readonly (number | null)[];
+    cursor: (root: string) => PaneCursor;
+  },
 ): CellView[] {
   const rects = serverViewRects(out.needs, area);
   return servers.map((server, i) => {
@@ -230,7 +257,8 @@ function serverPanes(
       width: Math.max(1, rect.width - 2),
       height: Math.max(0, rect.height - 2),
     };
-    const content = serverPaneContent(server, ownOf(server, sessions), { ...inner, now });
+    const cursor = out.cursor(server.root);
+    const content = serverPaneContent(server, ownOf(server, sessions), { ...inner, now }, cursor);
     for (const chart of content.charts) out.charts.push(chartAt(`server:${server.root}:${chart.key}`, inner, chart));
     if (content.gauge !== null) {
       out.gauges.push({
@@ -245,12 +273,13 @@ function serverPanes(
         label: content.gauge.label,
       });
     }
-    const title = `server ${server.root}${content.titleNote === null ? '' : ` · ${content.titleNote}`}`;
+    const filtered = cursor.filter.trim() === '' ? '' : ` · filter “${cursor.filter.trim()}”`;
+    const title = `server ${server.root}${content.titleNote === null ? '' : ` · ${content.titleNote}`}${filtered}`;
     return {
       id: `server:${server.root}`,
       rect,
       title: ` ${truncateMiddle(title, Math.max(1, rect.width - 4))} `,
-      focused: false,
+      focused: cursor.marked && cursor.selected !== null,
       lines: content.lines,
     };
   });
@@ -437,6 +466,7 @@ const PROMPT_LABEL: Readonly<Record<string, string>> = {
   'edit-model': 'edit session · model id (org/name[@revision])',
   'edit-key': 'edit session · API key',
   filter: 'filter log by text (empty clears)',
+  'server-filter': 'filter the server view (model, server or state; empty clears)',
   jump: 'jump to session (number, tag or model)',
   save: 'save log to (.jsonl: whole filtered history, for replay · .txt: the lines shown)',
   options: 'chat settings (left out: server default)',
@@ -515,6 +545,7 @@ function statusBody(input: ViewInput, width: number, focused: SessionState | und
     return clipLine(line, width);
   }
   if (input.notice !== null) return clipLine([seg(input.notice.text, input.notice.tone)], width);
+  if (ui.serverView && ui.serverFocused && input.sessions.length > 0) return serverStatus(input, width);
   const zoomed = ui.zoom === 'log' || (ui.zoom === 'session' && focused !== undefined) ? ' zoomed · f returns ·' : '';
   const where = `${ui.logFocused ? 'log' : (focused?.tag ?? 'no session')}${zoomed}`;
   const keys = keyHints(ui.logFocused ? 'log' : ui.composing ? 'typing' : 'commands');
@@ -531,6 +562,19 @@ function typedInStatus(ui: UiState, focused: SessionState, where: string, keys: 
   const room = width - line.reduce((n, x) => n + [...x.text].length, 0);
   if (room > 2) line.push(seg(truncateEnd(`  ${keys}`, room), 'dim'));
   return clipLine(line, width);
+}
+
+/**
+ * The status bar while the server view has the keys: the filter, what the keys would do on the selected row (before
+ * anything is confirmed), then the view's keys.
+ */
+function serverStatus(input: ViewInput, width: number): Line {
+  const rows = viewRows(input);
+  const row = rows[selectedIndex(rows, input.ui.serverCursor)];
+  const filter = liveFilter(input.ui).trim();
+  const where = `[servers${filter === '' ? '' : ` · filter “${filter}” · ${rows.length} row${rows.length === 1 ? '' : 's'}`}] `;
+  const hint = row === undefined ? (filter === '' ? 'no model on these servers yet' : 'no row matches') : rowHint(row);
+  return clipLine([seg(where, 'accent'), seg(hint), seg(`  ${keyHints('servers')}`, 'dim')], width);
 }
 
 /**

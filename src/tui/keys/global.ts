@@ -24,7 +24,8 @@ export function performGlobal(action: GlobalAction, ui: UiState, key: KeyPress, 
     case 'add':
       return done({ ...ui, prompt: { kind: 'add-server', text: '' } });
     case 'servers':
-      return done({ ...ui, serverView: !ui.serverView });
+      // Shown, the view takes the keys (its cursor); from there `v` closes it, Tab or Esc gives the keys back.
+      return done({ ...ui, serverView: true, serverFocused: true, logFocused: false, zoom: null, composing: false });
     case 'jump':
       return jump(ui, key.ch ?? '', ctx);
     case 'jump-prompt':

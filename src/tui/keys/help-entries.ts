@@ -50,7 +50,20 @@ export const HELP = {
   unload: ['U', 'unload the focused session’s model, for every client of its server (asks first)'],
   servers: [
     'v',
-    'server view below the sessions: every model on each server (state, stage, progress, subscribers, size), live',
+    'server view below the sessions: every model on each server (state, stage, progress, subscribers, size), live; it takes the keys (v again closes it)',
+  ],
+  serverRows: [
+    'Up Down k j PgUp PgDn Home End (servers)',
+    'move the server view’s cursor over every model of every server, other clients’ loads too',
+  ],
+  serverOpen: ['Enter (servers)', 'open a session on the selected row’s server and model, or focus the one open on it'],
+  serverLoad: ['L (servers)', 'load the selected row’s model on its server (asks first: a full server may evict one)'],
+  serverUnload: ['U (servers)', 'unload the selected row’s model, whoever loaded it, for every client (asks first)'],
+  serverCancel: ['C (servers)', 'cancel the selected row’s load, for every client following it (asks first)'],
+  serverFilter: ['Ctrl-F (servers)', 'filter the server view’s rows by model, server or state (Esc clears)'],
+  serverBack: [
+    'Esc Tab Shift-Tab (servers)',
+    'give the keys back to the sessions (Esc clears a filter first); the view stays',
   ],
   reasoning: ['t', 'fold / show the models’ reasoning (thinking) in every transcript: folded, one line per reply'],
   zoom: ['f', 'zoom the focused session to the full screen (its load detail too); f or Esc returns'],

@@ -117,6 +117,7 @@ const KEPT: Readonly<Partial<Record<PromptKind, string>>> = {
   close: 'the session is open',
   cancel: 'the load goes on',
   unload: 'the model stays loaded',
+  load: 'nothing was loaded',
   quit: 'modeldeck goes on',
 };
 
@@ -129,9 +130,15 @@ function pressButton(prompt: Prompt, choice: DialogChoice): Command[] {
       return [{ type: 'quit' }];
     case 'save-quit':
       return [{ type: 'quit', saves: prompt.saves ?? {} }];
-    case 'close':
+    case 'load':
     case 'cancel':
     case 'unload':
+      // From the server view: the row, whoever loaded its model.
+      if (prompt.target !== undefined) {
+        return [{ type: 'server-action', action: choice, root: prompt.target.root, model: prompt.target.model }];
+      }
+      return choice === 'load' || prompt.sessionId === undefined ? [] : [{ type: choice, sessionId: prompt.sessionId }];
+    case 'close':
       return prompt.sessionId === undefined ? [] : [{ type: choice, sessionId: prompt.sessionId }];
     default: {
       const never: never = choice;

@@ -5,7 +5,8 @@
  *
  * Modes, in order of precedence: Ctrl-C quits (asking first when something would be lost, and a second Ctrl-C in
  * that dialog quits); the help overlay takes any key to close; a prompt takes text until Enter or Esc (a confirm
- * dialog, its buttons); the log pane has its own keys, by its view; a session either takes command keys or, while
+ * dialog, its buttons); the log pane has its own keys, by its view; so has the server view while it has them; a
+ * session either takes command keys or, while
  * typing a message, text. Each mode reads its binding table (`modes.ts` lists
  * them); a key no row binds does nothing, or what the mode says of such keys.
  */
@@ -15,6 +16,7 @@ import { askQuit, quitLoses } from './global.js';
 import { HELP } from './help-entries.js';
 import { routeLog } from './log.js';
 import { routePrompt } from './prompt.js';
+import { routeServers } from './servers.js';
 import { routeSession } from './session.js';
 import { done, type KeyContext, type KeyPress, type KeyResult, type UiState } from './types.js';
 
@@ -39,6 +41,8 @@ export function routeKey(ui: UiState, key: KeyPress, ctx: KeyContext): KeyResult
   if (ui.help) return routeHelp(ui, key, ctx);
   if (ui.prompt !== null) return routePrompt(ui, ui.prompt, key, ctx);
   if (ui.logFocused) return routeLog(ui, key, ctx);
+  // The view has the keys while it is shown, which it is only beside a session.
+  if (ui.serverView && ui.serverFocused && ctx.sessions.length > 0) return routeServers(ui, key, ctx);
   return routeSession(ui, key, ctx);
 }
 

@@ -113,6 +113,8 @@ const SUBMIT: { readonly [K in PromptKind]: Submit } = {
       zoom: ui.zoom === 'log' ? null : ui.zoom,
     });
   },
+  // The rows narrowed as it was typed (`view-model.ts`); Enter keeps the filter.
+  'server-filter': (ui, prompt) => done({ ...ui, prompt: null, serverFilter: prompt.text.trim() }),
   filter: (ui, prompt) => done({ ...ui, prompt: null, log: { ...ui.log, filterText: prompt.text, scroll: 0 } }),
   save: (ui, prompt) => {
     const path = prompt.text.trim();
@@ -136,6 +138,7 @@ const SUBMIT: { readonly [K in PromptKind]: Submit } = {
   close: dismiss,
   cancel: dismiss,
   unload: dismiss,
+  load: dismiss,
   quit: dismiss,
 };
 

@@ -7,6 +7,7 @@
 import type { ChatSettings } from '../chat-settings.js';
 import type { InputHistory } from '../input-history.js';
 import type { ModelCompletion } from '../model-completion.js';
+import type { RowAction, ServerRowKey, ServerRowRef } from '../server-cursor.js';
 
 /** A key as blessed reports it, reduced to what the router reads. */
 export interface KeyPress {
@@ -30,6 +31,8 @@ export type PromptKind =
   /** A session's chat settings, as `formatChatSettings` writes them. */
   | 'options'
   | 'filter'
+  /** The server view's filter (`/`): its rows narrow as it is typed. */
+  | 'server-filter'
   | 'save'
   /** Ctrl-G: a session to focus, by number, tag or part of its model. */
   | 'jump'
@@ -38,6 +41,8 @@ export type PromptKind =
   | 'close'
   | 'cancel'
   | 'unload'
+  /** The server view's `L`: load the selected row's model. */
+  | 'load'
   | 'quit';
 
 /** The prompts whose text is an API key: shown masked, never as typed. */
@@ -47,13 +52,13 @@ export const KEY_PROMPTS: ReadonlySet<PromptKind> = new Set(['add-key', 'edit-ke
 export const MODEL_PROMPTS: ReadonlySet<PromptKind> = new Set(['add-model', 'edit-model']);
 
 /** The prompts that are a confirm dialog: buttons, one chosen, and no text. */
-export const CONFIRM_PROMPTS: ReadonlySet<PromptKind> = new Set(['close', 'cancel', 'unload', 'quit']);
+export const CONFIRM_PROMPTS: ReadonlySet<PromptKind> = new Set(['close', 'cancel', 'unload', 'load', 'quit']);
 
 /**
  * A confirm dialog's buttons: `keep` leaves everything as it is (the default of every dialog); `close`, `cancel` and
  * `unload` do what the dialog asks; `quit` quits without saving; `save-quit` saves what the dialog lists, then quits.
  */
-export type DialogChoice = 'keep' | 'close' | 'cancel' | 'unload' | 'quit' | 'save-quit';
+export type DialogChoice = 'keep' | 'close' | 'cancel' | 'unload' | 'load' | 'quit' | 'save-quit';
 
 /** What quitting would save, as the quit dialog lists it (its `save-quit` button saves both). */
 export interface QuitSaves {
@@ -80,6 +85,8 @@ export interface Prompt {
   readonly keyDefault?: string;
   /** For `close`, `cancel`, `unload` and the `edit-*` steps: the session it is about. */
   readonly sessionId?: string;
+  /** For `load`, `unload` and `cancel` from the server view: the row it is about (instead of a session). */
+  readonly target?: ServerRowKey;
   /** Why the last Enter was refused. */
   readonly error?: string;
   /** For `add-model` and `edit-model`: where Tab's cycle through the server's ids stands. */
@@ -144,6 +151,12 @@ export interface UiState {
   readonly helpPage: number;
   /** The session grid gives way to one pane per server (every model on it, live from its feed). */
   readonly serverView: boolean;
+  /** The server view has the keys: its cursor walks the rows (`keys/servers.ts`). */
+  readonly serverFocused: boolean;
+  /** The server view's selected row, `null` for its first. */
+  readonly serverCursor: ServerRowKey | null;
+  /** The server view's filter (`/`), `''` for none. */
+  readonly serverFilter: string;
   /** One pane has the whole screen (`f`): the focused session, or the log; `null` for the grid. */
   readonly zoom: Zoom;
   /** The focused session's input line takes text. */
@@ -213,6 +226,8 @@ export interface KeyContext {
   readonly modelIds?: readonly string[];
   /** Milliseconds since the epoch (for the default file name). */
   readonly now: number;
+  /** The server view's rows, as its cursor walks them (filtered); absent or empty while the view shows none. */
+  readonly serverRows?: readonly ServerRowRef[];
 }
 
 /** Side effects for the dashboard to run. */
@@ -247,7 +262,9 @@ export type Command =
   | { readonly type: 'save-log'; readonly path: string }
   /** A model prompt opened on `server`: have its model ids for Tab (asking `GET /v1/models` if not asked yet). */
   | { readonly type: 'list-models'; readonly server: string; readonly sessionId?: string }
-  | { readonly type: 'notice'; readonly text: string };
+  | { readonly type: 'notice'; readonly text: string }
+  /** The server view's `L`, `U` or `C` confirmed: act on a row's model, whoever loaded it. */
+  | { readonly type: 'server-action'; readonly action: RowAction; readonly root: string; readonly model: string };
 
 /** What the router returns for one key press. */
 export interface KeyResult {
@@ -263,6 +280,9 @@ export function createUiState(): UiState {
     help: false,
     helpPage: 0,
     serverView: false,
+    serverFocused: false,
+    serverCursor: null,
+    serverFilter: '',
     zoom: null,
     composing: false,
     inputs: {},
