@@ -40,6 +40,7 @@ export const BENCHMARKS = [
   'download-fair',
   'download-edges',
   'download-large',
+  'feed-scale',
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -22,6 +22,7 @@ const BENCHMARKS = [
   'download-fair',
   'download-edges',
   'download-large',
+  'feed-scale',
 ];
 
 interface Run {
