@@ -18,7 +18,19 @@ import http from 'node:http';
 
 import { createSseParser } from '../dist/protocol/sse.js';
 import { parseLoadEvent } from '../dist/protocol/events.js';
-import { benchArgs, figure, forkHelper, log, median, monoMs, percentile, report, sleep, until } from './lib/common.mjs';
+import {
+  benchArgs,
+  figure,
+  forkHelper,
+  log,
+  median,
+  monoMs,
+  pairedRatio,
+  percentile,
+  report,
+  sleep,
+  until,
+} from './lib/common.mjs';
 
 const { smoke } = benchArgs();
 const N = smoke ? 20 : 1000;
@@ -115,7 +127,7 @@ async function fanOut(server, url, rep) {
   const subs = await subscribeMany(url, model, N);
   await server.request({ type: 'waitSubscribers', n: N });
   const during = await server.request({ type: 'memory' });
-  const { emitted } = await server.request({ type: 'go', spacingMs: SPACING_MS, steps: STEPS });
+  const { emitted, spent } = await server.request({ type: 'go', spacingMs: SPACING_MS, steps: STEPS });
   const transcripts = await Promise.all(subs.map((s) => s.done));
   const completeShare = transcripts.filter((t) => !t.aborted && complete(t.frames)).length / N;
   const latencies = [];
@@ -135,6 +147,7 @@ async function fanOut(server, url, rep) {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     last: median(lastPerFrame),
+    spent: median(spent),
     bytesPerSubscriber: (during.heapUsed + during.external - before.heapUsed - before.external) / N,
   };
 }
@@ -167,28 +180,36 @@ async function disconnects(server, url) {
   return { before, whileLoading, after, stillLoading };
 }
 
-const results = {};
-for (const mode of ['modeldeck', 'plain']) {
-  const server = forkHelper('fanout-server.mjs', [mode]);
-  try {
-    const { url } = await server.request({ type: 'url' });
-    // Warm-up: the same flow with a few subscribers, so lazy initialisation is not counted as per-subscriber memory.
-    await fanOut(server, url, 'warm-up');
-    const reps = [];
-    for (let rep = 0; rep < repetitions; rep += 1) {
-      reps.push(await fanOut(server, url, rep));
-      const r = reps.at(-1);
+// Both servers run side by side and each repetition measures both, in alternating order: the machine's speed drifts,
+// and a ratio of two things measured back to back means more than two halves of a run (the event feed's method).
+const results = { modeldeck: { reps: [] }, plain: { reps: [] } };
+const servers = {
+  modeldeck: forkHelper('fanout-server.mjs', ['modeldeck']),
+  plain: forkHelper('fanout-server.mjs', ['plain']),
+};
+try {
+  const urls = {};
+  for (const mode of ['modeldeck', 'plain']) {
+    urls[mode] = (await servers[mode].request({ type: 'url' })).url;
+    // Warm-up: the same flow, so lazy initialisation is not counted as per-subscriber memory.
+    await fanOut(servers[mode], urls[mode], `warm-up-${mode}`);
+  }
+  for (let rep = 0; rep < repetitions; rep += 1) {
+    for (const mode of rep % 2 === 0 ? ['modeldeck', 'plain'] : ['plain', 'modeldeck']) {
+      const r = await fanOut(servers[mode], urls[mode], `${mode}-${rep}`);
+      results[mode].reps.push(r);
       log(
-        `fan-out ${mode} rep ${rep + 1}/${repetitions}: p99 ${r.p99.toFixed(1)} ms, ${(r.bytesPerSubscriber / 1024).toFixed(1)} KiB/subscriber, complete ${r.completeShare}`,
+        `fan-out ${mode} rep ${rep + 1}/${repetitions}: p99 ${r.p99.toFixed(1)} ms, ${r.spent.toFixed(2)} ms/frame in the server, ${(r.bytesPerSubscriber / 1024).toFixed(1)} KiB/subscriber, complete ${r.completeShare}`,
       );
     }
-    results[mode] = { reps, disconnects: mode === 'modeldeck' ? await disconnects(server, url) : undefined };
-  } finally {
-    await server.close();
   }
+  results.modeldeck.disconnects = await disconnects(servers.modeldeck, urls.modeldeck);
+} finally {
+  await Promise.all(Object.values(servers).map((server) => server.close()));
 }
 
 const pick = (mode, key) => results[mode].reps.map((r) => r[key]);
+const paired = (key) => pairedRatio(pick('modeldeck', key), pick('plain', key));
 const d = results.modeldeck.disconnects;
 const heap = (m) => m.heapUsed + m.external;
 await report({
@@ -206,21 +227,33 @@ await report({
     figure('delivery latency p50', median(pick('modeldeck', 'p50')), 'ms', {
       baseline: median(pick('plain', 'p50')),
       baselineLabel: 'plain node:http broadcast',
+      ratio: paired('p50'),
       samples: pick('modeldeck', 'p50'),
     }),
     figure('delivery latency p99', median(pick('modeldeck', 'p99')), 'ms', {
       baseline: median(pick('plain', 'p99')),
       baselineLabel: 'plain node:http broadcast',
+      ratio: paired('p99'),
       samples: pick('modeldeck', 'p99'),
+      op: '<=',
+      target: 1.2,
     }),
     figure('event to last subscriber (median frame)', median(pick('modeldeck', 'last')), 'ms', {
       baseline: median(pick('plain', 'last')),
       baselineLabel: 'plain node:http broadcast',
+      ratio: paired('last'),
       samples: pick('modeldeck', 'last'),
+    }),
+    figure('server time to hand a frame to every subscriber', median(pick('modeldeck', 'spent')), 'ms', {
+      baseline: median(pick('plain', 'spent')),
+      baselineLabel: 'plain node:http broadcast loop',
+      ratio: paired('spent'),
+      samples: pick('modeldeck', 'spent'),
     }),
     figure('server memory per subscriber', median(pick('modeldeck', 'bytesPerSubscriber')) / 1024, 'KiB', {
       baseline: median(pick('plain', 'bytesPerSubscriber')) / 1024,
       baselineLabel: 'plain node:http, Set of responses',
+      ratio: paired('bytesPerSubscriber'),
       samples: pick('modeldeck', 'bytesPerSubscriber').map((b) => b / 1024),
     }),
     figure('subscribers left after random disconnects', d.whileLoading.subscribers, 'count', {
@@ -255,7 +288,10 @@ await report({
   notes: [
     `Scripted loader, ${STEPS + 1} timed frames ${SPACING_MS} ms apart (processor is sent on subscribe); the server ` +
       'runs in its own process; all subscribers are node:http clients in the bench process, so client-side parsing ' +
-      'is in both the figure and its baseline.',
+      'is in both the figure and its baseline. Both servers run side by side; each repetition measures both, in ' +
+      'alternating order; ratios are the median of the per-repetition ratios.',
+    'Server time: from the loader handing a frame over to the last socket write returning, in the server process ' +
+      '(the median over frames): serialisation and writes, without the network or the client.',
     `Disconnect run: ${N} subscribers leaving at spread-out moments over 70% of a ` +
       `${((STEPS + 1) * SPACING_MS * 2) / 1000} s load; counts taken ${d.stillLoading ? 'while the load was still running' : 'after the load had already ended (slow machine)'}.`,
     'Memory: heapUsed + external after global.gc(), in the server process; heap targets (<= 1.05 of before) are ' +

@@ -41,6 +41,7 @@ export const BENCHMARKS = [
   'download-edges',
   'download-large',
   'fleet',
+  'feed-scale',
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

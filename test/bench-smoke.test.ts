@@ -23,6 +23,7 @@ const BENCHMARKS = [
   'download-edges',
   'download-large',
   'fleet',
+  'feed-scale',
 ];
 
 interface Run {

@@ -6,7 +6,7 @@
  * from a fresh clone with plain `node`.
  */
 
-import { fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -164,16 +164,35 @@ export function startOfflineServer(cacheDir) {
 }
 
 /**
- * Starts a script of this directory in a child process with an IPC channel and `--expose-gc`. `request(message)`
- * sends a message with a fresh `seq` and resolves with the child's reply carrying the same `seq`.
+ * Starts a script of this directory in a child process with an IPC channel and `--expose-gc` (and this process's
+ * `--cpu-prof` flags, so that `--profile` covers the servers a benchmark starts). `request(message)` sends a message
+ * with a fresh `seq` and resolves with the child's reply carrying the same `seq`.
+ *
+ * `options.fdLimit`: the child's soft limit of open files (`ulimit -n`), for thousands of sockets. Node cannot raise
+ * its own, so the child is started through `sh -c 'ulimit -n N && exec node …'`; N above the hard limit fails there.
  * @param {string} script File name under `bench/lib/`.
  * @param {string[]} [args]
+ * @param {{ fdLimit?: number }} [options]
  */
-export function forkHelper(script, args = []) {
-  const child = fork(fileURLToPath(new URL(`./${script}`, import.meta.url)), args, {
-    execArgv: ['--expose-gc'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+export function forkHelper(script, args = [], options = {}) {
+  const execArgv = ['--expose-gc', ...process.execArgv.filter((flag) => flag.startsWith('--cpu-prof'))];
+  const path = fileURLToPath(new URL(`./${script}`, import.meta.url));
+  const stdio = ['ignore', 'inherit', 'inherit', 'ipc'];
+  const child =
+    options.fdLimit === undefined
+      ? fork(path, args, { execArgv, stdio })
+      : spawn(
+          '/bin/sh',
+          [
+            '-c',
+            `ulimit -n ${Math.floor(options.fdLimit)} && exec "$0" "$@"`,
+            process.execPath,
+            ...execArgv,
+            path,
+            ...args,
+          ],
+          { stdio },
+        );
   const waiting = new Map();
   let seq = 0;
   let exited = false;
@@ -217,6 +236,8 @@ export function forkHelper(script, args = []) {
  * @param {Record<string, (message: any) => Promise<object> | object>} handlers
  */
 export function serveParent(handlers) {
+  // A process killed by a signal writes no CPU profile: under --profile, close() (SIGTERM) becomes an exit.
+  if (process.execArgv.some((flag) => flag.startsWith('--cpu-prof'))) process.once('SIGTERM', () => process.exit(0));
   process.on('message', async (message) => {
     const handler = handlers[message.type];
     try {

@@ -10,7 +10,8 @@
  * interval, so none is coalesced), and report when each frame left the loader (`monoMs`, shared between processes).
  *
  * Requests: `url`; `subscribers` → how many are attached; `waitSubscribers {n}`; `memory` → memory after GC and
- * what is still open; `go {spacingMs, steps}` → `{emitted: [atMs, …]}` once the terminal frame went out.
+ * what is still open; `go {spacingMs, steps}` → `{emitted: [atMs, …], spent: [ms, …]}` once the terminal frame went
+ * out: when each frame left the loader, and how long the server took to hand each one but the last to every socket.
  */
 
 import http from 'node:http';
@@ -38,10 +39,10 @@ if (mode === 'modeldeck') {
   go = async (options) => {
     const run = scripted.take();
     if (run === undefined) throw new Error('no load is waiting');
-    const emitted = await run(options);
+    const timing = await run(options);
     // The terminal frame goes out in a promise continuation right after the load resolves.
     await sleep(0);
-    return emitted;
+    return timing;
   };
 } else {
   const open = new Set();
@@ -63,6 +64,7 @@ if (mode === 'modeldeck') {
   subscribers = () => open.size;
   go = async ({ spacingMs, steps }) => {
     const emitted = [];
+    const spent = [];
     const broadcast = (event, end) => {
       const frame = encodeSseEvent({ data: serializeLoadEvent(event) });
       for (const res of open) {
@@ -72,14 +74,16 @@ if (mode === 'modeldeck') {
     };
     for (const step of scriptSteps(steps)) {
       await sleep(spacingMs);
-      emitted.push(monoMs());
+      const at = monoMs();
+      emitted.push(at);
       broadcast(wireEvent(model, step), false);
+      spent.push(monoMs() - at);
     }
     await sleep(spacingMs);
     emitted.push(monoMs());
     broadcast({ status: 'ready', model, cached: false }, true);
     open.clear();
-    return emitted;
+    return { emitted, spent };
   };
 }
 
@@ -105,8 +109,6 @@ serveParent({
       handles: process._getActiveHandles().length,
     };
   },
-  async go(options) {
-    return { emitted: await go(options) };
-  },
+  go,
 });
 process.on('disconnect', () => process.exit(0));

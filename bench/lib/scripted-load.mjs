@@ -7,7 +7,9 @@ import { monoMs, sleep } from './common.mjs';
 
 /**
  * A loader whose one load reports `processor`, then waits: {@link take} hands out its run, which plays
- * {@link scriptSteps} at `spacingMs` apart and resolves with the monotonic time each step was emitted at.
+ * {@link scriptSteps} at `spacingMs` apart and resolves with the monotonic time each step was emitted at (`emitted`,
+ * the terminal one included) and how long the server took, synchronously, to hand each step's frame to every socket
+ * (`spent`: coalescer, serialisation, the writes; the terminal frame goes out in a later turn and is not in it).
  */
 export function createScriptedLoader() {
   let waiting;
@@ -17,15 +19,18 @@ export function createScriptedLoader() {
       return new Promise((resolve) => {
         waiting = async ({ spacingMs, steps }) => {
           const emitted = [];
+          const spent = [];
           for (const step of scriptSteps(steps)) {
             await sleep(spacingMs);
-            emitted.push(monoMs());
+            const at = monoMs();
+            emitted.push(at);
             for (const event of step) onEvent(event);
+            spent.push(monoMs() - at);
           }
           await sleep(spacingMs);
           emitted.push(monoMs());
           resolve({ ref, generate: () => Promise.reject(new Error('scripted')), dispose: async () => undefined });
-          return emitted;
+          return { emitted, spent };
         };
       });
     },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { serializeLoadEvent, isTerminal } from '../protocol/events.js';
+import { isTerminal } from '../protocol/events.js';
 import { validateLoadModelRequest } from '../protocol/load-request.js';
 import type { WireErrorCode } from '../protocol/errors.js';
 import type { LoadManager } from './load-manager.js';
@@ -20,6 +20,7 @@ import { isUsableRequestId, REQUEST_ID_HEADER } from '../protocol/request-id.js'
 import { parseKeepAlive } from '../protocol/keep-alive.js';
 import type { Selection } from './fetch/model-files.js';
 import { openSseStream } from './sse-stream.js';
+import { loadEventFrame } from './load-frame.js';
 import { guardRoutes, keyHolder } from './access.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { registerCacheRoutes } from './cache-routes.js';
@@ -162,7 +163,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
       (event) => {
         // The request's keep-alive counts from its answer: the model's ready.
         if (event.status === 'ready' && keep.ms !== undefined) manager.touch(ref.key, keep.ms);
-        stream.send(serializeLoadEvent(event));
+        // One encoding per event, shared by every subscriber of the load (load-frame.ts).
+        stream.sendFrame(loadEventFrame(event));
         if (isTerminal(event)) stream.end();
       },
       { ...(dtype.value === undefined ? {} : { dtype: dtype.value }), ...(force ? { force } : {}) },

@@ -121,7 +121,7 @@ export function openSseStream(reply: FastifyReply, options: SseStreamOptions): S
       if (closed) return;
       heartbeat = setTimeout(beat, options.heartbeatMs);
       // A stream with frames waiting is not idle: it needs no keep-alive, and none is queued behind them.
-      if (!backlog.backedUp) write(encodeSseComment('keep-alive'));
+      if (!backlog.backedUp()) write(encodeSseComment('keep-alive'));
     }, options.heartbeatMs);
   };
 
