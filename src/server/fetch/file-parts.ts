@@ -273,7 +273,7 @@ function createPulse(): { next(ms: number): Promise<void>; fire(): void } {
 /**
  * The tail of the part in flight that would take longest to finish at its rate, or undefined when none is worth
  * sharing. A part not rated yet (it just started) is taken to run at the file's best rate; before any rate is known
- * nothing is shared. The part keeps the share its rate fetches while the taker fetches the rest at the best rate (its
+ * nothing is shared, nor is a part waiting for a connection. The part keeps the share its rate fetches while the taker fetches the rest at the best rate (its
  * `end` lowered, so its body stops there: `body-pump.ts`), so both end at about the same time.
  */
 function takeTail(active: ReadonlySet<Part>, rates: PartRates<Part>): Work | undefined {
@@ -282,7 +282,7 @@ function takeTail(active: ReadonlySet<Part>, rates: PartRates<Part>): Work | und
   let longest: { part: Part; rate: number; ms: number } | undefined;
   for (const part of active) {
     const left = part.end - part.pos;
-    if (left < 2 * MIN_SHARED_BYTES) continue;
+    if (!part.connected || left < 2 * MIN_SHARED_BYTES) continue;
     const rate = Math.max(rates.rate(part) ?? best, best / 1000);
     const ms = left / rate;
     if (longest === undefined || ms > longest.ms) longest = { part, rate, ms };
