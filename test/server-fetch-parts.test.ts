@@ -12,7 +12,7 @@ import {
 } from '../src/server/fetch/blob-journal.js';
 import { addSpan, holes, parseSpans, prefixEnd, spanBytes, type ByteSpan } from '../src/server/fetch/byte-spans.js';
 import { createFairShare, type Grant } from '../src/server/fetch/fair-share.js';
-import { createSlowParts } from '../src/server/fetch/slow-parts.js';
+import { createPartRates } from '../src/server/fetch/part-rates.js';
 
 t.test('spans merge, measure, and name their holes and prefix', async (t) => {
   let spans: ByteSpan[] = [];
@@ -141,7 +141,7 @@ t.test('no yield between flows within one connection of each other; none without
 });
 
 t.test('the slow watch names a part far below its siblings for long enough, and only it', async (t) => {
-  const slow = createSlowParts<string>({ factor: 4, afterMs: 1000 });
+  const slow = createPartRates<string>({ factor: 4, afterMs: 1000 });
   const received = { a: 0, b: 0, c: 0, d: 0 };
   const look = (now: number): string[] =>
     slow.observe(
@@ -163,8 +163,16 @@ t.test('the slow watch names a part far below its siblings for long enough, and 
     3,
     'not before a second of it',
   );
+  // The same view serves the tail sharing: each part's smoothed rate and the file's best, in bytes per millisecond.
+  t.equal(slow.rate('a'), 1000, "a's rate");
+  t.equal(slow.rate('d'), 80, "d's rate");
+  t.equal(slow.rate('nope'), undefined, 'a part never seen has no rate');
+  t.equal(slow.best(), 1040, 'the best rate is the fastest part (c)');
+  slow.observe(2250, [{ key: 'a', received: received.a + 250_000 }]);
+  t.equal(slow.rate('c'), undefined, 'a part no longer in flight is forgotten');
+  t.equal(slow.best(), 1040, 'the best rate stays once its part has ended');
 
-  const even = createSlowParts<string>({ factor: 4, afterMs: 100 });
+  const even = createPartRates<string>({ factor: 4, afterMs: 100 });
   even.observe(0, [
     { key: 'x', received: 0 },
     { key: 'y', received: 0 },
@@ -177,7 +185,7 @@ t.test('the slow watch names a part far below its siblings for long enough, and 
     [],
     'two parts: no verdict',
   );
-  const off = createSlowParts<string>({ factor: 0, afterMs: 0 });
+  const off = createPartRates<string>({ factor: 0, afterMs: 0 });
   off.observe(0, [
     { key: 'x', received: 0 },
     { key: 'y', received: 0 },

@@ -39,7 +39,7 @@ export interface DownloadPolicy {
    * a new connection, keeping what it wrote (default 4; 0 never).
    */
   readonly slowFactor?: number | undefined;
-  /** How long a part must stay that slow before it is asked again, in milliseconds (default 3000). */
+  /** How long a part must stay that slow before it is asked again, in milliseconds (default 1000). */
   readonly slowAfterMs?: number | undefined;
   /** Times one part is asked again for being slow, at most (default 3). */
   readonly maxRedials?: number | undefined;
@@ -91,7 +91,7 @@ export function createTransfer(options: DownloadPolicy = {}, onRetry: () => void
     journalMs: options.journalMs ?? 100,
     syncBytes: options.syncBytes ?? 32 * 1024 * 1024,
     slowFactor: options.slowFactor ?? 4,
-    slowAfterMs: options.slowAfterMs ?? 3000,
+    slowAfterMs: options.slowAfterMs ?? 1000,
     maxRedials: options.maxRedials ?? 3,
   };
   return {
