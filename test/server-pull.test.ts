@@ -7,7 +7,9 @@
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import t from 'tap';
+import { runPsCommand } from '../src/cli/ps.js';
 import { parseLoadEvent, type LoadEvent } from '../src/protocol/events.js';
 import { createSseParser } from '../src/protocol/sse.js';
 import { deleteCachedRevision } from '../src/server/fetch/cache-inventory.js';
@@ -109,6 +111,15 @@ t.test('a pull is on the feed: its events, the snapshot’s and /v1/models’ pu
   );
   const listed = (await (await fetch(`${server.url}/v1/models`)).json()) as { pulls: unknown[]; data: unknown[] };
   t.match(listed.pulls, [{ model: `${A}@main`, stage: 'processor' }], 'GET /v1/models lists it under pulls');
+  let out = '';
+  const stdout = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      out += chunk.toString();
+      done();
+    },
+  });
+  t.equal(await runPsCommand(['--server', server.url, '--json'], { stdout, env: {} }), 0);
+  t.match(JSON.parse(out), { servers: [{ models: [{ model: `${A}@main`, state: 'pulling', stage: 'processor' }] }] });
 
   gate.open();
   await pulling.done;
@@ -280,4 +291,21 @@ t.test('a load that comes while a deletion runs waits for it, then fetches what 
   const loaded = await during;
   t.match(loaded.events.at(-1), { status: 'ready' }, 'then the load ran');
   t.ok(stagesOf(loaded.events).includes('download'), 'after the removal: it fetched the files again');
+});
+
+t.test('keep_alive 0 on /load_model leaves a load under way to its clients: 409, nothing changed', async (t) => {
+  const gate = await gateFor(t, A);
+  const server = await serveAsCommand(t, gate.url, []);
+  const loading = loadModel(server.url, A);
+  await until('the load asked the hub', () => gate.held.length > 0);
+  t.match(await post(server.url, '/load_model', { model: A, keep_alive: 0 }), {
+    status: 409,
+    body: { error: { code: 'MODEL_IN_USE', message: /is loading; "keep_alive": 0 unloads only a resident model/ } },
+  });
+  gate.open();
+  t.match((await loading).events.at(-1), { status: 'ready' }, 'the load went on');
+  t.strictSame(await post(server.url, '/load_model', { model: A, keep_alive: '0s' }), {
+    status: 200,
+    body: { status: 'unloaded', model: `${A}@main` },
+  });
 });

@@ -10,7 +10,8 @@ import { apiKeyOf, serverOf } from './server-args.js';
 
 export const PS_USAGE = `Usage: modeldeck ps [--server URL ...] [--json] [--api-key KEY]
 
-Lists what each server holds: its models resident in memory, loading, queued and only on disk, with
+Lists what each server holds: its models resident in memory, loading, queued, being pulled onto its disk
+(modeldeck pull) and only on disk, with
 their sizes and when each resident model will be unloaded, and the bytes its disk cache holds.
 Reading the list is never use: no model stays in memory longer for it.
 
@@ -58,7 +59,13 @@ export async function runPsCommand(argv: readonly string[], io: LoadCommandIo = 
   return status;
 }
 
-const STATE_ORDER: Readonly<Record<StatusModel['state'], number>> = { resident: 0, loading: 1, queued: 2, cached: 3 };
+const STATE_ORDER: Readonly<Record<StatusModel['state'], number>> = {
+  resident: 0,
+  loading: 1,
+  queued: 2,
+  pulling: 3,
+  cached: 4,
+};
 
 /** One server as a table a person reads. */
 function table(server: ServerStatus, now: number): string {
@@ -67,7 +74,7 @@ function table(server: ServerStatus, now: number): string {
     .sort((a, b) => STATE_ORDER[a.state] - STATE_ORDER[b.state] || a.model.localeCompare(b.model))
     .map((m) => [
       m.model,
-      m.stage !== undefined && m.state === 'loading' ? `loading (${m.stage})` : m.state,
+      m.stage !== undefined && (m.state === 'loading' || m.state === 'pulling') ? `${m.state} (${m.stage})` : m.state,
       m.size_bytes === null ? '-' : formatBytes(m.size_bytes),
       expires(m, now),
     ]);

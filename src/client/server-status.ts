@@ -13,8 +13,11 @@ import { serviceRoot } from './server-url.js';
 export interface StatusModel {
   /** `id@revision` (as the server names it). */
   readonly model: string;
-  /** `resident`, `loading`, `queued` (loading, waiting its turn) or `cached` (on disk only). */
-  readonly state: 'resident' | 'loading' | 'queued' | 'cached';
+  /**
+   * `resident`, `loading`, `queued` (loading, waiting its turn), `pulling` (its files on their way to the disk,
+   * `POST /pull_model`; the same model may be listed in another state too) or `cached` (on disk only).
+   */
+  readonly state: 'resident' | 'loading' | 'queued' | 'pulling' | 'cached';
   /** Bytes of its weights (resident) or of its snapshot on disk (cached), when known. */
   readonly size_bytes: number | null;
   /** A load's stage. */
@@ -53,11 +56,14 @@ export async function readServerStatus(
   try {
     const listed = await get('/v1/models');
     if (!listed.ok) return { ok: false, failure: httpFailure(listed, await listed.text().catch(() => '')) };
-    const data = ((await listed.json()) as { data?: unknown }).data;
+    const { data, pulls } = (await listed.json()) as { data?: unknown; pulls?: unknown };
     const cache = await get('/cache');
     const repos = cache.ok ? (((await cache.json()) as { data?: unknown }).data as CacheRepo[] | undefined) : undefined;
     const sizes = snapshotSizes(Array.isArray(repos) ? repos : []);
-    const models = (Array.isArray(data) ? data : []).flatMap((entry) => modelOf(entry, sizes));
+    const models = [
+      ...(Array.isArray(data) ? data : []).flatMap((entry) => modelOf(entry, sizes)),
+      ...(Array.isArray(pulls) ? pulls : []).flatMap(pullOf),
+    ];
     const cacheBytes = Array.isArray(repos)
       ? repos.reduce((sum, repo) => sum + (Number(repo.size_on_disk) || 0), 0)
       : null;
@@ -84,6 +90,14 @@ function snapshotSizes(repos: readonly CacheRepo[]): Map<string, number> {
     }
   }
   return sizes;
+}
+
+/** A pull under way, from `/v1/models`' `pulls` (modeldeck's). */
+function pullOf(entry: unknown): StatusModel[] {
+  if (typeof entry !== 'object' || entry === null) return [];
+  const { model, stage } = entry as Record<string, unknown>;
+  if (typeof model !== 'string') return [];
+  return [{ model, state: 'pulling', size_bytes: null, ...(typeof stage === 'string' ? { stage } : {}) }];
 }
 
 function modelOf(entry: unknown, sizes: ReadonlyMap<string, number>): StatusModel[] {
