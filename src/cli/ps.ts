@@ -18,8 +18,8 @@ Reading the list is never use: no model stays in memory longer for it.
 Options:
   --server URL         a server (default ${DEFAULT_SERVER_URL}); repeat for more servers
   --api-key KEY        sent as "Authorization: Bearer KEY" (default $MODELDECK_API_KEY); a watch key will do
-  --json               print {"servers": [{server, models: [{model, state, size_bytes, stage, expires_at,
-                       active_requests}], cache_bytes}]} instead of tables
+  --json               print {"servers": [{server, kind, models: [{model, state, size_bytes, stage,
+                       expires_at, active_requests}], cache_bytes}]} instead of tables
   -h, --help           show this help
 
 Exit status: 0 when every server answered; 1 when one could not be reached or refused (the message goes

@@ -1,11 +1,13 @@
 /**
- * What `modeldeck ps` shows of one server: its models (resident, loading, queued, on disk) with their sizes and
- * expiries, and its disk cache. The one place `ps` asks a server, so that another kind of server (Ollama's `/api/ps`,
- * llama.cpp, vLLM) can be taught here without touching the command. Only modeldeck servers are spoken to now; a server
- * without `GET /cache` (upstream `transformers serve`) shows its `/v1/models` alone.
+ * What `modeldeck ps` shows of one server: its models (resident, loading, queued, pulling, on disk) with their sizes
+ * and expiries, and its disk cache. The one place `ps` asks a server: its kind is detected by the documented probes
+ * (`server-kind.ts`); a modeldeck server is read from `/v1/models` and `/cache`, upstream `transformers serve` from
+ * `/v1/models` alone, and the other kinds from their own routes (`engine-status.ts`).
  */
 
+import { readEngineStatus } from './engine-status.js';
 import type { Failure } from './failures.js';
+import { detectServerKind, type ServerKind } from './server-kind.js';
 import { httpFailure, networkFailure } from './http.js';
 import { serviceRoot } from './server-url.js';
 
@@ -32,6 +34,8 @@ export interface StatusModel {
 export interface ServerStatus {
   /** The server's service root. */
   readonly server: string;
+  /** The kind of server it was detected as (`modeldeck`, `transformers-serve`, `ollama`, `llamacpp`, `openai`). */
+  readonly kind: ServerKind;
   readonly models: readonly StatusModel[];
   /** Bytes its disk cache holds (all repositories), when the server lists its cache. */
   readonly cache_bytes: number | null;
@@ -53,6 +57,17 @@ export async function readServerStatus(
     (options.fetch ?? fetch)(`${root}${path}`, {
       headers: { accept: 'application/json', ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) },
     });
+  const detected = await detectServerKind({
+    server: root,
+    apiKey: options.apiKey,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  if (!detected.ok) return detected;
+  const { kind } = detected;
+  if (kind === 'ollama' || kind === 'llamacpp' || kind === 'openai') {
+    const other = await readEngineStatus(kind, { server: root, apiKey: options.apiKey, ...fetchOf(options) });
+    return other.ok ? { ok: true, value: { server: root, kind, models: other.value, cache_bytes: null } } : other;
+  }
   try {
     const listed = await get('/v1/models');
     if (!listed.ok) return { ok: false, failure: httpFailure(listed, await listed.text().catch(() => '')) };
@@ -67,10 +82,14 @@ export async function readServerStatus(
     const cacheBytes = Array.isArray(repos)
       ? repos.reduce((sum, repo) => sum + (Number(repo.size_on_disk) || 0), 0)
       : null;
-    return { ok: true, value: { server: root, models, cache_bytes: cacheBytes } };
+    return { ok: true, value: { server: root, kind, models, cache_bytes: cacheBytes } };
   } catch (error) {
     return { ok: false, failure: networkFailure(error, `cannot reach ${root}`) };
   }
+}
+
+function fetchOf(options: StatusOptions): { fetch?: typeof fetch } {
+  return options.fetch ? { fetch: options.fetch } : {};
 }
 
 /** A repository of `GET /cache`, as far as `ps` reads it. */
