@@ -72,7 +72,7 @@ t.test('pull, ps, unload, rm: a model from nothing to the disk, to memory, and a
 
   const inUse = await run(runRmCommand, ['--server', server.url, MODEL]);
   t.equal(inUse.status, 1, 'rm of a resident model: refused');
-  t.match(inUse.err, /^modeldeck: rm modeldeck\/tiny-chat failed: .*in memory or loading/);
+  t.match(inUse.err, /^modeldeck: rm modeldeck\/tiny-chat failed: .*is in memory/);
 
   const unloaded = await run(runUnloadCommand, ['--server', server.url, MODEL]);
   t.equal(unloaded.status, 0, unloaded.err);

@@ -51,8 +51,14 @@ t.test('every event the server writes reads back', async (t) => {
             expires_in_ms: null,
           },
         ],
+        pulls: [
+          { model: 'p/q@main', stage: 'download', progress: { current: 1, total: 9 }, subscribers: 0 },
+          { model: 's/t@main', stage: 'queued', queue: { position: 1, reason: 'load_slot' }, subscribers: 1 },
+        ],
+        memory: { rss_bytes: 400_000_000, weights_bytes: 1190000, budget_bytes: null },
       },
     },
+    { event: 'memory', data: { rss_bytes: 400_000_000, weights_bytes: 0, budget_bytes: 60_000_000 } },
     { event: 'unload', data: { model: 'a/b@main', reason: 'evicted' } },
     { event: 'chat_start', data: { model: 'a/b@main', request: 'chatcmpl-1' } },
     { event: 'expiry', data: { model: 'a/b@main', expires_at: '2026-03-19T10:05:00.000Z', expires_in_ms: 300000 } },
@@ -83,12 +89,14 @@ t.test('every event the server writes reads back', async (t) => {
   } as const;
   const ready = { status: 'ready', model: 'a/b@main', cached: false, size_bytes: 1190000, dtype: 'q8' } as const;
   for (const event of [load, queued, ready]) {
-    t.strictSame(parseFeedEvent('load', 'x-2', serializeLoadEvent(event)), {
-      ok: true,
-      event: { event: 'load', id: 'x-2', data: event },
-    });
+    for (const name of ['load', 'pull'] as const) {
+      t.strictSame(parseFeedEvent(name, 'x-2', serializeLoadEvent(event)), {
+        ok: true,
+        event: { event: name, id: 'x-2', data: event },
+      });
+    }
   }
-  t.strictSame(FEED_EVENT_NAMES, ['snapshot', 'load', 'unload', 'chat_start', 'chat_end', 'expiry']);
+  t.strictSame(FEED_EVENT_NAMES, ['snapshot', 'load', 'pull', 'unload', 'chat_start', 'chat_end', 'expiry', 'memory']);
   for (const reason of UNLOAD_REASONS) {
     t.ok(parseFeedEvent('unload', 'x-3', JSON.stringify({ model: 'a/b@main', reason })).ok, reason);
   }
@@ -102,6 +110,7 @@ t.test('what is not a feed event is refused with a reason, never thrown', async 
     ['unload', 'x-1', '[]', /not a JSON object/],
     ['unload', 'x-1', '{"model": "a/b@main", "reason": "bored"}', /unknown "reason"/],
     ['snapshot', 'x-1', '{"models": {}}', /"models" array/],
+    ['memory', 'x-1', '{"rss_bytes": "a lot"}', /rss_bytes/],
     ['snapshot', 'x-1', '{"models": [{"model": "a/b@main", "state": "gone"}]}', /bad model entry/],
     ['chat_start', 'x-1', '{"model": "a/b@main"}', /"request"/],
     ['chat_end', 'x-1', '{"model": "a", "request": "r", "outcome": "maybe"}', /unknown "outcome"/],

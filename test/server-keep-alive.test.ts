@@ -1,6 +1,6 @@
 // keep_alive on /load_model and the chat routes (issue 24), through a real server: "10m" moves the model's
 // expires_at ten minutes out; 1 on a chat unloads the model a second after its reply, with reason keep_alive; -1
-// keeps it; 0 on a load unloads it after its ready; a bad value is a 400 naming the field.
+// keeps it; 0 on /load_model unloads a resident model and loads nothing; a bad value is a 400 naming the field.
 import t from 'tap';
 import type { FeedModel } from '../src/protocol/feed.js';
 import { demoModelsDir } from './helpers/demo.js';
@@ -69,12 +69,26 @@ t.test('1 on a chat: unloaded a second after its reply, reason keep_alive', asyn
   t.equal((await entry())?.status, 'cached', 'only on disk now, as /v1/models says');
 });
 
-t.test('0 on a load: unloaded right after its ready', async (t) => {
+t.test('0 on /load_model: unloads a resident model (Ollama’s "unload it"), loads nothing', async (t) => {
   const feed = await watchFeed(server.url);
   t.teardown(() => feed.close());
-  t.match(await load(0), /"status": "ready"/);
+  t.match(await load(60), /"status": "ready"/);
+  t.equal((await entry())?.status, 'loaded');
+  for (const zero of [0, '0s', '0']) {
+    const res = await post('/load_model', { model: MODEL, keep_alive: zero });
+    t.equal(res.status, 200, JSON.stringify(zero));
+    t.match(res.headers.get('content-type'), /^application\/json/, 'an answer, not an event stream');
+    const expected = zero === 0 ? 'unloaded' : 'not_loaded';
+    t.strictSame(await res.json(), { status: expected, model: KEY }, `${JSON.stringify(zero)}: ${expected}`);
+  }
   const unload = await feed.waitFor('the unload', (e) => e.event === 'unload');
   t.match(unload.data, { model: KEY, reason: 'keep_alive' });
+  t.equal(feed.events.filter((e) => e.event === 'unload').length, 1, 'one unload, for the resident model');
+  t.equal((await entry())?.status, 'cached', 'on disk only');
+  t.notOk(
+    feed.events.some((e) => e.event === 'load' && feed.events.indexOf(e) > feed.events.indexOf(unload)),
+    'nothing was loaded by the requests that found it gone',
+  );
 });
 
 t.test('a bad keep_alive is a 400 naming the field, before anything loads', async (t) => {

@@ -11,15 +11,16 @@ import { helpFor } from './help-text.js';
 
 export const PS_USAGE = `Usage: modeldeck ps [--server URL ...] [--json] [--api-key KEY]
 
-Lists what each server holds: its models resident in memory, loading, queued and only on disk, with
+Lists what each server holds: its models resident in memory, loading, queued, being pulled onto its disk
+(modeldeck pull) and only on disk, with
 their sizes and when each resident model will be unloaded, and the bytes its disk cache holds.
 Reading the list is never use: no model stays in memory longer for it.
 
 Options:
   --server URL         a server (default ${DEFAULT_SERVER_URL}); repeat for more servers
   --api-key KEY        sent as "Authorization: Bearer KEY" (default $MODELDECK_API_KEY); a watch key will do
-  --json               print {"servers": [{server, models: [{model, state, size_bytes, stage, expires_at,
-                       active_requests}], cache_bytes}]} instead of tables
+  --json               print {"servers": [{server, kind, models: [{model, state, size_bytes, stage,
+                       expires_at, active_requests}], cache_bytes}]} instead of tables
   -h, --help           show this help
 
 Exit status: 0 when every server answered; 1 when one could not be reached or refused (the message goes
@@ -59,7 +60,13 @@ export async function runPsCommand(argv: readonly string[], io: LoadCommandIo = 
   return status;
 }
 
-const STATE_ORDER: Readonly<Record<StatusModel['state'], number>> = { resident: 0, loading: 1, queued: 2, cached: 3 };
+const STATE_ORDER: Readonly<Record<StatusModel['state'], number>> = {
+  resident: 0,
+  loading: 1,
+  queued: 2,
+  pulling: 3,
+  cached: 4,
+};
 
 /** One server as a table a person reads. */
 function table(server: ServerStatus, now: number): string {
@@ -68,7 +75,7 @@ function table(server: ServerStatus, now: number): string {
     .sort((a, b) => STATE_ORDER[a.state] - STATE_ORDER[b.state] || a.model.localeCompare(b.model))
     .map((m) => [
       m.model,
-      m.stage !== undefined && m.state === 'loading' ? `loading (${m.stage})` : m.state,
+      m.stage !== undefined && (m.state === 'loading' || m.state === 'pulling') ? `${m.state} (${m.stage})` : m.state,
       m.size_bytes === null ? '-' : formatBytes(m.size_bytes),
       expires(m, now),
     ]);

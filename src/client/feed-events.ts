@@ -4,7 +4,12 @@
  */
 
 import type { LoadEvent } from '../protocol/events.js';
-import { parseFeedEvent, type FeedEvent, type FeedModel as WireFeedModel } from '../protocol/feed.js';
+import {
+  parseFeedEvent,
+  type FeedEvent,
+  type FeedModel as WireFeedModel,
+  type MemoryPayload,
+} from '../protocol/feed.js';
 
 /** Where a model stands on its server. */
 export type ModelResidency = 'resident' | 'loading' | 'on-disk' | 'unloaded' | 'failed';
@@ -23,10 +28,34 @@ export interface FeedModel {
   readonly sizeBytes: number | null;
 }
 
+/** A pull under way (`POST /pull_model`: files onto the server's disk, nothing into memory). */
+export interface FeedPullView {
+  readonly model: string;
+  readonly stage: string | null;
+  readonly progress: { readonly current: number; readonly total: number | null } | null;
+}
+
+/** The server process's memory as the feed last told it, in bytes. */
+export interface FeedMemory {
+  readonly rssBytes: number;
+  readonly weightsBytes: number;
+  readonly budgetBytes: number | null;
+}
+
 /** One frame of the feed, read. */
 export type FeedUpdate =
-  | { readonly type: 'snapshot'; readonly models: readonly FeedModel[] }
+  | {
+      readonly type: 'snapshot';
+      readonly models: readonly FeedModel[];
+      /** The pulls under way (absent or empty from a server that does not say). */
+      readonly pulls?: readonly FeedPullView[];
+      /** The server's memory, when it says. */
+      readonly memory?: FeedMemory | null;
+    }
   | { readonly type: 'load'; readonly event: LoadEvent; readonly subscribers: number | null }
+  /** A pull's event: `ready` means its files are on disk (nothing entered memory). */
+  | { readonly type: 'pull'; readonly event: LoadEvent }
+  | { readonly type: 'memory'; readonly memory: FeedMemory }
   | { readonly type: 'unload'; readonly model: string; readonly reason: string }
   | { readonly type: 'chat-start'; readonly model: string }
   | {
@@ -73,13 +102,30 @@ function fromWire(m: WireFeedModel): FeedModel {
   };
 }
 
+function memoryOf(memory: MemoryPayload): FeedMemory {
+  return { rssBytes: memory.rss_bytes, weightsBytes: memory.weights_bytes, budgetBytes: memory.budget_bytes };
+}
+
 /** What a parsed feed event changes. */
 export function toFeedUpdate(event: FeedEvent): FeedUpdate {
   switch (event.event) {
     case 'snapshot':
-      return { type: 'snapshot', models: event.data.models.map(fromWire) };
+      return {
+        type: 'snapshot',
+        models: event.data.models.map(fromWire),
+        pulls: (event.data.pulls ?? []).map((p) => ({
+          model: p.model,
+          stage: p.stage ?? null,
+          progress: p.progress ?? null,
+        })),
+        memory: event.data.memory ? memoryOf(event.data.memory) : null,
+      };
     case 'load':
       return { type: 'load', event: event.data, subscribers: null };
+    case 'pull':
+      return { type: 'pull', event: event.data };
+    case 'memory':
+      return { type: 'memory', memory: memoryOf(event.data) };
     case 'unload':
       return { type: 'unload', model: event.data.model, reason: event.data.reason };
     case 'chat_start':

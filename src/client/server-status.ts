@@ -1,11 +1,13 @@
 /**
- * What `modeldeck ps` shows of one server: its models (resident, loading, queued, on disk) with their sizes and
- * expiries, and its disk cache. The one place `ps` asks a server, so that another kind of server (Ollama's `/api/ps`,
- * llama.cpp, vLLM) can be taught here without touching the command. Only modeldeck servers are spoken to now; a server
- * without `GET /cache` (upstream `transformers serve`) shows its `/v1/models` alone.
+ * What `modeldeck ps` shows of one server: its models (resident, loading, queued, pulling, on disk) with their sizes
+ * and expiries, and its disk cache. The one place `ps` asks a server: its kind is detected by the documented probes
+ * (`server-kind.ts`); a modeldeck server is read from `/v1/models` and `/cache`, upstream `transformers serve` from
+ * `/v1/models` alone, and the other kinds from their own routes (`engine-status.ts`).
  */
 
+import { readEngineStatus } from './engine-status.js';
 import type { Failure } from './failures.js';
+import { detectServerKind, type ServerKind } from './server-kind.js';
 import { httpFailure, networkFailure } from './http.js';
 import { serviceRoot } from './server-url.js';
 
@@ -13,8 +15,11 @@ import { serviceRoot } from './server-url.js';
 export interface StatusModel {
   /** `id@revision` (as the server names it). */
   readonly model: string;
-  /** `resident`, `loading`, `queued` (loading, waiting its turn) or `cached` (on disk only). */
-  readonly state: 'resident' | 'loading' | 'queued' | 'cached';
+  /**
+   * `resident`, `loading`, `queued` (loading, waiting its turn), `pulling` (its files on their way to the disk,
+   * `POST /pull_model`; the same model may be listed in another state too) or `cached` (on disk only).
+   */
+  readonly state: 'resident' | 'loading' | 'queued' | 'pulling' | 'cached';
   /** Bytes of its weights (resident) or of its snapshot on disk (cached), when known. */
   readonly size_bytes: number | null;
   /** A load's stage. */
@@ -29,6 +34,8 @@ export interface StatusModel {
 export interface ServerStatus {
   /** The server's service root. */
   readonly server: string;
+  /** The kind of server it was detected as (`modeldeck`, `transformers-serve`, `ollama`, `llamacpp`, `openai`). */
+  readonly kind: ServerKind;
   readonly models: readonly StatusModel[];
   /** Bytes its disk cache holds (all repositories), when the server lists its cache. */
   readonly cache_bytes: number | null;
@@ -50,21 +57,39 @@ export async function readServerStatus(
     (options.fetch ?? fetch)(`${root}${path}`, {
       headers: { accept: 'application/json', ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) },
     });
+  const detected = await detectServerKind({
+    server: root,
+    apiKey: options.apiKey,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  if (!detected.ok) return detected;
+  const { kind } = detected;
+  if (kind === 'ollama' || kind === 'llamacpp' || kind === 'openai') {
+    const other = await readEngineStatus(kind, { server: root, apiKey: options.apiKey, ...fetchOf(options) });
+    return other.ok ? { ok: true, value: { server: root, kind, models: other.value, cache_bytes: null } } : other;
+  }
   try {
     const listed = await get('/v1/models');
     if (!listed.ok) return { ok: false, failure: httpFailure(listed, await listed.text().catch(() => '')) };
-    const data = ((await listed.json()) as { data?: unknown }).data;
+    const { data, pulls } = (await listed.json()) as { data?: unknown; pulls?: unknown };
     const cache = await get('/cache');
     const repos = cache.ok ? (((await cache.json()) as { data?: unknown }).data as CacheRepo[] | undefined) : undefined;
     const sizes = snapshotSizes(Array.isArray(repos) ? repos : []);
-    const models = (Array.isArray(data) ? data : []).flatMap((entry) => modelOf(entry, sizes));
+    const models = [
+      ...(Array.isArray(data) ? data : []).flatMap((entry) => modelOf(entry, sizes)),
+      ...(Array.isArray(pulls) ? pulls : []).flatMap(pullOf),
+    ];
     const cacheBytes = Array.isArray(repos)
       ? repos.reduce((sum, repo) => sum + (Number(repo.size_on_disk) || 0), 0)
       : null;
-    return { ok: true, value: { server: root, models, cache_bytes: cacheBytes } };
+    return { ok: true, value: { server: root, kind, models, cache_bytes: cacheBytes } };
   } catch (error) {
     return { ok: false, failure: networkFailure(error, `cannot reach ${root}`) };
   }
+}
+
+function fetchOf(options: StatusOptions): { fetch?: typeof fetch } {
+  return options.fetch ? { fetch: options.fetch } : {};
 }
 
 /** A repository of `GET /cache`, as far as `ps` reads it. */
@@ -84,6 +109,14 @@ function snapshotSizes(repos: readonly CacheRepo[]): Map<string, number> {
     }
   }
   return sizes;
+}
+
+/** A pull under way, from `/v1/models`' `pulls` (modeldeck's). */
+function pullOf(entry: unknown): StatusModel[] {
+  if (typeof entry !== 'object' || entry === null) return [];
+  const { model, stage } = entry as Record<string, unknown>;
+  if (typeof model !== 'string') return [];
+  return [{ model, state: 'pulling', size_bytes: null, ...(typeof stage === 'string' ? { stage } : {}) }];
 }
 
 function modelOf(entry: unknown, sizes: ReadonlyMap<string, number>): StatusModel[] {

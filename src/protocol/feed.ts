@@ -9,7 +9,16 @@
 import { parseLoadEvent, readLoadQueue, type LoadEvent, type LoadQueue, type Progress } from './events.js';
 
 /** The `event:` names of the feed. */
-export const FEED_EVENT_NAMES = ['snapshot', 'load', 'unload', 'chat_start', 'chat_end', 'expiry'] as const;
+export const FEED_EVENT_NAMES = [
+  'snapshot',
+  'load',
+  'pull',
+  'unload',
+  'chat_start',
+  'chat_end',
+  'expiry',
+  'memory',
+] as const;
 
 /** One of {@link FEED_EVENT_NAMES}. */
 export type FeedEventName = (typeof FEED_EVENT_NAMES)[number];
@@ -60,15 +69,29 @@ export interface FeedModel {
   readonly expires_in_ms?: number | null;
 }
 
+/**
+ * A pull under way (`POST /pull_model`: files onto the disk, nothing in memory), in a snapshot's `pulls` and
+ * `GET /v1/models`' `pulls`: its stage, progress, queue and subscribers as a load's entry has them.
+ */
+export type FeedPull = Pick<FeedModel, 'model' | 'stage' | 'progress' | 'queue' | 'subscribers'>;
+
 /** `snapshot`: every model the server knows, as of this event's id. */
 export interface SnapshotPayload {
   readonly models: readonly FeedModel[];
+  /** modeldeck's: the pulls under way (a model may be resident, loading or cached beside its pull). */
+  readonly pulls?: readonly FeedPull[];
   /** modeldeck's: the process's resident set, the resident models' weights and `--max-memory` (null: none), in bytes. */
-  readonly memory?: {
-    readonly rss_bytes: number;
-    readonly weights_bytes: number;
-    readonly budget_bytes: number | null;
-  };
+  readonly memory?: MemoryPayload;
+}
+
+/**
+ * `memory` (and a snapshot's `memory`): the server process's resident set, the resident models' weights and the
+ * `--max-memory` budget (`null`: none), in bytes, as of the event. Sent after every load, pull and unload ends.
+ */
+export interface MemoryPayload {
+  readonly rss_bytes: number;
+  readonly weights_bytes: number;
+  readonly budget_bytes: number | null;
 }
 
 /** `unload`: a model left memory, or a load was cancelled. */
@@ -117,10 +140,13 @@ export interface ChatEndPayload {
 export type FeedEvent =
   | { readonly event: 'snapshot'; readonly id: string; readonly data: SnapshotPayload }
   | { readonly event: 'load'; readonly id: string; readonly data: LoadEvent }
+  /** A pull's events, exactly as its `/pull_model` stream has them (`ready` there means "on disk"). */
+  | { readonly event: 'pull'; readonly id: string; readonly data: LoadEvent }
   | { readonly event: 'unload'; readonly id: string; readonly data: UnloadPayload }
   | { readonly event: 'chat_start'; readonly id: string; readonly data: ChatStartPayload }
   | { readonly event: 'chat_end'; readonly id: string; readonly data: ChatEndPayload }
-  | { readonly event: 'expiry'; readonly id: string; readonly data: ExpiryPayload };
+  | { readonly event: 'expiry'; readonly id: string; readonly data: ExpiryPayload }
+  | { readonly event: 'memory'; readonly id: string; readonly data: MemoryPayload };
 
 /** Builds the id of the `sequence`-th event of the server run `boot`. */
 export function feedId(boot: string, sequence: number): string {
@@ -143,9 +169,9 @@ export type ParseFeedEventResult = { ok: true; event: FeedEvent } | { ok: false;
  */
 export function parseFeedEvent(name: string, id: string, data: string): ParseFeedEventResult {
   if (id === '') return { ok: false, error: `a ${name || 'feed'} event without an id` };
-  if (name === 'load') {
+  if (name === 'load' || name === 'pull') {
     const parsed = parseLoadEvent(data);
-    return parsed.ok ? { ok: true, event: { event: 'load', id, data: parsed.event } } : parsed;
+    return parsed.ok ? { ok: true, event: { event: name, id, data: parsed.event } } : parsed;
   }
   let value: unknown;
   try {
@@ -165,7 +191,9 @@ export function parseFeedEvent(name: string, id: string, data: string): ParseFee
         read.push(model);
       }
       const memory = readMemory(value['memory']);
-      return { ok: true, event: { event: 'snapshot', id, data: { models: read, ...(memory ? { memory } : {}) } } };
+      const pulls = readPulls(value['pulls']);
+      const data = { models: read, ...(pulls ? { pulls } : {}), ...(memory ? { memory } : {}) };
+      return { ok: true, event: { event: 'snapshot', id, data } };
     }
     case 'unload': {
       const { model, reason } = value;
@@ -206,9 +234,34 @@ export function parseFeedEvent(name: string, id: string, data: string): ParseFee
     }
     case 'expiry':
       return readExpiryEvent(value, id);
+    case 'memory': {
+      const memory = readMemory(value);
+      if (memory === undefined)
+        return { ok: false, error: 'memory needs "rss_bytes", "weights_bytes", "budget_bytes"' };
+      return { ok: true, event: { event: 'memory', id, data: memory } };
+    }
     default:
       return { ok: false, error: `unknown feed event ${JSON.stringify(name)}` };
   }
+}
+
+/** A snapshot's optional `pulls`, each entry that reads (another server's, or a bad entry, is left out). */
+function readPulls(value: unknown): FeedPull[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  return value.flatMap((entry: unknown) => {
+    const read = isObject(entry) ? readModel({ ...entry, state: 'loading' }) : undefined;
+    if (read === undefined) return [];
+    const { model, stage, progress, queue, subscribers } = read;
+    return [
+      {
+        model,
+        ...(stage === undefined ? {} : { stage }),
+        ...(progress === undefined ? {} : { progress }),
+        ...(queue === undefined ? {} : { queue }),
+        ...(subscribers === undefined ? {} : { subscribers }),
+      },
+    ];
+  });
 }
 
 /** A snapshot's optional `memory`, when its figures read; undefined otherwise (another server's is ignored). */

@@ -80,6 +80,19 @@ export interface Admission<Load extends AdmittedLoad> {
     onQueued: (queue: LoadQueue) => void,
     task: () => Promise<T>,
   ): Promise<T>;
+  /**
+   * Runs a pull's `task` (`POST /pull_model`: files onto the disk, no memory) once it holds a `--max-loads` slot, in
+   * the same line as the loads: a pull takes no model slot, but its download competes with theirs for the link and
+   * the disk. While it waits, `onQueued` hears where it stands (reason `load_slot`).
+   */
+  inLoadSlot<T>(
+    ref: ModelRef,
+    signal: AbortSignal | undefined,
+    onQueued: (queue: LoadQueue) => void,
+    task: () => Promise<T>,
+  ): Promise<T>;
+  /** Whether the server is closing (no new load or pull is admitted). */
+  readonly closed: boolean;
   /** The load of `key` has ended and said so (its model, if any, is in the resident table): its slot is free. */
   release(key: string): void;
   /** A model left memory or a reply ended: a load waiting for a model slot may now have one. */
@@ -102,6 +115,18 @@ export function createAdmission<Load extends AdmittedLoad>(options: AdmissionOpt
   });
   let closed = false;
 
+  const inLoadSlot = <T>(
+    ref: ModelRef,
+    signal: AbortSignal | undefined,
+    onQueued: (queue: LoadQueue) => void,
+    task: () => Promise<T>,
+  ): Promise<T> =>
+    limiter.run(
+      ref.key,
+      signal,
+      ({ position, running }) => onQueued({ position, reason: 'load_slot', running: running.length, held_by: running }),
+      task,
+    );
   return {
     admit(ref) {
       const model = residents.get(ref.key);
@@ -117,19 +142,16 @@ export function createAdmission<Load extends AdmittedLoad>(options: AdmissionOpt
     },
     dtypeConflict: (ref, dtype) => dtypeConflict(ref, dtype, options),
     inSlots(ref, signal, onQueued, task) {
-      const run = () =>
-        limiter.run(
-          ref.key,
-          signal,
-          ({ position, running }) =>
-            onQueued({ position, reason: 'load_slot', running: running.length, held_by: running }),
-          task,
-        );
+      const run = () => inLoadSlot(ref, signal, onQueued, task);
       const waiting = slots.take(ref, signal, ({ position, heldBy }) =>
         onQueued({ position, reason: 'model_slot', held_by: heldBy }),
       );
       // Without a wait, no cap on loads runs the task inside this call, as a loader that reports synchronously needs.
       return waiting === undefined ? run() : waiting.then(run);
+    },
+    inLoadSlot,
+    get closed() {
+      return closed;
     },
     release: (key) => slots.release(key),
     changed: () => slots.changed(),

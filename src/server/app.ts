@@ -7,7 +7,7 @@ import type { LoadManager } from './load-manager.js';
 import { registerChatRoutes } from './chat-routes.js';
 import { createEventFeed } from './event-feed.js';
 import { registerFeedRoutes } from './feed-routes.js';
-import { registerModelRoutes } from './model-routes.js';
+import { registerModelRoutes, unloadForKeepAliveZero } from './model-routes.js';
 import { drainRefusedBodies } from './body-drain.js';
 import { closeGracefully } from './shutdown.js';
 import { trackGenerations } from './work-tracker.js';
@@ -154,6 +154,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
         `'force' must be true or false, got ${JSON.stringify(force)}`,
         'force',
       );
+    }
+    // Nothing to load and keep for no time: Ollama's "unload it" (loading it only to unload it would help nobody).
+    if (keep.ms === 0) {
+      const waitMs = options.unloadWaitMs;
+      return unloadForKeepAliveZero(reply, tracker.manager, tracker, { key: ref.key, force, waitMs });
     }
     const conflict = manager.dtypeConflict(ref, dtype.value);
     if (conflict !== undefined) return sendError(reply, 'DTYPE_CONFLICT', conflict, 'dtype');

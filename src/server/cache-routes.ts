@@ -1,20 +1,19 @@
 /**
  * The disk without memory: `POST /pull_model` brings a model's files into the cache with the same stages and
- * progress as `/load_model` and ends without loading it; `GET /cache` lists the cache's repositories, revisions and
- * sizes; `POST /delete_model` deletes one revision from the cache as huggingface_hub's `hf cache` does, refused while
- * the repository is resident or loading.
+ * progress as `/load_model` and ends without loading it (one pull per model, run by the load manager: a `--max-loads`
+ * slot, the feed, cancelled by `/unload_model`); `GET /cache` lists the cache's repositories, revisions and sizes;
+ * `POST /delete_model` deletes one revision from the cache as huggingface_hub's `hf cache` does, refused while the
+ * repository is resident, loading or pulling, and atomically so (the manager's claim: a load that comes during the
+ * deletion waits for it).
  */
 
 import type { FastifyInstance } from 'fastify';
-import { systemClock } from '../common/clock.js';
-import { serializeLoadEvent, type LoadEvent } from '../protocol/events.js';
+import { isTerminal, serializeLoadEvent } from '../protocol/events.js';
 import { validateLoadModelRequest } from '../protocol/load-request.js';
 import { sendError } from './error-reply.js';
 import { cacheInventory, deleteCachedRevision } from './fetch/cache-inventory.js';
-import { errorEvent } from './load-life.js';
 import type { LoadManager } from './load-manager.js';
 import type { LoadOptions, ModelLoader } from './loader-types.js';
-import { createProgressCoalescer } from './progress-coalescer.js';
 import { openSseStream } from './sse-stream.js';
 
 /** Options of {@link registerCacheRoutes}. */
@@ -29,9 +28,6 @@ export interface CacheRoutesOptions {
 /** Registers `POST /pull_model`, `GET /cache` and `POST /delete_model`. */
 export function registerCacheRoutes(app: FastifyInstance, options: CacheRoutesOptions): void {
   const { manager, loader } = options;
-  // Pulls under way end with the server: their partial files stay, and the next pull or load resumes them.
-  const closing = new AbortController();
-  app.addHook('onClose', async () => closing.abort());
 
   app.post('/pull_model', async (request, reply) => {
     const checked = validateLoadModelRequest(request.body);
@@ -40,20 +36,20 @@ export function registerCacheRoutes(app: FastifyInstance, options: CacheRoutesOp
     if (!dtype.ok) return sendError(reply, 'INVALID_DTYPE', dtype.problem, 'dtype');
     if (loader?.pull === undefined) return sendError(reply, 'NOT_FOUND', 'this server has no disk cache to pull into');
     const { ref } = checked;
+    const conflict = manager.pullConflict(ref, dtype.value.dtype);
+    if (conflict !== undefined) return sendError(reply, 'DTYPE_CONFLICT', conflict, 'dtype');
     const stream = openSseStream(reply, { heartbeatMs: options.heartbeatMs });
-    const send = (event: LoadEvent): void => stream.send(serializeLoadEvent(event));
-    const coalescer = createProgressCoalescer({ model: ref.key, intervalMs: 100, clock: systemClock, emit: send });
-    try {
-      const pulled = await loader.pull(ref, (event) => coalescer.push(event), closing.signal, dtype.value);
-      coalescer.flush();
-      send({ status: 'ready', model: ref.key, cached: false, size_bytes: pulled.weightBytes, dtype: pulled.dtype });
-    } catch (error) {
-      coalescer.flush();
-      send(errorEvent(ref, error, (bug) => request.log.error(bug)));
-    } finally {
-      coalescer.stop();
-      stream.end();
-    }
+    const subscription = manager.pull(
+      ref,
+      (event) => {
+        stream.send(serializeLoadEvent(event));
+        if (isTerminal(event)) stream.end();
+      },
+      dtype.value,
+    );
+    // As a load: a client that leaves stops receiving, and the pull goes on (POST /unload_model cancels it).
+    stream.onDisconnect(() => subscription.unsubscribe());
+    if (stream.closed) subscription.unsubscribe();
     return reply;
   });
 
@@ -62,6 +58,7 @@ export function registerCacheRoutes(app: FastifyInstance, options: CacheRoutesOp
     const repos = await cacheInventory(loader.cacheDir);
     const inMemory = new Set(manager.residentRefs().map((ref) => ref.key));
     const loading = new Set(manager.loadingRefs().map((ref) => ref.key));
+    const pulling = new Set(manager.pullingRefs().map((ref) => ref.key));
     const data = repos.map((repo) => ({
       ...repo,
       revisions: repo.revisions.map((revision) => ({
@@ -70,7 +67,9 @@ export function registerCacheRoutes(app: FastifyInstance, options: CacheRoutesOp
           ? 'resident'
           : revision.refs.some((name) => loading.has(`${repo.id}@${name}`))
             ? 'loading'
-            : 'cached',
+            : revision.refs.some((name) => pulling.has(`${repo.id}@${name}`))
+              ? 'pulling'
+              : 'cached',
       })),
     }));
     return reply.send({ object: 'list', data });
@@ -80,15 +79,22 @@ export function registerCacheRoutes(app: FastifyInstance, options: CacheRoutesOp
     const checked = validateLoadModelRequest(request.body);
     if (!checked.ok) return sendError(reply, checked.code, checked.message);
     const { ref } = checked;
-    const busy = [...manager.residentRefs(), ...manager.loadingRefs()].find((other) => other.id === ref.id);
-    if (busy !== undefined) {
-      return sendError(
-        reply,
-        'MODEL_IN_USE',
-        `${busy.key} is in memory or loading; its files stay until it is unloaded (POST /unload_model), then ask again`,
-      );
+    const cacheDir = loader?.cacheDir;
+    // The check that nothing uses the repository and the claim that keeps new loads off it are one step.
+    const claim = manager.deleteCached(ref, async () =>
+      cacheDir === undefined ? undefined : deleteCachedRevision(cacheDir, ref),
+    );
+    if (claim.kind === 'busy') {
+      const { by, state } = claim;
+      const why =
+        state === 'resident'
+          ? 'is in memory, so its files stay: unload it (POST /unload_model)'
+          : state === 'loading'
+            ? 'is loading, so its files stay: let it finish and unload it, or cancel the load (POST /unload_model)'
+            : 'is being pulled, so its files stay: let the pull end, or cancel it (POST /unload_model)';
+      return sendError(reply, 'MODEL_IN_USE', `${by.key} ${why}, then ask again`);
     }
-    const deleted = loader?.cacheDir === undefined ? undefined : await deleteCachedRevision(loader.cacheDir, ref);
+    const deleted = await claim.result;
     if (deleted === undefined) {
       return sendError(
         reply,

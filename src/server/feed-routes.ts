@@ -18,19 +18,24 @@ export interface FeedRoutesOptions {
 }
 
 /**
- * `GET /events`: the server's feed. Every load event, unload and move of an expiry of the manager is published to it;
+ * `GET /events`: the server's feed. Every load event, pull event, unload and move of an expiry of the manager is published to it;
  * a watcher gets a snapshot (or, reconnecting with `Last-Event-ID`, what it missed), then every event live. Watching
  * reads the manager's tables and never touches a model: it resets no idle timer.
  */
 export function registerFeedRoutes(app: FastifyInstance, options: FeedRoutesOptions): void {
   const { manager, feed } = options;
+  // The process's memory after each change of what it holds (a load, a pull or an unload ended), with its RSS then.
+  const memory = (): void => feed.publish('memory', JSON.stringify(memoryOf(manager)));
   const stopWatching = manager.watch((event) => {
     switch (event.type) {
       case 'load':
-        return feed.publish('load', serializeLoadEvent(event.event));
+      case 'pull':
+        feed.publish(event.type, serializeLoadEvent(event.event));
+        return event.event.status === 'loading' ? undefined : memory();
       case 'unload': {
         const payload: UnloadPayload = { model: event.ref.key, reason: event.reason };
-        return feed.publish('unload', JSON.stringify(payload));
+        feed.publish('unload', JSON.stringify(payload));
+        return memory();
       }
       case 'expiry': {
         const payload: ExpiryPayload = { model: event.ref.key, ...event.expiry };
@@ -53,7 +58,8 @@ export function registerFeedRoutes(app: FastifyInstance, options: FeedRoutesOpti
       // the state after every event up to its id, and the watcher is attached before the next one.
       const cached = await manager.cachedRefs().catch(() => []);
       if (stream.closed) return reply;
-      stream.sendFrame(feed.snapshot(withCachedModels(manager.models(), cached), { memory: memoryOf(manager) }));
+      const extra = { pulls: manager.pulls(), memory: memoryOf(manager) };
+      stream.sendFrame(feed.snapshot(withCachedModels(manager.models(), cached), extra));
     } else {
       for (const frame of missed) stream.sendFrame(frame);
       // Says the replay is whole, even when nothing was missed: a client holds its view as current from here on.

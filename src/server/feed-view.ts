@@ -3,13 +3,30 @@
  * it. Pure functions over the resident table and the loads under way; the clock is read by the caller.
  */
 
-import type { FeedModel } from '../protocol/feed.js';
+import type { FeedModel, FeedPull } from '../protocol/feed.js';
 import type { LoadLife } from './load-life.js';
 import type { ModelRef } from './loader-types.js';
 import type { Expiry, ResidentTable } from './resident-table.js';
 
 /** What the view shows of a load under way. */
 export type ViewedLoad = Pick<LoadLife, 'ref' | 'last' | 'subscribers'>;
+
+/** A load's or a pull's place: its stage, its progress, its queue while it waits, its subscribers. */
+function underWay(load: ViewedLoad): FeedPull {
+  const last = load.last;
+  return {
+    model: load.ref.key,
+    ...(last ? { stage: last.stage } : {}),
+    ...(last?.progress ? { progress: last.progress } : {}),
+    ...(last?.queue ? { queue: last.queue } : {}),
+    subscribers: load.subscribers,
+  };
+}
+
+/** The pulls under way (`POST /pull_model`), as the snapshot's and `GET /v1/models`' `pulls` show them. */
+export function feedPulls(pulls: Iterable<ViewedLoad>): FeedPull[] {
+  return [...pulls].map(underWay);
+}
 
 /**
  * The resident models (in the order they were added), then the loads under way. `now` is the clock's monotonic
@@ -33,15 +50,8 @@ export function feedModels(residents: ResidentTable, loads: Iterable<ViewedLoad>
     });
   }
   for (const load of loads) {
-    const last = load.last;
-    list.push({
-      model: load.ref.key,
-      state: 'loading',
-      ...(last ? { stage: last.stage } : {}),
-      ...(last?.progress ? { progress: last.progress } : {}),
-      ...(last?.queue ? { queue: last.queue } : {}),
-      subscribers: load.subscribers,
-    });
+    const { model, ...where } = underWay(load);
+    list.push({ model, state: 'loading', ...where });
   }
   return list;
 }

@@ -13,6 +13,12 @@ import { createListenerSet } from './listener-set.js';
 import { LoadError, type LoadedModel, type ModelRef } from './loader-types.js';
 import { createProgressCoalescer, type LoadReport } from './progress-coalescer.js';
 
+/**
+ * What a load lands: a model in memory ({@link LoadedModel}), or a pull's files on disk (`POST /pull_model`). Its
+ * `ready` names its size and dtype; `dispose` frees it when nobody is to have it.
+ */
+export type Landed = Pick<LoadedModel, 'ref' | 'weightBytes' | 'dtype' | 'dispose'>;
+
 /** Receives the wire events of one subscription, in order; the last one it receives is terminal. */
 export type LoadListener = (event: LoadEvent) => void;
 
@@ -34,14 +40,14 @@ export type LoadPhase = 'loading' | 'cancelling' | 'aborting' | TerminalPhase;
 export type TerminalPhase = 'ready' | 'failed' | 'cancelled' | 'abandoned';
 
 /** What a load tells its owner, in this order: any `sent`s, one `returned`, the terminal `sent` if any, `settled`. */
-export type LoadLifeEvent =
+export type LoadLifeEvent<M extends Landed = LoadedModel> =
   /** A wire event went to the subscribers (the terminal one included). */
   | { readonly type: 'sent'; readonly event: LoadEvent }
   /**
    * The loader returned: the load is no longer under way. `resident` is the model to keep in memory (the owner adds
    * it now, before `ready` goes out); undefined when it failed or is being disposed.
    */
-  | { readonly type: 'returned'; readonly resident: LoadedModel | undefined }
+  | { readonly type: 'returned'; readonly resident: M | undefined }
   /**
    * The load reached its terminal phase; its terminal event, if any, has gone out. `unload`: it ended without a model
    * by a deliberate act, named as the feed's `unload` names it (`cancelled`, `reset`; `shutdown` when the server
@@ -52,27 +58,29 @@ export type LoadLifeEvent =
   | { readonly type: 'internal-error'; readonly error: unknown };
 
 /** Options of {@link createLoadLife}. */
-export interface LoadLifeOptions {
+export interface LoadLifeOptions<M extends Landed = LoadedModel> {
   readonly ref: ModelRef;
+  /** What the load does, as its messages say it (`loading`, or `pulling` for a pull); `loading` by default. */
+  readonly verb?: 'loading' | 'pulling';
   /** The dtype preference the load was started with, if any. */
   readonly dtype: readonly string[] | undefined;
   /** Minimum spacing of progress events within a stage, in milliseconds (stage changes are never delayed). */
   readonly intervalMs: number;
   readonly clock: Clock;
   /** Runs the loader (after its turn, which it reports as `queued`): it reports to `onEvent`, `signal` aborts it. */
-  readonly load: (onEvent: (event: LoadReport) => void, signal: AbortSignal) => Promise<LoadedModel>;
+  readonly load: (onEvent: (event: LoadReport) => void, signal: AbortSignal) => Promise<M>;
   /** Receives what happens to the load. */
-  readonly on: (event: LoadLifeEvent) => void;
+  readonly on: (event: LoadLifeEvent<M>) => void;
 }
 
-/** One load of one model, shared by all its subscribers. */
-export interface LoadLife {
+/** One load of one model (or one pull of its files), shared by all its subscribers. */
+export interface LoadLife<M extends Landed = LoadedModel> {
   readonly ref: ModelRef;
   /** The dtype preference it was started with, if any. */
   readonly dtype: readonly string[] | undefined;
   readonly phase: LoadPhase;
   /** Resolves with the model once it is resident; rejects with why it is not. */
-  readonly model: Promise<LoadedModel>;
+  readonly model: Promise<M>;
   /** The latest progress event sent: what a late joiner gets first. */
   readonly last: LoadingEvent | undefined;
   /** Subscribers attached. */
@@ -100,8 +108,9 @@ export type CancelReason = Extract<UnloadReason, 'cancelled' | 'reset'>;
 const terminal: ReadonlySet<LoadPhase> = new Set<TerminalPhase>(['ready', 'failed', 'cancelled', 'abandoned']);
 
 /** Creates a load under way, with no subscriber yet; {@link LoadLife.start} runs its loader. */
-export function createLoadLife(options: LoadLifeOptions): LoadLife {
+export function createLoadLife<M extends Landed = LoadedModel>(options: LoadLifeOptions<M>): LoadLife<M> {
   const { ref, on, intervalMs, clock } = options;
+  const verb = options.verb ?? 'loading';
   const controller = new AbortController();
   const internalError = (error: unknown): void => on({ type: 'internal-error', error });
   const subscribers = createListenerSet<LoadEvent>(internalError);
@@ -110,7 +119,7 @@ export function createLoadLife(options: LoadLifeOptions): LoadLife {
     on({ type: 'sent', event });
   };
   const progress = createProgressCoalescer({ model: ref.key, intervalMs, clock, emit: send });
-  const outcome = settlement<LoadedModel>();
+  const outcome = settlement<M>();
   let phase: LoadPhase = 'loading';
   let endedBy: UnloadReason | undefined; // set once a deliberate act ends it without a model
   const end = (next: TerminalPhase, event?: LoadEvent): void => {
@@ -123,7 +132,7 @@ export function createLoadLife(options: LoadLifeOptions): LoadLife {
     outcome.reject(error);
     end(next, errorEvent(ref, error, internalError));
   };
-  const landed = (model: LoadedModel): void => {
+  const landed = (model: M): void => {
     progress.flush();
     progress.stop();
     on({ type: 'returned', resident: phase === 'loading' ? model : undefined });
@@ -133,14 +142,14 @@ export function createLoadLife(options: LoadLifeOptions): LoadLife {
     }
     // Cancelled, or the server closed while it loaded: nobody is to have the model.
     void model.dispose();
-    if (phase === 'cancelling') return fail('cancelled', cancelledError(ref, endedBy));
+    if (phase === 'cancelling') return fail('cancelled', cancelledError(ref, endedBy, verb));
     outcome.reject(shuttingDownError());
     end('abandoned');
   };
   const fell = (error: unknown): void => {
     progress.stop();
     on({ type: 'returned', resident: undefined });
-    if (phase === 'cancelling') fail('cancelled', cancelledError(ref, endedBy));
+    if (phase === 'cancelling') fail('cancelled', cancelledError(ref, endedBy, verb));
     else fail('failed', error);
   };
 
@@ -169,7 +178,7 @@ export function createLoadLife(options: LoadLifeOptions): LoadLife {
     cancel(by = 'cancelled') {
       if (phase !== 'loading' && phase !== 'aborting') return false;
       [phase, endedBy] = ['cancelling', by];
-      controller.abort(cancelledError(ref, by));
+      controller.abort(cancelledError(ref, by, verb));
       return true;
     },
     abort() {
@@ -207,11 +216,11 @@ export function shuttingDownError(): LoadError {
   return new LoadError(SHUTTING_DOWN_CODE, 'the server is shutting down');
 }
 
-function cancelledError(ref: ModelRef, by: UnloadReason | undefined): LoadError {
+function cancelledError(ref: ModelRef, by: UnloadReason | undefined, verb: string): LoadError {
   const route = by === 'reset' ? 'POST /reset' : 'POST /unload_model';
   return new LoadError(
     'CANCELLED',
-    `loading ${ref.key} was cancelled (${route}); the files fetched so far stay in the cache`,
+    `${verb} ${ref.key} was cancelled (${route}); the files fetched so far stay in the cache`,
   );
 }
 
@@ -219,7 +228,7 @@ function cancelledError(ref: ModelRef, by: UnloadReason | undefined): LoadError 
  * The `ready` event of `model`: `cached` says it was resident already; modeldeck adds the size of its weights
  * (`null` when unknown) and its dtype (when known), so that a watcher learns them without a snapshot.
  */
-export function readyEvent(model: LoadedModel, cached: boolean): ReadyEvent {
+export function readyEvent(model: Pick<LoadedModel, 'ref' | 'weightBytes' | 'dtype'>, cached: boolean): ReadyEvent {
   return {
     status: 'ready',
     model: model.ref.key,

@@ -1,8 +1,9 @@
 import { monotonicNow, systemClock, type Clock } from '../common/clock.js';
-import type { LoadEvent } from '../protocol/events.js';
-import type { ExpiryPayload, FeedModel, UnloadReason } from '../protocol/feed.js';
+import type { LoadEvent, LoadQueue } from '../protocol/events.js';
+import type { ExpiryPayload, FeedModel, FeedPull, UnloadReason } from '../protocol/feed.js';
 import { createAdmission, type Admission, type Admitted } from './admission.js';
-import { expiryFields, feedModels } from './feed-view.js';
+import { createCacheClaims, type CacheClaims } from './cache-claims.js';
+import { expiryFields, feedModels, feedPulls } from './feed-view.js';
 import { createListenerSet, type ListenerSet } from './listener-set.js';
 import {
   errorEvent,
@@ -13,7 +14,7 @@ import {
   type LoadListener,
   type Subscription,
 } from './load-life.js';
-import type { LoadedModel, LoadOptions, ModelLoader, ModelRef } from './loader-types.js';
+import { LoadError, type LoadedModel, type LoadOptions, type ModelLoader, type ModelRef } from './loader-types.js';
 import { createLoadTable, type LoadTable } from './load-table.js';
 import { DEFAULT_MAX_WAITING_LOADS, DEFAULT_MODEL_SLOT_WAIT_MS } from './model-slots.js';
 import { createResidentTable, type KeepAlive, type ResidentTable } from './resident-table.js';
@@ -63,6 +64,8 @@ export interface LoadManagerOptions {
 /** What {@link LoadManager.watch} reports: every load's wire events, every unload, every move of an expiry. */
 export type ManagerEvent =
   | { readonly type: 'load'; readonly ref: ModelRef; readonly event: LoadEvent }
+  /** A pull's wire events (`POST /pull_model`), as its subscribers get them. */
+  | { readonly type: 'pull'; readonly ref: ModelRef; readonly event: LoadEvent }
   | { readonly type: 'unload'; readonly ref: ModelRef; readonly reason: UnloadReason }
   /** When a resident model will be unloaded for idleness moved (or it just became resident), as of now. */
   | { readonly type: 'expiry'; readonly ref: ModelRef; readonly expiry: Omit<ExpiryPayload, 'model'> };
@@ -71,9 +74,24 @@ export type ManagerEvent =
 export interface ResetOutcome {
   /** The models that were resident, now unloaded. */
   readonly unloaded: ModelRef[];
-  /** The loads that were under way (running or waiting their turn), now cancelled. */
+  /** The loads and pulls that were under way (running or waiting their turn), now cancelled. */
   readonly cancelled: ModelRef[];
 }
+
+/** What a pull landed: its files on disk, as its `ready` names them (nothing to dispose). */
+interface PulledFiles {
+  readonly ref: ModelRef;
+  readonly weightBytes: number;
+  readonly dtype: string;
+  dispose(): Promise<void>;
+}
+
+/** What {@link LoadManager.deleteCached} answers. */
+export type DeleteClaim<T> =
+  /** A revision of the repository is resident, loading or pulling: nothing was deleted. */
+  | { readonly kind: 'busy'; readonly by: ModelRef; readonly state: 'resident' | 'loading' | 'pulling' }
+  /** The repository is claimed; the removal runs (its result, or its failure). */
+  | { readonly kind: 'claimed'; readonly result: Promise<T> };
 
 /** One load per model, shared by every subscriber, plus the table of models resident in memory. */
 export interface LoadManager {
@@ -97,6 +115,25 @@ export interface LoadManager {
   residentRefs(): ModelRef[];
   /** Loads under way. */
   loadingRefs(): ModelRef[];
+  /**
+   * Subscribes to `ref`'s pull (`POST /pull_model`: its files onto the disk, no memory), starting one if none runs.
+   * A pull takes a `--max-loads` slot as a load does (stage `queued` while it waits), is in the feed (`pull` events)
+   * and in {@link LoadManager.pulls}, and is cancelled by {@link LoadManager.cancel}; a subscriber that leaves never
+   * cancels it. Only for a loader that can pull.
+   */
+  pull(ref: ModelRef, listener: LoadListener, options?: LoadOptions): Subscription;
+  /** Why a pull of `ref` asking for `dtype` cannot join the pull under way (another dtype preference), if so. */
+  pullConflict(ref: ModelRef, dtype: readonly string[] | undefined): string | undefined;
+  /** Pulls under way. */
+  pullingRefs(): ModelRef[];
+  /** The pulls under way as the feed's snapshot and `GET /v1/models` show them. */
+  pulls(): FeedPull[];
+  /**
+   * Deletes from the disk cache atomically with respect to loads and pulls: when no revision of `ref`'s repository
+   * is resident, loading or pulling, claims the repository (in this same call) and runs `remove`; a load or pull of
+   * it opened meanwhile waits (stage `queued`, reason `deletion`) until the removal has ended.
+   */
+  deleteCached<T>(ref: ModelRef, remove: () => Promise<T>): DeleteClaim<T>;
   /** Models whose complete snapshot is in the local disk cache. */
   cachedRefs(): Promise<ModelRef[]>;
   /** Subscribers currently attached to running loads (for tests and benchmarks). */
@@ -108,11 +145,15 @@ export interface LoadManager {
    * releases it, and its idle timer starts again from then, for `keepMs` when given (the request's `keep_alive`).
    */
   hold(key: string, keepMs?: KeepAlive): () => void;
-  /** Unloads one resident model; false when it was not resident. */
-  unload(key: string): Promise<boolean>;
   /**
-   * Cancels a running load: every subscriber gets one `error` event with code `CANCELLED`, the loader is aborted (its
-   * worker is freed; complete files stay in the cache). False when no load of `key` runs.
+   * Unloads one resident model; false when it was not resident. `reason`: `request` (`POST /unload_model`, the
+   * default) or `keep_alive` (a `/load_model` with `keep_alive: 0`).
+   */
+  unload(key: string, reason?: Extract<UnloadReason, 'request' | 'keep_alive'>): Promise<boolean>;
+  /**
+   * Cancels a running load, and a pull of the model under way: every subscriber gets one `error` event with code
+   * `CANCELLED`, the loader is aborted (its worker is freed; complete files stay in the cache). False when no load
+   * or pull of `key` runs.
    */
   cancel(key: string): boolean;
   /**
@@ -154,23 +195,31 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     onExpiry: (key) => expiry.moved(key),
     ...(options.pinned === undefined ? {} : { pinned: options.pinned }),
   });
-  const loads = createLoadTable({
+  const claims = createCacheClaims();
+  const loads: LoadTable = createLoadTable({
     intervalMs: options.progressIntervalMs ?? 100,
     clock,
-    load: (ref, onEvent, signal, loadOptions) =>
-      admission.inSlots(
-        ref,
-        signal,
-        (queue) => onEvent({ type: 'queued', queue }),
-        () =>
+    load: (ref, onEvent, signal, loadOptions) => {
+      const queued = (queue: LoadQueue): void => onEvent({ type: 'queued', queue });
+      return claims.after(ref.id, signal, queued, () =>
+        admission.inSlots(ref, signal, queued, () =>
           options.loader.load(ref, onEvent, signal, {
             ...loadOptions,
             admit: (bytes) => budget.admit(ref, bytes, loadOptions?.force === true),
           }),
-      ),
+        ),
+      );
+    },
     on: (ref, event) => followLoad(parts, ref, event),
   });
-  const admission = createAdmission({
+  const pulls = createPullTable(
+    options,
+    clock,
+    claims,
+    () => admission,
+    (event) => watchers.emit(event),
+  );
+  const admission: Admission<LoadLife> = createAdmission({
     maxModels: options.maxModels ?? 0,
     maxLoads: options.maxLoads ?? 0,
     modelSlotWaitMs: options.modelSlotWaitMs ?? DEFAULT_MODEL_SLOT_WAIT_MS,
@@ -200,7 +249,18 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     await model.dispose();
     return true;
   };
-  const parts: Parts = { residents, loads, admission, budget, watchers, expiry, unloaded, unloadResident, options };
+  const parts: Parts = {
+    residents,
+    loads,
+    pulls,
+    admission,
+    budget,
+    watchers,
+    expiry,
+    unloaded,
+    unloadResident,
+    options,
+  };
   const entrance: Entrance = { open: loads.open, refused: (ref, event) => watchers.emit({ type: 'load', ref, event }) };
 
   return {
@@ -210,6 +270,11 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     resident: (key) => (residents.touch(key) ? residents.get(key) : undefined),
     residentRefs: () => residents.refs(),
     loadingRefs: () => loads.values().map((load) => load.ref),
+    pull: (ref, listener, loadOptions) => startPull(pulls, admission.closed, ref, listener, loadOptions),
+    pullConflict: (ref, dtype) => pullConflict(pulls.get(ref.key), ref, dtype),
+    pullingRefs: () => pulls.values().map((pull) => pull.ref),
+    pulls: () => feedPulls(pulls.values()),
+    deleteCached: (ref, remove) => deleteCached(parts, claims, ref, remove),
     cachedRefs: () => options.loader.listCached(),
     subscriberCount: () => loads.subscribers(),
     touch: (key, keepMs) => void residents.touch(key, keepMs),
@@ -221,15 +286,19 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
         admission.changed();
       };
     },
-    unload: (key) => unloadResident(key, 'request'),
-    cancel: (key) => loads.get(key)?.cancel() ?? false,
+    unload: (key, reason = 'request') => unloadResident(key, reason),
+    cancel(key) {
+      const load = loads.get(key)?.cancel() ?? false;
+      const pull = pulls.get(key)?.cancel() ?? false;
+      return load || pull;
+    },
     unloadAll: () => reset(parts),
     watch: (listener) => watchers.add(listener),
     models: () => feedModels(residents, loads.values(), monotonicNow(clock)),
     memory: () => ({ weights_bytes: budget.residentBytes(), budget_bytes: options.maxMemoryBytes || null }),
     async close(beforeUnload) {
       admission.close();
-      await loads.abortAll();
+      await Promise.all([loads.abortAll(), pulls.abortAll()]);
       await beforeUnload?.();
       await Promise.all(residents.refs().map((ref) => unloadResident(ref.key, 'shutdown')));
     },
@@ -240,6 +309,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
 interface Parts {
   readonly residents: ResidentTable;
   readonly loads: LoadTable;
+  readonly pulls: LoadTable<PulledFiles>;
   readonly admission: Admission<LoadLife>;
   readonly budget: MemoryBudget;
   readonly watchers: ListenerSet<ManagerEvent>;
@@ -278,12 +348,99 @@ function followLoad(parts: Parts, ref: ModelRef, event: LoadLifeEvent): void {
 }
 
 /** {@link LoadManager.unloadAll}: every load under way cancelled (and ended), then every resident model unloaded. */
-async function reset({ loads, residents, unloadResident }: Parts): Promise<ResetOutcome> {
+async function reset({ loads, pulls, residents, unloadResident }: Parts): Promise<ResetOutcome> {
   const cancelled = loads.values().filter((load) => load.cancel('reset'));
-  await Promise.allSettled(cancelled.map((load) => load.model));
+  const cancelledPulls = pulls.values().filter((pull) => pull.cancel('reset'));
+  await Promise.allSettled([...cancelled, ...cancelledPulls].map((load) => load.model));
   const unloaded = residents.refs();
   await Promise.all(unloaded.map((ref) => unloadResident(ref.key, 'reset')));
-  return { unloaded, cancelled: cancelled.map((load) => load.ref) };
+  return { unloaded, cancelled: [...cancelled, ...cancelledPulls].map((load) => load.ref) };
+}
+
+/**
+ * The pulls under way (`POST /pull_model`), one per model, each a load life that lands files rather than a model:
+ * it waits for a deletion of its repository, then for a `--max-loads` slot (stage `queued`), runs the loader's pull,
+ * and tells the watchers its events as `pull` events. It never enters the resident table, and a pull that ends by a
+ * deliberate act (cancelled, reset, shutdown) has only its `error` event: no model left memory.
+ */
+function createPullTable(
+  options: LoadManagerOptions,
+  clock: Clock,
+  claims: CacheClaims,
+  admission: () => Admission<LoadLife>,
+  emit: (event: ManagerEvent) => void,
+): LoadTable<PulledFiles> {
+  return createLoadTable<PulledFiles>({
+    verb: 'pulling',
+    intervalMs: options.progressIntervalMs ?? 100,
+    clock,
+    load: (ref, onEvent, signal, loadOptions) => {
+      const queued = (queue: LoadQueue): void => onEvent({ type: 'queued', queue });
+      return claims.after(ref.id, signal, queued, () =>
+        admission().inLoadSlot(ref, signal, queued, async () => {
+          const files = await options.loader.pull?.(ref, onEvent, signal, loadOptions);
+          if (files === undefined) throw new LoadError('LOAD_FAILED', 'this server has no disk cache to pull into');
+          return { ref, ...files, dispose: () => Promise.resolve() };
+        }),
+      );
+    },
+    on(ref, event) {
+      if (event.type === 'sent') emit({ type: 'pull', ref, event: event.event });
+      if (event.type === 'internal-error') options.onInternalError?.(event.error, ref);
+    },
+  });
+}
+
+/** {@link LoadManager.pull}: joins the pull of `ref` under way, or starts one; a closing server starts none. */
+function startPull(
+  pulls: LoadTable<PulledFiles>,
+  closed: boolean,
+  ref: ModelRef,
+  listener: LoadListener,
+  loadOptions: LoadOptions | undefined,
+): Subscription {
+  const running = pulls.get(ref.key);
+  if (running !== undefined) return running.join(listener);
+  if (closed) {
+    listener(errorEvent(ref, shuttingDownError()));
+    return noSubscription;
+  }
+  const life = pulls.open(ref, loadOptions);
+  const subscription = life.join(listener);
+  life.start();
+  return subscription;
+}
+
+/** {@link LoadManager.pullConflict}. */
+function pullConflict(
+  running: LoadLife<PulledFiles> | undefined,
+  ref: ModelRef,
+  dtype: readonly string[] | undefined,
+): string | undefined {
+  if (running === undefined || dtype === undefined) return undefined;
+  if (running.dtype !== undefined && running.dtype.join() === dtype.join()) return undefined;
+  const its = running.dtype === undefined ? "with the server's dtype choice" : `with dtype ${running.dtype.join(', ')}`;
+  return (
+    `${ref.key} is being pulled ${its}, not ${dtype.join(', ')}: wait for that pull to end and pull again, ` +
+    'or ask without "dtype" to join it'
+  );
+}
+
+/** {@link LoadManager.deleteCached}: the check that nothing uses the repository and its claim, in one turn. */
+function deleteCached<T>(
+  { residents, loads, pulls }: Parts,
+  claims: CacheClaims,
+  ref: ModelRef,
+  remove: () => Promise<T>,
+): DeleteClaim<T> {
+  const ofRepo = (refs: ModelRef[]): ModelRef | undefined => refs.find((other) => other.id === ref.id);
+  const resident = ofRepo(residents.refs());
+  if (resident !== undefined) return { kind: 'busy', by: resident, state: 'resident' };
+  const loading = ofRepo(loads.values().map((load) => load.ref));
+  if (loading !== undefined) return { kind: 'busy', by: loading, state: 'loading' };
+  const pulling = ofRepo(pulls.values().map((pull) => pull.ref));
+  if (pulling !== undefined) return { kind: 'busy', by: pulling, state: 'pulling' };
+  return { kind: 'claimed', result: claims.claim(ref.id, ref.key, remove) };
 }
 
 /** Tells the watchers when a resident model's expiry moves. */

@@ -5,12 +5,14 @@
  */
 
 import type { Clock } from '../common/clock.js';
-import { createLoadLife, type LoadLife, type LoadLifeEvent } from './load-life.js';
+import { createLoadLife, type Landed, type LoadLife, type LoadLifeEvent } from './load-life.js';
 import type { LoadedModel, LoadOptions, ModelRef } from './loader-types.js';
 import type { LoadReport } from './progress-coalescer.js';
 
 /** Options of {@link createLoadTable}. */
-export interface LoadTableOptions {
+export interface LoadTableOptions<M extends Landed = LoadedModel> {
+  /** What its loads do, as their messages say it (`loading` by default; `pulling` for the table of pulls). */
+  readonly verb?: 'loading' | 'pulling';
   /** Minimum spacing of progress events within a stage, in milliseconds (each load's coalescer). */
   readonly intervalMs: number;
   readonly clock: Clock;
@@ -20,21 +22,21 @@ export interface LoadTableOptions {
     onEvent: (event: LoadReport) => void,
     signal: AbortSignal,
     options: LoadOptions | undefined,
-  ) => Promise<LoadedModel>;
+  ) => Promise<M>;
   /** Receives every event of every load; a `returned` load has left the table already. */
-  readonly on: (ref: ModelRef, event: LoadLifeEvent) => void;
+  readonly on: (ref: ModelRef, event: LoadLifeEvent<M>) => void;
 }
 
 /** The loads under way of one server. */
-export interface LoadTable {
+export interface LoadTable<M extends Landed = LoadedModel> {
   /** Opens a load of `ref` (none may be under way); it runs once {@link LoadLife.start} is called. */
-  open(ref: ModelRef, options?: LoadOptions): LoadLife;
+  open(ref: ModelRef, options?: LoadOptions): LoadLife<M>;
   /** The load of a model under way, if any. */
-  get(key: string): LoadLife | undefined;
+  get(key: string): LoadLife<M> | undefined;
   /** The keys of the models being loaded, in the order their loads were opened. */
   keys(): IterableIterator<string>;
   /** The loads under way, in the order they were opened. */
-  values(): LoadLife[];
+  values(): LoadLife<M>[];
   readonly size: number;
   /** Subscribers attached to the loads under way. */
   subscribers(): number;
@@ -43,12 +45,13 @@ export interface LoadTable {
 }
 
 /** Creates an empty table. */
-export function createLoadTable(options: LoadTableOptions): LoadTable {
-  const loads = new Map<string, LoadLife>();
+export function createLoadTable<M extends Landed = LoadedModel>(options: LoadTableOptions<M>): LoadTable<M> {
+  const loads = new Map<string, LoadLife<M>>();
   return {
     open(ref, loadOptions) {
-      const life = createLoadLife({
+      const life = createLoadLife<M>({
         ref,
+        ...(options.verb === undefined ? {} : { verb: options.verb }),
         dtype: loadOptions?.dtype,
         intervalMs: options.intervalMs,
         clock: options.clock,

@@ -45,7 +45,7 @@ export function registerModelRoutes(
     };
     for (const model of manager.models()) add(model);
     for (const ref of cached) add({ model: ref.key, state: 'cached' });
-    return { object: 'list', data: [...seen.values()], memory: memoryOf(manager) };
+    return { object: 'list', data: [...seen.values()], pulls: manager.pulls(), memory: memoryOf(manager) };
   });
 
   app.post('/unload_model', async (request, reply) => {
@@ -54,7 +54,8 @@ export function registerModelRoutes(
     const { key } = checked.ref;
     const force = forceOf(request.body);
     if (typeof force === 'string') return sendError(reply, 'INVALID_REQUEST', force, 'force');
-    // A model still loading is cancelled: its subscribers get a CANCELLED error event (a disconnect never cancels).
+    // A model still loading (or being pulled) is cancelled: its subscribers get a CANCELLED error event (a disconnect
+    // never cancels).
     if (manager.cancel(key)) return { status: 'cancelled', model: key };
     const done = await whenIdle(work, key, waitMs, force, () => manager.unload(key));
     if (done === undefined) return busy(reply, work.running(key), key, waitMs);
@@ -72,6 +73,33 @@ export function registerModelRoutes(
     const { unloaded, cancelled } = done.value;
     return { status: 'ok', unloaded: unloaded.map((r) => r.key), cancelled: cancelled.map((r) => r.key) };
   });
+}
+
+/**
+ * `POST /load_model` with `keep_alive: 0` (Ollama's semantics for a request with nothing to generate): the model is
+ * unloaded if it is resident, as `/unload_model` unloads it (its replies under way get `waitMs` to end, `force` cuts
+ * them), with reason `keep_alive`, and nothing is loaded. The answer is JSON, not an event stream: `unloaded`, or
+ * `not_loaded` when it was not in memory; a load under way is left to the clients waiting for it (409 `MODEL_IN_USE`,
+ * saying how to cancel it).
+ */
+export async function unloadForKeepAliveZero(
+  reply: FastifyReply,
+  manager: LoadManager,
+  work: WorkTracker,
+  options: { readonly key: string; readonly force: boolean; readonly waitMs?: number | undefined },
+): Promise<FastifyReply> {
+  const { key, force, waitMs = UNLOAD_WAIT_MS } = options;
+  if (manager.loadingRefs().some((ref) => ref.key === key)) {
+    return sendError(
+      reply,
+      'MODEL_IN_USE',
+      `${key} is loading; "keep_alive": 0 unloads only a resident model and nothing was changed: cancel the load ` +
+        'with POST /unload_model, or send "keep_alive": 0 again once it is ready',
+    );
+  }
+  const done = await whenIdle(work, key, waitMs, force, () => manager.unload(key, 'keep_alive'));
+  if (done === undefined) return busy(reply, work.running(key), key, waitMs);
+  return reply.send({ status: done.value ? 'unloaded' : 'not_loaded', model: key });
 }
 
 /**

@@ -89,6 +89,10 @@ function feedNews(
     case 'expiry':
       // When the server will unload an idle model moved (a reply began or ended, a load request used it).
       return [{ kind: 'expiry', model: update.model, expiresInMs: update.expiresInMs }];
+    case 'pull':
+    case 'memory':
+      // A pull puts files on the disk and nothing in memory; the memory figures name no model.
+      return [];
     case 'other':
       // A frame of a kind this reader does not know may still carry a countdown.
       return extras.model !== undefined && extras.expiresInMs !== undefined

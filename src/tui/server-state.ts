@@ -7,7 +7,7 @@
 import { parseFeedId } from '../protocol/feed.js';
 import type { FeedExtras } from '../protocol/residency-fields.js';
 import type { FeedStatus } from '../client/server-feed.js';
-import type { FeedModel, FeedUpdate, ModelResidency } from '../client/feed-events.js';
+import type { FeedModel, FeedPullView, FeedUpdate, ModelResidency } from '../client/feed-events.js';
 import { isRetryable, type Failure } from '../client/failures.js';
 import type { ListedModel } from '../client/model-admin.js';
 import { addThroughput, NO_THROUGHPUT, type Throughput } from './throughput.js';
@@ -66,6 +66,10 @@ export interface ServerState {
   readonly lostSince: number | null;
   /** The last lines its kind's own status routes gave (Ollama's `/api/ps`, vLLM's `/metrics`); empty when none. */
   readonly facts: readonly string[];
+  /** The pulls under way on it (files onto its disk, nothing into memory), by `id@revision`, as the feed told. */
+  readonly pulls: Readonly<Record<string, FeedPullView>>;
+  /** The server process's resident set as the feed last told it, and when (ms since the epoch); `null`: not said. */
+  readonly rss: { readonly bytes: number; readonly at: number } | null;
 }
 
 /** What changes a server's view. */
@@ -103,6 +107,8 @@ export function createServerState(root: string): ServerState {
     pollFailure: null,
     lostSince: null,
     facts: [],
+    pulls: {},
+    rss: null,
   };
 }
 
@@ -229,8 +235,19 @@ function applyFeed(state: ServerState, update: FeedUpdate, at: number, extras: F
       for (const m of update.models) {
         rows[m.model] = fromFeedModel(m, state.rows[m.model], extras.expires?.[m.model], at);
       }
-      return { ...state, rows };
+      const pulls = Object.fromEntries((update.pulls ?? []).map((p) => [p.model, p]));
+      const rss = update.memory ? { bytes: update.memory.rssBytes, at } : state.rss;
+      return { ...state, rows, pulls, rss };
     }
+    case 'pull': {
+      const { event } = update;
+      const { [event.model]: _ended, ...others } = state.pulls;
+      if (event.status !== 'loading') return { ...state, pulls: others };
+      const pull = { model: event.model, stage: event.stage, progress: event.progress ?? null };
+      return { ...state, pulls: { ...others, [event.model]: pull } };
+    }
+    case 'memory':
+      return { ...state, rss: { bytes: update.memory.rssBytes, at } };
     case 'load': {
       const event = update.event;
       const previous = rowOf(event.model, state.rows[event.model]);

@@ -40,6 +40,21 @@ export interface ServerPaneContent {
 /** Rows of a contrib gauge (its percentage label shows from six). */
 const GAUGE_ROWS = 6;
 
+/**
+ * What the server process holds, after the feed's figures: its resident memory as the feed last told it (after each
+ * load, pull and unload) and the pulls under way (files onto its disk, no memory), each with its stage's percentage.
+ */
+function heldSegments(server: ServerState): Line {
+  const pulls = Object.values(server.pulls).map((pull) => {
+    const percent = pull.progress === null ? null : percentDone(pull.progress);
+    return `${truncateMiddle(pull.model, 32)} ${pull.stage ?? ''}${percent === null ? '' : ` ${percent}%`}`;
+  });
+  return [
+    ...(server.rss === null ? [] : [seg(` · rss ${formatBytes(server.rss.bytes)}`, 'dim')]),
+    ...(pulls.length === 0 ? [] : [seg(` · pulling ${pulls.join(', ')}`, 'warn')]),
+  ];
+}
+
 function feedLine(server: ServerState, now: number, width: number): Line[] {
   const feed = server.feed;
   switch (feed.state) {
@@ -64,6 +79,7 @@ function feedLine(server: ServerState, now: number, width: number): Line[] {
               ` · feed since ${formatDuration(now - feed.since)} · ${server.events} event${server.events === 1 ? '' : 's'}`,
               'dim',
             ),
+            ...heldSegments(server),
           ],
           width,
         ),
