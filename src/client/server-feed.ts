@@ -7,7 +7,7 @@
  * failure; both end the source (answered to it as a 204, which it takes as "stop").
  */
 
-import { createEventSource, type EventSourceClient } from 'eventsource-client';
+import { createEventSource, type EventSourceClient, type EventSourceMessage } from 'eventsource-client';
 import { readFeedExtras, type FeedExtras } from '../protocol/residency-fields.js';
 import { parseFeedFrame, type FeedUpdate } from './feed-events.js';
 import { isRetryable, type Failure } from './failures.js';
@@ -81,6 +81,28 @@ async function judgeFeedAnswer(
   return { kind: 'stop', status: { state: 'failed', failure: refused } };
 }
 
+/** One frame of the feed to the options' callbacks: raw to the log, parsed to the state. */
+function deliverMessage(options: ServerFeedOptions, message: EventSourceMessage): void {
+  options.onFrame?.({ kind: 'data', raw: message.data });
+  const update = parseFeedFrame(message.event, message.id, message.data);
+  if (update.type === 'other') options.onFrame?.({ kind: 'other', raw: `skipped a feed frame: ${update.error}` });
+  options.onUpdate(update, message.id, readFeedExtras(message.event ?? '', message.data));
+}
+
+/** Calls `onFirst` on the first word (frame or comment) heard after each `expect()`; `forget()` stops waiting. */
+function createFirstWordGate(onFirst: () => void): { expect(): void; heard(): void; forget(): void } {
+  let waiting = false;
+  return {
+    expect: () => (waiting = true),
+    forget: () => (waiting = false),
+    heard() {
+      if (!waiting) return;
+      waiting = false;
+      onFirst();
+    },
+  };
+}
+
 /** Opens the feed of `server` at once. */
 export function openServerFeed(options: ServerFeedOptions): ServerFeed {
   const root = serviceRoot(options.server);
@@ -89,14 +111,17 @@ export function openServerFeed(options: ServerFeedOptions): ServerFeed {
   let attempt = 0;
   let closed = false;
   let lastFailure: Failure = { kind: 'ended-early', message: 'the feed ended' };
-  let awaitingFirst = false;
+  // Not live at the response's headers: until the first frame (the snapshot, the replay of what was missed, or the
+  // comment that ends a replay), what the client holds is from before the reconnect, which a restart may have undone.
+  const firstWord = createFirstWordGate(() => status({ state: 'live', since: now() }));
   const status = (s: FeedStatus): void => {
     if (!closed || s.state === 'closed') options.onStatus(s);
   };
   /** Ends the source for good, saying why: it takes a 204 as "stop". */
   const stop = (why: FeedStatus): Response => {
     status(why);
-    closeSource();
+    // The source is closed once it has taken the 204; closing it here as well stops a reconnect timer.
+    queueMicrotask(() => source.close());
     return new Response(null, { status: 204 });
   };
 
@@ -124,41 +149,24 @@ export function openServerFeed(options: ServerFeedOptions): ServerFeed {
     attempt = 0;
     // What the next reconnect reports, unless a failure says more: the source schedules it before onDisconnect.
     lastFailure = { kind: 'ended-early', message: 'the feed ended (the server stopped or restarted?)' };
-    // Not live yet: until the first frame (the snapshot, the replay of what was missed, or the comment that ends a
-    // replay), what the client knows is from before the reconnect, and a restarted server may have lost all of it.
-    awaitingFirst = true;
+    firstWord.expect();
     return response;
   };
-
-  /** The first frame or comment of a connection: what the client holds is current from here on. */
-  function confirmLive(): void {
-    if (!awaitingFirst) return;
-    awaitingFirst = false;
-    status({ state: 'live', since: now() });
-  }
-
-  function closeSource(): void {
-    // The source is closed once it has taken the 204; closing it here as well stops a reconnect timer.
-    queueMicrotask(() => source.close());
-  }
 
   const source: EventSourceClient = createEventSource({
     url: `${root}/events`,
     fetch: guardedFetch as typeof fetch,
     headers: options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {},
     onMessage: (message) => {
-      options.onFrame?.({ kind: 'data', raw: message.data });
-      const update = parseFeedFrame(message.event, message.id, message.data);
-      if (update.type === 'other') options.onFrame?.({ kind: 'other', raw: `skipped a feed frame: ${update.error}` });
-      options.onUpdate(update, message.id, readFeedExtras(message.event ?? '', message.data));
-      confirmLive();
+      deliverMessage(options, message);
+      firstWord.heard();
     },
     onComment: (text) => {
       options.onFrame?.({ kind: 'comment', raw: text });
-      confirmLive();
+      firstWord.heard();
     },
     onScheduleReconnect: ({ delay }) => {
-      awaitingFirst = false;
+      firstWord.forget();
       status({ state: 'reconnecting', failure: lastFailure, retryAt: now() + delay });
     },
   });
