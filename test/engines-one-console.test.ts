@@ -67,4 +67,15 @@ t.test('one session per kind: each loads its own way, then answers', async (t) =
     await until('out of the input line', () => !dash.ui().composing);
   }
   t.match(cellText(dash, 1, 5), 'thinking: Hm.', 'transformers serve’s reasoning apart');
+
+  // The servers' own figures of a reply's speed, beside the one measured over the wire: Ollama's durations (3 tokens
+  // in 0.6 ms, 7 prompt tokens in 0.4 ms), llama.cpp's timings (100 tok/s, 5 prompt tokens in 12.5 ms).
+  const rounded = (i: number) => {
+    const timings = state(i)?.transcript.at(-1)?.metrics?.serverTimings;
+    return [timings?.tokensPerSecond, timings?.promptTokensPerSecond].map((v) => (v === undefined ? v : Math.round(v)));
+  };
+  t.strictSame(rounded(2), [5000, 17500], 'Ollama: from eval_count / eval_duration');
+  t.strictSame(rounded(3), [100, 400], 'llama.cpp: from its timings');
+  t.strictSame(rounded(0), [undefined, undefined], 'modeldeck sends none: none shown');
+  t.match(cellText(dash, 3, 5), 'server 100.0 tok/s', 'under the reply');
 });

@@ -13,6 +13,7 @@ import type { KindResolver } from './engine-adapter.js';
 import type { Failure } from './failures.js';
 import type { RawFrame } from './frames.js';
 import type { SessionUpdate } from './session-update.js';
+import type { ServerTimings } from './server-timings.js';
 
 /** Options of {@link createChatRunner}. */
 export interface ChatRunnerOptions {
@@ -53,6 +54,7 @@ export function createChatRunner(options: ChatRunnerOptions): ChatRunner {
       inFlight = abort;
       const last = messages[messages.length - 1];
       let usage: ChatTokenCounts | undefined;
+      let timings: ServerTimings | undefined;
       options.dispatch({ type: 'chat-sent', at: clock.now(), text: last?.content ?? '' });
       const chatWith = async (request: StreamChatOptions): Promise<ChatOutcome> => {
         const resolved = options.resolver ? await options.resolver.resolve(abort.signal) : undefined;
@@ -79,13 +81,21 @@ export function createChatRunner(options: ChatRunnerOptions): ChatRunner {
         onUsage: (counts) => {
           usage = counts;
         },
+        onTimings: (figures) => {
+          timings = figures;
+        },
         ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
         ...sampling,
       }).then((outcome) => {
         if (inFlight !== abort) return;
         inFlight = undefined;
         if (outcome.ok) {
-          options.dispatch({ type: 'chat-done', at: clock.now(), ...(usage ? { usage } : {}) });
+          options.dispatch({
+            type: 'chat-done',
+            at: clock.now(),
+            ...(usage ? { usage } : {}),
+            ...(timings ? { timings } : {}),
+          });
           return;
         }
         if (outcome.failure.kind === 'aborted') return;

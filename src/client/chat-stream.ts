@@ -4,6 +4,7 @@ import { parseChatStreamData, type ChatCompletionRequest } from '../protocol/cha
 import type { Failure } from './failures.js';
 import { ABORTED_FAILURE, isAbort, networkFailure, postForEventStream, type RequestOptions } from './http.js';
 import { readSse, type SseReaderCallbacks } from './sse-reader.js';
+import { llamaTimings, type ServerTimings } from './server-timings.js';
 
 /** One turn of the conversation as the OpenAI schema carries it. */
 export interface ChatTurn {
@@ -34,6 +35,8 @@ export interface StreamChatOptions extends RequestOptions, ChatSampling {
   readonly onToolCall?: (text: string) => void;
   /** The token counts, when the server sends a `usage` chunk (modeldeck and OpenAI do; some servers never do). */
   readonly onUsage?: (usage: ChatTokenCounts) => void;
+  /** The server's own figures of the reply's speed, when it sends them (llama.cpp's `timings`, Ollama's durations). */
+  readonly onTimings?: (timings: ServerTimings) => void;
 }
 
 /** A reply's token counts as the server counted them. */
@@ -121,6 +124,8 @@ export async function streamChat(options: StreamChatOptions): Promise<ChatOutcom
           const usage = frame.chunk.usage;
           if (usage && typeof usage.prompt_tokens === 'number' && typeof usage.completion_tokens === 'number')
             options.onUsage?.({ prompt: usage.prompt_tokens, completion: usage.completion_tokens });
+          const timings = llamaTimings((frame.chunk as { timings?: unknown }).timings);
+          if (timings) options.onTimings?.(timings);
           for (const choice of frame.chunk.choices) {
             if (choice.index !== 0 && choice.index !== undefined) continue;
             const text = choice.delta?.content;

@@ -4,6 +4,7 @@ import type { LoadEvent } from '../protocol/events.js';
 import type { QueuePlace } from '../protocol/residency-fields.js';
 import type { ChatTokenCounts } from './chat-stream.js';
 import type { Failure } from './failures.js';
+import type { ServerTimings } from './server-timings.js';
 
 /** Where a piece of a reply belongs besides the answer. */
 export type ChatChannel = 'reasoning' | 'tool-call';
@@ -33,7 +34,13 @@ export type SessionUpdate =
    */
   | { readonly type: 'chat-delta'; readonly at: number; readonly text: string; readonly channel?: ChatChannel }
   /** `usage` when the server counted the tokens (a `usage` chunk), absent when it did not. */
-  | { readonly type: 'chat-done'; readonly at: number; readonly usage?: ChatTokenCounts }
+  | {
+      readonly type: 'chat-done';
+      readonly at: number;
+      readonly usage?: ChatTokenCounts;
+      /** The server's own figures of the reply's speed, when it sent them. */
+      readonly timings?: ServerTimings;
+    }
   /** The user stopped the reply: what arrived is kept. */
   | { readonly type: 'chat-stopped'; readonly at: number }
   | { readonly type: 'chat-failed'; readonly at: number; readonly failure: Failure };

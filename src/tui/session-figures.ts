@@ -11,6 +11,7 @@ import { clipLine, seg, type Line, type Segment } from './lines.js';
 import type { ProgressState, ReplyMetrics, SessionState, Unloaded } from './session-state.js';
 import { MIN_RATE_WINDOW_MS } from './throughput.js';
 import { clockTime } from './wire-log-view.js';
+import type { ServerTimings } from '../client/server-timings.js';
 
 /** Fewest tokens a reply's tokens/s is computed over (after the first, which is the time to first token). */
 export const MIN_RATE_TOKENS = 4;
@@ -291,9 +292,21 @@ export function itemFigures(p: ProgressState, running: boolean, now: number): st
   return parts;
 }
 
+/** The server's own figures: its generation and prompt rates, and a load it did for this reply (100 ms or more). */
+function serverFigures(timings: ServerTimings | undefined): string[] {
+  if (timings === undefined) return [];
+  const parts: string[] = [];
+  if (timings.tokensPerSecond !== undefined) parts.push(`server ${timings.tokensPerSecond.toFixed(1)} tok/s`);
+  if (timings.promptTokensPerSecond !== undefined)
+    parts.push(`prompt ${timings.promptTokensPerSecond.toFixed(0)} tok/s`);
+  if (timings.loadMs !== undefined && timings.loadMs >= 100)
+    parts.push(`server load ${formatDuration(timings.loadMs)}`);
+  return parts;
+}
+
 /**
  * The figures under a reply: `ttft 0.3s · 41.2 tok/s · 18 in · 64 out`, `ttft 1.2s (reloaded)` when the model had to
- * be loaded again for it. Without the server's `usage` the counts are the streamed pieces, marked `≈` (one piece is
+ * be loaded again for it, then the server's own figures when it sent them (`server 100.0 tok/s · prompt 400 tok/s`). Without the server's `usage` the counts are the streamed pieces, marked `≈` (one piece is
  * about one token), and the prompt count is unknown. The rate counts the tokens after the first over the time from
  * the first to the end, and only over at least {@link MIN_RATE_WINDOW_MS} and {@link MIN_RATE_TOKENS} tokens.
  */
@@ -312,5 +325,5 @@ export function replyFigures(metrics: ReplyMetrics): string[] {
   }
   if (metrics.usage !== null) parts.push(`${metrics.usage.prompt} in`);
   parts.push(`${approx}${out} out`);
-  return parts;
+  return [...parts, ...serverFigures(metrics.serverTimings)];
 }

@@ -10,6 +10,7 @@ import type { ChatTurn } from '../client/chat-stream.js';
 import type { Failure } from '../client/failures.js';
 import type { ChatChannel, SessionUpdate } from '../client/session-update.js';
 import { addSpan, NO_THROUGHPUT, type Throughput } from './throughput.js';
+import type { ServerTimings } from '../client/server-timings.js';
 
 /**
  * Where a session stands. `queued`: the server accepted the load (HTTP 200) and it waits its turn, with or without a
@@ -110,6 +111,8 @@ export interface ReplyMetrics {
   readonly pieces: number;
   /** The server's token counts from its `usage` chunk, `null` when it sent none (the view counts pieces then). */
   readonly usage: { readonly prompt: number; readonly completion: number } | null;
+  /** The server's own figures of the reply's speed (llama.cpp, Ollama), when it sent them. */
+  readonly serverTimings?: ServerTimings;
 }
 
 /** What a session shows. */
@@ -280,7 +283,7 @@ export function reduceSession(state: SessionState, action: SessionAction): Sessi
         ...state,
         chatBusy: false,
         tokenRate: countUsage(state.tokenRate, reply?.metrics, action.usage?.completion),
-        transcript: updateReply(state.transcript, (r) => endReply(r, action.at, action.usage ?? null)),
+        transcript: updateReply(state.transcript, (r) => endReply(r, action.at, action.usage ?? null, action.timings)),
       };
     }
     case 'chat-stopped':
@@ -503,12 +506,15 @@ function updateReply(
   return [...transcript.slice(0, -1), update(last)];
 }
 
-function endReply(reply: TranscriptEntry, at: number, usage: ReplyMetrics['usage']): TranscriptEntry {
-  return {
-    ...reply,
-    streaming: false,
-    ...(reply.metrics ? { metrics: { ...reply.metrics, endedAt: at, usage } } : {}),
-  };
+function endReply(
+  reply: TranscriptEntry,
+  at: number,
+  usage: ReplyMetrics['usage'],
+  serverTimings?: ServerTimings,
+): TranscriptEntry {
+  if (!reply.metrics) return { ...reply, streaming: false };
+  const metrics: ReplyMetrics = { ...reply.metrics, endedAt: at, usage, ...(serverTimings ? { serverTimings } : {}) };
+  return { ...reply, streaming: false, metrics };
 }
 
 function bound(transcript: readonly TranscriptEntry[]): readonly TranscriptEntry[] {

@@ -15,6 +15,7 @@ import type { Failure } from '../failures.js';
 import { ABORTED_FAILURE, isAbort, networkFailure, type RequestOptions } from '../http.js';
 import type { LoadOutcome, SubscribeLoadOptions } from '../load-subscription.js';
 import { readNdjson, type NdjsonLine } from '../ndjson-reader.js';
+import { ollamaTimings } from '../server-timings.js';
 import { numberOf, send, sendForJson } from './engine-http.js';
 
 /** `name` as Ollama lists it: a name without a tag is `:latest`. */
@@ -212,6 +213,8 @@ async function chat(options: StreamChatOptions): Promise<ChatOutcome> {
       const prompt = numberOf(value['prompt_eval_count']);
       const completion = numberOf(value['eval_count']);
       if (prompt !== undefined && completion !== undefined) options.onUsage?.({ prompt, completion });
+      const timings = ollamaTimings(value);
+      if (timings) options.onTimings?.(timings);
       return { ok: true };
     },
   );
