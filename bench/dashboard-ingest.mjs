@@ -19,6 +19,7 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 import { startDashboard } from '../dist/tui/dashboard.js';
+import { keyEcho } from './lib/key-echo.mjs';
 import { benchArgs, figure, log, median, memoryAfterGc, monoMs, percentile, report, sleep } from './lib/common.mjs';
 
 const { smoke } = benchArgs();
@@ -27,7 +28,6 @@ const TOTAL_RATE = smoke ? 1000 : 5000;
 const TOTAL_EVENTS = smoke ? 2000 : 100_000;
 const PER_STREAM = TOTAL_EVENTS / SESSIONS;
 const STREAM_RATE = TOTAL_RATE / SESSIONS;
-const KEYS = /[~^]/;
 
 /** A dashboard on a fake terminal, with hooks on what it writes. */
 function fakeDashboard(sessions) {
@@ -55,26 +55,6 @@ function fakeDashboard(sessions) {
   };
   dash = startDashboard({ sessions, input, output, logLines: 5000 });
   return { dash, input, watchers, frameWatchers, frames: () => frames };
-}
-
-/** Types one key into the focused session's input line and resolves with the ms until the terminal shows it. */
-async function keyEcho(term, char) {
-  let echoed;
-  const seen = new Promise((resolve) => {
-    echoed = (text, at) => {
-      if (KEYS.test(text)) resolve(at);
-    };
-  });
-  term.watchers.add(echoed);
-  const pressed = monoMs();
-  term.input.write(char);
-  const timeout = sleep(2000).then(() => Number.NaN);
-  const at = await Promise.race([seen, timeout]);
-  term.watchers.delete(echoed);
-  // Clear the line again so every probe changes the screen the same way.
-  term.input.write('\x7f');
-  await sleep(40);
-  return at - pressed;
 }
 
 async function probeKeys(term, count, gapMs) {

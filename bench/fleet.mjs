@@ -25,6 +25,7 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 import { startDashboard } from '../dist/tui/dashboard.js';
+import { keyEcho, MISSED_MS } from './lib/key-echo.mjs';
 import {
   benchArgs,
   figure,
@@ -57,8 +58,6 @@ const LONG_LOAD_S = 600;
 const CHAT_LOAD_S = smoke ? 0.2 : 2;
 const COLUMNS = 200;
 const ROWS = 60;
-const KEYS = /[~^]/;
-const MISSED_MS = 2000;
 
 /** A dashboard on a fake 200×60 terminal, with hooks on what it writes. */
 function fakeDashboard(sessions) {
@@ -82,25 +81,6 @@ function fakeDashboard(sessions) {
   };
   const dash = startDashboard({ sessions, input, output });
   return { dash, input, watchers, frames: () => frames };
-}
-
-/** Types one key into the focused session's input and resolves with the ms until the terminal shows it (NaN: never). */
-async function keyEcho(term, char) {
-  let echoed;
-  const seen = new Promise((resolve) => {
-    echoed = (text, at) => {
-      if (KEYS.test(text)) resolve(at);
-    };
-  });
-  term.watchers.add(echoed);
-  const pressed = monoMs();
-  term.input.write(char);
-  const at = await Promise.race([seen, sleep(MISSED_MS).then(() => Number.NaN)]);
-  term.watchers.delete(echoed);
-  // Clear the line again so every probe changes the screen the same way.
-  term.input.write('\x7f');
-  await sleep(40);
-  return at - pressed;
 }
 
 /** Key echo samples, ms; a key never shown counts as the 2 s waited for it (and is counted in `missed`). */

@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -7,24 +7,17 @@ import { WIRE_ERRORS } from '../src/protocol/errors.js';
 import type { FeedEvent } from '../src/protocol/feed.js';
 import { startServer } from '../src/server/start.js';
 import { modelWorkerCount } from '../src/server/worker-client.js';
-import { demoModelsDir } from './helpers/demo.js';
 import { watchFeed } from './helpers/feed-client.js';
 import { loadModel } from './helpers/sse-client.js';
 import { gatedLoader } from './helpers/gated-loader.js';
-import { fileDownloads, startTestMirror, startTestServer } from './helpers/stack.js';
+import { fileDownloads, startTestServer, startTwinMirror, TWIN_A, TWIN_B } from './helpers/stack.js';
 import { until } from './helpers/until.js';
 
-const A = 'modeldeck/tiny-chat';
-const B = 'modeldeck/tiny-chat-b';
-const models = await demoModelsDir();
-const root = await mkdtemp(join(tmpdir(), 'modeldeck-residency-root-'));
-await cp(join(models, A), join(root, A), { recursive: true });
-await cp(join(models, A), join(root, B), { recursive: true });
-const mirror = await startTestMirror(root);
-t.teardown(async () => {
-  await mirror.close();
-  await rm(root, { recursive: true, force: true });
-});
+const A = TWIN_A;
+const B = TWIN_B;
+const twins = await startTwinMirror('residency');
+const mirror = twins.mirror;
+t.teardown(() => twins.close());
 
 function post(url: string, path: string, body: unknown): Promise<Response> {
   return fetch(`${url}${path}`, {

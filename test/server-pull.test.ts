@@ -4,33 +4,23 @@
 // load that comes while a deletion runs waits for it (`queued`, reason `deletion`) instead of losing its files. Real
 // servers started as `modeldeck serve` starts them, the real mirror behind a gate that holds a model's hub requests,
 // real loads, real SSE clients.
-import { cp, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import t from 'tap';
 import { runPsCommand } from '../src/cli/ps.js';
 import { parseLoadEvent, type LoadEvent } from '../src/protocol/events.js';
 import { createSseParser } from '../src/protocol/sse.js';
 import { deleteCachedRevision } from '../src/server/fetch/cache-inventory.js';
-import { demoModelsDir } from './helpers/demo.js';
 import { watchFeed } from './helpers/feed-client.js';
 import { startGateProxy, type GateProxy } from './helpers/gate-proxy.js';
 import { loadModel } from './helpers/sse-client.js';
-import { serveAsCommand, startTestMirror, startTestServer } from './helpers/stack.js';
+import { serveAsCommand, startTestServer, startTwinMirror, TWIN_A, TWIN_B } from './helpers/stack.js';
 import { until } from './helpers/until.js';
 
-const A = 'modeldeck/tiny-chat';
-const B = 'modeldeck/tiny-chat-b';
-const models = await demoModelsDir();
-const root = await mkdtemp(join(tmpdir(), 'modeldeck-pull-root-'));
-await cp(join(models, A), join(root, A), { recursive: true });
-await cp(join(models, A), join(root, B), { recursive: true });
-const mirror = await startTestMirror(root);
-t.teardown(async () => {
-  await mirror.close();
-  await rm(root, { recursive: true, force: true });
-});
+const A = TWIN_A;
+const B = TWIN_B;
+const twins = await startTwinMirror('pull');
+const mirror = twins.mirror;
+t.teardown(() => twins.close());
 
 /** A gate in front of the mirror holding every hub request for `model` (its API and its files) until opened. */
 async function gateFor(t: { teardown(fn: () => Promise<void>): void }, model: string): Promise<GateProxy> {

@@ -2,7 +2,7 @@
 // a `queued` event first, with its place and reason, again whenever its place changes, on its own stream and on the
 // feed; and under --max-models, loads that fail never make valid loads beside them fail. Real servers (started as
 // `modeldeck serve` starts them), the real mirror, real loads, a real SSE client.
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -10,24 +10,17 @@ import { resolveServeConfig, serverOptions } from '../src/cli/serve.js';
 import type { LoadEvent, LoadQueue } from '../src/protocol/events.js';
 import { createLoadStreamLint, type LintFinding } from '../src/protocol/lint.js';
 import { startServer, type RunningServer } from '../src/server/start.js';
-import { demoModelsDir } from './helpers/demo.js';
 import { watchFeed } from './helpers/feed-client.js';
 import { startGateProxy } from './helpers/gate-proxy.js';
 import { loadModel } from './helpers/sse-client.js';
-import { startTestMirror } from './helpers/stack.js';
+import { startTwinMirror, TWIN_A, TWIN_B } from './helpers/stack.js';
 import { until } from './helpers/until.js';
 
-const A = 'modeldeck/tiny-chat';
-const B = 'modeldeck/tiny-chat-b';
-const models = await demoModelsDir();
-const root = await mkdtemp(join(tmpdir(), 'modeldeck-queue-root-'));
-await cp(join(models, A), join(root, A), { recursive: true });
-await cp(join(models, A), join(root, B), { recursive: true });
-const mirror = await startTestMirror(root);
-t.teardown(async () => {
-  await mirror.close();
-  await rm(root, { recursive: true, force: true });
-});
+const A = TWIN_A;
+const B = TWIN_B;
+const twins = await startTwinMirror('queue');
+const mirror = twins.mirror;
+t.teardown(() => twins.close());
 
 /** A server started from `modeldeck serve` flags, on its own cache. */
 async function serve(

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -9,6 +9,7 @@ import type { LoadManager } from '../../src/server/load-manager.js';
 import { startServer } from '../../src/server/start.js';
 import { resolveServeConfig, serverOptions } from '../../src/cli/serve.js';
 import type { TransformersLoaderOptions } from '../../src/server/transformers-loader.js';
+import { demoModelsDir } from './demo.js';
 
 /** A modeldeck server on an ephemeral port, loading through a real transformers.js loader. */
 export interface TestServer {
@@ -85,6 +86,26 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
 /** Starts a mirror of `root` on 127.0.0.1:0. */
 export function startTestMirror(root: string, options: Omit<MirrorOptions, 'root'> = {}): Promise<Mirror> {
   return startMirror({ root, host: '127.0.0.1', port: 0, ...options });
+}
+
+/** The demo's tiny chat model and a copy of it under another name: two models that load in a second. */
+export const TWIN_A = 'modeldeck/tiny-chat';
+export const TWIN_B = 'modeldeck/tiny-chat-b';
+
+/** A mirror on 127.0.0.1:0 serving {@link TWIN_A} and {@link TWIN_B} from a temporary root, removed on `close()`. */
+export async function startTwinMirror(label: string): Promise<{ readonly mirror: Mirror; close(): Promise<void> }> {
+  const models = await demoModelsDir();
+  const root = await mkdtemp(join(tmpdir(), `modeldeck-${label}-root-`));
+  await cp(join(models, TWIN_A), join(root, TWIN_A), { recursive: true });
+  await cp(join(models, TWIN_A), join(root, TWIN_B), { recursive: true });
+  const mirror = await startTestMirror(root);
+  return {
+    mirror,
+    async close() {
+      await mirror.close();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
 }
 
 /**
