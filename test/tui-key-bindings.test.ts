@@ -141,11 +141,11 @@ const MODES: Readonly<
       isPrintable(key) && key.ch !== ' '
         ? { ui, commands: [{ type: 'notice', text: notServerKey(key.ch) }] }
         : same(ui),
-    // U unloads the resident row, L loads the one on disk.
+    // U unloads the resident row, L loads the one on disk, D deletes it.
     rowUi: (action) =>
       action === 'unload'
         ? { ...SERVERS_UI, serverCursor: { root: 'http://a:1', model: 'org/a@main' } }
-        : action === 'load'
+        : action === 'load' || action === 'delete'
           ? { ...SERVERS_UI, serverCursor: { root: 'http://a:1', model: 'org/c@main' } }
           : SERVERS_UI,
   },
@@ -284,7 +284,9 @@ function tells(row: Binding<unknown>, spelling: string): boolean {
 function destroys(result: Result, before: UiState): boolean {
   const kinds = ['quit', 'close', 'cancel', 'unload', 'stop'];
   const asks = (ui: UiState): string | undefined =>
-    ui.prompt !== null && ['close', 'cancel', 'unload', 'quit'].includes(ui.prompt.kind) ? ui.prompt.kind : undefined;
+    ui.prompt !== null && ['close', 'cancel', 'unload', 'delete', 'quit'].includes(ui.prompt.kind)
+      ? ui.prompt.kind
+      : undefined;
   const opened = asks(result.ui);
   return result.commands.some((c) => kinds.includes(c.type)) || (opened !== undefined && opened !== asks(before));
 }
@@ -347,11 +349,11 @@ t.test('destructive is set exactly on the rows whose keys destroy something or a
       }
     }
   }
-  // Quit (Q, Ctrl-C), close, cancel, unload, stop a reply, and the dialog's Enter.
+  // Quit (Q, Ctrl-C), close, cancel, unload, delete, stop a reply, and the dialog's Enter.
   const actions = new Set(ALL_ROWS.filter((row) => row.destructive).map((row) => row.action));
   t.same(
     [...actions].sort(),
-    ['cancel', 'close', 'confirm', 'quit', 'stop-reply', 'unload'],
+    ['cancel', 'close', 'confirm', 'delete', 'quit', 'stop-reply', 'unload'],
     'the destructive actions',
   );
   t.ok(flagged >= 10);
@@ -403,7 +405,7 @@ t.test('the status-bar hints are the rows’ hints, in table order', async (t) =
   t.equal(keyHints('confirm'), '←→ choose · Enter presses · Esc keeps');
   t.equal(
     keyHints('servers'),
-    'servers: ? help · Q quit · ↑↓ row · Enter open · L load · U unload · C cancel · Ctrl-F filter · Esc back · v close',
+    'servers: ? help · Q quit · ↑↓ row · Enter open · L load · U unload · C cancel · D delete · Ctrl-F filter · Esc back · v close',
   );
 });
 

@@ -12,7 +12,7 @@ import { ollamaAdapter } from './engines/ollama-adapter.js';
 import { openaiAdapter } from './engines/openai-adapter.js';
 import type { Failure } from './failures.js';
 import { networkFailure } from './http.js';
-import { unloadModel, type AdminOptions, type AdminOutcome } from './model-admin.js';
+import { deleteCachedModel, unloadModel, type AdminOptions, type AdminOutcome } from './model-admin.js';
 import { serviceRoot } from './server-url.js';
 import type { RawFrame } from './frames.js';
 import { subscribeLoad, type LoadOutcome, type SubscribeLoadOptions } from './load-subscription.js';
@@ -30,6 +30,11 @@ export interface EngineAdapter {
    * and then the dashboard says "not supported by <kind>". Never throws.
    */
   readonly unload?: (options: UnloadOptions) => Promise<AdminOutcome<string>>;
+  /**
+   * Deletes the model's files from the server's disk (a later load downloads them again); absent where the kind has
+   * no such route. Never throws.
+   */
+  readonly deleteModel?: (options: AdminOptions & { readonly model: string }) => Promise<AdminOutcome<string>>;
   /**
    * What the server's own status routes say of it, as lines for its server pane (Ollama's `/api/ps`, vLLM's
    * `/metrics`, the router's `/models`); absent where the feed or `/v1/models` says it all. Never throws.
@@ -54,7 +59,7 @@ const loadModelAdapter = (kind: 'modeldeck' | 'transformers-serve'): EngineAdapt
   load: subscribeLoad,
   chat: streamChat,
   // Upstream has no per-model unload (its `POST /reset` unloads every model, more than one session may ask for).
-  ...(kind === 'modeldeck' ? { unload: unloadModel } : { serverFacts: upstreamHealth }),
+  ...(kind === 'modeldeck' ? { unload: unloadModel, deleteModel: deleteCachedModel } : { serverFacts: upstreamHealth }),
 });
 
 /**

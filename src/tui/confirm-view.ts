@@ -106,6 +106,15 @@ function dialogText(prompt: Prompt, input: DialogInput): { title: string; paragr
       };
     case 'load':
       return { title: 'load', paragraphs: loadText(model, server, here) };
+    case 'delete':
+      return {
+        title: 'delete',
+        paragraphs: [
+          { text: `Delete ${model} from the disk of ${server}?`, tone: 'warn' },
+          { text: `${hereWords(here, 'use it')} Every client of that server loses it.` },
+          { text: 'Its files must be downloaded again: a later load fetches them anew.', tone: 'dim' },
+        ],
+      };
     case 'close':
       return {
         title: 'close session',
@@ -235,6 +244,8 @@ export function buttonLabel(prompt: Prompt, choice: DialogChoice): string {
       return 'Unload';
     case 'load':
       return 'Load';
+    case 'delete':
+      return 'Delete';
     case 'quit':
       return 'Quit';
     case 'save-quit': {

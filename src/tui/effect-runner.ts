@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { notSupported } from '../client/engine-adapter.js';
 import type { Failure } from '../client/failures.js';
 import { subscribeLoad } from '../client/load-subscription.js';
-import { listModels, unloadModel } from '../client/model-admin.js';
+import { deleteCachedModel, listModels, unloadModel } from '../client/model-admin.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { configFileText, sessionsSignature, writeConfigFile, type TaggedSpec } from './config-writer.js';
 import type { DashboardAction, Effect } from './dashboard-model.js';
@@ -141,7 +141,7 @@ function liveHandlers(options: RunnerContext, asks: ModelAsks, loads: Set<AbortC
 }
 
 /**
- * The server view's `L`, `U` or `C` on a row: through the adapter of the server's kind when a session there knows it
+ * The server view's `L`, `U`, `C` or `D` on a row: through the adapter of the server's kind when a session there knows it
  * (else modeldeck's routes), tagged in the wire log as the server's feed; how it ended comes back as an action. A
  * load is followed to its end (the feed shows its progress meanwhile).
  */
@@ -159,6 +159,14 @@ function serverAction(options: RunnerContext, effect: ServerActionEffect, loads:
     loads.add(controller);
     const load = adapter?.load ?? subscribeLoad;
     asked = load({ ...request, signal: controller.signal }).finally(() => loads.delete(controller));
+  } else if (effect.action === 'delete') {
+    // No adapter known yet: modeldeck's `/delete_model`, as its unload goes to `/unload_model`.
+    asked =
+      adapter === undefined
+        ? deleteCachedModel(request)
+        : adapter.deleteModel
+          ? adapter.deleteModel(request)
+          : Promise.resolve({ ok: false as const, failure: notSupported('delete', adapter.kind) });
   } else {
     const unload = { ...request, what: effect.action };
     asked =

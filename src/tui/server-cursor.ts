@@ -5,6 +5,7 @@
  * the selected row, in words, before anything is confirmed. Pure.
  */
 
+import type { ServerKind } from '../client/server-kind.js';
 import { serviceRoot } from '../client/server-url.js';
 import type { ServerModelRow, ServerState } from './server-state.js';
 import { rowMatches, serverPaneRows } from './server-view.js';
@@ -30,6 +31,8 @@ export interface ServerRowRef extends ServerRowKey {
   readonly here: readonly { readonly id: string; readonly tag: string }[];
   /** This dashboard may change nothing on the server (`--read-only`, or every session on it is `readOnly`). */
   readonly readOnly: boolean;
+  /** The server's kind as a session on it declares it (`kind` in its config); absent: not declared. */
+  readonly kind?: ServerKind;
 }
 
 /** An id without the `@main` every id has by default (`org/name@main` and `org/name` are one model). */
@@ -44,6 +47,7 @@ export function serverRowRefs(
   sessions: readonly SessionState[],
   filter: string,
   readOnly: (root: string) => boolean,
+  kindOf: (root: string) => ServerKind | undefined = () => undefined,
 ): ServerRowRef[] {
   return servers.flatMap((server) => {
     if (server.lostSince !== null) return [];
@@ -60,9 +64,12 @@ export function serverRowRefs(
           .filter((s) => bareModel(s.resolvedModel ?? s.model) === bareModel(row.model))
           .map((s) => ({ id: s.id, tag: s.tag })),
         readOnly: readOnly(server.root),
+        ...withKind(kindOf(server.root)),
       }));
   });
 }
+
+const withKind = (kind: ServerKind | undefined): { kind?: ServerKind } => (kind === undefined ? {} : { kind });
 
 /** The index of the selected row: the cursor's, else the first (its model gone or filtered out). */
 export function selectedIndex(rows: readonly ServerRowKey[], cursor: ServerRowKey | null): number {
@@ -72,11 +79,13 @@ export function selectedIndex(rows: readonly ServerRowKey[], cursor: ServerRowKe
 }
 
 /** The action a capital key takes on a row. */
-export type RowAction = 'load' | 'unload' | 'cancel';
+export type RowAction = 'load' | 'unload' | 'cancel' | 'delete';
 
 /**
  * Why `action` makes no sense for the row as it stands, in words (the notice a refused key shows), or `null` when it
- * does: a load only of a model not in memory nor loading, an unload only of a resident one, a cancel only of a load.
+ * does: a load only of a model not in memory nor loading, an unload only of a resident one, a cancel only of a load, a
+ * delete of a model neither loading nor in memory (a modeldeck server refuses those, 409 MODEL_IN_USE), except on
+ * Ollama, which unloads a resident model and deletes it.
  */
 export function rowRefusal(row: ServerRowRef, action: RowAction): string | null {
   const name = `${bareModel(row.model)} on ${row.root}`;
@@ -91,6 +100,12 @@ export function rowRefusal(row: ServerRowRef, action: RowAction): string | null 
       return null;
     case 'cancel':
       if (row.state !== 'loading') return `no load of ${name} is running to cancel (${row.state})`;
+      return null;
+    case 'delete':
+      if (row.state === 'loading') return `${name} is loading: C cancels the load first, then D deletes its files`;
+      if (row.state === 'resident' && row.kind !== 'ollama') {
+        return `${name} is in memory: U unloads it first, then D deletes its files`;
+      }
       return null;
     default: {
       const never: never = action;

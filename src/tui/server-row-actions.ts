@@ -1,8 +1,8 @@
 /**
  * The server view's actions in the dashboard's model: the rows its cursor walks (for the key router), and what a
- * confirmed `L`, `U` or `C` on a row asks of the world (the server's load, unload or cancel, whoever's model it is)
- * and makes of the answer. A read-only dashboard, or a server every session of which is read-only, is refused here
- * too, the last word before the wire. Pure.
+ * confirmed `L`, `U`, `C` or `D` on a row asks of the world (the server's load, unload, cancel or delete, whoever's
+ * model it is) and makes of the answer. A read-only dashboard, or a server every session of which is read-only, is
+ * refused here too, the last word before the wire. Pure.
  */
 
 import { serviceRoot } from '../client/server-url.js';
@@ -55,8 +55,12 @@ export function serverReadOnly(model: DashboardModel, root: string): boolean {
 /** The rows the server view's cursor walks, as the key router sees them; none while the view is closed. */
 export function serverRowsForKeys(model: DashboardModel): ServerRowRef[] {
   if (!model.ui.serverView) return [];
-  const rows = serverRowRefs(serverStates(model), sessionStates(model), liveFilter(model.ui), (root) =>
-    serverReadOnly(model, root),
+  const rows = serverRowRefs(
+    serverStates(model),
+    sessionStates(model),
+    liveFilter(model.ui),
+    (root) => serverReadOnly(model, root),
+    (root) => sessionsOn(model, root).flatMap((id) => model.sessions[id]?.spec.kind ?? [])[0],
   );
   return rows;
 }
@@ -81,11 +85,37 @@ export function runServerAction(model: DashboardModel, command: Extract<Command,
     apiKey,
     ...(via !== undefined ? { via } : {}),
   };
-  const doing = action === 'load' ? 'loading' : action === 'unload' ? 'unloading' : 'cancelling the load of';
+  const doing = DOING[action];
   return {
     model: { ...model, notice: { text: `${doing} ${bareModel(command.model)} on ${root}…`, tone: 'accent' } },
     effects: [effect],
   };
+}
+
+/** What the notice says while a row action runs. */
+const DOING: Readonly<Record<RowAction, string>> = {
+  load: 'loading',
+  unload: 'unloading',
+  cancel: 'cancelling the load of',
+  delete: 'deleting the files of',
+};
+
+/** What the notice says once a row action is done. */
+const DONE: Readonly<Record<RowAction, (name: string) => string>> = {
+  load: (name) => `loaded ${name}`,
+  unload: (name) => `unloaded ${name} for every client`,
+  cancel: (name) => `cancelled the load of ${name} for every client following it`,
+  delete: (name) => `deleted ${name} from the server’s disk: a later load downloads it again`,
+};
+
+/** `servers` without `model`'s row on `root`. */
+function withoutRow(servers: DashboardModel['servers'], root: string, model: string): DashboardModel['servers'] {
+  const server = servers[root];
+  if (server === undefined) return servers;
+  const rows = Object.fromEntries(
+    Object.entries(server.rows).filter(([, row]) => bareModel(row.model) !== bareModel(model)),
+  );
+  return { ...servers, [root]: { ...server, rows } };
 }
 
 /** How a row action ended: a notice; the sessions here on a model that was unloaded say so at once. */
@@ -99,6 +129,8 @@ export function serverActionDone(model: DashboardModel, done: ServerActionDone):
     };
   }
   let sessions = model.sessions;
+  // Deleted files are no row: the server's feed says nothing of a deletion, and the row would claim them on disk.
+  const servers = done.action === 'delete' ? withoutRow(model.servers, done.root, done.model) : model.servers;
   if (done.action === 'unload') {
     for (const id of sessionsOn(model, done.root)) {
       const entry = sessions[id];
@@ -108,11 +140,6 @@ export function serverActionDone(model: DashboardModel, done: ServerActionDone):
       sessions = { ...sessions, [id]: { ...entry, state: unloadedBySession(entry.state, done.at) } };
     }
   }
-  const text =
-    done.action === 'load'
-      ? `loaded ${name}`
-      : done.action === 'unload'
-        ? `unloaded ${name} for every client`
-        : `cancelled the load of ${name} for every client following it`;
-  return { model: { ...model, sessions, notice: { text, tone: 'ok' } }, effects: [] };
+  const text = DONE[done.action](name);
+  return { model: { ...model, sessions, servers, notice: { text, tone: 'ok' } }, effects: [] };
 }

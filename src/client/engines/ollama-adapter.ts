@@ -233,6 +233,13 @@ async function unload(options: UnloadOptions): Promise<AdminOutcome<string>> {
   return { ok: true, value: JSON.stringify(answer.value) };
 }
 
+/** `DELETE /api/delete`: Ollama removes the model's files (unloading it first when it is in memory). */
+async function deleteModel(options: RequestOptions & { readonly model: string }): Promise<AdminOutcome<string>> {
+  const answer = await send(options, 'DELETE', '/api/delete', { model: options.model });
+  if (!answer.ok) return answer;
+  return { ok: true, value: await answer.response.text().catch(() => '') };
+}
+
 /** Each resident model of `/api/ps`: its size, the share of it in VRAM, and when Ollama unloads it. */
 async function serverFacts(options: RequestOptions): Promise<AdminOutcome<string[]>> {
   const listed = await ollamaResidents(options);
@@ -252,4 +259,4 @@ async function serverFacts(options: RequestOptions): Promise<AdminOutcome<string
 }
 
 /** Ollama's adapter. */
-export const ollamaAdapter: EngineAdapter = { kind: 'ollama', load, chat, unload, serverFacts };
+export const ollamaAdapter: EngineAdapter = { kind: 'ollama', load, chat, unload, deleteModel, serverFacts };

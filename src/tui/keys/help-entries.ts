@@ -60,6 +60,10 @@ export const HELP = {
   serverLoad: ['L (servers)', 'load the selected row’s model on its server (asks first: a full server may evict one)'],
   serverUnload: ['U (servers)', 'unload the selected row’s model, whoever loaded it, for every client (asks first)'],
   serverCancel: ['C (servers)', 'cancel the selected row’s load, for every client following it (asks first)'],
+  serverDelete: [
+    'D (servers)',
+    'delete the selected row’s model from its server’s disk; it downloads again (asks first)',
+  ],
   serverFilter: ['Ctrl-F (servers)', 'filter the server view’s rows by model, server or state (Esc clears)'],
   serverBack: [
     'Esc Tab Shift-Tab (servers)',

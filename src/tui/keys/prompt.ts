@@ -118,6 +118,7 @@ const KEPT: Readonly<Partial<Record<PromptKind, string>>> = {
   cancel: 'the load goes on',
   unload: 'the model stays loaded',
   load: 'nothing was loaded',
+  delete: 'the model’s files stay on the server’s disk',
   quit: 'modeldeck goes on',
 };
 
@@ -131,13 +132,16 @@ function pressButton(prompt: Prompt, choice: DialogChoice): Command[] {
     case 'save-quit':
       return [{ type: 'quit', saves: prompt.saves ?? {} }];
     case 'load':
+    case 'delete':
     case 'cancel':
     case 'unload':
       // From the server view: the row, whoever loaded its model.
       if (prompt.target !== undefined) {
         return [{ type: 'server-action', action: choice, root: prompt.target.root, model: prompt.target.model }];
       }
-      return choice === 'load' || prompt.sessionId === undefined ? [] : [{ type: choice, sessionId: prompt.sessionId }];
+      return choice === 'load' || choice === 'delete' || prompt.sessionId === undefined
+        ? []
+        : [{ type: choice, sessionId: prompt.sessionId }];
     case 'close':
       return prompt.sessionId === undefined ? [] : [{ type: choice, sessionId: prompt.sessionId }];
     default: {

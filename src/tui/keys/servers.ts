@@ -1,7 +1,7 @@
 /**
  * The server view's mode (`v` gives it the keys): a cursor over every model of every server the view shows, loads of
  * other clients included. Lowercase letters and arrows only move and show; Enter opens a session on the selected row
- * (or focuses the one open on it); `L`, `U` and `C` load, unload and cancel the row's model through the same confirm
+ * (or focuses the one open on it); `L`, `U`, `C` and `D` load, unload, cancel and delete the row's model through the same confirm
  * dialog as the sessions' keys, opened on Keep and naming whom it reaches; Ctrl-F filters the rows (a chord, as every
  * prompt opens: `/` is in prose). A character that is no key says what the view's keys are: typed prose changes
  * nothing here.
@@ -34,6 +34,7 @@ export const SERVER_KEYS: readonly Binding<ServerViewAction>[] = [
   { keys: ['L'], action: 'load', help: HELP.serverLoad, hint: 'L load', destructive: false },
   { keys: ['U'], action: 'unload', help: HELP.serverUnload, hint: 'U unload', destructive: true },
   { keys: ['C'], action: 'cancel', help: HELP.serverCancel, hint: 'C cancel', destructive: true },
+  { keys: ['D'], action: 'delete', help: HELP.serverDelete, hint: 'D delete', destructive: true },
   // A chord, as every prompt's (the log's filter too): `/` is in prose, and what follows it would land in the filter.
   {
     keys: ['Ctrl-F'],
@@ -69,6 +70,7 @@ export function routeServers(ui: UiState, key: KeyPress, ctx: KeyContext): KeyRe
     case 'load':
     case 'unload':
     case 'cancel':
+    case 'delete':
       return askRow(ui, rows, row.action);
     case 'filter':
       return done({ ...ui, prompt: { kind: 'server-filter', text: ui.serverFilter } });
@@ -130,7 +132,7 @@ function openRow(ui: UiState, rows: readonly ServerRowRef[], ctx: KeyContext): K
   return done(leave, { type: 'add', server: row.root, model: bareModel(row.model) });
 }
 
-/** `L`, `U`, `C`: the confirm dialog, opened on Keep, unless the dashboard may not act or the row's state forbids it. */
+/** `L`, `U`, `C`, `D`: the confirm dialog, opened on Keep, unless the dashboard may not act or the row's state forbids it. */
 function askRow(ui: UiState, rows: readonly ServerRowRef[], action: RowAction): KeyResult {
   const row = rows[selectedIndex(rows, ui.serverCursor)];
   if (row === undefined) return done(ui, { type: 'notice', text: `no row to ${action} (/ filters, Esc clears it)` });

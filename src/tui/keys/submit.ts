@@ -139,6 +139,7 @@ const SUBMIT: { readonly [K in PromptKind]: Submit } = {
   cancel: dismiss,
   unload: dismiss,
   load: dismiss,
+  delete: dismiss,
   quit: dismiss,
 };
 

@@ -43,6 +43,8 @@ export type PromptKind =
   | 'unload'
   /** The server view's `L`: load the selected row's model. */
   | 'load'
+  /** The server view's `D`: delete the selected row's model from its server's disk. */
+  | 'delete'
   | 'quit';
 
 /** The prompts whose text is an API key: shown masked, never as typed. */
@@ -52,13 +54,20 @@ export const KEY_PROMPTS: ReadonlySet<PromptKind> = new Set(['add-key', 'edit-ke
 export const MODEL_PROMPTS: ReadonlySet<PromptKind> = new Set(['add-model', 'edit-model']);
 
 /** The prompts that are a confirm dialog: buttons, one chosen, and no text. */
-export const CONFIRM_PROMPTS: ReadonlySet<PromptKind> = new Set(['close', 'cancel', 'unload', 'load', 'quit']);
+export const CONFIRM_PROMPTS: ReadonlySet<PromptKind> = new Set([
+  'close',
+  'cancel',
+  'unload',
+  'load',
+  'delete',
+  'quit',
+]);
 
 /**
  * A confirm dialog's buttons: `keep` leaves everything as it is (the default of every dialog); `close`, `cancel` and
  * `unload` do what the dialog asks; `quit` quits without saving; `save-quit` saves what the dialog lists, then quits.
  */
-export type DialogChoice = 'keep' | 'close' | 'cancel' | 'unload' | 'load' | 'quit' | 'save-quit';
+export type DialogChoice = 'keep' | 'close' | 'cancel' | 'unload' | 'load' | 'delete' | 'quit' | 'save-quit';
 
 /** What quitting would save, as the quit dialog lists it (its `save-quit` button saves both). */
 export interface QuitSaves {
