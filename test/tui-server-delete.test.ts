@@ -2,16 +2,16 @@
 // mirror, D on a cached model opens the dialog on Keep, Keep or a letter deletes nothing, → then Enter deletes it
 // (`POST /delete_model`: `/v1/models` no longer lists it); D on a resident model is refused before anything is asked;
 // a read-only dashboard refuses D. Against the Ollama stand-in, D deletes through `DELETE /api/delete`.
-import type { IncomingMessage } from 'node:http';
 import t, { type Test } from 'tap';
 import { subscribeLoad } from '../src/client/load-subscription.js';
 import { unloadModel } from '../src/client/model-admin.js';
 import { startDashboard, type Dashboard } from '../src/tui/dashboard.js';
 import type { SessionSpec } from '../src/tui/config.js';
-import { ROWS, terminal } from './helpers/dashboard.js';
+import { terminal } from './helpers/dashboard.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { startOllamaStandin } from './helpers/ollama-standin.js';
-import { startTestMirror, startTestServer, type TestServer } from './helpers/stack.js';
+import { startTestMirror } from './helpers/stack.js';
+import { flat, listed, loggedServer, other, rowLine, statusBar } from './helpers/server-view-drive.js';
 import { until } from './helpers/until.js';
 
 const TINY = 'modeldeck/tiny-chat';
@@ -21,26 +21,6 @@ const models = await demoModelsDir([TINY, TEN]);
 const mirror = await startTestMirror(models);
 t.teardown(() => mirror.close());
 
-/** A server whose every request is logged as `METHOD /path who`, `who` being the `x-client` header or `dash`. */
-async function server(): Promise<TestServer & { requests: string[] }> {
-  const srv = await startTestServer({ hubUrl: mirror.url, heartbeatMs: 300 });
-  const requests: string[] = [];
-  srv.app.server.on('request', (req: IncomingMessage) =>
-    requests.push(`${req.method ?? ''} ${req.url ?? ''} ${String(req.headers['x-client'] ?? 'dash')}`),
-  );
-  return Object.assign(srv, { requests });
-}
-
-/** Another client of the server: its requests say so. */
-const other: typeof fetch = (input, init) =>
-  fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), 'x-client': 'other' } });
-
-/** What `GET /v1/models` says of each model: `id@rev status`, sorted. */
-async function listed(url: string): Promise<string[]> {
-  const body = (await (await other(`${url}/v1/models`)).json()) as { data: { id: string; status: string }[] };
-  return body.data.map((m) => `${m.id} ${m.status}`).sort();
-}
-
 /** Another client loads `model` and unloads it: it is on the server's disk, not in its memory. */
 async function otherCaches(url: string, model: string): Promise<void> {
   const loaded = await subscribeLoad({ server: url, model, fetch: other });
@@ -48,16 +28,6 @@ async function otherCaches(url: string, model: string): Promise<void> {
   const unloaded = await unloadModel({ server: url, model, fetch: other });
   if (!unloaded.ok) throw new Error(`the other client's unload failed: ${unloaded.failure.message}`);
 }
-
-const statusBar = (dash: Dashboard): string => dash.screenText().split('\n')[ROWS - 1] ?? '';
-/** The screen's text with borders and the line breaks of a dialog's wrapping folded into single spaces. */
-const flat = (dash: Dashboard): string => dash.screenText().replace(/[│┌┐└┘─\s]+/g, ' ');
-/** The screen's line that shows `model`'s row in the server view (its `STATE` after it). */
-const rowLine = (dash: Dashboard, model: string): string | undefined =>
-  dash
-    .screenText()
-    .split('\n')
-    .find((line) => new RegExp(`${model}\\s+(loading|resident|on-disk|unloaded|failed)`).test(line));
 
 /** A dashboard of `sessions`, ready, with the server view holding the keys and a row for each of `rows`. */
 async function viewDashboard(
@@ -90,7 +60,7 @@ async function select(dash: Dashboard, input: NodeJS.WritableStream, model: stri
 }
 
 t.test('D deletes a cached model only through its dialog, and refuses a resident one', async (t) => {
-  const srv = await server();
+  const srv = await loggedServer(mirror.url);
   t.teardown(() => srv.close());
   await otherCaches(srv.url, TEN);
   const { dash, input } = await viewDashboard(t, [{ server: srv.url, model: TINY }], [TINY, TEN]);
@@ -135,7 +105,7 @@ t.test('D deletes a cached model only through its dialog, and refuses a resident
 });
 
 t.test('a read-only dashboard refuses D, saying so', async (t) => {
-  const srv = await server();
+  const srv = await loggedServer(mirror.url);
   t.teardown(() => srv.close());
   await otherCaches(srv.url, TEN);
   // A read-only session loads nothing: another client has its model loaded.

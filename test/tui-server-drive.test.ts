@@ -3,14 +3,14 @@
 // only through its dialog's Unload button, L loads one, Enter opens a session on a row, / filters the rows, a
 // read-only dashboard refuses every action, and a paragraph of English typed into the view changes nothing.
 import { readFile } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
 import t, { type Test } from 'tap';
 import { subscribeLoad } from '../src/client/load-subscription.js';
 import { startDashboard, type Dashboard } from '../src/tui/dashboard.js';
-import { ROWS, terminal } from './helpers/dashboard.js';
+import { terminal } from './helpers/dashboard.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { repoPath } from './helpers/repo.js';
-import { startTestMirror, startTestServer, type TestServer } from './helpers/stack.js';
+import { startTestMirror } from './helpers/stack.js';
+import { flat, listed, loggedServer, other, rowLine, statusBar } from './helpers/server-view-drive.js';
 import { until } from './helpers/until.js';
 
 const TINY = 'modeldeck/tiny-chat';
@@ -20,41 +20,11 @@ const models = await demoModelsDir([TINY, TEN]);
 const mirror = await startTestMirror(models);
 t.teardown(() => mirror.close());
 
-/** A server whose every request is logged as `METHOD /path who`, `who` being the `x-client` header or `dash`. */
-async function server(): Promise<TestServer & { requests: string[] }> {
-  const srv = await startTestServer({ hubUrl: mirror.url, heartbeatMs: 300 });
-  const requests: string[] = [];
-  srv.app.server.on('request', (req: IncomingMessage) =>
-    requests.push(`${req.method ?? ''} ${req.url ?? ''} ${String(req.headers['x-client'] ?? 'dash')}`),
-  );
-  return Object.assign(srv, { requests });
-}
-
-/** Another client of the server: its requests say so. */
-const other: typeof fetch = (input, init) =>
-  fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), 'x-client': 'other' } });
-
-/** What `GET /v1/models` says of each model: `id@rev status`, sorted. */
-async function listed(url: string): Promise<string[]> {
-  const body = (await (await other(`${url}/v1/models`)).json()) as { data: { id: string; status: string }[] };
-  return body.data.map((m) => `${m.id} ${m.status}`).sort();
-}
-
 /** Another client loads `model` on the server and waits for it to be resident. */
 async function otherLoads(url: string, model: string): Promise<void> {
   const outcome = await subscribeLoad({ server: url, model, fetch: other });
   if (!outcome.ok) throw new Error(`the other client's load failed: ${outcome.failure.message}`);
 }
-
-const statusBar = (dash: Dashboard): string => dash.screenText().split('\n')[ROWS - 1] ?? '';
-/** The screen's text with borders and the line breaks of a dialog's wrapping folded into single spaces. */
-const flat = (dash: Dashboard): string => dash.screenText().replace(/[│┌┐└┘─\s]+/g, ' ');
-/** The screen's line that shows `model`'s row in the server view (its `STATE` after it). */
-const rowLine = (dash: Dashboard, model: string): string | undefined =>
-  dash
-    .screenText()
-    .split('\n')
-    .find((line) => new RegExp(`${model}\\s+(loading|resident|on-disk|unloaded|failed)`).test(line));
 
 /** A dashboard of one session on `url`, ready, with the server view holding the keys and `models` rows in it. */
 async function drivenDashboard(
@@ -95,7 +65,7 @@ async function select(dash: Dashboard, input: NodeJS.WritableStream, model: stri
 }
 
 t.test('the cursor unloads another client’s model only through its dialog, and L loads it again', async (t) => {
-  const srv = await server();
+  const srv = await loggedServer(mirror.url);
   t.teardown(() => srv.close());
   await otherLoads(srv.url, TEN);
   const { dash, input } = await drivenDashboard(t, srv.url, { rows: [TINY, TEN] });
@@ -156,7 +126,7 @@ t.test('the cursor unloads another client’s model only through its dialog, and
 });
 
 t.test('Enter opens a session on the row, or focuses the one open on it', async (t) => {
-  const srv = await server();
+  const srv = await loggedServer(mirror.url);
   t.teardown(() => srv.close());
   await otherLoads(srv.url, TEN);
   const { dash, input } = await drivenDashboard(t, srv.url, { rows: [TINY, TEN] });
@@ -183,7 +153,7 @@ t.test('Enter opens a session on the row, or focuses the one open on it', async 
 });
 
 t.test('Ctrl-F narrows the rows as it is typed; Enter keeps the filter, shown; Esc clears it', async (t) => {
-  const srv = await server();
+  const srv = await loggedServer(mirror.url);
   t.teardown(() => srv.close());
   await otherLoads(srv.url, TEN);
   const { dash, input } = await drivenDashboard(t, srv.url, { rows: [TINY, TEN] });
@@ -219,7 +189,7 @@ t.test('Ctrl-F narrows the rows as it is typed; Enter keeps the filter, shown; E
 });
 
 t.test('a read-only dashboard refuses load, unload and cancel from the view, saying so', async (t) => {
-  const srv = await server();
+  const srv = await loggedServer(mirror.url);
   t.teardown(() => srv.close());
   await otherLoads(srv.url, TINY);
   await otherLoads(srv.url, TEN);
@@ -258,7 +228,7 @@ async function readmeProse(): Promise<string> {
 }
 
 t.test('a paragraph of English typed into the server view leaves every model resident', async (t) => {
-  const srv = await server();
+  const srv = await loggedServer(mirror.url);
   t.teardown(() => srv.close());
   await otherLoads(srv.url, TEN);
   const { dash, input } = await drivenDashboard(t, srv.url, { rows: [TINY, TEN] });
