@@ -11,7 +11,7 @@ import { terminal } from './helpers/dashboard.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { startOllamaStandin } from './helpers/ollama-standin.js';
 import { startTestMirror } from './helpers/stack.js';
-import { flat, listed, loggedServer, other, rowLine, statusBar } from './helpers/server-view-drive.js';
+import { flat, listed, loggedServer, other, rowLine, selectRow, statusBar } from './helpers/server-view-drive.js';
 import { until } from './helpers/until.js';
 
 const TINY = 'modeldeck/tiny-chat';
@@ -46,19 +46,6 @@ async function viewDashboard(
   return { dash, input };
 }
 
-/** Moves the cursor to `model`'s row (Home, then `j` until the status bar's hint names it). */
-async function select(dash: Dashboard, input: NodeJS.WritableStream, model: string): Promise<string> {
-  input.write('\x1b[H');
-  for (let i = 0; i < 10; i++) {
-    const hint = await until('the hint', () => (statusBar(dash).startsWith('[servers') ? statusBar(dash) : undefined));
-    if (hint.includes(` ${model} on `)) return hint;
-    input.write('j');
-    await until('the cursor moved', () => dash.ui().serverCursor !== null);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  throw new Error(`no row of ${model}: ${statusBar(dash)}`);
-}
-
 t.test('D deletes a cached model only through its dialog, and refuses a resident one', async (t) => {
   const srv = await loggedServer(mirror.url);
   t.teardown(() => srv.close());
@@ -66,7 +53,7 @@ t.test('D deletes a cached model only through its dialog, and refuses a resident
   const { dash, input } = await viewDashboard(t, [{ server: srv.url, model: TINY }], [TINY, TEN]);
   const deletes = (): string[] => srv.requests.filter((r) => r.startsWith('POST /delete_model'));
 
-  await select(dash, input, TEN);
+  await selectRow(dash, input, TEN);
   input.write('D');
   await until('the delete dialog', () => dash.ui().prompt?.kind === 'delete');
   const dialog = flat(dash);
@@ -95,7 +82,7 @@ t.test('D deletes a cached model only through its dialog, and refuses a resident
 
   // A resident model: refused before any dialog, naming the way out; nothing is sent.
   await until('the deleted row leaves', () => rowLine(dash, TEN) === undefined, 15_000);
-  await select(dash, input, TINY);
+  await selectRow(dash, input, TINY);
   input.write('D');
   await until('the refusal', () => statusBar(dash).includes('U unloads it first'));
   t.match(statusBar(dash), `${TINY} on ${srv.url} is in memory`);
@@ -112,7 +99,7 @@ t.test('a read-only dashboard refuses D, saying so', async (t) => {
   const loaded = await subscribeLoad({ server: srv.url, model: TINY, fetch: other });
   t.ok(loaded.ok, 'the other client loaded the session’s model');
   const { dash, input } = await viewDashboard(t, [{ server: srv.url, model: TINY }], [TINY, TEN], true);
-  await select(dash, input, TEN);
+  await selectRow(dash, input, TEN);
   input.write('D');
   await until('refused', () => statusBar(dash).includes('read-only: delete is off'));
   t.equal(dash.ui().prompt, null, 'no dialog');
@@ -137,7 +124,7 @@ t.test('on Ollama, D deletes an installed model through DELETE /api/delete', asy
     [{ server: ollama.url, model: 'qwen3:0.6b', kind: 'ollama' }],
     ['qwen3:0.6b', 'gemma3:1b'],
   );
-  await select(dash, input, 'gemma3:1b');
+  await selectRow(dash, input, 'gemma3:1b');
   input.write('D');
   await until('the delete dialog', () => dash.ui().prompt?.kind === 'delete');
   t.match(flat(dash), 'Its files must be downloaded again');

@@ -10,7 +10,7 @@ import { terminal } from './helpers/dashboard.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { repoPath } from './helpers/repo.js';
 import { startTestMirror } from './helpers/stack.js';
-import { flat, listed, loggedServer, other, rowLine, statusBar } from './helpers/server-view-drive.js';
+import { flat, listed, loggedServer, other, rowLine, selectRow, statusBar } from './helpers/server-view-drive.js';
 import { until } from './helpers/until.js';
 
 const TINY = 'modeldeck/tiny-chat';
@@ -51,26 +51,13 @@ async function drivenDashboard(
   return { dash, input };
 }
 
-/** Moves the cursor to `model`'s row (Home, then `j` until the status bar's hint names it). */
-async function select(dash: Dashboard, input: NodeJS.WritableStream, model: string): Promise<string> {
-  input.write('\x1b[H');
-  for (let i = 0; i < 10; i++) {
-    const hint = await until('the hint', () => (statusBar(dash).startsWith('[servers') ? statusBar(dash) : undefined));
-    if (hint.includes(` ${model} on `)) return hint;
-    input.write('j');
-    await until('the cursor moved', () => dash.ui().serverCursor !== null);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  throw new Error(`no row of ${model}: ${statusBar(dash)}`);
-}
-
 t.test('the cursor unloads another client’s model only through its dialog, and L loads it again', async (t) => {
   const srv = await loggedServer(mirror.url);
   t.teardown(() => srv.close());
   await otherLoads(srv.url, TEN);
   const { dash, input } = await drivenDashboard(t, srv.url, { rows: [TINY, TEN] });
 
-  const hint = await select(dash, input, TEN);
+  const hint = await selectRow(dash, input, TEN);
   t.match(
     hint,
     `U unload ${TEN} on ${srv.url} · no session here: another client’s · Enter opens a session`,
@@ -131,9 +118,9 @@ t.test('Enter opens a session on the row, or focuses the one open on it', async 
   await otherLoads(srv.url, TEN);
   const { dash, input } = await drivenDashboard(t, srv.url, { rows: [TINY, TEN] });
 
-  await select(dash, input, TINY);
+  await selectRow(dash, input, TINY);
   t.match(statusBar(dash), /1 session here \(s1\).*Enter focuses s1/, 'the hint names the session here');
-  await select(dash, input, TEN);
+  await selectRow(dash, input, TEN);
   input.write('\r');
   await until('a second session', () => dash.sessions().length === 2);
   t.match(dash.sessions()[1], { server: srv.url, model: TEN }, 'on the row’s server and model');
@@ -146,7 +133,7 @@ t.test('Enter opens a session on the row, or focuses the one open on it', async 
 
   input.write('v');
   await until('the view has the keys', () => dash.ui().serverFocused);
-  await select(dash, input, TINY);
+  await selectRow(dash, input, TINY);
   input.write('\r');
   await until('s1 focused', () => dash.ui().focus === 0 && !dash.ui().serverFocused);
   t.equal(dash.sessions().length, 2, 'no third session: Enter focused the one open on it');
@@ -196,7 +183,7 @@ t.test('a read-only dashboard refuses load, unload and cancel from the view, say
   const { dash, input } = await drivenDashboard(t, srv.url, { readOnly: true, rows: [TINY, TEN] });
   const before = srv.requests.length;
 
-  const hint = await select(dash, input, TEN);
+  const hint = await selectRow(dash, input, TEN);
   t.match(hint, `U unload ${TEN} on ${srv.url} (read-only: off)`, 'the hint says so before any key');
   for (const [key, action] of [
     ['U', 'unload'],

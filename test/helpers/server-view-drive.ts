@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Dashboard } from '../../src/tui/dashboard.js';
 import { ROWS } from './dashboard.js';
 import { startTestServer, type TestServer } from './stack.js';
+import { until } from './until.js';
 
 /** A server over `hubUrl` whose every request is logged as `METHOD /path who`: the `x-client` header, or `dash`. */
 export async function loggedServer(hubUrl: string): Promise<TestServer & { requests: string[] }> {
@@ -37,3 +38,16 @@ export const rowLine = (dash: Dashboard, model: string): string | undefined =>
     .screenText()
     .split('\n')
     .find((line) => new RegExp(`${model}\\s+(loading|resident|on-disk|unloaded|failed)`).test(line));
+
+/** Moves the cursor to `model`'s row (Home, then `j` until the status bar's hint names it); resolves with the hint. */
+export async function selectRow(dash: Dashboard, input: NodeJS.WritableStream, model: string): Promise<string> {
+  input.write('\x1b[H');
+  for (let i = 0; i < 10; i++) {
+    const hint = await until('the hint', () => (statusBar(dash).startsWith('[servers') ? statusBar(dash) : undefined));
+    if (hint.includes(` ${model} on `)) return hint;
+    input.write('j');
+    await until('the cursor moved', () => dash.ui().serverCursor !== null);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`no row of ${model}: ${statusBar(dash)}`);
+}
