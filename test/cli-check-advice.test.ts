@@ -3,7 +3,6 @@
 // did), the content type it expected, and each lint finding once per stream with its count.
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import type { CheckReport } from '../src/client/check/conformance.js';
 import { closedPort } from './helpers/closed-port.js';
@@ -11,6 +10,7 @@ import { demoModelsDir } from './helpers/demo.js';
 import { watchFeed } from './helpers/feed-client.js';
 import { modeldeckBin } from './helpers/repo.js';
 import { startTestMirror, startTestServer } from './helpers/stack.js';
+import { listenForTest } from './helpers/loopback.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 
@@ -199,15 +199,7 @@ async function standin(loadAnswer: 'json' | 'growing-total'): Promise<string> {
     resident.add(key);
     res.end();
   }
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(
-    () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return listenForTest(t, server);
 }
 
 t.test('a load answered as application/json: the content type expected and the one got', async (t) => {

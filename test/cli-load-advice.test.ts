@@ -3,7 +3,6 @@
 // real server gives only under load (MODELS_BUSY).
 import { spawn } from 'node:child_process';
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
 import { failureHint, type Failure, type FailureKind } from '../src/client/failures.js';
 import { closedPort } from './helpers/closed-port.js';
@@ -11,6 +10,7 @@ import { demoModelsDir } from './helpers/demo.js';
 import { modeldeckBin } from './helpers/repo.js';
 import { startTestMirror, startTestServer, type TestServer } from './helpers/stack.js';
 import { until } from './helpers/until.js';
+import { listenForTest } from './helpers/loopback.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 
@@ -127,15 +127,7 @@ async function scripted(body: (res: ServerResponse) => void): Promise<string> {
     req.resume();
     req.on('end', () => body(res));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(
-    () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return listenForTest(t, server);
 }
 
 t.test('no room (MODELS_BUSY): exit 4, run it again later, not "U in the dashboard"', async (t) => {

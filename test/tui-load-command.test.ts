@@ -7,6 +7,7 @@ import { createProgressPrinter, runLoadCommand } from '../src/cli/load.js';
 import { startServer } from '../src/server/start.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { startTestMirror, startTestServer } from './helpers/stack.js';
+import { listenForTest } from './helpers/loopback.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 const models = await demoModelsDir();
@@ -29,15 +30,7 @@ async function scripted(body: (res: ServerResponse) => void) {
     req.resume();
     req.on('end', () => body(res));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(
-    () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return listenForTest(t, server);
 }
 
 t.test('plain progress lines, exit 0 on ready; then --json on a model already in memory', async (t) => {
