@@ -115,6 +115,60 @@ t.test('a free connection goes to the flow holding fewest, level by level', asyn
   t.equal(share.held, 0, 'all given back');
 });
 
+/** Lets the share's grants and preemption calls run. */
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+t.test('the load with fewest bytes left weighs three; a flow waiting for one connection cuts one', async (t) => {
+  const share = createFairShare(8);
+  const { grants, take } = taker(share);
+  const forgetBig = share.weigh('big', () => 90e6);
+  share.weigh('small', () => 10e6);
+  await Promise.all(Array.from({ length: 8 }, () => take('big', 'weights')));
+  const smallWaits = Array.from({ length: 8 }, () => take('small', 'weights'));
+  await turn();
+  const cut = grants.filter((g) => g.preempted);
+  t.equal(cut.length, 6, "three shares to one of eight: six of the big load's connections are asked to yield");
+  for (const g of cut) g.grant.release();
+  await turn();
+  t.equal(grants.filter((g) => g.path === 'small/weights').length, 6, 'and go to the small load');
+  t.equal(share.held, 8);
+  // The big load re-asks for what it gave back; a connection the small load ends goes back to the small load.
+  const bigWaits = [take('big', 'weights'), take('big', 'weights')];
+  grants.find((g) => g.path === 'small/weights')?.grant.release();
+  await turn();
+  t.equal(grants.at(-1)?.path, 'small/weights', 'the small load holds five: under its share, so it gets the next');
+  t.notOk(
+    grants.some((g) => g.path === 'big/weights' && g.preempted && !cut.includes(g)),
+    'the big load keeps its two: it never stops',
+  );
+
+  // Once the loads weigh the same, the share is even again: a free connection goes to the big load (two against six).
+  forgetBig();
+  share.weigh('big', () => 1);
+  grants
+    .filter((g) => g.path === 'small/weights')
+    .at(-1)
+    ?.grant.release();
+  await turn();
+  t.equal(grants.at(-1)?.path, 'big/weights', 'the big load now has fewest bytes left: it gets the free one');
+  for (const g of grants) g.grant.release();
+  await Promise.all([...smallWaits, ...bigWaits]);
+  for (const g of grants) g.grant.release();
+  t.equal(share.held, 0, 'every wait granted and given back');
+
+  const single = createFairShare(8);
+  const singles = taker(single);
+  await Promise.all(Array.from({ length: 8 }, () => singles.take('a', 'weights')));
+  const config = singles.take('b', 'config.json');
+  await turn();
+  t.equal(singles.grants.filter((g) => g.preempted).length, 1, "b waits for one connection: one of a's is cut");
+  singles.grants.find((g) => g.preempted)?.grant.release();
+  await config;
+  t.equal(singles.grants.at(-1)?.path, 'b/config.json');
+  for (const g of singles.grants) g.grant.release();
+  t.equal(single.held, 0);
+});
+
 t.test('no yield between flows within one connection of each other; none without a way to ask', async (t) => {
   const share = createFairShare(3);
   const { grants, take } = taker(share);

@@ -1,11 +1,18 @@
 /**
  * The download connections, shared fairly. Every request of a file asks for a connection under a flow path (its
- * load, then its file); a free connection goes to the flow that holds the fewest, level by level (the load holding
- * fewest, then within it the file holding fewest; the longest waiting first among equals), so every load and every file
- * of a load makes progress. When a flow waits while another holds two or more connections more than it at the same
- * level, one of those is asked to yield (its `onPreempt`): a part of a file stops where it is, keeping every byte it
- * wrote, and asks again for the rest. So a small model asked for during a large download gets its share within one
- * request's set-up, not after the large file's parts end.
+ * load, then its file); a free connection goes to the flow whose share is smallest, level by level (the load, then
+ * within it the file; the longest waiting first among equals), so every load and every file of a load makes progress.
+ * Shares are counted in connections held per weight: files weigh one each, and so do loads, except the load with the
+ * fewest bytes left (each says how many through {@link FairShare.weigh}), which weighs {@link SHORTEST_LOAD_WEIGHT}.
+ * Favouring it costs the others nothing at the end: the link carries the same bytes either way, so the larger load
+ * finishes when it would have, while the smaller one is ready sooner (a model asked for during a large download is
+ * not held to half the link); the others keep one share each, so they never stop.
+ *
+ * When a flow waits while another's share would still be at least its own after giving it one connection, one of the
+ * other's is asked to yield (its `onPreempt`): a part of a file stops where it is, keeping every byte it wrote, and
+ * asks again for the rest. Connections already asked to yield count as on their way to the waiters, so a flow waiting
+ * for one connection (a config file) cuts one, not all but one. So a small model asked for during a large download
+ * gets its share within one request's set-up, not after the large file's parts end.
  *
  * Pure bookkeeping: no timers; preemption is a call to the holder, which releases its connection when it has stopped.
  */
@@ -27,7 +34,15 @@ export interface FairShare {
    * has fewer; without it the grant is never asked to yield.
    */
   acquire(path: readonly string[], signal?: AbortSignal, onPreempt?: () => void): Promise<Grant>;
+  /**
+   * Says how many bytes the load `flow` (the first name of its paths) has left, read whenever connections are shared
+   * out; the load with the fewest weighs {@link SHORTEST_LOAD_WEIGHT}. Returns the function that forgets it.
+   */
+  weigh(flow: string, bytesLeft: () => number): () => void;
 }
+
+/** The weight of the load with the fewest bytes left, against one for every other load and file. */
+export const SHORTEST_LOAD_WEIGHT = 3;
 
 interface Waiter {
   readonly seq: number;
@@ -64,12 +79,19 @@ interface Share {
   readonly root: Flow;
   /** Connections held, those asked to yield included. */
   held: number;
+  /** Connections asked to yield and not given back yet: each is on its way to a waiter. */
+  yielding: number;
   seq: number;
+  /** The loads' bytes left, by the first name of their paths. */
+  readonly bytesLeft: Map<string, () => number>;
 }
+
+/** A flow's weight: what its held connections are divided by to compare its share with its siblings'. */
+type Weight = (flow: Flow) => number;
 
 /** A {@link FairShare} of `capacity` connections. */
 export function createFairShare(capacity: number): FairShare {
-  const share: Share = { capacity, root: newFlow(undefined, ''), held: 0, seq: 0 };
+  const share: Share = { capacity, root: newFlow(undefined, ''), held: 0, yielding: 0, seq: 0, bytesLeft: new Map() };
   return {
     capacity,
     get held() {
@@ -103,7 +125,29 @@ export function createFairShare(capacity: number): FairShare {
         dispatch(share);
       });
     },
+    weigh(flow, bytesLeft) {
+      share.bytesLeft.set(flow, bytesLeft);
+      return () => {
+        if (share.bytesLeft.get(flow) === bytesLeft) share.bytesLeft.delete(flow);
+      };
+    },
   };
+}
+
+/** The weights of one sharing-out: {@link SHORTEST_LOAD_WEIGHT} for the load with fewest bytes left, else 1. */
+function weights(share: Share): Weight {
+  let shortest: string | undefined;
+  let least = Infinity;
+  for (const [name, bytesLeft] of share.bytesLeft) {
+    if (!share.root.children.has(name)) continue;
+    const left = bytesLeft();
+    if (left < least) {
+      least = left;
+      shortest = name;
+    }
+  }
+  if (shortest === undefined || share.root.children.size < 2) return () => 1;
+  return (flow) => (flow.parent === share.root && flow.name === shortest ? SHORTEST_LOAD_WEIGHT : 1);
 }
 
 /** The grant of a connection just given to `leaf`'s waiter number `seq`. */
@@ -117,7 +161,8 @@ function hold(share: Share, leaf: Flow, seq: number, onPreempt: (() => void) | u
       if (released) return;
       released = true;
       leaf.holdings.delete(holding);
-      if (!holding.preempted) along(leaf, (n) => (n.held -= 1));
+      if (holding.preempted) share.yielding -= 1;
+      else along(leaf, (n) => (n.held -= 1));
       share.held -= 1;
       prune(leaf);
       dispatch(share);
@@ -159,13 +204,20 @@ function oldest(node: Flow): number {
   return best;
 }
 
-/** Among `node`'s children with waiters, the one holding fewest (the longest waiting first among equals). */
-function neediest(node: Flow): Flow | undefined {
+/**
+ * Among `node`'s children with waiters, the one whose share would be smallest with one more connection (the longest
+ * waiting first among equals).
+ */
+function neediest(node: Flow, weight: Weight): Flow | undefined {
   let best: Flow | undefined;
+  let bestShare = Infinity;
   for (const child of node.children.values()) {
     if (child.waiting === 0) continue;
-    if (best === undefined || child.held < best.held || (child.held === best.held && oldest(child) < oldest(best)))
+    const share = (child.held + 1) / weight(child);
+    if (best === undefined || share < bestShare || (share === bestShare && oldest(child) < oldest(best))) {
       best = child;
+      bestShare = share;
+    }
   }
   return best;
 }
@@ -173,10 +225,11 @@ function neediest(node: Flow): Flow | undefined {
 /** Gives free connections to the neediest waiters, then asks holders to yield where the shares are uneven. */
 function dispatch(share: Share): void {
   const { root } = share;
+  const weight = weights(share);
   while (share.held < share.capacity && root.waiting > 0) {
     let node = root;
     while (node.waiters.length === 0) {
-      const next = neediest(node);
+      const next = neediest(node, weight);
       if (next === undefined) return;
       node = next;
     }
@@ -185,24 +238,30 @@ function dispatch(share: Share): void {
     share.held += 1;
     waiter.grant();
   }
-  if (root.waiting > 0) rebalance(root);
+  if (root.waiting > 0) rebalance(share, root, weight);
 }
 
-/** Asks a holder to yield wherever a flow waits with two or more connections fewer than a sibling. */
-function rebalance(node: Flow): void {
+/**
+ * Asks holders to yield wherever a flow waits and a sibling's share would still be at least its own after giving it
+ * one connection, counting the connections already yielding as given to the waiter (no more are cut than wait).
+ */
+function rebalance(share: Share, node: Flow, weight: Weight): void {
   for (;;) {
-    const needy = neediest(node);
-    if (needy === undefined) return;
+    const needy = neediest(node, weight);
+    if (needy === undefined || share.yielding >= needy.waiting) break;
     let richest: Flow | undefined;
-    for (const child of node.children.values()) if (richest === undefined || child.held > richest.held) richest = child;
-    if (richest === undefined || richest === needy || richest.held < needy.held + 2) break;
-    if (!preemptIn(richest)) break;
+    for (const child of node.children.values()) {
+      if (richest === undefined || child.held / weight(child) > richest.held / weight(richest)) richest = child;
+    }
+    if (richest === undefined || richest === needy) break;
+    if ((needy.held + share.yielding + 1) / weight(needy) > (richest.held - 1) / weight(richest)) break;
+    if (!preemptIn(share, richest)) break;
   }
-  for (const child of node.children.values()) if (child.waiting > 0) rebalance(child);
+  for (const child of node.children.values()) if (child.waiting > 0) rebalance(share, child, weight);
 }
 
 /** Asks the newest preemptible grant of the richest leaf under `node` to yield; false when none can. */
-function preemptIn(node: Flow): boolean {
+function preemptIn(share: Share, node: Flow): boolean {
   if (node.children.size === 0) {
     let newest: Holding | undefined;
     for (const holding of node.holdings) {
@@ -211,11 +270,12 @@ function preemptIn(node: Flow): boolean {
     }
     if (newest === undefined) return false;
     newest.preempted = true;
+    share.yielding += 1;
     // Counted as given back at once, so that one shortfall asks one holder, not one per look.
     along(node, (n) => (n.held -= 1));
     newest.onPreempt?.();
     return true;
   }
   const children = [...node.children.values()].sort((a, b) => b.held - a.held);
-  return children.some((child) => child.held > 0 && preemptIn(child));
+  return children.some((child) => child.held > 0 && preemptIn(share, child));
 }

@@ -56,6 +56,7 @@ export async function downloadFiles(options: DownloadFilesOptions): Promise<bool
   const plans = await Promise.all(missing.map((file) => planFile(options, file)));
   const needed = plans.reduce((sum, plan) => sum + plan.share, 0);
   let claim: HeldClaim | undefined;
+  let unweigh: (() => void) | undefined;
   if (needed > 0) {
     if (!options.online) throw notCached(options.ref, options.cacheDir, files.map((file) => file.path).join(', '));
     // What this load still has to write: its total less what its files reported so far.
@@ -63,12 +64,15 @@ export async function downloadFiles(options: DownloadFilesOptions): Promise<bool
     const remaining = (): number => needed - [...written.values()].reduce((sum, bytes) => sum + bytes, 0);
     const what = `${options.ref.key} (${missingNames(plans)})`;
     claim = await claimDiskSpace(options.transfer, options.cacheDir, blobsDir(plans), needed, remaining, what);
+    // The load with the fewest bytes left gets the larger share of the connections (`fair-share.ts`).
+    unweigh = options.transfer.connections.weigh(options.flow, remaining);
     options.progress?.begin(plans);
     options = { ...options, progress: countWritten(options.progress, plans, written) };
   }
   try {
     await fetchAll(options, plans);
   } finally {
+    unweigh?.();
     claim?.release();
   }
   options.progress?.end();
