@@ -208,6 +208,32 @@ t.test('idle timeout, unload, acquire, close', async (t) => {
   t.equal(await manager.unload('o/none@main'), false);
 });
 
+t.test('an unload is told at once; that its memory is given back, only once the model is disposed of', async (t) => {
+  let disposeNow: () => void = () => undefined;
+  const disposing = new Promise<void>((resolve) => (disposeNow = resolve));
+  const loader: ModelLoader = {
+    load: async (r) => ({
+      ref: r,
+      generate: async () => ({ finishReason: 'stop', promptTokens: 0, completionTokens: 0 }),
+      // As a worker's thread: gone only some time after it was asked to go.
+      dispose: () => disposing,
+    }),
+    listCached: async () => [],
+  };
+  const manager = createLoadManager({ loader, clock: createFakeClock() });
+  const seen: string[] = [];
+  manager.watch((event) => {
+    if (event.type === 'unload' || event.type === 'freed') seen.push(`${event.type} ${event.ref.key}`);
+  });
+  await manager.acquire(ref('o/a'));
+  const unloading = manager.unload('o/a@main');
+  await tick();
+  t.same(seen, ['unload o/a@main'], 'the unload at once; its worker still runs');
+  disposeNow();
+  t.equal(await unloading, true);
+  t.same(seen, ['unload o/a@main', 'freed o/a@main'], 'freed once disposed of: the feed measures memory then');
+});
+
 t.test('events a loader reports synchronously reach the first subscriber', async (t) => {
   const loader: ModelLoader = {
     load(r, onEvent) {

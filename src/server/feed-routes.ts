@@ -24,7 +24,8 @@ export interface FeedRoutesOptions {
  */
 export function registerFeedRoutes(app: FastifyInstance, options: FeedRoutesOptions): void {
   const { manager, feed } = options;
-  // The process's memory after each change of what it holds (a load, a pull or an unload ended), with its RSS then.
+  // The process's memory after each change of what it holds (a load or a pull ended, a model unloaded and its worker
+  // gone: measured before the worker exits, the RSS would still count it), with its RSS then.
   const memory = (): void => feed.publish('memory', JSON.stringify(memoryOf(manager)));
   const stopWatching = manager.watch((event) => {
     switch (event.type) {
@@ -34,9 +35,10 @@ export function registerFeedRoutes(app: FastifyInstance, options: FeedRoutesOpti
         return event.event.status === 'loading' ? undefined : memory();
       case 'unload': {
         const payload: UnloadPayload = { model: event.ref.key, reason: event.reason };
-        feed.publish('unload', JSON.stringify(payload));
-        return memory();
+        return feed.publish('unload', JSON.stringify(payload));
       }
+      case 'freed':
+        return memory();
       case 'expiry': {
         const payload: ExpiryPayload = { model: event.ref.key, ...event.expiry };
         return feed.publish('expiry', JSON.stringify(payload));

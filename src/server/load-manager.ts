@@ -67,6 +67,8 @@ export type ManagerEvent =
   /** A pull's wire events (`POST /pull_model`), as its subscribers get them. */
   | { readonly type: 'pull'; readonly ref: ModelRef; readonly event: LoadEvent }
   | { readonly type: 'unload'; readonly ref: ModelRef; readonly reason: UnloadReason }
+  /** A model unloaded has been disposed of (its worker has exited): the memory it held is given back by now. */
+  | { readonly type: 'freed'; readonly ref: ModelRef }
   /** When a resident model will be unloaded for idleness moved (or it just became resident), as of now. */
   | { readonly type: 'expiry'; readonly ref: ModelRef; readonly expiry: Omit<ExpiryPayload, 'model'> };
 
@@ -247,6 +249,7 @@ export function createLoadManager(options: LoadManagerOptions): LoadManager {
     unloaded(model.ref, reason);
     admission.changed();
     await model.dispose();
+    watchers.emit({ type: 'freed', ref: model.ref });
     return true;
   };
   const parts: Parts = {
