@@ -68,7 +68,9 @@ export const WIRE_ERRORS = {
   MODEL_NOT_CACHED: { status: 404, when: '`/delete_model`: the cache has no snapshot of the model at that revision' },
   MODEL_IN_USE: {
     status: 409,
-    when: '`/delete_model`: a revision of the repository is resident or loading; unload it first',
+    when:
+      '`/delete_model`: a revision of the repository is resident, loading or being pulled; unload it first. ' +
+      '`/load_model` with `keep_alive: 0`: the model is still loading',
   },
   INVALID_DTYPE: {
     status: 400,
