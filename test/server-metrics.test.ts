@@ -39,6 +39,8 @@ t.test('the counters move with a load, a chat and an unload', async (t) => {
     'modeldeck_models_resident',
     'modeldeck_models_loading',
     'modeldeck_loads_queued',
+    'modeldeck_pulls_under_way',
+    'modeldeck_pulls_queued',
     'modeldeck_model_unloads_total',
     'modeldeck_download_bytes_total',
     'modeldeck_download_retries_total',

@@ -12,6 +12,7 @@ import { createSseParser } from '../src/protocol/sse.js';
 import { deleteCachedRevision } from '../src/server/fetch/cache-inventory.js';
 import { watchFeed } from './helpers/feed-client.js';
 import { startGateProxy, type GateProxy } from './helpers/gate-proxy.js';
+import { scrape } from './helpers/scrape.js';
 import { loadModel } from './helpers/sse-client.js';
 import { serveAsCommand, startTestServer, startTwinMirror, TWIN_A, TWIN_B } from './helpers/stack.js';
 import { until } from './helpers/until.js';
@@ -149,11 +150,18 @@ t.test('--max-loads 1: a pull waits for the slot a load holds (queued), and a lo
   );
   await feed.waitFor('the queued pull on the feed', (e) => e.event === 'pull' && e.data.status === 'loading');
   t.equal(gate.held.filter((path) => path.includes('/tiny-chat-b/')).length, 0, 'and has not asked the hub');
+  const queued = await scrape(server.url);
+  t.equal(queued.value('modeldeck_pulls_under_way'), 1, '/metrics counts the pull under way');
+  t.equal(queued.value('modeldeck_pulls_queued'), 1, 'and waiting its turn');
+  t.equal(queued.value('modeldeck_loads_queued'), 0, 'apart from the loads waiting');
 
   gate.open();
   t.match((await loading).events.at(-1), { status: 'ready' });
   await pulling.done;
   t.strictSame(stagesOf(pulling.events), ['queued', 'processor', 'config', 'download', 'ready'], 'then it ran');
+  const ended = await scrape(server.url);
+  t.equal(ended.value('modeldeck_pulls_under_way'), 0, 'none under way once it ended');
+  t.equal(ended.value('modeldeck_pulls_queued'), 0);
   t.equal((await post(server.url, '/unload_model', { model: A })).status, 200);
 
   // The other way round: a pull holds the slot, a load waits behind it.

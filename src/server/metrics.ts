@@ -215,6 +215,22 @@ function tableGauges(registry: Registry, manager: LoadManager, inFlight: () => n
     },
   });
   new Gauge({
+    name: 'modeldeck_pulls_under_way',
+    help: 'Download-only pulls (POST /pull_model) running or waiting their turn',
+    registers,
+    collect() {
+      this.set(manager.pulls().length);
+    },
+  });
+  new Gauge({
+    name: 'modeldeck_pulls_queued',
+    help: 'Pulls waiting their turn (stage queued) for a --max-loads slot',
+    registers,
+    collect() {
+      this.set(manager.pulls().filter((pull) => pull.stage === QUEUED_STAGE).length);
+    },
+  });
+  new Gauge({
     name: 'modeldeck_model_weight_bytes',
     help: 'Bytes of each resident model’s weight files',
     labelNames: ['model'] as const,
