@@ -93,7 +93,10 @@ const input = Object.assign(new PassThrough(), {
   setRawMode(mode) { input.isRaw = mode; log('<raw ' + mode + '>'); return input; },
 });
 let seen = '';
-const sink = (tag) => new Writable({ write(chunk, _enc, done) { const s = chunk.toString(); if (!tag) seen += s; log(tag + s); done(); } });
+// 'hangup': the terminal goes away; from then on its writes fail as a closed tty's do (EIO), and SIGHUP comes.
+let hungUp = false;
+const eio = () => Object.assign(new Error('write EIO'), { code: 'EIO', errno: -5, syscall: 'write' });
+const sink = (tag) => new Writable({ write(chunk, _enc, done) { if (hungUp && !tag) { log('<EIO>'); return done(eio()); } const s = chunk.toString(); if (!tag) seen += s; log(tag + s); done(); } });
 const output = Object.assign(sink(''), { isTTY: true, columns: 120, rows: 40 });
 // A real terminal's stdin is a handle that keeps the process alive (the dashboard's own timers are unref'd); these
 // streams are not, so an interval stands in for it.
@@ -105,6 +108,7 @@ const poll = setInterval(() => {
   process.stdout.write('drawn\\n');
   if (kind === 'throw') setTimeout(() => { throw new Error('boom from a timer'); });
   if (kind === 'reject') void Promise.reject(new Error('boom from a promise'));
+  if (kind === 'hangup') { hungUp = true; process.kill(process.pid, 'SIGHUP'); }
 }, 50);
 const code = await running;
 log('<resolved ' + code + '>');
@@ -119,7 +123,7 @@ interface ChildRun {
   readonly transcript: string;
 }
 
-async function runChild(kind: 'throw' | 'reject' | 'sigterm', dir: string): Promise<ChildRun> {
+async function runChild(kind: 'throw' | 'reject' | 'sigterm' | 'hangup', dir: string): Promise<ChildRun> {
   const outPath = join(dir, `${kind}.out`);
   const cli = sourceModuleUrl('cli/dashboard');
   // The same loaders as this process (coverage, and TypeScript when run from the sources), so the child runs the code
@@ -182,3 +186,17 @@ t.test('SIGTERM: the terminal is restored and the command exits 0', async (t) =>
   t.notMatch(run.transcript, '<stderr>', 'nothing on stderr');
   t.match(run.transcript, /<resolved 0>$/, 'the command resolved 0 after restoring');
 });
+
+t.test(
+  'the terminal gone (its writes fail with EIO, then SIGHUP): ended as q ends it, exit 0, no report',
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'modeldeck-tui-restore-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const run = await runChild('hangup', dir);
+    t.equal(run.signal, null, 'not killed by the signal: the command handled it');
+    t.ok(run.transcript.includes('<EIO>'), 'the restore sequences met the closed terminal');
+    t.notMatch(run.transcript, '<stderr>', 'no "unexpected error" report: a closed terminal is an ordinary end');
+    t.equal(run.code, 0);
+    t.match(run.transcript, /<resolved 0>$/, 'the command resolved 0');
+  },
+);

@@ -224,6 +224,9 @@ export async function runDashboardCommand(argv: readonly string[], io: Dashboard
   const fatal = (error: unknown): void => {
     // Restore the terminal first, so the report is readable; then report and exit non-zero, never swallow.
     dashboard.shutdown();
+    // The terminal closed under the dashboard (its window or tmux pane gone, a hang-up): its writes fail with EIO.
+    // That is an ordinary way to end, as q is; nothing is left to read a report.
+    if (terminalGone(error, output)) return;
     stderr.write(
       `modeldeck: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );
@@ -249,6 +252,12 @@ export async function runDashboardCommand(argv: readonly string[], io: Dashboard
   // What Save & quit saved, said where the user reads it once the screen is gone.
   for (const line of dashboard.farewell()) output.write(`modeldeck: ${line}\n`);
   return exitCode;
+}
+
+/** Whether `error` is a write to a terminal that is gone: EIO, or a broken pipe once the output was destroyed. */
+function terminalGone(error: unknown, output: NodeJS.WritableStream): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code === 'EIO' || (code === 'EPIPE' && (output as { destroyed?: boolean }).destroyed === true);
 }
 
 /** The signals that end the dashboard as q does. */
