@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { repoPath } from './helpers/repo.js';
+import { untracked } from './helpers/untracked.js';
 
 // `npm run bench` in smoke mode: every benchmark script runs end to end at tiny sizes, so none can rot. The figures
 // of a smoke run mean nothing (tiny sizes, a loaded machine): only their presence and shape are checked here.
@@ -34,7 +35,8 @@ interface Run {
 
 function bench(args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [runner, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, argv] = untracked(process.execPath, [runner, ...args]);
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));

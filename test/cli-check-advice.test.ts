@@ -11,6 +11,7 @@ import { watchFeed } from './helpers/feed-client.js';
 import { modeldeckBin } from './helpers/repo.js';
 import { startTestMirror, startTestServer } from './helpers/stack.js';
 import { listenForTest } from './helpers/loopback.js';
+import { untracked } from './helpers/untracked.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 
@@ -22,7 +23,8 @@ interface Run {
 
 function check(args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [modeldeckBin, 'check', ...args], {
+    const [command, argv] = untracked(process.execPath, [modeldeckBin, 'check', ...args]);
+    const child = spawn(command, argv, {
       env: { ...process.env, MODELDECK_API_KEY: '' },
       stdio: 'pipe',
     });

@@ -14,6 +14,7 @@ import { PULL_USAGE } from '../src/cli/pull.js';
 import { REPLAY_USAGE } from '../src/cli/replay.js';
 import { SERVE_USAGE } from '../src/cli/serve.js';
 import { modeldeckBin } from './helpers/repo.js';
+import { untracked } from './helpers/untracked.js';
 
 // --help is written wrapped by hand at about 110 columns; on an 80-column terminal (and in a pipe) it is fitted.
 
@@ -37,7 +38,7 @@ const words = (text: string): string[] => text.split(/\s+/).filter(Boolean);
 t.test('every --help fits 80 columns in a pipe, word for word the text as written', async (t) => {
   for (const [command, usage] of Object.entries(USAGES)) {
     const args = command === '' ? ['--help'] : [command, '--help'];
-    const { stdout } = await promisify(execFile)(process.execPath, [modeldeckBin, ...args]);
+    const { stdout } = await promisify(execFile)(...untracked(process.execPath, [modeldeckBin, ...args]));
     const wide = stdout.split('\n').filter((line) => line.length > 80);
     t.strictSame(wide, [], `modeldeck ${command} --help: no line over 80 columns`);
     t.strictSame(words(stdout), words(usage), `modeldeck ${command} --help: nothing lost or reordered`);

@@ -11,6 +11,7 @@ import { modeldeckBin } from './helpers/repo.js';
 import { startTestMirror, startTestServer, type TestServer } from './helpers/stack.js';
 import { until } from './helpers/until.js';
 import { listenForTest } from './helpers/loopback.js';
+import { untracked } from './helpers/untracked.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 
@@ -25,7 +26,8 @@ interface Run {
 
 /** Starts the bin; `done` resolves when it exits, `stdout()` reads what it printed so far. */
 function start(args: string[]): { done: Promise<Run>; stdout: () => string } {
-  const child = spawn(process.execPath, [modeldeckBin, ...args], {
+  const [command, argv] = untracked(process.execPath, [modeldeckBin, ...args]);
+  const child = spawn(command, argv, {
     env: { ...process.env, MODELDECK_API_KEY: '' },
     stdio: 'pipe',
   });

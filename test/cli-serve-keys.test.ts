@@ -6,6 +6,7 @@ import t from 'tap';
 import { demoModelsDir } from './helpers/demo.js';
 import { listeningUrl, startTestMirror } from './helpers/stack.js';
 import { modeldeckBin } from './helpers/repo.js';
+import { untracked } from './helpers/untracked.js';
 
 // `modeldeck serve`'s keys as a user gives them: the compiled bin in a child process, flags and environment.
 const bin = modeldeckBin;
@@ -27,11 +28,20 @@ interface Serve {
 }
 
 async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<Serve> {
-  const child = spawn(
-    process.execPath,
-    [bin, 'serve', '--port', '0', '--hub-url', mirror.url, '--cache-dir', cache, '--log-level', 'trace', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...CLEAN, ...env } },
-  );
+  const [command, argv] = untracked(process.execPath, [
+    bin,
+    'serve',
+    '--port',
+    '0',
+    '--hub-url',
+    mirror.url,
+    '--cache-dir',
+    cache,
+    '--log-level',
+    'trace',
+    ...args,
+  ]);
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...CLEAN, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -49,7 +59,8 @@ async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<Serve> {
 
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...CLEAN, ...env }, stdio: 'pipe' });
+    const [command, argv] = untracked(process.execPath, [bin, ...args]);
+    const child = spawn(command, argv, { env: { ...process.env, ...CLEAN, ...env }, stdio: 'pipe' });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
@@ -163,7 +174,7 @@ t.test('keys that cannot be used stop serve at start: exit 2, saying why, never 
 });
 
 t.test('serve --help tells the key flags', async (t) => {
-  const child = spawn(process.execPath, [bin, 'serve', '--help'], { stdio: 'pipe' });
+  const child = spawn(...untracked(process.execPath, [bin, 'serve', '--help']), { stdio: 'pipe' });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));

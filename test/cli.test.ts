@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import t from 'tap';
 import { modeldeckBin } from './helpers/repo.js';
+import { untracked } from './helpers/untracked.js';
 
 // The CLI as a user runs it: the compiled bin (npm test builds dist/ first), in a child process.
 const bin = modeldeckBin;
@@ -18,7 +19,10 @@ interface Run {
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+    const child = spawn(...untracked(process.execPath, [bin, ...args]), {
+      env: { ...process.env, ...env },
+      stdio: 'pipe',
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -77,11 +81,8 @@ t.test('serve prints its URL, answers, and stops cleanly on SIGTERM and SIGINT',
   t.teardown(() => rm(cache, { recursive: true, force: true }));
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const child = spawn(
-      process.execPath,
-      [bin, 'serve', '--port', '0', '--cache-dir', cache, '--log-level', 'silent'],
-      {
-        stdio: 'pipe',
-      },
+      ...untracked(process.execPath, [bin, 'serve', '--port', '0', '--cache-dir', cache, '--log-level', 'silent']),
+      { stdio: 'pipe' },
     );
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     const lines = createInterface({ input: child.stdout });
@@ -107,7 +108,8 @@ t.test('serve refuses a port in use, in words', async (t) => {
 });
 
 t.test('a non-loopback bind without an API key warns', async (t) => {
-  const child = spawn(process.execPath, [bin, 'serve', '--host', '0.0.0.0', '--port', '0', '--log-level', 'silent'], {
+  const serve = [bin, 'serve', '--host', '0.0.0.0', '--port', '0', '--log-level', 'silent'];
+  const child = spawn(...untracked(process.execPath, serve), {
     stdio: 'pipe',
   });
   let stderr = '';

@@ -27,6 +27,7 @@ import {
 } from '../src/server/fetch/model-cache.js';
 import { demoModelsDir } from './helpers/demo.js';
 import { bytesSentFor, cacheTree, commitOf, partialOf } from './helpers/hf-cache.js';
+import { untracked } from './helpers/untracked.js';
 
 const ID = 'modeldeck/tiny-chat';
 const root = await demoModelsDir();
@@ -354,7 +355,7 @@ t.test('a blob another process is writing is waited for, and taken over once tha
   const blob = join(t.testdir(), 'models--modeldeck--tiny-chat', 'blobs', 'etag-1');
   const lock = blobLockPath(blob);
   t.match(lock, /\.locks\/models--modeldeck--tiny-chat\/etag-1\.modeldeck\.lock$/, "beside huggingface_hub's locks");
-  const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  const holder = spawn(...untracked(process.execPath, ['-e', 'setInterval(() => {}, 1000)']), { stdio: 'ignore' });
   t.teardown(() => holder.kill('SIGKILL'));
   await mkdir(dirname(lock), { recursive: true });
   await writeFile(lock, JSON.stringify({ pid: holder.pid, host: hostname() }));
@@ -386,7 +387,7 @@ t.test('a blob another process is writing is waited for, and taken over once tha
 });
 
 t.test('a lock left by a dead process, or half-written, is stale; a held one on another host is not', async (t) => {
-  const dead = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  const dead = spawn(...untracked(process.execPath, ['-e', '0']), { stdio: 'ignore' });
   await new Promise((resolve) => dead.once('exit', resolve));
   const blob = join(t.testdir(), 'models--modeldeck--tiny-chat', 'blobs', 'etag-2');
   await mkdir(dirname(blobLockPath(blob)), { recursive: true });

@@ -12,6 +12,7 @@ import { commitShaOf, revisionDirName } from '../src/mirror/repo-fs.js';
 import { startMirror, type MirrorRequest } from '../src/mirror/mirror.js';
 import { MIRROR_USAGE, runMirrorCommand } from '../src/cli/mirror.js';
 import { sourceModuleUrl } from './helpers/repo.js';
+import { untracked } from './helpers/untracked.js';
 import { fitHelp } from '../src/cli/help-text.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -899,7 +900,7 @@ t.test('cli: a real SIGTERM stops a real process with status 0', async (t) => {
     script,
     `import { runMirrorCommand } from ${JSON.stringify(cli)};\nprocess.exitCode = await runMirrorCommand(process.argv.slice(2));\n`,
   );
-  const child = spawn(process.execPath, [...loader, script, root, '--port', '0', '--quiet'], {
+  const child = spawn(...untracked(process.execPath, [...loader, script, root, '--port', '0', '--quiet']), {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => {

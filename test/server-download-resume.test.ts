@@ -18,6 +18,7 @@ import { modeldeckBin } from './helpers/repo.js';
 import { loadModel } from './helpers/sse-client.js';
 import { listeningUrl, startTestMirror, startTestServer } from './helpers/stack.js';
 import { until } from './helpers/until.js';
+import { untracked } from './helpers/untracked.js';
 
 const BIG = 'modeldeck/chat-100m';
 const BIG_FILE = 'onnx/model.onnx_data';
@@ -92,7 +93,7 @@ async function serveChild(
 ): Promise<{ url: string; child: ChildProcess; exited: Promise<unknown> }> {
   const bin = modeldeckBin;
   const args = ['serve', '--port', '0', '--hub-url', mirror.url, '--cache-dir', cacheDir, '--log-level', 'silent'];
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(...untracked(process.execPath, [bin, ...args]), { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   t.teardown(() => child.kill('SIGKILL'));
   return { url: await listeningUrl(child), child, exited };

@@ -8,6 +8,7 @@ import { demoModelsDir } from './helpers/demo.js';
 import { loadModel, stagesOf } from './helpers/sse-client.js';
 import { startTestMirror, startTestServer, listeningUrl } from './helpers/stack.js';
 import { modeldeckBin } from './helpers/repo.js';
+import { untracked } from './helpers/untracked.js';
 
 const MODEL = 'modeldeck/tiny-chat';
 const KEY = `${MODEL}@main`;
@@ -152,7 +153,9 @@ const AS_NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
 const asRoot = process.getuid?.() === 0;
 /** As root, the test runs the server as the unprivileged user; false when it can, else why not. */
 function cannotRunAsNobody(): string | false {
-  const probe = spawnSync('setpriv', [...AS_NOBODY, process.execPath, bin, '--version'], { encoding: 'utf8' });
+  const probe = spawnSync(...untracked('setpriv', [...AS_NOBODY, process.execPath, bin, '--version']), {
+    encoding: 'utf8',
+  });
   if (probe.status === 0) return false;
   return `cannot run the server as an unprivileged user here (setpriv: ${probe.error?.message ?? probe.stderr.trim()})`;
 }
@@ -172,8 +175,18 @@ t.test('cache dir not writable', { skip: asRoot ? cannotRunAsNobody() : false },
   // on a directory it may read but not write.
   await chmod(cacheDir, 0o755);
   const child = spawn(
-    'setpriv',
-    [...AS_NOBODY, process.execPath, bin, 'serve', '--port', '0', '--hub-url', mirror.url, '--cache-dir', cacheDir],
+    ...untracked('setpriv', [
+      ...AS_NOBODY,
+      process.execPath,
+      bin,
+      'serve',
+      '--port',
+      '0',
+      '--hub-url',
+      mirror.url,
+      '--cache-dir',
+      cacheDir,
+    ]),
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HF_TOKEN: '', MODELDECK_API_KEY: '' } },
   );
   t.teardown(() => {

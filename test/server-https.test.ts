@@ -15,6 +15,7 @@ import { demoModelsDir } from './helpers/demo.js';
 import { loadModel } from './helpers/sse-client.js';
 import { fileDownloads, startTestMirror, listeningUrl } from './helpers/stack.js';
 import { modeldeckBin, repoPath } from './helpers/repo.js';
+import { untracked } from './helpers/untracked.js';
 
 const TINY = 'modeldeck/tiny-chat';
 const CERT = repoPath('test', 'fixtures', 'tls', 'hub-cert.pem');
@@ -46,7 +47,7 @@ async function serve(t: Test, env: NodeJS.ProcessEnv): Promise<string> {
   const cacheDir = await mkdtemp(join(tmpdir(), 'modeldeck-https-'));
   t.teardown(() => rm(cacheDir, { recursive: true, force: true }));
   const args = ['serve', '--port', '0', '--hub-url', hubUrl, '--cache-dir', cacheDir, '--log-level', 'silent'];
-  const child = spawn(process.execPath, [bin, ...args], {
+  const child = spawn(...untracked(process.execPath, [bin, ...args]), {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });

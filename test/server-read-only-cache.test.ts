@@ -16,6 +16,7 @@ import { cacheTree, commitOf } from './helpers/hf-cache.js';
 import { loadModel } from './helpers/sse-client.js';
 import { fileDownloads, listeningUrl, startTestMirror, startTestServer } from './helpers/stack.js';
 import { modeldeckBin } from './helpers/repo.js';
+import { untracked } from './helpers/untracked.js';
 
 const TINY = 'modeldeck/tiny-chat';
 const OTHER = 'test/not-in-cache';
@@ -38,7 +39,9 @@ const asRoot = process.getuid?.() === 0;
 
 /** As root, whether the server can run as the unprivileged user here: false when it can, else why not. */
 function cannotRunAsNobody(): string | false {
-  const probe = spawnSync('setpriv', [...AS_NOBODY, process.execPath, bin, '--version'], { encoding: 'utf8' });
+  const probe = spawnSync(...untracked('setpriv', [...AS_NOBODY, process.execPath, bin, '--version']), {
+    encoding: 'utf8',
+  });
   if (probe.status === 0) return false;
   return `cannot run the server as an unprivileged user here (setpriv: ${probe.error?.message ?? probe.stderr.trim()})`;
 }
@@ -86,7 +89,7 @@ async function startReadOnlyServer(cacheDir: string, by: ReadOnlyBy): Promise<{ 
     by === 'permissions'
       ? ['setpriv', [...AS_NOBODY, ...serve]]
       : ['unshare', ['-m', 'sh', '-c', `${MOUNT_READ_ONLY} && shift && exec "$@"`, 'sh', cacheDir, ...serve]];
-  const child = spawn(command, args, {
+  const child = spawn(...untracked(command, args), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, HF_TOKEN: '', MODELDECK_API_KEY: '' },
   });

@@ -12,6 +12,7 @@ import { loadModel } from './helpers/sse-client.js';
 import { startTestMirror } from './helpers/stack.js';
 import { until } from './helpers/until.js';
 import { modeldeckBin } from './helpers/repo.js';
+import { untracked } from './helpers/untracked.js';
 
 const chatBody = (model: string, stream = false) =>
   JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], stream });
@@ -131,8 +132,18 @@ t.test('modeldeck serve: SIGTERM mid-download gives every subscriber ABORTED and
   t.teardown(() => mirror.close());
   const bin = modeldeckBin;
   const child = spawn(
-    process.execPath,
-    [bin, 'serve', '--port', '0', '--hub-url', mirror.url, '--cache-dir', t.testdir(), '--log-level', 'silent'],
+    ...untracked(process.execPath, [
+      bin,
+      'serve',
+      '--port',
+      '0',
+      '--hub-url',
+      mirror.url,
+      '--cache-dir',
+      t.testdir(),
+      '--log-level',
+      'silent',
+    ]),
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
