@@ -164,10 +164,14 @@ function setText(element: Element, lines: readonly Line[], damage: Damage): void
 }
 
 function setLabel(element: Element, label: string, damage: Damage): void {
-  const holder = element as unknown as { _md_label?: string };
+  const holder = element as unknown as { _md_label?: string; _labelResize?: () => void };
   if (holder._md_label === label) return;
+  const created = holder._md_label === undefined;
   holder._md_label = label;
   element.setLabel(label);
+  // blessed redraws the whole screen on the next turn after any labelled box resizes, to move a label that only
+  // moves in a box that scrolls (these never do): a hundred cells resized by a new session were a hundred frames.
+  if (created && holder._labelResize !== undefined) element.removeListener('resize', holder._labelResize);
   damage.changed(element);
 }
 
