@@ -107,7 +107,13 @@ function sessionSpec(urls, n, i, label) {
 }
 
 /** Opens `n` sessions, sends a message to each chat session, measures, and closes them again. */
-async function measureSize(urls, n, round) {
+/** CPU ms the fleet's server processes have used so far, all together. */
+async function serversCpuMs(helpers) {
+  const replies = await Promise.all(helpers.map((h) => h.request({ type: 'cpu' })));
+  return replies.reduce((sum, reply) => sum + reply.ms, 0);
+}
+
+async function measureSize(helpers, urls, n, round) {
   const specs = Array.from({ length: n }, (_, i) => sessionSpec(urls, n, i, `r${round}n${n}`));
   const chats = Math.ceil(n / 2);
   const heapEmpty = await memoryAfterGc();
@@ -136,11 +142,13 @@ async function measureSize(urls, n, round) {
     term.input.write('\x1b[Z');
     await sleep(smoke ? 200 : 2000);
     const framesBefore = term.frames();
+    const serversBefore = await serversCpuMs(helpers);
     const cpuBefore = process.cpuUsage();
     const started = monoMs();
     await sleep(WINDOW_MS);
     const elapsed = monoMs() - started;
     const cpu = process.cpuUsage(cpuBefore);
+    const serversCpu = (await serversCpuMs(helpers)) - serversBefore;
     const frames = term.frames() - framesBefore;
     const heap = await memoryAfterGc();
     term.input.write('\r');
@@ -154,6 +162,7 @@ async function measureSize(urls, n, round) {
     return {
       n,
       cpuShare: (cpu.user + cpu.system) / 1000 / elapsed,
+      serversShare: serversCpu / elapsed,
       fps: frames / (elapsed / 1000),
       keys,
       memory: heap.heapUsed + heap.external,
@@ -226,7 +235,7 @@ async function main() {
     log(`${SERVERS} servers up`);
     const idleKeys = await idleKeyEcho();
     const sizes = [];
-    for (const [round, n] of SIZES.entries()) sizes.push(await measureSize(urls, n, round));
+    for (const [round, n] of SIZES.entries()) sizes.push(await measureSize(helpers, urls, n, round));
     const largest = SIZES.at(-1);
     const frame = await firstFrame(urls, largest, dir.path);
     const frameOne = await firstFrame(urls, 1, dir.path);
@@ -247,7 +256,7 @@ async function main() {
         `key echo p99 ${percentile(s.keys, 99).toFixed(1)} ms (${missed(s.keys)} of ${s.keys.length} keys never shown), ` +
         `${(s.memory / 1e6).toFixed(1)} MB heap + external ` +
         `(${((s.memory - s.memoryEmpty) / s.n / 1e6).toFixed(3)} MB a session over the empty process), ` +
-        `${s.fps.toFixed(1)} fps`,
+        `${s.fps.toFixed(1)} fps; the ${SERVERS} servers meanwhile ${s.serversShare.toFixed(2)} of a core`,
     );
     for (const line of curve) log(line);
     await report({
@@ -284,6 +293,10 @@ async function main() {
           samples: frame.samples,
         }),
         ...sizes.map((s) => figure(`frames drawn per second, ${s.n} sessions`, s.fps, 'fps')),
+        // The host the dashboard shares: on 2 cores, servers near 1.5 leave it a core only part of the time.
+        ...sizes.map((s) =>
+          figure(`CPU share of the ${SERVERS} server processes, ${s.n} sessions`, s.serversShare, 'fraction'),
+        ),
       ],
       notes: [
         `Half of each size's sessions load for the whole run (download progress, 10 events/s each); the other half ` +

@@ -96,3 +96,22 @@ t.test(
     t.same(drawn, [1, 4], 'dispose cancels an urgent frame');
   },
 );
+
+t.test(
+  'a stream change while a key is pending is drawn in the key frame, not in a frame of its own before it',
+  async (t) => {
+    const m = createFakeClock(1000);
+    const drawn: number[] = [];
+    let value = 0;
+    const s = createRenderScheduler({ draw: () => drawn.push(value), clock: m, maxFps: 30 });
+    value = 1;
+    s.urgent();
+    value = 2;
+    s.invalidate();
+    t.same(drawn, [], 'the interval had passed, yet nothing is drawn inside the key handler');
+    m.advance(0);
+    t.same(drawn, [2], 'one frame at the end of the turn, with both changes');
+    m.advance(100);
+    t.same(drawn, [2], 'and no second one');
+  },
+);

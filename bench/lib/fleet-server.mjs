@@ -9,7 +9,7 @@
  * - a resident model streams one token every 50 ms (20 tokens/s) up to the request's `max_tokens`, and stops at
  *   once when the reply is cut.
  *
- * Prints nothing; answers `url` over IPC (see `forkHelper`).
+ * Prints nothing; answers `url` and `cpu` (ms used so far) over IPC (see `forkHelper`).
  */
 
 import { startServer } from '../../dist/server/start.js';
@@ -74,5 +74,12 @@ const server = await startServer({
   idleTimeoutMs: 3_600_000,
 });
 
-serveParent({ url: () => ({ url: server.url }) });
+serveParent({
+  url: () => ({ url: server.url }),
+  // CPU ms this process has used, so the benchmark can say how much of the host the servers took beside the dashboard.
+  cpu: () => {
+    const used = process.cpuUsage();
+    return { ms: (used.user + used.system) / 1000 };
+  },
+});
 process.on('disconnect', () => process.exit(0));

@@ -368,6 +368,20 @@ export function updateDashboard(model: DashboardModel, action: DashboardAction):
   }
 }
 
+/** Service roots of the sessions' server URLs, as worked out last: a feed event asks for every session's. */
+const roots = new Map<string, string>();
+
+function cachedRoot(server: string): string {
+  let root = roots.get(server);
+  if (root === undefined) {
+    // A few servers a dashboard: the bound only keeps a long session that edits many from growing it.
+    if (roots.size >= 1024) roots.clear();
+    root = serviceRoot(server);
+    roots.set(server, root);
+  }
+  return root;
+}
+
 /**
  * What a server's feed (or poll) reported: the server's view, and the sessions on it, which follow their models there
  * (unloaded, loading again, the unload countdown); a server found to have no feed is polled, and the read-only
@@ -377,7 +391,7 @@ function serverReported(model: DashboardModel, root: string, action: ServerActio
   const server = model.servers[root];
   if (server === undefined) return unchanged(model);
   const next = reduceServer(server, action);
-  const sessions = followServerNews(model.sessions, root, serverNews(server, action), action.at, serviceRoot);
+  const sessions = followServerNews(model.sessions, root, serverNews(server, action), action.at, cachedRoot);
   const updated = { ...model, sessions, servers: { ...model.servers, [root]: next } };
   const becameUnsupported =
     action.type === 'feed-status' && action.status.state === 'unsupported' && server.feed.state !== 'unsupported';

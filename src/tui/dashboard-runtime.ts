@@ -165,13 +165,39 @@ export function createRuntime(options: DashboardOptions, clock: Clock, terminal:
     dispatch({ type: 'session', id, update });
   }
 
+  // While the configured sessions open, what they would start waits until their first frame is drawn.
+  let held: Effect[] | null = null;
+
   function dispatch(action: DashboardAction): readonly Effect[] {
     if (model.closed) return [];
     const result = updateDashboard(model, action);
     model = result.model;
+    if (held !== null) {
+      held.push(...result.effects);
+      return result.effects;
+    }
     for (const effect of result.effects) runner.run(effect);
     if (!model.closed) terminal.invalidate();
     return result.effects;
+  }
+
+  /**
+   * Opens the configured sessions: all of them on screen first, in one frame, then their connections on the next turn
+   * (a hundred sessions dialled one by one before the first frame kept the screen blank for a quarter of a second).
+   */
+  function openConfigured(specs: readonly SessionSpec[]): void {
+    held = [];
+    for (const spec of specs) addSession(spec);
+    const effects = held;
+    held = null;
+    terminal.invalidate();
+    // On the next turn: blessed writes a frame out at the end of this one.
+    setImmediate(() => {
+      for (const effect of effects) {
+        if (model.closed) break;
+        runner.run(effect);
+      }
+    });
   }
 
   function addSession(spec: SessionSpec): string {
@@ -191,7 +217,7 @@ export function createRuntime(options: DashboardOptions, clock: Clock, terminal:
     farewell: runner.farewell,
     start() {
       if (player) player.start();
-      else for (const spec of options.sessions ?? []) addSession(spec);
+      else openConfigured(options.sessions ?? []);
     },
     close() {
       player?.dispose();

@@ -97,9 +97,10 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
   const { dispatch, recorder } = runtime;
 
   function press(key: KeyPress): void {
+    // Urgent first: the key's own change then waits for the end of the turn with the rest, not drawn at once.
+    scheduler.urgent();
     const input = runtime.viewInput();
     dispatch({ type: 'key', key, world: keyWorld(input, runtime.now(), sameScreen(shown, input)) });
-    scheduler.urgent();
   }
 
   // Runs once, when the model has closed: the I/O side of quitting.

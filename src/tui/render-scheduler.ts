@@ -61,7 +61,8 @@ export function createRenderScheduler(options: RenderSchedulerOptions): RenderSc
   function invalidate(): void {
     if (disposed) return;
     dirty = true;
-    if (timer !== undefined) return;
+    // A key's frame is due at the end of this turn: it draws this change too, once (not a frame now and another then).
+    if (timer !== undefined || soon !== undefined) return;
     const wait = lastDraw + interval - clock.now();
     if (wait <= 0) draw();
     else timer = clock.setTimeout(draw, wait);

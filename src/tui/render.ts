@@ -67,27 +67,119 @@ function tagged(line: Line): string {
   return out;
 }
 
-function place(element: blessed.Widgets.BoxElement, rect: Rect): void {
+type Element = blessed.Widgets.BlessedElement;
+
+/** Where an element was last drawn, in screen cells (`xl` and `yl` exclusive): blessed's `lpos`. */
+interface Drawn {
+  readonly xi: number;
+  readonly xl: number;
+  readonly yi: number;
+  readonly yl: number;
+}
+
+/**
+ * What a frame changed on screen, so that it draws only that. blessed's `screen.render()` draws every element into
+ * its cell buffer on every frame and then diffs the buffer's lines; at a hundred sessions that is a hundred boxes
+ * drawn again to change a handful (the log pane, the status bar, a key's echo in one cell). An element whose look
+ * changed in place is drawn again, with whatever lies above it where they overlap (a chart over its cell); anything
+ * that moves, appears, goes or changes places in z-order leaves cells behind elsewhere, so it draws the whole screen.
+ */
+interface Damage {
+  /** Something moved, appeared, went or was raised: every element is drawn. */
+  whole(): void;
+  /** `element`'s content, label, border colour or data changed in place. */
+  changed(element: Element): void;
+  /** Draws the screen as the frame left it, then starts the next frame's count. */
+  render(screen: blessed.Widgets.Screen): void;
+}
+
+function createDamage(): Damage {
+  let whole = true;
+  const changed = new Set<Element>();
+  return {
+    whole: () => void (whole = true),
+    changed: (element) => void changed.add(element),
+    render(screen) {
+      if (whole || !renderChanged(screen, changed)) screen.render();
+      whole = false;
+      changed.clear();
+    },
+  };
+}
+
+const overlap = (a: Drawn, b: Drawn): boolean => a.xi < b.xl && b.xi < a.xl && a.yi < b.yl && b.yi < a.yl;
+
+/**
+ * Draws the changed elements and everything above them that overlaps them, in z-order, then writes the lines that
+ * differ. False (nothing drawn) when a changed element has never been drawn: the caller draws the whole screen.
+ */
+function renderChanged(screen: blessed.Widgets.Screen, changed: ReadonlySet<Element>): boolean {
+  if (changed.size === 0) return true;
+  const regions: Drawn[] = [];
+  const redraw: Element[] = [];
+  for (const element of screen.children as Element[]) {
+    if (element.hidden) continue;
+    const drawn = (element as unknown as { lpos?: Drawn }).lpos;
+    if (changed.has(element)) {
+      if (drawn === undefined) return false;
+    } else if (drawn === undefined || !regions.some((region) => overlap(region, drawn))) continue;
+    regions.push(drawn);
+    redraw.push(element);
+  }
+  for (const element of redraw) element.render();
+  // What screen.render() does after its elements: write the lines that differ from the terminal's.
+  const drawer = screen as unknown as { lines: unknown[]; draw(start: number, end: number): void };
+  drawer.draw(0, drawer.lines.length - 1);
+  return true;
+}
+
+function place(element: Element, rect: Rect, damage: Damage): void {
+  const holder = element as unknown as { _md_rect?: string };
+  const shape = shapeOf(rect);
+  if (holder._md_rect === shape) return;
+  holder._md_rect = shape;
+  damage.whole();
   element.left = rect.left;
   element.top = rect.top;
   element.width = Math.max(1, rect.width);
   element.height = Math.max(1, rect.height);
 }
 
-function setText(element: blessed.Widgets.BoxElement, lines: readonly Line[]): void {
+function setShown(element: Element, shown: boolean, damage: Damage): void {
+  if (element.hidden !== shown) return;
+  damage.whole();
+  if (shown) element.show();
+  else element.hide();
+}
+
+function setText(element: Element, lines: readonly Line[], damage: Damage): void {
   const content = lines.map(tagged).join('\n');
   // setContent re-parses tags; skipping unchanged boxes keeps a 30 fps loop cheap when one session moves.
   const holder = element as unknown as { _md_content?: string };
   if (holder._md_content === content) return;
   holder._md_content = content;
-  element.setContent(content);
+  // Not cleared first: drawn again, the box covers its whole rectangle anyway.
+  (element.setContent as (content: string, noClear: boolean) => void).call(element, content, true);
+  damage.changed(element);
 }
 
-function setLabel(element: blessed.Widgets.BoxElement, label: string): void {
-  const holder = element as unknown as { _md_label?: string };
+function setLabel(element: Element, label: string, damage: Damage): void {
+  const holder = element as unknown as { _md_label?: string; _labelResize?: () => void };
   if (holder._md_label === label) return;
+  const created = holder._md_label === undefined;
   holder._md_label = label;
   element.setLabel(label);
+  // blessed redraws the whole screen on the next turn after any labelled box resizes, to move a label that only
+  // moves in a box that scrolls (these never do): a hundred cells resized by a new session were a hundred frames.
+  if (created && holder._labelResize !== undefined) element.removeListener('resize', holder._labelResize);
+  damage.changed(element);
+}
+
+function setBorder(element: Element, colour: string, damage: Damage): void {
+  const border = (element.style as { border: { fg: string } }).border;
+  if (border.fg === colour) return;
+  border.fg = colour;
+  damage.changed(element);
 }
 
 const shapeOf = (rect: Rect): string => `${rect.left},${rect.top},${rect.width},${rect.height}`;
@@ -97,6 +189,7 @@ function createWidgetSet<V extends { id: string; rect: Rect }, W extends blessed
   screen: blessed.Widgets.Screen,
   make: (view: V) => W,
   feed: (widget: W, view: V) => void,
+  damage: Damage,
 ): { draw(views: readonly V[]): void } {
   const widgets = new Map<string, { widget: W; shape: string; fed: string }>();
   return {
@@ -114,6 +207,7 @@ function createWidgetSet<V extends { id: string; rect: Rect }, W extends blessed
           // Detached first, then appended: contrib widgets set themselves up on attach.
           const widget = make(view);
           screen.append(widget);
+          damage.whole();
           entry = { widget, shape, fed: '' };
           widgets.set(view.id, entry);
         }
@@ -121,12 +215,14 @@ function createWidgetSet<V extends { id: string; rect: Rect }, W extends blessed
         if (entry.fed !== fed) {
           feed(entry.widget, view);
           entry.fed = fed;
+          damage.changed(entry.widget);
         }
       }
       for (const [id, entry] of widgets) {
         if (seen.has(id)) continue;
         entry.widget.destroy();
         widgets.delete(id);
+        damage.whole();
       }
     },
   };
@@ -135,17 +231,19 @@ function createWidgetSet<V extends { id: string; rect: Rect }, W extends blessed
 /** Opens the full screen. Throws if the output is not a terminal (blessed would size it 1×1). */
 export function createRenderer(options: RendererOptions = {}): Renderer {
   const screen = openScreen(options);
+  const damage = createDamage();
   const box = (extra: blessed.Widgets.BoxOptions): blessed.Widgets.BoxElement =>
     blessed.box({ parent: screen, tags: true, wrap: false, ...extra });
   const logBox = box({ border: { type: 'line' }, style: { border: { fg: 'gray' } } });
   const statusBox = box({ height: 1 });
   const helpBox = box({ border: { type: 'line' }, style: { border: { fg: 'cyan' } }, hidden: true });
   const dialogBox = box({ border: { type: 'line' }, style: { border: { fg: 'yellow' } }, hidden: true });
-  const cells = createCellBoxes((bare) =>
-    bare ? box({}) : box({ border: { type: 'line' }, style: { border: { fg: 'gray' } } }),
+  const cells = createCellBoxes(
+    (bare) => (bare ? box({}) : box({ border: { type: 'line' }, style: { border: { fg: 'gray' } } })),
+    damage,
   );
-  const charts = createChartSet(screen);
-  const gauges = createGaugeSet(screen);
+  const charts = createChartSet(screen, damage);
+  const gauges = createGaugeSet(screen, damage);
   let destroyed = false;
 
   return {
@@ -155,12 +253,12 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
       cells.draw(view.cells);
       charts.draw(view.charts);
       gauges.draw(view.gauges);
-      drawLog(logBox, view.log);
-      place(statusBox, view.status.rect);
-      setText(statusBox, [view.status.line]);
-      drawHelp(helpBox, view.help);
-      drawDialog(dialogBox, view.dialog);
-      screen.render();
+      drawLog(logBox, view.log, damage);
+      place(statusBox, view.status.rect, damage);
+      setText(statusBox, [view.status.line], damage);
+      drawOverlay(helpBox, view.help === null ? null : { title: ' help ', ...view.help }, damage);
+      drawOverlay(dialogBox, view.dialog, damage);
+      damage.render(screen);
     },
     onKey(handler) {
       screen.on('keypress', (ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined) => {
@@ -200,7 +298,10 @@ function openScreen(options: RendererOptions): blessed.Widgets.Screen {
  * The session and server boxes, by position: made when first needed, destroyed when the view has fewer, and made
  * again when a box turns bare (a server's one line) or back.
  */
-function createCellBoxes(make: (bare: boolean) => blessed.Widgets.BoxElement): {
+function createCellBoxes(
+  make: (bare: boolean) => blessed.Widgets.BoxElement,
+  damage: Damage,
+): {
   draw(views: readonly CellView[]): void;
 } {
   const cells: { box: blessed.Widgets.BoxElement; bare: boolean }[] = [];
@@ -211,6 +312,7 @@ function createCellBoxes(make: (bare: boolean) => blessed.Widgets.BoxElement): {
       cell = undefined;
     }
     if (cell === undefined) {
+      damage.whole();
       cell = { box: make(bare), bare };
       // Keep the log, status bar and help above the cells in z-order.
       cell.box.setIndex(0);
@@ -223,21 +325,24 @@ function createCellBoxes(make: (bare: boolean) => blessed.Widgets.BoxElement): {
       views.forEach((cellView, i) => {
         const bare = cellView.bare === true;
         const cell = cellBox(i, bare);
-        cell.show();
-        place(cell, cellView.rect);
+        setShown(cell, true, damage);
+        place(cell, cellView.rect, damage);
         if (!bare) {
-          setLabel(cell, cellView.title);
-          (cell.style as { border: { fg: string } }).border.fg = cellView.focused ? 'cyan' : 'gray';
+          setLabel(cell, cellView.title, damage);
+          setBorder(cell, cellView.focused ? 'cyan' : 'gray', damage);
         }
-        setText(cell, cellView.lines);
+        setText(cell, cellView.lines, damage);
       });
-      while (cells.length > views.length) cells.pop()?.box.destroy();
+      while (cells.length > views.length) {
+        cells.pop()?.box.destroy();
+        damage.whole();
+      }
     },
   };
 }
 
 /** Throughput charts: contrib sparklines, fed whole percentages. */
-function createChartSet(screen: blessed.Widgets.Screen): { draw(views: readonly ChartView[]): void } {
+function createChartSet(screen: blessed.Widgets.Screen, damage: Damage): { draw(views: readonly ChartView[]): void } {
   return createWidgetSet<ChartView, ReturnType<typeof contribSparkline>>(
     screen,
     (view) =>
@@ -254,11 +359,12 @@ function createChartSet(screen: blessed.Widgets.Screen): { draw(views: readonly 
         view.series.map((s) => blessed.escape(s.title)),
         view.series.map((s) => [...s.percents]),
       ),
+    damage,
   );
 }
 
 /** Server panes' contrib gauges, rasterised only when fed. */
-function createGaugeSet(screen: blessed.Widgets.Screen): { draw(views: readonly GaugeView[]): void } {
+function createGaugeSet(screen: blessed.Widgets.Screen, damage: Damage): { draw(views: readonly GaugeView[]): void } {
   return createWidgetSet<GaugeView, ReturnType<typeof contribGauge>>(
     screen,
     (view) => {
@@ -289,44 +395,39 @@ function createGaugeSet(screen: blessed.Widgets.Screen): { draw(views: readonly 
       widget.setPercent(view.percent === 1 ? 1.001 : view.percent);
       (widget as unknown as { _md_dirty?: boolean })._md_dirty = true;
     },
+    damage,
   );
 }
 
-function drawLog(logBox: blessed.Widgets.BoxElement, log: LogPaneView): void {
+function drawLog(logBox: blessed.Widgets.BoxElement, log: LogPaneView, damage: Damage): void {
   // A zoomed session leaves the log no rows: hidden, not drawn as a one-row box.
   if (log.rect.height === 0) {
-    logBox.hide();
+    setShown(logBox, false, damage);
     return;
   }
-  logBox.show();
-  place(logBox, log.rect);
-  setLabel(logBox, log.title);
-  (logBox.style as { border: { fg: string } }).border.fg = log.focused ? 'cyan' : 'gray';
-  setText(logBox, log.lines);
+  setShown(logBox, true, damage);
+  place(logBox, log.rect, damage);
+  setLabel(logBox, log.title, damage);
+  setBorder(logBox, log.focused ? 'cyan' : 'gray', damage);
+  setText(logBox, log.lines, damage);
 }
 
-function drawHelp(helpBox: blessed.Widgets.BoxElement, help: DashboardView['help']): void {
-  if (help === null) {
-    helpBox.hide();
+/** The help or a dialog, over everything else: drawn whole each frame it shows (its cells cover the others'). */
+function drawOverlay(
+  overlay: blessed.Widgets.BoxElement,
+  view: { readonly rect: Rect; readonly title: string; readonly lines: readonly Line[] } | null,
+  damage: Damage,
+): void {
+  if (view === null) {
+    setShown(overlay, false, damage);
     return;
   }
-  place(helpBox, help.rect);
-  setLabel(helpBox, ' help ');
-  setText(helpBox, help.lines);
-  helpBox.show();
-  helpBox.setFront();
-}
-
-function drawDialog(dialogBox: blessed.Widgets.BoxElement, dialog: DashboardView['dialog']): void {
-  if (dialog === null) {
-    dialogBox.hide();
-    return;
-  }
-  place(dialogBox, dialog.rect);
-  setLabel(dialogBox, dialog.title);
-  setText(dialogBox, dialog.lines);
-  dialogBox.show();
-  dialogBox.setFront();
+  damage.whole();
+  place(overlay, view.rect, damage);
+  setLabel(overlay, view.title, damage);
+  setText(overlay, view.lines, damage);
+  overlay.show();
+  overlay.setFront();
 }
 
 /** blessed's key event as a {@link KeyPress}; `null` for the one it reports twice. */

@@ -53,6 +53,10 @@ export function sessionCells(sessions: readonly SessionState[], area: Rect, ctx:
   const { ui } = ctx;
   const rects = gridLayout(Math.max(1, sessions.length), area);
   const faults = faultsBySession(ctx.journal);
+  // By service root, looked up once a session (not every server tried against every session, twice a frame).
+  const lost = new Map<string, ServerLost | null>();
+  for (const server of ctx.servers)
+    if (!lost.has(serverRoot(server.root))) lost.set(serverRoot(server.root), serverLost(server));
   return sessions.map((session, i) => {
     const rect = rects[i] ?? area;
     const focused = i === ctx.focus && !ui.logFocused;
@@ -75,7 +79,7 @@ export function sessionCells(sessions: readonly SessionState[], area: Rect, ctx:
       onStateShown: (shown) => {
         stateShown = shown;
       },
-      serverLost: serverLost(ctx.servers.find((server) => sameServer(server.root, session.server))),
+      serverLost: lost.get(serverRoot(session.server)) ?? null,
       onChart: (chart) =>
         ctx.onChart(
           `session:${session.id}`,
@@ -102,10 +106,12 @@ function serverLost(server: ServerState | undefined): ServerLost | null {
   return { since: server.lostSince, doing: polling ? 'polling /v1/models' : 'reconnecting' };
 }
 
+/** A server URL without its trailing slashes and `/v1`: two URLs with the same root name the same server. */
+const serverRoot = (url: string): string => url.trim().replace(/\/+$/, '').replace(/\/v1$/, '');
+
 /** True when two server URLs name the same server (trailing slashes and `/v1` aside). */
 export function sameServer(a: string, b: string): boolean {
-  const root = (u: string): string => u.trim().replace(/\/+$/, '').replace(/\/v1$/, '');
-  return root(a) === root(b);
+  return serverRoot(a) === serverRoot(b);
 }
 
 interface CellContext {
@@ -422,8 +428,10 @@ function inputText(session: SessionState, ctx: CellContext): Line {
 /** Lint faults per session (the first word of a stream's name), over the journal. */
 function faultsBySession(journal: readonly JournalEntry[]): Map<string, number> {
   const out = new Map<string, number>();
+  // Every frame reads the whole journal: counted without an array per entry.
   for (const entry of journal) {
-    const n = entry.findings.filter((f) => f.severity === 'fault').length;
+    let n = 0;
+    for (const finding of entry.findings) if (finding.severity === 'fault') n += 1;
     if (n === 0) continue;
     const session = entry.stream.split(' ')[0] ?? entry.stream;
     out.set(session, (out.get(session) ?? 0) + n);

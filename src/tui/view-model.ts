@@ -641,9 +641,14 @@ function helpPages(size: ScreenSize): Line[][] {
   return pages;
 }
 
+/** The last screen size's page count: every key press asks (the help wrapped whole each time, at 100 sessions). */
+let pageCount: { readonly cols: number; readonly rows: number; readonly pages: number } | undefined;
+
 /** How many pages the help has at this screen size (what PgDn in the help may turn to). */
 export function helpPageCount(size: ScreenSize): number {
-  return helpPages(size).length;
+  if (pageCount?.cols !== size.cols || pageCount.rows !== size.rows)
+    pageCount = { cols: size.cols, rows: size.rows, pages: helpPages(size).length };
+  return pageCount.pages;
 }
 
 function helpOverlay(size: ScreenSize, pageIndex: number): { rect: Rect; lines: Line[] } {
