@@ -10,16 +10,17 @@ import { startServer } from '../src/server/start.js';
 import { streamClient, type StreamClient } from './helpers/stream-client.js';
 import { until } from './helpers/until.js';
 
-/** More watchers than two turns write: the first event is still being sliced when the second arrives. */
-const WATCHERS = 2 * SSE_WRITES_PER_TURN + 88;
+/** More clients than one turn writes to: the first event's last frames wait for the next turn when the second comes. */
+const WATCHERS = SSE_WRITES_PER_TURN + 88;
 const SUBSCRIBERS = 20;
 const MODEL = 'org/sliced';
 /** The stages the load reports after `processor`, each its own frame (download and weights would be coalesced). */
 const STAGES = ['config', 'processor', 'config', 'processor', 'config', 'processor'] as const;
 
 /**
- * A loader whose one load reports `processor`, waits for `gate`, then reports the first stage; one turn later (the
- * first batch of its frames written, the rest waiting for the next turns) the second, then the others in one go.
+ * A loader whose one load reports `processor`, waits for `gate`, then reports the first two stages in one go (the
+ * first goes to the first batch of sockets at once, its last frames wait for the next turn, and the second queues
+ * behind them), and one turn later the others.
  */
 function slicedLoader(gate: Promise<void>): ModelLoader {
   return {
@@ -27,8 +28,9 @@ function slicedLoader(gate: Promise<void>): ModelLoader {
       onEvent({ type: 'stage', stage: 'processor' });
       await gate;
       onEvent({ type: 'stage', stage: STAGES[0] });
+      onEvent({ type: 'stage', stage: STAGES[1] });
       await new Promise((resolve) => setImmediate(resolve));
-      for (const stage of STAGES.slice(1)) onEvent({ type: 'stage', stage });
+      for (const stage of STAGES.slice(2)) onEvent({ type: 'stage', stage });
       const model: LoadedModel = {
         ref,
         generate: () => Promise.reject(new Error('not a chat model')),

@@ -50,8 +50,11 @@ const DROPPED = `dropped: client not reading (over ${SSE_WRITE_BUDGET_BYTES / (1
 const DROP_LINGER_MS = 10_000;
 
 /**
- * Writes to sockets in one turn of the event loop before the rest wait for the next (`write-slices.ts`): 256 writes
- * take about 1–3 ms, so that `/health` waits at most that long behind a feed event for ten thousand watchers.
+ * Writes to sockets in one turn of the event loop before the rest wait for the next (`write-slices.ts`). 256 writes
+ * take about 1–3 ms on a quiet host (a frame to 11,000 sockets took 56 ms in one loop), so `/health` waits about that
+ * long behind a feed event for ten thousand watchers. 1,024 was tried: on a loaded host its turns were preempted for
+ * longer (longest event-loop block 339 ms at 10,000 watchers, against 107–112 ms with 256), though a load's 1,000
+ * subscribers then got a frame in one turn (see the README's fan-out notes).
  */
 export const SSE_WRITES_PER_TURN = 256;
 
