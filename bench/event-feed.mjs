@@ -67,7 +67,11 @@ async function watchMany(url, n) {
   return all;
 }
 
-/** Snapshot, then load events processor … ready in order, ids strictly increasing, ready last. */
+/**
+ * Snapshot, then load events processor … ready in order, ids strictly increasing, ready the last load event (the
+ * modeldeck feed then announces the process's `memory` and the model's `expiry`, which the plain baseline has no
+ * reason to; whether they had arrived when the frames were read used to decide the share, 0 on a fast host).
+ */
 function complete(frames) {
   const [first, ...rest] = frames.map((f) => f.event);
   if (first?.event !== 'snapshot') return false;
@@ -75,6 +79,7 @@ function complete(frames) {
   if (!sequences.every((n, i) => i === 0 || n > sequences[i - 1])) return false;
   const labels = [];
   for (const e of rest) {
+    if (e.event === 'memory' || e.event === 'expiry') continue;
     if (e.event !== 'load') return false;
     const label = e.data.status === 'loading' ? e.data.stage : e.data.status;
     if (labels.at(-1) !== label) labels.push(label);

@@ -86,7 +86,11 @@ async function measure(server, mode, n) {
   await server.request({ type: 'start', model });
   await spread('subscribe', SUBSCRIBERS, { url, model });
   await server.request({ type: 'waitSubscribers', n: SUBSCRIBERS });
-  const { emitted, spent } = await server.request({ type: 'go', spacingMs: spacingFor(n), steps: STEPS });
+  const { emitted, spent, cpuMs, blockMaxMs, blockP99Ms } = await server.request({
+    type: 'go',
+    spacingMs: spacingFor(n),
+    steps: STEPS,
+  });
   const parts = await Promise.all(clients.map((c) => c.request({ type: 'collect', emitted, timeoutMs: 60_000 })));
   const health = mode === 'modeldeck' ? (await prober.request({ type: 'stop' })).samples.map(([, ms]) => ms) : [];
   await Promise.all(clients.map((c) => c.request({ type: 'close' })));
@@ -103,6 +107,9 @@ async function measure(server, mode, n) {
     subscriberP99: percentile(subscriberLatencies, 99),
     bytesPerWatcher: (heap(during) - heap(before)) / n,
     spent: median(spent),
+    cpuPerFrame: cpuMs / emitted.length,
+    blockMax: blockMaxMs,
+    blockP99: blockP99Ms,
     healthP99: percentile(health, 99),
     idleHealthP99: percentile(idle ?? [], 99),
   };
@@ -130,7 +137,8 @@ try {
       results[mode].push(r);
       log(
         `feed-scale ${mode} ${n} watchers: p99 ${r.watcherP99.toFixed(1)} ms (subscribers ${r.subscriberP99.toFixed(1)}), ` +
-          `${(r.bytesPerWatcher / 1024).toFixed(2)} KiB/watcher, ${r.spent.toFixed(2)} ms/frame in the server` +
+          `${(r.bytesPerWatcher / 1024).toFixed(2)} KiB/watcher, ${r.cpuPerFrame.toFixed(2)} ms CPU/frame, ` +
+          `longest block ${r.blockMax.toFixed(1)} ms` +
           `${mode === 'modeldeck' ? `, /health p99 ${r.healthP99.toFixed(1)} ms` : ''}, complete ${r.complete}`,
       );
     }
@@ -193,11 +201,14 @@ await report({
       baseline: slope('plain', 'bytes') / 1024,
       baselineLabel: 'plain node:http, same sizes',
     }),
-    ...curve('server time per frame', 'spent', 'ms', 1, 'plain node:http broadcast loop'),
-    figure('server time per frame per added watcher (slope)', slope('modeldeck', 'spent') * 1000, 'µs', {
-      baseline: slope('plain', 'spent') * 1000,
+    ...curve('server CPU time per frame', 'cpuPerFrame', 'ms', 1, 'plain node:http broadcast loop'),
+    figure('server CPU time per frame per added watcher (slope)', slope('modeldeck', 'cpuPerFrame') * 1000, 'µs', {
+      baseline: slope('plain', 'cpuPerFrame') * 1000,
       baselineLabel: 'plain node:http, same sizes',
     }),
+    ...curve('longest event-loop block during the load', 'blockMax', 'ms', 1, 'plain node:http broadcast loop'),
+    ...curve('event-loop delay p99 during the load', 'blockP99', 'ms', 1, 'plain node:http broadcast loop'),
+    ...curve('server time per frame, synchronous part', 'spent', 'ms', 1, 'plain node:http broadcast loop'),
     ...SIZES.map((n) =>
       figure(`GET /health p99 during the load, ${count(n)} watchers`, at('modeldeck', n).healthP99, 'ms', {
         baseline: at('modeldeck', n).idleHealthP99,
@@ -215,6 +226,10 @@ await report({
     `${smoke ? 'One pair of servers for every size (smoke)' : 'A fresh pair of servers per size'}, measured one ` +
       'after the other, the order alternating between sizes.',
     'Memory: heapUsed + external after global.gc(), in the server process, with the watchers attached versus none.',
+    "CPU time per frame: the server process's user + system time over the whole load divided by its frames. Event-loop " +
+      'block: monitorEventLoopDelay (1 ms resolution) in the server over the load, the longest delay and its p99. ' +
+      "The synchronous part is the loader's call that hands a frame over (modeldeck writes past its first 256 sockets " +
+      'in later turns; the plain server writes them all in it).',
     `GET /health: one request at a time every ${HEALTH_GAP_MS} ms from its own process, from the start of the load ` +
       'to the last frame received; its baseline is the same server for 1 s before the watchers came.',
   ],

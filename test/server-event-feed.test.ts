@@ -7,8 +7,8 @@ t.test('events are numbered, encoded once and sent to every watcher', async (t) 
   const feed = createEventFeed({ historySize: 10, boot: 'run1' });
   const a: string[] = [];
   const b: string[] = [];
-  const stopA = feed.watch((frame) => a.push(frame));
-  feed.watch((frame) => b.push(frame));
+  const stopA = feed.watch({ sendFrame: (frame) => a.push(frame) });
+  feed.watch({ sendFrame: (frame) => b.push(frame) });
   t.equal(feed.watchers, 2);
   feed.publish('unload', '{"model":"a/b@main","reason":"idle"}');
   feed.publish('chat_start', '{"model":"a/b@main","request":"r"}');
@@ -19,8 +19,10 @@ t.test('events are numbered, encoded once and sent to every watcher', async (t) 
   feed.publish('chat_end', '{}');
   t.equal(a.length, 2, 'a stopped watcher gets nothing more');
   t.equal(b.length, 3);
-  feed.watch(() => {
-    throw new Error('broken socket');
+  feed.watch({
+    sendFrame() {
+      throw new Error('broken socket');
+    },
   });
   feed.publish('chat_start', '{}');
   t.equal(b.length, 4, 'a watcher that throws does not starve the others');

@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 import { DEMO_GENERATOR_VERSION, generateDemoModels } from '../../dist/demo/demo-models.js';
@@ -554,4 +555,28 @@ export async function prepareCache(modelsDir, cacheDir, model) {
   } finally {
     await mirror.close();
   }
+}
+
+/**
+ * Starts measuring what a server process spends while it sends a load's frames: `stop()` → `{cpuMs, blockMaxMs,
+ * blockP99Ms}`, the process's CPU time (user + system) since the start, and the longest and 99th-percentile delay of
+ * its event loop (`monitorEventLoopDelay`, 1 ms resolution): how long a request arriving meanwhile could wait behind
+ * the server's own work. The CPU time is the figure least moved by other work on the host; the delays count the time
+ * the process waited for a core too.
+ */
+export function startFrameMeter() {
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const cpu = process.cpuUsage();
+  return {
+    stop() {
+      delay.disable();
+      const used = process.cpuUsage(cpu);
+      return {
+        cpuMs: (used.user + used.system) / 1000,
+        blockMaxMs: delay.max / 1e6,
+        blockP99Ms: delay.percentile(99) / 1e6,
+      };
+    },
+  };
 }

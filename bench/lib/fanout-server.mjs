@@ -11,7 +11,8 @@
  *
  * Requests: `url`; `subscribers` → how many are attached; `waitSubscribers {n}`; `memory` → memory after GC and
  * what is still open; `go {spacingMs, steps}` → `{emitted: [atMs, …], spent: [ms, …]}` once the terminal frame went
- * out: when each frame left the loader, and how long the server took to hand each one but the last to every socket.
+ * out: when each frame left the loader, and how long the server took to hand each one but the last to every socket
+ * (synchronously: past its first batch, modeldeck writes in later turns), plus `startFrameMeter`'s figures over the run.
  */
 
 import http from 'node:http';
@@ -19,7 +20,7 @@ import http from 'node:http';
 import { startServer } from '../../dist/server/start.js';
 import { encodeSseEvent } from '../../dist/protocol/sse.js';
 import { serializeLoadEvent } from '../../dist/protocol/events.js';
-import { memoryAfterGc, monoMs, serveParent, sleep, until } from './common.mjs';
+import { memoryAfterGc, monoMs, serveParent, sleep, startFrameMeter, until } from './common.mjs';
 import { createScriptedLoader, scriptSteps, wireEvent } from './scripted-load.mjs';
 
 const mode = process.argv[2];
@@ -109,6 +110,11 @@ serveParent({
       handles: process._getActiveHandles().length,
     };
   },
-  go,
+  // The load's frames, with what the process spent sending them (the same meter for both servers).
+  async go(options) {
+    const meter = startFrameMeter();
+    const timing = await go(options);
+    return { ...timing, ...meter.stop() };
+  },
 });
 process.on('disconnect', () => process.exit(0));

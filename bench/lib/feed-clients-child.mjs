@@ -107,11 +107,13 @@ const WHOLE_LOAD = 'processor,config,download,weights,ready';
 
 /**
  * A watcher's whole stream: the snapshot, then the load's events in order with increasing ids, `ready` the last of
- * them (modeldeck's feed then announces the resident model's `expiry`, which the plain baseline has no reason to).
+ * them (modeldeck's feed then announces the process's `memory` and the resident model's `expiry`, which the plain
+ * baseline has no reason to: whether they count depended on whether they had arrived when the frames were collected).
  */
+const AFTER_READY = new Set(['memory', 'expiry']);
 function watcherComplete(frames) {
   const [first, ...rest] = frames.map((f) => f.event);
-  if (first?.event !== 'snapshot' || rest.some((e) => e.event !== 'load' && e.event !== 'expiry')) return false;
+  if (first?.event !== 'snapshot' || rest.some((e) => e.event !== 'load' && !AFTER_READY.has(e.event))) return false;
   const sequences = frames.map((f) => parseFeedId(f.event.id)?.sequence ?? Number.NaN);
   if (!sequences.every((n, i) => i === 0 || n > sequences[i - 1])) return false;
   const loads = rest.filter((e) => e.event === 'load');

@@ -9,18 +9,20 @@
  *
  * `argv[3]`, optional: the modeldeck server's connection cap (`serve --max-connections`; 4096 when absent).
  *
- * Requests: `url`; `watchers` → how many are attached; `waitWatchers {n}`; `subscribers` → how many `/load_model`
+ * Requests: `url`; `snapshot {path}` → a heap snapshot after GC written there; `watchers` → how many are attached; `waitWatchers {n}`; `subscribers` → how many `/load_model`
  * requests marked `x-bench-subscriber` are attached; `waitSubscribers {n}`; `memory`; `start {model}` (the load
  * begins: `processor` goes out); `go {spacingMs, steps}` → `{emitted: [atMs, …], spent: [ms, …]}` once `ready` went
- * out: when each frame left the loader, and how long the server took to hand each one but the last to every socket.
+ * out: when each frame left the loader, and how long the server took to hand each one but the last to every socket
+ * (synchronously: past its first batch, modeldeck writes in later turns), plus `startFrameMeter`'s figures over the run.
  */
 
 import http from 'node:http';
+import { writeHeapSnapshot } from 'node:v8';
 
 import { startServer } from '../../dist/server/start.js';
 import { encodeSseEvent, encodeSseRetry } from '../../dist/protocol/sse.js';
 import { serializeLoadEvent } from '../../dist/protocol/events.js';
-import { memoryAfterGc, monoMs, serveParent, sleep, until } from './common.mjs';
+import { memoryAfterGc, monoMs, serveParent, sleep, startFrameMeter, until } from './common.mjs';
 import { createScriptedLoader, scriptSteps, wireEvent } from './scripted-load.mjs';
 
 const mode = process.argv[2];
@@ -144,10 +146,20 @@ serveParent({
     const usage = await memoryAfterGc();
     return { heapUsed: usage.heapUsed, external: usage.external, rss: usage.rss, watchers: watchers() };
   },
+  /** `snapshot {path}`: a heap snapshot after GC, to see what a watcher is made of (scratch, not in the report). */
+  async snapshot({ path }) {
+    await memoryAfterGc();
+    return { path: writeHeapSnapshot(path) };
+  },
   async start(options) {
     await start(options);
     return {};
   },
-  go,
+  // The load's frames, with what the process spent sending them (the same meter for both servers).
+  async go(options) {
+    const meter = startFrameMeter();
+    const timing = await go(options);
+    return { ...timing, ...meter.stop() };
+  },
 });
 process.on('disconnect', () => process.exit(0));

@@ -16,8 +16,11 @@ export interface EventFeedOptions {
   readonly boot?: string;
 }
 
-/** Receives encoded frames, in order. */
-export type FeedWatcher = (frame: string) => void;
+/** Receives encoded frames, in order: an event stream (`sse-stream.ts`), whose methods are shared, not bound. */
+export interface FeedWatcher {
+  /** Sends one frame (encoded once, shared by every watcher). */
+  sendFrame(frame: string): void;
+}
 
 /** The feed of one server. */
 export interface EventFeed {
@@ -61,7 +64,7 @@ export function createEventFeed(options: EventFeedOptions): EventFeed {
       // A watcher whose socket throws is dropped, never the others (the route also removes it on disconnect).
       for (const watcher of [...watchers]) {
         try {
-          watcher(frame);
+          watcher.sendFrame(frame);
         } catch {
           watchers.delete(watcher);
         }

@@ -67,7 +67,7 @@ export function registerFeedRoutes(app: FastifyInstance, options: FeedRoutesOpti
       // Says the replay is whole, even when nothing was missed: a client holds its view as current from here on.
       stream.comment(`resumed: ${missed.length} missed ${missed.length === 1 ? 'event' : 'events'}`);
     }
-    const unwatch = feed.watch(stream.sendFrame);
+    const unwatch = feed.watch(stream);
     stream.onDisconnect(unwatch);
     if (stream.closed) unwatch();
     return reply;

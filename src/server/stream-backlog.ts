@@ -22,11 +22,10 @@ export interface StreamBacklog {
    * budget: the client is not reading (the frame is queued all the same; the owner decides).
    */
   write(frame: string): boolean;
-  /**
-   * True while frames wait for the socket. A method, not a getter: an object literal with an accessor is kept in
-   * dictionary mode, 448 bytes a stream more (heap snapshot, the feed-scale benchmark), a tenth of a watcher's cost.
-   */
+  /** True while frames wait for the socket. */
   backedUp(): boolean;
+  /** True until the turn the stream opened in has ended (its writes are the start of the stream: see above). */
+  opening(): boolean;
   /** The frames still queued, as one string (for the stream's last write), and stops: nothing more is written. */
   takeAll(): string;
   /** Forgets the queued frames and stops: nothing more is written. */
@@ -36,75 +35,123 @@ export interface StreamBacklog {
 /** Queues above this many taken frames are compacted (a slow reader's queue is read from its head). */
 const COMPACT_AFTER = 1024;
 
-/** The backlog of `res`, with a budget of `budgetBytes`. */
+/**
+ * The backlog of `res`, with a budget of `budgetBytes`.
+ *
+ * One object whose methods are shared on its prototype: a feed holds one backlog per watcher, and as closures over
+ * the factory's variables (eight functions and their context) it cost about 600 bytes a stream more (heap snapshot
+ * of the feed-scale benchmark's server), a tenth of a watcher.
+ */
 export function createStreamBacklog(res: ServerResponse, budgetBytes: number): StreamBacklog {
-  let frames: string[] = [];
-  let sizes: number[] = [];
-  let head = 0;
-  let queuedBytes = 0;
-  let backedUp = false;
-  let stopped = false;
-  // What the opening turn wrote and the socket has not taken yet; until that turn ends, everything is.
-  let allowance = Number.POSITIVE_INFINITY;
-  const waitingBytes = (): number => res.writableLength + queuedBytes;
-  setImmediate(() => {
-    allowance = waitingBytes();
-  });
+  return new Backlog(res, budgetBytes);
+}
 
-  const flush = (): void => {
-    if (stopped) return;
-    backedUp = false;
-    while (head < frames.length) {
-      const frame = frames[head] as string;
-      queuedBytes -= sizes[head] as number;
-      head += 1;
-      if (!res.write(frame)) {
-        backedUp = true;
+/** Ends the opening turn of `backlog` (a shared function, not a closure per stream). */
+function settleAllowance(backlog: Backlog): void {
+  backlog.settle();
+}
+
+class Backlog implements StreamBacklog {
+  private readonly res: ServerResponse;
+  private readonly budgetBytes: number;
+  // Created when the socket first refuses a write: a stream that keeps up never has a queue.
+  private frames: string[] | undefined = undefined;
+  private sizes: number[] | undefined = undefined;
+  private head = 0;
+  private queuedBytes = 0;
+  private waiting = false;
+  private stopped = false;
+  // What the opening turn wrote and the socket has not taken yet; until that turn ends, everything is.
+  private allowance = Number.POSITIVE_INFINITY;
+
+  constructor(res: ServerResponse, budgetBytes: number) {
+    this.res = res;
+    this.budgetBytes = budgetBytes;
+    setImmediate(settleAllowance, this);
+  }
+
+  write(frame: string): boolean {
+    if (this.stopped) return true;
+    if (this.waiting) {
+      this.frames ??= [];
+      this.sizes ??= [];
+      this.frames.push(frame);
+      const size = Buffer.byteLength(frame);
+      this.sizes.push(size);
+      this.queuedBytes += size;
+    } else if (!this.res.write(frame)) {
+      this.backUp();
+    }
+    return this.waitingBytes() <= this.budgetBytes + this.allowance;
+  }
+
+  backedUp(): boolean {
+    return this.waiting;
+  }
+
+  opening(): boolean {
+    return this.allowance === Number.POSITIVE_INFINITY;
+  }
+
+  takeAll(): string {
+    const rest = this.frames?.slice(this.head).join('') ?? '';
+    this.clear();
+    return rest;
+  }
+
+  clear(): void {
+    this.stopped = true;
+    this.frames = undefined;
+    this.sizes = undefined;
+    this.head = 0;
+    this.queuedBytes = 0;
+  }
+
+  /** Ends the opening turn: what it wrote and the socket has not taken yet is the allowance from now on. */
+  settle(): void {
+    this.allowance = this.waitingBytes();
+  }
+
+  /** Writes what waits for as long as the socket takes it (on `drain`). */
+  flush(): void {
+    if (this.stopped) return;
+    this.waiting = false;
+    const frames = this.frames ?? [];
+    const sizes = this.sizes ?? [];
+    while (this.head < frames.length) {
+      const frame = frames[this.head] as string;
+      this.queuedBytes -= sizes[this.head] as number;
+      this.head += 1;
+      if (!this.res.write(frame)) {
+        this.waiting = true;
         break;
       }
     }
-    if (head === frames.length) {
-      frames = [];
-      sizes = [];
-      head = 0;
-    } else if (head > COMPACT_AFTER && head * 2 > frames.length) {
-      frames = frames.slice(head);
-      sizes = sizes.slice(head);
-      head = 0;
+    if (this.head === frames.length) {
+      this.frames = undefined;
+      this.sizes = undefined;
+      this.head = 0;
+    } else if (this.head > COMPACT_AFTER && this.head * 2 > frames.length) {
+      this.frames = frames.slice(this.head);
+      this.sizes = sizes.slice(this.head);
+      this.head = 0;
     }
     // The client is reading: what is left of the opening frames shrinks as it takes them.
-    allowance = Math.min(allowance, waitingBytes());
-    if (backedUp) res.once('drain', flush);
-  };
+    this.allowance = Math.min(this.allowance, this.waitingBytes());
+    if (this.waiting) this.onDrain();
+  }
 
-  const stop = (): void => {
-    stopped = true;
-    frames = [];
-    sizes = [];
-    head = 0;
-    queuedBytes = 0;
-  };
+  private backUp(): void {
+    this.waiting = true;
+    this.onDrain();
+  }
 
-  return {
-    write(frame) {
-      if (stopped) return true;
-      if (backedUp) {
-        frames.push(frame);
-        const size = Buffer.byteLength(frame);
-        sizes.push(size);
-        queuedBytes += size;
-      } else if (!res.write(frame)) {
-        backedUp = true;
-        res.once('drain', flush);
-      }
-      return waitingBytes() <= budgetBytes + allowance;
-    },
-    backedUp: () => backedUp,
-    takeAll() {
-      const rest = frames.slice(head).join('');
-      stop();
-      return rest;
-    },
-    clear: stop,
-  };
+  // A listener made while frames wait: a stream that keeps up holds none.
+  private onDrain(): void {
+    this.res.once('drain', () => this.flush());
+  }
+
+  private waitingBytes(): number {
+    return this.res.writableLength + this.queuedBytes;
+  }
 }
