@@ -65,7 +65,7 @@ export function openConnections(options: ConnectionsOptions): {
     },
     onAction: options.server,
     onFrame: (root, frame) => recordFrame(feedTag(root), frame),
-    factsFor: (root) => pool.adapterForServer(root)?.serverFacts,
+    kindFor: (root) => pool.adapterForServer(root)?.kind,
   });
   return { pool, feeds, tagged: (tag) => tap.taggedFetch(tag) };
 }
