@@ -20,16 +20,27 @@ export interface FeedPoolOptions {
   readonly fetch?: typeof fetch | undefined;
   readonly onAction: (root: string, action: ServerAction) => void;
   readonly onFrame: (root: string, frame: RawFrame) => void;
-  /** The server's kind as a session on it knows it (named or detected); undefined: the pool detects it. */
-  readonly kindFor?: ((root: string) => ServerKind | undefined) | undefined;
+  /**
+   * The server's kind as a session on it knows it (named or detected); `'pending'` while a session on it is still
+   * finding it out (its own load is the first probe: the pool waits rather than probe beside it); undefined when no
+   * session there knows: the pool detects it.
+   */
+  readonly kindFor?: ((root: string) => ServerKind | 'pending' | undefined) | undefined;
 }
 
-/** One server's poll: its timer, what stops it, and the kind the probes found (asked once). */
+/** One server's poll: its timer, what stops it, the kind the probes found (asked once), and the rounds it waited. */
 interface Poll {
   timer: TimerHandle | undefined;
   readonly abort: AbortController;
   kind: ServerKind | undefined;
+  waited: number;
 }
+
+/**
+ * Poll rounds to wait for a session still finding out its server's kind before the pool probes itself (a session that
+ * cannot find it, the server down or answering no probe, must not leave the view without a list).
+ */
+const PENDING_ROUNDS = 4;
 
 /** What every request of one server's poll carries. */
 interface PollRequest {
@@ -48,6 +59,62 @@ export interface FeedPool {
   closeAll(): void;
 }
 
+/** The server's own status routes, through its kind's adapter, beside each poll; nothing when it has none. */
+function askFacts(
+  options: FeedPoolOptions,
+  root: string,
+  kind: ServerKind,
+  request: PollRequest,
+  current: () => boolean,
+) {
+  const facts = adapterFor(kind).serverFacts;
+  if (facts === undefined) return;
+  void facts(request).then((outcome) => {
+    if (current() && outcome.ok)
+      options.onAction(root, { type: 'facts', at: options.clock.now(), lines: outcome.value });
+  });
+}
+
+/** The kind to poll by: a session's, the one found before, or the probes' (`null`: not this round). */
+async function pollKind(
+  options: FeedPoolOptions,
+  root: string,
+  poll: Poll,
+  request: PollRequest,
+): Promise<ServerKind | null> {
+  const told = options.kindFor?.(root);
+  if (told !== undefined && told !== 'pending') return told;
+  if (poll.kind !== undefined) return poll.kind;
+  if (told === 'pending' && poll.waited++ < PENDING_ROUNDS) return null;
+  const found = await detectServerKind(request);
+  if (!found.ok) {
+    if (found.failure.kind !== 'aborted')
+      options.onAction(root, { type: 'poll-failed', at: options.clock.now(), failure: found.failure });
+    return null;
+  }
+  options.onFrame(root, { kind: 'other', raw: `server kind: ${found.kind} (detected: ${found.because})` });
+  poll.kind = found.kind;
+  return found.kind;
+}
+
+/** One poll round: the kind, its facts, then its list of models; what they say goes to `onAction`. */
+async function pollOnce(options: FeedPoolOptions, root: string, poll: Poll, request: PollRequest): Promise<void> {
+  const current = (): boolean => !request.signal.aborted;
+  const askedAt = options.clock.now();
+  const kind = await pollKind(options, root, poll, request);
+  if (kind === null || !current()) return;
+  askFacts(options, root, kind, request, current);
+  const outcome = await listKindModels(kind, request);
+  if (!current()) return;
+  const at = options.clock.now();
+  options.onAction(
+    root,
+    outcome.ok
+      ? { type: 'polled', at, models: outcome.value, askedAt, kind }
+      : { type: 'poll-failed', at, failure: outcome.failure },
+  );
+}
+
 /** Creates an empty pool. */
 export function createFeedPool(options: FeedPoolOptions): FeedPool {
   const { clock } = options;
@@ -60,42 +127,6 @@ export function createFeedPool(options: FeedPoolOptions): FeedPool {
     if (poll.timer !== undefined) clock.clearTimeout(poll.timer);
     poll.abort.abort();
     polls.delete(root);
-  }
-
-  /** The server's own status routes, through its kind's adapter, beside each poll; nothing when it has none. */
-  function askFacts(root: string, kind: ServerKind, request: PollRequest, current: () => boolean): void {
-    const facts = adapterFor(kind).serverFacts;
-    if (facts === undefined) return;
-    void facts(request).then((outcome) => {
-      if (current() && outcome.ok) options.onAction(root, { type: 'facts', at: clock.now(), lines: outcome.value });
-    });
-  }
-
-  /** One poll: the kind (a session's, the one found before, or the probes'), its facts, then its list of models. */
-  async function pollOnce(root: string, poll: Poll, request: PollRequest): Promise<void> {
-    const current = (): boolean => polls.get(root) === poll;
-    const askedAt = clock.now();
-    let kind = options.kindFor?.(root) ?? poll.kind;
-    if (kind === undefined) {
-      const found = await detectServerKind(request);
-      if (!current()) return;
-      if (!found.ok) {
-        options.onAction(root, { type: 'poll-failed', at: clock.now(), failure: found.failure });
-        return;
-      }
-      options.onFrame(root, { kind: 'other', raw: `server kind: ${found.kind} (detected: ${found.because})` });
-      kind = found.kind;
-    }
-    poll.kind = kind;
-    askFacts(root, kind, request, current);
-    const outcome = await listKindModels(kind, request);
-    if (!current()) return;
-    options.onAction(
-      root,
-      outcome.ok
-        ? { type: 'polled', at: clock.now(), models: outcome.value, askedAt, kind }
-        : { type: 'poll-failed', at: clock.now(), failure: outcome.failure },
-    );
   }
 
   return {
@@ -119,7 +150,7 @@ export function createFeedPool(options: FeedPoolOptions): FeedPool {
     },
     poll(root, apiKey) {
       if (polls.has(root)) return;
-      const poll: Poll = { timer: undefined, abort: new AbortController(), kind: undefined };
+      const poll: Poll = { timer: undefined, abort: new AbortController(), kind: undefined, waited: 0 };
       polls.set(root, poll);
       const request: PollRequest = {
         server: root,
@@ -129,7 +160,7 @@ export function createFeedPool(options: FeedPoolOptions): FeedPool {
       };
       const once = (): void => {
         poll.timer = undefined;
-        void pollOnce(root, poll, request).then(() => {
+        void pollOnce(options, root, poll, request).then(() => {
           if (polls.get(root) === poll) poll.timer = clock.setTimeout(once, POLL_INTERVAL_MS);
         });
       };

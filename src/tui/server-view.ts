@@ -85,10 +85,10 @@ const pollWords = (kind: ServerKind | null): string =>
 const KIND_TELLS: Readonly<Record<ServerKind | 'unknown', string>> = {
   unknown: 'states shown once its kind is known',
   modeldeck: 'loads shown are this dashboard’s own',
-  'transformers-serve': 'it lists its disk cache: whether a model is in memory is unknown',
-  ollama: 'in memory from /api/ps, installed from /api/tags',
+  'transformers-serve': 'its list is its disk cache: in memory or not is unknown',
+  ollama: 'in memory per /api/ps, on disk per /api/tags',
   llamacpp: 'each model’s status as the router gives it',
-  openai: 'it serves the models it lists; it loads and unloads nothing on request',
+  openai: 'serves what it lists; loads and unloads nothing on request',
 };
 
 function feedLine(server: ServerState, now: number, width: number): Line[] {
@@ -136,7 +136,8 @@ function feedLine(server: ServerState, now: number, width: number): Line[] {
     case 'unsupported':
       return [
         clipLine([seg('no live feed on this server (404 on /events)', 'warn')], width),
-        clipLine([seg(`${pollWords(server.kind)}; ${KIND_TELLS[server.kind ?? 'unknown']}`, 'dim')], width),
+        clipLine([seg(pollWords(server.kind), 'dim')], width),
+        clipLine([seg(KIND_TELLS[server.kind ?? 'unknown'], 'dim')], width),
         ...(server.pollFailure ? [clipLine([seg(`poll: ${server.pollFailure.message}`, 'error')], width)] : []),
       ];
     case 'failed':
@@ -161,7 +162,9 @@ export function serverPaneRows(server: ServerState, own: readonly SessionState[]
   const rows = new Map(Object.entries(server.rows));
   if (server.feed.state !== 'live') {
     for (const s of own) {
-      const id = s.resolvedModel ?? s.model;
+      // The list's own spelling of the session's model (`org/m` for `org/m@main`): one row for one model.
+      const mine = s.resolvedModel ?? s.model;
+      const id = [...rows.keys()].find((key) => atMain(key) === atMain(mine)) ?? mine;
       const base: ServerModelRow = rowOf(id, rows.get(id));
       const progress = s.stage === 'download' ? s.download : s.stage === 'weights' ? s.weights : null;
       switch (s.phase) {
@@ -194,6 +197,9 @@ export function serverPaneRows(server: ServerState, own: readonly SessionState[]
     (a, b) => (order[a.state] ?? 9) - (order[b.state] ?? 9) || a.model.localeCompare(b.model),
   );
 }
+
+/** `org/m` and `org/m@main` alike. */
+const atMain = (id: string): string => id.replace(/@main$/, '');
 
 /** The server view's filter and cursor, as one pane draws them. */
 export interface PaneCursor {

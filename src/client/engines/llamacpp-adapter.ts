@@ -151,26 +151,7 @@ async function unload(options: UnloadOptions): Promise<AdminOutcome<string>> {
   return { ok: true, value: JSON.stringify(answer.value) };
 }
 
-/**
- * Every model of `GET /models` with its status (`failed` with its exit code). Not `/metrics`: on a router it needs a
- * `model=` and loads that model, and polling it keeps the model awake (llama.cpp issue #20227).
- */
-async function serverFacts(options: RequestOptions): Promise<AdminOutcome<string[]>> {
-  const listed = await sendForJson(options, 'GET', '/models');
-  if (!listed.ok) return listed;
-  const data = Array.isArray(listed.value['data']) ? (listed.value['data'] as unknown[]) : [];
-  return {
-    ok: true,
-    value: data.flatMap((entry) => {
-      const e = entry as Record<string, unknown> | null;
-      const status = (e?.['status'] ?? {}) as Record<string, unknown>;
-      if (typeof e?.['id'] !== 'string') return [];
-      const value = typeof status['value'] === 'string' ? status['value'] : 'status unknown';
-      const failed = status['failed'] === true ? ` (failed, exit code ${String(status['exit_code'])})` : '';
-      return [`${e['id']} · ${value}${failed}`];
-    }),
-  };
-}
-
 /** The adapter of llama.cpp's router. */
-export const llamacppAdapter: EngineAdapter = { kind: 'llamacpp', load, chat: streamChat, unload, serverFacts };
+// No `serverFacts`: the server view's table shows `GET /models` (`kind-models.ts`). Not `/metrics` either: on a router
+// it needs a `model=` and loads that model, and polling it keeps the model awake (llama.cpp issue #20227).
+export const llamacppAdapter: EngineAdapter = { kind: 'llamacpp', load, chat: streamChat, unload };
