@@ -103,7 +103,10 @@ async function load(options: SubscribeLoadOptions): Promise<LoadOutcome> {
     emit(ready);
     return { ok: true, event: ready };
   }
-  const stream = await send(options, 'GET', '/models/sse', undefined, 'text/event-stream');
+  // Its own signal too: a load refused after the download ends the stream, which no more frames would end.
+  const ending = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, ending.signal]) : ending.signal;
+  const stream = await send({ ...options, signal }, 'GET', '/models/sse', undefined, 'text/event-stream');
   if (!stream.ok) return stream;
   // Not listed: the router knows no such model yet; `POST /models` downloads it first (a child in download mode),
   // then the load is asked once its `download_finished` comes.
@@ -115,7 +118,7 @@ async function load(options: SubscribeLoadOptions): Promise<LoadOutcome> {
   options.onAccepted?.();
   const body = stream.response.body;
   if (body === null) return { ok: false, failure: { kind: 'ended-early', message: 'the model events ended' } };
-  return followEvents(options, body, emit);
+  return followEvents(options, body, emit, () => ending.abort());
 }
 
 /** Reads `/models/sse` for the model until it is loaded or failed; asks the load when a download it waited for ends. */
@@ -123,6 +126,7 @@ async function followEvents(
   options: SubscribeLoadOptions,
   body: ReadableStream<Uint8Array>,
   emit: (event: LoadEvent, raw?: string) => void,
+  end: () => void,
 ): Promise<LoadOutcome> {
   const { model } = options;
   let outcome: LoadOutcome | undefined;
@@ -149,7 +153,9 @@ async function followEvents(
           if ('failure' in step) return fail(step.failure, data);
           if ('downloaded' in step) {
             void sendForJson(options, 'POST', '/models/load', { model }).then((asked) => {
-              if (!asked.ok && outcome === undefined) fail(asked.failure, asked.failure.message);
+              if (asked.ok || outcome !== undefined) return;
+              fail(asked.failure, asked.failure.message);
+              end();
             });
             return;
           }
