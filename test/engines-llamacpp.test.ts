@@ -40,7 +40,11 @@ t.test('the dashboard: download gauge, staged load, ready; a reply; U unloads', 
   await until('ready', () => cellText(dash, 0, 1).includes('✓ ready'));
   const stages = dash.sessions()[0]?.stages.map((s) => s.name);
   t.same(stages, ['download', 'load', 'model', 'mmproj_model'], 'the stages in order, by their names');
-  t.ok(router.requests.indexOf('GET /models/sse') < router.requests.indexOf('POST /models/load'), 'listening first');
+  t.ok(router.requests.indexOf('GET /models/sse') < router.requests.indexOf('POST /models'), 'listening first');
+  t.ok(
+    router.requests.indexOf('POST /models') < router.requests.indexOf('POST /models/load'),
+    'a model the router does not list is downloaded (POST /models), then loaded once download_finished came',
+  );
   t.ok(
     dash.logEntries().some((e) => e.raw.includes('"event":"status_change"') && e.raw.includes('"loaded"')),
     'the frames raw in the log',

@@ -1,12 +1,13 @@
 // vLLM and other OpenAI-compatible servers as a server kind: detected from what they answer, their start-up shown as
-// `starting` then ready on the real dashboard, a streamed reply, an unload that says it is not supported, and
-// `modeldeck load` ending ready.
+// `starting` then ready on the real dashboard and in `modeldeck load`, a streamed reply, an unload that says it is not
+// supported, `modeldeck load` ending ready, and a refused connection said as such (never as `starting`).
 import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { runLoadCommand } from '../src/cli/load.js';
 import { detectServerKind } from '../src/client/server-kind.js';
 import type { Dashboard } from '../src/tui/dashboard.js';
 import { cellText, openDashboard, ROWS } from './helpers/dashboard.js';
+import { closedPort } from './helpers/closed-port.js';
 import { until } from './helpers/until.js';
 import { startVllmStandin } from './helpers/vllm-standin.js';
 
@@ -83,3 +84,36 @@ t.test('modeldeck load --server URL MODEL ends ready against an OpenAI-compatibl
   t.equal(other, 1, 'a model the server does not serve fails');
   t.match(err, /org\/other is not served here \(it serves Qwen\/Qwen3-0\.6B\)/);
 });
+
+t.test('modeldeck load waits through a start-up: starting while /health answers 503, then ready', async (t) => {
+  const up = await startVllmStandin({ model: MODEL, starting: true });
+  t.teardown(() => up.close());
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString()));
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const status = runLoadCommand(['--server', up.url, MODEL], { stdout, stderr });
+  await until('starting said', () => /starting/.test(out + err), 30_000);
+  t.notMatch(out, /ready/, 'not ready while /health answers 503');
+  up.becomeReady();
+  t.equal(await status, 0, err);
+  t.match(out, /ready: Qwen\/Qwen3-0\.6B/, 'then ready');
+});
+
+t.test(
+  'a refused connection is not “starting”: the dashboard says it cannot reach the server, and retries',
+  async (t) => {
+    const port = await closedPort();
+    const { dash } = openDashboard(t, {
+      sessions: [{ server: `http://127.0.0.1:${port}`, model: MODEL, kind: 'openai' }],
+    });
+    const cell = await until('the failure', () => {
+      const text = cellText(dash, 0, 1).replace(/\s+/g, ' ');
+      return /cannot reach/.test(text) ? text : undefined;
+    });
+    t.notMatch(cell, /starting/, 'nothing claims the server is starting');
+    t.match(cell, /reconnecting/, 'and it says it tries again');
+  },
+);

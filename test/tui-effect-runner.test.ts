@@ -30,6 +30,7 @@ function setup({ fetch: fakeFetch, ...extra }: Partial<EffectRunnerOptions> & { 
     // No session's kind is known here: an unload takes modeldeck's route, as before kinds.
     adapterOf: () => undefined,
     adapterForServer: () => undefined,
+    serves: () => false,
     sendChat: (id, messages) => {
       calls.push(`chat ${id} ${messages.map((m) => m.content).join('|')}`);
       return chatFree;

@@ -301,7 +301,11 @@ t.test('a polled list: counts only where the server gives them, the countdown fr
     at: NOW,
     models: [{ id: 'org/chat@main', state: null, sizeBytes: null, subscribers: null }],
   });
-  t.match(upstream.rows['org/chat@main'], { state: 'resident', subscribers: null, chats: 0, expiresAt: null });
+  t.match(
+    upstream.rows['org/chat@main'],
+    { state: 'unknown', subscribers: null, chats: 0, expiresAt: null },
+    'a list without states (transformers serve’s disk cache) says nothing of memory: unknown, never resident',
+  );
   t.equal(
     text(tableLines(Object.values(upstream.rows), 78, 5, NOW))[0],
     'MODEL     STATE',

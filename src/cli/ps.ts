@@ -66,6 +66,7 @@ const STATE_ORDER: Readonly<Record<StatusModel['state'], number>> = {
   queued: 2,
   pulling: 3,
   cached: 4,
+  unknown: 5,
 };
 
 /** One server as a table a person reads. */

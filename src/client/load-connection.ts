@@ -8,7 +8,7 @@ import type { Clock, TimerHandle } from '../common/clock.js';
 import { planAttach } from './attach-only.js';
 import type { LoadEvent } from '../protocol/events.js';
 import { readLoadExtras, type LoadExtras } from '../protocol/residency-fields.js';
-import { loadWithKind, speaksLoadModel, type KindResolver } from './engine-adapter.js';
+import { loadWithKind, type KindResolver } from './engine-adapter.js';
 import type { Failure } from './failures.js';
 import type { RawFrame } from './frames.js';
 import { subscribeLoad, type LoadOutcome } from './load-subscription.js';
@@ -74,19 +74,15 @@ async function subscribeOnce(
   const onAccepted = (): void => {
     if (current()) options.dispatch({ type: 'accepted', at: clock.now() });
   };
-  const known = options.resolver?.known();
-  if (options.attachOnly === true && known !== undefined && !speaksLoadModel(known.kind)) {
-    const failure = {
-      kind: 'read-only',
-      message: `a read-only session cannot follow a ${known.kind} server yet`,
-    } as const;
-    return { ok: false, failure };
-  }
   if (options.attachOnly === true) {
+    // The server's kind decides which list says what is in memory; finding it out asks only read-only probes.
+    const resolved = options.resolver ? await options.resolver.resolve(signal) : undefined;
+    if (resolved !== undefined && !resolved.ok) return resolved;
     const plan = await planAttach({
       server: options.server,
       model: options.model,
       apiKey: options.apiKey,
+      kind: resolved?.adapter.kind,
       ...(options.fetch ? { fetch: options.fetch } : {}),
       signal,
     });

@@ -65,6 +65,10 @@ export interface ListedModel {
   readonly subscribers: number | null;
   /** A resident model's unload countdown in ms (`null`: none scheduled), when the server gives one. */
   readonly expiresInMs?: number | null;
+  /** A loading model's stage, as its kind names it (llama.cpp's `downloading`, `loading`), when the list says. */
+  readonly stage?: string | null;
+  /** What the list says beyond its state (a failed child's exit code, a status word modeldeck does not know). */
+  readonly note?: string | null;
 }
 
 /** The server's `GET /v1/models` list. */

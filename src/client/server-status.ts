@@ -17,9 +17,10 @@ export interface StatusModel {
   readonly model: string;
   /**
    * `resident`, `loading`, `queued` (loading, waiting its turn), `pulling` (its files on their way to the disk,
-   * `POST /pull_model`; the same model may be listed in another state too) or `cached` (on disk only).
+   * `POST /pull_model`; the same model may be listed in another state too), `cached` (on disk only) or `unknown`
+   * (its kind does not say: a llama.cpp router status modeldeck does not know).
    */
-  readonly state: 'resident' | 'loading' | 'queued' | 'pulling' | 'cached';
+  readonly state: 'resident' | 'loading' | 'queued' | 'pulling' | 'cached' | 'unknown';
   /** Bytes of its weights (resident) or of its snapshot on disk (cached), when known. */
   readonly size_bytes: number | null;
   /** A load's stage. */

@@ -65,7 +65,8 @@ export function openConnections(options: ConnectionsOptions): {
     },
     onAction: options.server,
     onFrame: (root, frame) => recordFrame(feedTag(root), frame),
-    factsFor: (root) => pool.adapterForServer(root)?.serverFacts,
+    // A session still finding out its server's kind is asked first: its own load is the first probe.
+    kindFor: (root) => pool.adapterForServer(root)?.kind ?? (pool.serves(root) ? 'pending' : undefined),
   });
   return { pool, feeds, tagged: (tag) => tap.taggedFetch(tag) };
 }

@@ -7,7 +7,7 @@
  */
 
 import { resolve } from 'node:path';
-import { notSupported } from '../client/engine-adapter.js';
+import { adapterFor, notSupported } from '../client/engine-adapter.js';
 import type { Failure } from '../client/failures.js';
 import { subscribeLoad } from '../client/load-subscription.js';
 import { deleteCachedModel, listModels, unloadModel } from '../client/model-admin.js';
@@ -146,7 +146,10 @@ function liveHandlers(options: RunnerContext, asks: ModelAsks, loads: Set<AbortC
  * load is followed to its end (the feed shows its progress meanwhile).
  */
 function serverAction(options: RunnerContext, effect: ServerActionEffect, loads: Set<AbortController>): void {
-  const adapter = effect.via === undefined ? undefined : options.sessions.adapterOf(effect.via);
+  // The session's adapter; else the kind the server's polls found (a session still detecting, or none on its model).
+  const adapter =
+    (effect.via === undefined ? undefined : options.sessions.adapterOf(effect.via)) ??
+    (effect.kind === undefined ? undefined : adapterFor(effect.kind));
   const request = {
     server: effect.root,
     model: effect.model,

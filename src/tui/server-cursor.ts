@@ -5,6 +5,7 @@
  * the selected row, in words, before anything is confirmed. Pure.
  */
 
+import { adapterFor, notSupported } from '../client/engine-adapter.js';
 import type { ServerKind } from '../client/server-kind.js';
 import { serviceRoot } from '../client/server-url.js';
 import type { ServerModelRow, ServerState } from './server-state.js';
@@ -31,7 +32,10 @@ export interface ServerRowRef extends ServerRowKey {
   readonly here: readonly { readonly id: string; readonly tag: string }[];
   /** This dashboard may change nothing on the server (`--read-only`, or every session on it is `readOnly`). */
   readonly readOnly: boolean;
-  /** The server's kind as a session on it declares it (`kind` in its config); absent: not declared. */
+  /**
+   * The server's kind: as its polls found it (`ServerState.kind`), else as a session on it declares it (`kind` in its
+   * config); absent: not known.
+   */
   readonly kind?: ServerKind;
 }
 
@@ -89,6 +93,8 @@ export type RowAction = 'load' | 'unload' | 'cancel' | 'delete';
  */
 export function rowRefusal(row: ServerRowRef, action: RowAction): string | null {
   const name = `${bareModel(row.model)} on ${row.root}`;
+  const unsupported = kindRefusal(row.kind, action);
+  if (unsupported !== null) return `${unsupported}: nothing was asked of ${row.root}`;
   switch (action) {
     case 'load':
       if (row.state === 'resident') return `${name} is loaded already (U unloads it)`;
@@ -96,7 +102,10 @@ export function rowRefusal(row: ServerRowRef, action: RowAction): string | null 
       return null;
     case 'unload':
       if (row.state === 'loading') return `${name} is still loading: C cancels the load`;
-      if (row.state !== 'resident') return `${name} is not in memory (${row.state}): nothing to unload`;
+      // Unknown: the kind does not say whether it is in memory; its own unload (if any) will.
+      if (row.state !== 'resident' && row.state !== 'unknown') {
+        return `${name} is not in memory (${row.state}): nothing to unload`;
+      }
       return null;
     case 'cancel':
       if (row.state !== 'loading') return `no load of ${name} is running to cancel (${row.state})`;
@@ -112,6 +121,14 @@ export function rowRefusal(row: ServerRowRef, action: RowAction): string | null 
       throw new TypeError(`unknown row action ${String(never)}`);
     }
   }
+}
+
+/** The words for an action the server's kind has no route for (vLLM unloads nothing), or `null`. */
+function kindRefusal(kind: ServerKind | undefined, action: RowAction): string | null {
+  if (kind === undefined) return null;
+  const adapter = adapterFor(kind);
+  const can = action === 'load' ? true : action === 'delete' ? adapter.deleteModel !== undefined : adapter.unload;
+  return can === undefined || can === false ? notSupported(action, kind).message : null;
 }
 
 /** The action the row's state offers (`L`, `U` or `C`). */
@@ -134,7 +151,9 @@ export function rowAudience(row: ServerRowRef): string {
     ...(row.chats > 0 ? [`${plural(row.chats, 'chat')} running`] : []),
   ];
   const owner =
-    here === 0 && others === 0 && row.state !== 'unloaded' && row.state !== 'on-disk' ? ': another client’s' : '';
+    here === 0 && others === 0 && (row.state === 'resident' || row.state === 'loading' || row.state === 'failed')
+      ? ': another client’s'
+      : '';
   return `${parts.join(', ')}${owner}`;
 }
 

@@ -6,6 +6,7 @@
 
 import type { FeedModel, FeedUpdate } from '../client/feed-events.js';
 import type { ListedModel } from '../client/model-admin.js';
+import type { ServerKind } from '../client/server-kind.js';
 import { UNLOAD_REASONS } from '../protocol/feed.js';
 import type { ServerAction, ServerState } from './server-state.js';
 import { runOf } from './server-state.js';
@@ -27,7 +28,7 @@ export function serverNews(before: ServerState, action: ServerAction): ModelNews
       return restarted ? [{ kind: 'restarted' }, ...news] : news;
     }
     case 'polled':
-      return pollNews(action.models, action.askedAt ?? action.at);
+      return pollNews(action.models, action.askedAt ?? action.at, action.kind);
     case 'feed-status':
     case 'facts':
     case 'poll-failed':
@@ -124,16 +125,20 @@ function fromFeedModel(m: FeedModel, expiresInMs: number | null | undefined): Li
 
 /**
  * A poll's list, when the server says which models are in memory (a server whose list has no states, such as
- * `transformers serve`, tells nothing of residency).
+ * `transformers serve`, tells nothing of residency; nor does one entry without a state). On Ollama a name without a
+ * tag is `:latest`, which `/api/ps` writes out: the list answers for both spellings.
  */
-function pollNews(models: readonly ListedModel[], listedAt: number): ModelNews[] {
+function pollNews(models: readonly ListedModel[], listedAt: number, kind: ServerKind | undefined): ModelNews[] {
   if (!models.some((m) => m.state !== null)) return [];
   const listed: Record<string, ListedModelState> = {};
   for (const m of models) {
+    let news: ListedModelState;
     if (m.state === 'resident') {
-      listed[m.id] = { state: 'resident', ...(m.expiresInMs !== undefined ? { expiresInMs: m.expiresInMs } : {}) };
-    } else if (m.state === 'loading') listed[m.id] = { state: 'loading', stage: null, progress: null };
-    else listed[m.id] = { state: 'out' };
+      news = { state: 'resident', ...(m.expiresInMs !== undefined ? { expiresInMs: m.expiresInMs } : {}) };
+    } else if (m.state === 'loading') news = { state: 'loading', stage: m.stage ?? null, progress: null };
+    else news = m.state === null ? { state: 'unknown' } : { state: 'out' };
+    listed[m.id] = news;
+    if (kind === 'ollama' && m.id.endsWith(':latest')) listed[m.id.slice(0, -':latest'.length)] = news;
   }
   return [{ kind: 'listed', listedAt, cause: 'gone', models: listed }];
 }

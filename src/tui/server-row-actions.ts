@@ -7,6 +7,7 @@
 
 import { serviceRoot } from '../client/server-url.js';
 import type { Failure } from '../client/failures.js';
+import type { ServerKind } from '../client/server-kind.js';
 import {
   isReadOnly,
   keyFor,
@@ -28,6 +29,8 @@ export interface ServerActionEffect {
   readonly apiKey: string | undefined;
   /** A session of this dashboard on that server, whose kind of server decides the route; absent: modeldeck's. */
   readonly via?: string;
+  /** The server's kind as its polls or a session's config know it, for when no session on it knows its own. */
+  readonly kind?: ServerKind;
 }
 
 /** How a row action ended. */
@@ -60,9 +63,14 @@ export function serverRowsForKeys(model: DashboardModel): ServerRowRef[] {
     sessionStates(model),
     liveFilter(model.ui),
     (root) => serverReadOnly(model, root),
-    (root) => sessionsOn(model, root).flatMap((id) => model.sessions[id]?.spec.kind ?? [])[0],
+    (root) => serverKind(model, root),
   );
   return rows;
+}
+
+/** The kind of server at `root`: what its polls read, else what a session on it names; undefined when unknown. */
+function serverKind(model: DashboardModel, root: string): ServerKind | undefined {
+  return model.servers[root]?.kind ?? sessionsOn(model, root).flatMap((id) => model.sessions[id]?.spec.kind ?? [])[0];
 }
 
 /** A confirmed row action: the request for the runtime, unless the dashboard may not act there. */
@@ -76,6 +84,7 @@ export function runServerAction(model: DashboardModel, command: Extract<Command,
     };
   }
   const via = sessionsOn(model, root)[0];
+  const kind = serverKind(model, root);
   const apiKey = keyFor(model, root) ?? (model.defaultApiKey === '' ? undefined : model.defaultApiKey);
   const effect: ServerActionEffect = {
     type: 'server-action',
@@ -84,6 +93,7 @@ export function runServerAction(model: DashboardModel, command: Extract<Command,
     model: command.model,
     apiKey,
     ...(via !== undefined ? { via } : {}),
+    ...(kind !== undefined ? { kind } : {}),
   };
   const doing = DOING[action];
   return {

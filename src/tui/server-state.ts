@@ -1,7 +1,9 @@
 /**
  * One server as the server view shows it, and the pure reducer that keeps it: every model the server knows with its
- * state, stage, progress, subscribers and size, kept live from its feed (`GET /events`), or from polling
- * `GET /v1/models` when it has none; and its throughput over time. Times come from the actions.
+ * state, stage, progress, subscribers and size, kept live from its feed (`GET /events`), or, when it has none, from
+ * polling its kind's own routes (`client/kind-models.ts`: Ollama's `/api/ps`, the router's `/models`, `/v1/models`
+ * elsewhere), a model whose state the kind does not tell being `unknown`; and its throughput over time. Times come
+ * from the actions.
  */
 
 import { parseFeedId } from '../protocol/feed.js';
@@ -10,19 +12,26 @@ import type { FeedStatus } from '../client/server-feed.js';
 import type { FeedModel, FeedPullView, FeedUpdate, ModelResidency } from '../client/feed-events.js';
 import { isRetryable, type Failure } from '../client/failures.js';
 import type { ListedModel } from '../client/model-admin.js';
+import type { ServerKind } from '../client/server-kind.js';
 import { addThroughput, NO_THROUGHPUT, type Throughput } from './throughput.js';
 
 /**
- * Between two `/v1/models` polls of a server without a feed, in ms: short enough that a ready session says within
+ * Between two polls of a server without a feed, in ms: short enough that a ready session says within
  * about two seconds that its model left memory.
  */
 export const POLL_INTERVAL_MS = 1500;
+
+/**
+ * A row's state: the feed's, or `unknown` where a polled server's kind does not say whether the model is in memory
+ * (`transformers serve`'s `/v1/models` is its disk cache).
+ */
+export type RowState = ModelResidency | 'unknown';
 
 /** One model's row. */
 export interface ServerModelRow {
   /** `id@revision` as the server writes it. */
   readonly model: string;
-  readonly state: ModelResidency;
+  readonly state: RowState;
   readonly stage: string | null;
   readonly progress: { readonly current: number; readonly total: number | null } | null;
   /** Clients following its load while it loads; 0 once the load ended; `null` when the server never said. */
@@ -44,6 +53,11 @@ export interface ServerModelRow {
 export interface ServerState {
   /** The service root (`http://host:port`). */
   readonly root: string;
+  /**
+   * The kind of server its polls read (named in a session's config, or detected by the probes); `null` until a poll
+   * knows it (a server with a live feed is modeldeck's own).
+   */
+  readonly kind: ServerKind | null;
   readonly feed: FeedStatus;
   readonly rows: Readonly<Record<string, ServerModelRow>>;
   /** Download bytes per second of every load on the server (from the feed). */
@@ -83,12 +97,16 @@ export type ServerAction =
       readonly id?: string | undefined;
       readonly extras?: FeedExtras | undefined;
     }
-  /** A poll's answer; `askedAt`, when the request went out (the list is as of then). */
+  /**
+   * A poll's answer; `askedAt`, when the request went out (the list is as of then); `kind`, whose routes it read (a
+   * model without a state is one whose residency that kind does not tell).
+   */
   | {
       readonly type: 'polled';
       readonly at: number;
       readonly models: readonly ListedModel[];
       readonly askedAt?: number | undefined;
+      readonly kind?: ServerKind | undefined;
     }
   | { readonly type: 'poll-failed'; readonly at: number; readonly failure: Failure }
   /** What the server's kind's own status routes say (`EngineAdapter.serverFacts`), as lines. */
@@ -98,6 +116,7 @@ export type ServerAction =
 export function createServerState(root: string): ServerState {
   return {
     root,
+    kind: null,
     feed: { state: 'connecting', attempt: 1 },
     rows: {},
     downloadRate: NO_THROUGHPUT,
@@ -157,6 +176,24 @@ function fromFeedModel(
   };
 }
 
+/** A polled list's entry (`since`: when the list was asked for). A model whose state the list does not say is unknown. */
+function polledRow(m: ListedModel, previous: ServerModelRow | undefined, since: number): ServerModelRow {
+  const state = m.state ?? 'unknown';
+  const resident = state === 'resident';
+  return {
+    ...rowOf(m.id, previous),
+    state,
+    stage: state === 'loading' ? (m.stage ?? null) : null,
+    progress: null,
+    sizeBytes: m.sizeBytes ?? previous?.sizeBytes ?? null,
+    // A listing's count of a resident model is its requests (`active_requests`), not a load's followers.
+    subscribers: resident && m.subscribers !== null ? 0 : resident ? null : m.subscribers,
+    chats: resident ? (m.subscribers ?? 0) : 0,
+    expiresAt: resident && typeof m.expiresInMs === 'number' ? since + m.expiresInMs : null,
+    note: m.note ?? null,
+  };
+}
+
 /** The row with its unload countdown moved (`undefined`: not said, kept). */
 function withExpiry(row: ServerModelRow, expiresInMs: number | null | undefined, at: number): ServerModelRow {
   if (expiresInMs === undefined) return row;
@@ -177,22 +214,9 @@ export function reduceServer(state: ServerState, action: ServerAction): ServerSt
       );
     case 'polled': {
       const rows: Record<string, ServerModelRow> = {};
-      for (const m of action.models) {
-        const previous = state.rows[m.id];
-        const resident = (m.state ?? 'resident') === 'resident';
-        // The list is as of when it was asked for: a countdown counts from then.
-        const since = action.askedAt ?? action.at;
-        rows[m.id] = {
-          ...rowOf(m.id, previous),
-          state: m.state ?? 'resident',
-          sizeBytes: m.sizeBytes ?? previous?.sizeBytes ?? null,
-          // A listing's count of a resident model is its requests (`active_requests`), not a load's followers.
-          subscribers: resident && m.subscribers !== null ? 0 : resident ? null : m.subscribers,
-          chats: resident ? (m.subscribers ?? 0) : 0,
-          expiresAt: resident && typeof m.expiresInMs === 'number' ? since + m.expiresInMs : null,
-        };
-      }
-      return { ...state, rows, pollFailure: null, lostSince: null };
+      // The list is as of when it was asked for: a countdown counts from then.
+      for (const m of action.models) rows[m.id] = polledRow(m, state.rows[m.id], action.askedAt ?? action.at);
+      return { ...state, kind: action.kind ?? state.kind, rows, pollFailure: null, lostSince: null };
     }
     case 'facts':
       return { ...state, facts: action.lines };

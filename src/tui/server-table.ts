@@ -206,6 +206,7 @@ function stateTone(state: ServerModelRow['state']): Tone {
       return 'error';
     case 'on-disk':
     case 'unloaded':
+    case 'unknown':
       return 'dim';
     default: {
       const never: never = state;

@@ -1,13 +1,14 @@
 /**
  * One server's pane in the server view, as plain data: how its feed stands, its throughput charts, and a table of
- * every model on it (state, stage, progress, subscribers, size). Without a live feed the table is what polling
- * `/v1/models` found, with this dashboard's own sessions' loads laid over it. Pure.
+ * every model on it (state, stage, progress, subscribers, size). Without a live feed the table is what polling its
+ * kind's routes found, with this dashboard's own sessions' loads laid over it. Pure.
  */
 
 import { failureHint } from '../client/failures.js';
 import { formatBytes, formatDuration, percentDone } from '../client/format.js';
 import { truncateMiddle } from '../common/text.js';
 import { clipLine, seg, type Line } from './lines.js';
+import type { ServerKind } from '../client/server-kind.js';
 import { POLL_INTERVAL_MS, rowOf, type ServerModelRow, type ServerState } from './server-state.js';
 import type { SessionState } from './session-state.js';
 import { tableLines } from './server-table.js';
@@ -55,6 +56,41 @@ function heldSegments(server: ServerState): Line {
   ];
 }
 
+/** The routes a server without a feed is polled on, by its kind (`client/kind-models.ts`); `null`: not known yet. */
+function pollRoutes(kind: ServerKind | null): string {
+  switch (kind) {
+    case null:
+      return 'its kind’s routes (detecting its kind)';
+    case 'modeldeck':
+    case 'transformers-serve':
+      return '/v1/models';
+    case 'ollama':
+      return '/api/ps and /api/tags';
+    case 'llamacpp':
+      return '/models';
+    case 'openai':
+      return '/v1/models and /metrics';
+    default: {
+      const never: never = kind;
+      throw new TypeError(`unknown server kind ${String(never)}`);
+    }
+  }
+}
+
+/** `polling /api/ps and /api/tags every 1.5 s (ollama)`. */
+const pollWords = (kind: ServerKind | null): string =>
+  `polling ${pollRoutes(kind)} every ${POLL_INTERVAL_MS / 1000} s${kind === null ? '' : ` (${kind})`}`;
+
+/** What a poll of each kind can tell of residency, in a few words under the feed's line. */
+const KIND_TELLS: Readonly<Record<ServerKind | 'unknown', string>> = {
+  unknown: 'states shown once its kind is known',
+  modeldeck: 'loads shown are this dashboard’s own',
+  'transformers-serve': 'its list is its disk cache: in memory or not is unknown',
+  ollama: 'in memory per /api/ps, on disk per /api/tags',
+  llamacpp: 'each model’s status as the router gives it',
+  openai: 'serves what it lists; loads and unloads nothing on request',
+};
+
 function feedLine(server: ServerState, now: number, width: number): Line[] {
   const feed = server.feed;
   switch (feed.state) {
@@ -100,10 +136,8 @@ function feedLine(server: ServerState, now: number, width: number): Line[] {
     case 'unsupported':
       return [
         clipLine([seg('no live feed on this server (404 on /events)', 'warn')], width),
-        clipLine(
-          [seg(`polling /v1/models every ${POLL_INTERVAL_MS / 1000} s; loads shown are this dashboard’s own`, 'dim')],
-          width,
-        ),
+        clipLine([seg(pollWords(server.kind), 'dim')], width),
+        clipLine([seg(KIND_TELLS[server.kind ?? 'unknown'], 'dim')], width),
         ...(server.pollFailure ? [clipLine([seg(`poll: ${server.pollFailure.message}`, 'error')], width)] : []),
       ];
     case 'failed':
@@ -128,7 +162,9 @@ export function serverPaneRows(server: ServerState, own: readonly SessionState[]
   const rows = new Map(Object.entries(server.rows));
   if (server.feed.state !== 'live') {
     for (const s of own) {
-      const id = s.resolvedModel ?? s.model;
+      // The list's own spelling of the session's model (`org/m` for `org/m@main`): one row for one model.
+      const mine = s.resolvedModel ?? s.model;
+      const id = [...rows.keys()].find((key) => atMain(key) === atMain(mine)) ?? mine;
       const base: ServerModelRow = rowOf(id, rows.get(id));
       const progress = s.stage === 'download' ? s.download : s.stage === 'weights' ? s.weights : null;
       switch (s.phase) {
@@ -156,11 +192,14 @@ export function serverPaneRows(server: ServerState, own: readonly SessionState[]
       }
     }
   }
-  const order: Record<string, number> = { loading: 0, resident: 1, failed: 2, 'on-disk': 3, unloaded: 4 };
+  const order: Record<string, number> = { loading: 0, resident: 1, failed: 2, unknown: 3, 'on-disk': 4, unloaded: 5 };
   return [...rows.values()].sort(
     (a, b) => (order[a.state] ?? 9) - (order[b.state] ?? 9) || a.model.localeCompare(b.model),
   );
 }
+
+/** `org/m` and `org/m@main` alike. */
+const atMain = (id: string): string => id.replace(/@main$/, '');
 
 /** The server view's filter and cursor, as one pane draws them. */
 export interface PaneCursor {
@@ -200,7 +239,7 @@ export function serverDownLine(server: ServerState, now: number, width: number):
   const doing =
     feed.state === 'reconnecting'
       ? `${wait > 0 ? `retry in ${Math.ceil(wait / 1000)}s` : 'reconnecting…'}`
-      : `polling /v1/models every ${POLL_INTERVAL_MS / 1000} s`;
+      : pollWords(server.kind);
   const failure = feed.state === 'reconnecting' ? feed.failure : server.pollFailure;
   return clipLine(
     [

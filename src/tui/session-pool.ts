@@ -40,6 +40,8 @@ export interface SessionPool {
   adapterForServer(root: string): EngineAdapter | undefined;
   /** The session's adapter once its kind is known; undefined before (or for an unknown session). */
   adapterOf(id: string): EngineAdapter | undefined;
+  /** True when a session is open on service root `root`. */
+  serves(root: string): boolean;
   /** Closes every session. */
   closeAll(): void;
 }
@@ -97,6 +99,9 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     },
     adapterOf(id) {
       return controllers.get(id)?.adapter();
+    },
+    serves(root) {
+      return [...servers.values()].some((server) => serviceRoot(server) === root);
     },
     closeAll() {
       for (const controller of controllers.values()) controller.close();

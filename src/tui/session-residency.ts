@@ -48,7 +48,9 @@ export type ListedModelState =
       readonly stage: string | null;
       readonly progress: { readonly current: number; readonly total: number | null } | null;
     }
-  | { readonly state: 'out' };
+  | { readonly state: 'out' }
+  /** The list names it without saying whether it is in memory: no news. */
+  | { readonly state: 'unknown' };
 
 /** The model a session's news is about: the server's `id@revision` once it sent one, else the id as typed. */
 export function sessionModelKey(state: SessionState): string {
@@ -102,6 +104,8 @@ function followList(state: SessionState, news: Extract<ModelNews, { kind: 'liste
       return back(state, listed.expiresInMs, at);
     case 'loading':
       return loadingAgain(state, { kind: 'loading', model, stage: listed.stage, progress: listed.progress }, at);
+    case 'unknown':
+      return state;
     case 'out':
       // A list taken before the session saw the model ready says nothing of it now.
       if (state.residentSince !== null && state.residentSince >= news.listedAt) return state;

@@ -2,16 +2,20 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 
 /**
- * A stand-in for llama.cpp's `llama-server` in router mode. Its routes and bodies follow
- * `tools/server/server-models.cpp` (read at ggml-org/llama.cpp@40103380: `GET /props` without `model` answering
- * `{"role": "router", …}`, `GET /models` entries `{id, object, owned_by: "llamacpp", created, status: {value, args,
- * exit_code?, failed?}}`, `POST /models/load` and `/models/unload` answering `{"success": true}` at once or an
- * `{"error": {code, message, type}}` with `code` as the status); the `GET /models/sse` event shapes follow the team's
- * reading of ggml-org/llama.cpp@00dd081 (`server-models.cpp`, `tests/unit/test_router.py`), which the stored copy
- * here predates: `data: {"model", "event", "data"}` frames with no ids, no heartbeat and no snapshot on connect;
- * `model_status` `{status: "downloading"|"loading"}`, `download_progress` `{progress: {<url>: {done, total}}}`,
- * `download_finished`, `status_change` `{status: "loading", progress: {stages, current, value}}` (a vision model adds
- * an `mmproj_model` stage), then `{status: "loaded", info}` or `{status: "unloaded", exit_code}`.
+ * A stand-in for llama.cpp's `llama-server` in router mode. Its routes, bodies and `GET /models/sse` events follow
+ * `tools/server/server-models.cpp` as read at ggml-org/llama.cpp@00dd0816129a5210351c78bb90e0828f8eb69f99
+ * (`server_models::notify_sse`, `load`, `update_status`, `update_download_progress`, `server_models_routes`):
+ * `GET /props` without `model` answering `{"role": "router", …}`; `GET /models` entries `{id, object, owned_by:
+ * "llamacpp", created, status: {value, args, exit_code?, failed?}}`, listing only the models the router has (a model
+ * still to download is not listed); `POST /models {"model"}` downloading a model (a child in download mode);
+ * `POST /models/load` and `/models/unload` answering `{"success": true}` at once or an `{"error": {code, message,
+ * type}}` with `code` as the status (`model is not found` 404 on load, `model is already running`, `model is not
+ * running`). `GET /models/sse`: `data: {"model", "event", "data"?}` frames (`data` left out when it has none) with no
+ * ids, no heartbeat and no snapshot on connect: `model_status` `{status: "downloading"|"loading"}` when a child
+ * starts, `download_progress` `{progress: {<url>: {done, total}}}` (the whole `loaded_info`), `download_finished` or
+ * `download_failed` (no data), `status_change` `{status: "loading", progress: {stages, current, value}}` (the child's
+ * payload; a vision model adds an `mmproj_model` stage, as the team's reading of `tests/unit/test_router.py` has it),
+ * then `{status: "loaded", info}` or `{status: "unloaded", exit_code}`.
  * Chat is OpenAI's SSE with `timings` on the finish chunk and `data: [DONE]`; `GET /metrics?model=` is Prometheus
  * text with `llamacpp:` names.
  */
@@ -72,28 +76,31 @@ export async function startLlamacppStandin(options: LlamacppStandinOptions): Pro
   };
   const error = (res: ServerResponse, code: number, message: string, type: string): void =>
     json(res, code, { error: { code, message, type } });
-  const broadcast = (model: string, event: string, data: unknown): void => {
-    for (const res of watchers) res.write(`data: ${JSON.stringify({ model, event, data })}\n\n`);
+  const broadcast = (model: string, event: string, data?: unknown): void => {
+    const frame = { model, event, ...(data === undefined ? {} : { data }) };
+    for (const res of watchers) res.write(`data: ${JSON.stringify(frame)}\n\n`);
   };
 
-  async function runLoad(model: RouterModel, state: State): Promise<void> {
-    if (!state.downloaded) {
-      state.value = 'downloading';
-      broadcast(model.id, 'model_status', { status: 'downloading' });
-      const files = (model.download ?? []).map((total, i) => ({
-        url: `https://huggingface.co/${model.id}/f${i}.gguf`,
-        total,
-      }));
-      for (const step of [0.25, 0.5, 0.75, 1]) {
-        await sleep(frameMs);
-        const progress = Object.fromEntries(
-          files.map((f) => [f.url, { done: Math.floor(f.total * step), total: f.total }]),
-        );
-        broadcast(model.id, 'download_progress', { progress });
-      }
-      state.downloaded = true;
-      broadcast(model.id, 'download_finished', {});
+  async function runDownload(model: RouterModel, state: State): Promise<void> {
+    state.value = 'downloading';
+    broadcast(model.id, 'model_status', { status: 'downloading' });
+    const files = (model.download ?? []).map((total, i) => ({
+      url: `https://huggingface.co/${model.id}/f${i}.gguf`,
+      total,
+    }));
+    for (const step of [0.25, 0.5, 0.75, 1]) {
+      await sleep(frameMs);
+      const progress = Object.fromEntries(
+        files.map((f) => [f.url, { done: Math.floor(f.total * step), total: f.total }]),
+      );
+      broadcast(model.id, 'download_progress', { progress });
     }
+    state.downloaded = true;
+    state.value = 'unloaded';
+    broadcast(model.id, 'download_finished');
+  }
+
+  async function runLoad(model: RouterModel, state: State): Promise<void> {
     state.value = 'loading';
     broadcast(model.id, 'model_status', { status: 'loading' });
     const stages = model.vision === true ? ['model', 'mmproj_model'] : ['model'];
@@ -117,20 +124,24 @@ export async function startLlamacppStandin(options: LlamacppStandinOptions): Pro
   function list(): unknown {
     return {
       object: 'list',
-      data: options.models.map((m) => {
+      data: options.models.flatMap((m) => {
         const state = states.get(m.id);
+        // The router lists what its cache, models dir and presets hold: a model to download is not there yet.
+        if (state === undefined || !state.downloaded) return [];
         const failed = state?.value === 'unloaded' && state.exitCode !== null && state.exitCode !== 0;
-        return {
-          id: m.id,
-          object: 'model',
-          owned_by: 'llamacpp',
-          created: 1_700_000_000,
-          status: {
-            value: state?.value ?? 'unloaded',
-            args: [],
-            ...(failed ? { exit_code: state.exitCode, failed: true } : {}),
+        return [
+          {
+            id: m.id,
+            object: 'model',
+            owned_by: 'llamacpp',
+            created: 1_700_000_000,
+            status: {
+              value: state.value,
+              args: [],
+              ...(failed ? { exit_code: state.exitCode, failed: true } : {}),
+            },
           },
-        };
+        ];
       }),
     };
   }
@@ -187,18 +198,30 @@ export async function startLlamacppStandin(options: LlamacppStandinOptions): Pro
           const body = await readBody(req);
           const model = options.models.find((m) => m.id === body['model']);
           const state = model === undefined ? undefined : states.get(model.id);
-          if (model === undefined || state === undefined)
+          if (model === undefined || state === undefined || !state.downloaded)
             return error(res, 404, 'model is not found', 'not_found_error');
-          if (state.value === 'loaded') return error(res, 400, 'model is already loaded', 'invalid_request_error');
+          if (state.value !== 'unloaded') return error(res, 400, 'model is already running', 'invalid_request_error');
           json(res, 200, { success: true });
           if (state.value === 'unloaded') void runLoad(model, state);
+          return;
+        }
+        case 'POST /models': {
+          const body = await readBody(req);
+          const model = options.models.find((m) => m.id === body['model']);
+          const state = model === undefined ? undefined : states.get(model.id);
+          if (model === undefined || state === undefined)
+            return error(res, 400, 'model validation failed, unable to download', 'invalid_request_error');
+          if (state.downloaded || state.value === 'downloading')
+            return error(res, 400, `model '${model.id}' already exists`, 'invalid_request_error');
+          json(res, 200, { success: true });
+          void runDownload(model, state);
           return;
         }
         case 'POST /models/unload': {
           const body = await readBody(req);
           const state = typeof body['model'] === 'string' ? states.get(body['model']) : undefined;
           if (state === undefined) return error(res, 400, 'model is not found', 'invalid_request_error');
-          if (state.value === 'unloaded') return error(res, 400, 'model is not loaded', 'invalid_request_error');
+          if (state.value === 'unloaded') return error(res, 400, 'model is not running', 'invalid_request_error');
           json(res, 200, { success: true });
           state.value = 'unloaded';
           state.exitCode = 0;

@@ -37,7 +37,7 @@ export const rowLine = (dash: Dashboard, model: string): string | undefined =>
   dash
     .screenText()
     .split('\n')
-    .find((line) => new RegExp(`${model}\\s+(loading|resident|on-disk|unloaded|failed)`).test(line));
+    .find((line) => new RegExp(`${model}\\s+(loading|resident|on-disk|unloaded|failed|unknown)`).test(line));
 
 /** Moves the cursor to `model`'s row (Home, then `j` until the status bar's hint names it); resolves with the hint. */
 export async function selectRow(dash: Dashboard, input: NodeJS.WritableStream, model: string): Promise<string> {

@@ -1,11 +1,12 @@
 /**
- * llama.cpp's `llama-server` in router mode (`ggml-org/llama.cpp` @ 00dd081: `tools/server/server-models.cpp`, its
+ * llama.cpp's `llama-server` in router mode (`ggml-org/llama.cpp` @ 00dd0816: `tools/server/server-models.cpp`, its
  * README and `tests/unit/test_router.py`, as docs/protocol.md summarises them): the one module that knows its routes.
- * A load reads `GET /models` first (a `loaded` model is ready, cached), opens `GET /models/sse` before it sends
- * `POST /models/load` (the stream has no snapshot and no ids: what happens before it opens is lost), and reads the
- * model's frames: `model_status` and `status_change` progress become stages, `download_progress` (per URL) is summed
- * into one `download` gauge, `status_change` to `loaded` is ready, to `unloaded` (a failed child, `exit_code`) and
- * `download_failed` are errors. Chat is OpenAI's.
+ * A load reads `GET /models` first (a `loaded` model is ready, cached), opens `GET /models/sse` before it asks
+ * anything (the stream has no snapshot and no ids: what happens before it opens is lost), then sends `POST
+ * /models/load`, or, for a model the router does not list, `POST /models` (its download) and the load once
+ * `download_finished` comes; and reads the model's frames: `model_status` and `status_change` progress become stages,
+ * `download_progress` (per URL) is summed into one `download` gauge, `status_change` to `loaded` is ready, to
+ * `unloaded` (a failed child, `exit_code`) and `download_failed` are errors. Chat is OpenAI's.
  */
 
 import type { LoadEvent } from '../../protocol/events.js';
@@ -18,7 +19,10 @@ import type { LoadOutcome, SubscribeLoadOptions } from '../load-subscription.js'
 import { readSse } from '../sse-reader.js';
 import { numberOf, send, sendForJson } from './engine-http.js';
 
-/** A model's `status.value` in `GET /models` (`unloaded`, `loading`, `loaded`, `sleeping`, …), or undefined. */
+/**
+ * A model's `status.value` in `GET /models` (`unloaded`, `loading`, `loaded`, `sleeping`, …), or undefined: not listed
+ * (not in the router's cache, models dir or presets: it must be downloaded first) or not asked.
+ */
 export async function llamacppStatus(options: RequestOptions, model: string): Promise<string | undefined> {
   const listed = await sendForJson(options, 'GET', '/models');
   if (!listed.ok) return undefined;
@@ -32,7 +36,7 @@ export async function llamacppStatus(options: RequestOptions, model: string): Pr
   return undefined;
 }
 
-type Step = LoadEvent | { readonly failure: Failure } | undefined;
+type Step = LoadEvent | { readonly failure: Failure } | { readonly downloaded: true } | undefined;
 
 /** What one `/models/sse` frame about the model means for the session. */
 function stepOf(
@@ -80,6 +84,8 @@ function stepOf(
       }
       return { status: 'loading', model, stage: 'download', progress: { current, total } };
     }
+    case 'download_finished':
+      return { downloaded: true };
     case 'download_failed':
       return { failure: { kind: 'server', message: 'the download failed (or was cancelled)' } };
     default:
@@ -90,21 +96,45 @@ function stepOf(
 async function load(options: SubscribeLoadOptions): Promise<LoadOutcome> {
   const { model } = options;
   const emit = (event: LoadEvent, raw = JSON.stringify(event)): void => options.onEvent?.(event, raw);
-  if ((await llamacppStatus(options, model)) === 'loaded') {
+  const listed = await llamacppStatus(options, model);
+  if (listed === 'loaded') {
     const ready = { status: 'ready', model, cached: true, size_bytes: null } as const;
     options.onAccepted?.();
     emit(ready);
     return { ok: true, event: ready };
   }
-  const stream = await send(options, 'GET', '/models/sse', undefined, 'text/event-stream');
+  // Its own signal too: a load refused after the download ends the stream, which no more frames would end.
+  const ending = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, ending.signal]) : ending.signal;
+  const stream = await send({ ...options, signal }, 'GET', '/models/sse', undefined, 'text/event-stream');
   if (!stream.ok) return stream;
-  const asked = await sendForJson(options, 'POST', '/models/load', { model });
+  // Not listed: the router knows no such model yet; `POST /models` downloads it first (a child in download mode),
+  // then the load is asked once its `download_finished` comes.
+  const download = listed === undefined;
+  const asked = download
+    ? await sendForJson(options, 'POST', '/models', { model })
+    : await sendForJson(options, 'POST', '/models/load', { model });
   if (!asked.ok) return asked;
   options.onAccepted?.();
-  let outcome: LoadOutcome | undefined;
-  const downloads = new Map<string, readonly [number, number]>();
   const body = stream.response.body;
   if (body === null) return { ok: false, failure: { kind: 'ended-early', message: 'the model events ended' } };
+  return followEvents(options, body, emit, () => ending.abort());
+}
+
+/** Reads `/models/sse` for the model until it is loaded or failed; asks the load when a download it waited for ends. */
+async function followEvents(
+  options: SubscribeLoadOptions,
+  body: ReadableStream<Uint8Array>,
+  emit: (event: LoadEvent, raw?: string) => void,
+  end: () => void,
+): Promise<LoadOutcome> {
+  const { model } = options;
+  let outcome: LoadOutcome | undefined;
+  const downloads = new Map<string, readonly [number, number]>();
+  const fail = (failure: Failure, raw: string): void => {
+    emit({ status: 'error', model, message: failure.message }, raw);
+    outcome = { ok: false, failure };
+  };
   try {
     await readSse(
       body,
@@ -120,9 +150,13 @@ async function load(options: SubscribeLoadOptions): Promise<LoadOutcome> {
           if (outcome !== undefined || frame['model'] !== model) return;
           const step = stepOf(model, frame['event'], (frame['data'] ?? {}) as Record<string, unknown>, downloads);
           if (step === undefined) return;
-          if ('failure' in step) {
-            emit({ status: 'error', model, message: step.failure.message }, data);
-            outcome = { ok: false, failure: step.failure };
+          if ('failure' in step) return fail(step.failure, data);
+          if ('downloaded' in step) {
+            void sendForJson(options, 'POST', '/models/load', { model }).then((asked) => {
+              if (asked.ok || outcome !== undefined) return;
+              fail(asked.failure, asked.failure.message);
+              end();
+            });
             return;
           }
           emit(step);
@@ -151,26 +185,7 @@ async function unload(options: UnloadOptions): Promise<AdminOutcome<string>> {
   return { ok: true, value: JSON.stringify(answer.value) };
 }
 
-/**
- * Every model of `GET /models` with its status (`failed` with its exit code). Not `/metrics`: on a router it needs a
- * `model=` and loads that model, and polling it keeps the model awake (llama.cpp issue #20227).
- */
-async function serverFacts(options: RequestOptions): Promise<AdminOutcome<string[]>> {
-  const listed = await sendForJson(options, 'GET', '/models');
-  if (!listed.ok) return listed;
-  const data = Array.isArray(listed.value['data']) ? (listed.value['data'] as unknown[]) : [];
-  return {
-    ok: true,
-    value: data.flatMap((entry) => {
-      const e = entry as Record<string, unknown> | null;
-      const status = (e?.['status'] ?? {}) as Record<string, unknown>;
-      if (typeof e?.['id'] !== 'string') return [];
-      const value = typeof status['value'] === 'string' ? status['value'] : 'status unknown';
-      const failed = status['failed'] === true ? ` (failed, exit code ${String(status['exit_code'])})` : '';
-      return [`${e['id']} · ${value}${failed}`];
-    }),
-  };
-}
-
 /** The adapter of llama.cpp's router. */
-export const llamacppAdapter: EngineAdapter = { kind: 'llamacpp', load, chat: streamChat, unload, serverFacts };
+// No `serverFacts`: the server view's table shows `GET /models` (`kind-models.ts`). Not `/metrics` either: on a router
+// it needs a `model=` and loads that model, and polling it keeps the model awake (llama.cpp issue #20227).
+export const llamacppAdapter: EngineAdapter = { kind: 'llamacpp', load, chat: streamChat, unload };
