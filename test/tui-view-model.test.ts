@@ -502,8 +502,14 @@ t.test(
     };
     t.match(cellOf([]), '✓ ready', 'ready while polls answer');
     const lost = cellOf([failed, { ...failed, at: lostAt + 3000 }]);
-    t.match(lost, '⚠ server unreachable since 12:01:03 · polling /v1/models', 'since the first failed poll');
+    t.match(lost, '⚠ server unreachable since 12:01:03 · polling', 'since the first failed poll');
     t.notMatch(lost, '✓ ready');
+    const ollama: ServerAction = { type: 'polled', at: lostAt - 1000, models: [], kind: 'ollama' };
+    t.match(
+      cellOf([ollama, failed]),
+      '⚠ server unreachable since 12:01:03 · polling /api/ps and /api/tags',
+      'the routes its kind is polled on, once the kind is known',
+    );
     t.match(
       cellOf([failed, { type: 'polled', at: lostAt + 6000, models: [] }]),
       '✓ ready',

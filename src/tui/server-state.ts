@@ -21,6 +21,27 @@ import { addThroughput, NO_THROUGHPUT, type Throughput } from './throughput.js';
  */
 export const POLL_INTERVAL_MS = 1500;
 
+/** The routes a server without a feed is polled on, by its kind (`client/kind-models.ts`); `null`: not known yet. */
+export function pollRoutes(kind: ServerKind | null): string {
+  switch (kind) {
+    case null:
+      return 'its kind’s routes (detecting its kind)';
+    case 'modeldeck':
+    case 'transformers-serve':
+      return '/v1/models';
+    case 'ollama':
+      return '/api/ps and /api/tags';
+    case 'llamacpp':
+      return '/models';
+    case 'openai':
+      return '/v1/models and /metrics';
+    default: {
+      const never: never = kind;
+      throw new TypeError(`unknown server kind ${String(never)}`);
+    }
+  }
+}
+
 /**
  * A row's state: the feed's, or `unknown` where a polled server's kind does not say whether the model is in memory
  * (`transformers serve`'s `/v1/models` is its disk cache).

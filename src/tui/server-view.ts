@@ -9,7 +9,7 @@ import { formatBytes, formatDuration, percentDone } from '../client/format.js';
 import { truncateMiddle } from '../common/text.js';
 import { clipLine, seg, type Line } from './lines.js';
 import type { ServerKind } from '../client/server-kind.js';
-import { POLL_INTERVAL_MS, rowOf, type ServerModelRow, type ServerState } from './server-state.js';
+import { POLL_INTERVAL_MS, pollRoutes, rowOf, type ServerModelRow, type ServerState } from './server-state.js';
 import type { SessionState } from './session-state.js';
 import { tableLines } from './server-table.js';
 import { clockTime } from './wire-log-view.js';
@@ -54,27 +54,6 @@ function heldSegments(server: ServerState): Line {
     ...(server.rss === null ? [] : [seg(` · rss ${formatBytes(server.rss.bytes)}`, 'dim')]),
     ...(pulls.length === 0 ? [] : [seg(` · pulling ${pulls.join(', ')}`, 'warn')]),
   ];
-}
-
-/** The routes a server without a feed is polled on, by its kind (`client/kind-models.ts`); `null`: not known yet. */
-function pollRoutes(kind: ServerKind | null): string {
-  switch (kind) {
-    case null:
-      return 'its kind’s routes (detecting its kind)';
-    case 'modeldeck':
-    case 'transformers-serve':
-      return '/v1/models';
-    case 'ollama':
-      return '/api/ps and /api/tags';
-    case 'llamacpp':
-      return '/models';
-    case 'openai':
-      return '/v1/models and /metrics';
-    default: {
-      const never: never = kind;
-      throw new TypeError(`unknown server kind ${String(never)}`);
-    }
-  }
 }
 
 /** `polling /api/ps and /api/tags every 1.5 s (ollama)`. */

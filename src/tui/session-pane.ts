@@ -18,7 +18,7 @@ import { lineAt } from './line-edit.js';
 import { clipLine, seg, textBar, type Line, type Tone } from './lines.js';
 import { gridLayout, type Rect } from './screen-layout.js';
 import type { ChartSpec } from './server-view.js';
-import type { ServerState } from './server-state.js';
+import { pollRoutes, type ServerState } from './server-state.js';
 import {
   byteFigures,
   itemFigures,
@@ -103,7 +103,8 @@ export function sessionCells(sessions: readonly SessionState[], area: Rect, ctx:
 function serverLost(server: ServerState | undefined): ServerLost | null {
   if (server === undefined || server.lostSince === null) return null;
   const polling = server.feed.state === 'unsupported';
-  return { since: server.lostSince, doing: polling ? 'polling /v1/models' : 'reconnecting' };
+  if (!polling) return { since: server.lostSince, doing: 'reconnecting' };
+  return { since: server.lostSince, doing: server.kind === null ? 'polling' : `polling ${pollRoutes(server.kind)}` };
 }
 
 /** A server URL without its trailing slashes and `/v1`: two URLs with the same root name the same server. */
