@@ -43,3 +43,12 @@ t.test('keys are kept apart and the least recently used forgotten', async (t) =>
   t.same(memo.wrap('a', 'model: one two three', '', 7), ['model:', 'one two', 'three'], 'a forgotten key wraps whole');
   t.same(memo.wrap('a', 'anything', '', 0), [], 'no width, no lines');
 });
+
+t.test('a text that did not change is not wrapped again: the same lines come back', async (t) => {
+  const memo = createWrapMemo(4);
+  const first = memo.wrap('a', 'model: one two three', '', 7);
+  t.equal(memo.wrap('a', 'model: one two three', '', 7), first, 'the very array of the last call');
+  t.not(memo.wrap('a', 'model: one two three', '▍', 7), first, 'another tail wraps again');
+  t.same(memo.wrap('a', 'model: one two three', '▍', 7), ['model:', 'one two', 'three▍']);
+  t.same(memo.wrap('a', 'model: one two three', '', 9), ['model:', 'one two', 'three'], 'another width too');
+});

@@ -59,23 +59,39 @@ function fold(text: string, width: number, from: FoldState): { lines: string[]; 
  * `capacity` keys are kept, the least recently used forgotten first.
  */
 export function createWrapMemo(capacity = 1024): {
-  /** `wrap(stable + tail, width)`; `stable` is what the next call's text is expected to begin with. */
-  wrap(key: string, stable: string, tail: string, width: number): string[];
+  /**
+   * `wrap(stable + tail, width)`; `stable` is what the next call's text is expected to begin with. The lines of a call
+   * whose text, tail and width are the last call's are that call's array: read it, never change it.
+   */
+  wrap(key: string, stable: string, tail: string, width: number): readonly string[];
 } {
-  const memo = new Map<string, { readonly text: string; readonly width: number; readonly resume: FoldState }>();
+  interface Known {
+    readonly text: string;
+    readonly width: number;
+    readonly resume: FoldState;
+    /** The last call's tail and answer: a text that did not change (a finished reply) is not folded again. */
+    readonly tail: string;
+    readonly lines: string[];
+  }
+  const memo = new Map<string, Known>();
   return {
     wrap(key, stable, tail, width) {
       if (width <= 0) return [];
       const known = memo.get(key);
       memo.delete(key);
+      if (known !== undefined && known.width === width && known.tail === tail && known.text === stable) {
+        memo.set(key, known);
+        return known.lines;
+      }
       const start =
         known !== undefined && known.width === width && stable.startsWith(known.text)
           ? known.resume
           : { offset: 0, out: [], line: '' };
       const { resume } = fold(stable, width, start);
-      memo.set(key, { text: stable, width, resume });
+      const lines = fold(stable + tail, width, resume).lines;
+      memo.set(key, { text: stable, width, resume, tail, lines });
       if (memo.size > capacity) memo.delete(memo.keys().next().value as string);
-      return fold(stable + tail, width, resume).lines;
+      return lines;
     },
   };
 }
