@@ -521,6 +521,14 @@ t.test(
       failure: { kind: 'http', status: 401, message: 'HTTP 401' },
     };
     t.match(cellOf([refused]), '✓ ready', 'a 401 comes from a live server: not unreachable');
+    const starting: ServerAction = {
+      type: 'poll-failed',
+      at: lostAt,
+      failure: { kind: 'http', status: 503, message: 'HTTP 503' },
+    };
+    const notServing = cellOf([starting]);
+    t.match(notServing, '⚠ server not serving (HTTP 503) since 12:01:03', 'a 503 answers: there, but serving nothing');
+    t.notMatch(notServing, 'unreachable', 'never called unreachable: it answered');
   },
 );
 

@@ -21,6 +21,17 @@ import { addThroughput, NO_THROUGHPUT, type Throughput } from './throughput.js';
  */
 export const POLL_INTERVAL_MS = 1500;
 
+/**
+ * How a server whose models are not known now is said: `unreachable` when it does not answer (or its feed broke),
+ * `not serving (HTTP 503)` when it answers its list with a 5xx: it is there, but tells nothing.
+ */
+export function lostWord(server: ServerState): string {
+  const failure = server.feed.state === 'reconnecting' ? server.feed.failure : server.pollFailure;
+  return failure?.kind === 'http' && failure.status !== undefined
+    ? `not serving (HTTP ${failure.status})`
+    : 'unreachable';
+}
+
 /** The routes a server without a feed is polled on, by its kind (`client/kind-models.ts`); `null`: not known yet. */
 export function pollRoutes(kind: ServerKind | null): string {
   switch (kind) {

@@ -9,7 +9,14 @@ import { formatBytes, formatDuration, percentDone } from '../client/format.js';
 import { truncateMiddle } from '../common/text.js';
 import { clipLine, seg, type Line } from './lines.js';
 import type { ServerKind } from '../client/server-kind.js';
-import { POLL_INTERVAL_MS, pollRoutes, rowOf, type ServerModelRow, type ServerState } from './server-state.js';
+import {
+  lostWord,
+  POLL_INTERVAL_MS,
+  pollRoutes,
+  rowOf,
+  type ServerModelRow,
+  type ServerState,
+} from './server-state.js';
 import type { SessionState } from './session-state.js';
 import { tableLines } from './server-table.js';
 import { clockTime } from './wire-log-view.js';
@@ -223,7 +230,7 @@ export function serverDownLine(server: ServerState, now: number, width: number):
   return clipLine(
     [
       seg(`✗ ${server.root}`, 'error'),
-      seg(` unreachable since ${clockTime(server.lostSince).slice(0, 8)} · ${doing}`, 'warn'),
+      seg(` ${lostWord(server)} since ${clockTime(server.lostSince).slice(0, 8)} · ${doing}`, 'warn'),
       ...(failure ? [seg(` · ${failure.message}`, 'dim')] : []),
     ],
     width,

@@ -32,6 +32,11 @@ const DECAY_WINDOW_MS = 2000;
 export interface ServerLost {
   readonly since: number;
   readonly doing: string;
+  /**
+   * What the server does: `unreachable` (no answer, or the feed broke), or `not serving (HTTP 503)` when it answers
+   * its list with a 5xx (a vLLM starting up, a gateway with nothing behind it): it is there, but tells nothing.
+   */
+  readonly state: string;
 }
 
 /** The state line: where the session stands, then what it did (the summary), cut to `width`. */
@@ -39,7 +44,7 @@ export function stateLine(session: SessionState, now: number, width: number, los
   let line = stateSegments(session, now);
   if (lost !== null && (session.phase === 'ready' || session.phase === 'cached' || session.phase === 'unloaded')) {
     // The load stream ended at ready: only the server's feed (or poll) can tell that the server went away since.
-    line = [seg(`⚠ server unreachable since ${clockTime(lost.since).slice(0, 8)} · ${lost.doing}`, 'warn')];
+    line = [seg(`⚠ server ${lost.state} since ${clockTime(lost.since).slice(0, 8)} · ${lost.doing}`, 'warn')];
   }
   // Activity first, so a narrow cell cuts the summary rather than "replying".
   if (session.chatBusy) line = [...line.slice(0, 1), seg(' · replying…', 'accent'), ...line.slice(1)];

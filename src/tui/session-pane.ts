@@ -18,7 +18,7 @@ import { lineAt } from './line-edit.js';
 import { clipLine, seg, textBar, type Line, type Tone } from './lines.js';
 import { gridLayout, type Rect } from './screen-layout.js';
 import type { ChartSpec } from './server-view.js';
-import { pollRoutes, type ServerState } from './server-state.js';
+import { lostWord, pollRoutes, type ServerState } from './server-state.js';
 import {
   byteFigures,
   itemFigures,
@@ -103,8 +103,10 @@ export function sessionCells(sessions: readonly SessionState[], area: Rect, ctx:
 function serverLost(server: ServerState | undefined): ServerLost | null {
   if (server === undefined || server.lostSince === null) return null;
   const polling = server.feed.state === 'unsupported';
-  if (!polling) return { since: server.lostSince, doing: 'reconnecting' };
-  return { since: server.lostSince, doing: server.kind === null ? 'polling' : `polling ${pollRoutes(server.kind)}` };
+  const state = lostWord(server);
+  if (!polling) return { since: server.lostSince, doing: 'reconnecting', state };
+  const doing = server.kind === null ? 'polling' : `polling ${pollRoutes(server.kind)}`;
+  return { since: server.lostSince, doing, state };
 }
 
 /** A server URL without its trailing slashes and `/v1`: two URLs with the same root name the same server. */
