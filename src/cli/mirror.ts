@@ -161,9 +161,11 @@ export async function runMirrorCommand(argv: readonly string[], io: MirrorComman
     }).catch((error: unknown) => {
       throw asUsageError(error, host, values.port ?? String(DEFAULT_MIRROR_PORT), positionals[0] as string) ?? error;
     });
+    // Listening for the signals before the lines a script waits for (see `serve`).
+    const stopped = stopRequested(io.signal);
     stdout.write(`modeldeck mirror listening on ${mirror.url} (serving ${dir})\n`);
     if (mirror.cdnUrl !== undefined) stdout.write(`modeldeck mirror redirects large files to ${mirror.cdnUrl}\n`);
-    await stopRequested(io.signal);
+    await stopped;
     await mirror.close();
     return 0;
   } catch (error) {

@@ -383,8 +383,12 @@ export async function runServeCommand(argv: readonly string[]): Promise<number> 
   const server = await startServer(serverOptions(config)).catch((error: unknown) => {
     throw error instanceof ListenError ? listenUsageError(error.code, error.host, error.port) : error;
   });
+  // Listening for the signals before the line that tells a script the server is up: a script that reads the line and
+  // stops the server at once (a test, a supervisor) sent its SIGTERM, on a busy host, before the handler was there,
+  // and the server died of it instead of closing.
+  const signalled = waitForSignal();
   process.stdout.write(`modeldeck server listening on ${server.url}\n`);
-  await waitForSignal();
+  await signalled;
   await server.close();
   return 0;
 }
