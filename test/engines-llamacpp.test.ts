@@ -1,8 +1,8 @@
 // llama.cpp's router as a server kind: detected by GET /props, a load followed on /models/sse (download progress
 // summed into one gauge, then its stages by name) on the real dashboard, a streamed reply, U through /models/unload,
 // a failed child process as an error, and `modeldeck load` ending ready.
-import { PassThrough } from 'node:stream';
 import t from 'tap';
+import { captureOutput } from './helpers/captured.js';
 import { runLoadCommand } from '../src/cli/load.js';
 import { detectServerKind } from '../src/client/server-kind.js';
 import type { Dashboard } from '../src/tui/dashboard.js';
@@ -73,16 +73,11 @@ t.test('a child process that exits is an error naming its exit code', async (t) 
 t.test('modeldeck load --server URL MODEL ends ready against the router, and again as cached', async (t) => {
   const router = await startLlamacppStandin({ models: [{ id: 'org/plain' }] });
   t.teardown(() => router.close());
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  t.equal(await runLoadCommand(['--server', router.url, 'org/plain'], { stdout, stderr }), 0, err);
-  t.match(out, /server kind: llamacpp \(detected/);
-  t.match(out, /ready: org\/plain \(in /);
-  out = '';
-  t.equal(await runLoadCommand(['--server', router.url, 'org/plain'], { stdout, stderr }), 0, err);
-  t.match(out, /ready: org\/plain \(already in server memory\)/);
+  const io = captureOutput();
+  t.equal(await runLoadCommand(['--server', router.url, 'org/plain'], io), 0, io.err);
+  t.match(io.out, /server kind: llamacpp \(detected/);
+  t.match(io.out, /ready: org\/plain \(in /);
+  io.out = '';
+  t.equal(await runLoadCommand(['--server', router.url, 'org/plain'], io), 0, io.err);
+  t.match(io.out, /ready: org\/plain \(already in server memory\)/);
 });

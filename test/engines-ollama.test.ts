@@ -2,8 +2,8 @@
 // answers, and the real dashboard on a fake terminal showing its pull as a download gauge, then ready, then a reply
 // streamed from /api/chat; `modeldeck load` ends ready against it.
 import { Ollama } from 'ollama';
-import { PassThrough } from 'node:stream';
 import t from 'tap';
+import { captureOutput } from './helpers/captured.js';
 import { runLoadCommand } from '../src/cli/load.js';
 import { detectServerKind } from '../src/client/server-kind.js';
 import type { Dashboard } from '../src/tui/dashboard.js';
@@ -173,18 +173,13 @@ t.test('the server view lists what /api/ps says: size, the VRAM share, when Olla
 t.test('modeldeck load --server URL MODEL ends ready against Ollama', async (t) => {
   const standin = await startOllamaStandin({ library: LIBRARY });
   t.teardown(() => standin.close());
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await runLoadCommand(['--server', standin.url, '--kind', 'ollama', 'qwen3:0.6b'], { stdout, stderr });
-  t.equal(code, 0, err);
-  t.match(out, /server kind: ollama \(as configured\)/);
-  t.match(out, /download .*\/ 522 kB \(100%\)|download .*100%/);
-  t.match(out, /ready: qwen3:0\.6b/);
-  const again = await runLoadCommand(['--server', standin.url, 'nope:1b', '--kind', 'ollama'], { stdout, stderr });
+  const io = captureOutput();
+  const code = await runLoadCommand(['--server', standin.url, '--kind', 'ollama', 'qwen3:0.6b'], io);
+  t.equal(code, 0, io.err);
+  t.match(io.out, /server kind: ollama \(as configured\)/);
+  t.match(io.out, /download .*\/ 522 kB \(100%\)|download .*100%/);
+  t.match(io.out, /ready: qwen3:0\.6b/);
+  const again = await runLoadCommand(['--server', standin.url, 'nope:1b', '--kind', 'ollama'], io);
   t.equal(again, 1, 'an unknown model fails');
-  t.match(err, /file does not exist/);
+  t.match(io.err, /file does not exist/);
 });

@@ -1,8 +1,8 @@
 // vLLM and other OpenAI-compatible servers as a server kind: detected from what they answer, their start-up shown as
 // `starting` then ready on the real dashboard and in `modeldeck load`, a streamed reply, an unload that says it is not
 // supported, `modeldeck load` ending ready, and a refused connection said as such (never as `starting`).
-import { PassThrough } from 'node:stream';
 import t from 'tap';
+import { captureOutput } from './helpers/captured.js';
 import { runLoadCommand } from '../src/cli/load.js';
 import { detectServerKind } from '../src/client/server-kind.js';
 import type { Dashboard } from '../src/tui/dashboard.js';
@@ -71,35 +71,25 @@ t.test('the server view reads vLLM’s /metrics: running, waiting, KV-cache use,
 t.test('modeldeck load --server URL MODEL ends ready against an OpenAI-compatible server', async (t) => {
   const up = await startVllmStandin({ model: MODEL });
   t.teardown(() => up.close());
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  t.equal(await runLoadCommand(['--server', up.url, MODEL], { stdout, stderr }), 0, err);
-  t.match(out, /server kind: openai \(detected/);
-  t.match(out, /ready: Qwen\/Qwen3-0\.6B \(already in server memory\)/);
-  const other = await runLoadCommand(['--server', up.url, 'org/other'], { stdout, stderr });
+  const io = captureOutput();
+  t.equal(await runLoadCommand(['--server', up.url, MODEL], io), 0, io.err);
+  t.match(io.out, /server kind: openai \(detected/);
+  t.match(io.out, /ready: Qwen\/Qwen3-0\.6B \(already in server memory\)/);
+  const other = await runLoadCommand(['--server', up.url, 'org/other'], io);
   t.equal(other, 1, 'a model the server does not serve fails');
-  t.match(err, /org\/other is not served here \(it serves Qwen\/Qwen3-0\.6B\)/);
+  t.match(io.err, /org\/other is not served here \(it serves Qwen\/Qwen3-0\.6B\)/);
 });
 
 t.test('modeldeck load waits through a start-up: starting while /health answers 503, then ready', async (t) => {
   const up = await startVllmStandin({ model: MODEL, starting: true });
   t.teardown(() => up.close());
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const status = runLoadCommand(['--server', up.url, MODEL], { stdout, stderr });
-  await until('starting said', () => /starting/.test(out + err), 30_000);
-  t.notMatch(out, /ready/, 'not ready while /health answers 503');
+  const io = captureOutput();
+  const status = runLoadCommand(['--server', up.url, MODEL], io);
+  await until('starting said', () => /starting/.test(io.out + io.err), 30_000);
+  t.notMatch(io.out, /ready/, 'not ready while /health answers 503');
   up.becomeReady();
-  t.equal(await status, 0, err);
-  t.match(out, /ready: Qwen\/Qwen3-0\.6B/, 'then ready');
+  t.equal(await status, 0, io.err);
+  t.match(io.out, /ready: Qwen\/Qwen3-0\.6B/, 'then ready');
 });
 
 t.test(
