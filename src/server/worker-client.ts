@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 
 import { LoadError, type ModelRef } from './loader-types.js';
+import { ownThreadOptions } from './thread-options.js';
 import { createWorkerCalls, type WorkerCalls } from './worker-calls.js';
 import type { ModelWorkerData, WorkerReply, WorkerRequest, WorkerResult } from './worker-messages.js';
 
@@ -43,10 +44,8 @@ export function modelWorkerCount(): number {
 /** Spawns the worker thread of `ref`'s model. */
 export function spawnModelWorker(ref: ModelRef, data: ModelWorkerData): ModelWorkerHandle {
   // `.ts` under tap's TypeScript loader (which the worker inherits), `.js` from the compiled dist/.
-  const worker = new Worker(
-    new URL(`./model-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
-    { workerData: data },
-  );
+  const file = new URL(`./model-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+  const worker = new Worker(file, { workerData: data, ...ownThreadOptions(file) });
   liveWorkers += 1;
   const calls = createWorkerCalls(worker);
   let exited = false;

@@ -11,6 +11,8 @@
 
 import { Worker } from 'node:worker_threads';
 
+import { ownThreadOptions } from '../thread-options.js';
+
 /** A request to the checksum thread; `seq` pairs it with its reply. */
 export type HashRequest =
   | {
@@ -62,10 +64,9 @@ let nextStream = 1;
 let nextSeq = 1;
 
 function spawn(): Thread {
-  // `.ts` under tap's TypeScript loader (which the worker inherits), `.js` from the compiled dist/.
-  const worker = new Worker(
-    new URL(`./hash-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
-  );
+  // `.ts` under a TypeScript loader (which the worker then keeps), `.js` from the compiled dist/.
+  const file = new URL(`./hash-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+  const worker = new Worker(file, ownThreadOptions(file));
   const spawned: Thread = { worker, pending: new Map() };
   worker.unref();
   const failAll = (error: Error): void => {
