@@ -37,13 +37,13 @@ const child = `
 import { Worker } from 'node:worker_threads';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-const { ownThreadOptions } = await import(process.argv[2]);
+const { startOwnThread } = await import(process.argv[2]);
 const file = new URL('file://' + join(process.argv[3], 'worker.mjs'));
 writeFileSync(file, \`import { parentPort } from 'node:worker_threads';
-parentPort.postMessage({ marks: globalThis.marks ?? [], execArgv: process.execArgv, nodeOptions: process.env.NODE_OPTIONS });\`);
+parentPort.postMessage({ marks: globalThis.marks ?? [], execArgv: process.execArgv, nodeOptions: process.env.NODE_OPTIONS, gc: typeof globalThis.gc });\`);
 const report = {};
-for (const [name, options] of [['inherited', {}], ['own', ownThreadOptions(file)]]) {
-  const worker = new Worker(file, options);
+for (const [name, start] of [['inherited', () => new Worker(file)], ['own', () => startOwnThread(file)]]) {
+  const worker = start();
   report[name] = await new Promise((resolve) => worker.once('message', resolve));
   await worker.terminate();
 }
@@ -55,7 +55,7 @@ const hook = (name: string): string =>
   `data:text/javascript,${encodeURIComponent(`(globalThis.marks ??= []).push(${JSON.stringify(name)})`)}`;
 
 t.test(
-  'a worker started with ownThreadOptions runs none of its process hooks; a default worker runs both',
+  'a worker started with startOwnThread runs none of its process hooks, under V8 flags too; a default worker runs both',
   async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'modeldeck-thread-options-'));
     t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -67,15 +67,22 @@ t.test(
       process.execPath,
       `--import=${hook('argv')}`,
       '--enable-source-maps',
+      // V8 flags, which a worker given execArgv refuses (they hold for every thread of the process).
+      '--expose-gc',
+      '--max-old-space-size=512',
       script,
       sourceModuleUrl('server/thread-options'),
       dir,
     ]);
-    const report = JSON.parse(stdout) as Record<string, { marks: string[]; execArgv: string[]; nodeOptions?: string }>;
+    const report = JSON.parse(stdout) as Record<
+      string,
+      { marks: string[]; execArgv: string[]; nodeOptions?: string; gc: string }
+    >;
     t.strictSame(report['parent'], ['env', 'argv'], 'the process itself ran both hooks');
     t.strictSame(report['inherited']?.marks, ['env', 'argv'], 'a worker with default options runs them again');
     t.strictSame(report['own']?.marks, [], 'a worker of modeldeck runs neither');
     t.strictSame(report['own']?.execArgv, ['--enable-source-maps'], 'and keeps the other flags of the command line');
     t.equal(report['own']?.nodeOptions, '--no-warnings', 'and of NODE_OPTIONS');
+    t.equal(report['own']?.gc, 'function', "the process's --expose-gc holds in it");
   },
 );

@@ -11,9 +11,13 @@
  *
  * Every other flag is kept (`--enable-source-maps`, `--no-warnings`, …). A worker file that is TypeScript source
  * (modeldeck run through a TypeScript loader) needs the hooks to load at all, and keeps them.
+ *
+ * A worker given `execArgv` refuses V8 and process-wide flags (`--expose-gc`, `--max-old-space-size`, …), which it
+ * would have inherited silently: they are in effect for every thread of the process anyway. {@link startOwnThread}
+ * leaves out the ones Node names in its refusal, and if it cannot tell which, starts the worker as Node would.
  */
 
-import type { WorkerOptions } from 'node:worker_threads';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 
 /** The flags that load a module before the program: they take their module as the next word or after `=`. */
 const HOOK_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
@@ -41,7 +45,7 @@ function unquote(word: string): string {
  * The `execArgv` and `env` for a worker of modeldeck's own, whose file is `workerUrl`: the parent's, without
  * module hooks (see above); the parent's unchanged when the worker file is TypeScript source.
  */
-export function ownThreadOptions(workerUrl: URL): Pick<WorkerOptions, 'execArgv' | 'env'> {
+function ownThreadOptions(workerUrl: URL): Pick<WorkerOptions, 'execArgv' | 'env'> {
   if (workerUrl.pathname.endsWith('.ts')) return {};
   const nodeOptions = process.env['NODE_OPTIONS'];
   const options = nodeOptions?.match(NODE_OPTIONS_WORD) ?? [];
@@ -52,4 +56,23 @@ export function ownThreadOptions(workerUrl: URL): Pick<WorkerOptions, 'execArgv'
     else env['NODE_OPTIONS'] = kept.map((w) => (/\s|"/.test(w) ? JSON.stringify(w) : w)).join(' ');
   }
   return { execArgv: withoutModuleHooks(process.execArgv), env };
+}
+
+/**
+ * Starts the worker thread `file` of modeldeck with `options` and {@link ownThreadOptions}: without the process's
+ * module hooks, its other flags kept; V8 and process-wide flags (in effect in every thread already) left to the
+ * process.
+ */
+export function startOwnThread(file: URL, options: WorkerOptions = {}): Worker {
+  const own = ownThreadOptions(file);
+  try {
+    return new Worker(file, { ...options, ...own });
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+    // "Initiated Worker with invalid execArgv flags: --expose-gc, --max-old-space-size=100"
+    const refused = new Set(((error as Error).message.split(': ')[1] ?? '').split(', '));
+    const execArgv = own.execArgv?.filter((flag) => !refused.has(flag));
+    if (refused.size === 0 || execArgv?.length === own.execArgv?.length) return new Worker(file, options);
+    return new Worker(file, { ...options, ...own, execArgv });
+  }
 }

@@ -3,10 +3,10 @@
  * (with progress and text along the way), and its careful shutdown. It knows nothing of loads or of HTTP.
  */
 
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
 import { LoadError, type ModelRef } from './loader-types.js';
-import { ownThreadOptions } from './thread-options.js';
+import { startOwnThread } from './thread-options.js';
 import { createWorkerCalls, type WorkerCalls } from './worker-calls.js';
 import type { ModelWorkerData, WorkerReply, WorkerRequest, WorkerResult } from './worker-messages.js';
 
@@ -45,7 +45,7 @@ export function modelWorkerCount(): number {
 export function spawnModelWorker(ref: ModelRef, data: ModelWorkerData): ModelWorkerHandle {
   // `.ts` under tap's TypeScript loader (which the worker inherits), `.js` from the compiled dist/.
   const file = new URL(`./model-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
-  const worker = new Worker(file, { workerData: data, ...ownThreadOptions(file) });
+  const worker = startOwnThread(file, { workerData: data });
   liveWorkers += 1;
   const calls = createWorkerCalls(worker);
   let exited = false;

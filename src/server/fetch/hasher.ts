@@ -9,9 +9,9 @@
  * rejects and the next hash spawns a new one.
  */
 
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
-import { ownThreadOptions } from '../thread-options.js';
+import { startOwnThread } from '../thread-options.js';
 
 /** A request to the checksum thread; `seq` pairs it with its reply. */
 export type HashRequest =
@@ -66,7 +66,7 @@ let nextSeq = 1;
 function spawn(): Thread {
   // `.ts` under a TypeScript loader (which the worker then keeps), `.js` from the compiled dist/.
   const file = new URL(`./hash-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
-  const worker = new Worker(file, ownThreadOptions(file));
+  const worker = startOwnThread(file);
   const spawned: Thread = { worker, pending: new Map() };
   worker.unref();
   const failAll = (error: Error): void => {
