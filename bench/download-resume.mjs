@@ -86,9 +86,27 @@ function describe(run) {
   return `${(run.sentBefore / 1e6).toFixed(1)} MB sent before, ${(run.fetched / 1e6).toFixed(1)} MB after, ${(run.fetched / run.missing).toFixed(2)} of the missing`;
 }
 
-/** Waits until the mirror has sent half of `file`. */
-function halfSent(file) {
-  return until(`half of ${file.path}`, async () => (await mirror.bytesSent(file.path)) >= file.size / 2, 600_000, 50);
+/**
+ * Waits until the mirror has sent half of `file`; throws if `loading` (the load under way) ends first, with how it
+ * ended, rather than waiting for a download that is over.
+ */
+function halfSent(file, loading) {
+  const ended = loading.then(
+    (result) => {
+      throw new Error(`the load ended before half of ${file.path} was sent: ${JSON.stringify(result.events.at(-1))}`);
+    },
+    (error) => {
+      throw new Error(`the load failed before half of ${file.path} was sent: ${error.message}`);
+    },
+  );
+  ended.catch(() => undefined); // the load ends later in every run: by the kill, the cancel or in full
+  const half = until(
+    `half of ${file.path}`,
+    async () => (await mirror.bytesSent(file.path)) >= file.size / 2,
+    600_000,
+    50,
+  );
+  return Promise.race([half, ended]);
 }
 
 /** Loads the model once more and resolves with the bytes of `file` the mirror sent for it. */
@@ -103,10 +121,10 @@ async function afterKill(file) {
   try {
     await mirror.clear();
     const first = await startServerProcess(mirror.url, cache.path);
-    const loading = loadModel(first.url, model).catch(() => undefined);
-    await halfSent(file);
+    const loading = loadModel(first.url, model);
+    await halfSent(file, loading);
     await first.kill('SIGKILL');
-    await loading;
+    await loading.catch(() => undefined);
     await mirror.settled();
     const sentBefore = await mirror.bytesSent(file.path);
     const second = await startServerProcess(mirror.url, cache.path);
@@ -127,7 +145,7 @@ async function afterCancel(file) {
   try {
     await mirror.clear();
     const loading = loadModel(server.url, model);
-    await halfSent(file);
+    await halfSent(file, loading);
     const status = await unloadModel(server.url, model);
     if (status !== 200) throw new Error(`/unload_model of the loading model answered ${status}`);
     const last = (await loading).events.at(-1);
