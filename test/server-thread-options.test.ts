@@ -70,6 +70,9 @@ t.test(
       // V8 flags, which a worker given execArgv refuses (they hold for every thread of the process).
       '--expose-gc',
       '--max-old-space-size=512',
+      // and a process-wide option given as two words
+      '--title',
+      'modeldeck-thread-test',
       script,
       sourceModuleUrl('server/thread-options'),
       dir,

@@ -68,11 +68,34 @@ export function startOwnThread(file: URL, options: WorkerOptions = {}): Worker {
   try {
     return new Worker(file, { ...options, ...own });
   } catch (error) {
-    if ((error as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
-    // "Initiated Worker with invalid execArgv flags: --expose-gc, --max-old-space-size=100"
-    const refused = new Set(((error as Error).message.split(': ')[1] ?? '').split(', '));
-    const execArgv = own.execArgv?.filter((flag) => !refused.has(flag));
-    if (refused.size === 0 || execArgv?.length === own.execArgv?.length) return new Worker(file, options);
-    return new Worker(file, { ...options, ...own, execArgv });
+    if (!refusedFlags(error)) throw error;
+    const execArgv = withoutRefused(own.execArgv ?? [], error as Error);
+    if (execArgv !== undefined) {
+      try {
+        return new Worker(file, { ...options, ...own, execArgv });
+      } catch (again) {
+        if (!refusedFlags(again)) throw again;
+      }
+    }
+    return new Worker(file, options); // as Node would start it, hooks and all
   }
+}
+
+function refusedFlags(error: unknown): boolean {
+  return (error as { code?: unknown }).code === 'ERR_WORKER_INVALID_EXEC_ARGV';
+}
+
+/**
+ * `argv` without the flags Node's refusal names ("Initiated Worker with invalid execArgv flags: --expose-gc,
+ * --title"), and the value after a refused flag given as two words (`--title x`); undefined if it names none of them.
+ */
+function withoutRefused(argv: readonly string[], error: Error): string[] | undefined {
+  const refused = new Set((error.message.split(': ')[1] ?? '').split(', '));
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i] ?? '';
+    if (!refused.has(word)) kept.push(word);
+    else if (!word.includes('=') && argv[i + 1]?.startsWith('-') === false) i += 1;
+  }
+  return kept.length < argv.length ? kept : undefined;
 }
