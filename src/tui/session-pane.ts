@@ -92,12 +92,28 @@ export function sessionCells(sessions: readonly SessionState[], area: Rect, ctx:
     return {
       id: session.id,
       rect,
-      title: ` ${truncateMiddle(`${session.tag}${state} ${session.model}${faultNote(faults.get(session.tag))}`, Math.max(1, rect.width - 4))} `,
+      title: cellTitle(`${session.tag}${state} ${session.model}${faultNote(faults.get(session.tag))}`, rect.width),
       focused,
       lines,
       scrollLimit,
     };
   });
+}
+
+/** The cells' titles as last cut, by text and cell width: a hundred titles a frame, which seldom change. */
+const titles = new Map<string, string>();
+
+/** A cell's title: its text cut in the middle to fit the border, a space either side. */
+function cellTitle(text: string, width: number): string {
+  const key = `${width}\u0000${text}`;
+  let title = titles.get(key);
+  if (title === undefined) {
+    // Bounded: a long session whose titles keep changing (states, lint faults) must not grow it.
+    if (titles.size >= 4096) titles.clear();
+    title = ` ${truncateMiddle(text, Math.max(1, width - 4))} `;
+    titles.set(key, title);
+  }
+  return title;
 }
 
 function serverLost(server: ServerState | undefined): ServerLost | null {
