@@ -30,7 +30,7 @@ import {
 } from './session-figures.js';
 import { canChat, isLoading, type ProgressState, type SessionState, type TranscriptEntry } from './session-state.js';
 import { movesWithin, rateTitle, throughputPeak, throughputSeries, toPercents } from './throughput.js';
-import { createWrapMemo, wrap } from './text-wrap.js';
+import { createWrapMemo, wrap, type WrapParts } from './text-wrap.js';
 import type { CellView } from './view-model.js';
 
 /** What the session cells are drawn with, besides the sessions. */
@@ -392,11 +392,13 @@ function stageItems(session: SessionState, now: number): string[] {
  */
 const transcriptWraps = createWrapMemo(4096);
 
-/** Lines of one tone, in a row. */
-interface LineRun {
+/** Lines of one tone, in a row: the first `count` of `head`, then `rest` (a wrap's parts, `text-wrap.ts`). */
+interface LineRun extends WrapParts {
   readonly tone: Tone;
-  readonly texts: readonly string[];
 }
+
+const run = (tone: Tone, texts: readonly string[]): LineRun => ({ tone, head: texts, count: texts.length, rest: [] });
+const runLength = (r: LineRun): number => r.count + r.rest.length;
 
 /**
  * A transcript's lines, made into screen lines only where they are read: a cell shows its last few rows of a
@@ -418,7 +420,7 @@ function transcriptLines(session: SessionState, width: number, reasoningFolded: 
     let known = entryLines.get(entry);
     if (known === undefined || known.width !== width || known.folded !== reasoningFolded) {
       const made = entryRuns(`${session.id}\u0000${index}`, entry, width, reasoningFolded);
-      known = { width, folded: reasoningFolded, runs: made, length: made.reduce((n, r) => n + r.texts.length, 0) };
+      known = { width, folded: reasoningFolded, runs: made, length: made.reduce((n, r) => n + runLength(r), 0) };
       entryLines.set(entry, known);
     }
     runs.push(...known.runs);
@@ -431,11 +433,13 @@ function transcriptLines(session: SessionState, width: number, reasoningFolded: 
       const end = Math.max(start, to < 0 ? length + to : Math.min(to, length));
       const out: Line[] = [];
       let at = 0;
-      for (const run of runs) {
+      for (const r of runs) {
         if (at >= end) break;
-        const next = at + run.texts.length;
-        for (let i = Math.max(start, at); i < Math.min(end, next); i++)
-          out.push([seg(run.texts[i - at] ?? '', run.tone)]);
+        const next = at + runLength(r);
+        for (let i = Math.max(start, at); i < Math.min(end, next); i++) {
+          const text = i - at < r.count ? r.head[i - at] : r.rest[i - at - r.count];
+          out.push([seg(text ?? '', r.tone)]);
+        }
         at = next;
       }
       return out;
@@ -450,23 +454,20 @@ function entryRuns(key: string, entry: TranscriptEntry, width: number, reasoning
   const tone: Tone = entry.role === 'user' ? 'accent' : entry.role === 'error' ? 'error' : 'normal';
   // Reasoning dimmed and tool calls marked, each apart from the answer and before it, as the model produced them.
   if (entry.reasoning) runs.push(reasoningLines(`${key}r`, entry.reasoning, width, reasoningFolded));
-  if (entry.toolCalls) runs.push({ tone: 'warn', texts: wrap(`  tool call: ${entry.toolCalls}`, width) });
+  if (entry.toolCalls) runs.push(run('warn', wrap(`  tool call: ${entry.toolCalls}`, width)));
   const tail = (entry.streaming ? '▍' : '') + (entry.stopped ? ' (stopped)' : '');
-  runs.push({ tone, texts: transcriptWraps.wrap(key, prefix + entry.content, tail, width) });
+  runs.push({ tone, ...transcriptWraps.wrapParts(key, prefix + entry.content, tail, width) });
   const figures = entry.metrics && !entry.streaming ? replyFigures(entry.metrics) : [];
   // The figures wrap between figures, never inside one, so a narrow pane shows all of them.
-  runs.push({ tone: 'dim', texts: joinParts(figures, width, '  ') });
+  runs.push(run('dim', joinParts(figures, width, '  ')));
   return runs;
 }
 
 /** A reply's reasoning, dimmed: whole, or folded to one line that says how much is hidden. */
 function reasoningLines(key: string, reasoning: string, width: number, folded: boolean): LineRun {
-  if (!folded) return { tone: 'dim', texts: transcriptWraps.wrap(key, `  thinking: ${reasoning}`, '', width) };
+  if (!folded) return { tone: 'dim', ...transcriptWraps.wrapParts(key, `  thinking: ${reasoning}`, '', width) };
   const size = [...reasoning].length;
-  return {
-    tone: 'dim',
-    texts: [truncateEnd(`  thinking: ${size.toLocaleString('en-US')} characters folded (t shows)`, width)],
-  };
+  return run('dim', [truncateEnd(`  thinking: ${size.toLocaleString('en-US')} characters folded (t shows)`, width)]);
 }
 
 /** `parts` joined with ` · ` into lines of at most `width`, each starting with `indent`, broken between parts. */
