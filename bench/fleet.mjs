@@ -113,6 +113,26 @@ async function probeKeys(term, count) {
 
 const missed = (samples) => samples.filter((ms) => ms === MISSED_MS).length;
 
+/** Bytes of a scripted load, and of one of its progress events (`lib/fleet-server.mjs`: one every 100 ms). */
+const LOAD_BYTES = 500_000_000;
+const PROGRESS_BYTES = LOAD_BYTES / ((LONG_LOAD_S * 1000) / 100);
+
+/**
+ * The stream events the sessions have taken in so far, read from what they show: reply tokens (`token`, then
+ * ` token`: about 6 characters each) and the long loads' progress events (each also comes on the server's feed, so
+ * counted twice). A loaded host slows the scripted servers, so the events of a window vary from run to run: CPU per
+ * event is the figure that compares two builds.
+ */
+function eventsTaken(states) {
+  let tokens = 0;
+  let progress = 0;
+  for (const s of states) {
+    for (const e of s.transcript) if (e.role === 'assistant') tokens += e.content.length / 6;
+    if (s.phase === 'loading' && s.download !== null) progress += s.download.current / PROGRESS_BYTES;
+  }
+  return tokens + 2 * progress;
+}
+
 /** Session `i` of a fleet of `n`: the first half chat, the second half load for the whole run. */
 function sessionSpec(urls, n, i, label) {
   const chat = i < Math.ceil(n / 2);
@@ -159,12 +179,14 @@ async function measureSize(helpers, urls, n, round) {
     term.input.write('\x1b[Z');
     await sleep(smoke ? 200 : 2000);
     const framesBefore = term.frames();
+    const eventsBefore = eventsTaken(term.dash.sessions());
     const serversBefore = await serversCpuMs(helpers);
     const cpuBefore = process.cpuUsage();
     const started = monoMs();
     await sleep(WINDOW_MS);
     const elapsed = monoMs() - started;
     const cpu = process.cpuUsage(cpuBefore);
+    const events = eventsTaken(term.dash.sessions()) - eventsBefore;
     const serversCpu = (await serversCpuMs(helpers)) - serversBefore;
     const frames = term.frames() - framesBefore;
     const heap = await memoryAfterGc();
@@ -179,6 +201,8 @@ async function measureSize(helpers, urls, n, round) {
     return {
       n,
       cpuShare: (cpu.user + cpu.system) / 1000 / elapsed,
+      events,
+      cpuPerKiloEvent: (cpu.user + cpu.system) / events,
       serversShare: serversCpu / elapsed,
       fps: frames / (elapsed / 1000),
       keys,
@@ -275,7 +299,9 @@ async function main() {
         `handled to on screen p50 ${median(s.keys.toScreen).toFixed(1)} / p99 ${percentile(s.keys.toScreen, 99).toFixed(1)} ms), ` +
         `${(s.memory / 1e6).toFixed(1)} MB heap + external ` +
         `(${((s.memory - s.memoryEmpty) / s.n / 1e6).toFixed(3)} MB a session over the empty process), ` +
-        `${s.fps.toFixed(1)} fps; the ${SERVERS} servers meanwhile ${s.serversShare.toFixed(2)} of a core`,
+        `${s.fps.toFixed(1)} fps; ${Math.round(s.events)} stream events taken in the window, ` +
+        `${s.cpuPerKiloEvent.toFixed(0)} CPU ms per 1,000 with the frames; ` +
+        `the ${SERVERS} servers meanwhile ${s.serversShare.toFixed(2)} of a core`,
     );
     for (const line of curve) log(line);
     await report({
@@ -312,6 +338,10 @@ async function main() {
           samples: frame.samples,
         }),
         ...sizes.map((s) => figure(`frames drawn per second, ${s.n} sessions`, s.fps, 'fps')),
+        // What the window's CPU did: a host that slows the servers sends fewer events, and the share falls with them.
+        ...sizes.map((s) =>
+          figure(`dashboard CPU per 1,000 stream events (frames included), ${s.n} sessions`, s.cpuPerKiloEvent, 'ms'),
+        ),
         // The host the dashboard shares: on 2 cores, servers near 1.5 leave it a core only part of the time.
         ...sizes.map((s) =>
           figure(`CPU share of the ${SERVERS} server processes, ${s.n} sessions`, s.serversShare, 'fraction'),
