@@ -75,8 +75,8 @@ t.test(
         if (next() < 0.03) text = 'other text';
         const w = next() < 0.05 ? width + 3 : width;
         const tail = next() < 0.5 ? '▍' : next() < 0.5 ? ' (stopped)' : '';
-        const parts = memo.wrapParts('k', text, tail, w);
-        const lines = wrap(text + tail, w);
+        const parts = memo.wrapParts('k', 'model: ', text, tail, w);
+        const lines = wrap(`model: ${text}${tail}`, w);
         if (JSON.stringify(flat(parts)) !== JSON.stringify(lines)) mismatches++;
         answers.push({ parts, lines });
       }

@@ -456,7 +456,7 @@ function entryRuns(key: string, entry: TranscriptEntry, width: number, reasoning
   if (entry.reasoning) runs.push(reasoningLines(`${key}r`, entry.reasoning, width, reasoningFolded));
   if (entry.toolCalls) runs.push(run('warn', wrap(`  tool call: ${entry.toolCalls}`, width)));
   const tail = (entry.streaming ? '▍' : '') + (entry.stopped ? ' (stopped)' : '');
-  runs.push({ tone, ...transcriptWraps.wrapParts(key, prefix + entry.content, tail, width) });
+  runs.push({ tone, ...transcriptWraps.wrapParts(key, prefix, entry.content, tail, width) });
   const figures = entry.metrics && !entry.streaming ? replyFigures(entry.metrics) : [];
   // The figures wrap between figures, never inside one, so a narrow pane shows all of them.
   runs.push(run('dim', joinParts(figures, width, '  ')));
@@ -465,7 +465,7 @@ function entryRuns(key: string, entry: TranscriptEntry, width: number, reasoning
 
 /** A reply's reasoning, dimmed: whole, or folded to one line that says how much is hidden. */
 function reasoningLines(key: string, reasoning: string, width: number, folded: boolean): LineRun {
-  if (!folded) return { tone: 'dim', ...transcriptWraps.wrapParts(key, `  thinking: ${reasoning}`, '', width) };
+  if (!folded) return { tone: 'dim', ...transcriptWraps.wrapParts(key, '  thinking: ', reasoning, '', width) };
   const size = [...reasoning].length;
   return run('dim', [truncateEnd(`  thinking: ${size.toLocaleString('en-US')} characters folded (t shows)`, width)]);
 }

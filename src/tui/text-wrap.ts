@@ -80,11 +80,16 @@ export function createWrapMemo(capacity = 1024): {
    * whose text, tail and width are the last call's are that call's array: read it, never change it.
    */
   wrap(key: string, stable: string, tail: string, width: number): readonly string[];
-  /** The same lines as {@link WrapParts}: the lines before the text's last word are shared, not copied. */
-  wrapParts(key: string, stable: string, tail: string, width: number): WrapParts;
+  /**
+   * The lines of `wrap(prefix + body + tail, width)` as {@link WrapParts}: the lines before the text's last word are
+   * shared, not copied. `body` apart: a reply grown a piece at a time is a chain of joined strings that every read
+   * walks whole, unless the string itself was read once since it grew (a `prefix + body` made anew each call never is).
+   */
+  wrapParts(key: string, prefix: string, body: string, tail: string, width: number): WrapParts;
 } {
   interface Known {
-    readonly text: string;
+    readonly prefix: string;
+    readonly body: string;
     readonly width: number;
     readonly resume: FoldState;
     /** The lines before `resume`, and past its count whatever a later wrap of a longer text added. */
@@ -97,15 +102,17 @@ export function createWrapMemo(capacity = 1024): {
   const memo = new Map<string, Known>();
   const NONE: WrapParts = { head: [], count: 0, rest: [] };
 
-  function known(key: string, stable: string, tail: string, width: number): Known | undefined {
+  function known(key: string, prefix: string, body: string, tail: string, width: number): Known | undefined {
     if (width <= 0) return undefined;
     const last = memo.get(key);
     memo.delete(key);
-    if (last !== undefined && last.width === width && last.tail === tail && last.text === stable) {
+    const same = last !== undefined && last.width === width && last.prefix === prefix;
+    if (same && last.tail === tail && last.body === body) {
       memo.set(key, last);
       return last;
     }
-    const extends_ = last !== undefined && last.width === width && stable.startsWith(last.text);
+    const extends_ = same && body.startsWith(last.body);
+    const stable = prefix + body;
     // A text that extends the last one adds to its lines past the resume point; earlier answers read fewer of them.
     const head = extends_ ? last.head : [];
     const start = extends_ ? last.resume : FROM_START;
@@ -114,7 +121,15 @@ export function createWrapMemo(capacity = 1024): {
     head.length = resume.count;
     const rest: string[] = [];
     fold(stable.slice(resume.offset) + tail, width, { offset: 0, count: 0, line: resume.line }, rest);
-    const next: Known = { text: stable, width, resume, head, tail, parts: { head, count: resume.count, rest } };
+    const next: Known = {
+      prefix,
+      body,
+      width,
+      resume,
+      head,
+      tail,
+      parts: { head, count: resume.count, rest },
+    };
     memo.set(key, next);
     if (memo.size > capacity) memo.delete(memo.keys().next().value as string);
     return next;
@@ -122,11 +137,11 @@ export function createWrapMemo(capacity = 1024): {
 
   return {
     wrap(key, stable, tail, width) {
-      const k = known(key, stable, tail, width);
+      const k = known(key, '', stable, tail, width);
       if (k === undefined) return [];
       k.lines ??= [...k.parts.head.slice(0, k.parts.count), ...k.parts.rest];
       return k.lines;
     },
-    wrapParts: (key, stable, tail, width) => known(key, stable, tail, width)?.parts ?? NONE,
+    wrapParts: (key, prefix, body, tail, width) => known(key, prefix, body, tail, width)?.parts ?? NONE,
   };
 }
