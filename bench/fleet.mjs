@@ -202,7 +202,8 @@ async function measureSize(helpers, urls, n, round) {
       n,
       cpuShare: (cpu.user + cpu.system) / 1000 / elapsed,
       events,
-      cpuPerKiloEvent: (cpu.user + cpu.system) / events,
+      // At least one event: a smoke run's short window may see none, and every figure must be a number.
+      cpuPerKiloEvent: (cpu.user + cpu.system) / Math.max(1, events),
       serversShare: serversCpu / elapsed,
       fps: frames / (elapsed / 1000),
       keys,
