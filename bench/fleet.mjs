@@ -80,21 +80,58 @@ function fakeDashboard(sessions) {
     return write(chunk, ...rest);
   };
   const dash = startDashboard({ sessions, input, output });
-  return { dash, input, watchers, frames: () => frames };
+  // Added after the dashboard's own: called once its key handler has run (blessed handles a key synchronously).
+  const handled = [];
+  input.on('data', (chunk) => {
+    if (/[~^]/.test(String(chunk))) handled.push(monoMs());
+  });
+  return { dash, input, watchers, handled, frames: () => frames };
 }
 
-/** Key echo samples, ms; a key never shown counts as the 2 s waited for it (and is counted in `missed`). */
+/**
+ * Key echo samples, ms; a key never shown counts as the 2 s waited for it (and is counted in `missed`). Beside each,
+ * how it was spent: `toHandler`, from the key typed until the dashboard's key handler had run; the rest is the wait
+ * for its frame and the frame itself.
+ */
 async function probeKeys(term, count) {
   const samples = [];
+  const toHandler = [];
+  const toScreen = [];
   for (let i = 0; i < count; i += 1) {
+    term.handled.length = 0;
+    const typed = monoMs();
     const ms = await keyEcho(term, i % 2 === 0 ? '~' : '^');
     samples.push(Number.isFinite(ms) ? ms : MISSED_MS);
+    if (term.handled[0] !== undefined && Number.isFinite(ms)) {
+      toHandler.push(term.handled[0] - typed);
+      toScreen.push(typed + ms - term.handled[0]);
+    }
     await sleep(PROBE_GAP_MS);
   }
-  return samples;
+  return Object.assign(samples, { toHandler, toScreen });
 }
 
 const missed = (samples) => samples.filter((ms) => ms === MISSED_MS).length;
+
+/** Bytes of a scripted load, and of one of its progress events (`lib/fleet-server.mjs`: one every 100 ms). */
+const LOAD_BYTES = 500_000_000;
+const PROGRESS_BYTES = LOAD_BYTES / ((LONG_LOAD_S * 1000) / 100);
+
+/**
+ * The stream events the sessions have taken in so far, read from what they show: reply tokens (`token`, then
+ * ` token`: about 6 characters each) and the long loads' progress events (each also comes on the server's feed, so
+ * counted twice). A loaded host slows the scripted servers, so the events of a window vary from run to run: CPU per
+ * event is the figure that compares two builds.
+ */
+function eventsTaken(states) {
+  let tokens = 0;
+  let progress = 0;
+  for (const s of states) {
+    for (const e of s.transcript) if (e.role === 'assistant') tokens += e.content.length / 6;
+    if (s.phase === 'loading' && s.download !== null) progress += s.download.current / PROGRESS_BYTES;
+  }
+  return tokens + 2 * progress;
+}
 
 /** Session `i` of a fleet of `n`: the first half chat, the second half load for the whole run. */
 function sessionSpec(urls, n, i, label) {
@@ -142,12 +179,14 @@ async function measureSize(helpers, urls, n, round) {
     term.input.write('\x1b[Z');
     await sleep(smoke ? 200 : 2000);
     const framesBefore = term.frames();
+    const eventsBefore = eventsTaken(term.dash.sessions());
     const serversBefore = await serversCpuMs(helpers);
     const cpuBefore = process.cpuUsage();
     const started = monoMs();
     await sleep(WINDOW_MS);
     const elapsed = monoMs() - started;
     const cpu = process.cpuUsage(cpuBefore);
+    const events = eventsTaken(term.dash.sessions()) - eventsBefore;
     const serversCpu = (await serversCpuMs(helpers)) - serversBefore;
     const frames = term.frames() - framesBefore;
     const heap = await memoryAfterGc();
@@ -162,6 +201,9 @@ async function measureSize(helpers, urls, n, round) {
     return {
       n,
       cpuShare: (cpu.user + cpu.system) / 1000 / elapsed,
+      events,
+      // At least one event: a smoke run's short window may see none, and every figure must be a number.
+      cpuPerKiloEvent: (cpu.user + cpu.system) / Math.max(1, events),
       serversShare: serversCpu / elapsed,
       fps: frames / (elapsed / 1000),
       keys,
@@ -253,10 +295,14 @@ async function main() {
     const curve = sizes.map(
       (s) =>
         `${s.n} sessions: CPU ${s.cpuShare.toFixed(3)} (${((s.cpuShare / s.n) * 1000).toFixed(2)} ‰ a session), ` +
-        `key echo p99 ${percentile(s.keys, 99).toFixed(1)} ms (${missed(s.keys)} of ${s.keys.length} keys never shown), ` +
+        `key echo p99 ${percentile(s.keys, 99).toFixed(1)} ms (${missed(s.keys)} of ${s.keys.length} keys never shown; ` +
+        `typed to handled p50 ${median(s.keys.toHandler).toFixed(1)} / p99 ${percentile(s.keys.toHandler, 99).toFixed(1)} ms, ` +
+        `handled to on screen p50 ${median(s.keys.toScreen).toFixed(1)} / p99 ${percentile(s.keys.toScreen, 99).toFixed(1)} ms), ` +
         `${(s.memory / 1e6).toFixed(1)} MB heap + external ` +
         `(${((s.memory - s.memoryEmpty) / s.n / 1e6).toFixed(3)} MB a session over the empty process), ` +
-        `${s.fps.toFixed(1)} fps; the ${SERVERS} servers meanwhile ${s.serversShare.toFixed(2)} of a core`,
+        `${s.fps.toFixed(1)} fps; ${Math.round(s.events)} stream events taken in the window, ` +
+        `${s.cpuPerKiloEvent.toFixed(0)} CPU ms per 1,000 with the frames; ` +
+        `the ${SERVERS} servers meanwhile ${s.serversShare.toFixed(2)} of a core`,
     );
     for (const line of curve) log(line);
     await report({
@@ -293,6 +339,10 @@ async function main() {
           samples: frame.samples,
         }),
         ...sizes.map((s) => figure(`frames drawn per second, ${s.n} sessions`, s.fps, 'fps')),
+        // What the window's CPU did: a host that slows the servers sends fewer events, and the share falls with them.
+        ...sizes.map((s) =>
+          figure(`dashboard CPU per 1,000 stream events (frames included), ${s.n} sessions`, s.cpuPerKiloEvent, 'ms'),
+        ),
         // The host the dashboard shares: on 2 cores, servers near 1.5 leave it a core only part of the time.
         ...sizes.map((s) =>
           figure(`CPU share of the ${SERVERS} server processes, ${s.n} sessions`, s.serversShare, 'fraction'),

@@ -17,5 +17,6 @@ import './tui-server-cursor.test.js';
 import './tui-server-memory.test.js';
 import './tui-server-table.test.js';
 import './tui-session-state.test.js';
+import './tui-stream-batch.test.js';
 import './tui-text-wrap.test.js';
 import './tui-view-model.test.js';

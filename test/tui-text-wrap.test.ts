@@ -52,3 +52,37 @@ t.test('a text that did not change is not wrapped again: the same lines come bac
   t.same(memo.wrap('a', 'model: one two three', '▍', 7), ['model:', 'one two', 'three▍']);
   t.same(memo.wrap('a', 'model: one two three', '', 9), ['model:', 'one two', 'three'], 'another width too');
 });
+
+t.test(
+  'wrapParts: the same lines, and every answer still reads its own lines after later wraps grew the text',
+  async (t) => {
+    const pieces = ['a', 'b', ' ', ' ', '\n', 'é', '😀', 'longerword', 'token '];
+    const next = random(7);
+    let mismatches = 0;
+    let stale = 0;
+    const flat = (p: { head: readonly string[]; count: number; rest: readonly string[] }): string[] => [
+      ...p.head.slice(0, p.count),
+      ...p.rest,
+    ];
+    for (let trial = 0; trial < 300; trial++) {
+      const width = 1 + Math.floor(next() * 14);
+      const memo = createWrapMemo(8);
+      const answers: { parts: ReturnType<typeof memo.wrapParts>; lines: string[] }[] = [];
+      let text = '';
+      for (let step = 0; step < 25; step++) {
+        const grow = Math.floor(next() * 4);
+        for (let i = 0; i < grow; i++) text += pieces[Math.floor(next() * pieces.length)];
+        if (next() < 0.03) text = 'other text';
+        const w = next() < 0.05 ? width + 3 : width;
+        const tail = next() < 0.5 ? '▍' : next() < 0.5 ? ' (stopped)' : '';
+        const parts = memo.wrapParts('k', 'model: ', text, tail, w);
+        const lines = wrap(`model: ${text}${tail}`, w);
+        if (JSON.stringify(flat(parts)) !== JSON.stringify(lines)) mismatches++;
+        answers.push({ parts, lines });
+      }
+      for (const a of answers) if (JSON.stringify(flat(a.parts)) !== JSON.stringify(a.lines)) stale++;
+    }
+    t.equal(mismatches, 0, 'each answer is the whole wrap');
+    t.equal(stale, 0, 'and still is once the text grew further');
+  },
+);

@@ -18,6 +18,8 @@ export function truncateEnd(text: string, width: number): string {
 
 /** Shortens `text` to at most `width` code points by cutting its middle (URLs and ids keep both ends). */
 export function truncateMiddle(text: string, width: number): string {
+  // Code points are at most as many as UTF-16 units: a text that short fits (most do), without an array of it.
+  if (text.length <= width) return text;
   const chars = [...text];
   if (chars.length <= width) return text;
   if (width <= 0) return '';

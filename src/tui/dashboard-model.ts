@@ -24,17 +24,16 @@ import {
   type UiState,
 } from './keys.js';
 import { modelChoices, reduceModelList, shouldAsk, type ModelChoices, type ModelList } from './model-list.js';
+import { canChat, chatHistory, createSessionState, isLoading, type SessionState } from './session-state.js';
+import { createServerState, type ServerState } from './server-state.js';
+import { unloadedBySession } from './session-residency.js';
 import {
-  canChat,
-  chatHistory,
-  createSessionState,
-  isLoading,
-  reduceSession,
-  type SessionState,
-} from './session-state.js';
-import { createServerState, reduceServer, type ServerAction, type ServerState } from './server-state.js';
-import { serverNews } from './server-news.js';
-import { followServerNews, unloadedBySession } from './session-residency.js';
+  applyReports,
+  sessionsByRoot,
+  type ServerReport,
+  type SessionReport,
+  type StreamReport,
+} from './stream-reports.js';
 import {
   runServerAction,
   serverActionDone,
@@ -60,6 +59,8 @@ export interface DashboardModel {
   readonly order: readonly string[];
   /** Every distinct server among the sessions, by service root, in the order they first appeared. */
   readonly servers: Readonly<Record<string, ServerState>>;
+  /** The open sessions' ids by their server's service root, in screen order (`sessionsByRoot` of the two above). */
+  readonly serverSessions: Readonly<Record<string, readonly string[]>>;
   /** What each server's `GET /v1/models` answered the model prompt, by service root (any server typed, kept). */
   readonly modelLists: Readonly<Record<string, ModelList>>;
   readonly ui: UiState;
@@ -110,13 +111,15 @@ export interface KeyWorld {
 export type DashboardAction =
   | { readonly type: 'key'; readonly key: KeyPress; readonly world: KeyWorld }
   | { readonly type: 'add-session'; readonly spec: SessionSpec }
-  | { readonly type: 'session'; readonly id: string; readonly update: SessionUpdate }
+  | SessionReport
   | { readonly type: 'notice'; readonly text: string; readonly tone: Tone }
   | { readonly type: 'default-server'; readonly url: string }
   /** The runtime could not start a chat (its controller had one in flight). */
   | { readonly type: 'chat-refused'; readonly id: string }
   /** What a server's feed (or its `/v1/models` poll) reports. */
-  | { readonly type: 'server'; readonly root: string; readonly action: ServerAction }
+  | ServerReport
+  /** The reports of one turn of the event loop, in the order they came: the same as each applied in turn. */
+  | { readonly type: 'batch'; readonly reports: readonly StreamReport[] }
   /** How asking a server's `/v1/models` for the model prompt ended: its ids, or why not. */
   | {
       readonly type: 'models-listed';
@@ -217,6 +220,7 @@ export function createDashboardModel(init: DashboardModelInit): DashboardModel {
     sessions: {},
     order: [],
     servers: {},
+    serverSessions: {},
     modelLists: {},
     ui: createUiState(),
     notice: null,
@@ -323,12 +327,11 @@ export function updateDashboard(model: DashboardModel, action: DashboardAction):
     }
     case 'add-session':
       return addSession(model, action.spec);
-    case 'session': {
-      const entry = model.sessions[action.id];
-      if (entry === undefined) return unchanged(model);
-      const state = reduceSession(entry.state, redactUpdate(action.update, model.secrets));
-      return unchanged({ ...model, sessions: { ...model.sessions, [action.id]: { ...entry, state } } });
-    }
+    case 'session':
+    case 'server':
+      return applyReports(model, [action]);
+    case 'batch':
+      return applyReports(model, action.reports);
     case 'notice':
       return unchanged({ ...model, notice: { text: action.text, tone: action.tone } });
     case 'default-server':
@@ -340,8 +343,6 @@ export function updateDashboard(model: DashboardModel, action: DashboardAction):
         notice: { text: `${tag}: a reply is still streaming; send again once it ends`, tone: 'warn' },
       });
     }
-    case 'server':
-      return serverReported(model, action.root, action.action);
     case 'models-listed': {
       const { outcome } = action;
       const list = reduceModelList(
@@ -366,40 +367,6 @@ export function updateDashboard(model: DashboardModel, action: DashboardAction):
       throw new TypeError(`unknown dashboard action ${JSON.stringify(never)}`);
     }
   }
-}
-
-/** Service roots of the sessions' server URLs, as worked out last: a feed event asks for every session's. */
-const roots = new Map<string, string>();
-
-function cachedRoot(server: string): string {
-  let root = roots.get(server);
-  if (root === undefined) {
-    // A few servers a dashboard: the bound only keeps a long session that edits many from growing it.
-    if (roots.size >= 1024) roots.clear();
-    root = serviceRoot(server);
-    roots.set(server, root);
-  }
-  return root;
-}
-
-/**
- * What a server's feed (or poll) reported: the server's view, and the sessions on it, which follow their models there
- * (unloaded, loading again, the unload countdown); a server found to have no feed is polled, and the read-only
- * sessions waiting for a load to join try again.
- */
-function serverReported(model: DashboardModel, root: string, action: ServerAction): Update {
-  const server = model.servers[root];
-  if (server === undefined) return unchanged(model);
-  const next = reduceServer(server, action);
-  const sessions = followServerNews(model.sessions, root, serverNews(server, action), action.at, cachedRoot);
-  const updated = { ...model, sessions, servers: { ...model.servers, [root]: next } };
-  const becameUnsupported =
-    action.type === 'feed-status' && action.status.state === 'unsupported' && server.feed.state !== 'unsupported';
-  const effects: Effect[] = [
-    ...(becameUnsupported ? [{ type: 'poll-models', root, apiKey: keyFor(model, root) } as const] : []),
-    ...attachWaiting(updated, root).map((id): Effect => ({ type: 'retry', id })),
-  ];
-  return { model: updated, effects };
 }
 
 /** How a cancel or unload ended: a notice, and a session whose own unload went through says so at once. */
@@ -611,14 +578,17 @@ function addSession(model: DashboardModel, spec: SessionSpec): Update {
   const known = model.servers[root] !== undefined;
   const effects: Effect[] = [{ type: 'start-session', id, spec: started(model, spec) }];
   if (!known) effects.push({ type: 'open-feed', root, apiKey: spec.apiKey });
+  const sessions = { ...model.sessions, [id]: { spec, state } };
+  const order = [...model.order, id];
   return {
     model: {
       ...model,
       opened,
       secrets,
-      sessions: { ...model.sessions, [id]: { spec, state } },
-      order: [...model.order, id],
+      sessions,
+      order,
       servers: known ? model.servers : { ...model.servers, [root]: createServerState(root) },
+      serverSessions: sessionsByRoot(order, sessions),
     },
     effects,
   };
@@ -675,7 +645,14 @@ function editSession(model: DashboardModel, command: Extract<Command, { type: 'e
     }
   }
   return {
-    model: { ...model, sessions, servers, secrets, ui: { ...model.ui, composing: false } },
+    model: {
+      ...model,
+      sessions,
+      servers,
+      serverSessions: sessionsByRoot(model.order, sessions),
+      secrets,
+      ui: { ...model.ui, composing: false },
+    },
     effects,
   };
 }
@@ -708,7 +685,10 @@ function closeSession(model: DashboardModel, id: string): Update {
     servers = rest;
     effects.push({ type: 'close-feed', root });
   }
-  return { model: { ...model, sessions, order, ui, servers }, effects };
+  return {
+    model: { ...model, sessions, order, ui, servers, serverSessions: sessionsByRoot(order, sessions) },
+    effects,
+  };
 }
 
 /**
@@ -725,24 +705,6 @@ function listModels(model: DashboardModel, command: Extract<Command, { type: 'li
     model: { ...model, modelLists: { ...model.modelLists, [root]: reduceModelList(list, { type: 'asked' }) } },
     effects: [{ type: 'list-models', root, apiKey: apiKey === '' ? undefined : apiKey }],
   };
-}
-
-/**
- * The read-only sessions on `root` that found their model neither loaded nor loading, and whose model the server now
- * lists as loading or resident: they try again, and so join the load another client started.
- */
-function attachWaiting(model: DashboardModel, root: string): string[] {
-  const rows = Object.values(model.servers[root]?.rows ?? {});
-  const bare = (id: string): string => id.replace(/@main$/, '');
-  return model.order.filter((id) => {
-    const state = model.sessions[id]?.state;
-    if (state === undefined || state.phase !== 'error' || state.error?.kind !== 'read-only') return false;
-    if (serviceRoot(state.server) !== root) return false;
-    const row = rows.find((r) => bare(r.model) === bare(state.resolvedModel ?? state.model));
-    // A key that may only watch cannot join a load (403): it asks again once the model is resident.
-    const canJoin = state.error.status !== 403;
-    return row?.state === 'resident' || (row?.state === 'loading' && canJoin);
-  });
 }
 
 /** The spec a session's I/O starts with: `--read-only` makes it watch-only (the model keeps the spec as given). */

@@ -29,6 +29,7 @@ import type { ReplayRecord, ReplaySource } from './replay-log.js';
 import { createReplayPlayer, replayPosition } from './replay-player.js';
 import type { ServerAction } from './server-state.js';
 import { feedTag } from './log-tags.js';
+import type { StreamReport } from './stream-reports.js';
 import type { ScreenSize } from './screen-layout.js';
 import { logPaneText, type Tone, type ViewInput } from './view-model.js';
 
@@ -123,7 +124,7 @@ export function createRuntime(options: DashboardOptions, clock: Clock, terminal:
   // What a server reported is kept for Ctrl-S (a replay rebuilds the server view and the sessions' models from it).
   const server = (root: string, action: ServerAction): void => {
     recorder.record({ time: action.at, session: feedTag(root), kind: 'server', root, action });
-    dispatch({ type: 'server', root, action });
+    report({ type: 'server', root, action });
   };
   const paths = { clock, record: recorder.record, tagOf, sessionUpdate, server, addSession, dispatch, notice };
   const io = openConnections({
@@ -156,19 +157,32 @@ export function createRuntime(options: DashboardOptions, clock: Clock, terminal:
   }
 
   function viewInput(): ViewInput {
+    // The frame being drawn shows what the sockets reported this turn: no second frame for it.
+    applyReports(false);
     const input = viewInputOf(model, recorder.log, recorder.journal(), terminal.size(), now());
     return player ? { ...input, replay: replayPosition(player.source) } : input;
   }
 
   function sessionUpdate(id: string, update: SessionUpdate): void {
     recorder.record({ time: update.at, session: tagOf(id), kind: 'update', update });
-    dispatch({ type: 'session', id, update });
+    report({ type: 'session', id, update });
   }
+
+  const batches = createReportBatches((reports, redraw) => apply({ type: 'batch', reports }, redraw));
+  const report = (r: StreamReport): void => {
+    if (!model.closed) batches.push(r);
+  };
+  const applyReports = batches.flush;
 
   // While the configured sessions open, what they would start waits until their first frame is drawn.
   let held: Effect[] | null = null;
 
   function dispatch(action: DashboardAction): readonly Effect[] {
+    applyReports(true);
+    return apply(action, true);
+  }
+
+  function apply(action: DashboardAction, redraw: boolean): readonly Effect[] {
     if (model.closed) return [];
     const result = updateDashboard(model, action);
     model = result.model;
@@ -177,7 +191,7 @@ export function createRuntime(options: DashboardOptions, clock: Clock, terminal:
       return result.effects;
     }
     for (const effect of result.effects) runner.run(effect);
-    if (!model.closed) terminal.invalidate();
+    if (redraw && !model.closed) terminal.invalidate();
     return result.effects;
   }
 
@@ -206,7 +220,10 @@ export function createRuntime(options: DashboardOptions, clock: Clock, terminal:
   }
 
   return {
-    model: () => model,
+    model: () => {
+      applyReports(true);
+      return model;
+    },
     dispatch,
     addSession,
     notice,
@@ -220,10 +237,47 @@ export function createRuntime(options: DashboardOptions, clock: Clock, terminal:
       else openConfigured(options.sessions ?? []);
     },
     close() {
+      batches.dispose();
       player?.dispose();
       io.pool.closeAll();
       io.feeds.closeAll();
       runner.dispose();
+    },
+  };
+}
+
+/**
+ * What the sockets report, held for one batch at the end of the turn of the event loop that brought it (a fleet's
+ * servers send thousands of events a second, many in one turn), or applied sooner by `flush`, which the runtime calls
+ * before any other action and any read of the model: every action and every reader sees the reports in the order
+ * they came. `flush(redraw)`: `redraw` false from inside a frame's draw, which shows them already.
+ */
+function createReportBatches(apply: (reports: StreamReport[], redraw: boolean) => void): {
+  push(report: StreamReport): void;
+  flush(redraw: boolean): void;
+  dispose(): void;
+} {
+  let reports: StreamReport[] = [];
+  let due: ReturnType<typeof setImmediate> | undefined;
+  function flush(redraw: boolean): void {
+    if (reports.length === 0) return;
+    const batch = reports;
+    reports = [];
+    apply(batch, redraw);
+  }
+  return {
+    push(report) {
+      reports.push(report);
+      due ??= setImmediate(() => {
+        due = undefined;
+        flush(true);
+      });
+    },
+    flush,
+    dispose() {
+      if (due !== undefined) clearImmediate(due);
+      due = undefined;
+      reports = [];
     },
   };
 }

@@ -101,6 +101,10 @@ export function startDashboard(options: DashboardOptions = {}): Dashboard {
     scheduler.urgent();
     const input = runtime.viewInput();
     dispatch({ type: 'key', key, world: keyWorld(input, runtime.now(), sameScreen(shown, input)) });
+    // Drawn as soon as the key handlers of this turn have run (the keys of one read, a paste, share it), not behind
+    // the streams' socket reads queued for the next turn of the event loop: at a hundred sessions those held a key's
+    // echo for a frame or more. The scheduler's own end-of-turn frame then finds nothing left to draw.
+    queueMicrotask(scheduler.flush);
   }
 
   // Runs once, when the model has closed: the I/O side of quitting.

@@ -28,9 +28,9 @@ import {
   stateLine,
   type ServerLost,
 } from './session-figures.js';
-import { canChat, isLoading, type ProgressState, type SessionState } from './session-state.js';
+import { canChat, isLoading, type ProgressState, type SessionState, type TranscriptEntry } from './session-state.js';
 import { movesWithin, rateTitle, throughputPeak, throughputSeries, toPercents } from './throughput.js';
-import { createWrapMemo, wrap } from './text-wrap.js';
+import { createWrapMemo, wrap, type WrapParts } from './text-wrap.js';
 import type { CellView } from './view-model.js';
 
 /** What the session cells are drawn with, besides the sessions. */
@@ -92,12 +92,28 @@ export function sessionCells(sessions: readonly SessionState[], area: Rect, ctx:
     return {
       id: session.id,
       rect,
-      title: ` ${truncateMiddle(`${session.tag}${state} ${session.model}${faultNote(faults.get(session.tag))}`, Math.max(1, rect.width - 4))} `,
+      title: cellTitle(`${session.tag}${state} ${session.model}${faultNote(faults.get(session.tag))}`, rect.width),
       focused,
       lines,
       scrollLimit,
     };
   });
+}
+
+/** The cells' titles as last cut, by text and cell width: a hundred titles a frame, which seldom change. */
+const titles = new Map<string, string>();
+
+/** A cell's title: its text cut in the middle to fit the border, a space either side. */
+function cellTitle(text: string, width: number): string {
+  const key = `${width}\u0000${text}`;
+  let title = titles.get(key);
+  if (title === undefined) {
+    // Bounded: a long session whose titles keep changing (states, lint faults) must not grow it.
+    if (titles.size >= 4096) titles.clear();
+    title = ` ${truncateMiddle(text, Math.max(1, width - 4))} `;
+    titles.set(key, title);
+  }
+  return title;
 }
 
 function serverLost(server: ServerState | undefined): ServerLost | null {
@@ -289,7 +305,7 @@ function cellRows(blocks: Block[], height: number): void {
  * The transcript's lines in `room` rows: the newest, or scrolled back (the last row then says how many newer lines
  * sit below; never past the oldest line).
  */
-function transcriptWindow(transcript: readonly Line[], room: number, width: number, ctx: CellContext): Line[] {
+function transcriptWindow(transcript: TranscriptLines, room: number, width: number, ctx: CellContext): Line[] {
   const rows = Math.max(0, room);
   const limit = Math.max(0, transcript.length - rows + 1);
   ctx.onScrollLimit?.(limit);
@@ -376,31 +392,82 @@ function stageItems(session: SessionState, now: number): string[] {
  */
 const transcriptWraps = createWrapMemo(4096);
 
-function transcriptLines(session: SessionState, width: number, reasoningFolded: boolean): Line[] {
-  const out: Line[] = [];
+/** Lines of one tone, in a row: the first `count` of `head`, then `rest` (a wrap's parts, `text-wrap.ts`). */
+interface LineRun extends WrapParts {
+  readonly tone: Tone;
+}
+
+const run = (tone: Tone, texts: readonly string[]): LineRun => ({ tone, head: texts, count: texts.length, rest: [] });
+const runLength = (r: LineRun): number => r.count + r.rest.length;
+
+/**
+ * A transcript's lines, made into screen lines only where they are read: a cell shows its last few rows of a
+ * transcript that may be hundreds of lines long, and a hundred cells are drawn 30 times a second.
+ */
+interface TranscriptLines {
+  readonly length: number;
+  /** Lines `from` to `to` (exclusive; negative from the end, as `Array.prototype.slice`). */
+  slice(from: number, to?: number): Line[];
+}
+
+/** An entry's lines as the width and the reasoning's fold made them: an entry never changes once made. */
+const entryLines = new WeakMap<TranscriptEntry, { width: number; folded: boolean; runs: LineRun[]; length: number }>();
+
+function transcriptLines(session: SessionState, width: number, reasoningFolded: boolean): TranscriptLines {
+  const runs: LineRun[] = [];
+  let length = 0;
   for (const [index, entry] of session.transcript.entries()) {
-    const key = `${session.id}\u0000${index}`;
-    const prefix = entry.role === 'user' ? 'you: ' : entry.role === 'assistant' ? 'model: ' : '! ';
-    const tone: Tone = entry.role === 'user' ? 'accent' : entry.role === 'error' ? 'error' : 'normal';
-    // Reasoning dimmed and tool calls marked, each apart from the answer and before it, as the model produced them.
-    if (entry.reasoning) out.push(...reasoningLines(`${key}r`, entry.reasoning, width, reasoningFolded));
-    if (entry.toolCalls)
-      for (const text of wrap(`  tool call: ${entry.toolCalls}`, width)) out.push([seg(text, 'warn')]);
-    const tail = (entry.streaming ? '▍' : '') + (entry.stopped ? ' (stopped)' : '');
-    for (const text of transcriptWraps.wrap(key, prefix + entry.content, tail, width)) out.push([seg(text, tone)]);
-    const figures = entry.metrics && !entry.streaming ? replyFigures(entry.metrics) : [];
-    // The figures wrap between figures, never inside one, so a narrow pane shows all of them.
-    for (const text of joinParts(figures, width, '  ')) out.push([seg(text, 'dim')]);
+    let known = entryLines.get(entry);
+    if (known === undefined || known.width !== width || known.folded !== reasoningFolded) {
+      const made = entryRuns(`${session.id}\u0000${index}`, entry, width, reasoningFolded);
+      known = { width, folded: reasoningFolded, runs: made, length: made.reduce((n, r) => n + runLength(r), 0) };
+      entryLines.set(entry, known);
+    }
+    runs.push(...known.runs);
+    length += known.length;
   }
-  return out;
+  return {
+    length,
+    slice(from, to = length) {
+      const start = Math.max(0, from < 0 ? length + from : Math.min(from, length));
+      const end = Math.max(start, to < 0 ? length + to : Math.min(to, length));
+      const out: Line[] = [];
+      let at = 0;
+      for (const r of runs) {
+        if (at >= end) break;
+        const next = at + runLength(r);
+        for (let i = Math.max(start, at); i < Math.min(end, next); i++) {
+          const text = i - at < r.count ? r.head[i - at] : r.rest[i - at - r.count];
+          out.push([seg(text ?? '', r.tone)]);
+        }
+        at = next;
+      }
+      return out;
+    },
+  };
+}
+
+/** One transcript entry's lines: its reasoning, its tool calls, its text, its figures. */
+function entryRuns(key: string, entry: TranscriptEntry, width: number, reasoningFolded: boolean): LineRun[] {
+  const runs: LineRun[] = [];
+  const prefix = entry.role === 'user' ? 'you: ' : entry.role === 'assistant' ? 'model: ' : '! ';
+  const tone: Tone = entry.role === 'user' ? 'accent' : entry.role === 'error' ? 'error' : 'normal';
+  // Reasoning dimmed and tool calls marked, each apart from the answer and before it, as the model produced them.
+  if (entry.reasoning) runs.push(reasoningLines(`${key}r`, entry.reasoning, width, reasoningFolded));
+  if (entry.toolCalls) runs.push(run('warn', wrap(`  tool call: ${entry.toolCalls}`, width)));
+  const tail = (entry.streaming ? '▍' : '') + (entry.stopped ? ' (stopped)' : '');
+  runs.push({ tone, ...transcriptWraps.wrapParts(key, prefix, entry.content, tail, width) });
+  const figures = entry.metrics && !entry.streaming ? replyFigures(entry.metrics) : [];
+  // The figures wrap between figures, never inside one, so a narrow pane shows all of them.
+  runs.push(run('dim', joinParts(figures, width, '  ')));
+  return runs;
 }
 
 /** A reply's reasoning, dimmed: whole, or folded to one line that says how much is hidden. */
-function reasoningLines(key: string, reasoning: string, width: number, folded: boolean): Line[] {
-  if (!folded)
-    return transcriptWraps.wrap(key, `  thinking: ${reasoning}`, '', width).map((text) => [seg(text, 'dim')]);
+function reasoningLines(key: string, reasoning: string, width: number, folded: boolean): LineRun {
+  if (!folded) return { tone: 'dim', ...transcriptWraps.wrapParts(key, '  thinking: ', reasoning, '', width) };
   const size = [...reasoning].length;
-  return [[seg(truncateEnd(`  thinking: ${size.toLocaleString('en-US')} characters folded (t shows)`, width), 'dim')]];
+  return run('dim', [truncateEnd(`  thinking: ${size.toLocaleString('en-US')} characters folded (t shows)`, width)]);
 }
 
 /** `parts` joined with ` · ` into lines of at most `width`, each starting with `indent`, broken between parts. */

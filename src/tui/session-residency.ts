@@ -177,32 +177,3 @@ function markReloaded(transcript: SessionState['transcript']): SessionState['tra
   if (last.metrics.firstAt !== null || last.metrics.reloaded === true) return transcript;
   return [...transcript.slice(0, -1), { ...last, metrics: { ...last.metrics, reloaded: true } }];
 }
-
-/** A session as the dashboard keeps it: what it was opened with (its server) and its state. */
-interface SessionEntryLike {
-  readonly spec: { readonly server: string };
-  readonly state: SessionState;
-}
-
-/**
- * Every session on the server at `root` after `news` (the same object when none changed). `rootOf` gives a session's
- * server root as the servers are keyed.
- */
-export function followServerNews<E extends SessionEntryLike>(
-  sessions: Readonly<Record<string, E>>,
-  root: string,
-  news: readonly ModelNews[],
-  at: number,
-  rootOf: (server: string) => string,
-): Readonly<Record<string, E>> {
-  if (news.length === 0) return sessions;
-  let out: Record<string, E> | null = null;
-  for (const [id, entry] of Object.entries(sessions)) {
-    if (rootOf(entry.spec.server) !== root) continue;
-    const state = news.reduce((s, n) => followNews(s, n, at), entry.state);
-    if (state === entry.state) continue;
-    out ??= { ...sessions };
-    out[id] = { ...entry, state };
-  }
-  return out ?? sessions;
-}
