@@ -53,12 +53,14 @@ export interface WriteSlicerOptions {
 
 /**
  * A first-in-first-out queue of two parallel arrays read from `head`: no object per waiting write, and nothing moved
- * until the queue is empty or half read.
+ * until the queue is empty or half read. It counts what it ever took in and handed out.
  */
 class Queue<T> {
   writers: SlicedWriter[] = [];
   values: T[] = [];
   head = 0;
+  pushed = 0;
+  shifted = 0;
 
   get size(): number {
     return this.writers.length - this.head;
@@ -67,19 +69,74 @@ class Queue<T> {
   push(writer: SlicedWriter, value: T): void {
     this.writers.push(writer);
     this.values.push(value);
+    this.pushed += 1;
   }
 
-  /** Drops what was read, once it is all of the queue or half of it. */
-  compact(): void {
-    if (this.head === this.writers.length) {
+  /** The value at the head (read it before {@link Queue.shift}). */
+  peek(): T {
+    return this.values[this.head] as T;
+  }
+
+  shift(): SlicedWriter {
+    const writer = this.writers[this.head] as SlicedWriter;
+    this.head += 1;
+    this.shifted += 1;
+    return writer;
+  }
+
+  /** Drops what was read, once it is all of the queue or half of it; returns how many entries went. */
+  compact(): number {
+    const read = this.head;
+    if (read === this.writers.length) {
       this.writers = [];
       this.values = [];
-      this.head = 0;
-    } else if (this.head * 2 > this.writers.length) {
-      this.writers = this.writers.slice(this.head);
-      this.values = this.values.slice(this.head);
-      this.head = 0;
-    }
+    } else if (read * 2 > this.writers.length) {
+      this.writers = this.writers.slice(read);
+      this.values = this.values.slice(read);
+    } else return 0;
+    this.head = 0;
+    return read;
+  }
+}
+
+/**
+ * The ends waiting, each with the count of frames ever queued that must go before it: set once the code of the turn
+ * it was asked in has run ({@link Ends.stamp}), infinite until then, so that a frame queued later in that turn goes
+ * before it too.
+ */
+class Ends extends Queue<number> {
+  /** The entries before this index are stamped. */
+  private stamped = 0;
+
+  ask(writer: SlicedWriter): void {
+    this.push(writer, Number.POSITIVE_INFINITY);
+  }
+
+  /** The ends asked for until now wait for the first `framesQueued` frames. */
+  stamp(framesQueued: number): void {
+    for (; this.stamped < this.writers.length; this.stamped += 1) this.values[this.stamped] = framesQueued;
+  }
+
+  /** True when ends of earlier turns wait (a new end then queues behind them). */
+  olderWaiting(): boolean {
+    return this.stamped > this.head;
+  }
+
+  /** True when the head end may go, `framesDone` frames having gone. */
+  due(framesDone: number): boolean {
+    return this.size > 0 && this.peek() <= framesDone;
+  }
+
+  override shift(): SlicedWriter {
+    const writer = super.shift();
+    this.stamped = Math.max(this.stamped, this.head);
+    return writer;
+  }
+
+  override compact(): number {
+    const read = super.compact();
+    this.stamped -= read;
+    return read;
   }
 }
 
@@ -92,12 +149,7 @@ export function createWriteSlicer(options: WriteSlicerOptions): WriteSlicer {
   let scheduled = false;
   let settling = false;
   const frames = new Queue<string>();
-  // Each end with the count of frames ever queued that must go before it: set once the code of its turn has run, and
-  // infinite until then, so that a frame queued later in that turn goes before it too.
-  const ends = new Queue<number>();
-  let unstamped = 0;
-  let framesQueued = 0;
-  let framesDone = 0;
+  const ends = new Ends();
 
   const schedule = (): void => {
     if (scheduled) return;
@@ -109,11 +161,6 @@ export function createWriteSlicer(options: WriteSlicerOptions): WriteSlicer {
     if (settling) return;
     settling = true;
     soon(settle);
-  };
-
-  // The ends asked for until now wait for every frame queued until now.
-  const stamp = (): void => {
-    for (; unstamped < ends.writers.length; unstamped += 1) ends.values[unstamped] = framesQueued;
   };
 
   const handBack = (writer: SlicedWriter, frame: string | undefined): void => {
@@ -128,39 +175,25 @@ export function createWriteSlicer(options: WriteSlicerOptions): WriteSlicer {
   // The code of a turn has run: its ends go out now if nothing waits, else behind the frames that do.
   function settle(): void {
     settling = false;
-    if (frames.size > 0 || unstamped > ends.head) return stamp();
-    while (ends.size > 0) {
-      const writer = ends.writers[ends.head] as SlicedWriter;
-      ends.head += 1;
-      unstamped += 1;
-      handBack(writer, undefined);
-    }
+    if (frames.size > 0 || ends.olderWaiting()) return ends.stamp(frames.pushed);
+    while (ends.size > 0) handBack(ends.shift(), undefined);
     ends.compact();
-    unstamped = 0;
   }
 
   // A new turn: its batch starts empty, and the oldest waiting writes fill it, each end once the frames before it went.
   function turn(): void {
     scheduled = false;
     writes = 0;
-    stamp();
+    ends.stamp(frames.pushed);
     while (writes < batch) {
-      if (ends.size > 0 && (ends.values[ends.head] as number) <= framesDone) {
-        const writer = ends.writers[ends.head] as SlicedWriter;
-        ends.head += 1;
-        handBack(writer, undefined);
-      } else if (frames.size > 0) {
-        const writer = frames.writers[frames.head] as SlicedWriter;
-        const frame = frames.values[frames.head];
-        frames.head += 1;
-        framesDone += 1;
-        handBack(writer, frame);
+      if (ends.due(frames.shifted)) handBack(ends.shift(), undefined);
+      else if (frames.size > 0) {
+        const frame = frames.peek();
+        handBack(frames.shift(), frame);
       } else break;
     }
     frames.compact();
-    const before = ends.writers.length;
     ends.compact();
-    unstamped -= before - ends.writers.length;
     // Writes went out in this turn: the next turn starts a new batch (and hands back what still waits).
     if (writes > 0 || frames.size > 0 || ends.size > 0) schedule();
   }
@@ -176,12 +209,9 @@ export function createWriteSlicer(options: WriteSlicerOptions): WriteSlicer {
     },
     defer(writer, frame) {
       if (frame === undefined) {
-        ends.push(writer, Number.POSITIVE_INFINITY);
+        ends.ask(writer);
         settleSoon();
-      } else {
-        frames.push(writer, frame);
-        framesQueued += 1;
-      }
+      } else frames.push(writer, frame);
       schedule();
     },
   };
