@@ -66,6 +66,16 @@ const slicer = createWriteSlicer({
 });
 
 /**
+ * Resolves once no frame or end of any event stream of the process waits for a later turn, or after `limitMs`. The
+ * server's close waits for it before it cuts the connections: a close that aborts hundreds of loads at once sends
+ * their `ABORTED` frames and ends in slices, and cutting them before would lose those past the first batch.
+ */
+export async function streamWritesOut(limitMs: number): Promise<void> {
+  const deadline = performance.now() + limitMs;
+  while (slicer.waiting() > 0 && performance.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
  * Takes over `reply` and starts an event stream: status 200, `text/event-stream`, headers flushed at once so the
  * client knows the request was accepted before the first event.
  *

@@ -37,6 +37,8 @@ export interface WriteSlicer {
    * what it has waiting and queues all its writes while any waits.
    */
   defer(writer: SlicedWriter, frame: string | undefined): void;
+  /** Frames and ends waiting to be handed back. */
+  waiting(): number;
 }
 
 /** Options of {@link createWriteSlicer}. */
@@ -214,5 +216,6 @@ export function createWriteSlicer(options: WriteSlicerOptions): WriteSlicer {
       } else frames.push(writer, frame);
       schedule();
     },
+    waiting: () => frames.size + ends.size,
   };
 }
