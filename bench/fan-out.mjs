@@ -8,6 +8,7 @@
  *   of the time until the last subscriber had it.
  * - Server memory per subscriber: heap + external after GC, with N attached versus none.
  * The baseline is `lib/fanout-server.mjs plain`: `node:http` writing the same frames in one loop, same client.
+ * `BENCH_TRACE=1` logs each frame's p50/p99/max and the servers' windows of each load (for cutting a CPU profile).
  *
  * Then N subscribers that each disconnect at a random moment of a running load: once all are gone, and again after
  * the load ended, the server's subscriber count, open connections, active handles and heap must be back to what they
@@ -146,10 +147,19 @@ async function fanOut(server, url, rep) {
     }
     lastPerFrame.push(last);
   });
+  // Each frame's latencies: the last one is `ready`, after which each connection closes.
+  const perFrame = emitted.map((at, index) =>
+    transcripts.map(({ frames }) => frames[index + 1]?.at - at).filter((ms) => !Number.isNaN(ms)),
+  );
+  if (process.env.BENCH_TRACE) {
+    const text = perFrame.map((l) => [50, 99, 100].map((q) => percentile(l, q).toFixed(0)).join('/')).join(' ');
+    log(`  per frame, ms p50/p99/max: ${text}`);
+  }
   return {
     completeShare,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    readyP99: percentile(perFrame.at(-1), 99),
     last: median(lastPerFrame),
     spent: median(spent),
     cpuPerFrame: cpuMs / emitted.length,
@@ -244,6 +254,17 @@ await report({
       op: '<=',
       target: 1.2,
     }),
+    figure(
+      'delivery latency p99 of the ready frame (each connection closes after it)',
+      median(pick('modeldeck', 'readyP99')),
+      'ms',
+      {
+        baseline: median(pick('plain', 'readyP99')),
+        baselineLabel: 'plain node:http broadcast',
+        ratio: paired('readyP99'),
+        samples: pick('modeldeck', 'readyP99'),
+      },
+    ),
     figure('event to last subscriber (median frame)', median(pick('modeldeck', 'last')), 'ms', {
       baseline: median(pick('plain', 'last')),
       baselineLabel: 'plain node:http broadcast',
@@ -319,7 +340,8 @@ await report({
       'is in both the figure and its baseline. Both servers run side by side; each repetition measures both, in ' +
       'alternating order; ratios are the median of the per-repetition ratios.',
     'Server time: from the loader handing a frame over to the last socket write returning, in the server process ' +
-      '(the median over frames): serialisation and writes, without the network or the client.',
+      '(the median over frames): serialisation and writes, without the network or the client. Server CPU time: ' +
+      'from the first frame until every connection of the load has closed, so the closes count for both servers.',
     `Disconnect run: ${N} subscribers leaving at spread-out moments over 70% of a ` +
       `${((STEPS + 1) * SPACING_MS * 2) / 1000} s load; counts taken ${d.stillLoading ? 'while the load was still running' : 'after the load had already ended (slow machine)'}.`,
     'Memory: heapUsed + external after global.gc(), in the server process; heap targets (<= 1.05 of before) are ' +

@@ -9,6 +9,8 @@
  * - Server time per frame: from the loader handing a frame over to the last socket write returning.
  * - `GET /health` p99 from another process while the load's frames go out, against the same server idle.
  *
+ * `FEED_SIZES=10000` measures only the sizes given; `BENCH_TRACE=1` logs each frame's p50/p99/max at each size.
+ *
  * The clients run in several processes of their own, so that parsing 11,000 streams is not the server's time; every
  * process that holds thousands of sockets is started with a raised descriptor limit (`forkHelper`'s `fdLimit`:
  * `sh -c 'ulimit -n N && exec node …'`), which must fit under the hard limit (`ulimit -Hn`).
@@ -19,7 +21,8 @@ import { execFileSync } from 'node:child_process';
 import { benchArgs, figure, forkHelper, log, median, percentile, report, sleep } from './lib/common.mjs';
 
 const { smoke } = benchArgs();
-const SIZES = smoke ? [10, 20, 30] : [1000, 5000, 10000];
+/** `FEED_SIZES=10000` (comma-separated) measures only those sizes: a quicker look at one point of the curve. */
+const SIZES = smoke ? [10, 20, 30] : (process.env.FEED_SIZES?.split(',').map(Number) ?? [1000, 5000, 10000]);
 const LARGEST = SIZES.at(-1);
 const SUBSCRIBERS = smoke ? 5 : 1000;
 const CLIENT_PROCESSES = smoke ? 1 : 4;
@@ -98,6 +101,12 @@ async function measure(server, mode, n) {
   const all = (who, key) => parts.flatMap((p) => p[who][key]);
   const sum = (who, key) => parts.reduce((total, p) => total + p[who][key], 0);
   const watcherLatencies = all('watchers', 'latencies');
+  if (process.env.BENCH_TRACE) {
+    // Every watcher has one latency per frame, in order (when every stream was whole).
+    const perFrame = emitted.map((_, i) => watcherLatencies.filter((_, j) => j % emitted.length === i));
+    const text = perFrame.map((l) => [50, 99, 100].map((q) => percentile(l, q).toFixed(0)).join('/')).join(' ');
+    log(`  ${mode} ${n} watchers, per frame, ms p50/p99/max: ${text}`);
+  }
   const subscriberLatencies = all('subscribers', 'latencies');
   return {
     n,
@@ -226,7 +235,9 @@ await report({
     `${smoke ? 'One pair of servers for every size (smoke)' : 'A fresh pair of servers per size'}, measured one ` +
       'after the other, the order alternating between sizes.',
     'Memory: heapUsed + external after global.gc(), in the server process, with the watchers attached versus none.',
-    "CPU time per frame: the server process's user + system time over the whole load divided by its frames. Event-loop " +
+    "CPU time per frame: the server process's user + system time over the whole load and two frame spacings after " +
+      'it (the last frames and the closes of the subscribers, which modeldeck sends in later turns) divided by its ' +
+      'frames. Event-loop ' +
       'block: monitorEventLoopDelay (1 ms resolution) in the server over the load, the longest delay and its p99. ' +
       "The synchronous part is the loader's call that hands a frame over (modeldeck writes past its first 256 sockets " +
       'in later turns; the plain server writes them all in it).',

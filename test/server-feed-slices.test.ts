@@ -8,6 +8,7 @@ import type { LoadedModel, ModelLoader } from '../src/server/loader-types.js';
 import { SSE_WRITES_PER_TURN } from '../src/server/sse-stream.js';
 import { startServer } from '../src/server/start.js';
 import { streamClient, type StreamClient } from './helpers/stream-client.js';
+import { gatedLoader } from './helpers/gated-loader.js';
 import { until } from './helpers/until.js';
 
 /** More clients than one turn writes to: the first event's last frames wait for the next turn when the second comes. */
@@ -109,5 +110,32 @@ t.test(
       if (complete && JSON.stringify(events.map(stageOf)) === JSON.stringify(expected)) whole += 1;
     }
     t.equal(whole, SUBSCRIBERS, 'every subscriber got every stage in order, then the end');
+  },
+);
+
+t.test(
+  'a server closing with more load streams than one turn writes: every stream gets ABORTED, then its end',
+  async (t) => {
+    const gated = gatedLoader();
+    const server = await startServer({ loader: gated.loader, logger: false, heartbeatMs: 0 });
+    const slowBody = JSON.stringify({ model: 'org/slow' });
+    const slowRequest =
+      'POST /load_model HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
+      `Content-Length: ${slowBody.length}\r\n\r\n${slowBody}`;
+    const clients: StreamClient[] = [];
+    t.teardown(() => {
+      for (const c of clients) c.socket.destroy();
+    });
+    // The first client starts the load; `processor` is not sent before the loader reports it, so wait for the start.
+    clients.push(streamClient(server.port, slowRequest));
+    await gated.loadStarted('org/slow@main');
+    for (let i = 1; i < WATCHERS; i += 1) clients.push(streamClient(server.port, slowRequest));
+    await until('every subscriber attached', () => server.manager.subscriberCount() === WATCHERS, 60_000);
+    await server.close();
+    const reads = await Promise.all(clients.map((c) => c.readAll(60_000)));
+    const whole = reads.filter(
+      (r) => r.complete && (JSON.parse(r.events.at(-1)?.data ?? '{}') as { code?: string }).code === 'ABORTED',
+    ).length;
+    t.equal(whole, WATCHERS, 'every stream ends with ABORTED and its last chunk, none cut by the close');
   },
 );

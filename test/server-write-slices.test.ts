@@ -103,3 +103,60 @@ t.test('a writer that throws when handed its frame is reported; the others go on
   t.strictSame(log, ['ok:x', 'ok:z']);
   t.match(errors, [{ message: 'broken socket' }]);
 });
+
+t.test(
+  'an end waits in a later turn for every frame queued until its turn ended, then goes out in slices',
+  async (t) => {
+    const { slicer, turn } = manualSlicer(3);
+    const log: string[] = [];
+    // A load's end as sse-stream.ts sends it: the last frame, then the end, always deferred.
+    const endingWriter = (name: string): SlicedWriter & { finish(frame: string): void } => {
+      let waiting = 0;
+      const self = {
+        finish(frame: string) {
+          if (waiting > 0 || !slicer.take()) {
+            waiting += 1;
+            slicer.defer(self, frame);
+          } else log.push(`${name}:${frame}`);
+          waiting += 1;
+          slicer.defer(self, undefined);
+        },
+        writeSliced(frame: string | undefined) {
+          waiting -= 1;
+          log.push(`${name}:${frame ?? 'end'}`);
+        },
+      };
+      return self;
+    };
+    const writers = Array.from({ length: 7 }, (_, i) => endingWriter(`w${i}`));
+    for (const w of writers) w.finish('ready');
+    t.strictSame(log, ['w0:ready', 'w1:ready', 'w2:ready'], 'the first batch of frames at once, no end in this turn');
+    turn();
+    t.strictSame(log.slice(3), ['w3:ready', 'w4:ready', 'w5:ready'], 'the frames that wait before any end');
+    const late = writer(slicer, log, 'late');
+    late.send('next'); // queued after the ends were asked for, in a later turn: the ends do not wait for it
+    turn();
+    t.strictSame(log.slice(6), ['w6:ready', 'w0:end', 'w1:end'], 'the last frame, then the ends, in the batch');
+    while (turn());
+    t.strictSame(
+      log.slice(9),
+      ['w2:end', 'w3:end', 'w4:end', 'w5:end', 'w6:end', 'late:next'],
+      'every end once, in the order asked, before a frame queued after their turn',
+    );
+  },
+);
+
+t.test('ends asked for while no frame waits go out once the turn has run, before any later turn', async (t) => {
+  const { slicer, turn } = manualSlicer(3);
+  const log: string[] = [];
+  const writers = Array.from({ length: 2 }, (_, i) => writer(slicer, log, `w${i}`));
+  for (const w of writers) {
+    w.send('ready');
+    slicer.defer(w, undefined);
+  }
+  t.strictSame(log, ['w0:ready', 'w1:ready'], 'not in the code of the turn itself');
+  await new Promise<void>((resolve) => process.nextTick(resolve));
+  t.strictSame(log, ['w0:ready', 'w1:ready', 'w0:end', 'w1:end'], 'right after it, with no turn run');
+  turn();
+  t.notOk(turn(), 'nothing left for a later turn');
+});

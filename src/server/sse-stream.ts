@@ -66,6 +66,16 @@ const slicer = createWriteSlicer({
 });
 
 /**
+ * Resolves once no frame or end of any event stream of the process waits for a later turn, or after `limitMs`. The
+ * server's close waits for it before it cuts the connections: a close that aborts hundreds of loads at once sends
+ * their `ABORTED` frames and ends in slices, and cutting them before would lose those past the first batch.
+ */
+export async function streamWritesOut(limitMs: number): Promise<void> {
+  const deadline = performance.now() + limitMs;
+  while (slicer.waiting() > 0 && performance.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
  * Takes over `reply` and starts an event stream: status 200, `text/event-stream`, headers flushed at once so the
  * client knows the request was accepted before the first event.
  *
@@ -77,7 +87,8 @@ const slicer = createWriteSlicer({
  * connection of one that does not is destroyed {@link DROP_LINGER_MS} later.
  *
  * Writes go out in slices of {@link SSE_WRITES_PER_TURN} a turn (`write-slices.ts`), a stream's frames always in the
- * order they were sent; the frames of the turn a stream opens in (its snapshot, a replay) go out at once.
+ * order they were sent; the frames of the turn a stream opens in (its snapshot, a replay) go out at once. The end of a
+ * stream goes out in a later turn, after the frames that other streams were sent until then.
  */
 export function openSseStream(reply: FastifyReply, options: SseStreamOptions): SseStream {
   reply.hijack();
@@ -156,12 +167,10 @@ class EventStream implements SseStream, SlicedWriter {
   end(): void {
     if (this.isClosed) return;
     this.stop();
-    if (this.sliced > 0) {
-      this.sliced += 1;
-      slicer.defer(this, undefined);
-      return;
-    }
-    this.finish();
+    // Always in a later turn, once the frames queued so far went out (`write-slices.ts`): when a load ends, its ready
+    // frame reaches every subscriber before the first connection starts closing.
+    this.sliced += 1;
+    slicer.defer(this, undefined);
   }
 
   onDisconnect(fn: () => void): void {
