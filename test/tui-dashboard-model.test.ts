@@ -8,9 +8,8 @@ import {
   sessionStates,
   updateDashboard,
   type DashboardAction,
-  type DashboardModel,
-  type Effect,
 } from '../src/tui/dashboard-model.js';
+import { runActions } from './helpers/dashboard-run.js';
 import type { KeyPress } from '../src/tui/keys.js';
 
 const world = { lastSeq: 0, logPage: 10, now: 0 };
@@ -23,15 +22,7 @@ const ctrl = (name: string): DashboardAction => key({ name, ctrl: true });
 /** Presses the dialog's other button: → then Enter. */
 const CONFIRM = [RIGHT, ENTER];
 
-function run(model: DashboardModel, actions: DashboardAction[]): { model: DashboardModel; effects: Effect[] } {
-  const effects: Effect[] = [];
-  for (const action of actions) {
-    const r = updateDashboard(model, action);
-    model = r.model;
-    effects.push(...r.effects);
-  }
-  return { model, effects };
-}
+const run = runActions;
 
 const base = () => createDashboardModel({ defaultServer: 'http://a:1', defaultApiKey: 'k-default' });
 

@@ -9,8 +9,8 @@ import {
   updateDashboard,
   type DashboardAction,
   type DashboardModel,
-  type Effect,
 } from '../src/tui/dashboard-model.js';
+import { runActions } from './helpers/dashboard-run.js';
 import type { KeyPress } from '../src/tui/keys.js';
 import type { ServerAction } from '../src/tui/server-state.js';
 import type { StreamReport } from '../src/tui/stream-reports.js';
@@ -18,15 +18,7 @@ import type { StreamReport } from '../src/tui/stream-reports.js';
 const A = 'http://a:1';
 const B = 'http://b:2';
 
-function run(model: DashboardModel, actions: readonly DashboardAction[]): { model: DashboardModel; effects: Effect[] } {
-  const effects: Effect[] = [];
-  for (const action of actions) {
-    const r = updateDashboard(model, action);
-    model = r.model;
-    effects.push(...r.effects);
-  }
-  return { model, effects };
-}
+const run = runActions;
 
 /** Four sessions on two servers; s4 is read-only and waits for another client to load its model. */
 function fleet(): DashboardModel {
