@@ -14,22 +14,40 @@ function random(seed: number): () => number {
   };
 }
 
-t.test('the memo wraps a growing text as wrap does', async (t) => {
+/** One text growing over 25 steps, as a streaming reply does: each step's text, the tail drawn after it and the width. */
+type Growth = { readonly text: string; readonly tail: string; readonly width: number }[];
+
+/**
+ * `trials` growths from `seed`: pieces of every kind of break appended a few at a time, now and then the text replaced
+ * (another reply under the same key) or the pane resized.
+ */
+function growths(seed: number, trials: number): Growth[] {
   const pieces = ['a', 'b', ' ', ' ', '\n', 'é', '😀', 'longerword', 'token '];
-  const next = random(26);
-  let mismatches = 0;
-  for (let trial = 0; trial < 400; trial++) {
+  const next = random(seed);
+  const all: Growth[] = [];
+  for (let trial = 0; trial < trials; trial++) {
     const width = 1 + Math.floor(next() * 14);
-    const memo = createWrapMemo(8);
+    const steps: Growth = [];
     let text = '';
     for (let step = 0; step < 25; step++) {
       const grow = Math.floor(next() * 4);
       for (let i = 0; i < grow; i++) text += pieces[Math.floor(next() * pieces.length)];
-      // Now and then the text is replaced (another reply under the same key) or the pane is resized.
       if (next() < 0.03) text = 'other text';
       const w = next() < 0.05 ? width + 3 : width;
       const tail = next() < 0.5 ? '▍' : next() < 0.5 ? ' (stopped)' : '';
-      if (JSON.stringify(memo.wrap('k', text, tail, w)) !== JSON.stringify(wrap(text + tail, w))) mismatches++;
+      steps.push({ text, tail, width: w });
+    }
+    all.push(steps);
+  }
+  return all;
+}
+
+t.test('the memo wraps a growing text as wrap does', async (t) => {
+  let mismatches = 0;
+  for (const growth of growths(26, 400)) {
+    const memo = createWrapMemo(8);
+    for (const { text, tail, width } of growth) {
+      if (JSON.stringify(memo.wrap('k', text, tail, width)) !== JSON.stringify(wrap(text + tail, width))) mismatches++;
     }
   }
   t.equal(mismatches, 0);
@@ -56,27 +74,18 @@ t.test('a text that did not change is not wrapped again: the same lines come bac
 t.test(
   'wrapParts: the same lines, and every answer still reads its own lines after later wraps grew the text',
   async (t) => {
-    const pieces = ['a', 'b', ' ', ' ', '\n', 'é', '😀', 'longerword', 'token '];
-    const next = random(7);
     let mismatches = 0;
     let stale = 0;
     const flat = (p: { head: readonly string[]; count: number; rest: readonly string[] }): string[] => [
       ...p.head.slice(0, p.count),
       ...p.rest,
     ];
-    for (let trial = 0; trial < 300; trial++) {
-      const width = 1 + Math.floor(next() * 14);
+    for (const growth of growths(7, 300)) {
       const memo = createWrapMemo(8);
       const answers: { parts: ReturnType<typeof memo.wrapParts>; lines: string[] }[] = [];
-      let text = '';
-      for (let step = 0; step < 25; step++) {
-        const grow = Math.floor(next() * 4);
-        for (let i = 0; i < grow; i++) text += pieces[Math.floor(next() * pieces.length)];
-        if (next() < 0.03) text = 'other text';
-        const w = next() < 0.05 ? width + 3 : width;
-        const tail = next() < 0.5 ? '▍' : next() < 0.5 ? ' (stopped)' : '';
-        const parts = memo.wrapParts('k', 'model: ', text, tail, w);
-        const lines = wrap(`model: ${text}${tail}`, w);
+      for (const { text, tail, width } of growth) {
+        const parts = memo.wrapParts('k', 'model: ', text, tail, width);
+        const lines = wrap(`model: ${text}${tail}`, width);
         if (JSON.stringify(flat(parts)) !== JSON.stringify(lines)) mismatches++;
         answers.push({ parts, lines });
       }
