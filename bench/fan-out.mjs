@@ -226,6 +226,15 @@ try {
 
 const pick = (mode, key) => results[mode].reps.map((r) => r[key]);
 const paired = (key) => pairedRatio(pick('modeldeck', key), pick('plain', key));
+/** A figure of modeldeck's runs against the plain server's in the same runs: medians, the paired ratio, the samples. */
+const versus = (label, key, unit, baselineLabel, more = {}) =>
+  figure(label, median(pick('modeldeck', key)), unit, {
+    baseline: median(pick('plain', key)),
+    baselineLabel,
+    ratio: paired(key),
+    samples: pick('modeldeck', key),
+    ...more,
+  });
 const d = results.modeldeck.disconnects;
 const heap = (m) => m.heapUsed + m.external;
 await report({
@@ -240,64 +249,27 @@ await report({
       target: 1,
       targetOn: 'value',
     }),
-    figure('delivery latency p50', median(pick('modeldeck', 'p50')), 'ms', {
-      baseline: median(pick('plain', 'p50')),
-      baselineLabel: 'plain node:http broadcast',
-      ratio: paired('p50'),
-      samples: pick('modeldeck', 'p50'),
-    }),
-    figure('delivery latency p99', median(pick('modeldeck', 'p99')), 'ms', {
-      baseline: median(pick('plain', 'p99')),
-      baselineLabel: 'plain node:http broadcast',
-      ratio: paired('p99'),
-      samples: pick('modeldeck', 'p99'),
-      op: '<=',
-      target: 1.2,
-    }),
-    figure(
+    versus('delivery latency p50', 'p50', 'ms', 'plain node:http broadcast'),
+    versus('delivery latency p99', 'p99', 'ms', 'plain node:http broadcast', { op: '<=', target: 1.2 }),
+    versus(
       'delivery latency p99 of the ready frame (each connection closes after it)',
-      median(pick('modeldeck', 'readyP99')),
+      'readyP99',
       'ms',
-      {
-        baseline: median(pick('plain', 'readyP99')),
-        baselineLabel: 'plain node:http broadcast',
-        ratio: paired('readyP99'),
-        samples: pick('modeldeck', 'readyP99'),
-      },
+      'plain node:http broadcast',
     ),
-    figure('event to last subscriber (median frame)', median(pick('modeldeck', 'last')), 'ms', {
-      baseline: median(pick('plain', 'last')),
-      baselineLabel: 'plain node:http broadcast',
-      ratio: paired('last'),
-      samples: pick('modeldeck', 'last'),
-    }),
-    figure(
+    versus('event to last subscriber (median frame)', 'last', 'ms', 'plain node:http broadcast'),
+    versus(
       'server CPU time per frame (user + system over the load / frames)',
-      median(pick('modeldeck', 'cpuPerFrame')),
+      'cpuPerFrame',
       'ms',
-      {
-        baseline: median(pick('plain', 'cpuPerFrame')),
-        baselineLabel: 'plain node:http broadcast loop',
-        ratio: paired('cpuPerFrame'),
-        samples: pick('modeldeck', 'cpuPerFrame'),
-      },
+      'plain node:http broadcast loop',
     ),
-    figure('longest event-loop block during the load', median(pick('modeldeck', 'blockMax')), 'ms', {
-      baseline: median(pick('plain', 'blockMax')),
-      baselineLabel: 'plain node:http broadcast loop',
-      ratio: paired('blockMax'),
-      samples: pick('modeldeck', 'blockMax'),
-    }),
-    figure(
+    versus('longest event-loop block during the load', 'blockMax', 'ms', 'plain node:http broadcast loop'),
+    versus(
       'server time to hand a frame to every subscriber (synchronous part)',
-      median(pick('modeldeck', 'spent')),
+      'spent',
       'ms',
-      {
-        baseline: median(pick('plain', 'spent')),
-        baselineLabel: 'plain node:http broadcast loop',
-        ratio: paired('spent'),
-        samples: pick('modeldeck', 'spent'),
-      },
+      'plain node:http broadcast loop',
     ),
     figure('server memory per subscriber', median(pick('modeldeck', 'bytesPerSubscriber')) / 1024, 'KiB', {
       baseline: median(pick('plain', 'bytesPerSubscriber')) / 1024,
