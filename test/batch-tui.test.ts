@@ -12,6 +12,7 @@ import './tui-line-edit.test.js';
 import './tui-model-news.test.js';
 import './tui-quiet-log.test.js';
 import './tui-recorder.test.js';
+import './tui-render-blessed.test.js';
 import './tui-render-scheduler.test.js';
 import './tui-server-cursor.test.js';
 import './tui-server-memory.test.js';
