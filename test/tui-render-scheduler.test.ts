@@ -115,3 +115,68 @@ t.test(
     t.same(drawn, [2], 'and no second one');
   },
 );
+
+t.test('frames that cost more are spaced further apart, so that drawing keeps to its share of a core', async (t) => {
+  /** Frames a second over the second second of a constant stream of changes, each frame costing `costMs`. */
+  function rate(costMs: number, frameShare?: number): { fps: number; busy: number } {
+    const m = createFakeClock(1000);
+    const times: number[] = [];
+    const s = createRenderScheduler({
+      draw: () => {
+        times.push(m.now());
+        m.advance(costMs);
+      },
+      clock: m,
+      // The fake clock stands for the CPU too: each frame's time on it is its cost.
+      cpuMs: m.now,
+      maxFps: 30,
+      ...(frameShare !== undefined ? { frameShare } : {}),
+    });
+    for (let i = 0; i < 2000; i++) {
+      s.invalidate();
+      m.advance(1);
+    }
+    const late = times.filter((at) => at >= 2000);
+    return { fps: late.length, busy: (late.length * costMs) / 1000 };
+  }
+  const cheap = rate(1);
+  t.ok(cheap.fps >= 28 && cheap.fps <= 30, `a 1 ms frame keeps the rate: ${cheap.fps} frames a second`);
+  const dear = rate(10);
+  t.ok(dear.fps >= 9 && dear.fps <= 11, `a 10 ms frame at a tenth of a core: ${dear.fps} frames a second`);
+  t.ok(dear.busy <= 0.11, `drawing took ${dear.busy} of a second`);
+  const half = rate(10, 0.5);
+  t.ok(half.fps >= 28 && half.fps <= 30, `a share of a half leaves a 10 ms frame at the rate: ${half.fps}`);
+});
+
+t.test('a key is drawn at the end of its turn however much the frames cost', async (t) => {
+  const m = createFakeClock(1000);
+  const drawn: number[] = [];
+  let value = 0;
+  const s = createRenderScheduler({
+    draw: () => {
+      drawn.push(value);
+      m.advance(20);
+    },
+    clock: m,
+    cpuMs: m.now,
+    maxFps: 30,
+  });
+  // Costly frames under a stream of changes: the interval grows to 200 ms.
+  for (let i = 0; i < 1000; i++) {
+    value = i;
+    s.invalidate();
+    m.advance(1);
+  }
+  const before = drawn.length;
+  value = -1;
+  s.urgent();
+  m.advance(0);
+  t.equal(drawn.length, before + 1, 'the key frame');
+  t.equal(drawn.at(-1), -1, 'with the key in it');
+  value = -2;
+  s.invalidate();
+  m.advance(150);
+  t.equal(drawn.at(-1), -1, 'the stream change after it waits out the longer interval');
+  m.advance(50);
+  t.equal(drawn.at(-1), -2, 'and is then drawn');
+});

@@ -2,6 +2,10 @@
  * One throttled render loop: changes mark the screen dirty, and drawing happens at most `maxFps` times a second.
  * The first change after a quiet spell is drawn at once (a key press echoes without waiting for a tick); changes
  * during the cool-down are coalesced into one trailing draw, so the last state is never dropped.
+ *
+ * Frames have a budget too: when a frame costs more than `frameShare` of the interval (a hundred sessions all
+ * streaming), the frames nothing urgent asked for are spaced so that drawing takes at most that share of a core
+ * (a frame of 6 ms of CPU at a tenth: one every 60 ms, 16 a second). A key's frame is still drawn at once.
  */
 
 import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
@@ -15,7 +19,22 @@ export interface RenderSchedulerOptions {
   readonly clock?: Clock;
   /** Also marks the screen dirty this often, in ms, for what changes with time alone (elapsed times, countdowns). */
   readonly tickMs?: number;
+  /**
+   * Most of a core the frames drawn for changes alone may take (default 1/10): a frame's cost, in CPU time smoothed
+   * over the last few, divided by this is the least time between two of them.
+   */
+  readonly frameShare?: number;
+  /** CPU ms the process has used so far: a frame's cost is its difference (default `process.cpuUsage()`). */
+  readonly cpuMs?: () => number;
 }
+
+function processCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/** How much of a new frame's cost moves the smoothed cost: the last few frames count, one slow frame does not. */
+const COST_WEIGHT = 0.25;
 
 /** The loop's controls. */
 export interface RenderScheduler {
@@ -37,7 +56,11 @@ export interface RenderScheduler {
 /** Creates a render loop. */
 export function createRenderScheduler(options: RenderSchedulerOptions): RenderScheduler {
   const clock = options.clock ?? systemClock;
-  const interval = 1000 / (options.maxFps ?? 30);
+  const minInterval = 1000 / (options.maxFps ?? 30);
+  const frameShare = options.frameShare ?? 1 / 10;
+  const cpuMs = options.cpuMs ?? processCpuMs;
+  /** A frame's cost, ms: smoothed over the last few. */
+  let cost = 0;
   let lastDraw = -Infinity;
   let dirty = false;
   let timer: TimerHandle | undefined;
@@ -55,7 +78,14 @@ export function createRenderScheduler(options: RenderSchedulerOptions): RenderSc
     dirty = false;
     lastDraw = clock.now();
     frames++;
+    const before = cpuMs();
     options.draw();
+    cost += (Math.max(0, cpuMs() - before) - cost) * COST_WEIGHT;
+  }
+
+  /** The least time between two frames drawn for changes alone: the rate's, or longer when frames cost more. */
+  function interval(): number {
+    return Math.max(minInterval, cost / frameShare);
   }
 
   function invalidate(): void {
@@ -63,7 +93,7 @@ export function createRenderScheduler(options: RenderSchedulerOptions): RenderSc
     dirty = true;
     // A key's frame is due at the end of this turn: it draws this change too, once (not a frame now and another then).
     if (timer !== undefined || soon !== undefined) return;
-    const wait = lastDraw + interval - clock.now();
+    const wait = lastDraw + interval() - clock.now();
     if (wait <= 0) draw();
     else timer = clock.setTimeout(draw, wait);
   }
