@@ -171,29 +171,24 @@ export function startOfflineServer(cacheDir) {
  *
  * `options.fdLimit`: the child's soft limit of open files (`ulimit -n`), for thousands of sockets. Node cannot raise
  * its own, so the child is started through `sh -c 'ulimit -n N && exec node …'`; N above the hard limit fails there.
+ * `options.nice`: the child's niceness (`nice -n N node …`, every thread of it): for processes that stand in for
+ * other machines, so that they take only the cores the process measured leaves free.
  * @param {string} script File name under `bench/lib/`.
  * @param {string[]} [args]
- * @param {{ fdLimit?: number }} [options]
+ * @param {{ fdLimit?: number, nice?: number }} [options]
  */
 export function forkHelper(script, args = [], options = {}) {
   const execArgv = ['--expose-gc', ...process.execArgv.filter((flag) => flag.startsWith('--cpu-prof'))];
   const path = fileURLToPath(new URL(`./${script}`, import.meta.url));
   const stdio = ['ignore', 'inherit', 'inherit', 'ipc'];
+  const steps = [
+    ...(options.fdLimit === undefined ? [] : [`ulimit -n ${Math.floor(options.fdLimit)}`]),
+    `exec ${options.nice === undefined ? '' : `nice -n ${Math.floor(options.nice)} `}"$0" "$@"`,
+  ];
   const child =
-    options.fdLimit === undefined
+    steps.length === 1 && options.nice === undefined
       ? fork(path, args, { execArgv, stdio })
-      : spawn(
-          '/bin/sh',
-          [
-            '-c',
-            `ulimit -n ${Math.floor(options.fdLimit)} && exec "$0" "$@"`,
-            process.execPath,
-            ...execArgv,
-            path,
-            ...args,
-          ],
-          { stdio },
-        );
+      : spawn('/bin/sh', ['-c', steps.join(' && '), process.execPath, ...execArgv, path, ...args], { stdio });
   const waiting = new Map();
   let seq = 0;
   let exited = false;
