@@ -5,7 +5,7 @@
  *
  * Frames have a budget too: when a frame costs more than `frameShare` of the interval (a hundred sessions all
  * streaming), the frames nothing urgent asked for are spaced so that drawing takes at most that share of a core
- * (a frame of 6 ms of CPU at a tenth: one every 60 ms, 16 a second). A key's frame is still drawn at once.
+ * (a frame of 5 ms of CPU at a twelfth: one every 60 ms, 16 a second). A key's frame is still drawn at once.
  */
 
 import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
@@ -20,7 +20,7 @@ export interface RenderSchedulerOptions {
   /** Also marks the screen dirty this often, in ms, for what changes with time alone (elapsed times, countdowns). */
   readonly tickMs?: number;
   /**
-   * Most of a core the frames drawn for changes alone may take (default 1/10): a frame's cost, in CPU time smoothed
+   * Most of a core the frames drawn for changes alone may take (default 1/12): a frame's cost, in CPU time smoothed
    * over the last few, divided by this is the least time between two of them.
    */
   readonly frameShare?: number;
@@ -57,7 +57,7 @@ export interface RenderScheduler {
 export function createRenderScheduler(options: RenderSchedulerOptions): RenderScheduler {
   const clock = options.clock ?? systemClock;
   const minInterval = 1000 / (options.maxFps ?? 30);
-  const frameShare = options.frameShare ?? 1 / 10;
+  const frameShare = options.frameShare ?? 1 / 12;
   const cpuMs = options.cpuMs ?? processCpuMs;
   /** A frame's cost, ms: smoothed over the last few. */
   let cost = 0;
