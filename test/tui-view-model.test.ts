@@ -108,6 +108,14 @@ t.test('ready, cached, error with what to do, reconnecting with a countdown', as
   t.match(failedText, '✗ error · r retries');
   t.match(failedText, 'Repository not found: org/model');
   t.match(failedText, 'failed loads are not cached');
+
+  const stopped = cell(
+    session([
+      '{"status": "error", "model": "org/model@main", "code": "CANCELLED", "message": "loading org/model@main was cancelled"}',
+    ]),
+  );
+  t.match(stopped, '○ load cancelled · r loads again and resumes', 'a cancelled load says so');
+  t.notMatch(stopped, '✗ error', 'and is not shown as an error');
   t.match(failedText, 'chat opens when the model is ready');
 
   const lost = session(

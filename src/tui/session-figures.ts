@@ -5,6 +5,7 @@
  * window long enough to mean something ({@link MIN_RATE_WINDOW_MS}); none is shown otherwise. Pure.
  */
 
+import { CANCELLED_CODE } from '../client/failures.js';
 import { formatBytes, formatDuration } from '../client/format.js';
 import type { QueuePlace } from '../protocol/residency-fields.js';
 import { clipLine, seg, type Line, type Segment } from './lines.js';
@@ -68,8 +69,10 @@ export function shortState(session: SessionState): string {
     case 'reloading':
       return '● loading again';
     case 'error':
-      // A read-only session that found nothing to follow is waiting for another client, not failing.
-      return session.error?.kind === 'read-only' ? '◌ waiting' : '✗ error';
+      // A read-only session that found nothing to follow is waiting for another client, not failing; a cancelled load
+      // was stopped on purpose.
+      if (session.error?.kind === 'read-only') return '◌ waiting';
+      return cancelled(session) ? '○ cancelled' : '✗ error';
     case 'reconnecting':
       return '↻ reconnecting';
     default: {
@@ -77,6 +80,11 @@ export function shortState(session: SessionState): string {
       throw new TypeError(`unknown phase ${String(never)}`);
     }
   }
+}
+
+/** The load was cancelled on the server (`POST /unload_model` during it, from this console or another client). */
+function cancelled(session: SessionState): boolean {
+  return session.error?.kind === 'server' && session.error.code === CANCELLED_CODE;
 }
 
 function stateSegments(session: SessionState, now: number): Segment[] {
@@ -103,8 +111,10 @@ function stateSegments(session: SessionState, now: number): Segment[] {
     case 'reloading':
       return reloadingSegments(session, now);
     case 'error':
-      return session.error?.kind === 'read-only'
-        ? [seg('◌ waiting for another client to load it', 'warn'), seg(' · read-only · r asks again', 'dim')]
+      if (session.error?.kind === 'read-only')
+        return [seg('◌ waiting for another client to load it', 'warn'), seg(' · read-only · r asks again', 'dim')];
+      return cancelled(session)
+        ? [seg('○ load cancelled', 'warn'), seg(' · r loads again and resumes', 'dim')]
         : [seg('✗ error', 'error'), seg(' · r retries', 'dim')];
     case 'reconnecting': {
       const wait = session.retryAt === null ? 0 : session.retryAt - now;
