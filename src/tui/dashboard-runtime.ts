@@ -247,18 +247,18 @@ export function createRuntime(options: DashboardOptions, clock: Clock, terminal:
 }
 
 /**
+ * How long the sockets' reports wait to be applied together, in ms: a fifth of a 30 fps frame, unseen, and effects
+ * they start (a retry, a poll) wait no longer. Real time, as the sockets' own callbacks are.
+ */
+const REPORT_BATCH_MS = 5;
+
+/**
  * What the sockets report, held for one batch {@link REPORT_BATCH_MS} after the first of them (a fleet's servers send
  * thousands of events a second, two or three a turn of the event loop: a batch a turn copied the hundred sessions'
  * record and ran the dashboard's update a thousand times a second), or applied sooner by `flush`, which the runtime
  * calls before any other action and any read of the model: every action and every reader sees the reports in the
  * order they came. `flush(redraw)`: `redraw` false from inside a frame's draw, which shows them already.
  */
-/**
- * How long the sockets' reports wait to be applied together, in ms: a fifth of a 30 fps frame, unseen, and effects
- * they start (a retry, a poll) wait no longer. Real time, as the sockets' own callbacks are.
- */
-const REPORT_BATCH_MS = 5;
-
 function createReportBatches(apply: (reports: StreamReport[], redraw: boolean) => void): {
   push(report: StreamReport): void;
   flush(redraw: boolean): void;

@@ -261,7 +261,7 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
       drawOverlay(dialogBox, view.dialog, damage);
       damage.render(screen);
       // Written now: blessed holds a frame's output until a setImmediate, which runs after every socket read of this
-      // turn. At a hundred streaming sessions that held a key's echo, drawn at once, 10–50 ms behind them.
+      // turn. At a hundred streaming sessions that held a key's echo, drawn at once, up to 160 ms behind them.
       screen.program.flush();
     },
     onKey(handler) {
