@@ -298,7 +298,10 @@ export function asciiFirst(width: CharWidth): CharWidth {
   };
 }
 
-const asciiFirstWidth = asciiFirst(unicode.charWidth);
+/** blessed's own width, as its module had it before any screen was opened (the renderer then replaces it). */
+export const blessedCharWidth: CharWidth = unicode.charWidth;
+
+const asciiFirstWidth = asciiFirst(blessedCharWidth);
 
 function openScreen(options: RendererOptions): blessed.Widgets.Screen {
   // blessed's screen reads its module's `charWidth` at each call: replaced once, for every screen.
