@@ -1,4 +1,4 @@
-// What the sockets report reaches the model in batches, one a turn of the event loop (`stream-reports.ts`): a batch
+// What the sockets report reaches the model in batches, one every few ms (`stream-reports.ts`): a batch
 // must give the model and the effects that its reports applied one at a time give, in any split, and leave the model
 // it was given as it was.
 import t from 'tap';

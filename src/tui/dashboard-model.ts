@@ -118,7 +118,7 @@ export type DashboardAction =
   | { readonly type: 'chat-refused'; readonly id: string }
   /** What a server's feed (or its `/v1/models` poll) reports. */
   | ServerReport
-  /** The reports of one turn of the event loop, in the order they came: the same as each applied in turn. */
+  /** The reports of a few ms (`dashboard-runtime.ts`), in the order they came: the same as each applied in turn. */
   | { readonly type: 'batch'; readonly reports: readonly StreamReport[] }
   /** How asking a server's `/v1/models` for the model prompt ended: its ids, or why not. */
   | {

@@ -1,6 +1,6 @@
 /**
  * What the sockets report, applied to the model: a session's update (`session`) and a server's feed or poll
- * (`server`), one at a time or as the batch of one turn of the event loop (`batch`, which the runtime sends). A batch
+ * (`server`), one at a time or as a batch of those that came within a few ms (`batch`, which the runtime sends). A batch
  * is the same as its reports applied one after the other, in order; it only copies the model's records once, on
  * their first change, where one report at a time copied the hundred sessions' record for each of a fleet's thousands
  * of events a second. Pure: the draft a batch writes into is its own copy, never the model it was given.
