@@ -30,7 +30,7 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 import { startDashboard } from '../dist/tui/dashboard.js';
-import { keyEcho, MISSED_MS } from './lib/key-echo.mjs';
+import { keyEcho, KEYS, MISSED_MS } from './lib/key-echo.mjs';
 import {
   benchArgs,
   figure,
@@ -85,7 +85,7 @@ function fakeDashboard(sessions) {
       setImmediate(() => (inFrame = false));
     }
     const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
-    if (cpuAtKey !== null && /[~^]/.test(text)) {
+    if (cpuAtKey !== null && KEYS.test(text)) {
       const cpu = process.cpuUsage(cpuAtKey);
       keyCpu.push((cpu.user + cpu.system) / 1000);
       cpuAtKey = null;
@@ -97,7 +97,7 @@ function fakeDashboard(sessions) {
   // Added after the dashboard's own: called once its key handler has run (blessed handles a key synchronously).
   const handled = [];
   input.on('data', (chunk) => {
-    if (/[~^]/.test(String(chunk))) {
+    if (KEYS.test(String(chunk))) {
       handled.push(monoMs());
       cpuAtKey = process.cpuUsage();
     }

@@ -4,7 +4,7 @@
 import { monoMs, sleep } from './common.mjs';
 
 /** The probe keys, typed in turn: neither is a command, and both show on the input line. */
-const KEYS = /[~^]/;
+export const KEYS = /[~^]/;
 
 /** How long a probe waits for its key to show before it counts it as never shown. */
 export const MISSED_MS = 2000;
